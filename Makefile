@@ -1,0 +1,54 @@
+# Relance developer commands. Everything installs into ./.venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: help setup demo test test-sqlite test-postgres lint fmt bench clean
+
+help:
+	@echo "make demo    install, load a demo ledger and serve it at http://$(HOST):$(PORT)"
+	@echo "make test    run the whole test suite (SQLite; PostgreSQL too when RELANCE_TEST_POSTGRES_URL is set)"
+	@echo "make lint    ruff + mypy"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Relance needs Python 3.11+"; exit 1; }
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "python3-venv is missing; installing it (Debian/Ubuntu)…"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq python3-venv; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv; fi; \
+	  rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev,postgres]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/relance demo --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
+	@if [ -n "$$RELANCE_TEST_POSTGRES_URL" ]; then \
+	  echo "== the Django suite again, on PostgreSQL ($$RELANCE_TEST_POSTGRES_URL) =="; \
+	  DATABASE_URL="$$RELANCE_TEST_POSTGRES_URL" $(BIN)/pytest -n 2 -p no:cacheprovider -m "not browser" $(PYTEST_ARGS); \
+	else \
+	  echo "SKIPPED: PostgreSQL run (set RELANCE_TEST_POSTGRES_URL=postgres://user:pass@host/db; .ci/run does)"; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy relance config
+
+fmt: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache

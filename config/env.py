@@ -1,0 +1,87 @@
+"""Configuration from the environment, read once at settings import.
+
+Only settings modules import this; application code reads ``django.conf.settings``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("RELANCE_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{VAR_DIR / 'relance.sqlite3'}"
+
+
+def database_config(url: str | None = None) -> dict:
+    url = url or env_str("DATABASE_URL") or default_database_url()
+    config = dj_database_url.parse(url, conn_max_age=60)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        # WAL lets the web server read while an import writes.
+        config.setdefault("OPTIONS", {})["init_command"] = (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+        )
+        config["CONN_MAX_AGE"] = 0
+    return config
+
+
+EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "smtps": "django.core.mail.backends.smtp.EmailBackend",
+    "submission": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+    "dummy": "django.core.mail.backends.dummy.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+}
+
+
+def email_config(url: str) -> dict[str, object]:
+    """Turn ``EMAIL_URL`` (``smtp://user:pass@host:587?tls=1``) into Django EMAIL_* settings."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in EMAIL_BACKENDS:
+        raise ValueError(
+            f"EMAIL_URL: unknown scheme {scheme!r}; expected one of {', '.join(sorted(EMAIL_BACKENDS))}"
+        )
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    config: dict[str, object] = {"EMAIL_BACKEND": EMAIL_BACKENDS[scheme]}
+    if scheme == "file":
+        config["EMAIL_FILE_PATH"] = unquote(parts.path) or str(VAR_DIR / "mail")
+        return config
+    if scheme in {"smtp", "smtps", "submission"}:
+        config.update(
+            EMAIL_HOST=parts.hostname or "localhost",
+            EMAIL_PORT=parts.port or {"smtps": 465, "submission": 587}.get(scheme, 25),
+            EMAIL_HOST_USER=unquote(parts.username or ""),
+            EMAIL_HOST_PASSWORD=unquote(parts.password or ""),
+            EMAIL_USE_SSL=scheme == "smtps" or query.get("ssl", "").lower() in {"1", "true"},
+            EMAIL_USE_TLS=scheme == "submission" or query.get("tls", "").lower() in {"1", "true"},
+            EMAIL_TIMEOUT=int(query.get("timeout", "30")),
+        )
+    return config

@@ -1,0 +1,1 @@
+"""Pure domain primitives (money, dates, clock, errors). Never imports Django."""

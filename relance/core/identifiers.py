@@ -1,0 +1,88 @@
+"""Validation and normalisation of identifiers: IBAN/BIC (schwifty), phone numbers (phonenumbers),
+tax ids (python-stdnum), ISO country and language codes. Pure: no Django.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+from stdnum import get_cc_module
+from stdnum.exceptions import ValidationError as StdnumError
+
+from relance.core.errors import ValidationFailed
+
+
+def normalise_iban(value: str) -> str:
+    try:
+        return IBAN(value).compact
+    except SchwiftyException as exc:
+        raise ValidationFailed(f"invalid IBAN {value!r}: {exc}") from None
+
+
+def normalise_bic(value: str) -> str:
+    try:
+        return BIC(value).compact
+    except SchwiftyException as exc:
+        raise ValidationFailed(f"invalid BIC {value!r}: {exc}") from None
+
+
+def normalise_phone(value: str, default_region: str | None = None) -> str:
+    """Return the number in E.164 (``+33612345678``); a national number needs ``default_region``."""
+    try:
+        number = phonenumbers.parse(value, (default_region or "").upper() or None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationFailed(f"invalid phone number {value!r}: {exc}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationFailed(f"invalid phone number {value!r}: not a valid number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=1)
+def _countries() -> frozenset[str]:
+    return frozenset(code for code in Locale("en").territories if len(code) == 2 and code.isalpha())
+
+
+def validate_country(value: str) -> str:
+    code = (value or "").strip().upper()
+    if code not in _countries():
+        raise ValidationFailed(f"unknown country {value!r}: expected an ISO 3166 alpha-2 code such as FR")
+    return code
+
+
+def validate_language(value: str) -> str:
+    code = (value or "").strip().replace("_", "-")
+    try:
+        Locale.parse(code, sep="-")
+    except (UnknownLocaleError, ValueError):
+        raise ValidationFailed(f"unknown language {value!r}: expected a code such as en, fr, zh-hans") from None
+    return code.lower()
+
+
+def normalise_tax_id(value: str, country: str) -> str:
+    """Validate a VAT / tax id where python-stdnum knows the country's format; otherwise keep it."""
+    cleaned = (value or "").strip()
+    if not cleaned:
+        return ""
+    module = None
+    kind = ""
+    for kind in ("vat", "tin"):
+        try:
+            module = get_cc_module(country.lower(), kind)
+        except (ImportError, ValueError):
+            module = None
+        if module is not None:
+            break
+    if module is None:
+        return cleaned
+    try:
+        compact = str(module.compact(module.validate(cleaned)))
+    except StdnumError as exc:
+        raise ValidationFailed(f"invalid tax id {value!r} for {country.upper()}: {exc}") from None
+    prefix = country.upper()
+    if kind == "vat" and not compact.upper().startswith(prefix) and cleaned.upper().startswith(prefix):
+        return prefix + compact
+    return compact

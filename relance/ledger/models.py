@@ -1,0 +1,232 @@
+"""The receivables ledger: who is owed what by whom, and how it was settled.
+
+Open amounts are never stored: they are derived from invoices, credit notes and the dated
+allocations of payments and credit notes, so the ledger can be replayed as of any date.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from relance.common.models import BaseModel
+from relance.ledger import validators
+
+MONEY = {"max_digits": 18, "decimal_places": 4}
+POSITIVE = [MinValueValidator(Decimal("0.0001"))]
+hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "expected a colour such as #1F4E79")
+
+
+class Entity(BaseModel):
+    """A creditor: the company (or subsidiary) that issues invoices and chases them."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="Short name used in commands and URLs")
+    legal_name = models.CharField(max_length=200, blank=True)
+    address = models.TextField(blank=True)
+    country = models.CharField(max_length=2, blank=True, validators=[validators.validate_country])
+    currency = models.CharField(max_length=3, default="EUR", validators=[validators.validate_currency])
+    language = models.CharField(max_length=16, default="en", validators=[validators.validate_language])
+    timezone = models.CharField(max_length=64, default="UTC")
+    iban = models.CharField("IBAN", max_length=34, blank=True, validators=[validators.validate_iban])
+    bic = models.CharField("BIC", max_length=11, blank=True, validators=[validators.validate_bic])
+    registration_id = models.CharField(max_length=64, blank=True)
+    vat_id = models.CharField("VAT id", max_length=32, blank=True)
+    logo = models.FileField(upload_to="logos/", blank=True)
+    primary_colour = models.CharField(max_length=7, default="#1F4E79", validators=[hex_colour])
+    accent_colour = models.CharField(max_length=7, default="#E07A1F", validators=[hex_colour])
+
+    class Meta:
+        verbose_name_plural = "entities"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(BaseModel):
+    """A debtor account. ``external_ref`` is the ERP's customer number, unique per entity."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="customers")
+    external_ref = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+    currency = models.CharField(max_length=3, validators=[validators.validate_currency])
+    payment_terms_days = models.PositiveIntegerField(default=30)
+    credit_limit = models.DecimalField(**MONEY, null=True, blank=True)
+    segment = models.CharField(max_length=64, blank=True, db_index=True)
+    language = models.CharField(max_length=16, default="en", validators=[validators.validate_language])
+    country = models.CharField(max_length=2, blank=True, validators=[validators.validate_country])
+    timezone = models.CharField(max_length=64, blank=True)
+    tax_id = models.CharField(max_length=32, blank=True)
+    registration_id = models.CharField(max_length=64, blank=True)
+    sales_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    collector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "external_ref"], name="customer_ref_unique_per_entity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.external_ref})"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    LETTER = "letter", "Letter"
+    PHONE = "phone", "Phone"
+    PORTAL = "portal", "Portal"
+
+
+class ContactStatus(models.TextChoices):
+    UNKNOWN = "unknown", "Not yet verified"
+    VALID = "valid", "Valid"
+    INVALID = "invalid", "Invalid"
+    BOUNCING = "bouncing", "Bouncing"
+
+
+class Contact(BaseModel):
+    """A person (or mailbox) at a customer to whom reminders go."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    external_ref = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    role = models.CharField(max_length=32, default="billing", help_text="billing, primary, accounts payable…")
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=20, blank=True, validators=[validators.validate_e164])
+    postal_address = models.TextField(blank=True)
+    preferred_channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    opt_out_email = models.BooleanField(default=False)
+    opt_out_sms = models.BooleanField(default=False)
+    opt_out_letter = models.BooleanField(default=False)
+    opt_out_phone = models.BooleanField(default=False)
+    email_status = models.CharField(max_length=10, choices=ContactStatus.choices, default=ContactStatus.UNKNOWN)
+    phone_status = models.CharField(max_length=10, choices=ContactStatus.choices, default=ContactStatus.UNKNOWN)
+
+    class Meta:
+        ordering = ["customer", "role", "name"]
+
+    def __str__(self) -> str:
+        return self.name or self.email or self.phone or f"contact {self.pk}"
+
+
+class InvoiceStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    VOID = "void", "Void"
+
+
+class Invoice(BaseModel):
+    """A receivable. Its open amount is ``amount`` minus dated allocations (see selectors)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="invoices")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    external_ref = models.CharField(max_length=64)
+    issue_date = models.DateField()
+    due_date = models.DateField()
+    currency = models.CharField(max_length=3, validators=[validators.validate_currency])
+    amount = models.DecimalField(**MONEY, validators=POSITIVE)
+    po_number = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=8, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN)
+
+    class Meta:
+        ordering = ["due_date", "external_ref"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "external_ref"], name="invoice_ref_unique_per_entity"),
+            models.CheckConstraint(condition=Q(due_date__gte=models.F("issue_date")), name="invoice_due_after_issue"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["entity", "customer", "due_date"])]
+
+    def __str__(self) -> str:
+        return self.external_ref
+
+
+class CreditNote(BaseModel):
+    """A credit to the customer; applied to an invoice through an allocation, or left open."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="credit_notes")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credit_notes")
+    external_ref = models.CharField(max_length=64)
+    date = models.DateField()
+    currency = models.CharField(max_length=3, validators=[validators.validate_currency])
+    amount = models.DecimalField(**MONEY, validators=POSITIVE)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date", "external_ref"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "external_ref"], name="credit_note_ref_unique_per_entity"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credit_note_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_ref
+
+
+class Payment(BaseModel):
+    """Cash received from a customer; applied to invoices through allocations, the rest unapplied."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="payments")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payments")
+    external_ref = models.CharField(max_length=64)
+    date = models.DateField()
+    currency = models.CharField(max_length=3, validators=[validators.validate_currency])
+    amount = models.DecimalField(**MONEY, validators=POSITIVE)
+    method = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["date", "external_ref"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "external_ref"], name="payment_ref_unique_per_entity"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_ref
+
+
+class Allocation(BaseModel):
+    """Part of a payment or credit note applied to an invoice on a date. Exactly one source."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="allocations")
+    payment = models.ForeignKey(
+        Payment, on_delete=models.CASCADE, null=True, blank=True, related_name="allocations"
+    )
+    credit_note = models.ForeignKey(
+        CreditNote, on_delete=models.CASCADE, null=True, blank=True, related_name="allocations"
+    )
+    date = models.DateField()
+    amount = models.DecimalField(**MONEY, validators=POSITIVE)
+
+    class Meta:
+        ordering = ["date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(payment__isnull=False) & Q(credit_note__isnull=True))
+                | (Q(payment__isnull=True) & Q(credit_note__isnull=False)),
+                name="allocation_has_exactly_one_source",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="allocation_amount_positive"),
+            models.UniqueConstraint(fields=["payment", "invoice"], name="allocation_payment_invoice_unique"),
+            models.UniqueConstraint(
+                fields=["credit_note", "invoice"], name="allocation_credit_note_invoice_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["invoice", "date"])]
+
+    def __str__(self) -> str:
+        source = self.payment or self.credit_note
+        return f"{source} → {self.invoice}: {self.amount}"

@@ -1,0 +1,148 @@
+"""Reads of the ledger. Open amounts are derived here from dated allocations, as of any date."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from relance.core.errors import NotFound
+from relance.ledger.models import Allocation, CreditNote, Customer, Entity, Invoice, InvoiceStatus, Payment
+
+ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=18, decimal_places=4))
+
+
+def _allocated_subquery(field: str, as_of: date | None) -> Subquery:
+    allocations = Allocation.objects.filter(**{field: OuterRef("pk")})
+    if as_of is not None:
+        allocations = allocations.filter(date__lte=as_of)
+    total = allocations.values(field).annotate(total=Sum("amount")).values("total")
+    return Subquery(total, output_field=DecimalField(max_digits=18, decimal_places=4))
+
+
+def entity_list() -> QuerySet[Entity]:
+    return Entity.objects.all()
+
+
+def entity_resolve(*, name: str | None = None) -> Entity:
+    """The entity called ``name``, or the only entity when no name is given."""
+    if name:
+        try:
+            return Entity.objects.get(name=name)
+        except Entity.DoesNotExist:
+            known = ", ".join(Entity.objects.values_list("name", flat=True)) or "none"
+            raise NotFound(f"no entity named {name!r} (known: {known})") from None
+    entities = list(Entity.objects.all()[:2])
+    if not entities:
+        raise NotFound("no creditor entity yet: run `relance init --entity NAME` first")
+    if len(entities) > 1:
+        raise NotFound("several entities exist: say which one with --entity NAME")
+    return entities[0]
+
+
+def invoice_list_with_open(*, entity: Entity, as_of: date | None = None) -> QuerySet[Invoice]:
+    """Invoices issued by ``as_of`` (all when None), annotated with ``allocated`` and ``open_amount``."""
+    invoices = Invoice.objects.filter(entity=entity).exclude(status=InvoiceStatus.VOID)
+    if as_of is not None:
+        invoices = invoices.filter(issue_date__lte=as_of)
+    return invoices.annotate(
+        allocated=Coalesce(_allocated_subquery("invoice", as_of), ZERO),
+        open_amount=F("amount") - F("allocated"),
+    )
+
+
+def invoice_open_amount(*, invoice: Invoice, as_of: date | None = None) -> Decimal:
+    allocations = invoice.allocations.all()
+    if as_of is not None:
+        allocations = allocations.filter(date__lte=as_of)
+    allocated = allocations.aggregate(total=Sum("amount"))["total"] or Decimal(0)
+    return invoice.amount - allocated
+
+
+def payment_unallocated(*, payment: Payment, as_of: date | None = None) -> Decimal:
+    allocations = payment.allocations.all()
+    if as_of is not None:
+        allocations = allocations.filter(date__lte=as_of)
+    return payment.amount - (allocations.aggregate(total=Sum("amount"))["total"] or Decimal(0))
+
+
+def credit_note_unallocated(*, credit_note: CreditNote, as_of: date | None = None) -> Decimal:
+    allocations = credit_note.allocations.all()
+    if as_of is not None:
+        allocations = allocations.filter(date__lte=as_of)
+    return credit_note.amount - (allocations.aggregate(total=Sum("amount"))["total"] or Decimal(0))
+
+
+@dataclass(frozen=True)
+class LedgerTotals:
+    """Per-currency totals of the ledger as of a date (see CONTEXT.md: open item)."""
+
+    currency: str
+    invoiced: Decimal
+    credited: Decimal
+    cash_received: Decimal
+    cash_allocated: Decimal
+    open_invoices: Decimal
+    open_credits: Decimal
+
+    @property
+    def unapplied_cash(self) -> Decimal:
+        return self.cash_received - self.cash_allocated
+
+    @property
+    def open_items(self) -> Decimal:
+        """Open invoices less open credit notes: equals invoiced − credited − allocated cash."""
+        return self.open_invoices - self.open_credits
+
+
+def ledger_totals(*, entity: Entity, as_of: date | None = None) -> dict[str, LedgerTotals]:
+    def by_currency(queryset: QuerySet, field: str = "amount") -> dict[str, Decimal]:
+        rows = queryset.values("currency").annotate(total=Sum(field))
+        return {row["currency"]: row["total"] or Decimal(0) for row in rows}
+
+    def dated(queryset: QuerySet, field: str) -> QuerySet:
+        return queryset if as_of is None else queryset.filter(**{f"{field}__lte": as_of})
+
+    invoices = dated(Invoice.objects.filter(entity=entity).exclude(status=InvoiceStatus.VOID), "issue_date")
+    credit_notes = dated(CreditNote.objects.filter(entity=entity), "date")
+    payments = dated(Payment.objects.filter(entity=entity), "date")
+    allocations = dated(Allocation.objects.filter(entity=entity).exclude(invoice__status=InvoiceStatus.VOID), "date")
+
+    invoiced = by_currency(invoices)
+    credited = by_currency(credit_notes)
+    received = by_currency(payments)
+    cash_allocated = {
+        row["invoice__currency"]: row["total"]
+        for row in allocations.filter(payment__isnull=False).values("invoice__currency").annotate(total=Sum("amount"))
+    }
+    credit_allocated = {
+        row["invoice__currency"]: row["total"]
+        for row in allocations.filter(credit_note__isnull=False)
+        .values("invoice__currency")
+        .annotate(total=Sum("amount"))
+    }
+    zero = Decimal(0)
+    result = {}
+    for currency in sorted(set(invoiced) | set(credited) | set(received)):
+        allocated_cash = cash_allocated.get(currency, zero)
+        allocated_credit = credit_allocated.get(currency, zero)
+        result[currency] = LedgerTotals(
+            currency=currency,
+            invoiced=invoiced.get(currency, zero),
+            credited=credited.get(currency, zero),
+            cash_received=received.get(currency, zero),
+            cash_allocated=allocated_cash,
+            open_invoices=invoiced.get(currency, zero) - allocated_cash - allocated_credit,
+            open_credits=credited.get(currency, zero) - allocated_credit,
+        )
+    return result
+
+
+def customer_get(*, entity: Entity, external_ref: str) -> Customer:
+    try:
+        return Customer.objects.get(entity=entity, external_ref=external_ref)
+    except Customer.DoesNotExist:
+        raise NotFound(f"no customer {external_ref!r} in entity {entity.name}") from None

@@ -1,0 +1,115 @@
+"""Writes to the ledger. Each service validates, owns its transaction and keeps the invariants:
+nothing allocates more than a payment (or credit note) holds or an invoice owes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+
+from relance.core.errors import OverAllocation, ValidationFailed
+from relance.core.money import validate_currency
+from relance.ledger import selectors
+from relance.ledger.models import Allocation, CreditNote, Entity, Invoice, InvoiceStatus, Payment
+
+ALLOCATION_CURRENCY_MISMATCH = "cannot allocate {source_currency} to an invoice in {invoice_currency}"
+ALLOCATION_OTHER_CUSTOMER = "cannot allocate to invoice {invoice} of another customer account"
+ALLOCATION_BEFORE_SOURCE = "allocation date {date} is before the {kind} date {source_date}"
+ALLOCATION_BEFORE_ISSUE = "allocation date {date} is before the invoice issue date {issue_date}"
+ALLOCATION_OVER_SOURCE = "{kind} {ref} has {available} left to allocate, not {amount}"
+ALLOCATION_OVER_INVOICE = "invoice {ref} owes {open_amount}, cannot allocate {amount}"
+ALLOCATION_VOID_INVOICE = "invoice {ref} is void"
+
+
+@transaction.atomic
+def entity_create_or_update(
+    *, name: str, currency: str = "EUR", language: str = "en", legal_name: str = "", **fields: object
+) -> tuple[Entity, bool]:
+    """Create the entity, or leave an existing one as it is (``relance init`` may run any number of times)."""
+    entity, created = Entity.objects.get_or_create(
+        name=name,
+        defaults={
+            "currency": validate_currency(currency),
+            "language": language,
+            "legal_name": legal_name or name,
+            **fields,
+        },
+    )
+    if created:
+        entity.full_clean()
+    return entity, created
+
+
+@transaction.atomic
+def allocation_create(
+    *,
+    invoice: Invoice,
+    amount: Decimal,
+    on: date,
+    payment: Payment | None = None,
+    credit_note: CreditNote | None = None,
+) -> Allocation:
+    """Apply part of a payment or credit note to an invoice on ``on``."""
+    if (payment is None) == (credit_note is None):
+        raise ValidationFailed("an allocation needs exactly one source: a payment or a credit note")
+    if amount <= 0:
+        raise ValidationFailed(f"allocation amount must be positive, not {amount}")
+    source = payment if payment is not None else credit_note
+    assert source is not None
+    kind = "payment" if payment is not None else "credit note"
+    # Lock both rows so that two concurrent allocations cannot overdraw either side.
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    source = type(source).objects.select_for_update().get(pk=source.pk)
+
+    if invoice.status == InvoiceStatus.VOID:
+        raise ValidationFailed(ALLOCATION_VOID_INVOICE.format(ref=invoice.external_ref))
+    if source.currency != invoice.currency:
+        raise ValidationFailed(
+            ALLOCATION_CURRENCY_MISMATCH.format(source_currency=source.currency, invoice_currency=invoice.currency)
+        )
+    if source.entity_id != invoice.entity_id or not _same_account(source.customer_id, invoice.customer_id):
+        raise ValidationFailed(ALLOCATION_OTHER_CUSTOMER.format(invoice=invoice.external_ref))
+    if on < source.date:
+        raise ValidationFailed(ALLOCATION_BEFORE_SOURCE.format(date=on, kind=kind, source_date=source.date))
+    if on < invoice.issue_date:
+        raise ValidationFailed(ALLOCATION_BEFORE_ISSUE.format(date=on, issue_date=invoice.issue_date))
+
+    available = (
+        selectors.payment_unallocated(payment=source)
+        if isinstance(source, Payment)
+        else selectors.credit_note_unallocated(credit_note=source)
+    )
+    if amount > available:
+        raise OverAllocation(
+            ALLOCATION_OVER_SOURCE.format(kind=kind, ref=source.external_ref, available=available, amount=amount)
+        )
+    open_amount = selectors.invoice_open_amount(invoice=invoice)
+    if amount > open_amount:
+        raise OverAllocation(
+            ALLOCATION_OVER_INVOICE.format(ref=invoice.external_ref, open_amount=open_amount, amount=amount)
+        )
+    allocation = Allocation(
+        entity_id=invoice.entity_id,
+        invoice=invoice,
+        payment=payment,
+        credit_note=credit_note,
+        date=on,
+        amount=amount,
+    )
+    allocation.save()
+    return allocation
+
+
+def _same_account(source_customer_id: int, invoice_customer_id: int) -> bool:
+    """A payment may settle an invoice of its own account or of a child/parent account in the same group."""
+    if source_customer_id == invoice_customer_id:
+        return True
+    from relance.ledger.models import Customer
+
+    ids = {source_customer_id, invoice_customer_id}
+    parents = dict(Customer.objects.filter(pk__in=ids).values_list("pk", "parent_id"))
+    root_source = parents.get(source_customer_id) or source_customer_id
+    root_invoice = parents.get(invoice_customer_id) or invoice_customer_id
+    return root_source == root_invoice

@@ -1,0 +1,81 @@
+"""Shared fixtures. Factories build a small ledger through the services, as the app would."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+SHARED_DIR = Path(os.environ.get("RELANCE_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
+DATASETS_DIR = SHARED_DIR / "datasets"
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("RELANCE_TEST_POSTGRES_URL") or None
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    if not DATASETS_DIR.is_dir():
+        pytest.skip(f"SKIPPED: the shared datasets are not at {DATASETS_DIR} (set RELANCE_SHARED_DIR)")
+    return DATASETS_DIR
+
+
+@pytest.fixture
+def entity(db):
+    from relance.ledger.services import entity_create_or_update
+
+    entity, _ = entity_create_or_update(name="acme", currency="EUR", language="en", legal_name="ACME SAS")
+    return entity
+
+
+@pytest.fixture
+def make_customer(entity):
+    from relance.ledger.models import Customer
+
+    def make(ref: str = "C1", **fields):
+        fields.setdefault("name", f"Customer {ref}")
+        fields.setdefault("currency", entity.currency)
+        return Customer.objects.create(entity=fields.pop("entity", entity), external_ref=ref, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_invoice(entity):
+    from relance.ledger.models import Invoice
+
+    def make(customer, ref: str, amount: str | Decimal, issue: date, due: date | None = None, **fields):
+        return Invoice.objects.create(
+            entity=customer.entity,
+            customer=customer,
+            external_ref=ref,
+            issue_date=issue,
+            due_date=due or issue,
+            currency=fields.pop("currency", customer.currency),
+            amount=Decimal(amount),
+            **fields,
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_payment(entity):
+    from relance.ledger.models import Payment
+
+    def make(customer, ref: str, amount: str | Decimal, on: date, **fields):
+        return Payment.objects.create(
+            entity=customer.entity,
+            customer=customer,
+            external_ref=ref,
+            date=on,
+            currency=fields.pop("currency", customer.currency),
+            amount=Decimal(amount),
+            **fields,
+        )
+
+    return make
