@@ -58,7 +58,9 @@ def validate_language(value: str) -> str:
     try:
         Locale.parse(code, sep="-")
     except (UnknownLocaleError, ValueError):
-        raise ValidationFailed(f"unknown language {value!r}: expected a code such as en, fr, zh-hans") from None
+        raise ValidationFailed(
+            f"unknown language {value!r}: expected a code such as en, fr, zh-hans"
+        ) from None
     return code.lower()
 
 

@@ -17,7 +17,15 @@ class ContactInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["external_ref", "name", "entity", "segment", "currency", "payment_terms_days", "credit_limit"]
+    list_display = [
+        "external_ref",
+        "name",
+        "entity",
+        "segment",
+        "currency",
+        "payment_terms_days",
+        "credit_limit",
+    ]
     list_filter = ["entity", "segment", "currency", "country"]
     search_fields = ["external_ref", "name", "tax_id"]
     raw_id_fields = ["parent", "sales_owner", "collector"]

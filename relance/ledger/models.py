@@ -112,8 +112,12 @@ class Contact(BaseModel):
     opt_out_sms = models.BooleanField(default=False)
     opt_out_letter = models.BooleanField(default=False)
     opt_out_phone = models.BooleanField(default=False)
-    email_status = models.CharField(max_length=10, choices=ContactStatus.choices, default=ContactStatus.UNKNOWN)
-    phone_status = models.CharField(max_length=10, choices=ContactStatus.choices, default=ContactStatus.UNKNOWN)
+    email_status = models.CharField(
+        max_length=10, choices=ContactStatus.choices, default=ContactStatus.UNKNOWN
+    )
+    phone_status = models.CharField(
+        max_length=10, choices=ContactStatus.choices, default=ContactStatus.UNKNOWN
+    )
 
     class Meta:
         ordering = ["customer", "role", "name"]
@@ -144,7 +148,9 @@ class Invoice(BaseModel):
         ordering = ["due_date", "external_ref"]
         constraints = [
             models.UniqueConstraint(fields=["entity", "external_ref"], name="invoice_ref_unique_per_entity"),
-            models.CheckConstraint(condition=Q(due_date__gte=models.F("issue_date")), name="invoice_due_after_issue"),
+            models.CheckConstraint(
+                condition=Q(due_date__gte=models.F("issue_date")), name="invoice_due_after_issue"
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive"),
         ]
         indexes = [models.Index(fields=["entity", "customer", "due_date"])]
@@ -167,7 +173,9 @@ class CreditNote(BaseModel):
     class Meta:
         ordering = ["date", "external_ref"]
         constraints = [
-            models.UniqueConstraint(fields=["entity", "external_ref"], name="credit_note_ref_unique_per_entity"),
+            models.UniqueConstraint(
+                fields=["entity", "external_ref"], name="credit_note_ref_unique_per_entity"
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="credit_note_amount_positive"),
         ]
 

@@ -109,14 +109,18 @@ def ledger_totals(*, entity: Entity, as_of: date | None = None) -> dict[str, Led
     invoices = dated(Invoice.objects.filter(entity=entity).exclude(status=InvoiceStatus.VOID), "issue_date")
     credit_notes = dated(CreditNote.objects.filter(entity=entity), "date")
     payments = dated(Payment.objects.filter(entity=entity), "date")
-    allocations = dated(Allocation.objects.filter(entity=entity).exclude(invoice__status=InvoiceStatus.VOID), "date")
+    allocations = dated(
+        Allocation.objects.filter(entity=entity).exclude(invoice__status=InvoiceStatus.VOID), "date"
+    )
 
     invoiced = by_currency(invoices)
     credited = by_currency(credit_notes)
     received = by_currency(payments)
     cash_allocated = {
         row["invoice__currency"]: row["total"]
-        for row in allocations.filter(payment__isnull=False).values("invoice__currency").annotate(total=Sum("amount"))
+        for row in allocations.filter(payment__isnull=False)
+        .values("invoice__currency")
+        .annotate(total=Sum("amount"))
     }
     credit_allocated = {
         row["invoice__currency"]: row["total"]

@@ -21,6 +21,7 @@ ALLOCATION_BEFORE_ISSUE = "allocation date {date} is before the invoice issue da
 ALLOCATION_OVER_SOURCE = "{kind} {ref} has {available} left to allocate, not {amount}"
 ALLOCATION_OVER_INVOICE = "invoice {ref} owes {open_amount}, cannot allocate {amount}"
 ALLOCATION_VOID_INVOICE = "invoice {ref} is void"
+ALLOCATION_EXISTS = "{kind} {ref} is already allocated to invoice {invoice}; change that allocation instead"
 
 
 @transaction.atomic
@@ -67,7 +68,9 @@ def allocation_create(
         raise ValidationFailed(ALLOCATION_VOID_INVOICE.format(ref=invoice.external_ref))
     if source.currency != invoice.currency:
         raise ValidationFailed(
-            ALLOCATION_CURRENCY_MISMATCH.format(source_currency=source.currency, invoice_currency=invoice.currency)
+            ALLOCATION_CURRENCY_MISMATCH.format(
+                source_currency=source.currency, invoice_currency=invoice.currency
+            )
         )
     if source.entity_id != invoice.entity_id or not _same_account(source.customer_id, invoice.customer_id):
         raise ValidationFailed(ALLOCATION_OTHER_CUSTOMER.format(invoice=invoice.external_ref))
@@ -76,6 +79,12 @@ def allocation_create(
     if on < invoice.issue_date:
         raise ValidationFailed(ALLOCATION_BEFORE_ISSUE.format(date=on, issue_date=invoice.issue_date))
 
+    source_filter = {"payment": source} if isinstance(source, Payment) else {"credit_note": source}
+    if Allocation.objects.filter(invoice=invoice, **source_filter).exists():
+        raise ValidationFailed(
+            ALLOCATION_EXISTS.format(kind=kind, ref=source.external_ref, invoice=invoice.external_ref),
+            code="allocation_exists",
+        )
     available = (
         selectors.payment_unallocated(payment=source)
         if isinstance(source, Payment)
@@ -83,7 +92,9 @@ def allocation_create(
     )
     if amount > available:
         raise OverAllocation(
-            ALLOCATION_OVER_SOURCE.format(kind=kind, ref=source.external_ref, available=available, amount=amount)
+            ALLOCATION_OVER_SOURCE.format(
+                kind=kind, ref=source.external_ref, available=available, amount=amount
+            )
         )
     open_amount = selectors.invoice_open_amount(invoice=invoice)
     if amount > open_amount:
