@@ -19,7 +19,7 @@ def _relance_commands() -> dict[str, str]:
     for name, app in sorted(get_commands().items()):
         if app.startswith(RELANCE_APPS):
             command = load_command_class(app, name)
-            commands[name] = (command.help or "").strip().splitlines()[0] if command.help else ""
+            commands[name] = (command.help or "").strip().split(". ")[0].rstrip(".")
     return commands
 
 

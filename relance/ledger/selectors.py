@@ -150,3 +150,54 @@ def customer_get(*, entity: Entity, external_ref: str) -> Customer:
         return Customer.objects.get(entity=entity, external_ref=external_ref)
     except Customer.DoesNotExist:
         raise NotFound(f"no customer {external_ref!r} in entity {entity.name}") from None
+
+
+def customer_list_with_balances(
+    *, entity: Entity, as_of: date, search: str = "", segment: str = "", only_open: bool = False
+) -> QuerySet[Customer]:
+    """Customers annotated with ``open_balance`` and ``overdue_balance`` as of ``as_of`` (invoices only)."""
+    from django.db.models import Case, When
+
+    invoices = invoice_list_with_open(entity=entity, as_of=as_of).filter(customer=OuterRef("pk"))
+    open_sum = invoices.values("customer").annotate(total=Sum("open_amount")).values("total")
+    overdue_sum = (
+        invoices.filter(due_date__lt=as_of)
+        .values("customer")
+        .annotate(total=Sum(Case(When(open_amount__gt=0, then=F("open_amount")), default=ZERO)))
+        .values("total")
+    )
+    money = DecimalField(max_digits=18, decimal_places=4)
+    customers = Customer.objects.filter(entity=entity).annotate(
+        open_balance=Coalesce(Subquery(open_sum, output_field=money), ZERO),
+        overdue_balance=Coalesce(Subquery(overdue_sum, output_field=money), ZERO),
+    )
+    if search:
+        from django.db.models import Q
+
+        customers = customers.filter(Q(name__icontains=search) | Q(external_ref__icontains=search))
+    if segment:
+        customers = customers.filter(segment=segment)
+    if only_open:
+        customers = customers.filter(open_balance__gt=0)
+    return customers
+
+
+def customer_open_items(*, customer: Customer, as_of: date) -> list[Invoice]:
+    """The customer's invoices still open on ``as_of``, oldest due first, with ``days_past_due``."""
+    invoices = (
+        invoice_list_with_open(entity=customer.entity, as_of=as_of)
+        .filter(customer=customer, open_amount__gt=0)
+        .order_by("due_date", "external_ref")
+    )
+    items = list(invoices)
+    for invoice in items:
+        invoice.days_past_due = (as_of - invoice.due_date).days  # type: ignore[attr-defined]
+    return items
+
+
+def customer_by_id(*, entity: Entity, customer_id: int) -> Customer:
+    """The customer if it belongs to ``entity``; the same NotFound otherwise (no existence leak)."""
+    try:
+        return Customer.objects.select_related("parent").get(entity=entity, pk=customer_id)
+    except Customer.DoesNotExist:
+        raise NotFound("customer not found") from None

@@ -1,0 +1,103 @@
+"""``relance demo``: a realistic demo ledger, an admin login, and the server — in one command."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from relance.ledger.models import Entity
+from relance.ledger.services import entity_create_or_update
+
+DEMO_ENTITY = {
+    "name": "demo",
+    "legal_name": "Demo Industries SAS",
+    "currency": "EUR",
+    "language": "en",
+    "country": "FR",
+    "address": "12 rue de la Paix\n75002 Paris\nFrance",
+    "iban": "FR7630006000011234567890189",
+    "bic": "AGRIFRPP",
+    "vat_id": "FR40303265045",
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Set up a demo: migrate, create the demo entity and an admin user, load about two years of "
+        "history for ~500 customers, print the URL and login, then serve."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--no-serve", action="store_true", help="Do everything but start the server")
+        parser.add_argument("--host", default="127.0.0.1", help="Address to serve on (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=8000, help="Port to serve on (default 8000)")
+        parser.add_argument("--customers", type=int, default=500, help="Number of demo customers (default 500)")
+        parser.add_argument("--years", type=int, default=2, help="Years of history (default 2)")
+        parser.add_argument("--seed", type=int, default=42, help="Random seed of the demo data (default 42)")
+        parser.add_argument("--username", default="admin", help="Admin username (default admin)")
+        parser.add_argument(
+            "--password", default=None, help="Admin password (default: $RELANCE_DEMO_PASSWORD or a random one)"
+        )
+        parser.add_argument("--reset", action="store_true", help="Delete the demo entity's ledger and load it again")
+
+    def handle(self, *args, **options) -> None:
+        started = time.monotonic()
+        call_command("migrate", interactive=False, verbosity=0)
+        entity, _ = entity_create_or_update(**DEMO_ENTITY)
+        if options["reset"]:
+            self._wipe(entity)
+        if entity.invoices.exists():
+            self.stdout.write(f"Demo ledger already loaded ({entity.invoices.count():,} invoices); --reset reloads it.")
+        else:
+            self._load(entity, options)
+        username, password = self._admin(options)
+        self.stdout.write(self.style.SUCCESS(f"\nReady in {time.monotonic() - started:.1f} s."))
+        url = f"http://{options['host']}:{options['port']}/"
+        self.stdout.write(f"  URL:      {url}\n  Username: {username}\n  Password: {password}\n")
+        if options["no_serve"]:
+            return
+        call_command("serve", host=options["host"], port=options["port"])
+
+    def _load(self, entity: Entity, options: dict) -> None:
+        from relance.demo.loader import ledger_load
+        from relance.synthetic.generator import GeneratorConfig, generate_ledger
+
+        config = GeneratorConfig(
+            seed=options["seed"],
+            customers=options["customers"],
+            invoices=options["customers"] * 24 * options["years"] // 2,
+            years=options["years"],
+            end=timezone.localdate(),
+        )
+        self.stdout.write(f"Generating {config.customers} customers, about {config.invoices:,} invoices…")
+        ledger = generate_ledger(config)
+        result = ledger_load(ledger=ledger, entity=entity)
+        self.stdout.write(f"Loaded {result}.")
+
+    @transaction.atomic
+    def _wipe(self, entity: Entity) -> None:
+        from relance.ledger.models import Allocation, CreditNote, Customer, Invoice, Payment
+
+        Allocation.objects.filter(entity=entity).delete()
+        for model in (Payment, CreditNote, Invoice):
+            model.objects.filter(entity=entity).delete()
+        Customer.objects.filter(entity=entity).delete()
+
+    def _admin(self, options: dict) -> tuple[str, str]:
+        import os
+
+        password = options["password"] or os.environ.get("RELANCE_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+        user_model = get_user_model()
+        user, _ = user_model.objects.get_or_create(
+            username=options["username"], defaults={"is_staff": True, "is_superuser": True}
+        )
+        user.is_staff = user.is_superuser = user.is_active = True
+        user.set_password(password)
+        user.save()
+        return options["username"], password

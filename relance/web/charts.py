@@ -1,0 +1,95 @@
+"""Server-rendered SVG charts: no JavaScript, no CDN, readable without colour (labels on every bar)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from html import escape
+
+AGING_COLOURS = ["#2e7d32", "#9acd32", "#f9a825", "#ef6c00", "#c62828", "#6a1b9a", "#37474f"]
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: Decimal
+    caption: str
+
+
+def bar_chart(bars: list[Bar], *, width: int = 640, height: int = 260, title: str = "") -> str:
+    top, bottom, left = 28, 40, 12
+    plot_height = height - top - bottom
+    peak = max((bar.value for bar in bars), default=Decimal(0)) or Decimal(1)
+    slot = (width - 2 * left) / max(len(bars), 1)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for index, bar in enumerate(bars):
+        bar_height = float(bar.value / peak) * plot_height if bar.value > 0 else 0.0
+        x = left + index * slot + slot * 0.15
+        y = top + plot_height - bar_height
+        colour = AGING_COLOURS[min(index, len(AGING_COLOURS) - 1)]
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{bar_height:.1f}" '
+            f'fill="{colour}" rx="3"><title>{escape(bar.label)}: {escape(bar.caption)}</title></rect>'
+        )
+        parts.append(
+            f'<text x="{x + slot * 0.35:.1f}" y="{y - 6:.1f}" text-anchor="middle" class="value">'
+            f"{escape(bar.caption)}</text>"
+        )
+        parts.append(
+            f'<text x="{x + slot * 0.35:.1f}" y="{height - bottom + 18:.1f}" text-anchor="middle" '
+            f'class="label">{escape(bar.label)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: list[float | None]
+    colour: str
+
+
+def line_chart(
+    labels: list[str], series: list[Series], *, width: int = 640, height: int = 260, title: str = "", unit: str = ""
+) -> str:
+    top, bottom, left, right = 20, 48, 44, 16
+    plot_width, plot_height = width - left - right, height - top - bottom
+    values = [v for s in series for v in s.values if v is not None]
+    peak = max(values, default=1.0) or 1.0
+    peak = peak * 1.1
+    step = plot_width / max(len(labels) - 1, 1)
+
+    def point(index: int, value: float) -> tuple[float, float]:
+        return left + index * step, top + plot_height - (value / peak) * plot_height
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for fraction in (0, 0.25, 0.5, 0.75, 1):
+        y = top + plot_height - fraction * plot_height
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{peak * fraction:.0f}</text>')
+    for index, label in enumerate(labels):
+        if len(labels) <= 12 or index % 2 == 0:
+            x = left + index * step
+            parts.append(f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle" class="axis">{escape(label)}</text>')
+    for number, line in enumerate(series):
+        points = [point(i, v) for i, v in enumerate(line.values) if v is not None]
+        if points:
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+            parts.append(f'<polyline points="{path}" fill="none" stroke="{line.colour}" stroke-width="2.5"/>')
+            for (x, y), value in zip(points, [v for v in line.values if v is not None], strict=True):
+                parts.append(
+                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{line.colour}">'
+                    f"<title>{escape(line.name)}: {value:.1f}{escape(unit)}</title></circle>"
+                )
+        legend_x = left + number * 150
+        parts.append(f'<rect x="{legend_x}" y="{height - 18}" width="12" height="12" fill="{line.colour}"/>')
+        parts.append(f'<text x="{legend_x + 16}" y="{height - 8}" class="legend">{escape(line.name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,184 @@
+"""Back-office pages. Thin: parse the request, call selectors, render."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from relance.core.calendar import add_months, month_end, parse_iso_date
+from relance.core.errors import NotFound, ValidationFailed
+from relance.ledger import selectors as ledger
+from relance.ledger.models import Entity
+from relance.web import charts
+from relance.web.access import entities_for_user
+
+PAGE_SIZE = 50
+
+
+def _entity_and_date(request: HttpRequest) -> tuple[Entity, QuerySet[Entity], date]:
+    entities = entities_for_user(request.user)
+    name = request.GET.get("entity") or request.session.get("entity")
+    entity = entities.filter(name=name).first() if name else None
+    if entity is None:
+        entity = entities.first()
+    if entity is None:
+        raise Http404("You have no access to any entity yet. Ask an administrator.")
+    request.session["entity"] = entity.name
+    try:
+        as_of = parse_iso_date(request.GET["as_of"]) if request.GET.get("as_of") else timezone.localdate()
+    except ValidationFailed:
+        as_of = timezone.localdate()
+    return entity, entities, as_of
+
+
+def _aging_bars(aging: dict[str, str], currency: str) -> list[charts.Bar]:
+    from relance.core.money import Money
+
+    return [
+        charts.Bar(label=bucket, value=Decimal(amount), caption=Money(Decimal(amount), currency).format())
+        for bucket, amount in aging.items()
+    ]
+
+
+def _kpis(entity: Entity, as_of: date) -> dict:
+    from relance.reports.selectors import kpi_report
+
+    reports = kpi_report(entity=entity, as_of=as_of)
+    return reports[0].to_json() if reports else {}
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    entity, entities, as_of = _entity_and_date(request)
+    kpis = _kpis(entity, as_of)
+    currency = kpis.get("currency", entity.currency)
+    aging_svg = charts.bar_chart(
+        _aging_bars(kpis.get("aging", {}), currency), title=f"Aging of open invoices on {as_of}"
+    )
+    months = [month_end(add_months(as_of, -offset)) for offset in range(11, 0, -1)] + [as_of]
+    trend = [_kpis(entity, day) for day in months]
+    trend_svg = charts.line_chart(
+        [day.strftime("%b %y") for day in months],
+        [
+            charts.Series("DSO", [row.get("dso") for row in trend], "#1f4e79"),
+            charts.Series("Countback DSO", [row.get("dso_countback") for row in trend], "#7b1fa2"),
+            charts.Series("Best possible DSO", [row.get("bpdso") for row in trend], "#2e7d32"),
+        ],
+        title="DSO over the last 12 months",
+        unit=" days",
+    )
+    cei_svg = charts.line_chart(
+        [day.strftime("%b %y") for day in months],
+        [charts.Series("CEI %", [row.get("cei") for row in trend], "#e07a1f")],
+        title="Collection effectiveness index over the last 12 months",
+        unit=" %",
+    )
+    top_overdue = ledger.customer_list_with_balances(entity=entity, as_of=as_of, only_open=True).order_by(
+        "-overdue_balance"
+    )[:10]
+    totals = ledger.ledger_totals(entity=entity, as_of=as_of)
+    return render(
+        request,
+        "web/dashboard.html",
+        {
+            "entity": entity,
+            "entities": entities,
+            "as_of": as_of,
+            "kpis": kpis,
+            "currency": currency,
+            "aging_svg": aging_svg,
+            "trend_svg": trend_svg,
+            "cei_svg": cei_svg,
+            "top_overdue": top_overdue,
+            "other_currencies": [code for code in totals if code != currency],
+        },
+    )
+
+
+@login_required
+def customer_list(request: HttpRequest) -> HttpResponse:
+    entity, entities, as_of = _entity_and_date(request)
+    search = request.GET.get("q", "").strip()
+    segment = request.GET.get("segment", "")
+    order = request.GET.get("order", "-overdue_balance")
+    if order.lstrip("-") not in {"overdue_balance", "open_balance", "name", "external_ref"}:
+        order = "-overdue_balance"
+    customers = ledger.customer_list_with_balances(
+        entity=entity, as_of=as_of, search=search, segment=segment
+    ).order_by(order, "pk")
+    page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
+    segments = (
+        entity.customers.exclude(segment="").values_list("segment", flat=True).distinct().order_by("segment")
+    )
+    return render(
+        request,
+        "web/customer_list.html",
+        {"entity": entity, "entities": entities, "as_of": as_of, "page": page, "q": search,
+         "segment": segment, "segments": segments, "order": order},
+    )
+
+
+@login_required
+def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
+    entity, entities, as_of = _entity_and_date(request)
+    try:
+        customer = ledger.customer_by_id(entity=entity, customer_id=customer_id)
+    except NotFound:
+        raise Http404("customer not found") from None
+    items = ledger.customer_open_items(customer=customer, as_of=as_of)
+    buckets: dict[str, Decimal] = {"current": Decimal(0), "1-30": Decimal(0), "31-60": Decimal(0),
+                                   "61-90": Decimal(0), "91+": Decimal(0)}
+    for item in items:
+        days = item.days_past_due  # type: ignore[attr-defined]
+        key = "current" if days <= 0 else "1-30" if days <= 30 else "31-60" if days <= 60 else "61-90" if days <= 90 else "91+"
+        buckets[key] += item.open_amount  # type: ignore[attr-defined]
+    aging_svg = charts.bar_chart(
+        _aging_bars({key: str(value) for key, value in buckets.items()}, customer.currency),
+        title=f"Aging for {customer.name}", height=200,
+    )
+    return render(
+        request,
+        "web/customer_detail.html",
+        {
+            "entity": entity, "entities": entities, "as_of": as_of, "customer": customer,
+            "contacts": customer.contacts.all(), "items": items, "aging_svg": aging_svg,
+            "open_total": sum((i.open_amount for i in items), Decimal(0)),  # type: ignore[attr-defined]
+            "payments": customer.payments.order_by("-date")[:10],
+            "credit_notes": customer.credit_notes.order_by("-date")[:10],
+        },
+    )
+
+
+@login_required
+def invoice_list(request: HttpRequest) -> HttpResponse:
+    entity, entities, as_of = _entity_and_date(request)
+    state = request.GET.get("state", "open")
+    search = request.GET.get("q", "").strip()
+    invoices = ledger.invoice_list_with_open(entity=entity, as_of=as_of).select_related("customer")
+    if state == "open":
+        invoices = invoices.filter(open_amount__gt=0)
+    elif state == "overdue":
+        invoices = invoices.filter(open_amount__gt=0, due_date__lt=as_of)
+    elif state == "paid":
+        invoices = invoices.filter(open_amount__lte=0)
+    if search:
+        from django.db.models import Q
+
+        invoices = invoices.filter(
+            Q(external_ref__icontains=search) | Q(customer__name__icontains=search) | Q(po_number__icontains=search)
+        )
+    page = Paginator(invoices.order_by("due_date", "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    for invoice in page:
+        invoice.days_past_due = (as_of - invoice.due_date).days  # type: ignore[attr-defined]
+    return render(
+        request,
+        "web/invoice_list.html",
+        {"entity": entity, "entities": entities, "as_of": as_of, "page": page, "state": state, "q": search},
+    )
