@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
@@ -37,9 +38,9 @@ def default_database_url() -> str:
     return f"sqlite:///{VAR_DIR / 'relance.sqlite3'}"
 
 
-def database_config(url: str | None = None) -> dict:
+def database_config(url: str | None = None) -> dict[str, Any]:
     url = url or env_str("DATABASE_URL") or default_database_url()
-    config = dj_database_url.parse(url, conn_max_age=60)
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets the web server read while an import writes.

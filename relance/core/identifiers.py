@@ -43,7 +43,11 @@ def normalise_phone(value: str, default_region: str | None = None) -> str:
 
 @lru_cache(maxsize=1)
 def _countries() -> frozenset[str]:
-    return frozenset(code for code in Locale("en").territories if len(code) == 2 and code.isalpha())
+    return frozenset(
+        code
+        for code in Locale("en").territories
+        if isinstance(code, str) and len(code) == 2 and code.isalpha()
+    )
 
 
 def validate_country(value: str) -> str:

@@ -16,7 +16,6 @@ from django.db.models import Q
 from relance.common.models import BaseModel
 from relance.ledger import validators
 
-MONEY = {"max_digits": 18, "decimal_places": 4}
 POSITIVE = [MinValueValidator(Decimal("0.0001"))]
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "expected a colour such as #1F4E79")
 
@@ -58,7 +57,7 @@ class Customer(BaseModel):
     )
     currency = models.CharField(max_length=3, validators=[validators.validate_currency])
     payment_terms_days = models.PositiveIntegerField(default=30)
-    credit_limit = models.DecimalField(**MONEY, null=True, blank=True)
+    credit_limit = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
     segment = models.CharField(max_length=64, blank=True, db_index=True)
     language = models.CharField(max_length=16, default="en", validators=[validators.validate_language])
     country = models.CharField(max_length=2, blank=True, validators=[validators.validate_country])
@@ -140,7 +139,7 @@ class Invoice(BaseModel):
     issue_date = models.DateField()
     due_date = models.DateField()
     currency = models.CharField(max_length=3, validators=[validators.validate_currency])
-    amount = models.DecimalField(**MONEY, validators=POSITIVE)
+    amount = models.DecimalField(max_digits=18, decimal_places=4, validators=POSITIVE)
     po_number = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=8, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN)
 
@@ -167,7 +166,7 @@ class CreditNote(BaseModel):
     external_ref = models.CharField(max_length=64)
     date = models.DateField()
     currency = models.CharField(max_length=3, validators=[validators.validate_currency])
-    amount = models.DecimalField(**MONEY, validators=POSITIVE)
+    amount = models.DecimalField(max_digits=18, decimal_places=4, validators=POSITIVE)
     reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -191,7 +190,7 @@ class Payment(BaseModel):
     external_ref = models.CharField(max_length=64)
     date = models.DateField()
     currency = models.CharField(max_length=3, validators=[validators.validate_currency])
-    amount = models.DecimalField(**MONEY, validators=POSITIVE)
+    amount = models.DecimalField(max_digits=18, decimal_places=4, validators=POSITIVE)
     method = models.CharField(max_length=32, blank=True)
 
     class Meta:
@@ -217,7 +216,7 @@ class Allocation(BaseModel):
         CreditNote, on_delete=models.CASCADE, null=True, blank=True, related_name="allocations"
     )
     date = models.DateField()
-    amount = models.DecimalField(**MONEY, validators=POSITIVE)
+    amount = models.DecimalField(max_digits=18, decimal_places=4, validators=POSITIVE)
 
     class Meta:
         ordering = ["date", "id"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -43,7 +44,7 @@ def entity_resolve(*, name: str | None = None) -> Entity:
     return entities[0]
 
 
-def invoice_list_with_open(*, entity: Entity, as_of: date | None = None) -> QuerySet[Invoice]:
+def invoice_list_with_open(*, entity: Entity, as_of: date | None = None) -> QuerySet[Any]:
     """Invoices issued by ``as_of`` (all when None), annotated with ``allocated`` and ``open_amount``."""
     invoices = Invoice.objects.filter(entity=entity).exclude(status=InvoiceStatus.VOID)
     if as_of is not None:
@@ -154,7 +155,7 @@ def customer_get(*, entity: Entity, external_ref: str) -> Customer:
 
 def customer_list_with_balances(
     *, entity: Entity, as_of: date, search: str = "", segment: str = "", only_open: bool = False
-) -> QuerySet[Customer]:
+) -> QuerySet[Any]:
     """Customers annotated with ``open_balance`` and ``overdue_balance`` as of ``as_of`` (invoices only)."""
     from django.db.models import Case, When
 

@@ -18,8 +18,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--entity", help="Short name of the creditor entity (default: 'main' on a new database)")
-        parser.add_argument("--legal-name", default="", help="Legal name printed on messages (default: the name)")
+        parser.add_argument(
+            "--entity", help="Short name of the creditor entity (default: 'main' on a new database)"
+        )
+        parser.add_argument(
+            "--legal-name", default="", help="Legal name printed on messages (default: the name)"
+        )
         parser.add_argument("--currency", default="EUR", help="ISO 4217 currency of the entity (default EUR)")
         parser.add_argument("--language", default="en", help="Default language of the entity (default en)")
         parser.add_argument("--country", default="", help="ISO 3166 country code of the entity")
