@@ -77,6 +77,19 @@ class Customer(BaseModel):
             models.UniqueConstraint(fields=["entity", "external_ref"], name="customer_ref_unique_per_entity"),
         ]
 
+    def clean(self) -> None:
+        """Validate the tax id against the customer's country where python-stdnum knows the format."""
+        from django.core.exceptions import ValidationError
+
+        from relance.core.errors import ValidationFailed
+        from relance.core.identifiers import normalise_tax_id
+
+        if self.tax_id and self.country:
+            try:
+                self.tax_id = normalise_tax_id(self.tax_id, self.country)
+            except ValidationFailed as exc:
+                raise ValidationError({"tax_id": exc.message}) from None
+
     def __str__(self) -> str:
         return f"{self.name} ({self.external_ref})"
 

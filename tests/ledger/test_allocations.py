@@ -207,3 +207,14 @@ def test_a_second_allocation_of_the_same_source_to_the_same_invoice_is_refused(
     services.allocation_create(invoice=invoice, payment=payment, amount=Decimal(10), on=START)
     with pytest.raises(ValidationFailed, match="already allocated to invoice INV-1"):
         services.allocation_create(invoice=invoice, payment=payment, amount=Decimal(10), on=START)
+
+
+def test_customer_tax_id_is_validated_for_its_country(entity, make_customer):
+    from django.core.exceptions import ValidationError
+
+    customer = make_customer("C-VAT", country="FR", tax_id="FR 40 303 265 045")
+    customer.full_clean()
+    assert customer.tax_id == "FR40303265045"
+    customer.tax_id = "FR00000000000"
+    with pytest.raises(ValidationError, match="invalid tax id"):
+        customer.full_clean()
