@@ -1,0 +1,150 @@
+"""Bind the engine's tables to a backend, from a URL.
+
+* ``sqlite:///path/to.db`` and ``duckdb:///path/to.duckdb`` (or ``duckdb://:memory:``): a database
+  holding tables named like the engine schemas (invoices, credit_notes, …);
+* ``postgres://user:pass@host:port/db`` (also ``postgresql://``): the same, on PostgreSQL;
+* ``parquet:///dir``: DuckDB reading ``dir/{invoices,credit_notes,payments,allocations,customers}``
+  where each is ``NAME.parquet`` or a directory ``NAME/`` of Parquet files.
+
+The app database (Django's tables, other names and storage) is bound by
+``relance.reports.binding`` instead. Every binding hands the engine tables conformed to the
+engine schemas: the columns it expects, in its order and types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+from ibis.backends import BaseBackend
+
+from relance.core.errors import ValidationFailed
+from relance.engine.schema import SCHEMAS, LedgerTables
+
+SCHEMES = ("sqlite", "duckdb", "postgres", "postgresql", "parquet")
+ERROR_SCHEME = "backend URL {url!r}: expected sqlite:///PATH, duckdb:///PATH, postgres://… or parquet:///DIR"
+ERROR_PARQUET_MISSING = (
+    "parquet directory {directory}: no {name}.parquet file or {name}/ directory of Parquet files"
+)
+ERROR_TABLE_MISSING = "backend {url}: no table {name!r} (expected the engine tables: {names})"
+
+
+@dataclass(frozen=True)
+class BoundLedger:
+    """A backend connection and the ledger tables on it."""
+
+    backend: BaseBackend
+    tables: LedgerTables
+
+
+def conform(table: ir.Table, name: str) -> ir.Table:
+    """``table`` with exactly the engine schema's columns, cast where the storage type differs."""
+    schema = SCHEMAS[name]
+    columns = []
+    for column, dtype in schema.items():
+        if column not in table.columns:
+            raise ValidationFailed(f"table {name!r} has no column {column!r}")
+        value = table[column]
+        columns.append((value if value.type() == dtype else value.cast(dtype)).name(column))
+    return table.select(*columns)
+
+
+def _parquet_source(directory: Path, name: str) -> str:
+    single = directory / f"{name}.parquet"
+    if single.is_file():
+        return str(single)
+    folder = directory / name
+    if folder.is_dir():
+        return str(folder / "**" / "*.parquet")
+    raise ValidationFailed(ERROR_PARQUET_MISSING.format(directory=directory, name=name))
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    path = unquote(parts.netloc + parts.path) if parts.netloc == ":memory:" else unquote(parts.path)
+    return path or ":memory:"
+
+
+def connect(url: str) -> BoundLedger:
+    """Connect to ``url`` and bind the five ledger tables (see the module docstring)."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in SCHEMES:
+        raise ValidationFailed(ERROR_SCHEME.format(url=url))
+    backend: BaseBackend
+    if scheme == "parquet":
+        directory = Path(_path(url))
+        backend = ibis.duckdb.connect()
+        raw = {
+            name: backend.read_parquet(_parquet_source(directory, name), table_name=name) for name in SCHEMAS
+        }
+    else:
+        if scheme == "sqlite":
+            backend = ibis.sqlite.connect(_path(url))
+        elif scheme == "duckdb":
+            backend = ibis.duckdb.connect(_path(url))
+        else:
+            backend = ibis.connect(url.replace("postgresql://", "postgres://", 1))
+        existing = set(backend.list_tables())  # type: ignore[attr-defined]
+        for name in SCHEMAS:
+            if name not in existing:
+                raise ValidationFailed(
+                    ERROR_TABLE_MISSING.format(url=url, name=name, names=", ".join(SCHEMAS))
+                )
+        raw = {name: backend.table(name) for name in SCHEMAS}  # type: ignore[attr-defined]
+    return BoundLedger(backend, LedgerTables(**{name: conform(raw[name], name) for name in SCHEMAS}))
+
+
+def _as_arrow(name: str, data: Any) -> pa.Table:
+    schema = SCHEMAS[name]
+    if isinstance(data, pa.Table):
+        return data.select(schema.names).cast(schema.to_pyarrow())
+    records = [{column: row.get(column) for column in schema.names} for row in data]
+    return pa.Table.from_pylist(records, schema=schema.to_pyarrow())
+
+
+def _sqlite_insert(backend: BaseBackend, name: str, arrow: pa.Table, batch_rows: int = 100_000) -> None:
+    """Insert as Django stores rows in SQLite: dates as ISO text, decimals as text (NUMERIC affinity)."""
+    columns = ", ".join(f'"{column}"' for column in arrow.column_names)
+    marks = ", ".join("?" for _ in arrow.column_names)
+    sql = f'INSERT INTO "{name}" ({columns}) VALUES ({marks})'  # noqa: S608 - names are our schema's
+    con = backend.con  # type: ignore[attr-defined]
+    for batch in arrow.to_batches(max_chunksize=batch_rows):
+        converted = []
+        for index, field in enumerate(batch.schema):
+            values = batch.column(index)
+            if pa.types.is_date(field.type) or pa.types.is_decimal(field.type):
+                values = pc.cast(values, pa.string())
+            converted.append(values.to_pylist())
+        con.executemany(sql, zip(*converted, strict=True))
+    con.commit()
+
+
+def create_ledger_tables(
+    backend: BaseBackend, rows: Mapping[str, Any], *, overwrite: bool = True
+) -> LedgerTables:
+    """Create the engine tables on ``backend`` from the engine schemas and insert ``rows``.
+
+    For tests, demos and benchmarks: ``rows`` maps a table name to a list of dicts or a pyarrow
+    Table (missing tables stay empty). Returns the bound tables.
+    """
+    tables = {}
+    for name, schema in SCHEMAS.items():
+        arrow = _as_arrow(name, rows.get(name, ()))
+        if overwrite:
+            # Ibis's own DROP is mis-rendered by some sqlglot versions: plain SQL is portable here.
+            backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')  # type: ignore[attr-defined]
+        table = backend.create_table(name, schema=schema)  # type: ignore[attr-defined]
+        if arrow.num_rows:
+            if backend.name == "sqlite":
+                _sqlite_insert(backend, name, arrow)
+            else:
+                backend.insert(name, arrow)  # type: ignore[attr-defined]
+        tables[name] = conform(table, name)
+    return LedgerTables(**tables)
