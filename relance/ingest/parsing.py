@@ -1,0 +1,518 @@
+"""Row validation: canonical text cells → frozen records (see ``records.py``).
+
+The canonical columns of each kind are declared once in ``COLUMNS`` so that the header check,
+the mapping check, the error messages and docs/import.md all say the same thing.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from relance.core.calendar import parse_iso_date
+from relance.core.errors import ErrorList, FieldError, ValidationFailed
+from relance.core.identifiers import normalise_phone, normalise_tax_id, validate_country, validate_language
+from relance.core.money import parse_amount, validate_currency
+from relance.ingest.records import (
+    KINDS,
+    AllocationRecord,
+    ContactRecord,
+    CreditNoteRecord,
+    CustomerRecord,
+    InvoiceRecord,
+    PaymentRecord,
+    Record,
+)
+
+if TYPE_CHECKING:
+    from relance.ledger.models import Entity
+
+UNKNOWN_KIND = "unknown import kind {kind!r}: expected one of " + ", ".join(KINDS)
+EXPECTED_REQUIRED = "a value (required)"
+EXPECTED_DATE_ISO = "a date YYYY-MM-DD"
+EXPECTED_DATE_FORMAT = "a date in the format {date_format}"
+EXPECTED_AMOUNT = "a positive amount with '{decimal}' as decimal separator and at most 4 decimals"
+EXPECTED_NON_NEGATIVE = "an amount of 0 or more with '{decimal}' as decimal separator"
+EXPECTED_CURRENCY = "an ISO 4217 currency code such as EUR"
+EXPECTED_COUNTRY = "an ISO 3166 alpha-2 country code such as FR"
+EXPECTED_LANGUAGE = "a language code such as en, fr, zh-hans"
+EXPECTED_EMAIL = "an e-mail address"
+EXPECTED_PHONE = "a valid phone number (international +… or national for the customer's country {country})"
+EXPECTED_INTEGER = "a whole number of days (0 or more)"
+EXPECTED_BOOLEAN = "yes/no, true/false or 1/0"
+EXPECTED_KNOWN_CUSTOMER = "a customer_ref already imported for this entity"
+EXPECTED_DUE_AFTER_ISSUE = "a due date on or after the issue date {issue_date}"
+EXPECTED_TIMEZONE = "an IANA time zone such as Europe/Paris"
+EXPECTED_TEXT_MAX = "at most {max_length} characters"
+EXPECTED_CHOICE = "one of {choices}"
+
+MAX_INTEGER_DIGITS = 14  # the ledger stores money as 18 digits with 4 decimals
+TRUE_WORDS = {"1", "true", "yes", "y", "t", "oui", "x"}
+FALSE_WORDS = {"0", "false", "no", "n", "f", "non"}
+CHANNELS = ("email", "sms", "letter", "phone", "portal")
+INVOICE_STATUSES = ("open", "void")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column: documented in docs/import.md and checked against file headers."""
+
+    name: str
+    type: str
+    required: bool
+    example: str
+    description: str
+
+
+def _c(name: str, type_: str, required: bool, example: str, description: str) -> Column:
+    return Column(name, type_, required, example, description)
+
+
+COLUMNS: dict[str, tuple[Column, ...]] = {
+    "customers": (
+        _c(
+            "customer_ref",
+            "text ≤64",
+            True,
+            "C-1001",
+            "the ERP's customer number; the key, unique per entity",
+        ),
+        _c("name", "text ≤200", True, "Dupont SARL", "account name"),
+        _c("currency", "ISO 4217", False, "EUR", "account currency (default: the entity's)"),
+        _c("payment_terms_days", "integer ≥0", False, "30", "standard terms (default 30)"),
+        _c("credit_limit", "amount ≥0", False, "50000.00", "credit limit in the account currency"),
+        _c("segment", "text ≤64", False, "SMB", "free segment label used in reports"),
+        _c("language", "language code", False, "fr", "language of reminders (default en)"),
+        _c("country", "ISO 3166 alpha-2", False, "FR", "country; default region for national phone numbers"),
+        _c("email", "e-mail", False, "ap@dupont.fr", "creates/updates the primary billing contact"),
+        _c("phone", "phone", False, "+33 1 23 45 67 89", "normalised to E.164; primary billing contact"),
+        _c("parent_ref", "customer_ref", False, "C-1000", "parent account (in the database or the file)"),
+        _c("tax_id", "tax id", False, "FR40303265045", "VAT/tax id, validated for the country"),
+        _c("registration_id", "text ≤64", False, "303265045", "company registration number"),
+        _c("timezone", "IANA zone", False, "Europe/Paris", "customer's time zone"),
+    ),
+    "contacts": (
+        _c("customer_ref", "customer_ref", True, "C-1001", "an existing customer"),
+        _c("contact_ref", "text ≤64", False, "CT-7", "the key when given; otherwise customer_ref + email"),
+        _c("name", "text ≤200", False, "Marie Curie", "person or mailbox name"),
+        _c("role", "text ≤32", False, "billing", "billing, accounts payable, … (default billing)"),
+        _c("email", "e-mail", False, "marie@dupont.fr", "stored in lower case"),
+        _c("phone", "phone", False, "06 12 34 56 78", "normalised to E.164 with the customer's country"),
+        _c("preferred_channel", "choice", False, "email", "one of " + ", ".join(CHANNELS)),
+        _c("postal_address", "text", False, "1 rue de la Paix, 75002 Paris", "for letters"),
+        _c("opt_out_email", "boolean", False, "no", "yes/no, true/false, 1/0"),
+        _c("opt_out_sms", "boolean", False, "no", "yes/no, true/false, 1/0"),
+        _c("opt_out_letter", "boolean", False, "no", "yes/no, true/false, 1/0"),
+        _c("opt_out_phone", "boolean", False, "no", "yes/no, true/false, 1/0"),
+    ),
+    "invoices": (
+        _c(
+            "invoice_ref", "text ≤64", True, "INV-2026-0001", "the invoice number; the key, unique per entity"
+        ),
+        _c("customer_ref", "customer_ref", True, "C-1001", "an existing customer"),
+        _c("issue_date", "date", True, "2026-01-15", "YYYY-MM-DD (or the mapping's date_format)"),
+        _c("due_date", "date", True, "2026-02-14", "on or after issue_date"),
+        _c("currency", "ISO 4217", False, "EUR", "default: the customer's currency"),
+        _c("amount", "amount >0", True, "1200.00", "gross amount, '.' as decimal point"),
+        _c("po_number", "text ≤64", False, "PO-889", "customer's purchase order"),
+        _c("status", "choice", False, "open", "open or void (default open)"),
+    ),
+    "credit_notes": (
+        _c("credit_note_ref", "text ≤64", True, "CN-2026-0001", "the key, unique per entity"),
+        _c("customer_ref", "customer_ref", True, "C-1001", "an existing customer"),
+        _c("date", "date", True, "2026-01-20", "date of the credit note"),
+        _c("amount", "amount >0", True, "100.00", "credited amount"),
+        _c("currency", "ISO 4217", False, "EUR", "default: the customer's currency"),
+        _c(
+            "invoice_ref",
+            "invoice_ref",
+            False,
+            "INV-2026-0001",
+            "when given, allocated in full to it on date",
+        ),
+        _c("reason", "text ≤200", False, "price adjustment", "free text"),
+    ),
+    "payments": (
+        _c("payment_ref", "text ≤64", True, "PAY-778", "rows sharing payment_ref are one payment"),
+        _c("customer_ref", "customer_ref", True, "C-1001", "an existing customer"),
+        _c("date", "date", True, "2026-02-10", "value date; allocations are made on this date"),
+        _c("amount", "amount >0", True, "500.00", "this row's part of the payment"),
+        _c("currency", "ISO 4217", False, "EUR", "default: the customer's currency"),
+        _c(
+            "invoice_ref",
+            "invoice_ref",
+            False,
+            "INV-2026-0001",
+            "invoice this row settles; empty = unapplied",
+        ),
+        _c("method", "text ≤32", False, "transfer", "transfer, card, cheque, …"),
+    ),
+}
+
+
+def column_names(kind: str) -> tuple[str, ...]:
+    return tuple(column.name for column in COLUMNS[check_kind(kind)])
+
+
+def required_columns(kind: str) -> tuple[str, ...]:
+    return tuple(column.name for column in COLUMNS[check_kind(kind)] if column.required)
+
+
+def check_kind(kind: str) -> str:
+    if kind not in COLUMNS:
+        raise ValidationFailed(UNKNOWN_KIND.format(kind=kind))
+    return kind
+
+
+@dataclass(frozen=True)
+class CustomerInfo:
+    """What row validation needs to know about an existing customer."""
+
+    id: int
+    currency: str
+    country: str
+    parent_id: int | None
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """How text cells are written in the source (from the mapping file; defaults are canonical)."""
+
+    date_format: str | None = None  # strptime format; None = ISO YYYY-MM-DD
+    decimal_separator: str = "."
+    thousands_separator: str = ""
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+class _Row:
+    """Collects the FieldErrors of one row while its cells are converted."""
+
+    def __init__(self, row: Mapping[str, str | None], line: int | None, source: str) -> None:
+        self.row = row
+        self.line = line
+        self.source = source
+        self.errors: list[FieldError] = []
+
+    def error(self, field: str, expected: str, found: object = "") -> None:
+        self.errors.append(
+            FieldError(field, expected, "" if found is None else str(found), self.line, self.source)
+        )
+
+    def text(self, field: str, *, required: bool = False, max_length: int | None = None) -> str | None:
+        value = self.row.get(field)
+        value = value.strip() if value is not None else ""
+        if not value:
+            if required:
+                self.error(field, EXPECTED_REQUIRED)
+            return None
+        if max_length is not None and len(value) > max_length:
+            self.error(field, EXPECTED_TEXT_MAX.format(max_length=max_length), value[:80])
+            return None
+        return value
+
+    def convert(
+        self, field: str, function: Callable[[str], Any], expected: str, *, required: bool = False
+    ) -> Any:
+        value = self.text(field, required=required)
+        if value is None:
+            return None
+        try:
+            return function(value)
+        except (ValidationFailed, ValueError, ArithmeticError, ValidationError):
+            self.error(field, expected, value)
+            return None
+
+
+class RowParser:
+    """Validates rows of one kind for one entity, caching customer look-ups across rows.
+
+    With ``preload`` every customer of the entity is read once (memory grows with the number of
+    customers, not with the file); without it each distinct customer_ref costs one query.
+    """
+
+    def __init__(
+        self, kind: str, *, entity: Entity, preload: bool = True, options: ParseOptions | None = None
+    ) -> None:
+        self.kind = check_kind(kind)
+        self.entity = entity
+        self.options = options or ParseOptions()
+        self._customers: dict[str, CustomerInfo | None] = {}
+        self._preloaded = False
+        if preload:
+            self._preload()
+        self._parse = getattr(self, f"_parse_{kind}")
+
+    # -- customers cache -------------------------------------------------------------------------
+    def _preload(self) -> None:
+        from relance.ledger.models import Customer
+
+        rows = Customer.objects.filter(entity=self.entity).values_list(
+            "external_ref", "id", "currency", "country", "parent_id"
+        )
+        for ref, pk, currency, country, parent_id in rows.iterator(chunk_size=5000):
+            self._customers[ref] = CustomerInfo(pk, currency, country, parent_id)
+        self._preloaded = True
+
+    def customer(self, ref: str) -> CustomerInfo | None:
+        if ref in self._customers or self._preloaded:
+            return self._customers.get(ref)
+        from relance.ledger.models import Customer
+
+        found = (
+            Customer.objects.filter(entity=self.entity, external_ref=ref)
+            .values_list("id", "currency", "country", "parent_id")
+            .first()
+        )
+        info = CustomerInfo(*found) if found else None
+        self._customers[ref] = info
+        return info
+
+    def remember(self, customer: Any) -> None:
+        """Record a customer written by this import so later rows see it."""
+        self._customers[customer.external_ref] = CustomerInfo(
+            customer.pk, customer.currency, customer.country, customer.parent_id
+        )
+
+    # -- cells -----------------------------------------------------------------------------------
+    def _date(self, text: str) -> date:
+        if self.options.date_format:
+            try:
+                return datetime.strptime(text, self.options.date_format).date()
+            except ValueError:
+                # XLSX date cells arrive as ISO text whatever the mapping's format says.
+                return parse_iso_date(text)
+        return parse_iso_date(text)
+
+    def _date_expected(self) -> str:
+        fmt = self.options.date_format
+        return EXPECTED_DATE_FORMAT.format(date_format=fmt) if fmt else EXPECTED_DATE_ISO
+
+    def _decimal(self, text: str) -> Decimal:
+        options = self.options
+        if options.thousands_separator:
+            text = text.replace(options.thousands_separator, "")
+        if options.decimal_separator != ".":
+            if "." in text:
+                raise ValidationFailed("unexpected '.'")
+            text = text.replace(options.decimal_separator, ".")
+        value = parse_amount(text)
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -4:
+            raise ValidationFailed("more than 4 decimals")
+        if value.adjusted() >= MAX_INTEGER_DIGITS:
+            raise ValidationFailed("too large")
+        return value
+
+    def _amount(self, cells: _Row, field: str = "amount", *, required: bool = True) -> Decimal | None:
+        expected = EXPECTED_AMOUNT.format(decimal=self.options.decimal_separator)
+        value = cells.convert(field, self._decimal, expected, required=required)
+        if value is not None and value <= 0:
+            cells.error(field, expected, cells.row.get(field))
+            return None
+        return value
+
+    def _currency(self, cells: _Row, customer: CustomerInfo | None) -> str | None:
+        currency = cells.convert("currency", validate_currency, EXPECTED_CURRENCY)
+        if currency is None and cells.text("currency") is None:
+            return customer.currency if customer else None
+        return currency
+
+    def _customer_ref(self, cells: _Row) -> tuple[str | None, CustomerInfo | None]:
+        ref = cells.text("customer_ref", required=True, max_length=64)
+        if ref is None:
+            return None, None
+        customer = self.customer(ref)
+        if customer is None:
+            cells.error("customer_ref", EXPECTED_KNOWN_CUSTOMER, ref)
+        return ref, customer
+
+    def _phone(self, cells: _Row, region: str) -> str | None:
+        expected = EXPECTED_PHONE.format(country=region or "unknown")
+        return cells.convert("phone", lambda text: normalise_phone(text, region or None), expected)
+
+    def _email(self, cells: _Row) -> str | None:
+        def check(text: str) -> str:
+            validate_email(text)
+            return text.lower()
+
+        return cells.convert("email", check, EXPECTED_EMAIL)
+
+    def _boolean(self, cells: _Row, field: str) -> bool | None:
+        def check(text: str) -> bool:
+            word = text.lower()
+            if word in TRUE_WORDS:
+                return True
+            if word in FALSE_WORDS:
+                return False
+            raise ValueError(text)
+
+        return cells.convert(field, check, EXPECTED_BOOLEAN)
+
+    def _choice(self, cells: _Row, field: str, choices: tuple[str, ...]) -> str | None:
+        def check(text: str) -> str:
+            if text.lower() not in choices:
+                raise ValueError(text)
+            return text.lower()
+
+        return cells.convert(field, check, EXPECTED_CHOICE.format(choices=", ".join(choices)))
+
+    # -- kinds -----------------------------------------------------------------------------------
+    def parse(self, row: Mapping[str, str | None], *, line: int | None = None, source: str = "") -> Record:
+        cells = _Row(row, line, source)
+        record = self._parse(cells)
+        if cells.errors:
+            raise ErrorList(cells.errors)
+        return record
+
+    def _parse_customers(self, cells: _Row) -> CustomerRecord | None:
+        ref = cells.text("customer_ref", required=True, max_length=64)
+        name = cells.text("name", required=True, max_length=200)
+        country = cells.convert("country", validate_country, EXPECTED_COUNTRY)
+        existing = self.customer(ref) if ref else None
+        region = country or (existing.country if existing else "") or self.entity.country
+        terms = cells.convert("payment_terms_days", _non_negative_int, EXPECTED_INTEGER)
+        credit_limit = cells.convert(
+            "credit_limit",
+            _non_negative(self._decimal),
+            EXPECTED_NON_NEGATIVE.format(decimal=self.options.decimal_separator),
+        )
+        tax_id = cells.text("tax_id", max_length=32)
+        if tax_id is not None:
+            try:
+                tax_id = normalise_tax_id(tax_id, region) if region else tax_id
+            except ValidationFailed as exc:
+                cells.error("tax_id", f"a valid tax id for {region} ({exc.message})", tax_id)
+        timezone = cells.text("timezone", max_length=64)
+        if timezone is not None and timezone not in _timezones():
+            cells.error("timezone", EXPECTED_TIMEZONE, timezone)
+        parent_ref = cells.text("parent_ref", max_length=64)
+        if parent_ref is not None and parent_ref == ref:
+            cells.error("parent_ref", "another customer's ref (not the customer itself)", parent_ref)
+        record = CustomerRecord(
+            customer_ref=ref or "",
+            name=name or "",
+            currency=cells.convert("currency", validate_currency, EXPECTED_CURRENCY),
+            payment_terms_days=terms,
+            credit_limit=credit_limit,
+            segment=cells.text("segment", max_length=64),
+            language=cells.convert("language", validate_language, EXPECTED_LANGUAGE),
+            country=country,
+            email=self._email(cells),
+            phone=self._phone(cells, region),
+            parent_ref=parent_ref,
+            tax_id=tax_id,
+            registration_id=cells.text("registration_id", max_length=64),
+            timezone=timezone,
+            line=cells.line,
+            source=cells.source,
+        )
+        return record
+
+    def _parse_contacts(self, cells: _Row) -> ContactRecord:
+        ref, customer = self._customer_ref(cells)
+        region = (customer.country if customer else "") or self.entity.country
+        contact_ref = cells.text("contact_ref", max_length=64)
+        email = self._email(cells)
+        if contact_ref is None and email is None and not any(e.field == "email" for e in cells.errors):
+            cells.error("email", "an e-mail address or a contact_ref (one of them identifies the contact)")
+        return ContactRecord(
+            customer_ref=ref or "",
+            contact_ref=contact_ref,
+            name=cells.text("name", max_length=200),
+            role=cells.text("role", max_length=32),
+            email=email,
+            phone=self._phone(cells, region),
+            preferred_channel=self._choice(cells, "preferred_channel", CHANNELS),
+            postal_address=cells.text("postal_address"),
+            opt_out_email=self._boolean(cells, "opt_out_email"),
+            opt_out_sms=self._boolean(cells, "opt_out_sms"),
+            opt_out_letter=self._boolean(cells, "opt_out_letter"),
+            opt_out_phone=self._boolean(cells, "opt_out_phone"),
+            line=cells.line,
+            source=cells.source,
+        )
+
+    def _parse_invoices(self, cells: _Row) -> InvoiceRecord:
+        ref = cells.text("invoice_ref", required=True, max_length=64)
+        customer_ref, customer = self._customer_ref(cells)
+        expected_date = self._date_expected()
+        issue_date = cells.convert("issue_date", self._date, expected_date, required=True)
+        due_date = cells.convert("due_date", self._date, expected_date, required=True)
+        if issue_date is not None and due_date is not None and due_date < issue_date:
+            cells.error(
+                "due_date", EXPECTED_DUE_AFTER_ISSUE.format(issue_date=issue_date), cells.row.get("due_date")
+            )
+        return InvoiceRecord(
+            invoice_ref=ref or "",
+            customer_ref=customer_ref or "",
+            issue_date=issue_date,
+            due_date=due_date,
+            currency=self._currency(cells, customer) or "",
+            amount=self._amount(cells) or Decimal(0),
+            po_number=cells.text("po_number", max_length=64),
+            status=self._choice(cells, "status", INVOICE_STATUSES),
+            line=cells.line,
+            source=cells.source,
+        )
+
+    def _parse_credit_notes(self, cells: _Row) -> CreditNoteRecord:
+        ref = cells.text("credit_note_ref", required=True, max_length=64)
+        customer_ref, customer = self._customer_ref(cells)
+        return CreditNoteRecord(
+            credit_note_ref=ref or "",
+            customer_ref=customer_ref or "",
+            date=cells.convert("date", self._date, self._date_expected(), required=True),
+            currency=self._currency(cells, customer) or "",
+            amount=self._amount(cells) or Decimal(0),
+            invoice_ref=cells.text("invoice_ref", max_length=64),
+            reason=cells.text("reason", max_length=200),
+            line=cells.line,
+            source=cells.source,
+        )
+
+    def _parse_payments(self, cells: _Row) -> PaymentRecord:
+        ref = cells.text("payment_ref", required=True, max_length=64)
+        customer_ref, customer = self._customer_ref(cells)
+        amount = self._amount(cells) or Decimal(0)
+        invoice_ref = cells.text("invoice_ref", max_length=64)
+        allocations = (AllocationRecord(invoice_ref, amount, cells.line),) if invoice_ref else ()
+        return PaymentRecord(
+            payment_ref=ref or "",
+            customer_ref=customer_ref or "",
+            date=cells.convert("date", self._date, self._date_expected(), required=True),
+            currency=self._currency(cells, customer) or "",
+            amount=amount,
+            allocations=allocations,
+            method=cells.text("method", max_length=32),
+            line=cells.line,
+            source=cells.source,
+        )
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0 or value > 3650:
+        raise ValueError(text)
+    return value
+
+
+def _non_negative(function: Callable[[str], Decimal]) -> Callable[[str], Decimal]:
+    def check(text: str) -> Decimal:
+        value = function(text)
+        if value < 0:
+            raise ValueError(text)
+        return value
+
+    return check

@@ -1,0 +1,1196 @@
+"""Writes of the import: records → ledger rows, in batches, inside one transaction.
+
+Records arrive one at a time (a file is never held in memory): each writer buffers a batch,
+looks up the existing rows of the batch by external ref, and inserts or updates only what
+changed. Rules that depend on the ledger (over-allocation, duplicate refs across the whole
+input) are checked here; a failing record goes to the ``RejectSink`` and the others carry on so
+that every error is reported. Whoever owns the transaction decides to commit or roll back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import astuple, dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Model, Sum
+from django.utils import timezone
+
+from relance.core.csvsafe import SafeCsvWriter
+from relance.core.errors import ErrorList, FieldError, ValidationFailed
+from relance.ingest.mappings import BoundMapping, MappingFile, mapping_bind
+from relance.ingest.parsing import COLUMNS, RowParser, check_kind, column_names
+from relance.ingest.records import (
+    AllocationRecord,
+    ContactRecord,
+    CreditNoteRecord,
+    CustomerRecord,
+    InvoiceRecord,
+    PaymentRecord,
+    Record,
+    UpsertResult,
+)
+from relance.ingest.sources import EXTRA_CELLS, HEADER_ONLY, open_table
+from relance.ledger.models import (
+    Allocation,
+    Contact,
+    CreditNote,
+    Customer,
+    Entity,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+)
+from relance.ledger.services import (
+    ALLOCATION_BEFORE_ISSUE,
+    ALLOCATION_CURRENCY_MISMATCH,
+    ALLOCATION_OTHER_CUSTOMER,
+    ALLOCATION_VOID_INVOICE,
+)
+
+BATCH_SIZE = 2000
+PAYMENT_BATCH_SIZE = 500
+MAX_LISTED_ERRORS = 1000
+EXPECTED_UNIQUE = "a {field} used once in the file (it is already on line {first})"
+EXPECTED_KNOWN_INVOICE = "an invoice_ref already imported for this entity"
+EXPECTED_KNOWN_PARENT = "a customer_ref in the database or in the file"
+EXPECTED_NOT_OVER_INVOICE = "at most {open_amount} (what invoice {ref} still owes)"
+EXPECTED_ALLOCATED_COVERED = "an amount of at least {allocated} (already allocated to invoices)"
+EXPECTED_NO_ALLOCATIONS = "no change of {what} while the {kind} has allocations"
+EXPECTED_SAME_PAYMENT = "the same {field} as line {first} of payment {ref}"
+EXPECTED_ROWS_PER_CELL = "{width} cells as in the header"
+PAYMENT_HAS_BAD_ROW = "every row of payment {ref} to be valid (line {line} is not)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Rejects and the temporary table of seen keys
+# ---------------------------------------------------------------------------------------------
+
+
+class RejectSink:
+    """Collects rejected rows: the first ``MAX_LISTED_ERRORS`` errors in memory, the count of
+    all of them, and (with ``--skip-invalid``) the original rows in a formula-safe CSV."""
+
+    def __init__(self, *, rejects_path: Path | None = None, header: list[str] | None = None) -> None:
+        self.errors: list[FieldError] = []
+        self.error_count = 0
+        self.rejected_rows = 0
+        self.rejects_path = rejects_path
+        self._header = [name for name in (header or []) if name]
+        self._writer: SafeCsvWriter | None = None
+        self._stream: Any = None
+
+    def reject(self, raw: Mapping[str, str | None] | None, errors: list[FieldError]) -> None:
+        self.rejected_rows += 1
+        self.error_count += len(errors)
+        room = MAX_LISTED_ERRORS - len(self.errors)
+        if room > 0:
+            self.errors.extend(errors[:room])
+        if self.rejects_path is not None:
+            if self._writer is None:
+                self._stream = self.rejects_path.open("w", encoding="utf-8", newline="")
+                self._writer = SafeCsvWriter(self._stream)
+                self._writer.writerow([*self._header, "line", "error"])
+            row = raw or {}
+            line = errors[0].line if errors else None
+            message = "; ".join(
+                f"{error.field}: expected {error.expected}" + _found(error) for error in errors
+            )
+            self._writer.writerow([*(row.get(name) or "" for name in self._header), line or "", message])
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+
+def _found(error: FieldError) -> str:
+    return f", found {error.found!r}" if error.found != "" else ""
+
+
+class SeenKeys:
+    """Keys met so far in this input, in a temporary table: memory stays flat however long the file.
+
+    Each key keeps its first line and (when identical duplicates may be merged) a digest of the row.
+    """
+
+    CHUNK = 500
+
+    def __init__(self) -> None:
+        self.table = f"relance_seen_{uuid.uuid4().hex[:12]}"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {self.table} (k VARCHAR(255) PRIMARY KEY, line INTEGER, digest VARCHAR(32))"
+            )
+
+    def check_and_add(self, items: list[tuple[str, int | None, str]]) -> dict[str, tuple[int | None, str]]:
+        """Return the keys of ``items`` already seen (with their first line and digest); remember the rest."""
+        found: dict[str, tuple[int | None, str]] = {}
+        with connection.cursor() as cursor:
+            for start in range(0, len(items), self.CHUNK):
+                keys = [key for key, _, _ in items[start : start + self.CHUNK]]
+                marks = ", ".join(["%s"] * len(keys))
+                cursor.execute(f"SELECT k, line, digest FROM {self.table} WHERE k IN ({marks})", keys)  # noqa: S608
+                for key, line, digest in cursor.fetchall():
+                    found[key] = (line, digest)
+            fresh = [item for item in items if item[0] not in found]
+            if fresh:
+                cursor.executemany(f"INSERT INTO {self.table} (k, line, digest) VALUES (%s, %s, %s)", fresh)  # noqa: S608
+        return found
+
+    def close(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+
+def _digest(record: Record) -> str:
+    values = astuple(replace(record, line=None, source=""))
+    return hashlib.blake2b(repr(values).encode(), digest_size=12).hexdigest()
+
+
+def _insert_rows(model: type[Model], columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """Insert many rows fast: PostgreSQL COPY, otherwise one executemany."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(column) for column in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
+
+
+def _update_rows(model: type[Model], columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """``rows`` are (values…, id) tuples."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE id = %s",  # noqa: S608
+            rows,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Writers
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    record: Any
+    raw: Mapping[str, str | None] | None
+
+
+class _Writer:
+    key_field = ""
+    batch_size = BATCH_SIZE
+
+    def __init__(
+        self, *, entity: Entity, parser: RowParser, sink: RejectSink, deduplicate: bool = False
+    ) -> None:
+        self.entity = entity
+        self.parser = parser
+        self.sink = sink
+        self.deduplicate = deduplicate
+        self.merged_duplicates = 0
+        self.created = self.updated = self.unchanged = 0
+        self._buffer: list[_Item] = []
+        self._seen: SeenKeys | None = None
+        self._roots: dict[int, int] = {}
+
+    @property
+    def result(self) -> UpsertResult:
+        return UpsertResult(self.created, self.updated, self.unchanged)
+
+    def add(self, record: Record, raw: Mapping[str, str | None] | None) -> None:
+        self._buffer.append(_Item(record, raw))
+        if len(self._buffer) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self._buffer = self._buffer, []
+        if batch:
+            self._write(self._unique(batch))
+
+    def finish(self) -> None:
+        self.flush()
+        if self._seen is not None:
+            self._seen.close()
+
+    def reject(self, item: _Item, field_name: str, expected: str, found: object = "") -> None:
+        record = item.record
+        self.sink.reject(item.raw, [FieldError(field_name, expected, str(found), record.line, record.source)])
+
+    def _unique(self, batch: list[_Item]) -> list[_Item]:
+        """Drop (and reject) records whose key was already met in this input."""
+        local: dict[str, tuple[int | None, str]] = {}
+        kept: list[_Item] = []
+        for item in batch:
+            key = item.record.key
+            digest = _digest(item.record) if self.deduplicate else ""
+            if key in local:
+                self._duplicate(item, *local[key], digest)
+                continue
+            local[key] = (item.record.line, digest)
+            kept.append(item)
+        if self._seen is None:
+            self._seen = SeenKeys()
+        found = self._seen.check_and_add([(key, line, digest) for key, (line, digest) in local.items()])
+        if not found:
+            return kept
+        fresh = []
+        for item in kept:
+            if item.record.key in found:
+                self._duplicate(item, *found[item.record.key], local[item.record.key][1])
+            else:
+                fresh.append(item)
+        return fresh
+
+    def _duplicate(self, item: _Item, first_line: int | None, first_digest: str, digest: str) -> None:
+        if self.deduplicate and digest == first_digest:
+            self.merged_duplicates += 1
+            return
+        value = getattr(item.record, self.key_field, item.record.key)
+        self.reject(
+            item, self.key_field, EXPECTED_UNIQUE.format(field=self.key_field, first=first_line), value
+        )
+
+    def _write(self, batch: list[_Item]) -> None:
+        raise NotImplementedError
+
+    def _customer_id(self, item: _Item) -> int | None:
+        info = self.parser.customer(item.record.customer_ref)
+        if info is None:
+            from relance.ingest.parsing import EXPECTED_KNOWN_CUSTOMER
+
+            self.reject(item, "customer_ref", EXPECTED_KNOWN_CUSTOMER, item.record.customer_ref)
+            return None
+        return info.id
+
+    def _root(self, customer_id: int) -> int:
+        """The group account of a customer (its parent, or itself), as ``allocation_create`` sees it."""
+        if customer_id not in self._roots:
+            parent_id = Customer.objects.filter(pk=customer_id).values_list("parent_id", flat=True).first()
+            self._roots[customer_id] = parent_id or customer_id
+        return self._roots[customer_id]
+
+
+class CustomerWriter(_Writer):
+    key_field = "customer_ref"
+    FIELDS = (
+        "name",
+        "currency",
+        "payment_terms_days",
+        "credit_limit",
+        "segment",
+        "language",
+        "country",
+        "tax_id",
+        "registration_id",
+        "timezone",
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._parents: list[tuple[_Item, bool]] = []
+
+    def _write(self, batch: list[_Item]) -> None:
+        refs = [item.record.customer_ref for item in batch]
+        existing = {
+            c.external_ref: c for c in Customer.objects.filter(entity=self.entity, external_ref__in=refs)
+        }
+        contacts: dict[int, Contact] = {}
+        ids = [c.pk for c in existing.values()]
+        for billing in Contact.objects.filter(customer_id__in=ids, role="billing").order_by("-id"):
+            contacts[billing.customer_id] = billing  # ends with the oldest billing contact
+        to_create: list[Customer] = []
+        to_update: list[Customer] = []
+        changed_contacts: list[tuple[Customer, CustomerRecord]] = []
+        for item in batch:
+            record: CustomerRecord = item.record
+            values = {
+                name: getattr(record, name) for name in self.FIELDS if getattr(record, name) is not None
+            }
+            customer = existing.get(record.customer_ref)
+            if customer is None:
+                values.setdefault("currency", self.entity.currency)
+                values.setdefault("language", self.entity.language)
+                customer = Customer(entity=self.entity, external_ref=record.customer_ref, **values)
+                to_create.append(customer)
+                self.created += 1
+                changed = True
+            else:
+                changed = False
+                for name, value in values.items():
+                    if getattr(customer, name) != value:
+                        setattr(customer, name, value)
+                        changed = True
+                if changed:
+                    to_update.append(customer)
+                contact = contacts.get(customer.pk)
+                if (record.email is not None or record.phone is not None) and (
+                    contact is None
+                    or (record.email is not None and contact.email != record.email)
+                    or (record.phone is not None and contact.phone != record.phone)
+                ):
+                    changed = True
+                if changed:
+                    self.updated += 1
+                else:
+                    self.unchanged += 1
+            if record.email is not None or record.phone is not None:
+                changed_contacts.append((customer, record))
+            if record.parent_ref is not None:
+                self._parents.append((item, not changed))
+        now = timezone.now()
+        Customer.objects.bulk_create(to_create)
+        if to_update:
+            for customer in to_update:
+                customer.updated_at = now
+            Customer.objects.bulk_update(to_update, [*self.FIELDS, "updated_at"])
+        self._primary_contacts(changed_contacts, contacts)
+        for customer in [*to_create, *to_update]:
+            self.parser.remember(customer)
+
+    def _primary_contacts(
+        self, pairs: list[tuple[Customer, CustomerRecord]], contacts: dict[int, Contact]
+    ) -> None:
+        new: list[Contact] = []
+        changed: list[Contact] = []
+        for customer, record in pairs:
+            contact = contacts.get(customer.pk)
+            if contact is None:
+                new.append(
+                    Contact(
+                        customer=customer,
+                        name=record.name,
+                        role="billing",
+                        email=record.email or "",
+                        phone=record.phone or "",
+                    )
+                )
+                continue
+            before = (contact.email, contact.phone)
+            if record.email is not None:
+                contact.email = record.email
+            if record.phone is not None:
+                contact.phone = record.phone
+            if (contact.email, contact.phone) != before:
+                contact.updated_at = timezone.now()
+                changed.append(contact)
+        Contact.objects.bulk_create(new)
+        if changed:
+            Contact.objects.bulk_update(changed, ["email", "phone", "updated_at"])
+
+    def finish(self) -> None:
+        super().finish()
+        if not self._parents:
+            return
+        wanted = {item.record.parent_ref for item, _ in self._parents} | {
+            item.record.customer_ref for item, _ in self._parents
+        }
+        ids: dict[str, tuple[int, int | None]] = {}
+        wanted_list = sorted(wanted)
+        for start in range(0, len(wanted_list), 500):
+            for ref, pk, parent_id in Customer.objects.filter(
+                entity=self.entity, external_ref__in=wanted_list[start : start + 500]
+            ).values_list("external_ref", "id", "parent_id"):
+                ids[ref] = (pk, parent_id)
+        for item, counted_unchanged in self._parents:
+            record: CustomerRecord = item.record
+            parent = ids.get(record.parent_ref or "")
+            own = ids.get(record.customer_ref)
+            if parent is None:
+                self.reject(item, "parent_ref", EXPECTED_KNOWN_PARENT, record.parent_ref)
+                continue
+            if own is None:
+                continue  # the customer itself was rejected
+            if own[1] != parent[0]:
+                Customer.objects.filter(pk=own[0]).update(parent_id=parent[0], updated_at=timezone.now())
+                if counted_unchanged:
+                    self.unchanged -= 1
+                    self.updated += 1
+
+
+class ContactWriter(_Writer):
+    key_field = "contact_ref"
+    FIELDS = (
+        "name",
+        "role",
+        "email",
+        "phone",
+        "preferred_channel",
+        "postal_address",
+        "opt_out_email",
+        "opt_out_sms",
+        "opt_out_letter",
+        "opt_out_phone",
+    )
+
+    def _duplicate(self, item: _Item, first_line: int | None, first_digest: str, digest: str) -> None:
+        if item.record.contact_ref is None:
+            self.key_field = "email"
+        super()._duplicate(item, first_line, first_digest, digest)
+        self.key_field = "contact_ref"
+
+    def _write(self, batch: list[_Item]) -> None:
+        items = []
+        for item in batch:
+            customer_id = self._customer_id(item)
+            if customer_id is not None:
+                items.append((item, customer_id))
+        refs = [item.record.contact_ref for item, _ in items if item.record.contact_ref]
+        by_ref = {
+            found.external_ref: found
+            for found in Contact.objects.filter(customer__entity=self.entity, external_ref__in=refs).order_by(
+                "-id"
+            )
+        }
+        emails = [item.record.email for item, _ in items if not item.record.contact_ref]
+        by_email: dict[tuple[int, str], Contact] = {}
+        customer_ids = [customer_id for item, customer_id in items if not item.record.contact_ref]
+        for found in Contact.objects.filter(customer_id__in=customer_ids, email__in=emails).order_by("-id"):
+            by_email[(found.customer_id, found.email)] = found
+        to_create: list[Contact] = []
+        to_update: list[Contact] = []
+        for item, customer_id in items:
+            record: ContactRecord = item.record
+            values = {
+                name: getattr(record, name) for name in self.FIELDS if getattr(record, name) is not None
+            }
+            contact: Contact | None
+            if record.contact_ref:
+                contact = by_ref.get(record.contact_ref)
+            else:
+                contact = by_email.get((customer_id, record.email or ""))
+            if contact is None:
+                to_create.append(
+                    Contact(customer_id=customer_id, external_ref=record.contact_ref or "", **values)
+                )
+                self.created += 1
+                continue
+            changed = contact.customer_id != customer_id
+            contact.customer_id = customer_id
+            for name, value in values.items():
+                if getattr(contact, name) != value:
+                    setattr(contact, name, value)
+                    changed = True
+            if changed:
+                contact.updated_at = timezone.now()
+                to_update.append(contact)
+                self.updated += 1
+            else:
+                self.unchanged += 1
+        Contact.objects.bulk_create(to_create)
+        if to_update:
+            Contact.objects.bulk_update(to_update, ["customer_id", *self.FIELDS, "updated_at"])
+
+
+class InvoiceWriter(_Writer):
+    """The hot path of large imports: raw executemany / COPY, no model instances."""
+
+    key_field = "invoice_ref"
+    COLUMNS = ["customer_id", "issue_date", "due_date", "currency", "amount", "po_number", "status"]
+
+    def _write(self, batch: list[_Item]) -> None:
+        refs = [item.record.invoice_ref for item in batch]
+        existing = {
+            row[1]: row
+            for row in Invoice.objects.filter(entity=self.entity, external_ref__in=refs).values_list(
+                "id", "external_ref", *self.COLUMNS
+            )
+        }
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        entity_id = self.entity.pk
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[_Item, tuple[Any, ...], tuple[Any, ...]]] = []
+        customer = self.parser.customer
+        for item in batch:
+            record: InvoiceRecord = item.record
+            info = customer(record.customer_ref)
+            if info is None:
+                self._customer_id(item)
+                continue
+            old = existing.get(record.invoice_ref)
+            if old is None:
+                inserts.append(
+                    (
+                        entity_id,
+                        info.id,
+                        record.invoice_ref,
+                        record.issue_date,
+                        record.due_date,
+                        record.currency,
+                        record.amount,
+                        record.po_number or "",
+                        record.status or InvoiceStatus.OPEN,
+                        now,
+                        now,
+                    )
+                )
+                continue
+            new = (
+                info.id,
+                record.issue_date,
+                record.due_date,
+                record.currency,
+                record.amount,
+                old[7] if record.po_number is None else record.po_number,
+                old[8] if record.status is None else record.status,
+            )
+            if new == tuple(old[2:]):
+                self.unchanged += 1
+            else:
+                updates.append((item, old, new))
+        rows = self._checked_updates(updates, now)
+        _insert_rows(
+            Invoice,
+            ["entity_id", "customer_id", "external_ref", "issue_date", "due_date", "currency", "amount"]
+            + ["po_number", "status", "created_at", "updated_at"],
+            inserts,
+        )
+        _update_rows(Invoice, [*self.COLUMNS, "updated_at"], rows)
+        self.created += len(inserts)
+        self.updated += len(rows)
+
+    def _checked_updates(
+        self, updates: list[tuple[_Item, tuple[Any, ...], tuple[Any, ...]]], now: object
+    ) -> list[tuple[Any, ...]]:
+        """An invoice with allocations keeps its customer and currency, is not voided, and is not
+        lowered below what is already allocated to it."""
+        if not updates:
+            return []
+        ids = [old[0] for _, old, _ in updates]
+        allocated = dict(
+            Allocation.objects.filter(invoice_id__in=ids)
+            .values("invoice_id")
+            .annotate(total=Sum("amount"))
+            .values_list("invoice_id", "total")
+        )
+        rows = []
+        for item, old, new in updates:
+            total = allocated.get(old[0]) or Decimal(0)
+            if total:
+                if new[0] != old[2]:
+                    self.reject(
+                        item, "customer_ref", EXPECTED_NO_ALLOCATIONS.format(what="customer", kind="invoice")
+                    )
+                    continue
+                if new[3] != old[5]:
+                    self.reject(
+                        item,
+                        "currency",
+                        EXPECTED_NO_ALLOCATIONS.format(what="currency", kind="invoice"),
+                        new[3],
+                    )
+                    continue
+                if new[6] == InvoiceStatus.VOID and old[8] != InvoiceStatus.VOID:
+                    self.reject(
+                        item, "status", EXPECTED_NO_ALLOCATIONS.format(what="status", kind="invoice"), "void"
+                    )
+                    continue
+                if new[4] < total:
+                    self.reject(item, "amount", EXPECTED_ALLOCATED_COVERED.format(allocated=total), new[4])
+                    continue
+            rows.append((*new, now, old[0]))
+        return rows
+
+
+@dataclass
+class _InvoiceState:
+    id: int
+    ref: str
+    customer_id: int
+    currency: str
+    issue_date: date
+    status: str
+    amount: Decimal
+    allocated: Decimal
+
+
+def _invoice_states(
+    entity: Entity, *, refs: Iterable[str] = (), ids: Iterable[int] = ()
+) -> dict[int, _InvoiceState]:
+    refs, ids = list(refs), list(ids)
+    invoices = Invoice.objects.filter(entity=entity)
+    states: dict[int, _InvoiceState] = {}
+    for start in range(0, max(len(refs), len(ids)), 500):
+        chunk_refs, chunk_ids = refs[start : start + 500], ids[start : start + 500]
+        query = invoices.filter(external_ref__in=chunk_refs) | invoices.filter(pk__in=chunk_ids)
+        for row in query.values_list(
+            "id", "external_ref", "customer_id", "currency", "issue_date", "status", "amount"
+        ):
+            states[row[0]] = _InvoiceState(*row, allocated=Decimal(0))
+    found = list(states)
+    for start in range(0, len(found), 500):
+        for invoice_id, total in (
+            Allocation.objects.filter(invoice_id__in=found[start : start + 500])
+            .values("invoice_id")
+            .annotate(total=Sum("amount"))
+            .values_list("invoice_id", "total")
+        ):
+            states[invoice_id].allocated = total or Decimal(0)
+    return states
+
+
+class _AllocatingWriter(_Writer):
+    """Shared rules of credit notes and payments: the checks of ``allocation_create``, in bulk."""
+
+    def _allocation_problem(
+        self,
+        state: _InvoiceState,
+        *,
+        customer_id: int,
+        currency: str,
+        on: date,
+        amount: Decimal,
+        released: Decimal,
+    ) -> tuple[str, str, object] | None:
+        if state.status == InvoiceStatus.VOID:
+            return (
+                "invoice_ref",
+                "an open invoice (" + ALLOCATION_VOID_INVOICE.format(ref=state.ref) + ")",
+                state.ref,
+            )
+        if currency != state.currency:
+            message = ALLOCATION_CURRENCY_MISMATCH.format(
+                source_currency=currency, invoice_currency=state.currency
+            )
+            return "currency", f"{state.currency}, the invoice's currency ({message})", currency
+        if customer_id != state.customer_id and self._root(customer_id) != self._root(state.customer_id):
+            return (
+                "invoice_ref",
+                "an invoice of the same customer account ("
+                + ALLOCATION_OTHER_CUSTOMER.format(invoice=state.ref)
+                + ")",
+                state.ref,
+            )
+        if on < state.issue_date:
+            message = ALLOCATION_BEFORE_ISSUE.format(date=on, issue_date=state.issue_date)
+            return "date", f"a date on or after the invoice's issue date ({message})", on
+        open_amount = state.amount - state.allocated + released
+        if amount > open_amount:
+            return "amount", EXPECTED_NOT_OVER_INVOICE.format(open_amount=open_amount, ref=state.ref), amount
+        return None
+
+
+class CreditNoteWriter(_AllocatingWriter):
+    key_field = "credit_note_ref"
+
+    def _write(self, batch: list[_Item]) -> None:
+        refs = [item.record.credit_note_ref for item in batch]
+        existing = {
+            note.external_ref: note
+            for note in CreditNote.objects.filter(entity=self.entity, external_ref__in=refs)
+        }
+        old_allocations: dict[int, list[Allocation]] = defaultdict(list)
+        for allocation in Allocation.objects.filter(credit_note_id__in=[n.pk for n in existing.values()]):
+            old_allocations[allocation.credit_note_id or 0].append(allocation)
+        states = _invoice_states(
+            self.entity,
+            refs={item.record.invoice_ref for item in batch if item.record.invoice_ref},
+            ids={a.invoice_id for allocations in old_allocations.values() for a in allocations},
+        )
+        by_ref = {state.ref: state for state in states.values()}
+        for item in batch:
+            record: CreditNoteRecord = item.record
+            customer_id = self._customer_id(item)
+            if customer_id is None:
+                continue
+            note = existing.get(record.credit_note_ref)
+            olds = old_allocations.get(note.pk, []) if note else []
+            values = {
+                "customer_id": customer_id,
+                "date": record.date,
+                "currency": record.currency,
+                "amount": record.amount,
+            }
+            if record.reason is not None:
+                values["reason"] = record.reason
+            fields_changed = note is None or any(getattr(note, k) != v for k, v in values.items())
+            wanted: tuple[int, Decimal, date] | None = None
+            if record.invoice_ref:
+                state = by_ref.get(record.invoice_ref)
+                if state is None:
+                    self.reject(item, "invoice_ref", EXPECTED_KNOWN_INVOICE, record.invoice_ref)
+                    continue
+                wanted = (state.id, record.amount, record.date)
+                current = sorted((a.invoice_id, a.amount, a.date) for a in olds)
+                allocations_changed = current != [wanted]
+                if allocations_changed:
+                    released = sum((a.amount for a in olds if a.invoice_id == state.id), Decimal(0))
+                    problem = self._allocation_problem(
+                        state,
+                        customer_id=customer_id,
+                        currency=record.currency,
+                        on=record.date,
+                        amount=record.amount,
+                        released=released,
+                    )
+                    if problem:
+                        self.reject(item, *problem)
+                        continue
+            else:
+                allocations_changed = False
+                allocated = sum((a.amount for a in olds), Decimal(0))
+                if olds and record.amount < allocated:
+                    self.reject(
+                        item, "amount", EXPECTED_ALLOCATED_COVERED.format(allocated=allocated), record.amount
+                    )
+                    continue
+                if (
+                    olds
+                    and note is not None
+                    and (record.currency != note.currency or customer_id != note.customer_id)
+                ):
+                    what = "currency" if record.currency != note.currency else "customer"
+                    self.reject(item, what, EXPECTED_NO_ALLOCATIONS.format(what=what, kind="credit note"))
+                    continue
+            if not fields_changed and not allocations_changed:
+                self.unchanged += 1
+                continue
+            if note is None:
+                note = CreditNote.objects.create(
+                    entity=self.entity, external_ref=record.credit_note_ref, **values
+                )
+                self.created += 1
+            else:
+                if fields_changed:
+                    for key, value in values.items():
+                        setattr(note, key, value)
+                    note.save(update_fields=[*values, "updated_at"])
+                self.updated += 1
+            if allocations_changed and wanted is not None:
+                for allocation in olds:
+                    if allocation.invoice_id in states:
+                        states[allocation.invoice_id].allocated -= allocation.amount
+                Allocation.objects.filter(credit_note=note).delete()
+                Allocation.objects.create(
+                    entity=self.entity,
+                    invoice_id=wanted[0],
+                    credit_note=note,
+                    date=wanted[2],
+                    amount=wanted[1],
+                )
+                states[wanted[0]].allocated += wanted[1]
+
+
+@dataclass
+class _PaymentDraft:
+    """The rows of one payment gathered from anywhere in the input."""
+
+    first: PaymentRecord
+    amount: Decimal
+    allocations: dict[str, AllocationRecord] = field(default_factory=dict)
+    raws: list[Mapping[str, str | None] | None] = field(default_factory=list)
+    invalid: bool = False
+
+
+class PaymentWriter(_AllocatingWriter):
+    """Payments are grouped by payment_ref before writing: rows of one payment may be anywhere in
+    the file, so this writer keeps one small draft per payment row in memory (see docs/import.md)."""
+
+    key_field = "payment_ref"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._drafts: dict[str, _PaymentDraft] = {}
+
+    def add(self, record: Record, raw: Mapping[str, str | None] | None) -> None:
+        assert isinstance(record, PaymentRecord)
+        draft = self._drafts.get(record.payment_ref)
+        if draft is None:
+            draft = _PaymentDraft(first=record, amount=Decimal(0))
+            self._drafts[record.payment_ref] = draft
+        draft.raws.append(raw)
+        item = _Item(record, raw)
+        if draft.invalid:
+            return
+        first = draft.first
+        if record is not first:
+            for name in ("customer_ref", "date", "currency", "method"):
+                if getattr(record, name) != getattr(first, name):
+                    self._invalidate(draft, item, name, getattr(record, name))
+                    return
+        for allocation in record.allocations:
+            if allocation.invoice_ref in draft.allocations:
+                seen = draft.allocations[allocation.invoice_ref]
+                if not self.deduplicate or seen.amount != allocation.amount:
+                    message = EXPECTED_UNIQUE.format(field="payment_ref + invoice_ref", first=seen.line)
+                    self._invalidate(draft, item, "invoice_ref", allocation.invoice_ref, message)
+                    return
+                self.merged_duplicates += 1
+                draft.raws.pop()
+                return
+            draft.allocations[allocation.invoice_ref] = allocation
+        draft.amount += record.amount
+
+    def _invalidate(
+        self, draft: _PaymentDraft, item: _Item, name: str, found: object, expected: str | None = None
+    ) -> None:
+        draft.invalid = True
+        expected = expected or EXPECTED_SAME_PAYMENT.format(
+            field=name, first=draft.first.line, ref=draft.first.payment_ref
+        )
+        self.sink.reject(
+            item.raw, [FieldError(name, expected, str(found), item.record.line, item.record.source)]
+        )
+        for raw in draft.raws[:-1]:
+            self.sink.reject(
+                raw,
+                [
+                    FieldError(
+                        "payment_ref",
+                        PAYMENT_HAS_BAD_ROW.format(ref=draft.first.payment_ref, line=item.record.line),
+                        draft.first.payment_ref,
+                        None,
+                        item.record.source,
+                    )
+                ],
+            )
+
+    def finish(self) -> None:
+        drafts = [draft for draft in self._drafts.values() if not draft.invalid]
+        self._drafts = {}
+        for start in range(0, len(drafts), PAYMENT_BATCH_SIZE):
+            self._write_payments(drafts[start : start + PAYMENT_BATCH_SIZE])
+
+    def _reject_draft(
+        self, draft: _PaymentDraft, name: str, expected: str, found: object, line: int | None
+    ) -> None:
+        first = draft.first
+        error = FieldError(name, expected, str(found), line if line is not None else first.line, first.source)
+        self.sink.reject(draft.raws[0] if draft.raws else None, [error])
+        for raw in draft.raws[1:]:
+            self.sink.reject(
+                raw,
+                [
+                    FieldError(
+                        "payment_ref",
+                        PAYMENT_HAS_BAD_ROW.format(ref=first.payment_ref, line=error.line),
+                        first.payment_ref,
+                        None,
+                        first.source,
+                    )
+                ],
+            )
+
+    def _write_payments(self, drafts: list[_PaymentDraft]) -> None:
+        refs = [draft.first.payment_ref for draft in drafts]
+        existing = {
+            p.external_ref: p for p in Payment.objects.filter(entity=self.entity, external_ref__in=refs)
+        }
+        old_allocations: dict[int, list[Allocation]] = defaultdict(list)
+        for allocation in Allocation.objects.filter(payment_id__in=[p.pk for p in existing.values()]):
+            old_allocations[allocation.payment_id or 0].append(allocation)
+        states = _invoice_states(
+            self.entity,
+            refs={ref for draft in drafts for ref in draft.allocations},
+            ids={a.invoice_id for allocations in old_allocations.values() for a in allocations},
+        )
+        by_ref = {state.ref: state for state in states.values()}
+        new_allocations: list[Allocation] = []
+        replaced_payment_ids: list[int] = []
+        for draft in drafts:
+            record = draft.first
+            info = self.parser.customer(record.customer_ref)
+            if info is None:
+                from relance.ingest.parsing import EXPECTED_KNOWN_CUSTOMER
+
+                self._reject_draft(draft, "customer_ref", EXPECTED_KNOWN_CUSTOMER, record.customer_ref, None)
+                continue
+            payment = existing.get(record.payment_ref)
+            olds = old_allocations.get(payment.pk, []) if payment else []
+            values: dict[str, Any] = {
+                "customer_id": info.id,
+                "date": record.date,
+                "currency": record.currency,
+                "amount": draft.amount,
+            }
+            if record.method is not None:
+                values["method"] = record.method
+            fields_changed = payment is None or any(getattr(payment, k) != v for k, v in values.items())
+            wanted: dict[int, Decimal] = {}
+            unknown = next((a for a in draft.allocations.values() if a.invoice_ref not in by_ref), None)
+            if unknown is not None:
+                self._reject_draft(
+                    draft, "invoice_ref", EXPECTED_KNOWN_INVOICE, unknown.invoice_ref, unknown.line
+                )
+                continue
+            for part in draft.allocations.values():
+                wanted[by_ref[part.invoice_ref].id] = part.amount
+            current = {a.invoice_id: a.amount for a in olds}
+            allocations_changed = current != wanted or any(a.date != record.date for a in olds)
+            if allocations_changed:
+                released = {a.invoice_id: a.amount for a in olds}
+                problem = None
+                for part in draft.allocations.values():
+                    state = by_ref[part.invoice_ref]
+                    problem = self._allocation_problem(
+                        state,
+                        customer_id=info.id,
+                        currency=record.currency,
+                        on=record.date,
+                        amount=part.amount,
+                        released=released.get(state.id, Decimal(0)),
+                    )
+                    if problem:
+                        self._reject_draft(draft, *problem, part.line)
+                        break
+                if problem:
+                    continue
+            if not fields_changed and not allocations_changed:
+                self.unchanged += 1
+                continue
+            if payment is None:
+                payment = Payment(entity=self.entity, external_ref=record.payment_ref, **values)
+                payment.save()
+                self.created += 1
+            else:
+                if fields_changed:
+                    for key, value in values.items():
+                        setattr(payment, key, value)
+                    payment.save(update_fields=[*values, "updated_at"])
+                self.updated += 1
+            if allocations_changed:
+                if olds:
+                    replaced_payment_ids.append(payment.pk)
+                for allocation in olds:
+                    if allocation.invoice_id in states:
+                        states[allocation.invoice_id].allocated -= allocation.amount
+                for invoice_id, amount in wanted.items():
+                    states[invoice_id].allocated += amount
+                    new_allocations.append(
+                        Allocation(
+                            entity=self.entity,
+                            invoice_id=invoice_id,
+                            payment=payment,
+                            date=record.date,
+                            amount=amount,
+                        )
+                    )
+        if replaced_payment_ids:
+            Allocation.objects.filter(payment_id__in=replaced_payment_ids).delete()
+        Allocation.objects.bulk_create(new_allocations, batch_size=1000)
+
+
+WRITERS: dict[str, type[_Writer]] = {
+    "customers": CustomerWriter,
+    "contacts": ContactWriter,
+    "invoices": InvoiceWriter,
+    "credit_notes": CreditNoteWriter,
+    "payments": PaymentWriter,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------------------------
+
+
+def records_upsert(*, kind: str, records: Iterable[Record], entity: Entity) -> UpsertResult:
+    """See ``relance.ingest.records.upsert_records``."""
+    check_kind(kind)
+    sink = RejectSink()
+    with transaction.atomic():
+        parser = RowParser(kind, entity=entity, preload=False)
+        writer = WRITERS[kind](entity=entity, parser=parser, sink=sink)
+        for record in records:
+            writer.add(record, None)
+        writer.finish()
+        if sink.error_count:
+            raise ErrorList(sink.errors)
+    return writer.result
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What an import did (or, for a dry run or a rejected file, would have done)."""
+
+    kind: str
+    source: str
+    rows: int
+    result: UpsertResult
+    committed: bool
+    dry_run: bool
+    rejected_rows: int
+    error_count: int
+    errors: list[FieldError]
+    skipped_rows: int = 0
+    merged_duplicates: int = 0
+    ignored_columns: tuple[str, ...] = ()
+    rejects_path: str | None = None
+    encoding: str = ""
+    delimiter: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "rows": self.rows,
+            "created": self.result.created,
+            "updated": self.result.updated,
+            "unchanged": self.result.unchanged,
+            "committed": self.committed,
+            "dry_run": self.dry_run,
+            "rejected_rows": self.rejected_rows,
+            "error_count": self.error_count,
+            "errors": [str(error) for error in self.errors],
+            "skipped_rows": self.skipped_rows,
+            "merged_duplicates": self.merged_duplicates,
+            "ignored_columns": list(self.ignored_columns),
+            "rejects_path": self.rejects_path,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+        }
+
+
+Progress = Callable[[int, int], None]
+
+
+def rejects_path_for(path: Path) -> Path:
+    return path.with_name(path.name + ".rejects.csv")
+
+
+def file_import(
+    *,
+    kind: str,
+    path: Path | str,
+    entity: Entity,
+    mapping: MappingFile | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+    start: Callable[[int], None] | None = None,
+) -> ImportOutcome:
+    """Import one file: stream, validate, write in batches in one transaction.
+
+    The transaction is rolled back on a dry run, and when any row is invalid unless
+    ``skip_invalid`` (then the valid rows are kept and the rejects written beside the input).
+    Raises ``ValidationFailed`` for problems with the file as a whole (empty, missing columns).
+    """
+    check_kind(kind)
+    path = Path(path)
+    mapping = mapping or MappingFile()
+    expected = ", ".join(column.name for column in COLUMNS[kind])
+    table = open_table(
+        path,
+        encoding=mapping.encoding,
+        delimiter=mapping.delimiter,
+        sheet=mapping.sheet,
+        expected_columns=expected,
+    )
+    try:
+        bound = mapping_bind(mapping, kind=kind, header=table.header, source=table.source)
+    except ValidationFailed:
+        table.rows.close()  # type: ignore[attr-defined]
+        raise
+    if start is not None:
+        start(table.total_bytes)
+    write_rejects = skip_invalid and not dry_run
+    sink = RejectSink(rejects_path=rejects_path_for(path) if write_rejects else None, header=table.header)
+    rows = skipped = 0
+    try:
+        with transaction.atomic():
+            parser = RowParser(kind, entity=entity, options=mapping.parse_options)
+            writer = WRITERS[kind](entity=entity, parser=parser, sink=sink, deduplicate=mapping.deduplicate)
+            rows, skipped = _stream(table, bound, parser, writer, sink, progress)
+            writer.finish()
+            if rows == 0:
+                raise ValidationFailed(HEADER_ONLY.format(source=table.source))
+            failed = sink.error_count > 0
+            committed = not dry_run and (not failed or skip_invalid)
+            if not committed:
+                transaction.set_rollback(True)
+    finally:
+        sink.close()
+    if sink.rejects_path is not None and not sink.rejected_rows and sink.rejects_path.exists():
+        sink.rejects_path.unlink()
+    return ImportOutcome(
+        kind=kind,
+        source=table.source,
+        rows=rows,
+        result=writer.result,
+        committed=committed,
+        dry_run=dry_run,
+        rejected_rows=sink.rejected_rows,
+        error_count=sink.error_count,
+        errors=sink.errors,
+        skipped_rows=skipped,
+        merged_duplicates=writer.merged_duplicates,
+        ignored_columns=bound.ignored_columns,
+        rejects_path=str(sink.rejects_path) if sink.rejects_path is not None and sink.rejected_rows else None,
+        encoding=table.encoding,
+        delimiter=table.delimiter,
+    )
+
+
+def _stream(
+    table: Any,
+    bound: BoundMapping,
+    parser: RowParser,
+    writer: _Writer,
+    sink: RejectSink,
+    progress: Progress | None,
+) -> tuple[int, int]:
+    rows = skipped = 0
+    parse = parser.parse
+    apply = bound.apply
+    add = writer.add
+    source = table.source
+    width = len(table.header)
+    for source_row in _rows(table):
+        rows += 1
+        if progress is not None and rows % 2000 == 0:
+            progress(table.bytes_read, rows)
+        raw = source_row.cells
+        if EXTRA_CELLS in raw:
+            found = raw.pop(EXTRA_CELLS) or ""
+            sink.reject(
+                raw,
+                [
+                    FieldError(
+                        "row",
+                        EXPECTED_ROWS_PER_CELL.format(width=width),
+                        f"{found} cells",
+                        source_row.line,
+                        source,
+                    )
+                ],
+            )
+            continue
+        cells = apply(raw)
+        if cells is None:
+            skipped += 1
+            continue
+        try:
+            record = parse(cells, line=source_row.line, source=source)
+        except ErrorList as exc:
+            sink.reject(raw, exc.errors)
+            continue
+        add(record, raw)
+    if progress is not None:
+        progress(table.bytes_read, rows)
+    return rows, skipped
+
+
+def _rows(table: Any) -> Iterator[Any]:
+    yield from table.rows
+
+
+def canonical_columns(kind: str) -> tuple[str, ...]:
+    return column_names(kind)

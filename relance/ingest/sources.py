@@ -1,0 +1,229 @@
+"""Reading tabular files row by row: CSV (any common encoding and delimiter) and XLSX.
+
+Rows are yielded one at a time with their physical line number (header = line 1; for XLSX the
+sheet's row number) so that memory does not grow with the file and errors point at the line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from relance.core.errors import ValidationFailed
+
+EXTRA_CELLS = "\x00extra"  # key under which a row with more cells than the header says how many
+SAMPLE_BYTES = 1 << 20  # encoding and delimiter are guessed from the first MiB
+DELIMITERS = ",;\t|"
+EMPTY_FILE = "{source}: the file is empty: expected a header line with the columns {columns}"
+HEADER_ONLY = "{source}: the file has a header but no data rows"
+NOT_DECODABLE = "{source}:{line}: cannot decode the file as {encoding}; set `encoding:` in a mapping file"
+XLSX_UNREADABLE = "{source}: not a readable XLSX workbook ({error})"
+DUPLICATE_HEADER = "{source}:1: the column {column!r} appears twice in the header"
+NO_SUCH_SHEET = "{source}: no sheet named {sheet!r} (sheets: {sheets})"
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    line: int
+    cells: dict[str, str | None]
+
+
+@dataclass
+class Table:
+    """An open input: its header, a generator of rows and how far reading has got."""
+
+    source: str
+    header: list[str]
+    rows: Iterator[SourceRow]
+    total_bytes: int
+    encoding: str = ""
+    delimiter: str = ""
+    _position: Any = field(default=None, repr=False)
+
+    @property
+    def bytes_read(self) -> int:
+        return int(self._position()) if self._position else 0
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 (with or without BOM) when the sample decodes as such; otherwise charset-normalizer's guess."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        # final=False: a multi-byte character cut by the end of the sample is not an error.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample, cp_isolation=["cp1252", "latin_1", "iso8859_15", "cp1250", "mac_roman"]).best()
+    if best is None:
+        best = from_bytes(sample).best()
+    return best.encoding if best is not None else "cp1252"
+
+
+def detect_delimiter(text_sample: str) -> str:
+    """csv.Sniffer over the first lines, checked against the header; falls back to header counts."""
+    lines = text_sample.splitlines()
+    header = lines[0] if lines else ""
+    try:
+        dialect = csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=DELIMITERS)
+        if dialect.delimiter in header:
+            return dialect.delimiter
+    except csv.Error:
+        pass
+    counts = {delimiter: header.count(delimiter) for delimiter in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def open_table(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+    expected_columns: str = "",
+) -> Table:
+    path = Path(path)
+    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        return _open_xlsx(path, sheet=sheet, expected_columns=expected_columns)
+    return _open_csv(path, encoding=encoding, delimiter=delimiter, expected_columns=expected_columns)
+
+
+def _check_header(source: str, header: list[str]) -> list[str]:
+    cleaned = [(name or "").strip() for name in header]
+    seen: set[str] = set()
+    for name in cleaned:
+        if name and name in seen:
+            raise ValidationFailed(DUPLICATE_HEADER.format(source=source, column=name))
+        seen.add(name)
+    return cleaned
+
+
+def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expected_columns: str) -> Table:
+    source = str(path)
+    total = path.stat().st_size
+    with path.open("rb") as probe:
+        sample = probe.read(SAMPLE_BYTES)
+    if not sample.strip():
+        raise ValidationFailed(EMPTY_FILE.format(source=source, columns=expected_columns))
+    encoding = encoding or detect_encoding(sample)
+    text_sample = sample.decode(encoding, errors="ignore")
+    if delimiter is None:
+        delimiter = detect_delimiter(text_sample.lstrip("\ufeff"))
+
+    raw = path.open("rb")
+    text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+    reader = csv.reader(text, delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        text.close()
+        raise ValidationFailed(EMPTY_FILE.format(source=source, columns=expected_columns)) from None
+    except UnicodeDecodeError:
+        text.close()
+        raise ValidationFailed(NOT_DECODABLE.format(source=source, line=1, encoding=encoding)) from None
+    header = _check_header(source, header)
+    if not any(header):
+        text.close()
+        raise ValidationFailed(EMPTY_FILE.format(source=source, columns=expected_columns))
+
+    def rows() -> Iterator[SourceRow]:
+        width = len(header)
+        try:
+            next_line = reader.line_num + 1
+            while True:
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                except UnicodeDecodeError:
+                    raise ValidationFailed(
+                        NOT_DECODABLE.format(source=source, line=next_line, encoding=encoding)
+                    ) from None
+                line = next_line
+                next_line = reader.line_num + 1
+                if not cells or all(not cell.strip() for cell in cells):
+                    continue
+                if len(cells) < width:
+                    cells = cells + [""] * (width - len(cells))
+                row: dict[str, str | None] = dict(zip(header, cells, strict=False))
+                if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+                    row[EXTRA_CELLS] = str(len(cells))
+                yield SourceRow(line, row)
+        finally:
+            text.close()
+
+    return Table(source, header, rows(), total, encoding, delimiter, _position=raw.tell)
+
+
+def _xlsx_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        # repr gives the shortest text that round-trips: 55.94, not 55.939999999999998.
+        return str(Decimal(repr(value))) if value == value else "nan"
+    return str(value)
+
+
+def _open_xlsx(path: Path, *, sheet: str | None, expected_columns: str) -> Table:
+    from openpyxl import load_workbook
+
+    source = str(path)
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise ValidationFailed(XLSX_UNREADABLE.format(source=source, error=exc)) from None
+    if sheet is not None:
+        if sheet not in workbook.sheetnames:
+            workbook.close()
+            raise ValidationFailed(
+                NO_SUCH_SHEET.format(source=source, sheet=sheet, sheets=", ".join(workbook.sheetnames))
+            )
+        worksheet = workbook[sheet]
+    else:
+        worksheet = workbook.worksheets[0]
+    iterator = worksheet.iter_rows(values_only=True)
+    header_row: tuple[Any, ...] | None = None
+    header_line = 0
+    for header_line, values in enumerate(iterator, start=1):  # noqa: B007 - used after the loop
+        if any(value is not None and str(value).strip() for value in values):
+            header_row = values
+            break
+    if header_row is None:
+        workbook.close()
+        raise ValidationFailed(EMPTY_FILE.format(source=source, columns=expected_columns))
+    header = _check_header(source, [_xlsx_text(value) or "" for value in header_row])
+    total_rows = worksheet.max_row or 0
+    progress = {"row": header_line}
+
+    def rows() -> Iterator[SourceRow]:
+        try:
+            for line, values in enumerate(iterator, start=header_line + 1):
+                progress["row"] = line
+                cells = [_xlsx_text(value) for value in values]
+                if all(cell is None or not cell.strip() for cell in cells):
+                    continue
+                yield SourceRow(line, dict(zip(header, cells, strict=False)))
+        finally:
+            workbook.close()
+
+    # Progress for XLSX counts rows (the compressed size says little about how far we are).
+    return Table(source, header, rows(), total_rows, "xlsx", "", _position=lambda: progress["row"])
