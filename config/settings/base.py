@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves Swagger UI from local static files (no CDN) at /api/v1/docs
     "relance.common",
     "relance.ledger",
     "relance.ingest",

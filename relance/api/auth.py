@@ -1,0 +1,41 @@
+"""How a request proves who it is: a personal API token (Bearer) or a staff session (with CSRF)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja.errors import AuthenticationError
+from ninja.security import HttpBearer, SessionAuthIsStaff
+
+from relance.api import selectors, services
+from relance.api.errors import INVALID_TOKEN
+
+
+class TokenAuth(HttpBearer):
+    """``Authorization: Bearer rel_<prefix>_<secret>``. Sets ``request.api_token``."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        api_token = selectors.api_token_authenticate(token=token)
+        if api_token is None:
+            # A request that presents a token means it: no falling back to the session.
+            raise AuthenticationError(message=INVALID_TOKEN)
+        services.api_token_touch(token=api_token)
+        request.api_token = api_token  # type: ignore[attr-defined]
+        request.user = api_token.user
+        return api_token.user
+
+
+class StaffSessionAuth(SessionAuthIsStaff):
+    """A signed-in staff user of the dashboard. Ninja checks CSRF on unsafe methods."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = super().authenticate(request, key)
+        if user is not None and user.is_active:
+            request.api_token = None  # type: ignore[attr-defined]
+            return user
+        return None
+
+
+def api_auth() -> list:
+    return [TokenAuth(), StaffSessionAuth()]

@@ -1,0 +1,131 @@
+"""Ledger rows → JSON-ready dicts. Money is a decimal string next to its currency, never a float."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from relance.core.money import quantum
+from relance.ledger.models import Allocation, Contact, CreditNote, Customer, Invoice, Payment
+
+
+def money_text(value: Decimal | float | int | None, currency: str) -> str | None:
+    """``Decimal('12.5000')`` in EUR → ``"12.50"``; extra precision is kept, never rounded away."""
+    if value is None:
+        return None
+    amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    step = quantum(currency)
+    if amount == amount.quantize(step):
+        return str(amount.quantize(step))
+    return format(amount.normalize(), "f")
+
+
+def _stamps(row: Any) -> dict[str, Any]:
+    return {"created_at": row.created_at, "updated_at": row.updated_at}
+
+
+def customer_json(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": customer.pk,
+        "customer_ref": customer.external_ref,
+        "name": customer.name,
+        "parent_ref": customer.parent.external_ref if customer.parent_id and customer.parent else None,
+        "currency": customer.currency,
+        "payment_terms_days": customer.payment_terms_days,
+        "credit_limit": money_text(customer.credit_limit, customer.currency),
+        "segment": customer.segment,
+        "language": customer.language,
+        "country": customer.country,
+        "timezone": customer.timezone,
+        "tax_id": customer.tax_id,
+        "registration_id": customer.registration_id,
+        **_stamps(customer),
+    }
+
+
+def contact_json(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.pk,
+        "contact_ref": contact.external_ref or None,
+        "customer_ref": contact.customer.external_ref,
+        "name": contact.name,
+        "role": contact.role,
+        "email": contact.email,
+        "phone": contact.phone,
+        "preferred_channel": contact.preferred_channel,
+        "postal_address": contact.postal_address,
+        "opt_out_email": contact.opt_out_email,
+        "opt_out_sms": contact.opt_out_sms,
+        "opt_out_letter": contact.opt_out_letter,
+        "opt_out_phone": contact.opt_out_phone,
+        "email_status": contact.email_status,
+        "phone_status": contact.phone_status,
+        **_stamps(contact),
+    }
+
+
+def invoice_json(invoice: Invoice) -> dict[str, Any]:
+    """Needs the ``allocated`` and ``open_amount`` annotations of ``selectors.invoice_list``."""
+    currency = invoice.currency
+    open_amount = Decimal(0) if invoice.status == "void" else invoice.open_amount  # type: ignore[attr-defined]
+    return {
+        "id": invoice.pk,
+        "invoice_ref": invoice.external_ref,
+        "customer_ref": invoice.customer.external_ref,
+        "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date,
+        "currency": currency,
+        "amount": money_text(invoice.amount, currency),
+        "allocated": money_text(invoice.allocated, currency),  # type: ignore[attr-defined]
+        "open_amount": money_text(open_amount, currency),
+        "po_number": invoice.po_number,
+        "status": invoice.status,
+        **_stamps(invoice),
+    }
+
+
+def _source_json(source: Payment | CreditNote, ref_field: str) -> dict[str, Any]:
+    currency = source.currency
+    allocations = list(source.allocations.all())  # prefetched, with their invoices
+    allocated = sum((allocation.amount for allocation in allocations), Decimal(0))
+    return {
+        "id": source.pk,
+        ref_field: source.external_ref,
+        "customer_ref": source.customer.external_ref,
+        "date": source.date,
+        "currency": currency,
+        "amount": money_text(source.amount, currency),
+        "allocated": money_text(allocated, currency),
+        "unallocated": money_text(source.amount - allocated, currency),
+        "allocations": [
+            {
+                "invoice_ref": allocation.invoice.external_ref,
+                "date": allocation.date,
+                "amount": money_text(allocation.amount, currency),
+            }
+            for allocation in allocations
+        ],
+        **_stamps(source),
+    }
+
+
+def payment_json(payment: Payment) -> dict[str, Any]:
+    return {**_source_json(payment, "payment_ref"), "method": payment.method}
+
+
+def credit_note_json(credit_note: CreditNote) -> dict[str, Any]:
+    return {**_source_json(credit_note, "credit_note_ref"), "reason": credit_note.reason}
+
+
+def allocation_json(allocation: Allocation) -> dict[str, Any]:
+    currency = allocation.invoice.currency
+    return {
+        "id": allocation.pk,
+        "invoice_ref": allocation.invoice.external_ref,
+        "payment_ref": allocation.payment.external_ref if allocation.payment else None,
+        "credit_note_ref": allocation.credit_note.external_ref if allocation.credit_note else None,
+        "date": allocation.date,
+        "currency": currency,
+        "amount": money_text(allocation.amount, currency),
+        **_stamps(allocation),
+    }

@@ -1,0 +1,301 @@
+"""Request and response bodies. Input fields are deliberately loose (text or numbers): every
+value is handed as text to the ingestion layer's ``parse_row``, the single place where imported
+data is validated, so that the API and file imports accept and refuse exactly the same things.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+Text = str | None
+Number = str | int | Decimal | None
+Flag = bool | str | None
+MoneyText = Annotated[str, Field(description='decimal string, e.g. "1200.00"', examples=["1200.00"])]
+DateText = Annotated[Text, Field(default=None, json_schema_extra={"format": "date"}, examples=["2026-01-15"])]
+
+# -- errors and pages ---------------------------------------------------------------------------
+
+
+class ErrorDetail(Schema):
+    field: str
+    message: str
+    index: int | None = None
+
+
+class ErrorInfo(Schema):
+    code: str = Field(examples=["not_found"])
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorOut(Schema):
+    error: ErrorInfo
+
+
+class UpsertCounts(Schema):
+    created: int
+    updated: int
+    unchanged: int
+
+
+# -- outputs ------------------------------------------------------------------------------------
+
+
+class CustomerOut(Schema):
+    id: int
+    customer_ref: str
+    name: str
+    parent_ref: str | None
+    currency: str
+    payment_terms_days: int
+    credit_limit: MoneyText | None
+    segment: str
+    language: str
+    country: str
+    timezone: str
+    tax_id: str
+    registration_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactOut(Schema):
+    id: int
+    contact_ref: str | None
+    customer_ref: str
+    name: str
+    role: str
+    email: str
+    phone: str
+    preferred_channel: str
+    postal_address: str
+    opt_out_email: bool
+    opt_out_sms: bool
+    opt_out_letter: bool
+    opt_out_phone: bool
+    email_status: str
+    phone_status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class InvoiceOut(Schema):
+    id: int
+    invoice_ref: str
+    customer_ref: str
+    issue_date: date
+    due_date: date
+    currency: str
+    amount: MoneyText
+    allocated: MoneyText = Field(description="allocated by payments and credit notes up to today")
+    open_amount: MoneyText = Field(description="amount − allocated (0 for a void invoice)")
+    po_number: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class NestedAllocationOut(Schema):
+    invoice_ref: str
+    date: date
+    amount: MoneyText
+
+
+class PaymentOut(Schema):
+    id: int
+    payment_ref: str
+    customer_ref: str
+    date: date
+    currency: str
+    amount: MoneyText
+    allocated: MoneyText
+    unallocated: MoneyText
+    method: str
+    allocations: list[NestedAllocationOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class CreditNoteOut(Schema):
+    id: int
+    credit_note_ref: str
+    customer_ref: str
+    date: date
+    currency: str
+    amount: MoneyText
+    allocated: MoneyText
+    unallocated: MoneyText
+    reason: str
+    allocations: list[NestedAllocationOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class AllocationOut(Schema):
+    id: int
+    invoice_ref: str
+    payment_ref: str | None
+    credit_note_ref: str | None
+    date: date
+    currency: str
+    amount: MoneyText
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomerPage(Schema):
+    items: list[CustomerOut]
+    next_cursor: str | None
+
+
+class ContactPage(Schema):
+    items: list[ContactOut]
+    next_cursor: str | None
+
+
+class InvoicePage(Schema):
+    items: list[InvoiceOut]
+    next_cursor: str | None
+
+
+class PaymentPage(Schema):
+    items: list[PaymentOut]
+    next_cursor: str | None
+
+
+class CreditNotePage(Schema):
+    items: list[CreditNoteOut]
+    next_cursor: str | None
+
+
+class AllocationPage(Schema):
+    items: list[AllocationOut]
+    next_cursor: str | None
+
+
+class CustomerUpserted(Schema):
+    result: str = Field(examples=["created"], description="created, updated or unchanged")
+    item: CustomerOut
+
+
+class ContactUpserted(Schema):
+    result: str
+    item: ContactOut
+
+
+class InvoiceUpserted(Schema):
+    result: str
+    item: InvoiceOut
+
+
+class PaymentUpserted(Schema):
+    result: str
+    item: PaymentOut
+
+
+class CreditNoteUpserted(Schema):
+    result: str
+    item: CreditNoteOut
+
+
+# -- inputs: the canonical import columns (docs/import.md), as JSON ------------------------------
+
+
+class _In(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomerIn(_In):
+    customer_ref: Text = Field(None, description="the key; taken from the URL in PUT", examples=["C-1001"])
+    name: Text = Field(None, examples=["Dupont SARL"])
+    currency: Text = Field(None, examples=["EUR"])
+    payment_terms_days: Number = Field(None, examples=[30])
+    credit_limit: Number = Field(None, examples=["50000.00"])
+    segment: Text = None
+    language: Text = Field(None, examples=["fr"])
+    country: Text = Field(None, examples=["FR"])
+    email: Text = Field(None, description="primary billing contact's e-mail")
+    phone: Text = Field(None, description="primary billing contact's phone")
+    parent_ref: Text = None
+    tax_id: Text = None
+    registration_id: Text = None
+    timezone: Text = Field(None, examples=["Europe/Paris"])
+
+
+class ContactIn(_In):
+    contact_ref: Text = Field(None, description="the key; taken from the URL in PUT")
+    customer_ref: Text = Field(None, examples=["C-1001"])
+    name: Text = None
+    role: Text = Field(None, examples=["billing"])
+    email: Text = None
+    phone: Text = None
+    preferred_channel: Text = Field(None, examples=["email"])
+    postal_address: Text = None
+    opt_out_email: Flag = None
+    opt_out_sms: Flag = None
+    opt_out_letter: Flag = None
+    opt_out_phone: Flag = None
+
+
+class InvoiceIn(_In):
+    invoice_ref: Text = Field(None, description="the key; taken from the URL in PUT")
+    customer_ref: Text = Field(None, examples=["C-1001"])
+    issue_date: DateText
+    due_date: DateText
+    currency: Text = Field(None, examples=["EUR"])
+    amount: Number = Field(None, examples=["1200.00"])
+    po_number: Text = None
+    status: Text = Field(None, examples=["open"])
+
+
+class CreditNoteIn(_In):
+    credit_note_ref: Text = Field(None, description="the key; taken from the URL in PUT")
+    customer_ref: Text = Field(None, examples=["C-1001"])
+    date: DateText
+    amount: Number = Field(None, examples=["100.00"])
+    currency: Text = None
+    invoice_ref: Text = Field(None, description="allocate the whole credit note to this invoice")
+    reason: Text = None
+
+
+class AllocationIn(_In):
+    invoice_ref: Text = Field(None, examples=["INV-2026-0001"])
+    amount: Number = Field(None, examples=["300.00"])
+
+
+class PaymentIn(_In):
+    payment_ref: Text = Field(None, description="the key; taken from the URL in PUT")
+    customer_ref: Text = Field(None, examples=["C-1001"])
+    date: DateText
+    amount: Number = Field(None, description="the whole payment; what allocations leave is unapplied")
+    currency: Text = None
+    method: Text = None
+    allocations: list[AllocationIn] = []
+
+
+MAX_BULK_ITEMS = 10_000
+
+
+class CustomerBulkIn(_In):
+    items: list[CustomerIn] = Field(..., max_length=MAX_BULK_ITEMS)
+
+
+class ContactBulkIn(_In):
+    items: list[ContactIn] = Field(..., max_length=MAX_BULK_ITEMS)
+
+
+class InvoiceBulkIn(_In):
+    items: list[InvoiceIn] = Field(..., max_length=MAX_BULK_ITEMS)
+
+
+class CreditNoteBulkIn(_In):
+    items: list[CreditNoteIn] = Field(..., max_length=MAX_BULK_ITEMS)
+
+
+class PaymentBulkIn(_In):
+    items: list[PaymentIn] = Field(..., max_length=MAX_BULK_ITEMS)

@@ -1,0 +1,235 @@
+"""Reads of the API app. Every ledger query the API makes starts from ``entities_for_user``."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import DecimalField, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from relance.api.models import ApiToken
+from relance.api.services import token_hash, token_split
+from relance.core.errors import NotFound, ValidationFailed
+from relance.ledger.models import (
+    Allocation,
+    Contact,
+    CreditNote,
+    Customer,
+    Entity,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+)
+
+ENTITY_NOT_VISIBLE = "no entity named {name!r} that you can see"
+NO_ENTITY_VISIBLE = "you cannot see any entity yet: ask an administrator for access"
+ENTITY_AMBIGUOUS = "you can see several entities ({names}): choose one with ?entity=NAME"
+NOT_FOUND = "no {kind} {ref!r} in entity {entity}"
+
+MONEY_FIELD = DecimalField(max_digits=18, decimal_places=4)
+ZERO = Value(Decimal(0), output_field=MONEY_FIELD)
+
+
+def entities_for_user(user: Any) -> QuerySet[Entity]:
+    """The entities ``user`` may see: all for an active superuser, else those granted by EntityAccess."""
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return Entity.objects.none()
+    if getattr(user, "is_superuser", False):
+        return Entity.objects.all()
+    return Entity.objects.filter(access__user=user)
+
+
+def entity_for_user(*, user: Any, name: str | None) -> Entity:
+    """The entity called ``name`` among those the user sees, or the only one when no name is given.
+
+    An entity the user may not see is reported exactly like one that does not exist.
+    """
+    visible = entities_for_user(user)
+    if name:
+        entity = visible.filter(name=name).first()
+        if entity is None:
+            raise NotFound(ENTITY_NOT_VISIBLE.format(name=name), code="entity_not_found")
+        return entity
+    first = list(visible.order_by("name")[:2])
+    if not first:
+        raise NotFound(NO_ENTITY_VISIBLE, code="entity_not_found")
+    if len(first) > 1:
+        names = ", ".join(visible.order_by("name").values_list("name", flat=True)[:10])
+        raise ValidationFailed(ENTITY_AMBIGUOUS.format(names=names), code="entity_required")
+    return first[0]
+
+
+def api_token_authenticate(*, token: str, now: datetime | None = None) -> ApiToken | None:
+    """The live token matching ``token`` (not revoked, not expired, its user active), else None."""
+    parts = token_split(token)
+    if parts is None:
+        return None
+    found = ApiToken.objects.select_related("user").filter(prefix=parts[0]).first()
+    if found is None or not hmac.compare_digest(found.secret_hash, token_hash(token.strip())):
+        return None
+    now = now or timezone.now()
+    if found.revoked_at is not None or (found.expires_at is not None and found.expires_at <= now):
+        return None
+    if not found.user.is_active:
+        return None
+    return found
+
+
+def api_token_list(*, user: Any | None = None) -> QuerySet[ApiToken]:
+    tokens = ApiToken.objects.select_related("user").order_by("-created_at", "-id")
+    return tokens.filter(user=user) if user is not None else tokens
+
+
+# -- ledger reads --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Inclusive bounds; None means open-ended."""
+
+    start: date | None = None
+    end: date | None = None
+
+    def apply(self, queryset: QuerySet, field: str) -> QuerySet:
+        if self.start is not None:
+            queryset = queryset.filter(**{f"{field}__gte": self.start})
+        if self.end is not None:
+            queryset = queryset.filter(**{f"{field}__lte": self.end})
+        return queryset
+
+
+def _since(queryset: QuerySet, updated_since: datetime | None) -> QuerySet:
+    return queryset if updated_since is None else queryset.filter(updated_at__gte=updated_since)
+
+
+def _allocated(field: str, as_of: date | None = None) -> Coalesce:
+    allocations = Allocation.objects.filter(**{field: OuterRef("pk")})
+    if as_of is not None:
+        allocations = allocations.filter(date__lte=as_of)
+    total = allocations.values(field).annotate(total=Sum("amount")).values("total")
+    return Coalesce(Subquery(total, output_field=MONEY_FIELD), ZERO)
+
+
+def customer_list(
+    *,
+    entity: Entity,
+    segment: str | None = None,
+    currency: str | None = None,
+    search: str | None = None,
+    updated_since: datetime | None = None,
+) -> QuerySet[Customer]:
+    customers = Customer.objects.filter(entity=entity).select_related("parent")
+    if segment is not None:
+        customers = customers.filter(segment=segment)
+    if currency:
+        customers = customers.filter(currency=currency.upper())
+    if search:
+        customers = customers.filter(Q(name__icontains=search) | Q(external_ref__icontains=search))
+    return _since(customers, updated_since)
+
+
+def contact_list(
+    *, entity: Entity, customer_ref: str | None = None, updated_since: datetime | None = None
+) -> QuerySet[Contact]:
+    contacts = Contact.objects.filter(customer__entity=entity).select_related("customer")
+    if customer_ref:
+        contacts = contacts.filter(customer__external_ref=customer_ref)
+    return _since(contacts, updated_since)
+
+
+def invoice_list(
+    *,
+    entity: Entity,
+    today: date,
+    customer_ref: str | None = None,
+    status: str | None = None,
+    currency: str | None = None,
+    is_open: bool | None = None,
+    due: DateRange = DateRange(),
+    issued: DateRange = DateRange(),
+    updated_since: datetime | None = None,
+) -> QuerySet[Invoice]:
+    """Invoices with ``allocated`` and ``open_amount`` as of ``today`` (a void invoice owes nothing)."""
+    invoices = (
+        Invoice.objects.filter(entity=entity)
+        .select_related("customer")
+        .annotate(allocated=_allocated("invoice", today))
+        .annotate(open_amount=F("amount") - F("allocated"))
+    )
+    if customer_ref:
+        invoices = invoices.filter(customer__external_ref=customer_ref)
+    if status:
+        invoices = invoices.filter(status=status)
+    if currency:
+        invoices = invoices.filter(currency=currency.upper())
+    if is_open is True:
+        invoices = invoices.filter(open_amount__gt=0).exclude(status=InvoiceStatus.VOID)
+    elif is_open is False:
+        invoices = invoices.filter(Q(open_amount__lte=0) | Q(status=InvoiceStatus.VOID))
+    invoices = due.apply(invoices, "due_date")
+    invoices = issued.apply(invoices, "issue_date")
+    return _since(invoices, updated_since)
+
+
+def _with_allocations(queryset: QuerySet) -> QuerySet:
+    return queryset.select_related("customer").prefetch_related(
+        Prefetch("allocations", queryset=Allocation.objects.select_related("invoice").order_by("date", "id"))
+    )
+
+
+def credit_note_list(
+    *,
+    entity: Entity,
+    customer_ref: str | None = None,
+    dated: DateRange = DateRange(),
+    updated_since: datetime | None = None,
+) -> QuerySet[CreditNote]:
+    credit_notes = _with_allocations(CreditNote.objects.filter(entity=entity))
+    if customer_ref:
+        credit_notes = credit_notes.filter(customer__external_ref=customer_ref)
+    return _since(dated.apply(credit_notes, "date"), updated_since)
+
+
+def payment_list(
+    *,
+    entity: Entity,
+    customer_ref: str | None = None,
+    dated: DateRange = DateRange(),
+    updated_since: datetime | None = None,
+) -> QuerySet[Payment]:
+    payments = _with_allocations(Payment.objects.filter(entity=entity))
+    if customer_ref:
+        payments = payments.filter(customer__external_ref=customer_ref)
+    return _since(dated.apply(payments, "date"), updated_since)
+
+
+def allocation_list(
+    *,
+    entity: Entity,
+    invoice_ref: str | None = None,
+    payment_ref: str | None = None,
+    credit_note_ref: str | None = None,
+    dated: DateRange = DateRange(),
+    updated_since: datetime | None = None,
+) -> QuerySet[Allocation]:
+    allocations = Allocation.objects.filter(entity=entity).select_related("invoice", "payment", "credit_note")
+    if invoice_ref:
+        allocations = allocations.filter(invoice__external_ref=invoice_ref)
+    if payment_ref:
+        allocations = allocations.filter(payment__external_ref=payment_ref)
+    if credit_note_ref:
+        allocations = allocations.filter(credit_note__external_ref=credit_note_ref)
+    return _since(dated.apply(allocations, "date"), updated_since)
+
+
+def by_ref(queryset: QuerySet, *, entity: Entity, kind: str, ref: str):  # type: ignore[no-untyped-def]
+    """The one row of ``queryset`` with ``external_ref`` = ref, or NotFound naming the kind."""
+    found = queryset.filter(external_ref=ref).first()
+    if found is None:
+        raise NotFound(NOT_FOUND.format(kind=kind, ref=ref, entity=entity.name))
+    return found
