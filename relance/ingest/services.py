@@ -110,6 +110,15 @@ class RejectSink:
             self._stream.close()
 
 
+def _money_text(value: Decimal) -> str:
+    """Amounts in messages read the same on every database: 1200.00, 300.5 → 300.50, 0.1234."""
+    value = value.normalize()
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        value = value.quantize(Decimal("0.01"))
+    return f"{value:f}"
+
+
 def _found(error: FieldError) -> str:
     return f", found {error.found!r}" if error.found != "" else ""
 
@@ -604,7 +613,12 @@ class InvoiceWriter(_Writer):
                     )
                     continue
                 if new[4] < total:
-                    self.reject(item, "amount", EXPECTED_ALLOCATED_COVERED.format(allocated=total), new[4])
+                    self.reject(
+                        item,
+                        "amount",
+                        EXPECTED_ALLOCATED_COVERED.format(allocated=_money_text(total)),
+                        new[4],
+                    )
                     continue
             rows.append((*new, now, old[0]))
         return rows
@@ -684,7 +698,11 @@ class _AllocatingWriter(_Writer):
             return "date", f"a date on or after the invoice's issue date ({message})", on
         open_amount = state.amount - state.allocated + released
         if amount > open_amount:
-            return "amount", EXPECTED_NOT_OVER_INVOICE.format(open_amount=open_amount, ref=state.ref), amount
+            return (
+                "amount",
+                EXPECTED_NOT_OVER_INVOICE.format(open_amount=_money_text(open_amount), ref=state.ref),
+                amount,
+            )
         return None
 
 
@@ -749,7 +767,10 @@ class CreditNoteWriter(_AllocatingWriter):
                 allocated = sum((a.amount for a in olds), Decimal(0))
                 if olds and record.amount < allocated:
                     self.reject(
-                        item, "amount", EXPECTED_ALLOCATED_COVERED.format(allocated=allocated), record.amount
+                        item,
+                        "amount",
+                        EXPECTED_ALLOCATED_COVERED.format(allocated=_money_text(allocated)),
+                        record.amount,
                     )
                     continue
                 if (

@@ -19,7 +19,13 @@ from typing import Any
 from relance.core.errors import ValidationFailed
 
 EXTRA_CELLS = "\x00extra"  # key under which a row with more cells than the header says how many
-SAMPLE_BYTES = 1 << 20  # encoding and delimiter are guessed from the first MiB
+SAMPLE_BYTES = 1 << 20
+PREFERRED_ENCODINGS = (
+    "cp1252",
+    "cp1250",
+    "cp1251",
+    "iso8859_15",
+)  # encoding and delimiter are guessed from the first MiB
 DELIMITERS = ",;\t|"
 EMPTY_FILE = "{source}: the file is empty: expected a header line with the columns {columns}"
 HEADER_ONLY = "{source}: the file has a header but no data rows"
@@ -66,10 +72,17 @@ def detect_encoding(sample: bytes) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample, cp_isolation=["cp1252", "latin_1", "iso8859_15", "cp1250", "mac_roman"]).best()
-    if best is None:
-        best = from_bytes(sample).best()
-    return best.encoding if best is not None else "cp1252"
+    matches = sorted(from_bytes(sample), key=lambda match: match.chaos)
+    if not matches:
+        return "cp1252"
+    # Short samples fit many single-byte code pages equally well; among the least chaotic
+    # readings prefer Windows-1252 (Western Europe and the Americas), the usual non-UTF-8 export.
+    least = matches[0].chaos + 0.01
+    plausible = [match for match in matches if match.chaos <= least]
+    for preferred in PREFERRED_ENCODINGS:
+        if any(preferred in match.could_be_from_charset for match in plausible):
+            return preferred
+    return str(matches[0].encoding)
 
 
 def detect_delimiter(text_sample: str) -> str:

@@ -1,0 +1,227 @@
+"""Payments (one row per allocation), credit notes and contacts through `relance import`."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from relance.ledger.models import Allocation, Contact, CreditNote, Invoice, Payment
+from relance.ledger.selectors import invoice_open_amount, payment_unallocated
+
+pytestmark = pytest.mark.django_db
+
+PAYMENTS = """payment_ref,customer_ref,date,amount,currency,invoice_ref
+P1,C1,2026-02-10,1200,EUR,I1
+P2,C1,2026-02-11,100,EUR,I2
+P1,C1,2026-02-10,100.50,EUR,I2
+P2,C1,2026-02-11,25,EUR,
+P3,C2,2026-02-12,999.99,GBP,I3
+"""
+
+
+def allocations() -> set[tuple[str, str, Decimal, date]]:
+    return {
+        (a.payment.external_ref, a.invoice.external_ref, a.amount, a.date)
+        for a in Allocation.objects.select_related("payment", "invoice").filter(payment__isnull=False)
+    }
+
+
+@pytest.fixture
+def payments_loaded(invoices_loaded, write, run_import):
+    run = run_import("payments", write("payments.csv", PAYMENTS))
+    assert run.ok, run.stderr + run.error
+    return run
+
+
+def test_rows_sharing_payment_ref_are_one_payment_with_its_allocations(payments_loaded):
+    assert payments_loaded.outcome["created"] == 3
+    p1 = Payment.objects.get(external_ref="P1")
+    assert (p1.amount, p1.date, p1.currency) == (Decimal("1300.50"), date(2026, 2, 10), "EUR")
+    assert allocations() == {
+        ("P1", "I1", Decimal("1200"), date(2026, 2, 10)),
+        ("P1", "I2", Decimal("100.50"), date(2026, 2, 10)),
+        ("P2", "I2", Decimal("100"), date(2026, 2, 11)),
+        ("P3", "I3", Decimal("999.99"), date(2026, 2, 12)),
+    }
+    # The row without an invoice is unapplied cash.
+    assert payment_unallocated(payment=Payment.objects.get(external_ref="P2")) == Decimal("25")
+    assert invoice_open_amount(invoice=Invoice.objects.get(external_ref="I2")) == Decimal("100.00")
+
+
+def test_reimporting_payments_is_idempotent(payments_loaded, write, run_import):
+    before = allocations()
+    ids = set(Allocation.objects.values_list("id", flat=True))
+    run = run_import("payments", write("payments.csv", PAYMENTS))
+    assert (run.outcome["created"], run.outcome["updated"], run.outcome["unchanged"]) == (0, 0, 3)
+    assert allocations() == before
+    assert set(Allocation.objects.values_list("id", flat=True)) == ids
+
+
+def test_a_changed_payment_replaces_its_allocations(payments_loaded, write, run_import):
+    changed = PAYMENTS.replace("P1,C1,2026-02-10,100.50,EUR,I2\n", "P1,C1,2026-02-10,50,EUR,\n")
+    run = run_import("payments", write("payments.csv", changed))
+    assert (run.outcome["updated"], run.outcome["unchanged"]) == (1, 2)
+    assert Payment.objects.get(external_ref="P1").amount == Decimal("1250")
+    assert {a for a in allocations() if a[0] == "P1"} == {
+        ("P1", "I1", Decimal("1200"), date(2026, 2, 10)),
+    }
+    assert payment_unallocated(payment=Payment.objects.get(external_ref="P1")) == Decimal("50")
+
+
+def test_a_changed_payment_that_would_over_allocate_is_rejected_and_nothing_changes(
+    payments_loaded, write, run_import
+):
+    before = allocations()
+    changed = PAYMENTS.replace("P1,C1,2026-02-10,100.50,EUR,I2", "P1,C1,2026-02-10,200.51,EUR,I2")
+    path = write("payments.csv", changed)
+    run = run_import("payments", path)
+    assert not run.ok
+    assert (
+        f"{path}:4: amount: expected at most 200.50 (what invoice I2 still owes), found '200.51'"
+        in run.stderr
+    )
+    assert allocations() == before
+    assert Payment.objects.get(external_ref="P1").amount == Decimal("1300.50")
+
+
+def test_rows_of_one_payment_must_agree_on_customer_date_and_currency(invoices_loaded, write, run_import):
+    path = write(
+        "payments.csv",
+        "payment_ref,customer_ref,date,amount,currency,invoice_ref\n"
+        "P1,C1,2026-02-10,10,EUR,I1\nP1,C1,2026-02-11,10,EUR,I2\n",
+    )
+    run = run_import("payments", path)
+    assert f"{path}:3: date: expected the same date as line 2 of payment P1, found '2026-02-11'" in run.stderr
+    assert Payment.objects.count() == Allocation.objects.count() == 0
+
+
+def test_two_rows_of_one_payment_for_the_same_invoice_are_duplicates(invoices_loaded, write, run_import):
+    path = write(
+        "payments.csv",
+        "payment_ref,customer_ref,date,amount,currency,invoice_ref\n"
+        "P1,C1,2026-02-10,10,EUR,I1\nP1,C1,2026-02-10,10,EUR,I1\n",
+    )
+    run = run_import("payments", path)
+    assert f"{path}:3: invoice_ref: expected a payment_ref + invoice_ref used once in the file" in run.stderr
+    assert Payment.objects.count() == 0
+
+
+def test_payment_of_an_unknown_invoice(invoices_loaded, write, run_import):
+    path = write(
+        "payments.csv",
+        "payment_ref,customer_ref,date,amount,currency,invoice_ref\nP1,C1,2026-02-10,10,EUR,I99\n",
+    )
+    run = run_import("payments", path)
+    assert (
+        f"{path}:2: invoice_ref: expected an invoice_ref already imported for this entity, found 'I99'"
+        in run.stderr
+    )
+    assert Payment.objects.count() == 0
+
+
+def test_payment_for_another_customers_invoice(invoices_loaded, write, run_import):
+    path = write(
+        "payments.csv",
+        "payment_ref,customer_ref,date,amount,currency,invoice_ref\nP1,C3,2026-02-10,10,EUR,I1\n",
+    )
+    run = run_import("payments", path)
+    assert f"{path}:2: invoice_ref: expected an invoice of the same customer account" in run.stderr
+    assert Payment.objects.count() == 0
+
+
+def test_invoice_amount_cannot_drop_below_what_is_allocated(payments_loaded, write, run_import):
+    path = write(
+        "inv.csv",
+        "invoice_ref,customer_ref,issue_date,due_date,currency,amount\nI1,C1,2026-01-05,2026-02-04,EUR,1000\n",
+    )
+    run = run_import("invoices", path)
+    assert (
+        f"{path}:2: amount: expected an amount of at least 1200.00 (already allocated to invoices)"
+        in run.stderr
+    )
+    assert Invoice.objects.get(external_ref="I1").amount == Decimal("1200")
+
+
+CREDIT_NOTES = """credit_note_ref,customer_ref,date,amount,currency,invoice_ref,reason
+CN1,C1,2026-01-25,100,EUR,I1,price adjustment
+CN2,C1,2026-01-26,40,EUR,,goodwill
+"""
+
+
+def test_credit_notes_are_allocated_to_their_invoice_on_their_date(invoices_loaded, write, run_import):
+    run = run_import("credit_notes", write("cn.csv", CREDIT_NOTES))
+    assert run.ok, run.stderr
+    assert run.outcome["created"] == 2
+    allocation = Allocation.objects.get(credit_note__external_ref="CN1")
+    assert (allocation.invoice.external_ref, allocation.amount, allocation.date) == (
+        "I1",
+        Decimal("100"),
+        date(2026, 1, 25),
+    )
+    assert not Allocation.objects.filter(credit_note__external_ref="CN2").exists()
+    assert CreditNote.objects.get(external_ref="CN2").reason == "goodwill"
+    again = run_import("credit_notes", write("cn.csv", CREDIT_NOTES))
+    assert (again.outcome["created"], again.outcome["updated"], again.outcome["unchanged"]) == (0, 0, 2)
+    moved = run_import("credit_notes", write("cn.csv", CREDIT_NOTES.replace(",EUR,I1,", ",EUR,I2,")))
+    assert (moved.outcome["updated"], moved.outcome["unchanged"]) == (1, 1)
+    assert list(
+        Allocation.objects.filter(credit_note__external_ref="CN1").values_list(
+            "invoice__external_ref", flat=True
+        )
+    ) == ["I2"]
+
+
+def test_a_credit_note_larger_than_the_invoice_owes_is_rejected(invoices_loaded, write, run_import):
+    path = write(
+        "cn.csv", "credit_note_ref,customer_ref,date,amount,invoice_ref\nCN1,C1,2026-01-25,300.51,I2\n"
+    )
+    run = run_import("credit_notes", path)
+    assert (
+        f"{path}:2: amount: expected at most 300.50 (what invoice I2 still owes), found '300.51'"
+        in run.stderr
+    )
+    assert CreditNote.objects.count() == Allocation.objects.count() == 0
+
+
+CONTACTS = """customer_ref,contact_ref,name,role,email,phone,preferred_channel,postal_address,opt_out_email,opt_out_sms,opt_out_letter,opt_out_phone
+C1,,Paul Martin,accounts payable,Paul.Martin@Dupont.fr,06 12 34 56 78,sms,"1 rue de la Paix
+75002 Paris",no,yes,0,1
+C2,CT-9,Jane Doe,billing,jane@acme.co.uk,020 7946 0018,email,,,,,
+"""
+
+
+def test_contacts_are_created_then_updated_by_ref_or_by_email(customers_loaded, write, run_import):
+    run = run_import("contacts", write("contacts.csv", CONTACTS))
+    assert run.ok, run.stderr + run.error
+    assert run.outcome["created"] == 2
+    paul = Contact.objects.get(email="paul.martin@dupont.fr")
+    assert (paul.phone, paul.preferred_channel, paul.role) == ("+33612345678", "sms", "accounts payable")
+    assert (paul.opt_out_email, paul.opt_out_sms, paul.opt_out_letter, paul.opt_out_phone) == (
+        False,
+        True,
+        False,
+        True,
+    )
+    assert paul.postal_address == "1 rue de la Paix\n75002 Paris"
+    assert Contact.objects.get(external_ref="CT-9").phone == "+442079460018"
+    again = run_import("contacts", write("contacts.csv", CONTACTS))
+    assert (again.outcome["created"], again.outcome["updated"], again.outcome["unchanged"]) == (0, 0, 2)
+    renamed = run_import("contacts", write("contacts.csv", CONTACTS.replace("Jane Doe", "Jane Smith")))
+    assert (renamed.outcome["updated"], renamed.outcome["unchanged"]) == (1, 1)
+    assert Contact.objects.get(external_ref="CT-9").name == "Jane Smith"
+    assert Contact.objects.count() == 4  # 2 primary billing contacts from customers.csv + 2
+
+
+def test_customer_parent_may_come_later_in_the_same_file(entity, write, run_import):
+    from relance.ledger.models import Customer
+
+    run = run_import(
+        "customers", write("c.csv", "customer_ref,name,parent_ref\nSUB,Subsidiary,HQ\nHQ,Group,\n")
+    )
+    assert run.ok, run.stderr + run.error
+    assert Customer.objects.get(external_ref="SUB").parent == Customer.objects.get(external_ref="HQ")
+    bad = run_import("customers", write("c.csv", "customer_ref,name,parent_ref\nX,Orphan,NOBODY\n"))
+    assert "parent_ref: expected a customer_ref in the database or in the file, found 'NOBODY'" in bad.stderr
+    assert not Customer.objects.filter(external_ref="X").exists()
