@@ -91,17 +91,17 @@ def connect(url: str) -> BoundLedger:
             backend = ibis.duckdb.connect(_path(url))
         else:
             backend = ibis.connect(url.replace("postgresql://", "postgres://", 1))
-        existing = set(backend.list_tables())  # type: ignore[attr-defined]
+        raw = {}
         for name in SCHEMAS:
-            if name not in existing:
-                raise ValidationFailed(
-                    ERROR_TABLE_MISSING.format(url=url, name=name, names=", ".join(SCHEMAS))
-                )
-        raw = {name: backend.table(name) for name in SCHEMAS}  # type: ignore[attr-defined]
+            try:
+                raw[name] = backend.table(name)  # type: ignore[attr-defined]
+            except Exception as exc:  # each backend raises its own "no such table"
+                message = ERROR_TABLE_MISSING.format(url=url, name=name, names=", ".join(SCHEMAS))
+                raise ValidationFailed(message) from exc
     return BoundLedger(backend, LedgerTables(**{name: conform(raw[name], name) for name in SCHEMAS}))
 
 
-def _as_arrow(name: str, data: Any) -> pa.Table:
+def engine_arrow_table(name: str, data: Any) -> pa.Table:
     schema = SCHEMAS[name]
     if isinstance(data, pa.Table):
         return data.select(schema.names).cast(schema.to_pyarrow())
@@ -136,7 +136,7 @@ def create_ledger_tables(
     """
     tables = {}
     for name, schema in SCHEMAS.items():
-        arrow = _as_arrow(name, rows.get(name, ()))
+        arrow = engine_arrow_table(name, rows.get(name, ()))
         if overwrite:
             # Ibis's own DROP is mis-rendered by some sqlglot versions: plain SQL is portable here.
             backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')  # type: ignore[attr-defined]

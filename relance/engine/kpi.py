@@ -33,6 +33,7 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+from ibis.backends import BaseBackend
 
 from relance.core.calendar import Period, add_months, month_start
 from relance.core.errors import ValidationFailed
@@ -266,19 +267,24 @@ def invoice_frame(tables: LedgerTables, params: KpiParams) -> ir.Table:
     )
 
 
-def invoice_aggregates(tables: LedgerTables, params: KpiParams) -> ir.Table:
-    """Everything the invoices contribute, per currency (and group), in one aggregation."""
+def invoice_aggregates(
+    tables: LedgerTables, params: KpiParams, backend: BaseBackend | None = None
+) -> ir.Table:
+    """Everything the invoices contribute, per currency (and group), in one aggregation.
+
+    ``backend`` (or the tables' own) only picks the fastest day-number function.
+    """
     period = params.period
     frame = invoice_frame(tables, params)
-    backend = _backend_name(tables.invoices)
+    dialect = backend.name if backend is not None else _backend_name(tables.invoices)
     amount = frame.amount_units
     open_at_end = amount - frame.allocated_at_end
     existed_before = frame.issue_date <= period.day_before
     open_at_begin = ibis.ifelse(existed_before, amount - frame.allocated_at_begin, 0)
     paid = (frame.allocated_at_end >= amount) & (frame.allocated_at_begin < amount)
-    paid_day = _day_number(frame.last_allocation_date, backend)
-    days_to_pay = paid_day - _day_number(frame.issue_date, backend)
-    days_late = paid_day - _day_number(frame.due_date, backend)
+    paid_day = _day_number(frame.last_allocation_date, dialect)
+    days_to_pay = paid_day - _day_number(frame.issue_date, dialect)
+    days_late = paid_day - _day_number(frame.due_date, dialect)
 
     def when_paid(value: ir.IntegerValue) -> ir.IntegerScalar:
         return ibis.ifelse(paid, value, 0).sum()
@@ -355,8 +361,9 @@ def monthly_sales(tables: LedgerTables, params: KpiParams) -> ir.Table:
 Key = tuple[str, str | None]
 
 
-def _rows(expr: ir.Table) -> list[dict[str, Any]]:
-    return expr.to_pyarrow().to_pylist()
+def _rows(expr: ir.Table, backend: BaseBackend | None) -> list[dict[str, Any]]:
+    result = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)
+    return result.to_pylist()
 
 
 def _key(row: Mapping[str, Any], params: KpiParams) -> Key:
@@ -466,18 +473,25 @@ def _report(
     )
 
 
-def compute_kpis(tables: LedgerTables, params: KpiParams) -> list[KpiReport]:
+def compute_kpis(
+    tables: LedgerTables, params: KpiParams, *, backend: BaseBackend | None = None
+) -> list[KpiReport]:
     """Every KPI per currency (and per group when ``params.group_by``), sorted by currency, group.
+
+    ``tables`` are bound to a backend, or unbound and run on ``backend`` (the app-database
+    binding does this).
 
     With ``params.currency`` set, that currency always gets a report (all zeros and nulls when
     the ledger holds nothing in it); otherwise one report per currency found.
     """
-    invoice_rows = {_key(row, params): row for row in _rows(invoice_aggregates(tables, params))}
+    invoice_rows = {
+        _key(row, params): row for row in _rows(invoice_aggregates(tables, params, backend), backend)
+    }
     balance_rows: dict[Key, dict[str, dict[str, int]]] = {}
-    for row in _rows(balance_aggregates(tables, params)):
+    for row in _rows(balance_aggregates(tables, params), backend):
         balance_rows.setdefault(_key(row, params), {})[row["kind"]] = row
     month_rows: dict[Key, dict[date, int]] = {}
-    for row in _rows(monthly_sales(tables, params)):
+    for row in _rows(monthly_sales(tables, params), backend):
         month = row["month"]
         month = month.date() if hasattr(month, "date") else month
         month_rows.setdefault(_key(row, params), {})[month] = int(row["units"])
