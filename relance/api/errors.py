@@ -89,13 +89,16 @@ def _on_relance_error(request: HttpRequest, exc: Any) -> HttpResponse:
 
 def _loc_detail(error: dict[str, Any]) -> dict[str, Any]:
     """Pydantic's ``loc`` (``body, payload, items, 3, amount``) → ``{field: amount, index: 3}``."""
-    loc = [
-        part for part in error.get("loc", ()) if part not in {"body", "payload", "query", "path", "header"}
-    ]
-    detail: dict[str, Any] = {"message": error.get("msg", "invalid")}
-    index = next((part for part in loc if isinstance(part, int)), None)
-    names = [str(part) for part in loc if not isinstance(part, int) and part != "items"]
-    detail["field"] = ".".join(names) or "body"
+    loc = list(error.get("loc", ()))
+    if loc and loc[0] in {"body", "query", "path", "header", "cookie", "form"}:
+        loc = loc[1:]
+    if loc and loc[0] == "payload":  # the name of every endpoint's body parameter
+        loc = loc[1:]
+    index = None
+    if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int):  # an item of a bulk request
+        index, loc = loc[1], loc[2:]
+    detail: dict[str, Any] = {"field": ".".join(str(part) for part in loc) or "body"}
+    detail["message"] = error.get("msg", "invalid")
     if index is not None:
         detail["index"] = index
     return detail
