@@ -925,6 +925,8 @@ class PaymentWriter(_AllocatingWriter):
         )
         by_ref = {state.ref: state for state in states.values()}
         new_allocations: list[Allocation] = []
+        new_payments: list[Payment] = []
+        changed_payments: list[Payment] = []
         replaced_payment_ids: list[int] = []
         for draft in drafts:
             record = draft.first
@@ -979,13 +981,14 @@ class PaymentWriter(_AllocatingWriter):
                 continue
             if payment is None:
                 payment = Payment(entity=self.entity, external_ref=record.payment_ref, **values)
-                payment.save()
+                new_payments.append(payment)
                 self.created += 1
             else:
                 if fields_changed:
                     for key, value in values.items():
                         setattr(payment, key, value)
-                    payment.save(update_fields=[*values, "updated_at"])
+                    payment.updated_at = timezone.now()
+                    changed_payments.append(payment)
                 self.updated += 1
             if allocations_changed:
                 if olds:
@@ -1004,6 +1007,11 @@ class PaymentWriter(_AllocatingWriter):
                             amount=amount,
                         )
                     )
+        Payment.objects.bulk_create(new_payments)
+        if changed_payments:
+            Payment.objects.bulk_update(
+                changed_payments, ["customer_id", "date", "currency", "amount", "method", "updated_at"]
+            )
         if replaced_payment_ids:
             Allocation.objects.filter(payment_id__in=replaced_payment_ids).delete()
         Allocation.objects.bulk_create(new_allocations, batch_size=1000)
