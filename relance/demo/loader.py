@@ -127,9 +127,17 @@ def ledger_load(*, ledger: GeneratedLedger, entity: Entity, batch_size: int = LO
         )
     ]
     Customer.objects.bulk_create(customers, batch_size=batch_size)
-    customer_db = _id_map(
-        customers_table["customer_id"].to_numpy(), _database_ids(Customer, customers, entity)
-    )
+    customer_pks = _database_ids(Customer, customers, entity)
+    customer_db = _id_map(customers_table["customer_id"].to_numpy(), customer_pks)
+    children = []
+    for customer, pk, parent in zip(
+        customers, customer_pks, _column(customers_table, "parent_id"), strict=True
+    ):
+        customer.pk = pk
+        if parent is not None:
+            customer.parent_id = int(customer_db[parent])
+            children.append(customer)
+    Customer.objects.bulk_update(children, ["parent"], batch_size=batch_size)
 
     contacts = [
         Contact(

@@ -109,6 +109,7 @@ VOID_SHARE = 0.004
 OVERPAYMENT_SHARE = 0.025
 ON_ACCOUNT_SHARE = 0.003  # payments with no invoice reference, per invoice
 LATE_CASH_APPLICATION_SHARE = 0.15  # payments allocated 1–7 days after they arrive
+SUBSIDIARY_SHARE = 0.04  # customers that belong to a key account's group (parent_id)
 BATCH_PAYER_SHARE = 0.35  # customers that pay in weekly runs (one payment, several invoices)
 
 
@@ -230,14 +231,14 @@ def _customers(config: GeneratorConfig, cal: _Calendar) -> _Customers:
     credit_limit = np.maximum(1, np.ceil(exposure / 100_000)).astype(np.int64) * 100_000  # whole thousands
     no_limit = rng.random(count) < 0.1
 
-    null_ids = np.ones(count, dtype=bool)
+    parent = _parents(rng, size_rank >= 0.9, currency)
     table = pa.Table.from_arrays(
         [
             pa.array(ids),
             pa.array(np.full(count, config.entity_id, dtype=np.int64)),
             pc.binary_join_element_wise("C-", pc.utf8_lpad(pc.cast(pa.array(ids), pa.string()), 5, "0"), ""),
             names,
-            int_array(np.zeros(count), null_ids),
+            int_array(np.maximum(parent, 0) + 1, parent < 0),
             pa.array(segment, pa.string()),
             pa.nulls(count, pa.string()),
             pa.array(terms.astype(np.int64)),
@@ -264,6 +265,18 @@ def _customers(config: GeneratorConfig, cal: _Calendar) -> _Customers:
         slide_stop=slide_stop,
         table=table,
     )
+
+
+def _parents(rng: np.random.Generator, key_account: np.ndarray, currency: np.ndarray) -> np.ndarray:
+    """A few smaller customers are subsidiaries of a key account in the same currency (-1: none)."""
+    parent = np.full(key_account.size, -1, dtype=np.int64)
+    child = ~key_account & (rng.random(key_account.size) < SUBSIDIARY_SHARE)
+    for code in np.unique(currency):
+        heads = np.flatnonzero(key_account & (currency == code))
+        rows = np.flatnonzero(child & (currency == code))
+        if heads.size and rows.size:
+            parent[rows] = heads[rng.integers(0, heads.size, rows.size)]
+    return parent
 
 
 def _chunk_bounds(invoice_counts: np.ndarray, chunk_invoices: int) -> list[tuple[int, int]]:

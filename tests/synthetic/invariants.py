@@ -41,6 +41,13 @@ def assert_invariants(ledger: GeneratedLedger, config: GeneratorConfig) -> None:
     for frame in (invoices, payments, credits, allocations):
         assert (frame["cents"] > 0).all(), "every amount is positive"
 
+    # Parents are key accounts in the same currency, one level deep.
+    children = customers[customers["parent_id"].notna()]
+    parents = customers.set_index("customer_id").loc[children["parent_id"].astype("int64")]
+    assert (parents["parent_id"].isna()).all()
+    assert (parents["currency"].to_numpy() == children["currency"].to_numpy()).all()
+    assert (children["parent_id"].to_numpy() != children["customer_id"].to_numpy()).all()
+
     # Nothing exists outside the history; due dates follow issue dates.
     assert (invoices["issue_date"] >= config.start_date).all()
     assert (invoices["issue_date"] <= config.end).all()

@@ -195,6 +195,7 @@ def test_customers_are_described_consistently(ledger: GeneratedLedger) -> None:
     for phone in customers["phone"]:
         assert normalise_phone(phone) == phone
     assert customers["credit_limit"].notna().mean() > 0.8
+    assert customers["parent_id"].notna().sum() > 5, "some customers belong to a key account's group"
 
 
 def test_money_arrays_are_exact() -> None:
