@@ -54,7 +54,13 @@ class Series:
 
 
 def line_chart(
-    labels: list[str], series: list[Series], *, width: int = 640, height: int = 260, title: str = "", unit: str = ""
+    labels: list[str],
+    series: list[Series],
+    *,
+    width: int = 640,
+    height: int = 260,
+    title: str = "",
+    unit: str = "",
 ) -> str:
     top, bottom, left, right = 20, 48, 44, 16
     plot_width, plot_height = width - left - right, height - top - bottom
@@ -73,11 +79,15 @@ def line_chart(
     for fraction in (0, 0.25, 0.5, 0.75, 1):
         y = top + plot_height - fraction * plot_height
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{peak * fraction:.0f}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{peak * fraction:.0f}</text>'
+        )
     for index, label in enumerate(labels):
         if len(labels) <= 12 or index % 2 == 0:
             x = left + index * step
-            parts.append(f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle" class="axis">{escape(label)}</text>')
+            parts.append(
+                f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle" class="axis">{escape(label)}</text>'
+            )
     for number, line in enumerate(series):
         points = [point(i, v) for i, v in enumerate(line.values) if v is not None]
         if points:

@@ -47,23 +47,26 @@ def _aging_bars(aging: dict[str, str], currency: str) -> list[charts.Bar]:
     ]
 
 
-def _kpis(entity: Entity, as_of: date) -> dict:
+def _kpis(entity: Entity, as_of: date, currency: str) -> dict:
     from relance.reports.selectors import kpi_report
 
-    reports = kpi_report(entity=entity, as_of=as_of)
+    reports = kpi_report(entity=entity, as_of=as_of, currency=currency)
     return reports[0].to_json() if reports else {}
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     entity, entities, as_of = _entity_and_date(request)
-    kpis = _kpis(entity, as_of)
-    currency = kpis.get("currency", entity.currency)
+    currencies = sorted(set(ledger.ledger_totals(entity=entity, as_of=as_of)) | {entity.currency})
+    currency = request.GET.get("currency", "").upper()
+    if currency not in currencies:
+        currency = entity.currency
+    kpis = _kpis(entity, as_of, currency)
     aging_svg = charts.bar_chart(
         _aging_bars(kpis.get("aging", {}), currency), title=f"Aging of open invoices on {as_of}"
     )
     months = [month_end(add_months(as_of, -offset)) for offset in range(11, 0, -1)] + [as_of]
-    trend = [_kpis(entity, day) for day in months]
+    trend = [_kpis(entity, day, currency) for day in months]
     trend_svg = charts.line_chart(
         [day.strftime("%b %y") for day in months],
         [
@@ -80,10 +83,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         title="Collection effectiveness index over the last 12 months",
         unit=" %",
     )
-    top_overdue = ledger.customer_list_with_balances(entity=entity, as_of=as_of, only_open=True).order_by(
-        "-overdue_balance"
-    )[:10]
-    totals = ledger.ledger_totals(entity=entity, as_of=as_of)
+    top_overdue = (
+        ledger.customer_list_with_balances(entity=entity, as_of=as_of, only_open=True)
+        .filter(currency=currency)
+        .order_by("-overdue_balance")[:10]
+    )
     return render(
         request,
         "web/dashboard.html",
@@ -97,7 +101,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "trend_svg": trend_svg,
             "cei_svg": cei_svg,
             "top_overdue": top_overdue,
-            "other_currencies": [code for code in totals if code != currency],
+            "other_currencies": [code for code in currencies if code != currency],
         },
     )
 
@@ -120,8 +124,16 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/customer_list.html",
-        {"entity": entity, "entities": entities, "as_of": as_of, "page": page, "q": search,
-         "segment": segment, "segments": segments, "order": order},
+        {
+            "entity": entity,
+            "entities": entities,
+            "as_of": as_of,
+            "page": page,
+            "q": search,
+            "segment": segment,
+            "segments": segments,
+            "order": order,
+        },
     )
 
 
@@ -133,22 +145,43 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     except NotFound:
         raise Http404("customer not found") from None
     items = ledger.customer_open_items(customer=customer, as_of=as_of)
-    buckets: dict[str, Decimal] = {"current": Decimal(0), "1-30": Decimal(0), "31-60": Decimal(0),
-                                   "61-90": Decimal(0), "91+": Decimal(0)}
+    buckets: dict[str, Decimal] = {
+        "current": Decimal(0),
+        "1-30": Decimal(0),
+        "31-60": Decimal(0),
+        "61-90": Decimal(0),
+        "91+": Decimal(0),
+    }
     for item in items:
         days = item.days_past_due  # type: ignore[attr-defined]
-        key = "current" if days <= 0 else "1-30" if days <= 30 else "31-60" if days <= 60 else "61-90" if days <= 90 else "91+"
+        key = (
+            "current"
+            if days <= 0
+            else "1-30"
+            if days <= 30
+            else "31-60"
+            if days <= 60
+            else "61-90"
+            if days <= 90
+            else "91+"
+        )
         buckets[key] += item.open_amount  # type: ignore[attr-defined]
     aging_svg = charts.bar_chart(
         _aging_bars({key: str(value) for key, value in buckets.items()}, customer.currency),
-        title=f"Aging for {customer.name}", height=200,
+        title=f"Aging for {customer.name}",
+        height=200,
     )
     return render(
         request,
         "web/customer_detail.html",
         {
-            "entity": entity, "entities": entities, "as_of": as_of, "customer": customer,
-            "contacts": customer.contacts.all(), "items": items, "aging_svg": aging_svg,
+            "entity": entity,
+            "entities": entities,
+            "as_of": as_of,
+            "customer": customer,
+            "contacts": customer.contacts.all(),
+            "items": items,
+            "aging_svg": aging_svg,
             "open_total": sum((i.open_amount for i in items), Decimal(0)),  # type: ignore[attr-defined]
             "payments": customer.payments.order_by("-date")[:10],
             "credit_notes": customer.credit_notes.order_by("-date")[:10],
@@ -172,7 +205,9 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         from django.db.models import Q
 
         invoices = invoices.filter(
-            Q(external_ref__icontains=search) | Q(customer__name__icontains=search) | Q(po_number__icontains=search)
+            Q(external_ref__icontains=search)
+            | Q(customer__name__icontains=search)
+            | Q(po_number__icontains=search)
         )
     page = Paginator(invoices.order_by("due_date", "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     for invoice in page:

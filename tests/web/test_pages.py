@@ -97,3 +97,14 @@ def test_as_of_in_the_past_ignores_later_payments(admin_client, ledger):
     ).content.decode()
     assert "INV-3" in html
     assert Invoice.objects.count() == 3
+
+
+def test_dashboard_never_mixes_currencies(admin_client, ledger, make_customer, make_invoice):
+    dollars = make_customer("C-USD", name="Yankee Corp", currency="USD")
+    make_invoice(dollars, "INV-USD", "999.00", date(2024, 1, 1), date(2024, 1, 31))
+    html = admin_client.get(reverse("web:dashboard"), {"as_of": AS_OF.isoformat()}).content.decode()
+    assert "€1,500.00" in html and "Yankee Corp" not in html and "USD</a>" in html
+    html = admin_client.get(
+        reverse("web:dashboard"), {"as_of": AS_OF.isoformat(), "currency": "usd"}
+    ).content.decode()
+    assert "$999.00" in html and "Yankee Corp" in html and "Late Payer GmbH" not in html

@@ -43,7 +43,10 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1)")
         parser.add_argument("--port", type=int, default=8000, help="Port (default 8000)")
         parser.add_argument(
-            "--workers", type=int, default=None, help="Worker processes (default: 2 × cores, at most 4; 1 on SQLite)"
+            "--workers",
+            type=int,
+            default=None,
+            help="Worker processes (default: 2 × cores, at most 4; 1 on SQLite)",
         )
         parser.add_argument("--threads", type=int, default=4, help="Threads per worker (default 4)")
         parser.add_argument("--no-access-log", action="store_true", help="Do not log each request")
