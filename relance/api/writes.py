@@ -8,11 +8,12 @@ becomes the import's one row per allocation (plus one unapplied row for what is 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from relance.core.errors import ErrorList, FieldError
+from relance.ingest.parsing import RowParser
 from relance.ingest.records import PaymentRecord, Record, UpsertResult, parse_row, upsert_records
 from relance.ledger.models import Entity
 
@@ -23,6 +24,9 @@ REF_FIELDS = {
     "credit_notes": "credit_note_ref",
     "payments": "payment_ref",
 }
+# Above this many items one parser reads all the entity's customers once instead of one query per
+# customer_ref (``parse_row`` makes a fresh parser per row: 10,000 invoices took ~8 s, now ~1 s).
+PRELOAD_CUSTOMERS_FROM = 50
 REF_MISMATCH = "the same ref as the URL ({ref})"
 ALLOCATIONS_OVER_AMOUNT = "allocations totalling at most the payment amount {amount}"
 
@@ -42,12 +46,15 @@ def _row(item: Mapping[str, Any], *, skip: Sequence[str] = ()) -> dict[str, str 
     return {name: cell(value) for name, value in item.items() if name not in skip}
 
 
-def _payment_records(item: Mapping[str, Any], *, entity: Entity, line: int | None) -> list[Record]:
+Parse = Callable[..., Record]
+
+
+def _payment_records(item: Mapping[str, Any], *, parse: Parse, line: int | None) -> list[Record]:
     """One payment object → its records: one per allocation, plus the unapplied remainder."""
     header = _row(item, skip=("allocations",))
     errors: list[FieldError] = []
     try:
-        payment = parse_row("payments", {**header, "invoice_ref": None}, entity=entity, line=line)
+        payment = parse({**header, "invoice_ref": None}, line=line)
     except ErrorList as failure:
         errors.extend(failure.errors)
         payment = None
@@ -60,7 +67,7 @@ def _payment_records(item: Mapping[str, Any], *, entity: Entity, line: int | Non
             "invoice_ref": cell(allocation.get("invoice_ref")),
         }
         try:
-            part = parse_row("payments", row, entity=entity, line=line)
+            part = parse(row, line=line)
         except ErrorList as failure:
             for error in failure.errors:
                 if error.field in {"amount", "invoice_ref"}:
@@ -99,15 +106,23 @@ def records_from_items(
 
     With ``indexed`` each error carries the item's position in the list (as ``line``).
     """
+    parse: Parse
+    if len(items) >= PRELOAD_CUSTOMERS_FROM:
+        parse = RowParser(kind, entity=entity, preload=True).parse
+    else:
+
+        def parse(row: Mapping[str, str | None], *, line: int | None) -> Record:
+            return parse_row(kind, row, entity=entity, line=line)
+
     records: list[Record] = []
     errors: list[FieldError] = []
     for index, item in enumerate(items):
         line = index if indexed else None
         try:
             if kind == "payments":
-                records.extend(_payment_records(item, entity=entity, line=line))
+                records.extend(_payment_records(item, parse=parse, line=line))
             else:
-                records.append(parse_row(kind, _row(item), entity=entity, line=line))
+                records.append(parse(_row(item), line=line))
         except ErrorList as failure:
             errors.extend(failure.errors)
     if errors:

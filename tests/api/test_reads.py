@@ -203,3 +203,38 @@ def test_pages_cover_every_customer_once_even_with_inserts_midway(api, entity, c
     ids = [item["id"] for item in items]
     assert len(ids) == len(set(ids))
     assert {item["customer_ref"] for item in items} >= {f"H{n:02d}" for n in range(count)}
+
+
+def test_every_response_matches_its_published_schema(api, ledger):
+    """List pages skip Ninja's response validation for speed, so check them against the schemas here."""
+    from relance.api import schemas
+
+    api.put("/contacts/CT-1", {"customer_ref": "C1", "email": "a@b.fr"})
+    pages = {
+        "/customers": schemas.CustomerPage,
+        "/contacts": schemas.ContactPage,
+        "/invoices": schemas.InvoicePage,
+        "/payments": schemas.PaymentPage,
+        "/credit-notes": schemas.CreditNotePage,
+        "/allocations": schemas.AllocationPage,
+    }
+    for path, schema in pages.items():
+        body = api.get(path).json()
+        assert body["items"] or path == "/credit-notes", path
+        validated = schema.model_validate(body).model_dump(mode="json")
+        assert set(validated["items"][0] if body["items"] else {}) == set(
+            body["items"][0] if body["items"] else {}
+        )
+
+
+def test_refs_with_slashes_work_in_urls(api, entity, make_customer, make_invoice):
+    customer = make_customer("C/1")
+    make_invoice(customer, "INV/2026/001", "10", D)
+    assert api.get("/customers/C/1").json()["customer_ref"] == "C/1"
+    assert api.get("/invoices/INV%2F2026%2F001").json()["invoice_ref"] == "INV/2026/001"
+    response = api.put(
+        "/invoices/INV/2026/002",
+        {"customer_ref": "C/1", "issue_date": "2026-01-05", "due_date": "2026-01-05", "amount": "3"},
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["item"]["invoice_ref"] == "INV/2026/002"

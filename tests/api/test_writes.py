@@ -235,3 +235,20 @@ def test_input_schemas_match_the_import_columns():
         fields = set(schema.model_fields) - {"allocations"}
         expected = set(column_names(kind)) - ({"invoice_ref"} if kind == "payments" else set())
         assert fields == expected, kind
+
+
+def test_large_bulk_finds_customers_and_reports_unknown_ones(api, entity):
+    """Past PRELOAD_CUSTOMERS_FROM items the adapter reads customers once; results are the same."""
+    from relance.api.writes import PRELOAD_CUSTOMERS_FROM
+
+    api.post("/customers/bulk", {"items": [{"customer_ref": f"C{n}", "name": "x"} for n in range(5)]})
+    items = [
+        {**INVOICE, "invoice_ref": f"INV-{n}", "customer_ref": f"C{n % 5}"}
+        for n in range(PRELOAD_CUSTOMERS_FROM + 10)
+    ]
+    items[7]["customer_ref"] = "GHOST"
+    response = api.post("/invoices/bulk", {"items": items})
+    assert response.status_code == 422
+    assert [(d["index"], d["field"]) for d in error_of(response)["details"]] == [(7, "customer_ref")]
+    items[7]["customer_ref"] = "C0"
+    assert api.post("/invoices/bulk", {"items": items}).json()["created"] == len(items)
