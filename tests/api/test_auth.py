@@ -120,3 +120,17 @@ def test_token_command_json(user, capsys):
     assert created["status"] == "active" and created["secret"].startswith("rel_") and created["expires_at"]
     call_command("token", "list", "--json")
     assert [row["prefix"] for row in json.loads(capsys.readouterr().out)] == [created["prefix"]]
+
+
+def test_access_command_grants_and_revokes_entities(user, entity, capsys):
+    from relance.api.selectors import entities_for_user
+
+    assert not entities_for_user(user).exists()
+    call_command("access", "grant", "--user", "alice", "--entity", "acme")
+    assert list(entities_for_user(user)) == [entity]
+    call_command("access", "list", "--json")
+    assert '"entity": "acme"' in capsys.readouterr().out
+    call_command("access", "revoke", "--user", "alice", "--entity", "acme")
+    assert not entities_for_user(user).exists()
+    with pytest.raises(CommandError, match="no entity named 'nope'"):
+        call_command("access", "grant", "--user", "alice", "--entity", "nope")
