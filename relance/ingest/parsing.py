@@ -90,7 +90,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _c("payment_terms_days", "integer ≥0", False, "30", "standard terms (default 30)"),
         _c("credit_limit", "amount ≥0", False, "50000.00", "credit limit in the account currency"),
         _c("segment", "text ≤64", False, "SMB", "free segment label used in reports"),
-        _c("language", "language code", False, "fr", "language of reminders (default en)"),
+        _c("language", "language code", False, "fr", "language of reminders (default: the entity's)"),
         _c("country", "ISO 3166 alpha-2", False, "FR", "country; default region for national phone numbers"),
         _c("email", "e-mail", False, "ap@dupont.fr", "creates/updates the primary billing contact"),
         _c("phone", "phone", False, "+33 1 23 45 67 89", "normalised to E.164; primary billing contact"),
@@ -253,6 +253,10 @@ class RowParser:
         if preload:
             self._preload()
         self._parse = getattr(self, f"_parse_{kind}")
+        fmt = self.options.date_format
+        self._expected_date = EXPECTED_DATE_FORMAT.format(date_format=fmt) if fmt else EXPECTED_DATE_ISO
+        self._expected_amount = EXPECTED_AMOUNT.format(decimal=self.options.decimal_separator)
+        self._date = self._date_with_format if fmt else parse_iso_date
 
     # -- customers cache -------------------------------------------------------------------------
     def _preload(self) -> None:
@@ -286,18 +290,12 @@ class RowParser:
         )
 
     # -- cells -----------------------------------------------------------------------------------
-    def _date(self, text: str) -> date:
-        if self.options.date_format:
-            try:
-                return datetime.strptime(text, self.options.date_format).date()
-            except ValueError:
-                # XLSX date cells arrive as ISO text whatever the mapping's format says.
-                return parse_iso_date(text)
-        return parse_iso_date(text)
-
-    def _date_expected(self) -> str:
-        fmt = self.options.date_format
-        return EXPECTED_DATE_FORMAT.format(date_format=fmt) if fmt else EXPECTED_DATE_ISO
+    def _date_with_format(self, text: str) -> date:
+        try:
+            return datetime.strptime(text, self.options.date_format or "").date()
+        except ValueError:
+            # XLSX date cells arrive as ISO text whatever the mapping's format says.
+            return parse_iso_date(text)
 
     def _decimal(self, text: str) -> Decimal:
         options = self.options
@@ -316,7 +314,7 @@ class RowParser:
         return value
 
     def _amount(self, cells: _Row, field: str = "amount", *, required: bool = True) -> Decimal | None:
-        expected = EXPECTED_AMOUNT.format(decimal=self.options.decimal_separator)
+        expected = self._expected_amount
         value = cells.convert(field, self._decimal, expected, required=required)
         if value is not None and value <= 0:
             cells.error(field, expected, cells.row.get(field))
@@ -447,7 +445,7 @@ class RowParser:
     def _parse_invoices(self, cells: _Row) -> InvoiceRecord:
         ref = cells.text("invoice_ref", required=True, max_length=64)
         customer_ref, customer = self._customer_ref(cells)
-        expected_date = self._date_expected()
+        expected_date = self._expected_date
         issue_date = cells.convert("issue_date", self._date, expected_date, required=True)
         due_date = cells.convert("due_date", self._date, expected_date, required=True)
         if issue_date is not None and due_date is not None and due_date < issue_date:
@@ -473,7 +471,7 @@ class RowParser:
         return CreditNoteRecord(
             credit_note_ref=ref or "",
             customer_ref=customer_ref or "",
-            date=cells.convert("date", self._date, self._date_expected(), required=True),
+            date=cells.convert("date", self._date, self._expected_date, required=True),
             currency=self._currency(cells, customer) or "",
             amount=self._amount(cells) or Decimal(0),
             invoice_ref=cells.text("invoice_ref", max_length=64),
@@ -491,7 +489,7 @@ class RowParser:
         return PaymentRecord(
             payment_ref=ref or "",
             customer_ref=customer_ref or "",
-            date=cells.convert("date", self._date, self._date_expected(), required=True),
+            date=cells.convert("date", self._date, self._expected_date, required=True),
             currency=self._currency(cells, customer) or "",
             amount=amount,
             allocations=allocations,

@@ -139,7 +139,12 @@ class SeenKeys:
             )
 
     def check_and_add(self, items: list[tuple[str, int | None, str]]) -> dict[str, tuple[int | None, str]]:
-        """Return the keys of ``items`` already seen (with their first line and digest); remember the rest."""
+        """Return the keys of ``items`` already seen (with their first line and digest); remember the rest.
+
+        ``items`` must not repeat a key.
+        """
+        if connection.vendor == "postgresql":
+            return self._check_and_add_postgresql(items)
         found: dict[str, tuple[int | None, str]] = {}
         with connection.cursor() as cursor:
             for start in range(0, len(items), self.CHUNK):
@@ -153,9 +158,35 @@ class SeenKeys:
                 cursor.executemany(f"INSERT INTO {self.table} (k, line, digest) VALUES (%s, %s, %s)", fresh)  # noqa: S608
         return found
 
+    def _check_and_add_postgresql(
+        self, items: list[tuple[str, int | None, str]]
+    ) -> dict[str, tuple[int | None, str]]:
+        """One round trip: the CTE inserts the new keys; the outer query sees the table as it was."""
+        keys, lines, digests = (
+            (list(column) for column in zip(*items, strict=True)) if items else ([], [], [])
+        )
+        with _server_cursor() as cursor:
+            cursor.execute(
+                f"WITH incoming AS (SELECT * FROM unnest(%s::text[], %s::int[], %s::text[]) AS i(k, line, digest)),"  # noqa: S608
+                f" added AS (INSERT INTO {self.table} (k, line, digest) SELECT k, line, digest FROM incoming"
+                f" ON CONFLICT (k) DO NOTHING)"
+                f" SELECT s.k, s.line, s.digest FROM {self.table} s JOIN incoming USING (k)",
+                [keys, lines, digests],
+            )
+            return {key: (line, digest) for key, line, digest in cursor.fetchall()}
+
     def close(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+
+def _server_cursor() -> Any:
+    """A psycopg cursor with server-side binding: Django's client-side binding quotes every
+    element of a large array parameter in Python, which dominates the cost of a batch."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
 
 
 def _digest(record: Record) -> str:
@@ -517,12 +548,7 @@ class InvoiceWriter(_Writer):
 
     def _write(self, batch: list[_Item]) -> None:
         refs = [item.record.invoice_ref for item in batch]
-        existing = {
-            row[1]: row
-            for row in Invoice.objects.filter(entity=self.entity, external_ref__in=refs).values_list(
-                "id", "external_ref", *self.COLUMNS
-            )
-        }
+        existing = {row[1]: row for row in self._existing(refs)}
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         entity_id = self.entity.pk
         inserts: list[tuple[Any, ...]] = []
@@ -575,6 +601,25 @@ class InvoiceWriter(_Writer):
         _update_rows(Invoice, [*self.COLUMNS, "updated_at"], rows)
         self.created += len(inserts)
         self.updated += len(rows)
+
+    def _existing(self, refs: list[str]) -> Iterable[tuple[Any, ...]]:
+        """(id, external_ref, *COLUMNS) of the invoices among ``refs``.
+
+        On PostgreSQL one array parameter instead of thousands of placeholders: far faster to plan.
+        """
+        if connection.vendor != "postgresql":
+            return Invoice.objects.filter(entity=self.entity, external_ref__in=refs).values_list(
+                "id", "external_ref", *self.COLUMNS
+            )
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(column) for column in ["id", "external_ref", *self.COLUMNS])
+        with _server_cursor() as cursor:
+            cursor.execute(
+                f"SELECT {columns} FROM {quote(Invoice._meta.db_table)}"  # noqa: S608
+                " WHERE entity_id = %s AND external_ref = ANY(%s)",
+                [self.entity.pk, refs],
+            )
+            return cursor.fetchall()
 
     def _checked_updates(
         self, updates: list[tuple[_Item, tuple[Any, ...], tuple[Any, ...]]], now: object

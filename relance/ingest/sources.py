@@ -55,7 +55,12 @@ class Table:
 
     @property
     def bytes_read(self) -> int:
-        return int(self._position()) if self._position else 0
+        if not self._position:
+            return 0
+        try:
+            return int(self._position())
+        except ValueError:  # the file is closed: everything was read
+            return self.total_bytes
 
 
 def detect_encoding(sample: bytes) -> str:

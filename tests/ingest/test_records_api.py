@@ -168,3 +168,16 @@ def test_safe_csv_writer_neutralises_formulas_but_not_numbers():
         "",
         "'@me",
     ]
+
+
+def test_docs_list_every_canonical_column_with_its_kind():
+    from pathlib import Path
+
+    from relance.ingest.parsing import COLUMNS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "import.md").read_text(encoding="utf-8")
+    for kind, columns in COLUMNS.items():
+        section = text.split(f"### {kind}\n", 1)[1].split("\n### ", 1)[0]
+        for column in columns:
+            required = "**yes**" if column.required else "no"
+            assert f"| `{column.name}` | {column.type} | {required} | `{column.example}` |" in section, column

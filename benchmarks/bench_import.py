@@ -1,0 +1,245 @@
+"""Benchmark of `relance import`: N canonical invoices into SQLite (and PostgreSQL), vs the naive way.
+
+    .venv/bin/python benchmarks/bench_import.py                       # 1,000,000 invoices, SQLite
+    .venv/bin/python benchmarks/bench_import.py --rows 200000 --postgres-url postgres://u:p@127.0.0.1/db
+
+Each database run is a child process with its own DATABASE_URL (a temporary SQLite file, or a
+``relance_bench`` schema created in the given PostgreSQL database and dropped afterwards), so
+``migrate`` runs on an empty database and the peak RSS is that run's own. Reported per run:
+the first import (all rows created), a re-import of the same file (all unchanged), rows/s, the
+RSS after 10% of the rows and at the end (flat memory means these are close), and the naive
+approach — one ``update_or_create()`` per row in autocommit, with a customer look-up per row —
+timed on ``--naive-rows`` rows and extrapolated linearly to N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def generate(directory: Path, rows: int, customers: int) -> tuple[Path, Path]:
+    """Canonical customers and invoices CSV files (deterministic)."""
+    customers_path = directory / "customers.csv"
+    invoices_path = directory / "invoices.csv"
+    with customers_path.open("w", encoding="utf-8") as stream:
+        stream.write("customer_ref,name,currency,payment_terms_days,country,email\n")
+        for n in range(customers):
+            stream.write(f"C{n:06d},Customer {n},EUR,30,FR,ap{n}@example.com\n")
+    start = date(2024, 1, 1)
+    with invoices_path.open("w", encoding="utf-8") as stream:
+        stream.write("invoice_ref,customer_ref,issue_date,due_date,currency,amount,po_number\n")
+        lines = []
+        for n in range(rows):
+            issued = start + timedelta(days=n % 700)
+            due = issued + timedelta(days=30 + (n % 3) * 15)
+            amount = f"{(n * 7919) % 99_000 + 100}.{n % 100:02d}"
+            lines.append(f"INV-{n:08d},C{n % customers:06d},{issued},{due},EUR,{amount},PO-{n % 5000}\n")
+            if len(lines) == 10_000:
+                stream.writelines(lines)
+                lines = []
+        stream.writelines(lines)
+    return customers_path, invoices_path
+
+
+def current_rss_mib() -> float:
+    with open("/proc/self/statm") as stream:
+        pages = int(stream.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Runs in the child: migrate, import customers, time the invoices import, then the naive way."""
+    sys.path.insert(0, str(ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from relance.ingest.services import file_import
+    from relance.ledger.models import Customer, Invoice
+    from relance.ledger.services import entity_create_or_update
+
+    entity, _ = entity_create_or_update(name="bench", currency="EUR")
+    customers_path, invoices_path = Path(args.customers_file), Path(args.invoices_file)
+    started = time.perf_counter()
+    file_import(kind="customers", path=customers_path, entity=entity)
+    customers_seconds = time.perf_counter() - started
+
+    samples: dict[str, float] = {}
+    tenth = max(1, args.rows // 10)
+
+    def progress(_bytes: int, rows: int) -> None:
+        if rows >= tenth and "rss_at_10pct" not in samples:
+            samples["rss_at_10pct"] = current_rss_mib()
+
+    rss_before = current_rss_mib()
+    started = time.perf_counter()
+    outcome = file_import(kind="invoices", path=invoices_path, entity=entity, progress=progress)
+    first_seconds = time.perf_counter() - started
+    assert outcome.committed and outcome.result.created == args.rows, outcome.as_dict()
+    rss_end = current_rss_mib()
+    started = time.perf_counter()
+    again = file_import(kind="invoices", path=invoices_path, entity=entity)
+    again_seconds = time.perf_counter() - started
+    assert again.result.unchanged == args.rows, again.as_dict()
+    assert Invoice.objects.filter(entity=entity).count() == args.rows
+
+    # The naive way, on a second entity: one update_or_create per row, autocommit.
+    import csv
+    from decimal import Decimal
+
+    naive_entity, _ = entity_create_or_update(name="naive", currency="EUR")
+    for customer in Customer.objects.filter(entity=entity)[: args.customers]:
+        customer.pk = None
+        customer.entity = naive_entity
+        customer.save()
+    started = time.perf_counter()
+    with invoices_path.open(encoding="utf-8", newline="") as stream:
+        for index, row in enumerate(csv.DictReader(stream)):
+            if index == args.naive_rows:
+                break
+            Invoice.objects.update_or_create(
+                entity=naive_entity,
+                external_ref=row["invoice_ref"],
+                defaults={
+                    "customer": Customer.objects.get(entity=naive_entity, external_ref=row["customer_ref"]),
+                    "issue_date": date.fromisoformat(row["issue_date"]),
+                    "due_date": date.fromisoformat(row["due_date"]),
+                    "currency": row["currency"],
+                    "amount": Decimal(row["amount"]),
+                    "po_number": row["po_number"],
+                },
+            )
+    naive_seconds = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "customers_seconds": customers_seconds,
+                "first_seconds": first_seconds,
+                "again_seconds": again_seconds,
+                "naive_seconds": naive_seconds,
+                "rss_before": rss_before,
+                "rss_at_10pct": samples.get("rss_at_10pct", rss_end),
+                "rss_end": rss_end,
+                "peak_rss": peak_rss_mib(),
+            }
+        )
+    )
+
+
+def run_database(label: str, url: str, args: argparse.Namespace, files: tuple[Path, Path]) -> dict:
+    env = {**os.environ, "DATABASE_URL": url}
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--rows",
+        str(args.rows),
+        "--customers",
+        str(args.customers),
+        "--naive-rows",
+        str(args.naive_rows),
+        "--customers-file",
+        str(files[0]),
+        "--invoices-file",
+        str(files[1]),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"{label}: the benchmark run failed")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["label"] = label
+    return result
+
+
+def postgres_schema_url(url: str, schema: str) -> str:
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-c%20search_path%3D{schema}"
+
+
+def postgres_schema(url: str, schema: str, *, create: bool) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        if create:
+            connection.execute(f"CREATE SCHEMA {schema}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000, help="invoices to import (default 1,000,000)")
+    parser.add_argument("--customers", type=int, default=10_000, help="customers (default 10,000)")
+    parser.add_argument(
+        "--naive-rows", type=int, default=5_000, help="rows for the naive run (default 5,000)"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("RELANCE_TEST_POSTGRES_URL", ""),
+        help="also run on PostgreSQL, in a relance_bench schema of this database (default: RELANCE_TEST_POSTGRES_URL)",
+    )
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--customers-file", help=argparse.SUPPRESS)
+    parser.add_argument("--invoices-file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="relance-bench-import-") as tmp:
+        directory = Path(tmp)
+        started = time.perf_counter()
+        files = generate(directory, args.rows, args.customers)
+        size_mib = files[1].stat().st_size / 2**20
+        print(
+            f"generated {args.rows:,} invoices ({size_mib:,.0f} MiB) in {time.perf_counter() - started:.1f} s"
+        )
+        results = [run_database("SQLite (file)", f"sqlite:///{directory / 'bench.sqlite3'}", args, files)]
+        if args.postgres_url:
+            schema = "relance_bench"
+            postgres_schema(args.postgres_url, schema, create=True)
+            try:
+                results.append(
+                    run_database("PostgreSQL", postgres_schema_url(args.postgres_url, schema), args, files)
+                )
+            finally:
+                postgres_schema(args.postgres_url, schema, create=False)
+
+    print()
+    print(
+        "| database | invoices | first import s | rows/s | re-import (unchanged) s | naive s (extrapolated) "
+        "| speed-up | RSS at 10% MiB | RSS at end MiB | peak RSS MiB |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        naive = r["naive_seconds"] / args.naive_rows * args.rows
+        print(
+            f"| {r['label']} | {args.rows:,} | {r['first_seconds']:.1f} | {args.rows / r['first_seconds']:,.0f} "
+            f"| {r['again_seconds']:.1f} | {naive:,.0f} | {naive / r['first_seconds']:.0f}× "
+            f"| {r['rss_at_10pct']:.0f} | {r['rss_end']:.0f} | {r['peak_rss']:.0f} |"
+        )
+    print(f"\n(customers file: {args.customers:,} rows; naive run: {args.naive_rows:,} rows, extrapolated)")
+
+
+if __name__ == "__main__":
+    main()
