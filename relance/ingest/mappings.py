@@ -181,9 +181,12 @@ class BoundMapping:
     getters: tuple[tuple[str, Getter], ...]
     ignored_columns: tuple[str, ...]
     skip_rows_without: tuple[str, ...]
+    identity: bool = False
 
-    def apply(self, row: Mapping[str, str | None]) -> dict[str, str | None] | None:
+    def apply(self, row: Mapping[str, str | None]) -> Mapping[str, str | None] | None:
         """The canonical cells of ``row``, or None when the mapping says to skip the row."""
+        if self.identity:
+            return row  # the header already has the canonical names: no copy per row
         for column in self.skip_rows_without:
             value = row.get(column)
             if value is None or not value.strip():
@@ -245,7 +248,15 @@ def mapping_bind(mapping: MappingFile, *, kind: str, header: list[str], source: 
             )
         )
     ignored = tuple(name for name in header if name and name not in used)
-    return BoundMapping(tuple(getters), ignored, mapping.skip_rows_without)
+    identity = (
+        not mapping.columns
+        and not mapping.constants
+        and not mapping.derived
+        and not mapping.skip_rows_without
+        and all(name in fields for name in provided if name in header)
+        and provided <= set(header)
+    )
+    return BoundMapping(tuple(getters), ignored, mapping.skip_rows_without, identity)
 
 
 def _column_getter(column: str, default: str | None) -> Getter:
