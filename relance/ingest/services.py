@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Model, Sum
+from django.db.models import Min, Model, Sum
 from django.utils import timezone
 
 from relance.core.csvsafe import SafeCsvWriter
@@ -64,6 +64,7 @@ EXPECTED_KNOWN_INVOICE = "an invoice_ref already imported for this entity"
 EXPECTED_KNOWN_PARENT = "a customer_ref in the database or in the file"
 EXPECTED_NOT_OVER_INVOICE = "at most {open_amount} (what invoice {ref} still owes)"
 EXPECTED_ALLOCATED_COVERED = "an amount of at least {allocated} (already allocated to invoices)"
+EXPECTED_ISSUE_BEFORE_ALLOCATIONS = "an issue date on or before {first}, the date of its first allocation"
 EXPECTED_NO_ALLOCATIONS = "no change of {what} while the {kind} has allocations"
 EXPECTED_SAME_PAYMENT = "the same {field} as line {first} of payment {ref}"
 EXPECTED_ROWS_PER_CELL = "{width} cells as in the header"
@@ -136,7 +137,7 @@ class SeenKeys:
         self.table = f"relance_seen_{uuid.uuid4().hex[:12]}"
         with connection.cursor() as cursor:
             cursor.execute(
-                f"CREATE TEMPORARY TABLE {self.table} (k VARCHAR(255) PRIMARY KEY, line INTEGER, digest VARCHAR(32))"
+                f"CREATE TEMPORARY TABLE {self.table} (k TEXT PRIMARY KEY, line INTEGER, digest TEXT)"
             )
 
     def check_and_add(self, items: list[tuple[str, int | None, str]]) -> dict[str, tuple[int | None, str]]:
@@ -654,16 +655,25 @@ class InvoiceWriter(_Writer):
         if not updates:
             return []
         ids = [old[0] for _, old, _ in updates]
-        allocated = dict(
-            Allocation.objects.filter(invoice_id__in=ids)
+        allocated: dict[int, tuple[Decimal, date]] = {
+            invoice_id: (total, first)
+            for invoice_id, total, first in Allocation.objects.filter(invoice_id__in=ids)
             .values("invoice_id")
-            .annotate(total=Sum("amount"))
-            .values_list("invoice_id", "total")
-        )
+            .annotate(total=Sum("amount"), first=Min("date"))
+            .values_list("invoice_id", "total", "first")
+        }
         rows = []
         for item, old, new in updates:
-            total = allocated.get(old[0]) or Decimal(0)
+            total, first_allocation = allocated.get(old[0]) or (Decimal(0), None)
             if total:
+                if first_allocation is not None and new[1] > first_allocation:
+                    self.reject(
+                        item,
+                        "issue_date",
+                        EXPECTED_ISSUE_BEFORE_ALLOCATIONS.format(first=first_allocation),
+                        new[1],
+                    )
+                    continue
                 if new[0] != old[2]:
                     self.reject(
                         item, "customer_ref", EXPECTED_NO_ALLOCATIONS.format(what="customer", kind="invoice")

@@ -142,7 +142,9 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expect
         delimiter = detect_delimiter(text_sample.lstrip("\ufeff"))
 
     raw = path.open("rb")
-    text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+    # surrogateescape: an undecodable byte reaches its row (see rows()), so the error names its
+    # line rather than the line where the decoder's read-ahead happened to be.
+    text = io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
     reader = csv.reader(text, delimiter=delimiter)
     try:
         header = next(reader)
@@ -150,6 +152,11 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expect
         text.close()
         raise ValidationFailed(EMPTY_FILE.format(source=source, columns=expected_columns)) from None
     except UnicodeDecodeError:
+        text.close()
+        raise ValidationFailed(NOT_DECODABLE.format(source=source, line=1, encoding=encoding)) from None
+    try:
+        "".join(header).encode("utf-8")
+    except UnicodeEncodeError:
         text.close()
         raise ValidationFailed(NOT_DECODABLE.format(source=source, line=1, encoding=encoding)) from None
     header = _check_header(source, header)
@@ -174,6 +181,14 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expect
                 next_line = reader.line_num + 1
                 if not cells or all(not cell.strip() for cell in cells):
                     continue
+                joined = "".join(cells)
+                if not joined.isascii():
+                    try:
+                        joined.encode("utf-8")
+                    except UnicodeEncodeError:
+                        raise ValidationFailed(
+                            NOT_DECODABLE.format(source=source, line=line, encoding=encoding)
+                        ) from None
                 if len(cells) < width:
                     cells = cells + [""] * (width - len(cells))
                 row: dict[str, str | None] = dict(zip(header, cells, strict=False))

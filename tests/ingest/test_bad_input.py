@@ -282,3 +282,20 @@ def test_contacts_with_bad_cells_are_rejected(customers_loaded, write, run_impor
     )
     assert f"{path}:2: opt_out_sms: expected yes/no, true/false or 1/0, found 'maybe'" in run.stderr
     assert Contact.objects.count() == 2
+
+
+def test_a_byte_that_does_not_decode_after_the_sample_is_a_clear_error(
+    customers_loaded, tmp_path, run_import
+):
+    from relance.ingest.sources import SAMPLE_BYTES
+
+    path = tmp_path / "inv.csv"
+    rows = [f"I{n},C1,2026-01-05,2026-02-04,EUR,10\n" for n in range(SAMPLE_BYTES // 30 + 10)]
+    path.write_bytes(
+        (HEADER + "".join(rows)).encode() + "I-x,C1,2026-01-05,2026-02-04,EUR,10,Société\n".encode("cp1252")
+    )
+    line = len(rows) + 2
+    run = run_import("invoices", path)
+    assert not run.ok
+    assert f"{path}:{line}: cannot decode the file as utf-8; set `encoding:` in a mapping file" in run.error
+    assert_nothing_written()

@@ -225,3 +225,13 @@ def test_customer_parent_may_come_later_in_the_same_file(entity, write, run_impo
     bad = run_import("customers", write("c.csv", "customer_ref,name,parent_ref\nX,Orphan,NOBODY\n"))
     assert "parent_ref: expected a customer_ref in the database or in the file, found 'NOBODY'" in bad.stderr
     assert not Customer.objects.filter(external_ref="X").exists()
+
+
+def test_invoice_issue_date_cannot_move_after_its_allocations(payments_loaded, write, run_import):
+    path = write(
+        "inv.csv",
+        "invoice_ref,customer_ref,issue_date,due_date,currency,amount\nI1,C1,2026-02-11,2026-03-04,EUR,1200\n",
+    )
+    run = run_import("invoices", path)
+    assert f"{path}:2: issue_date: expected an issue date on or before 2026-02-10" in run.stderr
+    assert Invoice.objects.get(external_ref="I1").issue_date == date(2026, 1, 5)

@@ -115,17 +115,17 @@ def _summary(outcome: ImportOutcome) -> str:
     result = outcome.result
     verb = "would be" if not outcome.committed else "were"
     text = (
-        f"{outcome.source}: {outcome.rows} row(s) read; {outcome.kind} {verb} "
-        f"created: {result.created}, updated: {result.updated}, unchanged: {result.unchanged}"
+        f"{outcome.source}: {outcome.rows:,} row(s) read; {outcome.kind} {verb} "
+        f"created: {result.created:,}, updated: {result.updated:,}, unchanged: {result.unchanged:,}"
     )
     if outcome.dry_run:
         text += " (dry run: nothing written)"
     if outcome.skipped_rows:
-        text += f"; {outcome.skipped_rows} row(s) skipped by the mapping"
+        text += f"; {outcome.skipped_rows:,} row(s) skipped by the mapping"
     if outcome.merged_duplicates:
-        text += f"; {outcome.merged_duplicates} identical duplicate row(s) merged"
+        text += f"; {outcome.merged_duplicates:,} identical duplicate row(s) merged"
     if outcome.rejected_rows and outcome.committed:
-        text += f"; {outcome.rejected_rows} row(s) rejected, see {outcome.rejects_path}"
+        text += f"; {outcome.rejected_rows:,} row(s) rejected, see {outcome.rejects_path}"
     if outcome.ignored_columns:
         text += "\nignored columns (not canonical, not mapped): " + ", ".join(outcome.ignored_columns)
     return text
