@@ -29,6 +29,13 @@ class TokenAuth(HttpBearer):
 class StaffSessionAuth(SessionAuthIsStaff):
     """A signed-in staff user of the dashboard. Ninja checks CSRF on unsafe methods."""
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # Without a signed-in user there is no session to protect: answer 401, not a CSRF 403.
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = super().authenticate(request, key)
         if user is not None and user.is_active:

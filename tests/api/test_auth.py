@@ -134,3 +134,18 @@ def test_access_command_grants_and_revokes_entities(user, entity, capsys):
     assert not entities_for_user(user).exists()
     with pytest.raises(CommandError, match="no entity named 'nope'"):
         call_command("access", "grant", "--user", "alice", "--entity", "nope")
+
+
+def test_a_write_without_any_credentials_is_401_not_a_csrf_error(db):
+    response = ApiClient(client=Client(enforce_csrf_checks=True)).put("/customers/C1", {"name": "x"})
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "unauthorized"
+
+
+def test_a_token_write_needs_no_csrf_even_from_a_browser_with_a_session(api, user):
+    user.is_staff = True
+    user.save()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    response = ApiClient(api.secret, client=browser).put("/customers/C1", {"name": "Dupont"})
+    assert response.status_code == 201, response.content
