@@ -141,6 +141,14 @@ class PaymentRecord:
         return self.payment_ref
 
 
+RECORD_TYPES: dict[str, type] = {
+    "customers": CustomerRecord,
+    "contacts": ContactRecord,
+    "invoices": InvoiceRecord,
+    "credit_notes": CreditNoteRecord,
+    "payments": PaymentRecord,
+}
+
 Record = CustomerRecord | ContactRecord | InvoiceRecord | CreditNoteRecord | PaymentRecord
 
 
