@@ -238,7 +238,10 @@ def main() -> None:
             f"| {r['again_seconds']:.1f} | {naive:,.0f} | {naive / r['first_seconds']:.0f}× "
             f"| {r['rss_at_10pct']:.0f} | {r['rss_end']:.0f} | {r['peak_rss']:.0f} |"
         )
-    print(f"\n(customers file: {args.customers:,} rows; naive run: {args.naive_rows:,} rows, extrapolated)")
+    customers = ", ".join(f"{r['label']} {r['customers_seconds']:.1f} s" for r in results)
+    print(
+        f"\n(customers file: {args.customers:,} rows, imported in {customers}; naive run: {args.naive_rows:,} rows, extrapolated)"
+    )
 
 
 if __name__ == "__main__":
