@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import decimal
 import hashlib
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -68,6 +69,7 @@ EXPECTED_ISSUE_BEFORE_ALLOCATIONS = "an issue date on or before {first}, the dat
 EXPECTED_NO_ALLOCATIONS = "no change of {what} while the {kind} has allocations"
 EXPECTED_SAME_PAYMENT = "the same {field} as line {first} of payment {ref}"
 EXPECTED_ROWS_PER_CELL = "{width} cells as in the header"
+ALLOCATIONS_OVER_PAYMENT = "allocations totalling at most the payment amount {amount}"
 PAYMENT_HAS_BAD_ROW = "every row of payment {ref} to be valid (line {line} is not)"
 
 
@@ -221,10 +223,14 @@ def _digest(record: Record) -> str:
 
 def _insert_rows(model: type[Model], columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     """Insert many rows fast: PostgreSQL COPY, otherwise one executemany."""
+    _insert_into(model._meta.db_table, columns, rows)
+
+
+def _insert_into(table_name: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     if not rows:
         return
     quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
+    table = quote(table_name)
     names = ", ".join(quote(column) for column in columns)
     if connection.vendor == "postgresql":
         with _server_cursor() as cursor:
@@ -918,103 +924,222 @@ class CreditNoteWriter(_AllocatingWriter):
 
 @dataclass
 class _PaymentDraft:
-    """The rows of one payment gathered from anywhere in the input."""
+    """The rows of one payment, gathered from anywhere in the input."""
 
     first: PaymentRecord
     amount: Decimal
     allocations: dict[str, AllocationRecord] = field(default_factory=dict)
     raws: list[Mapping[str, str | None] | None] = field(default_factory=list)
-    invalid: bool = False
+    lines: list[int | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _StagedRow:
+    seq: int
+    payment_ref: str
+    line: int | None
+    customer_ref: str
+    date: date
+    currency: str
+    amount: Decimal
+    invoice_ref: str | None
+    method: str | None
+    source: str
+    raw: Mapping[str, str | None] | None
+
+
+STAGING_COLUMNS = [
+    "seq",
+    "payment_ref",
+    "line",
+    "customer_ref",
+    "on_date",
+    "currency",
+    "amount",
+    "invoice_ref",
+    "method",
+    "source",
+    "raw",
+]
 
 
 class PaymentWriter(_AllocatingWriter):
-    """Payments are grouped by payment_ref before writing: rows of one payment may be anywhere in
-    the file, so this writer keeps one small draft per payment row in memory (see docs/import.md)."""
+    """Payments are grouped by payment_ref before they are written, because the rows of one
+    payment may be anywhere in the file. The rows wait in a temporary table (memory stays flat);
+    at the end they are read back payment by payment, in the order each payment first appeared."""
 
     key_field = "payment_ref"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._drafts: dict[str, _PaymentDraft] = {}
+        self._staging = ""
+        self._staged: list[tuple[Any, ...]] = []
+        self._seq = 0
 
     def add(self, record: Record, raw: Mapping[str, str | None] | None) -> None:
         assert isinstance(record, PaymentRecord)
-        draft = self._drafts.get(record.payment_ref)
-        if draft is None:
-            draft = _PaymentDraft(first=record, amount=Decimal(0))
-            self._drafts[record.payment_ref] = draft
-        draft.raws.append(raw)
-        item = _Item(record, raw)
-        if draft.invalid:
-            return
-        first = draft.first
-        if record is not first:
-            for name in ("customer_ref", "date", "currency", "method"):
-                if getattr(record, name) != getattr(first, name):
-                    self._invalidate(draft, item, name, getattr(record, name))
-                    return
-        for allocation in record.allocations:
-            if allocation.invoice_ref in draft.allocations:
-                seen = draft.allocations[allocation.invoice_ref]
-                if not self.deduplicate or seen.amount != allocation.amount:
-                    message = EXPECTED_UNIQUE.format(field="payment_ref + invoice_ref", first=seen.line)
-                    self._invalidate(draft, item, "invoice_ref", allocation.invoice_ref, message)
-                    return
-                self.merged_duplicates += 1
-                draft.raws.pop()
-                return
-            draft.allocations[allocation.invoice_ref] = allocation
-        draft.amount += record.amount
-
-    def _invalidate(
-        self, draft: _PaymentDraft, item: _Item, name: str, found: object, expected: str | None = None
-    ) -> None:
-        draft.invalid = True
-        expected = expected or EXPECTED_SAME_PAYMENT.format(
-            field=name, first=draft.first.line, ref=draft.first.payment_ref
-        )
-        self.sink.reject(
-            item.raw, [FieldError(name, expected, str(found), item.record.line, item.record.source)]
-        )
-        for raw in draft.raws[:-1]:
-            self.sink.reject(
-                raw,
-                [
-                    FieldError(
-                        "payment_ref",
-                        PAYMENT_HAS_BAD_ROW.format(ref=draft.first.payment_ref, line=item.record.line),
-                        draft.first.payment_ref,
-                        None,
-                        item.record.source,
-                    )
-                ],
+        parts: list[tuple[str | None, Decimal, int | None]] = [
+            (a.invoice_ref, a.amount, a.line if a.line is not None else record.line)
+            for a in record.allocations
+        ]
+        rest = record.amount - sum((amount for _, amount, _ in parts), Decimal(0))
+        if rest < 0:
+            self.reject(
+                _Item(record, raw), "allocations", ALLOCATIONS_OVER_PAYMENT.format(amount=record.amount)
             )
+            return
+        if rest > 0 or not parts:
+            parts.append((None, rest if parts else record.amount, record.line))
+        encoded = json.dumps(raw) if raw is not None else None
+        for invoice_ref, amount, line in parts:
+            self._seq += 1
+            self._staged.append(
+                (
+                    self._seq,
+                    record.payment_ref,
+                    line,
+                    record.customer_ref,
+                    record.date.isoformat(),
+                    record.currency,
+                    str(amount),
+                    invoice_ref,
+                    record.method,
+                    record.source,
+                    encoded,
+                )
+            )
+        if len(self._staged) >= self.batch_size:
+            self._stage()
+
+    def _stage(self) -> None:
+        if not self._staging:
+            self._staging = f"relance_pay_{uuid.uuid4().hex[:12]}"
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE {self._staging} (seq INTEGER PRIMARY KEY, payment_ref TEXT NOT NULL,"
+                    " line INTEGER, customer_ref TEXT, on_date TEXT, currency TEXT, amount TEXT, invoice_ref TEXT,"
+                    " method TEXT, source TEXT, raw TEXT)"
+                )
+        _insert_into(self._staging, STAGING_COLUMNS, self._staged)
+        self._staged = []
 
     def finish(self) -> None:
-        drafts = [draft for draft in self._drafts.values() if not draft.invalid]
-        self._drafts = {}
-        for start in range(0, len(drafts), PAYMENT_BATCH_SIZE):
-            self._write_payments(drafts[start : start + PAYMENT_BATCH_SIZE])
+        if self._staged or not self._staging:
+            self._stage()
+        table, order = self._staging, f"{self._staging}_order"
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE INDEX {table}_ref ON {table} (payment_ref)")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {order} AS"  # noqa: S608
+                f" SELECT payment_ref, MIN(seq) AS first_seq FROM {table} GROUP BY payment_ref"
+            )
+            cursor.execute(f"CREATE INDEX {order}_seq ON {order} (first_seq)")
+        last = 0
+        columns = ", ".join(STAGING_COLUMNS)
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT payment_ref, first_seq FROM {order} WHERE first_seq > %s"  # noqa: S608
+                    " ORDER BY first_seq LIMIT %s",
+                    [last, PAYMENT_BATCH_SIZE],
+                )
+                refs = cursor.fetchall()
+                if not refs:
+                    break
+                last = refs[-1][1]
+                marks = ", ".join(["%s"] * len(refs))
+                cursor.execute(
+                    f"SELECT {columns} FROM {table} WHERE payment_ref IN ({marks}) ORDER BY seq",  # noqa: S608
+                    [ref for ref, _ in refs],
+                )
+                rows = [self._unstage(row) for row in cursor.fetchall()]
+            groups: dict[str, list[_StagedRow]] = {}
+            for row in rows:
+                groups.setdefault(row.payment_ref, []).append(row)
+            drafts = [draft for draft in map(self._draft, groups.values()) if draft is not None]
+            self._write_payments(drafts)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {order}")
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+    @staticmethod
+    def _unstage(row: tuple[Any, ...]) -> _StagedRow:
+        seq, ref, line, customer_ref, on, currency, amount, invoice_ref, method, source, raw = row
+        return _StagedRow(
+            seq,
+            ref,
+            line,
+            customer_ref,
+            date.fromisoformat(str(on)),
+            currency,
+            Decimal(amount),
+            invoice_ref,
+            method,
+            source or "",
+            json.loads(raw) if raw else None,
+        )
+
+    def _draft(self, rows: list[_StagedRow]) -> _PaymentDraft | None:
+        """One payment from its rows; None (and every row rejected) when they disagree."""
+        first = rows[0]
+        record = PaymentRecord(
+            first.payment_ref,
+            first.customer_ref,
+            first.date,
+            first.currency,
+            Decimal(0),
+            (),
+            first.method,
+            first.line,
+            first.source,
+        )
+        draft = _PaymentDraft(first=record, amount=Decimal(0))
+        for row in rows:
+            for name in ("customer_ref", "date", "currency", "method"):
+                if getattr(row, name) != getattr(first, name):
+                    expected = EXPECTED_SAME_PAYMENT.format(
+                        field=name, first=first.line, ref=first.payment_ref
+                    )
+                    self._reject_rows(rows, row, name, expected, getattr(row, name))
+                    return None
+            if row.invoice_ref is not None:
+                seen = draft.allocations.get(row.invoice_ref)
+                if seen is not None:
+                    if self.deduplicate and seen.amount == row.amount:
+                        self.merged_duplicates += 1
+                        continue
+                    expected = EXPECTED_UNIQUE.format(field="payment_ref + invoice_ref", first=seen.line)
+                    self._reject_rows(rows, row, "invoice_ref", expected, row.invoice_ref)
+                    return None
+                draft.allocations[row.invoice_ref] = AllocationRecord(row.invoice_ref, row.amount, row.line)
+            draft.amount += row.amount
+            draft.raws.append(row.raw)
+            draft.lines.append(row.line)
+        return draft
+
+    def _reject_rows(
+        self, rows: list[_StagedRow], bad: _StagedRow, name: str, expected: str, found: object
+    ) -> None:
+        for row in rows:
+            if row is bad:
+                error = FieldError(name, expected, str(found), row.line, row.source)
+            else:
+                message = PAYMENT_HAS_BAD_ROW.format(ref=row.payment_ref, line=bad.line)
+                error = FieldError("payment_ref", message, row.payment_ref, row.line, row.source)
+            self.sink.reject(row.raw, [error])
 
     def _reject_draft(
         self, draft: _PaymentDraft, name: str, expected: str, found: object, line: int | None
     ) -> None:
         first = draft.first
-        error = FieldError(name, expected, str(found), line if line is not None else first.line, first.source)
-        self.sink.reject(draft.raws[0] if draft.raws else None, [error])
-        for raw in draft.raws[1:]:
-            self.sink.reject(
-                raw,
-                [
-                    FieldError(
-                        "payment_ref",
-                        PAYMENT_HAS_BAD_ROW.format(ref=first.payment_ref, line=error.line),
-                        first.payment_ref,
-                        None,
-                        first.source,
-                    )
-                ],
-            )
+        line = line if line is not None else first.line
+        for raw, row_line in zip(draft.raws or [None], draft.lines or [first.line], strict=False):
+            if row_line == line:
+                error = FieldError(name, expected, str(found), line, first.source)
+            else:
+                message = PAYMENT_HAS_BAD_ROW.format(ref=first.payment_ref, line=line)
+                error = FieldError("payment_ref", message, first.payment_ref, row_line, first.source)
+            self.sink.reject(raw, [error])
 
     def _write_payments(self, drafts: list[_PaymentDraft]) -> None:
         refs = [draft.first.payment_ref for draft in drafts]
@@ -1030,7 +1155,7 @@ class PaymentWriter(_AllocatingWriter):
             ids={a.invoice_id for allocations in old_allocations.values() for a in allocations},
         )
         by_ref = {state.ref: state for state in states.values()}
-        new_allocations: list[Allocation] = []
+        new_allocations: list[tuple[Payment, int, date, Decimal]] = []
         new_payments: list[Payment] = []
         changed_payments: list[Payment] = []
         replaced_payment_ids: list[int] = []
@@ -1104,23 +1229,40 @@ class PaymentWriter(_AllocatingWriter):
                         states[allocation.invoice_id].allocated -= allocation.amount
                 for invoice_id, amount in wanted.items():
                     states[invoice_id].allocated += amount
-                    new_allocations.append(
-                        Allocation(
-                            entity=self.entity,
-                            invoice_id=invoice_id,
-                            payment=payment,
-                            date=record.date,
-                            amount=amount,
-                        )
-                    )
-        Payment.objects.bulk_create(new_payments)
+                    new_allocations.append((payment, invoice_id, record.date, amount))
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        entity_id = self.entity.pk
+        _insert_rows(
+            Payment,
+            ["entity_id", "customer_id", "external_ref", "date", "currency", "amount", "method"]
+            + ["created_at", "updated_at"],
+            [
+                (entity_id, p.customer_id, p.external_ref, p.date, p.currency, p.amount, p.method, now, now)
+                for p in new_payments
+            ],
+        )
+        if new_payments:
+            ids = dict(
+                Payment.objects.filter(
+                    entity=self.entity, external_ref__in=[p.external_ref for p in new_payments]
+                ).values_list("external_ref", "id")
+            )
+            for new_payment in new_payments:
+                new_payment.pk = ids[new_payment.external_ref]
         if changed_payments:
             Payment.objects.bulk_update(
                 changed_payments, ["customer_id", "date", "currency", "amount", "method", "updated_at"]
             )
         if replaced_payment_ids:
             Allocation.objects.filter(payment_id__in=replaced_payment_ids).delete()
-        Allocation.objects.bulk_create(new_allocations, batch_size=1000)
+        _insert_rows(
+            Allocation,
+            ["entity_id", "invoice_id", "payment_id", "date", "amount", "created_at", "updated_at"],
+            [
+                (entity_id, invoice_id, p.pk, on, amount, now, now)
+                for p, invoice_id, on, amount in new_allocations
+            ],
+        )
 
 
 WRITERS: dict[str, type[_Writer]] = {
