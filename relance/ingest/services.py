@@ -836,6 +836,10 @@ class CreditNoteWriter(_AllocatingWriter):
             ids={a.invoice_id for allocations in old_allocations.values() for a in allocations},
         )
         by_ref = {state.ref: state for state in states.values()}
+        new_notes: list[CreditNote] = []
+        changed_notes: list[CreditNote] = []
+        replaced_note_ids: list[int] = []
+        new_allocations: list[tuple[CreditNote, int, Decimal, date]] = []
         for item in batch:
             record: CreditNoteRecord = item.record
             customer_id = self._customer_id(item)
@@ -897,29 +901,66 @@ class CreditNoteWriter(_AllocatingWriter):
                 self.unchanged += 1
                 continue
             if note is None:
-                note = CreditNote.objects.create(
-                    entity=self.entity, external_ref=record.credit_note_ref, **values
-                )
+                note = CreditNote(entity=self.entity, external_ref=record.credit_note_ref, **values)
+                new_notes.append(note)
                 self.created += 1
             else:
                 if fields_changed:
                     for key, value in values.items():
                         setattr(note, key, value)
-                    note.save(update_fields=[*values, "updated_at"])
+                    note.updated_at = timezone.now()
+                    changed_notes.append(note)
                 self.updated += 1
             if allocations_changed and wanted is not None:
                 for allocation in olds:
                     if allocation.invoice_id in states:
                         states[allocation.invoice_id].allocated -= allocation.amount
-                Allocation.objects.filter(credit_note=note).delete()
-                Allocation.objects.create(
-                    entity=self.entity,
-                    invoice_id=wanted[0],
-                    credit_note=note,
-                    date=wanted[2],
-                    amount=wanted[1],
-                )
+                if olds:
+                    replaced_note_ids.append(note.pk)
+                new_allocations.append((note, *wanted))
                 states[wanted[0]].allocated += wanted[1]
+        self._save(new_notes, changed_notes, replaced_note_ids, new_allocations)
+
+    def _save(
+        self,
+        new_notes: list[CreditNote],
+        changed_notes: list[CreditNote],
+        replaced_note_ids: list[int],
+        new_allocations: list[tuple[CreditNote, int, Decimal, date]],
+    ) -> None:
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        entity_id = self.entity.pk
+        _insert_rows(
+            CreditNote,
+            ["entity_id", "customer_id", "external_ref", "date", "currency", "amount", "reason"]
+            + ["created_at", "updated_at"],
+            [
+                (entity_id, n.customer_id, n.external_ref, n.date, n.currency, n.amount, n.reason, now, now)
+                for n in new_notes
+            ],
+        )
+        if new_notes:
+            ids = dict(
+                CreditNote.objects.filter(
+                    entity=self.entity, external_ref__in=[n.external_ref for n in new_notes]
+                ).values_list("external_ref", "id")
+            )
+            for note in new_notes:
+                note.pk = ids[note.external_ref]
+        if changed_notes:
+            CreditNote.objects.bulk_update(
+                changed_notes, ["customer_id", "date", "currency", "amount", "reason", "updated_at"]
+            )
+        if replaced_note_ids:
+            Allocation.objects.filter(credit_note_id__in=replaced_note_ids).delete()
+        _insert_rows(
+            Allocation,
+            ["entity_id", "invoice_id", "credit_note_id", "date", "amount", "created_at", "updated_at"],
+            [
+                (entity_id, invoice_id, n.pk, on, amount, now, now)
+                for n, invoice_id, amount, on in new_allocations
+            ],
+        )
 
 
 @dataclass
