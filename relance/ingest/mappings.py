@@ -29,7 +29,7 @@ MAPPING_NO_SOURCE_COLUMN = (
     "{source}:1: column {column!r} named in the mapping is not in the header ({header})"
 )
 MISSING_COLUMNS = (
-    "{source}:1: missing required column(s) {missing}; a {kind} file needs the columns {required} "
+    "{source}:1: missing required column(s) {missing}; {kind} files need the columns {required} "
     "(optional: {optional}); found {found}"
 )
 SETTINGS = (

@@ -60,7 +60,8 @@ from relance.ledger.services import (
 BATCH_SIZE = 5000
 PAYMENT_BATCH_SIZE = 500
 MAX_LISTED_ERRORS = 1000
-EXPECTED_UNIQUE = "a {field} used once in the file (it is already on line {first})"
+EXPECTED_UNIQUE = "a {field} used only once in the file (it is already on line {first})"
+EXPECTED_UNIQUE_ALLOCATION = "one row per invoice in a payment (invoice already on line {first})"
 EXPECTED_KNOWN_INVOICE = "an invoice_ref already imported for this entity"
 EXPECTED_KNOWN_PARENT = "a customer_ref in the database or in the file"
 EXPECTED_NOT_OVER_INVOICE = "at most {open_amount} (what invoice {ref} still owes)"
@@ -335,9 +336,7 @@ class _Writer:
             self.merged_duplicates += 1
             return
         value = getattr(item.record, self.key_field, item.record.key)
-        self.reject(
-            item, self.key_field, EXPECTED_UNIQUE.format(field=self.key_field, first=first_line), value
-        )
+        self.reject(item, self.key_field, EXPECTED_UNIQUE.format(field="ref", first=first_line), value)
 
     def _write(self, batch: list[_Item]) -> None:
         raise NotImplementedError
@@ -1149,7 +1148,7 @@ class PaymentWriter(_AllocatingWriter):
                     if self.deduplicate and seen.amount == row.amount:
                         self.merged_duplicates += 1
                         continue
-                    expected = EXPECTED_UNIQUE.format(field="payment_ref + invoice_ref", first=seen.line)
+                    expected = EXPECTED_UNIQUE_ALLOCATION.format(first=seen.line)
                     self._reject_rows(rows, row, "invoice_ref", expected, row.invoice_ref)
                     return None
                 draft.allocations[row.invoice_ref] = AllocationRecord(row.invoice_ref, row.amount, row.line)

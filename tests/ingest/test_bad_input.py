@@ -46,7 +46,7 @@ def test_duplicate_refs_inside_one_file(customers_loaded, write, run_import):
     run = run_import("invoices", path)
     assert not run.ok
     assert (
-        f"{path}:4: invoice_ref: expected a invoice_ref used once in the file (it is already on line 2)"
+        f"{path}:4: invoice_ref: expected a ref used only once in the file (it is already on line 2)"
         in run.stderr
     )
     assert_nothing_written()
@@ -64,7 +64,7 @@ def test_duplicate_refs_across_batches_are_found(customers_loaded, write, monkey
     outcome = file_import(kind="invoices", path=write("inv.csv", HEADER + rows), entity=entity_resolve())
     assert not outcome.committed
     assert [str(e).split(": ", 1)[1] for e in outcome.errors] == [
-        "invoice_ref: expected a invoice_ref used once in the file (it is already on line 3), found 'I1'"
+        "invoice_ref: expected a ref used only once in the file (it is already on line 3), found 'I1'"
     ]
     assert_nothing_written()
 
@@ -190,7 +190,7 @@ def test_a_missing_required_column_is_one_error_naming_the_expected_columns(enti
     run = run_import("invoices", path)
     assert not run.ok
     assert run.error.startswith(
-        f"{path}:1: missing required column(s) due_date; a invoices file needs the columns "
+        f"{path}:1: missing required column(s) due_date; invoices files need the columns "
         "invoice_ref, customer_ref, issue_date, due_date, amount"
     )
 

@@ -104,7 +104,10 @@ def test_two_rows_of_one_payment_for_the_same_invoice_are_duplicates(invoices_lo
         "P1,C1,2026-02-10,10,EUR,I1\nP1,C1,2026-02-10,10,EUR,I1\n",
     )
     run = run_import("payments", path)
-    assert f"{path}:3: invoice_ref: expected a payment_ref + invoice_ref used once in the file" in run.stderr
+    assert (
+        f"{path}:3: invoice_ref: expected one row per invoice in a payment (invoice already on line 2)"
+        in run.stderr
+    )
     assert Payment.objects.count() == 0
 
 
