@@ -385,7 +385,10 @@ class RowParser:
         name = cells.text("name", required=True, max_length=200)
         country = cells.convert("country", validate_country, EXPECTED_COUNTRY)
         existing = self.customer(ref) if ref else None
-        region = country or (existing.country if existing else "") or self.entity.country
+        own_country = country or (existing.country if existing else "")
+        # Phones need a region for national numbers: fall back to the entity's country. Tax ids are
+        # only checked against the customer's own country, as Customer.clean does.
+        region = own_country or self.entity.country
         terms = cells.convert("payment_terms_days", _non_negative_int, EXPECTED_INTEGER)
         credit_limit = cells.convert(
             "credit_limit",
@@ -395,9 +398,9 @@ class RowParser:
         tax_id = cells.text("tax_id", max_length=32)
         if tax_id is not None:
             try:
-                tax_id = normalise_tax_id(tax_id, region) if region else tax_id
+                tax_id = normalise_tax_id(tax_id, own_country) if own_country else tax_id
             except ValidationFailed as exc:
-                cells.error("tax_id", f"a valid tax id for {region} ({exc.message})", tax_id)
+                cells.error("tax_id", f"a valid tax id for {own_country} ({exc.message})", tax_id)
         timezone = cells.text("timezone", max_length=64)
         if timezone is not None and timezone not in _timezones():
             cells.error("timezone", EXPECTED_TIMEZONE, timezone)

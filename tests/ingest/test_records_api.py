@@ -181,3 +181,21 @@ def test_docs_list_every_canonical_column_with_its_kind():
         for column in columns:
             required = "**yes**" if column.required else "no"
             assert f"| `{column.name}` | {column.type} | {required} | `{column.example}` |" in section, column
+
+
+@pytest.mark.django_db
+def test_tax_ids_are_checked_against_the_customers_own_country_only(entity):
+    entity.country = "FR"
+    entity.save()
+    foreign = parse_row(
+        "customers", {"customer_ref": "C1", "name": "X", "tax_id": "DE136695976"}, entity=entity
+    )
+    assert foreign.tax_id == "DE136695976"  # no country on the row: kept as given
+    with pytest.raises(ErrorList) as caught:
+        parse_row(
+            "customers",
+            {"customer_ref": "C1", "name": "X", "country": "FR", "tax_id": "FR00000000000"},
+            entity=entity,
+        )
+    assert caught.value.errors[0].field == "tax_id"
+    assert caught.value.errors[0].expected.startswith("a valid tax id for FR")
