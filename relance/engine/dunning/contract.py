@@ -1,0 +1,290 @@
+"""The dunning engine's contract: its extra input tables, its output, and ``decide``'s signature.
+
+Bindings (the Django app, Parquet, …) hand ``decide`` a ``DunningTables``: the ledger tables of
+``relance.engine.schema`` plus the tables below, all on one Ibis backend, with exactly these
+columns (cast where the storage differs; ``conform_dunning`` does it). Empty tables are fine.
+
+Conventions:
+
+* ids are int64; every table keyed by customer uses the ledger's ``customers.customer_id``;
+* dates are business dates (``date``), as in the ledger; money is ``decimal(18, 4)`` in the
+  currency of the invoices concerned;
+* "active at A" for a dated row means ``start <= A`` and (``end`` is null or ``A <= end``).
+
+Stable after its first commit: changes are additive only, announced in a commit message
+starting "dunning contract:".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Protocol
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from relance.engine.schema import SCHEMAS as LEDGER_SCHEMAS
+from relance.engine.schema import LedgerTables
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+    from relance.engine.dunning.policy import Policy
+
+# A promise to pay: pauses the customer's dunning until promised_date + the policy's grace.
+# status: "open" (the engine decides active / kept / broken), "kept" or "cancelled" (set by the
+# app; both end the promise). Kept = every promised invoice is fully paid by promised_date +
+# grace; broken = still open after that.
+PROMISES = ibis.schema(
+    {
+        "promise_id": "int64",
+        "customer_id": "int64",
+        "created_on": "date",
+        "promised_date": "date",
+        "amount": "decimal(18, 4)",
+        "status": "string",
+    }
+)
+PROMISE_INVOICES = ibis.schema({"promise_id": "int64", "invoice_id": "int64"})
+
+# A disputed amount of one invoice is not chased while the dispute is open at A
+# (opened_on <= A and (resolved_on is null or A < resolved_on)); the rest of the invoice is.
+DISPUTES = ibis.schema(
+    {
+        "dispute_id": "int64",
+        "invoice_id": "int64",
+        "customer_id": "int64",
+        "amount": "decimal(18, 4)",
+        "reason_code": "string",
+        "opened_on": "date",
+        "resolved_on": "date",
+    }
+)
+
+# An active payment plan (status "active", starts_on <= A) replaces the customer's dunning by
+# reminders of its unpaid installments. status: "active", "completed", "cancelled".
+PLANS = ibis.schema(
+    {
+        "plan_id": "int64",
+        "customer_id": "int64",
+        "starts_on": "date",
+        "status": "string",
+        "currency": "string",
+    }
+)
+# An installment is paid when paid_on is set and paid_on <= A.
+PLAN_INSTALLMENTS = ibis.schema(
+    {
+        "plan_id": "int64",
+        "sequence": "int64",
+        "due_date": "date",
+        "amount": "decimal(18, 4)",
+        "paid_on": "date",
+    }
+)
+
+# kind: "hold", "legal" or "do_not_contact"; each stops every action for the customer while
+# active (starts_on <= A and (ends_on is null or A <= ends_on)).
+HOLDS = ibis.schema(
+    {
+        "customer_id": "int64",
+        "kind": "string",
+        "reason": "string",
+        "starts_on": "date",
+        "ends_on": "date",
+    }
+)
+
+# The channels each customer can be reached on today (after opt-outs and invalid addresses):
+# one row per (customer, channel); a step uses the first of its channels present here.
+CUSTOMER_CHANNELS = ibis.schema({"customer_id": "int64", "channel": "string"})
+
+# Past actions (what earlier runs did or a collector logged). is_contact: the customer was
+# contacted (a message or a call), as opposed to internal actions (owner notified, hold).
+CONTACT_HISTORY = ibis.schema(
+    {
+        "customer_id": "int64",
+        "date": "date",
+        "step_key": "string",
+        "channel": "string",
+        "is_contact": "boolean",
+    }
+)
+
+# Each invoice's reached step (the engine reads the highest step_index per invoice, so a full
+# history works as well as one row per invoice).
+INVOICE_STEPS = ibis.schema(
+    {
+        "invoice_id": "int64",
+        "step_key": "string",
+        "step_index": "int64",
+        "reached_on": "date",
+    }
+)
+
+# The policy of each customer, resolved by the app (segment mapping, entity default). A
+# customer without a row is not dunned (reported in ``Decisions.suppressed``, reason
+# "no_policy").
+CUSTOMER_POLICY = ibis.schema({"customer_id": "int64", "policy_key": "string"})
+
+# Optional per-customer facts for conditions and the worklist: risk "low"/"medium"/"high"/"";
+# credit_limit null when none. A customer without a row has risk "" and no limit.
+CUSTOMER_PROFILE = ibis.schema(
+    {
+        "customer_id": "int64",
+        "risk": "string",
+        "credit_limit": "decimal(18, 4)",
+    }
+)
+
+DUNNING_SCHEMAS = {
+    "promises": PROMISES,
+    "promise_invoices": PROMISE_INVOICES,
+    "disputes": DISPUTES,
+    "plans": PLANS,
+    "plan_installments": PLAN_INSTALLMENTS,
+    "holds": HOLDS,
+    "customer_channels": CUSTOMER_CHANNELS,
+    "contact_history": CONTACT_HISTORY,
+    "invoice_steps": INVOICE_STEPS,
+    "customer_policy": CUSTOMER_POLICY,
+    "customer_profile": CUSTOMER_PROFILE,
+}
+ALL_SCHEMAS = {**LEDGER_SCHEMAS, **DUNNING_SCHEMAS}
+
+
+@dataclass(frozen=True)
+class DunningTables:
+    """The ledger and the dunning inputs as Ibis tables on one backend."""
+
+    invoices: ir.Table
+    credit_notes: ir.Table
+    payments: ir.Table
+    allocations: ir.Table
+    customers: ir.Table
+    promises: ir.Table
+    promise_invoices: ir.Table
+    disputes: ir.Table
+    plans: ir.Table
+    plan_installments: ir.Table
+    holds: ir.Table
+    customer_channels: ir.Table
+    contact_history: ir.Table
+    invoice_steps: ir.Table
+    customer_policy: ir.Table
+    customer_profile: ir.Table
+
+    @property
+    def ledger(self) -> LedgerTables:
+        return LedgerTables(
+            invoices=self.invoices,
+            credit_notes=self.credit_notes,
+            payments=self.payments,
+            allocations=self.allocations,
+            customers=self.customers,
+        )
+
+    @classmethod
+    def unbound(cls) -> DunningTables:
+        return cls(**{name: ibis.table(schema, name=name) for name, schema in ALL_SCHEMAS.items()})
+
+
+# One row per decision: one action for one customer, covering one or more invoices (grouping:
+# at most one "upcoming" and one "overdue" message per customer per run). Returned as a pyarrow
+# Table with exactly these columns, in this order, whatever the backend.
+DECISION_COLUMNS: dict[str, pa.DataType] = {
+    "decision_id": pa.int64(),  # 1.. within this result, ordered by customer then kind
+    "customer_id": pa.int64(),
+    "entity_id": pa.int64(),
+    "currency": pa.string(),
+    "policy_key": pa.string(),
+    "kind": pa.string(),  # "upcoming", "overdue", "installment" or "internal"
+    "step_key": pa.string(),  # the most advanced step now due among the invoices covered
+    "step_index": pa.int64(),
+    "offset_days": pa.int64(),  # that step's offset (days after due; negative = before due)
+    "action": pa.string(),  # message, task, notify_owner, credit_hold, external_collection
+    "channel": pa.string(),  # null for internal actions
+    "tone": pa.string(),
+    "template_key": pa.string(),
+    "invoice_ids": pa.string(),  # comma-separated ascending invoice ids ("" for installments)
+    "invoice_count": pa.int64(),
+    "amount_due": pa.decimal128(18, 4),  # open amount of the invoices covered, disputes excluded
+    "max_days_past_due": pa.int64(),
+    "broken_promise": pa.bool_(),  # dunning resumed after a broken promise
+    "catch_up": pa.bool_(),  # earlier steps were due but skipped (after a gap)
+    "reasons": pa.string(),  # JSON list of {"code": …, "detail": …}
+}
+
+# Per invoice whose step advances in this result: what the app records as the reached step.
+INVOICE_STEP_COLUMNS: dict[str, pa.DataType] = {
+    "invoice_id": pa.int64(),
+    "decision_id": pa.int64(),
+    "step_key": pa.string(),
+    "step_index": pa.int64(),
+    "reached_on": pa.date32(),
+}
+
+# Why an invoice or a customer that was due something got nothing today (invoice_id null for
+# customer-wide reasons). Codes: see ``relance.engine.dunning.decide.REASON_CODES``.
+SUPPRESSED_COLUMNS: dict[str, pa.DataType] = {
+    "customer_id": pa.int64(),
+    "invoice_id": pa.int64(),
+    "reason": pa.string(),
+    "detail": pa.string(),
+}
+
+# One row per customer with an open overdue amount, highest priority first.
+WORKLIST_COLUMNS: dict[str, pa.DataType] = {
+    "customer_id": pa.int64(),
+    "currency": pa.string(),
+    "priority": pa.float64(),
+    "overdue_amount": pa.decimal128(18, 4),
+    "max_days_past_due": pa.int64(),
+    "risk": pa.string(),
+    "broken_promises": pa.int64(),
+    "days_since_contact": pa.int64(),  # null when never contacted
+    "factors": pa.string(),  # JSON object: each factor's value and its points
+}
+
+
+def empty(columns: Mapping[str, pa.DataType]) -> pa.Table:
+    return pa.schema(list(columns.items())).empty_table()
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What ``decide`` returns: pyarrow tables with the columns above."""
+
+    as_of: date
+    decisions: pa.Table
+    invoice_steps: pa.Table
+    suppressed: pa.Table
+    worklist: pa.Table
+
+
+class DecideFunction(Protocol):
+    def __call__(
+        self,
+        tables: DunningTables,
+        policies: Mapping[str, Policy],
+        *,
+        as_of: date,
+        backend: BaseBackend | None = None,
+    ) -> Decisions: ...
+
+
+def conform_dunning(table: ir.Table, name: str) -> ir.Table:
+    """``table`` with exactly the contract's columns for ``name``, cast where types differ."""
+    schema = ALL_SCHEMAS[name]
+    missing = [column for column in schema.names if column not in table.columns]
+    if missing:
+        raise ValueError(f"table {name!r} has no column {missing[0]!r}")
+    return table.select(
+        *[
+            (table[column] if table[column].type() == dtype else table[column].cast(dtype)).name(column)
+            for column, dtype in schema.items()
+        ]
+    )

@@ -1,0 +1,401 @@
+"""Dunning policies as data: frozen dataclasses, loaded from and dumped to plain dicts (YAML).
+
+A policy is an ordered list of steps. A step fires ``offset_days`` after an invoice's due date
+(negative = before it) when its conditions hold; it performs an ``action`` through the first
+channel of ``channels`` the customer can still be reached on. Policy-level ``CadenceRules``
+limit how often a customer is contacted. ``policy_from_dict`` validates everything and raises
+``ValidationFailed`` listing every problem as ``path: expected …, found …``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from relance.core.errors import ValidationFailed
+
+ACTIONS = ("message", "task", "notify_owner", "credit_hold", "external_collection")
+# Actions that reach the customer: they count for cadence and need a channel.
+CONTACT_ACTIONS = ("message", "task")
+CHANNELS = ("email", "sms", "letter", "registered_letter", "phone")
+TONES = ("friendly", "neutral", "firm", "urgent", "final")
+CONDITION_FIELDS = (
+    "amount_due",  # the customer's open amount in the step (after disputes), in the currency
+    "invoice_amount",  # the invoice's open amount
+    "days_past_due",
+    "risk",  # customer_profile.risk: "low", "medium", "high" or ""
+    "segment",  # customers.segment
+    "behaviour",  # the behavioural class: prompt, forgetful, chronic_late, at_risk, new
+)
+NUMERIC_FIELDS = ("amount_due", "invoice_amount", "days_past_due")
+OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in")
+
+ERROR_POLICY = "policy {key}: {problems}"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``field operator value``: e.g. ``amount_due ge 10000`` or ``risk in [high]``."""
+
+    field: str
+    operator: str
+    value: Decimal | str | tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        value = self.value
+        if isinstance(value, Decimal):
+            return {"field": self.field, "op": self.operator, "value": _number_out(value)}
+        if isinstance(value, tuple):
+            return {"field": self.field, "op": self.operator, "value": list(value)}
+        return {"field": self.field, "op": self.operator, "value": value}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One touchpoint of a policy, relative to an invoice's due date."""
+
+    key: str
+    offset_days: int
+    action: str
+    channels: tuple[str, ...] = ()
+    template_key: str = ""
+    tone: str = "neutral"
+    conditions: tuple[Condition, ...] = ()
+    description: str = ""
+
+    @property
+    def is_contact(self) -> bool:
+        return self.action in CONTACT_ACTIONS
+
+    @property
+    def kind(self) -> str:
+        """``upcoming`` (before due), ``overdue`` (on or after due) or ``internal``."""
+        if not self.is_contact:
+            return "internal"
+        return "upcoming" if self.offset_days < 0 else "overdue"
+
+
+@dataclass(frozen=True)
+class CadencePhase:
+    """Within ``until_days_past_due`` (inclusive), at least ``min_days_between`` between contacts."""
+
+    until_days_past_due: int
+    min_days_between: int
+
+
+@dataclass(frozen=True)
+class CadenceRules:
+    """How often one customer may be contacted, whatever the number of invoices.
+
+    ``min_days_between`` applies everywhere; each phase raises it while the customer's most
+    overdue invoice is within the phase (the seeds' rule: 15 days during the first 60 days past
+    due). ``max_contacts``/``window_days`` cap contacts in a rolling window. A customer whose
+    amount due is below ``small_balance`` (in the invoices' currency) is not chased.
+    ``promise_grace_days``: how long after its date a promise still pauses dunning.
+    """
+
+    min_days_between: int = 0
+    phases: tuple[CadencePhase, ...] = ()
+    max_contacts: int | None = None
+    window_days: int = 30
+    small_balance: Decimal = Decimal(0)
+    promise_grace_days: int = 3
+    installment_reminder_days: int = 3
+
+    def min_days_at(self, days_past_due: int) -> int:
+        """The minimum gap between contacts when the most overdue invoice is this late."""
+        gap = self.min_days_between
+        for phase in self.phases:
+            if days_past_due <= phase.until_days_past_due:
+                gap = max(gap, phase.min_days_between)
+        return gap
+
+
+@dataclass(frozen=True)
+class Policy:
+    key: str
+    name: str
+    steps: tuple[Step, ...]
+    cadence: CadenceRules = field(default_factory=CadenceRules)
+    description: str = ""
+
+    def step_index(self, key: str) -> int:
+        for index, step in enumerate(self.steps):
+            if step.key == key:
+                return index
+        raise KeyError(key)
+
+
+# --------------------------------------------------------------------------- dict / YAML form
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, path: str, expected: str, found: Any) -> None:
+        self.items.append(f"{path}: expected {expected}, found {found!r}")
+
+
+def _number_out(value: Decimal) -> int | str:
+    return int(value) if value == value.to_integral_value() else str(value)
+
+
+def _int(data: Mapping[str, Any], name: str, path: str, problems: _Problems, default: Any = ...) -> Any:
+    if name not in data:
+        if default is ...:
+            problems.add(f"{path}.{name}", "an integer", "nothing")
+            return 0
+        return default
+    value = data[name]
+    if value is None and default is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.add(f"{path}.{name}", "an integer", value)
+        return 0
+    return value
+
+
+def _decimal(value: Any, path: str, problems: _Problems) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | str | float | Decimal):
+        problems.add(path, "a number", value)
+        return Decimal(0)
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        problems.add(path, "a number", value)
+        return Decimal(0)
+    if not number.is_finite():
+        problems.add(path, "a finite number", value)
+        return Decimal(0)
+    return number
+
+
+def _text(
+    data: Mapping[str, Any], name: str, path: str, problems: _Problems, default: str | None = None
+) -> str:
+    value = data.get(name, default)
+    if value is None:
+        problems.add(f"{path}.{name}", "a text", "nothing")
+        return ""
+    if not isinstance(value, str):
+        problems.add(f"{path}.{name}", "a text", value)
+        return ""
+    return value
+
+
+def _choice(value: str, choices: Sequence[str], path: str, problems: _Problems) -> None:
+    if value not in choices:
+        problems.add(path, "one of " + ", ".join(choices), value)
+
+
+def _condition(data: Any, path: str, problems: _Problems) -> Condition:
+    if not isinstance(data, Mapping):
+        problems.add(path, "a mapping with field, op, value", data)
+        return Condition("amount_due", "ge", Decimal(0))
+    _unknown(data, {"field", "op", "value"}, path, problems)
+    field_name = _text(data, "field", path, problems)
+    _choice(field_name, CONDITION_FIELDS, f"{path}.field", problems)
+    operator = _text(data, "op", path, problems)
+    _choice(operator, OPERATORS, f"{path}.op", problems)
+    raw = data.get("value")
+    value: Decimal | str | tuple[str, ...]
+    if operator in ("in", "not_in"):
+        if not isinstance(raw, list) or not all(isinstance(item, str | int) for item in raw):
+            problems.add(f"{path}.value", "a list", raw)
+            return Condition(field_name, operator, ())
+        if field_name in NUMERIC_FIELDS:
+            problems.add(f"{path}.op", "a comparison (eq, ne, lt, le, gt, ge) for a number", operator)
+        value = tuple(str(item) for item in raw)
+    elif field_name in NUMERIC_FIELDS:
+        value = _decimal(raw, f"{path}.value", problems)
+    else:
+        if operator not in ("eq", "ne"):
+            problems.add(f"{path}.op", "eq, ne, in or not_in for a text field", operator)
+        if not isinstance(raw, str):
+            problems.add(f"{path}.value", "a text", raw)
+            raw = ""
+        value = raw
+    return Condition(field_name, operator, value)
+
+
+def _unknown(data: Mapping[str, Any], known: set[str], path: str, problems: _Problems) -> None:
+    for name in data:
+        if name not in known:
+            problems.add(f"{path}.{name}", "one of " + ", ".join(sorted(known)), "an unknown key")
+
+
+STEP_KEYS = {"key", "offset_days", "action", "channels", "template", "tone", "conditions", "description"}
+CADENCE_KEYS = {
+    "min_days_between",
+    "phases",
+    "max_contacts",
+    "window_days",
+    "small_balance",
+    "promise_grace_days",
+    "installment_reminder_days",
+}
+POLICY_KEYS = {"key", "name", "description", "steps", "cadence"}
+
+
+def _step(data: Any, path: str, problems: _Problems) -> Step:
+    if not isinstance(data, Mapping):
+        problems.add(path, "a mapping", data)
+        return Step("", 0, "message")
+    _unknown(data, STEP_KEYS, path, problems)
+    key = _text(data, "key", path, problems)
+    if not key or "," in key:
+        problems.add(f"{path}.key", "a non-empty key without commas", key)
+    action = _text(data, "action", path, problems)
+    _choice(action, ACTIONS, f"{path}.action", problems)
+    raw_channels = data.get("channels", [])
+    channels: tuple[str, ...] = ()
+    if not isinstance(raw_channels, list) or not all(isinstance(item, str) for item in raw_channels):
+        problems.add(f"{path}.channels", "a list of channels", raw_channels)
+    else:
+        channels = tuple(raw_channels)
+        for position, channel in enumerate(channels):
+            _choice(channel, CHANNELS, f"{path}.channels[{position}]", problems)
+        if action in CONTACT_ACTIONS and not channels:
+            problems.add(f"{path}.channels", f"at least one channel for a {action}", raw_channels)
+    tone = _text(data, "tone", path, problems, default="neutral")
+    _choice(tone, TONES, f"{path}.tone", problems)
+    raw_conditions = data.get("conditions", [])
+    if not isinstance(raw_conditions, list):
+        problems.add(f"{path}.conditions", "a list", raw_conditions)
+        raw_conditions = []
+    conditions = tuple(
+        _condition(item, f"{path}.conditions[{position}]", problems)
+        for position, item in enumerate(raw_conditions)
+    )
+    return Step(
+        key=key,
+        offset_days=_int(data, "offset_days", path, problems),
+        action=action,
+        channels=channels,
+        template_key=_text(data, "template", path, problems, default=key),
+        tone=tone,
+        conditions=conditions,
+        description=_text(data, "description", path, problems, default=""),
+    )
+
+
+def _cadence(data: Any, path: str, problems: _Problems) -> CadenceRules:
+    if data is None:
+        return CadenceRules()
+    if not isinstance(data, Mapping):
+        problems.add(path, "a mapping", data)
+        return CadenceRules()
+    _unknown(data, CADENCE_KEYS, path, problems)
+    phases = []
+    raw_phases = data.get("phases", [])
+    if not isinstance(raw_phases, list):
+        problems.add(f"{path}.phases", "a list", raw_phases)
+        raw_phases = []
+    for position, item in enumerate(raw_phases):
+        phase_path = f"{path}.phases[{position}]"
+        if not isinstance(item, Mapping):
+            problems.add(phase_path, "a mapping with until_days_past_due, min_days_between", item)
+            continue
+        _unknown(item, {"until_days_past_due", "min_days_between"}, phase_path, problems)
+        phases.append(
+            CadencePhase(
+                until_days_past_due=_int(item, "until_days_past_due", phase_path, problems),
+                min_days_between=_int(item, "min_days_between", phase_path, problems),
+            )
+        )
+    rules = CadenceRules(
+        min_days_between=_int(data, "min_days_between", path, problems, default=0),
+        phases=tuple(phases),
+        max_contacts=_int(data, "max_contacts", path, problems, default=None),
+        window_days=_int(data, "window_days", path, problems, default=30),
+        small_balance=_decimal(data.get("small_balance", 0), f"{path}.small_balance", problems),
+        promise_grace_days=_int(data, "promise_grace_days", path, problems, default=3),
+        installment_reminder_days=_int(data, "installment_reminder_days", path, problems, default=3),
+    )
+    for name in ("min_days_between", "window_days", "promise_grace_days", "installment_reminder_days"):
+        if getattr(rules, name) < 0:
+            problems.add(f"{path}.{name}", "zero or more", getattr(rules, name))
+    if rules.max_contacts is not None and rules.max_contacts < 1:
+        problems.add(f"{path}.max_contacts", "at least 1 (or nothing for no cap)", rules.max_contacts)
+    if rules.window_days < 1:
+        problems.add(f"{path}.window_days", "at least 1", rules.window_days)
+    if rules.small_balance < 0:
+        problems.add(f"{path}.small_balance", "zero or more", str(rules.small_balance))
+    return rules
+
+
+def policy_from_dict(data: Any) -> Policy:
+    """A validated ``Policy`` from its dict form (what YAML gives); every problem is listed."""
+    problems = _Problems()
+    if not isinstance(data, Mapping):
+        raise ValidationFailed(ERROR_POLICY.format(key="?", problems=f"expected a mapping, found {data!r}"))
+    _unknown(data, POLICY_KEYS, "policy", problems)
+    key = _text(data, "key", "policy", problems)
+    name = _text(data, "name", "policy", problems, default=key)
+    raw_steps = data.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        problems.add("policy.steps", "a non-empty list of steps", raw_steps)
+        raw_steps = []
+    steps = tuple(_step(item, f"steps[{position}]", problems) for position, item in enumerate(raw_steps))
+    seen: set[str] = set()
+    for position, step in enumerate(steps):
+        if step.key in seen:
+            problems.add(f"steps[{position}].key", "a key not used by another step", step.key)
+        seen.add(step.key)
+        if position and step.offset_days < steps[position - 1].offset_days:
+            problems.add(
+                f"steps[{position}].offset_days",
+                f"at least the previous step's ({steps[position - 1].offset_days}): steps are in order",
+                step.offset_days,
+            )
+    cadence = _cadence(data.get("cadence"), "cadence", problems)
+    if problems.items:
+        raise ValidationFailed(ERROR_POLICY.format(key=key or "?", problems="; ".join(problems.items)))
+    return Policy(
+        key=key,
+        name=name,
+        steps=steps,
+        cadence=cadence,
+        description=_text(data, "description", "policy", problems, ""),
+    )
+
+
+def policy_to_dict(policy: Policy) -> dict[str, Any]:
+    """The dict form of ``policy``: ``policy_from_dict(policy_to_dict(p)) == p``."""
+    cadence = policy.cadence
+    cadence_dict: dict[str, Any] = {
+        "min_days_between": cadence.min_days_between,
+        "phases": [
+            {"until_days_past_due": phase.until_days_past_due, "min_days_between": phase.min_days_between}
+            for phase in cadence.phases
+        ],
+        "max_contacts": cadence.max_contacts,
+        "window_days": cadence.window_days,
+        "small_balance": _number_out(cadence.small_balance),
+        "promise_grace_days": cadence.promise_grace_days,
+        "installment_reminder_days": cadence.installment_reminder_days,
+    }
+    steps = []
+    for step in policy.steps:
+        item: dict[str, Any] = {
+            "key": step.key,
+            "offset_days": step.offset_days,
+            "action": step.action,
+            "channels": list(step.channels),
+            "template": step.template_key,
+            "tone": step.tone,
+        }
+        if step.conditions:
+            item["conditions"] = [condition.to_dict() for condition in step.conditions]
+        if step.description:
+            item["description"] = step.description
+        steps.append(item)
+    result: dict[str, Any] = {"key": policy.key, "name": policy.name}
+    if policy.description:
+        result["description"] = policy.description
+    result["cadence"] = cadence_dict
+    result["steps"] = steps
+    return result
