@@ -1438,7 +1438,7 @@ def file_import(
     try:
         bound = mapping_bind(mapping, kind=kind, header=table.header, source=table.source)
     except ValidationFailed:
-        table.rows.close()  # type: ignore[attr-defined]
+        table.close()
         raise
     if start is not None:
         start(table.total_bytes)

@@ -52,6 +52,12 @@ class Table:
     encoding: str = ""
     delimiter: str = ""
     _position: Any = field(default=None, repr=False)
+    _close: Any = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Close the file now (a generator that never started would not run its ``finally``)."""
+        if self._close is not None:
+            self._close()
 
     @property
     def bytes_read(self) -> int:
@@ -198,7 +204,7 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expect
         finally:
             text.close()
 
-    return Table(source, header, rows(), total, encoding, delimiter, _position=raw.tell)
+    return Table(source, header, rows(), total, encoding, delimiter, _position=raw.tell, _close=text.close)
 
 
 def _xlsx_text(value: object) -> str | None:
@@ -259,4 +265,13 @@ def _open_xlsx(path: Path, *, sheet: str | None, expected_columns: str) -> Table
             workbook.close()
 
     # Progress for XLSX counts rows (the compressed size says little about how far we are).
-    return Table(source, header, rows(), total_rows, "xlsx", "", _position=lambda: progress["row"])
+    return Table(
+        source,
+        header,
+        rows(),
+        total_rows,
+        "xlsx",
+        "",
+        _position=lambda: progress["row"],
+        _close=workbook.close,
+    )

@@ -213,7 +213,8 @@ def test_formula_injection_is_stored_as_text_and_neutralised_in_rejects(entity, 
     assert Customer.objects.get(external_ref="@SUM(A1)").name == "-2+3"
     rejects = path.with_name("c.csv.rejects.csv")
     assert run.outcome["rejects_path"] == str(rejects)
-    rows = list(csv.reader(rejects.open(encoding="utf-8")))
+    with rejects.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.reader(stream))
     assert rows[0] == ["customer_ref", "name", "email", "line", "error"]
     assert rows[1][:4] == ["C2", "'+cmd|calc", "not-an-email", "3"]
     assert rows[1][4].startswith("email: expected an e-mail address")
