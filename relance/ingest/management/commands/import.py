@@ -103,11 +103,12 @@ class Command(BaseCommand):
         hidden = outcome.error_count - len(outcome.errors)
         if hidden > 0:
             self.stderr.write(f"… and {hidden} more error(s)")
+        rejected = outcome.error_count and not options["skip_invalid"]
         if options["json"]:
             self.stdout.write(json.dumps(outcome.as_dict(), indent=2))
-        elif not options["quiet"]:
+        elif not options["quiet"] and not rejected:
             self.stdout.write(_summary(outcome))
-        if outcome.error_count and not options["skip_invalid"]:
+        if rejected:
             raise CommandError(REJECTED.format(count=outcome.error_count, rows=outcome.rejected_rows))
 
 
