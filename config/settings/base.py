@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "relance.api",
     "relance.web",
     "relance.demo",
+    "relance.dunning",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,137 @@
+"""Admin for collections. Policies are edited as YAML and validated by the engine on save."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from django import forms
+from django.contrib import admin
+
+from relance.core.errors import ValidationFailed
+from relance.dunning.models import (
+    CustomerHold,
+    Dispute,
+    DunningAction,
+    DunningRun,
+    Installment,
+    PaymentPlan,
+    Policy,
+    Promise,
+    SegmentPolicy,
+)
+from relance.engine.dunning.policy import policy_from_dict, policy_to_dict
+
+
+class PolicyForm(forms.ModelForm):
+    """The spec as YAML text (how docs/policies.md shows it), stored as the engine's dict form."""
+
+    spec_yaml = forms.CharField(
+        label="Policy (YAML)",
+        widget=forms.Textarea(attrs={"rows": 30, "cols": 110, "style": "font-family: monospace"}),
+        help_text="key, name, cadence and steps; see docs/policies.md",
+    )
+
+    class Meta:
+        model = Policy
+        fields = ["entity", "spec_yaml"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["spec_yaml"].initial = yaml.safe_dump(self.instance.spec, sort_keys=False, width=100)
+
+    def clean_spec_yaml(self) -> dict[str, Any]:
+        try:
+            data = yaml.safe_load(self.cleaned_data["spec_yaml"])
+        except yaml.YAMLError as exc:
+            raise forms.ValidationError(f"not valid YAML: {exc}") from None
+        try:
+            policy = policy_from_dict(data)
+        except ValidationFailed as exc:
+            raise forms.ValidationError(exc.message) from None
+        if self.instance.pk and policy.key != self.instance.key:
+            raise forms.ValidationError(f"the key cannot change here (it is {self.instance.key!r})")
+        return policy_to_dict(policy)
+
+    def save(self, commit: bool = True) -> Policy:
+        spec = self.cleaned_data["spec_yaml"]
+        self.instance.spec = spec
+        self.instance.key = spec["key"]
+        self.instance.name = spec["name"]
+        return super().save(commit=commit)
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    form = PolicyForm
+    list_display = ["key", "name", "entity", "updated_at"]
+    list_filter = ["entity"]
+    search_fields = ["key", "name"]
+
+
+@admin.register(SegmentPolicy)
+class SegmentPolicyAdmin(admin.ModelAdmin):
+    list_display = ["entity", "segment", "policy"]
+    list_filter = ["entity"]
+
+
+@admin.register(Promise)
+class PromiseAdmin(admin.ModelAdmin):
+    list_display = ["customer", "created_on", "promised_date", "amount", "currency", "status"]
+    list_filter = ["entity", "status"]
+    search_fields = ["customer__external_ref", "customer__name"]
+    raw_id_fields = ["customer", "invoices", "created_by"]
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    list_display = ["invoice", "customer", "amount", "reason_code", "status", "opened_on", "resolved_on"]
+    list_filter = ["entity", "status", "reason_code"]
+    search_fields = ["invoice__external_ref", "customer__external_ref"]
+    raw_id_fields = ["customer", "invoice", "created_by"]
+
+
+class InstallmentInline(admin.TabularInline):
+    model = Installment
+    extra = 0
+
+
+@admin.register(PaymentPlan)
+class PaymentPlanAdmin(admin.ModelAdmin):
+    list_display = ["customer", "starts_on", "status", "currency"]
+    list_filter = ["entity", "status"]
+    raw_id_fields = ["customer", "invoices", "created_by"]
+    inlines = [InstallmentInline]
+
+
+@admin.register(CustomerHold)
+class CustomerHoldAdmin(admin.ModelAdmin):
+    list_display = ["customer", "kind", "reason", "starts_on", "ends_on"]
+    list_filter = ["entity", "kind"]
+    raw_id_fields = ["customer", "created_by"]
+
+
+@admin.register(DunningRun)
+class DunningRunAdmin(admin.ModelAdmin):
+    list_display = ["entity", "as_of", "status", "started_at", "finished_at"]
+    list_filter = ["entity"]
+    readonly_fields = ["entity", "as_of", "status", "started_at", "finished_at", "counts", "started_by"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+
+@admin.register(DunningAction)
+class DunningActionAdmin(admin.ModelAdmin):
+    """Actions are the record of what runs decided: read-only except their status."""
+
+    list_display = ["on", "customer", "action", "step_key", "channel", "amount_due", "currency", "status"]
+    list_filter = ["entity", "action", "status", "kind"]
+    search_fields = ["customer__external_ref", "customer__name", "step_key"]
+    readonly_fields = [
+        field.name for field in DunningAction._meta.get_fields() if field.concrete and field.name != "status"
+    ] + ["invoices"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False

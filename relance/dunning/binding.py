@@ -1,0 +1,296 @@
+"""Bind the dunning engine's contract to the app database, as ``relance.reports.binding`` does for KPIs.
+
+Every table of ``relance.engine.dunning.contract`` is an unbound Ibis expression over Django's
+tables (renamed, never introspected), run on Django's own connection so that ``decide`` sees
+the rows of the run's open transaction. Everything is restricted to one entity: a run is per
+entity, and policy keys are unique only within an entity.
+
+Derived tables:
+
+* ``customer_policy``: the customer's segment mapping, else the entity's default (empty
+  segment); customers with neither get no row (the engine reports them as "no_policy").
+* ``customer_channels``: a channel is available when at least one contact of the customer
+  has the address for it, has not opted out of it and the address is not invalid or bouncing
+  (email → email; phone → sms and phone; postal address → letter and registered_letter).
+* ``contact_history``: the actions of earlier runs that were not cancelled.
+* ``customer_profile``: the credit limit; risk is "" until credit scoring exists (issue C9).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from django.db.models import Field, Model
+
+from relance.dunning.models import (
+    CustomerHold,
+    Dispute,
+    DunningAction,
+    Installment,
+    InvoiceStep,
+    PaymentPlan,
+    Policy,
+    Promise,
+    SegmentPolicy,
+)
+from relance.engine.dunning.contract import ALL_SCHEMAS, DunningTables
+from relance.ledger.models import Contact, ContactStatus, Customer, Entity
+from relance.reports.binding import app_ledger
+
+BAD_ADDRESS = (ContactStatus.INVALID.value, ContactStatus.BOUNCING.value)
+
+
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field), f"{model.__name__}.{name} is not a concrete field"
+    return str(field.column)
+
+
+def _raw(model: type[Model], fields: dict[str, str]) -> ir.Table:
+    """``model``'s table with ``fields`` (Django field or column name → Ibis type), columns as stored."""
+    columns = {_column(model, name): dtype for name, dtype in fields.items()}
+    return ibis.table(columns, name=model._meta.db_table)
+
+
+def _source(
+    model: type[Model], contract_table: str, columns: dict[str, str], *, entity_id: int | None
+) -> ir.Table:
+    """The Django table as the contract's ``contract_table`` (contract column → Django field)."""
+    schema = ALL_SCHEMAS[contract_table]
+    fields = {name: schema[contract] for contract, name in columns.items()}
+    if entity_id is not None:
+        fields["entity"] = "int64"
+    raw = _raw(model, fields)
+    if entity_id is not None:
+        raw = raw.filter(raw[_column(model, "entity")] == entity_id)
+    return raw.select(*(raw[_column(model, name)].name(contract) for contract, name in columns.items()))
+
+
+def _m2m(model: type[Model], field_name: str, contract_table: str, columns: dict[str, str]) -> ir.Table:
+    """An auto-created many-to-many table (``promise_id``/``invoice_id``) as a contract table."""
+    through = getattr(model, field_name).through
+    schema = ALL_SCHEMAS[contract_table]
+    raw_columns = {
+        through._meta.get_field(name).column: schema[contract] for contract, name in columns.items()
+    }
+    raw = ibis.table(raw_columns, name=through._meta.db_table)
+    return raw.select(
+        *(raw[through._meta.get_field(name).column].name(contract) for contract, name in columns.items())
+    )
+
+
+def _customer_policy(entity_id: int) -> ir.Table:
+    customers = _raw(Customer, {"id": "int64", "entity": "int64", "segment": "string"})
+    customers = customers.filter(customers[_column(Customer, "entity")] == entity_id).select(
+        customer_id=customers[_column(Customer, "id")], segment=customers[_column(Customer, "segment")]
+    )
+    mappings = _raw(SegmentPolicy, {"entity": "int64", "segment": "string", "policy": "int64"})
+    mappings = mappings.filter(mappings[_column(SegmentPolicy, "entity")] == entity_id)
+    policies = _raw(Policy, {"id": "int64", "key": "string"})
+    keyed = mappings.join(
+        policies, mappings[_column(SegmentPolicy, "policy")] == policies[_column(Policy, "id")]
+    ).select(
+        map_segment=mappings[_column(SegmentPolicy, "segment")],
+        map_key=policies[_column(Policy, "key")],
+    )
+    default = keyed.filter(keyed.map_segment == "").select(default_key=keyed.map_key, default_one=1)
+    by_segment = customers.left_join(keyed, customers.segment == keyed.map_segment).select(
+        "customer_id", "map_key"
+    )
+    left = by_segment.mutate(one=ibis.literal(1))
+    with_default = left.left_join(default, left.one == default.default_one)
+    resolved = with_default.select(
+        customer_id=with_default.customer_id,
+        policy_key=with_default.map_key.coalesce(with_default.default_key),
+    )
+    return resolved.filter(resolved.policy_key.notnull())
+
+
+def _customer_channels(entity_id: int) -> ir.Table:
+    contacts = _raw(
+        Contact,
+        {
+            "customer": "int64",
+            "email": "string",
+            "phone": "string",
+            "postal_address": "string",
+            "opt_out_email": "boolean",
+            "opt_out_sms": "boolean",
+            "opt_out_letter": "boolean",
+            "opt_out_phone": "boolean",
+            "email_status": "string",
+            "phone_status": "string",
+        },
+    )
+    customers = _raw(Customer, {"id": "int64", "entity": "int64"})
+    customers = customers.filter(customers[_column(Customer, "entity")] == entity_id).select(
+        _cid=customers[_column(Customer, "id")]
+    )
+    contacts = contacts.join(customers, contacts[_column(Contact, "customer")] == customers._cid)
+    email_ok = (contacts.email != "") & ~contacts.email_status.isin(BAD_ADDRESS)
+    phone_ok = (contacts.phone != "") & ~contacts.phone_status.isin(BAD_ADDRESS)
+    letter_ok = contacts.postal_address.strip() != ""
+    available = {
+        "email": email_ok & ~contacts.opt_out_email,
+        "sms": phone_ok & ~contacts.opt_out_sms,
+        "phone": phone_ok & ~contacts.opt_out_phone,
+        "letter": letter_ok & ~contacts.opt_out_letter,
+        "registered_letter": letter_ok & ~contacts.opt_out_letter,
+    }
+    parts = [
+        contacts.filter(condition).select(customer_id=contacts._cid, channel=ibis.literal(channel))
+        for channel, condition in available.items()
+    ]
+    return ibis.union(*parts, distinct=True)
+
+
+def _customer_profile(entity_id: int) -> ir.Table:
+    customers = _raw(Customer, {"id": "int64", "entity": "int64", "credit_limit": "decimal(18, 4)"})
+    customers = customers.filter(customers[_column(Customer, "entity")] == entity_id)
+    return customers.select(
+        customer_id=customers[_column(Customer, "id")],
+        risk=ibis.literal(""),
+        credit_limit=customers[_column(Customer, "credit_limit")],
+    )
+
+
+def _contact_history(entity_id: int) -> ir.Table:
+    actions = _raw(
+        DunningAction,
+        {
+            "entity": "int64",
+            "customer": "int64",
+            "on": "date",
+            "step_key": "string",
+            "channel": "string",
+            "is_contact": "boolean",
+            "status": "string",
+        },
+    )
+    actions = actions.filter(
+        (actions[_column(DunningAction, "entity")] == entity_id) & (actions.status != "cancelled")
+    )
+    return actions.select(
+        customer_id=actions[_column(DunningAction, "customer")],
+        date=actions[_column(DunningAction, "on")],
+        step_key=actions.step_key,
+        channel=ibis.ifelse(actions.channel == "", ibis.null("string"), actions.channel),
+        is_contact=actions.is_contact,
+    )
+
+
+def dunning_tables(*, entity: Entity, ledger: Any) -> DunningTables:
+    """The contract's tables for ``entity`` over the app database (``ledger``: ``app_ledger()``)."""
+    entity_id = entity.pk
+
+    def of_entity(table: ir.Table) -> ir.Table:
+        return table.filter(table.entity_id == entity_id)
+
+    base = ledger.tables
+    installments = _raw(
+        Installment,
+        {
+            "plan": "int64",
+            "sequence": "int64",
+            "due_date": "date",
+            "amount": "decimal(18, 4)",
+            "paid_on": "date",
+        },
+    )
+    plans_of_entity = _raw(PaymentPlan, {"id": "int64", "entity": "int64"})
+    plans_of_entity = plans_of_entity.filter(plans_of_entity[_column(PaymentPlan, "entity")] == entity_id)
+    installments = installments.join(
+        plans_of_entity,
+        installments[_column(Installment, "plan")] == plans_of_entity[_column(PaymentPlan, "id")],
+    ).select(
+        plan_id=installments[_column(Installment, "plan")],
+        sequence=installments.sequence,
+        due_date=installments.due_date,
+        amount=installments.amount,
+        paid_on=installments.paid_on,
+    )
+    return DunningTables(
+        invoices=of_entity(base.invoices),
+        credit_notes=of_entity(base.credit_notes),
+        payments=of_entity(base.payments),
+        allocations=of_entity(base.allocations),
+        customers=of_entity(base.customers),
+        promises=_source(
+            Promise,
+            "promises",
+            {
+                "promise_id": "id",
+                "customer_id": "customer",
+                "created_on": "created_on",
+                "promised_date": "promised_date",
+                "amount": "amount",
+                "status": "status",
+            },
+            entity_id=entity_id,
+        ),
+        promise_invoices=_m2m(
+            Promise, "invoices", "promise_invoices", {"promise_id": "promise", "invoice_id": "invoice"}
+        ),
+        disputes=_source(
+            Dispute,
+            "disputes",
+            {
+                "dispute_id": "id",
+                "invoice_id": "invoice",
+                "customer_id": "customer",
+                "amount": "amount",
+                "reason_code": "reason_code",
+                "opened_on": "opened_on",
+                "resolved_on": "resolved_on",
+            },
+            entity_id=entity_id,
+        ),
+        plans=_source(
+            PaymentPlan,
+            "plans",
+            {
+                "plan_id": "id",
+                "customer_id": "customer",
+                "starts_on": "starts_on",
+                "status": "status",
+                "currency": "currency",
+            },
+            entity_id=entity_id,
+        ),
+        plan_installments=installments,
+        holds=_source(
+            CustomerHold,
+            "holds",
+            {
+                "customer_id": "customer",
+                "kind": "kind",
+                "reason": "reason",
+                "starts_on": "starts_on",
+                "ends_on": "ends_on",
+            },
+            entity_id=entity_id,
+        ),
+        customer_channels=_customer_channels(entity_id),
+        contact_history=_contact_history(entity_id),
+        invoice_steps=_source(
+            InvoiceStep,
+            "invoice_steps",
+            {
+                "invoice_id": "invoice",
+                "step_key": "step_key",
+                "step_index": "step_index",
+                "reached_on": "reached_on",
+            },
+            entity_id=entity_id,
+        ),
+        customer_policy=_customer_policy(entity_id),
+        customer_profile=_customer_profile(entity_id),
+    )
+
+
+def app_dunning_tables(*, entity: Entity, using: str = "default") -> tuple[Any, DunningTables]:
+    """The Ibis backend on Django's connection ``using`` and the entity's ``DunningTables``."""
+    ledger = app_ledger(using=using)
+    return ledger.backend, dunning_tables(entity=entity, ledger=ledger)

@@ -1,0 +1,106 @@
+"""``relance run``: the daily dunning run of an entity (decide on the engine, apply in one transaction)."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from contextlib import nullcontext
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rich.console import Console
+from rich.table import Table
+
+from relance.core.errors import RelanceError
+from relance.dunning import cli, services
+
+
+class Command(BaseCommand):
+    help = (
+        "Decide today's dunning for every customer of an entity and apply it in one transaction: "
+        "a run row (one per entity and date: running a date again adds nothing), the actions with "
+        "their reasons, each invoice's reached step, the suppressions and the worklist. After a gap "
+        "each customer gets only the most advanced step now due. Only one run per entity at a time; "
+        "a second one refuses. --json prints {entity, as_of, status, run_id, counts, decisions: "
+        "[{customer_ref, action, step, offset_days, channel, invoice_refs, amount_due, reasons, …}]}."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--as-of", required=True, metavar="DATE", help="Business date of the run (YYYY-MM-DD)"
+        )
+        cli.add_entity(parser)
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Show the decisions without writing anything"
+        )
+        parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table")
+        parser.add_argument("--quiet", action="store_true", help="No progress display on stderr")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        entity = cli.entity(options)
+        as_of = cli.parse_date(options["as_of"])
+        status = (
+            Console(stderr=True).status(f"Deciding dunning of {entity.name} for {as_of}…")
+            if sys.stderr.isatty() and not options["quiet"] and not options["json"]
+            else nullcontext()
+        )
+        try:
+            with status:
+                outcome = services.run_start(
+                    entity=entity, as_of=as_of, dry_run=options["dry_run"], started_by="relance run"
+                )
+        except RelanceError as exc:
+            raise CommandError(exc.message) from None
+        state = (
+            "dry_run"
+            if outcome.dry_run and outcome.run is None
+            else ("applied" if outcome.created else "already_applied")
+        )
+        if options["json"]:
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "entity": entity.name,
+                        "as_of": as_of.isoformat(),
+                        "status": state,
+                        "run_id": outcome.run.pk if outcome.run else None,
+                        "counts": outcome.counts,
+                        "decisions": outcome.decisions,
+                    },
+                    indent=2,
+                )
+            )
+            return
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=140, force_terminal=False, color_system=None)
+        heading = {
+            "dry_run": "Dry run (nothing written)",
+            "applied": f"Run {outcome.run.pk if outcome.run else ''} applied",
+            "already_applied": "Already run for this date: nothing added; its decisions were",
+        }[state]
+        console.print(f"{entity.name} · {as_of} · {heading}")
+        table = Table(show_lines=False)
+        for column in ("Customer", "Action", "Step", "Offset", "Channel", "Invoices", "Amount due", "Why"):
+            table.add_column(column, justify="right" if column in ("Offset", "Amount due") else "left")
+        for row in outcome.decisions:
+            why = "; ".join(reason.get("code", "") for reason in row["reasons"] if isinstance(reason, dict))
+            flags = [flag for flag in ("broken_promise", "catch_up") if row.get(flag)]
+            table.add_row(
+                row["customer_ref"],
+                row["action"],
+                row["step"],
+                str(row["offset_days"]),
+                row["channel"] or "—",
+                ", ".join(row["invoice_refs"]) or "—",
+                f"{row['amount_due']} {row['currency']}",
+                why + (f" [{', '.join(flags)}]" if flags else ""),
+            )
+        console.print(table)
+        suppressed = outcome.counts.get("suppressed", {})
+        if suppressed:
+            console.print(
+                "Suppressed: "
+                + ", ".join(f"{reason} {count}" for reason, count in sorted(suppressed.items()))
+            )
+        self.stdout.write(buffer.getvalue(), ending="")

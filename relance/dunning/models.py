@@ -1,0 +1,396 @@
+"""Collections: policies, what customers told us (promises, disputes, plans, holds) and what runs did.
+
+The engine (``relance.engine.dunning``) decides; these tables are its inputs and the record of
+its decisions. Dates are business dates; a row is "active at A" when ``start <= A`` and
+(``end`` is null or ``A <= end``), as in the engine's contract.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from relance.common.models import BaseModel
+from relance.ledger import validators
+from relance.ledger.models import Customer, Entity, Invoice
+
+POSITIVE = [MinValueValidator(Decimal("0.0001"))]
+policy_key_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9_-]*$", "expected a key of lower-case letters, digits, _ and -"
+)
+
+
+class Policy(BaseModel):
+    """A dunning policy of an entity. ``spec`` is the engine's dict form (``policy_to_dict``)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="dunning_policies")
+    key = models.CharField(max_length=64, validators=[policy_key_validator])
+    name = models.CharField(max_length=200)
+    spec = models.JSONField(help_text="Steps and cadence rules; see docs/policies.md")
+
+    class Meta:
+        verbose_name_plural = "policies"
+        ordering = ["entity", "key"]
+        constraints = [models.UniqueConstraint(fields=["entity", "key"], name="policy_key_unique_per_entity")]
+
+    def clean(self) -> None:
+        """The spec must load through the engine (the one validation of a policy)."""
+        from relance.core.errors import ValidationFailed
+        from relance.engine.dunning.policy import policy_from_dict
+
+        if not isinstance(self.spec, dict):
+            raise ValidationError({"spec": "expected a mapping"})
+        try:
+            policy = policy_from_dict(self.spec)
+        except ValidationFailed as exc:
+            raise ValidationError({"spec": exc.message}) from None
+        if self.key and policy.key != self.key:
+            raise ValidationError({"spec": f"the spec's key is {policy.key!r}, not {self.key!r}"})
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.entity})"
+
+
+class SegmentPolicy(BaseModel):
+    """Which policy customers of a segment follow. An empty segment is the entity's default."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="segment_policies")
+    segment = models.CharField(
+        max_length=64, blank=True, help_text="Customer segment; empty = every customer not mapped otherwise"
+    )
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="segments")
+
+    class Meta:
+        verbose_name = "segment policy"
+        verbose_name_plural = "segment policies"
+        ordering = ["entity", "segment"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "segment"], name="segment_policy_unique_per_entity")
+        ]
+
+    def clean(self) -> None:
+        if self.policy_id and self.entity_id and self.policy.entity_id != self.entity_id:
+            raise ValidationError({"policy": "the policy belongs to another entity"})
+
+    def __str__(self) -> str:
+        return f"{self.segment or '(default)'} → {self.policy.key}"
+
+
+class PromiseStatus(models.TextChoices):
+    OPEN = "open", "Open (the engine tells active, kept or broken)"
+    KEPT = "kept", "Kept"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Promise(BaseModel):
+    """A customer's promise to pay ``amount`` by ``promised_date``: pauses dunning until then + grace."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="promises")
+    created_on = models.DateField()
+    promised_date = models.DateField()
+    amount = models.DecimalField(max_digits=18, decimal_places=4, validators=POSITIVE)
+    currency = models.CharField(max_length=3, validators=[validators.validate_currency])
+    status = models.CharField(max_length=10, choices=PromiseStatus.choices, default=PromiseStatus.OPEN)
+    invoices = models.ManyToManyField(Invoice, related_name="promises", db_table="dunning_promise_invoice")
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["customer", "promised_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(promised_date__gte=models.F("created_on")),
+                name="promise_date_not_before_creation",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="promise_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["entity", "customer", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer.external_ref}: {self.amount} {self.currency} by {self.promised_date}"
+
+
+class DisputeReason(models.TextChoices):
+    PRICING = "pricing", "Price or discount"
+    QUANTITY = "quantity", "Quantity"
+    QUALITY = "quality", "Quality or damage"
+    NOT_RECEIVED = "not_received", "Goods or service not received"
+    DUPLICATE = "duplicate", "Duplicate invoice"
+    ALREADY_PAID = "already_paid", "Already paid"
+    PO_MISSING = "po_missing", "Purchase order missing or wrong"
+    OTHER = "other", "Other"
+
+
+class DisputeStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+
+
+class DisputeResolution(models.TextChoices):
+    CREDIT_NOTE = "credit_note", "Credit note issued"
+    WRITE_OFF = "write_off", "Written off"
+    REJECTED = "rejected", "Rejected: the amount is due"
+    WITHDRAWN = "withdrawn", "Withdrawn by the customer"
+
+
+class Dispute(BaseModel):
+    """Part (or all) of an invoice the customer contests: that amount is not chased while open."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="disputes")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="disputes")
+    amount = models.DecimalField(max_digits=18, decimal_places=4, validators=POSITIVE)
+    reason_code = models.CharField(max_length=16, choices=DisputeReason.choices)
+    status = models.CharField(max_length=10, choices=DisputeStatus.choices, default=DisputeStatus.OPEN)
+    opened_on = models.DateField()
+    resolved_on = models.DateField(null=True, blank=True)
+    resolution = models.CharField(max_length=16, choices=DisputeResolution.choices, blank=True)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["opened_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="dispute_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(resolved_on__isnull=True) | Q(resolved_on__gte=models.F("opened_on")),
+                name="dispute_resolved_after_opened",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="open") & Q(resolved_on__isnull=True))
+                | (Q(status="resolved") & Q(resolved_on__isnull=False)),
+                name="dispute_status_matches_resolution_date",
+            ),
+        ]
+        indexes = [models.Index(fields=["entity", "invoice", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.invoice}: {self.amount} ({self.reason_code}, {self.status})"
+
+
+class PlanStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class PaymentPlan(BaseModel):
+    """An agreed schedule of installments: while active it replaces dunning by installment reminders."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payment_plans")
+    starts_on = models.DateField()
+    status = models.CharField(max_length=10, choices=PlanStatus.choices, default=PlanStatus.ACTIVE)
+    currency = models.CharField(max_length=3, validators=[validators.validate_currency])
+    invoices = models.ManyToManyField(Invoice, related_name="payment_plans", db_table="dunning_plan_invoice")
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["customer", "starts_on", "id"]
+        indexes = [models.Index(fields=["entity", "customer", "status"])]
+
+    def __str__(self) -> str:
+        return f"plan {self.pk} of {self.customer.external_ref} from {self.starts_on} ({self.status})"
+
+
+class Installment(BaseModel):
+    """One payment of a plan. ``paid_on`` is when payments to the plan's invoices covered it."""
+
+    plan = models.ForeignKey(PaymentPlan, on_delete=models.CASCADE, related_name="installments")
+    sequence = models.PositiveIntegerField()
+    due_date = models.DateField()
+    amount = models.DecimalField(max_digits=18, decimal_places=4, validators=POSITIVE)
+    paid_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["plan", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "sequence"], name="installment_sequence_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="installment_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.amount} due {self.due_date}"
+
+
+class HoldKind(models.TextChoices):
+    HOLD = "hold", "Hold (no dunning)"
+    LEGAL = "legal", "Legal case"
+    DO_NOT_CONTACT = "do_not_contact", "Do not contact"
+
+
+class CustomerHold(BaseModel):
+    """Stops every dunning action for the customer from ``starts_on`` to ``ends_on`` (open-ended if null)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="holds")
+    kind = models.CharField(max_length=16, choices=HoldKind.choices)
+    reason = models.CharField(max_length=200)
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True, help_text="Last day in force; empty = until removed")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["customer", "starts_on", "id"]
+        indexes = [models.Index(fields=["entity", "customer"])]
+
+    def __str__(self) -> str:
+        until = self.ends_on or "…"
+        return f"{self.kind} {self.customer.external_ref} {self.starts_on}..{until}"
+
+
+class RunStatus(models.TextChoices):
+    APPLIED = "applied", "Applied"
+
+
+class DunningRun(BaseModel):
+    """One daily run of an entity. Unique per entity and date: a second run of the date adds nothing."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="dunning_runs")
+    as_of = models.DateField()
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.APPLIED)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    counts = models.JSONField(
+        default=dict, help_text="decisions, actions by kind, invoices advanced, suppressed"
+    )
+    started_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["entity", "-as_of"]
+        constraints = [models.UniqueConstraint(fields=["entity", "as_of"], name="dunning_run_unique_per_day")]
+
+    def __str__(self) -> str:
+        return f"run {self.entity} {self.as_of}"
+
+
+class DunningLock(models.Model):
+    """One row per entity, locked for the length of a run so that two runs cannot overlap."""
+
+    entity = models.OneToOneField(Entity, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    locked_at = models.DateTimeField(null=True, blank=True)
+    locked_by = models.CharField(max_length=150, blank=True)
+
+    def __str__(self) -> str:
+        return f"run lock of entity {self.entity_id}"
+
+
+class ActionStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class DunningAction(BaseModel):
+    """One decision of a run: an action for a customer covering one or more invoices, with its reasons."""
+
+    run = models.ForeignKey(DunningRun, on_delete=models.CASCADE, related_name="actions")
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="dunning_actions")
+    on = models.DateField(help_text="The run's date")
+    kind = models.CharField(max_length=12, help_text="upcoming, overdue, installment or internal")
+    policy_key = models.CharField(max_length=64)
+    step_key = models.CharField(max_length=64)
+    step_index = models.IntegerField()
+    offset_days = models.IntegerField()
+    action = models.CharField(max_length=24)
+    channel = models.CharField(max_length=24, blank=True)
+    is_contact = models.BooleanField(
+        help_text="The customer is reached (message or call), not an internal step"
+    )
+    tone = models.CharField(max_length=16, blank=True)
+    template_key = models.CharField(max_length=64, blank=True)
+    currency = models.CharField(max_length=3)
+    amount_due = models.DecimalField(max_digits=18, decimal_places=4)
+    invoice_count = models.IntegerField()
+    max_days_past_due = models.IntegerField()
+    broken_promise = models.BooleanField(default=False)
+    catch_up = models.BooleanField(default=False)
+    reasons = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=ActionStatus.choices, default=ActionStatus.QUEUED)
+    invoices = models.ManyToManyField(
+        Invoice, related_name="dunning_actions", db_table="dunning_action_invoice"
+    )
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [
+            models.Index(fields=["entity", "customer", "on"]),
+            models.Index(fields=["entity", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.on} {self.customer.external_ref}: {self.action} {self.step_key}"
+
+
+class InvoiceStep(models.Model):
+    """The step an invoice reached in a run (history; the highest ``step_index`` is the current one)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="dunning_steps")
+    run = models.ForeignKey(DunningRun, on_delete=models.CASCADE, related_name="invoice_steps")
+    action = models.ForeignKey(DunningAction, on_delete=models.CASCADE, related_name="invoice_steps")
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    policy_key = models.CharField(max_length=64)
+    step_key = models.CharField(max_length=64)
+    step_index = models.IntegerField()
+    reached_on = models.DateField()
+
+    class Meta:
+        ordering = ["invoice", "reached_on"]
+        constraints = [models.UniqueConstraint(fields=["invoice", "run"], name="invoice_step_once_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} reached {self.step_key} on {self.reached_on}"
+
+
+class Suppression(models.Model):
+    """Why something that was due got nothing in a run (audit: dunning never skips silently)."""
+
+    run = models.ForeignKey(DunningRun, on_delete=models.CASCADE, related_name="suppressions")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    reason = models.CharField(max_length=32)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "customer", "invoice"]
+
+    def __str__(self) -> str:
+        return f"{self.reason}: customer {self.customer_id}, invoice {self.invoice_id or '—'}"
+
+
+class WorklistEntry(models.Model):
+    """A customer's collection priority as of a run, with every factor that makes it up."""
+
+    run = models.ForeignKey(DunningRun, on_delete=models.CASCADE, related_name="worklist")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    currency = models.CharField(max_length=3)
+    priority = models.FloatField()
+    overdue_amount = models.DecimalField(max_digits=18, decimal_places=4)
+    max_days_past_due = models.IntegerField()
+    risk = models.CharField(max_length=16, blank=True)
+    broken_promises = models.IntegerField()
+    days_since_contact = models.IntegerField(null=True, blank=True)
+    factors = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name_plural = "worklist entries"
+        ordering = ["run", "-priority", "customer"]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id}: {self.priority:.1f}"

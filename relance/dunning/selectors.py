@@ -1,0 +1,172 @@
+"""Reads of the collections app: policies, customers' promises/disputes/plans/holds, runs, the worklist."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import yaml
+from django.db.models import Q, QuerySet
+
+from relance.core.errors import NotFound
+from relance.dunning.models import (
+    CustomerHold,
+    Dispute,
+    DisputeStatus,
+    DunningAction,
+    DunningRun,
+    PaymentPlan,
+    PlanStatus,
+    Policy,
+    Promise,
+    SegmentPolicy,
+    WorklistEntry,
+)
+from relance.engine.dunning.policy import Policy as EnginePolicy
+from relance.engine.dunning.policy import policy_from_dict
+from relance.ledger.models import Customer, Entity
+
+POLICY_NOT_FOUND = "no policy {key!r} in entity {entity} (known: {known})"
+NO_RUN_YET = "entity {entity} has no dunning run yet: run `relance run --as-of DATE` first"
+
+
+def policy_list(*, entity: Entity) -> QuerySet[Policy]:
+    return Policy.objects.filter(entity=entity).order_by("key")
+
+
+def policy_get(*, entity: Entity, key: str) -> Policy:
+    policy = Policy.objects.filter(entity=entity, key=key).first()
+    if policy is None:
+        known = ", ".join(policy_list(entity=entity).values_list("key", flat=True)) or "none"
+        raise NotFound(POLICY_NOT_FOUND.format(key=key, entity=entity.name, known=known))
+    return policy
+
+
+def policy_map(*, entity: Entity) -> dict[str, EnginePolicy]:
+    """The entity's policies as the engine's dataclasses, by key (what ``decide`` takes)."""
+    return {policy.key: policy_from_dict(policy.spec) for policy in policy_list(entity=entity)}
+
+
+def policy_export_yaml(*, policy: Policy) -> str:
+    """The policy as YAML, in the order a person reads it (key, name, cadence, steps)."""
+    text: str = yaml.safe_dump(policy.spec, sort_keys=False, allow_unicode=True, width=100)
+    return text
+
+
+def segment_policy_list(*, entity: Entity) -> QuerySet[SegmentPolicy]:
+    return SegmentPolicy.objects.filter(entity=entity).select_related("policy").order_by("segment")
+
+
+def customer_policy_key(*, customer: Customer) -> str | None:
+    """The policy the customer follows: its segment's, else the entity's default, else none."""
+    mappings = dict(
+        SegmentPolicy.objects.filter(
+            entity_id=customer.entity_id, segment__in=[customer.segment, ""]
+        ).values_list("segment", "policy__key")
+    )
+    return mappings.get(customer.segment) or mappings.get("")
+
+
+def promise_list(*, customer: Customer, open_only: bool = False) -> QuerySet[Promise]:
+    promises = Promise.objects.filter(customer=customer).prefetch_related("invoices")
+    return promises.filter(status="open") if open_only else promises
+
+
+def dispute_list_open(*, entity: Entity, on: date | None = None) -> QuerySet[Dispute]:
+    disputes = Dispute.objects.filter(entity=entity, status=DisputeStatus.OPEN).select_related(
+        "invoice", "customer"
+    )
+    return disputes.filter(opened_on__lte=on) if on else disputes
+
+
+def dispute_get(*, entity: Entity, dispute_id: int) -> Dispute:
+    dispute = Dispute.objects.filter(entity=entity, pk=dispute_id).first()
+    if dispute is None:
+        raise NotFound(f"no dispute {dispute_id} in entity {entity.name}")
+    return dispute
+
+
+def plan_active(*, customer: Customer) -> PaymentPlan | None:
+    return (
+        PaymentPlan.objects.filter(customer=customer, status=PlanStatus.ACTIVE)
+        .prefetch_related("installments")
+        .first()
+    )
+
+
+def hold_list_in_force(*, customer: Customer, on: date) -> QuerySet[CustomerHold]:
+    return CustomerHold.objects.filter(customer=customer, starts_on__lte=on).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=on)
+    )
+
+
+def run_latest(*, entity: Entity) -> DunningRun:
+    run = DunningRun.objects.filter(entity=entity).order_by("-as_of").first()
+    if run is None:
+        raise NotFound(NO_RUN_YET.format(entity=entity.name), code="no_run")
+    return run
+
+
+def run_decisions(*, run: DunningRun) -> list[dict[str, Any]]:
+    """The decisions a run applied, in the same JSON form as when it ran."""
+    actions = (
+        DunningAction.objects.filter(run=run)
+        .select_related("customer")
+        .prefetch_related("invoices")
+        .order_by("id")
+    )
+    return [
+        {
+            "customer_ref": action.customer.external_ref,
+            "kind": action.kind,
+            "action": action.action,
+            "step": action.step_key,
+            "offset_days": action.offset_days,
+            "channel": action.channel or None,
+            "tone": action.tone,
+            "template": action.template_key,
+            "policy": action.policy_key,
+            "invoice_refs": sorted(
+                (invoice.external_ref for invoice in action.invoices.all()),
+            ),
+            "amount_due": str(action.amount_due),
+            "currency": action.currency,
+            "max_days_past_due": action.max_days_past_due,
+            "broken_promise": action.broken_promise,
+            "catch_up": action.catch_up,
+            "reasons": action.reasons,
+        }
+        for action in actions
+    ]
+
+
+def worklist_rows(
+    *, entity: Entity, collector_email: str | None = None, run: DunningRun | None = None
+) -> tuple[DunningRun, list[dict[str, Any]]]:
+    """The worklist of the entity's latest run (or ``run``), highest priority first.
+
+    ``collector_email`` keeps the customers whose collector has that e-mail address.
+    """
+    run = run or run_latest(entity=entity)
+    entries = WorklistEntry.objects.filter(run=run).select_related("customer", "customer__collector")
+    if collector_email:
+        entries = entries.filter(customer__collector__email__iexact=collector_email.strip())
+    rows = []
+    for entry in entries.order_by("-priority", "customer__external_ref"):
+        collector = entry.customer.collector
+        rows.append(
+            {
+                "customer_ref": entry.customer.external_ref,
+                "customer_name": entry.customer.name,
+                "collector": collector.email if collector is not None else None,
+                "priority": round(entry.priority, 2),
+                "currency": entry.currency,
+                "overdue_amount": str(entry.overdue_amount),
+                "max_days_past_due": entry.max_days_past_due,
+                "risk": entry.risk,
+                "broken_promises": entry.broken_promises,
+                "days_since_contact": entry.days_since_contact,
+                "factors": entry.factors,
+            }
+        )
+    return run, rows
