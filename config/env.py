@@ -34,6 +34,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def local_secret_key() -> str:
+    """A random key kept in ``var/secret_key`` (mode 600), made on first use.
+
+    Without ``SECRET_KEY`` in the environment, a local install still never signs sessions with a
+    key that is published in the source code.
+    """
+    path = VAR_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    import secrets
+
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(64)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
 def default_database_url() -> str:
     return f"sqlite:///{VAR_DIR / 'relance.sqlite3'}"
 

@@ -10,11 +10,12 @@ from config.env import (
     env_bool,
     env_list,
     env_str,
+    local_secret_key,
 )
 
 DEBUG = env_bool("RELANCE_DEBUG", False)
-# A development key is only acceptable outside production; production.py refuses to start without one.
-SECRET_KEY = env_str("SECRET_KEY") or "relance-insecure-development-key-change-me-in-production"
+# From the environment; otherwise a random key kept in var/secret_key. production.py insists on the env.
+SECRET_KEY = env_str("SECRET_KEY") or local_secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 

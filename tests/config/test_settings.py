@@ -74,3 +74,14 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_without_secret_key_a_random_local_key_is_made_once(tmp_path, monkeypatch):
+    import config.env as env
+
+    monkeypatch.setattr(env, "VAR_DIR", tmp_path)
+    first = env.local_secret_key()
+    assert len(first) >= 50 and first == env.local_secret_key()
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    monkeypatch.setattr(env, "VAR_DIR", tmp_path / "other")
+    assert env.local_secret_key() != first
