@@ -47,9 +47,16 @@ def local_secret_key() -> str:
 
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(64)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    partial = path.with_name(f".secret_key.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
+    try:
+        os.link(partial, path)  # atomic: the first process to get here wins, the others read its key
+    except FileExistsError:
+        key = path.read_text().strip()
+    finally:
+        partial.unlink()
     return key
 
 
