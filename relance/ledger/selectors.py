@@ -156,10 +156,16 @@ def customer_get(*, entity: Entity, external_ref: str) -> Customer:
 def customer_list_with_balances(
     *, entity: Entity, as_of: date, search: str = "", segment: str = "", only_open: bool = False
 ) -> QuerySet[Any]:
-    """Customers annotated with ``open_balance`` and ``overdue_balance`` as of ``as_of`` (invoices only)."""
-    from django.db.models import Case, When
+    """Customers annotated with ``open_balance`` and ``overdue_balance`` as of ``as_of``.
 
-    invoices = invoice_list_with_open(entity=entity, as_of=as_of).filter(customer=OuterRef("pk"))
+    Balances count the invoices in the customer's own currency only: amounts in different
+    currencies are never added (invoices in other currencies show on the customer page).
+    """
+    from django.db.models import Case, Q, When
+
+    invoices = invoice_list_with_open(entity=entity, as_of=as_of).filter(
+        customer=OuterRef("pk"), currency=OuterRef("currency")
+    )
     open_sum = invoices.values("customer").annotate(total=Sum("open_amount")).values("total")
     overdue_sum = (
         invoices.filter(due_date__lt=as_of)
@@ -173,8 +179,6 @@ def customer_list_with_balances(
         overdue_balance=Coalesce(Subquery(overdue_sum, output_field=money), ZERO),
     )
     if search:
-        from django.db.models import Q
-
         customers = customers.filter(Q(name__icontains=search) | Q(external_ref__icontains=search))
     if segment:
         customers = customers.filter(segment=segment)
@@ -183,7 +187,7 @@ def customer_list_with_balances(
     return customers
 
 
-def customer_open_items(*, customer: Customer, as_of: date) -> list[Invoice]:
+def customer_open_items(*, customer: Customer, as_of: date) -> list[Any]:
     """The customer's invoices still open on ``as_of``, oldest due first, with ``days_past_due``."""
     invoices = (
         invoice_list_with_open(entity=customer.entity, as_of=as_of)

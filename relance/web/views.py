@@ -139,36 +139,23 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
+    from relance.engine.formulas import DEFAULT_AGING
+
     entity, entities, as_of = _entity_and_date(request)
     try:
         customer = ledger.customer_by_id(entity=entity, customer_id=customer_id)
     except NotFound:
         raise Http404("customer not found") from None
     items = ledger.customer_open_items(customer=customer, as_of=as_of)
-    buckets: dict[str, Decimal] = {
-        "current": Decimal(0),
-        "1-30": Decimal(0),
-        "31-60": Decimal(0),
-        "61-90": Decimal(0),
-        "91+": Decimal(0),
-    }
+    open_by_currency: dict[str, Decimal] = {}
+    aging = {label: Decimal(0) for label in DEFAULT_AGING.labels}
     for item in items:
-        days = item.days_past_due  # type: ignore[attr-defined]
-        key = (
-            "current"
-            if days <= 0
-            else "1-30"
-            if days <= 30
-            else "31-60"
-            if days <= 60
-            else "61-90"
-            if days <= 90
-            else "91+"
-        )
-        buckets[key] += item.open_amount  # type: ignore[attr-defined]
+        open_by_currency[item.currency] = open_by_currency.get(item.currency, Decimal(0)) + item.open_amount
+        if item.currency == customer.currency:  # one chart, one currency
+            aging[DEFAULT_AGING.bucket_for(item.days_past_due).label] += item.open_amount
     aging_svg = charts.bar_chart(
-        _aging_bars({key: str(value) for key, value in buckets.items()}, customer.currency),
-        title=f"Aging for {customer.name}",
+        _aging_bars({label: str(value) for label, value in aging.items()}, customer.currency),
+        title=f"Aging for {customer.name} ({customer.currency})",
         height=200,
     )
     return render(
@@ -182,7 +169,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
             "contacts": customer.contacts.all(),
             "items": items,
             "aging_svg": aging_svg,
-            "open_total": sum((i.open_amount for i in items), Decimal(0)),  # type: ignore[attr-defined]
+            "open_by_currency": sorted(open_by_currency.items()),
             "payments": customer.payments.order_by("-date")[:10],
             "credit_notes": customer.credit_notes.order_by("-date")[:10],
         },

@@ -108,3 +108,13 @@ def test_dashboard_never_mixes_currencies(admin_client, ledger, make_customer, m
         reverse("web:dashboard"), {"as_of": AS_OF.isoformat(), "currency": "usd"}
     ).content.decode()
     assert "$999.00" in html and "Yankee Corp" in html and "Late Payer GmbH" not in html
+
+
+def test_customer_balances_never_add_currencies(admin_client, ledger, make_invoice):
+    make_invoice(ledger["late"], "INV-USD", "50.00", date(2024, 6, 1), date(2024, 6, 15), currency="USD")
+    html = admin_client.get(reverse("web:customer_list"), {"as_of": AS_OF.isoformat()}).content.decode()
+    assert "€1,500.00" in html and "€1,550.00" not in html
+    html = admin_client.get(
+        reverse("web:customer_detail", args=[ledger["late"].pk]), {"as_of": AS_OF.isoformat()}
+    ).content.decode()
+    assert "€1,500.00" in html and "$50.00" in html and "€1,550.00" not in html

@@ -39,11 +39,3 @@ def percent(value: object) -> str:
     if value is None or value == "":
         return "—"
     return f"{float(value):.1f} %"  # type: ignore[arg-type]
-
-
-@register.filter
-def overdue(kpis: dict) -> Decimal | None:
-    """Past-due open invoices: every aging bucket except the first (current)."""
-    aging = kpis.get("aging") or {}
-    buckets = list(aging.items())[1:]
-    return sum((Decimal(amount) for _, amount in buckets), Decimal(0)) if aging else None
