@@ -75,7 +75,9 @@ def _m2m(model: type[Model], field_name: str, contract_table: str, columns: dict
     raw_columns = {
         through._meta.get_field(name).column: schema[contract] for contract, name in columns.items()
     }
-    raw = ibis.table(raw_columns, name=through._meta.db_table)
+    # Declaring the id too keeps the projection explicit (a select of every declared column in
+    # order compiles to SELECT *, which would return the undeclared id).
+    raw = ibis.table({"id": "int64", **raw_columns}, name=through._meta.db_table)
     return raw.select(
         *(raw[through._meta.get_field(name).column].name(contract) for contract, name in columns.items())
     )

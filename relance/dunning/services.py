@@ -519,9 +519,17 @@ class RunOutcome:
     counts: dict[str, Any] = field(default_factory=dict)
 
 
+def _lock_row_ensure(entity: Entity) -> None:
+    """Create the entity's lock row in its own transaction (created inside the run's, a concurrent
+    run would wait on the unique key instead of being refused)."""
+    try:
+        DunningLock.objects.get_or_create(entity=entity)
+    except DatabaseError as exc:
+        raise Conflict(RUN_IN_PROGRESS.format(entity=entity.name), code="run_in_progress") from exc
+
+
 def _lock(entity: Entity, by: str) -> None:
     """Hold the entity's run lock until the transaction ends; refuse at once if another run has it."""
-    DunningLock.objects.get_or_create(entity=entity)
     try:
         if connection.vendor == "postgresql":
             DunningLock.objects.select_for_update(nowait=True).get(entity=entity)
@@ -602,6 +610,7 @@ def run_start(
         decide_fn = decide
 
     started_at = datetime.now(UTC)
+    _lock_row_ensure(entity)
     try:
         with transaction.atomic():
             _lock(entity, started_by)
