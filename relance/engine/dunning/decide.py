@@ -141,7 +141,7 @@ def _fields_used(policies: Iterable[Policy]) -> set[str]:
     return {condition.field for policy in policies for step in policy.steps for condition in step.conditions}
 
 
-def invoice_frame(
+def open_invoice_frame(
     tables: DunningTables,
     policies: Mapping[str, Policy],
     as_of: date,
@@ -151,8 +151,8 @@ def invoice_frame(
     """One row per invoice open at ``as_of`` (issued by then, not void), with what the steps need.
 
     Columns: invoice_id, entity_id, customer_id, currency, due_date, days_past_due, open_units,
-    disputed_units, chaseable_units, customer_chaseable_units, policy_key, reached_index,
-    due_index (−1: none), due_count (applicable steps due after the reached one).
+    disputed_units, chaseable_units, customer_chaseable_units, policy_key, reached_index, and
+    the customer fields the policies' conditions use (segment, risk, behaviour).
     """
     dialect = _dialect(tables.invoices)
     allocations = tables.allocations.filter(tables.allocations.date <= as_of)
@@ -216,21 +216,41 @@ def invoice_frame(
         classes = behaviour.select(_b_customer_id="customer_id", behaviour="behaviour")
         frame = frame.left_join(classes, frame.customer_id == classes._b_customer_id).drop("_b_customer_id")
 
+    return frame
+
+
+def invoice_frame(
+    tables: DunningTables,
+    policies: Mapping[str, Policy],
+    as_of: date,
+    *,
+    behaviour: ir.Table | None = None,
+) -> ir.Table:
+    """``open_invoice_frame`` plus, per the customer's policy, ``due_index`` (the most advanced
+    applicable step whose offset is reached; −1: none) and ``due_count`` (applicable steps due
+    after the reached one: more than one means a catch-up)."""
+    frame = open_invoice_frame(tables, policies, as_of, behaviour=behaviour)
     due_cases = []
     count_terms = []
     for key, policy_obj in policies.items():
         is_policy = frame.policy_key == key
         applies = [_step_applies(step, frame) for step in policy_obj.steps]
+        # A pre-due step is not "missed" once the invoice is past due: it cannot be sent anyway.
+        moot_if_late = [
+            ibis.literal(step.offset_days >= 0) | (frame.days_past_due < 0) for step in policy_obj.steps
+        ]
         for index in reversed(range(len(policy_obj.steps))):
             due_cases.append((is_policy & applies[index], index))
         count = sum(
             (
-                ibis.ifelse(applies[index] & (frame.reached_index < index), 1, 0)
+                ibis.ifelse(applies[index] & (frame.reached_index < index) & moot_if_late[index], 1, 0)
                 for index in range(len(applies))
             ),
             start=ibis.literal(0),
         )
         count_terms.append((is_policy, count))
+    if not due_cases:  # no customer has any of the policies
+        return frame.mutate(due_index=ibis.literal(-1, "int64"), due_count=ibis.literal(0, "int64"))
     due_index = ibis.cases(*due_cases, else_=-1).cast("int64")
     due_count = ibis.cases(*count_terms, else_=0).cast("int64")
     return frame.mutate(due_index=due_index, due_count=due_count)
@@ -242,6 +262,11 @@ def invoice_frame(
 def _fetch(expr: ir.Table, backend: BaseBackend | None) -> pd.DataFrame:
     table = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)  # type: ignore[attr-defined]
     return table.to_pandas(types_mapper=None)
+
+
+def _count(table: ir.Table, backend: BaseBackend | None) -> int:
+    expr = table.count()
+    return int(expr.execute() if backend is None else backend.execute(expr))  # type: ignore[attr-defined]
 
 
 def _active(table: ir.Table, start: str, end: str, as_of: date) -> ir.Table:
@@ -259,6 +284,8 @@ def _promise_states(
     """
     promises = tables.promises
     promises = promises.filter(promises.status == "open", promises.created_on <= as_of)
+    if not _count(promises, backend):  # the usual case: skip compiling the query below
+        return pd.DataFrame({"customer_id": [], "promise_id": [], "end": [], "state": []})
     links = tables.promise_invoices
     invoices = tables.invoices
     allocations = tables.allocations.filter(tables.allocations.date <= as_of)
@@ -409,7 +436,10 @@ def decide(
     """
     if not policies:
         raise ValidationFailed(ERROR_NO_POLICIES)
-    frame = invoice_frame(tables, policies, as_of)
+    # Only the policies some customer has: each one adds a CASE branch per step to the query.
+    keys = _fetch(tables.customer_policy.select("policy_key").distinct(), backend).policy_key
+    used = {key: policy for key, policy in policies.items() if key in set(keys.tolist())}
+    frame = invoice_frame(tables, used, as_of)
     promises = _promise_states(tables, policies, as_of, backend)
     broken = promises[promises.state == "broken"]
     history = _history(tables, policies, as_of, backend)
@@ -425,7 +455,7 @@ def decide(
     wanted = frame.due_index > frame.reached_index
     if resend_customers:
         wanted = wanted | (frame.customer_id.isin(resend_customers) & (frame.reached_index >= 0))
-    candidates = _fetch(frame.filter(wanted, frame.policy_key.isin(list(policies))), backend)
+    candidates = _fetch(frame.filter(wanted, frame.policy_key.isin(list(used) or [""])), backend)
 
     suppressed: list[dict[str, Any]] = []
     candidates["broken_promise"] = candidates.customer_id.isin(resend_customers)
@@ -464,10 +494,13 @@ def decide(
             )
     candidates = candidates[~paused]
 
-    # Small balances and fully disputed invoices.
+    # Fully disputed invoices, then small balances.
+    disputed = candidates.chaseable_units <= 0
+    _suppressed(suppressed, candidates[disputed], "disputed", "the open amount is disputed in full")
+    candidates = candidates[~disputed]
     threshold = candidates.policy_key.map(
         {key: _units(p.cadence.small_balance) for key, p in policies.items()}
-    )
+    ).astype("int64")
     small = candidates.customer_chaseable_units < threshold
     if small.any():
         for (customer_id, currency), group in candidates[small].groupby(["customer_id", "currency"]):
@@ -481,9 +514,6 @@ def decide(
                 }
             )
     candidates = candidates[~small]
-    disputed = candidates.chaseable_units <= 0
-    _suppressed(suppressed, candidates[disputed], "disputed", "the open amount is disputed in full")
-    candidates = candidates[~disputed]
 
     # Steps: each invoice's own step; the group takes the most advanced one.
     steps = _steps_table(policies)
@@ -585,7 +615,7 @@ def decide(
 
     installment_rows = _installments(tables, policies, plans, available, history, as_of, backend)
     result = _assemble(decisions, candidates, installment_rows, as_of)
-    worklist = _worklist(tables, policies, frame, promises, history, as_of, backend, suppressed)
+    worklist = _worklist(tables, policies, open_invoice_frame(tables, {}, as_of), promises, history, as_of, backend, suppressed)
     return Decisions(
         as_of=as_of,
         decisions=result[0],

@@ -1,0 +1,120 @@
+"""A tiny stand-in for the app: run ``decide`` day after day and record what it decided.
+
+Recording is what the Django run does: each decision becomes a contact_history row (a contact
+for messages and calls) and each covered invoice's step becomes an invoice_steps row. So a
+second run of the same day, or the next day, sees what the previous one did.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from relance.engine.dunning import Decisions, Policy, decide
+from relance.engine.dunning.contract import ALL_SCHEMAS
+from relance.engine.dunning.defaults import default_policies
+from relance.engine.dunning.policy import CONTACT_ACTIONS
+from relance.engine.dunning.tables import create_dunning_tables
+from tests.engine.dunning.rows import DunningRows
+
+
+def describe(decisions: Decisions) -> list[str]:
+    """Each decision as ``step_key by channel [invoice ids]`` (internal ones without a channel)."""
+    lines = []
+    for row in decisions.decisions.to_pylist():
+        text = row["step_key"] if row["channel"] is None else f"{row['step_key']} by {row['channel']}"
+        if row["invoice_ids"]:
+            text += f" [{row['invoice_ids']}]"
+        if row["broken_promise"]:
+            text += " (broken promise)"
+        if row["catch_up"]:
+            text += " (catch-up)"
+        lines.append(text)
+    return lines
+
+
+def reasons(decisions: Decisions) -> list[list[str]]:
+    return [
+        [reason["code"] for reason in json.loads(row["reasons"])] for row in decisions.decisions.to_pylist()
+    ]
+
+
+def suppressed(decisions: Decisions) -> set[tuple[int | None, str]]:
+    return {(row["invoice_id"], row["reason"]) for row in decisions.suppressed.to_pylist()}
+
+
+class Life:
+    """A ledger on a backend (DuckDB unless given) and the app's recording of each run."""
+
+    def __init__(
+        self, rows: DunningRows, policies: Mapping[str, Policy] | None = None, backend: Any = None
+    ) -> None:
+        self.con = backend if backend is not None else ibis.duckdb.connect()
+        self.tables = create_dunning_tables(self.con, rows.rows())
+        self.policies = dict(policies or default_policies())
+
+    def run(self, as_of: date, *, record: bool = True) -> Decisions:
+        result = decide(self.tables, self.policies, as_of=as_of)
+        if record:
+            self.record(result)
+        return result
+
+    def record(self, result: Decisions) -> None:
+        history = [
+            {
+                "customer_id": row["customer_id"],
+                "date": result.as_of,
+                "step_key": row["step_key"],
+                "channel": row["channel"],
+                "is_contact": row["action"] in CONTACT_ACTIONS,
+            }
+            for row in result.decisions.to_pylist()
+        ]
+        if history:
+            self._insert("contact_history", history)
+        steps = result.invoice_steps.to_pylist()
+        if steps:
+            self._insert(
+                "invoice_steps", [{key: row[key] for key in ALL_SCHEMAS["invoice_steps"]} for row in steps]
+            )
+
+    def _insert(self, name: str, records: list[dict[str, Any]]) -> None:
+        arrow = pa.Table.from_pylist(records, schema=ALL_SCHEMAS[name].to_pyarrow())
+        if self.con.name == "sqlite":
+            from relance.engine.backends import _sqlite_insert
+
+            _sqlite_insert(self.con, name, arrow)
+        else:
+            self.con.insert(name, arrow)
+
+    def insert(self, name: str, records: list[dict[str, Any]]) -> None:
+        """Add rows to any table mid-life (a payment, a promise, a dispute…)."""
+        self._insert(name, records)
+
+    def days(self, start: date, end: date) -> dict[date, list[str]]:
+        """Run every day from ``start`` to ``end``; the days on which something was decided."""
+        return self.on([start + timedelta(days=offset) for offset in range((end - start).days + 1)])
+
+    def on(self, days: list[date]) -> dict[date, list[str]]:
+        """Run on each of ``days`` in order (an outage in between); the days with decisions."""
+        out = {}
+        for day in days:
+            lines = describe(self.run(day))
+            if lines:
+                out[day] = lines
+        return out
+
+
+def table(text: str) -> list[tuple[str, ...]]:
+    """Rows of a ``a | b | c`` table; blank lines and ``#`` comments are skipped."""
+    rows = []
+    for line in text.strip().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            rows.append(tuple(cell.strip() for cell in line.split("|")))
+    return rows[1:]  # the header
