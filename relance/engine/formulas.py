@@ -93,13 +93,18 @@ def dso_countback(ending_ar: Decimal, months_latest_first: Iterable[MonthSales])
     Walk back from the latest month: while the remaining AR is at least the month's sales, add
     all its days and subtract its sales; at the first month whose sales exceed the remainder add
     ``remainder ÷ sales × days`` and stop. A month with sales ≤ 0 stops the walk (as Oracle HFM
-    does); running out of months before the AR is used up returns the days so far, flagged.
+    does) — except the latest month when it has no sales yet (an as-of date early in a month):
+    its elapsed days count and the walk goes on, so the 1st of a month does not read 0 days.
+    Running out of months before the AR is used up returns the days so far, flagged.
     """
     remaining = Decimal(ending_ar)
     days = ZERO
     if remaining <= 0:
         return Countback(ZERO, COUNTBACK_COMPLETE)
-    for month in months_latest_first:
+    for index, month in enumerate(months_latest_first):
+        if index == 0 and month.sales == 0:
+            days += month.days
+            continue
         if month.sales <= 0:
             return Countback(days, COUNTBACK_NON_POSITIVE_SALES)
         if remaining >= month.sales:

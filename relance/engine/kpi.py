@@ -7,7 +7,9 @@ As of a date A and for a period [S, A]:
 * a credit note is an open credit at D by ``amount − its allocations dated ≤ D`` (a negative
   item of AR); a payment is unapplied cash at D by ``amount − its allocations dated ≤ D``;
 * total AR = open invoices − open credits − unapplied cash. Aging buckets, "current" AR and
-  the paid-invoice measures look at invoices only;
+  the paid-invoice measures look at invoices only: an invoice counts as paid in the period when
+  it became fully settled in it and cash took part; its payment date is its last cash
+  allocation's (an invoice settled by credit notes alone is not a payment);
 * credit sales of a period = invoices issued in it − credit notes dated in it.
 
 Three queries: one per-invoice frame (invoices left-joined with their allocation sums,
@@ -256,7 +258,8 @@ def invoice_frame(tables: LedgerTables, params: KpiParams, dialect: str | None =
         allocated_at_begin=ibis.ifelse(before, units, 0).sum().cast("int64"),
         cash_at_end=ibis.ifelse(is_cash, units, 0).sum().cast("int64"),
         cash_at_begin=ibis.ifelse(is_cash & before, units, 0).sum().cast("int64"),
-        last_allocation_date=allocations.date.max(),
+        # Payment timing looks at cash only: a credit note settles, it does not pay.
+        last_cash_date=ibis.ifelse(is_cash, allocations.date, ibis.null(allocations.date.type())).max(),
     )
     invoices = _scoped(tables.invoices, params)
     invoices = invoices.filter(invoices.status != "void", invoices.issue_date <= as_of)
@@ -266,7 +269,7 @@ def invoice_frame(tables: LedgerTables, params: KpiParams, dialect: str | None =
         *_keys(params),
         "issue_date",
         "due_date",
-        "last_allocation_date",
+        "last_cash_date",
         amount_units=money_units(joined.amount),
         allocated_at_end=joined.allocated_at_end.fill_null(0),
         allocated_at_begin=joined.allocated_at_begin.fill_null(0),
@@ -301,8 +304,10 @@ def invoice_aggregates(
     open_at_end = amount - frame.allocated_at_end
     existed_before = frame.issue_date <= period.day_before
     open_at_begin = ibis.ifelse(existed_before, amount - frame.allocated_at_begin, 0)
-    paid = (frame.allocated_at_end >= amount) & (frame.allocated_at_begin < amount)
-    paid_day = _day_number(frame.last_allocation_date, dialect)
+    # Settled during the period, and by cash at least in part (credit notes alone are no payment);
+    # the payment date is the last cash allocation's.
+    paid = (frame.allocated_at_end >= amount) & (frame.allocated_at_begin < amount) & (frame.cash_at_end > 0)
+    paid_day = _day_number(frame.last_cash_date, dialect)
     days_to_pay = paid_day - _day_number(frame.issue_date, dialect)
     days_late = paid_day - _day_number(frame.due_date, dialect)
 

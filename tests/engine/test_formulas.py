@@ -85,6 +85,14 @@ def test_countback_stops_at_non_positive_sales():
     assert result.stopped == f.COUNTBACK_NON_POSITIVE_SALES
 
 
+def test_countback_on_the_first_of_a_month_without_sales_yet():
+    # 1 March, nothing invoiced yet in March: its day counts, then February and January as usual
+    months = [MonthSales(D(0), 1), MonthSales(D(120_000), 28), MonthSales(D(100_000), 31)]
+    result = f.dso_countback(D(180_000), months)
+    assert result.days == 1 + 28 + D(60_000) / D(100_000) * 31
+    assert result.stopped == f.COUNTBACK_COMPLETE
+
+
 def test_countback_exactly_consumed_and_no_ar():
     assert f.dso_countback(D(150_000), [MonthSales(D(150_000), 31)]).days == 31
     assert f.dso_countback(D(0), []).days == 0

@@ -107,6 +107,21 @@ def test_partial_payments_close_on_the_last_allocation(backend):
     assert march["invoices_paid_in_period"] == 0 and march["dbt"] is None
 
 
+def test_credit_notes_settle_but_do_not_pay(backend):
+    ledger = LedgerRows()
+    credited = ledger.invoice(100, date(2023, 1, 1), date(2023, 1, 31))
+    note = ledger.credit_note(100, date(2023, 3, 15))
+    ledger.allocate(credited, 100, date(2023, 3, 15), credit_note=note)  # fully credited: no payment
+    mixed = ledger.invoice(200, date(2023, 1, 1), date(2023, 1, 31))
+    ledger.pay(mixed, 150, date(2023, 2, 10))  # the cash: 10 days late
+    ledger.allocate(mixed, 50, date(2023, 3, 20), credit_note=ledger.credit_note(50, date(2023, 3, 20)))
+    report = kpis(backend(ledger.rows()), as_of=date(2023, 3, 31), start=date(2023, 1, 1))
+    assert report["ar_gross_invoices"] == "0.00"
+    assert report["invoices_paid_in_period"] == 1  # only the one cash took part in
+    assert report["dbt"] == 10.0  # dated by its last cash allocation, not the credit note
+    assert report["average_days_to_pay"] == 40.0
+
+
 def test_time_travel_ignores_later_allocations(backend):
     tables = backend(shared_dataset().rows())
     end_of_february = kpis(tables, as_of=date(2023, 2, 28), start=date(2023, 2, 1))
