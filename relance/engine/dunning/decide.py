@@ -182,40 +182,51 @@ def open_invoice_frame(
         open_units=money_units(joined.amount) - joined.allocated_units.fill_null(0),
     )
     joined = joined.filter(joined.open_units > 0)
-    joined = joined.left_join(disputed, joined.invoice_id == disputed._d_invoice_id).drop("_d_invoice_id")
-    joined = joined.left_join(reached, joined.invoice_id == reached._s_invoice_id).drop("_s_invoice_id")
-    joined = joined.left_join(policy, joined.customer_id == policy._p_customer_id).drop("_p_customer_id")
-    disputed_units = joined.disputed_units.fill_null(0)
-    chaseable = ibis.ifelse(joined.open_units > disputed_units, joined.open_units - disputed_units, 0)
-    as_of_day = _day_number(ibis.literal(as_of), dialect)
-    frame = joined.mutate(
-        disputed_units=ibis.ifelse(disputed_units > joined.open_units, joined.open_units, disputed_units),
-        chaseable_units=chaseable,
-        reached_index=joined.reached_index.fill_null(-1),
-        days_past_due=(as_of_day - _day_number(joined.due_date, dialect)).cast("int64"),
-    )
-    frame = frame.mutate(
-        customer_chaseable_units=frame.chaseable_units.sum()
-        .over(group_by=[frame.customer_id, frame.currency])
-        .cast("int64")
-    )
+    # One flat chain of joins, then one projection: nested sub-selects overflow SQLite's parser
+    # once several policies' CASE branches are added on top.
     used = _fields_used(policies.values())
+    chain = joined.left_join(disputed, joined.invoice_id == disputed._d_invoice_id)
+    chain = chain.left_join(reached, joined.invoice_id == reached._s_invoice_id)
+    chain = chain.left_join(policy, joined.customer_id == policy._p_customer_id)
+    extra: list[str] = []
     if "segment" in used:
         customers = tables.customers.select(_c_customer_id="customer_id", segment="segment")
-        frame = frame.left_join(customers, frame.customer_id == customers._c_customer_id).drop(
-            "_c_customer_id"
-        )
+        chain = chain.left_join(customers, joined.customer_id == customers._c_customer_id)
+        extra.append("segment")
     if "risk" in used:
         profile = tables.customer_profile.select(_r_customer_id="customer_id", risk="risk")
-        frame = frame.left_join(profile, frame.customer_id == profile._r_customer_id).drop("_r_customer_id")
+        chain = chain.left_join(profile, joined.customer_id == profile._r_customer_id)
+        extra.append("risk")
     if "behaviour" in used:
         if behaviour is None:
             from relance.engine.dunning.behaviour import customer_behaviour_expr
 
             behaviour = customer_behaviour_expr(tables, as_of)
         classes = behaviour.select(_b_customer_id="customer_id", behaviour="behaviour")
-        frame = frame.left_join(classes, frame.customer_id == classes._b_customer_id).drop("_b_customer_id")
-
+        chain = chain.left_join(classes, joined.customer_id == classes._b_customer_id)
+        extra.append("behaviour")
+    disputed_units = chain.disputed_units.fill_null(0)
+    chaseable = ibis.ifelse(chain.open_units > disputed_units, chain.open_units - disputed_units, 0)
+    as_of_day = _day_number(ibis.literal(as_of), dialect)
+    frame = chain.select(
+        "invoice_id",
+        "entity_id",
+        "customer_id",
+        "currency",
+        "due_date",
+        "open_units",
+        "policy_key",
+        *[chain[name].fill_null("").name(name) for name in extra],
+        disputed_units=ibis.ifelse(disputed_units > chain.open_units, chain.open_units, disputed_units),
+        chaseable_units=chaseable,
+        reached_index=chain.reached_index.fill_null(-1),
+        days_past_due=(as_of_day - _day_number(chain.due_date, dialect)).cast("int64"),
+    )
+    frame = frame.mutate(
+        customer_chaseable_units=frame.chaseable_units.sum()
+        .over(group_by=[frame.customer_id, frame.currency])
+        .cast("int64")
+    )
     return frame
 
 
@@ -237,7 +248,8 @@ def invoice_frame(
         applies = [_step_applies(step, frame) for step in policy_obj.steps]
         # A pre-due step is not "missed" once the invoice is past due: it cannot be sent anyway.
         moot_if_late = [
-            ibis.literal(step.offset_days >= 0) | (frame.days_past_due < 0) for step in policy_obj.steps
+            ibis.literal(True) if step.offset_days >= 0 else frame.days_past_due < 0
+            for step in policy_obj.steps
         ]
         for index in reversed(range(len(policy_obj.steps))):
             due_cases.append((is_policy & applies[index], index))
@@ -615,7 +627,9 @@ def decide(
 
     installment_rows = _installments(tables, policies, plans, available, history, as_of, backend)
     result = _assemble(decisions, candidates, installment_rows, as_of)
-    worklist = _worklist(tables, policies, open_invoice_frame(tables, {}, as_of), promises, history, as_of, backend, suppressed)
+    worklist = _worklist(
+        tables, policies, open_invoice_frame(tables, {}, as_of), promises, history, as_of, backend, suppressed
+    )
     return Decisions(
         as_of=as_of,
         decisions=result[0],

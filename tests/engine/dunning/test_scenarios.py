@@ -99,7 +99,10 @@ def test_payments(case, paid, on, run, expected):
     rows, customer, invoice = one_invoice()
     rows.pay(invoice, paid, day(on), customer=customer)
     result = Life(rows).run(day(run))
-    got = [f"{line} {row['amount_due']}" for line, row in zip(describe(result), result.decisions.to_pylist())]
+    got = [
+        f"{line} {row['amount_due']}"
+        for line, row in zip(describe(result), result.decisions.to_pylist(), strict=True)
+    ]
     assert got == ([] if expected == "-" else [expected]), case
 
 
