@@ -119,6 +119,8 @@ RELANCE_VAR_DIR = VAR_DIR
 RELANCE_BASE_DIR = BASE_DIR
 # Which engine backend computes KPIs and runs: "app" (the application database) or a DuckDB/Parquet URL.
 RELANCE_ENGINE_BACKEND = env_str("RELANCE_ENGINE_BACKEND", "app")
+# Aging buckets as inclusive upper bounds of days past due: "0,30,60,90" → current, 1-30, …, 91+.
+RELANCE_AGING_BUCKETS = env_str("RELANCE_AGING_BUCKETS", "0,30,60,90")
 
 LOGGING = {
     "version": 1,

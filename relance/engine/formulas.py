@@ -50,6 +50,33 @@ def dso_standard(ending_ar: Decimal, credit_sales: Decimal, days_in_period: int)
     return Decimal(ending_ar) / Decimal(credit_sales) * days_in_period
 
 
+def dso_average_ar(
+    beginning_ar: Decimal, ending_ar: Decimal, credit_sales: Decimal, days_in_period: int
+) -> Decimal | None:
+    """§4.1 variant on *average* AR: ``(begin + end) / 2 ÷ credit sales × days``.
+
+    Equals ``days ÷ turnover`` (§4.8's cross-check); shown beside the standard DSO because
+    sources disagree on which one "DSO" means.
+    """
+    return dso_standard((Decimal(beginning_ar) + Decimal(ending_ar)) / 2, credit_sales, days_in_period)
+
+
+def aging_from_bounds(text: str) -> AgingBuckets:
+    """Buckets from inclusive upper bounds written ``0,30,60,90`` → current, 1-30, 31-60, 61-90, 91+."""
+    try:
+        bounds = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise ValidationFailed(
+            f"aging buckets: expected upper bounds such as 0,30,60,90, found {text!r}"
+        ) from None
+    if not bounds:
+        raise ValidationFailed("aging buckets: expected upper bounds such as 0,30,60,90, found nothing")
+    labels = [f"≤{bounds[0]}" if bounds[0] != 0 else "current"]
+    labels += [f"{low + 1}-{high}" for low, high in zip(bounds, bounds[1:], strict=False)]
+    labels.append(f"{bounds[-1] + 1}+")
+    return AgingBuckets.from_upper_bounds(tuple(labels), tuple(bounds))
+
+
 def best_possible_dso(current_ar: Decimal, credit_sales: Decimal, days_in_period: int) -> Decimal | None:
     """§4.3 ``current (not yet due) AR ÷ credit sales × days``."""
     return dso_standard(current_ar, credit_sales, days_in_period)

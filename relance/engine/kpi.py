@@ -150,6 +150,10 @@ class KpiReport:
     def aging_amounts(self) -> dict[str, Decimal]:
         return dict(self.aging)
 
+    @property
+    def dso_average_ar(self) -> Decimal | None:
+        return formulas.dso_average_ar(self.ar_begin, self.ar_total, self.credit_sales, self.days_in_period)
+
     def to_json(self) -> dict[str, Any]:
         """Money as decimal strings in the currency's minor units; days as numbers (2 decimals)."""
         ratio = _days
@@ -176,6 +180,7 @@ class KpiReport:
             "invoices_paid_in_period": self.invoices_paid_in_period,
             "amount_paid_in_period": self.money(self.amount_paid_in_period),
             "dso": ratio(self.dso),
+            "dso_average_ar": ratio(self.dso_average_ar),
             "dso_countback": ratio(self.dso_countback),
             "dso_countback_stopped": self.dso_countback_stopped,
             "bpdso": ratio(self.bpdso),

@@ -217,3 +217,21 @@ def test_aging_buckets_are_validated(buckets, message):
 def test_any_valid_bucketing_puts_each_day_in_exactly_one_bucket(bounds, days_past_due):
     buckets = AgingBuckets.from_upper_bounds([f"b{i}" for i in range(len(bounds) + 1)], bounds)
     assert sum(bucket.contains(days_past_due) for bucket in buckets.buckets) == 1
+
+
+def test_dso_on_average_ar_matches_the_turnover_cross_check():
+    # §4.8: average AR 205,000 over the quarter's 370,000 sales
+    assert round(f.dso_average_ar(D(200_000), D(210_000), D(370_000), 90), 2) == D("49.86")
+    # annualised: 205,000 ÷ 1,480,000 × 365 = 50.56 = 365 ÷ 7.22
+    assert round(f.dso_average_ar(D(200_000), D(210_000), D(1_480_000), 365), 2) == D("50.56")
+    assert f.dso_average_ar(D(1), D(1), D(0), 90) is None
+
+
+def test_aging_buckets_from_upper_bounds():
+    aging = f.aging_from_bounds("0, 15,30")
+    assert aging.labels == ("current", "1-15", "16-30", "31+")
+    assert aging.bucket_for(-3).label == "current" and aging.bucket_for(16).label == "16-30"
+    assert aging.bucket_for(10_000).label == "31+"
+    for bad in ("", "a,b", "30,0", "0,0"):
+        with pytest.raises(ValidationFailed):
+            f.aging_from_bounds(bad)

@@ -112,3 +112,20 @@ def test_bad_input_is_a_clear_error(entity):
 def test_empty_ledger_gives_nulls_not_errors(entity):
     report = json.loads(run("--as-of", "2023-03-31", "--json"))
     assert report["ar_total"] == "0.00" and report["dso"] is None and report["cei"] is None
+
+
+def test_aging_buckets_are_configurable_and_other_currencies_named(entity, load_ledger, settings):
+    ledger = LedgerRows()
+    ledger.invoice(100, date(2023, 1, 1), date(2023, 3, 20))  # 11 days past due on 31 March
+    ledger.invoice(40, date(2023, 3, 1), date(2023, 3, 31), currency="USD")
+    load_ledger(ledger)
+    report = json.loads(run("--as-of", "2023-03-31", "--aging", "0,10,20", "--json"))
+    assert report["aging"] == {"current": "0.00", "1-10": "0.00", "11-20": "100.00", "21+": "0.00"}
+    assert report["other_currencies"] == ["USD"]
+    assert report["dso_average_ar"] is not None
+    settings.RELANCE_AGING_BUCKETS = "0,5"
+    report = json.loads(run("--as-of", "2023-03-31", "--json"))
+    assert list(report["aging"]) == ["current", "1-5", "6+"]
+    assert "also has invoices in USD" in run("--as-of", "2023-03-31")
+    with pytest.raises(CommandError, match="upper bounds"):
+        run("--as-of", "2023-03-31", "--aging", "soon")

@@ -20,6 +20,7 @@ from relance.engine.kpi import GROUP_BY_CHOICES, KpiParams, KpiReport, compute_k
 # (JSON key, label, one-line meaning, unit)
 KPI_ROWS = (
     ("dso", "DSO", "ending AR ÷ credit sales × days in period", "days"),
+    ("dso_average_ar", "DSO (average AR)", "(begin AR + end AR) ÷ 2 ÷ credit sales × days", "days"),
     ("dso_countback", "DSO (countback)", "days of latest sales it takes to account for AR", "days"),
     ("bpdso", "Best possible DSO", "current (not yet due) AR ÷ credit sales × days", "days"),
     ("add", "Average days delinquent", "DSO − best possible DSO", "days"),
@@ -81,6 +82,12 @@ class Command(BaseCommand):
             metavar="URL",
             help="Run on this engine backend instead of the app database, e.g. parquet:///data/ledger",
         )
+        parser.add_argument(
+            "--aging",
+            metavar="BOUNDS",
+            help="Aging buckets as inclusive upper bounds of days past due, e.g. 0,15,30,60,90 "
+            "(default: RELANCE_AGING_BUCKETS, 0,30,60,90)",
+        )
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of tables")
         parser.add_argument("--quiet", action="store_true", help="No progress display on stderr")
 
@@ -97,15 +104,28 @@ class Command(BaseCommand):
                 title, reports = self._reports(options, as_of, period_start)
         except RelanceError as exc:
             raise CommandError(exc.message) from None
+        others = sorted(getattr(self, "_other_currencies", set()))
         if options["json"]:
-            self.stdout.write(json.dumps(self._json(reports, options["by"], as_of, period_start), indent=2))
+            result = self._json(reports, options["by"], as_of, period_start)
+            if not options["backend"]:
+                result["other_currencies"] = others
+            self.stdout.write(json.dumps(result, indent=2))
             return
         self._print(title, reports, options["by"])
+        if others:
+            self.stdout.write(
+                f"This ledger also has invoices in {', '.join(others)}: amounts in different currencies are "
+                "never added; see them with --currency."
+            )
 
     def _reports(
         self, options: dict[str, Any], as_of: date, period_start: date | None
     ) -> tuple[str, list[KpiReport]]:
         currency = options["currency"].upper() if options["currency"] else None
+        from relance.engine.formulas import aging_from_bounds
+        from relance.reports.selectors import configured_aging
+
+        aging = aging_from_bounds(options["aging"]) if options["aging"] else configured_aging()
         if options["backend"]:
             from relance.engine.backends import connect
 
@@ -119,6 +139,7 @@ class Command(BaseCommand):
                 entity_id=int(entity) if entity else None,
                 currency=currency,
                 group_by=options["by"],
+                aging=aging,
             )
             reports = compute_kpis(ledger.tables, params)
             currencies = sorted({report.currency for report in reports})
@@ -137,8 +158,22 @@ class Command(BaseCommand):
             period_start=period_start,
             group_by=options["by"],
             currency=currency,
+            aging=aging,
         )
+        self._other_currencies = self._currencies(entity_obj, as_of) - {
+            (currency or entity_obj.currency).upper()
+        }
         return entity_obj.name, reports
+
+    @staticmethod
+    def _currencies(entity: Any, as_of: date) -> set[str]:
+        from relance.ledger.models import Invoice
+
+        return set(
+            Invoice.objects.filter(entity=entity, issue_date__lte=as_of)
+            .values_list("currency", flat=True)
+            .distinct()
+        )
 
     @staticmethod
     def _json(
