@@ -84,3 +84,33 @@ def scenario(entity, make_customer, make_invoice, make_payment) -> Scenario:
     command("policy", "import", "--defaults")
     command("policy", "assign", "standard", "--default")
     return Scenario(entity, make_customer, make_invoice, make_payment)
+
+
+def decided(result: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
+    """A run's decisions as readable rows: (customer, action, step, channel, invoices, amount due)."""
+    return [
+        (
+            row["customer_ref"],
+            row["action"],
+            row["step"],
+            row["channel"] or "",
+            " ".join(row["invoice_refs"]),
+            row["amount_due"].rstrip("0").rstrip("."),
+        )
+        for row in result["decisions"]
+    ]
+
+
+def walk(scenario: Scenario, table: list[tuple[str, list[tuple[str, ...]]]]) -> dict[str, dict[str, Any]]:
+    """Run each day of ``table`` in order and compare what was decided with the expected rows.
+
+    Every difference is reported at once, by day. Returns each day's run output.
+    """
+    outputs, differences = {}, []
+    for day, expected in table:
+        outputs[day] = scenario.run(day)
+        got = decided(outputs[day])
+        if got != list(expected):
+            differences.append(f"{day}: expected {list(expected)}, got {got}")
+    assert not differences, "\n".join(differences)
+    return outputs
