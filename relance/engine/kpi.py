@@ -267,7 +267,7 @@ def invoice_frame(tables: LedgerTables, params: KpiParams, dialect: str | None =
         last_cash_date=ibis.ifelse(is_cash, allocations.date, ibis.null(allocations.date.type())).max(),
     )
     invoices = _scoped(tables.invoices, params)
-    invoices = invoices.filter(invoices.status != "void", invoices.issue_date <= as_of)
+    invoices = invoices.filter(not_void(invoices, as_of), invoices.issue_date <= as_of)
     invoices = _group_key(invoices, tables.customers, params.group_by)
     joined = invoices.left_join(per_invoice, invoices.invoice_id == per_invoice._invoice_id)
     return joined.select(
@@ -281,6 +281,14 @@ def invoice_frame(tables: LedgerTables, params: KpiParams, dialect: str | None =
         cash_at_end=joined.cash_at_end.fill_null(0),
         cash_at_begin=joined.cash_at_begin.fill_null(0),
     )
+
+
+def not_void(invoices: ir.Table, as_of: date) -> ir.BooleanValue:
+    """Not void as of ``as_of``: open, or voided later (tables without ``voided_on``: void is void)."""
+    is_open = invoices.status != "void"
+    if "voided_on" not in invoices.columns:
+        return is_open
+    return is_open | (invoices.voided_on.notnull() & (invoices.voided_on > as_of))
 
 
 def _month(column: ir.DateValue, dialect: str | None) -> ir.Value:
@@ -383,7 +391,7 @@ def monthly_sales(tables: LedgerTables, params: KpiParams) -> ir.Table:
     first = month_start(add_months(params.as_of, -(params.countback_months - 1)))
     invoices = _scoped(tables.invoices, params)
     invoices = invoices.filter(
-        invoices.status != "void", invoices.issue_date <= params.as_of, invoices.issue_date >= first
+        not_void(invoices, params.as_of), invoices.issue_date <= params.as_of, invoices.issue_date >= first
     )
     invoices = _group_key(invoices, tables.customers, params.group_by)
     credits = _scoped(tables.credit_notes, params)

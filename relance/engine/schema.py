@@ -24,6 +24,9 @@ INVOICES = ibis.schema(
         "due_date": "date",
         "amount": "decimal(18, 4)",
         "status": "string",  # "open" or "void"
+        # the day it was voided; null for one void from the start. Reports as of an earlier
+        # day still count it, so a past date reads the same after a later void.
+        "voided_on": "date",
     }
 )
 

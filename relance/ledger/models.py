@@ -155,6 +155,9 @@ class Invoice(BaseModel):
     amount = models.DecimalField(max_digits=18, decimal_places=4, validators=POSITIVE)
     po_number = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=8, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN)
+    voided_on = models.DateField(
+        null=True, blank=True, help_text="When it was voided; empty for an invoice void from the start"
+    )
 
     class Meta:
         ordering = ["due_date", "external_ref"]

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from relance.core.errors import NotFound
@@ -44,9 +44,17 @@ def entity_resolve(*, name: str | None = None) -> Entity:
     return entities[0]
 
 
+def not_void_q(as_of: date | None, prefix: str = "") -> Q:
+    """Not void as of ``as_of``: open, or voided after that day (so a past date reads the same)."""
+    open_now = Q(**{f"{prefix}status": InvoiceStatus.OPEN})
+    if as_of is None:
+        return open_now
+    return open_now | Q(**{f"{prefix}voided_on__gt": as_of})
+
+
 def invoice_list_with_open(*, entity: Entity, as_of: date | None = None) -> QuerySet[Any]:
     """Invoices issued by ``as_of`` (all when None), annotated with ``allocated`` and ``open_amount``."""
-    invoices = Invoice.objects.filter(entity=entity).exclude(status=InvoiceStatus.VOID)
+    invoices = Invoice.objects.filter(not_void_q(as_of), entity=entity)
     if as_of is not None:
         invoices = invoices.filter(issue_date__lte=as_of)
     return invoices.annotate(
@@ -107,12 +115,10 @@ def ledger_totals(*, entity: Entity, as_of: date | None = None) -> dict[str, Led
     def dated(queryset: QuerySet, field: str) -> QuerySet:
         return queryset if as_of is None else queryset.filter(**{f"{field}__lte": as_of})
 
-    invoices = dated(Invoice.objects.filter(entity=entity).exclude(status=InvoiceStatus.VOID), "issue_date")
+    invoices = dated(Invoice.objects.filter(not_void_q(as_of), entity=entity), "issue_date")
     credit_notes = dated(CreditNote.objects.filter(entity=entity), "date")
     payments = dated(Payment.objects.filter(entity=entity), "date")
-    allocations = dated(
-        Allocation.objects.filter(entity=entity).exclude(invoice__status=InvoiceStatus.VOID), "date"
-    )
+    allocations = dated(Allocation.objects.filter(not_void_q(as_of, "invoice__"), entity=entity), "date")
 
     invoiced = by_currency(invoices)
     credited = by_currency(credit_notes)

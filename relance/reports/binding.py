@@ -42,6 +42,7 @@ MAPPING: dict[str, tuple[type[Model], dict[str, str]]] = {
             "due_date": "due_date",
             "amount": "amount",
             "status": "status",
+            "voided_on": "voided_on",
         },
     ),
     "credit_notes": (

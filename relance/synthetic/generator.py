@@ -469,6 +469,7 @@ def _chunk(
             date_array(due),
             money_array(amount),
             pc.if_else(pa.array(void), "void", "open"),
+            pa.nulls(n, pa.date32()),
         ],
         schema=INVOICES,
     )

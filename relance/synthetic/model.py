@@ -29,6 +29,7 @@ INVOICES = pa.schema(
         ("due_date", pa.date32()),
         ("amount", MONEY),
         ("status", pa.string()),
+        ("voided_on", pa.date32()),  # generated void invoices are void from the start
     ]
 )
 CREDIT_NOTES = pa.schema(

@@ -149,6 +149,19 @@ def test_void_invoices_never_count(backend):
     assert report["open_invoices"] == 1
 
 
+def test_a_later_void_does_not_rewrite_earlier_reports(backend):
+    ledger = LedgerRows()
+    ledger.invoice(1_000, date(2023, 1, 10), date(2023, 2, 9))
+    voided = ledger.invoice(400, date(2023, 1, 15), date(2023, 2, 14), status="void")
+    ledger.invoices[voided - 1]["voided_on"] = date(2023, 3, 1)
+    tables = backend(ledger.rows())
+    january = kpis(tables, as_of=date(2023, 1, 31), start=date(2023, 1, 1))
+    assert january["ar_gross_invoices"] == "1400.00" and january["invoiced_in_period"] == "1400.00"
+    assert kpis(tables, as_of=date(2023, 2, 28), start=date(2023, 2, 1))["ar_gross_invoices"] == "1400.00"
+    march = kpis(tables, as_of=date(2023, 3, 1), start=date(2023, 1, 1))
+    assert march["ar_gross_invoices"] == "1000.00" and march["invoiced_in_period"] == "1000.00"
+
+
 def test_credit_notes_and_unapplied_cash(backend):
     ledger = LedgerRows()
     first = ledger.invoice(1_000, date(2023, 3, 1), date(2023, 4, 1))

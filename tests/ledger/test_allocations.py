@@ -218,3 +218,16 @@ def test_customer_tax_id_is_validated_for_its_country(entity, make_customer):
     customer.tax_id = "FR00000000000"
     with pytest.raises(ValidationError, match="invalid tax id"):
         customer.full_clean()
+
+
+def test_a_voided_invoice_still_counts_before_its_void_date(entity, make_customer, make_invoice):
+    customer = make_customer("C1")
+    invoice = make_invoice(customer, "INV-V", "100", START, START + timedelta(days=30))
+    invoice.status, invoice.voided_on = "void", date(2024, 3, 1)
+    invoice.save()
+    before = selectors.ledger_totals(entity=entity, as_of=date(2024, 2, 29))["EUR"]
+    assert before.open_invoices == Decimal(100)
+    assert selectors.invoice_list_with_open(entity=entity, as_of=date(2024, 2, 29)).count() == 1
+    assert selectors.invoice_list_with_open(entity=entity, as_of=date(2024, 3, 1)).count() == 0
+    assert "EUR" not in selectors.ledger_totals(entity=entity, as_of=date(2024, 3, 1))
+    assert selectors.invoice_list_with_open(entity=entity).count() == 0
