@@ -8,8 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import DecimalField, F, Prefetch, Q, QuerySet, Value
 from django.utils import timezone
 
 from relance.api.models import ApiToken
@@ -25,6 +24,7 @@ from relance.ledger.models import (
     InvoiceStatus,
     Payment,
 )
+from relance.ledger.selectors import allocated_total
 
 ENTITY_NOT_VISIBLE = "no entity named {name!r} that you can see"
 NO_ENTITY_VISIBLE = "you cannot see any entity yet: ask an administrator for access"
@@ -107,14 +107,6 @@ def _since(queryset: QuerySet, updated_since: datetime | None) -> QuerySet:
     return queryset if updated_since is None else queryset.filter(updated_at__gte=updated_since)
 
 
-def _allocated(field: str, as_of: date | None = None) -> Coalesce:
-    allocations = Allocation.objects.filter(**{field: OuterRef("pk")})
-    if as_of is not None:
-        allocations = allocations.filter(date__lte=as_of)
-    total = allocations.values(field).annotate(total=Sum("amount")).values("total")
-    return Coalesce(Subquery(total, output_field=MONEY_FIELD), ZERO)
-
-
 def customer_list(
     *,
     entity: Entity,
@@ -158,7 +150,7 @@ def invoice_list(
     invoices = (
         Invoice.objects.filter(entity=entity)
         .select_related("customer")
-        .annotate(allocated=_allocated("invoice", today))
+        .annotate(allocated=allocated_total("invoice", today))
         .annotate(open_amount=F("amount") - F("allocated"))
     )
     if customer_ref:

@@ -16,12 +16,13 @@ from relance.ledger.models import Allocation, CreditNote, Customer, Entity, Invo
 ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=18, decimal_places=4))
 
 
-def _allocated_subquery(field: str, as_of: date | None) -> Subquery:
+def allocated_total(field: str, as_of: date | None = None) -> Coalesce:
+    """Σ allocations of the outer row (``field`` = "invoice", "payment" or "credit_note") dated ≤ ``as_of``."""
     allocations = Allocation.objects.filter(**{field: OuterRef("pk")})
     if as_of is not None:
         allocations = allocations.filter(date__lte=as_of)
     total = allocations.values(field).annotate(total=Sum("amount")).values("total")
-    return Subquery(total, output_field=DecimalField(max_digits=18, decimal_places=4))
+    return Coalesce(Subquery(total, output_field=DecimalField(max_digits=18, decimal_places=4)), ZERO)
 
 
 def entity_list() -> QuerySet[Entity]:
@@ -58,7 +59,7 @@ def invoice_list_with_open(*, entity: Entity, as_of: date | None = None) -> Quer
     if as_of is not None:
         invoices = invoices.filter(issue_date__lte=as_of)
     return invoices.annotate(
-        allocated=Coalesce(_allocated_subquery("invoice", as_of), ZERO),
+        allocated=allocated_total("invoice", as_of),
         open_amount=F("amount") - F("allocated"),
     )
 
