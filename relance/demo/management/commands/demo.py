@@ -37,14 +37,20 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="Do everything but start the server")
         parser.add_argument("--host", default="127.0.0.1", help="Address to serve on (default 127.0.0.1)")
         parser.add_argument("--port", type=int, default=8000, help="Port to serve on (default 8000)")
-        parser.add_argument("--customers", type=int, default=500, help="Number of demo customers (default 500)")
+        parser.add_argument(
+            "--customers", type=int, default=500, help="Number of demo customers (default 500)"
+        )
         parser.add_argument("--years", type=int, default=2, help="Years of history (default 2)")
         parser.add_argument("--seed", type=int, default=42, help="Random seed of the demo data (default 42)")
         parser.add_argument("--username", default="admin", help="Admin username (default admin)")
         parser.add_argument(
-            "--password", default=None, help="Admin password (default: $RELANCE_DEMO_PASSWORD or a random one)"
+            "--password",
+            default=None,
+            help="Admin password (default: $RELANCE_DEMO_PASSWORD or a random one)",
         )
-        parser.add_argument("--reset", action="store_true", help="Delete the demo entity's ledger and load it again")
+        parser.add_argument(
+            "--reset", action="store_true", help="Delete the demo entity's ledger and load it again"
+        )
 
     def handle(self, *args, **options) -> None:
         started = time.monotonic()
@@ -53,7 +59,9 @@ class Command(BaseCommand):
         if options["reset"]:
             self._wipe(entity)
         if entity.invoices.exists():
-            self.stdout.write(f"Demo ledger already loaded ({entity.invoices.count():,} invoices); --reset reloads it.")
+            self.stdout.write(
+                f"Demo ledger already loaded ({entity.invoices.count():,} invoices); --reset reloads it."
+            )
         else:
             self._load(entity, options)
         username, password = self._admin(options)
@@ -90,14 +98,34 @@ class Command(BaseCommand):
         Customer.objects.filter(entity=entity).delete()
 
     def _admin(self, options: dict) -> tuple[str, str]:
+        """Create the demo admin, or reuse it; never take over an account the demo did not make.
+
+        The generated password is kept in ``var/demo-admin-password`` (mode 600) so that a second
+        ``make demo`` can print it again. An existing user whose password is not that one is left
+        untouched unless ``--password`` says otherwise.
+        """
         import os
 
-        password = options["password"] or os.environ.get("RELANCE_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+        from django.conf import settings
+
+        saved = settings.RELANCE_VAR_DIR / "demo-admin-password"
+        explicit = options["password"] or os.environ.get("RELANCE_DEMO_PASSWORD")
         user_model = get_user_model()
-        user, _ = user_model.objects.get_or_create(
-            username=options["username"], defaults={"is_staff": True, "is_superuser": True}
-        )
+        user = user_model.objects.filter(username=options["username"]).first()
+        remembered = saved.read_text().strip() if saved.exists() else None
+        if user is not None and not explicit:
+            if remembered and user.check_password(remembered):
+                return options["username"], remembered
+            return options["username"], "(unchanged: this user existed before; use --password to set one)"
+        password = explicit or secrets.token_urlsafe(9)
+        if user is None:
+            user = user_model(username=options["username"])
         user.is_staff = user.is_superuser = user.is_active = True
         user.set_password(password)
         user.save()
+        if not explicit:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(password)
         return options["username"], password
