@@ -31,6 +31,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
 from relance.core.errors import ValidationFailed
@@ -370,7 +371,13 @@ def _history(
     for days in windows:
         start = as_of - timedelta(days=days - 1)
         aggregates[f"contacts_{days}"] = ibis.ifelse(history.date >= start, 1, 0).sum().cast("int64")
-    return _fetch(history.group_by("customer_id").aggregate(**aggregates), backend)
+    expr = history.group_by("customer_id").aggregate(**aggregates)
+    table = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)  # type: ignore[attr-defined]
+    frame = table.to_pandas()
+    for column in ("last_contact", "last_overdue_contact"):  # epoch days, NaN when none
+        days = table.column(column).cast(pa.int32()).to_numpy(zero_copy_only=False)
+        frame[column] = np.asarray(days, dtype=np.float64)
+    return frame
 
 
 # --------------------------------------------------------------------------- reasons
@@ -380,19 +387,56 @@ def _reason(code: str, detail: str) -> dict[str, str]:
     return {"code": code, "detail": detail}
 
 
-def _suppressed(rows: list[dict[str, Any]], frame: pd.DataFrame, reason: str, detail: Any) -> None:
-    details = detail if isinstance(detail, pd.Series) else pd.Series(detail, index=frame.index)
-    for customer_id, invoice_id, text in zip(
-        frame.customer_id.tolist(), frame.invoice_id.tolist(), details.tolist(), strict=True
-    ):
-        rows.append({"customer_id": customer_id, "invoice_id": invoice_id, "reason": reason, "detail": text})
+EPOCH = date(1970, 1, 1)
 
 
-def _customer_suppressed(
-    rows: list[dict[str, Any]], customers: pd.DataFrame, reason: str, detail: str
-) -> None:
-    for customer_id in customers.customer_id.unique().tolist():
-        rows.append({"customer_id": customer_id, "invoice_id": None, "reason": reason, "detail": detail})
+def _epoch_day(value: date) -> int:
+    return (value - EPOCH).days
+
+
+def _date(day: float) -> date:
+    return EPOCH + timedelta(days=int(day))
+
+
+class _Suppressed:
+    """Collects what was held back, as frames (one per rule), for one table at the end."""
+
+    def __init__(self) -> None:
+        self.parts: list[pd.DataFrame] = []
+
+    def _add(self, customer_ids: Any, invoice_ids: Any, reason: str, detail: Any) -> None:
+        frame = pd.DataFrame({"customer_id": np.asarray(customer_ids, dtype=np.int64)})
+        if not len(frame):
+            return
+        frame["invoice_id"] = pd.array(invoice_ids, dtype="Int64") if invoice_ids is not None else pd.NA
+        frame["reason"] = reason
+        frame["detail"] = detail if isinstance(detail, str) else list(detail)
+        self.parts.append(frame)
+
+    def customers(self, rows: pd.DataFrame, reason: str, detail: str | list[str]) -> None:
+        """One row per customer (``rows`` may repeat a customer when ``detail`` is a text)."""
+        if isinstance(detail, str):
+            rows = rows.drop_duplicates("customer_id")
+        self._add(rows.customer_id.to_numpy(), None, reason, detail)
+
+    def invoices(self, rows: pd.DataFrame, reason: str, detail: str) -> None:
+        self._add(rows.customer_id.to_numpy(), rows.invoice_id.to_numpy(), reason, detail)
+
+    def groups(self, candidates: pd.DataFrame, group_nos: Any, reason: str, details: list[str]) -> None:
+        """Every invoice of the given decision groups, each with its group's detail."""
+        detail_of = pd.Series(list(details), index=np.asarray(group_nos))
+        rows = candidates[candidates.group_no.isin(detail_of.index)]
+        self._add(
+            rows.customer_id.to_numpy(), rows.invoice_id.to_numpy(), reason, rows.group_no.map(detail_of)
+        )
+
+    def table(self) -> pa.Table:
+        if not self.parts:
+            return empty(SUPPRESSED_COLUMNS)
+        frame = pd.concat(self.parts, ignore_index=True)
+        return pa.Table.from_pandas(
+            frame, schema=pa.schema(list(SUPPRESSED_COLUMNS.items())), preserve_index=False
+        )
 
 
 # --------------------------------------------------------------------------- decide
@@ -460,7 +504,7 @@ def decide(
     # after the promise ended.
     resend_customers: list[int] = []
     if not broken.empty:
-        last = broken.groupby("customer_id")["end"].max()
+        last = broken.groupby("customer_id")["end"].max().map(_epoch_day)
         contacted = history.set_index("customer_id")["last_contact"].reindex(last.index)
         resend = last[contacted.isna() | (contacted <= last)]
         resend_customers = [int(value) for value in resend.index]
@@ -469,7 +513,7 @@ def decide(
         wanted = wanted | (frame.customer_id.isin(resend_customers) & (frame.reached_index >= 0))
     candidates = _fetch(frame.filter(wanted, frame.policy_key.isin(list(used) or [""])), backend)
 
-    suppressed: list[dict[str, Any]] = []
+    out = _Suppressed()
     candidates["broken_promise"] = candidates.customer_id.isin(resend_customers)
     candidates["step_index"] = np.maximum(candidates.due_index, candidates.reached_index)
 
@@ -479,7 +523,7 @@ def decide(
     )
     for kind in HOLD_KINDS:
         stopped = candidates.customer_id.isin(holds.customer_id[holds.kind == kind])
-        _customer_suppressed(suppressed, candidates[stopped], kind, REASON_CODES[kind])
+        out.customers(candidates[stopped], kind, REASON_CODES[kind])
         candidates = candidates[~stopped]
     plans_table = tables.plans
     plans = _fetch(
@@ -489,62 +533,60 @@ def decide(
         backend,
     )
     on_plan = candidates.customer_id.isin(plans.customer_id)
-    _customer_suppressed(suppressed, candidates[on_plan], "payment_plan", REASON_CODES["payment_plan"])
+    out.customers(candidates[on_plan], "payment_plan", REASON_CODES["payment_plan"])
     candidates = candidates[~on_plan]
     active = promises[promises.state == "active"]
     paused = candidates.customer_id.isin(active.customer_id)
     if paused.any():
         until = active.groupby("customer_id")["end"].max()
-        for customer_id in candidates.customer_id[paused].unique().tolist():
-            suppressed.append(
-                {
-                    "customer_id": customer_id,
-                    "invoice_id": None,
-                    "reason": "promise_active",
-                    "detail": f"paused until {until[customer_id].isoformat()} (promised date plus grace)",
-                }
-            )
+        who = candidates[paused].drop_duplicates("customer_id")
+        details = [f"paused until {until[c].isoformat()} (promised date plus grace)" for c in who.customer_id]
+        out.customers(who, "promise_active", details)
     candidates = candidates[~paused]
 
     # Fully disputed invoices, then small balances.
     disputed = candidates.chaseable_units <= 0
-    _suppressed(suppressed, candidates[disputed], "disputed", "the open amount is disputed in full")
+    out.invoices(candidates[disputed], "disputed", "the open amount is disputed in full")
     candidates = candidates[~disputed]
     threshold = candidates.policy_key.map(
         {key: _units(p.cadence.small_balance) for key, p in policies.items()}
     ).astype("int64")
     small = candidates.customer_chaseable_units < threshold
     if small.any():
-        for (customer_id, currency), group in candidates[small].groupby(["customer_id", "currency"]):
-            suppressed.append(
-                {
-                    "customer_id": customer_id,
-                    "invoice_id": None,
-                    "reason": "small_balance",
-                    "detail": f"{_money(group.customer_chaseable_units.iloc[0])} {currency} below "
-                    f"{policies[group.policy_key.iloc[0]].cadence.small_balance}",
-                }
+        who = candidates[small].drop_duplicates(["customer_id", "currency"])
+        details = [
+            f"{_money(units)} {currency} below {policies[key].cadence.small_balance}"
+            for units, currency, key in zip(
+                who.customer_chaseable_units.tolist(),
+                who.currency.tolist(),
+                who.policy_key.tolist(),
+                strict=True,
             )
+        ]
+        out.customers(who, "small_balance", details)
     candidates = candidates[~small]
 
     # Steps: each invoice's own step; the group takes the most advanced one.
     steps = _steps_table(policies)
     candidates = candidates.merge(steps, on=["policy_key", "step_index"], how="left")
     candidates["group_action"] = np.where(candidates.kind == "internal", candidates.action, "")
+    candidates["catch_up"] = candidates.due_count > 1
     group_keys = ["customer_id", "currency", "kind", "group_action"]
-    candidates = candidates.sort_values(["customer_id", "currency", "kind", "group_action", "step_index"])
-    grouped = candidates.groupby(group_keys, sort=False)
-    decisions = grouped.agg(
-        entity_id=("entity_id", "first"),
-        policy_key=("policy_key", "last"),
-        step_index=("step_index", "max"),
-        amount_units=("chaseable_units", "sum"),
-        disputed_units=("disputed_units", "sum"),
-        invoice_count=("invoice_id", "size"),
-        max_days_past_due=("days_past_due", "max"),
-        broken_promise=("broken_promise", "any"),
-        catch_up=("due_count", lambda counts: bool((counts > 1).any())),
-    ).reset_index()
+    decisions = (
+        candidates.groupby(group_keys, sort=False)
+        .agg(
+            entity_id=("entity_id", "first"),
+            policy_key=("policy_key", "first"),
+            step_index=("step_index", "max"),
+            amount_units=("chaseable_units", "sum"),
+            disputed_units=("disputed_units", "sum"),
+            invoice_count=("invoice_id", "size"),
+            max_days_past_due=("days_past_due", "max"),
+            broken_promise=("broken_promise", "any"),
+            catch_up=("catch_up", "any"),
+        )
+        .reset_index()
+    )
     decisions = decisions.merge(
         steps, on=["policy_key", "step_index", "kind"], how="left", suffixes=("", "_s")
     )
@@ -552,89 +594,129 @@ def decide(
     candidates = candidates.merge(decisions[[*group_keys, "group_no"]], on=group_keys, how="left")
 
     # Channels: the first of the step's channels the customer can be reached on.
-    is_contact = decisions.kind != "internal"
+    is_contact = (decisions.kind != "internal").to_numpy()
     channels = _fetch(tables.customer_channels, backend)
     available = _channel_codes(channels)
-    decisions["channel"] = None
-    decisions["fallback"] = False
+    channel = np.full(len(decisions), None, dtype=object)
+    fallback = np.zeros(len(decisions), dtype=bool)
     customer_ids = decisions.customer_id.to_numpy(np.int64)
-    for options, index in (
-        decisions[is_contact].groupby(decisions.channels[is_contact].map(tuple)).groups.items()
-    ):
-        positions = decisions.index.get_indexer(index)
+    options_of = decisions.channels.map(",".join).to_numpy(dtype=object)
+    for joined_options in set(options_of[is_contact].tolist()):
+        options = tuple(joined_options.split(","))
+        positions = np.flatnonzero(is_contact & (options_of == joined_options))
         chosen = _pick_channel(customer_ids[positions], options, available)
-        decisions.loc[index, "channel"] = chosen
-        decisions.loc[index, "fallback"] = [value is not None and value != options[0] for value in chosen]
-    no_channel = is_contact & decisions.channel.isna()
-    blocked_groups: dict[int, tuple[str, str]] = {}
-    for row in decisions[no_channel].itertuples():
-        blocked_groups[row.group_no] = ("no_channel", f"none of {', '.join(row.channels)} available")
+        channel[positions] = chosen
+        fallback[positions] = (chosen != None) & (chosen != options[0])  # noqa: E711 - elementwise
+    decisions["channel"] = channel
+    decisions["fallback"] = fallback
+    no_channel = is_contact & pd.isna(channel)
+    blocked = np.zeros(len(decisions), dtype=bool)
+    if no_channel.any():
+        rows = decisions[no_channel]
+        out.groups(
+            candidates,
+            rows.group_no,
+            "no_channel",
+            [f"none of {', '.join(c)} available" for c in rows.channels],
+        )
+        blocked |= no_channel
 
     # Cadence: minimum days since the last contact (phases: since the last overdue contact).
+    as_of_day = _epoch_day(as_of)
     history = history.set_index("customer_id")
-    contact_rows = decisions[is_contact & ~no_channel]
-    if not contact_rows.empty:
-        last = history["last_contact"].reindex(contact_rows.customer_id).to_numpy()
-        last_overdue = history["last_overdue_contact"].reindex(contact_rows.customer_id).to_numpy()
-        for position, row in enumerate(contact_rows.itertuples()):
-            cadence = policies[row.policy_key].cadence
-            reasons = []
-            if last[position] is not None and not pd.isna(last[position]) and cadence.min_days_between:
-                since = (as_of - last[position]).days
-                if since < cadence.min_days_between:
-                    next_day = last[position] + timedelta(days=cadence.min_days_between)
-                    reasons.append(f"last contact {last[position]}, next allowed {next_day}")
-            if row.kind == "overdue" and not pd.isna(last_overdue[position]):
-                gap = cadence.min_days_at(int(row.max_days_past_due))
-                since = (as_of - last_overdue[position]).days
-                if since < gap:
-                    next_day = last_overdue[position] + timedelta(days=gap)
-                    reasons.append(
-                        f"last overdue contact {last_overdue[position]}, at most one every {gap} days "
-                        f"at {int(row.max_days_past_due)} days past due: next allowed {next_day}"
-                    )
-            if reasons:
-                blocked_groups[row.group_no] = ("cadence", "; ".join(reasons))
-
-    # Contact cap over the rolling window: overdue messages first.
-    open_contacts = decisions[is_contact & ~decisions.group_no.isin(list(blocked_groups))]
-    if not open_contacts.empty:
-        ordered = open_contacts.assign(
-            order=open_contacts.kind.map({"overdue": 0, "upcoming": 1})
-        ).sort_values(["customer_id", "order"])
-        for customer_id, group in ordered.groupby("customer_id", sort=False):
-            cadence = policies[group.policy_key.iloc[0]].cadence
-            if cadence.max_contacts is None:
-                continue
+    last = history["last_contact"].reindex(customer_ids).to_numpy(np.float64)
+    last_overdue = history["last_overdue_contact"].reindex(customer_ids).to_numpy(np.float64)
+    dpd = decisions.max_days_past_due.to_numpy(np.int64)
+    policy_keys = decisions.policy_key.to_numpy(dtype=object)
+    min_days = np.zeros(len(decisions), dtype=np.int64)
+    phase_gap = np.zeros(len(decisions), dtype=np.int64)
+    max_contacts = np.full(len(decisions), -1, dtype=np.int64)
+    made = np.zeros(len(decisions), dtype=np.int64)
+    for key, policy in policies.items():
+        mine = policy_keys == key
+        if not mine.any():
+            continue
+        cadence = policy.cadence
+        min_days[mine] = cadence.min_days_between
+        gap = np.full(int(mine.sum()), cadence.min_days_between, dtype=np.int64)
+        for phase in cadence.phases:
+            gap = np.where(
+                dpd[mine] <= phase.until_days_past_due, np.maximum(gap, phase.min_days_between), gap
+            )
+        phase_gap[mine] = gap
+        if cadence.max_contacts is not None:
+            max_contacts[mine] = cadence.max_contacts
             column = f"contacts_{cadence.window_days}"
-            made = history[column].get(customer_id, 0) if column in history else 0
-            made = 0 if pd.isna(made) else int(made)
-            room = cadence.max_contacts - made
-            for offset, row in enumerate(group.itertuples()):
-                if offset >= room:
-                    blocked_groups[row.group_no] = (
-                        "contact_cap",
-                        f"{made} contacts in the last {cadence.window_days} days (cap {cadence.max_contacts})",
-                    )
+            if column in history:
+                made[mine] = history[column].reindex(customer_ids[mine]).fillna(0).to_numpy(np.int64)
+    since_any = as_of_day - last
+    since_overdue = as_of_day - last_overdue
+    too_soon = is_contact & ~blocked & ~np.isnan(last) & (since_any < min_days)
+    too_soon_overdue = (
+        is_contact
+        & ~blocked
+        & (decisions.kind == "overdue").to_numpy()
+        & ~np.isnan(last_overdue)
+        & (since_overdue < phase_gap)
+    )
+    cadence_blocked = too_soon | too_soon_overdue
+    if cadence_blocked.any():
+        positions = np.flatnonzero(cadence_blocked)
+        details = []
+        for position in positions.tolist():
+            parts = []
+            if too_soon[position]:
+                parts.append(
+                    f"last contact {_date(last[position])}, next allowed {_date(last[position] + min_days[position])}"
+                )
+            if too_soon_overdue[position]:
+                parts.append(
+                    f"last overdue contact {_date(last_overdue[position])}, at most one every "
+                    f"{phase_gap[position]} days at {dpd[position]} days past due: next allowed "
+                    f"{_date(last_overdue[position] + phase_gap[position])}"
+                )
+            details.append("; ".join(parts))
+        out.groups(candidates, decisions.group_no.to_numpy()[positions], "cadence", details)
+        blocked |= cadence_blocked
 
-    blocked = candidates.group_no.isin(list(blocked_groups))
-    for reason in ("no_channel", "cadence", "contact_cap"):
-        numbers = [number for number, (code, _) in blocked_groups.items() if code == reason]
-        rows = candidates[blocked & candidates.group_no.isin(numbers)]
-        _suppressed(suppressed, rows, reason, rows.group_no.map(lambda number: blocked_groups[number][1]))
-    candidates = candidates[~blocked]
-    decisions = decisions[~decisions.group_no.isin(list(blocked_groups))]
+    # Contact cap over the rolling window: overdue messages before upcoming ones.
+    capped = is_contact & ~blocked & (max_contacts >= 0)
+    if capped.any():
+        positions = np.flatnonzero(capped)
+        order = pd.DataFrame(
+            {
+                "customer_id": customer_ids[positions],
+                "upcoming": (decisions.kind.to_numpy()[positions] == "upcoming"),
+                "position": positions,
+            }
+        ).sort_values(["customer_id", "upcoming"])
+        rank = order.groupby("customer_id").cumcount().to_numpy()
+        over = order.position.to_numpy()[rank >= (max_contacts - made)[order.position.to_numpy()]]
+        if len(over):
+            details = [
+                f"{made[p]} contacts in the last {policies[policy_keys[p]].cadence.window_days} days "
+                f"(cap {max_contacts[p]})"
+                for p in over.tolist()
+            ]
+            out.groups(candidates, decisions.group_no.to_numpy()[over], "contact_cap", details)
+            blocked[over] = True
 
-    installment_rows = _installments(tables, policies, plans, available, history, as_of, backend)
+    kept_groups = decisions.group_no.to_numpy()[~blocked]
+    candidates = candidates[candidates.group_no.isin(kept_groups)]
+    decisions = decisions[~blocked]
+
+    installment_rows = _installments(
+        tables, policies, plans, available, history.reset_index(), as_of, backend
+    )
     result = _assemble(decisions, candidates, installment_rows, as_of)
     worklist = _worklist(
-        tables, policies, open_invoice_frame(tables, {}, as_of), promises, history, as_of, backend, suppressed
+        tables, policies, open_invoice_frame(tables, {}, as_of), promises, history, as_of, backend, out
     )
     return Decisions(
         as_of=as_of,
         decisions=result[0],
         invoice_steps=result[1],
-        suppressed=_table(suppressed, SUPPRESSED_COLUMNS),
+        suppressed=out.table(),
         worklist=worklist,
     )
 
@@ -708,95 +790,174 @@ def _installments(
     return rows
 
 
+def _decimals(units: Any) -> pa.Array:
+    """Exact ``decimal(18, 4)`` values from int64 counts of 1/MONEY_SCALE."""
+    array = pa.array(np.asarray(units, dtype=np.int64), pa.int64()).cast(pa.decimal128(19, 0))
+    return array.view(pa.decimal128(19, 4)).cast(pa.decimal128(18, 4))
+
+
+def _json_text(values: Any) -> np.ndarray:
+    """Each value as a JSON string literal (computed once per distinct value)."""
+    series = pd.Series(values, dtype=object)
+    return series.map({value: json.dumps(value, ensure_ascii=False) for value in series.unique()}).to_numpy()
+
+
+def _signed(values: Any) -> np.ndarray:
+    series = pd.Series(values, dtype="int64")
+    return series.map({value: f"{value:+d}" for value in series.unique()}).to_numpy(dtype=object)
+
+
+def _reason_json(code: str, detail: np.ndarray) -> np.ndarray:
+    """``{"code": code, "detail": …}`` where ``detail`` already holds JSON string literals."""
+    return '{"code": "' + code + '", "detail": ' + detail + "}"
+
+
+def _decision_reasons(decisions: pd.DataFrame) -> np.ndarray:
+    n = len(decisions)
+    if not n:
+        return np.array([], dtype=object)
+    step_detail = _json_text(decisions.step_key.to_numpy(dtype=object)).astype(object)
+    # "<key> is due at +N days; the most overdue invoice is +M days from its due date"
+    text = (
+        decisions.step_key.to_numpy(dtype=object)
+        + " is due at "
+        + _signed(decisions.offset_days)
+        + " days; the most overdue invoice is "
+        + _signed(decisions.max_days_past_due)
+        + " days from its due date"
+    )
+    del step_detail
+    reasons = "[" + _reason_json("step_due", _json_text(text))
+    catch_up = decisions.catch_up.to_numpy(bool)
+    reasons = np.where(
+        catch_up,
+        reasons
+        + ", "
+        + _reason_json(
+            "catch_up", np.full(n, '"earlier steps came due meanwhile; only this one is sent"', object)
+        ),
+        reasons,
+    )
+    grouped = decisions.invoice_count.to_numpy(np.int64) > 1
+    if grouped.any():
+        text = (
+            decisions.invoice_count.astype(str).to_numpy(dtype=object)
+            + " invoices in one "
+            + decisions.kind.to_numpy(dtype=object)
+            + " "
+            + decisions.action.to_numpy(dtype=object)
+        )
+        reasons = np.where(grouped, reasons + ", " + _reason_json("grouped", _json_text(text)), reasons)
+    disputed = decisions.disputed_units.to_numpy(np.int64)
+    if (disputed > 0).any():
+        amounts = _decimals(disputed).to_pylist()
+        text = np.array([f"{amount} disputed, left out" for amount in amounts], dtype=object)
+        reasons = np.where(
+            disputed > 0, reasons + ", " + _reason_json("partially_disputed", _json_text(text)), reasons
+        )
+    fallback = decisions.fallback.to_numpy(bool)
+    if fallback.any():
+        first = np.array([options[0] if len(options) else "" for options in decisions.channels], dtype=object)
+        text = first + " not available, using " + decisions.channel.fillna("").to_numpy(dtype=object)
+        reasons = np.where(
+            fallback, reasons + ", " + _reason_json("channel_fallback", _json_text(text)), reasons
+        )
+    broken = decisions.broken_promise.to_numpy(bool)
+    reasons = np.where(
+        broken,
+        reasons
+        + ", "
+        + _reason_json(
+            "promise_broken", np.full(n, '"a promise to pay was broken; dunning resumes"', object)
+        ),
+        reasons,
+    )
+    return reasons + "]"
+
+
 def _assemble(
     decisions: pd.DataFrame, candidates: pd.DataFrame, installments: list[dict[str, Any]], as_of: date
 ) -> tuple[pa.Table, pa.Table]:
-    ids_by_group = (
-        candidates.sort_values("invoice_id")
-        .groupby("group_no")["invoice_id"]
-        .agg(lambda ids: ",".join(str(value) for value in ids))
+    """The decision and invoice-step tables, vectorised (a first run can decide for millions)."""
+    ids = pa.table(
+        {
+            "group_no": pa.array(candidates.group_no.to_numpy(np.int64)),
+            "invoice_id": pa.array(candidates.invoice_id.to_numpy(np.int64)),
+        }
+    ).sort_by([("group_no", "ascending"), ("invoice_id", "ascending")])
+    lists = ids.group_by("group_no", use_threads=False).aggregate([("invoice_id", "list")])
+    joined = pc.binary_join(pc.cast(lists.column("invoice_id_list"), pa.list_(pa.string())), ",")
+    ids_by_group = pd.Series(joined.to_numpy(zero_copy_only=False), index=lists.column("group_no").to_numpy())
+    frame = pd.DataFrame(
+        {
+            "group_no": decisions.group_no.to_numpy(np.int64),
+            "customer_id": decisions.customer_id.to_numpy(np.int64),
+            "entity_id": decisions.entity_id.to_numpy(np.int64),
+            "currency": decisions.currency.to_numpy(dtype=object),
+            "policy_key": decisions.policy_key.to_numpy(dtype=object),
+            "kind": decisions.kind.to_numpy(dtype=object),
+            "step_key": decisions.step_key.to_numpy(dtype=object),
+            "step_index": decisions.step_index.to_numpy(np.int64),
+            "offset_days": decisions.offset_days.to_numpy(np.int64),
+            "action": decisions.action.to_numpy(dtype=object),
+            "channel": np.where(
+                decisions.kind.to_numpy() == "internal", None, decisions.channel.to_numpy(dtype=object)
+            ),
+            "tone": decisions.tone.to_numpy(dtype=object),
+            "template_key": decisions.template_key.to_numpy(dtype=object),
+            "invoice_ids": decisions.group_no.map(ids_by_group).fillna("").to_numpy(dtype=object),
+            "invoice_count": decisions.invoice_count.to_numpy(np.int64),
+            "amount_units": decisions.amount_units.to_numpy(np.int64),
+            "max_days_past_due": decisions.max_days_past_due.to_numpy(np.int64),
+            "broken_promise": decisions.broken_promise.to_numpy(bool),
+            "catch_up": decisions.catch_up.to_numpy(bool),
+            "reasons": _decision_reasons(decisions),
+        }
     )
-    records: list[dict[str, Any]] = []
-    for row in decisions.itertuples():
-        reasons = [
-            _reason(
-                "step_due",
-                f"{row.step_key} is due at {row.offset_days:+d} days; the most overdue invoice is "
-                f"{row.max_days_past_due:+d} days from its due date",
-            )
-        ]
-        if row.catch_up:
-            reasons.append(_reason("catch_up", "earlier steps came due meanwhile; only this one is sent"))
-        if row.invoice_count > 1:
-            reasons.append(_reason("grouped", f"{row.invoice_count} invoices in one {row.kind} {row.action}"))
-        if row.disputed_units:
-            reasons.append(_reason("partially_disputed", f"{_money(row.disputed_units)} disputed, left out"))
-        if row.fallback:
-            reasons.append(
-                _reason("channel_fallback", f"{row.channels[0]} not available, using {row.channel}")
-            )
-        if row.broken_promise:
-            reasons.append(_reason("promise_broken", "a promise to pay was broken; dunning resumes"))
-        records.append(
-            {
-                "group_no": row.group_no,
-                "customer_id": row.customer_id,
-                "entity_id": row.entity_id,
-                "currency": row.currency,
-                "policy_key": row.policy_key,
-                "kind": row.kind,
-                "step_key": row.step_key,
-                "step_index": row.step_index,
-                "offset_days": row.offset_days,
-                "action": row.action,
-                "channel": row.channel if row.kind != "internal" else None,
-                "tone": row.tone,
-                "template_key": row.template_key,
-                "invoice_ids": ids_by_group.get(row.group_no, ""),
-                "invoice_count": row.invoice_count,
-                "amount_units": row.amount_units,
-                "max_days_past_due": row.max_days_past_due,
-                "broken_promise": bool(row.broken_promise),
-                "catch_up": bool(row.catch_up),
-                "reasons": reasons,
-            }
+    if installments:
+        entity_of = candidates.groupby("customer_id")["entity_id"].first().to_dict()
+        extra = pd.DataFrame(
+            [
+                {
+                    **item,
+                    "group_no": -1,
+                    "entity_id": entity_of.get(item["customer_id"], 0),
+                    "invoice_ids": "",
+                    "invoice_count": 0,
+                    "broken_promise": False,
+                    "catch_up": False,
+                    "reasons": json.dumps(item["reasons"], ensure_ascii=False),
+                }
+                for item in installments
+            ]
         )
-    entity_of = candidates.groupby("customer_id")["entity_id"].first().to_dict()
-    for item in installments:
-        records.append(
-            {
-                **item,
-                "group_no": None,
-                "entity_id": entity_of.get(item["customer_id"]),
-                "invoice_ids": "",
-                "invoice_count": 0,
-                "broken_promise": False,
-                "catch_up": False,
-            }
-        )
-    records.sort(key=lambda record: (record["customer_id"], KIND_ORDER[record["kind"]], record["step_key"]))
-    decision_of_group = {}
-    for number, record in enumerate(records, start=1):
-        record["decision_id"] = number
-        record["amount_due"] = _money(record.pop("amount_units"))
-        record["reasons"] = json.dumps(record["reasons"], ensure_ascii=False)
-        if record["group_no"] is not None:
-            decision_of_group[record["group_no"]] = number
-    decisions_table = _table(records, DECISION_COLUMNS)
-    steps = candidates[["invoice_id", "group_no", "step_key", "step_index"]].copy()
-    steps["decision_id"] = steps.group_no.map(decision_of_group)
-    steps["reached_on"] = as_of
-    steps = steps.sort_values("invoice_id")
-    return decisions_table, _table(steps.to_dict("records"), INVOICE_STEP_COLUMNS)
-
-
-def _table(records: list[dict[str, Any]], columns: Mapping[str, pa.DataType]) -> pa.Table:
-    if not records:
-        return empty(columns)
-    schema = pa.schema(list(columns.items()))
-    return pa.Table.from_pylist(
-        [{name: record.get(name) for name in columns} for record in records], schema=schema
+        frame = pd.concat([frame, extra[frame.columns]], ignore_index=True)
+    frame["kind_order"] = frame.kind.map(KIND_ORDER)
+    frame = frame.sort_values(["customer_id", "kind_order", "step_key"], kind="stable").reset_index(drop=True)
+    frame["decision_id"] = np.arange(1, len(frame) + 1, dtype=np.int64)
+    columns: dict[str, Any] = {}
+    for name, dtype in DECISION_COLUMNS.items():
+        if name == "amount_due":
+            columns[name] = _decimals(frame.amount_units.to_numpy(np.int64))
+        else:
+            columns[name] = pa.array(
+                frame[name].tolist() if dtype == pa.string() else frame[name].to_numpy(), dtype
+            )
+    decisions_table = pa.table(columns, schema=pa.schema(list(DECISION_COLUMNS.items())))
+    decision_of_group = pd.Series(frame.decision_id.to_numpy(), index=frame.group_no.to_numpy())
+    decision_of_group = decision_of_group[decision_of_group.index >= 0]
+    steps = candidates[["invoice_id", "group_no", "step_key", "step_index"]].sort_values("invoice_id")
+    steps_table = pa.table(
+        {
+            "invoice_id": pa.array(steps.invoice_id.to_numpy(np.int64)),
+            "decision_id": pa.array(steps.group_no.map(decision_of_group).to_numpy(np.int64)),
+            "step_key": pa.array(steps.step_key.tolist(), pa.string()),
+            "step_index": pa.array(steps.step_index.to_numpy(np.int64)),
+            "reached_on": pa.array([as_of] * len(steps), pa.date32()),
+        },
+        schema=pa.schema(list(INVOICE_STEP_COLUMNS.items())),
     )
+    return decisions_table, steps_table
 
 
 # --------------------------------------------------------------------------- worklist
@@ -812,7 +973,7 @@ def _worklist(
     history: pd.DataFrame,
     as_of: date,
     backend: BaseBackend | None,
-    suppressed: list[dict[str, Any]],
+    out: _Suppressed,
 ) -> pa.Table:
     """A priority per customer with overdue money; each factor's points are shown.
 
@@ -827,79 +988,88 @@ def _worklist(
         policy_key=overdue.policy_key.max(),
     )
     rows = _fetch(per_customer, backend)
-    for customer_id, policy_key in zip(rows.customer_id.tolist(), rows.policy_key.tolist(), strict=True):
-        if policy_key is None or pd.isna(policy_key):
-            reason, detail = "no_policy", REASON_CODES["no_policy"]
-        elif policy_key not in policies:
-            reason, detail = "unknown_policy", f"policy {policy_key!r} is not among the policies given"
-        else:
-            continue
-        suppressed.append(
-            {"customer_id": customer_id, "invoice_id": None, "reason": reason, "detail": detail}
-        )
     if rows.empty:
         return empty(WORKLIST_COLUMNS)
-    profile = _fetch(tables.customer_profile.select("customer_id", "risk"), backend)
-    risk = rows.customer_id.map(
-        profile.drop_duplicates("customer_id").set_index("customer_id")["risk"]
-    ).fillna("")
-    broken_counts = (
-        promises[promises.state == "broken"].groupby("customer_id").size() if not promises.empty else None
+    policy_key = rows.policy_key.astype(object)
+    missing = policy_key.isna().to_numpy()
+    out.customers(rows[missing], "no_policy", REASON_CODES["no_policy"])
+    unknown = ~missing & ~policy_key.isin(list(policies)).to_numpy()
+    if unknown.any():
+        who = rows[unknown].drop_duplicates("customer_id")
+        out.customers(
+            who,
+            "unknown_policy",
+            [f"policy {key!r} is not among the policies given" for key in who.policy_key],
+        )
+    customer_ids = rows.customer_id.to_numpy(np.int64)
+    profile = _fetch(tables.customer_profile.select("customer_id", "risk"), backend).drop_duplicates(
+        "customer_id"
     )
-    broken = rows.customer_id.map(broken_counts).fillna(0).astype("int64") if broken_counts is not None else 0
-    last = (
-        rows.customer_id.map(history["last_contact"])
-        if not history.empty
-        else pd.Series(None, index=rows.index)
+    risk = (
+        pd.Series(customer_ids)
+        .map(profile.set_index("customer_id")["risk"])
+        .fillna("")
+        .astype(object)
+        .to_numpy()
     )
-    days_since = pd.Series(
-        [None if pd.isna(value) else (as_of - value).days for value in last], index=rows.index, dtype="Int64"
-    )
-    amount = rows.overdue_units.to_numpy(np.float64) / MONEY_SCALE
-    points_amount = np.round(10 * np.log10(np.maximum(amount, 1.0)), 2)
-    points_late = np.round(30 * np.minimum(rows.max_days_past_due.to_numpy(np.float64), 180) / 180, 2)
-    points_risk = risk.map(RISK_POINTS).fillna(0.0).to_numpy(np.float64)
-    broken_array = np.asarray(broken, dtype=np.int64) * np.ones(len(rows), dtype=np.int64)
-    points_broken = np.minimum(15.0 * broken_array, 30.0)
-    since_array = days_since.to_numpy(dtype=np.float64, na_value=np.nan)
-    points_contact = np.where(np.isnan(since_array), 10.0, np.round(10 * np.minimum(since_array, 30) / 30, 2))
+    if promises.empty:
+        broken = np.zeros(len(rows), dtype=np.int64)
+    else:
+        counts = promises[promises.state == "broken"].groupby("customer_id").size()
+        broken = pd.Series(customer_ids).map(counts).fillna(0).to_numpy(np.int64)
+    last = history["last_contact"].reindex(customer_ids).to_numpy(np.float64) if not history.empty else None
+    since = np.full(len(rows), np.nan) if last is None else _epoch_day(as_of) - last
+    units = rows.overdue_units.to_numpy(np.int64)
+    dpd = rows.max_days_past_due.to_numpy(np.int64)
+    points_amount = np.round(10 * np.log10(np.maximum(units / MONEY_SCALE, 1.0)), 2)
+    points_late = np.round(30 * np.minimum(dpd, 180) / 180, 2)
+    points_risk = pd.Series(risk).map(RISK_POINTS).fillna(0.0).to_numpy(np.float64)
+    points_broken = np.minimum(15.0 * broken, 30.0)
+    points_contact = np.where(np.isnan(since), 10.0, np.round(10 * np.minimum(since, 30) / 30, 2))
     priority = np.round(points_amount + points_late + points_risk + points_broken + points_contact, 2)
-    factors = [
-        json.dumps(
-            {
-                "overdue_amount": {"value": str(_money(units)), "points": float(p_amount)},
-                "days_past_due": {"value": int(dpd), "points": float(p_late)},
-                "risk": {"value": r, "points": float(p_risk)},
-                "broken_promises": {"value": int(b), "points": float(p_broken)},
-                "days_since_contact": {"value": None if np.isnan(s) else int(s), "points": float(p_contact)},
-            }
-        )
-        for units, dpd, r, b, s, p_amount, p_late, p_risk, p_broken, p_contact in zip(
-            rows.overdue_units.tolist(),
-            rows.max_days_past_due.tolist(),
-            risk.tolist(),
-            broken_array.tolist(),
-            since_array.tolist(),
-            points_amount.tolist(),
-            points_late.tolist(),
-            points_risk.tolist(),
-            points_broken.tolist(),
-            points_contact.tolist(),
-            strict=True,
-        )
-    ]
-    table = pd.DataFrame(
+    amounts = _decimals(units)
+
+    def text(values: Any) -> np.ndarray:
+        return np.asarray(pd.Series(values).astype(str).to_numpy(dtype=object), dtype=object)
+
+    since_text = np.where(np.isnan(since), "null", text(np.nan_to_num(since).astype(np.int64)))
+    factors = (
+        '{"overdue_amount": {"value": "'
+        + text(amounts.to_pylist())
+        + '", "points": '
+        + text(points_amount)
+        + '}, "days_past_due": {"value": '
+        + text(dpd)
+        + ', "points": '
+        + text(points_late)
+        + '}, "risk": {"value": '
+        + _json_text(risk)
+        + ', "points": '
+        + text(points_risk)
+        + '}, "broken_promises": {"value": '
+        + text(broken)
+        + ', "points": '
+        + text(points_broken)
+        + '}, "days_since_contact": {"value": '
+        + since_text
+        + ', "points": '
+        + text(points_contact)
+        + "}}"
+    )
+    order = np.lexsort((customer_ids, -priority))
+    since_days = pa.array(np.nan_to_num(since).astype(np.int64), pa.int64(), mask=np.isnan(since))
+    table = pa.table(
         {
-            "customer_id": rows.customer_id.to_numpy(np.int64),
-            "currency": rows.currency.astype(object),
-            "priority": priority,
-            "overdue_amount": [_money(units) for units in rows.overdue_units.tolist()],
-            "max_days_past_due": rows.max_days_past_due.to_numpy(np.int64),
-            "risk": risk.astype(object),
-            "broken_promises": broken_array,
-            "days_since_contact": days_since,
-            "factors": factors,
-        }
-    ).sort_values(["priority", "customer_id"], ascending=[False, True])
-    schema = pa.schema(list(WORKLIST_COLUMNS.items()))
-    return pa.Table.from_pandas(table, schema=schema, preserve_index=False)
+            "customer_id": pa.array(customer_ids),
+            "currency": pa.array(rows.currency.astype(object).tolist(), pa.string()),
+            "priority": pa.array(priority),
+            "overdue_amount": amounts,
+            "max_days_past_due": pa.array(dpd),
+            "risk": pa.array(risk.tolist(), pa.string()),
+            "broken_promises": pa.array(broken),
+            "days_since_contact": since_days,
+            "factors": pa.array(factors.tolist(), pa.string()),
+        },
+        schema=pa.schema(list(WORKLIST_COLUMNS.items())),
+    )
+    return table.take(pa.array(order))
