@@ -940,9 +940,8 @@ def _assemble(
         if name == "amount_due":
             columns[name] = _decimals(frame.amount_units.to_numpy(np.int64))
         else:
-            columns[name] = pa.array(
-                frame[name].tolist() if dtype == pa.string() else frame[name].to_numpy(), dtype
-            )
+            values = frame[name].to_numpy(dtype=object if dtype == pa.string() else None)
+            columns[name] = pa.array(values, dtype, from_pandas=True)
     decisions_table = pa.table(columns, schema=pa.schema(list(DECISION_COLUMNS.items())))
     decision_of_group = pd.Series(frame.decision_id.to_numpy(), index=frame.group_no.to_numpy())
     decision_of_group = decision_of_group[decision_of_group.index >= 0]

@@ -1,0 +1,293 @@
+"""Benchmark the dunning decision step (``decide``) on Parquet with DuckDB.
+
+    .venv/bin/python benchmarks/bench_decide.py --invoices 1000000 --customers 100000
+    .venv/bin/python benchmarks/bench_decide.py --invoices 10000000 --customers 1000000
+
+Data: the synthetic generator (``relance.synthetic``, seed 7, 2 years to 2026-11-23) writes the
+ledger as Parquet; this script adds the dunning tables (policy per customer, channels, risk,
+promises, disputes, plans, holds) drawn at random with a fixed seed. ``--parquet DIR`` reuses
+a directory written by an earlier run.
+
+Measured in the same process, on the same files:
+
+* **floor**: a plain DuckDB scan-aggregate — open amount and oldest due date per customer
+  (invoices left-joined with their allocation sums, grouped by customer) — the least any
+  decision step must read;
+* **decide, first run**: no contact history, no reached steps (every open invoice is a
+  candidate: the worst case, a catch-up over the whole book);
+* **decide, next day**: the first run's decisions recorded as history and reached steps (what
+  the app writes), then the next day decided — the steady state of a daily run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from relance.engine.dunning import decide
+from relance.engine.dunning.contract import ALL_SCHEMAS, DUNNING_SCHEMAS
+from relance.engine.dunning.defaults import default_policies
+from relance.engine.dunning.policy import CONTACT_ACTIONS
+from relance.engine.dunning.tables import read_parquet_tables
+
+END = date(2026, 11, 23)
+
+
+def timed(job: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = job()
+    return time.perf_counter() - started, result
+
+
+def generate_ledger(invoices: int, customers: int, out: Path) -> None:
+    from relance.synthetic.generator import GeneratorConfig, iter_ledger_chunks
+    from relance.synthetic.writers import write_parquet
+
+    config = GeneratorConfig(invoices=invoices, customers=customers, end=END, seed=7)
+    write_parquet(iter_ledger_chunks(config), out)
+
+
+def _dates(days: np.ndarray) -> pa.Array:
+    return pa.array(days.astype("int32"), pa.int32()).cast(pa.date32())
+
+
+def _write(out: Path, name: str, columns: dict[str, Any]) -> int:
+    table = pa.table(columns).cast(ALL_SCHEMAS[name].to_pyarrow())
+    pq.write_table(table, out / f"{name}.parquet")
+    return table.num_rows
+
+
+def generate_dunning(out: Path, seed: int = 7) -> dict[str, int]:
+    """Random but plausible dunning inputs for the customers and invoices in ``out``."""
+    rng = np.random.default_rng(seed)
+    customer_ids = pq.read_table(out / "customers.parquet", columns=["customer_id"]).column(0).to_numpy()
+    invoices = pq.read_table(out / "invoices.parquet", columns=["invoice_id", "customer_id", "amount"])
+    n = len(customer_ids)
+    today = (END - date(1970, 1, 1)).days
+    counts: dict[str, int] = {}
+    policy = rng.choice(["standard", "white_glove", "high_risk"], size=n, p=[0.7, 0.15, 0.15])
+    counts["customer_policy"] = _write(
+        out, "customer_policy", {"customer_id": customer_ids, "policy_key": policy}
+    )
+    channel_rows = []
+    for channel, share in (("email", 0.95), ("letter", 1.0), ("sms", 0.4), ("phone", 0.7)):
+        channel_rows.append((customer_ids[rng.random(n) < share], channel))
+    counts["customer_channels"] = _write(
+        out,
+        "customer_channels",
+        {
+            "customer_id": np.concatenate([ids for ids, _ in channel_rows]),
+            "channel": np.concatenate([np.full(len(ids), channel) for ids, channel in channel_rows]),
+        },
+    )
+    risk = rng.choice(["", "low", "medium", "high"], size=n, p=[0.4, 0.3, 0.2, 0.1])
+    limit = np.where(rng.random(n) < 0.5, rng.integers(1, 100, n) * 1000, 0)
+    counts["customer_profile"] = _write(
+        out,
+        "customer_profile",
+        {
+            "customer_id": customer_ids,
+            "risk": risk,
+            "credit_limit": pa.array(
+                [str(value) if value else None for value in limit.tolist()], pa.string()
+            ),
+        },
+    )
+    sample = rng.choice(invoices.num_rows, size=max(1, invoices.num_rows // 500), replace=False)
+    picked = invoices.take(pa.array(sample))
+    counts["disputes"] = _write(
+        out,
+        "disputes",
+        {
+            "dispute_id": np.arange(1, len(sample) + 1),
+            "invoice_id": picked.column("invoice_id"),
+            "customer_id": picked.column("customer_id"),
+            "amount": picked.column("amount"),
+            "reason_code": np.full(len(sample), "pricing"),
+            "opened_on": _dates(today - rng.integers(0, 120, len(sample))),
+            "resolved_on": pa.nulls(len(sample), pa.date32()),
+        },
+    )
+    promised = rng.choice(customer_ids, size=max(1, n // 100), replace=False)
+    counts["promises"] = _write(
+        out,
+        "promises",
+        {
+            "promise_id": np.arange(1, len(promised) + 1),
+            "customer_id": promised,
+            "created_on": _dates(today - rng.integers(1, 30, len(promised))),
+            "promised_date": _dates(today + rng.integers(-20, 20, len(promised))),
+            "amount": np.full(len(promised), "1000"),
+            "status": np.full(len(promised), "open"),
+        },
+    )
+    counts["promise_invoices"] = _write(out, "promise_invoices", {"promise_id": [], "invoice_id": []})
+    on_plan = rng.choice(customer_ids, size=max(1, n // 200), replace=False)
+    counts["plans"] = _write(
+        out,
+        "plans",
+        {
+            "plan_id": np.arange(1, len(on_plan) + 1),
+            "customer_id": on_plan,
+            "starts_on": _dates(today - rng.integers(1, 90, len(on_plan))),
+            "status": np.full(len(on_plan), "active"),
+            "currency": np.full(len(on_plan), "EUR"),
+        },
+    )
+    plan_ids = np.repeat(np.arange(1, len(on_plan) + 1), 3)
+    counts["plan_installments"] = _write(
+        out,
+        "plan_installments",
+        {
+            "plan_id": plan_ids,
+            "sequence": np.tile([1, 2, 3], len(on_plan)),
+            "due_date": _dates(today + np.tile([-25, 5, 35], len(on_plan))),
+            "amount": np.full(len(plan_ids), "500"),
+            "paid_on": pa.nulls(len(plan_ids), pa.date32()),
+        },
+    )
+    held = rng.choice(customer_ids, size=max(1, n // 200), replace=False)
+    counts["holds"] = _write(
+        out,
+        "holds",
+        {
+            "customer_id": held,
+            "kind": rng.choice(["hold", "legal", "do_not_contact"], size=len(held)),
+            "reason": np.full(len(held), "benchmark"),
+            "starts_on": _dates(today - rng.integers(1, 60, len(held))),
+            "ends_on": pa.nulls(len(held), pa.date32()),
+        },
+    )
+    for name in ("contact_history", "invoice_steps"):
+        counts[name] = _write(out, name, {column: [] for column in DUNNING_SCHEMAS[name].names})
+    return counts
+
+
+def record(out: Path, result: Any) -> None:
+    """Write the run's decisions as the app would: contact history and reached steps."""
+    decisions = result.decisions
+    action = decisions.column("action").to_pylist()
+    history = pa.table(
+        {
+            "customer_id": decisions.column("customer_id"),
+            "date": pa.array([result.as_of] * decisions.num_rows, pa.date32()),
+            "step_key": decisions.column("step_key"),
+            "channel": decisions.column("channel"),
+            "is_contact": pa.array([value in CONTACT_ACTIONS for value in action], pa.bool_()),
+        }
+    )
+    pq.write_table(history.cast(ALL_SCHEMAS["contact_history"].to_pyarrow()), out / "contact_history.parquet")
+    steps = result.invoice_steps.select(["invoice_id", "step_key", "step_index", "reached_on"])
+    pq.write_table(steps.cast(ALL_SCHEMAS["invoice_steps"].to_pyarrow()), out / "invoice_steps.parquet")
+
+
+FLOOR_SQL = """
+SELECT i.customer_id, i.currency,
+       SUM(CAST(ROUND(i.amount * 10000) AS BIGINT) - COALESCE(a.allocated, 0)) AS open_units,
+       MIN(i.due_date) AS oldest_due
+FROM read_parquet('{d}/invoices.parquet') i
+LEFT JOIN (
+    SELECT invoice_id, SUM(CAST(ROUND(amount * 10000) AS BIGINT)) AS allocated
+    FROM read_parquet('{d}/allocations.parquet') WHERE date <= DATE '{as_of}' GROUP BY invoice_id
+) a ON a.invoice_id = i.invoice_id
+WHERE i.status <> 'void' AND i.issue_date <= DATE '{as_of}'
+  AND CAST(ROUND(i.amount * 10000) AS BIGINT) - COALESCE(a.allocated, 0) > 0
+GROUP BY i.customer_id, i.currency
+"""
+
+
+def floor(directory: Path, as_of: date) -> int:
+    con = duckdb.connect()
+    rows = con.execute(FLOOR_SQL.format(d=directory, as_of=as_of)).to_arrow_table().num_rows
+    con.close()
+    return rows
+
+
+def run_decide(directory: Path, as_of: date) -> Any:
+    con, tables = read_parquet_tables(directory)
+    return decide(tables, default_policies(), as_of=as_of, backend=con)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--invoices", type=int, default=1_000_000, help="invoices to generate (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--customers", type=int, default=100_000, help="customers to generate (default 100,000)"
+    )
+    parser.add_argument("--parquet", type=Path, help="reuse (or keep) the Parquet directory here")
+    parser.add_argument("--repeat", type=int, default=2, help="timed repetitions of each step (default 2)")
+    args = parser.parse_args()
+    as_of = END
+    directory = args.parquet or Path(tempfile.mkdtemp(prefix="bench_decide_"))
+    try:
+        if not (directory / "invoices.parquet").exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            seconds, _ = timed(lambda: generate_ledger(args.invoices, args.customers, directory))
+            print(f"generated the ledger in {seconds:.1f} s", file=sys.stderr)
+        seconds, counts = timed(lambda: generate_dunning(directory))
+        print(f"generated the dunning tables in {seconds:.1f} s: {counts}", file=sys.stderr)
+        sizes = {
+            name: pq.ParquetFile(directory / f"{name}.parquet").metadata.num_rows
+            for name in ("invoices", "allocations", "customers")
+        }
+        print(f"ledger: {sizes}", file=sys.stderr)
+        results: list[tuple[str, list[float], str]] = []
+        floor_times = []
+        for _ in range(args.repeat):
+            seconds, floor_rows = timed(lambda: floor(directory, as_of))
+            floor_times.append(seconds)
+        results.append(("floor: DuckDB scan-aggregate", floor_times, f"{floor_rows:,} customer rows"))
+        first_times = []
+        for _ in range(args.repeat):
+            seconds, first = timed(lambda: run_decide(directory, as_of))
+            first_times.append(seconds)
+        results.append(("decide, first run (no history)", first_times, _summary(first)))
+        record(directory, first)
+        next_times = []
+        for _ in range(args.repeat):
+            seconds, following = timed(lambda: run_decide(directory, as_of + timedelta(days=1)))
+            next_times.append(seconds)
+        results.append(("decide, next day (history recorded)", next_times, _summary(following)))
+        best_floor = min(floor_times)
+        print()
+        print(
+            f"invoices {sizes['invoices']:,}, allocations {sizes['allocations']:,}, customers {sizes['customers']:,}"
+        )
+        print(f"{'step':40} {'best s':>8} {'all s':>18} {'× floor':>8}  output")
+        for name, times, summary in results:
+            print(
+                f"{name:40} {min(times):8.2f} {' / '.join(f'{t:.2f}' for t in times):>18} "
+                f"{min(times) / best_floor:8.1f}  {summary}"
+            )
+    finally:
+        if args.parquet is None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _summary(result: Any) -> str:
+    return (
+        f"{result.decisions.num_rows:,} decisions, {result.invoice_steps.num_rows:,} invoice steps, "
+        f"{result.suppressed.num_rows:,} suppressed, {result.worklist.num_rows:,} worklist rows"
+    )
+
+
+if __name__ == "__main__":
+    main()
