@@ -8,6 +8,8 @@ exception, on purpose); windows that matter (the 15-day rule) are walked day by 
 
 from __future__ import annotations
 
+import pytest
+
 from relance.dunning.models import DunningAction, DunningRun, InvoiceStep, Suppression
 from relance.ledger.models import Contact
 from tests.dunning.conftest import command, command_json, walk
@@ -287,3 +289,21 @@ def test_dry_run_through_the_command_matches_the_real_run(scenario):
     assert not DunningRun.objects.exists()
     real = scenario.run("2026-03-26")
     assert dry["decisions"] == real["decisions"] and real["status"] == "applied"
+
+
+@pytest.mark.slow
+def test_the_whole_life_walked_day_by_day_matches_the_table(scenario):
+    """Every calendar day from 10 days before due to +80: the same eight touchpoints, no others."""
+    scenario.customer("C1")
+    scenario.invoice("C1", "F1", "1000.00", due="2026-03-31")
+    assert scenario.days("2026-03-21", "2026-06-19") == {
+        "2026-03-26": [("C1", "message", "pre_due", "email")],
+        "2026-04-01": [("C1", "message", "reminder_1", "email")],
+        "2026-04-16": [("C1", "message", "reminder_2", "email")],
+        "2026-05-01": [("C1", "message", "reminder_3", "email")],
+        "2026-05-16": [("C1", "message", "reminder_4", "email")],
+        "2026-05-25": [("C1", "notify_owner", "notify_owner", "")],
+        "2026-05-31": [("C1", "message", "final_notice", "letter")],
+        "2026-06-14": [("C1", "task", "collector_call", "phone")],
+    }
+    assert DunningRun.objects.count() == 91 and DunningAction.objects.count() == 8
