@@ -260,6 +260,25 @@ def _insert_into(table_name: str, columns: list[str], rows: list[tuple[Any, ...]
         cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
 
 
+def _insert_returning_ids(
+    model: type[Model], columns: list[str], rows: list[tuple[Any, ...]]
+) -> dict[str, int]:
+    """Insert rows (one of the columns is ``external_ref``) and return their ids by external ref,
+    in one statement: no look-up afterwards on a table that grows during the import."""
+    if not rows:
+        return {}
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column) for column in columns)
+    values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES {values}"  # noqa: S608
+            " RETURNING external_ref, id",
+            [value for row in rows for value in row],
+        )
+        return dict(cursor.fetchall())
+
+
 def _update_rows(model: type[Model], columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     """``rows`` are (values…, id) tuples."""
     if not rows:
@@ -1036,6 +1055,8 @@ class PaymentWriter(_AllocatingWriter):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # As for invoices: a first load has nothing to look up (refs are unique within the input).
+        self._first_load = not Payment.objects.filter(entity=self.entity).exists()
         self._staging = ""
         self._staged: list[tuple[Any, ...]] = []
         self._seq = 0
@@ -1207,9 +1228,13 @@ class PaymentWriter(_AllocatingWriter):
 
     def _write_payments(self, drafts: list[_PaymentDraft]) -> None:
         refs = [draft.first.payment_ref for draft in drafts]
-        existing = {
-            p.external_ref: p for p in Payment.objects.filter(entity=self.entity, external_ref__in=refs)
-        }
+        existing = (
+            {}
+            if self._first_load
+            else {
+                p.external_ref: p for p in Payment.objects.filter(entity=self.entity, external_ref__in=refs)
+            }
+        )
         old_allocations: dict[int, list[Allocation]] = defaultdict(list)
         for allocation in Allocation.objects.filter(payment_id__in=[p.pk for p in existing.values()]):
             old_allocations[allocation.payment_id or 0].append(allocation)
@@ -1296,7 +1321,7 @@ class PaymentWriter(_AllocatingWriter):
                     new_allocations.append((payment, invoice_id, record.date, amount))
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         entity_id = self.entity.pk
-        _insert_rows(
+        ids = _insert_returning_ids(
             Payment,
             ["entity_id", "customer_id", "external_ref", "date", "currency", "amount", "method"]
             + ["created_at", "updated_at"],
@@ -1305,14 +1330,8 @@ class PaymentWriter(_AllocatingWriter):
                 for p in new_payments
             ],
         )
-        if new_payments:
-            ids = dict(
-                Payment.objects.filter(
-                    entity=self.entity, external_ref__in=[p.external_ref for p in new_payments]
-                ).values_list("external_ref", "id")
-            )
-            for new_payment in new_payments:
-                new_payment.pk = ids[new_payment.external_ref]
+        for new_payment in new_payments:
+            new_payment.pk = ids[new_payment.external_ref]
         if changed_payments:
             Payment.objects.bulk_update(
                 changed_payments, ["customer_id", "date", "currency", "amount", "method", "updated_at"]
