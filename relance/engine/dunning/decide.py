@@ -462,11 +462,15 @@ def _steps_table(policies: Mapping[str, Policy]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _channel_codes(channels: pd.DataFrame) -> np.ndarray:
+def _channel_codes(tables: DunningTables, backend: BaseBackend | None) -> np.ndarray:
     """(customer_id, channel) pairs as one int64 key each, for fast membership tests."""
-    codes = channels.channel.map({name: position for position, name in enumerate(CHANNELS)})
-    known = codes.notna()
-    return np.unique(channels.customer_id[known].to_numpy(np.int64) * 16 + codes[known].to_numpy(np.int64))
+    channels = tables.customer_channels
+    code = ibis.cases(
+        *[(channels.channel == name, position) for position, name in enumerate(CHANNELS)], else_=-1
+    )
+    keyed = channels.select(key=channels.customer_id * 16 + code, code=code)
+    table = _fetch(keyed.filter(keyed.code >= 0).select("key"), backend)
+    return np.unique(table.key.to_numpy(np.int64))
 
 
 def _pick_channel(customer_ids: np.ndarray, options: Sequence[str], available: np.ndarray) -> np.ndarray:
@@ -595,8 +599,7 @@ def decide(
 
     # Channels: the first of the step's channels the customer can be reached on.
     is_contact = (decisions.kind != "internal").to_numpy()
-    channels = _fetch(tables.customer_channels, backend)
-    available = _channel_codes(channels)
+    available = _channel_codes(tables, backend)
     channel = np.full(len(decisions), None, dtype=object)
     fallback = np.zeros(len(decisions), dtype=bool)
     customer_ids = decisions.customer_id.to_numpy(np.int64)
@@ -705,10 +708,17 @@ def decide(
     candidates = candidates[candidates.group_no.isin(kept_groups)]
     decisions = decisions[~blocked]
 
-    installment_rows = _installments(
-        tables, policies, plans, available, history.reset_index(), as_of, backend
-    )
-    result = _assemble(decisions, candidates, installment_rows, as_of)
+    installment_rows = None if plans.empty else _installments(tables, policies, available, as_of, backend)
+    entity_of = pd.Series(dtype="int64")
+    if installment_rows is not None:
+        customers = tables.customers
+        entity_of = _fetch(
+            customers.filter(customers.customer_id.isin(plans.customer_id.tolist())).select(
+                "customer_id", "entity_id"
+            ),
+            backend,
+        ).set_index("customer_id")["entity_id"]
+    result = _assemble(decisions, candidates, installment_rows, entity_of, as_of)
     worklist = _worklist(
         tables, policies, open_invoice_frame(tables, {}, as_of), promises, history, as_of, backend, out
     )
@@ -724,70 +734,112 @@ def decide(
 def _installments(
     tables: DunningTables,
     policies: Mapping[str, Policy],
-    plans: pd.DataFrame,
     available: np.ndarray,
-    history: pd.DataFrame,
     as_of: date,
     backend: BaseBackend | None,
-) -> list[dict[str, Any]]:
-    """Reminders of the unpaid installments of active plans: once before due, once when overdue."""
-    if plans.empty:
-        return []
-    plan_ids = [int(value) for value in plans.plan_id]
+) -> pd.DataFrame | None:
+    """Reminders of the unpaid installments of active plans: once before due, once when overdue.
+
+    The reminder's step key, ``installment:PLAN:SEQUENCE:upcoming|overdue``, is what the
+    history remembers, so each goes out once.
+    """
+    plans = tables.plans
+    plans = plans.filter(plans.status == "active", plans.starts_on <= as_of)
+    lead_max = max(policy.cadence.installment_reminder_days for policy in policies.values())
     items = tables.plan_installments
-    items = items.filter(items.plan_id.isin(plan_ids), items.paid_on.isnull() | (items.paid_on > as_of))
+    items = items.filter(
+        items.paid_on.isnull() | (items.paid_on > as_of), items.due_date <= as_of + timedelta(days=lead_max)
+    )
+    joined = items.join(plans, items.plan_id == plans.plan_id)
+    policy = tables.customer_policy.select(_p_customer_id="customer_id", policy_key="policy_key")
+    joined = joined.left_join(policy, plans.customer_id == policy._p_customer_id)
     installments = _fetch(
-        items.select("plan_id", "sequence", "due_date", amount_units=money_units(items.amount)), backend
+        joined.select(
+            items.plan_id,
+            items.sequence,
+            items.due_date,
+            plans.customer_id,
+            plans.currency,
+            policy.policy_key,
+            amount_units=money_units(items.amount),
+        ),
+        backend,
     )
     if installments.empty:
-        return []
-    installments = installments.merge(plans, on="plan_id")
-    policy_of = _fetch(tables.customer_policy, backend).set_index("customer_id")["policy_key"]
-    customer_ids = [int(value) for value in plans.customer_id]
+        return None
+    lead = installments.policy_key.map(
+        {key: p.cadence.installment_reminder_days for key, p in policies.items()}
+    ).fillna(3)
+    due_day = np.array([_epoch_day(value) for value in installments.due_date], dtype=np.int64)
+    as_of_day = _epoch_day(as_of)
+    installments = installments[as_of_day >= due_day - lead.to_numpy(np.int64)].copy()
+    due_day = due_day[as_of_day >= due_day - lead.to_numpy(np.int64)]
+    if installments.empty:
+        return None
+    overdue = as_of_day > due_day
+    phase = np.where(overdue, "overdue", "upcoming").astype(object)
+    installments["step_key"] = (
+        "installment:"
+        + installments.plan_id.astype(str).to_numpy(dtype=object)
+        + ":"
+        + installments.sequence.astype(str).to_numpy(dtype=object)
+        + ":"
+        + phase
+    )
     past = tables.contact_history
-    past = past.filter(past.customer_id.isin(customer_ids), past.step_key.startswith("installment:"))
-    sent = set(_fetch(past.select("customer_id", "step_key"), backend).itertuples(index=False, name=None))
-    rows = []
-    for item in installments.itertuples():
-        policy_key = policy_of.get(item.customer_id)
-        lead = policies[policy_key].cadence.installment_reminder_days if policy_key in policies else 3
-        if as_of < item.due_date - timedelta(days=lead):
-            continue
-        phase = "overdue" if as_of > item.due_date else "upcoming"
-        step_key = f"installment:{item.plan_id}:{item.sequence}:{phase}"
-        if (item.customer_id, step_key) in sent:
-            continue
-        chosen = _pick_channel(np.array([item.customer_id], dtype=np.int64), INSTALLMENT_CHANNELS, available)[
-            0
-        ]
-        if chosen is None:
-            continue
-        days = (as_of - item.due_date).days
-        rows.append(
-            {
-                "customer_id": item.customer_id,
-                "currency": item.currency,
-                "policy_key": policy_key or "",
-                "kind": "installment",
-                "step_key": step_key,
-                "step_index": -1,
-                "offset_days": 0,
-                "action": "message",
-                "channel": chosen,
-                "tone": "firm" if phase == "overdue" else "friendly",
-                "template_key": f"installment_{phase}",
-                "amount_units": item.amount_units,
-                "max_days_past_due": days,
-                "reasons": [
-                    _reason(
-                        "installment_due",
-                        f"installment {item.sequence} of plan {item.plan_id} due {item.due_date}"
-                        + (f", {days} days overdue" if days > 0 else ""),
-                    )
-                ],
-            }
+    past = past.filter(past.step_key.startswith("installment:"), past.customer_id.isin(plans.customer_id))
+    sent = _fetch(past.select("customer_id", "step_key").distinct(), backend)
+    if not sent.empty:
+        marked = installments.merge(sent.assign(_sent=True), on=["customer_id", "step_key"], how="left")
+        keep = marked._sent.isna().to_numpy()
+        installments, phase, due_day = installments[keep], phase[keep], due_day[keep]
+    customer_ids = installments.customer_id.to_numpy(np.int64)
+    chosen = _pick_channel(customer_ids, INSTALLMENT_CHANNELS, available)
+    reachable = ~pd.isna(chosen)
+    installments, phase, due_day, chosen = (
+        installments[reachable],
+        phase[reachable],
+        due_day[reachable],
+        chosen[reachable],
+    )
+    if installments.empty:
+        return None
+    days = as_of_day - due_day
+    text = (
+        "installment "
+        + installments.sequence.astype(str).to_numpy(dtype=object)
+        + " of plan "
+        + installments.plan_id.astype(str).to_numpy(dtype=object)
+        + " due "
+        + np.array([str(value) for value in installments.due_date], dtype=object)
+        + np.where(days > 0, np.char.add(np.char.add(", ", days.astype(str)), " days overdue"), "").astype(
+            object
         )
-    return rows
+    )
+    return pd.DataFrame(
+        {
+            "group_no": -1,
+            "customer_id": customer_ids[reachable],
+            "entity_id": 0,
+            "currency": installments.currency.to_numpy(dtype=object),
+            "policy_key": installments.policy_key.fillna("").to_numpy(dtype=object),
+            "kind": "installment",
+            "step_key": installments.step_key.to_numpy(dtype=object),
+            "step_index": -1,
+            "offset_days": 0,
+            "action": "message",
+            "channel": chosen,
+            "tone": np.where(phase == "overdue", "firm", "friendly"),
+            "template_key": "installment_" + phase,
+            "invoice_ids": "",
+            "invoice_count": 0,
+            "amount_units": installments.amount_units.to_numpy(np.int64),
+            "max_days_past_due": days,
+            "broken_promise": False,
+            "catch_up": False,
+            "reasons": "[" + _reason_json("installment_due", _json_text(text)) + "]",
+        }
+    )
 
 
 def _decimals(units: Any) -> pa.Array:
@@ -876,7 +928,11 @@ def _decision_reasons(decisions: pd.DataFrame) -> np.ndarray:
 
 
 def _assemble(
-    decisions: pd.DataFrame, candidates: pd.DataFrame, installments: list[dict[str, Any]], as_of: date
+    decisions: pd.DataFrame,
+    candidates: pd.DataFrame,
+    installments: pd.DataFrame | None,
+    entity_of: pd.Series,
+    as_of: date,
 ) -> tuple[pa.Table, pa.Table]:
     """The decision and invoice-step tables, vectorised (a first run can decide for millions)."""
     ids = pa.table(
@@ -914,24 +970,11 @@ def _assemble(
             "reasons": _decision_reasons(decisions),
         }
     )
-    if installments:
-        entity_of = candidates.groupby("customer_id")["entity_id"].first().to_dict()
-        extra = pd.DataFrame(
-            [
-                {
-                    **item,
-                    "group_no": -1,
-                    "entity_id": entity_of.get(item["customer_id"], 0),
-                    "invoice_ids": "",
-                    "invoice_count": 0,
-                    "broken_promise": False,
-                    "catch_up": False,
-                    "reasons": json.dumps(item["reasons"], ensure_ascii=False),
-                }
-                for item in installments
-            ]
+    if installments is not None:
+        installments = installments.assign(
+            entity_id=installments.customer_id.map(entity_of).fillna(0).astype("int64")
         )
-        frame = pd.concat([frame, extra[frame.columns]], ignore_index=True)
+        frame = pd.concat([frame, installments[frame.columns]], ignore_index=True)
     frame["kind_order"] = frame.kind.map(KIND_ORDER)
     frame = frame.sort_values(["customer_id", "kind_order", "step_key"], kind="stable").reset_index(drop=True)
     frame["decision_id"] = np.arange(1, len(frame) + 1, dtype=np.int64)
