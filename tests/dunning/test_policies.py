@@ -135,3 +135,26 @@ def test_admin_edits_policies_as_yaml(entity, admin_client):
 def test_policy_validate_service_rejects_garbage():
     with pytest.raises(ValidationFailed, match="expected a mapping"):
         services.policy_validate(spec=["not", "a", "policy"])
+
+
+def test_every_dunning_admin_page_opens(scenario, admin_client):
+    scenario.customer("C1")
+    scenario.invoice("C1", "F1", "1000.00", due="2026-03-31")
+    scenario.run("2026-03-26")
+    from relance.dunning.models import DunningAction
+
+    for model in (
+        "policy",
+        "segmentpolicy",
+        "promise",
+        "dispute",
+        "paymentplan",
+        "customerhold",
+        "dunningrun",
+        "dunningaction",
+    ):
+        assert admin_client.get(f"/admin/dunning/{model}/").status_code == 200, model
+    action = DunningAction.objects.get()
+    page = admin_client.get(f"/admin/dunning/dunningaction/{action.pk}/change/")
+    assert page.status_code == 200 and "pre_due" in page.content.decode()
+    assert admin_client.get("/admin/dunning/dunningrun/add/").status_code == 403
