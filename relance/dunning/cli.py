@@ -9,11 +9,14 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from relance.core.calendar import parse_iso_date
-from relance.core.clock import SystemClock, zone
+from relance.core.clock import Clock, SystemClock, zone
 from relance.core.errors import RelanceError
 from relance.core.money import parse_amount
 from relance.ledger.models import Customer, Entity, Invoice
 from relance.ledger.selectors import customer_get, entity_resolve
+
+# The clock "today" comes from; tests and simulations replace it with a FrozenClock.
+CLOCK: Clock = SystemClock()
 
 
 def add_entity(parser: CommandParser) -> None:
@@ -53,7 +56,7 @@ def business_day(options: dict[str, Any], entity_obj: Entity, name: str = "on") 
     """``--on`` if given, else today in the entity's time zone."""
     if options.get(name):
         return parse_date(options[name])
-    return SystemClock().today(zone(entity_obj.timezone or None))
+    return CLOCK.today(zone(entity_obj.timezone or None))
 
 
 def customer(entity_obj: Entity, ref: str) -> Customer:

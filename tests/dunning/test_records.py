@@ -285,3 +285,23 @@ def test_plan_conflict_is_a_conflict(ledger):
         services.plan_create(
             customer=customer, starts_on=D("2026-04-01"), installments=1, first_due=D("2026-04-15")
         )
+
+
+@pytest.mark.parametrize(
+    ("timezone", "today"),
+    [("UTC", "2026-04-01"), ("Pacific/Auckland", "2026-04-02"), ("America/Los_Angeles", "2026-04-01")],
+)
+def test_today_is_the_entitys_business_day(ledger, monkeypatch, timezone, today):
+    """At 11:30 UTC on 1 April it is already 2 April in Auckland: records made without --on say so."""
+    from datetime import UTC, datetime
+
+    from relance.core.clock import FrozenClock
+    from relance.dunning import cli
+
+    monkeypatch.setattr(cli, "CLOCK", FrozenClock(datetime(2026, 4, 1, 11, 30, tzinfo=UTC)))
+    ledger.entity.timezone = timezone
+    ledger.entity.save()
+    row = command_json("promise", "add", "--customer", "C1", "--date", "2026-04-20")
+    assert row["created_on"] == today
+    hold_out = command("hold", "add", "--customer", "C2", "--reason", "x")
+    assert f"from {today}" in hold_out
