@@ -58,6 +58,7 @@ from relance.ledger.services import (
 )
 
 BATCH_SIZE = 5000
+STATISTICS_EVERY_BATCHES = 20  # re-ANALYZE tables that grow during a long import (PostgreSQL)
 PAYMENT_BATCH_SIZE = 500
 MAX_LISTED_ERRORS = 1000
 EXPECTED_UNIQUE = "a {field} used only once in the file (it is already on line {first})"
@@ -222,7 +223,8 @@ def _fresh_statistics(*models: type[Model]) -> None:
 
     Right after a bulk load the statistics still describe an empty table, and the planner then
     answers ``external_ref = ANY(…)`` by filtering every row of the entity, once per batch: a
-    re-import becomes quadratic. ANALYZE samples a fixed number of rows, so it costs well under
+    re-import becomes quadratic. Tables that grow during an import (payments, allocations) are
+    analysed again every few batches; ANALYZE counts the transaction's own new rows. ANALYZE samples a fixed number of rows, so it costs well under
     a second even for millions of rows. Skipped (harmlessly) where not allowed.
     """
     if connection.vendor != "postgresql":
@@ -817,6 +819,7 @@ class _AllocatingWriter(_Writer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         _fresh_statistics(Invoice, Allocation, CreditNote, Payment)
+        self._batches = 0
 
     def _allocation_problem(
         self,
@@ -864,6 +867,9 @@ class CreditNoteWriter(_AllocatingWriter):
     key_field = "credit_note_ref"
 
     def _write(self, batch: list[_Item]) -> None:
+        self._batches += 1
+        if self._batches % STATISTICS_EVERY_BATCHES == 0:
+            _fresh_statistics(CreditNote, Allocation)  # both grow during the import
         refs = [item.record.credit_note_ref for item in batch]
         existing = {
             note.external_ref: note
@@ -1143,6 +1149,9 @@ class PaymentWriter(_AllocatingWriter):
                 groups.setdefault(row.payment_ref, []).append(row)
             drafts = [draft for draft in map(self._draft, groups.values()) if draft is not None]
             self._write_payments(drafts)
+            self._batches += 1
+            if self._batches % STATISTICS_EVERY_BATCHES == 0:
+                _fresh_statistics(Payment, Allocation)  # both grow during the import
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {order}")
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
