@@ -195,7 +195,8 @@ def _open_invoices(
         result = []
         for invoice in invoices:
             row = found.get(invoice.pk)
-            if row is None or row.open_amount <= 0:
+            # Quantized first: SQLite computes open amounts in floating point (1e-14 is not open).
+            if row is None or _stored(row.open_amount) <= 0:
                 raise ValidationFailed(INVOICE_NOT_OPEN.format(ref=invoice.external_ref, on=on))
             result.append((row, _stored(row.open_amount)))
     else:
@@ -204,7 +205,7 @@ def _open_invoices(
             .filter(customer=customer, open_amount__gt=0)
             .order_by("due_date", "external_ref")
         )
-        result = [(row, _stored(row.open_amount)) for row in rows]
+        result = [(row, _stored(row.open_amount)) for row in rows if _stored(row.open_amount) > 0]
         if not result:
             raise ValidationFailed(NO_OPEN_INVOICES.format(customer=customer.external_ref, on=on))
     currencies = sorted({invoice.currency for invoice, _ in result})
