@@ -20,6 +20,7 @@ The worklist is a third query: one aggregate per customer over the same invoice 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -223,12 +224,16 @@ def open_invoice_frame(
         reached_index=chain.reached_index.fill_null(-1),
         days_past_due=(as_of_day - _day_number(chain.due_date, dialect)).cast("int64"),
     )
-    frame = frame.mutate(
+    return frame
+
+
+def with_customer_totals(frame: ir.Table) -> ir.Table:
+    """``frame`` plus ``customer_chaseable_units``: the customer's chaseable total per currency."""
+    return frame.mutate(
         customer_chaseable_units=frame.chaseable_units.sum()
         .over(group_by=[frame.customer_id, frame.currency])
         .cast("int64")
     )
-    return frame
 
 
 def invoice_frame(
@@ -237,11 +242,17 @@ def invoice_frame(
     as_of: date,
     *,
     behaviour: ir.Table | None = None,
+    base: ir.Table | None = None,
 ) -> ir.Table:
     """``open_invoice_frame`` plus, per the customer's policy, ``due_index`` (the most advanced
     applicable step whose offset is reached; −1: none) and ``due_count`` (applicable steps due
-    after the reached one: more than one means a catch-up)."""
-    frame = open_invoice_frame(tables, policies, as_of, behaviour=behaviour)
+    after the reached one: more than one means a catch-up).
+
+    ``base``: an already computed (e.g. cached) ``open_invoice_frame`` to build on.
+    """
+    if base is None:
+        base = open_invoice_frame(tables, policies, as_of, behaviour=behaviour)
+    frame = with_customer_totals(base)
     due_cases = []
     count_terms = []
     for key, policy_obj in policies.items():
@@ -462,22 +473,22 @@ def _steps_table(policies: Mapping[str, Policy]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _channel_codes(tables: DunningTables, backend: BaseBackend | None) -> np.ndarray:
-    """(customer_id, channel) pairs as one int64 key each, for fast membership tests."""
-    channels = tables.customer_channels
-    code = ibis.cases(
-        *[(channels.channel == name, position) for position, name in enumerate(CHANNELS)], else_=-1
+def channel_masks(tables: DunningTables) -> ir.Table:
+    """Per customer, its available channels as a bit mask (bit i: ``CHANNELS[i]``)."""
+    channels = tables.customer_channels.distinct()
+    bit = ibis.cases(
+        *[(channels.channel == name, 1 << position) for position, name in enumerate(CHANNELS)], else_=0
     )
-    keyed = channels.select(key=channels.customer_id * 16 + code, code=code)
-    table = _fetch(keyed.filter(keyed.code >= 0).select("key"), backend)
-    return np.unique(table.key.to_numpy(np.int64))
+    return channels.group_by(_m_customer_id=channels.customer_id).aggregate(
+        channel_mask=bit.sum().cast("int64")
+    )
 
 
-def _pick_channel(customer_ids: np.ndarray, options: Sequence[str], available: np.ndarray) -> np.ndarray:
-    """The first of ``options`` available to each customer (None when none is)."""
-    chosen = np.full(len(customer_ids), None, dtype=object)
+def _pick_channel(masks: np.ndarray, options: Sequence[str]) -> np.ndarray:
+    """The first of ``options`` in each mask (None when none is)."""
+    chosen = np.full(len(masks), None, dtype=object)
     for channel in reversed(options):
-        has = np.isin(customer_ids * 16 + CHANNELS.index(channel), available)
+        has = (masks & (1 << CHANNELS.index(channel))) != 0
         chosen = np.where(has, channel, chosen)
     return chosen
 
@@ -499,7 +510,30 @@ def decide(
     # Only the policies some customer has: each one adds a CASE branch per step to the query.
     keys = _fetch(tables.customer_policy.select("policy_key").distinct(), backend).policy_key
     used = {key: policy for key, policy in policies.items() if key in set(keys.tolist())}
-    frame = invoice_frame(tables, used, as_of)
+    # The only pass over the whole ledger: open invoices with their amounts, cached on the
+    # backend (a temporary table) so the step query and the worklist both read the small result.
+    base = open_invoice_frame(tables, used, as_of)
+    con: Any = backend if backend is not None else base.get_backend()
+    name = f"relance_open_invoices_{uuid.uuid4().hex[:12]}"
+    cached = con.create_table(name, base, temp=True)
+    try:
+        return _decide(tables, policies, used, cached, as_of, backend)
+    finally:
+        # Plain SQL: Ibis's own DROP is mis-rendered for SQLite by some sqlglot versions.
+        result = con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        if hasattr(result, "close"):
+            result.close()
+
+
+def _decide(
+    tables: DunningTables,
+    policies: Mapping[str, Policy],
+    used: Mapping[str, Policy],
+    base: ir.Table,
+    as_of: date,
+    backend: BaseBackend | None,
+) -> Decisions:
+    frame = invoice_frame(tables, used, as_of, base=base)
     promises = _promise_states(tables, policies, as_of, backend)
     broken = promises[promises.state == "broken"]
     history = _history(tables, policies, as_of, backend)
@@ -515,7 +549,11 @@ def decide(
     wanted = frame.due_index > frame.reached_index
     if resend_customers:
         wanted = wanted | (frame.customer_id.isin(resend_customers) & (frame.reached_index >= 0))
-    candidates = _fetch(frame.filter(wanted, frame.policy_key.isin(list(used) or [""])), backend)
+    wanted_rows = frame.filter(wanted, frame.policy_key.isin(list(used) or [""]))
+    masks = channel_masks(tables)
+    wanted_rows = wanted_rows.left_join(masks, wanted_rows.customer_id == masks._m_customer_id)
+    candidates = _fetch(wanted_rows.drop("_m_customer_id"), backend)
+    candidates["channel_mask"] = candidates.channel_mask.fillna(0).astype("int64")
 
     out = _Suppressed()
     candidates["broken_promise"] = candidates.customer_id.isin(resend_customers)
@@ -588,6 +626,7 @@ def decide(
             max_days_past_due=("days_past_due", "max"),
             broken_promise=("broken_promise", "any"),
             catch_up=("catch_up", "any"),
+            channel_mask=("channel_mask", "first"),
         )
         .reset_index()
     )
@@ -599,15 +638,15 @@ def decide(
 
     # Channels: the first of the step's channels the customer can be reached on.
     is_contact = (decisions.kind != "internal").to_numpy()
-    available = _channel_codes(tables, backend)
     channel = np.full(len(decisions), None, dtype=object)
     fallback = np.zeros(len(decisions), dtype=bool)
     customer_ids = decisions.customer_id.to_numpy(np.int64)
+    masks_of = decisions.channel_mask.to_numpy(np.int64)
     options_of = decisions.channels.map(",".join).to_numpy(dtype=object)
     for joined_options in set(options_of[is_contact].tolist()):
         options = tuple(joined_options.split(","))
         positions = np.flatnonzero(is_contact & (options_of == joined_options))
-        chosen = _pick_channel(customer_ids[positions], options, available)
+        chosen = _pick_channel(masks_of[positions], options)
         channel[positions] = chosen
         fallback[positions] = (chosen != None) & (chosen != options[0])  # noqa: E711 - elementwise
     decisions["channel"] = channel
@@ -708,7 +747,7 @@ def decide(
     candidates = candidates[candidates.group_no.isin(kept_groups)]
     decisions = decisions[~blocked]
 
-    installment_rows = None if plans.empty else _installments(tables, policies, available, as_of, backend)
+    installment_rows = None if plans.empty else _installments(tables, policies, as_of, backend)
     entity_of = pd.Series(dtype="int64")
     if installment_rows is not None:
         customers = tables.customers
@@ -719,9 +758,7 @@ def decide(
             backend,
         ).set_index("customer_id")["entity_id"]
     result = _assemble(decisions, candidates, installment_rows, entity_of, as_of)
-    worklist = _worklist(
-        tables, policies, open_invoice_frame(tables, {}, as_of), promises, history, as_of, backend, out
-    )
+    worklist = _worklist(tables, policies, base, promises, history, as_of, backend, out)
     return Decisions(
         as_of=as_of,
         decisions=result[0],
@@ -734,7 +771,6 @@ def decide(
 def _installments(
     tables: DunningTables,
     policies: Mapping[str, Policy],
-    available: np.ndarray,
     as_of: date,
     backend: BaseBackend | None,
 ) -> pd.DataFrame | None:
@@ -753,6 +789,8 @@ def _installments(
     joined = items.join(plans, items.plan_id == plans.plan_id)
     policy = tables.customer_policy.select(_p_customer_id="customer_id", policy_key="policy_key")
     joined = joined.left_join(policy, plans.customer_id == policy._p_customer_id)
+    masks = channel_masks(tables)
+    joined = joined.left_join(masks, plans.customer_id == masks._m_customer_id)
     installments = _fetch(
         joined.select(
             items.plan_id,
@@ -761,6 +799,7 @@ def _installments(
             plans.customer_id,
             plans.currency,
             policy.policy_key,
+            channel_mask=masks.channel_mask.fill_null(0),
             amount_units=money_units(items.amount),
         ),
         backend,
@@ -794,7 +833,7 @@ def _installments(
         keep = marked._sent.isna().to_numpy()
         installments, phase, due_day = installments[keep], phase[keep], due_day[keep]
     customer_ids = installments.customer_id.to_numpy(np.int64)
-    chosen = _pick_channel(customer_ids, INSTALLMENT_CHANNELS, available)
+    chosen = _pick_channel(installments.channel_mask.to_numpy(np.int64), INSTALLMENT_CHANNELS)
     reachable = ~pd.isna(chosen)
     installments, phase, due_day, chosen = (
         installments[reachable],
