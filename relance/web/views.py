@@ -139,8 +139,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
-    from relance.engine.formulas import DEFAULT_AGING
+    from relance.reports.selectors import configured_aging
 
+    buckets = configured_aging()
     entity, entities, as_of = _entity_and_date(request)
     try:
         customer = ledger.customer_by_id(entity=entity, customer_id=customer_id)
@@ -148,11 +149,11 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         raise Http404("customer not found") from None
     items = ledger.customer_open_items(customer=customer, as_of=as_of)
     open_by_currency: dict[str, Decimal] = {}
-    aging = {label: Decimal(0) for label in DEFAULT_AGING.labels}
+    aging = {label: Decimal(0) for label in buckets.labels}
     for item in items:
         open_by_currency[item.currency] = open_by_currency.get(item.currency, Decimal(0)) + item.open_amount
         if item.currency == customer.currency:  # one chart, one currency
-            aging[DEFAULT_AGING.bucket_for(item.days_past_due).label] += item.open_amount
+            aging[buckets.bucket_for(item.days_past_due).label] += item.open_amount
     aging_svg = charts.bar_chart(
         _aging_bars({label: str(value) for label, value in aging.items()}, customer.currency),
         title=f"Aging for {customer.name} ({customer.currency})",
