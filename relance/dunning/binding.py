@@ -18,6 +18,8 @@ Derived tables:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import ibis
@@ -292,7 +294,32 @@ def dunning_tables(*, entity: Entity, ledger: Any) -> DunningTables:
     )
 
 
+def _keep_transaction_open(backend: Any) -> Any:
+    """Make Ibis's SQLite ``begin()`` leave the transaction alone.
+
+    Ibis wraps its writes (a temporary table the engine caches, an in-memory table) in
+    ``begin()``, which on SQLite COMMITs the connection: on Django's connection that would
+    commit the run's transaction halfway (releasing its lock) and break Django's savepoints.
+    Here ``begin()`` only hands out a cursor; an error propagates to the run's ``atomic``,
+    which rolls everything back. PostgreSQL's ``begin()`` opens a savepoint and is fine.
+    """
+    if getattr(backend, "name", "") != "sqlite":
+        return backend
+    connection = backend.con
+
+    @contextlib.contextmanager
+    def begin() -> Iterator[Any]:
+        cursor = connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    backend.begin = begin
+    return backend
+
+
 def app_dunning_tables(*, entity: Entity, using: str = "default") -> tuple[Any, DunningTables]:
     """The Ibis backend on Django's connection ``using`` and the entity's ``DunningTables``."""
     ledger = app_ledger(using=using)
-    return ledger.backend, dunning_tables(entity=entity, ledger=ledger)
+    return _keep_transaction_open(ledger.backend), dunning_tables(entity=entity, ledger=ledger)

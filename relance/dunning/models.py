@@ -394,3 +394,33 @@ class WorklistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"customer {self.customer_id}: {self.priority:.1f}"
+
+
+class SegmentationRules(BaseModel):
+    """An entity's ordered segmentation rules (first match wins), in the engine's list form.
+
+    ``[{segment: key_accounts, when: [{field: open_amount, op: ge, value: 50000}]}, …]`` over
+    the customer fields and behaviour metrics of ``relance.engine.dunning.behaviour``.
+    """
+
+    entity = models.OneToOneField(Entity, on_delete=models.CASCADE, related_name="segmentation_rules")
+    rules = models.JSONField(default=list)
+    default_segment = models.CharField(
+        max_length=64, blank=True, help_text="Segment of customers no rule matches; empty = keep theirs"
+    )
+
+    class Meta:
+        verbose_name = "segmentation rules"
+        verbose_name_plural = "segmentation rules"
+
+    def clean(self) -> None:
+        from relance.core.errors import ValidationFailed
+        from relance.engine.dunning.behaviour import segment_rules_from_list
+
+        try:
+            segment_rules_from_list(self.rules)
+        except ValidationFailed as exc:
+            raise ValidationError({"rules": exc.message}) from None
+
+    def __str__(self) -> str:
+        return f"segmentation rules of {self.entity}"

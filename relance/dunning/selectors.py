@@ -19,6 +19,7 @@ from relance.dunning.models import (
     PlanStatus,
     Policy,
     Promise,
+    SegmentationRules,
     SegmentPolicy,
     WorklistEntry,
 )
@@ -170,3 +171,52 @@ def worklist_rows(
             }
         )
     return run, rows
+
+
+def segmentation_rules_get(*, entity: Entity) -> SegmentationRules | None:
+    return SegmentationRules.objects.filter(entity=entity).first()
+
+
+def customer_behaviour_rows(*, entity: Entity, as_of: date) -> list[dict[str, Any]]:
+    """Each customer's behaviour class, its metrics and the evidence, computed by the engine."""
+    from relance.dunning.binding import app_dunning_tables
+    from relance.engine.dunning.behaviour import customer_behaviour
+
+    backend, tables = app_dunning_tables(entity=entity)
+    rows: list[dict[str, Any]] = customer_behaviour(tables, as_of, backend=backend).to_pylist()
+    return rows
+
+
+def customer_segments(*, entity: Entity, as_of: date) -> list[dict[str, Any]]:
+    """Per customer: current segment, behaviour, the segment the rules give (None: keep) and why."""
+    import pyarrow as pa
+
+    from relance.engine.dunning.behaviour import segment_customers, segment_rules_from_list
+
+    stored = segmentation_rules_get(entity=entity)
+    rules = segment_rules_from_list(stored.rules if stored else [])
+    default = stored.default_segment if stored else ""
+    behaviour = customer_behaviour_rows(entity=entity, as_of=as_of)
+    refs = dict(Customer.objects.filter(entity=entity).values_list("pk", "external_ref"))
+    current = dict(Customer.objects.filter(entity=entity).values_list("pk", "segment"))
+    assigned = (
+        segment_customers(pa.Table.from_pylist(behaviour), rules, default=default).to_pylist()
+        if behaviour
+        else []
+    )
+    by_customer = {row["customer_id"]: row for row in behaviour}
+    result = []
+    for row in assigned:
+        customer_id = row["customer_id"]
+        matched = row["rule"] > 0 or bool(default)
+        result.append(
+            {
+                "customer_ref": refs.get(customer_id, str(customer_id)),
+                "segment": current.get(customer_id, ""),
+                "behaviour": by_customer[customer_id]["behaviour"],
+                "proposed": row["segment"] if matched else None,
+                "rule": int(row["rule"]),
+                "evidence": row["evidence"],
+            }
+        )
+    return sorted(result, key=lambda item: item["customer_ref"])

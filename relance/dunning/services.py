@@ -36,10 +36,12 @@ from relance.dunning.models import (
     Policy,
     Promise,
     PromiseStatus,
+    SegmentationRules,
     SegmentPolicy,
     Suppression,
     WorklistEntry,
 )
+from relance.engine.dunning.behaviour import segment_rules_from_list
 from relance.engine.dunning.contract import Decisions
 from relance.engine.dunning.policy import CONTACT_ACTIONS, policy_from_dict, policy_to_dict
 from relance.engine.dunning.policy import Policy as EnginePolicy
@@ -776,3 +778,49 @@ def _apply(
         batch_size=5000,
     )
     return RunOutcome(entity, as_of, run, True, False, decisions, counts)
+
+
+# --------------------------------------------------------------------------- segmentation
+
+
+@dataclass(frozen=True)
+class SegmentChange:
+    customer_ref: str
+    before: str
+    after: str
+    rule: int  # 1-based rule that matched; 0 = the default segment
+    evidence: str
+
+
+@transaction.atomic
+def segmentation_rules_set(*, entity: Entity, rules: Any, default_segment: str = "") -> SegmentationRules:
+    """Store the entity's ordered rules after the engine validated them (every problem listed)."""
+    segment_rules_from_list(rules)
+    stored, _ = SegmentationRules.objects.update_or_create(
+        entity=entity, defaults={"rules": rules, "default_segment": default_segment.strip()}
+    )
+    return stored
+
+
+@transaction.atomic
+def segment_assign(*, entity: Entity, as_of: date, dry_run: bool = False) -> list[SegmentChange]:
+    """Give each customer the segment of the first rule it matches on ``as_of`` (behaviour included).
+
+    Customers matching no rule get the default segment when there is one and keep theirs
+    otherwise, so that segments set by hand survive rules that do not speak about them.
+    """
+    from relance.dunning import selectors
+
+    rows = selectors.customer_segments(entity=entity, as_of=as_of)
+    changes = [
+        SegmentChange(row["customer_ref"], row["segment"], row["proposed"], row["rule"], row["evidence"])
+        for row in rows
+        if row["proposed"] is not None and row["proposed"] != row["segment"]
+    ]
+    if changes and not dry_run:
+        by_ref = {change.customer_ref: change.after for change in changes}
+        customers = list(Customer.objects.filter(entity=entity, external_ref__in=list(by_ref)))
+        for customer in customers:
+            customer.segment = by_ref[customer.external_ref]
+        Customer.objects.bulk_update(customers, ["segment"], batch_size=2000)
+    return changes

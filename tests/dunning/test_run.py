@@ -294,3 +294,31 @@ def test_a_second_concurrent_run_refuses(entity, make_customer, make_invoice):
     # Once the first has finished, the next one runs.
     services.run_start(entity=entity, as_of=D("2026-04-21"), decide_fn=recorded(customer, invoices, []))
     assert DunningRun.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_engine_runs_inside_the_runs_transaction(entity, make_customer, make_invoice):
+    """The engine's temporary tables must not commit the run halfway (Ibis's SQLite ``begin()``
+    commits by default): a failure after decide leaves nothing behind, lock row update included."""
+    from django.db import transaction
+
+    from relance.dunning.models import DunningLock
+
+    command("policy", "import", "--defaults")
+    command("policy", "assign", "standard", "--default")
+    customer = make_customer("C1")
+    from relance.ledger.models import Contact
+
+    Contact.objects.create(customer=customer, email="ap@example.com")
+    make_invoice(customer, "F1", "1000", date(2026, 3, 1), date(2026, 3, 31))
+    DunningLock.objects.create(entity=entity)
+
+    class Failure(Exception):
+        pass
+
+    with pytest.raises(Failure), transaction.atomic():
+        outcome = services.run_start(entity=entity, as_of=D("2026-03-26"))
+        assert len(outcome.decisions) == 1
+        raise Failure
+    assert not DunningRun.objects.exists() and not DunningAction.objects.exists()
+    assert DunningLock.objects.get(entity=entity).locked_at is None
