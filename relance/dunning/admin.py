@@ -18,6 +18,7 @@ from relance.dunning.models import (
     PaymentPlan,
     Policy,
     Promise,
+    SegmentationRules,
     SegmentPolicy,
 )
 from relance.engine.dunning.policy import policy_from_dict, policy_to_dict
@@ -135,3 +136,47 @@ class DunningActionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: Any) -> bool:
         return False
+
+
+class SegmentationRulesForm(forms.ModelForm):
+    """The rules as YAML, validated by the engine."""
+
+    rules_yaml = forms.CharField(
+        label="Rules (YAML)",
+        widget=forms.Textarea(attrs={"rows": 20, "cols": 110, "style": "font-family: monospace"}),
+        help_text="[{segment: S, when: [{field, op, value}]}, …]; first match wins; see docs/dunning.md",
+    )
+
+    class Meta:
+        model = SegmentationRules
+        fields = ["entity", "rules_yaml", "default_segment"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["rules_yaml"].initial = yaml.safe_dump(
+                self.instance.rules, sort_keys=False, width=100
+            )
+
+    def clean_rules_yaml(self) -> Any:
+        from relance.engine.dunning.behaviour import segment_rules_from_list
+
+        try:
+            data = yaml.safe_load(self.cleaned_data["rules_yaml"]) or []
+        except yaml.YAMLError as exc:
+            raise forms.ValidationError(f"not valid YAML: {exc}") from None
+        try:
+            segment_rules_from_list(data)
+        except ValidationFailed as exc:
+            raise forms.ValidationError(exc.message) from None
+        return data
+
+    def save(self, commit: bool = True) -> SegmentationRules:
+        self.instance.rules = self.cleaned_data["rules_yaml"]
+        return super().save(commit=commit)
+
+
+@admin.register(SegmentationRules)
+class SegmentationRulesAdmin(admin.ModelAdmin):
+    form = SegmentationRulesForm
+    list_display = ["entity", "default_segment", "updated_at"]

@@ -158,3 +158,24 @@ def test_every_dunning_admin_page_opens(scenario, admin_client):
     page = admin_client.get(f"/admin/dunning/dunningaction/{action.pk}/change/")
     assert page.status_code == 200 and "pre_due" in page.content.decode()
     assert admin_client.get("/admin/dunning/dunningrun/add/").status_code == 403
+
+
+def test_admin_edits_segmentation_rules_as_yaml(entity, admin_client):
+    from relance.dunning.models import SegmentationRules
+
+    rules = "- segment: risky\n  when:\n  - {field: behaviour, op: eq, value: at_risk}\n"
+    response = admin_client.post(
+        "/admin/dunning/segmentationrules/add/",
+        {"entity": entity.pk, "rules_yaml": rules, "default_segment": ""},
+    )
+    assert response.status_code == 302
+    assert SegmentationRules.objects.get().rules == [
+        {"segment": "risky", "when": [{"field": "behaviour", "op": "eq", "value": "at_risk"}]}
+    ]
+    bad = rules.replace("behaviour", "mood")
+    stored = SegmentationRules.objects.get()
+    response = admin_client.post(
+        f"/admin/dunning/segmentationrules/{stored.pk}/change/",
+        {"entity": entity.pk, "rules_yaml": bad, "default_segment": ""},
+    )
+    assert response.status_code == 200 and "expected one of segment" in response.content.decode()
