@@ -298,7 +298,11 @@ def _active(table: ir.Table, start: str, end: str, as_of: date) -> ir.Table:
 
 
 def _promise_states(
-    tables: DunningTables, policies: Mapping[str, Policy], as_of: date, backend: BaseBackend | None
+    tables: DunningTables,
+    policies: Mapping[str, Policy],
+    base: ir.Table,
+    as_of: date,
+    backend: BaseBackend | None,
 ) -> pd.DataFrame:
     """Open promises made by ``as_of``: customer_id, promise_id, end (date + grace), state.
 
@@ -311,21 +315,16 @@ def _promise_states(
     if not _count(promises, backend):  # the usual case: skip compiling the query below
         return pd.DataFrame({"customer_id": [], "promise_id": [], "end": [], "state": []})
     links = tables.promise_invoices
-    invoices = tables.invoices
-    allocations = tables.allocations.filter(tables.allocations.date <= as_of)
-    allocated = allocations.group_by(_a_invoice_id=allocations.invoice_id).aggregate(
-        allocated_units=money_units(allocations.amount).sum().cast("int64")
-    )
     promise_ids = promises.select(_promise_id="promise_id")
     linked = links.join(promise_ids, links.promise_id == promise_ids._promise_id)
-    amounts = invoices.select(_invoice_id="invoice_id", amount="amount")
-    linked = linked.join(amounts, linked.invoice_id == amounts._invoice_id)
-    linked = linked.left_join(allocated, linked.invoice_id == allocated._a_invoice_id)
-    open_units = money_units(linked.amount) - linked.allocated_units.fill_null(0)
+    still_open = base.select(_open_invoice_id="invoice_id")  # base: invoices open at as_of
+    linked = linked.left_join(still_open, linked.invoice_id == still_open._open_invoice_id)
     per_promise = linked.group_by(_pp_id=linked.promise_id).aggregate(
-        linked_invoices=linked.invoice_id.count(), still_open=ibis.ifelse(open_units > 0, 1, 0).sum()
+        linked_invoices=linked.invoice_id.count(),
+        still_open=ibis.ifelse(linked._open_invoice_id.notnull(), 1, 0).sum(),
     )
-    payments = tables.payments.filter(tables.payments.date <= as_of)
+    payments = tables.payments
+    payments = payments.filter(payments.date <= as_of, payments.customer_id.isin(promises.customer_id))
     payments = payments.select(_pay_customer="customer_id", _pay_date="date", _pay_amount="amount")
     with_payments = promises.join(
         payments,
@@ -473,9 +472,12 @@ def _steps_table(policies: Mapping[str, Policy]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def channel_masks(tables: DunningTables) -> ir.Table:
-    """Per customer, its available channels as a bit mask (bit i: ``CHANNELS[i]``)."""
-    channels = tables.customer_channels.distinct()
+def channel_masks(tables: DunningTables, customer_ids: ir.Column | None = None) -> ir.Table:
+    """Per customer (of ``customer_ids`` when given), its channels as a bit mask (bit i: ``CHANNELS[i]``)."""
+    channels = tables.customer_channels
+    if customer_ids is not None:
+        channels = channels.filter(channels.customer_id.isin(customer_ids))
+    channels = channels.distinct()
     bit = ibis.cases(
         *[(channels.channel == name, 1 << position) for position, name in enumerate(CHANNELS)], else_=0
     )
@@ -521,7 +523,7 @@ def decide(
     finally:
         # Plain SQL: Ibis's own DROP is mis-rendered for SQLite by some sqlglot versions.
         result = con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
-        if hasattr(result, "close"):
+        if con.name != "duckdb":  # DuckDB hands back the connection itself, not a cursor
             result.close()
 
 
@@ -534,7 +536,7 @@ def _decide(
     backend: BaseBackend | None,
 ) -> Decisions:
     frame = invoice_frame(tables, used, as_of, base=base)
-    promises = _promise_states(tables, policies, as_of, backend)
+    promises = _promise_states(tables, policies, base, as_of, backend)
     broken = promises[promises.state == "broken"]
     history = _history(tables, policies, as_of, backend)
 
@@ -550,7 +552,7 @@ def _decide(
     if resend_customers:
         wanted = wanted | (frame.customer_id.isin(resend_customers) & (frame.reached_index >= 0))
     wanted_rows = frame.filter(wanted, frame.policy_key.isin(list(used) or [""]))
-    masks = channel_masks(tables)
+    masks = channel_masks(tables, wanted_rows.customer_id)
     wanted_rows = wanted_rows.left_join(masks, wanted_rows.customer_id == masks._m_customer_id)
     candidates = _fetch(wanted_rows.drop("_m_customer_id"), backend)
     candidates["channel_mask"] = candidates.channel_mask.fillna(0).astype("int64")
@@ -789,7 +791,7 @@ def _installments(
     joined = items.join(plans, items.plan_id == plans.plan_id)
     policy = tables.customer_policy.select(_p_customer_id="customer_id", policy_key="policy_key")
     joined = joined.left_join(policy, plans.customer_id == policy._p_customer_id)
-    masks = channel_masks(tables)
+    masks = channel_masks(tables, plans.customer_id)
     joined = joined.left_join(masks, plans.customer_id == masks._m_customer_id)
     installments = _fetch(
         joined.select(
@@ -1110,35 +1112,35 @@ def _worklist(
     priority = np.round(points_amount + points_late + points_risk + points_broken + points_contact, 2)
     amounts = _decimals(units)
 
-    def text(values: Any) -> np.ndarray:
-        return np.asarray(pd.Series(values).astype(str).to_numpy(dtype=object), dtype=object)
+    def text(values: Any) -> pa.Array:
+        return pc.cast(pa.array(values), pa.string())
 
-    since_text = np.where(np.isnan(since), "null", text(np.nan_to_num(since).astype(np.int64)))
-    factors = (
-        '{"overdue_amount": {"value": "'
-        + text(amounts.to_pylist())
-        + '", "points": '
-        + text(points_amount)
-        + '}, "days_past_due": {"value": '
-        + text(dpd)
-        + ', "points": '
-        + text(points_late)
-        + '}, "risk": {"value": '
-        + _json_text(risk)
-        + ', "points": '
-        + text(points_risk)
-        + '}, "broken_promises": {"value": '
-        + text(broken)
-        + ', "points": '
-        + text(points_broken)
-        + '}, "days_since_contact": {"value": '
-        + since_text
-        + ', "points": '
-        + text(points_contact)
-        + "}}"
+    since_days = pa.array(np.nan_to_num(since).astype(np.int64), pa.int64(), mask=np.isnan(since))
+    factors = pc.binary_join_element_wise(
+        '{"overdue_amount": {"value": "',
+        pc.cast(amounts, pa.string()),
+        '", "points": ',
+        text(points_amount),
+        '}, "days_past_due": {"value": ',
+        text(dpd),
+        ', "points": ',
+        text(points_late),
+        '}, "risk": {"value": ',
+        pa.array(_json_text(risk).tolist(), pa.string()),
+        ', "points": ',
+        text(points_risk),
+        '}, "broken_promises": {"value": ',
+        text(broken),
+        ', "points": ',
+        text(points_broken),
+        '}, "days_since_contact": {"value": ',
+        pc.fill_null(pc.cast(since_days, pa.string()), "null"),
+        ', "points": ',
+        text(points_contact),
+        "}}",
+        "",
     )
     order = np.lexsort((customer_ids, -priority))
-    since_days = pa.array(np.nan_to_num(since).astype(np.int64), pa.int64(), mask=np.isnan(since))
     table = pa.table(
         {
             "customer_id": pa.array(customer_ids),
@@ -1149,7 +1151,7 @@ def _worklist(
             "risk": pa.array(risk.tolist(), pa.string()),
             "broken_promises": pa.array(broken),
             "days_since_contact": since_days,
-            "factors": pa.array(factors.tolist(), pa.string()),
+            "factors": factors,
         },
         schema=pa.schema(list(WORKLIST_COLUMNS.items())),
     )
