@@ -52,6 +52,19 @@ def generate(directory: Path, rows: int, customers: int) -> tuple[Path, Path]:
     return customers_path, invoices_path
 
 
+def generate_payments(directory: Path, rows: int, customers: int) -> Path:
+    """One payment per invoice (the first ``rows`` invoices), settling it in full 20 days after issue."""
+    path = directory / "payments.csv"
+    start = date(2024, 1, 1)
+    with path.open("w", encoding="utf-8") as stream:
+        stream.write("payment_ref,customer_ref,date,amount,currency,invoice_ref\n")
+        for n in range(rows):
+            paid = start + timedelta(days=n % 700 + 20)
+            amount = f"{(n * 7919) % 99_000 + 100}.{n % 100:02d}"
+            stream.write(f"PAY-{n:08d},C{n % customers:06d},{paid},{amount},EUR,INV-{n:08d}\n")
+    return path
+
+
 def current_rss_mib() -> float:
     with open("/proc/self/statm") as stream:
         pages = int(stream.read().split()[1])
@@ -100,6 +113,14 @@ def worker(args: argparse.Namespace) -> None:
     again_seconds = time.perf_counter() - started
     assert again.result.unchanged == args.rows, again.as_dict()
     assert Invoice.objects.filter(entity=entity).count() == args.rows
+    payments_seconds = payments_rss = 0.0
+    if args.payments_rows:
+        payments_path = generate_payments(invoices_path.parent, args.payments_rows, args.customers)
+        started = time.perf_counter()
+        paid = file_import(kind="payments", path=payments_path, entity=entity)
+        payments_seconds = time.perf_counter() - started
+        assert paid.committed and paid.result.created == args.payments_rows, paid.as_dict()
+        payments_rss = current_rss_mib()
 
     # The naive way, on a second entity: one update_or_create per row, autocommit.
     import csv
@@ -135,6 +156,8 @@ def worker(args: argparse.Namespace) -> None:
                 "first_seconds": first_seconds,
                 "again_seconds": again_seconds,
                 "naive_seconds": naive_seconds,
+                "payments_seconds": payments_seconds,
+                "payments_rss": payments_rss,
                 "rss_before": rss_before,
                 "rss_at_10pct": samples.get("rss_at_10pct", rss_end),
                 "rss_end": rss_end,
@@ -156,6 +179,8 @@ def run_database(label: str, url: str, args: argparse.Namespace, files: tuple[Pa
         str(args.customers),
         "--naive-rows",
         str(args.naive_rows),
+        "--payments-rows",
+        str(args.payments_rows),
         "--customers-file",
         str(files[0]),
         "--invoices-file",
@@ -192,6 +217,12 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=10_000, help="customers (default 10,000)")
     parser.add_argument(
         "--naive-rows", type=int, default=5_000, help="rows for the naive run (default 5,000)"
+    )
+    parser.add_argument(
+        "--payments-rows",
+        type=int,
+        default=0,
+        help="also import this many payment rows (one per invoice, fully allocated) after the invoices",
     )
     parser.add_argument(
         "--postgres-url",
@@ -238,9 +269,19 @@ def main() -> None:
             f"| {r['again_seconds']:.1f} | {naive:,.0f} | {naive / r['first_seconds']:.0f}× "
             f"| {r['rss_at_10pct']:.0f} | {r['rss_end']:.0f} | {r['peak_rss']:.0f} |"
         )
+    if args.payments_rows:
+        print()
+        for r in results:
+            seconds = r["payments_seconds"]
+            print(
+                f"payments, {r['label']}: {args.payments_rows:,} rows in {seconds:.1f} s "
+                f"({args.payments_rows / seconds:,.0f} rows/s), RSS after {r['payments_rss']:.0f} MiB"
+            )
     customers = ", ".join(f"{r['label']} {r['customers_seconds']:.1f} s" for r in results)
+    baseline = ", ".join(f"{r['label']} {r['rss_before']:.0f} MiB" for r in results)
     print(
-        f"\n(customers file: {args.customers:,} rows, imported in {customers}; naive run: {args.naive_rows:,} rows, extrapolated)"
+        f"\n(customers file: {args.customers:,} rows, imported in {customers}; naive run: "
+        f"{args.naive_rows:,} rows, extrapolated; RSS just before the invoices import: {baseline})"
     )
 
 
