@@ -321,9 +321,18 @@ class _Writer:
     batch_size = BATCH_SIZE
 
     def __init__(
-        self, *, entity: Entity, parser: RowParser, sink: RejectSink, deduplicate: bool = False
+        self,
+        *,
+        entity: Entity,
+        parser: RowParser,
+        sink: RejectSink,
+        deduplicate: bool = False,
+        bulk: bool = True,
     ) -> None:
         self.entity = entity
+        # A file import may write millions of rows: worth refreshing planner statistics first.
+        # An API call writes a handful: not worth an ANALYZE per request.
+        self.bulk = bulk
         self.parser = parser
         self.sink = sink
         self.deduplicate = deduplicate
@@ -630,7 +639,8 @@ class InvoiceWriter(_Writer):
         # had no invoice before it, so there is nothing to look up.
         self._first_load = not Invoice.objects.filter(entity=self.entity).exists()
         if not self._first_load:
-            _fresh_statistics(Invoice)
+            if self.bulk:
+                _fresh_statistics(Invoice)
 
     COLUMNS = ["customer_id", "issue_date", "due_date", "currency", "amount", "po_number", "status"]
 
@@ -846,7 +856,8 @@ class _AllocatingWriter(_Writer):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        _fresh_statistics(Invoice, Allocation, CreditNote, Payment)
+        if self.bulk:
+            _fresh_statistics(Invoice, Allocation, CreditNote, Payment)
         self._batches = 0
 
     def _allocation_problem(
@@ -1431,7 +1442,7 @@ def records_upsert(*, kind: str, records: Iterable[Record], entity: Entity) -> U
     sink = RejectSink()
     with transaction.atomic():
         parser = RowParser(kind, entity=entity, preload=False)
-        writer = WRITERS[kind](entity=entity, parser=parser, sink=sink)
+        writer = WRITERS[kind](entity=entity, parser=parser, sink=sink, bulk=False)
         for record in records:
             writer.add(record, None)
         writer.finish()
