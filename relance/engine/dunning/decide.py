@@ -895,77 +895,74 @@ def _json_text(values: Any) -> np.ndarray:
     return series.map({value: json.dumps(value, ensure_ascii=False) for value in series.unique()}).to_numpy()
 
 
-def _signed(values: Any) -> np.ndarray:
-    series = pd.Series(values, dtype="int64")
-    return series.map({value: f"{value:+d}" for value in series.unique()}).to_numpy(dtype=object)
-
-
 def _reason_json(code: str, detail: np.ndarray) -> np.ndarray:
     """``{"code": code, "detail": …}`` where ``detail`` already holds JSON string literals."""
     return '{"code": "' + code + '", "detail": ' + detail + "}"
 
 
-def _decision_reasons(decisions: pd.DataFrame) -> np.ndarray:
-    n = len(decisions)
-    if not n:
-        return np.array([], dtype=object)
-    step_detail = _json_text(decisions.step_key.to_numpy(dtype=object)).astype(object)
-    # "<key> is due at +N days; the most overdue invoice is +M days from its due date"
-    text = (
-        decisions.step_key.to_numpy(dtype=object)
-        + " is due at "
-        + _signed(decisions.offset_days)
-        + " days; the most overdue invoice is "
-        + _signed(decisions.max_days_past_due)
-        + " days from its due date"
+def _arrow_json_inner(values: pa.Array) -> pa.Array:
+    """Text escaped for the inside of a JSON string (computed once per distinct value)."""
+    distinct = pc.unique(values).to_pylist()
+    lookup = pa.array([json.dumps(value, ensure_ascii=False)[1:-1] for value in distinct], pa.string())
+    return pc.take(lookup, pc.index_in(values, value_set=pa.array(distinct, pa.string())))
+
+
+def _arrow_signed(values: pa.Array) -> pa.Array:
+    text = pc.cast(values, pa.string())
+    return pc.if_else(pc.greater_equal(values, 0), pc.binary_join_element_wise("+", text, ""), text)
+
+
+def _decision_reasons(table: pa.Table) -> pa.Array:
+    """The ``reasons`` JSON of each decision, built column-wise by Arrow (no per-row Python)."""
+    join = pc.binary_join_element_wise
+    if table.num_rows == 0:
+        return pa.array([], pa.string())
+    reasons = join(
+        '[{"code": "step_due", "detail": "',
+        _arrow_json_inner(table.column("step_key").combine_chunks()),
+        " is due at ",
+        _arrow_signed(table.column("offset_days")),
+        " days; the most overdue invoice is ",
+        _arrow_signed(table.column("max_days_past_due")),
+        ' days from its due date"}',
+        "",
     )
-    del step_detail
-    reasons = "[" + _reason_json("step_due", _json_text(text))
-    catch_up = decisions.catch_up.to_numpy(bool)
-    reasons = np.where(
-        catch_up,
-        reasons
-        + ", "
-        + _reason_json(
-            "catch_up", np.full(n, '"earlier steps came due meanwhile; only this one is sent"', object)
-        ),
+    catch_up = ', {"code": "catch_up", "detail": "earlier steps came due meanwhile; only this one is sent"}'
+    grouped = join(
+        ', {"code": "grouped", "detail": "',
+        pc.cast(table.column("invoice_count"), pa.string()),
+        " invoices in one ",
+        table.column("kind"),
+        " ",
+        table.column("action"),
+        '"}',
+        "",
+    )
+    disputed = join(
+        ', {"code": "partially_disputed", "detail": "',
+        pc.cast(_decimals(table.column("disputed_units").to_numpy()), pa.string()),
+        ' disputed, left out"}',
+        "",
+    )
+    fallback = join(
+        ', {"code": "channel_fallback", "detail": "',
+        table.column("first_channel"),
+        " not available, using ",
+        pc.fill_null(table.column("channel"), ""),
+        '"}',
+        "",
+    )
+    broken = ', {"code": "promise_broken", "detail": "a promise to pay was broken; dunning resumes"}'
+    parts = [
         reasons,
-    )
-    grouped = decisions.invoice_count.to_numpy(np.int64) > 1
-    if grouped.any():
-        text = (
-            decisions.invoice_count.astype(str).to_numpy(dtype=object)
-            + " invoices in one "
-            + decisions.kind.to_numpy(dtype=object)
-            + " "
-            + decisions.action.to_numpy(dtype=object)
-        )
-        reasons = np.where(grouped, reasons + ", " + _reason_json("grouped", _json_text(text)), reasons)
-    disputed = decisions.disputed_units.to_numpy(np.int64)
-    if (disputed > 0).any():
-        amounts = _decimals(disputed).to_pylist()
-        text = np.array([f"{amount} disputed, left out" for amount in amounts], dtype=object)
-        reasons = np.where(
-            disputed > 0, reasons + ", " + _reason_json("partially_disputed", _json_text(text)), reasons
-        )
-    fallback = decisions.fallback.to_numpy(bool)
-    if fallback.any():
-        first = np.array([options[0] if len(options) else "" for options in decisions.channels], dtype=object)
-        text = first + " not available, using " + decisions.channel.fillna("").to_numpy(dtype=object)
-        reasons = np.where(
-            fallback, reasons + ", " + _reason_json("channel_fallback", _json_text(text)), reasons
-        )
-    broken = decisions.broken_promise.to_numpy(bool)
-    reasons = np.where(
-        broken,
-        reasons
-        + ", "
-        + _reason_json(
-            "promise_broken", np.full(n, '"a promise to pay was broken; dunning resumes"', object)
-        ),
-        reasons,
-    )
-    return reasons + "]"
+        pc.if_else(table.column("catch_up"), catch_up, ""),
+        pc.if_else(pc.greater(table.column("invoice_count"), 1), grouped, ""),
+        pc.if_else(pc.greater(table.column("disputed_units"), 0), disputed, ""),
+        pc.if_else(table.column("fallback"), fallback, ""),
+        pc.if_else(table.column("broken_promise"), broken, ""),
+        "]",
+    ]
+    return join(*parts, "")
 
 
 def _assemble(
@@ -975,7 +972,7 @@ def _assemble(
     entity_of: pd.Series,
     as_of: date,
 ) -> tuple[pa.Table, pa.Table]:
-    """The decision and invoice-step tables, vectorised (a first run can decide for millions)."""
+    """The decision and invoice-step tables, built by Arrow (a first run can decide for millions)."""
     ids = pa.table(
         {
             "group_no": pa.array(candidates.group_no.to_numpy(np.int64)),
@@ -984,49 +981,69 @@ def _assemble(
     ).sort_by([("group_no", "ascending"), ("invoice_id", "ascending")])
     lists = ids.group_by("group_no", use_threads=False).aggregate([("invoice_id", "list")])
     joined = pc.binary_join(pc.cast(lists.column("invoice_id_list"), pa.list_(pa.string())), ",")
-    ids_by_group = pd.Series(joined.to_numpy(zero_copy_only=False), index=lists.column("group_no").to_numpy())
-    frame = pd.DataFrame(
-        {
-            "group_no": decisions.group_no.to_numpy(np.int64),
-            "customer_id": decisions.customer_id.to_numpy(np.int64),
-            "entity_id": decisions.entity_id.to_numpy(np.int64),
-            "currency": decisions.currency.to_numpy(dtype=object),
-            "policy_key": decisions.policy_key.to_numpy(dtype=object),
-            "kind": decisions.kind.to_numpy(dtype=object),
-            "step_key": decisions.step_key.to_numpy(dtype=object),
-            "step_index": decisions.step_index.to_numpy(np.int64),
-            "offset_days": decisions.offset_days.to_numpy(np.int64),
-            "action": decisions.action.to_numpy(dtype=object),
-            "channel": np.where(
-                decisions.kind.to_numpy() == "internal", None, decisions.channel.to_numpy(dtype=object)
-            ),
-            "tone": decisions.tone.to_numpy(dtype=object),
-            "template_key": decisions.template_key.to_numpy(dtype=object),
-            "invoice_ids": decisions.group_no.map(ids_by_group).fillna("").to_numpy(dtype=object),
-            "invoice_count": decisions.invoice_count.to_numpy(np.int64),
-            "amount_units": decisions.amount_units.to_numpy(np.int64),
-            "max_days_past_due": decisions.max_days_past_due.to_numpy(np.int64),
-            "broken_promise": decisions.broken_promise.to_numpy(bool),
-            "catch_up": decisions.catch_up.to_numpy(bool),
-            "reasons": _decision_reasons(decisions),
-        }
+    group_no = pa.array(decisions.group_no.to_numpy(np.int64))
+    invoice_ids = pc.fill_null(pc.take(joined, pc.index_in(group_no, value_set=lists.column("group_no"))), "")
+    internal = (decisions.kind == "internal").to_numpy(bool)
+    channel = pa.array(
+        decisions.channel.to_numpy(dtype=object),
+        pa.string(),
+        mask=internal | decisions.channel.isna().to_numpy(),
     )
+    strings = ["currency", "policy_key", "kind", "step_key", "action", "tone", "template_key"]
+    table = pa.Table.from_pandas(decisions[strings], preserve_index=False).cast(
+        pa.schema([(name, pa.string()) for name in strings])
+    )
+    table = table.append_column("group_no", group_no)
+    for name in (
+        "customer_id",
+        "entity_id",
+        "step_index",
+        "offset_days",
+        "invoice_count",
+        "amount_units",
+        "max_days_past_due",
+        "disputed_units",
+    ):
+        table = table.append_column(name, pa.array(decisions[name].to_numpy(np.int64)))
+    for name in ("broken_promise", "catch_up", "fallback"):
+        table = table.append_column(name, pa.array(decisions[name].to_numpy(bool)))
+    table = table.append_column("channel", channel).append_column("invoice_ids", invoice_ids)
+    first = [options[0] if len(options) else "" for options in decisions.channels.tolist()]
+    table = table.append_column("first_channel", pa.array(first, pa.string()))
+    table = table.append_column("reasons", _decision_reasons(table))
+    keep = [*DECISION_COLUMNS.keys() - {"decision_id", "amount_due"}, "group_no", "amount_units"]
+    table = table.select(keep)
     if installments is not None:
-        installments = installments.assign(
+        extra = installments.assign(
             entity_id=installments.customer_id.map(entity_of).fillna(0).astype("int64")
         )
-        frame = pd.concat([frame, installments[frame.columns]], ignore_index=True)
-    frame["kind_order"] = frame.kind.map(KIND_ORDER)
-    frame = frame.sort_values(["customer_id", "kind_order", "step_key"], kind="stable").reset_index(drop=True)
-    frame["decision_id"] = np.arange(1, len(frame) + 1, dtype=np.int64)
-    columns: dict[str, Any] = {}
-    for name, dtype in DECISION_COLUMNS.items():
-        if name == "amount_due":
-            columns[name] = _decimals(frame.amount_units.to_numpy(np.int64))
-        else:
-            values = frame[name].to_numpy(dtype=object if dtype == pa.string() else None)
-            columns[name] = pa.array(values, dtype, from_pandas=True)
-    decisions_table = pa.table(columns, schema=pa.schema(list(DECISION_COLUMNS.items())))
+        extra_table = pa.table(
+            {
+                name: pa.array(
+                    extra[name].to_numpy(
+                        dtype=object if table.schema.field(name).type == pa.string() else None
+                    ),
+                    table.schema.field(name).type,
+                    from_pandas=True,
+                )
+                for name in keep
+            }
+        )
+        table = pa.concat_tables([table, extra_table])
+    kind_order = pc.take(
+        pa.array(list(KIND_ORDER.values()), pa.int64()),
+        pc.index_in(table.column("kind"), value_set=pa.array(list(KIND_ORDER), pa.string())),
+    )
+    table = table.append_column("kind_order", kind_order).sort_by(
+        [("customer_id", "ascending"), ("kind_order", "ascending"), ("step_key", "ascending")]
+    )
+    decision_id = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
+    table = table.append_column("decision_id", decision_id)
+    table = table.append_column("amount_due", _decimals(table.column("amount_units").to_numpy()))
+    decisions_table = table.select(list(DECISION_COLUMNS)).cast(pa.schema(list(DECISION_COLUMNS.items())))
+    frame = pd.DataFrame(
+        {"decision_id": decision_id.to_numpy(), "group_no": table.column("group_no").to_numpy()}
+    )
     decision_of_group = pd.Series(frame.decision_id.to_numpy(), index=frame.group_no.to_numpy())
     decision_of_group = decision_of_group[decision_of_group.index >= 0]
     steps = candidates[["invoice_id", "group_no", "step_key", "step_index"]].sort_values("invoice_id")
