@@ -47,10 +47,13 @@ from relance.engine.dunning.tables import read_parquet_tables
 END = date(2026, 11, 23)
 
 
-def timed(job: Callable[[], Any]) -> tuple[float, Any]:
+def timed(job: Callable[[], Any], label: str = "") -> tuple[float, Any]:
     started = time.perf_counter()
     result = job()
-    return time.perf_counter() - started, result
+    seconds = time.perf_counter() - started
+    if label:
+        print(f"{label}: {seconds:.2f} s", file=sys.stderr, flush=True)
+    return seconds, result
 
 
 def generate_ledger(invoices: int, customers: int, out: Path) -> None:
@@ -212,7 +215,7 @@ GROUP BY i.customer_id, i.currency
 
 def floor(directory: Path, as_of: date) -> int:
     con = duckdb.connect()
-    rows = con.execute(FLOOR_SQL.format(d=directory, as_of=as_of)).to_arrow_table().num_rows
+    rows = con.sql(FLOOR_SQL.format(d=directory, as_of=as_of)).to_arrow_table().num_rows
     con.close()
     return rows
 
@@ -242,6 +245,8 @@ def main() -> None:
             directory.mkdir(parents=True, exist_ok=True)
             seconds, _ = timed(lambda: generate_ledger(args.invoices, args.customers, directory))
             print(f"generated the ledger in {seconds:.1f} s", file=sys.stderr)
+        for name in ("contact_history", "invoice_steps"):  # a previous run's recording
+            (directory / f"{name}.parquet").unlink(missing_ok=True)
         seconds, counts = timed(lambda: generate_dunning(directory))
         print(f"generated the dunning tables in {seconds:.1f} s: {counts}", file=sys.stderr)
         sizes = {
@@ -252,18 +257,20 @@ def main() -> None:
         results: list[tuple[str, list[float], str]] = []
         floor_times = []
         for _ in range(args.repeat):
-            seconds, floor_rows = timed(lambda: floor(directory, as_of))
+            seconds, floor_rows = timed(lambda: floor(directory, as_of), "floor")
             floor_times.append(seconds)
         results.append(("floor: DuckDB scan-aggregate", floor_times, f"{floor_rows:,} customer rows"))
         first_times = []
         for _ in range(args.repeat):
-            seconds, first = timed(lambda: run_decide(directory, as_of))
+            seconds, first = timed(lambda: run_decide(directory, as_of), "decide, first run")
             first_times.append(seconds)
         results.append(("decide, first run (no history)", first_times, _summary(first)))
         record(directory, first)
         next_times = []
         for _ in range(args.repeat):
-            seconds, following = timed(lambda: run_decide(directory, as_of + timedelta(days=1)))
+            seconds, following = timed(
+                lambda: run_decide(directory, as_of + timedelta(days=1)), "decide, next day"
+            )
             next_times.append(seconds)
         results.append(("decide, next day (history recorded)", next_times, _summary(following)))
         best_floor = min(floor_times)
