@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
 from relance.core.errors import ValidationFailed
+from relance.engine.backends import _sqlite_insert
 from relance.engine.dunning.contract import (
     DECISION_COLUMNS,
     INVOICE_STEP_COLUMNS,
@@ -512,19 +513,42 @@ def decide(
     # Only the policies some customer has: each one adds a CASE branch per step to the query.
     keys = _fetch(tables.customer_policy.select("policy_key").distinct(), backend).policy_key
     used = {key: policy for key, policy in policies.items() if key in set(keys.tolist())}
-    # The only pass over the whole ledger: open invoices with their amounts, cached on the
-    # backend (a temporary table) so the step query and the worklist both read the small result.
-    base = open_invoice_frame(tables, used, as_of)
-    con: Any = backend if backend is not None else base.get_backend()
-    name = f"relance_open_invoices_{uuid.uuid4().hex[:12]}"
-    cached = con.create_table(name, base, temp=True)
+    con: Any = backend if backend is not None else tables.invoices.get_backend()
+    temporary: list[str] = []
+
+    def materialise(prefix: str, expr: ir.Table) -> ir.Table:
+        name = f"relance_{prefix}_{uuid.uuid4().hex[:12]}"
+        table = con.create_table(name, expr, temp=True)
+        temporary.append(name)
+        return table
+
     try:
-        return _decide(tables, policies, used, cached, as_of, backend)
+        behaviour = None
+        if "behaviour" in _fields_used(used.values()):  # its own table: one query would be too deep
+            from relance.engine.dunning.behaviour import customer_behaviour_expr
+
+            expr = customer_behaviour_expr(tables, as_of)
+            if con.name == "sqlite":
+                # CREATE TABLE … AS over it is too deep for SQLite's parser: fetch, then store.
+                name = f"relance_behaviour_{uuid.uuid4().hex[:12]}"
+                arrow = con.to_pyarrow(expr).select(["customer_id", "behaviour"])
+                behaviour = con.create_table(
+                    name, schema=ibis.schema({"customer_id": "int64", "behaviour": "string"}), temp=True
+                )
+                temporary.append(name)
+                _sqlite_insert(con, name, arrow)
+            else:
+                behaviour = materialise("behaviour", expr.select("customer_id", "behaviour"))
+        # The only pass over the whole ledger: open invoices with their amounts, kept in a
+        # temporary table so the step query and the worklist both read the small result.
+        base = materialise("open_invoices", open_invoice_frame(tables, used, as_of, behaviour=behaviour))
+        return _decide(tables, policies, used, base, as_of, backend)
     finally:
-        # Plain SQL: Ibis's own DROP is mis-rendered for SQLite by some sqlglot versions.
-        result = con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
-        if con.name != "duckdb":  # DuckDB hands back the connection itself, not a cursor
-            result.close()
+        for name in temporary:
+            # Plain SQL: Ibis's own DROP is mis-rendered for SQLite by some sqlglot versions.
+            result = con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+            if con.name != "duckdb":  # DuckDB hands back the connection itself, not a cursor
+                result.close()
 
 
 def _decide(

@@ -228,3 +228,40 @@ def test_behaviour_classes_on_every_backend(backend):
         new: ("standard", 0),
         risky: ("watch", 1),
     }
+
+
+def test_a_behaviour_condition_uses_the_customers_class(backend):
+    """A step only for chronic late payers: the class is computed from history in the same query."""
+    rows = DunningRows()
+    chronic, prompt = (
+        rows.dunned_customer("LATE", policy="by_class"),
+        rows.dunned_customer("OK", policy="by_class"),
+    )
+    for month in range(4):
+        due = date(2025, 11, 1) + timedelta(days=30 * month)
+        for customer, late_by in ((chronic, 40), (prompt, 0)):
+            invoice = rows.invoice(100, due - timedelta(days=30), due, customer=customer)
+            rows.pay(invoice, 100, due + timedelta(days=late_by), customer=customer)
+    late_invoice = rows.invoice(500, before(40), before(10), customer=chronic)
+    ok_invoice = rows.invoice(500, before(40), before(10), customer=prompt)
+    by_class = policy_from_dict(
+        {
+            "key": "by_class",
+            "steps": [
+                {"key": "gentle", "offset_days": 5, "action": "message", "channels": ["email"]},
+                {
+                    "key": "early_call",
+                    "offset_days": 7,
+                    "action": "task",
+                    "channels": ["phone"],
+                    "conditions": [{"field": "behaviour", "op": "eq", "value": "chronic_late"}],
+                },
+            ],
+        }
+    )
+    con = backend({}).invoices.get_backend()
+    result = decide(create_dunning_tables(con, rows.rows()), {"by_class": by_class}, as_of=AS_OF)
+    assert describe(result) == [
+        f"early_call by phone [{late_invoice}] (catch-up)",  # +10: gentle (+5) came due too
+        f"gentle by email [{ok_invoice}]",  # a prompt payer: the call's condition fails
+    ]
