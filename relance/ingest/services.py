@@ -65,6 +65,8 @@ EXPECTED_UNIQUE = "a {field} used only once in the file (it is already on line {
 EXPECTED_UNIQUE_ALLOCATION = "one row per invoice in a payment (invoice already on line {first})"
 EXPECTED_KNOWN_INVOICE = "an invoice_ref already imported for this entity"
 EXPECTED_KNOWN_PARENT = "a customer_ref in the database or in the file"
+EXPECTED_TOP_LEVEL_PARENT = "a top-level customer (groups have one level: {parent} belongs to {grandparent})"
+EXPECTED_NO_SUBSIDIARIES = "no parent_ref: {ref} has subsidiaries of its own (groups have one level)"
 EXPECTED_NOT_OVER_INVOICE = "at most {open_amount} (what invoice {ref} still owes)"
 EXPECTED_ALLOCATED_COVERED = "an amount of at least {allocated} (already allocated to invoices)"
 EXPECTED_ISSUE_BEFORE_ALLOCATIONS = "an issue date on or before {first}, the date of its first allocation"
@@ -434,7 +436,9 @@ class CustomerWriter(_Writer):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._parents: list[tuple[_Item, bool]] = []
+        # rows with a parent_ref, whether they were counted unchanged, and the customer's values
+        # before this import (None when it created the customer) to undo a rejected row
+        self._parents: list[tuple[_Item, bool, dict[str, Any] | None]] = []
 
     def _write(self, batch: list[_Item]) -> None:
         refs = [item.record.customer_ref for item in batch]
@@ -454,6 +458,7 @@ class CustomerWriter(_Writer):
                 name: getattr(record, name) for name in self.FIELDS if getattr(record, name) is not None
             }
             customer = existing.get(record.customer_ref)
+            before = None if customer is None else {name: getattr(customer, name) for name in self.FIELDS}
             if customer is None:
                 values.setdefault("currency", self.entity.currency)
                 values.setdefault("language", self.entity.language)
@@ -483,7 +488,7 @@ class CustomerWriter(_Writer):
             if record.email is not None or record.phone is not None:
                 changed_contacts.append((customer, record))
             if record.parent_ref is not None:
-                self._parents.append((item, not changed))
+                self._parents.append((item, not changed, before))
         now = timezone.now()
         Customer.objects.bulk_create(to_create)
         if to_update:
@@ -525,11 +530,18 @@ class CustomerWriter(_Writer):
             Contact.objects.bulk_update(changed, ["email", "phone", "updated_at"])
 
     def finish(self) -> None:
+        """Link parents once every row is in: a parent may come later in the file.
+
+        Groups have one level (a parent is a top-level account, a subsidiary has none of its
+        own), as ``allocation_create`` assumes. A row whose parent is refused is undone — a
+        customer it created is removed, one it updated gets its old values back — so that
+        ``--skip-invalid`` never keeps part of a rejected row.
+        """
         super().finish()
         if not self._parents:
             return
-        wanted = {item.record.parent_ref for item, _ in self._parents} | {
-            item.record.customer_ref for item, _ in self._parents
+        wanted = {item.record.parent_ref for item, _, _ in self._parents} | {
+            item.record.customer_ref for item, _, _ in self._parents
         }
         ids: dict[str, tuple[int, int | None]] = {}
         wanted_list = sorted(wanted)
@@ -538,20 +550,59 @@ class CustomerWriter(_Writer):
                 entity=self.entity, external_ref__in=wanted_list[start : start + 500]
             ).values_list("external_ref", "id", "parent_id"):
                 ids[ref] = (pk, parent_id)
-        for item, counted_unchanged in self._parents:
+        refs_by_id = {pk: ref for ref, (pk, _) in ids.items()}
+        proposed = {
+            item.record.customer_ref: ids[item.record.parent_ref][0]
+            for item, _, _ in self._parents
+            if item.record.customer_ref in ids and item.record.parent_ref in ids
+        }
+        parents_in_use = set(proposed.values()) | set(
+            Customer.objects.filter(entity=self.entity, parent__isnull=False).values_list(
+                "parent_id", flat=True
+            )
+        )
+        for item, counted_unchanged, before in self._parents:
             record: CustomerRecord = item.record
-            parent = ids.get(record.parent_ref or "")
             own = ids.get(record.customer_ref)
-            if parent is None:
-                self.reject(item, "parent_ref", EXPECTED_KNOWN_PARENT, record.parent_ref)
-                continue
             if own is None:
                 continue  # the customer itself was rejected
+            parent = ids.get(record.parent_ref or "")
+            problem: tuple[str, object] | None = None
+            if parent is None:
+                problem = (EXPECTED_KNOWN_PARENT, record.parent_ref)
+            else:
+                grandparent = proposed.get(record.parent_ref or "", parent[1])
+                if grandparent is not None:
+                    problem = (
+                        EXPECTED_TOP_LEVEL_PARENT.format(
+                            parent=record.parent_ref, grandparent=refs_by_id.get(grandparent, grandparent)
+                        ),
+                        record.parent_ref,
+                    )
+                elif own[0] in parents_in_use:
+                    problem = (EXPECTED_NO_SUBSIDIARIES.format(ref=record.customer_ref), record.parent_ref)
+            if problem is not None:
+                self.reject(item, "parent_ref", *problem)
+                self._undo(own[0], before, counted_unchanged)
+                continue
+            assert parent is not None
             if own[1] != parent[0]:
                 Customer.objects.filter(pk=own[0]).update(parent_id=parent[0], updated_at=timezone.now())
                 if counted_unchanged:
                     self.unchanged -= 1
                     self.updated += 1
+
+    def _undo(self, customer_id: int, before: dict[str, Any] | None, counted_unchanged: bool) -> None:
+        if before is None:
+            Contact.objects.filter(customer_id=customer_id).delete()
+            Customer.objects.filter(pk=customer_id).delete()
+            self.created -= 1
+        else:
+            Customer.objects.filter(pk=customer_id).update(**before)
+            if counted_unchanged:
+                self.unchanged -= 1
+            else:
+                self.updated -= 1
 
 
 class ContactWriter(_Writer):
@@ -697,8 +748,29 @@ class InvoiceWriter(_Writer):
             inserts,
         )
         _update_rows(Invoice, [*self.COLUMNS, "updated_at"], rows)
+        self._date_voids({item.record.invoice_ref: old for item, old, _ in updates}, rows)
         self.created += len(inserts)
         self.updated += len(rows)
+
+    def _date_voids(self, olds: dict[str, tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> None:
+        """An invoice voided by this import is void from today on: reports as of earlier dates
+        still count it. (One first imported as void has no date: it never counted.)"""
+        status_index = self.COLUMNS.index("status")
+        old_status = {old[0]: old[2 + status_index] for old in olds.values()}
+        voided = [
+            row[-1]
+            for row in rows
+            if row[status_index] == InvoiceStatus.VOID and old_status.get(row[-1]) != InvoiceStatus.VOID
+        ]
+        reopened = [
+            row[-1]
+            for row in rows
+            if row[status_index] != InvoiceStatus.VOID and old_status.get(row[-1]) == InvoiceStatus.VOID
+        ]
+        if voided:
+            Invoice.objects.filter(pk__in=voided).update(voided_on=timezone.localdate())
+        if reopened:
+            Invoice.objects.filter(pk__in=reopened).update(voided_on=None)
 
     def _existing(self, refs: list[str]) -> Iterable[tuple[Any, ...]]:
         """(id, external_ref, *COLUMNS) of the invoices among ``refs``, in one raw query.

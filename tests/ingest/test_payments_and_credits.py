@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from relance.ledger.models import Allocation, Contact, CreditNote, Invoice, Payment
+from relance.ledger.models import Allocation, Contact, CreditNote, Customer, Invoice, Payment
 from relance.ledger.selectors import invoice_open_amount, payment_unallocated
 
 pytestmark = pytest.mark.django_db
@@ -304,3 +304,75 @@ def test_a_large_payments_file_is_grouped_in_flat_memory(invoices_loaded, tmp_pa
     assert Payment.objects.get(external_ref="PAY-000000").amount == Decimal("0.02")
     # Holding the grouped rows in Python instead peaked at about 14 MB here.
     assert peak < 8_000_000, f"peak {peak:,} bytes"
+
+
+def test_a_row_rejected_for_its_parent_leaves_nothing_behind(entity, write, run_import):
+    from relance.ledger.models import Contact
+
+    run_import("customers", write("a.csv", "customer_ref,name,segment\nOLD,Old Name,SMB\n"))
+    result = run_import(
+        "customers",
+        write(
+            "c.csv",
+            "customer_ref,name,segment,email,parent_ref\n"
+            "A,Alpha,SMB,a@example.com,\n"
+            "B,Beta,SMB,b@example.com,NOBODY\n"
+            "OLD,New Name,Enterprise,,NOBODY\n",
+        ),
+        "--skip-invalid",
+    )
+    assert result.ok
+    assert result.outcome["created"] == 1 and result.outcome["updated"] == 0
+    assert not Customer.objects.filter(external_ref="B").exists()
+    assert not Contact.objects.filter(email="b@example.com").exists()
+    old = Customer.objects.get(external_ref="OLD")
+    assert (old.name, old.segment, old.parent) == ("Old Name", "SMB", None)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("S,Self,S\n", "not the customer itself"),
+        ("A,Alpha,B\nB,Beta,A\n", "groups have one level"),
+        ("TOP,Top,\nMID,Middle,TOP\nLOW,Low,MID\n", "MID belongs to TOP"),
+    ],
+)
+def test_groups_have_one_level_and_no_cycles(entity, write, run_import, rows, message):
+    result = run_import("customers", write("c.csv", "customer_ref,name,parent_ref\n" + rows))
+    assert not result.ok
+    assert message in result.stderr
+    assert not Customer.objects.exists()
+
+
+def test_a_subsidiary_cannot_become_a_parent_later(entity, write, run_import):
+    run_import("customers", write("c.csv", "customer_ref,name,parent_ref\nHQ,Group,\nSUB,Subsidiary,HQ\n"))
+    result = run_import(
+        "customers", write("d.csv", "customer_ref,name,parent_ref\nHQ,Group,OTHER\nOTHER,Other,\n")
+    )
+    assert not result.ok and "HQ has subsidiaries of its own" in result.stderr
+    assert Customer.objects.get(external_ref="HQ").parent is None
+
+
+def test_voiding_by_import_dates_the_void_so_past_reports_keep_the_invoice(entity, write, run_import):
+    from django.utils import timezone
+
+    from relance.ledger.selectors import ledger_totals
+
+    header = "invoice_ref,customer_ref,issue_date,due_date,currency,amount,status\n"
+    run_import("customers", write("c.csv", "customer_ref,name\nC1,Dupont\n"))
+    run_import(
+        "invoices",
+        write(
+            "i.csv",
+            header + "I1,C1,2026-01-05,2026-02-04,EUR,100,open\nI2,C1,2026-01-05,2026-02-04,EUR,50,void\n",
+        ),
+    )
+    assert Invoice.objects.get(external_ref="I2").voided_on is None  # void from the start
+    assert run_import("invoices", write("j.csv", header + "I1,C1,2026-01-05,2026-02-04,EUR,100,void\n")).ok
+    voided = Invoice.objects.get(external_ref="I1")
+    assert voided.voided_on == timezone.localdate()
+    yesterday = voided.voided_on.fromordinal(voided.voided_on.toordinal() - 1)
+    assert ledger_totals(entity=entity, as_of=yesterday)["EUR"].open_invoices == Decimal(100)
+    assert "EUR" not in ledger_totals(entity=entity, as_of=voided.voided_on)
+    assert run_import("invoices", write("k.csv", header + "I1,C1,2026-01-05,2026-02-04,EUR,100,open\n")).ok
+    assert Invoice.objects.get(external_ref="I1").voided_on is None
