@@ -373,11 +373,13 @@ class RowParser:
         if self._fast is not None:
             record = self._fast(row, line, source)
             if record is not None:
+                _check_minor_units(record, row, line, source)
                 return record
         cells = _Row(row, line, source)
         record = self._parse(cells)
         if cells.errors:
             raise ErrorList(cells.errors)
+        _check_minor_units(record, row, line, source)
         return record
 
     def _parse_customers(self, cells: _Row) -> CustomerRecord | None:
@@ -566,3 +568,30 @@ def _non_negative(function: Callable[[str], Decimal]) -> Callable[[str], Decimal
         return value
 
     return check
+
+
+EXPECTED_MINOR_UNITS = "an amount with at most {places} decimal(s), as {currency} has"
+
+
+def _check_minor_units(record: Record, row: Mapping[str, str | None], line: int | None, source: str) -> None:
+    """Money finer than its currency's smallest unit (JPY 10.5, EUR 0.001) cannot be paid: refuse it."""
+    from relance.core.money import minor_units
+
+    amount = getattr(record, "amount", None)
+    currency = getattr(record, "currency", None)
+    if amount is None or not currency:
+        return
+    places = minor_units(currency)
+    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+        found = row.get("amount")
+        raise ErrorList(
+            [
+                FieldError(
+                    "amount",
+                    EXPECTED_MINOR_UNITS.format(places=places, currency=currency),
+                    str(found or amount),
+                    line,
+                    source,
+                )
+            ]
+        )

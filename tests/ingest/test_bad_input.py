@@ -300,3 +300,25 @@ def test_a_byte_that_does_not_decode_after_the_sample_is_a_clear_error(
     assert not run.ok
     assert f"{path}:{line}: cannot decode the file as utf-8; set `encoding:` in a mapping file" in run.error
     assert_nothing_written()
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "places"), [("JPY", "10.5", 0), ("EUR", "0.001", 2), ("KWD", "1.0005", 3)]
+)
+def test_amounts_finer_than_the_currency_allows_are_refused(
+    entity, write, run_import, currency, amount, places
+):
+    run_import("customers", write("c.csv", "customer_ref,name,currency\nC1,Dupont,EUR\n"))
+    result = run_import(
+        "invoices",
+        write(
+            "i.csv",
+            f"invoice_ref,customer_ref,issue_date,due_date,currency,amount\nI1,C1,2026-01-05,2026-02-04,{currency},{amount}\n",
+        ),
+    )
+    assert not result.ok
+    assert (
+        f"i.csv:2: amount: expected an amount with at most {places} decimal(s), as {currency} has, found '{amount}'"
+        in result.stderr
+    )
+    assert not Invoice.objects.exists()
