@@ -41,12 +41,17 @@ def normalise_phone(value: str, default_region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# CLDR territories that are not countries: unknown region, EU, eurozone, UN, outlying Oceania,
+# pseudo-locales.
+_NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
+
+
 @lru_cache(maxsize=1)
 def _countries() -> frozenset[str]:
     return frozenset(
         code
         for code in Locale("en").territories
-        if isinstance(code, str) and len(code) == 2 and code.isalpha()
+        if isinstance(code, str) and len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
     )
 
 

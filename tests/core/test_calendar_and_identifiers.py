@@ -52,6 +52,8 @@ def test_identifiers_are_validated_and_normalised():
         lambda: normalise_bic("NOTABIC"),
         lambda: normalise_phone("12345", "FR"),
         lambda: validate_country("XX"),
+        lambda: validate_country("ZZ"),
+        lambda: validate_country("EU"),
         lambda: normalise_tax_id("FR00000000000", "FR"),
     ]:
         with pytest.raises(ValidationFailed):
