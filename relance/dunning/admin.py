@@ -10,6 +10,7 @@ from django.contrib import admin
 
 from relance.core.errors import ValidationFailed
 from relance.dunning.models import (
+    ContactLog,
     CustomerHold,
     Dispute,
     DunningAction,
@@ -180,3 +181,11 @@ class SegmentationRulesForm(forms.ModelForm):
 class SegmentationRulesAdmin(admin.ModelAdmin):
     form = SegmentationRulesForm
     list_display = ["entity", "default_segment", "updated_at"]
+
+
+@admin.register(ContactLog)
+class ContactLogAdmin(admin.ModelAdmin):
+    list_display = ["on", "customer", "channel", "note"]
+    list_filter = ["entity", "channel"]
+    search_fields = ["customer__external_ref", "customer__name", "note"]
+    raw_id_fields = ["customer", "created_by"]

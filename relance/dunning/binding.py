@@ -12,7 +12,8 @@ Derived tables:
 * ``customer_channels``: a channel is available when at least one contact of the customer
   has the address for it, has not opted out of it and the address is not invalid or bouncing
   (email → email; phone → sms and phone; postal address → letter and registered_letter).
-* ``contact_history``: the actions of earlier runs that were not cancelled.
+* ``contact_history``: the actions of earlier runs that were not cancelled, and the contacts
+  logged by hand (``ContactLog``, step key "manual").
 * ``customer_profile``: the credit limit; risk is "" until credit scoring exists (issue C9).
 """
 
@@ -27,6 +28,7 @@ import ibis.expr.types as ir
 from django.db.models import Field, Model
 
 from relance.dunning.models import (
+    ContactLog,
     CustomerHold,
     Dispute,
     DunningAction,
@@ -176,13 +178,25 @@ def _contact_history(entity_id: int) -> ir.Table:
     actions = actions.filter(
         (actions[_column(DunningAction, "entity")] == entity_id) & (actions.status != "cancelled")
     )
-    return actions.select(
+    from_runs = actions.select(
         customer_id=actions[_column(DunningAction, "customer")],
         date=actions[_column(DunningAction, "on")],
         step_key=actions.step_key,
         channel=ibis.ifelse(actions.channel == "", ibis.null("string"), actions.channel),
         is_contact=actions.is_contact,
     )
+    logs = _raw(
+        ContactLog, {"id": "int64", "entity": "int64", "customer": "int64", "on": "date", "channel": "string"}
+    )
+    logs = logs.filter(logs[_column(ContactLog, "entity")] == entity_id)
+    by_hand = logs.select(
+        customer_id=logs[_column(ContactLog, "customer")],
+        date=logs[_column(ContactLog, "on")],
+        step_key=ibis.literal("manual"),
+        channel=logs.channel,
+        is_contact=ibis.literal(True),
+    )
+    return ibis.union(from_runs, by_hand)
 
 
 def dunning_tables(*, entity: Entity, ledger: Any) -> DunningTables:

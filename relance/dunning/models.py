@@ -424,3 +424,27 @@ class SegmentationRules(BaseModel):
 
     def __str__(self) -> str:
         return f"segmentation rules of {self.entity}"
+
+
+class ContactLog(BaseModel):
+    """A contact made outside the run (a collector's call, an e-mail written by hand).
+
+    It counts for the cadence exactly like the run's own contacts, so a customer a collector
+    just called is not e-mailed the next morning.
+    """
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="contact_logs")
+    on = models.DateField()
+    channel = models.CharField(max_length=24)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["customer", "-on", "-id"]
+        indexes = [models.Index(fields=["entity", "customer", "on"])]
+
+    def __str__(self) -> str:
+        return f"{self.on} {self.customer.external_ref} by {self.channel}"

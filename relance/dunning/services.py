@@ -20,6 +20,7 @@ from relance.core.errors import Conflict, ValidationFailed
 from relance.core.money import Money
 from relance.dunning.models import (
     ActionStatus,
+    ContactLog,
     CustomerHold,
     Dispute,
     DisputeReason,
@@ -824,3 +825,27 @@ def segment_assign(*, entity: Entity, as_of: date, dry_run: bool = False) -> lis
             customer.segment = by_ref[customer.external_ref]
         Customer.objects.bulk_update(customers, ["segment"], batch_size=2000)
     return changes
+
+
+# --------------------------------------------------------------------------- contacts made by hand
+
+CONTACT_CHANNEL_UNKNOWN = "unknown channel {channel!r}: expected one of {choices}"
+
+
+@transaction.atomic
+def contact_log(
+    *, customer: Customer, on: date, channel: str, note: str = "", user: Any = None
+) -> ContactLog:
+    """Record a contact made outside the run; the next runs count it for the cadence."""
+    from relance.engine.dunning.policy import CHANNELS
+
+    if channel not in CHANNELS:
+        raise ValidationFailed(CONTACT_CHANNEL_UNKNOWN.format(channel=channel, choices=", ".join(CHANNELS)))
+    return ContactLog.objects.create(
+        entity_id=customer.entity_id,
+        customer=customer,
+        on=on,
+        channel=channel,
+        note=note,
+        created_by=user if getattr(user, "pk", None) else None,
+    )

@@ -150,6 +150,7 @@ def test_every_dunning_admin_page_opens(scenario, admin_client):
         "dispute",
         "paymentplan",
         "customerhold",
+        "contactlog",
         "dunningrun",
         "dunningaction",
     ):

@@ -307,3 +307,33 @@ def test_the_whole_life_walked_day_by_day_matches_the_table(scenario):
         "2026-06-14": [("C1", "task", "collector_call", "phone")],
     }
     assert DunningRun.objects.count() == 91 and DunningAction.objects.count() == 8
+
+
+def test_a_call_logged_by_hand_counts_for_the_cadence(scenario):
+    scenario.customer("C1")
+    scenario.invoice("C1", "F1", "1000.00", due="2026-03-31")
+    walk(scenario, [("2026-04-01", [("C1", "message", "reminder_1", "email", "F1", "1000")])])
+    out = command(
+        "contact",
+        "log",
+        "--customer",
+        "C1",
+        "--channel",
+        "phone",
+        "--note",
+        "will pay soon",
+        "--on",
+        "2026-04-10",
+    )
+    assert "Contact with C1 by phone on 2026-04-10 logged." in out
+    # fmt: off
+    walk(scenario, [
+        ("2026-04-16", NOTHING),   # reminder_2 due, 15 days after the run's e-mail, but 6 after the call
+        ("2026-04-24", NOTHING),
+        ("2026-04-25", [("C1", "message", "reminder_2", "email", "F1", "1000")]),
+    ])
+    # fmt: on
+    assert suppressed("2026-04-16", "C1") == {"cadence"}
+    assert command_json("contact", "list", "--customer", "C1") == [
+        {"on": "2026-04-10", "channel": "phone", "note": "will pay soon"}
+    ]
