@@ -281,6 +281,40 @@ def promise_close(*, promise: Promise, status: str) -> Promise:
     return promise
 
 
+def promise_settle(*, entity: Entity, as_of: date, policies: Mapping[str, EnginePolicy]) -> int:
+    """Mark kept the open promises that were kept: fully paid by their date plus grace.
+
+    Paid means every promised invoice fully settled (dated allocations), or, for a promise
+    without invoices, the customer's payments from the promise's day reaching its amount,
+    both by ``min(as_of, promised_date + grace)``. The grace is the customer's policy's. A
+    promise paid only after that stays open: the engine and the behaviour metrics count it as
+    broken. Returns how many were marked.
+    """
+    from relance.dunning.selectors import customer_policy_key
+    from relance.ledger.models import Payment
+
+    marked = 0
+    promises = Promise.objects.filter(entity=entity, status=PromiseStatus.OPEN, created_on__lte=as_of)
+    for promise in promises.select_related("customer").prefetch_related("invoices"):
+        key = customer_policy_key(customer=promise.customer)
+        grace = policies[key].cadence.promise_grace_days if key is not None and key in policies else 0
+        cutoff = min(as_of, promise.promised_date + timedelta(days=grace))
+        invoice_ids = [invoice.pk for invoice in promise.invoices.all()]
+        if invoice_ids:
+            rows = invoice_list_with_open(entity=entity, as_of=cutoff).filter(pk__in=invoice_ids)
+            kept = all(_stored(row.open_amount) <= 0 for row in rows)
+        else:
+            paid = Payment.objects.filter(
+                customer=promise.customer, date__gte=promise.created_on, date__lte=cutoff
+            ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+            kept = _stored(paid) >= promise.amount
+        if kept:
+            promise.status = PromiseStatus.KEPT
+            promise.save(update_fields=["status", "updated_at"])
+            marked += 1
+    return marked
+
+
 # --------------------------------------------------------------------------- disputes
 
 
@@ -639,6 +673,7 @@ def run_start(
             if not policies:
                 raise ValidationFailed(RUN_NO_POLICY.format(entity=entity.name), code="no_policy")
             plan_installments_settle(entity=entity, as_of=as_of)
+            promise_settle(entity=entity, as_of=as_of, policies=policies)
             backend, tables = app_dunning_tables(entity=entity)
             result = decide_fn(tables, policies, as_of=as_of, backend=backend)
             outcome = _apply(entity, as_of, result, started_at, started_by, dry_run)

@@ -305,3 +305,36 @@ def test_today_is_the_entitys_business_day(ledger, monkeypatch, timezone, today)
     assert row["created_on"] == today
     hold_out = command("hold", "add", "--customer", "C2", "--reason", "x")
     assert f"from {today}" in hold_out
+
+
+def test_promise_settle_marks_kept_only_when_paid_by_date_plus_grace(ledger):
+    from relance.dunning.selectors import policy_map
+
+    customer = ledger.customers["C1"]
+    on_time = services.promise_add(
+        customer=customer,
+        promised_date=D("2026-04-20"),
+        on=D("2026-04-05"),
+        invoices=[customer.invoices.get(external_ref="F1")],
+    )
+    late = services.promise_add(
+        customer=customer,
+        promised_date=D("2026-04-20"),
+        on=D("2026-04-05"),
+        invoices=[customer.invoices.get(external_ref="F2")],
+    )
+    loose = services.promise_add(
+        customer=ledger.customers["C2"],
+        promised_date=D("2026-04-20"),
+        on=D("2026-04-05"),
+        amount=Decimal("150"),
+    )
+    loose.invoices.clear()  # a promise of an amount only (as the portal may record one)
+    ledger.pay("C1", "P1", "F1", "1000.00", "2026-04-23")  # the last day of the 3 days' grace
+    ledger.pay("C1", "P2", "F2", "500.00", "2026-04-24")  # one day too late
+    ledger.pay("C2", "P3", "G1", "150.00", "2026-04-10")  # no invoices promised: payments count
+    policies = policy_map(entity=ledger.entity)
+    assert services.promise_settle(entity=ledger.entity, as_of=D("2026-04-22"), policies=policies) == 1
+    assert services.promise_settle(entity=ledger.entity, as_of=D("2026-05-01"), policies=policies) == 1
+    statuses = {promise.pk: promise.status for promise in Promise.objects.all()}
+    assert statuses == {on_time.pk: "kept", late.pk: "open", loose.pk: "kept"}
