@@ -2,19 +2,22 @@
 
 Two layers, on purpose:
 
-1. **Per invoice, in Ibis** (runs where the data is: SQLite, PostgreSQL, DuckDB over Parquet):
-   each open invoice's open amount at the as-of date (amount − allocations dated ≤ A), its
-   disputed part, its days past due, its customer's chaseable total, its policy, the step it
-   has reached, and — one CASE per policy — the most advanced step now due and how many
-   applicable steps have come due since the reached one. Only *candidates* leave the database:
-   invoices with a step newly due, plus those of customers whose promise just broke.
-2. **Per customer, vectorised pandas** over those candidates (far fewer rows than the ledger):
-   holds, plans, promises, small balance, channel fallback, cadence, the contact cap and
-   grouping. These rules compare each customer's candidate rows with its history and small
-   side tables; expressing them as window functions portable to SQLite would be much longer and
-   no faster at this size, and keeping them in one place keeps the reasons consistent.
+1. **Per invoice, in Ibis** (runs where the data is: SQLite, PostgreSQL, DuckDB over Parquet).
+   One pass over the ledger computes each open invoice's open amount at the as-of date
+   (amount − allocations dated ≤ A), its disputed part, its days past due, its policy and the
+   step it has reached; the result goes to a temporary table. On top of it, one CASE per
+   policy gives the most advanced step now due and how many applicable steps came due since the
+   reached one (more than one: a catch-up). Only *candidates* leave the database: invoices with
+   a step newly due, plus those of customers whose promise just broke, with the customer's
+   chaseable total (a window sum) and channel bit mask.
+2. **Per customer, vectorised numpy/pandas, output built by Arrow**, over those candidates (far
+   fewer rows than the ledger): holds, plans, promises, small balance, channel fallback,
+   cadence, the contact cap and grouping. These rules compare each customer's candidate rows
+   with its history and small side tables. As window functions portable to SQLite they would
+   be much longer and hard to read, and at this size they are not the bottleneck (see
+   docs/benchmarks.md). Keeping them in one place also keeps the reasons consistent.
 
-The worklist is a third query: one aggregate per customer over the same invoice frame.
+The worklist is one more aggregate per customer over the temporary table.
 """
 
 from __future__ import annotations
