@@ -24,7 +24,7 @@ from relance.ledger.models import (
     InvoiceStatus,
     Payment,
 )
-from relance.ledger.selectors import allocated_total
+from relance.ledger.selectors import STILL_OWED, allocated_total
 
 ENTITY_NOT_VISIBLE = "no entity named {name!r} that you can see"
 NO_ENTITY_VISIBLE = "you cannot see any entity yet: ask an administrator for access"
@@ -160,9 +160,9 @@ def invoice_list(
     if currency:
         invoices = invoices.filter(currency=currency.upper())
     if is_open is True:
-        invoices = invoices.filter(open_amount__gt=0).exclude(status=InvoiceStatus.VOID)
+        invoices = invoices.filter(open_amount__gt=STILL_OWED).exclude(status=InvoiceStatus.VOID)
     elif is_open is False:
-        invoices = invoices.filter(Q(open_amount__lte=0) | Q(status=InvoiceStatus.VOID))
+        invoices = invoices.filter(Q(open_amount__lte=STILL_OWED) | Q(status=InvoiceStatus.VOID))
     invoices = due.apply(invoices, "due_date")
     invoices = issued.apply(invoices, "issue_date")
     return _since(invoices, updated_since)

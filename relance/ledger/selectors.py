@@ -14,6 +14,9 @@ from relance.core.errors import NotFound
 from relance.ledger.models import Allocation, CreditNote, Customer, Entity, Invoice, InvoiceStatus, Payment
 
 ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=18, decimal_places=4))
+# Amounts carry at most 4 decimals, so anything open owes at least 0.0001. SQLite computes
+# ``amount − allocated`` in floating point (1e-14 residues): compare against half a unit, not 0.
+STILL_OWED = Decimal("0.00005")
 
 
 def allocated_total(field: str, as_of: date | None = None) -> Coalesce:
@@ -177,7 +180,7 @@ def customer_list_with_balances(
     overdue_sum = (
         invoices.filter(due_date__lt=as_of)
         .values("customer")
-        .annotate(total=Sum(Case(When(open_amount__gt=0, then=F("open_amount")), default=ZERO)))
+        .annotate(total=Sum(Case(When(open_amount__gt=STILL_OWED, then=F("open_amount")), default=ZERO)))
         .values("total")
     )
     money = DecimalField(max_digits=18, decimal_places=4)
@@ -190,7 +193,7 @@ def customer_list_with_balances(
     if segment:
         customers = customers.filter(segment=segment)
     if only_open:
-        customers = customers.filter(open_balance__gt=0)
+        customers = customers.filter(open_balance__gt=STILL_OWED)
     return customers
 
 
@@ -198,7 +201,7 @@ def customer_open_items(*, customer: Customer, as_of: date) -> list[Any]:
     """The customer's invoices still open on ``as_of``, oldest due first, with ``days_past_due``."""
     invoices = (
         invoice_list_with_open(entity=customer.entity, as_of=as_of)
-        .filter(customer=customer, open_amount__gt=0)
+        .filter(customer=customer, open_amount__gt=STILL_OWED)
         .order_by("due_date", "external_ref")
     )
     items = list(invoices)

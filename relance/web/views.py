@@ -184,11 +184,11 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
     invoices = ledger.invoice_list_with_open(entity=entity, as_of=as_of).select_related("customer")
     if state == "open":
-        invoices = invoices.filter(open_amount__gt=0)
+        invoices = invoices.filter(open_amount__gt=ledger.STILL_OWED)
     elif state == "overdue":
-        invoices = invoices.filter(open_amount__gt=0, due_date__lt=as_of)
+        invoices = invoices.filter(open_amount__gt=ledger.STILL_OWED, due_date__lt=as_of)
     elif state == "paid":
-        invoices = invoices.filter(open_amount__lte=0)
+        invoices = invoices.filter(open_amount__lte=ledger.STILL_OWED)
     if search:
         from django.db.models import Q
 

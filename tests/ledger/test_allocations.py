@@ -231,3 +231,14 @@ def test_a_voided_invoice_still_counts_before_its_void_date(entity, make_custome
     assert selectors.invoice_list_with_open(entity=entity, as_of=date(2024, 3, 1)).count() == 0
     assert "EUR" not in selectors.ledger_totals(entity=entity, as_of=date(2024, 3, 1))
     assert selectors.invoice_list_with_open(entity=entity).count() == 0
+
+
+def test_an_invoice_paid_in_awkward_parts_is_not_open(entity, make_customer, make_invoice, make_payment):
+    customer = make_customer("C1")
+    # in floating point 0.14 − (0.01 + 0.01 + 0.12) is 2.8e-17, not 0 (SQLite stores REAL)
+    invoice = make_invoice(customer, "INV-F", "0.14", START)
+    for index, part in enumerate(["0.01", "0.01", "0.12"]):
+        payment = make_payment(customer, f"P{index}", part, START)
+        services.allocation_create(invoice=invoice, payment=payment, amount=Decimal(part), on=START)
+    assert not selectors.customer_open_items(customer=customer, as_of=START)
+    assert not selectors.customer_list_with_balances(entity=entity, as_of=START, only_open=True).exists()
