@@ -1135,8 +1135,8 @@ def _worklist(
     risk = (
         pd.Series(customer_ids)
         .map(profile.set_index("customer_id")["risk"])
-        .fillna("")
         .astype(object)
+        .fillna("")
         .to_numpy()
     )
     if promises.empty:
