@@ -156,6 +156,15 @@ def ledger_totals(*, entity: Entity, as_of: date | None = None) -> dict[str, Led
     return result
 
 
+def currencies_in_use(*, entity: Entity, as_of: date) -> set[str]:
+    """The currencies of the entity's invoices issued by ``as_of``."""
+    return set(
+        Invoice.objects.filter(entity=entity, issue_date__lte=as_of)
+        .values_list("currency", flat=True)
+        .distinct()
+    )
+
+
 def customer_get(*, entity: Entity, external_ref: str) -> Customer:
     try:
         return Customer.objects.get(entity=entity, external_ref=external_ref)

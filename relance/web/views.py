@@ -57,7 +57,7 @@ def _kpis(entity: Entity, as_of: date, currency: str) -> dict:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     entity, entities, as_of = _entity_and_date(request)
-    currencies = sorted(set(ledger.ledger_totals(entity=entity, as_of=as_of)) | {entity.currency})
+    currencies = sorted(ledger.currencies_in_use(entity=entity, as_of=as_of) | {entity.currency})
     currency = request.GET.get("currency", "").upper()
     if currency not in currencies:
         currency = entity.currency
@@ -66,7 +66,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         _aging_bars(kpis.get("aging", {}), currency), title=f"Aging of open invoices on {as_of}"
     )
     months = [month_end(add_months(as_of, -offset)) for offset in range(11, 0, -1)] + [as_of]
-    trend = [_kpis(entity, day, currency) for day in months]
+    trend = [_kpis(entity, day, currency) for day in months[:-1]] + [kpis]
     trend_svg = charts.line_chart(
         [day.strftime("%b %y") for day in months],
         [

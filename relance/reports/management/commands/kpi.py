@@ -160,20 +160,12 @@ class Command(BaseCommand):
             currency=currency,
             aging=aging,
         )
-        self._other_currencies = self._currencies(entity_obj, as_of) - {
+        from relance.ledger.selectors import currencies_in_use
+
+        self._other_currencies = currencies_in_use(entity=entity_obj, as_of=as_of) - {
             (currency or entity_obj.currency).upper()
         }
         return entity_obj.name, reports
-
-    @staticmethod
-    def _currencies(entity: Any, as_of: date) -> set[str]:
-        from relance.ledger.models import Invoice
-
-        return set(
-            Invoice.objects.filter(entity=entity, issue_date__lte=as_of)
-            .values_list("currency", flat=True)
-            .distinct()
-        )
 
     @staticmethod
     def _json(
