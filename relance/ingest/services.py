@@ -50,6 +50,7 @@ from relance.ledger.models import (
     InvoiceStatus,
     Payment,
 )
+from relance.ledger.selectors import customer_group_roots
 from relance.ledger.services import (
     ALLOCATION_BEFORE_ISSUE,
     ALLOCATION_CURRENCY_MISMATCH,
@@ -414,8 +415,7 @@ class _Writer:
     def _root(self, customer_id: int) -> int:
         """The group account of a customer (its parent, or itself), as ``allocation_create`` sees it."""
         if customer_id not in self._roots:
-            parent_id = Customer.objects.filter(pk=customer_id).values_list("parent_id", flat=True).first()
-            self._roots[customer_id] = parent_id or customer_id
+            self._roots.update(customer_group_roots(customer_ids={customer_id}))
         return self._roots[customer_id]
 
 

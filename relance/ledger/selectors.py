@@ -165,6 +165,13 @@ def currencies_in_use(*, entity: Entity, as_of: date) -> set[str]:
     )
 
 
+def customer_group_roots(*, customer_ids: set[int]) -> dict[int, int]:
+    """Each customer's group account: its parent, or itself. Groups have one level, so a payment
+    may settle any invoice whose customer has the same root."""
+    parents = dict(Customer.objects.filter(pk__in=customer_ids).values_list("pk", "parent_id"))
+    return {customer_id: parents.get(customer_id) or customer_id for customer_id in customer_ids}
+
+
 def customer_get(*, entity: Entity, external_ref: str) -> Customer:
     try:
         return Customer.objects.get(entity=entity, external_ref=external_ref)

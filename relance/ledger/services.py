@@ -117,10 +117,5 @@ def _same_account(source_customer_id: int, invoice_customer_id: int) -> bool:
     """A payment may settle an invoice of its own account or of a child/parent account in the same group."""
     if source_customer_id == invoice_customer_id:
         return True
-    from relance.ledger.models import Customer
-
-    ids = {source_customer_id, invoice_customer_id}
-    parents = dict(Customer.objects.filter(pk__in=ids).values_list("pk", "parent_id"))
-    root_source = parents.get(source_customer_id) or source_customer_id
-    root_invoice = parents.get(invoice_customer_id) or invoice_customer_id
-    return root_source == root_invoice
+    roots = selectors.customer_group_roots(customer_ids={source_customer_id, invoice_customer_id})
+    return roots[source_customer_id] == roots[invoice_customer_id]
