@@ -11,6 +11,7 @@ The generated behaviour is not stored: ``segment`` carries what a credit team wo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -96,6 +97,36 @@ def _check_no_clash(entity: Entity, customer_refs: list[str]) -> None:
 
 
 @transaction.atomic
+def _documents(
+    model: type[CreditNote] | type[Payment],
+    kind: str,
+    table: pa.Table,
+    entity: Entity,
+    customer_db: np.ndarray,
+    **extra: str,
+) -> list[Any]:
+    """Unsaved credit notes or payments (same columns: customer, ref, date, currency, amount)."""
+    return [
+        model(
+            entity=entity,
+            customer_id=int(customer_id),
+            external_ref=ref,
+            date=on,
+            currency=currency,
+            amount=amount,
+            **extra,
+        )
+        for customer_id, ref, on, currency, amount in zip(
+            customer_db[table["customer_id"].to_numpy()],
+            refs(kind, table[f"{kind}_id"]).to_pylist(),
+            _column(table, "date"),
+            _column(table, "currency"),
+            _column(table, "amount"),
+            strict=True,
+        )
+    ]
+
+
 def ledger_load(*, ledger: GeneratedLedger, entity: Entity, batch_size: int = LOAD_BATCH) -> LoadResult:
     """Insert the generated customers, contacts, invoices, credit notes, payments and allocations."""
     customers_table = ledger.customers
@@ -186,52 +217,15 @@ def ledger_load(*, ledger: GeneratedLedger, entity: Entity, batch_size: int = LO
     Invoice.objects.bulk_create(invoices, batch_size=batch_size)
     invoice_db = _id_map(table["invoice_id"].to_numpy(), _database_ids(Invoice, invoices, entity))
 
-    table = ledger.credit_notes
-    credit_notes = [
-        CreditNote(
-            entity=entity,
-            customer_id=int(customer_id),
-            external_ref=ref,
-            date=on,
-            currency=currency,
-            amount=amount,
-        )
-        for customer_id, ref, on, currency, amount in zip(
-            customer_db[table["customer_id"].to_numpy()],
-            refs("credit_note", table["credit_note_id"]).to_pylist(),
-            _column(table, "date"),
-            _column(table, "currency"),
-            _column(table, "amount"),
-            strict=True,
-        )
-    ]
+    credit_notes = _documents(CreditNote, "credit_note", ledger.credit_notes, entity, customer_db)
     CreditNote.objects.bulk_create(credit_notes, batch_size=batch_size)
     credit_note_db = _id_map(
-        table["credit_note_id"].to_numpy(), _database_ids(CreditNote, credit_notes, entity)
+        ledger.credit_notes["credit_note_id"].to_numpy(), _database_ids(CreditNote, credit_notes, entity)
     )
 
-    table = ledger.payments
-    payments = [
-        Payment(
-            entity=entity,
-            customer_id=int(customer_id),
-            external_ref=ref,
-            date=on,
-            currency=currency,
-            amount=amount,
-            method=PAYMENT_METHOD,
-        )
-        for customer_id, ref, on, currency, amount in zip(
-            customer_db[table["customer_id"].to_numpy()],
-            refs("payment", table["payment_id"]).to_pylist(),
-            _column(table, "date"),
-            _column(table, "currency"),
-            _column(table, "amount"),
-            strict=True,
-        )
-    ]
+    payments = _documents(Payment, "payment", ledger.payments, entity, customer_db, method=PAYMENT_METHOD)
     Payment.objects.bulk_create(payments, batch_size=batch_size)
-    payment_db = _id_map(table["payment_id"].to_numpy(), _database_ids(Payment, payments, entity))
+    payment_db = _id_map(ledger.payments["payment_id"].to_numpy(), _database_ids(Payment, payments, entity))
 
     table = ledger.allocations
     payment_ids = pc.fill_null(table["payment_id"], 0).to_numpy()  # generated ids start at 1
