@@ -35,6 +35,9 @@ INSTALLED_APPS = [
     "relance.web",
     "relance.demo",
     "relance.dunning",
+    "relance.comms",
+    "relance.delivery",
+    "anymail",
 ]
 
 MIDDLEWARE = [
@@ -114,6 +117,24 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 locals().update(email_config(env_str("EMAIL_URL", "console://")))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "relance@localhost")
+
+# Communications (docs/communications.md). Links in messages are absolute: set the public address.
+RELANCE_PUBLIC_URL = env_str("RELANCE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# One backend per channel, as a dotted path (Django-style); tests use the in-memory ones.
+RELANCE_CHANNELS = {
+    "email": env_str("RELANCE_EMAIL_CHANNEL", "relance.delivery.channels.email.EmailChannel"),
+    "sms": env_str("RELANCE_SMS_CHANNEL", "relance.delivery.channels.twilio.TwilioSmsChannel"),
+    "letter": env_str("RELANCE_LETTER_CHANNEL", "relance.delivery.channels.letter.LetterChannel"),
+    "call": "relance.delivery.channels.call.CallTaskChannel",
+    "portal": "relance.delivery.channels.portal.PortalChannel",
+}
+# django-anymail: provider settings from the environment (ANYMAIL_* variables), e.g. for Mailgun or
+# Postmark; webhooks under /delivery/anymail/. See docs/communications.md.
+ANYMAIL = {
+    key.removeprefix("ANYMAIL_"): value
+    for key, value in __import__("os").environ.items()
+    if key.startswith("ANYMAIL_")
+}
 
 RELANCE_VAR_DIR = VAR_DIR
 RELANCE_BASE_DIR = BASE_DIR

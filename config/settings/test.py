@@ -10,3 +10,11 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+RELANCE_PUBLIC_URL = "http://testserver"
+RELANCE_CHANNELS = {
+    "email": "relance.delivery.channels.memory.MemoryChannel",
+    "sms": "relance.delivery.channels.memory.MemoryChannel",
+    "letter": "relance.delivery.channels.memory.MemoryChannel",
+    "call": "relance.delivery.channels.memory.MemoryChannel",
+    "portal": "relance.delivery.channels.memory.MemoryChannel",
+}

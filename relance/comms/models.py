@@ -1,0 +1,44 @@
+"""Message templates: per entity, template key, channel and language; shipped defaults fill the gaps."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from relance.common.models import BaseModel
+from relance.ledger import validators
+from relance.ledger.models import Entity
+
+
+class TemplateChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    LETTER = "letter", "Letter (PDF)"
+    CALL = "call", "Call script"
+    PORTAL = "portal", "Portal notification"
+
+
+class MessageTemplate(BaseModel):
+    """An entity's own wording of a message; without one, the shipped default for the key is used."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="message_templates")
+    key = models.CharField(max_length=64, help_text="Template key named by a policy step, e.g. overdue_firm")
+    channel = models.CharField(max_length=10, choices=TemplateChannel.choices, default=TemplateChannel.EMAIL)
+    language = models.CharField(max_length=16, validators=[validators.validate_language])
+    subject = models.CharField(max_length=300, blank=True)
+    body_text = models.TextField(help_text="Plain-text body (Jinja2, sandboxed)")
+    body_html = models.TextField(blank=True, help_text="HTML body (Jinja2, sandboxed, autoescaped)")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["entity", "key", "channel", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "key", "channel", "language"], name="message_template_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} [{self.channel}, {self.language}] of {self.entity}"
