@@ -4,5 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("relance.api.urls")),
+    path("comms/", include("relance.comms.urls")),
+    path("delivery/", include("relance.delivery.urls")),
     path("", include("relance.web.urls")),
 ]
