@@ -37,6 +37,10 @@ INSTALLED_APPS = [
     "relance.dunning",
     "relance.comms",
     "relance.delivery",
+    "relance.charges",
+    "relance.compliance",
+    "relance.accounts",
+    "relance.audit",
     "anymail",
 ]
 
