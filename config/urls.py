@@ -6,5 +6,6 @@ urlpatterns = [
     path("api/v1/", include("relance.api.urls")),
     path("comms/", include("relance.comms.urls")),
     path("delivery/", include("relance.delivery.urls")),
+    path("portal/", include("relance.portal.urls")),
     path("", include("relance.web.urls")),
 ]

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "relance.compliance",
     "relance.accounts",
     "relance.audit",
+    "relance.portal",
     "anymail",
 ]
 
