@@ -39,6 +39,7 @@ from ibis.backends import BaseBackend
 
 from relance.core.errors import ValidationFailed
 from relance.engine.dunning.contract import DunningTables
+from relance.engine.kpi import not_void
 from relance.engine.schema import MONEY_SCALE, money_units
 
 BEHAVIOUR_CLASSES = ("at_risk", "new", "prompt", "forgetful", "chronic_late")
@@ -98,7 +99,7 @@ def customer_behaviour_expr(
         last_allocation=allocations.date.max(),
     )
     invoices = tables.invoices
-    invoices = invoices.filter(invoices.status != "void", invoices.issue_date <= as_of)
+    invoices = invoices.filter(not_void(invoices, as_of), invoices.issue_date <= as_of)
     joined = invoices.left_join(per_invoice, invoices.invoice_id == per_invoice._a_invoice_id)
     amount_units = money_units(joined.amount)
     allocated = joined.allocated_units.fill_null(0)

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
 from relance.core.errors import ValidationFailed
-from relance.engine.backends import _sqlite_insert
+from relance.engine.backends import _sqlite_insert, is_spark
 from relance.engine.dunning.contract import (
     DECISION_COLUMNS,
     INVOICE_STEP_COLUMNS,
@@ -50,6 +50,7 @@ from relance.engine.dunning.contract import (
     empty,
 )
 from relance.engine.dunning.policy import CHANNELS, Condition, Policy, Step
+from relance.engine.kpi import not_void
 from relance.engine.schema import MONEY_SCALE, money_units
 
 # Reason codes, in decisions (``reasons``) and in ``Decisions.suppressed`` (``reason``).
@@ -177,7 +178,8 @@ def open_invoice_frame(
     policy = tables.customer_policy.select(_p_customer_id="customer_id", policy_key="policy_key")
 
     invoices = tables.invoices
-    invoices = invoices.filter(invoices.status != "void", invoices.issue_date <= as_of)
+    # Void as of the run: an invoice voided later is still chased before its void date.
+    invoices = invoices.filter(not_void(invoices, as_of), invoices.issue_date <= as_of)
     joined = invoices.left_join(allocated, invoices.invoice_id == allocated._a_invoice_id)
     joined = joined.select(
         "invoice_id",
@@ -520,8 +522,13 @@ def decide(
     temporary: list[str] = []
 
     def materialise(prefix: str, expr: ir.Table) -> ir.Table:
-        name = f"relance_{prefix}_{uuid.uuid4().hex[:12]}"
-        table = con.create_table(name, expr, temp=True)
+        if is_spark(con):  # Spark has no temporary tables: a checkpointed temporary view
+            from relance.engine import spark
+
+            name, table = spark.materialise(con, prefix, expr)
+        else:
+            name = f"relance_{prefix}_{uuid.uuid4().hex[:12]}"
+            table = con.create_table(name, expr, temp=True)
         temporary.append(name)
         return table
 
@@ -548,6 +555,11 @@ def decide(
         return _decide(tables, policies, used, base, as_of, backend)
     finally:
         for name in temporary:
+            if is_spark(con):
+                from relance.engine import spark
+
+                spark.drop(con, name)
+                continue
             # Plain SQL: Ibis's own DROP is mis-rendered for SQLite by some sqlglot versions.
             result = con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
             if con.name != "duckdb":  # DuckDB hands back the connection itself, not a cursor
