@@ -133,6 +133,8 @@ class DeliveryEventKind(models.TextChoices):
     UNSUBSCRIBED = "unsubscribed", "Opted out"
     RETRIED = "retried", "Retried by a person"
     UNCERTAIN = "uncertain", "Worker stopped while sending"
+    BLOCKED = "blocked", "Blocked by a compliance rule"
+    CANCELLED = "cancelled", "Cancelled by a person"
 
 
 class DeliveryEvent(models.Model):

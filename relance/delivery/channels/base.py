@@ -2,7 +2,9 @@
 
 A backend gets an ``OutboundMessage`` that is already rendered and leased to the calling worker; it
 delivers it (or hands it to a provider) and returns a receipt, or raises ``TemporaryFailure`` (retry
-later with backoff) or ``PermanentFailure`` (no retry: bad address, hard bounce, refused number).
+later with backoff: only when the provider certainly did not take the message),
+``PermanentFailure`` (no retry: bad address, hard bounce, refused number) or ``UncertainDelivery``
+(it may have been taken: not resent automatically). Any other exception counts as uncertain.
 Backends may hold a connection between ``open()`` and ``close()`` so a batch reuses it.
 """
 
@@ -38,6 +40,11 @@ class PermanentFailure(Exception):
     def __init__(self, message: str, *, invalid_recipient: bool = False) -> None:
         super().__init__(message)
         self.invalid_recipient = invalid_recipient
+
+
+class UncertainDelivery(Exception):
+    """The provider may have accepted the message (e.g. the connection dropped after SMTP's final
+    "."): never resent automatically; the row goes to ``uncertain`` for a person to decide."""
 
 
 class ChannelBackend:

@@ -1,0 +1,628 @@
+"""Writes to the outbox: queue messages (one row per idempotency key), retry, cancel, bounces.
+
+Every decided message becomes an ``OutboundMessage`` row, rendered once, before anything is sent;
+the worker (``relance.delivery.worker``) delivers rows. See docs/adr/0004-outbox-exactly-once.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from relance.core.errors import RelanceError
+from relance.delivery.models import (
+    RETRYABLE,
+    DeliveryEvent,
+    DeliveryEventKind,
+    MessageAttachment,
+    MessageStatus,
+    OutboundMessage,
+)
+from relance.ledger.models import Contact, ContactStatus, Customer
+
+if TYPE_CHECKING:
+    from relance.comms.types import RenderedMessage
+    from relance.dunning.models import DunningAction, DunningRun
+
+# The engine's channel names → delivery channels (registered_letter is a letter marked registered).
+ENGINE_CHANNELS = {
+    "email": "email",
+    "sms": "sms",
+    "letter": "letter",
+    "registered_letter": "letter",
+    "phone": "call",
+}
+#: Fallback order for messages outside a policy step (no channel list to follow).
+DEFAULT_FALLBACKS = {"email": ("letter",), "sms": ("email", "letter"), "call": ("email",)}
+#: How long the "hold escalation" link of owner notifications holds, by default.
+OWNER_HOLD_DAYS = 7
+
+ERROR_NOT_RETRYABLE = (
+    "message {pk} is {status}: only failed, bounced, uncertain or blocked messages can be retried"
+)
+ERROR_NOT_CANCELLABLE = (
+    "message {pk} is {status}: only queued, failed, bounced, uncertain or blocked can be cancelled"
+)
+ERROR_NO_RENDERER = "relance.comms.services.message_render is not available: cannot render messages"
+
+
+class DeliveryError(RelanceError):
+    """A delivery operation that cannot be done as asked (retry of a sent message, …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedAction:
+    """A contact action of a run that produced no message, and why."""
+
+    action_id: int
+    customer_ref: str
+    step_key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelFallback:
+    """A message queued on another channel than the run decided, and why."""
+
+    action_id: int
+    customer_ref: str
+    decided: str
+    used: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class EnqueueReport:
+    """What ``outbox_enqueue_run`` did with a run's actions."""
+
+    run_id: int
+    created: int = 0
+    existing: int = 0
+    by_channel: dict[str, int] = field(default_factory=dict)
+    fallbacks: tuple[ChannelFallback, ...] = ()
+    skipped: tuple[SkippedAction, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "created": self.created,
+            "existing": self.existing,
+            "by_channel": dict(self.by_channel),
+            "fallbacks": [vars_of(item) for item in self.fallbacks],
+            "skipped": [vars_of(item) for item in self.skipped],
+        }
+
+
+def vars_of(item: SkippedAction | ChannelFallback) -> dict[str, Any]:
+    return {name: getattr(item, name) for name in item.__slots__}
+
+
+# --------------------------------------------------------------------------------------------------
+# Keys and identifiers
+
+
+def run_message_key(*, run_id: int, customer_id: int, step_key: str, channel: str) -> str:
+    """The idempotency key of a run's message: one per run, customer, step and channel."""
+    return f"run:{run_id}:customer:{customer_id}:step:{step_key}:channel:{channel}"
+
+
+def message_id_domain() -> str:
+    configured = getattr(settings, "RELANCE_MESSAGE_ID_DOMAIN", "")
+    if configured:
+        return str(configured)
+    sender = str(getattr(settings, "DEFAULT_FROM_EMAIL", "") or "")
+    domain = sender.rsplit("@", 1)[-1].strip(" >") if "@" in sender else ""
+    return domain or "relance.invalid"
+
+
+def message_id_for(idempotency_key: str) -> str:
+    """RFC 5322 Message-ID derived from the key: the same on every attempt, so a duplicate (if a
+    provider ever saw one) is recognisable."""
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return f"<{digest}@{message_id_domain()}>"
+
+
+# --------------------------------------------------------------------------------------------------
+# Recipients
+
+
+def contact_address(contact: Contact, channel: str) -> tuple[str, str]:
+    """``(address, "")`` when the contact can be reached on the channel, else ``("", why not)``."""
+    if channel == "email":
+        if not contact.email:
+            return "", "no email address"
+        if contact.opt_out_email:
+            return "", "opted out of email"
+        if contact.email_status in (ContactStatus.INVALID, ContactStatus.BOUNCING):
+            return "", f"email address {contact.email_status}"
+        return contact.email, ""
+    if channel in ("sms", "call"):
+        if not contact.phone:
+            return "", "no phone number"
+        if channel == "sms" and contact.opt_out_sms:
+            return "", "opted out of SMS"
+        if channel == "call" and contact.opt_out_phone:
+            return "", "opted out of calls"
+        if contact.phone_status in (ContactStatus.INVALID, ContactStatus.BOUNCING):
+            return "", f"phone number {contact.phone_status}"
+        return contact.phone, ""
+    if channel == "letter":
+        if not contact.postal_address.strip():
+            return "", "no postal address"
+        if contact.opt_out_letter:
+            return "", "opted out of letters"
+        return contact.postal_address.strip(), ""
+    if channel == "portal":
+        return f"portal:{contact.customer_id}", ""
+    return "", f"unknown channel {channel!r}"
+
+
+def recipient_for(customer: Customer, channel: str) -> tuple[Contact | None, str, str]:
+    """The contact to write to on ``channel``: billing contacts first, then the others.
+
+    Returns ``(contact, address, "")`` or ``(None, "", why none)``.
+    """
+    contacts = sorted(customer.contacts.all(), key=lambda c: (c.role != "billing", c.pk))
+    if not contacts:
+        if channel == "portal":
+            return None, f"portal:{customer.pk}", ""
+        return None, "", "no contact"
+    reasons = []
+    for contact in contacts:
+        address, why = contact_address(contact, channel)
+        if address:
+            return contact, address, ""
+        reasons.append(f"{contact}: {why}")
+    return None, "", "; ".join(reasons)
+
+
+# --------------------------------------------------------------------------------------------------
+# Queueing
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or timezone.now()
+
+
+def outbox_enqueue(
+    *,
+    rendered: RenderedMessage,
+    customer: Customer,
+    channel: str,
+    recipient: str,
+    idempotency_key: str,
+    contact: Contact | None = None,
+    run: DunningRun | None = None,
+    action: DunningAction | None = None,
+    not_before: datetime | None = None,
+    fallback_of: OutboundMessage | None = None,
+    headers: Mapping[str, Any] | None = None,
+    detail: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> tuple[OutboundMessage, bool]:
+    """Queue one message; a second call with the same key returns the first row (``created`` False)."""
+    existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing, False
+    at = _now(now)
+    try:
+        with transaction.atomic():
+            message = OutboundMessage.objects.create(
+                idempotency_key=idempotency_key,
+                message_id=message_id_for(idempotency_key),
+                entity_id=customer.entity_id,
+                customer=customer,
+                contact=contact,
+                run=run,
+                action=action,
+                fallback_of=fallback_of,
+                channel=channel,
+                template_key=rendered.template_key,
+                language=rendered.language,
+                recipient=recipient,
+                subject=rendered.subject[:300],
+                body_text=rendered.text,
+                body_html=rendered.html,
+                headers=dict(headers or {}),
+                links=dict(rendered.links),
+                rf_reference=rendered.rf_reference,
+                amount_due=rendered.amount_due,
+                currency=rendered.currency,
+                status=MessageStatus.QUEUED,
+                next_attempt_at=max(at, not_before) if not_before else at,
+                queued_at=at,
+            )
+            for attachment in rendered.attachments:
+                row = MessageAttachment(
+                    message=message,
+                    filename=attachment.filename,
+                    content_type=attachment.content_type,
+                    size=len(attachment.content),
+                )
+                row.file.save(attachment.filename, ContentFile(attachment.content), save=False)
+                row.save()
+            DeliveryEvent.objects.create(
+                message=message, kind=DeliveryEventKind.QUEUED, at=at, detail=dict(detail or {})
+            )
+    except IntegrityError:
+        # Another process queued the same key between our check and our insert.
+        return OutboundMessage.objects.get(idempotency_key=idempotency_key), False
+    return message, True
+
+
+def _render(**kwargs: Any) -> RenderedMessage:
+    """H3's renderer, imported late (comms may be absent in a trimmed install)."""
+    try:
+        from relance.comms.services import message_render
+    except ImportError as exc:
+        raise DeliveryError(ERROR_NO_RENDERER) from exc
+    return message_render(**kwargs)
+
+
+def _step_channels(action: DunningAction, cache: dict[tuple[int, str], dict[str, list[str]]]) -> list[str]:
+    """The engine channels of the action's policy step, in the policy's order of preference."""
+    from relance.dunning.models import Policy
+
+    cache_key = (action.entity_id, action.policy_key)
+    if cache_key not in cache:
+        steps: dict[str, list[str]] = {}
+        policy = Policy.objects.filter(entity_id=action.entity_id, key=action.policy_key).first()
+        spec = policy.spec if policy is not None and isinstance(policy.spec, dict) else {}
+        for step in spec.get("steps", []) or []:
+            if isinstance(step, dict) and isinstance(step.get("key"), str):
+                steps[step["key"]] = [c for c in step.get("channels", []) or [] if isinstance(c, str)]
+        cache[cache_key] = steps
+    channels = cache[cache_key].get(action.step_key) or []
+    if action.channel and action.channel not in channels:
+        channels = [action.channel, *channels]
+    return channels
+
+
+def _delivery_options(engine_channels: Sequence[str], start: str) -> list[tuple[str, str]]:
+    """``(engine channel, delivery channel)`` from ``start`` on, then the rest, without duplicates."""
+    ordered = list(engine_channels)
+    if start in ordered:
+        position = ordered.index(start)
+        ordered = ordered[position:] + ordered[:position]
+    options: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for engine_channel in ordered:
+        delivery_channel = ENGINE_CHANNELS.get(engine_channel)
+        if delivery_channel and delivery_channel not in seen:
+            seen.add(delivery_channel)
+            options.append((engine_channel, delivery_channel))
+    return options
+
+
+def outbox_enqueue_run(*, run: DunningRun, now: datetime | None = None) -> EnqueueReport:
+    """Queue a message for every contact action of a run (and the owner notifications).
+
+    The recipient is the customer's billing contact first (valid, not opted out); when no contact
+    can be reached on the decided channel, the next channel of the step's list is used and the
+    reason recorded. Running it twice queues nothing more.
+    """
+    from relance.dunning.models import DunningAction
+
+    actions = list(
+        DunningAction.objects.filter(run=run)
+        .filter(is_contact=True)
+        .select_related("customer", "customer__entity", "customer__collector")
+        .prefetch_related("invoices", "customer__contacts")
+        .order_by("id")
+    ) + list(
+        DunningAction.objects.filter(run=run, action="notify_owner")
+        .select_related("customer", "customer__entity", "customer__sales_owner")
+        .prefetch_related("invoices")
+        .order_by("id")
+    )
+    # Two actions of one customer and step in one run (one per currency) need distinct keys.
+    groups = Counter((a.customer_id, a.step_key) for a in actions)
+    already = set(
+        OutboundMessage.objects.filter(run=run, fallback_of__isnull=True, action__isnull=False).values_list(
+            "action_id", flat=True
+        )
+    )
+    policy_cache: dict[tuple[int, str], dict[str, list[str]]] = {}
+    created = existing = 0
+    by_channel: Counter[str] = Counter()
+    fallbacks: list[ChannelFallback] = []
+    skipped: list[SkippedAction] = []
+    for action in actions:
+        customer = action.customer
+        if action.pk in already:
+            existing += 1
+            continue
+        suffix = f":currency:{action.currency}" if groups[(action.customer_id, action.step_key)] > 1 else ""
+        if action.action == "notify_owner":
+            outcome = _enqueue_owner_notification(run=run, action=action, suffix=suffix, now=now)
+            if isinstance(outcome, str):
+                skipped.append(SkippedAction(action.pk, customer.external_ref, action.step_key, outcome))
+            else:
+                created += outcome[1]
+                existing += not outcome[1]
+                by_channel["email"] += outcome[1]
+            continue
+        options = _delivery_options(_step_channels(action, policy_cache), action.channel)
+        reasons: list[str] = []
+        chosen: tuple[str, str, Contact | None, str] | None = None
+        for engine_channel, channel in options:
+            contact, address, why = recipient_for(customer, channel)
+            if address:
+                chosen = (engine_channel, channel, contact, address)
+                break
+            reasons.append(f"{engine_channel}: {why}")
+        if chosen is None:
+            reason = "no reachable contact (" + "; ".join(reasons) + ")" if reasons else "no channel"
+            skipped.append(SkippedAction(action.pk, customer.external_ref, action.step_key, reason))
+            continue
+        engine_channel, channel, contact, address = chosen
+        detail: dict[str, Any] = {"run": run.pk, "action": action.pk, "step": action.step_key}
+        if engine_channel != action.channel:
+            reason = "; ".join(reasons)
+            detail["channel_fallback"] = {"decided": action.channel, "used": engine_channel, "why": reason}
+            fallbacks.append(
+                ChannelFallback(action.pk, customer.external_ref, action.channel, engine_channel, reason)
+            )
+        key = (
+            run_message_key(run_id=run.pk, customer_id=customer.pk, step_key=action.step_key, channel=channel)
+            + suffix
+        )
+        rendered = _render(
+            customer=customer,
+            template_key=action.template_key,
+            channel=channel,
+            as_of=run.as_of,
+            invoices=list(action.invoices.all()),
+            contact=contact,
+            action=action,
+            message_key=key,
+        )
+        headers = {"registered": True} if engine_channel == "registered_letter" else {}
+        _message, was_created = outbox_enqueue(
+            rendered=rendered,
+            customer=customer,
+            channel=channel,
+            recipient=address,
+            idempotency_key=key,
+            contact=contact,
+            run=run,
+            action=action,
+            headers=headers,
+            detail=detail,
+            now=now,
+        )
+        created += was_created
+        existing += not was_created
+        by_channel[channel] += was_created
+    return EnqueueReport(
+        run_id=run.pk,
+        created=created,
+        existing=existing,
+        by_channel=dict(by_channel),
+        fallbacks=tuple(fallbacks),
+        skipped=tuple(skipped),
+    )
+
+
+def _enqueue_owner_notification(
+    *, run: DunningRun, action: DunningAction, suffix: str, now: datetime | None
+) -> tuple[OutboundMessage, bool] | str:
+    """An internal step: an email to the sales owner with the "hold escalation" link (H6's)."""
+    customer = action.customer
+    owner = customer.sales_owner
+    if owner is None or not owner.email:
+        return "the customer has no sales owner with an email address"
+    extra: dict[str, object] = {"owner": owner}
+    try:
+        from relance.compliance.links import owner_hold_url
+    except ImportError:
+        pass
+    else:
+        extra["hold_url"] = owner_hold_url(customer, owner, OWNER_HOLD_DAYS)
+    key = (
+        run_message_key(run_id=run.pk, customer_id=customer.pk, step_key=action.step_key, channel="email")
+        + suffix
+    )
+    rendered = _render(
+        customer=customer,
+        template_key=action.template_key,
+        channel="email",
+        as_of=run.as_of,
+        invoices=list(action.invoices.all()),
+        action=action,
+        language=None,
+        message_key=key,
+        extra=extra,
+    )
+    return outbox_enqueue(
+        rendered=rendered,
+        customer=customer,
+        channel="email",
+        recipient=owner.email,
+        idempotency_key=key,
+        run=run,
+        action=action,
+        headers={"internal": True},
+        detail={"run": run.pk, "action": action.pk, "step": action.step_key, "to": "sales_owner"},
+        now=now,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# People acting on messages
+
+
+def _event(message: OutboundMessage, kind: str, at: datetime, **detail: Any) -> DeliveryEvent:
+    return DeliveryEvent.objects.create(message=message, kind=kind, at=at, detail=detail)
+
+
+@transaction.atomic
+def message_retry(
+    *, message: OutboundMessage, user: Any = None, now: datetime | None = None
+) -> OutboundMessage:
+    """Queue a failed, bounced, uncertain or blocked message again (after the contact was fixed).
+
+    The recipient is read again from the contact, so a corrected address is used. The key and the
+    Message-ID stay the same.
+    """
+    at = _now(now)
+    message = OutboundMessage.objects.select_for_update().get(pk=message.pk)
+    if message.status not in RETRYABLE:
+        raise DeliveryError(ERROR_NOT_RETRYABLE.format(pk=message.pk, status=message.status))
+    previous = message.recipient
+    if message.contact_id is not None and message.channel in ("email", "sms", "letter", "call"):
+        contact = Contact.objects.get(pk=message.contact_id)
+        address, _why = contact_address(contact, message.channel)
+        if address:
+            message.recipient = address
+    message.status = MessageStatus.QUEUED
+    message.next_attempt_at = at
+    message.attempts = 0
+    message.lease_owner = ""
+    message.lease_until = None
+    message.last_error = ""
+    message.save(
+        update_fields=[
+            "recipient",
+            "status",
+            "next_attempt_at",
+            "attempts",
+            "lease_owner",
+            "lease_until",
+            "last_error",
+            "updated_at",
+        ]
+    )
+    _event(
+        message,
+        DeliveryEventKind.RETRIED,
+        at,
+        by=getattr(user, "username", "") or "",
+        recipient_was=previous if previous != message.recipient else "",
+    )
+    return message
+
+
+@transaction.atomic
+def message_cancel(
+    *, message: OutboundMessage, user: Any = None, now: datetime | None = None
+) -> OutboundMessage:
+    """Stop a message that has not been sent (or that a person decides not to retry)."""
+    at = _now(now)
+    message = OutboundMessage.objects.select_for_update().get(pk=message.pk)
+    if message.status not in (MessageStatus.QUEUED, *RETRYABLE):
+        raise DeliveryError(ERROR_NOT_CANCELLABLE.format(pk=message.pk, status=message.status))
+    message.status = MessageStatus.CANCELLED
+    message.lease_owner = ""
+    message.lease_until = None
+    message.save(update_fields=["status", "lease_owner", "lease_until", "updated_at"])
+    _event(message, DeliveryEventKind.CANCELLED, at, by=getattr(user, "username", "") or "")
+    return message
+
+
+# --------------------------------------------------------------------------------------------------
+# Bounces
+
+
+def contact_mark_invalid(*, contact: Contact, channel: str) -> None:
+    """A hard bounce: the address is not used again until someone fixes it."""
+    if channel == "email":
+        Contact.objects.filter(pk=contact.pk).update(email_status=ContactStatus.INVALID)
+        contact.email_status = ContactStatus.INVALID
+    elif channel in ("sms", "call"):
+        Contact.objects.filter(pk=contact.pk).update(phone_status=ContactStatus.INVALID)
+        contact.phone_status = ContactStatus.INVALID
+
+
+def message_mark_bounced(
+    *,
+    message: OutboundMessage,
+    hard: bool = True,
+    reason: str = "",
+    at: datetime | None = None,
+    provider_event_id: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> OutboundMessage | None:
+    """Record a bounce. A hard bounce marks the address invalid and queues the message on the next
+    channel of its step (returned), ``fallback_of`` pointing at the bounced one."""
+    when = _now(at)
+    info = {"hard": hard, "reason": reason, **dict(detail or {})}
+    with transaction.atomic():
+        if provider_event_id and DeliveryEvent.objects.filter(provider_event_id=provider_event_id).exists():
+            return None
+        DeliveryEvent.objects.create(
+            message=message,
+            kind=DeliveryEventKind.BOUNCED,
+            at=when,
+            detail=info,
+            provider_event_id=provider_event_id,
+        )
+        if not hard:
+            return None
+        OutboundMessage.objects.filter(pk=message.pk).update(
+            status=MessageStatus.BOUNCED, last_error=reason[:2000] or "hard bounce", updated_at=timezone.now()
+        )
+        message.status = MessageStatus.BOUNCED
+        if message.contact_id is not None:
+            contact_mark_invalid(contact=Contact.objects.get(pk=message.contact_id), channel=message.channel)
+    return message_fallback(message=message, reason=reason or "hard bounce", now=when)
+
+
+def message_fallback(
+    *, message: OutboundMessage, reason: str, now: datetime | None = None
+) -> OutboundMessage | None:
+    """Queue ``message`` again on the next channel its step allows (None when there is none)."""
+    if message.fallbacks.exists():
+        return message.fallbacks.first()
+    customer = Customer.objects.select_related("entity").get(pk=message.customer_id)
+    action = message.action
+    if action is not None:
+        engine_channels = _step_channels(action, {})
+        current = next((c for c in engine_channels if ENGINE_CHANNELS.get(c) == message.channel), None)
+        position = engine_channels.index(current) + 1 if current is not None else 0
+        candidates = [(c, ENGINE_CHANNELS[c]) for c in engine_channels[position:] if c in ENGINE_CHANNELS]
+    else:
+        candidates = [(c, c) for c in DEFAULT_FALLBACKS.get(message.channel, ())]
+    for engine_channel, channel in candidates:
+        if channel == message.channel:
+            continue
+        contact, address, _why = recipient_for(customer, channel)
+        if not address:
+            continue
+        key = f"{message.idempotency_key}:fallback:{channel}"
+        rendered = _render(
+            customer=customer,
+            template_key=message.template_key,
+            channel=channel,
+            as_of=(action.on if action is not None else timezone.localdate()),
+            invoices=list(action.invoices.all()) if action is not None else None,
+            contact=contact,
+            action=action,
+            language=message.language or None,
+            message_key=key,
+        )
+        fallback, _created = outbox_enqueue(
+            rendered=rendered,
+            customer=customer,
+            channel=channel,
+            recipient=address,
+            idempotency_key=key,
+            contact=contact,
+            run=message.run,
+            action=action,
+            fallback_of=message,
+            headers={"registered": True} if engine_channel == "registered_letter" else {},
+            detail={"fallback_of": message.pk, "why": reason},
+            now=now,
+        )
+        return fallback
+    return None
