@@ -6,6 +6,7 @@ urlpatterns = [
     path("api/v1/", include("relance.api.urls")),
     path("comms/", include("relance.comms.urls")),
     path("delivery/", include("relance.delivery.urls")),
+    path("compliance/", include("relance.compliance.urls")),
     path("portal/", include("relance.portal.urls")),
     path("", include("relance.web.urls")),
 ]

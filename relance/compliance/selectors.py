@@ -1,0 +1,352 @@
+"""Reads of the compliance app: the entity's rule settings and the facts about one message.
+
+``message_decision`` is what the delivery worker asks (through ``relance.delivery.compliance``)
+and what ``relance compliance check`` explains: it gathers the recipient's zones, preferences and
+history from the database and hands them to the pure rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+
+from relance.compliance import rules
+from relance.compliance.links import PREFERENCE_CHANNEL
+from relance.compliance.models import ComplianceSettings
+from relance.ledger.models import Contact, ContactStatus, Customer
+
+#: Outbox states that mean the message went (or may have gone) out: they count for the caps.
+COUNTED_STATUSES = ("sending", "sent", "delivered", "uncertain")
+#: Channels whose messages count for the caps (a portal notification reaches nobody by itself).
+CAPPED_CHANNELS = ("email", "sms", "letter", "call")
+#: Call outcomes that mean nobody was spoken to; any other outcome of a done call is a conversation.
+NO_CONVERSATION_OUTCOMES = frozenset(
+    {"", "no_answer", "busy", "voicemail", "left_message", "wrong_number", "unreachable", "failed"}
+)
+#: Holds that stop even messages outside the dunning run (acknowledgements, confirmations).
+HOLDS_FOR_EVERY_MESSAGE = frozenset({"do_not_contact"})
+
+
+def compliance_settings_get(*, entity_id: int) -> ComplianceSettings:
+    """The entity's settings row, or an unsaved one holding the defaults."""
+    row = ComplianceSettings.objects.filter(entity_id=entity_id).first()
+    return row or ComplianceSettings(entity_id=entity_id)
+
+
+def rule_config(*, settings_row: ComplianceSettings) -> rules.RuleConfig:
+    quiet = rules.LocalWindow(
+        settings_row.quiet_hours_start, settings_row.quiet_hours_end, frozenset(settings_row.allowed_weekdays)
+    )
+    return rules.RuleConfig(
+        contact_cap=settings_row.contact_cap,
+        contact_cap_days=settings_row.contact_cap_days,
+        customer_cap=settings_row.customer_cap,
+        customer_cap_days=settings_row.customer_cap_days,
+        quiet_window=quiet,
+        quiet_channels=frozenset(settings_row.quiet_hours_channels),
+        skip_public_holidays=settings_row.skip_public_holidays,
+        policy_window_channels=frozenset(settings_row.policy_window_channels),
+        consumer_rules=settings_row.consumer_rules,
+        massachusetts=settings_row.massachusetts,
+    )
+
+
+_POLICY_WINDOWS: dict[tuple[int, datetime], rules.LocalWindow | None] = {}
+
+
+def policy_send_window(*, entity_id: int, policy_key: str) -> rules.LocalWindow | None:
+    """The policy's ``send_window`` (start, end, weekdays) if the policy has one."""
+    from relance.dunning.models import Policy
+    from relance.engine.dunning.policy import policy_from_dict
+
+    if not policy_key:
+        return None
+    row = Policy.objects.filter(entity_id=entity_id, key=policy_key).only("pk", "spec", "updated_at").first()
+    if row is None:
+        return None
+    cache_key = (row.pk, row.updated_at)
+    if cache_key not in _POLICY_WINDOWS:
+        window = getattr(policy_from_dict(row.spec), "send_window", None)
+        local: rules.LocalWindow | None = None
+        if window is not None:
+            weekdays = frozenset(getattr(window, "weekdays", None) or rules.ALL_DAYS)
+            local = rules.LocalWindow(window.start, window.end, weekdays)
+        if len(_POLICY_WINDOWS) > 1000:
+            _POLICY_WINDOWS.clear()
+        _POLICY_WINDOWS[cache_key] = local
+    return _POLICY_WINDOWS[cache_key]
+
+
+def _is_internal(
+    *,
+    customer: Customer,
+    channel: str,
+    recipient: str,
+    template_key: str,
+    action: Any,
+    headers: Mapping[str, Any],
+) -> bool:
+    """Messages to our own people (the sales owner's notification) are not contacts with the customer."""
+    if headers.get("internal") or headers.get("X-Relance-Internal"):
+        return True
+    if template_key.startswith("owner_") or getattr(action, "action", "") == "notify_owner":
+        return True
+    owner = customer.sales_owner if customer.sales_owner_id else None
+    return bool(
+        channel == "email" and owner is not None and owner.email and owner.email.lower() == recipient.lower()
+    )
+
+
+def _matching_contacts(
+    *, customer: Customer, channel: str, contact: Contact | None, recipient: str
+) -> list[Contact]:
+    if contact is not None:
+        return [contact]
+    if not recipient:
+        return []
+    if channel == "email":
+        return list(customer.contacts.filter(email__iexact=recipient.strip()))
+    if channel in {"sms", "call"}:
+        return list(customer.contacts.filter(phone=recipient.strip()))
+    return []
+
+
+def _local_noon(day: date, zone_name: str) -> datetime:
+    zone = rules.zone_or_none(zone_name) or UTC
+    return datetime.combine(day, time(12), tzinfo=zone)
+
+
+def _sent_instants(queryset: Any) -> tuple[datetime, ...]:
+    return tuple(queryset.annotate(at=Coalesce("sent_at", "updated_at")).values_list("at", flat=True))
+
+
+def _calls_and_conversations(
+    *, customer: Customer, contact: Contact | None, exclude_id: int | None
+) -> tuple[tuple[datetime, ...], tuple[datetime, ...]]:
+    """Calls placed to this person about this account, and telephone conversations with them."""
+    from relance.delivery.models import CallTask, OutboundMessage
+
+    calls = OutboundMessage.objects.filter(customer=customer, channel="call", status__in=COUNTED_STATUSES)
+    tasks = CallTask.objects.filter(customer=customer, status="done")
+    if contact is not None:
+        calls = calls.filter(Q(contact=contact) | Q(contact__isnull=True))
+        tasks = tasks.filter(Q(contact=contact) | Q(contact__isnull=True))
+    if exclude_id is not None:
+        calls = calls.exclude(pk=exclude_id)
+    call_instants = list(_sent_instants(calls))
+    # Calls made by hand, outside any message: done tasks without a message, and logged phone contacts.
+    call_instants += [t.completed_at or t.updated_at for t in tasks.filter(message__isnull=True)]
+    conversations = [
+        t.completed_at or t.updated_at
+        for t in tasks
+        if (t.outcome or "").strip().lower() not in NO_CONVERSATION_OUTCOMES
+    ]
+    try:
+        from relance.dunning.models import ContactLog
+    except ImportError:  # pragma: no cover
+        return tuple(call_instants), tuple(conversations)
+    zone_name = customer.timezone or customer.entity.timezone
+    for on in ContactLog.objects.filter(customer=customer, channel="phone").values_list("on", flat=True):
+        call_instants.append(_local_noon(on, zone_name))
+        conversations.append(_local_noon(on, zone_name))
+    return tuple(call_instants), tuple(conversations)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The rules' decision and the facts it was made on (for explanations)."""
+
+    decision: rules.Decision
+    facts: rules.MessageFacts
+    config: rules.RuleConfig
+    contact: Contact | None
+    policy_key: str
+
+
+def message_facts(
+    *,
+    customer: Customer,
+    channel: str,
+    now: datetime,
+    contact: Contact | None = None,
+    recipient: str = "",
+    action: Any = None,
+    template_key: str = "",
+    headers: Mapping[str, Any] | None = None,
+    policy_key: str = "",
+    exclude_message_id: int | None = None,
+    holiday_country: str = "",
+    dunning: bool | None = None,
+) -> rules.MessageFacts:
+    """Everything the rules need about a (possibly hypothetical) message, read from the database."""
+    from relance.delivery.models import OutboundMessage
+    from relance.dunning.selectors import hold_list_in_force
+
+    entity = customer.entity
+    headers = headers or {}
+    contact_tz = getattr(contact, "timezone", "") or ""
+    zones, zones_label = rules.recipient_zones(
+        contact_tz=contact_tz,
+        customer_tz=customer.timezone,
+        country=customer.country,
+        entity_tz=entity.timezone,
+    )
+    if _is_internal(
+        customer=customer,
+        channel=channel,
+        recipient=recipient,
+        template_key=template_key,
+        action=action,
+        headers=headers,
+    ):
+        return rules.MessageFacts(channel=channel, zones=zones, zones_label=zones_label, internal=True)
+
+    matching = _matching_contacts(customer=customer, channel=channel, contact=contact, recipient=recipient)
+    flag = PREFERENCE_CHANNEL.get(channel)
+    opted_out = bool(flag) and any(getattr(c, f"opt_out_{flag}", False) for c in matching)
+    address_invalid = ""
+    if channel == "email" and any(c.email_status == ContactStatus.INVALID for c in matching):
+        address_invalid = "email address"
+    elif channel in {"sms", "call"} and any(c.phone_status == ContactStatus.INVALID for c in matching):
+        address_invalid = "phone number"
+
+    # Caps, run holds and the policy's window concern dunning messages (from a run), not replies.
+    is_dunning = action is not None if dunning is None else dunning
+    local_today = now.astimezone(rules.zone_or_none(entity.timezone) or UTC).date()
+    hold_reason = ""
+    for hold in hold_list_in_force(customer=customer, on=local_today):
+        if is_dunning or hold.kind in HOLDS_FOR_EVERY_MESSAGE:
+            hold_reason = f"{hold.get_kind_display()}: {hold.reason}"
+            break
+
+    counted = (
+        OutboundMessage.objects.filter(
+            customer=customer, channel__in=CAPPED_CHANNELS, status__in=COUNTED_STATUSES, action__isnull=False
+        )
+        .exclude(template_key__startswith="owner_")
+        .exclude(action__action="notify_owner")
+    )
+    if exclude_message_id is not None:
+        counted = counted.exclude(pk=exclude_message_id)
+    person = matching[0] if matching else None
+    sent_to_contact = _sent_instants(counted.filter(contact=person)) if person is not None else ()
+    sent_to_customer = _sent_instants(counted)
+
+    calls: tuple[datetime, ...] = ()
+    conversations: tuple[datetime, ...] = ()
+    settings_row = compliance_settings_get(entity_id=entity.pk)
+    if channel == "call" and settings_row.consumer_rules:
+        calls, conversations = _calls_and_conversations(
+            customer=customer, contact=person, exclude_id=exclude_message_id
+        )
+    policy = policy_key or getattr(action, "policy_key", "") or ""
+    return rules.MessageFacts(
+        channel=channel,
+        zones=zones,
+        zones_label=zones_label,
+        capped=is_dunning,
+        opted_out=opted_out,
+        address_invalid=address_invalid,
+        hold_reason=hold_reason,
+        sent_to_contact=sent_to_contact,
+        sent_to_customer=sent_to_customer,
+        calls=calls,
+        conversations=conversations,
+        policy_window=policy_send_window(entity_id=entity.pk, policy_key=policy) if is_dunning else None,
+        holiday_country=holiday_country or settings_row.holiday_country or customer.country or entity.country,
+    )
+
+
+def message_assessment(
+    *,
+    customer: Customer,
+    channel: str,
+    now: datetime,
+    contact: Contact | None = None,
+    recipient: str = "",
+    action: Any = None,
+    template_key: str = "",
+    headers: Mapping[str, Any] | None = None,
+    policy_key: str = "",
+    exclude_message_id: int | None = None,
+    dunning: bool | None = None,
+) -> Assessment:
+    """Would a message like this be allowed at ``now``, and if not, why and until when."""
+    facts = message_facts(
+        customer=customer,
+        channel=channel,
+        now=now,
+        contact=contact,
+        recipient=recipient,
+        action=action,
+        template_key=template_key,
+        headers=headers,
+        policy_key=policy_key,
+        exclude_message_id=exclude_message_id,
+        dunning=dunning,
+    )
+    config = rule_config(settings_row=compliance_settings_get(entity_id=customer.entity_id))
+    matching = _matching_contacts(customer=customer, channel=channel, contact=contact, recipient=recipient)
+    contact_found = matching[0] if matching else None
+    policy = policy_key or getattr(action, "policy_key", "") or ""
+    return Assessment(rules.decide(facts, config, now), facts, config, contact_found, policy)
+
+
+def contact_for_channel(*, customer: Customer, channel: str) -> Contact | None:
+    """The contact a message on ``channel`` would go to: the first with an address for it,
+    preferring those whose preferred channel it is."""
+    field = {"email": "email", "sms": "phone", "call": "phone", "letter": "postal_address"}.get(channel)
+    contacts = list(customer.contacts.order_by("pk"))
+    if field is None:
+        return contacts[0] if contacts else None
+    preferred = {"call": "phone"}.get(channel, channel)
+    with_address = [c for c in contacts if getattr(c, field)]
+    with_address.sort(key=lambda c: c.preferred_channel != preferred)
+    return with_address[0] if with_address else None
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """What a sales owner sees before holding the escalation: what is open, how late, what is planned."""
+
+    customer: Customer
+    on: date
+    items: list[Any]
+    open_by_currency: list[tuple[str, Any]]
+    max_days_past_due: int
+    holds: list[Any]
+    promises: list[Any]
+    recent_actions: list[Any]
+
+
+def account_status(*, customer: Customer, on: date) -> AccountStatus:
+    from decimal import Decimal
+
+    from relance.dunning.models import DunningAction
+    from relance.dunning.selectors import hold_list_in_force, promise_list
+    from relance.ledger.selectors import customer_open_items
+
+    items = customer_open_items(customer=customer, as_of=on)
+    totals: dict[str, Decimal] = {}
+    for item in items:
+        totals[item.currency] = totals.get(item.currency, Decimal(0)) + item.open_amount
+    return AccountStatus(
+        customer=customer,
+        on=on,
+        items=items,
+        open_by_currency=sorted(totals.items()),
+        max_days_past_due=max((item.days_past_due for item in items), default=0),
+        holds=list(hold_list_in_force(customer=customer, on=on)),
+        promises=list(promise_list(customer=customer, open_only=True)),
+        recent_actions=list(DunningAction.objects.filter(customer=customer).order_by("-on", "-id")[:5]),
+    )
+
+
+def entity_today(*, customer: Customer, now: datetime) -> date:
+    """The business day in the entity's time zone (holds and tasks are dated in it)."""
+    return now.astimezone(rules.zone_or_none(customer.entity.timezone) or UTC).date()
