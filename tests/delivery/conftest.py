@@ -64,6 +64,14 @@ def fake_render(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def allow_all(monkeypatch):
+    """Compliance (H6) is tested on its own: here every message is allowed unless a test says."""
+    from relance.delivery import worker
+
+    monkeypatch.setattr(worker, "outbound_verdict", lambda message, now: worker._AllowAll())
+
+
+@pytest.fixture(autouse=True)
 def memory_outbox():
     from relance.delivery.channels.memory import MemoryChannel
 
@@ -103,6 +111,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    session: int = 0
 
     @property
     def email(self) -> EmailMessage:
@@ -114,6 +123,8 @@ class SmtpServer:
     port: int
     received: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    refused: list[Received] = field(default_factory=list)
+    tempfail_data: int = 0
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     controller: object | None = None
@@ -125,10 +136,15 @@ class SmtpServer:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        received = Received(
+            envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, id(session)
+        )
         with self.lock:
-            self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
-            )
+            if self.tempfail_data > 0:
+                self.tempfail_data -= 1
+                self.refused.append(received)
+                return "451 4.3.0 try again later"
+            self.received.append(received)
         if self.delay:
             import asyncio
 

@@ -101,7 +101,7 @@ def make_run(
     Policy.objects.get_or_create(
         entity=entity,
         key="standard",
-        defaults={"name": "Standard", "spec": {"key": "standard", "steps": steps}},
+        defaults={"name": "Standard", "spec": {"key": "standard", "name": "Standard", "steps": steps}},
     )
     run, _ = DunningRun.objects.get_or_create(
         entity=entity, as_of=as_of, defaults={"started_at": timezone.now(), "finished_at": timezone.now()}
@@ -129,7 +129,18 @@ def make_run(
     return run, action
 
 
-STEPS = [{"key": "reminder_1", "channels": ["email", "sms", "letter"]}]
+def step(key="reminder_1", channels=("email", "sms", "letter"), offset_days=1, template="overdue_friendly"):
+    return {
+        "key": key,
+        "offset_days": offset_days,
+        "action": "message",
+        "channels": list(channels),
+        "template": template,
+        "tone": "friendly",
+    }
+
+
+STEPS = [step()]
 
 
 def test_enqueue_run_queues_each_contact_action_once(entity, customer, fake_render):
@@ -167,7 +178,7 @@ def test_registered_letter_is_a_letter_marked_registered(entity, customer, fake_
     run, _ = make_run(
         entity,
         customer,
-        steps=[{"key": "final_notice", "channels": ["registered_letter", "email"]}],
+        steps=[step("final_notice", ["registered_letter", "email"], 60, "final_notice")],
         step_key="final_notice",
         channel="registered_letter",
     )
@@ -178,7 +189,7 @@ def test_registered_letter_is_a_letter_marked_registered(entity, customer, fake_
 
 
 def test_hard_bounce_invalidates_the_address_and_falls_back_once(entity, customer, fake_render):
-    run, _ = make_run(entity, customer, steps=[{"key": "reminder_1", "channels": ["email", "letter"]}])
+    run, _ = make_run(entity, customer, steps=[step(channels=["email", "letter"])])
     services.outbox_enqueue_run(run=run)
     message = OutboundMessage.objects.get()
     fallback = services.message_mark_bounced(

@@ -236,15 +236,16 @@ class EmailChannel(ChannelBackend):
             raise PermanentFailure(f"{provider}: recipient refused: {exc}", invalid_recipient=True) from exc
         except AnymailAPIError as exc:
             status = getattr(exc, "status_code", None)
+            exc_text = exc.args[0] if exc.args else type(exc).__name__
             if status is None:
-                raise UncertainDelivery(f"{provider}: no answer from the provider: {exc}") from exc
+                raise UncertainDelivery(f"{provider}: no answer from the provider: {exc_text}") from exc
             if status == 429 or status >= 500:
-                raise TemporaryFailure(f"{provider}: HTTP {status}: {exc}") from exc
-            raise PermanentFailure(f"{provider}: HTTP {status}: {exc}") from exc
+                raise TemporaryFailure(f"{provider}: HTTP {status}: {exc_text}") from exc
+            raise PermanentFailure(f"{provider}: HTTP {status}: {exc_text}") from exc
         status = getattr(email, "anymail_status", None)
         provider_id = getattr(status, "message_id", None) if status is not None else None
         if isinstance(provider_id, set):  # one id per recipient in anymail; one recipient here
             provider_id = next(iter(provider_id), None)
-        return DeliveryReceipt(
-            provider=provider, provider_message_id=str(provider_id or message.message_id.strip("<>"))
-        )
+        if provider_id is None or provider_id == "":
+            provider_id = message.message_id.strip("<>")
+        return DeliveryReceipt(provider=provider, provider_message_id=str(provider_id))
