@@ -54,6 +54,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "relance.audit.middleware.AuditContextMiddleware",  # who is acting, for the audit trail
+    "relance.accounts.middleware.SessionSecurityMiddleware",  # idle timeout, pending second factor
+    "relance.accounts.middleware.ReadOnlyRoleMiddleware",  # support and auditors change nothing
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -70,6 +73,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "relance.accounts.context_processors.access",
             ],
         },
     },
@@ -112,8 +116,20 @@ WHITENOISE_USE_FINDERS = True
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 LOGIN_URL = "web:login"
+# Refuses password checks while a username or address is locked (also on the admin's form).
+AUTHENTICATION_BACKENDS = ["relance.accounts.backends.ThrottledModelBackend"]
 
 SESSION_COOKIE_AGE = 60 * 60 * 12
+# Roles, sign-in and sessions (docs/access.md).
+# Signed-in sessions end after this many seconds without a request (and after 12 h in any case).
+RELANCE_SESSION_IDLE_SECONDS = int(env_str("RELANCE_SESSION_IDLE_SECONDS", "1800"))
+# Failed sign-ins before a lock, per username and per client address; the lock's length.
+RELANCE_LOGIN_MAX_FAILURES = int(env_str("RELANCE_LOGIN_MAX_FAILURES", "5"))
+RELANCE_LOGIN_MAX_FAILURES_PER_IP = int(env_str("RELANCE_LOGIN_MAX_FAILURES_PER_IP", "20"))
+RELANCE_LOGIN_LOCK_SECONDS = int(env_str("RELANCE_LOGIN_LOCK_SECONDS", "900"))
+# The role of a user granted entities (EntityAccess) but in no role group: what grants meant
+# before roles existed. Empty: such users see nothing until given a role.
+RELANCE_DEFAULT_ROLE = env_str("RELANCE_DEFAULT_ROLE", "credit_manager")
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

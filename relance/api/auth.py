@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer, SessionAuthIsStaff
 
 from relance.api import selectors, services
@@ -23,7 +23,7 @@ class TokenAuth(HttpBearer):
         services.api_token_touch(token=api_token)
         request.api_token = api_token  # type: ignore[attr-defined]
         request.user = api_token.user
-        return api_token.user
+        return access_checked(request, api_token.user)
 
 
 class StaffSessionAuth(SessionAuthIsStaff):
@@ -40,8 +40,22 @@ class StaffSessionAuth(SessionAuthIsStaff):
         user = super().authenticate(request, key)
         if user is not None and user.is_active:
             request.api_token = None  # type: ignore[attr-defined]
-            return user
+            return access_checked(request, user)
         return None
+
+
+def access_checked(request: HttpRequest, user: Any) -> Any:
+    """The role's permission for this method and resource (403 otherwise); for a write, the
+    audit trail's snapshot of the row before the view changes it (docs/access.md)."""
+    from relance.accounts.api_access import SAFE_METHODS, api_access_denial
+    from relance.audit.api import api_write_begin
+
+    denial = api_access_denial(user=user, method=request.method or "GET", path=request.path)
+    if denial is not None:
+        raise HttpError(403, denial)
+    if (request.method or "GET").upper() not in SAFE_METHODS:
+        api_write_begin(request, user=user)
+    return user
 
 
 def api_auth() -> list:

@@ -36,12 +36,11 @@ ZERO = Value(Decimal(0), output_field=MONEY_FIELD)
 
 
 def entities_for_user(user: Any) -> QuerySet[Entity]:
-    """The entities ``user`` may see: all for an active superuser, else those granted by EntityAccess."""
-    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
-        return Entity.objects.none()
-    if getattr(user, "is_superuser", False):
-        return Entity.objects.all()
-    return Entity.objects.filter(access__user=user)
+    """The entities ``user`` may see: all for an active superuser or admin, else those granted by
+    EntityAccess, and none without a role (``relance.accounts.selectors.entities_for_user``)."""
+    from relance.accounts.selectors import entities_for_user as role_aware
+
+    return role_aware(user)
 
 
 def entity_for_user(*, user: Any, name: str | None) -> Entity:

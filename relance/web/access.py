@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
+from relance.accounts.selectors import entities_for_user as role_aware_entities
 from relance.ledger.models import Entity
 
 
-def entities_for_user(user) -> QuerySet[Entity]:
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return Entity.objects.none()
-    if user.is_superuser:
-        return Entity.objects.all()
-    try:
-        from relance.api.selectors import entities_for_user as granted
-    except ImportError:  # the access model arrives with the API app
-        return Entity.objects.none()
-    return granted(user)
+def entities_for_user(user: Any) -> QuerySet[Entity]:
+    return role_aware_entities(user)

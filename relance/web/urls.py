@@ -1,6 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from relance.accounts import views as accounts
+from relance.audit import views as audit
 from relance.web import views
 
 app_name = "web"
@@ -10,6 +12,11 @@ urlpatterns = [
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/<int:customer_id>/", views.customer_detail, name="customer_detail"),
     path("invoices/", views.invoice_list, name="invoice_list"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("audit/", audit.audit_list, name="audit_list"),
+    path("login/", accounts.login_view, name="login"),
+    path("login/verify/", accounts.login_verify, name="login_verify"),
+    path("account/totp/", accounts.totp_enrol, name="totp_enrol"),
+    path("account/totp/disable/", accounts.totp_disable, name="totp_disable"),
+    path("account/totp/recovery-codes/", accounts.recovery_codes, name="recovery_codes"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -9,9 +9,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from relance.accounts import roles
+from relance.accounts.selectors import customer_scope, user_role
 from relance.core.calendar import add_months, month_end, parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
 from relance.ledger import selectors as ledger
@@ -56,6 +58,8 @@ def _kpis(entity: Entity, as_of: date, currency: str) -> dict:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    if user_role(request.user) in roles.OWN_CUSTOMERS_ROLES and not request.user.is_superuser:
+        return redirect("web:customer_list")  # the entity's totals are not a sales owner's accounts
     entity, entities, as_of = _entity_and_date(request)
     currencies = sorted(ledger.currencies_in_use(entity=entity, as_of=as_of) | {entity.currency})
     currency = request.GET.get("currency", "").upper()
@@ -114,8 +118,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     order = request.GET.get("order", "-overdue_balance")
     if order.lstrip("-") not in {"overdue_balance", "open_balance", "name", "external_ref"}:
         order = "-overdue_balance"
-    customers = ledger.customer_list_with_balances(
-        entity=entity, as_of=as_of, search=search, segment=segment
+    customers = customer_scope(
+        request.user,
+        ledger.customer_list_with_balances(entity=entity, as_of=as_of, search=search, segment=segment),
     ).order_by(order, "pk")
     page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
     segments = (
@@ -147,6 +152,8 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         customer = ledger.customer_by_id(entity=entity, customer_id=customer_id)
     except NotFound:
         raise Http404("customer not found") from None
+    if not customer_scope(request.user, entity.customers.filter(pk=customer.pk)).exists():
+        raise Http404("customer not found")  # a sales owner sees only the accounts they own
     items = ledger.customer_open_items(customer=customer, as_of=as_of)
     open_by_currency: dict[str, Decimal] = {}
     aging = {label: Decimal(0) for label in buckets.labels}
@@ -182,7 +189,11 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     entity, entities, as_of = _entity_and_date(request)
     state = request.GET.get("state", "open")
     search = request.GET.get("q", "").strip()
-    invoices = ledger.invoice_list_with_open(entity=entity, as_of=as_of).select_related("customer")
+    invoices = customer_scope(
+        request.user,
+        ledger.invoice_list_with_open(entity=entity, as_of=as_of).select_related("customer"),
+        customer_field="customer",
+    )
     if state == "open":
         invoices = invoices.filter(open_amount__gt=ledger.STILL_OWED)
     elif state == "overdue":

@@ -1,0 +1,96 @@
+"""The roles: which Django model permissions each role's group holds.
+
+A role is a Django group whose name is in ``ROLES``. The table below is the one definition: the
+data migration creates the groups and ``roles_sync`` (run after every ``migrate``) gives each group
+the permissions its rules match, so models added later by other apps are picked up by pattern.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+ADMIN = "admin"
+CREDIT_MANAGER = "credit_manager"
+COLLECTOR = "collector"
+SALES = "sales"
+SUPPORT = "support"
+AUDITOR = "auditor"
+
+ROLES = (ADMIN, CREDIT_MANAGER, COLLECTOR, SALES, SUPPORT, AUDITOR)
+# Roles that change nothing: every unsafe request they make (web or API) is a 403.
+READ_ONLY_ROLES = frozenset({SUPPORT, AUDITOR})
+# Roles that see every entity without an EntityAccess grant.
+ALL_ENTITIES_ROLES = frozenset({ADMIN})
+# Roles whose customers are only those they own (Customer.sales_owner).
+OWN_CUSTOMERS_ROLES = frozenset({SALES})
+# Roles that may use the Django admin (is_staff). The admin is not entity-scoped, so only admins.
+STAFF_ROLES = frozenset({ADMIN})
+
+VIEW = ("view",)
+ALL = ("view", "add", "change", "delete")
+WRITE = ("view", "add", "change")
+BUSINESS_APPS = ("ledger", "dunning", "comms", "delivery", "charges", "compliance", "ingest", "reports")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``pattern`` matches ``app_label.model`` (fnmatch, lower case); ``actions`` are Django's."""
+
+    pattern: str
+    actions: tuple[str, ...]
+
+
+def _apps(actions: tuple[str, ...]) -> tuple[Rule, ...]:
+    return tuple(Rule(f"{app}.*", actions) for app in BUSINESS_APPS)
+
+
+ROLE_RULES: dict[str, tuple[Rule, ...]] = {
+    ADMIN: (Rule("*.*", ALL),),
+    CREDIT_MANAGER: _apps(ALL),
+    COLLECTOR: (
+        *_apps(VIEW),
+        Rule("dunning.promise", WRITE),
+        Rule("dunning.dispute", WRITE),
+        Rule("dunning.contactlog", WRITE),
+        Rule("dunning.paymentplan", WRITE),
+        Rule("dunning.installment", WRITE),
+        Rule("dunning.worklistentry", WRITE),
+        Rule("dunning.customerhold", WRITE),
+        Rule("*.holdrequest", WRITE),
+        Rule("*.note", WRITE),
+        Rule("delivery.calltask", WRITE),
+        Rule("ledger.contact", WRITE),
+    ),
+    SALES: (
+        Rule("ledger.customer", VIEW),
+        Rule("ledger.contact", VIEW),
+        Rule("ledger.invoice", VIEW),
+        Rule("ledger.creditnote", VIEW),
+        Rule("ledger.payment", VIEW),
+        Rule("ledger.allocation", VIEW),
+        Rule("dunning.promise", VIEW),
+        Rule("dunning.dispute", VIEW),
+        Rule("dunning.paymentplan", VIEW),
+        Rule("dunning.dunningaction", VIEW),
+        Rule("dunning.customerhold", ("view", "add")),
+        Rule("*.holdrequest", ("view", "add")),
+    ),
+    SUPPORT: _apps(VIEW),
+    AUDITOR: (Rule("*.*", VIEW),),
+}
+
+ROLE_LABELS = {
+    ADMIN: "Administrator",
+    CREDIT_MANAGER: "Credit manager",
+    COLLECTOR: "Collector",
+    SALES: "Sales owner",
+    SUPPORT: "Support",
+    AUDITOR: "Auditor",
+}
+
+
+def role_grants(role: str, *, app_label: str, model: str, action: str) -> bool:
+    """Whether ``role``'s rules give ``action`` on ``app_label.model``."""
+    name = f"{app_label}.{model}".lower()
+    return any(fnmatchcase(name, rule.pattern) and action in rule.actions for rule in ROLE_RULES[role])

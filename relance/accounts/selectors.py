@@ -1,0 +1,154 @@
+"""Who may see and do what. Every page and API request asks these.
+
+* ``user_role`` — the user's role (a Django group named in ``roles.ROLES``), or the configured
+  default role for a user who was granted entities before roles existed.
+* ``entities_for_user`` — the entities a user sees: all for a superuser or an admin, else the
+  ``EntityAccess`` grants, and nothing at all without a role.
+* ``user_can(user, perm, obj)`` — a Django permission from the role (or given to the user), and,
+  for an object, the object's entity must be visible and a sales user must own its customer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.db.models import Q, QuerySet
+
+from relance.accounts import roles
+from relance.ledger.models import Customer, Entity
+
+
+def _active(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
+
+
+def user_role(user: Any) -> str | None:
+    """The user's role. Cached on the user object for the request."""
+    if not _active(user):
+        return None
+    if "_relance_role" not in user.__dict__:
+        names = set(user.groups.filter(name__in=roles.ROLES).values_list("name", flat=True))
+        role = next((name for name in roles.ROLES if name in names), None)
+        if role is None:
+            default = getattr(settings, "RELANCE_DEFAULT_ROLE", "") or None
+            role = default if default in roles.ROLES else None
+        user.__dict__["_relance_role"] = role
+    return user.__dict__["_relance_role"]
+
+
+def role_permissions(role: str) -> frozenset[str]:
+    """``app_label.codename`` of every permission the role's group holds."""
+    rows = Permission.objects.filter(group__name=role).values_list("content_type__app_label", "codename")
+    return frozenset(f"{app}.{codename}" for app, codename in rows)
+
+
+def _permissions(user: Any) -> frozenset[str]:
+    if "_relance_perms" not in user.__dict__:
+        role = user_role(user)
+        granted = role_permissions(role) if role else frozenset()
+        user.__dict__["_relance_perms"] = granted | frozenset(user.get_all_permissions())
+    return user.__dict__["_relance_perms"]
+
+
+def user_is_read_only(user: Any) -> bool:
+    """A signed-in user whose role changes nothing (support, auditor)."""
+    return _active(user) and not user.is_superuser and user_role(user) in roles.READ_ONLY_ROLES
+
+
+def user_sees_all_entities(user: Any) -> bool:
+    return _active(user) and (user.is_superuser or user_role(user) in roles.ALL_ENTITIES_ROLES)
+
+
+def entities_for_user(user: Any) -> QuerySet[Entity]:
+    """The entities ``user`` may see. A user without a role sees nothing, grants or not."""
+    if not _active(user):
+        return Entity.objects.none()
+    if user_sees_all_entities(user):
+        return Entity.objects.all()
+    if user_role(user) is None:
+        return Entity.objects.none()
+    return Entity.objects.filter(access__user=user)
+
+
+def customers_for_user(user: Any, *, entity: Entity) -> QuerySet[Customer]:
+    """Customers of ``entity`` the user may see: sales owners see only the accounts they own."""
+    customers = Customer.objects.filter(entity=entity)
+    if not entities_for_user(user).filter(pk=entity.pk).exists():
+        return customers.none()
+    return customer_scope(user, customers)
+
+
+def customer_scope(user: Any, queryset: QuerySet, *, customer_field: str = "") -> QuerySet:
+    """Restrict a queryset of customers (or of rows with a customer at ``customer_field``) to the
+    user's own accounts when the role is limited to them; unchanged otherwise."""
+    if user.is_superuser or user_role(user) not in roles.OWN_CUSTOMERS_ROLES:
+        return queryset
+    prefix = f"{customer_field}__" if customer_field else ""
+    return queryset.filter(Q(**{f"{prefix}sales_owner": user}))
+
+
+def _entity_id(obj: Any) -> int | None:
+    if isinstance(obj, Entity):
+        return obj.pk
+    if getattr(obj, "entity_id", None) is not None:
+        return obj.entity_id
+    customer = _customer(obj)
+    return customer.entity_id if customer is not None else None
+
+
+def _customer(obj: Any) -> Customer | None:
+    if isinstance(obj, Customer):
+        return obj
+    if getattr(obj, "customer_id", None) is not None:
+        return obj.customer
+    return None
+
+
+def user_can(user: Any, perm: str, obj: Any = None) -> bool:
+    """Whether ``user`` holds ``perm`` (``app_label.codename``), on ``obj`` if given.
+
+    For an object: its entity must be one the user sees, and a sales owner must own its customer.
+    """
+    if not _active(user):
+        return False
+    if not user.is_superuser and perm not in _permissions(user):
+        return False
+    if obj is None or user.is_superuser:
+        return True
+    entity_id = _entity_id(obj)
+    if entity_id is not None and not entities_for_user(user).filter(pk=entity_id).exists():
+        return False
+    if user_role(user) in roles.OWN_CUSTOMERS_ROLES:
+        customer = _customer(obj)
+        if customer is None or customer.sales_owner_id != user.pk:
+            return False
+    return True
+
+
+def user_list() -> list[dict[str, Any]]:
+    """Every user with role, entities and second-factor state, for ``relance user list``."""
+    from django.contrib.auth import get_user_model
+
+    from relance.accounts.models import TotpDevice
+
+    users = get_user_model().objects.order_by("username").prefetch_related("groups", "entity_access__entity")
+    with_totp = set(TotpDevice.objects.filter(confirmed_at__isnull=False).values_list("user_id", flat=True))
+    rows = []
+    for user in users:
+        groups = {group.name for group in user.groups.all()}
+        role = next((name for name in roles.ROLES if name in groups), None)
+        rows.append(
+            {
+                "username": user.get_username(),
+                "email": user.email,
+                "role": role,
+                "superuser": user.is_superuser,
+                "active": user.is_active,
+                "entities": sorted(access.entity.name for access in user.entity_access.all()),
+                "totp": user.pk in with_totp,
+                "last_login": user.last_login.isoformat() if user.last_login else None,
+            }
+        )
+    return rows

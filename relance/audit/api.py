@@ -1,0 +1,92 @@
+"""Audit events for the REST API's writes (they use bulk upserts, which send no model signals)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.http import HttpRequest, HttpResponse
+
+from relance.audit.context import audit_context
+from relance.audit.services import audit_record, model_values, values_diff
+
+WITH_ALLOCATIONS = frozenset({"ledger.payment", "ledger.creditnote"})
+
+
+@dataclass(frozen=True)
+class PendingApiWrite:
+    model: str
+    entity_id: int
+    ref: str | None
+    before: dict[str, Any] | None
+
+
+def _row(model_label: str, entity_id: int, ref: str) -> Any:
+    model = apps.get_model(model_label)
+    if model_label == "ledger.contact":
+        return model.objects.filter(customer__entity_id=entity_id, external_ref=ref).first()
+    return model.objects.filter(entity_id=entity_id, external_ref=ref).first()
+
+
+def _snapshot(model_label: str, row: Any) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    values = model_values(row)
+    if model_label in WITH_ALLOCATIONS:
+        values["allocations"] = [
+            [allocation.invoice_id, allocation.date.isoformat(), str(allocation.amount)]
+            for allocation in row.allocations.order_by("invoice_id", "date", "id")
+        ]
+    return values
+
+
+def api_write_begin(request: HttpRequest, *, user: Any) -> None:
+    """Called by the API's authentication for a write: remember the target row as it is now."""
+    from relance.accounts.api_access import api_target
+    from relance.api.selectors import entity_for_user
+    from relance.core.errors import RelanceError
+
+    target = api_target(request.path)
+    if target is None or target.model is None or audit_context() is None:
+        return
+    try:
+        entity = entity_for_user(user=user, name=request.GET.get("entity") or None)
+    except RelanceError:
+        return  # the view answers the error; nothing is written
+    before = _snapshot(target.model, _row(target.model, entity.pk, target.ref)) if target.ref else None
+    request.audit_api_write = PendingApiWrite(  # type: ignore[attr-defined]
+        model=target.model, entity_id=entity.pk, ref=target.ref, before=before
+    )
+
+
+def api_write_finish(request: HttpRequest, response: HttpResponse, pending: PendingApiWrite) -> None:
+    """After a successful write: one event for the row (create/update), or one for a bulk request."""
+    if response.status_code >= 300 or response.get("Idempotent-Replayed"):
+        return
+    if pending.ref is None:
+        try:
+            counts = json.loads(response.content)
+        except ValueError:
+            counts = {}
+        if not isinstance(counts, dict) or not (counts.get("created") or counts.get("updated")):
+            return
+        audit_record(
+            action="import",
+            object_type=pending.model,
+            object_repr=f"API bulk {request.path}",
+            entity=pending.entity_id,
+            after={key: counts.get(key, 0) for key in ("created", "updated", "unchanged")},
+        )
+        return
+    row = _row(pending.model, pending.entity_id, pending.ref)
+    after = _snapshot(pending.model, row)
+    if row is None or after is None:
+        return
+    if pending.before is None:
+        audit_record(action="create", obj=row, after=after, entity=pending.entity_id)
+        return
+    before, changed = values_diff(pending.before, after)
+    if before or changed:
+        audit_record(action="update", obj=row, before=before, after=changed, entity=pending.entity_id)
