@@ -46,6 +46,7 @@ UNKNOWN_PAPER = "paper must be 'A4' or 'letter', found {paper!r}"
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
+        "registered": "Registered mail",
         "page": "Page {page} of {pages}",
         "date": "Date",
         "reference": "Payment reference",
@@ -78,6 +79,7 @@ LABELS: dict[str, dict[str, str]] = {
         "registration_id": "Reg.",
     },
     "fr": {
+        "registered": "Lettre recommandée",
         "page": "Page {page} sur {pages}",
         "date": "Date",
         "reference": "Référence de paiement",
@@ -110,6 +112,7 @@ LABELS: dict[str, dict[str, str]] = {
         "registration_id": "SIREN",
     },
     "de": {
+        "registered": "Einschreiben",
         "page": "Seite {page} von {pages}",
         "date": "Datum",
         "reference": "Zahlungsreferenz",
@@ -142,6 +145,7 @@ LABELS: dict[str, dict[str, str]] = {
         "registration_id": "HRB",
     },
     "es": {
+        "registered": "Correo certificado",
         "page": "Página {page} de {pages}",
         "date": "Fecha",
         "reference": "Referencia de pago",
@@ -174,6 +178,7 @@ LABELS: dict[str, dict[str, str]] = {
         "registration_id": "Reg.",
     },
     "it": {
+        "registered": "Raccomandata",
         "page": "Pagina {page} di {pages}",
         "date": "Data",
         "reference": "Riferimento di pagamento",
@@ -206,6 +211,7 @@ LABELS: dict[str, dict[str, str]] = {
         "registration_id": "REA",
     },
     "zh-hans": {
+        "registered": "挂号信",
         "page": "第 {page} 页，共 {pages} 页",
         "date": "日期",
         "reference": "付款参考号",
@@ -465,6 +471,7 @@ def _document(
     on: date,
     customer_number: str,
     remittance: Remittance | None,
+    endorsement: str = "",
 ) -> str:
     lang = language_of(language)
     labels = LABELS[lang]
@@ -485,6 +492,7 @@ def _document(
             "subject": subject,
             "body": mark_safe(body),  # rendered by the sandboxed engine (comms)
             "remittance": remittance,
+            "endorsement": endorsement,
         },
     )
 
@@ -500,6 +508,7 @@ def letter_html(
     paper: str = "A4",
     letter_date: date | None = None,
     customer_number: str = "",
+    registered: bool = False,
 ) -> str:
     """The letter as one HTML document (what ``letter_pdf`` renders)."""
     _check_paper(paper)
@@ -532,6 +541,7 @@ def letter_html(
         on=letter_date or _entity_today(entity),
         customer_number=customer_number,
         remittance=remittance,
+        endorsement=LABELS[lang]["registered"] if registered else "",
     )
 
 
@@ -543,8 +553,12 @@ def letter_pdf(
     paper: str = "A4",
     letter_date: date | None = None,
     customer_number: str = "",
+    registered: bool = False,
 ) -> bytes:
-    """The message as a printable letter for a window envelope (A4: DIN 5008 B; letter: #10)."""
+    """The message as a printable letter for a window envelope (A4: DIN 5008 B; letter: #10).
+
+    ``registered`` prints the postal endorsement ("Registered mail", "Einschreiben") above the address.
+    """
     document = letter_html(
         rendered,
         entity=entity,
@@ -552,6 +566,7 @@ def letter_pdf(
         paper=paper,
         letter_date=letter_date,
         customer_number=customer_number,
+        registered=registered,
     )
     return html_to_pdf(document, paper=paper)
 

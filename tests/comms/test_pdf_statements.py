@@ -77,13 +77,14 @@ def test_statement_language_can_be_chosen(account):
 
 
 def test_long_statements_run_over_pages_with_numbers(account, make_invoice):
-    for number in range(80):
+    for number in range(45):
         make_invoice(account, f"INV-{number:03}", "10.00", date(2024, 9, 1), date(2024, 9, 10))
-    texts = page_texts(statement_pdf(customer=account, as_of=AS_OF, language="en", paper="letter"))
+    pdf = statement_pdf(customer=account, as_of=AS_OF, language="en", paper="letter")
+    texts = page_texts(pdf)
+    assert page_size_pt(pdf) == (612.0, 792.0)
     assert len(texts) >= 2
     assert f"Page {len(texts)} of {len(texts)}" in texts[-1]
-    assert "INV-079" in "\n".join(texts)
-    assert page_size_pt(statement_pdf(customer=account, as_of=AS_OF, paper="letter")) == (612.0, 792.0)
+    assert "INV-044" in "\n".join(texts)
 
 
 def test_a_settled_account_says_so(entity, make_customer):
