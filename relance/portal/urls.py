@@ -1,6 +1,39 @@
-"""URLs of the customer portal (mounted under /portal/ in config/urls.py)."""
+"""URLs of the customer portal (mounted under /portal/ in config/urls.py).
 
-from django.urls import path  # noqa: F401
+Customer pages carry the signed token in the path; back-office lists need a signed-in user.
+"""
+
+from django.urls import path
+
+from relance.portal import backoffice, views
 
 app_name = "portal"
-urlpatterns: list = []
+urlpatterns = [
+    path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
+    path("back/disputes/", backoffice.disputes, name="back_disputes"),
+    path("back/disputes/<int:dispute_id>/resolve/", backoffice.dispute_resolve, name="back_dispute_resolve"),
+    path("back/promises/", backoffice.promises, name="back_promises"),
+    path("back/plans/", backoffice.plans, name="back_plans"),
+    path(
+        "back/plan-requests/<int:request_id>/decide/", backoffice.plan_request_decide, name="back_plan_decide"
+    ),
+    path("t/<str:token>/", views.overview, name="overview"),
+    path("t/<str:token>/items/", views.items, name="items"),
+    path("t/<str:token>/invoices/<int:invoice_id>/", views.invoice_detail, name="invoice"),
+    path("t/<str:token>/invoices/<int:invoice_id>/dispute/", views.dispute, name="dispute"),
+    path("t/<str:token>/statement.csv", views.statement_csv, name="statement_csv"),
+    path("t/<str:token>/statement.pdf", views.statement_pdf, name="statement_pdf"),
+    path("t/<str:token>/messages/", views.messages, name="messages"),
+    path("t/<str:token>/preferences/", views.preferences, name="preferences"),
+    path("t/<str:token>/promise/", views.promise, name="promise"),
+    path("t/<str:token>/cases/", views.cases, name="cases"),
+    path("t/<str:token>/cases/<int:dispute_id>/", views.case, name="case"),
+    path(
+        "t/<str:token>/cases/<int:dispute_id>/files/<int:attachment_id>/", views.attachment, name="attachment"
+    ),
+    path("t/<str:token>/plan/", views.plan, name="plan"),
+    path("t/<str:token>/pay/", views.pay, name="pay"),
+    path("t/<str:token>/pay/done/", views.pay_done, name="pay_done"),
+    path("t/<str:token>/renew/", views.renew, name="renew"),
+    path("t/<str:token>/renew/code/", views.renew_code, name="renew_code"),
+]

@@ -1,0 +1,122 @@
+"""Magic links: a signed token in the URL, a ``PortalLink`` row deciding whether it still opens.
+
+The token is ``django.core.signing`` of the link's random ``token_id`` with the portal's salt, so
+a token cannot be forged or altered without SECRET_KEY, and a link can be revoked or expire
+without changing any key.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from relance.ledger.models import Contact, Customer
+from relance.portal.models import LinkSource, PortalLink
+
+TOKEN_SALT = "relance.portal.link"
+LINK_DAYS_INVALID = "a link lasts 1 to 366 days, not {days}"
+
+
+class LinkRefused(Exception):
+    """The token is not a portal link that opens now. ``reason``: bad, expired or revoked."""
+
+    def __init__(self, reason: str, link: PortalLink | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.link = link
+
+
+def token_for(link: PortalLink) -> str:
+    return signing.dumps(link.token_id, salt=TOKEN_SALT)
+
+
+def token_id_from(token: str) -> str:
+    """The token id a token carries; ``LinkRefused("bad")`` for anything not signed by us."""
+    try:
+        value = signing.loads(token, salt=TOKEN_SALT)
+    except signing.BadSignature:
+        raise LinkRefused("bad") from None
+    if not isinstance(value, str):
+        raise LinkRefused("bad")
+    return value
+
+
+def link_verify(token: str, *, now: datetime | None = None) -> PortalLink:
+    """The link a token opens now, or ``LinkRefused`` (bad, expired, revoked)."""
+    token_id = token_id_from(token)
+    link = (
+        PortalLink.objects.select_related("customer", "customer__entity", "customer__parent", "contact")
+        .filter(token_id=token_id)
+        .first()
+    )
+    if link is None:
+        raise LinkRefused("bad")
+    now = now or timezone.now()
+    if link.revoked_at is not None:
+        raise LinkRefused("revoked", link)
+    if link.expires_at <= now:
+        raise LinkRefused("expired", link)
+    return link
+
+
+@transaction.atomic
+def link_create(
+    *,
+    customer: Customer,
+    contact: Contact | None = None,
+    days: int | None = None,
+    source: str = LinkSource.MESSAGE,
+    user: Any = None,
+) -> PortalLink:
+    from relance.portal.selectors import portal_settings_for
+
+    if days is None:
+        days = portal_settings_for(entity=customer.entity).link_days
+    if not 1 <= days <= 366:
+        raise ValueError(LINK_DAYS_INVALID.format(days=days))
+    return PortalLink.objects.create(
+        customer=customer,
+        contact=contact,
+        token_id=secrets.token_urlsafe(18),
+        expires_at=timezone.now() + timedelta(days=days),
+        source=source,
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+
+
+def link_revoke(*, link: PortalLink) -> bool:
+    """Revoke a link at once; False if it was already revoked."""
+    if link.revoked_at is not None:
+        return False
+    link.revoked_at = timezone.now()
+    link.save(update_fields=["revoked_at", "updated_at"])
+    return True
+
+
+def link_path(link: PortalLink) -> str:
+    return reverse("portal:overview", args=[token_for(link)])
+
+
+def link_url(link: PortalLink) -> str:
+    return settings.RELANCE_PUBLIC_URL.rstrip("/") + link_path(link)
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    link: PortalLink
+    url: str
+
+
+def portal_link_url(
+    customer: Customer, *, contact: Contact | None = None, days: int | None = 30, source: str = "message"
+) -> str:
+    """An absolute URL of a fresh portal link for ``customer`` (what messages put in their text)."""
+    return link_url(link_create(customer=customer, contact=contact, days=days, source=source))

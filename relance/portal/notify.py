@@ -1,0 +1,129 @@
+"""Messages the portal sends (codes, confirmations, thank-yous).
+
+Through the communications apps when they are installed: ``relance.comms.services.message_render``
+renders the template ``template_key`` (falling back to the portal's own text when that template does
+not exist yet) and ``relance.delivery.services.outbox_enqueue`` queues it exactly once. Without them,
+Django's ``send_mail`` sends the portal's own text at once (e-mail only).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+
+from relance.ledger.models import Contact, Customer, Invoice
+
+logger = logging.getLogger(__name__)
+
+# Template keys the portal asks the comms app for (with the portal's own text as fallback).
+PORTAL_CODE = "portal_code"
+PROMISE_CONFIRMATION = "promise_confirmation"
+DISPUTE_RECEIVED = "dispute_received"
+DISPUTE_RESOLVED = "dispute_resolved"
+PLAN_CONFIRMATION = "plan_confirmation"
+PAYMENT_THANK_YOU = "payment_thank_you"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What the portal wants to say when no template renders it."""
+
+    template_key: str
+    subject: str
+    text: str
+
+
+def recipient_for(
+    *, customer: Customer, contact: Contact | None, channel: str = "email"
+) -> tuple[str, Contact | None]:
+    """The link's contact's address, else the customer's billing contact's; ("", None) if none."""
+    field = "email" if channel == "email" else "phone"
+    if contact is not None and getattr(contact, field):
+        return getattr(contact, field), contact
+    candidates = Contact.objects.filter(customer=customer).exclude(**{field: ""}).order_by("role", "id")
+    billing = candidates.filter(role="billing").first() or candidates.first()
+    if billing is None:
+        return "", None
+    return getattr(billing, field), billing
+
+
+def message_send(
+    *,
+    customer: Customer,
+    outgoing: Outgoing,
+    idempotency_key: str,
+    recipient: str,
+    contact: Contact | None = None,
+    channel: str = "email",
+    as_of: Any = None,
+    invoices: Sequence[Invoice] | None = None,
+    extra: Mapping[str, object] | None = None,
+) -> bool:
+    """Queue (or send) one message; True when it went somewhere. Never raises for a delivery problem:
+    the portal action it confirms has already happened."""
+    if not recipient:
+        return False
+    try:
+        from relance.delivery.services import outbox_enqueue
+    except ImportError:
+        outbox_enqueue = None  # type: ignore[assignment]
+    if outbox_enqueue is not None:
+        rendered = _render(customer, outgoing, channel, as_of, invoices, contact, idempotency_key, extra)
+        try:
+            outbox_enqueue(
+                rendered=rendered,
+                customer=customer,
+                channel=channel,
+                recipient=recipient,
+                idempotency_key=f"portal:{idempotency_key}",
+                contact=contact,
+            )
+            return True
+        except Exception:  # the outbox refused (bad recipient, …): logged, the action stands
+            logger.exception("portal message %s not queued", idempotency_key)
+            return False
+    if channel != "email":
+        return False
+    send_mail(outgoing.subject, outgoing.text, settings.DEFAULT_FROM_EMAIL, [recipient])
+    return True
+
+
+def _render(
+    customer: Customer,
+    outgoing: Outgoing,
+    channel: str,
+    as_of: Any,
+    invoices: Sequence[Invoice] | None,
+    contact: Contact | None,
+    message_key: str,
+    extra: Mapping[str, object] | None,
+) -> Any:
+    from relance.comms.types import RenderedMessage
+
+    try:
+        from relance.comms.services import message_render
+
+        return message_render(
+            customer=customer,
+            template_key=outgoing.template_key,
+            channel=channel,
+            as_of=as_of,
+            invoices=invoices,
+            contact=contact,
+            message_key=message_key,
+            extra=dict(extra or {}, portal_text=outgoing.text),
+        )
+    except Exception:  # no comms app yet, or no such template: the portal's own words
+        logger.info("portal message %s: no template %s, plain text used", message_key, outgoing.template_key)
+        return RenderedMessage(
+            template_key=outgoing.template_key,
+            channel=channel,
+            language=customer.language or "en",
+            subject=outgoing.subject,
+            text=outgoing.text,
+        )

@@ -1,0 +1,297 @@
+"""Reads of the portal. Every query starts from ``portal_scope`` (the link's customer and its
+children), so that another customer's rows are not found at all (the views answer 404)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Case, Count, DecimalField, F, Min, Q, QuerySet, Sum, When
+from django.http import Http404
+
+from relance.core.clock import SystemClock, zone
+from relance.dunning.models import Dispute, DisputeStatus, PaymentPlan, PlanStatus, Promise
+from relance.ledger.models import Customer, Entity, Invoice, Payment
+from relance.ledger.selectors import STILL_OWED, ZERO, invoice_list_with_open
+from relance.portal.models import DisputeAttachment, DisputeCase, PlanRequest, PortalLink, PortalSettings
+
+CLOCK = SystemClock()
+MONEY = DecimalField(max_digits=18, decimal_places=4)
+PAGE_SIZE = 50
+
+
+def portal_today(*, entity: Entity) -> date:
+    """Business "today" of the portal: the creditor's calendar day."""
+    return CLOCK.today(zone(entity.timezone or None))
+
+
+def portal_settings_for(*, entity: Entity) -> PortalSettings:
+    """The entity's portal limits (an unsaved row with the defaults when none is stored)."""
+    found = PortalSettings.objects.filter(entity=entity).first()
+    return found if found is not None else PortalSettings(entity=entity)
+
+
+def portal_scope(*, link: PortalLink) -> list[int]:
+    """Ids of the customers a link shows: its customer and that customer's child accounts."""
+    children = Customer.objects.filter(parent_id=link.customer_id).values_list("pk", flat=True)
+    return [link.customer_id, *children]
+
+
+def portal_accounts(*, link: PortalLink) -> list[Customer]:
+    return list(Customer.objects.filter(pk__in=portal_scope(link=link)).order_by("external_ref"))
+
+
+def _invoices(*, link: PortalLink, as_of: date) -> QuerySet[Any]:
+    return invoice_list_with_open(entity=link.customer.entity, as_of=as_of).filter(
+        customer_id__in=portal_scope(link=link)
+    )
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The figures of one currency on the overview."""
+
+    currency: str
+    balance: Decimal
+    overdue: Decimal
+    open_count: int
+    overdue_count: int
+    next_due: date | None
+    next_due_amount: Decimal
+    credit_limit: Decimal | None
+
+    @property
+    def available_credit(self) -> Decimal | None:
+        if self.credit_limit is None:
+            return None
+        return self.credit_limit - self.balance
+
+
+def portal_overview(*, link: PortalLink, as_of: date) -> list[Balance]:
+    """Balance, overdue, next due and available credit per currency, in two queries."""
+    rows = (
+        _invoices(link=link, as_of=as_of)
+        .filter(open_amount__gt=STILL_OWED)
+        .values("currency")
+        .annotate(
+            balance=Sum("open_amount"),
+            overdue=Sum(
+                Case(When(due_date__lt=as_of, then=F("open_amount")), default=ZERO, output_field=MONEY)
+            ),
+            open_count=Count("pk"),
+            overdue_count=Count("pk", filter=Q(due_date__lt=as_of)),
+            next_due=Min("due_date", filter=Q(due_date__gte=as_of)),
+        )
+        .order_by("currency")
+    )
+    result = []
+    customer = link.customer
+    for row in rows:
+        next_due_amount = Decimal(0)
+        if row["next_due"] is not None:
+            next_due_amount = _invoices(link=link, as_of=as_of).filter(
+                open_amount__gt=STILL_OWED, currency=row["currency"], due_date=row["next_due"]
+            ).aggregate(total=Sum("open_amount"))["total"] or Decimal(0)
+        limit = customer.credit_limit if row["currency"] == customer.currency else None
+        result.append(
+            Balance(
+                currency=row["currency"],
+                balance=_money(row["balance"]),
+                overdue=_money(row["overdue"]),
+                open_count=row["open_count"],
+                overdue_count=row["overdue_count"],
+                next_due=row["next_due"],
+                next_due_amount=_money(next_due_amount),
+                credit_limit=limit,
+            )
+        )
+    return result
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class ItemFilters:
+    state: str = "open"  # open, overdue, paid, all
+    search: str = ""
+    account: int | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+
+
+def portal_items(*, link: PortalLink, as_of: date, filters: ItemFilters) -> QuerySet[Any]:
+    """The invoices of the scope with ``open_amount``, filtered; oldest due first."""
+    invoices = _invoices(link=link, as_of=as_of).select_related("customer")
+    if filters.state == "open":
+        invoices = invoices.filter(open_amount__gt=STILL_OWED)
+    elif filters.state == "overdue":
+        invoices = invoices.filter(open_amount__gt=STILL_OWED, due_date__lt=as_of)
+    elif filters.state == "paid":
+        invoices = invoices.filter(open_amount__lte=STILL_OWED)
+    if filters.search:
+        invoices = invoices.filter(
+            Q(external_ref__icontains=filters.search) | Q(po_number__icontains=filters.search)
+        )
+    if filters.account:
+        invoices = invoices.filter(customer_id=filters.account)
+    if filters.due_from:
+        invoices = invoices.filter(due_date__gte=filters.due_from)
+    if filters.due_to:
+        invoices = invoices.filter(due_date__lte=filters.due_to)
+    return invoices.order_by("due_date", "external_ref")
+
+
+def portal_open_invoices(*, link: PortalLink, as_of: date, ids: list[int] | None = None) -> list[Any]:
+    """Open invoices of the scope (only ``ids`` when given; ids outside the scope are ignored)."""
+    invoices = _invoices(link=link, as_of=as_of).filter(open_amount__gt=STILL_OWED).select_related("customer")
+    if ids is not None:
+        invoices = invoices.filter(pk__in=ids)
+    items = list(invoices.order_by("due_date", "external_ref"))
+    for item in items:
+        item.open_amount = Decimal(item.open_amount).quantize(Decimal("0.0001"))
+        item.days_past_due = (as_of - item.due_date).days
+    return items
+
+
+def portal_invoice(*, link: PortalLink, invoice_id: int, as_of: date) -> Any:
+    """One invoice of the scope with its open amount, or 404 (another customer's id included)."""
+    invoice = _invoices(link=link, as_of=None).filter(pk=invoice_id).select_related("customer").first()  # type: ignore[arg-type]
+    if invoice is None:
+        raise Http404("no such invoice")
+    open_row = _invoices(link=link, as_of=as_of).filter(pk=invoice_id).first()
+    invoice.open_amount = Decimal(open_row.open_amount if open_row else invoice.amount).quantize(
+        Decimal("0.0001")
+    )
+    invoice.days_past_due = (as_of - invoice.due_date).days
+    return invoice
+
+
+def invoice_payments(*, invoice: Invoice) -> list[Any]:
+    return list(invoice.allocations.select_related("payment", "credit_note").order_by("date", "id"))
+
+
+def portal_disputes(*, link: PortalLink) -> QuerySet[Dispute]:
+    return (
+        Dispute.objects.filter(customer_id__in=portal_scope(link=link))
+        .select_related("invoice", "portal_case")
+        .order_by("-opened_on", "-id")
+    )
+
+
+def portal_dispute(*, link: PortalLink, dispute_id: int) -> Dispute:
+    found = portal_disputes(link=link).filter(pk=dispute_id).first()
+    if found is None:
+        raise Http404("no such case")
+    return found
+
+
+def portal_attachment(*, link: PortalLink, dispute_id: int, attachment_id: int) -> DisputeAttachment:
+    found = DisputeAttachment.objects.filter(
+        pk=attachment_id,
+        case__dispute_id=dispute_id,
+        case__dispute__customer_id__in=portal_scope(link=link),
+    ).first()
+    if found is None:
+        raise Http404("no such attachment")
+    return found
+
+
+def portal_promises(*, link: PortalLink) -> QuerySet[Promise]:
+    return Promise.objects.filter(customer_id__in=portal_scope(link=link)).order_by("-created_on", "-id")
+
+
+def portal_plans(*, link: PortalLink) -> QuerySet[PaymentPlan]:
+    return (
+        PaymentPlan.objects.filter(customer_id__in=portal_scope(link=link))
+        .prefetch_related("installments")
+        .order_by("-starts_on", "-id")
+    )
+
+
+def portal_active_plan(*, link: PortalLink) -> PaymentPlan | None:
+    return portal_plans(link=link).filter(status=PlanStatus.ACTIVE).first()
+
+
+def portal_plan_requests(*, link: PortalLink) -> QuerySet[PlanRequest]:
+    return PlanRequest.objects.filter(customer_id__in=portal_scope(link=link))
+
+
+def portal_payments(*, link: PortalLink, limit: int = 50) -> list[Payment]:
+    return list(
+        Payment.objects.filter(customer_id__in=portal_scope(link=link)).order_by("-date", "-id")[:limit]
+    )
+
+
+def portal_messages(*, link: PortalLink, limit: int = 100) -> list[Any] | None:
+    """Messages sent to the scope's customers, newest first; None when the outbox app is absent."""
+    try:
+        from relance.delivery.models import OutboundMessage
+    except ImportError:
+        return None
+    return list(
+        OutboundMessage.objects.filter(customer_id__in=portal_scope(link=link))
+        .exclude(status="cancelled")
+        .order_by("-queued_at", "-id")[:limit]
+    )
+
+
+def case_sla(*, case: DisputeCase | None, dispute: Dispute, as_of: date) -> dict[str, Any]:
+    """The SLA shown to the customer: due date, days left (negative: late) and whether it is met."""
+    if case is None:
+        return {}
+    if dispute.status == DisputeStatus.RESOLVED and dispute.resolved_on is not None:
+        return {"due_on": case.sla_due_on, "days_left": None, "met": dispute.resolved_on <= case.sla_due_on}
+    return {"due_on": case.sla_due_on, "days_left": (case.sla_due_on - as_of).days, "met": None}
+
+
+# --------------------------------------------------------------------------- back office
+
+
+def backoffice_disputes(*, entities: QuerySet[Entity], status: str = "open") -> QuerySet[Dispute]:
+    disputes = Dispute.objects.filter(entity__in=entities).select_related(
+        "customer", "invoice", "portal_case"
+    )
+    if status:
+        disputes = disputes.filter(status=status)
+    return disputes.order_by("portal_case__sla_due_on", "opened_on", "id")
+
+
+def backoffice_promises(*, entities: QuerySet[Entity], status: str = "open") -> QuerySet[Promise]:
+    promises = Promise.objects.filter(entity__in=entities).select_related("customer")
+    if status:
+        promises = promises.filter(status=status)
+    return promises.order_by("promised_date", "id")
+
+
+def backoffice_plans(*, entities: QuerySet[Entity], status: str = "active") -> QuerySet[PaymentPlan]:
+    plans = (
+        PaymentPlan.objects.filter(entity__in=entities)
+        .select_related("customer")
+        .prefetch_related("installments")
+    )
+    if status:
+        plans = plans.filter(status=status)
+    return plans.order_by("starts_on", "id")
+
+
+def backoffice_plan_requests(*, entities: QuerySet[Entity], status: str = "pending") -> QuerySet[PlanRequest]:
+    requests = PlanRequest.objects.filter(entity__in=entities).select_related("customer")
+    if status:
+        requests = requests.filter(status=status)
+    return requests.order_by("created_at", "id")
+
+
+def group_by_customer(invoices: list[Any]) -> dict[int, list[Any]]:
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    for invoice in invoices:
+        grouped[invoice.customer_id].append(invoice)
+    return dict(grouped)
+
+
+def sla_due(*, opened_on: date, days: int) -> date:
+    return opened_on + timedelta(days=days)

@@ -1,0 +1,42 @@
+"""What a customer may attach to a dispute: PDF, JPEG or PNG, told by their first bytes.
+
+The name and the browser's content type are not trusted: a file is accepted only when its magic
+bytes say PDF, JPEG or PNG, and it is then always served back as a download of that type (never
+inline, never as HTML or SVG).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALLOWED = {
+    b"%PDF-": ("application/pdf", "pdf"),
+    b"\xff\xd8\xff": ("image/jpeg", "jpg"),
+    b"\x89PNG\r\n\x1a\n": ("image/png", "png"),
+}
+UPLOAD_TYPE_REFUSED = "only PDF, JPEG or PNG files can be attached"
+UPLOAD_TOO_LARGE = "a file can be at most {limit} MB"
+UPLOAD_EMPTY = "the file is empty"
+MAX_FILES = 5
+
+
+@dataclass(frozen=True)
+class SniffedFile:
+    content_type: str
+    extension: str
+
+
+def sniff(head: bytes) -> SniffedFile | None:
+    """The allowed type the first bytes show, or None (HTML, SVG, executables, anything else)."""
+    for magic, (content_type, extension) in ALLOWED.items():
+        if head.startswith(magic):
+            return SniffedFile(content_type, extension)
+    return None
+
+
+def safe_filename(name: str, extension: str) -> str:
+    """A display name without paths or control characters, ending in the sniffed extension."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(char for char in base if char.isprintable() and char not in '"<>:;|?*')[:120]
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    return f"{stem or 'attachment'}.{extension}"
