@@ -82,8 +82,9 @@ class SegmentPolicy(BaseModel):
 
 
 class PromiseStatus(models.TextChoices):
-    OPEN = "open", "Open (the engine tells active, kept or broken)"
+    OPEN = "open", "Open (pausing dunning until its date plus grace)"
     KEPT = "kept", "Kept"
+    BROKEN = "broken", "Broken (not paid by its date plus grace; dunning resumed)"
     CANCELLED = "cancelled", "Cancelled"
 
 

@@ -282,13 +282,14 @@ def promise_close(*, promise: Promise, status: str) -> Promise:
 
 
 def promise_settle(*, entity: Entity, as_of: date, policies: Mapping[str, EnginePolicy]) -> int:
-    """Mark kept the open promises that were kept: fully paid by their date plus grace.
+    """Mark the open promises kept (fully paid by their date plus grace) or broken (not paid by then).
 
     Paid means every promised invoice fully settled (dated allocations), or, for a promise
     without invoices, the customer's payments from the promise's day reaching its amount,
     both by ``min(as_of, promised_date + grace)``. The grace is the customer's policy's. A
-    promise paid only after that stays open: the engine and the behaviour metrics count it as
-    broken. Returns how many were marked.
+    promise whose date plus grace is before ``as_of`` and that was not paid by then is
+    ``broken``: the engine reads that status (dunning resumes at the reached step, flagged)
+    and ``promise list`` shows it. Returns how many were marked (kept or broken).
     """
     from relance.dunning.selectors import customer_policy_key
     from relance.ledger.models import Payment
@@ -310,8 +311,12 @@ def promise_settle(*, entity: Entity, as_of: date, policies: Mapping[str, Engine
             kept = _stored(paid) >= promise.amount
         if kept:
             promise.status = PromiseStatus.KEPT
-            promise.save(update_fields=["status", "updated_at"])
-            marked += 1
+        elif promise.promised_date + timedelta(days=grace) < as_of:
+            promise.status = PromiseStatus.BROKEN
+        else:
+            continue
+        promise.save(update_fields=["status", "updated_at"])
+        marked += 1
     return marked
 
 

@@ -112,12 +112,14 @@ def test_promise_kept_and_promise_broken(scenario):
     assert "promise_broken" in [reason["code"] for reason in resumed["reasons"]]
     [worklist_row] = command_json("worklist")["rows"]
     assert worklist_row["customer_ref"] == "BROKEN" and worklist_row["broken_promises"] == 1
-    # The run marks the kept promise kept (paid by its date + grace); the broken one stays open,
-    # which is what the behaviour metrics count as broken.
+    # The run marks the kept promise kept (paid by its date + grace) and writes the broken one
+    # back as broken (the engine and the behaviour metrics read that status).
     assert dict(Promise.objects.values_list("customer__external_ref", "status")) == {
         "KEPT": "kept",
-        "BROKEN": "open",
+        "BROKEN": "broken",
     }
+    [listed] = command_json("promise", "list", "--customer", "BROKEN")
+    assert listed["status"] == "broken"
     evidence = {row["customer_ref"]: row for row in command_json("segment", "show", "--as-of", "2026-05-09")}
     assert "promises 1 made, 1 kept, 0 broken" in evidence["KEPT"]["evidence"]
     assert "promises 1 made, 0 kept, 1 broken" in evidence["BROKEN"]["evidence"]

@@ -10,7 +10,7 @@ is the date of the allocation that closed it:
 * dbt_trend: weighted days late of invoices paid in the last 90 days minus that of the 90
   days before (positive = getting worse; null when either side has none);
 * open_units, overdue_units, max_days_past_due (open invoices at the as-of date);
-* promises_made / promises_kept (status "kept") / promises_broken (still "open" past their
+* promises_made / promises_kept (status "kept") / promises_broken (status "broken", or still "open" past their
   date plus ``grace_days``) in the window; disputes_opened in the window, disputes_open now;
 * credit_limit and utilisation (open / limit) from customer_profile.
 
@@ -145,7 +145,10 @@ def customer_behaviour_expr(
         promises_made=promises.count(),
         promises_kept=ibis.ifelse(promises.status == "kept", 1, 0).sum().cast("int64"),
         promises_broken=ibis.ifelse(
-            (promises.status == "open") & (promises.promised_date < as_of - timedelta(days=grace_days)), 1, 0
+            (promises.status == "broken")
+            | ((promises.status == "open") & (promises.promised_date < as_of - timedelta(days=grace_days))),
+            1,
+            0,
         )
         .sum()
         .cast("int64"),

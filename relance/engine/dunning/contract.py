@@ -36,8 +36,10 @@ if TYPE_CHECKING:
 
 # A promise to pay: pauses the customer's dunning until promised_date + the policy's grace.
 # status: "open" (the engine decides active / kept / broken), "kept" or "cancelled" (set by the
-# app; both end the promise). Kept = every promised invoice is fully paid by promised_date +
-# grace; broken = still open after that.
+# app; both end the promise), or "broken" (set by the app once the date plus grace passed
+# unpaid; the engine reads it as broken: dunning resumes flagged, the worklist counts it).
+# Kept = every promised invoice is fully paid by promised_date + grace; broken = still open
+# after that.
 PROMISES = ibis.schema(
     {
         "promise_id": "int64",

@@ -310,14 +310,15 @@ def _promise_states(
     as_of: date,
     backend: BaseBackend | None,
 ) -> pd.DataFrame:
-    """Open promises made by ``as_of``: customer_id, promise_id, end (date + grace), state.
+    """Open or broken promises made by ``as_of``: customer_id, promise_id, end (date + grace), state.
 
     state: "active" (pausing), "kept" or "broken". Kept: every promised invoice fully paid by
     ``as_of`` or, for a promise without invoices, the customer's payments dated from its
     creation to ``as_of`` reach its amount.
     """
     promises = tables.promises
-    promises = promises.filter(promises.status == "open", promises.created_on <= as_of)
+    # "broken" (written back by the app) is still read: dunning resumes flagged, the worklist counts it.
+    promises = promises.filter(promises.status.isin(["open", "broken"]), promises.created_on <= as_of)
     if not _count(promises, backend):  # the usual case: skip compiling the query below
         return pd.DataFrame({"customer_id": [], "promise_id": [], "end": [], "state": []})
     links = tables.promise_invoices
@@ -346,6 +347,7 @@ def _promise_states(
             "promise_id",
             "customer_id",
             "promised_date",
+            "status",
             amount_units=money_units(rows.amount),
             linked_invoices=rows.linked_invoices.fill_null(0),
             still_open=rows.still_open.fill_null(0),
@@ -364,7 +366,10 @@ def _promise_states(
         for promised, days in zip(frame.promised_date, grace, strict=True)
     ]
     kept = np.where(frame.linked_invoices > 0, frame.still_open == 0, frame.paid_units >= frame.amount_units)
-    frame["state"] = np.where(kept, "kept", np.where(frame["end"] < as_of, "broken", "active"))
+    written_broken = (frame.status == "broken").to_numpy()
+    frame["state"] = np.where(
+        written_broken, "broken", np.where(kept, "kept", np.where(frame["end"] < as_of, "broken", "active"))
+    )
     return frame
 
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from relance.core.errors import ValidationFailed
-from relance.engine.backends import _sqlite_insert, create_ledger_tables
+from relance.engine.backends import _sqlite_insert, create_ledger_tables, is_spark
 from relance.engine.dunning.contract import ALL_SCHEMAS, DUNNING_SCHEMAS, DunningTables, conform_dunning
 
 ERROR_PARQUET_MISSING = "parquet directory {directory}: no {name}.parquet file or {name}/ directory"
@@ -37,6 +37,11 @@ def create_dunning_tables(backend: BaseBackend, rows: Mapping[str, Any]) -> Dunn
     }
     for name, schema in DUNNING_SCHEMAS.items():
         arrow = dunning_arrow_table(name, rows.get(name, ()))
+        if is_spark(backend):  # temporary views: nothing written to a warehouse
+            from relance.engine.spark import register_arrow
+
+            tables[name] = conform_dunning(register_arrow(backend, name, arrow), name)
+            continue
         backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')  # type: ignore[attr-defined]
         table = backend.create_table(name, schema=schema)  # type: ignore[attr-defined]
         if arrow.num_rows:
@@ -48,25 +53,42 @@ def create_dunning_tables(backend: BaseBackend, rows: Mapping[str, Any]) -> Dunn
     return DunningTables(**tables)
 
 
+def _empty_table(con: BaseBackend, name: str) -> Any:
+    if is_spark(con):
+        from relance.engine.spark import register_arrow
+
+        return register_arrow(con, name, dunning_arrow_table(name, ()))
+    return con.create_table(name, schema=ALL_SCHEMAS[name], temp=True)  # type: ignore[attr-defined]
+
+
+def _read_parquet(con: BaseBackend, source: str, name: str) -> Any:
+    if is_spark(con):
+        from relance.engine.spark import read_parquet
+
+        return read_parquet(con, source, name)
+    return con.read_parquet(source, table_name=name)  # type: ignore[attr-defined]
+
+
 def read_parquet_tables(
     directory: Path, backend: BaseBackend | None = None
 ) -> tuple[BaseBackend, DunningTables]:
-    """DuckDB over ``directory``: each table ``NAME.parquet`` or ``NAME/*.parquet``.
+    """``backend`` (DuckDB unless given; Spark too) over ``directory``: each table ``NAME.parquet``
+    or ``NAME/*.parquet``.
 
     The ledger tables must exist; a missing dunning table is taken as empty.
     """
     con = backend or ibis.duckdb.connect()
     tables = {}
-    for name, schema in ALL_SCHEMAS.items():
+    for name in ALL_SCHEMAS:
         single, folder = directory / f"{name}.parquet", directory / name
         if single.is_file():
             source = str(single)
-        elif folder.is_dir():
-            source = str(folder / "*.parquet")
+        elif folder.is_dir():  # Spark reads a directory (and its partitions) by itself
+            source = str(folder) if is_spark(con) else str(folder / "*.parquet")
         elif name in DUNNING_SCHEMAS:
-            tables[name] = conform_dunning(con.create_table(name, schema=schema, temp=True), name)  # type: ignore[attr-defined]
+            tables[name] = conform_dunning(_empty_table(con, name), name)
             continue
         else:
             raise ValidationFailed(ERROR_PARQUET_MISSING.format(directory=directory, name=name))
-        tables[name] = conform_dunning(con.read_parquet(source, table_name=name), name)  # type: ignore[attr-defined]
+        tables[name] = conform_dunning(_read_parquet(con, source, name), name)
     return con, DunningTables(**tables)
