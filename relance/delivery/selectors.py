@@ -1,0 +1,101 @@
+"""Reads of the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from relance.core.errors import RelanceError
+from relance.delivery.models import MessageStatus, OutboundMessage
+from relance.ledger.models import Customer, Entity
+
+ERROR_NO_MESSAGE = "no message {pk} in the outbox"
+
+
+def outbox_list(
+    *,
+    entity: Entity | None = None,
+    statuses: Sequence[str] | None = None,
+    customer: Customer | None = None,
+    channel: str | None = None,
+) -> QuerySet[OutboundMessage]:
+    rows = OutboundMessage.objects.select_related("customer", "entity")
+    if entity is not None:
+        rows = rows.filter(entity=entity)
+    if statuses:
+        rows = rows.filter(status__in=list(statuses))
+    if customer is not None:
+        rows = rows.filter(customer=customer)
+    if channel:
+        rows = rows.filter(channel=channel)
+    return rows.order_by("-queued_at", "-id")
+
+
+def message_get(*, pk: int) -> OutboundMessage:
+    try:
+        return OutboundMessage.objects.select_related("customer", "entity", "contact").get(pk=pk)
+    except OutboundMessage.DoesNotExist:
+        raise RelanceError(ERROR_NO_MESSAGE.format(pk=pk)) from None
+
+
+def outbox_due_count(*, now: datetime | None = None, channels: Sequence[str] | None = None) -> int:
+    rows = OutboundMessage.objects.filter(
+        status=MessageStatus.QUEUED, next_attempt_at__lte=now or timezone.now()
+    )
+    if channels:
+        rows = rows.filter(channel__in=list(channels))
+    return rows.count()
+
+
+def outbox_status_counts(*, entity: Entity | None = None) -> dict[str, int]:
+    rows = OutboundMessage.objects.all()
+    if entity is not None:
+        rows = rows.filter(entity=entity)
+    return {
+        row["status"]: row["n"] for row in rows.values("status").annotate(n=Count("id")).order_by("status")
+    }
+
+
+def message_as_dict(message: OutboundMessage, *, events: bool = False) -> dict[str, Any]:
+    """The JSON form used by ``relance outbox --json``."""
+    data: dict[str, Any] = {
+        "id": message.pk,
+        "idempotency_key": message.idempotency_key,
+        "message_id": message.message_id,
+        "customer_ref": message.customer.external_ref,
+        "channel": message.channel,
+        "template_key": message.template_key,
+        "language": message.language,
+        "recipient": message.recipient,
+        "subject": message.subject,
+        "status": message.status,
+        "attempts": message.attempts,
+        "last_error": message.last_error,
+        "amount_due": str(message.amount_due) if message.amount_due is not None else None,
+        "currency": message.currency,
+        "rf_reference": message.rf_reference,
+        "fallback_of": message.fallback_of_id,
+        "provider": message.provider,
+        "provider_message_id": message.provider_message_id,
+        "queued_at": message.queued_at.isoformat(),
+        "next_attempt_at": message.next_attempt_at.isoformat(),
+        "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+        "delivered_at": message.delivered_at.isoformat() if message.delivered_at else None,
+        "opened_at": message.opened_at.isoformat() if message.opened_at else None,
+        "clicked_at": message.clicked_at.isoformat() if message.clicked_at else None,
+    }
+    if events:
+        data["events"] = [
+            {"kind": event.kind, "at": event.at.isoformat(), "detail": event.detail}
+            for event in message.events.all()
+        ]
+        data["attachments"] = [
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size}
+            for a in message.attachments.all()
+        ]
+        data["body_text"] = message.body_text
+    return data
