@@ -447,7 +447,7 @@ def dispute_make(
         )
     checked = [_file_check(upload, limits.attachment_max_bytes) for upload in files]
     if len(checked) > uploads.MAX_FILES:
-        raise PortalRefused(uploads.UPLOAD_TYPE_REFUSED)
+        raise PortalRefused(uploads.UPLOAD_TOO_MANY, limit=uploads.MAX_FILES)
     try:
         dispute = dunning.dispute_open(
             invoice=invoice, reason_code=reason_code, on=on, amount=amount, note=f"portal: {text}".strip()

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_noop as _
+
 ALLOWED = {
     b"%PDF-": ("application/pdf", "pdf"),
     b"\xff\xd8\xff": ("image/jpeg", "jpg"),
     b"\x89PNG\r\n\x1a\n": ("image/png", "png"),
 }
-UPLOAD_TYPE_REFUSED = "only PDF, JPEG or PNG files can be attached"
-UPLOAD_TOO_LARGE = "a file can be at most {limit} MB"
-UPLOAD_EMPTY = "the file is empty"
+UPLOAD_TYPE_REFUSED = _("Only PDF, JPEG or PNG files can be attached.")
+UPLOAD_TOO_LARGE = _("A file can be at most {limit} MB.")
+UPLOAD_EMPTY = _("The file is empty.")
+UPLOAD_TOO_MANY = _("Attach at most {limit} files.")
 MAX_FILES = 5
 
 
