@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_str
+from config.env import VAR_DIR, env_bool, env_str
 from config.settings.base import *  # noqa: F403
 
 DEBUG = False
@@ -19,3 +19,12 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+
+# One cache for every worker process, so the sign-in throttle (docs/access.md) counts failures
+# across them (the default in-memory cache is per process). Any shared cache will do.
+CACHES = {
+    "default": {
+        "BACKEND": env_str("RELANCE_CACHE_BACKEND", "django.core.cache.backends.filebased.FileBasedCache"),
+        "LOCATION": env_str("RELANCE_CACHE_LOCATION", str(VAR_DIR / "cache")),
+    }
+}

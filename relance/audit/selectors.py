@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -10,6 +11,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from relance.audit.models import AuditEvent
+
+OBJECT_TYPE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -45,13 +48,13 @@ def audit_event_list(*, user: Any = None, filters: AuditFilters = AuditFilters()
     if filters.entity:
         events = events.filter(entity__name=filters.entity)
     if filters.object:
-        kind, _, object_id = filters.object.partition("#")
-        if "." in kind and " " not in kind:
-            events = events.filter(object_type=kind.lower())
-            if object_id:
-                events = events.filter(object_id=object_id)
-        else:
-            events = events.filter(Q(object_repr__icontains=filters.object) | Q(object_id=filters.object))
+        text = filters.object
+        kind, _, object_id = text.partition("#")
+        matches = Q(object_repr__icontains=text) | Q(object_id=text)
+        if OBJECT_TYPE.match(kind.lower()):
+            by_type = Q(object_type=kind.lower()) & (Q(object_id=object_id) if object_id else Q())
+            matches |= by_type
+        events = events.filter(matches)
     if filters.action:
         events = events.filter(action=filters.action)
     if filters.since is not None:
