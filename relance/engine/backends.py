@@ -4,7 +4,12 @@
   holding tables named like the engine schemas (invoices, credit_notes, …);
 * ``postgres://user:pass@host:port/db`` (also ``postgresql://``): the same, on PostgreSQL;
 * ``parquet:///dir``: DuckDB reading ``dir/{invoices,credit_notes,payments,allocations,customers}``
-  where each is ``NAME.parquet`` or a directory ``NAME/`` of Parquet files.
+  where each is ``NAME.parquet`` or a directory ``NAME/`` of Parquet files;
+* ``spark://MASTER/dir``: the same files as Spark temporary views, on a SparkSession of
+  ``MASTER`` — ``local`` (every core of this machine), ``local[N]``, ``host:7077`` (a standalone
+  cluster: the directory must be visible to every executor), ``yarn``; ``sc://host:15002/dir``
+  for Spark Connect (see ``relance.engine.spark``). A Spark session already running in the
+  process is reused as it is.
 
 The app database (Django's tables, other names and storage) is bound by
 ``relance.reports.binding`` instead. Every binding hands the engine tables conformed to the
@@ -28,8 +33,14 @@ from ibis.backends import BaseBackend
 from relance.core.errors import ValidationFailed
 from relance.engine.schema import SCHEMAS, LedgerTables
 
-SCHEMES = ("sqlite", "duckdb", "postgres", "postgresql", "parquet")
-ERROR_SCHEME = "backend URL {url!r}: expected sqlite:///PATH, duckdb:///PATH, postgres://… or parquet:///DIR"
+SCHEMES = ("sqlite", "duckdb", "postgres", "postgresql", "parquet", "spark", "sc")
+ERROR_SCHEME = (
+    "backend URL {url!r}: expected sqlite:///PATH, duckdb:///PATH, postgres://…, parquet:///DIR "
+    "or spark://MASTER/DIR"
+)
+ERROR_SPARK_URL = (
+    "backend URL {url!r}: expected spark://MASTER/DIR (MASTER: local, local[N], host:port, yarn)"
+)
 ERROR_PARQUET_MISSING = (
     "parquet directory {directory}: no {name}.parquet file or {name}/ directory of Parquet files"
 )
@@ -66,6 +77,49 @@ def _parquet_source(directory: Path, name: str) -> str:
     raise ValidationFailed(ERROR_PARQUET_MISSING.format(directory=directory, name=name))
 
 
+def is_spark(backend: BaseBackend) -> bool:
+    return backend.name == "pyspark"
+
+
+def spark_url(url: str) -> tuple[str, str]:
+    """``spark://MASTER/DIR`` (or ``sc://HOST:PORT/DIR``) as Spark's master URL and the directory.
+
+    Parsed by hand: ``local[2]`` is no valid URL host for ``urllib``.
+    """
+    scheme, _, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if not authority or not slash or not path:
+        raise ValidationFailed(ERROR_SPARK_URL.format(url=url))
+    directory = path if "://" in path else "/" + path
+    if scheme.lower() == "sc":
+        return f"sc://{authority}", directory
+    if authority == "local":
+        return "local[*]", directory
+    if authority.startswith("local[") or authority in ("yarn",):
+        return authority, directory
+    return f"spark://{authority}", directory
+
+
+def _spark_tables(url: str) -> tuple[BaseBackend, dict[str, ir.Table]]:
+    from relance.engine import spark
+
+    master, directory = spark_url(url)
+    backend = spark.spark_backend(spark.SparkOptions(master=master))
+    raw = {}
+    for name in SCHEMAS:
+        single, folder = Path(directory) / f"{name}.parquet", Path(directory) / name
+        if "://" in directory:  # a remote file system: Spark finds out
+            source = f"{directory.rstrip('/')}/{name}.parquet"
+        elif single.is_file():
+            source = str(single)
+        elif folder.is_dir():
+            source = str(folder)
+        else:
+            raise ValidationFailed(ERROR_PARQUET_MISSING.format(directory=directory, name=name))
+        raw[name] = spark.read_parquet(backend, source, name)
+    return backend, raw
+
+
 def _path(url: str) -> str:
     parts = urlsplit(url)
     path = unquote(parts.netloc + parts.path) if parts.netloc == ":memory:" else unquote(parts.path)
@@ -74,11 +128,13 @@ def _path(url: str) -> str:
 
 def connect(url: str) -> BoundLedger:
     """Connect to ``url`` and bind the five ledger tables (see the module docstring)."""
-    scheme = urlsplit(url).scheme.lower()
+    scheme = url.partition("://")[0].lower()
     if scheme not in SCHEMES:
         raise ValidationFailed(ERROR_SCHEME.format(url=url))
     backend: BaseBackend
-    if scheme == "parquet":
+    if scheme in ("spark", "sc"):
+        backend, raw = _spark_tables(url)
+    elif scheme == "parquet":
         directory = Path(_path(url))
         backend = ibis.duckdb.connect()
         raw = {
@@ -137,6 +193,11 @@ def create_ledger_tables(
     tables = {}
     for name, schema in SCHEMAS.items():
         arrow = engine_arrow_table(name, rows.get(name, ()))
+        if is_spark(backend):  # temporary views: nothing written to a warehouse
+            from relance.engine.spark import register_arrow
+
+            tables[name] = conform(register_arrow(backend, name, arrow), name)
+            continue
         if overwrite:
             # Ibis's own DROP is mis-rendered by some sqlglot versions: plain SQL is portable here.
             backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')  # type: ignore[attr-defined]

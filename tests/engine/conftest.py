@@ -1,4 +1,8 @@
-"""The ``backend`` fixture: the same ledger loaded into SQLite, DuckDB and (when configured) PostgreSQL."""
+"""The ``backend`` fixture: the same ledger loaded into SQLite, DuckDB, (when configured) PostgreSQL
+and (when pyspark and Java are installed) Spark in local mode.
+
+Spark cases are marked ``spark``; one SparkSession serves the whole test process.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,33 @@ from tests.conftest import postgres_url
 
 Loader = Callable[[Mapping[str, Any]], LedgerTables]
 POSTGRES_SKIP = "SKIPPED: PostgreSQL backend: set RELANCE_TEST_POSTGRES_URL"
+SPARK_SKIP = "SKIPPED: Spark backend: {reason}"
+# Tiny tables, many queries: compiling Java for each query and adaptive planning cost more
+# than they save (tests ×2–3 faster without them). Results are the same.
+SPARK_TEST_SETTINGS = (
+    ("spark.sql.adaptive.enabled", "false"),
+    ("spark.sql.codegen.wholeStage", "false"),
+    ("spark.sql.codegen.factoryMode", "NO_CODEGEN"),
+)
+BACKENDS = ["sqlite", "duckdb", "postgres", pytest.param("spark", marks=pytest.mark.spark)]
 
 
-@pytest.fixture(params=["sqlite", "duckdb", "postgres"])
+@pytest.fixture(scope="session")
+def spark_backend() -> Any:
+    """Ibis on one local SparkSession (2 threads) for the whole test process; skips without pyspark/Java."""
+    from relance.engine.spark import SparkOptions, pyspark_available, spark_backend
+
+    reason = pyspark_available()
+    if reason:
+        pytest.skip(SPARK_SKIP.format(reason=reason))
+    return spark_backend(
+        SparkOptions(
+            master="local[2]", driver_memory="1g", shuffle_partitions=1, settings=SPARK_TEST_SETTINGS
+        )
+    )
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request, tmp_path) -> Iterator[Loader]:
     """A function loading engine-schema rows into a fresh database of each backend kind."""
     name = request.param
@@ -26,6 +54,8 @@ def backend(request, tmp_path) -> Iterator[Loader]:
         con = ibis.sqlite.connect(tmp_path / "ledger.sqlite3")
     elif name == "duckdb":
         con = ibis.duckdb.connect()
+    elif name == "spark":
+        con = request.getfixturevalue("spark_backend")
     else:
         url = postgres_url()
         if not url:
