@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from relance.compliance.models import ComplianceSettings, ContactPreferenceEvent
+from relance.compliance.selectors import caches_clear
 
 
 @admin.register(ComplianceSettings)
@@ -18,6 +19,7 @@ class ComplianceSettingsAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         obj.updated_by = request.user
         super().save_model(request, obj, form, change)
+        caches_clear()
 
 
 @admin.register(ContactPreferenceEvent)

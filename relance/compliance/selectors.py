@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 from django.db.models import Q
@@ -32,10 +33,29 @@ NO_CONVERSATION_OUTCOMES = frozenset(
 HOLDS_FOR_EVERY_MESSAGE = frozenset({"do_not_contact"})
 
 
-def compliance_settings_get(*, entity_id: int) -> ComplianceSettings:
+#: Settings and policy windows are read once per this many seconds per process: the worker asks
+#: for every message, they change rarely (a change made in this process applies at once).
+CACHE_SECONDS = 30.0
+_SETTINGS: dict[int, tuple[float, ComplianceSettings]] = {}
+
+
+def compliance_settings_get(*, entity_id: int, cached: bool = False) -> ComplianceSettings:
     """The entity's settings row, or an unsaved one holding the defaults."""
-    row = ComplianceSettings.objects.filter(entity_id=entity_id).first()
-    return row or ComplianceSettings(entity_id=entity_id)
+    if cached:
+        hit = _SETTINGS.get(entity_id)
+        if hit is not None and hit[0] > monotonic():
+            return hit[1]
+    row = ComplianceSettings.objects.filter(entity_id=entity_id).first() or ComplianceSettings(
+        entity_id=entity_id
+    )
+    _SETTINGS[entity_id] = (monotonic() + CACHE_SECONDS, row)
+    return row
+
+
+def caches_clear() -> None:
+    """Forget cached settings and policy windows (after a change; tests)."""
+    _SETTINGS.clear()
+    _POLICY_WINDOWS.clear()
 
 
 def rule_config(*, settings_row: ComplianceSettings) -> rules.RuleConfig:
@@ -56,7 +76,7 @@ def rule_config(*, settings_row: ComplianceSettings) -> rules.RuleConfig:
     )
 
 
-_POLICY_WINDOWS: dict[tuple[int, datetime], rules.LocalWindow | None] = {}
+_POLICY_WINDOWS: dict[tuple[int, str], tuple[float, rules.LocalWindow | None]] = {}
 
 
 def policy_send_window(*, entity_id: int, policy_key: str) -> rules.LocalWindow | None:
@@ -66,20 +86,18 @@ def policy_send_window(*, entity_id: int, policy_key: str) -> rules.LocalWindow 
 
     if not policy_key:
         return None
-    row = Policy.objects.filter(entity_id=entity_id, key=policy_key).only("pk", "spec", "updated_at").first()
-    if row is None:
-        return None
-    cache_key = (row.pk, row.updated_at)
-    if cache_key not in _POLICY_WINDOWS:
-        window = getattr(policy_from_dict(row.spec), "send_window", None)
-        local: rules.LocalWindow | None = None
-        if window is not None:
-            weekdays = frozenset(getattr(window, "weekdays", None) or rules.ALL_DAYS)
-            local = rules.LocalWindow(window.start, window.end, weekdays)
-        if len(_POLICY_WINDOWS) > 1000:
-            _POLICY_WINDOWS.clear()
-        _POLICY_WINDOWS[cache_key] = local
-    return _POLICY_WINDOWS[cache_key]
+    cache_key = (entity_id, policy_key)
+    hit = _POLICY_WINDOWS.get(cache_key)
+    if hit is not None and hit[0] > monotonic():
+        return hit[1]
+    row = Policy.objects.filter(entity_id=entity_id, key=policy_key).only("spec").first()
+    local: rules.LocalWindow | None = None
+    window = getattr(policy_from_dict(row.spec), "send_window", None) if row is not None else None
+    if window is not None:
+        weekdays = frozenset(getattr(window, "weekdays", None) or rules.ALL_DAYS)
+        local = rules.LocalWindow(window.start, window.end, weekdays)
+    _POLICY_WINDOWS[cache_key] = (monotonic() + CACHE_SECONDS, local)
+    return local
 
 
 def _is_internal(
@@ -123,6 +141,10 @@ def _local_noon(day: date, zone_name: str) -> datetime:
 
 def _sent_instants(queryset: Any) -> tuple[datetime, ...]:
     return tuple(queryset.annotate(at=Coalesce("sent_at", "updated_at")).values_list("at", flat=True))
+
+
+def _sent_by_contact(queryset: Any) -> list[tuple[int | None, datetime]]:
+    return list(queryset.annotate(at=Coalesce("sent_at", "updated_at")).values_list("contact_id", "at"))
 
 
 def _calls_and_conversations(
@@ -224,22 +246,25 @@ def message_facts(
             hold_reason = f"{hold.get_kind_display()}: {hold.reason}"
             break
 
-    counted = (
-        OutboundMessage.objects.filter(
-            customer=customer, channel__in=CAPPED_CHANNELS, status__in=COUNTED_STATUSES, action__isnull=False
-        )
-        .exclude(template_key__startswith="owner_")
-        .exclude(action__action="notify_owner")
+    settings_row = compliance_settings_get(entity_id=entity.pk, cached=True)
+    # Only what can still be in a cap's rolling window matters (later windows hold less).
+    cutoff = now - timedelta(days=max(settings_row.contact_cap_days, settings_row.customer_cap_days))
+    counted = OutboundMessage.objects.filter(
+        Q(sent_at__gte=cutoff) | Q(sent_at__isnull=True, updated_at__gte=cutoff),
+        customer=customer,
+        channel__in=CAPPED_CHANNELS,
+        status__in=COUNTED_STATUSES,
+        action__is_contact=True,  # run messages to the customer, not the owner's notification
     )
     if exclude_message_id is not None:
         counted = counted.exclude(pk=exclude_message_id)
     person = matching[0] if matching else None
-    sent_to_contact = _sent_instants(counted.filter(contact=person)) if person is not None else ()
-    sent_to_customer = _sent_instants(counted)
+    sent = _sent_by_contact(counted) if is_dunning else []
+    sent_to_customer = tuple(at for _, at in sent)
+    sent_to_contact = tuple(at for contact_id, at in sent if person is not None and contact_id == person.pk)
 
     calls: tuple[datetime, ...] = ()
     conversations: tuple[datetime, ...] = ()
-    settings_row = compliance_settings_get(entity_id=entity.pk)
     if channel == "call" and settings_row.consumer_rules:
         calls, conversations = _calls_and_conversations(
             customer=customer, contact=person, exclude_id=exclude_message_id
@@ -290,7 +315,7 @@ def message_assessment(
         exclude_message_id=exclude_message_id,
         dunning=dunning,
     )
-    config = rule_config(settings_row=compliance_settings_get(entity_id=customer.entity_id))
+    config = rule_config(settings_row=compliance_settings_get(entity_id=customer.entity_id, cached=True))
     matching = _matching_contacts(customer=customer, channel=channel, contact=contact, recipient=recipient)
     contact_found = matching[0] if matching else None
     policy = policy_key or getattr(action, "policy_key", "") or ""

@@ -177,6 +177,9 @@ def compliance_settings_update(*, entity: Entity, user: Any = None, **fields: An
             "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items())
         ) from None
     row.save()
+    from relance.compliance.selectors import caches_clear
+
+    caches_clear()
     return row
 
 

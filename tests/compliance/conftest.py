@@ -111,3 +111,12 @@ def make_message(entity):
         )
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_compliance_caches():
+    from relance.compliance.selectors import caches_clear
+
+    caches_clear()
+    yield
+    caches_clear()
