@@ -384,21 +384,24 @@ def _qr_data_uri(*, entity: Entity, amount: Decimal | None, currency: str, refer
     if currency != "EUR" or not entity.iban or not amount or amount <= 0:
         return ""
     try:
-        from relance.core.payment_refs import data_uri, epc_qr_svg
+        from relance.core.payment_refs import data_uri, epc_qr_png
     except ImportError:  # pragma: no cover - arrives with the templates work (H3)
         return ""
     try:
-        svg = epc_qr_svg(
+        # PNG, drawn without smoothing (image-rendering: pixelated): as sharp as SVG on paper, and
+        # WeasyPrint embeds it in a fraction of the time it takes to parse the SVG path.
+        png = epc_qr_png(
             name=entity.legal_name or entity.name,
             iban=entity.iban,
             bic=entity.bic,
             amount=amount,
             currency=currency,
             reference=reference,
+            scale=4,
         )
     except Exception:  # a name or reference the QR standard refuses: print the details without it
         return ""
-    return data_uri(svg, "image/svg+xml")
+    return data_uri(png, "image/png")
 
 
 def _has_qr(body: str) -> bool:
