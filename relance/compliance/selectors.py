@@ -102,6 +102,7 @@ def policy_send_window(*, entity_id: int, policy_key: str) -> rules.LocalWindow 
 
 def _is_internal(
     *,
+    contact: Contact | None,
     customer: Customer,
     channel: str,
     recipient: str,
@@ -114,7 +115,9 @@ def _is_internal(
         return True
     if template_key.startswith("owner_") or getattr(action, "action", "") == "notify_owner":
         return True
-    owner = customer.sales_owner if customer.sales_owner_id else None
+    if contact is not None or not customer.sales_owner_id:
+        return False
+    owner = customer.sales_owner
     return bool(
         channel == "email" and owner is not None and owner.email and owner.email.lower() == recipient.lower()
     )
@@ -168,10 +171,8 @@ def _calls_and_conversations(
         for t in tasks
         if (t.outcome or "").strip().lower() not in NO_CONVERSATION_OUTCOMES
     ]
-    try:
-        from relance.dunning.models import ContactLog
-    except ImportError:  # pragma: no cover
-        return tuple(call_instants), tuple(conversations)
+    from relance.dunning.models import ContactLog
+
     zone_name = customer.timezone or customer.entity.timezone
     for on in ContactLog.objects.filter(customer=customer, channel="phone").values_list("on", flat=True):
         call_instants.append(_local_noon(on, zone_name))
@@ -219,6 +220,7 @@ def message_facts(
         entity_tz=entity.timezone,
     )
     if _is_internal(
+        contact=contact,
         customer=customer,
         channel=channel,
         recipient=recipient,

@@ -21,6 +21,7 @@ from relance.ledger.models import Contact, Customer
 
 ONE_CLICK_FIELD = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"
+NOT_OWNER_ANY_MORE = "you are no longer this customer's sales owner"
 CHANNEL_NAMES = {"email": "emails", "sms": "text messages", "letter": "letters", "phone": "phone calls"}
 
 
@@ -109,6 +110,8 @@ def owner_hold(request: HttpRequest, token: str) -> HttpResponse:
             {"owner": owner, "next": request.get_full_path()},
             status=403,
         )
+    if customer.sales_owner_id != owner.pk:
+        return _invalid(request, NOT_OWNER_ANY_MORE, status=403)
     today = selectors.entity_today(customer=customer, now=timezone.now())
     error = ""
     hold = None

@@ -113,3 +113,14 @@ def test_the_service_uses_the_collections_hold_service(customer, owner):
         owner_hold_create(customer=customer, owner=owner, reason="ok", days=0, on=date(2026, 3, 2))
     hold = owner_hold_create(customer=customer, owner=owner, reason="x" * 500, days=3, on=date(2026, 3, 2))
     assert len(hold.reason) == 200 and hold.ends_on == date(2026, 3, 5)
+
+
+def test_a_former_sales_owner_can_no_longer_hold(customer, owner, client):
+    successor = get_user_model().objects.create_user("sam", "sam@acme.test", "pw")
+    path = hold_path(links.owner_hold_url(customer, owner, 7))
+    customer.sales_owner = successor
+    customer.save()
+    client.force_login(owner)
+    response = client.post(path, {"reason": "still mine", "days": "7"})
+    assert response.status_code == 403 and "no longer" in response.content.decode()
+    assert not CustomerHold.objects.exists()
