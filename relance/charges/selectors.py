@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -41,24 +41,28 @@ class CurrencyCharges:
         return self.interest + self.compensation
 
 
-@dataclass(frozen=True)
-class LateChargesSummary:
-    """Per-invoice charges (iterate over it like a list) and totals per currency."""
+class LateChargesSummary(list[InvoiceLateCharge]):
+    """The per-invoice charges — a list, as templates iterate over it — with the totals per
+    currency, the jurisdiction and the date as attributes."""
 
-    jurisdiction: str
-    as_of: date
-    lines: tuple[InvoiceLateCharge, ...]
-    totals: dict[str, CurrencyCharges] = field(default_factory=dict)
-    contractual_rate: Decimal | None = None
+    def __init__(
+        self,
+        lines: Sequence[InvoiceLateCharge],
+        *,
+        jurisdiction: str,
+        as_of: date,
+        totals: dict[str, CurrencyCharges],
+        contractual_rate: Decimal | None = None,
+    ) -> None:
+        super().__init__(lines)
+        self.jurisdiction = jurisdiction
+        self.as_of = as_of
+        self.totals = totals
+        self.contractual_rate = contractual_rate
 
-    def __iter__(self) -> Iterator[InvoiceLateCharge]:
-        return iter(self.lines)
-
-    def __len__(self) -> int:
-        return len(self.lines)
-
-    def __bool__(self) -> bool:
-        return bool(self.lines)
+    @property
+    def lines(self) -> tuple[InvoiceLateCharge, ...]:
+        return tuple(self)
 
 
 def late_charge_settings(*, entity: Entity) -> EntityLateCharges | None:
@@ -154,9 +158,9 @@ def late_charges_for(
         for currency in sorted(set(interest) | set(compensation))
     }
     return LateChargesSummary(
+        lines,
         jurisdiction=rule.jurisdiction,
         as_of=as_of,
-        lines=tuple(lines),
         totals=totals,
         contractual_rate=settings.contractual_rate,
     )

@@ -117,3 +117,13 @@ def test_command_shows_charges_as_json_and_as_a_table(customer, capsys):
 def test_command_refuses_when_not_enabled(customer):
     with pytest.raises(CommandError, match="late charges are not enabled for entity acme"):
         call_command("charges", "show", "--customer", "C-1")
+
+
+def test_the_summary_is_a_list_of_invoice_charges(customer):
+    """Templates iterate over it; comms' ``plain()`` turns it into a tuple of dicts."""
+    late_charges_configure(entity=customer.entity, enabled=True, jurisdiction="EU")
+    summary = late_charges_for(customer=customer, invoices=None, as_of=AS_OF)
+    assert isinstance(summary, list) and len(summary) == 3 and summary.jurisdiction == "EU"
+    assert [line.invoice_ref for line in summary] == ["INV-EU", "INV-GBP", "INV-PART"]
+    on_time = late_charges_for(customer=customer, invoices=None, as_of=date(2024, 7, 1))
+    assert on_time == [] and on_time is not None  # enabled, nothing late: empty, not None
