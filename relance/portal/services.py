@@ -594,9 +594,7 @@ def plan_ask(
         reasons.append(PLAN_FIRST_TOO_LATE.format(limit=limits.plan_max_first_delay_days))
     if total / installments < limits.plan_min_installment:
         reasons.append(
-            PLAN_INSTALLMENT_TOO_SMALL.format(
-                limit=limits.plan_min_installment.normalize(), currency=currency
-            )
+            PLAN_INSTALLMENT_TOO_SMALL.format(limit=f"{limits.plan_min_installment:.2f}", currency=currency)
         )
     if reasons:
         request = PlanRequest.objects.create(
