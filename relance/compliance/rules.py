@@ -58,6 +58,8 @@ class LocalWindow:
             if self.weekdays != ALL_DAYS
             else "every day"
         )
+        if self.start == time(0) and self.end == time.max:
+            return days
         return f"{self.start:%H:%M}–{self.end:%H:%M} {days}"
 
     def holds(self, local: datetime) -> bool:
@@ -116,6 +118,8 @@ class MessageFacts:
     calls: tuple[datetime, ...] = ()
     conversations: tuple[datetime, ...] = ()
     policy_window: LocalWindow | None = None
+    policy_weekdays: frozenset[int] | None = None
+    policy_holiday_country: str = ""
     holiday_country: str = ""
 
 
@@ -233,7 +237,9 @@ def public_holiday(day: date, country: str) -> str:
     return _holidays(country, day.year).get(day, "") if country else ""
 
 
-def holiday_rule(at: datetime, *, zones: Sequence[tzinfo], country: str) -> RuleResult:
+def holiday_rule(
+    at: datetime, *, zones: Sequence[tzinfo], country: str, rule: str = "public_holiday"
+) -> RuleResult:
     """Not on a day that is a public holiday in ``country`` in any of the zones."""
     candidate = at
     first_reason = ""
@@ -249,8 +255,8 @@ def holiday_rule(at: datetime, *, zones: Sequence[tzinfo], country: str) -> Rule
             break
         candidate = latest
     if candidate == at:
-        return RuleResult("public_holiday", True)
-    return RuleResult("public_holiday", False, first_reason, candidate)
+        return RuleResult(rule, True)
+    return RuleResult(rule, False, first_reason, candidate)
 
 
 # --------------------------------------------------------------------------- frequency
@@ -387,6 +393,17 @@ def assess(facts: MessageFacts, config: RuleConfig, at: datetime) -> list[RuleRe
             window_rule(
                 "policy_window", at, zones=zones, window=facts.policy_window, label="the policy's send window"
             )
+        )
+    if facts.policy_weekdays is not None and channel in config.policy_window_channels:
+        days = LocalWindow(time(0), time.max, facts.policy_weekdays)
+        results.append(
+            window_rule(
+                "policy_business_days", at, zones=zones, window=days, label="the policy's business days"
+            )
+        )
+    if facts.policy_holiday_country and channel in config.policy_window_channels:
+        results.append(
+            holiday_rule(at, zones=zones, country=facts.policy_holiday_country, rule="policy_holidays")
         )
     if config.consumer_rules:
         if channel in CONSUMER_HOURS_CHANNELS:

@@ -55,7 +55,7 @@ def compliance_settings_get(*, entity_id: int, cached: bool = False) -> Complian
 def caches_clear() -> None:
     """Forget cached settings and policy windows (after a change; tests)."""
     _SETTINGS.clear()
-    _POLICY_WINDOWS.clear()
+    _POLICY_TIMINGS.clear()
 
 
 def rule_config(*, settings_row: ComplianceSettings) -> rules.RuleConfig:
@@ -76,28 +76,57 @@ def rule_config(*, settings_row: ComplianceSettings) -> rules.RuleConfig:
     )
 
 
-_POLICY_WINDOWS: dict[tuple[int, str], tuple[float, rules.LocalWindow | None]] = {}
+@dataclass(frozen=True)
+class PolicyTiming:
+    """The parts of a dunning policy that say when its messages may go out."""
+
+    window: rules.LocalWindow | None = None
+    weekdays: frozenset[int] | None = None
+    holidays: str = ""
+    """``customer`` (the customer's country, else the entity's), a country code, or '' (none)."""
 
 
-def policy_send_window(*, entity_id: int, policy_key: str) -> rules.LocalWindow | None:
-    """The policy's ``send_window`` (start, end, weekdays) if the policy has one."""
+NO_TIMING = PolicyTiming()
+_POLICY_TIMINGS: dict[tuple[int, str], tuple[float, PolicyTiming]] = {}
+
+
+def policy_timing(*, entity_id: int, policy_key: str) -> PolicyTiming:
+    """The policy's ``send_window`` and ``business_days`` (read with fallbacks: older policies have neither)."""
     from relance.dunning.models import Policy
     from relance.engine.dunning.policy import policy_from_dict
 
     if not policy_key:
-        return None
+        return NO_TIMING
     cache_key = (entity_id, policy_key)
-    hit = _POLICY_WINDOWS.get(cache_key)
+    hit = _POLICY_TIMINGS.get(cache_key)
     if hit is not None and hit[0] > monotonic():
         return hit[1]
     row = Policy.objects.filter(entity_id=entity_id, key=policy_key).only("spec").first()
-    local: rules.LocalWindow | None = None
-    window = getattr(policy_from_dict(row.spec), "send_window", None) if row is not None else None
-    if window is not None:
-        weekdays = frozenset(getattr(window, "weekdays", None) or rules.ALL_DAYS)
-        local = rules.LocalWindow(window.start, window.end, weekdays)
-    _POLICY_WINDOWS[cache_key] = (monotonic() + CACHE_SECONDS, local)
-    return local
+    policy = policy_from_dict(row.spec) if row is not None else None
+    window = getattr(policy, "send_window", None)
+    business_days = getattr(policy, "business_days", None)
+    timing = PolicyTiming(
+        window=(
+            rules.LocalWindow(
+                window.start, window.end, frozenset(getattr(window, "weekdays", None) or rules.ALL_DAYS)
+            )
+            if window is not None
+            else None
+        ),
+        weekdays=frozenset(business_days.weekdays) if business_days is not None else None,
+        holidays=(
+            ""
+            if business_days is None or getattr(business_days, "holidays", "none") == "none"
+            else str(business_days.holidays)
+        ),
+    )
+    _POLICY_TIMINGS[cache_key] = (monotonic() + CACHE_SECONDS, timing)
+    return timing
+
+
+def policy_send_window(*, entity_id: int, policy_key: str) -> rules.LocalWindow | None:
+    """The policy's ``send_window`` (start, end, weekdays) if the policy has one."""
+    return policy_timing(entity_id=entity_id, policy_key=policy_key).window
 
 
 def _is_internal(
@@ -272,6 +301,7 @@ def message_facts(
             customer=customer, contact=person, exclude_id=exclude_message_id
         )
     policy = policy_key or getattr(action, "policy_key", "") or ""
+    timing = policy_timing(entity_id=entity.pk, policy_key=policy) if is_dunning else NO_TIMING
     return rules.MessageFacts(
         channel=channel,
         zones=zones,
@@ -284,7 +314,11 @@ def message_facts(
         sent_to_customer=sent_to_customer,
         calls=calls,
         conversations=conversations,
-        policy_window=policy_send_window(entity_id=entity.pk, policy_key=policy) if is_dunning else None,
+        policy_window=timing.window,
+        policy_weekdays=timing.weekdays,
+        policy_holiday_country=(
+            (customer.country or entity.country) if timing.holidays == "customer" else timing.holidays
+        ),
         holiday_country=holiday_country or settings_row.holiday_country or customer.country or entity.country,
     )
 

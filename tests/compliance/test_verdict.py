@@ -197,3 +197,43 @@ def test_consumer_pack_seven_calls_in_seven_days_and_conversations(
     email = make_message(customer, contact=contact)
     late = outbound_verdict(email, now=paris(MONDAY, 21, 5))
     assert "08:00–21:00" in late.reason and late.defer_until == paris(MONDAY + timedelta(days=1), 8)
+
+
+def test_the_policys_business_days_and_holidays_hold_at_delivery(
+    customer, contact, make_message, make_action, monkeypatch
+):
+    from relance.dunning.models import Policy
+    from relance.engine.dunning import policy as engine_policy
+
+    Policy.objects.create(entity=customer.entity, key="standard", name="Standard", spec={"key": "standard"})
+    days = SimpleNamespace(weekdays=(0, 1, 2, 3, 4), holidays="customer")
+    monkeypatch.setattr(engine_policy, "policy_from_dict", lambda spec: SimpleNamespace(business_days=days))
+    message = make_message(customer, contact=contact, action=make_action(customer))
+    saturday = paris(MONDAY + timedelta(days=5), 10)
+    verdict = outbound_verdict(message, now=saturday)
+    assert "policy_business_days" in verdict.reason
+    assert verdict.defer_until == paris(MONDAY + timedelta(days=7), 0)
+    # Easter Monday 2026 (6 April) is a holiday in France, the customer's country.
+    verdict = outbound_verdict(message, now=paris(date(2026, 4, 6), 10))
+    assert "policy_holidays" in verdict.reason and verdict.defer_until == paris(date(2026, 4, 7), 0)
+    # Replies outside the run do not follow the policy's calendar.
+    assert outbound_verdict(make_message(customer, contact=contact), now=saturday).allowed
+
+
+def test_a_shipped_policy_with_a_send_window(customer, contact, make_message, make_action):
+    from pathlib import Path
+
+    import yaml
+
+    from relance.dunning.services import policy_import
+    from relance.engine.dunning import policy as engine_policy
+
+    if not hasattr(engine_policy, "SendWindow"):
+        pytest.skip("SKIPPED: the engine's policies have no send_window yet")
+    spec = yaml.safe_load((Path(engine_policy.__file__).parent / "policies" / "standard.yaml").read_text())
+    spec["send_window"] = {"start": "09:00", "end": "17:30", "weekdays": ["mon", "tue", "wed", "thu", "fri"]}
+    policy_import(entity=customer.entity, spec=spec)
+    message = make_message(customer, contact=contact, action=make_action(customer, policy_key="standard"))
+    verdict = outbound_verdict(message, now=paris(MONDAY, 17, 30))
+    assert verdict.defer_until == paris(MONDAY + timedelta(days=1), 9)
+    assert outbound_verdict(message, now=paris(MONDAY, 17, 29)).allowed
