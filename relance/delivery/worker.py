@@ -350,7 +350,14 @@ def _deliver(
             last_error="",
             updated_at=finished,
         )
-        _event(pk, DeliveryEventKind.SENT, finished, provider=receipt.provider, attempt=message.attempts)
+        _event(
+            pk,
+            DeliveryEventKind.SENT,
+            finished,
+            provider=receipt.provider,
+            attempt=message.attempts,
+            worker=worker_id,
+        )
         if receipt.delivered:
             _event(pk, DeliveryEventKind.DELIVERED, finished, provider=receipt.provider)
     return "delivered" if receipt.delivered else "sent"
