@@ -127,3 +127,21 @@ def test_the_summary_is_a_list_of_invoice_charges(customer):
     assert [line.invoice_ref for line in summary] == ["INV-EU", "INV-GBP", "INV-PART"]
     on_time = late_charges_for(customer=customer, invoices=None, as_of=date(2024, 7, 1))
     assert on_time == [] and on_time is not None  # enabled, nothing late: empty, not None
+
+
+def test_admin_refuses_a_french_rate_below_the_floor(admin_client, entity):
+    url = "/admin/charges/entitylatecharges/add/"
+    assert admin_client.get(url).status_code == 200
+    form = {
+        "entity": entity.pk,
+        "enabled": "on",
+        "jurisdiction": "FR",
+        "contractual_rate": "5",
+        "margin_pp": "",
+    }
+    response = admin_client.post(url, {**form, "include_compensation": "on"})
+    assert response.status_code == 200 and "3 × the legal rate" in response.content.decode()
+    assert not EntityLateCharges.objects.exists()
+    response = admin_client.post(url, {**form, "contractual_rate": "20", "include_compensation": "on"})
+    assert response.status_code == 302
+    assert EntityLateCharges.objects.get().contractual_rate == Decimal(20)
