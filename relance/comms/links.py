@@ -1,0 +1,116 @@
+"""Signed links in messages: the customer's portal and the contact's opt-out.
+
+Tokens are short (they go into SMS): ``<payload>.<timestamp>.<signature>`` where the signature
+is Django's salted HMAC (``django.core.signing.Signer``, SHA-256) of payload and timestamp,
+truncated to 22 base64 characters (132 bits). Portal links expire; opt-out links do not (the
+law wants an unsubscribe link to keep working).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.urls import NoReverseMatch, reverse
+from django.utils.crypto import constant_time_compare
+
+from relance.ledger.models import Contact, Customer
+
+PORTAL_SALT = "relance.comms.portal"
+OPT_OUT_SALT = "relance.comms.opt_out"
+PORTAL_LINK_MAX_AGE_DAYS = 60
+SIGNATURE_CHARS = 22
+
+BAD_TOKEN = "the link is invalid"
+EXPIRED_TOKEN = "the link has expired"
+
+
+def _signature(salt: str, value: str) -> str:
+    return signing.Signer(salt=salt, algorithm="sha256").signature(value)[:SIGNATURE_CHARS]
+
+
+def _sign(salt: str, payload: str, *, now: float | None = None) -> str:
+    stamp = signing.b62_encode(int(now if now is not None else time.time()))
+    value = f"{payload}.{stamp}"
+    return f"{value}.{_signature(salt, value)}"
+
+
+def _unsign(salt: str, token: str, *, max_age_seconds: float | None, now: float | None = None) -> str:
+    try:
+        payload, stamp, signature = token.rsplit(".", 2)
+    except ValueError:
+        raise signing.BadSignature(BAD_TOKEN) from None
+    if not constant_time_compare(signature, _signature(salt, f"{payload}.{stamp}")):
+        raise signing.BadSignature(BAD_TOKEN)
+    if max_age_seconds is not None:
+        age = (now if now is not None else time.time()) - signing.b62_decode(stamp)
+        if age > max_age_seconds:
+            raise signing.SignatureExpired(EXPIRED_TOKEN)
+    return payload
+
+
+def _absolute(path: str) -> str:
+    return f"{settings.RELANCE_PUBLIC_URL}{path}"
+
+
+@dataclass(frozen=True, slots=True)
+class PortalAccess:
+    customer_id: int
+    contact_id: int | None
+
+
+def portal_token(customer: Customer, *, contact: Contact | None = None, now: float | None = None) -> str:
+    payload = signing.b62_encode(customer.pk) + ("-" + signing.b62_encode(contact.pk) if contact else "")
+    return _sign(PORTAL_SALT, payload, now=now)
+
+
+def portal_token_load(token: str, *, now: float | None = None) -> PortalAccess:
+    """Who a portal token is for; raises ``signing.BadSignature`` (or ``SignatureExpired``)."""
+    payload = _unsign(PORTAL_SALT, token, max_age_seconds=PORTAL_LINK_MAX_AGE_DAYS * 86400, now=now)
+    customer, _, contact = payload.partition("-")
+    try:
+        return PortalAccess(signing.b62_decode(customer), signing.b62_decode(contact) if contact else None)
+    except ValueError:
+        raise signing.BadSignature(BAD_TOKEN) from None
+
+
+def portal_url(customer: Customer, *, contact: Contact | None = None) -> str:
+    """Absolute, signed, expiring link to the customer's portal (placeholder page for now)."""
+    return _absolute(reverse("comms:portal", args=[portal_token(customer, contact=contact)]))
+
+
+def pay_url(customer: Customer, *, contact: Contact | None = None) -> str:
+    """The pay button's link: the portal's payment page once the portal lands."""
+    return portal_url(customer, contact=contact) + "?pay=1"
+
+
+def opt_out_token(contact: Contact, channel: str) -> str:
+    return _sign(OPT_OUT_SALT, f"{signing.b62_encode(contact.pk)}-{channel}")
+
+
+def opt_out_token_load(token: str) -> tuple[int, str]:
+    """``(contact_id, channel)`` of an opt-out token; raises ``signing.BadSignature`` if forged."""
+    payload = _unsign(OPT_OUT_SALT, token, max_age_seconds=None)
+    contact, _, channel = payload.partition("-")
+    try:
+        return signing.b62_decode(contact), channel
+    except ValueError:
+        raise signing.BadSignature(BAD_TOKEN) from None
+
+
+def opt_out_url(contact: Contact, channel: str) -> str:
+    """Absolute signed link to stop ``channel`` messages to ``contact``.
+
+    The view and its token format belong to the compliance app (``relance.compliance.links``);
+    this module's own token is the fallback while that app is not installed.
+    """
+    try:
+        from relance.compliance import links as compliance_links
+
+        return compliance_links.opt_out_url(contact, channel)
+    except (ImportError, NoReverseMatch, ValueError):
+        pass
+    token = opt_out_token(contact, channel)
+    return _absolute(f"/compliance/opt-out/{token}/")

@@ -1,0 +1,202 @@
+"""Rendering a message for a customer: the single entry point the outbox, the preview and the
+command use (``message_render``), and saving an entity's own template after checking it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from relance.comms import defaults
+from relance.comms.context import Links, message_context
+from relance.comms.links import opt_out_url, pay_url, portal_url
+from relance.comms.models import MessageTemplate
+from relance.comms.rendering import TemplateError, check_template, render_template
+from relance.comms.selectors import template_resolve
+from relance.comms.types import Attachment, RenderedMessage
+from relance.ledger.models import Contact, Customer, Invoice
+
+logger = logging.getLogger(__name__)
+
+OPT_OUT_CHANNELS = ("email", "sms")
+STATEMENT_TONES = ("firm", "final")
+DEFAULT_HOLD_DAYS = 7
+QR_FORMAT = {"email": "png", "letter": "svg"}
+
+
+def message_language(
+    *, customer: Customer, contact: Contact | None = None, language: str | None = None
+) -> str:
+    """The language asked for, else the contact's (if the model has one), the customer's, the
+    entity's, English."""
+    return (
+        language
+        or getattr(contact, "language", "")
+        or customer.language
+        or customer.entity.language
+        or defaults.FALLBACK_LANGUAGE
+    )
+
+
+def _links(
+    *,
+    customer: Customer,
+    contact: Contact | None,
+    channel: str,
+    owner_message: bool,
+    extra: Mapping[str, Any],
+) -> Links:
+    if owner_message:
+        hold = ""
+        if customer.sales_owner_id:
+            try:
+                from relance.compliance.links import owner_hold_url
+
+                hold = owner_hold_url(
+                    customer, customer.sales_owner, int(extra.get("hold_days", DEFAULT_HOLD_DAYS))
+                )  # type: ignore[call-overload]
+            except Exception:  # the hold link is optional: never fail the owner's notification for it
+                logger.warning("no hold link for customer %s", customer.pk, exc_info=True)
+        return Links(portal="", pay="", opt_out="", hold=hold)
+    return Links(
+        portal=portal_url(customer, contact=contact),
+        pay=pay_url(customer, contact=contact),
+        opt_out=opt_out_url(contact, channel) if contact is not None and channel in OPT_OUT_CHANNELS else "",
+    )
+
+
+def _statement(customer: Customer, as_of: date, language: str) -> Attachment | None:
+    try:
+        from relance.comms.pdf import statement_pdf  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    content = statement_pdf(customer=customer, as_of=as_of, language=language)
+    return Attachment(
+        filename=f"statement-{customer.external_ref}-{as_of.isoformat()}.pdf",
+        content_type="application/pdf",
+        content=content,
+    )
+
+
+def message_render(
+    *,
+    customer: Customer,
+    template_key: str,
+    channel: str,
+    as_of: date,
+    invoices: Sequence[Invoice] | None = None,
+    contact: Contact | None = None,
+    action: Any = None,
+    language: str | None = None,
+    message_key: str = "",
+    extra: Mapping[str, object] | None = None,
+) -> RenderedMessage:
+    """Render ``template_key`` for ``customer`` on ``channel`` as of ``as_of``.
+
+    The template is the entity's own (key, channel, language), else the shipped default, with the
+    language falling back to its base language and then English. ``message_key`` seeds the RF
+    reference, so rendering the same message again gives the same reference. Raises
+    ``TemplateError`` (with the template's name and line) when the template is broken, and
+    ``LookupError`` when no template has the key.
+    """
+    entity = customer.entity
+    wanted = message_language(customer=customer, contact=contact, language=language)
+    resolved = template_resolve(entity=entity, key=template_key, channel=channel, language=wanted)
+    spec = defaults.KEYS.get(template_key, defaults.KeySpec())
+    extra = dict(extra or {})
+    links = _links(
+        customer=customer,
+        contact=contact,
+        channel=channel,
+        owner_message=spec.audience == "owner",
+        extra=extra,
+    )
+    context = message_context(
+        customer=customer,
+        template_key=template_key,
+        channel=channel,
+        language=resolved.language,
+        as_of=as_of,
+        invoices=invoices,
+        contact=contact,
+        action=action,
+        message_key=message_key,
+        extra=extra,
+        links=links,
+        qr=QR_FORMAT.get(channel, ""),
+    )
+    values = context.as_template_context()
+    source = resolved.source
+    subject = ""
+    if source.subject:
+        subject = " ".join(
+            render_template(source.subject, values, name=f"{resolved.name} subject", html=False).split()
+        )
+    values["subject"] = subject
+    text = render_template(source.text, values, name=f"{resolved.name} text", html=False).strip() + "\n"
+    html = (
+        render_template(source.html, values, name=f"{resolved.name} html", html=True) if source.html else ""
+    )
+    if channel in ("sms", "portal", "call"):
+        text = text.strip()
+    attachments: list[Attachment] = []
+    if channel == "email" and context.tone in STATEMENT_TONES and spec.audience == "customer":
+        statement = _statement(customer, as_of, resolved.language)
+        if statement is not None:
+            attachments.append(statement)
+    return RenderedMessage(
+        template_key=template_key,
+        channel=channel,
+        language=resolved.language,
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=tuple(attachments),
+        rf_reference=context.rf_reference,
+        amount_due=context.amount_due,
+        currency=context.currency,
+        links=context.links.as_dict(),
+    )
+
+
+def message_template_check(*, subject: str, body_text: str, body_html: str, name: str) -> None:
+    """Compile the three parts in the sandbox; raises ``TemplateError`` naming the part and line."""
+    check_template(subject, name=f"{name} subject", html=False)
+    check_template(body_text, name=f"{name} text", html=False)
+    if body_html:
+        check_template(body_html, name=f"{name} html", html=True)
+
+
+def message_template_save(
+    *,
+    entity: Any,
+    key: str,
+    channel: str,
+    language: str,
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    user: Any = None,
+) -> MessageTemplate:
+    """Create or replace an entity's template after checking that it compiles."""
+    message_template_check(
+        subject=subject, body_text=body_text, body_html=body_html, name=f"{key} [{channel}, {language}]"
+    )
+    template, _ = MessageTemplate.objects.update_or_create(
+        entity=entity,
+        key=key,
+        channel=channel,
+        language=language,
+        defaults={"subject": subject, "body_text": body_text, "body_html": body_html, "updated_by": user},
+    )
+    return template
+
+
+__all__ = [
+    "TemplateError",
+    "message_language",
+    "message_render",
+    "message_template_check",
+    "message_template_save",
+]

@@ -1,0 +1,135 @@
+"""Pages of the comms app: the message preview (for credit managers) and the portal placeholder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+
+from relance.api.selectors import entities_for_user
+from relance.comms import defaults
+from relance.comms.links import portal_token_load
+from relance.comms.rendering import TemplateError
+from relance.comms.services import message_render
+from relance.comms.types import RenderedMessage
+from relance.core.calendar import parse_iso_date
+from relance.core.errors import ValidationFailed
+from relance.ledger.models import Customer, Entity
+
+FRAME_CSP = "default-src 'none'; img-src data: http: https:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    entity: Entity
+    customer: Customer
+    template_key: str
+    channel: str
+    language: str
+    as_of: date
+
+
+def _preview_request(request: HttpRequest) -> PreviewRequest | None:
+    """The customer among the entities the user may see (another entity's customer is a 404)."""
+    ref = request.GET.get("customer", "").strip()
+    visible = entities_for_user(request.user)
+    entity_name = request.GET.get("entity", "").strip()
+    if entity_name:
+        visible = visible.filter(name=entity_name)
+        if not visible.exists():
+            raise Http404("entity not found")
+    if not ref:
+        return None
+    customer = (
+        Customer.objects.select_related("entity", "collector", "sales_owner")
+        .filter(entity__in=visible, external_ref=ref)
+        .order_by("entity__name")
+        .first()
+    )
+    if customer is None:
+        raise Http404("customer not found")
+    try:
+        as_of = parse_iso_date(request.GET["as_of"]) if request.GET.get("as_of") else date.today()
+    except (ValidationFailed, ValueError):
+        as_of = date.today()
+    channel = request.GET.get("channel", "email")
+    if channel not in defaults.CHANNELS:
+        channel = "email"
+    return PreviewRequest(
+        entity=customer.entity,
+        customer=customer,
+        template_key=request.GET.get("template", "overdue_friendly").strip() or "overdue_friendly",
+        channel=channel,
+        language=request.GET.get("lang", "").strip(),
+        as_of=as_of,
+    )
+
+
+def _render(asked: PreviewRequest) -> tuple[RenderedMessage | None, str]:
+    contact = asked.customer.contacts.order_by("id").first()
+    try:
+        rendered = message_render(
+            customer=asked.customer,
+            template_key=asked.template_key,
+            channel=asked.channel,
+            as_of=asked.as_of,
+            contact=contact,
+            language=asked.language or None,
+            message_key=f"preview/{asked.customer.pk}/{asked.template_key}/{asked.as_of}",
+        )
+    except (TemplateError, LookupError) as exc:
+        return None, str(exc)
+    return rendered, ""
+
+
+@login_required
+def preview(request: HttpRequest) -> HttpResponse:
+    """Subject, HTML (in a sandboxed iframe: no scripts, no same origin) and text of a message."""
+    asked = _preview_request(request)
+    rendered, error = _render(asked) if asked else (None, "")
+    return render(
+        request,
+        "comms/preview.html",
+        {
+            "asked": asked,
+            "rendered": rendered,
+            "error": error,
+            "keys": sorted(defaults.KEYS),
+            "channels": defaults.CHANNELS,
+            "languages": defaults.LANGUAGES,
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+@login_required
+@xframe_options_sameorigin
+def preview_frame(request: HttpRequest) -> HttpResponse:
+    """The rendered HTML alone, under a CSP that forbids scripts, for opening in its own tab."""
+    asked = _preview_request(request)
+    if asked is None:
+        raise Http404("customer not given")
+    rendered, error = _render(asked)
+    if rendered is None:
+        response = HttpResponse(error, content_type="text/plain; charset=utf-8", status=422)
+    else:
+        body = rendered.html or f"<pre>{rendered.text}</pre>"
+        response = HttpResponse(body, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = FRAME_CSP
+    return response
+
+
+def portal_placeholder(request: HttpRequest, token: str) -> HttpResponse:
+    """Where portal links land until the customer portal exists: checks the link, says so."""
+    try:
+        portal_token_load(token)
+    except signing.SignatureExpired:
+        return render(request, "comms/portal_placeholder.html", {"expired": True}, status=410)
+    except signing.BadSignature:
+        raise Http404("invalid link") from None
+    return render(request, "comms/portal_placeholder.html", {"expired": False})
