@@ -739,7 +739,7 @@ def checkout_paid(*, paid: ProviderPayment) -> PortalCheckout | None:
     if not created:
         return None
     checkout = (
-        PortalCheckout.objects.select_for_update()
+        PortalCheckout.objects.select_for_update(of=("self",))
         .select_related("customer", "customer__entity", "link")
         .filter(provider=paid.provider, provider_ref=paid.provider_ref)
         .first()

@@ -146,9 +146,9 @@ def test_huge_upload_is_refused(client, url, ledger, entity):
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024, FILE_UPLOAD_MAX_MEMORY_SIZE=1024)
 def test_attachment_served_only_as_a_download(client, url, ledger, settings, tmp_path):
     settings.RELANCE_PORTAL_UPLOAD_ROOT = str(tmp_path)
-    from relance.portal.models import upload_storage
-
     from django.utils.functional import empty
+
+    from relance.portal.models import upload_storage
 
     upload_storage._wrapped = empty  # the lazy storage picks up the new root
     response = _dispute(client, url, ledger["invoices"]["late"], files=[SimpleUploadedFile("n.png", PNG)])
