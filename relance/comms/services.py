@@ -4,6 +4,7 @@ command use (``message_render``), and saving an entity's own template after chec
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -23,6 +24,11 @@ OPT_OUT_CHANNELS = ("email", "sms")
 STATEMENT_TONES = ("firm", "final")
 DEFAULT_HOLD_DAYS = 7
 QR_FORMAT = {"email": "png", "letter": "svg"}
+
+
+def _one_line(text: str) -> str:
+    """A subject on one line; no-break spaces (inside amounts) are kept."""
+    return re.sub(r"[ \t\r\n]+", " ", text).strip()
 
 
 def message_language(
@@ -130,8 +136,8 @@ def message_render(
     source = resolved.source
     subject = ""
     if source.subject:
-        subject = " ".join(
-            render_template(source.subject, values, name=f"{resolved.name} subject", html=False).split()
+        subject = _one_line(
+            render_template(source.subject, values, name=f"{resolved.name} subject", html=False)
         )
     values["subject"] = subject
     text = render_template(source.text, values, name=f"{resolved.name} text", html=False).strip() + "\n"

@@ -1,0 +1,69 @@
+"""Admin for entities' own message templates: a template is saved only if it compiles in the sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from relance.comms.models import MessageTemplate
+from relance.comms.rendering import TemplateError
+from relance.comms.services import message_template_check
+
+
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ["entity", "key", "channel", "language", "subject", "body_text", "body_html"]
+        widgets = {
+            "body_text": forms.Textarea(attrs={"rows": 18, "cols": 100, "style": "font-family: monospace"}),
+            "body_html": forms.Textarea(attrs={"rows": 18, "cols": 100, "style": "font-family: monospace"}),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        parts = {"subject": "subject", "text": "body_text", "html": "body_html"}
+        try:
+            message_template_check(
+                subject=data.get("subject", ""),
+                body_text=data.get("body_text", ""),
+                body_html=data.get("body_html", ""),
+                name=f"{data.get('key', '')} [{data.get('channel', '')}, {data.get('language', '')}]",
+            )
+        except TemplateError as exc:
+            field = next((parts[part] for part in parts if exc.template.endswith(f" {part}")), None)
+            where = f"line {exc.line}: " if exc.line else ""
+            raise ValidationError({field: f"{where}{exc.message}"} if field else str(exc)) from None
+        return data
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    form = MessageTemplateForm
+    list_display = ["key", "channel", "language", "entity", "updated_at", "updated_by", "preview_link"]
+    list_filter = ["entity", "channel", "language"]
+    search_fields = ["key", "subject"]
+
+    def save_model(self, request: Any, obj: MessageTemplate, form: Any, change: bool) -> None:
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="Preview")
+    def preview_link(self, obj: MessageTemplate) -> str:
+        customer = obj.entity.customers.order_by("external_ref").first()
+        if customer is None:
+            return "-"
+        query = urlencode(
+            {
+                "entity": obj.entity.name,
+                "customer": customer.external_ref,
+                "template": obj.key,
+                "channel": obj.channel,
+                "lang": obj.language,
+            }
+        )
+        return format_html('<a href="/comms/preview/?{}">preview</a>', query)
