@@ -127,7 +127,9 @@ def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         if request.GET.get("lang") == language:
             response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="Lax", httponly=True)
         response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers["Referrer-Policy"] = (
+            "same-origin"  # the token never leaves the site; no-referrer would make browsers send "Origin: null" and fail CSRF
+        )
         return response
 
     return wrapped
