@@ -1,6 +1,6 @@
 """Reads of the compliance app: the entity's rule settings and the facts about one message.
 
-``message_decision`` is what the delivery worker asks (through ``relance.delivery.compliance``)
+``message_assessment`` is what the delivery worker asks (through ``relance.delivery.compliance``)
 and what ``relance compliance check`` explains: it gathers the recipient's zones, preferences and
 history from the database and hands them to the pure rules.
 """

@@ -233,3 +233,17 @@ def test_a_deferred_capped_message_is_allowed_exactly_when_the_cap_frees(offsets
         assert decision.defer_until is not None and decision.defer_until > at
         assert rules.decide(facts, config, decision.defer_until).allowed
         assert not rules.decide(facts, config, decision.defer_until - timedelta(seconds=1)).allowed
+
+
+def test_recipient_zones_fall_back_from_contact_to_customer_to_country_to_entity():
+    assert (
+        rules.recipient_zones(contact_tz="Asia/Tokyo", customer_tz="Europe/Paris")[1]
+        == "Asia/Tokyo (contact)"
+    )
+    assert rules.recipient_zones(contact_tz="Mars/Olympus", customer_tz="Europe/Paris")[1] == (
+        "Europe/Paris (customer)"
+    )
+    assert rules.recipient_zones(country="FR", entity_tz="Asia/Tokyo")[1] == "Europe/Paris (only zone of FR)"
+    assert "Europe/Berlin" in rules.country_zones("DE")
+    assert rules.recipient_zones(country="ZZ", entity_tz="Asia/Tokyo")[1] == "Asia/Tokyo (entity)"
+    assert rules.recipient_zones()[1] == "UTC (nothing known)"

@@ -237,3 +237,18 @@ def test_a_shipped_policy_with_a_send_window(customer, contact, make_message, ma
     verdict = outbound_verdict(message, now=paris(MONDAY, 17, 30))
     assert verdict.defer_until == paris(MONDAY + timedelta(days=1), 9)
     assert outbound_verdict(message, now=paris(MONDAY, 17, 29)).allowed
+
+
+def test_settings_are_validated(entity):
+    from relance.core.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed, match="quiet_hours_end"):
+        compliance_settings_update(entity=entity, quiet_hours_start=time(21), quiet_hours_end=time(8))
+    with pytest.raises(ValidationFailed, match="allowed_weekdays"):
+        compliance_settings_update(entity=entity, allowed_weekdays=[7])
+    with pytest.raises(ValidationFailed, match="quiet_hours_channels"):
+        compliance_settings_update(entity=entity, quiet_hours_channels=["pigeon"])
+    with pytest.raises(ValidationFailed, match="unknown compliance setting"):
+        compliance_settings_update(entity=entity, loudness=3)
+    row = compliance_settings_update(entity=entity, allowed_weekdays=[0, 1, 2, 3, 4, 5], contact_cap=None)
+    assert row.pk and row.contact_cap is None
