@@ -47,6 +47,16 @@ def audit_actor(*, label: str, user: Any = None) -> Iterator[None]:
         yield
 
 
+def cli_actor_label() -> str:
+    """``cli:<operating-system user>``: the actor of a management command."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 @contextmanager
 def audit_suppressed() -> Iterator[None]:
     """No per-row events inside the block: for bulk work that records one event for the whole."""

@@ -264,3 +264,21 @@ def test_user_add_reads_the_password_from_stdin(entity, monkeypatch):
         call_command(
             "user", "add", "cy@acme.test", "--role", "sales", "--entity", "nope", stdout=io.StringIO()
         )
+
+
+def test_role_permission_required_answers_403(make_user, rf):
+    from django.core.exceptions import PermissionDenied
+    from django.http import HttpResponse
+
+    from relance.accounts.decorators import role_permission_required
+
+    @role_permission_required("dunning.change_policy")
+    def edit_policy(request):
+        return HttpResponse("ok")
+
+    request = rf.post("/policies/1/")
+    request.user = make_user("col@acme.test", "collector")
+    with pytest.raises(PermissionDenied):
+        edit_policy(request)
+    request.user = make_user("cm@acme.test", "credit_manager")
+    assert edit_policy(request).content == b"ok"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from typing import IO, Any, cast
@@ -10,20 +9,13 @@ from typing import IO, Any, cast
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from relance.accounts import roles, selectors, services
-from relance.audit.context import audit_actor
+from relance.audit.context import audit_actor, cli_actor_label
 from relance.audit.services import audit_record
 from relance.core.errors import RelanceError
 
 ROLE_HELP = "one of: " + ", ".join(roles.ROLES) + " (see docs/access.md)"
 NO_PASSWORD_NOTICE = "No password set: the user cannot sign in until `relance changepassword {email}`."
 EMPTY_PASSWORD = "--password-stdin read an empty password"
-
-
-def cli_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 class Command(BaseCommand):
@@ -60,7 +52,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            with audit_actor(label=cli_actor()):
+            with audit_actor(label=cli_actor_label()):
                 getattr(self, "_" + options["action"].replace("-", "_"))(options)
         except RelanceError as error:
             raise CommandError(error.message) from None

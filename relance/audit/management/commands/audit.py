@@ -46,6 +46,7 @@ class Command(BaseCommand):
         listing.add_argument(
             "--action",
             dest="event_action",
+            metavar="ACTION",
             default="",
             help="only this action (create, update, login_failed…)",
         )
