@@ -107,7 +107,7 @@ def test_every_key_and_channel_renders(ledger, language, quick):
 
 
 @pytest.mark.django_db
-def test_languages_read_differently(ledger):
+def test_languages_read_differently(ledger, quick):
     subjects = {
         language: message_render(
             customer=ledger.customer,
@@ -125,7 +125,7 @@ def test_languages_read_differently(ledger):
 
 
 @pytest.mark.django_db
-def test_event_details_reach_the_message(ledger):
+def test_event_details_reach_the_message(ledger, quick):
     def text(key, language="en"):
         return message_render(
             customer=ledger.customer, template_key=key, channel="email", as_of=AS_OF, language=language
