@@ -140,9 +140,11 @@ def country_zones(country: str) -> tuple[str, ...]:
     """Every IANA zone in use in ``country`` (CLDR territory data via Babel), sorted."""
     from babel.core import get_global
 
+    if country.upper() == "ZZ":  # CLDR's "unknown region": its zones are the Etc/GMT±N ones
+        return ()
     names = get_global("territory_zones").get(country.upper(), ())
     available = available_timezones()
-    return tuple(sorted(name for name in names if name in available))
+    return tuple(sorted(name for name in names if name in available and not name.startswith("Etc/")))
 
 
 def recipient_zones(
