@@ -13,8 +13,8 @@ from relance.comms import defaults
 from relance.comms.context import Links, message_context
 from relance.comms.links import opt_out_url, pay_url, portal_url
 from relance.comms.models import MessageTemplate
-from relance.comms.rendering import TemplateError, check_template, render_template
-from relance.comms.selectors import template_resolve
+from relance.comms.rendering import TemplateError, TemplateSource, check_template, render_template
+from relance.comms.selectors import ResolvedTemplate, template_resolve
 from relance.comms.types import Attachment, RenderedMessage
 from relance.ledger.models import Contact, Customer, Invoice
 
@@ -97,6 +97,7 @@ def message_render(
     language: str | None = None,
     message_key: str = "",
     extra: Mapping[str, object] | None = None,
+    draft: TemplateSource | None = None,
 ) -> RenderedMessage:
     """Render ``template_key`` for ``customer`` on ``channel`` as of ``as_of``.
 
@@ -104,11 +105,22 @@ def message_render(
     language falling back to its base language and then English. ``message_key`` seeds the RF
     reference, so rendering the same message again gives the same reference. Raises
     ``TemplateError`` (with the template's name and line) when the template is broken, and
-    ``LookupError`` when no template has the key.
+    ``LookupError`` when no template has the key. ``draft`` renders an unsaved template instead
+    (the preview of an edit, before it is saved).
     """
     entity = customer.entity
     wanted = message_language(customer=customer, contact=contact, language=language)
-    resolved = template_resolve(entity=entity, key=template_key, channel=channel, language=wanted)
+    if draft is None:
+        resolved = template_resolve(entity=entity, key=template_key, channel=channel, language=wanted)
+    else:
+        resolved = ResolvedTemplate(
+            key=template_key,
+            channel=channel,
+            language=wanted,
+            origin="draft",
+            source=draft,
+            name=f"draft {template_key} [{channel}, {wanted}]",
+        )
     spec = defaults.KEYS.get(template_key, defaults.KeySpec())
     extra = dict(extra or {})
     links = _links(

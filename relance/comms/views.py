@@ -14,8 +14,9 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from relance.api.selectors import entities_for_user
 from relance.comms import defaults
 from relance.comms.links import portal_token_load
-from relance.comms.rendering import TemplateError
-from relance.comms.services import message_render
+from relance.comms.rendering import TemplateError, TemplateSource
+from relance.comms.selectors import template_resolve
+from relance.comms.services import message_language, message_render
 from relance.comms.types import RenderedMessage
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import ValidationFailed
@@ -70,7 +71,7 @@ def _preview_request(request: HttpRequest) -> PreviewRequest | None:
     )
 
 
-def _render(asked: PreviewRequest) -> tuple[RenderedMessage | None, str]:
+def _render(asked: PreviewRequest, draft: TemplateSource | None = None) -> tuple[RenderedMessage | None, str]:
     contact = asked.customer.contacts.order_by("id").first()
     try:
         rendered = message_render(
@@ -81,17 +82,41 @@ def _render(asked: PreviewRequest) -> tuple[RenderedMessage | None, str]:
             contact=contact,
             language=asked.language or None,
             message_key=f"preview/{asked.customer.pk}/{asked.template_key}/{asked.as_of}",
+            draft=draft,
         )
     except (TemplateError, LookupError) as exc:
         return None, str(exc)
     return rendered, ""
 
 
+def _source(asked: PreviewRequest) -> TemplateSource | None:
+    try:
+        return template_resolve(
+            entity=asked.entity,
+            key=asked.template_key,
+            channel=asked.channel,
+            language=asked.language or message_language(customer=asked.customer),
+        ).source
+    except LookupError:
+        return None
+
+
 @login_required
 def preview(request: HttpRequest) -> HttpResponse:
-    """Subject, HTML (in a sandboxed iframe: no scripts, no same origin) and text of a message."""
+    """Subject, HTML (in a sandboxed iframe: no scripts, no same origin) and text of a message.
+
+    A POST renders the edited subject and bodies instead of the stored template (nothing is
+    saved): credit managers see their wording for a real customer before saving it in the admin.
+    """
     asked = _preview_request(request)
-    rendered, error = _render(asked) if asked else (None, "")
+    draft = None
+    if request.method == "POST" and asked is not None:
+        draft = TemplateSource(
+            subject=request.POST.get("subject", ""),
+            text=request.POST.get("body_text", ""),
+            html=request.POST.get("body_html", ""),
+        )
+    rendered, error = _render(asked, draft) if asked else (None, "")
     return render(
         request,
         "comms/preview.html",
@@ -99,6 +124,7 @@ def preview(request: HttpRequest) -> HttpResponse:
             "asked": asked,
             "rendered": rendered,
             "error": error,
+            "source": draft or (_source(asked) if asked else None),
             "keys": sorted(defaults.KEYS),
             "channels": defaults.CHANNELS,
             "languages": defaults.LANGUAGES,

@@ -159,3 +159,25 @@ def test_command_templates_lists_keys_and_overrides(ledger):
     out = StringIO()
     call_command("message", "templates", "--show", "overdue_firm", "--lang", "de", stdout=out)
     assert '{% extends "email.txt" %}' in out.getvalue() and "Mahnung" in out.getvalue()
+
+
+def test_preview_of_an_unsaved_edit(client, ledger, viewer):
+    client.force_login(viewer)
+    query = "?customer=C-100&template=overdue_friendly&channel=email&lang=en&as_of=2026-11-23"
+    page = client.get("/comms/preview/" + query).content.decode()
+    assert "{% extends &quot;email.txt&quot; %}" in page  # the current source, to edit
+    response = client.post(
+        "/comms/preview/" + query,
+        {
+            "subject": "Draft for {{ customer.name }}",
+            "body_text": "Owed: {{ amount_due|money(currency) }}",
+            "body_html": "",
+        },
+    )
+    page = response.content.decode()
+    assert "Draft for Globex Industries" in page and "Owed: €1,624.40" in page
+    assert not MessageTemplate.objects.exists()
+    broken = client.post(
+        "/comms/preview/" + query, {"subject": "x", "body_text": "a\n{{ oops }}", "body_html": ""}
+    )
+    assert "draft overdue_friendly [email, en] text, line 2" in broken.content.decode()
