@@ -10,19 +10,19 @@ from django.contrib.auth.views import redirect_to_login
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from relance.compliance import links, selectors, services
 from relance.compliance.models import PreferenceSource
+from relance.compliance.texts import opt_out_texts, page_language
 from relance.core.errors import ValidationFailed
 from relance.ledger.models import Contact, Customer
 
 ONE_CLICK_FIELD = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"
 NOT_OWNER_ANY_MORE = "you are no longer this customer's sales owner"
-CHANNEL_NAMES = {"email": "emails", "sms": "text messages", "letter": "letters", "phone": "phone calls"}
 
 
 def _invalid(request: HttpRequest, message: str = links.LINK_INVALID, status: int = 404) -> HttpResponse:
@@ -75,18 +75,22 @@ def _opt_out_page(request: HttpRequest, contact: Contact, channel: str) -> HttpR
         )
         done = True
     address = contact.email if channel == "email" else contact.phone if channel in {"sms", "phone"} else ""
-    return render(
-        request,
-        "compliance/opt_out.html",
-        {
-            "entity": contact.customer.entity,
-            "creditor": contact.customer.entity.legal_name or contact.customer.entity.name,
-            "address": address,
-            "what": CHANNEL_NAMES.get(channel, channel),
-            "already": getattr(contact, f"opt_out_{channel}", False) and not done,
-            "done": done,
-        },
-    )
+    language = page_language(contact.customer.language or contact.customer.entity.language)
+    entity = contact.customer.entity
+    with translation.override(language):
+        return render(
+            request,
+            "compliance/opt_out.html",
+            {
+                "entity": entity,
+                "LANGUAGE_CODE": language,
+                "t": opt_out_texts(language, creditor=entity.legal_name or entity.name),
+                "channel": channel,
+                "address": address,
+                "already": getattr(contact, f"opt_out_{channel}", False) and not done,
+                "done": done,
+            },
+        )
 
 
 @require_http_methods(["GET", "POST"])

@@ -44,7 +44,10 @@ def test_the_token_names_the_contact_and_channel_and_cannot_be_forged(contact):
 def test_get_shows_a_confirm_button_and_changes_nothing(client, contact):
     response = client.get(links.opt_out_path(contact, "email"))
     assert response.status_code == 200
-    assert b"Stop emails" in response.content and b"jane@example.com" in response.content
+    body = response.content.decode()
+    assert (
+        "Stop these messages" in body and "Email</strong> · jane@example.com" in body and "ACME SAS" in body
+    )
     contact.refresh_from_db()
     assert not contact.opt_out_email and not ContactPreferenceEvent.objects.exists()
 
@@ -54,7 +57,7 @@ def test_confirming_records_the_opt_out(client, contact):
     page = client.get(path)
     token = page.cookies["csrftoken"].value
     response = client.post(path, {"csrfmiddlewaretoken": token})
-    assert response.status_code == 200 and b"no longer receive emails" in response.content
+    assert response.status_code == 200 and b"will no longer contact you" in response.content
     contact.refresh_from_db()
     assert contact.opt_out_email and not contact.opt_out_sms
     event = ContactPreferenceEvent.objects.get()
@@ -155,3 +158,12 @@ def test_an_inbound_stop_opts_out_every_contact_with_that_number(make_customer, 
     assert not first.opt_out_sms
     assert inbound_sms_keyword("+33612345678", "when is it due?").contacts == ()
     assert inbound_sms_keyword("not a number", "STOP").contacts == ()
+
+
+def test_the_page_speaks_the_customers_language(client, make_customer, make_contact):
+    customer = make_customer("FR1", language="fr-CA")
+    contact = make_contact(customer)
+    body = client.get(links.opt_out_path(contact, "sms")).content.decode()
+    assert "Ne plus recevoir ces messages" in body and "<strong>SMS</strong>" in body and 'lang="fr"' in body
+    chinese = make_contact(make_customer("CN1", language="zh-Hans"))
+    assert "停止接收这些消息" in client.get(links.opt_out_path(chinese, "email")).content.decode()
