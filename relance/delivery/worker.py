@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_LEASE_SECONDS = 300
 DEFAULT_RETRY_SECONDS = 60
+#: Due ids a SQLite worker reads at once (then claims one by one).
+CANDIDATES = 50
 MAX_BACKOFF = timedelta(hours=6)
 
 
@@ -190,13 +192,19 @@ def _due(now: datetime, channels: Sequence[str] | None) -> Any:
 
 
 def _claim_next(
-    *, worker_id: str, now: datetime, channels: Sequence[str] | None, skip: set[int]
+    *,
+    worker_id: str,
+    now: datetime,
+    channels: Sequence[str] | None,
+    skip: set[int],
+    candidates: list[int] | None = None,
 ) -> int | None:
     """Claim one due row for this worker; its pk, or None when nothing is due.
 
     PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` (workers never wait on each other). SQLite (and
     others): a conditional UPDATE per candidate; the database's write lock serialises workers and
-    ``status = queued`` in the WHERE clause lets only one of them win.
+    ``status = queued`` in the WHERE clause lets only one of them win. ``candidates`` carries the
+    due ids read once between calls (fewer queries); ``skip``: rows requeued during this pass.
     """
     values = {
         "status": MessageStatus.SENDING,
@@ -205,27 +213,30 @@ def _claim_next(
         "attempts": F("attempts") + 1,
         "updated_at": timezone.now(),
     }
+    due = _due(now, channels)
+    if skip:
+        due = due.exclude(pk__in=skip)
     if connection.features.has_select_for_update_skip_locked:
         with transaction.atomic():
-            pk = (
-                _due(now, channels)
-                .exclude(pk__in=skip)
-                .select_for_update(skip_locked=True)
-                .values_list("pk", flat=True)
-                .first()
-            )
+            pk = due.select_for_update(skip_locked=True).values_list("pk", flat=True).first()
             if pk is None:
                 return None
             OutboundMessage.objects.filter(pk=pk).update(**values)
             return int(pk)
+    pending = candidates if candidates is not None else []
     while True:
-        candidates = list(_due(now, channels).exclude(pk__in=skip).values_list("pk", flat=True)[:20])
-        if not candidates:
-            return None
-        for pk in candidates:
-            if OutboundMessage.objects.filter(pk=pk, status=MessageStatus.QUEUED).update(**values):
+        if not pending:
+            pending.extend(due.values_list("pk", flat=True)[:CANDIDATES])
+            if not pending:
+                return None
+        while pending:
+            pk = pending.pop(0)
+            claimable = OutboundMessage.objects.filter(
+                pk=pk, status=MessageStatus.QUEUED, next_attempt_at__lte=now
+            )
+            if claimable.update(**values):
                 return int(pk)
-        # Every candidate went to another worker: look again.
+        # Every candidate went to another worker: read the due rows again.
 
 
 def _mine(pk: int, worker_id: str) -> Any:
@@ -254,17 +265,19 @@ def send_pass(
     limiter = rate_limiter or RateLimiter()
     backends: dict[str, ChannelBackend] = {}
     skip: set[int] = set()
+    candidates: list[int] = []
     try:
         while report.claimed < limit and not (stop is not None and stop.is_set()):
             at = now or timezone.now()
-            pk = _claim_next(worker_id=worker_id, now=at, channels=channels, skip=skip)
+            pk = _claim_next(worker_id=worker_id, now=at, channels=channels, skip=skip, candidates=candidates)
             if pk is None:
                 break
-            skip.add(pk)
             report.claimed += 1
             message = OutboundMessage.objects.select_related("entity", "customer", "contact").get(pk=pk)
             outcome = _deliver(message, worker_id=worker_id, at=at, backends=backends, limiter=limiter)
             setattr(report, outcome, getattr(report, outcome) + 1)
+            if outcome in ("retrying", "deferred"):
+                skip.add(pk)  # requeued: not again in this pass, even if already due
             report.by_channel[message.channel] = report.by_channel.get(message.channel, 0) + 1
             if progress is not None:
                 progress(message, outcome)
