@@ -382,14 +382,22 @@ def _event_details(*, customer: Customer, key: str, as_of: date, labels: Mapping
     return details
 
 
-def _late_charges(*, customer: Customer, invoices: Sequence[Invoice] | None, as_of: date) -> Any:
+def _late_charges(
+    *, customer: Customer, invoices: Sequence[Invoice] | None, as_of: date
+) -> tuple[tuple[Any, ...] | None, tuple[Any, ...]]:
+    """Late-charge lines and totals per currency (H5's ``late_charges_for``), or (None, ())
+    when the entity has not enabled them or the charges app is absent."""
     try:
-        from relance.charges.selectors import late_charges_for  # type: ignore[attr-defined]
+        from relance.charges.selectors import late_charges_for
     except ImportError:
-        return None
-    chosen = list(invoices) if invoices is not None else list(customer.invoices.all())
-    result = late_charges_for(customer=customer, invoices=chosen, as_of=as_of)
-    return plain(result) if result else None
+        return None, ()
+    result = late_charges_for(
+        customer=customer, invoices=list(invoices) if invoices is not None else None, as_of=as_of
+    )
+    if not result:
+        return None, ()
+    totals = getattr(result, "totals", {}) or {}
+    return tuple(plain(line) for line in result), tuple(plain(total) for total in totals.values())
 
 
 def message_context(
@@ -434,10 +442,10 @@ def message_context(
         if spec.payment and spec.audience == "customer" and amount_due > 0
         else None
     )
-    late = (
+    late, late_totals = (
         _late_charges(customer=customer, invoices=invoices, as_of=as_of)
         if tone == "final" or template_key == "final_notice"
-        else None
+        else (None, ())
     )
     in_currency = [line for line in lines if line.currency == currency]
     sender = _person(customer.collector)
@@ -507,6 +515,7 @@ def message_context(
         "remittance": remittance,
         "rf_reference": reference,
         "late_charges": late,
+        "late_charge_totals": late_totals,
         "action": action_info,
         "paper_size": "A4",
         "extra": plain(dict(extra or {})),

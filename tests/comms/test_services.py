@@ -264,3 +264,22 @@ def test_owner_notification_goes_to_the_sales_owner_with_a_hold_link(ledger):
     assert "portal" not in rendered.links and "opt_out" not in rendered.links
     if "hold" in rendered.links:  # once the compliance app's route exists
         assert rendered.links["hold"] in rendered.text
+
+
+def test_final_notice_shows_late_charges_when_the_entity_enabled_them(ledger):
+    charges = pytest.importorskip("relance.charges.models")
+    charges.EntityLateCharges.objects.create(entity=ledger.entity, enabled=True, jurisdiction="FR")
+    letter = message_render(
+        customer=ledger.customer, template_key="final_notice", channel="letter", as_of=AS_OF, language="en"
+    )
+    assert "Late payment charges" in letter.html and "Late payment charges apply" in letter.html
+    assert "INV-2026-001" in letter.html.split("Late payment charges</strong>")[1]
+    assert "€40.00" in letter.html  # the fixed compensation per late invoice
+    email = message_render(
+        customer=ledger.customer, template_key="final_notice", channel="email", as_of=AS_OF
+    )
+    assert "Pénalités de retard" in email.text and "Indemnité forfaitaire 40,00\xa0€" in email.text
+    friendly = message_render(
+        customer=ledger.customer, template_key="overdue_friendly", channel="email", as_of=AS_OF
+    )
+    assert "Pénalités" not in friendly.text
