@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo    install, load a demo ledger and serve it at http://$(HOST):$(PORT)"
-	@echo "make test    run the whole test suite (SQLite; PostgreSQL too when RELANCE_TEST_POSTGRES_URL is set)"
+	@echo "make test    run the whole test suite (SQLite; Spark when pyspark is installed; PostgreSQL too when RELANCE_TEST_POSTGRES_URL is set)"
 	@echo "make lint    ruff + mypy"
 
 $(BIN)/python:
@@ -33,10 +33,16 @@ demo: setup
 	$(BIN)/relance demo --host $(HOST) --port $(PORT)
 
 test: setup
-	$(BIN)/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 -p no:cacheprovider -m "not spark" $(PYTEST_ARGS)
+	@if $(BIN)/python -c 'import pyspark' 2>/dev/null; then \
+	  echo "== the Spark engine tests (one process, one local SparkSession) =="; \
+	  $(BIN)/pytest -p no:cacheprovider -m spark $(PYTEST_ARGS) || [ $$? -eq 5 ]; \
+	else \
+	  echo "SKIPPED: Spark run (needs the spark extra: $(BIN)/pip install -e '.[spark]', and Java 17+; .ci/run does)"; \
+	fi
 	@if [ -n "$$RELANCE_TEST_POSTGRES_URL" ]; then \
 	  echo "== the Django suite again, on PostgreSQL ($$RELANCE_TEST_POSTGRES_URL) =="; \
-	  DATABASE_URL="$$RELANCE_TEST_POSTGRES_URL" $(BIN)/pytest -n 2 -p no:cacheprovider -m "not browser" $(PYTEST_ARGS); \
+	  DATABASE_URL="$$RELANCE_TEST_POSTGRES_URL" $(BIN)/pytest -n 2 -p no:cacheprovider -m "not browser and not spark" $(PYTEST_ARGS); \
 	else \
 	  echo "SKIPPED: PostgreSQL run (set RELANCE_TEST_POSTGRES_URL=postgres://user:pass@host/db; .ci/run does)"; \
 	fi

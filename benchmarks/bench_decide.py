@@ -17,6 +17,13 @@ Measured in the same process, on the same files:
   candidate: the worst case, a catch-up over the whole book);
 * **decide, next day**: the first run's decisions recorded as history and reached steps (what
   the app writes), then the next day decided — the steady state of a daily run.
+
+``--backend spark`` adds the same three steps on Spark (local mode unless ``--spark-master``;
+``--driver-memory``), in the same run, on the same files, after DuckDB's: the floor as the same
+SQL in Spark, and each Spark decision checked equal to DuckDB's. The session's start is timed
+apart (once per process).
+
+    .venv/bin/python benchmarks/bench_decide.py --invoices 1000000 --customers 100000 --backend spark
 """
 
 from __future__ import annotations
@@ -220,9 +227,26 @@ def floor(directory: Path, as_of: date) -> int:
     return rows
 
 
-def run_decide(directory: Path, as_of: date) -> Any:
-    con, tables = read_parquet_tables(directory)
+SPARK_FLOOR_SQL = FLOOR_SQL.replace(
+    "read_parquet('{d}/invoices.parquet')", "parquet.`{d}/invoices.parquet`"
+).replace("read_parquet('{d}/allocations.parquet')", "parquet.`{d}/allocations.parquet`")
+
+
+def spark_floor(con: Any, directory: Path, as_of: date) -> int:
+    return con._session.sql(SPARK_FLOOR_SQL.format(d=directory, as_of=as_of)).toArrow().num_rows
+
+
+def run_decide(directory: Path, as_of: date, con: Any = None) -> Any:
+    """Decide on ``directory``: a fresh DuckDB each time, or the given (Spark) backend."""
+    con, tables = read_parquet_tables(directory, con)
     return decide(tables, default_policies(), as_of=as_of, backend=con)
+
+
+def same(left: Any, right: Any) -> bool:
+    return all(
+        getattr(left, name).equals(getattr(right, name))
+        for name in ("decisions", "invoice_steps", "suppressed", "worklist")
+    )
 
 
 def main() -> None:
@@ -237,7 +261,26 @@ def main() -> None:
     )
     parser.add_argument("--parquet", type=Path, help="reuse (or keep) the Parquet directory here")
     parser.add_argument("--repeat", type=int, default=2, help="timed repetitions of each step (default 2)")
+    parser.add_argument(
+        "--backend",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="spark: also run every step on Spark, after DuckDB (default duckdb only)",
+    )
+    parser.add_argument(
+        "--spark-master", default="local[*]", help="Spark master with --backend spark (default local[*])"
+    )
+    parser.add_argument(
+        "--driver-memory", default="6g", help="Spark driver memory with --backend spark (default 6g)"
+    )
     args = parser.parse_args()
+    spark = None
+    if args.backend == "spark":
+        from relance.engine.spark import SparkOptions, spark_backend
+
+        options = SparkOptions(master=args.spark_master, driver_memory=args.driver_memory)
+        seconds, spark = timed(lambda: spark_backend(options))
+        print(f"started Spark ({args.spark_master}) in {seconds:.1f} s", file=sys.stderr)
     as_of = END
     directory = args.parquet or Path(tempfile.mkdtemp(prefix="bench_decide_"))
     try:
@@ -260,11 +303,24 @@ def main() -> None:
             seconds, floor_rows = timed(lambda: floor(directory, as_of), "floor")
             floor_times.append(seconds)
         results.append(("floor: DuckDB scan-aggregate", floor_times, f"{floor_rows:,} customer rows"))
+        if spark is not None:
+            times = []
+            for _ in range(args.repeat):
+                seconds, rows = timed(lambda: spark_floor(spark, directory, as_of), "spark floor")
+                times.append(seconds)
+            results.append(("floor: Spark scan-aggregate", times, f"{rows:,} customer rows"))
         first_times = []
         for _ in range(args.repeat):
             seconds, first = timed(lambda: run_decide(directory, as_of), "decide, first run")
             first_times.append(seconds)
         results.append(("decide, first run (no history)", first_times, _summary(first)))
+        if spark is not None:
+            times = []
+            for _ in range(args.repeat):
+                seconds, on_spark = timed(lambda: run_decide(directory, as_of, spark), "spark decide, first")
+                times.append(seconds)
+            check = "same as DuckDB" if same(on_spark, first) else "DIFFERS from DuckDB"
+            results.append(("Spark decide, first run", times, f"{_summary(on_spark)}; {check}"))
         record(directory, first)
         next_times = []
         for _ in range(args.repeat):
@@ -273,6 +329,15 @@ def main() -> None:
             )
             next_times.append(seconds)
         results.append(("decide, next day (history recorded)", next_times, _summary(following)))
+        if spark is not None:
+            times = []
+            for _ in range(args.repeat):
+                seconds, on_spark = timed(
+                    lambda: run_decide(directory, as_of + timedelta(days=1), spark), "spark decide, next"
+                )
+                times.append(seconds)
+            check = "same as DuckDB" if same(on_spark, following) else "DIFFERS from DuckDB"
+            results.append(("Spark decide, next day", times, f"{_summary(on_spark)}; {check}"))
         best_floor = min(floor_times)
         print()
         print(

@@ -455,6 +455,10 @@ class _Suppressed:
         if not self.parts:
             return empty(SUPPRESSED_COLUMNS)
         frame = pd.concat(self.parts, ignore_index=True)
+        # In a fixed order: the candidates arrive in the backend's order (hash aggregates differ).
+        frame = frame.sort_values(
+            ["customer_id", "invoice_id", "reason"], kind="stable", na_position="first", ignore_index=True
+        )
         return pa.Table.from_pandas(
             frame, schema=pa.schema(list(SUPPRESSED_COLUMNS.items())), preserve_index=False
         )

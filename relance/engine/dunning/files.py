@@ -1,8 +1,9 @@
 """Decide on files alone (a ledger in a data lake): Parquet in, decisions out.
 
 ``decide_files(source, as_of=…, out=…)`` reads ``source/NAME.parquet`` (or ``NAME/*.parquet``)
-for every contract table with DuckDB — the five ledger tables are required, a missing dunning
-table is empty — decides with the given policies (the shipped defaults otherwise) and writes
+for every contract table with DuckDB, or with Spark (``backend="spark"``, on ``spark_master``:
+``local[*]`` unless given, see ``relance.engine.spark``) — the five ledger tables are required,
+a missing dunning table is empty — decides with the given policies (the shipped defaults otherwise) and writes
 the decisions to ``out``: Parquet when it ends in ``.parquet``, JSON lines otherwise. The other
 outputs (invoice steps, suppressed, worklist) go next to it as ``<stem>.<name>.<suffix>``.
 """
@@ -19,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from relance.core.errors import ValidationFailed
 from relance.engine.dunning.contract import Decisions
 from relance.engine.dunning.decide import decide
 from relance.engine.dunning.defaults import default_policies
@@ -53,14 +55,32 @@ def output_paths(out: Path) -> dict[str, Path]:
     return paths
 
 
+FILE_BACKENDS = ("duckdb", "spark")
+ERROR_BACKEND = "backend {name!r}: expected one of " + ", ".join(FILE_BACKENDS)
+
+
 def decide_files(
-    source: Path, *, as_of: date, out: Path, policies: Mapping[str, Policy] | None = None
+    source: Path,
+    *,
+    as_of: date,
+    out: Path,
+    policies: Mapping[str, Policy] | None = None,
+    backend: str = "duckdb",
+    spark_master: str | None = None,
 ) -> Decisions:
-    backend, tables = read_parquet_tables(source)
+    if backend not in FILE_BACKENDS:
+        raise ValidationFailed(ERROR_BACKEND.format(name=backend))
+    con = None
+    if backend == "spark":
+        from relance.engine.spark import DEFAULT_LOCAL_MASTER, SparkOptions, spark_backend
+
+        con = spark_backend(SparkOptions(master=spark_master or DEFAULT_LOCAL_MASTER))
+    con, tables = read_parquet_tables(source, con)
     try:
-        result = decide(tables, policies or default_policies(), as_of=as_of, backend=backend)
+        result = decide(tables, policies or default_policies(), as_of=as_of, backend=con)
     finally:
-        backend.disconnect()
+        if backend == "duckdb":  # the Spark session is the process's: it ends with it
+            con.disconnect()
     paths = output_paths(out)
     write_table(result.decisions, paths["decisions"])
     for name in OUTPUTS:

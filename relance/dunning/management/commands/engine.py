@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import RelanceError
 
-BACKENDS = ("duckdb",)
+BACKENDS = ("duckdb", "spark")
 
 
 class Command(BaseCommand):
@@ -37,7 +37,20 @@ class Command(BaseCommand):
             "worklist go beside it as <stem>.<name><suffix>",
         )
         run.add_argument(
-            "--backend", choices=BACKENDS, default="duckdb", help="Engine backend (default duckdb)"
+            "--backend",
+            choices=BACKENDS,
+            default="duckdb",
+            help="Engine backend (default duckdb); spark needs the spark extra (pip install -e '.[spark]') "
+            "and Java 17+",
+        )
+        run.add_argument(
+            "--spark-master",
+            default=None,
+            metavar="MASTER",
+            help="With --backend spark: local[N], local[*] (the default: every core here), "
+            "spark://HOST:7077 (a standalone cluster; --source must be visible to its executors), yarn, "
+            "or sc://HOST:15002 (Spark Connect; SPARK_REMOTE in the environment does the same). "
+            "RELANCE_SPARK_DRIVER_MEMORY sets the driver's memory (default 2g)",
         )
         run.add_argument(
             "--policy",
@@ -63,7 +76,14 @@ class Command(BaseCommand):
             if not options["source"].is_dir():
                 raise CommandError(f"--source {options['source']}: not a directory")
             options["out"].parent.mkdir(parents=True, exist_ok=True)
-            result = decide_files(options["source"], as_of=as_of, out=options["out"], policies=policies)
+            result = decide_files(
+                options["source"],
+                as_of=as_of,
+                out=options["out"],
+                policies=policies,
+                backend=options["backend"],
+                spark_master=options["spark_master"],
+            )
         except RelanceError as exc:
             raise CommandError(exc.message) from None
         except OSError as exc:
