@@ -11,10 +11,13 @@ from django.contrib import admin
 from relance.core.errors import ValidationFailed
 from relance.dunning.models import (
     ContactLog,
+    CreditHold,
+    CustomerAttribute,
     CustomerHold,
     Dispute,
     DunningAction,
     DunningRun,
+    ExternalCollection,
     Installment,
     PaymentPlan,
     Policy,
@@ -67,9 +70,18 @@ class PolicyForm(forms.ModelForm):
 @admin.register(Policy)
 class PolicyAdmin(admin.ModelAdmin):
     form = PolicyForm
-    list_display = ["key", "name", "entity", "updated_at"]
+    list_display = ["key", "name", "version", "entity", "updated_at"]
     list_filter = ["entity"]
     search_fields = ["key", "name"]
+    readonly_fields = ["version"]
+
+    def save_model(self, request: Any, obj: Policy, form: Any, change: bool) -> None:
+        """Through the import service, so that a changed spec makes a new version."""
+        from relance.dunning.services import policy_import
+
+        policy, _ = policy_import(entity=obj.entity, spec=form.cleaned_data["spec_yaml"])
+        obj.pk = policy.pk
+        obj.refresh_from_db()
 
 
 @admin.register(SegmentPolicy)
@@ -189,3 +201,28 @@ class ContactLogAdmin(admin.ModelAdmin):
     list_filter = ["entity", "channel"]
     search_fields = ["customer__external_ref", "customer__name", "note"]
     raw_id_fields = ["customer", "created_by"]
+
+
+@admin.register(CustomerAttribute)
+class CustomerAttributeAdmin(admin.ModelAdmin):
+    list_display = ["customer", "name", "value", "entity"]
+    list_filter = ["entity", "name"]
+    search_fields = ["customer__external_ref", "name", "value"]
+    raw_id_fields = ["customer"]
+
+
+@admin.register(CreditHold)
+class CreditHoldAdmin(admin.ModelAdmin):
+    list_display = ["customer", "status", "placed_on", "released_on", "released_by", "entity"]
+    list_filter = ["entity", "status"]
+    search_fields = ["customer__external_ref", "customer__name"]
+    raw_id_fields = ["customer", "action"]
+
+
+@admin.register(ExternalCollection)
+class ExternalCollectionAdmin(admin.ModelAdmin):
+    list_display = ["customer", "status", "handed_on", "amount", "currency", "agency", "status_changed_by"]
+    list_filter = ["entity", "status"]
+    search_fields = ["customer__external_ref", "customer__name", "agency"]
+    raw_id_fields = ["customer", "action"]
+    filter_horizontal = ["invoices"]

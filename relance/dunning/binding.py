@@ -15,6 +15,8 @@ Derived tables:
 * ``contact_history``: the actions of earlier runs that were not cancelled, and the contacts
   logged by hand (``ContactLog``, step key "manual").
 * ``customer_profile``: the credit limit; risk is "" until credit scoring exists (issue C9).
+* ``customer_calendar``: the customer's time zone and country, else the entity's.
+* ``customer_attributes``: ``CustomerAttribute`` rows (conditions ``custom.NAME``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from django.db.models import Field, Model
 
 from relance.dunning.models import (
     ContactLog,
+    CustomerAttribute,
     CustomerHold,
     Dispute,
     DunningAction,
@@ -159,6 +162,23 @@ def _customer_profile(entity_id: int) -> ir.Table:
         customer_id=customers[_column(Customer, "id")],
         risk=ibis.literal(""),
         credit_limit=customers[_column(Customer, "credit_limit")],
+    )
+
+
+def _customer_calendar(entity_id: int) -> ir.Table:
+    """Each customer's time zone and country, else its entity's (empty text: none)."""
+    customers = _raw(Customer, {"id": "int64", "entity": "int64", "timezone": "string", "country": "string"})
+    customers = customers.filter(customers[_column(Customer, "entity")] == entity_id)
+    entities = _raw(Entity, {"id": "int64", "timezone": "string", "country": "string"})
+    entities = entities.filter(entities[_column(Entity, "id")] == entity_id).select(
+        _e_zone=entities.timezone, _e_country=entities.country, _e_one=ibis.literal(1)
+    )
+    left = customers.mutate(_one=ibis.literal(1))
+    joined = left.left_join(entities, left._one == entities._e_one)
+    return joined.select(
+        customer_id=joined[_column(Customer, "id")],
+        timezone=ibis.ifelse(joined.timezone == "", joined._e_zone, joined.timezone),
+        country=ibis.ifelse(joined.country == "", joined._e_country, joined.country),
     )
 
 
@@ -305,6 +325,13 @@ def dunning_tables(*, entity: Entity, ledger: Any) -> DunningTables:
         ),
         customer_policy=_customer_policy(entity_id),
         customer_profile=_customer_profile(entity_id),
+        customer_calendar=_customer_calendar(entity_id),
+        customer_attributes=_source(
+            CustomerAttribute,
+            "customer_attributes",
+            {"customer_id": "customer", "name": "name", "value": "value"},
+            entity_id=entity_id,
+        ),
     )
 
 

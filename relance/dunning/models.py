@@ -32,6 +32,9 @@ class Policy(BaseModel):
     key = models.CharField(max_length=64, validators=[policy_key_validator])
     name = models.CharField(max_length=200)
     spec = models.JSONField(help_text="Steps and cadence rules; see docs/policies.md")
+    version = models.PositiveIntegerField(
+        default=1, help_text="Incremented on each change of the spec; earlier specs are in PolicyVersion"
+    )
 
     class Meta:
         verbose_name_plural = "policies"
@@ -54,6 +57,22 @@ class Policy(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.entity})"
+
+
+class PolicyVersion(models.Model):
+    """A policy's spec as it was in one version: what a recorded ``step_index`` refers to."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    spec = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["policy", "version"]
+        constraints = [models.UniqueConstraint(fields=["policy", "version"], name="policy_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.policy.key} v{self.version}"
 
 
 class SegmentPolicy(BaseModel):
@@ -306,6 +325,11 @@ class DunningAction(BaseModel):
     on = models.DateField(help_text="The run's date")
     kind = models.CharField(max_length=12, help_text="upcoming, overdue, installment or internal")
     policy_key = models.CharField(max_length=64)
+    policy_version = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The policy version the step was decided with (step_index refers to it)",
+    )
     step_key = models.CharField(max_length=64)
     step_index = models.IntegerField()
     offset_days = models.IntegerField()
@@ -347,6 +371,7 @@ class InvoiceStep(models.Model):
     action = models.ForeignKey(DunningAction, on_delete=models.CASCADE, related_name="invoice_steps")
     entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
     policy_key = models.CharField(max_length=64)
+    policy_version = models.PositiveIntegerField(null=True, blank=True)
     step_key = models.CharField(max_length=64)
     step_index = models.IntegerField()
     reached_on = models.DateField()
@@ -360,9 +385,23 @@ class InvoiceStep(models.Model):
 
 
 class Suppression(models.Model):
-    """Why something that was due got nothing in a run (audit: dunning never skips silently)."""
+    """Why something that was due got nothing in a run (audit: dunning never skips silently).
+
+    Summarised: when the next run holds back the same thing for the same reason with the same
+    detail, this row is extended (``last_run``, ``count``) instead of a new one being written;
+    the row stands for every run from ``run`` to ``last_run`` (``suppression_list_of_run``).
+    """
 
     run = models.ForeignKey(DunningRun, on_delete=models.CASCADE, related_name="suppressions")
+    last_run = models.ForeignKey(
+        DunningRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The latest consecutive run that held it back the same way (empty: only ``run``)",
+    )
+    count = models.PositiveIntegerField(default=1, help_text="Consecutive runs this row stands for")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     reason = models.CharField(max_length=32)
@@ -370,6 +409,7 @@ class Suppression(models.Model):
 
     class Meta:
         ordering = ["run", "customer", "invoice"]
+        indexes = [models.Index(fields=["last_run"])]
 
     def __str__(self) -> str:
         return f"{self.reason}: customer {self.customer_id}, invoice {self.invoice_id or '—'}"
@@ -449,3 +489,133 @@ class ContactLog(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.on} {self.customer.external_ref} by {self.channel}"
+
+
+class CustomerAttribute(BaseModel):
+    """A free attribute of a customer (an ERP custom field such as ``industry``), as text.
+
+    Policy step conditions read it as ``custom.NAME``. Kept here until the ledger's Customer
+    has its own custom fields (see docs/dunning.md).
+    """
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="attributes")
+    name = models.CharField(
+        max_length=64, validators=[policy_key_validator], help_text="lower-case letters, digits, _ and -"
+    )
+    value = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["customer", "name"]
+        constraints = [models.UniqueConstraint(fields=["customer", "name"], name="customer_attribute_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.customer.external_ref}.{self.name} = {self.value}"
+
+
+class CreditHoldStatus(models.TextChoices):
+    ACTIVE = "active", "Active (no new orders)"
+    RELEASED = "released", "Released"
+
+
+class CreditHold(BaseModel):
+    """A credit hold: the customer gets no new orders until it is released.
+
+    Placed by a run's ``credit_hold`` action (or by hand). Unlike ``CustomerHold`` it does
+    **not** stop dunning; sales and the ERP read it (worklist, ``customer_credit_hold``).
+    """
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credit_holds")
+    action = models.ForeignKey(
+        DunningAction, on_delete=models.SET_NULL, null=True, blank=True, related_name="credit_holds"
+    )
+    status = models.CharField(
+        max_length=10, choices=CreditHoldStatus.choices, default=CreditHoldStatus.ACTIVE
+    )
+    placed_on = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+    released_on = models.DateField(null=True, blank=True)
+    released_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["customer", "-placed_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"], condition=Q(status="active"), name="one_active_credit_hold_per_customer"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"credit hold {self.customer.external_ref} from {self.placed_on} ({self.status})"
+
+
+class HandOffStatus(models.TextChoices):
+    PENDING = "pending", "Pending (to be sent to the agency)"
+    SENT = "sent", "Sent to the agency"
+    ACCEPTED = "accepted", "Accepted by the agency"
+    RETURNED = "returned", "Returned by the agency"
+    CLOSED = "closed", "Closed"
+
+
+HANDOFF_OPEN = (HandOffStatus.PENDING, HandOffStatus.SENT, HandOffStatus.ACCEPTED)
+
+
+class ExternalCollection(BaseModel):
+    """A customer's debt handed to an external collection agency (a run's ``external_collection``)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="external_collections")
+    action = models.ForeignKey(
+        DunningAction, on_delete=models.SET_NULL, null=True, blank=True, related_name="hand_offs"
+    )
+    handed_on = models.DateField()
+    status = models.CharField(max_length=10, choices=HandOffStatus.choices, default=HandOffStatus.PENDING)
+    amount = models.DecimalField(max_digits=18, decimal_places=4)
+    currency = models.CharField(max_length=3, validators=[validators.validate_currency])
+    agency = models.CharField(max_length=200, blank=True)
+    status_changed_on = models.DateField()
+    status_changed_by = models.CharField(
+        max_length=150, blank=True, help_text="Who set the status ('run' for the run)"
+    )
+    invoices = models.ManyToManyField(Invoice, related_name="hand_offs", db_table="dunning_handoff_invoice")
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["customer", "-handed_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(status__in=["pending", "sent", "accepted"]),
+                name="one_open_hand_off_per_customer",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"hand-off {self.customer.external_ref} {self.handed_on} ({self.status})"
+
+
+class SegmentChange(models.Model):
+    """A customer's segment changed by the rules (``relance segment apply`` or the run), and why."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="segment_changes")
+    run = models.ForeignKey(
+        DunningRun, on_delete=models.CASCADE, null=True, blank=True, related_name="segment_changes"
+    )
+    on = models.DateField(help_text="The as-of date the rules were applied for")
+    from_segment = models.CharField(max_length=64, blank=True)
+    to_segment = models.CharField(max_length=64, blank=True)
+    rule = models.PositiveIntegerField(help_text="1-based rule that matched; 0 = the default segment")
+    evidence = models.TextField(blank=True)
+    changed_by = models.CharField(
+        max_length=150, blank=True, help_text="'relance run', 'relance segment apply', …"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["customer", "on", "id"]
+        indexes = [models.Index(fields=["entity", "customer", "on"])]
+
+    def __str__(self) -> str:
+        return f"{self.on} {self.customer.external_ref}: {self.from_segment or '(none)'} → {self.to_segment}"

@@ -10,17 +10,22 @@ from django.db.models import Q, QuerySet
 
 from relance.core.errors import NotFound
 from relance.dunning.models import (
+    HANDOFF_OPEN,
+    CreditHold,
+    CreditHoldStatus,
     CustomerHold,
     Dispute,
     DisputeStatus,
     DunningAction,
     DunningRun,
+    ExternalCollection,
     PaymentPlan,
     PlanStatus,
     Policy,
     Promise,
     SegmentationRules,
     SegmentPolicy,
+    Suppression,
     WorklistEntry,
 )
 from relance.engine.dunning.policy import Policy as EnginePolicy
@@ -46,6 +51,11 @@ def policy_get(*, entity: Entity, key: str) -> Policy:
 def policy_map(*, entity: Entity) -> dict[str, EnginePolicy]:
     """The entity's policies as the engine's dataclasses, by key (what ``decide`` takes)."""
     return {policy.key: policy_from_dict(policy.spec) for policy in policy_list(entity=entity)}
+
+
+def policy_versions(*, entity: Entity) -> dict[str, int]:
+    """The current version of each of the entity's policies, by key (what a run records)."""
+    return dict(Policy.objects.filter(entity=entity).values_list("key", "version"))
 
 
 def policy_export_yaml(*, policy: Policy) -> str:
@@ -108,6 +118,16 @@ def run_latest(*, entity: Entity) -> DunningRun:
     return run
 
 
+def suppression_list_of_run(*, run: DunningRun) -> QuerySet[Suppression]:
+    """What ``run`` held back: the rows it wrote, and earlier rows it extended (summarised runs).
+
+    A row stands for every run of its entity from ``run`` to ``last_run``.
+    """
+    return Suppression.objects.filter(run__entity_id=run.entity_id, run__as_of__lte=run.as_of).filter(
+        Q(last_run__as_of__gte=run.as_of) | Q(last_run__isnull=True, run=run)
+    )
+
+
 def run_decisions(*, run: DunningRun) -> list[dict[str, Any]]:
     """The decisions a run applied, in the same JSON form as when it ran."""
     actions = (
@@ -152,6 +172,16 @@ def worklist_rows(
     entries = WorklistEntry.objects.filter(run=run).select_related("customer", "customer__collector")
     if collector_email:
         entries = entries.filter(customer__collector__email__iexact=collector_email.strip())
+    on_hold = set(
+        CreditHold.objects.filter(entity=entity, status=CreditHoldStatus.ACTIVE).values_list(
+            "customer_id", flat=True
+        )
+    )
+    handed_off = set(
+        ExternalCollection.objects.filter(entity=entity, status__in=HANDOFF_OPEN).values_list(
+            "customer_id", flat=True
+        )
+    )
     rows = []
     for entry in entries.order_by("-priority", "customer__external_ref"):
         collector = entry.customer.collector
@@ -168,9 +198,21 @@ def worklist_rows(
                 "broken_promises": entry.broken_promises,
                 "days_since_contact": entry.days_since_contact,
                 "factors": entry.factors,
+                "credit_hold": entry.customer_id in on_hold,
+                "external_collection": entry.customer_id in handed_off,
             }
         )
     return run, rows
+
+
+def customer_credit_hold(*, customer: Customer) -> CreditHold | None:
+    """The customer's active credit hold (no new orders), if any: for the customer page and sales."""
+    return CreditHold.objects.filter(customer=customer, status=CreditHoldStatus.ACTIVE).first()
+
+
+def customer_hand_off(*, customer: Customer) -> ExternalCollection | None:
+    """The customer's open hand-off to external collection, if any."""
+    return ExternalCollection.objects.filter(customer=customer, status__in=HANDOFF_OPEN).first()
 
 
 def segmentation_rules_get(*, entity: Entity) -> SegmentationRules | None:

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Max, Q, Sum
+from django.db.models import F, Max, Q, Sum
 
 from relance.core.errors import Conflict, ValidationFailed
 from relance.core.money import Money
 from relance.dunning.models import (
+    HANDOFF_OPEN,
     ActionStatus,
     ContactLog,
+    CreditHold,
+    CreditHoldStatus,
+    CustomerAttribute,
     CustomerHold,
     Dispute,
     DisputeReason,
@@ -29,15 +34,19 @@ from relance.dunning.models import (
     DunningAction,
     DunningLock,
     DunningRun,
+    ExternalCollection,
+    HandOffStatus,
     HoldKind,
     Installment,
     InvoiceStep,
     PaymentPlan,
     PlanStatus,
     Policy,
+    PolicyVersion,
     Promise,
     PromiseStatus,
     SegmentationRules,
+    SegmentChange,
     SegmentPolicy,
     Suppression,
     WorklistEntry,
@@ -99,15 +108,26 @@ def policy_validate(*, spec: Any) -> EnginePolicy:
 
 @transaction.atomic
 def policy_import(*, entity: Entity, spec: Any) -> tuple[Policy, bool]:
-    """Create or replace the entity's policy ``spec['key']``; the stored spec is the normalised dict form."""
+    """Create or replace the entity's policy ``spec['key']``; the stored spec is the normalised dict form.
+
+    A changed spec makes a new version (the previous specs stay in ``PolicyVersion``); importing
+    the same spec again changes nothing.
+    """
     engine_policy = policy_validate(spec=spec)
     normalised = policy_to_dict(engine_policy)
-    policy, created = Policy.objects.update_or_create(
-        entity=entity,
-        key=engine_policy.key,
-        defaults={"name": engine_policy.name, "spec": normalised},
-    )
+    policy = Policy.objects.select_for_update().filter(entity=entity, key=engine_policy.key).first()
+    created = policy is None
+    if policy is None:
+        policy = Policy(entity=entity, key=engine_policy.key, version=1)
+    elif policy.spec == normalised and policy.name == engine_policy.name:
+        return policy, False
+    elif policy.spec != normalised:
+        policy.version += 1
+    policy.name = engine_policy.name
+    policy.spec = normalised
     policy.full_clean()
+    policy.save()
+    PolicyVersion.objects.get_or_create(policy=policy, version=policy.version, defaults={"spec": normalised})
     return policy, created
 
 
@@ -629,6 +649,19 @@ def decisions_as_json(
     return result
 
 
+RUN_TIME = time(6, 0)
+
+
+def run_instant(entity: Entity, as_of: date) -> datetime:
+    """When a run's messages are released: 06:00 on ``as_of`` in the entity's time zone (the
+    morning run). The engine derives each customer's day of delivery from it."""
+    try:
+        zone = ZoneInfo(entity.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return datetime.combine(as_of, RUN_TIME, tzinfo=zone)
+
+
 def run_start(
     *,
     entity: Entity,
@@ -636,13 +669,16 @@ def run_start(
     dry_run: bool = False,
     started_by: str = "",
     decide_fn: DecideFunction | None = None,
+    segment: bool = True,
 ) -> RunOutcome:
     """Decide and apply the entity's dunning for ``as_of`` in one transaction.
 
     Runs of an entity never overlap (a lock row; the second refuses with ``Conflict``), never
     repeat (a run of an already-run date adds nothing and returns what that run decided) and
     move forward only. ``dry_run`` computes the same decisions and writes nothing (even the
-    installments marked paid on the way are rolled back).
+    installments marked paid on the way are rolled back). ``segment``: re-apply the entity's
+    segmentation rules first (when it has any), so the policies follow today's behaviour; the
+    changes are recorded in ``SegmentChange`` with the run.
     """
     from relance.dunning import selectors
     from relance.dunning.binding import app_dunning_tables
@@ -679,9 +715,23 @@ def run_start(
                 raise ValidationFailed(RUN_NO_POLICY.format(entity=entity.name), code="no_policy")
             plan_installments_settle(entity=entity, as_of=as_of)
             promise_settle(entity=entity, as_of=as_of, policies=policies)
+            segment_changes = None
+            if segment and _has_segmentation_rules(entity):
+                segment_changes = segment_assign(entity=entity, as_of=as_of, changed_by="relance run")
             backend, tables = app_dunning_tables(entity=entity)
-            result = decide_fn(tables, policies, as_of=as_of, backend=backend)
-            outcome = _apply(entity, as_of, result, started_at, started_by, dry_run)
+            result = decide_fn(
+                tables, policies, as_of=as_of, backend=backend, run_at=run_instant(entity, as_of)
+            )
+            versions = selectors.policy_versions(entity=entity)
+            outcome = _apply(entity, as_of, result, started_at, started_by, dry_run, versions)
+            if segment_changes is not None:
+                outcome.counts["segment_changes"] = len(segment_changes)
+                if outcome.run is not None:
+                    outcome.run.counts = outcome.counts
+                    outcome.run.save(update_fields=["counts"])
+                    SegmentChange.objects.filter(
+                        entity=entity, on=as_of, run__isnull=True, changed_by="relance run"
+                    ).update(run=outcome.run)
             if dry_run:
                 transaction.set_rollback(True)
             return outcome
@@ -692,8 +742,58 @@ def run_start(
         raise
 
 
+def _suppressions_record(
+    entity: Entity, run: DunningRun, suppressed: Sequence[Mapping[str, Any]]
+) -> tuple[int, int]:
+    """Write what the run held back, summarised: a suppression identical (customer, invoice,
+    reason, detail) to one the previous run of the entity recorded or extended extends that row
+    (``last_run`` = this run, ``count`` + 1) instead of adding a row. Returns (added, extended)."""
+    previous = DunningRun.objects.filter(entity=entity, as_of__lt=run.as_of).order_by("-as_of").first()
+    open_rows: dict[tuple[int, int | None, str, str], int] = {}
+    if previous is not None:
+        candidates = Suppression.objects.filter(Q(last_run=previous) | Q(run=previous, last_run__isnull=True))
+        for pk, customer_id, invoice_id, reason, detail in candidates.values_list(
+            "pk", "customer_id", "invoice_id", "reason", "detail"
+        ).iterator(chunk_size=20000):
+            open_rows[(customer_id, invoice_id, reason, detail)] = pk
+    extended: list[int] = []
+    added: list[Suppression] = []
+    for row in suppressed:
+        key = (row["customer_id"], row["invoice_id"], row["reason"], row["detail"] or "")
+        found = open_rows.get(key)
+        if found is not None:
+            del open_rows[key]
+            extended.append(found)
+        else:
+            added.append(
+                Suppression(
+                    run=run,
+                    last_run=run,
+                    customer_id=key[0],
+                    invoice_id=key[1],
+                    reason=key[2],
+                    detail=key[3],
+                )
+            )
+    for chunk in _chunks(extended, 5000):
+        Suppression.objects.filter(pk__in=chunk).update(last_run=run, count=F("count") + 1)
+    Suppression.objects.bulk_create(added, batch_size=5000)
+    return len(added), len(extended)
+
+
+def _has_segmentation_rules(entity: Entity) -> bool:
+    stored = SegmentationRules.objects.filter(entity=entity).first()
+    return stored is not None and bool(stored.rules or stored.default_segment)
+
+
 def _apply(
-    entity: Entity, as_of: date, result: Decisions, started_at: datetime, started_by: str, dry_run: bool
+    entity: Entity,
+    as_of: date,
+    result: Decisions,
+    started_at: datetime,
+    started_by: str,
+    dry_run: bool,
+    versions: Mapping[str, int] | None = None,
 ) -> RunOutcome:
     import json
 
@@ -739,6 +839,7 @@ def _apply(
                 on=as_of,
                 kind=row["kind"],
                 policy_key=row["policy_key"],
+                policy_version=(versions or {}).get(row["policy_key"]),
                 step_key=row["step_key"],
                 step_index=row["step_index"],
                 offset_days=row["offset_days"],
@@ -770,6 +871,7 @@ def _apply(
         ],
         batch_size=5000,
     )
+    _internal_records(entity, as_of, rows, action_by_decision)
     policy_by_decision = {row["decision_id"]: row["policy_key"] for row in rows}
     InvoiceStep.objects.bulk_create(
         [
@@ -779,6 +881,7 @@ def _apply(
                 action=action_by_decision[row["decision_id"]],
                 entity=entity,
                 policy_key=policy_by_decision[row["decision_id"]],
+                policy_version=(versions or {}).get(policy_by_decision[row["decision_id"]]),
                 step_key=row["step_key"],
                 step_index=row["step_index"],
                 reached_on=row["reached_on"],
@@ -787,19 +890,7 @@ def _apply(
         ],
         batch_size=5000,
     )
-    Suppression.objects.bulk_create(
-        [
-            Suppression(
-                run=run,
-                customer_id=row["customer_id"],
-                invoice_id=row["invoice_id"],
-                reason=row["reason"],
-                detail=row["detail"] or "",
-            )
-            for row in suppressed
-        ],
-        batch_size=5000,
-    )
+    _suppressions_record(entity, run, suppressed)
     WorklistEntry.objects.bulk_create(
         [
             WorklistEntry(
@@ -821,11 +912,111 @@ def _apply(
     return RunOutcome(entity, as_of, run, True, False, decisions, counts)
 
 
+def _internal_records(
+    entity: Entity, as_of: date, rows: Sequence[Mapping[str, Any]], action_by_decision: Mapping[int, Any]
+) -> None:
+    """What internal actions leave behind: a credit hold (no new orders; dunning goes on) and a
+    hand-off to external collection. One active hold and one open hand-off per customer."""
+    holds = [row for row in rows if row["action"] == "credit_hold"]
+    hand_offs = [row for row in rows if row["action"] == "external_collection"]
+    if holds:
+        already = set(
+            CreditHold.objects.filter(
+                customer_id__in=[row["customer_id"] for row in holds], status=CreditHoldStatus.ACTIVE
+            ).values_list("customer_id", flat=True)
+        )
+        CreditHold.objects.bulk_create(
+            [
+                CreditHold(
+                    entity=entity,
+                    customer_id=row["customer_id"],
+                    action=action_by_decision[row["decision_id"]],
+                    placed_on=as_of,
+                    reason=f"{row['policy_key']}: {row['step_key']} at {row['max_days_past_due']} days past due, "
+                    f"{row['amount_due']} {row['currency']} due",
+                )
+                for row in holds
+                if row["customer_id"] not in already
+            ]
+        )
+    if hand_offs:
+        already = set(
+            ExternalCollection.objects.filter(
+                customer_id__in=[row["customer_id"] for row in hand_offs], status__in=HANDOFF_OPEN
+            ).values_list("customer_id", flat=True)
+        )
+        for row in hand_offs:
+            if row["customer_id"] in already:
+                continue
+            hand_off = ExternalCollection.objects.create(
+                entity=entity,
+                customer_id=row["customer_id"],
+                action=action_by_decision[row["decision_id"]],
+                handed_on=as_of,
+                amount=row["amount_due"],
+                currency=row["currency"],
+                status_changed_on=as_of,
+                status_changed_by="run",
+            )
+            hand_off.invoices.set(_ids(row["invoice_ids"]))
+
+
+CREDIT_HOLD_NONE = "customer {customer} has no active credit hold"
+HANDOFF_STATUS_UNKNOWN = "unknown hand-off status {status!r}: expected one of {choices}"
+
+
+@transaction.atomic
+def credit_hold_place(*, customer: Customer, on: date, reason: str, by: str = "") -> CreditHold:
+    """Put the customer on credit hold by hand (no new orders); an active one is kept as it is."""
+    existing = CreditHold.objects.filter(customer=customer, status=CreditHoldStatus.ACTIVE).first()
+    if existing is not None:
+        return existing
+    return CreditHold.objects.create(
+        entity_id=customer.entity_id, customer=customer, placed_on=on, reason=reason
+    )
+
+
+@transaction.atomic
+def credit_hold_release(*, customer: Customer, on: date, by: str = "") -> CreditHold:
+    """Lift the customer's credit hold (orders may be taken again from ``on``)."""
+    hold = (
+        CreditHold.objects.select_for_update()
+        .filter(customer=customer, status=CreditHoldStatus.ACTIVE)
+        .first()
+    )
+    if hold is None:
+        raise ValidationFailed(CREDIT_HOLD_NONE.format(customer=customer.external_ref))
+    hold.status = CreditHoldStatus.RELEASED
+    hold.released_on = on
+    hold.released_by = by[:150]
+    hold.save(update_fields=["status", "released_on", "released_by", "updated_at"])
+    return hold
+
+
+@transaction.atomic
+def hand_off_update(
+    *, hand_off: ExternalCollection, status: str, on: date, by: str = "", agency: str | None = None
+) -> ExternalCollection:
+    """Record where a hand-off to external collection stands, and who said so when."""
+    if status not in HandOffStatus.values:
+        raise ValidationFailed(
+            HANDOFF_STATUS_UNKNOWN.format(status=status, choices=", ".join(HandOffStatus.values))
+        )
+    hand_off = ExternalCollection.objects.select_for_update().get(pk=hand_off.pk)
+    hand_off.status = status
+    hand_off.status_changed_on = on
+    hand_off.status_changed_by = by[:150]
+    if agency is not None:
+        hand_off.agency = agency
+    hand_off.save()
+    return hand_off
+
+
 # --------------------------------------------------------------------------- segmentation
 
 
 @dataclass(frozen=True)
-class SegmentChange:
+class SegmentProposal:
     customer_ref: str
     before: str
     after: str
@@ -844,27 +1035,68 @@ def segmentation_rules_set(*, entity: Entity, rules: Any, default_segment: str =
 
 
 @transaction.atomic
-def segment_assign(*, entity: Entity, as_of: date, dry_run: bool = False) -> list[SegmentChange]:
+def segment_assign(
+    *,
+    entity: Entity,
+    as_of: date,
+    dry_run: bool = False,
+    run: DunningRun | None = None,
+    changed_by: str = "relance segment apply",
+) -> list[SegmentProposal]:
     """Give each customer the segment of the first rule it matches on ``as_of`` (behaviour included).
 
     Customers matching no rule get the default segment when there is one and keep theirs
-    otherwise, so that segments set by hand survive rules that do not speak about them.
+    otherwise, so that segments set by hand survive rules that do not speak about them. Each
+    change is kept in ``SegmentChange`` (from, to, the rule and its evidence; ``run`` when the
+    daily run made it).
     """
     from relance.dunning import selectors
 
     rows = selectors.customer_segments(entity=entity, as_of=as_of)
     changes = [
-        SegmentChange(row["customer_ref"], row["segment"], row["proposed"], row["rule"], row["evidence"])
+        SegmentProposal(row["customer_ref"], row["segment"], row["proposed"], row["rule"], row["evidence"])
         for row in rows
         if row["proposed"] is not None and row["proposed"] != row["segment"]
     ]
     if changes and not dry_run:
-        by_ref = {change.customer_ref: change.after for change in changes}
+        by_ref = {change.customer_ref: change for change in changes}
         customers = list(Customer.objects.filter(entity=entity, external_ref__in=list(by_ref)))
         for customer in customers:
-            customer.segment = by_ref[customer.external_ref]
+            customer.segment = by_ref[customer.external_ref].after
         Customer.objects.bulk_update(customers, ["segment"], batch_size=2000)
+        SegmentChange.objects.bulk_create(
+            [
+                SegmentChange(
+                    entity=entity,
+                    customer=customer,
+                    run=run,
+                    on=as_of,
+                    from_segment=by_ref[customer.external_ref].before,
+                    to_segment=by_ref[customer.external_ref].after,
+                    rule=by_ref[customer.external_ref].rule,
+                    evidence=by_ref[customer.external_ref].evidence,
+                    changed_by=changed_by[:150],
+                )
+                for customer in customers
+            ],
+            batch_size=2000,
+        )
     return changes
+
+
+# --------------------------------------------------------------------------- customer attributes
+
+
+@transaction.atomic
+def customer_attribute_set(*, customer: Customer, name: str, value: str) -> CustomerAttribute:
+    """Set (or replace) the customer's attribute ``name``; conditions read it as ``custom.NAME``."""
+    attribute = CustomerAttribute.objects.filter(customer=customer, name=name).first() or CustomerAttribute(
+        entity_id=customer.entity_id, customer=customer, name=name
+    )
+    attribute.value = value
+    attribute.full_clean()
+    attribute.save()
+    return attribute
 
 
 # --------------------------------------------------------------------------- contacts made by hand

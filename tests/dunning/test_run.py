@@ -41,7 +41,7 @@ def table(columns, rows):
 def recorded(customer, invoices, calls):
     """A ``decide`` that answers one grouped overdue reminder for ``invoices``, and records its calls."""
 
-    def decide(tables, policies, *, as_of, backend=None):
+    def decide(tables, policies, *, as_of, backend=None, run_at=None):
         calls.append((as_of, sorted(policies)))
         ids = ",".join(str(invoice.pk) for invoice in invoices)
         decision = {
@@ -266,7 +266,7 @@ def test_a_second_concurrent_run_refuses(entity, make_customer, make_invoice):
     invoices = [make_invoice(customer, "F1", "100", date(2026, 3, 1), date(2026, 3, 31))]
     inside, release, errors = threading.Event(), threading.Event(), []
 
-    def slow_decide(tables, policies, *, as_of, backend=None):
+    def slow_decide(tables, policies, *, as_of, backend=None, run_at=None):
         inside.set()
         release.wait(10)
         return recorded(customer, invoices, [])(tables, policies, as_of=as_of, backend=backend)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from relance.dunning.models import DunningAction, DunningRun, InvoiceStep, Promise, Suppression
+from relance.dunning.selectors import suppression_list_of_run
 from relance.ledger.models import Contact
 from tests.dunning.conftest import command, command_json, walk
 
@@ -18,10 +19,11 @@ NOTHING: list[tuple[str, ...]] = []
 
 
 def suppressed(day: str, customer: str) -> set[str]:
+    run = DunningRun.objects.get(as_of=day)
     return set(
-        Suppression.objects.filter(run__as_of=day, customer__external_ref=customer).values_list(
-            "reason", flat=True
-        )
+        suppression_list_of_run(run=run)
+        .filter(customer__external_ref=customer)
+        .values_list("reason", flat=True)
     )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 
 import ibis
@@ -116,8 +116,11 @@ CONTACT_HISTORY = ibis.schema(
     }
 )
 
-# Each invoice's reached step (the engine reads the highest step_index per invoice, so a full
-# history works as well as one row per invoice).
+# Each invoice's reached steps (a full history works as well as one row per invoice). The
+# engine matches ``step_key`` against the steps of the customer's *current* policy and takes
+# the most advanced one: an invoice keeps the step key it reached when a policy is edited, and
+# a key the policy no longer has is ignored. ``step_index`` is the index in the policy version
+# the step was decided with (informational; the engine does not read it).
 INVOICE_STEPS = ibis.schema(
     {
         "invoice_id": "int64",
@@ -142,6 +145,15 @@ CUSTOMER_PROFILE = ibis.schema(
     }
 )
 
+# Optional: each customer's time zone (IANA name) and country (ISO 3166 alpha-2), resolved by
+# the app (the customer's, else its entity's). Read only by policies with ``business_days`` or
+# ``send_window``; a customer without a row (or an unknown zone) is on UTC with no holidays.
+CUSTOMER_CALENDAR = ibis.schema({"customer_id": "int64", "timezone": "string", "country": "string"})
+
+# Optional: free customer attributes (the ERP's custom fields) as text, one row per (customer,
+# name); step conditions read them as ``custom.NAME``. A customer without the row has "".
+CUSTOMER_ATTRIBUTES = ibis.schema({"customer_id": "int64", "name": "string", "value": "string"})
+
 DUNNING_SCHEMAS = {
     "promises": PROMISES,
     "promise_invoices": PROMISE_INVOICES,
@@ -154,7 +166,11 @@ DUNNING_SCHEMAS = {
     "invoice_steps": INVOICE_STEPS,
     "customer_policy": CUSTOMER_POLICY,
     "customer_profile": CUSTOMER_PROFILE,
+    "customer_calendar": CUSTOMER_CALENDAR,
+    "customer_attributes": CUSTOMER_ATTRIBUTES,
 }
+# Tables a binding may leave out (``DunningTables`` then holds None: read as empty).
+OPTIONAL_TABLES = ("customer_calendar", "customer_attributes")
 ALL_SCHEMAS = {**LEDGER_SCHEMAS, **DUNNING_SCHEMAS}
 
 
@@ -178,6 +194,8 @@ class DunningTables:
     invoice_steps: ir.Table
     customer_policy: ir.Table
     customer_profile: ir.Table
+    customer_calendar: ir.Table | None = None
+    customer_attributes: ir.Table | None = None
 
     @property
     def ledger(self) -> LedgerTables:
@@ -275,6 +293,7 @@ class DecideFunction(Protocol):
         *,
         as_of: date,
         backend: BaseBackend | None = None,
+        run_at: datetime | None = None,
     ) -> Decisions: ...
 
 

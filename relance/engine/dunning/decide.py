@@ -25,9 +25,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -49,7 +51,16 @@ from relance.engine.dunning.contract import (
     DunningTables,
     empty,
 )
-from relance.engine.dunning.policy import CHANNELS, Condition, Policy, Step
+from relance.engine.dunning.policy import (
+    CHANNELS,
+    CUSTOM_PREFIX,
+    HOLIDAYS_CUSTOMER,
+    HOLIDAYS_NONE,
+    WEEKDAYS,
+    Condition,
+    Policy,
+    Step,
+)
 from relance.engine.kpi import not_void
 from relance.engine.schema import MONEY_SCALE, money_units
 
@@ -75,11 +86,15 @@ REASON_CODES = {
     "contact_cap": "the cap of contacts in the rolling window is reached",
     "no_policy": "the customer has no policy",
     "unknown_policy": "the customer's policy key is not among the policies given",
+    "non_business_day": "the day of delivery is not a business day for the customer (weekend, "
+    "public holiday or no send window in their time zone): the next business day's run catches up",
 }
 HOLD_KINDS = ("hold", "legal", "do_not_contact")
 KIND_ORDER = {"upcoming": 0, "overdue": 1, "installment": 2, "internal": 3}
 INSTALLMENT_CHANNELS = ("email", "sms", "letter")
 ERROR_NO_POLICIES = "decide() needs at least one policy"
+# When ``run_at`` is not given: the run's instant is 06:00 UTC on the as-of date.
+DEFAULT_RUN_TIME = time(6, 0)
 
 
 @ibis.udf.scalar.builtin(name="julianday")
@@ -120,6 +135,8 @@ def _condition_expr(condition: Condition, frame: ir.Table) -> ir.BooleanValue:
         column, value = frame.chaseable_units, _units(Decimal(value))  # type: ignore[arg-type]
     elif condition.field == "days_past_due":
         column, value = frame.days_past_due, int(value)  # type: ignore[arg-type]
+    elif condition.field.startswith(CUSTOM_PREFIX):
+        column = frame[custom_column(condition.field)].fill_null("")
     else:
         column = frame[condition.field].fill_null("")
     operator = condition.operator
@@ -144,8 +161,46 @@ def _step_applies(step: Step, frame: ir.Table) -> ir.BooleanValue:
     return test
 
 
+def custom_column(field_name: str) -> str:
+    """The frame's column for condition field ``custom.NAME``."""
+    return "custom__" + field_name[len(CUSTOM_PREFIX) :].replace("-", "_")
+
+
 def _fields_used(policies: Iterable[Policy]) -> set[str]:
     return {condition.field for policy in policies for step in policy.steps for condition in step.conditions}
+
+
+def _reached_by_key(steps: ir.Table, policies: Mapping[str, Policy]) -> ir.Table:
+    """Per invoice and per policy, the highest index *in that policy's current steps* of the
+    step keys the invoice reached (−1: none of them exists there).
+
+    Steps are matched by key, not by the recorded ``step_index``: after a policy is edited
+    (a step inserted or removed), an invoice stays at the step key it reached. A key no longer
+    in the policy is ignored (the invoice is at the last reached key that still exists).
+    """
+    columns = {}
+    for number, policy in enumerate(policies.values()):
+        index = ibis.cases(
+            *[(steps.step_key == step.key, i) for i, step in enumerate(policy.steps)], else_=-1
+        )
+        columns[f"_reached_{number}"] = index.max().cast("int64")
+    if not columns:  # no policy: nothing is read, but the aggregate needs a column
+        columns["_reached_none"] = steps.step_index.max()
+    return steps.group_by(_s_invoice_id=steps.invoice_id).aggregate(**columns)
+
+
+def _reached_index(chain: ir.Table, policies: Mapping[str, Policy]) -> ir.IntegerValue:
+    """The reached step's index in the invoice's (customer's) current policy; −1 when none."""
+    if not policies:
+        return ibis.literal(-1, "int64")
+    return (
+        ibis.cases(
+            *[(chain.policy_key == key, chain[f"_reached_{number}"]) for number, key in enumerate(policies)],
+            else_=-1,
+        )
+        .fill_null(-1)
+        .cast("int64")
+    )
 
 
 def open_invoice_frame(
@@ -173,8 +228,7 @@ def open_invoice_frame(
     disputed = disputes.group_by(_d_invoice_id=disputes.invoice_id).aggregate(
         disputed_units=money_units(disputes.amount).sum().cast("int64")
     )
-    steps = tables.invoice_steps
-    reached = steps.group_by(_s_invoice_id=steps.invoice_id).aggregate(reached_index=steps.step_index.max())
+    reached = _reached_by_key(tables.invoice_steps, policies)
     policy = tables.customer_policy.select(_p_customer_id="customer_id", policy_key="policy_key")
 
     invoices = tables.invoices
@@ -213,6 +267,18 @@ def open_invoice_frame(
         classes = behaviour.select(_b_customer_id="customer_id", behaviour="behaviour")
         chain = chain.left_join(classes, joined.customer_id == classes._b_customer_id)
         extra.append("behaviour")
+    absent: list[str] = []  # custom fields without an attributes table: "" for everyone
+    for number, field_name in enumerate(sorted(name for name in used if name.startswith(CUSTOM_PREFIX))):
+        attributes = tables.customer_attributes
+        if attributes is None:
+            absent.append(custom_column(field_name))
+            continue
+        wanted = attributes.filter(attributes.name == field_name[len(CUSTOM_PREFIX) :])
+        wanted = wanted.group_by(**{f"_x{number}_customer_id": wanted.customer_id}).aggregate(
+            **{custom_column(field_name): wanted.value.max()}
+        )
+        chain = chain.left_join(wanted, joined.customer_id == wanted[f"_x{number}_customer_id"])
+        extra.append(custom_column(field_name))
     disputed_units = chain.disputed_units.fill_null(0)
     chaseable = ibis.ifelse(chain.open_units > disputed_units, chain.open_units - disputed_units, 0)
     as_of_day = _day_number(ibis.literal(as_of), dialect)
@@ -225,9 +291,10 @@ def open_invoice_frame(
         "open_units",
         "policy_key",
         *[chain[name].fill_null("").name(name) for name in extra],
+        *[ibis.literal("").name(name) for name in absent],
         disputed_units=ibis.ifelse(disputed_units > chain.open_units, chain.open_units, disputed_units),
         chaseable_units=chaseable,
-        reached_index=chain.reached_index.fill_null(-1),
+        reached_index=_reached_index(chain, policies),
         days_past_due=(as_of_day - _day_number(chain.due_date, dialect)).cast("int64"),
     )
     return frame
@@ -516,8 +583,13 @@ def decide(
     *,
     as_of: date,
     backend: BaseBackend | None = None,
+    run_at: datetime | None = None,
 ) -> Decisions:
     """Every action due on ``as_of``, with its reasons; what was held back and why; the worklist.
+
+    ``run_at``: the instant the run's messages are released (timezone-aware; default 06:00 UTC
+    on ``as_of``). With a policy's ``business_days``/``send_window`` it gives each customer's
+    day of delivery in their time zone; contacts are deferred when that day is not a business day.
 
     Idempotent given the history: once the app records the decisions (contact_history and
     invoice_steps), running the same date again decides nothing new.
@@ -561,7 +633,9 @@ def decide(
         # The only pass over the whole ledger: open invoices with their amounts, kept in a
         # temporary table so the step query and the worklist both read the small result.
         base = materialise("open_invoices", open_invoice_frame(tables, used, as_of, behaviour=behaviour))
-        return _decide(tables, policies, used, base, as_of, backend)
+        if run_at is None:
+            run_at = datetime.combine(as_of, DEFAULT_RUN_TIME, tzinfo=UTC)
+        return _decide(tables, policies, used, base, as_of, backend, run_at)
     finally:
         for name in temporary:
             if is_spark(con):
@@ -582,6 +656,7 @@ def _decide(
     base: ir.Table,
     as_of: date,
     backend: BaseBackend | None,
+    run_at: datetime,
 ) -> Decisions:
     frame = invoice_frame(tables, used, as_of, base=base)
     promises = _promise_states(tables, policies, base, as_of, backend)
@@ -602,7 +677,20 @@ def _decide(
     wanted_rows = frame.filter(wanted, frame.policy_key.isin(list(used) or [""]))
     masks = channel_masks(tables, wanted_rows.customer_id)
     wanted_rows = wanted_rows.left_join(masks, wanted_rows.customer_id == masks._m_customer_id)
-    candidates = _fetch(wanted_rows.drop("_m_customer_id"), backend)
+    wanted_rows = wanted_rows.drop("_m_customer_id")
+    with_calendar = _uses_calendar(used) and tables.customer_calendar is not None
+    if with_calendar:
+        assert tables.customer_calendar is not None
+        calendar = tables.customer_calendar.select(
+            _cal_customer_id="customer_id", timezone="timezone", country="country"
+        )
+        wanted_rows = wanted_rows.left_join(
+            calendar, wanted_rows.customer_id == calendar._cal_customer_id
+        ).drop("_cal_customer_id")
+    candidates = _fetch(wanted_rows, backend)
+    if not with_calendar:
+        candidates["timezone"] = None
+        candidates["country"] = None
     candidates["channel_mask"] = candidates.channel_mask.fillna(0).astype("int64")
 
     out = _Suppressed()
@@ -677,6 +765,8 @@ def _decide(
             broken_promise=("broken_promise", "any"),
             catch_up=("catch_up", "any"),
             channel_mask=("channel_mask", "first"),
+            timezone=("timezone", "first"),
+            country=("country", "first"),
         )
         .reset_index()
     )
@@ -686,8 +776,21 @@ def _decide(
     decisions["group_no"] = np.arange(len(decisions))
     candidates = candidates.merge(decisions[[*group_keys, "group_no"]], on=group_keys, how="left")
 
-    # Channels: the first of the step's channels the customer can be reached on.
+    # Business days: no contact on a day that is not one for the customer (where they are, on
+    # the day it would be delivered). Nothing is recorded, so the next business day's run
+    # decides again (the catch-up rule sends the most advanced step then due).
     is_contact = (decisions.kind != "internal").to_numpy()
+    blocked = np.zeros(len(decisions), dtype=bool)
+    if _uses_calendar(policies) and is_contact.any():
+        off = _non_business(decisions, policies, run_at)
+        deferred = is_contact & pd.notna(off)
+        if deferred.any():
+            out.groups(
+                candidates, decisions.group_no.to_numpy()[deferred], "non_business_day", list(off[deferred])
+            )
+            blocked |= deferred
+
+    # Channels: the first of the step's channels the customer can be reached on.
     channel = np.full(len(decisions), None, dtype=object)
     fallback = np.zeros(len(decisions), dtype=bool)
     customer_ids = decisions.customer_id.to_numpy(np.int64)
@@ -701,8 +804,7 @@ def _decide(
         fallback[positions] = (chosen != None) & (chosen != options[0])  # noqa: E711 - elementwise
     decisions["channel"] = channel
     decisions["fallback"] = fallback
-    no_channel = is_contact & pd.isna(channel)
-    blocked = np.zeros(len(decisions), dtype=bool)
+    no_channel = is_contact & ~blocked & pd.isna(channel)
     if no_channel.any():
         rows = decisions[no_channel]
         out.groups(
@@ -798,6 +900,8 @@ def _decide(
     decisions = decisions[~blocked]
 
     installment_rows = None if plans.empty else _installments(tables, policies, as_of, backend)
+    if installment_rows is not None and _uses_calendar(policies):
+        installment_rows = _defer_installments(installment_rows, tables, policies, run_at, backend, out)
     entity_of = pd.Series(dtype="int64")
     if installment_rows is not None:
         customers = tables.customers
@@ -816,6 +920,114 @@ def _decide(
         suppressed=out.table(),
         worklist=worklist,
     )
+
+
+# --------------------------------------------------------------------------- business days
+
+
+def _uses_calendar(policies: Mapping[str, Policy]) -> bool:
+    return any(p.business_days is not None or p.send_window is not None for p in policies.values())
+
+
+def _zone(name: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(name) if isinstance(name, str) and name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@lru_cache(maxsize=512)
+def _holiday_name(country: str, day: date) -> str | None:
+    import holidays
+
+    if country not in holidays.list_supported_countries():
+        return None
+    calendar = holidays.country_holidays(country, years=day.year)
+    name = calendar.get(day)
+    return None if name is None else str(name)
+
+
+def delivery_day(run_at: datetime, timezone: str | None, policy: Policy) -> date:
+    """The customer's local date of delivery of a message released at ``run_at``: that date,
+    or the next one when the policy's send window has already closed there."""
+    local = run_at.astimezone(_zone(timezone))
+    window = policy.send_window
+    if window is not None and local.time() >= window.end:
+        return local.date() + timedelta(days=1)
+    return local.date()
+
+
+def non_business_reason(
+    run_at: datetime, timezone: str | None, country: str | None, policy: Policy
+) -> str | None:
+    """Why the customer's day of delivery is not a business day under ``policy`` (None: it is)."""
+    if policy.business_days is None and policy.send_window is None:
+        return None
+    day = delivery_day(run_at, timezone, policy)
+    zone = _zone(timezone).key
+    where = f"{WEEKDAYS[day.weekday()]} {day.isoformat()} in {zone}"
+    window = policy.send_window
+    if window is not None and day.weekday() not in window.weekdays:
+        return f"{where}: no send window that day"
+    rules = policy.business_days
+    if rules is None:
+        return None
+    if day.weekday() not in rules.weekdays:
+        return f"{where}: not a business day (weekend)"
+    if rules.holidays == HOLIDAYS_NONE:
+        return None
+    holiday_country = (country or "").upper() if rules.holidays == HOLIDAYS_CUSTOMER else rules.holidays
+    name = _holiday_name(holiday_country, day) if holiday_country else None
+    if name is not None:
+        return f"{where}: public holiday in {holiday_country} ({name})"
+    return None
+
+
+def _non_business(rows: pd.DataFrame, policies: Mapping[str, Policy], run_at: datetime) -> np.ndarray:
+    """Per row (customer_id, policy_key, timezone, country): the reason its day is not a business
+    day, or None. Computed once per distinct (policy, zone, country)."""
+    keys = pd.DataFrame(
+        {
+            "policy_key": rows.policy_key.astype(object).to_numpy(),
+            "timezone": rows.timezone.astype(object).where(rows.timezone.notna(), "").to_numpy(),
+            "country": rows.country.astype(object).where(rows.country.notna(), "").to_numpy(),
+        }
+    )
+    distinct = keys.drop_duplicates()
+    reasons = {
+        (key, zone, country): (
+            non_business_reason(run_at, zone, country, policies[key]) if key in policies else None
+        )
+        for key, zone, country in distinct.itertuples(index=False)
+    }
+    return np.array(
+        [reasons[item] for item in keys.itertuples(index=False, name=None)], dtype=object
+    ).reshape(len(rows))
+
+
+def _defer_installments(
+    rows: pd.DataFrame,
+    tables: DunningTables,
+    policies: Mapping[str, Policy],
+    run_at: datetime,
+    backend: BaseBackend | None,
+    out: _Suppressed,
+) -> pd.DataFrame | None:
+    """Installment reminders follow the same business days as the rest of the customer's dunning."""
+    if tables.customer_calendar is None:
+        rows = rows.assign(timezone=None, country=None)
+    else:
+        calendar = tables.customer_calendar
+        found = _fetch(
+            calendar.filter(calendar.customer_id.isin(sorted(set(rows.customer_id.tolist())))), backend
+        ).drop_duplicates("customer_id")
+        rows = rows.merge(found, on="customer_id", how="left")
+    off = _non_business(rows, policies, run_at)
+    deferred = pd.notna(off)
+    if deferred.any():
+        out.customers(rows[deferred], "non_business_day", list(off[deferred]))
+    kept = rows[~deferred].drop(columns=["timezone", "country"])
+    return None if kept.empty else kept
 
 
 def _installments(

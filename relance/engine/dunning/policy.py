@@ -9,8 +9,10 @@ limit how often a customer is contacted. ``policy_from_dict`` validates everythi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -30,6 +32,9 @@ CONDITION_FIELDS = (
     "behaviour",  # the behavioural class: prompt, forgetful, chronic_late, at_risk, new
 )
 NUMERIC_FIELDS = ("amount_due", "invoice_amount", "days_past_due")
+# ``custom.NAME``: a customer attribute (the ERP's custom field NAME), compared as text.
+CUSTOM_PREFIX = "custom."
+CUSTOM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in")
 
 ERROR_POLICY = "policy {key}: {problems}"
@@ -113,6 +118,36 @@ class CadenceRules:
         return gap
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # Monday = 0, as date.weekday()
+HOLIDAYS_CUSTOMER = "customer"  # the customer's country, else the entity's
+HOLIDAYS_NONE = "none"
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """The hours (customer's local time, ``start`` ≤ t < ``end``) and weekdays messages go out.
+
+    The delivery side picks the hour; the engine uses it to know the customer's *day* of
+    delivery: a run after today's window has closed delivers tomorrow.
+    """
+
+    start: time
+    end: time
+    weekdays: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BusinessDays:
+    """The days a customer may be contacted: ``weekdays`` (Monday = 0) minus public holidays.
+
+    ``holidays``: ``"customer"`` (the customer's country, else its entity's, through the
+    ``holidays`` library), ``"none"``, or an ISO 3166 country code for every customer.
+    """
+
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+    holidays: str = HOLIDAYS_CUSTOMER
+
+
 @dataclass(frozen=True)
 class Policy:
     key: str
@@ -120,6 +155,8 @@ class Policy:
     steps: tuple[Step, ...]
     cadence: CadenceRules = field(default_factory=CadenceRules)
     description: str = ""
+    send_window: SendWindow | None = None
+    business_days: BusinessDays | None = None
 
     def step_index(self, key: str) -> int:
         for index, step in enumerate(self.steps):
@@ -197,7 +234,13 @@ def _condition(data: Any, path: str, problems: _Problems) -> Condition:
         return Condition("amount_due", "ge", Decimal(0))
     _unknown(data, {"field", "op", "value"}, path, problems)
     field_name = _text(data, "field", path, problems)
-    _choice(field_name, CONDITION_FIELDS, f"{path}.field", problems)
+    if field_name.startswith(CUSTOM_PREFIX):
+        if not CUSTOM_NAME.match(field_name[len(CUSTOM_PREFIX) :]):
+            problems.add(
+                f"{path}.field", "custom.NAME with NAME of lower-case letters, digits, _ and -", field_name
+            )
+    else:
+        _choice(field_name, (*CONDITION_FIELDS, "custom.NAME"), f"{path}.field", problems)
     operator = _text(data, "op", path, problems)
     _choice(operator, OPERATORS, f"{path}.op", problems)
     raw = data.get("value")
@@ -237,7 +280,75 @@ CADENCE_KEYS = {
     "promise_grace_days",
     "installment_reminder_days",
 }
-POLICY_KEYS = {"key", "name", "description", "steps", "cadence"}
+POLICY_KEYS = {"key", "name", "description", "steps", "cadence", "send_window", "business_days"}
+
+
+def _weekdays(raw: Any, path: str, problems: _Problems) -> tuple[int, ...]:
+    if not isinstance(raw, list) or not raw:
+        problems.add(path, "a non-empty list of weekdays (" + ", ".join(WEEKDAYS) + ")", raw)
+        return ()
+    days = []
+    for position, name in enumerate(raw):
+        if not isinstance(name, str) or name.lower() not in WEEKDAYS:
+            problems.add(f"{path}[{position}]", "one of " + ", ".join(WEEKDAYS), name)
+            continue
+        day = WEEKDAYS.index(name.lower())
+        if day in days:
+            problems.add(f"{path}[{position}]", "each weekday once", name)
+        days.append(day)
+    return tuple(sorted(set(days)))
+
+
+def _time(data: Mapping[str, Any], name: str, path: str, problems: _Problems) -> time:
+    raw = data.get(name)
+    if isinstance(raw, str):
+        try:
+            return time.fromisoformat(raw)
+        except ValueError:
+            pass
+    hint = " (quote it in YAML: unquoted 08:00 reads as a number)" if isinstance(raw, int) else ""
+    problems.add(f"{path}.{name}", f'a time "HH:MM"{hint}', raw)
+    return time(0)
+
+
+def _send_window(data: Any, path: str, problems: _Problems) -> SendWindow | None:
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        problems.add(path, "a mapping with start, end, weekdays", data)
+        return None
+    _unknown(data, {"start", "end", "weekdays"}, path, problems)
+    window = SendWindow(
+        start=_time(data, "start", path, problems),
+        end=_time(data, "end", path, problems),
+        weekdays=_weekdays(data.get("weekdays", list(WEEKDAYS[:5])), f"{path}.weekdays", problems),
+    )
+    if window.end <= window.start:
+        problems.add(f"{path}.end", f"a time after start ({window.start.strftime('%H:%M')})", data.get("end"))
+    return window
+
+
+def _business_days(data: Any, path: str, problems: _Problems) -> BusinessDays | None:
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        problems.add(path, "a mapping with weekdays, holidays", data)
+        return None
+    _unknown(data, {"weekdays", "holidays"}, path, problems)
+    weekdays = _weekdays(data.get("weekdays", list(WEEKDAYS[:5])), f"{path}.weekdays", problems)
+    holidays = data.get("holidays", HOLIDAYS_CUSTOMER)
+    if not isinstance(holidays, str) or not (
+        holidays in (HOLIDAYS_CUSTOMER, HOLIDAYS_NONE) or (len(holidays) == 2 and holidays.isalpha())
+    ):
+        problems.add(f"{path}.holidays", "customer, none or a two-letter country code", holidays)
+        holidays = HOLIDAYS_NONE
+    elif holidays not in (HOLIDAYS_CUSTOMER, HOLIDAYS_NONE):
+        import holidays as holiday_calendars
+
+        holidays = holidays.upper()
+        if holidays not in holiday_calendars.list_supported_countries():
+            problems.add(f"{path}.holidays", "a country the holidays library knows", holidays)
+    return BusinessDays(weekdays=weekdays, holidays=holidays)
 
 
 def _step(data: Any, path: str, problems: _Problems) -> Step:
@@ -352,6 +463,8 @@ def policy_from_dict(data: Any) -> Policy:
                 step.offset_days,
             )
     cadence = _cadence(data.get("cadence"), "cadence", problems)
+    send_window = _send_window(data.get("send_window"), "send_window", problems)
+    business_days = _business_days(data.get("business_days"), "business_days", problems)
     if problems.items:
         raise ValidationFailed(ERROR_POLICY.format(key=key or "?", problems="; ".join(problems.items)))
     return Policy(
@@ -360,6 +473,8 @@ def policy_from_dict(data: Any) -> Policy:
         steps=steps,
         cadence=cadence,
         description=_text(data, "description", "policy", problems, ""),
+        send_window=send_window,
+        business_days=business_days,
     )
 
 
@@ -397,5 +512,17 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
     if policy.description:
         result["description"] = policy.description
     result["cadence"] = cadence_dict
+    if policy.send_window is not None:
+        window = policy.send_window
+        result["send_window"] = {
+            "start": window.start.strftime("%H:%M"),
+            "end": window.end.strftime("%H:%M"),
+            "weekdays": [WEEKDAYS[day] for day in window.weekdays],
+        }
+    if policy.business_days is not None:
+        result["business_days"] = {
+            "weekdays": [WEEKDAYS[day] for day in policy.business_days.weekdays],
+            "holidays": policy.business_days.holidays,
+        }
     result["steps"] = steps
     return result

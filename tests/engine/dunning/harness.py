@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import ibis
 import pyarrow as pa
@@ -52,14 +53,23 @@ class Life:
     """A ledger on a backend (DuckDB unless given) and the app's recording of each run."""
 
     def __init__(
-        self, rows: DunningRows, policies: Mapping[str, Policy] | None = None, backend: Any = None
+        self,
+        rows: DunningRows,
+        policies: Mapping[str, Policy] | None = None,
+        backend: Any = None,
+        *,
+        run_zone: str | None = None,
     ) -> None:
         self.con = backend if backend is not None else ibis.duckdb.connect()
         self.tables = create_dunning_tables(self.con, rows.rows())
         self.policies = dict(policies or default_policies())
+        self.run_zone = run_zone  # the app's: each run at 06:00 in the entity's time zone
 
     def run(self, as_of: date, *, record: bool = True) -> Decisions:
-        result = decide(self.tables, self.policies, as_of=as_of)
+        run_at = None
+        if self.run_zone is not None:
+            run_at = datetime.combine(as_of, time(6, 0), tzinfo=ZoneInfo(self.run_zone))
+        result = decide(self.tables, self.policies, as_of=as_of, run_at=run_at)
         if record:
             self.record(result)
         return result

@@ -27,6 +27,8 @@ class DunningRows(LedgerRows):
     invoice_steps: list[dict[str, Any]] = field(default_factory=list)
     customer_policy: list[dict[str, Any]] = field(default_factory=list)
     customer_profile: list[dict[str, Any]] = field(default_factory=list)
+    customer_calendar: list[dict[str, Any]] = field(default_factory=list)
+    customer_attributes: list[dict[str, Any]] = field(default_factory=list)
 
     def dunned_customer(
         self,
@@ -160,6 +162,8 @@ class DunningRows(LedgerRows):
             "invoice_steps",
             "customer_policy",
             "customer_profile",
+            "customer_calendar",
+            "customer_attributes",
         ):
             rows[name] = getattr(self, name)
         return rows

@@ -83,7 +83,10 @@ BAD = [
         {**MINIMAL, "cadence": {"small_balance": "ten"}},
         "cadence.small_balance: expected a number, found 'ten'",
     ),
-    ({**MINIMAL, "colour": "red"}, "policy.colour: expected one of cadence, description, key, name, steps"),
+    (
+        {**MINIMAL, "colour": "red"},
+        "policy.colour: expected one of business_days, cadence, description, key, name, send_window, steps",
+    ),
     (
         {
             **MINIMAL,

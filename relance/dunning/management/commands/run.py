@@ -34,6 +34,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Show the decisions without writing anything"
         )
+        parser.add_argument(
+            "--no-segment",
+            action="store_true",
+            help="Do not re-apply the segmentation rules before deciding (by default the run does, "
+            "recording each change)",
+        )
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table")
         parser.add_argument("--quiet", action="store_true", help="No progress display on stderr")
 
@@ -48,7 +54,11 @@ class Command(BaseCommand):
         try:
             with status:
                 outcome = services.run_start(
-                    entity=entity, as_of=as_of, dry_run=options["dry_run"], started_by="relance run"
+                    entity=entity,
+                    as_of=as_of,
+                    dry_run=options["dry_run"],
+                    started_by="relance run",
+                    segment=not options["no_segment"],
                 )
         except RelanceError as exc:
             raise CommandError(exc.message) from None

@@ -69,9 +69,12 @@ class Command(BaseCommand):
                 for name, value in row["factors"].items()
             )
             since = "never" if row["days_since_contact"] is None else f"{row['days_since_contact']} d"
+            flags = (" (credit hold)" if row["credit_hold"] else "") + (
+                " (external collection)" if row["external_collection"] else ""
+            )
             table.add_row(
                 f"{row['priority']:.1f}",
-                f"{row['customer_ref']} {row['customer_name']}",
+                f"{row['customer_ref']} {row['customer_name']}{flags}",
                 f"{row['overdue_amount']} {row['currency']}",
                 str(row["max_days_past_due"]),
                 row["risk"] or "—",
