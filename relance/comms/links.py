@@ -1,6 +1,7 @@
 """Signed links in messages: the customer's portal and the contact's opt-out.
 
-Tokens are short (they go into SMS): ``<payload>.<timestamp>.<signature>`` where the signature
+With the portal app installed, portal links are its magic links (``relance.portal.links``); the
+placeholder page ``/comms/portal/<token>/`` remains for previews. Placeholder tokens are short (they go into SMS): ``<payload>.<timestamp>.<signature>`` where the signature
 is Django's salted HMAC (``django.core.signing.Signer``, SHA-256) of payload and timestamp,
 truncated to 22 base64 characters (132 bits). Portal links expire; opt-out links do not (the
 law wants an unsubscribe link to keep working).
@@ -76,14 +77,33 @@ def portal_token_load(token: str, *, now: float | None = None) -> PortalAccess:
         raise signing.BadSignature(BAD_TOKEN) from None
 
 
-def portal_url(customer: Customer, *, contact: Contact | None = None) -> str:
-    """Absolute, signed, expiring link to the customer's portal (placeholder page for now)."""
+def placeholder_portal_url(customer: Customer, *, contact: Contact | None = None) -> str:
+    """A signed link to the placeholder page (no database row): previews, or no portal app."""
     return _absolute(reverse("comms:portal", args=[portal_token(customer, contact=contact)]))
 
 
+def portal_url(customer: Customer, *, contact: Contact | None = None) -> str:
+    """Absolute link to the customer's portal.
+
+    With the portal app installed, a fresh revocable magic link (``relance.portal.links``; it
+    lasts the entity's portal setting); otherwise a signed, expiring link to the placeholder page.
+    """
+    try:
+        from relance.portal.links import portal_link_url
+    except ImportError:
+        return placeholder_portal_url(customer, contact=contact)
+    return portal_link_url(customer, contact=contact, days=None, source="message")
+
+
+def pay_url_for(portal: str) -> str:
+    """The pay button's link, from the portal link: its payment page (``…/pay/``)."""
+    if "/comms/portal/" in portal:
+        return portal + "?pay=1"
+    return portal.rstrip("/") + "/pay/"
+
+
 def pay_url(customer: Customer, *, contact: Contact | None = None) -> str:
-    """The pay button's link: the portal's payment page once the portal lands."""
-    return portal_url(customer, contact=contact) + "?pay=1"
+    return pay_url_for(portal_url(customer, contact=contact))
 
 
 def opt_out_token(contact: Contact, channel: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from relance.comms import defaults
 from relance.comms.context import Links, message_context
-from relance.comms.links import opt_out_url, pay_url, portal_url
+from relance.comms.links import opt_out_url, pay_url_for, placeholder_portal_url, portal_url
 from relance.comms.models import MessageTemplate
 from relance.comms.rendering import TemplateError, TemplateSource, check_template, render_template
 from relance.comms.selectors import ResolvedTemplate, template_resolve
@@ -52,6 +52,7 @@ def _links(
     channel: str,
     owner_message: bool,
     extra: Mapping[str, Any],
+    preview: bool,
 ) -> Links:
     if owner_message:
         hold = ""
@@ -59,15 +60,19 @@ def _links(
             try:
                 from relance.compliance.links import owner_hold_url
 
-                hold = owner_hold_url(
-                    customer, customer.sales_owner, int(extra.get("hold_days", DEFAULT_HOLD_DAYS))
-                )  # type: ignore[call-overload]
+                days = int(extra.get("hold_days", DEFAULT_HOLD_DAYS))
+                hold = owner_hold_url(customer, customer.sales_owner, days)
             except Exception:  # the hold link is optional: never fail the owner's notification for it
                 logger.warning("no hold link for customer %s", customer.pk, exc_info=True)
         return Links(portal="", pay="", opt_out="", hold=hold)
+    portal = (
+        placeholder_portal_url(customer, contact=contact)
+        if preview
+        else portal_url(customer, contact=contact)
+    )
     return Links(
-        portal=portal_url(customer, contact=contact),
-        pay=pay_url(customer, contact=contact),
+        portal=portal,
+        pay=pay_url_for(portal),
         opt_out=opt_out_url(contact, channel) if contact is not None and channel in OPT_OUT_CHANNELS else "",
     )
 
@@ -98,6 +103,7 @@ def message_render(
     message_key: str = "",
     extra: Mapping[str, object] | None = None,
     draft: TemplateSource | None = None,
+    preview: bool = False,
 ) -> RenderedMessage:
     """Render ``template_key`` for ``customer`` on ``channel`` as of ``as_of``.
 
@@ -106,7 +112,8 @@ def message_render(
     reference, so rendering the same message again gives the same reference. Raises
     ``TemplateError`` (with the template's name and line) when the template is broken, and
     ``LookupError`` when no template has the key. ``draft`` renders an unsaved template instead
-    (the preview of an edit, before it is saved).
+    (the preview of an edit, before it is saved); ``preview`` links to the placeholder portal page
+    instead of issuing a real portal link (a preview must not create links).
     """
     entity = customer.entity
     wanted = message_language(customer=customer, contact=contact, language=language)
@@ -129,6 +136,7 @@ def message_render(
         channel=channel,
         owner_message=spec.audience == "owner",
         extra=extra,
+        preview=preview or draft is not None,
     )
     context = message_context(
         customer=customer,

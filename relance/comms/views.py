@@ -83,6 +83,7 @@ def _render(asked: PreviewRequest, draft: TemplateSource | None = None) -> tuple
             language=asked.language or None,
             message_key=f"preview/{asked.customer.pk}/{asked.template_key}/{asked.as_of}",
             draft=draft,
+            preview=True,
         )
     except (TemplateError, LookupError) as exc:
         return None, str(exc)

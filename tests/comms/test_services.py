@@ -178,7 +178,9 @@ def test_qr_code_only_for_euro_entities_with_an_iban(ledger):
     assert plain.rf_reference  # the reference is still there, for the portal and the remittance
 
 
-def test_links_are_signed_and_the_portal_placeholder_checks_them(ledger, client):
+def test_messages_carry_a_real_portal_link_and_previews_a_placeholder(ledger, client):
+    import time
+
     rendered = message_render(
         customer=ledger.customer,
         template_key="overdue_friendly",
@@ -188,16 +190,30 @@ def test_links_are_signed_and_the_portal_placeholder_checks_them(ledger, client)
     )
     portal = rendered.links["portal"]
     assert portal in rendered.text and rendered.links["pay"] in rendered.text
-    token = portal.rstrip("/").rsplit("/", 1)[1]
+    if "/portal/t/" in portal:  # the portal app is installed: a magic link, its pay page
+        assert rendered.links["pay"] == portal.rstrip("/") + "/pay/"
+        assert client.get(portal.replace("http://testserver", "")).status_code == 200
+    assert "opt-out" in rendered.links["opt_out"]
+
+    preview = message_render(
+        customer=ledger.customer,
+        template_key="overdue_friendly",
+        channel="email",
+        as_of=AS_OF,
+        contact=ledger.contact,
+        preview=True,
+    )
+    placeholder = preview.links["portal"]
+    assert "/comms/portal/" in placeholder
+    token = placeholder.rstrip("/").rsplit("/", 1)[1]
     access = comms_links.portal_token_load(token)
     assert (access.customer_id, access.contact_id) == (ledger.customer.pk, ledger.contact.pk)
-    assert client.get(portal.replace("http://testserver", "")).status_code == 200
+    assert client.get(placeholder.replace("http://testserver", "")).status_code == 200
     assert client.get(f"/comms/portal/{token[:-1]}x/").status_code == 404
     with pytest.raises(signing.SignatureExpired):
-        comms_links.portal_token_load(token, now=__import__("time").time() + 61 * 86400)
-    old = comms_links.portal_token(ledger.customer, now=__import__("time").time() - 61 * 86400)
+        comms_links.portal_token_load(token, now=time.time() + 61 * 86400)
+    old = comms_links.portal_token(ledger.customer, now=time.time() - 61 * 86400)
     assert client.get(f"/comms/portal/{old}/").status_code == 410
-    assert "opt-out" in rendered.links["opt_out"]
     sms = message_render(
         customer=ledger.customer,
         template_key="overdue_friendly",

@@ -75,6 +75,7 @@ class Command(BaseCommand):
                 contact=contact,
                 language=options.get("lang"),
                 message_key=options["message_key"],
+                preview=True,
             )
         except (TemplateError, LookupError) as exc:
             raise CommandError(str(exc).strip("'\"")) from None
