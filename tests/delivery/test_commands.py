@@ -67,3 +67,15 @@ def test_outbox_enqueue_a_run(entity, customer, fake_render):
     )
     with pytest.raises(CommandError, match="no dunning run"):
         run("outbox", "enqueue", "--run-date", "2020-01-01")
+
+
+def test_admin_lists_and_retries(admin_client, customer):
+    message, _ = enqueue(customer)
+    OutboundMessage.objects.filter(pk=message.pk).update(status="bounced", last_error="550 unknown user")
+    page = admin_client.get("/admin/delivery/outboundmessage/?status__exact=bounced")
+    assert page.status_code == 200 and b"550 unknown user" in page.content
+    assert admin_client.get(f"/admin/delivery/outboundmessage/{message.pk}/change/").status_code == 200
+    admin_client.post(
+        "/admin/delivery/outboundmessage/", {"action": "retry_messages", "_selected_action": [message.pk]}
+    )
+    assert OutboundMessage.objects.get().status == "queued"
