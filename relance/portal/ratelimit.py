@@ -17,8 +17,13 @@ def _key(kind: str, who: str) -> str:
     return f"relance.portal.{kind}.{who}"
 
 
+def bad_tokens_so_far(ip: str) -> int:
+    """Bad tokens from ``ip`` in the current run (one cache read per page)."""
+    return int(cache.get(_key("bad", ip), 0))
+
+
 def bad_tokens_blocked(ip: str) -> bool:
-    return int(cache.get(_key("bad", ip), 0)) >= BAD_TOKENS_IN_A_ROW
+    return bad_tokens_so_far(ip) >= BAD_TOKENS_IN_A_ROW
 
 
 def bad_token_count(ip: str) -> int:

@@ -108,7 +108,8 @@ def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     @wraps(view)
     def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
         ip = client_ip(request)
-        if ratelimit.bad_tokens_blocked(ip):
+        bad_so_far = ratelimit.bad_tokens_so_far(ip)
+        if bad_so_far >= ratelimit.BAD_TOKENS_IN_A_ROW:
             return too_many(request)
         try:
             link = link_verify(token)
@@ -116,7 +117,8 @@ def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
             if refused.reason == "bad":
                 ratelimit.bad_token_count(ip)
             return _refused(request, refused.reason, refused.link, token)
-        ratelimit.good_token(ip)
+        if bad_so_far:
+            ratelimit.good_token(ip)
         language = _language(request, link)
         today = selectors.portal_today(entity=link.customer.entity)
         request.portal = Portal(link=link, token=token, today=today, ip=ip, language=language)  # type: ignore[attr-defined]

@@ -26,9 +26,9 @@ def test_link_opens_the_customers_page_and_records_the_visit(client, url, link):
     assert response.status_code == 200
     body = response.content.decode()
     assert "Parent SA" in body
-    assert "2000.00 EUR" in body  # 1200 + 300 + child's 500; the paid one and the stranger's not counted
-    assert "1700.00 EUR" in body  # overdue: INV-1 and the child's INV-3
-    assert "8000.00 EUR" in body  # available credit: 10000 − 2000
+    assert "€2,000.00" in body  # 1200 + 300 + child's 500; the paid one and the stranger's not counted
+    assert "€1,700.00" in body  # overdue: INV-1 and the child's INV-3
+    assert "€8,000.00" in body  # available credit: 10000 − 2000
     assert PortalEvent.objects.filter(link=link, action="opened").count() == 1
     link.refresh_from_db()
     assert link.last_used_at is not None
@@ -103,7 +103,7 @@ def test_child_link_does_not_see_the_parent(client, ledger):
     token = token_for(child_link)
     parent_invoice = ledger["invoices"]["late"]
     assert client.get(reverse("portal:invoice", args=[token, parent_invoice.pk])).status_code == 404
-    assert "500.00 EUR" in client.get(reverse("portal:overview", args=[token])).content.decode()
+    assert "€500.00" in client.get(reverse("portal:overview", args=[token])).content.decode()
 
 
 def test_100_bad_tokens_in_a_row_are_rate_limited(client, url):

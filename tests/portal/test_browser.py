@@ -89,7 +89,7 @@ def test_phone_journeys(browser, live_server, portal_ledger, tmp_path):
     page.goto(base)
     assert "Boulangerie Martin" in page.inner_text("main")
     tiles = page.inner_text(".tiles")
-    assert "4776.50 EUR" in tiles and "2526.60 EUR" in tiles
+    assert "€4,776.50" in tiles and "€2,526.60" in tiles
     # No horizontal scrolling on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     _shot(page, "overview-phone")

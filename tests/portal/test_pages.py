@@ -160,3 +160,10 @@ def test_message_history_shows_only_this_customers_messages(client, url, ledger)
         )
     body = client.get(url("messages")).content.decode()
     assert "Reminder for Parent" in body and "Reminder for Stranger" not in body
+
+
+def test_money_in_the_customers_language(client, url):
+    assert "2 000,00 €" in client.get(url() + "?lang=fr").content.decode().replace("\u202f", " ").replace(
+        "\xa0", " "
+    )
+    assert "2.000,00 €" in client.get(url() + "?lang=de").content.decode().replace("\xa0", " ")

@@ -39,7 +39,7 @@ def test_bank_transfer_shows_iban_rf_reference_and_qr(client, url, ledger):
     assert response.status_code == 200
     body = response.content.decode()
     assert "FR7630006000011234567890189" in body
-    assert "1700.00 EUR" in body
+    assert "€1,700.00" in body
     reference = body.split('id="rf">')[1].split("<")[0].replace(" ", "")
     assert iso11649.is_valid(reference)
     assert "<svg" in body
