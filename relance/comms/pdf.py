@@ -322,6 +322,21 @@ def html_to_pdf(document: str, *, paper: str, reuse: bool = True) -> bytes:
     return pdf
 
 
+@lru_cache(maxsize=4)
+def paper_only_stylesheet(paper: str) -> CSS:
+    """Just the paper size, over whatever the document says (for complete letter documents)."""
+    from weasyprint import CSS
+
+    size = "A4" if paper == "A4" else "letter"
+    return CSS(string=f"@page {{ size: {size} !important; }}", font_config=font_config())
+
+
+def is_complete_letter(document: str) -> bool:
+    """A whole letter laid out by its template (its own ``<html>`` and ``@page`` rules), as opposed to
+    a body for our letterhead: it is printed as it is, on the requested paper."""
+    return bool(re.search(r"<html[\s>]", document, flags=re.I)) and "@page" in document
+
+
 def _page_footer_css(labels: Mapping[str, str]) -> str:
     """``Page {page} of {pages}`` as a CSS ``content`` value with page counters."""
     parts = []
@@ -561,7 +576,18 @@ def letter_pdf(
     """The message as a printable letter for a window envelope (A4: DIN 5008 B; letter: #10).
 
     ``registered`` prints the postal endorsement ("Registered mail", "Einschreiben") above the address.
+    When ``rendered.html`` is already a complete letter (``is_complete_letter``: its template lays out
+    letterhead, address and payment details itself), it is printed as it is, on ``paper``, with the
+    same safe resource fetching, rather than framed a second time.
     """
+    if rendered.html and is_complete_letter(rendered.html):
+        from weasyprint import HTML
+
+        _check_paper(paper)
+        pdf: bytes = HTML(string=rendered.html, url_fetcher=_url_fetcher()).write_pdf(
+            stylesheets=[paper_only_stylesheet(paper)], font_config=font_config()
+        )
+        return pdf
     document = letter_html(
         rendered,
         entity=entity,

@@ -141,3 +141,19 @@ def test_paper_follows_the_country():
         "A4",
         "A4",
     )
+
+
+COMPLETE_LETTER = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<style>@page { size: A5; margin: 20mm; @bottom-right { content: "Page " counter(page) " / " counter(pages); } }
+.address { position: absolute; top: 25mm; }</style></head>
+<body><div class="brand">Own Letterhead Ltd</div><div class="address">Durand SARL<br>69006 Lyon</div>
+<h1>Final notice</h1><p>Please pay.</p><img src="http://127.0.0.1:9/tracker.png"></body></html>"""
+
+
+def test_a_complete_letter_from_its_template_is_printed_as_it_is(branded):
+    pdf = letter_pdf(message(html=COMPLETE_LETTER), entity=branded, recipient_address=ADDRESS, paper="letter")
+    assert page_size_pt(pdf) == LETTER_PT  # the requested paper wins over the template's
+    text = page_texts(pdf)[0]
+    assert "Own Letterhead Ltd" in text and "Page 1 / 1" in text
+    assert "ACME SAS" not in text and "How to pay" not in text  # not framed a second time
+    assert image_count(pdf) == 0  # still no external resources
