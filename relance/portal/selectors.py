@@ -123,7 +123,7 @@ def portal_overview(*, link: PortalLink, as_of: date) -> list[Balance]:
     sql = OVERVIEW_SQL.replace("{scope}", ", ".join(["%s"] * len(scope))).replace(
         "{still_owed}", str(STILL_OWED)
     )
-    params = [as_of, as_of, as_of, as_of, *scope, link.customer.entity_id, *scope, as_of, as_of]
+    params: list[Any] = [as_of, as_of, as_of, as_of, *scope, link.customer.entity_id, *scope, as_of, as_of]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
