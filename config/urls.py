@@ -8,5 +8,6 @@ urlpatterns = [
     path("delivery/", include("relance.delivery.urls")),
     path("compliance/", include("relance.compliance.urls")),
     path("portal/", include("relance.portal.urls")),
+    path("w/", include("relance.workspace.urls")),
     path("", include("relance.web.urls")),
 ]

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "relance.accounts",
     "relance.audit",
     "relance.portal",
+    "relance.workspace",
     "anymail",
 ]
 

@@ -1,0 +1,63 @@
+"""What the workspace keeps of its own: notes, worklist snoozes and dispute owners.
+
+Everything else (promises, disputes, contacts, messages) lives in the apps that own it; the
+workspace only reads them and writes through their services.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from relance.dunning.models import Dispute
+from relance.ledger.models import Customer, Entity
+
+
+class CustomerNote(models.Model):
+    """A free-text note a collector leaves on an account (shown in the customer's timeline)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="workspace_notes")
+    text = models.TextField()
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"note on {self.customer_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class WorklistSnooze(models.Model):
+    """A user hides a customer from *their* worklist until a date (inclusive: back the day after)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    until = models.DateField(help_text="Last day the customer stays hidden")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "customer"], name="workspace_snooze_once")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} snoozed by {self.user_id} until {self.until}"
+
+
+class DisputeAssignment(models.Model):
+    """Who owns a dispute (``Dispute`` has no owner field of its own)."""
+
+    dispute = models.OneToOneField(Dispute, on_delete=models.CASCADE, related_name="workspace_assignment")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    assigned_at = models.DateTimeField()
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"dispute {self.dispute_id} → {self.owner_id}"

@@ -1,0 +1,613 @@
+"""Reads of the workspace. Every read is scoped to what the user may see (``relance.accounts``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Max, Q, QuerySet
+
+from relance.accounts import roles
+from relance.accounts.selectors import customer_scope, entities_for_user, user_role
+from relance.core.errors import NotFound
+from relance.dunning.models import (
+    ContactLog,
+    CustomerHold,
+    Dispute,
+    DisputeStatus,
+    DunningRun,
+    InvoiceStep,
+    PaymentPlan,
+    Promise,
+    PromiseStatus,
+    WorklistEntry,
+)
+from relance.ledger.models import Customer, Entity, Invoice
+from relance.workspace.models import CustomerNote, DisputeAssignment, WorklistSnooze
+
+CUSTOMER_NOT_FOUND = "customer not found"
+DEFAULT_DISPUTE_SLA_DAYS = 14
+TIMELINE_LIMIT = 40
+
+
+def dispute_sla_days() -> int:
+    """Days a dispute may stay open before it is shown as past its SLA (``RELANCE_DISPUTE_SLA_DAYS``)."""
+    return int(getattr(settings, "RELANCE_DISPUTE_SLA_DAYS", DEFAULT_DISPUTE_SLA_DAYS))
+
+
+def customers_visible(*, user: Any, entity: Entity | None = None) -> QuerySet[Customer]:
+    """Customers of the user's entities (one entity if given), narrowed to a sales owner's own."""
+    customers = Customer.objects.filter(entity__in=entities_for_user(user))
+    if entity is not None:
+        customers = customers.filter(entity=entity)
+    return customer_scope(user, customers)
+
+
+def customer_for_user(*, user: Any, customer_id: int) -> Customer:
+    """The customer if the user may see it; the same ``NotFound`` otherwise (no existence leak)."""
+    customer = (
+        customers_visible(user=user)
+        .select_related("entity", "collector", "sales_owner")
+        .filter(pk=customer_id)
+        .first()
+    )
+    if customer is None:
+        raise NotFound(CUSTOMER_NOT_FOUND)
+    return customer
+
+
+def collectors_of(*, entity: Entity) -> QuerySet[Any]:
+    """Users who may collect for ``entity``: collectors and credit managers granted it, and admins."""
+    user_model = get_user_model()
+    return (
+        user_model.objects.filter(is_active=True)
+        .filter(
+            Q(groups__name__in=[roles.COLLECTOR, roles.CREDIT_MANAGER], entity_access__entity=entity)
+            | Q(groups__name=roles.ADMIN)
+            | Q(is_superuser=True)
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def user_is_collector(user: Any) -> bool:
+    return not user.is_superuser and user_role(user) == roles.COLLECTOR
+
+
+# --------------------------------------------------------------------------- worklist
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    customer_id: int
+    customer_ref: str
+    customer_name: str
+    collector: str
+    priority: float
+    currency: str
+    overdue_amount: Decimal
+    max_days_past_due: int
+    risk: str
+    broken_promises: int
+    days_since_contact: int | None
+    factors: dict[str, Any]
+
+
+def latest_run(*, entity: Entity) -> DunningRun | None:
+    return DunningRun.objects.filter(entity=entity).order_by("-as_of").first()
+
+
+def worklist_for_user(
+    *, user: Any, entity: Entity, today: date, collector_id: int | None = None, limit: int = 500
+) -> tuple[DunningRun | None, list[WorklistRow]]:
+    """The latest run's worklist for ``entity`` as ``user`` sees it, highest priority first.
+
+    A collector sees the customers they collect; others see all, or one collector's with
+    ``collector_id`` (0: customers without a collector). Customers the user snoozed to
+    ``today`` or later are left out.
+    """
+    run = latest_run(entity=entity)
+    if run is None:
+        return None, []
+    entries = WorklistEntry.objects.filter(run=run, customer__in=customers_visible(user=user, entity=entity))
+    if user_is_collector(user):
+        entries = entries.filter(customer__collector=user)
+    elif collector_id == 0:
+        entries = entries.filter(customer__collector__isnull=True)
+    elif collector_id is not None:
+        entries = entries.filter(customer__collector_id=collector_id)
+    snoozed = WorklistSnooze.objects.filter(user=user, until__gte=today).values("customer_id")
+    entries = entries.exclude(customer_id__in=snoozed)
+    rows = entries.order_by("-priority", "customer__external_ref").values(
+        "customer_id",
+        "customer__external_ref",
+        "customer__name",
+        "customer__collector__username",
+        "priority",
+        "currency",
+        "overdue_amount",
+        "max_days_past_due",
+        "risk",
+        "broken_promises",
+        "days_since_contact",
+        "factors",
+    )[:limit]
+    return run, [
+        WorklistRow(
+            customer_id=row["customer_id"],
+            customer_ref=row["customer__external_ref"],
+            customer_name=row["customer__name"],
+            collector=row["customer__collector__username"] or "",
+            priority=round(row["priority"], 2),
+            currency=row["currency"],
+            overdue_amount=row["overdue_amount"],
+            max_days_past_due=row["max_days_past_due"],
+            risk=row["risk"],
+            broken_promises=row["broken_promises"],
+            days_since_contact=row["days_since_contact"],
+            factors=row["factors"] or {},
+        )
+        for row in rows
+    ]
+
+
+def worklist_next_customer(*, user: Any, entity: Entity, today: date, after_customer_id: int) -> int | None:
+    """The customer after ``after_customer_id`` on the user's worklist (the first one if absent)."""
+    _, rows = worklist_for_user(user=user, entity=entity, today=today)
+    ids = [row.customer_id for row in rows]
+    if not ids:
+        return None
+    if after_customer_id in ids:
+        position = ids.index(after_customer_id) + 1
+        return ids[position] if position < len(ids) else None
+    return ids[0]
+
+
+# --------------------------------------------------------------------------- customer 360
+
+
+@dataclass(frozen=True)
+class ContactView:
+    name: str
+    role: str
+    email: str
+    phone: str
+    preferred_channel: str
+    flags: tuple[str, ...]
+
+
+def contact_views(*, customer: Customer) -> list[ContactView]:
+    """Each contact with what stops using it (opt-outs, invalid or bouncing addresses)."""
+    result = []
+    for contact in customer.contacts.all().order_by("role", "pk"):
+        flags = []
+        if contact.email and contact.email_status not in ("", "valid", "unknown"):
+            flags.append(f"e-mail {contact.email_status}")
+        if contact.phone and contact.phone_status not in ("", "valid", "unknown"):
+            flags.append(f"phone {contact.phone_status}")
+        for channel in ("email", "sms", "letter", "phone"):
+            if getattr(contact, f"opt_out_{channel}"):
+                flags.append(f"opted out of {channel}")
+        result.append(
+            ContactView(
+                name=contact.name,
+                role=contact.role,
+                email=contact.email,
+                phone=contact.phone,
+                preferred_channel=contact.preferred_channel,
+                flags=tuple(flags),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class PaidPoint:
+    invoice_ref: str
+    due_date: date
+    paid_on: date
+    days_late: int
+
+
+def payment_history(*, customer: Customer, as_of: date, limit: int = 60) -> list[PaidPoint]:
+    """Paid invoices (fully allocated by ``as_of``) with the day the last allocation settled them."""
+    from relance.ledger.selectors import invoice_list_with_open
+
+    invoices = (
+        invoice_list_with_open(entity=customer.entity, as_of=as_of)
+        .filter(customer=customer, open_amount__lte=Decimal("0.005"))
+        .annotate(paid_on=Max("allocations__date", filter=Q(allocations__date__lte=as_of)))
+        .filter(paid_on__isnull=False)
+        .order_by("-paid_on")
+        .values("external_ref", "due_date", "paid_on")[:limit]
+    )
+    points = [
+        PaidPoint(
+            row["external_ref"], row["due_date"], row["paid_on"], (row["paid_on"] - row["due_date"]).days
+        )
+        for row in invoices
+    ]
+    return sorted(points, key=lambda point: (point.paid_on, point.invoice_ref))
+
+
+@dataclass(frozen=True)
+class NextStep:
+    invoice_ref: str
+    step_key: str
+    action: str
+    channels: tuple[str, ...]
+    on: date
+    policy_key: str
+
+
+def next_steps(*, customer: Customer, open_items: list[Any]) -> list[NextStep]:
+    """For each open invoice, the next step of the customer's policy after the one it reached, and
+    its date (due date + the step's offset). Read from the recorded ``InvoiceStep`` rows and the
+    policy's offsets, not by running the engine: holds, promises, disputes and the cadence may
+    still defer it (the timeline shows those)."""
+    from relance.dunning.selectors import customer_policy_key, policy_map
+
+    policy_key = customer_policy_key(customer=customer)
+    policy = policy_map(entity=customer.entity).get(policy_key or "")
+    if policy is None or not open_items:
+        return []
+    reached = dict(
+        InvoiceStep.objects.filter(invoice__in=[item.pk for item in open_items], policy_key=policy.key)
+        .values("invoice_id")
+        .annotate(last=Max("step_index"))
+        .values_list("invoice_id", "last")
+    )
+    result = []
+    for item in open_items:
+        start = reached.get(item.pk, -1) + 1
+        for step in policy.steps[start:]:
+            result.append(
+                NextStep(
+                    invoice_ref=item.external_ref,
+                    step_key=step.key,
+                    action=step.action,
+                    channels=tuple(step.channels),
+                    on=item.due_date + timedelta(days=step.offset_days),
+                    policy_key=policy.key,
+                )
+            )
+            break
+    return sorted(result, key=lambda step: (step.on, step.invoice_ref))
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    kind: str
+    title: str
+    detail: str = ""
+    status: str = ""
+
+
+def _instant(day: date) -> datetime:
+    return datetime.combine(day, time(12, 0), tzinfo=UTC)
+
+
+def customer_timeline(*, customer: Customer, limit: int = TIMELINE_LIMIT) -> list[TimelineItem]:
+    """Every message, call task, contact, note, promise, dispute, plan, hold and portal action,
+    newest first (at most ``limit`` of each kind)."""
+    from relance.delivery.models import CallTask, OutboundMessage
+
+    items: list[TimelineItem] = []
+    for message in OutboundMessage.objects.filter(customer=customer).order_by("-queued_at")[:limit]:
+        items.append(
+            TimelineItem(
+                message.queued_at,
+                "message",
+                f"{message.channel} · {message.template_key}",
+                message.subject or message.recipient,
+                message.status,
+            )
+        )
+    for task in CallTask.objects.filter(customer=customer).order_by("-due_on")[:limit]:
+        items.append(
+            TimelineItem(
+                task.completed_at or _instant(task.due_on),
+                "call",
+                f"call task due {task.due_on}",
+                " · ".join(filter(None, [task.outcome, task.outcome_note])),
+                task.status,
+            )
+        )
+    for log in ContactLog.objects.filter(customer=customer).order_by("-on", "-id")[:limit]:
+        items.append(
+            TimelineItem(
+                log.created_at if log.on == log.created_at.date() else _instant(log.on),
+                "contact",
+                f"contact by {log.channel}",
+                log.note,
+            )
+        )
+    for note in CustomerNote.objects.filter(customer=customer).select_related("created_by")[:limit]:
+        who = note.created_by.get_username() if note.created_by else ""
+        items.append(TimelineItem(note.created_at, "note", f"note by {who}".strip(), note.text))
+    for promise in Promise.objects.filter(customer=customer).order_by("-created_on", "-id")[:limit]:
+        items.append(
+            TimelineItem(
+                promise.created_at,
+                "promise",
+                f"promise to pay {promise.amount:.2f} {promise.currency} by {promise.promised_date}",
+                promise.note,
+                promise.status,
+            )
+        )
+    for dispute in (
+        Dispute.objects.filter(customer=customer).select_related("invoice").order_by("-opened_on")[:limit]
+    ):
+        items.append(
+            TimelineItem(
+                dispute.created_at,
+                "dispute",
+                f"dispute on {dispute.invoice.external_ref}: {dispute.reason_code}, {dispute.amount:.2f}",
+                dispute.note,
+                dispute.status if not dispute.resolution else f"{dispute.status} ({dispute.resolution})",
+            )
+        )
+    for plan in PaymentPlan.objects.filter(customer=customer).order_by("-starts_on")[:limit]:
+        items.append(
+            TimelineItem(
+                plan.created_at, "plan", f"payment plan from {plan.starts_on}", plan.note, plan.status
+            )
+        )
+    for hold in CustomerHold.objects.filter(customer=customer).order_by("-starts_on")[:limit]:
+        until = f" to {hold.ends_on}" if hold.ends_on else ""
+        items.append(
+            TimelineItem(hold.created_at, "hold", f"{hold.kind} from {hold.starts_on}{until}", hold.reason)
+        )
+    try:
+        from relance.portal.models import PortalEvent
+    except ImportError:  # pragma: no cover - the portal app is optional for the workspace
+        PortalEvent = None
+    if PortalEvent is not None:
+        for event in PortalEvent.objects.filter(customer=customer).order_by("-at")[:limit]:
+            items.append(
+                TimelineItem(event.at, "portal", f"portal: {event.action}", _detail_text(event.detail))
+            )
+    return sorted(items, key=lambda item: item.at, reverse=True)
+
+
+def _detail_text(detail: Any) -> str:
+    if isinstance(detail, dict):
+        return ", ".join(f"{key}={value}" for key, value in sorted(detail.items()) if value not in ("", None))
+    return str(detail or "")
+
+
+def customer_behaviour(*, customer: Customer, as_of: date) -> dict[str, Any] | None:
+    """The engine's behaviour metrics, class and evidence for one customer.
+
+    The entity's tables are bound as for the run, then every table is narrowed to the customer
+    (allocations through its invoices), so the engine reads one account, not the ledger.
+    """
+    import dataclasses
+
+    from relance.dunning.binding import app_dunning_tables
+    from relance.engine.dunning.behaviour import customer_behaviour as engine_behaviour
+
+    backend, tables = app_dunning_tables(entity=customer.entity)
+    narrowed = {}
+    for item in dataclasses.fields(tables):
+        table = getattr(tables, item.name)
+        if table is not None and "customer_id" in table.columns:
+            table = table.filter(table.customer_id == customer.pk)
+        narrowed[item.name] = table
+    invoice_ids = narrowed["invoices"].select("invoice_id")
+    narrowed["allocations"] = tables.allocations.filter(
+        tables.allocations.invoice_id.isin(invoice_ids.invoice_id)
+    )
+    rows = engine_behaviour(dataclasses.replace(tables, **narrowed), as_of, backend=backend).to_pylist()
+    return rows[0] if rows else None
+
+
+# --------------------------------------------------------------------------- queues
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    entity: Entity
+    status: str = ""
+    owner_id: int | None = None
+
+
+def dispute_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[str, Any]]:
+    """Disputes of the entity, oldest first, with days open, SLA state and owner."""
+    disputes = customer_scope(
+        user, Dispute.objects.filter(entity=filters.entity), customer_field="customer"
+    ).select_related("customer", "invoice", "workspace_assignment__owner")
+    disputes = disputes.filter(status=filters.status or DisputeStatus.OPEN)
+    if filters.owner_id == 0:
+        disputes = disputes.filter(workspace_assignment__owner__isnull=True)
+    elif filters.owner_id is not None:
+        disputes = disputes.filter(workspace_assignment__owner_id=filters.owner_id)
+    sla = dispute_sla_days()
+    rows = []
+    for dispute in disputes.order_by("opened_on", "id")[:500]:
+        end = dispute.resolved_on or today
+        days_open = (end - dispute.opened_on).days
+        try:
+            owner = dispute.workspace_assignment.owner
+        except DisputeAssignment.DoesNotExist:
+            owner = None
+        rows.append(
+            {
+                "dispute": dispute,
+                "days_open": days_open,
+                "sla": "past" if days_open > sla else ("near" if days_open >= sla * 0.75 else "ok"),
+                "owner": owner,
+            }
+        )
+    return rows
+
+
+def promise_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[str, Any]]:
+    """Promises of the entity by promised date: overdue (open, date passed), due today, upcoming."""
+    promises = customer_scope(
+        user, Promise.objects.filter(entity=filters.entity), customer_field="customer"
+    ).select_related("customer", "created_by")
+    promises = promises.filter(status=filters.status or PromiseStatus.OPEN)
+    if filters.owner_id == 0:
+        promises = promises.filter(customer__collector__isnull=True)
+    elif filters.owner_id is not None:
+        promises = promises.filter(customer__collector_id=filters.owner_id)
+    rows = []
+    for promise in promises.order_by("promised_date", "id")[:500]:
+        state = "upcoming"
+        if promise.status == PromiseStatus.OPEN:
+            if promise.promised_date < today:
+                state = "overdue"
+            elif promise.promised_date == today:
+                state = "today"
+        rows.append({"promise": promise, "state": state})
+    return rows
+
+
+def plan_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[str, Any]]:
+    """Payment plans with their next unpaid installment, late ones first."""
+    plans = customer_scope(
+        user, PaymentPlan.objects.filter(entity=filters.entity), customer_field="customer"
+    ).select_related("customer")
+    plans = plans.filter(status=filters.status or "active")
+    if filters.owner_id == 0:
+        plans = plans.filter(customer__collector__isnull=True)
+    elif filters.owner_id is not None:
+        plans = plans.filter(customer__collector_id=filters.owner_id)
+    rows = []
+    for plan in plans.prefetch_related("installments").order_by("starts_on", "id")[:500]:
+        installments = sorted(plan.installments.all(), key=lambda i: i.sequence)
+        unpaid = [i for i in installments if i.paid_on is None]
+        upcoming = unpaid[0] if unpaid else None
+        state = "ok"
+        if upcoming is not None and upcoming.due_date < today:
+            state = "overdue"
+        elif upcoming is not None and upcoming.due_date == today:
+            state = "today"
+        rows.append(
+            {
+                "plan": plan,
+                "paid": len(installments) - len(unpaid),
+                "count": len(installments),
+                "next": upcoming,
+                "state": state,
+            }
+        )
+    rows.sort(key=lambda row: (row["state"] != "overdue", row["state"] != "today"))
+    return rows
+
+
+# --------------------------------------------------------------------------- search
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    kind: str
+    label: str
+    detail: str
+    url: str
+    customer_id: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+AMOUNT_PATTERN = re.compile(r"^-?[\d\s.,']+$")
+
+
+def _amount(text: str) -> Decimal | None:
+    """An amount typed by a person: ``1234.5``, ``1 234,50``, ``1,234.50``; None if it is not one."""
+    if not AMOUNT_PATTERN.match(text) or not any(ch.isdigit() for ch in text):
+        return None
+    cleaned = text.replace(" ", "").replace("'", "")
+    if "," in cleaned and "." in cleaned:
+        cleaned = (
+            cleaned.replace(",", "")
+            if cleaned.rfind(".") > cleaned.rfind(",")
+            else cleaned.replace(".", "").replace(",", ".")
+        )
+    elif "," in cleaned:
+        head, _, tail = cleaned.rpartition(",")
+        cleaned = f"{head.replace(',', '')}.{tail}" if len(tail) != 3 else cleaned.replace(",", "")
+    try:
+        return Decimal(cleaned)
+    except InvalidOperation:
+        return None
+
+
+def search(*, user: Any, query: str, entity: Entity | None = None, limit: int = 10) -> list[SearchHit]:
+    """Customers by name or reference, invoices by number, and invoices whose amount or open amount
+    is exactly the amount typed; only in the entities (and accounts) the user sees.
+
+    Name and reference use a case-insensitive prefix match first (served by the indexes) and a
+    contains match to fill up; amounts match the stored Decimal exactly.
+    """
+    from django.urls import reverse
+
+    from relance.ledger.selectors import invoice_list_with_open
+
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    customers = customers_visible(user=user, entity=entity)
+    hits: list[SearchHit] = []
+    seen: set[int] = set()
+    for lookup in ("istartswith", "icontains"):
+        if len(hits) >= limit:
+            break
+        matches = (
+            customers.filter(Q(**{f"name__{lookup}": query}) | Q(**{f"external_ref__{lookup}": query}))
+            .exclude(pk__in=seen)
+            .order_by("name")[: limit - len(hits)]
+        )
+        for customer in matches.values("pk", "name", "external_ref", "entity__name"):
+            seen.add(customer["pk"])
+            hits.append(
+                SearchHit(
+                    "customer",
+                    customer["name"],
+                    f"{customer['external_ref']} · {customer['entity__name']}",
+                    reverse("workspace:customer", args=[customer["pk"]]),
+                    customer["pk"],
+                )
+            )
+    invoices = Invoice.objects.filter(customer__in=customers)
+    invoice_rows = list(
+        invoices.filter(external_ref__istartswith=query)
+        .order_by("external_ref")
+        .values("pk", "external_ref", "amount", "currency", "customer_id", "customer__name")[:limit]
+    )
+    amount = _amount(query)
+    if amount is not None and amount > 0:
+        exact = invoices.filter(amount=amount).values(
+            "pk", "external_ref", "amount", "currency", "customer_id", "customer__name"
+        )[:limit]
+        invoice_rows += list(exact)
+        if entity is not None:
+            open_match = (
+                invoice_list_with_open(entity=entity)
+                .filter(customer__in=customers, open_amount=amount)
+                .exclude(amount=amount)
+                .values("pk", "external_ref", "amount", "currency", "customer_id", "customer__name")[:limit]
+            )
+            invoice_rows += list(open_match)
+    seen_invoices: set[int] = set()
+    for row in invoice_rows:
+        if row["pk"] in seen_invoices:
+            continue
+        seen_invoices.add(row["pk"])
+        hits.append(
+            SearchHit(
+                "invoice",
+                row["external_ref"],
+                f"{row['amount']:.2f} {row['currency']} · {row['customer__name']}",
+                reverse("workspace:customer", args=[row["customer_id"]]),
+                row["customer_id"],
+            )
+        )
+    return hits[: limit * 2]

@@ -1,0 +1,283 @@
+"""Writes of the workspace: notes, snoozes, reassignment, dispute owners, statements by e-mail.
+
+Outcomes (promises, disputes, contact logs, call tasks) are written by the apps that own them;
+these services only add what the workspace keeps itself, and record who changed what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from relance.core.errors import ValidationFailed
+from relance.dunning.models import Dispute
+from relance.ledger.models import Customer
+from relance.workspace.models import CustomerNote, DisputeAssignment, WorklistSnooze
+
+NOTE_EMPTY = "a note needs some text"
+SNOOZE_PAST = "snooze until {until}: expected today ({today}) or later"
+COLLECTOR_OTHER_ENTITY = "{user} has no access to entity {entity}: grant it first"
+STATEMENT_TEMPLATE_KEY = "overdue_neutral"
+STATEMENT_NO_EMAIL = "{ref}: no e-mail address to write to ({why})"
+
+
+def _audit(**kwargs: Any) -> None:
+    """Record an audit event when the audit app is installed (it is optional for this app)."""
+    try:
+        from relance.audit.services import audit_record
+    except ImportError:  # pragma: no cover - the audit app is part of the project
+        return
+    audit_record(**kwargs)
+
+
+@transaction.atomic
+def customer_note_add(
+    *, customer: Customer, text: str, user: Any = None, now: datetime | None = None
+) -> CustomerNote:
+    text = text.strip()
+    if not text:
+        raise ValidationFailed(NOTE_EMPTY)
+    return CustomerNote.objects.create(
+        entity_id=customer.entity_id,
+        customer=customer,
+        text=text,
+        created_at=now or timezone.now(),
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+
+
+@transaction.atomic
+def worklist_snooze(*, user: Any, customer: Customer, until: date, today: date) -> WorklistSnooze:
+    """Hide ``customer`` from ``user``'s worklist to ``until`` inclusive; a second snooze replaces it."""
+    if until < today:
+        raise ValidationFailed(SNOOZE_PAST.format(until=until, today=today))
+    snooze, _ = WorklistSnooze.objects.update_or_create(
+        user=user, customer=customer, defaults={"until": until}
+    )
+    return snooze
+
+
+@transaction.atomic
+def customer_collector_assign(*, customer: Customer, collector: Any, by: Any = None) -> bool:
+    """Give ``customer`` to ``collector`` (None: nobody); records one audit event. False if unchanged."""
+    from relance.accounts.selectors import entities_for_user
+
+    if collector is not None and not entities_for_user(collector).filter(pk=customer.entity_id).exists():
+        raise ValidationFailed(
+            COLLECTOR_OTHER_ENTITY.format(user=collector.get_username(), entity=customer.entity.name)
+        )
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    before = customer.collector_id
+    after = collector.pk if collector is not None else None
+    if before == after:
+        return False
+    customer.collector_id = after
+    try:
+        from relance.audit.context import audit_suppressed
+    except ImportError:  # pragma: no cover
+        customer.save(update_fields=["collector", "updated_at"])
+    else:
+        with audit_suppressed():  # one "reassign" event below instead of a generic update
+            customer.save(update_fields=["collector", "updated_at"])
+    _audit(
+        action="reassign",
+        obj=customer,
+        before={"collector": before},
+        after={"collector": after},
+        **({"actor": by} if by is not None else {}),
+    )
+    return True
+
+
+@transaction.atomic
+def dispute_assign(
+    *, dispute: Dispute, owner: Any, by: Any = None, now: datetime | None = None
+) -> DisputeAssignment:
+    from relance.accounts.selectors import entities_for_user
+
+    if owner is not None and not entities_for_user(owner).filter(pk=dispute.entity_id).exists():
+        raise ValidationFailed(
+            COLLECTOR_OTHER_ENTITY.format(user=owner.get_username(), entity=dispute.entity.name)
+        )
+    previous = DisputeAssignment.objects.filter(dispute=dispute).values_list("owner_id", flat=True).first()
+    assignment, _ = DisputeAssignment.objects.update_or_create(
+        dispute=dispute,
+        defaults={
+            "owner": owner,
+            "assigned_at": now or timezone.now(),
+            "assigned_by": by if getattr(by, "pk", None) else None,
+        },
+    )
+    _audit(
+        action="assign",
+        obj=dispute,
+        before={"owner": previous},
+        after={"owner": owner.pk if owner is not None else None},
+        **({"actor": by} if by is not None else {}),
+    )
+    return assignment
+
+
+@dataclass(frozen=True)
+class StatementReport:
+    queued: tuple[str, ...]
+    already_queued: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def statement_email_queue(*, customers: Sequence[Customer], as_of: date, by: Any = None) -> StatementReport:
+    """Queue a statement of open items by e-mail for each customer (once per customer and day).
+
+    Rendered by ``relance.comms`` with ``STATEMENT_TEMPLATE_KEY`` (the shipped keys have no
+    dedicated "statement": the neutral overdue reminder lists every open item) and queued in the
+    delivery outbox, whose idempotency key makes a second click the same day queue nothing.
+    """
+    from relance.comms.services import message_render
+    from relance.delivery.services import outbox_enqueue, recipient_for
+
+    queued: list[str] = []
+    again: list[str] = []
+    skipped: list[str] = []
+    for customer in customers:
+        contact, recipient, why = recipient_for(customer, "email")
+        if not recipient:
+            skipped.append(STATEMENT_NO_EMAIL.format(ref=customer.external_ref, why=why))
+            continue
+        key = f"workspace-statement:{customer.pk}:{as_of.isoformat()}"
+        rendered = message_render(
+            customer=customer,
+            template_key=STATEMENT_TEMPLATE_KEY,
+            channel="email",
+            as_of=as_of,
+            contact=contact,
+            message_key=key,
+        )
+        _, created = outbox_enqueue(
+            rendered=rendered,
+            customer=customer,
+            channel="email",
+            recipient=recipient,
+            idempotency_key=key,
+            contact=contact,
+            detail={"source": "workspace statement", "by": getattr(by, "pk", None)},
+        )
+        (queued if created else again).append(customer.external_ref)
+    return StatementReport(tuple(queued), tuple(again), tuple(skipped))
+
+
+OUTCOMES = ("promise", "dispute", "no_answer", "wrong_number", "call_back")
+OUTCOME_UNKNOWN = "unknown outcome {outcome!r}: expected one of " + ", ".join(OUTCOMES)
+CALL_BACK_DATE_MISSING = "call back on: expected a date from today on"
+
+
+def call_task_complete(
+    *, customer: Customer, outcome: str, note: str = "", now: datetime | None = None
+) -> int:
+    """Close the customer's open call tasks due by today with ``outcome`` (``CallTask`` has no
+    service of its own in ``relance.delivery``). Returns how many were closed."""
+    from relance.delivery.models import CallTask, CallTaskStatus
+
+    at = now or timezone.now()
+    tasks = CallTask.objects.filter(
+        customer=customer, status=CallTaskStatus.OPEN, due_on__lte=timezone.localdate(at)
+    )
+    closed = 0
+    for task in tasks.select_for_update():
+        task.status = CallTaskStatus.DONE
+        task.outcome = outcome[:32]
+        task.outcome_note = note
+        task.completed_at = at
+        task.save(update_fields=["status", "outcome", "outcome_note", "completed_at", "updated_at"])
+        closed += 1
+    return closed
+
+
+@dataclass(frozen=True)
+class OutcomeInput:
+    """What a collector records after a call (the two-click outcome form)."""
+
+    outcome: str
+    on: date
+    promised_date: date | None = None
+    amount: Any = None
+    invoice: Any = None
+    reason_code: str = "other"
+    call_back_on: date | None = None
+    note: str = ""
+
+
+@transaction.atomic
+def customer_outcome_record(*, customer: Customer, data: OutcomeInput, user: Any = None) -> str:
+    """Record a call's outcome through the services that own each record; returns a sentence.
+
+    promise → ``promise_add``; dispute → ``dispute_open``; every outcome logs a phone contact
+    (``contact_log``, so the cadence counts the call) and closes the open call tasks due;
+    wrong number marks the called phone invalid; call back on D snoozes the customer on the
+    user's worklist until the day before D.
+    """
+    from relance.dunning.services import contact_log, dispute_open, promise_add
+
+    if data.outcome not in OUTCOMES:
+        raise ValidationFailed(OUTCOME_UNKNOWN.format(outcome=data.outcome))
+    summary = ""
+    if data.outcome == "promise":
+        if data.promised_date is None:
+            raise ValidationFailed("promise: expected the date the customer promised to pay")
+        promise = promise_add(
+            customer=customer,
+            promised_date=data.promised_date,
+            on=data.on,
+            amount=data.amount,
+            note=data.note,
+            user=user,
+            invoices=[data.invoice] if data.invoice is not None else (),
+        )
+        summary = (
+            f"Promise to pay {promise.amount:.2f} {promise.currency} by {promise.promised_date} recorded."
+        )
+    elif data.outcome == "dispute":
+        if data.invoice is None:
+            raise ValidationFailed("dispute: expected the invoice the customer contests")
+        dispute = dispute_open(
+            invoice=data.invoice,
+            reason_code=data.reason_code,
+            on=data.on,
+            amount=data.amount,
+            note=data.note,
+            user=user,
+        )
+        summary = f"Dispute on {data.invoice.external_ref} ({dispute.amount:.2f}) opened."
+    elif data.outcome == "wrong_number":
+        from relance.delivery.services import contact_mark_invalid, recipient_for
+
+        contact, _, _ = recipient_for(customer, "call")
+        if contact is not None:
+            contact_mark_invalid(contact=contact, channel="call")
+        summary = "Wrong number: the phone number is marked invalid."
+    elif data.outcome == "call_back":
+        if data.call_back_on is None or data.call_back_on < data.on:
+            raise ValidationFailed(CALL_BACK_DATE_MISSING)
+        if getattr(user, "pk", None) and data.call_back_on > data.on:
+            worklist_snooze(
+                user=user, customer=customer, until=data.call_back_on - timedelta(days=1), today=data.on
+            )
+        summary = f"Call back on {data.call_back_on}."
+    else:
+        summary = "No answer logged."
+    label = data.outcome.replace("_", " ")
+    if data.call_back_on:
+        label += f" on {data.call_back_on}"
+    contact_log(
+        customer=customer,
+        on=data.on,
+        channel="phone",
+        note=" · ".join(filter(None, [label, data.note])),
+        user=user,
+    )
+    call_task_complete(customer=customer, outcome=data.outcome, note=data.note)
+    return summary

@@ -1,0 +1,24 @@
+from django.urls import path
+
+from relance.workspace import views
+
+app_name = "workspace"
+
+urlpatterns = [
+    path("worklist/", views.worklist, name="worklist"),
+    path("worklist/bulk/", views.worklist_bulk, name="worklist_bulk"),
+    path("worklist/snooze/<int:customer_id>/", views.worklist_snooze, name="worklist_snooze"),
+    path("customers/<int:customer_id>/", views.customer_360, name="customer"),
+    path("customers/<int:customer_id>/outcome/", views.customer_outcome, name="customer_outcome"),
+    path("customers/<int:customer_id>/note/", views.customer_note, name="customer_note"),
+    path("customers/<int:customer_id>/reassign/", views.customer_reassign, name="customer_reassign"),
+    path("customers/<int:customer_id>/next/", views.customer_next, name="customer_next"),
+    path("customers/<int:customer_id>/behaviour/", views.customer_behaviour, name="customer_behaviour"),
+    path("disputes/", views.dispute_queue, name="disputes"),
+    path("disputes/<int:dispute_id>/assign/", views.dispute_assign, name="dispute_assign"),
+    path("promises/", views.promise_queue, name="promises"),
+    path("plans/", views.plan_queue, name="plans"),
+    path("search/", views.search, name="search"),
+    path("policies/<int:policy_id>/simulate/", views.policy_simulate, name="policy_simulate"),
+    path("policies/<int:policy_id>/edit/", views.policy_edit, name="policy_edit"),
+]

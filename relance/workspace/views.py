@@ -1,0 +1,553 @@
+"""Workspace pages. Thin: parse the request, check the role, call selectors and services, render."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from relance.accounts.decorators import NOT_ALLOWED, role_permission_required
+from relance.accounts.selectors import entities_for_user, user_can
+from relance.core.calendar import parse_iso_date
+from relance.core.errors import NotFound, ValidationFailed
+from relance.dunning.models import Dispute, DisputeReason, Policy
+from relance.ledger.models import Customer, Entity
+from relance.workspace import charts, selectors, services
+from relance.workspace.simulation import policy_parse, simulate
+
+PERM_OUTCOME = "dunning.add_contactlog"
+PERM_PROMISE = "dunning.add_promise"
+PERM_DISPUTE = "dunning.add_dispute"
+PERM_SNOOZE = "dunning.change_worklistentry"
+PERM_ASSIGN = "ledger.change_customer"
+PERM_STATEMENT = "dunning.change_worklistentry"
+PERM_DISPUTE_ASSIGN = "dunning.change_dispute"
+PERM_POLICY_VIEW = "dunning.view_policy"
+PERM_POLICY_EDIT = "dunning.change_policy"
+
+
+def _require(request: HttpRequest, perm: str, obj: Any = None) -> None:
+    if not user_can(request.user, perm, obj):
+        raise PermissionDenied(NOT_ALLOWED.format(perm=perm))
+
+
+def _entity(request: HttpRequest) -> tuple[Entity, QuerySet[Entity]]:
+    """The entity chosen in the top bar (shared with the other pages through the session)."""
+    entities = entities_for_user(request.user)
+    name = request.GET.get("entity") or request.session.get("entity")
+    entity = entities.filter(name=name).first() if name else None
+    if entity is None:
+        entity = entities.order_by("name").first()
+    if entity is None:
+        raise Http404("You have no access to any entity yet. Ask an administrator.")
+    request.session["entity"] = entity.name
+    return entity, entities
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _customer(request: HttpRequest, customer_id: int) -> Customer:
+    try:
+        return selectors.customer_for_user(user=request.user, customer_id=customer_id)
+    except NotFound:
+        raise Http404(selectors.CUSTOMER_NOT_FOUND) from None
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _date_or_none(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return parse_iso_date(value)
+    except ValidationFailed:
+        return None
+
+
+def _amount_or_none(value: str | None) -> Decimal | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return Decimal(value.strip().replace(",", "."))
+    except InvalidOperation:
+        raise ValidationFailed(f"amount: expected a number, found {value!r}") from None
+
+
+def _base(request: HttpRequest, entity: Entity, entities: QuerySet[Entity], **extra: Any) -> dict[str, Any]:
+    return {"entity": entity, "entities": entities, "as_of": _today(), **extra}
+
+
+# --------------------------------------------------------------------------- worklist
+
+
+@login_required
+@require_GET
+def worklist(request: HttpRequest) -> HttpResponse:
+    entity, entities = _entity(request)
+    is_collector = selectors.user_is_collector(request.user)
+    collector_id = None if is_collector else _int_or_none(request.GET.get("collector"))
+    run, rows = selectors.worklist_for_user(
+        user=request.user, entity=entity, today=_today(), collector_id=collector_id
+    )
+    factor_names = sorted({name for row in rows for name in row.factors})
+    return render(
+        request,
+        "workspace/worklist.html",
+        _base(
+            request,
+            entity,
+            entities,
+            run=run,
+            rows=rows,
+            factor_names=factor_names,
+            is_collector=is_collector,
+            collectors=selectors.collectors_of(entity=entity),
+            collector_id=collector_id,
+            can_assign=user_can(request.user, PERM_ASSIGN),
+            can_snooze=user_can(request.user, PERM_SNOOZE),
+            snooze_default=_today() + timedelta(days=7),
+        ),
+    )
+
+
+@require_POST
+@role_permission_required(PERM_SNOOZE)
+def worklist_snooze(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = _customer(request, customer_id)
+    _require(request, PERM_SNOOZE, customer)
+    until = _date_or_none(request.POST.get("until")) or _today() + timedelta(days=1)
+    try:
+        services.worklist_snooze(user=request.user, customer=customer, until=until, today=_today())
+        messages.success(request, f"{customer.name} snoozed until {until}.")
+    except ValidationFailed as exc:
+        messages.error(request, exc.message)
+    return redirect("workspace:worklist")
+
+
+@require_POST
+@login_required
+def worklist_bulk(request: HttpRequest) -> HttpResponse:
+    entity, _ = _entity(request)
+    ids = [int(value) for value in request.POST.getlist("customer") if value.isdigit()]
+    customers = list(selectors.customers_visible(user=request.user, entity=entity).filter(pk__in=ids))
+    action = request.POST.get("action", "")
+    if not customers:
+        messages.error(request, "Select at least one customer.")
+        return redirect("workspace:worklist")
+    if action == "assign":
+        _require(request, PERM_ASSIGN)
+        collector_id = _int_or_none(request.POST.get("collector"))
+        collector = (
+            selectors.collectors_of(entity=entity).filter(pk=collector_id).first() if collector_id else None
+        )
+        if collector_id and collector is None:
+            raise Http404("collector not found")
+        changed = 0
+        for customer in customers:
+            _require(request, PERM_ASSIGN, customer)
+            changed += services.customer_collector_assign(
+                customer=customer, collector=collector, by=request.user
+            )
+        who = collector.get_username() if collector else "nobody"
+        messages.success(request, f"{changed} customer(s) assigned to {who}.")
+    elif action == "statement":
+        _require(request, PERM_STATEMENT)
+        report = services.statement_email_queue(customers=customers, as_of=_today(), by=request.user)
+        messages.success(
+            request,
+            f"Statements queued: {len(report.queued)}; already queued today: {len(report.already_queued)}.",
+        )
+        for line in report.skipped:
+            messages.warning(request, line)
+    elif action == "snooze":
+        _require(request, PERM_SNOOZE)
+        until = _date_or_none(request.POST.get("until")) or _today() + timedelta(days=1)
+        for customer in customers:
+            services.worklist_snooze(user=request.user, customer=customer, until=until, today=_today())
+        messages.success(request, f"{len(customers)} customer(s) snoozed until {until}.")
+    else:
+        messages.error(request, f"Unknown action {action!r}.")
+    return redirect("workspace:worklist")
+
+
+# --------------------------------------------------------------------------- customer 360
+
+
+@login_required
+@require_GET
+def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
+    from relance.dunning.selectors import customer_credit_hold, customer_policy_key, hold_list_in_force
+    from relance.ledger.selectors import customer_open_items
+    from relance.reports.selectors import configured_aging
+
+    customer = _customer(request, customer_id)
+    entities = entities_for_user(request.user)
+    request.session["entity"] = customer.entity.name
+    today = _today()
+    items = customer_open_items(customer=customer, as_of=today)
+    buckets = configured_aging()
+    for item in items:
+        item.bucket = buckets.bucket_for(item.days_past_due).label
+    open_total = sum((i.open_amount for i in items if i.currency == customer.currency), Decimal(0))
+    overdue_total = sum(
+        (i.open_amount for i in items if i.currency == customer.currency and i.days_past_due > 0), Decimal(0)
+    )
+    utilisation = (open_total / customer.credit_limit * 100) if customer.credit_limit else None
+    history = selectors.payment_history(customer=customer, as_of=today)
+    can = {
+        "outcome": user_can(request.user, PERM_OUTCOME, customer),
+        "promise": user_can(request.user, PERM_PROMISE, customer),
+        "dispute": user_can(request.user, PERM_DISPUTE, customer),
+        "assign": user_can(request.user, PERM_ASSIGN, customer),
+    }
+    return render(
+        request,
+        "workspace/customer.html",
+        _base(
+            request,
+            customer.entity,
+            entities,
+            customer=customer,
+            contacts=selectors.contact_views(customer=customer),
+            items=items,
+            open_total=open_total,
+            overdue_total=overdue_total,
+            utilisation=utilisation,
+            history_svg=charts.days_late_chart(
+                history, title=f"Days late per paid invoice — {customer.name}"
+            ),
+            history=history,
+            timeline=selectors.customer_timeline(customer=customer),
+            next_steps=selectors.next_steps(customer=customer, open_items=items)[:10],
+            policy_key=customer_policy_key(customer=customer),
+            holds=list(hold_list_in_force(customer=customer, on=today)),
+            credit_hold=customer_credit_hold(customer=customer),
+            can=can,
+            reasons=DisputeReason.choices,
+            collectors=selectors.collectors_of(entity=customer.entity) if can["assign"] else [],
+            promise_default=today + timedelta(days=7),
+            behaviour_url=reverse("workspace:customer_behaviour", args=[customer.pk]),
+        ),
+    )
+
+
+@login_required
+@require_GET
+def customer_behaviour(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """The engine's behaviour class and evidence, loaded after the page (it runs the engine)."""
+    customer = _customer(request, customer_id)
+    behaviour = selectors.customer_behaviour(customer=customer, as_of=_today())
+    return render(request, "workspace/behaviour.html", {"customer": customer, "behaviour": behaviour})
+
+
+@require_POST
+@role_permission_required(PERM_OUTCOME)
+def customer_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = _customer(request, customer_id)
+    outcome = request.POST.get("outcome", "")
+    _require(request, PERM_OUTCOME, customer)
+    if outcome == "promise":
+        _require(request, PERM_PROMISE, customer)
+    if outcome == "dispute":
+        _require(request, PERM_DISPUTE, customer)
+    invoice = None
+    invoice_id = _int_or_none(request.POST.get("invoice"))
+    if invoice_id:
+        invoice = customer.invoices.filter(pk=invoice_id).first()
+        if invoice is None:
+            raise Http404("invoice not found")
+    try:
+        summary = services.customer_outcome_record(
+            customer=customer,
+            data=services.OutcomeInput(
+                outcome=outcome,
+                on=_today(),
+                promised_date=_date_or_none(request.POST.get("promised_date")),
+                amount=_amount_or_none(request.POST.get("amount")),
+                invoice=invoice,
+                reason_code=request.POST.get("reason_code") or "other",
+                call_back_on=_date_or_none(request.POST.get("call_back_on")),
+                note=request.POST.get("note", "").strip(),
+            ),
+            user=request.user,
+        )
+        messages.success(request, summary)
+    except ValidationFailed as exc:
+        messages.error(request, exc.message)
+        return redirect("workspace:customer", customer_id=customer.pk)
+    if request.POST.get("then") == "next":
+        return redirect("workspace:customer_next", customer_id=customer.pk)
+    return redirect("workspace:customer", customer_id=customer.pk)
+
+
+@require_POST
+@role_permission_required(PERM_OUTCOME)
+def customer_note(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = _customer(request, customer_id)
+    _require(request, PERM_OUTCOME, customer)
+    try:
+        services.customer_note_add(customer=customer, text=request.POST.get("text", ""), user=request.user)
+        messages.success(request, "Note added.")
+    except ValidationFailed as exc:
+        messages.error(request, exc.message)
+    return redirect("workspace:customer", customer_id=customer.pk)
+
+
+@require_POST
+@role_permission_required(PERM_ASSIGN)
+def customer_reassign(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = _customer(request, customer_id)
+    _require(request, PERM_ASSIGN, customer)
+    collector_id = _int_or_none(request.POST.get("collector"))
+    collector = (
+        selectors.collectors_of(entity=customer.entity).filter(pk=collector_id).first()
+        if collector_id
+        else None
+    )
+    if collector_id and collector is None:
+        raise Http404("collector not found")
+    try:
+        services.customer_collector_assign(customer=customer, collector=collector, by=request.user)
+        messages.success(request, f"Collector: {collector.get_username() if collector else 'nobody'}.")
+    except ValidationFailed as exc:
+        messages.error(request, exc.message)
+    return redirect("workspace:customer", customer_id=customer.pk)
+
+
+@login_required
+@require_GET
+def customer_next(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """The next customer on the user's worklist after this one (the worklist when none is left)."""
+    customer = _customer(request, customer_id)
+    following = selectors.worklist_next_customer(
+        user=request.user, entity=customer.entity, today=_today(), after_customer_id=customer.pk
+    )
+    if following is None:
+        messages.info(request, "That was the last customer on your worklist.")
+        return redirect("workspace:worklist")
+    return redirect("workspace:customer", customer_id=following)
+
+
+# --------------------------------------------------------------------------- queues
+
+
+def _filters(request: HttpRequest) -> tuple[selectors.QueueFilters, Entity, QuerySet[Entity]]:
+    entity, entities = _entity(request)
+    owner = request.GET.get("owner")
+    owner_id = 0 if owner == "none" else _int_or_none(owner)
+    return (
+        selectors.QueueFilters(entity=entity, status=request.GET.get("status", ""), owner_id=owner_id),
+        entity,
+        entities,
+    )
+
+
+def _queue(
+    request: HttpRequest,
+    template: str,
+    rows: list[dict[str, Any]],
+    filters: selectors.QueueFilters,
+    entity: Entity,
+    entities: QuerySet[Entity],
+    statuses: list[tuple[str, str]],
+    **extra: Any,
+) -> HttpResponse:
+    return render(
+        request,
+        template,
+        _base(
+            request,
+            entity,
+            entities,
+            rows=rows,
+            filters=filters,
+            statuses=statuses,
+            owners=selectors.collectors_of(entity=entity),
+            owner_param=request.GET.get("owner", ""),
+            **extra,
+        ),
+    )
+
+
+@login_required
+@require_GET
+def dispute_queue(request: HttpRequest) -> HttpResponse:
+    from relance.dunning.models import DisputeStatus
+
+    filters, entity, entities = _filters(request)
+    rows = selectors.dispute_queue(user=request.user, filters=filters, today=_today())
+    return _queue(
+        request,
+        "workspace/disputes.html",
+        rows,
+        filters,
+        entity,
+        entities,
+        DisputeStatus.choices,
+        sla_days=selectors.dispute_sla_days(),
+        can_assign=user_can(request.user, PERM_DISPUTE_ASSIGN),
+    )
+
+
+@require_POST
+@role_permission_required(PERM_DISPUTE_ASSIGN)
+def dispute_assign(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    dispute = (
+        Dispute.objects.filter(pk=dispute_id, entity__in=entities_for_user(request.user))
+        .select_related("entity")
+        .first()
+    )
+    if dispute is None or not user_can(request.user, PERM_DISPUTE_ASSIGN, dispute):
+        raise Http404("dispute not found")
+    owner_id = _int_or_none(request.POST.get("owner"))
+    owner = selectors.collectors_of(entity=dispute.entity).filter(pk=owner_id).first() if owner_id else None
+    if owner_id and owner is None:
+        raise Http404("owner not found")
+    services.dispute_assign(dispute=dispute, owner=owner, by=request.user)
+    messages.success(
+        request, f"Dispute {dispute.pk} assigned to {owner.get_username() if owner else 'nobody'}."
+    )
+    return redirect(request.POST.get("back") or reverse("workspace:disputes"))
+
+
+@login_required
+@require_GET
+def promise_queue(request: HttpRequest) -> HttpResponse:
+    from relance.dunning.models import PromiseStatus
+
+    filters, entity, entities = _filters(request)
+    rows = selectors.promise_queue(user=request.user, filters=filters, today=_today())
+    return _queue(request, "workspace/promises.html", rows, filters, entity, entities, PromiseStatus.choices)
+
+
+@login_required
+@require_GET
+def plan_queue(request: HttpRequest) -> HttpResponse:
+    from relance.dunning.models import PlanStatus
+
+    filters, entity, entities = _filters(request)
+    rows = selectors.plan_queue(user=request.user, filters=filters, today=_today())
+    return _queue(request, "workspace/plans.html", rows, filters, entity, entities, PlanStatus.choices)
+
+
+# --------------------------------------------------------------------------- search
+
+
+@login_required
+@require_GET
+def search(request: HttpRequest) -> JsonResponse:
+    """``?q=`` → JSON hits in the user's entities (``?entity=NAME`` narrows to one)."""
+    entity = None
+    if request.GET.get("entity"):
+        entity = entities_for_user(request.user).filter(name=request.GET["entity"]).first()
+        if entity is None:
+            return JsonResponse({"query": request.GET.get("q", ""), "results": []})
+    hits = selectors.search(user=request.user, query=request.GET.get("q", ""), entity=entity)
+    return JsonResponse(
+        {
+            "query": request.GET.get("q", ""),
+            "results": [
+                {
+                    "kind": h.kind,
+                    "label": h.label,
+                    "detail": h.detail,
+                    "url": h.url,
+                    "customer_id": h.customer_id,
+                }
+                for h in hits
+            ],
+        }
+    )
+
+
+# --------------------------------------------------------------------------- policies
+
+
+def _policy(request: HttpRequest, policy_id: int) -> Policy:
+    policy = (
+        Policy.objects.filter(pk=policy_id, entity__in=entities_for_user(request.user))
+        .select_related("entity")
+        .first()
+    )
+    if policy is None:
+        raise Http404("policy not found")
+    return policy
+
+
+def _policy_page(request: HttpRequest, policy: Policy, *, text: str, edit: bool) -> HttpResponse:
+    from relance.dunning.selectors import policy_export_yaml
+
+    as_of = _date_or_none(request.POST.get("as_of") or request.GET.get("as_of")) or _today() + timedelta(
+        days=1
+    )
+    stored = policy_export_yaml(policy=policy)
+    text = text or stored
+    engine_policy, _, problems = policy_parse(text=text, key=policy.key)
+    result = None
+    if engine_policy is not None:
+        result = simulate(entity=policy.entity, as_of=as_of, policy=engine_policy)
+    return render(
+        request,
+        "workspace/policy.html",
+        _base(
+            request,
+            policy.entity,
+            entities_for_user(request.user),
+            policy=policy,
+            text=text,
+            edited=text != stored,
+            problems=problems,
+            problem_lines={p.line for p in problems},
+            simulation=result,
+            sim_as_of=as_of,
+            edit=edit,
+            can_edit=user_can(request.user, PERM_POLICY_EDIT, policy),
+        ),
+        status=400 if problems and request.method == "POST" else 200,
+    )
+
+
+@role_permission_required(PERM_POLICY_VIEW)
+def policy_simulate(request: HttpRequest, policy_id: int) -> HttpResponse:
+    """What tomorrow's run would do with the policy as stored (GET) or as edited (POST, not saved)."""
+    policy = _policy(request, policy_id)
+    if request.method == "POST":
+        _require(request, PERM_POLICY_EDIT, policy)
+    return _policy_page(request, policy, text=request.POST.get("spec", ""), edit=False)
+
+
+@role_permission_required(PERM_POLICY_EDIT)
+def policy_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
+    """Edit the policy as YAML: *Preview* simulates without saving, *Save* stores a new version."""
+    from relance.dunning.services import policy_import
+
+    policy = _policy(request, policy_id)
+    _require(request, PERM_POLICY_EDIT, policy)
+    if request.method == "POST" and request.POST.get("save"):
+        _, data, problems = policy_parse(text=request.POST.get("spec", ""), key=policy.key)
+        if not problems and data is not None:
+            try:
+                saved, _ = policy_import(entity=policy.entity, spec=data)
+            except ValidationFailed as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, f"Policy {saved.key} saved (version {saved.version}).")
+                return redirect("workspace:policy_edit", policy_id=saved.pk)
+    return _policy_page(request, policy, text=request.POST.get("spec", ""), edit=True)
