@@ -250,10 +250,13 @@ def items(request: HttpRequest) -> HttpResponse:
         invoice.days_past_due = (portal.today - invoice.due_date).days
     query = request.GET.copy()
     query.pop("page", None)
+    accounts = selectors.portal_accounts(link=portal.link)
     context = {
         "page": page,
         "filters": filters,
-        "accounts": selectors.portal_accounts(link=portal.link),
+        "accounts": accounts,
+        "several_accounts": len(accounts) > 1,
+        "invoice_base": portal.url("items").removesuffix("items/") + "invoices/",
         "query": query.urlencode(),
         "payments": selectors.portal_payments(link=portal.link, limit=20)
         if filters.state in ("paid", "all")

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from functools import lru_cache
+
+from babel import Locale
 from babel.numbers import format_currency
 from django import template
 from django.utils.translation import get_language, to_locale
 
 register = template.Library()
+
+
+@lru_cache(maxsize=32)
+def _locale(code: str) -> Locale:
+    return Locale.parse(code)
 
 
 @register.filter
@@ -19,8 +27,7 @@ def money(amount: object, currency: str) -> str:
         value = Decimal(str(amount))
     except InvalidOperation:
         return str(amount)
-    locale = to_locale(get_language() or "en")
     try:
-        return str(format_currency(value, currency, locale=locale))
+        return str(format_currency(value, currency, locale=_locale(to_locale(get_language() or "en"))))
     except Exception:  # an unknown locale or currency: plain figures
         return f"{value:.2f} {currency}"
