@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-
 from functools import lru_cache
 
 from babel import Locale
