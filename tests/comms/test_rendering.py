@@ -5,6 +5,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from relance.comms import rendering
 from relance.comms.rendering import TemplateError, format_day, format_money, render_template
@@ -192,3 +194,12 @@ def test_money_refuses_float_and_keeps_decimal_precision():
 )
 def test_dates_per_language(language, expected):
     assert format_day(date(2026, 11, 23), language) == expected
+
+
+@given(st.text(max_size=80))
+def test_any_customer_data_is_escaped_in_html_and_kept_in_text(name):
+    from markupsafe import escape
+
+    context = {**CONTEXT, "customer": {"name": name}}
+    assert render("{{ customer.name }}", html=True, context=context) == str(escape(name))
+    assert render("{{ customer.name }}", html=False, context=context) == name
