@@ -396,15 +396,9 @@ def customer_behaviour(*, customer: Customer, as_of: date) -> dict[str, Any] | N
 
     backend, tables = app_dunning_tables(entity=customer.entity)
     narrowed = {}
-    for item in dataclasses.fields(tables):
-        table = getattr(tables, item.name)
-        if table is not None and "customer_id" in table.columns:
-            table = table.filter(table.customer_id == customer.pk)
-        narrowed[item.name] = table
-    invoice_ids = narrowed["invoices"].select("invoice_id")
-    narrowed["allocations"] = tables.allocations.filter(
-        tables.allocations.invoice_id.isin(invoice_ids.invoice_id)
-    )
+    for name in ("invoices", "customers", "promises", "disputes"):
+        table = getattr(tables, name)
+        narrowed[name] = table.filter(table.customer_id == customer.pk)
     rows = engine_behaviour(dataclasses.replace(tables, **narrowed), as_of, backend=backend).to_pylist()
     return rows[0] if rows else None
 
