@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from relance.comms import defaults
 from relance.comms.models import MessageTemplate
 from relance.comms.rendering import TemplateError
 from relance.comms.services import message_template_check
@@ -47,6 +48,18 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     list_display = ["key", "channel", "language", "entity", "updated_at", "updated_by", "preview_link"]
     list_filter = ["entity", "channel", "language"]
     search_fields = ["key", "subject"]
+
+    def get_changeform_initial_data(self, request: Any) -> dict[str, Any]:
+        """``add/?key=…&channel=…&language=…`` starts from the shipped default (or the current one)."""
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
+        key, channel, language = (initial.get(name) for name in ("key", "channel", "language"))
+        if key and channel and language:
+            source = defaults.default_source(str(key), str(channel), str(language))
+            if source is not None:
+                initial.update(
+                    {"subject": source.subject, "body_text": source.text, "body_html": source.html}
+                )
+        return initial
 
     def save_model(self, request: Any, obj: MessageTemplate, form: Any, change: bool) -> None:
         obj.updated_by = request.user

@@ -181,3 +181,12 @@ def test_preview_of_an_unsaved_edit(client, ledger, viewer):
         "/comms/preview/" + query, {"subject": "x", "body_text": "a\n{{ oops }}", "body_html": ""}
     )
     assert "draft overdue_friendly [email, en] text, line 2" in broken.content.decode()
+
+
+def test_admin_add_form_starts_from_the_shipped_default(client, ledger, django_user_model):
+    admin_user = django_user_model.objects.create_superuser("root2", "root2@example.com", "x")
+    client.force_login(admin_user)
+    page = client.get(
+        "/admin/comms/messagetemplate/add/", {"key": "final_notice", "channel": "letter", "language": "it"}
+    ).content.decode()
+    assert "Diffida ad adempiere" in page and "{% extends &quot;letter.html&quot; %}" in page
