@@ -7,6 +7,7 @@ requests are recorded here: ``relance.api.auth`` snapshots the target row before
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from relance.audit.context import AuditContext, audit_context_set
 from relance.audit.services import client_ip
 
+logger = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -35,6 +37,9 @@ class AuditContextMiddleware:
             if pending is not None:
                 from relance.audit.api import api_write_finish
 
-                api_write_finish(request, response, pending)
+                try:
+                    api_write_finish(request, response, pending)
+                except Exception:  # the write is committed: answer it, and make the gap loud
+                    logger.exception("audit event for %s %s not recorded", request.method, request.path)
         response[REQUEST_ID_HEADER] = request_id
         return response

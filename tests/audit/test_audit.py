@@ -180,3 +180,19 @@ def test_audit_list_command(entity):
     out = io.StringIO()
     call_command("audit", "list", "--since", future, stdout=out)
     assert "No audit events." in out.getvalue()
+
+
+def test_the_trail_is_read_only_in_the_admin_and_requests_carry_an_id(make_user, signed_in, entity):
+    event = audit_record(action="export", actor_label="x", entity=entity)
+    client = signed_in(make_user("root@acme.test", "admin"))
+    assert client.get(reverse("admin:audit_auditevent_changelist")).status_code == 200
+    assert (
+        client.post(reverse("admin:audit_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+    response = client.get(reverse("web:audit_list"), headers={"X-Request-ID": "abc-123"})
+    assert response["X-Request-ID"] == "abc-123"
+    assert (
+        len(client.get(reverse("web:audit_list"), headers={"X-Request-ID": "bad id!"})["X-Request-ID"]) == 32
+    )
