@@ -60,6 +60,14 @@ class CountingHandler:
             self.message_ids.clear()
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) used by the finished child processes so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -109,6 +117,10 @@ def bench_outbox(
     enqueue_seconds = time.perf_counter() - started
     handler.reset()
     per_worker = -(-count // workers)
+    idle = children_cpu()
+    run(run_env, "send", "--limit", "0", "--quiet")  # start-up cost of one worker process
+    startup_cpu = children_cpu() - idle
+    before = children_cpu()
     started = time.perf_counter()
     processes = [
         subprocess.Popen(
@@ -131,6 +143,7 @@ def bench_outbox(
     for process in processes:
         process.wait()
     wall = time.perf_counter() - started
+    worker_cpu = children_cpu() - before - workers * startup_cpu
     steady = max(handler.last - handler.first, 1e-9)
     drop()  # type: ignore[operator]
     return {
@@ -140,6 +153,7 @@ def bench_outbox(
         "steady_per_s": (handler.count - 1) / steady,
         "wall_s": wall,
         "wall_per_s": handler.count / wall,
+        "cpu_ms_per_message": 1000 * worker_cpu / max(handler.count, 1),
     }
 
 
@@ -160,6 +174,7 @@ def bench_simple(*, count: int, port: int, handler: CountingHandler) -> dict[str
 
     handler.reset()
     started = time.perf_counter()
+    cpu = time.process_time()
     for number in range(count):
         text = f"Dear customer {number}, invoice INV-{number} of 1,200.00 EUR is overdue."
         send_mail(
@@ -170,7 +185,13 @@ def bench_simple(*, count: int, port: int, handler: CountingHandler) -> dict[str
             html_message=f"<p>{text}</p>",
         )
     seconds = time.perf_counter() - started
-    return {"received": handler.count, "per_s": count / seconds, "seconds": seconds}
+    cpu_ms = 1000 * (time.process_time() - cpu) / count  # includes the in-process SMTP server's work
+    return {
+        "received": handler.count,
+        "per_s": count / seconds,
+        "seconds": seconds,
+        "cpu_ms_per_message": cpu_ms,
+    }
 
 
 def main() -> None:
@@ -232,12 +253,14 @@ def main() -> None:
     for name, result in rows:
         print(
             f"| {name:<24} | {result['received']:>8.0f} | {result['duplicates']:>5.0f} | {result['enqueue_per_s']:>9.0f} "
-            f"| {result['steady_per_s']:>15.0f} | {result['wall_s']:>12.1f} ({result['wall_per_s']:>5.0f}/s) |"
+            f"| {result['steady_per_s']:>15.0f} | {result['wall_s']:>12.1f} ({result['wall_per_s']:>5.0f}/s) "
+            f"| {result['cpu_ms_per_message']:>17.2f} |"
         )
     if simple:
         print(
             f"| {'send_mail, new conn each':<24} | {simple['received']:>8.0f} | {'-':>5} | {'-':>9} "
-            f"| {simple['per_s']:>15.0f} | {simple['seconds']:>12.1f} {'':>9} |"
+            f"| {simple['per_s']:>15.0f} | {simple['seconds']:>12.1f} {'':>9} "
+            f"| {simple['cpu_ms_per_message']:>11.2f} (+smtpd) |"
         )
 
 

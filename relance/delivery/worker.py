@@ -191,20 +191,24 @@ def _due(now: datetime, channels: Sequence[str] | None) -> Any:
     return rows.order_by("next_attempt_at", "id")
 
 
+RELATED = ("entity", "customer", "customer__collector", "contact")
+
+
 def _claim_next(
     *,
     worker_id: str,
     now: datetime,
     channels: Sequence[str] | None,
     skip: set[int],
-    candidates: list[int] | None = None,
-) -> int | None:
-    """Claim one due row for this worker; its pk, or None when nothing is due.
+    candidates: list[OutboundMessage] | None = None,
+) -> OutboundMessage | None:
+    """Claim one due row for this worker and return it, or None when nothing is due.
 
     PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` (workers never wait on each other). SQLite (and
     others): a conditional UPDATE per candidate; the database's write lock serialises workers and
-    ``status = queued`` in the WHERE clause lets only one of them win. ``candidates`` carries the
-    due ids read once between calls (fewer queries); ``skip``: rows requeued during this pass.
+    the WHERE clause (still queued, due, and unchanged since read: same ``updated_at``) lets only one
+    of them win. ``candidates`` carries due rows read once, with their attachments, between calls;
+    ``skip``: rows requeued during this pass.
     """
     values = {
         "status": MessageStatus.SENDING,
@@ -222,21 +226,29 @@ def _claim_next(
             if pk is None:
                 return None
             OutboundMessage.objects.filter(pk=pk).update(**values)
-            return int(pk)
+        return OutboundMessage.objects.select_related(*RELATED).get(pk=pk)
     pending = candidates if candidates is not None else []
     while True:
         if not pending:
-            pending.extend(due.values_list("pk", flat=True)[:CANDIDATES])
+            pending.extend(due.select_related(*RELATED).prefetch_related("attachments")[:CANDIDATES])
             if not pending:
                 return None
         while pending:
-            pk = pending.pop(0)
+            message = pending.pop(0)
             claimable = OutboundMessage.objects.filter(
-                pk=pk, status=MessageStatus.QUEUED, next_attempt_at__lte=now
+                pk=message.pk,
+                status=MessageStatus.QUEUED,
+                next_attempt_at__lte=now,
+                updated_at=message.updated_at,
             )
             if claimable.update(**values):
-                return int(pk)
-        # Every candidate went to another worker: read the due rows again.
+                message.status = MessageStatus.SENDING
+                message.lease_owner = worker_id
+                message.lease_until = values["lease_until"]  # type: ignore[assignment]
+                message.attempts += 1
+                message.updated_at = values["updated_at"]  # type: ignore[assignment]
+                return message
+        # Every candidate went to another worker (or changed): read the due rows again.
 
 
 def _mine(pk: int, worker_id: str) -> Any:
@@ -265,15 +277,17 @@ def send_pass(
     limiter = rate_limiter or RateLimiter()
     backends: dict[str, ChannelBackend] = {}
     skip: set[int] = set()
-    candidates: list[int] = []
+    candidates: list[OutboundMessage] = []
     try:
         while report.claimed < limit and not (stop is not None and stop.is_set()):
             at = now or timezone.now()
-            pk = _claim_next(worker_id=worker_id, now=at, channels=channels, skip=skip, candidates=candidates)
-            if pk is None:
+            message = _claim_next(
+                worker_id=worker_id, now=at, channels=channels, skip=skip, candidates=candidates
+            )
+            if message is None:
                 break
+            pk = message.pk
             report.claimed += 1
-            message = OutboundMessage.objects.select_related("entity", "customer", "contact").get(pk=pk)
             outcome = _deliver(message, worker_id=worker_id, at=at, backends=backends, limiter=limiter)
             setattr(report, outcome, getattr(report, outcome) + 1)
             if outcome in ("retrying", "deferred"):
