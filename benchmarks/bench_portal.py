@@ -91,7 +91,10 @@ def main() -> None:
         results = {}
         for name, url in (("overview", base + path), ("open items (page 1 of 50)", base + path + "items/")):
             asyncio.run(load(url, clients=args.clients, total=min(200, args.requests)))  # warm-up
+            cpu_before = workers_cpu_seconds(server.pid)
             results[name] = asyncio.run(load(url, clients=args.clients, total=args.requests))
+            used = workers_cpu_seconds(server.pid) - cpu_before
+            results[name]["cpu_ms"] = used * 1000 / max(1, results[name]["requests"])
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -199,6 +202,25 @@ def compare_in_process(customer_id: int) -> list[tuple[str, float, float]]:
     ]
 
 
+def workers_cpu_seconds(master_pid: int) -> float:
+    """CPU time (user + system) used so far by gunicorn's worker processes (Linux /proc).
+
+    Divided by the requests served, it is the server's cost per request whatever else the
+    machine is doing, unlike latencies, which a busy machine inflates."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def wait_until_up(url: str) -> None:
     import httpx
 
@@ -273,8 +295,9 @@ def print_table(
     for name, row in results.items():
         print(
             f"{name:<28}{row['requests']:>9}{row['errors']:>8}{row['rps']:>8.0f}"
-            f"{row['p50']:>9.1f}{row['p95']:>9.1f}{row['p99']:>9.1f}{row['max']:>9.1f}"
+            f"{row['p50']:>9.1f}{row['p95']:>9.1f}{row['p99']:>9.1f}{row['max']:>9.1f}{row['cpu_ms']:>11.1f}"
         )
+    print(f"\nload average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print("\nin process, median of 20 (ms)")
     print(
         f"{'what':<20}{'portal':>10}{'simple':>10}   simple = every open item loaded and summed/listed in Python"
