@@ -70,11 +70,17 @@ UNDEFINED = "unknown variable or attribute: {detail}"
 SAFE_FILTERS = (
     "abs batch capitalize count d default dictsort e escape filesizeformat first float forceescape "
     "groupby int items join last length list lower map max min reject rejectattr replace reverse "
-    "round select selectattr slice sort string striptags sum title tojson trim truncate unique "
+    "round select selectattr sort string striptags sum title tojson trim truncate unique "
     "upper urlencode urlize wordcount"
 ).split()
 """Jinja's filters a template may use; left out: safe (would bypass autoescaping of data),
-format, center, indent, wordwrap, xmlattr, pprint (unbounded widths or raw markup)."""
+format, center, indent, wordwrap, xmlattr, pprint, slice (unbounded widths or counts, raw markup)."""
+
+AMPLIFYING_STR_METHODS = frozenset(
+    {"format", "format_map", "ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join"}
+)
+"""String methods whose output can be far larger than their input (``'x'.ljust(10**9)``); the
+``replace`` and ``join`` filters, which check the size first, do the same job."""
 
 
 class TemplateError(ValueError):
@@ -173,6 +179,19 @@ def _replace(eval_ctx: Any, value: Any, old: str, new: str, count: int | None = 
     return FILTERS["replace"](eval_ctx, value, old, new, count)
 
 
+def _join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> Any:
+    items = list(value)
+    if len(str(d)) * len(items) > MAX_OUTPUT_CHARS:
+        raise _BudgetExceeded(VALUE_TOO_LARGE.format(limit=MAX_OUTPUT_CHARS))
+    return FILTERS["join"](eval_ctx, items, d, attribute)
+
+
+def _mod(left: Any, right: Any) -> Any:
+    if isinstance(left, str):
+        raise SecurityError("'%' string formatting is not available in templates; use the filters")
+    return operator.mod(left, right)
+
+
 # --- locale-aware formatting ---------------------------------------------------------------
 
 
@@ -251,7 +270,7 @@ def _pass_context(function: Callable[..., Any]) -> Callable[..., Any]:
 class RelanceSandbox(ImmutableSandboxedEnvironment):
     """The sandbox with Relance's whitelist and budgets."""
 
-    intercepted_binops = frozenset({"*", "**", "+"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def __init__(self, *, autoescape: bool, layouts: Mapping[str, str]) -> None:
         super().__init__(
@@ -268,6 +287,7 @@ class RelanceSandbox(ImmutableSandboxedEnvironment):
         self.filters.update(
             {
                 "replace": pass_eval_context(_replace),
+                "join": pass_eval_context(_join),
                 "money": _pass_context(_money_filter),
                 "date": _pass_context(_date_filter),
                 "number": _pass_context(_number_filter),
@@ -275,7 +295,7 @@ class RelanceSandbox(ImmutableSandboxedEnvironment):
             }
         )
         self.globals = {"range": _safe_range}
-        self.binop_table = {**self.binop_table, "*": _mul, "**": _pow, "+": _add}
+        self.binop_table = {**self.binop_table, "*": _mul, "**": _pow, "+": _add, "%": _mod}
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         """Wrap the iterable of every for-loop in the budget filter."""
@@ -293,14 +313,26 @@ class RelanceSandbox(ImmutableSandboxedEnvironment):
         if not super().is_safe_callable(obj):
             return False
         owner = getattr(obj, "__self__", None)
+        if isinstance(owner, str) and getattr(obj, "__name__", "") in AMPLIFYING_STR_METHODS:
+            return False
         module = type(owner).__module__ if owner is not None else getattr(obj, "__module__", "") or ""
         # Never a Django object (model, manager, queryset), even if one slipped into the context.
         return not module.startswith("django.")
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _tick()
+        method = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
+        if isinstance(getattr(method, "__self__", None), str) and method.__name__ in AMPLIFYING_STR_METHODS:
+            raise SecurityError(f"str.{method.__name__}() is not available in templates; use the filters")
         for argument in (*args, *kwargs.values()):
             if isinstance(argument, str) and len(argument) > MAX_OUTPUT_CHARS:
+                raise _BudgetExceeded(VALUE_TOO_LARGE.format(limit=MAX_OUTPUT_CHARS))
+            if (
+                __obj is not _safe_range
+                and isinstance(argument, int)
+                and not isinstance(argument, bool)
+                and abs(argument) > MAX_OUTPUT_CHARS
+            ):
                 raise _BudgetExceeded(VALUE_TOO_LARGE.format(limit=MAX_OUTPUT_CHARS))
         return super().call(__context, __obj, *args, **kwargs)
 

@@ -115,6 +115,16 @@ def test_settings_are_not_reachable_even_by_name(settings):
         ("{% for i in range(10000) %}{{ 'y' * 1000 }}{% endfor %}", "rendered text exceeds"),
         ("{{ ('ab' * 100000)|replace('', 'xxxxxxxxxx') }}", "larger than"),
         ("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "loop iterations|recurses"),
+        ("{{ 'x'.ljust(10**9) }}", "unsafe"),
+        ("{{ 'x'.ljust(999999) }}", "unsafe"),
+        ("{{ 'x'.zfill(10**9) }}", "unsafe"),
+        ("{{ 'x'.format_map({}) }}", "unsafe"),
+        ("{{ '{:999999999}'.format(1) }}", "unsafe"),
+        ("{{ 'ab'.replace('', 'x' * 999999) }}", "unsafe"),
+        ("{{ '%999999999d' % 1 }}", "unsafe"),
+        ("{{ range(10000)|join('x' * 999999) }}", "larger than"),
+        ("{{ range(10)|slice(10**9) }}", "slice"),
+        ("{{ customer.name.center(10**9) }}", "unsafe"),
     ],
 )
 def test_runaway_templates_stop_with_an_error(payload, message):
