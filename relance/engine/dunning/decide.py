@@ -387,7 +387,7 @@ def _promise_states(
     # "broken" (written back by the app) is still read: dunning resumes flagged, the worklist counts it.
     promises = promises.filter(promises.status.isin(["open", "broken"]), promises.created_on <= as_of)
     if not _count(promises, backend):  # the usual case: skip compiling the query below
-        return pd.DataFrame({"customer_id": [], "promise_id": [], "end": [], "state": []})
+        return pd.DataFrame({"customer_id": [], "promise_id": [], "end": [], "end_day": [], "state": []})
     links = tables.promise_invoices
     promise_ids = promises.select(_promise_id="promise_id")
     linked = links.join(promise_ids, links.promise_id == promise_ids._promise_id)
@@ -423,8 +423,16 @@ def _promise_states(
         backend,
     )
     if frame.empty:
-        return frame.assign(end=pd.Series(dtype=object), state=pd.Series(dtype=object))
-    policy = _fetch(tables.customer_policy, backend).set_index("customer_id")["policy_key"]
+        return frame.assign(
+            end=pd.Series(dtype=object), end_day=pd.Series(dtype="int64"), state=pd.Series(dtype=object)
+        )
+    # Only the promising customers' policies (not the whole customer_policy table).
+    customer_policy = tables.customer_policy
+    policy = (
+        _fetch(customer_policy.filter(customer_policy.customer_id.isin(promises.customer_id)), backend)
+        .drop_duplicates("customer_id")
+        .set_index("customer_id")["policy_key"]
+    )
     grace = frame.customer_id.map(policy).map(
         lambda key: policies[key].cadence.promise_grace_days if key in policies else 0
     )
@@ -432,6 +440,8 @@ def _promise_states(
         promised + timedelta(days=int(days))
         for promised, days in zip(frame.promised_date, grace, strict=True)
     ]
+    # As epoch days too: a groupby max over date objects is a slow per-group Python fallback.
+    frame["end_day"] = np.array([_epoch_day(end) for end in frame["end"]], dtype=np.int64)
     kept = np.where(frame.linked_invoices > 0, frame.still_open == 0, frame.paid_units >= frame.amount_units)
     written_broken = (frame.status == "broken").to_numpy()
     frame["state"] = np.where(
@@ -667,7 +677,7 @@ def _decide(
     # after the promise ended.
     resend_customers: list[int] = []
     if not broken.empty:
-        last = broken.groupby("customer_id")["end"].max().map(_epoch_day)
+        last = broken.groupby("customer_id")["end_day"].max()
         contacted = history.set_index("customer_id")["last_contact"].reindex(last.index)
         resend = last[contacted.isna() | (contacted <= last)]
         resend_customers = [int(value) for value in resend.index]
@@ -701,10 +711,14 @@ def _decide(
     holds = _fetch(
         _active(tables.holds, "starts_on", "ends_on", as_of).select("customer_id", "kind"), backend
     )
+    # One mask, one copy at the end: each filter of the (first-run: 0.5M-row) frame copies it.
+    keep = np.ones(len(candidates), dtype=bool)
+    customer_of = candidates.customer_id
     for kind in HOLD_KINDS:
-        stopped = candidates.customer_id.isin(holds.customer_id[holds.kind == kind])
-        out.customers(candidates[stopped], kind, REASON_CODES[kind])
-        candidates = candidates[~stopped]
+        stopped = keep & customer_of.isin(holds.customer_id[holds.kind == kind]).to_numpy()
+        if stopped.any():
+            out.customers(candidates[stopped], kind, REASON_CODES[kind])
+            keep &= ~stopped
     plans_table = tables.plans
     plans = _fetch(
         plans_table.filter(plans_table.status == "active", plans_table.starts_on <= as_of).select(
@@ -712,22 +726,27 @@ def _decide(
         ),
         backend,
     )
-    on_plan = candidates.customer_id.isin(plans.customer_id)
-    out.customers(candidates[on_plan], "payment_plan", REASON_CODES["payment_plan"])
-    candidates = candidates[~on_plan]
+    on_plan = keep & customer_of.isin(plans.customer_id).to_numpy()
+    if on_plan.any():
+        out.customers(candidates[on_plan], "payment_plan", REASON_CODES["payment_plan"])
+        keep &= ~on_plan
     active = promises[promises.state == "active"]
-    paused = candidates.customer_id.isin(active.customer_id)
+    paused = keep & customer_of.isin(active.customer_id).to_numpy()
     if paused.any():
-        until = active.groupby("customer_id")["end"].max()
+        until = active.groupby("customer_id")["end_day"].max()
         who = candidates[paused].drop_duplicates("customer_id")
-        details = [f"paused until {until[c].isoformat()} (promised date plus grace)" for c in who.customer_id]
+        details = [
+            f"paused until {_date(until[c]).isoformat()} (promised date plus grace)" for c in who.customer_id
+        ]
         out.customers(who, "promise_active", details)
-    candidates = candidates[~paused]
+        keep &= ~paused
 
     # Fully disputed invoices, then small balances.
-    disputed = candidates.chaseable_units <= 0
-    out.invoices(candidates[disputed], "disputed", "the open amount is disputed in full")
-    candidates = candidates[~disputed]
+    disputed = keep & (candidates.chaseable_units <= 0).to_numpy()
+    if disputed.any():
+        out.invoices(candidates[disputed], "disputed", "the open amount is disputed in full")
+        keep &= ~disputed
+    candidates = candidates[keep]
     threshold = candidates.policy_key.map(
         {key: _units(p.cadence.small_balance) for key, p in policies.items()}
     ).astype("int64")
