@@ -246,11 +246,14 @@ class NextStep:
     policy_key: str
 
 
-def next_steps(*, customer: Customer, open_items: list[Any]) -> list[NextStep]:
-    """For each open invoice, the next step of the customer's policy after the one it reached, and
-    its date (due date + the step's offset). Read from the recorded ``InvoiceStep`` rows and the
-    policy's offsets, not by running the engine: holds, promises, disputes and the cadence may
-    still defer it (the timeline shows those)."""
+def next_steps(*, customer: Customer, open_items: list[Any], today: date) -> list[NextStep]:
+    """For each open invoice, the step of the customer's policy the run takes next, and when.
+
+    Read from the recorded ``InvoiceStep`` rows and the policy's offsets, not by running the
+    engine: the steps after the one the invoice reached; if some are already due, the run takes
+    the most advanced of them (catch-up) on ``today``, else the first one on due date + offset.
+    Holds, promises, disputes and the cadence may still defer it (the timeline shows those).
+    """
     from relance.dunning.selectors import customer_policy_key, policy_map
 
     policy_key = customer_policy_key(customer=customer)
@@ -265,19 +268,25 @@ def next_steps(*, customer: Customer, open_items: list[Any]) -> list[NextStep]:
     )
     result = []
     for item in open_items:
-        start = reached.get(item.pk, -1) + 1
-        for step in policy.steps[start:]:
-            result.append(
-                NextStep(
-                    invoice_ref=item.external_ref,
-                    step_key=step.key,
-                    action=step.action,
-                    channels=tuple(step.channels),
-                    on=item.due_date + timedelta(days=step.offset_days),
-                    policy_key=policy.key,
-                )
+        remaining = policy.steps[reached.get(item.pk, -1) + 1 :]
+        due_now = [step for step in remaining if item.due_date + timedelta(days=step.offset_days) <= today]
+        if due_now:
+            step, on = due_now[-1], today
+        elif remaining:
+            step = remaining[0]
+            on = item.due_date + timedelta(days=step.offset_days)
+        else:
+            continue
+        result.append(
+            NextStep(
+                invoice_ref=item.external_ref,
+                step_key=step.key,
+                action=step.action,
+                channels=tuple(step.channels),
+                on=on,
+                policy_key=policy.key,
             )
-            break
+        )
     return sorted(result, key=lambda step: (step.on, step.invoice_ref))
 
 

@@ -235,7 +235,7 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
             ),
             history=history,
             timeline=selectors.customer_timeline(customer=customer),
-            next_steps=selectors.next_steps(customer=customer, open_items=items)[:10],
+            next_steps=selectors.next_steps(customer=customer, open_items=items, today=today)[:10],
             policy_key=customer_policy_key(customer=customer),
             holds=list(hold_list_in_force(customer=customer, on=today)),
             credit_hold=customer_credit_hold(customer=customer),

@@ -41,11 +41,18 @@ def test_next_steps_follow_the_policy_offsets(ws):
     from relance.workspace.selectors import next_steps
 
     items = customer_open_items(customer=ws.second, as_of=ws.today)
-    steps = next_steps(customer=ws.second, open_items=items)
     policy = default_policies()["standard"]
+    # INV-S1 is 20 days past due and has reached no step: the most advanced step due by now, today
+    due = [s for s in policy.steps if items[0].due_date + timedelta(days=s.offset_days) <= ws.today]
+    steps = next_steps(customer=ws.second, open_items=items, today=ws.today)
+    assert (steps[0].step_key, steps[0].on) == (due[-1].key, ws.today)
+    # a month earlier nothing was due yet: the first step, on its date
+    earlier = items[0].due_date - timedelta(days=30)
+    steps = next_steps(customer=ws.second, open_items=items, today=earlier)
     first = policy.steps[0]
-    assert steps[0].step_key == first.key and steps[0].on == items[0].due_date + timedelta(
-        days=first.offset_days
+    assert (steps[0].step_key, steps[0].on) == (
+        first.key,
+        items[0].due_date + timedelta(days=first.offset_days),
     )
 
 
