@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import secrets
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -41,7 +43,7 @@ class PortalLinkAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         if not change:
-            obj.token_id = obj.token_id or __import__("secrets").token_urlsafe(18)
+            obj.token_id = obj.token_id or secrets.token_urlsafe(18)
             obj.created_by = request.user
             obj.source = "admin"
         super().save_model(request, obj, form, change)

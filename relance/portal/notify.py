@@ -26,6 +26,7 @@ PROMISE_CONFIRMATION = "promise_confirmation"
 DISPUTE_RECEIVED = "dispute_received"
 DISPUTE_RESOLVED = "dispute_resolved"
 PLAN_CONFIRMATION = "plan_confirmation"
+PLAN_REQUEST_DECIDED = "plan_request_decided"
 PAYMENT_THANK_YOU = "payment_thank_you"
 
 

@@ -684,6 +684,35 @@ def plan_request_decide(
     request.decided_at = timezone.now()
     request.decision_note = note
     request.save()
+    customer = request.customer
+    recipient, contact = notify.recipient_for(
+        customer=customer, contact=request.link.contact if request.link else None
+    )
+    if approve and request.plan is not None:
+        schedule = ", ".join(
+            f"{i.due_date} {i.amount:.2f} {request.currency}" for i in request.plan.installments.all()
+        )
+        outgoing = notify.Outgoing(
+            notify.PLAN_REQUEST_DECIDED,
+            "Your payment plan is approved",
+            f"Your request for a payment plan is approved: {schedule}. {note}".strip(),
+        )
+    else:
+        outgoing = notify.Outgoing(
+            notify.PLAN_REQUEST_DECIDED,
+            "Your payment plan request",
+            f"We cannot accept the payment plan you asked for. {note} Please contact us.".replace("  ", " "),
+        )
+    transaction.on_commit(
+        lambda: notify.message_send(
+            customer=customer,
+            outgoing=outgoing,
+            idempotency_key=f"plan-request:{request.pk}",
+            recipient=recipient,
+            contact=contact,
+            as_of=on,
+        )
+    )
     PortalEvent.objects.create(
         customer=request.customer,
         link=request.link,

@@ -205,13 +205,15 @@ def test_plan_outside_the_limits_waits_for_a_credit_manager(client, url, ledger,
     assert request.plan.installments.count() == 12
 
 
-def test_plan_request_reject(ledger, today, link):
+def test_plan_request_reject(ledger, today, link, django_capture_on_commit_callbacks):
     from relance.portal.services import Actor, plan_ask, plan_request_decide
 
     # 1500 in 40 installments: under the 50 EUR minimum installment.
     outcome = plan_ask(actor=Actor(link), on=today, installments=40, first_due=today + timedelta(days=5))
     assert "installments below 50.00 EUR" in outcome.request.reasons
-    decided = plan_request_decide(request=outcome.request, approve=False, on=today, note="too long")
+    with django_capture_on_commit_callbacks(execute=True):
+        decided = plan_request_decide(request=outcome.request, approve=False, on=today, note="too long")
+    assert sent_messages()[-1][0] == "ana@parent.example"
     assert decided.status == "rejected" and decided.plan is None
     assert not PaymentPlan.objects.exists()
 
