@@ -75,7 +75,14 @@ def free_port() -> int:
 
 
 def run(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, str(RUNNER), *args], env=env, cwd=REPO, check=True, timeout=3600)
+    subprocess.run(
+        [sys.executable, str(RUNNER), *args],
+        env=env,
+        cwd=REPO,
+        check=True,
+        timeout=3600,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def fresh_database(workdir: Path, template: Path | None, database_url: str | None) -> tuple[str, object]:
@@ -247,9 +254,10 @@ def main() -> None:
     database = "PostgreSQL" if args.database_url else "SQLite (file, WAL)"
     print(f"\nDeliver {args.count} emails to aiosmtpd on loopback — {database}\n")
     print(
-        f"| {'approach':<24} | {'received':>8} | {'dupl.':>5} | {'enqueue/s':>9} | {'send/s (steady)':>15} | {'wall s (incl. start-up)':>23} |"
+        f"| {'approach':<24} | {'received':>8} | {'dupl.':>5} | {'enqueue/s':>9} | {'send/s (steady)':>15} "
+        f"| {'wall s (incl. start-up)':>23} | {'CPU ms/msg':>17} |"
     )
-    print(f"|{'-' * 26}|{'-' * 10}|{'-' * 7}|{'-' * 11}|{'-' * 17}|{'-' * 25}|")
+    print(f"|{'-' * 26}|{'-' * 10}|{'-' * 7}|{'-' * 11}|{'-' * 17}|{'-' * 25}|{'-' * 19}|")
     for name, result in rows:
         print(
             f"| {name:<24} | {result['received']:>8.0f} | {result['duplicates']:>5.0f} | {result['enqueue_per_s']:>9.0f} "
