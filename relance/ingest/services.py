@@ -1622,6 +1622,8 @@ def file_import(
             committed = not dry_run and (not failed or skip_invalid)
             if not committed:
                 transaction.set_rollback(True)
+            else:
+                _import_audited(kind=kind, entity=entity, source=table.source, rows=rows, writer=writer)
     finally:
         sink.close()
     if sink.rejects_path is not None and not sink.rejected_rows and sink.rejects_path.exists():
@@ -1642,6 +1644,24 @@ def file_import(
         rejects_path=str(sink.rejects_path) if sink.rejects_path is not None and sink.rejected_rows else None,
         encoding=table.encoding,
         delimiter=table.delimiter,
+    )
+
+
+def _import_audited(*, kind: str, entity: Entity, source: str, rows: int, writer: _Writer) -> None:
+    """One audit event per committed import (not one per row: imports are bulk writes)."""
+    from relance.audit.services import audit_record
+
+    audit_record(
+        action="import",
+        entity=entity,
+        object_type=f"ledger.{kind}",
+        object_repr=source,
+        after={
+            "rows": rows,
+            "created": writer.result.created,
+            "updated": writer.result.updated,
+            "unchanged": writer.result.unchanged,
+        },
     )
 
 

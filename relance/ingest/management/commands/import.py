@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.audit.context import audit_actor, cli_actor_label
 from relance.core.errors import NotFound, ValidationFailed
 from relance.ingest.mappings import mapping_load
 from relance.ingest.records import KINDS
@@ -52,7 +53,8 @@ class Command(BaseCommand):
         try:
             entity = entity_resolve(name=options.get("entity"))
             mapping = mapping_load(options["mapping"], kind=kind) if options.get("mapping") else None
-            outcome = self._run(kind, path, entity, mapping, options)
+            with audit_actor(label=cli_actor_label()):
+                outcome = self._run(kind, path, entity, mapping, options)
         except (ValidationFailed, NotFound) as exc:
             if options["json"]:
                 self.stdout.write(json.dumps({"kind": kind, "source": str(path), "error": exc.message}))
