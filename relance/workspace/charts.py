@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from html import escape
 from typing import Protocol
 
 
 class _Point(Protocol):
-    invoice_ref: str
-    paid_on: object
-    days_late: int
+    @property
+    def invoice_ref(self) -> str: ...
+    @property
+    def paid_on(self) -> date: ...
+    @property
+    def days_late(self) -> int: ...
 
 
 def days_late_chart(points: Sequence[_Point], *, width: int = 640, height: int = 220, title: str = "") -> str:
@@ -23,10 +27,10 @@ def days_late_chart(points: Sequence[_Point], *, width: int = 640, height: int =
     low = min(min(p.days_late for p in points), 0)
     span = high - low or 1
     first, last = points[0].paid_on, points[-1].paid_on
-    days = max((last - first).days, 1)  # type: ignore[operator]
+    days = max((last - first).days, 1)
 
     def x_of(point: _Point) -> float:
-        return left + ((point.paid_on - first).days / days) * plot_width  # type: ignore[operator]
+        return left + ((point.paid_on - first).days / days) * plot_width
 
     def y_of(value: float) -> float:
         return top + plot_height - ((value - low) / span) * plot_height

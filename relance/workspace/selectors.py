@@ -374,11 +374,11 @@ def customer_timeline(*, customer: Customer, limit: int = TIMELINE_LIMIT) -> lis
         items.append(
             TimelineItem(hold.created_at, "hold", f"{hold.kind} from {hold.starts_on}{until}", hold.reason)
         )
-    try:
+    from django.apps import apps
+
+    if apps.is_installed("relance.portal"):  # the portal app is optional for the workspace
         from relance.portal.models import PortalEvent
-    except ImportError:  # pragma: no cover - the portal app is optional for the workspace
-        PortalEvent = None
-    if PortalEvent is not None:
+
         for event in PortalEvent.objects.filter(customer=customer).order_by("-at")[:limit]:
             items.append(
                 TimelineItem(event.at, "portal", f"portal: {event.action}", _detail_text(event.detail))
@@ -580,7 +580,7 @@ def search(*, user: Any, query: str, entity: Entity | None = None, limit: int = 
                 )
             )
     invoices = Invoice.objects.filter(customer__in=customers)
-    invoice_rows = list(
+    invoice_rows: list[Any] = list(
         invoices.filter(external_ref__istartswith=query)
         .order_by("external_ref")
         .values("pk", "external_ref", "amount", "currency", "customer_id", "customer__name")[:limit]

@@ -1,0 +1,304 @@
+"""Benchmark the workspace pages under load: worklist and customer 360, p50/p95 with concurrent clients.
+
+    .venv/bin/python benchmarks/bench_workspace.py --invoices 2000000 \\
+        --database-url postgres://relance:relance@127.0.0.1:5432/relance --clients 20 --requests 30
+
+Data: the synthetic generator's ledger bulk-loaded into a fresh PostgreSQL database (as
+``bench_run.py``: a database ``relance_bench_workspace`` created next to ``--database-url``), a
+contact per customer, the shipped policies, ``--collectors`` collector users sharing the
+customers round robin, then the real daily run (``run_start``) so the worklist exists.
+
+Served by ``relance serve`` (gunicorn, ``--workers``/``--threads``) on 127.0.0.1. Each client
+signs in through the real login form as one of the collectors and then, ``--requests`` times,
+loads its worklist (``/w/worklist/``) and one of its customers (``/w/customers/<id>/``). The
+simple approach in the same run is the existing customer page (``/customers/<id>/``, the
+back-office page the workspace replaces for collectors) and the dunning app's worklist
+selector (``relance worklist``: every entry of the run read and filtered in Python).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import httpx  # noqa: E402
+from bench_kpi import generate, load_app_database, setup_django, timed  # noqa: E402
+from bench_run import add_contacts_and_policies  # noqa: E402
+
+PASSWORD = "bench horse battery staple"
+
+
+def collectors_create(entity_id: int, count: int) -> list[str]:
+    """``count`` collectors granted the entity, customers shared among them round robin (SQL)."""
+    from django.db import connection
+
+    from relance.accounts.services import user_create
+    from relance.ledger.models import Entity
+
+    entity = Entity.objects.get(pk=entity_id)
+    users = [
+        user_create(
+            email=f"collector{n}@bench.test", role="collector", entity_names=[entity.name], password=PASSWORD
+        )
+        for n in range(count)
+    ]
+    ids = [user.pk for user in users]
+    cases = " ".join(f"WHEN {n} THEN {pk}" for n, pk in enumerate(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE ledger_customer SET collector_id = CASE (id %% {count}) {cases} END WHERE entity_id = %s",  # noqa: S608
+            [entity_id],
+        )
+        cursor.execute("ANALYZE")
+    return [user.email for user in users]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(url: str, workers: int, threads: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "relance.cli", "serve", "--port", str(port), "--workers", str(workers),
+         "--threads", str(threads), "--no-access-log"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/login/", timeout=2).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.terminate()
+            raise SystemExit("the server did not start")
+        time.sleep(0.5)
+
+
+def signed_in(base: str, email: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
+    page = client.get("/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    response = client.post(
+        "/login/",
+        data={
+            "username": email,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": token.group(1) if token else "",
+        },
+        headers={"Referer": f"{base}/login/"},
+    )
+    if response.status_code != 302:
+        raise SystemExit(f"sign-in of {email} failed: {response.status_code}")
+    return client
+
+
+def load(
+    base: str,
+    emails: list[str],
+    clients: int,
+    requests: int,
+    pages: Callable[[httpx.Client, random.Random], list[tuple[str, str]]],
+) -> dict[str, list[float]]:
+    """``clients`` threads, each signed in as a collector, each making ``requests`` rounds of ``pages``."""
+    timings: dict[str, list[float]] = {}
+    errors: list[str] = []
+    lock = threading.Lock()
+    sessions = [signed_in(base, emails[n % len(emails)]) for n in range(clients)]
+    barrier = threading.Barrier(clients)
+
+    def work(number: int) -> None:
+        client = sessions[number]
+        rng = random.Random(number)
+        barrier.wait()
+        for _ in range(requests):
+            for label, path in pages(client, rng):
+                started = time.perf_counter()
+                response = client.get(path)
+                elapsed = time.perf_counter() - started
+                with lock:
+                    if response.status_code != 200:
+                        errors.append(f"{path}: {response.status_code}")
+                    timings.setdefault(label, []).append(elapsed)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for session in sessions:
+        session.close()
+    if errors:
+        raise SystemExit(f"{len(errors)} failed requests, first: {errors[0]}")
+    return timings
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--invoices", type=int, default=200_000, help="synthetic invoices (default 200,000)")
+    parser.add_argument("--database-url", default=os.environ.get("RELANCE_TEST_POSTGRES_URL", ""),
+                        help="PostgreSQL server (a fresh database relance_bench_workspace is created on it)")  # fmt: skip
+    parser.add_argument("--collectors", type=int, default=10, help="collector users sharing the customers")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")
+    parser.add_argument("--requests", type=int, default=20, help="rounds per client (worklist + customer)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (default 2)")
+    parser.add_argument("--keep", action="store_true", help="keep the database (drop it by hand)")
+    args = parser.parse_args()
+    if not args.database_url:
+        parser.error(
+            "--database-url (or RELANCE_TEST_POSTGRES_URL) is required: the benchmark is for PostgreSQL"
+        )
+
+    import psycopg
+
+    admin_url = args.database_url.replace("postgres://", "postgresql://", 1)
+    name = "relance_bench_workspace"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = args.database_url.rsplit("/", 1)[0] + f"/{name}"
+    work = Path(tempfile.mkdtemp(prefix="relance-bench-workspace-"))
+    lines: list[tuple[str, str, str]] = []
+    server = None
+    try:
+        seconds, counts = timed(lambda: generate(args.invoices, work / "ledger"))
+        lines.append(
+            (
+                "generate Parquet",
+                f"{seconds:.1f} s",
+                f"{counts['invoices']:,} invoices, {counts['customers']:,} customers",
+            )
+        )
+        seconds, _ = timed(lambda: setup_django(url))
+        seconds_load, loaded = timed(lambda: load_app_database(work / "ledger"))
+        entity_id = loaded["entity_id"]
+        seconds_more, _ = timed(lambda: add_contacts_and_policies(entity_id))
+        seconds_users, emails = timed(lambda: collectors_create(entity_id, args.collectors))
+        lines.append(
+            (
+                "load (migrate, COPY, contacts, collectors)",
+                f"{seconds + seconds_load + seconds_more + seconds_users:.1f} s",
+                "",
+            )
+        )
+
+        from django.utils import timezone
+
+        from relance.dunning.models import WorklistEntry
+        from relance.dunning.selectors import worklist_rows
+        from relance.dunning.services import run_start
+        from relance.ledger.models import Customer, Entity
+
+        entity = Entity.objects.get(pk=entity_id)
+        today = timezone.localdate()
+        seconds, outcome = timed(lambda: run_start(entity=entity, as_of=today, started_by="bench"))
+        entries = WorklistEntry.objects.filter(run=outcome.run).count()
+        lines.append((f"daily run {today}", f"{seconds:.1f} s", f"{entries:,} worklist entries"))
+
+        by_collector: dict[str, list[int]] = {}
+        rows = WorklistEntry.objects.filter(run=outcome.run).values_list(
+            "customer__collector__email", "customer_id"
+        )
+        for email, customer_id in rows:
+            by_collector.setdefault(email, []).append(customer_id)
+        all_ids = list(Customer.objects.filter(entity=entity).values_list("pk", flat=True)[:50_000])
+        samples = {email: (ids or all_ids)[:500] for email, ids in by_collector.items()}
+
+        started = time.perf_counter()
+        _, simple_rows = worklist_rows(entity=entity, collector_email=emails[0])
+        simple_worklist = time.perf_counter() - started
+
+        server, base = serve(url, args.workers, args.threads)
+
+        def workspace_pages(client: httpx.Client, rng: random.Random) -> list[tuple[str, str]]:
+            email = client.cookies.get("bench_email") or ""
+            ids = samples.get(email) or all_ids
+            return [
+                ("worklist /w/worklist/", "/w/worklist/"),
+                ("customer 360 /w/customers/<id>/", f"/w/customers/{rng.choice(ids)}/"),
+            ]
+
+        def simple_pages(client: httpx.Client, rng: random.Random) -> list[tuple[str, str]]:
+            return [("simple: customer page /customers/<id>/", f"/customers/{rng.choice(all_ids)}/")]
+
+        # each client remembers whose worklist it reads (for picking its own customers)
+        original = signed_in
+
+        def tagged(base_url: str, email: str) -> httpx.Client:
+            client = original(base_url, email)
+            client.cookies.set("bench_email", email)
+            return client
+
+        globals()["signed_in"] = tagged
+        # warm-up: every worker compiles its templates and opens its connection
+        load(base, emails, min(args.clients, 8), 2, workspace_pages)
+        wall, timings = timed(lambda: load(base, emails, args.clients, args.requests, workspace_pages))
+        _, simple = timed(lambda: load(base, emails, args.clients, max(args.requests // 2, 1), simple_pages))
+        timings.update(simple)
+        total = sum(len(v) for k, v in timings.items() if not k.startswith("simple"))
+        lines.append(
+            (
+                f"{args.clients} clients x {args.requests} rounds",
+                f"{wall:.1f} s",
+                f"{total / wall:.1f} requests/s, {args.workers} workers x {args.threads} threads",
+            )
+        )
+        for label, values in timings.items():
+            lines.append((label, f"p95 {percentile(values, 0.95) * 1000:.0f} ms",
+                          f"p50 {statistics.median(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms, n={len(values)}"))  # fmt: skip
+        lines.append(
+            (
+                "simple: worklist_rows (relance worklist)",
+                f"{simple_worklist * 1000:.0f} ms",
+                f"one collector's {len(simple_rows):,} rows, one call, no HTTP",
+            )
+        )
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        if not args.keep:
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    width = max(len(line[0]) for line in lines)
+    print(f"\nbench_workspace: {args.invoices:,} invoices, PostgreSQL, {args.clients} concurrent clients")
+    for label, value, note in lines:
+        print(f"{label:<{width}}  {value:>14}  {note}")
+
+
+if __name__ == "__main__":
+    main()
