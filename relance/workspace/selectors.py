@@ -33,6 +33,7 @@ from relance.workspace.models import CustomerNote, DisputeAssignment, WorklistSn
 CUSTOMER_NOT_FOUND = "customer not found"
 DEFAULT_DISPUTE_SLA_DAYS = 14
 TIMELINE_LIMIT = 40
+WORKLIST_PAGE = 200  # rows shown: a day's work, and a page that renders fast
 
 
 def dispute_sla_days() -> int:
@@ -104,7 +105,7 @@ def latest_run(*, entity: Entity) -> DunningRun | None:
 
 
 def worklist_for_user(
-    *, user: Any, entity: Entity, today: date, collector_id: int | None = None, limit: int = 500
+    *, user: Any, entity: Entity, today: date, collector_id: int | None = None, limit: int = WORKLIST_PAGE
 ) -> tuple[DunningRun | None, list[WorklistRow]]:
     """The latest run's worklist for ``entity`` as ``user`` sees it, highest priority first.
 
@@ -159,7 +160,7 @@ def worklist_for_user(
 
 def worklist_next_customer(*, user: Any, entity: Entity, today: date, after_customer_id: int) -> int | None:
     """The customer after ``after_customer_id`` on the user's worklist (the first one if absent)."""
-    _, rows = worklist_for_user(user=user, entity=entity, today=today)
+    _, rows = worklist_for_user(user=user, entity=entity, today=today, limit=1_000_000)
     ids = [row.customer_id for row in rows]
     if not ids:
         return None

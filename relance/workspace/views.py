@@ -123,6 +123,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
             can_assign=user_can(request.user, PERM_ASSIGN),
             can_snooze=user_can(request.user, PERM_SNOOZE),
             snooze_default=_today() + timedelta(days=7),
+            page_size=selectors.WORKLIST_PAGE,
         ),
     )
 
