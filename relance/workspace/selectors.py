@@ -33,7 +33,7 @@ from relance.workspace.models import CustomerNote, DisputeAssignment, WorklistSn
 CUSTOMER_NOT_FOUND = "customer not found"
 DEFAULT_DISPUTE_SLA_DAYS = 14
 TIMELINE_LIMIT = 40
-WORKLIST_PAGE = 200  # rows shown: a day's work, and a page that renders fast
+WORKLIST_PAGE = 100  # rows shown: a day's work, and a page that renders fast
 
 
 def dispute_sla_days() -> int:
@@ -43,21 +43,33 @@ def dispute_sla_days() -> int:
 
 def customers_visible(*, user: Any, entity: Entity | None = None) -> QuerySet[Customer]:
     """Customers of the user's entities (one entity if given), narrowed to a sales owner's own."""
-    customers = Customer.objects.filter(entity__in=entities_for_user(user))
     if entity is not None:
-        customers = customers.filter(entity=entity)
+        if not entity_visible(user=user, entity_id=entity.pk):
+            return Customer.objects.none()
+        customers = Customer.objects.filter(entity=entity)  # no IN (entities…) subquery: faster plans
+    else:
+        customers = Customer.objects.filter(entity__in=entities_for_user(user))
     return customer_scope(user, customers)
+
+
+def entity_visible(*, user: Any, entity_id: int) -> bool:
+    """Whether the user sees the entity (cached on the user object for the request)."""
+    cache = user.__dict__.setdefault("_workspace_entities", {})
+    if entity_id not in cache:
+        cache[entity_id] = entities_for_user(user).filter(pk=entity_id).exists()
+    return bool(cache[entity_id])
 
 
 def customer_for_user(*, user: Any, customer_id: int) -> Customer:
     """The customer if the user may see it; the same ``NotFound`` otherwise (no existence leak)."""
     customer = (
-        customers_visible(user=user)
-        .select_related("entity", "collector", "sales_owner")
-        .filter(pk=customer_id)
-        .first()
+        Customer.objects.select_related("entity", "collector", "sales_owner").filter(pk=customer_id).first()
     )
-    if customer is None:
+    if customer is None or not entity_visible(user=user, entity_id=customer.entity_id):
+        raise NotFound(CUSTOMER_NOT_FOUND)
+    one = Customer.objects.filter(pk=customer.pk)
+    scoped = customer_scope(user, one)
+    if scoped is not one and not scoped.exists():  # a sales owner: only the accounts they own
         raise NotFound(CUSTOMER_NOT_FOUND)
     return customer
 
@@ -116,7 +128,9 @@ def worklist_for_user(
     run = latest_run(entity=entity)
     if run is None:
         return None, []
-    entries = WorklistEntry.objects.filter(run=run, customer__in=customers_visible(user=user, entity=entity))
+    if not entity_visible(user=user, entity_id=entity.pk):
+        return None, []
+    entries = customer_scope(user, WorklistEntry.objects.filter(run=run), customer_field="customer")
     if user_is_collector(user):
         entries = entries.filter(customer__collector=user)
     elif collector_id == 0:
