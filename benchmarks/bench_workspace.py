@@ -121,6 +121,7 @@ def load(
     clients: int,
     requests: int,
     pages: Callable[[httpx.Client, random.Random], list[tuple[str, str]]],
+    think: float = 0.0,
 ) -> dict[str, list[float]]:
     """``clients`` threads, each signed in as a collector, each making ``requests`` rounds of ``pages``."""
     timings: dict[str, list[float]] = {}
@@ -135,6 +136,8 @@ def load(
         barrier.wait()
         for _ in range(requests):
             for label, path in pages(client, rng):
+                if think:
+                    time.sleep(rng.uniform(0.5, 1.5) * think)
                 started = time.perf_counter()
                 response = client.get(path)
                 elapsed = time.perf_counter() - started
@@ -172,7 +175,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="rounds per client (worklist + customer)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (default 2)")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds each client waits between two pages (default 0: no think time, saturation)")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the database (drop it by hand)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse the database a --keep run left (skips generating, loading and the run)")  # fmt: skip
     args = parser.parse_args()
     if not args.database_url:
         parser.error(
@@ -183,52 +190,73 @@ def main() -> None:
 
     admin_url = args.database_url.replace("postgres://", "postgresql://", 1)
     name = "relance_bench_workspace"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
+    if not args.reuse:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
     url = args.database_url.rsplit("/", 1)[0] + f"/{name}"
     work = Path(tempfile.mkdtemp(prefix="relance-bench-workspace-"))
     lines: list[tuple[str, str, str]] = []
     server = None
     try:
-        seconds, counts = timed(lambda: generate(args.invoices, work / "ledger"))
-        lines.append(
-            (
-                "generate Parquet",
-                f"{seconds:.1f} s",
-                f"{counts['invoices']:,} invoices, {counts['customers']:,} customers",
-            )
-        )
-        seconds, _ = timed(lambda: setup_django(url))
-        seconds_load, loaded = timed(lambda: load_app_database(work / "ledger"))
-        entity_id = loaded["entity_id"]
-        seconds_more, _ = timed(lambda: add_contacts_and_policies(entity_id))
-        seconds_users, emails = timed(lambda: collectors_create(entity_id, args.collectors))
-        lines.append(
-            (
-                "load (migrate, COPY, contacts, collectors)",
-                f"{seconds + seconds_load + seconds_more + seconds_users:.1f} s",
-                "",
-            )
-        )
-
+        seconds_migrate, _ = timed(lambda: setup_django(url))
         from django.utils import timezone
 
-        from relance.dunning.models import WorklistEntry
+        from relance.dunning.models import DunningRun, WorklistEntry
         from relance.dunning.selectors import worklist_rows
         from relance.dunning.services import run_start
-        from relance.ledger.models import Customer, Entity
+        from relance.ledger.models import Customer, Entity, Invoice
 
-        entity = Entity.objects.get(pk=entity_id)
-        today = timezone.localdate()
-        seconds, outcome = timed(lambda: run_start(entity=entity, as_of=today, started_by="bench"))
-        entries = WorklistEntry.objects.filter(run=outcome.run).count()
-        lines.append((f"daily run {today}", f"{seconds:.1f} s", f"{entries:,} worklist entries"))
+        if args.reuse:
+            entity = Entity.objects.get(name="bench")
+            run = DunningRun.objects.filter(entity=entity).order_by("-as_of").first()
+            emails = sorted(
+                Customer.objects.filter(entity=entity, collector__isnull=False)
+                .values_list("collector__email", flat=True)
+                .distinct()
+            )
+            lines.append(
+                (
+                    "reused database",
+                    "",
+                    f"{Invoice.objects.count():,} invoices, {Customer.objects.count():,} customers",
+                )
+            )
+        else:
+            seconds, counts = timed(lambda: generate(args.invoices, work / "ledger"))
+            lines.append(
+                (
+                    "generate Parquet",
+                    f"{seconds:.1f} s",
+                    f"{counts['invoices']:,} invoices, {counts['customers']:,} customers",
+                )
+            )
+            seconds = seconds_migrate
+            seconds_load, loaded = timed(lambda: load_app_database(work / "ledger"))
+            entity_id = loaded["entity_id"]
+            seconds_more, _ = timed(lambda: add_contacts_and_policies(entity_id))
+            seconds_users, emails = timed(lambda: collectors_create(entity_id, args.collectors))
+            lines.append(
+                (
+                    "load (migrate, COPY, contacts, collectors)",
+                    f"{seconds + seconds_load + seconds_more + seconds_users:.1f} s",
+                    "",
+                )
+            )
+            entity = Entity.objects.get(pk=entity_id)
+            today = timezone.localdate()
+            seconds, outcome = timed(lambda: run_start(entity=entity, as_of=today, started_by="bench"))
+            run = outcome.run
+            lines.append(
+                (
+                    f"daily run {today}",
+                    f"{seconds:.1f} s",
+                    f"{WorklistEntry.objects.filter(run=run).count():,} worklist entries",
+                )
+            )
 
         by_collector: dict[str, list[int]] = {}
-        rows = WorklistEntry.objects.filter(run=outcome.run).values_list(
-            "customer__collector__email", "customer_id"
-        )
+        rows = WorklistEntry.objects.filter(run=run).values_list("customer__collector__email", "customer_id")
         for email, customer_id in rows:
             by_collector.setdefault(email, []).append(customer_id)
         all_ids = list(Customer.objects.filter(entity=entity).values_list("pk", flat=True)[:50_000])
@@ -262,15 +290,19 @@ def main() -> None:
         globals()["signed_in"] = tagged
         # warm-up: every worker compiles its templates and opens its connection
         load(base, emails, min(args.clients, 8), 2, workspace_pages)
-        wall, timings = timed(lambda: load(base, emails, args.clients, args.requests, workspace_pages))
-        _, simple = timed(lambda: load(base, emails, args.clients, max(args.requests // 2, 1), simple_pages))
+        wall, timings = timed(
+            lambda: load(base, emails, args.clients, args.requests, workspace_pages, args.think)
+        )
+        _, simple = timed(
+            lambda: load(base, emails, args.clients, max(args.requests // 2, 1), simple_pages, args.think)
+        )
         timings.update(simple)
         total = sum(len(v) for k, v in timings.items() if not k.startswith("simple"))
         lines.append(
             (
                 f"{args.clients} clients x {args.requests} rounds",
                 f"{wall:.1f} s",
-                f"{total / wall:.1f} requests/s, {args.workers} workers x {args.threads} threads",
+                f"{total / wall:.1f} requests/s, {args.workers} workers x {args.threads} threads, think {args.think} s",
             )
         )
         for label, values in timings.items():
@@ -287,7 +319,7 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        if not args.keep:
+        if not args.keep and not args.reuse:
             from django.db import connections
 
             connections.close_all()
