@@ -322,3 +322,24 @@ def test_the_engine_runs_inside_the_runs_transaction(entity, make_customer, make
         raise Failure
     assert not DunningRun.objects.exists() and not DunningAction.objects.exists()
     assert DunningLock.objects.get(entity=entity).locked_at is None
+
+
+def test_the_run_command_queues_its_messages_once(scenario):
+    from relance.delivery.models import OutboundMessage
+
+    customer = scenario.customer("C1")
+    [billing_email] = [contact.email for contact in customer.contacts.all() if contact.email]
+    scenario.invoice("C1", "F1", "1000.00", due="2026-03-31")
+    first = command_json("run", "--as-of", "2026-03-26")
+    assert first["queued"]["created"] == 1 and first["queued"]["by_channel"] == {"email": 1}
+    message = OutboundMessage.objects.get()
+    assert (message.recipient, message.template_key, message.status) == (
+        billing_email,
+        "pre_due_friendly",
+        "queued",
+    )
+    assert "F1" in message.body_text
+    again = command_json("run", "--as-of", "2026-03-26")
+    assert again["queued"]["created"] == 0 and again["queued"]["existing"] == 1
+    assert OutboundMessage.objects.count() == 1
+    assert command_json("run", "--as-of", "2026-03-27", "--no-queue")["queued"] is None

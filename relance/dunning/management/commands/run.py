@@ -40,6 +40,12 @@ class Command(BaseCommand):
             help="Do not re-apply the segmentation rules before deciding (by default the run does, "
             "recording each change)",
         )
+        parser.add_argument(
+            "--no-queue",
+            action="store_true",
+            help="Do not queue the run's messages in the outbox (by default every contact action and "
+            "owner notification becomes an outbox row, rendered now; `relance send` delivers them)",
+        )
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table")
         parser.add_argument("--quiet", action="store_true", help="No progress display on stderr")
 
@@ -62,6 +68,7 @@ class Command(BaseCommand):
                 )
         except RelanceError as exc:
             raise CommandError(exc.message) from None
+        queued = self._queue(outcome.run, options) if outcome.run is not None else None
         state = (
             "dry_run"
             if outcome.dry_run and outcome.run is None
@@ -77,6 +84,7 @@ class Command(BaseCommand):
                         "run_id": outcome.run.pk if outcome.run else None,
                         "counts": outcome.counts,
                         "decisions": outcome.decisions,
+                        "queued": queued,
                     },
                     indent=2,
                 )
@@ -113,4 +121,29 @@ class Command(BaseCommand):
                 "Suppressed: "
                 + ", ".join(f"{reason} {count}" for reason, count in sorted(suppressed.items()))
             )
+        if queued is not None:
+            console.print(
+                f"Outbox: {queued['created']} message(s) queued, {queued['existing']} already queued"
+                + (
+                    f", {len(queued['skipped'])} action(s) without a reachable contact"
+                    if queued["skipped"]
+                    else ""
+                )
+                + " — deliver with `relance send`"
+            )
         self.stdout.write(buffer.getvalue(), ending="")
+
+    def _queue(self, run: Any, options: dict[str, Any]) -> dict[str, Any] | None:
+        """Queue the run's messages (idempotent: a second call for the same run queues nothing)."""
+        if options["no_queue"]:
+            return None
+        from relance.delivery.services import outbox_enqueue_run
+
+        status = (
+            Console(stderr=True).status("Rendering and queueing messages…")
+            if sys.stderr.isatty() and not options["quiet"] and not options["json"]
+            else nullcontext()
+        )
+        with status:
+            report = outbox_enqueue_run(run=run)
+        return report.as_dict()
