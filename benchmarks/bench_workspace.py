@@ -290,6 +290,12 @@ def main() -> None:
         globals()["signed_in"] = tagged
         # warm-up: every worker compiles its templates and opens its connection
         load(base, emails, min(args.clients, 8), 2, workspace_pages)
+        # one client alone: the pages' own latency, without queueing behind the other clients
+        single = load(base, emails, 1, 15, workspace_pages)
+        for label, values in single.items():
+            lines.append((f"1 client: {label}", f"p95 {percentile(values, 0.95) * 1000:.0f} ms",
+                          f"p50 {statistics.median(values) * 1000:.0f} ms, n={len(values)}"))  # fmt: skip
+        load_before = os.getloadavg()[0]
         wall, timings = timed(
             lambda: load(base, emails, args.clients, args.requests, workspace_pages, args.think)
         )
@@ -298,6 +304,13 @@ def main() -> None:
         )
         timings.update(simple)
         total = sum(len(v) for k, v in timings.items() if not k.startswith("simple"))
+        lines.append(
+            (
+                "machine load average (1 min) before / after",
+                "",
+                f"{load_before:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+            )
+        )
         lines.append(
             (
                 f"{args.clients} clients x {args.requests} rounds",
@@ -327,7 +340,8 @@ def main() -> None:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     width = max(len(line[0]) for line in lines)
-    print(f"\nbench_workspace: {args.invoices:,} invoices, PostgreSQL, {args.clients} concurrent clients")
+    size = "reused database" if args.reuse else f"{args.invoices:,} invoices"
+    print(f"\nbench_workspace: {size}, PostgreSQL, {args.clients} concurrent clients")
     for label, value, note in lines:
         print(f"{label:<{width}}  {value:>14}  {note}")
 
