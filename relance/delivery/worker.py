@@ -204,11 +204,11 @@ def _claim_next(
 ) -> OutboundMessage | None:
     """Claim one due row for this worker and return it, or None when nothing is due.
 
-    PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` (workers never wait on each other). SQLite (and
-    others): a conditional UPDATE per candidate; the database's write lock serialises workers and
-    the WHERE clause (still queued, due, and unchanged since read: same ``updated_at``) lets only one
-    of them win. ``candidates`` carries due rows read once, with their attachments, between calls;
-    ``skip``: rows requeued during this pass.
+    Due rows are read 50 at a time with their relations and attachments (``candidates`` carries
+    them between calls; on PostgreSQL with ``SELECT … FOR UPDATE SKIP LOCKED``, so that workers
+    reading at the same moment get different rows). Each is then claimed by a conditional UPDATE
+    in its own commit: still queued, due, and unchanged since read (same ``updated_at``), so only
+    one worker wins a row and nobody sends a stale copy. ``skip``: rows requeued during this pass.
     """
     values = {
         "status": MessageStatus.SENDING,
@@ -220,17 +220,16 @@ def _claim_next(
     due = _due(now, channels)
     if skip:
         due = due.exclude(pk__in=skip)
-    if connection.features.has_select_for_update_skip_locked:
-        with transaction.atomic():
-            pk = due.select_for_update(skip_locked=True).values_list("pk", flat=True).first()
-            if pk is None:
-                return None
-            OutboundMessage.objects.filter(pk=pk).update(**values)
-        return OutboundMessage.objects.select_related(*RELATED).get(pk=pk)
     pending = candidates if candidates is not None else []
     while True:
         if not pending:
-            pending.extend(due.select_related(*RELATED).prefetch_related("attachments")[:CANDIDATES])
+            rows = due.select_related(*RELATED).prefetch_related("attachments")
+            if connection.features.has_select_for_update_skip_locked:
+                # Rows another worker is reading right now are skipped: workers take different rows.
+                with transaction.atomic():
+                    pending.extend(rows.select_for_update(skip_locked=True, of=("self",))[:CANDIDATES])
+            else:
+                pending.extend(rows[:CANDIDATES])
             if not pending:
                 return None
         while pending:
@@ -242,13 +241,18 @@ def _claim_next(
                 updated_at=message.updated_at,
             )
             if claimable.update(**values):
-                message.status = MessageStatus.SENDING
-                message.lease_owner = worker_id
-                message.lease_until = values["lease_until"]  # type: ignore[assignment]
-                message.attempts += 1
-                message.updated_at = values["updated_at"]  # type: ignore[assignment]
-                return message
+                return _claimed(message, worker_id, values)
         # Every candidate went to another worker (or changed): read the due rows again.
+
+
+def _claimed(message: OutboundMessage, worker_id: str, values: dict[str, Any]) -> OutboundMessage:
+    """The row as read, with the claim's changes (saves reading it again)."""
+    message.status = MessageStatus.SENDING
+    message.lease_owner = worker_id
+    message.lease_until = values["lease_until"]
+    message.attempts += 1
+    message.updated_at = values["updated_at"]
+    return message
 
 
 def _mine(pk: int, worker_id: str) -> Any:
