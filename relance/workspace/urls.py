@@ -19,6 +19,7 @@ urlpatterns = [
     path("promises/", views.promise_queue, name="promises"),
     path("plans/", views.plan_queue, name="plans"),
     path("search/", views.search, name="search"),
+    path("policies/", views.policy_list, name="policies"),
     path("policies/<int:policy_id>/simulate/", views.policy_simulate, name="policy_simulate"),
     path("policies/<int:policy_id>/edit/", views.policy_edit, name="policy_edit"),
 ]

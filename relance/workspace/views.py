@@ -481,6 +481,27 @@ def search(request: HttpRequest) -> JsonResponse:
 # --------------------------------------------------------------------------- policies
 
 
+@role_permission_required(PERM_POLICY_VIEW)
+@require_GET
+def policy_list(request: HttpRequest) -> HttpResponse:
+    """The entity's policies, with the segments that follow each, to simulate or edit."""
+    from relance.dunning.selectors import policy_list as policies_of
+    from relance.dunning.selectors import segment_policy_list
+
+    entity, entities = _entity(request)
+    segments: dict[int, list[str]] = {}
+    for mapping in segment_policy_list(entity=entity):
+        segments.setdefault(mapping.policy_id, []).append(mapping.segment or "(default)")
+    rows = [(policy, segments.get(policy.pk, [])) for policy in policies_of(entity=entity)]
+    return render(
+        request,
+        "workspace/policies.html",
+        _base(
+            request, entity, entities, rows=rows, can_edit=user_can(request.user, PERM_POLICY_EDIT, entity)
+        ),
+    )
+
+
 def _policy(request: HttpRequest, policy_id: int) -> Policy:
     policy = (
         Policy.objects.filter(pk=policy_id, entity__in=entities_for_user(request.user))

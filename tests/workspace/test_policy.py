@@ -104,3 +104,14 @@ def test_problems_are_located_on_nested_paths():
         message="policy k: steps[0].offset_days: expected an integer, found 'x'; steps[1].key: expected a key not used by another step, found 'a'",
     )
     assert [(p.line, p.field) for p in problems] == [(5, "steps[0].offset_days"), (7, "steps[1].key")]
+
+
+def test_policy_list_links_to_simulation_and_edit_for_managers_only(ws, client_for):
+    html = client_for(ws.manager).get(reverse("workspace:policies")).content.decode()
+    assert reverse("workspace:policy_simulate", args=[ws.policy.pk]) in html
+    assert reverse("workspace:policy_edit", args=[ws.policy.pk]) in html and "(default)" in html
+    html = client_for(ws.ana).get(reverse("workspace:policies")).content.decode()
+    assert reverse("workspace:policy_simulate", args=[ws.policy.pk]) in html
+    assert reverse("workspace:policy_edit", args=[ws.policy.pk]) not in html
+    html = client_for(ws.globex_manager).get(reverse("workspace:policies")).content.decode()
+    assert reverse("workspace:policy_simulate", args=[ws.policy.pk]) not in html
