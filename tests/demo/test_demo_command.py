@@ -40,3 +40,25 @@ def test_demo_never_takes_over_an_existing_account(db, var_dir):
     output = _demo()
     assert "unchanged" in output
     assert get_user_model().objects.get(username="admin").check_password("the owner's own")
+
+
+def test_demo_sets_up_collections_with_a_run_and_queued_messages(db, var_dir):
+    from relance.delivery.models import OutboundMessage
+    from relance.dunning.models import DunningRun, Policy, SegmentPolicy
+
+    output = _demo()
+    entity = Entity.objects.get(name="demo")
+    assert set(Policy.objects.filter(entity=entity).values_list("key", flat=True)) == {
+        "standard",
+        "white_glove",
+        "high_risk",
+    }
+    assert SegmentPolicy.objects.get(entity=entity, segment="").policy.key == "standard"
+    run = DunningRun.objects.get(entity=entity)
+    queued = OutboundMessage.objects.filter(run=run).count()
+    assert f"{queued} messages queued" in output
+    assert "Today's collections run:" in output
+    # --reset wipes what the run and the outbox keep about the customers too, then sets up again
+    again = _demo("--reset")
+    assert "Today's collections run:" in again
+    assert DunningRun.objects.filter(entity=entity).count() == 1

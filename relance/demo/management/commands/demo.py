@@ -64,6 +64,7 @@ class Command(BaseCommand):
             )
         else:
             self._load(entity, options)
+            self._collections(entity)
         username, password = self._admin(options)
         self.stdout.write(self.style.SUCCESS(f"\nReady in {time.monotonic() - started:.1f} s."))
         url = f"http://{options['host']}:{options['port']}/"
@@ -88,10 +89,62 @@ class Command(BaseCommand):
         result = ledger_load(ledger=ledger, entity=entity)
         self.stdout.write(f"Loaded {result}.")
 
+    def _collections(self, entity: Entity) -> None:
+        """Shipped policies (standard by default, white glove for key accounts, high risk for the
+        high-risk segment), today's run and its messages queued: the worklist, the outbox and the customer
+        pages have something to show. Nothing is sent: `relance send` delivers to EMAIL_URL."""
+        from relance.delivery.services import outbox_enqueue_run
+        from relance.dunning.services import policy_import, run_start, segment_policy_assign
+        from relance.engine.dunning.defaults import default_policies
+        from relance.engine.dunning.policy import policy_to_dict
+
+        for policy in default_policies().values():
+            policy_import(entity=entity, spec=policy_to_dict(policy))
+        segment_policy_assign(entity=entity, policy_key="standard")
+        segments = set(entity.customers.exclude(segment="").values_list("segment", flat=True))
+        for segment, key in (("key account", "white_glove"), ("high risk", "high_risk")):
+            if segment in segments:
+                segment_policy_assign(entity=entity, policy_key=key, segment=segment)
+        outcome = run_start(entity=entity, as_of=timezone.localdate(), started_by="relance demo")
+        queued = outbox_enqueue_run(run=outcome.run) if outcome.run is not None else None
+        self.stdout.write(
+            f"Today's collections run: {len(outcome.decisions)} decisions"
+            + (f", {queued.created} messages queued (relance outbox list)." if queued else ".")
+        )
+
     @transaction.atomic
     def _wipe(self, entity: Entity) -> None:
+        """Delete everything of the demo entity but the entity itself: first whatever the other apps
+        keep about its customers (runs, messages, promises, portal links…), then the ledger."""
+        from django.apps import apps
+        from django.db.models import ProtectedError
+
         from relance.ledger.models import Allocation, CreditNote, Customer, Invoice, Payment
 
+        ledger = {Allocation, Payment, CreditNote, Invoice, Customer}
+        dependants = [
+            model
+            for model in apps.get_models()
+            if model not in ledger
+            and model._meta.app_label not in {"ledger", "auth", "admin", "contenttypes", "sessions"}
+            and any(
+                getattr(field, "related_model", None) in (Customer, Entity)
+                and field.name in ("customer", "entity")
+                for field in model._meta.get_fields()
+            )
+        ]
+        for _ in range(len(dependants) + 1):  # protected references: delete dependants first
+            blocked = []
+            for model in dependants:
+                field = "customer__entity" if hasattr(model, "customer_id") else "entity"
+                try:
+                    with transaction.atomic():
+                        model._default_manager.filter(**{field: entity}).delete()
+                except ProtectedError:
+                    blocked.append(model)
+            if not blocked:
+                break
+            dependants = blocked
         Allocation.objects.filter(entity=entity).delete()
         for model in (Payment, CreditNote, Invoice):
             model.objects.filter(entity=entity).delete()
