@@ -123,10 +123,19 @@ def tracking_event_record(
             elif (
                 kind in (DeliveryEventKind.COMPLAINED, DeliveryEventKind.UNSUBSCRIBED) and message.contact_id
             ):
-                # A spam complaint or a provider-level unsubscribe: stop writing on this channel.
-                field = {"email": "opt_out_email", "sms": "opt_out_sms"}.get(message.channel)
-                if field:
-                    Contact.objects.filter(pk=message.contact_id).update(**{field: True})
+                # A spam complaint or a provider-level unsubscribe: stop writing on this channel, and
+                # keep the evidence (who, when, which event) with the contact's preferences.
+                if message.channel in ("email", "sms"):
+                    from relance.compliance.services import contact_preference_set
+
+                    contact_preference_set(
+                        contact=Contact.objects.get(pk=message.contact_id),
+                        channel=message.channel,
+                        opted_out=True,
+                        source="provider",
+                        detail=f"{event_type} event for message {message.pk}",
+                        at=at,
+                    )
     except IntegrityError:
         return False  # the provider sent this event before
     return True

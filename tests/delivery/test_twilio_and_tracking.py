@@ -259,6 +259,10 @@ def test_deferred_is_only_recorded_and_complaint_opts_out(sent_email):
     assert sent_email.status == "sent"
     send_event("complained", event_id="c1")
     assert Contact.objects.get(pk=sent_email.contact_id).opt_out_email is True
+    from relance.compliance.models import ContactPreferenceEvent
+
+    evidence = ContactPreferenceEvent.objects.get(contact_id=sent_email.contact_id)
+    assert (evidence.channel, evidence.opted_out, evidence.source) == ("email", True, "provider")
 
 
 def test_rejected_invalid_is_a_hard_bounce(sent_email, fake_render):
