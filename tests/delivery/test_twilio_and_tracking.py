@@ -280,3 +280,16 @@ def test_anymail_webhooks_are_mounted(client, settings):
     settings.ANYMAIL = {"WEBHOOK_SECRET": "user:pass"}
     response = client.post("/delivery/anymail/postmark/tracking/", data="{}", content_type="application/json")
     assert response.status_code in (400, 401, 403)  # mounted (and protected), not 404
+
+
+def test_an_inbound_stop_reply_opts_the_sender_out_of_sms(client, customer, twilio):
+    contact = customer.contacts.exclude(phone="").first()
+    assert contact is not None and not contact.opt_out_sms
+    params = {"From": contact.phone, "Body": "STOP", "MessageSid": "SMin1", "AccountSid": SID}
+    url = "http://testserver/delivery/twilio/inbound/"
+    assert client.post("/delivery/twilio/inbound/", params).status_code == 403  # unsigned
+    assert Contact.objects.get(pk=contact.pk).opt_out_sms is False
+    signature = twilio_signature(url, params.items(), TOKEN)
+    response = client.post("/delivery/twilio/inbound/", params, HTTP_X_TWILIO_SIGNATURE=signature)
+    assert response.status_code == 200 and b"<Response>" in response.content
+    assert Contact.objects.get(pk=contact.pk).opt_out_sms is True
