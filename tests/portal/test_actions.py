@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import override_settings
 
 from relance.dunning.models import Dispute, PaymentPlan, Promise
 from relance.portal.models import DisputeAttachment, PlanRequest, PortalEvent, PortalSettings
@@ -143,8 +142,11 @@ def test_huge_upload_is_refused(client, url, ledger, entity):
     assert not Dispute.objects.exists()
 
 
-@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024, FILE_UPLOAD_MAX_MEMORY_SIZE=1024)
 def test_attachment_served_only_as_a_download(client, url, ledger, settings, tmp_path):
+    # One settings mechanism only: mixing @override_settings with the ``settings`` fixture leaks the
+    # decorator's values into later tests (the fixture restores the state it saw, decorator included).
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024
     settings.RELANCE_PORTAL_UPLOAD_ROOT = str(tmp_path)
     from django.utils.functional import empty
 
