@@ -3,8 +3,8 @@
 With the portal app installed, portal links are its magic links (``relance.portal.links``); the
 placeholder page ``/comms/portal/<token>/`` remains for previews. Placeholder tokens are short (they go into SMS): ``<payload>.<timestamp>.<signature>`` where the signature
 is Django's salted HMAC (``django.core.signing.Signer``, SHA-256) of payload and timestamp,
-truncated to 22 base64 characters (132 bits). Portal links expire; opt-out links do not (the
-law wants an unsubscribe link to keep working).
+truncated to 22 base64 characters (132 bits). Portal links expire. Opt-out links are the
+compliance app's (they never expire).
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
 from relance.ledger.models import Contact, Customer
 
 PORTAL_SALT = "relance.comms.portal"
-OPT_OUT_SALT = "relance.comms.opt_out"
 PORTAL_LINK_MAX_AGE_DAYS = 60
 SIGNATURE_CHARS = 22
 
@@ -106,31 +105,9 @@ def pay_url(customer: Customer, *, contact: Contact | None = None) -> str:
     return pay_url_for(portal_url(customer, contact=contact))
 
 
-def opt_out_token(contact: Contact, channel: str) -> str:
-    return _sign(OPT_OUT_SALT, f"{signing.b62_encode(contact.pk)}-{channel}")
-
-
-def opt_out_token_load(token: str) -> tuple[int, str]:
-    """``(contact_id, channel)`` of an opt-out token; raises ``signing.BadSignature`` if forged."""
-    payload = _unsign(OPT_OUT_SALT, token, max_age_seconds=None)
-    contact, _, channel = payload.partition("-")
-    try:
-        return signing.b62_decode(contact), channel
-    except ValueError:
-        raise signing.BadSignature(BAD_TOKEN) from None
-
-
 def opt_out_url(contact: Contact, channel: str) -> str:
-    """Absolute signed link to stop ``channel`` messages to ``contact``.
+    """Absolute signed link to stop ``channel`` messages to ``contact``: the compliance app owns the
+    token and the page (``relance.compliance.links``)."""
+    from relance.compliance import links as compliance_links
 
-    The view and its token format belong to the compliance app (``relance.compliance.links``);
-    this module's own token is the fallback while that app is not installed.
-    """
-    try:
-        from relance.compliance import links as compliance_links
-
-        return compliance_links.opt_out_url(contact, channel)
-    except (ImportError, NoReverseMatch, ValueError):
-        pass
-    token = opt_out_token(contact, channel)
-    return _absolute(f"/compliance/opt-out/{token}/")
+    return compliance_links.opt_out_url(contact, channel)
