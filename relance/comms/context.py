@@ -15,8 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-
+from relance.common.links import absolute_url
 from relance.comms import defaults
 from relance.comms.rendering import TemplateError, render_template
 from relance.core import payment_refs
@@ -186,7 +185,7 @@ def entity_info(entity: Entity) -> EntityInfo:
     logo_url = ""
     if entity.logo:
         try:
-            logo_url = f"{settings.RELANCE_PUBLIC_URL}{entity.logo.url}"
+            logo_url = absolute_url(entity.logo.url)
         except ValueError:
             logo_url = ""
     return EntityInfo(

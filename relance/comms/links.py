@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 
+from relance.common.links import absolute_url
 from relance.ledger.models import Contact, Customer
 
 PORTAL_SALT = "relance.comms.portal"
@@ -51,10 +51,6 @@ def _unsign(salt: str, token: str, *, max_age_seconds: float | None, now: float 
     return payload
 
 
-def _absolute(path: str) -> str:
-    return f"{settings.RELANCE_PUBLIC_URL}{path}"
-
-
 @dataclass(frozen=True, slots=True)
 class PortalAccess:
     customer_id: int
@@ -78,7 +74,7 @@ def portal_token_load(token: str, *, now: float | None = None) -> PortalAccess:
 
 def placeholder_portal_url(customer: Customer, *, contact: Contact | None = None) -> str:
     """A signed link to the placeholder page (no database row): previews, or no portal app."""
-    return _absolute(reverse("comms:portal", args=[portal_token(customer, contact=contact)]))
+    return absolute_url(reverse("comms:portal", args=[portal_token(customer, contact=contact)]))
 
 
 def portal_url(customer: Customer, *, contact: Contact | None = None) -> str:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from relance.common.links import absolute_url
 from relance.ledger.models import Contact, Customer
 
 OPT_OUT_SALT = "relance.compliance.opt_out"
@@ -44,11 +45,6 @@ def preference_channel(channel: str) -> str:
         ) from None
 
 
-def _absolute(path: str) -> str:
-    base: str = getattr(settings, "RELANCE_PUBLIC_URL", "") or ""
-    return base.rstrip("/") + path
-
-
 # --------------------------------------------------------------------------- opt-out
 
 
@@ -75,7 +71,7 @@ def opt_out_path(contact: Contact, channel: str) -> str:
 
 def opt_out_url(contact: Contact, channel: str) -> str:
     """The absolute opt-out link (for ``List-Unsubscribe`` and the message footer)."""
-    return _absolute(opt_out_path(contact, channel))
+    return absolute_url(opt_out_path(contact, channel))
 
 
 # --------------------------------------------------------------------------- owner hold
@@ -109,4 +105,4 @@ def owner_hold_token_read(token: str) -> HoldLink:
 
 def owner_hold_url(customer: Customer, owner: object, days: int) -> str:
     """The absolute "hold escalation for ``days`` days, I'm on it" link for the customer's sales owner."""
-    return _absolute(reverse("compliance:owner_hold", args=[owner_hold_token(customer, owner, days)]))
+    return absolute_url(reverse("compliance:owner_hold", args=[owner_hold_token(customer, owner, days)]))

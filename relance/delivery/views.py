@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import hmac
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from relance.common.links import absolute_url
 from relance.delivery.channels.twilio import twilio_setting
 from relance.delivery.tracking import twilio_signature, twilio_status_record
 
@@ -19,7 +19,7 @@ ERROR_BAD_SIGNATURE = "invalid X-Twilio-Signature"
 def _candidate_urls(request: HttpRequest) -> list[str]:
     """The URL Twilio signed: the public address (behind a proxy) or the one this request came to."""
     path = request.get_full_path()
-    return [f"{settings.RELANCE_PUBLIC_URL}{path}", request.build_absolute_uri(path)]
+    return [absolute_url(path), request.build_absolute_uri(path)]
 
 
 def _signed_params(request: HttpRequest) -> list[tuple[str, str]] | None:

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from relance.common.links import absolute_url
 from relance.ledger.models import Contact, Customer
 from relance.portal.models import LinkSource, PortalLink
 
@@ -106,7 +106,7 @@ def link_path(link: PortalLink) -> str:
 
 
 def link_url(link: PortalLink) -> str:
-    return settings.RELANCE_PUBLIC_URL.rstrip("/") + link_path(link)
+    return absolute_url(link_path(link))
 
 
 @dataclass(frozen=True)

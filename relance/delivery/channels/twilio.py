@@ -14,6 +14,7 @@ import httpx
 from django.conf import settings
 from django.urls import reverse
 
+from relance.common.links import absolute_url
 from relance.delivery.channels.base import (
     ChannelBackend,
     DeliveryReceipt,
@@ -38,7 +39,7 @@ def twilio_setting(name: str, default: str = "") -> str:
 
 
 def status_callback_url() -> str:
-    return f"{settings.RELANCE_PUBLIC_URL}{reverse('delivery:twilio_status')}"
+    return absolute_url(reverse("delivery:twilio_status"))
 
 
 class TwilioSmsChannel(ChannelBackend):
