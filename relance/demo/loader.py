@@ -29,6 +29,7 @@ from relance.ledger.models import (
     Invoice,
     Payment,
 )
+from relance.ledger.services import data_version_bump
 from relance.synthetic.model import GeneratedLedger
 from relance.synthetic.writers import po_numbers, refs
 
@@ -249,6 +250,7 @@ def ledger_load(*, ledger: GeneratedLedger, entity: Entity, batch_size: int = LO
         )
     ]
     Allocation.objects.bulk_create(allocations, batch_size=batch_size)
+    data_version_bump(entity_id=entity.pk)  # bulk inserts send no signals
     return LoadResult(
         entity=entity.name,
         customers=len(customers),

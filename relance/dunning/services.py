@@ -57,6 +57,7 @@ from relance.engine.dunning.policy import CONTACT_ACTIONS, policy_from_dict, pol
 from relance.engine.dunning.policy import Policy as EnginePolicy
 from relance.ledger.models import Allocation, Customer, Entity, Invoice, InvoiceStatus
 from relance.ledger.selectors import invoice_list_with_open
+from relance.ledger.services import data_version_bump
 
 POLICY_YAML_INVALID = "{source}: not valid YAML: {error}"
 POLICY_YAML_SHAPE = "{source}: expected a policy (a mapping) or a list of policies, found {found}"
@@ -1064,6 +1065,7 @@ def segment_assign(
         for customer in customers:
             customer.segment = by_ref[customer.external_ref].after
         Customer.objects.bulk_update(customers, ["segment"], batch_size=2000)
+        data_version_bump(entity_id=entity.pk)  # segments group KPIs; bulk updates send no signals
         SegmentChange.objects.bulk_create(
             [
                 SegmentChange(

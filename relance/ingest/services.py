@@ -56,6 +56,7 @@ from relance.ledger.services import (
     ALLOCATION_CURRENCY_MISMATCH,
     ALLOCATION_OTHER_CUSTOMER,
     ALLOCATION_VOID_INVOICE,
+    data_version_bump,
 )
 
 BATCH_SIZE = 5000
@@ -363,6 +364,8 @@ class _Writer:
         self.flush()
         if self._seen is not None:
             self._seen.close()
+        if self.created or self.updated:
+            data_version_bump(entity_id=self.entity.pk)  # rows went in by COPY/bulk: no signals
 
     def reject(self, item: _Item, field_name: str, expected: str, found: object = "") -> None:
         record = item.record

@@ -5,3 +5,8 @@ class LedgerConfig(AppConfig):
     name = "relance.ledger"
     label = "ledger"
     verbose_name = "Ledger"
+
+    def ready(self) -> None:
+        from relance.ledger.signals import connect_ledger
+
+        connect_ledger()

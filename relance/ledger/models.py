@@ -253,3 +253,26 @@ class Allocation(BaseModel):
     def __str__(self) -> str:
         source = self.payment or self.credit_note
         return f"{source} → {self.invoice}: {self.amount}"
+
+
+class VersionScope(models.TextChoices):
+    LEDGER = "ledger", "Ledger (customers, invoices, credit notes, payments, allocations)"
+    CASES = "cases", "Collection cases (promises, disputes, payment plans, requests)"
+
+
+class DataVersion(models.Model):
+    """A counter per entity and scope that goes up with every committed change of that data.
+
+    Caches key on it (the portal's pages, the dashboard's KPI snapshots) instead of guessing
+    when their content went stale; readers read the version before the data it guards."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=16, choices=VersionScope.choices)
+    version = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entity", "scope"], name="ledger_dataversion_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.entity_id}/{self.scope}@{self.version}"

@@ -11,7 +11,16 @@ from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, S
 from django.db.models.functions import Coalesce
 
 from relance.core.errors import NotFound
-from relance.ledger.models import Allocation, CreditNote, Customer, Entity, Invoice, InvoiceStatus, Payment
+from relance.ledger.models import (
+    Allocation,
+    CreditNote,
+    Customer,
+    DataVersion,
+    Entity,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+)
 
 ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=18, decimal_places=4))
 # Amounts carry at most 4 decimals, so anything open owes at least 0.0001. SQLite computes
@@ -232,3 +241,13 @@ def customer_by_id(*, entity: Entity, customer_id: int) -> Customer:
         return Customer.objects.select_related("parent").get(entity=entity, pk=customer_id)
     except Customer.DoesNotExist:
         raise NotFound("customer not found") from None
+
+
+def data_versions(*, entity_id: int) -> dict[str, int]:
+    """The entity's change counters by scope (``ledger``, ``cases``; 0 when never changed).
+
+    One indexed query. Read it *before* the data a cache entry is built from: a change committed
+    in between then lands under a newer number, never under the old one."""
+    versions = dict.fromkeys(("ledger", "cases"), 0)
+    versions.update(DataVersion.objects.filter(entity_id=entity_id).values_list("scope", "version"))
+    return versions

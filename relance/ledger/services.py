@@ -8,11 +8,22 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from relance.core.errors import OverAllocation, ValidationFailed
 from relance.core.money import validate_currency
 from relance.ledger import selectors
-from relance.ledger.models import Allocation, CreditNote, Entity, Invoice, InvoiceStatus, Payment
+from relance.ledger.models import (
+    Allocation,
+    CreditNote,
+    DataVersion,
+    Entity,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    VersionScope,
+)
 
 ALLOCATION_CURRENCY_MISMATCH = "cannot allocate {source_currency} to an invoice in {invoice_currency}"
 ALLOCATION_OTHER_CUSTOMER = "cannot allocate to invoice {invoice} of another customer account"
@@ -119,3 +130,22 @@ def _same_account(source_customer_id: int, invoice_customer_id: int) -> bool:
         return True
     roots = selectors.customer_group_roots(customer_ids={source_customer_id, invoice_customer_id})
     return roots[source_customer_id] == roots[invoice_customer_id]
+
+
+def data_version_bump(*, entity_id: int, scope: str = VersionScope.LEDGER) -> None:
+    """Count one more change of ``scope`` for the entity, inside the caller's transaction, so the
+    new number becomes visible exactly when the change does (``relance.ledger.selectors.data_versions``).
+    """
+    now = timezone.now()
+    updated = DataVersion.objects.filter(entity_id=entity_id, scope=scope).update(
+        version=F("version") + 1, changed_at=now
+    )
+    if not updated:
+        with transaction.atomic():  # a savepoint: another writer may create the row first
+            _row, created = DataVersion.objects.get_or_create(
+                entity_id=entity_id, scope=scope, defaults={"version": 1, "changed_at": now}
+            )
+        if not created:
+            DataVersion.objects.filter(entity_id=entity_id, scope=scope).update(
+                version=F("version") + 1, changed_at=now
+            )
