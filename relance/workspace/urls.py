@@ -1,6 +1,6 @@
 from django.urls import path
 
-from relance.workspace import views
+from relance.workspace import holds, views
 
 app_name = "workspace"
 
@@ -22,4 +22,11 @@ urlpatterns = [
     path("policies/", views.policy_list, name="policies"),
     path("policies/<int:policy_id>/simulate/", views.policy_simulate, name="policy_simulate"),
     path("policies/<int:policy_id>/edit/", views.policy_edit, name="policy_edit"),
+]
+
+# "I'm on it" hold requests and the why page (relance/workspace/holds.py)
+urlpatterns += [
+    path("my-accounts/", holds.my_accounts, name="my_accounts"),
+    path("customers/<int:customer_id>/hold/", holds.hold_request, name="customer_hold"),
+    path("customers/<int:customer_id>/why/", holds.customer_why, name="customer_why"),
 ]

@@ -1,0 +1,182 @@
+"""Reads of the "My accounts" page and of the "I'm on it" hold form.
+
+A sales owner sees each account they own with something open: what is open and overdue, the
+next escalations the policy will take and when (the customer 360's own ``next_steps``), and the
+holds in force; escalations coming soonest first. Others with a role see the accounts they own
+or collect, or one sales owner's accounts (``owner_id``); the usual scoping applies on top
+(``customer_scope``: a sales user never sees an account they do not own).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from relance.accounts import roles
+from relance.accounts.selectors import customer_scope, entities_for_user, user_can, user_role
+from relance.compliance.links import HOLD_DAYS_MAX
+from relance.dunning.models import CreditHold, CreditHoldStatus, CustomerHold
+from relance.ledger.models import Customer
+
+MY_ACCOUNTS_LIMIT = 200  # a sales owner's book; more is cut (and the page says so)
+STEPS_SHOWN = 3
+HOLD_DAYS_DEFAULT = 7
+PERM_HOLD = "dunning.add_customerhold"
+
+
+@dataclass(frozen=True)
+class Balance:
+    currency: str
+    open_amount: Decimal
+    overdue_amount: Decimal
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """One account on "My accounts"."""
+
+    customer: Customer
+    balances: tuple[Balance, ...]
+    max_days_past_due: int
+    steps: tuple[Any, ...]  # ``relance.workspace.selectors.NextStep``, soonest first
+    holds: tuple[CustomerHold, ...]
+    credit_hold: CreditHold | None
+
+    @property
+    def next_on(self) -> date | None:
+        return self.steps[0].on if self.steps else None
+
+    @property
+    def held_until(self) -> date | None:
+        """The last day a hold in force pauses escalation (None: none, or one until removed)."""
+        ends = [hold.ends_on for hold in self.holds]
+        return None if not ends or None in ends else max(e for e in ends if e is not None)
+
+
+@dataclass(frozen=True)
+class MyAccounts:
+    rows: list[AccountRow]
+    truncated: bool
+    scope: str  # "own" (sales), "mine" (own or collected) or "owner" (one sales owner's)
+
+
+def owner_choices(*, user: Any) -> QuerySet[Any]:
+    """Sales owners of the user's entities (for the filter of non-sales users)."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(
+            groups__name=roles.SALES, entity_access__entity__in=entities_for_user(user), is_active=True
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def _accounts(*, user: Any, owner_id: int | None) -> tuple[QuerySet[Customer], str]:
+    customers = customer_scope(user, Customer.objects.filter(entity__in=entities_for_user(user)))
+    if user_role(user) in roles.OWN_CUSTOMERS_ROLES and not user.is_superuser:
+        return customers, "own"
+    if owner_id is not None:
+        return customers.filter(sales_owner_id=owner_id), "owner"
+    return customers.filter(Q(sales_owner=user) | Q(collector=user)), "mine"
+
+
+def my_accounts(
+    *, user: Any, today: date, owner_id: int | None = None, limit: int = MY_ACCOUNTS_LIMIT
+) -> MyAccounts:
+    """The user's accounts with something open on ``today``, escalations coming soonest first.
+
+    Open invoices are read in one query per entity; the next steps come from the customer 360's
+    ``next_steps`` (recorded ``InvoiceStep`` rows and the policy's offsets, not the engine).
+    """
+    from relance.ledger.selectors import STILL_OWED, invoice_list_with_open
+    from relance.workspace.selectors import next_steps
+
+    customers, scope = _accounts(user=user, owner_id=owner_id)
+    by_customer: dict[int, list[Any]] = {}
+    entity_ids = customers.values_list("entity_id", flat=True).distinct()
+    for entity in entities_for_user(user).filter(pk__in=entity_ids):
+        invoices = (
+            invoice_list_with_open(entity=entity, as_of=today)
+            .filter(customer__in=customers.filter(entity=entity), open_amount__gt=STILL_OWED)
+            .order_by("due_date", "external_ref")
+        )
+        for invoice in invoices:
+            invoice.days_past_due = (today - invoice.due_date).days
+            by_customer.setdefault(invoice.customer_id, []).append(invoice)
+    accounts = {
+        customer.pk: customer
+        for customer in Customer.objects.filter(pk__in=list(by_customer)).select_related(
+            "entity", "sales_owner", "collector"
+        )
+    }
+    holds: dict[int, list[CustomerHold]] = {}
+    for hold in CustomerHold.objects.filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=today), customer_id__in=list(accounts), starts_on__lte=today
+    ).select_related("created_by"):
+        holds.setdefault(hold.customer_id, []).append(hold)
+    credit_holds = {
+        row.customer_id: row
+        for row in CreditHold.objects.filter(customer_id__in=list(accounts), status=CreditHoldStatus.ACTIVE)
+    }
+    rows = []
+    for customer_id, items in by_customer.items():
+        customer = accounts[customer_id]
+        totals: dict[str, list[Decimal]] = {}
+        for item in items:
+            pair = totals.setdefault(item.currency, [Decimal(0), Decimal(0)])
+            pair[0] += item.open_amount
+            if item.days_past_due > 0:
+                pair[1] += item.open_amount
+        steps = next_steps(customer=customer, open_items=items, today=today)
+        rows.append(
+            AccountRow(
+                customer=customer,
+                balances=tuple(Balance(cur, pair[0], pair[1]) for cur, pair in sorted(totals.items())),
+                max_days_past_due=max(item.days_past_due for item in items),
+                steps=tuple(steps[:STEPS_SHOWN]),
+                holds=tuple(holds.get(customer_id, ())),
+                credit_hold=credit_holds.get(customer_id),
+            )
+        )
+    far = date.max
+    rows.sort(key=lambda row: (row.next_on or far, -row.max_days_past_due, row.customer.name))
+    return MyAccounts(rows=rows[:limit], truncated=len(rows) > limit, scope=scope)
+
+
+@dataclass(frozen=True)
+class HoldForm:
+    """What the hold panel shows: may the user hold, the limits, and what a hold would do."""
+
+    customer: Customer
+    can_hold: bool
+    days_default: int
+    days_max: int
+    reason_max: int
+    today: date
+    ends_default: date
+    holds: tuple[CustomerHold, ...]
+    is_owner: bool
+
+
+def hold_form(*, user: Any, customer: Customer, today: date) -> HoldForm:
+    from relance.compliance.services import HOLD_REASON_MAX
+    from relance.dunning.selectors import hold_list_in_force
+
+    return HoldForm(
+        customer=customer,
+        can_hold=user_can(user, PERM_HOLD, customer),
+        days_default=HOLD_DAYS_DEFAULT,
+        days_max=HOLD_DAYS_MAX,
+        reason_max=HOLD_REASON_MAX,
+        today=today,
+        ends_default=today + timedelta(days=HOLD_DAYS_DEFAULT),
+        holds=tuple(hold_list_in_force(customer=customer, on=today).select_related("created_by")),
+        is_owner=customer.sales_owner_id is not None and customer.sales_owner_id == getattr(user, "pk", None),
+    )

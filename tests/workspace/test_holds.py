@@ -1,0 +1,183 @@
+"""The sales owner's "I'm on it" in the workspace: "My accounts", the hold form, who may hold what,
+and the dunning run honouring the hold."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from relance.audit.models import AuditEvent
+from relance.compliance.links import HOLD_DAYS_MAX
+from relance.compliance.services import HOLD_REASON_MAX, HOLD_REASON_REQUIRED
+from relance.dunning.models import CustomerHold, DunningAction, Suppression
+from relance.workspace.hold_services import HOLD_AUDIT_ACTION
+from tests.workspace.conftest import PASSWORD, _invoice
+
+
+@pytest.fixture
+def sales(ws):
+    """sam (sales) owns ``late`` (A) and ``ahead`` (nothing due yet), not ``second`` (B)."""
+    from relance.accounts.services import user_create
+    from relance.ledger.models import Customer
+
+    sam = user_create(email="sam@acme.test", role="sales", entity_names=["acme"], password=PASSWORD)
+    ws.late.sales_owner = sam
+    ws.late.save(update_fields=["sales_owner"])
+    ahead = Customer.objects.create(
+        entity=ws.acme, external_ref="C-AHEAD", name="Aardvark Early SA", currency="EUR", sales_owner=sam
+    )
+    _invoice(ahead, "INV-A1", "800.00", -20, ws.today)  # due in 20 days: pre_due (-5) in 15
+    paid_up = Customer.objects.create(
+        entity=ws.acme, external_ref="C-PAID", name="Nothing Open SA", currency="EUR", sales_owner=sam
+    )
+    return sam, ahead, paid_up
+
+
+def _hold(client, customer, **data):
+    return client.post(reverse("workspace:customer_hold", args=[customer.pk]), data)
+
+
+def test_my_accounts_lists_only_owned_accounts_with_the_soonest_escalation_first(ws, sales, client_for):
+    sam, ahead, paid_up = sales
+    response = client_for(sam).get(reverse("workspace:my_accounts"))
+    assert response.status_code == 200
+    rows = response.context["accounts"].rows
+    assert [row.customer.pk for row in rows] == [ws.late.pk, ahead.pk]  # not by name: Aardvark is later
+    late, early = rows
+    assert late.steps[0].on == ws.today  # 40 days late, no step recorded: the run catches up today
+    assert early.steps[0].on == ws.today + timedelta(days=15) and early.steps[0].step_key == "pre_due"
+    assert [(b.currency, b.open_amount, b.overdue_amount) for b in late.balances] == [
+        ("EUR", Decimal("4500.00"), Decimal("4500.00"))
+    ]
+    html = response.content.decode()
+    assert "Late Payer GmbH" in html and "Second Buyer SARL" not in html and "Nothing Open SA" not in html
+    assert "Other Account SA" not in html
+
+
+def test_a_sales_owner_holds_an_account_they_own(ws, sales, client_for):
+    sam, _, _ = sales
+    client = client_for(sam)
+    response = _hold(client, ws.late, reason="  Meeting their CFO   on Friday ", days="10")
+    assert response.status_code == 302
+    hold = CustomerHold.objects.get(customer=ws.late)
+    assert (hold.kind, hold.created_by, hold.reason) == (
+        "hold",
+        sam,
+        "Sales owner: Meeting their CFO on Friday",
+    )
+    assert (hold.starts_on, hold.ends_on) == (ws.today, ws.today + timedelta(days=10))
+    # one audit event that says who asked what, not a generic "create" as well
+    event = AuditEvent.objects.get(action=HOLD_AUDIT_ACTION)
+    assert (event.actor_user, event.object_type, event.object_id) == (sam, "ledger.customer", str(ws.late.pk))
+    assert event.after["reason"] == hold.reason and event.after["ends_on"] == hold.ends_on.isoformat()
+    assert not AuditEvent.objects.filter(object_type="dunning.customerhold").exists()
+    # the account shows the hold in force, and the page says what it does
+    page = client.get(reverse("workspace:my_accounts")).content.decode()
+    assert "Meeting their CFO on Friday" in page and "paused by the hold" in page
+    customer_page = client.get(reverse("workspace:customer", args=[ws.late.pk])).content.decode()
+    assert "pauses <strong>every step of the dunning policy</strong>" in customer_page
+    assert "Collectors and credit managers see the hold" in customer_page
+
+
+def test_a_sales_owner_cannot_hold_or_see_an_account_they_do_not_own(ws, sales, client_for):
+    sam, _, _ = sales
+    client = client_for(sam)
+    assert _hold(client, ws.second, reason="not mine", days="5").status_code == 404
+    assert client.get(reverse("workspace:customer_why", args=[ws.second.pk])).status_code == 404
+    assert not CustomerHold.objects.exists()
+
+
+def test_another_entity_gets_404(ws, client_for):
+    response = _hold(client_for(ws.globex_manager), ws.late, reason="x", days="5")
+    assert response.status_code == 404
+    assert not CustomerHold.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["auditor", "support"])
+def test_read_only_roles_cannot_hold(ws, client_for, role):
+    from relance.accounts.services import user_create
+
+    user = ws.auditor
+    if role == "support":
+        user = user_create(email="sue@acme.test", role="support", entity_names=["acme"], password=PASSWORD)
+    client = client_for(user)
+    assert client.get(reverse("workspace:my_accounts")).status_code == 200
+    assert _hold(client, ws.late, reason="I'm on it", days="5").status_code == 403
+    assert not CustomerHold.objects.exists()
+    assert (
+        "Hold the escalation</button>"
+        not in client.get(reverse("workspace:customer", args=[ws.late.pk])).content.decode()
+    )
+
+
+def test_a_collector_and_a_credit_manager_may_hold_with_their_role_in_the_reason(ws, client_for):
+    assert _hold(client_for(ws.ana), ws.late, reason="AP confirms payment run", days="3").status_code == 302
+    assert _hold(client_for(ws.manager), ws.other, reason="Escalated to CFO", days="2").status_code == 302
+    reasons = dict(CustomerHold.objects.values_list("customer_id", "reason"))
+    assert reasons == {
+        ws.late.pk: "Collector ana@acme.test: AP confirms payment run",
+        ws.other.pk: "Credit manager cm@acme.test: Escalated to CFO",
+    }
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"reason": "   ", "days": "7"}, HOLD_REASON_REQUIRED),
+        ({"reason": "x" * (HOLD_REASON_MAX + 1), "days": "7"}, "at most"),
+        ({"reason": "ok", "days": "0"}, f"1 to {HOLD_DAYS_MAX} days"),
+        ({"reason": "ok", "days": str(HOLD_DAYS_MAX + 1)}, f"1 to {HOLD_DAYS_MAX} days"),
+        ({"reason": "ok", "days": "lots"}, "whole number"),
+    ],
+)
+def test_a_refused_request_writes_nothing_and_says_why(ws, sales, client_for, data, message):
+    sam, _, _ = sales
+    client = client_for(sam)
+    response = client.post(reverse("workspace:customer_hold", args=[ws.late.pk]), data, follow=True)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert (
+        not CustomerHold.objects.exists() and not AuditEvent.objects.filter(action=HOLD_AUDIT_ACTION).exists()
+    )
+
+
+def test_the_longest_reason_is_accepted(ws, sales, client_for):
+    sam, _, _ = sales
+    assert (
+        _hold(client_for(sam), ws.late, reason="y" * HOLD_REASON_MAX, days=str(HOLD_DAYS_MAX)).status_code
+        == 302
+    )
+    assert CustomerHold.objects.get().reason.endswith("y" * HOLD_REASON_MAX)
+
+
+def test_a_get_is_not_a_hold(ws, sales, client_for):
+    sam, _, _ = sales
+    assert client_for(sam).get(reverse("workspace:customer_hold", args=[ws.late.pk])).status_code == 405
+
+
+def test_the_form_needs_the_csrf_token(ws, sales):
+    from django.test import Client
+
+    sam, _, _ = sales
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(sam)
+    assert _hold(client, ws.late, reason="no token", days="5").status_code == 403
+    assert not CustomerHold.objects.exists()
+
+
+def test_the_run_takes_no_step_for_a_held_customer(ws, sales, client_for):
+    """The hold asked for in the page stops the next run for that account, and only for it."""
+    from relance.dunning.services import run_start
+
+    sam, _, _ = sales
+    assert _hold(client_for(sam), ws.late, reason="I'm on it", days="7").status_code == 302
+    tomorrow = ws.today + timedelta(days=1)
+    outcome = run_start(entity=ws.acme, as_of=tomorrow)
+    acted = set(DunningAction.objects.filter(run=outcome.run).values_list("customer_id", flat=True))
+    assert ws.late.pk not in acted
+    assert {ws.second.pk, ws.other.pk} <= acted  # due as well, not held: chased
+    held = Suppression.objects.filter(customer=ws.late, run=outcome.run)
+    assert set(held.values_list("reason", flat=True)) == {"hold"}
