@@ -131,6 +131,9 @@ RELANCE_LOGIN_LOCK_SECONDS = int(env_str("RELANCE_LOGIN_LOCK_SECONDS", "900"))
 # The role of a user granted entities (EntityAccess) but in no role group: what grants meant
 # before roles existed. Empty: such users see nothing until given a role.
 RELANCE_DEFAULT_ROLE = env_str("RELANCE_DEFAULT_ROLE", "credit_manager")
+# The portal keeps its rendered overview and open-items pages per link and data version
+# (relance/portal/pagecache.py; docs/portal.md). Off: every view renders afresh.
+RELANCE_PORTAL_PAGE_CACHE = env_bool("RELANCE_PORTAL_PAGE_CACHE", True)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

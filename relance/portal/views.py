@@ -27,6 +27,7 @@ from relance.ledger.models import Channel, Invoice
 from relance.portal import ratelimit, selectors, services
 from relance.portal.links import LinkRefused, link_path, link_verify, token_for
 from relance.portal.models import PortalLink
+from relance.portal.pagecache import cached_page
 from relance.portal.payments.base import (
     PaymentRequest,
     WebhookRefused,
@@ -209,6 +210,7 @@ def _ids(request: HttpRequest) -> list[int]:
 
 
 @portal_page
+@cached_page
 def overview(request: HttpRequest) -> HttpResponse:
     portal: Portal = request.portal  # type: ignore[attr-defined]
     balances = selectors.portal_overview(link=portal.link, as_of=portal.today)
@@ -241,6 +243,7 @@ def _filters(request: HttpRequest) -> selectors.ItemFilters:
 
 
 @portal_page
+@cached_page
 def items(request: HttpRequest) -> HttpResponse:
     portal: Portal = request.portal  # type: ignore[attr-defined]
     filters = _filters(request)
