@@ -7,13 +7,14 @@ and its parameters: the views translate the template, then format it.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -99,6 +100,32 @@ def event_record(
         ip=actor.ip,
         detail={key: _jsonable(value) for key, value in detail.items()},
     )
+
+
+_Service = TypeVar("_Service", bound=Callable[..., Any])
+
+
+def _refusal_recorded(what: str) -> Callable[[_Service], _Service]:
+    """Record a ``<what>_refused`` event with the (English) reason when the service refuses.
+
+    Outside the service's transaction, which the refusal rolls back: support can then see why a
+    customer's promise, dispute or plan was refused (the workspace's "why" page reads these).
+    """
+
+    def decorator(service: _Service) -> _Service:
+        @functools.wraps(service)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return service(*args, **kwargs)
+            except PortalRefused as refused:
+                actor = kwargs.get("actor")
+                if isinstance(actor, Actor):
+                    event_record(actor=actor, action=f"{what}_refused", reason=str(refused))
+                raise
+
+        return cast(_Service, wrapped)
+
+    return decorator
 
 
 def _jsonable(value: Any) -> Any:
@@ -324,6 +351,7 @@ def _chosen(actor: Actor, on: date, invoice_ids: Sequence[int] | None) -> list[A
     return chosen
 
 
+@_refusal_recorded("promise")
 @transaction.atomic
 def promise_make(
     *,
@@ -417,6 +445,7 @@ def _confirm(
 # --------------------------------------------------------------------------- disputes
 
 
+@_refusal_recorded("dispute")
 @transaction.atomic
 def dispute_make(
     *,
@@ -553,6 +582,7 @@ class PlanOutcome:
     request: PlanRequest | None
 
 
+@_refusal_recorded("plan")
 @transaction.atomic
 def plan_ask(
     *,
