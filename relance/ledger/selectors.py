@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -15,7 +16,6 @@ from relance.ledger.models import (
     Allocation,
     CreditNote,
     Customer,
-    DataVersion,
     Entity,
     Invoice,
     InvoiceStatus,
@@ -249,5 +249,7 @@ def data_versions(*, entity_id: int) -> dict[str, int]:
     One indexed query. Read it *before* the data a cache entry is built from: a change committed
     in between then lands under a newer number, never under the old one."""
     versions = dict.fromkeys(("ledger", "cases"), 0)
-    versions.update(DataVersion.objects.filter(entity_id=entity_id).values_list("scope", "version"))
+    with connection.cursor() as cursor:  # plain SQL: this runs on every cached page view
+        cursor.execute("SELECT scope, version FROM ledger_dataversion WHERE entity_id = %s", [entity_id])
+        versions.update(cursor.fetchall())
     return versions

@@ -52,11 +52,9 @@ def token_id_from(token: str) -> str:
 def link_verify(token: str, *, now: datetime | None = None) -> PortalLink:
     """The link a token opens now, or ``LinkRefused`` (bad, expired, revoked)."""
     token_id = token_id_from(token)
-    link = (
-        PortalLink.objects.select_related("customer", "customer__entity", "customer__parent", "contact")
-        .filter(token_id=token_id)
-        .first()
-    )
+    matches = PortalLink.objects.select_related("customer", "customer__entity", "customer__parent", "contact")
+    # token_id is unique: no ORDER BY (``.first()`` would add one, a fifth of a page's CPU)
+    link = next(iter(matches.filter(token_id=token_id).order_by()[:1]), None)
     if link is None:
         raise LinkRefused("bad")
     now = now or timezone.now()
