@@ -48,6 +48,22 @@ class Fact:
     def until_label(self) -> str:
         return _shown(self.until)
 
+    def meta(self, *, inclusive: bool = False) -> str:
+        """``since … · until … · by …`` with the parts that are known."""
+        until = ""
+        if self.until is not None:
+            until = f"until {self.until_label}" + (" inclusive" if inclusive else "")
+        parts = [
+            f"since {self.since_label}" if self.since is not None else "",
+            until or self.until_text,
+            f"by {self.who}" if self.who else "",
+        ]
+        return " · ".join(part for part in parts if part)
+
+    @property
+    def meta_text(self) -> str:
+        return self.meta(inclusive=self.kind in {"hold", "legal", "do_not_contact"})
+
 
 def _shown(value: date | datetime | None) -> str:
     """A day as ``2026-11-24``, an instant as ``2026-11-24 09:30`` in the site's time zone."""
