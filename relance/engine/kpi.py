@@ -65,6 +65,8 @@ class KpiParams:
     ``period_start`` defaults to the start of the 3 calendar months ending with the month of
     ``as_of``. ``currency`` None gives one report per currency present. ``countback_months``
     bounds how far back countback DSO may walk (reaching it is flagged as exhausted history).
+    ``segment`` / ``collector`` (the collector's username, ``''`` for none) keep only the
+    documents of those customers: the report equals that group's report under ``group_by``.
     """
 
     as_of: date
@@ -74,6 +76,8 @@ class KpiParams:
     group_by: str | None = None
     aging: AgingBuckets = DEFAULT_AGING
     countback_months: int = 24
+    segment: str | None = None
+    collector: str | None = None
 
     def __post_init__(self) -> None:
         if self.group_by is not None and self.group_by not in GROUP_BY_CHOICES:
@@ -230,6 +234,20 @@ def _group_key(table: ir.Table, customers: ir.Table, group_by: str | None) -> ir
     return joined.mutate(group_key=joined.group_key.fill_null("")).drop("_customer_id", "_entity_id")
 
 
+def _only_customers(table: ir.Table, customers: ir.Table, params: KpiParams) -> ir.Table:
+    """``table`` restricted to the customers of ``params.segment`` / ``params.collector``.
+
+    The same columns ``_group_key`` groups on, so a filtered report is exactly that group's."""
+    if params.segment is None and params.collector is None:
+        return table
+    chosen = customers
+    if params.segment is not None:
+        chosen = chosen.filter(chosen.segment.cast("string").fill_null("") == params.segment)
+    if params.collector is not None:
+        chosen = chosen.filter(chosen.collector.cast("string").fill_null("") == params.collector)
+    return table.filter(table.customer_id.isin(chosen.customer_id))
+
+
 def _keys(params: KpiParams) -> list[str]:
     return ["currency"] if params.group_by is None else ["currency", "group_key"]
 
@@ -268,6 +286,7 @@ def invoice_frame(tables: LedgerTables, params: KpiParams, dialect: str | None =
     )
     invoices = _scoped(tables.invoices, params)
     invoices = invoices.filter(not_void(invoices, as_of), invoices.issue_date <= as_of)
+    invoices = _only_customers(invoices, tables.customers, params)
     invoices = _group_key(invoices, tables.customers, params.group_by)
     joined = invoices.left_join(per_invoice, invoices.invoice_id == per_invoice._invoice_id)
     return joined.select(
@@ -372,6 +391,7 @@ def balance_aggregates(
     for kind, table in (("credit", tables.credit_notes), ("cash", tables.payments)):
         table = _scoped(table, params)
         table = table.filter(table.date <= params.as_of)
+        table = _only_customers(table, tables.customers, params)
         table = _group_key(table, tables.customers, params.group_by)
         columns = {"kind": ibis.literal(kind), "units": money_units(table.amount)}
         if by_month:
@@ -393,9 +413,11 @@ def monthly_sales(tables: LedgerTables, params: KpiParams) -> ir.Table:
     invoices = invoices.filter(
         not_void(invoices, params.as_of), invoices.issue_date <= params.as_of, invoices.issue_date >= first
     )
+    invoices = _only_customers(invoices, tables.customers, params)
     invoices = _group_key(invoices, tables.customers, params.group_by)
     credits = _scoped(tables.credit_notes, params)
     credits = credits.filter(credits.date <= params.as_of, credits.date >= first)
+    credits = _only_customers(credits, tables.customers, params)
     credits = _group_key(credits, tables.customers, params.group_by)
     both = invoices.select(
         *_keys(params), month=invoices.issue_date.truncate("M"), units=money_units(invoices.amount)

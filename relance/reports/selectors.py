@@ -1,15 +1,36 @@
-"""Reads for reports: the one definition of "the KPIs of an entity" the dashboard, API and CLI call."""
+"""Reads for reports: the one definition of "the KPIs of an entity" the dashboard, API and CLI call.
+
+``kpi_report`` runs the engine. ``kpi_report_cached`` returns the snapshot of the entity's
+current ledger version, computing and storing it when missing; ``kpi_dashboard`` is what the
+dashboard reads (snapshots only, or live on small ledgers).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import time
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
+import ibis
 from django.conf import settings
+from django.db.models import DecimalField, Q, Sum
+from django.db.models.functions import Coalesce
 
+from relance.core.calendar import add_months, month_end, month_start
 from relance.engine.formulas import DEFAULT_AGING, AgingBuckets, aging_from_bounds
-from relance.engine.kpi import KpiParams, KpiReport, compute_kpis
-from relance.ledger.models import Entity
+from relance.engine.kpi import KpiParams, KpiReport, compute_kpis, invoice_frame
+from relance.engine.schema import MONEY_SCALE
+from relance.ledger.models import Customer, Entity, Invoice, Payment
+from relance.ledger.selectors import data_versions, not_void_q
 from relance.reports.binding import app_ledger
+from relance.reports.models import KpiSnapshot
+
+DEFAULT_LIVE_LIMIT = 20_000
+TOP_OVERDUE = 10
+TREND_POINTS = 12
 
 
 def kpi_report(
@@ -20,26 +41,434 @@ def kpi_report(
     group_by: str | None = None,
     currency: str | None = None,
     aging: AgingBuckets | None = None,
+    segment: str | None = None,
+    collector: str | None = None,
 ) -> list[KpiReport]:
     """KPIs of ``entity`` as of ``as_of`` on the app database, in one currency.
 
     The period defaults to the 3 calendar months ending with the month of ``as_of``
     (``Period.trailing_months``); the currency to the entity's. Without ``group_by`` the list
     holds exactly one report; with it, one per customer, segment or collector that has data.
+    ``segment`` / ``collector`` (a username, ``''`` for none) keep only those customers.
     """
-    params = KpiParams(
+    params = _params(
+        entity=entity,
+        as_of=as_of,
+        period_start=period_start,
+        group_by=group_by,
+        currency=currency,
+        aging=aging,
+        segment=segment,
+        collector=collector,
+    )
+    ledger = app_ledger()
+    return compute_kpis(ledger.tables, params, backend=ledger.backend)
+
+
+def _params(
+    *,
+    entity: Entity,
+    as_of: date,
+    period_start: date | None = None,
+    group_by: str | None = None,
+    currency: str | None = None,
+    aging: AgingBuckets | None = None,
+    segment: str | None = None,
+    collector: str | None = None,
+) -> KpiParams:
+    return KpiParams(
         as_of=as_of,
         period_start=period_start,
         entity_id=entity.pk,
         currency=(currency or entity.currency).upper(),
         group_by=group_by,
         aging=aging or configured_aging(),
+        segment=segment,
+        collector=collector,
     )
-    ledger = app_ledger()
-    return compute_kpis(ledger.tables, params, backend=ledger.backend)
 
 
 def configured_aging() -> AgingBuckets:
     """The aging buckets of this installation: ``RELANCE_AGING_BUCKETS`` (e.g. ``0,30,60,90``)."""
     bounds = getattr(settings, "RELANCE_AGING_BUCKETS", "")
     return aging_from_bounds(bounds) if bounds else DEFAULT_AGING
+
+
+# --- snapshots --------------------------------------------------------------------------------
+
+
+def snapshot_key(
+    *,
+    aging: AgingBuckets | None = None,
+    period_start: date | None = None,
+    segment: str | None = None,
+    collector: str | None = None,
+) -> str:
+    """What besides entity, currency, date and version a snapshot depends on, as one string.
+
+    The aging buckets go in as a short hash, so changing ``RELANCE_AGING_BUCKETS`` never reads a
+    snapshot bucketed the old way."""
+    buckets = (aging or configured_aging()).buckets
+    spec = ";".join(f"{bucket.label}:{bucket.low}:{bucket.high}" for bucket in buckets)
+    parts = [f"aging={hashlib.sha256(spec.encode()).hexdigest()[:10]}"]
+    if period_start is not None:
+        parts.append(f"from={period_start.isoformat()}")
+    if segment is not None:
+        parts.append(f"segment={segment}")
+    if collector is not None:
+        parts.append(f"collector={collector}")
+    return "|".join(parts)
+
+
+def kpi_report_cached(
+    *,
+    entity: Entity,
+    as_of: date,
+    period_start: date | None = None,
+    currency: str | None = None,
+    aging: AgingBuckets | None = None,
+    segment: str | None = None,
+    collector: str | None = None,
+    with_top_overdue: bool = False,
+) -> KpiSnapshot:
+    """The snapshot of ``kpi_report(…)`` for the entity's current ledger version.
+
+    The version is read *first*: a change committed while the engine runs lands under a newer
+    number, so the snapshot stored here is never newer than its version says. Missing → the
+    engine runs once and the result is stored (older versions of it are dropped)."""
+    from relance.reports.services import kpi_snapshot_add_dashboard, kpi_snapshot_store
+
+    version = data_versions(entity_id=entity.pk)["ledger"]
+    currency = (currency or entity.currency).upper()
+    key = snapshot_key(aging=aging, period_start=period_start, segment=segment, collector=collector)
+    found = KpiSnapshot.objects.filter(
+        entity=entity, currency=currency, as_of=as_of, key=key, ledger_version=version
+    ).first()
+    if found is not None:
+        if with_top_overdue and "top_overdue" not in found.dashboard:
+            top = top_overdue_accounts(
+                entity=entity, as_of=as_of, currency=currency, segment=segment, collector=collector
+            )
+            found = kpi_snapshot_add_dashboard(snapshot=found, dashboard={"top_overdue": top})
+        return found
+    started = time.perf_counter()
+    reports = kpi_report(
+        entity=entity,
+        as_of=as_of,
+        period_start=period_start,
+        currency=currency,
+        aging=aging,
+        segment=segment,
+        collector=collector,
+    )
+    seconds = time.perf_counter() - started
+    dashboard = collected_and_due(
+        entity=entity, as_of=as_of, currency=currency, segment=segment, collector=collector
+    )
+    if with_top_overdue:
+        dashboard["top_overdue"] = top_overdue_accounts(
+            entity=entity, as_of=as_of, currency=currency, segment=segment, collector=collector
+        )
+    return kpi_snapshot_store(
+        entity=entity,
+        currency=currency,
+        as_of=as_of,
+        key=key,
+        ledger_version=version,
+        payload=reports[0].to_json(),
+        dashboard=dashboard,
+        seconds=seconds,
+    )
+
+
+def kpi_snapshots_grouped(
+    *,
+    entity: Entity,
+    as_of: date,
+    group_by: str,
+    currency: str | None = None,
+    aging: AgingBuckets | None = None,
+) -> list[KpiSnapshot]:
+    """One engine run grouped by segment or collector, stored as each group's filtered snapshot.
+
+    A report filtered on a segment is that segment's report under ``group_by`` (the engine
+    selects the same customers), so one pass fills every value of the dashboard's filter."""
+    from relance.reports.services import kpi_snapshot_store
+
+    version = data_versions(entity_id=entity.pk)["ledger"]
+    currency = (currency or entity.currency).upper()
+    started = time.perf_counter()
+    reports = kpi_report(entity=entity, as_of=as_of, group_by=group_by, currency=currency, aging=aging)
+    seconds = time.perf_counter() - started
+    stored = []
+    for report in reports:
+        group = report.group or ""
+        segment = group if group_by == "segment" else None
+        collector = group if group_by == "collector" else None
+        stored.append(
+            kpi_snapshot_store(
+                entity=entity,
+                currency=currency,
+                as_of=as_of,
+                key=snapshot_key(aging=aging, segment=segment, collector=collector),
+                ledger_version=version,
+                payload=report.to_json(),
+                dashboard=collected_and_due(
+                    entity=entity, as_of=as_of, currency=currency, segment=segment, collector=collector
+                ),
+                seconds=seconds,
+            )
+        )
+    return stored
+
+
+def kpi_snapshot_missing(*, entity: Entity, currency: str, as_of: date, key: str) -> bool:
+    """Whether the current ledger version has no snapshot for this date and key."""
+    version = data_versions(entity_id=entity.pk)["ledger"]
+    return not KpiSnapshot.objects.filter(
+        entity=entity, currency=currency.upper(), as_of=as_of, key=key, ledger_version=version
+    ).exists()
+
+
+def trend_dates(as_of: date, points: int = TREND_POINTS) -> list[date]:
+    """The dashboard's trend: the month-ends of the ``points − 1`` months before ``as_of``, then ``as_of``."""
+    return [month_end(add_months(as_of, -offset)) for offset in range(points - 1, 0, -1)] + [as_of]
+
+
+def ledger_is_small(*, entity: Entity, limit: int | None = None) -> bool:
+    """At most ``RELANCE_DASHBOARD_LIVE_LIMIT`` invoices: cheap enough to compute on a page load.
+
+    A LIMITed count: it stops after ``limit + 1`` rows, whatever the ledger's size."""
+    if limit is None:
+        limit = int(getattr(settings, "RELANCE_DASHBOARD_LIVE_LIMIT", DEFAULT_LIVE_LIMIT))
+    return Invoice.objects.filter(entity=entity).values("pk")[: limit + 1].count() <= limit
+
+
+@dataclass(frozen=True)
+class DashboardPoint:
+    """The KPIs shown for one date: ``snapshot`` None when never computed; ``stale`` when it is
+    from an older ledger version (the ledger changed since ``snapshot.computed_at``)."""
+
+    as_of: date
+    snapshot: KpiSnapshot | None
+    stale: bool
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return self.snapshot.report if self.snapshot is not None else {}
+
+    @property
+    def dashboard(self) -> dict[str, Any]:
+        return self.snapshot.dashboard if self.snapshot is not None else {}
+
+
+@dataclass(frozen=True)
+class DashboardKpis:
+    ledger_version: int
+    live: bool
+    points: list[DashboardPoint] = field(default_factory=list)
+
+    @property
+    def head(self) -> DashboardPoint:
+        return self.points[-1]
+
+    @property
+    def stale(self) -> list[DashboardPoint]:
+        return [point for point in self.points if point.stale]
+
+    @property
+    def missing(self) -> list[DashboardPoint]:
+        return [point for point in self.points if point.snapshot is None]
+
+
+def kpi_dashboard(
+    *,
+    entity: Entity,
+    as_of: date,
+    currency: str,
+    segment: str | None = None,
+    collector: str | None = None,
+    live: bool | None = None,
+) -> DashboardKpis:
+    """The dashboard's KPIs for ``as_of`` and its 12-point trend, from snapshots.
+
+    ``live`` (default: ``ledger_is_small``) computes what is missing for the current version;
+    otherwise a missing date shows its most recent older snapshot, flagged stale, or nothing:
+    the page never waits for the engine on a large ledger (``relance kpi snapshot`` fills it).
+    One query reads every snapshot of the 12 dates."""
+    version = data_versions(entity_id=entity.pk)["ledger"]
+    currency = currency.upper()
+    key = snapshot_key(segment=segment, collector=collector)
+    dates = trend_dates(as_of)
+    newest: dict[date, KpiSnapshot] = {}
+    for row in KpiSnapshot.objects.filter(
+        entity=entity, currency=currency, key=key, as_of__in=dates, ledger_version__lte=version
+    ).order_by("as_of", "-ledger_version"):
+        newest.setdefault(row.as_of, row)
+    if live is None:
+        live = (
+            any(newest.get(day) is None or newest[day].ledger_version != version for day in dates)
+            or "top_overdue" not in newest[as_of].dashboard
+        ) and ledger_is_small(entity=entity)
+    points = []
+    for day in dates:
+        snapshot = newest.get(day)
+        wants_top = day == as_of
+        current = snapshot is not None and snapshot.ledger_version == version
+        lacks_top = wants_top and (snapshot is None or "top_overdue" not in snapshot.dashboard)
+        if live and (not current or lacks_top):
+            snapshot = kpi_report_cached(
+                entity=entity,
+                as_of=day,
+                currency=currency,
+                segment=segment,
+                collector=collector,
+                with_top_overdue=wants_top,
+            )
+            current = True
+        points.append(
+            DashboardPoint(as_of=day, snapshot=snapshot, stale=snapshot is not None and not current)
+        )
+    return DashboardKpis(ledger_version=version, live=live, points=points)
+
+
+# --- the dashboard's other figures ------------------------------------------------------------
+
+_MONEY = DecimalField(max_digits=20, decimal_places=4)
+
+
+def _customer_q(segment: str | None, collector: str | None, prefix: str = "customer__") -> Q:
+    q = Q()
+    if segment is not None:
+        q &= Q(**{f"{prefix}segment": segment})
+    if collector is not None:
+        q &= (
+            Q(**{f"{prefix}collector__isnull": True})
+            if collector == ""
+            else Q(**{f"{prefix}collector__username": collector})
+        )
+    return q
+
+
+def collected_and_due(
+    *, entity: Entity, as_of: date, currency: str, segment: str | None = None, collector: str | None = None
+) -> dict[str, Any]:
+    """As-of's month to date: cash collected (payments dated in it) vs. the amount that fell due
+    (non-void invoices due in it, full amount). Money as strings, like the KPI payload."""
+    start = month_start(as_of)
+    scope = _customer_q(segment, collector)
+    collected = Payment.objects.filter(
+        scope, entity=entity, currency=currency, date__gte=start, date__lte=as_of
+    ).aggregate(total=Coalesce(Sum("amount"), Decimal(0), output_field=_MONEY))["total"]
+    due = Invoice.objects.filter(
+        scope, not_void_q(as_of), entity=entity, currency=currency, due_date__gte=start, due_date__lte=as_of
+    ).aggregate(total=Coalesce(Sum("amount"), Decimal(0), output_field=_MONEY))["total"]
+    places = Decimal("0.01")
+    return {
+        "month_start": start.isoformat(),
+        "collected": str(Decimal(collected).quantize(places)),
+        "fell_due": str(Decimal(due).quantize(places)),
+    }
+
+
+def top_overdue_accounts(
+    *,
+    entity: Entity,
+    as_of: date,
+    currency: str,
+    segment: str | None = None,
+    collector: str | None = None,
+    limit: int = TOP_OVERDUE,
+) -> list[dict[str, Any]]:
+    """The customers with the most overdue (past due, DPD ≥ 1) open invoices as of ``as_of``.
+
+    Open amounts come from the engine's own per-invoice frame (``invoice_frame``): the same
+    definition as the aging, in one pass on the database."""
+    params = _params(
+        entity=entity,
+        as_of=as_of,
+        currency=currency,
+        group_by="customer",
+        segment=segment,
+        collector=collector,
+    )
+    ledger = app_ledger()
+    frame = invoice_frame(ledger.tables, params, ledger.backend.name)
+    open_units = frame.amount_units - frame.allocated_at_end
+    overdue = ibis.ifelse(frame.due_date < as_of, open_units, 0)
+    per_customer = frame.group_by("group_key").aggregate(
+        open_units=open_units.sum().cast("int64"), overdue_units=overdue.sum().cast("int64")
+    )
+    top = per_customer.filter(per_customer.overdue_units > 0).order_by(
+        [ibis.desc("overdue_units"), "group_key"]
+    )
+    rows = ledger.backend.to_pyarrow(top.limit(limit)).to_pylist()
+    customers = {
+        customer.external_ref: customer
+        for customer in Customer.objects.filter(
+            entity=entity, external_ref__in=[row["group_key"] for row in rows]
+        )
+    }
+    places = Decimal("0.01")
+    result = []
+    for row in rows:
+        customer = customers.get(row["group_key"])
+        if customer is None:
+            continue
+        result.append(
+            {
+                "customer_id": customer.pk,
+                "external_ref": customer.external_ref,
+                "name": customer.name,
+                "segment": customer.segment,
+                "open": str((Decimal(row["open_units"]) / MONEY_SCALE).quantize(places)),
+                "overdue": str((Decimal(row["overdue_units"]) / MONEY_SCALE).quantize(places)),
+            }
+        )
+    return result
+
+
+def dashboard_case_counts(
+    *, entity: Entity, as_of: date, segment: str | None = None, collector: str | None = None
+) -> dict[str, int]:
+    """Open promises due on ``as_of`` and open disputes past their SLA (the portal's due date)."""
+    from relance.portal.selectors import backoffice_disputes, backoffice_promises
+
+    entities = Entity.objects.filter(pk=entity.pk)
+    scope = _customer_q(segment, collector)
+    return {
+        "promises_due": backoffice_promises(entities=entities).filter(scope, promised_date=as_of).count(),
+        "disputes_past_sla": backoffice_disputes(entities=entities)
+        .filter(scope, portal_case__sla_due_on__lt=as_of)
+        .count(),
+    }
+
+
+def dashboard_currencies(*, entity: Entity, as_of: date, live: bool) -> list[str]:
+    """The currencies the dashboard offers: those with invoices by ``as_of`` on a small ledger;
+    on a large one those with snapshots (``relance kpi snapshot`` fills every currency in use),
+    so the page never scans the invoices."""
+    if live:
+        from relance.ledger.selectors import currencies_in_use
+
+        codes = currencies_in_use(entity=entity, as_of=as_of)
+    else:
+        codes = set(
+            KpiSnapshot.objects.filter(entity=entity, as_of=as_of)
+            .values_list("currency", flat=True)
+            .distinct()
+        )
+    return sorted(codes | {entity.currency.upper()})
+
+
+def dashboard_filter_choices(*, entity: Entity) -> dict[str, list[str]]:
+    """The segments and collectors (usernames) of the entity's customers, for the filters."""
+    customers = Customer.objects.filter(entity=entity)
+    segments = customers.exclude(segment="").values_list("segment", flat=True).distinct().order_by("segment")
+    collectors = (
+        customers.filter(collector__isnull=False)
+        .values_list("collector__username", flat=True)
+        .distinct()
+        .order_by("collector__username")
+    )
+    return {"segments": list(segments), "collectors": list(collectors)}

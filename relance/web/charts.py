@@ -16,7 +16,9 @@ class Bar:
     caption: str
 
 
-def bar_chart(bars: list[Bar], *, width: int = 640, height: int = 260, title: str = "") -> str:
+def bar_chart(
+    bars: list[Bar], *, width: int = 640, height: int = 260, title: str = "", colours: list[str] | None = None
+) -> str:
     top, bottom, left = 28, 40, 12
     plot_height = height - top - bottom
     peak = max((bar.value for bar in bars), default=Decimal(0)) or Decimal(1)
@@ -29,7 +31,8 @@ def bar_chart(bars: list[Bar], *, width: int = 640, height: int = 260, title: st
         bar_height = float(bar.value / peak) * plot_height if bar.value > 0 else 0.0
         x = left + index * slot + slot * 0.15
         y = top + plot_height - bar_height
-        colour = AGING_COLOURS[min(index, len(AGING_COLOURS) - 1)]
+        palette = colours or AGING_COLOURS
+        colour = palette[min(index, len(palette) - 1)]
         parts.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{bar_height:.1f}" '
             f'fill="{colour}" rx="3"><title>{escape(bar.label)}: {escape(bar.caption)}</title></rect>'

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from relance.accounts import roles
 from relance.accounts.selectors import customer_scope, user_role
-from relance.core.calendar import add_months, month_end, parse_iso_date
+from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
 from relance.ledger import selectors as ledger
 from relance.ledger.models import Entity
@@ -49,30 +49,45 @@ def _aging_bars(aging: dict[str, str], currency: str) -> list[charts.Bar]:
     ]
 
 
-def _kpis(entity: Entity, as_of: date, currency: str) -> dict:
-    from relance.reports.selectors import kpi_report
-
-    reports = kpi_report(entity=entity, as_of=as_of, currency=currency)
-    return reports[0].to_json() if reports else {}
+def _filter_value(request: HttpRequest, name: str, choices: list[str]) -> str | None:
+    """A filter from the query string: None (all), a listed value, or ``-`` for "none"."""
+    value = request.GET.get(name)
+    if value == "-":
+        return ""
+    return value if value in choices else None
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The credit manager's dashboard: KPIs from snapshots (``relance.reports.selectors.kpi_dashboard``).
+
+    Numbers come from the KPI engine (the same ``kpi_report`` as ``relance kpi`` and the API),
+    stored per ledger version; on a large ledger the page never runs the engine itself."""
+    from relance.core.money import Money
+    from relance.reports import selectors as reports
+
     if user_role(request.user) in roles.OWN_CUSTOMERS_ROLES and not request.user.is_superuser:
         return redirect("web:customer_list")  # the entity's totals are not a sales owner's accounts
     entity, entities, as_of = _entity_and_date(request)
-    currencies = sorted(ledger.currencies_in_use(entity=entity, as_of=as_of) | {entity.currency})
+    live = reports.ledger_is_small(entity=entity)
+    currencies = reports.dashboard_currencies(entity=entity, as_of=as_of, live=live)
     currency = request.GET.get("currency", "").upper()
     if currency not in currencies:
         currency = entity.currency
-    kpis = _kpis(entity, as_of, currency)
+    choices = reports.dashboard_filter_choices(entity=entity)
+    segment = _filter_value(request, "segment", choices["segments"])
+    collector = _filter_value(request, "collector", choices["collectors"])
+    result = reports.kpi_dashboard(
+        entity=entity, as_of=as_of, currency=currency, segment=segment, collector=collector, live=live
+    )
+    kpis = result.head.report
     aging_svg = charts.bar_chart(
         _aging_bars(kpis.get("aging", {}), currency), title=f"Aging of open invoices on {as_of}"
     )
-    months = [month_end(add_months(as_of, -offset)) for offset in range(11, 0, -1)] + [as_of]
-    trend = [_kpis(entity, day, currency) for day in months[:-1]] + [kpis]
+    labels = [point.as_of.strftime("%b %y") for point in result.points]
+    trend = [point.report for point in result.points]
     trend_svg = charts.line_chart(
-        [day.strftime("%b %y") for day in months],
+        labels,
         [
             charts.Series("DSO", [row.get("dso") for row in trend], "#1f4e79"),
             charts.Series("Countback DSO", [row.get("dso_countback") for row in trend], "#7b1fa2"),
@@ -82,16 +97,36 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         unit=" days",
     )
     cei_svg = charts.line_chart(
-        [day.strftime("%b %y") for day in months],
+        labels,
         [charts.Series("CEI %", [row.get("cei") for row in trend], "#e07a1f")],
         title="Collection effectiveness index over the last 12 months",
         unit=" %",
     )
-    top_overdue = (
-        ledger.customer_list_with_balances(entity=entity, as_of=as_of, only_open=True)
-        .filter(currency=currency)
-        .order_by("-overdue_balance")[:10]
+    flows = result.head.dashboard
+    collected_svg = ""
+    if "collected" in flows:
+        collected_svg = charts.bar_chart(
+            [
+                charts.Bar(
+                    label=label,
+                    value=Decimal(flows[name]),
+                    caption=Money(Decimal(flows[name]), currency).format(),
+                )
+                for label, name in (("Collected", "collected"), ("Fell due", "fell_due"))
+            ],
+            title=f"Cash collected vs. amount that fell due, {flows['month_start']} to {as_of}",
+            colours=["#2e7d32", "#1f4e79"],
+        )
+    history = [point.dashboard for point in result.points]
+    flows_svg = charts.line_chart(
+        labels,
+        [
+            charts.Series("Collected", [_number(row.get("collected")) for row in history], "#2e7d32"),
+            charts.Series("Fell due", [_number(row.get("fell_due")) for row in history], "#1f4e79"),
+        ],
+        title="Collected vs. fell due per month (month to date for the last point)",
     )
+    stale = result.stale
     return render(
         request,
         "web/dashboard.html",
@@ -104,10 +139,30 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "aging_svg": aging_svg,
             "trend_svg": trend_svg,
             "cei_svg": cei_svg,
-            "top_overdue": top_overdue,
+            "collected_svg": collected_svg,
+            "flows_svg": flows_svg,
+            "flows": flows,
+            "top_overdue": flows.get("top_overdue"),
+            "cases": reports.dashboard_case_counts(
+                entity=entity, as_of=as_of, segment=segment, collector=collector
+            ),
+            "segments": choices["segments"],
+            "collectors": choices["collectors"],
+            "segment": segment,
+            "collector": collector,
+            "stale": stale,
+            "stale_since": min(
+                (point.snapshot.computed_at for point in stale if point.snapshot), default=None
+            ),
+            "missing": result.missing,
+            "head_stale": result.head.stale,
             "other_currencies": [code for code in currencies if code != currency],
         },
     )
+
+
+def _number(value: str | None) -> float | None:
+    return None if value is None else float(value)
 
 
 @login_required

@@ -1,4 +1,6 @@
-"""``relance kpi``: aging and every KPI as of a date, on the app database or any engine backend."""
+"""``relance kpi``: aging and every KPI as of a date, on the app database or any engine backend.
+
+``relance kpi snapshot`` stores the dashboard's snapshots instead (``relance.reports.snapshots``)."""
 
 from __future__ import annotations
 
@@ -53,12 +55,30 @@ class Command(BaseCommand):
         "Aging and KPIs (DSO, countback DSO, best possible DSO, ADD, CEI, DBT, days to pay, turnover) "
         "as of a date. Reads the app database, or --backend URL (sqlite:///…, duckdb:///…, "
         "postgres://…, parquet:///DIR holding the engine tables). --json prints one JSON object: "
-        "the report, or with --by {as_of, period_start, period_end, currency, group_by, groups: [report…]}."
+        "the report, or with --by {as_of, period_start, period_end, currency, group_by, groups: [report…]}. "
+        "'relance kpi snapshot' stores the dashboard's KPI snapshots (every entity and currency, "
+        "as of --as-of, default today, and the month-ends before it) for the current ledger version: "
+        "run it after each import."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--as-of", required=True, metavar="DATE", help="Measure as of this date (YYYY-MM-DD)"
+            "action",
+            nargs="?",
+            choices=("snapshot",),
+            help="snapshot: compute and store the dashboard's snapshots that the current ledger version lacks",
+        )
+        parser.add_argument(
+            "--as-of",
+            metavar="DATE",
+            help="Measure as of this date (YYYY-MM-DD); required, except for snapshot (default: today)",
+        )
+        parser.add_argument(
+            "--months",
+            type=int,
+            default=12,
+            help="snapshot: points of the dashboard's trend to fill: --as-of and the month-ends of the "
+            "months before it (default 12)",
         )
         parser.add_argument(
             "--from",
@@ -67,11 +87,15 @@ class Command(BaseCommand):
             help="First day of the period (default: start of the 3 calendar months ending with --as-of)",
         )
         parser.add_argument(
-            "--by", choices=GROUP_BY_CHOICES, help="One row of KPIs per customer, segment or collector"
+            "--by",
+            choices=GROUP_BY_CHOICES,
+            help="One row of KPIs per customer, segment or collector; with snapshot (segment or collector): "
+            "also store every segment's (collector's) snapshots for the dashboard's filter, one engine pass per date",
         )
         parser.add_argument(
             "--entity",
-            help="Entity name (app database; default: the only one) or numeric id with --backend (default: all)",
+            help="Entity name (app database; default: the only one; snapshot: every entity) "
+            "or numeric id with --backend (default: all)",
         )
         parser.add_argument(
             "--currency",
@@ -92,6 +116,13 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="No progress display on stderr")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "snapshot":
+            from relance.reports.snapshots import snapshot_command
+
+            snapshot_command(self, options)
+            return
+        if not options["as_of"]:
+            raise CommandError("--as-of is required (YYYY-MM-DD)")
         as_of = _date(options["as_of"])
         period_start = _date(options["period_start"]) if options["period_start"] else None
         status = (
