@@ -3,7 +3,15 @@
 A customer with N open invoices (default 2,000; a tenth partly paid) is created, gunicorn serves
 the production settings on loopback, and C concurrent clients (default 50, asyncio + httpx,
 keep-alive) request the overview and the first open-items page through a magic link. Printed:
-requests, errors, throughput, p50/p95/p99 latency per page.
+requests, errors, throughput, p50/p95/p99 latency per page and the server's CPU per request.
+
+Three ways to load, each with the portal's page cache on and off (``--cache on,off``):
+
+* ``--think S``: each client waits 0.5–1.5 × S seconds between requests, as people do (the
+  default, 1 s: 50 clients then ask for ~50 pages a second);
+* ``--think 0``: back-to-back requests (saturation; p95 is then the queue of 50 clients);
+* ``--wrk``: back-to-back with wrk (C, far lighter than the Python clients that otherwise share
+  the server's CPUs), when ``wrk`` is installed (``apt install wrk``).
 
 For comparison in the same run, in-process (no HTTP): the overview's figures computed by the
 portal's one aggregate query against the simple approach (load every open item, add up in
@@ -11,6 +19,7 @@ Python), and the open-items page (one page of 50) against listing every open ite
 
     .venv/bin/python benchmarks/bench_portal.py --database-url postgres://relance:relance@127.0.0.1/relance_bench
     .venv/bin/python benchmarks/bench_portal.py --invoices 2000 --clients 50 --requests 2000 --workers 4
+    .venv/bin/python benchmarks/bench_portal.py --think 0 --wrk --cache on,off --database-url postgres://…
 
 The database must be empty or disposable (it is migrated; a ``bench-portal`` entity is replaced).
 Without ``--database-url`` a temporary SQLite file is used (not what the target is about).
@@ -49,6 +58,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (default 1)")
     parser.add_argument("--port", type=int, default=8765, help="loopback port for gunicorn (default 8765)")
     parser.add_argument("--database-url", default="", help="database (default: a temporary SQLite file)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="seconds each client waits between requests, ±50%% (default 1; 0: none)",
+    )
+    parser.add_argument(
+        "--wrk", action="store_true", help="also load back-to-back with wrk for --duration seconds"
+    )
+    parser.add_argument("--duration", type=int, default=20, help="seconds of each wrk run (default 20)")
+    parser.add_argument(
+        "--cache", default="on,off", help="portal page cache settings to run: on, off or on,off (default)"
+    )
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="relance-bench-portal-")
@@ -68,8 +90,42 @@ def main() -> None:
     path, customer_id = build_ledger(args.invoices)
     in_process = compare_in_process(customer_id)
 
-    env = dict(os.environ)
-    server = subprocess.Popen(
+    results: dict[str, dict[str, Any]] = {}
+    pages = (("overview", path), ("open items (page 1 of 50)", path + "items/"))
+    for cache_setting in [value.strip() for value in args.cache.split(",") if value.strip()]:
+        env = dict(os.environ, RELANCE_PORTAL_PAGE_CACHE="true" if cache_setting == "on" else "false")
+        server = start_server(args, env)
+        try:
+            base = f"http://127.0.0.1:{args.port}"
+            wait_until_up(base + path)
+            for name, page in pages:
+                url = base + page
+                asyncio.run(
+                    load(url, clients=args.clients, total=min(200, args.requests), think=0)
+                )  # warm-up
+                label = f"{name}, cache {cache_setting}"
+                cpu_before = workers_cpu_seconds(server.pid)
+                row = asyncio.run(load(url, clients=args.clients, total=args.requests, think=args.think))
+                row["cpu_ms"] = (
+                    (workers_cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, row["requests"])
+                )
+                results[f"{label}, think {args.think:g} s"] = row
+                if args.wrk:
+                    cpu_before = workers_cpu_seconds(server.pid)
+                    row = wrk_load(url, clients=args.clients, seconds=args.duration)
+                    row["cpu_ms"] = (
+                        (workers_cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, row["requests"])
+                    )
+                    results[f"{label}, wrk"] = row
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+    print_table(args, database_url, results, in_process)
+    tmp.cleanup()
+
+
+def start_server(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [
             str(ROOT / ".venv" / "bin" / "gunicorn"),
             "config.wsgi:application",
@@ -85,21 +141,41 @@ def main() -> None:
         cwd=ROOT,
         env=env,
     )
-    try:
-        base = f"http://127.0.0.1:{args.port}"
-        wait_until_up(base + path)
-        results = {}
-        for name, url in (("overview", base + path), ("open items (page 1 of 50)", base + path + "items/")):
-            asyncio.run(load(url, clients=args.clients, total=min(200, args.requests)))  # warm-up
-            cpu_before = workers_cpu_seconds(server.pid)
-            results[name] = asyncio.run(load(url, clients=args.clients, total=args.requests))
-            used = workers_cpu_seconds(server.pid) - cpu_before
-            results[name]["cpu_ms"] = used * 1000 / max(1, results[name]["requests"])
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-    print_table(args, database_url, results, in_process)
-    tmp.cleanup()
+
+
+WRK_SCRIPT = """
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  io.write(string.format("WRK %d %d %f %f %f %f %f\\n", summary.requests, errors,
+    summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(95) / 1e3,
+    latency:percentile(99) / 1e3, latency.max / 1e3))
+end
+"""
+
+
+def wrk_load(url: str, *, clients: int, seconds: int) -> dict[str, Any]:
+    """Back-to-back load with wrk (2 threads, ``clients`` connections) for ``seconds``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT)
+    output = subprocess.run(
+        ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "30s", "-s", script.name, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    Path(script.name).unlink()
+    line = next(line for line in output.splitlines() if line.startswith("WRK "))
+    requests, errors, duration, p50, p95, p99, worst = line.split()[1:]
+    return {
+        "requests": int(requests),
+        "errors": int(errors),
+        "rps": int(requests) / float(duration),
+        "p50": float(p50),
+        "p95": float(p95),
+        "p99": float(p99),
+        "max": float(worst),
+    }
 
 
 def build_ledger(invoices: int) -> tuple[str, int]:
@@ -235,7 +311,9 @@ def wait_until_up(url: str) -> None:
     raise SystemExit(f"gunicorn did not answer 200 at {url} within 60 s")
 
 
-async def load(url: str, *, clients: int, total: int) -> dict[str, Any]:
+async def load(url: str, *, clients: int, total: int, think: float) -> dict[str, Any]:
+    import random
+
     import httpx
 
     latencies: list[float] = []
@@ -259,6 +337,8 @@ async def load(url: str, *, clients: int, total: int) -> dict[str, Any]:
             latencies.append((time.perf_counter() - start) * 1000)
             if not ok:
                 errors += 1
+            if think:
+                await asyncio.sleep(think * random.uniform(0.5, 1.5))
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
@@ -290,11 +370,12 @@ def print_table(
         f"gunicorn {args.workers} workers x {args.threads} threads, {backend}, loopback\n"
     )
     print(
-        f"{'page':<28}{'requests':>9}{'errors':>8}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'page, page cache, load':<50}{'requests':>9}{'errors':>8}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'p99 ms':>9}{'max ms':>9}{'CPU ms/req':>11}"
     )
     for name, row in results.items():
         print(
-            f"{name:<28}{row['requests']:>9}{row['errors']:>8}{row['rps']:>8.0f}"
+            f"{name:<50}{row['requests']:>9}{row['errors']:>8}{row['rps']:>8.0f}"
             f"{row['p50']:>9.1f}{row['p95']:>9.1f}{row['p99']:>9.1f}{row['max']:>9.1f}{row['cpu_ms']:>11.1f}"
         )
     print(f"\nload average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
