@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -213,3 +215,67 @@ def test_anymail_refusals_are_classified(customer, settings):
         with mock.patch("anymail.backends.test.EmailBackend.post_to_esp", side_effect=error):
             with pytest.raises(expected):
                 channel.send(message)
+
+
+def _qr_data_uri() -> tuple[str, bytes]:
+    from relance.core import payment_refs
+
+    png = payment_refs.epc_qr_png(
+        name="ACME SAS",
+        iban="FR7630006000011234567890189",
+        bic="AGRIFRPP",
+        amount=Decimal("1200.00"),
+        currency="EUR",
+        reference="RF18539007547034",
+    )
+    return payment_refs.data_uri(png, "image/png"), png
+
+
+@pytest.mark.parametrize("with_pdf", [False, True])
+def test_the_qr_code_travels_as_an_inline_image_not_a_data_uri(
+    customer, smtp_settings, smtp_server, with_pdf
+):
+    uri, png = _qr_data_uri()
+    pdf = Attachment("statement.pdf", "application/pdf", b"%PDF-1.7 statement")
+    enqueue(
+        customer,
+        rendered=rendered(
+            html=f'<p>Scan to pay</p><img alt="QR" src="{uri}"><img alt="again" src="{uri}">',
+            attachments=(pdf,) if with_pdf else (),
+        ),
+    )
+    assert worker.send_pass(worker_id="w", now=NOW).sent == 1
+    [received] = smtp_server.received
+    email = received.email
+    html = email.get_body(("html",)).get_content()
+    assert "data:image" not in html
+    [cid] = set(re.findall(r'src="cid:([^"]+)"', html))
+    images = [part for part in email.walk() if part.get_content_type() == "image/png"]
+    assert len(images) == 1  # the same image twice is one part
+    assert images[0]["Content-ID"] == f"<{cid}>"
+    assert images[0].get_content_disposition() == "inline"
+    assert images[0].get_content() == png
+    if with_pdf:
+        assert email.get_content_type() == "multipart/mixed"
+        assert [part.get_filename() for part in email.iter_attachments()][-1] == "statement.pdf"
+    else:
+        assert email.get_content_type() == "multipart/related"
+
+
+def test_anymail_gets_the_qr_code_as_an_inline_attachment(customer, settings):
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    settings.RELANCE_CHANNELS = {
+        **settings.RELANCE_CHANNELS,
+        "email": "relance.delivery.channels.email.EmailChannel",
+    }
+    mail.outbox = []
+    uri, png = _qr_data_uri()
+    enqueue(customer, rendered=rendered(html=f'<img src="{uri}">'))
+    assert worker.send_pass(worker_id="w", now=NOW).sent == 1
+    [sent] = mail.outbox
+    [(html, _type)] = sent.alternatives
+    [image] = sent.attachments
+    assert f'src="cid:{image["Content-ID"].strip("<>")}"' in html
+    assert image.get_payload(decode=True) == png

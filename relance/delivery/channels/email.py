@@ -8,9 +8,13 @@ never resent automatically). One connection serves a whole batch (``open``/``clo
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
 import smtplib
 import ssl
+from email.mime.image import MIMEImage
 from email.utils import formataddr
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +36,35 @@ SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 CRLF = b"\r\n"
 # Headers of the row that are instructions to us, not email headers.
 INTERNAL_HEADERS = {"registered", "internal"}
+
+
+# An <img> whose source is an inline data: image (the payment QR code). Gmail and Outlook hide
+# those, so the e-mail carries the image as a part of its own, referenced by Content-ID.
+DATA_IMAGE = re.compile(
+    r'(<img\b[^>]*?\bsrc=")data:image/(png|jpeg|gif);base64,([A-Za-z0-9+/=\s]+)(")', re.IGNORECASE
+)
+
+
+def inline_images(html: str) -> tuple[str, list[MIMEImage]]:
+    """``html`` with each ``data:`` image replaced by ``cid:…``, and the image parts to attach
+    (``Content-Disposition: inline``; the same image twice is one part)."""
+    parts: dict[str, MIMEImage] = {}
+
+    def to_cid(match: re.Match[str]) -> str:
+        try:
+            content = base64.b64decode(re.sub(r"\s", "", match.group(3)), validate=True)
+        except (binascii.Error, ValueError):
+            return match.group(0)  # not valid base64: leave it as it was
+        digest = hashlib.sha256(content).hexdigest()[:16]
+        cid = f"img-{digest}@relance"
+        if cid not in parts:
+            part = MIMEImage(content, match.group(2).lower())
+            part.add_header("Content-ID", f"<{cid}>")
+            part.add_header("Content-Disposition", "inline", filename=f"{digest}.{match.group(2).lower()}")
+            parts[cid] = part
+        return f"{match.group(1)}cid:{cid}{match.group(4)}"
+
+    return DATA_IMAGE.sub(to_cid, html), list(parts.values())
 
 
 def _fix_eols(data: bytes) -> bytes:
@@ -94,9 +127,15 @@ def build_email(message: OutboundMessage, *, connection: Any = None) -> EmailMul
         headers=headers,
         connection=connection,
     )
+    files = list(message.attachments.all())
     if message.body_html:
-        email.attach_alternative(message.body_html, "text/html")
-    for attachment in message.attachments.all():
+        html, images = inline_images(message.body_html)
+        email.attach_alternative(html, "text/html")
+        for image in images:  # django-anymail sends parts with a Content-ID as inline images too
+            email.attach(image)
+        if images and not files:
+            email.mixed_subtype = "related"  # type: ignore[attr-defined]  # html + its images only
+    for attachment in files:
         with attachment.file.open("rb") as handle:
             email.attach(attachment.filename, handle.read(), attachment.content_type)
     return email
