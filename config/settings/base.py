@@ -167,6 +167,9 @@ RELANCE_BASE_DIR = BASE_DIR
 RELANCE_ENGINE_BACKEND = env_str("RELANCE_ENGINE_BACKEND", "app")
 # Aging buckets as inclusive upper bounds of days past due: "0,30,60,90" → current, 1-30, …, 91+.
 RELANCE_AGING_BUCKETS = env_str("RELANCE_AGING_BUCKETS", "0,30,60,90")
+# Up to this many invoices the dashboard computes missing KPI snapshots while the page loads;
+# above it, it shows the last stored ones (stale, marked) and `relance kpi snapshot` refreshes them.
+RELANCE_DASHBOARD_LIVE_LIMIT = int(env_str("RELANCE_DASHBOARD_LIVE_LIMIT", "20000"))
 
 LOGGING = {
     "version": 1,

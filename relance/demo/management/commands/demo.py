@@ -65,6 +65,9 @@ class Command(BaseCommand):
         else:
             self._load(entity, options)
             self._collections(entity)
+        # the dashboard's KPI snapshots (12 month-ends), so its first load reads instead of computing
+        self.stdout.write("Computing the dashboard's KPI snapshots…")
+        call_command("kpi", "snapshot", "--entity", entity.name, "--quiet")
         username, password = self._admin(options)
         self.stdout.write(self.style.SUCCESS(f"\nReady in {time.monotonic() - started:.1f} s."))
         url = f"http://{options['host']}:{options['port']}/"
