@@ -37,10 +37,22 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import httpx  # noqa: E402
-from bench_kpi import generate, load_app_database, setup_django, timed  # noqa: E402
+from bench_kpi import END, SCHEMAS, load_app_database, setup_django, timed  # noqa: E402
 from bench_run import add_contacts_and_policies  # noqa: E402
 
 PASSWORD = "bench horse battery staple"
+
+
+def generate(invoices: int, customers: int, out: Path) -> dict[str, int]:
+    """The synthetic ledger with exactly ``customers`` customers sharing ``invoices`` invoices."""
+    import pyarrow.parquet as pq
+
+    from relance.synthetic.generator import GeneratorConfig, iter_ledger_chunks
+    from relance.synthetic.writers import write_parquet
+
+    config = GeneratorConfig(invoices=invoices, customers=customers or None, end=END, seed=7)
+    write_parquet(iter_ledger_chunks(config), out)
+    return {name: pq.ParquetFile(out / f"{name}.parquet").metadata.num_rows for name in SCHEMAS}
 
 
 def collectors_create(entity_id: int, count: int) -> list[str]:
@@ -170,6 +182,9 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=200_000, help="synthetic invoices (default 200,000)")
     parser.add_argument("--database-url", default=os.environ.get("RELANCE_TEST_POSTGRES_URL", ""),
                         help="PostgreSQL server (a fresh database relance_bench_workspace is created on it)")  # fmt: skip
+    parser.add_argument("--customers", type=int, default=100_000,
+                        help="synthetic customers sharing the invoices (default 100,000; 0: the generator's "
+                        "own ratio, 60 invoices per customer)")  # fmt: skip
     parser.add_argument("--collectors", type=int, default=10, help="collector users sharing the customers")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")
     parser.add_argument("--requests", type=int, default=20, help="rounds per client (worklist + customer)")
@@ -223,7 +238,7 @@ def main() -> None:
                 )
             )
         else:
-            seconds, counts = timed(lambda: generate(args.invoices, work / "ledger"))
+            seconds, counts = timed(lambda: generate(args.invoices, args.customers, work / "ledger"))
             lines.append(
                 (
                     "generate Parquet",

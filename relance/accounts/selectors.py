@@ -4,6 +4,7 @@
   default role for a user who was granted entities before roles existed.
 * ``entities_for_user`` — the entities a user sees: all for a superuser or an admin, else the
   ``EntityAccess`` grants, and nothing at all without a role.
+* ``entity_list_for_user`` / ``entity_visible`` — the same, read once per request.
 * ``user_can(user, perm, obj)`` — a Django permission from the role (or given to the user), and,
   for an object, the object's entity must be visible and a sales user must own its customer.
 """
@@ -13,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import Permission
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.db.models import Q, QuerySet
 
 from relance.accounts import roles
@@ -44,11 +46,40 @@ def role_permissions(role: str) -> frozenset[str]:
     return frozenset(f"{app}.{codename}" for app, codename in rows)
 
 
+# What ``user_role``, ``_permissions`` and ``entity_list_for_user`` memoise on the user object. The
+# object lives for one request (``AuthenticationMiddleware`` loads it afresh each time), so a
+# change of role, permission or grant is seen by the user's next request; ``access_memo_clear``
+# drops the memo at once for code that keeps the same object (``user_role_set``, tests).
+ACCESS_MEMO_KEYS = (
+    "_relance_role",
+    "_relance_perms",
+    "_relance_entities",
+    "_perm_cache",
+    "_group_perm_cache",
+)
+
+
+def access_memo_clear(user: Any) -> None:
+    """Forget the role, permissions and entities memoised on ``user`` (after changing them)."""
+    for key in ACCESS_MEMO_KEYS:
+        user.__dict__.pop(key, None)
+
+
 def _permissions(user: Any) -> frozenset[str]:
+    """The role's permissions, the user's own and those of any other group, in one query.
+
+    The same set as ``role_permissions(role) | user.get_all_permissions()`` (what the model
+    backend gives an active user), which took three queries on every request.
+    """
     if "_relance_perms" not in user.__dict__:
         role = user_role(user)
-        granted = role_permissions(role) if role else frozenset()
-        user.__dict__["_relance_perms"] = granted | frozenset(user.get_all_permissions())
+        groups = Q(group__user=user) | Q(group__name=role) if role else Q(group__user=user)
+        via_groups = Group.permissions.through.objects.filter(groups).values("permission_id")
+        direct = get_user_model().user_permissions.through.objects.filter(user=user).values("permission_id")
+        rows = Permission.objects.filter(Q(pk__in=via_groups) | Q(pk__in=direct)).values_list(
+            "content_type__app_label", "codename"
+        )
+        user.__dict__["_relance_perms"] = frozenset(f"{app}.{codename}" for app, codename in rows)
     return user.__dict__["_relance_perms"]
 
 
@@ -72,10 +103,25 @@ def entities_for_user(user: Any) -> QuerySet[Entity]:
     return Entity.objects.filter(access__user=user)
 
 
+def entity_list_for_user(user: Any) -> list[Entity]:
+    """``entities_for_user`` read once per request (memoised on the user object), by name."""
+    if not _active(user):
+        return []
+    if "_relance_entities" not in user.__dict__:
+        user.__dict__["_relance_entities"] = list(entities_for_user(user).order_by("name"))
+    entities: list[Entity] = user.__dict__["_relance_entities"]
+    return entities
+
+
+def entity_visible(user: Any, entity_id: int | None) -> bool:
+    """Whether the user sees the entity with this id (no query after the first in a request)."""
+    return entity_id is not None and any(entity.pk == entity_id for entity in entity_list_for_user(user))
+
+
 def customers_for_user(user: Any, *, entity: Entity) -> QuerySet[Customer]:
     """Customers of ``entity`` the user may see: sales owners see only the accounts they own."""
     customers = Customer.objects.filter(entity=entity)
-    if not entities_for_user(user).filter(pk=entity.pk).exists():
+    if not entity_visible(user, entity.pk):
         return customers.none()
     return customer_scope(user, customers)
 
@@ -118,7 +164,7 @@ def user_can(user: Any, perm: str, obj: Any = None) -> bool:
     if obj is None or user.is_superuser:
         return True
     entity_id = _entity_id(obj)
-    if entity_id is not None and not entities_for_user(user).filter(pk=entity_id).exists():
+    if entity_id is not None and not entity_visible(user, entity_id):
         return False
     if user_role(user) in roles.OWN_CUSTOMERS_ROLES:
         customer = _customer(obj)

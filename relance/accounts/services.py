@@ -93,8 +93,9 @@ def user_role_set(*, user: Any, role: str) -> None:
     if user.is_staff != is_staff:
         user.is_staff = is_staff
         user.save(update_fields=["is_staff"])
-    for cached in ("_relance_role", "_relance_perms", "_perm_cache", "_group_perm_cache"):
-        user.__dict__.pop(cached, None)
+    from relance.accounts.selectors import access_memo_clear
+
+    access_memo_clear(user)
 
 
 def user_by_email(*, email: str) -> Any:

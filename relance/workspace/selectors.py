@@ -10,10 +10,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from relance.accounts import roles
 from relance.accounts.selectors import customer_scope, entities_for_user, user_role
+from relance.accounts.selectors import entity_visible as accounts_entity_visible
 from relance.core.errors import NotFound
 from relance.dunning.models import (
     ContactLog,
@@ -34,6 +35,7 @@ CUSTOMER_NOT_FOUND = "customer not found"
 DEFAULT_DISPUTE_SLA_DAYS = 14
 TIMELINE_LIMIT = 40
 WORKLIST_PAGE = 100  # rows shown: a day's work, and a page that renders fast
+OPEN_ITEMS_PAGE = 50  # open items shown on the customer page at once ("show more" for the next)
 
 
 def dispute_sla_days() -> int:
@@ -53,11 +55,8 @@ def customers_visible(*, user: Any, entity: Entity | None = None) -> QuerySet[Cu
 
 
 def entity_visible(*, user: Any, entity_id: int) -> bool:
-    """Whether the user sees the entity (cached on the user object for the request)."""
-    cache = user.__dict__.setdefault("_workspace_entities", {})
-    if entity_id not in cache:
-        cache[entity_id] = entities_for_user(user).filter(pk=entity_id).exists()
-    return bool(cache[entity_id])
+    """Whether the user sees the entity (the user's entities are read once per request)."""
+    return accounts_entity_visible(user, entity_id)
 
 
 def customer_for_user(*, user: Any, customer_id: int) -> Customer:
@@ -223,6 +222,120 @@ def contact_views(*, customer: Customer) -> list[ContactView]:
 
 
 @dataclass(frozen=True)
+class OpenItem:
+    """An invoice still open on the page's date, as the customer page shows it."""
+
+    pk: int
+    external_ref: str
+    issue_date: date
+    due_date: date
+    currency: str
+    amount: Decimal
+    open_amount: Decimal
+    days_past_due: int
+    bucket: str
+
+
+@dataclass(frozen=True)
+class OpenItemsPage:
+    """One page of a customer's open items (oldest due first) and the totals of all of them."""
+
+    items: list[OpenItem]
+    page: int
+    size: int
+    count: int  # open items in all
+    open_total: Decimal  # in the customer's currency
+    overdue_total: Decimal  # in the customer's currency, days past due > 0
+
+    @property
+    def has_more(self) -> bool:
+        return self.page * self.size < self.count
+
+    @property
+    def complete(self) -> bool:
+        """Whether this page holds every open item (then nothing else needs reading)."""
+        return self.page == 1 and not self.has_more
+
+
+def _open_invoices(*, customer: Customer, as_of: date) -> QuerySet[Any]:
+    from relance.ledger.selectors import STILL_OWED, invoice_list_with_open
+
+    return invoice_list_with_open(entity=customer.entity, as_of=as_of).filter(
+        customer=customer, open_amount__gt=STILL_OWED
+    )
+
+
+def open_items_page(
+    *, customer: Customer, as_of: date, page: int = 1, size: int = OPEN_ITEMS_PAGE
+) -> OpenItemsPage:
+    """Page ``page`` of the open items (what ``customer_open_items`` lists, in its order).
+
+    The totals come from one aggregate query over every open item, not from the rows; when the
+    first page already holds them all (most customers), from its rows, without that query.
+    """
+    from relance.reports.selectors import configured_aging
+
+    buckets = configured_aging()
+    page = max(page, 1)
+    start = (page - 1) * size
+    rows = list(
+        _open_invoices(customer=customer, as_of=as_of)
+        .order_by("due_date", "external_ref")
+        .values_list("pk", "external_ref", "issue_date", "due_date", "currency", "amount", "open_amount")[
+            start : start + size + 1
+        ]
+    )
+    items = [
+        OpenItem(pk, ref, issued, due, currency, amount, open_amount, (as_of - due).days,
+                 buckets.bucket_for((as_of - due).days).label)
+        for pk, ref, issued, due, currency, amount, open_amount in rows[:size]
+    ]  # fmt: skip
+    if page == 1 and len(rows) <= size:
+        mine = [item for item in items if item.currency == customer.currency]
+        return OpenItemsPage(
+            items=items,
+            page=page,
+            size=size,
+            count=len(items),
+            open_total=sum((item.open_amount for item in mine), Decimal(0)),
+            overdue_total=sum((item.open_amount for item in mine if item.days_past_due > 0), Decimal(0)),
+        )
+    own = Q(currency=customer.currency)
+    totals = _open_invoices(customer=customer, as_of=as_of).aggregate(
+        count=Count("pk"),
+        open_total=Sum("open_amount", filter=own),
+        overdue_total=Sum("open_amount", filter=own & Q(due_date__lt=as_of)),
+    )
+    return OpenItemsPage(
+        items=items,
+        page=page,
+        size=size,
+        count=totals["count"],
+        open_total=totals["open_total"] or Decimal(0),
+        overdue_total=totals["overdue_total"] or Decimal(0),
+    )
+
+
+@dataclass(frozen=True)
+class OpenItemKey:
+    """What ``next_steps`` needs of an open item."""
+
+    pk: int
+    external_ref: str
+    due_date: date
+
+
+def open_item_keys(*, customer: Customer, as_of: date) -> list[OpenItemKey]:
+    """Every open item, lightly (id, reference, due date), for the next steps of the policy."""
+    rows = (
+        _open_invoices(customer=customer, as_of=as_of)
+        .order_by("due_date", "external_ref")
+        .values_list("pk", "external_ref", "due_date")
+    )
+    return [OpenItemKey(*row) for row in rows]
+
+
+@dataclass(frozen=True)
 class PaidPoint:
     invoice_ref: str
     due_date: date
@@ -261,7 +374,21 @@ class NextStep:
     policy_key: str
 
 
-def next_steps(*, customer: Customer, open_items: list[Any], today: date) -> list[NextStep]:
+def customer_policy(*, customer: Customer, policy_key: str | None) -> Any:
+    """The engine's policy ``policy_key`` of the customer's entity (only that one parsed), or None."""
+    from relance.dunning.models import Policy
+    from relance.engine.dunning.policy import policy_from_dict
+
+    row = Policy.objects.filter(entity_id=customer.entity_id, key=policy_key).first() if policy_key else None
+    return policy_from_dict(row.spec) if row is not None else None
+
+
+_UNKNOWN = object()
+
+
+def next_steps(
+    *, customer: Customer, open_items: list[Any], today: date, policy_key: Any = _UNKNOWN
+) -> list[NextStep]:
     """For each open invoice, the step of the customer's policy the run takes next, and when.
 
     Read from the recorded ``InvoiceStep`` rows and the policy's offsets, not by running the
@@ -269,11 +396,14 @@ def next_steps(*, customer: Customer, open_items: list[Any], today: date) -> lis
     the most advanced of them (catch-up) on ``today``, else the first one on due date + offset.
     Holds, promises, disputes and the cadence may still defer it (the timeline shows those).
     """
-    from relance.dunning.selectors import customer_policy_key, policy_map
+    from relance.dunning.selectors import customer_policy_key
 
-    policy_key = customer_policy_key(customer=customer)
-    policy = policy_map(entity=customer.entity).get(policy_key or "")
-    if policy is None or not open_items:
+    if not open_items:
+        return []
+    if policy_key is _UNKNOWN:
+        policy_key = customer_policy_key(customer=customer)
+    policy = customer_policy(customer=customer, policy_key=policy_key)
+    if policy is None:
         return []
     reached = dict(
         InvoiceStep.objects.filter(invoice__in=[item.pk for item in open_items], policy_key=policy.key)

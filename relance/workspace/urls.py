@@ -14,6 +14,7 @@ urlpatterns = [
     path("customers/<int:customer_id>/reassign/", views.customer_reassign, name="customer_reassign"),
     path("customers/<int:customer_id>/next/", views.customer_next, name="customer_next"),
     path("customers/<int:customer_id>/behaviour/", views.customer_behaviour, name="customer_behaviour"),
+    path("customers/<int:customer_id>/items/", views.customer_items, name="customer_items"),
     path("disputes/", views.dispute_queue, name="disputes"),
     path("disputes/<int:dispute_id>/assign/", views.dispute_assign, name="dispute_assign"),
     path("promises/", views.promise_queue, name="promises"),

@@ -17,12 +17,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from relance.accounts.decorators import NOT_ALLOWED, role_permission_required
-from relance.accounts.selectors import entities_for_user, user_can
+from relance.accounts.selectors import entities_for_user, entity_list_for_user, user_can
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
 from relance.dunning.models import Dispute, DisputeReason, Policy
 from relance.ledger.models import Customer, Entity
-from relance.workspace import charts, selectors, services
+from relance.workspace import charts, rendering, selectors, services
 from relance.workspace.simulation import policy_parse, simulate
 
 PERM_OUTCOME = "dunning.add_contactlog"
@@ -41,17 +41,23 @@ def _require(request: HttpRequest, perm: str, obj: Any = None) -> None:
         raise PermissionDenied(NOT_ALLOWED.format(perm=perm))
 
 
-def _entity(request: HttpRequest) -> tuple[Entity, QuerySet[Entity]]:
+def _entity(request: HttpRequest) -> tuple[Entity, list[Entity]]:
     """The entity chosen in the top bar (shared with the other pages through the session)."""
-    entities = entities_for_user(request.user)
+    entities = entity_list_for_user(request.user)  # one query, reused by every check in the request
     name = request.GET.get("entity") or request.session.get("entity")
-    entity = entities.filter(name=name).first() if name else None
+    entity = next((e for e in entities if e.name == name), None) if name else None
     if entity is None:
-        entity = entities.order_by("name").first()
+        entity = entities[0] if entities else None
     if entity is None:
         raise Http404("You have no access to any entity yet. Ask an administrator.")
-    request.session["entity"] = entity.name
+    _remember_entity(request, entity)
     return entity, entities
+
+
+def _remember_entity(request: HttpRequest, entity: Entity) -> None:
+    """Keep the entity in the session; write the session only when it changes (not every page)."""
+    if request.session.get("entity") != entity.name:
+        request.session["entity"] = entity.name
 
 
 def _today() -> date:
@@ -90,7 +96,9 @@ def _amount_or_none(value: str | None) -> Decimal | None:
         raise ValidationFailed(f"amount: expected a number, found {value!r}") from None
 
 
-def _base(request: HttpRequest, entity: Entity, entities: QuerySet[Entity], **extra: Any) -> dict[str, Any]:
+def _base(
+    request: HttpRequest, entity: Entity, entities: QuerySet[Entity] | list[Entity], **extra: Any
+) -> dict[str, Any]:
     return {"entity": entity, "entities": entities, "as_of": _today(), **extra}
 
 
@@ -116,6 +124,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
             entities,
             run=run,
             rows=rows,
+            rows_html=rendering.worklist_rows_html(rows),
             factor_names=factor_names,
             is_collector=is_collector,
             collectors=selectors.collectors_of(entity=entity),
@@ -191,27 +200,29 @@ def worklist_bulk(request: HttpRequest) -> HttpResponse:
 # --------------------------------------------------------------------------- customer 360
 
 
+def _page_number(request: HttpRequest) -> int:
+    number = _int_or_none(request.GET.get("page")) or 1
+    return max(number, 1)
+
+
 @login_required
 @require_GET
 def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
     from relance.dunning.selectors import customer_credit_hold, customer_policy_key, hold_list_in_force
-    from relance.ledger.selectors import customer_open_items
-    from relance.reports.selectors import configured_aging
 
     customer = _customer(request, customer_id)
-    entities = entities_for_user(request.user)
-    request.session["entity"] = customer.entity.name
+    entities = entity_list_for_user(request.user)
+    _remember_entity(request, customer.entity)
     today = _today()
-    items = customer_open_items(customer=customer, as_of=today)
-    buckets = configured_aging()
-    for item in items:
-        item.bucket = buckets.bucket_for(item.days_past_due).label
-    open_total = sum((i.open_amount for i in items if i.currency == customer.currency), Decimal(0))
-    overdue_total = sum(
-        (i.open_amount for i in items if i.currency == customer.currency and i.days_past_due > 0), Decimal(0)
+    open_items = selectors.open_items_page(customer=customer, as_of=today)
+    items_html, items_options = rendering.open_items_html(open_items.items)
+    every_open_item = (
+        open_items.items if open_items.complete else selectors.open_item_keys(customer=customer, as_of=today)
     )
+    open_total, overdue_total = open_items.open_total, open_items.overdue_total
     utilisation = (open_total / customer.credit_limit * 100) if customer.credit_limit else None
     history = selectors.payment_history(customer=customer, as_of=today)
+    policy_key = customer_policy_key(customer=customer)
     can = {
         "outcome": user_can(request.user, PERM_OUTCOME, customer),
         "promise": user_can(request.user, PERM_PROMISE, customer),
@@ -227,7 +238,10 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
             entities,
             customer=customer,
             contacts=selectors.contact_views(customer=customer),
-            items=items,
+            items=open_items.items,
+            items_html=items_html,
+            items_options=items_options,
+            open_items=open_items,
             open_total=open_total,
             overdue_total=overdue_total,
             utilisation=utilisation,
@@ -236,8 +250,10 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
             ),
             history=history,
             timeline=selectors.customer_timeline(customer=customer),
-            next_steps=selectors.next_steps(customer=customer, open_items=items, today=today)[:10],
-            policy_key=customer_policy_key(customer=customer),
+            next_steps=selectors.next_steps(
+                customer=customer, open_items=every_open_item, today=today, policy_key=policy_key
+            )[:10],
+            policy_key=policy_key,
             holds=list(hold_list_in_force(customer=customer, on=today)),
             credit_hold=customer_credit_hold(customer=customer),
             can=can,
@@ -245,6 +261,31 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
             collectors=selectors.collectors_of(entity=customer.entity) if can["assign"] else [],
             promise_default=today + timedelta(days=7),
             behaviour_url=reverse("workspace:customer_behaviour", args=[customer.pk]),
+        ),
+    )
+
+
+@login_required
+@require_GET
+def customer_items(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Page ``?page=N`` of the customer's open items: the rows alone for the page's "Show more"
+    (``?fragment=1``), or a page of its own without JavaScript."""
+    customer = _customer(request, customer_id)
+    open_items = selectors.open_items_page(customer=customer, as_of=_today(), page=_page_number(request))
+    items_html, _ = rendering.open_items_html(open_items.items)
+    template = (
+        "workspace/_open_items_rows.html" if request.GET.get("fragment") else "workspace/open_items.html"
+    )
+    return render(
+        request,
+        template,
+        _base(
+            request,
+            customer.entity,
+            entity_list_for_user(request.user),
+            customer=customer,
+            open_items=open_items,
+            items_html=items_html,
         ),
     )
 
@@ -349,7 +390,7 @@ def customer_next(request: HttpRequest, customer_id: int) -> HttpResponse:
 # --------------------------------------------------------------------------- queues
 
 
-def _filters(request: HttpRequest) -> tuple[selectors.QueueFilters, Entity, QuerySet[Entity]]:
+def _filters(request: HttpRequest) -> tuple[selectors.QueueFilters, Entity, list[Entity]]:
     entity, entities = _entity(request)
     owner = request.GET.get("owner")
     owner_id = 0 if owner == "none" else _int_or_none(owner)
@@ -366,7 +407,7 @@ def _queue(
     rows: list[dict[str, Any]],
     filters: selectors.QueueFilters,
     entity: Entity,
-    entities: QuerySet[Entity],
+    entities: list[Entity],
     statuses: list[tuple[str, str]],
     **extra: Any,
 ) -> HttpResponse:

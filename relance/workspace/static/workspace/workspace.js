@@ -52,6 +52,25 @@
       .then(function (html) { if (html) behaviour.innerHTML = html; });
   }
 
+  /* Customer page: "Show more open items" appends the next page's rows (the link works without it). */
+  document.querySelectorAll("a[data-more]").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      var body = document.querySelector("#open-items tbody");
+      if (!body || !window.fetch) return;
+      event.preventDefault();
+      fetch(link.dataset.more, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : ""; })
+        .then(function (html) {
+          var holder = document.createElement("tbody");
+          holder.innerHTML = html;
+          var next = holder.querySelector("tr[data-next]");
+          if (next) { link.dataset.more = next.dataset.next; next.remove(); }
+          else { link.parentNode.remove(); }
+          Array.prototype.slice.call(holder.children).forEach(function (row) { body.appendChild(row); });
+        });
+    });
+  });
+
   /* Search as you type. */
   var box = document.getElementById("ws-search");
   var list = document.getElementById("ws-search-results");

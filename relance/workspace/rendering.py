@@ -1,0 +1,86 @@
+"""HTML of the workspace's long tables (worklist rows, open items), written in Python.
+
+The Django template engine spends several microseconds on every variable, tag and filter: the
+worklist's 100 rows with their factors (about 2,000 nodes, 200 ``{% url %}``) took about 20 ms of
+CPU per page, more than everything else together. These functions write the same markup the
+templates wrote, with the same formatting (the ``money`` filter, ``floatformat``, Django's
+``localize`` for numbers, ``escape``); tests/workspace/test_performance_rendering.py renders the
+former template markup and compares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+from typing import Any
+
+from django.template.defaultfilters import floatformat
+from django.urls import reverse
+from django.utils.formats import localize
+from django.utils.safestring import SafeString, mark_safe
+
+from relance.web.templatetags.relance import money
+
+_PLACEHOLDER = 987654321
+
+
+def customer_url_maker() -> Any:
+    """``url(customer_id)`` for ``workspace:customer`` with one ``reverse`` instead of one per row."""
+    prefix, suffix = reverse("workspace:customer", args=[_PLACEHOLDER]).split(str(_PLACEHOLDER))
+    return lambda customer_id: f"{prefix}{int(customer_id)}{suffix}"
+
+
+def _text(value: Any) -> str:
+    """``{{ value }}`` in a template: localized, then escaped."""
+    return escape(str(localize(value)))
+
+
+def _or_dash(value: Any) -> str:
+    """``{{ value|default:"—" }}``."""
+    return _text(value) if value else "—"
+
+
+def worklist_rows_html(rows: Iterable[Any]) -> SafeString:
+    """The ``<tr>`` of each ``selectors.WorklistRow`` (keyboard row, checkbox, factors)."""
+    url = customer_url_maker()
+    parts = []
+    for row in rows:
+        link = escape(url(row.customer_id))
+        factors = "".join(
+            f'<span class="factor">{_text(name)} <b>{floatformat(points, 1)}</b></span>'
+            for name, points in row.factors.items()
+        )
+        since = "never" if row.days_since_contact is None else _text(row.days_since_contact)
+        parts.append(
+            f'<tr data-href="{link}" tabindex="-1">'
+            f'<td><input type="checkbox" name="customer" value="{_text(row.customer_id)}" '
+            f'aria-label="select {_text(row.customer_name)}"></td>'
+            f'<td class="num"><strong>{_text(row.priority)}</strong></td>'
+            f'<td><a href="{link}">{_text(row.customer_name)}</a> <small>{_text(row.customer_ref)}</small></td>'
+            f"<td>{_or_dash(row.collector)}</td>"
+            f'<td class="num">{escape(money(row.overdue_amount, row.currency))}</td>'
+            f'<td class="num late">{_text(row.max_days_past_due)}</td>'
+            f'<td class="num">{since}</td>'
+            f'<td class="num">{_text(row.broken_promises)}</td>'
+            f"<td>{_or_dash(row.risk)}</td>"
+            f'<td class="factors">{factors}</td>'
+            "</tr>\n"
+        )
+    return mark_safe("".join(parts))  # every value above is escaped
+
+
+def open_items_html(items: Iterable[Any]) -> tuple[SafeString, SafeString]:
+    """The open items' table rows and the outcome form's ``<option>`` per item (same items)."""
+    rows, options = [], []
+    for item in items:
+        open_amount = escape(money(item.open_amount, item.currency))
+        ref = _text(item.external_ref)
+        late = "late" if item.days_past_due > 0 else ""
+        rows.append(
+            f"<tr><td>{ref}</td><td>{item.issue_date.isoformat()}</td><td>{item.due_date.isoformat()}</td>"
+            f'<td class="num {late}">{_text(item.days_past_due)}</td><td>{_text(item.bucket)}</td>'
+            f'<td class="num">{escape(money(item.amount, item.currency))}</td>'
+            f'<td class="num">{open_amount}</td></tr>\n'
+        )
+        options.append(f'<option value="{_text(item.pk)}">{ref} · {open_amount}</option>')
+    return mark_safe("".join(rows)), mark_safe("".join(options))  # escaped above
