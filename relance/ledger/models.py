@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from relance.common.models import BaseModel
-from relance.ledger import validators
+from relance.ledger import documents, validators
 
 POSITIVE = [MinValueValidator(Decimal("0.0001"))]
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "expected a colour such as #1F4E79")
@@ -276,3 +276,26 @@ class DataVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity_id}/{self.scope}@{self.version}"
+
+
+class InvoiceDocument(BaseModel):
+    """One version of an invoice's PDF as the ERP produced it.
+
+    Versions are kept (the copy a customer downloaded stays on record when the ERP sends a
+    corrected one); the newest row is the invoice's document. ``sha256`` tells a re-sent copy of
+    the current version (nothing written) from a new one."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="documents")
+    file = models.FileField(storage=documents.document_storage, upload_to=documents.document_upload_path)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100, default=documents.PDF_CONTENT_TYPE)
+    original_name = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["invoice", "-id"]
+        indexes = [models.Index(fields=["invoice", "-id"], name="ledger_invoicedoc_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}: {self.original_name or self.sha256[:12]}"

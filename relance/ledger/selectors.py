@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -18,6 +19,7 @@ from relance.ledger.models import (
     Customer,
     Entity,
     Invoice,
+    InvoiceDocument,
     InvoiceStatus,
     Payment,
 )
@@ -253,3 +255,19 @@ def data_versions(*, entity_id: int) -> dict[str, int]:
         cursor.execute("SELECT scope, version FROM ledger_dataversion WHERE entity_id = %s", [entity_id])
         versions.update(cursor.fetchall())
     return versions
+
+
+# --------------------------------------------------------------------------- invoice documents
+
+
+def invoice_document_current(*, invoice: Invoice) -> InvoiceDocument | None:
+    """The invoice's PDF: its newest version, or None when the ERP has sent none."""
+    return InvoiceDocument.objects.filter(invoice_id=invoice.pk).order_by("-id").first()
+
+
+def invoice_ids_with_document(*, invoice_ids: Iterable[int]) -> set[int]:
+    """Which of ``invoice_ids`` have a PDF (one query, for a page of invoices)."""
+    ids = list(invoice_ids)
+    if not ids:
+        return set()
+    return set(InvoiceDocument.objects.filter(invoice_id__in=ids).values_list("invoice_id", flat=True))

@@ -4,22 +4,26 @@ nothing allocates more than a payment (or credit note) holds or an invoice owes.
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from relance.core.errors import OverAllocation, ValidationFailed
 from relance.core.money import validate_currency
-from relance.ledger import selectors
+from relance.ledger import documents, selectors
 from relance.ledger.models import (
     Allocation,
     CreditNote,
     DataVersion,
     Entity,
     Invoice,
+    InvoiceDocument,
     InvoiceStatus,
     Payment,
     VersionScope,
@@ -149,3 +153,83 @@ def data_version_bump(*, entity_id: int, scope: str = VersionScope.LEDGER) -> No
             DataVersion.objects.filter(entity_id=entity_id, scope=scope).update(
                 version=F("version") + 1, changed_at=now
             )
+
+
+# --------------------------------------------------------------------------- invoice documents
+
+DOCUMENT_EMPTY = "{name}: expected a PDF, found an empty file"
+DOCUMENT_NOT_PDF = "{name}: expected a PDF (a file starting with %PDF-), found {found}"
+DOCUMENT_TOO_LARGE = "{name}: expected a PDF of at most {limit:,} bytes, found {size:,} bytes"
+
+
+@dataclass(frozen=True)
+class DocumentChecked:
+    """A file that passed ``invoice_document_check``: what would be stored, and whether it is new."""
+
+    sha256: str
+    size: int
+    name: str
+    unchanged: bool
+
+
+def invoice_document_validate(*, content: bytes, name: str) -> None:
+    """Refuse anything but a non-empty PDF within the size limit (told by its first bytes)."""
+    label = name or "document"
+    if not content:
+        raise ValidationFailed(DOCUMENT_EMPTY.format(name=label), code="document_empty")
+    limit = documents.document_max_bytes()
+    if len(content) > limit:
+        raise ValidationFailed(
+            DOCUMENT_TOO_LARGE.format(name=label, limit=limit, size=len(content)), code="document_too_large"
+        )
+    if not documents.is_pdf(content):
+        raise ValidationFailed(
+            DOCUMENT_NOT_PDF.format(name=label, found=documents.looks_like(content)), code="document_not_pdf"
+        )
+
+
+def invoice_document_check(*, invoice: Invoice, content: bytes, name: str) -> DocumentChecked:
+    """Validate ``content`` for ``invoice`` and say whether it is the current document already.
+    Writes nothing (``relance documents import --dry-run`` stops here)."""
+    invoice_document_validate(content=content, name=name)
+    digest = hashlib.sha256(content).hexdigest()
+    current = selectors.invoice_document_current(invoice=invoice)
+    return DocumentChecked(
+        sha256=digest,
+        size=len(content),
+        name=documents.display_name(name),
+        unchanged=current is not None and current.sha256 == digest,
+    )
+
+
+def invoice_document_attach(*, invoice: Invoice, content: bytes, name: str) -> tuple[InvoiceDocument, bool]:
+    """Store ``content`` as the invoice's PDF: ``(document, True)`` for a new version, or the current
+    document and False when the same bytes are already its document (nothing written).
+
+    Earlier versions are kept; the newest is the one shown. A refused file writes nothing, and a
+    stored file whose row cannot be saved is deleted again."""
+    invoice_document_validate(content=content, name=name)
+    with transaction.atomic():
+        # One writer per invoice at a time, so two uploads of one PDF make one version.
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        checked = invoice_document_check(invoice=locked, content=content, name=name)
+        if checked.unchanged:
+            current = selectors.invoice_document_current(invoice=locked)
+            assert current is not None
+            return current, False
+        document = InvoiceDocument(
+            entity_id=locked.entity_id,
+            invoice=locked,
+            sha256=checked.sha256,
+            size=checked.size,
+            content_type=documents.PDF_CONTENT_TYPE,
+            original_name=checked.name,
+        )
+        document.file.save(checked.name or "invoice.pdf", ContentFile(content), save=False)
+        try:
+            document.save()
+        except BaseException:
+            if document.file.name:
+                document.file.storage.delete(document.file.name)
+            raise
+    return document, True

@@ -38,7 +38,9 @@ def bump_on_change(
 
 
 def connect_ledger() -> None:
-    from relance.ledger.models import Allocation, CreditNote, Customer, Invoice, Payment
+    from relance.ledger.models import Allocation, CreditNote, Customer, Invoice, InvoiceDocument, Payment
 
     # Not contacts: a bounced address must not make every cached KPI stale.
     bump_on_change(Customer, Invoice, CreditNote, Payment, Allocation)
+    # An invoice's PDF shows on the portal's cached pages (the download link).
+    bump_on_change(InvoiceDocument)
