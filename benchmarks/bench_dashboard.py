@@ -100,7 +100,7 @@ def main() -> None:
             admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}"')
             admin.execute(f'CREATE DATABASE "{DATABASE}"')
     url = args.database_url.rsplit("/", 1)[0] + f"/{DATABASE}"
-    rows: list[tuple[str, str, str]] = []
+    rows = Rows()
     try:
         setup_django(url)
         from django.core.management import call_command
@@ -122,6 +122,7 @@ def main() -> None:
             seconds, loaded = timed(lambda: load_app_database(work / "ledger"))
             rows.append(("load (COPY)", f"{seconds:.1f} s", ""))
             entity = Entity.objects.get(pk=loaded["entity_id"])
+        reset_sequences()
         customers = Customer.objects.filter(entity=entity).count()
         invoices = Invoice.objects.filter(entity=entity).count()
         rows.append(("ledger", "", f"{invoices:,} invoices, {customers:,} customers"))
@@ -208,6 +209,31 @@ def main() -> None:
     width = max(len(row[0]) for row in rows)
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>16}  {note}")
+
+
+class Rows(list[tuple[str, str, str]]):
+    """The result table; each row is also printed as it comes (a long run keeps what it measured)."""
+
+    def append(self, row: tuple[str, str, str]) -> None:
+        print(f"  {row[0]}: {row[1]} {row[2]} (load average {os.getloadavg()[0]:.2f})", flush=True)
+        super().append(row)
+
+
+def reset_sequences() -> None:
+    """COPY wrote explicit ids: move the id sequences past them so the ORM can insert again."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in (
+            "ledger_customer",
+            "ledger_invoice",
+            "ledger_creditnote",
+            "ledger_payment",
+            "ledger_allocation",
+        ):
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"  # noqa: S608
+            )
 
 
 def get_or_create_manager(user_create: object, email: str, entity_name: str) -> object:

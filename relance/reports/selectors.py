@@ -230,6 +230,18 @@ def kpi_snapshot_missing(*, entity: Entity, currency: str, as_of: date, key: str
     ).exists()
 
 
+def kpi_snapshots_grouped_missing(*, entity: Entity, currency: str, as_of: date, group_by: str) -> bool:
+    """Whether the current ledger version has no snapshot of any ``group_by`` value for this date."""
+    version = data_versions(entity_id=entity.pk)["ledger"]
+    return not KpiSnapshot.objects.filter(
+        entity=entity,
+        currency=currency.upper(),
+        as_of=as_of,
+        key__startswith=f"{snapshot_key()}|{group_by}=",
+        ledger_version=version,
+    ).exists()
+
+
 def trend_dates(as_of: date, points: int = TREND_POINTS) -> list[date]:
     """The dashboard's trend: the month-ends of the ``points − 1`` months before ``as_of``, then ``as_of``."""
     return [month_end(add_months(as_of, -offset)) for offset in range(points - 1, 0, -1)] + [as_of]

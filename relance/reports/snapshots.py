@@ -30,6 +30,7 @@ from relance.reports.selectors import (
     kpi_report_cached,
     kpi_snapshot_missing,
     kpi_snapshots_grouped,
+    kpi_snapshots_grouped_missing,
     snapshot_key,
     trend_dates,
 )
@@ -131,17 +132,8 @@ def snapshot_command(command: BaseCommand, options: dict[str, Any]) -> None:
             snapshot = kpi_report_cached(
                 entity=job.entity, as_of=job.as_of, currency=job.currency, with_top_overdue=job.head
             )
-            if group_by is not None and (
-                missing
-                or kpi_snapshot_missing(
-                    entity=job.entity,
-                    currency=job.currency,
-                    as_of=job.as_of,
-                    key=snapshot_key(
-                        segment="" if group_by == "segment" else None,
-                        collector="" if group_by == "collector" else None,
-                    ),
-                )
+            if group_by is not None and kpi_snapshots_grouped_missing(
+                entity=job.entity, currency=job.currency, as_of=job.as_of, group_by=group_by
             ):
                 kpi_snapshots_grouped(
                     entity=job.entity, as_of=job.as_of, group_by=group_by, currency=job.currency

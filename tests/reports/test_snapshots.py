@@ -208,3 +208,14 @@ def test_snapshot_human_output(entity, ledger):
     call_command("kpi", "snapshot", "--as-of", AS_OF.isoformat(), "--months", "2", stdout=out)
     text = out.getvalue()
     assert "KPI snapshots as of 2024-06-30" in text and "2 computed, 0 already up to date" in text
+
+
+def test_grouped_snapshots_are_filled_once_per_version(entity, ledger, engine_calls, make_invoice):
+    for _ in range(2):
+        _snapshot("--as-of", AS_OF.isoformat(), "--months", "1", "--by", "collector")
+    assert [params.group_by for params in engine_calls] == [None, "collector"]
+    make_invoice(ledger["slow"], "INV-6", "5.00", date(2024, 6, 2))
+    _snapshot("--as-of", AS_OF.isoformat(), "--months", "1", "--by", "collector")
+    assert [params.group_by for params in engine_calls] == [None, "collector", None, "collector"]
+    alice = kpi_report_cached(entity=entity, as_of=AS_OF, collector="alice")
+    assert len(engine_calls) == 4 and alice.payload["ar_total"] == "1500.00"
