@@ -4,6 +4,7 @@ children), so that another customer's rows are not found at all (the views answe
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -15,8 +16,8 @@ from django.http import Http404
 
 from relance.core.clock import SystemClock, zone
 from relance.dunning.models import Dispute, DisputeStatus, PaymentPlan, PlanStatus, Promise
-from relance.ledger.models import Customer, Entity, Invoice, Payment
-from relance.ledger.selectors import STILL_OWED, ZERO, not_void_q
+from relance.ledger.models import Customer, Entity, Invoice, InvoiceDocument, Payment
+from relance.ledger.selectors import STILL_OWED, ZERO, invoice_ids_with_document, not_void_q
 from relance.portal.models import DisputeAttachment, DisputeCase, PlanRequest, PortalLink, PortalSettings
 
 CLOCK = SystemClock()
@@ -216,6 +217,26 @@ def portal_invoice(*, link: PortalLink, invoice_id: int, as_of: date) -> Any:
     )
     invoice.days_past_due = (as_of - invoice.due_date).days
     return invoice
+
+
+def portal_invoice_document(*, link: PortalLink, invoice_id: int) -> InvoiceDocument | None:
+    """The current PDF of one invoice of the scope (None: no PDF, or not the link's invoice)."""
+    return (
+        InvoiceDocument.objects.filter(
+            not_void_q(None, prefix="invoice__"),
+            invoice_id=invoice_id,
+            invoice__entity_id=link.customer.entity_id,
+            invoice__customer_id__in=portal_scope(link=link),
+        )
+        .select_related("invoice__customer")
+        .order_by("-id")
+        .first()
+    )
+
+
+def portal_invoice_ids_with_document(*, invoices: Iterable[Any]) -> set[int]:
+    """Which invoices of a page (already scoped) have a PDF: one query for the page."""
+    return invoice_ids_with_document(invoice_ids=[invoice.pk for invoice in invoices])
 
 
 def invoice_payments(*, invoice: Invoice) -> list[Any]:

@@ -21,6 +21,11 @@ urlpatterns = [
     path("t/<str:token>/items/", views.items, name="items"),
     path("t/<str:token>/invoices/<int:invoice_id>/", views.invoice_detail, name="invoice"),
     path("t/<str:token>/invoices/<int:invoice_id>/dispute/", views.dispute, name="dispute"),
+    path(
+        "t/<str:token>/invoices/<int:invoice_id>/document.pdf",
+        views.invoice_document,
+        name="invoice_document",
+    ),
     path("t/<str:token>/statement.csv", views.statement_csv, name="statement_csv"),
     path("t/<str:token>/statement.pdf", views.statement_pdf, name="statement_pdf"),
     path("t/<str:token>/messages/", views.messages, name="messages"),

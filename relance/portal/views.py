@@ -249,8 +249,10 @@ def items(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     invoices = selectors.portal_items(link=portal.link, as_of=portal.today, filters=filters)
     page = Paginator(invoices, selectors.PAGE_SIZE).get_page(request.GET.get("page"))
+    with_pdf = selectors.portal_invoice_ids_with_document(invoices=page.object_list)
     for invoice in page.object_list:
         invoice.days_past_due = (portal.today - invoice.due_date).days
+        invoice.has_document = invoice.pk in with_pdf
     query = request.GET.copy()
     query.pop("page", None)
     accounts = selectors.portal_accounts(link=portal.link)
@@ -281,8 +283,38 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
             "invoice": invoice,
             "allocations": selectors.invoice_payments(invoice=invoice),
             "disputes": selectors.portal_disputes(link=portal.link).filter(invoice=invoice),
+            "document": selectors.portal_invoice_document(link=portal.link, invoice_id=invoice.pk),
         },
     )
+
+
+@portal_page
+def invoice_document(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """The ERP's PDF of an invoice of the scope, as a download (404 for any other invoice)."""
+    portal: Portal = request.portal  # type: ignore[attr-defined]
+    document = selectors.portal_invoice_document(link=portal.link, invoice_id=invoice_id)
+    if document is None:
+        raise Http404("no PDF for this invoice")
+    try:
+        content = document.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("the PDF is missing from the document store") from None
+    services.event_record(
+        actor=portal.actor,
+        action="invoice_pdf",
+        customer=document.invoice.customer,
+        invoice=document.invoice.external_ref,
+        document=document.pk,
+    )
+    response = FileResponse(
+        content,
+        as_attachment=True,
+        filename=f"{document.invoice.external_ref}.pdf",
+        content_type="application/pdf",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response  # type: ignore[return-value]
 
 
 @portal_page
