@@ -181,3 +181,37 @@ def test_the_run_takes_no_step_for_a_held_customer(ws, sales, client_for):
     assert {ws.second.pk, ws.other.pk} <= acted  # due as well, not held: chased
     held = Suppression.objects.filter(customer=ws.late, run=outcome.run)
     assert set(held.values_list("reason", flat=True)) == {"hold"}
+
+
+def test_next_steps_of_many_accounts_equal_the_360_pages(ws_engine):
+    """The bulk next steps of "My accounts" follow the customer 360's rule exactly: after a real
+    run (recorded steps), with a segment on another policy, and for an account not yet due."""
+    from relance.dunning.services import policy_import, segment_policy_assign
+    from relance.engine.dunning.defaults import default_policies
+    from relance.engine.dunning.policy import policy_to_dict
+    from relance.ledger.models import Customer
+    from relance.ledger.selectors import customer_open_items
+    from relance.workspace.hold_selectors import next_steps_of_accounts
+    from relance.workspace.selectors import next_steps
+
+    ws = ws_engine
+    policy_import(entity=ws.acme, spec=policy_to_dict(default_policies()["high_risk"]))
+    segment_policy_assign(entity=ws.acme, policy_key="high_risk", segment="risky")
+    Customer.objects.filter(pk=ws.other.pk).update(segment="risky")
+    ahead = Customer.objects.create(entity=ws.acme, external_ref="C-AHEAD", name="Ahead", currency="EUR")
+    _invoice(ahead, "INV-A1", "800.00", -20, ws.today)
+    later = ws.today + timedelta(days=20)  # some recorded steps reached, others come due meanwhile
+    for today in (ws.today, later):
+        customers = {c.pk: c for c in Customer.objects.filter(entity=ws.acme)}
+        items = {pk: customer_open_items(customer=c, as_of=today) for pk, c in customers.items()}
+        items = {pk: found for pk, found in items.items() if found}
+        bulk = next_steps_of_accounts(
+            entity=ws.acme, items_by_customer=items, customers=customers, today=today
+        )
+        one_by_one = {
+            pk: next_steps(customer=customers[pk], open_items=found, today=today)
+            for pk, found in items.items()
+        }
+        assert bulk == one_by_one
+        assert {step.policy_key for step in bulk[ws.other.pk]} == {"high_risk"}
+    assert any(steps for steps in bulk.values())
