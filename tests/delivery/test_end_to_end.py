@@ -48,5 +48,12 @@ def test_a_firm_reminder_in_french_reaches_the_server(
     assert "545,67" in text and "FR76" in text.replace(" ", "")  # the total, French style; the IBAN
     html = email.get_body(("html",)).get_content()
     assert "INV-2" in html
-    attachments = {part.get_filename(): part.get_content_type() for part in email.iter_attachments()}
+    attachments = {
+        part.get_filename(): part.get_content_type()
+        for part in email.iter_attachments()
+        if part.get_content_disposition() == "attachment"  # not the inline QR code
+    }
     assert attachments == {a.filename: a.content_type for a in message.attachments.all()}
+    inline = [part for part in email.walk() if part.get_content_disposition() == "inline"]
+    assert [part.get_content_type() for part in inline] == ["image/png"]  # the payment QR code
+    assert f'src="cid:{inline[0]["Content-ID"].strip("<>")}"' in html and "data:image" not in html
