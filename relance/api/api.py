@@ -10,6 +10,7 @@ from ninja.openapi.docs import Swagger
 from ninja.parser import Parser
 
 from relance.api.auth import api_auth
+from relance.api.documents import router as documents_router
 from relance.api.errors import install_error_handlers
 from relance.api.views import router
 
@@ -35,4 +36,6 @@ api = NinjaAPI(
     parser=DecimalJSONParser(),
 )
 install_error_handlers(api)
+# Before ``router``: its ``/invoices/{path:ref}`` would also match ``/invoices/X/document``.
+api.add_router("/", documents_router)
 api.add_router("/", router)
