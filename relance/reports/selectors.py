@@ -253,7 +253,7 @@ def ledger_is_small(*, entity: Entity, limit: int | None = None) -> bool:
     A LIMITed count: it stops after ``limit + 1`` rows, whatever the ledger's size."""
     if limit is None:
         limit = int(getattr(settings, "RELANCE_DASHBOARD_LIVE_LIMIT", DEFAULT_LIVE_LIMIT))
-    return Invoice.objects.filter(entity=entity).values("pk")[: limit + 1].count() <= limit
+    return Invoice.objects.filter(entity=entity).order_by().values("pk")[: limit + 1].count() <= limit
 
 
 @dataclass(frozen=True)

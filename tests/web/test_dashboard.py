@@ -172,3 +172,14 @@ def test_another_entitys_dashboard_is_out_of_reach(manager, ledger, entity):
     client = Client()
     client.force_login(stranger)
     assert client.get(reverse("web:dashboard"), {"entity": "globex"}).status_code == 404
+
+
+def test_a_large_ledgers_page_is_a_few_queries(
+    manager, ledger, engine_calls, settings, django_assert_max_num_queries
+):
+    call_command("kpi", "snapshot", "--as-of", AS_OF.isoformat(), "--quiet")
+    settings.RELANCE_DASHBOARD_LIVE_LIMIT = 1
+    with django_assert_max_num_queries(20):
+        html = _page(manager)
+    assert len(engine_calls) == 12  # the command's, none from the page
+    assert "Late Payer GmbH" in html.split("Most overdue customers")[1]
