@@ -164,7 +164,7 @@ def main() -> None:
         Invoice.objects.create(
             entity=entity,
             customer_id=some.customer_id,
-            external_ref="BENCH-NEW-1",
+            external_ref=f"BENCH-NEW-{time.time_ns()}",
             issue_date=END,
             due_date=END,
             currency=entity.currency,

@@ -38,6 +38,7 @@ from relance.reports.selectors import (
 ERROR_MONTHS = "--months must be at least 1, not {found}"
 ERROR_GROUP = "snapshot fills groups by segment or collector, not {found}"
 ERROR_NO_ENTITY = "no entity named {name!r}"
+ERROR_OPTION = "snapshot stores what the dashboard shows: --{option} does not apply"
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,9 @@ def snapshot_command(command: BaseCommand, options: dict[str, Any]) -> None:
         as_of = parse_iso_date(options["as_of"]) if options["as_of"] else timezone.localdate()
     except RelanceError as exc:
         raise CommandError(exc.message) from None
+    for option, name in (("backend", "backend"), ("period_start", "from"), ("aging", "aging")):
+        if options.get(option):
+            raise CommandError(ERROR_OPTION.format(option=name))
     if options["months"] < 1:
         raise CommandError(ERROR_MONTHS.format(found=options["months"]))
     group_by = options.get("by")

@@ -199,6 +199,8 @@ def test_snapshot_by_segment_and_its_errors(entity, ledger):
         call_command("kpi", "snapshot", "--months", "0", "--quiet")
     with pytest.raises(CommandError, match="no entity named"):
         call_command("kpi", "snapshot", "--entity", "nope", "--quiet")
+    with pytest.raises(CommandError, match="--backend does not apply"):
+        call_command("kpi", "snapshot", "--backend", "duckdb:///x.duckdb", "--quiet")
     with pytest.raises(CommandError, match="--as-of is required"):
         call_command("kpi")
 
