@@ -65,6 +65,7 @@ class Command(BaseCommand):
         else:
             self._load(entity, options)
             self._collections(entity)
+            self._invoice_copies(entity)
         # the dashboard's KPI snapshots (12 month-ends), so its first load reads instead of computing
         self.stdout.write("Computing the dashboard's KPI snapshots…")
         call_command("kpi", "snapshot", "--entity", entity.name, "--quiet")
@@ -113,6 +114,15 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Today's collections run: {len(outcome.decisions)} decisions"
             + (f", {queued.created} messages queued (relance outbox list)." if queued else ".")
+        )
+
+    def _invoice_copies(self, entity: Entity) -> None:
+        """A PDF "invoice copy" for some open invoices, for the portal's download (the ERP's in real life)."""
+        from relance.demo.invoice_copies import demo_invoice_copies_attach
+
+        attached = demo_invoice_copies_attach(entity=entity, as_of=timezone.localdate())
+        self.stdout.write(
+            f"Invoice PDFs: {attached} demo copies attached (relance documents import for real ones)."
         )
 
     @transaction.atomic
