@@ -215,3 +215,14 @@ def test_next_steps_of_many_accounts_equal_the_360_pages(ws_engine):
         assert bulk == one_by_one
         assert {step.policy_key for step in bulk[ws.other.pk]} == {"high_risk"}
     assert any(steps for steps in bulk.values())
+
+
+def test_others_see_the_accounts_they_collect_or_one_sales_owners(ws, sales, client_for):
+    sam, ahead, _ = sales
+    rows = client_for(ws.ana).get(reverse("workspace:my_accounts")).context["accounts"].rows
+    assert {row.customer.pk for row in rows} == {ws.late.pk, ws.second.pk}  # ana collects them
+    response = client_for(ws.manager).get(reverse("workspace:my_accounts"), {"owner": sam.pk})
+    assert {row.customer.pk for row in response.context["accounts"].rows} == {ws.late.pk, ahead.pk}
+    assert sam in list(response.context["owners"])
+    globex = client_for(ws.globex_manager).get(reverse("workspace:my_accounts"), {"owner": sam.pk})
+    assert globex.context["accounts"].rows == []  # another entity's accounts: none
