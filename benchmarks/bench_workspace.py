@@ -80,6 +80,46 @@ def collectors_create(entity_id: int, count: int) -> list[str]:
     return [user.email for user in users]
 
 
+def cpu_per_page(email: str, customer_ids: list[int], rounds: int = 30) -> list[tuple[str, str, str]]:
+    """Server CPU of each page in this process (Django's test client, no HTTP): the measure that
+    stays comparable on a shared machine, with the queries each page makes."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(email=email))
+    pages = {
+        "worklist /w/worklist/": lambda n: "/w/worklist/",
+        "customer 360 /w/customers/<id>/": lambda n: f"/w/customers/{customer_ids[n % len(customer_ids)]}/",
+    }
+    lines = []
+    for label, path in pages.items():
+        for n in range(3):
+            client.get(path(n))
+        cpu = []
+        for n in range(rounds):
+            started = time.process_time()
+            response = client.get(path(n))
+            cpu.append(time.process_time() - started)
+            if response.status_code != 200:
+                raise SystemExit(f"{path(n)}: {response.status_code}")
+        counts = []
+        for n in range(5):
+            with CaptureQueriesContext(connection) as queries:
+                client.get(path(n))
+            counts.append(len(queries))
+        lines.append(
+            (
+                f"CPU per page (in process): {label}",
+                f"p50 {statistics.median(cpu) * 1000:.1f} ms",
+                f"p95 {percentile(cpu, 0.95) * 1000:.1f} ms, {min(counts)}-{max(counts)} queries, n={rounds}",
+            )
+        )
+    return lines
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -215,6 +255,7 @@ def main() -> None:
     server = None
     try:
         seconds_migrate, _ = timed(lambda: setup_django(url))
+        from django.db import connection
         from django.utils import timezone
 
         from relance.dunning.models import DunningRun, WorklistEntry
@@ -262,6 +303,8 @@ def main() -> None:
             today = timezone.localdate()
             seconds, outcome = timed(lambda: run_start(entity=entity, as_of=today, started_by="bench"))
             run = outcome.run
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")  # the run's rows, as autovacuum would soon (stable plans)
             lines.append(
                 (
                     f"daily run {today}",
@@ -281,6 +324,7 @@ def main() -> None:
         _, simple_rows = worklist_rows(entity=entity, collector_email=emails[0])
         simple_worklist = time.perf_counter() - started
 
+        lines += cpu_per_page(emails[0], samples.get(emails[0]) or all_ids)
         server, base = serve(url, args.workers, args.threads)
 
         def workspace_pages(client: httpx.Client, rng: random.Random) -> list[tuple[str, str]]:

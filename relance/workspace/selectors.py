@@ -448,13 +448,77 @@ def _instant(day: date) -> datetime:
     return datetime.combine(day, time(12, 0), tzinfo=UTC)
 
 
-def customer_timeline(*, customer: Customer, limit: int = TIMELINE_LIMIT) -> list[TimelineItem]:
+def _record_sources() -> dict[str, tuple[Any, dict[str, Any]]]:
+    """Each kind of record the customer page reads: its model and the filter beyond the customer."""
+    from django.apps import apps
+
+    from relance.delivery.models import CallTask, OutboundMessage
+    from relance.dunning.models import CreditHold, CreditHoldStatus
+
+    sources: dict[str, tuple[Any, dict[str, Any]]] = {
+        "message": (OutboundMessage, {}),
+        "call": (CallTask, {}),
+        "contact": (ContactLog, {}),
+        "note": (CustomerNote, {}),
+        "promise": (Promise, {}),
+        "dispute": (Dispute, {}),
+        "plan": (PaymentPlan, {}),
+        "hold": (CustomerHold, {}),
+        "credit_hold": (CreditHold, {"status": CreditHoldStatus.ACTIVE.value}),
+    }
+    if apps.is_installed("relance.portal"):  # the portal app is optional for the workspace
+        from relance.portal.models import PortalEvent
+
+        sources["portal"] = (PortalEvent, {})
+    return sources
+
+
+ALL_RECORD_KINDS = frozenset(
+    ("message", "call", "contact", "note", "promise", "dispute", "plan", "hold", "credit_hold", "portal")
+)
+
+
+def customer_records_present(*, customer: Customer) -> frozenset[str]:
+    """Which kinds of record the customer has (``_record_sources``), in one small query.
+
+    Most customers have messages and little else; the page then reads only those kinds instead
+    of asking ten tables (an ORM query costs about 0.4 ms of CPU even when it finds nothing).
+    """
+    from django.db import connection
+
+    quote = connection.ops.quote_name
+    parts, params = [], []
+    for kind, (model, extra) in _record_sources().items():
+        conditions = [f"{quote(model._meta.get_field('customer').column)} = %s"]
+        params.append(customer.pk)
+        for name, value in extra.items():
+            conditions.append(f"{quote(model._meta.get_field(name).column)} = %s")
+            params.append(value)
+        parts.append(
+            f"SELECT '{kind}' WHERE EXISTS (SELECT 1 FROM {quote(model._meta.db_table)} "  # noqa: S608
+            f"WHERE {' AND '.join(conditions)})"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return frozenset(row[0] for row in cursor.fetchall())
+
+
+def customer_timeline(
+    *, customer: Customer, limit: int = TIMELINE_LIMIT, present: frozenset[str] = ALL_RECORD_KINDS
+) -> list[TimelineItem]:
     """Every message, call task, contact, note, promise, dispute, plan, hold and portal action,
-    newest first (at most ``limit`` of each kind)."""
+    newest first (at most ``limit`` of each kind). ``present``: the kinds worth reading
+    (``customer_records_present``); all by default. A kind not present is not even built as a
+    query (building one costs about as much CPU as running it)."""
     from relance.delivery.models import CallTask, OutboundMessage
 
     items: list[TimelineItem] = []
-    for message in OutboundMessage.objects.filter(customer=customer).order_by("-queued_at")[:limit]:
+    messages = (
+        OutboundMessage.objects.filter(customer=customer).order_by("-queued_at")[:limit]
+        if "message" in present
+        else ()
+    )
+    for message in messages:
         items.append(
             TimelineItem(
                 message.queued_at,
@@ -464,7 +528,9 @@ def customer_timeline(*, customer: Customer, limit: int = TIMELINE_LIMIT) -> lis
                 message.status,
             )
         )
-    for task in CallTask.objects.filter(customer=customer).order_by("-due_on")[:limit]:
+    for task in (
+        CallTask.objects.filter(customer=customer).order_by("-due_on")[:limit] if "call" in present else ()
+    ):
         items.append(
             TimelineItem(
                 task.completed_at or _instant(task.due_on),
@@ -474,7 +540,12 @@ def customer_timeline(*, customer: Customer, limit: int = TIMELINE_LIMIT) -> lis
                 task.status,
             )
         )
-    for log in ContactLog.objects.filter(customer=customer).order_by("-on", "-id")[:limit]:
+    logs = (
+        ContactLog.objects.filter(customer=customer).order_by("-on", "-id")[:limit]
+        if "contact" in present
+        else ()
+    )
+    for log in logs:
         items.append(
             TimelineItem(
                 log.created_at if log.on == log.created_at.date() else _instant(log.on),
@@ -483,10 +554,20 @@ def customer_timeline(*, customer: Customer, limit: int = TIMELINE_LIMIT) -> lis
                 log.note,
             )
         )
-    for note in CustomerNote.objects.filter(customer=customer).select_related("created_by")[:limit]:
+    notes = (
+        CustomerNote.objects.filter(customer=customer).select_related("created_by")[:limit]
+        if "note" in present
+        else ()
+    )
+    for note in notes:
         who = note.created_by.get_username() if note.created_by else ""
         items.append(TimelineItem(note.created_at, "note", f"note by {who}".strip(), note.text))
-    for promise in Promise.objects.filter(customer=customer).order_by("-created_on", "-id")[:limit]:
+    promises = (
+        Promise.objects.filter(customer=customer).order_by("-created_on", "-id")[:limit]
+        if "promise" in present
+        else ()
+    )
+    for promise in promises:
         items.append(
             TimelineItem(
                 promise.created_at,
@@ -496,9 +577,12 @@ def customer_timeline(*, customer: Customer, limit: int = TIMELINE_LIMIT) -> lis
                 promise.status,
             )
         )
-    for dispute in (
+    disputes = (
         Dispute.objects.filter(customer=customer).select_related("invoice").order_by("-opened_on")[:limit]
-    ):
+        if "dispute" in present
+        else ()
+    )
+    for dispute in disputes:
         items.append(
             TimelineItem(
                 dispute.created_at,
@@ -508,20 +592,30 @@ def customer_timeline(*, customer: Customer, limit: int = TIMELINE_LIMIT) -> lis
                 dispute.status if not dispute.resolution else f"{dispute.status} ({dispute.resolution})",
             )
         )
-    for plan in PaymentPlan.objects.filter(customer=customer).order_by("-starts_on")[:limit]:
+    plans = (
+        PaymentPlan.objects.filter(customer=customer).order_by("-starts_on")[:limit]
+        if "plan" in present
+        else ()
+    )
+    for plan in plans:
         items.append(
             TimelineItem(
                 plan.created_at, "plan", f"payment plan from {plan.starts_on}", plan.note, plan.status
             )
         )
-    for hold in CustomerHold.objects.filter(customer=customer).order_by("-starts_on")[:limit]:
+    holds = (
+        CustomerHold.objects.filter(customer=customer).order_by("-starts_on")[:limit]
+        if "hold" in present
+        else ()
+    )
+    for hold in holds:
         until = f" to {hold.ends_on}" if hold.ends_on else ""
         items.append(
             TimelineItem(hold.created_at, "hold", f"{hold.kind} from {hold.starts_on}{until}", hold.reason)
         )
     from django.apps import apps
 
-    if apps.is_installed("relance.portal"):  # the portal app is optional for the workspace
+    if "portal" in present and apps.is_installed("relance.portal"):  # the portal app is optional here
         from relance.portal.models import PortalEvent
 
         for event in PortalEvent.objects.filter(customer=customer).order_by("-at")[:limit]:

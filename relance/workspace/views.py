@@ -223,6 +223,7 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
     utilisation = (open_total / customer.credit_limit * 100) if customer.credit_limit else None
     history = selectors.payment_history(customer=customer, as_of=today)
     policy_key = customer_policy_key(customer=customer)
+    present = selectors.customer_records_present(customer=customer)  # kinds the page need not ask for
     can = {
         "outcome": user_can(request.user, PERM_OUTCOME, customer),
         "promise": user_can(request.user, PERM_PROMISE, customer),
@@ -249,13 +250,13 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
                 history, title=f"Days late per paid invoice — {customer.name}"
             ),
             history=history,
-            timeline=selectors.customer_timeline(customer=customer),
+            timeline=selectors.customer_timeline(customer=customer, present=present),
             next_steps=selectors.next_steps(
                 customer=customer, open_items=every_open_item, today=today, policy_key=policy_key
             )[:10],
             policy_key=policy_key,
-            holds=list(hold_list_in_force(customer=customer, on=today)),
-            credit_hold=customer_credit_hold(customer=customer),
+            holds=list(hold_list_in_force(customer=customer, on=today)) if "hold" in present else [],
+            credit_hold=customer_credit_hold(customer=customer) if "credit_hold" in present else None,
             can=can,
             reasons=DisputeReason.choices,
             collectors=selectors.collectors_of(entity=customer.entity) if can["assign"] else [],

@@ -173,3 +173,31 @@ def test_permissions_in_one_query_equal_role_and_model_backend_permissions(db, e
     access_memo_clear(user)
     assert _permissions(user) == role_permissions(role) | frozenset(user.get_all_permissions())
     assert {"audit.view_auditevent", "ledger.delete_invoice"} <= _permissions(user)
+
+
+def test_records_present_lets_the_page_skip_only_kinds_the_customer_does_not_have(ws, client_for):
+    from relance.dunning.models import ContactLog, CreditHold, CreditHoldStatus, CustomerHold
+    from relance.dunning.services import promise_add
+    from relance.workspace.selectors import customer_records_present, customer_timeline
+    from relance.workspace.services import customer_note_add
+
+    assert customer_records_present(customer=ws.late) == frozenset()
+    customer_note_add(customer=ws.late, text="called", user=ws.ana)
+    promise_add(
+        customer=ws.late, promised_date=ws.today + timedelta(days=3), on=ws.today, amount=Decimal("100")
+    )
+    ContactLog.objects.create(entity=ws.acme, customer=ws.late, on=ws.today, channel="phone", note="rang")
+    CustomerHold.objects.create(
+        entity=ws.acme, customer=ws.late, kind="legal", reason="lawyer", starts_on=ws.today
+    )
+    credit = CreditHold.objects.create(
+        entity=ws.acme, customer=ws.late, status=CreditHoldStatus.RELEASED, placed_on=ws.today
+    )
+    present = customer_records_present(customer=ws.late)
+    assert present == {"note", "promise", "contact", "hold"}  # a released credit hold is not in force
+    assert customer_timeline(customer=ws.late, present=present) == customer_timeline(customer=ws.late)
+    assert customer_records_present(customer=ws.second) == frozenset()
+    CreditHold.objects.filter(pk=credit.pk).update(status=CreditHoldStatus.ACTIVE)
+    assert "credit_hold" in customer_records_present(customer=ws.late)
+    html = client_for(ws.ana).get(reverse("workspace:customer", args=[ws.late.pk])).content.decode()
+    assert "Credit hold since" in html and "On legal since" in html and "lawyer" in html
