@@ -157,3 +157,12 @@ def test_a_pdf_missing_from_the_store_is_404_not_a_crash(client, url, ledger):
     late = ledger["invoices"]["late"]
     Path(_attach(late).file.path).unlink()
     assert client.get(url("invoice_document", late.pk)).status_code == 404
+
+
+def test_the_download_is_offered_in_the_customers_language(client, url, ledger):
+    late = ledger["invoices"]["late"]
+    _attach(late)
+    page = client.get(url("invoice", late.pk) + "?lang=fr").content.decode()
+    assert "Télécharger la facture (PDF)" in page
+    items = client.get(url("items") + "?lang=de").content.decode()
+    assert 'aria-label="Rechnung INV-1 (PDF)"' in items
