@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
+from django.conf import settings
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils.formats import localize
@@ -31,7 +32,12 @@ def customer_url_maker() -> Any:
 
 
 def _text(value: Any) -> str:
-    """``{{ value }}`` in a template: localized, then escaped."""
+    """``{{ value }}`` in a template: localized, then escaped (text and plain integers directly:
+    ``localize`` leaves them as they are unless thousands are grouped)."""
+    if isinstance(value, str):
+        return escape(value)
+    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+        return str(value)
     return escape(str(localize(value)))
 
 

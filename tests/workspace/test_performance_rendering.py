@@ -86,3 +86,13 @@ def test_open_item_rows_and_options_are_the_template_markup(language, sample):
         rows_html, options = open_items_html(sample)
         assert _same(rows_html) == _same(Template(OPEN_ITEM_ROW).render(Context({"items": sample})))
         assert options == Template(OPTIONS).render(Context({"items": sample}))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sample=st.lists(rows, min_size=1, max_size=3))
+def test_worklist_rows_group_thousands_when_the_setting_says_so(sample):
+    from django.test import override_settings
+
+    with override_settings(USE_THOUSAND_SEPARATOR=True), translation.override("en"):
+        expected = Template(WORKLIST_ROW).render(Context({"rows": sample}))
+        assert _same(worklist_rows_html(sample)) == _same(expected)
