@@ -1,6 +1,20 @@
-from django.contrib import admin
+from typing import Any
+from urllib.parse import quote, urlencode
 
-from relance.ledger.models import Allocation, Contact, CreditNote, Customer, Entity, Invoice, Payment
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from relance.ledger.models import (
+    Allocation,
+    Contact,
+    CreditNote,
+    Customer,
+    Entity,
+    Invoice,
+    InvoiceDocument,
+    Payment,
+)
 
 
 @admin.register(Entity)
@@ -59,3 +73,40 @@ class PaymentAdmin(admin.ModelAdmin):
 class AllocationAdmin(admin.ModelAdmin):
     list_display = ["invoice", "payment", "credit_note", "date", "amount"]
     raw_id_fields = ["invoice", "payment", "credit_note"]
+
+
+DOCUMENT_FIELDS = (
+    "entity",
+    "invoice",
+    "original_name",
+    "size",
+    "sha256",
+    "content_type",
+    "created_at",
+    "download",
+)
+
+
+@admin.register(InvoiceDocument)
+class InvoiceDocumentAdmin(admin.ModelAdmin):
+    """Read-only: PDFs come from the ERP (``relance documents import``, the API). The download
+    goes through the API's GET, which a signed-in staff user may call; the file has no URL."""
+
+    list_display = ["invoice", "entity", "original_name", "size", "created_at", "download"]
+    list_filter = ["entity"]
+    search_fields = ["invoice__external_ref", "original_name", "sha256"]
+    fields = readonly_fields = DOCUMENT_FIELDS
+    list_select_related = ["invoice", "entity"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="PDF")
+    def download(self, document: InvoiceDocument) -> str:
+        url = "/api/v1/invoices/{}/document?{}".format(
+            quote(document.invoice.external_ref, safe="/"), urlencode({"entity": document.entity.name})
+        )
+        return format_html('<a href="{}">download (current version)</a>', url)

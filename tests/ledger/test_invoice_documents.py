@@ -278,3 +278,19 @@ def test_pattern_matches_whole_names_only():
     assert regex.fullmatch("INV.1.PDF").group("ref") == "INV.1"
     assert regex.fullmatch("INV-1.pdf.exe") is None
     assert regex.fullmatch(".pdf") is None
+
+
+def test_admin_lists_documents_and_links_the_download_through_the_api(client, invoice, django_user_model):
+    from relance.ledger.services import invoice_document_attach
+
+    invoice_document_attach(invoice=invoice, content=PDF, name="FA-1.pdf")
+    staff = django_user_model.objects.create_superuser("root", "root@example.com", "x-Pass-123456")
+    client.force_login(staff)
+    listing = client.get("/admin/ledger/invoicedocument/")
+    assert listing.status_code == 200
+    html = listing.content.decode()
+    assert "FA-1.pdf" in html
+    href = "/api/v1/invoices/INV-1/document?entity=acme"
+    assert f'href="{href}"' in html
+    download = client.get(href)
+    assert download.status_code == 200 and b"".join(download.streaming_content) == PDF
