@@ -183,3 +183,13 @@ def test_a_large_ledgers_page_is_a_few_queries(
         html = _page(manager)
     assert len(engine_calls) == 12  # the command's, none from the page
     assert "Late Payer GmbH" in html.split("Most overdue customers")[1]
+
+
+def test_a_large_ledger_offers_the_currencies_it_has_snapshots_for(manager, ledger, make_invoice, settings):
+    make_invoice(ledger["prompt"], "INV-USD", "70.00", date(2024, 6, 1), date(2024, 6, 2), currency="USD")
+    call_command("kpi", "snapshot", "--as-of", AS_OF.isoformat(), "--months", "1", "--quiet")
+    settings.RELANCE_DASHBOARD_LIVE_LIMIT = 1
+    html = _page(manager)
+    assert "currency=USD" in html  # offered, from the snapshots
+    usd = _page(manager, currency="usd")
+    assert "$70.00" in usd.split("Open receivables")[1][:200]
