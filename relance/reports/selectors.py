@@ -188,11 +188,13 @@ def kpi_snapshots_grouped(
     group_by: str,
     currency: str | None = None,
     aging: AgingBuckets | None = None,
+    with_top_overdue: bool = False,
 ) -> list[KpiSnapshot]:
     """One engine run grouped by segment or collector, stored as each group's filtered snapshot.
 
     A report filtered on a segment is that segment's report under ``group_by`` (the engine
-    selects the same customers), so one pass fills every value of the dashboard's filter."""
+    selects the same customers), so one pass fills every value of the dashboard's filter;
+    ``with_top_overdue`` adds each group's top overdue accounts (one more pass for all)."""
     from relance.reports.services import kpi_snapshot_store
 
     version = data_versions(entity_id=entity.pk)["ledger"]
@@ -200,11 +202,21 @@ def kpi_snapshots_grouped(
     started = time.perf_counter()
     reports = kpi_report(entity=entity, as_of=as_of, group_by=group_by, currency=currency, aging=aging)
     seconds = time.perf_counter() - started
+    tops = (
+        top_overdue_by_group(entity=entity, as_of=as_of, currency=currency, group_by=group_by)
+        if with_top_overdue
+        else None
+    )
     stored = []
     for report in reports:
         group = report.group or ""
         segment = group if group_by == "segment" else None
         collector = group if group_by == "collector" else None
+        dashboard = collected_and_due(
+            entity=entity, as_of=as_of, currency=currency, segment=segment, collector=collector
+        )
+        if tops is not None:
+            dashboard["top_overdue"] = tops.get(group, [])
         stored.append(
             kpi_snapshot_store(
                 entity=entity,
@@ -213,9 +225,7 @@ def kpi_snapshots_grouped(
                 key=snapshot_key(aging=aging, segment=segment, collector=collector),
                 ledger_version=version,
                 payload=report.to_json(),
-                dashboard=collected_and_due(
-                    entity=entity, as_of=as_of, currency=currency, segment=segment, collector=collector
-                ),
+                dashboard=dashboard,
                 seconds=seconds,
             )
         )
@@ -383,19 +393,11 @@ def collected_and_due(
     }
 
 
-def top_overdue_accounts(
-    *,
-    entity: Entity,
-    as_of: date,
-    currency: str,
-    segment: str | None = None,
-    collector: str | None = None,
-    limit: int = TOP_OVERDUE,
-) -> list[dict[str, Any]]:
-    """The customers with the most overdue (past due, DPD ≥ 1) open invoices as of ``as_of``.
-
-    Open amounts come from the engine's own per-invoice frame (``invoice_frame``): the same
-    definition as the aging, in one pass on the database."""
+def _overdue_per_customer(
+    *, entity: Entity, as_of: date, currency: str, segment: str | None = None, collector: str | None = None
+) -> tuple[Any, Any]:
+    """(backend, table of ``group_key`` = customer ref, ``open_units``, ``overdue_units``) from
+    the engine's own per-invoice frame (``invoice_frame``): the aging's definition of open."""
     params = _params(
         entity=entity,
         as_of=as_of,
@@ -411,10 +413,10 @@ def top_overdue_accounts(
     per_customer = frame.group_by("group_key").aggregate(
         open_units=open_units.sum().cast("int64"), overdue_units=overdue.sum().cast("int64")
     )
-    top = per_customer.filter(per_customer.overdue_units > 0).order_by(
-        [ibis.desc("overdue_units"), "group_key"]
-    )
-    rows = ledger.backend.to_pyarrow(top.limit(limit)).to_pylist()
+    return ledger, per_customer.filter(per_customer.overdue_units > 0)
+
+
+def _overdue_rows(entity: Entity, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     customers = {
         customer.external_ref: customer
         for customer in Customer.objects.filter(
@@ -422,22 +424,60 @@ def top_overdue_accounts(
         )
     }
     places = Decimal("0.01")
-    result = []
-    for row in rows:
-        customer = customers.get(row["group_key"])
-        if customer is None:
-            continue
-        result.append(
-            {
-                "customer_id": customer.pk,
-                "external_ref": customer.external_ref,
-                "name": customer.name,
-                "segment": customer.segment,
-                "open": str((Decimal(row["open_units"]) / MONEY_SCALE).quantize(places)),
-                "overdue": str((Decimal(row["overdue_units"]) / MONEY_SCALE).quantize(places)),
-            }
+    return [
+        {
+            "customer_id": customer.pk,
+            "external_ref": customer.external_ref,
+            "name": customer.name,
+            "segment": customer.segment,
+            "open": str((Decimal(row["open_units"]) / MONEY_SCALE).quantize(places)),
+            "overdue": str((Decimal(row["overdue_units"]) / MONEY_SCALE).quantize(places)),
+        }
+        for row in rows
+        if (customer := customers.get(row["group_key"])) is not None
+    ]
+
+
+def top_overdue_accounts(
+    *,
+    entity: Entity,
+    as_of: date,
+    currency: str,
+    segment: str | None = None,
+    collector: str | None = None,
+    limit: int = TOP_OVERDUE,
+) -> list[dict[str, Any]]:
+    """The customers with the most overdue (past due, DPD ≥ 1) open invoices as of ``as_of``,
+    in one pass on the database."""
+    ledger, overdue = _overdue_per_customer(
+        entity=entity, as_of=as_of, currency=currency, segment=segment, collector=collector
+    )
+    top = overdue.order_by([ibis.desc("overdue_units"), "group_key"]).limit(limit)
+    return _overdue_rows(entity, ledger.backend.to_pyarrow(top).to_pylist())
+
+
+def top_overdue_by_group(
+    *, entity: Entity, as_of: date, currency: str, group_by: str, limit: int = TOP_OVERDUE
+) -> dict[str, list[dict[str, Any]]]:
+    """``top_overdue_accounts`` of every segment (collector) at once: one pass, ranked per group."""
+    ledger, overdue = _overdue_per_customer(entity=entity, as_of=as_of, currency=currency)
+    customers = ledger.tables.customers
+    customers = customers.filter(customers.entity_id == entity.pk).select(
+        _ref=customers.external_ref, group_value=customers[group_by].cast("string").fill_null("")
+    )
+    joined = overdue.join(customers, overdue.group_key == customers._ref)
+    ranked = joined.mutate(
+        rank=ibis.row_number().over(
+            group_by=joined.group_value, order_by=[ibis.desc(joined.overdue_units), joined.group_key]
         )
-    return result
+    )
+    top = ranked.filter(ranked["rank"] < limit)
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(
+        ledger.backend.to_pyarrow(top).to_pylist(), key=lambda row: (row["group_value"], row["rank"])
+    ):
+        grouped.setdefault(row["group_value"], []).append(row)
+    return {group: _overdue_rows(entity, rows) for group, rows in grouped.items()}
 
 
 def dashboard_case_counts(

@@ -140,7 +140,11 @@ def snapshot_command(command: BaseCommand, options: dict[str, Any]) -> None:
                 entity=job.entity, currency=job.currency, as_of=job.as_of, group_by=group_by
             ):
                 kpi_snapshots_grouped(
-                    entity=job.entity, as_of=job.as_of, group_by=group_by, currency=job.currency
+                    entity=job.entity,
+                    as_of=job.as_of,
+                    group_by=group_by,
+                    currency=job.currency,
+                    with_top_overdue=job.head,
                 )
             done.append(
                 SnapshotDone(

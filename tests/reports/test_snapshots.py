@@ -24,6 +24,7 @@ from relance.reports.selectors import (
     kpi_snapshots_grouped,
     snapshot_key,
     top_overdue_accounts,
+    top_overdue_by_group,
     trend_dates,
 )
 
@@ -221,3 +222,26 @@ def test_grouped_snapshots_are_filled_once_per_version(entity, ledger, engine_ca
     assert [params.group_by for params in engine_calls] == [None, "collector", None, "collector"]
     alice = kpi_report_cached(entity=entity, as_of=AS_OF, collector="alice")
     assert len(engine_calls) == 4 and alice.payload["ar_total"] == "1500.00"
+
+
+@pytest.mark.parametrize("group_by", ["segment", "collector"])
+def test_top_overdue_by_group_is_each_filters_top(entity, ledger, make_customer, make_invoice, group_by):
+    for number in range(3):  # more overdue accounts in "standard" than the limit below
+        customer = make_customer(f"C-X{number}", segment="standard")
+        make_invoice(customer, f"INV-X{number}", f"{10 + number}.00", date(2024, 1, 1), date(2024, 2, 1))
+    grouped = top_overdue_by_group(entity=entity, as_of=AS_OF, currency="EUR", group_by=group_by, limit=2)
+    values = {"segment": ["standard", "key account"], "collector": ["alice", ""]}[group_by]
+    for value in values:
+        expected = top_overdue_accounts(
+            entity=entity, as_of=AS_OF, currency="EUR", limit=2, **{group_by: value}
+        )
+        assert grouped.get(value, []) == expected
+    assert len(grouped["standard" if group_by == "segment" else ""]) == 2
+
+
+def test_snapshot_by_segment_stores_each_segments_top_overdue(entity, ledger):
+    _snapshot("--as-of", AS_OF.isoformat(), "--months", "2", "--by", "segment")
+    head = KpiSnapshot.objects.get(as_of=AS_OF, key=snapshot_key(segment="standard"))
+    assert [row["external_ref"] for row in head.dashboard["top_overdue"]] == ["C-LATE", "C-SLOW"]
+    earlier = KpiSnapshot.objects.get(as_of=date(2024, 5, 31), key=snapshot_key(segment="standard"))
+    assert "top_overdue" not in earlier.dashboard
