@@ -7,6 +7,7 @@ files are still attached, each in its own transaction, so a refused file never h
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -16,10 +17,11 @@ from typing import Any
 
 from relance.core.errors import ValidationFailed
 from relance.ledger import documents, services
-from relance.ledger.models import Entity, Invoice
+from relance.ledger.models import Entity, Invoice, InvoiceDocument
 
 REF_FIELD = "{invoice_ref}"
 DEFAULT_PATTERN = "{invoice_ref}.pdf"
+LOOKUP_BATCH = 900
 PATTERN_WITHOUT_REF = "the pattern {pattern!r} must contain {{invoice_ref}} exactly once"
 NOT_A_DIRECTORY = "{path}: expected a directory of PDF files"
 NO_MATCH = "the name does not match the pattern {pattern!r}"
@@ -101,10 +103,15 @@ def documents_import(
             outcome.unmatched.append(FileProblem(path.name, NO_MATCH.format(pattern=pattern)))
         else:
             by_ref[found.group("ref")].append(path)
-    invoices = {
-        invoice.external_ref: invoice
-        for invoice in Invoice.objects.filter(entity=entity, external_ref__in=list(by_ref))
-    }
+    invoices: dict[str, Invoice] = {}
+    refs = list(by_ref)
+    for first in range(0, len(refs), LOOKUP_BATCH):  # SQLite limits the parameters of a query
+        chunk = refs[first : first + LOOKUP_BATCH]
+        invoices.update(
+            (invoice.external_ref, invoice)
+            for invoice in Invoice.objects.filter(entity=entity, external_ref__in=chunk)
+        )
+    current = _current_digests(entity=entity, invoice_ids={invoice.pk for invoice in invoices.values()})
     done = len(outcome.unmatched)
     if progress is not None and done:
         progress(done)
@@ -121,7 +128,14 @@ def documents_import(
                 names = ", ".join(p.name for p in ref_paths)
                 outcome.rejected.append(FileProblem(path.name, SEVERAL_FILES.format(ref=ref, names=names)))
             else:
-                _one(outcome, invoice=invoice, path=path, dry_run=dry_run, limit=limit)
+                _one(
+                    outcome,
+                    invoice=invoice,
+                    path=path,
+                    dry_run=dry_run,
+                    limit=limit,
+                    current=current.get(invoice.pk),
+                )
             if progress is not None:
                 progress(done)
     outcome.unmatched.sort(key=lambda problem: problem.file)
@@ -129,15 +143,38 @@ def documents_import(
     return outcome
 
 
-def _one(outcome: DocumentImportOutcome, *, invoice: Invoice, path: Path, dry_run: bool, limit: int) -> None:
+def _current_digests(*, entity: Entity, invoice_ids: set[int]) -> dict[int, str]:
+    """SHA-256 of each invoice's current PDF, in one query: a folder sent again is then told
+    ``unchanged`` file by file without a query (or a lock) per file."""
+    digests: dict[int, str] = {}
+    if not invoice_ids:
+        return digests
+    rows = InvoiceDocument.objects.filter(entity=entity).order_by("invoice_id", "-id")
+    for invoice_id, digest in rows.values_list("invoice_id", "sha256").iterator(chunk_size=5000):
+        if invoice_id in invoice_ids:
+            digests.setdefault(invoice_id, digest)
+    return digests
+
+
+def _one(
+    outcome: DocumentImportOutcome,
+    *,
+    invoice: Invoice,
+    path: Path,
+    dry_run: bool,
+    limit: int,
+    current: str | None,
+) -> None:
     try:
         size = path.stat().st_size
         if size > limit:  # refused without reading it
             raise ValidationFailed(services.DOCUMENT_TOO_LARGE.format(name=path.name, limit=limit, size=size))
         content = path.read_bytes()
-        if dry_run:
-            checked = services.invoice_document_check(invoice=invoice, content=content, name=path.name)
-            unchanged = checked.unchanged
+        services.invoice_document_validate(content=content, name=path.name)
+        if hashlib.sha256(content).hexdigest() == current:
+            unchanged = True
+        elif dry_run:
+            unchanged = False
         else:
             _document, attached = services.invoice_document_attach(
                 invoice=invoice, content=content, name=path.name
