@@ -46,11 +46,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-documents-"))
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{work / 'bench.sqlite3'}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    os.environ["RELANCE_INVOICE_DOCUMENT_ROOT"] = str(work / "store")  # read once, when models load
     import django
-    from django.conf import settings
 
     django.setup()
-    settings.RELANCE_INVOICE_DOCUMENT_ROOT = str(work / "store")
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -67,10 +66,12 @@ def run(args: argparse.Namespace, work: Path) -> None:
     from django.db import connection
 
     from relance.ledger.document_import import documents_import
+    from relance.ledger.documents import document_root
     from relance.ledger.models import Customer, Entity, Invoice, InvoiceDocument
     from relance.ledger.selectors import invoice_ids_with_document
     from relance.ledger.services import entity_create_or_update
 
+    assert document_root().is_relative_to(work), document_root()
     old = Entity.objects.filter(name="bench-documents").first()
     if old is not None:
         InvoiceDocument.objects.filter(entity=old).delete()

@@ -8,6 +8,7 @@ PDF (``%PDF-``); its name and the sender's content type are not trusted.
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,20 @@ ROOT_SETTING = "RELANCE_INVOICE_DOCUMENT_ROOT"
 MAX_BYTES_SETTING = "RELANCE_INVOICE_DOCUMENT_MAX_BYTES"
 
 
+def _setting(name: str) -> str:
+    """A Django setting, else the environment variable of the same name (so that deployments can
+    set these without editing the settings module)."""
+    return str(getattr(settings, name, None) or os.environ.get(name, "")).strip()
+
+
 def document_max_bytes() -> int:
     """The largest invoice PDF accepted (``RELANCE_INVOICE_DOCUMENT_MAX_BYTES``, default 10 MB)."""
-    return int(getattr(settings, MAX_BYTES_SETTING, None) or DEFAULT_MAX_BYTES)
+    return int(_setting(MAX_BYTES_SETTING) or DEFAULT_MAX_BYTES)
 
 
 def document_root() -> Path:
-    root = getattr(settings, ROOT_SETTING, None)
+    """``RELANCE_INVOICE_DOCUMENT_ROOT``, default ``<RELANCE_VAR_DIR>/invoice-documents``."""
+    root = _setting(ROOT_SETTING)
     return Path(root) if root else Path(settings.RELANCE_VAR_DIR) / "invoice-documents"
 
 

@@ -294,3 +294,13 @@ def test_admin_lists_documents_and_links_the_download_through_the_api(client, in
     assert f'href="{href}"' in html
     download = client.get(href)
     assert download.status_code == 200 and b"".join(download.streaming_content) == PDF
+
+
+def test_root_and_limit_may_come_from_the_environment(settings, monkeypatch, tmp_path):
+    from relance.ledger.documents import document_max_bytes, document_root
+
+    del settings.RELANCE_INVOICE_DOCUMENT_ROOT
+    monkeypatch.setenv("RELANCE_INVOICE_DOCUMENT_ROOT", str(tmp_path / "from-env"))
+    monkeypatch.setenv("RELANCE_INVOICE_DOCUMENT_MAX_BYTES", "2048")
+    assert document_root() == tmp_path / "from-env"
+    assert document_max_bytes() == 2048
