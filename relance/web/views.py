@@ -67,7 +67,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     from relance.reports import selectors as reports
 
     if user_role(request.user) in roles.OWN_CUSTOMERS_ROLES and not request.user.is_superuser:
-        return redirect("web:customer_list")  # the entity's totals are not a sales owner's accounts
+        return redirect("workspace:my_accounts")  # not the entity's totals: their accounts, escalations coming
     entity, entities, as_of = _entity_and_date(request)
     live = reports.ledger_is_small(entity=entity)
     currencies = reports.dashboard_currencies(entity=entity, as_of=as_of, live=live)

@@ -191,7 +191,8 @@ def test_a_sales_owner_sees_only_their_accounts(make_user, signed_in, token_for,
     assert client.get(reverse("web:customer_detail", args=[two_ledgers["acme"].pk])).status_code == 404
     invoices = client.get(reverse("web:invoice_list"), {"state": "all"}).content.decode()
     assert "INV-A" not in invoices
-    assert client.get(reverse("web:dashboard")).status_code == 302  # to their accounts
+    landing = client.get(reverse("web:dashboard"))
+    assert landing.status_code == 302 and landing["Location"] == reverse("workspace:my_accounts")
     assert user_can(seller, "dunning.add_customerhold", mine)
     assert not user_can(seller, "dunning.add_customerhold", two_ledgers["acme"])
     assert ApiClient(token_for(seller)).get("/customers").status_code == 403  # lists are not owner-scoped
