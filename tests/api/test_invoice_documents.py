@@ -180,3 +180,13 @@ def test_openapi_documents_the_pdf_body_and_download(db):
     assert set(operations["put"]["requestBody"]["content"]) == {"application/pdf"}
     assert {"413", "415"} <= set(operations["put"]["responses"])
     assert set(operations["get"]["responses"]["200"]["content"]) == {"application/pdf"}
+
+
+def test_a_put_is_in_the_audit_trail_with_the_token_user(api, invoice, user):
+    from relance.audit.models import AuditEvent
+
+    assert _put(api, "INV-1", PDF).status_code == 201
+    event = AuditEvent.objects.get(action="create", object_type__icontains="invoicedocument")
+    assert event.actor_user_id == user.pk and event.actor_token_id is not None
+    assert _put(api, "INV-1", PDF).status_code == 200  # unchanged: nothing written, nothing audited
+    assert AuditEvent.objects.filter(object_type__icontains="invoicedocument").count() == 1
