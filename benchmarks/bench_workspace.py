@@ -120,6 +120,20 @@ def cpu_per_page(email: str, customer_ids: list[int], rounds: int = 30) -> list[
     return lines
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (Linux ``/proc``; 0 elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -350,7 +364,16 @@ def main() -> None:
         # warm-up: every worker compiles its templates and opens its connection
         load(base, emails, min(args.clients, 8), 2, workspace_pages)
         # one client alone: the pages' own latency, without queueing behind the other clients
+        cpu_before = tree_cpu_seconds(server.pid)
         single = load(base, emails, 1, 15, workspace_pages)
+        served = sum(len(values) for values in single.values())
+        lines.append(
+            (
+                "1 client: gunicorn CPU per page (all processes)",
+                f"{(tree_cpu_seconds(server.pid) - cpu_before) / served * 1000:.1f} ms",
+                f"worklist and 360 alternately over HTTP, n={served} (PostgreSQL's CPU not included)",
+            )
+        )
         for label, values in single.items():
             lines.append((f"1 client: {label}", f"p95 {percentile(values, 0.95) * 1000:.0f} ms",
                           f"p50 {statistics.median(values) * 1000:.0f} ms, n={len(values)}"))  # fmt: skip

@@ -383,11 +383,35 @@ def customer_policy(*, customer: Customer, policy_key: str | None) -> Any:
     return policy_from_dict(row.spec) if row is not None else None
 
 
+def customer_policy_followed(*, customer: Customer) -> tuple[str | None, Any]:
+    """The key and the engine's policy the customer follows, in one query.
+
+    The rule of ``dunning.selectors.customer_policy_key`` (its segment's policy, else the entity's
+    default, else none; tested equal) with the policy's spec read in the same query.
+    """
+    from relance.dunning.models import SegmentPolicy
+    from relance.engine.dunning.policy import policy_from_dict
+
+    mappings = {
+        mapping.segment: mapping.policy
+        for mapping in SegmentPolicy.objects.filter(
+            entity_id=customer.entity_id, segment__in=[customer.segment, ""]
+        ).select_related("policy")
+    }
+    policy = mappings.get(customer.segment) or mappings.get("")
+    return (policy.key, policy_from_dict(policy.spec)) if policy is not None else (None, None)
+
+
 _UNKNOWN = object()
 
 
 def next_steps(
-    *, customer: Customer, open_items: list[Any], today: date, policy_key: Any = _UNKNOWN
+    *,
+    customer: Customer,
+    open_items: list[Any],
+    today: date,
+    policy_key: Any = _UNKNOWN,
+    policy: Any = _UNKNOWN,
 ) -> list[NextStep]:
     """For each open invoice, the step of the customer's policy the run takes next, and when.
 
@@ -400,9 +424,10 @@ def next_steps(
 
     if not open_items:
         return []
-    if policy_key is _UNKNOWN:
-        policy_key = customer_policy_key(customer=customer)
-    policy = customer_policy(customer=customer, policy_key=policy_key)
+    if policy is _UNKNOWN:  # ``policy``: the engine's policy when the caller has it already
+        if policy_key is _UNKNOWN:
+            policy_key = customer_policy_key(customer=customer)
+        policy = customer_policy(customer=customer, policy_key=policy_key)
     if policy is None:
         return []
     reached = dict(

@@ -208,7 +208,7 @@ def _page_number(request: HttpRequest) -> int:
 @login_required
 @require_GET
 def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
-    from relance.dunning.selectors import customer_credit_hold, customer_policy_key, hold_list_in_force
+    from relance.dunning.selectors import customer_credit_hold, hold_list_in_force
 
     customer = _customer(request, customer_id)
     entities = entity_list_for_user(request.user)
@@ -222,7 +222,7 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
     open_total, overdue_total = open_items.open_total, open_items.overdue_total
     utilisation = (open_total / customer.credit_limit * 100) if customer.credit_limit else None
     history = selectors.payment_history(customer=customer, as_of=today)
-    policy_key = customer_policy_key(customer=customer)
+    policy_key, policy = selectors.customer_policy_followed(customer=customer)
     present = selectors.customer_records_present(customer=customer)  # kinds the page need not ask for
     can = {
         "outcome": user_can(request.user, PERM_OUTCOME, customer),
@@ -252,7 +252,7 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
             history=history,
             timeline=selectors.customer_timeline(customer=customer, present=present),
             next_steps=selectors.next_steps(
-                customer=customer, open_items=every_open_item, today=today, policy_key=policy_key
+                customer=customer, open_items=every_open_item, today=today, policy=policy
             )[:10],
             policy_key=policy_key,
             holds=list(hold_list_in_force(customer=customer, on=today)) if "hold" in present else [],

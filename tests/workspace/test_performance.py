@@ -201,3 +201,27 @@ def test_records_present_lets_the_page_skip_only_kinds_the_customer_does_not_hav
     assert "credit_hold" in customer_records_present(customer=ws.late)
     html = client_for(ws.ana).get(reverse("workspace:customer", args=[ws.late.pk])).content.decode()
     assert "Credit hold since" in html and "On legal since" in html and "lawyer" in html
+
+
+def test_the_policy_followed_in_one_query_is_the_dunning_apps_rule(ws):
+    from relance.dunning.models import SegmentPolicy
+    from relance.dunning.selectors import customer_policy_key
+    from relance.dunning.services import policy_import, segment_policy_assign
+    from relance.engine.dunning.defaults import default_policies
+    from relance.engine.dunning.policy import policy_to_dict
+    from relance.workspace.selectors import customer_policy, customer_policy_followed
+
+    policy_import(entity=ws.acme, spec=policy_to_dict(default_policies()["high_risk"]))
+    segment_policy_assign(entity=ws.acme, policy_key="high_risk", segment="risky")
+    ws.second.segment = "risky"
+    ws.second.save()
+    for customer in (ws.late, ws.second):  # the default mapping; a segment's own mapping
+        key, policy = customer_policy_followed(customer=customer)
+        assert key == customer_policy_key(customer=customer)
+        assert policy == customer_policy(customer=customer, policy_key=key)
+    assert customer_policy_followed(customer=ws.second)[0] == "high_risk"
+    SegmentPolicy.objects.filter(entity=ws.acme).delete()
+    assert (
+        customer_policy_followed(customer=ws.late) == (None, None)
+        and customer_policy_key(customer=ws.late) is None
+    )
