@@ -197,6 +197,13 @@ def load(
     barrier = threading.Barrier(clients)
 
     def work(number: int) -> None:
+        try:
+            rounds(number)
+        except Exception as exc:  # a failed thread is a failed run, not fewer samples
+            with lock:
+                errors.append(f"client {number}: {exc!r}")
+
+    def rounds(number: int) -> None:
         client = sessions[number]
         rng = random.Random(number)
         barrier.wait()
@@ -205,7 +212,12 @@ def load(
                 if think:
                     time.sleep(rng.uniform(0.5, 1.5) * think)
                 started = time.perf_counter()
-                response = client.get(path)
+                try:
+                    response = client.get(path)
+                except httpx.RemoteProtocolError:
+                    # the server closed an idle keep-alive connection as it was reused: a browser
+                    # retries an idempotent GET on a new one, and so do we (timed from the start)
+                    response = client.get(path)
                 elapsed = time.perf_counter() - started
                 with lock:
                     if response.status_code != 200:

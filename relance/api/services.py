@@ -75,10 +75,16 @@ def api_token_touch(*, token: ApiToken, now: datetime | None = None) -> None:
 
 
 def entity_access_grant(*, user: Any, entity: Entity) -> EntityAccess:
+    from relance.accounts.selectors import access_memo_clear
+
     access, _ = EntityAccess.objects.get_or_create(user=user, entity=entity)
+    access_memo_clear(user)  # the entities memoised on this object for its request are stale now
     return access
 
 
 def entity_access_revoke(*, user: Any, entity: Entity) -> int:
+    from relance.accounts.selectors import access_memo_clear
+
     deleted, _ = EntityAccess.objects.filter(user=user, entity=entity).delete()
+    access_memo_clear(user)
     return deleted

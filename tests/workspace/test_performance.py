@@ -225,3 +225,16 @@ def test_the_policy_followed_in_one_query_is_the_dunning_apps_rule(ws):
         customer_policy_followed(customer=ws.late) == (None, None)
         and customer_policy_key(customer=ws.late) is None
     )
+
+
+def test_a_grant_or_revoke_is_seen_at_once_on_the_same_user_object(ws):
+    from relance.accounts.selectors import entity_list_for_user, user_can
+    from relance.api.services import entity_access_grant, entity_access_revoke
+
+    assert entity_list_for_user(ws.ana) == [ws.acme]  # memoised for the request from here
+    assert not user_can(ws.ana, "dunning.add_contactlog", ws.globex_customer)
+    entity_access_grant(user=ws.ana, entity=ws.globex)
+    assert entity_list_for_user(ws.ana) == [ws.acme, ws.globex]
+    assert user_can(ws.ana, "dunning.add_contactlog", ws.globex_customer)
+    entity_access_revoke(user=ws.ana, entity=ws.acme)
+    assert not user_can(ws.ana, "dunning.add_contactlog", ws.late)
