@@ -250,7 +250,7 @@ def ledger_load(*, ledger: GeneratedLedger, entity: Entity, batch_size: int = LO
         )
     ]
     Allocation.objects.bulk_create(allocations, batch_size=batch_size)
-    data_version_bump(entity_id=entity.pk)  # bulk inserts send no signals
+    data_version_bump(entity_id=entity.pk, earliest=None)  # bulk inserts send no signals; every date
     return LoadResult(
         entity=entity.name,
         customers=len(customers),

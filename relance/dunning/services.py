@@ -1065,7 +1065,7 @@ def segment_assign(
         for customer in customers:
             customer.segment = by_ref[customer.external_ref].after
         Customer.objects.bulk_update(customers, ["segment"], batch_size=2000)
-        data_version_bump(entity_id=entity.pk)  # segments group KPIs; bulk updates send no signals
+        data_version_bump(entity_id=entity.pk, earliest=None)  # segments group every date; no signals
         SegmentChange.objects.bulk_create(
             [
                 SegmentChange(

@@ -323,6 +323,9 @@ class _Item:
 class _Writer:
     key_field = ""
     batch_size = BATCH_SIZE
+    # Whether ``earliest`` covers every row this writer changes. Writers that do not track it
+    # (customers: a segment regroups every date; contacts) bump for every date.
+    dated = False
 
     def __init__(
         self,
@@ -345,6 +348,9 @@ class _Writer:
         self._buffer: list[_Item] = []
         self._seen: SeenKeys | None = None
         self._roots: dict[int, int] = {}
+        # The earliest business date of the rows written: new rows' dates, updated rows' old and
+        # new dates (``DataChange``: KPI snapshots as of earlier dates stay valid).
+        self.earliest: date | None = None
 
     @property
     def result(self) -> UpsertResult:
@@ -365,7 +371,14 @@ class _Writer:
         if self._seen is not None:
             self._seen.close()
         if self.created or self.updated:
-            data_version_bump(entity_id=self.entity.pk)  # rows went in by COPY/bulk: no signals
+            # Rows went in by COPY/bulk: no signals, so one bump with the earliest date written.
+            data_version_bump(entity_id=self.entity.pk, earliest=self.earliest if self.dated else None)
+
+    def _touch(self, *dates: date | None) -> None:
+        """Count ``dates`` (old and new dates of a row written) into ``earliest``."""
+        for value in dates:
+            if value is not None and (self.earliest is None or value < self.earliest):
+                self.earliest = value
 
     def reject(self, item: _Item, field_name: str, expected: str, found: object = "") -> None:
         record = item.record
@@ -686,6 +699,9 @@ class InvoiceWriter(_Writer):
     """The hot path of large imports: raw executemany / COPY, no model instances."""
 
     key_field = "invoice_ref"
+    # An invoice counts as of D only from its issue date on, whatever its status or void date:
+    # the old and new issue dates bound every date a written row can change.
+    dated = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -744,6 +760,10 @@ class InvoiceWriter(_Writer):
             else:
                 updates.append((item, old, new))
         rows = self._checked_updates(updates, now)
+        issue_index = self.COLUMNS.index("issue_date")  # in ``new``; ``old`` starts with id, ref
+        old_issue = {old[0]: old[2 + issue_index] for _, old, _ in updates}
+        self._touch(*(record[3] for record in inserts))
+        self._touch(*(row[issue_index] for row in rows), *(old_issue[row[-1]] for row in rows))
         _insert_rows(
             Invoice,
             ["entity_id", "customer_id", "external_ref", "issue_date", "due_date", "currency", "amount"]
@@ -979,6 +999,7 @@ class _AllocatingWriter(_Writer):
 
 class CreditNoteWriter(_AllocatingWriter):
     key_field = "credit_note_ref"
+    dated = True
 
     def _write(self, batch: list[_Item]) -> None:
         self._batches += 1
@@ -1062,6 +1083,8 @@ class CreditNoteWriter(_AllocatingWriter):
             if not fields_changed and not allocations_changed:
                 self.unchanged += 1
                 continue
+            # New date, old date, and the dates of the allocations it may replace.
+            self._touch(record.date, note.date if note is not None else None, *(a.date for a in olds))
             if note is None:
                 note = CreditNote(entity=self.entity, external_ref=record.credit_note_ref, **values)
                 new_notes.append(note)
@@ -1180,6 +1203,8 @@ class PaymentWriter(_AllocatingWriter):
     payment may be anywhere in the file. The rows wait in a temporary table (memory stays flat);
     at the end they are read back payment by payment, in the order each payment first appeared."""
 
+    dated = True
+
     key_field = "payment_ref"
 
     def __init__(self, **kwargs: Any) -> None:
@@ -1283,6 +1308,9 @@ class PaymentWriter(_AllocatingWriter):
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {order}")
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        if self.created or self.updated:
+            # As ``_Writer.finish``: bulk writes send no signals (this finish does not call it).
+            data_version_bump(entity_id=self.entity.pk, earliest=self.earliest)
 
     @staticmethod
     def _unstage(row: tuple[Any, ...]) -> _StagedRow:
@@ -1436,6 +1464,8 @@ class PaymentWriter(_AllocatingWriter):
             if not fields_changed and not allocations_changed:
                 self.unchanged += 1
                 continue
+            # New date, old date, and the dates of the allocations it may replace.
+            self._touch(record.date, stored.date if stored is not None else None, *(a.date for a in olds))
             payment: Payment | _NewPayment
             if stored is None:
                 payment = _NewPayment(record.payment_ref, values)

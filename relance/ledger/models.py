@@ -278,6 +278,30 @@ class DataVersion(models.Model):
         return f"{self.entity_id}/{self.scope}@{self.version}"
 
 
+class DataChange(models.Model):
+    """What one bump of a data version touched: the earliest business date of the rows it changed.
+
+    The ledger as of a date D is replayed from rows dated on or before D, so a change whose
+    ``earliest_date`` is after D leaves every figure as of D as it was: a KPI snapshot for D
+    stays valid (docs/adr/0006-kpi-snapshots-keyed-by-data-version.md, "Refinement").
+    ``earliest_date`` NULL means "every date" (a customer's segment, a change nobody dated).
+    Written in the bump's transaction, so version N's row exists exactly when version N does."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=16, choices=VersionScope.choices)
+    version = models.BigIntegerField()
+    earliest_date = models.DateField(null=True, blank=True)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "scope", "version"], name="ledger_datachange_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_id}/{self.scope}@{self.version} from {self.earliest_date or 'every date'}"
+
+
 class InvoiceDocument(BaseModel):
     """One version of an invoice's PDF as the ERP produced it.
 

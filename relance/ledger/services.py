@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from relance.core.errors import OverAllocation, ValidationFailed
@@ -20,6 +20,7 @@ from relance.ledger import documents, selectors
 from relance.ledger.models import (
     Allocation,
     CreditNote,
+    DataChange,
     DataVersion,
     Entity,
     Invoice,
@@ -136,23 +137,62 @@ def _same_account(source_customer_id: int, invoice_customer_id: int) -> bool:
     return roots[source_customer_id] == roots[invoice_customer_id]
 
 
-def data_version_bump(*, entity_id: int, scope: str = VersionScope.LEDGER) -> None:
+def data_version_bump(
+    *, entity_id: int, scope: str = VersionScope.LEDGER, earliest: date | None = None
+) -> int:
     """Count one more change of ``scope`` for the entity, inside the caller's transaction, so the
     new number becomes visible exactly when the change does (``relance.ledger.selectors.data_versions``).
-    """
+
+    For the ledger scope it also records ``earliest``, the earliest business date the change
+    touched (``DataChange``); None, the default, means every date — always safe. Returns the new
+    version."""
     now = timezone.now()
-    updated = DataVersion.objects.filter(entity_id=entity_id, scope=scope).update(
-        version=F("version") + 1, changed_at=now
-    )
-    if not updated:
+    version = _version_increment(entity_id=entity_id, scope=scope, now=now)
+    if version is None:
         with transaction.atomic():  # a savepoint: another writer may create the row first
             _row, created = DataVersion.objects.get_or_create(
                 entity_id=entity_id, scope=scope, defaults={"version": 1, "changed_at": now}
             )
-        if not created:
-            DataVersion.objects.filter(entity_id=entity_id, scope=scope).update(
-                version=F("version") + 1, changed_at=now
-            )
+        version = 1 if created else _version_increment(entity_id=entity_id, scope=scope, now=now)
+        assert version is not None
+    if scope == VersionScope.LEDGER:
+        DataChange.objects.create(
+            entity_id=entity_id, scope=scope, version=version, earliest_date=earliest, changed_at=now
+        )
+    return version
+
+
+def _version_increment(*, entity_id: int, scope: str, now: datetime) -> int | None:
+    """``version + 1`` and the new number in one statement (RETURNING: SQLite ≥ 3.35 and
+    PostgreSQL), or None when the entity has no row for ``scope`` yet. The UPDATE holds the row's
+    lock until commit, so no two bumps get the same number."""
+    rows = DataVersion.objects.filter(entity_id=entity_id, scope=scope)
+    if connection.vendor not in ("postgresql", "sqlite"):
+        if not rows.update(version=F("version") + 1, changed_at=now):
+            return None
+        return int(rows.values_list("version", flat=True).get())
+    table = connection.ops.quote_name(DataVersion._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET version = version + 1, changed_at = %s"  # noqa: S608
+            " WHERE entity_id = %s AND scope = %s RETURNING version",
+            [connection.ops.adapt_datetimefield_value(now), entity_id, scope],
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def data_change_prune(*, entity_id: int, up_to_version: int, older_than: datetime | None = None) -> int:
+    """Delete the entity's ledger ``DataChange`` rows no snapshot can still need: those of versions
+    ``≤ up_to_version`` (a snapshot of version V reads only changes after V), and with
+    ``older_than`` also every row changed before it (a snapshot that would need one is then
+    recomputed: missing rows never count as "no change"). Returns how many were deleted."""
+    rows = DataChange.objects.filter(entity_id=entity_id, scope=VersionScope.LEDGER)
+    condition = Q(version__lte=up_to_version)
+    if older_than is not None:
+        condition |= Q(changed_at__lt=older_than)
+    deleted, _ = rows.filter(condition).delete()
+    return deleted
 
 
 # --------------------------------------------------------------------------- invoice documents

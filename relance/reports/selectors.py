@@ -16,14 +16,14 @@ from typing import Any
 
 import ibis
 from django.conf import settings
-from django.db.models import DecimalField, Q, Sum
+from django.db.models import Count, DecimalField, Min, Q, Sum
 from django.db.models.functions import Coalesce
 
 from relance.core.calendar import add_months, month_end, month_start
 from relance.engine.formulas import DEFAULT_AGING, AgingBuckets, aging_from_bounds
 from relance.engine.kpi import KpiParams, KpiReport, compute_kpis, invoice_frame
 from relance.engine.schema import MONEY_SCALE
-from relance.ledger.models import Customer, Entity, Invoice, Payment
+from relance.ledger.models import Customer, DataChange, Entity, Invoice, Payment, VersionScope
 from relance.ledger.selectors import data_versions, not_void_q
 from relance.reports.binding import app_ledger
 from relance.reports.models import KpiSnapshot
@@ -135,15 +135,15 @@ def kpi_report_cached(
 
     The version is read *first*: a change committed while the engine runs lands under a newer
     number, so the snapshot stored here is never newer than its version says. Missing → the
-    engine runs once and the result is stored (older versions of it are dropped)."""
+    engine runs once and the result is stored (older versions of it are dropped). An older
+    snapshot that no change since touched (``ledger_changed_from``) is current too: it is re-keyed
+    to this version instead (``kpi_snapshot_current``)."""
     from relance.reports.services import kpi_snapshot_add_dashboard, kpi_snapshot_store
 
     version = data_versions(entity_id=entity.pk)["ledger"]
     currency = (currency or entity.currency).upper()
     key = snapshot_key(aging=aging, period_start=period_start, segment=segment, collector=collector)
-    found = KpiSnapshot.objects.filter(
-        entity=entity, currency=currency, as_of=as_of, key=key, ledger_version=version
-    ).first()
+    found = kpi_snapshot_current(entity=entity, currency=currency, as_of=as_of, key=key, version=version)
     if found is not None:
         if with_top_overdue and "top_overdue" not in found.dashboard:
             top = top_overdue_accounts(
@@ -233,23 +233,93 @@ def kpi_snapshots_grouped(
 
 
 def kpi_snapshot_missing(*, entity: Entity, currency: str, as_of: date, key: str) -> bool:
-    """Whether the current ledger version has no snapshot for this date and key."""
+    """Whether the current ledger version has no snapshot for this date and key (an older one
+    still valid is re-keyed, and then it is not missing)."""
     version = data_versions(entity_id=entity.pk)["ledger"]
-    return not KpiSnapshot.objects.filter(
-        entity=entity, currency=currency.upper(), as_of=as_of, key=key, ledger_version=version
-    ).exists()
+    found = kpi_snapshot_current(
+        entity=entity, currency=currency.upper(), as_of=as_of, key=key, version=version
+    )
+    return found is None
 
 
 def kpi_snapshots_grouped_missing(*, entity: Entity, currency: str, as_of: date, group_by: str) -> bool:
-    """Whether the current ledger version has no snapshot of any ``group_by`` value for this date."""
+    """Whether the current ledger version has no snapshot of any ``group_by`` value for this date.
+
+    The groups of the last grouped pass are re-keyed together when no change since touched
+    ``as_of`` or earlier."""
+    from relance.reports.services import kpi_snapshots_rekey
+
     version = data_versions(entity_id=entity.pk)["ledger"]
-    return not KpiSnapshot.objects.filter(
+    groups = KpiSnapshot.objects.filter(
         entity=entity,
         currency=currency.upper(),
         as_of=as_of,
         key__startswith=f"{snapshot_key()}|{group_by}=",
-        ledger_version=version,
-    ).exists()
+        ledger_version__lte=version,
+    )
+    newest = groups.order_by("-ledger_version").values_list("ledger_version", flat=True).first()
+    if newest is None:
+        return True
+    if newest == version:
+        return False
+    if as_of >= ledger_changed_from(entity_id=entity.pk, after_version=newest, up_to_version=version):
+        return True
+    return not kpi_snapshots_rekey(
+        snapshots=list(groups.filter(ledger_version=newest)), ledger_version=version
+    )
+
+
+# --- which snapshots a change leaves valid ----------------------------------------------------
+
+
+def ledger_changed_from(*, entity_id: int, after_version: int, up_to_version: int) -> date:
+    """The earliest business date the ledger changes of versions ``after_version + 1`` to
+    ``up_to_version`` touched: a snapshot as of a date before it is still right.
+
+    ``date.min`` (every date) when one of them touched every date (``earliest_date`` NULL) or
+    when one is not on record (before the refinement, or pruned: missing never means unchanged);
+    ``date.max`` when there was no change. One aggregate query."""
+    if up_to_version <= after_version:
+        return date.max
+    found = DataChange.objects.filter(
+        entity_id=entity_id,
+        scope=VersionScope.LEDGER,
+        version__gt=after_version,
+        version__lte=up_to_version,
+    ).aggregate(
+        changes=Count("id"),
+        every_date=Count("id", filter=Q(earliest_date__isnull=True)),
+        earliest=Min("earliest_date"),
+    )
+    if found["changes"] != up_to_version - after_version or found["every_date"] or found["earliest"] is None:
+        return date.min
+    earliest: date = found["earliest"]
+    return earliest
+
+
+def kpi_snapshot_current(
+    *, entity: Entity, currency: str, as_of: date, key: str, version: int
+) -> KpiSnapshot | None:
+    """The snapshot valid at ledger ``version``: the one stored under it, or the newest older one
+    when no change since touched ``as_of`` or earlier — re-keyed to ``version`` in place, so the
+    next read is a single query again. None: the engine must run."""
+    from relance.reports.services import kpi_snapshots_rekey
+
+    found = (
+        KpiSnapshot.objects.filter(
+            entity=entity, currency=currency, as_of=as_of, key=key, ledger_version__lte=version
+        )
+        .order_by("-ledger_version")
+        .first()
+    )
+    if found is None or found.ledger_version == version:
+        return found
+    if as_of >= ledger_changed_from(
+        entity_id=entity.pk, after_version=found.ledger_version, up_to_version=version
+    ):
+        return None
+    rekeyed = kpi_snapshots_rekey(snapshots=[found], ledger_version=version)
+    return rekeyed[0] if rekeyed else None
 
 
 def trend_dates(as_of: date, points: int = TREND_POINTS) -> list[date]:
@@ -327,6 +397,7 @@ def kpi_dashboard(
         entity=entity, currency=currency, key=key, as_of__in=dates, ledger_version__lte=version
     ).order_by("as_of", "-ledger_version"):
         newest.setdefault(row.as_of, row)
+    _rekey_unchanged(entity=entity, newest=newest, version=version)
     if live is None:
         live = (
             any(newest.get(day) is None or newest[day].ledger_version != version for day in dates)
@@ -352,6 +423,26 @@ def kpi_dashboard(
             DashboardPoint(as_of=day, snapshot=snapshot, stale=snapshot is not None and not current)
         )
     return DashboardKpis(ledger_version=version, live=live, points=points)
+
+
+def _rekey_unchanged(*, entity: Entity, newest: dict[date, KpiSnapshot], version: int) -> None:
+    """Re-key (in ``newest`` and stored) the older snapshots no change since touched: one
+    aggregate query per distinct older version (usually one: the last ``relance kpi snapshot``)."""
+    from relance.reports.services import kpi_snapshots_rekey
+
+    changed_from: dict[int, date] = {}
+    valid = []
+    for day, snapshot in newest.items():
+        if snapshot.ledger_version == version:
+            continue
+        if snapshot.ledger_version not in changed_from:
+            changed_from[snapshot.ledger_version] = ledger_changed_from(
+                entity_id=entity.pk, after_version=snapshot.ledger_version, up_to_version=version
+            )
+        if day < changed_from[snapshot.ledger_version]:
+            valid.append(snapshot)
+    for snapshot in kpi_snapshots_rekey(snapshots=valid, ledger_version=version):
+        newest[snapshot.as_of] = snapshot
 
 
 # --- the dashboard's other figures ------------------------------------------------------------

@@ -1,8 +1,10 @@
 """``relance kpi snapshot``: fill the dashboard's KPI snapshots for the current ledger versions.
 
 Run it after each import (the nightly one included): an import bumps the ledger version, which
-makes every snapshot of the entity stale; the dashboard then shows the stale numbers, marked,
-until this command has run. ``relance run`` does not change the ledger (it writes cases and
+makes the snapshots of every date on or after the earliest date it touched stale (earlier
+month-ends stay valid and are re-keyed, no engine run); the dashboard then shows the stale
+numbers, marked, until this command has run. It also prunes the change records
+(``DataChange``) no snapshot can use any more. ``relance run`` does not change the ledger (it writes cases and
 messages), so it needs no refresh of its own.
 """
 
@@ -34,6 +36,7 @@ from relance.reports.selectors import (
     snapshot_key,
     trend_dates,
 )
+from relance.reports.services import kpi_data_changes_prune
 
 ERROR_MONTHS = "--months must be at least 1, not {found}"
 ERROR_GROUP = "snapshot fills groups by segment or collector, not {found}"
@@ -157,12 +160,17 @@ def snapshot_command(command: BaseCommand, options: dict[str, Any]) -> None:
                 )
             )
             progress.advance(task)
+    pruned = sum(
+        kpi_data_changes_prune(entity=entity)
+        for entity in {job.entity.pk: job.entity for job in jobs}.values()
+    )
     total = time.perf_counter() - started
     if options["json"]:
         result = {
             "as_of": as_of.isoformat(),
             "seconds": round(total, 3),
             "snapshots": [d.to_json() for d in done],
+            "data_changes_pruned": pruned,
         }
         command.stdout.write(json.dumps(result, indent=2))
         return

@@ -82,7 +82,9 @@ def test_an_added_invoice_invalidates_the_snapshots(manager, ledger, engine_call
     _page(manager)
     make_invoice(ledger["prompt"], "INV-9", "50.00", date(2024, 6, 20), date(2024, 7, 20))
     html = _page(manager)
-    assert len(engine_calls) == 24
+    # Dated June 20: only the as-of point (June 30) is recomputed; the month-ends before it are
+    # kept (ADR 0006, "Refinement").
+    assert [params.as_of for params in engine_calls[12:]] == [AS_OF]
     assert "€2,250.00" in html and STALE_NOTE not in html
 
 
