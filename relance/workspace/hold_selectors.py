@@ -101,7 +101,7 @@ def next_steps_of_accounts(
 
     from relance.dunning.models import InvoiceStep, SegmentPolicy
     from relance.dunning.selectors import policy_map
-    from relance.workspace.selectors import NextStep
+    from relance.workspace.selectors import next_step_of
 
     policies = policy_map(entity=entity)
     by_segment = dict(SegmentPolicy.objects.filter(entity=entity).values_list("segment", "policy__key"))
@@ -124,27 +124,10 @@ def next_steps_of_accounts(
         if policy is None:
             continue
         for item in items:
-            remaining = policy.steps[reached.get((item.pk, policy.key), -1) + 1 :]
-            due_now = [
-                step for step in remaining if item.due_date + timedelta(days=step.offset_days) <= today
-            ]
-            if due_now:
-                step, on = due_now[-1], today
-            elif remaining:
-                step = remaining[0]
-                on = item.due_date + timedelta(days=step.offset_days)
-            else:
-                continue
-            steps.append(
-                NextStep(
-                    invoice_ref=item.external_ref,
-                    step_key=step.key,
-                    action=step.action,
-                    channels=tuple(step.channels),
-                    on=on,
-                    policy_key=policy.key,
-                )
-            )
+            reached_index = reached.get((item.pk, policy.key), -1)
+            next_step = next_step_of(item=item, policy=policy, reached_index=reached_index, today=today)
+            if next_step is not None:
+                steps.append(next_step)
         steps.sort(key=lambda step: (step.on, step.invoice_ref))
     return result
 

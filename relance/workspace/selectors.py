@@ -436,28 +436,39 @@ def next_steps(
         .annotate(last=Max("step_index"))
         .values_list("invoice_id", "last")
     )
-    result = []
-    for item in open_items:
-        remaining = policy.steps[reached.get(item.pk, -1) + 1 :]
-        due_now = [step for step in remaining if item.due_date + timedelta(days=step.offset_days) <= today]
-        if due_now:
-            step, on = due_now[-1], today
-        elif remaining:
-            step = remaining[0]
-            on = item.due_date + timedelta(days=step.offset_days)
-        else:
-            continue
-        result.append(
-            NextStep(
-                invoice_ref=item.external_ref,
-                step_key=step.key,
-                action=step.action,
-                channels=tuple(step.channels),
-                on=on,
-                policy_key=policy.key,
+    result = [
+        next_step
+        for item in open_items
+        if (
+            next_step := next_step_of(
+                item=item, policy=policy, reached_index=reached.get(item.pk, -1), today=today
             )
         )
+    ]
     return sorted(result, key=lambda step: (step.on, step.invoice_ref))
+
+
+def next_step_of(*, item: Any, policy: Any, reached_index: int, today: date) -> NextStep | None:
+    """The step of ``policy`` the run takes next for one open invoice that reached step
+    ``reached_index`` (-1: none yet), and when: the most advanced step already due (catch-up)
+    today, else the first later one on due date + offset; None when the policy has no more."""
+    remaining = policy.steps[reached_index + 1 :]
+    due_now = [step for step in remaining if item.due_date + timedelta(days=step.offset_days) <= today]
+    if due_now:
+        step, on = due_now[-1], today
+    elif remaining:
+        step = remaining[0]
+        on = item.due_date + timedelta(days=step.offset_days)
+    else:
+        return None
+    return NextStep(
+        invoice_ref=item.external_ref,
+        step_key=step.key,
+        action=step.action,
+        channels=tuple(step.channels),
+        on=on,
+        policy_key=policy.key,
+    )
 
 
 @dataclass(frozen=True)
