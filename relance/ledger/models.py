@@ -258,6 +258,7 @@ class Allocation(BaseModel):
 class VersionScope(models.TextChoices):
     LEDGER = "ledger", "Ledger (customers, invoices, credit notes, payments, allocations)"
     CASES = "cases", "Collection cases (promises, disputes, payment plans, requests)"
+    DOCUMENTS = "documents", "Invoice documents (the ERP's PDFs)"
 
 
 class DataVersion(models.Model):

@@ -246,11 +246,11 @@ def customer_by_id(*, entity: Entity, customer_id: int) -> Customer:
 
 
 def data_versions(*, entity_id: int) -> dict[str, int]:
-    """The entity's change counters by scope (``ledger``, ``cases``; 0 when never changed).
+    """The entity's change counters by scope (``ledger``, ``cases``, ``documents``; 0 when never changed).
 
     One indexed query. Read it *before* the data a cache entry is built from: a change committed
     in between then lands under a newer number, never under the old one."""
-    versions = dict.fromkeys(("ledger", "cases"), 0)
+    versions = dict.fromkeys(("ledger", "cases", "documents"), 0)
     with connection.cursor() as cursor:  # plain SQL: this runs on every cached page view
         cursor.execute("SELECT scope, version FROM ledger_dataversion WHERE entity_id = %s", [entity_id])
         versions.update(cursor.fetchall())

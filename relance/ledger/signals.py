@@ -77,5 +77,6 @@ def connect_ledger() -> None:
     # An invoice counts as of D from its issue date on (``voided_on`` only ever narrows that).
     bump_on_change(Invoice, dated_by=("issue_date", "voided_on"))
     bump_on_change(CreditNote, Payment, Allocation, dated_by=("date",))
-    # An invoice's PDF shows on the portal's cached pages (the download link).
-    bump_on_change(InvoiceDocument)
+    # An invoice's PDF shows on the portal's cached pages (the download link) but in no figure:
+    # its own scope, so that a folder of PDFs does not make the KPI snapshots stale.
+    bump_on_change(InvoiceDocument, scope=VersionScope.DOCUMENTS)

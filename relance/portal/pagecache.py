@@ -3,7 +3,7 @@
 A reminder's link lands on the overview, and a customer with thousands of open items pages
 through them: the same HTML is rebuilt many times between two changes of their account. The
 cache key holds everything the page is made of — the link (its token is in every URL on the
-page), the entity's ledger and case versions (``relance.ledger.selectors.data_versions``, read
+page), the entity's ledger, case and document versions (``relance.ledger.selectors.data_versions``, read
 *before* the page so a change committed meanwhile lands under a newer key), the customer's and
 entity's last change (name, branding, credit limit), the creditor's "today" (days past due), the
 language and the query — so an entry is never stale, only unused. Settings kept elsewhere (the
@@ -45,6 +45,7 @@ def page_key(request: HttpRequest, versions: dict[str, int]) -> str:
         portal.today.isoformat(),
         str(versions["ledger"]),
         str(versions["cases"]),
+        str(versions["documents"]),
         customer.updated_at.isoformat(),
         entity.updated_at.isoformat(),
         str(portal.link.pk),

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from relance.dunning.models import Promise
 from relance.core.errors import ErrorList
+from relance.dunning.models import Promise
 from relance.ingest.records import AllocationRecord, InvoiceRecord, PaymentRecord, upsert_records
 from relance.ledger.selectors import data_versions
 from relance.ledger.services import allocation_create
@@ -77,4 +77,4 @@ def test_versions_are_per_entity(entity, make_customer):
 
     other, _ = entity_create_or_update(name="other-entity")
     make_customer(ref="C1")
-    assert data_versions(entity_id=other.pk) == {"ledger": 0, "cases": 0}
+    assert data_versions(entity_id=other.pk) == {"ledger": 0, "cases": 0, "documents": 0}

@@ -113,18 +113,20 @@ def test_the_same_pdf_again_is_unchanged_and_a_new_one_becomes_current(invoice, 
     from relance.ledger.services import invoice_document_attach
 
     first, attached = invoice_document_attach(invoice=invoice, content=PDF, name="INV-1.pdf")
-    version = data_versions(entity_id=invoice.entity_id)["ledger"]
+    version = data_versions(entity_id=invoice.entity_id)["documents"]
+    ledger_version = data_versions(entity_id=invoice.entity_id)["ledger"]
     again, attached_again = invoice_document_attach(invoice=invoice, content=PDF, name="renamed.pdf")
     assert attached and not attached_again
     assert again.pk == first.pk and again.original_name == "INV-1.pdf"
     assert InvoiceDocument.objects.count() == 1 and len(_stored_files(document_root)) == 1
-    assert data_versions(entity_id=invoice.entity_id)["ledger"] == version  # nothing written
+    assert data_versions(entity_id=invoice.entity_id)["documents"] == version  # nothing written
 
     second, attached_second = invoice_document_attach(invoice=invoice, content=PDF_2, name="INV-1-v2.pdf")
     assert attached_second
     assert invoice_document_current(invoice=invoice) == second
     assert list(invoice.documents.values_list("pk", flat=True)) == [second.pk, first.pk]  # history kept
-    assert data_versions(entity_id=invoice.entity_id)["ledger"] > version
+    assert data_versions(entity_id=invoice.entity_id)["documents"] > version
+    assert data_versions(entity_id=invoice.entity_id)["ledger"] == ledger_version  # KPIs unaffected
 
     # the first version again is a new version (it becomes current), not "unchanged"
     third, attached_third = invoice_document_attach(invoice=invoice, content=PDF, name="INV-1.pdf")
@@ -205,13 +207,13 @@ def test_import_dry_run_writes_nothing(folder, entity, document_root):
     from relance.ledger.models import InvoiceDocument
     from relance.ledger.selectors import data_versions
 
-    version = data_versions(entity_id=entity.pk)["ledger"]
+    version = data_versions(entity_id=entity.pk)["documents"]
     outcome = _run(str(folder["path"]), "--dry-run")
     assert outcome["dry_run"] is True
     assert outcome["attached"] == 2 and len(outcome["rejected"]) == 1 and len(outcome["unmatched"]) == 2
     assert not InvoiceDocument.objects.exists()
     assert _stored_files(document_root) == []
-    assert data_versions(entity_id=entity.pk)["ledger"] == version
+    assert data_versions(entity_id=entity.pk)["documents"] == version
 
 
 def test_import_pattern_with_prefix_and_wildcard(tmp_path, invoice):
