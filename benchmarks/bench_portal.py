@@ -54,7 +54,12 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients (default 50)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per page (default 2000)")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes (default 4)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=3,
+        help="gunicorn sync workers (default 3: cores + 1 served best on 2 cores)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (default 1)")
     parser.add_argument("--port", type=int, default=8765, help="loopback port for gunicorn (default 8765)")
     parser.add_argument("--database-url", default="", help="database (default: a temporary SQLite file)")
@@ -323,6 +328,8 @@ async def load(url: str, *, clients: int, total: int, think: float) -> dict[str,
 
     async def client_loop(client: httpx.AsyncClient) -> None:
         nonlocal remaining, errors
+        if think:  # people arrive spread over a think time, not all in the same millisecond
+            await asyncio.sleep(random.uniform(0, think))
         while True:
             async with lock:
                 if remaining <= 0:
