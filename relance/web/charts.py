@@ -56,6 +56,16 @@ class Series:
     colour: str
 
 
+def axis_number(value: float) -> str:
+    """A tick label short enough for the axis margin: 73, 1,250, 890k, 1.09M."""
+    magnitude = abs(value)
+    if magnitude >= 1_000_000:
+        return f"{value / 1_000_000:.3g}M"
+    if magnitude >= 10_000:
+        return f"{value / 1_000:.3g}k"
+    return f"{value:,.0f}"
+
+
 def line_chart(
     labels: list[str],
     series: list[Series],
@@ -65,7 +75,7 @@ def line_chart(
     title: str = "",
     unit: str = "",
 ) -> str:
-    top, bottom, left, right = 20, 48, 44, 16
+    top, bottom, left, right = 20, 48, 44, 24  # right: room for half of the last month label
     plot_width, plot_height = width - left - right, height - top - bottom
     values = [v for s in series for v in s.values if v is not None]
     peak = max(values, default=1.0) or 1.0
@@ -83,7 +93,7 @@ def line_chart(
         y = top + plot_height - fraction * plot_height
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{peak * fraction:.0f}</text>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{axis_number(peak * fraction)}</text>'
         )
     for index, label in enumerate(labels):
         if len(labels) <= 12 or index % 2 == 0:

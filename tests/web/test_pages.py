@@ -1,5 +1,6 @@
 """Back-office pages: signed-in only, scoped to the user's entities, showing the ledger as of a date."""
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -118,3 +119,19 @@ def test_customer_balances_never_add_currencies(admin_client, ledger, make_invoi
         reverse("web:customer_detail", args=[ledger["late"].pk]), {"as_of": AS_OF.isoformat()}
     ).content.decode()
     assert "€1,500.00" in html and "$50.00" in html and "€1,550.00" not in html
+
+
+def test_chart_axis_labels_fit_the_margin():
+    from relance.web.charts import Series, axis_number, line_chart
+
+    assert [axis_number(value) for value in (0, 18.25, 1250, 12_500, 890_246, 1_090_246)] == [
+        "0",
+        "18",
+        "1,250",
+        "12.5k",
+        "890k",
+        "1.09M",
+    ]
+    svg = line_chart(["Jan", "Feb"], [Series("Collected", [890_246.0, 1_090_246.0], "#000")], title="t")
+    ticks = re.findall(r'text-anchor="end" class="axis">([^<]*)</text>', svg)
+    assert ticks and all(len(tick) <= 5 for tick in ticks) and any(tick.endswith("M") for tick in ticks)
