@@ -67,7 +67,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     from relance.reports import selectors as reports
 
     if user_role(request.user) in roles.OWN_CUSTOMERS_ROLES and not request.user.is_superuser:
-        return redirect("workspace:my_accounts")  # not the entity's totals: their accounts, escalations coming
+        # Not the entity's totals: their own accounts and the escalations coming.
+        return redirect("workspace:my_accounts")
     entity, entities, as_of = _entity_and_date(request)
     live = reports.ledger_is_small(entity=entity)
     currencies = reports.dashboard_currencies(entity=entity, as_of=as_of, live=live)
