@@ -12,6 +12,7 @@ from ninja.parser import Parser
 from relance.api.auth import api_auth
 from relance.api.documents import router as documents_router
 from relance.api.errors import install_error_handlers
+from relance.api.kpis import router as kpis_router
 from relance.api.views import router
 
 
@@ -38,4 +39,5 @@ api = NinjaAPI(
 install_error_handlers(api)
 # Before ``router``: its ``/invoices/{path:ref}`` would also match ``/invoices/X/document``.
 api.add_router("/", documents_router)
+api.add_router("/", kpis_router)
 api.add_router("/", router)
