@@ -281,6 +281,26 @@ def compare(reports: list[KpiReport], expected: dict[str, dict[str, Any]]) -> st
     return "identical"
 
 
+def scratch_database(database_url: str, name: str) -> tuple[str, Callable[[], None]]:
+    """A fresh, empty PostgreSQL database ``name`` next to ``database_url``: its URL and a
+    function that drops it (closing Django's connections first)."""
+    import psycopg
+
+    admin_url = database_url.replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+    return database_url.rsplit("/", 1)[0] + f"/{name}", drop
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -328,21 +348,7 @@ def main() -> None:
             else:
                 if not args.database_url:
                     parser.error("--backend postgres needs --database-url (or RELANCE_TEST_POSTGRES_URL)")
-                import psycopg
-
-                admin_url = args.database_url.replace("postgres://", "postgresql://", 1)
-                name = "relance_bench_kpi"
-                with psycopg.connect(admin_url, autocommit=True) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                    admin.execute(f'CREATE DATABASE "{name}"')
-                url = args.database_url.rsplit("/", 1)[0] + f"/{name}"
-
-                def drop() -> None:
-                    from django.db import connections
-
-                    connections.close_all()
-                    with psycopg.connect(admin_url, autocommit=True) as admin:
-                        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                url, drop = scratch_database(args.database_url, "relance_bench_kpi")
 
                 if not args.keep:
                     cleanup.append(drop)

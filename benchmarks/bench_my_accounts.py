@@ -29,6 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_kpi import scratch_database  # noqa: E402
 
 
 def setup(database_url: str) -> None:
@@ -179,21 +182,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.sqlite3"
         if args.database_url:
-            import psycopg
-
-            admin_url = args.database_url.replace("postgres://", "postgresql://", 1)
-            name = "relance_bench_my_accounts"
-            with psycopg.connect(admin_url, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                admin.execute(f'CREATE DATABASE "{name}"')
-            url = args.database_url.rsplit("/", 1)[0] + f"/{name}"
-
-            def drop() -> None:
-                from django.db import connections
-
-                connections.close_all()
-                with psycopg.connect(admin_url, autocommit=True) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            url, drop = scratch_database(args.database_url, "relance_bench_my_accounts")
 
             cleanup.append(drop)
         try:

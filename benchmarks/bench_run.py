@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pyarrow.parquet as pq
-from bench_kpi import END, cpu_seconds, generate, load_app_database, setup_django, timed
+from bench_kpi import END, cpu_seconds, generate, load_app_database, scratch_database, setup_django, timed
 
 
 def add_contacts_and_policies(entity_id: int) -> int:
@@ -197,22 +197,7 @@ def main() -> None:
         else:
             if not args.database_url:
                 parser.error("--backend postgres needs --database-url (or RELANCE_TEST_POSTGRES_URL)")
-            import psycopg
-
-            admin_url = args.database_url.replace("postgres://", "postgresql://", 1)
-            name = "relance_bench_run"
-            with psycopg.connect(admin_url, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                admin.execute(f'CREATE DATABASE "{name}"')
-            url = args.database_url.rsplit("/", 1)[0] + f"/{name}"
-
-            def drop() -> None:
-                from django.db import connections
-
-                connections.close_all()
-                with psycopg.connect(admin_url, autocommit=True) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-
+            url, drop = scratch_database(args.database_url, "relance_bench_run")
             if not args.keep:
                 cleanup.append(drop)
         seconds, _ = timed(lambda: setup_django(url))
