@@ -79,3 +79,20 @@ def make_payment(entity):
         )
 
     return make
+
+
+@pytest.fixture
+def engine_calls(monkeypatch):
+    """The KPI engine's runs from the reports app (``compute_kpis`` wrapped to count its params):
+    a cached figure must cost none."""
+    from relance.engine import kpi as engine_kpi
+    from relance.reports import selectors as report_selectors
+
+    calls: list = []
+
+    def counting(tables, params, **kwargs):
+        calls.append(params)
+        return engine_kpi.compute_kpis(tables, params, **kwargs)
+
+    monkeypatch.setattr(report_selectors, "compute_kpis", counting)
+    return calls

@@ -11,8 +11,6 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from relance.engine import kpi as engine_kpi
-from relance.reports import selectors as report_selectors
 from tests.api.conftest import ApiClient, error_of
 
 pytestmark = pytest.mark.django_db
@@ -30,18 +28,6 @@ def ledger(entity, make_customer, make_invoice, make_payment):
     paid = make_invoice(prompt, "INV-3", "200.00", date(2024, 5, 1), date(2024, 5, 31))
     payment = make_payment(prompt, "PAY-1", "200.00", date(2024, 6, 3))
     allocation_create(invoice=paid, payment=payment, amount=Decimal("200.00"), on=date(2024, 6, 3))
-
-
-@pytest.fixture
-def engine_calls(monkeypatch):
-    calls = []
-
-    def counting(tables, params, **kwargs):
-        calls.append(params)
-        return engine_kpi.compute_kpis(tables, params, **kwargs)
-
-    monkeypatch.setattr(report_selectors, "compute_kpis", counting)
-    return calls
 
 
 def test_the_figures_are_relance_kpis_and_are_computed_once(api, ledger, engine_calls):

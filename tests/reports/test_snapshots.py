@@ -33,19 +33,6 @@ AS_OF = date(2024, 6, 30)
 
 
 @pytest.fixture
-def engine_calls(monkeypatch):
-    """Counts the KPI engine's runs from the reports app (a wrapper around ``compute_kpis``)."""
-    calls: list[engine_kpi.KpiParams] = []
-
-    def counting(tables, params, **kwargs):
-        calls.append(params)
-        return engine_kpi.compute_kpis(tables, params, **kwargs)
-
-    monkeypatch.setattr(selectors, "compute_kpis", counting)
-    return calls
-
-
-@pytest.fixture
 def ledger(entity, make_customer, make_invoice, make_payment):
     alice = get_user_model().objects.create_user("alice")
     late = make_customer("C-LATE", name="Late Payer GmbH", segment="standard", collector=alice)

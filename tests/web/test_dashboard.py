@@ -13,7 +13,6 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from relance.engine import kpi as engine_kpi
 from relance.ledger import services
 from relance.ledger.models import Customer
 from relance.reports import selectors
@@ -22,18 +21,6 @@ from relance.reports.models import KpiSnapshot
 pytestmark = pytest.mark.django_db
 AS_OF = date(2024, 6, 30)
 STALE_NOTE = "the ledger changed since"
-
-
-@pytest.fixture
-def engine_calls(monkeypatch):
-    calls: list[engine_kpi.KpiParams] = []
-
-    def counting(tables, params, **kwargs):
-        calls.append(params)
-        return engine_kpi.compute_kpis(tables, params, **kwargs)
-
-    monkeypatch.setattr(selectors, "compute_kpis", counting)
-    return calls
 
 
 @pytest.fixture
