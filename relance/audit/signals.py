@@ -22,7 +22,8 @@ NOT_AUDITED = frozenset(
     {
         "api.idempotencykey",
         "dunning.dunninglock",
-        "ledger.dataversion",  # a cache counter, bumped by the changes that are recorded
+        "ledger.dataversion",  # cache counters and their change log, written by the changes that are recorded
+        "ledger.datachange",
         "auth.permission",
         "accounts.recoverycode",  # TOTP changes are recorded as actions (no secrets in events)
         "accounts.totpdevice",
