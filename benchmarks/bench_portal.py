@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -77,6 +78,8 @@ def main() -> None:
         "--cache", default="on,off", help="portal page cache settings to run: on, off or on,off (default)"
     )
     args = parser.parse_args()
+    if args.wrk and shutil.which("wrk") is None:
+        parser.error("--wrk needs wrk on the PATH (Debian/Ubuntu: apt install wrk)")
 
     tmp = tempfile.TemporaryDirectory(prefix="relance-bench-portal-")
     database_url = args.database_url or f"sqlite:///{tmp.name}/bench.sqlite3"
