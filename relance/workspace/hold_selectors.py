@@ -26,6 +26,7 @@ MY_ACCOUNTS_LIMIT = 200  # a sales owner's book; more is cut (and the page says 
 STEPS_SHOWN = 3
 HOLD_DAYS_DEFAULT = 7
 PERM_HOLD = "dunning.add_customerhold"
+PERM_LIFT = "dunning.change_customerhold"
 
 
 @dataclass(frozen=True)
@@ -216,12 +217,23 @@ class HoldForm:
     ends_default: date
     holds: tuple[CustomerHold, ...]
     is_owner: bool
+    liftable: frozenset[int] = frozenset()  # ids of ``holds`` the user may lift now
+
+
+def hold_lift_allowed(*, user: Any, hold: CustomerHold) -> bool:
+    """Who may end a hold early: a role that may change holds on the account, or the person who
+    asked for it (a sales owner's "I'm on it" is theirs to call off)."""
+    if user_can(user, PERM_LIFT, hold.customer):
+        return True
+    asked_by_user = hold.created_by_id is not None and hold.created_by_id == getattr(user, "pk", None)
+    return asked_by_user and user_can(user, PERM_HOLD, hold.customer)
 
 
 def hold_form(*, user: Any, customer: Customer, today: date) -> HoldForm:
     from relance.compliance.services import HOLD_REASON_MAX
     from relance.dunning.selectors import hold_list_in_force
 
+    holds = tuple(hold_list_in_force(customer=customer, on=today).select_related("created_by", "customer"))
     return HoldForm(
         customer=customer,
         can_hold=user_can(user, PERM_HOLD, customer),
@@ -230,6 +242,7 @@ def hold_form(*, user: Any, customer: Customer, today: date) -> HoldForm:
         reason_max=HOLD_REASON_MAX,
         today=today,
         ends_default=today + timedelta(days=HOLD_DAYS_DEFAULT),
-        holds=tuple(hold_list_in_force(customer=customer, on=today).select_related("created_by")),
+        holds=holds,
         is_owner=customer.sales_owner_id is not None and customer.sales_owner_id == getattr(user, "pk", None),
+        liftable=frozenset(hold.pk for hold in holds if hold_lift_allowed(user=user, hold=hold)),
     )

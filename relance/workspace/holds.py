@@ -5,6 +5,8 @@
   first, and a hold form per account;
 * ``/w/customers/<id>/hold/`` (POST) — ask for a hold (``dunning.add_customerhold`` on the customer:
   sales on the accounts they own, collectors, credit managers; support and auditors get 403);
+* ``/w/customers/<id>/holds/<hold>/lift/`` (POST) — end a hold early (``dunning.change_customerhold``,
+  or the person who asked for it);
 * ``/w/customers/<id>/why/`` — why the account is on hold or not chased, and why portal requests
   were refused; read-only, for every role that sees the customer.
 """
@@ -106,6 +108,30 @@ def hold_request(request: HttpRequest, customer_id: int) -> HttpResponse:
         f"{customer.name}: escalation on hold from {hold.starts_on} to {hold.ends_on} inclusive. "
         "Collectors and credit managers see it on the account and on its why page.",
     )
+    return _back(request, customer)
+
+
+@login_required
+@require_POST
+def hold_lift(request: HttpRequest, customer_id: int, hold_id: int) -> HttpResponse:
+    """End a hold in force today, so the next run chases the account again."""
+    from relance.compliance.selectors import entity_today
+    from relance.dunning.models import CustomerHold
+
+    customer = _customer(request, customer_id)
+    hold = CustomerHold.objects.select_related("customer").filter(pk=hold_id, customer=customer).first()
+    if hold is None:
+        raise Http404("no such hold on this account")
+    if not hold_selectors.hold_lift_allowed(user=request.user, hold=hold):
+        raise PermissionDenied(NOT_ALLOWED.format(perm=hold_selectors.PERM_LIFT))
+    try:
+        hold_services.hold_lift(
+            hold=hold, user=request.user, on=entity_today(customer=customer, now=timezone.now())
+        )
+    except ValidationFailed as exc:
+        messages.error(request, f"{customer.name}: hold not lifted: {exc.message}.")
+    else:
+        messages.success(request, f"{customer.name}: hold lifted; the next run chases the account again.")
     return _back(request, customer)
 
 

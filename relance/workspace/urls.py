@@ -29,5 +29,6 @@ urlpatterns = [
 urlpatterns += [
     path("my-accounts/", holds.my_accounts, name="my_accounts"),
     path("customers/<int:customer_id>/hold/", holds.hold_request, name="customer_hold"),
+    path("customers/<int:customer_id>/holds/<int:hold_id>/lift/", holds.hold_lift, name="customer_hold_lift"),
     path("customers/<int:customer_id>/why/", holds.customer_why, name="customer_why"),
 ]

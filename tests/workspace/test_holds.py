@@ -17,25 +17,6 @@ from relance.workspace.hold_services import HOLD_AUDIT_ACTION
 from tests.workspace.conftest import PASSWORD, _invoice
 
 
-@pytest.fixture
-def sales(ws):
-    """sam (sales) owns ``late`` (A) and ``ahead`` (nothing due yet), not ``second`` (B)."""
-    from relance.accounts.services import user_create
-    from relance.ledger.models import Customer
-
-    sam = user_create(email="sam@acme.test", role="sales", entity_names=["acme"], password=PASSWORD)
-    ws.late.sales_owner = sam
-    ws.late.save(update_fields=["sales_owner"])
-    ahead = Customer.objects.create(
-        entity=ws.acme, external_ref="C-AHEAD", name="Aardvark Early SA", currency="EUR", sales_owner=sam
-    )
-    _invoice(ahead, "INV-A1", "800.00", -20, ws.today)  # due in 20 days: pre_due (-5) in 15
-    paid_up = Customer.objects.create(
-        entity=ws.acme, external_ref="C-PAID", name="Nothing Open SA", currency="EUR", sales_owner=sam
-    )
-    return sam, ahead, paid_up
-
-
 def _hold(client, customer, **data):
     return client.post(reverse("workspace:customer_hold", args=[customer.pk]), data)
 

@@ -26,6 +26,7 @@ def hold_panel(context: template.Context, customer: Any) -> dict[str, Any]:
         "reason_max": form.reason_max,
         "ends_default": form.ends_default,
         "holds": form.holds,
+        "liftable": form.liftable,
         "is_owner": form.is_owner,
         "csrf_token": context.get("csrf_token"),
         "back": request.get_full_path() if request is not None else "",
