@@ -370,8 +370,11 @@ class _Writer:
         self.flush()
         if self._seen is not None:
             self._seen.close()
+        self._data_version_bump()
+
+    def _data_version_bump(self) -> None:
+        """Rows went in by COPY/bulk: no signals, so one bump with the earliest date written."""
         if self.created or self.updated:
-            # Rows went in by COPY/bulk: no signals, so one bump with the earliest date written.
             data_version_bump(entity_id=self.entity.pk, earliest=self.earliest if self.dated else None)
 
     def _touch(self, *dates: date | None) -> None:
@@ -1308,9 +1311,7 @@ class PaymentWriter(_AllocatingWriter):
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {order}")
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        if self.created or self.updated:
-            # As ``_Writer.finish``: bulk writes send no signals (this finish does not call it).
-            data_version_bump(entity_id=self.entity.pk, earliest=self.earliest)
+        self._data_version_bump()  # this finish does not call ``_Writer.finish``
 
     @staticmethod
     def _unstage(row: tuple[Any, ...]) -> _StagedRow:
