@@ -96,3 +96,10 @@ def engine_calls(monkeypatch):
 
     monkeypatch.setattr(report_selectors, "compute_kpis", counting)
     return calls
+
+
+@pytest.fixture
+def document_root(settings, tmp_path):
+    """Invoice PDFs stored under this test's temporary directory, never under ``var/``."""
+    settings.RELANCE_INVOICE_DOCUMENT_ROOT = str(tmp_path / "documents")
+    return tmp_path / "documents"

@@ -13,11 +13,7 @@ from tests.api.conftest import ApiClient, error_of
 PDF = b"%PDF-1.4\n% invoice INV-1\n%%EOF\n"
 PDF_2 = b"%PDF-1.7\n% corrected\n%%EOF\n"
 
-
-@pytest.fixture(autouse=True)
-def document_root(settings, tmp_path):
-    settings.RELANCE_INVOICE_DOCUMENT_ROOT = str(tmp_path / "documents")
-    return tmp_path / "documents"
+pytestmark = pytest.mark.usefixtures("document_root")
 
 
 @pytest.fixture

@@ -6,10 +6,7 @@ from datetime import date
 
 import pytest
 
-
-@pytest.fixture(autouse=True)
-def document_root(settings, tmp_path):
-    settings.RELANCE_INVOICE_DOCUMENT_ROOT = str(tmp_path / "documents")
+pytestmark = pytest.mark.usefixtures("document_root")
 
 
 def test_copies_are_real_pdfs_for_the_oldest_debtors_open_invoices_once(entity, make_customer, make_invoice):

@@ -26,11 +26,7 @@ REFUSED = {
     "pdf-later": (b"junk %PDF-1.4", "found a file starting with b'junk %PD'"),
 }
 
-
-@pytest.fixture(autouse=True)
-def document_root(settings, tmp_path):
-    settings.RELANCE_INVOICE_DOCUMENT_ROOT = str(tmp_path / "documents")
-    return tmp_path / "documents"
+pytestmark = pytest.mark.usefixtures("document_root")
 
 
 @pytest.fixture

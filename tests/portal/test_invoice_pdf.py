@@ -9,16 +9,11 @@ from django.urls import reverse
 
 from relance.portal.links import token_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("document_root")]
 
 PDF = b"%PDF-1.4\n% invoice copy\n%%EOF\n"
 PDF_2 = b"%PDF-1.7\n% corrected invoice\n%%EOF\n"
 DOWNLOAD = "Download the invoice (PDF)"
-
-
-@pytest.fixture(autouse=True)
-def document_root(settings, tmp_path):
-    settings.RELANCE_INVOICE_DOCUMENT_ROOT = str(tmp_path / "documents")
 
 
 def _attach(invoice, content=PDF):
