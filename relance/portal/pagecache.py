@@ -21,16 +21,12 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import caches
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
 from relance.ledger.selectors import data_versions
 
 PAGE_CACHE_SECONDS = 300
-
-
-def _cache() -> Any:
-    return caches[getattr(settings, "RELANCE_PORTAL_CACHE", "default")]
 
 
 def page_key(request: HttpRequest, versions: dict[str, int]) -> str:
@@ -58,11 +54,10 @@ def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method != "GET" or not getattr(settings, "RELANCE_PORTAL_PAGE_CACHE", True):
+        if request.method != "GET" or not settings.RELANCE_PORTAL_PAGE_CACHE:
             return view(request, *args, **kwargs)
         versions = data_versions(entity_id=request.portal.entity.pk)  # type: ignore[attr-defined]
         key = page_key(request, versions)
-        cache = _cache()
         cached = cache.get(key)
         if cached is not None:
             content, content_type = cached
