@@ -20,8 +20,8 @@ from relance.comms import defaults
 from relance.comms.rendering import TemplateError, render_template
 from relance.core import payment_refs
 from relance.core.errors import ValidationFailed
+from relance.dunning.selectors import OwedSummary, owed_summary
 from relance.ledger.models import Contact, Customer, Entity, Invoice
-from relance.ledger.selectors import STILL_OWED, invoice_list_with_open
 
 PLAIN_TYPES = (str, int, bool, Decimal, date, type(None))
 
@@ -83,6 +83,10 @@ class InvoiceLine:
     days_past_due: int
     po_number: str
     overdue: bool
+    disputed: Decimal = Decimal(0)
+    """The part under dispute (shown apart, never demanded)."""
+    owed: Decimal = Decimal(0)
+    """Open minus disputed: what may be asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,9 @@ class CurrencyTotal:
     amount: Decimal
     overdue_amount: Decimal
     count: int
+    disputed: Decimal = Decimal(0)
+    unapplied: Decimal = Decimal(0)
+    """Payments and credit notes received but not yet matched to an invoice."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,43 +214,60 @@ def entity_info(entity: Entity) -> EntityInfo:
 def invoice_lines(
     *, customer: Customer, as_of: date, invoices: Sequence[Invoice] | None
 ) -> tuple[InvoiceLine, ...]:
-    """The invoices concerned with their open amount as of ``as_of`` (the customer's open ones
-    when ``invoices`` is None), oldest due first."""
-    rows = invoice_list_with_open(entity=customer.entity, as_of=as_of).filter(customer=customer)
-    if invoices is None:
-        rows = rows.filter(open_amount__gt=STILL_OWED)
-    else:
-        rows = rows.filter(pk__in=[invoice.pk for invoice in invoices])
-    lines = []
-    for row in rows.order_by("due_date", "external_ref"):
-        open_amount = Decimal(row.open_amount).quantize(Decimal("0.0001"))
-        days = (as_of - row.due_date).days
-        lines.append(
-            InvoiceLine(
-                ref=row.external_ref,
-                issue_date=row.issue_date,
-                due_date=row.due_date,
-                currency=row.currency,
-                amount=row.amount,
-                open_amount=max(open_amount, Decimal(0)),
-                days_past_due=days,
-                po_number=row.po_number,
-                overdue=days > 0,
-            )
+    """The invoices concerned with their open and disputed amounts as of ``as_of`` (the
+    customer's open ones when ``invoices`` is None), oldest due first."""
+    return _lines_of(_owed(customer=customer, as_of=as_of, invoices=invoices))
+
+
+def _owed(*, customer: Customer, as_of: date, invoices: Sequence[Invoice] | None) -> OwedSummary:
+    return owed_summary(
+        customer=customer,
+        as_of=as_of,
+        invoice_ids=None if invoices is None else [invoice.pk for invoice in invoices],
+    )
+
+
+def _lines_of(summary: OwedSummary) -> tuple[InvoiceLine, ...]:
+    return tuple(
+        InvoiceLine(
+            ref=line.ref,
+            issue_date=line.issue_date,
+            due_date=line.due_date,
+            currency=line.currency,
+            amount=line.amount,
+            open_amount=line.open_amount,
+            days_past_due=line.days_past_due,
+            po_number=line.po_number,
+            overdue=line.days_past_due > 0,
+            disputed=line.disputed,
+            owed=line.owed,
         )
-    return tuple(lines)
+        for line in summary.lines
+    )
 
 
-def currency_totals(lines: Sequence[InvoiceLine]) -> tuple[CurrencyTotal, ...]:
+def currency_totals(
+    lines: Sequence[InvoiceLine], summary: OwedSummary | None = None
+) -> tuple[CurrencyTotal, ...]:
+    """Per currency: what may be asked for (open minus disputed), of which overdue, the disputed
+    part and the unapplied cash (from ``summary``)."""
     totals: dict[str, list[Any]] = {}
     for line in lines:
-        entry = totals.setdefault(line.currency, [Decimal(0), Decimal(0), 0])
-        entry[0] += line.open_amount
-        entry[1] += line.open_amount if line.overdue else Decimal(0)
+        entry = totals.setdefault(line.currency, [Decimal(0), Decimal(0), 0, Decimal(0)])
+        entry[0] += line.owed
+        entry[1] += line.owed if line.overdue else Decimal(0)
         entry[2] += 1
+        entry[3] += line.disputed
     return tuple(
-        CurrencyTotal(currency=currency, amount=amount, overdue_amount=overdue, count=count)
-        for currency, (amount, overdue, count) in sorted(totals.items())
+        CurrencyTotal(
+            currency=currency,
+            amount=amount,
+            overdue_amount=overdue,
+            count=count,
+            disputed=disputed,
+            unapplied=summary.total(currency).unapplied if summary is not None else Decimal(0),
+        )
+        for currency, (amount, overdue, count, disputed) in sorted(totals.items())
     )
 
 
@@ -419,8 +443,9 @@ def message_context(
     if invoices is None and action is not None and getattr(action, "pk", None):
         action_invoices = list(action.invoices.all())
         invoices = action_invoices or None
-    lines = invoice_lines(customer=customer, as_of=as_of, invoices=invoices)
-    totals = currency_totals(lines)
+    owed = _owed(customer=customer, as_of=as_of, invoices=invoices)
+    lines = _lines_of(owed)
+    totals = currency_totals(lines, owed)
     spec = defaults.KEYS.get(template_key, defaults.KeySpec())
     tone = (getattr(action, "tone", "") or "") if action is not None else ""
     tone = tone or spec.tone
@@ -429,9 +454,14 @@ def message_context(
     if not currency:
         present = {total.currency for total in totals}
         currency = customer.currency if customer.currency in present or not present else totals[0].currency
-    amount_due = next((total.amount for total in totals if total.currency == currency), Decimal(0))
-    if action is not None and not lines and getattr(action, "amount_due", None) is not None:
-        amount_due = Decimal(action.amount_due)
+    # One rule for what a message may ask: open minus disputed, never more than the customer's
+    # payable total (unapplied cash and credit notes counted) — relance.dunning.selectors.
+    amount_due = owed.amount_due(
+        currency=currency, invoice_ids=None if invoices is None else [invoice.pk for invoice in invoices]
+    )
+    disputed_amount = owed.disputed(
+        currency=currency, invoice_ids=None if invoices is None else [invoice.pk for invoice in invoices]
+    )
 
     seed = message_key or f"{entity.pk}/{customer.external_ref}/{template_key}/{as_of.isoformat()}"
     reference = payment_refs.rf_reference(seed)
@@ -507,6 +537,9 @@ def message_context(
         "invoice_refs": _invoice_refs(lines),
         "totals": totals,
         "amount_due": amount_due,
+        "disputed_amount": disputed_amount,
+        "unapplied_amount": owed.total(currency).unapplied,
+        "reminded_before": _reminded_before(customer=customer, action=action),
         "currency": currency,
         "max_days_past_due": max(max_dpd, 0),
         "first_due_date": min((line.due_date for line in in_currency), default=as_of),
@@ -532,6 +565,22 @@ def message_context(
         links=values["links"],
         tone=tone,
     )
+
+
+def _reminded_before(*, customer: Customer, action: Any) -> bool:
+    """Did an earlier reminder about overdue items actually go out to this customer? (wording:
+    "despite our previous reminder" only when true; a catch-up's first contact never says it)."""
+    from relance.delivery.models import OutboundMessage
+
+    sent = OutboundMessage.objects.filter(
+        customer=customer,
+        status__in=("sent", "delivered"),
+        action__is_contact=True,
+        action__kind="overdue",
+    )
+    if action is not None and getattr(action, "pk", None):
+        sent = sent.exclude(action_id=action.pk)
+    return sent.exists()
 
 
 def _phrases(language: str, values: Mapping[str, Any], key: str) -> dict[str, str]:

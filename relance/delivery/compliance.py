@@ -1,14 +1,23 @@
-"""The compliance gate the delivery worker asks before sending each message.
+"""The one send-time check every message goes through just before it leaves.
 
-``outbound_verdict`` applies the entity's contact rules (``relance.compliance``) to a claimed
-outbox row: allowed; blocked for good (opt-out, invalid address, hold) with a reason; or deferred
-to the first instant at which every time and frequency rule holds (``defer_until``).
+``outbound_verdict`` answers for a claimed outbox row, in this order:
+
+1. **Still true?** For a message of a dunning run (it has an ``action``): is the customer still
+   owing what it asks, with no promise, plan or full dispute since the decision
+   (``relance.dunning.selectors.message_still_due``)? If not, the message is **cancelled** with
+   the reason; if the amount changed, it is **re-rendered** from the ledger as it is now.
+2. **Allowed now?** The entity's contact rules (``relance.compliance``): allowed; blocked for
+   good (opt-out, invalid address, hold) with a reason; or deferred to the first instant at
+   which every time and frequency rule holds (``defer_until``).
+
+``relance compliance check`` and the customer 360 ask the same two questions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,17 +26,53 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Verdict:
-    """``allowed=False`` and no ``defer_until``: blocked, never sent. ``defer_until``: requeue for then."""
+    """``allowed=False`` and no ``defer_until``: blocked, never sent. ``defer_until``: requeue for then.
+
+    ``cancel``: the message is no longer true (paid, promised, disputed…): cancelled, never sent.
+    ``rerender_as_of``: still due but the amount changed: render it again as of that date first.
+    """
 
     allowed: bool
     defer_until: datetime | None = None
     reason: str = ""
+    cancel: bool = False
+    code: str = ""
+    rerender_as_of: date | None = None
+    amount_due: Decimal | None = None
+
+
+def send_day(message: OutboundMessage, now: datetime) -> date:
+    """The business day the facts are read on: the entity's today, never before the run's date."""
+    from relance.compliance import rules
+
+    zone = rules.zone_or_none(message.customer.entity.timezone) or UTC
+    today = now.astimezone(zone).date()
+    run_day = message.action.on if message.action_id and message.action is not None else None
+    return max(today, run_day) if run_day else today
 
 
 def outbound_verdict(message: OutboundMessage, *, now: datetime) -> Verdict:
     """May ``message`` be sent at ``now``? The message itself does not count for its own caps."""
     from relance.compliance.selectors import message_assessment
+    from relance.dunning.selectors import message_still_due
 
+    rerender: date | None = None
+    amount: Decimal | None = None
+    if message.action_id:
+        action = message.action
+        on = send_day(message, now)
+        still = message_still_due(
+            customer=message.customer,
+            action=action,
+            on=on,
+            amount_in_message=message.amount_due,
+            currency=message.currency or (action.currency if action is not None else ""),
+            internal=bool((message.headers or {}).get("internal")),
+        )
+        if not still.due:
+            return Verdict(allowed=False, reason=still.reason, cancel=True, code=still.code)
+        if still.code == "changed":
+            rerender, amount = on, still.amount_due
     assessment = message_assessment(
         customer=message.customer,
         channel=message.channel,
@@ -40,4 +85,10 @@ def outbound_verdict(message: OutboundMessage, *, now: datetime) -> Verdict:
         exclude_message_id=message.pk,
     )
     decision = assessment.decision
-    return Verdict(allowed=decision.allowed, defer_until=decision.defer_until, reason=decision.reason)
+    return Verdict(
+        allowed=decision.allowed,
+        defer_until=decision.defer_until,
+        reason=decision.reason,
+        rerender_as_of=rerender if decision.allowed else None,
+        amount_due=amount,
+    )

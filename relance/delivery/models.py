@@ -134,7 +134,8 @@ class DeliveryEventKind(models.TextChoices):
     RETRIED = "retried", "Retried by a person"
     UNCERTAIN = "uncertain", "Worker stopped while sending"
     BLOCKED = "blocked", "Blocked by a compliance rule"
-    CANCELLED = "cancelled", "Cancelled by a person"
+    CANCELLED = "cancelled", "Cancelled (by a person, or no longer true when it was to leave)"
+    RERENDERED = "rerendered", "Rendered again with today's amount"
 
 
 class DeliveryEvent(models.Model):

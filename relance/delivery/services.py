@@ -10,7 +10,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -241,15 +241,7 @@ def outbox_enqueue(
                 next_attempt_at=max(at, not_before) if not_before else at,
                 queued_at=at,
             )
-            for attachment in rendered.attachments:
-                row = MessageAttachment(
-                    message=message,
-                    filename=attachment.filename,
-                    content_type=attachment.content_type,
-                    size=len(attachment.content),
-                )
-                row.file.save(attachment.filename, ContentFile(attachment.content), save=False)
-                row.save()
+            _attachments_save(message, rendered)
             DeliveryEvent.objects.create(
                 message=message, kind=DeliveryEventKind.QUEUED, at=at, detail=dict(detail or {})
             )
@@ -257,6 +249,89 @@ def outbox_enqueue(
         # Another process queued the same key between our check and our insert.
         return OutboundMessage.objects.get(idempotency_key=idempotency_key), False
     return message, True
+
+
+def _attachments_save(message: OutboundMessage, rendered: RenderedMessage) -> None:
+    for attachment in rendered.attachments:
+        row = MessageAttachment(
+            message=message,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+            size=len(attachment.content),
+        )
+        row.file.save(attachment.filename, ContentFile(attachment.content), save=False)
+        row.save()
+
+
+def message_rerender(*, message: OutboundMessage, as_of: date, at: datetime) -> OutboundMessage:
+    """Render a claimed dunning message again from the ledger as it is on ``as_of`` (the amount
+    owed changed since the decision): same template, recipient, key and payment reference."""
+    action = message.action
+    rendered = _render(
+        customer=message.customer,
+        template_key=message.template_key,
+        channel=message.channel,
+        as_of=as_of,
+        invoices=list(action.invoices.all()) if action is not None else None,
+        contact=message.contact,
+        action=action,
+        language=message.language or None,
+        message_key=message.idempotency_key,
+    )
+    before = message.amount_due
+    with transaction.atomic():
+        OutboundMessage.objects.filter(pk=message.pk).update(
+            subject=rendered.subject[:300],
+            body_text=rendered.text,
+            body_html=rendered.html,
+            links=dict(rendered.links),
+            rf_reference=rendered.rf_reference,
+            amount_due=rendered.amount_due,
+            currency=rendered.currency,
+        )
+        for old in message.attachments.all():
+            old.file.delete(save=False)
+            old.delete()
+        _attachments_save(message, rendered)
+        _event(
+            message,
+            DeliveryEventKind.RERENDERED,
+            at,
+            reason="the amount owed changed since the decision",
+            amount_before=str(before),
+            amount_now=str(rendered.amount_due),
+            as_of=as_of.isoformat(),
+        )
+    message.refresh_from_db()
+    return message
+
+
+def action_status_follow(*, action_id: int | None) -> None:
+    """A run's action takes the state of its messages: sent or delivered once one went out;
+    queued while one may still go; failed or cancelled when none will. The engine's cadence
+    counts only actions not cancelled or failed (``relance.dunning.binding``)."""
+    if not action_id:
+        return
+    from relance.dunning.models import ActionStatus, DunningAction, InvoiceStep
+
+    statuses = set(OutboundMessage.objects.filter(action_id=action_id).values_list("status", flat=True))
+    if not statuses:
+        return
+    if MessageStatus.DELIVERED in statuses:
+        state = ActionStatus.DELIVERED
+    elif MessageStatus.SENT in statuses:
+        state = ActionStatus.SENT
+    elif statuses & {MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.UNCERTAIN}:
+        state = ActionStatus.QUEUED  # may still go (uncertain: may have gone; counted, not resent)
+    elif statuses <= {MessageStatus.FAILED, MessageStatus.BOUNCED}:
+        state = ActionStatus.FAILED
+    else:
+        state = ActionStatus.CANCELLED
+    changed = DunningAction.objects.filter(pk=action_id).exclude(status=state).update(status=state)
+    if changed and state in (ActionStatus.CANCELLED, ActionStatus.FAILED):
+        # Nothing reached the customer: the invoices did not reach this step (the next run may
+        # decide it again, or a later one, with the right wording).
+        InvoiceStep.objects.filter(action_id=action_id).delete()
 
 
 def _render(**kwargs: Any) -> RenderedMessage:
@@ -285,6 +360,39 @@ def _step_channels(action: DunningAction, cache: dict[tuple[int, str], dict[str,
     if action.channel and action.channel not in channels:
         channels = [action.channel, *channels]
     return channels
+
+
+def preferred_channel(customer: Customer, step_channels: Sequence[str]) -> tuple[str, str]:
+    """The channel the customer's first billing contact prefers, if the step offers it
+    (``("", "")`` otherwise), and who prefers it (for the decision's reasons).
+
+    E-mail is every contact's default, so only a preference for another channel (letter, SMS,
+    phone) reorders the step's channels; the policy's order stands otherwise."""
+    contacts = sorted(customer.contacts.all(), key=lambda c: (c.role != "billing", c.pk))
+    for contact in contacts:
+        wanted = contact.preferred_channel
+        if wanted and wanted != "email" and wanted in step_channels:
+            return wanted, f"contact {contact.name or contact.email or contact.pk}"
+        return "", ""
+    return "", ""
+
+
+def _action_reason(action: DunningAction, code: str, detail: str) -> None:
+    reasons = list(action.reasons or [])
+    reasons.append({"code": code, "detail": detail})
+    action.reasons = reasons
+    action.save(update_fields=["reasons", "updated_at"])
+
+
+def _action_not_sent(action: DunningAction, reason: str) -> None:
+    """No channel of the step reaches the customer: the action is cancelled (it is no contact)
+    and a person is told by the worklist (``no_channel`` in its reasons)."""
+    from relance.dunning.models import ActionStatus, InvoiceStep
+
+    _action_reason(action, "no_channel", reason)
+    action.status = ActionStatus.CANCELLED
+    action.save(update_fields=["status", "updated_at"])
+    InvoiceStep.objects.filter(action_id=action.pk).delete()
 
 
 def _delivery_options(engine_channels: Sequence[str], start: str) -> list[tuple[str, str]]:
@@ -351,8 +459,12 @@ def outbox_enqueue_run(*, run: DunningRun, now: datetime | None = None) -> Enque
                 existing += not outcome[1]
                 by_channel["email"] += outcome[1]
             continue
-        options = _delivery_options(_step_channels(action, policy_cache), action.channel)
+        step_channels = _step_channels(action, policy_cache)
+        preferred, preferred_by = preferred_channel(customer, step_channels)
+        options = _delivery_options(step_channels, preferred or action.channel)
         reasons: list[str] = []
+        if preferred and preferred != action.channel:
+            reasons.append(f"{preferred_by} prefers {preferred}")
         chosen: tuple[str, str, Contact | None, str] | None = None
         for engine_channel, channel in options:
             contact, address, why = recipient_for(customer, channel)
@@ -363,6 +475,7 @@ def outbox_enqueue_run(*, run: DunningRun, now: datetime | None = None) -> Enque
         if chosen is None:
             reason = "no reachable contact (" + "; ".join(reasons) + ")" if reasons else "no channel"
             skipped.append(SkippedAction(action.pk, customer.external_ref, action.step_key, reason))
+            _action_not_sent(action, reason)
             continue
         engine_channel, channel, contact, address = chosen
         detail: dict[str, Any] = {"run": run.pk, "action": action.pk, "step": action.step_key}
@@ -371,6 +484,11 @@ def outbox_enqueue_run(*, run: DunningRun, now: datetime | None = None) -> Enque
             detail["channel_fallback"] = {"decided": action.channel, "used": engine_channel, "why": reason}
             fallbacks.append(
                 ChannelFallback(action.pk, customer.external_ref, action.channel, engine_channel, reason)
+            )
+            _action_reason(
+                action,
+                "channel_preference" if engine_channel == preferred else "channel_fallback",
+                f"{engine_channel} instead of {action.channel}: {reason}",
             )
         key = (
             run_message_key(run_id=run.pk, customer_id=customer.pk, step_key=action.step_key, channel=channel)
@@ -526,6 +644,7 @@ def message_cancel(
     message.lease_until = None
     message.save(update_fields=["status", "lease_owner", "lease_until", "updated_at"])
     _event(message, DeliveryEventKind.CANCELLED, at, by=getattr(user, "username", "") or "")
+    action_status_follow(action_id=message.action_id)
     return message
 
 

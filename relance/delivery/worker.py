@@ -30,7 +30,10 @@ from relance.delivery.channels.base import (
     UncertainDelivery,
     get_channel_backend,
 )
+from relance.delivery.compliance import Verdict
+from relance.delivery.compliance import outbound_verdict as verdict_of
 from relance.delivery.models import DeliveryEvent, DeliveryEventKind, MessageStatus, OutboundMessage
+from relance.delivery.services import action_status_follow, message_rerender
 
 logger = logging.getLogger(__name__)
 
@@ -112,21 +115,14 @@ class RateLimiter:
 
 
 # --------------------------------------------------------------------------------------------------
-# Compliance (H6's relance.delivery.compliance, with an allow-everything fallback)
+# The send-time check (relance.delivery.compliance: still true? allowed now?)
 
 
-@dataclass(frozen=True)
-class _AllowAll:
-    allowed: bool = True
-    defer_until: datetime | None = None
-    reason: str = ""
+def _AllowAll() -> Verdict:
+    return Verdict(allowed=True)
 
 
-def outbound_verdict(message: OutboundMessage, *, now: datetime) -> Any:
-    try:
-        from relance.delivery.compliance import outbound_verdict as verdict_of
-    except ImportError:
-        return _AllowAll()
+def outbound_verdict(message: OutboundMessage, *, now: datetime) -> Verdict:
     return verdict_of(message, now=now)
 
 
@@ -146,6 +142,8 @@ class PassReport:
     failed: int = 0
     bounced: int = 0
     blocked: int = 0
+    cancelled: int = 0
+    rerendered: int = 0
     deferred: int = 0
     uncertain: int = 0
     recovered_uncertain: int = 0
@@ -332,6 +330,21 @@ def _deliver(
             "updated_at": timezone.now(),
         }
         with transaction.atomic():
+            if getattr(verdict, "cancel", False):
+                # No longer true (paid, promised, disputed…): never sent, and says why.
+                _mine(pk, worker_id).update(
+                    status=MessageStatus.CANCELLED, last_error=verdict.reason[:2000], **release
+                )
+                _event(
+                    pk,
+                    DeliveryEventKind.CANCELLED,
+                    at,
+                    reason=verdict.reason,
+                    code=getattr(verdict, "code", ""),
+                    by="send-time check",
+                )
+                action_status_follow(action_id=message.action_id)
+                return "cancelled"
             if verdict.defer_until is not None:
                 _mine(pk, worker_id).update(
                     status=MessageStatus.QUEUED, next_attempt_at=verdict.defer_until, **release
@@ -348,7 +361,22 @@ def _deliver(
                 status=MessageStatus.BLOCKED, last_error=verdict.reason[:2000], **release
             )
             _event(pk, DeliveryEventKind.BLOCKED, at, reason=verdict.reason)
+            action_status_follow(action_id=message.action_id)
             return "blocked"
+    rerendered = False
+    if getattr(verdict, "rerender_as_of", None) is not None:
+        try:
+            message = message_rerender(message=message, as_of=verdict.rerender_as_of, at=at)
+        except Exception as exc:  # a template that cannot render now: fail visibly, never send stale
+            logger.exception("re-rendering message %s failed", pk)
+            return _permanent(
+                message,
+                worker_id=worker_id,
+                at=at,
+                error=f"could not render the message again with today's amount: {exc}",
+                invalid=False,
+            )
+        rerendered = True
 
     limiter.wait(message.channel)
     try:
@@ -391,6 +419,9 @@ def _deliver(
         )
         if receipt.delivered:
             _event(pk, DeliveryEventKind.DELIVERED, finished, provider=receipt.provider)
+        action_status_follow(action_id=message.action_id)
+    if rerendered:
+        logger.info("message %s was re-rendered with today's amount before sending", pk)
     return "delivered" if receipt.delivered else "sent"
 
 
@@ -417,6 +448,8 @@ def _temporary(message: OutboundMessage, *, worker_id: str, at: datetime, error:
                 updated_at=timezone.now(),
             )
         _event(pk, DeliveryEventKind.FAILED, at, error=error, attempt=message.attempts, final=give_up)
+        if give_up:
+            action_status_follow(action_id=message.action_id)
     return "failed" if give_up else "retrying"
 
 
@@ -431,6 +464,7 @@ def _permanent(message: OutboundMessage, *, worker_id: str, at: datetime, error:
             updated_at=timezone.now(),
         )
         _event(pk, DeliveryEventKind.FAILED, at, error=error, attempt=message.attempts, final=True)
+        action_status_follow(action_id=message.action_id)
     if not invalid:
         return "failed"
     # The address was refused outright: a hard bounce (address invalid, next channel).

@@ -12,7 +12,7 @@ Derived tables:
 * ``customer_channels``: a channel is available when at least one contact of the customer
   has the address for it, has not opted out of it and the address is not invalid or bouncing
   (email → email; phone → sms and phone; postal address → letter and registered_letter).
-* ``contact_history``: the actions of earlier runs that were not cancelled, and the contacts
+* ``contact_history``: the actions of earlier runs that were not cancelled or failed, and the contacts
   logged by hand (``ContactLog``, step key "manual").
 * ``customer_profile``: the credit limit; risk is "" until credit scoring exists (issue C9).
 * ``customer_calendar``: the customer's time zone and country, else the entity's.
@@ -47,6 +47,8 @@ from relance.ledger.models import Contact, ContactStatus, Customer, Entity
 from relance.reports.binding import app_ledger
 
 BAD_ADDRESS = (ContactStatus.INVALID.value, ContactStatus.BOUNCING.value)
+#: Actions whose messages never left (cancelled at send time, blocked, failed): not contacts.
+NOT_A_CONTACT = ("cancelled", "failed")
 
 
 def _column(model: type[Model], name: str) -> str:
@@ -196,7 +198,7 @@ def _contact_history(entity_id: int) -> ir.Table:
         },
     )
     actions = actions.filter(
-        (actions[_column(DunningAction, "entity")] == entity_id) & (actions.status != "cancelled")
+        (actions[_column(DunningAction, "entity")] == entity_id) & ~actions.status.isin(NOT_A_CONTACT)
     )
     from_runs = actions.select(
         customer_id=actions[_column(DunningAction, "customer")],

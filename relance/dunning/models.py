@@ -311,8 +311,13 @@ class DunningLock(models.Model):
 
 
 class ActionStatus(models.TextChoices):
+    """Follows the action's messages (``relance.delivery.services.action_status_follow``)."""
+
     QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
     DONE = "done", "Done"
+    FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
 
 

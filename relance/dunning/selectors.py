@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import yaml
 from django.db.models import Q, QuerySet
 
-from relance.core.errors import NotFound
+from relance.core.errors import NotFound, ValidationFailed
 from relance.dunning.models import (
     HANDOFF_OPEN,
     CreditHold,
@@ -262,3 +265,254 @@ def customer_segments(*, entity: Entity, as_of: date) -> list[dict[str, Any]]:
             }
         )
     return sorted(result, key=lambda item: item["customer_ref"])
+
+
+# --------------------------------------------------------------------------- what is owed now
+#
+# One home for "how much does this customer owe, and may we still ask for it": messages,
+# statements, the portal and the send-time check all read ``owed_summary``; the delivery
+# worker asks ``message_still_due`` just before a dunning message leaves.
+
+
+@dataclass(frozen=True)
+class OwedLine:
+    """One open invoice: what is open, what of it is under dispute, what may be asked for."""
+
+    invoice_id: int
+    ref: str
+    currency: str
+    issue_date: date
+    due_date: date
+    amount: Decimal
+    open_amount: Decimal
+    disputed: Decimal
+    days_past_due: int
+    po_number: str = ""
+
+    @property
+    def owed(self) -> Decimal:
+        """Open minus disputed (never below zero): the part a message may demand."""
+        return max(self.open_amount - self.disputed, Decimal(0))
+
+
+@dataclass(frozen=True)
+class OwedTotal:
+    """Per currency: open, disputed, owed, of which overdue, and cash received but not yet applied."""
+
+    currency: str
+    open_amount: Decimal
+    disputed: Decimal
+    owed: Decimal
+    overdue_owed: Decimal
+    unapplied: Decimal
+    count: int
+
+    @property
+    def payable(self) -> Decimal:
+        """What is left to pay once unapplied cash and credit notes are counted."""
+        return max(self.owed - self.unapplied, Decimal(0))
+
+
+@dataclass(frozen=True)
+class OwedSummary:
+    as_of: date
+    lines: tuple[OwedLine, ...]
+    totals: tuple[OwedTotal, ...]
+
+    def total(self, currency: str) -> OwedTotal:
+        for total in self.totals:
+            if total.currency == currency:
+                return total
+        zero = Decimal(0)
+        return OwedTotal(currency, zero, zero, zero, zero, zero, 0)
+
+    def amount_due(self, *, currency: str, invoice_ids: Iterable[int] | None = None) -> Decimal:
+        """What a message about ``invoice_ids`` (all open ones when None) may ask for in ``currency``:
+        their owed part, never more than the customer's payable total in that currency."""
+        wanted = None if invoice_ids is None else set(invoice_ids)
+        owed = sum(
+            (
+                line.owed
+                for line in self.lines
+                if line.currency == currency and (wanted is None or line.invoice_id in wanted)
+            ),
+            Decimal(0),
+        )
+        return min(owed, self.total(currency).payable)
+
+    def disputed(self, *, currency: str, invoice_ids: Iterable[int] | None = None) -> Decimal:
+        wanted = None if invoice_ids is None else set(invoice_ids)
+        return sum(
+            (
+                line.disputed
+                for line in self.lines
+                if line.currency == currency and (wanted is None or line.invoice_id in wanted)
+            ),
+            Decimal(0),
+        )
+
+
+def _four(value: Any) -> Decimal:
+    return Decimal(value or 0).quantize(Decimal("0.0001"))
+
+
+def owed_summary(*, customer: Customer, as_of: date, invoice_ids: Iterable[int] | None = None) -> OwedSummary:
+    """The customer's open invoices on ``as_of`` (or only ``invoice_ids``, open or not) with their
+    disputed part, and per currency the totals and the unapplied cash (payments and credit notes
+    not yet allocated), all from dated rows: the same figures whichever page or message asks."""
+    from relance.ledger.models import CreditNote, Payment
+    from relance.ledger.selectors import STILL_OWED, allocated_total, invoice_list_with_open
+
+    rows = invoice_list_with_open(entity=customer.entity, as_of=as_of).filter(customer=customer)
+    rows = (
+        rows.filter(pk__in=list(invoice_ids))
+        if invoice_ids is not None
+        else rows.filter(open_amount__gt=STILL_OWED)
+    )
+    disputed: dict[int, Decimal] = {}
+    for invoice_id, amount in (
+        Dispute.objects.filter(customer=customer, opened_on__lte=as_of)
+        .filter(Q(status=DisputeStatus.OPEN) | Q(resolved_on__gt=as_of))
+        .values_list("invoice_id", "amount")
+    ):
+        disputed[invoice_id] = disputed.get(invoice_id, Decimal(0)) + Decimal(amount)
+    lines = []
+    for row in rows.order_by("due_date", "external_ref"):
+        open_amount = max(_four(row.open_amount), Decimal(0))
+        lines.append(
+            OwedLine(
+                invoice_id=row.pk,
+                ref=row.external_ref,
+                currency=row.currency,
+                issue_date=row.issue_date,
+                due_date=row.due_date,
+                amount=row.amount,
+                open_amount=open_amount,
+                disputed=min(_four(disputed.get(row.pk)), open_amount),
+                days_past_due=(as_of - row.due_date).days,
+                po_number=row.po_number,
+            )
+        )
+    unapplied: dict[str, Decimal] = {}
+    for model, field in ((Payment, "payment"), (CreditNote, "credit_note")):
+        for currency, amount, allocated in (
+            model.objects.filter(customer=customer, date__lte=as_of)
+            .annotate(allocated=allocated_total(field, as_of))
+            .values_list("currency", "amount", "allocated")
+        ):
+            left = _four(amount) - _four(allocated)
+            if left > 0:
+                unapplied[currency] = unapplied.get(currency, Decimal(0)) + left
+    totals = []
+    for currency in sorted({line.currency for line in lines} | set(unapplied)):
+        mine = [line for line in lines if line.currency == currency and line.open_amount > 0]
+        totals.append(
+            OwedTotal(
+                currency=currency,
+                open_amount=sum((line.open_amount for line in mine), Decimal(0)),
+                disputed=sum((line.disputed for line in mine), Decimal(0)),
+                owed=sum((line.owed for line in mine), Decimal(0)),
+                overdue_owed=sum((line.owed for line in mine if line.days_past_due > 0), Decimal(0)),
+                unapplied=unapplied.get(currency, Decimal(0)),
+                count=len(mine),
+            )
+        )
+    return OwedSummary(as_of=as_of, lines=tuple(lines), totals=tuple(totals))
+
+
+@dataclass(frozen=True)
+class StillDue:
+    """The send-time answer for one dunning message: send as it is, send re-rendered, or cancel."""
+
+    due: bool
+    reason: str = ""
+    code: str = ""
+    amount_due: Decimal | None = None
+    as_of: date | None = None
+
+
+_CADENCE_CACHE: dict[tuple[int, str, int], Any] = {}
+
+
+def policy_cadence(*, entity_id: int, key: str | None) -> Any:
+    """The policy's cadence rules (grace, small balance), parsed once per policy version per
+    process; None when the entity has no such (valid) policy."""
+    if not key:
+        return None
+    row = Policy.objects.filter(entity_id=entity_id, key=key).values_list("version", "spec").first()
+    if row is None:
+        return None
+    cache_key = (entity_id, key, int(row[0] or 0))
+    if cache_key not in _CADENCE_CACHE:
+        try:
+            _CADENCE_CACHE[cache_key] = policy_from_dict(row[1]).cadence
+        except ValidationFailed:
+            _CADENCE_CACHE[cache_key] = None
+    return _CADENCE_CACHE[cache_key]
+
+
+def promise_pausing(*, customer: Customer, on: date) -> Promise | None:
+    """An open promise whose date plus the policy's grace is not past: dunning waits for it."""
+    cadence = policy_cadence(entity_id=customer.entity_id, key=customer_policy_key(customer=customer))
+    grace = cadence.promise_grace_days if cadence is not None else 0
+    for promise in Promise.objects.filter(customer=customer, status="open", created_on__lte=on).order_by(
+        "-promised_date"
+    ):
+        if promise.promised_date + timedelta(days=grace) >= on:
+            return promise
+        break
+    return None
+
+
+def message_still_due(
+    *,
+    customer: Customer,
+    action: DunningAction | None,
+    on: date,
+    amount_in_message: Decimal | None,
+    currency: str,
+    internal: bool = False,
+) -> StillDue:
+    """Is a dunning message decided earlier still true and due on ``on``? (one rule, asked by the
+    delivery worker before every send, by ``relance compliance check`` and the 360's next steps).
+
+    Cancelled when, since the decision: the invoices were paid or settled, a promise now pauses
+    dunning, a payment plan now replaces it, or everything left is under dispute. Otherwise due,
+    with the amount the message may ask for now (``amount_due``: re-render when it changed).
+    """
+    if action is not None and action.kind == "installment":
+        return StillDue(True, as_of=on)  # the plan's own reminders follow the plan, not dunning
+    promise = promise_pausing(customer=customer, on=on)
+    if promise is not None:
+        return StillDue(
+            False,
+            f"a promise to pay {promise.amount.normalize():f} {promise.currency} by "
+            f"{promise.promised_date.isoformat()} was recorded on {promise.created_on.isoformat()}",
+            "promise_active",
+            as_of=on,
+        )
+    if PaymentPlan.objects.filter(customer=customer, status=PlanStatus.ACTIVE, starts_on__lte=on).exists():
+        return StillDue(False, "a payment plan now replaces dunning", "payment_plan", as_of=on)
+    invoice_ids = list(action.invoices.values_list("pk", flat=True)) if action is not None else None
+    summary = owed_summary(customer=customer, as_of=on, invoice_ids=invoice_ids)
+    amount = summary.amount_due(currency=currency, invoice_ids=invoice_ids)
+    if internal and action is not None:
+        amount = min(amount, summary.total(currency).overdue_owed)
+    if amount <= 0:
+        if summary.disputed(currency=currency, invoice_ids=invoice_ids) > 0:
+            return StillDue(False, "everything still open is under dispute", "disputed", Decimal(0), on)
+        return StillDue(False, "paid or settled since the decision", "paid", Decimal(0), on)
+    if action is not None and action.policy_key:
+        cadence = policy_cadence(entity_id=customer.entity_id, key=action.policy_key)
+        threshold = cadence.small_balance if cadence is not None else Decimal(0)
+        if amount < threshold:
+            return StillDue(
+                False,
+                f"what is left ({amount.normalize():f} {currency}) is below the policy's small balance",
+                "small_balance",
+                amount,
+                on,
+            )
+    if amount_in_message is not None and _four(amount_in_message) != _four(amount):
+        return StillDue(True, "the amount owed changed since the decision", "changed", amount, on)
+    return StillDue(True, amount_due=amount, as_of=on)

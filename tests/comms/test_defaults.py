@@ -12,7 +12,7 @@ from relance.comms.services import message_render
 from tests.comms.conftest import AS_OF
 
 OPEN_REFS = ("INV-2026-001", "INV-2026-002", "INV-2026-003")
-TOTAL = "1624.40"  # 1234.50 + (500 - 200) + 89.90
+TOTAL = "1574.40"  # 1234.50 + (500 - 200 - 50 under dispute) + 89.90
 LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|Undefined|None\b")
 
 

@@ -37,7 +37,7 @@ def test_preview_page_shows_subject_sandboxed_html_and_text(client, ledger, view
     )
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Mahnung: 1.624,40" in page
+    assert "Mahnung: 1.574,40" in page
     assert 'sandbox=""' in page and "srcdoc=" in page
     assert "&lt;!DOCTYPE html&gt;" in page  # the e-mail's HTML is escaped inside srcdoc, never inline
     assert "INV-2026-001" in page
@@ -117,7 +117,7 @@ def test_command_preview_text_and_json(ledger):
         stdout=out,
     )
     text = out.getvalue()
-    assert text.startswith("Subject: Mise en demeure de payer : 1\u202f624,40\xa0€")
+    assert text.startswith("Subject: Mise en demeure de payer : 1\u202f574,40\xa0€")
     assert "INV-2026-002" in text
     out = StringIO()
     call_command(
@@ -140,7 +140,7 @@ def test_command_preview_text_and_json(ledger):
     )
     data = json.loads(out.getvalue())
     assert data["language"] == "it" and data["channel"] == "sms" and data["recipient"] == "+33612345678"
-    assert data["amount_due"] == "1624.4000" and data["rf_reference"].startswith("RF")
+    assert data["amount_due"] == "1574.4000" and data["rf_reference"].startswith("RF")
     with pytest.raises(CommandError, match="no template 'nope'"):
         call_command("message", "preview", "--customer", "C-100", "--template", "nope")
     with pytest.raises(CommandError):
@@ -175,7 +175,7 @@ def test_preview_of_an_unsaved_edit(client, ledger, viewer):
         },
     )
     page = response.content.decode()
-    assert "Draft for Globex Industries" in page and "Owed: €1,624.40" in page
+    assert "Draft for Globex Industries" in page and "Owed: €1,574.40" in page
     assert not MessageTemplate.objects.exists()
     broken = client.post(
         "/comms/preview/" + query, {"subject": "x", "body_text": "a\n{{ oops }}", "body_html": ""}

@@ -65,9 +65,9 @@ def test_entity_template_overrides_the_default_and_can_extend_the_layout(ledger)
         customer=ledger.customer, template_key="overdue_friendly", channel="email", as_of=AS_OF
     )
     assert rendered.subject == "Petit rappel pour Globex Industries"
-    assert "Montant : 1\u202f624,40\xa0€" in rendered.text
+    assert "Montant : 1\u202f574,40\xa0€" in rendered.text
     assert "INV-2026-001" in rendered.text  # the layout's invoice list
-    assert rendered.html == "<p>Globex Industries doit 1\u202f624,40\xa0€</p>"
+    assert rendered.html == "<p>Globex Industries doit 1\u202f574,40\xa0€</p>"
     # Other languages and channels keep the shipped default.
     assert (
         template_resolve(entity=ledger.entity, key="overdue_friendly", channel="email", language="de").origin

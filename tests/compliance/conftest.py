@@ -44,7 +44,19 @@ def make_action(entity):
                 "finished_at": datetime(2026, 3, 2, tzinfo=UTC),
             },
         )
-        return DunningAction.objects.create(
+        from relance.ledger.models import Invoice
+
+        # One open invoice of 100 EUR behind the action: the send-time check finds it still owed.
+        invoice = Invoice.objects.create(
+            entity=customer.entity,
+            customer=customer,
+            external_ref=f"INV-{next(_keys)}",
+            issue_date=date(2026, 1, 1),
+            due_date=date(2026, 2, 1),
+            currency="EUR",
+            amount=Decimal("100"),
+        )
+        made = DunningAction.objects.create(
             run=run,
             entity=customer.entity,
             customer=customer,
@@ -64,6 +76,8 @@ def make_action(entity):
             invoice_count=1,
             max_days_past_due=1,
         )
+        made.invoices.set([invoice])
+        return made
 
     return make
 
@@ -108,6 +122,8 @@ def make_message(entity):
             next_attempt_at=sent_at or datetime(2026, 3, 1, tzinfo=UTC),
             queued_at=sent_at or datetime(2026, 3, 1, tzinfo=UTC),
             sent_at=sent_at,
+            amount_due=action.amount_due if action is not None else None,
+            currency=action.currency if action is not None else "",
         )
 
     return make
