@@ -83,6 +83,8 @@ class InvoiceLine:
     days_past_due: int
     po_number: str
     overdue: bool
+    disputed: Decimal = Decimal(0)
+    owed: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,8 @@ class CurrencyTotal:
     amount: Decimal
     overdue_amount: Decimal
     count: int
+    disputed: Decimal = Decimal(0)
+    unapplied: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,6 +511,8 @@ def message_context(
         "invoice_refs": _invoice_refs(lines),
         "totals": totals,
         "amount_due": amount_due,
+        "reminded_before": True,
+        "disputed_amount": Decimal(0),
         "currency": currency,
         "max_days_past_due": max(max_dpd, 0),
         "first_due_date": min((line.due_date for line in in_currency), default=as_of),
