@@ -90,3 +90,13 @@ def ledger(entity, make_customer, make_invoice, make_payment, django_user_model)
         collector=collector,
         owner=owner,
     )
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    """No statement PDF (tested on its own) and a stand-in QR image: these tests are about wording."""
+    from relance.comms import context, services
+
+    monkeypatch.setattr(services, "_statement", lambda *args: None)
+    monkeypatch.setattr(context.payment_refs, "epc_qr_png", lambda **fields: b"\x89PNG-stub")
+    monkeypatch.setattr(context.payment_refs, "epc_qr_svg", lambda **fields: "<svg/>")

@@ -42,16 +42,6 @@ def test_every_language_has_every_key_and_label():
             assert {"subject", "body", "sms"} <= set(entry), (language, key)
 
 
-@pytest.fixture
-def quick(monkeypatch):
-    """No statement PDF (tested on its own) and a stand-in QR image: the matrix is about wording."""
-    from relance.comms import context, services
-
-    monkeypatch.setattr(services, "_statement", lambda *args: None)
-    monkeypatch.setattr(context.payment_refs, "epc_qr_png", lambda **fields: b"\x89PNG-stub")
-    monkeypatch.setattr(context.payment_refs, "epc_qr_svg", lambda **fields: "<svg/>")
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("language", defaults.LANGUAGES)
 def test_every_key_and_channel_renders(ledger, language, quick):
