@@ -516,3 +516,14 @@ def message_still_due(
     if amount_in_message is not None and _four(amount_in_message) != _four(amount):
         return StillDue(True, "the amount owed changed since the decision", "changed", amount, on)
     return StillDue(True, amount_due=amount, as_of=on)
+
+
+def customer_still_due(*, customer: Customer, on: date) -> StillDue:
+    """Would a dunning message to this customer be true on ``on`` (any currency)? The answer of
+    ``message_still_due`` for a message about all the customer's open invoices."""
+    currencies = [t.currency for t in owed_summary(customer=customer, as_of=on).totals] or [customer.currency]
+    answers = [
+        message_still_due(customer=customer, action=None, on=on, amount_in_message=None, currency=currency)
+        for currency in currencies
+    ]
+    return next((answer for answer in answers if answer.due), answers[0])

@@ -8,9 +8,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -114,19 +113,19 @@ def test_the_first_contact_wording_reads_naturally(ledger, quick, context_values
     """The alternative sentences, not just the absence of a claim."""
     context_values["reminded_before"] = False
     neutral = render(ledger, "overdue_neutral", "email", "en")
-    assert neutral.subject == "Payment reminder: €1,624.40 overdue"
-    assert "As of today, 3 invoices remain unpaid. The amount outstanding is €1,624.40" in neutral.text
+    assert neutral.subject == "Payment reminder: €1,574.40 overdue"
+    assert "As of today, 3 invoices remain unpaid. The amount outstanding is €1,574.40" in neutral.text
     assert "This is our final notice." in render(ledger, "final_notice", "email", "en").text
     assert (
-        "Votre compte présente 1\u202f624,40\xa0€ d'impayés"
+        "Votre compte présente 1\u202f574,40\xa0€ d'impayés"
         in render(ledger, "final_notice", "email", "fr").text
     )
     assert (
-        "Ihr Konto weist 1.624,40\xa0€ an überfälligen Beträgen auf"
+        "Ihr Konto weist 1.574,40\xa0€ an überfälligen Beträgen auf"
         in render(ledger, "final_notice", "email", "de").text
     )
     handoff = render(ledger, "handoff_external", "email", "en").text
-    assert "As the overdue amount of €1,624.40 has not been paid, your account has been passed" in handoff
+    assert "As the overdue amount of €1,574.40 has not been paid, your account has been passed" in handoff
 
 
 # --- disputed amounts shown apart -----------------------------------------------------------
@@ -138,43 +137,9 @@ UNAPPLIED = Decimal("75.00")
 
 
 @pytest.fixture
-def disputes(ledger, make_payment, monkeypatch, context_values):
-    """The invoice lines and totals with the disputed and unapplied parts filled in, as main's
-    context computes them (owed = open minus disputed; the totals sum what is owed)."""
+def disputes(ledger, make_payment):
+    """The ledger fixture (50.00 of INV-2026-002 under dispute) plus a payment not yet matched."""
     make_payment(ledger.customer, "PAY-2", UNAPPLIED, AS_OF)
-    lines_of = context.invoice_lines
-
-    def invoice_lines(**kwargs: Any) -> tuple[context.InvoiceLine, ...]:
-        return tuple(
-            dataclasses.replace(
-                line,
-                disputed=DISPUTED.get(line.ref, Decimal(0)),
-                owed=line.open_amount - DISPUTED.get(line.ref, Decimal(0)),
-            )
-            for line in lines_of(**kwargs)
-        )
-
-    def currency_totals(
-        lines: Sequence[context.InvoiceLine], *args: Any
-    ) -> tuple[context.CurrencyTotal, ...]:
-        currencies = sorted({line.currency for line in lines})
-        return tuple(
-            context.CurrencyTotal(
-                currency=currency,
-                amount=sum((line.owed for line in lines if line.currency == currency), Decimal(0)),
-                overdue_amount=sum(
-                    (line.owed for line in lines if line.currency == currency and line.overdue), Decimal(0)
-                ),
-                count=sum(1 for line in lines if line.currency == currency),
-                disputed=sum((line.disputed for line in lines if line.currency == currency), Decimal(0)),
-                unapplied=UNAPPLIED,
-            )
-            for currency in currencies
-        )
-
-    monkeypatch.setattr(context, "invoice_lines", invoice_lines)
-    monkeypatch.setattr(context, "currency_totals", currency_totals)
-    context_values["disputed_amount"] = sum(DISPUTED.values())
     return ledger
 
 
@@ -198,7 +163,8 @@ def test_disputed_part_is_shown_apart_and_left_out_of_the_total(disputes, langua
     unmatched = label(language, "unapplied_cash", "75.00")
     email = render(disputes, "overdue_firm", "email", language)
 
-    assert email.amount_due == Decimal("1574.40")
+    # Asked: what is owed (1,574.40) less the cash received but not yet matched (75.00).
+    assert email.amount_due == Decimal("1499.40")
     disputed_line = line_of(email.text, "INV-2026-002")
     assert money["250.00"] in disputed_line and under_review in disputed_line, disputed_line
     assert under_review not in line_of(email.text, "INV-2026-001")
@@ -231,8 +197,10 @@ def test_disputed_amounts_in_english_and_french(disputes, quick):
 
 
 @pytest.mark.django_db
-def test_nothing_under_review_shows_no_dispute_lines(ledger, quick, context_values):
-    context_values["disputed_amount"] = Decimal(0)
+def test_nothing_under_review_shows_no_dispute_lines(ledger, quick):
+    from relance.dunning.models import Dispute
+
+    Dispute.objects.filter(customer=ledger.customer).delete()
     for language in defaults.LANGUAGES:
         for channel in ("email", "letter", "call"):
             rendered = render(ledger, "overdue_firm", channel, language)

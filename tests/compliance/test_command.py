@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from io import StringIO
 
 import pytest
@@ -18,10 +19,18 @@ def run(*args: str) -> str:
 
 
 @pytest.fixture
-def customer(make_customer, make_contact):
+def customer(make_customer, make_contact, make_invoice):
     customer = make_customer("C1", timezone="Europe/Paris", country="FR")
     make_contact(customer)
+    make_invoice(customer, "F1", "500", date(2026, 1, 1), date(2026, 2, 1))  # something to chase
     return customer
+
+
+def test_a_customer_who_owes_nothing_is_not_due(make_customer, make_contact):
+    make_contact(make_customer("C2"))
+    report = json.loads(run("--customer", "C2", "--channel", "email", "--json"))
+    assert report["verdict"] == "not_due" and report["rules"][0]["rule"] == "still_due"
+    assert "Not due: paid or settled" in run("--customer", "C2", "--channel", "email")
 
 
 def test_sms_in_the_evening_is_deferred_with_the_rule_and_next_instant(customer):

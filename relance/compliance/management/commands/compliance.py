@@ -110,6 +110,25 @@ class Command(BaseCommand):
             dunning=dunning,
         )
         report = self._report(customer, channel, contact, at, assessment, policy_key)
+        if dunning:
+            # The send-time rule first: is there still something true to say?
+            from relance.dunning.selectors import customer_still_due
+
+            still = customer_still_due(
+                customer=customer, on=selectors.entity_today(customer=customer, now=at)
+            )
+            report["rules"].insert(
+                0,
+                {
+                    "rule": "still_due",
+                    "allowed": still.due,
+                    "reason": still.reason,
+                    "next_allowed": None,
+                    "permanent": not still.due,
+                },
+            )
+            if not still.due:
+                report.update(verdict="not_due", next_allowed=None, reason=still.reason)
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2, ensure_ascii=False))
             return
@@ -182,6 +201,8 @@ class Command(BaseCommand):
             self.stdout.write(line.rstrip())
         if report["verdict"] == "allowed":
             self.stdout.write("Allowed now.")
+        elif report["verdict"] == "not_due":
+            self.stdout.write(f"Not due: {report['reason']} (a dunning message would be cancelled).")
         elif report["verdict"] == "deferred":
             self.stdout.write(f"Deferred: next allowed instant {report['next_allowed']}.")
         else:
