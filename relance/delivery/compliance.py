@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -51,6 +51,30 @@ def send_day(message: OutboundMessage, now: datetime) -> date:
     return max(today, run_day) if run_day else today
 
 
+#: People notices (the sales owner's "before the final notice") at most once per account in this window.
+OWNER_NOTICE_DAYS = 7
+
+
+def _owner_told_recently(message: OutboundMessage, now: datetime) -> datetime | None:
+    """When another notice to our own people about this account went out in the last days."""
+    from relance.delivery.models import OutboundMessage
+
+    earlier = (
+        OutboundMessage.objects.filter(
+            customer_id=message.customer_id,
+            recipient__iexact=message.recipient,
+            status__in=("sent", "delivered"),
+            sent_at__gte=now - timedelta(days=OWNER_NOTICE_DAYS),
+            template_key__startswith="owner_",
+        )
+        .exclude(pk=message.pk)
+        .order_by("-sent_at")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+    return earlier
+
+
 def outbound_verdict(message: OutboundMessage, *, now: datetime) -> Verdict:
     """May ``message`` be sent at ``now``? The message itself does not count for its own caps."""
     from relance.compliance.selectors import message_assessment
@@ -71,6 +95,15 @@ def outbound_verdict(message: OutboundMessage, *, now: datetime) -> Verdict:
         )
         if not still.due:
             return Verdict(allowed=False, reason=still.reason, cancel=True, code=still.code)
+        if (message.headers or {}).get("internal"):
+            told = _owner_told_recently(message, now)
+            if told is not None:
+                return Verdict(
+                    allowed=False,
+                    reason=f"the sales owner was already told about this account on {told:%Y-%m-%d}",
+                    cancel=True,
+                    code="owner_told",
+                )
         if still.code == "changed":
             rerender, amount = on, still.amount_due
     assessment = message_assessment(

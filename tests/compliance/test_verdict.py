@@ -252,3 +252,29 @@ def test_settings_are_validated(entity):
         compliance_settings_update(entity=entity, loudness=3)
     row = compliance_settings_update(entity=entity, allowed_weekdays=[0, 1, 2, 3, 4, 5], contact_cap=None)
     assert row.pk and row.contact_cap is None
+
+
+def test_a_second_owner_notice_within_a_week_is_cancelled(customer, contact, make_message, make_action):
+    """People notices are de-duplicated like customer messages: one per account and week."""
+    headers = {"internal": True}
+    first = make_message(
+        customer,
+        action=make_action(customer, action="notify_owner"),
+        recipient="sam@acme.example",
+        template_key="owner_before_final_notice",
+        headers=headers,
+        status="sent",
+        sent_at=paris(MONDAY, 9),
+    )
+    second = make_message(
+        customer,
+        action=make_action(customer, action="notify_owner"),
+        recipient="sam@acme.example",
+        template_key="owner_before_final_notice",
+        headers=headers,
+        status="sending",
+    )
+    verdict = outbound_verdict(second, now=paris(MONDAY + timedelta(days=3), 10))
+    assert verdict.cancel and verdict.code == "owner_told" and "2026-03-02" in verdict.reason
+    assert outbound_verdict(second, now=paris(MONDAY + timedelta(days=8), 10)).allowed
+    assert first.status == "sent"
