@@ -105,6 +105,15 @@ def _base(
 # --------------------------------------------------------------------------- worklist
 
 
+def _not_due(customer: Any, today: Any) -> str:
+    """Why a dunning message would be cancelled at send time today ('' when one would go): the
+    send-time rule, so the next steps never promise what the worker would not send."""
+    from relance.dunning.selectors import customer_still_due
+
+    still = customer_still_due(customer=customer, on=today)
+    return "" if still.due else still.reason
+
+
 @login_required
 @require_GET
 def worklist(request: HttpRequest) -> HttpResponse:
@@ -254,6 +263,7 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
             next_steps=selectors.next_steps(
                 customer=customer, open_items=every_open_item, today=today, policy=policy
             )[:10],
+            not_due=_not_due(customer, today),
             policy_key=policy_key,
             holds=list(hold_list_in_force(customer=customer, on=today)) if "hold" in present else [],
             credit_hold=customer_credit_hold(customer=customer) if "credit_hold" in present else None,

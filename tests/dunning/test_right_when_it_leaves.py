@@ -170,3 +170,12 @@ def test_the_send_day_is_never_before_the_run(queued):
 
     message = only_message()
     assert send_day(message, datetime.now(UTC) - timedelta(days=20)) == TODAY
+
+
+def test_the_customer_page_says_nothing_will_be_sent_when_the_worker_would_cancel(queued, admin_client):
+    customer = queued.customers["C1"]
+    page = admin_client.get(f"/w/customers/{customer.pk}/").content.decode()
+    assert 'data-testid="not-due"' not in page
+    command("dispute", "open", "--invoice", "F1", "--amount", "1000", "--reason", "quality", "--on", RUN_DAY)
+    page = admin_client.get(f"/w/customers/{customer.pk}/").content.decode()
+    assert 'data-testid="not-due"' in page and "under dispute" in page
