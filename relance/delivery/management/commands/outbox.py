@@ -157,6 +157,11 @@ class Command(BaseCommand):
         )
         for skipped in report.skipped:
             self.stdout.write(f"  skipped {skipped.customer_ref} {skipped.step_key}: {skipped.reason}")
+        for failure in report.template_failures:
+            outcome = "shipped default used" if failure.used_shipped_default else "queued as failed"
+            self.stdout.write(
+                f"  template failed {failure.customer_ref} {failure.template_key} ({outcome}): {failure.error}"
+            )
         for fallback in report.fallbacks:
             self.stdout.write(
                 f"  {fallback.customer_ref}: {fallback.decided} → {fallback.used} ({fallback.reason})"
