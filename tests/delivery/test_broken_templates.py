@@ -14,7 +14,6 @@ from relance.comms.rendering import TemplateError
 from relance.comms.services import message_template_save
 from relance.delivery.models import MessageStatus, OutboundMessage
 from tests.dunning.conftest import command, command_json
-from tests.dunning.conftest import scenario as scenario_fixture  # noqa: F401  (registers `scenario`)
 
 pytestmark = pytest.mark.django_db
 
