@@ -701,6 +701,59 @@ def message_cancel(
     return message
 
 
+ERROR_NOT_UNCERTAIN = "message {pk} is {status}: only an uncertain message can be resolved"
+
+
+@transaction.atomic
+def message_resolve(
+    *, message: OutboundMessage, sent: bool, user: Any = None, note: str = "", now: datetime | None = None
+) -> OutboundMessage:
+    """Settle an uncertain message after a person checked (with the provider or the recipient).
+
+    ``sent``: it went out: it becomes ``sent`` and counts as sent (never sent again).
+    Not sent: it is queued again, not cancelled: the message was decided and is still owed to the
+    customer, and the send-time check decides again whether it may go (to drop it, cancel it).
+    Audited as ``outbox_resolve``.
+    """
+    from relance.audit.services import audit_record
+
+    at = _now(now)
+    message = OutboundMessage.objects.select_for_update().get(pk=message.pk)
+    if message.status != MessageStatus.UNCERTAIN:
+        raise DeliveryError(ERROR_NOT_UNCERTAIN.format(pk=message.pk, status=message.status))
+    by = getattr(user, "username", "") or ""
+    message.lease_owner = ""
+    message.lease_until = None
+    if sent:
+        message.status = MessageStatus.SENT
+        message.sent_at = message.sent_at or at
+        message.save(update_fields=["status", "sent_at", "lease_owner", "lease_until", "updated_at"])
+        _event(message, DeliveryEventKind.SENT, at, resolved_by=by, note=note, how="confirmed by a person")
+    else:
+        message.status = MessageStatus.QUEUED
+        message.next_attempt_at = at
+        message.attempts = 0
+        message.save(
+            update_fields=[
+                "status",
+                "next_attempt_at",
+                "attempts",
+                "lease_owner",
+                "lease_until",
+                "updated_at",
+            ]
+        )
+        _event(message, DeliveryEventKind.RETRIED, at, by=by, note=note, how="not sent, checked by a person")
+    audit_record(
+        action="outbox_resolve",
+        actor=user if getattr(user, "is_authenticated", False) else None,
+        obj=message,
+        before={"status": MessageStatus.UNCERTAIN.value},
+        after={"status": message.status, "resolution": "sent" if sent else "not_sent", "note": note},
+    )
+    return message
+
+
 # --------------------------------------------------------------------------------------------------
 # Bounces
 
