@@ -301,8 +301,19 @@ def _invoice_refs(lines: Sequence[InvoiceLine], limit: int = 3) -> str:
 
 def _event_details(*, customer: Customer, key: str, as_of: date, labels: Mapping[str, str]) -> dict[str, Any]:
     """Promise, dispute, instalment or payment details for the keys that speak of one."""
-    details: dict[str, Any] = {"promise": None, "dispute": None, "installment": None, "payment": None}
-    if key in ("promise_confirmation", "broken_promise"):
+    details: dict[str, Any] = {
+        "promise": None,
+        "dispute": None,
+        "installment": None,
+        "payment": None,
+        "plan": None,
+        "statement": None,
+    }
+    if key in ("plan_confirmation", "plan_request_decided"):
+        details["plan"] = _plan_details(customer=customer, key=key, as_of=as_of)
+    elif key == STATEMENT_KEY:
+        details["statement"] = statement_summary(customer=customer, as_of=as_of)
+    elif key in ("promise_confirmation", "broken_promise"):
         from relance.dunning.models import Promise
 
         promise = (
@@ -379,6 +390,142 @@ def _event_details(*, customer: Customer, key: str, as_of: date, labels: Mapping
                 "date": payment.date,
             }
     return details
+
+
+STATEMENT_KEY = "statement"
+
+
+def _schedule(plan: Any) -> dict[str, Any]:
+    rows = list(plan.installments.order_by("sequence"))
+    return {
+        "count": len(rows),
+        "currency": plan.currency,
+        "total": sum((row.amount for row in rows), Decimal(0)),
+        "first_due": rows[0].due_date if rows else None,
+        "installments": tuple(
+            {"sequence": row.sequence, "due_date": row.due_date, "amount": row.amount} for row in rows
+        ),
+    }
+
+
+def _plan_details(*, customer: Customer, key: str, as_of: date) -> dict[str, Any] | None:
+    """The payment plan a plan message speaks of: the newest one (``plan_confirmation``), or the
+    newest decided request and its plan (``plan_request_decided``: ``approved``, ``note``)."""
+    from relance.dunning.models import PaymentPlan
+
+    if key == "plan_request_decided":
+        from relance.portal.models import PlanRequest
+
+        request = (
+            PlanRequest.objects.filter(customer=customer, decided_at__isnull=False)
+            .select_related("plan")
+            .order_by("-decided_at", "-id")
+            .first()
+        )
+        if request is None:
+            return None
+        schedule = _schedule(request.plan) if request.plan is not None else {}
+        return {"approved": request.status == "approved", "note": request.decision_note, **schedule}
+    plan = PaymentPlan.objects.filter(customer=customer, starts_on__lte=as_of).order_by("-starts_on", "-id").first()
+    return {"approved": True, "note": "", **_schedule(plan)} if plan is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class StatementTotal:
+    """One currency of a statement. ``balance`` = open invoices − unapplied cash and credits."""
+
+    currency: str
+    due: Decimal
+    not_due: Decimal
+    disputed: Decimal
+    unapplied: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class UnappliedItem:
+    kind: str  # "payment" or "credit_note"
+    ref: str
+    date: date
+    currency: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DisputedItem:
+    invoice_ref: str
+    currency: str
+    amount: Decimal
+    opened_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """All open items of a customer on a date: what is due, what is not yet, what is disputed, and
+    the cash and credits not yet applied."""
+
+    as_of: date
+    due: tuple[InvoiceLine, ...]
+    not_due: tuple[InvoiceLine, ...]
+    disputed: tuple[DisputedItem, ...]
+    unapplied: tuple[UnappliedItem, ...]
+    totals: tuple[StatementTotal, ...]
+
+
+def statement_summary(*, customer: Customer, as_of: date) -> Statement:
+    """The statement of ``customer`` on ``as_of`` from the ledger's open items and the open disputes.
+
+    TODO(owed_summary): use ``relance.ledger.selectors.owed_summary`` (one selector for what a
+    customer owes) once it is on main, instead of the open items, disputes and unapplied cash below.
+    """
+    from relance.dunning.selectors import dispute_list_open
+    from relance.ledger.models import CreditNote, Payment
+    from relance.ledger.selectors import allocated_total
+
+    lines = invoice_lines(customer=customer, as_of=as_of, invoices=None)
+    disputed = tuple(
+        DisputedItem(
+            invoice_ref=row.invoice.external_ref,
+            currency=row.invoice.currency,
+            amount=row.amount,
+            opened_on=row.opened_on,
+        )
+        for row in dispute_list_open(entity=customer.entity, on=as_of).filter(customer=customer)
+    )
+    unapplied: list[UnappliedItem] = []
+    for model, field_name in ((Payment, "payment"), (CreditNote, "credit_note")):
+        rows = model.objects.filter(customer=customer, date__lte=as_of).annotate(  # type: ignore[attr-defined]
+            allocated=allocated_total(field_name, as_of)
+        )
+        for row in rows.order_by("date", "external_ref"):
+            left = row.amount - Decimal(row.allocated)
+            if left > STILL_OWED:
+                unapplied.append(UnappliedItem(field_name, row.external_ref, row.date, row.currency, left))
+    totals = []
+    for currency in sorted({line.currency for line in lines} | {item.currency for item in unapplied}):
+        due = sum((line.open_amount for line in lines if line.currency == currency and line.overdue), Decimal(0))
+        not_due = sum(
+            (line.open_amount for line in lines if line.currency == currency and not line.overdue), Decimal(0)
+        )
+        cash = sum((item.amount for item in unapplied if item.currency == currency), Decimal(0))
+        totals.append(
+            StatementTotal(
+                currency=currency,
+                due=due,
+                not_due=not_due,
+                disputed=sum((item.amount for item in disputed if item.currency == currency), Decimal(0)),
+                unapplied=cash,
+                balance=due + not_due - cash,
+            )
+        )
+    return Statement(
+        as_of=as_of,
+        due=tuple(line for line in lines if line.overdue),
+        not_due=tuple(line for line in lines if not line.overdue),
+        disputed=disputed,
+        unapplied=tuple(unapplied),
+        totals=tuple(totals),
+    )
 
 
 def _late_charges(
@@ -521,7 +668,7 @@ def message_context(
         **_event_details(customer=customer, key=template_key, as_of=as_of, labels=labels),
     }
     for name, value in (extra or {}).items():
-        if name in ("promise", "dispute", "installment", "payment"):
+        if name in ("promise", "dispute", "installment", "payment", "plan"):
             values[name] = plain(value)
     values["phrases"] = _phrases(language, values, template_key)
     return MessageContext(

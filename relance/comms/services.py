@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from relance.comms import defaults
-from relance.comms.context import Links, message_context
+from relance.comms.context import STATEMENT_KEY, Links, message_context
 from relance.comms.links import opt_out_url, pay_url_for, placeholder_portal_url, portal_url
 from relance.comms.models import MessageTemplate
 from relance.comms.rendering import TemplateError, TemplateSource, check_template, render_template
@@ -172,7 +172,9 @@ def message_render(
     if channel in ("sms", "portal", "call"):
         text = text.strip()
     attachments: list[Attachment] = []
-    if channel == "email" and context.tone in STATEMENT_TONES and spec.audience == "customer":
+    if channel == "email" and spec.audience == "customer" and (
+        context.tone in STATEMENT_TONES or template_key == STATEMENT_KEY
+    ):
         statement = _statement(customer, as_of, resolved.language)
         if statement is not None:
             attachments.append(statement)
