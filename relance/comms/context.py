@@ -9,6 +9,7 @@ variables are documented in docs/communications.md ("Templates").
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -182,12 +183,6 @@ def plain(value: Any, *, depth: int = 0) -> Any:
 
 
 def entity_info(entity: Entity) -> EntityInfo:
-    logo_url = ""
-    if entity.logo:
-        try:
-            logo_url = absolute_url(entity.logo.url)
-        except ValueError:
-            logo_url = ""
     return EntityInfo(
         name=entity.name,
         legal_name=entity.legal_name,
@@ -200,8 +195,17 @@ def entity_info(entity: Entity) -> EntityInfo:
         registration_id=entity.registration_id,
         primary_colour=entity.primary_colour,
         accent_colour=entity.accent_colour,
-        logo_url=logo_url,
+        logo_url=absolute_url(entity_logo_path(entity)) if entity.logo else "",
     )
+
+
+def entity_logo_path(entity: Entity) -> str:
+    """Where the entity's logo is served (``relance.comms.views.entity_logo``): the media folder is
+    not served, so ``entity.logo.url`` would be a 404. ``?v=`` changes with the file."""
+    from django.urls import reverse
+
+    version = hashlib.blake2b(entity.logo.name.encode(), digest_size=4).hexdigest()
+    return f"{reverse('comms:entity_logo', args=[entity.pk])}?v={version}"
 
 
 def invoice_lines(
@@ -426,7 +430,11 @@ def _plan_details(*, customer: Customer, key: str, as_of: date) -> dict[str, Any
             return None
         schedule = _schedule(request.plan) if request.plan is not None else {}
         return {"approved": request.status == "approved", "note": request.decision_note, **schedule}
-    plan = PaymentPlan.objects.filter(customer=customer, starts_on__lte=as_of).order_by("-starts_on", "-id").first()
+    plan = (
+        PaymentPlan.objects.filter(customer=customer, starts_on__lte=as_of)
+        .order_by("-starts_on", "-id")
+        .first()
+    )
     return {"approved": True, "note": "", **_schedule(plan)} if plan is not None else None
 
 
@@ -503,7 +511,9 @@ def statement_summary(*, customer: Customer, as_of: date) -> Statement:
                 unapplied.append(UnappliedItem(field_name, row.external_ref, row.date, row.currency, left))
     totals = []
     for currency in sorted({line.currency for line in lines} | {item.currency for item in unapplied}):
-        due = sum((line.open_amount for line in lines if line.currency == currency and line.overdue), Decimal(0))
+        due = sum(
+            (line.open_amount for line in lines if line.currency == currency and line.overdue), Decimal(0)
+        )
         not_due = sum(
             (line.open_amount for line in lines if line.currency == currency and not line.overdue), Decimal(0)
         )

@@ -172,8 +172,10 @@ def message_render(
     if channel in ("sms", "portal", "call"):
         text = text.strip()
     attachments: list[Attachment] = []
-    if channel == "email" and spec.audience == "customer" and (
-        context.tone in STATEMENT_TONES or template_key == STATEMENT_KEY
+    if (
+        channel == "email"
+        and spec.audience == "customer"
+        and (context.tone in STATEMENT_TONES or template_key == STATEMENT_KEY)
     ):
         statement = _statement(customer, as_of, resolved.language)
         if statement is not None:
