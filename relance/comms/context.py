@@ -204,7 +204,7 @@ def entity_logo_path(entity: Entity) -> str:
     not served, so ``entity.logo.url`` would be a 404. ``?v=`` changes with the file."""
     from django.urls import reverse
 
-    version = hashlib.blake2b(entity.logo.name.encode(), digest_size=4).hexdigest()
+    version = hashlib.blake2b((entity.logo.name or "").encode(), digest_size=4).hexdigest()
     return f"{reverse('comms:entity_logo', args=[entity.pk])}?v={version}"
 
 

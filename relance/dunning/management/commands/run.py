@@ -132,10 +132,10 @@ class Command(BaseCommand):
                 + " — deliver with `relance send`"
             )
             for failure in queued.get("template_failures", []):
-                outcome = "shipped default used" if failure["used_shipped_default"] else "queued as failed"
+                handled = "shipped default used" if failure["used_shipped_default"] else "queued as failed"
                 console.print(
                     f"Template failed for {failure['customer_ref']} ({failure['template_key']}), "
-                    f"{outcome}: {failure['error']}",
+                    f"{handled}: {failure['error']}",
                     markup=False,
                 )
         self.stdout.write(buffer.getvalue(), ending="")
