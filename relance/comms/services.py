@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -221,7 +222,8 @@ def message_template_check(
         template_sample_render(entity=entity, key=key, channel=channel, language=language, source=source)
 
 
-SAMPLE_REF = "SAMPLE-0001"
+SAMPLE_REF = "SAMPLE-{token}"
+"""The sample customer's reference (a random token: never one of the entity's own)."""
 
 
 class _SampleDone(Exception):
@@ -252,7 +254,7 @@ def template_sample_render(
             with transaction.atomic():
                 customer = Customer.objects.create(
                     entity=entity,
-                    external_ref=SAMPLE_REF,
+                    external_ref=SAMPLE_REF.format(token=secrets.token_hex(6)),
                     name="Sample Customer Ltd",
                     currency=entity.currency,
                     language=code,

@@ -70,7 +70,7 @@ def test_saving_a_template_that_only_fails_when_rendered_is_refused(entity, make
         body_text="Hallo {{ customer.name }}",
     )
     assert MessageTemplate.objects.count() == 1
-    assert not entity.customers.filter(external_ref="SAMPLE-0001").exists()
+    assert not entity.customers.filter(external_ref__startswith="SAMPLE-").exists()
 
 
 def test_an_english_template_is_rendered_in_every_language_the_customers_use(entity, make_customer):
