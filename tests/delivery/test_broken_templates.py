@@ -155,3 +155,15 @@ def test_the_entity_may_choose_the_shipped_default_instead(three_customers, smtp
     german = next(r.email for r in smtp_server.received if r.rcpt_tos == ["c2@example.com"])
     assert german["Content-Language"] == "de" and "1.000,00" in german.get_body(("plain",)).get_content()
     assert len(mail.outbox) == 0  # the alert went through SMTP, not the test backend
+
+
+def test_retrying_every_failed_message_skips_those_whose_template_still_fails(three_customers):
+    world, key = three_customers
+    store_broken(world.entity, key, "de")
+    command("run", "--as-of", "2026-03-26")
+    failed = OutboundMessage.objects.get(status=MessageStatus.FAILED)
+    other = OutboundMessage.objects.exclude(pk=failed.pk).first()
+    OutboundMessage.objects.filter(pk=other.pk).update(status=MessageStatus.FAILED)
+    out = command("outbox", "retry", "--status", "failed")
+    assert "1 message(s) queued again." in out and f"not retried {failed.pk}: " in out and "cusomer" in out
+    assert OutboundMessage.objects.get(pk=other.pk).status == MessageStatus.QUEUED

@@ -147,11 +147,23 @@ class Command(BaseCommand):
         else:
             entity = cli.entity(options) if options.get("entity") else None
             messages = list(selectors.outbox_list(entity=entity, statuses=[options["status"]]))
-        retried = [services.message_retry(message=message) for message in messages]
+        retried, refused = [], []
+        for message in messages:
+            try:
+                retried.append(services.message_retry(message=message))
+            except RelanceError as exc:  # e.g. its template still fails: the others are retried
+                if options["id"] is not None:
+                    raise
+                refused.append((message.pk, exc.message))
         if options["json"]:
-            self.stdout.write(json.dumps({"retried": [message.pk for message in retried]}))
+            data: dict[str, Any] = {"retried": [message.pk for message in retried]}
+            if refused:
+                data["refused"] = [{"id": pk, "error": error} for pk, error in refused]
+            self.stdout.write(json.dumps(data))
             return
         self.stdout.write(f"{len(retried)} message(s) queued again.")
+        for pk, error in refused:
+            self.stdout.write(f"  not retried {pk}: {error}")
 
     def do_cancel(self, options: dict[str, Any]) -> None:
         message = services.message_cancel(message=selectors.message_get(pk=options["id"]))
