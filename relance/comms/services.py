@@ -23,6 +23,7 @@ from relance.ledger.models import Contact, Customer, Entity, Invoice
 logger = logging.getLogger(__name__)
 
 OPT_OUT_CHANNELS = ("email", "sms")
+BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 STATEMENT_TONES = ("firm", "final")
 DEFAULT_HOLD_DAYS = 7
 QR_FORMAT = {"email": "png", "letter": "svg"}
@@ -167,6 +168,7 @@ def message_render(
         )
     values["subject"] = subject
     text = render_template(source.text, values, name=f"{resolved.name} text", html=False).strip() + "\n"
+    text = BLANK_LINES.sub("\n\n", text)  # a paragraph left empty by its condition leaves no gap
     html = (
         render_template(source.html, values, name=f"{resolved.name} html", html=True) if source.html else ""
     )
