@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from relance.comms import defaults
-from relance.comms.models import MessageTemplate
+from relance.comms.models import CommsSettings, MessageTemplate
 from relance.comms.rendering import TemplateError
 from relance.comms.services import message_template_check
 
@@ -34,6 +34,10 @@ class MessageTemplateForm(forms.ModelForm):
                 body_text=data.get("body_text", ""),
                 body_html=data.get("body_html", ""),
                 name=f"{data.get('key', '')} [{data.get('channel', '')}, {data.get('language', '')}]",
+                entity=data.get("entity"),
+                key=data.get("key", ""),
+                channel=data.get("channel", "email"),
+                language=data.get("language", ""),
             )
         except TemplateError as exc:
             field = next((parts[part] for part in parts if exc.template.endswith(f" {part}")), None)
@@ -80,3 +84,8 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             }
         )
         return format_html('<a href="/comms/preview/?{}">preview</a>', query)
+
+
+@admin.register(CommsSettings)
+class CommsSettingsAdmin(admin.ModelAdmin):
+    list_display = ["entity", "on_broken_template", "updated_at"]

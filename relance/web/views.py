@@ -158,8 +158,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "missing": result.missing,
             "head_stale": result.head.stale,
             "other_currencies": [code for code in currencies if code != currency],
+            "outbox_attention": _outbox_attention(request, entity),
         },
     )
+
+
+def _outbox_attention(request: HttpRequest, entity: Entity) -> dict[str, int] | None:
+    """Uncertain and failed messages of the entity (None for roles that cannot see the outbox)."""
+    from relance.accounts.selectors import user_can
+    from relance.delivery.alerts import attention_counts
+
+    if not user_can(request.user, "delivery.view_outboundmessage"):
+        return None
+    counts = attention_counts(entity=entity)
+    uncertain, failed = counts.get("uncertain", 0), counts.get("failed", 0)
+    return {"uncertain": uncertain, "failed": failed, "total": uncertain + failed}
 
 
 def _number(value: str | None) -> float | None:

@@ -22,8 +22,9 @@ from relance.workspace.models import CustomerNote, DisputeAssignment, WorklistSn
 NOTE_EMPTY = "a note needs some text"
 SNOOZE_PAST = "snooze until {until}: expected today ({today}) or later"
 COLLECTOR_OTHER_ENTITY = "{user} has no access to entity {entity}: grant it first"
-STATEMENT_TEMPLATE_KEY = "overdue_neutral"
+STATEMENT_TEMPLATE_KEY = "statement"
 STATEMENT_NO_EMAIL = "{ref}: no e-mail address to write to ({why})"
+STATEMENT_TEMPLATE_FAILED = "{ref}: the statement template failed, queued as failed ({error})"
 
 
 def _audit(**kwargs: Any) -> None:
@@ -131,34 +132,35 @@ class StatementReport:
 
 
 def statement_email_queue(*, customers: Sequence[Customer], as_of: date, by: Any = None) -> StatementReport:
-    """Queue a statement of open items by e-mail for each customer (once per customer and day).
+    """Queue a statement of account by e-mail for each customer (once per customer and day).
 
-    Rendered by ``relance.comms`` with ``STATEMENT_TEMPLATE_KEY`` (the shipped keys have no
-    dedicated "statement": the neutral overdue reminder lists every open item) and queued in the
-    delivery outbox, whose idempotency key makes a second click the same day queue nothing.
+    Rendered by ``relance.comms`` with the ``statement`` template (every open item: due, not yet
+    due, disputed, and the cash not yet applied; the statement PDF attached) and queued in the
+    delivery outbox, whose idempotency key makes a second click the same day queue nothing. A
+    broken template does not stop the others: that message is queued as failed (see
+    ``relance.delivery.services.outbox_enqueue_checked``).
     """
-    from relance.comms.services import message_render
-    from relance.delivery.services import outbox_enqueue, recipient_for
+    from relance.delivery.services import outbox_enqueue_checked, recipient_for
 
     queued: list[str] = []
     again: list[str] = []
     skipped: list[str] = []
+    broken: list[Any] = []
     for customer in customers:
         contact, recipient, why = recipient_for(customer, "email")
         if not recipient:
             skipped.append(STATEMENT_NO_EMAIL.format(ref=customer.external_ref, why=why))
             continue
-        key = f"workspace-statement:{customer.pk}:{as_of.isoformat()}"
-        rendered = message_render(
-            customer=customer,
-            template_key=STATEMENT_TEMPLATE_KEY,
-            channel="email",
-            as_of=as_of,
-            contact=contact,
-            message_key=key,
-        )
-        _, created = outbox_enqueue(
-            rendered=rendered,
+        key = statement_message_key(customer=customer, as_of=as_of)
+        _, created = outbox_enqueue_checked(
+            render={
+                "template_key": STATEMENT_TEMPLATE_KEY,
+                "channel": "email",
+                "as_of": as_of,
+                "contact": contact,
+                "message_key": key,
+            },
+            broken=broken,
             customer=customer,
             channel="email",
             recipient=recipient,
@@ -167,7 +169,34 @@ def statement_email_queue(*, customers: Sequence[Customer], as_of: date, by: Any
             detail={"source": "workspace statement", "by": getattr(by, "pk", None)},
         )
         (queued if created else again).append(customer.external_ref)
+    skipped += [STATEMENT_TEMPLATE_FAILED.format(ref=item.customer_ref, error=item.error) for item in broken]
     return StatementReport(tuple(queued), tuple(again), tuple(skipped))
+
+
+def statement_message_key(*, customer: Customer, as_of: date) -> str:
+    return f"workspace-statement:{customer.pk}:{as_of.isoformat()}"
+
+
+def statement_sample(*, customers: Sequence[Customer], as_of: date) -> tuple[Customer, Any] | None:
+    """The statement the first customer with an e-mail address would receive (a preview: no link
+    issued, nothing queued), to show before sending; None when nobody can receive one."""
+    from relance.comms.services import message_render
+    from relance.delivery.services import recipient_for
+
+    for customer in customers:
+        contact, recipient, _why = recipient_for(customer, "email")
+        if recipient:
+            rendered = message_render(
+                customer=customer,
+                template_key=STATEMENT_TEMPLATE_KEY,
+                channel="email",
+                as_of=as_of,
+                contact=contact,
+                message_key=statement_message_key(customer=customer, as_of=as_of),
+                preview=True,
+            )
+            return customer, rendered
+    return None
 
 
 OUTCOMES = ("promise", "dispute", "no_answer", "wrong_number", "call_back")

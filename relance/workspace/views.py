@@ -188,6 +188,8 @@ def worklist_bulk(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"{changed} customer(s) assigned to {who}.")
     elif action == "statement":
         _require(request, PERM_STATEMENT)
+        if request.POST.get("confirmed") != "1":
+            return _statement_confirm(request, entity, customers)
         report = services.statement_email_queue(customers=customers, as_of=_today(), by=request.user)
         messages.success(
             request,
@@ -204,6 +206,34 @@ def worklist_bulk(request: HttpRequest) -> HttpResponse:
     else:
         messages.error(request, f"Unknown action {action!r}.")
     return redirect("workspace:worklist")
+
+
+def _statement_confirm(request: HttpRequest, entity: Entity, customers: list[Customer]) -> HttpResponse:
+    """Before sending statements: how many customers, who cannot receive one, and one rendered
+    sample; the button posts the same selection again, confirmed."""
+    from relance.comms.rendering import TemplateError
+    from relance.delivery.services import recipient_for
+
+    reachable = [c for c in customers if recipient_for(c, "email")[1]]
+    error = ""
+    try:
+        sample = services.statement_sample(customers=reachable, as_of=_today())
+    except (TemplateError, LookupError) as exc:
+        sample, error = None, str(exc)
+    return render(
+        request,
+        "workspace/statement_confirm.html",
+        {
+            "entity": entity,
+            "customers": customers,
+            "reachable": len(reachable),
+            "unreachable": [c for c in customers if c not in reachable],
+            "sample_customer": sample[0] if sample else None,
+            "sample": sample[1] if sample else None,
+            "error": error,
+            "as_of": _today(),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- customer 360

@@ -12,6 +12,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+from tests.delivery.conftest import smtp_server, smtp_settings  # noqa: F401  (a real SMTP server)
+
 PASSWORD = "correct horse battery 9"
 
 

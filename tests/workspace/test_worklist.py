@@ -87,7 +87,7 @@ def test_bulk_assign_changes_collector_and_records_audit(ws, client_for):
 
 def test_bulk_statement_queues_one_email_per_customer_and_day(ws, client_for):
     ana = client_for(ws.ana)
-    data = {"customer": [ws.late.pk, ws.second.pk], "action": "statement"}
+    data = {"customer": [ws.late.pk, ws.second.pk], "action": "statement", "confirmed": "1"}
     ana.post(reverse("workspace:worklist_bulk"), data)
     ana.post(reverse("workspace:worklist_bulk"), data)
     messages = OutboundMessage.objects.order_by("customer__external_ref")
@@ -96,7 +96,7 @@ def test_bulk_statement_queues_one_email_per_customer_and_day(ws, client_for):
         ("C-SECOND", "email", "ap@c-second.test"),
     ]
     late = messages[0]
-    assert late.template_key == "overdue_neutral" and "INV-L1" in late.body_text and late.status == "queued"
+    assert late.template_key == "statement" and "INV-L1" in late.body_text and late.status == "queued"
 
 
 def test_next_customer_follows_the_worklist(ws, client_for):

@@ -131,6 +131,13 @@ class Command(BaseCommand):
                 )
                 + " — deliver with `relance send`"
             )
+            for failure in queued.get("template_failures", []):
+                handled = "shipped default used" if failure["used_shipped_default"] else "queued as failed"
+                console.print(
+                    f"Template failed for {failure['customer_ref']} ({failure['template_key']}), "
+                    f"{handled}: {failure['error']}",
+                    markup=False,
+                )
         self.stdout.write(buffer.getvalue(), ending="")
 
     def _queue(self, run: Any, options: dict[str, Any]) -> dict[str, Any] | None:
