@@ -9,7 +9,7 @@ through them: it keeps exact decimal strings (``exact_amount``).
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -77,3 +77,9 @@ def exact_amount(value: Decimal | float | int | str | None, currency: str) -> st
     if amount == amount.quantize(step):
         return str(amount.quantize(step))
     return format(amount.normalize(), "f")
+
+
+def rounded_amount(value: Decimal, currency: str) -> str:
+    """The JSON form of a measured amount (a KPI): rounded to the currency's minor unit, half even
+    (``Decimal('2233.6678')`` in EUR → ``"2233.67"``). Ledger amounts use ``exact_amount``."""
+    return str(value.quantize(quantum(currency), rounding=ROUND_HALF_EVEN))

@@ -9,7 +9,14 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
-from relance.core.formatting import exact_amount, format_day, format_money, format_number, locale_for
+from relance.core.formatting import (
+    exact_amount,
+    format_day,
+    format_money,
+    format_number,
+    locale_for,
+    rounded_amount,
+)
 from relance.core.money import Money
 
 NBSP = "\u00a0"
@@ -51,6 +58,8 @@ def test_exact_amounts_keep_every_digit_for_machines():
     assert exact_amount(Decimal("0.1234"), "EUR") == "0.1234"  # never rounded away
     assert exact_amount(Decimal("5"), "JPY") == "5"
     assert exact_amount(None, "EUR") is None
+    assert rounded_amount(Decimal("2233.6678"), "EUR") == "2233.67"  # a KPI: measured, so rounded
+    assert rounded_amount(Decimal("0.125"), "EUR") == "0.12"  # half even, as before
 
 
 def test_every_surface_formats_through_the_same_function(db):

@@ -100,7 +100,11 @@ class Command(BaseCommand):
         console.print(f"{entity.name} · {cli.day(as_of, entity)} · {heading}")
         table = Table(show_lines=False)
         for column in ("Customer", "Action", "Step", "Offset", "Channel", "Invoices", "Amount due", "Why"):
-            table.add_column(column, justify="right" if column in ("Offset", "Amount due") else "left")
+            table.add_column(
+                column,
+                justify="right" if column in ("Offset", "Amount due") else "left",
+                no_wrap=column == "Amount due",  # an amount never breaks across lines
+            )
         for row in outcome.decisions:
             why = "; ".join(reason.get("code", "") for reason in row["reasons"] if isinstance(reason, dict))
             flags = [flag for flag in ("broken_promise", "catch_up") if row.get(flag)]

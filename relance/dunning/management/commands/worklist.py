@@ -62,7 +62,7 @@ class Command(BaseCommand):
             "Since contact",
             "Factors",
         ):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in ("Customer", "Overdue"))  # only Factors wraps
         for row in rows:
             factors = ", ".join(
                 f"{name} {value.get('points', value) if isinstance(value, dict) else value}"
