@@ -12,7 +12,8 @@ the sandbox:
   counts against an iteration budget and a time budget, string and list repetition and powers
   are bounded, and the output is cut off (with an error) past a size cap.
 
-Money and dates are formatted with Babel in the message's language, from Decimal (never float).
+Money and dates are formatted in the message's language by ``relance.core.formatting`` (the one
+formatter of the pages, the portal, PDFs and the CLI), from Decimal (never float).
 """
 
 from __future__ import annotations
@@ -23,16 +24,11 @@ import operator
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
-from babel import Locale
-from babel.core import UnknownLocaleError
-from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal
 from jinja2 import (
     DictLoader,
     StrictUndefined,
@@ -47,6 +43,8 @@ from jinja2 import (
 from jinja2.filters import FILTERS
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
+
+from relance.core.formatting import format_day, format_money, format_number
 
 MAX_RANGE = 10_000
 """Largest ``range()`` a template may build."""
@@ -195,46 +193,9 @@ def _mod(left: Any, right: Any) -> Any:
 # --- locale-aware formatting ---------------------------------------------------------------
 
 
-@lru_cache(maxsize=64)
-def babel_locale(language: str) -> Locale:
-    """Babel's locale for a Relance language code (``zh-hans`` → ``zh_Hans``); English if unknown."""
-    try:
-        return Locale.parse(language.replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        return Locale.parse("en")
-
-
 def _language(context: Any) -> str:
     value = context.get("language") if hasattr(context, "get") else None
     return value if isinstance(value, str) and value else "en"
-
-
-def _as_decimal(value: Any) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    if isinstance(value, str):
-        return Decimal(value)
-    raise TypeError(f"money expects a Decimal amount, got {type(value).__name__}")
-
-
-def format_money(amount: Any, currency: str, language: str) -> str:
-    """``1 234,50 €`` in French, ``€1,234.50`` in English: Babel, from the Decimal."""
-    from relance.core.money import quantum
-
-    exact = _as_decimal(amount).quantize(quantum(currency), rounding=ROUND_HALF_UP)
-    return str(format_currency(exact, currency, locale=babel_locale(language)))
-
-
-def format_day(value: Any, language: str, style: str = "long") -> str:
-    if isinstance(value, datetime):
-        value = value.date()
-    if not isinstance(value, date):
-        raise TypeError(f"date expects a date, got {type(value).__name__}")
-    if style not in ("short", "medium", "long", "full"):
-        style = "long"
-    return str(format_date(value, format=style, locale=babel_locale(language)))
 
 
 def _money_filter(context: Any, amount: Any, currency: str | None = None) -> str:
@@ -255,7 +216,7 @@ def _date_filter(context: Any, value: Any, style: str = "long") -> str:
 
 
 def _number_filter(context: Any, value: Any) -> str:
-    return str(format_decimal(_as_decimal(value), locale=babel_locale(_language(context))))
+    return format_number(value, _language(context))
 
 
 def _pass_context(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -445,7 +406,6 @@ __all__ = [
     "Markup",
     "TemplateError",
     "TemplateSource",
-    "babel_locale",
     "check_template",
     "compile_template",
     "environment",

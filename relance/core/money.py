@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.numbers import get_currency_precision, list_currencies
 
 from relance.core.errors import ValidationFailed
 
@@ -118,7 +118,10 @@ class Money:
         return [Money(Decimal(units) * step, self.currency) for units in shares]
 
     def format(self, locale: str = "en") -> str:
-        return format_currency(self.amount, self.currency, locale=locale)
+        """For people, in ``locale`` (a language code): ``relance.core.formatting.format_money``."""
+        from relance.core.formatting import format_money
+
+        return format_money(self.amount, self.currency, locale)
 
     def __str__(self) -> str:
         return f"{self.amount.quantize(quantum(self.currency))} {self.currency}"

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import yaml
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from relance.core.errors import NotFound, ValidationFailed
 from relance.dunning.models import (
@@ -79,6 +79,30 @@ def customer_policy_key(*, customer: Customer) -> str | None:
         ).values_list("segment", "policy__key")
     )
     return mappings.get(customer.segment) or mappings.get("")
+
+
+@dataclass(frozen=True)
+class CustomersWithoutPolicy:
+    """Invoiced customers a run would not chase for want of a policy, and their segments."""
+
+    count: int
+    segments: tuple[str, ...]
+
+
+def customers_without_policy(*, entity: Entity) -> CustomersWithoutPolicy:
+    """Customers with invoices whose segment has no policy while the entity has no default one."""
+    mapped = set(SegmentPolicy.objects.filter(entity=entity).values_list("segment", flat=True))
+    if "" in mapped:
+        return CustomersWithoutPolicy(count=0, segments=())
+    by_segment = dict(
+        Customer.objects.filter(entity=entity, invoices__isnull=False)
+        .exclude(segment__in=mapped)
+        .order_by()
+        .values("segment")
+        .annotate(customers=Count("pk", distinct=True))
+        .values_list("segment", "customers")
+    )
+    return CustomersWithoutPolicy(count=sum(by_segment.values()), segments=tuple(sorted(by_segment)))
 
 
 def promise_list(*, customer: Customer, open_only: bool = False) -> QuerySet[Promise]:

@@ -11,11 +11,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils.translation import get_language
 
 from relance.accounts import roles
 from relance.accounts.selectors import customer_scope, entities_for_user, user_role
 from relance.accounts.selectors import entity_visible as accounts_entity_visible
 from relance.core.errors import NotFound
+from relance.core.formatting import format_money
 from relance.dunning.models import (
     ContactLog,
     CustomerHold,
@@ -608,7 +610,8 @@ def customer_timeline(
             TimelineItem(
                 promise.created_at,
                 "promise",
-                f"promise to pay {promise.amount:.2f} {promise.currency} by {promise.promised_date}",
+                f"promise to pay {format_money(promise.amount, promise.currency, get_language())} "
+                f"by {promise.promised_date}",
                 promise.note,
                 promise.status,
             )
@@ -883,7 +886,7 @@ def search(*, user: Any, query: str, entity: Entity | None = None, limit: int = 
             SearchHit(
                 "invoice",
                 row["external_ref"],
-                f"{row['amount']:.2f} {row['currency']} · {row['customer__name']}",
+                f"{format_money(row['amount'], row['currency'], get_language())} · {row['customer__name']}",
                 reverse("workspace:customer", args=[row["customer_id"]]),
                 row["customer_id"],
             )

@@ -13,8 +13,10 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from relance.core.errors import ValidationFailed
+from relance.core.formatting import format_money
 from relance.dunning.models import Dispute
 from relance.ledger.models import Customer
 from relance.workspace.models import CustomerNote, DisputeAssignment, WorklistSnooze
@@ -267,7 +269,8 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, user: Any
             invoices=[data.invoice] if data.invoice is not None else (),
         )
         summary = (
-            f"Promise to pay {promise.amount:.2f} {promise.currency} by {promise.promised_date} recorded."
+            f"Promise to pay {format_money(promise.amount, promise.currency, get_language())} "
+            f"by {promise.promised_date} recorded."
         )
     elif data.outcome == "dispute":
         if data.invoice is None:

@@ -29,7 +29,7 @@ invoice_rows = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=invoice_rows)
 def test_overview_matches_the_ledger(ledger, link, today, rows):
     parent, child = ledger["parent"], ledger["child"]

@@ -7,22 +7,18 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.utils.translation import get_language
 
-from relance.core.money import Money
+from relance.core.formatting import format_money
 
 register = template.Library()
 
 
-def _locale() -> str:
-    return (get_language() or "en").replace("-", "_")
-
-
 @register.filter
 def money(value: object, currency: str) -> str:
+    """``{{ amount|money:currency }}`` in the page's language (``relance.core.formatting``); "—" when absent."""
     if value is None or value == "":
         return "—"
     try:
-        amount = Decimal(str(value))
-        return Money(amount, currency).rounded().format(_locale())
+        return format_money(Decimal(str(value)), currency, get_language())
     except (InvalidOperation, ValueError, TypeError):
         return str(value)
 

@@ -110,6 +110,11 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(data, indent=2))
             return
+        shown = (
+            {"amount_due": cli.money(message.amount_due, message.currency, message.entity)}
+            if message.amount_due is not None and message.currency
+            else {}
+        )
         for key in (
             "id",
             "status",
@@ -131,7 +136,7 @@ class Command(BaseCommand):
             "fallback_of",
         ):
             if data[key] not in (None, ""):
-                self.stdout.write(f"{key:>20}: {data[key]}")
+                self.stdout.write(f"{key:>20}: {shown.get(key, data[key])}")
         for attachment in data["attachments"]:
             self.stdout.write(f"{'attachment':>20}: {attachment['filename']} ({attachment['size']} bytes)")
         self.stdout.write("events:")

@@ -98,13 +98,9 @@ class Command(BaseCommand):
         high-risk segment), today's run and its messages queued: the worklist, the outbox and the customer
         pages have something to show. Nothing is sent: `relance send` delivers to EMAIL_URL."""
         from relance.delivery.services import outbox_enqueue_run
-        from relance.dunning.services import policy_import, run_start, segment_policy_assign
-        from relance.engine.dunning.defaults import default_policies
-        from relance.engine.dunning.policy import policy_to_dict
+        from relance.dunning.services import policy_install_shipped, run_start, segment_policy_assign
 
-        for policy in default_policies().values():
-            policy_import(entity=entity, spec=policy_to_dict(policy))
-        segment_policy_assign(entity=entity, policy_key="standard")
+        policy_install_shipped(entity=entity)
         segments = set(entity.customers.exclude(segment="").values_list("segment", flat=True))
         for segment, key in (("key account", "white_glove"), ("high risk", "high_risk")):
             if segment in segments:
