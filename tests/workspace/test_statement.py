@@ -88,7 +88,9 @@ def test_confirmed_statements_arrive_as_statements_not_reminders(
         return format_money(Decimal(amount), "EUR", "en")
 
     # Due: INV-L1 4,200 − 600 under dispute + INV-L2 300; not yet due: INV-L3 800; unapplied 250.
-    assert f"overdue {eur('3900')}, not yet due {eur('800')} (not included: {eur('600')} under review)" in text
+    assert (
+        f"overdue {eur('3900')}, not yet due {eur('800')} (not included: {eur('600')} under review)" in text
+    )
     assert f"payments and credits not yet applied {eur('250')}, balance {eur('4450')}" in text
     assert "Overdue: INV-L1" in text and "Not yet due: INV-L3" in text
     assert "Disputed, no reminders while we look into it: INV-L1" in text and "PAY-2" in text
