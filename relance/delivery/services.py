@@ -939,19 +939,19 @@ def message_fallback(
         if not address:
             continue
         key = f"{message.idempotency_key}:fallback:{channel}"
-        rendered = _render(
-            customer=customer,
-            template_key=message.template_key,
-            channel=channel,
-            as_of=(action.on if action is not None else timezone.localdate()),
-            invoices=list(action.invoices.all()) if action is not None else None,
-            contact=contact,
-            action=action,
-            language=message.language or None,
-            message_key=key,
-        )
-        fallback, _created = outbox_enqueue(
-            rendered=rendered,
+        broken: list[TemplateFailure] = []
+        fallback, _created = outbox_enqueue_checked(
+            render={
+                "template_key": message.template_key,
+                "channel": channel,
+                "as_of": (action.on if action is not None else timezone.localdate()),
+                "invoices": list(action.invoices.all()) if action is not None else None,
+                "contact": contact,
+                "action": action,
+                "language": message.language or None,
+                "message_key": key,
+            },
+            broken=broken,
             customer=customer,
             channel=channel,
             recipient=address,

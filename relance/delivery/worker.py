@@ -364,9 +364,10 @@ def _deliver(
             action_status_follow(action_id=message.action_id)
             return "blocked"
     rerendered = False
-    if getattr(verdict, "rerender_as_of", None) is not None:
+    rerender_on = getattr(verdict, "rerender_as_of", None)
+    if rerender_on is not None:
         try:
-            message = message_rerender(message=message, as_of=verdict.rerender_as_of, at=at)
+            message = message_rerender(message=message, as_of=rerender_on, at=at)
         except Exception as exc:  # a template that cannot render now: fail visibly, never send stale
             logger.exception("re-rendering message %s failed", pk)
             return _permanent(
