@@ -185,6 +185,9 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expect
     except UnicodeDecodeError:
         text.close()
         raise ValidationFailed(NOT_DECODABLE.format(source=source, line=1, encoding=encoding)) from None
+    except csv.Error as exc:
+        text.close()
+        raise _csv_error(source, 1, exc) from None
     try:
         "".join(header).encode("utf-8")
     except UnicodeEncodeError:
@@ -208,6 +211,8 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expect
                     raise ValidationFailed(
                         NOT_DECODABLE.format(source=source, line=next_line, encoding=encoding)
                     ) from None
+                except csv.Error as exc:
+                    raise _csv_error(source, next_line, exc) from None
                 line = next_line
                 next_line = reader.line_num + 1
                 if not cells or all(not cell.strip() for cell in cells):
@@ -230,6 +235,17 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expect
             text.close()
 
     return Table(source, header, rows(), total, encoding, delimiter, _position=raw.tell, _close=text.close)
+
+
+CSV_UNREADABLE = "{source}:{line}: not readable as CSV ({error})"
+
+
+def _csv_error(source: str, line: int, error: csv.Error) -> ValidationFailed:
+    """``csv.Error`` at ``line``: a cell over the csv module's size limit (131,072 characters by
+    default, far more than any column takes) or broken quoting."""
+    if "field larger than field limit" in str(error):
+        return ValidationFailed(CELL_TOO_LONG.format(source=source, line=line, limit=csv.field_size_limit()))
+    return ValidationFailed(CSV_UNREADABLE.format(source=source, line=line, error=error))
 
 
 def _xlsx_text(value: object) -> str | None:
