@@ -95,6 +95,22 @@ def test_numbers_and_decimal_strings_are_accepted(api, case):
     assert stored == (Decimal(expected) if isinstance(expected, str) else expected)
 
 
+@pytest.mark.parametrize("method", ["put", "post", "delete"])
+def test_a_write_to_a_ref_with_a_line_break_is_a_json_404_not_the_html_csrf_page(api, method):
+    """Found by the schemathesis run: Django's ``path`` converter does not match a line break, so
+    the request fell through to the catch-all view, and CSRF answered with its HTML page."""
+    client = Client(enforce_csrf_checks=True)  # as a real client meets the CSRF middleware
+    response = getattr(client, method)(
+        "/api/v1/invoices/A%0AB",
+        "{}",
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {api.secret}"},
+    )
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert error_of(response)["code"] == "not_found"
+
+
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
     keys = [key for key, _ in pairs]
     duplicated = sorted({key for key in keys if keys.count(key) > 1})
