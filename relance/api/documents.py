@@ -131,9 +131,11 @@ def invoice_document_put(
 @router.get(
     "/invoices/{path:ref}/document",
     response={200: None, **DOCUMENT_ERRORS},
+    # The integer key, as Ninja's own: a "200" string key would sit beside it and render as a
+    # duplicated mapping key in the JSON/YAML schema.
     openapi_extra={
         "responses": {
-            "200": {
+            200: {
                 "description": "the invoice's current PDF, as a download; `ETag` is its SHA-256",
                 "content": {"application/pdf": {"schema": BINARY}},
             }
