@@ -1,6 +1,6 @@
 """Download a stored letter (the PDF the letter channel rendered): signed-in users of its entity only.
 
-Mounted by relance/delivery/urls.py as ``letters/<int:message_pk>/pdf`` (name ``delivery:letter_pdf``).
+Mounted by relance/delivery/urls.py as ``letters/<id:message_pk>/pdf`` (name ``delivery:letter_pdf``).
 A message of an entity the user may not see answers 404, exactly like one that does not exist.
 """
 

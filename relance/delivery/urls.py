@@ -8,7 +8,7 @@ app_name = "delivery"
 urlpatterns = [
     path("twilio/status/", views.twilio_status, name="twilio_status"),
     path("twilio/inbound/", views.twilio_inbound, name="twilio_inbound"),
-    path("letters/<int:message_pk>/pdf", letter_views.letter_pdf_download, name="letter_pdf"),
+    path("letters/<id:message_pk>/pdf", letter_views.letter_pdf_download, name="letter_pdf"),
     # django-anymail's tracking webhooks: /delivery/anymail/<provider>/tracking/
     path("anymail/", include("anymail.urls")),
 ]

@@ -16,12 +16,15 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from relance.common.converters import row_id_or_none
 from relance.core.csvsafe import SafeCsvWriter
+from relance.core.filenames import download_filename
 from relance.dunning.models import DisputeReason
 from relance.ledger.models import Channel, Invoice
 from relance.portal import ratelimit, selectors, services
@@ -185,12 +188,22 @@ def _refusal_text(refused: services.PortalRefused) -> str:
     return text.format(**refused.params) if refused.params else text
 
 
+# No amount a customer types is this large; beyond it a number is refused like a word.
+AMOUNT_DIGITS = 15
+
+
 def _decimal(text: str | None) -> Decimal | None:
+    """The amount typed, or ``Decimal(-1)`` (refused by every range check) when it is not a plain
+    finite number: ``NaN``, ``Infinity`` and ``1e999`` are words here, not amounts."""
     if not text or not text.strip():
         return None
+    if not text.isascii():  # Decimal() reads "１２３" and "١٢٣" too: only the digits on the form
+        return Decimal(-1)
     try:
         value = Decimal(text.strip().replace(",", "."))
     except InvalidOperation:
+        return Decimal(-1)
+    if not value.is_finite() or value.adjusted() >= AMOUNT_DIGITS:
         return Decimal(-1)
     return value
 
@@ -203,7 +216,9 @@ def _date(text: str | None) -> date | None:
 
 
 def _ids(request: HttpRequest) -> list[int]:
-    return [int(value) for value in request.POST.getlist("invoice") if value.isdigit()]
+    return [
+        found for value in request.POST.getlist("invoice") if (found := row_id_or_none(value)) is not None
+    ]
 
 
 # --------------------------------------------------------------------------- pages
@@ -232,11 +247,16 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 def _filters(request: HttpRequest) -> selectors.ItemFilters:
     state = request.GET.get("state", "open")
-    account = request.GET.get("account", "")
+    account = None
+    if request.GET.get("account"):
+        # Only an account of the link: anything else (another customer's, 10^20) is not found.
+        account = row_id_or_none(request.GET["account"])
+        if account not in selectors.portal_scope(link=request.portal.link):  # type: ignore[attr-defined]
+            raise Http404("no such account")
     return selectors.ItemFilters(
         state=state if state in ("open", "overdue", "paid", "all") else "open",
         search=request.GET.get("q", "").strip()[:64],
-        account=int(account) if account.isdigit() else None,
+        account=account,
         due_from=_date(request.GET.get("from")),
         due_to=_date(request.GET.get("to")),
     )
@@ -309,7 +329,7 @@ def invoice_document(request: HttpRequest, invoice_id: int) -> HttpResponse:
     response = FileResponse(
         content,
         as_attachment=True,
-        filename=f"{document.invoice.external_ref}.pdf",
+        filename=download_filename(document.invoice.external_ref, "pdf", fallback="invoice"),
         content_type="application/pdf",
     )
     response["X-Content-Type-Options"] = "nosniff"
@@ -352,10 +372,15 @@ def statement_csv(request: HttpRequest) -> HttpResponse:
         )
     services.event_record(actor=portal.actor, action="statement_csv")
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="statement-{portal.customer.external_ref}-{portal.today}.csv"'
+    response["Content-Disposition"] = _attachment(
+        f"statement-{portal.customer.external_ref}-{portal.today}", "csv"
     )
     return response
+
+
+def _attachment(stem: str, extension: str) -> str:
+    """A ``Content-Disposition`` for a download named from ledger text (any reference is safe)."""
+    return content_disposition_header(True, download_filename(stem, extension)) or "attachment"
 
 
 def _statement_pdf_function() -> Callable[..., bytes] | None:
@@ -375,8 +400,8 @@ def statement_pdf(request: HttpRequest) -> HttpResponse:
     content = function(customer=portal.customer, as_of=portal.today, language=portal.language)
     services.event_record(actor=portal.actor, action="statement_pdf")
     response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'attachment; filename="statement-{portal.customer.external_ref}-{portal.today}.pdf"'
+    response["Content-Disposition"] = _attachment(
+        f"statement-{portal.customer.external_ref}-{portal.today}", "pdf"
     )
     return response
 
@@ -598,12 +623,13 @@ def plan(request: HttpRequest) -> HttpResponse:
         try:
             count = request.POST.get("installments", "")
             first = _date(request.POST.get("first_due"))
-            if not count.isdigit() or first is None:
+            installments = row_id_or_none(count)
+            if installments is None or first is None:
                 raise services.PortalRefused(services.PLAN_INSTALLMENTS_RANGE)
             outcome = services.plan_ask(
                 actor=portal.actor,
                 on=portal.today,
-                installments=int(count),
+                installments=installments,
                 first_due=first,
                 invoice_ids=_ids(request) or None,
                 note=request.POST.get("note", "")[:500],
