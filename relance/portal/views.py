@@ -22,6 +22,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from relance.common.client import client_ip
 from relance.common.converters import row_id_or_none
 from relance.core.csvsafe import SafeCsvWriter
 from relance.core.filenames import download_filename
@@ -34,7 +35,6 @@ from relance.portal.pagecache import cached_page
 from relance.portal.payments.base import (
     PaymentRequest,
     WebhookRefused,
-    client_ip,
     payment_backend,
     payment_backends,
 )
@@ -111,18 +111,16 @@ def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
     @wraps(view)
     def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        ip = client_ip(request)
-        bad_so_far = ratelimit.bad_tokens_so_far(ip)
-        if bad_so_far >= ratelimit.BAD_TOKENS_IN_A_ROW:
-            return too_many(request)
+        ip = client_ip(request) or "unknown"
         try:
             link = link_verify(token)
         except LinkRefused as refused:
             if refused.reason == "bad":
+                # Only bad tokens wait: a valid link from a flooded address still opens.
+                if ratelimit.bad_tokens_blocked(ip):
+                    return too_many(request)
                 ratelimit.bad_token_count(ip)
             return _refused(request, refused.reason, refused.link, token)
-        if bad_so_far:
-            ratelimit.good_token(ip)
         language = _language(request, link)
         today = selectors.portal_today(entity=link.customer.entity)
         request.portal = Portal(link=link, token=token, today=today, ip=ip, language=language)  # type: ignore[attr-defined]
@@ -719,15 +717,15 @@ def pay_done(request: HttpRequest) -> HttpResponse:
 
 def _renew_link(request: HttpRequest, token: str) -> PortalLink | HttpResponse:
     """The expired link behind ``token`` (a revoked or bad one cannot be renewed)."""
-    ip = client_ip(request)
-    if ratelimit.bad_tokens_blocked(ip):
-        return too_many(request)
+    ip = client_ip(request) or "unknown"
     try:
         link_verify(token)
     except LinkRefused as refused:
         if refused.reason == "expired" and refused.link is not None:
             return refused.link
         if refused.reason == "bad":
+            if ratelimit.bad_tokens_blocked(ip):
+                return too_many(request)
             ratelimit.bad_token_count(ip)
         return _refused(request, refused.reason, refused.link, token)
     return HttpResponseRedirect(reverse("portal:overview", args=[token]))
@@ -738,7 +736,7 @@ def renew(request: HttpRequest, token: str) -> HttpResponse:
     found = _renew_link(request, token)
     if isinstance(found, HttpResponse):
         return found
-    ip = client_ip(request)
+    ip = client_ip(request) or "unknown"
     with translation.override(_language(request, found)):
         if not ratelimit.code_request_allowed(ip=ip, link_id=found.pk):
             return too_many(request)
@@ -751,7 +749,7 @@ def renew_code(request: HttpRequest, token: str) -> HttpResponse:
     found = _renew_link(request, token)
     if isinstance(found, HttpResponse):
         return found
-    ip = client_ip(request)
+    ip = client_ip(request) or "unknown"
     with translation.override(_language(request, found)):
         try:
             fresh = services.renewal_confirm(
