@@ -296,16 +296,14 @@ def portal_payments(*, link: PortalLink, limit: int = 50) -> list[Payment]:
 
 
 def portal_messages(*, link: PortalLink, limit: int = 100) -> list[Any] | None:
-    """Messages sent to the scope's customers, newest first; None when the outbox app is absent."""
+    """Messages sent to the scope's customers, newest first; None when the outbox app is absent.
+
+    Only what went out to the customer (``relance.delivery.selectors.customer_messages_sent``)."""
     try:
-        from relance.delivery.models import OutboundMessage
+        from relance.delivery.selectors import customer_messages_sent
     except ImportError:
         return None
-    return list(
-        OutboundMessage.objects.filter(customer_id__in=portal_scope(link=link))
-        .exclude(status="cancelled")
-        .order_by("-queued_at", "-id")[:limit]
-    )
+    return customer_messages_sent(customer_ids=portal_scope(link=link), limit=limit)
 
 
 def case_sla(*, case: DisputeCase | None, dispute: Dispute, as_of: date) -> dict[str, Any]:

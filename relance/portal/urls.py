@@ -17,6 +17,7 @@ urlpatterns = [
     path(
         "back/plan-requests/<id:request_id>/decide/", backoffice.plan_request_decide, name="back_plan_decide"
     ),
+    path("undo-email/<str:token>/", views.email_undo, name="email_undo"),
     path("t/<str:token>/", views.overview, name="overview"),
     path("t/<str:token>/items/", views.items, name="items"),
     path("t/<str:token>/invoices/<id:invoice_id>/", views.invoice_detail, name="invoice"),

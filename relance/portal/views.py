@@ -111,7 +111,7 @@ def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
     @wraps(view)
     def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        ip = client_ip(request) or "unknown"
+        ip = client_ip(request) or "0.0.0.0"
         try:
             link = link_verify(token)
         except LinkRefused as refused:
@@ -712,12 +712,37 @@ def pay_done(request: HttpRequest) -> HttpResponse:
     return _page(request, "portal/pay_done.html", {})
 
 
+@require_http_methods(["GET", "POST"])
+def email_undo(request: HttpRequest, token: str) -> HttpResponse:
+    """From the notice sent to the old address: put it back. A GET only asks (mail scanners open
+    links); the POST undoes. Signed and valid ``EMAIL_UNDO_DAYS``; no portal link needed."""
+    from django.core import signing
+
+    try:
+        payload = services.email_undo_load(token)
+    except signing.BadSignature:  # also SignatureExpired
+        raise Http404("invalid or expired link") from None
+    error = ""
+    if request.method == "POST":
+        try:
+            services.email_change_undo(token=token, ip=client_ip(request))
+            return render(request, "portal/email_undo.html", {"done": True, "old": payload["old"]})
+        except services.PortalRefused as refused:
+            error = _refusal_text(refused)
+    return render(
+        request,
+        "portal/email_undo.html",
+        {"done": False, "old": payload["old"], "new": payload["new"], "error": error},
+        status=400 if error else 200,
+    )
+
+
 # --------------------------------------------------------------------------- fresh links
 
 
 def _renew_link(request: HttpRequest, token: str) -> PortalLink | HttpResponse:
     """The expired link behind ``token`` (a revoked or bad one cannot be renewed)."""
-    ip = client_ip(request) or "unknown"
+    ip = client_ip(request) or "0.0.0.0"
     try:
         link_verify(token)
     except LinkRefused as refused:
@@ -736,7 +761,7 @@ def renew(request: HttpRequest, token: str) -> HttpResponse:
     found = _renew_link(request, token)
     if isinstance(found, HttpResponse):
         return found
-    ip = client_ip(request) or "unknown"
+    ip = client_ip(request) or "0.0.0.0"
     with translation.override(_language(request, found)):
         if not ratelimit.code_request_allowed(ip=ip, link_id=found.pk):
             return too_many(request)
@@ -749,7 +774,7 @@ def renew_code(request: HttpRequest, token: str) -> HttpResponse:
     found = _renew_link(request, token)
     if isinstance(found, HttpResponse):
         return found
-    ip = client_ip(request) or "unknown"
+    ip = client_ip(request) or "0.0.0.0"
     with translation.override(_language(request, found)):
         try:
             fresh = services.renewal_confirm(
