@@ -17,7 +17,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from relance.accounts.decorators import NOT_ALLOWED, role_permission_required
-from relance.accounts.selectors import entities_for_user, entity_list_for_user, user_can
+from relance.accounts.selectors import (
+    customer_scope,
+    customers_visible,
+    entities_for_user,
+    entity_list_for_user,
+    user_can,
+)
 from relance.common.converters import row_id_or_none
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
@@ -152,7 +158,7 @@ def worklist_bulk(request: HttpRequest) -> HttpResponse:
     ids = [
         found for value in request.POST.getlist("customer") if (found := row_id_or_none(value)) is not None
     ]
-    customers = list(selectors.customers_visible(user=request.user, entity=entity).filter(pk__in=ids))
+    customers = list(customers_visible(request.user, entity=entity).filter(pk__in=ids))
     action = request.POST.get("action", "")
     if not customers:
         messages.error(request, "Select at least one customer.")
@@ -449,7 +455,7 @@ def dispute_queue(request: HttpRequest) -> HttpResponse:
 @role_permission_required(PERM_DISPUTE_ASSIGN)
 def dispute_assign(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = (
-        Dispute.objects.filter(pk=dispute_id, entity__in=entities_for_user(request.user))
+        customer_scope(request.user, Dispute.objects.filter(pk=dispute_id), customer_field="customer")
         .select_related("entity")
         .first()
     )
