@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -25,7 +25,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from relance.common.client import client_ip
 from relance.common.converters import row_id_or_none
 from relance.core.csvsafe import SafeCsvWriter
+from relance.core.errors import ValidationFailed
 from relance.core.filenames import download_filename
+from relance.core.money import parse_amount
 from relance.dunning.models import DisputeReason
 from relance.ledger.models import Channel, Invoice
 from relance.portal import ratelimit, selectors, services
@@ -186,24 +188,15 @@ def _refusal_text(refused: services.PortalRefused) -> str:
     return text.format(**refused.params) if refused.params else text
 
 
-# No amount a customer types is this large; beyond it a number is refused like a word.
-AMOUNT_DIGITS = 15
-
-
 def _decimal(text: str | None) -> Decimal | None:
     """The amount typed, or ``Decimal(-1)`` (refused by every range check) when it is not a plain
-    finite number: ``NaN``, ``Infinity`` and ``1e999`` are words here, not amounts."""
+    number (``relance.core.money.parse_amount``: ``NaN``, ``Infinity``, ``1e999`` are not)."""
     if not text or not text.strip():
         return None
-    if not text.isascii():  # Decimal() reads "１２３" and "١٢٣" too: only the digits on the form
-        return Decimal(-1)
     try:
-        value = Decimal(text.strip().replace(",", "."))
-    except InvalidOperation:
+        return parse_amount(text.strip().replace(",", "."))
+    except ValidationFailed:
         return Decimal(-1)
-    if not value.is_finite() or value.adjusted() >= AMOUNT_DIGITS:
-        return Decimal(-1)
-    return value
 
 
 def _date(text: str | None) -> date | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -27,6 +27,7 @@ from relance.accounts.selectors import (
 from relance.common.converters import row_id_or_none
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
+from relance.core.money import parse_amount
 from relance.dunning.models import Dispute, DisputeReason, Policy
 from relance.ledger.models import Customer, Entity
 from relance.workspace import charts, rendering, selectors, services
@@ -91,8 +92,8 @@ def _amount_or_none(value: str | None) -> Decimal | None:
     if not value or not value.strip():
         return None
     try:
-        return Decimal(value.strip().replace(",", "."))
-    except InvalidOperation:
+        return parse_amount(value.strip().replace(",", "."))
+    except ValidationFailed:
         raise ValidationFailed(f"amount: expected a number, found {value!r}") from None
 
 
