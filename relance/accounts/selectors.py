@@ -5,6 +5,8 @@
 * ``entities_for_user`` — the entities a user sees: all for a superuser or an admin, else the
   ``EntityAccess`` grants, and nothing at all without a role.
 * ``entity_list_for_user`` / ``entity_visible`` — the same, read once per request.
+* ``customer_scope`` / ``customers_visible`` — THE scoping rule of the back office: customers (or
+  rows with a customer) of the user's entities, a sales user's own accounts only.
 * ``user_can(user, perm, obj)`` — a Django permission from the role (or given to the user), and,
   for an object, the object's entity must be visible and a sales user must own its customer.
 """
