@@ -130,10 +130,14 @@ SESSION_COOKIE_AGE = 60 * 60 * 12
 # Roles, sign-in and sessions (docs/access.md).
 # Signed-in sessions end after this many seconds without a request (and after 12 h in any case).
 RELANCE_SESSION_IDLE_SECONDS = int(env_str("RELANCE_SESSION_IDLE_SECONDS", "1800"))
-# Failed sign-ins before a lock, per username and per client address; the lock's length.
+# Failed sign-ins before a lock, per username (the account attacked) and, much higher, per client
+# address (an office or a proxy is many users); the lock's length.
 RELANCE_LOGIN_MAX_FAILURES = int(env_str("RELANCE_LOGIN_MAX_FAILURES", "5"))
-RELANCE_LOGIN_MAX_FAILURES_PER_IP = int(env_str("RELANCE_LOGIN_MAX_FAILURES_PER_IP", "20"))
+RELANCE_LOGIN_MAX_FAILURES_PER_IP = int(env_str("RELANCE_LOGIN_MAX_FAILURES_PER_IP", "100"))
 RELANCE_LOGIN_LOCK_SECONDS = int(env_str("RELANCE_LOGIN_LOCK_SECONDS", "900"))
+# Networks (CIDR) of the reverse proxies in front of Relance: only from these is X-Forwarded-For
+# read for the client's address (relance/common/client.py; docs/security.md). Empty: REMOTE_ADDR.
+RELANCE_TRUSTED_PROXIES = env_list("RELANCE_TRUSTED_PROXIES", [])
 # The role of a user granted entities (EntityAccess) but in no role group: what grants meant
 # before roles existed. Empty: such users see nothing until given a role.
 RELANCE_DEFAULT_ROLE = env_str("RELANCE_DEFAULT_ROLE", "credit_manager")

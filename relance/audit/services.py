@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from relance.audit.context import audit_context
 from relance.audit.models import AuditEvent
+from relance.common.client import client_ip
 
 # Fields never copied into an event: secrets, and bookkeeping that changes on every save.
 SECRET_FIELDS = frozenset({"password", "secret", "secret_hash", "code_hash"})
@@ -80,13 +81,6 @@ def object_entity_id(instance: Any) -> int | None:
 
         return Customer.objects.filter(pk=customer_id).values_list("entity_id", flat=True).first()
     return None
-
-
-def client_ip(request: Any) -> str | None:
-    """REMOTE_ADDR; behind a proxy the production settings' proxy sets it (we do not trust
-    X-Forwarded-For from the client)."""
-    address = (getattr(request, "META", {}) or {}).get("REMOTE_ADDR") or None
-    return address
 
 
 def _actor(actor: Any) -> tuple[Any, Any, str, Any, str, str | None]:

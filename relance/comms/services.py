@@ -18,6 +18,7 @@ from relance.comms.models import MessageTemplate
 from relance.comms.rendering import TemplateError, TemplateSource, check_template, render_template
 from relance.comms.selectors import ResolvedTemplate, shipped_resolve, template_resolve
 from relance.comms.types import Attachment, RenderedMessage
+from relance.core.filenames import download_filename
 from relance.ledger.models import Contact, Customer, Entity, Invoice
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def _statement(customer: Customer, as_of: date, language: str) -> Attachment | N
         return None
     content = statement_pdf(customer=customer, as_of=as_of, language=language)
     return Attachment(
-        filename=f"statement-{customer.external_ref}-{as_of.isoformat()}.pdf",
+        filename=download_filename(f"statement-{customer.external_ref}-{as_of.isoformat()}", "pdf"),
         content_type="application/pdf",
         content=content,
     )

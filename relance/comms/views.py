@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
-from relance.api.selectors import entities_for_user
+from relance.accounts.selectors import customer_scope, entities_for_user
 from relance.comms import defaults
 from relance.comms.links import portal_token_load
 from relance.comms.rendering import TemplateError, TemplateSource
@@ -37,7 +37,8 @@ class PreviewRequest:
 
 
 def _preview_request(request: HttpRequest) -> PreviewRequest | None:
-    """The customer among the entities the user may see (another entity's customer is a 404)."""
+    """The customer among those the user may see (``customer_scope``): another entity's, or for a
+    sales owner another owner's, is a 404."""
     ref = request.GET.get("customer", "").strip()
     visible = entities_for_user(request.user)
     entity_name = request.GET.get("entity", "").strip()
@@ -48,8 +49,8 @@ def _preview_request(request: HttpRequest) -> PreviewRequest | None:
     if not ref:
         return None
     customer = (
-        Customer.objects.select_related("entity", "collector", "sales_owner")
-        .filter(entity__in=visible, external_ref=ref)
+        customer_scope(request.user, Customer.objects.filter(entity__in=visible, external_ref=ref))
+        .select_related("entity", "collector", "sales_owner")
         .order_by("entity__name")
         .first()
     )

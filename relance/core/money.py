@@ -43,16 +43,25 @@ def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
 
 
+# Money columns are ``max_digits=18, decimal_places=4``: at most 14 digits before the point.
+MAX_INTEGER_DIGITS = 14
+
+
 def parse_amount(text: str | int | Decimal) -> Decimal:
-    """Parse a decimal-point amount (``1234.50``). Rejects floats, thousands separators and NaN."""
+    """Parse a decimal-point amount (``1234.50``). Rejects floats, thousands separators, NaN and
+    Infinity, digits other than ASCII (``Decimal`` reads "１２３") and amounts no column can hold."""
     if isinstance(text, float):  # pragma: no cover - defensive: floats never carry money here
         raise ValidationFailed("amounts must not be floats")
+    if isinstance(text, str) and not text.isascii():
+        raise ValidationFailed(f"not a decimal number: {text!r}")
     try:
         value = Decimal(str(text).strip())
     except (InvalidOperation, ValueError):
         raise ValidationFailed(f"not a decimal number: {text!r}") from None
     if not value.is_finite():
         raise ValidationFailed(f"not a finite number: {text!r}")
+    if value and value.adjusted() >= MAX_INTEGER_DIGITS:
+        raise ValidationFailed(f"too large for an amount (at most {MAX_INTEGER_DIGITS} digits): {text!r}")
     return value
 
 

@@ -10,7 +10,7 @@ urlpatterns = [
     path("outbox/<int:message_id>/act", outbox_views.outbox_act, name="outbox_act"),
     path("twilio/status/", views.twilio_status, name="twilio_status"),
     path("twilio/inbound/", views.twilio_inbound, name="twilio_inbound"),
-    path("letters/<int:message_pk>/pdf", letter_views.letter_pdf_download, name="letter_pdf"),
+    path("letters/<id:message_pk>/pdf", letter_views.letter_pdf_download, name="letter_pdf"),
     # django-anymail's tracking webhooks: /delivery/anymail/<provider>/tracking/
     path("anymail/", include("anymail.urls")),
 ]

@@ -45,6 +45,9 @@ CANDIDATES = 50
 MAX_BACKOFF = timedelta(hours=6)
 
 
+SECRET_REMOVED = "[one-time code or link: removed once sent]"
+
+
 def max_attempts() -> int:
     return int(getattr(settings, "RELANCE_OUTBOX_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
 
@@ -398,8 +401,15 @@ def _deliver(
         return _uncertain(message, worker_id=worker_id, at=at, error=f"{type(exc).__name__}: {exc}")
 
     finished = timezone.now()
+    # A one-time code (or undo link) is needed once, to send it: after that the row keeps no copy.
+    secret = (
+        {"subject": SECRET_REMOVED, "body_text": SECRET_REMOVED, "body_html": ""}
+        if (message.headers or {}).get("one_time_secret")
+        else {}
+    )
     with transaction.atomic():
         _mine(pk, worker_id).update(
+            **secret,
             status=MessageStatus.DELIVERED if receipt.delivered else MessageStatus.SENT,
             sent_at=finished,
             delivered_at=finished if receipt.delivered else None,

@@ -1,24 +1,35 @@
 """Back-office lists of what customers asked for: disputes (SLA, owner), promises, plans and plan
-requests. Plain pages for signed-in users, scoped to the entities they may see."""
+requests. Plain pages for signed-in users, scoped by ``customer_scope`` (a sales owner sees only the
+accounts they own); deciding needs the role's permission on top."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from relance.accounts.decorators import NOT_ALLOWED
+from relance.accounts.selectors import customer_scope, user_can
 from relance.dunning.models import Dispute, DisputeResolution
 from relance.portal import selectors, services
 from relance.portal.models import PlanRequest
 
 
-def _entities(request: HttpRequest):  # type: ignore[no-untyped-def]
-    from relance.web.access import entities_for_user
+def _scoped(request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """Rows of the customers the user may see (``customer_scope``): any other is a 404."""
+    return customer_scope(request.user, queryset, customer_field="customer")
 
-    return entities_for_user(request.user)
+
+def _require(request: HttpRequest, perm: str, obj: Any) -> None:
+    if not user_can(request.user, perm, obj):
+        raise PermissionDenied(NOT_ALLOWED.format(perm=perm))
 
 
 @login_required
@@ -26,7 +37,7 @@ def disputes(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "open")
     rows = []
     for found in selectors.backoffice_disputes(
-        entities=_entities(request), status=status if status in ("open", "resolved") else ""
+        user=request.user, status=status if status in ("open", "resolved") else ""
     )[:500]:
         case = getattr(found, "portal_case", None)
         today = selectors.portal_today(entity=found.customer.entity)
@@ -44,12 +55,13 @@ def disputes(request: HttpRequest) -> HttpResponse:
 @require_POST
 def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
     found = (
-        Dispute.objects.filter(pk=dispute_id, entity__in=_entities(request))
+        _scoped(request, Dispute.objects.filter(pk=dispute_id))
         .select_related("customer__entity", "invoice")
         .first()
     )
     if found is None:
         raise Http404("no such dispute")
+    _require(request, "dunning.change_dispute", found)  # sales and read-only roles resolve nothing
     try:
         services.dispute_close(
             dispute=found,
@@ -68,20 +80,19 @@ def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
 def promises(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "open")
     rows = selectors.backoffice_promises(
-        entities=_entities(request), status=status if status in ("open", "kept", "cancelled") else ""
+        user=request.user, status=status if status in ("open", "kept", "cancelled") else ""
     )[:500]
     return render(request, "portal/back/promises.html", {"rows": rows, "status": status})
 
 
 @login_required
 def plans(request: HttpRequest) -> HttpResponse:
-    entities = _entities(request)
     return render(
         request,
         "portal/back/plans.html",
         {
-            "plans": selectors.backoffice_plans(entities=entities)[:500],
-            "requests": selectors.backoffice_plan_requests(entities=entities)[:500],
+            "plans": selectors.backoffice_plans(user=request.user)[:500],
+            "requests": selectors.backoffice_plan_requests(user=request.user)[:500],
         },
     )
 
@@ -90,12 +101,11 @@ def plans(request: HttpRequest) -> HttpResponse:
 @require_POST
 def plan_request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
     found = (
-        PlanRequest.objects.filter(pk=request_id, entity__in=_entities(request))
-        .select_related("customer__entity")
-        .first()
+        _scoped(request, PlanRequest.objects.filter(pk=request_id)).select_related("customer__entity").first()
     )
     if found is None:
         raise Http404("no such request")
+    _require(request, "dunning.add_paymentplan", found)
     approve = request.POST.get("decision") == "approve"
     try:
         services.plan_request_decide(

@@ -14,6 +14,7 @@ from django.db.models import DecimalField, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from relance.accounts.selectors import customer_scope
 from relance.core.clock import SystemClock, zone
 from relance.dunning.models import Dispute, DisputeStatus, PaymentPlan, PlanStatus, Promise
 from relance.ledger.models import Customer, Entity, Invoice, InvoiceDocument, Payment
@@ -296,16 +297,14 @@ def portal_payments(*, link: PortalLink, limit: int = 50) -> list[Payment]:
 
 
 def portal_messages(*, link: PortalLink, limit: int = 100) -> list[Any] | None:
-    """Messages sent to the scope's customers, newest first; None when the outbox app is absent."""
+    """Messages sent to the scope's customers, newest first; None when the outbox app is absent.
+
+    Only what went out to the customer (``relance.delivery.selectors.customer_messages_sent``)."""
     try:
-        from relance.delivery.models import OutboundMessage
+        from relance.delivery.selectors import customer_messages_sent
     except ImportError:
         return None
-    return list(
-        OutboundMessage.objects.filter(customer_id__in=portal_scope(link=link))
-        .exclude(status="cancelled")
-        .order_by("-queued_at", "-id")[:limit]
-    )
+    return customer_messages_sent(customer_ids=portal_scope(link=link), limit=limit)
 
 
 def case_sla(*, case: DisputeCase | None, dispute: Dispute, as_of: date) -> dict[str, Any]:
@@ -318,10 +317,11 @@ def case_sla(*, case: DisputeCase | None, dispute: Dispute, as_of: date) -> dict
 
 
 # --------------------------------------------------------------------------- back office
+# Scoped by ``relance.accounts.selectors.customer_scope``: a sales owner sees their own accounts only.
 
 
-def backoffice_disputes(*, entities: QuerySet[Entity], status: str = "open") -> QuerySet[Dispute]:
-    disputes = Dispute.objects.filter(entity__in=entities).select_related(
+def backoffice_disputes(*, user: Any, status: str = "open") -> QuerySet[Dispute]:
+    disputes = customer_scope(user, Dispute.objects.all(), customer_field="customer").select_related(
         "customer", "invoice", "portal_case"
     )
     if status:
@@ -329,16 +329,18 @@ def backoffice_disputes(*, entities: QuerySet[Entity], status: str = "open") -> 
     return disputes.order_by("portal_case__sla_due_on", "opened_on", "id")
 
 
-def backoffice_promises(*, entities: QuerySet[Entity], status: str = "open") -> QuerySet[Promise]:
-    promises = Promise.objects.filter(entity__in=entities).select_related("customer")
+def backoffice_promises(*, user: Any, status: str = "open") -> QuerySet[Promise]:
+    promises = customer_scope(user, Promise.objects.all(), customer_field="customer").select_related(
+        "customer"
+    )
     if status:
         promises = promises.filter(status=status)
     return promises.order_by("promised_date", "id")
 
 
-def backoffice_plans(*, entities: QuerySet[Entity], status: str = "active") -> QuerySet[PaymentPlan]:
+def backoffice_plans(*, user: Any, status: str = "active") -> QuerySet[PaymentPlan]:
     plans = (
-        PaymentPlan.objects.filter(entity__in=entities)
+        customer_scope(user, PaymentPlan.objects.all(), customer_field="customer")
         .select_related("customer")
         .prefetch_related("installments")
     )
@@ -347,8 +349,10 @@ def backoffice_plans(*, entities: QuerySet[Entity], status: str = "active") -> Q
     return plans.order_by("starts_on", "id")
 
 
-def backoffice_plan_requests(*, entities: QuerySet[Entity], status: str = "pending") -> QuerySet[PlanRequest]:
-    requests = PlanRequest.objects.filter(entity__in=entities).select_related("customer")
+def backoffice_plan_requests(*, user: Any, status: str = "pending") -> QuerySet[PlanRequest]:
+    requests = customer_scope(user, PlanRequest.objects.all(), customer_field="customer").select_related(
+        "customer"
+    )
     if status:
         requests = requests.filter(status=status)
     return requests.order_by("created_at", "id")

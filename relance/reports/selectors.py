@@ -575,13 +575,14 @@ def dashboard_case_counts(
     *, entity: Entity, as_of: date, segment: str | None = None, collector: str | None = None
 ) -> dict[str, int]:
     """Open promises due on ``as_of`` and open disputes past their SLA (the portal's due date)."""
-    from relance.portal.selectors import backoffice_disputes, backoffice_promises
+    from relance.dunning.models import Dispute, DisputeStatus, Promise, PromiseStatus
 
-    entities = Entity.objects.filter(pk=entity.pk)
     scope = _customer_q(segment, collector)
     return {
-        "promises_due": backoffice_promises(entities=entities).filter(scope, promised_date=as_of).count(),
-        "disputes_past_sla": backoffice_disputes(entities=entities)
+        "promises_due": Promise.objects.filter(entity=entity, status=PromiseStatus.OPEN)
+        .filter(scope, promised_date=as_of)
+        .count(),
+        "disputes_past_sla": Dispute.objects.filter(entity=entity, status=DisputeStatus.OPEN)
         .filter(scope, portal_case__sla_due_on__lt=as_of)
         .count(),
     }

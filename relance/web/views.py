@@ -13,13 +13,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from relance.accounts import roles
-from relance.accounts.selectors import customer_scope, user_role
+from relance.accounts.selectors import customer_scope, entities_for_user, user_role
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
 from relance.ledger import selectors as ledger
 from relance.ledger.models import Entity
 from relance.web import charts
-from relance.web.access import entities_for_user
 
 PAGE_SIZE = 50
 

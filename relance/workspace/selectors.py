@@ -14,7 +14,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils.translation import get_language
 
 from relance.accounts import roles
-from relance.accounts.selectors import customer_scope, entities_for_user, user_role
+from relance.accounts.selectors import customer_scope, customers_visible, user_role
 from relance.accounts.selectors import entity_visible as accounts_entity_visible
 from relance.core.errors import NotFound
 from relance.core.formatting import format_money
@@ -45,17 +45,6 @@ def dispute_sla_days() -> int:
     return int(getattr(settings, "RELANCE_DISPUTE_SLA_DAYS", DEFAULT_DISPUTE_SLA_DAYS))
 
 
-def customers_visible(*, user: Any, entity: Entity | None = None) -> QuerySet[Customer]:
-    """Customers of the user's entities (one entity if given), narrowed to a sales owner's own."""
-    if entity is not None:
-        if not entity_visible(user=user, entity_id=entity.pk):
-            return Customer.objects.none()
-        customers = Customer.objects.filter(entity=entity)  # no IN (entities…) subquery: faster plans
-    else:
-        customers = Customer.objects.filter(entity__in=entities_for_user(user))
-    return customer_scope(user, customers)
-
-
 def entity_visible(*, user: Any, entity_id: int) -> bool:
     """Whether the user sees the entity (the user's entities are read once per request)."""
     return accounts_entity_visible(user, entity_id)
@@ -64,13 +53,11 @@ def entity_visible(*, user: Any, entity_id: int) -> bool:
 def customer_for_user(*, user: Any, customer_id: int) -> Customer:
     """The customer if the user may see it; the same ``NotFound`` otherwise (no existence leak)."""
     customer = (
-        Customer.objects.select_related("entity", "collector", "sales_owner").filter(pk=customer_id).first()
+        customer_scope(user, Customer.objects.filter(pk=customer_id))
+        .select_related("entity", "collector", "sales_owner")
+        .first()
     )
-    if customer is None or not entity_visible(user=user, entity_id=customer.entity_id):
-        raise NotFound(CUSTOMER_NOT_FOUND)
-    one = Customer.objects.filter(pk=customer.pk)
-    scoped = customer_scope(user, one)
-    if scoped is not one and not scoped.exists():  # a sales owner: only the accounts they own
+    if customer is None:
         raise NotFound(CUSTOMER_NOT_FOUND)
     return customer
 
@@ -835,7 +822,7 @@ def search(*, user: Any, query: str, entity: Entity | None = None, limit: int = 
     query = query.strip()
     if len(query) < 2:
         return []
-    customers = customers_visible(user=user, entity=entity)
+    customers = customers_visible(user, entity=entity)
     hits: list[SearchHit] = []
     seen: set[int] = set()
     for lookup in ("istartswith", "icontains"):

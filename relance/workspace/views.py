@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -17,9 +17,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from relance.accounts.decorators import NOT_ALLOWED, role_permission_required
-from relance.accounts.selectors import entities_for_user, entity_list_for_user, user_can
+from relance.accounts.selectors import (
+    customer_scope,
+    customers_visible,
+    entities_for_user,
+    entity_list_for_user,
+    user_can,
+)
+from relance.common.converters import row_id_or_none
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
+from relance.core.money import parse_amount
 from relance.dunning.models import Dispute, DisputeReason, Policy
 from relance.ledger.models import Customer, Entity
 from relance.workspace import charts, rendering, selectors, services
@@ -71,13 +79,6 @@ def _customer(request: HttpRequest, customer_id: int) -> Customer:
         raise Http404(selectors.CUSTOMER_NOT_FOUND) from None
 
 
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
 def _date_or_none(value: str | None) -> date | None:
     if not value:
         return None
@@ -91,8 +92,8 @@ def _amount_or_none(value: str | None) -> Decimal | None:
     if not value or not value.strip():
         return None
     try:
-        return Decimal(value.strip().replace(",", "."))
-    except InvalidOperation:
+        return parse_amount(value.strip().replace(",", "."))
+    except ValidationFailed:
         raise ValidationFailed(f"amount: expected a number, found {value!r}") from None
 
 
@@ -119,7 +120,7 @@ def _not_due(customer: Any, today: Any) -> str:
 def worklist(request: HttpRequest) -> HttpResponse:
     entity, entities = _entity(request)
     is_collector = selectors.user_is_collector(request.user)
-    collector_id = None if is_collector else _int_or_none(request.GET.get("collector"))
+    collector_id = None if is_collector else row_id_or_none(request.GET.get("collector"))
     run, rows = selectors.worklist_for_user(
         user=request.user, entity=entity, today=_today(), collector_id=collector_id
     )
@@ -164,15 +165,17 @@ def worklist_snooze(request: HttpRequest, customer_id: int) -> HttpResponse:
 @login_required
 def worklist_bulk(request: HttpRequest) -> HttpResponse:
     entity, _ = _entity(request)
-    ids = [int(value) for value in request.POST.getlist("customer") if value.isdigit()]
-    customers = list(selectors.customers_visible(user=request.user, entity=entity).filter(pk__in=ids))
+    ids = [
+        found for value in request.POST.getlist("customer") if (found := row_id_or_none(value)) is not None
+    ]
+    customers = list(customers_visible(request.user, entity=entity).filter(pk__in=ids))
     action = request.POST.get("action", "")
     if not customers:
         messages.error(request, "Select at least one customer.")
         return redirect("workspace:worklist")
     if action == "assign":
         _require(request, PERM_ASSIGN)
-        collector_id = _int_or_none(request.POST.get("collector"))
+        collector_id = row_id_or_none(request.POST.get("collector"))
         collector = (
             selectors.collectors_of(entity=entity).filter(pk=collector_id).first() if collector_id else None
         )
@@ -240,7 +243,7 @@ def _statement_confirm(request: HttpRequest, entity: Entity, customers: list[Cus
 
 
 def _page_number(request: HttpRequest) -> int:
-    number = _int_or_none(request.GET.get("page")) or 1
+    number = row_id_or_none(request.GET.get("page")) or 1
     return max(number, 1)
 
 
@@ -351,7 +354,7 @@ def customer_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     if outcome == "dispute":
         _require(request, PERM_DISPUTE, customer)
     invoice = None
-    invoice_id = _int_or_none(request.POST.get("invoice"))
+    invoice_id = row_id_or_none(request.POST.get("invoice"))
     if invoice_id:
         invoice = customer.invoices.filter(pk=invoice_id).first()
         if invoice is None:
@@ -398,7 +401,7 @@ def customer_note(request: HttpRequest, customer_id: int) -> HttpResponse:
 def customer_reassign(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _customer(request, customer_id)
     _require(request, PERM_ASSIGN, customer)
-    collector_id = _int_or_none(request.POST.get("collector"))
+    collector_id = row_id_or_none(request.POST.get("collector"))
     collector = (
         selectors.collectors_of(entity=customer.entity).filter(pk=collector_id).first()
         if collector_id
@@ -434,7 +437,7 @@ def customer_next(request: HttpRequest, customer_id: int) -> HttpResponse:
 def _filters(request: HttpRequest) -> tuple[selectors.QueueFilters, Entity, list[Entity]]:
     entity, entities = _entity(request)
     owner = request.GET.get("owner")
-    owner_id = 0 if owner == "none" else _int_or_none(owner)
+    owner_id = 0 if owner == "none" else row_id_or_none(owner)
     return (
         selectors.QueueFilters(entity=entity, status=request.GET.get("status", ""), owner_id=owner_id),
         entity,
@@ -493,13 +496,13 @@ def dispute_queue(request: HttpRequest) -> HttpResponse:
 @role_permission_required(PERM_DISPUTE_ASSIGN)
 def dispute_assign(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = (
-        Dispute.objects.filter(pk=dispute_id, entity__in=entities_for_user(request.user))
+        customer_scope(request.user, Dispute.objects.filter(pk=dispute_id), customer_field="customer")
         .select_related("entity")
         .first()
     )
     if dispute is None or not user_can(request.user, PERM_DISPUTE_ASSIGN, dispute):
         raise Http404("dispute not found")
-    owner_id = _int_or_none(request.POST.get("owner"))
+    owner_id = row_id_or_none(request.POST.get("owner"))
     owner = selectors.collectors_of(entity=dispute.entity).filter(pk=owner_id).first() if owner_id else None
     if owner_id and owner is None:
         raise Http404("owner not found")

@@ -99,7 +99,7 @@ def test_entity_a_user_never_sees_entity_b_in_the_api(make_user, token_for, two_
 
 def _routes(resolver: URLResolver | None = None, prefix: str = ""):
     """Every routed path of the site with sample arguments, outside the API, admin and static."""
-    samples = {"int": "1", "str": "x", "slug": "x", "path": "x/y", "uuid": str(uuid.uuid4())}
+    samples = {"int": "1", "id": "1", "str": "x", "slug": "x", "path": "x/y", "uuid": str(uuid.uuid4())}
     for pattern in (resolver or get_resolver()).url_patterns:
         route = getattr(pattern.pattern, "_route", None)
         if route is None:  # regular-expression patterns: the admin's catch-alls
