@@ -604,6 +604,8 @@ class StatementLine:
     open_amount: Decimal
     days_past_due: int | None
     bucket: str
+    disputed: Decimal = Decimal(0)
+    """Under dispute: left out of ``open_amount`` (what is due), shown apart."""
 
 
 @dataclass(frozen=True)
@@ -635,31 +637,30 @@ def _bucket(days_past_due: int, bounds: Sequence[int], names: Sequence[str]) -> 
 
 
 def statement_lines(*, customer: Customer, as_of: date, labels: Mapping[str, str]) -> list[StatementLine]:
-    """The customer's open items as of ``as_of``: invoices, open credit notes and unapplied payments."""
+    """The customer's open items as of ``as_of``: invoices (what is due: open minus disputed,
+    ``relance.dunning.selectors.owed_summary``, as in every message and the portal), open credit
+    notes and unapplied payments."""
+    from relance.dunning.selectors import owed_summary
     from relance.ledger.models import CreditNote, Payment
-    from relance.ledger.selectors import STILL_OWED, allocated_total, invoice_list_with_open
+    from relance.ledger.selectors import STILL_OWED, allocated_total
 
     bounds = aging_bounds()
     names = _bucket_labels(labels, bounds)
     lines = []
-    invoices = (
-        invoice_list_with_open(entity=customer.entity, as_of=as_of)
-        .filter(customer=customer, open_amount__gt=STILL_OWED)
-        .order_by("due_date", "external_ref")
-    )
-    for invoice in invoices:
-        days = (as_of - invoice.due_date).days
+    for invoice in owed_summary(customer=customer, as_of=as_of).lines:
+        days = invoice.days_past_due
         lines.append(
             StatementLine(
                 kind=labels["invoice"],
-                reference=invoice.external_ref,
+                reference=invoice.ref,
                 issue_date=invoice.issue_date,
                 due_date=invoice.due_date,
                 currency=invoice.currency,
                 amount=invoice.amount,
-                open_amount=Decimal(invoice.open_amount),
+                open_amount=invoice.owed,
                 days_past_due=max(days, 0),
                 bucket=_bucket(days, bounds, names),
+                disputed=invoice.disputed,
             )
         )
     for model, field, kind in ((CreditNote, "credit_note", "credit_note"), (Payment, "payment", "payment")):
@@ -746,6 +747,9 @@ def statement_html(
     def day(value: date | None) -> str:
         return format_day(value, lang, "short") if value else ""
 
+    from relance.comms import defaults
+
+    under_review = defaults.labels(lang).get("under_review", "{amount}")
     body = render_to_string(
         "comms/pdf/pdf_statement_body.html",
         {
@@ -760,6 +764,11 @@ def statement_html(
                     "days_past_due": format_number(line.days_past_due, lang) if line.days_past_due else "",
                     "amount": money(line.amount, line.currency),
                     "open_amount": money(line.open_amount, line.currency),
+                    "under_review": (
+                        under_review.replace("{amount}", money(line.disputed, line.currency))
+                        if line.disputed
+                        else ""
+                    ),
                     "overdue": bool(line.days_past_due),
                 }
                 for line in lines

@@ -380,14 +380,24 @@ def _four(value: Any) -> Decimal:
     return Decimal(value or 0).quantize(Decimal("0.0001"))
 
 
-def owed_summary(*, customer: Customer, as_of: date, invoice_ids: Iterable[int] | None = None) -> OwedSummary:
+def owed_summary(
+    *,
+    customer: Customer,
+    as_of: date,
+    invoice_ids: Iterable[int] | None = None,
+    scope: Iterable[int] | None = None,
+) -> OwedSummary:
     """The customer's open invoices on ``as_of`` (or only ``invoice_ids``, open or not) with their
     disputed part, and per currency the totals and the unapplied cash (payments and credit notes
-    not yet allocated), all from dated rows: the same figures whichever page or message asks."""
+    not yet allocated), all from dated rows: the same figures whichever page or message asks.
+
+    ``scope``: the customer ids to sum over (a parent and its child accounts, in the portal);
+    the customer alone by default."""
     from relance.ledger.models import CreditNote, Payment
     from relance.ledger.selectors import STILL_OWED, allocated_total, invoice_list_with_open
 
-    rows = invoice_list_with_open(entity=customer.entity, as_of=as_of).filter(customer=customer)
+    customer_ids = list(scope) if scope is not None else [customer.pk]
+    rows = invoice_list_with_open(entity=customer.entity, as_of=as_of).filter(customer_id__in=customer_ids)
     rows = (
         rows.filter(pk__in=list(invoice_ids))
         if invoice_ids is not None
@@ -395,7 +405,7 @@ def owed_summary(*, customer: Customer, as_of: date, invoice_ids: Iterable[int] 
     )
     disputed: dict[int, Decimal] = {}
     for invoice_id, amount in (
-        Dispute.objects.filter(customer=customer, opened_on__lte=as_of)
+        Dispute.objects.filter(customer_id__in=customer_ids, opened_on__lte=as_of)
         .filter(Q(status=DisputeStatus.OPEN) | Q(resolved_on__gt=as_of))
         .values_list("invoice_id", "amount")
     ):
@@ -420,7 +430,7 @@ def owed_summary(*, customer: Customer, as_of: date, invoice_ids: Iterable[int] 
     unapplied: dict[str, Decimal] = {}
     for model, field in ((Payment, "payment"), (CreditNote, "credit_note")):
         for currency, amount, allocated in (
-            model.objects.filter(customer=customer, date__lte=as_of)
+            model.objects.filter(customer_id__in=customer_ids, date__lte=as_of)
             .annotate(allocated=allocated_total(field, as_of))
             .values_list("currency", "amount", "allocated")
         ):

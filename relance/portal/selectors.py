@@ -75,80 +75,59 @@ def _invoices(*, link: PortalLink, as_of: date | None) -> QuerySet[Any]:
 
 @dataclass(frozen=True)
 class Balance:
-    """The figures of one currency on the overview."""
+    """The figures of one currency on the overview (``relance.dunning.selectors.owed_summary``:
+    the same figures as every message and the statement PDF)."""
 
     currency: str
     balance: Decimal
+    """What is to pay now: owed minus the cash received but not yet matched (never below 0)."""
     overdue: Decimal
     open_count: int
     overdue_count: int
     next_due: date | None
     next_due_amount: Decimal
     credit_limit: Decimal | None
+    owed: Decimal = Decimal(0)
+    """Open minus what is under dispute."""
+    disputed: Decimal = Decimal(0)
+    unapplied: Decimal = Decimal(0)
 
     @property
     def available_credit(self) -> Decimal | None:
         if self.credit_limit is None:
             return None
-        return self.credit_limit - self.balance
-
-
-OVERVIEW_SQL = """
-SELECT i.currency,
-       SUM(i.amount - COALESCE(a.total, 0)),
-       SUM(CASE WHEN i.due_date < %s THEN i.amount - COALESCE(a.total, 0) ELSE 0 END),
-       COUNT(*),
-       SUM(CASE WHEN i.due_date < %s THEN 1 ELSE 0 END),
-       MIN(CASE WHEN i.due_date >= %s THEN i.due_date END)
-FROM ledger_invoice i
-LEFT JOIN (
-    SELECT al.invoice_id, SUM(al.amount) AS total
-    FROM ledger_allocation al JOIN ledger_invoice ai ON ai.id = al.invoice_id
-    WHERE al.date <= %s AND ai.customer_id IN ({scope})
-    GROUP BY al.invoice_id
-) a ON a.invoice_id = i.id
-WHERE i.entity_id = %s AND i.customer_id IN ({scope}) AND i.issue_date <= %s
-  AND (i.status = 'open' OR i.voided_on > %s)
-  AND i.amount - COALESCE(a.total, 0) > {still_owed}
-GROUP BY i.currency
-ORDER BY i.currency
-"""
+        return self.credit_limit - self.owed - self.disputed  # exposure counts disputed items too
 
 
 def portal_overview(*, link: PortalLink, as_of: date) -> list[Balance]:
-    """Balance, overdue, next due and available credit per currency: one grouped query (plus one
-    for the amount next due), open amounts derived from dated allocations as everywhere."""
-    from django.db import connection
+    """Per currency: to pay now, overdue, under review, not yet matched, next due and available
+    credit — from the one owed-amount rule, over the link's account and its child accounts."""
+    from relance.dunning.selectors import owed_summary
 
-    scope = portal_scope(link=link)
-    # STILL_OWED as a literal: SQLite would compare a number with a Decimal parameter as text.
-    sql = OVERVIEW_SQL.replace("{scope}", ", ".join(["%s"] * len(scope))).replace(
-        "{still_owed}", str(STILL_OWED)
-    )
-    params: list[Any] = [as_of, as_of, as_of, as_of, *scope, link.customer.entity_id, *scope, as_of, as_of]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    result = []
     customer = link.customer
-    for currency, balance, overdue, open_count, overdue_count, next_due_raw in rows:
-        next_due = _as_date(next_due_raw)
-        next_due_amount = Decimal(0)
-        if next_due is not None:
-            next_due_amount = _invoices(link=link, as_of=as_of).filter(
-                currency=currency, due_date=next_due
-            ).aggregate(total=Sum("open_amount"))["total"] or Decimal(0)
-        limit = customer.credit_limit if currency == customer.currency else None
+    summary = owed_summary(customer=customer, as_of=as_of, scope=portal_scope(link=link))
+    result = []
+    for total in summary.totals:
+        lines = [line for line in summary.lines if line.currency == total.currency and line.open_amount > 0]
+        if not lines:
+            continue
+        upcoming = [line.due_date for line in lines if line.due_date >= as_of]
+        next_due = min(upcoming) if upcoming else None
         result.append(
             Balance(
-                currency=currency,
-                balance=_money(balance),
-                overdue=_money(overdue),
-                open_count=int(open_count),
-                overdue_count=int(overdue_count or 0),
+                currency=total.currency,
+                balance=_money(total.payable),
+                overdue=_money(total.overdue_owed),
+                open_count=len(lines),
+                overdue_count=sum(1 for line in lines if line.days_past_due > 0),
                 next_due=next_due,
-                next_due_amount=_money(next_due_amount),
-                credit_limit=limit,
+                next_due_amount=_money(
+                    sum((line.owed for line in lines if line.due_date == next_due), Decimal(0))
+                ),
+                credit_limit=customer.credit_limit if total.currency == customer.currency else None,
+                owed=_money(total.owed),
+                disputed=_money(total.disputed),
+                unapplied=_money(total.unapplied),
             )
         )
     return result
