@@ -22,6 +22,7 @@ from relance.core.errors import RelanceError
 from relance.delivery.alerts import TemplateFailure, template_failure_alert
 from relance.delivery.models import (
     RETRYABLE,
+    CallTask,
     DeliveryEvent,
     DeliveryEventKind,
     MessageAttachment,
@@ -388,14 +389,26 @@ def _action_reason(action: DunningAction, code: str, detail: str) -> None:
 
 
 def _action_not_sent(action: DunningAction, reason: str) -> None:
-    """No channel of the step reaches the customer: the action is cancelled (it is no contact)
-    and a person is told by the worklist (``no_channel`` in its reasons)."""
+    """No channel of the step reaches the customer: the action is cancelled (it is no contact),
+    ``no_channel`` is added to its reasons and the collector gets a task to reach the customer."""
     from relance.dunning.models import ActionStatus, InvoiceStep
 
     _action_reason(action, "no_channel", reason)
     action.status = ActionStatus.CANCELLED
     action.save(update_fields=["status", "updated_at"])
     InvoiceStep.objects.filter(action_id=action.pk).delete()
+    # A person must find a way to reach the customer: a task on the collector's list.
+    customer = action.customer
+    CallTask.objects.create(
+        entity_id=action.entity_id,
+        customer=customer,
+        assigned_to=customer.collector,
+        due_on=action.on,
+        script=(
+            f"Step {action.step_key} of {action.on.isoformat()} could not be sent: {reason}. "
+            "Reach the customer and correct their contact details."
+        ),
+    )
 
 
 def _delivery_options(engine_channels: Sequence[str], start: str) -> list[tuple[str, str]]:
@@ -450,6 +463,9 @@ def outbox_enqueue_run(*, run: DunningRun, now: datetime | None = None) -> Enque
     broken: list[TemplateFailure] = []
     for action in actions:
         customer = action.customer
+        if action.status == "cancelled":  # decided earlier (e.g. no channel): nothing to queue again
+            existing += 1
+            continue
         if action.pk in already:
             existing += 1
             continue

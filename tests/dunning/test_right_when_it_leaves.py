@@ -179,3 +179,23 @@ def test_the_customer_page_says_nothing_will_be_sent_when_the_worker_would_cance
     command("dispute", "open", "--invoice", "F1", "--amount", "1000", "--reason", "quality", "--on", RUN_DAY)
     page = admin_client.get(f"/w/customers/{customer.pk}/").content.decode()
     assert 'data-testid="not-due"' in page and "under dispute" in page
+
+
+def test_no_reachable_channel_cancels_the_action_and_gives_the_collector_a_task(scenario, smtp_settings):  # noqa: F811
+    from relance.delivery.models import CallTask
+    from relance.delivery.services import outbox_enqueue_run
+    from relance.dunning.models import DunningRun
+
+    customer = scenario.customer("C4")
+    scenario.invoice("C4", "F4", "300.00", due=DUE)
+    result = scenario.run(RUN_DAY, "--no-queue")
+    assert decided(result) == [("C4", "message", "reminder_1", "email", "F4", "300")]
+    customer.contacts.update(opt_out_email=True, opt_out_letter=True)  # since the decision
+    run = DunningRun.objects.get()
+    report = outbox_enqueue_run(run=run)
+    assert report.created == 0 and len(report.skipped) == 1
+    action = DunningAction.objects.get()
+    assert action.status == "cancelled" and any(r.get("code") == "no_channel" for r in action.reasons)
+    task = CallTask.objects.get(customer=customer)
+    assert "reminder_1" in task.script and "opted out" in task.script
+    assert outbox_enqueue_run(run=run).created == 0 and CallTask.objects.count() == 1  # idempotent
