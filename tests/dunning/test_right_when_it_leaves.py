@@ -199,3 +199,30 @@ def test_no_reachable_channel_cancels_the_action_and_gives_the_collector_a_task(
     task = CallTask.objects.get(customer=customer)
     assert "reminder_1" in task.script and "opted out" in task.script
     assert outbox_enqueue_run(run=run).created == 0 and CallTask.objects.count() == 1  # idempotent
+
+
+def test_a_refused_mailbox_fails_the_message_and_the_letter_fallback_makes_the_action_sent(
+    queued,
+    smtp_server,  # noqa: F811
+):
+    """The action follows its messages: the e-mail bounces, the step's letter goes out (in the
+    same pass), and the action takes the letter's state."""
+    smtp_server.refuse.add("ap@example.com")
+    report = send()
+    assert report.bounced == 1 and report.sent + report.delivered == 1
+    email = OutboundMessage.objects.get(channel="email")
+    letter = OutboundMessage.objects.get(channel="letter")
+    assert email.status == "bounced" and letter.status in ("sent", "delivered")
+    assert DunningAction.objects.get().status == letter.status
+
+
+def test_a_message_that_fails_for_good_fails_its_action(scenario, smtp_settings, smtp_server):  # noqa: F811
+    """No other channel to fall back to: the action is failed, and it is no contact."""
+    scenario.customer("C5", address="")
+    scenario.invoice("C5", "F5", "300.00", due=DUE)
+    scenario.run(RUN_DAY)
+    smtp_server.refuse.add("ap@example.com")
+    send()
+    action = DunningAction.objects.get()
+    assert OutboundMessage.objects.get().status == "bounced" and action.status == "failed"
+    assert not InvoiceStep.objects.filter(action=action).exists()
