@@ -160,6 +160,9 @@ ANYMAIL = {
     for key, value in __import__("os").environ.items()
     if key.startswith("ANYMAIL_")
 }
+# Mail sent by SMTP through a provider's relay (EMAIL_URL smtp://…) whose tracking webhooks should
+# count (e.g. "postmark"); empty: no provider event changes an SMTP-sent message (docs/security.md).
+RELANCE_SMTP_TRACKING_ESP = env_str("RELANCE_SMTP_TRACKING_ESP", "")
 
 RELANCE_VAR_DIR = VAR_DIR
 RELANCE_BASE_DIR = BASE_DIR
