@@ -133,7 +133,7 @@ def invoice_document_put(
     response={200: None, **DOCUMENT_ERRORS},
     openapi_extra={
         "responses": {
-            "200": {
+            200: {  # the int key, as Ninja's own: a "200" string would be a second, duplicate key
                 "description": "the invoice's current PDF, as a download; `ETag` is its SHA-256",
                 "content": {"application/pdf": {"schema": BINARY}},
             }
