@@ -92,3 +92,11 @@ def test_brand_stylesheet_takes_only_colours(client):
     assert css.content.decode() == ":root { --brand: #0B5C4A; --accent: #D9822B; }\n"
     injected = client.get("/brand.css", {"brand": "red;}</style><script>", "accent": "#D9822B"})
     assert injected.status_code == 400
+
+
+def test_check_deploy_requires_the_headers_middleware(settings):
+    from relance.common.checks import HEADERS_MIDDLEWARE, security_headers_check
+
+    assert security_headers_check() == []
+    settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != HEADERS_MIDDLEWARE]
+    assert [error.id for error in security_headers_check()] == ["relance.E103"]
