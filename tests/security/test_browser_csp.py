@@ -113,6 +113,11 @@ def test_main_pages_run_under_the_csp_without_violations(page, live_server, ledg
         "/w/my-accounts/",
         "/w/disputes/",
         "/comms/preview/?entity=acme&customer=C-1&key=overdue_friendly&channel=email&language=en",
+        "/admin/",
+        "/admin/comms/messagetemplate/add/",
+        f"/admin/ledger/customer/{customer.pk}/change/",
+        "/admin/dunning/policy/add/",
+        "/account/totp/",
     ):
         response = page.goto(f"{base}{path}")
         assert response.ok and "style-src" in response.headers["content-security-policy"], path
