@@ -8,9 +8,10 @@ the sandbox:
 
 * only a whitelist of filters and globals (no ``lipsum``, ``cycler``, ``joiner``, ``namespace``);
 * every undefined name is an error (``StrictUndefined``), reported with the template and line;
-* budgets against runaway templates: ``range`` is capped, every loop iteration and every call
-  counts against an iteration budget and a time budget, string and list repetition and powers
-  are bounded, and the output is cut off (with an error) past a size cap.
+* budgets against runaway templates that cannot be escaped (see "budgets" below, ADR 0007 and
+  docs/security.md): every operation counts and checks the clock, every value built is weighed
+  against a per-value and a per-render cap, integers are capped before they are multiplied,
+  ``range`` is capped, and sources are bounded in length and nesting.
 
 Money and dates are formatted with Babel in the message's language, from Decimal (never float).
 """
@@ -64,7 +65,6 @@ MAX_BUILT_CHARS = 16 * MAX_OUTPUT_CHARS
 """All the values one render builds, together (a value shared n times counts n times)."""
 TIME_BUDGET_SECONDS = 2.0
 """Wall-clock budget of one render, checked at every operation."""
-MAX_POWER_BITS = 4096
 MAX_INT_BITS = 4096
 """Largest integer a template may compute (1,233 digits): bounds the cost of one multiplication."""
 MAX_SOURCE_CHARS = 200_000
@@ -300,9 +300,9 @@ def _sub(left: Any, right: Any) -> Any:
 
 def _pow(left: Any, right: Any) -> Any:
     if isinstance(left, int) and isinstance(right, int):
-        if right > MAX_POWER_BITS or abs(left).bit_length() * max(right, 0) > MAX_POWER_BITS:
+        if right > MAX_INT_BITS or abs(left).bit_length() * max(right, 0) > MAX_INT_BITS:
             raise _BudgetExceeded(POWER_TOO_LARGE)
-    elif isinstance(right, int | float | Decimal) and abs(right) > MAX_POWER_BITS:  # type: ignore[operator]
+    elif isinstance(right, int | float | Decimal) and abs(right) > MAX_INT_BITS:  # type: ignore[operator]
         raise _BudgetExceeded(POWER_TOO_LARGE)
     return operator.pow(left, right)
 
