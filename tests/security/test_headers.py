@@ -3,23 +3,9 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import pytest
-from django.contrib.auth import get_user_model
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def signed_in(client, entity, make_customer, make_invoice):
-    customer = make_customer("C-1")
-    make_invoice(
-        customer, "INV-1", "100.00", date.today() - timedelta(days=70), date.today() - timedelta(days=40)
-    )
-    user = get_user_model().objects.create_superuser("boss", "b@example.com", "correct horse battery")
-    client.force_login(user)
-    return client, customer
 
 
 def directives(response) -> dict[str, str]:

@@ -102,3 +102,15 @@ def test_payload_is_refused_with_the_budget_it_hit(name, html):
 )
 def test_ordinary_templates_are_not_affected(source):
     assert render_template(source, {}, name="ordinary", html=False)
+
+
+@pytest.mark.django_db
+def test_the_preview_page_answers_a_refused_template_with_its_error_not_a_500(signed_in):
+    """Issue 12: 100 nested brackets in the preview's HTML body gave HTTP 500."""
+    client, customer = signed_in
+    response = client.post(
+        f"/comms/preview/?entity={customer.entity.name}&customer={customer.external_ref}&key=overdue_friendly",
+        {"subject": "Reminder", "body_text": (CORPUS / "nested_brackets.j2").read_text(), "body_html": ""},
+    )
+    assert response.status_code == 200
+    assert "nests too deeply" in response.content.decode()
