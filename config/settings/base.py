@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "relance.common.security.SecurityHeadersMiddleware",  # CSP and the other headers (docs/security.md)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -149,6 +150,9 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Origins a form may lead to besides this site (the portal's "Pay" redirects to the provider).
+RELANCE_CSP_FORM_TARGETS = env_list("RELANCE_CSP_FORM_TARGETS", ["https://checkout.stripe.com"])
 
 locals().update(email_config(env_str("EMAIL_URL", "console://")))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "relance@localhost")
@@ -170,6 +174,9 @@ ANYMAIL = {
     for key, value in __import__("os").environ.items()
     if key.startswith("ANYMAIL_")
 }
+# Mail sent by SMTP through a provider's relay (EMAIL_URL smtp://…) whose tracking webhooks should
+# count (e.g. "postmark"); empty: no provider event changes an SMTP-sent message (docs/security.md).
+RELANCE_SMTP_TRACKING_ESP = env_str("RELANCE_SMTP_TRACKING_ESP", "")
 
 RELANCE_VAR_DIR = VAR_DIR
 RELANCE_BASE_DIR = BASE_DIR

@@ -136,7 +136,7 @@ def invoice_document_put(
     # duplicated mapping key in the JSON/YAML schema.
     openapi_extra={
         "responses": {
-            200: {
+            200: {  # the int key, as Ninja's own: a "200" string would be a second, duplicate key
                 "description": "the invoice's current PDF, as a download; `ETag` is its SHA-256",
                 "content": {"application/pdf": {"schema": BINARY}},
             }

@@ -15,3 +15,4 @@ class CommonConfig(AppConfig):
         register_converter(IdConverter, "id")
         checks.register(trusted_proxies_check, checks.Tags.security)
         checks.register(trusted_proxies_deploy_check, checks.Tags.security, deploy=True)
+        import relance.common.checks  # noqa: F401  (registers the deploy check)

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from relance.common.widgets import SourceTextarea
 from relance.comms import defaults
 from relance.comms.models import CommsSettings, MessageTemplate
 from relance.comms.rendering import TemplateError
@@ -21,8 +22,8 @@ class MessageTemplateForm(forms.ModelForm):
         model = MessageTemplate
         fields = ["entity", "key", "channel", "language", "subject", "body_text", "body_html"]
         widgets = {
-            "body_text": forms.Textarea(attrs={"rows": 18, "cols": 100, "style": "font-family: monospace"}),
-            "body_html": forms.Textarea(attrs={"rows": 18, "cols": 100, "style": "font-family: monospace"}),
+            "body_text": SourceTextarea(rows=18, cols=100),
+            "body_html": SourceTextarea(rows=18, cols=100),
         }
 
     def clean(self) -> dict[str, Any]:

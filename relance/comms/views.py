@@ -13,6 +13,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
 from relance.accounts.selectors import customer_scope, entities_for_user
+from relance.common.security import csp_update
 from relance.comms import defaults
 from relance.comms.links import portal_token_load
 from relance.comms.rendering import TemplateError, TemplateSource
@@ -105,6 +106,7 @@ def _source(asked: PreviewRequest) -> TemplateSource | None:
 
 
 @login_required
+@csp_update(style_src="'self' 'unsafe-inline'")  # the e-mail's own styles, in the srcdoc iframe
 def preview(request: HttpRequest) -> HttpResponse:
     """Subject, HTML (in a sandboxed iframe: no scripts, no same origin) and text of a message.
 

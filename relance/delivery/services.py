@@ -6,7 +6,7 @@ the worker (``relance.delivery.worker``) delivers rows. See docs/adr/0004-outbox
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -128,11 +128,12 @@ def message_id_domain() -> str:
     return domain or "relance.invalid"
 
 
-def message_id_for(idempotency_key: str) -> str:
-    """RFC 5322 Message-ID derived from the key: the same on every attempt, so a duplicate (if a
-    provider ever saw one) is recognisable."""
-    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
-    return f"<{digest}@{message_id_domain()}>"
+def message_id_new() -> str:
+    """A fresh RFC 5322 Message-ID with 128 random bits, made once when the message is queued and
+    kept on the row (every attempt sends the same one). Random, not derived from the idempotency
+    key: providers' webhooks and SMTP tracking find messages by this id, so it must not be guessable
+    (docs/security.md)."""
+    return f"<{secrets.token_hex(16)}@{message_id_domain()}>"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -222,7 +223,7 @@ def outbox_enqueue(
         with transaction.atomic():
             message = OutboundMessage.objects.create(
                 idempotency_key=idempotency_key,
-                message_id=message_id_for(idempotency_key),
+                message_id=message_id_new(),
                 entity_id=customer.entity_id,
                 customer=customer,
                 contact=contact,

@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from relance.delivery import letter_views, outbox_views, views
+from relance.delivery.webhooks import anymail_urlpatterns
 
 app_name = "delivery"
 urlpatterns = [
@@ -11,6 +12,6 @@ urlpatterns = [
     path("twilio/status/", views.twilio_status, name="twilio_status"),
     path("twilio/inbound/", views.twilio_inbound, name="twilio_inbound"),
     path("letters/<id:message_pk>/pdf", letter_views.letter_pdf_download, name="letter_pdf"),
-    # django-anymail's tracking webhooks: /delivery/anymail/<provider>/tracking/
-    path("anymail/", include("anymail.urls")),
+    # django-anymail's tracking webhooks, authenticated: /delivery/anymail/<provider>/tracking/
+    path("anymail/", include(anymail_urlpatterns())),
 ]
