@@ -237,14 +237,6 @@ def customer_open_items(*, customer: Customer, as_of: date) -> list[Any]:
     return items
 
 
-def customer_by_id(*, entity: Entity, customer_id: int) -> Customer:
-    """The customer if it belongs to ``entity``; the same NotFound otherwise (no existence leak)."""
-    try:
-        return Customer.objects.select_related("parent").get(entity=entity, pk=customer_id)
-    except Customer.DoesNotExist:
-        raise NotFound("customer not found") from None
-
-
 def data_versions(*, entity_id: int) -> dict[str, int]:
     """The entity's change counters by scope (``ledger``, ``cases``, ``documents``; 0 when never changed).
 
