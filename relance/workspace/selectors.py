@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
@@ -29,18 +28,13 @@ from relance.dunning.models import (
     WorklistEntry,
 )
 from relance.ledger.models import Customer, Entity, Invoice
-from relance.workspace.models import CustomerNote, DisputeAssignment, WorklistSnooze
+from relance.workspace.models import CustomerNote, DisputeAssignment, DisputeComment, WorklistSnooze
 
 CUSTOMER_NOT_FOUND = "customer not found"
-DEFAULT_DISPUTE_SLA_DAYS = 14
+DISPUTE_NOT_FOUND = "dispute not found"
 TIMELINE_LIMIT = 40
 WORKLIST_PAGE = 100  # rows shown: a day's work, and a page that renders fast
 OPEN_ITEMS_PAGE = 50  # open items shown on the customer page at once ("show more" for the next)
-
-
-def dispute_sla_days() -> int:
-    """Days a dispute may stay open before it is shown as past its SLA (``RELANCE_DISPUTE_SLA_DAYS``)."""
-    return int(getattr(settings, "RELANCE_DISPUTE_SLA_DAYS", DEFAULT_DISPUTE_SLA_DAYS))
 
 
 def customers_visible(*, user: Any, entity: Entity | None = None) -> QuerySet[Customer]:
@@ -697,34 +691,110 @@ class QueueFilters:
     owner_id: int | None = None
 
 
+def _dispute_owner(dispute: Dispute) -> Any:
+    """Who owns the dispute: the one assigned in the queue, else the portal case's (the customer's
+    collector when the customer opened it)."""
+    try:
+        return dispute.workspace_assignment.owner
+    except DisputeAssignment.DoesNotExist:
+        case = getattr(dispute, "portal_case", None)
+        return case.owner if case is not None else None
+
+
+def _sla_state(sla: dict[str, Any], sla_days: int) -> str:
+    """``past``, ``near`` (the last quarter of the SLA) or ``ok``; resolved: ``met`` or ``missed``."""
+    if sla["days_left"] is None:
+        return "met" if sla["met"] else "missed"
+    if sla["days_left"] < 0:
+        return "past"
+    return "near" if sla["days_left"] <= sla_days * 0.25 else "ok"
+
+
+def _dispute_row(dispute: Dispute, *, sla_days: int, today: date) -> dict[str, Any]:
+    from relance.portal.selectors import dispute_sla
+
+    sla = dispute_sla(dispute=dispute, sla_days=sla_days, as_of=today)
+    case = getattr(dispute, "portal_case", None)
+    return {
+        "dispute": dispute,
+        "case": case,
+        "days_open": ((dispute.resolved_on or today) - dispute.opened_on).days,
+        "due_on": sla["due_on"],
+        "days_left": sla["days_left"],
+        "days_late": -sla["days_left"] if sla["days_left"] is not None and sla["days_left"] < 0 else 0,
+        "sla": _sla_state(sla, sla_days),
+        "owner": _dispute_owner(dispute),
+    }
+
+
 def dispute_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[str, Any]]:
-    """Disputes of the entity, oldest first, with days open, SLA state and owner."""
-    disputes = customer_scope(
-        user, Dispute.objects.filter(entity=filters.entity), customer_field="customer"
-    ).select_related("customer", "invoice", "workspace_assignment__owner")
+    """Disputes of the entity, answer date first, with the SLA the customer was told, the
+    customer's words and files, and the owner. A sales user sees their own accounts' only."""
+    from relance.portal.selectors import dispute_sla_days
+
+    disputes = (
+        customer_scope(user, Dispute.objects.filter(entity=filters.entity), customer_field="customer")
+        .select_related("customer", "invoice", "workspace_assignment__owner", "portal_case__owner")
+        .annotate(files=Count("portal_case__attachments"))
+    )
     disputes = disputes.filter(status=filters.status or DisputeStatus.OPEN)
     if filters.owner_id == 0:
-        disputes = disputes.filter(workspace_assignment__owner__isnull=True)
-    elif filters.owner_id is not None:
-        disputes = disputes.filter(workspace_assignment__owner_id=filters.owner_id)
-    sla = dispute_sla_days()
-    rows = []
-    for dispute in disputes.order_by("opened_on", "id")[:500]:
-        end = dispute.resolved_on or today
-        days_open = (end - dispute.opened_on).days
-        try:
-            owner = dispute.workspace_assignment.owner
-        except DisputeAssignment.DoesNotExist:
-            owner = None
-        rows.append(
-            {
-                "dispute": dispute,
-                "days_open": days_open,
-                "sla": "past" if days_open > sla else ("near" if days_open >= sla * 0.75 else "ok"),
-                "owner": owner,
-            }
+        disputes = disputes.filter(
+            Q(workspace_assignment__owner__isnull=True)
+            & (Q(workspace_assignment__isnull=False) | Q(portal_case__owner__isnull=True))
         )
+    elif filters.owner_id is not None:
+        disputes = disputes.filter(
+            Q(workspace_assignment__owner_id=filters.owner_id)
+            | Q(workspace_assignment__isnull=True, portal_case__owner_id=filters.owner_id)
+        )
+    sla_days = dispute_sla_days(entity=filters.entity)
+    rows = [
+        _dispute_row(dispute, sla_days=sla_days, today=today)
+        for dispute in disputes.order_by("opened_on", "id")[:500]
+    ]
+    rows.sort(key=lambda row: (row["due_on"], row["dispute"].opened_on, row["dispute"].pk))
     return rows
+
+
+def dispute_for_user(*, user: Any, dispute_id: int) -> Dispute:
+    """The dispute if the user sees its customer; the same ``NotFound`` otherwise (no existence leak)."""
+    dispute = Dispute.objects.select_related("entity", "customer", "invoice").filter(pk=dispute_id).first()
+    if dispute is None:
+        raise NotFound(DISPUTE_NOT_FOUND)
+    try:
+        customer_for_user(user=user, customer_id=dispute.customer_id)
+    except NotFound:
+        raise NotFound(DISPUTE_NOT_FOUND) from None
+    return dispute
+
+
+def dispute_page(*, dispute: Dispute, today: date) -> dict[str, Any]:
+    """What the dispute page shows: the queue's row, the customer's files and the comments."""
+    from relance.portal.selectors import dispute_sla_days
+
+    row = _dispute_row(dispute, sla_days=dispute_sla_days(entity=dispute.entity), today=today)
+    case = row["case"]
+    return {
+        **row,
+        "sla_days": dispute_sla_days(entity=dispute.entity),
+        "attachments": list(case.attachments.order_by("uploaded_at", "id")) if case is not None else [],
+        "comments": list(
+            DisputeComment.objects.filter(dispute=dispute)
+            .select_related("created_by")
+            .order_by("created_at", "id")
+        ),
+    }
+
+
+def dispute_attachment(*, dispute: Dispute, attachment_id: int) -> Any:
+    """One of the files the customer attached to this dispute (``NotFound`` otherwise)."""
+    from relance.portal.models import DisputeAttachment
+
+    found = DisputeAttachment.objects.filter(pk=attachment_id, case__dispute=dispute).first()
+    if found is None:
+        raise NotFound("attachment not found")
+    return found
 
 
 def promise_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[str, Any]]:

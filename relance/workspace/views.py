@@ -20,8 +20,9 @@ from relance.accounts.decorators import NOT_ALLOWED, role_permission_required
 from relance.accounts.selectors import entities_for_user, entity_list_for_user, user_can
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
-from relance.dunning.models import Dispute, DisputeReason, Policy
+from relance.dunning.models import Dispute, DisputeReason, DisputeStatus, Policy
 from relance.ledger.models import Customer, Entity
+from relance.portal.selectors import dispute_sla_days
 from relance.workspace import charts, rendering, selectors, services
 from relance.workspace.simulation import policy_parse, simulate
 
@@ -432,8 +433,6 @@ def _queue(
 @login_required
 @require_GET
 def dispute_queue(request: HttpRequest) -> HttpResponse:
-    from relance.dunning.models import DisputeStatus
-
     filters, entity, entities = _filters(request)
     rows = selectors.dispute_queue(user=request.user, filters=filters, today=_today())
     return _queue(
@@ -444,8 +443,117 @@ def dispute_queue(request: HttpRequest) -> HttpResponse:
         entity,
         entities,
         DisputeStatus.choices,
-        sla_days=selectors.dispute_sla_days(),
+        sla_days=dispute_sla_days(entity=entity),
         can_assign=user_can(request.user, PERM_DISPUTE_ASSIGN),
+    )
+
+
+def _dispute(request: HttpRequest, dispute_id: int) -> Dispute:
+    try:
+        return selectors.dispute_for_user(user=request.user, dispute_id=dispute_id)
+    except NotFound:
+        raise Http404(selectors.DISPUTE_NOT_FOUND) from None
+
+
+def _dispute_page(request: HttpRequest, dispute: Dispute, template: str, **extra: Any) -> HttpResponse:
+    from relance.dunning.models import DisputeResolution
+
+    entities = entity_list_for_user(request.user)
+    return render(
+        request,
+        template,
+        _base(
+            request,
+            dispute.entity,
+            entities,
+            **selectors.dispute_page(dispute=dispute, today=_today()),
+            resolutions=DisputeResolution.choices,
+            owners=selectors.collectors_of(entity=dispute.entity),
+            can_resolve=user_can(request.user, PERM_DISPUTE_ASSIGN, dispute),
+            can_comment=user_can(request.user, PERM_OUTCOME, dispute.customer),
+            **extra,
+        ),
+    )
+
+
+@login_required
+@require_GET
+def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    """One dispute: the customer's words and files, internal comments, owner, SLA, resolve."""
+    return _dispute_page(request, _dispute(request, dispute_id), "workspace/dispute.html")
+
+
+@login_required
+@require_POST
+def dispute_comment(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    dispute = _dispute(request, dispute_id)
+    _require(request, PERM_OUTCOME, dispute.customer)
+    try:
+        services.dispute_comment_add(dispute=dispute, text=request.POST.get("text", ""), user=request.user)
+    except ValidationFailed as exc:
+        messages.error(request, str(exc))
+    return redirect("workspace:dispute", dispute.pk)
+
+
+@login_required
+@require_POST
+def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    """Resolve in two steps: the chosen resolution (nothing is preselected) is shown back for a
+    confirmation; only the confirmed POST resolves and tells the customer."""
+    from relance.dunning.models import DisputeResolution
+    from relance.portal.selectors import portal_today
+    from relance.portal.services import dispute_close
+
+    dispute = _dispute(request, dispute_id)
+    _require(request, PERM_DISPUTE_ASSIGN, dispute)
+    resolution = request.POST.get("resolution", "")
+    note = request.POST.get("note", "").strip()[:1000]
+    if dispute.status != DisputeStatus.OPEN:
+        messages.error(request, f"Dispute {dispute.pk} is already resolved.")
+        return redirect("workspace:dispute", dispute.pk)
+    if resolution not in DisputeResolution.values:
+        messages.error(request, "Choose how the dispute is resolved.")
+        return _dispute_page(request, dispute, "workspace/dispute.html", note=note)
+    if request.POST.get("confirm") != "yes":
+        return _dispute_page(
+            request,
+            dispute,
+            "workspace/dispute_confirm.html",
+            resolution=resolution,
+            resolution_label=DisputeResolution(resolution).label,
+            note=note,
+        )
+    try:
+        dispute_close(
+            dispute=dispute,
+            resolution=resolution,
+            on=portal_today(entity=dispute.entity),
+            note=note,
+            user=request.user,
+        )
+    except ValidationFailed as exc:
+        messages.error(request, str(exc))
+        return redirect("workspace:dispute", dispute.pk)
+    messages.success(
+        request,
+        f"Dispute {dispute.pk} resolved: {DisputeResolution(resolution).label}. The customer is told.",
+    )
+    return redirect("workspace:disputes")
+
+
+@login_required
+@require_GET
+def dispute_file(request: HttpRequest, dispute_id: int, attachment_id: int) -> HttpResponse:
+    """A file the customer attached, as a download (never inline: the customer chose its bytes)."""
+    from django.http import FileResponse
+
+    dispute = _dispute(request, dispute_id)
+    try:
+        found = selectors.dispute_attachment(dispute=dispute, attachment_id=attachment_id)
+    except NotFound:
+        raise Http404("attachment not found") from None
+    return FileResponse(
+        found.file.open("rb"), as_attachment=True, filename=found.filename, content_type=found.content_type
     )
 
 

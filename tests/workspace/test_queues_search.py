@@ -27,15 +27,15 @@ def _dispute(ws, ref, days_ago):
     )
 
 
-def test_dispute_queue_colours_by_sla_and_assigns_owners(ws, client_for, settings):
-    settings.RELANCE_DISPUTE_SLA_DAYS = 14
-    old = _dispute(ws, "INV-L1", 20)
-    near = _dispute(ws, "INV-S1", 11)
+def test_dispute_queue_colours_by_sla_and_assigns_owners(ws, client_for):
+    old = _dispute(ws, "INV-L1", 20)  # the portal's SLA (10 days by default): 10 days past it
+    near = _dispute(ws, "INV-S1", 8)
     fresh = _dispute(ws, "INV-L2", 1)
     manager = client_for(ws.manager)
     html = manager.get(reverse("workspace:disputes")).content.decode()
+    assert "answered within 10 days" in html
     rows = html.split("<tbody>")[1].split("</tr>")
-    assert "sla-past" in rows[0] and "20 · past SLA" in rows[0] and "INV-L1" in rows[0]
+    assert "sla-past" in rows[0] and "10 d past SLA" in rows[0] and "INV-L1" in rows[0]
     assert "sla-near" in rows[1] and "INV-S1" in rows[1]
     assert "sla-ok" in rows[2] and "INV-L2" in rows[2]
 
