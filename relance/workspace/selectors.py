@@ -337,25 +337,59 @@ class PaidPoint:
     days_late: int
 
 
-def payment_history(*, customer: Customer, as_of: date, limit: int = 60) -> list[PaidPoint]:
-    """Paid invoices (fully allocated by ``as_of``) with the day the last allocation settled them."""
-    from relance.ledger.selectors import invoice_list_with_open
+@dataclass(frozen=True)
+class PaymentBehaviour:
+    """The paid invoices of the behaviour window and the figures drawn from them.
 
+    The customer page's chart and its behaviour panel both read this one value, with the
+    engine's window (``LOOKBACK_DAYS``: invoices due in the year to ``as_of``, paid by then), so
+    the figures and the dots never disagree."""
+
+    start: date
+    as_of: date
+    points: tuple[PaidPoint, ...]
+
+    @property
+    def paid_invoices(self) -> int:
+        return len(self.points)
+
+    @property
+    def late_invoices(self) -> int:
+        return sum(1 for point in self.points if point.days_late > 0)
+
+    @property
+    def share_late(self) -> float:
+        return self.late_invoices / self.paid_invoices if self.points else 0.0
+
+    @property
+    def avg_days_late(self) -> float:
+        """Days late on average over the paid invoices (early payments count as 0, as in the engine)."""
+        return sum(max(p.days_late, 0) for p in self.points) / self.paid_invoices if self.points else 0.0
+
+    @property
+    def max_days_late(self) -> int:
+        return max((point.days_late for point in self.points), default=0)
+
+
+def payment_behaviour(*, customer: Customer, as_of: date) -> PaymentBehaviour:
+    """Invoices due in the behaviour window and fully allocated by ``as_of``, each with the day
+    the last allocation settled it (the engine's ``paid`` and ``days_late``)."""
+    from relance.engine.dunning.behaviour import LOOKBACK_DAYS
+    from relance.ledger.selectors import STILL_OWED, invoice_list_with_open
+
+    start = as_of - timedelta(days=LOOKBACK_DAYS)
     invoices = (
         invoice_list_with_open(entity=customer.entity, as_of=as_of)
-        .filter(customer=customer, open_amount__lte=Decimal("0.005"))
+        .filter(customer=customer, open_amount__lte=STILL_OWED, due_date__gte=start, due_date__lte=as_of)
         .annotate(paid_on=Max("allocations__date", filter=Q(allocations__date__lte=as_of)))
         .filter(paid_on__isnull=False)
-        .order_by("-paid_on")
-        .values("external_ref", "due_date", "paid_on")[:limit]
+        .values_list("external_ref", "due_date", "paid_on")
     )
-    points = [
-        PaidPoint(
-            row["external_ref"], row["due_date"], row["paid_on"], (row["paid_on"] - row["due_date"]).days
-        )
-        for row in invoices
-    ]
-    return sorted(points, key=lambda point: (point.paid_on, point.invoice_ref))
+    points = sorted(
+        (PaidPoint(ref, due, paid_on, (paid_on - due).days) for ref, due, paid_on in invoices),
+        key=lambda point: (point.paid_on, point.invoice_ref),
+    )
+    return PaymentBehaviour(start=start, as_of=as_of, points=tuple(points))
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,7 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
     )
     open_total, overdue_total = open_items.open_total, open_items.overdue_total
     utilisation = (open_total / customer.credit_limit * 100) if customer.credit_limit else None
-    history = selectors.payment_history(customer=customer, as_of=today)
+    paid = selectors.payment_behaviour(customer=customer, as_of=today)
     policy_key, policy = selectors.customer_policy_followed(customer=customer)
     present = selectors.customer_records_present(customer=customer)  # kinds the page need not ask for
     can = {
@@ -248,9 +248,9 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
             overdue_total=overdue_total,
             utilisation=utilisation,
             history_svg=charts.days_late_chart(
-                history, title=f"Days late per paid invoice — {customer.name}"
+                paid.points, title=f"Days late per paid invoice — {customer.name}"
             ),
-            history=history,
+            paid=paid,
             timeline=selectors.customer_timeline(customer=customer, present=present),
             next_steps=selectors.next_steps(
                 customer=customer, open_items=every_open_item, today=today, policy=policy
@@ -297,8 +297,12 @@ def customer_items(request: HttpRequest, customer_id: int) -> HttpResponse:
 def customer_behaviour(request: HttpRequest, customer_id: int) -> HttpResponse:
     """The engine's behaviour class and evidence, loaded after the page (it runs the engine)."""
     customer = _customer(request, customer_id)
-    behaviour = selectors.customer_behaviour(customer=customer, as_of=_today())
-    return render(request, "workspace/behaviour.html", {"customer": customer, "behaviour": behaviour})
+    today = _today()
+    behaviour = selectors.customer_behaviour(customer=customer, as_of=today)
+    paid = selectors.payment_behaviour(customer=customer, as_of=today)  # the chart's, the same figures
+    return render(
+        request, "workspace/behaviour.html", {"customer": customer, "behaviour": behaviour, "paid": paid}
+    )
 
 
 @require_POST
