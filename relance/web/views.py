@@ -16,6 +16,7 @@ from relance.accounts import roles
 from relance.accounts.selectors import customer_scope, user_role
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
+from relance.core.text import fold
 from relance.ledger import selectors as ledger
 from relance.ledger.models import Entity
 from relance.web import charts
@@ -233,7 +234,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
 
         invoices = invoices.filter(
             Q(external_ref__icontains=search)
-            | Q(customer__name__icontains=search)
+            | Q(customer__search_text__contains=fold(search))
             | Q(po_number__icontains=search)
         )
     page = Paginator(invoices.order_by("due_date", "pk"), PAGE_SIZE).get_page(request.GET.get("page"))

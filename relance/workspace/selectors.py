@@ -923,27 +923,32 @@ def _amount(text: str) -> Decimal | None:
 
 
 def search(*, user: Any, query: str, entity: Entity | None = None, limit: int = 10) -> list[SearchHit]:
-    """Customers by name or reference, invoices by number, and invoices whose amount or open amount
-    is exactly the amount typed; only in the entities (and accounts) the user sees.
+    """Customers by name, reference or tax id, contacts by name, e-mail or phone, invoices by
+    number, and invoices whose amount or open amount is exactly the amount typed; only in the
+    entities (and accounts) the user sees.
 
-    Name and reference use a case-insensitive prefix match first (served by the indexes) and a
-    contains match to fill up; amounts match the stored Decimal exactly.
+    Names are compared folded (``relance.core.text.fold``: no accents, no case) through the
+    ``search_text`` column the ledger keeps on every write: "jimenez" finds "Jiménez" in SQLite
+    and PostgreSQL alike. A prefix match comes first, then a contains match fills up.
     """
     from django.urls import reverse
 
+    from relance.core.text import fold
+    from relance.ledger.models import Contact
     from relance.ledger.selectors import invoice_list_with_open
 
     query = query.strip()
-    if len(query) < 2:
+    folded = fold(query)
+    if len(folded) < 2:
         return []
     customers = customers_visible(user=user, entity=entity)
     hits: list[SearchHit] = []
     seen: set[int] = set()
-    for lookup in ("istartswith", "icontains"):
+    for lookup in ("startswith", "contains"):
         if len(hits) >= limit:
             break
         matches = (
-            customers.filter(Q(**{f"name__{lookup}": query}) | Q(**{f"external_ref__{lookup}": query}))
+            customers.filter(**{f"search_text__{lookup}": folded})
             .exclude(pk__in=seen)
             .order_by("name")[: limit - len(hits)]
         )
@@ -958,9 +963,26 @@ def search(*, user: Any, query: str, entity: Entity | None = None, limit: int = 
                     customer["pk"],
                 )
             )
+    contacts = (
+        Contact.objects.filter(customer__in=customers, search_text__contains=folded)
+        .order_by("name", "pk")
+        .values("name", "email", "phone", "customer_id", "customer__name")[:limit]
+    )
+    for contact in contacts:
+        hits.append(
+            SearchHit(
+                "contact",
+                contact["name"] or contact["email"] or contact["phone"],
+                " · ".join(
+                    part for part in (contact["email"], contact["phone"], contact["customer__name"]) if part
+                ),
+                reverse("workspace:customer", args=[contact["customer_id"]]),
+                contact["customer_id"],
+            )
+        )
     invoices = Invoice.objects.filter(customer__in=customers)
     invoice_rows: list[Any] = list(
-        invoices.filter(external_ref__istartswith=query)
+        invoices.filter(Q(external_ref__istartswith=query) | Q(po_number__istartswith=query))
         .order_by("external_ref")
         .values("pk", "external_ref", "amount", "currency", "customer_id", "customer__name")[:limit]
     )
@@ -992,4 +1014,4 @@ def search(*, user: Any, query: str, entity: Entity | None = None, limit: int = 
                 row["customer_id"],
             )
         )
-    return hits[: limit * 2]
+    return hits[: limit * 3]

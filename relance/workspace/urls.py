@@ -24,6 +24,7 @@ urlpatterns = [
     path("promises/", views.promise_queue, name="promises"),
     path("plans/", views.plan_queue, name="plans"),
     path("search/", views.search, name="search"),
+    path("find/", views.find, name="find"),
     path("policies/", views.policy_list, name="policies"),
     path("policies/<int:policy_id>/simulate/", views.policy_simulate, name="policy_simulate"),
     path("policies/<int:policy_id>/edit/", views.policy_edit, name="policy_edit"),

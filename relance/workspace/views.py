@@ -632,6 +632,22 @@ def search(request: HttpRequest) -> JsonResponse:
     )
 
 
+@login_required
+@require_GET
+def find(request: HttpRequest) -> HttpResponse:
+    """The search as a page (the top bar's search box on every back-office page), with a
+    "no result" state."""
+    query = request.GET.get("q", "").strip()
+    entities = entity_list_for_user(request.user)
+    if not entities:
+        raise Http404("You have no access to any entity yet. Ask an administrator.")
+    hits = selectors.search(user=request.user, query=query, limit=25) if query else []
+    entity = next((e for e in entities if e.name == request.session.get("entity")), entities[0])
+    return render(
+        request, "workspace/search.html", _base(request, entity, entities, q=query, search_q=query, hits=hits)
+    )
+
+
 # --------------------------------------------------------------------------- policies
 
 
