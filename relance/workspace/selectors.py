@@ -109,60 +109,124 @@ def latest_run(*, entity: Entity) -> DunningRun | None:
     return DunningRun.objects.filter(entity=entity).order_by("-as_of").first()
 
 
-def worklist_for_user(
-    *, user: Any, entity: Entity, today: date, collector_id: int | None = None, limit: int = WORKLIST_PAGE
-) -> tuple[DunningRun | None, list[WorklistRow]]:
-    """The latest run's worklist for ``entity`` as ``user`` sees it, highest priority first.
+# sort key (``?sort=``, ``-`` in front: the other way) → the columns ordered by, ties by reference
+WORKLIST_SORTS: dict[str, tuple[str, ...]] = {
+    "priority": ("-priority",),
+    "customer": ("customer__name",),
+    "collector": ("customer__collector__username",),
+    "overdue": ("-overdue_amount",),
+    "days": ("-max_days_past_due",),
+    "contact": ("-days_since_contact",),
+    "broken": ("-broken_promises",),
+    "risk": ("risk",),
+}
 
-    A collector sees the customers they collect; others see all, or one collector's with
-    ``collector_id`` (0: customers without a collector). Customers the user snoozed to
-    ``today`` or later are left out.
-    """
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    """What the worklist is narrowed to and ordered by (each one optional)."""
+
+    collector_id: int | None = None  # 0: customers without a collector
+    segment: str | None = None  # "": customers without a segment
+    currency: str = ""
+    min_overdue: Decimal | None = None
+    min_days: int | None = None
+    sort: str = "priority"
+
+    def ordering(self) -> list[str]:
+        key = self.sort.removeprefix("-")
+        columns = WORKLIST_SORTS.get(key, WORKLIST_SORTS["priority"])
+        if self.sort.startswith("-") and key in WORKLIST_SORTS:
+            columns = tuple(c[1:] if c.startswith("-") else f"-{c}" for c in columns)
+        return [*columns, "customer__external_ref"]
+
+
+_WORKLIST_VALUES = (
+    "customer_id",
+    "customer__external_ref",
+    "customer__name",
+    "customer__collector__username",
+    "priority",
+    "currency",
+    "overdue_amount",
+    "max_days_past_due",
+    "risk",
+    "broken_promises",
+    "days_since_contact",
+    "factors",
+)
+
+
+def worklist_entries(
+    *, user: Any, entity: Entity, today: date, filters: WorklistFilters | None = None
+) -> tuple[DunningRun | None, QuerySet[Any]]:
+    """The latest run's entries for ``entity`` as ``user`` sees them (values, ordered), unsliced.
+
+    A collector sees the customers they collect; others see all, or one collector's. Customers
+    the user snoozed to ``today`` or later are left out."""
+    filters = filters or WorklistFilters()
     run = latest_run(entity=entity)
-    if run is None:
-        return None, []
-    if not entity_visible(user=user, entity_id=entity.pk):
-        return None, []
+    if run is None or not entity_visible(user=user, entity_id=entity.pk):
+        return None, WorklistEntry.objects.none().values(*_WORKLIST_VALUES)
     entries = customer_scope(user, WorklistEntry.objects.filter(run=run), customer_field="customer")
     if user_is_collector(user):
         entries = entries.filter(customer__collector=user)
-    elif collector_id == 0:
+    elif filters.collector_id == 0:
         entries = entries.filter(customer__collector__isnull=True)
-    elif collector_id is not None:
-        entries = entries.filter(customer__collector_id=collector_id)
+    elif filters.collector_id is not None:
+        entries = entries.filter(customer__collector_id=filters.collector_id)
+    if filters.segment is not None:
+        entries = entries.filter(customer__segment=filters.segment)
+    if filters.currency:
+        entries = entries.filter(currency=filters.currency)
+    if filters.min_overdue is not None:
+        entries = entries.filter(overdue_amount__gte=filters.min_overdue)
+    if filters.min_days is not None:
+        entries = entries.filter(max_days_past_due__gte=filters.min_days)
     snoozed = WorklistSnooze.objects.filter(user=user, until__gte=today).values("customer_id")
     entries = entries.exclude(customer_id__in=snoozed)
-    rows = entries.order_by("-priority", "customer__external_ref").values(
-        "customer_id",
-        "customer__external_ref",
-        "customer__name",
-        "customer__collector__username",
-        "priority",
-        "currency",
-        "overdue_amount",
-        "max_days_past_due",
-        "risk",
-        "broken_promises",
-        "days_since_contact",
-        "factors",
-    )[:limit]
-    return run, [
-        WorklistRow(
-            customer_id=row["customer_id"],
-            customer_ref=row["customer__external_ref"],
-            customer_name=row["customer__name"],
-            collector=row["customer__collector__username"] or "",
-            priority=round(row["priority"], 2),
-            currency=row["currency"],
-            overdue_amount=row["overdue_amount"],
-            max_days_past_due=row["max_days_past_due"],
-            risk=row["risk"],
-            broken_promises=row["broken_promises"],
-            days_since_contact=row["days_since_contact"],
-            factors=row["factors"] or {},
-        )
-        for row in rows
-    ]
+    return run, entries.order_by(*filters.ordering()).values(*_WORKLIST_VALUES)
+
+
+def worklist_row(row: dict[str, Any]) -> WorklistRow:
+    return WorklistRow(
+        customer_id=row["customer_id"],
+        customer_ref=row["customer__external_ref"],
+        customer_name=row["customer__name"],
+        collector=row["customer__collector__username"] or "",
+        priority=round(row["priority"], 2),
+        currency=row["currency"],
+        overdue_amount=row["overdue_amount"],
+        max_days_past_due=row["max_days_past_due"],
+        risk=row["risk"],
+        broken_promises=row["broken_promises"],
+        days_since_contact=row["days_since_contact"],
+        factors=row["factors"] or {},
+    )
+
+
+def worklist_choices(*, run: DunningRun | None, entity: Entity) -> dict[str, list[str]]:
+    """The segments of the entity's customers and the currencies of the run (for the filters)."""
+    segments = (
+        Customer.objects.filter(entity=entity)
+        .exclude(segment="")
+        .values_list("segment", flat=True)
+        .distinct()
+    )
+    currencies = (
+        WorklistEntry.objects.filter(run=run).values_list("currency", flat=True).distinct() if run else []
+    )
+    return {"segments": sorted(segments), "currencies": sorted(currencies)}
+
+
+def worklist_for_user(
+    *, user: Any, entity: Entity, today: date, collector_id: int | None = None, limit: int = WORKLIST_PAGE
+) -> tuple[DunningRun | None, list[WorklistRow]]:
+    """The first ``limit`` rows of the user's worklist, highest priority first."""
+    run, entries = worklist_entries(
+        user=user, entity=entity, today=today, filters=WorklistFilters(collector_id=collector_id)
+    )
+    return run, [worklist_row(row) for row in entries[:limit]]
 
 
 def worklist_next_customer(*, user: Any, entity: Entity, today: date, after_customer_id: int) -> int | None:

@@ -106,16 +106,32 @@ def _base(
 # --------------------------------------------------------------------------- worklist
 
 
+def _worklist_filters(request: HttpRequest, is_collector: bool) -> selectors.WorklistFilters:
+    segment = request.GET.get("segment")
+    return selectors.WorklistFilters(
+        collector_id=None if is_collector else _int_or_none(request.GET.get("collector")),
+        segment=None if segment is None or segment == "" else ("" if segment == "-" else segment),
+        currency=request.GET.get("currency", "").upper()[:3],
+        min_overdue=_amount_or_none(request.GET.get("min_overdue")),
+        min_days=_int_or_none(request.GET.get("min_days")),
+        sort=request.GET.get("sort", "priority"),
+    )
+
+
 @login_required
 @require_GET
 def worklist(request: HttpRequest) -> HttpResponse:
+    """Every row of the latest run's worklist, a page at a time, filtered and sorted by column."""
+    from django.core.paginator import Paginator
+
     entity, entities = _entity(request)
     is_collector = selectors.user_is_collector(request.user)
-    collector_id = None if is_collector else _int_or_none(request.GET.get("collector"))
-    run, rows = selectors.worklist_for_user(
-        user=request.user, entity=entity, today=_today(), collector_id=collector_id
+    filters = _worklist_filters(request, is_collector)
+    run, entries = selectors.worklist_entries(
+        user=request.user, entity=entity, today=_today(), filters=filters
     )
-    factor_names = sorted({name for row in rows for name in row.factors})
+    page = Paginator(entries, selectors.WORKLIST_PAGE).get_page(request.GET.get("page"))
+    rows = [selectors.worklist_row(row) for row in page.object_list]
     return render(
         request,
         "workspace/worklist.html",
@@ -125,17 +141,36 @@ def worklist(request: HttpRequest) -> HttpResponse:
             entities,
             run=run,
             rows=rows,
+            page=page,
             rows_html=rendering.worklist_rows_html(rows),
-            factor_names=factor_names,
             is_collector=is_collector,
             collectors=selectors.collectors_of(entity=entity),
-            collector_id=collector_id,
+            filters=filters,
+            filtered=any(
+                request.GET.get(name)
+                for name in ("collector", "segment", "currency", "min_overdue", "min_days")
+            ),
+            choices=selectors.worklist_choices(run=run, entity=entity),
+            sort=filters.sort,
+            columns=WORKLIST_COLUMNS,
             can_assign=user_can(request.user, PERM_ASSIGN),
             can_snooze=user_can(request.user, PERM_SNOOZE),
             snooze_default=_today() + timedelta(days=7),
-            page_size=selectors.WORKLIST_PAGE,
         ),
     )
+
+
+# the sortable columns of the worklist: (sort key, header, numeric)
+WORKLIST_COLUMNS = [
+    ("priority", "Priority", True),
+    ("customer", "Customer", False),
+    ("collector", "Collector", False),
+    ("overdue", "Overdue", True),
+    ("days", "Days past due", True),
+    ("contact", "Since contact", True),
+    ("broken", "Broken promises", True),
+    ("risk", "Risk", False),
+]
 
 
 @require_POST
