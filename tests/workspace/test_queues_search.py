@@ -111,9 +111,10 @@ def test_search_by_name_reference_invoice_and_amount(ws, client_for, make_paymen
     from relance.ledger.services import allocation_create
 
     ana = client_for(ws.ana)
-    assert _search(ana, "late pay") == [("customer", "Late Payer GmbH")]
-    assert _search(ana, "payer") == [("customer", "Late Payer GmbH")]  # contains
-    assert _search(ana, "c-sec") == [("customer", "Second Buyer SARL")]
+    late = [("customer", "Late Payer GmbH"), ("contact", "AP Late Payer GmbH")]  # and its contact
+    assert _search(ana, "late pay") == late
+    assert _search(ana, "payer") == late  # contains
+    assert _search(ana, "c-sec")[0] == ("customer", "Second Buyer SARL")  # then its contact (ap@c-second)
     assert _search(ana, "INV-L") == [("invoice", "INV-L0"), ("invoice", "INV-L1"), ("invoice", "INV-L2")]
     assert _search(ana, "1234.56") == [("invoice", "INV-S1")]
     assert _search(ana, "1 234,56") == [("invoice", "INV-S1")]
