@@ -30,7 +30,7 @@ class SearchTextQuerySet(models.QuerySet):
 
     def bulk_update(self, objs, fields, *args, **kwargs):  # type: ignore[no-untyped-def,override]
         objs = list(objs)
-        if set(fields) & set(self.model.SEARCHED_FIELDS):
+        if set(fields) & set(getattr(self.model, "SEARCHED_FIELDS", ())):
             for obj in objs:
                 obj.search_text = obj.search_text_value()
             fields = [*fields, "search_text"]

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -582,11 +583,11 @@ def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def dispute_file(request: HttpRequest, dispute_id: int, attachment_id: int) -> HttpResponse:
+def dispute_file(request: HttpRequest, dispute_id: int, attachment_id: int) -> HttpResponseBase:
     """A file the customer attached, as a download (never inline: the customer chose its bytes)."""
     from django.http import FileResponse
 
-    dispute = _dispute(request, dispute_id)
+    dispute = _dispute(request, dispute_id)  # scoped: 404 for a dispute the user may not see
     try:
         found = selectors.dispute_attachment(dispute=dispute, attachment_id=attachment_id)
     except NotFound:
