@@ -570,6 +570,7 @@ class TimelineItem:
     title: str
     detail: str = ""
     status: str = ""
+    url: str = ""  # where the item is handled (a dispute: its page in the dispute queue)
 
 
 def _instant(day: date) -> datetime:
@@ -638,6 +639,8 @@ def customer_timeline(
     newest first (at most ``limit`` of each kind). ``present``: the kinds worth reading
     (``customer_records_present``); all by default. A kind not present is not even built as a
     query (building one costs about as much CPU as running it)."""
+    from django.urls import reverse
+
     from relance.delivery.models import CallTask, OutboundMessage
 
     items: list[TimelineItem] = []
@@ -718,6 +721,7 @@ def customer_timeline(
                 f"dispute on {dispute.invoice.external_ref}: {dispute.reason_code}, {dispute.amount:.2f}",
                 dispute.note,
                 dispute.status if not dispute.resolution else f"{dispute.status} ({dispute.resolution})",
+                reverse("workspace:dispute", args=[dispute.pk]),
             )
         )
     plans = (

@@ -141,3 +141,9 @@ def test_a_sales_user_sees_only_their_accounts_disputes(ws, client_for, sales, p
     assert Dispute.objects.get(pk=theirs.pk).status == "open"
     other_entity = dispute_open(invoice=ws.globex_customer.invoices.get(), reason_code="pricing", on=ws.today)
     assert client_for(ws.manager).get(reverse("workspace:dispute", args=[other_entity.pk])).status_code == 404
+
+
+def test_the_customer_360_links_its_disputes_to_their_page_in_the_queue(ws, client_for, portal_dispute):
+    dispute, _ = portal_dispute
+    page = client_for(ws.ana).get(reverse("workspace:customer", args=[ws.late.pk])).content.decode()
+    assert f'href="{reverse("workspace:dispute", args=[dispute.pk])}"' in page
