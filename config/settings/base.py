@@ -158,7 +158,9 @@ locals().update(email_config(env_str("EMAIL_URL", "console://")))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "relance@localhost")
 
 # Communications (docs/communications.md). Links in messages are absolute: set the public address.
+# Unset, `relance serve` and `relance demo` make it follow the address they serve on.
 RELANCE_PUBLIC_URL = env_str("RELANCE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+RELANCE_PUBLIC_URL_SET = bool(env_str("RELANCE_PUBLIC_URL"))
 # One backend per channel, as a dotted path (Django-style); tests use the in-memory ones.
 RELANCE_CHANNELS = {
     "email": env_str("RELANCE_EMAIL_CHANNEL", "relance.delivery.channels.email.EmailChannel"),

@@ -20,9 +20,12 @@ from relance.audit.context import audit_context
 from relance.audit.models import AuditEvent
 from relance.common.client import client_ip
 
-# Fields never copied into an event: secrets, and bookkeeping that changes on every save.
+# Fields never copied into an event: secrets, bookkeeping that changes on every save, and copies
+# derived from other fields (``search_text``: the folded name, reference… of the ledger).
 SECRET_FIELDS = frozenset({"password", "secret", "secret_hash", "code_hash"})
-SKIPPED_FIELDS = frozenset({"created_at", "updated_at", "last_login", "last_used_at", "last_used_step"})
+SKIPPED_FIELDS = frozenset(
+    {"created_at", "updated_at", "last_login", "last_used_at", "last_used_step", "search_text"}
+)
 REDACTED = "•••"
 MAX_TEXT = 2000
 

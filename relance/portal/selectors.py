@@ -290,22 +290,49 @@ def case_sla(*, case: DisputeCase | None, dispute: Dispute, as_of: date) -> dict
     """The SLA shown to the customer: due date, days left (negative: late) and whether it is met."""
     if case is None:
         return {}
+    return _sla(due_on=case.sla_due_on, dispute=dispute, as_of=as_of)
+
+
+def _sla(*, due_on: date, dispute: Dispute, as_of: date) -> dict[str, Any]:
     if dispute.status == DisputeStatus.RESOLVED and dispute.resolved_on is not None:
-        return {"due_on": case.sla_due_on, "days_left": None, "met": dispute.resolved_on <= case.sla_due_on}
-    return {"due_on": case.sla_due_on, "days_left": (case.sla_due_on - as_of).days, "met": None}
+        return {"due_on": due_on, "days_left": None, "met": dispute.resolved_on <= due_on}
+    return {"due_on": due_on, "days_left": (due_on - as_of).days, "met": None}
+
+
+# --------------------------------------------------------------------------- dispute SLA (one rule)
+
+
+def dispute_sla_days(*, entity: Entity) -> int:
+    """Days the creditor takes to answer a dispute: the entity's portal setting, the number the
+    portal tells the customer ("we will answer by …") and the one the back-office queue counts."""
+    return portal_settings_for(entity=entity).dispute_sla_days
+
+
+def dispute_sla_due_on(*, dispute: Dispute, sla_days: int) -> date:
+    """The answer date: the one the customer was told (the portal case's), or, for a dispute
+    recorded in the back office, its opening date + ``sla_days`` (``dispute_sla_days``)."""
+    case = getattr(dispute, "portal_case", None)
+    if case is not None:
+        return case.sla_due_on
+    return sla_due(opened_on=dispute.opened_on, days=sla_days)
+
+
+def dispute_sla(*, dispute: Dispute, sla_days: int, as_of: date) -> dict[str, Any]:
+    """``due_on``, ``days_left`` (negative: late; None once resolved) and ``met`` (once resolved)."""
+    return _sla(due_on=dispute_sla_due_on(dispute=dispute, sla_days=sla_days), dispute=dispute, as_of=as_of)
+
+
+def disputes_past_sla(*, disputes: QuerySet[Dispute], entity: Entity, as_of: date) -> QuerySet[Dispute]:
+    """The open disputes whose answer date (``dispute_sla_due_on``) is before ``as_of``, in SQL."""
+    days = dispute_sla_days(entity=entity)
+    return disputes.filter(status=DisputeStatus.OPEN).filter(
+        Q(portal_case__sla_due_on__lt=as_of)
+        | Q(portal_case__isnull=True, opened_on__lt=as_of - timedelta(days=days))
+    )
 
 
 # --------------------------------------------------------------------------- back office
 # Scoped by ``relance.accounts.selectors.customer_scope``: a sales owner sees their own accounts only.
-
-
-def backoffice_disputes(*, user: Any, status: str = "open") -> QuerySet[Dispute]:
-    disputes = customer_scope(user, Dispute.objects.all(), customer_field="customer").select_related(
-        "customer", "invoice", "portal_case"
-    )
-    if status:
-        disputes = disputes.filter(status=status)
-    return disputes.order_by("portal_case__sla_due_on", "opened_on", "id")
 
 
 def backoffice_promises(*, user: Any, status: str = "open") -> QuerySet[Promise]:

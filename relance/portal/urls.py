@@ -4,14 +4,15 @@ Customer pages carry the signed token in the path; back-office lists need a sign
 """
 
 from django.urls import path
+from django.views.generic import RedirectView
 
 from relance.portal import backoffice, views
 
 app_name = "portal"
 urlpatterns = [
     path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
-    path("back/disputes/", backoffice.disputes, name="back_disputes"),
-    path("back/disputes/<id:dispute_id>/resolve/", backoffice.dispute_resolve, name="back_dispute_resolve"),
+    # one dispute queue: the workspace's (customer's words and files, comments, owner, SLA, resolve)
+    path("back/disputes/", RedirectView.as_view(pattern_name="workspace:disputes"), name="back_disputes"),
     path("back/promises/", backoffice.promises, name="back_promises"),
     path("back/plans/", backoffice.plans, name="back_plans"),
     path(

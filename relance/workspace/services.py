@@ -19,7 +19,7 @@ from relance.core.errors import ValidationFailed
 from relance.core.formatting import format_money
 from relance.dunning.models import Dispute
 from relance.ledger.models import Customer
-from relance.workspace.models import CustomerNote, DisputeAssignment, WorklistSnooze
+from relance.workspace.models import CustomerNote, DisputeAssignment, DisputeComment, WorklistSnooze
 
 NOTE_EMPTY = "a note needs some text"
 SNOOZE_PAST = "snooze until {until}: expected today ({today}) or later"
@@ -49,6 +49,21 @@ def customer_note_add(
         entity_id=customer.entity_id,
         customer=customer,
         text=text,
+        created_at=now or timezone.now(),
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+
+
+def dispute_comment_add(
+    *, dispute: Dispute, text: str, user: Any = None, now: datetime | None = None
+) -> DisputeComment:
+    """An internal comment on a dispute, shown in the queue's dispute page (not to the customer)."""
+    text = text.strip()
+    if not text:
+        raise ValidationFailed(NOTE_EMPTY)
+    return DisputeComment.objects.create(
+        dispute=dispute,
+        text=text[:4000],
         created_at=now or timezone.now(),
         created_by=user if getattr(user, "pk", None) else None,
     )

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,8 +29,9 @@ from relance.common.converters import row_id_or_none
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import parse_amount
-from relance.dunning.models import Dispute, DisputeReason, Policy
+from relance.dunning.models import Dispute, DisputeReason, DisputeStatus, Policy
 from relance.ledger.models import Customer, Entity
+from relance.portal.selectors import dispute_sla_days
 from relance.workspace import charts, rendering, selectors, services
 from relance.workspace.simulation import policy_parse, simulate
 
@@ -115,16 +117,32 @@ def _not_due(customer: Any, today: Any) -> str:
     return "" if still.due else still.reason
 
 
+def _worklist_filters(request: HttpRequest, is_collector: bool) -> selectors.WorklistFilters:
+    segment = request.GET.get("segment")
+    return selectors.WorklistFilters(
+        collector_id=None if is_collector else row_id_or_none(request.GET.get("collector")),
+        segment=None if segment is None or segment == "" else ("" if segment == "-" else segment),
+        currency=request.GET.get("currency", "").upper()[:3],
+        min_overdue=_amount_or_none(request.GET.get("min_overdue")),
+        min_days=row_id_or_none(request.GET.get("min_days")),
+        sort=request.GET.get("sort", "priority"),
+    )
+
+
 @login_required
 @require_GET
 def worklist(request: HttpRequest) -> HttpResponse:
+    """Every row of the latest run's worklist, a page at a time, filtered and sorted by column."""
+    from django.core.paginator import Paginator
+
     entity, entities = _entity(request)
     is_collector = selectors.user_is_collector(request.user)
-    collector_id = None if is_collector else row_id_or_none(request.GET.get("collector"))
-    run, rows = selectors.worklist_for_user(
-        user=request.user, entity=entity, today=_today(), collector_id=collector_id
+    filters = _worklist_filters(request, is_collector)
+    run, entries = selectors.worklist_entries(
+        user=request.user, entity=entity, today=_today(), filters=filters
     )
-    factor_names = sorted({name for row in rows for name in row.factors})
+    page = Paginator(entries, selectors.WORKLIST_PAGE).get_page(request.GET.get("page"))
+    rows = [selectors.worklist_row(row) for row in page.object_list]
     return render(
         request,
         "workspace/worklist.html",
@@ -134,17 +152,36 @@ def worklist(request: HttpRequest) -> HttpResponse:
             entities,
             run=run,
             rows=rows,
+            page=page,
             rows_html=rendering.worklist_rows_html(rows),
-            factor_names=factor_names,
             is_collector=is_collector,
             collectors=selectors.collectors_of(entity=entity),
-            collector_id=collector_id,
+            filters=filters,
+            filtered=any(
+                request.GET.get(name)
+                for name in ("collector", "segment", "currency", "min_overdue", "min_days")
+            ),
+            choices=selectors.worklist_choices(run=run, entity=entity),
+            sort=filters.sort,
+            columns=WORKLIST_COLUMNS,
             can_assign=user_can(request.user, PERM_ASSIGN),
             can_snooze=user_can(request.user, PERM_SNOOZE),
             snooze_default=_today() + timedelta(days=7),
-            page_size=selectors.WORKLIST_PAGE,
         ),
     )
+
+
+# the sortable columns of the worklist: (sort key, header, numeric)
+WORKLIST_COLUMNS = [
+    ("priority", "Priority", True),
+    ("customer", "Customer", False),
+    ("collector", "Collector", False),
+    ("overdue", "Overdue", True),
+    ("days", "Days past due", True),
+    ("contact", "Since contact", True),
+    ("broken", "Broken promises", True),
+    ("risk", "Risk", False),
+]
 
 
 @require_POST
@@ -263,7 +300,7 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
     )
     open_total, overdue_total = open_items.open_total, open_items.overdue_total
     utilisation = (open_total / customer.credit_limit * 100) if customer.credit_limit else None
-    history = selectors.payment_history(customer=customer, as_of=today)
+    paid = selectors.payment_behaviour(customer=customer, as_of=today)
     policy_key, policy = selectors.customer_policy_followed(customer=customer)
     present = selectors.customer_records_present(customer=customer)  # kinds the page need not ask for
     can = {
@@ -289,9 +326,9 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
             overdue_total=overdue_total,
             utilisation=utilisation,
             history_svg=charts.days_late_chart(
-                history, title=f"Days late per paid invoice — {customer.name}"
+                paid.points, title=f"Days late per paid invoice — {customer.name}"
             ),
-            history=history,
+            paid=paid,
             timeline=selectors.customer_timeline(customer=customer, present=present),
             next_steps=selectors.next_steps(
                 customer=customer, open_items=every_open_item, today=today, policy=policy
@@ -339,8 +376,12 @@ def customer_items(request: HttpRequest, customer_id: int) -> HttpResponse:
 def customer_behaviour(request: HttpRequest, customer_id: int) -> HttpResponse:
     """The engine's behaviour class and evidence, loaded after the page (it runs the engine)."""
     customer = _customer(request, customer_id)
-    behaviour = selectors.customer_behaviour(customer=customer, as_of=_today())
-    return render(request, "workspace/behaviour.html", {"customer": customer, "behaviour": behaviour})
+    today = _today()
+    behaviour = selectors.customer_behaviour(customer=customer, as_of=today)
+    paid = selectors.payment_behaviour(customer=customer, as_of=today)  # the chart's, the same figures
+    return render(
+        request, "workspace/behaviour.html", {"customer": customer, "behaviour": behaviour, "paid": paid}
+    )
 
 
 @require_POST
@@ -475,8 +516,6 @@ def _queue(
 @login_required
 @require_GET
 def dispute_queue(request: HttpRequest) -> HttpResponse:
-    from relance.dunning.models import DisputeStatus
-
     filters, entity, entities = _filters(request)
     rows = selectors.dispute_queue(user=request.user, filters=filters, today=_today())
     return _queue(
@@ -487,8 +526,117 @@ def dispute_queue(request: HttpRequest) -> HttpResponse:
         entity,
         entities,
         DisputeStatus.choices,
-        sla_days=selectors.dispute_sla_days(),
+        sla_days=dispute_sla_days(entity=entity),
         can_assign=user_can(request.user, PERM_DISPUTE_ASSIGN),
+    )
+
+
+def _dispute(request: HttpRequest, dispute_id: int) -> Dispute:
+    try:
+        return selectors.dispute_for_user(user=request.user, dispute_id=dispute_id)
+    except NotFound:
+        raise Http404(selectors.DISPUTE_NOT_FOUND) from None
+
+
+def _dispute_page(request: HttpRequest, dispute: Dispute, template: str, **extra: Any) -> HttpResponse:
+    from relance.dunning.models import DisputeResolution
+
+    entities = entity_list_for_user(request.user)
+    return render(
+        request,
+        template,
+        _base(
+            request,
+            dispute.entity,
+            entities,
+            **selectors.dispute_page(dispute=dispute, today=_today()),
+            resolutions=DisputeResolution.choices,
+            owners=selectors.collectors_of(entity=dispute.entity),
+            can_resolve=user_can(request.user, PERM_DISPUTE_ASSIGN, dispute),
+            can_comment=user_can(request.user, PERM_OUTCOME, dispute.customer),
+            **extra,
+        ),
+    )
+
+
+@login_required
+@require_GET
+def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    """One dispute: the customer's words and files, internal comments, owner, SLA, resolve."""
+    return _dispute_page(request, _dispute(request, dispute_id), "workspace/dispute.html")
+
+
+@login_required
+@require_POST
+def dispute_comment(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    dispute = _dispute(request, dispute_id)
+    _require(request, PERM_OUTCOME, dispute.customer)
+    try:
+        services.dispute_comment_add(dispute=dispute, text=request.POST.get("text", ""), user=request.user)
+    except ValidationFailed as exc:
+        messages.error(request, str(exc))
+    return redirect("workspace:dispute", dispute.pk)
+
+
+@login_required
+@require_POST
+def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    """Resolve in two steps: the chosen resolution (nothing is preselected) is shown back for a
+    confirmation; only the confirmed POST resolves and tells the customer."""
+    from relance.dunning.models import DisputeResolution
+    from relance.portal.selectors import portal_today
+    from relance.portal.services import dispute_close
+
+    dispute = _dispute(request, dispute_id)
+    _require(request, PERM_DISPUTE_ASSIGN, dispute)
+    resolution = request.POST.get("resolution", "")
+    note = request.POST.get("note", "").strip()[:1000]
+    if dispute.status != DisputeStatus.OPEN:
+        messages.error(request, f"Dispute {dispute.pk} is already resolved.")
+        return redirect("workspace:dispute", dispute.pk)
+    if resolution not in DisputeResolution.values:
+        messages.error(request, "Choose how the dispute is resolved.")
+        return _dispute_page(request, dispute, "workspace/dispute.html", note=note)
+    if request.POST.get("confirm") != "yes":
+        return _dispute_page(
+            request,
+            dispute,
+            "workspace/dispute_confirm.html",
+            resolution=resolution,
+            resolution_label=DisputeResolution(resolution).label,
+            note=note,
+        )
+    try:
+        dispute_close(
+            dispute=dispute,
+            resolution=resolution,
+            on=portal_today(entity=dispute.entity),
+            note=note,
+            user=request.user,
+        )
+    except ValidationFailed as exc:
+        messages.error(request, str(exc))
+        return redirect("workspace:dispute", dispute.pk)
+    messages.success(
+        request,
+        f"Dispute {dispute.pk} resolved: {DisputeResolution(resolution).label}. The customer is told.",
+    )
+    return redirect("workspace:disputes")
+
+
+@login_required
+@require_GET
+def dispute_file(request: HttpRequest, dispute_id: int, attachment_id: int) -> HttpResponseBase:
+    """A file the customer attached, as a download (never inline: the customer chose its bytes)."""
+    from django.http import FileResponse
+
+    dispute = _dispute(request, dispute_id)  # scoped: 404 for a dispute the user may not see
+    try:
+        found = selectors.dispute_attachment(dispute=dispute, attachment_id=attachment_id)
+    except NotFound:
+        raise Http404("attachment not found") from None
+    return FileResponse(
+        found.file.open("rb"), as_attachment=True, filename=found.filename, content_type=found.content_type
     )
 
 
@@ -560,6 +708,22 @@ def search(request: HttpRequest) -> JsonResponse:
                 for h in hits
             ],
         }
+    )
+
+
+@login_required
+@require_GET
+def find(request: HttpRequest) -> HttpResponse:
+    """The search as a page (the top bar's search box on every back-office page), with a
+    "no result" state."""
+    query = request.GET.get("q", "").strip()
+    entities = entity_list_for_user(request.user)
+    if not entities:
+        raise Http404("You have no access to any entity yet. Ask an administrator.")
+    hits = selectors.search(user=request.user, query=query, limit=25) if query else []
+    entity = next((e for e in entities if e.name == request.session.get("entity")), entities[0])
+    return render(
+        request, "workspace/search.html", _base(request, entity, entities, q=query, search_q=query, hits=hits)
     )
 
 

@@ -187,7 +187,8 @@ def test_a_sales_owner_sees_only_their_accounts(make_user, signed_in, token_for,
     client = signed_in(seller)
     listing = client.get(reverse("web:customer_list"), {"as_of": "2024-06-30"}).content.decode()
     assert "My Own Account" in listing and "Acme Buyer SARL" not in listing
-    assert client.get(reverse("web:customer_detail", args=[mine.pk])).status_code == 200
+    assert client.get(reverse("web:customer_detail", args=[mine.pk])).status_code == 302  # to the 360
+    assert client.get(reverse("workspace:customer", args=[mine.pk])).status_code == 200
     assert client.get(reverse("web:customer_detail", args=[two_ledgers["acme"].pk])).status_code == 404
     invoices = client.get(reverse("web:invoice_list"), {"state": "all"}).content.decode()
     assert "INV-A" not in invoices

@@ -53,7 +53,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        from relance.common.links import public_url_follow_server
+
         started = time.monotonic()
+        # before anything is queued: the demo's messages link to where it is served
+        public = public_url_follow_server(host=options["host"], port=options["port"])
         call_command("migrate", interactive=False, verbosity=0)
         entity, _ = entity_create_or_update(**DEMO_ENTITY)
         if options["reset"]:
@@ -71,7 +75,7 @@ class Command(BaseCommand):
         call_command("kpi", "snapshot", "--entity", entity.name, "--quiet")
         username, password = self._admin(options)
         self.stdout.write(self.style.SUCCESS(f"\nReady in {time.monotonic() - started:.1f} s."))
-        url = f"http://{options['host']}:{options['port']}/"
+        url = f"{public}/"
         self.stdout.write(f"  URL:      {url}\n  Username: {username}\n  Password: {password}\n")
         if options["no_serve"]:
             return
