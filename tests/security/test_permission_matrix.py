@@ -90,7 +90,7 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
     from relance.accounts.services import user_create
     from relance.delivery.models import MessageAttachment, OutboundMessage
     from relance.dunning.models import CustomerHold, Dispute, Promise
-    from relance.portal.models import PlanRequest
+    from relance.portal.models import DisputeAttachment, DisputeCase, PlanRequest
 
     sam = user_create(email="sam@acme.test", role="sales", entity_names=["acme"], password=PASSWORD)
     sid = user_create(email="sid@acme.test", role="sales", entity_names=["acme"], password=PASSWORD)
@@ -147,7 +147,20 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
             content_type="application/pdf",
             file=ContentFile(b"%PDF-1.4 matrix", name=f"letter-{customer.pk}.pdf"),
         )
+        case = DisputeCase.objects.create(
+            dispute=dispute, sla_due_on=ws.today + timedelta(days=7), text="matrix"
+        )
+        attachment = DisputeAttachment.objects.create(
+            case=case,
+            filename="proof.pdf",
+            content_type="application/pdf",
+            size=15,
+            file=ContentFile(b"%PDF-1.4 matrix", name=f"proof-{customer.pk}.pdf"),
+        )
         samples[which].update(
+            entity_id=ws.acme.pk,
+            message_id=letter.pk,
+            attachment_id=attachment.pk,
             customer_id=customer.pk,
             customer_ref=customer.external_ref,
             invoice_ref=invoice.external_ref,
