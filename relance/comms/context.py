@@ -509,10 +509,9 @@ def statement_summary(*, customer: Customer, as_of: date) -> Statement:
     (``relance.dunning.selectors.owed_summary``, the same figures as every message), the open
     disputes and each payment or credit note not yet matched."""
     from relance.dunning.selectors import dispute_list_open
-    from relance.ledger.models import CreditNote, Payment
-    from relance.ledger.selectors import STILL_OWED, allocated_total
 
-    lines = invoice_lines(customer=customer, as_of=as_of, invoices=None)
+    summary = _owed(customer=customer, as_of=as_of, invoices=None)
+    lines = _lines_of(summary)
     disputed = tuple(
         DisputedItem(
             invoice_ref=row.invoice.external_ref,
@@ -522,15 +521,9 @@ def statement_summary(*, customer: Customer, as_of: date) -> Statement:
         )
         for row in dispute_list_open(entity=customer.entity, on=as_of).filter(customer=customer)
     )
-    unapplied: list[UnappliedItem] = []
-    for model, field_name in ((Payment, "payment"), (CreditNote, "credit_note")):
-        rows = model.objects.filter(customer=customer, date__lte=as_of).annotate(  # type: ignore[attr-defined]
-            allocated=allocated_total(field_name, as_of)
-        )
-        for row in rows.order_by("date", "external_ref"):
-            left = row.amount - Decimal(row.allocated)
-            if left > STILL_OWED:
-                unapplied.append(UnappliedItem(field_name, row.external_ref, row.date, row.currency, left))
+    unapplied = [
+        UnappliedItem(item.kind, item.ref, item.date, item.currency, item.left) for item in summary.unapplied
+    ]
     totals = []
     for currency in sorted({line.currency for line in lines} | {item.currency for item in unapplied}):
         due = sum((line.owed for line in lines if line.currency == currency and line.overdue), Decimal(0))

@@ -641,13 +641,12 @@ def statement_lines(*, customer: Customer, as_of: date, labels: Mapping[str, str
     ``relance.dunning.selectors.owed_summary``, as in every message and the portal), open credit
     notes and unapplied payments."""
     from relance.dunning.selectors import owed_summary
-    from relance.ledger.models import CreditNote, Payment
-    from relance.ledger.selectors import STILL_OWED, allocated_total
 
     bounds = aging_bounds()
     names = _bucket_labels(labels, bounds)
     lines = []
-    for invoice in owed_summary(customer=customer, as_of=as_of).lines:
+    summary = owed_summary(customer=customer, as_of=as_of)
+    for invoice in summary.lines:
         days = invoice.days_past_due
         lines.append(
             StatementLine(
@@ -663,28 +662,20 @@ def statement_lines(*, customer: Customer, as_of: date, labels: Mapping[str, str
                 disputed=invoice.disputed,
             )
         )
-    for model, field, kind in ((CreditNote, "credit_note", "credit_note"), (Payment, "payment", "payment")):
-        rows = (
-            model.objects.filter(customer=customer, date__lte=as_of)
-            .annotate(allocated=allocated_total(field, as_of))
-            .order_by("date", "external_ref")
+    for item in summary.unapplied:
+        lines.append(
+            StatementLine(
+                kind=labels[item.kind],
+                reference=item.ref,
+                issue_date=item.date,
+                due_date=None,
+                currency=item.currency,
+                amount=-item.amount,
+                open_amount=-item.left,
+                days_past_due=None,
+                bucket=names[0],  # unaged: with "not yet due", so the buckets add up to the balance
+            )
         )
-        for row in rows:
-            unallocated = row.amount - Decimal(row.allocated)
-            if unallocated > STILL_OWED:
-                lines.append(
-                    StatementLine(
-                        kind=labels[kind],
-                        reference=row.external_ref,
-                        issue_date=row.date,
-                        due_date=None,
-                        currency=row.currency,
-                        amount=-row.amount,
-                        open_amount=-unallocated,
-                        days_past_due=None,
-                        bucket=names[0],  # unaged: with "not yet due", so the buckets add up to the balance
-                    )
-                )
     return lines
 
 

@@ -338,10 +338,24 @@ class OwedTotal:
 
 
 @dataclass(frozen=True)
+class UnappliedItem:
+    """A payment or credit note not (wholly) allocated on the date: cash the customer is owed back
+    or that still has to be matched."""
+
+    kind: str  # "payment" or "credit_note"
+    ref: str
+    date: date
+    currency: str
+    amount: Decimal
+    left: Decimal
+
+
+@dataclass(frozen=True)
 class OwedSummary:
     as_of: date
     lines: tuple[OwedLine, ...]
     totals: tuple[OwedTotal, ...]
+    unapplied: tuple[UnappliedItem, ...] = ()
 
     def total(self, currency: str) -> OwedTotal:
         for total in self.totals:
@@ -427,16 +441,20 @@ def owed_summary(
                 po_number=row.po_number,
             )
         )
-    unapplied: dict[str, Decimal] = {}
-    for model, field in ((Payment, "payment"), (CreditNote, "credit_note")):
-        for currency, amount, allocated in (
+    items: list[UnappliedItem] = []
+    for model, field in ((CreditNote, "credit_note"), (Payment, "payment")):
+        for ref, on, currency, amount, allocated in (
             model.objects.filter(customer_id__in=customer_ids, date__lte=as_of)
             .annotate(allocated=allocated_total(field, as_of))
-            .values_list("currency", "amount", "allocated")
+            .order_by("date", "external_ref")
+            .values_list("external_ref", "date", "currency", "amount", "allocated")
         ):
             left = _four(amount) - _four(allocated)
-            if left > 0:
-                unapplied[currency] = unapplied.get(currency, Decimal(0)) + left
+            if left > STILL_OWED:
+                items.append(UnappliedItem(field, ref, on, currency, _four(amount), left))
+    unapplied: dict[str, Decimal] = {}
+    for item in items:
+        unapplied[item.currency] = unapplied.get(item.currency, Decimal(0)) + item.left
     totals = []
     for currency in sorted({line.currency for line in lines} | set(unapplied)):
         mine = [line for line in lines if line.currency == currency and line.open_amount > 0]
@@ -451,7 +469,7 @@ def owed_summary(
                 count=len(mine),
             )
         )
-    return OwedSummary(as_of=as_of, lines=tuple(lines), totals=tuple(totals))
+    return OwedSummary(as_of=as_of, lines=tuple(lines), totals=tuple(totals), unapplied=tuple(items))
 
 
 @dataclass(frozen=True)
