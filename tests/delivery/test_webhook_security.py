@@ -150,6 +150,7 @@ def _deploy_check(tmp_path, **env: str) -> subprocess.CompletedProcess:
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY=secrets.token_urlsafe(50),
         DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        RELANCE_TRUSTED_PROXIES="127.0.0.1/32",  # the proxy must-have (relance.W001)
         **env,
     )
 

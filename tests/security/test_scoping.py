@@ -42,7 +42,7 @@ def scoped(db):
 
 def test_sales_lists_only_its_own_disputes(scoped):
     ws, client, _disputes = scoped
-    for path in ("/portal/back/disputes/", "/w/disputes/"):
+    for path in ("/w/disputes/",):  # the one queue (/portal/back/disputes/ redirects to it)
         page = client.get(path).content.decode()
         assert ws.late.name in page, path
         assert ws.other.name not in page, path
@@ -53,16 +53,14 @@ def test_sales_cannot_write_off_another_owners_dispute(scoped):
 
     ws, client, disputes = scoped
     theirs = disputes[ws.other.external_ref]
-    response = client.post(f"/portal/back/disputes/{theirs.pk}/resolve/", {"resolution": "write_off"})
+    confirmed = {"resolution": "write_off", "confirm": "yes"}
+    response = client.post(f"/w/disputes/{theirs.pk}/resolve/", confirmed)
     assert response.status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == DisputeStatus.OPEN and theirs.resolution == ""
     # Its own: the role does not resolve disputes at all.
     mine = disputes[ws.late.external_ref]
-    assert (
-        client.post(f"/portal/back/disputes/{mine.pk}/resolve/", {"resolution": "write_off"}).status_code
-        == 403
-    )
+    assert client.post(f"/w/disputes/{mine.pk}/resolve/", confirmed).status_code == 403
     mine.refresh_from_db()
     assert mine.status == DisputeStatus.OPEN
 
