@@ -14,6 +14,7 @@ from django.utils import timezone
 from relance.api.models import ApiToken
 from relance.api.services import token_hash, token_split
 from relance.core.errors import NotFound, ValidationFailed
+from relance.core.identifiers import has_unsafe_text
 from relance.core.text import fold
 from relance.ledger.models import (
     Allocation,
@@ -221,7 +222,9 @@ def allocation_list(
 
 def by_ref(queryset: QuerySet, *, entity: Entity, kind: str, ref: str):  # type: ignore[no-untyped-def]
     """The one row of ``queryset`` with ``external_ref`` = ref, or NotFound naming the kind."""
-    found = queryset.filter(external_ref=ref).first()
+    # No stored ref holds a control character (imports refuse them): such a ref names nothing,
+    # and PostgreSQL would refuse a NUL in the query.
+    found = None if has_unsafe_text(ref) else queryset.filter(external_ref=ref).first()
     if found is None:
         raise NotFound(NOT_FOUND.format(kind=kind, ref=ref, entity=entity.name))
     return found

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from relance.core.errors import ErrorList, FieldError
+from relance.core.identifiers import PLAIN_TEXT_EXPECTED, has_unsafe_text
 from relance.ingest.parsing import RowParser
 from relance.ingest.records import PaymentRecord, Record, UpsertResult, parse_row, upsert_records
 from relance.ledger.models import Entity
@@ -141,6 +142,8 @@ def upsert_items(
 def upsert_item(kind: str, ref: str, item: Mapping[str, Any], *, entity: Entity) -> UpsertResult:
     """``PUT /<kind>/{ref}``: the URL names the record; a different ref in the body is an error."""
     field = REF_FIELDS[kind]
+    if has_unsafe_text(ref):  # before any query: PostgreSQL refuses NUL in text outright
+        raise ErrorList([FieldError(field, PLAIN_TEXT_EXPECTED, ref[:80])])
     given = item.get(field)
     if given not in (None, "", ref):
         raise ErrorList([FieldError(field, REF_MISMATCH.format(ref=ref), str(given))])

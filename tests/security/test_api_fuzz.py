@@ -56,6 +56,21 @@ def ledger(make_customer, make_invoice):
     make_invoice(customer, "INV-2026-0001", "1200.00", date(2026, 1, 15), date(2026, 2, 14))
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Called as a WSGI app, Django closes the database connection at the end of each request
+    (``close_old_connections``); inside the test's transaction that drops it on PostgreSQL. Django's
+    own test client disconnects the same handlers."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.mark.slow
 @pytest.mark.django_db
 @schema.parametrize()
