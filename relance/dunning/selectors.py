@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from time import monotonic
 from typing import Any
 
 import yaml
@@ -71,12 +74,41 @@ def segment_policy_list(*, entity: Entity) -> QuerySet[SegmentPolicy]:
     return SegmentPolicy.objects.filter(entity=entity).select_related("policy").order_by("segment")
 
 
+#: Within ``policy_lookups_cached()`` (a delivery pass, which asks for every message) the policy
+#: each segment follows and a policy's version and spec are read once per this many seconds.
+POLICY_LOOKUP_SECONDS = 30.0
+_PASS_LOOKUPS: ContextVar[dict[Any, tuple[float, Any]] | None] = ContextVar("policy_lookups", default=None)
+
+
+@contextmanager
+def policy_lookups_cached() -> Iterator[None]:
+    """Read policy lookups once per ``POLICY_LOOKUP_SECONDS`` in this block (they change rarely);
+    outside such a block every call reads the database."""
+    token = _PASS_LOOKUPS.set({})
+    try:
+        yield
+    finally:
+        _PASS_LOOKUPS.reset(token)
+
+
+def _looked_up(key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
+    cache = _PASS_LOOKUPS.get()
+    if cache is None:
+        return read()
+    hit = cache.get(key)
+    if hit is not None and hit[0] > monotonic():
+        return hit[1]
+    value = read()
+    cache[key] = (monotonic() + POLICY_LOOKUP_SECONDS, value)
+    return value
+
+
 def customer_policy_key(*, customer: Customer) -> str | None:
     """The policy the customer follows: its segment's, else the entity's default, else none."""
-    mappings = dict(
-        SegmentPolicy.objects.filter(
-            entity_id=customer.entity_id, segment__in=[customer.segment, ""]
-        ).values_list("segment", "policy__key")
+    entity_id = customer.entity_id
+    mappings = _looked_up(
+        ("segments", entity_id),
+        lambda: dict(SegmentPolicy.objects.filter(entity_id=entity_id).values_list("segment", "policy__key")),
     )
     return mappings.get(customer.segment) or mappings.get("")
 
@@ -439,7 +471,10 @@ def policy_cadence(*, entity_id: int, key: str | None) -> Any:
     process; None when the entity has no such (valid) policy."""
     if not key:
         return None
-    row = Policy.objects.filter(entity_id=entity_id, key=key).values_list("version", "spec").first()
+    row = _looked_up(
+        ("policy", entity_id, key),
+        lambda: Policy.objects.filter(entity_id=entity_id, key=key).values_list("version", "spec").first(),
+    )
     if row is None:
         return None
     cache_key = (entity_id, key, int(row[0] or 0))
@@ -493,7 +528,8 @@ def message_still_due(
         )
     if PaymentPlan.objects.filter(customer=customer, status=PlanStatus.ACTIVE, starts_on__lte=on).exists():
         return StillDue(False, "a payment plan now replaces dunning", "payment_plan", as_of=on)
-    invoice_ids = list(action.invoices.values_list("pk", flat=True)) if action is not None else None
+    # ``all()``: the delivery worker has them prefetched with the message.
+    invoice_ids = [invoice.pk for invoice in action.invoices.all()] if action is not None else None
     summary = owed_summary(customer=customer, as_of=on, invoice_ids=invoice_ids)
     amount = summary.amount_due(currency=currency, invoice_ids=invoice_ids)
     if internal and action is not None:
