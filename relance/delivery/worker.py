@@ -369,9 +369,10 @@ def _deliver(
             action_status_follow(action_id=message.action_id)
             return "blocked"
     rerendered = False
-    if getattr(verdict, "rerender_as_of", None) is not None:
+    rerender_as_of = getattr(verdict, "rerender_as_of", None)
+    if rerender_as_of is not None:
         try:
-            message = message_rerender(message=message, as_of=verdict.rerender_as_of, at=at)
+            message = message_rerender(message=message, as_of=rerender_as_of, at=at)
         except Exception as exc:  # a template that cannot render now: fail visibly, never send stale
             logger.exception("re-rendering message %s failed", pk)
             return _permanent(
