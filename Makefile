@@ -22,9 +22,15 @@ $(BIN)/python:
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv; fi; \
 	  rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
 
+# Quiet when it succeeds (setuptools' editable-install "!!" notice reads like a failure); the whole
+# log is shown when it fails.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev,postgres]"
+	@echo "Installing Relance and its dependencies into $(VENV)…"
+	@log=$$(mktemp); \
+	if $(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip >"$$log" 2>&1 \
+	  && $(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev,postgres]" >>"$$log" 2>&1; \
+	then rm -f "$$log"; echo "Installed."; \
+	else cat "$$log"; rm -f "$$log"; echo "pip install failed (output above)"; exit 1; fi
 	@touch $(STAMP)
 
 setup: $(STAMP)

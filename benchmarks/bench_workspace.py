@@ -11,8 +11,7 @@ customers round robin, then the real daily run (``run_start``) so the worklist e
 Served by ``relance serve`` (gunicorn, ``--workers``/``--threads``) on 127.0.0.1. Each client
 signs in through the real login form as one of the collectors and then, ``--requests`` times,
 loads its worklist (``/w/worklist/``) and one of its customers (``/w/customers/<id>/``). The
-simple approach in the same run is the existing customer page (``/customers/<id>/``, the
-back-office page the workspace replaces for collectors) and the dunning app's worklist
+simple approach in the same run is the dunning app's worklist
 selector (``relance worklist``: every entry of the run read and filtered in Python).
 """
 
@@ -361,9 +360,6 @@ def main() -> None:
                 ("customer 360 /w/customers/<id>/", f"/w/customers/{rng.choice(ids)}/"),
             ]
 
-        def simple_pages(client: httpx.Client, rng: random.Random) -> list[tuple[str, str]]:
-            return [("simple: customer page /customers/<id>/", f"/customers/{rng.choice(all_ids)}/")]
-
         # each client remembers whose worklist it reads (for picking its own customers)
         original = signed_in
 
@@ -393,10 +389,6 @@ def main() -> None:
         wall, timings = timed(
             lambda: load(base, emails, args.clients, args.requests, workspace_pages, args.think)
         )
-        _, simple = timed(
-            lambda: load(base, emails, args.clients, max(args.requests // 2, 1), simple_pages, args.think)
-        )
-        timings.update(simple)
         total = sum(len(v) for k, v in timings.items() if not k.startswith("simple"))
         lines.append(
             (

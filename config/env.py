@@ -85,6 +85,7 @@ EMAIL_BACKENDS = {
     "locmem": "django.core.mail.backends.locmem.EmailBackend",
     "dummy": "django.core.mail.backends.dummy.EmailBackend",
     "file": "django.core.mail.backends.filebased.EmailBackend",
+    "anymail": "anymail.backends.<provider>.EmailBackend",
 }
 
 
@@ -97,6 +98,8 @@ def email_config(url: str) -> dict[str, object]:
             f"EMAIL_URL: unknown scheme {scheme!r}; expected one of {', '.join(sorted(EMAIL_BACKENDS))}"
         )
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    if scheme == "anymail":  # anymail://postmark → django-anymail's Postmark backend
+        return {"EMAIL_BACKEND": f"anymail.backends.{parts.hostname}.EmailBackend"}
     config: dict[str, object] = {"EMAIL_BACKEND": EMAIL_BACKENDS[scheme]}
     if scheme == "file":
         config["EMAIL_FILE_PATH"] = unquote(parts.path) or str(VAR_DIR / "mail")

@@ -50,3 +50,68 @@ def test_init_rejects_an_unknown_currency(db):
     with pytest.raises(CommandError, match="ISO 4217"):
         call_command("init", entity="acme", currency="EURO")
     assert not Entity.objects.exists()
+
+
+def test_init_makes_an_entity_ready_to_collect_and_says_what_is_missing(db, capsys):
+    from relance.dunning.models import SegmentPolicy
+
+    call_command("init", entity="acme")
+    out = capsys.readouterr().out
+    assert "Policy standard (Standard) created (shipped)." in out
+    assert "Default policy: standard" in out
+    assert SegmentPolicy.objects.get(segment="").policy.key == "standard"
+    for gap, fix in (
+        ("no IBAN", "relance init --entity acme --iban IBAN --bic BIC"),
+        ("no postal address", "relance init --entity acme --address"),
+        ("sender address", "DEFAULT_FROM_EMAIL="),
+    ):
+        assert gap in out and fix in out
+
+    call_command(
+        "init",
+        entity="acme",
+        iban="FR76 3000 6000 0112 3456 7890 189",
+        bic="agrifrpp",
+        address="1 rue X, 75002 Paris",
+    )
+    out = capsys.readouterr().out
+    entity = Entity.objects.get()
+    assert (entity.iban, entity.bic, entity.address) == (
+        "FR7630006000011234567890189",
+        "AGRIFRPP",
+        "1 rue X\n75002 Paris",
+    )
+    assert "Updated: address, iban, bic." in out or "Updated: iban, bic, address." in out
+    assert "no IBAN" not in out and "no postal address" not in out
+    assert "Policy standard" not in out  # a second init leaves the entity's policies alone
+
+
+def test_init_without_policies_and_with_a_bad_iban(db, capsys):
+    from django.core.management.base import CommandError
+
+    from relance.dunning.models import Policy
+
+    call_command("init", entity="acme", no_policies=True)
+    assert not Policy.objects.exists()
+    assert "fix: relance policy import --defaults" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="invalid IBAN"):
+        call_command("init", entity="acme", iban="FR00 1234")
+    assert Entity.objects.get().iban == ""
+
+
+def test_doctor_lists_each_gap_with_its_fix_and_passes_when_ready(db, capsys, settings):
+    from django.core.management.base import CommandError
+
+    call_command("init", entity="acme", iban="FR7630006000011234567890189", bic="AGRIFRPP", address="1 rue X")
+    capsys.readouterr()
+    settings.DEFAULT_FROM_EMAIL = "relance@localhost"
+    settings.RELANCE_PUBLIC_URL = "http://127.0.0.1:8000"
+    with pytest.raises(CommandError, match="2 thing"):
+        call_command("doctor", "--json")
+    gaps = {gap["topic"]: gap["fix"] for gap in __import__("json").loads(capsys.readouterr().out)}
+    assert set(gaps) == {"sender address", "public URL"}
+    assert gaps["public URL"].startswith("set RELANCE_PUBLIC_URL=")
+    settings.DEFAULT_FROM_EMAIL = "Acme billing <billing@acme.example>"
+    settings.RELANCE_PUBLIC_URL = "https://relance.acme.example"
+    call_command("doctor")
+    assert "acme is ready to send real messages." in capsys.readouterr().out

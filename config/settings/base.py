@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "relance.common.security.SecurityHeadersMiddleware",  # CSP and the other headers (docs/security.md)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -114,6 +115,12 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# The largest request body read into memory (docs/security.md). The API's bulk writes take up
+# to 10,000 items; at their longest fields 10,000 customers are about 11 MB of JSON. Django's
+# 2.5 MB default refused such bodies with a 500; over this limit the API answers 413.
+RELANCE_MAX_BODY_BYTES = int(env_str("RELANCE_MAX_BODY_BYTES", str(16 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = RELANCE_MAX_BODY_BYTES
+
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 LOGIN_URL = "web:login"
@@ -124,10 +131,14 @@ SESSION_COOKIE_AGE = 60 * 60 * 12
 # Roles, sign-in and sessions (docs/access.md).
 # Signed-in sessions end after this many seconds without a request (and after 12 h in any case).
 RELANCE_SESSION_IDLE_SECONDS = int(env_str("RELANCE_SESSION_IDLE_SECONDS", "1800"))
-# Failed sign-ins before a lock, per username and per client address; the lock's length.
+# Failed sign-ins before a lock, per username (the account attacked) and, much higher, per client
+# address (an office or a proxy is many users); the lock's length.
 RELANCE_LOGIN_MAX_FAILURES = int(env_str("RELANCE_LOGIN_MAX_FAILURES", "5"))
-RELANCE_LOGIN_MAX_FAILURES_PER_IP = int(env_str("RELANCE_LOGIN_MAX_FAILURES_PER_IP", "20"))
+RELANCE_LOGIN_MAX_FAILURES_PER_IP = int(env_str("RELANCE_LOGIN_MAX_FAILURES_PER_IP", "100"))
 RELANCE_LOGIN_LOCK_SECONDS = int(env_str("RELANCE_LOGIN_LOCK_SECONDS", "900"))
+# Networks (CIDR) of the reverse proxies in front of Relance: only from these is X-Forwarded-For
+# read for the client's address (relance/common/client.py; docs/security.md). Empty: REMOTE_ADDR.
+RELANCE_TRUSTED_PROXIES = env_list("RELANCE_TRUSTED_PROXIES", [])
 # The role of a user granted entities (EntityAccess) but in no role group: what grants meant
 # before roles existed. Empty: such users see nothing until given a role.
 RELANCE_DEFAULT_ROLE = env_str("RELANCE_DEFAULT_ROLE", "credit_manager")
@@ -139,12 +150,17 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Origins a form may lead to besides this site (the portal's "Pay" redirects to the provider).
+RELANCE_CSP_FORM_TARGETS = env_list("RELANCE_CSP_FORM_TARGETS", ["https://checkout.stripe.com"])
 
 locals().update(email_config(env_str("EMAIL_URL", "console://")))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "relance@localhost")
 
 # Communications (docs/communications.md). Links in messages are absolute: set the public address.
+# Unset, `relance serve` and `relance demo` make it follow the address they serve on.
 RELANCE_PUBLIC_URL = env_str("RELANCE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+RELANCE_PUBLIC_URL_SET = bool(env_str("RELANCE_PUBLIC_URL"))
 # One backend per channel, as a dotted path (Django-style); tests use the in-memory ones.
 RELANCE_CHANNELS = {
     "email": env_str("RELANCE_EMAIL_CHANNEL", "relance.delivery.channels.email.EmailChannel"),
@@ -160,6 +176,9 @@ ANYMAIL = {
     for key, value in __import__("os").environ.items()
     if key.startswith("ANYMAIL_")
 }
+# Mail sent by SMTP through a provider's relay (EMAIL_URL smtp://…) whose tracking webhooks should
+# count (e.g. "postmark"); empty: no provider event changes an SMTP-sent message (docs/security.md).
+RELANCE_SMTP_TRACKING_ESP = env_str("RELANCE_SMTP_TRACKING_ESP", "")
 
 RELANCE_VAR_DIR = VAR_DIR
 RELANCE_BASE_DIR = BASE_DIR

@@ -11,7 +11,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 
 from relance.accounts.services import LoginThrottle
-from relance.audit.services import client_ip
+from relance.common.client import client_ip
 
 
 class ThrottledModelBackend(ModelBackend):

@@ -14,5 +14,6 @@ def access(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     return {
         "can_view_audit": SimpleLazyObject(lambda: user_can(user, "audit.view_auditevent")),
+        "can_view_outbox": SimpleLazyObject(lambda: user_can(user, "delivery.view_outboundmessage")),
         "user_role": SimpleLazyObject(lambda: user_role(user) or ""),
     }

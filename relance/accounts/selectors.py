@@ -5,6 +5,8 @@
 * ``entities_for_user`` — the entities a user sees: all for a superuser or an admin, else the
   ``EntityAccess`` grants, and nothing at all without a role.
 * ``entity_list_for_user`` / ``entity_visible`` — the same, read once per request.
+* ``customer_scope`` / ``customers_visible`` — THE scoping rule of the back office: customers (or
+  rows with a customer) of the user's entities, a sales user's own accounts only.
 * ``user_can(user, perm, obj)`` — a Django permission from the role (or given to the user), and,
   for an object, the object's entity must be visible and a sales user must own its customer.
 """
@@ -118,21 +120,30 @@ def entity_visible(user: Any, entity_id: int | None) -> bool:
     return entity_id is not None and any(entity.pk == entity_id for entity in entity_list_for_user(user))
 
 
-def customers_for_user(user: Any, *, entity: Entity) -> QuerySet[Customer]:
-    """Customers of ``entity`` the user may see: sales owners see only the accounts they own."""
-    customers = Customer.objects.filter(entity=entity)
-    if not entity_visible(user, entity.pk):
-        return customers.none()
-    return customer_scope(user, customers)
-
-
 def customer_scope(user: Any, queryset: QuerySet, *, customer_field: str = "") -> QuerySet:
-    """Restrict a queryset of customers (or of rows with a customer at ``customer_field``) to the
-    user's own accounts when the role is limited to them; unchanged otherwise."""
-    if user.is_superuser or user_role(user) not in roles.OWN_CUSTOMERS_ROLES:
-        return queryset
+    """THE scoping rule of the back office: a queryset of customers (or of rows with a customer at
+    ``customer_field``) narrowed to the customers ``user`` may see: of an entity the user sees,
+    and for a sales owner only the accounts they own. Every page and endpoint reads through it
+    (or ``customers_visible``); an object outside it is a 404, never a 403 (no existence leak).
+    """
+    if not _active(user):
+        return queryset.none()
     prefix = f"{customer_field}__" if customer_field else ""
-    return queryset.filter(Q(**{f"{prefix}sales_owner": user}))
+    if not user_sees_all_entities(user):
+        if user_role(user) is None:
+            return queryset.none()
+        # The ids read once per request: an IN list, not an IN (subquery) on every query.
+        visible = [entity.pk for entity in entity_list_for_user(user)]
+        queryset = queryset.filter(**{f"{prefix}entity_id__in": visible})
+    if not user.is_superuser and user_role(user) in roles.OWN_CUSTOMERS_ROLES:
+        queryset = queryset.filter(**{f"{prefix}sales_owner": user})
+    return queryset
+
+
+def customers_visible(user: Any, *, entity: Entity | None = None) -> QuerySet[Customer]:
+    """The customers ``user`` may see (of one entity if given): ``customer_scope`` of customers."""
+    customers = Customer.objects.all() if entity is None else Customer.objects.filter(entity=entity)
+    return customer_scope(user, customers)
 
 
 def _entity_id(obj: Any) -> int | None:

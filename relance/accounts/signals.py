@@ -9,7 +9,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 
 from relance.accounts.models import TotpDevice
 from relance.accounts.services import LoginThrottle
-from relance.audit.services import audit_record, client_ip
+from relance.audit.services import audit_record
+from relance.common.client import client_ip
 
 SECOND_FACTOR_PENDING = "relance_second_factor_pending"
 

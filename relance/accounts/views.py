@@ -15,7 +15,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from relance.accounts import services
 from relance.accounts.models import TotpDevice
-from relance.audit.services import audit_record, client_ip
+from relance.audit.services import audit_record
+from relance.common.client import client_ip
 from relance.core.errors import ValidationFailed
 
 LOCKED = "Too many failed sign-ins. For your security, signing in is paused for {minutes} minutes."

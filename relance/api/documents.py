@@ -17,6 +17,7 @@ from relance.api import schemas as s
 from relance.api import selectors
 from relance.api.errors import error_response
 from relance.core.errors import NotFound, ValidationFailed
+from relance.core.filenames import download_filename
 from relance.ledger import documents
 from relance.ledger import selectors as ledger_selectors
 from relance.ledger import services as ledger_services
@@ -131,9 +132,11 @@ def invoice_document_put(
 @router.get(
     "/invoices/{path:ref}/document",
     response={200: None, **DOCUMENT_ERRORS},
+    # The integer key, as Ninja's own: a "200" string key would sit beside it and render as a
+    # duplicated mapping key in the JSON/YAML schema.
     openapi_extra={
         "responses": {
-            "200": {
+            200: {  # the int key, as Ninja's own: a "200" string would be a second, duplicate key
                 "description": "the invoice's current PDF, as a download; `ETag` is its SHA-256",
                 "content": {"application/pdf": {"schema": BINARY}},
             }
@@ -153,7 +156,10 @@ def invoice_document_get(
     except FileNotFoundError:
         raise NotFound(NO_DOCUMENT.format(ref=invoice.external_ref), code="not_found") from None
     response = FileResponse(
-        content, as_attachment=True, filename=f"{invoice.external_ref}.pdf", content_type="application/pdf"
+        content,
+        as_attachment=True,
+        filename=download_filename(invoice.external_ref, "pdf", fallback="invoice"),
+        content_type="application/pdf",
     )
     response["ETag"] = f'"{document.sha256}"'
     response["X-Content-Type-Options"] = "nosniff"

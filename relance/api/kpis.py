@@ -47,7 +47,15 @@ class KpiOut(Schema):
 
 
 @router.get(
-    "/kpis", response={200: KpiOut, 400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut}
+    "/kpis",
+    response={
+        200: KpiOut,
+        400: s.ErrorOut,
+        401: s.ErrorOut,
+        403: s.ErrorOut,
+        404: s.ErrorOut,
+        422: s.ErrorOut,
+    },
 )
 def kpis(
     request: HttpRequest,

@@ -5,19 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from relance.core.money import quantum
+from relance.core.formatting import exact_amount
 from relance.ledger.models import Allocation, Contact, CreditNote, Customer, Invoice, Payment
-
-
-def money_text(value: Decimal | float | int | None, currency: str) -> str | None:
-    """``Decimal('12.5000')`` in EUR → ``"12.50"``; extra precision is kept, never rounded away."""
-    if value is None:
-        return None
-    amount = value if isinstance(value, Decimal) else Decimal(str(value))
-    step = quantum(currency)
-    if amount == amount.quantize(step):
-        return str(amount.quantize(step))
-    return format(amount.normalize(), "f")
 
 
 def _stamps(row: Any) -> dict[str, Any]:
@@ -32,7 +21,7 @@ def customer_json(customer: Customer) -> dict[str, Any]:
         "parent_ref": customer.parent.external_ref if customer.parent_id and customer.parent else None,
         "currency": customer.currency,
         "payment_terms_days": customer.payment_terms_days,
-        "credit_limit": money_text(customer.credit_limit, customer.currency),
+        "credit_limit": exact_amount(customer.credit_limit, customer.currency),
         "segment": customer.segment,
         "language": customer.language,
         "country": customer.country,
@@ -75,9 +64,9 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
         "issue_date": invoice.issue_date,
         "due_date": invoice.due_date,
         "currency": currency,
-        "amount": money_text(invoice.amount, currency),
-        "allocated": money_text(invoice.allocated, currency),  # type: ignore[attr-defined]
-        "open_amount": money_text(open_amount, currency),
+        "amount": exact_amount(invoice.amount, currency),
+        "allocated": exact_amount(invoice.allocated, currency),  # type: ignore[attr-defined]
+        "open_amount": exact_amount(open_amount, currency),
         "po_number": invoice.po_number,
         "status": invoice.status,
         **_stamps(invoice),
@@ -94,14 +83,14 @@ def _source_json(source: Payment | CreditNote, ref_field: str) -> dict[str, Any]
         "customer_ref": source.customer.external_ref,
         "date": source.date,
         "currency": currency,
-        "amount": money_text(source.amount, currency),
-        "allocated": money_text(allocated, currency),
-        "unallocated": money_text(source.amount - allocated, currency),
+        "amount": exact_amount(source.amount, currency),
+        "allocated": exact_amount(allocated, currency),
+        "unallocated": exact_amount(source.amount - allocated, currency),
         "allocations": [
             {
                 "invoice_ref": allocation.invoice.external_ref,
                 "date": allocation.date,
-                "amount": money_text(allocation.amount, currency),
+                "amount": exact_amount(allocation.amount, currency),
             }
             for allocation in allocations
         ],
@@ -126,6 +115,6 @@ def allocation_json(allocation: Allocation) -> dict[str, Any]:
         "credit_note_ref": allocation.credit_note.external_ref if allocation.credit_note else None,
         "date": allocation.date,
         "currency": currency,
-        "amount": money_text(allocation.amount, currency),
+        "amount": exact_amount(allocation.amount, currency),
         **_stamps(allocation),
     }

@@ -5,18 +5,50 @@ data is validated, so that the API and file imports accept and refuse exactly th
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
+from django.utils import timezone
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import AfterValidator, BeforeValidator, ConfigDict
+
+EXPECTED_NUMBER = 'a JSON number or a decimal string such as "1200.00" (not true/false, a list or an object)'
+
+
+def _number(value: object) -> object:
+    """Strict on type: a JSON ``true`` is not the number 1 (lax validation took it as a credit limit
+    of 1.00). Numbers arrive as int or Decimal (the API's JSON parser makes no floats); text is
+    parsed by the ingestion layer like a file cell."""
+    if value is None or isinstance(value, str | Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(EXPECTED_NUMBER)
+
 
 Text = str | None
-Number = str | int | Decimal | None
+Number = Annotated[str | int | Decimal | None, BeforeValidator(_number)]
 Flag = bool | str | None
 MoneyText = Annotated[str, Field(description='decimal string, e.g. "1200.00"', examples=["1200.00"])]
 DateText = Annotated[Text, Field(default=None, json_schema_extra={"format": "date"}, examples=["2026-01-15"])]
+
+INSTANT_RANGE = "an instant that falls between the years 1 and 9999 in UTC"
+
+
+def _utc_instant(value: datetime) -> datetime:
+    """An aware UTC datetime (naive ones are in the server's time zone, as Django reads them).
+    ``0001-01-01T00:01:00+01:00`` is a valid ISO 8601 instant whose UTC form is before year 1:
+    a 422 here rather than an OverflowError (a 500) in the database layer."""
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(INSTANT_RANGE) from None
+
+
+Instant = Annotated[datetime, AfterValidator(_utc_instant)]
 
 # -- errors and pages ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from relance.api.models import ApiToken
 from relance.api.services import token_hash, token_split
 from relance.core.errors import NotFound, ValidationFailed
+from relance.core.text import fold
 from relance.ledger.models import (
     Allocation,
     Contact,
@@ -120,7 +121,7 @@ def customer_list(
     if currency:
         customers = customers.filter(currency=currency.upper())
     if search:
-        customers = customers.filter(Q(name__icontains=search) | Q(external_ref__icontains=search))
+        customers = customers.filter(search_text__contains=fold(search))  # no accents, no case
     return _since(customers, updated_since)
 
 

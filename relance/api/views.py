@@ -1,7 +1,7 @@
 """The endpoints. Thin: pick the entity the caller may see, call a selector or the ingestion
 layer, shape the JSON. (No ``from __future__ import annotations`` here: Ninja reads the hints.)"""
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -25,7 +25,7 @@ ERRORS: dict[int, Any] = {
     404: s.ErrorOut,
     422: s.ErrorOut,
 }
-WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: s.ErrorOut}
+WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: s.ErrorOut, 413: s.ErrorOut}
 
 EntityName = Query(None, description="entity name; may be left out when you can see only one")
 Cursor = Query(None, description="next_cursor of the previous page")
@@ -87,7 +87,7 @@ def customer_list(
     segment: str | None = None,
     currency: str | None = None,
     q: str | None = SearchText,
-    updated_since: datetime | None = UpdatedSince,
+    updated_since: s.Instant | None = UpdatedSince,
     order: Literal["id", "updated_at", "customer_ref", "name"] = "id",
     cursor: str | None = Cursor,
     limit: int = Limit,
@@ -152,7 +152,7 @@ def contact_list(
     request: HttpRequest,
     entity: str | None = EntityName,
     customer_ref: str | None = None,
-    updated_since: datetime | None = UpdatedSince,
+    updated_since: s.Instant | None = UpdatedSince,
     order: Literal["id", "updated_at"] = "id",
     cursor: str | None = Cursor,
     limit: int = Limit,
@@ -222,7 +222,7 @@ def invoice_list(
     due_before: date | None = DueBefore,
     issued_after: date | None = IssuedAfter,
     issued_before: date | None = IssuedBefore,
-    updated_since: datetime | None = UpdatedSince,
+    updated_since: s.Instant | None = UpdatedSince,
     order: Literal["id", "updated_at", "invoice_ref", "due_date", "issue_date"] = "id",
     cursor: str | None = Cursor,
     limit: int = Limit,
@@ -303,7 +303,7 @@ def credit_note_list(
     customer_ref: str | None = None,
     date_from: date | None = DateFrom,
     date_to: date | None = DateTo,
-    updated_since: datetime | None = UpdatedSince,
+    updated_since: s.Instant | None = UpdatedSince,
     order: Literal["id", "updated_at", "credit_note_ref", "date"] = "id",
     cursor: str | None = Cursor,
     limit: int = Limit,
@@ -371,7 +371,7 @@ def payment_list(
     customer_ref: str | None = None,
     date_from: date | None = DateFrom,
     date_to: date | None = DateTo,
-    updated_since: datetime | None = UpdatedSince,
+    updated_since: s.Instant | None = UpdatedSince,
     order: Literal["id", "updated_at", "payment_ref", "date"] = "id",
     cursor: str | None = Cursor,
     limit: int = Limit,
@@ -442,7 +442,7 @@ def allocation_list(
     credit_note_ref: str | None = None,
     date_from: date | None = DateFrom,
     date_to: date | None = DateTo,
-    updated_since: datetime | None = UpdatedSince,
+    updated_since: s.Instant | None = UpdatedSince,
     order: Literal["id", "updated_at", "date"] = "id",
     cursor: str | None = Cursor,
     limit: int = Limit,

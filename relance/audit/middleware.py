@@ -15,7 +15,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from relance.audit.context import AuditContext, audit_context_set
-from relance.audit.services import client_ip
+from relance.common.client import client_ip
 
 logger = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Request-ID"

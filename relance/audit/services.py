@@ -18,10 +18,14 @@ from django.utils import timezone
 
 from relance.audit.context import audit_context
 from relance.audit.models import AuditEvent
+from relance.common.client import client_ip
 
-# Fields never copied into an event: secrets, and bookkeeping that changes on every save.
+# Fields never copied into an event: secrets, bookkeeping that changes on every save, and copies
+# derived from other fields (``search_text``: the folded name, reference… of the ledger).
 SECRET_FIELDS = frozenset({"password", "secret", "secret_hash", "code_hash"})
-SKIPPED_FIELDS = frozenset({"created_at", "updated_at", "last_login", "last_used_at", "last_used_step"})
+SKIPPED_FIELDS = frozenset(
+    {"created_at", "updated_at", "last_login", "last_used_at", "last_used_step", "search_text"}
+)
 REDACTED = "•••"
 MAX_TEXT = 2000
 
@@ -80,13 +84,6 @@ def object_entity_id(instance: Any) -> int | None:
 
         return Customer.objects.filter(pk=customer_id).values_list("entity_id", flat=True).first()
     return None
-
-
-def client_ip(request: Any) -> str | None:
-    """REMOTE_ADDR; behind a proxy the production settings' proxy sets it (we do not trust
-    X-Forwarded-For from the client)."""
-    address = (getattr(request, "META", {}) or {}).get("REMOTE_ADDR") or None
-    return address
 
 
 def _actor(actor: Any) -> tuple[Any, Any, str, Any, str, str | None]:

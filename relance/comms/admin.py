@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from relance.common.widgets import SourceTextarea
 from relance.comms import defaults
-from relance.comms.models import MessageTemplate
+from relance.comms.models import CommsSettings, MessageTemplate
 from relance.comms.rendering import TemplateError
 from relance.comms.services import message_template_check
 
@@ -21,8 +22,8 @@ class MessageTemplateForm(forms.ModelForm):
         model = MessageTemplate
         fields = ["entity", "key", "channel", "language", "subject", "body_text", "body_html"]
         widgets = {
-            "body_text": forms.Textarea(attrs={"rows": 18, "cols": 100, "style": "font-family: monospace"}),
-            "body_html": forms.Textarea(attrs={"rows": 18, "cols": 100, "style": "font-family: monospace"}),
+            "body_text": SourceTextarea(rows=18, cols=100),
+            "body_html": SourceTextarea(rows=18, cols=100),
         }
 
     def clean(self) -> dict[str, Any]:
@@ -34,6 +35,10 @@ class MessageTemplateForm(forms.ModelForm):
                 body_text=data.get("body_text", ""),
                 body_html=data.get("body_html", ""),
                 name=f"{data.get('key', '')} [{data.get('channel', '')}, {data.get('language', '')}]",
+                entity=data.get("entity"),
+                key=data.get("key", ""),
+                channel=data.get("channel", "email"),
+                language=data.get("language", ""),
             )
         except TemplateError as exc:
             field = next((parts[part] for part in parts if exc.template.endswith(f" {part}")), None)
@@ -80,3 +85,8 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             }
         )
         return format_html('<a href="/comms/preview/?{}">preview</a>', query)
+
+
+@admin.register(CommsSettings)
+class CommsSettingsAdmin(admin.ModelAdmin):
+    list_display = ["entity", "on_broken_template", "updated_at"]

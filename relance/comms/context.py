@@ -9,6 +9,7 @@ variables are documented in docs/communications.md ("Templates").
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -189,12 +190,6 @@ def plain(value: Any, *, depth: int = 0) -> Any:
 
 
 def entity_info(entity: Entity) -> EntityInfo:
-    logo_url = ""
-    if entity.logo:
-        try:
-            logo_url = absolute_url(entity.logo.url)
-        except ValueError:
-            logo_url = ""
     return EntityInfo(
         name=entity.name,
         legal_name=entity.legal_name,
@@ -207,8 +202,17 @@ def entity_info(entity: Entity) -> EntityInfo:
         registration_id=entity.registration_id,
         primary_colour=entity.primary_colour,
         accent_colour=entity.accent_colour,
-        logo_url=logo_url,
+        logo_url=absolute_url(entity_logo_path(entity)) if entity.logo else "",
     )
+
+
+def entity_logo_path(entity: Entity) -> str:
+    """Where the entity's logo is served (``relance.comms.views.entity_logo``): the media folder is
+    not served, so ``entity.logo.url`` would be a 404. ``?v=`` changes with the file."""
+    from django.urls import reverse
+
+    version = hashlib.blake2b((entity.logo.name or "").encode(), digest_size=4).hexdigest()
+    return f"{reverse('comms:entity_logo', args=[entity.pk])}?v={version}"
 
 
 def invoice_lines(
@@ -325,8 +329,19 @@ def _invoice_refs(lines: Sequence[InvoiceLine], limit: int = 3) -> str:
 
 def _event_details(*, customer: Customer, key: str, as_of: date, labels: Mapping[str, str]) -> dict[str, Any]:
     """Promise, dispute, instalment or payment details for the keys that speak of one."""
-    details: dict[str, Any] = {"promise": None, "dispute": None, "installment": None, "payment": None}
-    if key in ("promise_confirmation", "broken_promise"):
+    details: dict[str, Any] = {
+        "promise": None,
+        "dispute": None,
+        "installment": None,
+        "payment": None,
+        "plan": None,
+        "statement": None,
+    }
+    if key in ("plan_confirmation", "plan_request_decided"):
+        details["plan"] = _plan_details(customer=customer, key=key, as_of=as_of)
+    elif key == STATEMENT_KEY:
+        details["statement"] = statement_summary(customer=customer, as_of=as_of)
+    elif key in ("promise_confirmation", "broken_promise"):
         from relance.dunning.models import Promise
 
         promise = (
@@ -403,6 +418,137 @@ def _event_details(*, customer: Customer, key: str, as_of: date, labels: Mapping
                 "date": payment.date,
             }
     return details
+
+
+STATEMENT_KEY = "statement"
+
+
+def _schedule(plan: Any) -> dict[str, Any]:
+    rows = list(plan.installments.order_by("sequence"))
+    return {
+        "count": len(rows),
+        "currency": plan.currency,
+        "total": sum((row.amount for row in rows), Decimal(0)),
+        "first_due": rows[0].due_date if rows else None,
+        "installments": tuple(
+            {"sequence": row.sequence, "due_date": row.due_date, "amount": row.amount} for row in rows
+        ),
+    }
+
+
+def _plan_details(*, customer: Customer, key: str, as_of: date) -> dict[str, Any] | None:
+    """The payment plan a plan message speaks of: the newest one (``plan_confirmation``), or the
+    newest decided request and its plan (``plan_request_decided``: ``approved``, ``note``)."""
+    from relance.dunning.models import PaymentPlan
+
+    if key == "plan_request_decided":
+        from relance.portal.models import PlanRequest
+
+        request = (
+            PlanRequest.objects.filter(customer=customer, decided_at__isnull=False)
+            .select_related("plan")
+            .order_by("-decided_at", "-id")
+            .first()
+        )
+        if request is None:
+            return None
+        schedule = _schedule(request.plan) if request.plan is not None else {}
+        return {"approved": request.status == "approved", "note": request.decision_note, **schedule}
+    plan = (
+        PaymentPlan.objects.filter(customer=customer, starts_on__lte=as_of)
+        .order_by("-starts_on", "-id")
+        .first()
+    )
+    return {"approved": True, "note": "", **_schedule(plan)} if plan is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class StatementTotal:
+    """One currency of a statement. ``balance`` = open invoices − unapplied cash and credits."""
+
+    currency: str
+    due: Decimal
+    not_due: Decimal
+    disputed: Decimal
+    unapplied: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class UnappliedItem:
+    kind: str  # "payment" or "credit_note"
+    ref: str
+    date: date
+    currency: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DisputedItem:
+    invoice_ref: str
+    currency: str
+    amount: Decimal
+    opened_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """All open items of a customer on a date: what is due, what is not yet, what is disputed, and
+    the cash and credits not yet applied."""
+
+    as_of: date
+    due: tuple[InvoiceLine, ...]
+    not_due: tuple[InvoiceLine, ...]
+    disputed: tuple[DisputedItem, ...]
+    unapplied: tuple[UnappliedItem, ...]
+    totals: tuple[StatementTotal, ...]
+
+
+def statement_summary(*, customer: Customer, as_of: date) -> Statement:
+    """The statement of ``customer`` on ``as_of``: the open items with what may be asked for
+    (``relance.dunning.selectors.owed_summary``, the same figures as every message), the open
+    disputes and each payment or credit note not yet matched."""
+    from relance.dunning.selectors import dispute_list_open
+
+    summary = _owed(customer=customer, as_of=as_of, invoices=None)
+    lines = _lines_of(summary)
+    disputed = tuple(
+        DisputedItem(
+            invoice_ref=row.invoice.external_ref,
+            currency=row.invoice.currency,
+            amount=row.amount,
+            opened_on=row.opened_on,
+        )
+        for row in dispute_list_open(entity=customer.entity, on=as_of).filter(customer=customer)
+    )
+    unapplied = [
+        UnappliedItem(item.kind, item.ref, item.date, item.currency, item.left) for item in summary.unapplied
+    ]
+    totals = []
+    for currency in sorted({line.currency for line in lines} | {item.currency for item in unapplied}):
+        due = sum((line.owed for line in lines if line.currency == currency and line.overdue), Decimal(0))
+        not_due = sum(
+            (line.owed for line in lines if line.currency == currency and not line.overdue), Decimal(0)
+        )
+        cash = sum((item.amount for item in unapplied if item.currency == currency), Decimal(0))
+        totals.append(
+            StatementTotal(
+                currency=currency,
+                due=due,
+                not_due=not_due,
+                disputed=sum((item.amount for item in disputed if item.currency == currency), Decimal(0)),
+                unapplied=cash,
+                balance=due + not_due - cash,
+            )
+        )
+    return Statement(
+        as_of=as_of,
+        due=tuple(line for line in lines if line.overdue),
+        not_due=tuple(line for line in lines if not line.overdue),
+        disputed=disputed,
+        unapplied=tuple(unapplied),
+        totals=tuple(totals),
+    )
 
 
 def _late_charges(
@@ -554,7 +700,7 @@ def message_context(
         **_event_details(customer=customer, key=template_key, as_of=as_of, labels=labels),
     }
     for name, value in (extra or {}).items():
-        if name in ("promise", "dispute", "installment", "payment"):
+        if name in ("promise", "dispute", "installment", "payment", "plan"):
             values[name] = plain(value)
     values["phrases"] = _phrases(language, values, template_key)
     return MessageContext(

@@ -42,3 +42,27 @@ class MessageTemplate(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.key} [{self.channel}, {self.language}] of {self.entity}"
+
+
+class BrokenTemplatePolicy(models.TextChoices):
+    FAIL = "fail", "Fail the message (it is queued as failed, with the error)"
+    SHIPPED_DEFAULT = "shipped_default", "Use the shipped default template instead"
+
+
+class CommsSettings(BaseModel):
+    """An entity's choices about its messages that are not wording."""
+
+    entity = models.OneToOneField(Entity, on_delete=models.CASCADE, related_name="comms_settings")
+    on_broken_template = models.CharField(
+        max_length=20,
+        choices=BrokenTemplatePolicy.choices,
+        default=BrokenTemplatePolicy.FAIL,
+        help_text="What queueing does with a message whose stored template fails to render",
+    )
+
+    class Meta:
+        verbose_name = "communication settings"
+        verbose_name_plural = "communication settings"
+
+    def __str__(self) -> str:
+        return f"communication settings of {self.entity}"

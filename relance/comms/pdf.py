@@ -23,14 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from relance.comms.types import RenderedMessage
+from relance.core.formatting import format_day, format_money, format_number
 
 if TYPE_CHECKING:
     from weasyprint import CSS
@@ -259,13 +257,6 @@ def language_of(language: str | None) -> str:
     return code.split("-")[0] if code.split("-")[0] in LABELS else "en"
 
 
-def babel_locale(language: str) -> Locale:
-    try:
-        return Locale.parse(language.replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        return Locale.parse("en")
-
-
 def paper_for(country: str) -> str:
     """US letter where the post uses it, A4 everywhere else."""
     return "letter" if (country or "").upper() in LETTER_PAPER_COUNTRIES else "A4"
@@ -434,11 +425,11 @@ class Remittance:
 
 
 def _remittance(
-    *, entity: Entity, amount: Decimal | None, currency: str, reference: str, locale: Locale, body: str
+    *, entity: Entity, amount: Decimal | None, currency: str, reference: str, language: str, body: str
 ) -> Remittance | None:
     if not entity.iban and not reference:
         return None
-    amount_text = format_currency(amount, currency, locale=locale) if amount and currency else ""
+    amount_text = format_money(amount, currency, language) if amount and currency else ""
     qr = (
         ""
         if _has_qr(body)
@@ -493,9 +484,8 @@ def _document(
 ) -> str:
     lang = language_of(language)
     labels = LABELS[lang]
-    locale = babel_locale(lang)
     place = _place(entity)
-    day = format_date(on, format="long", locale=locale)
+    day = format_day(on, lang, "long")
     return render_to_string(
         "comms/pdf/pdf_letter.html",
         {
@@ -546,7 +536,7 @@ def letter_html(
         amount=rendered.amount_due,
         currency=rendered.currency,
         reference=rendered.rf_reference,
-        locale=babel_locale(lang),
+        language=lang,
         body=body,
     )
     return _document(
@@ -614,6 +604,8 @@ class StatementLine:
     open_amount: Decimal
     days_past_due: int | None
     bucket: str
+    disputed: Decimal = Decimal(0)
+    """Under dispute: left out of ``open_amount`` (what is due), shown apart."""
 
 
 @dataclass(frozen=True)
@@ -645,55 +637,45 @@ def _bucket(days_past_due: int, bounds: Sequence[int], names: Sequence[str]) -> 
 
 
 def statement_lines(*, customer: Customer, as_of: date, labels: Mapping[str, str]) -> list[StatementLine]:
-    """The customer's open items as of ``as_of``: invoices, open credit notes and unapplied payments."""
-    from relance.ledger.models import CreditNote, Payment
-    from relance.ledger.selectors import STILL_OWED, allocated_total, invoice_list_with_open
+    """The customer's open items as of ``as_of``: invoices (what is due: open minus disputed,
+    ``relance.dunning.selectors.owed_summary``, as in every message and the portal), open credit
+    notes and unapplied payments."""
+    from relance.dunning.selectors import owed_summary
 
     bounds = aging_bounds()
     names = _bucket_labels(labels, bounds)
     lines = []
-    invoices = (
-        invoice_list_with_open(entity=customer.entity, as_of=as_of)
-        .filter(customer=customer, open_amount__gt=STILL_OWED)
-        .order_by("due_date", "external_ref")
-    )
-    for invoice in invoices:
-        days = (as_of - invoice.due_date).days
+    summary = owed_summary(customer=customer, as_of=as_of)
+    for invoice in summary.lines:
+        days = invoice.days_past_due
         lines.append(
             StatementLine(
                 kind=labels["invoice"],
-                reference=invoice.external_ref,
+                reference=invoice.ref,
                 issue_date=invoice.issue_date,
                 due_date=invoice.due_date,
                 currency=invoice.currency,
                 amount=invoice.amount,
-                open_amount=Decimal(invoice.open_amount),
+                open_amount=invoice.owed,
                 days_past_due=max(days, 0),
                 bucket=_bucket(days, bounds, names),
+                disputed=invoice.disputed,
             )
         )
-    for model, field, kind in ((CreditNote, "credit_note", "credit_note"), (Payment, "payment", "payment")):
-        rows = (
-            model.objects.filter(customer=customer, date__lte=as_of)
-            .annotate(allocated=allocated_total(field, as_of))
-            .order_by("date", "external_ref")
+    for item in summary.unapplied:
+        lines.append(
+            StatementLine(
+                kind=labels[item.kind],
+                reference=item.ref,
+                issue_date=item.date,
+                due_date=None,
+                currency=item.currency,
+                amount=-item.amount,
+                open_amount=-item.left,
+                days_past_due=None,
+                bucket=names[0],  # unaged: with "not yet due", so the buckets add up to the balance
+            )
         )
-        for row in rows:
-            unallocated = row.amount - Decimal(row.allocated)
-            if unallocated > STILL_OWED:
-                lines.append(
-                    StatementLine(
-                        kind=labels[kind],
-                        reference=row.external_ref,
-                        issue_date=row.date,
-                        due_date=None,
-                        currency=row.currency,
-                        amount=-row.amount,
-                        open_amount=-unallocated,
-                        days_past_due=None,
-                        bucket=names[0],  # unaged: with "not yet due", so the buckets add up to the balance
-                    )
-                )
     return lines
 
 
@@ -745,34 +727,39 @@ def statement_html(
     entity = customer.entity
     lang = language_of(language or customer.language or entity.language)
     labels = LABELS[lang]
-    locale = babel_locale(lang)
     paper = _check_paper(paper or paper_for(customer.country or entity.country))
     bucket_names = _bucket_labels(labels, aging_bounds())
     lines = statement_lines(customer=customer, as_of=as_of, labels=labels)
     totals = statement_totals(lines, bucket_names)
 
     def money(amount: Decimal, currency: str) -> str:
-        return format_currency(amount, currency, locale=locale)
+        return format_money(amount, currency, lang)
 
     def day(value: date | None) -> str:
-        return format_date(value, format="short", locale=locale) if value else ""
+        return format_day(value, lang, "short") if value else ""
 
+    from relance.comms import defaults
+
+    under_review = defaults.labels(lang).get("under_review", "{amount}")
     body = render_to_string(
         "comms/pdf/pdf_statement_body.html",
         {
             "labels": labels,
-            "as_of": labels["as_of"].format(date=format_date(as_of, format="long", locale=locale)),
+            "as_of": labels["as_of"].format(date=format_day(as_of, lang, "long")),
             "rows": [
                 {
                     "kind": line.kind,
                     "reference": line.reference,
                     "issue_date": day(line.issue_date),
                     "due_date": day(line.due_date),
-                    "days_past_due": format_decimal(line.days_past_due, locale=locale)
-                    if line.days_past_due
-                    else "",
+                    "days_past_due": format_number(line.days_past_due, lang) if line.days_past_due else "",
                     "amount": money(line.amount, line.currency),
                     "open_amount": money(line.open_amount, line.currency),
+                    "under_review": (
+                        under_review.replace("{amount}", money(line.disputed, line.currency))
+                        if line.disputed
+                        else ""
+                    ),
                     "overdue": bool(line.days_past_due),
                 }
                 for line in lines
@@ -797,7 +784,7 @@ def statement_html(
         amount=due_now,
         currency=entity.currency if due_now else "",
         reference=reference,
-        locale=locale,
+        language=lang,
         body="",
     )
     return _document(

@@ -12,6 +12,7 @@ from relance.ledger.models import Entity
 UNKNOWN_TEMPLATE = (
     "no template {key!r} for channel {channel!r}: not shipped and not defined for entity {entity!r}"
 )
+UNKNOWN_SHIPPED = "no shipped template {key!r} for channel {channel!r}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +78,37 @@ def template_resolve(*, entity: Entity, key: str, channel: str, language: str) -
                 source=TemplateSource(subject=row.subject, text=row.body_text, html=row.body_html),
                 name=f"entity {entity.name}: {key} [{channel}, {candidate}]",
             )
-        if candidate in defaults.LANGUAGES:
-            shipped = defaults.default_source(key, channel, candidate)
-            if shipped is not None:
-                return ResolvedTemplate(
-                    key=key,
-                    channel=channel,
-                    language=candidate,
-                    origin="default",
-                    source=shipped,
-                    name=f"default {key} [{channel}, {candidate}]",
-                )
+        shipped = _shipped(key, channel, candidate)
+        if shipped is not None:
+            return shipped
     raise LookupError(UNKNOWN_TEMPLATE.format(key=key, channel=channel, entity=entity.name))
+
+
+def _shipped(key: str, channel: str, language: str) -> ResolvedTemplate | None:
+    source = defaults.default_source(key, channel, language) if language in defaults.LANGUAGES else None
+    if source is None:
+        return None
+    return ResolvedTemplate(
+        key=key,
+        channel=channel,
+        language=language,
+        origin="default",
+        source=source,
+        name=f"default {key} [{channel}, {language}]",
+    )
+
+
+def shipped_resolve(*, key: str, channel: str, language: str) -> ResolvedTemplate:
+    """The shipped default for (key, channel) in ``language`` or its fallbacks, ignoring the
+    entity's own templates (used when the entity's template is broken).
+
+    Raises ``LookupError`` when no shipped template has the key.
+    """
+    for candidate in language_candidates(language):
+        shipped = _shipped(key, channel, candidate)
+        if shipped is not None:
+            return shipped
+    raise LookupError(UNKNOWN_SHIPPED.format(key=key, channel=channel))
 
 
 def template_overview(*, entity: Entity) -> list[TemplateOverview]:

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from relance.comms import defaults
-from relance.comms.context import Links, message_context
+from relance.comms.context import STATEMENT_KEY, Links, message_context
 from relance.comms.links import opt_out_url, pay_url_for, placeholder_portal_url, portal_url
 from relance.comms.models import MessageTemplate
 from relance.comms.rendering import TemplateError, TemplateSource, check_template, render_template
-from relance.comms.selectors import ResolvedTemplate, template_resolve
+from relance.comms.selectors import ResolvedTemplate, shipped_resolve, template_resolve
 from relance.comms.types import Attachment, RenderedMessage
-from relance.ledger.models import Contact, Customer, Invoice
+from relance.core.filenames import download_filename
+from relance.ledger.models import Contact, Customer, Entity, Invoice
 
 logger = logging.getLogger(__name__)
 
 OPT_OUT_CHANNELS = ("email", "sms")
+BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 STATEMENT_TONES = ("firm", "final")
 DEFAULT_HOLD_DAYS = 7
 QR_FORMAT = {"email": "png", "letter": "svg"}
@@ -84,7 +88,7 @@ def _statement(customer: Customer, as_of: date, language: str) -> Attachment | N
         return None
     content = statement_pdf(customer=customer, as_of=as_of, language=language)
     return Attachment(
-        filename=f"statement-{customer.external_ref}-{as_of.isoformat()}.pdf",
+        filename=download_filename(f"statement-{customer.external_ref}-{as_of.isoformat()}", "pdf"),
         content_type="application/pdf",
         content=content,
     )
@@ -104,6 +108,7 @@ def message_render(
     extra: Mapping[str, object] | None = None,
     draft: TemplateSource | None = None,
     preview: bool = False,
+    shipped_default: bool = False,
 ) -> RenderedMessage:
     """Render ``template_key`` for ``customer`` on ``channel`` as of ``as_of``.
 
@@ -113,11 +118,14 @@ def message_render(
     ``TemplateError`` (with the template's name and line) when the template is broken, and
     ``LookupError`` when no template has the key. ``draft`` renders an unsaved template instead
     (the preview of an edit, before it is saved); ``preview`` links to the placeholder portal page
-    instead of issuing a real portal link (a preview must not create links).
+    instead of issuing a real portal link (a preview must not create links). ``shipped_default``
+    skips the entity's own templates (the fallback when the entity's template is broken).
     """
     entity = customer.entity
     wanted = message_language(customer=customer, contact=contact, language=language)
-    if draft is None:
+    if shipped_default:
+        resolved = shipped_resolve(key=template_key, channel=channel, language=wanted)
+    elif draft is None:
         resolved = template_resolve(entity=entity, key=template_key, channel=channel, language=wanted)
     else:
         resolved = ResolvedTemplate(
@@ -161,13 +169,18 @@ def message_render(
         )
     values["subject"] = subject
     text = render_template(source.text, values, name=f"{resolved.name} text", html=False).strip() + "\n"
+    text = BLANK_LINES.sub("\n\n", text)  # a paragraph left empty by its condition leaves no gap
     html = (
         render_template(source.html, values, name=f"{resolved.name} html", html=True) if source.html else ""
     )
     if channel in ("sms", "portal", "call"):
         text = text.strip()
     attachments: list[Attachment] = []
-    if channel == "email" and context.tone in STATEMENT_TONES and spec.audience == "customer":
+    if (
+        channel == "email"
+        and spec.audience == "customer"
+        and (context.tone in STATEMENT_TONES or template_key == STATEMENT_KEY)
+    ):
         statement = _statement(customer, as_of, resolved.language)
         if statement is not None:
             attachments.append(statement)
@@ -186,12 +199,102 @@ def message_render(
     )
 
 
-def message_template_check(*, subject: str, body_text: str, body_html: str, name: str) -> None:
-    """Compile the three parts in the sandbox; raises ``TemplateError`` naming the part and line."""
+def message_template_check(
+    *,
+    subject: str,
+    body_text: str,
+    body_html: str,
+    name: str,
+    entity: Entity | None = None,
+    key: str = "",
+    channel: str = "email",
+    language: str = "",
+) -> None:
+    """Compile the three parts in the sandbox, then (given the entity) render them against a sample
+    customer in every language it may be sent in; raises ``TemplateError`` naming the part and line.
+
+    Compiling alone lets ``{{ cusomer.name }}`` through (it fails only when rendered), and a failure
+    at queue time would stop a whole run: so a template is refused when it is saved.
+    """
     check_template(subject, name=f"{name} subject", html=False)
     check_template(body_text, name=f"{name} text", html=False)
     if body_html:
         check_template(body_html, name=f"{name} html", html=True)
+    if entity is not None and key:
+        source = TemplateSource(subject=subject, text=body_text, html=body_html)
+        template_sample_render(entity=entity, key=key, channel=channel, language=language, source=source)
+
+
+SAMPLE_REF = "SAMPLE-{token}"
+"""The sample customer's reference (a random token: never one of the entity's own)."""
+
+
+class _SampleDone(Exception):
+    """Raised to roll the sample customer back once the template has rendered."""
+
+
+def sample_languages(*, entity: Entity, language: str) -> tuple[str, ...]:
+    """The languages a template of ``language`` may be rendered in: its own, and for the fallback
+    language (used when a customer's language has no template) every language the entity's
+    customers use, or every shipped language when it has none yet."""
+    if language and language != defaults.FALLBACK_LANGUAGE:
+        return (language,)
+    used = {code for code in entity.customers.values_list("language", flat=True).distinct() if code}
+    return tuple(dict.fromkeys([defaults.FALLBACK_LANGUAGE, *sorted(used or defaults.LANGUAGES)]))
+
+
+def template_sample_render(
+    *, entity: Entity, key: str, channel: str, language: str, source: TemplateSource
+) -> None:
+    """Render ``source`` for a sample customer (two invoices, one overdue, a billing contact),
+    created in a savepoint that is rolled back: nothing stays, no link is issued."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    for code in sample_languages(entity=entity, language=language):
+        try:
+            with transaction.atomic():
+                customer = Customer.objects.create(
+                    entity=entity,
+                    external_ref=SAMPLE_REF.format(token=secrets.token_hex(6)),
+                    name="Sample Customer Ltd",
+                    currency=entity.currency,
+                    language=code,
+                )
+                contact = Contact.objects.create(
+                    customer=customer,
+                    name="Sam Sample",
+                    role="billing",
+                    email="sam@sample.invalid",
+                    postal_address="1 Sample Street\n00000 Sample Town",
+                )
+                invoices = [
+                    Invoice.objects.create(
+                        entity=entity,
+                        customer=customer,
+                        external_ref=f"SAMPLE-INV-{number}",
+                        issue_date=today - timedelta(days=days + 30),
+                        due_date=today - timedelta(days=days),
+                        currency=entity.currency,
+                        amount=Decimal(amount),
+                    )
+                    for number, days, amount in ((1, 30, "1200.00"), (2, -10, "345.67"))
+                ]
+                message_render(
+                    customer=customer,
+                    template_key=key,
+                    channel=channel,
+                    as_of=today,
+                    invoices=invoices,
+                    contact=contact,
+                    language=code,
+                    draft=source,
+                    preview=True,
+                )
+                raise _SampleDone
+        except _SampleDone:
+            continue
 
 
 def message_template_save(
@@ -205,9 +308,16 @@ def message_template_save(
     body_html: str = "",
     user: Any = None,
 ) -> MessageTemplate:
-    """Create or replace an entity's template after checking that it compiles."""
+    """Create or replace an entity's template after checking that it renders for a sample customer."""
     message_template_check(
-        subject=subject, body_text=body_text, body_html=body_html, name=f"{key} [{channel}, {language}]"
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        name=f"{key} [{channel}, {language}]",
+        entity=entity,
+        key=key,
+        channel=channel,
+        language=language,
     )
     template, _ = MessageTemplate.objects.update_or_create(
         entity=entity,

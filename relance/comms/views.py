@@ -10,8 +10,10 @@ from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET
 
-from relance.api.selectors import entities_for_user
+from relance.accounts.selectors import customer_scope, entities_for_user
+from relance.common.security import csp_update
 from relance.comms import defaults
 from relance.comms.links import portal_token_load
 from relance.comms.rendering import TemplateError, TemplateSource
@@ -36,7 +38,8 @@ class PreviewRequest:
 
 
 def _preview_request(request: HttpRequest) -> PreviewRequest | None:
-    """The customer among the entities the user may see (another entity's customer is a 404)."""
+    """The customer among those the user may see (``customer_scope``): another entity's, or for a
+    sales owner another owner's, is a 404."""
     ref = request.GET.get("customer", "").strip()
     visible = entities_for_user(request.user)
     entity_name = request.GET.get("entity", "").strip()
@@ -47,8 +50,8 @@ def _preview_request(request: HttpRequest) -> PreviewRequest | None:
     if not ref:
         return None
     customer = (
-        Customer.objects.select_related("entity", "collector", "sales_owner")
-        .filter(entity__in=visible, external_ref=ref)
+        customer_scope(request.user, Customer.objects.filter(entity__in=visible, external_ref=ref))
+        .select_related("entity", "collector", "sales_owner")
         .order_by("entity__name")
         .first()
     )
@@ -103,6 +106,7 @@ def _source(asked: PreviewRequest) -> TemplateSource | None:
 
 
 @login_required
+@csp_update(style_src="'self' 'unsafe-inline'")  # the e-mail's own styles, in the srcdoc iframe
 def preview(request: HttpRequest) -> HttpResponse:
     """Subject, HTML (in a sandboxed iframe: no scripts, no same origin) and text of a message.
 
@@ -160,3 +164,50 @@ def portal_placeholder(request: HttpRequest, token: str) -> HttpResponse:
     except signing.BadSignature:
         raise Http404("invalid link") from None
     return render(request, "comms/portal_placeholder.html", {"expired": False})
+
+
+# Image types a logo may be served as, by their first bytes (never by the uploaded name).
+LOGO_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+LOGO_MAX_AGE = 86400
+
+
+def logo_content_type(head: bytes) -> str | None:
+    """``image/…`` from the file's first bytes (PNG, JPEG, GIF, WebP, SVG), None for anything else."""
+    for signature, content_type in LOGO_SIGNATURES:
+        if head.startswith(signature):
+            return content_type
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
+        return "image/svg+xml"
+    return None
+
+
+@require_GET
+def entity_logo(request: HttpRequest, entity_id: int) -> HttpResponse:
+    """The entity's logo, public (e-mails and the portal link it; mail clients send no cookie).
+
+    Served only when it is an image; an SVG gets a CSP that runs nothing in it."""
+    entity = Entity.objects.filter(pk=entity_id).exclude(logo="").first()
+    if entity is None:
+        raise Http404("no logo")
+    try:
+        with entity.logo.open("rb") as handle:
+            content = handle.read()
+    except (FileNotFoundError, OSError):
+        raise Http404("no logo") from None
+    content_type = logo_content_type(content[:512])
+    if content_type is None:
+        raise Http404("the logo is not an image")
+    response = HttpResponse(content, content_type=content_type)
+    response["Cache-Control"] = f"public, max-age={LOGO_MAX_AGE}"
+    response["X-Content-Type-Options"] = "nosniff"
+    if content_type == "image/svg+xml":
+        response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    return response

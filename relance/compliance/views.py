@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from relance.common.client import client_ip
 from relance.compliance import links, selectors, services
 from relance.compliance.models import PreferenceSource
 from relance.compliance.texts import opt_out_texts, page_language
@@ -55,7 +56,7 @@ def opt_out(request: HttpRequest, token: str) -> HttpResponse:
             channel=channel,
             opted_out=True,
             source=PreferenceSource.ONE_CLICK,
-            detail=f"one-click POST from {request.META.get('REMOTE_ADDR', '')}",
+            detail=f"one-click POST from {client_ip(request) or ''}",
         )
         return HttpResponse("Unsubscribed.\n", content_type="text/plain")
     view = csrf_protect(_opt_out_page)
@@ -71,7 +72,7 @@ def _opt_out_page(request: HttpRequest, contact: Contact, channel: str) -> HttpR
             channel=channel,
             opted_out=True,
             source=PreferenceSource.LINK,
-            detail=f"confirmed on the opt-out page from {request.META.get('REMOTE_ADDR', '')}",
+            detail=f"confirmed on the opt-out page from {client_ip(request) or ''}",
         )
         done = True
     address = contact.email if channel == "email" else contact.phone if channel in {"sms", "phone"} else ""

@@ -1,9 +1,11 @@
 """Validation and normalisation of identifiers: IBAN/BIC (schwifty), phone numbers (phonenumbers),
-tax ids (python-stdnum), ISO country and language codes. Pure: no Django.
+tax ids (python-stdnum), ISO country and language codes, and the plain-text rule for refs and
+names. Pure: no Django.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import phonenumbers
@@ -97,3 +99,29 @@ def normalise_tax_id(value: str, country: str) -> str:
     if kind == "vat" and not compact.upper().startswith(prefix) and cleaned.upper().startswith(prefix):
         return prefix + compact
     return compact
+
+
+# C0 and C1 control characters (NUL, TAB, CR, LF, ESC that starts ANSI sequences, DEL, …) and the
+# Unicode bidirectional controls (LRM/RLM, embeddings and overrides, isolates) that make text show
+# in another order than it is stored ("Trojan Source"). Refs, names and every other one-line text
+# field refuse them; multi-line fields (a postal address) allow LF and CR only.
+UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+UNSAFE_MULTILINE_TEXT = re.compile(
+    "[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+PLAIN_TEXT_EXPECTED = "text without control characters (NUL, tab, CR/LF, ESC, …) or bidirectional controls"
+PLAIN_MULTILINE_EXPECTED = "text without control characters other than line breaks, or bidirectional controls"
+
+
+def has_unsafe_text(value: str, *, multiline: bool = False) -> bool:
+    return (UNSAFE_MULTILINE_TEXT if multiline else UNSAFE_TEXT).search(value) is not None
+
+
+def check_plain_text(value: str, *, multiline: bool = False) -> str:
+    """``value`` unchanged, or ``ValidationFailed`` when it holds a character that would let it
+    forge log or e-mail header lines, recolour a terminal, or read differently than it is stored."""
+    if has_unsafe_text(value, multiline=multiline):
+        raise ValidationFailed(
+            f"expected {PLAIN_MULTILINE_EXPECTED if multiline else PLAIN_TEXT_EXPECTED}, found {value[:80]!r}"
+        )
+    return value

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.numbers import get_currency_precision, list_currencies
 
 from relance.core.errors import ValidationFailed
 
@@ -43,16 +43,25 @@ def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
 
 
+# Money columns are ``max_digits=18, decimal_places=4``: at most 14 digits before the point.
+MAX_INTEGER_DIGITS = 14
+
+
 def parse_amount(text: str | int | Decimal) -> Decimal:
-    """Parse a decimal-point amount (``1234.50``). Rejects floats, thousands separators and NaN."""
+    """Parse a decimal-point amount (``1234.50``). Rejects floats, thousands separators, NaN and
+    Infinity, digits other than ASCII (``Decimal`` reads "１２３") and amounts no column can hold."""
     if isinstance(text, float):  # pragma: no cover - defensive: floats never carry money here
         raise ValidationFailed("amounts must not be floats")
+    if isinstance(text, str) and not text.isascii():
+        raise ValidationFailed(f"not a decimal number: {text!r}")
     try:
         value = Decimal(str(text).strip())
     except (InvalidOperation, ValueError):
         raise ValidationFailed(f"not a decimal number: {text!r}") from None
     if not value.is_finite():
         raise ValidationFailed(f"not a finite number: {text!r}")
+    if value and value.adjusted() >= MAX_INTEGER_DIGITS:
+        raise ValidationFailed(f"too large for an amount (at most {MAX_INTEGER_DIGITS} digits): {text!r}")
     return value
 
 
@@ -118,7 +127,10 @@ class Money:
         return [Money(Decimal(units) * step, self.currency) for units in shares]
 
     def format(self, locale: str = "en") -> str:
-        return format_currency(self.amount, self.currency, locale=locale)
+        """For people, in ``locale`` (a language code): ``relance.core.formatting.format_money``."""
+        from relance.core.formatting import format_money
+
+        return format_money(self.amount, self.currency, locale)
 
     def __str__(self) -> str:
         return f"{self.amount.quantize(quantum(self.currency))} {self.currency}"

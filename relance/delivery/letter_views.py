@@ -1,7 +1,7 @@
-"""Download a stored letter (the PDF the letter channel rendered): signed-in users of its entity only.
+"""Download a stored letter (the PDF the letter channel rendered): signed-in users who may see its customer.
 
-Mounted by relance/delivery/urls.py as ``letters/<int:message_pk>/pdf`` (name ``delivery:letter_pdf``).
-A message of an entity the user may not see answers 404, exactly like one that does not exist.
+Mounted by relance/delivery/urls.py as ``letters/<id:message_pk>/pdf`` (name ``delivery:letter_pdf``).
+A message to a customer the user may not see (``customer_scope``) answers 404, exactly like one that does not exist.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest
 
+from relance.accounts.selectors import customer_scope
 from relance.delivery.models import OutboundMessage
-from relance.web.access import entities_for_user
 
 LETTER_PREFIX = "letter-"
 
@@ -18,7 +18,7 @@ LETTER_PREFIX = "letter-"
 @login_required
 def letter_pdf_download(request: HttpRequest, message_pk: int) -> FileResponse:
     message = (
-        OutboundMessage.objects.filter(pk=message_pk, entity__in=entities_for_user(request.user))
+        customer_scope(request.user, OutboundMessage.objects.filter(pk=message_pk), customer_field="customer")
         .only("pk")
         .first()
     )

@@ -2,8 +2,9 @@
 
 A message is rendered once, when queued (``relance.comms``), and delivered by a channel backend
 (``relance.delivery.channels``). Its ``idempotency_key`` (run, customer, step, channel — or the caller's
-own key for messages outside runs) makes queueing it twice impossible; its ``message_id`` is derived
-from the key so that a provider or mail server sees the same Message-ID on every attempt.
+own key for messages outside runs) makes queueing it twice impossible; its ``message_id`` is random,
+made once when queued, so that a provider or mail server sees the same Message-ID on every attempt
+and nobody can guess it to forge a tracking event.
 """
 
 from __future__ import annotations

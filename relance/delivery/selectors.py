@@ -99,3 +99,31 @@ def message_as_dict(message: OutboundMessage, *, events: bool = False) -> dict[s
         ]
         data["body_text"] = message.body_text
     return data
+
+
+# What a customer may read back in the portal: what went to them, on a channel they read, and left.
+CUSTOMER_CHANNELS = ("email", "sms", "letter")
+DELIVERED_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED)
+# ``headers`` flags of messages never shown back: ``internal`` (to the sales owner, with their
+# hold link) and ``one_time_secret`` (a sign-in or address code: shown, it would prove nothing).
+UNLISTED_FLAGS = ("internal", "one_time_secret")
+
+
+def customer_messages_sent(*, customer_ids: Sequence[int], limit: int = 100) -> list[OutboundMessage]:
+    """Messages actually sent to these customers' contacts, newest first, for the portal to list.
+
+    Not queued, failed or blocked ones (never sent), not call tasks (the collector's script), not
+    internal notices or one-time codes (``UNLISTED_FLAGS``): a reminder link forwarded to a
+    stranger must not show them a code that changes the billing address.
+    """
+    from relance.comms.defaults import KEYS
+
+    owner_keys = [key for key, spec in KEYS.items() if spec.audience != "customer"]
+    rows = OutboundMessage.objects.filter(
+        customer_id__in=list(customer_ids),
+        channel__in=CUSTOMER_CHANNELS,
+        status__in=DELIVERED_STATUSES,
+    ).exclude(template_key__in=owner_keys)
+    for flag in UNLISTED_FLAGS:
+        rows = rows.exclude(headers__has_key=flag)  # not ``=True``: NOT (NULL = true) drops every row
+    return list(rows.order_by("-sent_at", "-queued_at", "-id")[:limit])

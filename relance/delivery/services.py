@@ -6,7 +6,7 @@ the worker (``relance.delivery.worker``) delivers rows. See docs/adr/0004-outbox
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +19,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from relance.core.errors import RelanceError
+from relance.delivery.alerts import TemplateFailure, template_failure_alert
 from relance.delivery.models import (
     RETRYABLE,
+    CallTask,
     DeliveryEvent,
     DeliveryEventKind,
     MessageAttachment,
@@ -90,6 +92,7 @@ class EnqueueReport:
     by_channel: dict[str, int] = field(default_factory=dict)
     fallbacks: tuple[ChannelFallback, ...] = ()
     skipped: tuple[SkippedAction, ...] = ()
+    template_failures: tuple[TemplateFailure, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -99,10 +102,11 @@ class EnqueueReport:
             "by_channel": dict(self.by_channel),
             "fallbacks": [vars_of(item) for item in self.fallbacks],
             "skipped": [vars_of(item) for item in self.skipped],
+            "template_failures": [vars_of(item) for item in self.template_failures],
         }
 
 
-def vars_of(item: SkippedAction | ChannelFallback) -> dict[str, Any]:
+def vars_of(item: SkippedAction | ChannelFallback | TemplateFailure) -> dict[str, Any]:
     return {name: getattr(item, name) for name in item.__slots__}
 
 
@@ -124,11 +128,12 @@ def message_id_domain() -> str:
     return domain or "relance.invalid"
 
 
-def message_id_for(idempotency_key: str) -> str:
-    """RFC 5322 Message-ID derived from the key: the same on every attempt, so a duplicate (if a
-    provider ever saw one) is recognisable."""
-    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
-    return f"<{digest}@{message_id_domain()}>"
+def message_id_new() -> str:
+    """A fresh RFC 5322 Message-ID with 128 random bits, made once when the message is queued and
+    kept on the row (every attempt sends the same one). Random, not derived from the idempotency
+    key: providers' webhooks and SMTP tracking find messages by this id, so it must not be guessable
+    (docs/security.md)."""
+    return f"<{secrets.token_hex(16)}@{message_id_domain()}>"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -218,7 +223,7 @@ def outbox_enqueue(
         with transaction.atomic():
             message = OutboundMessage.objects.create(
                 idempotency_key=idempotency_key,
-                message_id=message_id_for(idempotency_key),
+                message_id=message_id_new(),
                 entity_id=customer.entity_id,
                 customer=customer,
                 contact=contact,
@@ -385,14 +390,26 @@ def _action_reason(action: DunningAction, code: str, detail: str) -> None:
 
 
 def _action_not_sent(action: DunningAction, reason: str) -> None:
-    """No channel of the step reaches the customer: the action is cancelled (it is no contact)
-    and a person is told by the worklist (``no_channel`` in its reasons)."""
+    """No channel of the step reaches the customer: the action is cancelled (it is no contact),
+    ``no_channel`` is added to its reasons and the collector gets a task to reach the customer."""
     from relance.dunning.models import ActionStatus, InvoiceStep
 
     _action_reason(action, "no_channel", reason)
     action.status = ActionStatus.CANCELLED
     action.save(update_fields=["status", "updated_at"])
     InvoiceStep.objects.filter(action_id=action.pk).delete()
+    # A person must find a way to reach the customer: a task on the collector's list.
+    customer = action.customer
+    CallTask.objects.create(
+        entity_id=action.entity_id,
+        customer=customer,
+        assigned_to=customer.collector,
+        due_on=action.on,
+        script=(
+            f"Step {action.step_key} of {action.on.isoformat()} could not be sent: {reason}. "
+            "Reach the customer and correct their contact details."
+        ),
+    )
 
 
 def _delivery_options(engine_channels: Sequence[str], start: str) -> list[tuple[str, str]]:
@@ -444,14 +461,20 @@ def outbox_enqueue_run(*, run: DunningRun, now: datetime | None = None) -> Enque
     by_channel: Counter[str] = Counter()
     fallbacks: list[ChannelFallback] = []
     skipped: list[SkippedAction] = []
+    broken: list[TemplateFailure] = []
     for action in actions:
         customer = action.customer
+        if action.status == "cancelled":  # decided earlier (e.g. no channel): nothing to queue again
+            existing += 1
+            continue
         if action.pk in already:
             existing += 1
             continue
         suffix = f":currency:{action.currency}" if groups[(action.customer_id, action.step_key)] > 1 else ""
         if action.action == "notify_owner":
-            outcome = _enqueue_owner_notification(run=run, action=action, suffix=suffix, now=now)
+            outcome = _enqueue_owner_notification(
+                run=run, action=action, suffix=suffix, now=now, broken=broken
+            )
             if isinstance(outcome, str):
                 skipped.append(SkippedAction(action.pk, customer.external_ref, action.step_key, outcome))
             else:
@@ -494,19 +517,19 @@ def outbox_enqueue_run(*, run: DunningRun, now: datetime | None = None) -> Enque
             run_message_key(run_id=run.pk, customer_id=customer.pk, step_key=action.step_key, channel=channel)
             + suffix
         )
-        rendered = _render(
-            customer=customer,
-            template_key=action.template_key,
-            channel=channel,
-            as_of=run.as_of,
-            invoices=list(action.invoices.all()),
-            contact=contact,
-            action=action,
-            message_key=key,
-        )
+        render = {
+            "template_key": action.template_key,
+            "channel": channel,
+            "as_of": run.as_of,
+            "invoices": list(action.invoices.all()),
+            "contact": contact,
+            "action": action,
+            "message_key": key,
+        }
         headers = {"registered": True} if engine_channel == "registered_letter" else {}
-        _message, was_created = outbox_enqueue(
-            rendered=rendered,
+        _message, was_created = outbox_enqueue_checked(
+            render=render,
+            broken=broken,
             customer=customer,
             channel=channel,
             recipient=address,
@@ -521,6 +544,7 @@ def outbox_enqueue_run(*, run: DunningRun, now: datetime | None = None) -> Enque
         created += was_created
         existing += not was_created
         by_channel[channel] += was_created
+    template_failure_alert(entity=run.entity, run_as_of=run.as_of, failures=broken)
     return EnqueueReport(
         run_id=run.pk,
         created=created,
@@ -528,11 +552,17 @@ def outbox_enqueue_run(*, run: DunningRun, now: datetime | None = None) -> Enque
         by_channel=dict(by_channel),
         fallbacks=tuple(fallbacks),
         skipped=tuple(skipped),
+        template_failures=tuple(broken),
     )
 
 
 def _enqueue_owner_notification(
-    *, run: DunningRun, action: DunningAction, suffix: str, now: datetime | None
+    *,
+    run: DunningRun,
+    action: DunningAction,
+    suffix: str,
+    now: datetime | None,
+    broken: list[TemplateFailure] | None = None,
 ) -> tuple[OutboundMessage, bool] | str:
     """An internal step: an email to the sales owner with the "hold escalation" link (H6's)."""
     customer = action.customer
@@ -550,19 +580,19 @@ def _enqueue_owner_notification(
         run_message_key(run_id=run.pk, customer_id=customer.pk, step_key=action.step_key, channel="email")
         + suffix
     )
-    rendered = _render(
-        customer=customer,
-        template_key=action.template_key,
-        channel="email",
-        as_of=run.as_of,
-        invoices=list(action.invoices.all()),
-        action=action,
-        language=None,
-        message_key=key,
-        extra=extra,
-    )
-    return outbox_enqueue(
-        rendered=rendered,
+    render = {
+        "template_key": action.template_key,
+        "channel": "email",
+        "as_of": run.as_of,
+        "invoices": list(action.invoices.all()),
+        "action": action,
+        "language": None,
+        "message_key": key,
+        "extra": extra,
+    }
+    return outbox_enqueue_checked(
+        render=render,
+        broken=broken if broken is not None else [],
         customer=customer,
         channel="email",
         recipient=owner.email,
@@ -573,6 +603,159 @@ def _enqueue_owner_notification(
         detail={"run": run.pk, "action": action.pk, "step": action.step_key, "to": "sales_owner"},
         now=now,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Broken templates: the message fails, the run goes on
+
+
+def _broken_template_policy(entity_id: int) -> str:
+    from relance.comms.models import BrokenTemplatePolicy, CommsSettings
+
+    chosen = CommsSettings.objects.filter(entity_id=entity_id).values_list("on_broken_template", flat=True)
+    return chosen.first() or BrokenTemplatePolicy.FAIL
+
+
+def render_checked(*, customer: Customer, render: Mapping[str, Any]) -> tuple[RenderedMessage | None, str]:
+    """``(rendered, "")``; for a template that fails, ``(None, error)``, or the shipped default
+    rendered and the error when the entity chose "use the shipped default"."""
+    from relance.comms.models import BrokenTemplatePolicy
+    from relance.comms.rendering import TemplateError
+
+    try:
+        return _render(customer=customer, **render), ""
+    except (TemplateError, LookupError) as exc:
+        error = str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc)
+    if _broken_template_policy(customer.entity_id) == BrokenTemplatePolicy.SHIPPED_DEFAULT:
+        try:
+            return _render(customer=customer, shipped_default=True, **render), error
+        except (TemplateError, LookupError) as exc:
+            error = f"{error}; the shipped default failed too: {exc}"
+    return None, error
+
+
+def outbox_enqueue_checked(
+    *,
+    render: Mapping[str, Any],
+    broken: list[TemplateFailure],
+    customer: Customer,
+    channel: str,
+    idempotency_key: str,
+    action: DunningAction | None = None,
+    detail: Mapping[str, Any] | None = None,
+    headers: Mapping[str, Any] | None = None,
+    **queue: Any,
+) -> tuple[OutboundMessage, bool]:
+    """Render then queue; a template that fails never raises: the message is queued as ``failed``
+    with the error (or from the shipped default, if the entity chose so) and added to ``broken``."""
+    existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing, False
+    rendered, error = render_checked(customer=customer, render=render)
+    if error:
+        broken.append(
+            TemplateFailure(
+                action_id=action.pk if action is not None else 0,
+                customer_ref=customer.external_ref,
+                template_key=str(render.get("template_key", "")),
+                error=error[:1000],
+                used_shipped_default=rendered is not None,
+            )
+        )
+    if rendered is not None:
+        return outbox_enqueue(
+            rendered=rendered,
+            customer=customer,
+            channel=channel,
+            idempotency_key=idempotency_key,
+            action=action,
+            headers={**dict(headers or {}), **({"template_error": error[:1000]} if error else {})},
+            detail={**dict(detail or {}), **({"template_error": error[:1000]} if error else {})},
+            **queue,
+        )
+    from relance.comms.services import message_language
+    from relance.comms.types import RenderedMessage
+
+    language = message_language(
+        customer=customer, contact=queue.get("contact"), language=render.get("language")
+    )
+    placeholder = RenderedMessage(
+        template_key=str(render.get("template_key", "")),
+        channel=channel,
+        language=language,
+        subject="",
+        text="",
+    )
+    with transaction.atomic():
+        message, created = outbox_enqueue(
+            rendered=placeholder,
+            customer=customer,
+            channel=channel,
+            idempotency_key=idempotency_key,
+            action=action,
+            headers={**dict(headers or {}), RENDER_FAILED: True},
+            detail=detail,
+            **queue,
+        )
+        if created:
+            at = _now(queue.get("now"))
+            OutboundMessage.objects.filter(pk=message.pk).update(
+                status=MessageStatus.FAILED, last_error=f"template failed: {error}"[:2000]
+            )
+            message.refresh_from_db()
+            _event(message, DeliveryEventKind.FAILED, at, template_error=error[:1000])
+    return message, created
+
+
+#: Header of a message queued without content because its template failed (retry renders it).
+RENDER_FAILED = "render_failed"
+
+
+def message_render_again(*, message: OutboundMessage) -> None:
+    """Render a message whose template had failed, now that it may be fixed (before a retry).
+
+    Raises ``DeliveryError`` with the template's error when it still fails."""
+    from relance.comms.rendering import TemplateError
+
+    customer = Customer.objects.select_related("entity").get(pk=message.customer_id)
+    action = message.action
+    render: dict[str, Any] = {
+        "template_key": message.template_key,
+        "channel": message.channel,
+        "as_of": message.run.as_of if message.run is not None else timezone.localdate(),
+        "invoices": list(action.invoices.all()) if action is not None else None,
+        "contact": message.contact,
+        "action": action,
+        "message_key": message.idempotency_key,
+    }
+    try:
+        rendered = _render(customer=customer, **render)
+    except (TemplateError, LookupError) as exc:
+        raise DeliveryError(f"message {message.pk}: the template still fails: {exc}") from None
+    message.subject = rendered.subject[:300]
+    message.body_text = rendered.text
+    message.body_html = rendered.html
+    message.language = rendered.language
+    message.links = dict(rendered.links)
+    message.rf_reference = rendered.rf_reference
+    message.amount_due = rendered.amount_due
+    message.currency = rendered.currency
+    message.headers = {name: value for name, value in message.headers.items() if name != RENDER_FAILED}
+    message.save(
+        update_fields=[
+            "subject",
+            "body_text",
+            "body_html",
+            "language",
+            "links",
+            "rf_reference",
+            "amount_due",
+            "currency",
+            "headers",
+            "updated_at",
+        ]
+    )
+    _attachments_save(message, rendered)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -596,6 +779,8 @@ def message_retry(
     message = OutboundMessage.objects.select_for_update().get(pk=message.pk)
     if message.status not in RETRYABLE:
         raise DeliveryError(ERROR_NOT_RETRYABLE.format(pk=message.pk, status=message.status))
+    if message.headers.get(RENDER_FAILED):
+        message_render_again(message=message)
     previous = message.recipient
     if message.contact_id is not None and message.channel in ("email", "sms", "letter", "call"):
         contact = Contact.objects.get(pk=message.contact_id)
@@ -645,6 +830,59 @@ def message_cancel(
     message.save(update_fields=["status", "lease_owner", "lease_until", "updated_at"])
     _event(message, DeliveryEventKind.CANCELLED, at, by=getattr(user, "username", "") or "")
     action_status_follow(action_id=message.action_id)
+    return message
+
+
+ERROR_NOT_UNCERTAIN = "message {pk} is {status}: only an uncertain message can be resolved"
+
+
+@transaction.atomic
+def message_resolve(
+    *, message: OutboundMessage, sent: bool, user: Any = None, note: str = "", now: datetime | None = None
+) -> OutboundMessage:
+    """Settle an uncertain message after a person checked (with the provider or the recipient).
+
+    ``sent``: it went out: it becomes ``sent`` and counts as sent (never sent again).
+    Not sent: it is queued again, not cancelled: the message was decided and is still owed to the
+    customer, and the send-time check decides again whether it may go (to drop it, cancel it).
+    Audited as ``outbox_resolve``.
+    """
+    from relance.audit.services import audit_record
+
+    at = _now(now)
+    message = OutboundMessage.objects.select_for_update().get(pk=message.pk)
+    if message.status != MessageStatus.UNCERTAIN:
+        raise DeliveryError(ERROR_NOT_UNCERTAIN.format(pk=message.pk, status=message.status))
+    by = getattr(user, "username", "") or ""
+    message.lease_owner = ""
+    message.lease_until = None
+    if sent:
+        message.status = MessageStatus.SENT
+        message.sent_at = message.sent_at or at
+        message.save(update_fields=["status", "sent_at", "lease_owner", "lease_until", "updated_at"])
+        _event(message, DeliveryEventKind.SENT, at, resolved_by=by, note=note, how="confirmed by a person")
+    else:
+        message.status = MessageStatus.QUEUED
+        message.next_attempt_at = at
+        message.attempts = 0
+        message.save(
+            update_fields=[
+                "status",
+                "next_attempt_at",
+                "attempts",
+                "lease_owner",
+                "lease_until",
+                "updated_at",
+            ]
+        )
+        _event(message, DeliveryEventKind.RETRIED, at, by=by, note=note, how="not sent, checked by a person")
+    audit_record(
+        action="outbox_resolve",
+        actor=user if getattr(user, "is_authenticated", False) else None,
+        obj=message,
+        before={"status": MessageStatus.UNCERTAIN.value},
+        after={"status": message.status, "resolution": "sent" if sent else "not_sent", "note": note},
+    )
     return message
 
 
@@ -718,19 +956,19 @@ def message_fallback(
         if not address:
             continue
         key = f"{message.idempotency_key}:fallback:{channel}"
-        rendered = _render(
-            customer=customer,
-            template_key=message.template_key,
-            channel=channel,
-            as_of=(action.on if action is not None else timezone.localdate()),
-            invoices=list(action.invoices.all()) if action is not None else None,
-            contact=contact,
-            action=action,
-            language=message.language or None,
-            message_key=key,
-        )
-        fallback, _created = outbox_enqueue(
-            rendered=rendered,
+        broken: list[TemplateFailure] = []
+        fallback, _created = outbox_enqueue_checked(
+            render={
+                "template_key": message.template_key,
+                "channel": channel,
+                "as_of": (action.on if action is not None else timezone.localdate()),
+                "invoices": list(action.invoices.all()) if action is not None else None,
+                "contact": contact,
+                "action": action,
+                "language": message.language or None,
+                "message_key": key,
+            },
+            broken=broken,
             customer=customer,
             channel=channel,
             recipient=address,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,8 @@ from django.utils import timezone
 
 from relance.delivery.models import DeliveryEvent, DeliveryEventKind, MessageStatus, OutboundMessage
 from relance.ledger.models import Contact
+
+logger = logging.getLogger(__name__)
 
 # Anymail's reject reasons that mean the address is wrong (a hard bounce).
 HARD_REJECT_REASONS = {"invalid", "bounced"}
@@ -142,9 +145,19 @@ def tracking_event_record(
 
 
 def anymail_tracking_received(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
-    """``anymail.signals.tracking`` receiver."""
+    """``anymail.signals.tracking`` receiver: only the provider that sent a message may change it."""
+    from relance.delivery.webhooks import esp_key, esp_of_message
+
     message = message_for_provider_id(getattr(event, "message_id", None))
     if message is None:
+        return
+    if esp_key(esp_name) != esp_of_message(message.provider):
+        logger.warning(
+            "%s event for message %s ignored: the message was sent through %r",
+            esp_name,
+            message.pk,
+            message.provider,
+        )
         return
     at = getattr(event, "timestamp", None) or timezone.now()
     event_id = getattr(event, "event_id", None)

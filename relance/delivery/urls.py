@@ -2,13 +2,16 @@
 
 from django.urls import include, path
 
-from relance.delivery import letter_views, views
+from relance.delivery import letter_views, outbox_views, views
+from relance.delivery.webhooks import anymail_urlpatterns
 
 app_name = "delivery"
 urlpatterns = [
+    path("outbox/", outbox_views.outbox_page, name="outbox"),
+    path("outbox/<id:message_id>/act", outbox_views.outbox_act, name="outbox_act"),
     path("twilio/status/", views.twilio_status, name="twilio_status"),
     path("twilio/inbound/", views.twilio_inbound, name="twilio_inbound"),
-    path("letters/<int:message_pk>/pdf", letter_views.letter_pdf_download, name="letter_pdf"),
-    # django-anymail's tracking webhooks: /delivery/anymail/<provider>/tracking/
-    path("anymail/", include("anymail.urls")),
+    path("letters/<id:message_pk>/pdf", letter_views.letter_pdf_download, name="letter_pdf"),
+    # django-anymail's tracking webhooks, authenticated: /delivery/anymail/<provider>/tracking/
+    path("anymail/", include(anymail_urlpatterns())),
 ]

@@ -39,11 +39,14 @@ from relance.dunning.selectors import policy_lookups_cached
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_ATTEMPTS = 6
-DEFAULT_LEASE_SECONDS = 300
+DEFAULT_LEASE_SECONDS = 30
 DEFAULT_RETRY_SECONDS = 60
 #: Due ids a SQLite worker reads at once (then claims one by one).
 CANDIDATES = 50
 MAX_BACKOFF = timedelta(hours=6)
+
+
+SECRET_REMOVED = "[one-time code or link: removed once sent]"
 
 
 def max_attempts() -> int:
@@ -52,6 +55,39 @@ def max_attempts() -> int:
 
 def lease_duration() -> timedelta:
     return timedelta(seconds=float(getattr(settings, "RELANCE_OUTBOX_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)))
+
+
+class _Heartbeat:
+    """While a message is in a channel's hands, keep its lease fresh (every third of the lease), so
+    the lease can be short: a worker killed mid-send leaves its row ``sending`` for seconds, not
+    minutes, before another worker's recovery marks it ``uncertain``."""
+
+    def __init__(self, pk: int, worker_id: str) -> None:
+        self.pk, self.worker_id = pk, worker_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"lease-{pk}", daemon=True)
+
+    def _beat(self) -> None:
+        from django.db import connections
+
+        lease = lease_duration()
+        try:
+            while not self.stop.wait(lease.total_seconds() / 3):
+                OutboundMessage.objects.filter(
+                    pk=self.pk, lease_owner=self.worker_id, status=MessageStatus.SENDING
+                ).update(lease_until=timezone.now() + lease)
+        except Exception:  # a missed beat only shortens the lease; the send goes on
+            logger.exception("renewing the lease of message %s failed", self.pk)
+        finally:
+            connections.close_all()
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 def backoff(attempts: int, *, rng: random.Random | None = None) -> timedelta:
@@ -369,10 +405,10 @@ def _deliver(
             action_status_follow(action_id=message.action_id)
             return "blocked"
     rerendered = False
-    rerender_as_of = getattr(verdict, "rerender_as_of", None)
-    if rerender_as_of is not None:
+    rerender_on = getattr(verdict, "rerender_as_of", None)
+    if rerender_on is not None:
         try:
-            message = message_rerender(message=message, as_of=rerender_as_of, at=at)
+            message = message_rerender(message=message, as_of=rerender_on, at=at)
         except Exception as exc:  # a template that cannot render now: fail visibly, never send stale
             logger.exception("re-rendering message %s failed", pk)
             return _permanent(
@@ -391,7 +427,8 @@ def _deliver(
             backend = get_channel_backend(message.channel)
             backend.open()
             backends[message.channel] = backend
-        receipt: DeliveryReceipt = backend.send(message)
+        with _Heartbeat(pk, worker_id):
+            receipt: DeliveryReceipt = backend.send(message)
     except TemporaryFailure as exc:
         return _temporary(message, worker_id=worker_id, at=at, error=str(exc))
     except PermanentFailure as exc:
@@ -403,8 +440,15 @@ def _deliver(
         return _uncertain(message, worker_id=worker_id, at=at, error=f"{type(exc).__name__}: {exc}")
 
     finished = timezone.now()
+    # A one-time code (or undo link) is needed once, to send it: after that the row keeps no copy.
+    secret = (
+        {"subject": SECRET_REMOVED, "body_text": SECRET_REMOVED, "body_html": ""}
+        if (message.headers or {}).get("one_time_secret")
+        else {}
+    )
     with transaction.atomic():
         _mine(pk, worker_id).update(
+            **secret,
             status=MessageStatus.DELIVERED if receipt.delivered else MessageStatus.SENT,
             sent_at=finished,
             delivered_at=finished if receipt.delivered else None,

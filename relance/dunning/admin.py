@@ -8,6 +8,7 @@ import yaml
 from django import forms
 from django.contrib import admin
 
+from relance.common.widgets import SourceTextarea
 from relance.core.errors import ValidationFailed
 from relance.dunning.models import (
     ContactLog,
@@ -33,7 +34,7 @@ class PolicyForm(forms.ModelForm):
 
     spec_yaml = forms.CharField(
         label="Policy (YAML)",
-        widget=forms.Textarea(attrs={"rows": 30, "cols": 110, "style": "font-family: monospace"}),
+        widget=SourceTextarea(rows=30, cols=110),
         help_text="key, name, cadence and steps; see docs/policies.md",
     )
 
@@ -156,7 +157,7 @@ class SegmentationRulesForm(forms.ModelForm):
 
     rules_yaml = forms.CharField(
         label="Rules (YAML)",
-        widget=forms.Textarea(attrs={"rows": 20, "cols": 110, "style": "font-family: monospace"}),
+        widget=SourceTextarea(rows=20, cols=110),
         help_text="[{segment: S, when: [{field, op, value}]}, …]; first match wins; see docs/dunning.md",
     )
 

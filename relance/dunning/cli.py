@@ -11,12 +11,23 @@ from django.core.management.base import CommandError, CommandParser
 from relance.core.calendar import parse_iso_date
 from relance.core.clock import Clock, SystemClock, zone
 from relance.core.errors import RelanceError
+from relance.core.formatting import format_day, format_money
 from relance.core.money import parse_amount
 from relance.ledger.models import Customer, Entity, Invoice
 from relance.ledger.selectors import customer_get, entity_resolve
 
 # The clock "today" comes from; tests and simulations replace it with a FrozenClock.
 CLOCK: Clock = SystemClock()
+
+
+def money(amount: Decimal, currency: str, entity_obj: Entity) -> str:
+    """An amount for the operator, as the pages show it (the entity's language)."""
+    return format_money(amount, currency, entity_obj.language)
+
+
+def day(value: date, entity_obj: Entity) -> str:
+    """A business date for the operator, as the pages show it (the entity's language)."""
+    return format_day(value, entity_obj.language, "medium")
 
 
 def add_entity(parser: CommandParser) -> None:
@@ -77,3 +88,20 @@ def invoices(entity_obj: Entity, refs: list[str] | None) -> list[Invoice]:
     if missing:
         raise CommandError(f"no invoice {missing[0]!r} in entity {entity_obj.name}")
     return [found[ref] for ref in refs or []]
+
+
+def shipped_policies_install(entity: Entity) -> str:
+    """Install the shipped policies (``relance policy import --defaults``, ``relance init``); what was done."""
+    from relance.dunning import services
+
+    installed = services.policy_install_shipped(entity=entity)
+    lines = [
+        f"Policy {policy.key} ({policy.name}) {'created' if created else 'replaced'} (shipped)."
+        for policy, created in installed.policies
+    ]
+    if installed.default_key:
+        lines.append(
+            f"Default policy: {installed.default_key} (every customer whose segment has no policy "
+            f"follows it; change with `relance policy assign KEY --default`)."
+        )
+    return "\n".join(lines)

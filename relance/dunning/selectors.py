@@ -12,7 +12,7 @@ from time import monotonic
 from typing import Any
 
 import yaml
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from relance.core.errors import NotFound, ValidationFailed
 from relance.dunning.models import (
@@ -111,6 +111,30 @@ def customer_policy_key(*, customer: Customer) -> str | None:
         lambda: dict(SegmentPolicy.objects.filter(entity_id=entity_id).values_list("segment", "policy__key")),
     )
     return mappings.get(customer.segment) or mappings.get("")
+
+
+@dataclass(frozen=True)
+class CustomersWithoutPolicy:
+    """Invoiced customers a run would not chase for want of a policy, and their segments."""
+
+    count: int
+    segments: tuple[str, ...]
+
+
+def customers_without_policy(*, entity: Entity) -> CustomersWithoutPolicy:
+    """Customers with invoices whose segment has no policy while the entity has no default one."""
+    mapped = set(SegmentPolicy.objects.filter(entity=entity).values_list("segment", flat=True))
+    if "" in mapped:
+        return CustomersWithoutPolicy(count=0, segments=())
+    by_segment = dict(
+        Customer.objects.filter(entity=entity, invoices__isnull=False)
+        .exclude(segment__in=mapped)
+        .order_by()
+        .values("segment")
+        .annotate(customers=Count("pk", distinct=True))
+        .values_list("segment", "customers")
+    )
+    return CustomersWithoutPolicy(count=sum(by_segment.values()), segments=tuple(sorted(by_segment)))
 
 
 def promise_list(*, customer: Customer, open_only: bool = False) -> QuerySet[Promise]:
@@ -346,10 +370,24 @@ class OwedTotal:
 
 
 @dataclass(frozen=True)
+class UnappliedItem:
+    """A payment or credit note not (wholly) allocated on the date: cash the customer is owed back
+    or that still has to be matched."""
+
+    kind: str  # "payment" or "credit_note"
+    ref: str
+    date: date
+    currency: str
+    amount: Decimal
+    left: Decimal
+
+
+@dataclass(frozen=True)
 class OwedSummary:
     as_of: date
     lines: tuple[OwedLine, ...]
     totals: tuple[OwedTotal, ...]
+    unapplied: tuple[UnappliedItem, ...] = ()
 
     def total(self, currency: str) -> OwedTotal:
         for total in self.totals:
@@ -388,14 +426,24 @@ def _four(value: Any) -> Decimal:
     return Decimal(value or 0).quantize(Decimal("0.0001"))
 
 
-def owed_summary(*, customer: Customer, as_of: date, invoice_ids: Iterable[int] | None = None) -> OwedSummary:
+def owed_summary(
+    *,
+    customer: Customer,
+    as_of: date,
+    invoice_ids: Iterable[int] | None = None,
+    scope: Iterable[int] | None = None,
+) -> OwedSummary:
     """The customer's open invoices on ``as_of`` (or only ``invoice_ids``, open or not) with their
     disputed part, and per currency the totals and the unapplied cash (payments and credit notes
-    not yet allocated), all from dated rows: the same figures whichever page or message asks."""
+    not yet allocated), all from dated rows: the same figures whichever page or message asks.
+
+    ``scope``: the customer ids to sum over (a parent and its child accounts, in the portal);
+    the customer alone by default."""
     from relance.ledger.models import CreditNote, Payment
     from relance.ledger.selectors import STILL_OWED, allocated_total, invoice_list_with_open
 
-    rows = invoice_list_with_open(entity=customer.entity, as_of=as_of).filter(customer=customer)
+    customer_ids = list(scope) if scope is not None else [customer.pk]
+    rows = invoice_list_with_open(entity=customer.entity, as_of=as_of).filter(customer_id__in=customer_ids)
     rows = (
         rows.filter(pk__in=list(invoice_ids))
         if invoice_ids is not None
@@ -403,7 +451,7 @@ def owed_summary(*, customer: Customer, as_of: date, invoice_ids: Iterable[int] 
     )
     disputed: dict[int, Decimal] = {}
     for invoice_id, amount in (
-        Dispute.objects.filter(customer=customer, opened_on__lte=as_of)
+        Dispute.objects.filter(customer_id__in=customer_ids, opened_on__lte=as_of)
         .filter(Q(status=DisputeStatus.OPEN) | Q(resolved_on__gt=as_of))
         .values_list("invoice_id", "amount")
     ):
@@ -425,16 +473,20 @@ def owed_summary(*, customer: Customer, as_of: date, invoice_ids: Iterable[int] 
                 po_number=row.po_number,
             )
         )
-    unapplied: dict[str, Decimal] = {}
-    for model, field in ((Payment, "payment"), (CreditNote, "credit_note")):
-        for currency, amount, allocated in (
-            model.objects.filter(customer=customer, date__lte=as_of)
+    items: list[UnappliedItem] = []
+    for model, field in ((CreditNote, "credit_note"), (Payment, "payment")):
+        for ref, on, currency, amount, allocated in (
+            model.objects.filter(customer_id__in=customer_ids, date__lte=as_of)
             .annotate(allocated=allocated_total(field, as_of))
-            .values_list("currency", "amount", "allocated")
+            .order_by("date", "external_ref")
+            .values_list("external_ref", "date", "currency", "amount", "allocated")
         ):
             left = _four(amount) - _four(allocated)
-            if left > 0:
-                unapplied[currency] = unapplied.get(currency, Decimal(0)) + left
+            if left > STILL_OWED:
+                items.append(UnappliedItem(field, ref, on, currency, _four(amount), left))
+    unapplied: dict[str, Decimal] = {}
+    for item in items:
+        unapplied[item.currency] = unapplied.get(item.currency, Decimal(0)) + item.left
     totals = []
     for currency in sorted({line.currency for line in lines} | set(unapplied)):
         mine = [line for line in lines if line.currency == currency and line.open_amount > 0]
@@ -449,7 +501,7 @@ def owed_summary(*, customer: Customer, as_of: date, invoice_ids: Iterable[int] 
                 count=len(mine),
             )
         )
-    return OwedSummary(as_of=as_of, lines=tuple(lines), totals=tuple(totals))
+    return OwedSummary(as_of=as_of, lines=tuple(lines), totals=tuple(totals), unapplied=tuple(items))
 
 
 @dataclass(frozen=True)

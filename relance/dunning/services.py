@@ -53,6 +53,7 @@ from relance.dunning.models import (
 )
 from relance.engine.dunning.behaviour import segment_rules_from_list
 from relance.engine.dunning.contract import Decisions
+from relance.engine.dunning.defaults import default_policies
 from relance.engine.dunning.policy import CONTACT_ACTIONS, policy_from_dict, policy_to_dict
 from relance.engine.dunning.policy import Policy as EnginePolicy
 from relance.ledger.models import Allocation, Customer, Entity, Invoice, InvoiceStatus
@@ -97,6 +98,14 @@ RUN_BEFORE_LATEST = (
 RUN_NO_POLICY = (
     "entity {entity} has no dunning policy: import one (relance policy import FILE, or --defaults) first"
 )
+RUN_CUSTOMERS_WITHOUT_POLICY = (
+    "{count} customer(s) of entity {entity} follow no dunning policy (segment {segments}): "
+    "make one the default with `relance policy assign {key} --default{entity_option}` "
+    "(or give their segment one with --segment)"
+)
+
+#: The shipped policy a new entity follows by default (docs/policies.md).
+SHIPPED_DEFAULT_POLICY = "standard"
 
 
 # --------------------------------------------------------------------------- policies
@@ -172,6 +181,29 @@ def segment_policy_assign(*, entity: Entity, policy_key: str, segment: str = "")
         entity=entity, segment=segment.strip(), defaults={"policy": policy}
     )
     return mapping
+
+
+@dataclass(frozen=True)
+class ShippedPoliciesInstalled:
+    """What ``policy_install_shipped`` did: each policy and whether it was new, and the default it set."""
+
+    policies: tuple[tuple[Policy, bool], ...]
+    default_key: str | None
+
+
+@transaction.atomic
+def policy_install_shipped(*, entity: Entity) -> ShippedPoliciesInstalled:
+    """Import the shipped policies (white glove, standard, high risk) and, when the entity has no
+    default policy yet, make ``standard`` its default: a new entity collects out of the box. An
+    existing default is left alone (installing again changes nothing)."""
+    installed = tuple(
+        policy_import(entity=entity, spec=policy_to_dict(policy)) for policy in default_policies().values()
+    )
+    default_key = None
+    if not SegmentPolicy.objects.filter(entity=entity, segment="").exists():
+        segment_policy_assign(entity=entity, policy_key=SHIPPED_DEFAULT_POLICY)
+        default_key = SHIPPED_DEFAULT_POLICY
+    return ShippedPoliciesInstalled(policies=installed, default_key=default_key)
 
 
 @transaction.atomic
@@ -714,6 +746,7 @@ def run_start(
             policies = selectors.policy_map(entity=entity)
             if not policies:
                 raise ValidationFailed(RUN_NO_POLICY.format(entity=entity.name), code="no_policy")
+            _customers_follow_a_policy(entity, policies)
             plan_installments_settle(entity=entity, as_of=as_of)
             promise_settle(entity=entity, as_of=as_of, policies=policies)
             segment_changes = None
@@ -741,6 +774,28 @@ def run_start(
         if DunningRun.objects.filter(entity=entity, as_of=as_of).exists():
             raise Conflict(RUN_IN_PROGRESS.format(entity=entity.name), code="run_in_progress") from exc
         raise
+
+
+def _customers_follow_a_policy(entity: Entity, policies: Mapping[str, EnginePolicy]) -> None:
+    """Refuse a run in which invoiced customers would follow no policy: they would never be chased,
+    and the run would only say "no_policy" in its suppressions. The message names the one fix."""
+    from relance.dunning import selectors
+
+    unfollowed = selectors.customers_without_policy(entity=entity)
+    if not unfollowed.count:
+        return
+    key = SHIPPED_DEFAULT_POLICY if SHIPPED_DEFAULT_POLICY in policies else sorted(policies)[0]
+    several = Entity.objects.exclude(pk=entity.pk).exists()
+    raise ValidationFailed(
+        RUN_CUSTOMERS_WITHOUT_POLICY.format(
+            count=unfollowed.count,
+            entity=entity.name,
+            segments=", ".join(repr(segment) if segment else "(none)" for segment in unfollowed.segments),
+            key=key,
+            entity_option=f" --entity {entity.name}" if several else "",
+        ),
+        code="no_policy",
+    )
 
 
 def _suppressions_record(

@@ -39,7 +39,7 @@ from ibis.backends import BaseBackend
 
 from relance.core.calendar import Period, add_months, month_start
 from relance.core.errors import ValidationFailed
-from relance.core.money import minor_units
+from relance.core.formatting import rounded_amount
 from relance.engine import formulas
 from relance.engine.formulas import DEFAULT_AGING, AgingBuckets, MonthSales, PaymentStats
 from relance.engine.schema import MONEY_SCALE, LedgerTables, money_units
@@ -148,7 +148,8 @@ class KpiReport:
     monthly_sales: tuple[tuple[date, Decimal], ...] = field(default=(), repr=False)
 
     def money(self, amount: Decimal) -> str:
-        return str(amount.quantize(Decimal(1).scaleb(-minor_units(self.currency))))
+        """The JSON form of an amount of this report (``relance.core.formatting.rounded_amount``)."""
+        return rounded_amount(amount, self.currency)
 
     @property
     def aging_amounts(self) -> dict[str, Decimal]:

@@ -19,7 +19,15 @@ from django.core.validators import validate_email
 
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import ErrorList, FieldError, ValidationFailed
-from relance.core.identifiers import normalise_phone, normalise_tax_id, validate_country, validate_language
+from relance.core.identifiers import (
+    PLAIN_MULTILINE_EXPECTED,
+    PLAIN_TEXT_EXPECTED,
+    has_unsafe_text,
+    normalise_phone,
+    normalise_tax_id,
+    validate_country,
+    validate_language,
+)
 from relance.core.money import iso_currencies, parse_amount, validate_currency
 from relance.ingest.records import (
     KINDS,
@@ -210,12 +218,19 @@ class _Row:
             FieldError(field, expected, "" if found is None else str(found), self.line, self.source)
         )
 
-    def text(self, field: str, *, required: bool = False, max_length: int | None = None) -> str | None:
+    def text(
+        self, field: str, *, required: bool = False, max_length: int | None = None, multiline: bool = False
+    ) -> str | None:
+        """The stripped cell, or None with an error: every text cell of every kind passes here, so
+        refs and names from files and from the API refuse control characters in one place."""
         value = self.row.get(field)
         value = value.strip() if value is not None else ""
         if not value:
             if required:
                 self.error(field, EXPECTED_REQUIRED)
+            return None
+        if has_unsafe_text(value, multiline=multiline):
+            self.error(field, PLAIN_MULTILINE_EXPECTED if multiline else PLAIN_TEXT_EXPECTED, value[:80])
             return None
         if max_length is not None and len(value) > max_length:
             self.error(field, EXPECTED_TEXT_MAX.format(max_length=max_length), value[:80])
@@ -444,7 +459,7 @@ class RowParser:
             email=email,
             phone=self._phone(cells, region),
             preferred_channel=self._choice(cells, "preferred_channel", CHANNELS),
-            postal_address=cells.text("postal_address"),
+            postal_address=cells.text("postal_address", multiline=True),
             opt_out_email=self._boolean(cells, "opt_out_email"),
             opt_out_sms=self._boolean(cells, "opt_out_sms"),
             opt_out_letter=self._boolean(cells, "opt_out_letter"),
@@ -513,6 +528,8 @@ class RowParser:
                 status is not None and status not in INVOICE_STATUSES
             ):
                 return None
+            if not (ref + customer_ref + (po_number or "")).isprintable():
+                return None  # maybe a control character: the full path says which field
         except (KeyError, AttributeError, ValueError, ArithmeticError, ValidationFailed):
             return None
         return InvoiceRecord(

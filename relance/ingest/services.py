@@ -617,7 +617,10 @@ class CustomerWriter(_Writer):
             Customer.objects.filter(pk=customer_id).delete()
             self.created -= 1
         else:
-            Customer.objects.filter(pk=customer_id).update(**before)
+            customer = Customer.objects.get(pk=customer_id)
+            for name, value in before.items():
+                setattr(customer, name, value)
+            Customer.objects.filter(pk=customer_id).update(**before, search_text=customer.search_text_value())
             if counted_unchanged:
                 self.unchanged -= 1
             else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -33,6 +34,30 @@ NOT_DECODABLE = "{source}:{line}: cannot decode the file as {encoding}; set `enc
 XLSX_UNREADABLE = "{source}: not a readable XLSX workbook ({error})"
 DUPLICATE_HEADER = "{source}:1: the column {column!r} appears twice in the header"
 NO_SUCH_SHEET = "{source}: no sheet named {sheet!r} (sheets: {sheets})"
+CELL_TOO_LONG = (
+    "{source}:{line}: a cell is longer than {limit:,} characters (the most any column takes): "
+    "is the delimiter or the quoting right?"
+)
+
+# XLSX is a zip of XML: a few kilobytes can declare a sheet of 17 billion cells or inflate to
+# gigabytes. These bounds are checked before and while reading (docs/security.md).
+XLSX_MAX_UNCOMPRESSED = 1 << 30  # bytes, all members together
+XLSX_MAX_RATIO = 100  # uncompressed / compressed, for members over XLSX_RATIO_FLOOR
+XLSX_RATIO_FLOOR = 1 << 20
+XLSX_MAX_ROWS = 1_048_576  # Excel's own limit
+XLSX_MAX_COLUMNS = 256  # far more than any import kind has
+XLSX_MAX_CELLS = 50_000_000
+XLSX_TOO_LARGE = (
+    "{source}: the workbook inflates to {size:,} bytes, over the limit of {limit:,}: "
+    "split it or export it as CSV"
+)
+XLSX_BOMB = (
+    "{source}: the workbook member {member} inflates {ratio:,.0f} times (over {limit}): "
+    "refused as a zip bomb; export it as CSV"
+)
+XLSX_TOO_WIDE = "{source}:{line}: the header has {width:,} columns, over the limit of {limit}"
+XLSX_TOO_MANY_ROWS = "{source}:{line}: the sheet has more than {limit:,} rows"
+XLSX_TOO_MANY_CELLS = "{source}:{line}: the sheet has more than {limit:,} cells: split it"
 
 
 @dataclass(frozen=True)
@@ -160,6 +185,9 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expect
     except UnicodeDecodeError:
         text.close()
         raise ValidationFailed(NOT_DECODABLE.format(source=source, line=1, encoding=encoding)) from None
+    except csv.Error as exc:
+        text.close()
+        raise _csv_error(source, 1, exc) from None
     try:
         "".join(header).encode("utf-8")
     except UnicodeEncodeError:
@@ -183,6 +211,8 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expect
                     raise ValidationFailed(
                         NOT_DECODABLE.format(source=source, line=next_line, encoding=encoding)
                     ) from None
+                except csv.Error as exc:
+                    raise _csv_error(source, next_line, exc) from None
                 line = next_line
                 next_line = reader.line_num + 1
                 if not cells or all(not cell.strip() for cell in cells):
@@ -207,6 +237,17 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expect
     return Table(source, header, rows(), total, encoding, delimiter, _position=raw.tell, _close=text.close)
 
 
+CSV_UNREADABLE = "{source}:{line}: not readable as CSV ({error})"
+
+
+def _csv_error(source: str, line: int, error: csv.Error) -> ValidationFailed:
+    """``csv.Error`` at ``line``: a cell over the csv module's size limit (131,072 characters by
+    default, far more than any column takes) or broken quoting."""
+    if "field larger than field limit" in str(error):
+        return ValidationFailed(CELL_TOO_LONG.format(source=source, line=line, limit=csv.field_size_limit()))
+    return ValidationFailed(CSV_UNREADABLE.format(source=source, line=line, error=error))
+
+
 def _xlsx_text(value: object) -> str | None:
     if value is None:
         return None
@@ -222,10 +263,35 @@ def _xlsx_text(value: object) -> str | None:
     return str(value)
 
 
+def check_xlsx_archive(path: Path) -> None:
+    """Refuse a workbook whose zip would inflate past the limits, before any XML is parsed."""
+    source = str(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValidationFailed(XLSX_UNREADABLE.format(source=source, error=exc)) from None
+    total = sum(member.file_size for member in members)
+    if total > XLSX_MAX_UNCOMPRESSED:
+        raise ValidationFailed(XLSX_TOO_LARGE.format(source=source, size=total, limit=XLSX_MAX_UNCOMPRESSED))
+    for member in members:
+        if member.file_size <= XLSX_RATIO_FLOOR:
+            continue
+        ratio = member.file_size / max(member.compress_size, 1)
+        if ratio > XLSX_MAX_RATIO:
+            raise ValidationFailed(
+                XLSX_BOMB.format(source=source, member=member.filename, ratio=ratio, limit=XLSX_MAX_RATIO)
+            )
+
+
 def _open_xlsx(path: Path, *, sheet: str | None, expected_columns: str) -> Table:
+    """Read-only, streaming, and blind to the sheet's declared ``<dimension>``: openpyxl pads every
+    row to the declared width and height, so a forged ``A1:XFD1048576`` would make a 5 KB file
+    produce 17 billion empty cells. Rows are read as wide as the header, and counted."""
     from openpyxl import load_workbook
 
     source = str(path)
+    check_xlsx_archive(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
@@ -239,24 +305,33 @@ def _open_xlsx(path: Path, *, sheet: str | None, expected_columns: str) -> Table
         worksheet = workbook[sheet]
     else:
         worksheet = workbook.worksheets[0]
-    iterator = worksheet.iter_rows(values_only=True)
-    header_row: tuple[Any, ...] | None = None
-    header_line = 0
-    for header_line, values in enumerate(iterator, start=1):  # noqa: B007 - used after the loop
-        if any(value is not None and str(value).strip() for value in values):
-            header_row = values
-            break
-    if header_row is None:
+    # The declared height is only a progress hint; reading ignores both declared bounds.
+    declared_rows = min(getattr(worksheet, "max_row", None) or 0, XLSX_MAX_ROWS)
+    worksheet.reset_dimensions()  # type: ignore[union-attr]
+    try:
+        header_line, header = _xlsx_header(worksheet, source, expected_columns)
+    except BaseException:
         workbook.close()
-        raise ValidationFailed(EMPTY_FILE.format(source=source, columns=expected_columns))
-    header = _check_header(source, [_xlsx_text(value) or "" for value in header_row])
-    total_rows = worksheet.max_row or 0
+        raise
+    width = len(header)
+    iterator = worksheet.iter_rows(min_row=header_line + 1, max_col=width, values_only=True)
     progress = {"row": header_line}
+    blank = (None,) * width  # what openpyxl yields for a row missing from the XML
 
     def rows() -> Iterator[SourceRow]:
         try:
             for line, values in enumerate(iterator, start=header_line + 1):
                 progress["row"] = line
+                if line > XLSX_MAX_ROWS:
+                    raise ValidationFailed(
+                        XLSX_TOO_MANY_ROWS.format(source=source, line=line, limit=XLSX_MAX_ROWS)
+                    )
+                if (line - header_line) * width > XLSX_MAX_CELLS:
+                    raise ValidationFailed(
+                        XLSX_TOO_MANY_CELLS.format(source=source, line=line, limit=XLSX_MAX_CELLS)
+                    )
+                if values == blank:
+                    continue
                 cells = [_xlsx_text(value) for value in values]
                 if all(cell is None or not cell.strip() for cell in cells):
                     continue
@@ -269,9 +344,35 @@ def _open_xlsx(path: Path, *, sheet: str | None, expected_columns: str) -> Table
         source,
         header,
         rows(),
-        total_rows,
+        declared_rows,
         "xlsx",
         "",
         _position=lambda: progress["row"],
         _close=workbook.close,
     )
+
+
+XLSX_HEADER_SEARCH_ROWS = 1000
+XLSX_NO_HEADER = "{source}: no header row in the first {rows:,} rows: expected the columns {columns}"
+
+
+def _xlsx_header(worksheet: Any, source: str, expected_columns: str) -> tuple[int, list[str]]:
+    """The first non-empty row, at most ``XLSX_MAX_COLUMNS`` wide (one more column is read to
+    tell a too-wide header from a full one)."""
+    rows = worksheet.iter_rows(max_col=XLSX_MAX_COLUMNS + 1, values_only=True)
+    for line, values in enumerate(rows, start=1):
+        if line > XLSX_HEADER_SEARCH_ROWS:
+            raise ValidationFailed(
+                XLSX_NO_HEADER.format(source=source, rows=XLSX_HEADER_SEARCH_ROWS, columns=expected_columns)
+            )
+        names = [_xlsx_text(value) or "" for value in values]
+        if not any(name.strip() for name in names):
+            continue
+        while names and not names[-1].strip():
+            names.pop()
+        if len(names) > XLSX_MAX_COLUMNS:
+            raise ValidationFailed(
+                XLSX_TOO_WIDE.format(source=source, line=line, width=len(names), limit=XLSX_MAX_COLUMNS)
+            )
+        return line, _check_header(source, names)
+    raise ValidationFailed(EMPTY_FILE.format(source=source, columns=expected_columns))

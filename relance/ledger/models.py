@@ -17,6 +17,51 @@ from relance.common.models import BaseModel
 from relance.ledger import documents, validators
 
 POSITIVE = [MinValueValidator(Decimal("0.0001"))]
+
+
+class SearchTextQuerySet(models.QuerySet):
+    """Bulk writes fill ``search_text`` too (``bulk_create`` and ``bulk_update`` skip ``save``)."""
+
+    def bulk_create(self, objs, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        objs = list(objs)
+        for obj in objs:
+            obj.search_text = obj.search_text_value()
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        objs = list(objs)
+        if set(fields) & set(getattr(self.model, "SEARCHED_FIELDS", ())):
+            for obj in objs:
+                obj.search_text = obj.search_text_value()
+            fields = [*fields, "search_text"]
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+
+class SearchTextMixin(models.Model):
+    """A folded copy of the searched fields (``relance.core.text.fold``), kept on every save and
+    bulk write, so a search is a plain ``LIKE`` on one column in SQLite and PostgreSQL alike."""
+
+    SEARCHED_FIELDS: tuple[str, ...] = ()
+    search_text = models.CharField(max_length=600, blank=True, default="", editable=False)
+
+    objects = SearchTextQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.search_text = self.search_text_value()
+        fields = kwargs.get("update_fields")
+        if fields is not None and set(fields) & set(self.SEARCHED_FIELDS):
+            kwargs["update_fields"] = [*fields, "search_text"]
+        super().save(*args, **kwargs)
+
+    def search_text_value(self) -> str:
+        from relance.core.text import search_text
+
+        return search_text(*(getattr(self, name) for name in self.SEARCHED_FIELDS))[:600]
+
+
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "expected a colour such as #1F4E79")
 
 
@@ -46,8 +91,10 @@ class Entity(BaseModel):
         return self.name
 
 
-class Customer(BaseModel):
+class Customer(SearchTextMixin, BaseModel):
     """A debtor account. ``external_ref`` is the ERP's customer number, unique per entity."""
+
+    SEARCHED_FIELDS = ("name", "external_ref", "tax_id")
 
     entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="customers")
     external_ref = models.CharField(max_length=64)
@@ -77,6 +124,9 @@ class Customer(BaseModel):
             models.UniqueConstraint(fields=["entity", "external_ref"], name="customer_ref_unique_per_entity"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.name} ({self.external_ref})"
+
     def clean(self) -> None:
         """Validate the tax id against the customer's country where python-stdnum knows the format."""
         from django.core.exceptions import ValidationError
@@ -89,9 +139,6 @@ class Customer(BaseModel):
                 self.tax_id = normalise_tax_id(self.tax_id, self.country)
             except ValidationFailed as exc:
                 raise ValidationError({"tax_id": exc.message}) from None
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.external_ref})"
 
 
 class Channel(models.TextChoices):
@@ -109,8 +156,10 @@ class ContactStatus(models.TextChoices):
     BOUNCING = "bouncing", "Bouncing"
 
 
-class Contact(BaseModel):
+class Contact(SearchTextMixin, BaseModel):
     """A person (or mailbox) at a customer to whom reminders go."""
+
+    SEARCHED_FIELDS = ("name", "email", "phone")
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
     external_ref = models.CharField(max_length=64, blank=True)

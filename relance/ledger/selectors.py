@@ -13,6 +13,7 @@ from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, S
 from django.db.models.functions import Coalesce
 
 from relance.core.errors import NotFound
+from relance.core.text import fold
 from relance.ledger.models import (
     Allocation,
     CreditNote,
@@ -198,7 +199,7 @@ def customer_list_with_balances(
     Balances count the invoices in the customer's own currency only: amounts in different
     currencies are never added (invoices in other currencies show on the customer page).
     """
-    from django.db.models import Case, Q, When
+    from django.db.models import Case, When
 
     invoices = invoice_list_with_open(entity=entity, as_of=as_of).filter(
         customer=OuterRef("pk"), currency=OuterRef("currency")
@@ -216,7 +217,7 @@ def customer_list_with_balances(
         overdue_balance=Coalesce(Subquery(overdue_sum, output_field=money), ZERO),
     )
     if search:
-        customers = customers.filter(Q(name__icontains=search) | Q(external_ref__icontains=search))
+        customers = customers.filter(search_text__contains=fold(search))  # no accents, no case
     if segment:
         customers = customers.filter(segment=segment)
     if only_open:
@@ -235,14 +236,6 @@ def customer_open_items(*, customer: Customer, as_of: date) -> list[Any]:
     for invoice in items:
         invoice.days_past_due = (as_of - invoice.due_date).days  # type: ignore[attr-defined]
     return items
-
-
-def customer_by_id(*, entity: Entity, customer_id: int) -> Customer:
-    """The customer if it belongs to ``entity``; the same NotFound otherwise (no existence leak)."""
-    try:
-        return Customer.objects.select_related("parent").get(entity=entity, pk=customer_id)
-    except Customer.DoesNotExist:
-        raise NotFound("customer not found") from None
 
 
 def data_versions(*, entity_id: int) -> dict[str, int]:

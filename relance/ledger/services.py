@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from relance.core import identifiers
 from relance.core.errors import OverAllocation, ValidationFailed
 from relance.core.money import validate_currency
 from relance.ledger import documents, selectors
@@ -57,6 +58,33 @@ def entity_create_or_update(
     if created:
         entity.full_clean()
     return entity, created
+
+
+ENTITY_DETAILS = ("legal_name", "address", "country", "timezone", "iban", "bic")
+
+
+@transaction.atomic
+def entity_details_set(*, entity: Entity, **details: str) -> list[str]:
+    """Set the creditor's details a message needs (legal name, postal address, IBAN, BIC, …);
+    returns the names of the fields that changed. IBAN and BIC are stored compact."""
+    unknown = set(details) - set(ENTITY_DETAILS)
+    if unknown:
+        raise ValidationFailed(f"not an entity detail: {', '.join(sorted(unknown))}")
+    normalise = {"iban": identifiers.normalise_iban, "bic": identifiers.normalise_bic}
+    changed = []
+    for name, value in details.items():
+        value = value.strip()
+        if value and name in normalise:
+            value = normalise[name](value)
+        if name == "country":
+            value = value.upper()
+        if getattr(entity, name) != value:
+            setattr(entity, name, value)
+            changed.append(name)
+    if changed:
+        entity.full_clean()
+        entity.save(update_fields=changed)
+    return changed
 
 
 @transaction.atomic

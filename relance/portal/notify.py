@@ -28,6 +28,7 @@ DISPUTE_RESOLVED = "dispute_resolved"
 PLAN_CONFIRMATION = "plan_confirmation"
 PLAN_REQUEST_DECIDED = "plan_request_decided"
 PAYMENT_THANK_YOU = "payment_thank_you"
+EMAIL_CHANGED = "portal_email_changed"
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,11 @@ def message_send(
     as_of: Any = None,
     invoices: Sequence[Invoice] | None = None,
     extra: Mapping[str, object] | None = None,
+    one_time_secret: bool = False,
 ) -> bool:
     """Queue (or send) one message; True when it went somewhere. Never raises for a delivery problem:
-    the portal action it confirms has already happened."""
+    the portal action it confirms has already happened. ``one_time_secret``: the message carries a
+    code, and the portal's list of messages never shows it."""
     if not recipient:
         return False
     try:
@@ -83,6 +86,7 @@ def message_send(
                 recipient=recipient,
                 idempotency_key=f"portal:{idempotency_key}",
                 contact=contact,
+                headers={"one_time_secret": True} if one_time_secret else None,
             )
             return True
         except Exception:  # the outbox refused (bad recipient, …): logged, the action stands

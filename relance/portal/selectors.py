@@ -14,6 +14,7 @@ from django.db.models import DecimalField, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from relance.accounts.selectors import customer_scope
 from relance.core.clock import SystemClock, zone
 from relance.dunning.models import Dispute, DisputeStatus, PaymentPlan, PlanStatus, Promise
 from relance.ledger.models import Customer, Entity, Invoice, InvoiceDocument, Payment
@@ -74,80 +75,59 @@ def _invoices(*, link: PortalLink, as_of: date | None) -> QuerySet[Any]:
 
 @dataclass(frozen=True)
 class Balance:
-    """The figures of one currency on the overview."""
+    """The figures of one currency on the overview (``relance.dunning.selectors.owed_summary``:
+    the same figures as every message and the statement PDF)."""
 
     currency: str
     balance: Decimal
+    """What is to pay now: owed minus the cash received but not yet matched (never below 0)."""
     overdue: Decimal
     open_count: int
     overdue_count: int
     next_due: date | None
     next_due_amount: Decimal
     credit_limit: Decimal | None
+    owed: Decimal = Decimal(0)
+    """Open minus what is under dispute."""
+    disputed: Decimal = Decimal(0)
+    unapplied: Decimal = Decimal(0)
 
     @property
     def available_credit(self) -> Decimal | None:
         if self.credit_limit is None:
             return None
-        return self.credit_limit - self.balance
-
-
-OVERVIEW_SQL = """
-SELECT i.currency,
-       SUM(i.amount - COALESCE(a.total, 0)),
-       SUM(CASE WHEN i.due_date < %s THEN i.amount - COALESCE(a.total, 0) ELSE 0 END),
-       COUNT(*),
-       SUM(CASE WHEN i.due_date < %s THEN 1 ELSE 0 END),
-       MIN(CASE WHEN i.due_date >= %s THEN i.due_date END)
-FROM ledger_invoice i
-LEFT JOIN (
-    SELECT al.invoice_id, SUM(al.amount) AS total
-    FROM ledger_allocation al JOIN ledger_invoice ai ON ai.id = al.invoice_id
-    WHERE al.date <= %s AND ai.customer_id IN ({scope})
-    GROUP BY al.invoice_id
-) a ON a.invoice_id = i.id
-WHERE i.entity_id = %s AND i.customer_id IN ({scope}) AND i.issue_date <= %s
-  AND (i.status = 'open' OR i.voided_on > %s)
-  AND i.amount - COALESCE(a.total, 0) > {still_owed}
-GROUP BY i.currency
-ORDER BY i.currency
-"""
+        return self.credit_limit - self.owed - self.disputed  # exposure counts disputed items too
 
 
 def portal_overview(*, link: PortalLink, as_of: date) -> list[Balance]:
-    """Balance, overdue, next due and available credit per currency: one grouped query (plus one
-    for the amount next due), open amounts derived from dated allocations as everywhere."""
-    from django.db import connection
+    """Per currency: to pay now, overdue, under review, not yet matched, next due and available
+    credit — from the one owed-amount rule, over the link's account and its child accounts."""
+    from relance.dunning.selectors import owed_summary
 
-    scope = portal_scope(link=link)
-    # STILL_OWED as a literal: SQLite would compare a number with a Decimal parameter as text.
-    sql = OVERVIEW_SQL.replace("{scope}", ", ".join(["%s"] * len(scope))).replace(
-        "{still_owed}", str(STILL_OWED)
-    )
-    params: list[Any] = [as_of, as_of, as_of, as_of, *scope, link.customer.entity_id, *scope, as_of, as_of]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    result = []
     customer = link.customer
-    for currency, balance, overdue, open_count, overdue_count, next_due_raw in rows:
-        next_due = _as_date(next_due_raw)
-        next_due_amount = Decimal(0)
-        if next_due is not None:
-            next_due_amount = _invoices(link=link, as_of=as_of).filter(
-                currency=currency, due_date=next_due
-            ).aggregate(total=Sum("open_amount"))["total"] or Decimal(0)
-        limit = customer.credit_limit if currency == customer.currency else None
+    summary = owed_summary(customer=customer, as_of=as_of, scope=portal_scope(link=link))
+    result = []
+    for total in summary.totals:
+        lines = [line for line in summary.lines if line.currency == total.currency and line.open_amount > 0]
+        if not lines:
+            continue
+        upcoming = [line.due_date for line in lines if line.due_date >= as_of]
+        next_due = min(upcoming) if upcoming else None
         result.append(
             Balance(
-                currency=currency,
-                balance=_money(balance),
-                overdue=_money(overdue),
-                open_count=int(open_count),
-                overdue_count=int(overdue_count or 0),
+                currency=total.currency,
+                balance=_money(total.payable),
+                overdue=_money(total.overdue_owed),
+                open_count=len(lines),
+                overdue_count=sum(1 for line in lines if line.days_past_due > 0),
                 next_due=next_due,
-                next_due_amount=_money(next_due_amount),
-                credit_limit=limit,
+                next_due_amount=_money(
+                    sum((line.owed for line in lines if line.due_date == next_due), Decimal(0))
+                ),
+                credit_limit=customer.credit_limit if total.currency == customer.currency else None,
+                owed=_money(total.owed),
+                disputed=_money(total.disputed),
+                unapplied=_money(total.unapplied),
             )
         )
     return result
@@ -296,49 +276,77 @@ def portal_payments(*, link: PortalLink, limit: int = 50) -> list[Payment]:
 
 
 def portal_messages(*, link: PortalLink, limit: int = 100) -> list[Any] | None:
-    """Messages sent to the scope's customers, newest first; None when the outbox app is absent."""
+    """Messages sent to the scope's customers, newest first; None when the outbox app is absent.
+
+    Only what went out to the customer (``relance.delivery.selectors.customer_messages_sent``)."""
     try:
-        from relance.delivery.models import OutboundMessage
+        from relance.delivery.selectors import customer_messages_sent
     except ImportError:
         return None
-    return list(
-        OutboundMessage.objects.filter(customer_id__in=portal_scope(link=link))
-        .exclude(status="cancelled")
-        .order_by("-queued_at", "-id")[:limit]
-    )
+    return customer_messages_sent(customer_ids=portal_scope(link=link), limit=limit)
 
 
 def case_sla(*, case: DisputeCase | None, dispute: Dispute, as_of: date) -> dict[str, Any]:
     """The SLA shown to the customer: due date, days left (negative: late) and whether it is met."""
     if case is None:
         return {}
+    return _sla(due_on=case.sla_due_on, dispute=dispute, as_of=as_of)
+
+
+def _sla(*, due_on: date, dispute: Dispute, as_of: date) -> dict[str, Any]:
     if dispute.status == DisputeStatus.RESOLVED and dispute.resolved_on is not None:
-        return {"due_on": case.sla_due_on, "days_left": None, "met": dispute.resolved_on <= case.sla_due_on}
-    return {"due_on": case.sla_due_on, "days_left": (case.sla_due_on - as_of).days, "met": None}
+        return {"due_on": due_on, "days_left": None, "met": dispute.resolved_on <= due_on}
+    return {"due_on": due_on, "days_left": (due_on - as_of).days, "met": None}
+
+
+# --------------------------------------------------------------------------- dispute SLA (one rule)
+
+
+def dispute_sla_days(*, entity: Entity) -> int:
+    """Days the creditor takes to answer a dispute: the entity's portal setting, the number the
+    portal tells the customer ("we will answer by …") and the one the back-office queue counts."""
+    return portal_settings_for(entity=entity).dispute_sla_days
+
+
+def dispute_sla_due_on(*, dispute: Dispute, sla_days: int) -> date:
+    """The answer date: the one the customer was told (the portal case's), or, for a dispute
+    recorded in the back office, its opening date + ``sla_days`` (``dispute_sla_days``)."""
+    case = getattr(dispute, "portal_case", None)
+    if case is not None:
+        return case.sla_due_on
+    return sla_due(opened_on=dispute.opened_on, days=sla_days)
+
+
+def dispute_sla(*, dispute: Dispute, sla_days: int, as_of: date) -> dict[str, Any]:
+    """``due_on``, ``days_left`` (negative: late; None once resolved) and ``met`` (once resolved)."""
+    return _sla(due_on=dispute_sla_due_on(dispute=dispute, sla_days=sla_days), dispute=dispute, as_of=as_of)
+
+
+def disputes_past_sla(*, disputes: QuerySet[Dispute], entity: Entity, as_of: date) -> QuerySet[Dispute]:
+    """The open disputes whose answer date (``dispute_sla_due_on``) is before ``as_of``, in SQL."""
+    days = dispute_sla_days(entity=entity)
+    return disputes.filter(status=DisputeStatus.OPEN).filter(
+        Q(portal_case__sla_due_on__lt=as_of)
+        | Q(portal_case__isnull=True, opened_on__lt=as_of - timedelta(days=days))
+    )
 
 
 # --------------------------------------------------------------------------- back office
+# Scoped by ``relance.accounts.selectors.customer_scope``: a sales owner sees their own accounts only.
 
 
-def backoffice_disputes(*, entities: QuerySet[Entity], status: str = "open") -> QuerySet[Dispute]:
-    disputes = Dispute.objects.filter(entity__in=entities).select_related(
-        "customer", "invoice", "portal_case"
+def backoffice_promises(*, user: Any, status: str = "open") -> QuerySet[Promise]:
+    promises = customer_scope(user, Promise.objects.all(), customer_field="customer").select_related(
+        "customer"
     )
-    if status:
-        disputes = disputes.filter(status=status)
-    return disputes.order_by("portal_case__sla_due_on", "opened_on", "id")
-
-
-def backoffice_promises(*, entities: QuerySet[Entity], status: str = "open") -> QuerySet[Promise]:
-    promises = Promise.objects.filter(entity__in=entities).select_related("customer")
     if status:
         promises = promises.filter(status=status)
     return promises.order_by("promised_date", "id")
 
 
-def backoffice_plans(*, entities: QuerySet[Entity], status: str = "active") -> QuerySet[PaymentPlan]:
+def backoffice_plans(*, user: Any, status: str = "active") -> QuerySet[PaymentPlan]:
     plans = (
-        PaymentPlan.objects.filter(entity__in=entities)
+        customer_scope(user, PaymentPlan.objects.all(), customer_field="customer")
         .select_related("customer")
         .prefetch_related("installments")
     )
@@ -347,8 +355,10 @@ def backoffice_plans(*, entities: QuerySet[Entity], status: str = "active") -> Q
     return plans.order_by("starts_on", "id")
 
 
-def backoffice_plan_requests(*, entities: QuerySet[Entity], status: str = "pending") -> QuerySet[PlanRequest]:
-    requests = PlanRequest.objects.filter(entity__in=entities).select_related("customer")
+def backoffice_plan_requests(*, user: Any, status: str = "pending") -> QuerySet[PlanRequest]:
+    requests = customer_scope(user, PlanRequest.objects.all(), customer_field="customer").select_related(
+        "customer"
+    )
     if status:
         requests = requests.filter(status=status)
     return requests.order_by("created_at", "id")

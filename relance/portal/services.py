@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
+from django.core import signing
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -238,6 +239,7 @@ def renewal_request(*, actor: Actor, email: str) -> bool:
             recipient=contact.email,
             contact=contact,
             extra={"code": code},
+            one_time_secret=True,
         )
     )
     return True
@@ -307,6 +309,7 @@ def address_change_request(*, actor: Actor, purpose: str, address: str) -> Porta
             contact=contact,
             channel="email" if purpose == CodePurpose.EMAIL else "sms",
             extra={"code": code},
+            one_time_secret=True,
         )
     )
     return row
@@ -325,17 +328,96 @@ def _phone_e164(text: str) -> str:
 
 
 def address_change_confirm(*, actor: Actor, purpose: str, code: str) -> Contact:
+    """Apply the new address once its code came back. A new e-mail address is also announced to
+    the old one, with a link that puts it back (``email_change_undo``): a stolen portal link
+    cannot quietly move the billing address."""
     row = _code_check(link=actor.link, purpose=purpose, code=code)
     contact = row.contact or _contact_for(actor.link)
     if purpose == CodePurpose.EMAIL:
+        old = contact.email
         contact.email = row.target
         contact.email_status = ContactStatus.VALID
         contact.save(update_fields=["email", "email_status", "updated_at"])
+        if old and old.lower() != row.target.lower():
+            _email_change_announce(link=actor.link, contact=contact, old=old, new=row.target, code_id=row.pk)
     else:
         contact.phone = row.target
         contact.phone_status = ContactStatus.VALID
         contact.save(update_fields=["phone", "phone_status", "updated_at"])
     event_record(actor=actor, action=f"{purpose}_changed")
+    return contact
+
+
+EMAIL_UNDO_SALT = "relance.portal.email-undo"
+EMAIL_UNDO_DAYS = 14
+EMAIL_UNDO_STALE = _("This address was changed again since: ask us to correct it.")
+
+
+def email_undo_token(*, link: PortalLink, contact: Contact, old: str, new: str) -> str:
+    """A signed token that puts ``old`` back on ``contact`` (valid ``EMAIL_UNDO_DAYS``)."""
+    return signing.dumps({"l": link.pk, "c": contact.pk, "old": old, "new": new}, salt=EMAIL_UNDO_SALT)
+
+
+def email_undo_load(token: str) -> dict[str, Any]:
+    """The undo's payload; ``signing.BadSignature`` (or ``SignatureExpired``) when not ours or too old."""
+    payload: dict[str, Any] = signing.loads(
+        token, salt=EMAIL_UNDO_SALT, max_age=timedelta(days=EMAIL_UNDO_DAYS)
+    )
+    return payload
+
+
+def _email_change_announce(*, link: PortalLink, contact: Contact, old: str, new: str, code_id: int) -> None:
+    from django.urls import reverse
+
+    from relance.portal.links import absolute_url
+
+    undo = absolute_url(
+        reverse("portal:email_undo", args=[email_undo_token(link=link, contact=contact, old=old, new=new)])
+    )
+    name = link.customer.entity.legal_name or link.customer.entity.name
+    outgoing = notify.Outgoing(
+        template_key=notify.EMAIL_CHANGED,
+        subject=f"{name}: your billing e-mail address was changed",
+        text=(
+            f"The billing e-mail address of your {name} account was changed from {old} to {new} "
+            f"through the customer portal.\n"
+            f"If you did not ask for this, put the old address back here (valid {EMAIL_UNDO_DAYS} days):\n"
+            f"{undo}\n"
+        ),
+    )
+    customer = link.customer
+    transaction.on_commit(
+        lambda: notify.message_send(
+            customer=customer,
+            outgoing=outgoing,
+            idempotency_key=f"email-changed:{code_id}",
+            recipient=old,
+            contact=contact,
+            extra={"undo_url": undo},
+            one_time_secret=True,
+        )
+    )
+
+
+@transaction.atomic
+def email_change_undo(*, token: str, ip: str | None = None) -> Contact:
+    """Put the old billing address back (from the link sent to it), if nobody changed it since."""
+    payload = email_undo_load(token)
+    contact = Contact.objects.select_for_update().filter(pk=payload["c"]).first()
+    if contact is None or contact.email.lower() != str(payload["new"]).lower():
+        raise PortalRefused(EMAIL_UNDO_STALE)
+    contact.email = payload["old"]
+    contact.email_status = ContactStatus.VALID
+    contact.save(update_fields=["email", "email_status", "updated_at"])
+    link = PortalLink.objects.filter(pk=payload["l"]).first()
+    PortalEvent.objects.create(
+        link=link,
+        customer=contact.customer,
+        action="email_change_undone",
+        at=timezone.now(),
+        ip=ip,
+        detail={"restored": payload["old"], "removed": payload["new"]},
+    )
     return contact
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_noop as _
 
+from relance.core.filenames import download_filename
+
 ALLOWED = {
     b"%PDF-": ("application/pdf", "pdf"),
     b"\xff\xd8\xff": ("image/jpeg", "jpg"),
@@ -40,6 +42,5 @@ def sniff(head: bytes) -> SniffedFile | None:
 def safe_filename(name: str, extension: str) -> str:
     """A display name without paths or control characters, ending in the sniffed extension."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(char for char in base if char.isprintable() and char not in '"<>:;|?*')[:120]
     stem = base.rsplit(".", 1)[0] if "." in base else base
-    return f"{stem or 'attachment'}.{extension}"
+    return download_filename(stem, extension, fallback="attachment")

@@ -4,25 +4,27 @@ Customer pages carry the signed token in the path; back-office lists need a sign
 """
 
 from django.urls import path
+from django.views.generic import RedirectView
 
 from relance.portal import backoffice, views
 
 app_name = "portal"
 urlpatterns = [
     path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
-    path("back/disputes/", backoffice.disputes, name="back_disputes"),
-    path("back/disputes/<int:dispute_id>/resolve/", backoffice.dispute_resolve, name="back_dispute_resolve"),
+    # one dispute queue: the workspace's (customer's words and files, comments, owner, SLA, resolve)
+    path("back/disputes/", RedirectView.as_view(pattern_name="workspace:disputes"), name="back_disputes"),
     path("back/promises/", backoffice.promises, name="back_promises"),
     path("back/plans/", backoffice.plans, name="back_plans"),
     path(
-        "back/plan-requests/<int:request_id>/decide/", backoffice.plan_request_decide, name="back_plan_decide"
+        "back/plan-requests/<id:request_id>/decide/", backoffice.plan_request_decide, name="back_plan_decide"
     ),
+    path("undo-email/<str:token>/", views.email_undo, name="email_undo"),
     path("t/<str:token>/", views.overview, name="overview"),
     path("t/<str:token>/items/", views.items, name="items"),
-    path("t/<str:token>/invoices/<int:invoice_id>/", views.invoice_detail, name="invoice"),
-    path("t/<str:token>/invoices/<int:invoice_id>/dispute/", views.dispute, name="dispute"),
+    path("t/<str:token>/invoices/<id:invoice_id>/", views.invoice_detail, name="invoice"),
+    path("t/<str:token>/invoices/<id:invoice_id>/dispute/", views.dispute, name="dispute"),
     path(
-        "t/<str:token>/invoices/<int:invoice_id>/document.pdf",
+        "t/<str:token>/invoices/<id:invoice_id>/document.pdf",
         views.invoice_document,
         name="invoice_document",
     ),
@@ -32,9 +34,9 @@ urlpatterns = [
     path("t/<str:token>/preferences/", views.preferences, name="preferences"),
     path("t/<str:token>/promise/", views.promise, name="promise"),
     path("t/<str:token>/cases/", views.cases, name="cases"),
-    path("t/<str:token>/cases/<int:dispute_id>/", views.case, name="case"),
+    path("t/<str:token>/cases/<id:dispute_id>/", views.case, name="case"),
     path(
-        "t/<str:token>/cases/<int:dispute_id>/files/<int:attachment_id>/", views.attachment, name="attachment"
+        "t/<str:token>/cases/<id:dispute_id>/files/<id:attachment_id>/", views.attachment, name="attachment"
     ),
     path("t/<str:token>/plan/", views.plan, name="plan"),
     path("t/<str:token>/pay/", views.pay, name="pay"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -16,12 +16,18 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from relance.common.client import client_ip
+from relance.common.converters import row_id_or_none
 from relance.core.csvsafe import SafeCsvWriter
+from relance.core.errors import ValidationFailed
+from relance.core.filenames import download_filename
+from relance.core.money import parse_amount
 from relance.dunning.models import DisputeReason
 from relance.ledger.models import Channel, Invoice
 from relance.portal import ratelimit, selectors, services
@@ -31,7 +37,6 @@ from relance.portal.pagecache import cached_page
 from relance.portal.payments.base import (
     PaymentRequest,
     WebhookRefused,
-    client_ip,
     payment_backend,
     payment_backends,
 )
@@ -108,18 +113,16 @@ def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
     @wraps(view)
     def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
-        ip = client_ip(request)
-        bad_so_far = ratelimit.bad_tokens_so_far(ip)
-        if bad_so_far >= ratelimit.BAD_TOKENS_IN_A_ROW:
-            return too_many(request)
+        ip = client_ip(request) or "0.0.0.0"
         try:
             link = link_verify(token)
         except LinkRefused as refused:
             if refused.reason == "bad":
+                # Only bad tokens wait: a valid link from a flooded address still opens.
+                if ratelimit.bad_tokens_blocked(ip):
+                    return too_many(request)
                 ratelimit.bad_token_count(ip)
             return _refused(request, refused.reason, refused.link, token)
-        if bad_so_far:
-            ratelimit.good_token(ip)
         language = _language(request, link)
         today = selectors.portal_today(entity=link.customer.entity)
         request.portal = Portal(link=link, token=token, today=today, ip=ip, language=language)  # type: ignore[attr-defined]
@@ -186,13 +189,14 @@ def _refusal_text(refused: services.PortalRefused) -> str:
 
 
 def _decimal(text: str | None) -> Decimal | None:
+    """The amount typed, or ``Decimal(-1)`` (refused by every range check) when it is not a plain
+    number (``relance.core.money.parse_amount``: ``NaN``, ``Infinity``, ``1e999`` are not)."""
     if not text or not text.strip():
         return None
     try:
-        value = Decimal(text.strip().replace(",", "."))
-    except InvalidOperation:
+        return parse_amount(text.strip().replace(",", "."))
+    except ValidationFailed:
         return Decimal(-1)
-    return value
 
 
 def _date(text: str | None) -> date | None:
@@ -203,7 +207,9 @@ def _date(text: str | None) -> date | None:
 
 
 def _ids(request: HttpRequest) -> list[int]:
-    return [int(value) for value in request.POST.getlist("invoice") if value.isdigit()]
+    return [
+        found for value in request.POST.getlist("invoice") if (found := row_id_or_none(value)) is not None
+    ]
 
 
 # --------------------------------------------------------------------------- pages
@@ -232,11 +238,16 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 def _filters(request: HttpRequest) -> selectors.ItemFilters:
     state = request.GET.get("state", "open")
-    account = request.GET.get("account", "")
+    account = None
+    if request.GET.get("account"):
+        # Only an account of the link: anything else (another customer's, 10^20) is not found.
+        account = row_id_or_none(request.GET["account"])
+        if account not in selectors.portal_scope(link=request.portal.link):  # type: ignore[attr-defined]
+            raise Http404("no such account")
     return selectors.ItemFilters(
         state=state if state in ("open", "overdue", "paid", "all") else "open",
         search=request.GET.get("q", "").strip()[:64],
-        account=int(account) if account.isdigit() else None,
+        account=account,
         due_from=_date(request.GET.get("from")),
         due_to=_date(request.GET.get("to")),
     )
@@ -309,7 +320,7 @@ def invoice_document(request: HttpRequest, invoice_id: int) -> HttpResponse:
     response = FileResponse(
         content,
         as_attachment=True,
-        filename=f"{document.invoice.external_ref}.pdf",
+        filename=download_filename(document.invoice.external_ref, "pdf", fallback="invoice"),
         content_type="application/pdf",
     )
     response["X-Content-Type-Options"] = "nosniff"
@@ -352,10 +363,15 @@ def statement_csv(request: HttpRequest) -> HttpResponse:
         )
     services.event_record(actor=portal.actor, action="statement_csv")
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="statement-{portal.customer.external_ref}-{portal.today}.csv"'
+    response["Content-Disposition"] = _attachment(
+        f"statement-{portal.customer.external_ref}-{portal.today}", "csv"
     )
     return response
+
+
+def _attachment(stem: str, extension: str) -> str:
+    """A ``Content-Disposition`` for a download named from ledger text (any reference is safe)."""
+    return content_disposition_header(True, download_filename(stem, extension)) or "attachment"
 
 
 def _statement_pdf_function() -> Callable[..., bytes] | None:
@@ -375,8 +391,8 @@ def statement_pdf(request: HttpRequest) -> HttpResponse:
     content = function(customer=portal.customer, as_of=portal.today, language=portal.language)
     services.event_record(actor=portal.actor, action="statement_pdf")
     response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'attachment; filename="statement-{portal.customer.external_ref}-{portal.today}.pdf"'
+    response["Content-Disposition"] = _attachment(
+        f"statement-{portal.customer.external_ref}-{portal.today}", "pdf"
     )
     return response
 
@@ -598,12 +614,13 @@ def plan(request: HttpRequest) -> HttpResponse:
         try:
             count = request.POST.get("installments", "")
             first = _date(request.POST.get("first_due"))
-            if not count.isdigit() or first is None:
+            installments = row_id_or_none(count)
+            if installments is None or first is None:
                 raise services.PortalRefused(services.PLAN_INSTALLMENTS_RANGE)
             outcome = services.plan_ask(
                 actor=portal.actor,
                 on=portal.today,
-                installments=int(count),
+                installments=installments,
                 first_due=first,
                 invoice_ids=_ids(request) or None,
                 note=request.POST.get("note", "")[:500],
@@ -688,20 +705,45 @@ def pay_done(request: HttpRequest) -> HttpResponse:
     return _page(request, "portal/pay_done.html", {})
 
 
+@require_http_methods(["GET", "POST"])
+def email_undo(request: HttpRequest, token: str) -> HttpResponse:
+    """From the notice sent to the old address: put it back. A GET only asks (mail scanners open
+    links); the POST undoes. Signed and valid ``EMAIL_UNDO_DAYS``; no portal link needed."""
+    from django.core import signing
+
+    try:
+        payload = services.email_undo_load(token)
+    except signing.BadSignature:  # also SignatureExpired
+        raise Http404("invalid or expired link") from None
+    error = ""
+    if request.method == "POST":
+        try:
+            services.email_change_undo(token=token, ip=client_ip(request))
+            return render(request, "portal/email_undo.html", {"done": True, "old": payload["old"]})
+        except services.PortalRefused as refused:
+            error = _refusal_text(refused)
+    return render(
+        request,
+        "portal/email_undo.html",
+        {"done": False, "old": payload["old"], "new": payload["new"], "error": error},
+        status=400 if error else 200,
+    )
+
+
 # --------------------------------------------------------------------------- fresh links
 
 
 def _renew_link(request: HttpRequest, token: str) -> PortalLink | HttpResponse:
     """The expired link behind ``token`` (a revoked or bad one cannot be renewed)."""
-    ip = client_ip(request)
-    if ratelimit.bad_tokens_blocked(ip):
-        return too_many(request)
+    ip = client_ip(request) or "0.0.0.0"
     try:
         link_verify(token)
     except LinkRefused as refused:
         if refused.reason == "expired" and refused.link is not None:
             return refused.link
         if refused.reason == "bad":
+            if ratelimit.bad_tokens_blocked(ip):
+                return too_many(request)
             ratelimit.bad_token_count(ip)
         return _refused(request, refused.reason, refused.link, token)
     return HttpResponseRedirect(reverse("portal:overview", args=[token]))
@@ -712,7 +754,7 @@ def renew(request: HttpRequest, token: str) -> HttpResponse:
     found = _renew_link(request, token)
     if isinstance(found, HttpResponse):
         return found
-    ip = client_ip(request)
+    ip = client_ip(request) or "0.0.0.0"
     with translation.override(_language(request, found)):
         if not ratelimit.code_request_allowed(ip=ip, link_id=found.pk):
             return too_many(request)
@@ -725,7 +767,7 @@ def renew_code(request: HttpRequest, token: str) -> HttpResponse:
     found = _renew_link(request, token)
     if isinstance(found, HttpResponse):
         return found
-    ip = client_ip(request)
+    ip = client_ip(request) or "0.0.0.0"
     with translation.override(_language(request, found)):
         try:
             fresh = services.renewal_confirm(

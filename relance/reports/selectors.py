@@ -574,16 +574,18 @@ def top_overdue_by_group(
 def dashboard_case_counts(
     *, entity: Entity, as_of: date, segment: str | None = None, collector: str | None = None
 ) -> dict[str, int]:
-    """Open promises due on ``as_of`` and open disputes past their SLA (the portal's due date)."""
-    from relance.portal.selectors import backoffice_disputes, backoffice_promises
+    """Open promises due on ``as_of`` and open disputes past their SLA (``dispute_sla_due_on``)."""
+    from relance.dunning.models import Dispute, Promise, PromiseStatus
+    from relance.portal.selectors import disputes_past_sla
 
-    entities = Entity.objects.filter(pk=entity.pk)
     scope = _customer_q(segment, collector)
     return {
-        "promises_due": backoffice_promises(entities=entities).filter(scope, promised_date=as_of).count(),
-        "disputes_past_sla": backoffice_disputes(entities=entities)
-        .filter(scope, portal_case__sla_due_on__lt=as_of)
+        "promises_due": Promise.objects.filter(entity=entity, status=PromiseStatus.OPEN)
+        .filter(scope, promised_date=as_of)
         .count(),
+        "disputes_past_sla": disputes_past_sla(
+            disputes=Dispute.objects.filter(entity=entity).filter(scope), entity=entity, as_of=as_of
+        ).count(),
     }
 
 

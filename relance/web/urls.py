@@ -3,14 +3,15 @@ from django.urls import path
 
 from relance.accounts import views as accounts
 from relance.audit import views as audit
-from relance.web import views
+from relance.web import branding, views
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("brand.css", branding.brand_css, name="brand_css"),
     path("customers/", views.customer_list, name="customer_list"),
-    path("customers/<int:customer_id>/", views.customer_detail, name="customer_detail"),
+    path("customers/<id:customer_id>/", views.customer_detail, name="customer_detail"),
     path("invoices/", views.invoice_list, name="invoice_list"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("login/", accounts.login_view, name="login"),

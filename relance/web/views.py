@@ -13,13 +13,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from relance.accounts import roles
-from relance.accounts.selectors import customer_scope, user_role
+from relance.accounts.selectors import customer_scope, entities_for_user, user_role
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
+from relance.core.text import fold
 from relance.ledger import selectors as ledger
 from relance.ledger.models import Entity
 from relance.web import charts
-from relance.web.access import entities_for_user
 
 PAGE_SIZE = 50
 
@@ -158,8 +158,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "missing": result.missing,
             "head_stale": result.head.stale,
             "other_currencies": [code for code in currencies if code != currency],
+            "outbox_attention": _outbox_attention(request, entity),
         },
     )
+
+
+def _outbox_attention(request: HttpRequest, entity: Entity) -> dict[str, int] | None:
+    """Uncertain and failed messages of the entity (None for roles that cannot see the outbox)."""
+    from relance.accounts.selectors import user_can
+    from relance.delivery.alerts import attention_counts
+
+    if not user_can(request.user, "delivery.view_outboundmessage"):
+        return None
+    counts = attention_counts(entity=entity)
+    uncertain, failed = counts.get("uncertain", 0), counts.get("failed", 0)
+    return {"uncertain": uncertain, "failed": failed, "total": uncertain + failed}
 
 
 def _number(value: str | None) -> float | None:
@@ -200,44 +213,16 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
-    from relance.reports.selectors import configured_aging
+    """The old address of a customer: the customer 360 is the one customer page.
 
-    buckets = configured_aging()
-    entity, entities, as_of = _entity_and_date(request)
+    Scoped like the 360: a customer the user may not see is a 404 here too, not a redirect."""
+    from relance.workspace.selectors import customer_for_user
+
     try:
-        customer = ledger.customer_by_id(entity=entity, customer_id=customer_id)
+        customer_for_user(user=request.user, customer_id=customer_id)
     except NotFound:
         raise Http404("customer not found") from None
-    if not customer_scope(request.user, entity.customers.filter(pk=customer.pk)).exists():
-        raise Http404("customer not found")  # a sales owner sees only the accounts they own
-    items = ledger.customer_open_items(customer=customer, as_of=as_of)
-    open_by_currency: dict[str, Decimal] = {}
-    aging = {label: Decimal(0) for label in buckets.labels}
-    for item in items:
-        open_by_currency[item.currency] = open_by_currency.get(item.currency, Decimal(0)) + item.open_amount
-        if item.currency == customer.currency:  # one chart, one currency
-            aging[buckets.bucket_for(item.days_past_due).label] += item.open_amount
-    aging_svg = charts.bar_chart(
-        _aging_bars({label: str(value) for label, value in aging.items()}, customer.currency),
-        title=f"Aging for {customer.name} ({customer.currency})",
-        height=200,
-    )
-    return render(
-        request,
-        "web/customer_detail.html",
-        {
-            "entity": entity,
-            "entities": entities,
-            "as_of": as_of,
-            "customer": customer,
-            "contacts": customer.contacts.all(),
-            "items": items,
-            "aging_svg": aging_svg,
-            "open_by_currency": sorted(open_by_currency.items()),
-            "payments": customer.payments.order_by("-date")[:10],
-            "credit_notes": customer.credit_notes.order_by("-date")[:10],
-        },
-    )
+    return redirect("workspace:customer", customer_id)
 
 
 @login_required
@@ -261,7 +246,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
 
         invoices = invoices.filter(
             Q(external_ref__icontains=search)
-            | Q(customer__name__icontains=search)
+            | Q(customer__search_text__contains=fold(search))
             | Q(po_number__icontains=search)
         )
     page = Paginator(invoices.order_by("due_date", "pk"), PAGE_SIZE).get_page(request.GET.get("page"))

@@ -17,7 +17,9 @@ from typing import Any
 
 from django.apps import apps
 from django.utils import timezone
+from django.utils.translation import get_language
 
+from relance.core.formatting import format_money
 from relance.ledger.models import Customer
 
 BLOCKED_SHOWN = 20
@@ -179,7 +181,8 @@ def _disputes(customer: Customer, today: date) -> list[Fact]:
             Fact(
                 kind="dispute",
                 title=(
-                    f"Invoice {dispute.invoice.external_ref}: {dispute.amount:.2f} {dispute.invoice.currency} "
+                    f"Invoice {dispute.invoice.external_ref}: "
+                    f"{format_money(dispute.amount, dispute.invoice.currency, get_language())} "
                     f"disputed ({dispute.get_reason_code_display()})"
                 ),
                 effect=(
@@ -220,7 +223,8 @@ def _promises(customer: Customer) -> list[Fact]:
         facts.append(
             Fact(
                 kind="promise",
-                title=f"Promise to pay {promise.amount:.2f} {promise.currency} by {promise.promised_date}",
+                title=f"Promise to pay {format_money(promise.amount, promise.currency, get_language())} "
+                f"by {promise.promised_date}",
                 effect="dunning is paused while the promise runs"
                 + (f" (its date plus {grace} days of grace)" if grace is not None else ""),
                 since=promise.created_on,
@@ -393,7 +397,7 @@ def _portal(customer: Customer) -> tuple[list[Fact], list[Fact]]:
     ]:
         asked = (
             f"{request.installments} installments from {request.first_due} "
-            f"for {request.total:.2f} {request.currency}"
+            f"for {format_money(request.total, request.currency, get_language())}"
         )
         outside = "; ".join(request.reasons or []) or "—"
         if request.status == PlanRequestStatus.REJECTED:

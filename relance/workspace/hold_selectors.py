@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from relance.accounts import roles
-from relance.accounts.selectors import customer_scope, entities_for_user, user_can, user_role
+from relance.accounts.selectors import customers_visible, entities_for_user, user_can, user_role
 from relance.compliance.links import HOLD_DAYS_MAX
 from relance.dunning.models import CreditHold, CreditHoldStatus, CustomerHold
 from relance.ledger.models import Customer
@@ -80,7 +80,7 @@ def owner_choices(*, user: Any) -> QuerySet[Any]:
 
 
 def _accounts(*, user: Any, owner_id: int | None) -> tuple[QuerySet[Customer], str]:
-    customers = customer_scope(user, Customer.objects.filter(entity__in=entities_for_user(user)))
+    customers = customers_visible(user)
     if user_role(user) in roles.OWN_CUSTOMERS_ROLES and not user.is_superuser:
         return customers, "own"
     if owner_id is not None:

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from relance.accounts.decorators import NOT_ALLOWED, role_permission_required
 from relance.accounts.selectors import entities_for_user, user_can
+from relance.common.converters import row_id_or_none
 from relance.compliance.links import HOLD_DAYS_MAX
 from relance.compliance.services import HOLD_REASON_MAX
 from relance.core.errors import NotFound, ValidationFailed
@@ -43,8 +44,7 @@ def _customer(request: HttpRequest, customer_id: int) -> Customer:
 
 
 def _owner_id(request: HttpRequest) -> int | None:
-    value = request.GET.get("owner", "")
-    return int(value) if value.isdigit() else None
+    return row_id_or_none(request.GET.get("owner"))
 
 
 @login_required

@@ -61,3 +61,20 @@ class DisputeAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"dispute {self.dispute_id} → {self.owner_id}"
+
+
+class DisputeComment(models.Model):
+    """An internal comment on a dispute (never shown to the customer)."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="workspace_comments")
+    text = models.TextField()
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"comment on dispute {self.dispute_id} at {self.created_at:%Y-%m-%d %H:%M}"

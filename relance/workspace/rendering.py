@@ -46,6 +46,34 @@ def _or_dash(value: Any) -> str:
     return _text(value) if value else "—"
 
 
+def _factor_words(name: str, value: Any, currency: str) -> str:
+    """One of the engine's priority factors (docs/dunning.md) in words."""
+    if name == "overdue_amount":
+        return f"{money(value, currency)} overdue"
+    if name == "days_past_due":
+        return f"{value} days past due"
+    if name == "risk":
+        return f"risk {value}" if value else "no risk rating"
+    if name == "broken_promises":
+        return f"{value} broken promise{'' if value == 1 else 's'}"
+    if name == "days_since_contact":
+        return "never contacted" if value is None else f"{value} days since the last contact"
+    return name.replace("_", " ")
+
+
+def factor_reasons(factors: dict[str, Any], currency: str) -> list[tuple[str, Any]]:
+    """``(reason in words, points)`` per factor of a worklist entry, most points first.
+
+    The engine stores ``{name: {"value": …, "points": …}}``; a bare number is the points alone."""
+    reasons = []
+    for name, detail in factors.items():
+        if isinstance(detail, dict):
+            reasons.append((_factor_words(name, detail.get("value"), currency), detail.get("points")))
+        else:
+            reasons.append((name.replace("_", " "), detail))
+    return sorted(reasons, key=lambda reason: -float(reason[1] or 0))
+
+
 def worklist_rows_html(rows: Iterable[Any]) -> SafeString:
     """The ``<tr>`` of each ``selectors.WorklistRow`` (keyboard row, checkbox, factors)."""
     url = customer_url_maker()
@@ -53,8 +81,8 @@ def worklist_rows_html(rows: Iterable[Any]) -> SafeString:
     for row in rows:
         link = escape(url(row.customer_id))
         factors = "".join(
-            f'<span class="factor">{_text(name)} <b>{floatformat(points, 1)}</b></span>'
-            for name, points in row.factors.items()
+            f'<span class="factor">{escape(words)} <b>{floatformat(points, 1)}</b></span>'
+            for words, points in factor_reasons(row.factors, row.currency)
         )
         since = "never" if row.days_since_contact is None else _text(row.days_since_contact)
         parts.append(

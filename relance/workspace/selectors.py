@@ -8,14 +8,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils.translation import get_language
 
 from relance.accounts import roles
-from relance.accounts.selectors import customer_scope, entities_for_user, user_role
+from relance.accounts.selectors import customer_scope, customers_visible, user_role
 from relance.accounts.selectors import entity_visible as accounts_entity_visible
 from relance.core.errors import NotFound
+from relance.core.formatting import format_money
 from relance.dunning.models import (
     ContactLog,
     CustomerHold,
@@ -29,29 +30,13 @@ from relance.dunning.models import (
     WorklistEntry,
 )
 from relance.ledger.models import Customer, Entity, Invoice
-from relance.workspace.models import CustomerNote, DisputeAssignment, WorklistSnooze
+from relance.workspace.models import CustomerNote, DisputeAssignment, DisputeComment, WorklistSnooze
 
 CUSTOMER_NOT_FOUND = "customer not found"
-DEFAULT_DISPUTE_SLA_DAYS = 14
+DISPUTE_NOT_FOUND = "dispute not found"
 TIMELINE_LIMIT = 40
 WORKLIST_PAGE = 100  # rows shown: a day's work, and a page that renders fast
 OPEN_ITEMS_PAGE = 50  # open items shown on the customer page at once ("show more" for the next)
-
-
-def dispute_sla_days() -> int:
-    """Days a dispute may stay open before it is shown as past its SLA (``RELANCE_DISPUTE_SLA_DAYS``)."""
-    return int(getattr(settings, "RELANCE_DISPUTE_SLA_DAYS", DEFAULT_DISPUTE_SLA_DAYS))
-
-
-def customers_visible(*, user: Any, entity: Entity | None = None) -> QuerySet[Customer]:
-    """Customers of the user's entities (one entity if given), narrowed to a sales owner's own."""
-    if entity is not None:
-        if not entity_visible(user=user, entity_id=entity.pk):
-            return Customer.objects.none()
-        customers = Customer.objects.filter(entity=entity)  # no IN (entities…) subquery: faster plans
-    else:
-        customers = Customer.objects.filter(entity__in=entities_for_user(user))
-    return customer_scope(user, customers)
 
 
 def entity_visible(*, user: Any, entity_id: int) -> bool:
@@ -62,13 +47,11 @@ def entity_visible(*, user: Any, entity_id: int) -> bool:
 def customer_for_user(*, user: Any, customer_id: int) -> Customer:
     """The customer if the user may see it; the same ``NotFound`` otherwise (no existence leak)."""
     customer = (
-        Customer.objects.select_related("entity", "collector", "sales_owner").filter(pk=customer_id).first()
+        customer_scope(user, Customer.objects.filter(pk=customer_id))
+        .select_related("entity", "collector", "sales_owner")
+        .first()
     )
-    if customer is None or not entity_visible(user=user, entity_id=customer.entity_id):
-        raise NotFound(CUSTOMER_NOT_FOUND)
-    one = Customer.objects.filter(pk=customer.pk)
-    scoped = customer_scope(user, one)
-    if scoped is not one and not scoped.exists():  # a sales owner: only the accounts they own
+    if customer is None:
         raise NotFound(CUSTOMER_NOT_FOUND)
     return customer
 
@@ -115,60 +98,124 @@ def latest_run(*, entity: Entity) -> DunningRun | None:
     return DunningRun.objects.filter(entity=entity).order_by("-as_of").first()
 
 
-def worklist_for_user(
-    *, user: Any, entity: Entity, today: date, collector_id: int | None = None, limit: int = WORKLIST_PAGE
-) -> tuple[DunningRun | None, list[WorklistRow]]:
-    """The latest run's worklist for ``entity`` as ``user`` sees it, highest priority first.
+# sort key (``?sort=``, ``-`` in front: the other way) → the columns ordered by, ties by reference
+WORKLIST_SORTS: dict[str, tuple[str, ...]] = {
+    "priority": ("-priority",),
+    "customer": ("customer__name",),
+    "collector": ("customer__collector__username",),
+    "overdue": ("-overdue_amount",),
+    "days": ("-max_days_past_due",),
+    "contact": ("-days_since_contact",),
+    "broken": ("-broken_promises",),
+    "risk": ("risk",),
+}
 
-    A collector sees the customers they collect; others see all, or one collector's with
-    ``collector_id`` (0: customers without a collector). Customers the user snoozed to
-    ``today`` or later are left out.
-    """
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    """What the worklist is narrowed to and ordered by (each one optional)."""
+
+    collector_id: int | None = None  # 0: customers without a collector
+    segment: str | None = None  # "": customers without a segment
+    currency: str = ""
+    min_overdue: Decimal | None = None
+    min_days: int | None = None
+    sort: str = "priority"
+
+    def ordering(self) -> list[str]:
+        key = self.sort.removeprefix("-")
+        columns = WORKLIST_SORTS.get(key, WORKLIST_SORTS["priority"])
+        if self.sort.startswith("-") and key in WORKLIST_SORTS:
+            columns = tuple(c[1:] if c.startswith("-") else f"-{c}" for c in columns)
+        return [*columns, "customer__external_ref"]
+
+
+_WORKLIST_VALUES = (
+    "customer_id",
+    "customer__external_ref",
+    "customer__name",
+    "customer__collector__username",
+    "priority",
+    "currency",
+    "overdue_amount",
+    "max_days_past_due",
+    "risk",
+    "broken_promises",
+    "days_since_contact",
+    "factors",
+)
+
+
+def worklist_entries(
+    *, user: Any, entity: Entity, today: date, filters: WorklistFilters | None = None
+) -> tuple[DunningRun | None, QuerySet[Any]]:
+    """The latest run's entries for ``entity`` as ``user`` sees them (values, ordered), unsliced.
+
+    A collector sees the customers they collect; others see all, or one collector's. Customers
+    the user snoozed to ``today`` or later are left out."""
+    filters = filters or WorklistFilters()
     run = latest_run(entity=entity)
-    if run is None:
-        return None, []
-    if not entity_visible(user=user, entity_id=entity.pk):
-        return None, []
+    if run is None or not entity_visible(user=user, entity_id=entity.pk):
+        return None, WorklistEntry.objects.none().values(*_WORKLIST_VALUES)
     entries = customer_scope(user, WorklistEntry.objects.filter(run=run), customer_field="customer")
     if user_is_collector(user):
         entries = entries.filter(customer__collector=user)
-    elif collector_id == 0:
+    elif filters.collector_id == 0:
         entries = entries.filter(customer__collector__isnull=True)
-    elif collector_id is not None:
-        entries = entries.filter(customer__collector_id=collector_id)
+    elif filters.collector_id is not None:
+        entries = entries.filter(customer__collector_id=filters.collector_id)
+    if filters.segment is not None:
+        entries = entries.filter(customer__segment=filters.segment)
+    if filters.currency:
+        entries = entries.filter(currency=filters.currency)
+    if filters.min_overdue is not None:
+        entries = entries.filter(overdue_amount__gte=filters.min_overdue)
+    if filters.min_days is not None:
+        entries = entries.filter(max_days_past_due__gte=filters.min_days)
     snoozed = WorklistSnooze.objects.filter(user=user, until__gte=today).values("customer_id")
     entries = entries.exclude(customer_id__in=snoozed)
-    rows = entries.order_by("-priority", "customer__external_ref").values(
-        "customer_id",
-        "customer__external_ref",
-        "customer__name",
-        "customer__collector__username",
-        "priority",
-        "currency",
-        "overdue_amount",
-        "max_days_past_due",
-        "risk",
-        "broken_promises",
-        "days_since_contact",
-        "factors",
-    )[:limit]
-    return run, [
-        WorklistRow(
-            customer_id=row["customer_id"],
-            customer_ref=row["customer__external_ref"],
-            customer_name=row["customer__name"],
-            collector=row["customer__collector__username"] or "",
-            priority=round(row["priority"], 2),
-            currency=row["currency"],
-            overdue_amount=row["overdue_amount"],
-            max_days_past_due=row["max_days_past_due"],
-            risk=row["risk"],
-            broken_promises=row["broken_promises"],
-            days_since_contact=row["days_since_contact"],
-            factors=row["factors"] or {},
-        )
-        for row in rows
-    ]
+    return run, entries.order_by(*filters.ordering()).values(*_WORKLIST_VALUES)
+
+
+def worklist_row(row: dict[str, Any]) -> WorklistRow:
+    return WorklistRow(
+        customer_id=row["customer_id"],
+        customer_ref=row["customer__external_ref"],
+        customer_name=row["customer__name"],
+        collector=row["customer__collector__username"] or "",
+        priority=round(row["priority"], 2),
+        currency=row["currency"],
+        overdue_amount=row["overdue_amount"],
+        max_days_past_due=row["max_days_past_due"],
+        risk=row["risk"],
+        broken_promises=row["broken_promises"],
+        days_since_contact=row["days_since_contact"],
+        factors=row["factors"] or {},
+    )
+
+
+def worklist_choices(*, run: DunningRun | None, entity: Entity) -> dict[str, list[str]]:
+    """The segments of the entity's customers and the currencies of the run (for the filters)."""
+    segments = (
+        Customer.objects.filter(entity=entity)
+        .exclude(segment="")
+        .values_list("segment", flat=True)
+        .distinct()
+    )
+    currencies = (
+        WorklistEntry.objects.filter(run=run).values_list("currency", flat=True).distinct() if run else []
+    )
+    return {"segments": sorted(segments), "currencies": sorted(currencies)}
+
+
+def worklist_for_user(
+    *, user: Any, entity: Entity, today: date, collector_id: int | None = None, limit: int = WORKLIST_PAGE
+) -> tuple[DunningRun | None, list[WorklistRow]]:
+    """The first ``limit`` rows of the user's worklist, highest priority first."""
+    run, entries = worklist_entries(
+        user=user, entity=entity, today=today, filters=WorklistFilters(collector_id=collector_id)
+    )
+    return run, [worklist_row(row) for row in entries[:limit]]
 
 
 def worklist_next_customer(*, user: Any, entity: Entity, today: date, after_customer_id: int) -> int | None:
@@ -343,25 +390,59 @@ class PaidPoint:
     days_late: int
 
 
-def payment_history(*, customer: Customer, as_of: date, limit: int = 60) -> list[PaidPoint]:
-    """Paid invoices (fully allocated by ``as_of``) with the day the last allocation settled them."""
-    from relance.ledger.selectors import invoice_list_with_open
+@dataclass(frozen=True)
+class PaymentBehaviour:
+    """The paid invoices of the behaviour window and the figures drawn from them.
 
+    The customer page's chart and its behaviour panel both read this one value, with the
+    engine's window (``LOOKBACK_DAYS``: invoices due in the year to ``as_of``, paid by then), so
+    the figures and the dots never disagree."""
+
+    start: date
+    as_of: date
+    points: tuple[PaidPoint, ...]
+
+    @property
+    def paid_invoices(self) -> int:
+        return len(self.points)
+
+    @property
+    def late_invoices(self) -> int:
+        return sum(1 for point in self.points if point.days_late > 0)
+
+    @property
+    def share_late(self) -> float:
+        return self.late_invoices / self.paid_invoices if self.points else 0.0
+
+    @property
+    def avg_days_late(self) -> float:
+        """Days late on average over the paid invoices (early payments count as 0, as in the engine)."""
+        return sum(max(p.days_late, 0) for p in self.points) / self.paid_invoices if self.points else 0.0
+
+    @property
+    def max_days_late(self) -> int:
+        return max((point.days_late for point in self.points), default=0)
+
+
+def payment_behaviour(*, customer: Customer, as_of: date) -> PaymentBehaviour:
+    """Invoices due in the behaviour window and fully allocated by ``as_of``, each with the day
+    the last allocation settled it (the engine's ``paid`` and ``days_late``)."""
+    from relance.engine.dunning.behaviour import LOOKBACK_DAYS
+    from relance.ledger.selectors import STILL_OWED, invoice_list_with_open
+
+    start = as_of - timedelta(days=LOOKBACK_DAYS)
     invoices = (
         invoice_list_with_open(entity=customer.entity, as_of=as_of)
-        .filter(customer=customer, open_amount__lte=Decimal("0.005"))
+        .filter(customer=customer, open_amount__lte=STILL_OWED, due_date__gte=start, due_date__lte=as_of)
         .annotate(paid_on=Max("allocations__date", filter=Q(allocations__date__lte=as_of)))
         .filter(paid_on__isnull=False)
-        .order_by("-paid_on")
-        .values("external_ref", "due_date", "paid_on")[:limit]
+        .values_list("external_ref", "due_date", "paid_on")
     )
-    points = [
-        PaidPoint(
-            row["external_ref"], row["due_date"], row["paid_on"], (row["paid_on"] - row["due_date"]).days
-        )
-        for row in invoices
-    ]
-    return sorted(points, key=lambda point: (point.paid_on, point.invoice_ref))
+    points = sorted(
+        (PaidPoint(ref, due, paid_on, (paid_on - due).days) for ref, due, paid_on in invoices),
+        key=lambda point: (point.paid_on, point.invoice_ref),
+    )
+    return PaymentBehaviour(start=start, as_of=as_of, points=tuple(points))
 
 
 @dataclass(frozen=True)
@@ -478,6 +559,7 @@ class TimelineItem:
     title: str
     detail: str = ""
     status: str = ""
+    url: str = ""  # where the item is handled (a dispute: its page in the dispute queue)
 
 
 def _instant(day: date) -> datetime:
@@ -546,6 +628,8 @@ def customer_timeline(
     newest first (at most ``limit`` of each kind). ``present``: the kinds worth reading
     (``customer_records_present``); all by default. A kind not present is not even built as a
     query (building one costs about as much CPU as running it)."""
+    from django.urls import reverse
+
     from relance.delivery.models import CallTask, OutboundMessage
 
     items: list[TimelineItem] = []
@@ -608,7 +692,8 @@ def customer_timeline(
             TimelineItem(
                 promise.created_at,
                 "promise",
-                f"promise to pay {promise.amount:.2f} {promise.currency} by {promise.promised_date}",
+                f"promise to pay {format_money(promise.amount, promise.currency, get_language())} "
+                f"by {promise.promised_date}",
                 promise.note,
                 promise.status,
             )
@@ -626,6 +711,7 @@ def customer_timeline(
                 f"dispute on {dispute.invoice.external_ref}: {dispute.reason_code}, {dispute.amount:.2f}",
                 dispute.note,
                 dispute.status if not dispute.resolution else f"{dispute.status} ({dispute.resolution})",
+                reverse("workspace:dispute", args=[dispute.pk]),
             )
         )
     plans = (
@@ -697,34 +783,110 @@ class QueueFilters:
     owner_id: int | None = None
 
 
+def _dispute_owner(dispute: Dispute) -> Any:
+    """Who owns the dispute: the one assigned in the queue, else the portal case's (the customer's
+    collector when the customer opened it)."""
+    try:
+        return dispute.workspace_assignment.owner
+    except DisputeAssignment.DoesNotExist:
+        case = getattr(dispute, "portal_case", None)
+        return case.owner if case is not None else None
+
+
+def _sla_state(sla: dict[str, Any], sla_days: int) -> str:
+    """``past``, ``near`` (the last quarter of the SLA) or ``ok``; resolved: ``met`` or ``missed``."""
+    if sla["days_left"] is None:
+        return "met" if sla["met"] else "missed"
+    if sla["days_left"] < 0:
+        return "past"
+    return "near" if sla["days_left"] <= sla_days * 0.25 else "ok"
+
+
+def _dispute_row(dispute: Dispute, *, sla_days: int, today: date) -> dict[str, Any]:
+    from relance.portal.selectors import dispute_sla
+
+    sla = dispute_sla(dispute=dispute, sla_days=sla_days, as_of=today)
+    case = getattr(dispute, "portal_case", None)
+    return {
+        "dispute": dispute,
+        "case": case,
+        "days_open": ((dispute.resolved_on or today) - dispute.opened_on).days,
+        "due_on": sla["due_on"],
+        "days_left": sla["days_left"],
+        "days_late": -sla["days_left"] if sla["days_left"] is not None and sla["days_left"] < 0 else 0,
+        "sla": _sla_state(sla, sla_days),
+        "owner": _dispute_owner(dispute),
+    }
+
+
 def dispute_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[str, Any]]:
-    """Disputes of the entity, oldest first, with days open, SLA state and owner."""
-    disputes = customer_scope(
-        user, Dispute.objects.filter(entity=filters.entity), customer_field="customer"
-    ).select_related("customer", "invoice", "workspace_assignment__owner")
+    """Disputes of the entity, answer date first, with the SLA the customer was told, the
+    customer's words and files, and the owner. A sales user sees their own accounts' only."""
+    from relance.portal.selectors import dispute_sla_days
+
+    disputes = (
+        customer_scope(user, Dispute.objects.filter(entity=filters.entity), customer_field="customer")
+        .select_related("customer", "invoice", "workspace_assignment__owner", "portal_case__owner")
+        .annotate(files=Count("portal_case__attachments"))
+    )
     disputes = disputes.filter(status=filters.status or DisputeStatus.OPEN)
     if filters.owner_id == 0:
-        disputes = disputes.filter(workspace_assignment__owner__isnull=True)
-    elif filters.owner_id is not None:
-        disputes = disputes.filter(workspace_assignment__owner_id=filters.owner_id)
-    sla = dispute_sla_days()
-    rows = []
-    for dispute in disputes.order_by("opened_on", "id")[:500]:
-        end = dispute.resolved_on or today
-        days_open = (end - dispute.opened_on).days
-        try:
-            owner = dispute.workspace_assignment.owner
-        except DisputeAssignment.DoesNotExist:
-            owner = None
-        rows.append(
-            {
-                "dispute": dispute,
-                "days_open": days_open,
-                "sla": "past" if days_open > sla else ("near" if days_open >= sla * 0.75 else "ok"),
-                "owner": owner,
-            }
+        disputes = disputes.filter(
+            Q(workspace_assignment__owner__isnull=True)
+            & (Q(workspace_assignment__isnull=False) | Q(portal_case__owner__isnull=True))
         )
+    elif filters.owner_id is not None:
+        disputes = disputes.filter(
+            Q(workspace_assignment__owner_id=filters.owner_id)
+            | Q(workspace_assignment__isnull=True, portal_case__owner_id=filters.owner_id)
+        )
+    sla_days = dispute_sla_days(entity=filters.entity)
+    rows = [
+        _dispute_row(dispute, sla_days=sla_days, today=today)
+        for dispute in disputes.order_by("opened_on", "id")[:500]
+    ]
+    rows.sort(key=lambda row: (row["due_on"], row["dispute"].opened_on, row["dispute"].pk))
     return rows
+
+
+def dispute_for_user(*, user: Any, dispute_id: int) -> Dispute:
+    """The dispute if the user sees its customer; the same ``NotFound`` otherwise (no existence leak)."""
+    dispute = Dispute.objects.select_related("entity", "customer", "invoice").filter(pk=dispute_id).first()
+    if dispute is None:
+        raise NotFound(DISPUTE_NOT_FOUND)
+    try:
+        customer_for_user(user=user, customer_id=dispute.customer_id)
+    except NotFound:
+        raise NotFound(DISPUTE_NOT_FOUND) from None
+    return dispute
+
+
+def dispute_page(*, dispute: Dispute, today: date) -> dict[str, Any]:
+    """What the dispute page shows: the queue's row, the customer's files and the comments."""
+    from relance.portal.selectors import dispute_sla_days
+
+    row = _dispute_row(dispute, sla_days=dispute_sla_days(entity=dispute.entity), today=today)
+    case = row["case"]
+    return {
+        **row,
+        "sla_days": dispute_sla_days(entity=dispute.entity),
+        "attachments": list(case.attachments.order_by("uploaded_at", "id")) if case is not None else [],
+        "comments": list(
+            DisputeComment.objects.filter(dispute=dispute)
+            .select_related("created_by")
+            .order_by("created_at", "id")
+        ),
+    }
+
+
+def dispute_attachment(*, dispute: Dispute, attachment_id: int) -> Any:
+    """One of the files the customer attached to this dispute (``NotFound`` otherwise)."""
+    from relance.portal.models import DisputeAttachment
+
+    found = DisputeAttachment.objects.filter(pk=attachment_id, case__dispute=dispute).first()
+    if found is None:
+        raise NotFound("attachment not found")
+    return found
 
 
 def promise_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[str, Any]]:
@@ -819,27 +981,32 @@ def _amount(text: str) -> Decimal | None:
 
 
 def search(*, user: Any, query: str, entity: Entity | None = None, limit: int = 10) -> list[SearchHit]:
-    """Customers by name or reference, invoices by number, and invoices whose amount or open amount
-    is exactly the amount typed; only in the entities (and accounts) the user sees.
+    """Customers by name, reference or tax id, contacts by name, e-mail or phone, invoices by
+    number, and invoices whose amount or open amount is exactly the amount typed; only in the
+    entities (and accounts) the user sees.
 
-    Name and reference use a case-insensitive prefix match first (served by the indexes) and a
-    contains match to fill up; amounts match the stored Decimal exactly.
+    Names are compared folded (``relance.core.text.fold``: no accents, no case) through the
+    ``search_text`` column the ledger keeps on every write: "jimenez" finds "Jiménez" in SQLite
+    and PostgreSQL alike. A prefix match comes first, then a contains match fills up.
     """
     from django.urls import reverse
 
+    from relance.core.text import fold
+    from relance.ledger.models import Contact
     from relance.ledger.selectors import invoice_list_with_open
 
     query = query.strip()
-    if len(query) < 2:
+    folded = fold(query)
+    if len(folded) < 2:
         return []
-    customers = customers_visible(user=user, entity=entity)
+    customers = customers_visible(user, entity=entity)
     hits: list[SearchHit] = []
     seen: set[int] = set()
-    for lookup in ("istartswith", "icontains"):
+    for lookup in ("startswith", "contains"):
         if len(hits) >= limit:
             break
         matches = (
-            customers.filter(Q(**{f"name__{lookup}": query}) | Q(**{f"external_ref__{lookup}": query}))
+            customers.filter(**{f"search_text__{lookup}": folded})
             .exclude(pk__in=seen)
             .order_by("name")[: limit - len(hits)]
         )
@@ -854,9 +1021,26 @@ def search(*, user: Any, query: str, entity: Entity | None = None, limit: int = 
                     customer["pk"],
                 )
             )
+    contacts = (
+        Contact.objects.filter(customer__in=customers, search_text__contains=folded)
+        .order_by("name", "pk")
+        .values("name", "email", "phone", "customer_id", "customer__name")[:limit]
+    )
+    for contact in contacts:
+        hits.append(
+            SearchHit(
+                "contact",
+                contact["name"] or contact["email"] or contact["phone"],
+                " · ".join(
+                    part for part in (contact["email"], contact["phone"], contact["customer__name"]) if part
+                ),
+                reverse("workspace:customer", args=[contact["customer_id"]]),
+                contact["customer_id"],
+            )
+        )
     invoices = Invoice.objects.filter(customer__in=customers)
     invoice_rows: list[Any] = list(
-        invoices.filter(external_ref__istartswith=query)
+        invoices.filter(Q(external_ref__istartswith=query) | Q(po_number__istartswith=query))
         .order_by("external_ref")
         .values("pk", "external_ref", "amount", "currency", "customer_id", "customer__name")[:limit]
     )
@@ -883,9 +1067,9 @@ def search(*, user: Any, query: str, entity: Entity | None = None, limit: int = 
             SearchHit(
                 "invoice",
                 row["external_ref"],
-                f"{row['amount']:.2f} {row['currency']} · {row['customer__name']}",
+                f"{format_money(row['amount'], row['currency'], get_language())} · {row['customer__name']}",
                 reverse("workspace:customer", args=[row["customer_id"]]),
                 row["customer_id"],
             )
         )
-    return hits[: limit * 2]
+    return hits[: limit * 3]

@@ -13,17 +13,20 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from relance.core.errors import ValidationFailed
+from relance.core.formatting import format_money
 from relance.dunning.models import Dispute
 from relance.ledger.models import Customer
-from relance.workspace.models import CustomerNote, DisputeAssignment, WorklistSnooze
+from relance.workspace.models import CustomerNote, DisputeAssignment, DisputeComment, WorklistSnooze
 
 NOTE_EMPTY = "a note needs some text"
 SNOOZE_PAST = "snooze until {until}: expected today ({today}) or later"
 COLLECTOR_OTHER_ENTITY = "{user} has no access to entity {entity}: grant it first"
-STATEMENT_TEMPLATE_KEY = "overdue_neutral"
+STATEMENT_TEMPLATE_KEY = "statement"
 STATEMENT_NO_EMAIL = "{ref}: no e-mail address to write to ({why})"
+STATEMENT_TEMPLATE_FAILED = "{ref}: the statement template failed, queued as failed ({error})"
 
 
 def _audit(**kwargs: Any) -> None:
@@ -46,6 +49,21 @@ def customer_note_add(
         entity_id=customer.entity_id,
         customer=customer,
         text=text,
+        created_at=now or timezone.now(),
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+
+
+def dispute_comment_add(
+    *, dispute: Dispute, text: str, user: Any = None, now: datetime | None = None
+) -> DisputeComment:
+    """An internal comment on a dispute, shown in the queue's dispute page (not to the customer)."""
+    text = text.strip()
+    if not text:
+        raise ValidationFailed(NOTE_EMPTY)
+    return DisputeComment.objects.create(
+        dispute=dispute,
+        text=text[:4000],
         created_at=now or timezone.now(),
         created_by=user if getattr(user, "pk", None) else None,
     )
@@ -131,34 +149,35 @@ class StatementReport:
 
 
 def statement_email_queue(*, customers: Sequence[Customer], as_of: date, by: Any = None) -> StatementReport:
-    """Queue a statement of open items by e-mail for each customer (once per customer and day).
+    """Queue a statement of account by e-mail for each customer (once per customer and day).
 
-    Rendered by ``relance.comms`` with ``STATEMENT_TEMPLATE_KEY`` (the shipped keys have no
-    dedicated "statement": the neutral overdue reminder lists every open item) and queued in the
-    delivery outbox, whose idempotency key makes a second click the same day queue nothing.
+    Rendered by ``relance.comms`` with the ``statement`` template (every open item: due, not yet
+    due, disputed, and the cash not yet applied; the statement PDF attached) and queued in the
+    delivery outbox, whose idempotency key makes a second click the same day queue nothing. A
+    broken template does not stop the others: that message is queued as failed (see
+    ``relance.delivery.services.outbox_enqueue_checked``).
     """
-    from relance.comms.services import message_render
-    from relance.delivery.services import outbox_enqueue, recipient_for
+    from relance.delivery.services import outbox_enqueue_checked, recipient_for
 
     queued: list[str] = []
     again: list[str] = []
     skipped: list[str] = []
+    broken: list[Any] = []
     for customer in customers:
         contact, recipient, why = recipient_for(customer, "email")
         if not recipient:
             skipped.append(STATEMENT_NO_EMAIL.format(ref=customer.external_ref, why=why))
             continue
-        key = f"workspace-statement:{customer.pk}:{as_of.isoformat()}"
-        rendered = message_render(
-            customer=customer,
-            template_key=STATEMENT_TEMPLATE_KEY,
-            channel="email",
-            as_of=as_of,
-            contact=contact,
-            message_key=key,
-        )
-        _, created = outbox_enqueue(
-            rendered=rendered,
+        key = statement_message_key(customer=customer, as_of=as_of)
+        _, created = outbox_enqueue_checked(
+            render={
+                "template_key": STATEMENT_TEMPLATE_KEY,
+                "channel": "email",
+                "as_of": as_of,
+                "contact": contact,
+                "message_key": key,
+            },
+            broken=broken,
             customer=customer,
             channel="email",
             recipient=recipient,
@@ -167,7 +186,34 @@ def statement_email_queue(*, customers: Sequence[Customer], as_of: date, by: Any
             detail={"source": "workspace statement", "by": getattr(by, "pk", None)},
         )
         (queued if created else again).append(customer.external_ref)
+    skipped += [STATEMENT_TEMPLATE_FAILED.format(ref=item.customer_ref, error=item.error) for item in broken]
     return StatementReport(tuple(queued), tuple(again), tuple(skipped))
+
+
+def statement_message_key(*, customer: Customer, as_of: date) -> str:
+    return f"workspace-statement:{customer.pk}:{as_of.isoformat()}"
+
+
+def statement_sample(*, customers: Sequence[Customer], as_of: date) -> tuple[Customer, Any] | None:
+    """The statement the first customer with an e-mail address would receive (a preview: no link
+    issued, nothing queued), to show before sending; None when nobody can receive one."""
+    from relance.comms.services import message_render
+    from relance.delivery.services import recipient_for
+
+    for customer in customers:
+        contact, recipient, _why = recipient_for(customer, "email")
+        if recipient:
+            rendered = message_render(
+                customer=customer,
+                template_key=STATEMENT_TEMPLATE_KEY,
+                channel="email",
+                as_of=as_of,
+                contact=contact,
+                message_key=statement_message_key(customer=customer, as_of=as_of),
+                preview=True,
+            )
+            return customer, rendered
+    return None
 
 
 OUTCOMES = ("promise", "dispute", "no_answer", "wrong_number", "call_back")
@@ -238,7 +284,8 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, user: Any
             invoices=[data.invoice] if data.invoice is not None else (),
         )
         summary = (
-            f"Promise to pay {promise.amount:.2f} {promise.currency} by {promise.promised_date} recorded."
+            f"Promise to pay {format_money(promise.amount, promise.currency, get_language())} "
+            f"by {promise.promised_date} recorded."
         )
     elif data.outcome == "dispute":
         if data.invoice is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -11,17 +11,27 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from relance.accounts.decorators import NOT_ALLOWED, role_permission_required
-from relance.accounts.selectors import entities_for_user, entity_list_for_user, user_can
+from relance.accounts.selectors import (
+    customer_scope,
+    customers_visible,
+    entities_for_user,
+    entity_list_for_user,
+    user_can,
+)
+from relance.common.converters import row_id_or_none
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
-from relance.dunning.models import Dispute, DisputeReason, Policy
+from relance.core.money import parse_amount
+from relance.dunning.models import Dispute, DisputeReason, DisputeStatus, Policy
 from relance.ledger.models import Customer, Entity
+from relance.portal.selectors import dispute_sla_days
 from relance.workspace import charts, rendering, selectors, services
 from relance.workspace.simulation import policy_parse, simulate
 
@@ -71,13 +81,6 @@ def _customer(request: HttpRequest, customer_id: int) -> Customer:
         raise Http404(selectors.CUSTOMER_NOT_FOUND) from None
 
 
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
 def _date_or_none(value: str | None) -> date | None:
     if not value:
         return None
@@ -91,8 +94,8 @@ def _amount_or_none(value: str | None) -> Decimal | None:
     if not value or not value.strip():
         return None
     try:
-        return Decimal(value.strip().replace(",", "."))
-    except InvalidOperation:
+        return parse_amount(value.strip().replace(",", "."))
+    except ValidationFailed:
         raise ValidationFailed(f"amount: expected a number, found {value!r}") from None
 
 
@@ -105,16 +108,41 @@ def _base(
 # --------------------------------------------------------------------------- worklist
 
 
+def _not_due(customer: Any, today: Any) -> str:
+    """Why a dunning message would be cancelled at send time today ('' when one would go): the
+    send-time rule, so the next steps never promise what the worker would not send."""
+    from relance.dunning.selectors import customer_still_due
+
+    still = customer_still_due(customer=customer, on=today)
+    return "" if still.due else still.reason
+
+
+def _worklist_filters(request: HttpRequest, is_collector: bool) -> selectors.WorklistFilters:
+    segment = request.GET.get("segment")
+    return selectors.WorklistFilters(
+        collector_id=None if is_collector else row_id_or_none(request.GET.get("collector")),
+        segment=None if segment is None or segment == "" else ("" if segment == "-" else segment),
+        currency=request.GET.get("currency", "").upper()[:3],
+        min_overdue=_amount_or_none(request.GET.get("min_overdue")),
+        min_days=row_id_or_none(request.GET.get("min_days")),
+        sort=request.GET.get("sort", "priority"),
+    )
+
+
 @login_required
 @require_GET
 def worklist(request: HttpRequest) -> HttpResponse:
+    """Every row of the latest run's worklist, a page at a time, filtered and sorted by column."""
+    from django.core.paginator import Paginator
+
     entity, entities = _entity(request)
     is_collector = selectors.user_is_collector(request.user)
-    collector_id = None if is_collector else _int_or_none(request.GET.get("collector"))
-    run, rows = selectors.worklist_for_user(
-        user=request.user, entity=entity, today=_today(), collector_id=collector_id
+    filters = _worklist_filters(request, is_collector)
+    run, entries = selectors.worklist_entries(
+        user=request.user, entity=entity, today=_today(), filters=filters
     )
-    factor_names = sorted({name for row in rows for name in row.factors})
+    page = Paginator(entries, selectors.WORKLIST_PAGE).get_page(request.GET.get("page"))
+    rows = [selectors.worklist_row(row) for row in page.object_list]
     return render(
         request,
         "workspace/worklist.html",
@@ -124,17 +152,36 @@ def worklist(request: HttpRequest) -> HttpResponse:
             entities,
             run=run,
             rows=rows,
+            page=page,
             rows_html=rendering.worklist_rows_html(rows),
-            factor_names=factor_names,
             is_collector=is_collector,
             collectors=selectors.collectors_of(entity=entity),
-            collector_id=collector_id,
+            filters=filters,
+            filtered=any(
+                request.GET.get(name)
+                for name in ("collector", "segment", "currency", "min_overdue", "min_days")
+            ),
+            choices=selectors.worklist_choices(run=run, entity=entity),
+            sort=filters.sort,
+            columns=WORKLIST_COLUMNS,
             can_assign=user_can(request.user, PERM_ASSIGN),
             can_snooze=user_can(request.user, PERM_SNOOZE),
             snooze_default=_today() + timedelta(days=7),
-            page_size=selectors.WORKLIST_PAGE,
         ),
     )
+
+
+# the sortable columns of the worklist: (sort key, header, numeric)
+WORKLIST_COLUMNS = [
+    ("priority", "Priority", True),
+    ("customer", "Customer", False),
+    ("collector", "Collector", False),
+    ("overdue", "Overdue", True),
+    ("days", "Days past due", True),
+    ("contact", "Since contact", True),
+    ("broken", "Broken promises", True),
+    ("risk", "Risk", False),
+]
 
 
 @require_POST
@@ -155,15 +202,17 @@ def worklist_snooze(request: HttpRequest, customer_id: int) -> HttpResponse:
 @login_required
 def worklist_bulk(request: HttpRequest) -> HttpResponse:
     entity, _ = _entity(request)
-    ids = [int(value) for value in request.POST.getlist("customer") if value.isdigit()]
-    customers = list(selectors.customers_visible(user=request.user, entity=entity).filter(pk__in=ids))
+    ids = [
+        found for value in request.POST.getlist("customer") if (found := row_id_or_none(value)) is not None
+    ]
+    customers = list(customers_visible(request.user, entity=entity).filter(pk__in=ids))
     action = request.POST.get("action", "")
     if not customers:
         messages.error(request, "Select at least one customer.")
         return redirect("workspace:worklist")
     if action == "assign":
         _require(request, PERM_ASSIGN)
-        collector_id = _int_or_none(request.POST.get("collector"))
+        collector_id = row_id_or_none(request.POST.get("collector"))
         collector = (
             selectors.collectors_of(entity=entity).filter(pk=collector_id).first() if collector_id else None
         )
@@ -179,6 +228,8 @@ def worklist_bulk(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"{changed} customer(s) assigned to {who}.")
     elif action == "statement":
         _require(request, PERM_STATEMENT)
+        if request.POST.get("confirmed") != "1":
+            return _statement_confirm(request, entity, customers)
         report = services.statement_email_queue(customers=customers, as_of=_today(), by=request.user)
         messages.success(
             request,
@@ -197,11 +248,39 @@ def worklist_bulk(request: HttpRequest) -> HttpResponse:
     return redirect("workspace:worklist")
 
 
+def _statement_confirm(request: HttpRequest, entity: Entity, customers: list[Customer]) -> HttpResponse:
+    """Before sending statements: how many customers, who cannot receive one, and one rendered
+    sample; the button posts the same selection again, confirmed."""
+    from relance.comms.rendering import TemplateError
+    from relance.delivery.services import recipient_for
+
+    reachable = [c for c in customers if recipient_for(c, "email")[1]]
+    error = ""
+    try:
+        sample = services.statement_sample(customers=reachable, as_of=_today())
+    except (TemplateError, LookupError) as exc:
+        sample, error = None, str(exc)
+    return render(
+        request,
+        "workspace/statement_confirm.html",
+        {
+            "entity": entity,
+            "customers": customers,
+            "reachable": len(reachable),
+            "unreachable": [c for c in customers if c not in reachable],
+            "sample_customer": sample[0] if sample else None,
+            "sample": sample[1] if sample else None,
+            "error": error,
+            "as_of": _today(),
+        },
+    )
+
+
 # --------------------------------------------------------------------------- customer 360
 
 
 def _page_number(request: HttpRequest) -> int:
-    number = _int_or_none(request.GET.get("page")) or 1
+    number = row_id_or_none(request.GET.get("page")) or 1
     return max(number, 1)
 
 
@@ -221,7 +300,7 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
     )
     open_total, overdue_total = open_items.open_total, open_items.overdue_total
     utilisation = (open_total / customer.credit_limit * 100) if customer.credit_limit else None
-    history = selectors.payment_history(customer=customer, as_of=today)
+    paid = selectors.payment_behaviour(customer=customer, as_of=today)
     policy_key, policy = selectors.customer_policy_followed(customer=customer)
     present = selectors.customer_records_present(customer=customer)  # kinds the page need not ask for
     can = {
@@ -247,13 +326,14 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
             overdue_total=overdue_total,
             utilisation=utilisation,
             history_svg=charts.days_late_chart(
-                history, title=f"Days late per paid invoice — {customer.name}"
+                paid.points, title=f"Days late per paid invoice — {customer.name}"
             ),
-            history=history,
+            paid=paid,
             timeline=selectors.customer_timeline(customer=customer, present=present),
             next_steps=selectors.next_steps(
                 customer=customer, open_items=every_open_item, today=today, policy=policy
             )[:10],
+            not_due=_not_due(customer, today),
             policy_key=policy_key,
             holds=list(hold_list_in_force(customer=customer, on=today)) if "hold" in present else [],
             credit_hold=customer_credit_hold(customer=customer) if "credit_hold" in present else None,
@@ -296,8 +376,12 @@ def customer_items(request: HttpRequest, customer_id: int) -> HttpResponse:
 def customer_behaviour(request: HttpRequest, customer_id: int) -> HttpResponse:
     """The engine's behaviour class and evidence, loaded after the page (it runs the engine)."""
     customer = _customer(request, customer_id)
-    behaviour = selectors.customer_behaviour(customer=customer, as_of=_today())
-    return render(request, "workspace/behaviour.html", {"customer": customer, "behaviour": behaviour})
+    today = _today()
+    behaviour = selectors.customer_behaviour(customer=customer, as_of=today)
+    paid = selectors.payment_behaviour(customer=customer, as_of=today)  # the chart's, the same figures
+    return render(
+        request, "workspace/behaviour.html", {"customer": customer, "behaviour": behaviour, "paid": paid}
+    )
 
 
 @require_POST
@@ -311,7 +395,7 @@ def customer_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
     if outcome == "dispute":
         _require(request, PERM_DISPUTE, customer)
     invoice = None
-    invoice_id = _int_or_none(request.POST.get("invoice"))
+    invoice_id = row_id_or_none(request.POST.get("invoice"))
     if invoice_id:
         invoice = customer.invoices.filter(pk=invoice_id).first()
         if invoice is None:
@@ -358,7 +442,7 @@ def customer_note(request: HttpRequest, customer_id: int) -> HttpResponse:
 def customer_reassign(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _customer(request, customer_id)
     _require(request, PERM_ASSIGN, customer)
-    collector_id = _int_or_none(request.POST.get("collector"))
+    collector_id = row_id_or_none(request.POST.get("collector"))
     collector = (
         selectors.collectors_of(entity=customer.entity).filter(pk=collector_id).first()
         if collector_id
@@ -394,7 +478,7 @@ def customer_next(request: HttpRequest, customer_id: int) -> HttpResponse:
 def _filters(request: HttpRequest) -> tuple[selectors.QueueFilters, Entity, list[Entity]]:
     entity, entities = _entity(request)
     owner = request.GET.get("owner")
-    owner_id = 0 if owner == "none" else _int_or_none(owner)
+    owner_id = 0 if owner == "none" else row_id_or_none(owner)
     return (
         selectors.QueueFilters(entity=entity, status=request.GET.get("status", ""), owner_id=owner_id),
         entity,
@@ -432,8 +516,6 @@ def _queue(
 @login_required
 @require_GET
 def dispute_queue(request: HttpRequest) -> HttpResponse:
-    from relance.dunning.models import DisputeStatus
-
     filters, entity, entities = _filters(request)
     rows = selectors.dispute_queue(user=request.user, filters=filters, today=_today())
     return _queue(
@@ -444,8 +526,117 @@ def dispute_queue(request: HttpRequest) -> HttpResponse:
         entity,
         entities,
         DisputeStatus.choices,
-        sla_days=selectors.dispute_sla_days(),
+        sla_days=dispute_sla_days(entity=entity),
         can_assign=user_can(request.user, PERM_DISPUTE_ASSIGN),
+    )
+
+
+def _dispute(request: HttpRequest, dispute_id: int) -> Dispute:
+    try:
+        return selectors.dispute_for_user(user=request.user, dispute_id=dispute_id)
+    except NotFound:
+        raise Http404(selectors.DISPUTE_NOT_FOUND) from None
+
+
+def _dispute_page(request: HttpRequest, dispute: Dispute, template: str, **extra: Any) -> HttpResponse:
+    from relance.dunning.models import DisputeResolution
+
+    entities = entity_list_for_user(request.user)
+    return render(
+        request,
+        template,
+        _base(
+            request,
+            dispute.entity,
+            entities,
+            **selectors.dispute_page(dispute=dispute, today=_today()),
+            resolutions=DisputeResolution.choices,
+            owners=selectors.collectors_of(entity=dispute.entity),
+            can_resolve=user_can(request.user, PERM_DISPUTE_ASSIGN, dispute),
+            can_comment=user_can(request.user, PERM_OUTCOME, dispute.customer),
+            **extra,
+        ),
+    )
+
+
+@login_required
+@require_GET
+def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    """One dispute: the customer's words and files, internal comments, owner, SLA, resolve."""
+    return _dispute_page(request, _dispute(request, dispute_id), "workspace/dispute.html")
+
+
+@login_required
+@require_POST
+def dispute_comment(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    dispute = _dispute(request, dispute_id)
+    _require(request, PERM_OUTCOME, dispute.customer)
+    try:
+        services.dispute_comment_add(dispute=dispute, text=request.POST.get("text", ""), user=request.user)
+    except ValidationFailed as exc:
+        messages.error(request, str(exc))
+    return redirect("workspace:dispute", dispute.pk)
+
+
+@login_required
+@require_POST
+def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    """Resolve in two steps: the chosen resolution (nothing is preselected) is shown back for a
+    confirmation; only the confirmed POST resolves and tells the customer."""
+    from relance.dunning.models import DisputeResolution
+    from relance.portal.selectors import portal_today
+    from relance.portal.services import dispute_close
+
+    dispute = _dispute(request, dispute_id)
+    _require(request, PERM_DISPUTE_ASSIGN, dispute)
+    resolution = request.POST.get("resolution", "")
+    note = request.POST.get("note", "").strip()[:1000]
+    if dispute.status != DisputeStatus.OPEN:
+        messages.error(request, f"Dispute {dispute.pk} is already resolved.")
+        return redirect("workspace:dispute", dispute.pk)
+    if resolution not in DisputeResolution.values:
+        messages.error(request, "Choose how the dispute is resolved.")
+        return _dispute_page(request, dispute, "workspace/dispute.html", note=note)
+    if request.POST.get("confirm") != "yes":
+        return _dispute_page(
+            request,
+            dispute,
+            "workspace/dispute_confirm.html",
+            resolution=resolution,
+            resolution_label=DisputeResolution(resolution).label,
+            note=note,
+        )
+    try:
+        dispute_close(
+            dispute=dispute,
+            resolution=resolution,
+            on=portal_today(entity=dispute.entity),
+            note=note,
+            user=request.user,
+        )
+    except ValidationFailed as exc:
+        messages.error(request, str(exc))
+        return redirect("workspace:dispute", dispute.pk)
+    messages.success(
+        request,
+        f"Dispute {dispute.pk} resolved: {DisputeResolution(resolution).label}. The customer is told.",
+    )
+    return redirect("workspace:disputes")
+
+
+@login_required
+@require_GET
+def dispute_file(request: HttpRequest, dispute_id: int, attachment_id: int) -> HttpResponseBase:
+    """A file the customer attached, as a download (never inline: the customer chose its bytes)."""
+    from django.http import FileResponse
+
+    dispute = _dispute(request, dispute_id)  # scoped: 404 for a dispute the user may not see
+    try:
+        found = selectors.dispute_attachment(dispute=dispute, attachment_id=attachment_id)
+    except NotFound:
+        raise Http404("attachment not found") from None
+    return FileResponse(
+        found.file.open("rb"), as_attachment=True, filename=found.filename, content_type=found.content_type
     )
 
 
@@ -453,13 +644,13 @@ def dispute_queue(request: HttpRequest) -> HttpResponse:
 @role_permission_required(PERM_DISPUTE_ASSIGN)
 def dispute_assign(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = (
-        Dispute.objects.filter(pk=dispute_id, entity__in=entities_for_user(request.user))
+        customer_scope(request.user, Dispute.objects.filter(pk=dispute_id), customer_field="customer")
         .select_related("entity")
         .first()
     )
     if dispute is None or not user_can(request.user, PERM_DISPUTE_ASSIGN, dispute):
         raise Http404("dispute not found")
-    owner_id = _int_or_none(request.POST.get("owner"))
+    owner_id = row_id_or_none(request.POST.get("owner"))
     owner = selectors.collectors_of(entity=dispute.entity).filter(pk=owner_id).first() if owner_id else None
     if owner_id and owner is None:
         raise Http404("owner not found")
@@ -517,6 +708,22 @@ def search(request: HttpRequest) -> JsonResponse:
                 for h in hits
             ],
         }
+    )
+
+
+@login_required
+@require_GET
+def find(request: HttpRequest) -> HttpResponse:
+    """The search as a page (the top bar's search box on every back-office page), with a
+    "no result" state."""
+    query = request.GET.get("q", "").strip()
+    entities = entity_list_for_user(request.user)
+    if not entities:
+        raise Http404("You have no access to any entity yet. Ask an administrator.")
+    hits = selectors.search(user=request.user, query=query, limit=25) if query else []
+    entity = next((e for e in entities if e.name == request.session.get("entity")), entities[0])
+    return render(
+        request, "workspace/search.html", _base(request, entity, entities, q=query, search_q=query, hits=hits)
     )
 
 

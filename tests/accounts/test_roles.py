@@ -99,7 +99,7 @@ def test_entity_a_user_never_sees_entity_b_in_the_api(make_user, token_for, two_
 
 def _routes(resolver: URLResolver | None = None, prefix: str = ""):
     """Every routed path of the site with sample arguments, outside the API, admin and static."""
-    samples = {"int": "1", "str": "x", "slug": "x", "path": "x/y", "uuid": str(uuid.uuid4())}
+    samples = {"int": "1", "id": "1", "str": "x", "slug": "x", "path": "x/y", "uuid": str(uuid.uuid4())}
     for pattern in (resolver or get_resolver()).url_patterns:
         route = getattr(pattern.pattern, "_route", None)
         if route is None:  # regular-expression patterns: the admin's catch-alls
@@ -187,7 +187,8 @@ def test_a_sales_owner_sees_only_their_accounts(make_user, signed_in, token_for,
     client = signed_in(seller)
     listing = client.get(reverse("web:customer_list"), {"as_of": "2024-06-30"}).content.decode()
     assert "My Own Account" in listing and "Acme Buyer SARL" not in listing
-    assert client.get(reverse("web:customer_detail", args=[mine.pk])).status_code == 200
+    assert client.get(reverse("web:customer_detail", args=[mine.pk])).status_code == 302  # to the 360
+    assert client.get(reverse("workspace:customer", args=[mine.pk])).status_code == 200
     assert client.get(reverse("web:customer_detail", args=[two_ledgers["acme"].pk])).status_code == 404
     invoices = client.get(reverse("web:invoice_list"), {"state": "all"}).content.decode()
     assert "INV-A" not in invoices

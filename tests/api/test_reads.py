@@ -184,7 +184,7 @@ def test_a_tampered_or_foreign_cursor_is_refused(api, ledger):
     assert error_of(foreign)["code"] == "invalid_cursor"
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(count=st.integers(0, 12), limit=st.integers(1, 5), inserted=st.integers(0, 3))
 def test_pages_cover_every_customer_once_even_with_inserts_midway(api, entity, count, limit, inserted):
     Customer.objects.filter(entity=entity).delete()

@@ -111,7 +111,8 @@ def test_command_shows_charges_as_json_and_as_a_table(customer, capsys):
     assert data["totals"]["GBP"]["compensation"] == "240"  # UK bands: 10,000 → 100; 2,000 and 5,000 → 70
     call_command("charges", "show", "--customer", "C-1", "--as-of", "2024-09-30")
     out = capsys.readouterr().out
-    assert "Late charges of C-1 as of 2024-09-30 (UK)" in out and "INV-GBP" in out
+    assert "Late charges of C-1 as of Sep 30, 2024 (UK)" in out and "INV-GBP" in out
+    assert "£70.00" in out and "GBP: interest £" in out and "compensation £240.00" in out
 
 
 def test_command_refuses_when_not_enabled(customer):

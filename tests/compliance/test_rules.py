@@ -191,7 +191,7 @@ ZONE_NAMES = [
 ]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(
     now=st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 1, 1), timezones=st.just(UTC)),
     names=st.lists(st.sampled_from(ZONE_NAMES), min_size=1, max_size=3, unique=True),
@@ -214,7 +214,7 @@ def test_next_in_window_is_inside_the_window_everywhere_and_the_first_such_minut
         assert not all(window.holds(before.astimezone(z)) for z in zones)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(
     offsets=st.lists(st.integers(0, 20 * 24), max_size=15),
     at_hours=st.integers(0, 20 * 24),

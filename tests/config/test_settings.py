@@ -54,9 +54,37 @@ def test_production_settings_pass_check_deploy(tmp_path):
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY=secrets.token_urlsafe(50),
         DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        RELANCE_TRUSTED_PROXIES="10.0.0.0/8",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_behind_a_proxy_that_is_not_trusted(tmp_path):
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        RELANCE_TRUSTED_PROXIES="",
+    )
+    assert result.returncode != 0
+    assert "relance.W001" in result.stdout + result.stderr
+
+
+def test_a_trusted_proxy_that_is_no_network_fails_the_check(tmp_path):
+    result = _manage(
+        "check",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        RELANCE_TRUSTED_PROXIES="10.0.0.0/33",
+    )
+    assert result.returncode != 0
+    assert "relance.E001" in result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 import pytest
 
 from relance.comms.types import Attachment, RenderedMessage
+from tests.dunning.conftest import scenario  # noqa: F401  (the shipped policies, runs by command)
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -33,7 +33,7 @@ def expected(plan: list[str]) -> tuple[str, int]:
     return "failed", MAX_ATTEMPTS
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plans=st.lists(outcomes, min_size=1, max_size=5), workers=st.integers(1, 3))
 def test_any_outcomes_each_message_at_most_once(
     customer, memory_outbox, monkeypatch, settings_fixture, plans, workers

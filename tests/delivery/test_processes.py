@@ -178,3 +178,18 @@ def test_two_workers_at_once_send_each_message_once(process_env, smtp_server):
     assert Counter(row["status"] for row in result["rows"]) == {"sent": count}
     assert sum(result["sent_by_worker"].values()) == count
     assert set(result["sent_by_worker"]) == {"w1", "w2"}, result["sent_by_worker"]
+
+
+@pytest.mark.slow
+def test_a_slow_send_keeps_its_lease_alive_and_is_not_taken_for_a_dead_worker(process_env, smtp_server):
+    """A short lease with a heartbeat: while the provider takes its time, another worker's
+    recovery leaves the row alone (without the heartbeat the 0.9 s lease would have expired)."""
+    env = {**process_env, "RELANCE_OUTBOX_LEASE_SECONDS": "0.9"}
+    runner(env, "populate", "1")
+    smtp_server.delay = 6.0  # the server holds the message six seconds before answering
+    slow = spawn(env, "send", "--worker-id", "slow", "--quiet")
+    wait_for(lambda: len(smtp_server.received) >= 1, what="the message at the server")
+    other = json.loads(runner(env, "send", "--worker-id", "other", "--json").stdout)
+    assert other["recovered_uncertain"] == 0
+    slow.wait(timeout=30)
+    assert [row["status"] for row in state(env)["rows"]] == ["sent"]

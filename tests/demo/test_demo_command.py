@@ -62,3 +62,40 @@ def test_demo_sets_up_collections_with_a_run_and_queued_messages(db, var_dir):
     again = _demo("--reset")
     assert "Today's collections run:" in again
     assert DunningRun.objects.filter(entity=entity).count() == 1
+
+
+@pytest.fixture
+def public_url_unset(settings, monkeypatch):
+    """RELANCE_PUBLIC_URL not configured (the command sets it, here restored after the test)."""
+    settings.RELANCE_PUBLIC_URL_SET = False
+    monkeypatch.setenv("RELANCE_PUBLIC_URL", "")
+    return settings
+
+
+def test_demo_on_another_port_prints_and_queues_links_to_that_port(db, var_dir, public_url_unset):
+    from relance.delivery.models import OutboundMessage
+
+    output = _demo("--port", "8101")
+    assert "URL:      http://127.0.0.1:8101/" in output
+    bodies = " ".join(OutboundMessage.objects.values_list("body_text", flat=True))
+    assert "http://127.0.0.1:8101/" in bodies and ":8000" not in bodies and "testserver" not in bodies
+
+
+def test_a_configured_public_url_wins_over_the_served_port(settings, monkeypatch):
+    from relance.common.links import absolute_url, public_url_follow_server
+
+    settings.RELANCE_PUBLIC_URL_SET = True
+    settings.RELANCE_PUBLIC_URL = "https://pay.example.com"
+    assert public_url_follow_server(host="0.0.0.0", port=8101) == "https://pay.example.com"
+    assert absolute_url("/portal/t/x/") == "https://pay.example.com/portal/t/x/"
+
+
+def test_the_public_url_follows_the_served_address(public_url_unset):
+    import os
+
+    from relance.common.links import absolute_url, public_url_follow_server
+
+    assert public_url_follow_server(host="0.0.0.0", port=8101) == "http://127.0.0.1:8101"
+    assert absolute_url("/w/") == "http://127.0.0.1:8101/w/"
+    assert os.environ["RELANCE_PUBLIC_URL"] == "http://127.0.0.1:8101"  # gunicorn's workers too
+    assert public_url_follow_server(host="::1", port=9000) == "http://[::1]:9000"

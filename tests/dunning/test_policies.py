@@ -25,9 +25,18 @@ def test_import_defaults_then_list(entity):
     assert "Policy standard (Standard) created" in out
     rows = command_json("policy", "list")
     assert [row["key"] for row in rows] == ["high_risk", "standard", "white_glove"]
-    assert all(row["steps"] >= 5 and row["segments"] == [] for row in rows)
+    assert all(row["steps"] >= 5 for row in rows)
+    assert {row["key"]: row["segments"] for row in rows} == {
+        "high_risk": [],
+        "standard": ["(default)"],  # a new entity collects out of the box
+        "white_glove": [],
+    }
+    assert "Default policy: standard" in out
+    command("policy", "assign", "white_glove", "--default")
     again = command("policy", "import", "--defaults")
     assert "replaced" in again and Policy.objects.count() == 3
+    assert "Default policy" not in again  # the entity's own default is kept
+    assert SegmentPolicy.objects.get(entity=entity, segment="").policy.key == "white_glove"
 
 
 def test_export_then_import_round_trips(entity, tmp_path):
@@ -103,7 +112,7 @@ def test_a_policy_in_use_cannot_be_deleted(entity):
         services.policy_delete(entity=entity, key="high_risk")
     services.segment_policy_remove(entity=entity, segment="risky")
     assert services.policy_delete(entity=entity, key="high_risk") is True
-    assert not SegmentPolicy.objects.exists()
+    assert list(SegmentPolicy.objects.values_list("segment", flat=True)) == [""]  # standard, the default
 
 
 def test_model_clean_validates_through_the_engine(entity):

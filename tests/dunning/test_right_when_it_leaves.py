@@ -170,3 +170,59 @@ def test_the_send_day_is_never_before_the_run(queued):
 
     message = only_message()
     assert send_day(message, datetime.now(UTC) - timedelta(days=20)) == TODAY
+
+
+def test_the_customer_page_says_nothing_will_be_sent_when_the_worker_would_cancel(queued, admin_client):
+    customer = queued.customers["C1"]
+    page = admin_client.get(f"/w/customers/{customer.pk}/").content.decode()
+    assert 'data-testid="not-due"' not in page
+    command("dispute", "open", "--invoice", "F1", "--amount", "1000", "--reason", "quality", "--on", RUN_DAY)
+    page = admin_client.get(f"/w/customers/{customer.pk}/").content.decode()
+    assert 'data-testid="not-due"' in page and "under dispute" in page
+
+
+def test_no_reachable_channel_cancels_the_action_and_gives_the_collector_a_task(scenario, smtp_settings):  # noqa: F811
+    from relance.delivery.models import CallTask
+    from relance.delivery.services import outbox_enqueue_run
+    from relance.dunning.models import DunningRun
+
+    customer = scenario.customer("C4")
+    scenario.invoice("C4", "F4", "300.00", due=DUE)
+    result = scenario.run(RUN_DAY, "--no-queue")
+    assert decided(result) == [("C4", "message", "reminder_1", "email", "F4", "300")]
+    customer.contacts.update(opt_out_email=True, opt_out_letter=True)  # since the decision
+    run = DunningRun.objects.get()
+    report = outbox_enqueue_run(run=run)
+    assert report.created == 0 and len(report.skipped) == 1
+    action = DunningAction.objects.get()
+    assert action.status == "cancelled" and any(r.get("code") == "no_channel" for r in action.reasons)
+    task = CallTask.objects.get(customer=customer)
+    assert "reminder_1" in task.script and "opted out" in task.script
+    assert outbox_enqueue_run(run=run).created == 0 and CallTask.objects.count() == 1  # idempotent
+
+
+def test_a_refused_mailbox_fails_the_message_and_the_letter_fallback_makes_the_action_sent(
+    queued,
+    smtp_server,  # noqa: F811
+):
+    """The action follows its messages: the e-mail bounces, the step's letter goes out (in the
+    same pass), and the action takes the letter's state."""
+    smtp_server.refuse.add("ap@example.com")
+    report = send()
+    assert report.bounced == 1 and report.sent + report.delivered == 1
+    email = OutboundMessage.objects.get(channel="email")
+    letter = OutboundMessage.objects.get(channel="letter")
+    assert email.status == "bounced" and letter.status in ("sent", "delivered")
+    assert DunningAction.objects.get().status == letter.status
+
+
+def test_a_message_that_fails_for_good_fails_its_action(scenario, smtp_settings, smtp_server):  # noqa: F811
+    """No other channel to fall back to: the action is failed, and it is no contact."""
+    scenario.customer("C5", address="")
+    scenario.invoice("C5", "F5", "300.00", due=DUE)
+    scenario.run(RUN_DAY)
+    smtp_server.refuse.add("ap@example.com")
+    send()
+    action = DunningAction.objects.get()
+    assert OutboundMessage.objects.get().status == "bounced" and action.status == "failed"
+    assert not InvoiceStep.objects.filter(action=action).exists()

@@ -84,7 +84,7 @@ def naive_ar(ledger: LedgerRows, on: date) -> dict[str, Decimal]:
 DUCKDB = ibis.duckdb.connect()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), n_invoices=st.integers(0, 12), as_of_offset=st.integers(0, 240))
 def test_open_ar_and_aging_match_a_naive_recomputation(data, n_invoices, as_of_offset):
     ledger = random_ledger(lambda low, high: data.draw(st.integers(low, high)), n_invoices)

@@ -38,7 +38,7 @@ def ledger(make_customer, make_invoice):
     return customer
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=payment_rows, skip_invalid=st.booleans())
 def test_payment_imports_never_over_allocate_and_are_all_or_nothing(ledger, tmp_path, rows, skip_invalid):
     path = tmp_path / "payments.csv"
@@ -110,7 +110,7 @@ cells = st.one_of(
         "status": "VOID",
     }
 )
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 def test_the_fast_invoice_path_agrees_with_full_validation(row):
     """Whenever the fast path accepts a row, full validation gives the same record."""
     from types import SimpleNamespace

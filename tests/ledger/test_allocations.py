@@ -112,7 +112,7 @@ amounts = st.integers(min_value=1, max_value=100_000).map(lambda cents: Decimal(
 class AllocationInvariantTests(TestCase):
     """Random sequences of documents and allocation attempts keep the ledger balanced."""
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
     @given(
         invoices=st.lists(amounts, min_size=1, max_size=5),
         payments=st.lists(amounts, min_size=0, max_size=4),

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 
+from tests.delivery.conftest import smtp_server, smtp_settings  # noqa: F401  (a real SMTP server)
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache():

@@ -102,7 +102,7 @@ def test_phone_journeys(browser, live_server, portal_ledger, tmp_path):
     page.click("nav >> text=Invoices")
     page.select_option("select[name=state]", "overdue")
     page.wait_for_url("**state=overdue**")
-    page.wait_for_function("!document.querySelector('#items').innerText.includes('F-2026-0004')")
+    page.wait_for_function("() => !document.querySelector('#items').innerText.includes('F-2026-0004')")
     assert "F-2026-0001" in page.inner_text("#items")
     _shot(page, "items-phone")
 

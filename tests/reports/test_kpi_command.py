@@ -68,12 +68,12 @@ def test_json_groups(entity, load_ledger):
 def test_human_output_explains_each_kpi(entity, load_ledger):
     load_ledger(shared_dataset())
     text = run("--as-of", "2023-03-31")
-    assert "acme · EUR · as of 2023-03-31" in text
+    assert "acme · EUR · as of Mar 31, 2023 · period Jan 1, 2023 – Mar 31, 2023" in text
     assert "51.08 days" in text and "45.00 days" in text and "61.82 %" in text
     assert "ending AR ÷ credit sales × days in period" in text
-    assert "140000.00" in text
+    assert "€140,000.00" in text and "140000.00" not in text  # as the pages show money
     grouped = run("--as-of", "2023-03-31", "--by", "collector")
-    assert "alice" in grouped and "51.08" in grouped
+    assert "alice" in grouped and "51.08" in grouped and "€" in grouped
 
 
 def test_parquet_backend(tmp_path, db):

@@ -50,7 +50,7 @@ def test_default_ledger_keeps_the_invariants(ledger: GeneratedLedger) -> None:
     assert_invariants(ledger, DEFAULT_CONFIG)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**32 - 1),
     customers=st.integers(1, 25),

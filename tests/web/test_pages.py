@@ -50,20 +50,33 @@ def test_dashboard_shows_aging_and_kpis(admin_client, ledger):
     assert "Prompt SA" not in html.split("Most overdue customers")[1]
 
 
-def test_customer_detail_lists_open_items_with_days_past_due(admin_client, ledger):
-    response = admin_client.get(
-        reverse("web:customer_detail", args=[ledger["late"].pk]), {"as_of": AS_OF.isoformat()}
-    )
-    html = response.content.decode()
-    assert response.status_code == 200
-    assert "INV-1" in html and "INV-2" in html and ">91<" in html
+def test_the_old_customer_address_redirects_to_the_customer_360(admin_client, ledger):
+    """One customer page: /customers/<id>/ (linked from old bookmarks and e-mails) goes to the 360."""
+    late = ledger["late"].pk
+    response = admin_client.get(reverse("web:customer_detail", args=[late]), {"as_of": AS_OF.isoformat()})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("workspace:customer", args=[late])
+    html = admin_client.get(response["Location"]).content.decode()
+    assert "INV-1" in html and "INV-2" in html
 
 
-def test_a_customer_of_another_entity_is_not_found(admin_client, ledger, make_customer):
+def test_every_back_office_list_links_the_customer_360(admin_client, ledger):
+    the_360 = f'href="{reverse("workspace:customer", args=[ledger["late"].pk])}"'
+    old = f'href="{reverse("web:customer_detail", args=[ledger["late"].pk])}"'
+    for name in ["web:dashboard", "web:customer_list", "web:invoice_list"]:
+        html = admin_client.get(reverse(name), {"as_of": AS_OF.isoformat()}).content.decode()
+        assert the_360 in html and old not in html, name
+
+
+def test_a_customer_of_another_entity_is_not_found(client, ledger, make_customer):
+    from relance.accounts.services import user_create
+
     other, _ = services.entity_create_or_update(name="other", currency="EUR")
     stranger = Customer.objects.create(entity=other, external_ref="X", name="Stranger Ltd", currency="EUR")
-    response = admin_client.get(reverse("web:customer_detail", args=[stranger.pk]), {"entity": "acme"})
-    assert response.status_code == 404
+    client.force_login(user_create(email="cm@acme.test", role="credit_manager", entity_names=["acme"]))
+    response = client.get(reverse("web:customer_detail", args=[stranger.pk]), {"entity": "acme"})
+    assert response.status_code == 404  # not a redirect that would say the customer exists
+    assert client.get(reverse("web:customer_detail", args=[ledger["late"].pk])).status_code == 302
 
 
 def test_a_user_without_access_sees_no_entity(client, ledger):
@@ -115,9 +128,7 @@ def test_customer_balances_never_add_currencies(admin_client, ledger, make_invoi
     make_invoice(ledger["late"], "INV-USD", "50.00", date(2024, 6, 1), date(2024, 6, 15), currency="USD")
     html = admin_client.get(reverse("web:customer_list"), {"as_of": AS_OF.isoformat()}).content.decode()
     assert "€1,500.00" in html and "€1,550.00" not in html
-    html = admin_client.get(
-        reverse("web:customer_detail", args=[ledger["late"].pk]), {"as_of": AS_OF.isoformat()}
-    ).content.decode()
+    html = admin_client.get(reverse("workspace:customer", args=[ledger["late"].pk])).content.decode()
     assert "€1,500.00" in html and "$50.00" in html and "€1,550.00" not in html
 
 

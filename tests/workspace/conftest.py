@@ -12,6 +12,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+from tests.delivery.conftest import smtp_server, smtp_settings  # noqa: F401  (a real SMTP server)
+
 PASSWORD = "correct horse battery 9"
 
 
@@ -63,16 +65,16 @@ def _recorded_run(entity, today, rows):
     now = datetime.now(UTC)
     run = DunningRun.objects.create(entity=entity, as_of=today, started_at=now, finished_at=now, counts={})
     for customer, amount, days, broken in rows:
-        factors = {
-            "overdue_amount": round(amount / 100, 1),
-            "days_past_due": days / 2,
-            "broken_promises": 10.0 * broken,
+        factors = {  # the engine's shape: value and points per factor
+            "overdue_amount": {"value": str(amount), "points": round(amount / 100, 1)},
+            "days_past_due": {"value": days, "points": days / 2},
+            "broken_promises": {"value": broken, "points": 10.0 * broken},
         }
         WorklistEntry.objects.create(
             run=run,
             customer=customer,
             currency=customer.currency,
-            priority=sum(factors.values()),
+            priority=sum(factor["points"] for factor in factors.values()),
             overdue_amount=Decimal(str(amount)),
             max_days_past_due=days,
             broken_promises=broken,

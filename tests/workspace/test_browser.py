@@ -85,7 +85,7 @@ def test_collector_journey_with_the_keyboard(browser_page, live_server, scene): 
     page.fill("input[name=amount]", "1500")
     page.click("button:has-text('Save and next')")
     page.wait_for_selector("h1:has-text('Second Buyer SARL')")
-    assert "Promise to pay 1500.00 EUR" in page.locator(".messages").inner_text()
+    assert "Promise to pay €1,500.00" in page.locator(".messages").inner_text()
     promise = Promise.objects.get(customer=scene.late, amount=Decimal("1500"))
     assert promise.promised_date == scene.today + timedelta(days=7) and promise.created_by == scene.ana
 

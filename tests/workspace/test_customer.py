@@ -31,7 +31,7 @@ def test_customer_page_shows_everything(ws, client_for):
     )
     assert "<svg" in html and "INV-L0: paid" in html  # the paid invoice in the payment history chart
     timeline = html.split("Timeline")[1]
-    assert "Spoke to AP, invoice approved" in timeline and "promise to pay 100.00 EUR" in timeline
+    assert "Spoke to AP, invoice approved" in timeline and "promise to pay €100.00" in timeline
     assert "Next steps of the policy" in html and "standard" in html
 
 

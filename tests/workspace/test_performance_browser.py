@@ -23,9 +23,9 @@ def test_show_more_appends_every_page_then_disappears(browser_page, live_server,
     rows = page.locator("#open-items tbody tr")
     assert rows.count() == 50
     page.click("a[data-more]")
-    page.wait_for_function("document.querySelectorAll('#open-items tbody tr').length === 100")
+    page.wait_for_function("() => document.querySelectorAll('#open-items tbody tr').length === 100")
     page.click("a[data-more]")
-    page.wait_for_function(f"document.querySelectorAll('#open-items tbody tr').length === {MANY + 2}")
+    page.wait_for_function(f"() => document.querySelectorAll('#open-items tbody tr').length === {MANY + 2}")
     assert page.locator("a[data-more]").count() == 0
     assert page.url.endswith(f"/w/customers/{ws.late.pk}/")  # appended in place, no navigation
     assert rows.last.locator("td").first.inner_text() == "INV-M119"

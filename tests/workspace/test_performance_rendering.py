@@ -53,7 +53,7 @@ rows = st.builds(
     risk=st.sampled_from(["", "low", "high", "<b>"]),
     broken_promises=st.integers(0, 9),
     days_since_contact=st.none() | st.integers(0, 999),
-    factors=st.dictionaries(text, st.floats(-100, 100, allow_nan=False) | st.integers(-5, 5), max_size=4),
+    factors=st.just({}),  # the factors in words: rendering.factor_reasons, tested in test_worklist.py
 )
 items = st.builds(
     OpenItem,
@@ -70,7 +70,7 @@ items = st.builds(
 
 
 @pytest.mark.parametrize("language", ["en", "fr", "de"])
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sample=st.lists(rows, max_size=4))
 def test_worklist_rows_are_the_template_markup(language, sample):
     with translation.override(language):
@@ -79,7 +79,7 @@ def test_worklist_rows_are_the_template_markup(language, sample):
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(sample=st.lists(items, max_size=4))
 def test_open_item_rows_and_options_are_the_template_markup(language, sample):
     with translation.override(language):
@@ -88,7 +88,7 @@ def test_open_item_rows_and_options_are_the_template_markup(language, sample):
         assert options == Template(OPTIONS).render(Context({"items": sample}))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sample=st.lists(rows, min_size=1, max_size=3))
 def test_worklist_rows_group_thousands_when_the_setting_says_so(sample):
     from django.test import override_settings

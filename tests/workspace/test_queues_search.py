@@ -27,15 +27,15 @@ def _dispute(ws, ref, days_ago):
     )
 
 
-def test_dispute_queue_colours_by_sla_and_assigns_owners(ws, client_for, settings):
-    settings.RELANCE_DISPUTE_SLA_DAYS = 14
-    old = _dispute(ws, "INV-L1", 20)
-    near = _dispute(ws, "INV-S1", 11)
+def test_dispute_queue_colours_by_sla_and_assigns_owners(ws, client_for):
+    old = _dispute(ws, "INV-L1", 20)  # the portal's SLA (10 days by default): 10 days past it
+    near = _dispute(ws, "INV-S1", 8)
     fresh = _dispute(ws, "INV-L2", 1)
     manager = client_for(ws.manager)
     html = manager.get(reverse("workspace:disputes")).content.decode()
+    assert "answered within 10 days" in html
     rows = html.split("<tbody>")[1].split("</tr>")
-    assert "sla-past" in rows[0] and "20 · past SLA" in rows[0] and "INV-L1" in rows[0]
+    assert "sla-past" in rows[0] and "10 d past SLA" in rows[0] and "INV-L1" in rows[0]
     assert "sla-near" in rows[1] and "INV-S1" in rows[1]
     assert "sla-ok" in rows[2] and "INV-L2" in rows[2]
 
@@ -111,9 +111,10 @@ def test_search_by_name_reference_invoice_and_amount(ws, client_for, make_paymen
     from relance.ledger.services import allocation_create
 
     ana = client_for(ws.ana)
-    assert _search(ana, "late pay") == [("customer", "Late Payer GmbH")]
-    assert _search(ana, "payer") == [("customer", "Late Payer GmbH")]  # contains
-    assert _search(ana, "c-sec") == [("customer", "Second Buyer SARL")]
+    late = [("customer", "Late Payer GmbH"), ("contact", "AP Late Payer GmbH")]  # and its contact
+    assert _search(ana, "late pay") == late
+    assert _search(ana, "payer") == late  # contains
+    assert _search(ana, "c-sec")[0] == ("customer", "Second Buyer SARL")  # then its contact (ap@c-second)
     assert _search(ana, "INV-L") == [("invoice", "INV-L0"), ("invoice", "INV-L1"), ("invoice", "INV-L2")]
     assert _search(ana, "1234.56") == [("invoice", "INV-S1")]
     assert _search(ana, "1 234,56") == [("invoice", "INV-S1")]

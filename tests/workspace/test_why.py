@@ -104,7 +104,7 @@ def test_disputes_promises_credit_hold_opt_outs_and_blocked_messages(ws, support
     )
     page = _why(client_for(support), ws.late)
     (dispute,) = _section(page, "disputes").facts
-    assert "INV-L1: 200.00 EUR disputed (Quantity)" in dispute.title
+    assert "INV-L1: €200.00 disputed (Quantity)" in dispute.title
     assert "rest (4000.00) is still chased" in dispute.effect and dispute.who == "ana@acme.test"
     (promise,) = _section(page, "promises").facts
     assert promise.until == ws.today + timedelta(days=5 + 3)  # the standard policy's grace: 3 days

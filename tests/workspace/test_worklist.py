@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.urls import reverse
@@ -25,10 +26,11 @@ def test_collector_sees_own_customers_by_priority_with_factors(ws, client_for):
     assert _names(html, *NAMES) == ["Late Payer GmbH", "Second Buyer SARL"]
     row = html.split("Late Payer GmbH</a>")[1].split("</tr>")[0]
     assert (
-        "overdue_amount <b>45.0</b>" in row
-        and "days_past_due <b>20.0</b>" in row
-        and "broken_promises <b>10.0</b>" in row
+        "€4,500.00 overdue <b>45.0</b>" in row
+        and "40 days past due <b>20.0</b>" in row
+        and "1 broken promise <b>10.0</b>" in row
     )
+    assert "<b></b>" not in html and "_" not in row.split('class="factors"')[1]  # words, and points
 
 
 def test_credit_manager_sees_all_and_filters_by_collector(ws, client_for):
@@ -87,7 +89,7 @@ def test_bulk_assign_changes_collector_and_records_audit(ws, client_for):
 
 def test_bulk_statement_queues_one_email_per_customer_and_day(ws, client_for):
     ana = client_for(ws.ana)
-    data = {"customer": [ws.late.pk, ws.second.pk], "action": "statement"}
+    data = {"customer": [ws.late.pk, ws.second.pk], "action": "statement", "confirmed": "1"}
     ana.post(reverse("workspace:worklist_bulk"), data)
     ana.post(reverse("workspace:worklist_bulk"), data)
     messages = OutboundMessage.objects.order_by("customer__external_ref")
@@ -96,7 +98,7 @@ def test_bulk_statement_queues_one_email_per_customer_and_day(ws, client_for):
         ("C-SECOND", "email", "ap@c-second.test"),
     ]
     late = messages[0]
-    assert late.template_key == "overdue_neutral" and "INV-L1" in late.body_text and late.status == "queued"
+    assert late.template_key == "statement" and "INV-L1" in late.body_text and late.status == "queued"
 
 
 def test_next_customer_follows_the_worklist(ws, client_for):
@@ -105,3 +107,88 @@ def test_next_customer_follows_the_worklist(ws, client_for):
     assert response["Location"] == reverse("workspace:customer", args=[ws.second.pk])
     response = ana.get(reverse("workspace:customer_next", args=[ws.second.pk]))
     assert response["Location"] == reverse("workspace:worklist")
+
+
+def test_the_engines_factors_read_as_words_with_their_points(ws_engine, client_for):
+    """The real run's factors (``{"value", "points"}`` per factor): no snake_case, no empty points."""
+    html = client_for(ws_engine.manager).get(reverse("workspace:worklist")).content.decode()
+    row = html.split("Late Payer GmbH</a>")[1].split("</tr>")[0]
+    factors = row.split('class="factors"')[1]
+    assert "days past due <b>" in factors and "overdue <b>" in factors and "never contacted" in factors
+    assert "<b></b>" not in factors and "days_past_due" not in factors
+
+
+def _many(ws, count):
+    from relance.dunning.models import WorklistEntry
+    from relance.ledger.models import Customer
+
+    run = WorklistEntry.objects.filter(run__entity=ws.acme).first().run
+    made = Customer.objects.bulk_create(
+        Customer(
+            entity=ws.acme,
+            external_ref=f"C-M{n:03d}",
+            name=f"Many {n:03d}",
+            currency="USD" if n % 10 == 0 else "EUR",
+            segment="retail" if n % 2 else "",
+        )
+        for n in range(count)
+    )
+    WorklistEntry.objects.bulk_create(
+        WorklistEntry(
+            run=run,
+            customer=customer,
+            currency=customer.currency,
+            priority=float(n),
+            overdue_amount=n * 10,
+            max_days_past_due=n,
+            broken_promises=0,
+            factors={"days_past_due": {"value": n, "points": float(n)}},
+        )
+        for n, customer in enumerate(made)
+    )
+
+
+def test_every_row_a_page_at_a_time(ws, client_for):
+    _many(ws, 250)
+    manager = client_for(ws.manager)
+    first = manager.get(reverse("workspace:worklist")).content.decode()
+    assert "253 customers" in first and "Page 1 of 3" in first
+    third = manager.get(reverse("workspace:worklist"), {"page": 3}).content.decode()
+    assert "Page 3 of 3" in third and "Many 000" in third  # the lowest priority, last
+
+
+def test_sort_by_a_column_and_back(ws, client_for):
+    _many(ws, 5)
+    manager = client_for(ws.manager)
+    by_name = manager.get(reverse("workspace:worklist"), {"sort": "customer"}).content.decode()
+    assert _names(by_name, "Late Payer GmbH", "Many 000", "Other Account SA") == [
+        "Late Payer GmbH",
+        "Many 000",
+        "Other Account SA",
+    ]
+    assert 'aria-sort="ascending"' in by_name and "sort=-customer" in by_name
+    reversed_ = manager.get(reverse("workspace:worklist"), {"sort": "-customer"}).content.decode()
+    assert _names(reversed_, "Late Payer GmbH", "Many 000", "Other Account SA") == [
+        "Other Account SA",
+        "Many 000",
+        "Late Payer GmbH",
+    ]
+    by_days = manager.get(reverse("workspace:worklist"), {"sort": "days"}).content.decode()
+    assert by_days.index("Late Payer GmbH") < by_days.index("Other Account SA") < by_days.index("Many 004")
+
+
+def test_filter_by_segment_amount_days_and_currency(ws, client_for):
+    _many(ws, 40)
+    manager = client_for(ws.manager)
+
+    def refs(**query):
+        html = manager.get(reverse("workspace:worklist"), query).content.decode()
+        return set(re.findall(r"<small>(C-[A-Z0-9]+)</small>", html))
+
+    assert refs(segment="retail") == {f"C-M{n:03d}" for n in range(1, 40, 2)}
+    assert refs(currency="USD") == {"C-M000", "C-M010", "C-M020", "C-M030"}
+    assert refs(min_overdue="350", segment="-") == {"C-M036", "C-M038", "C-LATE", "C-SECOND", "C-OTHER"}
+    assert refs(min_days="38") == {"C-M038", "C-M039", "C-LATE"}
+    assert refs(min_days="38", collector=ws.ana.pk) == {"C-LATE"}
+    empty = manager.get(reverse("workspace:worklist"), {"min_days": "9999"}).content.decode()
+    assert "No customer matches these filters." in empty

@@ -57,10 +57,14 @@ KEYS: dict[str, KeySpec] = {
     "missed_installment": KeySpec(tone="firm"),
     "promise_confirmation": KeySpec(tone="friendly"),
     "broken_promise": KeySpec(tone="firm"),
+    "plan_confirmation": KeySpec(tone="friendly", payment=False),
+    "plan_request_decided": KeySpec(tone="neutral", payment=False),
     # Events.
     "payment_thank_you": KeySpec(tone="friendly", payment=False),
     "dispute_received": KeySpec(tone="neutral", payment=False),
     "dispute_resolved": KeySpec(tone="neutral"),
+    # The statement of account (all open items; the worklist's "Send statement by e-mail").
+    "statement": KeySpec(tone="neutral", invoices=False),
     # Internal: the customer's sales owner (notify_owner steps).
     "owner_notification": KeySpec(audience="owner", payment=False),
     "owner_account_overdue": KeySpec(audience="owner", payment=False),

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 CRLF = b"\r\n"
 # Headers of the row that are instructions to us, not email headers.
-INTERNAL_HEADERS = {"registered", "internal"}
+INTERNAL_HEADERS = {"registered", "internal", "one_time_secret"}
 
 
 # An <img> whose source is an inline data: image (the payment QR code). Gmail and Outlook hide

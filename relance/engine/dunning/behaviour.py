@@ -48,6 +48,7 @@ PROMPT_MAX_SHARE_LATE = 0.10
 FORGETFUL_MAX_DAYS_LATE = 10
 AT_RISK_DAYS_PAST_DUE = 90
 TREND_DAYS = 90
+LOOKBACK_DAYS = 365  # paid invoices counted: those due in the year to the as-of date
 
 SEGMENT_FIELDS = (
     "segment",
@@ -86,7 +87,7 @@ def _day(column: ir.Value, dialect: str | None) -> ir.IntegerValue:
 
 
 def customer_behaviour_expr(
-    tables: DunningTables, as_of: date, *, lookback_days: int = 365, grace_days: int = 3
+    tables: DunningTables, as_of: date, *, lookback_days: int = LOOKBACK_DAYS, grace_days: int = 3
 ) -> ir.Table:
     """The metrics and the ``behaviour`` class per customer, as one Ibis expression."""
     dialect = _dialect(tables.invoices)
@@ -266,7 +267,7 @@ def customer_behaviour(
     as_of: date,
     *,
     backend: BaseBackend | None = None,
-    lookback_days: int = 365,
+    lookback_days: int = LOOKBACK_DAYS,
     grace_days: int = 3,
 ) -> pa.Table:
     """The metrics, the class and a readable ``evidence`` text per customer."""

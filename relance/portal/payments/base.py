@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from relance.portal.models import PortalLink
@@ -69,7 +68,3 @@ def payment_backends() -> list[PaymentBackend]:
 
 def payment_backend(key: str) -> PaymentBackend | None:
     return next((backend for backend in payment_backends() if backend.key == key), None)
-
-
-def client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "0.0.0.0"

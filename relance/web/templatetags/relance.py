@@ -1,28 +1,26 @@
-"""Formatting filters for money, days and percentages in the reader's locale."""
+"""Formatting filters for money, days and percentages in the reader's locale; the brand stylesheet link."""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
-from relance.core.money import Money
+from relance.core.formatting import format_money
 
 register = template.Library()
 
 
-def _locale() -> str:
-    return (get_language() or "en").replace("-", "_")
-
-
 @register.filter
 def money(value: object, currency: str) -> str:
+    """``{{ amount|money:currency }}`` in the page's language (``relance.core.formatting``); "—" when absent."""
     if value is None or value == "":
         return "—"
     try:
-        amount = Decimal(str(value))
-        return Money(amount, currency).rounded().format(_locale())
+        return format_money(Decimal(str(value)), currency, get_language())
     except (InvalidOperation, ValueError, TypeError):
         return str(value)
 
@@ -39,3 +37,14 @@ def percent(value: object) -> str:
     if value is None or value == "":
         return "—"
     return f"{float(value):.1f} %"  # type: ignore[arg-type]
+
+
+@register.simple_tag
+def brand_stylesheet(entity: object) -> SafeString:
+    """``<link>`` to the entity's colours (``relance.web.branding``): no inline style under the CSP."""
+    from relance.web.branding import brand_stylesheet_url
+
+    url = brand_stylesheet_url(
+        str(getattr(entity, "primary_colour", "")), str(getattr(entity, "accent_colour", ""))
+    )
+    return format_html('<link rel="stylesheet" href="{}">', url)

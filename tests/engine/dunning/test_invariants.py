@@ -27,7 +27,7 @@ invoices = st.lists(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, suppress_health_check=[HealthCheck.too_slow])
 @given(invoices, st.sampled_from(["standard", "white_glove", "high_risk"]))
 def test_decisions_are_consistent_and_a_second_run_adds_nothing(rows_spec, policy):
     rows = DunningRows()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import date
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -73,23 +74,26 @@ class Command(BaseCommand):
             return
         buffer = io.StringIO()
         console = Console(file=buffer, width=110, highlight=False)
-        table = Table(title=f"Late charges of {customer.external_ref} as of {as_of} ({summary.jurisdiction})")
+        table = Table(
+            title=f"Late charges of {customer.external_ref} as of {cli.day(as_of, entity)} ({summary.jurisdiction})"
+        )
         for column in ("Invoice", "Due", "Days late", "Rate %", "Interest", "Compensation"):
             table.add_column(column, justify="right" if column not in ("Invoice", "Due") else "left")
         for row in data["invoices"]:
             table.add_row(
                 row["invoice"],
-                row["due_date"],
+                cli.day(date.fromisoformat(row["due_date"]), entity),
                 str(row["days_late"]),
                 row["rate"],
-                f"{row['interest']} {row['currency']}",
-                f"{row['compensation']} {row['compensation_currency']}",
+                cli.money(row["interest"], row["currency"], entity),
+                cli.money(row["compensation"], row["compensation_currency"], entity),
             )
         console.print(table)
         if not data["invoices"]:
             console.print("No invoice of this customer was paid late or is overdue.")
         for currency, total in data["totals"].items():
             console.print(
-                f"{currency}: interest {total['interest']} + compensation {total['compensation']} = {total['total']}"
+                f"{currency}: interest {cli.money(total['interest'], currency, entity)} + compensation "
+                f"{cli.money(total['compensation'], currency, entity)} = {cli.money(total['total'], currency, entity)}"
             )
         self.stdout.write(buffer.getvalue(), ending="")

@@ -18,13 +18,14 @@ STATUSES = [choice.value for choice in MessageStatus]
 class Command(BaseCommand):
     help = (
         "Look at the outbox and act on it: list messages (by status, customer), show one with its "
-        "events, retry failed/bounced/uncertain/blocked ones after fixing the contact, cancel one, or "
-        "queue the messages of a dunning run (enqueue). --json for machine output."
+        "events, retry failed/bounced/uncertain/blocked ones after fixing the contact, cancel one, "
+        "resolve an uncertain one (--sent/--not-sent), e-mail the daily digest of uncertain and failed "
+        "messages, or queue the messages of a dunning run (enqueue). --json for machine output."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(
-            dest="action", required=True, metavar="{list,show,retry,cancel,enqueue}"
+            dest="action", required=True, metavar="{list,show,retry,cancel,resolve,digest,enqueue}"
         )
         listing = actions.add_parser("list", help="list messages, newest first")
         cli.add_entity(listing)
@@ -52,6 +53,23 @@ class Command(BaseCommand):
 
         cancel = actions.add_parser("cancel", help="cancel a message that is not sent")
         cancel.add_argument("id", type=int, metavar="ID", help="Message id")
+
+        resolve = actions.add_parser(
+            "resolve",
+            help="settle an uncertain message: --sent (it went out) or --not-sent (queue it again)",
+        )
+        resolve.add_argument("id", type=int, metavar="ID", help="Message id")
+        outcome = resolve.add_mutually_exclusive_group(required=True)
+        outcome.add_argument("--sent", action="store_true", help="It was sent: count it as sent")
+        outcome.add_argument(
+            "--not-sent", action="store_true", help="It was not sent: queue it again (cancel to drop it)"
+        )
+        resolve.add_argument("--note", default="", help="What was checked (kept in the audit log)")
+
+        actions.add_parser(
+            "digest",
+            help="e-mail the admins and credit managers about uncertain and failed messages (run daily)",
+        )
 
         enqueue = actions.add_parser("enqueue", help="queue the messages of a dunning run")
         enqueue.add_argument(
@@ -92,6 +110,11 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(data, indent=2))
             return
+        shown = (
+            {"amount_due": cli.money(message.amount_due, message.currency, message.entity)}
+            if message.amount_due is not None and message.currency
+            else {}
+        )
         for key in (
             "id",
             "status",
@@ -113,7 +136,7 @@ class Command(BaseCommand):
             "fallback_of",
         ):
             if data[key] not in (None, ""):
-                self.stdout.write(f"{key:>20}: {data[key]}")
+                self.stdout.write(f"{key:>20}: {shown.get(key, data[key])}")
         for attachment in data["attachments"]:
             self.stdout.write(f"{'attachment':>20}: {attachment['filename']} ({attachment['size']} bytes)")
         self.stdout.write("events:")
@@ -129,15 +152,47 @@ class Command(BaseCommand):
         else:
             entity = cli.entity(options) if options.get("entity") else None
             messages = list(selectors.outbox_list(entity=entity, statuses=[options["status"]]))
-        retried = [services.message_retry(message=message) for message in messages]
+        retried, refused = [], []
+        for message in messages:
+            try:
+                retried.append(services.message_retry(message=message))
+            except RelanceError as exc:  # e.g. its template still fails: the others are retried
+                if options["id"] is not None:
+                    raise
+                refused.append((message.pk, exc.message))
         if options["json"]:
-            self.stdout.write(json.dumps({"retried": [message.pk for message in retried]}))
+            data: dict[str, Any] = {"retried": [message.pk for message in retried]}
+            if refused:
+                data["refused"] = [{"id": pk, "error": error} for pk, error in refused]
+            self.stdout.write(json.dumps(data))
             return
         self.stdout.write(f"{len(retried)} message(s) queued again.")
+        for pk, error in refused:
+            self.stdout.write(f"  not retried {pk}: {error}")
 
     def do_cancel(self, options: dict[str, Any]) -> None:
         message = services.message_cancel(message=selectors.message_get(pk=options["id"]))
         self.stdout.write(f"Message {message.pk} cancelled.")
+
+    def do_resolve(self, options: dict[str, Any]) -> None:
+        from relance.audit.context import audit_actor, cli_actor_label
+
+        with audit_actor(label=cli_actor_label()):
+            message = services.message_resolve(
+                message=selectors.message_get(pk=options["id"]), sent=options["sent"], note=options["note"]
+            )
+        if options["sent"]:
+            self.stdout.write(f"Message {message.pk} resolved as sent.")
+        else:
+            self.stdout.write(f"Message {message.pk} resolved as not sent: queued again.")
+
+    def do_digest(self, options: dict[str, Any]) -> None:
+        from relance.delivery.alerts import attention_digest
+
+        sent = attention_digest()
+        self.stdout.write(
+            f"{sent} digest e-mail(s) sent." if sent else "Nothing uncertain or failed: no e-mail."
+        )
 
     def do_enqueue(self, options: dict[str, Any]) -> None:
         from relance.dunning.models import DunningRun
@@ -157,6 +212,11 @@ class Command(BaseCommand):
         )
         for skipped in report.skipped:
             self.stdout.write(f"  skipped {skipped.customer_ref} {skipped.step_key}: {skipped.reason}")
+        for failure in report.template_failures:
+            outcome = "shipped default used" if failure.used_shipped_default else "queued as failed"
+            self.stdout.write(
+                f"  template failed {failure.customer_ref} {failure.template_key} ({outcome}): {failure.error}"
+            )
         for fallback in report.fallbacks:
             self.stdout.write(
                 f"  {fallback.customer_ref}: {fallback.decided} → {fallback.used} ({fallback.reason})"

@@ -53,7 +53,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        from relance.common.links import public_url_follow_server
+
         started = time.monotonic()
+        # before anything is queued: the demo's messages link to where it is served
+        public = public_url_follow_server(host=options["host"], port=options["port"])
         call_command("migrate", interactive=False, verbosity=0)
         entity, _ = entity_create_or_update(**DEMO_ENTITY)
         if options["reset"]:
@@ -71,7 +75,7 @@ class Command(BaseCommand):
         call_command("kpi", "snapshot", "--entity", entity.name, "--quiet")
         username, password = self._admin(options)
         self.stdout.write(self.style.SUCCESS(f"\nReady in {time.monotonic() - started:.1f} s."))
-        url = f"http://{options['host']}:{options['port']}/"
+        url = f"{public}/"
         self.stdout.write(f"  URL:      {url}\n  Username: {username}\n  Password: {password}\n")
         if options["no_serve"]:
             return
@@ -98,13 +102,9 @@ class Command(BaseCommand):
         high-risk segment), today's run and its messages queued: the worklist, the outbox and the customer
         pages have something to show. Nothing is sent: `relance send` delivers to EMAIL_URL."""
         from relance.delivery.services import outbox_enqueue_run
-        from relance.dunning.services import policy_import, run_start, segment_policy_assign
-        from relance.engine.dunning.defaults import default_policies
-        from relance.engine.dunning.policy import policy_to_dict
+        from relance.dunning.services import policy_install_shipped, run_start, segment_policy_assign
 
-        for policy in default_policies().values():
-            policy_import(entity=entity, spec=policy_to_dict(policy))
-        segment_policy_assign(entity=entity, policy_key="standard")
+        policy_install_shipped(entity=entity)
         segments = set(entity.customers.exclude(segment="").values_list("segment", flat=True))
         for segment, key in (("key account", "white_glove"), ("high risk", "high_risk")):
             if segment in segments:

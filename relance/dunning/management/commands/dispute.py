@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from relance.core.errors import RelanceError
 from relance.dunning import cli, selectors, services
 from relance.dunning.models import Dispute, DisputeReason, DisputeResolution
+from relance.ledger.models import Entity
 
 
 def _row(dispute: Dispute) -> dict[str, Any]:
@@ -69,7 +70,7 @@ class Command(BaseCommand):
                     amount=cli.parse_money(options["amount"]),
                     note=options["note"],
                 )
-                self._show(dispute, options["json"], "Dispute opened")
+                self._show(dispute, options["json"], "Dispute opened", entity)
             elif options["action"] == "resolve":
                 dispute = selectors.dispute_get(entity=entity, dispute_id=options["dispute_id"])
                 dispute = services.dispute_resolve(
@@ -78,27 +79,29 @@ class Command(BaseCommand):
                     on=cli.business_day(options, entity),
                     note=options["note"],
                 )
-                self._show(dispute, options["json"], "Dispute resolved")
+                self._show(dispute, options["json"], "Dispute resolved", entity)
             else:
-                rows = [_row(dispute) for dispute in selectors.dispute_list_open(entity=entity)]
+                disputes = list(selectors.dispute_list_open(entity=entity))
                 if options["json"]:
-                    self.stdout.write(json.dumps(rows, indent=2))
+                    self.stdout.write(json.dumps([_row(dispute) for dispute in disputes], indent=2))
                 else:
-                    for row in rows:
+                    for dispute in disputes:
                         self.stdout.write(
-                            f"#{row['id']} {row['invoice_ref']} ({row['customer_ref']}) {row['amount']} "
-                            f"{row['reason']} since {row['opened_on']}"
+                            f"#{dispute.pk} {dispute.invoice.external_ref} ({dispute.customer.external_ref}) "
+                            f"{cli.money(dispute.amount, dispute.invoice.currency, entity)} "
+                            f"{dispute.reason_code} since {cli.day(dispute.opened_on, entity)}"
                         )
-                    if not rows:
+                    if not disputes:
                         self.stdout.write("No open dispute.")
         except RelanceError as exc:
             raise CommandError(exc.message) from None
 
-    def _show(self, dispute: Dispute, as_json: bool, title: str) -> None:
-        row = _row(dispute)
+    def _show(self, dispute: Dispute, as_json: bool, title: str, entity: Entity) -> None:
         if as_json:
-            self.stdout.write(json.dumps(row, indent=2))
+            self.stdout.write(json.dumps(_row(dispute), indent=2))
         else:
+            amount = cli.money(dispute.amount, dispute.invoice.currency, entity)
             self.stdout.write(
-                f"{title}: #{row['id']} on {row['invoice_ref']} for {row['amount']} ({row['reason']}, {row['status']})"
+                f"{title}: #{dispute.pk} on {dispute.invoice.external_ref} for {amount} "
+                f"({dispute.reason_code}, {dispute.status})"
             )

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from relance.core.errors import RelanceError
 from relance.dunning import cli, selectors, services
 from relance.dunning.models import PaymentPlan
+from relance.ledger.models import Entity
 
 
 def _row(plan: PaymentPlan) -> dict[str, Any]:
@@ -83,30 +84,30 @@ class Command(BaseCommand):
                     total=cli.parse_money(options["total"]),
                     note=options["note"],
                 )
-                self._show(plan, options["json"], "Plan created")
+                self._show(plan, options["json"], "Plan created", entity)
                 return
             active = selectors.plan_active(customer=customer)
             if active is None:
                 raise CommandError(f"customer {customer.external_ref} has no active payment plan")
             if options["action"] == "cancel":
                 active = services.plan_cancel(plan=active)
-                self._show(active, options["json"], "Plan cancelled")
+                self._show(active, options["json"], "Plan cancelled", entity)
             else:
-                self._show(active, options["json"], "Active plan")
+                self._show(active, options["json"], "Active plan", entity)
         except RelanceError as exc:
             raise CommandError(exc.message) from None
 
-    def _show(self, plan: PaymentPlan, as_json: bool, title: str) -> None:
+    def _show(self, plan: PaymentPlan, as_json: bool, title: str, entity: Entity) -> None:
         row = _row(plan)
         if as_json:
             self.stdout.write(json.dumps(row, indent=2))
             return
         self.stdout.write(
-            f"{title}: #{row['id']} for {row['customer_ref']} from {row['starts_on']} ({row['status']}), "
+            f"{title}: #{row['id']} for {row['customer_ref']} from {cli.day(plan.starts_on, entity)} "
+            f"({row['status']}), "
             f"invoices {', '.join(row['invoice_refs'])}"
         )
-        for item in row["installments"]:
-            paid = f" paid {item['paid_on']}" if item["paid_on"] else ""
-            self.stdout.write(
-                f"  {item['sequence']:>3}. {item['due_date']}  {item['amount']} {row['currency']}{paid}"
-            )
+        for item in plan.installments.order_by("sequence"):
+            paid = f" paid {cli.day(item.paid_on, entity)}" if item.paid_on else ""
+            amount = cli.money(item.amount, plan.currency, entity)
+            self.stdout.write(f"  {item.sequence:>3}. {cli.day(item.due_date, entity)}  {amount}{paid}")

@@ -11,8 +11,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from relance.core.errors import RelanceError
 from relance.dunning import cli, selectors, services
 
-SHIPPED_DIR = Path(__file__).resolve().parents[3] / "engine" / "dunning" / "policies"
-
 
 class Command(BaseCommand):
     help = (
@@ -31,7 +29,8 @@ class Command(BaseCommand):
         imp.add_argument(
             "--defaults",
             action="store_true",
-            help="Import the shipped default policies (white glove, standard, high risk)",
+            help="Import the shipped policies (white glove, standard, high risk); standard becomes the "
+            "entity's default when it has none",
         )
         exp = actions.add_parser("export", help="print a policy as YAML")
         cli.add_entity(exp)
@@ -73,13 +72,10 @@ class Command(BaseCommand):
     def _import(self, options: dict[str, Any]) -> None:
         entity = cli.entity(options)
         files = list(options["files"])
-        if options["defaults"]:
-            shipped = sorted(SHIPPED_DIR.glob("*.yaml"))
-            if not shipped:
-                raise CommandError(f"no shipped policy in {SHIPPED_DIR}")
-            files += [str(path) for path in shipped]
-        if not files:
+        if not files and not options["defaults"]:
             raise CommandError("give one or more FILEs, or --defaults")
+        if options["defaults"]:
+            self.stdout.write(cli.shipped_policies_install(entity))
         for path in files:
             for policy, created in services.policy_import_yaml(
                 entity=entity, text=self._read(path), source=path

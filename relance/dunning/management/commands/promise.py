@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from relance.core.errors import RelanceError
 from relance.dunning import cli, selectors, services
 from relance.dunning.models import Promise, PromiseStatus
+from relance.ledger.models import Entity
 
 
 class Command(BaseCommand):
@@ -57,11 +58,11 @@ class Command(BaseCommand):
                     amount=cli.parse_money(options["amount"]),
                     note=options["note"],
                 )
-                self._print([promise], options["json"], added=True)
+                self._print([promise], options["json"], entity, added=True)
             elif options["action"] == "list":
                 customer = cli.customer(entity, options["customer"])
                 promises = list(selectors.promise_list(customer=customer, open_only=options["open"]))
-                self._print(promises, options["json"])
+                self._print(promises, options["json"], entity)
             else:
                 found = Promise.objects.filter(entity=entity, pk=options["promise_id"]).first()
                 if found is None:
@@ -72,7 +73,7 @@ class Command(BaseCommand):
         except RelanceError as exc:
             raise CommandError(exc.message) from None
 
-    def _print(self, promises: list[Promise], as_json: bool, added: bool = False) -> None:
+    def _print(self, promises: list[Promise], as_json: bool, entity: Entity, added: bool = False) -> None:
         rows: list[dict[str, Any]] = [
             {
                 "id": promise.pk,
@@ -91,9 +92,11 @@ class Command(BaseCommand):
             return
         if not rows:
             self.stdout.write("No promise.")
-        for row in rows:
+        for promise, row in zip(promises, rows, strict=True):
             prefix = "Promise recorded: " if added else ""
             self.stdout.write(
-                f"{prefix}#{row['id']} {row['customer_ref']} promises {row['amount']} {row['currency']} "
-                f"by {row['promised_date']} ({row['status']}) for {', '.join(row['invoice_refs'])}"
+                f"{prefix}#{row['id']} {row['customer_ref']} promises "
+                f"{cli.money(promise.amount, promise.currency, entity)} "
+                f"by {cli.day(promise.promised_date, entity)} ({row['status']}) "
+                f"for {', '.join(row['invoice_refs'])}"
             )

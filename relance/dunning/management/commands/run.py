@@ -97,10 +97,14 @@ class Command(BaseCommand):
             "applied": f"Run {outcome.run.pk if outcome.run else ''} applied",
             "already_applied": "Already run for this date: nothing added; its decisions were",
         }[state]
-        console.print(f"{entity.name} · {as_of} · {heading}")
+        console.print(f"{entity.name} · {cli.day(as_of, entity)} · {heading}")
         table = Table(show_lines=False)
         for column in ("Customer", "Action", "Step", "Offset", "Channel", "Invoices", "Amount due", "Why"):
-            table.add_column(column, justify="right" if column in ("Offset", "Amount due") else "left")
+            table.add_column(
+                column,
+                justify="right" if column in ("Offset", "Amount due") else "left",
+                no_wrap=column == "Amount due",  # an amount never breaks across lines
+            )
         for row in outcome.decisions:
             why = "; ".join(reason.get("code", "") for reason in row["reasons"] if isinstance(reason, dict))
             flags = [flag for flag in ("broken_promise", "catch_up") if row.get(flag)]
@@ -111,7 +115,7 @@ class Command(BaseCommand):
                 str(row["offset_days"]),
                 row["channel"] or "—",
                 ", ".join(row["invoice_refs"]) or "—",
-                f"{row['amount_due']} {row['currency']}",
+                cli.money(row["amount_due"], row["currency"], entity) if row["amount_due"] else "—",
                 why + (f" [{', '.join(flags)}]" if flags else ""),
             )
         console.print(table)
@@ -131,6 +135,13 @@ class Command(BaseCommand):
                 )
                 + " — deliver with `relance send`"
             )
+            for failure in queued.get("template_failures", []):
+                handled = "shipped default used" if failure["used_shipped_default"] else "queued as failed"
+                console.print(
+                    f"Template failed for {failure['customer_ref']} ({failure['template_key']}), "
+                    f"{handled}: {failure['error']}",
+                    markup=False,
+                )
         self.stdout.write(buffer.getvalue(), ending="")
 
     def _queue(self, run: Any, options: dict[str, Any]) -> dict[str, Any] | None:

@@ -48,7 +48,7 @@ class Command(BaseCommand):
         buffer = io.StringIO()
         console = Console(file=buffer, width=140, force_terminal=False, color_system=None)
         console.print(
-            f"{entity.name} · worklist as of {run.as_of}"
+            f"{entity.name} · worklist as of {cli.day(run.as_of, entity)}"
             + (f" · {options['collector']}" if options["collector"] else "")
         )
         table = Table()
@@ -62,7 +62,7 @@ class Command(BaseCommand):
             "Since contact",
             "Factors",
         ):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in ("Customer", "Overdue"))  # only Factors wraps
         for row in rows:
             factors = ", ".join(
                 f"{name} {value.get('points', value) if isinstance(value, dict) else value}"
@@ -75,7 +75,7 @@ class Command(BaseCommand):
             table.add_row(
                 f"{row['priority']:.1f}",
                 f"{row['customer_ref']} {row['customer_name']}{flags}",
-                f"{row['overdue_amount']} {row['currency']}",
+                cli.money(row["overdue_amount"], row["currency"], entity),
                 str(row["max_days_past_due"]),
                 row["risk"] or "—",
                 str(row["broken_promises"]),

@@ -9,6 +9,8 @@ import json
 import sys
 from contextlib import nullcontext
 from datetime import date
+from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -17,6 +19,7 @@ from rich.table import Table
 
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import RelanceError
+from relance.core.formatting import format_day, format_money
 from relance.engine.kpi import GROUP_BY_CHOICES, KpiParams, KpiReport, compute_kpis
 
 # (JSON key, label, one-line meaning, unit)
@@ -41,6 +44,7 @@ KPI_ROWS = (
     ("turnover_annualised", "Turnover (annualised)", "turnover × 12 ÷ months in period", "×"),
 )
 GROUP_COLUMNS = ("ar_total", "ar_current", "ar_past_due", "dso", "bpdso", "add", "cei", "dbt")
+MONEY_COLUMNS = ("ar_total", "ar_current", "ar_past_due")
 
 
 def _date(text: str) -> date:
@@ -183,6 +187,7 @@ class Command(BaseCommand):
         from relance.reports.selectors import kpi_report
 
         entity_obj = entity_resolve(name=options["entity"])
+        self._language = entity_obj.language
         reports = kpi_report(
             entity=entity_obj,
             as_of=as_of,
@@ -228,10 +233,16 @@ class Command(BaseCommand):
             self._print_groups(console, title, reports, group_by)
         self.stdout.write(buffer.getvalue(), ending="")
 
-    @staticmethod
-    def _heading(report: KpiReport, title: str) -> str:
+    _language = "en"  # the entity's, for the app database; English for a --backend ledger
+
+    def _money(self, amount: Decimal, report: KpiReport) -> str:
+        return format_money(amount, report.currency, self._language)
+
+    def _heading(self, report: KpiReport, title: str) -> str:
+        day = partial(format_day, language=self._language, style="medium")
         return (
-            f"{title} · {report.currency} · as of {report.as_of} · period {report.period_start}..{report.period_end}"
+            f"{title} · {report.currency} · as of {day(report.as_of)} · "
+            f"period {day(report.period_start)} – {day(report.period_end)}"
             f" ({report.days_in_period} days, {report.months_in_period} months)"
         )
 
@@ -245,17 +256,20 @@ class Command(BaseCommand):
         gross = report.ar_gross_invoices
         for label, amount in report.aging:
             share = "" if not gross else f"{amount / gross * 100:.1f} %"
-            receivables.add_row(f"  {label}", data["aging"][label], share)
-        receivables.add_row("Open invoices", data["ar_gross_invoices"], f"{report.open_invoices} invoices")
-        receivables.add_row("− open credit notes", data["open_credits"], "")
-        receivables.add_row("− unapplied cash", data["unapplied_cash"], "")
-        receivables.add_row("Total AR", data["ar_total"], "", style="bold")
-        receivables.add_row("Total AR at the start of the period", data["ar_begin"], "")
-        receivables.add_row("Credit sales in the period", data["credit_sales"], "invoiced − credited")
+            receivables.add_row(f"  {label}", self._money(amount, report), share)
+        money = partial(self._money, report=report)
+        receivables.add_row(
+            "Open invoices", money(report.ar_gross_invoices), f"{report.open_invoices} invoices"
+        )
+        receivables.add_row("− open credit notes", money(report.open_credits), "")
+        receivables.add_row("− unapplied cash", money(report.unapplied_cash), "")
+        receivables.add_row("Total AR", money(report.ar_total), "", style="bold")
+        receivables.add_row("Total AR at the start of the period", money(report.ar_begin), "")
+        receivables.add_row("Credit sales in the period", money(report.credit_sales), "invoiced − credited")
         receivables.add_row(
             "Invoices fully paid in the period",
             str(report.invoices_paid_in_period),
-            data["amount_paid_in_period"],
+            money(report.amount_paid_in_period),
         )
         console.print(receivables)
         kpis = Table(title="KPIs", title_justify="left")
@@ -298,6 +312,11 @@ class Command(BaseCommand):
             table.add_column(headers[column], justify="right")
         for report in reports:
             data = report.to_json()
-            cells = [self._cell(data[column]) for column in GROUP_COLUMNS]
+            cells = [
+                self._money(getattr(report, column), report)
+                if column in MONEY_COLUMNS
+                else self._cell(data[column])
+                for column in GROUP_COLUMNS
+            ]
             table.add_row(report.group or "(none)", *cells)
         console.print(table)

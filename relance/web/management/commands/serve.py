@@ -56,7 +56,12 @@ class Command(BaseCommand):
         if workers is None:
             sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
             workers = 1 if sqlite else min(4, 2 * multiprocessing.cpu_count())
-        self.stdout.write(f"Relance on http://{options['host']}:{options['port']}/  (Ctrl-C to stop)")
+        from relance.common.links import public_url_follow_server
+
+        public = public_url_follow_server(host=options["host"], port=options["port"])
+        bound = f"http://{options['host']}:{options['port']}"
+        note = "" if public == bound else f" (links in messages: {public}/)"
+        self.stdout.write(f"Relance on {bound}/{note}  (Ctrl-C to stop)")
         self.stdout.flush()
         run_gunicorn(
             host=options["host"],

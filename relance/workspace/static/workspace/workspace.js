@@ -75,9 +75,17 @@
   var box = document.getElementById("ws-search");
   var list = document.getElementById("ws-search-results");
   var timer = null, latest = 0, picked = -1;
-  function render(results) {
+  function render(results, query) {
     list.innerHTML = "";
     picked = -1;
+    if (query && !results.length) {
+      var none = document.createElement("li");
+      none.className = "empty";
+      none.textContent = "No result for \u201c" + query + "\u201d";
+      list.appendChild(none);
+      list.hidden = false;
+      return;
+    }
     results.forEach(function (hit) {
       var li = document.createElement("li");
       li.setAttribute("role", "option");
@@ -101,7 +109,7 @@
         var ticket = ++latest;
         fetch(box.dataset.url + "?q=" + encodeURIComponent(q), { credentials: "same-origin" })
           .then(function (r) { return r.json(); })
-          .then(function (data) { if (ticket === latest) render(data.results || []); });
+          .then(function (data) { if (ticket === latest) render(data.results || [], q); });
       }, 150);
     });
     box.addEventListener("keydown", function (event) {
@@ -113,6 +121,8 @@
       } else if (event.key === "Enter" && items.length) {
         event.preventDefault();
         window.location = items[Math.max(picked, 0)].href;
+      } else if (event.key === "Enter" && box.value.trim()) {
+        window.location = box.dataset.page + "?q=" + encodeURIComponent(box.value.trim());
       } else if (event.key === "Escape") {
         render([]); box.blur();
       }

@@ -1,0 +1,111 @@
+"""The Outbox page of the back office: what needs a person first (uncertain, failed), then the rest.
+
+Seen by the roles that may view messages (``delivery.view_outboundmessage``: admins, credit
+managers, collectors, support, auditors; not sales owners); the retry, cancel and resolve buttons
+need ``delivery.change_outboundmessage`` (admins and credit managers). Only the entities the user
+sees are listed.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, Value, When
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from relance.accounts.selectors import entities_for_user, user_can
+from relance.delivery import services
+from relance.delivery.alerts import ATTENTION
+from relance.delivery.models import MessageStatus, OutboundMessage
+from relance.delivery.services import DeliveryError
+
+PAGE_SIZE = 50
+PERM_VIEW = "delivery.view_outboundmessage"
+PERM_ACT = "delivery.change_outboundmessage"
+NOT_ALLOWED = "Your role cannot see the outbox."
+NOT_ALLOWED_ACT = "Your role cannot retry, cancel or resolve messages."
+CHANNELS = ("email", "sms", "letter", "call", "portal")
+
+
+def _visible(request: HttpRequest):  # type: ignore[no-untyped-def]
+    if not user_can(request.user, PERM_VIEW):
+        raise PermissionDenied(NOT_ALLOWED)
+    return OutboundMessage.objects.filter(entity__in=entities_for_user(request.user))
+
+
+@login_required
+@require_GET
+def outbox_page(request: HttpRequest) -> HttpResponse:
+    rows = _visible(request).select_related("customer", "entity")
+    query = request.GET
+    status = query.get("status", "")
+    channel = query.get("channel", "")
+    customer = query.get("customer", "").strip()
+    if status in MessageStatus.values:
+        rows = rows.filter(status=status)
+    if channel in CHANNELS:
+        rows = rows.filter(channel=channel)
+    if customer:
+        rows = rows.filter(customer__external_ref__iexact=customer) | rows.filter(
+            customer__name__icontains=customer
+        )
+    attention_first = Case(
+        *(When(status=value, then=Value(rank)) for rank, value in enumerate(ATTENTION)),
+        default=Value(len(ATTENTION)),
+        output_field=IntegerField(),
+    )
+    rows = rows.annotate(attention=attention_first).order_by("attention", "-queued_at", "-id")
+    page = Paginator(rows, PAGE_SIZE).get_page(query.get("page"))
+    return render(
+        request,
+        "delivery/outbox.html",
+        {
+            "page": page,
+            "status": status,
+            "channel": channel,
+            "customer": customer,
+            "statuses": MessageStatus.choices,
+            "channels": CHANNELS,
+            "can_act": user_can(request.user, PERM_ACT),
+            "retryable": [value.value for value in services.RETRYABLE],
+            "cancellable": [MessageStatus.QUEUED.value, *(value.value for value in services.RETRYABLE)],
+            "counts": {s: _visible(request).filter(status=s).count() for s in ATTENTION},
+        },
+    )
+
+
+@login_required
+@require_POST
+def outbox_act(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = _visible(request).filter(pk=message_id).first()
+    if message is None:
+        raise Http404("no such message")
+    if not user_can(request.user, PERM_ACT, message):
+        raise PermissionDenied(NOT_ALLOWED_ACT)
+    action = request.POST.get("action", "")
+    try:
+        if action == "retry":
+            services.message_retry(message=message, user=request.user)
+            messages.success(request, f"Message {message.pk} queued again.")
+        elif action == "cancel":
+            services.message_cancel(message=message, user=request.user)
+            messages.success(request, f"Message {message.pk} cancelled.")
+        elif action in ("resolve_sent", "resolve_not_sent"):
+            sent = action == "resolve_sent"
+            services.message_resolve(
+                message=message, sent=sent, user=request.user, note=request.POST.get("note", "")
+            )
+            messages.success(
+                request,
+                f"Message {message.pk} resolved as " + ("sent." if sent else "not sent: queued again."),
+            )
+        else:
+            messages.error(request, f"Unknown action {action!r}.")
+    except DeliveryError as exc:
+        messages.error(request, exc.message)
+    back = request.POST.get("next", "")
+    return redirect(back if back.startswith("/delivery/outbox/") else "delivery:outbox")
