@@ -34,7 +34,7 @@ from relance.delivery.compliance import Verdict
 from relance.delivery.compliance import outbound_verdict as verdict_of
 from relance.delivery.models import DeliveryEvent, DeliveryEventKind, MessageStatus, OutboundMessage
 from relance.delivery.services import action_status_follow, message_rerender
-from relance.dunning.selectors import policy_lookups_cached
+from relance.dunning.selectors import policy_lookups_cached, send_facts_batch, send_facts_load
 
 logger = logging.getLogger(__name__)
 
@@ -270,6 +270,7 @@ def _claim_next(
                 pending.extend(rows[:CANDIDATES])
             if not pending:
                 return None
+            _load_send_facts(pending, now)
         while pending:
             message = pending.pop(0)
             claimable = OutboundMessage.objects.filter(
@@ -291,6 +292,20 @@ def _claimed(message: OutboundMessage, worker_id: str, values: dict[str, Any]) -
     message.attempts += 1
     message.updated_at = values["updated_at"]
     return message
+
+
+def _load_send_facts(messages: Sequence[OutboundMessage], now: datetime) -> None:
+    """The send-time rule's facts for a batch of due dunning messages, read at once (a batch is
+    sent within about a quarter of a second at the delivery rates measured)."""
+    from relance.delivery.compliance import send_day
+
+    send_facts_load(
+        wanted=[
+            (message.customer, message.action, send_day(message, now))
+            for message in messages
+            if message.action_id is not None
+        ]
+    )
 
 
 def _mine(pk: int, worker_id: str) -> Any:
@@ -320,7 +335,10 @@ def send_pass(
     backends: dict[str, ChannelBackend] = {}
     skip: set[int] = set()
     candidates: list[OutboundMessage] = []
-    with policy_lookups_cached():  # policies read once per pass (or 30 s), not per message
+    with (
+        policy_lookups_cached(),
+        send_facts_batch(),
+    ):  # policies read once per pass (or 30 s), not per message
         try:
             while report.claimed < limit and not (stop is not None and stop.is_set()):
                 at = now or timezone.now()
