@@ -1,20 +1,32 @@
 """Queue and deliver N emails to a local SMTP server (aiosmtpd) with 1 and 2 worker processes.
 
 Usage: .venv/bin/python benchmarks/bench_send.py [--count 10000] [--workers 1,2] [--simple-count 2000]
+       [--modes bare,checked | --checked] [--changed-percent 5]
        [--database-url postgres://…]   (default: a fresh SQLite file per run)
 
-Each run: a fresh migrated database, ``populate`` queues N emails (one customer each, rendered
-message with text, HTML and an opt-out link), then W ``relance send`` processes deliver them
-through the real EmailChannel (one SMTP connection per pass, claim + sent commits per message).
+Each run: a fresh migrated database, N emails queued, then W ``relance send`` processes deliver
+them through the real EmailChannel (one SMTP connection per pass, claim + sent commits per
+message). Two modes:
+
+- ``bare`` (default): ``populate`` queues N plain emails (one customer each, rendered message with
+  text, HTML and an opt-out link, no dunning action) and the workers' send-time check is allow-all:
+  the outbox's own cost.
+- ``checked``: ``populate-dunning`` queues N dunning emails of one run (customer, contact, one or
+  two open invoices, an ``overdue`` action of the shipped "standard" policy, the message asking for
+  what is owed), and the workers ask the real send-time check (``outbound_verdict``: still due?
+  then the contact rules) before each one. ``--changed-percent`` of them change after queueing:
+  half paid in full (cancelled, never sent), half in part (re-rendered, then sent).
+
 Reported: the enqueue rate, the delivery rate between the first and the last message the server
-received (steady state), and the wall time including the processes' start-up. The simple approach
-in the same run: Django's ``send_mail`` once per message, each with a new SMTP connection, no
-outbox at all.
+received (steady state), the wall time including the processes' start-up, the workers' CPU per
+message, and (checked) how many were cancelled or re-rendered. The simple approach in the same
+run: Django's ``send_mail`` once per message, each with a new SMTP connection, no outbox at all.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -74,15 +86,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
+def run(env: dict[str, str], *args: str) -> str:
+    finished = subprocess.run(
         [sys.executable, str(RUNNER), *args],
         env=env,
         cwd=REPO,
         check=True,
         timeout=3600,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    return finished.stdout
 
 
 def fresh_database(workdir: Path, template: Path | None, database_url: str | None) -> tuple[str, object]:
@@ -105,8 +119,13 @@ def fresh_database(workdir: Path, template: Path | None, database_url: str | Non
     return f"sqlite:///{path}", lambda: None
 
 
+MODES = ("bare", "checked")
+
+
 def bench_outbox(
     *,
+    mode: str,
+    changed_percent: float,
     count: int,
     workers: int,
     env: dict[str, str],
@@ -116,11 +135,14 @@ def bench_outbox(
     database_url: str | None,
 ) -> dict[str, float]:
     url, drop = fresh_database(workdir, template, database_url)
-    run_env = {**env, "DATABASE_URL": url}
+    run_env = {**env, "DATABASE_URL": url, "RELANCE_BENCH_CHECK": "real" if mode == "checked" else ""}
     if database_url:
         run(run_env, "migrate", "--noinput", "-v", "0")
     started = time.perf_counter()
-    run(run_env, "populate", str(count))
+    if mode == "checked":
+        run(run_env, "populate-dunning", str(count), str(changed_percent))
+    else:
+        run(run_env, "populate", str(count))
     enqueue_seconds = time.perf_counter() - started
     handler.reset()
     per_worker = -(-count // workers)
@@ -152,8 +174,12 @@ def bench_outbox(
     wall = time.perf_counter() - started
     worker_cpu = children_cpu() - before - workers * startup_cpu
     steady = max(handler.last - handler.first, 1e-9)
+    outcome = json.loads(run(run_env, "outcome"))
     drop()  # type: ignore[operator]
     return {
+        "cancelled": outcome["statuses"].get("cancelled", 0),
+        "rerendered": outcome["rerendered"],
+        "left": sum(n for status, n in outcome["statuses"].items() if status not in ("sent", "cancelled")),
         "received": handler.count,
         "duplicates": handler.duplicates,
         "enqueue_per_s": count / enqueue_seconds,
@@ -211,7 +237,24 @@ def main() -> None:
     parser.add_argument(
         "--database-url", help="PostgreSQL URL (a database is created per run); default SQLite"
     )
+    parser.add_argument(
+        "--modes",
+        default="bare",
+        help="bare (no dunning action, allow-all check), checked (dunning messages, the real "
+        "send-time check), or both: bare,checked (default bare)",
+    )
+    parser.add_argument("--checked", action="store_true", help="Same as --modes checked")
+    parser.add_argument(
+        "--changed-percent",
+        type=float,
+        default=5.0,
+        help="checked: share of messages whose facts change after queueing (default 5)",
+    )
     args = parser.parse_args()
+    modes = ["checked"] if args.checked else [item.strip() for item in args.modes.split(",") if item.strip()]
+    unknown = [mode for mode in modes if mode not in MODES]
+    if unknown:
+        parser.error(f"--modes: expected bare and/or checked, found {', '.join(unknown)}")
 
     from aiosmtpd.controller import Controller
 
@@ -232,8 +275,10 @@ def main() -> None:
             template = workdir / "template.sqlite3"
             run({**env, "DATABASE_URL": f"sqlite:///{template}"}, "migrate", "--noinput", "-v", "0")
         rows = []
-        for workers in [int(item) for item in args.workers.split(",")]:
+        for mode, workers in [(m, int(w)) for m in modes for w in args.workers.split(",")]:
             result = bench_outbox(
+                mode=mode,
+                changed_percent=args.changed_percent,
                 count=args.count,
                 workers=workers,
                 env=env,
@@ -242,8 +287,8 @@ def main() -> None:
                 template=template,
                 database_url=args.database_url,
             )
-            rows.append((f"outbox + {workers} worker(s)", result))
-            print(f"outbox, {workers} worker(s): {result}", file=sys.stderr)
+            rows.append((f"{mode}, {workers} worker(s)", result))
+            print(f"outbox {mode}, {workers} worker(s): {result}", file=sys.stderr)
         simple = (
             bench_simple(count=args.simple_count, port=port, handler=handler) if args.simple_count else None
         )
@@ -254,22 +299,28 @@ def main() -> None:
     database = "PostgreSQL" if args.database_url else "SQLite (file, WAL)"
     print(f"\nDeliver {args.count} emails to aiosmtpd on loopback — {database}\n")
     print(
-        f"| {'approach':<24} | {'received':>8} | {'dupl.':>5} | {'enqueue/s':>9} | {'send/s (steady)':>15} "
-        f"| {'wall s (incl. start-up)':>23} | {'CPU ms/msg':>17} |"
+        f"| {'approach':<24} | {'received':>8} | {'dupl.':>5} | {'cancelled':>9} | {'re-rendered':>11} "
+        f"| {'enqueue/s':>9} | {'send/s (steady)':>15} | {'wall s (incl. start-up)':>23} | {'CPU ms/msg':>17} |"
     )
-    print(f"|{'-' * 26}|{'-' * 10}|{'-' * 7}|{'-' * 11}|{'-' * 17}|{'-' * 25}|{'-' * 19}|")
+    print(
+        f"|{'-' * 26}|{'-' * 10}|{'-' * 7}|{'-' * 11}|{'-' * 13}|{'-' * 11}|{'-' * 17}|{'-' * 25}|{'-' * 19}|"
+    )
     for name, result in rows:
         print(
-            f"| {name:<24} | {result['received']:>8.0f} | {result['duplicates']:>5.0f} | {result['enqueue_per_s']:>9.0f} "
+            f"| {name:<24} | {result['received']:>8.0f} | {result['duplicates']:>5.0f} "
+            f"| {result['cancelled']:>9.0f} | {result['rerendered']:>11.0f} | {result['enqueue_per_s']:>9.0f} "
             f"| {result['steady_per_s']:>15.0f} | {result['wall_s']:>12.1f} ({result['wall_per_s']:>5.0f}/s) "
             f"| {result['cpu_ms_per_message']:>17.2f} |"
         )
     if simple:
         print(
             f"| {'send_mail, new conn each':<24} | {simple['received']:>8.0f} | {'-':>5} | {'-':>9} "
-            f"| {simple['per_s']:>15.0f} | {simple['seconds']:>12.1f} {'':>9} "
+            f"| {'-':>11} | {'-':>9} | {simple['per_s']:>15.0f} | {simple['seconds']:>12.1f} {'':>9} "
             f"| {simple['cpu_ms_per_message']:>11.2f} (+smtpd) |"
         )
+    left = [name for name, result in rows if result["left"]]
+    if left:
+        print(f"\nNot sent nor cancelled (deferred, blocked, failed…) in: {', '.join(left)}")
 
 
 if __name__ == "__main__":

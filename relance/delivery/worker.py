@@ -34,6 +34,7 @@ from relance.delivery.compliance import Verdict
 from relance.delivery.compliance import outbound_verdict as verdict_of
 from relance.delivery.models import DeliveryEvent, DeliveryEventKind, MessageStatus, OutboundMessage
 from relance.delivery.services import action_status_follow, message_rerender
+from relance.dunning.selectors import policy_lookups_cached, send_facts_batch, send_facts_load
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +226,9 @@ def _due(now: datetime, channels: Sequence[str] | None) -> Any:
     return rows.order_by("next_attempt_at", "id")
 
 
-RELATED = ("entity", "customer", "customer__collector", "contact")
+#: Read with each due row (the send-time check and the e-mail need them): one query per 50 rows.
+RELATED = ("entity", "customer", "customer__entity", "customer__collector", "contact", "action")
+PREFETCHED = ("attachments", "action__invoices")
 
 
 def _claim_next(
@@ -238,7 +241,8 @@ def _claim_next(
 ) -> OutboundMessage | None:
     """Claim one due row for this worker and return it, or None when nothing is due.
 
-    Due rows are read 50 at a time with their relations and attachments (``candidates`` carries
+    Due rows are read 50 at a time with their relations, attachments and the action's invoices
+    (``candidates`` carries
     them between calls; on PostgreSQL with ``SELECT … FOR UPDATE SKIP LOCKED``, so that workers
     reading at the same moment get different rows). Each is then claimed by a conditional UPDATE
     in its own commit: still queued, due, and unchanged since read (same ``updated_at``), so only
@@ -257,7 +261,7 @@ def _claim_next(
     pending = candidates if candidates is not None else []
     while True:
         if not pending:
-            rows = due.select_related(*RELATED).prefetch_related("attachments")
+            rows = due.select_related(*RELATED).prefetch_related(*PREFETCHED)
             if connection.features.has_select_for_update_skip_locked:
                 # Rows another worker is reading right now are skipped: workers take different rows.
                 with transaction.atomic():
@@ -266,6 +270,7 @@ def _claim_next(
                 pending.extend(rows[:CANDIDATES])
             if not pending:
                 return None
+            _load_send_facts(pending, now)
         while pending:
             message = pending.pop(0)
             claimable = OutboundMessage.objects.filter(
@@ -287,6 +292,20 @@ def _claimed(message: OutboundMessage, worker_id: str, values: dict[str, Any]) -
     message.attempts += 1
     message.updated_at = values["updated_at"]
     return message
+
+
+def _load_send_facts(messages: Sequence[OutboundMessage], now: datetime) -> None:
+    """The send-time rule's facts for a batch of due dunning messages, read at once (a batch is
+    sent within about a quarter of a second at the delivery rates measured)."""
+    from relance.delivery.compliance import send_day
+
+    send_facts_load(
+        wanted=[
+            (message.customer, message.action, send_day(message, now))
+            for message in messages
+            if message.action_id is not None
+        ]
+    )
 
 
 def _mine(pk: int, worker_id: str) -> Any:
@@ -316,29 +335,33 @@ def send_pass(
     backends: dict[str, ChannelBackend] = {}
     skip: set[int] = set()
     candidates: list[OutboundMessage] = []
-    try:
-        while report.claimed < limit and not (stop is not None and stop.is_set()):
-            at = now or timezone.now()
-            message = _claim_next(
-                worker_id=worker_id, now=at, channels=channels, skip=skip, candidates=candidates
-            )
-            if message is None:
-                break
-            pk = message.pk
-            report.claimed += 1
-            outcome = _deliver(message, worker_id=worker_id, at=at, backends=backends, limiter=limiter)
-            setattr(report, outcome, getattr(report, outcome) + 1)
-            if outcome in ("retrying", "deferred"):
-                skip.add(pk)  # requeued: not again in this pass, even if already due
-            report.by_channel[message.channel] = report.by_channel.get(message.channel, 0) + 1
-            if progress is not None:
-                progress(message, outcome)
-    finally:
-        for backend in backends.values():
-            try:
-                backend.close()
-            except Exception:  # a failing close must not hide the pass's result
-                logger.exception("closing the %s backend failed", backend.channel)
+    with (
+        policy_lookups_cached(),
+        send_facts_batch(),
+    ):  # policies read once per pass (or 30 s), not per message
+        try:
+            while report.claimed < limit and not (stop is not None and stop.is_set()):
+                at = now or timezone.now()
+                message = _claim_next(
+                    worker_id=worker_id, now=at, channels=channels, skip=skip, candidates=candidates
+                )
+                if message is None:
+                    break
+                pk = message.pk
+                report.claimed += 1
+                outcome = _deliver(message, worker_id=worker_id, at=at, backends=backends, limiter=limiter)
+                setattr(report, outcome, getattr(report, outcome) + 1)
+                if outcome in ("retrying", "deferred"):
+                    skip.add(pk)  # requeued: not again in this pass, even if already due
+                report.by_channel[message.channel] = report.by_channel.get(message.channel, 0) + 1
+                if progress is not None:
+                    progress(message, outcome)
+        finally:
+            for backend in backends.values():
+                try:
+                    backend.close()
+                except Exception:  # a failing close must not hide the pass's result
+                    logger.exception("closing the %s backend failed", backend.channel)
     report.rate_limited_seconds = round(limiter.waited, 3)
     return report
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from time import monotonic
 from typing import Any
 
 import yaml
@@ -71,12 +74,41 @@ def segment_policy_list(*, entity: Entity) -> QuerySet[SegmentPolicy]:
     return SegmentPolicy.objects.filter(entity=entity).select_related("policy").order_by("segment")
 
 
+#: Within ``policy_lookups_cached()`` (a delivery pass, which asks for every message) the policy
+#: each segment follows and a policy's version and spec are read once per this many seconds.
+POLICY_LOOKUP_SECONDS = 30.0
+_PASS_LOOKUPS: ContextVar[dict[Any, tuple[float, Any]] | None] = ContextVar("policy_lookups", default=None)
+
+
+@contextmanager
+def policy_lookups_cached() -> Iterator[None]:
+    """Read policy lookups once per ``POLICY_LOOKUP_SECONDS`` in this block (they change rarely);
+    outside such a block every call reads the database."""
+    token = _PASS_LOOKUPS.set({})
+    try:
+        yield
+    finally:
+        _PASS_LOOKUPS.reset(token)
+
+
+def _looked_up(key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
+    cache = _PASS_LOOKUPS.get()
+    if cache is None:
+        return read()
+    hit = cache.get(key)
+    if hit is not None and hit[0] > monotonic():
+        return hit[1]
+    value = read()
+    cache[key] = (monotonic() + POLICY_LOOKUP_SECONDS, value)
+    return value
+
+
 def customer_policy_key(*, customer: Customer) -> str | None:
     """The policy the customer follows: its segment's, else the entity's default, else none."""
-    mappings = dict(
-        SegmentPolicy.objects.filter(
-            entity_id=customer.entity_id, segment__in=[customer.segment, ""]
-        ).values_list("segment", "policy__key")
+    entity_id = customer.entity_id
+    mappings = _looked_up(
+        ("segments", entity_id),
+        lambda: dict(SegmentPolicy.objects.filter(entity_id=entity_id).values_list("segment", "policy__key")),
     )
     return mappings.get(customer.segment) or mappings.get("")
 
@@ -406,52 +438,103 @@ def owed_summary(
     not yet allocated), all from dated rows: the same figures whichever page or message asks.
 
     ``scope``: the customer ids to sum over (a parent and its child accounts, in the portal);
-    the customer alone by default."""
-    from relance.ledger.models import CreditNote, Payment
-    from relance.ledger.selectors import STILL_OWED, allocated_total, invoice_list_with_open
+    the customer alone by default. Inside a delivery batch (``send_facts_batch``) the facts of
+    the batch's messages are read once for the batch, then summed here the same way."""
+    from relance.ledger.selectors import STILL_OWED, invoice_list_with_open
 
+    wanted = None if invoice_ids is None else list(invoice_ids)
+    facts = _batch_facts(as_of)
+    if (
+        facts is not None
+        and scope is None
+        and wanted is not None
+        and customer.pk in facts.customers
+        and all(invoice_id in facts.invoices for invoice_id in wanted)
+    ):
+        return _summary_from(
+            as_of,
+            [facts.invoices[invoice_id] for invoice_id in wanted],
+            facts.disputed,
+            facts.unapplied.get(customer.pk, []),
+        )
     customer_ids = list(scope) if scope is not None else [customer.pk]
     rows = invoice_list_with_open(entity=customer.entity, as_of=as_of).filter(customer_id__in=customer_ids)
-    rows = (
-        rows.filter(pk__in=list(invoice_ids))
-        if invoice_ids is not None
-        else rows.filter(open_amount__gt=STILL_OWED)
+    rows = rows.filter(pk__in=wanted) if wanted is not None else rows.filter(open_amount__gt=STILL_OWED)
+    return _summary_from(
+        as_of,
+        list(rows.order_by("due_date", "external_ref").values_list(*_INVOICE_FIELDS)),
+        _disputed_by_invoice(Q(customer_id__in=customer_ids), as_of),
+        _unapplied_items(customer_ids, as_of).get(None, []),
     )
+
+
+_INVOICE_FIELDS = (
+    "pk",
+    "external_ref",
+    "currency",
+    "issue_date",
+    "due_date",
+    "amount",
+    "open_amount",
+    "po_number",
+)
+
+
+def _disputed_by_invoice(where: Q, as_of: date) -> dict[int, Decimal]:
     disputed: dict[int, Decimal] = {}
     for invoice_id, amount in (
-        Dispute.objects.filter(customer_id__in=customer_ids, opened_on__lte=as_of)
+        Dispute.objects.filter(where, opened_on__lte=as_of)
         .filter(Q(status=DisputeStatus.OPEN) | Q(resolved_on__gt=as_of))
         .values_list("invoice_id", "amount")
     ):
         disputed[invoice_id] = disputed.get(invoice_id, Decimal(0)) + Decimal(amount)
-    lines = []
-    for row in rows.order_by("due_date", "external_ref"):
-        open_amount = max(_four(row.open_amount), Decimal(0))
-        lines.append(
-            OwedLine(
-                invoice_id=row.pk,
-                ref=row.external_ref,
-                currency=row.currency,
-                issue_date=row.issue_date,
-                due_date=row.due_date,
-                amount=row.amount,
-                open_amount=open_amount,
-                disputed=min(_four(disputed.get(row.pk)), open_amount),
-                days_past_due=(as_of - row.due_date).days,
-                po_number=row.po_number,
-            )
-        )
-    items: list[UnappliedItem] = []
+    return disputed
+
+
+def _unapplied_items(
+    customer_ids: list[int], as_of: date, *, by_customer: bool = False
+) -> dict[Any, list[UnappliedItem]]:
+    """Payments and credit notes not wholly allocated on ``as_of``: all under the key None, or
+    per customer id with ``by_customer``."""
+    from relance.ledger.models import CreditNote, Payment
+    from relance.ledger.selectors import STILL_OWED, allocated_total
+
+    items: dict[Any, list[UnappliedItem]] = {}
     for model, field in ((CreditNote, "credit_note"), (Payment, "payment")):
-        for ref, on, currency, amount, allocated in (
+        for customer_id, ref, on, currency, amount, allocated in (
             model.objects.filter(customer_id__in=customer_ids, date__lte=as_of)
             .annotate(allocated=allocated_total(field, as_of))
             .order_by("date", "external_ref")
-            .values_list("external_ref", "date", "currency", "amount", "allocated")
+            .values_list("customer_id", "external_ref", "date", "currency", "amount", "allocated")
         ):
             left = _four(amount) - _four(allocated)
             if left > STILL_OWED:
-                items.append(UnappliedItem(field, ref, on, currency, _four(amount), left))
+                key = customer_id if by_customer else None
+                items.setdefault(key, []).append(UnappliedItem(field, ref, on, currency, _four(amount), left))
+    return items
+
+
+def _summary_from(
+    as_of: date, rows: list[tuple[Any, ...]], disputed: dict[int, Decimal], items: list[UnappliedItem]
+) -> OwedSummary:
+    """The one rule: owed = open − disputed per invoice; per currency the totals and the unapplied cash."""
+    lines = []
+    for pk, ref, currency, issue_date, due_date, amount, open_raw, po_number in rows:
+        open_amount = max(_four(open_raw), Decimal(0))
+        lines.append(
+            OwedLine(
+                invoice_id=pk,
+                ref=ref,
+                currency=currency,
+                issue_date=issue_date,
+                due_date=due_date,
+                amount=amount,
+                open_amount=open_amount,
+                disputed=min(_four(disputed.get(pk)), open_amount),
+                days_past_due=(as_of - due_date).days,
+                po_number=po_number,
+            )
+        )
     unapplied: dict[str, Decimal] = {}
     for item in items:
         unapplied[item.currency] = unapplied.get(item.currency, Decimal(0)) + item.left
@@ -470,6 +553,89 @@ def owed_summary(
             )
         )
     return OwedSummary(as_of=as_of, lines=tuple(lines), totals=tuple(totals), unapplied=tuple(items))
+
+
+# --------------------------------------------------------------------------- a delivery batch's facts
+
+
+@dataclass
+class _SendFacts:
+    """What the send-time rule reads, for the customers and invoices of a batch of messages."""
+
+    customers: set[int]
+    invoices: dict[int, tuple[Any, ...]]
+    disputed: dict[int, Decimal]
+    unapplied: dict[Any, list[UnappliedItem]]
+    promises: dict[int, list[Promise]]
+    on_plan: set[int]
+
+
+_SEND_FACTS: ContextVar[dict[date, _SendFacts] | None] = ContextVar("send_facts", default=None)
+
+
+@contextmanager
+def send_facts_batch() -> Iterator[None]:
+    """Within this block (a delivery pass), ``send_facts_load`` reads the facts of a batch of
+    messages in a few queries; the rule then answers from them instead of querying per message."""
+    token = _SEND_FACTS.set({})
+    try:
+        yield
+    finally:
+        _SEND_FACTS.reset(token)
+
+
+def _batch_facts(on: date) -> _SendFacts | None:
+    loaded = _SEND_FACTS.get()
+    return loaded.get(on) if loaded is not None else None
+
+
+def send_facts_load(*, wanted: Iterable[tuple[Customer, DunningAction | None, date]]) -> None:
+    """Read, for each (customer, action, day) of a batch, the action's invoices (open amounts on
+    the day), their disputes, the customers' unapplied cash, open promises and active plans:
+    about six queries per day and batch instead of about ten per message. The facts replace the
+    previous batch's (at most a batch old when a message leaves)."""
+    from relance.ledger.selectors import invoice_list_with_open
+
+    loaded = _SEND_FACTS.get()
+    if loaded is None:
+        return
+    loaded.clear()
+    by_day: dict[date, list[tuple[Customer, DunningAction | None]]] = {}
+    for customer, action, on in wanted:
+        by_day.setdefault(on, []).append((customer, action))
+    for on, pairs in by_day.items():
+        customer_ids = {customer.pk for customer, _ in pairs}
+        invoice_ids = {
+            invoice.pk for _, action in pairs if action is not None for invoice in action.invoices.all()
+        }
+        entity_ids = {customer.entity_id for customer, _ in pairs}
+        invoices: dict[int, tuple[Any, ...]] = {}
+        for entity_id in entity_ids:
+            entity = next(customer.entity for customer, _ in pairs if customer.entity_id == entity_id)
+            for row in (
+                invoice_list_with_open(entity=entity, as_of=on)
+                .filter(pk__in=invoice_ids)
+                .values_list(*_INVOICE_FIELDS)
+            ):
+                invoices[row[0]] = row
+        # An invoice not yet issued on the day is absent: ``owed_summary`` then reads the database.
+        promises: dict[int, list[Promise]] = {}
+        for promise in Promise.objects.filter(
+            customer_id__in=customer_ids, status="open", created_on__lte=on
+        ).order_by("-promised_date"):
+            promises.setdefault(promise.customer_id, []).append(promise)
+        loaded[on] = _SendFacts(
+            customers=customer_ids,
+            invoices=invoices,
+            disputed=_disputed_by_invoice(Q(invoice_id__in=invoice_ids), on),
+            unapplied=_unapplied_items(list(customer_ids), on, by_customer=True),
+            promises=promises,
+            on_plan=set(
+                PaymentPlan.objects.filter(
+                    customer_id__in=customer_ids, status=PlanStatus.ACTIVE, starts_on__lte=on
+                ).values_list("customer_id", flat=True)
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -491,7 +657,10 @@ def policy_cadence(*, entity_id: int, key: str | None) -> Any:
     process; None when the entity has no such (valid) policy."""
     if not key:
         return None
-    row = Policy.objects.filter(entity_id=entity_id, key=key).values_list("version", "spec").first()
+    row = _looked_up(
+        ("policy", entity_id, key),
+        lambda: Policy.objects.filter(entity_id=entity_id, key=key).values_list("version", "spec").first(),
+    )
     if row is None:
         return None
     cache_key = (entity_id, key, int(row[0] or 0))
@@ -507,9 +676,14 @@ def promise_pausing(*, customer: Customer, on: date) -> Promise | None:
     """An open promise whose date plus the policy's grace is not past: dunning waits for it."""
     cadence = policy_cadence(entity_id=customer.entity_id, key=customer_policy_key(customer=customer))
     grace = cadence.promise_grace_days if cadence is not None else 0
-    for promise in Promise.objects.filter(customer=customer, status="open", created_on__lte=on).order_by(
-        "-promised_date"
-    ):
+    facts = _batch_facts(on)
+    if facts is not None and customer.pk in facts.customers:
+        candidates: Iterable[Promise] = facts.promises.get(customer.pk, [])
+    else:
+        candidates = Promise.objects.filter(customer=customer, status="open", created_on__lte=on).order_by(
+            "-promised_date"
+        )
+    for promise in candidates:
         if promise.promised_date + timedelta(days=grace) >= on:
             return promise
         break
@@ -543,9 +717,18 @@ def message_still_due(
             "promise_active",
             as_of=on,
         )
-    if PaymentPlan.objects.filter(customer=customer, status=PlanStatus.ACTIVE, starts_on__lte=on).exists():
+    facts = _batch_facts(on)
+    on_plan = (
+        customer.pk in facts.on_plan
+        if facts is not None and customer.pk in facts.customers
+        else PaymentPlan.objects.filter(
+            customer=customer, status=PlanStatus.ACTIVE, starts_on__lte=on
+        ).exists()
+    )
+    if on_plan:
         return StillDue(False, "a payment plan now replaces dunning", "payment_plan", as_of=on)
-    invoice_ids = list(action.invoices.values_list("pk", flat=True)) if action is not None else None
+    # ``all()``: the delivery worker has them prefetched with the message.
+    invoice_ids = [invoice.pk for invoice in action.invoices.all()] if action is not None else None
     summary = owed_summary(customer=customer, as_of=on, invoice_ids=invoice_ids)
     amount = summary.amount_due(currency=currency, invoice_ids=invoice_ids)
     if internal and action is not None:

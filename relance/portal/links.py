@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core import signing
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -66,7 +65,6 @@ def link_verify(token: str, *, now: datetime | None = None) -> PortalLink:
     return link
 
 
-@transaction.atomic
 def link_create(
     *,
     customer: Customer,
@@ -75,6 +73,9 @@ def link_create(
     source: str = LinkSource.MESSAGE,
     user: Any = None,
 ) -> PortalLink:
+    """A new link (one INSERT, no transaction of its own: on SQLite a transaction that reads the
+    settings and then writes fails at once, "database is locked", when another process wrote in
+    between; a lone INSERT waits for the write lock instead — two delivery workers re-rendering)."""
     from relance.portal.selectors import portal_settings_for
 
     if days is None:
