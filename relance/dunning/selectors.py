@@ -15,6 +15,7 @@ import yaml
 from django.db.models import Count, Q, QuerySet
 
 from relance.core.errors import NotFound, ValidationFailed
+from relance.core.formatting import format_money
 from relance.dunning.models import (
     HANDOFF_OPEN,
     CreditHold,
@@ -712,7 +713,7 @@ def message_still_due(
     if promise is not None:
         return StillDue(
             False,
-            f"a promise to pay {promise.amount.normalize():f} {promise.currency} by "
+            f"a promise to pay {format_money(promise.amount, promise.currency, customer.entity.language)} by "
             f"{promise.promised_date.isoformat()} was recorded on {promise.created_on.isoformat()}",
             "promise_active",
             as_of=on,
@@ -743,7 +744,8 @@ def message_still_due(
         if amount < threshold:
             return StillDue(
                 False,
-                f"what is left ({amount.normalize():f} {currency}) is below the policy's small balance",
+                f"what is left ({format_money(amount, currency, customer.entity.language)}) is below the "
+                "policy's small balance",
                 "small_balance",
                 amount,
                 on,
