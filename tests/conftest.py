@@ -16,6 +16,26 @@ from hypothesis import settings
 settings.register_profile("relance", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "relance"))
 
+
+def _serial_live_server_on_shared_sqlite() -> None:
+    """On SQLite the test database is in memory and Django hands the live server's request threads
+    the test's one connection: two requests at once (a page and its HTMX panel, when a browser
+    test moves on) then use one sqlite3 connection from two threads and can hang. Serve them one
+    at a time there (PostgreSQL keeps one connection per thread and the threaded server)."""
+    if "postgres" in os.environ.get("DATABASE_URL", ""):
+        return
+    from django.core.servers.basehttp import WSGIServer
+    from django.test.testcases import LiveServerThread
+
+    class SerialWSGIServer(WSGIServer):
+        def __init__(self, *args, connections_override=None, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+
+    LiveServerThread.server_class = SerialWSGIServer  # type: ignore[assignment]
+
+
+_serial_live_server_on_shared_sqlite()
+
 SHARED_DIR = Path(os.environ.get("RELANCE_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 DATASETS_DIR = SHARED_DIR / "datasets"
 
