@@ -22,6 +22,9 @@ router = Router(tags=["kpis"])
 
 CURRENCY_INVALID = "currency must be a 3-letter ISO 4217 code, got {currency!r}"
 PERIOD_INVALID = "from ({start}) must be on or before as_of ({as_of})"
+#: No ledger is this old; the trailing periods of an earlier date would leave the calendar.
+EARLIEST_DAY = date(1900, 1, 1)
+DAY_TOO_EARLY = "{name}: expected a date from 1900-01-01 on, found {value}"
 
 
 AsOf = Query(None, description="the date the figures are for (default: today)")
@@ -69,6 +72,9 @@ def kpis(
     """KPIs of one entity, in one currency, as of a date; optionally for one segment or collector."""
     scope = selectors.entity_for_user(user=request.auth, name=entity)  # type: ignore[attr-defined]
     day = as_of or timezone.localdate()
+    for name, value in (("as_of", day), ("from", period_start)):
+        if value is not None and value < EARLIEST_DAY:  # periods reach back months before it
+            raise ValidationFailed(DAY_TOO_EARLY.format(name=name, value=value), code="date_invalid")
     if currency is not None and not (len(currency) == 3 and currency.isalpha()):
         raise ValidationFailed(CURRENCY_INVALID.format(currency=currency), code="currency_invalid")
     if period_start is not None and period_start > day:

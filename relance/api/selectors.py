@@ -52,7 +52,7 @@ def entity_for_user(*, user: Any, name: str | None) -> Entity:
     """
     visible = entities_for_user(user)
     if name:
-        entity = visible.filter(name=name).first()
+        entity = None if has_unsafe_text(name) else visible.filter(name=name).first()
         if entity is None:
             raise NotFound(ENTITY_NOT_VISIBLE.format(name=name), code="entity_not_found")
         return entity
