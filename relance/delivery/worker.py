@@ -349,7 +349,9 @@ def send_pass(
                     break
                 pk = message.pk
                 report.claimed += 1
-                outcome = _deliver(message, worker_id=worker_id, at=at, backends=backends, limiter=limiter)
+                outcome = _deliver(
+                    message, worker_id=worker_id, at=at, backends=backends, limiter=limiter, report=report
+                )
                 setattr(report, outcome, getattr(report, outcome) + 1)
                 if outcome in ("retrying", "deferred"):
                     skip.add(pk)  # requeued: not again in this pass, even if already due
@@ -377,6 +379,7 @@ def _deliver(
     at: datetime,
     backends: dict[str, ChannelBackend],
     limiter: RateLimiter,
+    report: PassReport | None = None,
 ) -> str:
     """Send one claimed message; the name of the report counter it adds to."""
     pk = message.pk
@@ -437,6 +440,8 @@ def _deliver(
                 invalid=False,
             )
         rerendered = True
+        if report is not None:
+            report.rerendered += 1
 
     limiter.wait(message.channel)
     try:

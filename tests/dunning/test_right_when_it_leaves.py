@@ -90,7 +90,7 @@ def test_a_payment_imported_after_the_run_cancels_the_reminder(queued, smtp_serv
 def test_a_part_payment_re_renders_the_message_with_what_is_owed_now(queued, smtp_server):  # noqa: F811
     queued.pay("C1", "P1", "F1", "300.00", on=RUN_DAY)
     report = send()
-    assert report.sent == 1
+    assert report.sent == 1 and report.rerendered == 1
     message = only_message()
     assert message.amount_due == Decimal("700")
     text = smtp_server.received[0].email.get_body(("plain",)).get_content()
