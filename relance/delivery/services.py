@@ -311,14 +311,29 @@ def message_rerender(*, message: OutboundMessage, as_of: date, at: datetime) -> 
     return message
 
 
-def action_status_follow(*, action_id: int | None) -> None:
+def action_status_follow(*, action_id: int | None, went_out: str = "") -> None:
     """A run's action takes the state of its messages: sent or delivered once one went out;
     queued while one may still go; failed or cancelled when none will. The engine's cadence
-    counts only actions not cancelled or failed (``relance.dunning.binding``)."""
+    counts only actions not cancelled or failed (``relance.dunning.binding``).
+
+    ``went_out`` ("sent" or "delivered"): a message of the action has just left, so the answer is
+    known without reading its siblings — delivered if this one or another was, else sent — and is
+    written in one statement (the worker's path, once per message).
+    """
     if not action_id:
         return
     from relance.dunning.models import ActionStatus, DunningAction, InvoiceStep
 
+    if went_out == MessageStatus.DELIVERED:
+        DunningAction.objects.filter(pk=action_id).exclude(status=ActionStatus.DELIVERED).update(
+            status=ActionStatus.DELIVERED
+        )
+        return
+    if went_out == MessageStatus.SENT:
+        DunningAction.objects.filter(pk=action_id).exclude(
+            status__in=(ActionStatus.SENT, ActionStatus.DELIVERED)
+        ).update(status=ActionStatus.SENT)
+        return
     statuses = set(OutboundMessage.objects.filter(action_id=action_id).values_list("status", flat=True))
     if not statuses:
         return

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from relance.compliance.selectors import message_facts_batch, message_facts_load
 from relance.delivery.channels.base import (
     ChannelBackend,
     DeliveryReceipt,
@@ -295,10 +296,15 @@ def _claimed(message: OutboundMessage, worker_id: str, values: dict[str, Any]) -
 
 
 def _load_send_facts(messages: Sequence[OutboundMessage], now: datetime) -> None:
-    """The send-time rule's facts for a batch of due dunning messages, read at once (a batch is
-    sent within about a quarter of a second at the delivery rates measured)."""
+    """The send-time facts of a batch of due messages, read at once (a batch is sent within about
+    a quarter of a second at the delivery rates measured): the ledger facts of the dunning ones,
+    and every customer's holds and cap history."""
     from relance.delivery.compliance import send_day
 
+    message_facts_load(
+        messages=[(message.pk, message.customer_id, message.customer.entity_id) for message in messages],
+        now=now,
+    )
     send_facts_load(
         wanted=[
             (message.customer, message.action, send_day(message, now))
@@ -338,6 +344,7 @@ def send_pass(
     with (
         policy_lookups_cached(),
         send_facts_batch(),
+        message_facts_batch(),
     ):  # policies read once per pass (or 30 s), not per message
         try:
             while report.claimed < limit and not (stop is not None and stop.is_set()):
@@ -492,7 +499,10 @@ def _deliver(
         )
         if receipt.delivered:
             _event(pk, DeliveryEventKind.DELIVERED, finished, provider=receipt.provider)
-        action_status_follow(action_id=message.action_id)
+        action_status_follow(
+            action_id=message.action_id,
+            went_out=MessageStatus.DELIVERED if receipt.delivered else MessageStatus.SENT,
+        )
     if rerendered:
         logger.info("message %s was re-rendered with today's amount before sending", pk)
     return "delivered" if receipt.delivered else "sent"
