@@ -388,13 +388,11 @@ def preferred_channel(customer: Customer, step_channels: Sequence[str]) -> tuple
 
     E-mail is every contact's default, so only a preference for another channel (letter, SMS,
     phone) reorders the step's channels; the policy's order stands otherwise."""
-    contacts = sorted(customer.contacts.all(), key=lambda c: (c.role != "billing", c.pk))
-    for contact in contacts:
-        wanted = contact.preferred_channel
-        if wanted and wanted != "email" and wanted in step_channels:
-            return wanted, f"contact {contact.name or contact.email or contact.pk}"
+    contact = min(customer.contacts.all(), key=lambda c: (c.role != "billing", c.pk), default=None)
+    wanted = contact.preferred_channel if contact is not None else ""
+    if contact is None or not wanted or wanted == "email" or wanted not in step_channels:
         return "", ""
-    return "", ""
+    return wanted, f"contact {contact.name or contact.email or contact.pk}"
 
 
 def _action_reason(action: DunningAction, code: str, detail: str) -> None:

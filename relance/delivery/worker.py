@@ -12,7 +12,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,12 +62,17 @@ def lease_duration() -> timedelta:
 class _Heartbeat:
     """While a message is in a channel's hands, keep its lease fresh (every third of the lease), so
     the lease can be short: a worker killed mid-send leaves its row ``sending`` for seconds, not
-    minutes, before another worker's recovery marks it ``uncertain``."""
+    minutes, before another worker's recovery marks it ``uncertain``.
 
-    def __init__(self, pk: int, worker_id: str) -> None:
-        self.pk, self.worker_id = pk, worker_id
+    One thread per pass renews whichever message the worker holds at the moment (a thread per
+    message cost more CPU than the rest of a bare send).
+    """
+
+    def __init__(self, worker_id: str) -> None:
+        self.worker_id = worker_id
+        self.holding: int | None = None
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._beat, name=f"lease-{pk}", daemon=True)
+        self.thread: threading.Thread | None = None
 
     def _beat(self) -> None:
         from django.db import connections
@@ -74,21 +80,34 @@ class _Heartbeat:
         lease = lease_duration()
         try:
             while not self.stop.wait(lease.total_seconds() / 3):
-                OutboundMessage.objects.filter(
-                    pk=self.pk, lease_owner=self.worker_id, status=MessageStatus.SENDING
-                ).update(lease_until=timezone.now() + lease)
-        except Exception:  # a missed beat only shortens the lease; the send goes on
-            logger.exception("renewing the lease of message %s failed", self.pk)
+                pk = self.holding
+                if pk is None:
+                    continue
+                try:
+                    OutboundMessage.objects.filter(
+                        pk=pk, lease_owner=self.worker_id, status=MessageStatus.SENDING
+                    ).update(lease_until=timezone.now() + lease)
+                except Exception:  # a missed beat only shortens the lease; the send goes on
+                    logger.exception("renewing the lease of message %s failed", pk)
         finally:
             connections.close_all()
 
-    def __enter__(self) -> _Heartbeat:
-        self.thread.start()
-        return self
+    @contextmanager
+    def hold(self, pk: int) -> Iterator[None]:
+        """Renew ``pk``'s lease until the block ends."""
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._beat, name=f"lease-{self.worker_id}", daemon=True)
+            self.thread.start()
+        self.holding = pk
+        try:
+            yield
+        finally:
+            self.holding = None
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         self.stop.set()
-        self.thread.join()
+        if self.thread is not None:
+            self.thread.join()
 
 
 def backoff(attempts: int, *, rng: random.Random | None = None) -> timedelta:
@@ -341,6 +360,7 @@ def send_pass(
     backends: dict[str, ChannelBackend] = {}
     skip: set[int] = set()
     candidates: list[OutboundMessage] = []
+    heartbeat = _Heartbeat(worker_id)
     with (
         policy_lookups_cached(),
         send_facts_batch(),
@@ -357,7 +377,13 @@ def send_pass(
                 pk = message.pk
                 report.claimed += 1
                 outcome = _deliver(
-                    message, worker_id=worker_id, at=at, backends=backends, limiter=limiter, report=report
+                    message,
+                    worker_id=worker_id,
+                    at=at,
+                    backends=backends,
+                    limiter=limiter,
+                    heartbeat=heartbeat,
+                    report=report,
                 )
                 setattr(report, outcome, getattr(report, outcome) + 1)
                 if outcome in ("retrying", "deferred"):
@@ -366,6 +392,7 @@ def send_pass(
                 if progress is not None:
                     progress(message, outcome)
         finally:
+            heartbeat.close()
             for backend in backends.values():
                 try:
                     backend.close()
@@ -386,6 +413,7 @@ def _deliver(
     at: datetime,
     backends: dict[str, ChannelBackend],
     limiter: RateLimiter,
+    heartbeat: _Heartbeat,
     report: PassReport | None = None,
 ) -> str:
     """Send one claimed message; the name of the report counter it adds to."""
@@ -457,7 +485,7 @@ def _deliver(
             backend = get_channel_backend(message.channel)
             backend.open()
             backends[message.channel] = backend
-        with _Heartbeat(pk, worker_id):
+        with heartbeat.hold(pk):
             receipt: DeliveryReceipt = backend.send(message)
     except TemporaryFailure as exc:
         return _temporary(message, worker_id=worker_id, at=at, error=str(exc))
