@@ -237,7 +237,9 @@ def template_page(request: HttpRequest, key: str, channel: str, language: str) -
                 messages.success(
                     request, f"Saved: {entity.name} now sends its own {key} [{channel}, {language}]."
                 )
-                return redirect(_page_url(entity, key, channel, language))
+                chosen = request.POST.get("customer", "")
+                suffix = f"&customer={chosen}" if chosen.isdigit() else ""
+                return redirect(_page_url(entity, key, channel, language) + suffix)
     elif request.method != "GET":
         return HttpResponse(status=405)
     detail = selectors.template_detail(entity=entity, key=key, channel=channel, language=language)
