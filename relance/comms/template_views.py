@@ -78,6 +78,8 @@ def _base(entity: Entity, entities: list[Entity], **extra: Any) -> dict[str, Any
 # --------------------------------------------------------------------------- errors in sentences
 
 LAYOUT_SUFFIX = re.compile(r" \(layout [^)]*\)$")
+PYTHON_OBJECT = re.compile(r"'(?:[\w]+\.)*(\w+) object'")
+"""``'relance.comms.context.CustomerInfo object'`` in Jinja's messages: said ``CustomerInfo``."""
 
 
 def field_errors(exc: TemplateError) -> dict[str, str]:
@@ -86,7 +88,7 @@ def field_errors(exc: TemplateError) -> dict[str, str]:
     name = LAYOUT_SUFFIX.sub("", exc.template)
     part = name.rsplit(" ", 1)[-1]
     field = PART_FIELDS.get(part, "general")
-    message = exc.message.strip().rstrip(".")
+    message = PYTHON_OBJECT.sub(r"\1", exc.message.strip().rstrip("."))
     layout = exc.template[len(name) :].strip()
     if layout:
         message += f" {layout}"

@@ -259,6 +259,14 @@ def test_the_live_preview_renders_the_draft_for_the_chosen_customer(ws):
     data["body_html"] = "{% if %}"
     broken = client.post(_preview_url(), data).json()
     assert list(broken["errors"]) == ["body_html"] and broken["errors"]["body_html"].startswith("Line 1: ")
+    data.update(body_html=shipped.html, subject="Hi {{ customer.nam }}")
+    assert client.post(_preview_url(), data).json()["errors"] == {
+        "subject": "Line 1: unknown variable or attribute: CustomerInfo has no attribute 'nam'."
+    }
+    data.update(subject="Hi", body_text="{% for i in range(100000) %}{% endfor %}")
+    assert client.post(_preview_url(), data).json()["errors"] == {
+        "body_text": "Line 1: range() of 100000 items exceeds the limit of 10000."
+    }
     assert _own() is None  # a preview saves nothing
     reader = _client(ws.auditor).get(_preview_url(), {"customer": ws.second.pk}).json()
     assert "Second Buyer SARL" in reader["html"] and reader["errors"] == {}
