@@ -8,6 +8,7 @@
   if (!picker || !panel) return;
   var select = document.getElementById("preview-customer");
   var search = document.getElementById("preview-customer-search");
+  var hidden = form ? form.querySelector("[data-customer-field]") : null;
   var pending = null;
   var sequence = 0;
 
@@ -28,6 +29,7 @@
   function refresh() {
     var mine = ++sequence;
     var customer = select && select.value ? select.value : "";
+    if (hidden && customer) hidden.value = customer; /* Save keeps the customer chosen */
     var request;
     if (form) {
       var data = new FormData(form);
@@ -56,11 +58,7 @@
     pending = window.setTimeout(refresh, 350);
   }
 
-  if (form) {
-    form.addEventListener("input", later);
-    var hidden = form.querySelector("[data-customer-field]");
-    if (select && hidden) select.addEventListener("change", function () { hidden.value = select.value; });
-  }
+  if (form) form.addEventListener("input", later);
   if (select) select.addEventListener("change", refresh);
 
   var searching = null;
