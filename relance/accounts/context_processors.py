@@ -15,5 +15,6 @@ def access(request: HttpRequest) -> dict[str, Any]:
     return {
         "can_view_audit": SimpleLazyObject(lambda: user_can(user, "audit.view_auditevent")),
         "can_view_outbox": SimpleLazyObject(lambda: user_can(user, "delivery.view_outboundmessage")),
+        "can_view_templates": SimpleLazyObject(lambda: user_can(user, "comms.view_messagetemplate")),
         "user_role": SimpleLazyObject(lambda: user_role(user) or ""),
     }

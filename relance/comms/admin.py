@@ -14,7 +14,7 @@ from relance.common.widgets import SourceTextarea
 from relance.comms import defaults
 from relance.comms.models import CommsSettings, MessageTemplate
 from relance.comms.rendering import TemplateError
-from relance.comms.services import message_template_check
+from relance.comms.services import message_template_check, template_history_start
 
 
 class MessageTemplateForm(forms.ModelForm):
@@ -67,8 +67,14 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         return initial
 
     def save_model(self, request: Any, obj: MessageTemplate, form: Any, change: bool) -> None:
+        """Saved as on the Templates page: the wording it replaces and the new one are both kept
+        in the template's history."""
+        if change and obj.pk:
+            previous = MessageTemplate.objects.get(pk=obj.pk)
+            template_history_start(previous)
         obj.updated_by = request.user
         super().save_model(request, obj, form, change)
+        template_history_start(obj)
 
     @admin.display(description="Preview")
     def preview_link(self, obj: MessageTemplate) -> str:

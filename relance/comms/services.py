@@ -11,10 +11,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
+
+from relance.audit.services import audit_record
 from relance.comms import defaults
 from relance.comms.context import STATEMENT_KEY, Links, message_context
 from relance.comms.links import opt_out_url, pay_url_for, placeholder_portal_url, portal_url
-from relance.comms.models import MessageTemplate
+from relance.comms.models import MessageTemplate, MessageTemplateVersion, TemplateVersionKind
 from relance.comms.rendering import TemplateError, TemplateSource, check_template, render_template
 from relance.comms.selectors import ResolvedTemplate, shipped_resolve, template_resolve
 from relance.comms.types import Attachment, RenderedMessage
@@ -109,6 +112,7 @@ def message_render(
     draft: TemplateSource | None = None,
     preview: bool = False,
     shipped_default: bool = False,
+    with_attachments: bool = True,
 ) -> RenderedMessage:
     """Render ``template_key`` for ``customer`` on ``channel`` as of ``as_of``.
 
@@ -120,6 +124,8 @@ def message_render(
     (the preview of an edit, before it is saved); ``preview`` links to the placeholder portal page
     instead of issuing a real portal link (a preview must not create links). ``shipped_default``
     skips the entity's own templates (the fallback when the entity's template is broken).
+    ``with_attachments=False`` leaves out the statement PDF (the Templates page's live preview, rendered
+    as one types).
     """
     entity = customer.entity
     wanted = message_language(customer=customer, contact=contact, language=language)
@@ -177,7 +183,8 @@ def message_render(
         text = text.strip()
     attachments: list[Attachment] = []
     if (
-        channel == "email"
+        with_attachments
+        and channel == "email"
         and spec.audience == "customer"
         and (context.tone in STATEMENT_TONES or template_key == STATEMENT_KEY)
     ):
@@ -308,7 +315,9 @@ def message_template_save(
     body_html: str = "",
     user: Any = None,
 ) -> MessageTemplate:
-    """Create or replace an entity's template after checking that it renders for a sample customer."""
+    """Create or replace an entity's template after checking that it renders for a sample customer,
+    keeping the wording as a new version (``MessageTemplateVersion``); saving the same wording
+    again adds no version."""
     message_template_check(
         subject=subject,
         body_text=body_text,
@@ -319,14 +328,204 @@ def message_template_save(
         channel=channel,
         language=language,
     )
-    template, _ = MessageTemplate.objects.update_or_create(
+    return _template_store(
         entity=entity,
         key=key,
         channel=channel,
         language=language,
-        defaults={"subject": subject, "body_text": body_text, "body_html": body_html, "updated_by": user},
+        source=TemplateSource(subject=subject, text=body_text, html=body_html),
+        user=user,
+        kind=TemplateVersionKind.SAVED,
+    )
+
+
+def _template_store(
+    *,
+    entity: Entity,
+    key: str,
+    channel: str,
+    language: str,
+    source: TemplateSource,
+    user: Any,
+    kind: str,
+    reverted_from: int | None = None,
+) -> MessageTemplate:
+    with transaction.atomic():
+        current = (
+            MessageTemplate.objects.select_for_update()
+            .filter(entity=entity, key=key, channel=channel, language=language)
+            .first()
+        )
+        unchanged = current is not None and (current.subject, current.body_text, current.body_html) == (
+            source.subject,
+            source.text,
+            source.html,
+        )
+        if unchanged and kind == TemplateVersionKind.SAVED:
+            template_history_start(current)  # type: ignore[arg-type]
+            return current  # type: ignore[return-value]
+        if current is not None:
+            template_history_start(current)
+        template, _ = MessageTemplate.objects.update_or_create(
+            entity=entity,
+            key=key,
+            channel=channel,
+            language=language,
+            defaults={
+                "subject": source.subject,
+                "body_text": source.text,
+                "body_html": source.html,
+                "updated_by": user,
+            },
+        )
+        _version_add(
+            entity=entity,
+            key=key,
+            channel=channel,
+            language=language,
+            kind=kind,
+            source=source,
+            author=user,
+            reverted_from=reverted_from,
+        )
+    return template
+
+
+def _version_add(
+    *,
+    entity: Entity,
+    key: str,
+    channel: str,
+    language: str,
+    kind: str,
+    source: TemplateSource | None,
+    author: Any,
+    reverted_from: int | None = None,
+    at: Any = None,
+) -> MessageTemplateVersion:
+    latest = (
+        MessageTemplateVersion.objects.filter(entity=entity, key=key, channel=channel, language=language)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    version = MessageTemplateVersion.objects.create(
+        entity=entity,
+        key=key,
+        channel=channel,
+        language=language,
+        number=(latest or 0) + 1,
+        kind=kind,
+        subject=source.subject if source else "",
+        body_text=source.text if source else "",
+        body_html=source.html if source else "",
+        reverted_from=reverted_from,
+        author=author,
+    )
+    if at is not None:  # the wording of a template saved before versions were kept: its own time
+        MessageTemplateVersion.objects.filter(pk=version.pk).update(created_at=at)
+        version.created_at = at
+    return version
+
+
+def template_history_start(template: MessageTemplate) -> None:
+    """Give a template saved before versions were kept (or through another door) its first
+    version, so that the next save keeps the wording it replaces."""
+    versions = MessageTemplateVersion.objects.filter(
+        entity=template.entity_id, key=template.key, channel=template.channel, language=template.language
+    )
+    latest = versions.order_by("-number").first()
+    if (
+        latest is not None
+        and latest.kind != TemplateVersionKind.SHIPPED
+        and (
+            latest.subject,
+            latest.body_text,
+            latest.body_html,
+        )
+        == (template.subject, template.body_text, template.body_html)
+    ):
+        return
+    _version_add(
+        entity=template.entity,
+        key=template.key,
+        channel=template.channel,
+        language=template.language,
+        kind=TemplateVersionKind.SAVED,
+        source=TemplateSource(subject=template.subject, text=template.body_text, html=template.body_html),
+        author=template.updated_by,
+        at=template.updated_at,
+    )
+
+
+def message_template_revert(*, version: MessageTemplateVersion, user: Any = None) -> MessageTemplate:
+    """Make an earlier version's wording the entity's template again: a new version (nothing is
+    rewritten), checked like any save, recorded in the audit trail as ``template_revert``."""
+    if version.kind == TemplateVersionKind.SHIPPED:
+        raise ValueError("a 'back to the shipped version' entry has no wording to revert to")
+    source = TemplateSource(subject=version.subject, text=version.body_text, html=version.body_html)
+    message_template_check(
+        subject=source.subject,
+        body_text=source.text,
+        body_html=source.html,
+        name=f"{version.key} [{version.channel}, {version.language}]",
+        entity=version.entity,
+        key=version.key,
+        channel=version.channel,
+        language=version.language,
+    )
+    template = _template_store(
+        entity=version.entity,
+        key=version.key,
+        channel=version.channel,
+        language=version.language,
+        source=source,
+        user=user,
+        kind=TemplateVersionKind.REVERTED,
+        reverted_from=version.number,
+    )
+    audit_record(
+        action="template_revert",
+        obj=template,
+        after={"reverted_to_version": version.number},
     )
     return template
+
+
+def message_template_use_shipped(
+    *, entity: Entity, key: str, channel: str, language: str, user: Any = None
+) -> bool:
+    """Go back to the shipped version: the entity's template is deleted (its wording stays in the
+    history), a ``shipped`` version marks when, and the audit trail records ``template_shipped``.
+    False when the entity had no template of its own."""
+    with transaction.atomic():
+        template = (
+            MessageTemplate.objects.select_for_update()
+            .filter(entity=entity, key=key, channel=channel, language=language)
+            .first()
+        )
+        if template is None:
+            return False
+        template_history_start(template)
+        name = str(template)
+        template.delete()
+        version = _version_add(
+            entity=entity,
+            key=key,
+            channel=channel,
+            language=language,
+            kind=TemplateVersionKind.SHIPPED,
+            source=None,
+            author=user,
+        )
+        audit_record(
+            action="template_shipped",
+            entity=entity,
+            object_type="comms.messagetemplate",
+            object_repr=name,
+            after={"version": version.number},
+        )
+    return True
 
 
 __all__ = [
@@ -334,5 +533,8 @@ __all__ = [
     "message_language",
     "message_render",
     "message_template_check",
+    "message_template_revert",
     "message_template_save",
+    "message_template_use_shipped",
+    "template_history_start",
 ]

@@ -100,6 +100,19 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
     ws.other.save(update_fields=["sales_owner"])
     now = timezone.now()
     samples: dict[str, dict[str, Any]] = {"owned": {"user": sam}, "not_owned": {"user": sid}}
+    # A template version of acme (owned) and of globex (not owned: another entity's is a 404).
+    from relance.comms.services import message_template_save
+
+    for which, entity in (("owned", ws.acme), ("not_owned", ws.globex)):
+        message_template_save(
+            entity=entity, key="overdue_firm", channel="sms", language="en", subject="", body_text="Pay."
+        )
+        samples[which].update(
+            key="overdue_firm",
+            channel="sms",
+            language="en",
+            version_id=entity.message_template_versions.get().pk,
+        )
     for which, customer in (("owned", ws.late), ("not_owned", ws.other)):
         invoice = customer.invoices.order_by("id").first()
         dispute = Dispute.objects.create(
