@@ -66,6 +66,18 @@ class PolicyVersion(models.Model):
     version = models.PositiveIntegerField()
     spec = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who saved it in the back office (empty: an import or the command line)",
+    )
+    comment = models.CharField(max_length=500, blank=True, help_text="Why it changed, in the author's words")
+    restores = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The earlier version this one rolled back to, if any"
+    )
 
     class Meta:
         ordering = ["policy", "version"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -29,6 +29,7 @@ from relance.dunning.models import (
     PaymentPlan,
     PlanStatus,
     Policy,
+    PolicyVersion,
     Promise,
     SegmentationRules,
     SegmentPolicy,
@@ -68,6 +69,17 @@ def policy_versions(*, entity: Entity) -> dict[str, int]:
 def policy_export_yaml(*, policy: Policy) -> str:
     """The policy as YAML, in the order a person reads it (key, name, cadence, steps)."""
     text: str = yaml.safe_dump(policy.spec, sort_keys=False, allow_unicode=True, width=100)
+    return text
+
+
+def policy_version_list(*, policy: Policy) -> QuerySet[PolicyVersion]:
+    """Every stored version of ``policy``, newest first, with its author."""
+    return PolicyVersion.objects.filter(policy=policy).select_related("created_by").order_by("-version")
+
+
+def policy_version_yaml(*, spec: Mapping[str, Any]) -> str:
+    """A spec as YAML in the export's form (what the editor shows and the diffs compare)."""
+    text: str = yaml.safe_dump(dict(spec), sort_keys=False, allow_unicode=True, width=100)
     return text
 
 

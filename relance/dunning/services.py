@@ -64,6 +64,14 @@ POLICY_YAML_INVALID = "{source}: not valid YAML: {error}"
 POLICY_YAML_SHAPE = "{source}: expected a policy (a mapping) or a list of policies, found {found}"
 POLICY_IN_USE = "policy {key} is assigned to segment(s) {segments}: reassign them first"
 POLICY_UNKNOWN = "no policy {key!r} in entity {entity} (known: {known})"
+POLICY_CHANGED_SINCE = (
+    "policy {key} changed since you started: version {current} is now the current one, "
+    "not {expected}. Review the changes again."
+)
+POLICY_UNCHANGED = "policy {key}: nothing changed, so no new version was saved"
+POLICY_VERSION_UNKNOWN = "policy {key} has no version {version}"
+POLICY_ROLLBACK_AUDIT_ACTION = "policy_rollback"
+POLICY_COMMENT_MAX = PolicyVersion._meta.get_field("comment").max_length or 500
 
 INVOICE_OTHER_CUSTOMER = "invoice {ref} belongs to customer {owner}, not {customer}"
 INVOICE_NOT_OPEN = "invoice {ref} has nothing open on {on}"
@@ -117,15 +125,31 @@ def policy_validate(*, spec: Any) -> EnginePolicy:
 
 
 @transaction.atomic
-def policy_import(*, entity: Entity, spec: Any) -> tuple[Policy, bool]:
+def policy_import(
+    *,
+    entity: Entity,
+    spec: Any,
+    author: Any = None,
+    comment: str = "",
+    expected_version: int | None = None,
+    restores: int | None = None,
+) -> tuple[Policy, bool]:
     """Create or replace the entity's policy ``spec['key']``; the stored spec is the normalised dict form.
 
-    A changed spec makes a new version (the previous specs stay in ``PolicyVersion``); importing
-    the same spec again changes nothing.
+    A changed spec makes a new version (the previous specs stay in ``PolicyVersion``, with who
+    saved it and why); importing the same spec again changes nothing. ``expected_version``: the
+    version the editor started from; another version by then is a ``Conflict`` (a second editor
+    saved in between and this save would silently undo their change).
     """
     engine_policy = policy_validate(spec=spec)
     normalised = policy_to_dict(engine_policy)
     policy = Policy.objects.select_for_update().filter(entity=entity, key=engine_policy.key).first()
+    if expected_version is not None and (policy is None or policy.version != expected_version):
+        raise Conflict(
+            POLICY_CHANGED_SINCE.format(
+                key=engine_policy.key, current=policy.version if policy else "none", expected=expected_version
+            )
+        )
     created = policy is None
     if policy is None:
         policy = Policy(entity=entity, key=engine_policy.key, version=1)
@@ -137,8 +161,50 @@ def policy_import(*, entity: Entity, spec: Any) -> tuple[Policy, bool]:
     policy.spec = normalised
     policy.full_clean()
     policy.save()
-    PolicyVersion.objects.get_or_create(policy=policy, version=policy.version, defaults={"spec": normalised})
+    PolicyVersion.objects.get_or_create(
+        policy=policy,
+        version=policy.version,
+        defaults={
+            "spec": normalised,
+            "created_by": author if getattr(author, "is_authenticated", False) else None,
+            "comment": " ".join(comment.split())[:POLICY_COMMENT_MAX],
+            "restores": restores,
+        },
+    )
     return policy, created
+
+
+@transaction.atomic
+def policy_rollback(
+    *, policy: Policy, version: int, author: Any, comment: str = "", expected_version: int | None = None
+) -> Policy:
+    """Make ``version``'s spec current again as a **new** version (history is never rewritten),
+    recorded with who and why and audited as ``policy_rollback``. Refuses a version that does not
+    exist and one equal to the current spec (nothing would change)."""
+    from relance.audit.services import audit_record
+
+    earlier = PolicyVersion.objects.filter(policy=policy, version=version).first()
+    if earlier is None:
+        raise ValidationFailed(POLICY_VERSION_UNKNOWN.format(key=policy.key, version=version))
+    before = policy.version
+    saved, _ = policy_import(
+        entity=policy.entity,
+        spec=earlier.spec,
+        author=author,
+        comment=comment or f"Rolled back to version {version}",
+        expected_version=before if expected_version is None else expected_version,
+        restores=version,
+    )
+    if saved.version == before:
+        raise ValidationFailed(POLICY_UNCHANGED.format(key=policy.key))
+    audit_record(
+        action=POLICY_ROLLBACK_AUDIT_ACTION,
+        actor=author,
+        obj=saved,
+        before={"version": before},
+        after={"version": saved.version, "restores": version, "comment": comment},
+    )
+    return saved
 
 
 def policy_specs_from_yaml(*, text: str, source: str = "<text>") -> list[Any]:

@@ -118,6 +118,8 @@ class Simulation:
     suppressed: dict[str, int]
     samples: list[dict[str, Any]] = field(default_factory=list)
     customers_on_policy: int = 0
+    #: customer id → (step key, action, channel) of the most advanced step the run would take
+    contacts: dict[int, tuple[str, str, str]] = field(default_factory=dict)
 
 
 def simulate(*, entity: Entity, as_of: date, policy: EnginePolicy, samples: int = 3) -> Simulation:
@@ -185,4 +187,17 @@ def simulate(*, entity: Entity, as_of: date, policy: EnginePolicy, samples: int 
         ),
         suppressed=dict(sorted(suppressed.items())),
         samples=rendered,
+        contacts=_contacts(rows, policy),
     )
+
+
+def _contacts(rows: list[dict[str, Any]], policy: EnginePolicy) -> dict[int, tuple[str, str, str]]:
+    """Per customer, the most advanced step of ``policy`` among the run's decisions for them."""
+    order = {step.key: index for index, step in enumerate(policy.steps)}
+    contacts: dict[int, tuple[str, str, str]] = {}
+    for row in rows:
+        customer_id = int(row["customer_id"])
+        chosen = contacts.get(customer_id)
+        if chosen is None or order.get(row["step_key"], -1) > order.get(chosen[0], -1):
+            contacts[customer_id] = (row["step_key"], row["action"], row["channel"] or "")
+    return contacts

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from relance.workspace import holds, views
+from relance.workspace import holds, policy_views, views
 
 app_name = "workspace"
 
@@ -26,8 +26,10 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("find/", views.find, name="find"),
     path("policies/", views.policy_list, name="policies"),
-    path("policies/<id:policy_id>/simulate/", views.policy_simulate, name="policy_simulate"),
-    path("policies/<id:policy_id>/edit/", views.policy_edit, name="policy_edit"),
+    path("policies/<id:policy_id>/simulate/", policy_views.policy_simulate, name="policy_simulate"),
+    path("policies/<id:policy_id>/edit/", policy_views.policy_edit, name="policy_edit"),
+    path("policies/<id:policy_id>/history/", policy_views.policy_history, name="policy_history"),
+    path("policies/<id:policy_id>/rollback/", policy_views.policy_rollback, name="policy_rollback"),
 ]
 
 # "I'm on it" hold requests and the why page (relance/workspace/holds.py)

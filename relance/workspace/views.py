@@ -29,11 +29,10 @@ from relance.common.converters import row_id_or_none
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import parse_amount
-from relance.dunning.models import Dispute, DisputeReason, DisputeStatus, Policy
+from relance.dunning.models import Dispute, DisputeReason, DisputeStatus
 from relance.ledger.models import Customer, Entity
 from relance.portal.selectors import dispute_sla_days
 from relance.workspace import charts, rendering, selectors, services
-from relance.workspace.simulation import policy_parse, simulate
 
 PERM_OUTCOME = "dunning.add_contactlog"
 PERM_PROMISE = "dunning.add_promise"
@@ -749,76 +748,3 @@ def policy_list(request: HttpRequest) -> HttpResponse:
             request, entity, entities, rows=rows, can_edit=user_can(request.user, PERM_POLICY_EDIT, entity)
         ),
     )
-
-
-def _policy(request: HttpRequest, policy_id: int) -> Policy:
-    policy = (
-        Policy.objects.filter(pk=policy_id, entity__in=entities_for_user(request.user))
-        .select_related("entity")
-        .first()
-    )
-    if policy is None:
-        raise Http404("policy not found")
-    return policy
-
-
-def _policy_page(request: HttpRequest, policy: Policy, *, text: str, edit: bool) -> HttpResponse:
-    from relance.dunning.selectors import policy_export_yaml
-
-    as_of = _date_or_none(request.POST.get("as_of") or request.GET.get("as_of")) or _today() + timedelta(
-        days=1
-    )
-    stored = policy_export_yaml(policy=policy)
-    text = text or stored
-    engine_policy, _, problems = policy_parse(text=text, key=policy.key)
-    result = None
-    if engine_policy is not None:
-        result = simulate(entity=policy.entity, as_of=as_of, policy=engine_policy)
-    return render(
-        request,
-        "workspace/policy.html",
-        _base(
-            request,
-            policy.entity,
-            entities_for_user(request.user),
-            policy=policy,
-            text=text,
-            edited=text != stored,
-            problems=problems,
-            problem_lines={p.line for p in problems},
-            simulation=result,
-            sim_as_of=as_of,
-            edit=edit,
-            can_edit=user_can(request.user, PERM_POLICY_EDIT, policy),
-        ),
-        status=400 if problems and request.method == "POST" else 200,
-    )
-
-
-@role_permission_required(PERM_POLICY_VIEW)
-def policy_simulate(request: HttpRequest, policy_id: int) -> HttpResponse:
-    """What tomorrow's run would do with the policy as stored (GET) or as edited (POST, not saved)."""
-    policy = _policy(request, policy_id)
-    if request.method == "POST":
-        _require(request, PERM_POLICY_EDIT, policy)
-    return _policy_page(request, policy, text=request.POST.get("spec", ""), edit=False)
-
-
-@role_permission_required(PERM_POLICY_EDIT)
-def policy_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
-    """Edit the policy as YAML: *Preview* simulates without saving, *Save* stores a new version."""
-    from relance.dunning.services import policy_import
-
-    policy = _policy(request, policy_id)
-    _require(request, PERM_POLICY_EDIT, policy)
-    if request.method == "POST" and request.POST.get("save"):
-        _, data, problems = policy_parse(text=request.POST.get("spec", ""), key=policy.key)
-        if not problems and data is not None:
-            try:
-                saved, _ = policy_import(entity=policy.entity, spec=data)
-            except ValidationFailed as exc:
-                messages.error(request, exc.message)
-            else:
-                messages.success(request, f"Policy {saved.key} saved (version {saved.version}).")
-                return redirect("workspace:policy_edit", policy_id=saved.pk)
-    return _policy_page(request, policy, text=request.POST.get("spec", ""), edit=True)

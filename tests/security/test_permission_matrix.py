@@ -63,6 +63,7 @@ POST_DATA = {
     "days": "7",
     "until": "",
     "customer": "{customer_id}",
+    "version": "1",  # a policy version to roll back to (the current one: nothing is saved)
 }
 
 

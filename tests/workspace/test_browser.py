@@ -113,18 +113,18 @@ def test_credit_manager_edits_a_policy_with_preview(browser_page, live_server, s
     _sign_in(page, live_server.url, "cm@acme.test")
     page.wait_for_selector(".ws-nav")
     page.goto(f"{live_server.url}/w/policies/{scene.policy.pk}/edit/")
-    page.wait_for_selector("#simulation table")
+    page.click("#yaml-editor summary")  # the raw YAML, for advanced users
     area = page.locator("textarea[name=spec]")
     area.fill(area.input_value().replace("- email", "- sms"))
-    page.click("button:has-text('Preview')")
-    page.wait_for_selector("#simulation h2:has-text('with this edit')")
+    page.click("#policy-form button:has-text('Preview')")
+    page.wait_for_selector("#simulation h2:has-text('with this draft')")
     assert "sms" in page.locator("#simulation table").inner_text()
     _shot(page, "policy-preview")
     assert Policy.objects.get(pk=scene.policy.pk).version == 1
 
     area = page.locator("textarea[name=spec]")
     area.fill(area.input_value().replace("offset_days: ", "offset_days: x", 1))
-    page.click("button:has-text('Save')")
+    page.click("#policy-form button:has-text('Review changes')")
     page.wait_for_selector("[role=alert]")
     assert "line " in page.locator("[role=alert]").inner_text()
     _shot(page, "policy-error")

@@ -49,7 +49,7 @@ def test_edited_policy_is_simulated_not_saved(ws, client_for):
             step["channels"] = ["sms"]
     response = manager.post(
         reverse("workspace:policy_edit", args=[ws.policy.pk]),
-        {"spec": yaml.safe_dump(spec, sort_keys=False), "preview": "1"},
+        {"spec": yaml.safe_dump(spec, sort_keys=False), "editor": "yaml", "op": "preview"},
     )
     html = response.content.decode()
     assert response.status_code == 200
@@ -80,10 +80,14 @@ def test_valid_edit_is_saved_as_a_new_version(ws, client_for):
     spec = yaml.safe_load(_spec_text(ws))
     spec["name"] = "Standard, firmer"
     spec["steps"][-1]["offset_days"] = spec["steps"][-1]["offset_days"] + 5
-    response = client_for(ws.manager).post(
-        reverse("workspace:policy_edit", args=[ws.policy.pk]),
-        {"spec": yaml.safe_dump(spec, sort_keys=False), "save": "1"},
-    )
+    manager = client_for(ws.manager)
+    url = reverse("workspace:policy_edit", args=[ws.policy.pk])
+    text = yaml.safe_dump(spec, sort_keys=False)
+    review = manager.post(url, {"spec": text, "editor": "yaml", "op": "review"})
+    assert review.status_code == 200 and 'id="confirm-form"' in review.content.decode()
+    ws.policy.refresh_from_db()
+    assert ws.policy.version == 1  # reviewing saves nothing
+    response = manager.post(url, {"spec": text, "editor": "yaml", "op": "save", "base_version": "1"})
     assert response.status_code == 302
     ws.policy.refresh_from_db()
     assert ws.policy.version == 2 and ws.policy.name == "Standard, firmer"
