@@ -1,13 +1,19 @@
-"""``relance demo``: a realistic demo ledger, an admin login, and the server — in one command."""
+"""``relance demo``: a realistic demo ledger, a team with two years of collection work, their
+logins, and the server — in one command."""
 
 from __future__ import annotations
 
+import json
 import secrets
+import subprocess
+import sys
 import time
+from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,8 +35,9 @@ DEMO_ENTITY = {
 
 class Command(BaseCommand):
     help = (
-        "Set up a demo: migrate, create the demo entity and an admin user, load about two years of "
-        "history for ~500 customers, print the URL and login, then serve."
+        "Set up a demo: migrate, create the demo entity, an admin and a team (credit manager, "
+        "collectors, sales owners, support, auditor), load about two years of ledger and collection "
+        "work for ~500 customers, print the URL and logins, then serve."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -51,35 +58,121 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset", action="store_true", help="Delete the demo entity's ledger and load it again"
         )
+        parser.add_argument(
+            "--no-team", action="store_true", help="Seed no team and no collection history (admin only)"
+        )
+        parser.add_argument(
+            "--demo-passwords",
+            action="store_true",
+            help="Give the team the published demo password even with production settings or a "
+            "public address (a demo nobody relies on)",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="Print the URL and logins as JSON (progress on stderr)"
+        )
 
     def handle(self, *args, **options) -> None:
         from relance.common.links import public_url_follow_server
+        from relance.demo.team import DEMO_PASSWORD, PASSWORDS_REFUSED, demo_passwords_refusal
 
         started = time.monotonic()
+        self.progress = sys.stderr if options["json"] else self.stdout
+        team_wanted = not options["no_team"]
+        refusal = demo_passwords_refusal(host=options["host"])
+        if team_wanted and refusal and not options["demo_passwords"]:
+            raise CommandError(PASSWORDS_REFUSED.format(password=DEMO_PASSWORD, why=refusal))
         # before anything is queued: the demo's messages link to where it is served
         public = public_url_follow_server(host=options["host"], port=options["port"])
         call_command("migrate", interactive=False, verbosity=0)
         entity, _ = entity_create_or_update(**DEMO_ENTITY)
         if options["reset"]:
             self._wipe(entity)
+        logins = self._team(entity) if team_wanted else []
         if entity.invoices.exists():
-            self.stdout.write(
+            self._say(
                 f"Demo ledger already loaded ({entity.invoices.count():,} invoices); --reset reloads it."
             )
         else:
             self._load(entity, options)
+            self._policies(entity)
+            if team_wanted:
+                self._portfolios(entity, logins)
+                self._history(entity, options, logins)
             self._collections(entity)
             self._invoice_copies(entity)
-        # the dashboard's KPI snapshots (12 month-ends), so its first load reads instead of computing
-        self.stdout.write("Computing the dashboard's KPI snapshots…")
-        call_command("kpi", "snapshot", "--entity", entity.name, "--quiet")
+        snapshots = self._kpi_snapshots(entity, background=not options["no_serve"])
         username, password = self._admin(options)
-        self.stdout.write(self.style.SUCCESS(f"\nReady in {time.monotonic() - started:.1f} s."))
+        seconds = time.monotonic() - started
         url = f"{public}/"
-        self.stdout.write(f"  URL:      {url}\n  Username: {username}\n  Password: {password}\n")
+        if options["json"]:
+            summary = {
+                "url": url,
+                "seconds": round(seconds, 1),
+                "email_backend": settings.EMAIL_BACKEND,
+                "admin": {"username": username, "password": password},
+                "team": [login.as_dict() for login in logins],
+            }
+            self.stdout.write(json.dumps(summary))
+        else:
+            self.stdout.write(self.style.SUCCESS(f"\nReady in {seconds:.1f} s."))
+            self.stdout.write(f"  URL:      {url}\n  Username: {username}\n  Password: {password}\n")
+            self._logins_print(logins)
         if options["no_serve"]:
             return
-        call_command("serve", host=options["host"], port=options["port"])
+        try:
+            call_command("serve", host=options["host"], port=options["port"])
+        finally:
+            if snapshots is not None and snapshots.poll() is None:
+                snapshots.terminate()
+
+    def _kpi_snapshots(self, entity: Entity, *, background: bool) -> subprocess.Popen | None:
+        """The dashboard's KPI snapshots (12 month-ends), so its loads read instead of computing.
+
+        Before serving they are computed by a child process while the server already answers
+        (the dashboard computes what is missing meanwhile: the demo is under the live limit);
+        with --no-serve, here and now."""
+        if not background:
+            self._say("Computing the dashboard's KPI snapshots…")
+            call_command("kpi", "snapshot", "--entity", entity.name, "--quiet")
+            return None
+        self._say("Computing the dashboard's KPI snapshots in the background…")
+        command = [sys.executable, "-m", "relance.cli", "kpi", "snapshot", "--entity", entity.name, "--quiet"]
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL)
+
+    def _say(self, text: str) -> None:
+        self.progress.write(text if text.endswith("\n") else f"{text}\n")
+
+    def _team(self, entity: Entity) -> list[Any]:
+        """The team's logins: created once, found again by later runs (nobody is added twice)."""
+        from relance.demo.team import team_seed
+
+        return team_seed(entity=entity)
+
+    def _portfolios(self, entity: Entity, logins: list[Any]) -> None:
+        """Collectors by segment, sales owners alternating (customers already assigned keep theirs)."""
+        from relance.demo.team import portfolio_assign, team_users
+
+        assigned = portfolio_assign(entity=entity, users=team_users(logins))
+        self._say(f"Portfolios: {assigned} customers given a collector and a sales owner.")
+
+    def _history(self, entity: Entity, options: dict, logins: list[Any]) -> None:
+        from relance.demo.history import collection_history_seed
+        from relance.demo.team import team_users
+
+        self._say("Replaying two years of collection work…")
+        report = collection_history_seed(
+            entity=entity, today=timezone.localdate(), seed=options["seed"], team=team_users(logins)
+        )
+        self._say(f"History: {report}.")
+
+    def _logins_print(self, logins: list[Any]) -> None:
+        if not logins:
+            return
+        self.stdout.write("  The team (demo-only passwords, never use them on a real server):")
+        for login in logins:
+            password = login.password or "(unchanged: this user existed before the demo)"
+            self.stdout.write(f"    {login.role:<15} {login.username:<22} {password:<20} {login.portfolio}")
+        self.stdout.write(f"  E-mail: {settings.EMAIL_BACKEND} (relance send delivers today's queue there)\n")
 
     def _load(self, entity: Entity, options: dict) -> None:
         from relance.demo.loader import ledger_load
@@ -92,38 +185,42 @@ class Command(BaseCommand):
             years=options["years"],
             end=timezone.localdate(),
         )
-        self.stdout.write(f"Generating {config.customers} customers, about {config.invoices:,} invoices…")
+        self._say(f"Generating {config.customers} customers, about {config.invoices:,} invoices…")
         ledger = generate_ledger(config)
         result = ledger_load(ledger=ledger, entity=entity)
-        self.stdout.write(f"Loaded {result}.")
+        self._say(f"Loaded {result}.")
 
     def _collections(self, entity: Entity) -> None:
-        """Shipped policies (standard by default, white glove for key accounts, high risk for the
-        high-risk segment), today's run and its messages queued: the worklist, the outbox and the customer
-        pages have something to show. Nothing is sent: `relance send` delivers to EMAIL_URL."""
+        """Today's run and its messages queued: the worklist, the outbox and the customer pages have
+        something to show. Nothing is sent: `relance send` delivers to EMAIL_URL."""
         from relance.delivery.services import outbox_enqueue_run
-        from relance.dunning.services import policy_install_shipped, run_start, segment_policy_assign
+        from relance.dunning.services import run_start
+
+        outcome = run_start(entity=entity, as_of=timezone.localdate(), started_by="relance demo")
+        queued = outbox_enqueue_run(run=outcome.run) if outcome.run is not None else None
+        self._say(
+            f"Today's collections run: {len(outcome.decisions)} decisions"
+            + (f", {queued.created} messages queued (relance outbox list)." if queued else ".")
+        )
+
+    @staticmethod
+    def _policies(entity: Entity) -> None:
+        """The shipped policies: standard by default, white glove for key accounts, high risk for
+        the high-risk segment."""
+        from relance.dunning.services import policy_install_shipped, segment_policy_assign
 
         policy_install_shipped(entity=entity)
         segments = set(entity.customers.exclude(segment="").values_list("segment", flat=True))
         for segment, key in (("key account", "white_glove"), ("high risk", "high_risk")):
             if segment in segments:
                 segment_policy_assign(entity=entity, policy_key=key, segment=segment)
-        outcome = run_start(entity=entity, as_of=timezone.localdate(), started_by="relance demo")
-        queued = outbox_enqueue_run(run=outcome.run) if outcome.run is not None else None
-        self.stdout.write(
-            f"Today's collections run: {len(outcome.decisions)} decisions"
-            + (f", {queued.created} messages queued (relance outbox list)." if queued else ".")
-        )
 
     def _invoice_copies(self, entity: Entity) -> None:
         """A PDF "invoice copy" for some open invoices, for the portal's download (the ERP's in real life)."""
         from relance.demo.invoice_copies import demo_invoice_copies_attach
 
         attached = demo_invoice_copies_attach(entity=entity, as_of=timezone.localdate())
-        self.stdout.write(
-            f"Invoice PDFs: {attached} demo copies attached (relance documents import for real ones)."
-        )
+        self._say(f"Invoice PDFs: {attached} demo copies attached (relance documents import for real ones).")
 
     @transaction.atomic
     def _wipe(self, entity: Entity) -> None:
