@@ -249,7 +249,7 @@ def _date_param(request: HttpRequest, name: str) -> date | None:
         return None
 
 
-def _chip(request: HttpRequest, text: str, *names: str) -> dict[str, str]:
+def filter_chip(request: HttpRequest, text: str, *names: str) -> dict[str, str]:
     """A filter shown as a chip; its link is this list without that filter (and page 1)."""
     query = request.GET.copy()
     for name in (*names, "page"):
@@ -265,9 +265,9 @@ def _kept(request: HttpRequest, names: tuple[str, ...]) -> list[tuple[str, str]]
 def _group_chips(request: HttpRequest, segment: str | None, collector: str | None) -> list[dict[str, str]]:
     chips = []
     if segment is not None:
-        chips.append(_chip(request, f"Segment: {segment or '(none)'}", "segment"))
+        chips.append(filter_chip(request, f"Segment: {segment or '(none)'}", "segment"))
     if collector is not None:
-        chips.append(_chip(request, f"Collector: {collector or '(none)'}", "collector"))
+        chips.append(filter_chip(request, f"Collector: {collector or '(none)'}", "collector"))
     return chips
 
 
@@ -294,9 +294,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     )
     chips = []
     if filters.overdue:
-        chips.append(_chip(request, "Overdue only", "overdue"))
+        chips.append(filter_chip(request, "Overdue only", "overdue"))
     if filters.currency:
-        chips.append(_chip(request, f"Balances in {filters.currency}", "currency"))
+        chips.append(filter_chip(request, f"Balances in {filters.currency}", "currency"))
     chips += _group_chips(request, None, filters.collector)
     return render(
         request,
@@ -357,14 +357,14 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         invoice.days_past_due = (as_of - invoice.due_date).days  # type: ignore[attr-defined]
     chips = []
     if filters.currency:
-        chips.append(_chip(request, f"Currency: {filters.currency}", "currency"))
+        chips.append(filter_chip(request, f"Currency: {filters.currency}", "currency"))
     if filters.bucket and web_selectors.aging_bucket(filters.bucket) is not None:
-        chips.append(_chip(request, f"Aging: {filters.bucket} days past due", "bucket"))
+        chips.append(filter_chip(request, f"Aging: {filters.bucket} days past due", "bucket"))
     chips += _group_chips(request, filters.segment, filters.collector)
     if filters.issued_from:
-        chips.append(_chip(request, f"Issued {filters.issued_from} → {as_of}", "issued_from"))
+        chips.append(filter_chip(request, f"Issued {filters.issued_from} → {as_of}", "issued_from"))
     if filters.paid_from:
-        chips.append(_chip(request, f"Paid {filters.paid_from} → {as_of}", "paid_from"))
+        chips.append(filter_chip(request, f"Paid {filters.paid_from} → {as_of}", "paid_from"))
     context = {
         "entity": entity,
         "entities": entities,
@@ -373,7 +373,9 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         "state": filters.state,
         "q": filters.search,
         "chips": chips,
-        "kept": _kept(request, ("currency", "bucket", "segment", "collector", "issued_from", "paid_from", "kpi")),
+        "kept": _kept(
+            request, ("currency", "bucket", "segment", "collector", "issued_from", "paid_from", "kpi")
+        ),
         "totals": web_selectors.invoice_totals(invoices),
     }
     drilled = request.GET.get("kpi", "")
