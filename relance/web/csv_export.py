@@ -1,10 +1,11 @@
-"""The one CSV export of every list in the back office: formula-safe, streamed, plain decimals.
+"""The CSV download of every list in the back office: formula-safe, streamed, plain decimals.
 
-A spreadsheet runs a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
-as a formula, so a customer named ``=HYPERLINK(…)`` in the ledger could attack whoever opens the
-file (OWASP, "CSV Injection"). Text cells starting with one of those get a leading ``'``; numbers
-(``Decimal``, ``int``) are written as plain numbers, so ``-12.50`` stays a number. Money is a plain
-decimal (``1234.50``, never ``€1,234.50``) with its currency in a column of its own.
+Text goes through ``relance.core.csvsafe.neutralise_cell``, the rule of every Relance CSV
+(ADR 0009): an apostrophe before ``=``, ``+``, ``-``, ``@``, a tab or a carriage return at the
+start of a cell or after a separator a spreadsheet may split on, so a customer named
+``=HYPERLINK(…)`` in the ledger cannot attack whoever opens the file (OWASP, "CSV Injection").
+Numbers (``Decimal``, ``int``) are written as plain numbers, so ``-12.50`` stays a number; money
+is a plain decimal (``1234.50``, never ``€1,234.50``) with its currency in a column of its own.
 
 Rows are written as they are read (``StreamingHttpResponse``): a list of a million invoices is
 never held in memory. What a user may see is the caller's business: callers pass the same scoped
@@ -22,7 +23,8 @@ from typing import Any
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from relance.core.csvsafe import neutralise_cell
+
 BOM = "\ufeff"  # spreadsheets then read the file as UTF-8
 
 
@@ -44,10 +46,7 @@ def safe_cell(value: Any) -> str | int:
         )
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value)
-    if text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+    return neutralise_cell(value)
 
 
 def money(amount: Decimal | None) -> Decimal | None:
