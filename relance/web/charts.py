@@ -48,8 +48,10 @@ def bar_chart(
     plot_height = height - top - bottom
     peak = max((bar.value for bar in bars), default=Decimal(0)) or Decimal(1)
     slot = (width - 2 * left) / max(len(bars), 1)
+    # With links to the rows behind each bar the chart is a group of links, not one image.
+    role = "group" if any(bar.href for bar in bars) else "img"
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="{role}" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
     for index, bar in enumerate(bars):
