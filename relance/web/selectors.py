@@ -8,7 +8,7 @@ downloaded is what is listed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -62,10 +62,6 @@ class InvoiceFilters:
     collector: str | None = None
     issued_from: date | None = None  # credit sales: issued from this day to ``as_of``
     paid_from: date | None = None  # DBT: fully paid (with cash) from this day to ``as_of``
-
-    def without(self, name: str) -> InvoiceFilters:
-        empty = {"state": "all", "search": "", "currency": "", "bucket": ""}.get(name)
-        return replace(self, **{name: empty})
 
 
 def invoice_list_filtered(*, user: Any, entity: Entity, filters: InvoiceFilters) -> QuerySet[Any]:
@@ -246,10 +242,6 @@ class CustomerFilters:
     currency: str = ""  # balances in this currency (else each customer's own)
     overdue: bool = False  # only customers with something overdue
     order: str = "-overdue_balance"
-
-    def without(self, name: str) -> CustomerFilters:
-        empty = {"search": "", "currency": "", "overdue": False}.get(name)
-        return replace(self, **{name: empty})
 
 
 def customer_list_filtered(*, user: Any, entity: Entity, filters: CustomerFilters) -> QuerySet[Any]:

@@ -65,7 +65,7 @@ def _drill_links(
 
     from relance.reports.selectors import configured_aging
 
-    scope = {"as_of": as_of.isoformat(), "currency": currency}
+    scope: dict[str, str] = {"as_of": as_of.isoformat(), "currency": currency}
     if segment is not None:
         scope["segment"] = segment or "-"
     if collector is not None:
@@ -85,7 +85,7 @@ def _drill_links(
         "dbt": invoices(state="paid", paid_from=start),
         "buckets": {label: invoices(state="open", bucket=label) for label in kpis.get("aging", {})},
     }
-    queue = {name: scope[name] for name in ("segment", "collector") if name in scope}
+    queue: dict[str, str] = {name: scope[name] for name in ("segment", "collector") if name in scope}
     links["promises_due"] = (
         f"{reverse('workspace:promises')}?{urlencode({**queue, 'due': as_of.isoformat()})}"
     )
@@ -365,7 +365,8 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         chips.append(filter_chip(request, f"Issued {filters.issued_from} → {as_of}", "issued_from"))
     if filters.paid_from:
         chips.append(filter_chip(request, f"Paid {filters.paid_from} → {as_of}", "paid_from"))
-    context = {
+    totals = web_selectors.invoice_totals(invoices)
+    context: dict[str, Any] = {
         "entity": entity,
         "entities": entities,
         "as_of": as_of,
@@ -376,7 +377,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         "kept": _kept(
             request, ("currency", "bucket", "segment", "collector", "issued_from", "paid_from", "kpi")
         ),
-        "totals": web_selectors.invoice_totals(invoices),
+        "totals": totals,
     }
     drilled = request.GET.get("kpi", "")
     if filters.currency and drilled == "ar_total":
@@ -398,7 +399,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
             segment=filters.segment,
             collector=filters.collector,
         )
-        invoiced = sum((total.amount for total in context["totals"]), Decimal(0))
+        invoiced = sum((total.amount for total in totals), Decimal(0))
         context["sales"] = {
             "currency": filters.currency,
             "invoiced": invoiced,

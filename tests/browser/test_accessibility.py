@@ -31,11 +31,17 @@ def scene(transactional_db):
     ws = build_workspace()
     today = ws.today
     dispute_open(
-        invoice=ws.other.invoices.get(), reason_code="quantity", on=today - timedelta(days=20), amount=Decimal("120")
+        invoice=ws.other.invoices.get(),
+        reason_code="quantity",
+        on=today - timedelta(days=20),
+        amount=Decimal("120"),
     )
     promise_add(customer=ws.late, promised_date=today, on=today - timedelta(days=3), amount=Decimal("300"))
     plan_create(
-        customer=ws.second, starts_on=today - timedelta(days=10), installments=3, first_due=today - timedelta(days=2)
+        customer=ws.second,
+        starts_on=today - timedelta(days=10),
+        installments=3,
+        first_due=today - timedelta(days=2),
     )
     link = link_create(customer=ws.late, contact=ws.late.contacts.first(), days=30)
     return ws, link_path(link)
