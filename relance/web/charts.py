@@ -42,7 +42,13 @@ def data_table(title: str, header: list[str], rows: list[list[tuple[str, str]]])
 
 
 def bar_chart(
-    bars: list[Bar], *, width: int = 640, height: int = 260, title: str = "", colours: list[str] | None = None
+    bars: list[Bar],
+    *,
+    width: int = 640,
+    height: int = 260,
+    title: str = "",
+    colours: list[str] | None = None,
+    label_header: str = "Item",
 ) -> str:
     top, bottom, left = 28, 40, 12
     plot_height = height - top - bottom
@@ -76,7 +82,9 @@ def bar_chart(
             f'class="label">{escape(bar.label)}</text>'
         )
     parts.append("</svg>")
-    table = data_table(title, ["", "Amount"], [[(bar.label, bar.href), (bar.caption, "")] for bar in bars])
+    table = data_table(
+        title, [label_header, "Amount"], [[(bar.label, bar.href), (bar.caption, "")] for bar in bars]
+    )
     return "".join(parts) + table
 
 
@@ -106,6 +114,7 @@ def line_chart(
     title: str = "",
     unit: str = "",
     figure: Callable[[float], str] | None = None,
+    label_header: str = "Month",
 ) -> str:
     """Lines over ``labels``; ``figure`` writes a value in the table (default: one decimal + unit)."""
     top, bottom, left, right = 20, 48, 44, 24  # right: room for half of the last month label
@@ -161,4 +170,4 @@ def line_chart(
         ]
         for index, label in enumerate(labels)
     ]
-    return "".join(parts) + data_table(title, ["", *(line.name for line in series)], rows)
+    return "".join(parts) + data_table(title, [label_header, *(line.name for line in series)], rows)

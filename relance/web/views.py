@@ -132,6 +132,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     aging_svg = charts.bar_chart(
         _aging_bars(kpis.get("aging", {}), currency, drill["buckets"]),
         title=f"Aging of open invoices on {as_of}",
+        label_header="Days past due",
     )
     labels = [point.as_of.strftime("%b %y") for point in result.points]
     trend = [point.report for point in result.points]

@@ -58,6 +58,7 @@ def _sign_in(page, url, email):
 def _violations(page) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
+    page.evaluate("document.querySelectorAll('details').forEach(function (d) { d.open = true; })")
     results = Axe().run(page, options=AXE_OPTIONS)
     return [
         f"{violation['id']} ({violation['impact']}): {violation['help']} — "
