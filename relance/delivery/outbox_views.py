@@ -8,12 +8,15 @@ sees are listed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Value, When
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,6 +25,7 @@ from relance.delivery import services
 from relance.delivery.alerts import ATTENTION
 from relance.delivery.models import MessageStatus, OutboundMessage
 from relance.delivery.services import DeliveryError
+from relance.web.csv_export import csv_response, money
 
 PAGE_SIZE = 50
 PERM_VIEW = "delivery.view_outboundmessage"
@@ -37,9 +41,8 @@ def _visible(request: HttpRequest):  # type: ignore[no-untyped-def]
     return OutboundMessage.objects.filter(entity__in=entities_for_user(request.user))
 
 
-@login_required
-@require_GET
-def outbox_page(request: HttpRequest) -> HttpResponse:
+def _listed(request: HttpRequest) -> tuple[QuerySet[OutboundMessage], str, str, str]:
+    """The page's rows (status, channel and customer filters, attention first) and the filters."""
     rows = _visible(request).select_related("customer", "entity")
     query = request.GET
     status = query.get("status", "")
@@ -59,6 +62,14 @@ def outbox_page(request: HttpRequest) -> HttpResponse:
         output_field=IntegerField(),
     )
     rows = rows.annotate(attention=attention_first).order_by("attention", "-queued_at", "-id")
+    return rows, status, channel, customer
+
+
+@login_required
+@require_GET
+def outbox_page(request: HttpRequest) -> HttpResponse:
+    rows, status, channel, customer = _listed(request)
+    query = request.GET
     page = Paginator(rows, PAGE_SIZE).get_page(query.get("page"))
     return render(
         request,
@@ -76,6 +87,58 @@ def outbox_page(request: HttpRequest) -> HttpResponse:
             "counts": {s: _visible(request).filter(status=s).count() for s in ATTENTION},
         },
     )
+
+
+EXPORT_COLUMNS = [
+    "message_id",
+    "entity",
+    "customer_ref",
+    "customer_name",
+    "channel",
+    "template_key",
+    "recipient",
+    "subject",
+    "status",
+    "attempts",
+    "last_error",
+    "currency",
+    "amount_due",
+    "queued_at",
+    "sent_at",
+    "delivered_at",
+]
+
+
+@login_required
+@require_GET
+def outbox_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The listed messages as CSV (``relance.web.csv_export``): the page's filters, every row."""
+    from django.utils import timezone
+
+    rows, _, _, _ = _listed(request)
+
+    def lines() -> Iterator[list[Any]]:
+        for message in rows.iterator(chunk_size=2000):
+            yield [
+                message.pk,
+                message.entity.name,
+                message.customer.external_ref,
+                message.customer.name,
+                message.channel,
+                message.template_key,
+                message.recipient,
+                message.subject,
+                message.status,
+                message.attempts,
+                message.last_error,
+                message.currency,
+                money(message.amount_due),
+                message.queued_at,
+                message.sent_at,
+                message.delivered_at,
+            ]
+
+    return csv_response(f"outbox-{timezone.localdate()}", EXPORT_COLUMNS, lines())
 
 
 @login_required

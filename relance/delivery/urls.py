@@ -8,6 +8,7 @@ from relance.delivery.webhooks import anymail_urlpatterns
 app_name = "delivery"
 urlpatterns = [
     path("outbox/", outbox_views.outbox_page, name="outbox"),
+    path("outbox/export.csv", outbox_views.outbox_export, name="outbox_export"),
     path("outbox/<id:message_id>/act", outbox_views.outbox_act, name="outbox_act"),
     path("twilio/status/", views.twilio_status, name="twilio_status"),
     path("twilio/inbound/", views.twilio_inbound, name="twilio_inbound"),

@@ -192,17 +192,24 @@ def customer_get(*, entity: Entity, external_ref: str) -> Customer:
 
 
 def customer_list_with_balances(
-    *, entity: Entity, as_of: date, search: str = "", segment: str = "", only_open: bool = False
+    *,
+    entity: Entity,
+    as_of: date,
+    search: str = "",
+    segment: str = "",
+    only_open: bool = False,
+    currency: str | None = None,
 ) -> QuerySet[Any]:
     """Customers annotated with ``open_balance`` and ``overdue_balance`` as of ``as_of``.
 
-    Balances count the invoices in the customer's own currency only: amounts in different
-    currencies are never added (invoices in other currencies show on the customer page).
+    Balances count the invoices in the customer's own currency only, or in ``currency`` when
+    given (the dashboard's drill-down): amounts in different currencies are never added
+    (invoices in other currencies show on the customer page).
     """
     from django.db.models import Case, When
 
     invoices = invoice_list_with_open(entity=entity, as_of=as_of).filter(
-        customer=OuterRef("pk"), currency=OuterRef("currency")
+        customer=OuterRef("pk"), currency=currency if currency else OuterRef("currency")
     )
     open_sum = invoices.values("customer").annotate(total=Sum("open_amount")).values("total")
     overdue_sum = (

@@ -1,7 +1,11 @@
-"""Server-rendered SVG charts: no JavaScript, no CDN, readable without colour (labels on every bar)."""
+"""Server-rendered SVG charts: no JavaScript, no CDN, readable without colour (labels on every bar).
+
+Every chart is followed by the same figures as a table (``<details>`` "Show as a table"), for
+screen readers and for whoever wants the numbers (WCAG 1.1.1; docs/workspace.md, "Accessibility")."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
@@ -14,17 +18,46 @@ class Bar:
     label: str
     value: Decimal
     caption: str
+    href: str = ""  # where the bar drills down to (its rows), if anywhere
+
+
+def data_table(title: str, header: list[str], rows: list[list[tuple[str, str]]]) -> str:
+    """``<details>`` with the chart's figures: rows of (text, link or "") cells, first cell a row header."""
+    parts = [
+        '<details class="chart-table"><summary>Show as a table</summary>',
+        f"<table><caption>{escape(title)}</caption><thead><tr>",
+        *(f'<th scope="col">{escape(name)}</th>' for name in header),
+        "</tr></thead><tbody>",
+    ]
+    for row in rows:
+        cells = []
+        for index, (text, href) in enumerate(row):
+            content = f'<a href="{escape(href)}">{escape(text)}</a>' if href else escape(text)
+            cells.append(
+                f'<th scope="row">{content}</th>' if index == 0 else f'<td class="num">{content}</td>'
+            )
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</tbody></table></details>")
+    return "".join(parts)
 
 
 def bar_chart(
-    bars: list[Bar], *, width: int = 640, height: int = 260, title: str = "", colours: list[str] | None = None
+    bars: list[Bar],
+    *,
+    width: int = 640,
+    height: int = 260,
+    title: str = "",
+    colours: list[str] | None = None,
+    label_header: str = "Item",
 ) -> str:
     top, bottom, left = 28, 40, 12
     plot_height = height - top - bottom
     peak = max((bar.value for bar in bars), default=Decimal(0)) or Decimal(1)
     slot = (width - 2 * left) / max(len(bars), 1)
+    # With links to the rows behind each bar the chart is a group of links, not one image.
+    role = "group" if any(bar.href for bar in bars) else "img"
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="{role}" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
     for index, bar in enumerate(bars):
@@ -33,10 +66,13 @@ def bar_chart(
         y = top + plot_height - bar_height
         palette = colours or AGING_COLOURS
         colour = palette[min(index, len(palette) - 1)]
-        parts.append(
+        rect = (
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{bar_height:.1f}" '
             f'fill="{colour}" rx="3"><title>{escape(bar.label)}: {escape(bar.caption)}</title></rect>'
         )
+        if bar.href:
+            rect = f'<a href="{escape(bar.href)}" aria-label="{escape(bar.label)}: {escape(bar.caption)}">{rect}</a>'
+        parts.append(rect)
         parts.append(
             f'<text x="{x + slot * 0.35:.1f}" y="{y - 6:.1f}" text-anchor="middle" class="value">'
             f"{escape(bar.caption)}</text>"
@@ -46,7 +82,10 @@ def bar_chart(
             f'class="label">{escape(bar.label)}</text>'
         )
     parts.append("</svg>")
-    return "".join(parts)
+    table = data_table(
+        title, [label_header, "Amount"], [[(bar.label, bar.href), (bar.caption, "")] for bar in bars]
+    )
+    return "".join(parts) + table
 
 
 @dataclass(frozen=True)
@@ -74,7 +113,10 @@ def line_chart(
     height: int = 260,
     title: str = "",
     unit: str = "",
+    figure: Callable[[float], str] | None = None,
+    label_header: str = "Month",
 ) -> str:
+    """Lines over ``labels``; ``figure`` writes a value in the table (default: one decimal + unit)."""
     top, bottom, left, right = 20, 48, 44, 24  # right: room for half of the last month label
     plot_width, plot_height = width - left - right, height - top - bottom
     values = [v for s in series for v in s.values if v is not None]
@@ -115,4 +157,17 @@ def line_chart(
         parts.append(f'<rect x="{legend_x}" y="{height - 18}" width="12" height="12" fill="{line.colour}"/>')
         parts.append(f'<text x="{legend_x + 16}" y="{height - 8}" class="legend">{escape(line.name)}</text>')
     parts.append("</svg>")
-    return "".join(parts)
+
+    def written(value: float | None) -> str:
+        if value is None:
+            return "—"
+        return figure(value) if figure is not None else f"{value:.1f}{unit}"
+
+    rows = [
+        [
+            (label, ""),
+            *((written(line.values[index] if index < len(line.values) else None), "") for line in series),
+        ]
+        for index, label in enumerate(labels)
+    ]
+    return "".join(parts) + data_table(title, [label_header, *(line.name for line in series)], rows)

@@ -3,7 +3,7 @@ from django.urls import path
 
 from relance.accounts import views as accounts
 from relance.audit import views as audit
-from relance.web import branding, views
+from relance.web import branding, exports, views
 
 app_name = "web"
 
@@ -12,7 +12,9 @@ urlpatterns = [
     path("brand.css", branding.brand_css, name="brand_css"),
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/<id:customer_id>/", views.customer_detail, name="customer_detail"),
+    path("customers/export.csv", exports.customer_export, name="customer_export"),
     path("invoices/", views.invoice_list, name="invoice_list"),
+    path("invoices/export.csv", exports.invoice_export, name="invoice_export"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("login/", accounts.login_view, name="login"),
     path("login/verify/", accounts.login_verify, name="login_verify"),

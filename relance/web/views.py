@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -13,18 +14,17 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from relance.accounts import roles
-from relance.accounts.selectors import customer_scope, entities_for_user, user_role
+from relance.accounts.selectors import entities_for_user, user_role
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
-from relance.core.text import fold
-from relance.ledger import selectors as ledger
 from relance.ledger.models import Entity
 from relance.web import charts
+from relance.web import selectors as web_selectors
 
 PAGE_SIZE = 50
 
 
-def _entity_and_date(request: HttpRequest) -> tuple[Entity, QuerySet[Entity], date]:
+def entity_and_date(request: HttpRequest) -> tuple[Entity, QuerySet[Entity], date]:
     entities = entities_for_user(request.user)
     name = request.GET.get("entity") or request.session.get("entity")
     entity = entities.filter(name=name).first() if name else None
@@ -40,13 +40,59 @@ def _entity_and_date(request: HttpRequest) -> tuple[Entity, QuerySet[Entity], da
     return entity, entities, as_of
 
 
-def _aging_bars(aging: dict[str, str], currency: str) -> list[charts.Bar]:
+def _aging_bars(aging: dict[str, str], currency: str, links: dict[str, str]) -> list[charts.Bar]:
     from relance.core.money import Money
 
     return [
-        charts.Bar(label=bucket, value=Decimal(amount), caption=Money(Decimal(amount), currency).format())
+        charts.Bar(
+            label=bucket,
+            value=Decimal(amount),
+            caption=Money(Decimal(amount), currency).format(),
+            href=links.get(bucket, ""),
+        )
         for bucket, amount in aging.items()
     ]
+
+
+def _drill_links(
+    *, as_of: date, currency: str, segment: str | None, collector: str | None, kpis: dict[str, Any]
+) -> dict[str, Any]:
+    """Where each dashboard figure opens the rows behind it, with the engine's filters, so the
+    list's total is the figure (docs/workspace.md, "Drill-down")."""
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    from relance.reports.selectors import configured_aging
+
+    scope: dict[str, str] = {"as_of": as_of.isoformat(), "currency": currency}
+    if segment is not None:
+        scope["segment"] = segment or "-"
+    if collector is not None:
+        scope["collector"] = collector or "-"
+
+    def invoices(**params: str) -> str:
+        return f"{reverse('web:invoice_list')}?{urlencode({**scope, **params})}"
+
+    start = kpis.get("period_start") or as_of.isoformat()
+    current = configured_aging().current.label
+    links: dict[str, Any] = {
+        "ar_total": invoices(state="open", kpi="ar_total"),
+        "ar_current": invoices(state="open", bucket=current),
+        "ar_past_due": invoices(state="overdue"),
+        "overdue_customers": f"{reverse('web:customer_list')}?{urlencode({**scope, 'overdue': '1'})}",
+        "credit_sales": invoices(state="all", issued_from=start, kpi="credit_sales"),
+        "dbt": invoices(state="paid", paid_from=start),
+        "buckets": {label: invoices(state="open", bucket=label) for label in kpis.get("aging", {})},
+    }
+    queue: dict[str, str] = {name: scope[name] for name in ("segment", "collector") if name in scope}
+    links["promises_due"] = (
+        f"{reverse('workspace:promises')}?{urlencode({**queue, 'due': as_of.isoformat()})}"
+    )
+    links["disputes_past_sla"] = (
+        f"{reverse('workspace:disputes')}?{urlencode({**queue, 'sla': 'past', 'as_of': as_of.isoformat()})}"
+    )
+    return links
 
 
 def _filter_value(request: HttpRequest, name: str, choices: list[str]) -> str | None:
@@ -69,7 +115,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if user_role(request.user) in roles.OWN_CUSTOMERS_ROLES and not request.user.is_superuser:
         # Not the entity's totals: their own accounts and the escalations coming.
         return redirect("workspace:my_accounts")
-    entity, entities, as_of = _entity_and_date(request)
+    entity, entities, as_of = entity_and_date(request)
     live = reports.ledger_is_small(entity=entity)
     currencies = reports.dashboard_currencies(entity=entity, as_of=as_of, live=live)
     currency = request.GET.get("currency", "").upper()
@@ -82,8 +128,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         entity=entity, as_of=as_of, currency=currency, segment=segment, collector=collector, live=live
     )
     kpis = result.head.report
+    drill = _drill_links(as_of=as_of, currency=currency, segment=segment, collector=collector, kpis=kpis)
     aging_svg = charts.bar_chart(
-        _aging_bars(kpis.get("aging", {}), currency), title=f"Aging of open invoices on {as_of}"
+        _aging_bars(kpis.get("aging", {}), currency, drill["buckets"]),
+        title=f"Aging of open invoices on {as_of}",
+        label_header="Days past due",
     )
     labels = [point.as_of.strftime("%b %y") for point in result.points]
     trend = [point.report for point in result.points]
@@ -126,6 +175,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             charts.Series("Fell due", [_number(row.get("fell_due")) for row in history], "#1f4e79"),
         ],
         title="Collected vs. fell due per month (month to date for the last point)",
+        figure=lambda value: Money(Decimal(str(value)), currency).format(),
     )
     stale = result.stale
     return render(
@@ -136,6 +186,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "entities": entities,
             "as_of": as_of,
             "kpis": kpis,
+            "drill": drill,
             "currency": currency,
             "aging_svg": aging_svg,
             "trend_svg": trend_svg,
@@ -179,22 +230,75 @@ def _number(value: str | None) -> float | None:
     return None if value is None else float(value)
 
 
+def _group_param(request: HttpRequest, name: str) -> str | None:
+    """A segment or collector filter of a list: None (all), ``-``: none (``""``), or a value."""
+    value = request.GET.get(name, "").strip()
+    if not value:
+        return None
+    return "" if value == "-" else value
+
+
+def _currency_param(request: HttpRequest) -> str:
+    code = request.GET.get("currency", "").strip().upper()
+    return code if len(code) == 3 and code.isalpha() else ""
+
+
+def _date_param(request: HttpRequest, name: str) -> date | None:
+    try:
+        return parse_iso_date(request.GET[name]) if request.GET.get(name) else None
+    except ValidationFailed:
+        return None
+
+
+def filter_chip(request: HttpRequest, text: str, *names: str) -> dict[str, str]:
+    """A filter shown as a chip; its link is this list without that filter (and page 1)."""
+    query = request.GET.copy()
+    for name in (*names, "page"):
+        query.pop(name, None)
+    return {"text": text, "remove": f"?{query.urlencode()}" if query else "?"}
+
+
+def _kept(request: HttpRequest, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The drill-down filters a list's form keeps as hidden fields when it is submitted again."""
+    return [(name, request.GET[name]) for name in names if request.GET.get(name)]
+
+
+def _group_chips(request: HttpRequest, segment: str | None, collector: str | None) -> list[dict[str, str]]:
+    chips = []
+    if segment is not None:
+        chips.append(filter_chip(request, f"Segment: {segment or '(none)'}", "segment"))
+    if collector is not None:
+        chips.append(filter_chip(request, f"Collector: {collector or '(none)'}", "collector"))
+    return chips
+
+
+def customer_filters(request: HttpRequest, as_of: date) -> web_selectors.CustomerFilters:
+    return web_selectors.CustomerFilters(
+        as_of=as_of,
+        search=request.GET.get("q", "").strip(),
+        segment=_group_param(request, "segment"),
+        collector=_group_param(request, "collector"),
+        currency=_currency_param(request),
+        overdue=request.GET.get("overdue") == "1",
+        order=request.GET.get("order", "-overdue_balance"),
+    )
+
+
 @login_required
 def customer_list(request: HttpRequest) -> HttpResponse:
-    entity, entities, as_of = _entity_and_date(request)
-    search = request.GET.get("q", "").strip()
-    segment = request.GET.get("segment", "")
-    order = request.GET.get("order", "-overdue_balance")
-    if order.lstrip("-") not in {"overdue_balance", "open_balance", "name", "external_ref"}:
-        order = "-overdue_balance"
-    customers = customer_scope(
-        request.user,
-        ledger.customer_list_with_balances(entity=entity, as_of=as_of, search=search, segment=segment),
-    ).order_by(order, "pk")
+    entity, entities, as_of = entity_and_date(request)
+    filters = customer_filters(request, as_of)
+    customers = web_selectors.customer_list_filtered(user=request.user, entity=entity, filters=filters)
     page = Paginator(customers, PAGE_SIZE).get_page(request.GET.get("page"))
     segments = (
         entity.customers.exclude(segment="").values_list("segment", flat=True).distinct().order_by("segment")
     )
+    chips = []
+    if filters.overdue:
+        chips.append(filter_chip(request, "Overdue only", "overdue"))
+    if filters.currency:
+        chips.append(filter_chip(request, f"Balances in {filters.currency}", "currency"))
+    chips += _group_chips(request, None, filters.collector)
     return render(
         request,
         "web/customer_list.html",
@@ -203,10 +307,14 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             "entities": entities,
             "as_of": as_of,
             "page": page,
-            "q": search,
-            "segment": segment,
+            "q": filters.search,
+            "segment": request.GET.get("segment", ""),
             "segments": segments,
-            "order": order,
+            "order": filters.order,
+            "filters": filters,
+            "chips": chips,
+            "kept": _kept(request, ("currency", "collector", "overdue")),
+            "totals": web_selectors.customer_totals(customers, currency=filters.currency),
         },
     )
 
@@ -225,35 +333,78 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     return redirect("workspace:customer", customer_id)
 
 
+def invoice_filters(request: HttpRequest, as_of: date) -> web_selectors.InvoiceFilters:
+    return web_selectors.InvoiceFilters(
+        as_of=as_of,
+        state=request.GET.get("state", "open"),
+        search=request.GET.get("q", "").strip(),
+        currency=_currency_param(request),
+        bucket=request.GET.get("bucket", "").strip(),
+        segment=_group_param(request, "segment"),
+        collector=_group_param(request, "collector"),
+        issued_from=_date_param(request, "issued_from"),
+        paid_from=_date_param(request, "paid_from"),
+    )
+
+
 @login_required
 def invoice_list(request: HttpRequest) -> HttpResponse:
-    entity, entities, as_of = _entity_and_date(request)
-    state = request.GET.get("state", "open")
-    search = request.GET.get("q", "").strip()
-    invoices = customer_scope(
-        request.user,
-        ledger.invoice_list_with_open(entity=entity, as_of=as_of).select_related("customer"),
-        customer_field="customer",
-    )
-    if state == "open":
-        invoices = invoices.filter(open_amount__gt=ledger.STILL_OWED)
-    elif state == "overdue":
-        invoices = invoices.filter(open_amount__gt=ledger.STILL_OWED, due_date__lt=as_of)
-    elif state == "paid":
-        invoices = invoices.filter(open_amount__lte=ledger.STILL_OWED)
-    if search:
-        from django.db.models import Q
-
-        invoices = invoices.filter(
-            Q(external_ref__icontains=search)
-            | Q(customer__search_text__contains=fold(search))
-            | Q(po_number__icontains=search)
-        )
-    page = Paginator(invoices.order_by("due_date", "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    """Invoices as of a date; the dashboard's figures open it filtered (docs/workspace.md, "Drill-down")."""
+    entity, entities, as_of = entity_and_date(request)
+    filters = invoice_filters(request, as_of)
+    invoices = web_selectors.invoice_list_filtered(user=request.user, entity=entity, filters=filters)
+    page = Paginator(invoices, PAGE_SIZE).get_page(request.GET.get("page"))
     for invoice in page:
         invoice.days_past_due = (as_of - invoice.due_date).days  # type: ignore[attr-defined]
-    return render(
-        request,
-        "web/invoice_list.html",
-        {"entity": entity, "entities": entities, "as_of": as_of, "page": page, "state": state, "q": search},
-    )
+    chips = []
+    if filters.currency:
+        chips.append(filter_chip(request, f"Currency: {filters.currency}", "currency"))
+    if filters.bucket and web_selectors.aging_bucket(filters.bucket) is not None:
+        chips.append(filter_chip(request, f"Aging: {filters.bucket} days past due", "bucket"))
+    chips += _group_chips(request, filters.segment, filters.collector)
+    if filters.issued_from:
+        chips.append(filter_chip(request, f"Issued {filters.issued_from} → {as_of}", "issued_from"))
+    if filters.paid_from:
+        chips.append(filter_chip(request, f"Paid {filters.paid_from} → {as_of}", "paid_from"))
+    totals = web_selectors.invoice_totals(invoices)
+    context: dict[str, Any] = {
+        "entity": entity,
+        "entities": entities,
+        "as_of": as_of,
+        "page": page,
+        "state": filters.state,
+        "q": filters.search,
+        "chips": chips,
+        "kept": _kept(
+            request, ("currency", "bucket", "segment", "collector", "issued_from", "paid_from", "kpi")
+        ),
+        "totals": totals,
+    }
+    drilled = request.GET.get("kpi", "")
+    if filters.currency and drilled == "ar_total":
+        context["bridge"] = web_selectors.ar_bridge(
+            user=request.user,
+            entity=entity,
+            as_of=as_of,
+            currency=filters.currency,
+            segment=filters.segment,
+            collector=filters.collector,
+        )
+    if filters.currency and filters.issued_from and drilled == "credit_sales":
+        credited = web_selectors.credited_in_period(
+            user=request.user,
+            entity=entity,
+            start=filters.issued_from,
+            as_of=as_of,
+            currency=filters.currency,
+            segment=filters.segment,
+            collector=filters.collector,
+        )
+        invoiced = sum((total.amount for total in totals), Decimal(0))
+        context["sales"] = {
+            "currency": filters.currency,
+            "invoiced": invoiced,
+            "credited": credited,
+            "credit_sales": invoiced - credited,
+        }
+    return render(request, "web/invoice_list.html", context)

@@ -1,4 +1,5 @@
-"""Server-drawn SVG for the customer page (same look as ``relance.web.charts``; no JavaScript)."""
+"""Server-drawn SVG for the customer page (same look as ``relance.web.charts``; no JavaScript),
+followed by the same figures as a table."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Sequence
 from datetime import date
 from html import escape
 from typing import Protocol
+
+from relance.web.charts import data_table
 
 
 class _Point(Protocol):
@@ -61,4 +64,7 @@ def days_late_chart(points: Sequence[_Point], *, width: int = 640, height: int =
             f"paid {escape(str(point.paid_on))}, {point.days_late} days late</title></circle>"
         )
     parts.append("</svg>")
-    return "".join(parts)
+    rows = [
+        [(point.invoice_ref, ""), (str(point.paid_on), ""), (str(point.days_late), "")] for point in points
+    ]
+    return "".join(parts) + data_table(title, ["Invoice", "Paid on", "Days late"], rows)

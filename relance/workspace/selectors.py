@@ -781,6 +781,17 @@ class QueueFilters:
     entity: Entity
     status: str = ""
     owner_id: int | None = None
+    # the dashboard's drill-down (docs/workspace.md): its segment and collector (a username;
+    # "": none), promises due on a day, disputes past their SLA on a day
+    segment: str | None = None
+    collector: str | None = None
+    promised_on: date | None = None
+    sla_past_on: date | None = None
+
+    def customers_q(self) -> Q:
+        from relance.web.selectors import customer_group_q
+
+        return customer_group_q(self.segment, self.collector)
 
 
 def _dispute_owner(dispute: Dispute) -> Any:
@@ -829,7 +840,11 @@ def dispute_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict
         .select_related("customer", "invoice", "workspace_assignment__owner", "portal_case__owner")
         .annotate(files=Count("portal_case__attachments"))
     )
-    disputes = disputes.filter(status=filters.status or DisputeStatus.OPEN)
+    disputes = disputes.filter(filters.customers_q(), status=filters.status or DisputeStatus.OPEN)
+    if filters.sla_past_on is not None:
+        from relance.portal.selectors import disputes_past_sla
+
+        disputes = disputes_past_sla(disputes=disputes, entity=filters.entity, as_of=filters.sla_past_on)
     if filters.owner_id == 0:
         disputes = disputes.filter(
             Q(workspace_assignment__owner__isnull=True)
@@ -894,7 +909,9 @@ def promise_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict
     promises = customer_scope(
         user, Promise.objects.filter(entity=filters.entity), customer_field="customer"
     ).select_related("customer", "created_by")
-    promises = promises.filter(status=filters.status or PromiseStatus.OPEN)
+    promises = promises.filter(filters.customers_q(), status=filters.status or PromiseStatus.OPEN)
+    if filters.promised_on is not None:
+        promises = promises.filter(promised_date=filters.promised_on)
     if filters.owner_id == 0:
         promises = promises.filter(customer__collector__isnull=True)
     elif filters.owner_id is not None:
@@ -916,7 +933,7 @@ def plan_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[st
     plans = customer_scope(
         user, PaymentPlan.objects.filter(entity=filters.entity), customer_field="customer"
     ).select_related("customer")
-    plans = plans.filter(status=filters.status or "active")
+    plans = plans.filter(filters.customers_q(), status=filters.status or "active")
     if filters.owner_id == 0:
         plans = plans.filter(customer__collector__isnull=True)
     elif filters.owner_id is not None:

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from relance.workspace import holds, policy_views, views
+from relance.workspace import exports, holds, policy_views, views
 
 app_name = "workspace"
 
 urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
+    path("worklist/export.csv", exports.worklist_export, name="worklist_export"),
     path("worklist/bulk/", views.worklist_bulk, name="worklist_bulk"),
     path("worklist/snooze/<id:customer_id>/", views.worklist_snooze, name="worklist_snooze"),
     path("customers/<id:customer_id>/", views.customer_360, name="customer"),
@@ -21,8 +22,11 @@ urlpatterns = [
     path("disputes/<id:dispute_id>/comment/", views.dispute_comment, name="dispute_comment"),
     path("disputes/<id:dispute_id>/resolve/", views.dispute_resolve, name="dispute_resolve"),
     path("disputes/<id:dispute_id>/files/<id:attachment_id>/", views.dispute_file, name="dispute_file"),
+    path("disputes/export.csv", exports.dispute_export, name="disputes_export"),
     path("promises/", views.promise_queue, name="promises"),
+    path("promises/export.csv", exports.promise_export, name="promises_export"),
     path("plans/", views.plan_queue, name="plans"),
+    path("plans/export.csv", exports.plan_export, name="plans_export"),
     path("search/", views.search, name="search"),
     path("find/", views.find, name="find"),
     path("policies/", views.policy_list, name="policies"),

@@ -474,15 +474,45 @@ def customer_next(request: HttpRequest, customer_id: int) -> HttpResponse:
 # --------------------------------------------------------------------------- queues
 
 
+def _group_param(request: HttpRequest, name: str) -> str | None:
+    value = request.GET.get(name, "").strip()
+    return None if not value else ("" if value == "-" else value)
+
+
 def _filters(request: HttpRequest) -> tuple[selectors.QueueFilters, Entity, list[Entity]]:
     entity, entities = _entity(request)
     owner = request.GET.get("owner")
     owner_id = 0 if owner == "none" else row_id_or_none(owner)
+    sla_past = request.GET.get("sla") == "past"
     return (
-        selectors.QueueFilters(entity=entity, status=request.GET.get("status", ""), owner_id=owner_id),
+        selectors.QueueFilters(
+            entity=entity,
+            status=request.GET.get("status", ""),
+            owner_id=owner_id,
+            segment=_group_param(request, "segment"),
+            collector=_group_param(request, "collector"),
+            promised_on=_date_or_none(request.GET.get("due")),
+            sla_past_on=(_date_or_none(request.GET.get("as_of")) or _today()) if sla_past else None,
+        ),
         entity,
         entities,
     )
+
+
+def _queue_chips(request: HttpRequest, filters: selectors.QueueFilters) -> list[dict[str, str]]:
+    """The drill-down filters as removable chips (the page's own selects are not chips)."""
+    from relance.web.views import filter_chip
+
+    chips = []
+    if filters.segment is not None:
+        chips.append(filter_chip(request, f"Segment: {filters.segment or '(none)'}", "segment"))
+    if filters.collector is not None:
+        chips.append(filter_chip(request, f"Collector: {filters.collector or '(none)'}", "collector"))
+    if filters.promised_on is not None:
+        chips.append(filter_chip(request, f"Promised for {filters.promised_on}", "due"))
+    if filters.sla_past_on is not None:
+        chips.append(filter_chip(request, f"Past the answer date on {filters.sla_past_on}", "sla", "as_of"))
+    return chips
 
 
 def _queue(
@@ -507,6 +537,13 @@ def _queue(
             statuses=statuses,
             owners=selectors.collectors_of(entity=entity),
             owner_param=request.GET.get("owner", ""),
+            chips=_queue_chips(request, filters),
+            kept=[
+                (name, request.GET[name])
+                for name in ("segment", "collector", "due", "sla", "as_of")
+                if request.GET.get(name)
+            ],
+            export_url=reverse(f"workspace:{template.split('/')[-1].removesuffix('.html')}_export"),
             **extra,
         ),
     )

@@ -1,6 +1,29 @@
 /* Relance workspace: keyboard navigation, search as you type, outcome tabs. No dependencies. */
 (function () {
   "use strict";
+  /* Single-key shortcuts can be turned off (WCAG 2.1.4): the choice is kept in this browser's
+     localStorage under "relance.shortcuts" ("off"; on when absent), for every workspace page. */
+  var STORE = "relance.shortcuts";
+  function shortcutsOn() {
+    try { return window.localStorage.getItem(STORE) !== "off"; } catch (e) { return true; }
+  }
+  var toggle = document.getElementById("shortcuts-toggle");
+  function showToggle() {
+    if (!toggle) return;
+    var on = shortcutsOn();
+    toggle.setAttribute("aria-pressed", on ? "true" : "false");
+    toggle.textContent = "Keyboard shortcuts: " + (on ? "on" : "off");
+    document.querySelectorAll("[data-shortcut-hint]").forEach(function (hint) { hint.hidden = !on; });
+  }
+  if (toggle) {
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      try { window.localStorage.setItem(STORE, shortcutsOn() ? "off" : "on"); } catch (e) { /* private mode */ }
+      showToggle();
+    });
+    showToggle();
+  }
+
   function typing(event) {
     var t = event.target;
     return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
@@ -132,6 +155,13 @@
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event)) return;
     var key = event.key;
+    if (!shortcutsOn()) {
+      /* Enter still opens the row that has the focus: it is no character key. */
+      if (key === "Enter" && rows.indexOf(document.activeElement) >= 0) {
+        window.location = document.activeElement.dataset.href;
+      }
+      return;
+    }
     if (key === "/" && box) { event.preventDefault(); box.focus(); return; }
     if (rows.length) {
       if (key === "j") { focusRow(current + 1); event.preventDefault(); return; }
