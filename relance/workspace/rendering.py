@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 
+from relance.core.formatting import code_label
 from relance.web.templatetags.relance import money
 
 _PLACEHOLDER = 987654321
@@ -58,7 +59,7 @@ def _factor_words(name: str, value: Any, currency: str) -> str:
         return f"{value} broken promise{'' if value == 1 else 's'}"
     if name == "days_since_contact":
         return "never contacted" if value is None else f"{value} days since the last contact"
-    return name.replace("_", " ")
+    return code_label(name, capital=False)
 
 
 def factor_reasons(factors: dict[str, Any], currency: str) -> list[tuple[str, Any]]:
@@ -70,7 +71,7 @@ def factor_reasons(factors: dict[str, Any], currency: str) -> list[tuple[str, An
         if isinstance(detail, dict):
             reasons.append((_factor_words(name, detail.get("value"), currency), detail.get("points")))
         else:
-            reasons.append((name.replace("_", " "), detail))
+            reasons.append((code_label(name, capital=False), detail))
     return sorted(reasons, key=lambda reason: -float(reason[1] or 0))
 
 
