@@ -754,7 +754,10 @@ def customer_timeline(
         for event in PortalEvent.objects.filter(customer=customer).order_by("-at")[:limit]:
             items.append(
                 TimelineItem(
-                    event.at, "portal", f"portal: {code_label(event.action, capital=False)}", _detail_text(event.detail)
+                    event.at,
+                    "portal",
+                    f"portal: {code_label(event.action, capital=False)}",
+                    _detail_text(event.detail),
                 )
             )
     return sorted(items, key=lambda item: item.at, reverse=True)

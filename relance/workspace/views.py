@@ -32,7 +32,7 @@ from relance.core.money import parse_amount
 from relance.dunning.models import Dispute, DisputeReason, DisputeStatus, Policy
 from relance.ledger.models import Customer, Entity
 from relance.portal.selectors import dispute_sla_days
-from relance.workspace import charts, rendering, selectors, services
+from relance.workspace import charts, forms, rendering, selectors, services
 from relance.workspace.simulation import policy_parse, simulate
 
 PERM_OUTCOME = "dunning.add_contactlog"
@@ -287,9 +287,17 @@ def _page_number(request: HttpRequest) -> int:
 @login_required
 @require_GET
 def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
+    return customer_page(request, _customer(request, customer_id))
+
+
+def customer_page(
+    request: HttpRequest, customer: Customer, *, status: int = 200, **forms_shown: Any
+) -> HttpResponse:
+    """The customer 360; after a refused form (``status=400``) with that form bound
+    (``outcome_form``, ``note_form``, ``reassign_form``, ``hold_form``): the values typed and
+    each error by its field."""
     from relance.dunning.selectors import customer_credit_hold, hold_list_in_force
 
-    customer = _customer(request, customer_id)
     entities = entity_list_for_user(request.user)
     _remember_entity(request, customer.entity)
     today = _today()
@@ -342,7 +350,13 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
             collectors=selectors.collectors_of(entity=customer.entity) if can["assign"] else [],
             promise_default=today + timedelta(days=7),
             behaviour_url=reverse("workspace:customer_behaviour", args=[customer.pk]),
+            outcome_choices=forms.OUTCOME_CHOICES,
+            outcome_form=forms_shown.get("outcome_form"),
+            note_form=forms_shown.get("note_form"),
+            reassign_form=forms_shown.get("reassign_form"),
+            hold_form=forms_shown.get("hold_form"),
         ),
+        status=status,
     )
 
 
@@ -387,6 +401,7 @@ def customer_behaviour(request: HttpRequest, customer_id: int) -> HttpResponse:
 @require_POST
 @role_permission_required(PERM_OUTCOME)
 def customer_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Record a call's outcome; refused input shows the 360 again with the form as typed (400)."""
     customer = _customer(request, customer_id)
     outcome = request.POST.get("outcome", "")
     _require(request, PERM_OUTCOME, customer)
@@ -394,34 +409,33 @@ def customer_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
         _require(request, PERM_PROMISE, customer)
     if outcome == "dispute":
         _require(request, PERM_DISPUTE, customer)
-    invoice = None
-    invoice_id = row_id_or_none(request.POST.get("invoice"))
-    if invoice_id:
-        invoice = customer.invoices.filter(pk=invoice_id).first()
-        if invoice is None:
-            raise Http404("invoice not found")
-    try:
-        summary = services.customer_outcome_record(
-            customer=customer,
-            data=services.OutcomeInput(
-                outcome=outcome,
-                on=_today(),
-                promised_date=_date_or_none(request.POST.get("promised_date")),
-                amount=_amount_or_none(request.POST.get("amount")),
-                invoice=invoice,
-                reason_code=request.POST.get("reason_code") or "other",
-                call_back_on=_date_or_none(request.POST.get("call_back_on")),
-                note=request.POST.get("note", "").strip(),
-            ),
-            user=request.user,
-        )
-        messages.success(request, summary)
-    except ValidationFailed as exc:
-        messages.error(request, exc.message)
-        return redirect("workspace:customer", customer_id=customer.pk)
-    if request.POST.get("then") == "next":
-        return redirect("workspace:customer_next", customer_id=customer.pk)
-    return redirect("workspace:customer", customer_id=customer.pk)
+    form = forms.OutcomeForm(request.POST, customer=customer, today=_today())
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            summary = services.customer_outcome_record(
+                customer=customer,
+                data=services.OutcomeInput(
+                    outcome=data["outcome"],
+                    on=_today(),
+                    promised_date=data["promised_date"],
+                    amount=data["amount"],
+                    invoice=data["invoice"],
+                    reason_code=data["reason_code"] or "other",
+                    call_back_on=data["call_back_on"],
+                    call_back_at=data["call_back_at"],
+                    note=data["note"].strip(),
+                ),
+                user=request.user,
+            )
+        except ValidationFailed as exc:
+            forms.service_error(form, exc)
+        else:
+            messages.success(request, summary)
+            if request.POST.get("then") == "next":
+                return redirect("workspace:customer_next", customer_id=customer.pk)
+            return redirect("workspace:customer", customer_id=customer.pk)
+    return customer_page(request, customer, status=400, outcome_form=form)
 
 
 @require_POST
@@ -429,12 +443,16 @@ def customer_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
 def customer_note(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _customer(request, customer_id)
     _require(request, PERM_OUTCOME, customer)
-    try:
-        services.customer_note_add(customer=customer, text=request.POST.get("text", ""), user=request.user)
-        messages.success(request, "Note added.")
-    except ValidationFailed as exc:
-        messages.error(request, exc.message)
-    return redirect("workspace:customer", customer_id=customer.pk)
+    form = forms.NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.customer_note_add(customer=customer, text=form.cleaned_data["text"], user=request.user)
+        except ValidationFailed as exc:
+            forms.service_error(form, exc)
+        else:
+            messages.success(request, "Note added.")
+            return redirect("workspace:customer", customer_id=customer.pk)
+    return customer_page(request, customer, status=400, note_form=form)
 
 
 @require_POST
@@ -452,9 +470,12 @@ def customer_reassign(request: HttpRequest, customer_id: int) -> HttpResponse:
         raise Http404("collector not found")
     try:
         services.customer_collector_assign(customer=customer, collector=collector, by=request.user)
-        messages.success(request, f"Collector: {collector.get_username() if collector else 'nobody'}.")
     except ValidationFailed as exc:
-        messages.error(request, exc.message)
+        form = forms.ReassignForm(request.POST)
+        form.is_valid()
+        form.add_error("collector", forms.sentence(exc.message))
+        return customer_page(request, customer, status=400, reassign_form=form)
+    messages.success(request, f"Collector: {collector.get_username() if collector else 'nobody'}.")
     return redirect("workspace:customer", customer_id=customer.pk)
 
 

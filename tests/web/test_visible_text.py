@@ -11,8 +11,8 @@ shown through ``relance.core.formatting.code_label`` (the ``label`` template fil
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from decimal import Decimal
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -201,4 +201,3 @@ def test_no_page_shows_codes_or_python(settings, tmp_path):
     }
     report = "\n".join(f"{key}:\n  " + "\n  ".join(problems) for key, problems in found.items())
     assert not found, f"pages show codes or Python to people:\n{report}"
-
