@@ -125,3 +125,25 @@ def code_label(code: object, *, capital: bool = True) -> str:
     if len(first) > 1 and first.isupper():  # an acronym keeps its capitals
         return words
     return (words[0].upper() if capital else words[0].lower()) + words[1:]
+
+
+def format_phone(number: str, region: str | None = None) -> tuple[str, str]:
+    """A phone number for people and for a ``tel:`` link: ``("+33 6 12 34 56 78", "+33612345678")``.
+
+    ``region`` (ISO country) reads numbers written without their country code; a number that
+    does not parse is shown as written and dialled as its digits."""
+    import phonenumbers
+
+    text = (number or "").strip()
+    if not text:
+        return "", ""
+    try:
+        parsed = phonenumbers.parse(text, (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        return text, "".join(ch for ch in text if ch.isdigit() or ch == "+")
+    if not phonenumbers.is_possible_number(parsed):
+        return text, "".join(ch for ch in text if ch.isdigit() or ch == "+")
+    return (
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL),
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+    )

@@ -188,7 +188,8 @@ def _disputes(customer: Customer, today: date) -> list[Fact]:
                 effect=(
                     "the whole open amount is disputed: the invoice is not chased"
                     if whole
-                    else f"only the disputed part is left out; the rest ({open_amount - dispute.amount:.2f}) "
+                    else "only the disputed part is left out; the rest "
+                    f"({format_money(open_amount - dispute.amount, dispute.invoice.currency, get_language())}) "
                     "is still chased"
                 ),
                 since=dispute.opened_on,

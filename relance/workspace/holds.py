@@ -30,6 +30,7 @@ from relance.compliance.services import HOLD_REASON_MAX
 from relance.core.errors import NotFound, ValidationFailed
 from relance.ledger.models import Customer
 from relance.workspace import explain, hold_selectors, hold_services
+from relance.workspace.selectors import call_backs_due
 
 PERM_HOLD = hold_selectors.PERM_HOLD
 
@@ -63,6 +64,7 @@ def my_accounts(request: HttpRequest) -> HttpResponse:
             "entities": entities,
             "as_of": today,
             "accounts": accounts,
+            "call_backs": call_backs_due(user=request.user, today=today),
             "owners": hold_selectors.owner_choices(user=request.user) if accounts.scope != "own" else [],
             "owner_id": owner_id,
             "can_hold": user_can(request.user, PERM_HOLD),

@@ -16,7 +16,7 @@ from relance.accounts import roles
 from relance.accounts.selectors import customer_scope, customers_visible, user_role
 from relance.accounts.selectors import entity_visible as accounts_entity_visible
 from relance.core.errors import NotFound
-from relance.core.formatting import code_label, format_money
+from relance.core.formatting import code_label, format_money, format_phone
 from relance.dunning.models import (
     ContactLog,
     CustomerHold,
@@ -241,6 +241,8 @@ class ContactView:
     phone: str
     preferred_channel: str
     flags: tuple[str, ...]
+    phone_shown: str = ""  # in international format ("+33 6 12 34 56 78")
+    phone_dial: str = ""  # for the tel: link (E.164)
 
 
 def contact_views(*, customer: Customer) -> list[ContactView]:
@@ -255,6 +257,7 @@ def contact_views(*, customer: Customer) -> list[ContactView]:
         for channel in ("email", "sms", "letter", "phone"):
             if getattr(contact, f"opt_out_{channel}"):
                 flags.append(f"opted out of {channel}")
+        shown, dial = format_phone(contact.phone, customer.country)
         result.append(
             ContactView(
                 name=contact.name,
@@ -263,6 +266,8 @@ def contact_views(*, customer: Customer) -> list[ContactView]:
                 phone=contact.phone,
                 preferred_channel=contact.preferred_channel,
                 flags=tuple(flags),
+                phone_shown=shown,
+                phone_dial=dial,
             )
         )
     return result
@@ -1091,3 +1096,49 @@ def search(*, user: Any, query: str, entity: Entity | None = None, limit: int = 
             )
         )
     return hits[: limit * 3]
+
+
+@dataclass(frozen=True)
+class CallBack:
+    """A call the user said they would make ("call back on…"), due today or overdue."""
+
+    task_id: int
+    customer_id: int
+    customer_name: str
+    customer_ref: str
+    due_on: date
+    script: str
+    phone: str
+    days_overdue: int
+
+    @property
+    def state(self) -> str:
+        return "overdue" if self.days_overdue > 0 else "due today"
+
+
+CALL_BACKS_SHOWN = 50
+
+
+def call_backs_due(*, user: Any, today: date, entity: Entity | None = None) -> list[CallBack]:
+    """The open call tasks assigned to ``user`` due by ``today`` (overdue first), on customers
+    they may see: what the worklist and My accounts put first. A task shows from its day on and
+    is done when the next outcome of its customer is logged."""
+    from relance.delivery.models import CallTask, CallTaskStatus
+
+    tasks = CallTask.objects.filter(assigned_to=user, status=CallTaskStatus.OPEN, due_on__lte=today)
+    if entity is not None:
+        tasks = tasks.filter(entity=entity)
+    tasks = customer_scope(user, tasks, customer_field="customer").select_related("customer")
+    return [
+        CallBack(
+            task.pk,
+            task.customer_id,
+            task.customer.name,
+            task.customer.external_ref,
+            task.due_on,
+            task.script,
+            task.phone,
+            (today - task.due_on).days,
+        )
+        for task in tasks.order_by("due_on", "id")[:CALL_BACKS_SHOWN]
+    ]

@@ -29,6 +29,7 @@ from relance.common.converters import row_id_or_none
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import parse_amount
+from relance.dunning.contacts import last_contact_dates
 from relance.dunning.models import Dispute, DisputeReason, DisputeStatus, Policy
 from relance.ledger.models import Customer, Entity
 from relance.portal.selectors import dispute_sla_days
@@ -143,6 +144,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(entries, selectors.WORKLIST_PAGE).get_page(request.GET.get("page"))
     rows = [selectors.worklist_row(row) for row in page.object_list]
+    today = _today()
+    last_contacts = last_contact_dates(customer_ids=[row.customer_id for row in rows])
+    contacted_today = {customer_id for customer_id, day in last_contacts.items() if day >= today}
     return render(
         request,
         "workspace/worklist.html",
@@ -153,7 +157,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
             run=run,
             rows=rows,
             page=page,
-            rows_html=rendering.worklist_rows_html(rows),
+            rows_html=rendering.worklist_rows_html(rows, contacted_today=contacted_today),
+            call_backs=selectors.call_backs_due(user=request.user, today=today, entity=entity),
             is_collector=is_collector,
             collectors=selectors.collectors_of(entity=entity),
             filters=filters,
@@ -350,6 +355,7 @@ def customer_page(
             collectors=selectors.collectors_of(entity=customer.entity) if can["assign"] else [],
             promise_default=today + timedelta(days=7),
             behaviour_url=reverse("workspace:customer_behaviour", args=[customer.pk]),
+            last_contact=last_contact_dates(customer_ids=[customer.pk]).get(customer.pk),
             outcome_choices=forms.OUTCOME_CHOICES,
             outcome_form=forms_shown.get("outcome_form"),
             note_form=forms_shown.get("note_form"),
