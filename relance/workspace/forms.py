@@ -17,6 +17,7 @@ from django import forms
 
 from relance.core.errors import ValidationFailed
 from relance.core.money import parse_amount
+from relance.core.text import sentence
 from relance.dunning.models import DisputeReason, DisputeResolution
 
 NOTE_MAX = 1000
@@ -33,17 +34,9 @@ OUTCOME_CHOICES = (
 )
 
 
-def sentence(text: str) -> str:
-    """``text`` as a sentence: a capital first, a full stop last ("the amount…" → "The amount….")."""
-    text = " ".join(str(text).split())
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text[-1] in ".!?" else text + "."
-
-
 # Words of a service's refusal that say which field it is about.
 _FIELD_HINTS = (
+    ("cannot dispute", "amount"),
     ("promised date", "promised_date"),
     ("promise:", "promised_date"),
     ("amount", "amount"),
@@ -62,7 +55,9 @@ def service_error(form: forms.Form, exc: ValidationFailed) -> None:
     message = exc.message
     lowered = message.lower()
     field = next((name for hint, name in _FIELD_HINTS if hint in lowered and name in form.fields), None)
-    form.add_error(field, sentence(re.sub(r"^[a-z_ ]+: (?=expected)", "", message)))
+    message = re.sub(r"^[a-z_ ]+: (?=expected)", "", message)
+    message = re.sub(r"\b(\d+\.\d\d)00\b", r"\1", message)  # stored amounts carry 4 decimals
+    form.add_error(field, sentence(message))
 
 
 class AmountField(forms.Field):
@@ -126,7 +121,7 @@ class OutcomeForm(forms.Form):
         return invoice
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         outcome = data.get("outcome")
         if outcome == "promise":
             promised = data.get("promised_date")

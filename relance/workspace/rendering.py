@@ -76,7 +76,9 @@ def factor_reasons(factors: dict[str, Any], currency: str) -> list[tuple[str, An
     return sorted(reasons, key=lambda reason: -float(reason[1] or 0))
 
 
-def worklist_rows_html(rows: Iterable[Any], contacted_today: Collection[int] = ()) -> SafeString:
+def worklist_rows_html(
+    rows: Iterable[Any], contacted_today: Collection[int] = (), selected: Collection[int] = ()
+) -> SafeString:
     """The ``<tr>`` of each ``selectors.WorklistRow`` (keyboard row, checkbox, factors); a
     "contacted today" marker on the customers in ``contacted_today``."""
     url = customer_url_maker()
@@ -91,6 +93,7 @@ def worklist_rows_html(rows: Iterable[Any], contacted_today: Collection[int] = (
         parts.append(
             f'<tr data-href="{link}" tabindex="-1">'
             f'<td><input type="checkbox" name="customer" value="{_text(row.customer_id)}" '
+            f"{'checked ' if row.customer_id in selected else ''}"
             f'aria-label="select {_text(row.customer_name)}"></td>'
             f'<td class="num"><strong>{_text(row.priority)}</strong></td>'
             f'<td><a href="{link}">{_text(row.customer_name)}</a> <small>{_text(row.customer_ref)}</small>'

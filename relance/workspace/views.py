@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,7 @@ from relance.common.converters import row_id_or_none
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import parse_amount
+from relance.core.text import sentence
 from relance.dunning.contacts import last_contact_dates
 from relance.dunning.models import Dispute, DisputeReason, DisputeStatus, Policy
 from relance.ledger.models import Customer, Entity
@@ -134,6 +136,14 @@ def _worklist_filters(request: HttpRequest, is_collector: bool) -> selectors.Wor
 @require_GET
 def worklist(request: HttpRequest) -> HttpResponse:
     """Every row of the latest run's worklist, a page at a time, filtered and sorted by column."""
+    return _worklist_page(request)
+
+
+def _worklist_page(
+    request: HttpRequest, *, status: int = 200, bulk_errors: Mapping[str, Any] | None = None
+) -> HttpResponse:
+    """The worklist; after a refused bulk action (400) with the rows still selected, the date
+    typed and each error by its field."""
     from django.core.paginator import Paginator
 
     entity, entities = _entity(request)
@@ -157,7 +167,11 @@ def worklist(request: HttpRequest) -> HttpResponse:
             run=run,
             rows=rows,
             page=page,
-            rows_html=rendering.worklist_rows_html(rows, contacted_today=contacted_today),
+            rows_html=rendering.worklist_rows_html(
+                rows, contacted_today=contacted_today, selected=_selected_ids(request)
+            ),
+            bulk_errors=bulk_errors or {},
+            until_typed=request.POST.get("until") if request.method == "POST" else None,
             call_backs=selectors.call_backs_due(user=request.user, today=today, entity=entity),
             is_collector=is_collector,
             collectors=selectors.collectors_of(entity=entity),
@@ -173,7 +187,14 @@ def worklist(request: HttpRequest) -> HttpResponse:
             can_snooze=user_can(request.user, PERM_SNOOZE),
             snooze_default=_today() + timedelta(days=7),
         ),
+        status=status,
     )
+
+
+def _selected_ids(request: HttpRequest) -> set[int]:
+    if request.method != "POST":
+        return set()
+    return {found for value in request.POST.getlist("customer") if (found := row_id_or_none(value))}
 
 
 # the sortable columns of the worklist: (sort key, header, numeric)
@@ -194,12 +215,12 @@ WORKLIST_COLUMNS = [
 def worklist_snooze(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _customer(request, customer_id)
     _require(request, PERM_SNOOZE, customer)
-    until = _date_or_none(request.POST.get("until")) or _today() + timedelta(days=1)
-    try:
-        services.worklist_snooze(user=request.user, customer=customer, until=until, today=_today())
-        messages.success(request, f"{customer.name} snoozed until {until}.")
-    except ValidationFailed as exc:
-        messages.error(request, exc.message)
+    form = forms.SnoozeForm(request.POST, today=_today())
+    if not form.is_valid():
+        return _worklist_page(request, status=400, bulk_errors=form.errors)
+    until = form.cleaned_data["until"] or _today() + timedelta(days=1)
+    services.worklist_snooze(user=request.user, customer=customer, until=until, today=_today())
+    messages.success(request, f"{customer.name} snoozed until {until}.")
     return redirect("workspace:worklist")
 
 
@@ -213,8 +234,9 @@ def worklist_bulk(request: HttpRequest) -> HttpResponse:
     customers = list(customers_visible(request.user, entity=entity).filter(pk__in=ids))
     action = request.POST.get("action", "")
     if not customers:
-        messages.error(request, "Select at least one customer.")
-        return redirect("workspace:worklist")
+        return _worklist_page(
+            request, status=400, bulk_errors={"customer": ["Select at least one customer."]}
+        )
     if action == "assign":
         _require(request, PERM_ASSIGN)
         collector_id = row_id_or_none(request.POST.get("collector"))
@@ -244,12 +266,17 @@ def worklist_bulk(request: HttpRequest) -> HttpResponse:
             messages.warning(request, line)
     elif action == "snooze":
         _require(request, PERM_SNOOZE)
-        until = _date_or_none(request.POST.get("until")) or _today() + timedelta(days=1)
+        form = forms.SnoozeForm(request.POST, today=_today())
+        if not form.is_valid():
+            return _worklist_page(request, status=400, bulk_errors=form.errors)
+        until = form.cleaned_data["until"] or _today() + timedelta(days=1)
         for customer in customers:
             services.worklist_snooze(user=request.user, customer=customer, until=until, today=_today())
         messages.success(request, f"{len(customers)} customer(s) snoozed until {until}.")
     else:
-        messages.error(request, f"Unknown action {action!r}.")
+        return _worklist_page(
+            request, status=400, bulk_errors={"action": ["Choose what to do with the selected customers."]}
+        )
     return redirect("workspace:worklist")
 
 
@@ -479,7 +506,7 @@ def customer_reassign(request: HttpRequest, customer_id: int) -> HttpResponse:
     except ValidationFailed as exc:
         form = forms.ReassignForm(request.POST)
         form.is_valid()
-        form.add_error("collector", forms.sentence(exc.message))
+        form.add_error("collector", sentence(exc.message))
         return customer_page(request, customer, status=400, reassign_form=form)
     messages.success(request, f"Collector: {collector.get_username() if collector else 'nobody'}.")
     return redirect("workspace:customer", customer_id=customer.pk)
@@ -565,7 +592,9 @@ def _dispute(request: HttpRequest, dispute_id: int) -> Dispute:
         raise Http404(selectors.DISPUTE_NOT_FOUND) from None
 
 
-def _dispute_page(request: HttpRequest, dispute: Dispute, template: str, **extra: Any) -> HttpResponse:
+def _dispute_page(
+    request: HttpRequest, dispute: Dispute, template: str, *, status: int = 200, **extra: Any
+) -> HttpResponse:
     from relance.dunning.models import DisputeResolution
 
     entities = entity_list_for_user(request.user)
@@ -583,6 +612,7 @@ def _dispute_page(request: HttpRequest, dispute: Dispute, template: str, **extra
             can_comment=user_can(request.user, PERM_OUTCOME, dispute.customer),
             **extra,
         ),
+        status=status,
     )
 
 
@@ -598,11 +628,15 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
 def dispute_comment(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = _dispute(request, dispute_id)
     _require(request, PERM_OUTCOME, dispute.customer)
-    try:
-        services.dispute_comment_add(dispute=dispute, text=request.POST.get("text", ""), user=request.user)
-    except ValidationFailed as exc:
-        messages.error(request, str(exc))
-    return redirect("workspace:dispute", dispute.pk)
+    form = forms.CommentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.dispute_comment_add(dispute=dispute, text=form.cleaned_data["text"], user=request.user)
+        except ValidationFailed as exc:
+            forms.service_error(form, exc)
+        else:
+            return redirect("workspace:dispute", dispute.pk)
+    return _dispute_page(request, dispute, "workspace/dispute.html", comment_form=form, status=400)
 
 
 @login_required
@@ -616,14 +650,16 @@ def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
 
     dispute = _dispute(request, dispute_id)
     _require(request, PERM_DISPUTE_ASSIGN, dispute)
-    resolution = request.POST.get("resolution", "")
+    form = forms.ResolveForm(request.POST)
     note = request.POST.get("note", "").strip()[:1000]
     if dispute.status != DisputeStatus.OPEN:
         messages.error(request, f"Dispute {dispute.pk} is already resolved.")
         return redirect("workspace:dispute", dispute.pk)
-    if resolution not in DisputeResolution.values:
-        messages.error(request, "Choose how the dispute is resolved.")
-        return _dispute_page(request, dispute, "workspace/dispute.html", note=note)
+    if not form.is_valid():
+        return _dispute_page(
+            request, dispute, "workspace/dispute.html", note=note, resolve_form=form, status=400
+        )
+    resolution = form.cleaned_data["resolution"]
     if request.POST.get("confirm") != "yes":
         return _dispute_page(
             request,
@@ -642,8 +678,10 @@ def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
             user=request.user,
         )
     except ValidationFailed as exc:
-        messages.error(request, str(exc))
-        return redirect("workspace:dispute", dispute.pk)
+        forms.service_error(form, exc)
+        return _dispute_page(
+            request, dispute, "workspace/dispute.html", note=note, resolve_form=form, status=400
+        )
     messages.success(
         request,
         f"Dispute {dispute.pk} resolved: {DisputeResolution(resolution).label}. The customer is told.",
