@@ -1,7 +1,11 @@
 """Screenshots of the main pages for docs/screenshots/, taken with Debian's chromium.
 
-Usage: start `relance demo --password demo-pass-123` (or serve a ledger), then
-    .venv/bin/python scripts/screenshots.py --url http://127.0.0.1:8000 --password demo-pass-123
+Usage: start `make demo` (or `relance demo`; it seeds the demo team), then
+    .venv/bin/python scripts/screenshots.py --url http://127.0.0.1:8000
+
+The tour signs in as the demo's credit manager (dashboard, drill-down, templates, policy editor,
+outbox) and as a collector (worklist, customer 360, queues); `--username`/`--password` change the
+credit manager's login (e.g. `admin` and the password given to `relance demo --password`).
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -21,6 +25,23 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+DEMO_PASSWORD = "demo-only-relance"
+
+
+def signed_in(browser: Browser, url: str, username: str, password: str, *, width: int = 1360) -> Page:
+    page = browser.new_page(viewport={"width": width, "height": 1000 if width > 500 else 844})
+    page.goto(f"{url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def shoot(page: Page, out: Path, name: str, *, full_page: bool = False) -> None:
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=out / f"{name}.png", full_page=full_page)
+    print(f"  {name}.png  {page.url}")
 
 
 def main() -> None:
@@ -28,34 +49,60 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--username", default="admin")
-    parser.add_argument("--password", required=True)
+    parser.add_argument("--username", default="claire@demo.example", help="a credit manager's login")
+    parser.add_argument("--password", default=DEMO_PASSWORD)
+    parser.add_argument("--collector", default="ana@demo.example", help="a collector's login (demo password)")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    url = args.url.rstrip("/")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1360, "height": 1000})
-        page.goto(f"{args.url}/login/")
-        page.screenshot(path=args.out / "login.png")
-        page.fill("input[name=username]", args.username)
-        page.fill("input[name=password]", args.password)
-        page.click("button[type=submit]")
-        page.wait_for_selector("svg.chart")
-        page.screenshot(path=args.out / "dashboard.png", full_page=True)
-        page.click("nav >> text=Customers")
-        page.wait_for_selector("table")
-        page.screenshot(path=args.out / "customers.png")
-        page.locator("table tbody a").first.click()
-        page.wait_for_selector("text=Open items")
-        page.screenshot(path=args.out / "customer.png")
-        page.goto(f"{args.url}/invoices/?state=overdue")
-        page.screenshot(path=args.out / "invoices.png")
-        mobile = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
-        mobile.context.add_cookies(page.context.cookies())
-        mobile.goto(f"{args.url}/")
-        mobile.screenshot(path=args.out / "dashboard-phone.png")
+        login = browser.new_page(viewport={"width": 1360, "height": 1000})
+        login.goto(f"{url}/login/")
+        shoot(login, args.out, "login")
+
+        manager = signed_in(browser, url, args.username, args.password)
+        manager.wait_for_selector("svg.chart")
+        shoot(manager, args.out, "dashboard", full_page=True)
+        # Drill-down: the first aging bucket past due opens the invoices behind it.
+        manager.locator("a[href*='bucket=']").nth(1).click()
+        shoot(manager, args.out, "invoices-drilldown")
+        manager.goto(f"{url}/customers/")
+        shoot(manager, args.out, "customers")
+        manager.goto(f"{url}/invoices/?state=overdue")
+        shoot(manager, args.out, "invoices")
+        manager.goto(f"{url}/comms/templates/")
+        shoot(manager, args.out, "templates")
+        manager.locator("table a").first.click()
+        shoot(manager, args.out, "template-edit", full_page=True)
+        manager.goto(f"{url}/w/policies/")
+        shoot(manager, args.out, "workspace-policies")
+        manager.locator("a[href$='/edit/']").first.click()
+        shoot(manager, args.out, "workspace-policy-editor", full_page=True)
+        manager.goto(f"{url}/delivery/outbox/")
+        shoot(manager, args.out, "outbox")
+
+        collector = signed_in(browser, url, args.collector, DEMO_PASSWORD)
+        collector.goto(f"{url}/w/worklist/")
+        shoot(collector, args.out, "workspace-worklist")
+        collector.locator("table tbody a").first.click()
+        collector.wait_for_selector("h1")
+        shoot(collector, args.out, "workspace-customer", full_page=True)
+        for name, path in (
+            ("workspace-disputes", "disputes"),
+            ("workspace-promises", "promises"),
+            ("workspace-plans", "plans"),
+        ):
+            collector.goto(f"{url}/w/{path}/")
+            shoot(collector, args.out, name)
+
+        phone = signed_in(browser, url, args.collector, DEMO_PASSWORD, width=390)
+        phone.goto(f"{url}/w/worklist/")
+        shoot(phone, args.out, "workspace-worklist-phone")
+        phone.goto(f"{url}/")
+        shoot(phone, args.out, "dashboard-phone")
         browser.close()
     print(f"screenshots in {args.out}/")
 

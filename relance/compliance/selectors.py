@@ -22,16 +22,15 @@ from django.db.models.functions import Coalesce
 from relance.compliance import rules
 from relance.compliance.links import PREFERENCE_CHANNEL
 from relance.compliance.models import ComplianceSettings
+from relance.dunning import contacts
 from relance.ledger.models import Contact, ContactStatus, Customer
 
 #: Outbox states that mean the message went (or may have gone) out: they count for the caps.
 COUNTED_STATUSES = ("sending", "sent", "delivered", "uncertain")
 #: Channels whose messages count for the caps (a portal notification reaches nobody by itself).
 CAPPED_CHANNELS = ("email", "sms", "letter", "call")
-#: Call outcomes that mean nobody was spoken to; any other outcome of a done call is a conversation.
-NO_CONVERSATION_OUTCOMES = frozenset(
-    {"", "no_answer", "busy", "voicemail", "left_message", "wrong_number", "unreachable", "failed"}
-)
+#: Call outcomes that mean nobody was spoken to: ``relance.dunning.contacts`` (the one home).
+NO_CONVERSATION_OUTCOMES = contacts.NO_CONVERSATION_OUTCOMES
 #: Holds that stop even messages outside the dunning run (acknowledgements, confirmations).
 HOLDS_FOR_EVERY_MESSAGE = frozenset({"do_not_contact"})
 

@@ -83,3 +83,67 @@ def rounded_amount(value: Decimal, currency: str) -> str:
     """The JSON form of a measured amount (a KPI): rounded to the currency's minor unit, half even
     (``Decimal('2233.6678')`` in EUR → ``"2233.67"``). Ledger amounts use ``exact_amount``."""
     return str(value.quantize(quantum(currency), rounding=ROUND_HALF_EVEN))
+
+
+#: Codes whose words are not their letters (``sms`` → ``SMS``); every other code reads as its words.
+CODE_LABELS: dict[str, str] = {
+    "email": "E-mail",
+    "sms": "SMS",
+    "dso": "DSO",
+    "cei": "CEI",
+    "dbt": "DBT",
+    "dpd": "Days past due",
+    "po_missing": "Purchase order missing or wrong",
+    "not_received": "Goods or service not received",
+    "pricing": "Price or discount",
+    "no_answer": "No answer",
+    "call_back": "Call back",
+    "reached": "Reached, no commitment",
+    "do_not_contact": "Do not contact",
+    "second_factor": "Second factor",
+    "overdue_amount": "Overdue amount",
+    "days_since_contact": "Days since contact",
+}
+
+
+def code_label(code: object, *, capital: bool = True) -> str:
+    """A code for people: ``at_risk`` → "At risk", ``final_notice`` → "Final notice", ``sms`` → "SMS";
+    with ``capital=False`` for the middle of a sentence ("prefers e-mail").
+
+    The one home for showing snake_case codes (segments, channels, statuses, template and step
+    keys, reason codes, factor names) on pages; the ``label`` and ``words`` template filters wrap
+    it. Text that is not a code (with a capital or a space already) is returned as it is."""
+    if code is None:
+        return ""
+    text = str(code).strip()
+    if not text:
+        return ""
+    if " " in text or text[0].isupper():
+        return text
+    words = CODE_LABELS.get(text.lower()) or text.replace("_", " ")
+    first = words.split(" ")[0]
+    if len(first) > 1 and first.isupper():  # an acronym keeps its capitals
+        return words
+    return (words[0].upper() if capital else words[0].lower()) + words[1:]
+
+
+def format_phone(number: str, region: str | None = None) -> tuple[str, str]:
+    """A phone number for people and for a ``tel:`` link: ``("+33 6 12 34 56 78", "+33612345678")``.
+
+    ``region`` (ISO country) reads numbers written without their country code; a number that
+    does not parse is shown as written and dialled as its digits."""
+    import phonenumbers
+
+    text = (number or "").strip()
+    if not text:
+        return "", ""
+    try:
+        parsed = phonenumbers.parse(text, (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        return text, "".join(ch for ch in text if ch.isdigit() or ch == "+")
+    if not phonenumbers.is_possible_number(parsed):
+        return text, "".join(ch for ch in text if ch.isdigit() or ch == "+")
+    return (
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL),
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+    )

@@ -20,3 +20,13 @@ def fold(text: str) -> str:
 def search_text(*parts: object) -> str:
     """The folded parts that are not empty, joined by `` | `` (a separator a query cannot span)."""
     return " | ".join(folded for part in parts if part and (folded := fold(str(part))))
+
+
+def sentence(text: str) -> str:
+    """``text`` as a sentence for people: a capital first, a full stop last
+    ("the amount must be positive" → "The amount must be positive.")."""
+    text = " ".join(str(text).split())
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."

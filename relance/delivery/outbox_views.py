@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from relance.accounts.selectors import entities_for_user, user_can
+from relance.core.text import sentence
 from relance.delivery import services
 from relance.delivery.alerts import ATTENTION
 from relance.delivery.models import MessageStatus, OutboundMessage
@@ -167,8 +168,8 @@ def outbox_act(request: HttpRequest, message_id: int) -> HttpResponse:
                 f"Message {message.pk} resolved as " + ("sent." if sent else "not sent: queued again."),
             )
         else:
-            messages.error(request, f"Unknown action {action!r}.")
+            messages.error(request, "Choose what to do with the message: retry, cancel or resolve.")
     except DeliveryError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, sentence(exc.message))
     back = request.POST.get("next", "")
     return redirect(back if back.startswith("/delivery/outbox/") else "delivery:outbox")

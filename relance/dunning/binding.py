@@ -29,6 +29,7 @@ import ibis
 import ibis.expr.types as ir
 from django.db.models import Field, Model
 
+from relance.dunning.contacts import NOT_A_CONTACT  # actions that reached nobody: the one home
 from relance.dunning.models import (
     ContactLog,
     CustomerAttribute,
@@ -47,8 +48,6 @@ from relance.ledger.models import Contact, ContactStatus, Customer, Entity
 from relance.reports.binding import app_ledger
 
 BAD_ADDRESS = (ContactStatus.INVALID.value, ContactStatus.BOUNCING.value)
-#: Actions whose messages never left (cancelled at send time, blocked, failed): not contacts.
-NOT_A_CONTACT = ("cancelled", "failed")
 
 
 def _column(model: type[Model], name: str) -> str:

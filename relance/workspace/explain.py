@@ -19,7 +19,7 @@ from django.apps import apps
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from relance.core.formatting import format_money
+from relance.core.formatting import code_label, format_money
 from relance.ledger.models import Customer
 
 BLOCKED_SHOWN = 20
@@ -188,7 +188,8 @@ def _disputes(customer: Customer, today: date) -> list[Fact]:
                 effect=(
                     "the whole open amount is disputed: the invoice is not chased"
                     if whole
-                    else f"only the disputed part is left out; the rest ({open_amount - dispute.amount:.2f}) "
+                    else "only the disputed part is left out; the rest "
+                    f"({format_money(open_amount - dispute.amount, dispute.invoice.currency, get_language())}) "
                     "is still chased"
                 ),
                 since=dispute.opened_on,
@@ -326,9 +327,9 @@ def _compliance_now(customer: Customer, now: datetime) -> list[Fact]:
         facts.append(
             Fact(
                 kind="compliance",
-                title=f"A reminder by {channel} now would be "
+                title=f"A reminder by {code_label(channel, capital=False)} now would be "
                 + ("deferred" if decision.defer_until else "blocked"),
-                effect=decision.reason,
+                effect="; ".join(result.reason for result in decision.results if not result.allowed),
                 until=decision.defer_until,
                 until_text="" if decision.defer_until else "while the reason lasts",
             )
@@ -345,7 +346,8 @@ def _blocked_messages(customer: Customer) -> list[Fact]:
     return [
         Fact(
             kind="blocked",
-            title=f"{message.channel} message {message.template_key} to {message.recipient} was blocked",
+            title=f"{code_label(message.channel)} message {code_label(message.template_key, capital=False)} "
+            f"to {message.recipient} was blocked",
             effect=message.last_error or "blocked by a compliance rule",
             since=message.updated_at,
             who="the delivery worker's compliance check",

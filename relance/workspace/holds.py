@@ -30,6 +30,8 @@ from relance.compliance.services import HOLD_REASON_MAX
 from relance.core.errors import NotFound, ValidationFailed
 from relance.ledger.models import Customer
 from relance.workspace import explain, hold_selectors, hold_services
+from relance.workspace.forms import HoldForm, service_error
+from relance.workspace.selectors import call_backs_due
 
 PERM_HOLD = hold_selectors.PERM_HOLD
 
@@ -63,6 +65,7 @@ def my_accounts(request: HttpRequest) -> HttpResponse:
             "entities": entities,
             "as_of": today,
             "accounts": accounts,
+            "call_backs": call_backs_due(user=request.user, today=today),
             "owners": hold_selectors.owner_choices(user=request.user) if accounts.scope != "own" else [],
             "owner_id": owner_id,
             "can_hold": user_can(request.user, PERM_HOLD),
@@ -89,20 +92,24 @@ def hold_request(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _customer(request, customer_id)
     if not user_can(request.user, PERM_HOLD, customer):
         raise PermissionDenied(NOT_ALLOWED.format(perm=PERM_HOLD))
-    try:
-        days = hold_services.hold_days_parse(request.POST.get("days"))
-        hold = hold_services.hold_request_create(
-            customer=customer,
-            user=request.user,
-            request=hold_services.HoldRequest(
-                reason=request.POST.get("reason", ""),
-                days=days,
-                on=entity_today(customer=customer, now=timezone.now()),
-            ),
-        )
-    except ValidationFailed as exc:
-        messages.error(request, f"{customer.name}: hold not recorded: {exc.message}.")
-        return _back(request, customer)
+    form = HoldForm(request.POST, reason_max=HOLD_REASON_MAX, days_max=HOLD_DAYS_MAX)
+    if form.is_valid():
+        try:
+            hold = hold_services.hold_request_create(
+                customer=customer,
+                user=request.user,
+                request=hold_services.HoldRequest(
+                    reason=form.cleaned_data["reason"],
+                    days=form.cleaned_data["days"],
+                    on=entity_today(customer=customer, now=timezone.now()),
+                ),
+            )
+        except ValidationFailed as exc:
+            service_error(form, exc)
+    if form.errors:  # shown again on the account's page, as typed, the errors by their fields
+        from relance.workspace.views import customer_page
+
+        return customer_page(request, customer, status=400, hold_form=form)
     messages.success(
         request,
         f"{customer.name}: escalation on hold from {hold.starts_on} to {hold.ends_on} inclusive. "

@@ -10,7 +10,7 @@ former template markup and compares.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from html import escape
 from typing import Any
 
@@ -20,9 +20,11 @@ from django.urls import reverse
 from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 
+from relance.core.formatting import code_label
 from relance.web.templatetags.relance import money
 
 _PLACEHOLDER = 987654321
+CONTACTED_TODAY = ' <span class="status contacted">contacted today</span>'
 
 
 def customer_url_maker() -> Any:
@@ -58,7 +60,7 @@ def _factor_words(name: str, value: Any, currency: str) -> str:
         return f"{value} broken promise{'' if value == 1 else 's'}"
     if name == "days_since_contact":
         return "never contacted" if value is None else f"{value} days since the last contact"
-    return name.replace("_", " ")
+    return code_label(name, capital=False)
 
 
 def factor_reasons(factors: dict[str, Any], currency: str) -> list[tuple[str, Any]]:
@@ -70,12 +72,15 @@ def factor_reasons(factors: dict[str, Any], currency: str) -> list[tuple[str, An
         if isinstance(detail, dict):
             reasons.append((_factor_words(name, detail.get("value"), currency), detail.get("points")))
         else:
-            reasons.append((name.replace("_", " "), detail))
+            reasons.append((code_label(name, capital=False), detail))
     return sorted(reasons, key=lambda reason: -float(reason[1] or 0))
 
 
-def worklist_rows_html(rows: Iterable[Any]) -> SafeString:
-    """The ``<tr>`` of each ``selectors.WorklistRow`` (keyboard row, checkbox, factors)."""
+def worklist_rows_html(
+    rows: Iterable[Any], contacted_today: Collection[int] = (), selected: Collection[int] = ()
+) -> SafeString:
+    """The ``<tr>`` of each ``selectors.WorklistRow`` (keyboard row, checkbox, factors); a
+    "contacted today" marker on the customers in ``contacted_today``."""
     url = customer_url_maker()
     parts = []
     for row in rows:
@@ -88,9 +93,11 @@ def worklist_rows_html(rows: Iterable[Any]) -> SafeString:
         parts.append(
             f'<tr data-href="{link}" tabindex="-1">'
             f'<td><input type="checkbox" name="customer" value="{_text(row.customer_id)}" '
+            f"{'checked ' if row.customer_id in selected else ''}"
             f'aria-label="select {_text(row.customer_name)}"></td>'
             f'<td class="num"><strong>{_text(row.priority)}</strong></td>'
-            f'<td><a href="{link}">{_text(row.customer_name)}</a> <small>{_text(row.customer_ref)}</small></td>'
+            f'<td><a href="{link}">{_text(row.customer_name)}</a> <small>{_text(row.customer_ref)}</small>'
+            f"{CONTACTED_TODAY if row.customer_id in contacted_today else ''}</td>"
             f"<td>{_or_dash(row.collector)}</td>"
             f'<td class="num">{escape(money(row.overdue_amount, row.currency))}</td>'
             f'<td class="num late">{_text(row.max_days_past_due)}</td>'

@@ -16,7 +16,7 @@ from relance.accounts import roles
 from relance.accounts.selectors import customer_scope, customers_visible, user_role
 from relance.accounts.selectors import entity_visible as accounts_entity_visible
 from relance.core.errors import NotFound
-from relance.core.formatting import format_money
+from relance.core.formatting import code_label, format_money, format_phone
 from relance.dunning.models import (
     ContactLog,
     CustomerHold,
@@ -241,6 +241,8 @@ class ContactView:
     phone: str
     preferred_channel: str
     flags: tuple[str, ...]
+    phone_shown: str = ""  # in international format ("+33 6 12 34 56 78")
+    phone_dial: str = ""  # for the tel: link (E.164)
 
 
 def contact_views(*, customer: Customer) -> list[ContactView]:
@@ -255,6 +257,7 @@ def contact_views(*, customer: Customer) -> list[ContactView]:
         for channel in ("email", "sms", "letter", "phone"):
             if getattr(contact, f"opt_out_{channel}"):
                 flags.append(f"opted out of {channel}")
+        shown, dial = format_phone(contact.phone, customer.country)
         result.append(
             ContactView(
                 name=contact.name,
@@ -263,6 +266,8 @@ def contact_views(*, customer: Customer) -> list[ContactView]:
                 phone=contact.phone,
                 preferred_channel=contact.preferred_channel,
                 flags=tuple(flags),
+                phone_shown=shown,
+                phone_dial=dial,
             )
         )
     return result
@@ -643,9 +648,9 @@ def customer_timeline(
             TimelineItem(
                 message.queued_at,
                 "message",
-                f"{message.channel} · {message.template_key}",
+                f"{code_label(message.channel)} · {code_label(message.template_key, capital=False)}",
                 message.subject or message.recipient,
-                message.status,
+                code_label(message.status, capital=False),
             )
         )
     for task in (
@@ -656,8 +661,8 @@ def customer_timeline(
                 task.completed_at or _instant(task.due_on),
                 "call",
                 f"call task due {task.due_on}",
-                " · ".join(filter(None, [task.outcome, task.outcome_note])),
-                task.status,
+                " · ".join(filter(None, [code_label(task.outcome), task.outcome_note])),
+                code_label(task.status, capital=False),
             )
         )
     logs = (
@@ -670,7 +675,7 @@ def customer_timeline(
             TimelineItem(
                 log.created_at if log.on == log.created_at.date() else _instant(log.on),
                 "contact",
-                f"contact by {log.channel}",
+                f"contact by {code_label(log.channel, capital=False)}",
                 log.note,
             )
         )
@@ -695,7 +700,7 @@ def customer_timeline(
                 f"promise to pay {format_money(promise.amount, promise.currency, get_language())} "
                 f"by {promise.promised_date}",
                 promise.note,
-                promise.status,
+                code_label(promise.status, capital=False),
             )
         )
     disputes = (
@@ -708,9 +713,11 @@ def customer_timeline(
             TimelineItem(
                 dispute.created_at,
                 "dispute",
-                f"dispute on {dispute.invoice.external_ref}: {dispute.reason_code}, {dispute.amount:.2f}",
+                f"dispute on {dispute.invoice.external_ref}: {dispute.get_reason_code_display().lower()}, "
+                f"{format_money(dispute.amount, dispute.invoice.currency, get_language())}",
                 dispute.note,
-                dispute.status if not dispute.resolution else f"{dispute.status} ({dispute.resolution})",
+                dispute.get_status_display().lower()
+                + (f" ({dispute.get_resolution_display().lower()})" if dispute.resolution else ""),
                 reverse("workspace:dispute", args=[dispute.pk]),
             )
         )
@@ -722,7 +729,11 @@ def customer_timeline(
     for plan in plans:
         items.append(
             TimelineItem(
-                plan.created_at, "plan", f"payment plan from {plan.starts_on}", plan.note, plan.status
+                plan.created_at,
+                "plan",
+                f"payment plan from {plan.starts_on}",
+                plan.note,
+                code_label(plan.status, capital=False),
             )
         )
     holds = (
@@ -733,7 +744,12 @@ def customer_timeline(
     for hold in holds:
         until = f" to {hold.ends_on}" if hold.ends_on else ""
         items.append(
-            TimelineItem(hold.created_at, "hold", f"{hold.kind} from {hold.starts_on}{until}", hold.reason)
+            TimelineItem(
+                hold.created_at,
+                "hold",
+                f"{hold.get_kind_display()} from {hold.starts_on}{until}",
+                hold.reason,
+            )
         )
     from django.apps import apps
 
@@ -742,14 +758,21 @@ def customer_timeline(
 
         for event in PortalEvent.objects.filter(customer=customer).order_by("-at")[:limit]:
             items.append(
-                TimelineItem(event.at, "portal", f"portal: {event.action}", _detail_text(event.detail))
+                TimelineItem(
+                    event.at,
+                    "portal",
+                    f"portal: {code_label(event.action, capital=False)}",
+                    _detail_text(event.detail),
+                )
             )
     return sorted(items, key=lambda item: item.at, reverse=True)
 
 
 def _detail_text(detail: Any) -> str:
     if isinstance(detail, dict):
-        return ", ".join(f"{key}={value}" for key, value in sorted(detail.items()) if value not in ("", None))
+        return "; ".join(
+            f"{code_label(key)}: {value}" for key, value in sorted(detail.items()) if value not in ("", None)
+        )
     return str(detail or "")
 
 
@@ -1090,3 +1113,49 @@ def search(*, user: Any, query: str, entity: Entity | None = None, limit: int = 
             )
         )
     return hits[: limit * 3]
+
+
+@dataclass(frozen=True)
+class CallBack:
+    """A call the user said they would make ("call back on…"), due today or overdue."""
+
+    task_id: int
+    customer_id: int
+    customer_name: str
+    customer_ref: str
+    due_on: date
+    script: str
+    phone: str
+    days_overdue: int
+
+    @property
+    def state(self) -> str:
+        return "overdue" if self.days_overdue > 0 else "due today"
+
+
+CALL_BACKS_SHOWN = 50
+
+
+def call_backs_due(*, user: Any, today: date, entity: Entity | None = None) -> list[CallBack]:
+    """The open call tasks assigned to ``user`` due by ``today`` (overdue first), on customers
+    they may see: what the worklist and My accounts put first. A task shows from its day on and
+    is done when the next outcome of its customer is logged."""
+    from relance.delivery.models import CallTask, CallTaskStatus
+
+    tasks = CallTask.objects.filter(assigned_to=user, status=CallTaskStatus.OPEN, due_on__lte=today)
+    if entity is not None:
+        tasks = tasks.filter(entity=entity)
+    tasks = customer_scope(user, tasks, customer_field="customer").select_related("customer")
+    return [
+        CallBack(
+            task.pk,
+            task.customer_id,
+            task.customer.name,
+            task.customer.external_ref,
+            task.due_on,
+            task.script,
+            task.phone,
+            (today - task.due_on).days,
+        )
+        for task in tasks.order_by("due_on", "id")[:CALL_BACKS_SHOWN]
+    ]

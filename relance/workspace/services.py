@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from relance.core.errors import ValidationFailed
-from relance.core.formatting import format_money
+from relance.core.formatting import code_label, format_money
 from relance.dunning.models import Dispute
 from relance.ledger.models import Customer
 from relance.workspace.models import CustomerNote, DisputeAssignment, DisputeComment, WorklistSnooze
@@ -216,7 +216,7 @@ def statement_sample(*, customers: Sequence[Customer], as_of: date) -> tuple[Cus
     return None
 
 
-OUTCOMES = ("promise", "dispute", "no_answer", "wrong_number", "call_back")
+OUTCOMES = ("promise", "dispute", "reached", "no_answer", "wrong_number", "call_back")
 OUTCOME_UNKNOWN = "unknown outcome {outcome!r}: expected one of " + ", ".join(OUTCOMES)
 CALL_BACK_DATE_MISSING = "call back on: expected a date from today on"
 
@@ -224,13 +224,17 @@ CALL_BACK_DATE_MISSING = "call back on: expected a date from today on"
 def call_task_complete(
     *, customer: Customer, outcome: str, note: str = "", now: datetime | None = None
 ) -> int:
-    """Close the customer's open call tasks due by today with ``outcome`` (``CallTask`` has no
-    service of its own in ``relance.delivery``). Returns how many were closed."""
+    """Close the customer's open call tasks with ``outcome``: those due by today, and every call
+    back asked for by hand (a task without a message, whatever its day: the next outcome logged
+    is that call). ``CallTask`` has no service of its own in ``relance.delivery``. Returns how
+    many were closed."""
+    from django.db.models import Q
+
     from relance.delivery.models import CallTask, CallTaskStatus
 
     at = now or timezone.now()
-    tasks = CallTask.objects.filter(
-        customer=customer, status=CallTaskStatus.OPEN, due_on__lte=timezone.localdate(at)
+    tasks = CallTask.objects.filter(customer=customer, status=CallTaskStatus.OPEN).filter(
+        Q(due_on__lte=timezone.localdate(at)) | Q(message__isnull=True)
     )
     closed = 0
     for task in tasks.select_for_update():
@@ -241,6 +245,45 @@ def call_task_complete(
         task.save(update_fields=["status", "outcome", "outcome_note", "completed_at", "updated_at"])
         closed += 1
     return closed
+
+
+def call_back_task_create(
+    *, customer: Customer, on: date, at: time | None = None, note: str = "", user: Any = None
+) -> Any:
+    """A dated call task on ``user``'s list: shown on My accounts and the worklist from ``on``
+    (due that day, overdue after), done when the next outcome is logged (``call_task_complete``)."""
+    from relance.delivery.models import CallTask
+    from relance.delivery.services import recipient_for
+
+    contact, phone, _ = recipient_for(customer, "call")
+    when = f"Call back at {at:%H:%M}" if at else "Call back"
+    return CallTask.objects.create(
+        entity_id=customer.entity_id,
+        customer=customer,
+        contact=contact,
+        assigned_to=user if getattr(user, "pk", None) else None,
+        due_on=on,
+        phone=phone[:20],
+        script=" · ".join(filter(None, [when, note])),
+    )
+
+
+def _attempt_record(*, customer: Customer, outcome: str, note: str, user: Any, now: datetime) -> None:
+    """A call in which nobody was reached, kept as a done call task without a message: the
+    compliance rules count it as a call (caps), not as a conversation, and it is no contact for
+    the cadence (``relance.dunning.contacts``)."""
+    from relance.delivery.models import CallTask, CallTaskStatus
+
+    CallTask.objects.create(
+        entity_id=customer.entity_id,
+        customer=customer,
+        assigned_to=user if getattr(user, "pk", None) else None,
+        due_on=timezone.localdate(now),
+        status=CallTaskStatus.DONE,
+        outcome=outcome[:32],
+        outcome_note=note,
+        completed_at=now,
+    )
 
 
 @dataclass(frozen=True)
@@ -254,6 +297,7 @@ class OutcomeInput:
     invoice: Any = None
     reason_code: str = "other"
     call_back_on: date | None = None
+    call_back_at: time | None = None
     note: str = ""
 
 
@@ -261,11 +305,15 @@ class OutcomeInput:
 def customer_outcome_record(*, customer: Customer, data: OutcomeInput, user: Any = None) -> str:
     """Record a call's outcome through the services that own each record; returns a sentence.
 
-    promise → ``promise_add``; dispute → ``dispute_open``; every outcome logs a phone contact
-    (``contact_log``, so the cadence counts the call) and closes the open call tasks due;
-    wrong number marks the called phone invalid; call back on D snoozes the customer on the
-    user's worklist until the day before D.
+    promise → ``promise_add``; dispute → ``dispute_open``; wrong number marks the called phone
+    invalid; call back on D creates a call task due on D for the user (and snoozes the customer
+    on their worklist until the day before). The open call tasks due (and earlier call backs)
+    are closed with the outcome. An outcome in which someone was spoken to
+    (``relance.dunning.contacts.outcome_is_contact``: promise, dispute, reached, call back) logs
+    a phone contact (``contact_log``: the cadence, the last contact and "contacted today" count
+    it); no answer and wrong number are call attempts, not contacts.
     """
+    from relance.dunning.contacts import outcome_is_contact
     from relance.dunning.services import contact_log, dispute_open, promise_add
 
     if data.outcome not in OUTCOMES:
@@ -298,7 +346,10 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, user: Any
             note=data.note,
             user=user,
         )
-        summary = f"Dispute on {data.invoice.external_ref} ({dispute.amount:.2f}) opened."
+        summary = (
+            f"Dispute on {data.invoice.external_ref} "
+            f"({format_money(dispute.amount, data.invoice.currency, get_language())}) opened."
+        )
     elif data.outcome == "wrong_number":
         from relance.delivery.services import contact_mark_invalid, recipient_for
 
@@ -309,22 +360,34 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, user: Any
     elif data.outcome == "call_back":
         if data.call_back_on is None or data.call_back_on < data.on:
             raise ValidationFailed(CALL_BACK_DATE_MISSING)
+        summary = f"Call back on {data.call_back_on}" + (
+            f" at {data.call_back_at:%H:%M}." if data.call_back_at else "."
+        )
+    elif data.outcome == "reached":
+        summary = "Contact logged: reached, no commitment."
+    else:
+        summary = "No answer logged."
+    now = timezone.now()
+    closed = call_task_complete(customer=customer, outcome=data.outcome, note=data.note, now=now)
+    if data.outcome == "call_back" and data.call_back_on is not None:
         if getattr(user, "pk", None) and data.call_back_on > data.on:
             worklist_snooze(
                 user=user, customer=customer, until=data.call_back_on - timedelta(days=1), today=data.on
             )
-        summary = f"Call back on {data.call_back_on}."
-    else:
-        summary = "No answer logged."
-    label = data.outcome.replace("_", " ")
+        call_back_task_create(
+            customer=customer, on=data.call_back_on, at=data.call_back_at, note=data.note, user=user
+        )
+    label = code_label(data.outcome)
     if data.call_back_on:
         label += f" on {data.call_back_on}"
-    contact_log(
-        customer=customer,
-        on=data.on,
-        channel="phone",
-        note=" · ".join(filter(None, [label, data.note])),
-        user=user,
-    )
-    call_task_complete(customer=customer, outcome=data.outcome, note=data.note)
+    if outcome_is_contact(data.outcome):
+        contact_log(
+            customer=customer,
+            on=data.on,
+            channel="phone",
+            note=" · ".join(filter(None, [label, data.note])),
+            user=user,
+        )
+    elif not closed:
+        _attempt_record(customer=customer, outcome=data.outcome, note=data.note, user=user, now=now)
     return summary

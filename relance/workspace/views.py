@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,10 +30,12 @@ from relance.common.converters import row_id_or_none
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import parse_amount
+from relance.core.text import sentence
+from relance.dunning.contacts import last_contact_dates
 from relance.dunning.models import Dispute, DisputeReason, DisputeStatus
 from relance.ledger.models import Customer, Entity
 from relance.portal.selectors import dispute_sla_days
-from relance.workspace import charts, rendering, selectors, services
+from relance.workspace import charts, forms, rendering, selectors, services
 
 PERM_OUTCOME = "dunning.add_contactlog"
 PERM_PROMISE = "dunning.add_promise"
@@ -132,6 +135,14 @@ def _worklist_filters(request: HttpRequest, is_collector: bool) -> selectors.Wor
 @require_GET
 def worklist(request: HttpRequest) -> HttpResponse:
     """Every row of the latest run's worklist, a page at a time, filtered and sorted by column."""
+    return _worklist_page(request)
+
+
+def _worklist_page(
+    request: HttpRequest, *, status: int = 200, bulk_errors: Mapping[str, Any] | None = None
+) -> HttpResponse:
+    """The worklist; after a refused bulk action (400) with the rows still selected, the date
+    typed and each error by its field."""
     from django.core.paginator import Paginator
 
     entity, entities = _entity(request)
@@ -142,6 +153,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(entries, selectors.WORKLIST_PAGE).get_page(request.GET.get("page"))
     rows = [selectors.worklist_row(row) for row in page.object_list]
+    today = _today()
+    last_contacts = last_contact_dates(customer_ids=[row.customer_id for row in rows])
+    contacted_today = {customer_id for customer_id, day in last_contacts.items() if day >= today}
     return render(
         request,
         "workspace/worklist.html",
@@ -152,7 +166,12 @@ def worklist(request: HttpRequest) -> HttpResponse:
             run=run,
             rows=rows,
             page=page,
-            rows_html=rendering.worklist_rows_html(rows),
+            rows_html=rendering.worklist_rows_html(
+                rows, contacted_today=contacted_today, selected=_selected_ids(request)
+            ),
+            bulk_errors=bulk_errors or {},
+            until_typed=request.POST.get("until") if request.method == "POST" else None,
+            call_backs=selectors.call_backs_due(user=request.user, today=today, entity=entity),
             is_collector=is_collector,
             collectors=selectors.collectors_of(entity=entity),
             filters=filters,
@@ -167,7 +186,14 @@ def worklist(request: HttpRequest) -> HttpResponse:
             can_snooze=user_can(request.user, PERM_SNOOZE),
             snooze_default=_today() + timedelta(days=7),
         ),
+        status=status,
     )
+
+
+def _selected_ids(request: HttpRequest) -> set[int]:
+    if request.method != "POST":
+        return set()
+    return {found for value in request.POST.getlist("customer") if (found := row_id_or_none(value))}
 
 
 # the sortable columns of the worklist: (sort key, header, numeric)
@@ -188,12 +214,12 @@ WORKLIST_COLUMNS = [
 def worklist_snooze(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _customer(request, customer_id)
     _require(request, PERM_SNOOZE, customer)
-    until = _date_or_none(request.POST.get("until")) or _today() + timedelta(days=1)
-    try:
-        services.worklist_snooze(user=request.user, customer=customer, until=until, today=_today())
-        messages.success(request, f"{customer.name} snoozed until {until}.")
-    except ValidationFailed as exc:
-        messages.error(request, exc.message)
+    form = forms.SnoozeForm(request.POST, today=_today())
+    if not form.is_valid():
+        return _worklist_page(request, status=400, bulk_errors=form.errors)
+    until = form.cleaned_data["until"] or _today() + timedelta(days=1)
+    services.worklist_snooze(user=request.user, customer=customer, until=until, today=_today())
+    messages.success(request, f"{customer.name} snoozed until {until}.")
     return redirect("workspace:worklist")
 
 
@@ -207,8 +233,9 @@ def worklist_bulk(request: HttpRequest) -> HttpResponse:
     customers = list(customers_visible(request.user, entity=entity).filter(pk__in=ids))
     action = request.POST.get("action", "")
     if not customers:
-        messages.error(request, "Select at least one customer.")
-        return redirect("workspace:worklist")
+        return _worklist_page(
+            request, status=400, bulk_errors={"customer": ["Select at least one customer."]}
+        )
     if action == "assign":
         _require(request, PERM_ASSIGN)
         collector_id = row_id_or_none(request.POST.get("collector"))
@@ -238,12 +265,17 @@ def worklist_bulk(request: HttpRequest) -> HttpResponse:
             messages.warning(request, line)
     elif action == "snooze":
         _require(request, PERM_SNOOZE)
-        until = _date_or_none(request.POST.get("until")) or _today() + timedelta(days=1)
+        form = forms.SnoozeForm(request.POST, today=_today())
+        if not form.is_valid():
+            return _worklist_page(request, status=400, bulk_errors=form.errors)
+        until = form.cleaned_data["until"] or _today() + timedelta(days=1)
         for customer in customers:
             services.worklist_snooze(user=request.user, customer=customer, until=until, today=_today())
         messages.success(request, f"{len(customers)} customer(s) snoozed until {until}.")
     else:
-        messages.error(request, f"Unknown action {action!r}.")
+        return _worklist_page(
+            request, status=400, bulk_errors={"action": ["Choose what to do with the selected customers."]}
+        )
     return redirect("workspace:worklist")
 
 
@@ -286,9 +318,17 @@ def _page_number(request: HttpRequest) -> int:
 @login_required
 @require_GET
 def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
+    return customer_page(request, _customer(request, customer_id))
+
+
+def customer_page(
+    request: HttpRequest, customer: Customer, *, status: int = 200, **forms_shown: Any
+) -> HttpResponse:
+    """The customer 360; after a refused form (``status=400``) with that form bound
+    (``outcome_form``, ``note_form``, ``reassign_form``, ``hold_form``): the values typed and
+    each error by its field."""
     from relance.dunning.selectors import customer_credit_hold, hold_list_in_force
 
-    customer = _customer(request, customer_id)
     entities = entity_list_for_user(request.user)
     _remember_entity(request, customer.entity)
     today = _today()
@@ -341,7 +381,14 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
             collectors=selectors.collectors_of(entity=customer.entity) if can["assign"] else [],
             promise_default=today + timedelta(days=7),
             behaviour_url=reverse("workspace:customer_behaviour", args=[customer.pk]),
+            last_contact=last_contact_dates(customer_ids=[customer.pk]).get(customer.pk),
+            outcome_choices=forms.OUTCOME_CHOICES,
+            outcome_form=forms_shown.get("outcome_form"),
+            note_form=forms_shown.get("note_form"),
+            reassign_form=forms_shown.get("reassign_form"),
+            hold_form=forms_shown.get("hold_form"),
         ),
+        status=status,
     )
 
 
@@ -386,6 +433,7 @@ def customer_behaviour(request: HttpRequest, customer_id: int) -> HttpResponse:
 @require_POST
 @role_permission_required(PERM_OUTCOME)
 def customer_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Record a call's outcome; refused input shows the 360 again with the form as typed (400)."""
     customer = _customer(request, customer_id)
     outcome = request.POST.get("outcome", "")
     _require(request, PERM_OUTCOME, customer)
@@ -393,34 +441,33 @@ def customer_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
         _require(request, PERM_PROMISE, customer)
     if outcome == "dispute":
         _require(request, PERM_DISPUTE, customer)
-    invoice = None
-    invoice_id = row_id_or_none(request.POST.get("invoice"))
-    if invoice_id:
-        invoice = customer.invoices.filter(pk=invoice_id).first()
-        if invoice is None:
-            raise Http404("invoice not found")
-    try:
-        summary = services.customer_outcome_record(
-            customer=customer,
-            data=services.OutcomeInput(
-                outcome=outcome,
-                on=_today(),
-                promised_date=_date_or_none(request.POST.get("promised_date")),
-                amount=_amount_or_none(request.POST.get("amount")),
-                invoice=invoice,
-                reason_code=request.POST.get("reason_code") or "other",
-                call_back_on=_date_or_none(request.POST.get("call_back_on")),
-                note=request.POST.get("note", "").strip(),
-            ),
-            user=request.user,
-        )
-        messages.success(request, summary)
-    except ValidationFailed as exc:
-        messages.error(request, exc.message)
-        return redirect("workspace:customer", customer_id=customer.pk)
-    if request.POST.get("then") == "next":
-        return redirect("workspace:customer_next", customer_id=customer.pk)
-    return redirect("workspace:customer", customer_id=customer.pk)
+    form = forms.OutcomeForm(request.POST, customer=customer, today=_today())
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            summary = services.customer_outcome_record(
+                customer=customer,
+                data=services.OutcomeInput(
+                    outcome=data["outcome"],
+                    on=_today(),
+                    promised_date=data["promised_date"],
+                    amount=data["amount"],
+                    invoice=data["invoice"],
+                    reason_code=data["reason_code"] or "other",
+                    call_back_on=data["call_back_on"],
+                    call_back_at=data["call_back_at"],
+                    note=data["note"].strip(),
+                ),
+                user=request.user,
+            )
+        except ValidationFailed as exc:
+            forms.service_error(form, exc)
+        else:
+            messages.success(request, summary)
+            if request.POST.get("then") == "next":
+                return redirect("workspace:customer_next", customer_id=customer.pk)
+            return redirect("workspace:customer", customer_id=customer.pk)
+    return customer_page(request, customer, status=400, outcome_form=form)
 
 
 @require_POST
@@ -428,12 +475,16 @@ def customer_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
 def customer_note(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = _customer(request, customer_id)
     _require(request, PERM_OUTCOME, customer)
-    try:
-        services.customer_note_add(customer=customer, text=request.POST.get("text", ""), user=request.user)
-        messages.success(request, "Note added.")
-    except ValidationFailed as exc:
-        messages.error(request, exc.message)
-    return redirect("workspace:customer", customer_id=customer.pk)
+    form = forms.NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.customer_note_add(customer=customer, text=form.cleaned_data["text"], user=request.user)
+        except ValidationFailed as exc:
+            forms.service_error(form, exc)
+        else:
+            messages.success(request, "Note added.")
+            return redirect("workspace:customer", customer_id=customer.pk)
+    return customer_page(request, customer, status=400, note_form=form)
 
 
 @require_POST
@@ -451,9 +502,12 @@ def customer_reassign(request: HttpRequest, customer_id: int) -> HttpResponse:
         raise Http404("collector not found")
     try:
         services.customer_collector_assign(customer=customer, collector=collector, by=request.user)
-        messages.success(request, f"Collector: {collector.get_username() if collector else 'nobody'}.")
     except ValidationFailed as exc:
-        messages.error(request, exc.message)
+        form = forms.ReassignForm(request.POST)
+        form.is_valid()
+        form.add_error("collector", sentence(exc.message))
+        return customer_page(request, customer, status=400, reassign_form=form)
+    messages.success(request, f"Collector: {collector.get_username() if collector else 'nobody'}.")
     return redirect("workspace:customer", customer_id=customer.pk)
 
 
@@ -574,7 +628,9 @@ def _dispute(request: HttpRequest, dispute_id: int) -> Dispute:
         raise Http404(selectors.DISPUTE_NOT_FOUND) from None
 
 
-def _dispute_page(request: HttpRequest, dispute: Dispute, template: str, **extra: Any) -> HttpResponse:
+def _dispute_page(
+    request: HttpRequest, dispute: Dispute, template: str, *, status: int = 200, **extra: Any
+) -> HttpResponse:
     from relance.dunning.models import DisputeResolution
 
     entities = entity_list_for_user(request.user)
@@ -592,6 +648,7 @@ def _dispute_page(request: HttpRequest, dispute: Dispute, template: str, **extra
             can_comment=user_can(request.user, PERM_OUTCOME, dispute.customer),
             **extra,
         ),
+        status=status,
     )
 
 
@@ -607,11 +664,15 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
 def dispute_comment(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = _dispute(request, dispute_id)
     _require(request, PERM_OUTCOME, dispute.customer)
-    try:
-        services.dispute_comment_add(dispute=dispute, text=request.POST.get("text", ""), user=request.user)
-    except ValidationFailed as exc:
-        messages.error(request, str(exc))
-    return redirect("workspace:dispute", dispute.pk)
+    form = forms.CommentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.dispute_comment_add(dispute=dispute, text=form.cleaned_data["text"], user=request.user)
+        except ValidationFailed as exc:
+            forms.service_error(form, exc)
+        else:
+            return redirect("workspace:dispute", dispute.pk)
+    return _dispute_page(request, dispute, "workspace/dispute.html", comment_form=form, status=400)
 
 
 @login_required
@@ -625,14 +686,16 @@ def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
 
     dispute = _dispute(request, dispute_id)
     _require(request, PERM_DISPUTE_ASSIGN, dispute)
-    resolution = request.POST.get("resolution", "")
+    form = forms.ResolveForm(request.POST)
     note = request.POST.get("note", "").strip()[:1000]
     if dispute.status != DisputeStatus.OPEN:
         messages.error(request, f"Dispute {dispute.pk} is already resolved.")
         return redirect("workspace:dispute", dispute.pk)
-    if resolution not in DisputeResolution.values:
-        messages.error(request, "Choose how the dispute is resolved.")
-        return _dispute_page(request, dispute, "workspace/dispute.html", note=note)
+    if not form.is_valid():
+        return _dispute_page(
+            request, dispute, "workspace/dispute.html", note=note, resolve_form=form, status=400
+        )
+    resolution = form.cleaned_data["resolution"]
     if request.POST.get("confirm") != "yes":
         return _dispute_page(
             request,
@@ -651,8 +714,10 @@ def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
             user=request.user,
         )
     except ValidationFailed as exc:
-        messages.error(request, str(exc))
-        return redirect("workspace:dispute", dispute.pk)
+        forms.service_error(form, exc)
+        return _dispute_page(
+            request, dispute, "workspace/dispute.html", note=note, resolve_form=form, status=400
+        )
     messages.success(
         request,
         f"Dispute {dispute.pk} resolved: {DisputeResolution(resolution).label}. The customer is told.",

@@ -32,7 +32,7 @@ def test_customer_page_shows_everything(ws, client_for):
     assert "<svg" in html and "INV-L0: paid" in html  # the paid invoice in the payment history chart
     timeline = html.split("Timeline")[1]
     assert "Spoke to AP, invoice approved" in timeline and "promise to pay €100.00" in timeline
-    assert "Next steps of the policy" in html and "standard" in html
+    assert "Next steps of the policy" in html and "Standard" in html
 
 
 def test_next_steps_follow_the_policy_offsets(ws):
@@ -67,17 +67,19 @@ def test_promise_in_two_clicks_then_next(ws, client_for):
     promise = Promise.objects.get(customer=ws.late)
     assert (promise.promised_date, promise.amount, promise.created_by) == (promised, Decimal("1000"), ws.ana)
     log = ContactLog.objects.get(customer=ws.late)
-    assert (log.channel, log.on, log.note) == ("phone", ws.today, "promise")
+    assert (log.channel, log.on, log.note) == ("phone", ws.today, "Promise")
 
 
 def test_promise_in_the_past_is_refused_and_nothing_is_recorded(ws, client_for):
     response = client_for(ws.ana).post(
         reverse("workspace:customer_outcome", args=[ws.late.pk]),
-        {"outcome": "promise", "promised_date": (ws.today - timedelta(days=1)).isoformat()},
-        follow=True,
+        {"outcome": "promise", "promised_date": (ws.today - timedelta(days=1)).isoformat(), "note": "typed"},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert not Promise.objects.exists() and not ContactLog.objects.exists()
+    html = response.content.decode()
+    assert "Enter a promised date from today on." in html
+    assert f'value="{(ws.today - timedelta(days=1)).isoformat()}"' in html and 'value="typed"' in html
 
 
 def test_dispute_outcome_opens_a_dispute(ws, client_for):
@@ -94,8 +96,12 @@ def test_wrong_number_marks_the_phone_invalid(ws, client_for):
     client_for(ws.ana).post(
         reverse("workspace:customer_outcome", args=[ws.late.pk]), {"outcome": "wrong_number"}
     )
+    from relance.delivery.models import CallTask
+
     assert Contact.objects.get(customer=ws.late).phone_status == "invalid"
-    assert ContactLog.objects.get().note == "wrong number"
+    assert not ContactLog.objects.exists()  # an attempt: nobody was spoken to, not a contact
+    attempt = CallTask.objects.get(customer=ws.late)
+    assert (attempt.status, attempt.outcome, attempt.message) == ("done", "wrong_number", None)
 
 
 def test_call_back_snoozes_until_the_day_before(ws, client_for):
@@ -109,7 +115,7 @@ def test_call_back_snoozes_until_the_day_before(ws, client_for):
     refs = lambda day: [r.customer_ref for r in worklist_for_user(user=ws.ana, entity=ws.acme, today=day)[1]]  # noqa: E731
     assert "C-LATE" not in refs(ws.today + timedelta(days=2))
     assert "C-LATE" in refs(call_back)
-    assert ContactLog.objects.get().note == f"call back on {call_back}"
+    assert ContactLog.objects.get().note == f"Call back on {call_back}"
 
 
 def test_outcome_closes_open_call_tasks(ws, client_for):

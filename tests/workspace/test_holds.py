@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from relance.audit.models import AuditEvent
 from relance.compliance.links import HOLD_DAYS_MAX
-from relance.compliance.services import HOLD_REASON_MAX, HOLD_REASON_REQUIRED
+from relance.compliance.services import HOLD_REASON_MAX
 from relance.dunning.models import CustomerHold, DunningAction, Suppression
 from relance.workspace.hold_services import HOLD_AUDIT_ACTION
 from tests.workspace.conftest import PASSWORD, _invoice
@@ -105,21 +105,37 @@ def test_a_collector_and_a_credit_manager_may_hold_with_their_role_in_the_reason
 
 
 @pytest.mark.parametrize(
-    "data,message",
+    "data,field,message",
     [
-        ({"reason": "   ", "days": "7"}, HOLD_REASON_REQUIRED),
-        ({"reason": "x" * (HOLD_REASON_MAX + 1), "days": "7"}, "at most"),
-        ({"reason": "ok", "days": "0"}, f"1 to {HOLD_DAYS_MAX} days"),
-        ({"reason": "ok", "days": str(HOLD_DAYS_MAX + 1)}, f"1 to {HOLD_DAYS_MAX} days"),
-        ({"reason": "ok", "days": "lots"}, "whole number"),
+        (
+            {"reason": "   ", "days": "7"},
+            "reason",
+            "Say why you are on it (the reason is shown to the collectors).",
+        ),
+        (
+            {"reason": "x" * (HOLD_REASON_MAX + 1), "days": "7"},
+            "reason",
+            f"Keep the reason under {HOLD_REASON_MAX} characters.",
+        ),
+        ({"reason": "ok", "days": "0"}, "days", f"Enter between 1 and {HOLD_DAYS_MAX} days."),
+        (
+            {"reason": "ok", "days": str(HOLD_DAYS_MAX + 1)},
+            "days",
+            f"Enter between 1 and {HOLD_DAYS_MAX} days.",
+        ),
+        ({"reason": "ok", "days": "lots"}, "days", "Enter the days as a whole number."),
     ],
 )
-def test_a_refused_request_writes_nothing_and_says_why(ws, sales, client_for, data, message):
+def test_a_refused_request_writes_nothing_and_says_why(ws, sales, client_for, data, field, message):
+    """The account's page again (400), with what was typed and the error by its field."""
     sam, _, _ = sales
     client = client_for(sam)
-    response = client.post(reverse("workspace:customer_hold", args=[ws.late.pk]), data, follow=True)
-    assert response.status_code == 200
-    assert message in response.content.decode()
+    response = client.post(reverse("workspace:customer_hold", args=[ws.late.pk]), data)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f'<span class="field-error" id="hold-error-{field}">{message}</span>' in html
+    typed = data[field].strip()
+    assert f'value="{typed}"' in html
     assert (
         not CustomerHold.objects.exists() and not AuditEvent.objects.filter(action=HOLD_AUDIT_ACTION).exists()
     )

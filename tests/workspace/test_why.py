@@ -105,7 +105,7 @@ def test_disputes_promises_credit_hold_opt_outs_and_blocked_messages(ws, support
     page = _why(client_for(support), ws.late)
     (dispute,) = _section(page, "disputes").facts
     assert "INV-L1: €200.00 disputed (Quantity)" in dispute.title
-    assert "rest (4000.00) is still chased" in dispute.effect and dispute.who == "ana@acme.test"
+    assert "rest (€4,000.00) is still chased" in dispute.effect and dispute.who == "ana@acme.test"
     (promise,) = _section(page, "promises").facts
     assert promise.until == ws.today + timedelta(days=5 + 3)  # the standard policy's grace: 3 days
     (credit,) = _section(page, "credit_hold").facts
@@ -115,7 +115,7 @@ def test_disputes_promises_credit_hold_opt_outs_and_blocked_messages(ws, support
     assert opt_out.detail == "STOP from +33612345678"
     (blocked,) = _section(page, "blocked").facts
     assert blocked.effect == "hold: Hold (no dunning): legal review"
-    sms_now = [f for f in _section(page, "compliance").facts if "by sms" in f.title]
+    sms_now = [f for f in _section(page, "compliance").facts if "by SMS" in f.title]
     assert sms_now and "opt" in sms_now[0].effect.lower()
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.utils.translation import get_language
 
-from relance.core.formatting import format_money
+from relance.core.formatting import code_label, format_money
 
 register = template.Library()
 
@@ -21,3 +21,9 @@ def money(amount: object, currency: str) -> str:
         return format_money(Decimal(str(amount)), currency, get_language())
     except (InvalidOperation, ValueError, TypeError):
         return str(amount)
+
+
+@register.filter
+def label(value: object) -> str:
+    """A code in words for the customer (``relance.core.formatting.code_label``, the one home)."""
+    return code_label(value)

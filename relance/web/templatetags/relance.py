@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
-from relance.core.formatting import format_money
+from relance.core.formatting import code_label, format_money
 
 register = template.Library()
 
@@ -48,3 +48,15 @@ def brand_stylesheet(entity: object) -> SafeString:
         str(getattr(entity, "primary_colour", "")), str(getattr(entity, "accent_colour", ""))
     )
     return format_html('<link rel="stylesheet" href="{}">', url)
+
+
+@register.filter
+def label(value: object) -> str:
+    """``{{ code|label }}``: a code in words, capitalised (``at_risk`` → "At risk"; ``code_label``)."""
+    return code_label(value)
+
+
+@register.filter
+def words(value: object) -> str:
+    """``{{ code|words }}``: a code in words for the middle of a sentence (``email`` → "e-mail")."""
+    return code_label(value, capital=False)

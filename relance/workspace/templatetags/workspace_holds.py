@@ -31,4 +31,10 @@ def hold_panel(context: template.Context, customer: Any) -> dict[str, Any]:
         "csrf_token": context.get("csrf_token"),
         "back": request.get_full_path() if request is not None else "",
         "panel": True,
+        "hold_form": _bound_for(context.get("hold_form"), customer),
     }
+
+
+def _bound_for(form: Any, customer: Any) -> Any:
+    """The refused hold form of this customer's request (the values typed, the errors), if any."""
+    return form if form is not None and getattr(form, "is_bound", False) else None

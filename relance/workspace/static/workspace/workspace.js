@@ -66,6 +66,15 @@
   document.querySelectorAll(".ws-tabs button").forEach(function (button) {
     button.addEventListener("click", function () { chooseOutcome(button.dataset.outcome); });
   });
+  /* A refused outcome comes back shown, with what was typed: open its tab, select the invoice
+     chosen (the options are written by the server), and focus the first field in error. */
+  if (form && !form.hidden && form.elements.outcome.value) {
+    var invoice = form.elements.invoice;
+    if (invoice && invoice.dataset.selected) invoice.value = invoice.dataset.selected;
+    chooseOutcome(form.elements.outcome.value);
+    var invalid = form.querySelector("[aria-invalid=true]");
+    if (invalid) invalid.focus();
+  }
 
   /* Behaviour evidence, loaded after the page (the engine computes it). */
   var behaviour = document.getElementById("behaviour");
@@ -175,7 +184,7 @@
     }
     var next = document.getElementById("next-customer");
     if (key === "n" && next) { window.location = next.href; return; }
-    var shortcuts = { p: "promise", d: "dispute", a: "no_answer", w: "wrong_number", c: "call_back" };
+    var shortcuts = { p: "promise", d: "dispute", r: "reached", a: "no_answer", w: "wrong_number", c: "call_back" };
     if (form && shortcuts[key]) {
       var tab = document.querySelector('.ws-tabs button[data-outcome="' + shortcuts[key] + '"]');
       if (tab) { event.preventDefault(); chooseOutcome(shortcuts[key]); }
