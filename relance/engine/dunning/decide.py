@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -41,7 +42,7 @@ import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
 from relance.core.errors import ValidationFailed
-from relance.core.promises import BROKEN, OPEN, PaidByCutoff, PromiseTerms, promise_state
+from relance.core.promises import ACTIVE, BROKEN, OPEN, PaidByCutoff, PromiseTerms, promise_state
 from relance.engine.backends import _sqlite_insert, is_spark
 from relance.engine.dunning.contract import (
     DECISION_COLUMNS,
@@ -739,19 +740,69 @@ def _decide(
     backend: BaseBackend | None,
     run_at: datetime,
 ) -> Decisions:
-    frame = invoice_frame(tables, used, as_of, base=base)
+    """The per-customer rules over the candidates, in order; each suppression lands in ``out``."""
     promises = _promise_states(tables, policies, base, as_of, backend)
-    broken = promises[promises.state == "broken"]
-    history = _history(tables, policies, as_of, backend)
+    history = _history(tables, policies, as_of, backend).set_index("customer_id")
+    resend_customers = _broken_promise_resends(promises, history)
+    candidates = _candidates(tables, used, base, as_of, resend_customers, backend)
+    out = _Suppressed()
 
-    # Broken promises resume at the reached step: re-send it once, unless a contact happened
-    # after the promise ended.
-    resend_customers: list[int] = []
-    if not broken.empty:
-        last = broken.groupby("customer_id")["end_day"].max()
-        contacted = history.set_index("customer_id")["last_contact"].reindex(last.index)
-        resend = last[contacted.isna() | (contacted <= last)]
-        resend_customers = [int(value) for value in resend.index]
+    keep = np.ones(len(candidates), dtype=bool)  # one mask, one copy at the end (see _stop_held)
+    keep = _stop_held(candidates, tables, as_of, backend, keep, out)
+    plans = _active_plans(tables, as_of, backend)
+    keep = _stop_on_plan(candidates, plans, keep, out)
+    keep = _pause_for_promises(candidates, promises, keep, out)
+    keep = _skip_disputed(candidates, keep, out)
+    candidates = _skip_small_balances(candidates[keep], policies, out)
+
+    decisions, candidates = _group(candidates, policies)
+    is_contact = (decisions.kind != "internal").to_numpy()
+    blocked = _defer_non_business_days(decisions, candidates, policies, run_at, is_contact, out)
+    blocked = _choose_channels(decisions, candidates, is_contact, blocked, out)
+    cadence = _cadence_of(decisions, policies, history)
+    blocked = _hold_for_cadence(decisions, candidates, cadence, as_of, is_contact, blocked, out)
+    blocked = _cap_contacts(decisions, candidates, policies, cadence, is_contact, blocked, out)
+    candidates = candidates[candidates.group_no.isin(decisions.group_no.to_numpy()[~blocked])]
+    decisions = decisions[~blocked]
+
+    installment_rows, entity_of = _installment_reminders(tables, policies, plans, as_of, run_at, backend, out)
+    result = _assemble(decisions, candidates, installment_rows, entity_of, as_of)
+    worklist = _worklist(tables, policies, base, promises, history, as_of, backend, out)
+    return Decisions(
+        as_of=as_of,
+        decisions=result[0],
+        invoice_steps=result[1],
+        suppressed=out.table(),
+        worklist=worklist,
+    )
+
+
+# --------------------------------------------------------------------------- the rules of _decide
+
+
+def _broken_promise_resends(promises: pd.DataFrame, history: pd.DataFrame) -> list[int]:
+    """Customers whose promise broke: the reached step is re-sent once, unless a contact
+    happened after the (latest broken) promise ended. ``history``: ``_history`` by customer."""
+    broken = promises[promises.state == BROKEN]
+    if broken.empty:
+        return []
+    last = broken.groupby("customer_id")["end_day"].max()
+    contacted = history["last_contact"].reindex(last.index)
+    resend = last[contacted.isna() | (contacted <= last)]
+    return [int(value) for value in resend.index]
+
+
+def _candidates(
+    tables: DunningTables,
+    used: Mapping[str, Policy],
+    base: ir.Table,
+    as_of: date,
+    resend_customers: list[int],
+    backend: BaseBackend | None,
+) -> pd.DataFrame:
+    """The invoices with a step newly due (or re-sent after a broken promise), with the customer's
+    channel mask and calendar: the only rows that leave the database."""
+    frame = invoice_frame(tables, used, as_of, base=base)
     wanted = frame.due_index > frame.reached_index
     if resend_customers:
         wanted = wanted | (frame.customer_id.isin(resend_customers) & (frame.reached_index >= 0))
@@ -773,36 +824,63 @@ def _decide(
         candidates["timezone"] = None
         candidates["country"] = None
     candidates["channel_mask"] = candidates.channel_mask.fillna(0).astype("int64")
-
-    out = _Suppressed()
     candidates["broken_promise"] = candidates.customer_id.isin(resend_customers)
     candidates["step_index"] = np.maximum(candidates.due_index, candidates.reached_index)
+    return candidates
 
-    # Customer-wide stops: holds, legal, do-not-contact; then plans; then active promises.
+
+def _stop_held(
+    candidates: pd.DataFrame,
+    tables: DunningTables,
+    as_of: date,
+    backend: BaseBackend | None,
+    keep: np.ndarray,
+    out: _Suppressed,
+) -> np.ndarray:
+    """Customer-wide stops first: hold, legal, do-not-contact (in that order of reasons).
+
+    The rules before grouping narrow one mask: each filter of the (first-run: 0.5M-row) frame
+    would copy it.
+    """
     holds = _fetch(
         _active(tables.holds, "starts_on", "ends_on", as_of).select("customer_id", "kind"), backend
     )
-    # One mask, one copy at the end: each filter of the (first-run: 0.5M-row) frame copies it.
-    keep = np.ones(len(candidates), dtype=bool)
     customer_of = candidates.customer_id
     for kind in HOLD_KINDS:
         stopped = keep & customer_of.isin(holds.customer_id[holds.kind == kind]).to_numpy()
         if stopped.any():
             out.customers(candidates[stopped], kind, REASON_CODES[kind])
-            keep &= ~stopped
+            keep = keep & ~stopped
+    return keep
+
+
+def _active_plans(tables: DunningTables, as_of: date, backend: BaseBackend | None) -> pd.DataFrame:
     plans_table = tables.plans
-    plans = _fetch(
+    return _fetch(
         plans_table.filter(plans_table.status == "active", plans_table.starts_on <= as_of).select(
             "plan_id", "customer_id", "currency"
         ),
         backend,
     )
-    on_plan = keep & customer_of.isin(plans.customer_id).to_numpy()
+
+
+def _stop_on_plan(
+    candidates: pd.DataFrame, plans: pd.DataFrame, keep: np.ndarray, out: _Suppressed
+) -> np.ndarray:
+    """An active payment plan replaces dunning (its installments are reminded instead)."""
+    on_plan = keep & candidates.customer_id.isin(plans.customer_id).to_numpy()
     if on_plan.any():
         out.customers(candidates[on_plan], "payment_plan", REASON_CODES["payment_plan"])
-        keep &= ~on_plan
-    active = promises[promises.state == "active"]
-    paused = keep & customer_of.isin(active.customer_id).to_numpy()
+        keep = keep & ~on_plan
+    return keep
+
+
+def _pause_for_promises(
+    candidates: pd.DataFrame, promises: pd.DataFrame, keep: np.ndarray, out: _Suppressed
+) -> np.ndarray:
+    """An active promise pauses the customer's dunning until its end (promised date plus grace)."""
+    active = promises[promises.state == ACTIVE]
+    paused = keep & candidates.customer_id.isin(active.customer_id).to_numpy()
     if paused.any():
         until = active.groupby("customer_id")["end_day"].max()
         who = candidates[paused].drop_duplicates("customer_id")
@@ -810,14 +888,23 @@ def _decide(
             f"paused until {_date(until[c]).isoformat()} (promised date plus grace)" for c in who.customer_id
         ]
         out.customers(who, "promise_active", details)
-        keep &= ~paused
+        keep = keep & ~paused
+    return keep
 
-    # Fully disputed invoices, then small balances.
+
+def _skip_disputed(candidates: pd.DataFrame, keep: np.ndarray, out: _Suppressed) -> np.ndarray:
+    """An invoice whose whole open amount is disputed is not chased."""
     disputed = keep & (candidates.chaseable_units <= 0).to_numpy()
     if disputed.any():
         out.invoices(candidates[disputed], "disputed", "the open amount is disputed in full")
-        keep &= ~disputed
-    candidates = candidates[keep]
+        keep = keep & ~disputed
+    return keep
+
+
+def _skip_small_balances(
+    candidates: pd.DataFrame, policies: Mapping[str, Policy], out: _Suppressed
+) -> pd.DataFrame:
+    """A customer whose chaseable total (per currency) is below the policy's threshold is not chased."""
     threshold = candidates.policy_key.map(
         {key: _units(p.cadence.small_balance) for key, p in policies.items()}
     ).astype("int64")
@@ -834,9 +921,13 @@ def _decide(
             )
         ]
         out.customers(who, "small_balance", details)
-    candidates = candidates[~small]
+    return candidates[~small]
 
-    # Steps: each invoice's own step; the group takes the most advanced one.
+
+def _group(candidates: pd.DataFrame, policies: Mapping[str, Policy]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One decision per customer, currency and kind (internal actions apart, by action): each
+    invoice at its own step, the group at the most advanced one. Returns the decisions and the
+    candidates with their ``group_no``."""
     steps = _steps_table(policies)
     candidates = candidates.merge(steps, on=["policy_key", "step_index"], how="left")
     candidates["group_action"] = np.where(candidates.kind == "internal", candidates.action, "")
@@ -865,11 +956,20 @@ def _decide(
     )
     decisions["group_no"] = np.arange(len(decisions))
     candidates = candidates.merge(decisions[[*group_keys, "group_no"]], on=group_keys, how="left")
+    return decisions, candidates
 
-    # Business days: no contact on a day that is not one for the customer (where they are, on
-    # the day it would be delivered). Nothing is recorded, so the next business day's run
-    # decides again (the catch-up rule sends the most advanced step then due).
-    is_contact = (decisions.kind != "internal").to_numpy()
+
+def _defer_non_business_days(
+    decisions: pd.DataFrame,
+    candidates: pd.DataFrame,
+    policies: Mapping[str, Policy],
+    run_at: datetime,
+    is_contact: np.ndarray,
+    out: _Suppressed,
+) -> np.ndarray:
+    """No contact on a day that is not a business day for the customer (where they are, on the
+    day it would be delivered). Nothing is recorded, so the next business day's run decides
+    again (the catch-up rule sends the most advanced step then due). Returns the blocked mask."""
     blocked = np.zeros(len(decisions), dtype=bool)
     if _uses_calendar(policies) and is_contact.any():
         off = _non_business(decisions, policies, run_at)
@@ -879,11 +979,20 @@ def _decide(
                 candidates, decisions.group_no.to_numpy()[deferred], "non_business_day", list(off[deferred])
             )
             blocked |= deferred
+    return blocked
 
-    # Channels: the first of the step's channels the customer can be reached on.
+
+def _choose_channels(
+    decisions: pd.DataFrame,
+    candidates: pd.DataFrame,
+    is_contact: np.ndarray,
+    blocked: np.ndarray,
+    out: _Suppressed,
+) -> np.ndarray:
+    """The first of the step's channels the customer can be reached on (``channel``, and
+    ``fallback`` when it is not the first); none of them: ``no_channel``."""
     channel = np.full(len(decisions), None, dtype=object)
     fallback = np.zeros(len(decisions), dtype=bool)
-    customer_ids = decisions.customer_id.to_numpy(np.int64)
     masks_of = decisions.channel_mask.to_numpy(np.int64)
     options_of = decisions.channels.map(",".join).to_numpy(dtype=object)
     for joined_options in set(options_of[is_contact].tolist()):
@@ -903,13 +1012,26 @@ def _decide(
             "no_channel",
             [f"none of {', '.join(c)} available" for c in rows.channels],
         )
-        blocked |= no_channel
+        blocked = blocked | no_channel
+    return blocked
 
-    # Cadence: minimum days since the last contact (phases: since the last overdue contact).
-    as_of_day = _epoch_day(as_of)
-    history = history.set_index("customer_id")
-    last = history["last_contact"].reindex(customer_ids).to_numpy(np.float64)
-    last_overdue = history["last_overdue_contact"].reindex(customer_ids).to_numpy(np.float64)
+
+@dataclass(frozen=True)
+class _Cadence:
+    """Per decision: the policy's cadence figures and the customer's contact history."""
+
+    last: np.ndarray  # epoch day of the last contact (NaN: none)
+    last_overdue: np.ndarray  # … of the last overdue contact
+    min_days: np.ndarray
+    phase_gap: np.ndarray  # days between overdue contacts at the decision's days past due
+    max_contacts: np.ndarray  # −1: no cap
+    made: np.ndarray  # contacts in the policy's window
+
+
+def _cadence_of(decisions: pd.DataFrame, policies: Mapping[str, Policy], history: pd.DataFrame) -> _Cadence:
+    """``history``: ``_history`` by customer."""
+    customer_ids = decisions.customer_id.to_numpy(np.int64)
+    by_customer = history
     dpd = decisions.max_days_past_due.to_numpy(np.int64)
     policy_keys = decisions.policy_key.to_numpy(dtype=object)
     min_days = np.zeros(len(decisions), dtype=np.int64)
@@ -931,8 +1053,36 @@ def _decide(
         if cadence.max_contacts is not None:
             max_contacts[mine] = cadence.max_contacts
             column = f"contacts_{cadence.window_days}"
-            if column in history:
-                made[mine] = history[column].reindex(customer_ids[mine]).fillna(0).to_numpy(np.int64)
+            if column in by_customer:
+                made[mine] = by_customer[column].reindex(customer_ids[mine]).fillna(0).to_numpy(np.int64)
+    return _Cadence(
+        last=by_customer["last_contact"].reindex(customer_ids).to_numpy(np.float64),
+        last_overdue=by_customer["last_overdue_contact"].reindex(customer_ids).to_numpy(np.float64),
+        min_days=min_days,
+        phase_gap=phase_gap,
+        max_contacts=max_contacts,
+        made=made,
+    )
+
+
+def _hold_for_cadence(
+    decisions: pd.DataFrame,
+    candidates: pd.DataFrame,
+    cadence: _Cadence,
+    as_of: date,
+    is_contact: np.ndarray,
+    blocked: np.ndarray,
+    out: _Suppressed,
+) -> np.ndarray:
+    """Minimum days since the last contact (phases: since the last overdue contact)."""
+    last, last_overdue, min_days, phase_gap = (
+        cadence.last,
+        cadence.last_overdue,
+        cadence.min_days,
+        cadence.phase_gap,
+    )
+    dpd = decisions.max_days_past_due.to_numpy(np.int64)
+    as_of_day = _epoch_day(as_of)
     since_any = as_of_day - last
     since_overdue = as_of_day - last_overdue
     too_soon = is_contact & ~blocked & ~np.isnan(last) & (since_any < min_days)
@@ -961,34 +1111,58 @@ def _decide(
                 )
             details.append("; ".join(parts))
         out.groups(candidates, decisions.group_no.to_numpy()[positions], "cadence", details)
-        blocked |= cadence_blocked
+        blocked = blocked | cadence_blocked
+    return blocked
 
-    # Contact cap over the rolling window: overdue messages before upcoming ones.
+
+def _cap_contacts(
+    decisions: pd.DataFrame,
+    candidates: pd.DataFrame,
+    policies: Mapping[str, Policy],
+    cadence: _Cadence,
+    is_contact: np.ndarray,
+    blocked: np.ndarray,
+    out: _Suppressed,
+) -> np.ndarray:
+    """The cap of contacts over the policy's rolling window: overdue messages before upcoming ones."""
+    max_contacts, made = cadence.max_contacts, cadence.made
     capped = is_contact & ~blocked & (max_contacts >= 0)
-    if capped.any():
-        positions = np.flatnonzero(capped)
-        order = pd.DataFrame(
-            {
-                "customer_id": customer_ids[positions],
-                "upcoming": (decisions.kind.to_numpy()[positions] == "upcoming"),
-                "position": positions,
-            }
-        ).sort_values(["customer_id", "upcoming"])
-        rank = order.groupby("customer_id").cumcount().to_numpy()
-        over = order.position.to_numpy()[rank >= (max_contacts - made)[order.position.to_numpy()]]
-        if len(over):
-            details = [
-                f"{made[p]} contacts in the last {policies[policy_keys[p]].cadence.window_days} days "
-                f"(cap {max_contacts[p]})"
-                for p in over.tolist()
-            ]
-            out.groups(candidates, decisions.group_no.to_numpy()[over], "contact_cap", details)
-            blocked[over] = True
+    if not capped.any():
+        return blocked
+    customer_ids = decisions.customer_id.to_numpy(np.int64)
+    policy_keys = decisions.policy_key.to_numpy(dtype=object)
+    positions = np.flatnonzero(capped)
+    order = pd.DataFrame(
+        {
+            "customer_id": customer_ids[positions],
+            "upcoming": (decisions.kind.to_numpy()[positions] == "upcoming"),
+            "position": positions,
+        }
+    ).sort_values(["customer_id", "upcoming"])
+    rank = order.groupby("customer_id").cumcount().to_numpy()
+    over = order.position.to_numpy()[rank >= (max_contacts - made)[order.position.to_numpy()]]
+    if len(over):
+        details = [
+            f"{made[p]} contacts in the last {policies[policy_keys[p]].cadence.window_days} days "
+            f"(cap {max_contacts[p]})"
+            for p in over.tolist()
+        ]
+        out.groups(candidates, decisions.group_no.to_numpy()[over], "contact_cap", details)
+        blocked = blocked.copy()
+        blocked[over] = True
+    return blocked
 
-    kept_groups = decisions.group_no.to_numpy()[~blocked]
-    candidates = candidates[candidates.group_no.isin(kept_groups)]
-    decisions = decisions[~blocked]
 
+def _installment_reminders(
+    tables: DunningTables,
+    policies: Mapping[str, Policy],
+    plans: pd.DataFrame,
+    as_of: date,
+    run_at: datetime,
+    backend: BaseBackend | None,
+    out: _Suppressed,
+) -> tuple[pd.DataFrame | None, pd.Series]:
+    """The active plans' installment reminders (on business days too), and each plan customer's entity."""
     installment_rows = None if plans.empty else _installments(tables, policies, as_of, backend)
     if installment_rows is not None and _uses_calendar(policies):
         installment_rows = _defer_installments(installment_rows, tables, policies, run_at, backend, out)
@@ -1001,15 +1175,7 @@ def _decide(
             ),
             backend,
         ).set_index("customer_id")["entity_id"]
-    result = _assemble(decisions, candidates, installment_rows, entity_of, as_of)
-    worklist = _worklist(tables, policies, base, promises, history, as_of, backend, out)
-    return Decisions(
-        as_of=as_of,
-        decisions=result[0],
-        invoice_steps=result[1],
-        suppressed=out.table(),
-        worklist=worklist,
-    )
+    return installment_rows, entity_of
 
 
 # --------------------------------------------------------------------------- business days
