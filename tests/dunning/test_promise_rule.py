@@ -22,6 +22,9 @@ PROMISED = "2026-04-20"  # the standard policy's grace is 3 days: the promise en
 
 @pytest.fixture
 def ledger(scenario):
+    # Parsed cadences are cached per (entity id, policy key, version) for the process; another
+    # test's policy at the same ids would otherwise leak its grace days in.
+    selectors._CADENCE_CACHE.clear()
     scenario.customer("C1")
     scenario.invoice("C1", "F1", "1000.00", due="2026-03-31")
     scenario.invoice("C1", "F2", "500.00", due="2026-03-31")
