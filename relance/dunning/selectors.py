@@ -6,16 +6,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from time import monotonic
 from typing import Any
 
 import yaml
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.formatting import format_money
+from relance.core.promises import ACTIVE, PaidByCutoff, PromiseTerms, promise_state
+from relance.core.promises import OPEN as PROMISE_OPEN
 from relance.dunning.models import (
     HANDOFF_OPEN,
     CreditHold,
@@ -38,9 +40,11 @@ from relance.dunning.models import (
 )
 from relance.engine.dunning.policy import Policy as EnginePolicy
 from relance.engine.dunning.policy import policy_from_dict
-from relance.ledger.models import Customer, Entity
+from relance.ledger.models import Customer, Entity, Payment
+from relance.ledger.selectors import invoice_list_with_open
 
 POLICY_NOT_FOUND = "no policy {key!r} in entity {entity} (known: {known})"
+STORED = Decimal("0.0001")  # the four places money is stored with (SQLite sums come back unscaled)
 NO_RUN_YET = "entity {entity} has no dunning run yet: run `relance run --as-of DATE` first"
 
 
@@ -685,10 +689,45 @@ def policy_cadence(*, entity_id: int, key: str | None) -> Any:
     return _CADENCE_CACHE[cache_key]
 
 
-def promise_pausing(*, customer: Customer, on: date) -> Promise | None:
-    """An open promise whose date plus the policy's grace is not past: dunning waits for it."""
+def promise_grace_days(*, customer: Customer) -> int:
+    """The grace days of the customer's policy (0 without a valid one): how long a promise runs past its date."""
     cadence = policy_cadence(entity_id=customer.entity_id, key=customer_policy_key(customer=customer))
-    grace = cadence.promise_grace_days if cadence is not None else 0
+    return int(cadence.promise_grace_days) if cadence is not None else 0
+
+
+def promise_paid_by(*, promise: Promise, cutoff: date) -> PaidByCutoff:
+    """What was paid for ``promise`` by ``cutoff``, as the promise rule counts it (dated allocations
+    for its invoices; for an amount-only promise the customer's payments from the day it was made)."""
+    invoice_ids = [invoice.pk for invoice in promise.invoices.all()]
+    still_open = 0
+    paid = Decimal(0)
+    if invoice_ids:
+        rows = invoice_list_with_open(entity=promise.entity, as_of=cutoff).filter(pk__in=invoice_ids)
+        still_open = sum(1 for row in rows if Decimal(row.open_amount).quantize(STORED) > 0)
+    else:
+        paid = Payment.objects.filter(
+            customer_id=promise.customer_id, date__gte=promise.created_on, date__lte=cutoff
+        ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+    return PaidByCutoff(
+        linked_invoices=len(invoice_ids),
+        still_open=still_open,
+        paid=Decimal(paid).quantize(STORED),
+        amount=promise.amount,
+    )
+
+
+def promise_state_on(*, promise: Promise, as_of: date, grace_days: int) -> str:
+    """The promise's state on ``as_of`` (active, kept, broken…) by the one promise rule."""
+    terms = PromiseTerms(promised_date=promise.promised_date, grace_days=grace_days)
+    paid = None
+    if promise.status == PROMISE_OPEN:
+        paid = promise_paid_by(promise=promise, cutoff=terms.cutoff(as_of))
+    return promise_state(written_status=promise.status, terms=terms, paid=paid, as_of=as_of)
+
+
+def promise_pausing(*, customer: Customer, on: date) -> Promise | None:
+    """An open promise still active on ``on`` (running and not yet paid): dunning waits for it."""
+    grace = promise_grace_days(customer=customer)
     facts = _batch_facts(on)
     if facts is not None and customer.pk in facts.customers:
         candidates: Iterable[Promise] = facts.promises.get(customer.pk, [])
@@ -697,9 +736,11 @@ def promise_pausing(*, customer: Customer, on: date) -> Promise | None:
             "-promised_date"
         )
     for promise in candidates:
-        if promise.promised_date + timedelta(days=grace) >= on:
+        terms = PromiseTerms(promised_date=promise.promised_date, grace_days=grace)
+        if not terms.running_on(on):  # the latest promise has ended: none of the others runs
+            break
+        if promise_state_on(promise=promise, as_of=on, grace_days=grace) == ACTIVE:
             return promise
-        break
     return None
 
 

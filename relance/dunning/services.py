@@ -19,6 +19,8 @@ from django.db.models import F, Max, Q, Sum
 
 from relance.core.errors import Conflict, ValidationFailed
 from relance.core.money import Money
+from relance.core.promises import BROKEN as PROMISE_BROKEN
+from relance.core.promises import KEPT as PROMISE_KEPT
 from relance.dunning.models import (
     HANDOFF_OPEN,
     ActionStatus,
@@ -51,6 +53,7 @@ from relance.dunning.models import (
     Suppression,
     WorklistEntry,
 )
+from relance.dunning.selectors import STORED, customer_policy_key, promise_state_on
 from relance.engine.dunning.behaviour import segment_rules_from_list
 from relance.engine.dunning.contract import Decisions
 from relance.engine.dunning.defaults import default_policies
@@ -336,9 +339,6 @@ def _open_invoices(
     return result
 
 
-STORED = Decimal("0.0001")
-
-
 def _stored(amount: Decimal) -> Decimal:
     """``amount`` at the four places money is stored with (SQLite sums come back unscaled)."""
     return Decimal(amount).quantize(STORED)
@@ -401,36 +401,21 @@ def promise_close(*, promise: Promise, status: str) -> Promise:
 
 
 def promise_settle(*, entity: Entity, as_of: date, policies: Mapping[str, EnginePolicy]) -> int:
-    """Mark the open promises kept (fully paid by their date plus grace) or broken (not paid by then).
-
-    Paid means every promised invoice fully settled (dated allocations), or, for a promise
-    without invoices, the customer's payments from the promise's day reaching its amount,
-    both by ``min(as_of, promised_date + grace)``. The grace is the customer's policy's. A
-    promise whose date plus grace is before ``as_of`` and that was not paid by then is
-    ``broken``: the engine reads that status (dunning resumes at the reached step, flagged)
-    and ``promise list`` shows it. Returns how many were marked (kept or broken).
+    """Write back the state of each open promise on ``as_of``, by the one promise rule
+    (``relance.core.promises``, docs/dunning.md): ``kept`` when paid by its cut-off (its date
+    plus the policy's grace, or ``as_of`` while it runs), ``broken`` once that end has passed
+    unpaid. The engine reads ``broken`` (dunning resumes at the reached step, flagged) and
+    ``promise list`` shows both. Returns how many were marked (kept or broken).
     """
-    from relance.dunning.selectors import customer_policy_key
-    from relance.ledger.models import Payment
-
     marked = 0
     promises = Promise.objects.filter(entity=entity, status=PromiseStatus.OPEN, created_on__lte=as_of)
-    for promise in promises.select_related("customer").prefetch_related("invoices"):
+    for promise in promises.select_related("customer", "entity").prefetch_related("invoices"):
         key = customer_policy_key(customer=promise.customer)
         grace = policies[key].cadence.promise_grace_days if key is not None and key in policies else 0
-        cutoff = min(as_of, promise.promised_date + timedelta(days=grace))
-        invoice_ids = [invoice.pk for invoice in promise.invoices.all()]
-        if invoice_ids:
-            rows = invoice_list_with_open(entity=entity, as_of=cutoff).filter(pk__in=invoice_ids)
-            kept = all(_stored(row.open_amount) <= 0 for row in rows)
-        else:
-            paid = Payment.objects.filter(
-                customer=promise.customer, date__gte=promise.created_on, date__lte=cutoff
-            ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
-            kept = _stored(paid) >= promise.amount
-        if kept:
+        state = promise_state_on(promise=promise, as_of=as_of, grace_days=grace)
+        if state == PROMISE_KEPT:
             promise.status = PromiseStatus.KEPT
-        elif promise.promised_date + timedelta(days=grace) < as_of:
+        elif state == PROMISE_BROKEN:
             promise.status = PromiseStatus.BROKEN
         else:
             continue

@@ -38,8 +38,7 @@ if TYPE_CHECKING:
 # status: "open" (the engine decides active / kept / broken), "kept" or "cancelled" (set by the
 # app; both end the promise), or "broken" (set by the app once the date plus grace passed
 # unpaid; the engine reads it as broken: dunning resumes flagged, the worklist counts it).
-# Kept = every promised invoice is fully paid by promised_date + grace; broken = still open
-# after that.
+# Kept / broken / active: the one promise rule, relance.core.promises (docs/dunning.md).
 PROMISES = ibis.schema(
     {
         "promise_id": "int64",
