@@ -66,8 +66,8 @@ def main() -> None:
         manager = signed_in(browser, url, args.username, args.password)
         manager.wait_for_selector("svg.chart")
         shoot(manager, args.out, "dashboard", full_page=True)
-        # Drill-down: the first aging bucket past due opens the invoices behind it.
-        manager.locator("a[href*='bucket=']").nth(1).click()
+        # Drill-down: the aging chart's "31-60" bar opens the invoices behind it.
+        manager.locator("a[href*='bucket=31']").first.click()
         shoot(manager, args.out, "invoices-drilldown")
         manager.goto(f"{url}/customers/")
         shoot(manager, args.out, "customers")
@@ -89,7 +89,7 @@ def main() -> None:
         shoot(collector, args.out, "workspace-worklist")
         collector.locator("table tbody a").first.click()
         collector.wait_for_selector("h1")
-        shoot(collector, args.out, "workspace-customer", full_page=True)
+        shoot(collector, args.out, "workspace-customer")
         for name, path in (
             ("workspace-disputes", "disputes"),
             ("workspace-promises", "promises"),
