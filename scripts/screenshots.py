@@ -76,7 +76,9 @@ def main() -> None:
         manager.goto(f"{url}/comms/templates/")
         shoot(manager, args.out, "templates")
         manager.locator("table a").first.click()
-        shoot(manager, args.out, "template-edit", full_page=True)
+        manager.locator("iframe").first.scroll_into_view_if_needed()  # the live preview (a full-page
+        manager.wait_for_timeout(1000)  # screenshot leaves a sandboxed frame blank)
+        shoot(manager, args.out, "template-edit")
         manager.goto(f"{url}/w/policies/")
         shoot(manager, args.out, "workspace-policies")
         manager.locator("a[href$='/edit/']").first.click()
