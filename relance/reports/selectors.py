@@ -450,7 +450,8 @@ def _rekey_unchanged(*, entity: Entity, newest: dict[date, KpiSnapshot], version
 _MONEY = DecimalField(max_digits=20, decimal_places=4)
 
 
-def _customer_q(segment: str | None, collector: str | None, prefix: str = "customer__") -> Q:
+def customer_group_q(segment: str | None, collector: str | None, prefix: str = "customer__") -> Q:
+    """The dashboard's segment and collector filters (``''``: none; a collector by username)."""
     q = Q()
     if segment is not None:
         q &= Q(**{f"{prefix}segment": segment})
@@ -469,7 +470,7 @@ def collected_and_due(
     """As-of's month to date: cash collected (payments dated in it) vs. the amount that fell due
     (non-void invoices due in it, full amount). Money as strings, like the KPI payload."""
     start = month_start(as_of)
-    scope = _customer_q(segment, collector)
+    scope = customer_group_q(segment, collector)
     collected = Payment.objects.filter(
         scope, entity=entity, currency=currency, date__gte=start, date__lte=as_of
     ).aggregate(total=Coalesce(Sum("amount"), Decimal(0), output_field=_MONEY))["total"]
@@ -578,7 +579,7 @@ def dashboard_case_counts(
     from relance.dunning.models import Dispute, Promise, PromiseStatus
     from relance.portal.selectors import disputes_past_sla
 
-    scope = _customer_q(segment, collector)
+    scope = customer_group_q(segment, collector)
     return {
         "promises_due": Promise.objects.filter(entity=entity, status=PromiseStatus.OPEN)
         .filter(scope, promised_date=as_of)

@@ -21,25 +21,12 @@ from relance.core.text import fold
 from relance.engine.formulas import AgingBucket
 from relance.ledger import selectors as ledger
 from relance.ledger.models import Allocation, CreditNote, Entity, Payment
+from relance.reports.selectors import customer_group_q
 
 INVOICE_STATES = ("open", "overdue", "paid", "all")
 CUSTOMER_ORDERS = {"overdue_balance", "open_balance", "name", "external_ref"}
 _MONEY = DecimalField(max_digits=20, decimal_places=4)
 _ZERO = Decimal(0)
-
-
-def customer_group_q(segment: str | None, collector: str | None, prefix: str = "customer__") -> Q:
-    """The dashboard's segment and collector filters (``''``: none; a collector by username)."""
-    q = Q()
-    if segment is not None:
-        q &= Q(**{f"{prefix}segment": segment})
-    if collector is not None:
-        q &= (
-            Q(**{f"{prefix}collector__isnull": True})
-            if collector == ""
-            else Q(**{f"{prefix}collector__username": collector})
-        )
-    return q
 
 
 def aging_bucket(label: str) -> AgingBucket | None:

@@ -812,7 +812,7 @@ class QueueFilters:
     sla_past_on: date | None = None
 
     def customers_q(self) -> Q:
-        from relance.web.selectors import customer_group_q
+        from relance.reports.selectors import customer_group_q
 
         return customer_group_q(self.segment, self.collector)
 
