@@ -1,4 +1,4 @@
-"""What the workspace keeps of its own: notes, worklist snoozes and dispute owners.
+"""What the workspace keeps of its own: notes, worklist snoozes, saved views and dispute owners.
 
 Everything else (promises, disputes, contacts, messages) lives in the apps that own it; the
 workspace only reads them and writes through their services.
@@ -78,3 +78,28 @@ class DisputeComment(models.Model):
 
     def __str__(self) -> str:
         return f"comment on dispute {self.dispute_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SavedView(models.Model):
+    """A user's named filters and sort of a workspace list ("My 90+ EUR"), per entity.
+
+    ``params`` holds only the page's whitelisted query parameters, checked again on save
+    (``relance.workspace.saved_views``), never a query string as typed."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
+    page = models.CharField(max_length=20, default="worklist")
+    name = models.CharField(max_length=80)
+    params = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "entity", "page", "name"], name="workspace_saved_view_name_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.page} view {self.name!r} of {self.user_id}"

@@ -15,8 +15,10 @@ from django.utils.translation import get_language
 from relance.accounts import roles
 from relance.accounts.selectors import customer_scope, customers_visible, user_role
 from relance.accounts.selectors import entity_visible as accounts_entity_visible
-from relance.core.errors import NotFound
+from relance.common.converters import row_id_or_none
+from relance.core.errors import NotFound, ValidationFailed
 from relance.core.formatting import code_label, format_money, format_phone
+from relance.core.money import parse_amount
 from relance.dunning.models import (
     ContactLog,
     CustomerHold,
@@ -30,7 +32,13 @@ from relance.dunning.models import (
     WorklistEntry,
 )
 from relance.ledger.models import Customer, Entity, Invoice
-from relance.workspace.models import CustomerNote, DisputeAssignment, DisputeComment, WorklistSnooze
+from relance.workspace.models import (
+    CustomerNote,
+    DisputeAssignment,
+    DisputeComment,
+    SavedView,
+    WorklistSnooze,
+)
 
 CUSTOMER_NOT_FOUND = "customer not found"
 DISPUTE_NOT_FOUND = "dispute not found"
@@ -128,6 +136,56 @@ class WorklistFilters:
         if self.sort.startswith("-") and key in WORKLIST_SORTS:
             columns = tuple(c[1:] if c.startswith("-") else f"-{c}" for c in columns)
         return [*columns, "customer__external_ref"]
+
+
+# The worklist's query parameters a saved view may keep, in the order its link writes them.
+WORKLIST_VIEW_KEYS = ("collector", "segment", "currency", "min_overdue", "min_days", "sort")
+SAVED_VIEW_NOT_FOUND = "saved view not found"
+_SEGMENT_MAX = 64
+
+
+def worklist_view_params(query: Any) -> dict[str, str]:
+    """The worklist's filters and sort in ``query`` (a ``QueryDict`` or a dict), checked again:
+    unknown keys, empty values and values the worklist would ignore are dropped, so a saved view
+    never stores more than the filter form can say, and the default sort is not stored at all."""
+    params: dict[str, str] = {}
+    for key in WORKLIST_VIEW_KEYS:
+        value = query.get(key)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        value = value.strip()
+        if key in ("collector", "min_days"):
+            number = row_id_or_none(value)
+            cleaned = None if number is None else str(number)
+        elif key == "segment":
+            cleaned = value if len(value) <= _SEGMENT_MAX and value.isprintable() else None
+        elif key == "currency":
+            cleaned = value.upper() if len(value) == 3 and value.isascii() and value.isalpha() else None
+        elif key == "min_overdue":
+            try:
+                amount = parse_amount(value.replace(",", "."))
+            except ValidationFailed:
+                amount = None
+            cleaned = str(amount) if amount is not None and amount >= 0 else None
+        else:  # sort
+            column = value.removeprefix("-")
+            cleaned = value if column in WORKLIST_SORTS and value != "priority" else None
+        if cleaned is not None:
+            params[key] = cleaned
+    return params
+
+
+def saved_views_of(*, user: Any, entity: Entity, page: str = "worklist") -> list[SavedView]:
+    """The user's own saved views of ``page`` for ``entity``, by name (nobody sees another's)."""
+    return list(SavedView.objects.filter(user=user, entity=entity, page=page))
+
+
+def saved_view_for_user(*, user: Any, view_id: int) -> SavedView:
+    """The user's own saved view; ``NotFound`` for another user's, as for one that does not exist."""
+    view = SavedView.objects.filter(pk=view_id, user=user).select_related("entity").first()
+    if view is None or not accounts_entity_visible(user, view.entity_id):
+        raise NotFound(SAVED_VIEW_NOT_FOUND)
+    return view
 
 
 _WORKLIST_VALUES = (

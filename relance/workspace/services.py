@@ -1,4 +1,5 @@
-"""Writes of the workspace: notes, snoozes, reassignment, dispute owners, statements by e-mail.
+"""Writes of the workspace: notes, snoozes, saved views, reassignment, dispute owners, statements
+by e-mail.
 
 Outcomes (promises, disputes, contact logs, call tasks) are written by the apps that own them;
 these services only add what the workspace keeps itself, and record who changed what.
@@ -11,19 +12,31 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import get_language
 
 from relance.core.errors import ValidationFailed
 from relance.core.formatting import code_label, format_money
 from relance.dunning.models import Dispute
-from relance.ledger.models import Customer
-from relance.workspace.models import CustomerNote, DisputeAssignment, DisputeComment, WorklistSnooze
+from relance.ledger.models import Customer, Entity
+from relance.workspace.models import (
+    CustomerNote,
+    DisputeAssignment,
+    DisputeComment,
+    SavedView,
+    WorklistSnooze,
+)
 
 NOTE_EMPTY = "a note needs some text"
 SNOOZE_PAST = "snooze until {until}: expected today ({today}) or later"
 COLLECTOR_OTHER_ENTITY = "{user} has no access to entity {entity}: grant it first"
+SAVED_VIEW_NAME_EMPTY = "give the view a name"
+SAVED_VIEW_NAME_LONG = "a view name has at most {max} characters"
+SAVED_VIEW_NAME_TAKEN = "you already have a view called {name!r}: choose another name or delete that one"
+SAVED_VIEW_TOO_MANY = "you have {max} saved views already: delete one first"
+SAVED_VIEWS_MAX = 20  # per user, all entities: a short list of links, not a second search
+SAVED_VIEW_NAME_MAX = 80
 STATEMENT_TEMPLATE_KEY = "statement"
 STATEMENT_NO_EMAIL = "{ref}: no e-mail address to write to ({why})"
 STATEMENT_TEMPLATE_FAILED = "{ref}: the statement template failed, queued as failed ({error})"
@@ -81,6 +94,34 @@ def worklist_snooze(*, user: Any, customer: Customer, until: date, today: date) 
 
 
 @transaction.atomic
+def saved_view_save(
+    *, user: Any, entity: Entity, name: str, params: dict[str, str], page: str = "worklist"
+) -> SavedView:
+    """Save ``params`` (already whitelisted by ``selectors.worklist_view_params``) under ``name``.
+
+    Names are unique per user, entity and page; a user keeps at most ``SAVED_VIEWS_MAX``."""
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationFailed(SAVED_VIEW_NAME_EMPTY)
+    if len(name) > SAVED_VIEW_NAME_MAX:
+        raise ValidationFailed(SAVED_VIEW_NAME_LONG.format(max=SAVED_VIEW_NAME_MAX))
+    views = SavedView.objects.filter(user=user)
+    if views.filter(entity=entity, page=page, name__iexact=name).exists():
+        raise ValidationFailed(SAVED_VIEW_NAME_TAKEN.format(name=name))
+    if views.count() >= SAVED_VIEWS_MAX:
+        raise ValidationFailed(SAVED_VIEW_TOO_MANY.format(max=SAVED_VIEWS_MAX))
+    try:
+        with transaction.atomic():
+            return SavedView.objects.create(user=user, entity=entity, page=page, name=name, params=params)
+    except IntegrityError:  # the same name saved at the same moment (a double click)
+        raise ValidationFailed(SAVED_VIEW_NAME_TAKEN.format(name=name)) from None
+
+
+def saved_view_delete(*, view: SavedView) -> None:
+    """Forget a saved view (the caller found it with ``selectors.saved_view_for_user``)."""
+    view.delete()
+
+
 def customer_collector_assign(*, customer: Customer, collector: Any, by: Any = None) -> bool:
     """Give ``customer`` to ``collector`` (None: nobody); records one audit event. False if unchanged."""
     from relance.accounts.selectors import entities_for_user

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -139,10 +140,14 @@ def worklist(request: HttpRequest) -> HttpResponse:
 
 
 def _worklist_page(
-    request: HttpRequest, *, status: int = 200, bulk_errors: Mapping[str, Any] | None = None
+    request: HttpRequest,
+    *,
+    status: int = 200,
+    bulk_errors: Mapping[str, Any] | None = None,
+    view_error: str = "",
 ) -> HttpResponse:
-    """The worklist; after a refused bulk action (400) with the rows still selected, the date
-    typed and each error by its field."""
+    """The worklist; after a refused bulk action or saved view (400) with the rows still
+    selected, what was typed and each error by its field."""
     from django.core.paginator import Paginator
 
     entity, entities = _entity(request)
@@ -180,6 +185,10 @@ def _worklist_page(
                 for name in ("collector", "segment", "currency", "min_overdue", "min_days")
             ),
             choices=selectors.worklist_choices(run=run, entity=entity),
+            saved_views=_saved_view_links(request, entity),
+            view_query=urlencode(selectors.worklist_view_params(request.GET)),
+            view_error=view_error,
+            view_name_typed=request.POST.get("name", "") if view_error else "",
             sort=filters.sort,
             columns=WORKLIST_COLUMNS,
             can_assign=user_can(request.user, PERM_ASSIGN),
@@ -194,6 +203,50 @@ def _selected_ids(request: HttpRequest) -> set[int]:
     if request.method != "POST":
         return set()
     return {found for value in request.POST.getlist("customer") if (found := row_id_or_none(value))}
+
+
+def _saved_view_links(request: HttpRequest, entity: Entity) -> list[dict[str, Any]]:
+    """The user's saved worklist views as links; the one whose filters are the page's is current."""
+    current = selectors.worklist_view_params(request.GET)
+    return [
+        {"view": view, "query": urlencode(view.params), "current": view.params == current}
+        for view in selectors.saved_views_of(user=request.user, entity=entity)
+    ]
+
+
+@require_POST
+@login_required
+def worklist_view_save(request: HttpRequest) -> HttpResponse:
+    """Save the worklist's filters and sort (this URL's query string, checked again) under a name."""
+    entity, _ = _entity(request)
+    params = selectors.worklist_view_params(request.GET)
+    try:
+        view = services.saved_view_save(
+            user=request.user, entity=entity, name=request.POST.get("name", ""), params=params
+        )
+    except ValidationFailed as exc:
+        return _worklist_page(request, status=400, view_error=sentence(str(exc)))
+    messages.success(request, f"View “{view.name}” saved.")
+    return redirect(_worklist_url(params))
+
+
+@require_POST
+@login_required
+def worklist_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
+    """Delete one of the user's own saved views (another user's is a 404)."""
+    try:
+        view = selectors.saved_view_for_user(user=request.user, view_id=view_id)
+    except NotFound:
+        raise Http404(selectors.SAVED_VIEW_NOT_FOUND) from None
+    name = view.name
+    services.saved_view_delete(view=view)
+    messages.success(request, f"View “{name}” deleted.")
+    return redirect("workspace:worklist")
+
+
+def _worklist_url(params: Mapping[str, str]) -> str:
+    url = reverse("workspace:worklist")
+    return f"{url}?{urlencode(params)}" if params else url
 
 
 # the sortable columns of the worklist: (sort key, header, numeric)

@@ -64,6 +64,7 @@ POST_DATA = {
     "until": "",
     "customer": "{customer_id}",
     "version": "1",  # a policy version to roll back to (the current one: nothing is saved)
+    "name": "matrix view",  # a saved worklist view's name
 }
 
 
@@ -101,6 +102,12 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
     ws.other.save(update_fields=["sales_owner"])
     now = timezone.now()
     samples: dict[str, dict[str, Any]] = {"owned": {"user": sam}, "not_owned": {"user": sid}}
+    # A saved worklist view of sam (owned) and of sid (not owned): only its owner may delete it.
+    from relance.workspace.models import SavedView
+
+    for which, owner in (("owned", sam), ("not_owned", sid)):
+        view = SavedView.objects.create(user=owner, entity=ws.acme, name="matrix", params={"min_days": "1"})
+        samples[which]["view_id"] = view.pk
     # A template version of acme (owned) and of globex (not owned: another entity's is a 404).
     from relance.comms.services import message_template_save
 

@@ -15,8 +15,8 @@ from relance.ledger.models import Invoice
 from relance.workspace.selectors import OPEN_ITEMS_PAGE
 
 # Bounds, not timings: what each page asks the database, whatever the ledger's size.
-WORKLIST_MAX_QUERIES = 14  # 8, + the row count (every row is paged) + the segment and currency choices
-# + the calls to make + the last contacts ("contacted today": hand-logged and run)
+WORKLIST_MAX_QUERIES = 15  # 8, + the row count (every row is paged) + the segment and currency choices
+# + the calls to make + the last contacts ("contacted today": hand-logged and run) + the saved views
 CUSTOMER_MAX_QUERIES = 28  # profile, contacts, open items (page + totals), history, timeline (9 kinds), holds
 MANY = OPEN_ITEMS_PAGE * 2 + 20  # three pages of open items
 
