@@ -24,8 +24,6 @@ READ_ONLY_REFUSED = "Your role can read but not change anything."
 SELF_SERVICE_URL_NAMES = frozenset(
     {"login", "logout", "login_verify", "totp_enrol", "totp_disable", "recovery_codes", "password_change"}
 )
-# ...and their own preferences, which change nothing anyone else sees: saved worklist views.
-OWN_PREFERENCE_VIEW_NAMES = frozenset({"workspace:worklist_view_save", "workspace:worklist_view_delete"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
@@ -76,9 +74,7 @@ class ReadOnlyRoleMiddleware:
         if request.method in SAFE_METHODS or request.path.startswith("/api/"):
             return None
         match = request.resolver_match
-        if match is not None and (
-            match.url_name in SELF_SERVICE_URL_NAMES or match.view_name in OWN_PREFERENCE_VIEW_NAMES
-        ):
+        if match is not None and match.url_name in SELF_SERVICE_URL_NAMES:
             return None
         if user_is_read_only(getattr(request, "user", None)):
             raise PermissionDenied(READ_ONLY_REFUSED)

@@ -26,6 +26,7 @@ from relance.accounts.selectors import (
     entities_for_user,
     entity_list_for_user,
     user_can,
+    user_is_read_only,
 )
 from relance.common.converters import row_id_or_none
 from relance.core.calendar import parse_iso_date
@@ -186,6 +187,7 @@ def _worklist_page(
             ),
             choices=selectors.worklist_choices(run=run, entity=entity),
             saved_views=_saved_view_links(request, entity),
+            can_save_views=not user_is_read_only(request.user),
             view_query=urlencode(selectors.worklist_view_params(request.GET)),
             view_error=view_error,
             view_name_typed=request.POST.get("name", "") if view_error else "",
