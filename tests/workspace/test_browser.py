@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from tests.browser.conftest import browser_page  # noqa: F401  (the fixture)
+from tests.screenshots import screenshot_dir
 from tests.workspace.conftest import PASSWORD, build_workspace
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -50,8 +49,7 @@ def _sign_in(page, url, email):
 
 
 def _shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"workspace-{name}.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir() / f"workspace-{name}.png"), full_page=True)
 
 
 def test_collector_journey_with_the_keyboard(browser_page, live_server, scene):  # noqa: F811

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from tests.browser.conftest import browser_page  # noqa: F401  (the fixture)
+from tests.screenshots import screenshot_dir
 from tests.workspace.conftest import PASSWORD, build_workspace
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE = 390
 # the elements that reach past the screen's right edge (to say what to fix)
 OFFENDERS = """[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391)
@@ -76,7 +75,6 @@ def test_back_office_pages_fit_a_phone(browser_page, live_server, scene):  # noq
     page.goto(f"{live_server.url}/w/worklist/")
     card = page.locator("table#worklist tbody tr").first
     assert card.locator("td[data-label='Overdue']").count() == 1  # each cell says its column
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "workspace-worklist-phone.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir() / "workspace-worklist-phone.png"), full_page=True)
     phone.close()
     assert wide == {}
