@@ -497,6 +497,11 @@ _INVOICE_FIELDS = (
 )
 
 
+def disputed_by_invoice(*, invoice_ids: Iterable[int], as_of: date) -> dict[int, Decimal]:
+    """What is under dispute on ``as_of`` per invoice (the part ``owed_summary`` leaves out)."""
+    return _disputed_by_invoice(Q(invoice_id__in=list(invoice_ids)), as_of)
+
+
 def _disputed_by_invoice(where: Q, as_of: date) -> dict[int, Decimal]:
     disputed: dict[int, Decimal] = {}
     for invoice_id, amount in (

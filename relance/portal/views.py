@@ -29,6 +29,7 @@ from relance.core.errors import ValidationFailed
 from relance.core.filenames import download_filename
 from relance.core.money import parse_amount
 from relance.dunning.models import DisputeReason
+from relance.dunning.selectors import disputed_by_invoice
 from relance.ledger.models import Channel, Invoice
 from relance.portal import ratelimit, selectors, services
 from relance.portal.links import LinkRefused, link_path, link_verify, token_for
@@ -261,9 +262,14 @@ def items(request: HttpRequest) -> HttpResponse:
     invoices = selectors.portal_items(link=portal.link, as_of=portal.today, filters=filters)
     page = Paginator(invoices, selectors.PAGE_SIZE).get_page(request.GET.get("page"))
     with_pdf = selectors.portal_invoice_ids_with_document(invoices=page.object_list)
+    # The part under dispute is shown on its line: the overview and messages leave it out.
+    disputed = disputed_by_invoice(
+        invoice_ids=[invoice.pk for invoice in page.object_list], as_of=portal.today
+    )
     for invoice in page.object_list:
         invoice.days_past_due = (portal.today - invoice.due_date).days
         invoice.has_document = invoice.pk in with_pdf
+        invoice.disputed = min(disputed.get(invoice.pk, Decimal(0)), max(invoice.open_amount, Decimal(0)))
     query = request.GET.copy()
     query.pop("page", None)
     accounts = selectors.portal_accounts(link=portal.link)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
@@ -169,3 +170,25 @@ def test_money_in_the_customers_language(client, url):
         "\xa0", " "
     )
     assert "2.000,00 €" in client.get(url() + "?lang=de").content.decode().replace("\xa0", " ")
+
+
+def test_items_show_the_part_under_dispute_on_its_line(client, url, ledger, entity, today):
+    """The overview leaves what is disputed out of what is due; the line says how much of it."""
+    from relance.dunning.models import Dispute
+    from relance.ledger.services import data_version_bump
+
+    invoice = ledger["invoices"]["late"]
+    Dispute.objects.create(
+        entity=entity,
+        customer=ledger["parent"],
+        invoice=invoice,
+        amount=Decimal("400"),
+        reason_code="quality",
+        opened_on=today,
+    )
+    data_version_bump(entity_id=entity.pk, earliest=today)
+    body = client.get(url("items")).content.decode()
+    row = next(line for line in body.split("<tr") if "INV-1<" in line)
+    assert "Under review" in row and "400.00" in row
+    other = next(line for line in body.split("<tr") if "INV-2<" in line)
+    assert "Under review" not in other
