@@ -6,6 +6,7 @@ Usage: start `make demo` (or `relance demo`; it seeds the demo team), then
 The tour signs in as the demo's credit manager (dashboard, drill-down, templates, policy editor,
 outbox) and as a collector (worklist, customer 360, queues); `--username`/`--password` change the
 credit manager's login (e.g. `admin` and the password given to `relance demo --password`).
+The demo has Chinese customer names: install `fonts-noto-cjk` (Debian) first or they show as boxes.
 """
 
 from __future__ import annotations
