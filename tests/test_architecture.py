@@ -26,10 +26,12 @@ BREACHES = {
 }
 
 
-def lint_imports(package_parent: Path) -> subprocess.CompletedProcess[str]:
+def lint_imports(
+    package_parent: Path, config: Path = ROOT / "pyproject.toml"
+) -> subprocess.CompletedProcess[str]:
     """`make lint`'s check, on the relance package found under ``package_parent``."""
     return subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache", "--no-logo", str(ROOT / "pyproject.toml")],
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo", str(config)],
         cwd=package_parent,
         env={**os.environ, "PYTHONPATH": str(package_parent)},
         capture_output=True,
@@ -78,3 +80,15 @@ def test_an_upward_import_inside_a_function_breaks_the_layers(
 def test_a_package_without_a_layer_breaks_the_layers(breached: subprocess.CompletedProcess[str]) -> None:
     unplaced = breached.stdout.split("The following modules are not listed as layers:")[1]
     assert "- relance._unplaced_app" in unplaced
+
+
+def test_a_known_breach_once_fixed_must_leave_the_list(tmp_path: Path) -> None:
+    """The ratchet: an ignore_imports entry that no longer matches an import fails the check."""
+    config = (ROOT / "pyproject.toml").read_text()
+    fixed = '    "relance.core.money -> relance.web.views",  # a breach that does not exist\n'
+    marker = "ignore_imports = [\n"
+    assert config.count(marker) == 1
+    (tmp_path / "pyproject.toml").write_text(config.replace(marker, marker + fixed))
+    result = lint_imports(ROOT, tmp_path / "pyproject.toml")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "relance.core.money -> relance.web.views" in result.stdout + result.stderr
