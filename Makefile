@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo    install, load a demo ledger and serve it at http://$(HOST):$(PORT)"
 	@echo "make test    run the whole test suite (SQLite; Spark when pyspark is installed; PostgreSQL too when RELANCE_TEST_POSTGRES_URL is set)"
-	@echo "make lint    ruff + mypy"
+	@echo "make lint    ruff + mypy + the layer contracts (lint-imports; docs/architecture.md)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Relance needs Python 3.11+"; exit 1; }
@@ -57,10 +57,11 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy relance config
+	$(BIN)/lint-imports
 
 fmt: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

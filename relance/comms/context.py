@@ -554,12 +554,10 @@ def statement_summary(*, customer: Customer, as_of: date) -> Statement:
 def _late_charges(
     *, customer: Customer, invoices: Sequence[Invoice] | None, as_of: date
 ) -> tuple[tuple[Any, ...] | None, tuple[Any, ...]]:
-    """Late-charge lines and totals per currency (H5's ``late_charges_for``), or (None, ())
-    when the entity has not enabled them or the charges app is absent."""
-    try:
-        from relance.charges.selectors import late_charges_for
-    except ImportError:
-        return None, ()
+    """Late-charge lines and totals per currency (``late_charges_for``), or (None, ()) when the
+    entity has not enabled them."""
+    from relance.charges.selectors import late_charges_for
+
     result = late_charges_for(
         customer=customer, invoices=list(invoices) if invoices is not None else None, as_of=as_of
     )

@@ -73,20 +73,15 @@ def portal_token_load(token: str, *, now: float | None = None) -> PortalAccess:
 
 
 def placeholder_portal_url(customer: Customer, *, contact: Contact | None = None) -> str:
-    """A signed link to the placeholder page (no database row): previews, or no portal app."""
+    """A signed link to the placeholder page (no database row): previews."""
     return absolute_url(reverse("comms:portal", args=[portal_token(customer, contact=contact)]))
 
 
 def portal_url(customer: Customer, *, contact: Contact | None = None) -> str:
-    """Absolute link to the customer's portal.
+    """Absolute link to the customer's portal: a fresh revocable magic link (``relance.portal.links``;
+    it lasts the entity's portal setting)."""
+    from relance.portal.links import portal_link_url
 
-    With the portal app installed, a fresh revocable magic link (``relance.portal.links``; it
-    lasts the entity's portal setting); otherwise a signed, expiring link to the placeholder page.
-    """
-    try:
-        from relance.portal.links import portal_link_url
-    except ImportError:
-        return placeholder_portal_url(customer, contact=contact)
     return portal_link_url(customer, contact=contact, days=None, source="message")
 
 

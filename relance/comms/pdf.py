@@ -29,6 +29,7 @@ from django.utils.safestring import mark_safe
 
 from relance.comms.types import RenderedMessage
 from relance.core.formatting import format_day, format_money, format_number
+from relance.core.payment_refs import data_uri, epc_qr_png, rf_reference
 
 if TYPE_CHECKING:
     from weasyprint import CSS
@@ -390,10 +391,6 @@ def _qr_data_uri(*, entity: Entity, amount: Decimal | None, currency: str, refer
     if currency != "EUR" or not entity.iban or not amount or amount <= 0:
         return ""
     try:
-        from relance.core.payment_refs import data_uri, epc_qr_png
-    except ImportError:  # pragma: no cover - arrives with the templates work (H3)
-        return ""
-    try:
         # PNG, drawn without smoothing (image-rendering: pixelated): as sharp as SVG on paper, and
         # WeasyPrint embeds it in a fraction of the time it takes to parse the SVG path.
         png = epc_qr_png(
@@ -714,10 +711,6 @@ def _statement_address(customer: Customer) -> str:
 
 def statement_reference(customer: Customer) -> str:
     """One RF reference per customer account, so a payment against the statement finds the account."""
-    try:
-        from relance.core.payment_refs import rf_reference
-    except ImportError:  # pragma: no cover - arrives with the templates work (H3)
-        return ""
     return rf_reference(f"statement:{customer.entity_id}:{customer.external_ref}")
 
 

@@ -85,10 +85,8 @@ def _links(
 
 
 def _statement(customer: Customer, as_of: date, language: str) -> Attachment | None:
-    try:
-        from relance.comms.pdf import statement_pdf  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+    from relance.comms.pdf import statement_pdf  # WeasyPrint loads with it: only when attaching
+
     content = statement_pdf(customer=customer, as_of=as_of, language=language)
     return Attachment(
         filename=download_filename(f"statement-{customer.external_ref}-{as_of.isoformat()}", "pdf"),

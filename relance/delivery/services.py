@@ -54,7 +54,6 @@ ERROR_NOT_RETRYABLE = (
 ERROR_NOT_CANCELLABLE = (
     "message {pk} is {status}: only queued, failed, bounced, uncertain or blocked can be cancelled"
 )
-ERROR_NO_RENDERER = "relance.comms.services.message_render is not available: cannot render messages"
 
 
 class DeliveryError(RelanceError):
@@ -355,11 +354,9 @@ def action_status_follow(*, action_id: int | None, went_out: str = "") -> None:
 
 
 def _render(**kwargs: Any) -> RenderedMessage:
-    """H3's renderer, imported late (comms may be absent in a trimmed install)."""
-    try:
-        from relance.comms.services import message_render
-    except ImportError as exc:
-        raise DeliveryError(ERROR_NO_RENDERER) from exc
+    """comms' renderer, imported late (comms imports this app's models)."""
+    from relance.comms.services import message_render
+
     return message_render(**kwargs)
 
 
@@ -583,12 +580,9 @@ def _enqueue_owner_notification(
     if owner is None or not owner.email:
         return "the customer has no sales owner with an email address"
     extra: dict[str, object] = {"owner": owner}
-    try:
-        from relance.compliance.links import owner_hold_url
-    except ImportError:
-        pass
-    else:
-        extra["hold_url"] = owner_hold_url(customer, owner, OWNER_HOLD_DAYS)
+    from relance.compliance.links import owner_hold_url
+
+    extra["hold_url"] = owner_hold_url(customer, owner, OWNER_HOLD_DAYS)
     key = (
         run_message_key(run_id=run.pk, customer_id=customer.pk, step_key=action.step_key, channel="email")
         + suffix

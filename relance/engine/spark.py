@@ -63,7 +63,7 @@ def pyspark_available() -> str | None:
     """None when a Spark session can be started here; otherwise why not (a message for a skip)."""
     try:
         import pyspark  # noqa: F401
-    except ImportError:
+    except ImportError:  # the one optional extra (.[spark]): every other app is always installed
         return ERROR_NO_PYSPARK
     if os.environ.get("SPARK_REMOTE"):
         return None

@@ -1,9 +1,8 @@
 """Messages the portal sends (codes, confirmations, thank-yous).
 
-Through the communications apps when they are installed: ``relance.comms.services.message_render``
-renders the template ``template_key`` (falling back to the portal's own text when that template does
-not exist yet) and ``relance.delivery.services.outbox_enqueue`` queues it exactly once. Without them,
-Django's ``send_mail`` sends the portal's own text at once (e-mail only).
+``relance.comms.services.message_render`` renders the template ``template_key`` (falling back to the
+portal's own text when that template does not exist) and ``relance.delivery.services.outbox_enqueue``
+queues it exactly once.
 """
 
 from __future__ import annotations
@@ -12,9 +11,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from django.conf import settings
-from django.core.mail import send_mail
 
 from relance.ledger.models import Contact, Customer, Invoice
 
@@ -72,30 +68,23 @@ def message_send(
     code, and the portal's list of messages never shows it."""
     if not recipient:
         return False
+    from relance.delivery.services import outbox_enqueue
+
+    rendered = _render(customer, outgoing, channel, as_of, invoices, contact, idempotency_key, extra)
     try:
-        from relance.delivery.services import outbox_enqueue
-    except ImportError:
-        outbox_enqueue = None  # type: ignore[assignment]
-    if outbox_enqueue is not None:
-        rendered = _render(customer, outgoing, channel, as_of, invoices, contact, idempotency_key, extra)
-        try:
-            outbox_enqueue(
-                rendered=rendered,
-                customer=customer,
-                channel=channel,
-                recipient=recipient,
-                idempotency_key=f"portal:{idempotency_key}",
-                contact=contact,
-                headers={"one_time_secret": True} if one_time_secret else None,
-            )
-            return True
-        except Exception:  # the outbox refused (bad recipient, …): logged, the action stands
-            logger.exception("portal message %s not queued", idempotency_key)
-            return False
-    if channel != "email":
+        outbox_enqueue(
+            rendered=rendered,
+            customer=customer,
+            channel=channel,
+            recipient=recipient,
+            idempotency_key=f"portal:{idempotency_key}",
+            contact=contact,
+            headers={"one_time_secret": True} if one_time_secret else None,
+        )
+        return True
+    except Exception:  # the outbox refused (bad recipient, …): logged, the action stands
+        logger.exception("portal message %s not queued", idempotency_key)
         return False
-    send_mail(outgoing.subject, outgoing.text, settings.DEFAULT_FROM_EMAIL, [recipient])
-    return True
 
 
 def _render(
@@ -123,7 +112,7 @@ def _render(
             message_key=message_key,
             extra=dict(extra or {}, portal_text=outgoing.text),
         )
-    except Exception:  # no comms app yet, or no such template: the portal's own words
+    except Exception:  # no such template, or it failed: the portal's own words
         logger.info("portal message %s: no template %s, plain text used", message_key, outgoing.template_key)
         return RenderedMessage(
             template_key=outgoing.template_key,

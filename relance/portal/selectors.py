@@ -275,14 +275,12 @@ def portal_payments(*, link: PortalLink, limit: int = 50) -> list[Payment]:
     )
 
 
-def portal_messages(*, link: PortalLink, limit: int = 100) -> list[Any] | None:
-    """Messages sent to the scope's customers, newest first; None when the outbox app is absent.
+def portal_messages(*, link: PortalLink, limit: int = 100) -> list[Any]:
+    """Messages sent to the scope's customers, newest first.
 
     Only what went out to the customer (``relance.delivery.selectors.customer_messages_sent``)."""
-    try:
-        from relance.delivery.selectors import customer_messages_sent
-    except ImportError:
-        return None
+    from relance.delivery.selectors import customer_messages_sent
+
     return customer_messages_sent(customer_ids=portal_scope(link=link), limit=limit)
 
 

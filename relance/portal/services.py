@@ -61,7 +61,6 @@ PLAN_FIRST_DATE_PAST = _("The first installment cannot be due before today.")
 PLAN_PENDING = _("Your previous request is still waiting for an answer.")
 CODE_WRONG = _("This code is not valid (wrong, expired or already used).")
 PHONE_INVALID = _("Enter the phone number in international format, e.g. +33 6 12 34 56 78.")
-PHONE_UNAVAILABLE = _("Text messages cannot be sent yet: ask us to change the number.")
 NOTHING_TO_PAY = _("Nothing is open to pay.")
 
 # Why a plan request goes to a credit manager (shown to the credit manager, in English).
@@ -291,10 +290,6 @@ def address_change_request(*, actor: Actor, purpose: str, address: str) -> Porta
     """Send a code to the new billing email or phone: it is used only once the code comes back."""
     if purpose == CodePurpose.PHONE:
         address = _phone_e164(address)
-        try:
-            from relance.delivery.services import outbox_enqueue  # noqa: F401
-        except ImportError:
-            raise PortalRefused(PHONE_UNAVAILABLE) from None
     contact = _contact_for(actor.link)
     row, code = _code_issue(link=actor.link, purpose=purpose, target=address, contact=contact)
     event_record(actor=actor, action=f"{purpose}_change_requested")

@@ -170,18 +170,8 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any], status: 
         "today": portal.today,
         "languages": languages,
         "current_language": portal.language,
-        "pdf_available": _statement_pdf_function() is not None,
-        "messages_available": _delivery_available(),
     }
     return render(request, template, {**base, **context}, status=status)
-
-
-def _delivery_available() -> bool:
-    try:
-        from relance.delivery.models import OutboundMessage  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _refusal_text(refused: services.PortalRefused) -> str:
@@ -380,21 +370,12 @@ def _attachment(stem: str, extension: str) -> str:
     return content_disposition_header(True, download_filename(stem, extension)) or "attachment"
 
 
-def _statement_pdf_function() -> Callable[..., bytes] | None:
-    try:
-        from relance.comms.pdf import statement_pdf
-    except ImportError:
-        return None
-    return statement_pdf  # type: ignore[no-any-return]
-
-
 @portal_page
 def statement_pdf(request: HttpRequest) -> HttpResponse:
     portal: Portal = request.portal  # type: ignore[attr-defined]
-    function = _statement_pdf_function()
-    if function is None:
-        raise Http404("statements in PDF are not available")
-    content = function(customer=portal.customer, as_of=portal.today, language=portal.language)
+    from relance.comms import pdf  # WeasyPrint loads with it: only when a statement is asked for
+
+    content = pdf.statement_pdf(customer=portal.customer, as_of=portal.today, language=portal.language)
     services.event_record(actor=portal.actor, action="statement_pdf")
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = _attachment(

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.apps import apps
 from django.utils import timezone
 from django.utils.translation import get_language
 
@@ -175,7 +174,7 @@ def _disputes(customer: Customer, today: date) -> list[Fact]:
     for dispute in disputes.order_by("opened_on", "pk"):
         open_amount = invoice_open_amount(invoice=dispute.invoice, as_of=today)
         whole = dispute.amount >= open_amount
-        portal = apps.is_installed("relance.portal") and hasattr(dispute, "portal_case")
+        portal = hasattr(dispute, "portal_case")
         who = _username(dispute.created_by) or (PORTAL if portal else NOBODY)
         facts.append(
             Fact(
@@ -388,8 +387,6 @@ def _suppressions(customer: Customer) -> tuple[date | None, list[Fact]]:
 
 def _portal(customer: Customer) -> tuple[list[Fact], list[Fact]]:
     """(refused, waiting for a credit manager): plan requests and the portal's recorded refusals."""
-    if not apps.is_installed("relance.portal"):
-        return [], []
     from relance.portal.models import PlanRequest, PlanRequestStatus, PortalEvent
 
     refused: list[Fact] = []

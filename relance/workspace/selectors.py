@@ -631,7 +631,6 @@ def _instant(day: date) -> datetime:
 
 def _record_sources() -> dict[str, tuple[Any, dict[str, Any]]]:
     """Each kind of record the customer page reads: its model and the filter beyond the customer."""
-    from django.apps import apps
 
     from relance.delivery.models import CallTask, OutboundMessage
     from relance.dunning.models import CreditHold, CreditHoldStatus
@@ -647,10 +646,9 @@ def _record_sources() -> dict[str, tuple[Any, dict[str, Any]]]:
         "hold": (CustomerHold, {}),
         "credit_hold": (CreditHold, {"status": CreditHoldStatus.ACTIVE.value}),
     }
-    if apps.is_installed("relance.portal"):  # the portal app is optional for the workspace
-        from relance.portal.models import PortalEvent
+    from relance.portal.models import PortalEvent
 
-        sources["portal"] = (PortalEvent, {})
+    sources["portal"] = (PortalEvent, {})
     return sources
 
 
@@ -809,9 +807,7 @@ def customer_timeline(
                 hold.reason,
             )
         )
-    from django.apps import apps
-
-    if "portal" in present and apps.is_installed("relance.portal"):  # the portal app is optional here
+    if "portal" in present:
         from relance.portal.models import PortalEvent
 
         for event in PortalEvent.objects.filter(customer=customer).order_by("-at")[:limit]:

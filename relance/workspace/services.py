@@ -43,11 +43,9 @@ STATEMENT_TEMPLATE_FAILED = "{ref}: the statement template failed, queued as fai
 
 
 def _audit(**kwargs: Any) -> None:
-    """Record an audit event when the audit app is installed (it is optional for this app)."""
-    try:
-        from relance.audit.services import audit_record
-    except ImportError:  # pragma: no cover - the audit app is part of the project
-        return
+    """Record an audit event."""
+    from relance.audit.services import audit_record
+
     audit_record(**kwargs)
 
 
@@ -136,13 +134,10 @@ def customer_collector_assign(*, customer: Customer, collector: Any, by: Any = N
     if before == after:
         return False
     customer.collector_id = after
-    try:
-        from relance.audit.context import audit_suppressed
-    except ImportError:  # pragma: no cover
+    from relance.audit.context import audit_suppressed
+
+    with audit_suppressed():  # one "reassign" event below instead of a generic update
         customer.save(update_fields=["collector", "updated_at"])
-    else:
-        with audit_suppressed():  # one "reassign" event below instead of a generic update
-            customer.save(update_fields=["collector", "updated_at"])
     _audit(
         action="reassign",
         obj=customer,

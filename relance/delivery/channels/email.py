@@ -257,10 +257,8 @@ class EmailChannel(ChannelBackend):
 
     def _send_with_django(self, message: OutboundMessage) -> DeliveryReceipt:
         """Through ``EMAIL_BACKEND`` (an anymail provider, the console, locmem…)."""
-        try:
-            from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
-        except ImportError:  # pragma: no cover - anymail is a dependency
-            AnymailAPIError = AnymailRecipientsRefused = ()  # type: ignore[assignment,misc]
+        from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+
         if self.django_connection is None:
             self.django_connection = get_connection(fail_silently=False)
             self.django_connection.open()
