@@ -7,11 +7,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test test-sqlite test-postgres lint fmt bench clean
+.PHONY: help setup demo test test-fast test-sqlite test-postgres lint fmt bench clean
 
 help:
 	@echo "make demo    install, load a demo ledger and serve it at http://$(HOST):$(PORT)"
 	@echo "make test    run the whole test suite (SQLite; Spark when pyspark is installed; PostgreSQL too when RELANCE_TEST_POSTGRES_URL is set)"
+	@echo "make test-fast  the inner loop: the suite without slow, browser and Spark tests (under 2 minutes)"
 	@echo "make lint    ruff + mypy + the layer contracts (lint-imports; docs/architecture.md)"
 
 $(BIN)/python:
@@ -52,6 +53,11 @@ test: setup
 	else \
 	  echo "SKIPPED: PostgreSQL run (set RELANCE_TEST_POSTGRES_URL=postgres://user:pass@host/db; .ci/run does)"; \
 	fi
+
+# The inner loop: what tests/conftest.py marks slow (subprocesses, the demo, whole-app sweeps,
+# day-by-day scenarios, property tests), browser and Spark tests left out. CI runs `make test`.
+test-fast: setup
+	$(BIN)/pytest -n 2 -p no:cacheprovider -m "not slow and not browser and not spark" $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

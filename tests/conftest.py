@@ -130,3 +130,104 @@ def document_root(settings, tmp_path):
     """Invoice PDFs stored under this test's temporary directory, never under ``var/``."""
     settings.RELANCE_INVOICE_DOCUMENT_ROOT = str(tmp_path / "documents")
     return tmp_path / "documents"
+
+
+# --- the fast tier ---------------------------------------------------------------------------------
+# `make test-fast` runs `-m "not slow and not browser and not spark"` for the inner loop; `make test`
+# (what CI runs) runs everything. These are marked `slow` here rather than one by one in their files:
+# from a `pytest --durations=0` run of the whole suite on the shared 2-core machine (2026-12-07), the
+# tests that took 3 s or more (setup included), and the modules whose tests took half a second or
+# more on average.
+# Re-measure and edit this list when the fast tier drifts past 2 minutes (README, "Developer commands").
+SLOW = frozenset(
+    {
+        # other processes: the CLI, the server and the delivery worker started as subprocesses
+        "tests/test_first_import.py",
+        "tests/test_cli.py",
+        "tests/ingest/test_command_exit.py",
+        "tests/web/test_serve.py",
+        "tests/delivery/test_processes.py",
+        "tests/config/test_settings.py",
+        "tests/delivery/test_webhook_security.py::test_check_deploy_fails_for_a_provider_without_webhook_secret",
+        # the demo: loads a whole ledger, runs dunning and the snapshots
+        "tests/demo/",
+        "tests/reports/test_demo_snapshots.py",
+        # sweeps over every route, role, operation, page, template or payload
+        "tests/security/test_permission_matrix.py",
+        "tests/security/test_api_fuzz.py",
+        "tests/security/test_template_corpus.py",
+        "tests/security/test_headers.py::test_signed_in_pages_carry_the_headers_and_no_inline_script",
+        "tests/web/test_visible_text.py",
+        "tests/web/test_drilldown.py",
+        "tests/comms/test_defaults.py",
+        "tests/comms/test_wording.py::test_first_contact_never_speaks_of_earlier_reminders",
+        "tests/comms/test_templates_page.py::test_the_menu_links_templates_for_roles_that_may_read_them",
+        # the dashboard: each page load computes the KPIs through the engine
+        "tests/web/test_dashboard.py",
+        "tests/web/test_paging.py",
+        "tests/web/test_pages.py::test_dashboard_never_mixes_currencies",
+        "tests/web/test_pages.py::test_every_back_office_list_links_the_customer_360",
+        "tests/web/test_pages.py::test_dashboard_shows_aging_and_kpis",
+        # day-by-day scenarios and runs repeated over many days
+        "tests/dunning/test_scenarios.py",
+        "tests/dunning/test_gaps.py",
+        "tests/dunning/test_promise_rule.py",
+        # modules of many engine runs: each of their tests takes half a second or more on average
+        "tests/dunning/test_right_when_it_leaves.py",
+        "tests/dunning/test_send_time_check_reads.py",
+        "tests/dunning/test_run.py",
+        "tests/dunning/test_segments.py",
+        "tests/dunning/test_binding.py",
+        "tests/dunning/test_cli_output.py",
+        "tests/engine/dunning/test_scenarios.py",
+        "tests/engine/dunning/test_calendar_versions.py",
+        "tests/engine/dunning/test_files.py",
+        "tests/reports/test_snapshots.py",
+        "tests/reports/test_snapshot_watermark.py",
+        "tests/workspace/test_policy.py",
+        "tests/workspace/test_policy_editing.py",
+        "tests/workspace/test_hold_lift.py",
+        "tests/workspace/test_behaviour_panel.py",
+        "tests/delivery/test_broken_templates.py",
+        "tests/portal/test_figures.py",
+        "tests/ingest/test_real_data.py",
+        "tests/synthetic/",
+        # every page of a kind, for every role
+        "tests/dunning/test_policies.py::test_every_dunning_admin_page_opens",
+        "tests/accounts/test_roles.py::test_an_auditor_cannot_change_anything_in_pages",
+        "tests/accounts/test_roles.py::test_entity_a_user_never_sees_entity_b_in_pages",
+        "tests/workspace/test_search.py::test_the_search_page_from_the_top_bar_and_its_no_result_state",
+        "tests/ingest/test_bad_input.py::test_a_byte_that_does_not_decode_after_the_sample_is_a_clear_error",
+        # property tests (many generated ledgers, each through every backend)
+        "tests/delivery/test_invariants.py",
+        "tests/ingest/test_invariants.py",
+        "tests/security/test_backoffice_inputs.py",
+        "tests/security/test_portal_inputs.py",
+        "tests/engine/test_kpi_invariants.py",
+        "tests/engine/dunning/test_invariants.py",
+        # large inputs
+        "tests/ingest/test_payments_and_credits.py::test_a_large_payments_file_is_grouped_in_flat_memory",
+        "tests/ingest/test_bad_input.py::test_a_large_file_streams_in_flat_memory",
+        "tests/security/test_api_limits.py::test_ten_thousand_bulk_items_over_djangos_default_body_limit_are_written",
+        # a migration replayed, sign-ins hashed again and again
+        "tests/accounts/test_roles.py::test_the_migration_creates_every_role_group_with_its_permissions",
+        "tests/workspace/test_forms.py::test_a_refused_outcome_keeps_what_was_typed",
+        "tests/security/test_lockouts.py::test_failed_sign_ins_behind_the_proxy_lock_the_account_not_everybody",
+    }
+)
+
+
+def _is_slow(nodeid: str) -> bool:
+    """A test named in SLOW, in a module named there, or under a folder named there (``…/``)."""
+    test = nodeid.split("[", 1)[0]
+    module = test.split("::", 1)[0]
+    return (
+        test in SLOW or module in SLOW or any(module.startswith(name) for name in SLOW if name.endswith("/"))
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of SLOW, and the PostgreSQL-only ones, ``slow`` (left out of `make test-fast`)."""
+    for item in items:
+        if _is_slow(item.nodeid) or item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.slow)

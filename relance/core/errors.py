@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class RelanceError(Exception):
@@ -10,7 +11,7 @@ class RelanceError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, *, code: str | None = None, extra: dict | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:

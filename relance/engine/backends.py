@@ -78,7 +78,8 @@ def _parquet_source(directory: Path, name: str) -> str:
 
 
 def is_spark(backend: BaseBackend) -> bool:
-    return backend.name == "pyspark"
+    name: str = backend.name
+    return name == "pyspark"
 
 
 def spark_url(url: str) -> tuple[str, str]:
@@ -150,7 +151,7 @@ def connect(url: str) -> BoundLedger:
         raw = {}
         for name in SCHEMAS:
             try:
-                raw[name] = backend.table(name)  # type: ignore[attr-defined]
+                raw[name] = backend.table(name)
             except Exception as exc:  # each backend raises its own "no such table"
                 message = ERROR_TABLE_MISSING.format(url=url, name=name, names=", ".join(SCHEMAS))
                 raise ValidationFailed(message) from exc
@@ -170,7 +171,7 @@ def _sqlite_insert(backend: BaseBackend, name: str, arrow: pa.Table, batch_rows:
     columns = ", ".join(f'"{column}"' for column in arrow.column_names)
     marks = ", ".join("?" for _ in arrow.column_names)
     sql = f'INSERT INTO "{name}" ({columns}) VALUES ({marks})'  # noqa: S608 - names are our schema's
-    con = backend.con  # type: ignore[attr-defined]
+    con = backend.con
     for batch in arrow.to_batches(max_chunksize=batch_rows):
         converted = []
         for index, field in enumerate(batch.schema):
@@ -200,12 +201,12 @@ def create_ledger_tables(
             continue
         if overwrite:
             # Ibis's own DROP is mis-rendered by some sqlglot versions: plain SQL is portable here.
-            backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')  # type: ignore[attr-defined]
-        table = backend.create_table(name, schema=schema)  # type: ignore[attr-defined]
+            backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        table = backend.create_table(name, schema=schema)
         if arrow.num_rows:
             if backend.name == "sqlite":
                 _sqlite_insert(backend, name, arrow)
             else:
-                backend.insert(name, arrow)  # type: ignore[attr-defined]
+                backend.insert(name, arrow)
         tables[name] = conform(table, name)
     return LedgerTables(**tables)

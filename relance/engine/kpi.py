@@ -53,8 +53,8 @@ TWO_PLACES = Decimal("0.01")
 _MONEY_EXPONENT = -len(str(MONEY_SCALE)) + 1  # MONEY_SCALE = 10**4 → -4
 
 
-@ibis.udf.scalar.builtin(name="julianday")
-def _julianday(value: dt.Date) -> dt.Float64:  # type: ignore[empty-body]
+@ibis.udf.scalar.builtin(name="julianday")  # type: ignore[untyped-decorator]  # Ibis ships no types
+def _julianday(value: dt.Date) -> dt.Float64:
     """SQLite's native day number (Ibis's portable date delta is a slow Python UDF there)."""
 
 
@@ -208,7 +208,8 @@ class KpiReport:
 
 def _backend_name(table: ir.Table) -> str | None:
     try:
-        return table.get_backend().name
+        name: str = table.get_backend().name
+        return name
     except Exception:  # unbound tables: only compiled, never executed here
         return None
 
@@ -434,7 +435,8 @@ def _month_start(value: Any) -> date:
         return date(int(value[:4]), int(value[5:7]), 1)
     if hasattr(value, "date"):
         value = value.date()
-    return value.replace(day=1)
+    first: date = value.replace(day=1)
+    return first
 
 
 # --- execution --------------------------------------------------------------------------------
@@ -444,7 +446,8 @@ Key = tuple[str, str | None]
 
 def _rows(expr: ir.Table, backend: BaseBackend | None) -> list[dict[str, Any]]:
     result = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)
-    return result.to_pylist()
+    rows: list[dict[str, Any]] = result.to_pylist()
+    return rows
 
 
 def _key(row: Mapping[str, Any], params: KpiParams) -> Key:

@@ -138,17 +138,17 @@ def spark_backend(options: SparkOptions | None = None) -> BaseBackend:
 
 def register_arrow(backend: BaseBackend, name: str, arrow: pa.Table) -> ir.Table:
     """``arrow`` as the temporary view ``name`` (replacing one of that name) on a Spark backend."""
-    session = backend._session  # type: ignore[attr-defined]
+    session = backend._session
     frame = session.createDataFrame(arrow)
     frame.createOrReplaceTempView(name)
-    return backend.table(name)  # type: ignore[attr-defined]
+    return backend.table(name)
 
 
 def read_parquet(backend: BaseBackend, path: Path | str, name: str) -> ir.Table:
     """A Parquet file, or a directory of them (partitioned or not), as the temporary view ``name``."""
-    session = backend._session  # type: ignore[attr-defined]
+    session = backend._session
     session.read.parquet(str(path)).createOrReplaceTempView(name)
-    return backend.table(name)  # type: ignore[attr-defined]
+    return backend.table(name)
 
 
 def materialise(backend: BaseBackend, prefix: str, expr: ir.Table) -> tuple[str, ir.Table]:
@@ -158,16 +158,16 @@ def materialise(backend: BaseBackend, prefix: str, expr: ir.Table) -> tuple[str,
     it stay small to analyse.
     """
     name = f"relance_{prefix}_{uuid.uuid4().hex[:12]}"
-    session = backend._session  # type: ignore[attr-defined]
-    frame = session.sql(backend.compile(expr)).localCheckpoint(eager=True)  # type: ignore[attr-defined]
+    session = backend._session
+    frame = session.sql(backend.compile(expr)).localCheckpoint(eager=True)
     frame.createOrReplaceTempView(name)
     _FRAMES[name] = frame
-    return name, backend.table(name)  # type: ignore[attr-defined]
+    return name, backend.table(name)
 
 
 def drop(backend: BaseBackend, name: str) -> None:
     """Free a view made by ``materialise`` or ``register_arrow``."""
-    backend._session.catalog.dropTempView(name)  # type: ignore[attr-defined]
+    backend._session.catalog.dropTempView(name)
     frame = _FRAMES.pop(name, None)
     if frame is not None:
         frame.unpersist()

@@ -75,7 +75,8 @@ ERROR_RULES = "segmentation rules: {problems}"
 
 def _dialect(table: ir.Table) -> str | None:
     try:
-        return table.get_backend().name
+        name: str = table.get_backend().name
+        return name
     except Exception:
         return None
 
@@ -272,7 +273,7 @@ def customer_behaviour(
 ) -> pa.Table:
     """The metrics, the class and a readable ``evidence`` text per customer."""
     expr = customer_behaviour_expr(tables, as_of, lookback_days=lookback_days, grace_days=grace_days)
-    table = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)  # type: ignore[attr-defined]
+    table = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)
     frame = table.to_pandas()
     frame["open_amount"] = frame.open_units / MONEY_SCALE
     frame["overdue_amount"] = frame.overdue_units / MONEY_SCALE

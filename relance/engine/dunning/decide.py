@@ -99,22 +99,23 @@ ERROR_NO_POLICIES = "decide() needs at least one policy"
 DEFAULT_RUN_TIME = time(6, 0)
 
 
-@ibis.udf.scalar.builtin(name="julianday")
-def _julianday(value: dt.Date) -> dt.Float64:  # type: ignore[empty-body]
+@ibis.udf.scalar.builtin(name="julianday")  # type: ignore[untyped-decorator]  # Ibis ships no types
+def _julianday(value: dt.Date) -> dt.Float64:
     """SQLite's native day number (Ibis's portable date delta is a slow Python UDF there)."""
 
 
 def _dialect(table: ir.Table) -> str | None:
     try:
-        return table.get_backend().name
+        name: str = table.get_backend().name
+        return name
     except Exception:  # unbound: compiled only
         return None
 
 
 def _day_number(column: ir.Value, dialect: str | None) -> ir.IntegerValue:
     if dialect == "sqlite":
-        return _julianday(column).cast("int64")  # type: ignore[arg-type]
-    return column.epoch_days()  # type: ignore[attr-defined]
+        return _julianday(column).cast("int64")
+    return column.epoch_days()
 
 
 def _units(amount: Decimal) -> int:
@@ -132,11 +133,11 @@ def _condition_expr(condition: Condition, frame: ir.Table) -> ir.BooleanValue:
     column: ir.Value
     value: Any = condition.value
     if condition.field == "amount_due":
-        column, value = frame.customer_chaseable_units, _units(Decimal(value))  # type: ignore[arg-type]
+        column, value = frame.customer_chaseable_units, _units(Decimal(value))
     elif condition.field == "invoice_amount":
-        column, value = frame.chaseable_units, _units(Decimal(value))  # type: ignore[arg-type]
+        column, value = frame.chaseable_units, _units(Decimal(value))
     elif condition.field == "days_past_due":
-        column, value = frame.days_past_due, int(value)  # type: ignore[arg-type]
+        column, value = frame.days_past_due, int(value)
     elif condition.field.startswith(CUSTOM_PREFIX):
         column = frame[custom_column(condition.field)].fill_null("")
     else:
@@ -359,13 +360,13 @@ def invoice_frame(
 
 
 def _fetch(expr: ir.Table, backend: BaseBackend | None) -> pd.DataFrame:
-    table = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)  # type: ignore[attr-defined]
+    table = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)
     return table.to_pandas(types_mapper=None)
 
 
 def _count(table: ir.Table, backend: BaseBackend | None) -> int:
     expr = table.count()
-    return int(expr.execute() if backend is None else backend.execute(expr))  # type: ignore[attr-defined]
+    return int(expr.execute() if backend is None else backend.execute(expr))
 
 
 def _active(table: ir.Table, start: str, end: str, as_of: date) -> ir.Table:
@@ -542,7 +543,7 @@ def _history(
         start = as_of - timedelta(days=days - 1)
         aggregates[f"contacts_{days}"] = ibis.ifelse(history.date >= start, 1, 0).sum().cast("int64")
     expr = history.group_by("customer_id").aggregate(**aggregates)
-    table = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)  # type: ignore[attr-defined]
+    table = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)
     frame = table.to_pandas()
     for column in ("last_contact", "last_overdue_contact"):  # epoch days, NaN when none
         days = table.column(column).cast(pa.int32()).to_numpy(zero_copy_only=False)
@@ -1408,7 +1409,10 @@ def _decimals(units: Any) -> pa.Array:
 def _json_text(values: Any) -> np.ndarray:
     """Each value as a JSON string literal (computed once per distinct value)."""
     series = pd.Series(values, dtype=object)
-    return series.map({value: json.dumps(value, ensure_ascii=False) for value in series.unique()}).to_numpy()
+    text: np.ndarray = series.map(
+        {value: json.dumps(value, ensure_ascii=False) for value in series.unique()}
+    ).to_numpy()
+    return text
 
 
 def _reason_json(code: str, detail: np.ndarray) -> np.ndarray:

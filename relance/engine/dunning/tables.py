@@ -42,13 +42,13 @@ def create_dunning_tables(backend: BaseBackend, rows: Mapping[str, Any]) -> Dunn
 
             tables[name] = conform_dunning(register_arrow(backend, name, arrow), name)
             continue
-        backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')  # type: ignore[attr-defined]
-        table = backend.create_table(name, schema=schema)  # type: ignore[attr-defined]
+        backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        table = backend.create_table(name, schema=schema)
         if arrow.num_rows:
             if backend.name == "sqlite":
                 _sqlite_insert(backend, name, arrow)
             else:
-                backend.insert(name, arrow)  # type: ignore[attr-defined]
+                backend.insert(name, arrow)
         tables[name] = conform_dunning(table, name)
     return DunningTables(**tables)
 
@@ -58,7 +58,7 @@ def _empty_table(con: BaseBackend, name: str) -> Any:
         from relance.engine.spark import register_arrow
 
         return register_arrow(con, name, dunning_arrow_table(name, ()))
-    return con.create_table(name, schema=ALL_SCHEMAS[name], temp=True)  # type: ignore[attr-defined]
+    return con.create_table(name, schema=ALL_SCHEMAS[name], temp=True)
 
 
 def _read_parquet(con: BaseBackend, source: str, name: str) -> Any:
@@ -66,7 +66,7 @@ def _read_parquet(con: BaseBackend, source: str, name: str) -> Any:
         from relance.engine.spark import read_parquet
 
         return read_parquet(con, source, name)
-    return con.read_parquet(source, table_name=name)  # type: ignore[attr-defined]
+    return con.read_parquet(source, table_name=name)
 
 
 def read_parquet_tables(
