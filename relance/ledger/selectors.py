@@ -173,6 +173,7 @@ def currencies_in_use(*, entity: Entity, as_of: date) -> set[str]:
     return set(
         Invoice.objects.filter(entity=entity, issue_date__lte=as_of)
         .values_list("currency", flat=True)
+        .order_by()  # the model's default ordering would join DISTINCT (one row per invoice)
         .distinct()
     )
 

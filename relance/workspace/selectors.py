@@ -258,10 +258,13 @@ def worklist_choices(*, run: DunningRun | None, entity: Entity) -> dict[str, lis
         Customer.objects.filter(entity=entity)
         .exclude(segment="")
         .values_list("segment", flat=True)
+        .order_by()
         .distinct()
     )
     currencies = (
-        WorklistEntry.objects.filter(run=run).values_list("currency", flat=True).distinct() if run else []
+        WorklistEntry.objects.filter(run=run).values_list("currency", flat=True).order_by().distinct()
+        if run
+        else []
     )
     return {"segments": sorted(segments), "currencies": sorted(currencies)}
 
