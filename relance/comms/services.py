@@ -244,7 +244,9 @@ def sample_languages(*, entity: Entity, language: str) -> tuple[str, ...]:
     customers use, or every shipped language when it has none yet."""
     if language and language != defaults.FALLBACK_LANGUAGE:
         return (language,)
-    used = {code for code in entity.customers.values_list("language", flat=True).order_by().distinct() if code}
+    used = {
+        code for code in entity.customers.values_list("language", flat=True).order_by().distinct() if code
+    }
     return tuple(dict.fromkeys([defaults.FALLBACK_LANGUAGE, *sorted(used or defaults.LANGUAGES)]))
 
 
