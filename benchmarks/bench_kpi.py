@@ -218,16 +218,19 @@ def pandas_kpis(parquet: Path, as_of: date, start: date) -> dict[str, dict[str, 
     alloc["begin"] = np.where(alloc.date <= day_before, alloc.units, 0)
     alloc["cash"] = np.where(alloc.payment_id.notna(), alloc.units, 0)
     alloc["cash_begin"] = np.where(alloc.payment_id.notna(), alloc.begin, 0)
+    alloc["cash_date"] = alloc.date.where(alloc.payment_id.notna())  # NaT for credit notes
     per_invoice = alloc.groupby("invoice_id").agg(
         end=("units", "sum"), begin=("begin", "sum"), cash=("cash", "sum"),
-        cash_begin=("cash_begin", "sum"), last=("date", "max"),
+        cash_begin=("cash_begin", "sum"), last=("cash_date", "max"),
     )  # fmt: skip
     inv = inv.merge(per_invoice, left_on="invoice_id", right_index=True, how="left")
     inv[["end", "begin", "cash", "cash_begin"]] = inv[["end", "begin", "cash", "cash_begin"]].fillna(0)
     inv["open"] = inv.units - inv.end
     inv["open_begin"] = np.where(inv.issue_date <= day_before, inv.units - inv.begin, 0)
     inv["dpd"] = (a - inv.due_date).dt.days
-    paid = inv[(inv.end >= inv.units) & (inv.begin < inv.units)]
+    # docs/kpis.md "Paid in the period": covered by A, not by S − 1, and cash took part (an
+    # invoice settled by credit notes alone is not paid); paid on its last cash allocation.
+    paid = inv[(inv.end >= inv.units) & (inv.begin < inv.units) & (inv.cash > 0)]
     late = (paid["last"] - paid.due_date).dt.days
     result: dict[str, dict[str, Any]] = {}
     for currency, group in inv.groupby("currency"):
