@@ -143,7 +143,7 @@ PHONE_PATTERNS: dict[str, tuple[str, int]] = {
     "IE": ("+3531", 7),
     "ES": ("+3491", 7),
     "IT": ("+3906", 8),
-    "CN": ("+8610", 8),
+    "CN": ("+86106", 7),  # Beijing 6xxxxxxx: +8610 1… and 8… include unassigned ranges
     "CA": ("+1514555", 4),
     "MX": ("+5255", 8),
     "CH": ("+4122", 7),

@@ -148,3 +148,17 @@ def test_generate_command_refuses_bad_options(tmp_path: Path) -> None:
         call_command("generate", "--end", "23/11/2026", "--out", str(tmp_path))
     with pytest.raises(CommandError, match="customers must be at least 1"):
         call_command("generate", "--customers", "0", "--out", str(tmp_path))
+
+
+def test_generated_csv_imports_with_relance_import(db, tmp_path: Path) -> None:
+    """What ``relance generate --format csv`` writes, ``relance import`` accepts: the generator only
+    writes what the importer validates (phone numbers, e-mails, languages, currencies)."""
+    call_command(
+        "generate", "--customers", "300", "--months", "2", "--end", "2026-06-30", "--out", str(tmp_path),
+        "--format", "csv", "--quiet",
+    )  # fmt: skip
+    call_command("init", entity="synth", no_policies=True, stdout=StringIO())
+    call_command("import", "customers", str(tmp_path / "customers.csv"), "--quiet", stdout=StringIO())
+    call_command("import", "invoices", str(tmp_path / "invoices.csv"), "--quiet", stdout=StringIO())
+    assert Customer.objects.filter(entity__name="synth").count() == 300
+    assert Invoice.objects.filter(entity__name="synth").count() == 300 * 2 * 5 // 2
