@@ -202,7 +202,7 @@ def _calls_and_conversations(
         for t in tasks
         if (t.outcome or "").strip().lower() not in NO_CONVERSATION_OUTCOMES
     ]
-    from relance.dunning.models import ContactLog
+    from relance.cases.models import ContactLog
 
     zone_name = customer.timezone or customer.entity.timezone
     for on in ContactLog.objects.filter(customer=customer, channel="phone").values_list("on", flat=True):
@@ -245,8 +245,8 @@ def message_facts_batch() -> Iterator[None]:
 def message_facts_load(*, messages: Iterable[tuple[int, int, int]], now: datetime) -> None:
     """Read the holds and the counted messages of the customers of ``messages`` ((message id,
     customer id, entity id) of a batch about to be sent), replacing the previous batch's."""
+    from relance.cases.models import CustomerHold
     from relance.delivery.models import OutboundMessage
-    from relance.dunning.models import CustomerHold
 
     batch = _BATCH.get()
     if batch is None:
@@ -295,7 +295,7 @@ def _batch_for(customer_id: int) -> _BatchFacts | None:
 
 
 def _holds_in_force(*, customer: Customer, on: date) -> list[Any]:
-    from relance.dunning.selectors import hold_list_in_force
+    from relance.cases.selectors import hold_list_in_force
 
     batch = _batch_for(customer.pk)
     if batch is None:
@@ -505,8 +505,8 @@ class AccountStatus:
 def account_status(*, customer: Customer, on: date) -> AccountStatus:
     from decimal import Decimal
 
+    from relance.cases.selectors import hold_list_in_force, promise_list
     from relance.dunning.models import DunningAction
-    from relance.dunning.selectors import hold_list_in_force, promise_list
     from relance.ledger.selectors import customer_open_items
 
     items = customer_open_items(customer=customer, as_of=on)

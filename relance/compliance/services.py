@@ -189,7 +189,7 @@ def compliance_settings_update(*, entity: Entity, user: Any = None, **fields: An
 def owner_hold_create(*, customer: Customer, owner: Any, reason: str, days: int, on: date) -> Any:
     """The sales owner's "hold escalation for N days, I'm on it": a ``hold`` from ``on`` to ``on + days``,
     through the collections app's own hold service (who and when are on the hold row)."""
-    from relance.dunning.services import hold_add
+    from relance.cases.services import hold_add
 
     reason = " ".join(reason.split())
     if not reason:

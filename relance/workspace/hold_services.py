@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import transaction
 
+from relance.cases.models import CustomerHold, HoldKind
 from relance.compliance.links import HOLD_DAYS_MAX
 from relance.compliance.services import (
     HOLD_DAYS_RANGE,
@@ -24,7 +25,6 @@ from relance.compliance.services import (
     owner_hold_create,
 )
 from relance.core.errors import ValidationFailed
-from relance.dunning.models import CustomerHold, HoldKind
 from relance.ledger.models import Customer
 
 HOLD_REASON_TOO_LONG = "reason: at most {max} characters, found {length}"
@@ -87,7 +87,7 @@ def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest) 
                 customer=customer, owner=user, reason=reason, days=request.days, on=request.on
             )
         else:
-            from relance.dunning.services import hold_add
+            from relance.cases.services import hold_add
 
             hold = hold_add(
                 customer=customer,

@@ -122,8 +122,8 @@ def hold_request(request: HttpRequest, customer_id: int) -> HttpResponse:
 @require_POST
 def hold_lift(request: HttpRequest, customer_id: int, hold_id: int) -> HttpResponse:
     """End a hold in force today, so the next run chases the account again."""
+    from relance.cases.models import CustomerHold
     from relance.compliance.selectors import entity_today
-    from relance.dunning.models import CustomerHold
 
     customer = _customer(request, customer_id)
     hold = CustomerHold.objects.select_related("customer").filter(pk=hold_id, customer=customer).first()

@@ -115,7 +115,7 @@ def test_a_customer_without_time_zone_must_be_in_hours_everywhere_in_its_country
 def test_holds_block_run_messages_and_do_not_contact_blocks_everything(
     customer, contact, make_message, make_action
 ):
-    from relance.dunning.services import hold_add
+    from relance.cases.services import hold_add
 
     hold_add(customer=customer, kind="hold", reason="Sales owner: on it", starts_on=MONDAY, ends_on=MONDAY)
     run_message = make_message(customer, contact=contact, action=make_action(customer))

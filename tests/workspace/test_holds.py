@@ -10,9 +10,10 @@ import pytest
 from django.urls import reverse
 
 from relance.audit.models import AuditEvent
+from relance.cases.models import CustomerHold
 from relance.compliance.links import HOLD_DAYS_MAX
 from relance.compliance.services import HOLD_REASON_MAX
-from relance.dunning.models import CustomerHold, DunningAction, Suppression
+from relance.dunning.models import DunningAction, Suppression
 from relance.workspace.hold_services import HOLD_AUDIT_ACTION
 from tests.workspace.conftest import PASSWORD, _invoice
 

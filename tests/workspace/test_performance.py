@@ -177,8 +177,8 @@ def test_permissions_in_one_query_equal_role_and_model_backend_permissions(db, e
 
 
 def test_records_present_lets_the_page_skip_only_kinds_the_customer_does_not_have(ws, client_for):
-    from relance.dunning.models import ContactLog, CreditHold, CreditHoldStatus, CustomerHold
-    from relance.dunning.services import promise_add
+    from relance.cases.models import ContactLog, CreditHold, CreditHoldStatus, CustomerHold
+    from relance.cases.services import promise_add
     from relance.workspace.selectors import customer_records_present, customer_timeline
     from relance.workspace.services import customer_note_add
 

@@ -15,7 +15,7 @@ from relance.workspace.selectors import _amount
 
 
 def _dispute(ws, ref, days_ago):
-    from relance.dunning.services import dispute_open
+    from relance.cases.services import dispute_open
 
     invoice = (
         ws.late.invoices.get(external_ref=ref)
@@ -68,8 +68,8 @@ def test_dispute_owner_must_see_the_entity(ws, client_for):
 
 
 def test_promise_queue_marks_overdue_and_due_today(ws, client_for):
-    from relance.dunning.models import Promise
-    from relance.dunning.services import promise_add
+    from relance.cases.models import Promise
+    from relance.cases.services import promise_add
 
     promise_add(customer=ws.late, promised_date=ws.today, on=ws.today, amount=Decimal("50"))
     later = promise_add(customer=ws.second, promised_date=ws.today + timedelta(days=5), on=ws.today)
@@ -87,7 +87,7 @@ def test_promise_queue_marks_overdue_and_due_today(ws, client_for):
 
 
 def test_plan_queue_shows_next_installment(ws, client_for):
-    from relance.dunning.services import plan_create
+    from relance.cases.services import plan_create
 
     plan_create(
         customer=ws.second,
