@@ -125,7 +125,7 @@ def _holds(customer: Customer, today: date) -> list[Fact]:
     }
     facts = []
     for hold in hold_list_in_force(customer=customer, on=today).select_related("created_by"):
-        who = _username(hold.created_by) or _audit_who("dunning.customerhold", hold.pk) or NOBODY
+        who = _username(hold.created_by) or _audit_who("cases.customerhold", hold.pk) or NOBODY
         facts.append(
             Fact(
                 kind=hold.kind,
@@ -150,7 +150,7 @@ def _credit_hold(customer: Customer) -> list[Fact]:
     if action is not None:
         who = f"the dunning run of {action.on} (step {action.step_key} of policy {action.policy_key})"
     else:
-        who = _audit_who("dunning.credithold", hold.pk) or "placed by hand"
+        who = _audit_who("cases.credithold", hold.pk) or "placed by hand"
     return [
         Fact(
             kind="credit_hold",

@@ -25,8 +25,8 @@ from relance.ledger.models import Customer
 MY_ACCOUNTS_LIMIT = 200  # a sales owner's book; more is cut (and the page says so)
 STEPS_SHOWN = 3
 HOLD_DAYS_DEFAULT = 7
-PERM_HOLD = "dunning.add_customerhold"
-PERM_LIFT = "dunning.change_customerhold"
+PERM_HOLD = "cases.add_customerhold"
+PERM_LIFT = "cases.change_customerhold"
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 
 * ``/w/my-accounts/`` — the user's accounts with something open, the escalations coming soonest
   first, and a hold form per account;
-* ``/w/customers/<id>/hold/`` (POST) — ask for a hold (``dunning.add_customerhold`` on the customer:
+* ``/w/customers/<id>/hold/`` (POST) — ask for a hold (``cases.add_customerhold`` on the customer:
   sales on the accounts they own, collectors, credit managers; support and auditors get 403);
-* ``/w/customers/<id>/holds/<hold>/lift/`` (POST) — end a hold early (``dunning.change_customerhold``,
+* ``/w/customers/<id>/holds/<hold>/lift/`` (POST) — end a hold early (``cases.change_customerhold``,
   or the person who asked for it);
 * ``/w/customers/<id>/why/`` — why the account is on hold or not chased, and why portal requests
   were refused; read-only, for every role that sees the customer.

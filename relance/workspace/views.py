@@ -39,13 +39,13 @@ from relance.ledger.models import Customer, Entity
 from relance.portal.selectors import dispute_sla_days
 from relance.workspace import charts, forms, rendering, selectors, services
 
-PERM_OUTCOME = "dunning.add_contactlog"
-PERM_PROMISE = "dunning.add_promise"
-PERM_DISPUTE = "dunning.add_dispute"
+PERM_OUTCOME = "cases.add_contactlog"
+PERM_PROMISE = "cases.add_promise"
+PERM_DISPUTE = "cases.add_dispute"
 PERM_SNOOZE = "dunning.change_worklistentry"
 PERM_ASSIGN = "ledger.change_customer"
 PERM_STATEMENT = "dunning.change_worklistentry"
-PERM_DISPUTE_ASSIGN = "dunning.change_dispute"
+PERM_DISPUTE_ASSIGN = "cases.change_dispute"
 PERM_POLICY_VIEW = "dunning.view_policy"
 PERM_POLICY_EDIT = "dunning.change_policy"
 

@@ -163,7 +163,7 @@ def test_seeding_twice_adds_nobody_and_no_history_and_the_seed_is_deterministic(
     assert get_user_model().objects.count() == users
     assert _history_fingerprint(entity) == first
     # the work is the team's: audited as them, on the day it was done
-    promise_events = AuditEvent.objects.filter(object_type="dunning.promise", action="create")
+    promise_events = AuditEvent.objects.filter(object_type="cases.promise", action="create")
     assert promise_events.filter(actor_user__username__endswith="@demo.example").exists()
     assert promise_events.filter(at__date__lt=timezone.localdate() - timedelta(days=30)).exists()
 

@@ -43,7 +43,7 @@ def test_dispute_queue_colours_by_sla_and_assigns_owners(ws, client_for):
     assert response.status_code == 302
     assert DisputeAssignment.objects.get(dispute=old).owner == ws.bob
     assert AuditEvent.objects.filter(
-        action="assign", object_type="dunning.dispute", object_id=str(old.pk)
+        action="assign", object_type="cases.dispute", object_id=str(old.pk)
     ).exists()
     mine = manager.get(reverse("workspace:disputes"), {"owner": ws.bob.pk}).content.decode()
     assert "INV-L1" in mine and "INV-S1" not in mine
