@@ -9,6 +9,7 @@ settles promises and places credit holds and hand-offs itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q, Sum
 
+from relance.audit.context import audit_suppressed
+from relance.audit.services import audit_record
 from relance.cases.models import (
     ContactLog,
     CreditHold,
@@ -347,7 +350,7 @@ def plan_installments_settle(*, entity: Entity, as_of: date) -> int:
 
 
 @transaction.atomic
-def hold_add(
+def hold_create(
     *,
     customer: Customer,
     kind: str,
@@ -355,23 +358,47 @@ def hold_add(
     starts_on: date,
     ends_on: date | None = None,
     user: Any = None,
+    audit_action: str = "",
 ) -> CustomerHold:
-    """Stop dunning the customer (hold, legal case or do-not-contact) from ``starts_on``."""
+    """Stop dunning the customer (hold, legal case or do-not-contact) from ``starts_on``.
+
+    The one write of a ``CustomerHold``: ``relance hold add``, the workspace's "I'm on it" form,
+    the sales owner's e-mailed hold link and the demo all come here, each after its own checks
+    and permission. The save raises the entity's ``cases`` data version (signals) and is
+    audited: as a generic ``create`` event, or, with ``audit_action``, as that one named event
+    on the customer instead (``hold_request``).
+    """
     if kind not in HoldKind.values:
         raise ValidationFailed(f"unknown hold kind {kind!r}: expected one of {', '.join(HoldKind.values)}")
     if not reason.strip():
         raise ValidationFailed("a hold needs a reason")
     if ends_on is not None and ends_on < starts_on:
         raise ValidationFailed(HOLD_ENDS_BEFORE_START.format(ends=ends_on, starts=starts_on))
-    return CustomerHold.objects.create(
-        entity_id=customer.entity_id,
-        customer=customer,
-        kind=kind,
-        reason=reason.strip(),
-        starts_on=starts_on,
-        ends_on=ends_on,
-        created_by=user if getattr(user, "pk", None) else None,
-    )
+    actor = user if getattr(user, "pk", None) else None
+    with audit_suppressed() if audit_action else nullcontext():
+        hold = CustomerHold.objects.create(
+            entity_id=customer.entity_id,
+            customer=customer,
+            kind=kind,
+            reason=reason.strip(),
+            starts_on=starts_on,
+            ends_on=ends_on,
+            created_by=actor,
+        )
+    if audit_action:
+        audit_record(
+            action=audit_action,
+            obj=customer,
+            actor=actor,
+            after={
+                "hold": hold.pk,
+                "kind": hold.kind,
+                "reason": hold.reason,
+                "starts_on": hold.starts_on,
+                "ends_on": hold.ends_on,
+            },
+        )
+    return hold
 
 
 @transaction.atomic

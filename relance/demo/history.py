@@ -553,10 +553,10 @@ class _Replay:
         return work
 
     def _legal(self, customer: Customer, on: date) -> Callable[[], Any]:
-        from relance.cases.services import hold_add
+        from relance.cases.services import hold_create
 
         def work() -> None:
-            hold_add(
+            hold_create(
                 customer=customer,
                 kind="legal",
                 reason="Handed to our lawyers after the final notice went unanswered.",

@@ -61,7 +61,7 @@ def test_dated_records_are_bound_with_their_dates_and_amounts(scenario):
     dispute = case_services.dispute_open(
         invoice=invoice, reason_code="pricing", on=D("2026-04-03"), amount=400
     )
-    case_services.hold_add(customer=customer, kind="legal", reason="r", starts_on=D("2026-05-01"))
+    case_services.hold_create(customer=customer, kind="legal", reason="r", starts_on=D("2026-05-01"))
     plan = case_services.plan_create(
         customer=customer, starts_on=D("2026-04-10"), installments=2, first_due=D("2026-05-01")
     )

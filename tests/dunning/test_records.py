@@ -273,9 +273,9 @@ def test_hold_add_list_remove(ledger):
 def test_hold_needs_a_reason_and_a_sane_period(ledger):
     customer = ledger.customers["C1"]
     with pytest.raises(ValidationFailed, match="a hold needs a reason"):
-        case_services.hold_add(customer=customer, kind="hold", reason=" ", starts_on=D("2026-04-01"))
+        case_services.hold_create(customer=customer, kind="hold", reason=" ", starts_on=D("2026-04-01"))
     with pytest.raises(ValidationFailed, match=r"a hold cannot end \(2026-03-01\) before it starts"):
-        case_services.hold_add(
+        case_services.hold_create(
             customer=customer, kind="hold", reason="x", starts_on=D("2026-04-01"), ends_on=D("2026-03-01")
         )
 

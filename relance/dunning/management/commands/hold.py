@@ -46,7 +46,7 @@ class Command(BaseCommand):
         on = cli.business_day(options, entity)
         try:
             if options["action"] == "add":
-                hold = case_services.hold_add(
+                hold = case_services.hold_create(
                     customer=customer,
                     kind=options["kind"],
                     reason=options["reason"],
