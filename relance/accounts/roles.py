@@ -30,7 +30,17 @@ STAFF_ROLES = frozenset({ADMIN})
 VIEW = ("view",)
 ALL = ("view", "add", "change", "delete")
 WRITE = ("view", "add", "change")
-BUSINESS_APPS = ("ledger", "cases", "dunning", "comms", "delivery", "charges", "compliance", "ingest", "reports")
+BUSINESS_APPS = (
+    "ledger",
+    "cases",
+    "dunning",
+    "comms",
+    "delivery",
+    "charges",
+    "compliance",
+    "ingest",
+    "reports",
+)
 
 
 @dataclass(frozen=True)
