@@ -67,6 +67,7 @@ PLAN_NOT_ACTIVE = "plan {plan} is {status}, not active"
 
 HOLD_ENDS_BEFORE_START = "a hold cannot end ({ends}) before it starts ({starts})"
 HOLD_NONE_ACTIVE = "customer {customer} has no {kind}hold in force on {on}"
+HOLD_ALREADY_OVER = "this hold already ended on {ends}"
 
 
 # --------------------------------------------------------------------------- shared checks
@@ -402,14 +403,37 @@ def hold_create(
 
 
 @transaction.atomic
-def hold_remove(*, customer: Customer, on: date, kind: str | None = None) -> int:
-    """Lift the customer's holds (of ``kind``) from ``on``: they last in force the day before.
+def hold_end(*, hold: CustomerHold, on: date, user: Any = None, audit_action: str = "") -> CustomerHold:
+    """End ``hold`` from ``on``: the last day it is in force is the day before, so that day's run
+    chases the account again; a hold that had not started by ``on`` never takes effect.
 
-    A hold that had not started yet by ``on`` never takes effect. Returns how many were lifted.
+    The one way a hold ends early (``relance hold remove``, the workspace's "Lift now"). Refuses a
+    hold already over. Audited as a generic ``update``, or, with ``audit_action``, as that one
+    named event on the customer with the end before and after (``hold_lift``).
     """
-    holds = CustomerHold.objects.select_for_update().filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gte=on), customer=customer
-    )
+    hold = CustomerHold.objects.select_for_update().select_related("customer").get(pk=hold.pk)
+    if hold.ends_on is not None and hold.ends_on < on:
+        raise ValidationFailed(HOLD_ALREADY_OVER.format(ends=hold.ends_on))
+    ended_on = hold.ends_on
+    with audit_suppressed() if audit_action else nullcontext():
+        hold.ends_on = on - timedelta(days=1)
+        hold.save(update_fields=["ends_on", "updated_at"])
+    if audit_action:
+        audit_record(
+            action=audit_action,
+            obj=hold.customer,
+            actor=user if getattr(user, "pk", None) else None,
+            before={"hold": hold.pk, "ends_on": ended_on},
+            after={"hold": hold.pk, "ends_on": hold.ends_on},
+        )
+    return hold
+
+
+@transaction.atomic
+def hold_remove(*, customer: Customer, on: date, kind: str | None = None) -> int:
+    """Lift the customer's holds (of ``kind``) still in force or to come from ``on`` (``hold_end``
+    each). Returns how many were lifted."""
+    holds = CustomerHold.objects.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on), customer=customer)
     if kind:
         holds = holds.filter(kind=kind)
     lifted = list(holds)
@@ -417,8 +441,7 @@ def hold_remove(*, customer: Customer, on: date, kind: str | None = None) -> int
         shown = f"{kind} " if kind else ""
         raise ValidationFailed(HOLD_NONE_ACTIVE.format(customer=customer.external_ref, kind=shown, on=on))
     for hold in lifted:
-        hold.ends_on = on - timedelta(days=1)
-        hold.save(update_fields=["ends_on", "updated_at"])
+        hold_end(hold=hold, on=on)
     return len(lifted)
 
 

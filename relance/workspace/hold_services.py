@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 
 from relance.cases.models import CustomerHold, HoldKind
-from relance.cases.services import hold_create
+from relance.cases.services import hold_create, hold_end
 from relance.compliance.links import HOLD_DAYS_MAX
 from relance.compliance.services import (
     HOLD_DAYS_RANGE,
@@ -32,7 +32,6 @@ HOLD_REASON_TOO_LONG = "reason: at most {max} characters, found {length}"
 HOLD_DAYS_NOT_A_NUMBER = "days: expected a whole number from 1 to {max}, found {found!r}"
 HOLD_AUDIT_ACTION = "hold_request"
 HOLD_LIFT_AUDIT_ACTION = "hold_lift"
-HOLD_ALREADY_OVER = "this hold already ended on {ends}"
 REASON_FIELD_MAX = CustomerHold._meta.get_field("reason").max_length or 200
 
 
@@ -100,26 +99,7 @@ def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest) 
     )
 
 
-@transaction.atomic
 def hold_lift(*, hold: CustomerHold, user: Any, on: date) -> CustomerHold:
-    """End ``hold`` early: the last day it was in force is the day before ``on`` (the entity's
-    today), so today's run chases the account again; a hold that had not started never takes
-    effect. One audit event ``hold_lift`` with the end before and after."""
-    from relance.audit.context import audit_suppressed
-    from relance.audit.services import audit_record
-
-    hold = CustomerHold.objects.select_for_update().select_related("customer").get(pk=hold.pk)
-    if hold.ends_on is not None and hold.ends_on < on:
-        raise ValidationFailed(HOLD_ALREADY_OVER.format(ends=hold.ends_on))
-    ended_on = hold.ends_on
-    with audit_suppressed():
-        hold.ends_on = on - timedelta(days=1)
-        hold.save(update_fields=["ends_on", "updated_at"])
-    audit_record(
-        action=HOLD_LIFT_AUDIT_ACTION,
-        obj=hold.customer,
-        actor=user if getattr(user, "pk", None) else None,
-        before={"hold": hold.pk, "ends_on": ended_on},
-        after={"hold": hold.pk, "ends_on": hold.ends_on},
-    )
-    return hold
+    """End ``hold`` early from ``on`` (the entity's today): ``cases.services.hold_end``, with one
+    audit event ``hold_lift`` (the end before and after)."""
+    return hold_end(hold=hold, on=on, user=user, audit_action=HOLD_LIFT_AUDIT_ACTION)
