@@ -1,4 +1,4 @@
-"""Reads of the collections app: policies, customers' promises/disputes/plans/holds, runs, the worklist."""
+"""Reads of the collections app: policies, runs, the worklist, what is owed now (a customer's case: ``relance.cases.selectors``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
-"""Writes of the collections app: policies, promises, disputes, plans, holds and the daily run.
+"""Writes of the collections app: policies, segmentation, customer attributes and the daily run.
 
 Each service validates, owns its transaction and raises ``ValidationFailed``/``Conflict`` with
-the messages below (tests assert them).
+the messages below (tests assert them). A customer's case (promises, disputes, plans, holds,
+contacts, hand-offs) is written by ``relance.cases.services``; the run settles promises and
+places credit holds and hand-offs itself.
 """
 
 from __future__ import annotations
