@@ -1,4 +1,4 @@
-"""The case models move here from ``dunning`` with their rows (ADR: docs/architecture.md).
+"""The case models move here from ``dunning`` with their rows (docs/architecture.md, "What ``cases`` and ``dunning`` own").
 
 State only: the tables exist (created by dunning's migrations) and keep their ``dunning_`` names
 (``db_table``); ``dunning.0013_cases_moved_out`` removes the models from dunning's state after
