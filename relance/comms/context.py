@@ -342,7 +342,7 @@ def _event_details(*, customer: Customer, key: str, as_of: date, labels: Mapping
     elif key == STATEMENT_KEY:
         details["statement"] = statement_summary(customer=customer, as_of=as_of)
     elif key in ("promise_confirmation", "broken_promise"):
-        from relance.dunning.models import Promise
+        from relance.cases.models import Promise
 
         promise = (
             Promise.objects.filter(customer=customer, created_on__lte=as_of)
@@ -358,7 +358,7 @@ def _event_details(*, customer: Customer, key: str, as_of: date, labels: Mapping
                 "status": promise.status,
             }
     elif key.startswith("dispute_"):
-        from relance.dunning.models import Dispute
+        from relance.cases.models import Dispute
 
         dispute = (
             Dispute.objects.filter(customer=customer, opened_on__lte=as_of)
@@ -384,7 +384,7 @@ def _event_details(*, customer: Customer, key: str, as_of: date, labels: Mapping
                 "resolved_on": dispute.resolved_on,
             }
     elif "installment" in key:
-        from relance.dunning.models import Installment, PlanStatus
+        from relance.cases.models import Installment, PlanStatus
 
         installments = Installment.objects.filter(
             plan__customer=customer, plan__status=PlanStatus.ACTIVE
@@ -439,7 +439,7 @@ def _schedule(plan: Any) -> dict[str, Any]:
 def _plan_details(*, customer: Customer, key: str, as_of: date) -> dict[str, Any] | None:
     """The payment plan a plan message speaks of: the newest one (``plan_confirmation``), or the
     newest decided request and its plan (``plan_request_decided``: ``approved``, ``note``)."""
-    from relance.dunning.models import PaymentPlan
+    from relance.cases.models import PaymentPlan
 
     if key == "plan_request_decided":
         from relance.portal.models import PlanRequest
@@ -508,7 +508,7 @@ def statement_summary(*, customer: Customer, as_of: date) -> Statement:
     """The statement of ``customer`` on ``as_of``: the open items with what may be asked for
     (``relance.dunning.selectors.owed_summary``, the same figures as every message), the open
     disputes and each payment or credit note not yet matched."""
-    from relance.dunning.selectors import dispute_list_open
+    from relance.cases.selectors import dispute_list_open
 
     summary = _owed(customer=customer, as_of=as_of, invoices=None)
     lines = _lines_of(summary)

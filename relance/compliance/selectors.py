@@ -19,6 +19,13 @@ from typing import Any
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 
+from relance.cases.models import ContactLog
+from relance.cases.selectors import (
+    hold_list_in_force,
+    holds_in_force_among,
+    holds_not_ended_by_customer,
+    promise_list,
+)
 from relance.compliance import rules
 from relance.compliance.links import PREFERENCE_CHANNEL
 from relance.compliance.models import ComplianceSettings
@@ -202,7 +209,6 @@ def _calls_and_conversations(
         for t in tasks
         if (t.outcome or "").strip().lower() not in NO_CONVERSATION_OUTCOMES
     ]
-    from relance.dunning.models import ContactLog
 
     zone_name = customer.timezone or customer.entity.timezone
     for on in ContactLog.objects.filter(customer=customer, channel="phone").values_list("on", flat=True):
@@ -246,7 +252,6 @@ def message_facts_load(*, messages: Iterable[tuple[int, int, int]], now: datetim
     """Read the holds and the counted messages of the customers of ``messages`` ((message id,
     customer id, entity id) of a batch about to be sent), replacing the previous batch's."""
     from relance.delivery.models import OutboundMessage
-    from relance.dunning.models import CustomerHold
 
     batch = _BATCH.get()
     if batch is None:
@@ -258,10 +263,11 @@ def message_facts_load(*, messages: Iterable[tuple[int, int, int]], now: datetim
     batch.holds, batch.counted, batch.contested = {}, {}, set()
     if not triples:
         return
-    for hold in CustomerHold.objects.filter(customer_id__in=batch.customers).filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gte=(now - timedelta(days=2)).date())
-    ):
-        batch.holds.setdefault(hold.customer_id, []).append(hold)
+    # Every day a message of the batch may be dated (the entity's today, a zone or two behind) is
+    # within two days of ``now``: one query reads what ``_holds_in_force`` will ask of them.
+    batch.holds = holds_not_ended_by_customer(
+        customer_ids=batch.customers, since=(now - timedelta(days=2)).date()
+    )
     # A customer's second message in the batch changes the first one's cap history as it goes.
     batch.contested = {customer_id for customer_id, count in in_batch.items() if count > 1}
     longest = max(
@@ -295,16 +301,10 @@ def _batch_for(customer_id: int) -> _BatchFacts | None:
 
 
 def _holds_in_force(*, customer: Customer, on: date) -> list[Any]:
-    from relance.dunning.selectors import hold_list_in_force
-
     batch = _batch_for(customer.pk)
     if batch is None:
         return list(hold_list_in_force(customer=customer, on=on))
-    return [
-        hold
-        for hold in batch.holds.get(customer.pk, [])
-        if hold.starts_on <= on and (hold.ends_on is None or hold.ends_on >= on)
-    ]
+    return holds_in_force_among(batch.holds.get(customer.pk, []), on=on)
 
 
 def _counted_sent(
@@ -506,7 +506,6 @@ def account_status(*, customer: Customer, on: date) -> AccountStatus:
     from decimal import Decimal
 
     from relance.dunning.models import DunningAction
-    from relance.dunning.selectors import hold_list_in_force, promise_list
     from relance.ledger.selectors import customer_open_items
 
     items = customer_open_items(customer=customer, as_of=on)

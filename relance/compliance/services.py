@@ -186,21 +186,24 @@ def compliance_settings_update(*, entity: Entity, user: Any = None, **fields: An
 # --------------------------------------------------------------------------- sales-owner hold
 
 
-def owner_hold_create(*, customer: Customer, owner: Any, reason: str, days: int, on: date) -> Any:
+def owner_hold_create(
+    *, customer: Customer, owner: Any, reason: str, days: int, on: date, audit_action: str = ""
+) -> Any:
     """The sales owner's "hold escalation for N days, I'm on it": a ``hold`` from ``on`` to ``on + days``,
-    through the collections app's own hold service (who and when are on the hold row)."""
-    from relance.dunning.services import hold_add
+    through ``cases.services.hold_create``, the one write of a hold (who and when are on the row)."""
+    from relance.cases.services import hold_create
 
     reason = " ".join(reason.split())
     if not reason:
         raise ValidationFailed(HOLD_REASON_REQUIRED)
     if not 1 <= days <= HOLD_DAYS_MAX:
         raise ValidationFailed(HOLD_DAYS_RANGE.format(max=HOLD_DAYS_MAX, days=days))
-    return hold_add(
+    return hold_create(
         customer=customer,
         kind="hold",
         reason=HOLD_REASON_PREFIX + reason[:HOLD_REASON_MAX],
         starts_on=on,
         ends_on=on + timedelta(days=days),
         user=owner,
+        audit_action=audit_action,
     )

@@ -29,20 +29,9 @@ import ibis
 import ibis.expr.types as ir
 from django.db.models import Field, Model
 
+from relance.cases.models import ContactLog, CustomerHold, Dispute, Installment, PaymentPlan, Promise
 from relance.dunning.contacts import NOT_A_CONTACT  # actions that reached nobody: the one home
-from relance.dunning.models import (
-    ContactLog,
-    CustomerAttribute,
-    CustomerHold,
-    Dispute,
-    DunningAction,
-    Installment,
-    InvoiceStep,
-    PaymentPlan,
-    Policy,
-    Promise,
-    SegmentPolicy,
-)
+from relance.dunning.models import CustomerAttribute, DunningAction, InvoiceStep, Policy, SegmentPolicy
 from relance.engine.dunning.contract import ALL_SCHEMAS, DunningTables
 from relance.ledger.models import Contact, ContactStatus, Customer, Entity
 from relance.reports.binding import app_ledger

@@ -7,7 +7,7 @@ class PortalConfig(AppConfig):
     verbose_name = "Customer portal"
 
     def ready(self) -> None:
-        from relance.dunning.models import Dispute
+        from relance.cases.models import Dispute
         from relance.ledger.models import VersionScope
         from relance.ledger.signals import bump_on_change
         from relance.portal.models import DisputeCase, PlanRequest

@@ -15,8 +15,8 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from relance.accounts.selectors import customer_scope
+from relance.cases.models import Dispute, DisputeStatus, PaymentPlan, PlanStatus, Promise
 from relance.core.clock import SystemClock, zone
-from relance.dunning.models import Dispute, DisputeStatus, PaymentPlan, PlanStatus, Promise
 from relance.ledger.models import Customer, Entity, Invoice, InvoiceDocument, Payment
 from relance.ledger.selectors import STILL_OWED, ZERO, invoice_ids_with_document, not_void_q
 from relance.portal.models import DisputeAttachment, DisputeCase, PlanRequest, PortalLink, PortalSettings

@@ -576,7 +576,7 @@ def dashboard_case_counts(
     *, entity: Entity, as_of: date, segment: str | None = None, collector: str | None = None
 ) -> dict[str, int]:
     """Open promises due on ``as_of`` and open disputes past their SLA (``dispute_sla_due_on``)."""
-    from relance.dunning.models import Dispute, Promise, PromiseStatus
+    from relance.cases.models import Dispute, Promise, PromiseStatus
     from relance.portal.selectors import disputes_past_sla
 
     scope = customer_group_q(segment, collector)

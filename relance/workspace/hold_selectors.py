@@ -18,15 +18,15 @@ from django.db.models import Q, QuerySet
 
 from relance.accounts import roles
 from relance.accounts.selectors import customers_visible, entities_for_user, user_can, user_role
+from relance.cases.models import CreditHold, CreditHoldStatus, CustomerHold
 from relance.compliance.links import HOLD_DAYS_MAX
-from relance.dunning.models import CreditHold, CreditHoldStatus, CustomerHold
 from relance.ledger.models import Customer
 
 MY_ACCOUNTS_LIMIT = 200  # a sales owner's book; more is cut (and the page says so)
 STEPS_SHOWN = 3
 HOLD_DAYS_DEFAULT = 7
-PERM_HOLD = "dunning.add_customerhold"
-PERM_LIFT = "dunning.change_customerhold"
+PERM_HOLD = "cases.add_customerhold"
+PERM_LIFT = "cases.change_customerhold"
 
 
 @dataclass(frozen=True)
@@ -230,8 +230,8 @@ def hold_lift_allowed(*, user: Any, hold: CustomerHold) -> bool:
 
 
 def hold_form(*, user: Any, customer: Customer, today: date) -> HoldForm:
+    from relance.cases.selectors import hold_list_in_force
     from relance.compliance.services import HOLD_REASON_MAX
-    from relance.dunning.selectors import hold_list_in_force
 
     holds = tuple(hold_list_in_force(customer=customer, on=today).select_related("created_by", "customer"))
     return HoldForm(

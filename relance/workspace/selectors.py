@@ -15,22 +15,20 @@ from django.utils.translation import get_language
 from relance.accounts import roles
 from relance.accounts.selectors import customer_scope, customers_visible, user_role
 from relance.accounts.selectors import entity_visible as accounts_entity_visible
-from relance.common.converters import row_id_or_none
-from relance.core.errors import NotFound, ValidationFailed
-from relance.core.formatting import code_label, format_money, format_phone
-from relance.core.money import parse_amount
-from relance.dunning.models import (
+from relance.cases.models import (
     ContactLog,
     CustomerHold,
     Dispute,
     DisputeStatus,
-    DunningRun,
-    InvoiceStep,
     PaymentPlan,
     Promise,
     PromiseStatus,
-    WorklistEntry,
 )
+from relance.common.converters import row_id_or_none
+from relance.core.errors import NotFound, ValidationFailed
+from relance.core.formatting import code_label, format_money, format_phone
+from relance.core.money import parse_amount
+from relance.dunning.models import DunningRun, InvoiceStep, WorklistEntry
 from relance.ledger.models import Customer, Entity, Invoice
 from relance.workspace.models import (
     CustomerNote,
@@ -635,8 +633,8 @@ def _instant(day: date) -> datetime:
 def _record_sources() -> dict[str, tuple[Any, dict[str, Any]]]:
     """Each kind of record the customer page reads: its model and the filter beyond the customer."""
 
+    from relance.cases.models import CreditHold, CreditHoldStatus
     from relance.delivery.models import CallTask, OutboundMessage
-    from relance.dunning.models import CreditHold, CreditHoldStatus
 
     sources: dict[str, tuple[Any, dict[str, Any]]] = {
         "message": (OutboundMessage, {}),

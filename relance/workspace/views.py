@@ -28,24 +28,24 @@ from relance.accounts.selectors import (
     user_can,
     user_is_read_only,
 )
+from relance.cases.models import Dispute, DisputeReason, DisputeStatus
 from relance.common.converters import row_id_or_none
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import parse_amount
 from relance.core.text import sentence
 from relance.dunning.contacts import last_contact_dates
-from relance.dunning.models import Dispute, DisputeReason, DisputeStatus
 from relance.ledger.models import Customer, Entity
 from relance.portal.selectors import dispute_sla_days
 from relance.workspace import charts, forms, rendering, selectors, services
 
-PERM_OUTCOME = "dunning.add_contactlog"
-PERM_PROMISE = "dunning.add_promise"
-PERM_DISPUTE = "dunning.add_dispute"
+PERM_OUTCOME = "cases.add_contactlog"
+PERM_PROMISE = "cases.add_promise"
+PERM_DISPUTE = "cases.add_dispute"
 PERM_SNOOZE = "dunning.change_worklistentry"
 PERM_ASSIGN = "ledger.change_customer"
 PERM_STATEMENT = "dunning.change_worklistentry"
-PERM_DISPUTE_ASSIGN = "dunning.change_dispute"
+PERM_DISPUTE_ASSIGN = "cases.change_dispute"
 PERM_POLICY_VIEW = "dunning.view_policy"
 PERM_POLICY_EDIT = "dunning.change_policy"
 
@@ -382,7 +382,7 @@ def customer_page(
     """The customer 360; after a refused form (``status=400``) with that form bound
     (``outcome_form``, ``note_form``, ``reassign_form``, ``hold_form``): the values typed and
     each error by its field."""
-    from relance.dunning.selectors import customer_credit_hold, hold_list_in_force
+    from relance.cases.selectors import customer_credit_hold, hold_list_in_force
 
     entities = entity_list_for_user(request.user)
     _remember_entity(request, customer.entity)
@@ -686,7 +686,7 @@ def _dispute(request: HttpRequest, dispute_id: int) -> Dispute:
 def _dispute_page(
     request: HttpRequest, dispute: Dispute, template: str, *, status: int = 200, **extra: Any
 ) -> HttpResponse:
-    from relance.dunning.models import DisputeResolution
+    from relance.cases.models import DisputeResolution
 
     entities = entity_list_for_user(request.user)
     return render(
@@ -735,7 +735,7 @@ def dispute_comment(request: HttpRequest, dispute_id: int) -> HttpResponse:
 def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
     """Resolve in two steps: the chosen resolution (nothing is preselected) is shown back for a
     confirmation; only the confirmed POST resolves and tells the customer."""
-    from relance.dunning.models import DisputeResolution
+    from relance.cases.models import DisputeResolution
     from relance.portal.selectors import portal_today
     from relance.portal.services import dispute_close
 
@@ -820,7 +820,7 @@ def dispute_assign(request: HttpRequest, dispute_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def promise_queue(request: HttpRequest) -> HttpResponse:
-    from relance.dunning.models import PromiseStatus
+    from relance.cases.models import PromiseStatus
 
     filters, entity, entities = _filters(request)
     rows = selectors.promise_queue(user=request.user, filters=filters, today=_today())
@@ -830,7 +830,7 @@ def promise_queue(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def plan_queue(request: HttpRequest) -> HttpResponse:
-    from relance.dunning.models import PlanStatus
+    from relance.cases.models import PlanStatus
 
     filters, entity, entities = _filters(request)
     rows = selectors.plan_queue(user=request.user, filters=filters, today=_today())

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import yaml
 
+from relance.cases import selectors as case_selectors
+from relance.cases import services as case_services
+from relance.cases.models import CreditHold, ExternalCollection
 from relance.dunning import selectors, services
 from relance.dunning.models import (
-    CreditHold,
     DunningAction,
     DunningRun,
-    ExternalCollection,
     InvoiceStep,
     Policy,
     PolicyVersion,
@@ -139,7 +140,7 @@ def test_credit_hold_and_external_collection_leave_records_and_dunning_goes_on(s
         "2026-04-21",
     )
     assert hold.action.step_key == "credit_hold"
-    assert selectors.customer_credit_hold(customer=scenario.customers["RISKY"]) == hold
+    assert case_selectors.customer_credit_hold(customer=scenario.customers["RISKY"]) == hold
     [row] = command_json("worklist")["rows"]
     assert (row["credit_hold"], row["external_collection"]) == (True, False)
     assert "(credit hold)" in command("worklist")
@@ -153,7 +154,7 @@ def test_credit_hold_and_external_collection_leave_records_and_dunning_goes_on(s
         "900.0000",
     )
     assert [invoice.external_ref for invoice in hand_off.invoices.all()] == ["F1"]
-    services.hand_off_update(
+    case_services.hand_off_update(
         hand_off=hand_off, status="accepted", on=D("2026-06-02"), by="ana@example.com", agency="Recouvr"
     )
     hand_off.refresh_from_db()
@@ -162,10 +163,10 @@ def test_credit_hold_and_external_collection_leave_records_and_dunning_goes_on(s
         "ana@example.com",
         "Recouvr",
     )
-    services.credit_hold_release(
+    case_services.credit_hold_release(
         customer=scenario.customers["RISKY"], on=D("2026-06-03"), by="sales@example.com"
     )
-    assert selectors.customer_credit_hold(customer=scenario.customers["RISKY"]) is None
+    assert case_selectors.customer_credit_hold(customer=scenario.customers["RISKY"]) is None
     assert CreditHold.objects.get().released_by == "sales@example.com"
 
 

@@ -1,6 +1,6 @@
 """The app and the engine tell a promise's state by the same rule, on the same facts.
 
-The app's reading (``selectors.promise_state_on``: what ``promise_settle`` writes back and what
+The app's reading (``case_selectors.promise_state_on``: what ``promise_settle`` writes back and what
 the send-time check pauses for) and the engine's (the states ``decide`` acts on, from the app's
 tables bound to the contract) must agree on every case, including the boundary days.
 """
@@ -11,9 +11,11 @@ from decimal import Decimal
 
 import pytest
 
+from relance.cases import selectors as case_selectors
+from relance.cases import services as case_services
+from relance.cases.models import Promise
 from relance.dunning import selectors, services
 from relance.dunning.binding import app_dunning_tables
-from relance.dunning.models import Promise
 from relance.engine.dunning.decide import _promise_states, open_invoice_frame
 from tests.dunning.conftest import D
 
@@ -61,9 +63,9 @@ def engine_states(entity, as_of):
 def test_the_app_and_the_engine_agree(ledger, promised, payments, as_of, state):
     customer = ledger.customers["C1"]
     if promised == "invoices":
-        promise = services.promise_add(customer=customer, promised_date=D(PROMISED), on=D("2026-04-05"))
+        promise = case_services.promise_add(customer=customer, promised_date=D(PROMISED), on=D("2026-04-05"))
     else:
-        promise = services.promise_add(
+        promise = case_services.promise_add(
             customer=customer, promised_date=D(PROMISED), on=D("2026-04-05"), amount=Decimal("300")
         )
         promise.invoices.clear()  # a promise of an amount only (as the portal may record one)
@@ -71,7 +73,7 @@ def test_the_app_and_the_engine_agree(ledger, promised, payments, as_of, state):
         ledger.pay("C1", f"P{number}", invoice, amount, day)
     promise.refresh_from_db()
 
-    app = selectors.promise_state_on(promise=promise, as_of=D(as_of), grace_days=3)
+    app = case_selectors.promise_state_on(promise=promise, as_of=D(as_of), grace_days=3)
     engine = engine_states(ledger.entity, D(as_of))[promise.pk]
     pausing = selectors.promise_pausing(customer=customer, on=D(as_of))
     assert (app, engine) == (state, state)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from relance.dunning.models import DunningAction, DunningRun, InvoiceStep, Promise, Suppression
+from relance.cases.models import Promise
+from relance.dunning.models import DunningAction, DunningRun, InvoiceStep, Suppression
 from relance.dunning.selectors import suppression_list_of_run
 from relance.ledger.models import Contact
 from tests.dunning.conftest import command, command_json, walk

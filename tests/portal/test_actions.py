@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from relance.dunning.models import Dispute, PaymentPlan, Promise
+from relance.cases.models import Dispute, PaymentPlan, Promise
 from relance.portal.models import DisputeAttachment, PlanRequest, PortalEvent, PortalSettings
 from tests.portal.conftest import sent_messages
 

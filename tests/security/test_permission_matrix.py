@@ -90,8 +90,8 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
     from django.core.files.base import ContentFile
 
     from relance.accounts.services import user_create
+    from relance.cases.models import CustomerHold, Dispute, Promise
     from relance.delivery.models import MessageAttachment, OutboundMessage
-    from relance.dunning.models import CustomerHold, Dispute, Promise
     from relance.portal.models import DisputeAttachment, DisputeCase, PlanRequest
 
     sam = user_create(email="sam@acme.test", role="sales", entity_names=["acme"], password=PASSWORD)

@@ -183,7 +183,7 @@ def test_a_chip_removes_its_filter(manager, ledger):
 
 
 def test_promises_due_and_disputes_past_sla_open_their_queues(manager, entity, ledger):
-    from relance.dunning.services import dispute_open, promise_add
+    from relance.cases.services import dispute_open, promise_add
     from relance.portal.models import DisputeCase
 
     promise_add(customer=ledger["late"], promised_date=AS_OF, on=date(2024, 6, 20))

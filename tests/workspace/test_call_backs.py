@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from django.urls import reverse
 
+from relance.cases.models import ContactLog
 from relance.delivery.models import CallTask
 from relance.dunning.contacts import last_contact_dates, outcome_is_contact
-from relance.dunning.models import ContactLog
 
 
 def _outcome(client, customer, **data):

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 from django.urls import reverse
 
-from relance.dunning.models import ContactLog, Dispute, Promise
+from relance.cases.models import ContactLog, Dispute, Promise
 from relance.ledger.models import Contact
 
 
 def test_customer_page_shows_everything(ws, client_for):
-    from relance.dunning.services import promise_add
+    from relance.cases.services import promise_add
     from relance.workspace.services import customer_note_add
 
     Contact.objects.filter(customer=ws.late).update(email_status="bouncing", opt_out_sms=True)

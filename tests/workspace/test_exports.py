@@ -99,7 +99,7 @@ def test_a_file_has_only_what_the_user_may_see(ws: Workspace, client_for, sales)
 
 
 def test_worklist_and_queue_files_are_the_user_s(ws: Workspace, client_for):
-    from relance.dunning.services import dispute_open, promise_add
+    from relance.cases.services import dispute_open, promise_add
 
     promise_add(
         customer=ws.late, promised_date=ws.today, on=ws.today - timedelta(days=2), amount=Decimal("300")

@@ -10,9 +10,10 @@ import pytest
 from django.urls import reverse
 
 from relance.audit.models import AuditEvent
+from relance.cases.models import CustomerHold
 from relance.compliance.links import HOLD_DAYS_MAX
 from relance.compliance.services import HOLD_REASON_MAX
-from relance.dunning.models import CustomerHold, DunningAction, Suppression
+from relance.dunning.models import DunningAction, Suppression
 from relance.workspace.hold_services import HOLD_AUDIT_ACTION
 from tests.workspace.conftest import PASSWORD, _invoice
 
@@ -54,7 +55,7 @@ def test_a_sales_owner_holds_an_account_they_own(ws, sales, client_for):
     event = AuditEvent.objects.get(action=HOLD_AUDIT_ACTION)
     assert (event.actor_user, event.object_type, event.object_id) == (sam, "ledger.customer", str(ws.late.pk))
     assert event.after["reason"] == hold.reason and event.after["ends_on"] == hold.ends_on.isoformat()
-    assert not AuditEvent.objects.filter(object_type="dunning.customerhold").exists()
+    assert not AuditEvent.objects.filter(object_type="cases.customerhold").exists()
     # the account shows the hold in force, and the page says what it does
     page = client.get(reverse("workspace:my_accounts")).content.decode()
     assert "Meeting their CFO on Friday" in page and "paused by the hold" in page

@@ -177,8 +177,8 @@ def test_permissions_in_one_query_equal_role_and_model_backend_permissions(db, e
 
 
 def test_records_present_lets_the_page_skip_only_kinds_the_customer_does_not_have(ws, client_for):
-    from relance.dunning.models import ContactLog, CreditHold, CreditHoldStatus, CustomerHold
-    from relance.dunning.services import promise_add
+    from relance.cases.models import ContactLog, CreditHold, CreditHoldStatus, CustomerHold
+    from relance.cases.services import promise_add
     from relance.workspace.selectors import customer_records_present, customer_timeline
     from relance.workspace.services import customer_note_add
 
@@ -233,9 +233,9 @@ def test_a_grant_or_revoke_is_seen_at_once_on_the_same_user_object(ws):
     from relance.api.services import entity_access_grant, entity_access_revoke
 
     assert entity_list_for_user(ws.ana) == [ws.acme]  # memoised for the request from here
-    assert not user_can(ws.ana, "dunning.add_contactlog", ws.globex_customer)
+    assert not user_can(ws.ana, "cases.add_contactlog", ws.globex_customer)
     entity_access_grant(user=ws.ana, entity=ws.globex)
     assert entity_list_for_user(ws.ana) == [ws.acme, ws.globex]
-    assert user_can(ws.ana, "dunning.add_contactlog", ws.globex_customer)
+    assert user_can(ws.ana, "cases.add_contactlog", ws.globex_customer)
     entity_access_revoke(user=ws.ana, entity=ws.acme)
-    assert not user_can(ws.ana, "dunning.add_contactlog", ws.late)
+    assert not user_can(ws.ana, "cases.add_contactlog", ws.late)

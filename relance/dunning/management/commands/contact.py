@@ -7,9 +7,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.cases import services as case_services
+from relance.cases.models import ContactLog
 from relance.core.errors import RelanceError
-from relance.dunning import cli, services
-from relance.dunning.models import ContactLog
+from relance.dunning import cli
 from relance.engine.dunning.policy import CHANNELS
 
 
@@ -37,7 +38,7 @@ class Command(BaseCommand):
         customer = cli.customer(entity, options["customer"])
         try:
             if options["action"] == "log":
-                logged = services.contact_log(
+                logged = case_services.contact_log(
                     customer=customer,
                     on=cli.business_day(options, entity),
                     channel=options["channel"],

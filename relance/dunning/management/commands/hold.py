@@ -7,9 +7,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.cases import selectors as case_selectors
+from relance.cases import services as case_services
+from relance.cases.models import HoldKind
 from relance.core.errors import RelanceError
-from relance.dunning import cli, selectors, services
-from relance.dunning.models import HoldKind
+from relance.dunning import cli
 
 
 class Command(BaseCommand):
@@ -44,7 +46,7 @@ class Command(BaseCommand):
         on = cli.business_day(options, entity)
         try:
             if options["action"] == "add":
-                hold = services.hold_add(
+                hold = case_services.hold_create(
                     customer=customer,
                     kind=options["kind"],
                     reason=options["reason"],
@@ -56,7 +58,7 @@ class Command(BaseCommand):
                     f"{hold.kind} on {customer.external_ref} from {hold.starts_on} until {until}."
                 )
             elif options["action"] == "remove":
-                count = services.hold_remove(customer=customer, on=on, kind=options["kind"])
+                count = case_services.hold_remove(customer=customer, on=on, kind=options["kind"])
                 self.stdout.write(f"{count} hold(s) of {customer.external_ref} lifted from {on}.")
             else:
                 rows = [
@@ -66,7 +68,7 @@ class Command(BaseCommand):
                         "starts_on": hold.starts_on.isoformat(),
                         "ends_on": hold.ends_on.isoformat() if hold.ends_on else None,
                     }
-                    for hold in selectors.hold_list_in_force(customer=customer, on=on)
+                    for hold in case_selectors.hold_list_in_force(customer=customer, on=on)
                 ]
                 if options["json"]:
                     self.stdout.write(json.dumps(rows, indent=2))
