@@ -22,7 +22,6 @@ The worklist is one more aggregate per customer over the temporary table.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,7 +45,9 @@ from relance.core.promises import ACTIVE, BROKEN, OPEN, PaidByCutoff, PromiseTer
 from relance.engine.backends import _sqlite_insert, is_spark
 from relance.engine.dunning.contract import (
     DECISION_COLUMNS,
+    FACTORS,
     INVOICE_STEP_COLUMNS,
+    REASON,
     SUPPRESSED_COLUMNS,
     WORKLIST_COLUMNS,
     Decisions,
@@ -552,10 +553,6 @@ def _history(
 
 
 # --------------------------------------------------------------------------- reasons
-
-
-def _reason(code: str, detail: str) -> dict[str, str]:
-    return {"code": code, "detail": detail}
 
 
 EPOCH = date(1970, 1, 1)
@@ -1389,13 +1386,14 @@ def _installments(
             "channel": chosen,
             "tone": np.where(phase == "overdue", "firm", "friendly"),
             "template_key": "installment_" + phase,
-            "invoice_ids": "",
+            "channels": [list(INSTALLMENT_CHANNELS)] * len(installments),
+            "invoice_ids": [[] for _ in range(len(installments))],
             "invoice_count": 0,
             "amount_units": installments.amount_units.to_numpy(np.int64),
             "max_days_past_due": days,
             "broken_promise": False,
             "catch_up": False,
-            "reasons": "[" + _reason_json("installment_due", _json_text(text)) + "]",
+            "reasons": [[{"code": "installment_due", "detail": detail}] for detail in text.tolist()],
         }
     )
 
@@ -1406,83 +1404,86 @@ def _decimals(units: Any) -> pa.Array:
     return array.view(pa.decimal128(19, 4)).cast(pa.decimal128(18, 4))
 
 
-def _json_text(values: Any) -> np.ndarray:
-    """Each value as a JSON string literal (computed once per distinct value)."""
-    series = pd.Series(values, dtype=object)
-    text: np.ndarray = series.map(
-        {value: json.dumps(value, ensure_ascii=False) for value in series.unique()}
-    ).to_numpy()
-    return text
-
-
-def _reason_json(code: str, detail: np.ndarray) -> np.ndarray:
-    """``{"code": code, "detail": …}`` where ``detail`` already holds JSON string literals."""
-    return '{"code": "' + code + '", "detail": ' + detail + "}"
-
-
-def _arrow_json_inner(values: pa.Array) -> pa.Array:
-    """Text escaped for the inside of a JSON string (computed once per distinct value)."""
-    distinct = pc.unique(values).to_pylist()
-    lookup = pa.array([json.dumps(value, ensure_ascii=False)[1:-1] for value in distinct], pa.string())
-    return pc.take(lookup, pc.index_in(values, value_set=pa.array(distinct, pa.string())))
-
-
 def _arrow_signed(values: pa.Array) -> pa.Array:
     text = pc.cast(values, pa.string())
     return pc.if_else(pc.greater_equal(values, 0), pc.binary_join_element_wise("+", text, ""), text)
 
 
+def _reason_lists(candidates: Sequence[tuple[str, pa.Array, pa.Array]], rows: int) -> pa.Array:
+    """``list<REASON>`` per row from the candidate reasons, in order: (code, detail per row,
+    whether the row has it). Built column-wise by Arrow (no per-row Python)."""
+    if rows == 0:
+        return pa.array([], pa.list_(REASON))
+    has = np.column_stack(
+        [
+            np.asarray(pc.fill_null(present, False).to_numpy(zero_copy_only=False), dtype=bool)
+            for _, _, present in candidates
+        ]
+    )
+    details = np.column_stack(
+        [np.asarray(detail.to_numpy(zero_copy_only=False), dtype=object) for _, detail, _ in candidates]
+    )
+    codes = np.broadcast_to(np.array([code for code, _, _ in candidates], dtype=object), has.shape)
+    keep = has.ravel()  # row-major: each row's reasons together, in the candidates' order
+    offsets = np.concatenate([[0], np.cumsum(has.sum(axis=1))]).astype(np.int32)
+    values = pa.StructArray.from_arrays(
+        [pa.array(codes.ravel()[keep], pa.string()), pa.array(details.ravel()[keep], pa.string())],
+        fields=list(REASON),
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, type=pa.list_(REASON))
+
+
 def _decision_reasons(table: pa.Table) -> pa.Array:
-    """The ``reasons`` JSON of each decision, built column-wise by Arrow (no per-row Python)."""
+    """The ``reasons`` of each decision, built column-wise by Arrow (no per-row Python)."""
     join = pc.binary_join_element_wise
-    if table.num_rows == 0:
-        return pa.array([], pa.string())
-    reasons = join(
-        '[{"code": "step_due", "detail": "',
-        _arrow_json_inner(table.column("step_key").combine_chunks()),
+    rows = table.num_rows
+
+    def constant(text: str) -> pa.Array:
+        return pa.array([text] * rows, pa.string())
+
+    always = pa.array(np.ones(rows, dtype=bool))
+    step_due = join(
+        table.column("step_key").combine_chunks(),
         " is due at ",
         _arrow_signed(table.column("offset_days")),
         " days; the most overdue invoice is ",
         _arrow_signed(table.column("max_days_past_due")),
-        ' days from its due date"}',
+        " days from its due date",
         "",
     )
-    catch_up = ', {"code": "catch_up", "detail": "earlier steps came due meanwhile; only this one is sent"}'
     grouped = join(
-        ', {"code": "grouped", "detail": "',
         pc.cast(table.column("invoice_count"), pa.string()),
         " invoices in one ",
         table.column("kind"),
         " ",
         table.column("action"),
-        '"}',
         "",
     )
     disputed = join(
-        ', {"code": "partially_disputed", "detail": "',
-        pc.cast(_decimals(table.column("disputed_units").to_numpy()), pa.string()),
-        ' disputed, left out"}',
-        "",
+        pc.cast(_decimals(table.column("disputed_units").to_numpy()), pa.string()), " disputed, left out", ""
     )
     fallback = join(
-        ', {"code": "channel_fallback", "detail": "',
-        table.column("first_channel"),
-        " not available, using ",
-        pc.fill_null(table.column("channel"), ""),
-        '"}',
-        "",
+        table.column("first_channel"), " not available, using ", pc.fill_null(table.column("channel"), ""), ""
     )
-    broken = ', {"code": "promise_broken", "detail": "a promise to pay was broken; dunning resumes"}'
-    parts = [
-        reasons,
-        pc.if_else(table.column("catch_up"), catch_up, ""),
-        pc.if_else(pc.greater(table.column("invoice_count"), 1), grouped, ""),
-        pc.if_else(pc.greater(table.column("disputed_units"), 0), disputed, ""),
-        pc.if_else(table.column("fallback"), fallback, ""),
-        pc.if_else(table.column("broken_promise"), broken, ""),
-        "]",
-    ]
-    return join(*parts, "")
+    return _reason_lists(
+        [
+            ("step_due", step_due, always),
+            (
+                "catch_up",
+                constant("earlier steps came due meanwhile; only this one is sent"),
+                table.column("catch_up").combine_chunks(),
+            ),
+            ("grouped", grouped, pc.greater(table.column("invoice_count"), 1)),
+            ("partially_disputed", disputed, pc.greater(table.column("disputed_units"), 0)),
+            ("channel_fallback", fallback, table.column("fallback").combine_chunks()),
+            (
+                "promise_broken",
+                constant("a promise to pay was broken; dunning resumes"),
+                table.column("broken_promise").combine_chunks(),
+            ),
+        ],
+        rows,
+    )
 
 
 def _assemble(
@@ -1500,9 +1501,11 @@ def _assemble(
         }
     ).sort_by([("group_no", "ascending"), ("invoice_id", "ascending")])
     lists = ids.group_by("group_no", use_threads=False).aggregate([("invoice_id", "list")])
-    joined = pc.binary_join(pc.cast(lists.column("invoice_id_list"), pa.list_(pa.string())), ",")
     group_no = pa.array(decisions.group_no.to_numpy(np.int64))
-    invoice_ids = pc.fill_null(pc.take(joined, pc.index_in(group_no, value_set=lists.column("group_no"))), "")
+    # Every decision has its candidates: each group is found.
+    invoice_ids = pc.take(
+        lists.column("invoice_id_list"), pc.index_in(group_no, value_set=lists.column("group_no"))
+    ).cast(pa.list_(pa.int64()))
     internal = (decisions.kind == "internal").to_numpy(bool)
     channel = pa.array(
         decisions.channel.to_numpy(dtype=object),
@@ -1528,7 +1531,9 @@ def _assemble(
     for name in ("broken_promise", "catch_up", "fallback"):
         table = table.append_column(name, pa.array(decisions[name].to_numpy(bool)))
     table = table.append_column("channel", channel).append_column("invoice_ids", invoice_ids)
-    first = [options[0] if len(options) else "" for options in decisions.channels.tolist()]
+    options = [list(step_channels) for step_channels in decisions.channels.tolist()]
+    table = table.append_column("channels", pa.array(options, pa.list_(pa.string())))
+    first = [step_channels[0] if step_channels else "" for step_channels in options]
     table = table.append_column("first_channel", pa.array(first, pa.string()))
     table = table.append_column("reasons", _decision_reasons(table))
     keep = [*DECISION_COLUMNS.keys() - {"decision_id", "amount_due"}, "group_no", "amount_units"]
@@ -1537,18 +1542,13 @@ def _assemble(
         extra = installments.assign(
             entity_id=installments.customer_id.map(entity_of).fillna(0).astype("int64")
         )
-        extra_table = pa.table(
-            {
-                name: pa.array(
-                    extra[name].to_numpy(
-                        dtype=object if table.schema.field(name).type == pa.string() else None
-                    ),
-                    table.schema.field(name).type,
-                    from_pandas=True,
-                )
-                for name in keep
-            }
-        )
+
+        def column(name: str) -> pa.Array:
+            kind = table.schema.field(name).type
+            plain = kind == pa.string() or pa.types.is_list(kind)
+            return pa.array(extra[name].to_numpy(dtype=object if plain else None), kind, from_pandas=True)
+
+        extra_table = pa.table({name: column(name) for name in keep})
         table = pa.concat_tables([table, extra_table])
     kind_order = pc.take(
         pa.array(list(KIND_ORDER.values()), pa.int64()),
@@ -1649,33 +1649,22 @@ def _worklist(
     priority = np.round(points_amount + points_late + points_risk + points_broken + points_contact, 2)
     amounts = _decimals(units)
 
-    def text(values: Any) -> pa.Array:
-        return pc.cast(pa.array(values), pa.string())
-
     since_days = pa.array(np.nan_to_num(since).astype(np.int64), pa.int64(), mask=np.isnan(since))
-    factors = pc.binary_join_element_wise(
-        '{"overdue_amount": {"value": "',
-        pc.cast(amounts, pa.string()),
-        '", "points": ',
-        text(points_amount),
-        '}, "days_past_due": {"value": ',
-        text(dpd),
-        ', "points": ',
-        text(points_late),
-        '}, "risk": {"value": ',
-        pa.array(_json_text(risk).tolist(), pa.string()),
-        ', "points": ',
-        text(points_risk),
-        '}, "broken_promises": {"value": ',
-        text(broken),
-        ', "points": ',
-        text(points_broken),
-        '}, "days_since_contact": {"value": ',
-        pc.fill_null(pc.cast(since_days, pa.string()), "null"),
-        ', "points": ',
-        text(points_contact),
-        "}}",
-        "",
+    risk_text = pa.array(risk.tolist(), pa.string())
+    factors = pa.StructArray.from_arrays(
+        [
+            pa.StructArray.from_arrays(
+                [value, pa.array(points, pa.float64())], fields=list(FACTORS.field(name).type)
+            )
+            for name, value, points in (
+                ("overdue_amount", amounts, points_amount),
+                ("days_past_due", pa.array(dpd, pa.int64()), points_late),
+                ("risk", risk_text, points_risk),
+                ("broken_promises", pa.array(broken, pa.int64()), points_broken),
+                ("days_since_contact", since_days, points_contact),
+            )
+        ],
+        fields=list(FACTORS),
     )
     order = np.lexsort((customer_ids, -priority))
     table = pa.table(
@@ -1685,7 +1674,7 @@ def _worklist(
             "priority": pa.array(priority),
             "overdue_amount": amounts,
             "max_days_past_due": pa.array(dpd),
-            "risk": pa.array(risk.tolist(), pa.string()),
+            "risk": risk_text,
             "broken_promises": pa.array(broken),
             "days_since_contact": since_days,
             "factors": factors,
