@@ -23,7 +23,7 @@ The worklist is one more aggregate per customer over the temporary table.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -63,6 +63,9 @@ from relance.engine.dunning.policy import (
     Condition,
     Policy,
     Step,
+    due_index_cases,
+    reached_index_cases,
+    step_is_due,
 )
 from relance.engine.kpi import not_void
 from relance.engine.schema import MONEY_SCALE, money_units
@@ -159,10 +162,12 @@ def _condition_expr(condition: Condition, frame: ir.Table) -> ir.BooleanValue:
 
 
 def _step_applies(step: Step, frame: ir.Table) -> ir.BooleanValue:
-    test = frame.days_past_due >= step.offset_days
+    conditions: ir.BooleanValue | bool = True
     for condition in step.conditions:
-        test = test & _condition_expr(condition, frame)
-    return test
+        test = _condition_expr(condition, frame)
+        conditions = test if conditions is True else conditions & test
+    due: ir.BooleanValue = step_is_due(step, frame.days_past_due, conditions)
+    return due
 
 
 def custom_column(field_name: str) -> str:
@@ -184,9 +189,7 @@ def _reached_by_key(steps: ir.Table, policies: Mapping[str, Policy]) -> ir.Table
     """
     columns = {}
     for number, policy in enumerate(policies.values()):
-        index = ibis.cases(
-            *[(steps.step_key == step.key, i) for i, step in enumerate(policy.steps)], else_=-1
-        )
+        index = ibis.cases(*reached_index_cases(policy, lambda key: steps.step_key == key), else_=-1)
         columns[f"_reached_{number}"] = index.max().cast("int64")
     if not columns:  # no policy: nothing is read, but the aggregate needs a column
         columns["_reached_none"] = steps.step_index.max()
@@ -313,6 +316,11 @@ def with_customer_totals(frame: ir.Table) -> ir.Table:
     )
 
 
+def _lookup(tests: Mapping[str, ir.BooleanValue]) -> Callable[[Step], ir.BooleanValue]:
+    """Each step's already built test, by key."""
+    return lambda step: tests[step.key]
+
+
 def invoice_frame(
     tables: DunningTables,
     policies: Mapping[str, Policy],
@@ -330,7 +338,7 @@ def invoice_frame(
     if base is None:
         base = open_invoice_frame(tables, policies, as_of, behaviour=behaviour)
     frame = with_customer_totals(base)
-    due_cases = []
+    due_cases: list[tuple[ir.BooleanValue, int]] = []
     count_terms = []
     for key, policy_obj in policies.items():
         is_policy = frame.policy_key == key
@@ -340,8 +348,10 @@ def invoice_frame(
             ibis.literal(True) if step.offset_days >= 0 else frame.days_past_due < 0
             for step in policy_obj.steps
         ]
-        for index in reversed(range(len(policy_obj.steps))):
-            due_cases.append((is_policy & applies[index], index))
+        applies_of = {step.key: test for step, test in zip(policy_obj.steps, applies, strict=True)}
+        due_cases.extend(
+            (is_policy & test, index) for test, index in due_index_cases(policy_obj, _lookup(applies_of))
+        )
         count = sum(
             (
                 ibis.ifelse(applies[index] & (frame.reached_index < index) & moot_if_late[index], 1, 0)
