@@ -177,6 +177,13 @@ class DunningAction(BaseModel):
     offset_days = models.IntegerField()
     action = models.CharField(max_length=24)
     channel = models.CharField(max_length=24, blank=True)
+    step_channels = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The step's channels in the policy's order of preference, as the engine decided "
+        "with them (``channel`` is the first the customer could be reached on); delivery falls back "
+        "along this list",
+    )
     is_contact = models.BooleanField(
         help_text="The customer is reached (message or call), not an internal step"
     )

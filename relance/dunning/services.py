@@ -337,19 +337,12 @@ def _refs(model: Any, ids: set[int]) -> dict[int, str]:
     return refs
 
 
-def _ids(text: str | None) -> list[int]:
-    return [int(part) for part in (text or "").split(",") if part]
-
-
 def decisions_as_json(
     decisions: Sequence[Mapping[str, Any]], customer_refs: Mapping[int, str], invoice_refs: Mapping[int, str]
 ) -> list[dict[str, Any]]:
     """Engine decision rows as the JSON of ``relance run --json`` (refs instead of ids)."""
-    import json
-
     result = []
     for row in decisions:
-        reasons = row["reasons"]
         result.append(
             {
                 "customer_ref": customer_refs.get(row["customer_id"], str(row["customer_id"])),
@@ -361,13 +354,13 @@ def decisions_as_json(
                 "tone": row["tone"],
                 "template": row["template_key"],
                 "policy": row["policy_key"],
-                "invoice_refs": [invoice_refs.get(i, str(i)) for i in _ids(row["invoice_ids"])],
+                "invoice_refs": [invoice_refs.get(i, str(i)) for i in row["invoice_ids"]],
                 "amount_due": str(row["amount_due"]),
                 "currency": row["currency"],
                 "max_days_past_due": row["max_days_past_due"],
                 "broken_promise": bool(row["broken_promise"]),
                 "catch_up": bool(row["catch_up"]),
-                "reasons": json.loads(reasons) if isinstance(reasons, str) else reasons,
+                "reasons": list(row["reasons"]),
             }
         )
     return result
@@ -542,13 +535,11 @@ def _apply(
     dry_run: bool,
     versions: Mapping[str, int] | None = None,
 ) -> RunOutcome:
-    import json
-
     rows = result.decisions.to_pylist()
     steps = result.invoice_steps.to_pylist()
     suppressed = result.suppressed.to_pylist()
     worklist = result.worklist.to_pylist()
-    invoice_ids = {i for row in rows for i in _ids(row["invoice_ids"])}
+    invoice_ids = {i for row in rows for i in row["invoice_ids"]}
     customer_refs = _refs(Customer, {row["customer_id"] for row in rows})
     invoice_refs = _refs(Invoice, invoice_ids)
     by_reason: dict[str, int] = {}
@@ -592,6 +583,7 @@ def _apply(
                 offset_days=row["offset_days"],
                 action=row["action"],
                 channel=row["channel"] or "",
+                step_channels=row["channels"],
                 is_contact=row["action"] in CONTACT_ACTIONS,
                 tone=row["tone"] or "",
                 template_key=row["template_key"] or "",
@@ -601,7 +593,7 @@ def _apply(
                 max_days_past_due=row["max_days_past_due"],
                 broken_promise=bool(row["broken_promise"]),
                 catch_up=bool(row["catch_up"]),
-                reasons=json.loads(row["reasons"]) if row["reasons"] else [],
+                reasons=row["reasons"],
                 status=ActionStatus.QUEUED,
             )
             for row in rows
@@ -614,7 +606,7 @@ def _apply(
         [
             through(dunningaction_id=action_by_decision[row["decision_id"]].pk, invoice_id=invoice_id)
             for row in rows
-            for invoice_id in _ids(row["invoice_ids"])
+            for invoice_id in row["invoice_ids"]
         ],
         batch_size=5000,
     )
@@ -650,13 +642,21 @@ def _apply(
                 risk=row["risk"] or "",
                 broken_promises=row["broken_promises"],
                 days_since_contact=row["days_since_contact"],
-                factors=json.loads(row["factors"]) if row["factors"] else {},
+                factors=_factors_stored(row["factors"]),
             )
             for row in worklist
         ],
         batch_size=5000,
     )
     return RunOutcome(entity, as_of, run, True, False, decisions, counts)
+
+
+def _factors_stored(factors: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The worklist factors as ``WorklistEntry.factors`` keeps them (JSON): money as text."""
+    return {
+        name: {key: str(value) if isinstance(value, Decimal) else value for key, value in factor.items()}
+        for name, factor in factors.items()
+    }
 
 
 def _internal_records(
@@ -705,7 +705,7 @@ def _internal_records(
                 status_changed_on=as_of,
                 status_changed_by="run",
             )
-            hand_off.invoices.set(_ids(row["invoice_ids"]))
+            hand_off.invoices.set(row["invoice_ids"])
 
 
 # --------------------------------------------------------------------------- segmentation

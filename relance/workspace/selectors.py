@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -560,10 +561,11 @@ def next_steps(
 ) -> list[NextStep]:
     """For each open invoice, the step of the customer's policy the run takes next, and when.
 
-    Read from the recorded ``InvoiceStep`` rows and the policy's offsets, not by running the
-    engine: the steps after the one the invoice reached; if some are already due, the run takes
-    the most advanced of them (catch-up) on ``today``, else the first one on due date + offset.
-    Holds, promises, disputes and the cadence may still defer it (the timeline shows those).
+    The engine's own rule (``relance.engine.dunning.policy.next_step``) over the recorded
+    ``InvoiceStep`` keys, not a run of the engine: if a step beyond the reached one is due, the
+    run takes the most advanced of them (catch-up) on ``today``, else the first later one on due
+    date + offset. Holds, promises, disputes, conditions and the cadence may still defer or skip
+    it (the timeline shows those).
     """
     from relance.dunning.selectors import customer_policy_key
 
@@ -575,43 +577,53 @@ def next_steps(
         policy = customer_policy(customer=customer, policy_key=policy_key)
     if policy is None:
         return []
-    reached = dict(
-        InvoiceStep.objects.filter(invoice__in=[item.pk for item in open_items], policy_key=policy.key)
-        .values("invoice_id")
-        .annotate(last=Max("step_index"))
-        .values_list("invoice_id", "last")
-    )
+    reached = reached_step_keys(invoice_ids=[item.pk for item in open_items])
     result = [
         next_step
         for item in open_items
         if (
             next_step := next_step_of(
-                item=item, policy=policy, reached_index=reached.get(item.pk, -1), today=today
+                item=item, policy=policy, reached_keys=reached.get(item.pk, ()), today=today
             )
         )
     ]
     return sorted(result, key=lambda step: (step.on, step.invoice_ref))
 
 
-def next_step_of(*, item: Any, policy: Any, reached_index: int, today: date) -> NextStep | None:
-    """The step of ``policy`` the run takes next for one open invoice that reached step
-    ``reached_index`` (-1: none yet), and when: the most advanced step already due (catch-up)
-    today, else the first later one on due date + offset; None when the policy has no more."""
-    remaining = policy.steps[reached_index + 1 :]
-    due_now = [step for step in remaining if item.due_date + timedelta(days=step.offset_days) <= today]
-    if due_now:
-        step, on = due_now[-1], today
-    elif remaining:
-        step = remaining[0]
-        on = item.due_date + timedelta(days=step.offset_days)
-    else:
+def reached_step_keys(*, invoice_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Each invoice's recorded step keys (whatever policy recorded them: the engine matches the
+    keys against the customer's current policy), in one query per 5,000 invoices."""
+    reached: dict[int, set[str]] = {}
+    for start in range(0, len(invoice_ids), 5000):
+        rows = (
+            InvoiceStep.objects.filter(invoice_id__in=invoice_ids[start : start + 5000])
+            .values_list("invoice_id", "step_key")
+            .distinct()
+            .order_by()
+        )
+        for invoice_id, step_key in rows:
+            reached.setdefault(invoice_id, set()).add(step_key)
+    return reached
+
+
+def next_step_of(*, item: Any, policy: Any, reached_keys: Iterable[str], today: date) -> NextStep | None:
+    """The step of ``policy`` the run takes next for one open invoice that reached ``reached_keys``
+    and when (``relance.engine.dunning.policy.next_step``); None when the policy has no more."""
+    from relance.engine.dunning.policy import next_step, reached_index
+
+    ahead = next_step(
+        policy,
+        reached=reached_index(policy, reached_keys),
+        days_past_due=(today - item.due_date).days,
+    )
+    if ahead is None:
         return None
     return NextStep(
         invoice_ref=item.external_ref,
-        step_key=step.key,
-        action=step.action,
-        channels=tuple(step.channels),
-        on=on,
+        step_key=ahead.step.key,
+        action=ahead.step.action,
+        channels=tuple(ahead.step.channels),
+        on=today + timedelta(days=ahead.in_days),
         policy_key=policy.key,
     )
 

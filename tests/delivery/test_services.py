@@ -92,6 +92,12 @@ def test_recipient_prefers_a_valid_billing_contact(make_customer):
     assert contact is None and address == "" and "no phone number" in why
 
 
+def _step_channels(steps, step_key, channel):
+    """What the engine puts in an action's ``channels``: its step's, the decided one among them."""
+    channels = next((list(step.get("channels") or []) for step in steps if step.get("key") == step_key), [])
+    return channels if not channel or channel in channels else [channel, *channels]
+
+
 def make_run(
     entity, customer, *, steps, channel="email", step_key="reminder_1", as_of=date(2026, 11, 23), **fields
 ):
@@ -117,6 +123,7 @@ def make_run(
         offset_days=1,
         action=fields.pop("action", "message"),
         channel=channel,
+        step_channels=_step_channels(steps, step_key, channel),
         is_contact=fields.pop("is_contact", True),
         tone="friendly",
         template_key=fields.pop("template_key", "overdue_friendly"),

@@ -7,7 +7,6 @@ second run of the same day, or the next day, sees what the previous one did.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -30,7 +29,7 @@ def describe(decisions: Decisions) -> list[str]:
     for row in decisions.decisions.to_pylist():
         text = row["step_key"] if row["channel"] is None else f"{row['step_key']} by {row['channel']}"
         if row["invoice_ids"]:
-            text += f" [{row['invoice_ids']}]"
+            text += f" [{','.join(str(invoice_id) for invoice_id in row['invoice_ids'])}]"
         if row["broken_promise"]:
             text += " (broken promise)"
         if row["catch_up"]:
@@ -40,9 +39,7 @@ def describe(decisions: Decisions) -> list[str]:
 
 
 def reasons(decisions: Decisions) -> list[list[str]]:
-    return [
-        [reason["code"] for reason in json.loads(row["reasons"])] for row in decisions.decisions.to_pylist()
-    ]
+    return [[reason["code"] for reason in row["reasons"]] for row in decisions.decisions.to_pylist()]
 
 
 def suppressed(decisions: Decisions) -> set[tuple[int | None, str]]:

@@ -6,7 +6,6 @@ RELANCE_TEST_POSTGRES_URL is set); the expected decisions are written out in ful
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -133,7 +132,7 @@ def test_every_backend_decides_the_same(tables):
             row["customer_id"],
             line,
             str(row["amount_due"]),
-            [reason["code"] for reason in json.loads(row["reasons"])],
+            [reason["code"] for reason in row["reasons"]],
         )
         for row, line in zip(rows, describe(result), strict=True)
     ]

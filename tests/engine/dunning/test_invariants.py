@@ -49,15 +49,10 @@ def test_decisions_are_consistent_and_a_second_run_adds_nothing(rows_spec, polic
     steps = result.invoice_steps.to_pylist()
     # each invoice advances at most once, within the decision that lists it
     assert len({row["invoice_id"] for row in steps}) == len(steps)
-    listed = {
-        int(invoice): row["decision_id"]
-        for row in decisions
-        if row["invoice_ids"]
-        for invoice in row["invoice_ids"].split(",")
-    }
+    listed = {invoice: row["decision_id"] for row in decisions for invoice in row["invoice_ids"]}
     assert listed == {row["invoice_id"]: row["decision_id"] for row in steps}
     for row in decisions:
-        ids = [int(value) for value in row["invoice_ids"].split(",")] if row["invoice_ids"] else []
+        ids = row["invoice_ids"]
         assert row["invoice_count"] == len(ids)
         assert 0 < row["amount_due"] <= sum(open_units[invoice] for invoice in ids)
     # grouping: at most one message of each kind per customer and currency
