@@ -33,7 +33,7 @@ def _channels_from_specs(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dunning", "0012_policyversion_author_comment"),
+        ("dunning", "0013_cases_moved_out"),
     ]
 
     operations = [
