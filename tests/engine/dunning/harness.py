@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import ibis
 import pyarrow as pa
 
+from relance.engine.backends import _sqlite_insert, is_spark
 from relance.engine.dunning import Decisions, Policy, decide
 from relance.engine.dunning.contract import ALL_SCHEMAS
 from relance.engine.dunning.defaults import default_policies
@@ -94,10 +95,14 @@ class Life:
             )
 
     def _insert(self, name: str, records: list[dict[str, Any]]) -> None:
-        arrow = pa.Table.from_pylist(records, schema=ALL_SCHEMAS[name].to_pyarrow())
-        if self.con.name == "sqlite":
-            from relance.engine.backends import _sqlite_insert
+        schema = ALL_SCHEMAS[name].to_pyarrow()
+        arrow = pa.Table.from_pylist(records, schema=schema)
+        if is_spark(self.con):  # a temporary view: replaced by one with the rows added
+            from relance.engine.spark import register_arrow
 
+            before = self.con.table(name).select(*schema.names).to_pyarrow().cast(schema)
+            register_arrow(self.con, name, pa.concat_tables([before, arrow]))
+        elif self.con.name == "sqlite":
             _sqlite_insert(self.con, name, arrow)
         else:
             self.con.insert(name, arrow)
