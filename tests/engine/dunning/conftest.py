@@ -16,9 +16,13 @@ MakeLife = Callable[..., Life]
 
 @pytest.fixture
 def make_life(backend: Any) -> MakeLife:
-    """``Life(rows, policies, run_zone=...)`` on this test's backend (one database per test)."""
+    """``Life(rows, policies, run_zone=...)`` on this test's backend (one database per test).
+
+    On Spark, ``Life.days`` runs only the days around the expected decisions (seconds a run).
+    """
 
     def make(rows: DunningRows, policies: Mapping[str, Policy] | None = None, **options: Any) -> Life:
+        options.setdefault("every_day", backend.backend_name != "spark")
         return Life(rows, policies, backend.con, **options)
 
     return make

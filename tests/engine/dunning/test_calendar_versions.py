@@ -197,7 +197,9 @@ def test_internal_steps_are_not_deferred_and_policies_without_a_calendar_ignore_
     rows.reached(1, "reminder_4", 4, day_of("2026-02-24"))
     saturday = day_of("2026-03-07")  # +56: notify_owner (internal) is due
     assert describe(calendar_life(make_life, rows).run(saturday)) == ["notify_owner [1]"]
-    assert describe(make_life(rows, run_zone="Europe/Paris").run(day_of("2026-03-07"))) == ["notify_owner [1]"]
+    assert describe(make_life(rows, run_zone="Europe/Paris").run(day_of("2026-03-07"))) == [
+        "notify_owner [1]"
+    ]
 
 
 def test_send_window_and_business_days_are_validated_with_clear_errors():

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pytest
 
 from relance.engine.dunning.defaults import default_policies
-from tests.engine.dunning.harness import Life, describe, reasons, suppressed, table
+from tests.engine.dunning.harness import describe, reasons, suppressed, table
 from tests.engine.dunning.rows import DunningRows
 
 DUE = date(2026, 3, 2)
@@ -45,8 +45,8 @@ day  | decision
 def test_standard_policy_day_by_day_through_an_invoice_life(make_life):
     rows, _, _ = one_invoice()
     life = make_life(rows)
-    decided = life.days(day(-12), day(80))
     expected = {day(offset): [decision] for offset, decision in table(STANDARD_LIFE)}
+    decided = life.days(day(-12), day(80), expect=expected)
     assert decided == expected
 
 
@@ -141,7 +141,7 @@ def test_promise_kept_pauses_then_nothing_is_due(make_life):
             }
         ],
     )
-    assert life.days(day(13), day(40)) == {}
+    assert life.days(day(13), day(40), expect={}) == {}
 
 
 PROMISE_BROKEN = """
