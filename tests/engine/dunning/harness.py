@@ -118,9 +118,10 @@ class Life:
     ) -> dict[date, list[str]]:
         """Run every day from ``start`` to ``end``; the days on which something was decided.
 
-        Without ``every_day`` (Spark, where a run takes seconds) and with the ``expect``\ ed days of
-        decisions, run only on those, the day before each, ``start`` and ``end``: a day that decides
-        nothing records nothing, so leaving such days out changes nothing on the others.
+        Without ``every_day`` (Spark, where a run takes seconds) and given ``expect``, the days on
+        which decisions are expected, run only on those, the day before each, ``start`` and ``end``:
+        a day that decides nothing records nothing, so leaving such days out changes nothing on
+        the others.
         """
         every = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
         if self.every_day or expect is None:

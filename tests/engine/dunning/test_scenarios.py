@@ -22,7 +22,9 @@ def day(offset: int | str) -> date:
     return DUE + timedelta(days=int(offset))
 
 
-def one_invoice(amount: int = 1000, *, policy: str = "standard", **customer) -> tuple[DunningRows, int, int]:
+def one_invoice(
+    amount: int = 1000, *, policy: str | None = "standard", **customer
+) -> tuple[DunningRows, int, int]:
     rows = DunningRows()
     customer_id = rows.dunned_customer("C1", policy=policy, **customer)
     invoice = rows.invoice(amount, day(-30), DUE, customer=customer_id)
