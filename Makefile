@@ -68,7 +68,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy relance config
+	$(BIN)/mypy relance config tests
 	$(BIN)/lint-imports
 
 fmt: setup

@@ -231,9 +231,9 @@ def test_skip_invalid_imports_the_valid_rows_only(customers_loaded, write, run_i
 
 
 def test_printed_errors_are_capped_with_a_count_of_the_rest(customers_loaded, write, run_import, monkeypatch):
-    from relance.ingest import services
+    from relance.ingest.services import rejects
 
-    monkeypatch.setattr(services, "MAX_LISTED_ERRORS", 3)
+    monkeypatch.setattr(rejects, "MAX_LISTED_ERRORS", 3)
     rows = "".join(f"I{n},NOPE,2026-01-05,2026-02-04,EUR,10\n" for n in range(5))
     run = run_import("invoices", write("inv.csv", HEADER + rows))
     assert run.stderr.count("customer_ref: expected") == 3

@@ -92,7 +92,7 @@ def _csv(client: Client, url: str) -> list[dict[str, str]]:
     path, _, query = url.partition("?")
     response = client.get(f"{path}export.csv?{query}")
     assert response.status_code == 200
-    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    text = response.getvalue().decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text)))
 
 
