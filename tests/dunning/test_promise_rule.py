@@ -16,7 +16,8 @@ from relance.cases import services as case_services
 from relance.cases.models import Promise
 from relance.dunning import selectors, services
 from relance.dunning.binding import app_dunning_tables
-from relance.engine.dunning.decide import _promise_states, open_invoice_frame
+from relance.engine.dunning.decide import open_invoice_frame
+from relance.engine.dunning.rules.promises import _promise_states
 from tests.dunning.conftest import D
 
 PROMISED = "2026-04-20"  # the standard policy's grace is 3 days: the promise ends 2026-04-23
