@@ -1217,10 +1217,12 @@ def contact_log(
     *, customer: Customer, on: date, channel: str, note: str = "", user: Any = None
 ) -> ContactLog:
     """Record a contact made outside the run; the next runs count it for the cadence."""
-    from relance.engine.dunning.policy import CHANNELS
+    from relance.dunning.contacts import CONTACT_LOG_CHANNELS
 
-    if channel not in CHANNELS:
-        raise ValidationFailed(CONTACT_CHANNEL_UNKNOWN.format(channel=channel, choices=", ".join(CHANNELS)))
+    if channel not in CONTACT_LOG_CHANNELS:
+        raise ValidationFailed(
+            CONTACT_CHANNEL_UNKNOWN.format(channel=channel, choices=", ".join(CONTACT_LOG_CHANNELS))
+        )
     return ContactLog.objects.create(
         entity_id=customer.entity_id,
         customer=customer,

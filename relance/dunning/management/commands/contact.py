@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from relance.core.errors import RelanceError
 from relance.dunning import cli, services
+from relance.dunning.contacts import CONTACT_LOG_CHANNELS
 from relance.dunning.models import ContactLog
-from relance.engine.dunning.policy import CHANNELS
 
 
 class Command(BaseCommand):
@@ -24,7 +24,9 @@ class Command(BaseCommand):
         log = actions.add_parser("log", help="log a contact")
         cli.add_entity(log)
         log.add_argument("--customer", required=True, metavar="REF", help="Customer's external reference")
-        log.add_argument("--channel", required=True, choices=CHANNELS, help="How the customer was reached")
+        log.add_argument(
+            "--channel", required=True, choices=CONTACT_LOG_CHANNELS, help="How the customer was reached"
+        )
         log.add_argument("--note", default="", help="What was said or agreed")
         cli.add_on(log, "Day of the contact")
         listing = actions.add_parser("list", help="list a customer's logged contacts")
