@@ -37,6 +37,7 @@ from relance.cases.models import (
     Promise,
     PromiseStatus,
 )
+from relance.core.channels import STEP_CHANNELS
 from relance.core.errors import Conflict, ValidationFailed
 from relance.core.money import Money
 from relance.ledger.models import Allocation, Customer, Entity, Invoice, InvoiceStatus
@@ -507,11 +508,12 @@ CONTACT_CHANNEL_UNKNOWN = "unknown channel {channel!r}: expected one of {choices
 def contact_log(
     *, customer: Customer, on: date, channel: str, note: str = "", user: Any = None
 ) -> ContactLog:
-    """Record a contact made outside the run; the next runs count it for the cadence."""
-    from relance.engine.dunning.policy import CHANNELS
-
-    if channel not in CHANNELS:
-        raise ValidationFailed(CONTACT_CHANNEL_UNKNOWN.format(channel=channel, choices=", ".join(CHANNELS)))
+    """Record a contact made outside the run; the next runs count it for the cadence. Its channel is
+    one of a policy step's (``relance.core.channels``: a call is ``call``)."""
+    if channel not in STEP_CHANNELS:
+        raise ValidationFailed(
+            CONTACT_CHANNEL_UNKNOWN.format(channel=channel, choices=", ".join(STEP_CHANNELS))
+        )
     return ContactLog.objects.create(
         entity_id=customer.entity_id,
         customer=customer,

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from relance.compliance.links import HOLD_DAYS_MAX, preference_channel
 from relance.compliance.models import ComplianceSettings, ContactPreferenceEvent, PreferenceSource
+from relance.core.channels import address_field, opt_out_field
 from relance.core.errors import ValidationFailed
 from relance.ledger.models import Contact, Customer, Entity
 
@@ -81,12 +82,12 @@ def contact_preference_set(
     except ValueError as exc:
         raise ValidationFailed(str(exc)) from None
     locked = Contact.objects.select_for_update().select_related("customer").get(pk=contact.pk)
-    attribute = f"opt_out_{flag}"
+    attribute = opt_out_field(flag)
     if getattr(locked, attribute) != opted_out:
         setattr(locked, attribute, opted_out)
         locked.save(update_fields=[attribute, "updated_at"])
     setattr(contact, attribute, opted_out)
-    address = locked.email if flag == "email" else locked.phone if flag in {"sms", "phone"} else ""
+    address = getattr(locked, address_field(flag)) if flag != "letter" else ""
     return ContactPreferenceEvent.objects.create(
         entity_id=locked.customer.entity_id,
         contact=locked,

@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from relance.core.channels import STEP_CHANNELS, delivered_as
 from relance.core.errors import RelanceError
 from relance.delivery.alerts import TemplateFailure, template_failure_alert
 from relance.delivery.models import (
@@ -35,14 +36,9 @@ if TYPE_CHECKING:
     from relance.comms.types import RenderedMessage
     from relance.dunning.models import DunningAction, DunningRun
 
-# The engine's channel names → delivery channels (registered_letter is a letter marked registered).
-ENGINE_CHANNELS = {
-    "email": "email",
-    "sms": "sms",
-    "letter": "letter",
-    "registered_letter": "letter",
-    "phone": "call",
-}
+# A step's channel → the channel it is sent on (relance.core.channels: one vocabulary; a
+# registered_letter is a letter marked registered).
+ENGINE_CHANNELS = {channel: str(delivered_as(channel)) for channel in STEP_CHANNELS}
 #: Fallback order for messages outside a policy step (no channel list to follow).
 DEFAULT_FALLBACKS = {"email": ("letter",), "sms": ("email", "letter"), "call": ("email",)}
 #: How long the "hold escalation" link of owner notifications holds, by default.

@@ -434,7 +434,7 @@ class _Replay:
         from relance.cases.services import contact_log
 
         def work() -> None:
-            contact_log(customer=customer, on=self._on, channel="phone", note=note, user=user)
+            contact_log(customer=customer, on=self._on, channel="call", note=note, user=user)
             self.report.calls += 1
 
         return work
@@ -465,7 +465,7 @@ class _Replay:
                 user=user,
             )
             contact_log(
-                customer=customer, on=on, channel="phone", note=f"Promise to pay by {promised}.", user=user
+                customer=customer, on=on, channel="call", note=f"Promise to pay by {promised}.", user=user
             )
             self.report.promises += 1
             self.report.calls += 1

@@ -118,14 +118,50 @@ def _looked_up(key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
     return value
 
 
-def customer_policy_key(*, customer: Customer) -> str | None:
-    """The policy the customer follows: its segment's, else the entity's default, else none."""
-    entity_id = customer.entity_id
-    mappings = _looked_up(
+@dataclass(frozen=True)
+class PolicyAssignment:
+    """Which policy an entity's customers follow: the one rule, in one place.
+
+    A customer follows its segment's policy, else the entity's default (the mapping of the empty
+    segment), else none. ``by_segment``: segment → policy key, as ``SegmentPolicy`` maps them.
+    """
+
+    by_segment: Mapping[str, str]
+
+    def key_for(self, segment: str) -> str | None:
+        """The key a customer of ``segment`` follows (None: no policy, the run reports it)."""
+        return self.by_segment.get(segment) or self.default_key
+
+    @property
+    def default_key(self) -> str | None:
+        """The key of a customer whose segment has no mapping of its own."""
+        return self.by_segment.get("") or None
+
+
+def policy_assignment(*, entity_id: int) -> PolicyAssignment:
+    """The entity's segment → policy mappings (one query; memoised within a pass)."""
+    return _looked_up(
         ("segments", entity_id),
-        lambda: dict(SegmentPolicy.objects.filter(entity_id=entity_id).values_list("segment", "policy__key")),
+        lambda: PolicyAssignment(
+            dict(SegmentPolicy.objects.filter(entity_id=entity_id).values_list("segment", "policy__key"))
+        ),
     )
-    return mappings.get(customer.segment) or mappings.get("")
+
+
+def customer_policy_keys(*, entity_id: int, customer_ids: Iterable[int] | None = None) -> dict[int, str]:
+    """Customer id → the key of the policy it follows, for the entity's customers (of
+    ``customer_ids`` when given); customers that follow none are left out. Two queries."""
+    assignment = policy_assignment(entity_id=entity_id)
+    customers = Customer.objects.filter(entity_id=entity_id)
+    if customer_ids is not None:
+        customers = customers.filter(pk__in=list(customer_ids))
+    keys = {pk: assignment.key_for(segment) for pk, segment in customers.values_list("pk", "segment")}
+    return {pk: key for pk, key in keys.items() if key}
+
+
+def customer_policy_key(*, customer: Customer) -> str | None:
+    """The policy the customer follows (``PolicyAssignment``), for a customer already loaded."""
+    return policy_assignment(entity_id=customer.entity_id).key_for(customer.segment)
 
 
 @dataclass(frozen=True)
@@ -138,9 +174,10 @@ class CustomersWithoutPolicy:
 
 def customers_without_policy(*, entity: Entity) -> CustomersWithoutPolicy:
     """Customers with invoices whose segment has no policy while the entity has no default one."""
-    mapped = set(SegmentPolicy.objects.filter(entity=entity).values_list("segment", flat=True))
-    if "" in mapped:
+    assignment = policy_assignment(entity_id=entity.pk)
+    if assignment.default_key:
         return CustomersWithoutPolicy(count=0, segments=())
+    mapped = [segment for segment in assignment.by_segment if assignment.key_for(segment)]
     by_segment = dict(
         Customer.objects.filter(entity=entity, invoices__isnull=False)
         .exclude(segment__in=mapped)

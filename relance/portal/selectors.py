@@ -371,3 +371,14 @@ def group_by_customer(invoices: list[Any]) -> dict[int, list[Any]]:
 
 def sla_due(*, opened_on: date, days: int) -> date:
     return opened_on + timedelta(days=days)
+
+
+def plan_request_decided_last(*, customer: Customer) -> PlanRequest | None:
+    """The customer's newest decided plan request, with its plan: what a ``plan_request_decided``
+    message speaks of (comms asks through ``relance.comms.facts``, registered in ``PortalConfig.ready``)."""
+    return (
+        PlanRequest.objects.filter(customer=customer, decided_at__isnull=False)
+        .select_related("plan")
+        .order_by("-decided_at", "-id")
+        .first()
+    )

@@ -59,7 +59,7 @@ CHANNEL_LABELS: dict[str, str] = {
     Channel.EMAIL: gettext_noop("Email"),
     Channel.SMS: gettext_noop("Text message"),
     Channel.LETTER: gettext_noop("Letter"),
-    Channel.PHONE: gettext_noop("Phone"),
+    Channel.CALL: gettext_noop("Phone"),
     Channel.PORTAL: gettext_noop("This portal only"),
 }
 

@@ -23,9 +23,9 @@ from relance.core.calendar import add_months, month_end, month_start
 from relance.engine.formulas import DEFAULT_AGING, AgingBuckets, aging_from_bounds
 from relance.engine.kpi import KpiParams, KpiReport, compute_kpis, invoice_frame
 from relance.engine.schema import MONEY_SCALE
+from relance.ledger.binding import app_ledger
 from relance.ledger.models import Customer, DataChange, Entity, Invoice, Payment, VersionScope
 from relance.ledger.selectors import data_versions, not_void_q
-from relance.reports.binding import app_ledger
 from relance.reports.models import KpiSnapshot
 
 DEFAULT_LIVE_LIMIT = 20_000

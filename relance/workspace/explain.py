@@ -18,6 +18,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from relance.core.channels import OPT_OUT_CHANNELS, opt_out_field
 from relance.core.formatting import code_label, format_money
 from relance.ledger.models import Customer
 
@@ -268,8 +269,8 @@ def _contacts(customer: Customer) -> list[Fact]:
     facts = []
     for contact in customer.contacts.order_by("role", "pk"):
         name = contact.name or contact.role or f"contact {contact.pk}"
-        for channel in ("email", "sms", "letter", "phone"):
-            if not getattr(contact, f"opt_out_{channel}"):
+        for channel in OPT_OUT_CHANNELS:
+            if not getattr(contact, opt_out_field(channel)):
                 continue
             event = (
                 ContactPreferenceEvent.objects.filter(contact=contact, channel=channel, opted_out=True)

@@ -37,7 +37,7 @@ PERM_HOLD = hold_selectors.PERM_HOLD
 
 
 def _customer(request: HttpRequest, customer_id: int) -> Customer:
-    from relance.workspace.selectors import CUSTOMER_NOT_FOUND, customer_for_user
+    from relance.accounts.selectors import CUSTOMER_NOT_FOUND, customer_for_user
 
     try:
         return customer_for_user(user=request.user, customer_id=customer_id)

@@ -14,7 +14,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils.translation import get_language
 
 from relance.accounts import roles
-from relance.accounts.selectors import customer_scope, customers_visible, user_role
+from relance.accounts.selectors import customer_for_user, customer_scope, customers_visible, user_role
 from relance.accounts.selectors import entity_visible as accounts_entity_visible
 from relance.cases.models import (
     ContactLog,
@@ -26,6 +26,7 @@ from relance.cases.models import (
     PromiseStatus,
 )
 from relance.common.converters import row_id_or_none
+from relance.core.channels import OPT_OUT_CHANNELS, opt_out_field
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.formatting import code_label, format_money, format_phone
 from relance.core.money import parse_amount
@@ -39,7 +40,6 @@ from relance.workspace.models import (
     WorklistSnooze,
 )
 
-CUSTOMER_NOT_FOUND = "customer not found"
 DISPUTE_NOT_FOUND = "dispute not found"
 TIMELINE_LIMIT = 40
 WORKLIST_PAGE = 100  # rows shown: a day's work, and a page that renders fast
@@ -49,18 +49,6 @@ OPEN_ITEMS_PAGE = 50  # open items shown on the customer page at once ("show mor
 def entity_visible(*, user: Any, entity_id: int) -> bool:
     """Whether the user sees the entity (the user's entities are read once per request)."""
     return accounts_entity_visible(user, entity_id)
-
-
-def customer_for_user(*, user: Any, customer_id: int) -> Customer:
-    """The customer if the user may see it; the same ``NotFound`` otherwise (no existence leak)."""
-    customer = (
-        customer_scope(user, Customer.objects.filter(pk=customer_id))
-        .select_related("entity", "collector", "sales_owner")
-        .first()
-    )
-    if customer is None:
-        raise NotFound(CUSTOMER_NOT_FOUND)
-    return customer
 
 
 def collectors_of(*, entity: Entity) -> QuerySet[Any]:
@@ -314,8 +302,8 @@ def contact_views(*, customer: Customer) -> list[ContactView]:
             flags.append(f"e-mail {contact.email_status}")
         if contact.phone and contact.phone_status not in ("", "valid", "unknown"):
             flags.append(f"phone {contact.phone_status}")
-        for channel in ("email", "sms", "letter", "phone"):
-            if getattr(contact, f"opt_out_{channel}"):
+        for channel in OPT_OUT_CHANNELS:
+            if getattr(contact, opt_out_field(channel)):
                 flags.append(f"opted out of {channel}")
         shown, dial = format_phone(contact.phone, customer.country)
         result.append(
@@ -527,25 +515,6 @@ def customer_policy(*, customer: Customer, policy_key: str | None) -> Any:
 
     row = Policy.objects.filter(entity_id=customer.entity_id, key=policy_key).first() if policy_key else None
     return policy_from_dict(row.spec) if row is not None else None
-
-
-def customer_policy_followed(*, customer: Customer) -> tuple[str | None, Any]:
-    """The key and the engine's policy the customer follows, in one query.
-
-    The rule of ``dunning.selectors.customer_policy_key`` (its segment's policy, else the entity's
-    default, else none; tested equal) with the policy's spec read in the same query.
-    """
-    from relance.dunning.models import SegmentPolicy
-    from relance.engine.dunning.policy import policy_from_dict
-
-    mappings = {
-        mapping.segment: mapping.policy
-        for mapping in SegmentPolicy.objects.filter(
-            entity_id=customer.entity_id, segment__in=[customer.segment, ""]
-        ).select_related("policy")
-    }
-    policy = mappings.get(customer.segment) or mappings.get("")
-    return (policy.key, policy_from_dict(policy.spec)) if policy is not None else (None, None)
 
 
 _UNKNOWN = object()

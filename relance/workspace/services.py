@@ -420,7 +420,7 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, user: Any
         contact_log(
             customer=customer,
             on=data.on,
-            channel="phone",
+            channel="call",
             note=" · ".join(filter(None, [label, data.note])),
             user=user,
         )

@@ -21,6 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from relance.accounts.decorators import NOT_ALLOWED, role_permission_required
 from relance.accounts.selectors import (
+    CUSTOMER_NOT_FOUND,
+    customer_for_user,
     customer_scope,
     customers_visible,
     entities_for_user,
@@ -35,6 +37,7 @@ from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import parse_amount
 from relance.core.text import sentence
 from relance.dunning.contacts import last_contact_dates
+from relance.dunning.selectors import customer_policy_key
 from relance.ledger.models import Customer, Entity
 from relance.portal.selectors import dispute_sla_days
 from relance.workspace import charts, forms, rendering, selectors, services
@@ -80,9 +83,9 @@ def _today() -> date:
 
 def _customer(request: HttpRequest, customer_id: int) -> Customer:
     try:
-        return selectors.customer_for_user(user=request.user, customer_id=customer_id)
+        return customer_for_user(user=request.user, customer_id=customer_id)
     except NotFound:
-        raise Http404(selectors.CUSTOMER_NOT_FOUND) from None
+        raise Http404(CUSTOMER_NOT_FOUND) from None
 
 
 def _date_or_none(value: str | None) -> date | None:
@@ -395,7 +398,8 @@ def customer_page(
     open_total, overdue_total = open_items.open_total, open_items.overdue_total
     utilisation = (open_total / customer.credit_limit * 100) if customer.credit_limit else None
     paid = selectors.payment_behaviour(customer=customer, as_of=today)
-    policy_key, policy = selectors.customer_policy_followed(customer=customer)
+    policy_key = customer_policy_key(customer=customer)
+    policy = selectors.customer_policy(customer=customer, policy_key=policy_key)
     present = selectors.customer_records_present(customer=customer)  # kinds the page need not ask for
     can = {
         "outcome": user_can(request.user, PERM_OUTCOME, customer),

@@ -61,7 +61,7 @@ def test_a_user_sees_only_granted_entities_and_a_role_without_grant_sees_nothing
 def test_a_granted_user_without_role_gets_the_default_role_or_nothing(entity, settings):
     from django.contrib.auth import get_user_model
 
-    from relance.api.services import entity_access_grant
+    from relance.accounts.services import entity_access_grant
 
     user = get_user_model().objects.create_user("legacy", password="x")
     entity_access_grant(user=user, entity=entity)

@@ -180,6 +180,19 @@ def test_enqueue_run_skips_an_unreachable_customer_with_the_reason(entity, make_
     assert report.created == 0 and "no contact" in report.skipped[0].reason
 
 
+def test_a_contact_who_prefers_a_call_gets_the_steps_call(entity, customer, fake_render):
+    # One vocabulary (relance.core.channels): the contact's preference and the step both say "call".
+    Contact.objects.filter(customer=customer).update(preferred_channel="call")
+    run, action = make_run(entity, customer, steps=[step(channels=("email", "call"))])
+    report = services.outbox_enqueue_run(run=run)
+    [message] = OutboundMessage.objects.all()
+    assert (message.channel, message.recipient) == ("call", "+33612345678")
+    assert [(f.decided, f.used) for f in report.fallbacks] == [("email", "call")]
+    action.refresh_from_db()
+    assert action.reasons[-1]["code"] == "channel_preference"
+    assert "prefers call" in action.reasons[-1]["detail"]
+
+
 def test_registered_letter_is_a_letter_marked_registered(entity, customer, fake_render):
     run, _ = make_run(
         entity,

@@ -49,7 +49,7 @@ def test_the_life_of_an_invoice_under_the_standard_policy(scenario):
         ("2026-05-25", [("C1", "notify_owner", "notify_owner", "", "F1", "1000")]),  # internal: no cadence
         ("2026-05-30", NOTHING),                                                    # +60, still in the 15-day phase
         ("2026-05-31", [("C1", "message", "final_notice", "letter", "F1", "1000")]),  # letter first
-        ("2026-06-14", [("C1", "task", "collector_call", "phone", "F1", "1000")]),
+        ("2026-06-14", [("C1", "task", "collector_call", "call", "F1", "1000")]),
         ("2026-06-30", NOTHING),
     ])
     # fmt: on
@@ -289,7 +289,7 @@ def test_segments_choose_the_policy(scenario):
         # white glove's personal call is due at -3 for large amounts, but its policy wants 5
         # days between contacts and the pre-due e-mail went out at -7: the call waits a day.
         ("2026-03-28", [("RISK", "message", "pre_due_2", "email", "R1", "20000")]),
-        ("2026-03-29", [("GOOD", "task", "personal_call", "phone", "G1", "20000")]),
+        ("2026-03-29", [("GOOD", "task", "personal_call", "call", "G1", "20000")]),
     ])
     # fmt: on
     assert suppressed("2026-03-28", "GOOD") == {"cadence"}
@@ -319,7 +319,7 @@ def test_the_whole_life_walked_day_by_day_matches_the_table(scenario):
         "2026-05-16": [("C1", "message", "reminder_4", "email")],
         "2026-05-25": [("C1", "notify_owner", "notify_owner", "")],
         "2026-05-31": [("C1", "message", "final_notice", "letter")],
-        "2026-06-14": [("C1", "task", "collector_call", "phone")],
+        "2026-06-14": [("C1", "task", "collector_call", "call")],
     }
     assert DunningRun.objects.count() == 91 and DunningAction.objects.count() == 8
 

@@ -278,7 +278,7 @@ def test_contacts_with_bad_cells_are_rejected(customers_loaded, write, run_impor
     )
     run = run_import("contacts", path)
     assert (
-        f"{path}:2: preferred_channel: expected one of email, sms, letter, phone, portal, found 'pigeon'"
+        f"{path}:2: preferred_channel: expected one of email, sms, letter, call, portal, found 'pigeon'"
         in run.stderr
     )
     assert f"{path}:2: opt_out_sms: expected yes/no, true/false or 1/0, found 'maybe'" in run.stderr

@@ -43,7 +43,6 @@ SKIPPED_PREFIXES = (
     "portal/t/",
     "portal/undo-email/",
     "portal/webhooks/",
-    "comms/portal/",
     "compliance/",
     "delivery/twilio/",
 )

@@ -104,7 +104,7 @@ def _seed(ws: Any) -> None:
     manager, late = ws.manager, ws.late
     late.segment = "at_risk"
     late.save(update_fields=["segment"])
-    contact_log(customer=late, on=ws.today, channel="phone", note="reached · said next week", user=manager)
+    contact_log(customer=late, on=ws.today, channel="call", note="reached · said next week", user=manager)
     customer_note_add(customer=late, text="Asked for a copy of INV-L1.", user=manager)
     invoice = late.invoices.get(external_ref="INV-L2")
     dispute_open(invoice=invoice, reason_code="not_received", on=ws.today, amount=Decimal("50.00"))

@@ -1,5 +1,5 @@
 """CSV export of the back-office lists: formula-safe cells, plain decimals, the page's filters and
-scoping, streamed (relance/web/csv_export.py)."""
+scoping, streamed (relance/common/csv_export.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from relance.common.csv_export import csv_lines, money, safe_cell
 from relance.core.csvsafe import FORMULA_TRIGGERS
-from relance.web.csv_export import csv_lines, money, safe_cell
 from tests.workspace.conftest import Workspace
 
 pytestmark = pytest.mark.django_db

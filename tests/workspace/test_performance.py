@@ -150,7 +150,7 @@ def test_a_role_change_is_seen_by_the_next_request_and_at_once_on_the_same_objec
 
 
 def test_a_revoked_grant_is_seen_by_the_next_request(ws, client_for):
-    from relance.api.services import entity_access_revoke
+    from relance.accounts.services import entity_access_revoke
 
     client = client_for(ws.ana)
     url = reverse("workspace:customer", args=[ws.late.pk])
@@ -204,33 +204,9 @@ def test_records_present_lets_the_page_skip_only_kinds_the_customer_does_not_hav
     assert "Credit hold since" in html and "On legal since" in html and "lawyer" in html
 
 
-def test_the_policy_followed_in_one_query_is_the_dunning_apps_rule(ws):
-    from relance.dunning.models import SegmentPolicy
-    from relance.dunning.selectors import customer_policy_key
-    from relance.dunning.services import policy_import, segment_policy_assign
-    from relance.engine.dunning.defaults import default_policies
-    from relance.engine.dunning.policy import policy_to_dict
-    from relance.workspace.selectors import customer_policy, customer_policy_followed
-
-    policy_import(entity=ws.acme, spec=policy_to_dict(default_policies()["high_risk"]))
-    segment_policy_assign(entity=ws.acme, policy_key="high_risk", segment="risky")
-    ws.second.segment = "risky"
-    ws.second.save()
-    for customer in (ws.late, ws.second):  # the default mapping; a segment's own mapping
-        key, policy = customer_policy_followed(customer=customer)
-        assert key == customer_policy_key(customer=customer)
-        assert policy == customer_policy(customer=customer, policy_key=key)
-    assert customer_policy_followed(customer=ws.second)[0] == "high_risk"
-    SegmentPolicy.objects.filter(entity=ws.acme).delete()
-    assert (
-        customer_policy_followed(customer=ws.late) == (None, None)
-        and customer_policy_key(customer=ws.late) is None
-    )
-
-
 def test_a_grant_or_revoke_is_seen_at_once_on_the_same_user_object(ws):
     from relance.accounts.selectors import entity_list_for_user, user_can
-    from relance.api.services import entity_access_grant, entity_access_revoke
+    from relance.accounts.services import entity_access_grant, entity_access_revoke
 
     assert entity_list_for_user(ws.ana) == [ws.acme]  # memoised for the request from here
     assert not user_can(ws.ana, "cases.add_contactlog", ws.globex_customer)

@@ -16,12 +16,14 @@ from datetime import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from relance.core.channels import LEGACY_NAMES, STEP_CHANNELS
 from relance.core.errors import ValidationFailed
 
 ACTIONS = ("message", "task", "notify_owner", "credit_hold", "external_collection")
 # Actions that reach the customer: they count for cadence and need a channel.
 CONTACT_ACTIONS = ("message", "task")
-CHANNELS = ("email", "sms", "letter", "registered_letter", "phone")
+# The channels a step may list: the one vocabulary (relance.core.channels).
+CHANNELS = STEP_CHANNELS
 TONES = ("friendly", "neutral", "firm", "urgent", "final")
 CONDITION_FIELDS = (
     "amount_due",  # the customer's open amount in the step (after disputes), in the currency
@@ -449,7 +451,8 @@ def _step(data: Any, path: str, problems: _Problems) -> Step:
     if not isinstance(raw_channels, list) or not all(isinstance(item, str) for item in raw_channels):
         problems.add(f"{path}.channels", "a list of channels", raw_channels)
     else:
-        channels = tuple(raw_channels)
+        # A policy file written before the one vocabulary says ``phone`` for a call.
+        channels = tuple(str(LEGACY_NAMES.get(item, item)) for item in raw_channels)
         for position, channel in enumerate(channels):
             _choice(channel, CHANNELS, f"{path}.channels[{position}]", problems)
         if action in CONTACT_ACTIONS and not channels:

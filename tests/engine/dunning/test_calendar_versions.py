@@ -53,7 +53,7 @@ def test_a_promise_written_back_as_broken_is_read_as_broken(make_life):
     result = life.run(day(6))
     assert describe(result) == ["reminder_1 by email [1] (broken promise)"]
     assert result.worklist.column("broken_promises").to_pylist() == [1]
-    assert describe(life.run(day(11))) == ["collector_call by phone [1]"]  # resent once, not flagged again
+    assert describe(life.run(day(11))) == ["collector_call by call [1]"]  # resent once, not flagged again
 
 
 def _without_pre_due() -> Policy:

@@ -40,7 +40,7 @@ day  | decision
 +46  | reminder_4 by email [1]
 +55  | notify_owner [1]             # internal: not a contact, no channel, no cadence
 +61  | final_notice by letter [1]   # 15 days after +46 (still within the first 60 days)
-+75  | collector_call by phone [1]  # after 60 days past due only the 3-day minimum applies
++75  | collector_call by call [1]  # after 60 days past due only the 3-day minimum applies
 """
 
 
@@ -226,7 +226,7 @@ CHANNELS = """
 channels        | decision                      | reasons
 email,letter    | reminder_1 by email [1]       | step_due
 letter          | reminder_1 by letter [1]      | step_due channel_fallback
-sms,phone       | -                             | no_channel
+sms,call        | -                             | no_channel
 """
 
 
@@ -273,7 +273,7 @@ def test_contact_cap_over_the_rolling_window(make_life):
 
 WHITE_GLOVE = """
 amount | day | decision
-20000  | -2  | personal_call by phone [1]   # 5 days after the pre-due e-mail (the minimum)
+20000  | -2  | personal_call by call [1]   # 5 days after the pre-due e-mail (the minimum)
 5000   | -2  | -
 """
 

@@ -9,9 +9,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from relance.cases import services as case_services
 from relance.cases.models import ContactLog
+from relance.core.channels import STEP_CHANNELS
 from relance.core.errors import RelanceError
 from relance.dunning import cli
-from relance.engine.dunning.policy import CHANNELS
 
 
 class Command(BaseCommand):
@@ -25,7 +25,9 @@ class Command(BaseCommand):
         log = actions.add_parser("log", help="log a contact")
         cli.add_entity(log)
         log.add_argument("--customer", required=True, metavar="REF", help="Customer's external reference")
-        log.add_argument("--channel", required=True, choices=CHANNELS, help="How the customer was reached")
+        log.add_argument(
+            "--channel", required=True, choices=STEP_CHANNELS, help="How the customer was reached"
+        )
         log.add_argument("--note", default="", help="What was said or agreed")
         cli.add_on(log, "Day of the contact")
         listing = actions.add_parser("list", help="list a customer's logged contacts")
