@@ -67,7 +67,7 @@ def test_promise_in_two_clicks_then_next(ws, client_for):
     promise = Promise.objects.get(customer=ws.late)
     assert (promise.promised_date, promise.amount, promise.created_by) == (promised, Decimal("1000"), ws.ana)
     log = ContactLog.objects.get(customer=ws.late)
-    assert (log.channel, log.on, log.note) == ("phone", ws.today, "Promise")
+    assert (log.channel, log.on, log.note) == ("call", ws.today, "Promise")
 
 
 def test_promise_in_the_past_is_refused_and_nothing_is_recorded(ws, client_for):

@@ -187,7 +187,7 @@ def test_records_present_lets_the_page_skip_only_kinds_the_customer_does_not_hav
     promise_add(
         customer=ws.late, promised_date=ws.today + timedelta(days=3), on=ws.today, amount=Decimal("100")
     )
-    ContactLog.objects.create(entity=ws.acme, customer=ws.late, on=ws.today, channel="phone", note="rang")
+    ContactLog.objects.create(entity=ws.acme, customer=ws.late, on=ws.today, channel="call", note="rang")
     CustomerHold.objects.create(
         entity=ws.acme, customer=ws.late, kind="legal", reason="lawyer", starts_on=ws.today
     )
