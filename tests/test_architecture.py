@@ -92,3 +92,18 @@ def test_a_known_breach_once_fixed_must_leave_the_list(tmp_path: Path) -> None:
     result = lint_imports(ROOT, tmp_path / "pyproject.toml")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "relance.core.money -> relance.web.views" in result.stdout + result.stderr
+
+
+def test_validating_a_policy_does_not_load_the_decision_step() -> None:
+    """Issue 20: ``relance.engine.dunning.policy`` (what the app imports at start-up, through the
+    admin and the services) must not load Ibis, pandas or the decision step: they cost about a
+    second of every command's start."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import relance.engine.dunning.policy; "
+        "print(sorted(m for m in ('ibis', 'pandas', 'pyarrow', 'relance.engine.dunning.decide') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
