@@ -7,6 +7,7 @@ Runs on SQLite, and on PostgreSQL when ``DATABASE_URL`` points to it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -24,7 +25,7 @@ BEFORE_SPLIT = [
 MOVED = ("promise", "dispute", "paymentplan", "installment", "customerhold", "contactlog", "credithold")
 
 
-def _migrate(targets: list[tuple[str, str | None]]) -> Any:
+def _migrate(targets: Sequence[tuple[str, str | None]]) -> Any:
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(targets)

@@ -277,5 +277,5 @@ def test_anymail_gets_the_qr_code_as_an_inline_attachment(customer, settings):
     [sent] = mail.outbox
     [(html, _type)] = sent.alternatives
     [image] = sent.attachments
-    assert f'src="cid:{image["Content-ID"].strip("<>")}"' in html
+    assert f'src="cid:{image["Content-ID"].strip("<>")}"' in str(html)
     assert image.get_payload(decode=True) == png

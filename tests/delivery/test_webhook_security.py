@@ -58,6 +58,7 @@ def postmark_bounce(message: OutboundMessage) -> str:
 
 
 def contact_status(message: OutboundMessage) -> str:
+    assert message.contact_id is not None
     return Contact.objects.get(pk=message.contact_id).email_status
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -71,7 +72,7 @@ def test_dated_records_are_bound_with_their_dates_and_amounts(scenario):
     invoice = scenario.invoice("C1", "F1", "1000.00", due="2026-03-31")
     promise = case_services.promise_add(customer=customer, promised_date=D("2026-04-20"), on=D("2026-04-05"))
     dispute = case_services.dispute_open(
-        invoice=invoice, reason_code="pricing", on=D("2026-04-03"), amount=400
+        invoice=invoice, reason_code="pricing", on=D("2026-04-03"), amount=Decimal(400)
     )
     case_services.hold_create(customer=customer, kind="legal", reason="r", starts_on=D("2026-05-01"))
     plan = case_services.plan_create(

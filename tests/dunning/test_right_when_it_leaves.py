@@ -67,6 +67,7 @@ def assert_cancelled(smtp_server, code: str, words: str) -> OutboundMessage:  # 
     assert message.status == MessageStatus.CANCELLED and words in message.last_error
     event = DeliveryEvent.objects.filter(message=message, kind="cancelled").get()
     assert event.detail["code"] == code and words in event.detail["reason"]
+    assert message.action_id is not None
     action = DunningAction.objects.get(pk=message.action_id)
     assert action.status == "cancelled"
     assert not InvoiceStep.objects.filter(action=action).exists()  # the step was never reached

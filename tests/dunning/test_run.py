@@ -120,7 +120,7 @@ def two_invoices(scenario):
 
 def test_apply_writes_the_run_its_actions_steps_suppressions_and_worklist(two_invoices):
     scenario, customer, invoices = two_invoices
-    calls = []
+    calls: list[object] = []
     outcome = services.run_start(
         entity=scenario.entity, as_of=D("2026-04-20"), decide_fn=recorded(customer, invoices, calls)
     )
@@ -158,7 +158,7 @@ def test_apply_writes_the_run_its_actions_steps_suppressions_and_worklist(two_in
 
 def test_a_second_run_of_the_same_date_adds_nothing_and_does_not_decide_again(two_invoices):
     scenario, customer, invoices = two_invoices
-    calls = []
+    calls: list[object] = []
     decide = recorded(customer, invoices, calls)
     first = services.run_start(entity=scenario.entity, as_of=D("2026-04-20"), decide_fn=decide)
     second = services.run_start(entity=scenario.entity, as_of=D("2026-04-20"), decide_fn=decide)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import cast
 
 import pytest
 from django.http import StreamingHttpResponse
@@ -49,7 +51,11 @@ def _rows(response) -> list[dict[str, str]]:
     assert isinstance(response, StreamingHttpResponse)  # streamed: never the whole list in memory
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith("attachment;")
-    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    return list(
+        csv.DictReader(
+            io.StringIO(b"".join(cast(Iterator[bytes], response.streaming_content)).decode("utf-8-sig"))
+        )
+    )
 
 
 def test_ledger_text_is_neutralised_in_the_customers_and_invoices_files(ws: Workspace, client_for):
