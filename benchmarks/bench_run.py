@@ -53,12 +53,9 @@ def add_contacts_and_policies(entity_id: int) -> int:
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    call_command(
-        "policy", "import", "--defaults", "--entity", "bench", verbosity=0, stdout=open(os.devnull, "w")
-    )
-    call_command(
-        "policy", "assign", "standard", "--default", "--entity", "bench", stdout=open(os.devnull, "w")
-    )
+    with open(os.devnull, "w") as devnull:
+        call_command("policy", "import", "--defaults", "--entity", "bench", verbosity=0, stdout=devnull)
+        call_command("policy", "assign", "standard", "--default", "--entity", "bench", stdout=devnull)
     return len(ids)
 
 

@@ -104,8 +104,16 @@ def run(line: str, directory: Path) -> subprocess.CompletedProcess[str]:
         "EMAIL_URL": "console://",
         "COLUMNS": "200",
     }
-    return subprocess.run(
-        line, shell=True, cwd=directory, env=env, capture_output=True, text=True, timeout=300, check=False
+    # shell: the README's command lines, run as a reader would type them
+    return subprocess.run(  # noqa: S602
+        line,
+        shell=True,
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 

@@ -467,9 +467,7 @@ MAX_DECIMAL_EXPONENT = 100
 def _as_decimal(value: Any) -> Decimal:
     if isinstance(value, Decimal):
         number = value
-    elif isinstance(value, int) and not isinstance(value, bool):
-        number = Decimal(value)
-    elif isinstance(value, str):
+    elif (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str):
         number = Decimal(value)
     else:
         raise TypeError(f"money expects a Decimal amount, got {type(value).__name__}")

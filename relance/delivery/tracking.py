@@ -123,11 +123,12 @@ def tracking_event_record(
                 _advance(message, MessageStatus.DELIVERED, opened_at=at, delivered_at=at)
             elif kind == DeliveryEventKind.CLICKED:
                 _advance(message, MessageStatus.DELIVERED, clicked_at=at, opened_at=at, delivered_at=at)
-            elif (
+            elif (  # noqa: SIM102  (nested below on purpose: see there)
                 kind in (DeliveryEventKind.COMPLAINED, DeliveryEventKind.UNSUBSCRIBED) and message.contact_id
             ):
                 # A spam complaint or a provider-level unsubscribe: stop writing on this channel, and
                 # keep the evidence (who, when, which event) with the contact's preferences.
+                # nested on purpose: a complaint on another channel must not fall to the next elif
                 if message.channel in ("email", "sms"):
                     from relance.compliance.services import contact_preference_set
 

@@ -38,7 +38,7 @@ def test_the_token_names_the_contact_and_channel_and_cannot_be_forged(contact):
     # A hold token is signed with another salt: it is no opt-out token.
     with pytest.raises(signing.BadSignature):
         links.opt_out_token_read(signing.dumps({"c": contact.pk, "ch": "email"}, salt=links.HOLD_SALT))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no opt-out for channel 'portal'"):
         links.opt_out_token(contact, "portal")
     url = links.opt_out_url(contact, "sms")
     assert url.startswith("http://testserver/compliance/opt-out/") and url.endswith("/")

@@ -36,7 +36,7 @@ def test_the_link_is_absolute_signed_and_bound_to_owner_customer_and_days(custom
     assert url.startswith("http://testserver/compliance/hold/")
     link = links.owner_hold_token_read(url.rstrip("/").rsplit("/", 1)[1])
     assert (link.customer_id, link.owner_id, link.days) == (customer.pk, owner.pk, 7)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a hold lasts 1 to 90 days, not 0"):
         links.owner_hold_url(customer, owner, 0)
 
 

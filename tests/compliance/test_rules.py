@@ -171,9 +171,9 @@ def test_a_window_no_instant_satisfies_blocks_with_a_reason():
 
 
 def test_local_window_validation():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a send window must end after it starts"):
         LocalWindow(time(21), time(8))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"weekdays must be a non-empty subset of 0..6, not \[7\]"):
         LocalWindow(time(8), time(21), frozenset({7}))
 
 

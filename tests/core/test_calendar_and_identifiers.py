@@ -33,7 +33,7 @@ def test_periods_count_days_and_months():
 
 
 def test_frozen_clock_needs_an_aware_instant_and_moves_only_when_told():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="FrozenClock needs a timezone-aware instant"):
         FrozenClock(datetime(2024, 1, 1))
     clock = FrozenClock(datetime(2024, 1, 1, 23, 30, tzinfo=UTC))
     assert clock.today() == date(2024, 1, 1)

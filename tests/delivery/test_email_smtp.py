@@ -212,9 +212,11 @@ def test_anymail_refusals_are_classified(customer, settings):
         error = AnymailAPIError("provider said no", status_code=status, response=response)
         from unittest import mock
 
-        with mock.patch("anymail.backends.test.EmailBackend.post_to_esp", side_effect=error):
-            with pytest.raises(expected):
-                channel.send(message)
+        with (
+            mock.patch("anymail.backends.test.EmailBackend.post_to_esp", side_effect=error),
+            pytest.raises(expected),
+        ):
+            channel.send(message)
 
 
 def _qr_data_uri() -> tuple[str, bytes]:

@@ -31,7 +31,7 @@ def test_collector_cannot_edit_policies(ws, client_for):
 
 
 @pytest.mark.parametrize(
-    "name,data",
+    ("name", "data"),
     [
         ("customer_outcome", {"outcome": "no_answer"}),
         ("customer_note", {"text": "hello"}),

@@ -164,7 +164,7 @@ def test_the_outbox_file_lists_the_entities_the_user_sees(ws: Workspace, client_
 
 
 @pytest.mark.parametrize(
-    "page,export",
+    ("page", "export"),
     [
         ("web:customer_list", "web:customer_export"),
         ("web:invoice_list", "web:invoice_export"),

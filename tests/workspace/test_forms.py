@@ -31,7 +31,7 @@ def _outcome(client, ws, **data):
 
 
 @pytest.mark.parametrize(
-    "data,field,message",
+    ("data", "field", "message"),
     [
         (
             {"outcome": "promise", "promised_date": "", "amount": "100"},

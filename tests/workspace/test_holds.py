@@ -106,7 +106,7 @@ def test_a_collector_and_a_credit_manager_may_hold_with_their_role_in_the_reason
 
 
 @pytest.mark.parametrize(
-    "data,field,message",
+    ("data", "field", "message"),
     [
         (
             {"reason": "   ", "days": "7"},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import re
 import smtplib
@@ -167,10 +168,8 @@ class EmailChannel(ChannelBackend):
             try:
                 self.smtp.quit()
             except (smtplib.SMTPException, OSError):
-                try:
+                with contextlib.suppress(OSError):
                     self.smtp.close()
-                except OSError:
-                    pass
             self.smtp = None
 
     # -- sending -------------------------------------------------------------------------------

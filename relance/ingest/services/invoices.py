@@ -50,9 +50,8 @@ class InvoiceWriter(Writer):
         # A first load: every key reaching _write is new to this input (SeenKeys), and the entity
         # had no invoice before it, so there is nothing to look up.
         self._first_load = not Invoice.objects.filter(entity=self.entity).exists()
-        if not self._first_load:
-            if self.bulk:
-                fresh_statistics(Invoice)
+        if not self._first_load and self.bulk:
+            fresh_statistics(Invoice)
 
     COLUMNS = ["customer_id", "issue_date", "due_date", "currency", "amount", "po_number", "status"]
 

@@ -118,7 +118,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("data, message", BAD)
+@pytest.mark.parametrize(("data", "message"), BAD)
 def test_invalid_policies_say_where_and_what(data, message):
     with pytest.raises(ValidationFailed) as error:
         policy_from_dict(data)

@@ -96,7 +96,7 @@ paid the day after            | 1000      | +2  | +1  | reminder_1 by email [1] 
 """
 
 
-@pytest.mark.parametrize("case, paid, on, run, expected", table(PAYMENTS))
+@pytest.mark.parametrize(("case", "paid", "on", "run", "expected"), table(PAYMENTS))
 def test_payments(make_life, case, paid, on, run, expected):
     rows, customer, invoice = one_invoice()
     rows.pay(invoice, paid, day(on), customer=customer)
@@ -230,7 +230,7 @@ sms,call        | -                             | no_channel
 """
 
 
-@pytest.mark.parametrize("channels, expected, codes", table(CHANNELS))
+@pytest.mark.parametrize(("channels", "expected", "codes"), table(CHANNELS))
 def test_an_opted_out_channel_falls_back_to_the_next(make_life, channels, expected, codes):
     rows, _, _ = one_invoice(channels=tuple(channels.split(",")))
     result = make_life(rows).run(day(1))
@@ -278,7 +278,7 @@ amount | day | decision
 """
 
 
-@pytest.mark.parametrize("amount, offset, expected", table(WHITE_GLOVE))
+@pytest.mark.parametrize(("amount", "offset", "expected"), table(WHITE_GLOVE))
 def test_white_glove_calls_before_due_only_for_large_amounts(make_life, amount, offset, expected):
     rows, customer, _ = one_invoice(int(amount), policy="white_glove")
     rows.contacted(customer, day(-7), "pre_due")
