@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
+# INSTALLED_APPS has SimpleAdminConfig: the admin modules load with the URLs, not at every start-up.
+admin.autodiscover()
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("relance.api.urls")),

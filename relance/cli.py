@@ -6,27 +6,46 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import sys
+from pathlib import Path
 
-RELANCE_APPS = ("relance.",)
+RELANCE_PACKAGE = Path(__file__).resolve().parent
+
+
+def _command_help(path: Path) -> str:
+    """The ``help`` of the ``Command`` class in ``path``, read from the source (not imported)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ClassDef) and node.name == "Command":
+            for statement in node.body:
+                if (
+                    isinstance(statement, ast.Assign)
+                    and any(
+                        isinstance(target, ast.Name) and target.id == "help" for target in statement.targets
+                    )
+                    and isinstance(statement.value, ast.Constant)
+                    and isinstance(statement.value.value, str)
+                ):
+                    return statement.value.value
+    return ""
 
 
 def _relance_commands() -> dict[str, str]:
-    from django.core.management import get_commands, load_command_class
+    """Relance's commands and the first sentence of each one's help.
 
+    Read from the files, without Django's set-up or importing a command: ``relance --help`` answers
+    at once instead of loading every command's libraries (pandas, Ibis, PyArrow: issue 20)."""
     commands = {}
-    for name, app in sorted(get_commands().items()):
-        if app.startswith(RELANCE_APPS):
-            command = load_command_class(app, name)
-            commands[name] = (command.help or "").strip().split(". ")[0].rstrip(".")
-    return commands
+    for path in sorted(RELANCE_PACKAGE.glob("*/management/commands/*.py")):
+        if not path.name.startswith("_"):
+            first_sentence = re.split(r"\.\s|\n", _command_help(path).strip())[0]
+            commands[path.stem] = first_sentence.rstrip(".")
+    return dict(sorted(commands.items()))
 
 
 def print_help() -> None:
-    import django
-
-    django.setup()
     print("usage: relance COMMAND [options]      (relance COMMAND --help for details)\n")
     print("Relance commands:")
     for name, summary in _relance_commands().items():

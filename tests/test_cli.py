@@ -29,6 +29,25 @@ def test_help_lists_every_relance_command():
         assert f"  {name} " in result.stdout, f"{name} missing from relance --help"
 
 
+def test_help_reads_every_command_s_help_without_loading_them(db):
+    """``relance --help`` reads the help from the commands' source: every Relance command Django
+    knows is listed with the first sentence of its own help, and no command module is imported
+    (they load pandas, Ibis, PyArrow: a second of start-up; issue 20)."""
+    from django.core.management import get_commands, load_command_class
+
+    from relance.cli import _relance_commands
+
+    ours = {name: app for name, app in get_commands().items() if app.startswith("relance.")}
+    listed = _relance_commands()
+    assert set(listed) == set(ours)
+    for name, app in ours.items():
+        help_text = load_command_class(app, name).help
+        assert help_text.startswith(listed[name]), name
+    code = "import sys; from relance.cli import print_help; print_help(); print(sorted(m for m in sys.modules if m.startswith(('django', 'pandas', 'ibis'))))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip().endswith("[]")
+
+
 @pytest.mark.parametrize("name", EXPECTED_COMMANDS)
 def test_every_command_has_help(name):
     result = _relance(name, "--help")
