@@ -61,6 +61,7 @@ SMOKE_ARGS: dict[str, tuple[str, ...]] = {
     ),
     "bench_render": ("--invoices", "2000", "--messages", "50", "--simple", "20"),
     "bench_run": ("--invoices", "5000", "--loop-invoices", "500"),
+    "bench_startup": ("--repeat", "1", "--commands", "", "kpi", "--top", "3"),
     "bench_send": ("--count", "200", "--workers", "1", "--simple-count", "100"),
     "bench_workspace": (
         "--invoices",

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from relance.core.errors import RelanceError
-from relance.dunning import cli, services
+from relance.dunning import cli
 
 
 class Command(BaseCommand):
@@ -52,6 +52,8 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="No progress display on stderr")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from relance.dunning import services  # the engine (Ibis, pandas): not for --help (issue 20)
+
         entity = cli.entity(options)
         as_of = cli.parse_date(options["as_of"])
         status = (
