@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from relance.compliance.links import HOLD_DAYS_MAX, preference_channel
 from relance.compliance.models import ComplianceSettings, ContactPreferenceEvent, PreferenceSource
+from relance.core.actors import Actor
 from relance.core.errors import ValidationFailed
 from relance.ledger.models import Contact, Customer, Entity
 
@@ -186,7 +187,9 @@ def compliance_settings_update(*, entity: Entity, user: Any = None, **fields: An
 # --------------------------------------------------------------------------- sales-owner hold
 
 
-def owner_hold_create(*, customer: Customer, owner: Any, reason: str, days: int, on: date) -> Any:
+def owner_hold_create(
+    *, customer: Customer, owner: Any, reason: str, days: int, on: date, actor: Actor | None = None
+) -> Any:
     """The sales owner's "hold escalation for N days, I'm on it": a ``hold`` from ``on`` to ``on + days``,
     through the collections app's own hold service (who and when are on the hold row)."""
     from relance.dunning.services import hold_add
@@ -203,4 +206,5 @@ def owner_hold_create(*, customer: Customer, owner: Any, reason: str, days: int,
         starts_on=on,
         ends_on=on + timedelta(days=days),
         user=owner,
+        actor=actor or Actor.user(owner),  # the e-mailed link is the owner's own
     )

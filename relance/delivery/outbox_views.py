@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from relance.accounts.selectors import entities_for_user, user_can
+from relance.core.actors import Actor
 from relance.core.text import sentence
 from relance.delivery import services
 from relance.delivery.alerts import ATTENTION
@@ -156,7 +157,7 @@ def outbox_act(request: HttpRequest, message_id: int) -> HttpResponse:
             services.message_retry(message=message, user=request.user)
             messages.success(request, f"Message {message.pk} queued again.")
         elif action == "cancel":
-            services.message_cancel(message=message, user=request.user)
+            services.message_cancel(message=message, user=request.user, actor=Actor.user(request.user))
             messages.success(request, f"Message {message.pk} cancelled.")
         elif action in ("resolve_sent", "resolve_not_sent"):
             sent = action == "resolve_sent"

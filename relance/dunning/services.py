@@ -17,6 +17,8 @@ import yaml
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Max, Q, Sum
 
+from relance.audit import case_events
+from relance.core.actors import Actor
 from relance.core.errors import Conflict, ValidationFailed
 from relance.core.money import Money
 from relance.core.promises import BROKEN as PROMISE_BROKEN
@@ -363,6 +365,7 @@ def promise_add(
     amount: Decimal | None = None,
     note: str = "",
     user: Any = None,
+    actor: Actor,
 ) -> Promise:
     """Record a promise made on ``on`` to pay ``invoices`` (default: every open one) by ``promised_date``.
 
@@ -384,11 +387,12 @@ def promise_add(
         created_by=user if getattr(user, "pk", None) else None,
     )
     promise.invoices.set([invoice for invoice, _ in covered])
+    case_events.promise_made(promise, actor=actor)
     return promise
 
 
 @transaction.atomic
-def promise_close(*, promise: Promise, status: str) -> Promise:
+def promise_close(*, promise: Promise, status: str, actor: Actor) -> Promise:
     """Mark a promise kept or cancelled by hand (the engine detects kept/broken on its own)."""
     if status not in (PromiseStatus.KEPT, PromiseStatus.CANCELLED):
         raise ValidationFailed(f"a promise is closed as kept or cancelled, not {status!r}")
@@ -397,6 +401,7 @@ def promise_close(*, promise: Promise, status: str) -> Promise:
         raise ValidationFailed(PROMISE_NOT_OPEN.format(promise=promise.pk, status=promise.status))
     promise.status = status
     promise.save(update_fields=["status", "updated_at"])
+    case_events.promise_closed(promise, actor=actor)
     return promise
 
 
@@ -420,6 +425,7 @@ def promise_settle(*, entity: Entity, as_of: date, policies: Mapping[str, Engine
         else:
             continue
         promise.save(update_fields=["status", "updated_at"])
+        case_events.promise_closed(promise, actor=Actor.system(f"run {as_of}"))
         marked += 1
     return marked
 
@@ -436,6 +442,7 @@ def dispute_open(
     amount: Decimal | None = None,
     note: str = "",
     user: Any = None,
+    actor: Actor,
 ) -> Dispute:
     """Contest ``amount`` (default: all that is open and not yet disputed) of ``invoice`` from ``on``."""
     if reason_code not in DisputeReason.values:
@@ -454,7 +461,7 @@ def dispute_open(
         raise ValidationFailed(
             DISPUTE_OVER_OPEN.format(ref=invoice.external_ref, available=available, on=on, amount=wanted)
         )
-    return Dispute.objects.create(
+    dispute = Dispute.objects.create(
         entity_id=invoice.entity_id,
         customer_id=invoice.customer_id,
         invoice=invoice,
@@ -464,10 +471,12 @@ def dispute_open(
         note=note,
         created_by=user if getattr(user, "pk", None) else None,
     )
+    case_events.dispute_opened(dispute, actor=actor)
+    return dispute
 
 
 @transaction.atomic
-def dispute_resolve(*, dispute: Dispute, resolution: str, on: date, note: str = "") -> Dispute:
+def dispute_resolve(*, dispute: Dispute, resolution: str, on: date, note: str = "", actor: Actor) -> Dispute:
     """Close a dispute on ``on``: from that day its amount is chased again (if still open)."""
     if resolution not in DisputeResolution.values:
         choices = ", ".join(DisputeResolution.values)
@@ -483,6 +492,7 @@ def dispute_resolve(*, dispute: Dispute, resolution: str, on: date, note: str = 
     if note:
         dispute.note = f"{dispute.note}\n{note}".strip()
     dispute.save(update_fields=["status", "resolution", "resolved_on", "note", "updated_at"])
+    case_events.dispute_resolved(dispute, actor=actor)
     return dispute
 
 
@@ -501,6 +511,7 @@ def plan_create(
     total: Decimal | None = None,
     note: str = "",
     user: Any = None,
+    actor: Actor,
 ) -> PaymentPlan:
     """A plan paying ``invoices`` (default: every open one) in equal installments, ``every_days`` apart.
 
@@ -539,17 +550,19 @@ def plan_create(
         )
         for position, part in enumerate(parts)
     )
+    case_events.plan_accepted(plan, actor=actor)
     return plan
 
 
 @transaction.atomic
-def plan_cancel(*, plan: PaymentPlan) -> PaymentPlan:
+def plan_cancel(*, plan: PaymentPlan, actor: Actor) -> PaymentPlan:
     """End a plan: the customer's invoices are dunned again from the next run."""
     plan = PaymentPlan.objects.select_for_update().get(pk=plan.pk)
     if plan.status != PlanStatus.ACTIVE:
         raise ValidationFailed(PLAN_NOT_ACTIVE.format(plan=plan.pk, status=plan.status))
     plan.status = PlanStatus.CANCELLED
     plan.save(update_fields=["status", "updated_at"])
+    case_events.plan_cancelled(plan, actor=actor)
     return plan
 
 
@@ -592,6 +605,7 @@ def plan_installments_settle(*, entity: Entity, as_of: date) -> int:
         if all(item.paid_on for item in plan.installments.all()):
             plan.status = PlanStatus.COMPLETED
             plan.save(update_fields=["status", "updated_at"])
+            case_events.plan_completed(plan, actor=Actor.system(f"run {as_of}"))
     return marked
 
 
@@ -607,6 +621,7 @@ def hold_add(
     starts_on: date,
     ends_on: date | None = None,
     user: Any = None,
+    actor: Actor,
 ) -> CustomerHold:
     """Stop dunning the customer (hold, legal case or do-not-contact) from ``starts_on``."""
     if kind not in HoldKind.values:
@@ -615,7 +630,7 @@ def hold_add(
         raise ValidationFailed("a hold needs a reason")
     if ends_on is not None and ends_on < starts_on:
         raise ValidationFailed(HOLD_ENDS_BEFORE_START.format(ends=ends_on, starts=starts_on))
-    return CustomerHold.objects.create(
+    hold = CustomerHold.objects.create(
         entity_id=customer.entity_id,
         customer=customer,
         kind=kind,
@@ -624,10 +639,12 @@ def hold_add(
         ends_on=ends_on,
         created_by=user if getattr(user, "pk", None) else None,
     )
+    case_events.hold_added(hold, actor=actor)
+    return hold
 
 
 @transaction.atomic
-def hold_remove(*, customer: Customer, on: date, kind: str | None = None) -> int:
+def hold_remove(*, customer: Customer, on: date, kind: str | None = None, actor: Actor) -> int:
     """Lift the customer's holds (of ``kind``) from ``on``: they last in force the day before.
 
     A hold that had not started yet by ``on`` never takes effect. Returns how many were lifted.
@@ -644,6 +661,7 @@ def hold_remove(*, customer: Customer, on: date, kind: str | None = None) -> int
     for hold in lifted:
         hold.ends_on = on - timedelta(days=1)
         hold.save(update_fields=["ends_on", "updated_at"])
+    case_events.holds_lifted(lifted, actor=actor)
     return len(lifted)
 
 
@@ -979,6 +997,11 @@ def _apply(
         batch_size=5000,
     )
     _internal_records(entity, as_of, rows, action_by_decision)
+    case_events.run_internal_records(
+        run=run,
+        holds=CreditHold.objects.filter(action__run=run),
+        hand_offs=ExternalCollection.objects.filter(action__run=run),
+    )
     policy_by_decision = {row["decision_id"]: row["policy_key"] for row in rows}
     InvoiceStep.objects.bulk_create(
         [
@@ -1073,18 +1096,20 @@ HANDOFF_STATUS_UNKNOWN = "unknown hand-off status {status!r}: expected one of {c
 
 
 @transaction.atomic
-def credit_hold_place(*, customer: Customer, on: date, reason: str, by: str = "") -> CreditHold:
+def credit_hold_place(*, customer: Customer, on: date, reason: str, by: str = "", actor: Actor) -> CreditHold:
     """Put the customer on credit hold by hand (no new orders); an active one is kept as it is."""
     existing = CreditHold.objects.filter(customer=customer, status=CreditHoldStatus.ACTIVE).first()
     if existing is not None:
         return existing
-    return CreditHold.objects.create(
+    hold = CreditHold.objects.create(
         entity_id=customer.entity_id, customer=customer, placed_on=on, reason=reason
     )
+    case_events.credit_hold_placed(hold, actor=actor)
+    return hold
 
 
 @transaction.atomic
-def credit_hold_release(*, customer: Customer, on: date, by: str = "") -> CreditHold:
+def credit_hold_release(*, customer: Customer, on: date, by: str = "", actor: Actor) -> CreditHold:
     """Lift the customer's credit hold (orders may be taken again from ``on``)."""
     hold = (
         CreditHold.objects.select_for_update()
@@ -1097,12 +1122,19 @@ def credit_hold_release(*, customer: Customer, on: date, by: str = "") -> Credit
     hold.released_on = on
     hold.released_by = by[:150]
     hold.save(update_fields=["status", "released_on", "released_by", "updated_at"])
+    case_events.credit_hold_released(hold, actor=actor)
     return hold
 
 
 @transaction.atomic
 def hand_off_update(
-    *, hand_off: ExternalCollection, status: str, on: date, by: str = "", agency: str | None = None
+    *,
+    hand_off: ExternalCollection,
+    status: str,
+    on: date,
+    by: str = "",
+    agency: str | None = None,
+    actor: Actor,
 ) -> ExternalCollection:
     """Record where a hand-off to external collection stands, and who said so when."""
     if status not in HandOffStatus.values:
@@ -1116,6 +1148,7 @@ def hand_off_update(
     if agency is not None:
         hand_off.agency = agency
     hand_off.save()
+    case_events.hand_off_updated(hand_off, actor=actor)
     return hand_off
 
 
@@ -1214,14 +1247,14 @@ CONTACT_CHANNEL_UNKNOWN = "unknown channel {channel!r}: expected one of {choices
 
 @transaction.atomic
 def contact_log(
-    *, customer: Customer, on: date, channel: str, note: str = "", user: Any = None
+    *, customer: Customer, on: date, channel: str, note: str = "", user: Any = None, actor: Actor
 ) -> ContactLog:
     """Record a contact made outside the run; the next runs count it for the cadence."""
     from relance.engine.dunning.policy import CHANNELS
 
     if channel not in CHANNELS:
         raise ValidationFailed(CONTACT_CHANNEL_UNKNOWN.format(channel=channel, choices=", ".join(CHANNELS)))
-    return ContactLog.objects.create(
+    log = ContactLog.objects.create(
         entity_id=customer.entity_id,
         customer=customer,
         on=on,
@@ -1229,3 +1262,5 @@ def contact_log(
         note=note,
         created_by=user if getattr(user, "pk", None) else None,
     )
+    case_events.contact_logged(log, actor=actor)
+    return log

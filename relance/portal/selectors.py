@@ -371,3 +371,32 @@ def group_by_customer(invoices: list[Any]) -> dict[int, list[Any]]:
 
 def sla_due(*, opened_on: date, days: int) -> date:
     return opened_on + timedelta(days=days)
+
+
+# Portal actions of the customer's that the history shows (not visits, codes or refusals).
+HISTORY_PORTAL_KINDS = frozenset(
+    {
+        "portal_preferences_changed",
+        "portal_email_changed",
+        "portal_phone_changed",
+        "portal_email_change_undone",
+        "portal_payment_started",
+        "portal_payment_received",
+    }
+)
+
+
+def portal_history(*, link: PortalLink, limit: int = 100) -> list[Any]:
+    """The customer's own case history, newest first: the scope's promises, disputes, plans and
+    payments (whoever recorded them) and the messages sent to them, from the case timeline.
+
+    Never another customer's events (``portal_scope``), never what is internal (notes, contact
+    logs, calls, holds, credit holds, hand-offs): ``CUSTOMER_VISIBLE_KINDS`` only."""
+    from relance.audit.models import CUSTOMER_VISIBLE_KINDS, CaseEvent
+
+    kinds = sorted({str(kind) for kind in CUSTOMER_VISIBLE_KINDS} | HISTORY_PORTAL_KINDS)
+    return list(
+        CaseEvent.objects.filter(customer_id__in=portal_scope(link=link), kind__in=kinds).order_by(
+            "-at", "-id"
+        )[:limit]
+    )

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import transaction
 
+from relance.audit import case_events
 from relance.compliance.links import HOLD_DAYS_MAX
 from relance.compliance.services import (
     HOLD_DAYS_RANGE,
@@ -23,6 +24,7 @@ from relance.compliance.services import (
     HOLD_REASON_REQUIRED,
     owner_hold_create,
 )
+from relance.core.actors import Actor
 from relance.core.errors import ValidationFailed
 from relance.dunning.models import CustomerHold, HoldKind
 from relance.ledger.models import Customer
@@ -64,7 +66,7 @@ def _role_label(user: Any) -> str:
 
 
 @transaction.atomic
-def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest) -> CustomerHold:
+def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest, actor: Actor) -> CustomerHold:
     """Hold the customer's escalation from ``request.on`` for ``request.days`` days (last day
     included: ``on + days``, as the e-mailed link does). Refuses an empty or too long reason and
     days outside 1…``HOLD_DAYS_MAX`` without writing anything."""
@@ -84,7 +86,7 @@ def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest) 
     with audit_suppressed():  # one "hold_request" event below instead of a generic create
         if owner:
             hold: CustomerHold = owner_hold_create(
-                customer=customer, owner=user, reason=reason, days=request.days, on=request.on
+                customer=customer, owner=user, reason=reason, days=request.days, on=request.on, actor=actor
             )
         else:
             from relance.dunning.services import hold_add
@@ -96,6 +98,7 @@ def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest) 
                 starts_on=request.on,
                 ends_on=request.on + timedelta(days=request.days),
                 user=user,
+                actor=actor,
             )
     audit_record(
         action=HOLD_AUDIT_ACTION,
@@ -113,7 +116,7 @@ def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest) 
 
 
 @transaction.atomic
-def hold_lift(*, hold: CustomerHold, user: Any, on: date) -> CustomerHold:
+def hold_lift(*, hold: CustomerHold, user: Any, on: date, actor: Actor) -> CustomerHold:
     """End ``hold`` early: the last day it was in force is the day before ``on`` (the entity's
     today), so today's run chases the account again; a hold that had not started never takes
     effect. One audit event ``hold_lift`` with the end before and after."""
@@ -127,6 +130,7 @@ def hold_lift(*, hold: CustomerHold, user: Any, on: date) -> CustomerHold:
     with audit_suppressed():
         hold.ends_on = on - timedelta(days=1)
         hold.save(update_fields=["ends_on", "updated_at"])
+    case_events.holds_lifted([hold], actor=actor)
     audit_record(
         action=HOLD_LIFT_AUDIT_ACTION,
         obj=hold.customer,

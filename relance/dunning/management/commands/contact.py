@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.core.actors import Actor
 from relance.core.errors import RelanceError
 from relance.dunning import cli, services
 from relance.dunning.models import ContactLog
@@ -38,6 +39,7 @@ class Command(BaseCommand):
         try:
             if options["action"] == "log":
                 logged = services.contact_log(
+                    actor=Actor.cli(),
                     customer=customer,
                     on=cli.business_day(options, entity),
                     channel=options["channel"],

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.core.actors import Actor
 from relance.core.errors import RelanceError
 from relance.dunning import cli, selectors, services
 from relance.dunning.models import Dispute, DisputeReason, DisputeResolution
@@ -64,6 +65,7 @@ class Command(BaseCommand):
             if options["action"] == "open":
                 [invoice] = cli.invoices(entity, [options["invoice"]])
                 dispute = services.dispute_open(
+                    actor=Actor.cli(),
                     invoice=invoice,
                     reason_code=options["reason"],
                     on=cli.business_day(options, entity),
@@ -74,6 +76,7 @@ class Command(BaseCommand):
             elif options["action"] == "resolve":
                 dispute = selectors.dispute_get(entity=entity, dispute_id=options["dispute_id"])
                 dispute = services.dispute_resolve(
+                    actor=Actor.cli(),
                     dispute=dispute,
                     resolution=options["resolution"],
                     on=cli.business_day(options, entity),

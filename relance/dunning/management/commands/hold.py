@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.core.actors import Actor
 from relance.core.errors import RelanceError
 from relance.dunning import cli, selectors, services
 from relance.dunning.models import HoldKind
@@ -45,6 +46,7 @@ class Command(BaseCommand):
         try:
             if options["action"] == "add":
                 hold = services.hold_add(
+                    actor=Actor.cli(),
                     customer=customer,
                     kind=options["kind"],
                     reason=options["reason"],
@@ -56,7 +58,9 @@ class Command(BaseCommand):
                     f"{hold.kind} on {customer.external_ref} from {hold.starts_on} until {until}."
                 )
             elif options["action"] == "remove":
-                count = services.hold_remove(customer=customer, on=on, kind=options["kind"])
+                count = services.hold_remove(
+                    actor=Actor.cli(), customer=customer, on=on, kind=options["kind"]
+                )
                 self.stdout.write(f"{count} hold(s) of {customer.external_ref} lifted from {on}.")
             else:
                 rows = [

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.core.actors import Actor
 from relance.core.errors import RelanceError
 from relance.dunning import cli, selectors, services
 from relance.dunning.models import PaymentPlan
@@ -75,6 +76,7 @@ class Command(BaseCommand):
         try:
             if options["action"] == "create":
                 plan = services.plan_create(
+                    actor=Actor.cli(),
                     customer=customer,
                     starts_on=cli.business_day(options, entity),
                     installments=options["installments"],
@@ -90,7 +92,7 @@ class Command(BaseCommand):
             if active is None:
                 raise CommandError(f"customer {customer.external_ref} has no active payment plan")
             if options["action"] == "cancel":
-                active = services.plan_cancel(plan=active)
+                active = services.plan_cancel(actor=Actor.cli(), plan=active)
                 self._show(active, options["json"], "Plan cancelled", entity)
             else:
                 self._show(active, options["json"], "Active plan", entity)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.core.actors import Actor
 from relance.core.errors import RelanceError
 from relance.dunning import cli, selectors, services
 from relance.dunning.models import Promise, PromiseStatus
@@ -51,6 +52,7 @@ class Command(BaseCommand):
             if options["action"] == "add":
                 customer = cli.customer(entity, options["customer"])
                 promise = services.promise_add(
+                    actor=Actor.cli(),
                     customer=customer,
                     promised_date=cli.parse_date(options["date"]),
                     on=cli.business_day(options, entity),
@@ -68,7 +70,7 @@ class Command(BaseCommand):
                 if found is None:
                     raise CommandError(f"no promise {options['promise_id']} in entity {entity.name}")
                 status = PromiseStatus.KEPT if options["action"] == "keep" else PromiseStatus.CANCELLED
-                services.promise_close(promise=found, status=status)
+                services.promise_close(actor=Actor.cli(), promise=found, status=status)
                 self.stdout.write(f"Promise {found.pk} is now {status}.")
         except RelanceError as exc:
             raise CommandError(exc.message) from None
