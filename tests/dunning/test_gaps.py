@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import yaml
 
+from relance.core.actors import SYSTEM
 from relance.dunning import selectors, services
 from relance.dunning.models import (
     CreditHold,
@@ -154,7 +155,12 @@ def test_credit_hold_and_external_collection_leave_records_and_dunning_goes_on(s
     )
     assert [invoice.external_ref for invoice in hand_off.invoices.all()] == ["F1"]
     services.hand_off_update(
-        hand_off=hand_off, status="accepted", on=D("2026-06-02"), by="ana@example.com", agency="Recouvr"
+        actor=SYSTEM,
+        hand_off=hand_off,
+        status="accepted",
+        on=D("2026-06-02"),
+        by="ana@example.com",
+        agency="Recouvr",
     )
     hand_off.refresh_from_db()
     assert (hand_off.status, hand_off.status_changed_by, hand_off.agency) == (
@@ -163,7 +169,10 @@ def test_credit_hold_and_external_collection_leave_records_and_dunning_goes_on(s
         "Recouvr",
     )
     services.credit_hold_release(
-        customer=scenario.customers["RISKY"], on=D("2026-06-03"), by="sales@example.com"
+        actor=SYSTEM,
+        customer=scenario.customers["RISKY"],
+        on=D("2026-06-03"),
+        by="sales@example.com",
     )
     assert selectors.customer_credit_hold(customer=scenario.customers["RISKY"]) is None
     assert CreditHold.objects.get().released_by == "sales@example.com"

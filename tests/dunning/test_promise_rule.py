@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from relance.core.actors import SYSTEM
 from relance.dunning import selectors, services
 from relance.dunning.binding import app_dunning_tables
 from relance.dunning.models import Promise
@@ -61,10 +62,16 @@ def engine_states(entity, as_of):
 def test_the_app_and_the_engine_agree(ledger, promised, payments, as_of, state):
     customer = ledger.customers["C1"]
     if promised == "invoices":
-        promise = services.promise_add(customer=customer, promised_date=D(PROMISED), on=D("2026-04-05"))
+        promise = services.promise_add(
+            actor=SYSTEM, customer=customer, promised_date=D(PROMISED), on=D("2026-04-05")
+        )
     else:
         promise = services.promise_add(
-            customer=customer, promised_date=D(PROMISED), on=D("2026-04-05"), amount=Decimal("300")
+            actor=SYSTEM,
+            customer=customer,
+            promised_date=D(PROMISED),
+            on=D("2026-04-05"),
+            amount=Decimal("300"),
         )
         promise.invoices.clear()  # a promise of an amount only (as the portal may record one)
     for number, (invoice, amount, day) in enumerate(payments):

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.management.base import CommandError
 
+from relance.core.actors import SYSTEM
 from relance.core.errors import Conflict, ValidationFailed
 from relance.dunning import selectors, services
 from relance.dunning.models import CustomerHold, Dispute, Installment, PaymentPlan, Promise
@@ -124,7 +125,10 @@ def test_dispute_resolve(ledger):
         command("dispute", "resolve", str(opened["id"]), "--resolution", "rejected", "--on", "2026-04-11")
     # Once resolved, the amount can be disputed again (a new case).
     again = services.dispute_open(
-        invoice=Dispute.objects.get().invoice, reason_code="other", on=D("2026-04-12")
+        actor=SYSTEM,
+        invoice=Dispute.objects.get().invoice,
+        reason_code="other",
+        on=D("2026-04-12"),
     )
     assert again.amount == Decimal("1000.0000")
 
@@ -132,7 +136,7 @@ def test_dispute_resolve(ledger):
 def test_dispute_unknown_reason_is_refused(ledger):
     invoice = ledger.customers["C1"].invoices.get(external_ref="F1")
     with pytest.raises(ValidationFailed, match="unknown dispute reason 'angry'"):
-        services.dispute_open(invoice=invoice, reason_code="angry", on=D("2026-04-03"))
+        services.dispute_open(actor=SYSTEM, invoice=invoice, reason_code="angry", on=D("2026-04-03"))
 
 
 def test_plan_splits_without_losing_a_cent(ledger):
@@ -207,6 +211,7 @@ def test_plan_refusals(ledger):
 def test_installments_are_marked_paid_from_payments_to_the_plan_invoices(ledger):
     customer = ledger.customers["C1"]
     plan = services.plan_create(
+        actor=SYSTEM,
         customer=customer,
         starts_on=D("2026-04-10"),
         installments=3,
@@ -269,21 +274,34 @@ def test_hold_add_list_remove(ledger):
 def test_hold_needs_a_reason_and_a_sane_period(ledger):
     customer = ledger.customers["C1"]
     with pytest.raises(ValidationFailed, match="a hold needs a reason"):
-        services.hold_add(customer=customer, kind="hold", reason=" ", starts_on=D("2026-04-01"))
+        services.hold_add(actor=SYSTEM, customer=customer, kind="hold", reason=" ", starts_on=D("2026-04-01"))
     with pytest.raises(ValidationFailed, match=r"a hold cannot end \(2026-03-01\) before it starts"):
         services.hold_add(
-            customer=customer, kind="hold", reason="x", starts_on=D("2026-04-01"), ends_on=D("2026-03-01")
+            actor=SYSTEM,
+            customer=customer,
+            kind="hold",
+            reason="x",
+            starts_on=D("2026-04-01"),
+            ends_on=D("2026-03-01"),
         )
 
 
 def test_plan_conflict_is_a_conflict(ledger):
     customer = ledger.customers["C2"]
     services.plan_create(
-        customer=customer, starts_on=D("2026-04-01"), installments=1, first_due=D("2026-04-15")
+        actor=SYSTEM,
+        customer=customer,
+        starts_on=D("2026-04-01"),
+        installments=1,
+        first_due=D("2026-04-15"),
     )
     with pytest.raises(Conflict):
         services.plan_create(
-            customer=customer, starts_on=D("2026-04-01"), installments=1, first_due=D("2026-04-15")
+            actor=SYSTEM,
+            customer=customer,
+            starts_on=D("2026-04-01"),
+            installments=1,
+            first_due=D("2026-04-15"),
         )
 
 
@@ -312,18 +330,21 @@ def test_promise_settle_marks_kept_only_when_paid_by_date_plus_grace(ledger):
 
     customer = ledger.customers["C1"]
     on_time = services.promise_add(
+        actor=SYSTEM,
         customer=customer,
         promised_date=D("2026-04-20"),
         on=D("2026-04-05"),
         invoices=[customer.invoices.get(external_ref="F1")],
     )
     late = services.promise_add(
+        actor=SYSTEM,
         customer=customer,
         promised_date=D("2026-04-20"),
         on=D("2026-04-05"),
         invoices=[customer.invoices.get(external_ref="F2")],
     )
     loose = services.promise_add(
+        actor=SYSTEM,
         customer=ledger.customers["C2"],
         promised_date=D("2026-04-20"),
         on=D("2026-04-05"),

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from relance.core.actors import SYSTEM
 from relance.dunning.models import Dispute, PaymentPlan, Promise
 from relance.portal.models import DisputeAttachment, PlanRequest, PortalEvent, PortalSettings
 from tests.portal.conftest import sent_messages
@@ -214,7 +215,9 @@ def test_plan_request_reject(ledger, today, link, django_capture_on_commit_callb
     outcome = plan_ask(actor=Actor(link), on=today, installments=40, first_due=today + timedelta(days=5))
     assert "installments below 50.00 EUR" in outcome.request.reasons
     with django_capture_on_commit_callbacks(execute=True):
-        decided = plan_request_decide(request=outcome.request, approve=False, on=today, note="too long")
+        decided = plan_request_decide(
+            actor=SYSTEM, request=outcome.request, approve=False, on=today, note="too long"
+        )
     assert sent_messages()[-1][0] == "ana@parent.example"
     assert decided.status == "rejected" and decided.plan is None
     assert not PaymentPlan.objects.exists()

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from relance.core.actors import SYSTEM
 from relance.ledger.models import Invoice
 from relance.workspace.selectors import OPEN_ITEMS_PAGE
 
@@ -183,9 +184,13 @@ def test_records_present_lets_the_page_skip_only_kinds_the_customer_does_not_hav
     from relance.workspace.services import customer_note_add
 
     assert customer_records_present(customer=ws.late) == frozenset()
-    customer_note_add(customer=ws.late, text="called", user=ws.ana)
+    customer_note_add(actor=SYSTEM, customer=ws.late, text="called", user=ws.ana)
     promise_add(
-        customer=ws.late, promised_date=ws.today + timedelta(days=3), on=ws.today, amount=Decimal("100")
+        actor=SYSTEM,
+        customer=ws.late,
+        promised_date=ws.today + timedelta(days=3),
+        on=ws.today,
+        amount=Decimal("100"),
     )
     ContactLog.objects.create(entity=ws.acme, customer=ws.late, on=ws.today, channel="phone", note="rang")
     CustomerHold.objects.create(
