@@ -392,11 +392,16 @@ def portal_history(*, link: PortalLink, limit: int = 100) -> list[Any]:
 
     Never another customer's events (``portal_scope``), never what is internal (notes, contact
     logs, calls, holds, credit holds, hand-offs): ``CUSTOMER_VISIBLE_KINDS`` only."""
-    from relance.audit.models import CUSTOMER_VISIBLE_KINDS, CaseEvent
+    from relance.audit.models import CUSTOMER_VISIBLE_KINDS, CaseEvent, CaseEventKind
+    from relance.delivery.selectors import customer_messages_listed
 
+    scope = portal_scope(link=link)
     kinds = sorted({str(kind) for kind in CUSTOMER_VISIBLE_KINDS} | HISTORY_PORTAL_KINDS)
-    return list(
-        CaseEvent.objects.filter(customer_id__in=portal_scope(link=link), kind__in=kinds).order_by(
-            "-at", "-id"
-        )[:limit]
+    sent = CaseEventKind.MESSAGE_SENT.value
+    # a message only if the Messages page lists it (no internal notice, no one-time code)
+    listed = customer_messages_listed(customer_ids=scope).values("pk")
+    events = CaseEvent.objects.filter(customer_id__in=scope).filter(
+        Q(kind__in=[kind for kind in kinds if kind != sent])
+        | Q(kind=sent, subject_type="message", subject_id__in=listed)
     )
+    return list(events.order_by("-at", "-id")[:limit])

@@ -154,3 +154,38 @@ def test_the_portal_history_shows_only_the_customer_s_own_and_nothing_internal(w
     assert {event.customer_id for event in shown} == {ws.late.pk}
     assert other_event.pk not in {event.pk for event in shown}
     assert "note_added" not in {event.kind for event in shown}
+
+
+def test_the_portal_history_lists_the_messages_the_messages_page_lists(ws, client):
+    from django.utils import timezone
+
+    from relance.audit import case_events
+    from relance.delivery.models import OutboundMessage
+    from relance.portal.links import link_create
+    from relance.portal.views import token_of
+
+    def sent(key: str, subject: str, **headers):
+        message = OutboundMessage.objects.create(
+            entity=ws.acme,
+            customer=ws.late,
+            channel="email",
+            template_key=key,
+            language="en",
+            recipient="ap@c-late.test",
+            subject=subject,
+            status="sent",
+            sent_at=timezone.now(),
+            next_attempt_at=timezone.now(),
+            queued_at=timezone.now(),
+            idempotency_key=key,
+            message_id=f"<{key}@x>",
+            headers=headers,
+        )
+        case_events.message_event(message, "sent", actor=Actor.system("outbox worker"))
+
+    sent("overdue_firm", "Your overdue invoices")
+    sent("portal_code", "ACME: your code 123456", one_time_secret=True)
+    link = link_create(customer=ws.late, contact=ws.late.contacts.get())
+    html = client.get(reverse("portal:history", args=[token_of(link)])).content.decode()
+    assert "Your overdue invoices" in html
+    assert "123456" not in html and "ap@c-late.test" not in html
