@@ -162,7 +162,11 @@ def outbox_act(request: HttpRequest, message_id: int) -> HttpResponse:
         elif action in ("resolve_sent", "resolve_not_sent"):
             sent = action == "resolve_sent"
             services.message_resolve(
-                message=message, sent=sent, user=request.user, note=request.POST.get("note", "")
+                message=message,
+                sent=sent,
+                user=request.user,
+                note=request.POST.get("note", ""),
+                actor=Actor.user(request.user),
             )
             messages.success(
                 request,

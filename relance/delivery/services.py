@@ -848,7 +848,13 @@ ERROR_NOT_UNCERTAIN = "message {pk} is {status}: only an uncertain message can b
 
 @transaction.atomic
 def message_resolve(
-    *, message: OutboundMessage, sent: bool, user: Any = None, note: str = "", now: datetime | None = None
+    *,
+    message: OutboundMessage,
+    sent: bool,
+    actor: Actor,
+    user: Any = None,
+    note: str = "",
+    now: datetime | None = None,
 ) -> OutboundMessage:
     """Settle an uncertain message after a person checked (with the provider or the recipient).
 
@@ -871,7 +877,7 @@ def message_resolve(
         message.sent_at = message.sent_at or at
         message.save(update_fields=["status", "sent_at", "lease_owner", "lease_until", "updated_at"])
         _event(message, DeliveryEventKind.SENT, at, resolved_by=by, note=note, how="confirmed by a person")
-        case_events.message_event(message, "sent", actor=Actor.of_user_or_system(user), at=at)
+        case_events.message_event(message, "sent", actor=actor, at=at)
     else:
         message.status = MessageStatus.QUEUED
         message.next_attempt_at = at

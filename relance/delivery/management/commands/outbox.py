@@ -180,7 +180,10 @@ class Command(BaseCommand):
 
         with audit_actor(label=cli_actor_label()):
             message = services.message_resolve(
-                message=selectors.message_get(pk=options["id"]), sent=options["sent"], note=options["note"]
+                message=selectors.message_get(pk=options["id"]),
+                sent=options["sent"],
+                note=options["note"],
+                actor=Actor.cli(),
             )
         if options["sent"]:
             self.stdout.write(f"Message {message.pk} resolved as sent.")
