@@ -9,7 +9,7 @@ live in apps above audit: dunning, workspace, delivery, portal).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -390,3 +390,40 @@ def run_internal_records(*, run: Any, holds: Iterable[Any], hand_offs: Iterable[
         ],
         batch_size=2000,
     )
+
+
+def bulk_record(
+    rows: Iterable[Any],
+    *,
+    kind: str,
+    actor: Actor | Callable[[Any], Actor],
+    line: Callable[[Any], tuple[str, dict[str, Any]]],
+    at: Callable[[Any], dt.datetime],
+) -> int:
+    """Many events of one kind in one insert (a replayed history, a run's bulk work): ``line`` and
+    ``at`` give each row's line and instant, ``actor`` one actor or each row's."""
+    from relance.audit.services import json_value, subject_type_of
+
+    events = []
+    for row in rows:
+        who = actor(row) if callable(actor) else actor
+        summary, data = line(row)
+        events.append(
+            CaseEvent(
+                entity_id=row.entity_id,
+                customer_id=row.customer_id,
+                at=at(row),
+                kind=kind,
+                actor_kind=who.kind.value,
+                actor_user_id=who.user_id,
+                actor_token_id=who.token_id,
+                actor_link_id=who.link_id,
+                actor_label=who.label,
+                subject_type=subject_type_of(row),
+                subject_id=row.pk,
+                summary=summary[:500],
+                data=json_value(data),
+            )
+        )
+    CaseEvent.objects.bulk_create(events, batch_size=2000)
+    return len(events)

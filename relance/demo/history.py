@@ -729,6 +729,7 @@ def history_messages_record(*, run: Any, at: datetime) -> int:
     OutboundMessage.objects.bulk_create(messages, batch_size=1000)
     CallTask.objects.bulk_create(tasks, batch_size=1000)
     created = list(OutboundMessage.objects.filter(run=run).values_list("pk", flat=True))
+    _history_case_events(run, tasks)
     DeliveryEvent.objects.bulk_create(
         [
             DeliveryEvent(message_id=pk, kind=kind, at=at, detail={"provider": "demo-history"})
@@ -764,7 +765,47 @@ def past_messages_delivered(*, entity: Entity, before: date) -> int:
     )
     for action_id in {action for _pk, _at, action in rows if action}:
         action_status_follow(action_id=action_id)
+    from relance.audit import case_events
+    from relance.audit.models import CaseEventKind
+    from relance.core.actors import Actor
+
+    case_events.bulk_record(
+        OutboundMessage.objects.filter(pk__in=[pk for pk, _at, _action in rows]),
+        kind=CaseEventKind.MESSAGE_SENT,
+        actor=Actor.system("outbox worker"),
+        line=case_events.message_line,
+        at=lambda message: message.sent_at,
+    )
     return len(rows)
+
+
+def _history_case_events(run: Any, tasks: list[Any]) -> None:
+    """The case timeline of a replayed run: its messages sent by the outbox worker, its calls
+    done by the customer's collector (one insert each)."""
+    from django.contrib.auth import get_user_model
+
+    from relance.audit import case_events
+    from relance.audit.models import CaseEventKind
+    from relance.core.actors import Actor
+    from relance.delivery.models import OutboundMessage
+
+    case_events.bulk_record(
+        OutboundMessage.objects.filter(run=run),
+        kind=CaseEventKind.MESSAGE_SENT,
+        actor=Actor.system("outbox worker"),
+        line=case_events.message_line,
+        at=lambda message: message.sent_at,
+    )
+    users = {
+        user.pk: user for user in get_user_model().objects.filter(pk__in={t.assigned_to_id for t in tasks})
+    }
+    case_events.bulk_record(
+        [task for task in tasks if task.pk is not None],
+        kind=CaseEventKind.CALL_OUTCOME,
+        actor=lambda task: Actor.of_user_or_system(users.get(task.assigned_to_id), "demo"),
+        line=case_events.call_task_line,
+        at=lambda task: task.completed_at,
+    )
 
 
 def _actor(user: Any) -> Any:
