@@ -7,13 +7,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test test-fast test-sqlite test-postgres lint fmt bench clean
+.PHONY: help setup demo test test-fast test-sqlite test-postgres lint fmt bench bench-smoke clean
 
 help:
 	@echo "make demo    install, load a demo ledger and serve it at http://$(HOST):$(PORT)"
 	@echo "make test    run the whole test suite (SQLite; Spark when pyspark is installed; PostgreSQL too when RELANCE_TEST_POSTGRES_URL is set)"
 	@echo "make test-fast  the inner loop: the suite without slow, browser and Spark tests (under 2 minutes)"
 	@echo "make lint    ruff + mypy + the layer contracts (lint-imports; docs/architecture.md)"
+	@echo "make bench-smoke  every benchmark at a small size (each checks itself against its simple approach)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Relance needs Python 3.11+"; exit 1; }
@@ -54,6 +55,11 @@ test: setup
 	  echo "SKIPPED: PostgreSQL run (set RELANCE_TEST_POSTGRES_URL=postgres://user:pass@host/db; .ci/run does)"; \
 	fi
 
+# Every benchmarks/bench_*.py at a small size: none rots (CI runs it after the tests). The
+# PostgreSQL-only ones run when RELANCE_TEST_POSTGRES_URL is set.
+bench-smoke: setup
+	$(BIN)/python benchmarks/smoke.py
+
 # The inner loop: what tests/conftest.py marks slow (subprocesses, the demo, whole-app sweeps,
 # day-by-day scenarios, property tests), browser and Spark tests left out. CI runs `make test`.
 test-fast: setup
@@ -62,7 +68,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy relance config
+	$(BIN)/mypy relance config tests
 	$(BIN)/lint-imports
 
 fmt: setup

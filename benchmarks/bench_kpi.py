@@ -166,7 +166,7 @@ def load_app_database(parquet: Path) -> dict[str, Any]:
 
 
 def app_engine(entity_id: int, params: KpiParams) -> list[KpiReport]:
-    from relance.reports.binding import app_ledger
+    from relance.ledger.binding import app_ledger
 
     ledger = app_ledger()
     return compute_kpis(ledger.tables, params, backend=ledger.backend)

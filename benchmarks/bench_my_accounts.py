@@ -46,7 +46,8 @@ def setup(database_url: str) -> None:
 
 def load(accounts: int, others: int, per_account: int, today: date) -> object:
     from relance.accounts.services import user_create
-    from relance.dunning.models import CustomerHold, DunningAction, DunningRun, InvoiceStep
+    from relance.cases.models import CustomerHold
+    from relance.dunning.models import DunningAction, DunningRun, InvoiceStep
     from relance.dunning.services import policy_import, segment_policy_assign
     from relance.engine.dunning.defaults import default_policies
     from relance.engine.dunning.policy import policy_to_dict
@@ -136,7 +137,7 @@ def load(accounts: int, others: int, per_account: int, today: date) -> object:
 
 def simple(owner: object, today: date) -> list[tuple[int, date | None]]:
     """What the 360 page does, once per owned account."""
-    from relance.dunning.selectors import hold_list_in_force
+    from relance.cases.selectors import hold_list_in_force
     from relance.ledger.models import Customer
     from relance.ledger.selectors import customer_open_items
     from relance.workspace.selectors import next_steps

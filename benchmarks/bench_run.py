@@ -82,7 +82,8 @@ def orm_loop(
     from django.db import transaction
     from django.db.models import Q
 
-    from relance.dunning.models import CustomerHold, Dispute, DunningAction, DunningRun, InvoiceStep, Policy
+    from relance.cases.models import CustomerHold, Dispute
+    from relance.dunning.models import DunningAction, DunningRun, InvoiceStep, Policy
     from relance.ledger.models import Customer, Entity
     from relance.ledger.selectors import invoice_list_with_open
 

@@ -152,6 +152,8 @@ SLOW = frozenset(
         # the demo: loads a whole ledger, runs dunning and the snapshots
         "tests/demo/",
         "tests/reports/test_demo_snapshots.py",
+        # migrations run backwards and forwards over the whole graph
+        "tests/cases/test_migration.py",
         # sweeps over every route, role, operation, page, template or payload
         "tests/security/test_permission_matrix.py",
         "tests/security/test_api_fuzz.py",

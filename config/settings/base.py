@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "relance.api",
     "relance.web",
     "relance.demo",
+    "relance.cases",
     "relance.dunning",
     "relance.comms",
     "relance.delivery",

@@ -1,12 +1,32 @@
-"""What the accounts app keeps: TOTP second factors and their one-time recovery codes.
+"""What the accounts app keeps: entity grants, TOTP second factors and their one-time recovery codes.
 
-Roles are Django groups (see ``roles.py``); entity grants stay ``api.EntityAccess``.
+Roles are Django groups (see ``roles.py``); entity grants are ``EntityAccess`` rows (who sees what).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+
+
+class EntityAccess(models.Model):
+    """A user may see (and write to) an entity. Superusers and the roles that see every entity
+    need no row here (``relance.accounts.selectors.entities_for_user``).
+
+    Its table keeps the name it had in the api app (``api_entityaccess``), where it began.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entity_access")
+    entity = models.ForeignKey("ledger.Entity", on_delete=models.CASCADE, related_name="access")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "api_entityaccess"
+        verbose_name_plural = "entity access"
+        constraints = [models.UniqueConstraint(fields=["user", "entity"], name="entity_access_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.entity}"
 
 
 class TotpDevice(models.Model):

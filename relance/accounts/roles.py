@@ -30,7 +30,17 @@ STAFF_ROLES = frozenset({ADMIN})
 VIEW = ("view",)
 ALL = ("view", "add", "change", "delete")
 WRITE = ("view", "add", "change")
-BUSINESS_APPS = ("ledger", "dunning", "comms", "delivery", "charges", "compliance", "ingest", "reports")
+BUSINESS_APPS = (
+    "ledger",
+    "cases",
+    "dunning",
+    "comms",
+    "delivery",
+    "charges",
+    "compliance",
+    "ingest",
+    "reports",
+)
 
 
 @dataclass(frozen=True)
@@ -50,13 +60,13 @@ ROLE_RULES: dict[str, tuple[Rule, ...]] = {
     CREDIT_MANAGER: _apps(ALL),
     COLLECTOR: (
         *_apps(VIEW),
-        Rule("dunning.promise", WRITE),
-        Rule("dunning.dispute", WRITE),
-        Rule("dunning.contactlog", WRITE),
-        Rule("dunning.paymentplan", WRITE),
-        Rule("dunning.installment", WRITE),
+        Rule("cases.promise", WRITE),
+        Rule("cases.dispute", WRITE),
+        Rule("cases.contactlog", WRITE),
+        Rule("cases.paymentplan", WRITE),
+        Rule("cases.installment", WRITE),
         Rule("dunning.worklistentry", WRITE),
-        Rule("dunning.customerhold", WRITE),
+        Rule("cases.customerhold", WRITE),
         Rule("*.holdrequest", WRITE),
         Rule("*.note", WRITE),
         Rule("delivery.calltask", WRITE),
@@ -69,11 +79,11 @@ ROLE_RULES: dict[str, tuple[Rule, ...]] = {
         Rule("ledger.creditnote", VIEW),
         Rule("ledger.payment", VIEW),
         Rule("ledger.allocation", VIEW),
-        Rule("dunning.promise", VIEW),
-        Rule("dunning.dispute", VIEW),
-        Rule("dunning.paymentplan", VIEW),
+        Rule("cases.promise", VIEW),
+        Rule("cases.dispute", VIEW),
+        Rule("cases.paymentplan", VIEW),
         Rule("dunning.dunningaction", VIEW),
-        Rule("dunning.customerhold", ("view", "add")),
+        Rule("cases.customerhold", ("view", "add")),
         Rule("*.holdrequest", ("view", "add")),
     ),
     SUPPORT: _apps(VIEW),

@@ -21,7 +21,10 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import Q, QuerySet
 
 from relance.accounts import roles
+from relance.core.errors import NotFound
 from relance.ledger.models import Customer, Entity
+
+CUSTOMER_NOT_FOUND = "customer not found"
 
 
 def _active(user: Any) -> bool:
@@ -138,6 +141,18 @@ def customer_scope(user: Any, queryset: QuerySet, *, customer_field: str = "") -
     if not user.is_superuser and user_role(user) in roles.OWN_CUSTOMERS_ROLES:
         queryset = queryset.filter(**{f"{prefix}sales_owner": user})
     return queryset
+
+
+def customer_for_user(*, user: Any, customer_id: int) -> Customer:
+    """The customer if the user may see it; the same ``NotFound`` otherwise (no existence leak)."""
+    customer = (
+        customer_scope(user, Customer.objects.filter(pk=customer_id))
+        .select_related("entity", "collector", "sales_owner")
+        .first()
+    )
+    if customer is None:
+        raise NotFound(CUSTOMER_NOT_FOUND)
+    return customer
 
 
 def customers_visible(user: Any, *, entity: Entity | None = None) -> QuerySet[Customer]:

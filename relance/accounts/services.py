@@ -16,8 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from relance.accounts import roles
-from relance.accounts.models import RecoveryCode, TotpDevice
+from relance.accounts.models import EntityAccess, RecoveryCode, TotpDevice
 from relance.core.errors import NotFound, ValidationFailed
+from relance.ledger.models import Entity
 
 UNKNOWN_ROLE = "unknown role {role!r}: expected one of {roles}"
 USER_EXISTS = "a user {email!r} already exists: change its role with `relance user role`"
@@ -98,6 +99,22 @@ def user_role_set(*, user: Any, role: str) -> None:
     access_memo_clear(user)
 
 
+def entity_access_grant(*, user: Any, entity: Entity) -> EntityAccess:
+    from relance.accounts.selectors import access_memo_clear
+
+    access, _ = EntityAccess.objects.get_or_create(user=user, entity=entity)
+    access_memo_clear(user)  # the entities memoised on this object for its request are stale now
+    return access
+
+
+def entity_access_revoke(*, user: Any, entity: Entity) -> int:
+    from relance.accounts.selectors import access_memo_clear
+
+    deleted, _ = EntityAccess.objects.filter(user=user, entity=entity).delete()
+    access_memo_clear(user)
+    return deleted
+
+
 def user_by_email(*, email: str) -> Any:
     users = get_user_model().objects
     user = users.filter(username__iexact=email).first() or users.filter(email__iexact=email).first()
@@ -114,9 +131,6 @@ def user_create(
 
     Without a password the account cannot sign in until one is set (``relance changepassword``).
     """
-    from relance.api.services import entity_access_grant
-    from relance.ledger.models import Entity
-
     role_check(role)
     users = get_user_model().objects
     if users.filter(username__iexact=email).exists():

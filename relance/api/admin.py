@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from relance.api.models import ApiToken, EntityAccess
+from relance.api.models import ApiToken
 
 
 @admin.register(ApiToken)
@@ -9,10 +9,3 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["revoked_at"]
     search_fields = ["prefix", "name", "user__username"]
     readonly_fields = ["prefix", "secret_hash", "created_at", "last_used_at"]
-
-
-@admin.register(EntityAccess)
-class EntityAccessAdmin(admin.ModelAdmin):
-    list_display = ["user", "entity", "created_at"]
-    list_filter = ["entity"]
-    search_fields = ["user__username", "entity__name"]

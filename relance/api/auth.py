@@ -48,14 +48,30 @@ def access_checked(request: HttpRequest, user: Any) -> Any:
     """The role's permission for this method and resource (403 otherwise); for a write, the
     audit trail's snapshot of the row before the view changes it (docs/access.md)."""
     from relance.accounts.api_access import SAFE_METHODS, api_access_denial
-    from relance.audit.api import api_write_begin
 
     denial = api_access_denial(user=user, method=request.method or "GET", path=request.path)
     if denial is not None:
         raise HttpError(403, denial)
     if (request.method or "GET").upper() not in SAFE_METHODS:
-        api_write_begin(request, user=user)
+        _audit_write_begin(request, user)
     return user
+
+
+def _audit_write_begin(request: HttpRequest, user: Any) -> None:
+    """The audit trail's snapshot of the write's target row, in the entity the request resolves to
+    (an unknown entity: nothing; the view answers the error and writes nothing)."""
+    from relance.accounts.api_access import api_target
+    from relance.audit.api import api_write_begin
+    from relance.core.errors import RelanceError
+
+    target = api_target(request.path)
+    if target is None or target.model is None:
+        return
+    try:
+        entity = selectors.entity_for_user(user=user, name=request.GET.get("entity") or None)
+    except RelanceError:
+        return
+    api_write_begin(request, model=target.model, entity_id=entity.pk, ref=target.ref)
 
 
 def api_auth() -> list:

@@ -28,24 +28,6 @@ class ApiToken(models.Model):
         return f"{self.prefix} ({self.name or 'unnamed'})"
 
 
-class EntityAccess(models.Model):
-    """A user may see (and write to) an entity. Superusers see every entity without a row here.
-
-    Deliberately minimal: roles arrive later and will hang off this link.
-    """
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entity_access")
-    entity = models.ForeignKey("ledger.Entity", on_delete=models.CASCADE, related_name="access")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name_plural = "entity access"
-        constraints = [models.UniqueConstraint(fields=["user", "entity"], name="entity_access_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.user} → {self.entity}"
-
-
 class IdempotencyKey(models.Model):
     """The response to a write sent with an ``Idempotency-Key``, replayed when the key is sent again.
 

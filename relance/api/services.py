@@ -10,9 +10,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from relance.api.models import ApiToken, EntityAccess
+from relance.api.models import ApiToken
 from relance.core.errors import NotFound, ValidationFailed
-from relance.ledger.models import Entity
 
 TOKEN_SCHEME = "rel"
 TOKEN_NOT_FOUND = "no API token with prefix {prefix!r}"
@@ -72,19 +71,3 @@ def api_token_touch(*, token: ApiToken, now: datetime | None = None) -> None:
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
-
-
-def entity_access_grant(*, user: Any, entity: Entity) -> EntityAccess:
-    from relance.accounts.selectors import access_memo_clear
-
-    access, _ = EntityAccess.objects.get_or_create(user=user, entity=entity)
-    access_memo_clear(user)  # the entities memoised on this object for its request are stale now
-    return access
-
-
-def entity_access_revoke(*, user: Any, entity: Entity) -> int:
-    from relance.accounts.selectors import access_memo_clear
-
-    deleted, _ = EntityAccess.objects.filter(user=user, entity=entity).delete()
-    access_memo_clear(user)
-    return deleted

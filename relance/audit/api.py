@@ -42,22 +42,14 @@ def _snapshot(model_label: str, row: Any) -> dict[str, Any] | None:
     return values
 
 
-def api_write_begin(request: HttpRequest, *, user: Any) -> None:
-    """Called by the API's authentication for a write: remember the target row as it is now."""
-    from relance.accounts.api_access import api_target
-    from relance.api.selectors import entity_for_user
-    from relance.core.errors import RelanceError
-
-    target = api_target(request.path)
-    if target is None or target.model is None or audit_context() is None:
+def api_write_begin(request: HttpRequest, *, model: str, entity_id: int, ref: str | None) -> None:
+    """Called by the API's authentication for a write to ``model`` (row ``ref``, or a bulk request
+    when None) of the entity it resolved: remember the target row as it is now."""
+    if audit_context() is None:
         return
-    try:
-        entity = entity_for_user(user=user, name=request.GET.get("entity") or None)
-    except RelanceError:
-        return  # the view answers the error; nothing is written
-    before = _snapshot(target.model, _row(target.model, entity.pk, target.ref)) if target.ref else None
+    before = _snapshot(model, _row(model, entity_id, ref)) if ref else None
     request.audit_api_write = PendingApiWrite(  # type: ignore[attr-defined]
-        model=target.model, entity_id=entity.pk, ref=target.ref, before=before
+        model=model, entity_id=entity_id, ref=ref, before=before
     )
 
 

@@ -3,7 +3,7 @@ line the timeline shows for it (the customer page's wording).
 
 Services call ``<thing>(row, actor=...)`` as one line after their change; the backfill migration
 uses the ``*_line`` builders on historical rows. The rows are read by attribute only (the models
-live in apps above audit: dunning, workspace, delivery, portal).
+live in apps above audit: cases, dunning, workspace, delivery, portal).
 """
 
 from __future__ import annotations

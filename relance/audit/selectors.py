@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -32,15 +33,15 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def audit_event_list(*, user: Any = None, filters: AuditFilters = AuditFilters()) -> QuerySet[AuditEvent]:
-    """Events newest first. With ``user``: only events of entities they see; events without an
-    entity (sign-ins, users, roles) only for those who see every entity. Without: everything (CLI)."""
+def audit_event_list(
+    *, entity_ids: Collection[int] | None = None, filters: AuditFilters = AuditFilters()
+) -> QuerySet[AuditEvent]:
+    """Events newest first. With ``entity_ids`` (the entities a reader sees, scoped by the caller
+    through accounts): only their events, so events without an entity (sign-ins, users, roles)
+    only for a reader who sees every entity (None). Without: everything (CLI, such readers)."""
     events = AuditEvent.objects.select_related("entity", "actor_user", "actor_token")
-    if user is not None:
-        from relance.accounts.selectors import entities_for_user, user_sees_all_entities
-
-        if not user_sees_all_entities(user):
-            events = events.filter(entity__in=entities_for_user(user))
+    if entity_ids is not None:
+        events = events.filter(entity_id__in=list(entity_ids))
     if filters.actor:
         events = events.filter(
             Q(actor_label__icontains=filters.actor) | Q(actor_user__username__icontains=filters.actor)

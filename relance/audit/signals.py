@@ -16,7 +16,19 @@ from relance.audit.context import audit_context
 from relance.audit.services import audit_record, model_values, values_diff
 
 AUDITED_APPS = frozenset(
-    {"ledger", "dunning", "comms", "delivery", "charges", "compliance", "accounts", "api", "auth", "ingest"}
+    {
+        "ledger",
+        "cases",
+        "dunning",
+        "comms",
+        "delivery",
+        "charges",
+        "compliance",
+        "accounts",
+        "api",
+        "auth",
+        "ingest",
+    }
 )
 NOT_AUDITED = frozenset(
     {

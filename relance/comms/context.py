@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from relance.common.links import absolute_url
-from relance.comms import defaults
+from relance.comms import defaults, facts
 from relance.comms.rendering import TemplateError, render_template
 from relance.core import payment_refs
 from relance.core.errors import ValidationFailed
@@ -342,7 +342,7 @@ def _event_details(*, customer: Customer, key: str, as_of: date, labels: Mapping
     elif key == STATEMENT_KEY:
         details["statement"] = statement_summary(customer=customer, as_of=as_of)
     elif key in ("promise_confirmation", "broken_promise"):
-        from relance.dunning.models import Promise
+        from relance.cases.models import Promise
 
         promise = (
             Promise.objects.filter(customer=customer, created_on__lte=as_of)
@@ -358,7 +358,7 @@ def _event_details(*, customer: Customer, key: str, as_of: date, labels: Mapping
                 "status": promise.status,
             }
     elif key.startswith("dispute_"):
-        from relance.dunning.models import Dispute
+        from relance.cases.models import Dispute
 
         dispute = (
             Dispute.objects.filter(customer=customer, opened_on__lte=as_of)
@@ -384,7 +384,7 @@ def _event_details(*, customer: Customer, key: str, as_of: date, labels: Mapping
                 "resolved_on": dispute.resolved_on,
             }
     elif "installment" in key:
-        from relance.dunning.models import Installment, PlanStatus
+        from relance.cases.models import Installment, PlanStatus
 
         installments = Installment.objects.filter(
             plan__customer=customer, plan__status=PlanStatus.ACTIVE
@@ -439,17 +439,10 @@ def _schedule(plan: Any) -> dict[str, Any]:
 def _plan_details(*, customer: Customer, key: str, as_of: date) -> dict[str, Any] | None:
     """The payment plan a plan message speaks of: the newest one (``plan_confirmation``), or the
     newest decided request and its plan (``plan_request_decided``: ``approved``, ``note``)."""
-    from relance.dunning.models import PaymentPlan
+    from relance.cases.models import PaymentPlan
 
     if key == "plan_request_decided":
-        from relance.portal.models import PlanRequest
-
-        request = (
-            PlanRequest.objects.filter(customer=customer, decided_at__isnull=False)
-            .select_related("plan")
-            .order_by("-decided_at", "-id")
-            .first()
-        )
+        request = facts.decided_plan_request(customer=customer)
         if request is None:
             return None
         schedule = _schedule(request.plan) if request.plan is not None else {}
@@ -508,7 +501,7 @@ def statement_summary(*, customer: Customer, as_of: date) -> Statement:
     """The statement of ``customer`` on ``as_of``: the open items with what may be asked for
     (``relance.dunning.selectors.owed_summary``, the same figures as every message), the open
     disputes and each payment or credit note not yet matched."""
-    from relance.dunning.selectors import dispute_list_open
+    from relance.cases.selectors import dispute_list_open
 
     summary = _owed(customer=customer, as_of=as_of, invoices=None)
     lines = _lines_of(summary)
@@ -683,7 +676,7 @@ def message_context(
         "amount_due": amount_due,
         "disputed_amount": disputed_amount,
         "unapplied_amount": owed.total(currency).unapplied,
-        "reminded_before": _reminded_before(customer=customer, action=action),
+        "reminded_before": facts.reminded_before(customer=customer, action=action),
         "currency": currency,
         "max_days_past_due": max(max_dpd, 0),
         "first_due_date": min((line.due_date for line in in_currency), default=as_of),
@@ -709,22 +702,6 @@ def message_context(
         links=values["links"],
         tone=tone,
     )
-
-
-def _reminded_before(*, customer: Customer, action: Any) -> bool:
-    """Did an earlier reminder about overdue items actually go out to this customer? (wording:
-    "despite our previous reminder" only when true; a catch-up's first contact never says it)."""
-    from relance.delivery.models import OutboundMessage
-
-    sent = OutboundMessage.objects.filter(
-        customer=customer,
-        status__in=("sent", "delivered"),
-        action__is_contact=True,
-        action__kind="overdue",
-    )
-    if action is not None and getattr(action, "pk", None):
-        sent = sent.exclude(action_id=action.pk)
-    return sent.exists()
 
 
 def _phrases(language: str, values: Mapping[str, Any], key: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from django.db import transaction
 from relance.audit.services import audit_record
 from relance.comms import defaults
 from relance.comms.context import STATEMENT_KEY, Links, message_context
-from relance.comms.links import opt_out_url, pay_url_for, placeholder_portal_url, portal_url
+from relance.comms.links import opt_out_url, pay_url_for, portal_url
 from relance.comms.models import MessageTemplate, MessageTemplateVersion, TemplateVersionKind
 from relance.comms.rendering import TemplateError, TemplateSource, check_template, render_template
 from relance.comms.selectors import ResolvedTemplate, shipped_resolve, template_resolve
@@ -72,11 +72,7 @@ def _links(
             except Exception:  # the hold link is optional: never fail the owner's notification for it
                 logger.warning("no hold link for customer %s", customer.pk, exc_info=True)
         return Links(portal="", pay="", opt_out="", hold=hold)
-    portal = (
-        placeholder_portal_url(customer, contact=contact)
-        if preview
-        else portal_url(customer, contact=contact)
-    )
+    portal = portal_url(customer, contact=contact, preview=preview)
     return Links(
         portal=portal,
         pay=pay_url_for(portal),
@@ -119,8 +115,8 @@ def message_render(
     reference, so rendering the same message again gives the same reference. Raises
     ``TemplateError`` (with the template's name and line) when the template is broken, and
     ``LookupError`` when no template has the key. ``draft`` renders an unsaved template instead
-    (the preview of an edit, before it is saved); ``preview`` links to the placeholder portal page
-    instead of issuing a real portal link (a preview must not create links). ``shipped_default``
+    (the preview of an edit, before it is saved); ``preview`` carries a preview portal link (no
+    row, opens nothing) instead of issuing a real one (a preview must not create links). ``shipped_default``
     skips the entity's own templates (the fallback when the entity's template is broken).
     ``with_attachments=False`` leaves out the statement PDF (the Templates page's live preview, rendered
     as one types).

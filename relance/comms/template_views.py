@@ -137,7 +137,7 @@ def _preview(
     request: HttpRequest, entity: Entity, key: str, channel: str, language: str, source: TemplateSource | None
 ) -> Preview:
     """``source`` rendered for the chosen customer by the one renderer sending uses, in the
-    template's language, with placeholder links and no attachments (nothing is saved or issued)."""
+    template's language, with preview links (they open nothing) and no attachments (nothing is saved or issued)."""
     customer = _preview_customer(request, entity)
     if source is None:
         return Preview(customer=customer, rendered=None, errors={})

@@ -9,7 +9,6 @@ TEMPLATE = "templates/<slug:key>/<slug:channel>/<slug:language>/"
 urlpatterns = [
     path("preview/", views.preview, name="preview"),
     path("preview/frame/", views.preview_frame, name="preview_frame"),
-    path("portal/<str:token>/", views.portal_placeholder, name="portal"),
     path("logo/<id:entity_id>/", views.entity_logo, name="entity_logo"),
     # The Templates page (relance/comms/template_views.py, docs/communications.md).
     path("templates/", template_views.template_list, name="templates"),

@@ -1,4 +1,4 @@
-"""Pages of the comms app: the message preview (for credit managers) and the portal placeholder."""
+"""Pages of the comms app: the message preview (for credit managers)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.contrib.auth.decorators import login_required
-from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -15,7 +14,6 @@ from django.views.decorators.http import require_GET
 from relance.accounts.selectors import customer_scope, entities_for_user
 from relance.common.security import csp_update
 from relance.comms import defaults
-from relance.comms.links import portal_token_load
 from relance.comms.rendering import TemplateError, TemplateSource
 from relance.comms.selectors import template_resolve
 from relance.comms.services import message_language, message_render
@@ -153,17 +151,6 @@ def preview_frame(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(body, content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = FRAME_CSP
     return response
-
-
-def portal_placeholder(request: HttpRequest, token: str) -> HttpResponse:
-    """Where portal links land until the customer portal exists: checks the link, says so."""
-    try:
-        portal_token_load(token)
-    except signing.SignatureExpired:
-        return render(request, "comms/portal_placeholder.html", {"expired": True}, status=410)
-    except signing.BadSignature:
-        raise Http404("invalid link") from None
-    return render(request, "comms/portal_placeholder.html", {"expired": False})
 
 
 # Image types a logo may be served as, by their first bytes (never by the uploaded name).

@@ -14,6 +14,7 @@ from django.core import signing
 from django.urls import reverse
 
 from relance.common.links import absolute_url
+from relance.core.channels import OPT_OUT_CHANNELS, channel_parse, opt_out_channel
 from relance.ledger.models import Contact, Customer
 
 OPT_OUT_SALT = "relance.compliance.opt_out"
@@ -22,47 +23,45 @@ HOLD_SALT = "relance.compliance.owner_hold"
 HOLD_LINK_MAX_AGE = 14 * 24 * 3600
 HOLD_DAYS_MAX = 90
 
-#: Delivery and engine channel names → the contact's opt-out flag (``Contact.opt_out_<flag>``).
-PREFERENCE_CHANNEL = {
-    "email": "email",
-    "sms": "sms",
-    "letter": "letter",
-    "registered_letter": "letter",
-    "phone": "phone",
-    "call": "phone",
-}
 CHANNEL_UNKNOWN = "no opt-out for channel {channel!r}: expected one of {choices}"
 LINK_INVALID = "this link is not valid"
 LINK_EXPIRED = "this link has expired"
 
 
 def preference_channel(channel: str) -> str:
+    """The channel whose opt-out rules ``channel`` (relance.core.channels): ``email``, ``sms``,
+    ``letter`` or ``call``. Reads the legacy ``phone`` of links signed before the one vocabulary."""
     try:
-        return PREFERENCE_CHANNEL[channel]
-    except KeyError:
-        raise ValueError(
-            CHANNEL_UNKNOWN.format(channel=channel, choices=", ".join(PREFERENCE_CHANNEL))
-        ) from None
+        flag = str(opt_out_channel(channel_parse(channel)))
+    except ValueError:
+        flag = ""
+    if flag not in OPT_OUT_CHANNELS:
+        raise ValueError(CHANNEL_UNKNOWN.format(channel=channel, choices=", ".join(OPT_OUT_CHANNELS)))
+    return flag
 
 
 # --------------------------------------------------------------------------- opt-out
 
 
 def opt_out_token(contact: Contact, channel: str) -> str:
-    """A token naming the contact and the channel (``email``, ``sms``, ``letter``, ``phone``/``call``)."""
+    """A token naming the contact and the channel (``email``, ``sms``, ``letter``, ``call``)."""
     return signing.Signer(salt=OPT_OUT_SALT).sign_object({"c": contact.pk, "ch": preference_channel(channel)})
 
 
 def opt_out_token_read(token: str) -> tuple[int, str]:
-    """``(contact id, preference channel)``; ``signing.BadSignature`` when forged or damaged."""
+    """``(contact id, preference channel)``; ``signing.BadSignature`` when forged or damaged.
+    A link signed before the one vocabulary names ``phone``: it is read as ``call``."""
     data = signing.Signer(salt=OPT_OUT_SALT).unsign_object(token)
     if (
         not isinstance(data, dict)
         or not isinstance(data.get("c"), int)
-        or data.get("ch") not in PREFERENCE_CHANNEL
+        or not isinstance(data.get("ch"), str)
     ):
         raise signing.BadSignature(LINK_INVALID)
-    return data["c"], data["ch"]
+    try:
+        return data["c"], preference_channel(data["ch"])
+    except ValueError:
+        raise signing.BadSignature(LINK_INVALID) from None
 
 
 def opt_out_path(contact: Contact, channel: str) -> str:

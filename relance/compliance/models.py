@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from relance.common.models import BaseModel
+from relance.core.channels import DELIVERY_CHANNELS
 from relance.ledger.models import Contact, Entity
 
 
@@ -29,7 +30,7 @@ def default_window_channels() -> list[str]:
     return ["email", "sms", "call"]
 
 
-CHANNELS = ("email", "sms", "letter", "call", "portal")
+CHANNELS = DELIVERY_CHANNELS
 
 
 class ComplianceSettings(BaseModel):
@@ -118,12 +119,13 @@ class PreferenceSource(models.TextChoices):
 
 
 class PreferenceChannel(models.TextChoices):
-    """The contact's opt-out flags (``Contact.opt_out_<channel>``)."""
+    """The channels a contact may opt out of (relance.core.channels' OPT_OUT_CHANNELS; the flag of
+    each is ``core.channels.opt_out_field``)."""
 
     EMAIL = "email", "Email"
     SMS = "sms", "SMS"
     LETTER = "letter", "Letter"
-    PHONE = "phone", "Phone"
+    CALL = "call", "Phone call"
 
 
 class ContactPreferenceEvent(models.Model):

@@ -16,12 +16,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
 
-from django.db.models import Q
-from django.db.models.functions import Coalesce
-
+from relance.cases.models import ContactLog
+from relance.cases.selectors import (
+    hold_list_in_force,
+    holds_in_force_among,
+    holds_not_ended_by_customer,
+    promise_list,
+)
 from relance.compliance import rules
-from relance.compliance.links import PREFERENCE_CHANNEL
 from relance.compliance.models import ComplianceSettings
+from relance.compliance.outbox import outbox
+from relance.core.channels import address_field, opt_out_field
 from relance.dunning import contacts
 from relance.ledger.models import Contact, ContactStatus, Customer
 
@@ -173,39 +178,24 @@ def _local_noon(day: date, zone_name: str) -> datetime:
     return datetime.combine(day, time(12), tzinfo=zone)
 
 
-def _sent_instants(queryset: Any) -> tuple[datetime, ...]:
-    return tuple(queryset.annotate(at=Coalesce("sent_at", "updated_at")).values_list("at", flat=True))
-
-
-def _sent_by_contact(queryset: Any) -> list[tuple[int | None, datetime]]:
-    return list(queryset.annotate(at=Coalesce("sent_at", "updated_at")).values_list("contact_id", "at"))
-
-
 def _calls_and_conversations(
     *, customer: Customer, contact: Contact | None, exclude_id: int | None
 ) -> tuple[tuple[datetime, ...], tuple[datetime, ...]]:
     """Calls placed to this person about this account, and telephone conversations with them."""
-    from relance.delivery.models import CallTask, OutboundMessage
-
-    calls = OutboundMessage.objects.filter(customer=customer, channel="call", status__in=COUNTED_STATUSES)
-    tasks = CallTask.objects.filter(customer=customer, status="done")
-    if contact is not None:
-        calls = calls.filter(Q(contact=contact) | Q(contact__isnull=True))
-        tasks = tasks.filter(Q(contact=contact) | Q(contact__isnull=True))
-    if exclude_id is not None:
-        calls = calls.exclude(pk=exclude_id)
-    call_instants = list(_sent_instants(calls))
+    reader = outbox()
+    contact_id = contact.pk if contact is not None else None
+    call_instants = reader.calls_placed(
+        customer_id=customer.pk, contact_id=contact_id, statuses=COUNTED_STATUSES, exclude_id=exclude_id
+    )
+    done = reader.calls_done(customer_id=customer.pk, contact_id=contact_id)
     # Calls made by hand, outside any message: done tasks without a message, and logged phone contacts.
-    call_instants += [t.completed_at or t.updated_at for t in tasks.filter(message__isnull=True)]
+    call_instants += [call.at for call in done if call.by_hand]
     conversations = [
-        t.completed_at or t.updated_at
-        for t in tasks
-        if (t.outcome or "").strip().lower() not in NO_CONVERSATION_OUTCOMES
+        call.at for call in done if (call.outcome or "").strip().lower() not in NO_CONVERSATION_OUTCOMES
     ]
-    from relance.dunning.models import ContactLog
 
     zone_name = customer.timezone or customer.entity.timezone
-    for on in ContactLog.objects.filter(customer=customer, channel="phone").values_list("on", flat=True):
+    for on in ContactLog.objects.filter(customer=customer, channel="call").values_list("on", flat=True):
         call_instants.append(_local_noon(on, zone_name))
         conversations.append(_local_noon(on, zone_name))
     return tuple(call_instants), tuple(conversations)
@@ -245,8 +235,6 @@ def message_facts_batch() -> Iterator[None]:
 def message_facts_load(*, messages: Iterable[tuple[int, int, int]], now: datetime) -> None:
     """Read the holds and the counted messages of the customers of ``messages`` ((message id,
     customer id, entity id) of a batch about to be sent), replacing the previous batch's."""
-    from relance.delivery.models import OutboundMessage
-    from relance.dunning.models import CustomerHold
 
     batch = _BATCH.get()
     if batch is None:
@@ -258,10 +246,11 @@ def message_facts_load(*, messages: Iterable[tuple[int, int, int]], now: datetim
     batch.holds, batch.counted, batch.contested = {}, {}, set()
     if not triples:
         return
-    for hold in CustomerHold.objects.filter(customer_id__in=batch.customers).filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gte=(now - timedelta(days=2)).date())
-    ):
-        batch.holds.setdefault(hold.customer_id, []).append(hold)
+    # Every day a message of the batch may be dated (the entity's today, a zone or two behind) is
+    # within two days of ``now``: one query reads what ``_holds_in_force`` will ask of them.
+    batch.holds = holds_not_ended_by_customer(
+        customer_ids=batch.customers, since=(now - timedelta(days=2)).date()
+    )
     # A customer's second message in the batch changes the first one's cap history as it goes.
     batch.contested = {customer_id for customer_id, count in in_batch.items() if count > 1}
     longest = max(
@@ -269,24 +258,19 @@ def message_facts_load(*, messages: Iterable[tuple[int, int, int]], now: datetim
         for row in (compliance_settings_get(entity_id=entity_id, cached=True) for _, _, entity_id in triples)
     )
     cutoff = now - timedelta(days=longest)
-    rows = (
-        OutboundMessage.objects.filter(
-            customer_id__in=batch.customers, channel__in=CAPPED_CHANNELS, action__is_contact=True
-        )
-        .filter(
-            Q(status="queued")
-            | Q(status__in=COUNTED_STATUSES)
-            & (Q(sent_at__gte=cutoff) | Q(sent_at__isnull=True, updated_at__gte=cutoff))
-        )
-        .annotate(at=Coalesce("sent_at", "updated_at"))
-        .values_list("pk", "customer_id", "contact_id", "status", "at")
+    rows = outbox().run_messages(
+        customer_ids=batch.customers,
+        channels=CAPPED_CHANNELS,
+        statuses=COUNTED_STATUSES,
+        since=cutoff,
+        queued=True,
     )
-    for pk, customer_id, contact_id, status, at in rows:
-        if status == "queued":
-            if pk not in batch_ids:  # another message may leave meanwhile (another worker's)
-                batch.contested.add(customer_id)
+    for row in rows:
+        if row.status == "queued":
+            if row.pk not in batch_ids:  # another message may leave meanwhile (another worker's)
+                batch.contested.add(row.customer_id)
         else:
-            batch.counted.setdefault(customer_id, []).append((contact_id, at, pk))
+            batch.counted.setdefault(row.customer_id, []).append((row.contact_id, row.at, row.pk))
 
 
 def _batch_for(customer_id: int) -> _BatchFacts | None:
@@ -295,24 +279,16 @@ def _batch_for(customer_id: int) -> _BatchFacts | None:
 
 
 def _holds_in_force(*, customer: Customer, on: date) -> list[Any]:
-    from relance.dunning.selectors import hold_list_in_force
-
     batch = _batch_for(customer.pk)
     if batch is None:
         return list(hold_list_in_force(customer=customer, on=on))
-    return [
-        hold
-        for hold in batch.holds.get(customer.pk, [])
-        if hold.starts_on <= on and (hold.ends_on is None or hold.ends_on >= on)
-    ]
+    return holds_in_force_among(batch.holds.get(customer.pk, []), on=on)
 
 
 def _counted_sent(
     *, customer: Customer, now: datetime, settings_row: ComplianceSettings, exclude_message_id: int | None
 ) -> list[tuple[int | None, datetime]]:
     """(contact id, instant) of the run messages to this customer that count for the caps."""
-    from relance.delivery.models import OutboundMessage
-
     batch = _batch_for(customer.pk)
     if batch is not None and customer.pk not in batch.contested:
         return [
@@ -322,16 +298,14 @@ def _counted_sent(
         ]
     # Only what can still be in a cap's rolling window matters (later windows hold less).
     cutoff = now - timedelta(days=max(settings_row.contact_cap_days, settings_row.customer_cap_days))
-    counted = OutboundMessage.objects.filter(
-        Q(sent_at__gte=cutoff) | Q(sent_at__isnull=True, updated_at__gte=cutoff),
-        customer=customer,
-        channel__in=CAPPED_CHANNELS,
-        status__in=COUNTED_STATUSES,
-        action__is_contact=True,  # run messages to the customer, not the owner's notification
+    rows = outbox().run_messages(  # run messages to the customer, not the owner's notification
+        customer_ids=[customer.pk],
+        channels=CAPPED_CHANNELS,
+        statuses=COUNTED_STATUSES,
+        since=cutoff,
+        exclude_id=exclude_message_id,
     )
-    if exclude_message_id is not None:
-        counted = counted.exclude(pk=exclude_message_id)
-    return _sent_by_contact(counted)
+    return [(row.contact_id, row.at) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -382,8 +356,8 @@ def message_facts(
         return rules.MessageFacts(channel=channel, zones=zones, zones_label=zones_label, internal=True)
 
     matching = _matching_contacts(customer=customer, channel=channel, contact=contact, recipient=recipient)
-    flag = PREFERENCE_CHANNEL.get(channel)
-    opted_out = bool(flag) and any(getattr(c, f"opt_out_{flag}", False) for c in matching)
+    flag = opt_out_field(channel)
+    opted_out = bool(flag) and any(getattr(c, flag, False) for c in matching)
     address_invalid = ""
     if channel == "email" and any(c.email_status == ContactStatus.INVALID for c in matching):
         address_invalid = "email address"
@@ -478,13 +452,12 @@ def message_assessment(
 def contact_for_channel(*, customer: Customer, channel: str) -> Contact | None:
     """The contact a message on ``channel`` would go to: the first with an address for it,
     preferring those whose preferred channel it is."""
-    field = {"email": "email", "sms": "phone", "call": "phone", "letter": "postal_address"}.get(channel)
+    field = address_field(channel)
     contacts = list(customer.contacts.order_by("pk"))
-    if field is None:
+    if not field:
         return contacts[0] if contacts else None
-    preferred = {"call": "phone"}.get(channel, channel)
     with_address = [c for c in contacts if getattr(c, field)]
-    with_address.sort(key=lambda c: c.preferred_channel != preferred)
+    with_address.sort(key=lambda c: c.preferred_channel != channel)
     return with_address[0] if with_address else None
 
 
@@ -506,7 +479,6 @@ def account_status(*, customer: Customer, on: date) -> AccountStatus:
     from decimal import Decimal
 
     from relance.dunning.models import DunningAction
-    from relance.dunning.selectors import hold_list_in_force, promise_list
     from relance.ledger.selectors import customer_open_items
 
     items = customer_open_items(customer=customer, as_of=on)

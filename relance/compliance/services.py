@@ -15,6 +15,7 @@ from django.utils import timezone
 from relance.compliance.links import HOLD_DAYS_MAX, preference_channel
 from relance.compliance.models import ComplianceSettings, ContactPreferenceEvent, PreferenceSource
 from relance.core.actors import Actor
+from relance.core.channels import address_field, opt_out_field
 from relance.core.errors import ValidationFailed
 from relance.ledger.models import Contact, Customer, Entity
 
@@ -82,12 +83,12 @@ def contact_preference_set(
     except ValueError as exc:
         raise ValidationFailed(str(exc)) from None
     locked = Contact.objects.select_for_update().select_related("customer").get(pk=contact.pk)
-    attribute = f"opt_out_{flag}"
+    attribute = opt_out_field(flag)
     if getattr(locked, attribute) != opted_out:
         setattr(locked, attribute, opted_out)
         locked.save(update_fields=[attribute, "updated_at"])
     setattr(contact, attribute, opted_out)
-    address = locked.email if flag == "email" else locked.phone if flag in {"sms", "phone"} else ""
+    address = getattr(locked, address_field(flag)) if flag != "letter" else ""
     return ContactPreferenceEvent.objects.create(
         entity_id=locked.customer.entity_id,
         contact=locked,
@@ -188,18 +189,25 @@ def compliance_settings_update(*, entity: Entity, user: Any = None, **fields: An
 
 
 def owner_hold_create(
-    *, customer: Customer, owner: Any, reason: str, days: int, on: date, actor: Actor | None = None
+    *,
+    customer: Customer,
+    owner: Any,
+    reason: str,
+    days: int,
+    on: date,
+    audit_action: str = "",
+    actor: Actor | None = None,
 ) -> Any:
     """The sales owner's "hold escalation for N days, I'm on it": a ``hold`` from ``on`` to ``on + days``,
-    through the collections app's own hold service (who and when are on the hold row)."""
-    from relance.dunning.services import hold_add
+    through ``cases.services.hold_create``, the one write of a hold (who and when are on the row)."""
+    from relance.cases.services import hold_create
 
     reason = " ".join(reason.split())
     if not reason:
         raise ValidationFailed(HOLD_REASON_REQUIRED)
     if not 1 <= days <= HOLD_DAYS_MAX:
         raise ValidationFailed(HOLD_DAYS_RANGE.format(max=HOLD_DAYS_MAX, days=days))
-    return hold_add(
+    return hold_create(
         customer=customer,
         kind="hold",
         reason=HOLD_REASON_PREFIX + reason[:HOLD_REASON_MAX],
@@ -207,4 +215,5 @@ def owner_hold_create(
         ends_on=on + timedelta(days=days),
         user=owner,
         actor=actor or Actor.user(owner),  # the e-mailed link is the owner's own
+        audit_action=audit_action,
     )

@@ -20,7 +20,7 @@ OPT_OUT_TEXTS: Mapping[str, Mapping[str, str]] = {
         "email": "Email",
         "sms": "Text messages (SMS)",
         "letter": "Letters",
-        "phone": "Phone calls",
+        "call": "Phone calls",
     },
     "fr": {
         "title": "Désinscription",
@@ -34,7 +34,7 @@ OPT_OUT_TEXTS: Mapping[str, Mapping[str, str]] = {
         "email": "E-mail",
         "sms": "SMS",
         "letter": "Courrier",
-        "phone": "Appels téléphoniques",
+        "call": "Appels téléphoniques",
     },
     "de": {
         "title": "Abmelden",
@@ -48,7 +48,7 @@ OPT_OUT_TEXTS: Mapping[str, Mapping[str, str]] = {
         "email": "E-Mail",
         "sms": "SMS",
         "letter": "Briefe",
-        "phone": "Telefonanrufe",
+        "call": "Telefonanrufe",
     },
     "es": {
         "title": "Darse de baja",
@@ -62,7 +62,7 @@ OPT_OUT_TEXTS: Mapping[str, Mapping[str, str]] = {
         "email": "Correo electrónico",
         "sms": "SMS",
         "letter": "Cartas",
-        "phone": "Llamadas telefónicas",
+        "call": "Llamadas telefónicas",
     },
     "it": {
         "title": "Annulla iscrizione",
@@ -75,7 +75,7 @@ OPT_OUT_TEXTS: Mapping[str, Mapping[str, str]] = {
         "email": "E-mail",
         "sms": "SMS",
         "letter": "Lettere",
-        "phone": "Telefonate",
+        "call": "Telefonate",
     },
     "zh-hans": {
         "title": "退订",
@@ -87,7 +87,7 @@ OPT_OUT_TEXTS: Mapping[str, Mapping[str, str]] = {
         "email": "电子邮件",
         "sms": "短信",
         "letter": "信件",
-        "phone": "电话",
+        "call": "电话",
     },
 }
 

@@ -19,6 +19,7 @@ from relance.compliance import links, selectors, services
 from relance.compliance.models import PreferenceSource
 from relance.compliance.texts import opt_out_texts, page_language
 from relance.core.actors import Actor
+from relance.core.channels import address_field, opt_out_field
 from relance.core.errors import ValidationFailed
 from relance.ledger.models import Contact, Customer
 
@@ -76,7 +77,7 @@ def _opt_out_page(request: HttpRequest, contact: Contact, channel: str) -> HttpR
             detail=f"confirmed on the opt-out page from {client_ip(request) or ''}",
         )
         done = True
-    address = contact.email if channel == "email" else contact.phone if channel in {"sms", "phone"} else ""
+    address = getattr(contact, address_field(channel)) if channel != "letter" else ""
     language = page_language(contact.customer.language or contact.customer.entity.language)
     entity = contact.customer.entity
     with translation.override(language):
@@ -89,7 +90,7 @@ def _opt_out_page(request: HttpRequest, contact: Contact, channel: str) -> HttpR
                 "t": opt_out_texts(language, creditor=entity.legal_name or entity.name),
                 "channel": channel,
                 "address": address,
-                "already": getattr(contact, f"opt_out_{channel}", False) and not done,
+                "already": getattr(contact, opt_out_field(channel), False) and not done,
                 "done": done,
             },
         )

@@ -21,20 +21,21 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from relance.accounts.selectors import entities_for_user, user_can
+from relance.common.csv_export import csv_response, money
 from relance.core.actors import Actor
+from relance.core.channels import DELIVERY_CHANNELS
 from relance.core.text import sentence
 from relance.delivery import services
 from relance.delivery.alerts import ATTENTION
 from relance.delivery.models import MessageStatus, OutboundMessage
 from relance.delivery.services import DeliveryError
-from relance.web.csv_export import csv_response, money
 
 PAGE_SIZE = 50
 PERM_VIEW = "delivery.view_outboundmessage"
 PERM_ACT = "delivery.change_outboundmessage"
 NOT_ALLOWED = "Your role cannot see the outbox."
 NOT_ALLOWED_ACT = "Your role cannot retry, cancel or resolve messages."
-CHANNELS = ("email", "sms", "letter", "call", "portal")
+CHANNELS = DELIVERY_CHANNELS
 
 
 def _visible(request: HttpRequest):  # type: ignore[no-untyped-def]
@@ -114,7 +115,7 @@ EXPORT_COLUMNS = [
 @login_required
 @require_GET
 def outbox_export(request: HttpRequest) -> StreamingHttpResponse:
-    """The listed messages as CSV (``relance.web.csv_export``): the page's filters, every row."""
+    """The listed messages as CSV (``relance.common.csv_export``): the page's filters, every row."""
     from django.utils import timezone
 
     rows, _, _, _ = _listed(request)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from relance.compliance.outbox import CallDone, CountedMessage
 from relance.core.errors import RelanceError
-from relance.delivery.models import MessageStatus, OutboundMessage
+from relance.delivery.models import CallTask, MessageStatus, OutboundMessage
 from relance.ledger.models import Customer, Entity
 
 ERROR_NO_MESSAGE = "no message {pk} in the outbox"
@@ -134,3 +136,69 @@ def customer_messages_listed(*, customer_ids: Sequence[int]) -> QuerySet[Outboun
     for flag in UNLISTED_FLAGS:
         rows = rows.exclude(headers__has_key=flag)  # not ``=True``: NOT (NULL = true) drops every row
     return rows
+
+
+def reminded_before(*, customer: Customer, action: Any) -> bool:
+    """Did an earlier reminder about overdue items actually go out to this customer? (wording:
+    "despite our previous reminder" only when true; a catch-up's first contact never says it).
+    comms asks it through ``relance.comms.facts`` (registered in ``DeliveryConfig.ready``)."""
+    sent = OutboundMessage.objects.filter(
+        customer=customer,
+        status__in=("sent", "delivered"),
+        action__is_contact=True,
+        action__kind="overdue",
+    )
+    if action is not None and getattr(action, "pk", None):
+        sent = sent.exclude(action_id=action.pk)
+    return sent.exists()
+
+
+class OutboxHistory:
+    """The outbox as the contact caps read it (``relance.compliance.outbox.OutboxReader``;
+    registered in ``DeliveryConfig.ready``)."""
+
+    def run_messages(
+        self,
+        *,
+        customer_ids: Iterable[int],
+        channels: Iterable[str],
+        statuses: Iterable[str],
+        since: datetime,
+        queued: bool = False,
+        exclude_id: int | None = None,
+    ) -> list[CountedMessage]:
+        counted = Q(status__in=list(statuses)) & (
+            Q(sent_at__gte=since) | Q(sent_at__isnull=True, updated_at__gte=since)
+        )
+        rows = OutboundMessage.objects.filter(
+            customer_id__in=list(customer_ids), channel__in=list(channels), action__is_contact=True
+        ).filter(Q(status=MessageStatus.QUEUED) | counted if queued else counted)
+        if exclude_id is not None:
+            rows = rows.exclude(pk=exclude_id)
+        values = rows.annotate(at=Coalesce("sent_at", "updated_at")).values_list(
+            "pk", "customer_id", "contact_id", "status", "at"
+        )
+        return [CountedMessage(*row) for row in values]
+
+    def calls_placed(
+        self, *, customer_id: int, contact_id: int | None, statuses: Iterable[str], exclude_id: int | None
+    ) -> list[datetime]:
+        calls = OutboundMessage.objects.filter(
+            customer_id=customer_id, channel="call", status__in=list(statuses)
+        )
+        if contact_id is not None:
+            calls = calls.filter(Q(contact_id=contact_id) | Q(contact__isnull=True))
+        if exclude_id is not None:
+            calls = calls.exclude(pk=exclude_id)
+        return list(calls.annotate(at=Coalesce("sent_at", "updated_at")).values_list("at", flat=True))
+
+    def calls_done(self, *, customer_id: int, contact_id: int | None) -> list[CallDone]:
+        tasks = CallTask.objects.filter(customer_id=customer_id, status="done")
+        if contact_id is not None:
+            tasks = tasks.filter(Q(contact_id=contact_id) | Q(contact__isnull=True))
+        return [
+            CallDone(completed_at or updated_at, message_id is None, outcome or "")
+            for completed_at, updated_at, message_id, outcome in tasks.values_list(
+                "completed_at", "updated_at", "message_id", "outcome"
+            )
+        ]

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from relance.audit import case_events
 from relance.core.actors import Actor
+from relance.core.channels import STEP_CHANNELS, delivered_as
 from relance.core.errors import RelanceError
 from relance.delivery.alerts import TemplateFailure, template_failure_alert
 from relance.delivery.models import (
@@ -37,14 +38,9 @@ if TYPE_CHECKING:
     from relance.comms.types import RenderedMessage
     from relance.dunning.models import DunningAction, DunningRun
 
-# The engine's channel names → delivery channels (registered_letter is a letter marked registered).
-ENGINE_CHANNELS = {
-    "email": "email",
-    "sms": "sms",
-    "letter": "letter",
-    "registered_letter": "letter",
-    "phone": "call",
-}
+# A step's channel → the channel it is sent on (relance.core.channels: one vocabulary; a
+# registered_letter is a letter marked registered).
+ENGINE_CHANNELS = {channel: str(delivered_as(channel)) for channel in STEP_CHANNELS}
 #: Fallback order for messages outside a policy step (no channel list to follow).
 DEFAULT_FALLBACKS = {"email": ("letter",), "sms": ("email", "letter"), "call": ("email",)}
 #: How long the "hold escalation" link of owner notifications holds, by default.
@@ -362,25 +358,6 @@ def _render(**kwargs: Any) -> RenderedMessage:
     return message_render(**kwargs)
 
 
-def _step_channels(action: DunningAction, cache: dict[tuple[int, str], dict[str, list[str]]]) -> list[str]:
-    """The engine channels of the action's policy step, in the policy's order of preference."""
-    from relance.dunning.models import Policy
-
-    cache_key = (action.entity_id, action.policy_key)
-    if cache_key not in cache:
-        steps: dict[str, list[str]] = {}
-        policy = Policy.objects.filter(entity_id=action.entity_id, key=action.policy_key).first()
-        spec = policy.spec if policy is not None and isinstance(policy.spec, dict) else {}
-        for step in spec.get("steps", []) or []:
-            if isinstance(step, dict) and isinstance(step.get("key"), str):
-                steps[step["key"]] = [c for c in step.get("channels", []) or [] if isinstance(c, str)]
-        cache[cache_key] = steps
-    channels = cache[cache_key].get(action.step_key) or []
-    if action.channel and action.channel not in channels:
-        channels = [action.channel, *channels]
-    return channels
-
-
 def preferred_channel(customer: Customer, step_channels: Sequence[str]) -> tuple[str, str]:
     """The channel the customer's first billing contact prefers, if the step offers it
     (``("", "")`` otherwise), and who prefers it (for the decision's reasons).
@@ -468,7 +445,6 @@ def outbox_enqueue_run(*, run: DunningRun, now: datetime | None = None) -> Enque
             "action_id", flat=True
         )
     )
-    policy_cache: dict[tuple[int, str], dict[str, list[str]]] = {}
     created = existing = 0
     by_channel: Counter[str] = Counter()
     fallbacks: list[ChannelFallback] = []
@@ -494,7 +470,7 @@ def outbox_enqueue_run(*, run: DunningRun, now: datetime | None = None) -> Enque
                 existing += not outcome[1]
                 by_channel["email"] += outcome[1]
             continue
-        step_channels = _step_channels(action, policy_cache)
+        step_channels = action.step_channels
         preferred, preferred_by = preferred_channel(customer, step_channels)
         options = _delivery_options(step_channels, preferred or action.channel)
         reasons: list[str] = []
@@ -964,7 +940,7 @@ def message_fallback(
     customer = Customer.objects.select_related("entity").get(pk=message.customer_id)
     action = message.action
     if action is not None:
-        engine_channels = _step_channels(action, {})
+        engine_channels = list(action.step_channels)
         current = next((c for c in engine_channels if ENGINE_CHANNELS.get(c) == message.channel), None)
         position = engine_channels.index(current) + 1 if current is not None else 0
         candidates = [(c, ENGINE_CHANNELS[c]) for c in engine_channels[position:] if c in ENGINE_CHANNELS]

@@ -431,11 +431,11 @@ class _Replay:
     # -------------------------------------------------------------- the work itself
 
     def _call(self, customer: Customer, note: str, user: Any) -> Callable[[], Any]:
-        from relance.dunning.services import contact_log
+        from relance.cases.services import contact_log
 
         def work() -> None:
             contact_log(
-                customer=customer, on=self._on, channel="phone", note=note, user=user, actor=_actor(user)
+                customer=customer, on=self._on, channel="call", note=note, user=user, actor=_actor(user)
             )
             self.report.calls += 1
 
@@ -455,7 +455,7 @@ class _Replay:
     def _promise(
         self, customer: Customer, invoice: _Invoice, on: date, promised: date, note: str, user: Any
     ) -> Callable[[], Any]:
-        from relance.dunning.services import contact_log, promise_add
+        from relance.cases.services import contact_log, promise_add
 
         def work() -> None:
             promise_add(
@@ -470,7 +470,7 @@ class _Replay:
             contact_log(
                 customer=customer,
                 on=on,
-                channel="phone",
+                channel="call",
                 note=f"Promise to pay by {promised}.",
                 user=user,
                 actor=_actor(user),
@@ -501,7 +501,7 @@ class _Replay:
         return work
 
     def _resolve(self, invoice: _Invoice, resolution: str) -> Callable[[], Any]:
-        from relance.dunning.models import Dispute, DisputeStatus
+        from relance.cases.models import Dispute, DisputeStatus
         from relance.portal.services import dispute_close
 
         def work() -> None:
@@ -522,7 +522,7 @@ class _Replay:
     def _plan(
         self, customer: Customer, covered: list[_Invoice], starts: date, installments: int, user: Any
     ) -> Callable[[], Any]:
-        from relance.dunning.services import plan_create
+        from relance.cases.services import plan_create
 
         def work() -> None:
             plan_create(
@@ -542,8 +542,8 @@ class _Replay:
 
     def _plan_end(self, customer: Customer, user: Any) -> Callable[[], Any]:
         """A plan still active four months on has defaulted: cancelled, with a note why."""
-        from relance.dunning.models import PaymentPlan, PlanStatus
-        from relance.dunning.services import plan_cancel
+        from relance.cases.models import PaymentPlan, PlanStatus
+        from relance.cases.services import plan_cancel
 
         def work() -> None:
             plan = PaymentPlan.objects.filter(customer=customer, status=PlanStatus.ACTIVE).first()
@@ -568,10 +568,10 @@ class _Replay:
         return work
 
     def _legal(self, customer: Customer, on: date) -> Callable[[], Any]:
-        from relance.dunning.services import hold_add
+        from relance.cases.services import hold_create
 
         def work() -> None:
-            hold_add(
+            hold_create(
                 customer=customer,
                 kind="legal",
                 reason="Handed to our lawyers after the final notice went unanswered.",

@@ -87,8 +87,7 @@ def demo_passwords_refusal(*, host: str) -> str | None:
 
 
 def _member_seed(member: TeamMember, entity: Entity, password: str) -> SeededLogin:
-    from relance.accounts.services import user_create
-    from relance.api.services import entity_access_grant
+    from relance.accounts.services import entity_access_grant, user_create
 
     user = get_user_model().objects.filter(username__iexact=member.username).first()
     first, _, last = member.name.partition(" ")

@@ -1,4 +1,4 @@
-"""Bind the dunning engine's contract to the app database, as ``relance.reports.binding`` does for KPIs.
+"""Bind the dunning engine's contract to the app database, as ``relance.ledger.binding`` does for KPIs.
 
 Every table of ``relance.engine.dunning.contract`` is an unbound Ibis expression over Django's
 tables (renamed, never introspected), run on Django's own connection so that ``decide`` sees
@@ -29,23 +29,13 @@ import ibis
 import ibis.expr.types as ir
 from django.db.models import Field, Model
 
+from relance.cases.models import ContactLog, CustomerHold, Dispute, Installment, PaymentPlan, Promise
 from relance.dunning.contacts import NOT_A_CONTACT  # actions that reached nobody: the one home
-from relance.dunning.models import (
-    ContactLog,
-    CustomerAttribute,
-    CustomerHold,
-    Dispute,
-    DunningAction,
-    Installment,
-    InvoiceStep,
-    PaymentPlan,
-    Policy,
-    Promise,
-    SegmentPolicy,
-)
+from relance.dunning.models import CustomerAttribute, DunningAction, InvoiceStep
+from relance.dunning.selectors import policy_assignment
 from relance.engine.dunning.contract import ALL_SCHEMAS, DunningTables
+from relance.ledger.binding import app_ledger
 from relance.ledger.models import Contact, ContactStatus, Customer, Entity
-from relance.reports.binding import app_ledger
 
 BAD_ADDRESS = (ContactStatus.INVALID.value, ContactStatus.BOUNCING.value)
 
@@ -92,29 +82,21 @@ def _m2m(model: type[Model], field_name: str, contract_table: str, columns: dict
 
 
 def _customer_policy(entity_id: int) -> ir.Table:
+    """The policy each customer follows, by ``dunning.selectors.PolicyAssignment`` (the one rule):
+    its segments are read once and the rule's answer for each becomes a CASE over the segment."""
     customers = _raw(Customer, {"id": "int64", "entity": "int64", "segment": "string"})
-    customers = customers.filter(customers[_column(Customer, "entity")] == entity_id).select(
-        customer_id=customers[_column(Customer, "id")], segment=customers[_column(Customer, "segment")]
-    )
-    mappings = _raw(SegmentPolicy, {"entity": "int64", "segment": "string", "policy": "int64"})
-    mappings = mappings.filter(mappings[_column(SegmentPolicy, "entity")] == entity_id)
-    policies = _raw(Policy, {"id": "int64", "key": "string"})
-    keyed = mappings.join(
-        policies, mappings[_column(SegmentPolicy, "policy")] == policies[_column(Policy, "id")]
-    ).select(
-        map_segment=mappings[_column(SegmentPolicy, "segment")],
-        map_key=policies[_column(Policy, "key")],
-    )
-    default = keyed.filter(keyed.map_segment == "").select(default_key=keyed.map_key, default_one=1)
-    by_segment = customers.left_join(keyed, customers.segment == keyed.map_segment).select(
-        "customer_id", "map_key"
-    )
-    left = by_segment.mutate(one=ibis.literal(1))
-    with_default = left.left_join(default, left.one == default.default_one)
-    resolved = with_default.select(
-        customer_id=with_default.customer_id,
-        policy_key=with_default.map_key.coalesce(with_default.default_key),
-    )
+    customers = customers.filter(customers[_column(Customer, "entity")] == entity_id)
+    segment = customers[_column(Customer, "segment")]
+    assignment = policy_assignment(entity_id=entity_id)
+    own = [
+        (segment == name, key) for name in assignment.by_segment if name and (key := assignment.key_for(name))
+    ]
+    default = assignment.default_key
+    if own:
+        policy_key = ibis.cases(*own, else_=ibis.literal(default, type="string"))
+    else:
+        policy_key = ibis.literal(default, type="string")
+    resolved = customers.select(customer_id=customers[_column(Customer, "id")], policy_key=policy_key)
     return resolved.filter(resolved.policy_key.notnull())
 
 
@@ -145,7 +127,7 @@ def _customer_channels(entity_id: int) -> ir.Table:
     available = {
         "email": email_ok & ~contacts.opt_out_email,
         "sms": phone_ok & ~contacts.opt_out_sms,
-        "phone": phone_ok & ~contacts.opt_out_phone,
+        "call": phone_ok & ~contacts.opt_out_phone,
         "letter": letter_ok & ~contacts.opt_out_letter,
         "registered_letter": letter_ok & ~contacts.opt_out_letter,
     }

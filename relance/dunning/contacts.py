@@ -35,7 +35,8 @@ def last_contact_dates(*, customer_ids: Iterable[int]) -> dict[int, date]:
     customer never contacted is absent. Two queries whatever the number of customers."""
     from django.db.models import Max
 
-    from relance.dunning.models import ContactLog, DunningAction
+    from relance.cases.models import ContactLog
+    from relance.dunning.models import DunningAction
 
     ids = list(customer_ids)
     if not ids:

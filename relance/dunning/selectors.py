@@ -1,4 +1,4 @@
-"""Reads of the collections app: policies, customers' promises/disputes/plans/holds, runs, the worklist."""
+"""Reads of the collections app: policies, runs, the worklist, what is owed now (a customer's case: ``relance.cases.selectors``)."""
 
 from __future__ import annotations
 
@@ -12,27 +12,26 @@ from time import monotonic
 from typing import Any
 
 import yaml
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet
 
-from relance.core.errors import NotFound, ValidationFailed
-from relance.core.formatting import format_money
-from relance.core.promises import ACTIVE, PaidByCutoff, PromiseTerms, promise_state
-from relance.core.promises import OPEN as PROMISE_OPEN
-from relance.dunning.models import (
+from relance.cases.models import (
     HANDOFF_OPEN,
     CreditHold,
     CreditHoldStatus,
-    CustomerHold,
-    Dispute,
-    DisputeStatus,
-    DunningAction,
-    DunningRun,
     ExternalCollection,
     PaymentPlan,
     PlanStatus,
+    Promise,
+)
+from relance.cases.selectors import disputed_by_invoice, promise_state_on
+from relance.core.errors import NotFound, ValidationFailed
+from relance.core.formatting import format_money
+from relance.core.promises import ACTIVE, PromiseTerms
+from relance.dunning.models import (
+    DunningAction,
+    DunningRun,
     Policy,
     PolicyVersion,
-    Promise,
     SegmentationRules,
     SegmentPolicy,
     Suppression,
@@ -44,7 +43,6 @@ from relance.ledger.models import Customer, Entity, Payment
 from relance.ledger.selectors import invoice_list_with_open
 
 POLICY_NOT_FOUND = "no policy {key!r} in entity {entity} (known: {known})"
-STORED = Decimal("0.0001")  # the four places money is stored with (SQLite sums come back unscaled)
 NO_RUN_YET = "entity {entity} has no dunning run yet: run `relance run --as-of DATE` first"
 
 
@@ -120,14 +118,50 @@ def _looked_up(key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
     return value
 
 
-def customer_policy_key(*, customer: Customer) -> str | None:
-    """The policy the customer follows: its segment's, else the entity's default, else none."""
-    entity_id = customer.entity_id
-    mappings = _looked_up(
+@dataclass(frozen=True)
+class PolicyAssignment:
+    """Which policy an entity's customers follow: the one rule, in one place.
+
+    A customer follows its segment's policy, else the entity's default (the mapping of the empty
+    segment), else none. ``by_segment``: segment → policy key, as ``SegmentPolicy`` maps them.
+    """
+
+    by_segment: Mapping[str, str]
+
+    def key_for(self, segment: str) -> str | None:
+        """The key a customer of ``segment`` follows (None: no policy, the run reports it)."""
+        return self.by_segment.get(segment) or self.default_key
+
+    @property
+    def default_key(self) -> str | None:
+        """The key of a customer whose segment has no mapping of its own."""
+        return self.by_segment.get("") or None
+
+
+def policy_assignment(*, entity_id: int) -> PolicyAssignment:
+    """The entity's segment → policy mappings (one query; memoised within a pass)."""
+    return _looked_up(
         ("segments", entity_id),
-        lambda: dict(SegmentPolicy.objects.filter(entity_id=entity_id).values_list("segment", "policy__key")),
+        lambda: PolicyAssignment(
+            dict(SegmentPolicy.objects.filter(entity_id=entity_id).values_list("segment", "policy__key"))
+        ),
     )
-    return mappings.get(customer.segment) or mappings.get("")
+
+
+def customer_policy_keys(*, entity_id: int, customer_ids: Iterable[int] | None = None) -> dict[int, str]:
+    """Customer id → the key of the policy it follows, for the entity's customers (of
+    ``customer_ids`` when given); customers that follow none are left out. Two queries."""
+    assignment = policy_assignment(entity_id=entity_id)
+    customers = Customer.objects.filter(entity_id=entity_id)
+    if customer_ids is not None:
+        customers = customers.filter(pk__in=list(customer_ids))
+    keys = {pk: assignment.key_for(segment) for pk, segment in customers.values_list("pk", "segment")}
+    return {pk: key for pk, key in keys.items() if key}
+
+
+def customer_policy_key(*, customer: Customer) -> str | None:
+    """The policy the customer follows (``PolicyAssignment``), for a customer already loaded."""
+    return policy_assignment(entity_id=customer.entity_id).key_for(customer.segment)
 
 
 @dataclass(frozen=True)
@@ -140,9 +174,10 @@ class CustomersWithoutPolicy:
 
 def customers_without_policy(*, entity: Entity) -> CustomersWithoutPolicy:
     """Customers with invoices whose segment has no policy while the entity has no default one."""
-    mapped = set(SegmentPolicy.objects.filter(entity=entity).values_list("segment", flat=True))
-    if "" in mapped:
+    assignment = policy_assignment(entity_id=entity.pk)
+    if assignment.default_key:
         return CustomersWithoutPolicy(count=0, segments=())
+    mapped = [segment for segment in assignment.by_segment if assignment.key_for(segment)]
     by_segment = dict(
         Customer.objects.filter(entity=entity, invoices__isnull=False)
         .exclude(segment__in=mapped)
@@ -152,39 +187,6 @@ def customers_without_policy(*, entity: Entity) -> CustomersWithoutPolicy:
         .values_list("segment", "customers")
     )
     return CustomersWithoutPolicy(count=sum(by_segment.values()), segments=tuple(sorted(by_segment)))
-
-
-def promise_list(*, customer: Customer, open_only: bool = False) -> QuerySet[Promise]:
-    promises = Promise.objects.filter(customer=customer).prefetch_related("invoices")
-    return promises.filter(status="open") if open_only else promises
-
-
-def dispute_list_open(*, entity: Entity, on: date | None = None) -> QuerySet[Dispute]:
-    disputes = Dispute.objects.filter(entity=entity, status=DisputeStatus.OPEN).select_related(
-        "invoice", "customer"
-    )
-    return disputes.filter(opened_on__lte=on) if on else disputes
-
-
-def dispute_get(*, entity: Entity, dispute_id: int) -> Dispute:
-    dispute = Dispute.objects.filter(entity=entity, pk=dispute_id).first()
-    if dispute is None:
-        raise NotFound(f"no dispute {dispute_id} in entity {entity.name}")
-    return dispute
-
-
-def plan_active(*, customer: Customer) -> PaymentPlan | None:
-    return (
-        PaymentPlan.objects.filter(customer=customer, status=PlanStatus.ACTIVE)
-        .prefetch_related("installments")
-        .first()
-    )
-
-
-def hold_list_in_force(*, customer: Customer, on: date) -> QuerySet[CustomerHold]:
-    return CustomerHold.objects.filter(customer=customer, starts_on__lte=on).filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gte=on)
-    )
 
 
 def run_latest(*, entity: Entity) -> DunningRun:
@@ -279,16 +281,6 @@ def worklist_rows(
             }
         )
     return run, rows
-
-
-def customer_credit_hold(*, customer: Customer) -> CreditHold | None:
-    """The customer's active credit hold (no new orders), if any: for the customer page and sales."""
-    return CreditHold.objects.filter(customer=customer, status=CreditHoldStatus.ACTIVE).first()
-
-
-def customer_hand_off(*, customer: Customer) -> ExternalCollection | None:
-    """The customer's open hand-off to external collection, if any."""
-    return ExternalCollection.objects.filter(customer=customer, status__in=HANDOFF_OPEN).first()
 
 
 def segmentation_rules_get(*, entity: Entity) -> SegmentationRules | None:
@@ -457,7 +449,7 @@ def owed_summary(
     ``scope``: the customer ids to sum over (a parent and its child accounts, in the portal);
     the customer alone by default. Inside a delivery batch (``send_facts_batch``) the facts of
     the batch's messages are read once for the batch, then summed here the same way."""
-    from relance.ledger.selectors import STILL_OWED, invoice_list_with_open
+    from relance.ledger.selectors import STILL_OWED
 
     wanted = None if invoice_ids is None else list(invoice_ids)
     facts = _batch_facts(as_of)
@@ -480,7 +472,7 @@ def owed_summary(
     return _summary_from(
         as_of,
         list(rows.order_by("due_date", "external_ref").values_list(*_INVOICE_FIELDS)),
-        _disputed_by_invoice(Q(customer_id__in=customer_ids), as_of),
+        disputed_by_invoice(customer_ids=customer_ids, as_of=as_of),
         _unapplied_items(customer_ids, as_of).get(None, []),
     )
 
@@ -497,28 +489,12 @@ _INVOICE_FIELDS = (
 )
 
 
-def disputed_by_invoice(*, invoice_ids: Iterable[int], as_of: date) -> dict[int, Decimal]:
-    """What is under dispute on ``as_of`` per invoice (the part ``owed_summary`` leaves out)."""
-    return _disputed_by_invoice(Q(invoice_id__in=list(invoice_ids)), as_of)
-
-
-def _disputed_by_invoice(where: Q, as_of: date) -> dict[int, Decimal]:
-    disputed: dict[int, Decimal] = {}
-    for invoice_id, amount in (
-        Dispute.objects.filter(where, opened_on__lte=as_of)
-        .filter(Q(status=DisputeStatus.OPEN) | Q(resolved_on__gt=as_of))
-        .values_list("invoice_id", "amount")
-    ):
-        disputed[invoice_id] = disputed.get(invoice_id, Decimal(0)) + Decimal(amount)
-    return disputed
-
-
 def _unapplied_items(
     customer_ids: list[int], as_of: date, *, by_customer: bool = False
 ) -> dict[Any, list[UnappliedItem]]:
     """Payments and credit notes not wholly allocated on ``as_of``: all under the key None, or
     per customer id with ``by_customer``."""
-    from relance.ledger.models import CreditNote, Payment
+    from relance.ledger.models import CreditNote
     from relance.ledger.selectors import STILL_OWED, allocated_total
 
     items: dict[Any, list[UnappliedItem]] = {}
@@ -616,7 +592,6 @@ def send_facts_load(*, wanted: Iterable[tuple[Customer, DunningAction | None, da
     the day), their disputes, the customers' unapplied cash, open promises and active plans:
     about six queries per day and batch instead of about ten per message. The facts replace the
     previous batch's (at most a batch old when a message leaves)."""
-    from relance.ledger.selectors import invoice_list_with_open
 
     loaded = _SEND_FACTS.get()
     if loaded is None:
@@ -649,7 +624,7 @@ def send_facts_load(*, wanted: Iterable[tuple[Customer, DunningAction | None, da
         loaded[on] = _SendFacts(
             customers=customer_ids,
             invoices=invoices,
-            disputed=_disputed_by_invoice(Q(invoice_id__in=invoice_ids), on),
+            disputed=disputed_by_invoice(invoice_ids=invoice_ids, as_of=on),
             unapplied=_unapplied_items(list(customer_ids), on, by_customer=True),
             promises=promises,
             on_plan=set(
@@ -698,36 +673,6 @@ def promise_grace_days(*, customer: Customer) -> int:
     """The grace days of the customer's policy (0 without a valid one): how long a promise runs past its date."""
     cadence = policy_cadence(entity_id=customer.entity_id, key=customer_policy_key(customer=customer))
     return int(cadence.promise_grace_days) if cadence is not None else 0
-
-
-def promise_paid_by(*, promise: Promise, cutoff: date) -> PaidByCutoff:
-    """What was paid for ``promise`` by ``cutoff``, as the promise rule counts it (dated allocations
-    for its invoices; for an amount-only promise the customer's payments from the day it was made)."""
-    invoice_ids = [invoice.pk for invoice in promise.invoices.all()]
-    still_open = 0
-    paid = Decimal(0)
-    if invoice_ids:
-        rows = invoice_list_with_open(entity=promise.entity, as_of=cutoff).filter(pk__in=invoice_ids)
-        still_open = sum(1 for row in rows if Decimal(row.open_amount).quantize(STORED) > 0)
-    else:
-        paid = Payment.objects.filter(
-            customer_id=promise.customer_id, date__gte=promise.created_on, date__lte=cutoff
-        ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
-    return PaidByCutoff(
-        linked_invoices=len(invoice_ids),
-        still_open=still_open,
-        paid=Decimal(paid).quantize(STORED),
-        amount=promise.amount,
-    )
-
-
-def promise_state_on(*, promise: Promise, as_of: date, grace_days: int) -> str:
-    """The promise's state on ``as_of`` (active, kept, broken…) by the one promise rule."""
-    terms = PromiseTerms(promised_date=promise.promised_date, grace_days=grace_days)
-    paid = None
-    if promise.status == PROMISE_OPEN:
-        paid = promise_paid_by(promise=promise, cutoff=terms.cutoff(as_of))
-    return promise_state(written_status=promise.status, terms=terms, paid=paid, as_of=as_of)
 
 
 def promise_pausing(*, customer: Customer, on: date) -> Promise | None:

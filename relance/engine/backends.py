@@ -12,7 +12,7 @@
   process is reused as it is.
 
 The app database (Django's tables, other names and storage) is bound by
-``relance.reports.binding`` instead. Every binding hands the engine tables conformed to the
+``relance.ledger.binding`` instead. Every binding hands the engine tables conformed to the
 engine schemas: the columns it expects, in its order and types.
 """
 

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from relance.core.calendar import parse_iso_date
+from relance.core.channels import LEGACY_NAMES, PREFERRED_CHANNELS
 from relance.core.errors import ErrorList, FieldError, ValidationFailed
 from relance.core.identifiers import (
     PLAIN_MULTILINE_EXPECTED,
@@ -65,7 +66,7 @@ EXPECTED_CHOICE = "one of {choices}"
 MAX_INTEGER_DIGITS = 14  # the ledger stores money as 18 digits with 4 decimals
 TRUE_WORDS = {"1", "true", "yes", "y", "t", "oui", "x"}
 FALSE_WORDS = {"0", "false", "no", "n", "f", "non"}
-CHANNELS = ("email", "sms", "letter", "phone", "portal")
+CHANNELS = PREFERRED_CHANNELS  # a file may still say "phone": read as "call" (core.channels)
 INVOICE_STATUSES = ("open", "void")
 
 
@@ -377,9 +378,10 @@ class RowParser:
 
     def _choice(self, cells: _Row, field: str, choices: tuple[str, ...]) -> str | None:
         def check(text: str) -> str:
-            if text.lower() not in choices:
+            value = str(LEGACY_NAMES.get(text.lower(), text.lower())) if choices is CHANNELS else text.lower()
+            if value not in choices:
                 raise ValueError(text)
-            return text.lower()
+            return value
 
         return cells.convert(field, check, EXPECTED_CHOICE.format(choices=", ".join(choices)))
 

@@ -142,10 +142,12 @@ class Customer(SearchTextMixin, BaseModel):
 
 
 class Channel(models.TextChoices):
+    """The channels a contact may prefer: relance.core.channels' names (PREFERRED_CHANNELS)."""
+
     EMAIL = "email", "Email"
     SMS = "sms", "SMS"
     LETTER = "letter", "Letter"
-    PHONE = "phone", "Phone"
+    CALL = "call", "Phone call"
     PORTAL = "portal", "Portal"
 
 

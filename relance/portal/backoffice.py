@@ -61,7 +61,7 @@ def plan_request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
     )
     if found is None:
         raise Http404("no such request")
-    _require(request, "dunning.add_paymentplan", found)
+    _require(request, "cases.add_paymentplan", found)
     approve = request.POST.get("decision") == "approve"
     try:
         services.plan_request_decide(

@@ -120,3 +120,22 @@ def portal_link_url(
 ) -> str:
     """An absolute URL of a fresh portal link for ``customer`` (what messages put in their text)."""
     return link_url(link_create(customer=customer, contact=contact, days=days, source=source))
+
+
+#: The token id of preview links: of a real one's length, and never a row (real ones are random).
+PREVIEW_TOKEN_ID = "preview-" + "0" * 16
+
+
+def message_link_url(customer: Customer, *, contact: Contact | None, preview: bool) -> str:
+    """The portal link a message carries (registered with ``relance.comms.links`` by the app): a
+    fresh link lasting the entity's portal setting, or for a preview a signed link of the same
+    length that persists nothing and opens nothing (the page says the link is not valid).
+
+    Why not a real link for previews: a preview is read by staff, and every real link is access
+    to the customer's account; why not a placeholder page: one mechanism, and the preview's SMS
+    counts the characters the real link will take."""
+    if preview:
+        return absolute_url(
+            reverse("portal:overview", args=[signing.dumps(PREVIEW_TOKEN_ID, salt=TOKEN_SALT)])
+        )
+    return portal_link_url(customer, contact=contact, days=None, source=LinkSource.MESSAGE)

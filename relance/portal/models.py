@@ -147,7 +147,7 @@ class PortalCode(BaseModel):
 class DisputeCase(BaseModel):
     """What the portal keeps around a dispute: its owner, its SLA and the customer's words and files."""
 
-    dispute = models.OneToOneField("dunning.Dispute", on_delete=models.CASCADE, related_name="portal_case")
+    dispute = models.OneToOneField("cases.Dispute", on_delete=models.CASCADE, related_name="portal_case")
     link = models.ForeignKey(PortalLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -208,7 +208,7 @@ class PlanRequest(BaseModel):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
     plan = models.ForeignKey(
-        "dunning.PaymentPlan", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "cases.PaymentPlan", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
     class Meta:

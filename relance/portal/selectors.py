@@ -15,8 +15,8 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from relance.accounts.selectors import customer_scope
+from relance.cases.models import Dispute, DisputeStatus, PaymentPlan, PlanStatus, Promise
 from relance.core.clock import SystemClock, zone
-from relance.dunning.models import Dispute, DisputeStatus, PaymentPlan, PlanStatus, Promise
 from relance.ledger.models import Customer, Entity, Invoice, InvoiceDocument, Payment
 from relance.ledger.selectors import STILL_OWED, ZERO, invoice_ids_with_document, not_void_q
 from relance.portal.models import DisputeAttachment, DisputeCase, PlanRequest, PortalLink, PortalSettings
@@ -405,3 +405,14 @@ def portal_history(*, link: PortalLink, limit: int = 100) -> list[Any]:
         | Q(kind=sent, subject_type="message", subject_id__in=listed)
     )
     return list(events.order_by("-at", "-id")[:limit])
+
+
+def plan_request_decided_last(*, customer: Customer) -> PlanRequest | None:
+    """The customer's newest decided plan request, with its plan: what a ``plan_request_decided``
+    message speaks of (comms asks through ``relance.comms.facts``, registered in ``PortalConfig.ready``)."""
+    return (
+        PlanRequest.objects.filter(customer=customer, decided_at__isnull=False)
+        .select_related("plan")
+        .order_by("-decided_at", "-id")
+        .first()
+    )

@@ -1,5 +1,5 @@
 """Writes of the portal. Each one records a ``PortalEvent`` and calls the collections services
-(``relance.dunning.services``) for the promise, dispute or plan itself, so dunning reacts at once.
+(``relance.cases.services``) for the promise, dispute or plan itself, so dunning reacts at once.
 
 Refusals raise ``PortalRefused`` carrying an English message template (marked for translation)
 and its parameters: the views translate the template, then format it.
@@ -25,10 +25,10 @@ from django.utils.translation import gettext_noop as _
 
 from relance.audit import case_events
 from relance.audit.models import CaseEventKind
+from relance.cases import services as case_services
+from relance.cases.models import Dispute, PaymentPlan, Promise
 from relance.core import actors
 from relance.core.errors import RelanceError
-from relance.dunning import services as dunning
-from relance.dunning.models import Dispute, PaymentPlan, Promise
 from relance.ledger.models import Allocation, Contact, ContactStatus, Customer, Invoice, Payment
 from relance.ledger.selectors import invoice_open_amount
 from relance.ledger.services import allocation_create
@@ -490,7 +490,7 @@ def promise_make(
     promises = []
     for invoices in by_customer.values():
         try:
-            promise = dunning.promise_add(
+            promise = case_services.promise_add(
                 customer=invoices[0].customer,
                 promised_date=promised_date,
                 on=on,
@@ -563,7 +563,7 @@ def dispute_make(
     files: Sequence[UploadedFile] = (),
 ) -> Dispute:
     """Open a dispute on one invoice of the scope, with a case (owner, SLA) and checked attachments."""
-    from relance.dunning.models import DisputeReason, DisputeStatus
+    from relance.cases.models import DisputeReason, DisputeStatus
 
     if reason_code not in DisputeReason.values:
         raise PortalRefused(DISPUTE_REASON_UNKNOWN)
@@ -583,7 +583,7 @@ def dispute_make(
     if len(checked) > uploads.MAX_FILES:
         raise PortalRefused(uploads.UPLOAD_TOO_MANY, limit=uploads.MAX_FILES)
     try:
-        dispute = dunning.dispute_open(
+        dispute = case_services.dispute_open(
             invoice=invoice,
             reason_code=reason_code,
             on=on,
@@ -654,7 +654,9 @@ def dispute_close(
     *, dispute: Dispute, resolution: str, on: date, actor: actors.Actor, note: str = "", user: Any = None
 ) -> Dispute:
     """Resolve a dispute (back office) and tell the customer."""
-    dispute = dunning.dispute_resolve(dispute=dispute, resolution=resolution, on=on, note=note, actor=actor)
+    dispute = case_services.dispute_resolve(
+        dispute=dispute, resolution=resolution, on=on, note=note, actor=actor
+    )
     customer = dispute.customer
     recipient, contact = notify.recipient_for(customer=customer, contact=None)
     outgoing = notify.Outgoing(
@@ -704,7 +706,7 @@ def plan_ask(
     note: str = "",
 ) -> PlanOutcome:
     """Inside the entity's limits the plan starts at once; outside, a credit manager decides."""
-    from relance.dunning.models import PlanStatus
+    from relance.cases.models import PlanStatus
 
     if not 2 <= installments <= 120:
         raise PortalRefused(PLAN_INSTALLMENTS_RANGE)
@@ -792,7 +794,7 @@ def _plan_start(
     actor: actors.Actor,
 ) -> PaymentPlan:
     try:
-        return dunning.plan_create(
+        return case_services.plan_create(
             customer=customer,
             starts_on=on,
             installments=installments,

@@ -22,14 +22,14 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from relance.cases.models import DisputeReason
+from relance.cases.selectors import disputed_by_invoice
 from relance.common.client import client_ip
 from relance.common.converters import row_id_or_none
 from relance.core.csvsafe import SafeCsvWriter
 from relance.core.errors import ValidationFailed
 from relance.core.filenames import download_filename
 from relance.core.money import parse_amount
-from relance.dunning.models import DisputeReason
-from relance.dunning.selectors import disputed_by_invoice
 from relance.ledger.models import Channel, Invoice
 from relance.portal import ratelimit, selectors, services
 from relance.portal.links import LinkRefused, link_path, link_verify, token_for
@@ -59,7 +59,7 @@ CHANNEL_LABELS: dict[str, str] = {
     Channel.EMAIL: gettext_noop("Email"),
     Channel.SMS: gettext_noop("Text message"),
     Channel.LETTER: gettext_noop("Letter"),
-    Channel.PHONE: gettext_noop("Phone"),
+    Channel.CALL: gettext_noop("Phone"),
     Channel.PORTAL: gettext_noop("This portal only"),
 }
 

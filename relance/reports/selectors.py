@@ -23,9 +23,9 @@ from relance.core.calendar import add_months, month_end, month_start
 from relance.engine.formulas import DEFAULT_AGING, AgingBuckets, aging_from_bounds
 from relance.engine.kpi import KpiParams, KpiReport, compute_kpis, invoice_frame
 from relance.engine.schema import MONEY_SCALE
+from relance.ledger.binding import app_ledger
 from relance.ledger.models import Customer, DataChange, Entity, Invoice, Payment, VersionScope
 from relance.ledger.selectors import data_versions, not_void_q
-from relance.reports.binding import app_ledger
 from relance.reports.models import KpiSnapshot
 
 DEFAULT_LIVE_LIMIT = 20_000
@@ -576,7 +576,7 @@ def dashboard_case_counts(
     *, entity: Entity, as_of: date, segment: str | None = None, collector: str | None = None
 ) -> dict[str, int]:
     """Open promises due on ``as_of`` and open disputes past their SLA (``dispute_sla_due_on``)."""
-    from relance.dunning.models import Dispute, Promise, PromiseStatus
+    from relance.cases.models import Dispute, Promise, PromiseStatus
     from relance.portal.selectors import disputes_past_sla
 
     scope = customer_group_q(segment, collector)

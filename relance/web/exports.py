@@ -2,7 +2,7 @@
 
 Each list's "Download CSV" link carries the page's query string here; the rows come from the
 same selector as the page (``relance.web.selectors``), written by the one CSV helper
-(``relance.web.csv_export``: formula-safe, streamed, plain decimals with a currency column)."""
+(``relance.common.csv_export``: formula-safe, streamed, plain decimals with a currency column)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
+from relance.common.csv_export import csv_response, money
 from relance.web import selectors as web_selectors
-from relance.web.csv_export import csv_response, money
 from relance.web.views import customer_filters, entity_and_date, invoice_filters
 
 CHUNK = 2000

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from relance.accounts import views as accounts
-from relance.audit import views as audit
+from relance.web import audit_views as audit
 from relance.web import branding, exports, views
 
 app_name = "web"

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from relance.accounts import roles
-from relance.accounts.selectors import entities_for_user, user_role
+from relance.accounts.selectors import customer_for_user, entities_for_user, user_role
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
 from relance.ledger.models import Entity
@@ -324,8 +324,6 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     """The old address of a customer: the customer 360 is the one customer page.
 
     Scoped like the 360: a customer the user may not see is a 404 here too, not a redirect."""
-    from relance.workspace.selectors import customer_for_user
-
     try:
         customer_for_user(user=request.user, customer_id=customer_id)
     except NotFound:

@@ -18,6 +18,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from relance.core.channels import OPT_OUT_CHANNELS, opt_out_field
 from relance.core.formatting import code_label, format_money
 from relance.ledger.models import Customer
 
@@ -116,7 +117,7 @@ def _audit_who(object_type: str, object_id: Any) -> str:
 
 
 def _holds(customer: Customer, today: date) -> list[Fact]:
-    from relance.dunning.selectors import hold_list_in_force
+    from relance.cases.selectors import hold_list_in_force
 
     effects = {
         "hold": "no dunning step is taken and no run message goes out",
@@ -125,7 +126,7 @@ def _holds(customer: Customer, today: date) -> list[Fact]:
     }
     facts = []
     for hold in hold_list_in_force(customer=customer, on=today).select_related("created_by"):
-        who = _username(hold.created_by) or _audit_who("dunning.customerhold", hold.pk) or NOBODY
+        who = _username(hold.created_by) or _audit_who("cases.customerhold", hold.pk) or NOBODY
         facts.append(
             Fact(
                 kind=hold.kind,
@@ -141,7 +142,7 @@ def _holds(customer: Customer, today: date) -> list[Fact]:
 
 
 def _credit_hold(customer: Customer) -> list[Fact]:
-    from relance.dunning.selectors import customer_credit_hold
+    from relance.cases.selectors import customer_credit_hold
 
     hold = customer_credit_hold(customer=customer)
     if hold is None:
@@ -150,7 +151,7 @@ def _credit_hold(customer: Customer) -> list[Fact]:
     if action is not None:
         who = f"the dunning run of {action.on} (step {action.step_key} of policy {action.policy_key})"
     else:
-        who = _audit_who("dunning.credithold", hold.pk) or "placed by hand"
+        who = _audit_who("cases.credithold", hold.pk) or "placed by hand"
     return [
         Fact(
             kind="credit_hold",
@@ -164,7 +165,7 @@ def _credit_hold(customer: Customer) -> list[Fact]:
 
 
 def _disputes(customer: Customer, today: date) -> list[Fact]:
-    from relance.dunning.models import Dispute, DisputeStatus
+    from relance.cases.models import Dispute, DisputeStatus
     from relance.ledger.selectors import invoice_open_amount
 
     facts = []
@@ -214,7 +215,7 @@ def _created_by(row: Any) -> str:
 
 
 def _promises(customer: Customer) -> list[Fact]:
-    from relance.dunning.selectors import promise_list
+    from relance.cases.selectors import promise_list
 
     grace = _grace_days(customer)
     facts = []
@@ -237,7 +238,7 @@ def _promises(customer: Customer) -> list[Fact]:
 
 
 def _plans(customer: Customer) -> list[Fact]:
-    from relance.dunning.models import PaymentPlan, PlanStatus
+    from relance.cases.models import PaymentPlan, PlanStatus
 
     facts = []
     plans = PaymentPlan.objects.filter(customer=customer, status=PlanStatus.ACTIVE).select_related(
@@ -268,8 +269,8 @@ def _contacts(customer: Customer) -> list[Fact]:
     facts = []
     for contact in customer.contacts.order_by("role", "pk"):
         name = contact.name or contact.role or f"contact {contact.pk}"
-        for channel in ("email", "sms", "letter", "phone"):
-            if not getattr(contact, f"opt_out_{channel}"):
+        for channel in OPT_OUT_CHANNELS:
+            if not getattr(contact, opt_out_field(channel)):
                 continue
             event = (
                 ContactPreferenceEvent.objects.filter(contact=contact, channel=channel, opted_out=True)

@@ -1,7 +1,7 @@
 """CSV downloads of the worklist and the dispute, promise and plan queues.
 
 The page's own filters and scoping (the same selectors as the pages), written by the one CSV
-helper (``relance.web.csv_export``). The queues list at most 500 rows, and so do their files;
+helper (``relance.common.csv_export``). The queues list at most 500 rows, and so do their files;
 the worklist's file has every row."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
-from relance.web.csv_export import csv_response, money
+from relance.common.csv_export import csv_response, money
 from relance.workspace import rendering, selectors
 from relance.workspace.views import _entity, _filters, _today, _worklist_filters
 

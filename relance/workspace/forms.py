@@ -15,10 +15,10 @@ from typing import Any
 
 from django import forms
 
+from relance.cases.models import DisputeReason, DisputeResolution
 from relance.core.errors import ValidationFailed
 from relance.core.money import parse_amount
 from relance.core.text import sentence
-from relance.dunning.models import DisputeReason, DisputeResolution
 
 NOTE_MAX = 1000
 COMMENT_MAX = 4000

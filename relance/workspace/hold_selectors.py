@@ -18,15 +18,15 @@ from django.db.models import Q, QuerySet
 
 from relance.accounts import roles
 from relance.accounts.selectors import customers_visible, entities_for_user, user_can, user_role
+from relance.cases.models import CreditHold, CreditHoldStatus, CustomerHold
 from relance.compliance.links import HOLD_DAYS_MAX
-from relance.dunning.models import CreditHold, CreditHoldStatus, CustomerHold
 from relance.ledger.models import Customer
 
 MY_ACCOUNTS_LIMIT = 200  # a sales owner's book; more is cut (and the page says so)
 STEPS_SHOWN = 3
 HOLD_DAYS_DEFAULT = 7
-PERM_HOLD = "dunning.add_customerhold"
-PERM_LIFT = "dunning.change_customerhold"
+PERM_HOLD = "cases.add_customerhold"
+PERM_LIFT = "cases.change_customerhold"
 
 
 @dataclass(frozen=True)
@@ -93,29 +93,19 @@ def next_steps_of_accounts(
 ) -> dict[int, list[Any]]:
     """``relance.workspace.selectors.next_steps`` for many accounts of one entity at once.
 
-    The same rule as the customer 360 (the steps after each invoice's last reached one; the most
-    advanced already due is taken today, else the first on due date + offset), with the entity's
-    policies parsed once and the reached steps read in one query instead of three queries per
-    account. ``tests/workspace/test_holds.py`` checks both give the same steps.
+    The same rule as the customer 360 (the engine's ``next_step``), with the entity's policies
+    parsed once and the reached steps read in one query instead of three queries per account.
+    ``tests/workspace/test_holds.py`` checks both give the same steps.
     """
-    from django.db.models import Max
-
-    from relance.dunning.models import InvoiceStep, SegmentPolicy
+    from relance.dunning.models import SegmentPolicy
     from relance.dunning.selectors import policy_map
-    from relance.workspace.selectors import next_step_of
+    from relance.workspace.selectors import next_step_of, reached_step_keys
 
     policies = policy_map(entity=entity)
     by_segment = dict(SegmentPolicy.objects.filter(entity=entity).values_list("segment", "policy__key"))
-    invoice_ids = [item.pk for items in items_by_customer.values() for item in items]
-    reached: dict[tuple[int, str], int] = {}
-    for start in range(0, len(invoice_ids), 5000):
-        rows = (
-            InvoiceStep.objects.filter(invoice_id__in=invoice_ids[start : start + 5000])
-            .values("invoice_id", "policy_key")
-            .annotate(last=Max("step_index"))
-            .values_list("invoice_id", "policy_key", "last")
-        )
-        reached.update({(invoice_id, key): last for invoice_id, key, last in rows})
+    reached = reached_step_keys(
+        invoice_ids=[item.pk for items in items_by_customer.values() for item in items]
+    )
     result: dict[int, list[Any]] = {}
     for customer_id, items in items_by_customer.items():
         customer = customers[customer_id]
@@ -125,8 +115,9 @@ def next_steps_of_accounts(
         if policy is None:
             continue
         for item in items:
-            reached_index = reached.get((item.pk, policy.key), -1)
-            next_step = next_step_of(item=item, policy=policy, reached_index=reached_index, today=today)
+            next_step = next_step_of(
+                item=item, policy=policy, reached_keys=reached.get(item.pk, ()), today=today
+            )
             if next_step is not None:
                 steps.append(next_step)
         steps.sort(key=lambda step: (step.on, step.invoice_ref))
@@ -139,8 +130,8 @@ def my_accounts(
     """The user's accounts with something open on ``today``, escalations coming soonest first.
 
     Open invoices are read in one query per entity; the next steps follow the customer 360's
-    ``next_steps`` rule (recorded ``InvoiceStep`` rows and the policy's offsets, not the engine),
-    computed for all accounts at once (``next_steps_of_accounts``).
+    ``next_steps`` (the engine's ``next_step`` over the recorded ``InvoiceStep`` keys), computed
+    for all accounts at once (``next_steps_of_accounts``).
     """
     from relance.ledger.selectors import STILL_OWED, invoice_list_with_open
 
@@ -230,8 +221,8 @@ def hold_lift_allowed(*, user: Any, hold: CustomerHold) -> bool:
 
 
 def hold_form(*, user: Any, customer: Customer, today: date) -> HoldForm:
+    from relance.cases.selectors import hold_list_in_force
     from relance.compliance.services import HOLD_REASON_MAX
-    from relance.dunning.selectors import hold_list_in_force
 
     holds = tuple(hold_list_in_force(customer=customer, on=today).select_related("created_by", "customer"))
     return HoldForm(

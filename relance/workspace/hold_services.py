@@ -3,9 +3,9 @@
 The hold itself belongs to the collections app (``CustomerHold``). A sales owner's request goes
 through ``relance.compliance.services.owner_hold_create``, the same service as the e-mailed hold
 link, so both paths give the same row (``kind=hold``, "Sales owner: …", who and when). A collector
-or a credit manager holding an account they do not own goes through ``relance.dunning.services.
-hold_add`` with the same limits and their role in the reason. One audit event ``hold_request``
-is recorded (the generic model-change event of the save is suppressed, as for reassignments).
+or a credit manager holding an account they do not own gets the same limits and their role in
+the reason. Both end in ``relance.cases.services.hold_create``, the one write of a hold, which
+records one audit event ``hold_request`` (instead of the generic model-change event).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 
 from django.db import transaction
 
-from relance.audit import case_events
+from relance.cases.models import CustomerHold, HoldKind
+from relance.cases.services import hold_create, hold_end
 from relance.compliance.links import HOLD_DAYS_MAX
 from relance.compliance.services import (
     HOLD_DAYS_RANGE,
@@ -26,14 +27,12 @@ from relance.compliance.services import (
 )
 from relance.core.actors import Actor
 from relance.core.errors import ValidationFailed
-from relance.dunning.models import CustomerHold, HoldKind
 from relance.ledger.models import Customer
 
 HOLD_REASON_TOO_LONG = "reason: at most {max} characters, found {length}"
 HOLD_DAYS_NOT_A_NUMBER = "days: expected a whole number from 1 to {max}, found {found!r}"
 HOLD_AUDIT_ACTION = "hold_request"
 HOLD_LIFT_AUDIT_ACTION = "hold_lift"
-HOLD_ALREADY_OVER = "this hold already ended on {ends}"
 REASON_FIELD_MAX = CustomerHold._meta.get_field("reason").max_length or 200
 
 
@@ -69,10 +68,8 @@ def _role_label(user: Any) -> str:
 def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest, actor: Actor) -> CustomerHold:
     """Hold the customer's escalation from ``request.on`` for ``request.days`` days (last day
     included: ``on + days``, as the e-mailed link does). Refuses an empty or too long reason and
-    days outside 1…``HOLD_DAYS_MAX`` without writing anything."""
-    from relance.audit.context import audit_suppressed
-    from relance.audit.services import audit_record
-
+    days outside 1…``HOLD_DAYS_MAX`` without writing anything. One audit event ``hold_request``
+    (``hold_create`` records it instead of the generic model-change event)."""
     reason = " ".join(request.reason.split())
     if not reason:
         raise ValidationFailed(HOLD_REASON_REQUIRED)
@@ -83,59 +80,29 @@ def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest, 
         raise ValidationFailed(HOLD_REASON_TOO_LONG.format(max=longest, length=len(reason)))
     if not 1 <= request.days <= HOLD_DAYS_MAX:
         raise ValidationFailed(HOLD_DAYS_RANGE.format(max=HOLD_DAYS_MAX, days=request.days))
-    with audit_suppressed():  # one "hold_request" event below instead of a generic create
-        if owner:
-            hold: CustomerHold = owner_hold_create(
-                customer=customer, owner=user, reason=reason, days=request.days, on=request.on, actor=actor
-            )
-        else:
-            from relance.dunning.services import hold_add
-
-            hold = hold_add(
-                customer=customer,
-                kind=HoldKind.HOLD,
-                reason=prefix + reason,
-                starts_on=request.on,
-                ends_on=request.on + timedelta(days=request.days),
-                user=user,
-                actor=actor,
-            )
-    audit_record(
-        action=HOLD_AUDIT_ACTION,
-        obj=customer,
-        actor=user if getattr(user, "pk", None) else None,
-        after={
-            "hold": hold.pk,
-            "kind": hold.kind,
-            "reason": hold.reason,
-            "starts_on": hold.starts_on,
-            "ends_on": hold.ends_on,
-        },
+    if owner:
+        return owner_hold_create(
+            customer=customer,
+            owner=user,
+            reason=reason,
+            days=request.days,
+            on=request.on,
+            audit_action=HOLD_AUDIT_ACTION,
+            actor=actor,
+        )
+    return hold_create(
+        customer=customer,
+        kind=HoldKind.HOLD,
+        reason=prefix + reason,
+        starts_on=request.on,
+        ends_on=request.on + timedelta(days=request.days),
+        user=user,
+        audit_action=HOLD_AUDIT_ACTION,
+        actor=actor,
     )
-    return hold
 
 
-@transaction.atomic
 def hold_lift(*, hold: CustomerHold, user: Any, on: date, actor: Actor) -> CustomerHold:
-    """End ``hold`` early: the last day it was in force is the day before ``on`` (the entity's
-    today), so today's run chases the account again; a hold that had not started never takes
-    effect. One audit event ``hold_lift`` with the end before and after."""
-    from relance.audit.context import audit_suppressed
-    from relance.audit.services import audit_record
-
-    hold = CustomerHold.objects.select_for_update().select_related("customer").get(pk=hold.pk)
-    if hold.ends_on is not None and hold.ends_on < on:
-        raise ValidationFailed(HOLD_ALREADY_OVER.format(ends=hold.ends_on))
-    ended_on = hold.ends_on
-    with audit_suppressed():
-        hold.ends_on = on - timedelta(days=1)
-        hold.save(update_fields=["ends_on", "updated_at"])
-    case_events.holds_lifted([hold], actor=actor)
-    audit_record(
-        action=HOLD_LIFT_AUDIT_ACTION,
-        obj=hold.customer,
-        actor=user if getattr(user, "pk", None) else None,
-        before={"hold": hold.pk, "ends_on": ended_on},
-        after={"hold": hold.pk, "ends_on": hold.ends_on},
-    )
-    return hold
+    """End ``hold`` early from ``on`` (the entity's today): ``cases.services.hold_end``, with one
+    audit event ``hold_lift`` (the end before and after)."""
+    return hold_end(hold=hold, on=on, user=user, audit_action=HOLD_LIFT_AUDIT_ACTION, actor=actor)

@@ -3,9 +3,9 @@
 
 * ``/w/my-accounts/`` — the user's accounts with something open, the escalations coming soonest
   first, and a hold form per account;
-* ``/w/customers/<id>/hold/`` (POST) — ask for a hold (``dunning.add_customerhold`` on the customer:
+* ``/w/customers/<id>/hold/`` (POST) — ask for a hold (``cases.add_customerhold`` on the customer:
   sales on the accounts they own, collectors, credit managers; support and auditors get 403);
-* ``/w/customers/<id>/holds/<hold>/lift/`` (POST) — end a hold early (``dunning.change_customerhold``,
+* ``/w/customers/<id>/holds/<hold>/lift/`` (POST) — end a hold early (``cases.change_customerhold``,
   or the person who asked for it);
 * ``/w/customers/<id>/why/`` — why the account is on hold or not chased, and why portal requests
   were refused; read-only, for every role that sees the customer.
@@ -38,7 +38,7 @@ PERM_HOLD = hold_selectors.PERM_HOLD
 
 
 def _customer(request: HttpRequest, customer_id: int) -> Customer:
-    from relance.workspace.selectors import CUSTOMER_NOT_FOUND, customer_for_user
+    from relance.accounts.selectors import CUSTOMER_NOT_FOUND, customer_for_user
 
     try:
         return customer_for_user(user=request.user, customer_id=customer_id)
@@ -124,8 +124,8 @@ def hold_request(request: HttpRequest, customer_id: int) -> HttpResponse:
 @require_POST
 def hold_lift(request: HttpRequest, customer_id: int, hold_id: int) -> HttpResponse:
     """End a hold in force today, so the next run chases the account again."""
+    from relance.cases.models import CustomerHold
     from relance.compliance.selectors import entity_today
-    from relance.dunning.models import CustomerHold
 
     customer = _customer(request, customer_id)
     hold = CustomerHold.objects.select_related("customer").filter(pk=hold_id, customer=customer).first()

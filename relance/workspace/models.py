@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from relance.dunning.models import Dispute
+from relance.cases.models import Dispute
 from relance.ledger.models import Customer, Entity
 
 

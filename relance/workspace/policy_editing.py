@@ -56,7 +56,7 @@ CHANNEL_LABELS = {
     "sms": "SMS",
     "letter": "letter",
     "registered_letter": "registered letter",
-    "phone": "phone",
+    "call": "call",
 }
 OPERATOR_SYMBOLS = {
     "eq": "=",

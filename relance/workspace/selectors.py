@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -13,23 +14,22 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils.translation import get_language
 
 from relance.accounts import roles
-from relance.accounts.selectors import customer_scope, customers_visible, user_role
+from relance.accounts.selectors import customer_for_user, customer_scope, customers_visible, user_role
 from relance.accounts.selectors import entity_visible as accounts_entity_visible
-from relance.common.converters import row_id_or_none
-from relance.core.errors import NotFound, ValidationFailed
-from relance.core.formatting import format_money, format_phone
-from relance.core.money import parse_amount
-from relance.dunning.models import (
+from relance.cases.models import (
     CustomerHold,
     Dispute,
     DisputeStatus,
-    DunningRun,
-    InvoiceStep,
     PaymentPlan,
     Promise,
     PromiseStatus,
-    WorklistEntry,
 )
+from relance.common.converters import row_id_or_none
+from relance.core.channels import OPT_OUT_CHANNELS, opt_out_field
+from relance.core.errors import NotFound, ValidationFailed
+from relance.core.formatting import format_money, format_phone
+from relance.core.money import parse_amount
+from relance.dunning.models import DunningRun, InvoiceStep, WorklistEntry
 from relance.ledger.models import Customer, Entity, Invoice
 from relance.workspace.models import (
     DisputeAssignment,
@@ -38,7 +38,6 @@ from relance.workspace.models import (
     WorklistSnooze,
 )
 
-CUSTOMER_NOT_FOUND = "customer not found"
 DISPUTE_NOT_FOUND = "dispute not found"
 TIMELINE_LIMIT = 40
 WORKLIST_PAGE = 100  # rows shown: a day's work, and a page that renders fast
@@ -48,18 +47,6 @@ OPEN_ITEMS_PAGE = 50  # open items shown on the customer page at once ("show mor
 def entity_visible(*, user: Any, entity_id: int) -> bool:
     """Whether the user sees the entity (the user's entities are read once per request)."""
     return accounts_entity_visible(user, entity_id)
-
-
-def customer_for_user(*, user: Any, customer_id: int) -> Customer:
-    """The customer if the user may see it; the same ``NotFound`` otherwise (no existence leak)."""
-    customer = (
-        customer_scope(user, Customer.objects.filter(pk=customer_id))
-        .select_related("entity", "collector", "sales_owner")
-        .first()
-    )
-    if customer is None:
-        raise NotFound(CUSTOMER_NOT_FOUND)
-    return customer
 
 
 def collectors_of(*, entity: Entity) -> QuerySet[Any]:
@@ -313,8 +300,8 @@ def contact_views(*, customer: Customer) -> list[ContactView]:
             flags.append(f"e-mail {contact.email_status}")
         if contact.phone and contact.phone_status not in ("", "valid", "unknown"):
             flags.append(f"phone {contact.phone_status}")
-        for channel in ("email", "sms", "letter", "phone"):
-            if getattr(contact, f"opt_out_{channel}"):
+        for channel in OPT_OUT_CHANNELS:
+            if getattr(contact, opt_out_field(channel)):
                 flags.append(f"opted out of {channel}")
         shown, dial = format_phone(contact.phone, customer.country)
         result.append(
@@ -528,25 +515,6 @@ def customer_policy(*, customer: Customer, policy_key: str | None) -> Any:
     return policy_from_dict(row.spec) if row is not None else None
 
 
-def customer_policy_followed(*, customer: Customer) -> tuple[str | None, Any]:
-    """The key and the engine's policy the customer follows, in one query.
-
-    The rule of ``dunning.selectors.customer_policy_key`` (its segment's policy, else the entity's
-    default, else none; tested equal) with the policy's spec read in the same query.
-    """
-    from relance.dunning.models import SegmentPolicy
-    from relance.engine.dunning.policy import policy_from_dict
-
-    mappings = {
-        mapping.segment: mapping.policy
-        for mapping in SegmentPolicy.objects.filter(
-            entity_id=customer.entity_id, segment__in=[customer.segment, ""]
-        ).select_related("policy")
-    }
-    policy = mappings.get(customer.segment) or mappings.get("")
-    return (policy.key, policy_from_dict(policy.spec)) if policy is not None else (None, None)
-
-
 _UNKNOWN = object()
 
 
@@ -560,10 +528,11 @@ def next_steps(
 ) -> list[NextStep]:
     """For each open invoice, the step of the customer's policy the run takes next, and when.
 
-    Read from the recorded ``InvoiceStep`` rows and the policy's offsets, not by running the
-    engine: the steps after the one the invoice reached; if some are already due, the run takes
-    the most advanced of them (catch-up) on ``today``, else the first one on due date + offset.
-    Holds, promises, disputes and the cadence may still defer it (the timeline shows those).
+    The engine's own rule (``relance.engine.dunning.policy.next_step``) over the recorded
+    ``InvoiceStep`` keys, not a run of the engine: if a step beyond the reached one is due, the
+    run takes the most advanced of them (catch-up) on ``today``, else the first later one on due
+    date + offset. Holds, promises, disputes, conditions and the cadence may still defer or skip
+    it (the timeline shows those).
     """
     from relance.dunning.selectors import customer_policy_key
 
@@ -575,43 +544,53 @@ def next_steps(
         policy = customer_policy(customer=customer, policy_key=policy_key)
     if policy is None:
         return []
-    reached = dict(
-        InvoiceStep.objects.filter(invoice__in=[item.pk for item in open_items], policy_key=policy.key)
-        .values("invoice_id")
-        .annotate(last=Max("step_index"))
-        .values_list("invoice_id", "last")
-    )
+    reached = reached_step_keys(invoice_ids=[item.pk for item in open_items])
     result = [
         next_step
         for item in open_items
         if (
             next_step := next_step_of(
-                item=item, policy=policy, reached_index=reached.get(item.pk, -1), today=today
+                item=item, policy=policy, reached_keys=reached.get(item.pk, ()), today=today
             )
         )
     ]
     return sorted(result, key=lambda step: (step.on, step.invoice_ref))
 
 
-def next_step_of(*, item: Any, policy: Any, reached_index: int, today: date) -> NextStep | None:
-    """The step of ``policy`` the run takes next for one open invoice that reached step
-    ``reached_index`` (-1: none yet), and when: the most advanced step already due (catch-up)
-    today, else the first later one on due date + offset; None when the policy has no more."""
-    remaining = policy.steps[reached_index + 1 :]
-    due_now = [step for step in remaining if item.due_date + timedelta(days=step.offset_days) <= today]
-    if due_now:
-        step, on = due_now[-1], today
-    elif remaining:
-        step = remaining[0]
-        on = item.due_date + timedelta(days=step.offset_days)
-    else:
+def reached_step_keys(*, invoice_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Each invoice's recorded step keys (whatever policy recorded them: the engine matches the
+    keys against the customer's current policy), in one query per 5,000 invoices."""
+    reached: dict[int, set[str]] = {}
+    for start in range(0, len(invoice_ids), 5000):
+        rows = (
+            InvoiceStep.objects.filter(invoice_id__in=invoice_ids[start : start + 5000])
+            .values_list("invoice_id", "step_key")
+            .distinct()
+            .order_by()
+        )
+        for invoice_id, step_key in rows:
+            reached.setdefault(invoice_id, set()).add(step_key)
+    return reached
+
+
+def next_step_of(*, item: Any, policy: Any, reached_keys: Iterable[str], today: date) -> NextStep | None:
+    """The step of ``policy`` the run takes next for one open invoice that reached ``reached_keys``
+    and when (``relance.engine.dunning.policy.next_step``); None when the policy has no more."""
+    from relance.engine.dunning.policy import next_step, reached_index
+
+    ahead = next_step(
+        policy,
+        reached=reached_index(policy, reached_keys),
+        days_past_due=(today - item.due_date).days,
+    )
+    if ahead is None:
         return None
     return NextStep(
         invoice_ref=item.external_ref,
-        step_key=step.key,
-        action=step.action,
-        channels=tuple(step.channels),
-        on=on,
+        step_key=ahead.step.key,
+        action=ahead.step.action,
+        channels=tuple(ahead.step.channels),
+        on=today + timedelta(days=ahead.in_days),
         policy_key=policy.key,
     )
 
@@ -633,7 +612,7 @@ def _record_sources() -> dict[str, tuple[Any, dict[str, Any]]]:
     """Each kind of record the customer page reads besides the timeline: its model and the filter
     beyond the customer (the timeline is one query on ``CaseEvent``)."""
 
-    from relance.dunning.models import CreditHold, CreditHoldStatus
+    from relance.cases.models import CreditHold, CreditHoldStatus
 
     return {
         "hold": (CustomerHold, {}),

@@ -18,10 +18,10 @@ from django.utils.translation import get_language
 
 from relance.audit import case_events
 from relance.audit.models import CaseEventKind
+from relance.cases.models import Dispute
 from relance.core.actors import Actor
 from relance.core.errors import ValidationFailed
 from relance.core.formatting import code_label, format_money
-from relance.dunning.models import Dispute
 from relance.ledger.models import Customer, Entity
 from relance.workspace.models import (
     CustomerNote,
@@ -360,8 +360,8 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, actor: Ac
     a phone contact (``contact_log``: the cadence, the last contact and "contacted today" count
     it); no answer and wrong number are call attempts, not contacts.
     """
+    from relance.cases.services import contact_log, dispute_open, promise_add
     from relance.dunning.contacts import outcome_is_contact
-    from relance.dunning.services import contact_log, dispute_open, promise_add
 
     if data.outcome not in OUTCOMES:
         raise ValidationFailed(OUTCOME_UNKNOWN.format(outcome=data.outcome))
@@ -438,7 +438,7 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, actor: Ac
         contact_log(
             customer=customer,
             on=data.on,
-            channel="phone",
+            channel="call",
             note=" · ".join(filter(None, [label, data.note])),
             user=user,
             actor=actor,

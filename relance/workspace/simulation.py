@@ -125,10 +125,11 @@ class Simulation:
 def simulate(*, entity: Entity, as_of: date, policy: EnginePolicy, samples: int = 3) -> Simulation:
     """What a run of ``entity`` on ``as_of`` would decide with ``policy`` in place of the stored
     one of the same key, for the customers that follow it. Nothing is written."""
+    from relance.cases.services import plan_installments_settle
     from relance.comms.services import message_render
     from relance.dunning.binding import app_dunning_tables
     from relance.dunning.selectors import policy_map
-    from relance.dunning.services import plan_installments_settle, promise_settle, run_instant
+    from relance.dunning.services import promise_settle, run_instant
     from relance.engine.dunning.decide import decide
 
     policies = dict(policy_map(entity=entity))

@@ -21,6 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from relance.accounts.decorators import NOT_ALLOWED, role_permission_required
 from relance.accounts.selectors import (
+    CUSTOMER_NOT_FOUND,
+    customer_for_user,
     customer_scope,
     customers_visible,
     entities_for_user,
@@ -28,6 +30,7 @@ from relance.accounts.selectors import (
     user_can,
     user_is_read_only,
 )
+from relance.cases.models import Dispute, DisputeReason, DisputeStatus
 from relance.common.converters import row_id_or_none
 from relance.core.actors import Actor
 from relance.core.calendar import parse_iso_date
@@ -35,18 +38,18 @@ from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import parse_amount
 from relance.core.text import sentence
 from relance.dunning.contacts import last_contact_dates
-from relance.dunning.models import Dispute, DisputeReason, DisputeStatus
+from relance.dunning.selectors import customer_policy_key
 from relance.ledger.models import Customer, Entity
 from relance.portal.selectors import dispute_sla_days
 from relance.workspace import charts, forms, rendering, selectors, services
 
-PERM_OUTCOME = "dunning.add_contactlog"
-PERM_PROMISE = "dunning.add_promise"
-PERM_DISPUTE = "dunning.add_dispute"
+PERM_OUTCOME = "cases.add_contactlog"
+PERM_PROMISE = "cases.add_promise"
+PERM_DISPUTE = "cases.add_dispute"
 PERM_SNOOZE = "dunning.change_worklistentry"
 PERM_ASSIGN = "ledger.change_customer"
 PERM_STATEMENT = "dunning.change_worklistentry"
-PERM_DISPUTE_ASSIGN = "dunning.change_dispute"
+PERM_DISPUTE_ASSIGN = "cases.change_dispute"
 PERM_POLICY_VIEW = "dunning.view_policy"
 PERM_POLICY_EDIT = "dunning.change_policy"
 
@@ -81,9 +84,9 @@ def _today() -> date:
 
 def _customer(request: HttpRequest, customer_id: int) -> Customer:
     try:
-        return selectors.customer_for_user(user=request.user, customer_id=customer_id)
+        return customer_for_user(user=request.user, customer_id=customer_id)
     except NotFound:
-        raise Http404(selectors.CUSTOMER_NOT_FOUND) from None
+        raise Http404(CUSTOMER_NOT_FOUND) from None
 
 
 def _date_or_none(value: str | None) -> date | None:
@@ -383,7 +386,7 @@ def customer_page(
     """The customer 360; after a refused form (``status=400``) with that form bound
     (``outcome_form``, ``note_form``, ``reassign_form``, ``hold_form``): the values typed and
     each error by its field."""
-    from relance.dunning.selectors import customer_credit_hold, hold_list_in_force
+    from relance.cases.selectors import customer_credit_hold, hold_list_in_force
 
     entities = entity_list_for_user(request.user)
     _remember_entity(request, customer.entity)
@@ -396,7 +399,8 @@ def customer_page(
     open_total, overdue_total = open_items.open_total, open_items.overdue_total
     utilisation = (open_total / customer.credit_limit * 100) if customer.credit_limit else None
     paid = selectors.payment_behaviour(customer=customer, as_of=today)
-    policy_key, policy = selectors.customer_policy_followed(customer=customer)
+    policy_key = customer_policy_key(customer=customer)
+    policy = selectors.customer_policy(customer=customer, policy_key=policy_key)
     present = selectors.customer_records_present(customer=customer)  # kinds the page need not ask for
     timeline = selectors.customer_timeline(
         customer=customer, before=row_id_or_none(request.GET.get("before"))
@@ -697,7 +701,7 @@ def _dispute(request: HttpRequest, dispute_id: int) -> Dispute:
 def _dispute_page(
     request: HttpRequest, dispute: Dispute, template: str, *, status: int = 200, **extra: Any
 ) -> HttpResponse:
-    from relance.dunning.models import DisputeResolution
+    from relance.cases.models import DisputeResolution
 
     entities = entity_list_for_user(request.user)
     return render(
@@ -746,7 +750,7 @@ def dispute_comment(request: HttpRequest, dispute_id: int) -> HttpResponse:
 def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
     """Resolve in two steps: the chosen resolution (nothing is preselected) is shown back for a
     confirmation; only the confirmed POST resolves and tells the customer."""
-    from relance.dunning.models import DisputeResolution
+    from relance.cases.models import DisputeResolution
     from relance.portal.selectors import portal_today
     from relance.portal.services import dispute_close
 
@@ -832,7 +836,7 @@ def dispute_assign(request: HttpRequest, dispute_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def promise_queue(request: HttpRequest) -> HttpResponse:
-    from relance.dunning.models import PromiseStatus
+    from relance.cases.models import PromiseStatus
 
     filters, entity, entities = _filters(request)
     rows = selectors.promise_queue(user=request.user, filters=filters, today=_today())
@@ -842,7 +846,7 @@ def promise_queue(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def plan_queue(request: HttpRequest) -> HttpResponse:
-    from relance.dunning.models import PlanStatus
+    from relance.cases.models import PlanStatus
 
     filters, entity, entities = _filters(request)
     rows = selectors.plan_queue(user=request.user, filters=filters, today=_today())

@@ -28,9 +28,9 @@ def test_the_migration_creates_every_role_group_with_its_permissions(db):
         for p in Group.objects.get(name="collector").permissions.select_related("content_type")
     }
     assert {
-        "dunning.add_promise",
-        "dunning.change_dispute",
-        "dunning.add_contactlog",
+        "cases.add_promise",
+        "cases.change_dispute",
+        "cases.add_contactlog",
         "ledger.view_invoice",
     } <= collector
     assert not {"dunning.change_policy", "dunning.add_policy", "comms.change_messagetemplate"} & collector
@@ -61,7 +61,7 @@ def test_a_user_sees_only_granted_entities_and_a_role_without_grant_sees_nothing
 def test_a_granted_user_without_role_gets_the_default_role_or_nothing(entity, settings):
     from django.contrib.auth import get_user_model
 
-    from relance.api.services import entity_access_grant
+    from relance.accounts.services import entity_access_grant
 
     user = get_user_model().objects.create_user("legacy", password="x")
     entity_access_grant(user=user, entity=entity)
@@ -161,7 +161,7 @@ def test_a_collector_cannot_edit_policies(make_user, signed_in, entity):
     collector = make_user("col@acme.test", "collector", entity)
     policy = Policy.objects.create(entity=entity, key="standard", name="Standard", spec={"key": "standard"})
     assert not user_can(collector, "dunning.change_policy", policy)
-    assert user_can(collector, "dunning.add_promise")
+    assert user_can(collector, "cases.add_promise")
     collector.is_staff = True  # even when let into the admin
     collector.save()
     client = signed_in(collector)
@@ -194,8 +194,8 @@ def test_a_sales_owner_sees_only_their_accounts(make_user, signed_in, token_for,
     assert "INV-A" not in invoices
     landing = client.get(reverse("web:dashboard"))
     assert landing.status_code == 302 and landing["Location"] == reverse("workspace:my_accounts")
-    assert user_can(seller, "dunning.add_customerhold", mine)
-    assert not user_can(seller, "dunning.add_customerhold", two_ledgers["acme"])
+    assert user_can(seller, "cases.add_customerhold", mine)
+    assert not user_can(seller, "cases.add_customerhold", two_ledgers["acme"])
     assert ApiClient(token_for(seller)).get("/customers").status_code == 403  # lists are not owner-scoped
 
 

@@ -53,7 +53,7 @@ def user(db):
 
 @pytest.fixture
 def grant(db):
-    from relance.api.services import entity_access_grant
+    from relance.accounts.services import entity_access_grant
 
     return entity_access_grant
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -210,7 +211,7 @@ def test_every_response_matches_its_published_schema(api, ledger):
     from relance.api import schemas
 
     api.put("/contacts/CT-1", {"customer_ref": "C1", "email": "a@b.fr"})
-    pages = {
+    pages: dict[str, Any] = {
         "/customers": schemas.CustomerPage,
         "/contacts": schemas.ContactPage,
         "/invoices": schemas.InvoicePage,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from relance.api.schemas import (
     ContactIn,
@@ -112,7 +113,7 @@ def test_payment_with_allocations_settles_invoices(api, entity):
     api.put("/customers/C1", {"name": "Dupont"})
     api.put("/invoices/INV-1", INVOICE)
     api.put("/invoices/INV-2", {**INVOICE, "amount": "50"})
-    payment = {
+    payment: dict[str, Any] = {
         "customer_ref": "C1",
         "date": "2026-01-10",
         "amount": "120",
@@ -224,7 +225,7 @@ def test_input_schemas_match_the_import_columns():
     """The API accepts exactly the canonical import columns (docs/import.md), nothing more or less."""
     from relance.ingest.parsing import column_names
 
-    schemas = {
+    schemas: dict[str, Any] = {
         "customers": CustomerIn,
         "contacts": ContactIn,
         "invoices": InvoiceIn,

@@ -1,4 +1,4 @@
-"""The case-timeline backfill (workspace 0004): rows made before the case timeline existed
+"""The case-timeline backfill (workspace 0005): rows made before the case timeline existed
 become its events, with the actor each row knows. Runs on SQLite and, with DATABASE_URL set, on
 PostgreSQL."""
 
@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("audit", "0001_initial"), ("workspace", "0003_saved_view")]
-AFTER = [("audit", "0002_case_event"), ("workspace", "0004_case_event_backfill")]
+BEFORE = [("audit", "0001_initial"), ("workspace", "0004_cases_moved")]
+AFTER = [("audit", "0002_case_event"), ("workspace", "0005_case_event_backfill")]
 
 
 def _migrate(targets):
@@ -44,8 +44,8 @@ def test_backfill_turns_old_rows_into_case_events():
             currency="EUR",
             amount=Decimal("500"),
         )
-        dunning = "dunning"
-        promise = apps.get_model(dunning, "Promise").objects.create(
+        cases = "cases"
+        promise = apps.get_model(cases, "Promise").objects.create(
             entity=entity,
             customer=late,
             created_on=dt.date(2026, 11, 1),
@@ -55,7 +55,7 @@ def test_backfill_turns_old_rows_into_case_events():
             status="broken",
             created_by=user,
         )
-        dispute = apps.get_model(dunning, "Dispute").objects.create(
+        dispute = apps.get_model(cases, "Dispute").objects.create(
             entity=entity,
             customer=late,
             invoice=invoice,
@@ -69,13 +69,13 @@ def test_backfill_turns_old_rows_into_case_events():
         apps.get_model("portal", "DisputeCase").objects.create(
             dispute=dispute, link=link, sla_due_on=dt.date(2026, 11, 11)
         )
-        apps.get_model(dunning, "ContactLog").objects.create(
-            entity=entity, customer=late, on=dt.date(2026, 11, 1), channel="phone", note="rang"
+        apps.get_model(cases, "ContactLog").objects.create(
+            entity=entity, customer=late, on=dt.date(2026, 11, 1), channel="call", note="rang"
         )
         apps.get_model("workspace", "CustomerNote").objects.create(
             entity=entity, customer=late, text="internal", created_at=now, created_by=user
         )
-        apps.get_model(dunning, "CustomerHold").objects.create(
+        apps.get_model(cases, "CustomerHold").objects.create(
             entity=entity, customer=other, kind="legal", reason="lawyer", starts_on=dt.date(2026, 11, 1)
         )
         apps.get_model("delivery", "OutboundMessage").objects.create(
@@ -133,6 +133,7 @@ def test_backfill_turns_old_rows_into_case_events():
     assert events[("portal_visit", late_id)].entity_id == entity.pk
     assert events[("message_sent", late_id)].data["detail"] == "Your invoice"
     assert events[("note_added", late_id)].data["detail"] == "internal"
+    assert events[("contact_logged", late_id)].summary == "contact by call"
     other_id = customers.get(external_ref="C2").pk
     assert events[("hold_added", other_id)].actor_kind == "system"
     assert CaseEvent.objects.filter(kind="portal_promise_made").count() == 0

@@ -26,7 +26,7 @@ AXE_OPTIONS = {
 
 @pytest.fixture
 def scene(transactional_db):
-    from relance.dunning.services import dispute_open, plan_create, promise_add
+    from relance.cases.services import dispute_open, plan_create, promise_add
     from relance.portal.links import link_create, link_path
 
     ws = build_workspace()

@@ -24,7 +24,7 @@ class Ledger:
 
 @pytest.fixture
 def ledger(entity, make_customer, make_invoice, make_payment, django_user_model):
-    from relance.dunning.models import Dispute, Installment, PaymentPlan, Promise
+    from relance.cases.models import Dispute, Installment, PaymentPlan, Promise
     from relance.ledger.models import Allocation
 
     entity.iban = "FR7630006000011234567890189"

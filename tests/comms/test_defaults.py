@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -32,9 +33,9 @@ def test_every_policy_template_key_has_a_default():
 
 
 def test_every_language_has_every_key_and_label():
-    english = defaults.wording("en")
+    english: dict[str, Any] = defaults.wording("en")
     for language in defaults.LANGUAGES:
-        wording = defaults.wording(language)
+        wording: dict[str, Any] = defaults.wording(language)
         assert set(wording["templates"]) == set(defaults.KEYS), language
         assert set(wording["labels"]) == set(english["labels"]), language
         assert set(wording["phrases"]) == set(english["phrases"]), language

@@ -22,7 +22,7 @@ def no_statement(monkeypatch):
 
 @pytest.fixture
 def viewer(ledger, django_user_model):
-    from relance.api.models import EntityAccess
+    from relance.accounts.models import EntityAccess
 
     user = django_user_model.objects.create_user("viewer", password="x")
     EntityAccess.objects.create(user=user, entity=ledger.entity)

@@ -198,7 +198,7 @@ def test_disputed_amounts_in_english_and_french(disputes, quick):
 
 @pytest.mark.django_db
 def test_nothing_under_review_shows_no_dispute_lines(ledger, quick):
-    from relance.dunning.models import Dispute
+    from relance.cases.models import Dispute
 
     Dispute.objects.filter(customer=ledger.customer).delete()
     for language in defaults.LANGUAGES:

@@ -68,6 +68,7 @@ def make_action(entity):
             offset_days=1,
             action=action,
             channel=channel,
+            step_channels=[channel] if channel else [],
             is_contact=action in {"message", "task"},
             tone="firm",
             template_key="overdue_firm",

@@ -9,10 +9,10 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from relance.cases.models import CustomerHold
 from relance.compliance import links
 from relance.compliance.services import HOLD_REASON_REQUIRED, owner_hold_create
 from relance.core.errors import ValidationFailed
-from relance.dunning.models import CustomerHold
 
 
 @pytest.fixture

@@ -116,9 +116,9 @@ def test_a_customer_without_time_zone_must_be_in_hours_everywhere_in_its_country
 def test_holds_block_run_messages_and_do_not_contact_blocks_everything(
     customer, contact, make_message, make_action
 ):
-    from relance.dunning.services import hold_add
+    from relance.cases.services import hold_create
 
-    hold_add(
+    hold_create(
         actor=SYSTEM,
         customer=customer,
         kind="hold",
@@ -132,7 +132,7 @@ def test_holds_block_run_messages_and_do_not_contact_blocks_everything(
     reply = make_message(customer, contact=contact)
     assert outbound_verdict(reply, now=paris(MONDAY, 10)).allowed
     assert outbound_verdict(run_message, now=paris(MONDAY + timedelta(days=1), 10)).allowed
-    hold_add(actor=SYSTEM, customer=customer, kind="do_not_contact", reason="asked", starts_on=MONDAY)
+    hold_create(actor=SYSTEM, customer=customer, kind="do_not_contact", reason="asked", starts_on=MONDAY)
     assert not outbound_verdict(reply, now=paris(MONDAY, 10)).allowed
 
 

@@ -29,7 +29,7 @@ def test_email_url_is_parsed_into_django_settings():
     assert smtp["EMAIL_HOST_USER"] == "user@x" and smtp["EMAIL_HOST_PASSWORD"] == "p:ss"
     assert smtp["EMAIL_USE_TLS"] is True and smtp["EMAIL_USE_SSL"] is False
     assert email_config("smtps://h")["EMAIL_PORT"] == 465
-    assert email_config("console://")["EMAIL_BACKEND"].endswith("console.EmailBackend")
+    assert str(email_config("console://")["EMAIL_BACKEND"]).endswith("console.EmailBackend")
     with pytest.raises(ValueError, match="unknown scheme 'gopher'"):
         email_config("gopher://x")
 

@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -111,7 +112,7 @@ def test_epc_payload_refuses_float():
 
 
 def test_qr_images_encode_the_payload():
-    fields = {
+    fields: dict[str, Any] = {
         "name": "ACME",
         "iban": IBAN,
         "bic": "",

@@ -40,7 +40,7 @@ def rendered(
         rf_reference="RF18539007547034",
         amount_due=Decimal("1200.00"),
         currency="EUR",
-        links=links if links is not None else {"portal": "http://testserver/comms/portal/t/"},
+        links=links if links is not None else {"portal": "http://testserver/portal/t/token/"},
     )
 
 

@@ -104,6 +104,7 @@ def populate_dunning(count: int, changed_percent: float = 5.0) -> None:
     from relance.dunning.models import DunningAction, DunningRun
     from relance.dunning.services import policy_import_yaml, segment_policy_assign
     from relance.engine.dunning.defaults import POLICY_DIRECTORY
+    from relance.engine.dunning.policy import policy_from_dict
     from relance.ledger.models import Allocation, Contact, Customer, Invoice, Payment
     from relance.ledger.services import entity_create_or_update
 
@@ -115,6 +116,7 @@ def populate_dunning(count: int, changed_percent: float = 5.0) -> None:
         source="standard.yaml",
     )
     segment_policy_assign(entity=entity, policy_key=policy.key)
+    policy_of_standard = policy_from_dict(policy.spec)
     now = timezone.now()
     today = now.date()
     due = today - timedelta(days=10)
@@ -159,6 +161,9 @@ def populate_dunning(count: int, changed_percent: float = 5.0) -> None:
                 offset_days=1,
                 action="message",
                 channel="email",
+                step_channels=list(
+                    policy_of_standard.steps[policy_of_standard.step_index("reminder_1")].channels
+                ),
                 is_contact=True,
                 tone="friendly",
                 template_key="overdue_friendly",

@@ -42,7 +42,7 @@ def test_the_server_receives_the_message_as_rendered(customer, collector, smtp_s
             text="Bonjour, 1 200,00 € restent dus. Payer : http://testserver/pay/x",
             html="<p>Bonjour, <b>1 200,00 €</b> restent dus.</p>",
             attachments=(pdf,),
-            links={"portal": "http://testserver/comms/portal/t/", "opt_out": OPT_OUT},
+            links={"portal": "http://testserver/portal/t/token/", "opt_out": OPT_OUT},
         ),
     )
     report = worker.send_pass(worker_id="w", now=NOW)

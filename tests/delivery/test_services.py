@@ -93,6 +93,12 @@ def test_recipient_prefers_a_valid_billing_contact(make_customer):
     assert contact is None and address == "" and "no phone number" in why
 
 
+def _step_channels(steps, step_key, channel):
+    """What the engine puts in an action's ``channels``: its step's, the decided one among them."""
+    channels = next((list(step.get("channels") or []) for step in steps if step.get("key") == step_key), [])
+    return channels if not channel or channel in channels else [channel, *channels]
+
+
 def make_run(
     entity, customer, *, steps, channel="email", step_key="reminder_1", as_of=date(2026, 11, 23), **fields
 ):
@@ -118,6 +124,7 @@ def make_run(
         offset_days=1,
         action=fields.pop("action", "message"),
         channel=channel,
+        step_channels=_step_channels(steps, step_key, channel),
         is_contact=fields.pop("is_contact", True),
         tone="friendly",
         template_key=fields.pop("template_key", "overdue_friendly"),
@@ -172,6 +179,19 @@ def test_enqueue_run_skips_an_unreachable_customer_with_the_reason(entity, make_
     run, _ = make_run(entity, lonely, steps=STEPS)
     report = services.outbox_enqueue_run(run=run)
     assert report.created == 0 and "no contact" in report.skipped[0].reason
+
+
+def test_a_contact_who_prefers_a_call_gets_the_steps_call(entity, customer, fake_render):
+    # One vocabulary (relance.core.channels): the contact's preference and the step both say "call".
+    Contact.objects.filter(customer=customer).update(preferred_channel="call")
+    run, action = make_run(entity, customer, steps=[step(channels=("email", "call"))])
+    report = services.outbox_enqueue_run(run=run)
+    [message] = OutboundMessage.objects.all()
+    assert (message.channel, message.recipient) == ("call", "+33612345678")
+    assert [(f.decided, f.used) for f in report.fallbacks] == [("email", "call")]
+    action.refresh_from_db()
+    assert action.reasons[-1]["code"] == "channel_preference"
+    assert "prefers call" in action.reasons[-1]["detail"]
 
 
 def test_registered_letter_is_a_letter_marked_registered(entity, customer, fake_render):

@@ -32,7 +32,7 @@ def var_dir(settings, tmp_path):
 
 def _history_fingerprint(entity: Entity) -> dict[str, list]:
     """What the replay wrote, by business keys (not database ids), to compare two seedings."""
-    from relance.dunning.models import ContactLog, Dispute, PaymentPlan, Promise
+    from relance.cases.models import ContactLog, Dispute, PaymentPlan, Promise
     from relance.workspace.models import CustomerNote
 
     return {
@@ -64,18 +64,17 @@ def _history_fingerprint(entity: Entity) -> dict[str, list]:
 
 
 def test_the_team_signs_in_and_every_queue_has_work(db, var_dir, client):
-    from relance.delivery.models import CallTask, MessageStatus, OutboundMessage
-    from relance.dunning.models import (
+    from relance.cases.models import (
         CustomerHold,
         Dispute,
         DisputeStatus,
-        DunningRun,
         PaymentPlan,
         PlanStatus,
         Promise,
         PromiseStatus,
-        WorklistEntry,
     )
+    from relance.delivery.models import CallTask, MessageStatus, OutboundMessage
+    from relance.dunning.models import DunningRun, WorklistEntry
 
     output = _demo()
     entity = Entity.objects.get(name="demo")
@@ -172,7 +171,7 @@ def test_seeding_twice_adds_nobody_and_no_history_and_the_seed_is_deterministic(
     assert get_user_model().objects.count() == users
     assert _history_fingerprint(entity) == first
     # the work is the team's: audited as them, on the day it was done
-    promise_events = AuditEvent.objects.filter(object_type="dunning.promise", action="create")
+    promise_events = AuditEvent.objects.filter(object_type="cases.promise", action="create")
     assert promise_events.filter(actor_user__username__endswith="@demo.example").exists()
     assert promise_events.filter(at__date__lt=timezone.localdate() - timedelta(days=30)).exists()
 

@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
+from relance.cases import services as case_services
 from relance.core.actors import SYSTEM
-from relance.dunning import services
+from relance.dunning import selectors, services
 from relance.dunning.binding import app_dunning_tables
 from relance.dunning.models import DunningAction
 from relance.engine.dunning.contract import ALL_SCHEMAS
@@ -35,11 +36,23 @@ def test_customer_policy_segment_then_default_then_none(scenario, make_customer)
     plain = make_customer("P", segment="smb")
     Customer.objects.create(entity=other_entity, external_ref="X", name="X", currency="EUR", segment="vip")
     services.segment_policy_assign(entity=scenario.entity, policy_key="white_glove", segment="vip")
-    got = {row["customer_id"]: row["policy_key"] for row in rows(scenario.entity, "customer_policy")}
-    assert got == {vip.pk: "white_glove", plain.pk: "standard"}
+    expected = {vip.pk: "white_glove", plain.pk: "standard"}
+    assert _policies_three_ways(scenario.entity, [vip, plain]) == expected
     services.segment_policy_remove(entity=scenario.entity, segment="")
-    got = {row["customer_id"]: row["policy_key"] for row in rows(scenario.entity, "customer_policy")}
-    assert got == {vip.pk: "white_glove"}
+    assert _policies_three_ways(scenario.entity, [vip, plain]) == {vip.pk: "white_glove"}
+    services.segment_policy_remove(entity=scenario.entity, segment="vip")
+    assert _policies_three_ways(scenario.entity, [vip, plain]) == {}
+
+
+def _policies_three_ways(entity, customers):
+    """The one rule (dunning.selectors.PolicyAssignment), asked as the engine's table, for all the
+    entity's customers and for each customer: the three answers must be one."""
+    engine = {row["customer_id"]: row["policy_key"] for row in rows(entity, "customer_policy")}
+    every = selectors.customer_policy_keys(entity_id=entity.pk)
+    some = selectors.customer_policy_keys(entity_id=entity.pk, customer_ids=[c.pk for c in customers])
+    each = {c.pk: key for c in customers if (key := selectors.customer_policy_key(customer=c))}
+    assert engine == every == some == each
+    return engine
 
 
 def test_channels_respect_opt_outs_and_bad_addresses(entity, make_customer):
@@ -51,25 +64,23 @@ def test_channels_respect_opt_outs_and_bad_addresses(entity, make_customer):
     Contact.objects.create(customer=b, email="b2@example.com", opt_out_email=True)
     Contact.objects.create(customer=c, postal_address="  ", opt_out_letter=False)
     got = sorted((row["customer_id"], row["channel"]) for row in rows(entity, "customer_channels"))
-    assert got == sorted([(a.pk, "email"), (a.pk, "phone"), (b.pk, "letter"), (b.pk, "registered_letter")])
+    assert got == sorted([(a.pk, "email"), (a.pk, "call"), (b.pk, "letter"), (b.pk, "registered_letter")])
 
 
 def test_dated_records_are_bound_with_their_dates_and_amounts(scenario):
     customer = scenario.customer("C1")
     invoice = scenario.invoice("C1", "F1", "1000.00", due="2026-03-31")
-    promise = services.promise_add(
+    promise = case_services.promise_add(
         actor=SYSTEM, customer=customer, promised_date=D("2026-04-20"), on=D("2026-04-05")
     )
-    dispute = services.dispute_open(
+    dispute = case_services.dispute_open(
         actor=SYSTEM, invoice=invoice, reason_code="pricing", on=D("2026-04-03"), amount=400
     )
-    services.hold_add(actor=SYSTEM, customer=customer, kind="legal", reason="r", starts_on=D("2026-05-01"))
-    plan = services.plan_create(
-        actor=SYSTEM,
-        customer=customer,
-        starts_on=D("2026-04-10"),
-        installments=2,
-        first_due=D("2026-05-01"),
+    case_services.hold_create(
+        actor=SYSTEM, customer=customer, kind="legal", reason="r", starts_on=D("2026-05-01")
+    )
+    plan = case_services.plan_create(
+        actor=SYSTEM, customer=customer, starts_on=D("2026-04-10"), installments=2, first_due=D("2026-05-01")
     )
     [promise_row] = rows(scenario.entity, "promises")
     assert promise_row["promise_id"] == promise.pk and promise_row["promised_date"] == date(2026, 4, 20)

@@ -20,7 +20,7 @@ def test_dispute_promise_and_plan_lines_format_money_and_dates(owed):
     opened = command(
         "dispute", "open", "--invoice", "IC1", "--reason", "pricing", "--amount", "900", "--on", "2026-04-01"
     )
-    from relance.dunning.models import Dispute, Promise
+    from relance.cases.models import Dispute, Promise
 
     dispute = Dispute.objects.get()  # ids differ between databases (PostgreSQL keeps sequences)
     assert opened == f"Dispute opened: #{dispute.pk} on IC1 for €900.00 (pricing, open)\n"

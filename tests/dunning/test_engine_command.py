@@ -47,7 +47,7 @@ def test_decides_on_parquet_and_writes_json_lines(lake, tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert counts["decisions"] == len(rows) > 0
     assert {row["policy_key"] for row in rows} == {"standard"}
-    assert all(json.loads(row["reasons"]) for row in rows)
+    assert all(row["reasons"][0]["code"] == "step_due" for row in rows)  # a JSON list, not text
     assert (tmp_path / "out" / "decisions.worklist.jsonl").exists()
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import yaml
 
+from relance.cases import selectors as case_selectors
+from relance.cases import services as case_services
+from relance.cases.models import CreditHold, ExternalCollection
 from relance.core.actors import SYSTEM
 from relance.dunning import selectors, services
 from relance.dunning.models import (
-    CreditHold,
     DunningAction,
     DunningRun,
-    ExternalCollection,
     InvoiceStep,
     Policy,
     PolicyVersion,
@@ -140,7 +141,7 @@ def test_credit_hold_and_external_collection_leave_records_and_dunning_goes_on(s
         "2026-04-21",
     )
     assert hold.action.step_key == "credit_hold"
-    assert selectors.customer_credit_hold(customer=scenario.customers["RISKY"]) == hold
+    assert case_selectors.customer_credit_hold(customer=scenario.customers["RISKY"]) == hold
     [row] = command_json("worklist")["rows"]
     assert (row["credit_hold"], row["external_collection"]) == (True, False)
     assert "(credit hold)" in command("worklist")
@@ -154,7 +155,7 @@ def test_credit_hold_and_external_collection_leave_records_and_dunning_goes_on(s
         "900.0000",
     )
     assert [invoice.external_ref for invoice in hand_off.invoices.all()] == ["F1"]
-    services.hand_off_update(
+    case_services.hand_off_update(
         actor=SYSTEM,
         hand_off=hand_off,
         status="accepted",
@@ -168,13 +169,10 @@ def test_credit_hold_and_external_collection_leave_records_and_dunning_goes_on(s
         "ana@example.com",
         "Recouvr",
     )
-    services.credit_hold_release(
-        actor=SYSTEM,
-        customer=scenario.customers["RISKY"],
-        on=D("2026-06-03"),
-        by="sales@example.com",
+    case_services.credit_hold_release(
+        actor=SYSTEM, customer=scenario.customers["RISKY"], on=D("2026-06-03"), by="sales@example.com"
     )
-    assert selectors.customer_credit_hold(customer=scenario.customers["RISKY"]) is None
+    assert case_selectors.customer_credit_hold(customer=scenario.customers["RISKY"]) is None
     assert CreditHold.objects.get().released_by == "sales@example.com"
 
 

@@ -16,7 +16,7 @@ key: gentle
 name: Gentle
 steps:
   - {key: first, offset_days: 1, action: message, channels: [email]}
-  - {key: call, offset_days: 20, action: task, channels: [phone]}
+  - {key: call, offset_days: 20, action: task, channels: [call]}
 """
 
 
@@ -80,6 +80,14 @@ def test_validate_lists_every_problem_and_stores_nothing(entity, tmp_path):
     assert "steps[1].key: expected a key not used by another step" in message
     assert "steps[1].offset_days: expected at least the previous step's (5)" in message
     assert not Policy.objects.exists()
+
+
+def test_a_policy_file_that_still_says_phone_is_stored_as_a_call(entity, tmp_path):
+    path = tmp_path / "gentle.yaml"
+    path.write_text(MINIMAL.replace("channels: [call]", "channels: [phone]"))
+    command("policy", "import", str(path))
+    steps = Policy.objects.get(entity=entity, key="gentle").spec["steps"]
+    assert steps[1]["channels"] == ["call"]
 
 
 def test_not_yaml_is_reported_with_the_file(entity, tmp_path):
@@ -152,18 +160,10 @@ def test_every_dunning_admin_page_opens(scenario, admin_client):
     scenario.run("2026-03-26")
     from relance.dunning.models import DunningAction
 
-    for model in (
-        "policy",
-        "segmentpolicy",
-        "promise",
-        "dispute",
-        "paymentplan",
-        "customerhold",
-        "contactlog",
-        "dunningrun",
-        "dunningaction",
-    ):
+    for model in ("policy", "segmentpolicy", "dunningrun", "dunningaction"):
         assert admin_client.get(f"/admin/dunning/{model}/").status_code == 200, model
+    for model in ("promise", "dispute", "paymentplan", "customerhold", "contactlog", "credithold"):
+        assert admin_client.get(f"/admin/cases/{model}/").status_code == 200, model
     action = DunningAction.objects.get()
     page = admin_client.get(f"/admin/dunning/dunningaction/{action.pk}/change/")
     assert page.status_code == 200 and "pre_due" in page.content.decode()

@@ -1,6 +1,6 @@
 """The app and the engine tell a promise's state by the same rule, on the same facts.
 
-The app's reading (``selectors.promise_state_on``: what ``promise_settle`` writes back and what
+The app's reading (``case_selectors.promise_state_on``: what ``promise_settle`` writes back and what
 the send-time check pauses for) and the engine's (the states ``decide`` acts on, from the app's
 tables bound to the contract) must agree on every case, including the boundary days.
 """
@@ -11,11 +11,14 @@ from decimal import Decimal
 
 import pytest
 
+from relance.cases import selectors as case_selectors
+from relance.cases import services as case_services
+from relance.cases.models import Promise
 from relance.core.actors import SYSTEM
 from relance.dunning import selectors, services
 from relance.dunning.binding import app_dunning_tables
-from relance.dunning.models import Promise
-from relance.engine.dunning.decide import _promise_states, open_invoice_frame
+from relance.engine.dunning.decide import open_invoice_frame
+from relance.engine.dunning.rules.promises import _promise_states
 from tests.dunning.conftest import D
 
 PROMISED = "2026-04-20"  # the standard policy's grace is 3 days: the promise ends 2026-04-23
@@ -62,11 +65,11 @@ def engine_states(entity, as_of):
 def test_the_app_and_the_engine_agree(ledger, promised, payments, as_of, state):
     customer = ledger.customers["C1"]
     if promised == "invoices":
-        promise = services.promise_add(
+        promise = case_services.promise_add(
             actor=SYSTEM, customer=customer, promised_date=D(PROMISED), on=D("2026-04-05")
         )
     else:
-        promise = services.promise_add(
+        promise = case_services.promise_add(
             actor=SYSTEM,
             customer=customer,
             promised_date=D(PROMISED),
@@ -78,7 +81,7 @@ def test_the_app_and_the_engine_agree(ledger, promised, payments, as_of, state):
         ledger.pay("C1", f"P{number}", invoice, amount, day)
     promise.refresh_from_db()
 
-    app = selectors.promise_state_on(promise=promise, as_of=D(as_of), grace_days=3)
+    app = case_selectors.promise_state_on(promise=promise, as_of=D(as_of), grace_days=3)
     engine = engine_states(ledger.entity, D(as_of))[promise.pk]
     pausing = selectors.promise_pausing(customer=customer, on=D(as_of))
     assert (app, engine) == (state, state)

@@ -6,7 +6,6 @@ app writes is checked independently of the engine's rules; the scenarios use the
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import date
 from decimal import Decimal
@@ -15,6 +14,7 @@ import pyarrow as pa
 import pytest
 from django.core.management.base import CommandError
 
+from relance.cases import services as case_services
 from relance.core.actors import SYSTEM
 from relance.core.errors import Conflict, ValidationFailed
 from relance.dunning import selectors, services
@@ -44,7 +44,7 @@ def recorded(customer, invoices, calls):
 
     def decide(tables, policies, *, as_of, backend=None, run_at=None):
         calls.append((as_of, sorted(policies)))
-        ids = ",".join(str(invoice.pk) for invoice in invoices)
+        ids = [invoice.pk for invoice in invoices]
         decision = {
             "decision_id": 1,
             "customer_id": customer.pk,
@@ -57,6 +57,7 @@ def recorded(customer, invoices, calls):
             "offset_days": 15,
             "action": "message",
             "channel": "email",
+            "channels": ["email", "letter"],
             "tone": "neutral",
             "template_key": "overdue_neutral",
             "invoice_ids": ids,
@@ -65,7 +66,7 @@ def recorded(customer, invoices, calls):
             "max_days_past_due": 20,
             "broken_promise": False,
             "catch_up": True,
-            "reasons": json.dumps([{"code": "step_due", "detail": "d"}, {"code": "catch_up", "detail": "c"}]),
+            "reasons": [{"code": "step_due", "detail": "d"}, {"code": "catch_up", "detail": "c"}],
         }
         steps = [
             {
@@ -88,7 +89,13 @@ def recorded(customer, invoices, calls):
                 "risk": "",
                 "broken_promises": 0,
                 "days_since_contact": None,
-                "factors": json.dumps({"overdue_amount": {"value": "1500", "points": 30}}),
+                "factors": {
+                    "overdue_amount": {"value": Decimal("1500.0000"), "points": 30},
+                    "days_past_due": {"value": 20, "points": 3.33},
+                    "risk": {"value": "", "points": 0},
+                    "broken_promises": {"value": 0, "points": 0},
+                    "days_since_contact": {"value": None, "points": 10},
+                },
             }
         ]
         return Decisions(
@@ -178,12 +185,8 @@ def test_runs_move_forward_only(two_invoices):
 
 def test_dry_run_writes_nothing_even_installments(two_invoices):
     scenario, customer, invoices = two_invoices
-    plan = services.plan_create(
-        actor=SYSTEM,
-        customer=customer,
-        starts_on=D("2026-04-01"),
-        installments=1,
-        first_due=D("2026-04-15"),
+    plan = case_services.plan_create(
+        actor=SYSTEM, customer=customer, starts_on=D("2026-04-01"), installments=1, first_due=D("2026-04-15")
     )
     scenario.pay("C1", "P1", "F1", "1000.00", "2026-04-12")
     scenario.pay("C1", "P2", "F2", "500.00", "2026-04-12")

@@ -84,7 +84,7 @@ def test_a_pass_reads_holds_and_cap_history_once_per_batch(three_queued, smtp_se
 
 
 def test_a_hold_placed_before_the_pass_stops_the_batch_message(three_queued, smtp_server):  # noqa: F811
-    from relance.dunning.models import CustomerHold
+    from relance.cases.models import CustomerHold
     from relance.ledger.models import Customer
 
     customer = Customer.objects.get(external_ref="C2")

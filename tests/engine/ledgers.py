@@ -40,7 +40,7 @@ class LedgerRows:
 
     def invoice(
         self,
-        amount: str | int,
+        amount: str | int | Decimal,
         issued: date,
         due: date,
         *,
@@ -65,7 +65,7 @@ class LedgerRows:
         return invoice_id
 
     def credit_note(
-        self, amount: str | int, on: date, *, customer: int = 1, currency: str | None = None
+        self, amount: str | int | Decimal, on: date, *, customer: int = 1, currency: str | None = None
     ) -> int:
         credit_note_id = len(self.credit_notes) + 1
         self.credit_notes.append(
@@ -80,7 +80,9 @@ class LedgerRows:
         )
         return credit_note_id
 
-    def payment(self, amount: str | int, on: date, *, customer: int = 1, currency: str | None = None) -> int:
+    def payment(
+        self, amount: str | int | Decimal, on: date, *, customer: int = 1, currency: str | None = None
+    ) -> int:
         payment_id = len(self.payments) + 1
         self.payments.append(
             {
@@ -97,7 +99,7 @@ class LedgerRows:
     def allocate(
         self,
         invoice: int,
-        amount: str | int,
+        amount: str | int | Decimal,
         on: date,
         *,
         payment: int | None = None,
@@ -115,7 +117,13 @@ class LedgerRows:
         )
 
     def pay(
-        self, invoice: int, amount: str | int, on: date, *, customer: int = 1, currency: str | None = None
+        self,
+        invoice: int,
+        amount: str | int | Decimal,
+        on: date,
+        *,
+        customer: int = 1,
+        currency: str | None = None,
     ) -> int:
         """A payment of exactly ``amount`` applied to ``invoice`` the same day."""
         payment = self.payment(amount, on, customer=customer, currency=currency)

@@ -231,9 +231,9 @@ def test_skip_invalid_imports_the_valid_rows_only(customers_loaded, write, run_i
 
 
 def test_printed_errors_are_capped_with_a_count_of_the_rest(customers_loaded, write, run_import, monkeypatch):
-    from relance.ingest import services
+    from relance.ingest.services import rejects
 
-    monkeypatch.setattr(services, "MAX_LISTED_ERRORS", 3)
+    monkeypatch.setattr(rejects, "MAX_LISTED_ERRORS", 3)
     rows = "".join(f"I{n},NOPE,2026-01-05,2026-02-04,EUR,10\n" for n in range(5))
     run = run_import("invoices", write("inv.csv", HEADER + rows))
     assert run.stderr.count("customer_ref: expected") == 3
@@ -278,7 +278,7 @@ def test_contacts_with_bad_cells_are_rejected(customers_loaded, write, run_impor
     )
     run = run_import("contacts", path)
     assert (
-        f"{path}:2: preferred_channel: expected one of email, sms, letter, phone, portal, found 'pigeon'"
+        f"{path}:2: preferred_channel: expected one of email, sms, letter, call, portal, found 'pigeon'"
         in run.stderr
     )
     assert f"{path}:2: opt_out_sms: expected yes/no, true/false or 1/0, found 'maybe'" in run.stderr

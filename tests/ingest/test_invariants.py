@@ -114,15 +114,20 @@ cells = st.one_of(
 def test_the_fast_invoice_path_agrees_with_full_validation(row):
     """Whenever the fast path accepts a row, full validation gives the same record."""
     from types import SimpleNamespace
+    from typing import Any, cast
 
     from relance.core.errors import ErrorList
     from relance.ingest.parsing import CustomerInfo, RowParser
 
-    parser = RowParser("invoices", entity=SimpleNamespace(country="FR", currency="EUR"), preload=False)
+    parser = RowParser(
+        "invoices", entity=cast(Any, SimpleNamespace(country="FR", currency="EUR")), preload=False
+    )
     parser._customers = {"C1": CustomerInfo(1, "EUR", "FR", None), "C2": CustomerInfo(2, "USD", "US", None)}
     parser._preloaded = True
     fast = parser._fast_invoice(row, 2, "f.csv")
-    slow_parser = RowParser("invoices", entity=SimpleNamespace(country="FR", currency="EUR"), preload=False)
+    slow_parser = RowParser(
+        "invoices", entity=cast(Any, SimpleNamespace(country="FR", currency="EUR")), preload=False
+    )
     slow_parser._customers, slow_parser._preloaded, slow_parser._fast = parser._customers, True, None
     try:
         slow = slow_parser.parse(row, line=2, source="f.csv")

@@ -241,10 +241,10 @@ def test_invoice_issue_date_cannot_move_after_its_allocations(payments_loaded, w
 
 
 def test_rows_of_one_payment_are_grouped_across_batches(invoices_loaded, write, run_import, monkeypatch):
-    from relance.ingest import services
+    from relance.ingest.services import payments
 
-    monkeypatch.setattr(services.PaymentWriter, "batch_size", 2)
-    monkeypatch.setattr(services, "PAYMENT_BATCH_SIZE", 1)
+    monkeypatch.setattr(payments.PaymentWriter, "batch_size", 2)
+    monkeypatch.setattr(payments, "PAYMENT_BATCH_SIZE", 1)
     run = run_import("payments", write("payments.csv", PAYMENTS))
     assert run.ok, run.stderr + run.error
     assert Payment.objects.get(external_ref="P1").amount == Decimal("1300.50")

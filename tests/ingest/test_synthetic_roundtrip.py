@@ -31,11 +31,11 @@ def test_generated_canonical_csv_imports_and_balances(entity, tmp_path, run_impo
         with paths[kind].open(encoding="utf-8", newline="") as stream:
             return list(csv.DictReader(stream))
 
-    invoiced = defaultdict(Decimal)
+    invoiced: defaultdict[str, Decimal] = defaultdict(Decimal)
     for row in rows("invoices"):
         if row["status"] != "void":
             invoiced[row["currency"]] += Decimal(row["amount"])
-    received = defaultdict(Decimal)
+    received: defaultdict[str, Decimal] = defaultdict(Decimal)
     for row in rows("payments"):
         received[row["currency"]] += Decimal(row["amount"])
     totals = ledger_totals(entity=entity)

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from relance.cases.models import Promise
 from relance.core.errors import ErrorList
-from relance.dunning.models import Promise
 from relance.ingest.records import AllocationRecord, InvoiceRecord, PaymentRecord, upsert_records
 from relance.ledger.selectors import data_versions
 from relance.ledger.services import allocation_create

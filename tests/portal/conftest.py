@@ -84,7 +84,7 @@ def sent_messages() -> list[tuple[str, str]]:
     """(recipient, text) of every message the portal sent: outbox rows, else Django's mail outbox."""
     from django.core import mail
 
-    found = [(", ".join(m.to), m.body) for m in mail.outbox]
+    found = [(", ".join(m.to), str(m.body)) for m in mail.outbox]
     try:
         from relance.delivery.models import OutboundMessage
     except ImportError:

@@ -123,7 +123,7 @@ def test_forms_need_the_csrf_token(url, today):
     strict = Client(enforce_csrf_checks=True)
     response = strict.post(url("promise"), {"promised_date": str(today + timedelta(days=5))})
     assert response.status_code == 403
-    from relance.dunning.models import Promise
+    from relance.cases.models import Promise
 
     assert not Promise.objects.exists()
     # With the token from the form it goes through.

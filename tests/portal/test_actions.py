@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from relance.cases.models import Dispute, PaymentPlan, Promise
 from relance.core.actors import SYSTEM
-from relance.dunning.models import Dispute, PaymentPlan, Promise
 from relance.portal.models import DisputeAttachment, PlanRequest, PortalEvent, PortalSettings
 from tests.portal.conftest import sent_messages
 
@@ -153,7 +153,7 @@ def test_attachment_served_only_as_a_download(client, url, ledger, settings, tmp
 
     from relance.portal.models import upload_storage
 
-    upload_storage._wrapped = empty  # the lazy storage picks up the new root
+    upload_storage._wrapped = empty  # type: ignore[assignment]  # the lazy storage picks up the new root
     response = _dispute(client, url, ledger["invoices"]["late"], files=[SimpleUploadedFile("n.png", PNG)])
     assert response.status_code == 302
     dispute = Dispute.objects.get()
@@ -166,7 +166,7 @@ def test_attachment_served_only_as_a_download(client, url, ledger, settings, tmp
     assert download["Content-Type"] == "image/png"
     assert download["X-Content-Type-Options"] == "nosniff"
     assert b"".join(download.streaming_content) == PNG
-    upload_storage._wrapped = empty
+    upload_storage._wrapped = empty  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------- plans
@@ -214,6 +214,7 @@ def test_plan_request_reject(ledger, today, link, django_capture_on_commit_callb
     # 1500 in 40 installments: under the 50 EUR minimum installment.
     outcome = plan_ask(actor=Actor(link), on=today, installments=40, first_due=today + timedelta(days=5))
     assert "installments below 50.00 EUR" in outcome.request.reasons
+    assert outcome.request is not None
     with django_capture_on_commit_callbacks(execute=True):
         decided = plan_request_decide(
             actor=SYSTEM, request=outcome.request, approve=False, on=today, note="too long"

@@ -77,7 +77,7 @@ def _shot(page, name: str) -> None:
 
 
 def test_phone_journeys(browser, live_server, portal_ledger, tmp_path):
-    from relance.dunning.models import Dispute, PaymentPlan, Promise
+    from relance.cases.models import Dispute, PaymentPlan, Promise
 
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = context.new_page()

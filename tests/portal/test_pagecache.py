@@ -53,7 +53,7 @@ def test_a_payment_shows_at_once(client, url, ledger, make_payment, today, overv
 
 
 def test_a_promise_shows_at_once(client, url, ledger, today):
-    from relance.dunning.models import Promise
+    from relance.cases.models import Promise
 
     assert "Your promises" not in client.get(url()).content.decode()
     Promise.objects.create(

@@ -169,7 +169,7 @@ def test_money_in_the_customers_language(client, url):
 
 def test_items_show_the_part_under_dispute_on_its_line(client, url, ledger, entity, today):
     """The overview leaves what is disputed out of what is due; the line says how much of it."""
-    from relance.dunning.models import Dispute
+    from relance.cases.models import Dispute
     from relance.ledger.services import data_version_bump
 
     invoice = ledger["invoices"]["late"]

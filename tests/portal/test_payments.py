@@ -256,7 +256,7 @@ def test_back_office_needs_a_login_and_an_entity(client, ledger, django_user_mod
     assert client.get("/portal/back/promises/").status_code == 302
     user = django_user_model.objects.create_user("nobody", password="x")
     client.force_login(user)
-    from relance.dunning.services import dispute_open
+    from relance.cases.services import dispute_open
 
     dispute = dispute_open(
         actor=SYSTEM,

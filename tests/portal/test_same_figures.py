@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+from relance.cases.models import Dispute
 from relance.comms.pdf import statement_lines, statement_totals
 from relance.comms.services import message_render
-from relance.dunning.models import Dispute
 from relance.portal.selectors import portal_overview
 
 pytestmark = pytest.mark.django_db

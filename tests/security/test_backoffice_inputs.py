@@ -13,7 +13,7 @@ from tests.workspace.conftest import build_workspace
 
 @pytest.mark.django_db
 def test_a_promise_for_a_strange_amount_in_the_workspace_is_refused_not_a_server_error():
-    from relance.dunning.models import Promise
+    from relance.cases.models import Promise
 
     ws = build_workspace()
     client = Client(raise_request_exception=False)

@@ -43,7 +43,6 @@ SKIPPED_PREFIXES = (
     "portal/t/",
     "portal/undo-email/",
     "portal/webhooks/",
-    "comms/portal/",
     "compliance/",
     "delivery/twilio/",
 )
@@ -90,8 +89,8 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
     from django.core.files.base import ContentFile
 
     from relance.accounts.services import user_create
+    from relance.cases.models import CustomerHold, Dispute, Promise
     from relance.delivery.models import MessageAttachment, OutboundMessage
-    from relance.dunning.models import CustomerHold, Dispute, Promise
     from relance.portal.models import DisputeAttachment, DisputeCase, PlanRequest
 
     sam = user_create(email="sam@acme.test", role="sales", entity_names=["acme"], password=PASSWORD)

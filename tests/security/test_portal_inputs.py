@@ -20,7 +20,7 @@ REFS = lines("portal/refs.jsonl")
 
 @pytest.mark.parametrize("amount", AMOUNTS)
 def test_a_promise_for_a_strange_amount_is_a_form_error(client, url, today, amount):
-    from relance.dunning.models import Promise
+    from relance.cases.models import Promise
 
     response = client.post(
         url("promise"),
@@ -32,7 +32,7 @@ def test_a_promise_for_a_strange_amount_is_a_form_error(client, url, today, amou
 
 @pytest.mark.parametrize("amount", AMOUNTS)
 def test_a_dispute_for_a_strange_amount_is_a_form_error(client, url, ledger, amount):
-    from relance.dunning.models import Dispute
+    from relance.cases.models import Dispute
 
     invoice = ledger["invoices"]["late"]
     response = client.post(url("dispute", invoice.pk), {"reason": "pricing", "amount": amount, "text": "x"})

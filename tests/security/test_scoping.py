@@ -16,7 +16,7 @@ from tests.workspace.conftest import PASSWORD, build_workspace
 @pytest.fixture
 def scoped(db):
     from relance.accounts.services import user_create
-    from relance.dunning.models import Dispute
+    from relance.cases.models import Dispute
 
     ws = build_workspace()
     sam = user_create(email="sam@acme.test", role="sales", entity_names=["acme"], password=PASSWORD)
@@ -49,7 +49,7 @@ def test_sales_lists_only_its_own_disputes(scoped):
 
 
 def test_sales_cannot_write_off_another_owners_dispute(scoped):
-    from relance.dunning.models import DisputeStatus
+    from relance.cases.models import DisputeStatus
 
     ws, client, disputes = scoped
     theirs = disputes[ws.other.external_ref]

@@ -124,7 +124,7 @@ def test_filters_by_segment_and_collector(manager, ledger):
 
 
 def test_collected_vs_due_promises_and_disputes(manager, ledger, entity):
-    from relance.dunning.services import dispute_open, promise_add
+    from relance.cases.services import dispute_open, promise_add
     from relance.portal.models import DisputeCase
 
     promise_add(actor=SYSTEM, customer=ledger["late"], promised_date=AS_OF, on=date(2024, 6, 20))

@@ -93,7 +93,7 @@ def _csv(client: Client, url: str) -> list[dict[str, str]]:
     path, _, query = url.partition("?")
     response = client.get(f"{path}export.csv?{query}")
     assert response.status_code == 200
-    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    text = response.getvalue().decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text)))
 
 
@@ -184,7 +184,7 @@ def test_a_chip_removes_its_filter(manager, ledger):
 
 
 def test_promises_due_and_disputes_past_sla_open_their_queues(manager, entity, ledger):
-    from relance.dunning.services import dispute_open, promise_add
+    from relance.cases.services import dispute_open, promise_add
     from relance.portal.models import DisputeCase
 
     promise_add(actor=SYSTEM, customer=ledger["late"], promised_date=AS_OF, on=date(2024, 6, 20))

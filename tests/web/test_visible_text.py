@@ -96,9 +96,9 @@ def _seed(ws: Any) -> None:
     """Collection work of every kind on the customers, so the pages have rows to show."""
     from django.utils import timezone
 
+    from relance.cases.models import CustomerHold
+    from relance.cases.services import contact_log, dispute_open
     from relance.delivery.models import CallTask
-    from relance.dunning.models import CustomerHold
-    from relance.dunning.services import contact_log, dispute_open
     from relance.portal.models import PortalEvent
     from relance.workspace.services import customer_note_add
 
@@ -109,7 +109,7 @@ def _seed(ws: Any) -> None:
         actor=SYSTEM,
         customer=late,
         on=ws.today,
-        channel="phone",
+        channel="call",
         note="reached · said next week",
         user=manager,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from relance.dunning.models import Promise
+from relance.cases.models import Promise
 
 
 def test_pages_need_a_login(client, ws):

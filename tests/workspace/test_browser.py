@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def scene(transactional_db):
-    from relance.dunning.services import dispute_open, plan_create, promise_add
+    from relance.cases.services import dispute_open, plan_create, promise_add
     from relance.workspace.services import customer_note_add
 
     ws = build_workspace()
@@ -65,7 +65,7 @@ def _shot(page, name):
 
 
 def test_collector_journey_with_the_keyboard(browser_page, live_server, scene):  # noqa: F811
-    from relance.dunning.models import Promise
+    from relance.cases.models import Promise
 
     page = browser_page
     _sign_in(page, live_server.url, "ana@acme.test")

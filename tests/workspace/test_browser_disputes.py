@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def scene(transactional_db):
-    from relance.dunning.services import dispute_open
+    from relance.cases.services import dispute_open
     from relance.portal.models import DisputeCase
 
     ws = build_workspace()

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def scene(transactional_db):
     from relance.accounts.services import user_create
-    from relance.dunning.services import dispute_open, promise_add
+    from relance.cases.services import dispute_open, promise_add
     from relance.ledger.models import Customer
     from relance.portal.links import link_create
     from relance.portal.services import Actor, PortalRefused, promise_make
@@ -57,7 +57,7 @@ def scene(transactional_db):
 
 
 def test_sales_owner_holds_an_account_and_support_sees_why(browser_page, live_server, scene):  # noqa: F811
-    from relance.dunning.models import CustomerHold
+    from relance.cases.models import CustomerHold
 
     ws, sam = scene
     page = browser_page

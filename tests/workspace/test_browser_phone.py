@@ -22,7 +22,7 @@ OFFENDERS = """[...document.querySelectorAll('body *')].filter(e => e.getBoundin
 
 @pytest.fixture
 def scene(transactional_db):
-    from relance.dunning.services import dispute_open, plan_create, promise_add
+    from relance.cases.services import dispute_open, plan_create, promise_add
     from relance.portal.models import DisputeCase
 
     ws = build_workspace()

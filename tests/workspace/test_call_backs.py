@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from django.urls import reverse
 
+from relance.cases.models import ContactLog
 from relance.core.actors import SYSTEM
 from relance.delivery.models import CallTask
 from relance.dunning.contacts import last_contact_dates, outcome_is_contact
-from relance.dunning.models import ContactLog
 
 
 def _outcome(client, customer, **data):
@@ -96,7 +96,7 @@ def test_reached_without_commitment_is_a_contact_and_no_answer_is_not(ws, client
 def test_reached_counts_for_the_engines_cadence(ws):
     """The engine reads the same contacts (the run's actions and the contact logs)."""
     from relance.dunning.binding import dunning_tables
-    from relance.reports.binding import app_ledger
+    from relance.ledger.binding import app_ledger
     from relance.workspace.services import OutcomeInput, customer_outcome_record
 
     customer_outcome_record(

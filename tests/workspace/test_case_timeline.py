@@ -63,7 +63,7 @@ def test_a_page_action_is_the_signed_in_user_s(ws, client_for):
 def test_an_api_token_is_recorded_as_the_token_of_its_user(ws):
     from relance.api.models import ApiToken
     from relance.api.services import api_token_create
-    from relance.dunning.services import contact_log
+    from relance.cases.services import contact_log
 
     api_token_create(user=ws.ana, name="erp")
     token = ApiToken.objects.get(user=ws.ana)
@@ -78,7 +78,8 @@ def test_an_api_token_is_recorded_as_the_token_of_its_user(ws):
 
 
 def test_the_run_is_a_system_actor(ws):
-    from relance.dunning.services import promise_add, promise_settle
+    from relance.cases.services import promise_add
+    from relance.dunning.services import promise_settle
 
     promise_add(
         customer=ws.late,
@@ -93,11 +94,13 @@ def test_the_run_is_a_system_actor(ws):
 
 
 def test_the_customer_page_shows_each_actor(ws, client_for):
-    from relance.dunning.services import contact_log, hold_add
+    from relance.cases.services import contact_log, hold_create
     from relance.workspace.services import customer_note_add
 
     customer_note_add(customer=ws.late, text="Spoke to AP", actor=Actor.user(ws.ana), user=ws.ana)
-    hold_add(customer=ws.late, kind="hold", reason="checking", starts_on=ws.today, actor=Actor.cli("carol"))
+    hold_create(
+        customer=ws.late, kind="hold", reason="checking", starts_on=ws.today, actor=Actor.cli("carol")
+    )
     contact_log(customer=ws.late, on=ws.today, channel="letter", actor=Actor.system("run 2026-12-01"))
     html = client_for(ws.ana).get(reverse("workspace:customer", args=[ws.late.pk])).content.decode()
     timeline = html.split("Timeline")[1]
@@ -120,7 +123,7 @@ def test_the_timeline_is_one_query_and_pages(ws, django_assert_num_queries):
 
 
 def test_the_portal_history_shows_only_the_customer_s_own_and_nothing_internal(ws, client):
-    from relance.dunning.services import promise_add
+    from relance.cases.services import promise_add
     from relance.portal.links import link_create
     from relance.portal.views import token_of
     from relance.workspace.services import customer_note_add

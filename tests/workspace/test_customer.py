@@ -7,13 +7,13 @@ from decimal import Decimal
 
 from django.urls import reverse
 
+from relance.cases.models import ContactLog, Dispute, Promise
 from relance.core.actors import SYSTEM
-from relance.dunning.models import ContactLog, Dispute, Promise
 from relance.ledger.models import Contact
 
 
 def test_customer_page_shows_everything(ws, client_for):
-    from relance.dunning.services import promise_add
+    from relance.cases.services import promise_add
     from relance.workspace.services import customer_note_add
 
     Contact.objects.filter(customer=ws.late).update(email_status="bouncing", opt_out_sms=True)
@@ -72,7 +72,7 @@ def test_promise_in_two_clicks_then_next(ws, client_for):
     promise = Promise.objects.get(customer=ws.late)
     assert (promise.promised_date, promise.amount, promise.created_by) == (promised, Decimal("1000"), ws.ana)
     log = ContactLog.objects.get(customer=ws.late)
-    assert (log.channel, log.on, log.note) == ("phone", ws.today, "Promise")
+    assert (log.channel, log.on, log.note) == ("call", ws.today, "Promise")
 
 
 def test_promise_in_the_past_is_refused_and_nothing_is_recorded(ws, client_for):

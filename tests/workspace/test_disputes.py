@@ -11,14 +11,14 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
+from relance.cases.models import Dispute
 from relance.core.actors import SYSTEM
-from relance.dunning.models import Dispute
 
 
 @pytest.fixture
 def portal_dispute(ws, settings, tmp_path):
     """A dispute the customer opened in the portal: its case (text, SLA date told) and one file."""
-    from relance.dunning.services import dispute_open
+    from relance.cases.services import dispute_open
     from relance.portal.models import DisputeAttachment, DisputeCase
     from relance.portal.selectors import dispute_sla_days, sla_due
 
@@ -71,7 +71,7 @@ def test_the_queue_shows_the_customers_words_files_owner_and_the_sla_they_were_t
 
 def test_one_sla_rule_for_the_portal_and_the_queue(ws, client_for, portal_dispute):
     """Changing the entity's portal setting moves the back-office disputes' answer date too."""
-    from relance.dunning.services import dispute_open
+    from relance.cases.services import dispute_open
     from relance.portal.models import PortalSettings
 
     PortalSettings.objects.update_or_create(entity=ws.acme, defaults={"dispute_sla_days": 5})
@@ -127,7 +127,7 @@ def test_internal_comments(ws, client_for, portal_dispute):
 
 
 def test_a_sales_user_sees_only_their_accounts_disputes(ws, client_for, sales, portal_dispute):
-    from relance.dunning.services import dispute_open
+    from relance.cases.services import dispute_open
 
     sam, _, _ = sales  # owns ws.late (the portal dispute's customer), not ws.second
     theirs = dispute_open(actor=SYSTEM, invoice=ws.second.invoices.get(), reason_code="pricing", on=ws.today)

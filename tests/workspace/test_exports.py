@@ -1,5 +1,5 @@
 """CSV export of the back-office lists: formula-safe cells, plain decimals, the page's filters and
-scoping, streamed (relance/web/csv_export.py)."""
+scoping, streamed (relance/common/csv_export.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from relance.common.csv_export import csv_lines, money, safe_cell
 from relance.core.actors import SYSTEM
 from relance.core.csvsafe import FORMULA_TRIGGERS
-from relance.web.csv_export import csv_lines, money, safe_cell
 from tests.workspace.conftest import Workspace
 
 pytestmark = pytest.mark.django_db
@@ -100,7 +100,7 @@ def test_a_file_has_only_what_the_user_may_see(ws: Workspace, client_for, sales)
 
 
 def test_worklist_and_queue_files_are_the_user_s(ws: Workspace, client_for):
-    from relance.dunning.services import dispute_open, promise_add
+    from relance.cases.services import dispute_open, promise_add
 
     promise_add(
         actor=SYSTEM,

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from relance.dunning.models import ContactLog, Dispute, Promise
+from relance.cases.models import ContactLog, Dispute, Promise
 from relance.workspace.models import CustomerNote, DisputeComment, WorklistSnooze
 
 SENTENCE = re.compile(r'<(?:span|p) class="field-error"[^>]*>([^<]*)</(?:span|p)>')

@@ -8,8 +8,10 @@ import pytest
 from django.urls import reverse
 
 from relance.audit.models import AuditEvent
-from relance.dunning.models import CustomerHold, DunningAction
-from relance.workspace.hold_services import HOLD_ALREADY_OVER, HOLD_LIFT_AUDIT_ACTION
+from relance.cases.models import CustomerHold
+from relance.cases.services import HOLD_ALREADY_OVER
+from relance.dunning.models import DunningAction
+from relance.workspace.hold_services import HOLD_LIFT_AUDIT_ACTION
 from tests.workspace.test_holds import _hold
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,10 @@ import pytest
 from django.urls import reverse
 
 from relance.audit.models import AuditEvent
+from relance.cases.models import CustomerHold
 from relance.compliance.links import HOLD_DAYS_MAX
 from relance.compliance.services import HOLD_REASON_MAX
-from relance.dunning.models import CustomerHold, DunningAction, Suppression
+from relance.dunning.models import DunningAction, Suppression
 from relance.workspace.hold_services import HOLD_AUDIT_ACTION
 from tests.workspace.conftest import PASSWORD, _invoice
 
@@ -54,7 +55,7 @@ def test_a_sales_owner_holds_an_account_they_own(ws, sales, client_for):
     event = AuditEvent.objects.get(action=HOLD_AUDIT_ACTION)
     assert (event.actor_user, event.object_type, event.object_id) == (sam, "ledger.customer", str(ws.late.pk))
     assert event.after["reason"] == hold.reason and event.after["ends_on"] == hold.ends_on.isoformat()
-    assert not AuditEvent.objects.filter(object_type="dunning.customerhold").exists()
+    assert not AuditEvent.objects.filter(object_type="cases.customerhold").exists()
     # the account shows the hold in force, and the page says what it does
     page = client.get(reverse("workspace:my_accounts")).content.decode()
     assert "Meeting their CFO on Friday" in page and "paused by the hold" in page
@@ -223,3 +224,42 @@ def test_others_see_the_accounts_they_collect_or_one_sales_owners(ws, sales, cli
     assert sam in list(response.context["owners"])
     globex = client_for(ws.globex_manager).get(reverse("workspace:my_accounts"), {"owner": sam.pk})
     assert globex.context["accounts"].rows == []  # another entity's accounts: none
+
+
+def test_next_steps_follow_the_reached_step_key_after_the_policy_is_edited(ws_engine):
+    """The engine's rule: an invoice stays at the step key it reached when a step is inserted
+    before it. (The workspace's former copy read the recorded ``step_index`` and, here, showed
+    the already sent step again.)"""
+    from relance.dunning.models import InvoiceStep
+    from relance.dunning.services import policy_import
+    from relance.engine.dunning.defaults import default_policies
+    from relance.engine.dunning.policy import policy_to_dict
+    from relance.ledger.selectors import customer_open_items
+    from relance.workspace.selectors import next_steps
+
+    ws = ws_engine
+    items = customer_open_items(customer=ws.second, as_of=ws.today)
+    reached = set(InvoiceStep.objects.filter(invoice__in=items).values_list("step_key", flat=True))
+    tomorrow = ws.today + timedelta(days=1)
+    before = [
+        (s.invoice_ref, s.step_key, s.on)
+        for s in next_steps(customer=ws.second, open_items=items, today=tomorrow)
+    ]
+    spec = policy_to_dict(default_policies()["standard"])
+    spec["steps"].insert(
+        0,
+        {
+            "key": "welcome",
+            "offset_days": -25,
+            "action": "message",
+            "channels": ["email"],
+            "template": "pre_due_friendly",
+            "tone": "friendly",
+        },
+    )
+    policy_import(entity=ws.acme, spec=spec)
+    after = [
+        (s.invoice_ref, s.step_key, s.on)
+        for s in next_steps(customer=ws.second, open_items=items, today=tomorrow)
+    ]
+    assert reached and after == before and not {key for _, key, _ in after} & reached

@@ -151,7 +151,7 @@ def test_a_role_change_is_seen_by_the_next_request_and_at_once_on_the_same_objec
 
 
 def test_a_revoked_grant_is_seen_by_the_next_request(ws, client_for):
-    from relance.api.services import entity_access_revoke
+    from relance.accounts.services import entity_access_revoke
 
     client = client_for(ws.ana)
     url = reverse("workspace:customer", args=[ws.late.pk])
@@ -178,8 +178,8 @@ def test_permissions_in_one_query_equal_role_and_model_backend_permissions(db, e
 
 
 def test_records_present_lets_the_page_skip_only_kinds_the_customer_does_not_have(ws, client_for):
-    from relance.dunning.models import ContactLog, CreditHold, CreditHoldStatus, CustomerHold
-    from relance.dunning.services import promise_add
+    from relance.cases.models import ContactLog, CreditHold, CreditHoldStatus, CustomerHold
+    from relance.cases.services import promise_add
     from relance.workspace.selectors import customer_records_present
     from relance.workspace.services import customer_note_add
 
@@ -192,7 +192,7 @@ def test_records_present_lets_the_page_skip_only_kinds_the_customer_does_not_hav
         on=ws.today,
         amount=Decimal("100"),
     )
-    ContactLog.objects.create(entity=ws.acme, customer=ws.late, on=ws.today, channel="phone", note="rang")
+    ContactLog.objects.create(entity=ws.acme, customer=ws.late, on=ws.today, channel="call", note="rang")
     CustomerHold.objects.create(
         entity=ws.acme, customer=ws.late, kind="legal", reason="lawyer", starts_on=ws.today
     )
@@ -209,38 +209,14 @@ def test_records_present_lets_the_page_skip_only_kinds_the_customer_does_not_hav
     assert "Credit hold since" in html and "On legal since" in html and "lawyer" in html
 
 
-def test_the_policy_followed_in_one_query_is_the_dunning_apps_rule(ws):
-    from relance.dunning.models import SegmentPolicy
-    from relance.dunning.selectors import customer_policy_key
-    from relance.dunning.services import policy_import, segment_policy_assign
-    from relance.engine.dunning.defaults import default_policies
-    from relance.engine.dunning.policy import policy_to_dict
-    from relance.workspace.selectors import customer_policy, customer_policy_followed
-
-    policy_import(entity=ws.acme, spec=policy_to_dict(default_policies()["high_risk"]))
-    segment_policy_assign(entity=ws.acme, policy_key="high_risk", segment="risky")
-    ws.second.segment = "risky"
-    ws.second.save()
-    for customer in (ws.late, ws.second):  # the default mapping; a segment's own mapping
-        key, policy = customer_policy_followed(customer=customer)
-        assert key == customer_policy_key(customer=customer)
-        assert policy == customer_policy(customer=customer, policy_key=key)
-    assert customer_policy_followed(customer=ws.second)[0] == "high_risk"
-    SegmentPolicy.objects.filter(entity=ws.acme).delete()
-    assert (
-        customer_policy_followed(customer=ws.late) == (None, None)
-        and customer_policy_key(customer=ws.late) is None
-    )
-
-
 def test_a_grant_or_revoke_is_seen_at_once_on_the_same_user_object(ws):
     from relance.accounts.selectors import entity_list_for_user, user_can
-    from relance.api.services import entity_access_grant, entity_access_revoke
+    from relance.accounts.services import entity_access_grant, entity_access_revoke
 
     assert entity_list_for_user(ws.ana) == [ws.acme]  # memoised for the request from here
-    assert not user_can(ws.ana, "dunning.add_contactlog", ws.globex_customer)
+    assert not user_can(ws.ana, "cases.add_contactlog", ws.globex_customer)
     entity_access_grant(user=ws.ana, entity=ws.globex)
     assert entity_list_for_user(ws.ana) == [ws.acme, ws.globex]
-    assert user_can(ws.ana, "dunning.add_contactlog", ws.globex_customer)
+    assert user_can(ws.ana, "cases.add_contactlog", ws.globex_customer)
     entity_access_revoke(user=ws.ana, entity=ws.acme)
-    assert not user_can(ws.ana, "dunning.add_contactlog", ws.late)
+    assert not user_can(ws.ana, "cases.add_contactlog", ws.late)

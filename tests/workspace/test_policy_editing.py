@@ -169,7 +169,7 @@ def test_invalid_input_is_kept_with_a_sentence_next_to_the_field(ws, client_for)
     step_3 = html.split('id="step-3"')[1].split("</fieldset>")[0]
     assert 'value="email, fax"' in step_3
     assert (
-        "Channel 2 must be one of email, sms, letter, registered_letter, phone; it is &#x27;fax&#x27;."
+        "Channel 2 must be one of email, sms, letter, registered_letter, call; it is &#x27;fax&#x27;."
         in step_3
     )
     step_4 = html.split('id="step-4"')[1].split("</fieldset>")[0]

@@ -16,7 +16,7 @@ from relance.workspace.selectors import _amount
 
 
 def _dispute(ws, ref, days_ago):
-    from relance.dunning.services import dispute_open
+    from relance.cases.services import dispute_open
 
     invoice = (
         ws.late.invoices.get(external_ref=ref)
@@ -48,7 +48,7 @@ def test_dispute_queue_colours_by_sla_and_assigns_owners(ws, client_for):
     assert response.status_code == 302
     assert DisputeAssignment.objects.get(dispute=old).owner == ws.bob
     assert AuditEvent.objects.filter(
-        action="assign", object_type="dunning.dispute", object_id=str(old.pk)
+        action="assign", object_type="cases.dispute", object_id=str(old.pk)
     ).exists()
     mine = manager.get(reverse("workspace:disputes"), {"owner": ws.bob.pk}).content.decode()
     assert "INV-L1" in mine and "INV-S1" not in mine
@@ -73,8 +73,8 @@ def test_dispute_owner_must_see_the_entity(ws, client_for):
 
 
 def test_promise_queue_marks_overdue_and_due_today(ws, client_for):
-    from relance.dunning.models import Promise
-    from relance.dunning.services import promise_add
+    from relance.cases.models import Promise
+    from relance.cases.services import promise_add
 
     promise_add(
         actor=SYSTEM,
@@ -103,7 +103,7 @@ def test_promise_queue_marks_overdue_and_due_today(ws, client_for):
 
 
 def test_plan_queue_shows_next_installment(ws, client_for):
-    from relance.dunning.services import plan_create
+    from relance.cases.services import plan_create
 
     plan_create(
         actor=SYSTEM,

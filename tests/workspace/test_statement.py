@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db
 def statement_world(ws, monkeypatch):
     """``late`` owes INV-L1 (40 days late, 600 of it disputed) and INV-L2 (5 days late); a new
     invoice not yet due; 250 of cash not yet applied. ``second`` has no e-mail address."""
+    from relance.cases.models import Dispute
     from relance.delivery import worker
-    from relance.dunning.models import Dispute
     from relance.ledger.models import Invoice, Payment
 
     monkeypatch.setattr(worker, "outbound_verdict", lambda message, now: worker._AllowAll())

@@ -76,9 +76,9 @@ def test_nothing_to_explain(ws, support, client_for):
 
 
 def test_disputes_promises_credit_hold_opt_outs_and_blocked_messages(ws, support, client_for):
+    from relance.cases.services import credit_hold_place, dispute_open, promise_add
     from relance.compliance.services import contact_preference_set
     from relance.delivery.models import OutboundMessage
-    from relance.dunning.services import credit_hold_place, dispute_open, promise_add
 
     invoice = ws.late.invoices.get(external_ref="INV-L1")
     dispute_open(

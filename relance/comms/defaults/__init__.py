@@ -15,11 +15,12 @@ from pathlib import Path
 import yaml
 
 from relance.comms.rendering import TemplateSource
+from relance.core.channels import DELIVERY_CHANNELS
 
 HERE = Path(__file__).resolve().parent
 LANGUAGES = ("en", "fr", "de", "es", "it", "zh-hans")
 FALLBACK_LANGUAGE = "en"
-CHANNELS = ("email", "sms", "letter", "call", "portal")
+CHANNELS = DELIVERY_CHANNELS
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,6 +211,28 @@ class DunningTables:
         return cls(**{name: ibis.table(schema, name=name) for name, schema in ALL_SCHEMAS.items()})
 
 
+# The nested types of the outputs. Lists and records are typed at the boundary, whatever the
+# backend (the outputs are built by Arrow once the candidates are fetched): a consumer reads
+# ``row["invoice_ids"]`` as a list of ints and ``row["reasons"]`` as a list of dicts, never
+# parses text.
+REASON = pa.struct([("code", pa.string()), ("detail", pa.string())])  # code: REASON_CODES
+
+
+def _factor(value: pa.DataType) -> pa.DataType:
+    return pa.struct([("value", value), ("points", pa.float64())])
+
+
+# The worklist priority's factors, in display order: each one's value and the points it adds.
+FACTORS = pa.struct(
+    [
+        ("overdue_amount", _factor(pa.decimal128(18, 4))),
+        ("days_past_due", _factor(pa.int64())),
+        ("risk", _factor(pa.string())),
+        ("broken_promises", _factor(pa.int64())),
+        ("days_since_contact", _factor(pa.int64())),  # value null when never contacted
+    ]
+)
+
 # One row per decision: one action for one customer, covering one or more invoices (grouping:
 # at most one "upcoming" and one "overdue" message per customer per run). Returned as a pyarrow
 # Table with exactly these columns, in this order, whatever the backend.
@@ -226,15 +248,18 @@ DECISION_COLUMNS: dict[str, pa.DataType] = {
     "offset_days": pa.int64(),  # that step's offset (days after due; negative = before due)
     "action": pa.string(),  # message, task, notify_owner, credit_hold, external_collection
     "channel": pa.string(),  # null for internal actions
+    # the step's channels in the policy's order of preference (``channel`` is the first the
+    # customer can be reached on); installments: email, sms, letter; internal actions: []
+    "channels": pa.list_(pa.string()),
     "tone": pa.string(),
     "template_key": pa.string(),
-    "invoice_ids": pa.string(),  # comma-separated ascending invoice ids ("" for installments)
+    "invoice_ids": pa.list_(pa.int64()),  # ascending invoice ids ([] for installments)
     "invoice_count": pa.int64(),
     "amount_due": pa.decimal128(18, 4),  # open amount of the invoices covered, disputes excluded
     "max_days_past_due": pa.int64(),
     "broken_promise": pa.bool_(),  # dunning resumed after a broken promise
     "catch_up": pa.bool_(),  # earlier steps were due but skipped (after a gap)
-    "reasons": pa.string(),  # JSON list of {"code": …, "detail": …}
+    "reasons": pa.list_(REASON),  # why, in order: step_due first
 }
 
 # Per invoice whose step advances in this result: what the app records as the reached step.
@@ -265,7 +290,7 @@ WORKLIST_COLUMNS: dict[str, pa.DataType] = {
     "risk": pa.string(),
     "broken_promises": pa.int64(),
     "days_since_contact": pa.int64(),  # null when never contacted
-    "factors": pa.string(),  # JSON object: each factor's value and its points
+    "factors": FACTORS,  # each factor's value and its points (they add up to ``priority``)
 }
 
 

@@ -4,7 +4,8 @@
 for every contract table with DuckDB, or with Spark (``backend="spark"``, on ``spark_master``:
 ``local[*]`` unless given, see ``relance.engine.spark``) — the five ledger tables are required,
 a missing dunning table is empty — decides with the given policies (the shipped defaults otherwise) and writes
-the decisions to ``out``: Parquet when it ends in ``.parquet``, JSON lines otherwise. The other
+the decisions to ``out``: Parquet when it ends in ``.parquet`` (list and record columns kept
+typed), JSON lines otherwise (JSON lists and objects). The other
 outputs (invoice steps, suppressed, worklist) go next to it as ``<stem>.<name>.<suffix>``.
 """
 
@@ -31,10 +32,15 @@ OUTPUTS = ("invoice_steps", "suppressed", "worklist")
 
 
 def _plain(value: Any) -> Any:
+    """A value of a row as JSON: money as text, dates in ISO form, lists and records kept nested."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
     return value
 
 

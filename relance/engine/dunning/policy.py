@@ -10,18 +10,20 @@ limit how often a customer is contacted. ``policy_from_dict`` validates everythi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
+from relance.core.channels import LEGACY_NAMES, STEP_CHANNELS
 from relance.core.errors import ValidationFailed
 
 ACTIONS = ("message", "task", "notify_owner", "credit_hold", "external_collection")
 # Actions that reach the customer: they count for cadence and need a channel.
 CONTACT_ACTIONS = ("message", "task")
-CHANNELS = ("email", "sms", "letter", "registered_letter", "phone")
+# The channels a step may list: the one vocabulary (relance.core.channels).
+CHANNELS = STEP_CHANNELS
 TONES = ("friendly", "neutral", "firm", "urgent", "final")
 CONDITION_FIELDS = (
     "amount_due",  # the customer's open amount in the step (after disputes), in the currency
@@ -163,6 +165,89 @@ class Policy:
             if step.key == key:
                 return index
         raise KeyError(key)
+
+
+# --------------------------------------------------------------------------- which step comes next
+#
+# The one home of "which step an invoice is at, which comes next and when". The engine evaluates
+# these rules over columns (its Ibis layer passes column expressions as the tests: a test is
+# anything with ``&``, a Python bool or an Ibis boolean), the workspace over one invoice's
+# Python values (``next_step``). The tests come as ordered ``(test, index)`` pairs.
+
+T = TypeVar("T")
+
+
+def reached_index_cases(policy: Policy, is_reached: Callable[[str], T]) -> list[tuple[T, int]]:
+    """Which step of ``policy`` an invoice reached, as ``(reached key is the step's, index)``
+    pairs: the reached index is the highest index whose test holds over the invoice's reached
+    step keys, −1 when none does. Steps are matched by key, not by a recorded index: after a
+    policy is edited (a step inserted or removed), an invoice stays at the step key it reached,
+    and a key the policy no longer has is ignored."""
+    return [(is_reached(step.key), index) for index, step in enumerate(policy.steps)]
+
+
+def reached_index(policy: Policy, step_keys: Iterable[str]) -> int:
+    """``reached_index_cases`` for one invoice's reached step keys (any policy's)."""
+    keys = set(step_keys)
+    return max((index for hit, index in reached_index_cases(policy, keys.__contains__) if hit), default=-1)
+
+
+def step_is_due(step: Step, days_past_due: Any, conditions_hold: Any = True) -> Any:
+    """A step is due when its offset is reached and its conditions hold (Python values, or the
+    engine's Ibis columns: the same expression)."""
+    reached = days_past_due >= step.offset_days
+    return reached if conditions_hold is True else reached & conditions_hold
+
+
+def due_index_cases(policy: Policy, is_due: Callable[[Step], T]) -> list[tuple[T, int]]:
+    """The step now due, as ``(is_due(step), index)`` pairs, the first true one wins (−1: none):
+    the most advanced step due. When several came due since the reached one, only the most
+    advanced is taken (a catch-up)."""
+    return [(is_due(step), index) for index, step in reversed(list(enumerate(policy.steps)))]
+
+
+@dataclass(frozen=True)
+class StepAhead:
+    """The step a run takes next for an invoice: ``in_days`` from today (0: due now)."""
+
+    index: int
+    step: Step
+    in_days: int
+
+
+def next_step(
+    policy: Policy,
+    *,
+    reached: int,
+    days_past_due: int,
+    conditions_hold: Callable[[Step], bool] | None = None,
+) -> StepAhead | None:
+    """The step of ``policy`` a run takes next for one open invoice at step ``reached`` (−1: none
+    yet) and ``days_past_due`` today, and when: the step now due (``due_index_cases``) when it
+    is beyond the reached one, today; else the first later step whose conditions hold, on its
+    offset; None when there is none. ``conditions_hold``: the step's conditions on today's facts
+    (None: taken to hold; the engine may still skip the step when they do not)."""
+
+    def holds(step: Step) -> bool:
+        return True if conditions_hold is None else conditions_hold(step)
+
+    due = next(
+        (
+            index
+            for is_due, index in due_index_cases(
+                policy, lambda step: bool(step_is_due(step, days_past_due, holds(step)))
+            )
+            if is_due
+        ),
+        -1,
+    )
+    if due > reached:
+        return StepAhead(due, policy.steps[due], 0)
+    for index in range(max(due, reached) + 1, len(policy.steps)):
+        step = policy.steps[index]
+        if step.offset_days > days_past_due and holds(step):
+            return StepAhead(index, step, step.offset_days - days_past_due)
+    return None
 
 
 # --------------------------------------------------------------------------- dict / YAML form
@@ -366,7 +451,8 @@ def _step(data: Any, path: str, problems: _Problems) -> Step:
     if not isinstance(raw_channels, list) or not all(isinstance(item, str) for item in raw_channels):
         problems.add(f"{path}.channels", "a list of channels", raw_channels)
     else:
-        channels = tuple(raw_channels)
+        # A policy file written before the one vocabulary says ``phone`` for a call.
+        channels = tuple(str(LEGACY_NAMES.get(item, item)) for item in raw_channels)
         for position, channel in enumerate(channels):
             _choice(channel, CHANNELS, f"{path}.channels[{position}]", problems)
         if action in CONTACT_ACTIONS and not channels:

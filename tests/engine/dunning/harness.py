@@ -7,7 +7,6 @@ second run of the same day, or the next day, sees what the previous one did.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from zoneinfo import ZoneInfo
 import ibis
 import pyarrow as pa
 
+from relance.engine.backends import _sqlite_insert, is_spark
 from relance.engine.dunning import Decisions, Policy, decide
 from relance.engine.dunning.contract import ALL_SCHEMAS
 from relance.engine.dunning.defaults import default_policies
@@ -30,7 +30,7 @@ def describe(decisions: Decisions) -> list[str]:
     for row in decisions.decisions.to_pylist():
         text = row["step_key"] if row["channel"] is None else f"{row['step_key']} by {row['channel']}"
         if row["invoice_ids"]:
-            text += f" [{row['invoice_ids']}]"
+            text += f" [{','.join(str(invoice_id) for invoice_id in row['invoice_ids'])}]"
         if row["broken_promise"]:
             text += " (broken promise)"
         if row["catch_up"]:
@@ -40,9 +40,7 @@ def describe(decisions: Decisions) -> list[str]:
 
 
 def reasons(decisions: Decisions) -> list[list[str]]:
-    return [
-        [reason["code"] for reason in json.loads(row["reasons"])] for row in decisions.decisions.to_pylist()
-    ]
+    return [[reason["code"] for reason in row["reasons"]] for row in decisions.decisions.to_pylist()]
 
 
 def suppressed(decisions: Decisions) -> set[tuple[int | None, str]]:
@@ -59,11 +57,13 @@ class Life:
         backend: Any = None,
         *,
         run_zone: str | None = None,
+        every_day: bool = True,
     ) -> None:
         self.con = backend if backend is not None else ibis.duckdb.connect()
         self.tables = create_dunning_tables(self.con, rows.rows())
         self.policies = dict(policies or default_policies())
         self.run_zone = run_zone  # the app's: each run at 06:00 in the entity's time zone
+        self.every_day = every_day
 
     def run(self, as_of: date, *, record: bool = True) -> Decisions:
         run_at = None
@@ -94,10 +94,14 @@ class Life:
             )
 
     def _insert(self, name: str, records: list[dict[str, Any]]) -> None:
-        arrow = pa.Table.from_pylist(records, schema=ALL_SCHEMAS[name].to_pyarrow())
-        if self.con.name == "sqlite":
-            from relance.engine.backends import _sqlite_insert
+        schema = ALL_SCHEMAS[name].to_pyarrow()
+        arrow = pa.Table.from_pylist(records, schema=schema)
+        if is_spark(self.con):  # a temporary view: replaced by one with the rows added
+            from relance.engine.spark import register_arrow
 
+            before = self.con.table(name).select(*schema.names).to_pyarrow().cast(schema)
+            register_arrow(self.con, name, pa.concat_tables([before, arrow]))
+        elif self.con.name == "sqlite":
             _sqlite_insert(self.con, name, arrow)
         else:
             self.con.insert(name, arrow)
@@ -106,9 +110,21 @@ class Life:
         """Add rows to any table mid-life (a payment, a promise, a dispute…)."""
         self._insert(name, records)
 
-    def days(self, start: date, end: date) -> dict[date, list[str]]:
-        """Run every day from ``start`` to ``end``; the days on which something was decided."""
-        return self.on([start + timedelta(days=offset) for offset in range((end - start).days + 1)])
+    def days(
+        self, start: date, end: date, *, expect: Mapping[date, Any] | None = None
+    ) -> dict[date, list[str]]:
+        """Run every day from ``start`` to ``end``; the days on which something was decided.
+
+        Without ``every_day`` (Spark, where a run takes seconds) and given ``expect``, the days on
+        which decisions are expected, run only on those, the day before each, ``start`` and ``end``:
+        a day that decides nothing records nothing, so leaving such days out changes nothing on
+        the others.
+        """
+        every = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+        if self.every_day or expect is None:
+            return self.on(every)
+        wanted = {start, end} | set(expect) | {when - timedelta(days=1) for when in expect}
+        return self.on([when for when in every if when in wanted])
 
     def on(self, days: list[date]) -> dict[date, list[str]]:
         """Run on each of ``days`` in order (an outage in between); the days with decisions."""

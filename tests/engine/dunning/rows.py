@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.engine.ledgers import LedgerRows
 
-ALL_CHANNELS = ("email", "sms", "letter", "phone")
+ALL_CHANNELS = ("email", "sms", "letter", "call")
 
 
 @dataclass

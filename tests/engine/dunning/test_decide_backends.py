@@ -6,7 +6,6 @@ RELANCE_TEST_POSTGRES_URL is set); the expected decisions are written out in ful
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -75,7 +74,7 @@ CONDITIONAL = {
             "key": "risky_call",
             "offset_days": 7,
             "action": "task",
-            "channels": ["phone"],
+            "channels": ["call"],
             "conditions": [
                 {"field": "risk", "op": "eq", "value": "high"},
                 {"field": "amount_due", "op": "ge", "value": 1000},
@@ -102,7 +101,7 @@ EXPECTED = [
     ),
     (2, "reminder_1 by letter [4]", "300.0000", ["step_due", "channel_fallback"]),
     (6, "installment:1:1:upcoming by email", "450.0000", ["installment_due"]),
-    (7, "risky_call by phone [9] (catch-up)", "5000.0000", ["step_due", "catch_up"]),
+    (7, "risky_call by call [9] (catch-up)", "5000.0000", ["step_due", "catch_up"]),
     (9, "reminder_1 by email [11] (broken promise)", "600.0000", ["step_due", "promise_broken"]),
     (10, "public_letter by letter [12] (catch-up)", "800.0000", ["step_due", "catch_up"]),
 ]
@@ -133,7 +132,7 @@ def test_every_backend_decides_the_same(tables):
             row["customer_id"],
             line,
             str(row["amount_due"]),
-            [reason["code"] for reason in json.loads(row["reasons"])],
+            [reason["code"] for reason in row["reasons"]],
         )
         for row, line in zip(rows, describe(result), strict=True)
     ]
@@ -253,7 +252,7 @@ def test_a_behaviour_condition_uses_the_customers_class(backend):
                     "key": "early_call",
                     "offset_days": 7,
                     "action": "task",
-                    "channels": ["phone"],
+                    "channels": ["call"],
                     "conditions": [{"field": "behaviour", "op": "eq", "value": "chronic_late"}],
                 },
             ],
@@ -262,6 +261,6 @@ def test_a_behaviour_condition_uses_the_customers_class(backend):
     con = backend({}).invoices.get_backend()
     result = decide(create_dunning_tables(con, rows.rows()), {"by_class": by_class}, as_of=AS_OF)
     assert describe(result) == [
-        f"early_call by phone [{late_invoice}] (catch-up)",  # +10: gentle (+5) came due too
+        f"early_call by call [{late_invoice}] (catch-up)",  # +10: gentle (+5) came due too
         f"gentle by email [{ok_invoice}]",  # a prompt payer: the call's condition fails
     ]

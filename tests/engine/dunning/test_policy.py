@@ -52,7 +52,7 @@ BAD = [
     ),
     (
         {**MINIMAL, "steps": [{"key": "s", "offset_days": 1, "action": "message", "channels": ["pigeon"]}]},
-        "steps[0].channels[0]: expected one of email, sms, letter, registered_letter, phone, found 'pigeon'",
+        "steps[0].channels[0]: expected one of email, sms, letter, registered_letter, call, found 'pigeon'",
     ),
     (
         {

@@ -8,8 +8,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from relance.api import services
-from relance.api.models import EntityAccess
+from relance.accounts import services
+from relance.accounts.models import EntityAccess
 from relance.core.errors import RelanceError
 from relance.ledger.selectors import entity_resolve
 

@@ -10,10 +10,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from relance.compliance import rules, selectors
+from relance.core.channels import DELIVERY_CHANNELS, address_field
 from relance.dunning import cli
 from relance.ledger.models import Contact, Customer
 
-CHANNELS = ("email", "sms", "letter", "call", "portal")
+CHANNELS = DELIVERY_CHANNELS
 AT_INVALID = (
     "--at: expected an ISO 8601 date-time such as 2026-03-02T18:30 or 2026-03-02T18:30+01:00, found {text!r}"
 )
@@ -138,7 +139,8 @@ class Command(BaseCommand):
     def _address(contact: Contact | None, channel: str) -> str:
         if contact is None:
             return ""
-        return {"email": contact.email, "sms": contact.phone, "call": contact.phone}.get(channel, "")
+        field = address_field(channel)  # a postal address is not shown in the one-line report
+        return getattr(contact, field) if field and field != "postal_address" else ""
 
     @staticmethod
     def _report(

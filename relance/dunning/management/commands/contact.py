@@ -7,11 +7,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.cases import services as case_services
+from relance.cases.models import ContactLog
 from relance.core.actors import Actor
+from relance.core.channels import STEP_CHANNELS
 from relance.core.errors import RelanceError
-from relance.dunning import cli, services
-from relance.dunning.models import ContactLog
-from relance.engine.dunning.policy import CHANNELS
+from relance.dunning import cli
 
 
 class Command(BaseCommand):
@@ -25,7 +26,9 @@ class Command(BaseCommand):
         log = actions.add_parser("log", help="log a contact")
         cli.add_entity(log)
         log.add_argument("--customer", required=True, metavar="REF", help="Customer's external reference")
-        log.add_argument("--channel", required=True, choices=CHANNELS, help="How the customer was reached")
+        log.add_argument(
+            "--channel", required=True, choices=STEP_CHANNELS, help="How the customer was reached"
+        )
         log.add_argument("--note", default="", help="What was said or agreed")
         cli.add_on(log, "Day of the contact")
         listing = actions.add_parser("list", help="list a customer's logged contacts")
@@ -38,7 +41,7 @@ class Command(BaseCommand):
         customer = cli.customer(entity, options["customer"])
         try:
             if options["action"] == "log":
-                logged = services.contact_log(
+                logged = case_services.contact_log(
                     actor=Actor.cli(),
                     customer=customer,
                     on=cli.business_day(options, entity),

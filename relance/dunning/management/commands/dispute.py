@@ -7,10 +7,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.cases import selectors as case_selectors
+from relance.cases import services as case_services
+from relance.cases.models import Dispute, DisputeReason, DisputeResolution
 from relance.core.actors import Actor
 from relance.core.errors import RelanceError
-from relance.dunning import cli, selectors, services
-from relance.dunning.models import Dispute, DisputeReason, DisputeResolution
+from relance.dunning import cli
 from relance.ledger.models import Entity
 
 
@@ -64,7 +66,7 @@ class Command(BaseCommand):
         try:
             if options["action"] == "open":
                 [invoice] = cli.invoices(entity, [options["invoice"]])
-                dispute = services.dispute_open(
+                dispute = case_services.dispute_open(
                     actor=Actor.cli(),
                     invoice=invoice,
                     reason_code=options["reason"],
@@ -74,8 +76,8 @@ class Command(BaseCommand):
                 )
                 self._show(dispute, options["json"], "Dispute opened", entity)
             elif options["action"] == "resolve":
-                dispute = selectors.dispute_get(entity=entity, dispute_id=options["dispute_id"])
-                dispute = services.dispute_resolve(
+                dispute = case_selectors.dispute_get(entity=entity, dispute_id=options["dispute_id"])
+                dispute = case_services.dispute_resolve(
                     actor=Actor.cli(),
                     dispute=dispute,
                     resolution=options["resolution"],
@@ -84,7 +86,7 @@ class Command(BaseCommand):
                 )
                 self._show(dispute, options["json"], "Dispute resolved", entity)
             else:
-                disputes = list(selectors.dispute_list_open(entity=entity))
+                disputes = list(case_selectors.dispute_list_open(entity=entity))
                 if options["json"]:
                     self.stdout.write(json.dumps([_row(dispute) for dispute in disputes], indent=2))
                 else:

@@ -7,10 +7,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.cases import selectors as case_selectors
+from relance.cases import services as case_services
+from relance.cases.models import HoldKind
 from relance.core.actors import Actor
 from relance.core.errors import RelanceError
-from relance.dunning import cli, selectors, services
-from relance.dunning.models import HoldKind
+from relance.dunning import cli
 
 
 class Command(BaseCommand):
@@ -45,7 +47,7 @@ class Command(BaseCommand):
         on = cli.business_day(options, entity)
         try:
             if options["action"] == "add":
-                hold = services.hold_add(
+                hold = case_services.hold_create(
                     actor=Actor.cli(),
                     customer=customer,
                     kind=options["kind"],
@@ -58,7 +60,7 @@ class Command(BaseCommand):
                     f"{hold.kind} on {customer.external_ref} from {hold.starts_on} until {until}."
                 )
             elif options["action"] == "remove":
-                count = services.hold_remove(
+                count = case_services.hold_remove(
                     actor=Actor.cli(), customer=customer, on=on, kind=options["kind"]
                 )
                 self.stdout.write(f"{count} hold(s) of {customer.external_ref} lifted from {on}.")
@@ -70,7 +72,7 @@ class Command(BaseCommand):
                         "starts_on": hold.starts_on.isoformat(),
                         "ends_on": hold.ends_on.isoformat() if hold.ends_on else None,
                     }
-                    for hold in selectors.hold_list_in_force(customer=customer, on=on)
+                    for hold in case_selectors.hold_list_in_force(customer=customer, on=on)
                 ]
                 if options["json"]:
                     self.stdout.write(json.dumps(rows, indent=2))

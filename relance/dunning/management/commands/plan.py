@@ -7,10 +7,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.cases import selectors as case_selectors
+from relance.cases import services as case_services
+from relance.cases.models import PaymentPlan
 from relance.core.actors import Actor
 from relance.core.errors import RelanceError
-from relance.dunning import cli, selectors, services
-from relance.dunning.models import PaymentPlan
+from relance.dunning import cli
 from relance.ledger.models import Entity
 
 
@@ -75,7 +77,7 @@ class Command(BaseCommand):
         customer = cli.customer(entity, options["customer"])
         try:
             if options["action"] == "create":
-                plan = services.plan_create(
+                plan = case_services.plan_create(
                     actor=Actor.cli(),
                     customer=customer,
                     starts_on=cli.business_day(options, entity),
@@ -88,11 +90,11 @@ class Command(BaseCommand):
                 )
                 self._show(plan, options["json"], "Plan created", entity)
                 return
-            active = selectors.plan_active(customer=customer)
+            active = case_selectors.plan_active(customer=customer)
             if active is None:
                 raise CommandError(f"customer {customer.external_ref} has no active payment plan")
             if options["action"] == "cancel":
-                active = services.plan_cancel(actor=Actor.cli(), plan=active)
+                active = case_services.plan_cancel(actor=Actor.cli(), plan=active)
                 self._show(active, options["json"], "Plan cancelled", entity)
             else:
                 self._show(active, options["json"], "Active plan", entity)

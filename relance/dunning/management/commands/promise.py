@@ -7,10 +7,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.cases import selectors as case_selectors
+from relance.cases import services as case_services
+from relance.cases.models import Promise, PromiseStatus
 from relance.core.actors import Actor
 from relance.core.errors import RelanceError
-from relance.dunning import cli, selectors, services
-from relance.dunning.models import Promise, PromiseStatus
+from relance.dunning import cli
 from relance.ledger.models import Entity
 
 
@@ -51,7 +53,7 @@ class Command(BaseCommand):
         try:
             if options["action"] == "add":
                 customer = cli.customer(entity, options["customer"])
-                promise = services.promise_add(
+                promise = case_services.promise_add(
                     actor=Actor.cli(),
                     customer=customer,
                     promised_date=cli.parse_date(options["date"]),
@@ -63,14 +65,14 @@ class Command(BaseCommand):
                 self._print([promise], options["json"], entity, added=True)
             elif options["action"] == "list":
                 customer = cli.customer(entity, options["customer"])
-                promises = list(selectors.promise_list(customer=customer, open_only=options["open"]))
+                promises = list(case_selectors.promise_list(customer=customer, open_only=options["open"]))
                 self._print(promises, options["json"], entity)
             else:
                 found = Promise.objects.filter(entity=entity, pk=options["promise_id"]).first()
                 if found is None:
                     raise CommandError(f"no promise {options['promise_id']} in entity {entity.name}")
                 status = PromiseStatus.KEPT if options["action"] == "keep" else PromiseStatus.CANCELLED
-                services.promise_close(actor=Actor.cli(), promise=found, status=status)
+                case_services.promise_close(actor=Actor.cli(), promise=found, status=status)
                 self.stdout.write(f"Promise {found.pk} is now {status}.")
         except RelanceError as exc:
             raise CommandError(exc.message) from None

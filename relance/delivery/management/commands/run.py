@@ -1,4 +1,6 @@
-"""``relance run``: the daily dunning run of an entity (decide on the engine, apply in one transaction)."""
+"""``relance run``: the daily dunning run of an entity (decide on the engine, apply in one transaction).
+
+It lives in delivery, above dunning, because ``--send`` queues the run's messages in the outbox."""
 
 from __future__ import annotations
 

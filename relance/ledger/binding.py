@@ -1,4 +1,7 @@
-"""Bind the KPI engine to the app database: Django's ledger tables renamed into the engine schema.
+"""Bind the engine to the app database: Django's ledger tables renamed into the engine schema.
+
+Used by the KPIs (``reports.selectors``) and the dunning binding (``dunning.binding``): it lives
+with the ledger it reads, below both.
 
 The engine runs on Django's own database connection (``ibis.<backend>.from_connection``) rather
 than on a second connection built from ``settings.DATABASES``: it then reads exactly what the

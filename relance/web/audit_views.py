@@ -1,4 +1,6 @@
-"""The audit page: searchable, paginated, for the roles that hold ``audit.view_auditevent``."""
+"""The audit page: searchable, paginated, for the roles that hold ``audit.view_auditevent``.
+
+It sits in web, above accounts: the recorder (relance.audit) stays low, its page scopes by user here."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from relance.accounts.selectors import entities_for_user, user_can
+from relance.accounts.selectors import entities_for_user, user_can, user_sees_all_entities
 from relance.audit.models import AuditAction
 from relance.audit.selectors import AuditFilters, audit_event_list
 from relance.core.calendar import parse_iso_date
@@ -38,7 +40,8 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         date_from=_day(query.get("from", "")),
         date_to=_day(query.get("to", "")),
     )
-    events = audit_event_list(user=request.user, filters=filters)
+    seen = None if user_sees_all_entities(request.user) else [e.pk for e in entities_for_user(request.user)]
+    events = audit_event_list(entity_ids=seen, filters=filters)
     page = Paginator(events, PAGE_SIZE).get_page(query.get("page"))
     params = query.copy()
     params.pop("page", None)

@@ -142,7 +142,7 @@ def backfill(apps: Any, schema_editor: Any) -> None:
         )
 
     # ---- contact logs and notes
-    logs = model("dunning", "ContactLog").objects.select_related("created_by").order_by("pk")
+    logs = model("cases", "ContactLog").objects.select_related("created_by").order_by("pk")
     for log in logs.iterator(chunk_size=BATCH):
         out.add(
             log,
@@ -165,7 +165,7 @@ def backfill(apps: Any, schema_editor: Any) -> None:
         )
 
     # ---- promises: made, then kept / broken / cancelled
-    promises = model("dunning", "Promise").objects.select_related("created_by").order_by("pk")
+    promises = model("cases", "Promise").objects.select_related("created_by").order_by("pk")
     for promise in promises.iterator(chunk_size=BATCH):
         made_by = _portal(None) if (promise.note or "").startswith("portal:") else _user(promise.created_by)
         line = lines.promise_line(promise)
@@ -190,7 +190,7 @@ def backfill(apps: Any, schema_editor: Any) -> None:
 
     # ---- disputes: opened (by the portal link of its case, else its user), then resolved
     cases = model("portal", "DisputeCase").objects
-    disputes = model("dunning", "Dispute").objects.select_related("invoice", "created_by").order_by("pk")
+    disputes = model("cases", "Dispute").objects.select_related("invoice", "created_by").order_by("pk")
     for chunk in _chunks(disputes.iterator(chunk_size=BATCH)):
         links = dict(
             cases.filter(dispute_id__in=[dispute.pk for dispute in chunk]).values_list(
@@ -219,7 +219,7 @@ def backfill(apps: Any, schema_editor: Any) -> None:
                 )
 
     # ---- plans: started, then cancelled / completed; requests asked for and refused
-    plans = model("dunning", "PaymentPlan").objects.select_related("created_by").order_by("pk")
+    plans = model("cases", "PaymentPlan").objects.select_related("created_by").order_by("pk")
     for plan in plans.iterator(chunk_size=BATCH):
         started_by = (
             _portal(None) if (plan.note or "").startswith("portal:") and plan.created_by is None else None
@@ -265,7 +265,7 @@ def backfill(apps: Any, schema_editor: Any) -> None:
             )
 
     # ---- holds, credit holds, hand-offs
-    holds = model("dunning", "CustomerHold").objects.select_related("created_by").order_by("pk")
+    holds = model("cases", "CustomerHold").objects.select_related("created_by").order_by("pk")
     for hold in holds.iterator(chunk_size=BATCH):
         out.add(
             hold,
@@ -275,7 +275,7 @@ def backfill(apps: Any, schema_editor: Any) -> None:
             subject_type="hold",
             line=lines.hold_line(hold),
         )
-    for hold in model("dunning", "CreditHold").objects.order_by("pk").iterator(chunk_size=BATCH):
+    for hold in model("cases", "CreditHold").objects.order_by("pk").iterator(chunk_size=BATCH):
         line = (f"credit hold from {hold.placed_on}", {"detail": hold.reason})
         placed_by = _system("run") if hold.action_id is not None else _system()
         out.add(
@@ -295,7 +295,7 @@ def backfill(apps: Any, schema_editor: Any) -> None:
                 subject_type="credit_hold",
                 line=(f"credit hold from {hold.placed_on} to {hold.released_on}", {"detail": hold.reason}),
             )
-    for hand_off in model("dunning", "ExternalCollection").objects.order_by("pk").iterator(chunk_size=BATCH):
+    for hand_off in model("cases", "ExternalCollection").objects.order_by("pk").iterator(chunk_size=BATCH):
         out.add(
             hand_off,
             kind="hand_off",
@@ -327,11 +327,12 @@ def backfill(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workspace", "0003_saved_view"),
+        ("workspace", "0004_cases_moved"),
         ("audit", "0002_case_event"),
-        ("dunning", "0012_policyversion_author_comment"),
+        ("cases", "0001_initial"),
+        ("dunning", "0015_channel_call"),
         ("delivery", "0003_action_status_follows_messages"),
-        ("portal", "0001_initial"),
+        ("portal", "0002_cases_moved"),
     ]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True)]
