@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from relance.dunning.models import DunningAction, DunningRun, InvoiceStep, Promise, Suppression
+from relance.cases.models import Promise
+from relance.dunning.models import DunningAction, DunningRun, InvoiceStep, Suppression
 from relance.dunning.selectors import suppression_list_of_run
 from relance.ledger.models import Contact
 from tests.dunning.conftest import command, command_json, walk
@@ -48,7 +49,7 @@ def test_the_life_of_an_invoice_under_the_standard_policy(scenario):
         ("2026-05-25", [("C1", "notify_owner", "notify_owner", "", "F1", "1000")]),  # internal: no cadence
         ("2026-05-30", NOTHING),                                                    # +60, still in the 15-day phase
         ("2026-05-31", [("C1", "message", "final_notice", "letter", "F1", "1000")]),  # letter first
-        ("2026-06-14", [("C1", "task", "collector_call", "phone", "F1", "1000")]),
+        ("2026-06-14", [("C1", "task", "collector_call", "call", "F1", "1000")]),
         ("2026-06-30", NOTHING),
     ])
     # fmt: on
@@ -288,7 +289,7 @@ def test_segments_choose_the_policy(scenario):
         # white glove's personal call is due at -3 for large amounts, but its policy wants 5
         # days between contacts and the pre-due e-mail went out at -7: the call waits a day.
         ("2026-03-28", [("RISK", "message", "pre_due_2", "email", "R1", "20000")]),
-        ("2026-03-29", [("GOOD", "task", "personal_call", "phone", "G1", "20000")]),
+        ("2026-03-29", [("GOOD", "task", "personal_call", "call", "G1", "20000")]),
     ])
     # fmt: on
     assert suppressed("2026-03-28", "GOOD") == {"cadence"}
@@ -318,7 +319,7 @@ def test_the_whole_life_walked_day_by_day_matches_the_table(scenario):
         "2026-05-16": [("C1", "message", "reminder_4", "email")],
         "2026-05-25": [("C1", "notify_owner", "notify_owner", "")],
         "2026-05-31": [("C1", "message", "final_notice", "letter")],
-        "2026-06-14": [("C1", "task", "collector_call", "phone")],
+        "2026-06-14": [("C1", "task", "collector_call", "call")],
     }
     assert DunningRun.objects.count() == 91 and DunningAction.objects.count() == 8
 
@@ -333,13 +334,13 @@ def test_a_call_logged_by_hand_counts_for_the_cadence(scenario):
         "--customer",
         "C1",
         "--channel",
-        "phone",
+        "call",
         "--note",
         "will pay soon",
         "--on",
         "2026-04-10",
     )
-    assert "Contact with C1 by phone on 2026-04-10 logged." in out
+    assert "Contact with C1 by call on 2026-04-10 logged." in out
     # fmt: off
     walk(scenario, [
         ("2026-04-16", NOTHING),   # reminder_2 due, 15 days after the run's e-mail, but 6 after the call
@@ -349,5 +350,5 @@ def test_a_call_logged_by_hand_counts_for_the_cadence(scenario):
     # fmt: on
     assert suppressed("2026-04-16", "C1") == {"cadence"}
     assert command_json("contact", "list", "--customer", "C1") == [
-        {"on": "2026-04-10", "channel": "phone", "note": "will pay soon"}
+        {"on": "2026-04-10", "channel": "call", "note": "will pay soon"}
     ]
