@@ -17,8 +17,9 @@ from django.db import models
 from django.utils import timezone
 
 from relance.audit.context import audit_context
-from relance.audit.models import AuditEvent
+from relance.audit.models import AuditEvent, CaseEvent
 from relance.common.client import client_ip
+from relance.core.actors import Actor
 
 # Fields never copied into an event: secrets, bookkeeping that changes on every save, and copies
 # derived from other fields (``search_text``: the folded name, reference… of the ledger).
@@ -155,4 +156,62 @@ def audit_record(
         after=json_value(dict(after or {})),
         ip=ip,
         request_id=request_id[:64],
+    )
+
+
+# --------------------------------------------------------------------------- the case timeline
+
+# What a subject is called in ``CaseEvent.subject_type``, by model name: stable when a model moves
+# between apps (promises, disputes, plans and holds are moving to ``cases``).
+SUBJECT_TYPES = {
+    "promise": "promise",
+    "dispute": "dispute",
+    "paymentplan": "plan",
+    "customerhold": "hold",
+    "contactlog": "contact",
+    "customernote": "note",
+    "outboundmessage": "message",
+    "calltask": "call_task",
+    "planrequest": "plan_request",
+    "holdrequest": "hold_request",
+    "credithold": "credit_hold",
+    "externalcollection": "hand_off",
+    "portalevent": "portal_event",
+}
+
+
+def subject_type_of(subject: models.Model) -> str:
+    name = subject._meta.model_name or ""
+    return SUBJECT_TYPES.get(name, name)
+
+
+def case_event_record(
+    *,
+    customer: Any,
+    kind: str,
+    actor: Actor,
+    subject: models.Model | None = None,
+    summary: str = "",
+    data: Mapping[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> CaseEvent:
+    """Add one event to the customer's case timeline: the one writer of ``CaseEvent``.
+
+    ``actor`` is explicit (no ambient actor): the service that made the change passes the one its
+    caller gave it. ``data['detail']`` is the free text shown under the summary (a note, a reason).
+    """
+    return CaseEvent.objects.create(
+        entity_id=customer.entity_id,
+        customer_id=customer.pk,
+        at=at or timezone.now(),
+        kind=kind,
+        actor_kind=actor.kind.value,
+        actor_user_id=actor.user_id,
+        actor_token_id=actor.token_id,
+        actor_link_id=actor.link_id,
+        actor_label=actor.label[:200],
+        subject_type=subject_type_of(subject) if subject is not None else "",
+        subject_id=subject.pk if subject is not None else None,
+        summary=summary[:500],
+        data=json_value(dict(data or {})),
     )

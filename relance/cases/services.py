@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q, Sum
 
+from relance.audit import case_events
 from relance.audit.context import audit_suppressed
 from relance.audit.services import audit_record
 from relance.cases.models import (
@@ -37,6 +38,7 @@ from relance.cases.models import (
     Promise,
     PromiseStatus,
 )
+from relance.core.actors import Actor
 from relance.core.channels import STEP_CHANNELS
 from relance.core.errors import Conflict, ValidationFailed
 from relance.core.money import Money
@@ -140,6 +142,7 @@ def promise_add(
     amount: Decimal | None = None,
     note: str = "",
     user: Any = None,
+    actor: Actor,
 ) -> Promise:
     """Record a promise made on ``on`` to pay ``invoices`` (default: every open one) by ``promised_date``.
 
@@ -161,11 +164,12 @@ def promise_add(
         created_by=user if getattr(user, "pk", None) else None,
     )
     promise.invoices.set([invoice for invoice, _ in covered])
+    case_events.promise_made(promise, actor=actor)
     return promise
 
 
 @transaction.atomic
-def promise_close(*, promise: Promise, status: str) -> Promise:
+def promise_close(*, promise: Promise, status: str, actor: Actor) -> Promise:
     """Mark a promise kept or cancelled by hand (the engine detects kept/broken on its own)."""
     if status not in (PromiseStatus.KEPT, PromiseStatus.CANCELLED):
         raise ValidationFailed(f"a promise is closed as kept or cancelled, not {status!r}")
@@ -174,6 +178,7 @@ def promise_close(*, promise: Promise, status: str) -> Promise:
         raise ValidationFailed(PROMISE_NOT_OPEN.format(promise=promise.pk, status=promise.status))
     promise.status = status
     promise.save(update_fields=["status", "updated_at"])
+    case_events.promise_closed(promise, actor=actor)
     return promise
 
 
@@ -189,6 +194,7 @@ def dispute_open(
     amount: Decimal | None = None,
     note: str = "",
     user: Any = None,
+    actor: Actor,
 ) -> Dispute:
     """Contest ``amount`` (default: all that is open and not yet disputed) of ``invoice`` from ``on``."""
     if reason_code not in DisputeReason.values:
@@ -207,7 +213,7 @@ def dispute_open(
         raise ValidationFailed(
             DISPUTE_OVER_OPEN.format(ref=invoice.external_ref, available=available, on=on, amount=wanted)
         )
-    return Dispute.objects.create(
+    dispute = Dispute.objects.create(
         entity_id=invoice.entity_id,
         customer_id=invoice.customer_id,
         invoice=invoice,
@@ -217,10 +223,12 @@ def dispute_open(
         note=note,
         created_by=user if getattr(user, "pk", None) else None,
     )
+    case_events.dispute_opened(dispute, actor=actor)
+    return dispute
 
 
 @transaction.atomic
-def dispute_resolve(*, dispute: Dispute, resolution: str, on: date, note: str = "") -> Dispute:
+def dispute_resolve(*, dispute: Dispute, resolution: str, on: date, note: str = "", actor: Actor) -> Dispute:
     """Close a dispute on ``on``: from that day its amount is chased again (if still open)."""
     if resolution not in DisputeResolution.values:
         choices = ", ".join(DisputeResolution.values)
@@ -236,6 +244,7 @@ def dispute_resolve(*, dispute: Dispute, resolution: str, on: date, note: str = 
     if note:
         dispute.note = f"{dispute.note}\n{note}".strip()
     dispute.save(update_fields=["status", "resolution", "resolved_on", "note", "updated_at"])
+    case_events.dispute_resolved(dispute, actor=actor)
     return dispute
 
 
@@ -254,6 +263,7 @@ def plan_create(
     total: Decimal | None = None,
     note: str = "",
     user: Any = None,
+    actor: Actor,
 ) -> PaymentPlan:
     """A plan paying ``invoices`` (default: every open one) in equal installments, ``every_days`` apart.
 
@@ -292,17 +302,19 @@ def plan_create(
         )
         for position, part in enumerate(parts)
     )
+    case_events.plan_accepted(plan, actor=actor)
     return plan
 
 
 @transaction.atomic
-def plan_cancel(*, plan: PaymentPlan) -> PaymentPlan:
+def plan_cancel(*, plan: PaymentPlan, actor: Actor) -> PaymentPlan:
     """End a plan: the customer's invoices are dunned again from the next run."""
     plan = PaymentPlan.objects.select_for_update().get(pk=plan.pk)
     if plan.status != PlanStatus.ACTIVE:
         raise ValidationFailed(PLAN_NOT_ACTIVE.format(plan=plan.pk, status=plan.status))
     plan.status = PlanStatus.CANCELLED
     plan.save(update_fields=["status", "updated_at"])
+    case_events.plan_cancelled(plan, actor=actor)
     return plan
 
 
@@ -345,6 +357,7 @@ def plan_installments_settle(*, entity: Entity, as_of: date) -> int:
         if all(item.paid_on for item in plan.installments.all()):
             plan.status = PlanStatus.COMPLETED
             plan.save(update_fields=["status", "updated_at"])
+            case_events.plan_completed(plan, actor=Actor.system(f"run {as_of}"))
     return marked
 
 
@@ -361,6 +374,7 @@ def hold_create(
     ends_on: date | None = None,
     user: Any = None,
     audit_action: str = "",
+    actor: Actor,
 ) -> CustomerHold:
     """Stop dunning the customer (hold, legal case or do-not-contact) from ``starts_on``.
 
@@ -376,7 +390,7 @@ def hold_create(
         raise ValidationFailed("a hold needs a reason")
     if ends_on is not None and ends_on < starts_on:
         raise ValidationFailed(HOLD_ENDS_BEFORE_START.format(ends=ends_on, starts=starts_on))
-    actor = user if getattr(user, "pk", None) else None
+    created_by = user if getattr(user, "pk", None) else None
     with audit_suppressed() if audit_action else nullcontext():
         hold = CustomerHold.objects.create(
             entity_id=customer.entity_id,
@@ -385,13 +399,13 @@ def hold_create(
             reason=reason.strip(),
             starts_on=starts_on,
             ends_on=ends_on,
-            created_by=actor,
+            created_by=created_by,
         )
     if audit_action:
         audit_record(
             action=audit_action,
             obj=customer,
-            actor=actor,
+            actor=created_by,
             after={
                 "hold": hold.pk,
                 "kind": hold.kind,
@@ -400,11 +414,14 @@ def hold_create(
                 "ends_on": hold.ends_on,
             },
         )
+    case_events.hold_added(hold, actor=actor)
     return hold
 
 
 @transaction.atomic
-def hold_end(*, hold: CustomerHold, on: date, user: Any = None, audit_action: str = "") -> CustomerHold:
+def hold_end(
+    *, hold: CustomerHold, on: date, user: Any = None, audit_action: str = "", actor: Actor
+) -> CustomerHold:
     """End ``hold`` from ``on``: the last day it is in force is the day before, so that day's run
     chases the account again; a hold that had not started by ``on`` never takes effect.
 
@@ -427,11 +444,12 @@ def hold_end(*, hold: CustomerHold, on: date, user: Any = None, audit_action: st
             before={"hold": hold.pk, "ends_on": ended_on},
             after={"hold": hold.pk, "ends_on": hold.ends_on},
         )
+    case_events.holds_lifted([hold], actor=actor)
     return hold
 
 
 @transaction.atomic
-def hold_remove(*, customer: Customer, on: date, kind: str | None = None) -> int:
+def hold_remove(*, customer: Customer, on: date, kind: str | None = None, actor: Actor) -> int:
     """Lift the customer's holds (of ``kind``) still in force or to come from ``on`` (``hold_end``
     each). Returns how many were lifted."""
     holds = CustomerHold.objects.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on), customer=customer)
@@ -442,7 +460,7 @@ def hold_remove(*, customer: Customer, on: date, kind: str | None = None) -> int
         shown = f"{kind} " if kind else ""
         raise ValidationFailed(HOLD_NONE_ACTIVE.format(customer=customer.external_ref, kind=shown, on=on))
     for hold in lifted:
-        hold_end(hold=hold, on=on)
+        hold_end(hold=hold, on=on, actor=actor)
     return len(lifted)
 
 
@@ -453,18 +471,20 @@ HANDOFF_STATUS_UNKNOWN = "unknown hand-off status {status!r}: expected one of {c
 
 
 @transaction.atomic
-def credit_hold_place(*, customer: Customer, on: date, reason: str, by: str = "") -> CreditHold:
+def credit_hold_place(*, customer: Customer, on: date, reason: str, by: str = "", actor: Actor) -> CreditHold:
     """Put the customer on credit hold by hand (no new orders); an active one is kept as it is."""
     existing = CreditHold.objects.filter(customer=customer, status=CreditHoldStatus.ACTIVE).first()
     if existing is not None:
         return existing
-    return CreditHold.objects.create(
+    hold = CreditHold.objects.create(
         entity_id=customer.entity_id, customer=customer, placed_on=on, reason=reason
     )
+    case_events.credit_hold_placed(hold, actor=actor)
+    return hold
 
 
 @transaction.atomic
-def credit_hold_release(*, customer: Customer, on: date, by: str = "") -> CreditHold:
+def credit_hold_release(*, customer: Customer, on: date, by: str = "", actor: Actor) -> CreditHold:
     """Lift the customer's credit hold (orders may be taken again from ``on``)."""
     hold = (
         CreditHold.objects.select_for_update()
@@ -477,12 +497,19 @@ def credit_hold_release(*, customer: Customer, on: date, by: str = "") -> Credit
     hold.released_on = on
     hold.released_by = by[:150]
     hold.save(update_fields=["status", "released_on", "released_by", "updated_at"])
+    case_events.credit_hold_released(hold, actor=actor)
     return hold
 
 
 @transaction.atomic
 def hand_off_update(
-    *, hand_off: ExternalCollection, status: str, on: date, by: str = "", agency: str | None = None
+    *,
+    hand_off: ExternalCollection,
+    status: str,
+    on: date,
+    by: str = "",
+    agency: str | None = None,
+    actor: Actor,
 ) -> ExternalCollection:
     """Record where a hand-off to external collection stands, and who said so when."""
     if status not in HandOffStatus.values:
@@ -496,6 +523,7 @@ def hand_off_update(
     if agency is not None:
         hand_off.agency = agency
     hand_off.save()
+    case_events.hand_off_updated(hand_off, actor=actor)
     return hand_off
 
 
@@ -506,7 +534,7 @@ CONTACT_CHANNEL_UNKNOWN = "unknown channel {channel!r}: expected one of {choices
 
 @transaction.atomic
 def contact_log(
-    *, customer: Customer, on: date, channel: str, note: str = "", user: Any = None
+    *, customer: Customer, on: date, channel: str, note: str = "", user: Any = None, actor: Actor
 ) -> ContactLog:
     """Record a contact made outside the run; the next runs count it for the cadence. Its channel is
     one of a policy step's (``relance.core.channels``: a call is ``call``)."""
@@ -514,7 +542,7 @@ def contact_log(
         raise ValidationFailed(
             CONTACT_CHANNEL_UNKNOWN.format(channel=channel, choices=", ".join(STEP_CHANNELS))
         )
-    return ContactLog.objects.create(
+    log = ContactLog.objects.create(
         entity_id=customer.entity_id,
         customer=customer,
         on=on,
@@ -522,3 +550,5 @@ def contact_log(
         note=note,
         created_by=user if getattr(user, "pk", None) else None,
     )
+    case_events.contact_logged(log, actor=actor)
+    return log

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from relance.compliance.links import HOLD_DAYS_MAX, preference_channel
 from relance.compliance.models import ComplianceSettings, ContactPreferenceEvent, PreferenceSource
+from relance.core.actors import Actor
 from relance.core.channels import address_field, opt_out_field
 from relance.core.errors import ValidationFailed
 from relance.ledger.models import Contact, Customer, Entity
@@ -188,7 +189,14 @@ def compliance_settings_update(*, entity: Entity, user: Any = None, **fields: An
 
 
 def owner_hold_create(
-    *, customer: Customer, owner: Any, reason: str, days: int, on: date, audit_action: str = ""
+    *,
+    customer: Customer,
+    owner: Any,
+    reason: str,
+    days: int,
+    on: date,
+    audit_action: str = "",
+    actor: Actor | None = None,
 ) -> Any:
     """The sales owner's "hold escalation for N days, I'm on it": a ``hold`` from ``on`` to ``on + days``,
     through ``cases.services.hold_create``, the one write of a hold (who and when are on the row)."""
@@ -206,5 +214,6 @@ def owner_hold_create(
         starts_on=on,
         ends_on=on + timedelta(days=days),
         user=owner,
+        actor=actor or Actor.user(owner),  # the e-mailed link is the owner's own
         audit_action=audit_action,
     )

@@ -18,6 +18,7 @@ from relance.common.client import client_ip
 from relance.compliance import links, selectors, services
 from relance.compliance.models import PreferenceSource
 from relance.compliance.texts import opt_out_texts, page_language
+from relance.core.actors import Actor
 from relance.core.channels import address_field, opt_out_field
 from relance.core.errors import ValidationFailed
 from relance.ledger.models import Contact, Customer
@@ -128,7 +129,7 @@ def owner_hold(request: HttpRequest, token: str) -> HttpResponse:
         try:
             days = int(request.POST.get("days", link.days))
             hold = services.owner_hold_create(
-                customer=customer, owner=owner, reason=reason, days=days, on=today
+                customer=customer, owner=owner, reason=reason, days=days, on=today, actor=Actor.user(owner)
             )
         except ValueError:
             error = services.HOLD_DAYS_RANGE.format(max=links.HOLD_DAYS_MAX, days=request.POST.get("days"))

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from relance.core.actors import Actor
 from relance.delivery.models import CallTask, DeliveryEvent, MessageAttachment, OutboundMessage
 from relance.delivery.services import RETRYABLE, DeliveryError, message_cancel, message_retry
 
@@ -71,7 +72,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
         done = 0
         for message in queryset:
             try:
-                message_cancel(message=message, user=request.user)
+                message_cancel(message=message, user=request.user, actor=Actor.user(request.user))
                 done += 1
             except DeliveryError:
                 continue

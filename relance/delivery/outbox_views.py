@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from relance.accounts.selectors import entities_for_user, user_can
 from relance.common.csv_export import csv_response, money
+from relance.core.actors import Actor
 from relance.core.channels import DELIVERY_CHANNELS
 from relance.core.text import sentence
 from relance.delivery import services
@@ -157,12 +158,16 @@ def outbox_act(request: HttpRequest, message_id: int) -> HttpResponse:
             services.message_retry(message=message, user=request.user)
             messages.success(request, f"Message {message.pk} queued again.")
         elif action == "cancel":
-            services.message_cancel(message=message, user=request.user)
+            services.message_cancel(message=message, user=request.user, actor=Actor.user(request.user))
             messages.success(request, f"Message {message.pk} cancelled.")
         elif action in ("resolve_sent", "resolve_not_sent"):
             sent = action == "resolve_sent"
             services.message_resolve(
-                message=message, sent=sent, user=request.user, note=request.POST.get("note", "")
+                message=message,
+                sent=sent,
+                user=request.user,
+                note=request.POST.get("note", ""),
+                actor=Actor.user(request.user),
             )
             messages.success(
                 request,

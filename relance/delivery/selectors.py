@@ -112,7 +112,14 @@ UNLISTED_FLAGS = ("internal", "one_time_secret")
 
 
 def customer_messages_sent(*, customer_ids: Sequence[int], limit: int = 100) -> list[OutboundMessage]:
-    """Messages actually sent to these customers' contacts, newest first, for the portal to list.
+    """Messages actually sent to these customers' contacts, newest first, for the portal to list
+    (``customer_messages_listed``)."""
+    rows = customer_messages_listed(customer_ids=customer_ids)
+    return list(rows.order_by("-sent_at", "-queued_at", "-id")[:limit])
+
+
+def customer_messages_listed(*, customer_ids: Sequence[int]) -> QuerySet[OutboundMessage]:
+    """The messages a customer may see (the portal's Messages page and History).
 
     Not queued, failed or blocked ones (never sent), not call tasks (the collector's script), not
     internal notices or one-time codes (``UNLISTED_FLAGS``): a reminder link forwarded to a
@@ -128,7 +135,7 @@ def customer_messages_sent(*, customer_ids: Sequence[int], limit: int = 100) -> 
     ).exclude(template_key__in=owner_keys)
     for flag in UNLISTED_FLAGS:
         rows = rows.exclude(headers__has_key=flag)  # not ``=True``: NOT (NULL = true) drops every row
-    return list(rows.order_by("-sent_at", "-queued_at", "-id")[:limit])
+    return rows
 
 
 def reminded_before(*, customer: Customer, action: Any) -> bool:

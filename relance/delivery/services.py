@@ -18,6 +18,8 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from relance.audit import case_events
+from relance.core.actors import Actor
 from relance.core.channels import STEP_CHANNELS, delivered_as
 from relance.core.errors import RelanceError
 from relance.delivery.alerts import TemplateFailure, template_failure_alert
@@ -800,7 +802,7 @@ def message_retry(
 
 @transaction.atomic
 def message_cancel(
-    *, message: OutboundMessage, user: Any = None, now: datetime | None = None
+    *, message: OutboundMessage, actor: Actor, user: Any = None, now: datetime | None = None
 ) -> OutboundMessage:
     """Stop a message that has not been sent (or that a person decides not to retry)."""
     at = _now(now)
@@ -813,6 +815,7 @@ def message_cancel(
     message.save(update_fields=["status", "lease_owner", "lease_until", "updated_at"])
     _event(message, DeliveryEventKind.CANCELLED, at, by=getattr(user, "username", "") or "")
     action_status_follow(action_id=message.action_id)
+    case_events.message_event(message, "cancelled", actor=actor, at=at)
     return message
 
 
@@ -821,7 +824,13 @@ ERROR_NOT_UNCERTAIN = "message {pk} is {status}: only an uncertain message can b
 
 @transaction.atomic
 def message_resolve(
-    *, message: OutboundMessage, sent: bool, user: Any = None, note: str = "", now: datetime | None = None
+    *,
+    message: OutboundMessage,
+    sent: bool,
+    actor: Actor,
+    user: Any = None,
+    note: str = "",
+    now: datetime | None = None,
 ) -> OutboundMessage:
     """Settle an uncertain message after a person checked (with the provider or the recipient).
 
@@ -844,6 +853,7 @@ def message_resolve(
         message.sent_at = message.sent_at or at
         message.save(update_fields=["status", "sent_at", "lease_owner", "lease_until", "updated_at"])
         _event(message, DeliveryEventKind.SENT, at, resolved_by=by, note=note, how="confirmed by a person")
+        case_events.message_event(message, "sent", actor=actor, at=at)
     else:
         message.status = MessageStatus.QUEUED
         message.next_attempt_at = at
@@ -908,6 +918,10 @@ def message_mark_bounced(
         )
         if not hard:
             return None
+        if message.status != MessageStatus.FAILED:  # a refusal at send time is recorded as failed already
+            case_events.message_event(
+                message, "bounced", actor=Actor.system("bounce report"), at=when, reason=reason
+            )
         OutboundMessage.objects.filter(pk=message.pk).update(
             status=MessageStatus.BOUNCED, last_error=reason[:2000] or "hard bounce", updated_at=timezone.now()
         )

@@ -23,7 +23,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from relance.audit import case_events
 from relance.compliance.selectors import message_facts_batch, message_facts_load
+from relance.core.actors import Actor
 from relance.delivery.channels.base import (
     ChannelBackend,
     DeliveryReceipt,
@@ -402,6 +404,9 @@ def send_pass(
     return report
 
 
+OUTBOX_WORKER = Actor.system("outbox worker")  # the case timeline's actor of what sending did
+
+
 def _event(pk: int, kind: str, at: datetime, **detail: Any) -> None:
     DeliveryEvent.objects.create(message_id=pk, kind=kind, at=at, detail=detail)
 
@@ -441,6 +446,9 @@ def _deliver(
                     by="send-time check",
                 )
                 action_status_follow(action_id=message.action_id)
+                case_events.message_event(
+                    message, "cancelled", actor=OUTBOX_WORKER, at=at, reason=verdict.reason
+                )
                 return "cancelled"
             if verdict.defer_until is not None:
                 _mine(pk, worker_id).update(
@@ -531,6 +539,9 @@ def _deliver(
             action_id=message.action_id,
             went_out=MessageStatus.DELIVERED if receipt.delivered else MessageStatus.SENT,
         )
+        case_events.message_event(
+            message, "delivered" if receipt.delivered else "sent", actor=OUTBOX_WORKER, at=finished
+        )
     if rerendered:
         logger.info("message %s was re-rendered with today's amount before sending", pk)
     return "delivered" if receipt.delivered else "sent"
@@ -561,6 +572,7 @@ def _temporary(message: OutboundMessage, *, worker_id: str, at: datetime, error:
         _event(pk, DeliveryEventKind.FAILED, at, error=error, attempt=message.attempts, final=give_up)
         if give_up:
             action_status_follow(action_id=message.action_id)
+            case_events.message_event(message, "failed", actor=OUTBOX_WORKER, at=at, reason=error)
     return "failed" if give_up else "retrying"
 
 
@@ -576,6 +588,7 @@ def _permanent(message: OutboundMessage, *, worker_id: str, at: datetime, error:
         )
         _event(pk, DeliveryEventKind.FAILED, at, error=error, attempt=message.attempts, final=True)
         action_status_follow(action_id=message.action_id)
+        case_events.message_event(message, "failed", actor=OUTBOX_WORKER, at=at, reason=error)
     if not invalid:
         return "failed"
     # The address was refused outright: a hard bounce (address invalid, next channel).

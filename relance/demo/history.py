@@ -434,7 +434,9 @@ class _Replay:
         from relance.cases.services import contact_log
 
         def work() -> None:
-            contact_log(customer=customer, on=self._on, channel="call", note=note, user=user)
+            contact_log(
+                customer=customer, on=self._on, channel="call", note=note, user=user, actor=_actor(user)
+            )
             self.report.calls += 1
 
         return work
@@ -445,7 +447,7 @@ class _Replay:
         from relance.workspace.services import customer_note_add
 
         def work() -> None:
-            customer_note_add(customer=customer, text=text, user=user, now=timezone.now())
+            customer_note_add(customer=customer, text=text, user=user, now=timezone.now(), actor=_actor(user))
             self.report.notes += 1
 
         return work
@@ -463,9 +465,15 @@ class _Replay:
                 invoices=[Invoice.objects.get(pk=invoice.pk)],
                 note=note,
                 user=user,
+                actor=_actor(user),
             )
             contact_log(
-                customer=customer, on=on, channel="call", note=f"Promise to pay by {promised}.", user=user
+                customer=customer,
+                on=on,
+                channel="call",
+                note=f"Promise to pay by {promised}.",
+                user=user,
+                actor=_actor(user),
             )
             self.report.promises += 1
             self.report.calls += 1
@@ -501,7 +509,12 @@ class _Replay:
             if dispute is not None:
                 note = "Checked with the warehouse and sales." if resolution != "withdrawn" else ""
                 dispute_close(
-                    dispute=dispute, resolution=resolution, on=self._on, note=note, user=self.manager
+                    dispute=dispute,
+                    resolution=resolution,
+                    on=self._on,
+                    note=note,
+                    user=self.manager,
+                    actor=_actor(self.manager),
                 )
 
         return work
@@ -521,6 +534,7 @@ class _Replay:
                 invoices=list(Invoice.objects.filter(pk__in=[invoice.pk for invoice in covered])),
                 note="Agreed on the phone after the second reminder.",
                 user=user,
+                actor=_actor(user),
             )
             self.report.plans += 1
 
@@ -534,7 +548,7 @@ class _Replay:
         def work() -> None:
             plan = PaymentPlan.objects.filter(customer=customer, status=PlanStatus.ACTIVE).first()
             if plan is not None:
-                plan_cancel(plan=plan)
+                plan_cancel(plan=plan, actor=_actor(user))
                 self._note(customer, "Payment plan defaulted and cancelled: dunning resumes.", user)()
 
         return work
@@ -547,6 +561,7 @@ class _Replay:
                 customer=customer,
                 user=customer.sales_owner,
                 request=HoldRequest(reason=reason, days=days, on=on),
+                actor=_actor(customer.sales_owner),
             )
             self.report.holds += 1
 
@@ -562,6 +577,7 @@ class _Replay:
                 reason="Handed to our lawyers after the final notice went unanswered.",
                 starts_on=on,
                 user=self.manager,
+                actor=_actor(self.manager),
             )
             self.report.holds += 1
 
@@ -713,6 +729,7 @@ def history_messages_record(*, run: Any, at: datetime) -> int:
     OutboundMessage.objects.bulk_create(messages, batch_size=1000)
     CallTask.objects.bulk_create(tasks, batch_size=1000)
     created = list(OutboundMessage.objects.filter(run=run).values_list("pk", flat=True))
+    _history_case_events(run, tasks)
     DeliveryEvent.objects.bulk_create(
         [
             DeliveryEvent(message_id=pk, kind=kind, at=at, detail={"provider": "demo-history"})
@@ -748,4 +765,51 @@ def past_messages_delivered(*, entity: Entity, before: date) -> int:
     )
     for action_id in {action for _pk, _at, action in rows if action}:
         action_status_follow(action_id=action_id)
+    from relance.audit import case_events
+    from relance.audit.models import CaseEventKind
+    from relance.core.actors import Actor
+
+    case_events.bulk_record(
+        OutboundMessage.objects.filter(pk__in=[pk for pk, _at, _action in rows]),
+        kind=CaseEventKind.MESSAGE_SENT,
+        actor=Actor.system("outbox worker"),
+        line=case_events.message_line,
+        at=lambda message: message.sent_at,
+    )
     return len(rows)
+
+
+def _history_case_events(run: Any, tasks: list[Any]) -> None:
+    """The case timeline of a replayed run: its messages sent by the outbox worker, its calls
+    done by the customer's collector (one insert each)."""
+    from django.contrib.auth import get_user_model
+
+    from relance.audit import case_events
+    from relance.audit.models import CaseEventKind
+    from relance.core.actors import Actor
+    from relance.delivery.models import OutboundMessage
+
+    case_events.bulk_record(
+        OutboundMessage.objects.filter(run=run),
+        kind=CaseEventKind.MESSAGE_SENT,
+        actor=Actor.system("outbox worker"),
+        line=case_events.message_line,
+        at=lambda message: message.sent_at,
+    )
+    users = {
+        user.pk: user for user in get_user_model().objects.filter(pk__in={t.assigned_to_id for t in tasks})
+    }
+    case_events.bulk_record(
+        [task for task in tasks if task.pk is not None],
+        kind=CaseEventKind.CALL_OUTCOME,
+        actor=lambda task: Actor.of_user_or_system(users.get(task.assigned_to_id), "demo"),
+        line=case_events.call_task_line,
+        at=lambda task: task.completed_at,
+    )
+
+
+def _actor(user: Any) -> Any:
+    """The demo's collector or manager doing the work (the system when nobody is named)."""
+    from relance.core.actors import Actor
+
+    return Actor.of_user_or_system(user, "demo")

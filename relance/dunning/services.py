@@ -19,6 +19,7 @@ import yaml
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Max, Q
 
+from relance.audit import case_events
 from relance.cases.models import (
     HANDOFF_OPEN,
     CreditHold,
@@ -29,6 +30,7 @@ from relance.cases.models import (
 )
 from relance.cases.selectors import promise_state_on
 from relance.cases.services import plan_installments_settle
+from relance.core.actors import Actor
 from relance.core.errors import Conflict, ValidationFailed
 from relance.core.promises import BROKEN as PROMISE_BROKEN
 from relance.core.promises import KEPT as PROMISE_KEPT
@@ -284,6 +286,7 @@ def promise_settle(*, entity: Entity, as_of: date, policies: Mapping[str, Engine
         else:
             continue
         promise.save(update_fields=["status", "updated_at"])
+        case_events.promise_closed(promise, actor=Actor.system(f"run {as_of}"))
         marked += 1
     return marked
 
@@ -612,6 +615,11 @@ def _apply(
         batch_size=5000,
     )
     _internal_records(entity, as_of, rows, action_by_decision)
+    case_events.run_internal_records(
+        run=run,
+        holds=CreditHold.objects.filter(action__run=run),
+        hand_offs=ExternalCollection.objects.filter(action__run=run),
+    )
     policy_by_decision = {row["decision_id"]: row["policy_key"] for row in rows}
     InvoiceStep.objects.bulk_create(
         [

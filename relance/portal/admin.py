@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from relance.core.actors import Actor
 from relance.portal import links, selectors, services
 from relance.portal.models import (
     DisputeCase,
@@ -90,6 +91,7 @@ class PlanRequestAdmin(admin.ModelAdmin):
                     approve=approve,
                     on=selectors.portal_today(entity=found.customer.entity),
                     user=request.user,
+                    actor=Actor.user(request.user),
                 )
             except services.PortalRefused as refused:
                 self.message_user(request, f"request {found.pk}: {refused}", level=messages.ERROR)

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from relance.accounts.decorators import NOT_ALLOWED
 from relance.accounts.selectors import customer_scope, user_can
+from relance.core.actors import Actor
 from relance.portal import selectors, services
 from relance.portal.models import PlanRequest
 
@@ -68,6 +69,7 @@ def plan_request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
             approve=approve,
             on=selectors.portal_today(entity=found.customer.entity),
             user=request.user,
+            actor=Actor.user(request.user),
             note=request.POST.get("note", "")[:1000],
         )
         messages.success(request, f"Plan request {found.pk} {'approved' if approve else 'rejected'}.")

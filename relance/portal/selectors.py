@@ -373,6 +373,40 @@ def sla_due(*, opened_on: date, days: int) -> date:
     return opened_on + timedelta(days=days)
 
 
+# Portal actions of the customer's that the history shows (not visits, codes or refusals).
+HISTORY_PORTAL_KINDS = frozenset(
+    {
+        "portal_preferences_changed",
+        "portal_email_changed",
+        "portal_phone_changed",
+        "portal_email_change_undone",
+        "portal_payment_started",
+        "portal_payment_received",
+    }
+)
+
+
+def portal_history(*, link: PortalLink, limit: int = 100) -> list[Any]:
+    """The customer's own case history, newest first: the scope's promises, disputes, plans and
+    payments (whoever recorded them) and the messages sent to them, from the case timeline.
+
+    Never another customer's events (``portal_scope``), never what is internal (notes, contact
+    logs, calls, holds, credit holds, hand-offs): ``CUSTOMER_VISIBLE_KINDS`` only."""
+    from relance.audit.models import CUSTOMER_VISIBLE_KINDS, CaseEvent, CaseEventKind
+    from relance.delivery.selectors import customer_messages_listed
+
+    scope = portal_scope(link=link)
+    kinds = sorted({str(kind) for kind in CUSTOMER_VISIBLE_KINDS} | HISTORY_PORTAL_KINDS)
+    sent = CaseEventKind.MESSAGE_SENT.value
+    # a message only if the Messages page lists it (no internal notice, no one-time code)
+    listed = customer_messages_listed(customer_ids=scope).values("pk")
+    events = CaseEvent.objects.filter(customer_id__in=scope).filter(
+        Q(kind__in=[kind for kind in kinds if kind != sent])
+        | Q(kind=sent, subject_type="message", subject_id__in=listed)
+    )
+    return list(events.order_by("-at", "-id")[:limit])
+
+
 def plan_request_decided_last(*, customer: Customer) -> PlanRequest | None:
     """The customer's newest decided plan request, with its plan: what a ``plan_request_decided``
     message speaks of (comms asks through ``relance.comms.facts``, registered in ``PortalConfig.ready``)."""

@@ -1,5 +1,5 @@
 """Writes of the portal. Each one records a ``PortalEvent`` and calls the collections services
-(``relance.dunning.services``) for the promise, dispute or plan itself, so dunning reacts at once.
+(``relance.cases.services``) for the promise, dispute or plan itself, so dunning reacts at once.
 
 Refusals raise ``PortalRefused`` carrying an English message template (marked for translation)
 and its parameters: the views translate the template, then format it.
@@ -23,8 +23,11 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_noop as _
 
+from relance.audit import case_events
+from relance.audit.models import CaseEventKind
 from relance.cases import services as case_services
 from relance.cases.models import Dispute, PaymentPlan, Promise
+from relance.core import actors
 from relance.core.errors import RelanceError
 from relance.ledger.models import Allocation, Contact, ContactStatus, Customer, Invoice, Payment
 from relance.ledger.selectors import invoice_open_amount
@@ -88,11 +91,23 @@ class Actor:
     link: PortalLink
     ip: str | None = None
 
+    @property
+    def case_actor(self) -> actors.Actor:
+        """The customer through this link, as the case timeline's actor."""
+        return actors.Actor.portal(self.link)
+
+
+# Portal actions whose case change the collections service records itself (with the link's
+# actor), or that this module records as a plan event: no second ``portal_*`` case event.
+CASE_RECORDED_ACTIONS = frozenset({"promise_made", "dispute_opened", "plan_started", "plan_requested"})
+
 
 def event_record(
     *, actor: Actor, action: str, customer: Customer | None = None, **detail: Any
 ) -> PortalEvent:
-    return PortalEvent.objects.create(
+    """The portal's own trail (``PortalEvent``: link, address) and, for an action that changes no
+    case by itself, the case timeline's ``portal_<action>`` event."""
+    event = PortalEvent.objects.create(
         link=actor.link,
         customer=customer or actor.link.customer,
         action=action,
@@ -100,6 +115,11 @@ def event_record(
         ip=actor.ip,
         detail={key: _jsonable(value) for key, value in detail.items()},
     )
+    if action not in CASE_RECORDED_ACTIONS:
+        case_events.portal_action(
+            customer=event.customer, action=action, actor=actor.case_actor, detail=event.detail, subject=event
+        )
+    return event
 
 
 _Service = TypeVar("_Service", bound=Callable[..., Any])
@@ -405,13 +425,20 @@ def email_change_undo(*, token: str, ip: str | None = None) -> Contact:
     contact.email_status = ContactStatus.VALID
     contact.save(update_fields=["email", "email_status", "updated_at"])
     link = PortalLink.objects.filter(pk=payload["l"]).first()
-    PortalEvent.objects.create(
+    event = PortalEvent.objects.create(
         link=link,
         customer=contact.customer,
         action="email_change_undone",
         at=timezone.now(),
         ip=ip,
         detail={"restored": payload["old"], "removed": payload["new"]},
+    )
+    case_events.portal_action(
+        customer=contact.customer,
+        action=event.action,
+        actor=actors.Actor.portal(link) if link is not None else actors.Actor.system("e-mail undo link"),
+        detail=event.detail,
+        subject=event,
     )
     return contact
 
@@ -470,6 +497,7 @@ def promise_make(
                 invoices=invoices,
                 amount=amount,
                 note=f"portal: {note}".strip(),
+                actor=actor.case_actor,
             )
         except RelanceError as exc:
             raise PortalRefused(exc.message) from None
@@ -556,7 +584,12 @@ def dispute_make(
         raise PortalRefused(uploads.UPLOAD_TOO_MANY, limit=uploads.MAX_FILES)
     try:
         dispute = case_services.dispute_open(
-            invoice=invoice, reason_code=reason_code, on=on, amount=amount, note=f"portal: {text}".strip()
+            invoice=invoice,
+            reason_code=reason_code,
+            on=on,
+            amount=amount,
+            note=f"portal: {text}".strip(),
+            actor=actor.case_actor,
         )
     except RelanceError as exc:
         raise PortalRefused(exc.message) from None
@@ -618,10 +651,12 @@ def _file_check(upload: UploadedFile, limit: int) -> tuple[UploadedFile, uploads
 
 @transaction.atomic
 def dispute_close(
-    *, dispute: Dispute, resolution: str, on: date, note: str = "", user: Any = None
+    *, dispute: Dispute, resolution: str, on: date, actor: actors.Actor, note: str = "", user: Any = None
 ) -> Dispute:
     """Resolve a dispute (back office) and tell the customer."""
-    dispute = case_services.dispute_resolve(dispute=dispute, resolution=resolution, on=on, note=note)
+    dispute = case_services.dispute_resolve(
+        dispute=dispute, resolution=resolution, on=on, note=note, actor=actor
+    )
     customer = dispute.customer
     recipient, contact = notify.recipient_for(customer=customer, contact=None)
     outgoing = notify.Outgoing(
@@ -720,8 +755,13 @@ def plan_ask(
         event_record(
             actor=actor, action="plan_requested", customer=customer, request=request.pk, reasons=reasons
         )
+        case_events.plan_request_event(
+            request, CaseEventKind.PLAN_PROPOSED, actor=actor.case_actor, reasons=reasons
+        )
         return PlanOutcome(None, request)
-    plan = _plan_start(customer, on, installments, first_due, limits.plan_every_days, chosen, note)
+    plan = _plan_start(
+        customer, on, installments, first_due, limits.plan_every_days, chosen, note, actor=actor.case_actor
+    )
     event_record(
         actor=actor, action="plan_started", customer=customer, plan=plan.pk, installments=installments
     )
@@ -750,6 +790,8 @@ def _plan_start(
     invoices: Sequence[Any],
     note: str,
     user: Any = None,
+    *,
+    actor: actors.Actor,
 ) -> PaymentPlan:
     try:
         return case_services.plan_create(
@@ -761,6 +803,7 @@ def _plan_start(
             invoices=invoices,
             note=f"portal: {note}".strip(),
             user=user,
+            actor=actor,
         )
     except RelanceError as exc:
         raise PortalRefused(exc.message) from None
@@ -768,7 +811,7 @@ def _plan_start(
 
 @transaction.atomic
 def plan_request_decide(
-    *, request: PlanRequest, approve: bool, on: date, user: Any = None, note: str = ""
+    *, request: PlanRequest, approve: bool, on: date, actor: actors.Actor, user: Any = None, note: str = ""
 ) -> PlanRequest:
     """A credit manager's answer. Approving creates the plan as asked (from ``on``)."""
     request = PlanRequest.objects.select_for_update().get(pk=request.pk)
@@ -785,12 +828,15 @@ def plan_request_decide(
             invoices,
             request.note,
             user,
+            actor=actor,
         )
     request.status = PlanRequestStatus.APPROVED if approve else PlanRequestStatus.REJECTED
     request.decided_by = user if getattr(user, "pk", None) else None
     request.decided_at = timezone.now()
     request.decision_note = note
     request.save()
+    if not approve:
+        case_events.plan_request_event(request, CaseEventKind.PLAN_REFUSED, actor=actor)
     customer = request.customer
     recipient, contact = notify.recipient_for(
         customer=customer, contact=request.link.contact if request.link else None
@@ -908,7 +954,7 @@ def checkout_paid(*, paid: ProviderPayment) -> PortalCheckout | None:
     checkout.status = CheckoutStatus.PAID
     checkout.payment = payment
     checkout.save(update_fields=["status", "payment", "updated_at"])
-    PortalEvent.objects.create(
+    received = PortalEvent.objects.create(
         link=checkout.link,
         customer=customer,
         action="payment_received",
@@ -920,6 +966,13 @@ def checkout_paid(*, paid: ProviderPayment) -> PortalCheckout | None:
             "currency": paid.currency,
             "invoices": [invoice.external_ref for invoice in paid_invoices],
         },
+    )
+    case_events.portal_action(
+        customer=customer,
+        action=received.action,
+        actor=actors.Actor.system(f"{paid.provider} webhook"),
+        detail=received.detail,
+        subject=received,
     )
     recipient, contact = notify.recipient_for(
         customer=customer, contact=checkout.link.contact if checkout.link else None

@@ -31,6 +31,7 @@ urlpatterns = [
     path("t/<str:token>/statement.csv", views.statement_csv, name="statement_csv"),
     path("t/<str:token>/statement.pdf", views.statement_pdf, name="statement_pdf"),
     path("t/<str:token>/messages/", views.messages, name="messages"),
+    path("t/<str:token>/history/", views.history, name="history"),
     path("t/<str:token>/preferences/", views.preferences, name="preferences"),
     path("t/<str:token>/promise/", views.promise, name="promise"),
     path("t/<str:token>/cases/", views.cases, name="cases"),

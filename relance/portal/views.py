@@ -391,6 +391,14 @@ def messages(request: HttpRequest) -> HttpResponse:
 
 
 @portal_page
+def history(request: HttpRequest) -> HttpResponse:
+    """What happened on the customer's account: their promises, disputes, plans, payments and the
+    messages sent to them (``selectors.portal_history``)."""
+    portal: Portal = request.portal  # type: ignore[attr-defined]
+    return _page(request, "portal/history.html", {"events": selectors.portal_history(link=portal.link)})
+
+
+@portal_page
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
     portal: Portal = request.portal  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ from relance.compliance.services import (
     HOLD_REASON_REQUIRED,
     owner_hold_create,
 )
+from relance.core.actors import Actor
 from relance.core.errors import ValidationFailed
 from relance.ledger.models import Customer
 
@@ -64,7 +65,7 @@ def _role_label(user: Any) -> str:
 
 
 @transaction.atomic
-def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest) -> CustomerHold:
+def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest, actor: Actor) -> CustomerHold:
     """Hold the customer's escalation from ``request.on`` for ``request.days`` days (last day
     included: ``on + days``, as the e-mailed link does). Refuses an empty or too long reason and
     days outside 1…``HOLD_DAYS_MAX`` without writing anything. One audit event ``hold_request``
@@ -87,6 +88,7 @@ def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest) 
             days=request.days,
             on=request.on,
             audit_action=HOLD_AUDIT_ACTION,
+            actor=actor,
         )
     return hold_create(
         customer=customer,
@@ -96,10 +98,11 @@ def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest) 
         ends_on=request.on + timedelta(days=request.days),
         user=user,
         audit_action=HOLD_AUDIT_ACTION,
+        actor=actor,
     )
 
 
-def hold_lift(*, hold: CustomerHold, user: Any, on: date) -> CustomerHold:
+def hold_lift(*, hold: CustomerHold, user: Any, on: date, actor: Actor) -> CustomerHold:
     """End ``hold`` early from ``on`` (the entity's today): ``cases.services.hold_end``, with one
     audit event ``hold_lift`` (the end before and after)."""
-    return hold_end(hold=hold, on=on, user=user, audit_action=HOLD_LIFT_AUDIT_ACTION)
+    return hold_end(hold=hold, on=on, user=user, audit_action=HOLD_LIFT_AUDIT_ACTION, actor=actor)

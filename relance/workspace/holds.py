@@ -27,6 +27,7 @@ from relance.accounts.selectors import entities_for_user, user_can
 from relance.common.converters import row_id_or_none
 from relance.compliance.links import HOLD_DAYS_MAX
 from relance.compliance.services import HOLD_REASON_MAX
+from relance.core.actors import Actor
 from relance.core.errors import NotFound, ValidationFailed
 from relance.ledger.models import Customer
 from relance.workspace import explain, hold_selectors, hold_services
@@ -98,6 +99,7 @@ def hold_request(request: HttpRequest, customer_id: int) -> HttpResponse:
             hold = hold_services.hold_request_create(
                 customer=customer,
                 user=request.user,
+                actor=Actor.user(request.user),
                 request=hold_services.HoldRequest(
                     reason=form.cleaned_data["reason"],
                     days=form.cleaned_data["days"],
@@ -133,7 +135,10 @@ def hold_lift(request: HttpRequest, customer_id: int, hold_id: int) -> HttpRespo
         raise PermissionDenied(NOT_ALLOWED.format(perm=hold_selectors.PERM_LIFT))
     try:
         hold_services.hold_lift(
-            hold=hold, user=request.user, on=entity_today(customer=customer, now=timezone.now())
+            hold=hold,
+            user=request.user,
+            on=entity_today(customer=customer, now=timezone.now()),
+            actor=Actor.user(request.user),
         )
     except ValidationFailed as exc:
         messages.error(request, f"{customer.name}: hold not lifted: {exc.message}.")

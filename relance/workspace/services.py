@@ -16,7 +16,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from relance.audit import case_events
+from relance.audit.models import CaseEventKind
 from relance.cases.models import Dispute
+from relance.core.actors import Actor
 from relance.core.errors import ValidationFailed
 from relance.core.formatting import code_label, format_money
 from relance.ledger.models import Customer, Entity
@@ -51,18 +54,20 @@ def _audit(**kwargs: Any) -> None:
 
 @transaction.atomic
 def customer_note_add(
-    *, customer: Customer, text: str, user: Any = None, now: datetime | None = None
+    *, customer: Customer, text: str, actor: Actor, user: Any = None, now: datetime | None = None
 ) -> CustomerNote:
     text = text.strip()
     if not text:
         raise ValidationFailed(NOTE_EMPTY)
-    return CustomerNote.objects.create(
+    note = CustomerNote.objects.create(
         entity_id=customer.entity_id,
         customer=customer,
         text=text,
         created_at=now or timezone.now(),
         created_by=user if getattr(user, "pk", None) else None,
     )
+    case_events.note_added(note, actor=actor)
+    return note
 
 
 def dispute_comment_add(
@@ -258,7 +263,7 @@ CALL_BACK_DATE_MISSING = "call back on: expected a date from today on"
 
 
 def call_task_complete(
-    *, customer: Customer, outcome: str, note: str = "", now: datetime | None = None
+    *, customer: Customer, outcome: str, actor: Actor, note: str = "", now: datetime | None = None
 ) -> int:
     """Close the customer's open call tasks with ``outcome``: those due by today, and every call
     back asked for by hand (a task without a message, whatever its day: the next outcome logged
@@ -279,12 +284,13 @@ def call_task_complete(
         task.outcome_note = note
         task.completed_at = at
         task.save(update_fields=["status", "outcome", "outcome_note", "completed_at", "updated_at"])
+        case_events.call_task_event(task, CaseEventKind.CALL_OUTCOME, actor=actor)
         closed += 1
     return closed
 
 
 def call_back_task_create(
-    *, customer: Customer, on: date, at: time | None = None, note: str = "", user: Any = None
+    *, customer: Customer, on: date, actor: Actor, at: time | None = None, note: str = "", user: Any = None
 ) -> Any:
     """A dated call task on ``user``'s list: shown on My accounts and the worklist from ``on``
     (due that day, overdue after), done when the next outcome is logged (``call_task_complete``)."""
@@ -293,7 +299,7 @@ def call_back_task_create(
 
     contact, phone, _ = recipient_for(customer, "call")
     when = f"Call back at {at:%H:%M}" if at else "Call back"
-    return CallTask.objects.create(
+    task = CallTask.objects.create(
         entity_id=customer.entity_id,
         customer=customer,
         contact=contact,
@@ -302,15 +308,19 @@ def call_back_task_create(
         phone=phone[:20],
         script=" · ".join(filter(None, [when, note])),
     )
+    case_events.call_task_event(task, CaseEventKind.CALL_TASK, actor=actor)
+    return task
 
 
-def _attempt_record(*, customer: Customer, outcome: str, note: str, user: Any, now: datetime) -> None:
+def _attempt_record(
+    *, customer: Customer, outcome: str, note: str, user: Any, now: datetime, actor: Actor
+) -> None:
     """A call in which nobody was reached, kept as a done call task without a message: the
     compliance rules count it as a call (caps), not as a conversation, and it is no contact for
     the cadence (``relance.dunning.contacts``)."""
     from relance.delivery.models import CallTask, CallTaskStatus
 
-    CallTask.objects.create(
+    task = CallTask.objects.create(
         entity_id=customer.entity_id,
         customer=customer,
         assigned_to=user if getattr(user, "pk", None) else None,
@@ -320,6 +330,7 @@ def _attempt_record(*, customer: Customer, outcome: str, note: str, user: Any, n
         outcome_note=note,
         completed_at=now,
     )
+    case_events.call_task_event(task, CaseEventKind.CALL_OUTCOME, actor=actor)
 
 
 @dataclass(frozen=True)
@@ -338,7 +349,7 @@ class OutcomeInput:
 
 
 @transaction.atomic
-def customer_outcome_record(*, customer: Customer, data: OutcomeInput, user: Any = None) -> str:
+def customer_outcome_record(*, customer: Customer, data: OutcomeInput, actor: Actor, user: Any = None) -> str:
     """Record a call's outcome through the services that own each record; returns a sentence.
 
     promise → ``promise_add``; dispute → ``dispute_open``; wrong number marks the called phone
@@ -365,6 +376,7 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, user: Any
             amount=data.amount,
             note=data.note,
             user=user,
+            actor=actor,
             invoices=[data.invoice] if data.invoice is not None else (),
         )
         summary = (
@@ -381,6 +393,7 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, user: Any
             amount=data.amount,
             note=data.note,
             user=user,
+            actor=actor,
         )
         summary = (
             f"Dispute on {data.invoice.external_ref} "
@@ -404,14 +417,19 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, user: Any
     else:
         summary = "No answer logged."
     now = timezone.now()
-    closed = call_task_complete(customer=customer, outcome=data.outcome, note=data.note, now=now)
+    closed = call_task_complete(customer=customer, outcome=data.outcome, note=data.note, now=now, actor=actor)
     if data.outcome == "call_back" and data.call_back_on is not None:
         if getattr(user, "pk", None) and data.call_back_on > data.on:
             worklist_snooze(
                 user=user, customer=customer, until=data.call_back_on - timedelta(days=1), today=data.on
             )
         call_back_task_create(
-            customer=customer, on=data.call_back_on, at=data.call_back_at, note=data.note, user=user
+            customer=customer,
+            on=data.call_back_on,
+            at=data.call_back_at,
+            note=data.note,
+            user=user,
+            actor=actor,
         )
     label = code_label(data.outcome)
     if data.call_back_on:
@@ -423,7 +441,10 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, user: Any
             channel="call",
             note=" · ".join(filter(None, [label, data.note])),
             user=user,
+            actor=actor,
         )
     elif not closed:
-        _attempt_record(customer=customer, outcome=data.outcome, note=data.note, user=user, now=now)
+        _attempt_record(
+            customer=customer, outcome=data.outcome, note=data.note, user=user, now=now, actor=actor
+        )
     return summary

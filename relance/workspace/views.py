@@ -32,6 +32,7 @@ from relance.accounts.selectors import (
 )
 from relance.cases.models import Dispute, DisputeReason, DisputeStatus
 from relance.common.converters import row_id_or_none
+from relance.core.actors import Actor
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import parse_amount
@@ -401,6 +402,9 @@ def customer_page(
     policy_key = customer_policy_key(customer=customer)
     policy = selectors.customer_policy(customer=customer, policy_key=policy_key)
     present = selectors.customer_records_present(customer=customer)  # kinds the page need not ask for
+    timeline = selectors.customer_timeline(
+        customer=customer, before=row_id_or_none(request.GET.get("before"))
+    )
     can = {
         "outcome": user_can(request.user, PERM_OUTCOME, customer),
         "promise": user_can(request.user, PERM_PROMISE, customer),
@@ -427,7 +431,8 @@ def customer_page(
                 paid.points, title=f"Days late per paid invoice — {customer.name}"
             ),
             paid=paid,
-            timeline=selectors.customer_timeline(customer=customer, present=present),
+            timeline=timeline,
+            timeline_before=timeline[-1].id if len(timeline) == selectors.TIMELINE_LIMIT else None,
             next_steps=selectors.next_steps(
                 customer=customer, open_items=every_open_item, today=today, policy=policy
             )[:10],
@@ -505,6 +510,7 @@ def customer_outcome(request: HttpRequest, customer_id: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             summary = services.customer_outcome_record(
+                actor=Actor.user(request.user),
                 customer=customer,
                 data=services.OutcomeInput(
                     outcome=data["outcome"],
@@ -537,7 +543,12 @@ def customer_note(request: HttpRequest, customer_id: int) -> HttpResponse:
     form = forms.NoteForm(request.POST)
     if form.is_valid():
         try:
-            services.customer_note_add(customer=customer, text=form.cleaned_data["text"], user=request.user)
+            services.customer_note_add(
+                customer=customer,
+                text=form.cleaned_data["text"],
+                user=request.user,
+                actor=Actor.user(request.user),
+            )
         except ValidationFailed as exc:
             forms.service_error(form, exc)
         else:
@@ -771,6 +782,7 @@ def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
             on=portal_today(entity=dispute.entity),
             note=note,
             user=request.user,
+            actor=Actor.user(request.user),
         )
     except ValidationFailed as exc:
         forms.service_error(form, exc)

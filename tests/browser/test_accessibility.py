@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from relance.core.actors import SYSTEM
 from tests.browser.conftest import browser_page  # noqa: F401  (the fixture)
 from tests.workspace.conftest import PASSWORD, build_workspace
 
@@ -31,13 +32,21 @@ def scene(transactional_db):
     ws = build_workspace()
     today = ws.today
     dispute_open(
+        actor=SYSTEM,
         invoice=ws.other.invoices.get(),
         reason_code="quantity",
         on=today - timedelta(days=20),
         amount=Decimal("120"),
     )
-    promise_add(customer=ws.late, promised_date=today, on=today - timedelta(days=3), amount=Decimal("300"))
+    promise_add(
+        actor=SYSTEM,
+        customer=ws.late,
+        promised_date=today,
+        on=today - timedelta(days=3),
+        amount=Decimal("300"),
+    )
     plan_create(
+        actor=SYSTEM,
         customer=ws.second,
         starts_on=today - timedelta(days=10),
         installments=3,

@@ -10,6 +10,7 @@ import pytest
 
 from relance.compliance.selectors import caches_clear
 from relance.compliance.services import compliance_settings_update
+from relance.core.actors import SYSTEM
 from relance.delivery.compliance import Verdict, outbound_verdict
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -117,14 +118,21 @@ def test_holds_block_run_messages_and_do_not_contact_blocks_everything(
 ):
     from relance.cases.services import hold_create
 
-    hold_create(customer=customer, kind="hold", reason="Sales owner: on it", starts_on=MONDAY, ends_on=MONDAY)
+    hold_create(
+        actor=SYSTEM,
+        customer=customer,
+        kind="hold",
+        reason="Sales owner: on it",
+        starts_on=MONDAY,
+        ends_on=MONDAY,
+    )
     run_message = make_message(customer, contact=contact, action=make_action(customer))
     verdict = outbound_verdict(run_message, now=paris(MONDAY, 10))
     assert not verdict.allowed and verdict.defer_until is None and "Sales owner: on it" in verdict.reason
     reply = make_message(customer, contact=contact)
     assert outbound_verdict(reply, now=paris(MONDAY, 10)).allowed
     assert outbound_verdict(run_message, now=paris(MONDAY + timedelta(days=1), 10)).allowed
-    hold_create(customer=customer, kind="do_not_contact", reason="asked", starts_on=MONDAY)
+    hold_create(actor=SYSTEM, customer=customer, kind="do_not_contact", reason="asked", starts_on=MONDAY)
     assert not outbound_verdict(reply, now=paris(MONDAY, 10)).allowed
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from relance.comms.types import Attachment
+from relance.core.actors import SYSTEM
 from relance.delivery import services
 from relance.delivery.models import DeliveryEvent, MessageStatus, OutboundMessage
 from relance.ledger.models import Contact, ContactStatus
@@ -72,9 +73,9 @@ def test_retry_only_failed_like_messages_and_rereads_the_fixed_address(customer)
 
 def test_cancel(customer):
     message, _ = enqueue(customer)
-    assert services.message_cancel(message=message).status == MessageStatus.CANCELLED
+    assert services.message_cancel(actor=SYSTEM, message=message).status == MessageStatus.CANCELLED
     with pytest.raises(services.DeliveryError):
-        services.message_cancel(message=message)
+        services.message_cancel(actor=SYSTEM, message=message)
 
 
 def test_recipient_prefers_a_valid_billing_contact(make_customer):

@@ -124,6 +124,14 @@ def test_the_team_signs_in_and_every_queue_has_work(db, var_dir, client):
     assert past.exists() and not past.exclude(status=MessageStatus.DELIVERED).exists()
     assert OutboundMessage.objects.filter(run=runs.last(), status=MessageStatus.QUEUED).exists()
 
+    # the case timeline has the history, with who did it
+    from relance.audit.models import CaseEvent
+
+    events = CaseEvent.objects.filter(entity=entity)
+    kinds = set(events.values_list("kind", flat=True))
+    assert {"message_sent", "call_outcome", "promise_made", "promise_broken", "dispute_opened"} <= kinds
+    assert {"user", "portal", "system"} <= set(events.values_list("actor_kind", flat=True))
+
     # today's worklist: collectors and a last contact
     entries = WorklistEntry.objects.filter(run=runs.last()).select_related("customer")
     assert entries.exists()

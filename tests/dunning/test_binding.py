@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from relance.cases import services as case_services
+from relance.core.actors import SYSTEM
 from relance.dunning import selectors, services
 from relance.dunning.binding import app_dunning_tables
 from relance.dunning.models import DunningAction
@@ -70,13 +71,17 @@ def test_channels_respect_opt_outs_and_bad_addresses(entity, make_customer):
 def test_dated_records_are_bound_with_their_dates_and_amounts(scenario):
     customer = scenario.customer("C1")
     invoice = scenario.invoice("C1", "F1", "1000.00", due="2026-03-31")
-    promise = case_services.promise_add(customer=customer, promised_date=D("2026-04-20"), on=D("2026-04-05"))
-    dispute = case_services.dispute_open(
-        invoice=invoice, reason_code="pricing", on=D("2026-04-03"), amount=Decimal(400)
+    promise = case_services.promise_add(
+        actor=SYSTEM, customer=customer, promised_date=D("2026-04-20"), on=D("2026-04-05")
     )
-    case_services.hold_create(customer=customer, kind="legal", reason="r", starts_on=D("2026-05-01"))
+    dispute = case_services.dispute_open(
+        actor=SYSTEM, invoice=invoice, reason_code="pricing", on=D("2026-04-03"), amount=Decimal(400)
+    )
+    case_services.hold_create(
+        actor=SYSTEM, customer=customer, kind="legal", reason="r", starts_on=D("2026-05-01")
+    )
     plan = case_services.plan_create(
-        customer=customer, starts_on=D("2026-04-10"), installments=2, first_due=D("2026-05-01")
+        actor=SYSTEM, customer=customer, starts_on=D("2026-04-10"), installments=2, first_due=D("2026-05-01")
     )
     [promise_row] = rows(scenario.entity, "promises")
     assert promise_row["promise_id"] == promise.pk and promise_row["promised_date"] == date(2026, 4, 20)

@@ -8,6 +8,7 @@ import yaml
 from relance.cases import selectors as case_selectors
 from relance.cases import services as case_services
 from relance.cases.models import CreditHold, ExternalCollection
+from relance.core.actors import SYSTEM
 from relance.dunning import selectors, services
 from relance.dunning.models import (
     DunningAction,
@@ -155,7 +156,12 @@ def test_credit_hold_and_external_collection_leave_records_and_dunning_goes_on(s
     )
     assert [invoice.external_ref for invoice in hand_off.invoices.all()] == ["F1"]
     case_services.hand_off_update(
-        hand_off=hand_off, status="accepted", on=D("2026-06-02"), by="ana@example.com", agency="Recouvr"
+        actor=SYSTEM,
+        hand_off=hand_off,
+        status="accepted",
+        on=D("2026-06-02"),
+        by="ana@example.com",
+        agency="Recouvr",
     )
     hand_off.refresh_from_db()
     assert (hand_off.status, hand_off.status_changed_by, hand_off.agency) == (
@@ -164,7 +170,7 @@ def test_credit_hold_and_external_collection_leave_records_and_dunning_goes_on(s
         "Recouvr",
     )
     case_services.credit_hold_release(
-        customer=scenario.customers["RISKY"], on=D("2026-06-03"), by="sales@example.com"
+        actor=SYSTEM, customer=scenario.customers["RISKY"], on=D("2026-06-03"), by="sales@example.com"
     )
     assert case_selectors.customer_credit_hold(customer=scenario.customers["RISKY"]) is None
     assert CreditHold.objects.get().released_by == "sales@example.com"

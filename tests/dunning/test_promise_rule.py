@@ -14,6 +14,7 @@ import pytest
 from relance.cases import selectors as case_selectors
 from relance.cases import services as case_services
 from relance.cases.models import Promise
+from relance.core.actors import SYSTEM
 from relance.dunning import selectors, services
 from relance.dunning.binding import app_dunning_tables
 from relance.engine.dunning.decide import open_invoice_frame
@@ -64,10 +65,16 @@ def engine_states(entity, as_of):
 def test_the_app_and_the_engine_agree(ledger, promised, payments, as_of, state):
     customer = ledger.customers["C1"]
     if promised == "invoices":
-        promise = case_services.promise_add(customer=customer, promised_date=D(PROMISED), on=D("2026-04-05"))
+        promise = case_services.promise_add(
+            actor=SYSTEM, customer=customer, promised_date=D(PROMISED), on=D("2026-04-05")
+        )
     else:
         promise = case_services.promise_add(
-            customer=customer, promised_date=D(PROMISED), on=D("2026-04-05"), amount=Decimal("300")
+            actor=SYSTEM,
+            customer=customer,
+            promised_date=D(PROMISED),
+            on=D("2026-04-05"),
+            amount=Decimal("300"),
         )
         promise.invoices.clear()  # a promise of an amount only (as the portal may record one)
     for number, (invoice, amount, day) in enumerate(payments):

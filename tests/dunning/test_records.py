@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from relance.cases import selectors as case_selectors
 from relance.cases import services as case_services
 from relance.cases.models import CustomerHold, Dispute, Installment, PaymentPlan, Promise
+from relance.core.actors import SYSTEM
 from relance.core.errors import Conflict, ValidationFailed
 from relance.dunning import services
 from tests.dunning.conftest import D, command, command_json
@@ -126,7 +127,7 @@ def test_dispute_resolve(ledger):
         command("dispute", "resolve", str(opened["id"]), "--resolution", "rejected", "--on", "2026-04-11")
     # Once resolved, the amount can be disputed again (a new case).
     again = case_services.dispute_open(
-        invoice=Dispute.objects.get().invoice, reason_code="other", on=D("2026-04-12")
+        actor=SYSTEM, invoice=Dispute.objects.get().invoice, reason_code="other", on=D("2026-04-12")
     )
     assert again.amount == Decimal("1000.0000")
 
@@ -134,7 +135,7 @@ def test_dispute_resolve(ledger):
 def test_dispute_unknown_reason_is_refused(ledger):
     invoice = ledger.customers["C1"].invoices.get(external_ref="F1")
     with pytest.raises(ValidationFailed, match="unknown dispute reason 'angry'"):
-        case_services.dispute_open(invoice=invoice, reason_code="angry", on=D("2026-04-03"))
+        case_services.dispute_open(actor=SYSTEM, invoice=invoice, reason_code="angry", on=D("2026-04-03"))
 
 
 def test_plan_splits_without_losing_a_cent(ledger):
@@ -209,6 +210,7 @@ def test_plan_refusals(ledger):
 def test_installments_are_marked_paid_from_payments_to_the_plan_invoices(ledger):
     customer = ledger.customers["C1"]
     plan = case_services.plan_create(
+        actor=SYSTEM,
         customer=customer,
         starts_on=D("2026-04-10"),
         installments=3,
@@ -273,21 +275,32 @@ def test_hold_add_list_remove(ledger):
 def test_hold_needs_a_reason_and_a_sane_period(ledger):
     customer = ledger.customers["C1"]
     with pytest.raises(ValidationFailed, match="a hold needs a reason"):
-        case_services.hold_create(customer=customer, kind="hold", reason=" ", starts_on=D("2026-04-01"))
+        case_services.hold_create(
+            actor=SYSTEM, customer=customer, kind="hold", reason=" ", starts_on=D("2026-04-01")
+        )
     with pytest.raises(ValidationFailed, match=r"a hold cannot end \(2026-03-01\) before it starts"):
         case_services.hold_create(
-            customer=customer, kind="hold", reason="x", starts_on=D("2026-04-01"), ends_on=D("2026-03-01")
+            actor=SYSTEM,
+            customer=customer,
+            kind="hold",
+            reason="x",
+            starts_on=D("2026-04-01"),
+            ends_on=D("2026-03-01"),
         )
 
 
 def test_plan_conflict_is_a_conflict(ledger):
     customer = ledger.customers["C2"]
     case_services.plan_create(
-        customer=customer, starts_on=D("2026-04-01"), installments=1, first_due=D("2026-04-15")
+        actor=SYSTEM, customer=customer, starts_on=D("2026-04-01"), installments=1, first_due=D("2026-04-15")
     )
     with pytest.raises(Conflict):
         case_services.plan_create(
-            customer=customer, starts_on=D("2026-04-01"), installments=1, first_due=D("2026-04-15")
+            actor=SYSTEM,
+            customer=customer,
+            starts_on=D("2026-04-01"),
+            installments=1,
+            first_due=D("2026-04-15"),
         )
 
 
@@ -316,18 +329,21 @@ def test_promise_settle_marks_kept_only_when_paid_by_date_plus_grace(ledger):
 
     customer = ledger.customers["C1"]
     on_time = case_services.promise_add(
+        actor=SYSTEM,
         customer=customer,
         promised_date=D("2026-04-20"),
         on=D("2026-04-05"),
         invoices=[customer.invoices.get(external_ref="F1")],
     )
     late = case_services.promise_add(
+        actor=SYSTEM,
         customer=customer,
         promised_date=D("2026-04-20"),
         on=D("2026-04-05"),
         invoices=[customer.invoices.get(external_ref="F2")],
     )
     loose = case_services.promise_add(
+        actor=SYSTEM,
         customer=ledger.customers["C2"],
         promised_date=D("2026-04-20"),
         on=D("2026-04-05"),

@@ -15,6 +15,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from relance.cases import services as case_services
+from relance.core.actors import SYSTEM
 from relance.core.errors import Conflict, ValidationFailed
 from relance.dunning import selectors, services
 from relance.dunning.models import (
@@ -185,7 +186,7 @@ def test_runs_move_forward_only(two_invoices):
 def test_dry_run_writes_nothing_even_installments(two_invoices):
     scenario, customer, invoices = two_invoices
     plan = case_services.plan_create(
-        customer=customer, starts_on=D("2026-04-01"), installments=1, first_due=D("2026-04-15")
+        actor=SYSTEM, customer=customer, starts_on=D("2026-04-01"), installments=1, first_due=D("2026-04-15")
     )
     scenario.pay("C1", "P1", "F1", "1000.00", "2026-04-12")
     scenario.pay("C1", "P2", "F2", "500.00", "2026-04-12")

@@ -334,13 +334,13 @@ def test_a_call_logged_by_hand_counts_for_the_cadence(scenario):
         "--customer",
         "C1",
         "--channel",
-        "phone",
+        "call",
         "--note",
         "will pay soon",
         "--on",
         "2026-04-10",
     )
-    assert "Contact with C1 by phone on 2026-04-10 logged." in out
+    assert "Contact with C1 by call on 2026-04-10 logged." in out
     # fmt: off
     walk(scenario, [
         ("2026-04-16", NOTHING),   # reminder_2 due, 15 days after the run's e-mail, but 6 after the call
@@ -350,5 +350,5 @@ def test_a_call_logged_by_hand_counts_for_the_cadence(scenario):
     # fmt: on
     assert suppressed("2026-04-16", "C1") == {"cadence"}
     assert command_json("contact", "list", "--customer", "C1") == [
-        {"on": "2026-04-10", "channel": "phone", "note": "will pay soon"}
+        {"on": "2026-04-10", "channel": "call", "note": "will pay soon"}
     ]

@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from relance.cases.models import Dispute, PaymentPlan, Promise
+from relance.core.actors import SYSTEM
 from relance.portal.models import DisputeAttachment, PlanRequest, PortalEvent, PortalSettings
 from tests.portal.conftest import sent_messages
 
@@ -215,7 +216,9 @@ def test_plan_request_reject(ledger, today, link, django_capture_on_commit_callb
     assert "installments below 50.00 EUR" in outcome.request.reasons
     assert outcome.request is not None
     with django_capture_on_commit_callbacks(execute=True):
-        decided = plan_request_decide(request=outcome.request, approve=False, on=today, note="too long")
+        decided = plan_request_decide(
+            actor=SYSTEM, request=outcome.request, approve=False, on=today, note="too long"
+        )
     assert sent_messages()[-1][0] == "ana@parent.example"
     assert decided.status == "rejected" and decided.plan is None
     assert not PaymentPlan.objects.exists()

@@ -14,6 +14,7 @@ import pytest
 import respx
 from stdnum import iso11649
 
+from relance.core.actors import SYSTEM
 from relance.ledger.models import Allocation, Payment
 from relance.ledger.selectors import invoice_open_amount
 from relance.portal.models import PortalCheckout, PortalEvent, WebhookEvent
@@ -258,7 +259,10 @@ def test_back_office_needs_a_login_and_an_entity(client, ledger, django_user_mod
     from relance.cases.services import dispute_open
 
     dispute = dispute_open(
-        invoice=ledger["invoices"]["late"], reason_code="other", on=ledger["invoices"]["late"].issue_date
+        actor=SYSTEM,
+        invoice=ledger["invoices"]["late"],
+        reason_code="other",
+        on=ledger["invoices"]["late"].issue_date,
     )
     assert client.get("/w/disputes/").status_code == 404  # no entity at all
     refused = client.post(f"/w/disputes/{dispute.pk}/resolve/", {"resolution": "rejected"})

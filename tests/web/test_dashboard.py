@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from relance.core.actors import SYSTEM
 from relance.ledger import services
 from relance.ledger.models import Customer
 from relance.reports import selectors
@@ -126,9 +127,12 @@ def test_collected_vs_due_promises_and_disputes(manager, ledger, entity):
     from relance.cases.services import dispute_open, promise_add
     from relance.portal.models import DisputeCase
 
-    promise_add(customer=ledger["late"], promised_date=AS_OF, on=date(2024, 6, 20))
+    promise_add(actor=SYSTEM, customer=ledger["late"], promised_date=AS_OF, on=date(2024, 6, 20))
     dispute = dispute_open(
-        invoice=ledger["late"].invoices.get(external_ref="INV-1"), reason_code="pricing", on=date(2024, 6, 1)
+        actor=SYSTEM,
+        invoice=ledger["late"].invoices.get(external_ref="INV-1"),
+        reason_code="pricing",
+        on=date(2024, 6, 1),
     )
     DisputeCase.objects.create(dispute=dispute, sla_due_on=date(2024, 6, 15))
     html = _page(manager)

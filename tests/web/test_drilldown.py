@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+from relance.core.actors import SYSTEM
 from relance.core.formatting import format_money
 from relance.ledger import services
 from relance.ledger.models import CreditNote, InvoiceStatus
@@ -186,13 +187,22 @@ def test_promises_due_and_disputes_past_sla_open_their_queues(manager, entity, l
     from relance.cases.services import dispute_open, promise_add
     from relance.portal.models import DisputeCase
 
-    promise_add(customer=ledger["late"], promised_date=AS_OF, on=date(2024, 6, 20))
-    promise_add(customer=ledger["loose"], promised_date=AS_OF + timedelta(days=3), on=date(2024, 6, 20))
+    promise_add(actor=SYSTEM, customer=ledger["late"], promised_date=AS_OF, on=date(2024, 6, 20))
+    promise_add(
+        actor=SYSTEM,
+        customer=ledger["loose"],
+        promised_date=AS_OF + timedelta(days=3),
+        on=date(2024, 6, 20),
+    )
     late = dispute_open(
-        invoice=ledger["late"].invoices.get(external_ref="INV-1"), reason_code="pricing", on=date(2024, 6, 1)
+        actor=SYSTEM,
+        invoice=ledger["late"].invoices.get(external_ref="INV-1"),
+        reason_code="pricing",
+        on=date(2024, 6, 1),
     )
     DisputeCase.objects.create(dispute=late, sla_due_on=date(2024, 6, 15))
     fresh = dispute_open(
+        actor=SYSTEM,
         invoice=ledger["prompt"].invoices.get(external_ref="INV-31"),
         reason_code="pricing",
         on=date(2024, 6, 28),

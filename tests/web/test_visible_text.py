@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from relance.core.actors import SYSTEM
 from tests.security.test_permission_matrix import QUERIES, _objects, _path, _routes
 from tests.workspace.conftest import build_workspace
 
@@ -104,10 +105,23 @@ def _seed(ws: Any) -> None:
     manager, late = ws.manager, ws.late
     late.segment = "at_risk"
     late.save(update_fields=["segment"])
-    contact_log(customer=late, on=ws.today, channel="call", note="reached · said next week", user=manager)
-    customer_note_add(customer=late, text="Asked for a copy of INV-L1.", user=manager)
+    contact_log(
+        actor=SYSTEM,
+        customer=late,
+        on=ws.today,
+        channel="call",
+        note="reached · said next week",
+        user=manager,
+    )
+    customer_note_add(actor=SYSTEM, customer=late, text="Asked for a copy of INV-L1.", user=manager)
     invoice = late.invoices.get(external_ref="INV-L2")
-    dispute_open(invoice=invoice, reason_code="not_received", on=ws.today, amount=Decimal("50.00"))
+    dispute_open(
+        actor=SYSTEM,
+        invoice=invoice,
+        reason_code="not_received",
+        on=ws.today,
+        amount=Decimal("50.00"),
+    )
     CallTask.objects.create(
         entity=ws.acme,
         customer=late,

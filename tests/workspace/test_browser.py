@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from relance.core.actors import SYSTEM
 from tests.browser.conftest import browser_page  # noqa: F401  (the fixture)
 from tests.screenshots import screenshot_dir
 from tests.workspace.conftest import PASSWORD, build_workspace
@@ -23,16 +24,27 @@ def scene(transactional_db):
     ws = build_workspace()
     today = ws.today
     customer_note_add(
-        customer=ws.late, text="AP says the invoice is approved for the next payment run", user=ws.ana
+        actor=SYSTEM,
+        customer=ws.late,
+        text="AP says the invoice is approved for the next payment run",
+        user=ws.ana,
     )
     dispute_open(
+        actor=SYSTEM,
         invoice=ws.other.invoices.get(),
         reason_code="quantity",
         on=today - timedelta(days=20),
         amount=Decimal("120"),
     )
-    promise_add(customer=ws.late, promised_date=today, on=today - timedelta(days=3), amount=Decimal("300"))
+    promise_add(
+        actor=SYSTEM,
+        customer=ws.late,
+        promised_date=today,
+        on=today - timedelta(days=3),
+        amount=Decimal("300"),
+    )
     plan_create(
+        actor=SYSTEM,
         customer=ws.second,
         starts_on=today - timedelta(days=10),
         installments=3,

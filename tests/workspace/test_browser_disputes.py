@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from relance.core.actors import SYSTEM
 from tests.browser.conftest import browser_page  # noqa: F401  (the fixture)
 from tests.workspace.conftest import PASSWORD, build_workspace
 
@@ -21,6 +22,7 @@ def scene(transactional_db):
 
     ws = build_workspace()
     dispute = dispute_open(
+        actor=SYSTEM,
         invoice=ws.other.invoices.get(),
         reason_code="quantity",
         on=ws.today - timedelta(days=4),

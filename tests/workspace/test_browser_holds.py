@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from relance.core.actors import SYSTEM
 from tests.browser.conftest import browser_page  # noqa: F401  (the fixture)
 from tests.workspace.conftest import PASSWORD, _invoice, build_workspace
 from tests.workspace.test_browser import _shot, _sign_in
@@ -34,6 +35,7 @@ def scene(transactional_db):
     )
     _invoice(ahead, "INV-A1", "800.00", -20, ws.today)
     dispute_open(
+        actor=SYSTEM,
         invoice=ws.late.invoices.get(external_ref="INV-L2"),
         reason_code="pricing",
         on=ws.today - timedelta(days=2),
@@ -41,7 +43,13 @@ def scene(transactional_db):
         user=ws.ana,
         note="Discount of the framework contract not applied",
     )
-    promise_add(customer=ws.other, promised_date=ws.today + timedelta(days=4), on=ws.today, user=ws.bob)
+    promise_add(
+        actor=SYSTEM,
+        customer=ws.other,
+        promised_date=ws.today + timedelta(days=4),
+        on=ws.today,
+        user=ws.bob,
+    )
     actor = Actor(link=link_create(customer=ws.late, contact=ws.late.contacts.get(), days=30))
     with pytest.raises(PortalRefused):
         promise_make(actor=actor, on=ws.today, promised_date=ws.today + timedelta(days=90))

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from relance.core.actors import SYSTEM
 from tests.browser.conftest import browser_page  # noqa: F401  (the fixture)
 from tests.screenshots import screenshot_dir
 from tests.workspace.conftest import PASSWORD, build_workspace
@@ -26,6 +27,7 @@ def scene(transactional_db):
 
     ws = build_workspace()
     dispute = dispute_open(
+        actor=SYSTEM,
         invoice=ws.late.invoices.get(external_ref="INV-L1"),
         reason_code="quantity",
         on=ws.today - timedelta(days=4),
@@ -37,10 +39,18 @@ def scene(transactional_db):
         text="Two boxes were broken on arrival; the photos of the pallet are attached to this dispute.",
     )
     promise_add(
-        customer=ws.late, promised_date=ws.today, on=ws.today - timedelta(days=3), amount=Decimal(300)
+        actor=SYSTEM,
+        customer=ws.late,
+        promised_date=ws.today,
+        on=ws.today - timedelta(days=3),
+        amount=Decimal(300),
     )
     plan_create(
-        customer=ws.second, starts_on=ws.today - timedelta(days=10), installments=3, first_due=ws.today
+        actor=SYSTEM,
+        customer=ws.second,
+        starts_on=ws.today - timedelta(days=10),
+        installments=3,
+        first_due=ws.today,
     )
     return ws, dispute
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.urls import reverse
 
 from relance.cases.models import ContactLog
+from relance.core.actors import SYSTEM
 from relance.delivery.models import CallTask
 from relance.dunning.contacts import last_contact_dates, outcome_is_contact
 
@@ -38,9 +39,9 @@ def test_a_call_back_is_a_task_on_the_collectors_list_from_its_day(ws, client_fo
 def test_a_call_back_due_or_overdue_shows_first_and_is_done_with_the_next_outcome(ws, client_for):
     from relance.workspace.services import call_back_task_create
 
-    call_back_task_create(customer=ws.late, on=ws.today, note="ask for Marie", user=ws.ana)
-    call_back_task_create(customer=ws.second, on=ws.today - timedelta(days=3), user=ws.ana)
-    call_back_task_create(customer=ws.other, on=ws.today, user=ws.bob)  # bob's, not ana's
+    call_back_task_create(actor=SYSTEM, customer=ws.late, on=ws.today, note="ask for Marie", user=ws.ana)
+    call_back_task_create(actor=SYSTEM, customer=ws.second, on=ws.today - timedelta(days=3), user=ws.ana)
+    call_back_task_create(actor=SYSTEM, customer=ws.other, on=ws.today, user=ws.bob)  # bob's, not ana's
     ana = client_for(ws.ana)
     for page in ("workspace:worklist", "workspace:my_accounts"):
         html = ana.get(reverse(page)).content.decode()
@@ -98,9 +99,17 @@ def test_reached_counts_for_the_engines_cadence(ws):
     from relance.ledger.binding import app_ledger
     from relance.workspace.services import OutcomeInput, customer_outcome_record
 
-    customer_outcome_record(customer=ws.late, data=OutcomeInput(outcome="reached", on=ws.today), user=ws.ana)
     customer_outcome_record(
-        customer=ws.second, data=OutcomeInput(outcome="no_answer", on=ws.today), user=ws.ana
+        actor=SYSTEM,
+        customer=ws.late,
+        data=OutcomeInput(outcome="reached", on=ws.today),
+        user=ws.ana,
+    )
+    customer_outcome_record(
+        actor=SYSTEM,
+        customer=ws.second,
+        data=OutcomeInput(outcome="no_answer", on=ws.today),
+        user=ws.ana,
     )
     ledger = app_ledger()
     history = ledger.backend.execute(dunning_tables(entity=ws.acme, ledger=ledger).contact_history)

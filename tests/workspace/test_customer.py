@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.urls import reverse
 
 from relance.cases.models import ContactLog, Dispute, Promise
+from relance.core.actors import SYSTEM
 from relance.ledger.models import Contact
 
 
@@ -16,9 +17,13 @@ def test_customer_page_shows_everything(ws, client_for):
     from relance.workspace.services import customer_note_add
 
     Contact.objects.filter(customer=ws.late).update(email_status="bouncing", opt_out_sms=True)
-    customer_note_add(customer=ws.late, text="Spoke to AP, invoice approved", user=ws.ana)
+    customer_note_add(actor=SYSTEM, customer=ws.late, text="Spoke to AP, invoice approved", user=ws.ana)
     promise_add(
-        customer=ws.late, promised_date=ws.today + timedelta(days=3), on=ws.today, amount=Decimal("100")
+        actor=SYSTEM,
+        customer=ws.late,
+        promised_date=ws.today + timedelta(days=3),
+        on=ws.today,
+        amount=Decimal("100"),
     )
     html = client_for(ws.ana).get(reverse("workspace:customer", args=[ws.late.pk])).content.decode()
     assert "e-mail bouncing" in html and "opted out of sms" in html

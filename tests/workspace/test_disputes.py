@@ -12,6 +12,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from relance.cases.models import Dispute
+from relance.core.actors import SYSTEM
 
 
 @pytest.fixture
@@ -24,6 +25,7 @@ def portal_dispute(ws, settings, tmp_path):
     settings.RELANCE_PORTAL_UPLOAD_ROOT = str(tmp_path)
     opened = ws.today - timedelta(days=3)
     dispute = dispute_open(
+        actor=SYSTEM,
         invoice=ws.late.invoices.get(external_ref="INV-L1"),
         reason_code="quantity",
         on=opened,
@@ -74,6 +76,7 @@ def test_one_sla_rule_for_the_portal_and_the_queue(ws, client_for, portal_disput
 
     PortalSettings.objects.update_or_create(entity=ws.acme, defaults={"dispute_sla_days": 5})
     recorded = dispute_open(
+        actor=SYSTEM,
         invoice=ws.second.invoices.get(),
         reason_code="pricing",
         on=ws.today - timedelta(days=6),
@@ -127,7 +130,7 @@ def test_a_sales_user_sees_only_their_accounts_disputes(ws, client_for, sales, p
     from relance.cases.services import dispute_open
 
     sam, _, _ = sales  # owns ws.late (the portal dispute's customer), not ws.second
-    theirs = dispute_open(invoice=ws.second.invoices.get(), reason_code="pricing", on=ws.today)
+    theirs = dispute_open(actor=SYSTEM, invoice=ws.second.invoices.get(), reason_code="pricing", on=ws.today)
     client = client_for(sam)
     html = client.get(reverse("workspace:disputes")).content.decode()
     assert "INV-L1" in html and "INV-S1" not in html
@@ -139,7 +142,12 @@ def test_a_sales_user_sees_only_their_accounts_disputes(ws, client_for, sales, p
             == 404
         )
     assert Dispute.objects.get(pk=theirs.pk).status == "open"
-    other_entity = dispute_open(invoice=ws.globex_customer.invoices.get(), reason_code="pricing", on=ws.today)
+    other_entity = dispute_open(
+        actor=SYSTEM,
+        invoice=ws.globex_customer.invoices.get(),
+        reason_code="pricing",
+        on=ws.today,
+    )
     assert client_for(ws.manager).get(reverse("workspace:dispute", args=[other_entity.pk])).status_code == 404
 
 

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from relance.common.csv_export import csv_lines, money, safe_cell
+from relance.core.actors import SYSTEM
 from relance.core.csvsafe import FORMULA_TRIGGERS
 from tests.workspace.conftest import Workspace
 
@@ -108,12 +109,26 @@ def test_worklist_and_queue_files_are_the_user_s(ws: Workspace, client_for):
     from relance.cases.services import dispute_open, promise_add
 
     promise_add(
-        customer=ws.late, promised_date=ws.today, on=ws.today - timedelta(days=2), amount=Decimal("300")
+        actor=SYSTEM,
+        customer=ws.late,
+        promised_date=ws.today,
+        on=ws.today - timedelta(days=2),
+        amount=Decimal("300"),
     )
     promise_add(
-        customer=ws.other, promised_date=ws.today, on=ws.today - timedelta(days=2), amount=Decimal("50")
+        actor=SYSTEM,
+        customer=ws.other,
+        promised_date=ws.today,
+        on=ws.today - timedelta(days=2),
+        amount=Decimal("50"),
     )
-    dispute_open(invoice=ws.other.invoices.get(), reason_code="quantity", on=ws.today, amount=Decimal("120"))
+    dispute_open(
+        actor=SYSTEM,
+        invoice=ws.other.invoices.get(),
+        reason_code="quantity",
+        on=ws.today,
+        amount=Decimal("120"),
+    )
 
     ana = client_for(ws.ana)
     worklist = _rows(ana.get(reverse("workspace:worklist_export")))

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from relance.audit.models import AuditEvent
+from relance.core.actors import SYSTEM
 from relance.workspace.models import DisputeAssignment
 from relance.workspace.selectors import _amount
 
@@ -23,7 +24,11 @@ def _dispute(ws, ref, days_ago):
         else ws.second.invoices.get(external_ref=ref)
     )
     return dispute_open(
-        invoice=invoice, reason_code="pricing", on=ws.today - timedelta(days=days_ago), amount=Decimal("10")
+        actor=SYSTEM,
+        invoice=invoice,
+        reason_code="pricing",
+        on=ws.today - timedelta(days=days_ago),
+        amount=Decimal("10"),
     )
 
 
@@ -71,10 +76,21 @@ def test_promise_queue_marks_overdue_and_due_today(ws, client_for):
     from relance.cases.models import Promise
     from relance.cases.services import promise_add
 
-    promise_add(customer=ws.late, promised_date=ws.today, on=ws.today, amount=Decimal("50"))
-    later = promise_add(customer=ws.second, promised_date=ws.today + timedelta(days=5), on=ws.today)
+    promise_add(
+        actor=SYSTEM,
+        customer=ws.late,
+        promised_date=ws.today,
+        on=ws.today,
+        amount=Decimal("50"),
+    )
+    later = promise_add(
+        actor=SYSTEM,
+        customer=ws.second,
+        promised_date=ws.today + timedelta(days=5),
+        on=ws.today,
+    )
     made = ws.today - timedelta(days=5)
-    overdue = promise_add(customer=ws.other, promised_date=made, on=made, amount=Decimal("70"))
+    overdue = promise_add(actor=SYSTEM, customer=ws.other, promised_date=made, on=made, amount=Decimal("70"))
     Promise.objects.filter(pk=overdue.pk).update(promised_date=ws.today - timedelta(days=2))
     html = client_for(ws.manager).get(reverse("workspace:promises")).content.decode()
     rows = html.split("<tbody>")[1].split("</tr>")
@@ -90,6 +106,7 @@ def test_plan_queue_shows_next_installment(ws, client_for):
     from relance.cases.services import plan_create
 
     plan_create(
+        actor=SYSTEM,
         customer=ws.second,
         installments=3,
         first_due=ws.today - timedelta(days=1),

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from relance.core.actors import SYSTEM
 from tests.workspace.conftest import PASSWORD
 
 
@@ -80,9 +81,22 @@ def test_disputes_promises_credit_hold_opt_outs_and_blocked_messages(ws, support
     from relance.delivery.models import OutboundMessage
 
     invoice = ws.late.invoices.get(external_ref="INV-L1")
-    dispute_open(invoice=invoice, reason_code="quantity", on=ws.today, amount=Decimal("200"), user=ws.ana)
-    promise_add(customer=ws.late, promised_date=ws.today + timedelta(days=5), on=ws.today, user=ws.ana)
-    credit_hold_place(customer=ws.late, on=ws.today, reason="over limit")
+    dispute_open(
+        actor=SYSTEM,
+        invoice=invoice,
+        reason_code="quantity",
+        on=ws.today,
+        amount=Decimal("200"),
+        user=ws.ana,
+    )
+    promise_add(
+        actor=SYSTEM,
+        customer=ws.late,
+        promised_date=ws.today + timedelta(days=5),
+        on=ws.today,
+        user=ws.ana,
+    )
+    credit_hold_place(actor=SYSTEM, customer=ws.late, on=ws.today, reason="over limit")
     contact = ws.late.contacts.get()
     contact_preference_set(
         contact=contact, channel="sms", opted_out=True, source="sms_stop", detail="STOP from +33612345678"
@@ -146,7 +160,14 @@ def test_portal_refusals_are_recorded_and_explained(ws, support, client_for):
     page = _why(client_for(support), ws.late)
     (waiting,) = _section(page, "waiting").facts
     assert "12 installments" in waiting.title and "more than 6 installments" in waiting.effect
-    plan_request_decide(request=outcome.request, approve=False, on=ws.today, user=ws.manager, note="Too long")
+    plan_request_decide(
+        actor=SYSTEM,
+        request=outcome.request,
+        approve=False,
+        on=ws.today,
+        user=ws.manager,
+        note="Too long",
+    )
     page = _why(client_for(support), ws.late)
     refused = _section(page, "refused").facts
     kinds = {fact.kind: fact for fact in refused}

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from relance.core.actors import Actor
 from relance.core.errors import RelanceError
 from relance.delivery import selectors, services
 from relance.delivery.models import MessageStatus
@@ -171,7 +172,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  not retried {pk}: {error}")
 
     def do_cancel(self, options: dict[str, Any]) -> None:
-        message = services.message_cancel(message=selectors.message_get(pk=options["id"]))
+        message = services.message_cancel(message=selectors.message_get(pk=options["id"]), actor=Actor.cli())
         self.stdout.write(f"Message {message.pk} cancelled.")
 
     def do_resolve(self, options: dict[str, Any]) -> None:
@@ -179,7 +180,10 @@ class Command(BaseCommand):
 
         with audit_actor(label=cli_actor_label()):
             message = services.message_resolve(
-                message=selectors.message_get(pk=options["id"]), sent=options["sent"], note=options["note"]
+                message=selectors.message_get(pk=options["id"]),
+                sent=options["sent"],
+                note=options["note"],
+                actor=Actor.cli(),
             )
         if options["sent"]:
             self.stdout.write(f"Message {message.pk} resolved as sent.")

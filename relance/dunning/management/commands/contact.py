@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from relance.cases import services as case_services
 from relance.cases.models import ContactLog
+from relance.core.actors import Actor
 from relance.core.channels import STEP_CHANNELS
 from relance.core.errors import RelanceError
 from relance.dunning import cli
@@ -41,6 +42,7 @@ class Command(BaseCommand):
         try:
             if options["action"] == "log":
                 logged = case_services.contact_log(
+                    actor=Actor.cli(),
                     customer=customer,
                     on=cli.business_day(options, entity),
                     channel=options["channel"],

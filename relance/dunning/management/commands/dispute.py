@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from relance.cases import selectors as case_selectors
 from relance.cases import services as case_services
 from relance.cases.models import Dispute, DisputeReason, DisputeResolution
+from relance.core.actors import Actor
 from relance.core.errors import RelanceError
 from relance.dunning import cli
 from relance.ledger.models import Entity
@@ -66,6 +67,7 @@ class Command(BaseCommand):
             if options["action"] == "open":
                 [invoice] = cli.invoices(entity, [options["invoice"]])
                 dispute = case_services.dispute_open(
+                    actor=Actor.cli(),
                     invoice=invoice,
                     reason_code=options["reason"],
                     on=cli.business_day(options, entity),
@@ -76,6 +78,7 @@ class Command(BaseCommand):
             elif options["action"] == "resolve":
                 dispute = case_selectors.dispute_get(entity=entity, dispute_id=options["dispute_id"])
                 dispute = case_services.dispute_resolve(
+                    actor=Actor.cli(),
                     dispute=dispute,
                     resolution=options["resolution"],
                     on=cli.business_day(options, entity),

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from relance.cases import selectors as case_selectors
 from relance.cases import services as case_services
 from relance.cases.models import HoldKind
+from relance.core.actors import Actor
 from relance.core.errors import RelanceError
 from relance.dunning import cli
 
@@ -47,6 +48,7 @@ class Command(BaseCommand):
         try:
             if options["action"] == "add":
                 hold = case_services.hold_create(
+                    actor=Actor.cli(),
                     customer=customer,
                     kind=options["kind"],
                     reason=options["reason"],
@@ -58,7 +60,9 @@ class Command(BaseCommand):
                     f"{hold.kind} on {customer.external_ref} from {hold.starts_on} until {until}."
                 )
             elif options["action"] == "remove":
-                count = case_services.hold_remove(customer=customer, on=on, kind=options["kind"])
+                count = case_services.hold_remove(
+                    actor=Actor.cli(), customer=customer, on=on, kind=options["kind"]
+                )
                 self.stdout.write(f"{count} hold(s) of {customer.external_ref} lifted from {on}.")
             else:
                 rows = [

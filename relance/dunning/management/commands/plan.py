@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from relance.cases import selectors as case_selectors
 from relance.cases import services as case_services
 from relance.cases.models import PaymentPlan
+from relance.core.actors import Actor
 from relance.core.errors import RelanceError
 from relance.dunning import cli
 from relance.ledger.models import Entity
@@ -77,6 +78,7 @@ class Command(BaseCommand):
         try:
             if options["action"] == "create":
                 plan = case_services.plan_create(
+                    actor=Actor.cli(),
                     customer=customer,
                     starts_on=cli.business_day(options, entity),
                     installments=options["installments"],
@@ -92,7 +94,7 @@ class Command(BaseCommand):
             if active is None:
                 raise CommandError(f"customer {customer.external_ref} has no active payment plan")
             if options["action"] == "cancel":
-                active = case_services.plan_cancel(plan=active)
+                active = case_services.plan_cancel(actor=Actor.cli(), plan=active)
                 self._show(active, options["json"], "Plan cancelled", entity)
             else:
                 self._show(active, options["json"], "Active plan", entity)

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from relance.cases import selectors as case_selectors
 from relance.cases import services as case_services
 from relance.cases.models import Promise, PromiseStatus
+from relance.core.actors import Actor
 from relance.core.errors import RelanceError
 from relance.dunning import cli
 from relance.ledger.models import Entity
@@ -53,6 +54,7 @@ class Command(BaseCommand):
             if options["action"] == "add":
                 customer = cli.customer(entity, options["customer"])
                 promise = case_services.promise_add(
+                    actor=Actor.cli(),
                     customer=customer,
                     promised_date=cli.parse_date(options["date"]),
                     on=cli.business_day(options, entity),
@@ -70,7 +72,7 @@ class Command(BaseCommand):
                 if found is None:
                     raise CommandError(f"no promise {options['promise_id']} in entity {entity.name}")
                 status = PromiseStatus.KEPT if options["action"] == "keep" else PromiseStatus.CANCELLED
-                case_services.promise_close(promise=found, status=status)
+                case_services.promise_close(actor=Actor.cli(), promise=found, status=status)
                 self.stdout.write(f"Promise {found.pk} is now {status}.")
         except RelanceError as exc:
             raise CommandError(exc.message) from None
