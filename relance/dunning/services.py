@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -50,13 +50,16 @@ from relance.dunning.models import (
     WorklistEntry,
 )
 from relance.dunning.selectors import customer_policy_key
-from relance.engine.dunning.behaviour import segment_rules_from_list
-from relance.engine.dunning.contract import Decisions
 from relance.engine.dunning.defaults import default_policies
 from relance.engine.dunning.policy import CONTACT_ACTIONS, policy_from_dict, policy_to_dict
 from relance.engine.dunning.policy import Policy as EnginePolicy
 from relance.ledger.models import Customer, Entity, Invoice
 from relance.ledger.services import data_version_bump
+
+if TYPE_CHECKING:
+    # The decision step's modules (Ibis, pandas) load when a run or a segmentation needs them, not
+    # when a command merely imports these services (start-up, issue 20).
+    from relance.engine.dunning.contract import Decisions
 
 POLICY_YAML_INVALID = "{source}: not valid YAML: {error}"
 POLICY_YAML_SHAPE = "{source}: expected a policy (a mapping) or a list of policies, found {found}"
@@ -294,7 +297,7 @@ def promise_settle(*, entity: Entity, as_of: date, policies: Mapping[str, Engine
 # --------------------------------------------------------------------------- the run
 
 
-DecideFunction = Callable[..., Decisions]
+DecideFunction = Callable[..., "Decisions"]
 
 
 @dataclass(frozen=True)
@@ -732,6 +735,8 @@ class SegmentProposal:
 @transaction.atomic
 def segmentation_rules_set(*, entity: Entity, rules: Any, default_segment: str = "") -> SegmentationRules:
     """Store the entity's ordered rules after the engine validated them (every problem listed)."""
+    from relance.engine.dunning.behaviour import segment_rules_from_list
+
     segment_rules_from_list(rules)
     stored, _ = SegmentationRules.objects.update_or_create(
         entity=entity, defaults={"rules": rules, "default_segment": default_segment.strip()}

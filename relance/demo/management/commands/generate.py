@@ -7,14 +7,16 @@ import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import RelanceError
-from relance.synthetic.model import GeneratedLedger, GeneratorConfig
+
+if TYPE_CHECKING:
+    from relance.synthetic.model import GeneratedLedger, GeneratorConfig
 
 NOTHING_TO_DO = "say where the ledger goes: --out DIR (files) and/or --load (the app database)"
 LOAD_TOO_BIG = "--load is for demo-sized ledgers (at most {limit:,} invoices); write files with --out instead"
@@ -65,6 +67,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # NumPy and PyArrow load when a ledger is generated, not for --help (start-up, issue 20).
+        from relance.synthetic.model import GeneratedLedger, GeneratorConfig
+
         if not options["out"] and not options["load"]:
             raise CommandError(NOTHING_TO_DO)
         try:
@@ -133,6 +138,7 @@ class Command(BaseCommand):
     def _write(self, config: GeneratorConfig, options: dict[str, Any], *, keep: bool) -> dict[str, Any]:
         """Stream the ledger to files, part by part, with a progress bar on a terminal."""
         from relance.synthetic.generator import iter_ledger_chunks
+        from relance.synthetic.model import GeneratedLedger
         from relance.synthetic.writers import write_csv, write_parquet
 
         writer = write_csv if options["format"] == "csv" else write_parquet
