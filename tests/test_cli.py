@@ -134,3 +134,39 @@ def test_doctor_lists_each_gap_with_its_fix_and_passes_when_ready(db, capsys, se
     settings.RELANCE_PUBLIC_URL = "https://relance.acme.example"
     call_command("doctor")
     assert "acme is ready to send real messages." in capsys.readouterr().out
+
+
+HEAVY = ("ibis", "pandas", "pyarrow", "numpy", "duckdb")
+# Still loading them for --help; remove a name once its command loads them lazily (issue 20).
+HEAVY_AT_START = {"kpi"}
+
+LOADS_HEAVY = """
+import contextlib, io, json, os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+import django
+django.setup()
+from django.core.management import ManagementUtility
+from relance.cli import _relance_commands
+heavy = {heavy!r}
+loaders = {{}}
+for name in sorted(_relance_commands()):
+    before = {{m for m in heavy if m in sys.modules}}
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        ManagementUtility(["relance", name, "--help"]).execute()
+    loaded = sorted(m for m in heavy if m in sys.modules and m not in before)
+    if loaded:
+        loaders[name] = loaded
+print(json.dumps(loaders))
+"""
+
+
+def test_command_help_does_not_load_the_data_libraries():
+    """``relance COMMAND --help`` answers without loading pandas, Ibis, PyArrow, NumPy or DuckDB
+    (each command loads them when it runs): start-up, issue 20."""
+    import json
+
+    code = LOADS_HEAVY.format(heavy=HEAVY)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    loaders = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(loaders) <= HEAVY_AT_START, loaders
