@@ -45,8 +45,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from relance.engine.dunning import decide
 from relance.engine.dunning.contract import ALL_SCHEMAS, DUNNING_SCHEMAS
+from relance.engine.dunning.decide import decide
 from relance.engine.dunning.defaults import default_policies
 from relance.engine.dunning.policy import CONTACT_ACTIONS
 from relance.engine.dunning.tables import read_parquet_tables

@@ -2,6 +2,9 @@
 
 Pure (no Django). ``contract`` holds the input/output schemas the app binds to.
 
+The decision step is ``relance.engine.dunning.decide.decide`` (imported from its module: a
+package attribute of the same name as the submodule would be the module once it is loaded).
+
 The names below load on first use (PEP 562): importing ``relance.engine.dunning.policy`` — what
 the app needs to validate a policy — must not load Ibis, pandas and the decision step, which cost
 about a second of every command's start-up (issue 20).
@@ -21,7 +24,6 @@ if TYPE_CHECKING:
         Decisions,
         DunningTables,
     )
-    from relance.engine.dunning.decide import decide
     from relance.engine.dunning.policy import (
         CadencePhase,
         CadenceRules,
@@ -39,7 +41,6 @@ _HOMES = {
     "WORKLIST_COLUMNS": "contract",
     "Decisions": "contract",
     "DunningTables": "contract",
-    "decide": "decide",
     "CadencePhase": "policy",
     "CadenceRules": "policy",
     "Condition": "policy",
@@ -61,7 +62,6 @@ __all__ = [
     "DunningTables",
     "Policy",
     "Step",
-    "decide",
     "policy_from_dict",
     "policy_to_dict",
 ]

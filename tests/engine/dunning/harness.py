@@ -16,8 +16,9 @@ import ibis
 import pyarrow as pa
 
 from relance.engine.backends import _sqlite_insert, is_spark
-from relance.engine.dunning import Decisions, Policy, decide
+from relance.engine.dunning import Decisions, Policy
 from relance.engine.dunning.contract import ALL_SCHEMAS
+from relance.engine.dunning.decide import decide
 from relance.engine.dunning.defaults import default_policies
 from relance.engine.dunning.policy import CONTACT_ACTIONS
 from relance.engine.dunning.tables import create_dunning_tables

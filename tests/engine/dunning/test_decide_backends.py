@@ -11,8 +11,9 @@ from decimal import Decimal
 
 import pytest
 
-from relance.engine.dunning import decide, policy_from_dict
+from relance.engine.dunning import policy_from_dict
 from relance.engine.dunning.behaviour import customer_behaviour, segment_customers, segment_rules_from_list
+from relance.engine.dunning.decide import decide
 from relance.engine.dunning.defaults import default_policies
 from relance.engine.dunning.tables import create_dunning_tables
 from tests.engine.dunning.harness import describe

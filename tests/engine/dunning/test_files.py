@@ -9,7 +9,7 @@ import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from relance.engine.dunning import decide
+from relance.engine.dunning.decide import decide
 from relance.engine.dunning.defaults import default_policies
 from relance.engine.dunning.files import decide_files, output_paths
 from relance.engine.dunning.tables import create_dunning_tables, dunning_arrow_table
