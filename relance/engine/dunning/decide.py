@@ -62,7 +62,7 @@ from relance.engine.dunning.rules.cadence import _cadence_of, _cap_contacts, _hi
 from relance.engine.dunning.rules.calendar import _defer_non_business_days, _uses_calendar
 from relance.engine.dunning.rules.channels import _choose_channels, channel_masks
 from relance.engine.dunning.rules.common import REASON_CODES as REASON_CODES
-from relance.engine.dunning.rules.common import _decimals, _fetch, _Suppressed, _units
+from relance.engine.dunning.rules.common import _decimals, _fetch, _ids, _Suppressed, _units
 from relance.engine.dunning.rules.grouping import _group
 from relance.engine.dunning.rules.holds import _active_plans, _stop_held, _stop_on_plan
 from relance.engine.dunning.rules.installments import _installment_reminders
@@ -475,7 +475,7 @@ def _candidates(
     frame = invoice_frame(tables, used, as_of, base=base)
     wanted = frame.due_index > frame.reached_index
     if resend_customers:
-        wanted = wanted | (frame.customer_id.isin(resend_customers) & (frame.reached_index >= 0))
+        wanted = wanted | (frame.customer_id.isin(_ids(resend_customers)) & (frame.reached_index >= 0))
     wanted_rows = frame.filter(wanted, frame.policy_key.isin(list(used) or [""]))
     masks = channel_masks(tables, wanted_rows.customer_id)
     wanted_rows = wanted_rows.left_join(masks, wanted_rows.customer_id == masks._m_customer_id)
