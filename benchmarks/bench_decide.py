@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_decide.py --invoices 1000000 --customers 100000
     .venv/bin/python benchmarks/bench_decide.py --invoices 10000000 --customers 1000000
+    .venv/bin/python benchmarks/bench_decide.py --parquet /tmp/d1m --command   # whole processes
 
 Data: the synthetic generator (``relance.synthetic``, seed 7, 2 years to 2026-11-23) writes the
 ledger as Parquet; this script adds the dunning tables (policy per customer, channels, risk,
@@ -10,8 +11,8 @@ a directory written by an earlier run.
 
 Measured in the same process, on the same files:
 
-* **floor**: a plain DuckDB scan-aggregate — open amount and oldest due date per customer
-  (invoices left-joined with their allocation sums, grouped by customer) — the least any
+* **floor**: one DuckDB query — per customer, the open overdue amount and the maximum days past
+  due (invoices left-joined with their allocation sums, grouped by customer) — the least any
   decision step must read;
 * **decide, first run**: no contact history, no reached steps (every open invoice is a
   candidate: the worst case, a catch-up over the whole book);
@@ -29,7 +30,9 @@ apart (once per process).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,11 +58,13 @@ END = date(2026, 11, 23)
 
 
 def timed(job: Callable[[], Any], label: str = "") -> tuple[float, Any]:
-    started = time.perf_counter()
+    """Wall seconds of ``job``; with a label, printed with the process's CPU seconds (all threads),
+    the number to compare when other work shares the machine."""
+    started, cpu = time.perf_counter(), time.process_time()
     result = job()
     seconds = time.perf_counter() - started
     if label:
-        print(f"{label}: {seconds:.2f} s", file=sys.stderr, flush=True)
+        print(f"{label}: {seconds:.2f} s, CPU {time.process_time() - cpu:.2f} s", file=sys.stderr, flush=True)
     return seconds, result
 
 
@@ -207,14 +212,14 @@ def record(out: Path, result: Any) -> None:
 
 FLOOR_SQL = """
 SELECT i.customer_id, i.currency,
-       SUM(CAST(ROUND(i.amount * 10000) AS BIGINT) - COALESCE(a.allocated, 0)) AS open_units,
-       MIN(i.due_date) AS oldest_due
+       SUM(CAST(ROUND(i.amount * 10000) AS BIGINT) - COALESCE(a.allocated, 0)) AS overdue_units,
+       MAX(DATE '{as_of}' - i.due_date) AS max_days_past_due
 FROM read_parquet('{d}/invoices.parquet') i
 LEFT JOIN (
     SELECT invoice_id, SUM(CAST(ROUND(amount * 10000) AS BIGINT)) AS allocated
     FROM read_parquet('{d}/allocations.parquet') WHERE date <= DATE '{as_of}' GROUP BY invoice_id
 ) a ON a.invoice_id = i.invoice_id
-WHERE i.status <> 'void' AND i.issue_date <= DATE '{as_of}'
+WHERE i.status <> 'void' AND i.issue_date <= DATE '{as_of}' AND i.due_date < DATE '{as_of}'
   AND CAST(ROUND(i.amount * 10000) AS BIGINT) - COALESCE(a.allocated, 0) > 0
 GROUP BY i.customer_id, i.currency
 """
@@ -225,6 +230,72 @@ def floor(directory: Path, as_of: date) -> int:
     rows = con.sql(FLOOR_SQL.format(d=directory, as_of=as_of)).to_arrow_table().num_rows
     con.close()
     return rows
+
+
+FLOOR_SCRIPT = """
+import sys, duckdb
+sql = sys.stdin.read()
+print(duckdb.connect().sql(sql).to_arrow_table().num_rows)
+"""
+
+
+def run_process(command: list[str], stdin: str = "") -> tuple[float, float, float, str]:
+    """Run ``command``: (wall s, CPU s user+system, peak RSS MiB, stdout) of that process alone."""
+    with tempfile.TemporaryFile("w+") as given, tempfile.TemporaryFile("w+") as out:
+        given.write(stdin)
+        given.seek(0)
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdin=given, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own usage, not all children's
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read()
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{text}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text.strip()
+
+
+def commands(directory: Path, as_of: date, repeat: int) -> None:
+    """Whole processes, as a user runs them: ``relance engine run`` beside the floor query run by a
+    bare ``python -c 'import duckdb'``, each timed alone (wall, CPU, peak RSS)."""
+    relance = str(Path(sys.executable).with_name("relance"))
+    out = Path(tempfile.mkdtemp(prefix="bench_decide_out_"))
+    rows: list[tuple[str, float, float, float]] = []
+    try:
+        for _ in range(repeat):
+            wall, cpu, rss, _ = run_process(
+                [sys.executable, "-c", FLOOR_SCRIPT], FLOOR_SQL.format(d=directory, as_of=as_of)
+            )
+            rows.append(("floor (one DuckDB query, python -c)", wall, cpu, rss))
+            print(f"floor process: {wall:.2f} s, CPU {cpu:.2f} s, {rss:.0f} MiB", file=sys.stderr)
+            wall, cpu, rss, _ = run_process(
+                [
+                    relance,
+                    "engine",
+                    "run",
+                    "--source",
+                    str(directory),
+                    "--as-of",
+                    as_of.isoformat(),
+                    "--out",
+                    str(out / "decisions.parquet"),
+                ]
+            )
+            rows.append(("relance engine run (whole command)", wall, cpu, rss))
+            print(f"relance engine run: {wall:.2f} s, CPU {cpu:.2f} s, {rss:.0f} MiB", file=sys.stderr)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    best = {name: min((r for r in rows if r[0] == name), key=lambda r: r[1]) for name, *_ in rows}
+    floor_wall = best["floor (one DuckDB query, python -c)"][1]
+    floor_cpu = best["floor (one DuckDB query, python -c)"][2]
+    print()
+    print(f"load average: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+    print(
+        f"{'process (best of ' + str(repeat) + ')':40} {'wall s':>8} {'CPU s':>8} {'MiB':>7} {'× wall':>7} {'× CPU':>7}"
+    )
+    for name, wall, cpu, rss in best.values():
+        print(f"{name:40} {wall:8.2f} {cpu:8.2f} {rss:7.0f} {wall / floor_wall:7.1f} {cpu / floor_cpu:7.1f}")
 
 
 SPARK_FLOOR_SQL = FLOOR_SQL.replace(
@@ -260,6 +331,11 @@ def main() -> None:
         "--customers", type=int, default=100_000, help="customers to generate (default 100,000)"
     )
     parser.add_argument("--parquet", type=Path, help="reuse (or keep) the Parquet directory here")
+    parser.add_argument(
+        "--command",
+        action="store_true",
+        help="instead: time whole processes, `relance engine run` and the floor query (wall, CPU, peak RSS)",
+    )
     parser.add_argument("--repeat", type=int, default=2, help="timed repetitions of each step (default 2)")
     parser.add_argument(
         "--backend",
@@ -297,6 +373,9 @@ def main() -> None:
             for name in ("invoices", "allocations", "customers")
         }
         print(f"ledger: {sizes}", file=sys.stderr)
+        if args.command:
+            commands(directory, as_of, args.repeat)
+            return
         results: list[tuple[str, list[float], str]] = []
         floor_times = []
         for _ in range(args.repeat):

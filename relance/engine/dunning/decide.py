@@ -62,7 +62,7 @@ from relance.engine.dunning.rules.cadence import _cadence_of, _cap_contacts, _hi
 from relance.engine.dunning.rules.calendar import _defer_non_business_days, _uses_calendar
 from relance.engine.dunning.rules.channels import _choose_channels, channel_masks
 from relance.engine.dunning.rules.common import REASON_CODES as REASON_CODES
-from relance.engine.dunning.rules.common import _decimals, _fetch, _Suppressed, _units
+from relance.engine.dunning.rules.common import _decimals, _fetch, _ids, _Suppressed, _units
 from relance.engine.dunning.rules.grouping import _group
 from relance.engine.dunning.rules.holds import _active_plans, _stop_held, _stop_on_plan
 from relance.engine.dunning.rules.installments import _installment_reminders
@@ -475,7 +475,7 @@ def _candidates(
     frame = invoice_frame(tables, used, as_of, base=base)
     wanted = frame.due_index > frame.reached_index
     if resend_customers:
-        wanted = wanted | (frame.customer_id.isin(resend_customers) & (frame.reached_index >= 0))
+        wanted = wanted | (frame.customer_id.isin(_ids(resend_customers)) & (frame.reached_index >= 0))
     wanted_rows = frame.filter(wanted, frame.policy_key.isin(list(used) or [""]))
     masks = channel_masks(tables, wanted_rows.customer_id)
     wanted_rows = wanted_rows.left_join(masks, wanted_rows.customer_id == masks._m_customer_id)
@@ -504,9 +504,14 @@ def _arrow_signed(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.greater_equal(values, 0), pc.binary_join_element_wise("+", text, ""), text)
 
 
+def _plain_array(values: pa.Array | pa.ChunkedArray, kind: pa.DataType) -> pa.Array:
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return array.cast(kind)
+
+
 def _reason_lists(candidates: Sequence[tuple[str, pa.Array, pa.Array]], rows: int) -> pa.Array:
     """``list<REASON>`` per row from the candidate reasons, in order: (code, detail per row,
-    whether the row has it). Built column-wise by Arrow (no per-row Python)."""
+    whether the row has it). Built by Arrow takes (no Python object per row or reason)."""
     if rows == 0:
         return pa.array([], pa.list_(REASON))
     has = np.column_stack(
@@ -515,14 +520,16 @@ def _reason_lists(candidates: Sequence[tuple[str, pa.Array, pa.Array]], rows: in
             for _, _, present in candidates
         ]
     )
-    details = np.column_stack(
-        [np.asarray(detail.to_numpy(zero_copy_only=False), dtype=object) for _, detail, _ in candidates]
-    )
-    codes = np.broadcast_to(np.array([code for code, _, _ in candidates], dtype=object), has.shape)
-    keep = has.ravel()  # row-major: each row's reasons together, in the candidates' order
+    row, reason = np.nonzero(has)  # row-major: each row's reasons together, in the candidates' order
+    # Every detail column end to end (reason k's detail of row r at k × rows + r), then one take.
+    details = pa.concat_arrays([_plain_array(detail, pa.string()) for _, detail, _ in candidates])
+    codes = pa.array([code for code, _, _ in candidates], pa.string())
     offsets = np.concatenate([[0], np.cumsum(has.sum(axis=1))]).astype(np.int32)
     values = pa.StructArray.from_arrays(
-        [pa.array(codes.ravel()[keep], pa.string()), pa.array(details.ravel()[keep], pa.string())],
+        [
+            codes.take(pa.array(reason, pa.int64())),
+            details.take(pa.array(reason.astype(np.int64) * rows + row, pa.int64())),
+        ],
         fields=list(REASON),
     )
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, type=pa.list_(REASON))
@@ -534,7 +541,7 @@ def _decision_reasons(table: pa.Table) -> pa.Array:
     rows = table.num_rows
 
     def constant(text: str) -> pa.Array:
-        return pa.array([text] * rows, pa.string())
+        return pa.repeat(pa.scalar(text, pa.string()), rows)
 
     always = pa.array(np.ones(rows, dtype=bool))
     step_due = join(
@@ -626,10 +633,13 @@ def _assemble(
     for name in ("broken_promise", "catch_up", "fallback"):
         table = table.append_column(name, pa.array(decisions[name].to_numpy(bool)))
     table = table.append_column("channel", channel).append_column("invoice_ids", invoice_ids)
-    options = [list(step_channels) for step_channels in decisions.channels.tolist()]
-    table = table.append_column("channels", pa.array(options, pa.list_(pa.string())))
-    first = [step_channels[0] if step_channels else "" for step_channels in options]
-    table = table.append_column("first_channel", pa.array(first, pa.string()))
+    # A step's channels, once per distinct step (not once per decision), then taken per decision.
+    codes, distinct = pd.factorize(decisions.channels, use_na_sentinel=False)
+    of_code = pa.array([list(options) for options in distinct], pa.list_(pa.string()))
+    first_of_code = pa.array([options[0] if options else "" for options in distinct], pa.string())
+    indices = pa.array(np.asarray(codes, dtype=np.int64))
+    table = table.append_column("channels", of_code.take(indices))
+    table = table.append_column("first_channel", first_of_code.take(indices))
     table = table.append_column("reasons", _decision_reasons(table))
     keep = [*DECISION_COLUMNS.keys() - {"decision_id", "amount_due"}, "group_no", "amount_units"]
     table = table.select(keep)

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -56,6 +57,17 @@ def _money(units: int) -> Decimal:
 def _fetch(expr: ir.Table, backend: BaseBackend | None) -> pd.DataFrame:
     table = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)
     return table.to_pandas(types_mapper=None)
+
+
+def _ids(values: Any) -> ir.IntegerColumn:
+    """Integer ids as a column to test ``isin`` against (a small in-memory table).
+
+    Not a literal list: Ibis compiles a literal per value, which made the compile time grow with
+    the data (thousands of promise or customer ids at 10M invoices); a table compiles to one name.
+    """
+    array = pa.array(np.asarray(list(values), dtype=np.int64), pa.int64())
+    column: ir.IntegerColumn = ibis.memtable(pa.table({"id": array})).id
+    return column
 
 
 def _count(table: ir.Table, backend: BaseBackend | None) -> int:

@@ -17,7 +17,7 @@ from relance.engine.dunning.policy import (
 )
 from relance.engine.dunning.rules.calendar import _non_business, _uses_calendar
 from relance.engine.dunning.rules.channels import _pick_channel, channel_masks
-from relance.engine.dunning.rules.common import _epoch_day, _fetch, _Suppressed
+from relance.engine.dunning.rules.common import _epoch_day, _fetch, _ids, _Suppressed
 from relance.engine.schema import money_units
 
 INSTALLMENT_CHANNELS = ("email", "sms", "letter")
@@ -40,7 +40,7 @@ def _installment_reminders(
     if installment_rows is not None:
         customers = tables.customers
         entity_of = _fetch(
-            customers.filter(customers.customer_id.isin(plans.customer_id.tolist())).select(
+            customers.filter(customers.customer_id.isin(_ids(plans.customer_id.tolist()))).select(
                 "customer_id", "entity_id"
             ),
             backend,
@@ -62,7 +62,7 @@ def _defer_installments(
     else:
         calendar = tables.customer_calendar
         found = _fetch(
-            calendar.filter(calendar.customer_id.isin(sorted(set(rows.customer_id.tolist())))), backend
+            calendar.filter(calendar.customer_id.isin(_ids(sorted(set(rows.customer_id.tolist()))))), backend
         ).drop_duplicates("customer_id")
         rows = rows.merge(found, on="customer_id", how="left")
     off = _non_business(rows, policies, run_at)

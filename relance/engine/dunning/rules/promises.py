@@ -17,7 +17,7 @@ from relance.engine.dunning.contract import (
 from relance.engine.dunning.policy import (
     Policy,
 )
-from relance.engine.dunning.rules.common import _count, _date, _epoch_day, _fetch, _money, _Suppressed
+from relance.engine.dunning.rules.common import _count, _date, _epoch_day, _fetch, _ids, _money, _Suppressed
 from relance.engine.kpi import not_void
 from relance.engine.schema import money_units
 
@@ -109,7 +109,7 @@ def _linked_open_at_cutoff(
     if not cutoffs:
         return {}, {}
     links = tables.promise_invoices
-    links = links.filter(links.promise_id.isin(sorted(cutoffs)))
+    links = links.filter(links.promise_id.isin(_ids(sorted(cutoffs))))
     counts = _fetch(links.group_by("promise_id").aggregate(linked=links.invoice_id.count()), backend)
     linked = {int(p): int(n) for p, n in zip(counts.promise_id, counts.linked, strict=True)}
     still_open: dict[int, int] = {}
@@ -117,7 +117,7 @@ def _linked_open_at_cutoff(
         mine = [promise_id for promise_id, day in cutoffs.items() if day == cutoff and promise_id in linked]
         if not mine:
             continue
-        wanted = links.filter(links.promise_id.isin(mine))
+        wanted = links.filter(links.promise_id.isin(_ids(mine)))
         open_ids = base if cutoff == as_of else _open_invoices_at(tables, wanted.invoice_id, cutoff)
         open_ids = open_ids.select(_open_invoice_id="invoice_id")
         joined = wanted.join(open_ids, wanted.invoice_id == open_ids._open_invoice_id)
@@ -152,7 +152,7 @@ def _paid_by_cutoff(
     if not cutoffs:
         return {}
     last = max(cutoffs.values())
-    mine = promises.filter(promises.promise_id.isin(sorted(cutoffs)))
+    mine = promises.filter(promises.promise_id.isin(_ids(sorted(cutoffs))))
     payments = tables.payments
     payments = payments.filter(payments.date <= last, payments.customer_id.isin(mine.customer_id))
     payments = payments.select(_pay_customer="customer_id", _pay_date="date", _pay_amount="amount")
