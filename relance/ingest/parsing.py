@@ -200,6 +200,9 @@ class ParseOptions:
     thousands_separator: str = ""
 
 
+_fromisoformat = date.fromisoformat
+
+
 @lru_cache(maxsize=1)
 def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
@@ -265,6 +268,7 @@ class RowParser:
         self.entity = entity
         self.options = options or ParseOptions()
         self._customers: dict[str, CustomerInfo | None] = {}
+        self._places: dict[str, int] = {}  # minor units by currency
         self._preloaded = False
         if preload:
             self._preload()
@@ -390,8 +394,7 @@ class RowParser:
         if self._fast is not None:
             record = self._fast(row, line, source)
             if record is not None:
-                _check_minor_units(record, row, line, source)
-                return record
+                return record  # the fast path checked the currency's minor units too
         cells = _Row(row, line, source)
         record = self._parse(cells)
         if cells.errors:
@@ -505,8 +508,18 @@ class RowParser:
             customer = self._customers.get(customer_ref)
             if customer is None or not ref or len(ref) > 64 or len(customer_ref) > 64:
                 return None
-            issue_date = self._date(row["issue_date"].strip())  # type: ignore[union-attr]
-            due_date = self._date(row["due_date"].strip())  # type: ignore[union-attr]
+            issue_text = row["issue_date"].strip()  # type: ignore[union-attr]
+            due_text = row["due_date"].strip()  # type: ignore[union-attr]
+            if self.options.date_format:
+                issue_date, due_date = self._date(issue_text), self._date(due_text)
+            elif (
+                len(issue_text) == 10
+                and len(due_text) == 10
+                and issue_text[4] == issue_text[7] == due_text[4] == due_text[7] == "-"
+            ):  # parse_iso_date's layout check, inline
+                issue_date, due_date = _fromisoformat(issue_text), _fromisoformat(due_text)
+            else:
+                return None
             amount = Decimal(row["amount"].strip())  # type: ignore[union-attr]
             exponent = amount.as_tuple().exponent
             if (
@@ -524,6 +537,10 @@ class RowParser:
                     return None
             else:
                 currency = customer.currency
+            # Finer than the currency's minor unit as written (10.500 EUR, 10.5 JPY): the full
+            # path decides (_check_minor_units).
+            if exponent < -self._minor_units(currency):
+                return None
             po_number = (row.get("po_number") or "").strip() or None
             status = (row.get("status") or "").strip().lower() or None
             if (po_number is not None and len(po_number) > 64) or (
@@ -537,6 +554,14 @@ class RowParser:
         return InvoiceRecord(
             ref, customer_ref, issue_date, due_date, currency, amount, po_number, status, line, source
         )
+
+    def _minor_units(self, currency: str) -> int:
+        places = self._places.get(currency)
+        if places is None:
+            from relance.core.money import minor_units
+
+            places = self._places[currency] = minor_units(currency)
+        return places
 
     def _parse_credit_notes(self, cells: _Row) -> CreditNoteRecord:
         ref = cells.text("credit_note_ref", required=True, max_length=64)
