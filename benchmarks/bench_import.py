@@ -71,6 +71,52 @@ def current_rss_mib() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def sqlite_floor(invoices_path: Path, directory: Path) -> tuple[float, float]:
+    """The floor, as the sqlite3 shell's ``.import`` does it: the CSV's text cells into a table
+    without keys or indexes, one executemany in one transaction; no validation. (wall s, CPU s)"""
+    import csv
+    import sqlite3
+
+    path = directory / "floor.sqlite3"
+    cpu_before = cpu_seconds()
+    started = time.perf_counter()
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    with invoices_path.open(encoding="utf-8", newline="") as stream:
+        reader = csv.reader(stream)
+        header = next(reader)
+        columns = ", ".join(f'"{name}" TEXT' for name in header)
+        connection.execute(f"CREATE TABLE invoices ({columns})")
+        marks = ", ".join("?" * len(header))
+        connection.execute("BEGIN")
+        connection.executemany(f"INSERT INTO invoices VALUES ({marks})", reader)  # noqa: S608
+        connection.execute("COMMIT")
+    connection.close()
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
+    path.unlink()
+    return seconds, cpu
+
+
+def command_run(url: str, invoices_path: Path, directory: Path) -> tuple[float, float]:
+    """``relance import invoices FILE --quiet`` as a command (start-up included) into a copy of the
+    database the worker left with its customers only. (wall s, CPU s of the child)"""
+    env = {**os.environ, "DATABASE_URL": url}
+    relance = str(Path(sys.executable).with_name("relance"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run([relance, "import", "invoices", str(invoices_path), "--quiet"], env=env, check=True,
+                   cwd=directory)  # fmt: skip
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -103,9 +149,11 @@ def worker(args: argparse.Namespace) -> None:
             samples["rss_at_10pct"] = current_rss_mib()
 
     rss_before = current_rss_mib()
+    cpu_before = cpu_seconds()
     started = time.perf_counter()
     outcome = file_import(kind="invoices", path=invoices_path, entity=entity, progress=progress)
     first_seconds = time.perf_counter() - started
+    first_cpu = cpu_seconds() - cpu_before
     assert outcome.committed and outcome.result.created == args.rows, outcome.as_dict()
     rss_end = current_rss_mib()
     started = time.perf_counter()
@@ -154,6 +202,7 @@ def worker(args: argparse.Namespace) -> None:
             {
                 "customers_seconds": customers_seconds,
                 "first_seconds": first_seconds,
+                "first_cpu": first_cpu,
                 "again_seconds": again_seconds,
                 "naive_seconds": naive_seconds,
                 "payments_seconds": payments_seconds,
@@ -229,6 +278,12 @@ def main() -> None:
         default=os.environ.get("RELANCE_TEST_POSTGRES_URL", ""),
         help="also run on PostgreSQL, in a relance_bench schema of this database (default: RELANCE_TEST_POSTGRES_URL)",
     )
+    parser.add_argument(
+        "--no-command",
+        dest="command",
+        action="store_false",
+        help="skip timing `relance import` as a command (start-up included) on SQLite",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--customers-file", help=argparse.SUPPRESS)
     parser.add_argument("--invoices-file", help=argparse.SUPPRESS)
@@ -246,6 +301,17 @@ def main() -> None:
             f"generated {args.rows:,} invoices ({size_mib:,.0f} MiB) in {time.perf_counter() - started:.1f} s"
         )
         results = [run_database("SQLite (file)", f"sqlite:///{directory / 'bench.sqlite3'}", args, files)]
+        floor_seconds, floor_cpu = sqlite_floor(files[1], directory)
+        command = None
+        if args.command:
+            command_db = directory / "command.sqlite3"
+            url = f"sqlite:///{command_db}"
+            env = {**os.environ, "DATABASE_URL": url}
+            relance = str(Path(sys.executable).with_name("relance"))
+            subprocess.run([relance, "init", "--entity", "bench", "--no-policies"], env=env, check=True,
+                           capture_output=True)  # fmt: skip
+            subprocess.run([relance, "import", "customers", str(files[0]), "--quiet"], env=env, check=True)
+            command = command_run(url, files[1], directory)
         if args.postgres_url:
             schema = "relance_bench"
             postgres_schema(args.postgres_url, schema, create=True)
@@ -258,14 +324,25 @@ def main() -> None:
 
     print()
     print(
-        "| database | invoices | first import s | rows/s | re-import (unchanged) s | naive s (extrapolated) "
+        f"\nfloor, same run: the CSV into an unindexed SQLite table (as sqlite3's .import), no validation: "
+        f"{floor_seconds:.1f} s wall, {floor_cpu:.1f} s CPU"
+    )
+    if command is not None:
+        print(
+            f"`relance import invoices` as a command (start-up included), SQLite: {command[0]:.1f} s wall, "
+            f"{command[1]:.1f} s CPU; {command[0] / floor_seconds:.1f}× the floor"
+        )
+    print()
+    print(
+        "| database | invoices | first import s | CPU s | rows/s | re-import (unchanged) s | naive s (extrapolated) "
         "| speed-up | RSS at 10% MiB | RSS at end MiB | peak RSS MiB |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         naive = r["naive_seconds"] / args.naive_rows * args.rows
         print(
-            f"| {r['label']} | {args.rows:,} | {r['first_seconds']:.1f} | {args.rows / r['first_seconds']:,.0f} "
+            f"| {r['label']} | {args.rows:,} | {r['first_seconds']:.1f} | {r['first_cpu']:.1f} "
+            f"| {args.rows / r['first_seconds']:,.0f} "
             f"| {r['again_seconds']:.1f} | {naive:,.0f} | {naive / r['first_seconds']:.0f}× "
             f"| {r['rss_at_10pct']:.0f} | {r['rss_end']:.0f} | {r['peak_rss']:.0f} |"
         )

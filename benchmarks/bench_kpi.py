@@ -61,6 +61,62 @@ def timed(job: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
+def duckdb_floor(parquet: Path, as_of: date, start: date) -> int:
+    """The floor: aging + AR + DSO per currency in one DuckDB query straight over the Parquet
+    (invoices left-joined with their allocation sums; no credits, cash, countback or payment
+    timing). Returns the number of rows."""
+    import duckdb
+
+    days = (as_of - start).days + 1
+    buckets = ", ".join(
+        f"SUM(CASE WHEN due_date {condition} THEN open ELSE 0 END) AS bucket_{index}"
+        for index, condition in enumerate(
+            [
+                f">= DATE '{as_of}'",
+                f"BETWEEN DATE '{as_of - timedelta(days=30)}' AND DATE '{as_of - timedelta(days=1)}'",
+                f"BETWEEN DATE '{as_of - timedelta(days=60)}' AND DATE '{as_of - timedelta(days=31)}'",
+                f"BETWEEN DATE '{as_of - timedelta(days=90)}' AND DATE '{as_of - timedelta(days=61)}'",
+                f"< DATE '{as_of - timedelta(days=90)}'",
+            ]
+        )
+    )
+    query = f"""
+        WITH paid AS (
+            SELECT invoice_id, SUM(amount) AS paid FROM read_parquet('{parquet / "allocations.parquet"}')
+            WHERE date <= DATE '{as_of}' GROUP BY invoice_id
+        ), open_items AS (
+            SELECT i.currency, i.due_date, i.issue_date, i.amount, i.amount - COALESCE(p.paid, 0) AS open
+            FROM read_parquet('{parquet / "invoices.parquet"}') AS i LEFT JOIN paid AS p USING (invoice_id)
+            WHERE i.status <> 'void' AND i.issue_date <= DATE '{as_of}'
+        )
+        SELECT currency, SUM(open) AS ar, {buckets},
+            SUM(CASE WHEN issue_date >= DATE '{start}' THEN amount ELSE 0 END) AS sales,
+            SUM(open) / NULLIF(SUM(CASE WHEN issue_date >= DATE '{start}' THEN amount ELSE 0 END), 0)
+                * {days} AS dso
+        FROM open_items GROUP BY currency
+    """  # noqa: S608
+    with duckdb.connect() as connection:
+        return len(connection.execute(query).fetchall())
+
+
+def kpi_command(parquet: Path, as_of: date, currency: str, *, help_only: bool = False) -> tuple[float, float]:
+    """``relance kpi --backend parquet://DIR`` as a command, start-up included (or, with
+    ``help_only``, ``relance kpi --help``: the start-up alone). (wall s, CPU s of the child)"""
+    import subprocess
+
+    relance = str(Path(sys.executable).with_name("relance"))
+    command = [relance, "kpi", "--help"] if help_only else [
+        relance, "kpi", "--backend", f"parquet://{parquet.resolve()}", "--as-of", as_of.isoformat(),
+        "--currency", currency, "--json", "--quiet",
+    ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def generate(invoices: int, out: Path) -> dict[str, int]:
     from relance.synthetic.generator import GeneratorConfig, iter_ledger_chunks
     from relance.synthetic.writers import write_parquet
@@ -378,6 +434,22 @@ def main() -> None:
             runs.append(seconds)
             lines.append((f"engine, all KPIs, run {index + 1}" + (" (cold)" if index == 0 else ""), f"{seconds:.2f}",
                           f"{len(reports)} reports; {invoices / seconds:,.0f} invoices/s; CPU {cpu:.2f} s"))  # fmt: skip
+        if args.backend == "duckdb" and args.by is None:
+            for index in range(args.repeat):
+                cpu_before = cpu_seconds()
+                seconds, _ = timed(lambda: duckdb_floor(parquet, args.as_of, params.period.start))
+                cpu = cpu_seconds() - cpu_before
+                lines.append((f"floor: aging + AR + DSO in one DuckDB query, run {index + 1}", f"{seconds:.2f}",
+                              f"CPU {cpu:.2f} s; engine / floor {runs[index] / seconds:.1f}×"))  # fmt: skip
+            currency = sorted(report.currency for report in reports)[0] if reports else "EUR"
+            start_seconds, start_cpu = kpi_command(parquet, args.as_of, currency, help_only=True)
+            whole_seconds, whole_cpu = kpi_command(parquet, args.as_of, currency)
+            lines.append((f"`relance kpi --backend parquet://… --currency {currency} --json`, whole command",
+                          f"{whole_seconds:.2f}", f"CPU {whole_cpu:.2f} s; minus start-up "
+                          f"{whole_seconds - start_seconds:.2f} s"))  # fmt: skip
+            lines.append(
+                ("start-up alone: `relance kpi --help`", f"{start_seconds:.2f}", f"CPU {start_cpu:.2f} s")
+            )
         verdict = "not compared"
         if not args.skip_pandas:
             seconds_read, _ = timed(lambda: [pq.read_table(parquet / f"{n}.parquet") for n in SCHEMAS])

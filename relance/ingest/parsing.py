@@ -6,6 +6,7 @@ the mapping check, the error messages and docs/import.md all say the same thing.
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -200,6 +201,10 @@ class ParseOptions:
     thousands_separator: str = ""
 
 
+_fromisoformat = date.fromisoformat
+_PLAIN_AMOUNT = re.compile(rf"[0-9]{{1,{MAX_INTEGER_DIGITS}}}(?:\.([0-9]{{1,4}}))?").fullmatch
+
+
 @lru_cache(maxsize=1)
 def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
@@ -265,6 +270,7 @@ class RowParser:
         self.entity = entity
         self.options = options or ParseOptions()
         self._customers: dict[str, CustomerInfo | None] = {}
+        self._places: dict[str, int] = {}  # minor units by currency
         self._preloaded = False
         if preload:
             self._preload()
@@ -390,8 +396,7 @@ class RowParser:
         if self._fast is not None:
             record = self._fast(row, line, source)
             if record is not None:
-                _check_minor_units(record, row, line, source)
-                return record
+                return record  # the fast path checked the currency's minor units too
         cells = _Row(row, line, source)
         record = self._parse(cells)
         if cells.errors:
@@ -505,25 +510,38 @@ class RowParser:
             customer = self._customers.get(customer_ref)
             if customer is None or not ref or len(ref) > 64 or len(customer_ref) > 64:
                 return None
-            issue_date = self._date(row["issue_date"].strip())  # type: ignore[union-attr]
-            due_date = self._date(row["due_date"].strip())  # type: ignore[union-attr]
-            amount = Decimal(row["amount"].strip())  # type: ignore[union-attr]
-            exponent = amount.as_tuple().exponent
-            if (
-                due_date < issue_date
-                or not amount.is_finite()
-                or amount <= 0
-                or not isinstance(exponent, int)
-                or exponent < -4
-                or amount.adjusted() >= MAX_INTEGER_DIGITS
-            ):
+            issue_text = row["issue_date"].strip()  # type: ignore[union-attr]
+            due_text = row["due_date"].strip()  # type: ignore[union-attr]
+            if self.options.date_format:
+                issue_date, due_date = self._date(issue_text), self._date(due_text)
+            elif (
+                len(issue_text) == 10
+                and len(due_text) == 10
+                and issue_text[4] == issue_text[7] == due_text[4] == due_text[7] == "-"
+            ):  # parse_iso_date's layout check, inline
+                issue_date, due_date = _fromisoformat(issue_text), _fromisoformat(due_text)
+            else:
                 return None
+            # Plain digits, at most 14 before the point and 4 after: finite and within the ledger's
+            # precision without inspecting the Decimal (anything else takes the full path).
+            amount_text = row["amount"].strip()  # type: ignore[union-attr]
+            plain = _PLAIN_AMOUNT(amount_text)
+            if plain is None or due_date < issue_date:
+                return None
+            amount = Decimal(amount_text)
+            if amount <= 0:
+                return None
+            decimals = len(plain[1] or "")
             currency = (row.get("currency") or "").strip()
             if currency:
                 if currency not in iso_currencies():
                     return None
             else:
                 currency = customer.currency
+            # Finer than the currency's minor unit as written (10.500 EUR, 10.5 JPY): the full
+            # path decides (_check_minor_units).
+            if decimals > self._minor_units(currency):
+                return None
             po_number = (row.get("po_number") or "").strip() or None
             status = (row.get("status") or "").strip().lower() or None
             if (po_number is not None and len(po_number) > 64) or (
@@ -537,6 +555,14 @@ class RowParser:
         return InvoiceRecord(
             ref, customer_ref, issue_date, due_date, currency, amount, po_number, status, line, source
         )
+
+    def _minor_units(self, currency: str) -> int:
+        places = self._places.get(currency)
+        if places is None:
+            from relance.core.money import minor_units
+
+            places = self._places[currency] = minor_units(currency)
+        return places
 
     def _parse_credit_notes(self, cells: _Row) -> CreditNoteRecord:
         ref = cells.text("credit_note_ref", required=True, max_length=64)

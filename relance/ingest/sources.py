@@ -215,9 +215,9 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expect
                     raise _csv_error(source, next_line, exc) from None
                 line = next_line
                 next_line = reader.line_num + 1
-                if not cells or all(not cell.strip() for cell in cells):
-                    continue
                 joined = "".join(cells)
+                if not joined or joined.isspace():  # no cell with anything but blanks
+                    continue
                 if not joined.isascii():
                     try:
                         joined.encode("utf-8")

@@ -105,6 +105,24 @@ class SeenKeys:
             return self._check_and_add_postgresql(items)
         found: dict[str, tuple[int | None, str]] = {}
         with connection.cursor() as cursor:
+            if items and all(line is not None for _, line, _ in items):
+                # The common case first: one INSERT OR IGNORE; when it stored every key, none
+                # was seen before (a file's lines are distinct, so a stored line tells its row).
+                cursor.executemany(
+                    f"INSERT OR IGNORE INTO {self.table} (k, line, digest) VALUES (%s, %s, %s)",  # noqa: S608
+                    items,
+                )
+                if cursor.rowcount == len(items):
+                    return found
+                lines = {key: line for key, line, _ in items}
+                for start in range(0, len(items), self.CHUNK):
+                    keys = [key for key, _, _ in items[start : start + self.CHUNK]]
+                    marks = ", ".join(["%s"] * len(keys))
+                    cursor.execute(f"SELECT k, line, digest FROM {self.table} WHERE k IN ({marks})", keys)  # noqa: S608
+                    for key, line, digest in cursor.fetchall():
+                        if line != lines[key]:
+                            found[key] = (line, digest)
+                return found
             for start in range(0, len(items), self.CHUNK):
                 keys = [key for key, _, _ in items[start : start + self.CHUNK]]
                 marks = ", ".join(["%s"] * len(keys))

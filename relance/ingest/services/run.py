@@ -16,6 +16,7 @@ from relance.ingest.records import (
     Record,
     UpsertResult,
 )
+from relance.ingest.services.bulk import bulk_session
 from relance.ingest.services.credit_notes import CreditNoteWriter
 from relance.ingest.services.customers import ContactWriter, CustomerWriter
 from relance.ingest.services.invoices import InvoiceWriter
@@ -139,7 +140,7 @@ def file_import(
     sink = RejectSink(rejects_path=rejects_path_for(path) if write_rejects else None, header=table.header)
     rows = skipped = 0
     try:
-        with transaction.atomic():
+        with bulk_session(), transaction.atomic():
             parser = RowParser(kind, entity=entity, options=mapping.parse_options)
             writer = WRITERS[kind](entity=entity, parser=parser, sink=sink, deduplicate=mapping.deduplicate)
             rows, skipped = _stream(table, bound, parser, writer, sink, progress)
