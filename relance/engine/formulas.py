@@ -15,6 +15,10 @@ from decimal import Decimal
 
 from relance.core.errors import ValidationFailed
 
+#: How KPIs may be grouped (``relance kpi --by``); here, not in ``kpi``, so that a command can offer
+#: the choices without loading Ibis.
+GROUP_BY_CHOICES = ("customer", "segment", "collector")
+
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 DAYS_PER_YEAR = Decimal(365)

@@ -41,10 +41,9 @@ from relance.core.calendar import Period, add_months, month_start
 from relance.core.errors import ValidationFailed
 from relance.core.formatting import rounded_amount
 from relance.engine import formulas
-from relance.engine.formulas import DEFAULT_AGING, AgingBuckets, MonthSales, PaymentStats
+from relance.engine.formulas import DEFAULT_AGING, GROUP_BY_CHOICES, AgingBuckets, MonthSales, PaymentStats
 from relance.engine.schema import MONEY_SCALE, LedgerTables, money_units
 
-GROUP_BY_CHOICES = ("customer", "segment", "collector")
 ERROR_GROUP_BY = "group_by must be one of customer, segment, collector (or none), not {found!r}"
 ERROR_PERIOD_START = "the period starts ({start}) after the as-of date ({as_of})"
 ERROR_COUNTBACK_MONTHS = "countback_months must be at least 1, not {found}"

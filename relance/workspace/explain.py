@@ -26,7 +26,6 @@ BLOCKED_SHOWN = 20
 REFUSALS_SHOWN = 20
 NOBODY = "not recorded"
 PORTAL = "the customer, through the portal"
-REMINDER_CHANNELS = ("email", "sms", "letter", "call")
 
 
 @dataclass(frozen=True)
@@ -314,7 +313,7 @@ def _compliance_now(customer: Customer, now: datetime) -> list[Fact]:
     from relance.compliance.selectors import contact_for_channel, message_assessment
 
     facts = []
-    for channel in REMINDER_CHANNELS:
+    for channel in OPT_OUT_CHANNELS:  # the channels a reminder reaches a person on (core.channels)
         contact = contact_for_channel(customer=customer, channel=channel)
         if contact is None:
             continue

@@ -10,8 +10,10 @@ is the date of the allocation that closed it:
 * dbt_trend: weighted days late of invoices paid in the last 90 days minus that of the 90
   days before (positive = getting worse; null when either side has none);
 * open_units, overdue_units, max_days_past_due (open invoices at the as-of date);
-* promises_made / promises_kept (status "kept") / promises_broken (status "broken", or still "open" past their
-  date plus ``grace_days``) in the window; disputes_opened in the window, disputes_open now;
+* promises_made / promises_kept / promises_broken in the window, by their written status: whether a
+  promise is kept or broken is the one promise rule's (``relance.core.promises``), which the daily
+  run applies and writes back (``promise_settle``) before segments are computed; an open promise
+  counts as neither; disputes_opened in the window, disputes_open now;
 * credit_limit and utilisation (open / limit) from customer_profile.
 
 Classes (first match wins), after the seeds' types of late payers:
@@ -88,7 +90,7 @@ def _day(column: ir.Value, dialect: str | None) -> ir.IntegerValue:
 
 
 def customer_behaviour_expr(
-    tables: DunningTables, as_of: date, *, lookback_days: int = LOOKBACK_DAYS, grace_days: int = 3
+    tables: DunningTables, as_of: date, *, lookback_days: int = LOOKBACK_DAYS
 ) -> ir.Table:
     """The metrics and the ``behaviour`` class per customer, as one Ibis expression."""
     dialect = _dialect(tables.invoices)
@@ -146,14 +148,7 @@ def customer_behaviour_expr(
     per_promises = promises.group_by(_pr_customer="customer_id").aggregate(
         promises_made=promises.count(),
         promises_kept=ibis.ifelse(promises.status == "kept", 1, 0).sum().cast("int64"),
-        promises_broken=ibis.ifelse(
-            (promises.status == "broken")
-            | ((promises.status == "open") & (promises.promised_date < as_of - timedelta(days=grace_days))),
-            1,
-            0,
-        )
-        .sum()
-        .cast("int64"),
+        promises_broken=ibis.ifelse(promises.status == "broken", 1, 0).sum().cast("int64"),
     )
     disputes = tables.disputes.filter(tables.disputes.opened_on <= as_of)
     per_disputes = disputes.group_by(_d_customer="customer_id").aggregate(
@@ -269,10 +264,9 @@ def customer_behaviour(
     *,
     backend: BaseBackend | None = None,
     lookback_days: int = LOOKBACK_DAYS,
-    grace_days: int = 3,
 ) -> pa.Table:
     """The metrics, the class and a readable ``evidence`` text per customer."""
-    expr = customer_behaviour_expr(tables, as_of, lookback_days=lookback_days, grace_days=grace_days)
+    expr = customer_behaviour_expr(tables, as_of, lookback_days=lookback_days)
     table = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)
     frame = table.to_pandas()
     frame["open_amount"] = frame.open_units / MONEY_SCALE

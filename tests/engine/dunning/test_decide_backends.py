@@ -265,3 +265,21 @@ def test_a_behaviour_condition_uses_the_customers_class(backend):
         f"early_call by call [{late_invoice}] (catch-up)",  # +10: gentle (+5) came due too
         f"gentle by email [{ok_invoice}]",  # a prompt payer: the call's condition fails
     ]
+
+
+def test_behaviour_counts_the_promises_the_one_rule_settled(backend):
+    """A promise is kept or broken by the one promise rule (``relance.core.promises``), written back
+    by the run (``promise_settle``) before segments are computed; behaviour counts what is written.
+    An open promise long past its date is neither (behaviour had its own rough copy of the rule,
+    with a fixed 3 days' grace and no look at payments: it called a paid promise broken)."""
+    rows = DunningRows()
+    customer = rows.dunned_customer("P")
+    invoice = rows.invoice(100, date(2026, 5, 1), date(2026, 6, 1), customer=customer)
+    rows.pay(invoice, 100, date(2026, 6, 10), customer=customer)
+    rows.promise(customer, date(2026, 6, 10), made=date(2026, 6, 2), invoices=(invoice,))  # open, paid
+    settled = rows.promise(customer, date(2026, 7, 1), made=date(2026, 6, 20), amount=50)
+    rows.promises[settled - 1]["status"] = "broken"  # as promise_settle writes it
+    con = backend({}).invoices.get_backend()
+    tables = create_dunning_tables(con, rows.rows())
+    [row] = customer_behaviour(tables, date(2026, 9, 1)).to_pylist()
+    assert (row["promises_made"], row["promises_kept"], row["promises_broken"]) == (2, 0, 1)

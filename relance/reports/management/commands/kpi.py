@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from datetime import date
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
@@ -20,7 +20,10 @@ from rich.table import Table
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import RelanceError
 from relance.core.formatting import format_day, format_money
-from relance.engine.kpi import GROUP_BY_CHOICES, KpiParams, KpiReport, compute_kpis
+from relance.engine.formulas import GROUP_BY_CHOICES
+
+if TYPE_CHECKING:
+    from relance.engine.kpi import KpiReport
 
 # (JSON key, label, one-line meaning, unit)
 KPI_ROWS = (
@@ -156,8 +159,10 @@ class Command(BaseCommand):
     def _reports(
         self, options: dict[str, Any], as_of: date, period_start: date | None
     ) -> tuple[str, list[KpiReport]]:
-        currency = options["currency"].upper() if options["currency"] else None
         from relance.engine.formulas import aging_from_bounds
+        from relance.engine.kpi import KpiParams, compute_kpis  # Ibis: when it runs, not for --help
+
+        currency = options["currency"].upper() if options["currency"] else None
         from relance.reports.selectors import configured_aging
 
         aging = aging_from_bounds(options["aging"]) if options["aging"] else configured_aging()
@@ -207,6 +212,8 @@ class Command(BaseCommand):
     def _json(
         reports: list[KpiReport], group_by: str | None, as_of: date, period_start: date | None
     ) -> dict[str, Any]:
+        from relance.engine.kpi import KpiParams
+
         if group_by is None:
             if reports:
                 return reports[0].to_json()
