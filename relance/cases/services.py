@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q, Sum
 
@@ -74,6 +75,15 @@ HOLD_ALREADY_OVER = "this hold already ended on {ends}"
 
 
 # --------------------------------------------------------------------------- shared checks
+
+
+def _acting_user(actor: Actor) -> Any:
+    """The user behind ``actor`` (a signed-in user, or an API token's user), for the audit log;
+    ``None`` for the portal, the CLI and the run. ``created_by`` columns take ``actor.user_id``:
+    the actor is the one source of who did it."""
+    if actor.user_id is None:
+        return None
+    return get_user_model().objects.filter(pk=actor.user_id).first()
 
 
 def _open_invoices(
@@ -141,7 +151,6 @@ def promise_add(
     invoices: Sequence[Invoice] = (),
     amount: Decimal | None = None,
     note: str = "",
-    user: Any = None,
     actor: Actor,
 ) -> Promise:
     """Record a promise made on ``on`` to pay ``invoices`` (default: every open one) by ``promised_date``.
@@ -161,7 +170,7 @@ def promise_add(
         amount=_positive(total if amount is None else amount),
         currency=covered[0][0].currency,
         note=note,
-        created_by=user if getattr(user, "pk", None) else None,
+        created_by_id=actor.user_id,
     )
     promise.invoices.set([invoice for invoice, _ in covered])
     case_events.promise_made(promise, actor=actor)
@@ -193,7 +202,6 @@ def dispute_open(
     on: date,
     amount: Decimal | None = None,
     note: str = "",
-    user: Any = None,
     actor: Actor,
 ) -> Dispute:
     """Contest ``amount`` (default: all that is open and not yet disputed) of ``invoice`` from ``on``."""
@@ -221,7 +229,7 @@ def dispute_open(
         reason_code=reason_code,
         opened_on=on,
         note=note,
-        created_by=user if getattr(user, "pk", None) else None,
+        created_by_id=actor.user_id,
     )
     case_events.dispute_opened(dispute, actor=actor)
     return dispute
@@ -262,7 +270,6 @@ def plan_create(
     invoices: Sequence[Invoice] = (),
     total: Decimal | None = None,
     note: str = "",
-    user: Any = None,
     actor: Actor,
 ) -> PaymentPlan:
     """A plan paying ``invoices`` (default: every open one) in equal installments, ``every_days`` apart.
@@ -290,7 +297,7 @@ def plan_create(
         starts_on=starts_on,
         currency=currency,
         note=note,
-        created_by=user if getattr(user, "pk", None) else None,
+        created_by_id=actor.user_id,
     )
     plan.invoices.set([invoice for invoice, _ in covered])
     Installment.objects.bulk_create(
@@ -372,7 +379,6 @@ def hold_create(
     reason: str,
     starts_on: date,
     ends_on: date | None = None,
-    user: Any = None,
     audit_action: str = "",
     actor: Actor,
 ) -> CustomerHold:
@@ -390,7 +396,6 @@ def hold_create(
         raise ValidationFailed("a hold needs a reason")
     if ends_on is not None and ends_on < starts_on:
         raise ValidationFailed(HOLD_ENDS_BEFORE_START.format(ends=ends_on, starts=starts_on))
-    created_by = user if getattr(user, "pk", None) else None
     with audit_suppressed() if audit_action else nullcontext():
         hold = CustomerHold.objects.create(
             entity_id=customer.entity_id,
@@ -399,13 +404,13 @@ def hold_create(
             reason=reason.strip(),
             starts_on=starts_on,
             ends_on=ends_on,
-            created_by=created_by,
+            created_by_id=actor.user_id,
         )
     if audit_action:
         audit_record(
             action=audit_action,
             obj=customer,
-            actor=created_by,
+            actor=_acting_user(actor),
             after={
                 "hold": hold.pk,
                 "kind": hold.kind,
@@ -419,9 +424,7 @@ def hold_create(
 
 
 @transaction.atomic
-def hold_end(
-    *, hold: CustomerHold, on: date, user: Any = None, audit_action: str = "", actor: Actor
-) -> CustomerHold:
+def hold_end(*, hold: CustomerHold, on: date, audit_action: str = "", actor: Actor) -> CustomerHold:
     """End ``hold`` from ``on``: the last day it is in force is the day before, so that day's run
     chases the account again; a hold that had not started by ``on`` never takes effect.
 
@@ -440,7 +443,7 @@ def hold_end(
         audit_record(
             action=audit_action,
             obj=hold.customer,
-            actor=user if getattr(user, "pk", None) else None,
+            actor=_acting_user(actor),
             before={"hold": hold.pk, "ends_on": ended_on},
             after={"hold": hold.pk, "ends_on": hold.ends_on},
         )
@@ -533,9 +536,7 @@ CONTACT_CHANNEL_UNKNOWN = "unknown channel {channel!r}: expected one of {choices
 
 
 @transaction.atomic
-def contact_log(
-    *, customer: Customer, on: date, channel: str, note: str = "", user: Any = None, actor: Actor
-) -> ContactLog:
+def contact_log(*, customer: Customer, on: date, channel: str, note: str = "", actor: Actor) -> ContactLog:
     """Record a contact made outside the run; the next runs count it for the cadence. Its channel is
     one of a policy step's (``relance.core.channels``: a call is ``call``)."""
     if channel not in STEP_CHANNELS:
@@ -548,7 +549,7 @@ def contact_log(
         on=on,
         channel=channel,
         note=note,
-        created_by=user if getattr(user, "pk", None) else None,
+        created_by_id=actor.user_id,
     )
     case_events.contact_logged(log, actor=actor)
     return log

@@ -213,7 +213,6 @@ def owner_hold_create(
         reason=HOLD_REASON_PREFIX + reason[:HOLD_REASON_MAX],
         starts_on=on,
         ends_on=on + timedelta(days=days),
-        user=owner,
         actor=actor or Actor.user(owner),  # the e-mailed link is the owner's own
         audit_action=audit_action,
     )

@@ -434,9 +434,7 @@ class _Replay:
         from relance.cases.services import contact_log
 
         def work() -> None:
-            contact_log(
-                customer=customer, on=self._on, channel="call", note=note, user=user, actor=_actor(user)
-            )
+            contact_log(customer=customer, on=self._on, channel="call", note=note, actor=_actor(user))
             self.report.calls += 1
 
         return work
@@ -447,7 +445,7 @@ class _Replay:
         from relance.workspace.services import customer_note_add
 
         def work() -> None:
-            customer_note_add(customer=customer, text=text, user=user, now=timezone.now(), actor=_actor(user))
+            customer_note_add(customer=customer, text=text, now=timezone.now(), actor=_actor(user))
             self.report.notes += 1
 
         return work
@@ -464,7 +462,6 @@ class _Replay:
                 on=on,
                 invoices=[Invoice.objects.get(pk=invoice.pk)],
                 note=note,
-                user=user,
                 actor=_actor(user),
             )
             contact_log(
@@ -472,7 +469,6 @@ class _Replay:
                 on=on,
                 channel="call",
                 note=f"Promise to pay by {promised}.",
-                user=user,
                 actor=_actor(user),
             )
             self.report.promises += 1
@@ -513,7 +509,6 @@ class _Replay:
                     resolution=resolution,
                     on=self._on,
                     note=note,
-                    user=self.manager,
                     actor=_actor(self.manager),
                 )
 
@@ -533,7 +528,6 @@ class _Replay:
                 every_days=30,
                 invoices=list(Invoice.objects.filter(pk__in=[invoice.pk for invoice in covered])),
                 note="Agreed on the phone after the second reminder.",
-                user=user,
                 actor=_actor(user),
             )
             self.report.plans += 1
@@ -576,7 +570,6 @@ class _Replay:
                 kind="legal",
                 reason="Handed to our lawyers after the final notice went unanswered.",
                 starts_on=on,
-                user=self.manager,
                 actor=_actor(self.manager),
             )
             self.report.holds += 1

@@ -90,7 +90,6 @@ class PlanRequestAdmin(admin.ModelAdmin):
                     request=found,
                     approve=approve,
                     on=selectors.portal_today(entity=found.customer.entity),
-                    user=request.user,
                     actor=Actor.user(request.user),
                 )
             except services.PortalRefused as refused:

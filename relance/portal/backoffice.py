@@ -68,7 +68,6 @@ def plan_request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
             request=found,
             approve=approve,
             on=selectors.portal_today(entity=found.customer.entity),
-            user=request.user,
             actor=Actor.user(request.user),
             note=request.POST.get("note", "")[:1000],
         )

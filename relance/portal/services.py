@@ -148,6 +148,11 @@ def _refusal_recorded(what: str) -> Callable[[_Service], _Service]:
     return decorator
 
 
+def _by(actor: actors.Actor) -> str:
+    """Who decided, for a back-office event's ``by``: the user's name ("" for the run or the CLI)."""
+    return actor.label if actor.user_id is not None else ""
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal | date | datetime):
         return str(value)
@@ -651,7 +656,7 @@ def _file_check(upload: UploadedFile, limit: int) -> tuple[UploadedFile, uploads
 
 @transaction.atomic
 def dispute_close(
-    *, dispute: Dispute, resolution: str, on: date, actor: actors.Actor, note: str = "", user: Any = None
+    *, dispute: Dispute, resolution: str, on: date, actor: actors.Actor, note: str = ""
 ) -> Dispute:
     """Resolve a dispute (back office) and tell the customer."""
     dispute = case_services.dispute_resolve(
@@ -680,7 +685,7 @@ def dispute_close(
         customer=customer,
         action="dispute_resolved",
         at=timezone.now(),
-        detail={"dispute": dispute.pk, "resolution": resolution, "by": getattr(user, "username", "")},
+        detail={"dispute": dispute.pk, "resolution": resolution, "by": _by(actor)},
     )
     return dispute
 
@@ -789,7 +794,6 @@ def _plan_start(
     every_days: int,
     invoices: Sequence[Any],
     note: str,
-    user: Any = None,
     *,
     actor: actors.Actor,
 ) -> PaymentPlan:
@@ -802,7 +806,6 @@ def _plan_start(
             every_days=every_days,
             invoices=invoices,
             note=f"portal: {note}".strip(),
-            user=user,
             actor=actor,
         )
     except RelanceError as exc:
@@ -811,7 +814,7 @@ def _plan_start(
 
 @transaction.atomic
 def plan_request_decide(
-    *, request: PlanRequest, approve: bool, on: date, actor: actors.Actor, user: Any = None, note: str = ""
+    *, request: PlanRequest, approve: bool, on: date, actor: actors.Actor, note: str = ""
 ) -> PlanRequest:
     """A credit manager's answer. Approving creates the plan as asked (from ``on``)."""
     request = PlanRequest.objects.select_for_update().get(pk=request.pk)
@@ -827,11 +830,10 @@ def plan_request_decide(
             request.every_days,
             invoices,
             request.note,
-            user,
             actor=actor,
         )
     request.status = PlanRequestStatus.APPROVED if approve else PlanRequestStatus.REJECTED
-    request.decided_by = user if getattr(user, "pk", None) else None
+    request.decided_by_id = actor.user_id
     request.decided_at = timezone.now()
     request.decision_note = note
     request.save()
@@ -871,7 +873,7 @@ def plan_request_decide(
         link=request.link,
         action="plan_request_" + request.status,
         at=timezone.now(),
-        detail={"request": request.pk, "by": getattr(user, "username", ""), "note": note},
+        detail={"request": request.pk, "by": _by(actor), "note": note},
     )
     return request
 

@@ -96,13 +96,12 @@ def hold_request_create(*, customer: Customer, user: Any, request: HoldRequest, 
         reason=prefix + reason,
         starts_on=request.on,
         ends_on=request.on + timedelta(days=request.days),
-        user=user,
         audit_action=HOLD_AUDIT_ACTION,
         actor=actor,
     )
 
 
-def hold_lift(*, hold: CustomerHold, user: Any, on: date, actor: Actor) -> CustomerHold:
+def hold_lift(*, hold: CustomerHold, on: date, actor: Actor) -> CustomerHold:
     """End ``hold`` early from ``on`` (the entity's today): ``cases.services.hold_end``, with one
     audit event ``hold_lift`` (the end before and after)."""
-    return hold_end(hold=hold, on=on, user=user, audit_action=HOLD_LIFT_AUDIT_ACTION, actor=actor)
+    return hold_end(hold=hold, on=on, audit_action=HOLD_LIFT_AUDIT_ACTION, actor=actor)

@@ -136,7 +136,6 @@ def hold_lift(request: HttpRequest, customer_id: int, hold_id: int) -> HttpRespo
     try:
         hold_services.hold_lift(
             hold=hold,
-            user=request.user,
             on=entity_today(customer=customer, now=timezone.now()),
             actor=Actor.user(request.user),
         )

@@ -54,8 +54,9 @@ def _audit(**kwargs: Any) -> None:
 
 @transaction.atomic
 def customer_note_add(
-    *, customer: Customer, text: str, actor: Actor, user: Any = None, now: datetime | None = None
+    *, customer: Customer, text: str, actor: Actor, now: datetime | None = None
 ) -> CustomerNote:
+    """A note on the customer's case; its author is the actor's user (none for the run or the CLI)."""
     text = text.strip()
     if not text:
         raise ValidationFailed(NOTE_EMPTY)
@@ -64,7 +65,7 @@ def customer_note_add(
         customer=customer,
         text=text,
         created_at=now or timezone.now(),
-        created_by=user if getattr(user, "pk", None) else None,
+        created_by_id=actor.user_id,
     )
     case_events.note_added(note, actor=actor)
     return note
@@ -375,7 +376,6 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, actor: Ac
             on=data.on,
             amount=data.amount,
             note=data.note,
-            user=user,
             actor=actor,
             invoices=[data.invoice] if data.invoice is not None else (),
         )
@@ -392,7 +392,6 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, actor: Ac
             on=data.on,
             amount=data.amount,
             note=data.note,
-            user=user,
             actor=actor,
         )
         summary = (
@@ -440,7 +439,6 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, actor: Ac
             on=data.on,
             channel="call",
             note=" · ".join(filter(None, [label, data.note])),
-            user=user,
             actor=actor,
         )
     elif not closed:

@@ -546,7 +546,6 @@ def customer_note(request: HttpRequest, customer_id: int) -> HttpResponse:
             services.customer_note_add(
                 customer=customer,
                 text=form.cleaned_data["text"],
-                user=request.user,
                 actor=Actor.user(request.user),
             )
         except ValidationFailed as exc:
@@ -781,7 +780,6 @@ def dispute_resolve(request: HttpRequest, dispute_id: int) -> HttpResponse:
             resolution=resolution,
             on=portal_today(entity=dispute.entity),
             note=note,
-            user=request.user,
             actor=Actor.user(request.user),
         )
     except ValidationFailed as exc:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from relance.core.actors import SYSTEM
+from relance.core.actors import SYSTEM, Actor
 from tests.security.test_permission_matrix import QUERIES, _objects, _path, _routes
 from tests.workspace.conftest import build_workspace
 
@@ -106,14 +106,13 @@ def _seed(ws: Any) -> None:
     late.segment = "at_risk"
     late.save(update_fields=["segment"])
     contact_log(
-        actor=SYSTEM,
+        actor=Actor.user(manager),
         customer=late,
         on=ws.today,
         channel="call",
         note="reached · said next week",
-        user=manager,
     )
-    customer_note_add(actor=SYSTEM, customer=late, text="Asked for a copy of INV-L1.", user=manager)
+    customer_note_add(actor=Actor.user(manager), customer=late, text="Asked for a copy of INV-L1.")
     invoice = late.invoices.get(external_ref="INV-L2")
     dispute_open(
         actor=SYSTEM,

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from relance.core.actors import SYSTEM
+from relance.core.actors import SYSTEM, Actor
 from tests.browser.conftest import browser_page  # noqa: F401  (the fixture)
 from tests.screenshots import screenshot_dir
 from tests.workspace.conftest import PASSWORD, build_workspace
@@ -24,10 +24,9 @@ def scene(transactional_db):
     ws = build_workspace()
     today = ws.today
     customer_note_add(
-        actor=SYSTEM,
+        actor=Actor.user(ws.ana),
         customer=ws.late,
         text="AP says the invoice is approved for the next payment run",
-        user=ws.ana,
     )
     dispute_open(
         actor=SYSTEM,

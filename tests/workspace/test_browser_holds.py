@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from relance.core.actors import SYSTEM
+from relance.core import actors
 from tests.browser.conftest import browser_page  # noqa: F401  (the fixture)
 from tests.workspace.conftest import PASSWORD, _invoice, build_workspace
 from tests.workspace.test_browser import _shot, _sign_in
@@ -35,20 +35,18 @@ def scene(transactional_db):
     )
     _invoice(ahead, "INV-A1", "800.00", -20, ws.today)
     dispute_open(
-        actor=SYSTEM,
+        actor=actors.Actor.user(ws.ana),
         invoice=ws.late.invoices.get(external_ref="INV-L2"),
         reason_code="pricing",
         on=ws.today - timedelta(days=2),
         amount=Decimal("300"),
-        user=ws.ana,
         note="Discount of the framework contract not applied",
     )
     promise_add(
-        actor=SYSTEM,
+        actor=actors.Actor.user(ws.bob),
         customer=ws.other,
         promised_date=ws.today + timedelta(days=4),
         on=ws.today,
-        user=ws.bob,
     )
     actor = Actor(link=link_create(customer=ws.late, contact=ws.late.contacts.get(), days=30))
     with pytest.raises(PortalRefused):

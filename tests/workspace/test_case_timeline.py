@@ -97,7 +97,7 @@ def test_the_customer_page_shows_each_actor(ws, client_for):
     from relance.cases.services import contact_log, hold_create
     from relance.workspace.services import customer_note_add
 
-    customer_note_add(customer=ws.late, text="Spoke to AP", actor=Actor.user(ws.ana), user=ws.ana)
+    customer_note_add(customer=ws.late, text="Spoke to AP", actor=Actor.user(ws.ana))
     hold_create(
         customer=ws.late, kind="hold", reason="checking", starts_on=ws.today, actor=Actor.cli("carol")
     )

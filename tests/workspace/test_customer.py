@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.urls import reverse
 
 from relance.cases.models import ContactLog, Dispute, Promise
-from relance.core.actors import SYSTEM
+from relance.core.actors import SYSTEM, Actor
 from relance.ledger.models import Contact
 
 
@@ -17,7 +17,7 @@ def test_customer_page_shows_everything(ws, client_for):
     from relance.workspace.services import customer_note_add
 
     Contact.objects.filter(customer=ws.late).update(email_status="bouncing", opt_out_sms=True)
-    customer_note_add(actor=SYSTEM, customer=ws.late, text="Spoke to AP, invoice approved", user=ws.ana)
+    customer_note_add(actor=Actor.user(ws.ana), customer=ws.late, text="Spoke to AP, invoice approved")
     promise_add(
         actor=SYSTEM,
         customer=ws.late,

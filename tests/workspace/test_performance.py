@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from relance.core.actors import SYSTEM
+from relance.core.actors import SYSTEM, Actor
 from relance.ledger.models import Invoice
 from relance.workspace.selectors import OPEN_ITEMS_PAGE
 
@@ -184,7 +184,7 @@ def test_records_present_lets_the_page_skip_only_kinds_the_customer_does_not_hav
     from relance.workspace.services import customer_note_add
 
     assert customer_records_present(customer=ws.late) == frozenset()
-    customer_note_add(actor=SYSTEM, customer=ws.late, text="called", user=ws.ana)
+    customer_note_add(actor=Actor.user(ws.ana), customer=ws.late, text="called")
     promise_add(
         actor=SYSTEM,
         customer=ws.late,

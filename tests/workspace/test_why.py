@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from relance.core import actors
 from relance.core.actors import SYSTEM
 from tests.workspace.conftest import PASSWORD
 
@@ -82,19 +83,17 @@ def test_disputes_promises_credit_hold_opt_outs_and_blocked_messages(ws, support
 
     invoice = ws.late.invoices.get(external_ref="INV-L1")
     dispute_open(
-        actor=SYSTEM,
+        actor=actors.Actor.user(ws.ana),
         invoice=invoice,
         reason_code="quantity",
         on=ws.today,
         amount=Decimal("200"),
-        user=ws.ana,
     )
     promise_add(
-        actor=SYSTEM,
+        actor=actors.Actor.user(ws.ana),
         customer=ws.late,
         promised_date=ws.today + timedelta(days=5),
         on=ws.today,
-        user=ws.ana,
     )
     credit_hold_place(actor=SYSTEM, customer=ws.late, on=ws.today, reason="over limit")
     contact = ws.late.contacts.get()
@@ -161,11 +160,10 @@ def test_portal_refusals_are_recorded_and_explained(ws, support, client_for):
     (waiting,) = _section(page, "waiting").facts
     assert "12 installments" in waiting.title and "more than 6 installments" in waiting.effect
     plan_request_decide(
-        actor=SYSTEM,
+        actor=actors.Actor.user(ws.manager),
         request=outcome.request,
         approve=False,
         on=ws.today,
-        user=ws.manager,
         note="Too long",
     )
     page = _why(client_for(support), ws.late)
