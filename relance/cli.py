@@ -38,7 +38,7 @@ def _relance_commands() -> dict[str, str]:
     Read from the files, without Django's set-up or importing a command: ``relance --help`` answers
     at once instead of loading every command's libraries (pandas, Ibis, PyArrow: issue 20)."""
     commands = {}
-    for path in sorted(RELANCE_PACKAGE.glob("*/management/commands/*.py")):
+    for path in RELANCE_PACKAGE.glob("*/management/commands/*.py"):
         if not path.name.startswith("_"):
             first_sentence = re.split(r"\.\s|\n", _command_help(path).strip())[0]
             commands[path.stem] = first_sentence.rstrip(".")

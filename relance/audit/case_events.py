@@ -135,15 +135,13 @@ def portal_kind(action: str) -> str:
 # --------------------------------------------------------------------------- writers
 
 
-def promise_made(promise: Any, *, actor: Actor) -> CaseEvent:
-    summary, data = promise_line(promise)
+def _record(
+    row: Any, kind: str, line: tuple[str, dict[str, Any]], *, actor: Actor, at: dt.datetime | None = None
+) -> CaseEvent:
+    """One event about ``row`` (a promise, dispute, plan, hold…) on its customer's timeline."""
+    summary, data = line
     return case_event_record(
-        customer=promise.customer,
-        kind=CaseEventKind.PROMISE_MADE,
-        actor=actor,
-        subject=promise,
-        summary=summary,
-        data=data,
+        customer=row.customer, kind=kind, actor=actor, subject=row, summary=summary, data=data, at=at
     )
 
 
@@ -154,122 +152,71 @@ PROMISE_KINDS = {
 }
 
 
+def promise_made(promise: Any, *, actor: Actor) -> CaseEvent:
+    return _record(promise, CaseEventKind.PROMISE_MADE, promise_line(promise), actor=actor)
+
+
 def promise_closed(promise: Any, *, actor: Actor) -> CaseEvent:
     """Kept, broken or cancelled, by ``promise.status``."""
-    summary, data = promise_line(promise)
-    return case_event_record(
-        customer=promise.customer,
-        kind=PROMISE_KINDS[str(promise.status)],
-        actor=actor,
-        subject=promise,
-        summary=summary,
-        data=data,
-    )
+    return _record(promise, PROMISE_KINDS[str(promise.status)], promise_line(promise), actor=actor)
 
 
 def dispute_opened(dispute: Any, *, actor: Actor) -> CaseEvent:
-    summary, data = dispute_line(dispute, dispute.invoice)
-    return case_event_record(
-        customer=dispute.customer,
-        kind=CaseEventKind.DISPUTE_OPENED,
-        actor=actor,
-        subject=dispute,
-        summary=summary,
-        data=data,
-    )
+    return _record(dispute, CaseEventKind.DISPUTE_OPENED, dispute_line(dispute, dispute.invoice), actor=actor)
 
 
 def dispute_resolved(dispute: Any, *, actor: Actor) -> CaseEvent:
-    summary, data = dispute_resolved_line(dispute, dispute.invoice)
-    return case_event_record(
-        customer=dispute.customer,
-        kind=CaseEventKind.DISPUTE_RESOLVED,
-        actor=actor,
-        subject=dispute,
-        summary=summary,
-        data=data,
-    )
+    line = dispute_resolved_line(dispute, dispute.invoice)
+    return _record(dispute, CaseEventKind.DISPUTE_RESOLVED, line, actor=actor)
 
 
 def plan_event(plan: Any, kind: str, *, actor: Actor, **extra: Any) -> CaseEvent:
     """``plan_accepted`` (started), ``plan_cancelled``, ``plan_completed``."""
     summary, data = plan_line(plan)
-    return case_event_record(
-        customer=plan.customer, kind=kind, actor=actor, subject=plan, summary=summary, data={**data, **extra}
-    )
+    return _record(plan, kind, (summary, {**data, **extra}), actor=actor)
+
+
+def plan_accepted(plan: Any, *, actor: Actor) -> CaseEvent:
+    return plan_event(plan, CaseEventKind.PLAN_ACCEPTED, actor=actor)
+
+
+def plan_cancelled(plan: Any, *, actor: Actor) -> CaseEvent:
+    return plan_event(plan, CaseEventKind.PLAN_CANCELLED, actor=actor)
+
+
+def plan_completed(plan: Any, *, actor: Actor) -> CaseEvent:
+    return plan_event(plan, CaseEventKind.PLAN_COMPLETED, actor=actor)
 
 
 def plan_request_event(request: Any, kind: str, *, actor: Actor, reasons: Iterable[str] = ()) -> CaseEvent:
     """``plan_proposed`` (asked for, waiting for a credit manager) or ``plan_refused``."""
     summary = f"payment plan of {request.installments} installments from {request.first_due}"
     detail = "; ".join(reasons) if kind == CaseEventKind.PLAN_PROPOSED else request.decision_note
-    return case_event_record(
-        customer=request.customer,
-        kind=kind,
-        actor=actor,
-        subject=request,
-        summary=summary,
-        data={"detail": detail, "installments": request.installments, "total": request.total},
-    )
+    data = {"detail": detail, "installments": request.installments, "total": request.total}
+    return _record(request, kind, (summary, data), actor=actor)
 
 
 def hold_added(hold: Any, *, actor: Actor) -> CaseEvent:
-    summary, data = hold_line(hold)
-    return case_event_record(
-        customer=hold.customer,
-        kind=CaseEventKind.HOLD_ADDED,
-        actor=actor,
-        subject=hold,
-        summary=summary,
-        data=data,
-    )
+    return _record(hold, CaseEventKind.HOLD_ADDED, hold_line(hold), actor=actor)
 
 
 def holds_lifted(holds: Iterable[Any], *, actor: Actor) -> None:
     for hold in holds:
-        summary, data = hold_line(hold)
-        case_event_record(
-            customer=hold.customer,
-            kind=CaseEventKind.HOLD_LIFTED,
-            actor=actor,
-            subject=hold,
-            summary=summary,
-            data=data,
-        )
+        _record(hold, CaseEventKind.HOLD_LIFTED, hold_line(hold), actor=actor)
 
 
 def contact_logged(log: Any, *, actor: Actor) -> CaseEvent:
-    summary, data = contact_line(log)
-    return case_event_record(
-        customer=log.customer,
-        kind=CaseEventKind.CONTACT_LOGGED,
-        actor=actor,
-        subject=log,
-        summary=summary,
-        data=data,
-        at=contact_at(log),
-    )
+    return _record(log, CaseEventKind.CONTACT_LOGGED, contact_line(log), actor=actor, at=contact_at(log))
 
 
 def note_added(note: Any, *, actor: Actor) -> CaseEvent:
-    summary, data = note_line(note, actor.label)
-    return case_event_record(
-        customer=note.customer,
-        kind=CaseEventKind.NOTE_ADDED,
-        actor=actor,
-        subject=note,
-        summary=summary,
-        data=data,
-        at=note.created_at,
-    )
+    line = note_line(note, actor.label)
+    return _record(note, CaseEventKind.NOTE_ADDED, line, actor=actor, at=note.created_at)
 
 
 def call_task_event(task: Any, kind: str, *, actor: Actor) -> CaseEvent:
     """``call_task`` (scheduled) or ``call_outcome`` (done, with its outcome)."""
-    summary, data = call_task_line(task)
-    return case_event_record(
-        customer=task.customer, kind=kind, actor=actor, subject=task, summary=summary, data=data
-    )
+    return _record(task, kind, call_task_line(task), actor=actor)
 
 
 MESSAGE_KINDS = {
@@ -284,7 +231,8 @@ MESSAGE_KINDS = {
 def message_event(
     message: Any, status: str, *, actor: Actor, at: dt.datetime | None = None, reason: str = ""
 ) -> CaseEvent:
-    """Sent (or delivered), failed (or bounced) or cancelled: by ``status``."""
+    """Sent (or delivered), failed (or bounced) or cancelled: by ``status``. The message's
+    customer is read by its ids (no query to load it)."""
     summary, data = message_line(message)
     data["status"] = status
     if reason:
@@ -300,28 +248,29 @@ def message_event(
     )
 
 
-def credit_hold_event(hold: Any, kind: str, *, actor: Actor) -> CaseEvent:
-    return case_event_record(
-        customer=hold.customer,
-        kind=kind,
-        actor=actor,
-        subject=hold,
-        summary=f"credit hold from {hold.placed_on}"
-        + (f" to {hold.released_on}" if getattr(hold, "released_on", None) else ""),
-        data={"detail": hold.reason},
-    )
+def credit_hold_line(hold: Any) -> tuple[str, dict[str, Any]]:
+    released = getattr(hold, "released_on", None)
+    return f"credit hold from {hold.placed_on}" + (f" to {released}" if released else ""), {
+        "detail": hold.reason
+    }
 
 
-def hand_off_event(hand_off: Any, kind: str, *, actor: Actor) -> CaseEvent:
+def credit_hold_placed(hold: Any, *, actor: Actor) -> CaseEvent:
+    return _record(hold, CaseEventKind.CREDIT_HOLD, credit_hold_line(hold), actor=actor)
+
+
+def credit_hold_released(hold: Any, *, actor: Actor) -> CaseEvent:
+    return _record(hold, CaseEventKind.CREDIT_HOLD_RELEASED, credit_hold_line(hold), actor=actor)
+
+
+def hand_off_line(hand_off: Any) -> tuple[str, dict[str, Any]]:
     agency = getattr(hand_off, "agency", "") or ""
-    return case_event_record(
-        customer=hand_off.customer,
-        kind=kind,
-        actor=actor,
-        subject=hand_off,
-        summary=f"hand-off to external collection{f' ({agency})' if agency else ''}: {hand_off.status}",
-        data={"status": hand_off.status, "agency": agency},
-    )
+    summary = f"hand-off to external collection{f' ({agency})' if agency else ''}: {hand_off.status}"
+    return summary, {"status": hand_off.status, "agency": agency}
+
+
+def hand_off_updated(hand_off: Any, *, actor: Actor) -> CaseEvent:
+    return _record(hand_off, CaseEventKind.HAND_OFF_UPDATED, hand_off_line(hand_off), actor=actor)
 
 
 def portal_action(
@@ -335,61 +284,19 @@ def portal_action(
     )
 
 
-def plan_accepted(plan: Any, *, actor: Actor) -> CaseEvent:
-    return plan_event(plan, CaseEventKind.PLAN_ACCEPTED, actor=actor)
-
-
-def plan_cancelled(plan: Any, *, actor: Actor) -> CaseEvent:
-    return plan_event(plan, CaseEventKind.PLAN_CANCELLED, actor=actor)
-
-
-def plan_completed(plan: Any, *, actor: Actor) -> CaseEvent:
-    return plan_event(plan, CaseEventKind.PLAN_COMPLETED, actor=actor)
-
-
-def credit_hold_placed(hold: Any, *, actor: Actor) -> CaseEvent:
-    return credit_hold_event(hold, CaseEventKind.CREDIT_HOLD, actor=actor)
-
-
-def credit_hold_released(hold: Any, *, actor: Actor) -> CaseEvent:
-    return credit_hold_event(hold, CaseEventKind.CREDIT_HOLD_RELEASED, actor=actor)
-
-
-def hand_off_updated(hand_off: Any, *, actor: Actor) -> CaseEvent:
-    return hand_off_event(hand_off, CaseEventKind.HAND_OFF_UPDATED, actor=actor)
-
-
 def run_internal_records(*, run: Any, holds: Iterable[Any], hand_offs: Iterable[Any]) -> None:
-    """The credit holds and hand-offs a run placed, as one insert, by the run (a system actor)."""
+    """The credit holds and hand-offs a run placed, in one insert per kind, by the run (a system actor)."""
     actor = Actor.system(f"run {run.as_of}", run_id=run.pk)
-    events = []
-    for hold in holds:
-        events.append((hold, CaseEventKind.CREDIT_HOLD, f"credit hold from {hold.placed_on}", hold.reason))
-    for hand_off in hand_offs:
-        events.append((hand_off, CaseEventKind.HAND_OFF, "hand-off to external collection", ""))
-    if not events:
-        return
-    from relance.audit.services import subject_type_of
-
     at = run.finished_at or run.started_at
-    CaseEvent.objects.bulk_create(
-        [
-            CaseEvent(
-                entity_id=row.entity_id,
-                customer_id=row.customer_id,
-                at=at,
-                kind=kind,
-                actor_kind=actor.kind.value,
-                actor_label=actor.label,
-                subject_type=subject_type_of(row),
-                subject_id=row.pk,
-                summary=summary,
-                data={"detail": detail, "run": run.pk},
-            )
-            for row, kind, summary, detail in events
-        ],
-        batch_size=2000,
-    )
+
+    def placed(row: Any) -> tuple[str, dict[str, Any]]:
+        return f"credit hold from {row.placed_on}", {"detail": row.reason, "run": run.pk}
+
+    def handed(row: Any) -> tuple[str, dict[str, Any]]:
+        return "hand-off to external collection", {"detail": "", "run": run.pk}
+
+    bulk_record(holds, kind=CaseEventKind.CREDIT_HOLD, actor=actor, line=placed, at=lambda row: at)
+    bulk_record(hand_offs, kind=CaseEventKind.HAND_OFF, actor=actor, line=handed, at=lambda row: at)
 
 
 def bulk_record(
