@@ -228,8 +228,44 @@ def _is_slow(nodeid: str) -> bool:
     )
 
 
+DJANGO_DATABASE_FIXTURES = frozenset({"db", "transactional_db", "django_db_setup", "live_server"})
+
+
+def _uses_django_database(item: pytest.Item) -> bool:
+    """Whether the test reaches the app's database (a ``django_db`` mark or a database fixture,
+    directly or through another fixture), or is marked ``database_url`` (it hands ``DATABASE_URL``
+    to a process it starts)."""
+    if item.get_closest_marker("django_db") or item.get_closest_marker("database_url"):
+        return True
+    return not DJANGO_DATABASE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+def _postgres_pass() -> bool:
+    """`make test` runs the suite twice: on SQLite, then with DATABASE_URL on PostgreSQL."""
+    return "postgres" in os.environ.get("DATABASE_URL", "")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests of SLOW, and the PostgreSQL-only ones, ``slow`` (left out of `make test-fast`)."""
+    """Mark the tests of SLOW, and the PostgreSQL-only ones, ``slow`` (left out of `make test-fast`).
+
+    On the PostgreSQL pass, leave out (deselected, counted in the summary) what the app's database
+    does not change: pure engine, core and CLI tests ran on the SQLite pass with the same code,
+    and the engine's own PostgreSQL backend is one of their parameters there. Engine tests that
+    also use the app's database keep only their ``postgres`` backend here."""
     for item in items:
         if _is_slow(item.nodeid) or item.get_closest_marker("postgres"):
             item.add_marker(pytest.mark.slow)
+    if not _postgres_pass():
+        return
+    kept, deselected = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        other_backend = isinstance(backend, str) and backend != "postgres"
+        if _uses_django_database(item) and not other_backend:
+            kept.append(item)
+        else:
+            deselected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept

@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,8 +68,28 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str | None]:
+    """One migrated PostgreSQL database, the template each test's database is created from
+    (``CREATE DATABASE … TEMPLATE``: a file copy, where migrating again took 20–25 s a test)."""
+    url = postgres_url()
+    if not url:
+        yield None
+        return
+    import psycopg
+
+    name = f"relance_outbox_template_{uuid.uuid4().hex[:10]}"
+    base, _, _ = url.rpartition("/")
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    runner({**os.environ, "DATABASE_URL": f"{base}/{name}"}, "migrate", "--noinput", "-v", "0")
+    yield name
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def process_env(request, tmp_path, smtp_server, sqlite_template):
+def process_env(request, tmp_path, smtp_server, sqlite_template, postgres_template):
     """Environment of the worker processes: their own database, the test's SMTP server."""
     env = {
         **os.environ,
@@ -90,9 +111,8 @@ def process_env(request, tmp_path, smtp_server, sqlite_template):
     name = f"relance_outbox_{uuid.uuid4().hex[:10]}"
     base, _, _ = url.rpartition("/")
     with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
     env["DATABASE_URL"] = f"{base}/{name}"
-    runner(env, "migrate", "--noinput", "-v", "0")
     yield env
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -81,8 +81,9 @@ def naive_ar(ledger: LedgerRows, on: date) -> dict[str, Decimal]:
     return {"invoices": open_invoices, "credits": open_credits, "cash": unapplied}
 
 
-# Examples per backend: each loads a fresh ledger and computes the KPIs twice.
-EXAMPLES = {"sqlite": 25, "duckdb": 25, "postgres": 10, "spark": 3}
+# Examples per backend: each loads a fresh ledger and computes the KPIs twice. DuckDB explores;
+# the other backends check the same SQL in their dialect with fewer examples.
+EXAMPLES = {"sqlite": 10, "duckdb": 25, "postgres": 10, "spark": 3}
 
 
 def test_open_ar_and_aging_match_a_naive_recomputation(backend):

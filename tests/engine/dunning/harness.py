@@ -116,7 +116,7 @@ class Life:
     ) -> dict[date, list[str]]:
         """Run every day from ``start`` to ``end``; the days on which something was decided.
 
-        Without ``every_day`` (Spark, where a run takes seconds) and given ``expect``, the days on
+        Without ``every_day`` (every backend but DuckDB in the suite) and given ``expect``, the days on
         which decisions are expected, run only on those, the day before each, ``start`` and ``end``:
         a day that decides nothing records nothing, so leaving such days out changes nothing on
         the others.
