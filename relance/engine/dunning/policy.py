@@ -10,14 +10,23 @@ limit how often a customer is contacted. ``policy_from_dict`` validates everythi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from relance.core.channels import LEGACY_NAMES, STEP_CHANNELS
 from relance.core.errors import ValidationFailed
+from relance.engine.specs import (
+    Problems,
+    check_choice,
+    check_known_keys,
+    decimal_of,
+    integer_at,
+    number_out,
+    text_at,
+)
 
 ACTIONS = ("message", "task", "notify_owner", "credit_hold", "external_collection")
 # Actions that reach the customer: they count for cadence and need a channel.
@@ -53,7 +62,7 @@ class Condition:
     def to_dict(self) -> dict[str, Any]:
         value = self.value
         if isinstance(value, Decimal):
-            return {"field": self.field, "op": self.operator, "value": _number_out(value)}
+            return {"field": self.field, "op": self.operator, "value": number_out(value)}
         if isinstance(value, tuple):
             return {"field": self.field, "op": self.operator, "value": list(value)}
         return {"field": self.field, "op": self.operator, "value": value}
@@ -253,81 +262,21 @@ def next_step(
 # --------------------------------------------------------------------------- dict / YAML form
 
 
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, path: str, expected: str, found: Any) -> None:
-        self.items.append(f"{path}: expected {expected}, found {found!r}")
-
-
-def _number_out(value: Decimal) -> int | str:
-    return int(value) if value == value.to_integral_value() else str(value)
-
-
-def _int(data: Mapping[str, Any], name: str, path: str, problems: _Problems, default: Any = ...) -> Any:
-    if name not in data:
-        if default is ...:
-            problems.add(f"{path}.{name}", "an integer", "nothing")
-            return 0
-        return default
-    value = data[name]
-    if value is None and default is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        problems.add(f"{path}.{name}", "an integer", value)
-        return 0
-    return value
-
-
-def _decimal(value: Any, path: str, problems: _Problems) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | str | float | Decimal):
-        problems.add(path, "a number", value)
-        return Decimal(0)
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        problems.add(path, "a number", value)
-        return Decimal(0)
-    if not number.is_finite():
-        problems.add(path, "a finite number", value)
-        return Decimal(0)
-    return number
-
-
-def _text(
-    data: Mapping[str, Any], name: str, path: str, problems: _Problems, default: str | None = None
-) -> str:
-    value = data.get(name, default)
-    if value is None:
-        problems.add(f"{path}.{name}", "a text", "nothing")
-        return ""
-    if not isinstance(value, str):
-        problems.add(f"{path}.{name}", "a text", value)
-        return ""
-    return value
-
-
-def _choice(value: str, choices: Sequence[str], path: str, problems: _Problems) -> None:
-    if value not in choices:
-        problems.add(path, "one of " + ", ".join(choices), value)
-
-
-def _condition(data: Any, path: str, problems: _Problems) -> Condition:
+def _condition(data: Any, path: str, problems: Problems) -> Condition:
     if not isinstance(data, Mapping):
         problems.add(path, "a mapping with field, op, value", data)
         return Condition("amount_due", "ge", Decimal(0))
-    _unknown(data, {"field", "op", "value"}, path, problems)
-    field_name = _text(data, "field", path, problems)
+    check_known_keys(data, {"field", "op", "value"}, path, problems)
+    field_name = text_at(data, "field", path, problems)
     if field_name.startswith(CUSTOM_PREFIX):
         if not CUSTOM_NAME.match(field_name[len(CUSTOM_PREFIX) :]):
             problems.add(
                 f"{path}.field", "custom.NAME with NAME of lower-case letters, digits, _ and -", field_name
             )
     else:
-        _choice(field_name, (*CONDITION_FIELDS, "custom.NAME"), f"{path}.field", problems)
-    operator = _text(data, "op", path, problems)
-    _choice(operator, OPERATORS, f"{path}.op", problems)
+        check_choice(field_name, (*CONDITION_FIELDS, "custom.NAME"), f"{path}.field", problems)
+    operator = text_at(data, "op", path, problems)
+    check_choice(operator, OPERATORS, f"{path}.op", problems)
     raw = data.get("value")
     value: Decimal | str | tuple[str, ...]
     if operator in ("in", "not_in"):
@@ -338,7 +287,7 @@ def _condition(data: Any, path: str, problems: _Problems) -> Condition:
             problems.add(f"{path}.op", "a comparison (eq, ne, lt, le, gt, ge) for a number", operator)
         value = tuple(str(item) for item in raw)
     elif field_name in NUMERIC_FIELDS:
-        value = _decimal(raw, f"{path}.value", problems)
+        value = decimal_of(raw, f"{path}.value", problems)
     else:
         if operator not in ("eq", "ne"):
             problems.add(f"{path}.op", "eq, ne, in or not_in for a text field", operator)
@@ -347,12 +296,6 @@ def _condition(data: Any, path: str, problems: _Problems) -> Condition:
             raw = ""
         value = raw
     return Condition(field_name, operator, value)
-
-
-def _unknown(data: Mapping[str, Any], known: set[str], path: str, problems: _Problems) -> None:
-    for name in data:
-        if name not in known:
-            problems.add(f"{path}.{name}", "one of " + ", ".join(sorted(known)), "an unknown key")
 
 
 STEP_KEYS = {"key", "offset_days", "action", "channels", "template", "tone", "conditions", "description"}
@@ -368,7 +311,7 @@ CADENCE_KEYS = {
 POLICY_KEYS = {"key", "name", "description", "steps", "cadence", "send_window", "business_days"}
 
 
-def _weekdays(raw: Any, path: str, problems: _Problems) -> tuple[int, ...]:
+def _weekdays(raw: Any, path: str, problems: Problems) -> tuple[int, ...]:
     if not isinstance(raw, list) or not raw:
         problems.add(path, "a non-empty list of weekdays (" + ", ".join(WEEKDAYS) + ")", raw)
         return ()
@@ -384,7 +327,7 @@ def _weekdays(raw: Any, path: str, problems: _Problems) -> tuple[int, ...]:
     return tuple(sorted(set(days)))
 
 
-def _time(data: Mapping[str, Any], name: str, path: str, problems: _Problems) -> time:
+def _time(data: Mapping[str, Any], name: str, path: str, problems: Problems) -> time:
     raw = data.get(name)
     if isinstance(raw, str):
         try:
@@ -396,13 +339,13 @@ def _time(data: Mapping[str, Any], name: str, path: str, problems: _Problems) ->
     return time(0)
 
 
-def _send_window(data: Any, path: str, problems: _Problems) -> SendWindow | None:
+def _send_window(data: Any, path: str, problems: Problems) -> SendWindow | None:
     if data is None:
         return None
     if not isinstance(data, Mapping):
         problems.add(path, "a mapping with start, end, weekdays", data)
         return None
-    _unknown(data, {"start", "end", "weekdays"}, path, problems)
+    check_known_keys(data, {"start", "end", "weekdays"}, path, problems)
     window = SendWindow(
         start=_time(data, "start", path, problems),
         end=_time(data, "end", path, problems),
@@ -413,13 +356,13 @@ def _send_window(data: Any, path: str, problems: _Problems) -> SendWindow | None
     return window
 
 
-def _business_days(data: Any, path: str, problems: _Problems) -> BusinessDays | None:
+def _business_days(data: Any, path: str, problems: Problems) -> BusinessDays | None:
     if data is None:
         return None
     if not isinstance(data, Mapping):
         problems.add(path, "a mapping with weekdays, holidays", data)
         return None
-    _unknown(data, {"weekdays", "holidays"}, path, problems)
+    check_known_keys(data, {"weekdays", "holidays"}, path, problems)
     weekdays = _weekdays(data.get("weekdays", list(WEEKDAYS[:5])), f"{path}.weekdays", problems)
     holidays = data.get("holidays", HOLIDAYS_CUSTOMER)
     if not isinstance(holidays, str) or not (
@@ -436,16 +379,16 @@ def _business_days(data: Any, path: str, problems: _Problems) -> BusinessDays | 
     return BusinessDays(weekdays=weekdays, holidays=holidays)
 
 
-def _step(data: Any, path: str, problems: _Problems) -> Step:
+def _step(data: Any, path: str, problems: Problems) -> Step:
     if not isinstance(data, Mapping):
         problems.add(path, "a mapping", data)
         return Step("", 0, "message")
-    _unknown(data, STEP_KEYS, path, problems)
-    key = _text(data, "key", path, problems)
+    check_known_keys(data, STEP_KEYS, path, problems)
+    key = text_at(data, "key", path, problems)
     if not key or "," in key:
         problems.add(f"{path}.key", "a non-empty key without commas", key)
-    action = _text(data, "action", path, problems)
-    _choice(action, ACTIONS, f"{path}.action", problems)
+    action = text_at(data, "action", path, problems)
+    check_choice(action, ACTIONS, f"{path}.action", problems)
     raw_channels = data.get("channels", [])
     channels: tuple[str, ...] = ()
     if not isinstance(raw_channels, list) or not all(isinstance(item, str) for item in raw_channels):
@@ -454,11 +397,11 @@ def _step(data: Any, path: str, problems: _Problems) -> Step:
         # A policy file written before the one vocabulary says ``phone`` for a call.
         channels = tuple(str(LEGACY_NAMES.get(item, item)) for item in raw_channels)
         for position, channel in enumerate(channels):
-            _choice(channel, CHANNELS, f"{path}.channels[{position}]", problems)
+            check_choice(channel, CHANNELS, f"{path}.channels[{position}]", problems)
         if action in CONTACT_ACTIONS and not channels:
             problems.add(f"{path}.channels", f"at least one channel for a {action}", raw_channels)
-    tone = _text(data, "tone", path, problems, default="neutral")
-    _choice(tone, TONES, f"{path}.tone", problems)
+    tone = text_at(data, "tone", path, problems, default="neutral")
+    check_choice(tone, TONES, f"{path}.tone", problems)
     raw_conditions = data.get("conditions", [])
     if not isinstance(raw_conditions, list):
         problems.add(f"{path}.conditions", "a list", raw_conditions)
@@ -469,23 +412,23 @@ def _step(data: Any, path: str, problems: _Problems) -> Step:
     )
     return Step(
         key=key,
-        offset_days=_int(data, "offset_days", path, problems),
+        offset_days=integer_at(data, "offset_days", path, problems),
         action=action,
         channels=channels,
-        template_key=_text(data, "template", path, problems, default=key),
+        template_key=text_at(data, "template", path, problems, default=key),
         tone=tone,
         conditions=conditions,
-        description=_text(data, "description", path, problems, default=""),
+        description=text_at(data, "description", path, problems, default=""),
     )
 
 
-def _cadence(data: Any, path: str, problems: _Problems) -> CadenceRules:
+def _cadence(data: Any, path: str, problems: Problems) -> CadenceRules:
     if data is None:
         return CadenceRules()
     if not isinstance(data, Mapping):
         problems.add(path, "a mapping", data)
         return CadenceRules()
-    _unknown(data, CADENCE_KEYS, path, problems)
+    check_known_keys(data, CADENCE_KEYS, path, problems)
     phases = []
     raw_phases = data.get("phases", [])
     if not isinstance(raw_phases, list):
@@ -496,21 +439,21 @@ def _cadence(data: Any, path: str, problems: _Problems) -> CadenceRules:
         if not isinstance(item, Mapping):
             problems.add(phase_path, "a mapping with until_days_past_due, min_days_between", item)
             continue
-        _unknown(item, {"until_days_past_due", "min_days_between"}, phase_path, problems)
+        check_known_keys(item, {"until_days_past_due", "min_days_between"}, phase_path, problems)
         phases.append(
             CadencePhase(
-                until_days_past_due=_int(item, "until_days_past_due", phase_path, problems),
-                min_days_between=_int(item, "min_days_between", phase_path, problems),
+                until_days_past_due=integer_at(item, "until_days_past_due", phase_path, problems),
+                min_days_between=integer_at(item, "min_days_between", phase_path, problems),
             )
         )
     rules = CadenceRules(
-        min_days_between=_int(data, "min_days_between", path, problems, default=0),
+        min_days_between=integer_at(data, "min_days_between", path, problems, default=0),
         phases=tuple(phases),
-        max_contacts=_int(data, "max_contacts", path, problems, default=None),
-        window_days=_int(data, "window_days", path, problems, default=30),
-        small_balance=_decimal(data.get("small_balance", 0), f"{path}.small_balance", problems),
-        promise_grace_days=_int(data, "promise_grace_days", path, problems, default=3),
-        installment_reminder_days=_int(data, "installment_reminder_days", path, problems, default=3),
+        max_contacts=integer_at(data, "max_contacts", path, problems, default=None),
+        window_days=integer_at(data, "window_days", path, problems, default=30),
+        small_balance=decimal_of(data.get("small_balance", 0), f"{path}.small_balance", problems),
+        promise_grace_days=integer_at(data, "promise_grace_days", path, problems, default=3),
+        installment_reminder_days=integer_at(data, "installment_reminder_days", path, problems, default=3),
     )
     for name in ("min_days_between", "window_days", "promise_grace_days", "installment_reminder_days"):
         if getattr(rules, name) < 0:
@@ -526,12 +469,12 @@ def _cadence(data: Any, path: str, problems: _Problems) -> CadenceRules:
 
 def policy_from_dict(data: Any) -> Policy:
     """A validated ``Policy`` from its dict form (what YAML gives); every problem is listed."""
-    problems = _Problems()
+    problems = Problems()
     if not isinstance(data, Mapping):
         raise ValidationFailed(ERROR_POLICY.format(key="?", problems=f"expected a mapping, found {data!r}"))
-    _unknown(data, POLICY_KEYS, "policy", problems)
-    key = _text(data, "key", "policy", problems)
-    name = _text(data, "name", "policy", problems, default=key)
+    check_known_keys(data, POLICY_KEYS, "policy", problems)
+    key = text_at(data, "key", "policy", problems)
+    name = text_at(data, "name", "policy", problems, default=key)
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         problems.add("policy.steps", "a non-empty list of steps", raw_steps)
@@ -558,7 +501,7 @@ def policy_from_dict(data: Any) -> Policy:
         name=name,
         steps=steps,
         cadence=cadence,
-        description=_text(data, "description", "policy", problems, ""),
+        description=text_at(data, "description", "policy", problems, ""),
         send_window=send_window,
         business_days=business_days,
     )
@@ -575,7 +518,7 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
         ],
         "max_contacts": cadence.max_contacts,
         "window_days": cadence.window_days,
-        "small_balance": _number_out(cadence.small_balance),
+        "small_balance": number_out(cadence.small_balance),
         "promise_grace_days": cadence.promise_grace_days,
         "installment_reminder_days": cadence.installment_reminder_days,
     }
