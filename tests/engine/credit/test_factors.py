@@ -1,0 +1,73 @@
+"""Credit factors from a small ledger, and the shipped scorecard's score of it, on every backend."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from relance.engine.credit.defaults import default_scorecard
+from relance.engine.credit.factors import credit_factors_expr, credit_scores_expr
+from relance.engine.credit.scorecard import score_of_row
+from relance.engine.dunning.tables import create_dunning_tables
+from tests.engine.dunning.rows import DunningRows
+
+AS_OF = date(2026, 9, 1)
+
+
+@pytest.fixture
+def ledger(backend):
+    rows = DunningRows()
+    prompt = rows.dunned_customer("P", credit_limit="1000")
+    late = rows.dunned_customer("L")
+    new = rows.dunned_customer("N")
+    for month in range(6):  # due 5 Jan … 4 Jun, issued 30 days before: the first on 6 Dec 2025
+        due = date(2026, 1, 5) + timedelta(days=30 * month)
+        for customer, late_by in ((prompt, 0), (late, 35)):
+            invoice = rows.invoice(100, due - timedelta(days=30), due, customer=customer)
+            rows.pay(invoice, 100, due + timedelta(days=late_by), customer=customer)
+    rows.invoice(300, date(2026, 8, 15), date(2026, 9, 14), customer=prompt)  # open, not yet due
+    contested = rows.invoice(200, date(2026, 7, 1), date(2026, 7, 31), customer=late)
+    rows.dispute(contested, 200, opened=date(2026, 8, 1), customer=late)
+    rows.promise(late, date(2026, 7, 10), made=date(2026, 7, 1))
+    rows.promises[-1]["status"] = "broken"
+    con = backend({}).invoices.get_backend()
+    tables = create_dunning_tables(con, rows.rows())
+    return tables, {"P": prompt, "L": late, "N": new}
+
+
+def test_the_factors_read_the_payment_behaviour(ledger) -> None:
+    tables, ids = ledger
+    ref_of = {customer: ref for ref, customer in ids.items()}
+    rows = credit_factors_expr(tables, AS_OF).to_pyarrow().to_pylist()
+    by_ref = {ref_of[row["customer_id"]]: row for row in rows}
+    prompt, late, new = by_ref["P"], by_ref["L"], by_ref["N"]
+    assert (prompt["days_beyond_terms"], prompt["late_share"], prompt["utilisation"]) == (0.0, 0.0, 30.0)
+    assert prompt["relationship_months"] == 8.0  # 6 Dec 2025 to 1 Sep 2026: 8 whole months
+    assert (late["days_beyond_terms"], late["late_share"], late["days_beyond_terms_trend"]) == (
+        35.0,
+        100.0,
+        0.0,
+    )
+    assert (late["broken_promises"], late["disputes"], late["utilisation"]) == (1.0, 1.0, None)
+    assert all(new[key] is None for key in ("days_beyond_terms", "late_share", "relationship_months"))
+    for row in (prompt, late, new):
+        assert row["bureau_score"] is None and row["returned_payments"] is None
+
+
+def test_the_shipped_scorecard_ranks_them(ledger) -> None:
+    tables, ids = ledger
+    card = default_scorecard()
+    rows = credit_scores_expr(tables, card, AS_OF).to_pyarrow().to_pylist()
+    scored = {row["customer_id"]: score_of_row(card, row) for row in rows}
+    prompt, late, new = scored[ids["P"]], scored[ids["L"]], scored[ids["N"]]
+    assert (prompt.score, prompt.risk_class) == (9, "A")  # 4 (8 months) + 5 (no bureau report)
+    assert (late.score, late.risk_class) == (59, "D")  # 24 + 15 + 5 + 3 + 3 + 4 + 5
+    assert (new.score, new.risk_class) == (31, "C")  # every factor unknown
+    reasons = {reason.factor: reason.text for reason in late.reasons}
+    assert reasons["days_beyond_terms"] == "pays 35 days beyond terms on average: late"
+    assert reasons["late_share"] == "100 % of invoices paid late: most of them"
+    assert reasons["utilisation"] == "no credit limit set"
+    assert {reason.factor: reason.text for reason in prompt.reasons}["relationship_months"] == (
+        "a customer for 8 months"
+    )
