@@ -3,6 +3,9 @@
     .venv/bin/python benchmarks/bench_decide.py --invoices 1000000 --customers 100000
     .venv/bin/python benchmarks/bench_decide.py --invoices 10000000 --customers 1000000
     .venv/bin/python benchmarks/bench_decide.py --parquet /tmp/d1m --command   # whole processes
+    # … and an earlier version's whole command in the same run (a checkout or `git archive` of
+    # relance/ and config/), its outputs compared with this one's:
+    .venv/bin/python benchmarks/bench_decide.py --parquet /tmp/d1m --command --before /tmp/old-src
 
 Data: the synthetic generator (``relance.synthetic``, seed 7, 2 years to 2026-11-23) writes the
 ledger as Parquet; this script adds the dunning tables (policy per customer, channels, risk,
@@ -256,12 +259,28 @@ def run_process(command: list[str], stdin: str = "") -> tuple[float, float, floa
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text.strip()
 
 
-def commands(directory: Path, as_of: date, repeat: int) -> None:
+# Run the CLI from another source tree: an editable install's import finder wins over sys.path.
+BEFORE_SCRIPT = """
+import sys
+source = sys.argv.pop(1)
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path.insert(0, source)
+from relance.cli import main
+sys.argv[0] = "relance"
+sys.exit(main())
+"""
+OUTPUT_SUFFIXES = ("", ".invoice_steps", ".suppressed", ".worklist")
+
+
+def commands(directory: Path, as_of: date, repeat: int, before: Path | None = None) -> None:
     """Whole processes, as a user runs them: ``relance engine run`` beside the floor query run by a
-    bare ``python -c 'import duckdb'``, each timed alone (wall, CPU, peak RSS)."""
+    bare ``python -c 'import duckdb'``, each timed alone (wall, CPU, peak RSS); with ``before``,
+    that source tree's command too, interleaved, and its outputs compared with this one's."""
     relance = str(Path(sys.executable).with_name("relance"))
     out = Path(tempfile.mkdtemp(prefix="bench_decide_out_"))
+    run = ["engine", "run", "--source", str(directory), "--as-of", as_of.isoformat(), "--out"]
     rows: list[tuple[str, float, float, float]] = []
+    loads = [os.getloadavg()[0]]
     try:
         for _ in range(repeat):
             wall, cpu, rss, _ = run_process(
@@ -269,33 +288,49 @@ def commands(directory: Path, as_of: date, repeat: int) -> None:
             )
             rows.append(("floor (one DuckDB query, python -c)", wall, cpu, rss))
             print(f"floor process: {wall:.2f} s, CPU {cpu:.2f} s, {rss:.0f} MiB", file=sys.stderr)
-            wall, cpu, rss, _ = run_process(
-                [
-                    relance,
-                    "engine",
-                    "run",
-                    "--source",
-                    str(directory),
-                    "--as-of",
-                    as_of.isoformat(),
-                    "--out",
-                    str(out / "decisions.parquet"),
-                ]
-            )
+            if before is not None:
+                wall, cpu, rss, _ = run_process(
+                    [sys.executable, "-c", BEFORE_SCRIPT, str(before), *run, str(out / "before.parquet")]
+                )
+                rows.append(("relance engine run, --before", wall, cpu, rss))
+                print(f"before: {wall:.2f} s, CPU {cpu:.2f} s, {rss:.0f} MiB", file=sys.stderr)
+            wall, cpu, rss, _ = run_process([relance, *run, str(out / "decisions.parquet")])
             rows.append(("relance engine run (whole command)", wall, cpu, rss))
             print(f"relance engine run: {wall:.2f} s, CPU {cpu:.2f} s, {rss:.0f} MiB", file=sys.stderr)
+            loads.append(os.getloadavg()[0])
+        if before is not None:
+            compare_outputs(out / "before.parquet", out / "decisions.parquet")
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    best = {name: min((r for r in rows if r[0] == name), key=lambda r: r[1]) for name, *_ in rows}
+    best = {name: min((r for r in rows if r[0] == name), key=lambda r: r[2]) for name, *_ in rows}
     floor_wall = best["floor (one DuckDB query, python -c)"][1]
     floor_cpu = best["floor (one DuckDB query, python -c)"][2]
     print()
-    print(f"load average: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
+    print(f"load average (1 min) during the runs: {min(loads):.2f}–{max(loads):.2f}")
     print(
-        f"{'process (best of ' + str(repeat) + ')':40} {'wall s':>8} {'CPU s':>8} {'MiB':>7} {'× wall':>7} {'× CPU':>7}"
+        f"{'process (best CPU of ' + str(repeat) + ')':40} {'wall s':>8} {'CPU s':>8} {'MiB':>7} {'× wall':>7} {'× CPU':>7}"
     )
     for name, wall, cpu, rss in best.values():
         print(f"{name:40} {wall:8.2f} {cpu:8.2f} {rss:7.0f} {wall / floor_wall:7.1f} {cpu / floor_cpu:7.1f}")
+
+
+COUNT_SQL = "SELECT count(*) FROM read_parquet('{a}')"
+EXCEPT_SQL = (
+    "SELECT count(*) FROM (SELECT * FROM read_parquet('{a}') EXCEPT ALL SELECT * FROM read_parquet('{b}'))"
+)
+
+
+def compare_outputs(left: Path, right: Path) -> None:
+    """Each output of two runs, ``EXCEPT ALL`` both ways (0 and 0: the same rows)."""
+    for suffix in OUTPUT_SUFFIXES:
+        a = left.with_name(left.stem + suffix + left.suffix)
+        b = right.with_name(right.stem + suffix + right.suffix)
+        count = duckdb.sql(COUNT_SQL.format(a=a)).fetchall()[0][0]
+        only_a = duckdb.sql(EXCEPT_SQL.format(a=a, b=b)).fetchall()[0][0]
+        only_b = duckdb.sql(EXCEPT_SQL.format(a=b, b=a)).fetchall()[0][0]
+        print(
+            f"{suffix.lstrip('.') or 'decisions'}: {count:,} rows; only before {only_a}, only after {only_b}"
+        )
 
 
 SPARK_FLOOR_SQL = FLOOR_SQL.replace(
@@ -336,6 +371,12 @@ def main() -> None:
         action="store_true",
         help="instead: time whole processes, `relance engine run` and the floor query (wall, CPU, peak RSS)",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="with --command: also run this source tree's `relance engine run` (a checkout of an "
+        "earlier commit), interleaved, and compare its outputs",
+    )
     parser.add_argument("--repeat", type=int, default=2, help="timed repetitions of each step (default 2)")
     parser.add_argument(
         "--backend",
@@ -374,7 +415,7 @@ def main() -> None:
         }
         print(f"ledger: {sizes}", file=sys.stderr)
         if args.command:
-            commands(directory, as_of, args.repeat)
+            commands(directory, as_of, args.repeat, args.before)
             return
         results: list[tuple[str, list[float], str]] = []
         floor_times = []

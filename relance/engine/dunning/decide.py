@@ -62,7 +62,7 @@ from relance.engine.dunning.rules.cadence import _cadence_of, _cap_contacts, _hi
 from relance.engine.dunning.rules.calendar import _defer_non_business_days, _uses_calendar
 from relance.engine.dunning.rules.channels import _choose_channels, channel_masks
 from relance.engine.dunning.rules.common import REASON_CODES as REASON_CODES
-from relance.engine.dunning.rules.common import _decimals, _fetch, _ids, _Suppressed, _units
+from relance.engine.dunning.rules.common import _arrow, _decimals, _fetch, _ids, _Suppressed, _units
 from relance.engine.dunning.rules.grouping import _group
 from relance.engine.dunning.rules.holds import _active_plans, _stop_held, _stop_on_plan
 from relance.engine.dunning.rules.installments import _installment_reminders
@@ -434,9 +434,9 @@ def _decide(
     keep = _stop_on_plan(candidates, plans, keep, out)
     keep = _pause_for_promises(candidates, promises, keep, out)
     keep = _skip_disputed(candidates, keep, out)
-    candidates = _skip_small_balances(candidates[keep], policies, out)
+    keep = _skip_small_balances(candidates, policies, keep, out)
 
-    decisions, candidates = _group(candidates, policies)
+    decisions, candidates = _group(candidates[keep], policies)
     is_contact = (decisions.kind != "internal").to_numpy()
     blocked = _defer_non_business_days(decisions, candidates, policies, run_at, is_contact, out)
     blocked = _choose_channels(decisions, candidates, is_contact, blocked, out)
@@ -460,6 +460,24 @@ def _decide(
 
 # --------------------------------------------------------------------------- candidates and the output
 # (the rules themselves: relance.engine.dunning.rules)
+
+
+# What the rules read of each candidate (the step query's conditions need more).
+CANDIDATE_COLUMNS = (
+    "invoice_id",
+    "entity_id",
+    "customer_id",
+    "currency",
+    "policy_key",
+    "disputed_units",
+    "chaseable_units",
+    "customer_chaseable_units",
+    "days_past_due",
+    "reached_index",
+    "due_index",
+    "due_count",
+    "channel_mask",
+)
 
 
 def _candidates(
@@ -489,7 +507,10 @@ def _candidates(
         wanted_rows = wanted_rows.left_join(
             calendar, wanted_rows.customer_id == calendar._cal_customer_id
         ).drop("_cal_customer_id")
-    candidates = _fetch(wanted_rows, backend)
+    columns = [*CANDIDATE_COLUMNS, *(("timezone", "country") if with_calendar else ())]
+    fetched = _arrow(wanted_rows.select(*columns), backend)
+    # Texts as categoricals: the rules copy and group these rows by codes, not by text.
+    candidates = fetched.to_pandas(strings_to_categorical=True)
     if not with_calendar:
         candidates["timezone"] = None
         candidates["country"] = None
@@ -509,26 +530,30 @@ def _plain_array(values: pa.Array | pa.ChunkedArray, kind: pa.DataType) -> pa.Ar
     return array.cast(kind)
 
 
-def _reason_lists(candidates: Sequence[tuple[str, pa.Array, pa.Array]], rows: int) -> pa.Array:
-    """``list<REASON>`` per row from the candidate reasons, in order: (code, detail per row,
-    whether the row has it). Built by Arrow takes (no Python object per row or reason)."""
+def _reason_lists(reasons: Sequence[tuple[str, pa.Array | str, np.ndarray]], rows: int) -> pa.Array:
+    """``list<REASON>`` per row from the candidate reasons, in order: (code, detail, whether each
+    row has it). The detail is one text for every row that has the reason, or an array with the
+    detail of each row that has it, in row order. Built by Arrow takes (no Python object per row
+    or reason)."""
     if rows == 0:
         return pa.array([], pa.list_(REASON))
-    has = np.column_stack(
-        [
-            np.asarray(pc.fill_null(present, False).to_numpy(zero_copy_only=False), dtype=bool)
-            for _, _, present in candidates
-        ]
-    )
+    has = np.column_stack([present for _, _, present in reasons])
     row, reason = np.nonzero(has)  # row-major: each row's reasons together, in the candidates' order
-    # Every detail column end to end (reason k's detail of row r at k × rows + r), then one take.
-    details = pa.concat_arrays([_plain_array(detail, pa.string()) for _, detail, _ in candidates])
-    codes = pa.array([code for code, _, _ in candidates], pa.string())
+    # Every detail end to end (reason k's details from starts[k]), then one take.
+    parts = [
+        pa.array([detail], pa.string()) if isinstance(detail, str) else _plain_array(detail, pa.string())
+        for _, detail, _ in reasons
+    ]
+    starts = np.concatenate([[0], np.cumsum([len(part) for part in parts])[:-1]]).astype(np.int64)
+    constant = np.array([isinstance(detail, str) for _, detail, _ in reasons])
+    rank = np.cumsum(has, axis=0, dtype=np.int64) - 1  # a row's place among the rows with reason k
+    index = starts[reason] + np.where(constant[reason], 0, rank[row, reason])
+    codes = pa.array([code for code, _, _ in reasons], pa.string())
     offsets = np.concatenate([[0], np.cumsum(has.sum(axis=1))]).astype(np.int32)
     values = pa.StructArray.from_arrays(
         [
             codes.take(pa.array(reason, pa.int64())),
-            details.take(pa.array(reason.astype(np.int64) * rows + row, pa.int64())),
+            pa.concat_arrays(parts).take(pa.array(index, pa.int64())),
         ],
         fields=list(REASON),
     )
@@ -536,14 +561,16 @@ def _reason_lists(candidates: Sequence[tuple[str, pa.Array, pa.Array]], rows: in
 
 
 def _decision_reasons(table: pa.Table) -> pa.Array:
-    """The ``reasons`` of each decision, built column-wise by Arrow (no per-row Python)."""
+    """The ``reasons`` of each decision, built column-wise by Arrow (no per-row Python); each
+    detail only for the decisions that have the reason."""
     join = pc.binary_join_element_wise
-    rows = table.num_rows
 
-    def constant(text: str) -> pa.Array:
-        return pa.repeat(pa.scalar(text, pa.string()), rows)
+    def flag(name: str) -> np.ndarray:
+        return np.asarray(table.column(name).to_numpy(), dtype=bool)
 
-    always = pa.array(np.ones(rows, dtype=bool))
+    def only(present: np.ndarray, name: str) -> pa.Array:
+        return pc.filter(table.column(name), pa.array(present)).combine_chunks()
+
     step_due = join(
         table.column("step_key").combine_chunks(),
         " is due at ",
@@ -553,38 +580,35 @@ def _decision_reasons(table: pa.Table) -> pa.Array:
         " days from its due date",
         "",
     )
+    is_grouped = table.column("invoice_count").to_numpy() > 1
     grouped = join(
-        pc.cast(table.column("invoice_count"), pa.string()),
+        pc.cast(only(is_grouped, "invoice_count"), pa.string()),
         " invoices in one ",
-        table.column("kind"),
+        only(is_grouped, "kind"),
         " ",
-        table.column("action"),
+        only(is_grouped, "action"),
         "",
     )
-    disputed = join(
-        pc.cast(_decimals(table.column("disputed_units").to_numpy()), pa.string()), " disputed, left out", ""
-    )
+    disputed_units = table.column("disputed_units").to_numpy()
+    is_disputed = disputed_units > 0
+    disputed = join(pc.cast(_decimals(disputed_units[is_disputed]), pa.string()), " disputed, left out", "")
+    is_fallback = flag("fallback")
     fallback = join(
-        table.column("first_channel"), " not available, using ", pc.fill_null(table.column("channel"), ""), ""
+        only(is_fallback, "first_channel"),
+        " not available, using ",
+        pc.fill_null(only(is_fallback, "channel"), ""),
+        "",
     )
     return _reason_lists(
         [
-            ("step_due", step_due, always),
-            (
-                "catch_up",
-                constant("earlier steps came due meanwhile; only this one is sent"),
-                table.column("catch_up").combine_chunks(),
-            ),
-            ("grouped", grouped, pc.greater(table.column("invoice_count"), 1)),
-            ("partially_disputed", disputed, pc.greater(table.column("disputed_units"), 0)),
-            ("channel_fallback", fallback, table.column("fallback").combine_chunks()),
-            (
-                "promise_broken",
-                constant("a promise to pay was broken; dunning resumes"),
-                table.column("broken_promise").combine_chunks(),
-            ),
+            ("step_due", step_due, np.ones(table.num_rows, dtype=bool)),
+            ("catch_up", "earlier steps came due meanwhile; only this one is sent", flag("catch_up")),
+            ("grouped", grouped, is_grouped),
+            ("partially_disputed", disputed, is_disputed),
+            ("channel_fallback", fallback, is_fallback),
+            ("promise_broken", "a promise to pay was broken; dunning resumes", flag("broken_promise")),
         ],
-        rows,
+        table.num_rows,
     )
 
 
@@ -596,18 +620,16 @@ def _assemble(
     as_of: date,
 ) -> tuple[pa.Table, pa.Table]:
     """The decision and invoice-step tables, built by Arrow (a first run can decide for millions)."""
-    ids = pa.table(
-        {
-            "group_no": pa.array(candidates.group_no.to_numpy(np.int64)),
-            "invoice_id": pa.array(candidates.invoice_id.to_numpy(np.int64)),
-        }
-    ).sort_by([("group_no", "ascending"), ("invoice_id", "ascending")])
-    lists = ids.group_by("group_no", use_threads=False).aggregate([("invoice_id", "list")])
+    # Each decision's invoice ids, ascending: the candidates sorted by (group, invoice), cut per group.
+    group_of = candidates.group_no.to_numpy(np.int64)
+    invoice_of = candidates.invoice_id.to_numpy(np.int64)
+    order = np.lexsort((invoice_of, group_of))
+    groups, starts = np.unique(group_of[order], return_index=True)
+    offsets = np.append(starts, len(order)).astype(np.int32)
+    lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(invoice_of[order], pa.int64()))
     group_no = pa.array(decisions.group_no.to_numpy(np.int64))
     # Every decision has its candidates: each group is found.
-    invoice_ids = pc.take(
-        lists.column("invoice_id_list"), pc.index_in(group_no, value_set=lists.column("group_no"))
-    ).cast(pa.list_(pa.int64()))
+    invoice_ids = lists.take(pa.array(np.searchsorted(groups, decisions.group_no.to_numpy(np.int64))))
     internal = (decisions.kind == "internal").to_numpy(bool)
     channel = pa.array(
         decisions.channel.to_numpy(dtype=object),
@@ -666,19 +688,21 @@ def _assemble(
     table = table.append_column("decision_id", decision_id)
     table = table.append_column("amount_due", _decimals(table.column("amount_units").to_numpy()))
     decisions_table = table.select(list(DECISION_COLUMNS)).cast(pa.schema(list(DECISION_COLUMNS.items())))
-    frame = pd.DataFrame(
-        {"decision_id": decision_id.to_numpy(), "group_no": table.column("group_no").to_numpy()}
-    )
-    decision_of_group = pd.Series(frame.decision_id.to_numpy(), index=frame.group_no.to_numpy())
-    decision_of_group = decision_of_group[decision_of_group.index >= 0]
-    steps = candidates[["invoice_id", "group_no", "step_key", "step_index"]].sort_values("invoice_id")
+    # Each candidate's decision: by its group (installment rows have none: group_no −1).
+    decision_group = table.column("group_no").to_numpy()
+    from_group = decision_group >= 0
+    decision_of_group = np.zeros(int(decision_group.max(initial=-1)) + 1, dtype=np.int64)
+    decision_of_group[decision_group[from_group]] = decision_id.to_numpy()[from_group]
+    by_invoice = np.argsort(invoice_of, kind="stable")
     steps_table = pa.table(
         {
-            "invoice_id": pa.array(steps.invoice_id.to_numpy(np.int64)),
-            "decision_id": pa.array(steps.group_no.map(decision_of_group).to_numpy(np.int64)),
-            "step_key": pa.array(steps.step_key.tolist(), pa.string()),
-            "step_index": pa.array(steps.step_index.to_numpy(np.int64)),
-            "reached_on": pa.array([as_of] * len(steps), pa.date32()),
+            "invoice_id": pa.array(invoice_of[by_invoice]),
+            "decision_id": pa.array(decision_of_group[group_of[by_invoice]]),
+            "step_key": pa.array(candidates.step_key.iloc[by_invoice], from_pandas=True).cast(pa.string()),
+            "step_index": pa.array(candidates.step_index.to_numpy(np.int64)[by_invoice]),
+            "reached_on": pa.array(np.full(len(by_invoice), (as_of - date(1970, 1, 1)).days, np.int32)).cast(
+                pa.date32()
+            ),
         },
         schema=pa.schema(list(INVOICE_STEP_COLUMNS.items())),
     )

@@ -65,8 +65,8 @@ def test_small_balance_is_per_customer_and_currency():
         }
     )
     out = common._Suppressed()
-    left = amounts._skip_small_balances(candidates, policies, out)
-    assert left.currency.tolist() == ["USD"]
+    keep = amounts._skip_small_balances(candidates, policies, np.ones(3, dtype=bool), out)
+    assert candidates[keep].currency.tolist() == ["USD"]
     assert [(c, r) for c, r, _ in _suppressed(out)] == [(1, "small_balance"), (2, "small_balance")]
 
 

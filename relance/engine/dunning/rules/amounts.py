@@ -23,13 +23,12 @@ def _skip_disputed(candidates: pd.DataFrame, keep: np.ndarray, out: _Suppressed)
 
 
 def _skip_small_balances(
-    candidates: pd.DataFrame, policies: Mapping[str, Policy], out: _Suppressed
-) -> pd.DataFrame:
+    candidates: pd.DataFrame, policies: Mapping[str, Policy], keep: np.ndarray, out: _Suppressed
+) -> np.ndarray:
     """A customer whose chaseable total (per currency) is below the policy's threshold is not chased."""
-    threshold = candidates.policy_key.map(
-        {key: _units(p.cadence.small_balance) for key, p in policies.items()}
-    ).astype("int64")
-    small = candidates.customer_chaseable_units < threshold
+    codes, keys = pd.factorize(candidates.policy_key)  # a few policies: no per-row map
+    thresholds = np.array([_units(policies[key].cadence.small_balance) for key in keys], dtype=np.int64)
+    small = keep & (candidates.customer_chaseable_units.to_numpy(np.int64) < thresholds[codes])
     if small.any():
         who = candidates[small].drop_duplicates(["customer_id", "currency"])
         details = [
@@ -42,4 +41,5 @@ def _skip_small_balances(
             )
         ]
         out.customers(who, "small_balance", details)
-    return candidates[~small]
+        keep = keep & ~small
+    return keep

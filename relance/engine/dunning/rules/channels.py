@@ -53,10 +53,11 @@ def _choose_channels(
     channel = np.full(len(decisions), None, dtype=object)
     fallback = np.zeros(len(decisions), dtype=bool)
     masks_of = decisions.channel_mask.to_numpy(np.int64)
-    options_of = decisions.channels.map(",".join).to_numpy(dtype=object)
-    for joined_options in set(options_of[is_contact].tolist()):
-        options = tuple(joined_options.split(","))
-        positions = np.flatnonzero(is_contact & (options_of == joined_options))
+    # Once per distinct list of channels (a few steps), not once per decision.
+    codes, distinct = pd.factorize(decisions.channels.to_numpy(dtype=object), use_na_sentinel=False)
+    for code in np.unique(codes[is_contact]).tolist():
+        options = tuple(distinct[code])
+        positions = np.flatnonzero(is_contact & (codes == code))
         chosen = _pick_channel(masks_of[positions], options)
         channel[positions] = chosen
         fallback[positions] = (chosen != None) & (chosen != options[0])  # noqa: E711 - elementwise

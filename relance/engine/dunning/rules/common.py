@@ -54,9 +54,12 @@ def _money(units: int) -> Decimal:
     return Decimal(int(units)) / MONEY_SCALE
 
 
+def _arrow(expr: ir.Table, backend: BaseBackend | None) -> pa.Table:
+    return expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)
+
+
 def _fetch(expr: ir.Table, backend: BaseBackend | None) -> pd.DataFrame:
-    table = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)
-    return table.to_pandas(types_mapper=None)
+    return _arrow(expr, backend).to_pandas(types_mapper=None)
 
 
 def _ids(values: Any) -> ir.IntegerColumn:
