@@ -247,6 +247,7 @@ class ColumnarInvoices:
                         amounts=values["amount"].slice(start, length),
                         po_numbers=values["po_number"].slice(start, length),
                         statuses=values["status"].slice(start, length),
+                        new_statuses=values["new_status"].slice(start, length),
                         lines=range(line + start, line + stop),
                         source=self.source,
                         raw_of=raw_of if keep_raw else None,
@@ -348,6 +349,7 @@ class _Checks:
             "amount": amount_text,
             "po_number": column("po_number"),
             "status": status,
+            "new_status": pc.replace_substring_regex(status, pattern="^$", replacement="open"),  # the default
         }
         return ok, values
 

@@ -56,6 +56,7 @@ class InvoiceColumns:
     amounts: Any
     po_numbers: Any
     statuses: Any
+    new_statuses: Any  # the status of a new invoice: the given one or "open"
     lines: range
     source: str
     raw_of: Callable[[int], dict[str, str | None]] | None = None  # the cells of a row, by index in its block
@@ -81,6 +82,7 @@ class InvoiceColumns:
         "amounts",
         "po_numbers",
         "statuses",
+        "new_statuses",
     )
 
     def values(self, name: str) -> list[Any]:
@@ -89,7 +91,7 @@ class InvoiceColumns:
     def items(self) -> list[Item]:
         """The rows as the records the row path would have made of them."""
         raw_of, first = self.raw_of, self.first
-        columns = [self.values(name) for name in self.ARRAYS if name != "customer_ids"]
+        columns = [self.values(name) for name in self.ARRAYS if name not in {"customer_ids", "new_statuses"}]
         return [
             Item(
                 InvoiceRecord(
@@ -223,10 +225,8 @@ class InvoiceWriter(Writer):
 
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         issue_dates = list(column("issue_dates"))
-        statuses = [status or InvoiceStatus.OPEN for status in column("statuses")]
         rows = list(
             zip(
-                repeat(self.entity.pk, len(refs)),
                 column("customer_ids"),
                 refs,
                 issue_dates,
@@ -234,14 +234,17 @@ class InvoiceWriter(Writer):
                 column("currencies"),
                 column("amounts"),
                 column("po_numbers"),
-                statuses,
-                repeat(now, len(refs)),
-                repeat(now, len(refs)),
+                column("new_statuses"),
                 strict=True,
             )
         )
         self._touch(date.fromisoformat(min(issue_dates)))
-        insert_rows(Invoice, self.INSERT_COLUMNS, rows)
+        insert_rows(
+            Invoice,
+            self.INSERT_COLUMNS[1:-2],
+            rows,
+            constants={"entity_id": self.entity.pk, "created_at": str(now), "updated_at": str(now)},
+        )
         self.created += len(rows)
 
     @staticmethod
