@@ -258,7 +258,7 @@ def test_a_large_file_streams_in_flat_memory(customers_loaded, tmp_path):
     assert size > 50_000_000
     # The columnar path's modules, imported once per process (~23 MB of code objects): not memory
     # that grows with the file.
-    import pyarrow.compute  # noqa: F401
+    import pyarrow.compute
     import pyarrow.csv  # noqa: F401
 
     tracemalloc.start()

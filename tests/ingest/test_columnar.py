@@ -101,6 +101,7 @@ MIXED = (
     + "I113,C1,2026-01-05,2026-02-04,EUR,10.5,PO é,open\n"  # not ASCII: the row path takes it
     + f"{'R' * 65},C1,2026-01-05,2026-02-04,EUR,10,,\n"  # a ref too long
     + "I114,C2,2026-01-05,2026-02-04,,0100.50,,\n"  # leading zero, the customer's currency
+    + "I\\117,C1,2026-01-05,2026-02-04,EUR,10,PO\\1,\n"  # backslashes (escaped in COPY)
     + "I115,C1,0000-01-01,2026-02-04,EUR,10,,\n"  # year 0
     + "".join(f"J{n},C2,2026-01-05,2026-02-04,GBP,{n}.25,,open\n" for n in range(1, 9))
     + 'I116,C1,2026-01-05,2026-02-04,EUR,"1,5",,\n'  # a quote: the rest of the file row by row

@@ -117,7 +117,7 @@ def insert_rows(
     model: type[Model],
     columns: list[str],
     rows: list[tuple[Any, ...]],
-    constants: dict[str, int | str] | None = None,
+    constants: dict[str, Any] | None = None,
 ) -> None:
     """Insert many rows fast: PostgreSQL COPY, otherwise one executemany. ``constants`` are
     columns with the same value on every row, written once into the statement rather than bound
@@ -129,7 +129,7 @@ def insert_into(
     table_name: str,
     columns: list[str],
     rows: list[tuple[Any, ...]],
-    constants: dict[str, int | str] | None = None,
+    constants: dict[str, Any] | None = None,
 ) -> None:
     if not rows:
         return
@@ -144,6 +144,23 @@ def insert_into(
     marks = ", ".join(["%s"] * len(columns) + [_sql_literal(value) for value in constants.values()])
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
+
+
+def copy_text_into(
+    model: type[Model], columns: list[str], lines: list[str], constants: dict[str, Any]
+) -> None:
+    """PostgreSQL: COPY ``lines`` already in COPY's text format (tab-separated, escaped), each
+    followed by ``constants``."""
+    if not lines:
+        return
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column) for column in [*columns, *constants])
+    end = "".join("\t" + _copy_text(value) for value in constants.values()) + "\n"
+    with (
+        server_cursor() as cursor,
+        cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy,
+    ):
+        copy.write((end.join(lines) + end).encode("utf-8"))
 
 
 def _sql_literal(value: int | str) -> str:
