@@ -6,7 +6,9 @@
 Each database run is a child process with its own DATABASE_URL (a temporary SQLite file, or a
 ``relance_bench`` schema created in the given PostgreSQL database and dropped afterwards), so
 ``migrate`` runs on an empty database and the peak RSS is that run's own. Reported per run:
-the first import (all rows created), a re-import of the same file (all unchanged), rows/s, the
+the first import (all rows created, by the columnar path where it applies), the same import by
+the row-by-row path (``columnar=False``) on a second entity, a re-import of the same file (all
+unchanged), rows/s, the
 RSS after 10% of the rows and at the end (flat memory means these are close), and the naive
 approach — one ``update_or_create()`` per row in autocommit, with a customer look-up per row —
 timed on ``--naive-rows`` rows and extrapolated linearly to N.
@@ -170,6 +172,18 @@ def worker(args: argparse.Namespace) -> None:
         assert paid.committed and paid.result.created == args.payments_rows, paid.as_dict()
         payments_rss = current_rss_mib()
 
+    # The row-by-row path (what every row took before the columnar path), on an entity of its own.
+    row_seconds = row_cpu = 0.0
+    if args.row_path:
+        row_entity, _ = entity_create_or_update(name="row path", currency="EUR")
+        file_import(kind="customers", path=customers_path, entity=row_entity)
+        cpu_before = cpu_seconds()
+        started = time.perf_counter()
+        rows_outcome = file_import(kind="invoices", path=invoices_path, entity=row_entity, columnar=False)
+        row_seconds = time.perf_counter() - started
+        row_cpu = cpu_seconds() - cpu_before
+        assert rows_outcome.committed and rows_outcome.result.created == args.rows, rows_outcome.as_dict()
+
     # The naive way, on a second entity: one update_or_create per row, autocommit.
     import csv
     from decimal import Decimal
@@ -203,6 +217,8 @@ def worker(args: argparse.Namespace) -> None:
                 "customers_seconds": customers_seconds,
                 "first_seconds": first_seconds,
                 "first_cpu": first_cpu,
+                "row_seconds": row_seconds,
+                "row_cpu": row_cpu,
                 "again_seconds": again_seconds,
                 "naive_seconds": naive_seconds,
                 "payments_seconds": payments_seconds,
@@ -230,6 +246,7 @@ def run_database(label: str, url: str, args: argparse.Namespace, files: tuple[Pa
         str(args.naive_rows),
         "--payments-rows",
         str(args.payments_rows),
+        *([] if args.row_path else ["--no-row-path"]),
         "--customers-file",
         str(files[0]),
         "--invoices-file",
@@ -283,6 +300,12 @@ def main() -> None:
         dest="command",
         action="store_false",
         help="skip timing `relance import` as a command (start-up included) on SQLite",
+    )
+    parser.add_argument(
+        "--no-row-path",
+        dest="row_path",
+        action="store_false",
+        help="skip timing the row-by-row path (file_import(columnar=False)) on a second entity",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--customers-file", help=argparse.SUPPRESS)
@@ -346,6 +369,13 @@ def main() -> None:
             f"| {r['again_seconds']:.1f} | {naive:,.0f} | {naive / r['first_seconds']:.0f}× "
             f"| {r['rss_at_10pct']:.0f} | {r['rss_end']:.0f} | {r['peak_rss']:.0f} |"
         )
+    if args.row_path:
+        print()
+        for r in results:
+            print(
+                f"row-by-row path (columnar=False), {r['label']}: first import {r['row_seconds']:.1f} s wall, "
+                f"{r['row_cpu']:.1f} s CPU; columnar {r['first_seconds']:.1f} s wall, {r['first_cpu']:.1f} s CPU"
+            )
     if args.payments_rows:
         print()
         for r in results:

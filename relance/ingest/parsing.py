@@ -307,6 +307,13 @@ class RowParser:
         self._customers[ref] = info
         return info
 
+    def known_customers(self) -> dict[str, CustomerInfo] | None:
+        """Every customer of the entity by ref, when they were preloaded (the columnar import
+        looks refs up a column at a time); None otherwise."""
+        if not self._preloaded:
+            return None
+        return {ref: info for ref, info in self._customers.items() if info is not None}
+
     def remember(self, customer: Any) -> None:
         """Record a customer written by this import so later rows see it."""
         self._customers[customer.external_ref] = CustomerInfo(
@@ -555,6 +562,9 @@ class RowParser:
         return InvoiceRecord(
             ref, customer_ref, issue_date, due_date, currency, amount, po_number, status, line, source
         )
+
+    def minor_units(self, currency: str) -> int:
+        return self._minor_units(currency)
 
     def _minor_units(self, currency: str) -> int:
         places = self._places.get(currency)

@@ -199,38 +199,8 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expect
         raise ValidationFailed(EMPTY_FILE.format(source=source, columns=expected_columns))
 
     def rows() -> Iterator[SourceRow]:
-        width = len(header)
         try:
-            next_line = reader.line_num + 1
-            while True:
-                try:
-                    cells = next(reader)
-                except StopIteration:
-                    return
-                except UnicodeDecodeError:
-                    raise ValidationFailed(
-                        NOT_DECODABLE.format(source=source, line=next_line, encoding=encoding)
-                    ) from None
-                except csv.Error as exc:
-                    raise _csv_error(source, next_line, exc) from None
-                line = next_line
-                next_line = reader.line_num + 1
-                joined = "".join(cells)
-                if not joined or joined.isspace():  # no cell with anything but blanks
-                    continue
-                if not joined.isascii():
-                    try:
-                        joined.encode("utf-8")
-                    except UnicodeEncodeError:
-                        raise ValidationFailed(
-                            NOT_DECODABLE.format(source=source, line=line, encoding=encoding)
-                        ) from None
-                if len(cells) < width:
-                    cells = cells + [""] * (width - len(cells))
-                row: dict[str, str | None] = dict(zip(header, cells, strict=False))
-                if len(cells) > width and any(cell.strip() for cell in cells[width:]):
-                    row[EXTRA_CELLS] = str(len(cells))
-                yield SourceRow(line, row)
+            yield from csv_rows(reader, header, source=source, encoding=encoding)
         finally:
             text.close()
 
@@ -238,6 +208,46 @@ def _open_csv(path: Path, *, encoding: str | None, delimiter: str | None, expect
 
 
 CSV_UNREADABLE = "{source}:{line}: not readable as CSV ({error})"
+
+
+def csv_rows(
+    reader: Any, header: list[str], *, source: str, encoding: str, first_line: int = 1
+) -> Iterator[SourceRow]:
+    """The rows of a ``csv.reader`` as ``SourceRow`` with their physical line numbers, blank rows
+    skipped. ``first_line`` is the line the reader starts at: 1 for a whole file, the line of a
+    block's first row when a part of a file is read row by row (the columnar import's fallback)."""
+    width = len(header)
+    offset = first_line - 1
+    next_line = reader.line_num + 1 + offset
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            raise ValidationFailed(
+                NOT_DECODABLE.format(source=source, line=next_line, encoding=encoding)
+            ) from None
+        except csv.Error as exc:
+            raise _csv_error(source, next_line, exc) from None
+        line = next_line
+        next_line = reader.line_num + 1 + offset
+        joined = "".join(cells)
+        if not joined or joined.isspace():  # no cell with anything but blanks
+            continue
+        if not joined.isascii():
+            try:
+                joined.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValidationFailed(
+                    NOT_DECODABLE.format(source=source, line=line, encoding=encoding)
+                ) from None
+        if len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        row: dict[str, str | None] = dict(zip(header, cells, strict=False))
+        if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+            row[EXTRA_CELLS] = str(len(cells))
+        yield SourceRow(line, row)
 
 
 def _csv_error(source: str, line: int, error: csv.Error) -> ValidationFailed:

@@ -78,10 +78,13 @@ def _copy_text(value: Any) -> str:
     return str(value)  # int, Decimal, date: their str() is what COPY reads
 
 
-def copy_rows(cursor: Any, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
+def copy_rows(
+    cursor: Any, table: str, columns: str, rows: list[tuple[Any, ...]], suffix: tuple[Any, ...] = ()
+) -> None:
     """COPY ``rows`` in one write: formatting the text here is several times faster than
-    psycopg's per-value ``write_row``."""
-    text = "".join("\t".join([_copy_text(value) for value in row]) + "\n" for row in rows)
+    psycopg's per-value ``write_row``. ``suffix``: values that end every row."""
+    end = "".join("\t" + _copy_text(value) for value in suffix) + "\n"
+    text = "".join("\t".join([_copy_text(value) for value in row]) + end for row in rows)
     with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         copy.write(text.encode("utf-8"))
 
@@ -110,24 +113,60 @@ def record_digest(record: Record) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=12).hexdigest()
 
 
-def insert_rows(model: type[Model], columns: list[str], rows: list[tuple[Any, ...]]) -> None:
-    """Insert many rows fast: PostgreSQL COPY, otherwise one executemany."""
-    insert_into(model._meta.db_table, columns, rows)
+def insert_rows(
+    model: type[Model],
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    constants: dict[str, Any] | None = None,
+) -> None:
+    """Insert many rows fast: PostgreSQL COPY, otherwise one executemany. ``constants`` are
+    columns with the same value on every row, written once into the statement rather than bound
+    on each row."""
+    insert_into(model._meta.db_table, columns, rows, constants)
 
 
-def insert_into(table_name: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+def insert_into(
+    table_name: str,
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    constants: dict[str, Any] | None = None,
+) -> None:
     if not rows:
         return
+    constants = constants or {}
     quote = connection.ops.quote_name
     table = quote(table_name)
-    names = ", ".join(quote(column) for column in columns)
+    names = ", ".join(quote(column) for column in [*columns, *constants])
     if connection.vendor == "postgresql":
         with server_cursor() as cursor:
-            copy_rows(cursor, table, names, rows)
+            copy_rows(cursor, table, names, rows, suffix=tuple(constants.values()))
         return
-    marks = ", ".join(["%s"] * len(columns))
+    marks = ", ".join(["%s"] * len(columns) + [_sql_literal(value) for value in constants.values()])
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
+
+
+def copy_text_into(
+    model: type[Model], columns: list[str], lines: list[str], constants: dict[str, Any]
+) -> None:
+    """PostgreSQL: COPY ``lines`` already in COPY's text format (tab-separated, escaped), each
+    followed by ``constants``."""
+    if not lines:
+        return
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column) for column in [*columns, *constants])
+    end = "".join("\t" + _copy_text(value) for value in constants.values()) + "\n"
+    with (
+        server_cursor() as cursor,
+        cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy,
+    ):
+        copy.write((end.join(lines) + end).encode("utf-8"))
+
+
+def _sql_literal(value: int | str) -> str:
+    if isinstance(value, int):
+        return str(int(value))
+    return "'" + str(value).replace("'", "''").replace("%", "%%") + "'"
 
 
 def insert_returning_ids(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from itertools import chain, repeat
 from typing import Any
 
 from django.db import connection
@@ -14,9 +15,11 @@ from django.utils import timezone
 
 from relance.ingest.records import (
     InvoiceRecord,
+    Record,
 )
 from relance.ingest.services.bulk import (
     FLOAT_DECIMALS,
+    copy_text_into,
     fresh_statistics,
     insert_rows,
     server_cursor,
@@ -26,6 +29,7 @@ from relance.ingest.services.rejects import (
     EXPECTED_ALLOCATED_COVERED,
     EXPECTED_ISSUE_BEFORE_ALLOCATIONS,
     EXPECTED_NO_ALLOCATIONS,
+    SeenKeys,
     money_text,
 )
 from relance.ingest.services.writer import Item, Writer
@@ -35,6 +39,88 @@ from relance.ledger.models import (
     Invoice,
     InvoiceStatus,
 )
+
+
+@dataclass(frozen=True)
+class InvoiceColumns:
+    """Consecutive invoice rows of a file, already valid, one Arrow array per column (the columnar
+    path, ``services/columnar.py``): dates as ISO text, amounts as the text ``str(Decimal)`` gives,
+    the currency resolved, ``""`` for an empty po_number or status. Python values are made a
+    batch at a time, when the batch is written."""
+
+    refs: Any
+    customer_refs: Any
+    customer_ids: Any
+    issue_dates: Any
+    due_dates: Any
+    currencies: Any
+    amounts: Any
+    po_numbers: Any
+    statuses: Any
+    new_statuses: Any  # the status of a new invoice: the given one or "open"
+    lines: range
+    source: str
+    raw_of: Callable[[int], dict[str, str | None]] | None = None  # the cells of a row, by index in its block
+    first: int = 0  # index in its block of the first row
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def split(self, count: int) -> tuple[InvoiceColumns, InvoiceColumns]:
+        def part(start: int, stop: int) -> InvoiceColumns:
+            arrays = {name: getattr(self, name).slice(start, stop - start) for name in self.ARRAYS}
+            return replace(self, **arrays, lines=self.lines[start:stop], first=self.first + start)
+
+        return part(0, count), part(count, len(self))
+
+    ARRAYS = (
+        "refs",
+        "customer_refs",
+        "customer_ids",
+        "issue_dates",
+        "due_dates",
+        "currencies",
+        "amounts",
+        "po_numbers",
+        "statuses",
+        "new_statuses",
+    )
+
+    def values(self, name: str) -> list[Any]:
+        return getattr(self, name).to_pylist()  # type: ignore[no-any-return]
+
+    def items(self) -> list[Item]:
+        """The rows as the records the row path would have made of them."""
+        raw_of, first = self.raw_of, self.first
+        columns = [self.values(name) for name in self.ARRAYS if name not in {"customer_ids", "new_statuses"}]
+        return [
+            Item(
+                InvoiceRecord(
+                    ref,
+                    customer_ref,
+                    date.fromisoformat(issue),
+                    date.fromisoformat(due),
+                    currency,
+                    Decimal(amount),
+                    po_number or None,
+                    status or None,
+                    line,
+                    self.source,
+                ),
+                raw_of(first + index) if raw_of is not None else None,
+            )
+            for index, (
+                ref,
+                customer_ref,
+                issue,
+                due,
+                currency,
+                amount,
+                po_number,
+                status,
+                line,
+            ) in enumerate(zip(*columns, self.lines, strict=True))
+        ]
 
 
 class InvoiceWriter(Writer):
@@ -47,6 +133,8 @@ class InvoiceWriter(Writer):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._parts: list[Item | InvoiceColumns] = []
+        self._pending = 0  # rows in _parts
         # A first load: every key reaching _write is new to this input (SeenKeys), and the entity
         # had no invoice before it, so there is nothing to look up.
         self._first_load = not Invoice.objects.filter(entity=self.entity).exists()
@@ -54,6 +142,141 @@ class InvoiceWriter(Writer):
             fresh_statistics(Invoice)
 
     COLUMNS = ["customer_id", "issue_date", "due_date", "currency", "amount", "po_number", "status"]
+    INSERT_COLUMNS = ["entity_id", "customer_id", "external_ref", "issue_date", "due_date", "currency"] + [
+        "amount",
+        "po_number",
+        "status",
+        "created_at",
+        "updated_at",
+    ]
+
+    # -- the columnar path: batches mixing InvoiceColumns and the row path's Items ------------------
+    # Batches hold the same rows as on the row path (``batch_size`` rows in file order), so the
+    # duplicate errors, found when a batch is written, come out in the same order.
+
+    def add(self, record: Record, raw: Any) -> None:
+        if not self._pending:
+            super().add(record, raw)
+            return
+        self._parts.append(Item(record, raw))
+        self._pending += 1
+        if self._pending >= self.batch_size:
+            self.flush()
+
+    def add_columns(self, columns: InvoiceColumns) -> None:
+        if not self._pending:
+            self._parts = list(self._buffer)  # rows of the row path still waiting come first
+            self._pending = len(self._buffer)
+            self._buffer = []
+        self._parts.append(columns)
+        self._pending += len(columns)
+        while self._pending >= self.batch_size:
+            self._write_parts(self.batch_size)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._write_parts(self._pending)
+        else:
+            super().flush()
+
+    def _write_parts(self, count: int) -> None:
+        batch: list[Item | InvoiceColumns] = []
+        taken = 0
+        while taken < count:
+            part = self._parts.pop(0)
+            size = 1 if isinstance(part, Item) else len(part)
+            if taken + size > count:
+                assert isinstance(part, InvoiceColumns)
+                part, rest = part.split(count - taken)
+                self._parts.insert(0, rest)
+                size = len(part)
+            batch.append(part)
+            taken += size
+        self._pending -= count
+        self._write_columns(batch)
+
+    def _write_columns(self, batch: list[Item | InvoiceColumns]) -> None:
+        """The common case, a first load of distinct new refs, as one executemany/COPY built with
+        ``zip``; anything else as records through ``_unique`` and ``_write``."""
+        columns = [part for part in batch if isinstance(part, InvoiceColumns)]
+        refs = [
+            ref
+            for part in batch
+            for ref in ([part.record.invoice_ref] if isinstance(part, Item) else part.values("refs"))
+        ]
+        if len(set(refs)) != len(refs) or len(columns) != len(batch) or not self._first_load:
+            self._write(self._unique(self._items(batch)))
+            return
+        lines = list(chain.from_iterable(part.lines for part in columns))
+        if self._seen is None:
+            self._seen = SeenKeys()
+        found = self._seen.check_and_add(list(zip(refs, lines, repeat("", len(refs)), strict=True)))
+        if found:
+            fresh = []
+            for item in self._items(batch):
+                if item.record.key in found:
+                    self._duplicate(item, *found[item.record.key], "")
+                else:
+                    fresh.append(item)
+            self._write(fresh)
+            return
+
+        def column(name: str) -> Iterable[Any]:
+            return chain.from_iterable(part.values(name) for part in columns)
+
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        constants = {"entity_id": self.entity.pk, "created_at": now, "updated_at": now}
+        issue_dates = list(column("issue_dates"))
+        self._touch(date.fromisoformat(min(issue_dates)))
+        if connection.vendor == "postgresql":
+            # COPY text straight from the columns: refs and po numbers are printable ASCII (the
+            # columnar checks), so a backslash is the only character to escape.
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            def text(name: str) -> Iterable[str]:
+                for part in columns:
+                    values = getattr(part, name)
+                    if name == "customer_ids":
+                        values = pc.cast(values, pa.string())
+                    elif name in {"refs", "po_numbers"}:
+                        values = pc.replace_substring(values, pattern="\\", replacement="\\\\")
+                    yield from values.to_pylist()
+
+            names = [
+                "customer_ids",
+                "refs",
+                "issue_dates",
+                "due_dates",
+                "currencies",
+                "amounts",
+                "po_numbers",
+            ]
+            copy_lines = [
+                "\t".join(row) for row in zip(*(text(name) for name in [*names, "new_statuses"]), strict=True)
+            ]
+            copy_text_into(Invoice, self.INSERT_COLUMNS[1:-2], copy_lines, constants)
+            self.created += len(copy_lines)
+            return
+        rows = list(
+            zip(
+                column("customer_ids"),
+                refs,
+                issue_dates,
+                column("due_dates"),
+                column("currencies"),
+                column("amounts"),
+                column("po_numbers"),
+                column("new_statuses"),
+                strict=True,
+            )
+        )
+        insert_rows(Invoice, self.INSERT_COLUMNS[1:-2], rows, constants)
+        self.created += len(rows)
+
+    @staticmethod
+    def _items(batch: list[Item | InvoiceColumns]) -> list[Item]:
+        return [item for part in batch for item in ([part] if isinstance(part, Item) else part.items())]
 
     def _write(self, batch: list[Item]) -> None:
         refs = [item.record.invoice_ref for item in batch]
@@ -105,12 +328,7 @@ class InvoiceWriter(Writer):
         old_issue = {old[0]: old[2 + issue_index] for _, old, _ in updates}
         self._touch(*(record[3] for record in inserts))
         self._touch(*(row[issue_index] for row in rows), *(old_issue[row[-1]] for row in rows))
-        insert_rows(
-            Invoice,
-            ["entity_id", "customer_id", "external_ref", "issue_date", "due_date", "currency", "amount"]
-            + ["po_number", "status", "created_at", "updated_at"],
-            inserts,
-        )
+        insert_rows(Invoice, self.INSERT_COLUMNS, inserts)
         update_rows(Invoice, [*self.COLUMNS, "updated_at"], rows)
         self._date_voids({item.record.invoice_ref: old for item, old, _ in updates}, rows)
         self.created += len(inserts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 
@@ -17,6 +17,7 @@ from relance.ingest.records import (
     UpsertResult,
 )
 from relance.ingest.services.bulk import bulk_session
+from relance.ingest.services.columnar import columnar_reader
 from relance.ingest.services.credit_notes import CreditNoteWriter
 from relance.ingest.services.customers import ContactWriter, CustomerWriter
 from relance.ingest.services.invoices import InvoiceWriter
@@ -111,12 +112,15 @@ def file_import(
     skip_invalid: bool = False,
     progress: Progress | None = None,
     start: Callable[[int], None] | None = None,
+    columnar: bool = True,
 ) -> ImportOutcome:
     """Import one file: stream, validate, write in batches in one transaction.
 
     The transaction is rolled back on a dry run, and when any row is invalid unless
     ``skip_invalid`` (then the valid rows are kept and the rejects written beside the input).
     Raises ``ValidationFailed`` for problems with the file as a whole (empty, missing columns).
+    ``columnar=False`` reads every row the row-by-row way, even where the columnar path applies
+    (``services/columnar.py``): the same rows and errors, slower (tests compare the two).
     """
     check_kind(kind)
     path = Path(path)
@@ -143,7 +147,13 @@ def file_import(
         with bulk_session(), transaction.atomic():
             parser = RowParser(kind, entity=entity, options=mapping.parse_options)
             writer = WRITERS[kind](entity=entity, parser=parser, sink=sink, deduplicate=mapping.deduplicate)
-            rows, skipped = _stream(table, bound, parser, writer, sink, progress)
+            feed = RowFeed(table, bound, parser, writer, sink)
+            columns = columnar_reader(path, table, bound, mapping, kind) if columnar else None
+            if columns is not None:
+                table.close()
+                rows, skipped = columns.stream(feed, parser, cast(InvoiceWriter, writer), progress)
+            else:
+                rows, skipped = _stream(table, feed, progress)
             writer.finish()
             if rows == 0:
                 raise ValidationFailed(HEADER_ONLY.format(source=table.source))
@@ -194,55 +204,61 @@ def _import_audited(*, kind: str, entity: Entity, source: str, rows: int, writer
     )
 
 
-def _stream(
-    table: Any,
-    bound: BoundMapping,
-    parser: RowParser,
-    writer: Writer,
-    sink: RejectSink,
-    progress: Progress | None,
-) -> tuple[int, int]:
-    rows = skipped = 0
-    parse = parser.parse
-    apply = bound.apply
-    add = writer.add
-    source = table.source
-    width = len(table.header)
-    keep_raw = sink.rejects_path is not None
-    for source_row in _rows(table):
-        rows += 1
-        if progress is not None and rows % 2000 == 0:
-            progress(table.bytes_read, rows)
-        raw = source_row.cells
+class RowFeed:
+    """Source rows the row-by-row way: the cell-count check, the mapping, validation, then the
+    writer; a failing row goes to the sink with its ``FILE:LINE: field: expected …`` errors.
+    The columnar path sends the rows it does not take here, so both report alike."""
+
+    def __init__(
+        self, table: Any, bound: BoundMapping, parser: RowParser, writer: Writer, sink: RejectSink
+    ) -> None:
+        self.rows = self.skipped = 0
+        self.source = table.source
+        self.width = len(table.header)
+        self._apply = bound.apply
+        self._parse = parser.parse
+        self._add = writer.add
+        self._sink = sink
+        self.keeps_raw = sink.rejects_path is not None
+
+    def __call__(self, line: int, raw: dict[str, str | None]) -> None:
+        self.rows += 1
         if EXTRA_CELLS in raw:
             found = raw.pop(EXTRA_CELLS) or ""
-            sink.reject(
+            self._sink.reject(
                 raw,
                 [
                     FieldError(
                         "row",
-                        EXPECTED_ROWS_PER_CELL.format(width=width),
+                        EXPECTED_ROWS_PER_CELL.format(width=self.width),
                         f"{found} cells",
-                        source_row.line,
-                        source,
+                        line,
+                        self.source,
                     )
                 ],
             )
-            continue
-        cells = apply(raw)
+            return
+        cells = self._apply(raw)
         if cells is None:
-            skipped += 1
-            continue
+            self.skipped += 1
+            return
         try:
-            record = parse(cells, line=source_row.line, source=source)
+            record = self._parse(cells, line=line, source=self.source)
         except ErrorList as exc:
-            sink.reject(raw, exc.errors)
-            continue
+            self._sink.reject(raw, exc.errors)
+            return
         # The original cells are only needed for the rejects file: don't hold them otherwise.
-        add(record, raw if keep_raw else None)
+        self._add(record, raw if self.keeps_raw else None)
+
+
+def _stream(table: Any, feed: RowFeed, progress: Progress | None) -> tuple[int, int]:
+    for source_row in _rows(table):
+        feed(source_row.line, source_row.cells)
+        if progress is not None and feed.rows % 2000 == 0:
+            progress(table.bytes_read, feed.rows)
     if progress is not None:
-        progress(table.bytes_read, rows)
-    return rows, skipped
+        progress(table.bytes_read, feed.rows)
+    return feed.rows, feed.skipped
 
 
 def _rows(table: Any) -> Iterator[Any]:
