@@ -216,7 +216,7 @@ def test_what_ready_hands_over_lazily_still_works(db):
     assert "relance.accounts.login_failed" in uids(user_login_failed)
     assert "relance.accounts.logged_in" in uids(user_logged_in)
     assert "relance.delivery.tracking" in uids(tracking)
-    assert links._maker and links._maker[0].__name__ == "message_link_url"
+    assert links._maker and getattr(links._maker[0], "__name__", "") == "message_link_url"
     assert facts._readers["decided_plan_request"].__name__ == "plan_request_decided_last"
 
 
