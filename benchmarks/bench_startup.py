@@ -7,7 +7,12 @@ For ``relance --help`` and ``relance COMMAND --help`` of each command: the media
 time (user + system of the child) over ``--repeat`` runs, and, from one ``python -X importtime`` run,
 the total import time and the modules that cost most. Floors in the same run: ``python -c pass``
 (the interpreter), ``python -c "import duckdb"`` (the floor the issue names) and a bare
-``django.setup()`` with no app (Django's own cost).
+``django.setup()`` with no app (Django's own cost). Last, a real command's start: its system
+checks run, then it fails on an empty database.
+
+Every run has the bytecode caches (one run first, not counted, writes them; the children run
+without ``PYTHONDONTWRITEBYTECODE``). The import column undercounts: ``-X importtime`` does not
+see the modules Django imports with ``importlib.import_module`` (the apps and their models).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,13 +36,23 @@ BARE_DJANGO = (
 )
 
 
-def measured(command: list[str], repeat: int) -> tuple[float, float]:
-    """Median wall seconds and median CPU seconds of ``command`` over ``repeat`` runs."""
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of every timed run: bytecode caches written and read, as after an install
+    (``PYTHONDONTWRITEBYTECODE`` set in a shell made every run compile Relance's modules again)."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, **extra}
+
+
+def measured(command: list[str], repeat: int, *, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds of ``command`` over ``repeat`` runs, after one
+    run that is not counted (it writes the bytecode caches)."""
+    env = env or child_env()
+    subprocess.run(command, cwd=ROOT, capture_output=True, env=env)
     walls, cpus = [], []
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(command, cwd=ROOT, capture_output=True, env=env)
         walls.append(time.perf_counter() - started)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -46,7 +62,11 @@ def measured(command: list[str], repeat: int) -> tuple[float, float]:
 def import_profile(args: list[str], top: int) -> tuple[float, list[tuple[float, str]]]:
     """Total import seconds and the ``top`` top-level imports by cumulative time (``-X importtime``)."""
     done = subprocess.run(
-        [PYTHON, "-X", "importtime", "-m", "relance.cli", *args], cwd=ROOT, capture_output=True, text=True
+        [PYTHON, "-X", "importtime", "-m", "relance.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=child_env(),
     )
     total, outermost = 0.0, []
     for line in done.stderr.splitlines():
@@ -92,6 +112,13 @@ def main() -> int:
         imports, top = import_profile(argv, args.top)
         profiles.append((name or "(relance --help)", top))
         print(f"| relance {' '.join(argv)} | {wall:.3f} s | {cpu:.3f} s | {imports:.3f} s |")
+    with tempfile.TemporaryDirectory(prefix="relance-bench-startup-") as tmp:
+        # A real command: Django's set-up, the system checks, then its first query fails (no such
+        # entity in an empty database): what every command pays before its own work.
+        argv = ["portal", "links", "NOBODY", "--entity", "nowhere"]
+        env = child_env(DATABASE_URL=f"sqlite:///{tmp}/empty.sqlite3", RELANCE_VAR_DIR=tmp)
+        wall, cpu = measured([*RELANCE, *argv], args.repeat, env=env)
+        print(f"| relance {' '.join(argv)} (checks, then an error) | {wall:.3f} s | {cpu:.3f} s | |")
     for name, top in profiles:
         print(f"\nCostliest imports of `relance {name} --help` (cumulative seconds):")
         for seconds, module in top:

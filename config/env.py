@@ -16,6 +16,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("RELANCE_VAR_DIR", BASE_DIR / "var"))
 
 
+def package_dir(name: str) -> Path:
+    """The directory of an installed package, found without importing it (its templates and
+    static files, for a library that is not an installed app)."""
+    from importlib.util import find_spec
+
+    spec = find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"package {name!r} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 

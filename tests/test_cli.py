@@ -170,3 +170,92 @@ def test_command_help_does_not_load_the_data_libraries():
     assert done.returncode == 0, done.stderr
     loaders = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(loaders) <= HEAVY_AT_START, loaders
+
+
+# Loaded only by what uses them (a page, the API, a sign-in, a migrate): never by django.setup().
+NOT_AT_SETUP = (
+    "ninja",
+    "pydantic",
+    "anymail.checks",
+    "requests",
+    "yaml",
+    "relance.accounts.services",
+    "relance.portal.selectors",
+    "relance.portal.links",
+    "config.urls",
+)
+
+
+def test_django_setup_does_not_load_the_api_anymail_or_the_apps_services():
+    """Issue 20: ninja (and pydantic) and anymail's checks (and requests) are not loaded by the
+    set-up every command pays, nor the services and selectors the apps' ``ready()`` hands over."""
+    code = (
+        "import os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings.base'); "
+        "import django; django.setup(); "
+        f"print(sorted(m for m in {NOT_AT_SETUP!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_what_ready_hands_over_lazily_still_works(db):
+    """The receivers and readers registered without importing their module are connected and
+    answer: the roles' sync after migrate, the sign-in receivers, the portal's link maker and
+    plan-request reader (comms), anymail's tracking receiver."""
+    from anymail.signals import tracking
+    from django.contrib.auth.signals import user_logged_in, user_login_failed
+    from django.db.models.signals import post_migrate
+
+    from relance.comms import facts, links
+
+    def uids(signal):
+        return {entry[0][0] for entry in signal.receivers}  # (lookup key = (uid, sender), receiver, …)
+
+    assert "relance.accounts.roles_sync" in uids(post_migrate)
+    assert "relance.accounts.login_failed" in uids(user_login_failed)
+    assert "relance.accounts.logged_in" in uids(user_logged_in)
+    assert "relance.delivery.tracking" in uids(tracking)
+    assert links._maker and getattr(links._maker[0], "__name__", "") == "message_link_url"
+    assert facts._readers["decided_plan_request"].__name__ == "plan_request_decided_last"
+
+
+def test_anymail_checks_still_run(settings):
+    """anymail's own checks are registered lazily (``relance.delivery.apps.AnymailConfig``)."""
+    from django.core import checks
+
+    settings.ANYMAIL = {"WEBHOOK_AUTHORIZATION": "user:pass"}
+    assert "anymail.E001" in {message.id for message in checks.run_checks()}
+
+
+def test_a_relance_command_runs_every_check_but_the_pages_ones():
+    """``relance COMMAND`` (but serve and demo) skips the URL, template and admin checks: the URL
+    checks import every view and the API (seconds of start-up); Django's commands keep them all."""
+    from django.core.management.base import ALL_CHECKS
+
+    from relance.cli import PAGE_CHECKS, utility
+
+    relance = utility(["relance"])
+    engine = relance.fetch_command("engine")
+    assert engine.requires_system_checks != ALL_CHECKS
+    assert not PAGE_CHECKS & set(engine.requires_system_checks)
+    assert {"models", "database", "security"} <= set(engine.requires_system_checks)
+    for name in ("serve", "demo", "check", "migrate"):
+        assert relance.fetch_command(name).requires_system_checks in (ALL_CHECKS, []), name
+
+
+def test_a_relance_command_starts_without_the_url_configuration(tmp_path):
+    """A real command (its checks run, then it fails: no such entity) never imports the URLs
+    (hence no view, no API), and leaves the garbage collector on."""
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print(sorted(m for m in ('config.urls', 'ninja', 'ibis') if m in sys.modules),"
+        " gc.isenabled()))\n"
+        "from relance.cli import main\n"
+        "main(['relance', 'portal', 'links', 'NOBODY', '--entity', 'nowhere'])\n"
+    )
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "RELANCE_VAR_DIR": str(tmp_path)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert "System check identified" not in done.stderr, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[] True", done.stdout + done.stderr

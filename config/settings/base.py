@@ -11,6 +11,7 @@ from config.env import (
     env_list,
     env_str,
     local_secret_key,
+    package_dir,
 )
 
 DEBUG = env_bool("RELANCE_DEBUG", False)
@@ -28,7 +29,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "ninja",  # serves Swagger UI from local static files (no CDN) at /api/v1/docs
     "relance.common",
     "relance.ledger",
     "relance.ingest",
@@ -46,7 +46,8 @@ INSTALLED_APPS = [
     "relance.audit",
     "relance.portal",
     "relance.workspace",
-    "anymail",
+    # django-anymail without importing its checks (and requests) at every start: issue 20.
+    "relance.delivery.apps.AnymailConfig",
 ]
 
 MIDDLEWARE = [
@@ -71,7 +72,9 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # django-ninja's templates (Swagger UI at /api/v1/docs, local assets, no CDN) without ninja
+        # as an installed app: that imported ninja and pydantic at every start (issue 20).
+        "DIRS": [package_dir("ninja") / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -116,6 +119,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+STATICFILES_DIRS = [package_dir("ninja") / "static"]  # Swagger UI's files (see TEMPLATES)
 WHITENOISE_USE_FINDERS = True
 
 # The largest request body read into memory (docs/security.md). The API's bulk writes take up

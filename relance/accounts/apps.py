@@ -9,9 +9,14 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from relance.accounts import signals
-        from relance.accounts.services import roles_sync_after_migrate
+        from relance.common.lazy import imported_on_call
 
         signals.connect()
 
-        # After every migrate (and test database set-up), once all permissions exist.
-        post_migrate.connect(roles_sync_after_migrate, dispatch_uid="relance.accounts.roles_sync")
+        # After every migrate (and test database set-up), once all permissions exist. The roles'
+        # services load when a migrate runs, not at every start (issue 20).
+        post_migrate.connect(
+            imported_on_call("relance.accounts.services.roles_sync_after_migrate"),
+            weak=False,
+            dispatch_uid="relance.accounts.roles_sync",
+        )

@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
 from relance.accounts.models import TotpDevice
-from relance.accounts.services import LoginThrottle
 from relance.audit.services import audit_record
 from relance.common.client import client_ip
 
@@ -19,6 +18,8 @@ def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = Non
     username = str(credentials.get("username") or "")
     if request is None or not username:
         return
+    from relance.accounts.services import LoginThrottle  # when a sign-in fails, not at every start
+
     locked = getattr(request, "relance_login_locked", False)
     LoginThrottle.from_settings().failed(username=username, ip=client_ip(request) or "unknown")
     audit_record(
@@ -40,6 +41,8 @@ def on_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         request.session[SECOND_FACTOR_PENDING] = has_device and not verified
     if has_device and not verified:
         return
+    from relance.accounts.services import LoginThrottle  # at sign-in, not at every start
+
     LoginThrottle.from_settings().succeeded(username=user.get_username(), ip=client_ip(request) or "unknown")
     audit_record(
         action="login",

@@ -4,9 +4,10 @@ import json
 from decimal import Decimal
 from typing import Any, cast
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from ninja import NinjaAPI
-from ninja.openapi.docs import Swagger
+from ninja.openapi.docs import Swagger, _csrf_needed
 from ninja.parser import Parser
 
 from relance.api.auth import api_auth
@@ -23,6 +24,21 @@ class DecimalJSONParser(Parser):
         return cast(dict[str, Any], json.loads(request.body, parse_float=Decimal))
 
 
+class LocalSwagger(Swagger):
+    """Swagger UI from ninja's own template and static files, never a CDN. ninja picks its CDN
+    template unless "ninja" is an installed app, and it is not (its templates and static files
+    are in TEMPLATES and STATICFILES_DIRS): installed, it loaded pydantic at every start (issue 20)."""
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {
+            "swagger_settings": json.dumps(self.settings, indent=1),
+            "api": api,
+            "add_csrf": _csrf_needed(api),
+        }
+        return render(request, self.template, context)
+
+
 api = NinjaAPI(
     title="Relance API",
     version="1",
@@ -33,7 +49,7 @@ api = NinjaAPI(
     ),
     auth=api_auth(),
     urls_namespace="api-v1",
-    docs=Swagger(settings={"persistAuthorization": True}),
+    docs=LocalSwagger(settings={"persistAuthorization": True}),
     parser=DecimalJSONParser(),
 )
 install_error_handlers(api)

@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from relance.common.models import BaseModel
-from relance.core.late_charges import RULE_PACKS
 from relance.ledger.models import Entity
 
 
@@ -15,9 +14,6 @@ class Jurisdiction(models.TextChoices):
     FR = "FR", "France (Code de commerce L441-10, D441-5)"
     UK = "UK", "United Kingdom (Late Payment of Commercial Debts Act 1998)"
     FI = "FI", "Finland (Interest Act, reference rounded up to 0.5 pp)"
-
-
-assert set(Jurisdiction.values) == set(RULE_PACKS), "every rule pack needs a choice"
 
 
 class EntityLateCharges(BaseModel):

@@ -17,8 +17,6 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from relance.core.errors import ValidationFailed
 from relance.core.money import quantum
 
@@ -111,6 +109,8 @@ def load_reference_rates(directory: Path | str | None = None) -> ReferenceRates:
     """Every ``*.yaml`` rate table in ``directory`` (default: the shipped tables), by name."""
     if directory is None:
         return _shipped_rates()
+    import yaml  # on first use: the models import this module at every start (issue 20)
+
     tables = {}
     for path in sorted(Path(directory).glob("*.yaml")):
         table = rate_table_from_mapping(yaml.safe_load(path.read_text(encoding="utf-8")))

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
-from babel.numbers import get_currency_precision, list_currencies
-
 from relance.core.errors import ValidationFailed
 
 # Historic or fund codes Babel still lists but nobody invoices in.
@@ -19,6 +17,8 @@ _EXCLUDED = {"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XBA", "XBB", "XBC", "XBD
 
 @lru_cache(maxsize=1)
 def iso_currencies() -> frozenset[str]:
+    from babel.numbers import list_currencies  # on first use: Babel's data is not needed to start
+
     return frozenset(code for code in list_currencies() if len(code) == 3 and code not in _EXCLUDED)
 
 
@@ -36,6 +36,8 @@ def validate_currency(code: str) -> str:
 
 @lru_cache(maxsize=512)
 def minor_units(currency: str) -> int:
+    from babel.numbers import get_currency_precision
+
     return int(get_currency_precision(currency))
 
 

@@ -40,7 +40,7 @@ from relance.dunning.models import (
 from relance.engine.dunning.policy import Policy as EnginePolicy
 from relance.engine.dunning.policy import policy_from_dict
 from relance.ledger.models import Customer, Entity, Payment
-from relance.ledger.selectors import invoice_list_with_open
+from relance.ledger.selectors import customer_invoices_with_open, invoice_list_with_open
 
 POLICY_NOT_FOUND = "no policy {key!r} in entity {entity} (known: {known})"
 NO_RUN_YET = "entity {entity} has no dunning run yet: run `relance run --as-of DATE` first"
@@ -431,8 +431,12 @@ class OwedSummary:
         )
 
 
+_FOUR_PLACES = Decimal("0.0001")
+
+
 def _four(value: Any) -> Decimal:
-    return Decimal(value or 0).quantize(Decimal("0.0001"))
+    """``value`` with four places (0 for None): runs for every open invoice of a summary."""
+    return (value if type(value) is Decimal else Decimal(value or 0)).quantize(_FOUR_PLACES)
 
 
 def owed_summary(
@@ -467,7 +471,7 @@ def owed_summary(
             facts.unapplied.get(customer.pk, []),
         )
     customer_ids = list(scope) if scope is not None else [customer.pk]
-    rows = invoice_list_with_open(entity=customer.entity, as_of=as_of).filter(customer_id__in=customer_ids)
+    rows = customer_invoices_with_open(entity_id=customer.entity_id, customer_ids=customer_ids, as_of=as_of)
     rows = rows.filter(pk__in=wanted) if wanted is not None else rows.filter(open_amount__gt=STILL_OWED)
     return _summary_from(
         as_of,

@@ -8,21 +8,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import DecimalField, F, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from relance.accounts.selectors import customer_scope
 from relance.cases.models import Dispute, DisputeStatus, PaymentPlan, PlanStatus, Promise
 from relance.core.clock import SystemClock, zone
 from relance.ledger.models import Customer, Entity, Invoice, InvoiceDocument, Payment
-from relance.ledger.selectors import STILL_OWED, ZERO, invoice_ids_with_document, not_void_q
+from relance.ledger.selectors import (
+    STILL_OWED,
+    customer_invoices_with_open,
+    invoice_ids_with_document,
+    not_void_q,
+)
 from relance.portal.models import DisputeAttachment, DisputeCase, PlanRequest, PortalLink, PortalSettings
 
+if TYPE_CHECKING:
+    from relance.dunning.selectors import OwedLine, OwedSummary
+
 CLOCK = SystemClock()
-MONEY = DecimalField(max_digits=18, decimal_places=4)
 PAGE_SIZE = 50
 
 
@@ -53,23 +59,10 @@ def portal_accounts(*, link: PortalLink) -> list[Customer]:
 
 
 def _invoices(*, link: PortalLink, as_of: date | None) -> QuerySet[Any]:
-    """The scope's invoices with ``open_amount`` as of ``as_of``.
-
-    Same figures as ``relance.ledger.selectors.invoice_list_with_open``, but the allocations are
-    summed through one grouped join instead of a correlated subquery per invoice: for a customer
-    with thousands of open invoices that is the difference between a few and a few hundred
-    milliseconds on PostgreSQL (benchmarks/bench_portal.py).
-    """
-    invoices = Invoice.objects.filter(
-        not_void_q(as_of), entity_id=link.customer.entity_id, customer_id__in=portal_scope(link=link)
-    )
-    allocations = Q()
-    if as_of is not None:
-        invoices = invoices.filter(issue_date__lte=as_of)
-        allocations = Q(allocations__date__lte=as_of)
-    return invoices.annotate(
-        allocated=Coalesce(Sum("allocations__amount", filter=allocations), ZERO, output_field=MONEY),
-        open_amount=F("amount") - F("allocated"),
+    """The scope's invoices with ``open_amount`` as of ``as_of`` (one grouped join:
+    ``relance.ledger.selectors.customer_invoices_with_open``)."""
+    return customer_invoices_with_open(
+        entity_id=link.customer.entity_id, customer_ids=portal_scope(link=link), as_of=as_of
     )
 
 
@@ -99,13 +92,21 @@ class Balance:
         return self.credit_limit - self.owed - self.disputed  # exposure counts disputed items too
 
 
-def portal_overview(*, link: PortalLink, as_of: date) -> list[Balance]:
-    """Per currency: to pay now, overdue, under review, not yet matched, next due and available
-    credit — from the one owed-amount rule, over the link's account and its child accounts."""
+def portal_owed(*, link: PortalLink, as_of: date) -> OwedSummary:
+    """The scope's open invoices with their disputed parts, and the totals per currency: the one
+    owed-amount rule (``relance.dunning.selectors.owed_summary``) over the link's account and its
+    child accounts. The overview reads its figures and its overdue list from this one read."""
     from relance.dunning.selectors import owed_summary
 
+    return owed_summary(customer=link.customer, as_of=as_of, scope=portal_scope(link=link))
+
+
+def portal_overview(*, link: PortalLink, as_of: date, summary: OwedSummary | None = None) -> list[Balance]:
+    """Per currency: to pay now, overdue, under review, not yet matched, next due and available
+    credit (from ``summary``, read by ``portal_owed`` when not given)."""
     customer = link.customer
-    summary = owed_summary(customer=customer, as_of=as_of, scope=portal_scope(link=link))
+    if summary is None:
+        summary = portal_owed(link=link, as_of=as_of)
     result = []
     for total in summary.totals:
         lines = [line for line in summary.lines if line.currency == total.currency and line.open_amount > 0]
@@ -131,6 +132,12 @@ def portal_overview(*, link: PortalLink, as_of: date) -> list[Balance]:
             )
         )
     return result
+
+
+def portal_overdue(*, summary: OwedSummary, limit: int = 5) -> list[OwedLine]:
+    """The overdue open invoices of ``summary``, due first (then by ref): the first ``limit`` of
+    ``portal_items(state="overdue")``, without reading the invoices again."""
+    return [line for line in summary.lines if line.days_past_due > 0][:limit]
 
 
 def _as_date(value: Any) -> date | None:

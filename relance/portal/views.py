@@ -210,10 +210,9 @@ def _ids(request: HttpRequest) -> list[int]:
 @cached_page
 def overview(request: HttpRequest) -> HttpResponse:
     portal: Portal = request.portal  # type: ignore[attr-defined]
-    balances = selectors.portal_overview(link=portal.link, as_of=portal.today)
-    overdue = selectors.portal_items(
-        link=portal.link, as_of=portal.today, filters=selectors.ItemFilters(state="overdue")
-    )[:5]
+    summary = selectors.portal_owed(link=portal.link, as_of=portal.today)  # the page's one invoice read
+    balances = selectors.portal_overview(link=portal.link, as_of=portal.today, summary=summary)
+    overdue = selectors.portal_overdue(summary=summary, limit=5)
     return _page(
         request,
         "portal/overview.html",

@@ -17,6 +17,14 @@ from relance.ledger import services as ledger
 AS_OF = date(2024, 9, 30)
 
 
+def test_every_rule_pack_has_a_jurisdiction_choice():
+    """Checked here rather than when the models load: the rule packs are not needed to start."""
+    from relance.charges.models import Jurisdiction
+    from relance.core.late_charges import RULE_PACKS
+
+    assert set(Jurisdiction.values) == set(RULE_PACKS)
+
+
 @pytest.fixture
 def customer(entity, make_customer, make_invoice, make_payment):
     customer = make_customer("C-1", name="Durand SARL")

@@ -187,3 +187,29 @@ def test_items_show_the_part_under_dispute_on_its_line(client, url, ledger, enti
     assert "Under review" in row and "400.00" in row
     other = next(line for line in body.split("<tr") if "INV-2<" in line)
     assert "Under review" not in other
+
+
+def test_the_customers_text_is_escaped_on_the_overview_and_the_items(
+    client, url, ledger, make_invoice, today
+):
+    """An invoice ref, a PO number and an account name are the ERP's text: shown, never run."""
+    from datetime import timedelta
+
+    ledger["child"].name = 'Child <img src=x onerror="alert(2)">'
+    ledger["child"].save()
+    make_invoice(
+        ledger["parent"],
+        "<script>alert(1)</script>",
+        "10.00",
+        today - timedelta(days=90),
+        today - timedelta(days=70),
+        po_number='"><script>alert(3)</script>',
+    )
+    for page in ("overview", "items"):
+        body = client.get(url(page)).content.decode()
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body, page
+        assert "<script>alert" not in body and "<img src=x" not in body, page
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt;"
+        in client.get(url("items") + "?state=overdue").content.decode()
+    )
