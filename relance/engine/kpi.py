@@ -444,8 +444,15 @@ Key = tuple[str, str | None]
 
 
 def _rows(expr: ir.Table, backend: BaseBackend | None) -> list[dict[str, Any]]:
-    result = expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr)
-    rows: list[dict[str, Any]] = result.to_pylist()
+    backend = backend if backend is not None else expr.get_backend()
+    if backend.name == "duckdb":
+        # Ibis's to_pyarrow converts through its pandas module: importing pandas is ~0.4 s CPU,
+        # a tenth of `relance kpi` on Parquet. DuckDB's Arrow result cast to the expression's
+        # schema is the same table (its sums come back as 128-bit decimals).
+        arrow = backend._to_duckdb_relation(expr).to_arrow_table().cast(expr.schema().to_pyarrow())
+    else:
+        arrow = backend.to_pyarrow(expr)
+    rows: list[dict[str, Any]] = arrow.to_pylist()
     return rows
 
 
