@@ -14,6 +14,11 @@ is reported but is not part of the KPI time.
 
 The simple approach: pandas reads the same Parquet files into memory and computes the same
 AR, aging, sales and paid-invoice sums with merges and group-bys. Both must agree to the cent.
+
+    .venv/bin/python benchmarks/bench_kpi.py --command --parquet DIR --repeat 2
+
+``--command`` times whole processes instead, each alone (wall, CPU, peak RSS): ``relance kpi
+--backend parquet://DIR`` against the floor query in a bare ``python -c 'import duckdb'``.
 """
 
 from __future__ import annotations
@@ -61,12 +66,10 @@ def timed(job: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def duckdb_floor(parquet: Path, as_of: date, start: date) -> int:
+def floor_sql(parquet: Path, as_of: date, start: date) -> str:
     """The floor: aging + AR + DSO per currency in one DuckDB query straight over the Parquet
     (invoices left-joined with their allocation sums; no credits, cash, countback or payment
-    timing). Returns the number of rows."""
-    import duckdb
-
+    timing)."""
     days = (as_of - start).days + 1
     buckets = ", ".join(
         f"SUM(CASE WHEN due_date {condition} THEN open ELSE 0 END) AS bucket_{index}"
@@ -95,8 +98,79 @@ def duckdb_floor(parquet: Path, as_of: date, start: date) -> int:
                 * {days} AS dso
         FROM open_items GROUP BY currency
     """  # noqa: S608
+    return query
+
+
+def duckdb_floor(parquet: Path, as_of: date, start: date) -> int:
+    """The floor query in this process; the number of rows."""
+    import duckdb
+
     with duckdb.connect() as connection:
-        return len(connection.execute(query).fetchall())
+        return len(connection.execute(floor_sql(parquet, as_of, start)).fetchall())
+
+
+FLOOR_SCRIPT = """
+import sys, duckdb
+print(len(duckdb.connect().execute(sys.stdin.read()).fetchall()))
+"""
+
+
+def run_process(command: list[str], stdin: str = "") -> tuple[float, float, float]:
+    """Run ``command`` alone: (wall s, CPU s user + system, peak RSS MiB) of that process."""
+    import subprocess
+
+    with tempfile.TemporaryFile("w+") as given, tempfile.TemporaryFile("w+") as out:
+        given.write(stdin)
+        given.seek(0)
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdin=given, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own usage, not all children's
+        wall = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status):
+            out.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed:\n{out.read()}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def commands(parquet: Path, as_of: date, start: date, currency: str, repeat: int) -> None:
+    """Whole processes, as a user runs them, alternated ``repeat`` times: the floor query in a bare
+    ``python -c 'import duckdb'`` (all currencies), ``relance kpi --backend parquet://DIR
+    --currency C --json`` (with and without Django's system checks, which import the URLs and
+    with them the API) and ``relance kpi --help`` (the start-up alone). Best of each by CPU."""
+    relance = str(Path(sys.executable).with_name("relance"))
+    kpi = [relance, "kpi", "--backend", f"parquet://{parquet.resolve()}", "--as-of", as_of.isoformat(),
+           "--currency", currency, "--json", "--quiet"]  # fmt: skip
+    jobs = {
+        "floor: one DuckDB query, `python -c`": ([sys.executable, "-c", FLOOR_SCRIPT], floor_sql(parquet, as_of, start)),
+        f"`relance kpi … --currency {currency} --json`, whole command": (kpi, ""),
+        # Django's own option: what the command costs once start-up skips the URL checks (issue 20)
+        "the same with `--skip-checks`": ([*kpi, "--skip-checks"], ""),
+        "start-up alone: `relance kpi --help`": ([relance, "kpi", "--help"], ""),
+    }  # fmt: skip
+    load_before = os.getloadavg()
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in jobs}
+    for _ in range(repeat):
+        for name, (command, stdin) in jobs.items():
+            runs[name].append(run_process(command, stdin))
+    load_after = os.getloadavg()
+    invoices = pq.ParquetFile(parquet / "invoices.parquet").metadata.num_rows
+    floor_name = next(iter(jobs))
+    floor_wall, floor_cpu, _ = min(runs[floor_name], key=lambda run: run[1])
+    print(
+        f"\nKPI command benchmark: {invoices:,} invoices in {parquet}, as of {as_of}; best of {repeat} by CPU"
+    )
+    print(f"load average (1, 5, 15 min) before {' '.join(f'{v:.2f}' for v in load_before)}, "
+          f"after {' '.join(f'{v:.2f}' for v in load_after)}\n")  # fmt: skip
+    print(
+        "| process | wall s | CPU s (user + sys) | peak RSS MiB | × floor wall | × floor CPU | every run: wall / CPU s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for name, measured in runs.items():
+        wall, cpu, rss = min(measured, key=lambda run: run[1])
+        every = ", ".join(f"{w:.2f} / {c:.2f}" for w, c, _ in measured)
+        print(
+            f"| {name} | {wall:.2f} | {cpu:.2f} | {rss:,.0f} | {wall / floor_wall:.1f} | {cpu / floor_cpu:.1f} | {every} |"
+        )
 
 
 def kpi_command(parquet: Path, as_of: date, currency: str, *, help_only: bool = False) -> tuple[float, float]:
@@ -378,7 +452,20 @@ def main() -> None:
     parser.add_argument("--by", choices=("customer", "segment", "collector"), help="group the KPIs")
     parser.add_argument("--skip-pandas", action="store_true", help="do not run the pandas comparison")
     parser.add_argument("--keep", action="store_true", help="keep the generated data")
+    parser.add_argument("--command", action="store_true",
+                        help="only whole processes: `relance kpi` against the floor query in a bare Python, "
+                             "each alone (wall, CPU, peak RSS), --repeat times; needs --parquet")  # fmt: skip
+    parser.add_argument(
+        "--currency", default="EUR", help="--command: the currency `relance kpi` reports (default EUR)"
+    )
     args = parser.parse_args()
+    if args.command:
+        if args.parquet is None:
+            parser.error("--command needs --parquet DIR")
+        commands(
+            args.parquet, args.as_of, KpiParams(as_of=args.as_of).period.start, args.currency, args.repeat
+        )
+        return
 
     work = Path(tempfile.mkdtemp(prefix="relance-bench-kpi-"))
     parquet = args.parquet or work / "ledger"

@@ -59,6 +59,14 @@ def test_parquet_files_and_directories(tmp_path):
     assert dso(f"parquet://{tmp_path}") == 51.08
 
 
+def test_duckdb_draws_no_progress_bar(tmp_path):
+    """DuckDB's progress bar goes to stdout (a query over 2 s): it corrupted `relance kpi --json`."""
+    for name, rows in shared_dataset().rows().items():
+        pq.write_table(engine_arrow_table(name, rows), tmp_path / f"{name}.parquet")
+    setting = "SELECT current_setting('enable_progress_bar')"
+    assert connect(f"parquet://{tmp_path}").backend.raw_sql(setting).fetchall() == [(False,)]
+
+
 def test_errors_name_what_is_missing(tmp_path):
     with pytest.raises(ValidationFailed, match="expected sqlite"):
         connect("oracle://x")

@@ -270,3 +270,30 @@ def test_params_are_validated():
         KpiParams(as_of=END_Q1, group_by="region")
     with pytest.raises(ValidationFailed, match="after the as-of date"):
         KpiParams(as_of=END_Q1, period_start=date(2023, 4, 1))
+
+
+def test_kpis_on_parquet_leave_pandas_unloaded(tmp_path):
+    """`relance kpi` on Parquet fetches DuckDB's Arrow itself: Ibis's to_pyarrow would import pandas
+    for its converter (~0.4 s of the command, issue 20). The same numbers as the golden test."""
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    from relance.engine.backends import engine_arrow_table
+
+    for name, rows in shared_dataset().rows().items():
+        pq.write_table(engine_arrow_table(name, rows), tmp_path / f"{name}.parquet")
+    code = (
+        "import sys\n"
+        "from datetime import date\n"
+        "from relance.engine.backends import connect\n"
+        "from relance.engine.kpi import KpiParams, compute_kpis\n"
+        f"ledger = connect('parquet://{tmp_path}')\n"
+        "params = KpiParams(as_of=date(2023, 3, 31), period_start=date(2023, 1, 1), currency='EUR')\n"
+        "print(compute_kpis(ledger.tables, params)[0].to_json()['ar_total'], 'pandas' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert done.stdout.split() == ["210000.00", "False"]
