@@ -33,7 +33,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
@@ -41,6 +40,7 @@ from relance.core.calendar import Period, add_months, month_start
 from relance.core.errors import ValidationFailed
 from relance.core.formatting import rounded_amount
 from relance.engine import formulas
+from relance.engine.days import backend_name, day_number
 from relance.engine.formulas import DEFAULT_AGING, GROUP_BY_CHOICES, AgingBuckets, MonthSales, PaymentStats
 from relance.engine.schema import MONEY_SCALE, LedgerTables, money_units
 
@@ -50,11 +50,6 @@ ERROR_COUNTBACK_MONTHS = "countback_months must be at least 1, not {found}"
 
 TWO_PLACES = Decimal("0.01")
 _MONEY_EXPONENT = -len(str(MONEY_SCALE)) + 1  # MONEY_SCALE = 10**4 → -4
-
-
-@ibis.udf.scalar.builtin(name="julianday")  # type: ignore[untyped-decorator]  # Ibis ships no types
-def _julianday(value: dt.Date) -> dt.Float64:
-    """SQLite's native day number (Ibis's portable date delta is a slow Python UDF there)."""
 
 
 @dataclass(frozen=True)
@@ -205,20 +200,6 @@ class KpiReport:
 # --- expressions ------------------------------------------------------------------------------
 
 
-def _backend_name(table: ir.Table) -> str | None:
-    try:
-        name: str = table.get_backend().name
-        return name
-    except Exception:  # unbound tables: only compiled, never executed here
-        return None
-
-
-def _day_number(column: ir.DateValue, backend: str | None) -> ir.IntegerValue:
-    if backend == "sqlite":
-        return _julianday(column).cast("int64")
-    return column.epoch_days()
-
-
 def _group_key(table: ir.Table, customers: ir.Table, group_by: str | None) -> ir.Table:
     """``table`` with a ``group_key`` column (customer ref, segment or collector) when grouping."""
     if group_by is None:
@@ -327,7 +308,7 @@ def invoice_aggregates(
     fastest functions for its SQL dialect.
     """
     period = params.period
-    dialect = backend.name if backend is not None else _backend_name(tables.invoices)
+    dialect = backend.name if backend is not None else backend_name(tables.invoices)
     frame = invoice_frame(tables, params, dialect)
     if by_month:
         frame = frame.mutate(month=_month(frame.issue_date, dialect))
@@ -338,9 +319,9 @@ def invoice_aggregates(
     # Settled during the period, and by cash at least in part (credit notes alone are no payment);
     # the payment date is the last cash allocation's.
     paid = (frame.allocated_at_end >= amount) & (frame.allocated_at_begin < amount) & (frame.cash_at_end > 0)
-    paid_day = _day_number(frame.last_cash_date, dialect)
-    days_to_pay = paid_day - _day_number(frame.issue_date, dialect)
-    days_late = paid_day - _day_number(frame.due_date, dialect)
+    paid_day = day_number(frame.last_cash_date, dialect)
+    days_to_pay = paid_day - day_number(frame.issue_date, dialect)
+    days_late = paid_day - day_number(frame.due_date, dialect)
 
     def when_paid(value: ir.IntegerValue) -> ir.IntegerScalar:
         return ibis.ifelse(paid, value, 0).sum()
@@ -387,7 +368,7 @@ def balance_aggregates(
     With ``by_month`` the rows are split by the document's month (for countback DSO).
     """
     period = params.period
-    dialect = backend.name if backend is not None else _backend_name(tables.payments)
+    dialect = backend.name if backend is not None else backend_name(tables.payments)
     parts = []
     for kind, table in (("credit", tables.credit_notes), ("cash", tables.payments)):
         table = _scoped(table, params)

@@ -40,6 +40,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from relance.core.errors import ValidationFailed
+from relance.engine.days import backend_name, day_number
 from relance.engine.dunning.contract import DunningTables
 from relance.engine.kpi import not_void
 from relance.engine.schema import MONEY_SCALE, money_units
@@ -75,25 +76,11 @@ SEGMENT_OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in")
 ERROR_RULES = "segmentation rules: {problems}"
 
 
-def _dialect(table: ir.Table) -> str | None:
-    try:
-        name: str = table.get_backend().name
-        return name
-    except Exception:
-        return None
-
-
-def _day(column: ir.Value, dialect: str | None) -> ir.IntegerValue:
-    from relance.engine.dunning.decide import _day_number
-
-    return _day_number(column, dialect)
-
-
 def customer_behaviour_expr(
     tables: DunningTables, as_of: date, *, lookback_days: int = LOOKBACK_DAYS
 ) -> ir.Table:
     """The metrics and the ``behaviour`` class per customer, as one Ibis expression."""
-    dialect = _dialect(tables.invoices)
+    dialect = backend_name(tables.invoices)
     start = as_of - timedelta(days=lookback_days)
     trend_start = as_of - timedelta(days=TREND_DAYS)
     previous_start = as_of - timedelta(days=2 * TREND_DAYS)
@@ -107,8 +94,8 @@ def customer_behaviour_expr(
     joined = invoices.left_join(per_invoice, invoices.invoice_id == per_invoice._a_invoice_id)
     amount_units = money_units(joined.amount)
     allocated = joined.allocated_units.fill_null(0)
-    as_of_day = _day(ibis.literal(as_of), dialect)
-    due_day = _day(joined.due_date, dialect)
+    as_of_day = day_number(ibis.literal(as_of), dialect)
+    due_day = day_number(joined.due_date, dialect)
     frame = joined.select(
         "customer_id",
         "due_date",
@@ -116,7 +103,7 @@ def customer_behaviour_expr(
         open_units=amount_units - allocated,
         paid=(allocated >= amount_units) & joined.last_allocation.notnull(),
         paid_on=joined.last_allocation,
-        days_late_raw=(_day(joined.last_allocation, dialect) - due_day).cast("int64"),
+        days_late_raw=(day_number(joined.last_allocation, dialect) - due_day).cast("int64"),
         days_past_due=(as_of_day - due_day).cast("int64"),
     )
     paid_in_window = frame.paid & (frame.due_date >= start) & (frame.due_date <= as_of)

@@ -31,7 +31,6 @@ from decimal import Decimal
 from typing import Any
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -41,6 +40,7 @@ from ibis.backends import BaseBackend
 
 from relance.core.errors import ValidationFailed
 from relance.engine.backends import _sqlite_insert, is_spark
+from relance.engine.days import backend_name, day_number
 from relance.engine.dunning.contract import (
     DECISION_COLUMNS,
     INVOICE_STEP_COLUMNS,
@@ -79,25 +79,6 @@ KIND_ORDER = {"upcoming": 0, "overdue": 1, "installment": 2, "internal": 3}
 ERROR_NO_POLICIES = "decide() needs at least one policy"
 # When ``run_at`` is not given: the run's instant is 06:00 UTC on the as-of date.
 DEFAULT_RUN_TIME = time(6, 0)
-
-
-@ibis.udf.scalar.builtin(name="julianday")  # type: ignore[untyped-decorator]  # Ibis ships no types
-def _julianday(value: dt.Date) -> dt.Float64:
-    """SQLite's native day number (Ibis's portable date delta is a slow Python UDF there)."""
-
-
-def _dialect(table: ir.Table) -> str | None:
-    try:
-        name: str = table.get_backend().name
-        return name
-    except Exception:  # unbound: compiled only
-        return None
-
-
-def _day_number(column: ir.Value, dialect: str | None) -> ir.IntegerValue:
-    if dialect == "sqlite":
-        return _julianday(column).cast("int64")
-    return column.epoch_days()
 
 
 # --------------------------------------------------------------------------- the Ibis layer
@@ -193,7 +174,7 @@ def open_invoice_frame(
     disputed_units, chaseable_units, customer_chaseable_units, policy_key, reached_index, and
     the customer fields the policies' conditions use (segment, risk, behaviour).
     """
-    dialect = _dialect(tables.invoices)
+    dialect = backend_name(tables.invoices)
     allocations = tables.allocations.filter(tables.allocations.date <= as_of)
     allocated = allocations.group_by(_a_invoice_id=allocations.invoice_id).aggregate(
         allocated_units=money_units(allocations.amount).sum().cast("int64")
@@ -258,7 +239,7 @@ def open_invoice_frame(
         extra.append(custom_column(field_name))
     disputed_units = chain.disputed_units.fill_null(0)
     chaseable = ibis.ifelse(chain.open_units > disputed_units, chain.open_units - disputed_units, 0)
-    as_of_day = _day_number(ibis.literal(as_of), dialect)
+    as_of_day = day_number(ibis.literal(as_of), dialect)
     frame = chain.select(
         "invoice_id",
         "entity_id",
@@ -272,7 +253,7 @@ def open_invoice_frame(
         disputed_units=ibis.ifelse(disputed_units > chain.open_units, chain.open_units, disputed_units),
         chaseable_units=chaseable,
         reached_index=_reached_index(chain, policies),
-        days_past_due=(as_of_day - _day_number(chain.due_date, dialect)).cast("int64"),
+        days_past_due=(as_of_day - day_number(chain.due_date, dialect)).cast("int64"),
     )
     return frame
 
