@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +50,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks.processes import run_process
 from relance.engine.dunning.contract import ALL_SCHEMAS, DUNNING_SCHEMAS
 from relance.engine.dunning.decide import decide
 from relance.engine.dunning.defaults import default_policies
@@ -240,23 +240,6 @@ import sys, duckdb
 sql = sys.stdin.read()
 print(duckdb.connect().sql(sql).to_arrow_table().num_rows)
 """
-
-
-def run_process(command: list[str], stdin: str = "") -> tuple[float, float, float, str]:
-    """Run ``command``: (wall s, CPU s user+system, peak RSS MiB, stdout) of that process alone."""
-    with tempfile.TemporaryFile("w+") as given, tempfile.TemporaryFile("w+") as out:
-        given.write(stdin)
-        given.seek(0)
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdin=given, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own usage, not all children's
-        wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        text = out.read()
-    if process.returncode:
-        raise SystemExit(f"{' '.join(command)} failed:\n{text}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text.strip()
 
 
 # Run the CLI from another source tree: an editable install's import finder wins over sys.path.

@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 import pyarrow.csv
 import pyarrow.parquet as pq
 
+from benchmarks.processes import run_process
 from relance.engine.backends import connect
 from relance.engine.formulas import DEFAULT_AGING
 from relance.engine.kpi import KpiParams, KpiReport, compute_kpis
@@ -115,23 +116,6 @@ print(len(duckdb.connect().execute(sys.stdin.read()).fetchall()))
 """
 
 
-def run_process(command: list[str], stdin: str = "") -> tuple[float, float, float]:
-    """Run ``command`` alone: (wall s, CPU s user + system, peak RSS MiB) of that process."""
-    import subprocess
-
-    with tempfile.TemporaryFile("w+") as given, tempfile.TemporaryFile("w+") as out:
-        given.write(stdin)
-        given.seek(0)
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdin=given, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own usage, not all children's
-        wall = time.perf_counter() - started
-        if os.waitstatus_to_exitcode(status):
-            out.seek(0)
-            raise SystemExit(f"{' '.join(command)} failed:\n{out.read()}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
 def commands(parquet: Path, as_of: date, start: date, currency: str, repeat: int) -> None:
     """Whole processes, as a user runs them, alternated ``repeat`` times: the floor query in a bare
     ``python -c 'import duckdb'`` (all currencies), ``relance kpi --backend parquet://DIR
@@ -151,7 +135,7 @@ def commands(parquet: Path, as_of: date, start: date, currency: str, repeat: int
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in jobs}
     for _ in range(repeat):
         for name, (command, stdin) in jobs.items():
-            runs[name].append(run_process(command, stdin))
+            runs[name].append(run_process(command, stdin)[:3])
     load_after = os.getloadavg()
     invoices = pq.ParquetFile(parquet / "invoices.parquet").metadata.num_rows
     floor_name = next(iter(jobs))
