@@ -5,6 +5,7 @@ mixing both paths, duplicates across batches) happen on a few lines."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -169,6 +170,33 @@ def test_a_clean_file_is_all_columnar_and_equal(customers, entity, tmp_path, mon
     assert fast_rows == slow_rows
     amounts = {row[0]: row[5] for row in fast_rows}
     assert str(amounts["I001"]) in {"2.25", "2.2500"}
+
+
+DUPLICATE = re.compile(r":(\d+): invoice_ref: expected a ref used only once .* on line (\d+)\)")
+
+
+def test_a_lone_cr_and_duplicates_across_tiny_batches_give_the_same_errors_both_ways(
+    customers, entity, tmp_path, monkeypatch
+):
+    """Found by the property test below. A lone CR ends a line for the csv module: the blocks
+    after it start one line further. With batches of 2, a duplicate names the ref's first line
+    (2), not an earlier duplicate of it, and the errors follow the file's order."""
+    monkeypatch.setattr(columnar, "BLOCK_BYTES", 40)
+    monkeypatch.setattr(columnar, "MOST_ROWS_FAIL", 1.0)
+    monkeypatch.setattr(InvoiceWriter, "batch_size", 2)
+    path = tmp_path / "invoices.csv"
+    row = b"I1,C1,2026-01-05,2026-02-04,,10,,\n"
+    path.write_bytes(HEADER.encode() + row * 5 + b"0\r\xe0\xa0\x80\n" + row)
+    (fast, fast_rows, fast_rejects, blocks), (slow, slow_rows, slow_rejects, _) = import_both_ways(
+        path, entity, skip_invalid=False
+    )
+    assert blocks > 0
+    assert fast == slow
+    assert fast_rows == slow_rows == []
+    assert fast_rejects == slow_rejects
+    duplicates = [match.groups() for error in slow["errors"] if (match := DUPLICATE.search(error))]
+    # Line 7 is "0", line 8 the U+0800 after the lone CR.
+    assert duplicates == [("3", "2"), ("4", "2"), ("5", "2"), ("6", "2"), ("9", "2")]
 
 
 line_cells = st.one_of(

@@ -130,16 +130,10 @@ class ColumnarInvoices:
                     )
                     break
                 lines = data.count(b"\n", 0, cut) + (0 if data[cut - 1] == NEWLINE else 1)
-                self._block(
-                    block,
-                    data.count(b"\r", 0, cut) - data.count(b"\r\n", 0, cut),
-                    line,
-                    lines,
-                    feed,
-                    writer,
-                    checks,
-                )
-                line += lines
+                lone_carriage_returns = data.count(b"\r", 0, cut) - data.count(b"\r\n", 0, cut)
+                self._block(block, lone_carriage_returns, line, lines, feed, writer, checks)
+                # The csv module ends a line at a lone CR too: the next block starts that much further.
+                line += lines + lone_carriage_returns
                 offset += cut
                 if progress is not None:
                     progress(offset, feed.rows)

@@ -101,29 +101,29 @@ class Writer:
         self.sink.reject(item.raw, [FieldError(field_name, expected, str(found), record.line, record.source)])
 
     def _unique(self, batch: list[Item]) -> list[Item]:
-        """Drop (and reject) records whose key was already met in this input."""
-        local: dict[str, tuple[int | None, str]] = {}
-        kept: list[Item] = []
+        """Drop (and reject) records whose key was already met in this input.
+
+        The keys of earlier batches are looked up first, so that every duplicate names the key's
+        first line in the file and the errors come out in file order, whatever the batch size.
+        """
+        first: dict[str, tuple[int | None, str]] = {}  # the first row of each key in this batch
+        digests = []
         for item in batch:
-            key = item.record.key
             digest = record_digest(item.record) if self.deduplicate else ""
-            if key in local:
-                self._duplicate(item, *local[key], digest)
-                continue
-            local[key] = (item.record.line, digest)
-            kept.append(item)
+            digests.append(digest)
+            first.setdefault(item.record.key, (item.record.line, digest))
         if self._seen is None:
             self._seen = SeenKeys()
-        found = self._seen.check_and_add([(key, line, digest) for key, (line, digest) in local.items()])
-        if not found:
-            return kept
-        fresh = []
-        for item in kept:
-            if item.record.key in found:
-                self._duplicate(item, *found[item.record.key], local[item.record.key][1])
-            else:
-                fresh.append(item)
-        return fresh
+        earlier = self._seen.check_and_add([(key, line, digest) for key, (line, digest) in first.items()])
+        kept: list[Item] = []
+        for item, digest in zip(batch, digests, strict=True):
+            key = item.record.key
+            if key in earlier:
+                self._duplicate(item, *earlier[key], digest)
+                continue
+            earlier[key] = first[key]
+            kept.append(item)
+        return kept
 
     def _duplicate(self, item: Item, first_line: int | None, first_digest: str, digest: str) -> None:
         if self.deduplicate and digest == first_digest:
