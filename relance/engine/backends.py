@@ -127,7 +127,7 @@ def _path(url: str) -> str:
     return path or ":memory:"
 
 
-def _quiet(backend: BaseBackend) -> BaseBackend:
+def quiet_duckdb(backend: BaseBackend) -> BaseBackend:
     """DuckDB draws a progress bar on *stdout* for a query longer than 2 s (it broke the JSON of
     ``relance kpi --json``): off."""
     backend.raw_sql("SET enable_progress_bar = false")
@@ -144,7 +144,7 @@ def connect(url: str) -> BoundLedger:
         backend, raw = _spark_tables(url)
     elif scheme == "parquet":
         directory = Path(_path(url))
-        backend = _quiet(ibis.duckdb.connect())
+        backend = quiet_duckdb(ibis.duckdb.connect())
         raw = {
             name: backend.read_parquet(_parquet_source(directory, name), table_name=name) for name in SCHEMAS
         }
@@ -152,7 +152,7 @@ def connect(url: str) -> BoundLedger:
         if scheme == "sqlite":
             backend = ibis.sqlite.connect(_path(url))
         elif scheme == "duckdb":
-            backend = _quiet(ibis.duckdb.connect(_path(url)))
+            backend = quiet_duckdb(ibis.duckdb.connect(_path(url)))
         else:
             backend = ibis.connect(url.replace("postgresql://", "postgres://", 1))
         raw = {}

@@ -65,6 +65,10 @@ def test_duckdb_draws_no_progress_bar(tmp_path):
         pq.write_table(engine_arrow_table(name, rows), tmp_path / f"{name}.parquet")
     setting = "SELECT current_setting('enable_progress_bar')"
     assert connect(f"parquet://{tmp_path}").backend.raw_sql(setting).fetchall() == [(False,)]
+    from relance.engine.dunning.tables import read_parquet_tables
+
+    decision_backend, _ = read_parquet_tables(tmp_path)  # `relance engine run --source` opens its own
+    assert decision_backend.raw_sql(setting).fetchall() == [(False,)]
 
 
 def test_errors_name_what_is_missing(tmp_path):

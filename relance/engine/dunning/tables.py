@@ -11,7 +11,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from relance.core.errors import ValidationFailed
-from relance.engine.backends import _sqlite_insert, create_ledger_tables, is_spark
+from relance.engine.backends import _sqlite_insert, create_ledger_tables, is_spark, quiet_duckdb
 from relance.engine.dunning.contract import ALL_SCHEMAS, DUNNING_SCHEMAS, DunningTables, conform_dunning
 
 ERROR_PARQUET_MISSING = "parquet directory {directory}: no {name}.parquet file or {name}/ directory"
@@ -77,7 +77,7 @@ def read_parquet_tables(
 
     The ledger tables must exist; a missing dunning table is taken as empty.
     """
-    con = backend or ibis.duckdb.connect()
+    con = backend or quiet_duckdb(ibis.duckdb.connect())
     tables = {}
     for name in ALL_SCHEMAS:
         single, folder = directory / f"{name}.parquet", directory / name
