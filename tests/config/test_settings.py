@@ -113,3 +113,21 @@ def test_without_secret_key_a_random_local_key_is_made_once(tmp_path, monkeypatc
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
     monkeypatch.setattr(env, "VAR_DIR", tmp_path / "other")
     assert env.local_secret_key() != first
+
+
+def test_no_model_has_a_fixed_date_or_time_default():
+    """Django warns of a fixed date/time default (fields.W161) only when the check runs within
+    seconds of that value: `check --deploy` failed in CI at 08:00:0x UTC on `time(8)`. A callable
+    default never warns, whatever the hour."""
+    from django.apps import apps
+    from django.db import models
+
+    fixed = [
+        f"{model._meta.label}.{field.name}"
+        for model in apps.get_models()
+        for field in model._meta.get_fields()
+        if isinstance(field, models.DateField | models.TimeField)
+        and field.has_default()
+        and not callable(field.default)
+    ]
+    assert fixed == []
