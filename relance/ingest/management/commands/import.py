@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from relance.audit.context import audit_actor, cli_actor_label
 from relance.core.errors import NotFound, ValidationFailed
-from relance.ingest.mappings import mapping_load
 from relance.ingest.records import KINDS
-from relance.ingest.services import ImportOutcome, file_import
 from relance.ledger.selectors import entity_resolve
+
+if TYPE_CHECKING:
+    from relance.ingest.services import ImportOutcome
 
 REJECTED = "{count} error(s) in {rows} row(s); nothing was imported (fix the file, or use --skip-invalid)"
 
@@ -50,6 +51,8 @@ class Command(BaseCommand):
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
+        from relance.ingest.mappings import mapping_load  # on use: `import --help` starts without them
+
         try:
             entity = entity_resolve(name=options.get("entity"))
             mapping = mapping_load(options["mapping"], kind=kind) if options.get("mapping") else None
@@ -64,6 +67,8 @@ class Command(BaseCommand):
     def _run(
         self, kind: str, path: Path, entity: Any, mapping: Any, options: dict[str, Any]
     ) -> ImportOutcome:
+        from relance.ingest.services import file_import
+
         show = not options["quiet"] and sys.stderr.isatty()
         if not show:
             return file_import(
