@@ -44,6 +44,7 @@ OPTIONAL_COLUMNS = (
     "siret",
     "company_number",
     "duns",
+    "registration_number",
 )
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 IDENTIFIER_COLUMNS = ("vat", "siren", "siret", "company_number", "duns")
@@ -66,8 +67,8 @@ HEADER_ALIASES: dict[str, dict[str, str]] = {
         "company name": "company_name",
         "connect id": "provider_company_id",
         "safe number": "provider_company_id",
-        "registration number": "company_number",
-        "reg no": "company_number",
+        "registration number": "registration_number",
+        "reg no": "registration_number",
         "vat number": "vat",
     },
     "dnb": {
@@ -288,6 +289,8 @@ def _identifiers(cells: Mapping[str, str], problem: ProblemSink) -> dict[str, st
         except ValidationFailed:
             problem("country", "an ISO 3166 alpha-2 country code such as FR", country)
             country = None
+    if cells.get("registration_number"):  # whichever register the country has: kept as written
+        found["registration_number"] = cells["registration_number"]
     for kind in IDENTIFIER_COLUMNS:
         if cells.get(kind):
             try:
