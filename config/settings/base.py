@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "relance.accounts",
     "relance.audit",
     "relance.portal",
+    "relance.credit",
     "relance.workspace",
     # django-anymail without importing its checks (and requests) at every start: issue 20.
     "relance.delivery.apps.AnymailConfig",

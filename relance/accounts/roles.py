@@ -55,11 +55,29 @@ def _apps(actions: tuple[str, ...]) -> tuple[Rule, ...]:
     return tuple(Rule(f"{app}.*", actions) for app in BUSINESS_APPS)
 
 
+# What sales, support and collectors may read of credit management: scores, reasons, decisions,
+# reviews and applications, never a bureau report (its raw payload is for credit managers only).
+CREDIT_READABLE = (
+    "credit.creditscore",
+    "credit.creditprofile",
+    "credit.creditdecision",
+    "credit.creditreview",
+    "credit.creditapplication",
+    "credit.utilisationnotice",
+    "credit.scorecard",
+)
+
+
+def _credit_view() -> tuple[Rule, ...]:
+    return tuple(Rule(model, VIEW) for model in CREDIT_READABLE)
+
+
 ROLE_RULES: dict[str, tuple[Rule, ...]] = {
     ADMIN: (Rule("*.*", ALL),),
-    CREDIT_MANAGER: _apps(ALL),
+    CREDIT_MANAGER: (*_apps(ALL), Rule("credit.*", ALL)),
     COLLECTOR: (
         *_apps(VIEW),
+        *_credit_view(),
         Rule("cases.promise", WRITE),
         Rule("cases.dispute", WRITE),
         Rule("cases.contactlog", WRITE),
@@ -85,8 +103,9 @@ ROLE_RULES: dict[str, tuple[Rule, ...]] = {
         Rule("dunning.dunningaction", VIEW),
         Rule("cases.customerhold", ("view", "add")),
         Rule("*.holdrequest", ("view", "add")),
+        *_credit_view(),
     ),
-    SUPPORT: _apps(VIEW),
+    SUPPORT: (*_apps(VIEW), *_credit_view()),
     AUDITOR: (Rule("*.*", VIEW),),
 }
 

@@ -28,6 +28,7 @@ AUDITED_APPS = frozenset(
         "api",
         "auth",
         "ingest",
+        "credit",
     }
 )
 NOT_AUDITED = frozenset(
@@ -36,6 +37,7 @@ NOT_AUDITED = frozenset(
         "dunning.dunninglock",
         "ledger.dataversion",  # cache counters and their change log, written by the changes that are recorded
         "ledger.datachange",
+        "credit.creditscore",  # written in bulk by the daily scoring
         "auth.permission",
         "accounts.recoverycode",  # TOTP changes are recorded as actions (no secrets in events)
         "accounts.totpdevice",

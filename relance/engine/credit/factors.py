@@ -22,6 +22,7 @@ says so in the customer's reasons.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -38,13 +39,16 @@ def _unknown() -> ir.FloatingValue:
     return ibis.null("float64")
 
 
-def credit_factors_expr(tables: DunningTables, as_of: date) -> ir.Table:
-    """One row per customer: ``customer_id`` and a float64 column per factor (NULL: unknown)."""
+def credit_factors_expr(tables: DunningTables, as_of: date, *, backend: Any = None) -> ir.Table:
+    """One row per customer: ``customer_id`` and a float64 column per factor (NULL: unknown).
+
+    ``backend``: the one to run on when the tables are unbound (the app database's binding)."""
     behaviour = customer_behaviour_expr(tables, as_of)
-    if tables.invoices.get_backend().name == "sqlite":
+    backend = backend if backend is not None else tables.invoices.get_backend()
+    if backend.name == "sqlite":
         # The behaviour query is at SQLite's parser depth (one more layer, even an INSERT …
         # SELECT of it, overflows): read it, then score its rows as an in-memory table.
-        behaviour = ibis.memtable(behaviour.to_pyarrow())
+        behaviour = ibis.memtable(backend.to_pyarrow(behaviour))
     invoices = tables.invoices.filter(not_void(tables.invoices, as_of), tables.invoices.issue_date <= as_of)
     first = invoices.group_by(_f_customer="customer_id").aggregate(first_issue=invoices.issue_date.min())
     joined = behaviour.left_join(first, behaviour.customer_id == first._f_customer)
@@ -67,6 +71,8 @@ def credit_factors_expr(tables: DunningTables, as_of: date) -> ir.Table:
     return joined.select("customer_id", **factors)
 
 
-def credit_scores_expr(tables: DunningTables, card: Scorecard, as_of: date) -> ir.Table:
+def credit_scores_expr(
+    tables: DunningTables, card: Scorecard, as_of: date, *, backend: Any = None
+) -> ir.Table:
     """Every customer's factors, bands, points, score and class as of ``as_of``: the daily scoring."""
-    return score_table(card, credit_factors_expr(tables, as_of))
+    return score_table(card, credit_factors_expr(tables, as_of, backend=backend))
