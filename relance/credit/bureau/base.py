@@ -138,6 +138,8 @@ class BureauProvider(Protocol):
 
     def report(self, identifier: str) -> BureauReportData: ...
 
+    def close(self) -> None: ...
+
 
 # --- reading the bureaus' JSON ------------------------------------------------------------------
 
