@@ -8,6 +8,8 @@ from decimal import Decimal
 import httpx
 import pytest
 import respx
+from hypothesis import given
+from hypothesis import strategies as st
 
 from relance.core.clock import FrozenClock
 from relance.credit.bureau import BureauError, DerogatoryEvent, provider_from_env
@@ -278,3 +280,27 @@ def test_credentials_come_from_the_environment():
         provider_from_env("creditsafe", {})
     with pytest.raises(BureauError, match="no adapter: expected one of creditsafe, dnb"):
         provider_from_env("experian", {})
+
+
+@given(
+    common=st.sampled_from(["A", "B", "C", "D", "E", "", "Z"]),
+    value=st.one_of(st.none(), st.integers(-1000, 1000).map(str), st.text(max_size=5)),
+    low=st.one_of(st.none(), st.integers(-100, 700).map(str)),
+    high=st.one_of(st.none(), st.integers(-100, 700).map(str)),
+)
+def test_the_creditsafe_score_is_always_on_relances_scale_or_none(common, value, low, high):
+    score = normalised_score(common, {"value": value, "minValue": low, "maxValue": high})
+    assert score is None or 0 <= score <= 100
+    if common in ("A", "B", "C", "D"):  # a rated company always gets a score within its band
+        band = {"A": (71, 100), "B": (51, 70), "C": (30, 50), "D": (0, 29)}[common]
+        assert score is not None and band[0] <= score <= band[1]
+
+
+@respx.mock
+def test_creditsafe_searches_by_vat_number(creditsafe):
+    respx.post(f"{CS}/authenticate").respond(json=fixtures.CREDITSAFE_TOKEN)
+    search = respx.get(f"{CS}/companies", params={"countries": "GB", "vatNo": "GB980780684"}).respond(
+        json=fixtures.CREDITSAFE_SEARCH
+    )
+    [match] = creditsafe.search(country="GB", vat_number="GB980780684")
+    assert search.call_count == 1 and match.provider_company_id == "GB-0-07495895"
