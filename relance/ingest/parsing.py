@@ -38,6 +38,7 @@ from relance.ingest.records import (
     CreditNoteRecord,
     CustomerRecord,
     InvoiceRecord,
+    OrderRecord,
     PaymentRecord,
     Record,
 )
@@ -69,6 +70,9 @@ TRUE_WORDS = {"1", "true", "yes", "y", "t", "oui", "x"}
 FALSE_WORDS = {"0", "false", "no", "n", "f", "non"}
 CHANNELS = PREFERRED_CHANNELS  # a file may still say "phone": read as "call" (core.channels)
 INVOICE_STATUSES = ("open", "void")
+# ledger.OrderStatus: open (not delivered), delivered (not invoiced), invoiced, cancelled.
+ORDER_STATUSES = ("open", "delivered", "invoiced", "cancelled")
+EXPECTED_RETURNED_AFTER_DATE = "a return date on or after the payment date {date}"
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,27 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
             "invoice this row settles; empty = unapplied",
         ),
         _c("method", "text ≤32", False, "transfer", "transfer, card, cheque, …"),
+        _c(
+            "returned_on",
+            "date",
+            False,
+            "2026-02-24",
+            "when the payment came back unpaid (NSF, chargeback); on or after date",
+        ),
+    ),
+    "orders": (
+        _c(
+            "order_ref",
+            "text ≤64",
+            True,
+            "SO-2026-0042",
+            "the ERP's order number; the key, unique per entity",
+        ),
+        _c("customer_ref", "customer_ref", True, "C-1001", "an existing customer"),
+        _c("date", "date", True, "2026-03-02", "order date"),
+        _c("currency", "ISO 4217", False, "EUR", "default: the customer's currency"),
+        _c("amount", "amount >0", True, "4800.00", "amount not yet invoiced, '.' as decimal point"),
+        _c("status", "choice", False, "open", "one of " + ", ".join(ORDER_STATUSES) + " (default open)"),
     ),
 }
 
@@ -595,14 +620,37 @@ class RowParser:
         amount = self._amount(cells) or Decimal(0)
         invoice_ref = cells.text("invoice_ref", max_length=64)
         allocations = (AllocationRecord(invoice_ref, amount, cells.line),) if invoice_ref else ()
+        paid_on = cells.convert("date", self._date, self._expected_date, required=True)
+        returned_on = cells.convert("returned_on", self._date, self._expected_date)
+        if paid_on is not None and returned_on is not None and returned_on < paid_on:
+            cells.error(
+                "returned_on",
+                EXPECTED_RETURNED_AFTER_DATE.format(date=paid_on),
+                cells.row.get("returned_on"),
+            )
         return PaymentRecord(
             payment_ref=ref or "",
             customer_ref=customer_ref or "",
-            date=cells.convert("date", self._date, self._expected_date, required=True),
+            date=paid_on,
             currency=self._currency(cells, customer) or "",
             amount=amount,
             allocations=allocations,
             method=cells.text("method", max_length=32),
+            line=cells.line,
+            source=cells.source,
+            returned_on=returned_on,
+        )
+
+    def _parse_orders(self, cells: _Row) -> OrderRecord:
+        ref = cells.text("order_ref", required=True, max_length=64)
+        customer_ref, customer = self._customer_ref(cells)
+        return OrderRecord(
+            order_ref=ref or "",
+            customer_ref=customer_ref or "",
+            date=cells.convert("date", self._date, self._expected_date, required=True),
+            currency=self._currency(cells, customer) or "",
+            amount=self._amount(cells) or Decimal(0),
+            status=self._choice(cells, "status", ORDER_STATUSES),
             line=cells.line,
             source=cells.source,
         )
