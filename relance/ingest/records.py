@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from relance.ledger.models import Entity
 
 KINDS = ("customers", "contacts", "invoices", "credit_notes", "payments", "orders")
+# Imported by ``relance rates import``, not ``relance import``: rates are settings of the entity
+# rather than ledger rows, but they are read and checked by the same code.
+RATE_KIND = "exchange_rates"
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,22 @@ class OrderRecord:
         return self.order_ref
 
 
+@dataclass(frozen=True)
+class ExchangeRateRecord:
+    """1 ``base_currency`` = ``rate`` ``quote_currency`` from ``rate_date`` on."""
+
+    rate_date: date
+    base_currency: str
+    quote_currency: str
+    rate: Decimal
+    line: int | None = None
+    source: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.rate_date.isoformat() if self.rate_date else ''}|{self.base_currency}|{self.quote_currency}"
+
+
 RECORD_TYPES: dict[str, type] = {
     "customers": CustomerRecord,
     "contacts": ContactRecord,
@@ -168,9 +187,18 @@ RECORD_TYPES: dict[str, type] = {
     "credit_notes": CreditNoteRecord,
     "payments": PaymentRecord,
     "orders": OrderRecord,
+    RATE_KIND: ExchangeRateRecord,
 }
 
-Record = CustomerRecord | ContactRecord | InvoiceRecord | CreditNoteRecord | PaymentRecord | OrderRecord
+Record = (
+    CustomerRecord
+    | ContactRecord
+    | InvoiceRecord
+    | CreditNoteRecord
+    | PaymentRecord
+    | OrderRecord
+    | ExchangeRateRecord
+)
 
 
 @dataclass(frozen=True)

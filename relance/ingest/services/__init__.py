@@ -8,7 +8,7 @@ that every error is reported. Whoever owns the transaction decides to commit or 
 
 The package, one module per part: ``run`` (a file or records through the writer of their kind,
 and the outcome), ``writer`` (what every writer does), one module per record kind (``customers``
-with contacts, ``invoices``, ``credit_notes``, ``payments``, ``orders``; ``allocating`` is what
+with contacts, ``invoices``, ``credit_notes``, ``payments``, ``orders``, ``rates``; ``allocating`` is what
 credit notes and payments share), ``rejects`` (rejected rows and their messages, keys seen earlier) and ``bulk`` (the SQL).
 """
 
@@ -17,6 +17,7 @@ from relance.ingest.services.customers import ContactWriter, CustomerWriter
 from relance.ingest.services.invoices import InvoiceWriter
 from relance.ingest.services.orders import OrderWriter
 from relance.ingest.services.payments import PaymentWriter
+from relance.ingest.services.rates import ExchangeRateWriter
 from relance.ingest.services.rejects import RejectSink
 from relance.ingest.services.run import (
     WRITERS,
@@ -33,6 +34,7 @@ __all__ = [
     "ContactWriter",
     "CreditNoteWriter",
     "CustomerWriter",
+    "ExchangeRateWriter",
     "ImportOutcome",
     "InvoiceWriter",
     "OrderWriter",

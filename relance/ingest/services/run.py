@@ -23,6 +23,7 @@ from relance.ingest.services.customers import ContactWriter, CustomerWriter
 from relance.ingest.services.invoices import InvoiceWriter
 from relance.ingest.services.orders import OrderWriter
 from relance.ingest.services.payments import PaymentWriter
+from relance.ingest.services.rates import ExchangeRateWriter
 from relance.ingest.services.rejects import EXPECTED_ROWS_PER_CELL, RejectSink
 from relance.ingest.services.writer import Writer
 from relance.ingest.sources import EXTRA_CELLS, HEADER_ONLY, open_table
@@ -37,6 +38,7 @@ WRITERS: dict[str, type[Writer]] = {
     "credit_notes": CreditNoteWriter,
     "payments": PaymentWriter,
     "orders": OrderWriter,
+    "exchange_rates": ExchangeRateWriter,
 }
 
 
