@@ -76,9 +76,9 @@ def test_generated_orders_rates_and_returned_payments_import(entity, tmp_path, r
     assert {o.status for o in Order.objects.all()} == {"open", "delivered"}
     returned = Payment.objects.filter(returned_on__isnull=False)
     assert returned.exists()
-    assert all(p.date < p.returned_on <= end for p in returned)
+    assert all(p.returned_on is not None and p.date < p.returned_on <= end for p in returned)
     # Every currency in use converts into the entity's on every day from the first invoice on.
-    first = Invoice.objects.order_by("issue_date").first().issue_date
+    first = Invoice.objects.order_by("issue_date").values_list("issue_date", flat=True)[0]
     table = rate_table(entity=entity, on=end)
     for currency in set(Customer.objects.values_list("currency", flat=True)):
         for day in (first, end):
