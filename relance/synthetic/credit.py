@@ -4,6 +4,10 @@ Derived from a generated ledger (or one part of it) without randomness, so the s
 the same extras, part by part: customers are picked by id, dates are counted back from the
 ledger's last day. What is written here is what ``relance import orders``, ``relance rates
 import`` and the payments' ``returned_on`` column accept (tests/synthetic check it by importing).
+
+The tables have the columns of the engine's optional credit tables (issue 15's shared contract):
+``orders`` and ``exchange_rates`` as they are; ``returned_payments`` adds the ``payment_id`` it
+was derived from (the engine's table is its other three columns).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ RATE = pa.decimal128(18, 8)
 ORDERS = pa.schema(
     [
         ("order_id", pa.int64()),
+        ("entity_id", pa.int64()),
         ("customer_id", pa.int64()),
         ("currency", pa.string()),
         ("order_date", pa.date32()),
@@ -37,7 +42,14 @@ EXCHANGE_RATES = pa.schema(
         ("rate", RATE),
     ]
 )
-RETURNED_PAYMENTS = pa.schema([("payment_id", pa.int64()), ("returned_on", pa.date32())])
+RETURNED_PAYMENTS = pa.schema(
+    [
+        ("payment_id", pa.int64()),
+        ("customer_id", pa.int64()),
+        ("returned_on", pa.date32()),
+        ("amount", MONEY),
+    ]
+)
 
 # About a quarter of the customers have an open order, an eighth also one delivered, not invoiced.
 OPEN_ORDER_EVERY = 4
@@ -94,6 +106,7 @@ def orders_table(ledger: GeneratedLedger) -> pa.Table:
     return pa.table(
         {
             "order_id": pa.array(order_ids[order]),
+            "entity_id": customers["entity_id"].take(pa.array(positions[order])),
             "customer_id": pa.array(customer_ids[order]),
             "currency": pa.array(list(currency[positions][order]), pa.string()),
             "order_date": pa.array([last - timedelta(days=int(d)) for d in days_back[order]], pa.date32()),
@@ -124,9 +137,11 @@ def returned_payments_table(ledger: GeneratedLedger) -> pa.Table:
     return pa.table(
         {
             "payment_id": picked["payment_id"],
+            "customer_id": picked["customer_id"],
             "returned_on": pa.array(
                 [day + timedelta(days=RETURNED_AFTER_DAYS) for day in picked["date"].to_pylist()], pa.date32()
             ),
+            "amount": picked["amount"],
         },
         schema=RETURNED_PAYMENTS,
     )

@@ -65,6 +65,13 @@ def test_import_then_reimport_then_list(entity, write):
     ]
     ok, out, _, _ = rates("list")
     assert "2026-03-09  USD/EUR   0.94" in out
+    ok, out, _, _ = rates("list", "--on", "2026-03-08", "--json")
+    assert json.loads(out) == [
+        {"date": "2026-03-02", "base_currency": "GBP", "quote_currency": "EUR", "rate": "1.17"},
+        {"date": "2026-03-02", "base_currency": "USD", "quote_currency": "EUR", "rate": "0.92153"},
+    ]
+    ok, _, _, error = rates("list", "--on", "soon")
+    assert not ok and "soon" in error
     table = rate_table(entity=entity, on=date(2026, 3, 5))
     assert table.convert(Decimal("100.00"), "EUR", "USD", date(2026, 3, 5)) == Decimal("108.52")
 

@@ -43,6 +43,11 @@ class Command(BaseCommand):
         load.add_argument("--quiet", action="store_true", help="no summary line (errors are still printed)")
         listing = actions.add_parser("list", help="list the entity's rates, oldest first")
         listing.add_argument("--entity", help="creditor entity (default: the only one)")
+        listing.add_argument(
+            "--on",
+            metavar="DATE",
+            help="only the rate of each pair in force on DATE (its latest on or before)",
+        )
         listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -92,16 +97,27 @@ class Command(BaseCommand):
             self.stdout.write(text)
 
     def _list(self, entity: Any, options: dict[str, Any]) -> None:
-        from relance.ledger.selectors import exchange_rate_list
+        from relance.core.calendar import parse_iso_date
+        from relance.ledger.selectors import exchange_rate_list, rate_table
 
+        if options.get("on"):
+            on = parse_iso_date(options["on"])
+            rows = [
+                (r.rate_date, r.base, r.quote, r.rate) for r in rate_table(entity=entity, on=on).in_force(on)
+            ]
+        else:
+            rows = [
+                (r.rate_date, r.base_currency, r.quote_currency, r.rate)
+                for r in exchange_rate_list(entity=entity)
+            ]
         rates = [
             {
-                "date": rate.rate_date.isoformat(),
-                "base_currency": rate.base_currency,
-                "quote_currency": rate.quote_currency,
-                "rate": _rate_text(rate.rate),
+                "date": day.isoformat(),
+                "base_currency": base,
+                "quote_currency": quote,
+                "rate": _rate_text(rate),
             }
-            for rate in exchange_rate_list(entity=entity)
+            for day, base, quote, rate in rows
         ]
         if options["json"]:
             self.stdout.write(json.dumps(rates, indent=2))
