@@ -71,6 +71,10 @@ KEYS: dict[str, KeySpec] = {
     "owner_account_overdue": KeySpec(audience="owner", payment=False),
     "owner_before_hold": KeySpec(audience="owner", payment=False),
     "owner_before_final_notice": KeySpec(audience="owner", payment=False),
+    # Credit notices (relance.credit.services.notices): utilisation crossing 80/100 %, saved card.
+    "credit_utilisation": KeySpec(tone="neutral", payment=False),
+    "owner_credit_utilisation": KeySpec(audience="owner", payment=False),
+    "card_expiring": KeySpec(tone="friendly", invoices=False, payment=False),
 }
 """Every shipped template key. A key not listed here has no default: an entity must define it."""
 
