@@ -1,14 +1,23 @@
-"""``relance kpi credit``: the credit KPIs (``relance.credit.selectors.kpis``) as tables or JSON."""
+"""``relance kpi credit``: the credit KPIs (``relance.credit.selectors.kpis``) as tables or JSON,
+and their cache for the dashboard (``credit_kpis_cached``).
+
+The figures read every open invoice and the day's scores: they are cached under the ledger's data
+version and the scoring's last write, so an import or a new scoring is a new key and a cached
+figure is never stale, only unused. On a large ledger the dashboard only reads the cache; the
+command fills it."""
 
 from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.core.management.base import CommandError
+from django.db.models import Max
 from django.utils import timezone
 from rich.console import Console
 from rich.table import Table
@@ -16,9 +25,42 @@ from rich.table import Table
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import RelanceError
 from relance.core.formatting import format_money
-from relance.credit.selectors.kpis import credit_kpis
+from relance.credit.models import CreditScore
+from relance.credit.selectors.kpis import CreditKpis, credit_kpis
 from relance.engine.credit.kpis import CLASSES, GONE, NEW, UTILISATION_BUCKET_LABELS
-from relance.ledger.selectors import entity_resolve
+from relance.ledger.models import Entity
+from relance.ledger.selectors import data_versions, entity_resolve
+
+CACHE_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class CachedCreditKpis:
+    scoring_day: date
+    kpis: CreditKpis | None  # None: not in the cache and not computed (a large ledger's page)
+
+
+def credit_kpis_cached(
+    *, entity: Entity, as_of: date, currency: str, compute: bool = True
+) -> CachedCreditKpis | None:
+    """The credit KPIs from the cache, computed and stored when missing (``compute``); None when
+    nothing has been scored by ``as_of``."""
+    scored = CreditScore.objects.filter(entity=entity, as_of__lte=as_of).aggregate(
+        day=Max("as_of"), written=Max("created_at")
+    )
+    if scored["day"] is None:
+        return None
+    version = data_versions(entity_id=entity.pk)["ledger"]  # before the ledger's data (docs/architecture.md)
+    written = scored["written"].timestamp() if scored["written"] else 0
+    key = (
+        f"credit-kpis:{entity.pk}:{as_of.isoformat()}:{currency.upper()}:v{version}:"
+        f"{scored['day'].isoformat()}:{written}"
+    )
+    kpis: CreditKpis | None = cache.get(key)
+    if kpis is None and compute:
+        kpis = credit_kpis(entity=entity, as_of=as_of, currency=currency)
+        cache.set(key, kpis, CACHE_SECONDS)
+    return CachedCreditKpis(scoring_day=scored["day"], kpis=kpis)
 
 
 def _percent(value: Decimal | str | None) -> str:
@@ -35,9 +77,13 @@ def credit_kpi_command(command: Any, options: dict[str, Any]) -> None:
         period_start: date | None = (
             parse_iso_date(options["period_start"]) if options.get("period_start") else None
         )
-        kpis = credit_kpis(
-            entity=entity, as_of=as_of, currency=options.get("currency"), period_start=period_start
-        )
+        currency = (options.get("currency") or entity.currency).upper()
+        kpis: CreditKpis | None = None
+        if period_start is None:  # the dashboard's figures: computed once, left in its cache
+            cached = credit_kpis_cached(entity=entity, as_of=as_of, currency=currency)
+            kpis = cached.kpis if cached is not None else None
+        if kpis is None:
+            kpis = credit_kpis(entity=entity, as_of=as_of, currency=currency, period_start=period_start)
     except RelanceError as exc:
         raise CommandError(exc.message) from None
     data = kpis.to_json()

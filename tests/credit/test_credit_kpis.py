@@ -161,3 +161,45 @@ def test_relance_kpi_credit(ledger) -> None:
     assert "Share of AR over limit" in text and "15.00 %" in text
     assert "Bad-debt ratio" in text and "1.50 %" in text
     assert "over 100 %" in text
+
+
+@pytest.mark.django_db
+def test_the_dashboard_shows_the_credit_section_with_its_tables(ledger, client) -> None:
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("boss", password="x")
+    client.force_login(admin)
+    page = client.get("/", {"as_of": "2026-09-30"}).content.decode()
+    assert 'id="credit-kpis"' in page
+    assert 'id="credit-ar-over-limit">15.00 %' in page
+    assert 'id="credit-bad-debt">1.50 %' in page
+    assert "Open receivables by utilisation of the credit limit" in page
+    assert "<caption>Customers per risk class, scoring of 2026-09-30</caption>" in page  # the chart's table
+    assert 'id="credit-migration"' in page
+    assert "<script" not in page.split('id="credit-kpis"')[1]
+
+
+@pytest.mark.django_db
+def test_no_credit_section_before_any_scoring(entity, client) -> None:
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("boss", password="x")
+    client.force_login(admin)
+    page = client.get("/", {"as_of": "2026-09-30"}).content.decode()
+    assert 'id="credit-kpis"' not in page
+
+
+@pytest.mark.django_db
+def test_a_large_ledgers_page_shows_what_the_command_cached(ledger, client, settings) -> None:
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.RELANCE_DASHBOARD_LIVE_LIMIT = 1
+    admin = get_user_model().objects.create_superuser("boss", password="x")
+    client.force_login(admin)
+    page = client.get("/", {"as_of": "2026-09-30"}).content.decode()
+    assert "Run <code>relance kpi credit</code>" in page
+    call_command("kpi", "credit", "--as-of", "2026-09-30", stdout=StringIO())
+    page = client.get("/", {"as_of": "2026-09-30"}).content.decode()
+    assert 'id="credit-ar-over-limit">15.00 %' in page
