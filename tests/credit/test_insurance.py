@@ -7,6 +7,7 @@ import json
 from datetime import date
 from decimal import Decimal
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -31,7 +32,7 @@ def customer(make_customer):
 
 
 def _insure(customer, **fields):
-    values = {
+    values: dict[str, Any] = {
         "insurer": "Allianz Trade",
         "policy": "P-77",
         "insured_limit": Decimal("50000"),
