@@ -277,3 +277,66 @@ def test_the_daily_entry_point_runs_notices_and_declaration_tasks(entity, custom
     ]
     again = credit_notices_run(entity=entity, as_of=AS_OF, now=NOON).as_dict()
     assert (again["queued"], again["declaration_tasks"]) == (0, [])
+
+
+def _stripe_event(kind: str, event_id: str, exp_year: int, metadata: dict[str, str]) -> bytes:
+    """A ``payment_method.*`` event as Stripe documents it (trimmed to the fields we read)."""
+    import json
+
+    return json.dumps(
+        {
+            "id": event_id,
+            "object": "event",
+            "type": kind,
+            "created": 1788000000,
+            "data": {
+                "object": {
+                    "id": "pm_1Q0PsIJvEtkwdCNYMSaVuRz6",
+                    "object": "payment_method",
+                    "type": "card",
+                    "customer": "cus_NffrFeUfNV2Hib",
+                    "metadata": metadata,
+                    "card": {"brand": "mastercard", "last4": "4444", "exp_month": 9, "exp_year": exp_year},
+                }
+            },
+        }
+    ).encode()
+
+
+@pytest.mark.django_db
+def test_stripe_card_events_record_the_saved_card(entity, customer, client, settings) -> None:
+    import time
+
+    from relance.portal.models import SavedCard
+    from relance.portal.payments import stripe
+
+    settings.RELANCE_STRIPE_SECRET_KEY = "sk_test_123"
+    settings.RELANCE_STRIPE_WEBHOOK_SECRET = "whsec_test"
+
+    def post(payload: bytes) -> int:
+        header = stripe.signature_header(payload=payload, secret="whsec_test", timestamp=int(time.time()))
+        return client.post(
+            "/portal/webhooks/stripe/",
+            data=payload,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=header,
+        ).status_code
+
+    assert post(_stripe_event("payment_method.attached", "evt_1", 2026, {})) == 200
+    assert not SavedCard.objects.exists()  # whose card? nobody said
+    metadata = {"customer_id": str(customer.pk)}
+    assert post(_stripe_event("payment_method.attached", "evt_2", 2026, metadata)) == 200
+    card = SavedCard.objects.get()
+    assert (card.customer, card.brand, card.last4, card.exp_month, card.exp_year) == (
+        customer,
+        "mastercard",
+        "4444",
+        9,
+        2026,
+    )
+    assert post(_stripe_event("payment_method.automatically_updated", "evt_3", 2030, {})) == 200  # known card
+    card.refresh_from_db()
+    assert card.exp_year == 2030
+    assert post(_stripe_event("payment_method.detached", "evt_4", 2030, {})) == 200
+    card.refresh_from_db()
+    assert card.removed_at is not None

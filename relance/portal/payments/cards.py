@@ -64,3 +64,33 @@ def saved_card_from_stripe(
         exp_year=int(card["exp_year"]),
         removed=removed,
     )
+
+
+#: Stripe's events about a saved card (its expiry changes when the card network updates it).
+CARD_EVENTS = (
+    "payment_method.attached",
+    "payment_method.updated",
+    "payment_method.automatically_updated",
+    "payment_method.detached",
+)
+
+
+def saved_card_from_event(event: Mapping[str, Any]) -> SavedCard | None:
+    """Record the card of a verified Stripe ``payment_method.*`` event. Whose card it is: a card
+    already on file (its id), else the PaymentMethod's ``metadata.customer_id`` — our customer's id,
+    as the portal's checkouts name it in their own metadata. Anything else is ignored (None)."""
+    if event.get("type") not in CARD_EVENTS:
+        return None
+    method = (event.get("data") or {}).get("object") or {}
+    if not isinstance(method, Mapping) or method.get("object") != "payment_method" or not method.get("id"):
+        return None
+    known = SavedCard.objects.select_related("customer").filter(provider_ref=str(method["id"])).first()
+    customer = known.customer if known is not None else None
+    if customer is None:
+        named = str((method.get("metadata") or {}).get("customer_id") or "")
+        customer = Customer.objects.filter(pk=int(named)).first() if named.isdigit() else None
+    if customer is None:
+        return None
+    return saved_card_from_stripe(
+        customer=customer, payment_method=method, removed=event.get("type") == "payment_method.detached"
+    )
