@@ -102,6 +102,7 @@ def test_crossing_80_tells_the_customer_and_its_sales_owner_once(entity, custome
     assert to_customer.headers["still_true"] == "credit_utilisation"
     assert (to_owner.recipient, to_owner.headers.get("internal")) == ("sam.sales@example.com", True)
     assert "Customer C1" in to_owner.subject
+    assert "compliance/hold" not in to_owner.body_text  # a notice escalates nothing: no hold button
     again = notices_run(entity=entity, as_of=AS_OF, now=NOON)
     assert (again.opened, again.queued) == (0, 0)
     assert OutboundMessage.objects.count() == 2
