@@ -111,18 +111,33 @@ def _group_ids(customer: Customer) -> list[int]:
     return sorted(ids | {root, customer.pk})
 
 
+#: utilisation_now's answers by (customer, day, ledger version, cases version): a notice's two
+#: messages (customer, sales owner) cost one scoring; any ledger change is a new key.
+_NOW_MEMO: dict[tuple[int, date, int, int], Decimal | None] = {}
+_NOW_MEMO_SIZE = 256
+
+
 def utilisation_now(*, customer: Customer, on: date) -> Decimal | None:
     """The customer's utilisation on ``on`` as the ledger is now: the scoring's factor, computed
-    (not stored) for the customer's group."""
+    (not stored) for the customer's group (about a second on SQLite: one scoring)."""
     from relance.credit.services.scoring import scores_of
+    from relance.ledger.selectors import data_versions
 
+    versions = data_versions(entity_id=customer.entity_id)  # before the data (docs/architecture.md)
+    key = (customer.pk, on, versions["ledger"], versions["cases"])
+    if key in _NOW_MEMO:
+        return _NOW_MEMO[key]
     _, _, scored = scores_of(entity=customer.entity, as_of=on, customer_ids=_group_ids(customer))
+    found: Decimal | None = None
     for item in scored:
         if item.customer_id == customer.pk:
             for reason in item.score.reasons:
-                if reason.factor == "utilisation":
-                    return None if reason.value is None else reason.value.quantize(Decimal("0.01"))
-    return None
+                if reason.factor == "utilisation" and reason.value is not None:
+                    found = reason.value.quantize(Decimal("0.01"))
+    if len(_NOW_MEMO) >= _NOW_MEMO_SIZE:
+        _NOW_MEMO.clear()
+    _NOW_MEMO[key] = found
+    return found
 
 
 # --------------------------------------------------------------------------------------------------
