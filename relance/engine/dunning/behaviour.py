@@ -14,7 +14,13 @@ is the date of the allocation that closed it:
   promise is kept or broken is the one promise rule's (``relance.core.promises``), which the daily
   run applies and writes back (``promise_settle``) before segments are computed; an open promise
   counts as neither; disputes_opened in the window, disputes_open now;
-* credit_limit and utilisation (open / limit) from customer_profile.
+* credit_limit and utilisation (open / limit) from customer_profile: the dunning's signal
+  ("over its limit" makes a customer at risk, and segments may test it). Credit management's
+  utilisation is ``relance.engine.credit.exposure`` (orders too, converted, the parent's limit
+  for a group); it is not read here because this query is at SQLite's parser depth and runs
+  inside ``decide``'s own (one more join overflows): both read the open amount of
+  ``invoice_frame``, and equal each other for a customer with no orders, no parent limit and
+  one currency.
 
 Classes (first match wins), after the seeds' types of late payers:
 
@@ -111,13 +117,18 @@ def invoice_frame(tables: DunningTables, as_of: date) -> ir.Table:
 
 
 def customer_behaviour_expr(
-    tables: DunningTables, as_of: date, *, lookback_days: int = LOOKBACK_DAYS
+    tables: DunningTables,
+    as_of: date,
+    *,
+    lookback_days: int = LOOKBACK_DAYS,
+    frame: ir.Table | None = None,
 ) -> ir.Table:
-    """The metrics and the ``behaviour`` class per customer, as one Ibis expression."""
+    """The metrics and the ``behaviour`` class per customer, as one Ibis expression (``frame``:
+    the ``invoice_frame`` of the same date when the caller reads it for something else too)."""
     start = as_of - timedelta(days=lookback_days)
     trend_start = as_of - timedelta(days=TREND_DAYS)
     previous_start = as_of - timedelta(days=2 * TREND_DAYS)
-    frame = invoice_frame(tables, as_of)
+    frame = invoice_frame(tables, as_of) if frame is None else frame
     paid_in_window = frame.paid & (frame.due_date >= start) & (frame.due_date <= as_of)
     days_late = ibis.ifelse(frame.days_late_raw > 0, frame.days_late_raw, 0)
     late = paid_in_window & (frame.days_late_raw > 0)
