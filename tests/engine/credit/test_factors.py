@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from relance.engine.credit.daily import daily_credit
 from relance.engine.credit.defaults import default_scorecard
 from relance.engine.credit.factors import credit_factors_expr, credit_scores_expr
 from relance.engine.credit.scorecard import score_of_row
@@ -128,3 +129,12 @@ def test_the_daily_scoring_feeds_the_review_triggers(ledger) -> None:
     fired = sorted((ref_of[row["customer_id"]], row["trigger"]) for row in expr.to_pyarrow().to_pylist())
     # never reviewed, with a limit (P, B) or an exposure (L); N has neither
     assert fired == [("B", "scheduled"), ("L", "scheduled"), ("P", "scheduled")]
+
+
+def test_the_daily_run_fetches_scores_and_triggers(ledger) -> None:
+    tables, ids = ledger
+    con = tables.invoices.get_backend()
+    result = daily_credit(tables, default_scorecard(), AS_OF, backend=con)
+    scores = {row["customer_id"]: (row["score"], row["risk_class"]) for row in result.scores.to_pylist()}
+    assert scores == {ids["P"]: (9, "A"), ids["L"]: (59, "D"), ids["N"]: (31, "C"), ids["B"]: (51, "D")}
+    assert [row["trigger"] for row in result.triggers.to_pylist()] == ["scheduled"] * 3
