@@ -90,13 +90,23 @@ def latest_rates(rates: ir.Table, pairs: ir.Table, as_of: date) -> ir.Table:
     return joined.select("from_currency", "to_currency", rate=rate.cast("float64"))
 
 
-def _items(tables: DunningTables, as_of: date, frame: ir.Table, include_open_orders: bool) -> ir.Table:
-    """Per (customer, currency): open receivable units and unbilled order units."""
+def open_receivables(tables: DunningTables, as_of: date) -> ir.Table:
+    """customer_id, currency, receivable_units: the open amounts of ``invoice_frame`` summed."""
+    frame = invoice_frame(tables, as_of)
     open_items = frame.filter(frame.open_units > 0)
-    receivables = open_items.group_by("customer_id", "currency").aggregate(
+    return open_items.group_by("customer_id", "currency").aggregate(
         receivable_units=open_items.open_units.sum().cast("int64")
     )
-    receivables = receivables.mutate(order_units=ibis.literal(0, type="int64"))
+
+
+def _items(tables: DunningTables, as_of: date, receivables: ir.Table, include_open_orders: bool) -> ir.Table:
+    """Per (customer, currency): open receivable units and unbilled order units."""
+    receivables = receivables.select(
+        "customer_id",
+        "currency",
+        receivable_units=receivables.receivable_units.cast("int64"),
+        order_units=ibis.literal(0, type="int64"),
+    )
     if tables.orders is None:
         return receivables
     statuses = ORDER_STATUSES_UNBILLED + (ORDER_STATUSES_PENDING if include_open_orders else ())
@@ -129,18 +139,20 @@ def exposure_expr(
     as_of: date,
     *,
     include_open_orders: bool = True,
-    frame: ir.Table | None = None,
+    receivables: ir.Table | None = None,
 ) -> ir.Table:
     """One row per customer (``EXPOSURE_COLUMNS``): the limit holder, its currency and limit, the
     group's open receivables, open orders and exposure, this customer's own part, what is left
     (``available``), ``utilisation`` in percent (null without a limit) and ``missing_rate``.
 
-    ``frame``: the ``invoice_frame`` already built for the same date (one pass over the ledger
-    when the caller also reads the behaviour metrics).
+    ``receivables``: customer_id, currency, receivable_units (``open_receivables``; the credit
+    factors hand it the ``open_units`` of ``behaviour_by_currency``: one pass over the ledger for
+    both).
     """
-    frame = invoice_frame(tables, as_of) if frame is None else frame
+    if receivables is None:
+        receivables = open_receivables(tables, as_of)
     holders = limit_holders(tables)
-    items = _items(tables, as_of, frame, include_open_orders)
+    items = _items(tables, as_of, receivables, include_open_orders)
     items = items.join(holders, items.customer_id == holders.customer_id).select(
         "customer_id", "limit_holder_id", "currency", "receivable_units", "order_units"
     )

@@ -35,7 +35,7 @@ import ibis.expr.types as ir
 
 from relance.engine.credit.exposure import exposure_expr, flat, money
 from relance.engine.credit.scorecard import FACTOR_KINDS, Scorecard, score_table
-from relance.engine.dunning.behaviour import LOOKBACK_DAYS, customer_behaviour_expr, invoice_frame
+from relance.engine.dunning.behaviour import LOOKBACK_DAYS, behaviour_by_currency, customer_behaviour_expr
 from relance.engine.dunning.contract import DunningTables
 from relance.engine.schema import money_units
 
@@ -76,10 +76,16 @@ def latest_bureau_reports(tables: DunningTables, as_of: date) -> ir.Table | None
 def credit_factors_expr(tables: DunningTables, as_of: date, *, include_open_orders: bool = True) -> ir.Table:
     """One row per customer: ``customer_id``, a float64 column per factor (NULL: unknown) and the
     ``FACT_COLUMNS`` (limit, exposure, bureau recommendation) the reviews read."""
-    frame = invoice_frame(tables, as_of)
-    behaviour = flat(customer_behaviour_expr(tables, as_of, frame=frame))
-    # SQLite: the behaviour query is at its parser's depth (one more layer overflows): read first.
-    exposure = flat(exposure_expr(tables, as_of, include_open_orders=include_open_orders, frame=frame))
+    # One pass over the invoices for the behaviour and the exposure. SQLite: the behaviour query is
+    # at its parser's depth (one more layer overflows): each part is read first there (``flat``).
+    by_currency = flat(behaviour_by_currency(tables, as_of))
+    behaviour = flat(customer_behaviour_expr(tables, as_of, by_currency=by_currency))
+    receivables = by_currency.filter(by_currency.open_units > 0).select(
+        "customer_id", "currency", receivable_units="open_units"
+    )
+    exposure = flat(
+        exposure_expr(tables, as_of, include_open_orders=include_open_orders, receivables=receivables)
+    )
     exposure = exposure.rename(_e_customer="customer_id", _e_utilisation="utilisation")
     joined = behaviour.left_join(exposure, behaviour.customer_id == exposure._e_customer)
     bureau = latest_bureau_reports(tables, as_of)

@@ -116,19 +116,28 @@ def invoice_frame(tables: DunningTables, as_of: date) -> ir.Table:
     )
 
 
-def customer_behaviour_expr(
-    tables: DunningTables,
-    as_of: date,
-    *,
-    lookback_days: int = LOOKBACK_DAYS,
-    frame: ir.Table | None = None,
-) -> ir.Table:
-    """The metrics and the ``behaviour`` class per customer, as one Ibis expression (``frame``:
-    the ``invoice_frame`` of the same date when the caller reads it for something else too)."""
+# The metrics summed per (customer, currency) and then per customer: every one adds up.
+SUMMED_METRICS = (
+    "paid_invoices",
+    "late_invoices",
+    "days_late_sum",
+    "weighted_late_sum",
+    "weight_sum",
+    "recent_late_sum",
+    "recent_weight",
+    "previous_late_sum",
+    "previous_weight",
+    "open_units",
+    "overdue_units",
+)
+INTEGER_METRICS = ("paid_invoices", "late_invoices", "days_late_sum", "open_units", "overdue_units")
+
+
+def _metrics(frame: ir.Table, as_of: date, lookback_days: int) -> dict[str, ir.Value]:
+    """The aggregates of ``invoice_frame`` behind the metrics (sums, a maximum, a minimum)."""
     start = as_of - timedelta(days=lookback_days)
     trend_start = as_of - timedelta(days=TREND_DAYS)
     previous_start = as_of - timedelta(days=2 * TREND_DAYS)
-    frame = invoice_frame(tables, as_of) if frame is None else frame
     paid_in_window = frame.paid & (frame.due_date >= start) & (frame.due_date <= as_of)
     days_late = ibis.ifelse(frame.days_late_raw > 0, frame.days_late_raw, 0)
     late = paid_in_window & (frame.days_late_raw > 0)
@@ -136,7 +145,7 @@ def customer_behaviour_expr(
     previous = paid_in_window & (frame.paid_on > previous_start) & (frame.paid_on <= trend_start)
     is_open = frame.open_units > 0
     weight = frame.amount_units.cast("float64")
-    metrics = frame.group_by("customer_id").aggregate(
+    return dict(
         paid_invoices=ibis.ifelse(paid_in_window, 1, 0).sum().cast("int64"),
         late_invoices=ibis.ifelse(late, 1, 0).sum().cast("int64"),
         days_late_sum=ibis.ifelse(paid_in_window, days_late, 0).sum().cast("int64"),
@@ -153,6 +162,44 @@ def customer_behaviour_expr(
         max_days_past_due=ibis.ifelse(is_open, frame.days_past_due, ibis.null("int64")).max(),
         first_issue=frame.issue_date.min(),
     )
+
+
+def behaviour_by_currency(
+    tables: DunningTables, as_of: date, *, lookback_days: int = LOOKBACK_DAYS
+) -> ir.Table:
+    """The metrics per (customer, currency), in one pass over the invoices: sums, a maximum and a
+    minimum, so that they add up per customer. Credit exposure reads its ``open_units`` (the open
+    receivables in each currency) from the same pass."""
+    frame = invoice_frame(tables, as_of)
+    return frame.group_by("customer_id", "currency").aggregate(**_metrics(frame, as_of, lookback_days))
+
+
+def customer_behaviour_expr(
+    tables: DunningTables,
+    as_of: date,
+    *,
+    lookback_days: int = LOOKBACK_DAYS,
+    by_currency: ir.Table | None = None,
+) -> ir.Table:
+    """The metrics and the ``behaviour`` class per customer, as one Ibis expression
+    (``by_currency``: ``behaviour_by_currency`` of the same date and lookback, when the caller
+    reads it for something else too)."""
+    start = as_of - timedelta(days=lookback_days)
+    if by_currency is None:  # one aggregate (decide runs this inside its own query: no deeper)
+        frame = invoice_frame(tables, as_of)
+        metrics = frame.group_by("customer_id").aggregate(**_metrics(frame, as_of, lookback_days))
+    else:
+        sums = {
+            name: by_currency[name].sum().cast("int64")
+            if name in INTEGER_METRICS
+            else by_currency[name].sum()
+            for name in SUMMED_METRICS
+        }
+        metrics = by_currency.group_by("customer_id").aggregate(
+            **sums,
+            max_days_past_due=by_currency.max_days_past_due.max(),
+            first_issue=by_currency.first_issue.min(),
+        )
     promises = tables.promises.filter(
         tables.promises.created_on <= as_of, tables.promises.created_on >= start
     )
