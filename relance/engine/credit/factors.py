@@ -49,6 +49,7 @@ FACT_COLUMNS = (
     "missing_rate",
     "recommended_limit",
     "bureau_reported_on",
+    "payment_terms_days",
 )
 
 
@@ -148,6 +149,7 @@ def credit_factors_expr(tables: DunningTables, as_of: date, *, include_open_orde
         "available": joined.available,
         "missing_rate": joined.missing_rate.fill_null(False),
         **bureau_facts,
+        "payment_terms_days": joined.payment_terms_days,
     }
     return joined.select("customer_id", **factors, **facts)
 

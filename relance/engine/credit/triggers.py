@@ -124,21 +124,32 @@ TRIGGER_FACTS = (
 
 
 def _previous(previous_scores: ir.Table | None, as_of: date) -> ir.Table | None:
-    """Each customer's latest score before ``as_of``: _v_customer, previous_score, previous_class,
-    previous_on."""
+    """Each customer's latest score before ``as_of`` (one score a customer a day):
+    _v_customer, previous_on, previous_score, previous_class."""
     if previous_scores is None:
         return None
     before = previous_scores.filter(previous_scores.scored_on < as_of)
     last = before.group_by(_l_customer="customer_id").aggregate(_l_on=before.scored_on.max())
     latest = before.join(last, (before.customer_id == last._l_customer) & (before.scored_on == last._l_on))
-    return latest.group_by(_v_customer="customer_id").aggregate(
-        previous_on=latest.scored_on.max(),
-        previous_score=latest.score.max().cast("int64"),
-        previous_class=latest.risk_class.max(),
+    return latest.select(
+        _v_customer=latest.customer_id,
+        previous_on=latest.scored_on,
+        previous_score=latest.score.cast("int64"),
+        previous_class=latest.risk_class,
     )
 
 
-def _bureau_news(reports: ir.Table, since: ir.Table, as_of: date, dialect: str | None) -> ir.Table:
+def _since(table: ir.Table, previous: ir.Table | None, day_before: ir.Value) -> ir.Table:
+    """``table`` (customer_id, …) with ``_w_since``: its customer's previous scoring day, else the
+    day before the date."""
+    if previous is None:
+        return table.mutate(_w_since=day_before)
+    windows = previous.select(_ws_customer="_v_customer", _ws_on="previous_on")
+    joined = table.left_join(windows, table.customer_id == windows._ws_customer)
+    return joined.mutate(_w_since=ibis.coalesce(joined._ws_on, day_before)).drop("_ws_customer", "_ws_on")
+
+
+def _bureau_news(reports: ir.Table, previous: ir.Table | None, day_before: ir.Value, as_of: date) -> ir.Table:
     """Per customer, the latest report dated in (since, as_of] that is worse than the one before it."""
     known = reports.filter(reports.reported_on <= as_of)
     window = ibis.window(group_by=known.customer_id, order_by=known.reported_on)
@@ -146,7 +157,7 @@ def _bureau_news(reports: ir.Table, since: ir.Table, as_of: date, dialect: str |
         before_score=known.bureau_score.lag().over(window),
         before_events=known.derogatory_events.lag().over(window),
     )
-    ordered = ordered.join(since, ordered.customer_id == since._w_customer)
+    ordered = _since(ordered, previous, day_before)
     worse = (ordered.derogatory_events > ordered.before_events.fill_null(0)) | (
         ordered.bureau_score < ordered.before_score
     )
@@ -184,27 +195,18 @@ def review_triggers_expr(
     day_before = ibis.literal(as_of - timedelta(days=1))
     previous = _previous(previous_scores, as_of)
     if previous is not None:
-        ids = scores_today.select("customer_id")
-        people = ids.left_join(previous, ids.customer_id == previous._v_customer)
-        since = people.select(
-            _w_customer="customer_id", _w_since=ibis.coalesce(people.previous_on, day_before)
-        )
+        previous = flat(previous)
+        base = scores_today.left_join(previous, scores_today.customer_id == previous._v_customer)
+        base = base.mutate(_w_since=ibis.coalesce(base.previous_on, day_before))
     else:
-        since = scores_today.select(_w_customer="customer_id", _w_since=day_before)
-    since = flat(since)
-    base = scores_today.view()
-    if previous is not None:
-        previous_here = previous.view()
-        base = base.left_join(previous_here, base.customer_id == previous_here._v_customer)
-    else:
-        base = base.mutate(
+        base = scores_today.mutate(
             previous_on=ibis.null("date"),
             previous_score=ibis.null("int64"),
             previous_class=ibis.null("string"),
+            _w_since=day_before,
         )
-    base = base.left_join(since, base.customer_id == since._w_customer)
     if tables.bureau_reports is not None:
-        news = _bureau_news(tables.bureau_reports, since.view(), as_of, dialect)
+        news = _bureau_news(tables.bureau_reports, previous, day_before, as_of)
         base = base.left_join(news, base.customer_id == news._k_customer)
     else:
         base = base.mutate(
@@ -215,11 +217,10 @@ def review_triggers_expr(
             before_events=ibis.null("int64"),
         )
     promises = tables.promises.filter(tables.promises.status == "broken")
-    windows = since.view()
-    promises = promises.join(windows, promises.customer_id == windows._w_customer)
     broken_on_day = day_number(promises.promised_date, dialect) + (rules.promise_grace_days + 1)
+    promises = _since(promises.mutate(_broken_day=broken_on_day), previous, day_before)
     promises = promises.filter(
-        broken_on_day > day_number(promises._w_since, dialect), broken_on_day <= as_of_day
+        promises._broken_day > day_number(promises._w_since, dialect), promises._broken_day <= as_of_day
     )
     broken = promises.group_by(_b_customer="customer_id").aggregate(promises_broken_since=promises.count())
     base = base.left_join(broken, base.customer_id == broken._b_customer)
@@ -230,8 +231,6 @@ def review_triggers_expr(
     )
     held = holds.group_by(_h_customer="customer_id").aggregate(_h_count=holds.count())
     base = base.left_join(held, base.customer_id == held._h_customer)
-    terms = tables.customers.select(_t_customer="customer_id", payment_terms_days="payment_terms_days")
-    base = base.left_join(terms, base.customer_id == terms._t_customer)
     if last_reviews is not None:
         reviews = last_reviews.group_by(_r_customer="customer_id").aggregate(
             last_reviewed_on=last_reviews.last_reviewed_on.max()
@@ -373,7 +372,7 @@ def triggers_of_rows(rows: Iterable[Mapping[str, Any]]) -> list[Trigger]:
             customer_id=int(row["customer_id"]),
             code=str(row["trigger"]),
             reason=trigger_reason(str(row["trigger"]), row),
-            facts={name: row.get(name) for name in TRIGGER_FACTS},
+            facts=row,  # the row itself: the TRIGGER_FACTS and the trigger
         )
         for row in ordered
     ]

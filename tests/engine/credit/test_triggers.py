@@ -43,6 +43,7 @@ SCORES = pa.schema(
         ("bureau_score", pa.float64()),
         ("derogatory_events", pa.float64()),
         ("recommended_limit", pa.decimal128(18, 4)),
+        ("payment_terms_days", pa.int64()),
     ]
 )
 
@@ -66,6 +67,7 @@ def _score(customer: int, risk_class: str, score: int, *, limit: str | None = "1
         "bureau_score": None,
         "derogatory_events": None,
         "recommended_limit": None,
+        "payment_terms_days": 30,
     }
 
 
