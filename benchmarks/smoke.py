@@ -29,6 +29,7 @@ SMOKE_ARGS: dict[str, tuple[str, ...]] = {
     "bench_audit": ("--saves", "200", "--events", "2000"),
     "bench_compliance": ("--customers", "50", "--history", "200", "--messages", "50", "--samples", "5"),
     "bench_dashboard": ("--invoices", "3000", "--customers", "100", "--loads", "3", "--simple-runs", "1"),
+    "bench_credit": ("--invoices", "20000", "--customers", "2000", "--repeat", "1"),
     "bench_decide": ("--invoices", "20000", "--repeat", "1"),
     "bench_generate": ("--invoices", "20000", "--naive-invoices", "2000", "--csv-invoices", "5000"),
     "bench_import": (
