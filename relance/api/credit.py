@@ -20,7 +20,7 @@ from relance.core.clock import SystemClock, zone
 from relance.core.errors import ValidationFailed
 from relance.core.formatting import exact_amount
 from relance.core.money import is_currency
-from relance.credit.selectors.check import credit_check
+from relance.credit.selectors.check import credit_check, customers_for_check
 from relance.credit.selectors.exposure import Exposure, customers_for_exposure
 from relance.ledger.models import Entity
 
@@ -42,12 +42,14 @@ def _today(entity: Entity) -> date:
     return SystemClock().today(zone(entity.timezone or None))
 
 
-def _customer(request: HttpRequest, entity: str | None, ref: str) -> Any:
+def _customer(request: HttpRequest, entity: str | None, ref: str, *, for_check: bool = False) -> Any:
     scope = selectors.entity_for_user(user=request.auth, name=entity)  # type: ignore[attr-defined]
-    customer = selectors.by_ref(
-        customers_for_exposure(entity_id=scope.pk), entity=scope, kind="customer", ref=ref
+    customers = (
+        customers_for_check(entity_id=scope.pk, on=_today(scope))
+        if for_check
+        else customers_for_exposure(entity_id=scope.pk)
     )
-    return customer
+    return selectors.by_ref(customers, entity=scope, kind="customer", ref=ref)
 
 
 def _amount(value: str) -> Decimal:
@@ -107,7 +109,7 @@ def credit_check_view(
     order_amount = _amount(amount)
     if currency is not None and not is_currency(currency.upper()):
         raise ValidationFailed(CURRENCY_INVALID.format(value=currency), code="invalid")
-    customer = _customer(request, entity, customer_ref)
+    customer = _customer(request, entity, customer_ref, for_check=True)
     check = credit_check(
         customer=customer, amount=order_amount, on=_today(customer.entity), currency=currency
     )

@@ -9,7 +9,7 @@ import pytest
 
 from relance.cases.models import CreditHold
 from relance.credit.models import CreditProfile, CreditScore, CreditSettings
-from relance.credit.selectors.check import credit_check
+from relance.credit.selectors.check import credit_check, customers_for_check
 from relance.credit.selectors.exposure import customer_for_exposure
 from relance.ledger.models import ExchangeRate, Order, OrderStatus
 
@@ -18,8 +18,12 @@ pytestmark = pytest.mark.django_db
 
 
 def check(customer, amount: str, currency: str | None = None, on: date = ON):
-    fresh = customer_for_exposure(entity_id=customer.entity_id, external_ref=customer.external_ref)
-    return credit_check(customer=fresh, amount=Decimal(amount), on=on, currency=currency)
+    fresh = customers_for_check(entity_id=customer.entity_id, on=on).get(pk=customer.pk)
+    plain = customer_for_exposure(entity_id=customer.entity_id, external_ref=customer.external_ref)
+    result = credit_check(customer=fresh, amount=Decimal(amount), on=on, currency=currency)
+    # Read without the check's annotations, the customer gets the same answer (more queries).
+    assert credit_check(customer=plain, amount=Decimal(amount), on=on, currency=currency) == result
+    return result
 
 
 def codes(result) -> list[str]:
@@ -163,3 +167,13 @@ def test_every_reason_at_once_in_a_stable_order(entity, make_customer, make_invo
         "missing_rate",
     ]
     assert all(reason.text for reason in check(customer, "1").reasons)
+
+
+def test_the_check_of_a_customer_without_holds_costs_two_queries(good) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        customer = customers_for_check(entity_id=good.entity_id, on=ON).get(external_ref="GOOD")
+        assert credit_check(customer=customer, amount=Decimal("1"), on=ON).decision == "approve"
+    assert len(queries) == 2  # the customer (with holds in force and class), receivables and orders

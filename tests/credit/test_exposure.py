@@ -182,5 +182,16 @@ def test_the_exposure_of_a_customer_costs_a_few_queries(entity, make_customer, m
     with CaptureQueriesContext(connection) as queries:
         customer = customer_for_exposure(entity_id=entity.pk, external_ref="CHILD")
         customer_exposure(customer=customer, as_of=AS_OF)
-    # the customer (parent, profiles, settings), the group, receivables, orders, rates
-    assert len(queries) == 5
+    # the customer (parent, profiles, settings), the group, receivables and orders, rates
+    assert len(queries) == 4
+
+
+def test_a_customer_with_its_own_limit_and_no_children_costs_two_queries(
+    entity, make_customer, make_invoice
+) -> None:
+    customer = make_customer("C", credit_limit=Decimal("1000"))
+    make_invoice(customer, "I", "10", date(2026, 8, 1))
+    with CaptureQueriesContext(connection) as queries:
+        found = customer_for_exposure(entity_id=entity.pk, external_ref="C")
+        assert customer_exposure(customer=found, as_of=AS_OF).exposure == Decimal("10")
+    assert len(queries) == 2  # the customer (parent, profiles, settings, has children), the ledger

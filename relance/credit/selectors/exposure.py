@@ -14,8 +14,9 @@ nothing and is named in ``missing_rates`` (the exposure is then a lower bound): 
 The engine computes the same per customer for the whole ledger
 (``relance.engine.credit.exposure.exposure_expr``); ``tests/credit/test_exposure_agreement.py``
 holds the two together. This module is on the ERP's order path (``GET /api/v1/credit/check``):
-no Ibis, and at most four queries per customer (customer with parent, profiles and settings;
-receivables; orders; rates only when a part is in another currency).
+no Ibis, and two queries for most customers (the customer with its parent, profiles and
+settings; its receivables and orders in one statement), plus the group's members when it shares
+a limit and the rates when a part is in another currency.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 
 from relance.core.rates import MissingRate, Rate, RateTable
 from relance.credit.models import CreditProfile, CreditSettings
@@ -112,10 +113,16 @@ class Exposure:
 
 def customers_for_exposure(*, entity_id: int) -> QuerySet[Customer]:
     """The entity's customers with what their exposure reads beside the ledger, joined in the same
-    query: the parent, both credit profiles and the entity's credit settings."""
-    return Customer.objects.select_related(
-        "entity__credit_settings", "credit_profile", "parent", "parent__credit_profile"
-    ).filter(entity_id=entity_id)
+    query: the parent, both credit profiles, the entity's credit settings, and whether the
+    customer has child accounts (``has_children``: without, a customer with its own limit is a
+    group of one, and the group needs no query)."""
+    return (
+        Customer.objects.select_related(
+            "entity__credit_settings", "credit_profile", "parent", "parent__credit_profile"
+        )
+        .annotate(has_children=Exists(Customer.objects.filter(parent_id=OuterRef("pk"))))
+        .filter(entity_id=entity_id)
+    )
 
 
 def customer_for_exposure(*, entity_id: int, external_ref: str) -> Customer | None:
@@ -169,26 +176,6 @@ def _group_q(holder: Customer, prefix: str = "") -> Q:
     return own | Q(**{f"{prefix}parent_id": holder.pk}) if _limit(holder) is not None else own
 
 
-def _receivables(
-    entity_id: int, customer_ids: list[int], as_of: date
-) -> list[tuple[int, str, Decimal, date | None]]:
-    """(customer id, currency, open receivables, oldest open due date) per customer and currency:
-    the ledger's open-amount rule read as a sub-select, summed by one outer GROUP BY."""
-    invoices = (
-        customer_invoices_with_open(entity_id=entity_id, customer_ids=customer_ids, as_of=as_of)
-        .filter(open_amount__gt=STILL_OWED)
-        .order_by()
-        .values_list("customer_id", "currency", "due_date", "open_amount")
-    )
-    inner, params = invoices.query.sql_with_params()
-    # The inner query's columns keep their names in the derived table; ``inner`` is Django's SQL.
-    outer = "SELECT customer_id, currency, SUM(open_amount), MIN(due_date) FROM ({}) open_items"
-    sql = outer.format(inner) + " GROUP BY customer_id, currency"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [(row[0], row[1], _four(row[2]), _day(row[3])) for row in cursor.fetchall()]
-
-
 def order_statuses(settings: CreditSettings) -> tuple[str, ...]:
     """The order statuses exposure counts: unbilled, and pending deliveries unless left out."""
     if settings.exposure_includes_open_orders:
@@ -196,10 +183,29 @@ def order_statuses(settings: CreditSettings) -> tuple[str, ...]:
     return (OrderStatus.DELIVERED,)
 
 
-def _orders(
+LEDGER_PARTS_SQL = (
+    "SELECT 0, customer_id, currency, SUM(open_amount), MIN(due_date) FROM ({invoices}) open_items"
+    " GROUP BY customer_id, currency"
+    " UNION ALL SELECT 1, customer_id, currency, total, NULL FROM ({orders}) ordered"
+)
+Receivable = tuple[int, str, Decimal, "date | None"]  # customer id, currency, open, oldest open due
+Ordered = tuple[int, str, Decimal]  # customer id, currency, ordered not invoiced
+
+
+def _ledger_parts(
     entity_id: int, customer_ids: list[int], as_of: date, statuses: Iterable[str]
-) -> list[tuple[int, str, Decimal]]:
-    rows = (
+) -> tuple[list[Receivable], list[Ordered]]:
+    """Per customer and currency, the open receivables (with the oldest open due date) and the
+    orders counted, in one round trip: the ledger's open-amount rule
+    (``customer_invoices_with_open``) read as a sub-select and summed by an outer GROUP BY, then
+    UNION ALL the orders' sums."""
+    invoices = (
+        customer_invoices_with_open(entity_id=entity_id, customer_ids=customer_ids, as_of=as_of)
+        .filter(open_amount__gt=STILL_OWED)
+        .order_by()
+        .values_list("customer_id", "currency", "due_date", "open_amount")
+    )
+    orders = (
         Order.objects.filter(
             entity_id=entity_id,
             customer_id__in=customer_ids,
@@ -210,7 +216,20 @@ def _orders(
         .values_list("customer_id", "currency")
         .annotate(total=Sum("amount"))
     )
-    return [(customer_id, currency, _four(total)) for customer_id, currency, total in rows]
+    invoices_sql, invoices_params = invoices.query.sql_with_params()
+    orders_sql, orders_params = orders.query.sql_with_params()
+    # The inner queries' columns keep their names in the derived tables; both are Django's SQL.
+    sql = LEDGER_PARTS_SQL.format(invoices=invoices_sql, orders=orders_sql)
+    receivables: list[Receivable] = []
+    ordered: list[Ordered] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*invoices_params, *orders_params))
+        for kind, customer_id, currency, total, due in cursor.fetchall():
+            if kind == 0:
+                receivables.append((customer_id, currency, _four(total), _day(due)))
+            else:
+                ordered.append((customer_id, currency, _four(total)))
+    return receivables, ordered
 
 
 def rates_for(*, entity_id: int, currencies: Iterable[str], to_currency: str, on: date) -> RateTable:
@@ -222,19 +241,25 @@ def rates_for(*, entity_id: int, currencies: Iterable[str], to_currency: str, on
     pairs = Q(base_currency__in=foreign, quote_currency=to_currency) | Q(
         base_currency=to_currency, quote_currency__in=foreign
     )
-    latest_day = (
-        ExchangeRate.objects.filter(
-            entity_id=entity_id,
-            base_currency=OuterRef("base_currency"),
-            quote_currency=OuterRef("quote_currency"),
-            rate_date__lte=on,
+    known = ExchangeRate.objects.filter(pairs, entity_id=entity_id, rate_date__lte=on)
+    latest: QuerySet[ExchangeRate]
+    if connection.vendor == "postgresql":  # the latest row of each pair, in one pass
+        latest = known.order_by("base_currency", "quote_currency", "-rate_date").distinct(
+            "base_currency", "quote_currency"
         )
-        .order_by("-rate_date")
-        .values("rate_date")[:1]
-    )
-    rows = ExchangeRate.objects.filter(
-        pairs, entity_id=entity_id, rate_date=Subquery(latest_day)
-    ).values_list("rate_date", "base_currency", "quote_currency", "rate")
+    else:
+        latest_day = (
+            ExchangeRate.objects.filter(
+                entity_id=entity_id,
+                base_currency=OuterRef("base_currency"),
+                quote_currency=OuterRef("quote_currency"),
+                rate_date__lte=on,
+            )
+            .order_by("-rate_date")
+            .values("rate_date")[:1]
+        )
+        latest = known.filter(rate_date=Subquery(latest_day))
+    rows = latest.values_list("rate_date", "base_currency", "quote_currency", "rate")
     return RateTable.of(Rate(day, base, quote, rate) for day, base, quote, rate in rows)
 
 
@@ -245,7 +270,8 @@ def customer_exposure(*, customer: Customer, as_of: date) -> Exposure:
     limit = _limit(holder)
     currency = holder.currency
     settings = credit_settings_of(customer)
-    if limit is None and holder.pk == customer.pk:
+    alone = holder.pk == customer.pk and (limit is None or getattr(customer, "has_children", True) is False)
+    if alone:
         group_ids = [customer.pk]
     else:
         group_ids = list(
@@ -253,8 +279,7 @@ def customer_exposure(*, customer: Customer, as_of: date) -> Exposure:
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-    receivables = _receivables(customer.entity_id, group_ids, as_of)
-    orders = _orders(customer.entity_id, group_ids, as_of, order_statuses(settings))
+    receivables, orders = _ledger_parts(customer.entity_id, group_ids, as_of, order_statuses(settings))
     currencies = {row[1] for row in receivables} | {row[1] for row in orders}
     table = (
         rates_for(entity_id=customer.entity_id, currencies=currencies, to_currency=currency, on=as_of)
@@ -278,8 +303,8 @@ def exposure_of(
     holder: Customer,
     as_of: date,
     group_ids: list[int],
-    receivables: list[tuple[int, str, Decimal, date | None]],
-    orders: list[tuple[int, str, Decimal]],
+    receivables: list[Receivable],
+    orders: list[Ordered],
     rates: RateTable,
 ) -> Exposure:
     """The exposure from the rows read (pure: no query). Each (customer, currency) sum is
