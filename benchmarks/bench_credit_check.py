@@ -291,9 +291,12 @@ def drop_entity() -> None:
             "ledger_payment",
             "ledger_creditnote",
             "ledger_invoice",
-            "ledger_contact",
         ):
             cursor.execute(f"DELETE FROM {table} WHERE entity_id = %s", [old.pk])  # noqa: S608 - our tables
+        cursor.execute(
+            "DELETE FROM ledger_contact WHERE customer_id IN (SELECT id FROM ledger_customer WHERE entity_id = %s)",
+            [old.pk],
+        )
     from relance.ledger.models import Customer
 
     Customer.objects.filter(entity=old).update(parent=None)
