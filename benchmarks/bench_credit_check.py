@@ -96,7 +96,7 @@ def main() -> None:
     load_seconds = time.perf_counter() - started
     mismatches, in_process = compare_in_process(refs, args.sample)
 
-    from bench_portal import wait_until_up, workers_cpu_seconds
+    from bench_portal import workers_cpu_seconds
 
     base = f"http://127.0.0.1:{args.port}"
     headers = {"Authorization": f"Bearer {secret}"}
@@ -110,7 +110,7 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     server = start_server(args)
     try:
-        wait_until_up(base + "/api/v1/openapi.json")
+        wait_until_up(base + floor_paths[0], headers)
         for name, paths in routes:
             urls = [base + path for path in paths]
             asyncio.run(
@@ -376,6 +376,21 @@ def compare_in_process(refs: list[str], sample: int) -> tuple[list[str], dict[st
 
 
 # --------------------------------------------------------------------------- load
+
+
+def wait_until_up(url: str, headers: dict[str, str], seconds: float = 300) -> None:
+    """Until the server answers 200 (its workers start slowly on a loaded machine)."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, headers=headers, timeout=10).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"gunicorn did not answer 200 at {url} within {seconds:.0f} s")
 
 
 WRK_SCRIPT = """
