@@ -47,4 +47,4 @@ urlpatterns += [
 ]
 
 # The credit panel, a bureau report and "Room to grow" (relance/workspace/credit_views.py)
-urlpatterns += [path("", include("relance.workspace.credit_urls"))]
+urlpatterns += [path("", include("relance.workspace.credit_urls"))]  # type: ignore[list-item]

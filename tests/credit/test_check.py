@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 def check(customer, amount: str, currency: str | None = None, on: date = ON):
     fresh = customers_for_check(entity_id=customer.entity_id, on=on).get(pk=customer.pk)
     plain = customer_for_exposure(entity_id=customer.entity_id, external_ref=customer.external_ref)
+    assert plain is not None
     result = credit_check(customer=fresh, amount=Decimal(amount), on=on, currency=currency)
     # Read without the check's annotations, the customer gets the same answer (more queries).
     assert credit_check(customer=plain, amount=Decimal(amount), on=on, currency=currency) == result

@@ -44,6 +44,7 @@ def rate(entity, on: date, base: str, quote: str, value: str) -> None:
 
 def exposure_of(customer, as_of: date = AS_OF):
     fresh = customer_for_exposure(entity_id=customer.entity_id, external_ref=customer.external_ref)
+    assert fresh is not None
     return customer_exposure(customer=fresh, as_of=as_of)
 
 
@@ -181,6 +182,7 @@ def test_the_exposure_of_a_customer_costs_a_few_queries(entity, make_customer, m
     rate(entity, date(2026, 8, 1), "USD", "EUR", "0.9")
     with CaptureQueriesContext(connection) as queries:
         customer = customer_for_exposure(entity_id=entity.pk, external_ref="CHILD")
+        assert customer is not None
         customer_exposure(customer=customer, as_of=AS_OF)
     # the customer (parent, profiles, settings), the group, receivables and orders, rates
     assert len(queries) == 4
@@ -193,5 +195,6 @@ def test_a_customer_with_its_own_limit_and_no_children_costs_two_queries(
     make_invoice(customer, "I", "10", date(2026, 8, 1))
     with CaptureQueriesContext(connection) as queries:
         found = customer_for_exposure(entity_id=entity.pk, external_ref="C")
+        assert found is not None
         assert customer_exposure(customer=found, as_of=AS_OF).exposure == Decimal("10")
     assert len(queries) == 2  # the customer (parent, profiles, settings, has children), the ledger

@@ -17,6 +17,7 @@ import dataclasses
 import random
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -117,9 +118,11 @@ def _engine_tables(entity):
             "rate": pa.array([r.rate for r in rates], pa.decimal128(18, 8)),
         }
     )
-    tables = dataclasses.replace(
-        tables, orders=ibis.memtable(orders), exchange_rates=ibis.memtable(exchange_rates)
-    )
+    credit_tables: dict[str, Any] = {
+        "orders": ibis.memtable(orders),
+        "exchange_rates": ibis.memtable(exchange_rates),
+    }
+    tables = dataclasses.replace(tables, **credit_tables)  # the engine's optional credit tables
     return backend, tables
 
 
