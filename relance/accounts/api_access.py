@@ -22,6 +22,7 @@ API_RESOURCES = {
     "allocations": "ledger.allocation",
     "orders": "ledger.order",
     "kpis": "ledger.invoice",  # figures over the entity's invoices: who may read invoices
+    "credit": "credit.creditprofile",  # the order release check: who may read credit profiles
 }
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_ROLE = "your role ({role}) can read but not change anything"
