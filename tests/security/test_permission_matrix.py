@@ -43,6 +43,7 @@ SKIPPED_PREFIXES = (
     "portal/t/",
     "portal/undo-email/",
     "portal/webhooks/",
+    "credit/apply/",
     "compliance/",
     "delivery/twilio/",
 )
@@ -177,7 +178,38 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
             size=15,
             file=ContentFile(b"%PDF-1.4 matrix", name=f"proof-{customer.pk}.pdf"),
         )
+        from relance.credit.models import ApplicationDocument, ApplicationLink, CreditApplication
+
+        application = CreditApplication.objects.create(
+            entity=ws.acme,
+            customer=customer,
+            legal_name="matrix",
+            country="FR",
+            requested_limit=Decimal("10"),
+            currency="EUR",
+            requested_terms_days=30,
+        )
+        document = ApplicationDocument.objects.create(
+            application=application,
+            kind="other",
+            filename="matrix.pdf",
+            content_type="application/pdf",
+            size=15,
+            sha256="0" * 64,
+            file=ContentFile(b"%PDF-1.4 matrix", name=f"application-{customer.pk}.pdf"),
+        )
+        link = ApplicationLink.objects.create(
+            entity=ws.acme,
+            customer=customer,
+            email="matrix@acme.test",
+            token_id=f"matrix-{customer.pk}",
+            expires_at=now + timedelta(days=1),
+            application=application,
+        )
         samples[which].update(
+            application_id=application.pk,
+            document_id=document.pk,
+            link_id=link.pk,
             entity_id=ws.acme.pk,
             message_id=letter.pk,
             attachment_id=attachment.pk,
