@@ -208,6 +208,7 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
         )
         samples[which].update(
             application_id=application.pk,
+            application_public_id=application.public_id,
             document_id=document.pk,
             link_id=link.pk,
             entity_id=ws.acme.pk,
@@ -234,6 +235,8 @@ def _path(route: str, values: dict[str, Any]) -> str | None:
         name = match.group(2)
         if name == "ref" and route.startswith("api/v1/invoices/"):
             return str(values["invoice_ref"])
+        if name == "application_id" and route.startswith("api/v1/credit/"):
+            return str(values["application_public_id"])  # the API names an application by its UUID
         return str(values[name])
 
     try:

@@ -6,8 +6,8 @@ of the customers they own (a prospect's application has none, so it is not their
 other application is a ``NotFound`` (404), never a 403.
 
 Who sees what: everyone who may read applications sees the status, the company, what was asked
-and what was decided (with a decline's reason); bank details, identifiers' documents, trade
-references and the files only those who may read a bureau report (credit managers, admins,
+and what was decided (with a decline's reason); bank details, contacts, trade references
+and the files only those who may read a bureau report (credit managers, admins,
 auditors): the same line as the bureau payload. Only those who may change an application
 (credit managers, admins) decide.
 """
@@ -92,6 +92,10 @@ def application_by_public_id(*, user: Any, entity: Entity, public_id: str) -> Cr
     if found is None:
         raise NotFound(NOT_FOUND)
     return found
+
+
+def user_can_read(user: Any) -> bool:
+    return user_can(user, PERM_VIEW)
 
 
 def user_sees_sensitive(user: Any) -> bool:
