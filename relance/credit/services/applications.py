@@ -214,9 +214,11 @@ def link_issue(
     email: str = "",
     language: str = "",
     days: int | None = None,
+    send: bool = True,
 ) -> IssuedLink:
     """A new link to the form for a prospect (``email``) or a customer (its billing contact's
-    address unless ``email`` is given), sent at once in the applicant's language."""
+    address unless ``email`` is given), sent at once in the applicant's language (``send=False``:
+    only made, for the demo)."""
     from relance.portal.notify import recipient_for
 
     email = (email or "").strip()
@@ -248,8 +250,9 @@ def link_issue(
         created_by=user if getattr(user, "pk", None) else None,
     )
     url = link_url(link)
+    sent = False
     with translation.override(language):
-        sent = _send(
+        sent = send and _send(
             link=link,
             key=f"credit-application-link:{link.pk}",
             template_key="credit_application_link",
