@@ -61,9 +61,9 @@ def upload_root(settings, tmp_path):
 
     from relance.portal.models import upload_storage
 
-    upload_storage._wrapped = empty  # the lazy storage picks the new root
+    upload_storage._wrapped = empty  # type: ignore[assignment]  # the lazy storage picks the new root
     yield tmp_path / "uploads"
-    upload_storage._wrapped = empty
+    upload_storage._wrapped = empty  # type: ignore[assignment]
 
 
 @pytest.fixture

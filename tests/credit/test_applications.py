@@ -151,14 +151,14 @@ def test_every_bad_field_is_named_at_once(prospect_link, upload_root) -> None:
 
 
 def test_a_failure_while_writing_leaves_no_file(prospect_link, upload_root, monkeypatch) -> None:
-    original = svc.audit_record
+    from relance.audit.services import audit_record
 
     def boom(**kwargs):
         if kwargs.get("action") == "credit_application_submitted":
             raise RuntimeError("disk full")
-        return original(**kwargs)
+        return audit_record(**kwargs)
 
-    monkeypatch.setattr(svc, "audit_record", boom)
+    monkeypatch.setattr("relance.credit.services.applications.audit_record", boom)
     with pytest.raises(RuntimeError):
         svc.application_submit(link=prospect_link.link, data=GOOD_ANSWERS, files=good_files())
     assert not CreditApplication.objects.exists() and _stored_files(upload_root) == []
@@ -262,6 +262,7 @@ def test_approval_below_the_threshold_creates_the_customer(submitted, manager, u
     assert outcome.completed
     application = CreditApplication.objects.get(pk=submitted.pk)
     customer = application.customer
+    assert customer is not None
     assert application.status == ApplicationStatus.APPROVED
     assert (customer.external_ref, customer.name, customer.currency) == (
         "C-NEW",

@@ -84,7 +84,7 @@ def test_another_entitys_application_is_a_404(api, submitted, globex, make_user)
         ("post", f"{BASE}/{submitted.public_id}/decline", {"reason": "no"}),
         ("post", f"{BASE}/{submitted.public_id}/request-info", {"text": "more"}),
     ):
-        response = client.get(path) if method == "get" else _post(client, path, body)
+        response = client.get(path) if method == "get" else _post(client, path, dict(body or {}))
         assert response.status_code == 404, path
         assert response.json()["error"]["code"] == "not_found"
     assert client.get(BASE).json()["items"] == []

@@ -16,7 +16,7 @@ def test_the_demo_application_waits_for_a_credit_manager_once(entity, settings, 
     from relance.portal.models import upload_storage
 
     settings.RELANCE_PORTAL_UPLOAD_ROOT = str(tmp_path)
-    upload_storage._wrapped = empty
+    upload_storage._wrapped = empty  # type: ignore[assignment]
     try:
         application = demo_pending_application(entity=entity)
         assert application is not None and application.status == ApplicationStatus.SUBMITTED
@@ -25,4 +25,4 @@ def test_the_demo_application_waits_for_a_credit_manager_once(entity, settings, 
         assert demo_pending_application(entity=entity) is None
         assert CreditApplication.objects.count() == 1
     finally:
-        upload_storage._wrapped = empty
+        upload_storage._wrapped = empty  # type: ignore[assignment]
