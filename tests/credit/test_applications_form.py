@@ -109,3 +109,14 @@ def test_bad_tokens_are_rate_limited(prospect_link) -> None:
         client.get("/credit/apply/bad/")
     assert client.get("/credit/apply/bad/").status_code == 429
     assert client.get(svc.link_path(prospect_link.link)).status_code == 200  # a good link still opens
+
+
+def test_the_applicants_answers_are_audited_as_the_link_with_its_address(prospect_link, upload_root) -> None:
+    from relance.audit.models import AuditEvent
+
+    _post(Client(REMOTE_ADDR="203.0.113.7"), svc.link_path(prospect_link.link), GOOD_ANSWERS)
+    event = AuditEvent.objects.get(action="credit_application_submitted")
+    assert event.actor_label == f"credit application link {prospect_link.link.pk}"
+    assert event.ip == "203.0.113.7" and event.actor_user is None
+    created = AuditEvent.objects.get(action="create", object_type="credit.creditapplication")
+    assert created.actor_label == event.actor_label

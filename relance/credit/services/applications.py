@@ -20,6 +20,7 @@ import logging
 import re
 import secrets
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -594,7 +595,7 @@ def application_submit(
         raise ApplicationRefused(errors)
     stored: list[str] = []
     try:
-        with audit_actor(label=f"credit application link {link.pk}"), transaction.atomic():
+        with _applicant_audit(link), transaction.atomic():
             application = _application_write(link, answers, documents, stored)
     except BaseException:
         for name in stored:
@@ -603,13 +604,29 @@ def application_submit(
     return application
 
 
+def _applicant_audit(link: ApplicationLink) -> AbstractContextManager[None]:
+    """The applicant's changes recorded as ``credit application link <id>``, with the request's
+    address when there is one (the middleware's context is kept, only the label is set)."""
+    from dataclasses import replace
+
+    from relance.audit.context import audit_context, audit_context_set
+
+    label = f"credit application link {link.pk}"
+    current = audit_context()
+    if current is None:
+        return audit_actor(label=label)
+    return audit_context_set(replace(current, label=label, user=None))
+
+
 def _application_write(
     link: ApplicationLink,
     answers: ApplicationAnswers,
     documents: Sequence[CheckedDocument],
     stored: list[str],
 ) -> CreditApplication:
-    locked = ApplicationLink.objects.select_for_update().select_related("application").get(pk=link.pk)
+    locked = (
+        ApplicationLink.objects.select_for_update(of=("self",)).select_related("application").get(pk=link.pk)
+    )
     if not link_accepts_answers(locked):  # two submissions at once: the first one wins
         assert locked.application is not None
         raise ApplicationClosed(locked.application)
