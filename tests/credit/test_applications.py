@@ -154,7 +154,7 @@ def test_a_failure_while_writing_leaves_no_file(prospect_link, upload_root, monk
     from relance.audit.services import audit_record
 
     def boom(**kwargs):
-        if kwargs.get("action") == "credit_application_submitted":
+        if kwargs.get("action") == "application_submitted":
             raise RuntimeError("disk full")
         return audit_record(**kwargs)
 
@@ -288,9 +288,9 @@ def test_approval_below_the_threshold_creates_the_customer(submitted, manager, u
         AuditEvent.objects.filter(object_type="credit.creditapplication").values_list("action", flat=True)
     )
     assert {
-        "credit_application_submitted",
-        "credit_application_in_review",
-        "credit_application_approved",
+        "application_submitted",
+        "application_in_review",
+        "application_approved",
     } <= steps
 
 

@@ -115,7 +115,7 @@ def test_the_applicants_answers_are_audited_as_the_link_with_its_address(prospec
     from relance.audit.models import AuditEvent
 
     _post(Client(REMOTE_ADDR="203.0.113.7"), svc.link_path(prospect_link.link), GOOD_ANSWERS)
-    event = AuditEvent.objects.get(action="credit_application_submitted")
+    event = AuditEvent.objects.get(action="application_submitted")
     assert event.actor_label == f"credit application link {prospect_link.link.pk}"
     assert event.ip == "203.0.113.7" and event.actor_user is None
     created = AuditEvent.objects.get(action="create", object_type="credit.creditapplication")

@@ -265,7 +265,7 @@ def link_issue(
             contact=contact,
         )
     audit_record(
-        action="credit_application_link_sent",
+        action="application_link_sent",
         obj=link,
         after={"email": email, "customer": customer.external_ref if customer else None, "sent": sent},
     )
@@ -667,7 +667,7 @@ def _application_write(
         locked.application = application
         locked.save(update_fields=["application", "updated_at"])
     audit_record(
-        action="credit_application_resubmitted" if again else "credit_application_submitted",
+        action="application_resubmitted" if again else "application_submitted",
         obj=application,
         after={"link": link.pk, "documents": len(documents)},
     )
@@ -708,7 +708,7 @@ def application_review_start(*, application: CreditApplication, user: Any) -> Cr
     _state_check(application, "taken in review", (ApplicationStatus.SUBMITTED,))
     application.status = ApplicationStatus.IN_REVIEW
     application.save(update_fields=["status", "updated_at"])
-    audit_record(action="credit_application_in_review", actor=user, obj=application)
+    audit_record(action="application_in_review", actor=user, obj=application)
     return application
 
 
@@ -737,9 +737,7 @@ def application_request_info(*, application: CreditApplication, user: Any, text:
     application.first_approved_by = None
     application.first_approved_at = None
     application.save()
-    audit_record(
-        action="credit_application_info_requested", actor=user, obj=application, after={"text": text}
-    )
+    audit_record(action="application_info_requested", actor=user, obj=application, after={"text": text})
     with translation.override(link.language):
         _send(
             link=link,
@@ -787,7 +785,7 @@ def application_decline(*, application: CreditApplication, user: Any, reason: st
     application.decided_at = timezone.now()
     application.decision = decision
     application.save()
-    audit_record(action="credit_application_declined", actor=user, obj=application, after={"reason": reason})
+    audit_record(action="application_declined", actor=user, obj=application, after={"reason": reason})
     link = ApplicationLink.objects.filter(application=application).first()
     if link is not None:
         with translation.override(link.language):
@@ -882,7 +880,7 @@ def application_approve(
             application.first_approved_at = timezone.now()
             application.save()
             audit_record(
-                action="credit_application_first_approval",
+                action="application_first_approval",
                 actor=user,
                 obj=application,
                 after={"limit": limit, "currency": currency, "terms_days": terms.terms_days},
@@ -950,7 +948,7 @@ def _approval_complete(
     application.save()
     ApplicationLink.objects.filter(application=application, customer__isnull=True).update(customer=customer)
     audit_record(
-        action="credit_application_approved",
+        action="application_approved",
         actor=user,
         obj=application,
         after={
