@@ -20,6 +20,7 @@ API_RESOURCES = {
     "credit-notes": "ledger.creditnote",
     "payments": "ledger.payment",
     "allocations": "ledger.allocation",
+    "orders": "ledger.order",
     "kpis": "ledger.invoice",  # figures over the entity's invoices: who may read invoices
 }
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

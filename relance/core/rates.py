@@ -79,6 +79,15 @@ class RateTable:
             return None
         return days[index], self._rates[(base, quote)][index]
 
+    def in_force(self, on: date) -> list[Rate]:
+        """Each stored pair's rate that applies on ``on`` (its latest on or before it), by pair."""
+        rates = []
+        for base, quote in sorted(self._dates):
+            latest = self._latest(base, quote, on)
+            if latest is not None:
+                rates.append(Rate(latest[0], base, quote, latest[1]))
+        return rates
+
     def rate(self, from_currency: str, to_currency: str, on: date) -> Decimal:
         """How many ``to_currency`` one ``from_currency`` is worth on ``on`` (unrounded).
 

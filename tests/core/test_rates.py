@@ -32,6 +32,14 @@ def test_the_latest_rate_on_or_before_the_date_converts():
     assert TABLE.convert(Decimal("100.00"), "EUR", "USD", MAR) == Decimal("120.00")
 
 
+def test_in_force_gives_each_pairs_latest_rate_on_or_before_the_date():
+    assert TABLE.in_force(date(2026, 1, 15)) == [
+        Rate(JAN, "EUR", "USD", Decimal("1.10")),
+        Rate(JAN, "USD", "JPY", Decimal("150")),
+    ]
+    assert Rate(FEB, "EUR", "USD", Decimal("1.20")) in TABLE.in_force(MAR)
+
+
 def test_the_inverse_of_the_stored_pair_is_used_when_only_that_exists():
     # 1 GBP = 1.15 EUR, so 115 EUR = 100 GBP.
     assert TABLE.convert(Decimal("115.00"), "EUR", "GBP", MAR) == Decimal("100.00")

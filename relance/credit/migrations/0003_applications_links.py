@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('credit', '0001_initial'),
+        ('credit', '0002_notices_declarations'),
         ('ledger', '0009_orders_rates_returned_payments'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
