@@ -11,6 +11,7 @@ urlpatterns = [
     path("delivery/", include("relance.delivery.urls")),
     path("compliance/", include("relance.compliance.urls")),
     path("portal/", include("relance.portal.urls")),
+    path("credit/", include("relance.credit.urls")),
     path("w/", include("relance.workspace.urls")),
     path("", include("relance.web.urls")),
 ]

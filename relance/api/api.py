@@ -12,6 +12,7 @@ from ninja.parser import Parser
 
 from relance.api.auth import api_auth
 from relance.api.credit import router as credit_router
+from relance.api.credit_applications import router as credit_applications_router
 from relance.api.documents import router as documents_router
 from relance.api.errors import install_error_handlers
 from relance.api.kpis import router as kpis_router
@@ -59,4 +60,5 @@ api.add_router("/", documents_router)
 api.add_router("/", kpis_router)
 # Before ``router`` too: its ``/customers/{path:ref}`` would match ``/customers/X/credit``.
 api.add_router("/", credit_router)
+api.add_router("/", credit_applications_router)
 api.add_router("/", router)

@@ -45,6 +45,11 @@ class CreditSettings(BaseModel):
     check_max_days_past_due = models.PositiveIntegerField(
         default=30, help_text="The order check holds a customer with an invoice overdue beyond this"
     )
+    application_link_days = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(366)],
+        help_text="How long a link to the credit application form stays valid",
+    )
 
     class Meta:
         verbose_name_plural = "credit settings"
@@ -396,6 +401,38 @@ class ApplicationDocument(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class ApplicationLink(BaseModel):
+    """A signed link to the credit application form, for a prospect (``email``) or a customer.
+
+    The URL carries ``token_id`` signed with the form's salt (``relance.portal.links.token_sign``:
+    one home for signing links); the row decides whether it still opens (expiry, revocation) and
+    which application it fills (one per link; it reopens only when more information is requested).
+    """
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="credit_application_links"
+    )
+    email = models.EmailField(help_text="Where the link was sent")
+    language = models.CharField(max_length=16, default="en", validators=[validators.validate_language])
+    token_id = models.CharField(max_length=32, unique=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    application = models.OneToOneField(
+        CreditApplication, on_delete=models.SET_NULL, null=True, blank=True, related_name="link"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["entity", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"application link {self.pk} for {self.email}"
 
 
 class UtilisationNotice(models.Model):

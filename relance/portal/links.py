@@ -33,14 +33,25 @@ class LinkRefused(Exception):
         self.link = link
 
 
+def token_id_new() -> str:
+    """A random token id (144 bits): what a signed link carries."""
+    return secrets.token_urlsafe(18)
+
+
+def token_sign(token_id: str, *, salt: str = TOKEN_SALT) -> str:
+    """The token of a link: its id signed with SECRET_KEY and the salt of the kind of link (the
+    portal's, the credit application form's…): one home for signing links."""
+    return signing.dumps(token_id, salt=salt)
+
+
 def token_for(link: PortalLink) -> str:
-    return signing.dumps(link.token_id, salt=TOKEN_SALT)
+    return token_sign(link.token_id)
 
 
-def token_id_from(token: str) -> str:
+def token_id_from(token: str, *, salt: str = TOKEN_SALT) -> str:
     """The token id a token carries; ``LinkRefused("bad")`` for anything not signed by us."""
     try:
-        value = signing.loads(token, salt=TOKEN_SALT)
+        value = signing.loads(token, salt=salt)
     except signing.BadSignature:
         raise LinkRefused("bad") from None
     if not isinstance(value, str):
@@ -85,7 +96,7 @@ def link_create(
     return PortalLink.objects.create(
         customer=customer,
         contact=contact,
-        token_id=secrets.token_urlsafe(18),
+        token_id=token_id_new(),
         expires_at=timezone.now() + timedelta(days=days),
         source=source,
         created_by=user if getattr(user, "pk", None) else None,

@@ -642,16 +642,10 @@ def dispute_make(
 
 
 def _file_check(upload: UploadedFile, limit: int) -> tuple[UploadedFile, uploads.SniffedFile]:
-    if (upload.size or 0) > limit:
-        raise PortalRefused(uploads.UPLOAD_TOO_LARGE, limit=limit // (1024 * 1024))
-    upload.seek(0)
-    head = upload.read(16)
-    if not head:
-        raise PortalRefused(uploads.UPLOAD_EMPTY)
-    sniffed = uploads.sniff(head)
-    if sniffed is None:
-        raise PortalRefused(uploads.UPLOAD_TYPE_REFUSED)
-    return upload, sniffed
+    try:
+        return upload, uploads.upload_check(upload, limit)
+    except uploads.UploadRefused as refused:
+        raise PortalRefused(refused.template, **refused.params) from None
 
 
 @transaction.atomic

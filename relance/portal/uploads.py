@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_noop as _
 
 from relance.core.filenames import download_filename
@@ -44,3 +45,27 @@ def safe_filename(name: str, extension: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     stem = base.rsplit(".", 1)[0] if "." in base else base
     return download_filename(stem, extension, fallback="attachment")
+
+
+class UploadRefused(Exception):
+    """A file refused: ``template`` (an untranslated sentence) formatted with ``params``."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        super().__init__(template)
+        self.template = template
+        self.params = params
+
+
+def upload_check(upload: UploadedFile, limit: int) -> SniffedFile:
+    """The type of an upload told by its first bytes, or ``UploadRefused`` (too large, empty, not
+    PDF/JPEG/PNG): the one rule for what customers may upload (disputes, credit applications)."""
+    if (upload.size or 0) > limit:
+        raise UploadRefused(UPLOAD_TOO_LARGE, limit=limit // (1024 * 1024))
+    upload.seek(0)
+    head = upload.read(16)
+    if not head:
+        raise UploadRefused(UPLOAD_EMPTY)
+    sniffed = sniff(head)
+    if sniffed is None:
+        raise UploadRefused(UPLOAD_TYPE_REFUSED)
+    return sniffed

@@ -65,13 +65,18 @@ CHANNEL_LABELS: dict[str, str] = {
 
 
 def _language(request: HttpRequest, link: PortalLink | None) -> str:
-    codes = [code for code, _name in settings.LANGUAGES]
-    for candidate in (
-        request.GET.get("lang"),
-        request.COOKIES.get(LANGUAGE_COOKIE),
+    return request_language(
+        request,
         link.customer.language if link else None,
         link.customer.entity.language if link else None,
-    ):
+    )
+
+
+def request_language(request: HttpRequest, *fallbacks: str | None) -> str:
+    """The page's language: ``?lang=``, the cookie, then ``fallbacks`` (the customer's, the
+    entity's…), English; the one rule of every page a customer opens with a link."""
+    codes = [code for code, _name in settings.LANGUAGES]
+    for candidate in (request.GET.get("lang"), request.COOKIES.get(LANGUAGE_COOKIE), *fallbacks):
         if not candidate:
             continue
         candidate = candidate.lower()
@@ -131,8 +136,7 @@ def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
             services.event_record(actor=request.portal.actor, action="opened")  # type: ignore[attr-defined]
         with translation.override(language):
             response = view(request, *args, **kwargs)
-        if request.GET.get("lang") == language:
-            response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="Lax", httponly=True)
+        language_remember(request, response, language)
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers["Referrer-Policy"] = (
             "same-origin"  # the token never leaves the site; no-referrer would make browsers send "Origin: null" and fail CSRF
@@ -140,6 +144,12 @@ def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         return response
 
     return wrapped
+
+
+def language_remember(request: HttpRequest, response: HttpResponse, language: str) -> None:
+    """Keep a language chosen with ``?lang=`` in a cookie for the next pages."""
+    if request.GET.get("lang") == language:
+        response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="Lax", httponly=True)
 
 
 class Portal:

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from relance.workspace import exports, holds, policy_views, views
+from relance.workspace import credit_applications, exports, holds, policy_views, views
 
 app_name = "workspace"
 
@@ -31,6 +31,7 @@ urlpatterns = [
     path("plans/export.csv", exports.plan_export, name="plans_export"),
     path("search/", views.search, name="search"),
     path("find/", views.find, name="find"),
+    path("credit/applications/", include(credit_applications.urlpatterns)),
     path("policies/", views.policy_list, name="policies"),
     path("policies/<id:policy_id>/simulate/", policy_views.policy_simulate, name="policy_simulate"),
     path("policies/<id:policy_id>/edit/", policy_views.policy_edit, name="policy_edit"),

@@ -43,6 +43,7 @@ SKIPPED_PREFIXES = (
     "portal/t/",
     "portal/undo-email/",
     "portal/webhooks/",
+    "credit/apply/",
     "compliance/",
     "delivery/twilio/",
 )
@@ -182,8 +183,40 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
         report = BureauReport.objects.create(
             entity=ws.acme, customer=customer, provider="matrix", reported_on=ws.today
         )
+        from relance.credit.models import ApplicationDocument, ApplicationLink, CreditApplication
+
+        application = CreditApplication.objects.create(
+            entity=ws.acme,
+            customer=customer,
+            legal_name="matrix",
+            country="FR",
+            requested_limit=Decimal("10"),
+            currency="EUR",
+            requested_terms_days=30,
+        )
+        document = ApplicationDocument.objects.create(
+            application=application,
+            kind="other",
+            filename="matrix.pdf",
+            content_type="application/pdf",
+            size=15,
+            sha256="0" * 64,
+            file=ContentFile(b"%PDF-1.4 matrix", name=f"application-{customer.pk}.pdf"),
+        )
+        link = ApplicationLink.objects.create(
+            entity=ws.acme,
+            customer=customer,
+            email="matrix@acme.test",
+            token_id=f"matrix-{customer.pk}",
+            expires_at=now + timedelta(days=1),
+            application=application,
+        )
         samples[which].update(
             report_id=report.pk,
+            application_id=application.pk,
+            application_public_id=application.public_id,
+            document_id=document.pk,
+            link_id=link.pk,
             entity_id=ws.acme.pk,
             message_id=letter.pk,
             attachment_id=attachment.pk,
@@ -208,6 +241,8 @@ def _path(route: str, values: dict[str, Any]) -> str | None:
         name = match.group(2)
         if name == "ref" and route.startswith("api/v1/invoices/"):
             return str(values["invoice_ref"])
+        if name == "application_id" and route.startswith("api/v1/credit/"):
+            return str(values["application_public_id"])  # the API names an application by its UUID
         return str(values[name])
 
     try:

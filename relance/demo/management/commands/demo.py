@@ -100,6 +100,7 @@ class Command(BaseCommand):
                 self._history(entity, options, logins)
             self._collections(entity)
             self._invoice_copies(entity)
+        self._credit_application(entity)
         snapshots = self._kpi_snapshots(entity, background=not options["no_serve"])
         username, password = self._admin(options)
         seconds = time.monotonic() - started
@@ -221,6 +222,13 @@ class Command(BaseCommand):
 
         attached = demo_invoice_copies_attach(entity=entity, as_of=timezone.localdate())
         self._say(f"Invoice PDFs: {attached} demo copies attached (relance documents import for real ones).")
+
+    def _credit_application(self, entity: Entity) -> None:
+        """One credit application waiting for a credit manager (Workspace → Applications)."""
+        from relance.demo.applications import demo_pending_application
+
+        if demo_pending_application(entity=entity) is not None:
+            self._say("Credit applications: one pending (a prospect asking for 60,000 EUR: two approvers).")
 
     @transaction.atomic
     def _wipe(self, entity: Entity) -> None:
