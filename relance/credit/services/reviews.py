@@ -65,6 +65,7 @@ REVIEW_STALE = (
 LIMIT_NEGATIVE = "limit: expected an amount of 0 or more, found {limit}"
 LIMIT_NEEDED = "limit: a {kind} decision needs a limit"
 NOTE_MAX = 2000
+MONEY_SCALE = Decimal("0.0001")  # the scale of amounts in the ledger
 LIMIT_KINDS = (DecisionKind.RAISE_LIMIT, DecisionKind.LOWER_LIMIT, DecisionKind.SET_LIMIT, DecisionKind.KEEP)
 FACTORS_READ = ("utilisation", "broken_promises", "days_beyond_terms", "relationship_months")
 
@@ -86,21 +87,31 @@ def _exposures(entity: Entity, as_of: date) -> dict[int, Decimal]:
     from relance.ledger.selectors import customer_list_with_balances
 
     rows = customer_list_with_balances(entity=entity, as_of=as_of).values_list("pk", "open_balance")
-    return {pk: Decimal(balance or 0) for pk, balance in rows}
+    return {pk: Decimal(balance or 0).quantize(MONEY_SCALE) for pk, balance in rows}
 
 
-def _bureau_events(entity: Entity, as_of: date) -> dict[int, tuple[int, int | None]]:
-    """Per customer: the derogatory events of its latest report and of the one before (if any)."""
-    events: dict[int, list[int]] = defaultdict(list)
+def _bureau_events(
+    entity: Entity, as_of: date, previous_day: date | None
+) -> dict[int, tuple[int, int | None]]:
+    """Per customer with a report: the derogatory events of its latest report on ``as_of``, and of
+    its latest on the previous scoring day (without one: of the report before), so a report is
+    news once."""
+    reports: dict[int, list[tuple[date, int]]] = defaultdict(list)
     rows = (
         BureauReport.objects.filter(entity=entity, reported_on__lte=as_of)
         .order_by("customer_id", "-reported_on", "-id")
-        .values_list("customer_id", "derogatory_events")
+        .values_list("customer_id", "reported_on", "derogatory_events")
     )
-    for customer_id, count in rows:
-        if len(events[customer_id]) < 2:
-            events[customer_id].append(count)
-    return {key: (found[0], found[1] if len(found) > 1 else None) for key, found in events.items()}
+    for customer_id, reported_on, count in rows:
+        reports[customer_id].append((reported_on, count))
+    events = {}
+    for customer_id, found in reports.items():
+        if previous_day is None:
+            before = found[1][1] if len(found) > 1 else None
+        else:
+            before = next((count for reported_on, count in found if reported_on <= previous_day), None)
+        events[customer_id] = (found[0][1], before)
+    return events
 
 
 def _state_rows(entity: Entity, as_of: date, previous_day: date | None) -> list[dict[str, Any]]:
@@ -135,7 +146,7 @@ def _state_rows(entity: Entity, as_of: date, previous_day: date | None) -> list[
         )
     )
     exposures = _exposures(entity, as_of)
-    bureau = _bureau_events(entity, as_of)
+    bureau = _bureau_events(entity, as_of, previous_day)
     customers = Customer.objects.filter(entity=entity, pk__in=list(today)).values_list(
         "pk", "currency", "credit_limit", "payment_terms_days"
     )
