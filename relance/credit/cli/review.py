@@ -94,12 +94,11 @@ def _run(command: Any, entity: Any, options: dict[str, Any]) -> None:
         command.stdout.write(json.dumps({"entity": entity.name, **outcome.to_json()}, indent=2))
         return
     console, buffer = _console(100)
-    since = (
-        f" (compared with {outcome.previous_day})" if outcome.previous_day else " (no earlier scoring day)"
-    )
+    since = f"compared with {outcome.previous_day}" if outcome.previous_day else "no earlier scoring day"
+    console.print(f"{entity.name} · credit reviews as of {outcome.as_of} ({since})")
     console.print(
-        f"{entity.name} · credit reviews as of {outcome.as_of}{since}: {outcome.scored} customers scored, "
-        f"{outcome.opened} reviews opened, {outcome.updated} updated, {outcome.unchanged} unchanged."
+        f"{outcome.scored} customers scored; {outcome.opened} review(s) opened, {outcome.updated} updated, "
+        f"{outcome.unchanged} unchanged; {outcome.scheduled} customer(s) given a first review day."
     )
     from rich.table import Table
 
