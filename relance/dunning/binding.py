@@ -14,7 +14,7 @@ Derived tables:
   (email → email; phone → sms and phone; postal address → letter and registered_letter).
 * ``contact_history``: the actions of earlier runs that were not cancelled or failed, and the contacts
   logged by hand (``ContactLog``, step key "manual").
-* ``customer_profile``: the credit limit; risk is "" until credit scoring exists (issue C9).
+* ``customer_profile``: the credit limit and the customer's currency; risk is "" until credit scoring exists (issue C9).
 * ``customer_calendar``: the customer's time zone and country, else the entity's.
 * ``customer_attributes``: ``CustomerAttribute`` rows (conditions ``custom.NAME``).
 """
@@ -139,12 +139,15 @@ def _customer_channels(entity_id: int) -> ir.Table:
 
 
 def _customer_profile(entity_id: int) -> ir.Table:
-    customers = _raw(Customer, {"id": "int64", "entity": "int64", "credit_limit": "decimal(18, 4)"})
+    customers = _raw(
+        Customer, {"id": "int64", "entity": "int64", "credit_limit": "decimal(18, 4)", "currency": "string"}
+    )
     customers = customers.filter(customers[_column(Customer, "entity")] == entity_id)
     return customers.select(
         customer_id=customers[_column(Customer, "id")],
         risk=ibis.literal(""),
         credit_limit=customers[_column(Customer, "credit_limit")],
+        currency=customers[_column(Customer, "currency")],
     )
 
 

@@ -14,7 +14,13 @@ is the date of the allocation that closed it:
   promise is kept or broken is the one promise rule's (``relance.core.promises``), which the daily
   run applies and writes back (``promise_settle``) before segments are computed; an open promise
   counts as neither; disputes_opened in the window, disputes_open now;
-* credit_limit and utilisation (open / limit) from customer_profile.
+* credit_limit and utilisation (open / limit) from customer_profile: the dunning's signal
+  ("over its limit" makes a customer at risk, and segments may test it). Credit management's
+  utilisation is ``relance.engine.credit.exposure`` (orders too, converted, the parent's limit
+  for a group); it is not read here because this query is at SQLite's parser depth and runs
+  inside ``decide``'s own (one more join overflows): both read the open amount of
+  ``invoice_frame``, and equal each other for a customer with no orders, no parent limit and
+  one currency.
 
 Classes (first match wins), after the seeds' types of late payers:
 
@@ -76,14 +82,14 @@ SEGMENT_OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in")
 ERROR_RULES = "segmentation rules: {problems}"
 
 
-def customer_behaviour_expr(
-    tables: DunningTables, as_of: date, *, lookback_days: int = LOOKBACK_DAYS
-) -> ir.Table:
-    """The metrics and the ``behaviour`` class per customer, as one Ibis expression."""
+def invoice_frame(tables: DunningTables, as_of: date) -> ir.Table:
+    """One row per invoice issued by ``as_of`` and not void then: its amount and **open amount**
+    (amount less what was allocated to it by ``as_of``, in integer money units), whether it is paid
+    in full and on which day (the allocation that closed it), its days late and days past due.
+
+    The one home of "open" and "paid late" for the behaviour metrics and credit exposure.
+    """
     dialect = backend_name(tables.invoices)
-    start = as_of - timedelta(days=lookback_days)
-    trend_start = as_of - timedelta(days=TREND_DAYS)
-    previous_start = as_of - timedelta(days=2 * TREND_DAYS)
     allocations = tables.allocations.filter(tables.allocations.date <= as_of)
     per_invoice = allocations.group_by(_a_invoice_id=allocations.invoice_id).aggregate(
         allocated_units=money_units(allocations.amount).sum().cast("int64"),
@@ -96,8 +102,10 @@ def customer_behaviour_expr(
     allocated = joined.allocated_units.fill_null(0)
     as_of_day = day_number(ibis.literal(as_of), dialect)
     due_day = day_number(joined.due_date, dialect)
-    frame = joined.select(
+    return joined.select(
         "customer_id",
+        "currency",
+        "issue_date",
         "due_date",
         amount_units=amount_units,
         open_units=amount_units - allocated,
@@ -106,6 +114,21 @@ def customer_behaviour_expr(
         days_late_raw=(day_number(joined.last_allocation, dialect) - due_day).cast("int64"),
         days_past_due=(as_of_day - due_day).cast("int64"),
     )
+
+
+def customer_behaviour_expr(
+    tables: DunningTables,
+    as_of: date,
+    *,
+    lookback_days: int = LOOKBACK_DAYS,
+    frame: ir.Table | None = None,
+) -> ir.Table:
+    """The metrics and the ``behaviour`` class per customer, as one Ibis expression (``frame``:
+    the ``invoice_frame`` of the same date when the caller reads it for something else too)."""
+    start = as_of - timedelta(days=lookback_days)
+    trend_start = as_of - timedelta(days=TREND_DAYS)
+    previous_start = as_of - timedelta(days=2 * TREND_DAYS)
+    frame = invoice_frame(tables, as_of) if frame is None else frame
     paid_in_window = frame.paid & (frame.due_date >= start) & (frame.due_date <= as_of)
     days_late = ibis.ifelse(frame.days_late_raw > 0, frame.days_late_raw, 0)
     late = paid_in_window & (frame.days_late_raw > 0)
@@ -128,6 +151,7 @@ def customer_behaviour_expr(
         .sum()
         .cast("int64"),
         max_days_past_due=ibis.ifelse(is_open, frame.days_past_due, ibis.null("int64")).max(),
+        first_issue=frame.issue_date.min(),
     )
     promises = tables.promises.filter(
         tables.promises.created_on <= as_of, tables.promises.created_on >= start
