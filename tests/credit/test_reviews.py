@@ -253,3 +253,14 @@ def test_a_hold_placed_by_a_review_and_lifted_by_the_next_with_its_approver(enti
         "place_hold",
         "lift_hold",
     ]
+
+
+def test_a_group_is_reviewed_on_the_parents_limit(entity, book, make_customer, make_invoice) -> None:
+    parent = make_customer("G", name="Group Holding", credit_limit=Decimal("500"))
+    child = make_customer("G1", name="Group Subsidiary", parent=parent, credit_limit=Decimal("100"))
+    make_invoice(child, "G1-1", "600", AS_OF - timedelta(days=10), AS_OF + timedelta(days=20))
+    _run(entity)
+    review = CreditReview.objects.get(customer=parent)
+    assert _codes(review) == ["limit_breached"]
+    assert review.triggers[0]["text"] == "Exposure €600.00 is over the €500.00 limit (120 % used)."
+    assert not CreditReview.objects.filter(customer=child).exists()  # its own limit is not the one used

@@ -82,12 +82,39 @@ def _factor_values(reasons: Iterable[Mapping[str, Any]]) -> dict[str, float | No
     return values
 
 
-def _exposures(entity: Entity, as_of: date) -> dict[int, Decimal]:
-    """Each customer's exposure as of ``as_of``: its open receivables in its own currency."""
-    from relance.ledger.selectors import customer_list_with_balances
+@dataclass(frozen=True)
+class Exposure:
+    """A customer's exposure as the engine measures it (``relance.engine.credit.exposure``)."""
 
-    rows = customer_list_with_balances(entity=entity, as_of=as_of).values_list("pk", "open_balance")
-    return {pk: Decimal(balance or 0).quantize(MONEY_SCALE) for pk, balance in rows}
+    amount: Decimal  # the group's when the customer holds the limit, else its own part
+    credit_limit: Decimal | None  # the limit it is measured against when it holds it, else None
+    utilisation: float | None
+    currency: str
+
+
+def _exposures(entity: Entity, as_of: date) -> dict[int, Exposure]:
+    """Each customer's exposure as of ``as_of``: open receivables and unbilled orders, converted
+    and rolled up to the parent's limit (one home: ``exposure_expr``). A child measured against
+    its parent's limit carries no limit here: the parent's review reads the group."""
+    from relance.credit.models import CreditSettings
+    from relance.dunning.binding import app_dunning_tables
+    from relance.engine.credit.exposure import exposure_expr
+
+    settings = CreditSettings.objects.filter(entity=entity).first()
+    include_open_orders = settings.exposure_includes_open_orders if settings else True
+    backend, tables = app_dunning_tables(entity=entity)
+    expr = exposure_expr(tables, as_of, include_open_orders=include_open_orders, backend=backend)
+    exposures = {}
+    for row in backend.to_pyarrow(expr).to_pylist():
+        holder = row["limit_holder_id"] == row["customer_id"]
+        amount = row["exposure"] if holder else row["own_exposure"]
+        exposures[int(row["customer_id"])] = Exposure(
+            amount=Decimal(amount or 0).quantize(MONEY_SCALE),
+            credit_limit=Decimal(row["credit_limit"]) if holder and row["credit_limit"] else None,
+            utilisation=row["utilisation"] if holder else None,
+            currency=row["currency"] or "",
+        )
+    return exposures
 
 
 def _bureau_events(
@@ -155,16 +182,17 @@ def _state_rows(entity: Entity, as_of: date, previous_day: date | None) -> list[
         score, previous = today[pk], before.get(pk)
         now_values = _factor_values(score["reasons"])
         was_values = _factor_values(previous["reasons"]) if previous else {}
-        exposure = exposures.get(pk, Decimal(0))
+        exposure = exposures.get(pk) or Exposure(Decimal(0), None, None, currency)
         profile: Mapping[str, Any] = profiles.get(pk) or {}
         events, events_before = bureau.get(pk, (None, None))
         rows.append(
             {
                 "customer_id": pk,
-                "currency": currency,
-                "credit_limit": limit,
-                "exposure": exposure,
-                "utilisation": float(exposure * 100 / limit) if limit is not None and limit > 0 else None,
+                "currency": exposure.currency or currency,
+                "credit_limit": exposure.credit_limit,
+                "exposure": exposure.amount,
+                "utilisation": exposure.utilisation,
+                "own_limit": limit,
                 "previous_utilisation": was_values.get("utilisation"),
                 "score": score["score"],
                 "risk_class": score["risk_class"],
@@ -209,7 +237,7 @@ def _triggered(
 
 def _basis(row: Mapping[str, Any], as_of: date) -> Basis:
     return Basis(
-        credit_limit=row["credit_limit"],
+        credit_limit=row["own_limit"],
         currency=row["currency"],
         terms_days=row["terms_days"],
         exposure=row["exposure"],
