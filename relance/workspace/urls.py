@@ -1,6 +1,6 @@
 from django.urls import path
 
-from relance.workspace import exports, holds, policy_views, views
+from relance.workspace import credit_review_urls, exports, holds, policy_views, views
 
 app_name = "workspace"
 
@@ -45,3 +45,6 @@ urlpatterns += [
     path("customers/<id:customer_id>/holds/<id:hold_id>/lift/", holds.hold_lift, name="customer_hold_lift"),
     path("customers/<id:customer_id>/why/", holds.customer_why, name="customer_why"),
 ]
+
+# The credit review queue (relance/workspace/credit_review_urls.py)
+urlpatterns += credit_review_urls.urlpatterns

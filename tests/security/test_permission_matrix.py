@@ -177,7 +177,13 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
             size=15,
             file=ContentFile(b"%PDF-1.4 matrix", name=f"proof-{customer.pk}.pdf"),
         )
+        from relance.credit.models import CreditReview
+
+        review = CreditReview.objects.create(
+            entity=ws.acme, customer=customer, opened_on=ws.today, proposal="keep", currency="EUR"
+        )
         samples[which].update(
+            review_id=review.pk,
             entity_id=ws.acme.pk,
             message_id=letter.pk,
             attachment_id=attachment.pk,

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import CharField, OuterRef, QuerySet, Subquery
 
 from relance.core.errors import NotFound
 from relance.core.formatting import format_money
@@ -78,17 +78,19 @@ def review_open_of(*, customer: Customer) -> CreditReview | None:
     return CreditReview.objects.filter(customer=customer, status=ReviewStatus.OPEN).first()
 
 
-def latest_risk_classes(*, entity: Entity, customer_ids: list[int]) -> dict[int, str]:
-    """The latest stored risk class of each of the customers (the worklist's *Risk* column)."""
-    latest: dict[int, str] = {}
-    rows = (
-        CreditScore.objects.filter(entity=entity, customer_id__in=customer_ids)
-        .order_by("customer_id", "-as_of")
-        .values_list("customer_id", "risk_class")
-    )
-    for customer_id, risk_class in rows:
-        latest.setdefault(customer_id, risk_class)
+def latest_scores(*, customer_ids: list[int]) -> dict[int, CreditScore]:
+    """Each customer's latest stored score (the queue shows its reasons)."""
+    latest: dict[int, CreditScore] = {}
+    for score in CreditScore.objects.filter(customer_id__in=customer_ids).order_by("customer_id", "-as_of"):
+        latest.setdefault(score.customer_id, score)
     return latest
+
+
+def risk_class_latest(outer: str = "customer_id") -> Subquery:
+    """The latest stored risk class of the customer at ``outer`` (a subquery to annotate rows
+    with: the worklist's *Risk*)."""
+    latest = CreditScore.objects.filter(customer_id=OuterRef(outer)).order_by("-as_of").values("risk_class")
+    return Subquery(latest[:1], output_field=CharField())
 
 
 def review_of_credit_hold(*, hold: Any) -> CreditReview | None:
