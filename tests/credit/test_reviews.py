@@ -91,6 +91,7 @@ def test_an_open_review_is_updated_with_new_triggers_not_duplicated(entity, book
     review = CreditReview.objects.get()
     assert _codes(review) == ["limit_breached", "scheduled"]
     assert review.opened_on == AS_OF and review.basis["scored_on"] == NEXT_DAY.isoformat()
+    assert [item["on"] for item in review.triggers] == [NEXT_DAY.isoformat()] * 2
 
 
 def test_the_first_run_schedules_every_customer_by_class(entity, book) -> None:
@@ -264,3 +265,21 @@ def test_a_group_is_reviewed_on_the_parents_limit(entity, book, make_customer, m
     assert _codes(review) == ["limit_breached"]
     assert review.triggers[0]["text"] == "Exposure €600.00 is over the €500.00 limit (120 % used)."
     assert not CreditReview.objects.filter(customer=child).exists()  # its own limit is not the one used
+
+
+def test_a_lower_bureau_score_is_news_once(entity, book) -> None:
+    for days, score in ((10, 60.0), (0, 40.0)):
+        BureauReport.objects.create(
+            entity=entity,
+            customer=book.new,
+            provider="creditsafe",
+            reported_on=AS_OF - timedelta(days=days),
+            bureau_score=score,
+        )
+    _run(entity)
+    review = CreditReview.objects.get(customer=book.new)
+    assert (
+        review.triggers[0]["text"]
+        == "The latest bureau report shows a bureau score of 40 (was 60; higher is safer)."
+    )
+    assert _run(entity, NEXT_DAY).by_trigger.get("derogatory_event") is None  # known since yesterday

@@ -43,7 +43,11 @@ def test_run_list_and_accept(entity, breached) -> None:
         "330.0000",
     )
     assert row["triggers"] == [
-        {"code": "limit_breached", "text": "Exposure €300.00 is over the €250.00 limit (120 % used)."}
+        {
+            "code": "limit_breached",
+            "text": "Exposure €300.00 is over the €250.00 limit (120 % used).",
+            "on": AS_OF.isoformat(),
+        }
     ]
     assert row["reasons"] and row["reasons"][0].startswith("A good payer")
     table = credit("review", "list")

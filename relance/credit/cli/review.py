@@ -93,7 +93,7 @@ def _run(command: Any, entity: Any, options: dict[str, Any]) -> None:
     if options["json"]:
         command.stdout.write(json.dumps({"entity": entity.name, **outcome.to_json()}, indent=2))
         return
-    console, buffer = _console(100)
+    console, buffer = _console(120)
     since = f"compared with {outcome.previous_day}" if outcome.previous_day else "no earlier scoring day"
     console.print(f"{entity.name} · credit reviews as of {outcome.as_of} ({since})")
     console.print(
@@ -121,7 +121,9 @@ def review_row(review: Any) -> dict[str, Any]:
         "customer_name": review.customer.name,
         "opened_on": review.opened_on.isoformat(),
         "status": review.status,
-        "triggers": [{"code": item["code"], "text": item["text"]} for item in review.triggers],
+        "triggers": [
+            {"code": item["code"], "text": item["text"], "on": item.get("on")} for item in review.triggers
+        ],
         "proposal": review.proposal,
         "proposed_limit": None if review.proposed_limit is None else str(review.proposed_limit),
         "proposed_terms_days": review.proposed_terms_days,
@@ -159,7 +161,7 @@ def _list(command: Any, entity: Any, options: dict[str, Any]) -> None:
             cli.money(_decimal(basis.get("exposure")) or Decimal(0), review.currency, entity),
             "none" if limit is None else cli.money(Decimal(str(limit)), review.currency, entity),
             str(basis.get("risk_class") or "—"),
-            "\n".join(item["text"] for item in review.triggers),
+            "\n".join(_trigger_text(item, basis) for item in review.triggers),
             proposal + "\n" + "\n".join(review.reasons),
         )
     if reviews:
@@ -167,6 +169,12 @@ def _list(command: Any, entity: Any, options: dict[str, Any]) -> None:
     else:
         console.print("No open review.")
     command.stdout.write(buffer.getvalue())
+
+
+def _trigger_text(item: dict[str, Any], basis: dict[str, Any]) -> str:
+    """A trigger's sentence, with the day it fired when that was before the latest run."""
+    on = item.get("on")
+    return str(item["text"]) + (f" ({on})" if on and on != basis.get("scored_on") else "")
 
 
 def _decimal(value: Any) -> Decimal | None:

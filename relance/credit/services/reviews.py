@@ -117,28 +117,40 @@ def _exposures(entity: Entity, as_of: date) -> dict[int, Exposure]:
     return exposures
 
 
-def _bureau_events(
-    entity: Entity, as_of: date, previous_day: date | None
-) -> dict[int, tuple[int, int | None]]:
-    """Per customer with a report: the derogatory events of its latest report on ``as_of``, and of
-    its latest on the previous scoring day (without one: of the report before), so a report is
-    news once."""
-    reports: dict[int, list[tuple[date, int]]] = defaultdict(list)
+@dataclass(frozen=True)
+class BureauNews:
+    """A customer's latest bureau report on the day, and the one known on the previous scoring day."""
+
+    events: int
+    score: float | None
+    events_before: int | None
+    score_before: float | None
+
+
+def _bureau_events(entity: Entity, as_of: date, previous_day: date | None) -> dict[int, BureauNews]:
+    """Per customer with a report: its latest report on ``as_of`` and its latest on the previous
+    scoring day (without one: the report before), so a report is news once."""
+    reports: dict[int, list[tuple[date, int, float | None]]] = defaultdict(list)
     rows = (
         BureauReport.objects.filter(entity=entity, reported_on__lte=as_of)
         .order_by("customer_id", "-reported_on", "-id")
-        .values_list("customer_id", "reported_on", "derogatory_events")
+        .values_list("customer_id", "reported_on", "derogatory_events", "bureau_score")
     )
-    for customer_id, reported_on, count in rows:
-        reports[customer_id].append((reported_on, count))
-    events = {}
+    for customer_id, reported_on, count, score in rows:
+        reports[customer_id].append((reported_on, count, score))
+    news = {}
     for customer_id, found in reports.items():
         if previous_day is None:
-            before = found[1][1] if len(found) > 1 else None
+            before = found[1] if len(found) > 1 else None
         else:
-            before = next((count for reported_on, count in found if reported_on <= previous_day), None)
-        events[customer_id] = (found[0][1], before)
-    return events
+            before = next((report for report in found if report[0] <= previous_day), None)
+        news[customer_id] = BureauNews(
+            events=found[0][1],
+            score=found[0][2],
+            events_before=before[1] if before else None,
+            score_before=before[2] if before else None,
+        )
+    return news
 
 
 def _state_rows(entity: Entity, as_of: date, previous_day: date | None) -> list[dict[str, Any]]:
@@ -184,7 +196,7 @@ def _state_rows(entity: Entity, as_of: date, previous_day: date | None) -> list[
         was_values = _factor_values(previous["reasons"]) if previous else {}
         exposure = exposures.get(pk) or Exposure(Decimal(0), None, None, currency)
         profile: Mapping[str, Any] = profiles.get(pk) or {}
-        events, events_before = bureau.get(pk, (None, None))
+        report = bureau.get(pk)
         rows.append(
             {
                 "customer_id": pk,
@@ -202,8 +214,10 @@ def _state_rows(entity: Entity, as_of: date, previous_day: date | None) -> list[
                 "previous_broken_promises": was_values.get("broken_promises"),
                 "days_beyond_terms": now_values.get("days_beyond_terms"),
                 "relationship_months": now_values.get("relationship_months"),
-                "derogatory_events": events,
-                "previous_derogatory_events": events_before,
+                "derogatory_events": report.events if report else None,
+                "previous_derogatory_events": report.events_before if report else None,
+                "bureau_score": report.score if report else None,
+                "previous_bureau_score": report.score_before if report else None,
                 "terms_days": terms,
                 "credit_hold": pk in held,
                 "last_reviewed_on": profile.get("last_reviewed_on"),
@@ -279,10 +293,11 @@ class ReviewRunOutcome:
         }
 
 
-def _merged(old: list[dict[str, Any]], new: list[Trigger]) -> list[dict[str, Any]]:
-    """An open review's triggers with today's: one per code (today's wording wins), in code order."""
+def _merged(old: list[dict[str, Any]], new: list[Trigger], as_of: date) -> list[dict[str, Any]]:
+    """An open review's triggers with today's: one per code (today's wording and day win; an
+    older one keeps the day it last fired, ``on``), in code order."""
     by_code = {item["code"]: item for item in old}
-    by_code.update({trigger.code: trigger.to_dict() for trigger in new})
+    by_code.update({trigger.code: {**trigger.to_dict(), "on": as_of.isoformat()} for trigger in new})
     return sorted(by_code.values(), key=lambda item: TRIGGER_CODES.index(item["code"]))
 
 
@@ -364,7 +379,7 @@ def review_run(
         for customer_id, triggers in triggered.items():
             row = state[customer_id]
             review = open_reviews.get(customer_id)
-            merged = _merged(review.triggers if review else [], triggers)
+            merged = _merged(review.triggers if review else [], triggers, as_of)
             proposal = propose(row, [item["code"] for item in merged], thresholds)
             values = _review_values(proposal, _basis(row, as_of), merged, row["currency"])
             by_trigger.update(trigger.code for trigger in triggers)

@@ -7,7 +7,8 @@ with the previous scoring day's, and opens a review for every customer with a **
 * ``limit_breached``: the exposure is over the limit;
 * ``high_utilisation``: the exposure uses ``high_utilisation`` % of the limit or more (not over);
 * ``class_dropped``: the risk class is worse than on the previous scoring day;
-* ``derogatory_event``: the latest bureau report has more derogatory events than the one before;
+* ``derogatory_event``: the latest bureau report has more derogatory events, or a lower bureau
+  score, than the one known on the previous scoring day;
 * ``broken_promises``: a promise was broken since the previous scoring day and the year counts
   ``broken_promises_min`` or more;
 * ``good_behaviour``: paid within terms for the year, a customer for ``good_months`` months or
@@ -65,7 +66,9 @@ REVIEW_STATE_SCHEMA = {
     "days_beyond_terms": "float64",  # null: nothing paid yet
     "relationship_months": "float64",
     "derogatory_events": "int64",  # the latest bureau report's; null: no report
-    "previous_derogatory_events": "int64",  # the report's before it
+    "previous_derogatory_events": "int64",  # the report's known on the previous scoring day
+    "bureau_score": "float64",  # the latest report's, 0–100, higher is safer
+    "previous_bureau_score": "float64",
     "terms_days": "int64",
     "credit_hold": "boolean",
     "last_reviewed_on": "date",
@@ -134,8 +137,11 @@ def review_triggers_expr(state: ir.Table, as_of: date, thresholds: ReviewThresho
         "high_utilisation": high & (~was_high | cooled),
         "class_dropped": state.previous_class.notnull()
         & (_class_rank(state.risk_class) > _class_rank(state.previous_class)),
-        "derogatory_event": state.derogatory_events.notnull()
-        & (state.derogatory_events > state.previous_derogatory_events.fill_null(0)),
+        "derogatory_event": (
+            state.derogatory_events.notnull()
+            & (state.derogatory_events > state.previous_derogatory_events.fill_null(0))
+        )
+        | (state.bureau_score < state.previous_bureau_score),
         "broken_promises": state.broken_promises.notnull()
         & (state.broken_promises >= t.broken_promises_min)
         & (state.broken_promises > state.previous_broken_promises.fill_null(0)),
@@ -206,11 +212,16 @@ def trigger_of_row(row: Mapping[str, Any], thresholds: ReviewThresholds = THRESH
         )
         return Trigger(code, text, _facts(row, "previous_class", "risk_class", "previous_score", "score"))
     if code == "derogatory_event":
+        parts = []
         before = row.get("previous_derogatory_events") or 0
-        text = (
-            f"The latest bureau report shows {row['derogatory_events']} derogatory event(s) (was {before})."
-        )
-        return Trigger(code, text, _facts(row, "derogatory_events", "previous_derogatory_events"))
+        if (row.get("derogatory_events") or 0) > before:
+            parts.append(f"{row['derogatory_events']} derogatory event(s) (was {before})")
+        score, was = row.get("bureau_score"), row.get("previous_bureau_score")
+        if score is not None and was is not None and score < was:
+            parts.append(f"a bureau score of {score:.0f} (was {was:.0f}; higher is safer)")
+        text = f"The latest bureau report shows {' and '.join(parts)}."
+        names = ("derogatory_events", "previous_derogatory_events", "bureau_score", "previous_bureau_score")
+        return Trigger(code, text, _facts(row, *names))
     if code == "broken_promises":
         text = f"A promise to pay was broken: {row['broken_promises']:.0f} broken in the last 12 months."
         return Trigger(code, text, _facts(row, "broken_promises", "previous_broken_promises"))

@@ -41,6 +41,8 @@ def state(**changes: Any) -> dict[str, Any]:
         "relationship_months": 24.0,
         "derogatory_events": None,
         "previous_derogatory_events": None,
+        "bureau_score": None,
+        "previous_bureau_score": None,
         "terms_days": 30,
         "credit_hold": False,
         "last_reviewed_on": AS_OF - timedelta(days=40),
@@ -79,6 +81,9 @@ def test_a_quiet_customer_has_no_trigger() -> None:
         ({"risk_class": "D", "score": 50}, ["class_dropped"]),
         ({"derogatory_events": 2, "previous_derogatory_events": 1}, ["derogatory_event"]),
         ({"derogatory_events": 1}, ["derogatory_event"]),
+        ({"derogatory_events": 1, "previous_derogatory_events": 1}, []),  # known already
+        ({"bureau_score": 40.0, "previous_bureau_score": 60.0}, ["derogatory_event"]),
+        ({"bureau_score": 70.0, "previous_bureau_score": 60.0}, []),
         ({"broken_promises": 2.0, "previous_broken_promises": 1.0}, ["broken_promises"]),
         ({"broken_promises": 1.0}, []),  # one broken promise in the year is not enough
         ({"broken_promises": 2.0, "previous_broken_promises": 2.0}, []),  # nothing new
@@ -122,6 +127,11 @@ def test_triggers_in_words_with_their_facts() -> None:
     }
     for code in TRIGGER_CODES:
         assert trigger_of_row({**state(derogatory_events=1, next_review_on=AS_OF), "code": code}).text
+    lowered = {**state(bureau_score=40.0, previous_bureau_score=60.0), "code": "derogatory_event"}
+    assert (
+        trigger_of_row(lowered).text
+        == "The latest bureau report shows a bureau score of 40 (was 60; higher is safer)."
+    )
 
 
 @pytest.mark.parametrize(
