@@ -99,7 +99,7 @@ def test_the_first_run_schedules_every_customer_by_class(entity, book) -> None:
     assert outcome.scheduled == 2 and outcome.opened == 0
     profiles = {profile.customer_id: profile for profile in CreditProfile.objects.all()}
     assert profiles[book.new.pk].next_review_on == THRESHOLDS.next_review_on("C", AS_OF)
-    assert profiles[book.prompt.pk].next_review_on > AS_OF
+    assert (profiles[book.prompt.pk].next_review_on or AS_OF) > AS_OF
     CreditProfile.objects.filter(customer=book.new).update(next_review_on=NEXT_DAY)
     _run(entity, NEXT_DAY)
     review = CreditReview.objects.get(customer=book.new)

@@ -24,7 +24,7 @@ AS_OF = date(2026, 9, 1)
 
 def state(**changes: Any) -> dict[str, Any]:
     """A quiet class B customer at 50 % of a 10,000 limit, reviewed last month: no trigger."""
-    row = {
+    row: dict[str, Any] = {
         "customer_id": 1,
         "currency": "EUR",
         "credit_limit": Decimal("10000"),
