@@ -283,3 +283,20 @@ def test_a_lower_bureau_score_is_news_once(entity, book) -> None:
         == "The latest bureau report shows a bureau score of 40 (was 60; higher is safer)."
     )
     assert _run(entity, NEXT_DAY).by_trigger.get("derogatory_event") is None  # known since yesterday
+
+
+def test_only_a_credit_manager_decides(entity, book) -> None:
+    from relance.accounts.services import user_create
+
+    _breach(book)
+    _run(entity)
+    review = CreditReview.objects.get()
+    collector = user_create(email="col@acme.test", role="collector", entity_names=["acme"], password="x" * 20)
+    with pytest.raises(ValidationFailed, match="may not decide credit reviews"):
+        review_decide(review=review, actor=Actor.user(collector), accept=True, on=AS_OF)
+    manager = user_create(
+        email="cm@acme.test", role="credit_manager", entity_names=["acme"], password="x" * 20
+    )
+    assert (
+        review_decide(review=review, actor=Actor.user(manager), accept=False, on=AS_OF).decided_by == manager
+    )

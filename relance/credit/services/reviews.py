@@ -62,6 +62,7 @@ REVIEW_STALE = (
     "review {id} of {customer} is stale: {changes}. The next `relance credit review run` "
     "proposes again from the customer as it is now"
 )
+NOT_A_DECIDER = "{who} may not decide credit reviews ({perm}: credit managers and admins)"
 LIMIT_NEGATIVE = "limit: expected an amount of 0 or more, found {limit}"
 LIMIT_NEEDED = "limit: a {kind} decision needs a limit"
 NOTE_MAX = 2000
@@ -472,6 +473,18 @@ def review_staleness(*, review: CreditReview) -> list[str]:
     return basis_changes(review.basis, review_basis_now(customer=customer))
 
 
+def _may_decide(actor: Actor, review: CreditReview) -> None:
+    """A signed-in user (or a token's) decides only with ``credit.change_creditreview`` on the
+    customer (credit managers, admins); the CLI and jobs are operators."""
+    from relance.accounts.selectors import user_can
+    from relance.credit.selectors.reviews import PERM_REVIEW_DECIDE
+
+    if actor.user_id is None:
+        return
+    if not user_can(_user_of(actor), PERM_REVIEW_DECIDE, review.customer):
+        raise ValidationFailed(NOT_A_DECIDER.format(who=actor.label, perm=PERM_REVIEW_DECIDE))
+
+
 def _decided_kind(review: CreditReview, limit: Decimal | None) -> str:
     """The proposal, unless an edited limit makes it a raise or a lowering."""
     previous = review.customer.credit_limit
@@ -502,6 +515,7 @@ def review_decide(
     is audited (``credit_review_accept`` / ``credit_review_reject`` on the review)."""
     on = on or timezone.localdate()
     note = note.strip()[:NOTE_MAX]
+    _may_decide(actor, review)
     if limit is not None and limit < 0:
         raise ValidationFailed(LIMIT_NEGATIVE.format(limit=limit))
     with transaction.atomic(), _audited_as(actor):
