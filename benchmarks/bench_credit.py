@@ -49,7 +49,7 @@ import pyarrow.parquet as pq
 from benchmarks.bench_decide import END, floor, generate_dunning, generate_ledger
 from relance.engine.credit.daily import daily_credit
 from relance.engine.credit.defaults import default_scorecard
-from relance.engine.credit.triggers import propose, triggers_of_rows
+from relance.engine.credit.triggers import propose, trigger_of_row
 from relance.engine.dunning.contract import CONTRACT_SCHEMAS
 from relance.engine.dunning.tables import read_parquet_tables
 
@@ -155,6 +155,7 @@ def generate_credit(out: Path, seed: int = 11) -> dict[str, int]:
             {
                 "customer_id": reviewed,
                 "last_reviewed_on": _dates(today - rng.integers(0, 61, len(reviewed))),
+                "next_review_on": _dates(today + rng.integers(-5, 300, len(reviewed))),
             }
         ),
         out / "last_reviews.parquet",
@@ -185,7 +186,14 @@ def run(directory: Path, as_of: date, previous: Path | None) -> Any:
 
 def proposals(result: Any) -> list[Any]:
     """What the app does next with the triggers: the sentences and one proposal per customer."""
-    return propose(triggers_of_rows(result.triggers.to_pylist()))
+    by_customer: dict[int, list[dict[str, Any]]] = {}
+    for row in result.triggers.to_pylist():
+        by_customer.setdefault(row["customer_id"], []).append(row)
+    proposed = []
+    for rows in by_customer.values():
+        sentences = [trigger_of_row(row) for row in rows]  # noqa: F841  (the app shows them)
+        proposed.append(propose(rows[0], [row["code"] for row in rows]))
+    return proposed
 
 
 def main() -> None:
@@ -215,13 +223,16 @@ def main() -> None:
             _, _, yesterday = timed(lambda: run(directory, as_of - timedelta(days=1), None), "yesterday")
             scores = yesterday.scores
             pq.write_table(
-                pa.table(
-                    {
-                        "customer_id": scores.column("customer_id"),
-                        "scored_on": pa.array([as_of - timedelta(days=1)] * scores.num_rows, pa.date32()),
-                        "score": scores.column("score"),
-                        "risk_class": scores.column("risk_class"),
-                    }
+                scores.select(  # what the app keeps of a scoring day
+                    [
+                        "customer_id",
+                        "score",
+                        "risk_class",
+                        "utilisation",
+                        "broken_promises",
+                        "derogatory_events",
+                        "bureau_score",
+                    ]
                 ),
                 previous,
             )
@@ -238,10 +249,10 @@ def main() -> None:
             runs.append((wall, cpu))
             wall, cpu, proposed = timed(partial(proposals, result), "sentences and proposals")
             proposing.append((wall, cpu))
-        codes = pc.value_counts(result.triggers.column("trigger")).to_pylist()
+        codes = pc.value_counts(result.triggers.column("code")).to_pylist()
         decisions: dict[str, int] = {}
         for proposal in proposed:
-            decisions[proposal.decision] = decisions.get(proposal.decision, 0) + 1
+            decisions[proposal.kind] = decisions.get(proposal.kind, 0) + 1
         classes = pc.value_counts(result.scores.column("risk_class")).to_pylist()
         # the best wall and the best CPU of the repetitions, each on its own
         floor_wall, floor_cpu = (min(values) for values in zip(*floors, strict=True))

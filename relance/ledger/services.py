@@ -21,6 +21,7 @@ from relance.ledger import documents, selectors
 from relance.ledger.models import (
     Allocation,
     CreditNote,
+    Customer,
     DataChange,
     DataVersion,
     Entity,
@@ -84,6 +85,35 @@ def entity_details_set(*, entity: Entity, **details: str) -> list[str]:
     if changed:
         entity.full_clean()
         entity.save(update_fields=changed)
+    return changed
+
+
+CREDIT_LIMIT_NEGATIVE = "credit limit: expected an amount of 0 or more, found {limit}"
+TERMS_OUT_OF_RANGE = "payment terms: expected 0 to 365 days, found {days}"
+
+
+@transaction.atomic
+def customer_credit_terms_set(
+    *, customer: Customer, credit_limit: Decimal | None, payment_terms_days: int
+) -> list[str]:
+    """Set the customer's credit limit (its currency; ``None``: no limit) and payment terms: the one
+    write of a limit outside the imports (credit reviews and applications come here). Returns the
+    fields that changed; the save is audited as a model change."""
+    if credit_limit is not None and credit_limit < 0:
+        raise ValidationFailed(CREDIT_LIMIT_NEGATIVE.format(limit=credit_limit))
+    if not 0 <= payment_terms_days <= 365:
+        raise ValidationFailed(TERMS_OUT_OF_RANGE.format(days=payment_terms_days))
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    changed = []
+    if locked.credit_limit != credit_limit:
+        locked.credit_limit = credit_limit
+        changed.append("credit_limit")
+    if locked.payment_terms_days != payment_terms_days:
+        locked.payment_terms_days = payment_terms_days
+        changed.append("payment_terms_days")
+    if changed:
+        locked.save(update_fields=[*changed, "updated_at"])
+        customer.credit_limit, customer.payment_terms_days = locked.credit_limit, locked.payment_terms_days
     return changed
 
 

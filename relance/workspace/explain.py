@@ -147,8 +147,14 @@ def _credit_hold(customer: Customer) -> list[Fact]:
     if hold is None:
         return []
     action = hold.action
+    review = _credit_review_of(hold) if action is None else None
+    detail = ""
     if action is not None:
         who = f"the dunning run of {action.on} (step {action.step_key} of policy {action.policy_key})"
+    elif review is not None:
+        decider = _username(review.decided_by) or NOBODY
+        who = f"credit review {review.pk} of {review.opened_on}, accepted by {decider}"
+        detail = " ".join([*review.reasons, *([f"Note: {review.note}"] if review.note else [])])
     else:
         who = _audit_who("cases.credithold", hold.pk) or "placed by hand"
     return [
@@ -159,8 +165,16 @@ def _credit_hold(customer: Customer) -> list[Fact]:
             since=hold.placed_on,
             until_text="until a credit manager releases it",
             who=who,
+            detail=detail,
         )
     ]
+
+
+def _credit_review_of(hold: Any) -> Any:
+    """The credit review whose accepted decision placed ``hold`` (its why), if one did."""
+    from relance.credit.selectors.reviews import review_of_credit_hold
+
+    return review_of_credit_hold(hold=hold)
 
 
 def _disputes(customer: Customer, today: date) -> list[Fact]:

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from relance.workspace import credit_applications, exports, holds, policy_views, views
+from relance.workspace import credit_applications, credit_review_urls, exports, holds, policy_views, views
 
 app_name = "workspace"
 
@@ -49,3 +49,5 @@ urlpatterns += [
 
 # The credit panel, a bureau report and "Room to grow" (relance/workspace/credit_views.py)
 urlpatterns += [path("", include("relance.workspace.credit_urls"))]  # type: ignore[list-item]
+# The credit review queue (relance/workspace/credit_review_urls.py)
+urlpatterns += credit_review_urls.urlpatterns

@@ -183,7 +183,16 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
         report = BureauReport.objects.create(
             entity=ws.acme, customer=customer, provider="matrix", reported_on=ws.today
         )
-        from relance.credit.models import ApplicationDocument, ApplicationLink, CreditApplication
+        from relance.credit.models import (
+            ApplicationDocument,
+            ApplicationLink,
+            CreditApplication,
+            CreditReview,
+        )
+
+        review = CreditReview.objects.create(
+            entity=ws.acme, customer=customer, opened_on=ws.today, proposal="keep", currency="EUR"
+        )
 
         application = CreditApplication.objects.create(
             entity=ws.acme,
@@ -217,6 +226,7 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
             application_public_id=application.public_id,
             document_id=document.pk,
             link_id=link.pk,
+            review_id=review.pk,
             entity_id=ws.acme.pk,
             message_id=letter.pk,
             attachment_id=attachment.pk,

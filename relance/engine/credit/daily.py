@@ -3,7 +3,7 @@
 The scores are computed once and kept in a temporary table (a checkpointed view on Spark, the
 fetched rows on SQLite) that the triggers query reads: one pass over the ledger for both. The app
 stores the scores (one ``CreditScore`` per customer and day) and opens reviews from the triggers
-(``relance.engine.credit.triggers.triggers_of_rows`` and ``propose``).
+(``relance.engine.credit.triggers.trigger_of_row`` and ``propose``).
 """
 
 from __future__ import annotations
@@ -20,18 +20,85 @@ import pyarrow as pa
 from relance.engine.backends import is_spark
 from relance.engine.credit.factors import credit_scores_expr
 from relance.engine.credit.scorecard import Scorecard
-from relance.engine.credit.triggers import DEFAULT_RULES, ReviewRules, review_triggers_expr
+from relance.engine.credit.triggers import (
+    REVIEW_STATE_SCHEMA,
+    THRESHOLDS,
+    ReviewThresholds,
+    review_triggers_expr,
+)
 from relance.engine.dunning.contract import DunningTables
 
 
 @dataclass(frozen=True)
 class DailyCredit:
     """``scores``: ``credit_scores_expr``'s columns, one row per customer (by customer_id);
-    ``triggers``: ``review_triggers_expr``'s, one row per (customer, trigger)."""
+    ``triggers``: ``review_triggers_expr``'s, one row per (customer, trigger code)."""
 
     as_of: date
     scores: pa.Table
     triggers: pa.Table
+
+
+def review_state_expr(
+    scores: ir.Table,
+    previous_scores: ir.Table | None = None,
+    last_reviews: ir.Table | None = None,
+    credit_holds: ir.Table | None = None,
+) -> ir.Table:
+    """The review state (``REVIEW_STATE_SCHEMA``) of every scored customer, in SQL: today's scores
+    and facts beside the previous scoring day's (``previous_scores``: the same columns), the last
+    and next review days (``last_reviews``: customer_id, last_reviewed_on, next_review_on) and the
+    customers under a credit hold (``credit_holds``: customer_id)."""
+    own_limit = scores.limit_holder_id == scores.customer_id  # a child is reviewed on its parent
+    state = scores.select(
+        customer_id=scores.customer_id,
+        currency=scores.currency,
+        credit_limit=ibis.ifelse(own_limit, scores.credit_limit, ibis.null("decimal(18, 4)")),
+        exposure=scores.exposure,
+        utilisation=ibis.ifelse(own_limit, scores.utilisation, ibis.null("float64")),
+        score=scores.score.cast("int64"),
+        risk_class=scores.risk_class,
+        broken_promises=scores.broken_promises,
+        days_beyond_terms=scores.days_beyond_terms,
+        relationship_months=scores.relationship_months,
+        derogatory_events=scores.derogatory_events.cast("int64"),
+        bureau_score=scores.bureau_score,
+        terms_days=scores.payment_terms_days.cast("int64"),
+    )
+    if previous_scores is not None:
+        before = previous_scores.select(
+            _p_customer="customer_id",
+            previous_utilisation="utilisation",
+            previous_score=previous_scores.score.cast("int64"),
+            previous_class="risk_class",
+            previous_broken_promises="broken_promises",
+            previous_derogatory_events=previous_scores.derogatory_events.cast("int64"),
+            previous_bureau_score="bureau_score",
+        )
+        state = state.left_join(before, state.customer_id == before._p_customer).drop("_p_customer")
+    else:
+        state = state.mutate(
+            previous_utilisation=ibis.null("float64"),
+            previous_score=ibis.null("int64"),
+            previous_class=ibis.null("string"),
+            previous_broken_promises=ibis.null("float64"),
+            previous_derogatory_events=ibis.null("int64"),
+            previous_bureau_score=ibis.null("float64"),
+        )
+    if credit_holds is not None:
+        held = credit_holds.select(_h_customer="customer_id").distinct()
+        state = state.left_join(held, state.customer_id == held._h_customer)
+        state = state.mutate(credit_hold=state._h_customer.notnull()).drop("_h_customer")
+    else:
+        state = state.mutate(credit_hold=ibis.literal(False))
+    if last_reviews is not None:
+        reviews = last_reviews.select(
+            _r_customer="customer_id", last_reviewed_on="last_reviewed_on", next_review_on="next_review_on"
+        )
+        state = state.left_join(reviews, state.customer_id == reviews._r_customer).drop("_r_customer")
+    else:
+        state = state.mutate(last_reviewed_on=ibis.null("date"), next_review_on=ibis.null("date"))
+    return state.select(*REVIEW_STATE_SCHEMA)
 
 
 def daily_credit(
@@ -42,15 +109,18 @@ def daily_credit(
     backend: Any,
     previous_scores: ir.Table | None = None,
     last_reviews: ir.Table | None = None,
-    rules: ReviewRules = DEFAULT_RULES,
+    credit_holds: ir.Table | None = None,
+    thresholds: ReviewThresholds = THRESHOLDS,
     include_open_orders: bool = True,
 ) -> DailyCredit:
-    """Score every customer of ``tables`` as of ``as_of`` and find the review triggers, on ``backend``."""
+    """Score every customer of ``tables`` as of ``as_of`` and find the review triggers, on ``backend``
+    (the scores kept in a temporary table that the triggers query reads)."""
     expr = credit_scores_expr(tables, scorecard, as_of, include_open_orders=include_open_orders)
     name = f"relance_credit_scores_{uuid.uuid4().hex[:12]}"
+    drop: Any = None
     if backend.name == "sqlite":
         arrow = backend.to_pyarrow(expr)
-        scores, drop = ibis.memtable(arrow), None
+        scores = ibis.memtable(arrow)
     elif is_spark(backend):
         from relance.engine import spark
 
@@ -65,10 +135,9 @@ def daily_credit(
                 result.close()
 
     try:
-        triggers_expr = review_triggers_expr(
-            tables, scores, previous_scores, as_of, rules, last_reviews=last_reviews
-        )
-        triggers = backend.to_pyarrow(triggers_expr.order_by("customer_id", "trigger"))
+        state = review_state_expr(scores, previous_scores, last_reviews, credit_holds)
+        triggers_expr = review_triggers_expr(state, as_of, thresholds)
+        triggers = backend.to_pyarrow(triggers_expr.order_by("customer_id", "code"))
         if backend.name != "sqlite":
             arrow = backend.to_pyarrow(scores.order_by("customer_id"))
     finally:

@@ -1,37 +1,34 @@
-"""Credit review triggers and the decision each review proposes (issue 15, reviews).
+"""Why a customer's credit is reviewed today, and what the review proposes.
 
-``review_triggers_expr`` reads the day's scores (``credit_scores_expr``: factors, the exposure
-facts, score and class), the previous scores, the bureau reports, the promises and the last
-reviews, and gives one row per (customer, trigger) with the facts that fired it, as one Ibis
-expression (so the daily run does it where the ledger is). The triggers, in order:
+The daily credit step compares each customer's **credit state** today (limit, exposure, score,
+class, broken promises, bureau events, schedule; one row per customer, ``REVIEW_STATE_SCHEMA``)
+with the previous scoring day's, and opens a review for every customer with a **trigger**:
 
-* ``limit_breached``: utilisation above 100 %;
-* ``high_utilisation``: utilisation from 90 % (and not breached);
-* ``class_dropped``: the risk class is worse than the previous score's;
-* ``derogatory_event``: a bureau report dated since the previous scoring day with more
-  derogatory events than the report before it, or a lower bureau score (a first report: any
-  derogatory event);
-* ``broken_promises``: a promise broken since the previous scoring day (a promise is broken the
-  day after its date plus the policy's grace, ``relance.core.promises``; the day it could first
-  be written broken is the one counted, so it fires once);
-* ``good_behaviour``: within terms (days beyond terms ≤ 0, at most 10 % paid late, over the
-  scoring's 12 months) for a customer of at least 6 months, at 70 % utilisation or more: a
-  candidate for a higher limit;
-* ``scheduled``: the class's review interval (A 365 days, B 180, C 90, D 60, E 30) has passed
-  since the last review, or there was none — for customers with a limit or an exposure.
+* ``limit_breached``: the exposure is over the limit;
+* ``high_utilisation``: the exposure uses ``high_utilisation`` % of the limit or more (not over);
+* ``class_dropped``: the risk class is worse than on the previous scoring day;
+* ``derogatory_event``: the latest bureau report has more derogatory events, or a lower bureau
+  score, than the one known on the previous scoring day;
+* ``broken_promises``: a promise was broken since the previous scoring day and the year counts
+  ``broken_promises_min`` or more;
+* ``good_behaviour``: paid within terms for the year, a customer for ``good_months`` months or
+  more, class A or B and utilisation between ``good_utilisation`` % and the limit: room to grow;
+* ``scheduled``: the next review day (per class: ``review_days``) has come.
 
-"Since the previous scoring day": the customer's latest previous score before the date, else the
-day before the date. The thresholds are data (``ReviewRules``), not code.
+A **state** trigger (breached, high utilisation, good behaviour) fires when the state starts
+(it did not hold on the previous scoring day) or, while it lasts, once the last review is
+``cooldown_days`` old: a rejected proposal is not proposed again the next morning.
 
-``triggers_of_rows`` adds a sentence of why to each fetched row; ``propose`` turns a customer's
-triggers into one proposed decision with its reasons (pure Python: a few rows per customer).
+``review_triggers_expr`` is one Ibis expression (one row per customer and trigger code);
+``trigger_of_row`` says it in a sentence with its facts; ``propose`` is the decision proposed
+from the state and the triggers, with its reasons. Pure: no Django, no I/O.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
@@ -39,10 +36,8 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from relance.engine.credit.exposure import flat
+from relance.core.formatting import format_money
 from relance.engine.credit.scorecard import RISK_CLASSES
-from relance.engine.days import backend_name, day_number
-from relance.engine.dunning.contract import DunningTables
 
 TRIGGER_CODES = (
     "limit_breached",
@@ -53,449 +48,301 @@ TRIGGER_CODES = (
     "good_behaviour",
     "scheduled",
 )
-RISK_TRIGGERS = ("class_dropped", "derogatory_event", "broken_promises")
-DECISIONS = (
-    "raise_limit",
-    "lower_limit",
-    "change_terms",
-    "require_prepayment",
-    "place_hold",
-    "lift_hold",
-    "keep",
-)
+
+# One row per customer: what the triggers and the proposal read.
+REVIEW_STATE_SCHEMA = {
+    "customer_id": "int64",
+    "currency": "string",
+    "credit_limit": "decimal(18, 4)",  # null: no limit
+    "exposure": "decimal(18, 4)",
+    "utilisation": "float64",  # percent of the limit; null without a limit
+    "previous_utilisation": "float64",
+    "score": "int64",
+    "risk_class": "string",
+    "previous_score": "int64",  # null: not scored on the previous scoring day
+    "previous_class": "string",
+    "broken_promises": "float64",  # last 12 months
+    "previous_broken_promises": "float64",
+    "days_beyond_terms": "float64",  # null: nothing paid yet
+    "relationship_months": "float64",
+    "derogatory_events": "int64",  # the latest bureau report's; null: no report
+    "previous_derogatory_events": "int64",  # the report's known on the previous scoring day
+    "bureau_score": "float64",  # the latest report's, 0–100, higher is safer
+    "previous_bureau_score": "float64",
+    "terms_days": "int64",
+    "credit_hold": "boolean",
+    "last_reviewed_on": "date",
+    "next_review_on": "date",
+}
 
 
 @dataclass(frozen=True)
-class ReviewRules:
-    """The triggers' thresholds and the proposals' sizes: data, shipped with these defaults."""
+class ReviewThresholds:
+    """The numbers the triggers and proposals use (an entity may change them one day)."""
 
-    limit_breached_above: float = 100.0  # utilisation, percent: strictly above
-    high_utilisation_from: float = 90.0  # percent, inclusive
-    good_behaviour_months: int = 6  # a customer for at least this long
-    good_behaviour_max_days_beyond_terms: float = 0.0
-    good_behaviour_max_late_share: float = 10.0  # percent
-    good_behaviour_min_utilisation: float = 70.0  # percent
-    review_every_days: tuple[tuple[str, int], ...] = (("A", 365), ("B", 180), ("C", 90), ("D", 60), ("E", 30))
-    promise_grace_days: int = 3  # the dunning policy's default (``Cadence.promise_grace_days``)
-    raise_factor: Decimal = Decimal("1.5")  # good behaviour: up to the limit × this …
-    lower_factor: Decimal = Decimal("0.75")  # a risk trigger in class D: down to the limit × this
-    shorter_terms_days: int = 15  # a risk trigger in class C: terms shortened by this much
-    # a proposed limit is rounded to a step by its size: (below this amount, step) …, then the last
-    limit_steps: tuple[tuple[int, int], ...] = ((10_000, 500), (100_000, 1_000), (1_000_000, 5_000))
-    largest_step: int = 10_000
+    high_utilisation: float = 90.0  # percent
+    good_utilisation: float = 70.0
+    good_months: int = 6
+    good_max_days_beyond_terms: float = 0.0
+    good_classes: tuple[str, ...] = ("A", "B")
+    lower_classes: tuple[str, ...] = ("D", "E")
+    hold_classes: tuple[str, ...] = ("E",)
+    broken_promises_min: int = 2
+    cooldown_days: int = 30
+    # days to the next scheduled review, per class
+    review_days: tuple[tuple[str, int], ...] = (("A", 365), ("B", 180), ("C", 90), ("D", 60), ("E", 30))
+    raise_percent: int = 25
+    lower_percent: int = 25
+    headroom_percent: int = 10  # a raise covers the exposure with this much room
+    short_terms_days: int = 15
+    round_digits: int = 2  # a proposed limit is rounded to this many significant digits
 
-    def review_days(self, risk_class: str) -> int:
-        return dict(self.review_every_days)[risk_class]
+    def days_to_next_review(self, risk_class: str) -> int:
+        return dict(self.review_days).get(risk_class, min(days for _, days in self.review_days))
 
-
-DEFAULT_RULES = ReviewRules()
-
-# The facts each trigger row carries (beside customer_id and trigger), whatever fired it.
-TRIGGER_FACTS = (
-    "currency",
-    "credit_limit",
-    "exposure",
-    "available",
-    "utilisation",
-    "missing_rate",
-    "score",
-    "risk_class",
-    "previous_score",
-    "previous_class",
-    "since",
-    "days_beyond_terms",
-    "late_share",
-    "relationship_months",
-    "bureau_score",
-    "derogatory_events",
-    "recommended_limit",
-    "report_on",
-    "report_score",
-    "report_events",
-    "before_score",
-    "before_events",
-    "promises_broken_since",
-    "last_reviewed_on",
-    "days_since_review",
-    "review_every_days",
-    "on_hold",
-    "payment_terms_days",
-)
+    def next_review_on(self, risk_class: str, on: date) -> date:
+        return on + timedelta(days=self.days_to_next_review(risk_class))
 
 
-def _previous(previous_scores: ir.Table | None, as_of: date) -> ir.Table | None:
-    """Each customer's latest score before ``as_of`` (one score a customer a day):
-    _v_customer, previous_on, previous_score, previous_class."""
-    if previous_scores is None:
-        return None
-    before = previous_scores.filter(previous_scores.scored_on < as_of)
-    last = before.group_by(_l_customer="customer_id").aggregate(_l_on=before.scored_on.max())
-    latest = before.join(last, (before.customer_id == last._l_customer) & (before.scored_on == last._l_on))
-    return latest.select(
-        _v_customer=latest.customer_id,
-        previous_on=latest.scored_on,
-        previous_score=latest.score.cast("int64"),
-        previous_class=latest.risk_class,
+THRESHOLDS = ReviewThresholds()
+
+
+def _class_rank(column: ir.StringValue) -> ir.IntegerValue:
+    return column.cases(*((letter, rank) for rank, letter in enumerate(RISK_CLASSES)), else_=None)
+
+
+def review_triggers_expr(state: ir.Table, as_of: date, thresholds: ReviewThresholds = THRESHOLDS) -> ir.Table:
+    """One row per customer and trigger code: the state's columns and ``code``."""
+    t = thresholds
+    limit = state.credit_limit.notnull() & (state.credit_limit > 0)
+    breached = limit & (state.exposure > state.credit_limit)
+    was_breached = state.previous_utilisation.notnull() & (state.previous_utilisation > 100.0)
+    high = limit & ~breached & (state.utilisation >= t.high_utilisation)
+    was_high = state.previous_utilisation.notnull() & (state.previous_utilisation >= t.high_utilisation)
+    good = (
+        limit
+        & ~breached
+        & (state.utilisation >= t.good_utilisation)
+        & state.days_beyond_terms.notnull()
+        & (state.days_beyond_terms <= t.good_max_days_beyond_terms)
+        & (state.relationship_months >= t.good_months)
+        & state.risk_class.isin(list(t.good_classes))
     )
-
-
-def _since(table: ir.Table, previous: ir.Table | None, day_before: ir.Value) -> ir.Table:
-    """``table`` (customer_id, …) with ``_w_since``: its customer's previous scoring day, else the
-    day before the date."""
-    if previous is None:
-        return table.mutate(_w_since=day_before)
-    windows = previous.select(_ws_customer="_v_customer", _ws_on="previous_on")
-    joined = table.left_join(windows, table.customer_id == windows._ws_customer)
-    return joined.mutate(_w_since=ibis.coalesce(joined._ws_on, day_before)).drop("_ws_customer", "_ws_on")
-
-
-def _bureau_news(reports: ir.Table, previous: ir.Table | None, day_before: ir.Value, as_of: date) -> ir.Table:
-    """Per customer, the latest report dated in (since, as_of] that is worse than the one before it."""
-    known = reports.filter(reports.reported_on <= as_of)
-    window = ibis.window(group_by=known.customer_id, order_by=known.reported_on)
-    ordered = known.mutate(
-        before_score=known.bureau_score.lag().over(window),
-        before_events=known.derogatory_events.lag().over(window),
+    was_good = state.previous_utilisation.notnull() & (state.previous_utilisation >= t.good_utilisation)
+    cooled = state.last_reviewed_on.isnull() | (
+        state.last_reviewed_on <= ibis.literal(as_of - timedelta(days=t.cooldown_days))
     )
-    ordered = _since(ordered, previous, day_before)
-    worse = (ordered.derogatory_events > ordered.before_events.fill_null(0)) | (
-        ordered.bureau_score < ordered.before_score
-    )
-    news = ordered.filter(ordered.reported_on > ordered._w_since, worse)
-    last = news.group_by(_n_customer="customer_id").aggregate(_n_on=news.reported_on.max())
-    picked = news.join(last, (news.customer_id == last._n_customer) & (news.reported_on == last._n_on))
-    return picked.group_by(_k_customer="customer_id").aggregate(
-        report_on=picked.reported_on.max(),
-        report_score=picked.bureau_score.min(),
-        report_events=picked.derogatory_events.max(),
-        before_score=picked.before_score.max(),
-        before_events=picked.before_events.max(),
-    )
-
-
-def review_triggers_expr(
-    tables: DunningTables,
-    scores_today: ir.Table,
-    previous_scores: ir.Table | None,
-    as_of: date,
-    rules: ReviewRules = DEFAULT_RULES,
-    *,
-    last_reviews: ir.Table | None = None,
-) -> ir.Table:
-    """One row per (customer, trigger): ``customer_id``, ``trigger`` (``TRIGGER_CODES``) and the
-    ``TRIGGER_FACTS``.
-
-    ``scores_today``: ``credit_scores_expr``'s table for ``as_of``. ``previous_scores``:
-    customer_id, scored_on, score, risk_class (earlier days; None: none). ``last_reviews``:
-    customer_id, last_reviewed_on (None: never reviewed).
-    """
-    dialect = backend_name(tables.customers)
-    as_of_day = day_number(ibis.literal(as_of), dialect)
-    scores_today = flat(scores_today)
-    day_before = ibis.literal(as_of - timedelta(days=1))
-    previous = _previous(previous_scores, as_of)
-    if previous is not None:
-        previous = flat(previous)
-        base = scores_today.left_join(previous, scores_today.customer_id == previous._v_customer)
-        base = base.mutate(_w_since=ibis.coalesce(base.previous_on, day_before))
-    else:
-        base = scores_today.mutate(
-            previous_on=ibis.null("date"),
-            previous_score=ibis.null("int64"),
-            previous_class=ibis.null("string"),
-            _w_since=day_before,
-        )
-    if tables.bureau_reports is not None:
-        news = _bureau_news(tables.bureau_reports, previous, day_before, as_of)
-        base = base.left_join(news, base.customer_id == news._k_customer)
-    else:
-        base = base.mutate(
-            report_on=ibis.null("date"),
-            report_score=ibis.null("float64"),
-            report_events=ibis.null("int64"),
-            before_score=ibis.null("float64"),
-            before_events=ibis.null("int64"),
-        )
-    promises = tables.promises.filter(tables.promises.status == "broken")
-    broken_on_day = day_number(promises.promised_date, dialect) + (rules.promise_grace_days + 1)
-    promises = _since(promises.mutate(_broken_day=broken_on_day), previous, day_before)
-    promises = promises.filter(
-        promises._broken_day > day_number(promises._w_since, dialect), promises._broken_day <= as_of_day
-    )
-    broken = promises.group_by(_b_customer="customer_id").aggregate(promises_broken_since=promises.count())
-    base = base.left_join(broken, base.customer_id == broken._b_customer)
-    holds = tables.holds.filter(
-        tables.holds.kind == "hold",
-        tables.holds.starts_on <= as_of,
-        tables.holds.ends_on.isnull() | (tables.holds.ends_on >= as_of),
-    )
-    held = holds.group_by(_h_customer="customer_id").aggregate(_h_count=holds.count())
-    base = base.left_join(held, base.customer_id == held._h_customer)
-    if last_reviews is not None:
-        reviews = last_reviews.group_by(_r_customer="customer_id").aggregate(
-            last_reviewed_on=last_reviews.last_reviewed_on.max()
-        )
-        base = base.left_join(reviews, base.customer_id == reviews._r_customer)
-    else:
-        base = base.mutate(last_reviewed_on=ibis.null("date"))
-    every = ibis.cases(
-        *[(base.risk_class == letter, days) for letter, days in rules.review_every_days], else_=0
-    )
-    base = base.select(
-        "customer_id",
-        *[name for name in TRIGGER_FACTS if name in ("currency", "credit_limit", "exposure", "available")],
-        "utilisation",
-        "missing_rate",
-        score=base.score.cast("int64"),
-        risk_class="risk_class",
-        previous_score="previous_score",
-        previous_class="previous_class",
-        since="_w_since",
-        days_beyond_terms="days_beyond_terms",
-        late_share="late_share",
-        relationship_months="relationship_months",
-        bureau_score="bureau_score",
-        derogatory_events="derogatory_events",
-        recommended_limit="recommended_limit",
-        report_on="report_on",
-        report_score=base.report_score.cast("float64"),
-        report_events=base.report_events.cast("int64"),
-        before_score=base.before_score.cast("float64"),
-        before_events=base.before_events.cast("int64"),
-        promises_broken_since=base.promises_broken_since.fill_null(0).cast("int64"),
-        last_reviewed_on="last_reviewed_on",
-        days_since_review=(as_of_day - day_number(base.last_reviewed_on, dialect)).cast("int64"),
-        review_every_days=every.cast("int64"),
-        on_hold=base._h_count.fill_null(0) > 0,
-        payment_terms_days="payment_terms_days",
-    )
-    base = flat(base)
-    utilisation = base.utilisation
     conditions = {
-        "limit_breached": utilisation > rules.limit_breached_above,
-        "high_utilisation": (utilisation >= rules.high_utilisation_from)
-        & (utilisation <= rules.limit_breached_above),
-        "class_dropped": base.previous_class.notnull() & (base.risk_class > base.previous_class),
-        "derogatory_event": base.report_on.notnull(),
-        "broken_promises": base.promises_broken_since > 0,
-        "good_behaviour": (base.days_beyond_terms <= rules.good_behaviour_max_days_beyond_terms)
-        & (base.late_share <= rules.good_behaviour_max_late_share)
-        & (base.relationship_months >= rules.good_behaviour_months)
-        & (utilisation >= rules.good_behaviour_min_utilisation),
-        "scheduled": (base.credit_limit.notnull() | (base.exposure > 0))
-        & (base.last_reviewed_on.isnull() | (base.days_since_review >= base.review_every_days)),
+        "limit_breached": breached & (~was_breached | cooled),
+        "high_utilisation": high & (~was_high | cooled),
+        "class_dropped": state.previous_class.notnull()
+        & (_class_rank(state.risk_class) > _class_rank(state.previous_class)),
+        "derogatory_event": (
+            state.derogatory_events.notnull()
+            & (state.derogatory_events > state.previous_derogatory_events.fill_null(0))
+        )
+        | (state.bureau_score < state.previous_bureau_score),
+        "broken_promises": state.broken_promises.notnull()
+        & (state.broken_promises >= t.broken_promises_min)
+        & (state.broken_promises > state.previous_broken_promises.fill_null(0)),
+        "good_behaviour": good & (~was_good | cooled),
+        "scheduled": state.next_review_on.notnull() & (state.next_review_on <= ibis.literal(as_of)),
     }
     parts = [
-        base.filter(condition.fill_null(False)).select(
-            "customer_id", ibis.literal(code, type="string").name("trigger"), *TRIGGER_FACTS
-        )
+        state.filter(condition.fill_null(False)).mutate(code=ibis.literal(code))
         for code, condition in conditions.items()
     ]
     return ibis.union(*parts)
 
 
-# --------------------------------------------------------------------------- words and proposals
+# --------------------------------------------------------------------------- in words
 
 
 @dataclass(frozen=True)
 class Trigger:
-    customer_id: int
     code: str
-    reason: str
-    facts: Mapping[str, Any]
+    text: str
+    facts: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "text": self.text, "facts": self.facts}
+
+
+def _money(amount: Any, currency: str) -> str:
+    return format_money(Decimal(str(amount)), currency, "en")
 
 
 def _percent(value: Any) -> str:
     return f"{float(value):.0f} %"
 
 
-def _money(value: Any, currency: Any) -> str:
-    amount = Decimal(str(value)).quantize(Decimal(1))
-    return f"{amount:,} {currency or ''}".strip()
+def _fact(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
 
-def trigger_reason(code: str, facts: Mapping[str, Any]) -> str:
-    """The sentence saying why ``code`` fired, from its facts."""
-    limit = facts.get("credit_limit")
-    currency = facts.get("currency")
+def _facts(row: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    return {name: _fact(row.get(name)) for name in names}
+
+
+def trigger_of_row(row: Mapping[str, Any], thresholds: ReviewThresholds = THRESHOLDS) -> Trigger:
+    """A row of ``review_triggers_expr`` in words, with the facts it rests on."""
+    code, currency = row["code"], row["currency"]
     if code == "limit_breached":
-        return (
-            f"over its credit limit: {_money(facts['exposure'], currency)} of exposure against a limit of "
-            f"{_money(limit, currency)} ({_percent(facts['utilisation'])} used)"
+        text = (
+            f"Exposure {_money(row['exposure'], currency)} is over the "
+            f"{_money(row['credit_limit'], currency)} limit ({_percent(row['utilisation'])} used)."
         )
+        return Trigger(code, text, _facts(row, "credit_limit", "exposure", "utilisation", "currency"))
     if code == "high_utilisation":
-        return (
-            f"near its credit limit: {_percent(facts['utilisation'])} used "
-            f"({_money(facts['available'], currency)} left)"
+        text = (
+            f"{_percent(row['utilisation'])} of the {_money(row['credit_limit'], currency)} limit is used "
+            f"(review from {thresholds.high_utilisation:.0f} %)."
         )
+        return Trigger(code, text, _facts(row, "credit_limit", "exposure", "utilisation", "currency"))
     if code == "class_dropped":
-        return (
-            f"risk class dropped from {facts['previous_class']} to {facts['risk_class']} "
-            f"(score {facts['previous_score']} → {facts['score']})"
+        text = (
+            f"The risk class dropped from {row['previous_class']} to {row['risk_class']} "
+            f"(score {row['previous_score']} → {row['score']}, higher is riskier)."
         )
+        return Trigger(code, text, _facts(row, "previous_class", "risk_class", "previous_score", "score"))
     if code == "derogatory_event":
         parts = []
-        if facts.get("report_events") is not None and (facts.get("report_events") or 0) > (
-            facts.get("before_events") or 0
-        ):
-            parts.append(
-                f"{facts['report_events']} derogatory events (was {facts.get('before_events') or 0})"
-            )
-        if facts.get("before_score") is not None and facts["report_score"] < facts["before_score"]:
-            parts.append(f"bureau score {facts['report_score']:.0f} (was {facts['before_score']:.0f})")
-        return f"a bureau report of {facts['report_on']}: " + ", ".join(parts)
+        before = row.get("previous_derogatory_events") or 0
+        if (row.get("derogatory_events") or 0) > before:
+            parts.append(f"{row['derogatory_events']} derogatory event(s) (was {before})")
+        score, was = row.get("bureau_score"), row.get("previous_bureau_score")
+        if score is not None and was is not None and score < was:
+            parts.append(f"a bureau score of {score:.0f} (was {was:.0f}; higher is safer)")
+        text = f"The latest bureau report shows {' and '.join(parts)}."
+        names = ("derogatory_events", "previous_derogatory_events", "bureau_score", "previous_bureau_score")
+        return Trigger(code, text, _facts(row, *names))
     if code == "broken_promises":
-        count = facts["promises_broken_since"]
-        return f"{'a promise' if count == 1 else f'{count} promises'} broken since {facts['since']}"
+        text = f"A promise to pay was broken: {row['broken_promises']:.0f} broken in the last 12 months."
+        return Trigger(code, text, _facts(row, "broken_promises", "previous_broken_promises"))
     if code == "good_behaviour":
-        return (
-            f"pays within terms ({facts['late_share']:.0f} % late) for {facts['relationship_months']:.0f} "
-            f"months and uses {_percent(facts['utilisation'])} of its limit: room to grow"
+        text = (
+            f"Paid within terms over the last 12 months, a customer for {row['relationship_months']:.0f} "
+            f"months, class {row['risk_class']}, and {_percent(row['utilisation'])} of the limit used: "
+            "room to grow."
+        )
+        return Trigger(
+            code,
+            text,
+            _facts(row, "days_beyond_terms", "relationship_months", "utilisation", "risk_class"),
         )
     if code == "scheduled":
-        if facts.get("last_reviewed_on") is None:
-            return f"never reviewed (class {facts['risk_class']})"
-        return (
-            f"last reviewed on {facts['last_reviewed_on']}: class {facts['risk_class']} is reviewed every "
-            f"{facts['review_every_days']} days"
+        last = row.get("last_reviewed_on")
+        text = f"Scheduled review (class {row['risk_class']}), due on {_fact(row['next_review_on'])}" + (
+            f"; last reviewed on {_fact(last)}." if last else "; never reviewed."
         )
-    raise ValueError(f"unknown trigger {code!r}")
+        return Trigger(code, text, _facts(row, "next_review_on", "last_reviewed_on", "risk_class"))
+    raise ValueError(f"unknown trigger code {code!r}")
 
 
-def triggers_of_rows(rows: Iterable[Mapping[str, Any]]) -> list[Trigger]:
-    """Rows of ``review_triggers_expr`` (dicts) as ``Trigger``s with their sentence, in the
-    customer's and ``TRIGGER_CODES``' order."""
-    order = {code: position for position, code in enumerate(TRIGGER_CODES)}
-    ordered = sorted(rows, key=lambda row: (row["customer_id"], order[row["trigger"]]))
-    return [
-        Trigger(
-            customer_id=int(row["customer_id"]),
-            code=str(row["trigger"]),
-            reason=trigger_reason(str(row["trigger"]), row),
-            facts=row,  # the row itself: the TRIGGER_FACTS and the trigger
-        )
-        for row in ordered
-    ]
+# --------------------------------------------------------------------------- proposals
 
 
 @dataclass(frozen=True)
 class Proposal:
-    """What a review proposes for one customer, and why (its triggers' sentences first)."""
+    """The decision a review proposes: a ``DecisionKind`` value, the limit and terms after it."""
 
-    customer_id: int
-    decision: str  # DECISIONS
-    triggers: tuple[str, ...]
+    kind: str
+    limit: Decimal | None
+    terms_days: int | None
     reasons: tuple[str, ...]
-    current_limit: Decimal | None = None
-    new_limit: Decimal | None = None
-    new_terms_days: int | None = None
-    currency: str | None = None
-    facts: Mapping[str, Any] = field(default_factory=dict)
 
 
-def round_limit(amount: Decimal, rules: ReviewRules = DEFAULT_RULES, *, up: bool = False) -> Decimal:
-    """``amount`` rounded down (``up``: up) to the step of its size: 500 below 10,000, 1,000 below
-    100,000, 5,000 below a million, 10,000 above (``ReviewRules.limit_steps``)."""
-    step = next((step for below, step in rules.limit_steps if amount < below), rules.largest_step)
-    rounding = ROUND_CEILING if up else ROUND_FLOOR
-    return (amount / step).quantize(Decimal(1), rounding=rounding) * step
+def _round(amount: Decimal, digits: int, rounding: str) -> Decimal:
+    """``amount`` to ``digits`` significant digits (whole units at least): 18,750 → 19,000 up."""
+    if amount <= 0:
+        return Decimal(0)
+    step = Decimal(10) ** max(0, math.floor(math.log10(amount)) - (digits - 1))
+    return (amount / step).quantize(Decimal("1"), rounding=rounding) * step
 
 
-def _decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+def propose(
+    row: Mapping[str, Any], codes: Collection[str], thresholds: ReviewThresholds = THRESHOLDS
+) -> Proposal:
+    """The proposal for a customer in state ``row`` reviewed for ``codes``, first rule that applies:
 
-
-def _proposal(customer_id: int, triggers: Sequence[Trigger], rules: ReviewRules) -> Proposal:
-    facts = dict(triggers[0].facts)
-    codes = tuple(trigger.code for trigger in triggers)
-    reasons = [trigger.reason for trigger in triggers]
-    limit = _decimal(facts.get("credit_limit"))
-    exposure = _decimal(facts.get("exposure")) or Decimal(0)
-    recommended = _decimal(facts.get("recommended_limit"))
-    risk_class = str(facts.get("risk_class") or "C")
-    grade = RISK_CLASSES.index(risk_class) if risk_class in RISK_CLASSES else 2
-    risky = any(code in RISK_TRIGGERS for code in codes)
-    terms = facts.get("payment_terms_days")
-
-    def make(decision: str, why: str, **values: Any) -> Proposal:
-        return Proposal(
-            customer_id=customer_id,
-            decision=decision,
-            triggers=codes,
-            reasons=(*reasons, why),
-            current_limit=limit,
-            currency=facts.get("currency"),
-            facts=facts,
-            **values,
-        )
-
-    if grade == 4 and (risky or "limit_breached" in codes):
-        if "limit_breached" in codes:
-            return make("place_hold", "class E and over its limit: hold new orders until it pays down")
-        return make("require_prepayment", "class E: new orders paid in advance")
-    if "limit_breached" in codes and grade >= 3:
-        return make(
-            "place_hold", f"class {risk_class} and over its limit: hold new orders until it pays down"
-        )
-    if risky and grade == 3 and limit is not None:
-        lowered = max(round_limit(limit * rules.lower_factor, rules), round_limit(exposure, rules, up=True))
-        if lowered < limit:
-            return make(
-                "lower_limit",
-                f"class {risk_class} with a warning sign: the limit down to what it uses, at most "
-                f"{rules.lower_factor * 100:.0f} % of today's",
-                new_limit=lowered,
-            )
-    if risky and grade >= 2 and terms:
-        shorter = max(int(terms) - rules.shorter_terms_days, 0)
-        return make(
-            "change_terms",
-            f"class {risk_class} with a warning sign: terms from {terms} to {shorter} days",
-            new_terms_days=shorter,
-        )
-    grow = "good_behaviour" in codes or (
-        grade <= 1 and ("limit_breached" in codes or "high_utilisation" in codes)
-    )
-    if grow and limit is not None and not risky:
-        target = limit * rules.raise_factor
-        if "limit_breached" in codes:
-            target = max(target, exposure * Decimal("1.1"))
-        capped = recommended is not None and recommended < target
-        if capped:
-            target = recommended  # type: ignore[assignment]
-        raised = round_limit(target, rules)
-        if raised > limit:
-            cap = " (the bureau's recommended limit)" if capped else ""
-            return make(
-                "raise_limit",
-                f"pays well and uses its limit: up to {_money(raised, facts.get('currency'))}{cap}",
-                new_limit=raised,
-            )
-    if "limit_breached" in codes:
-        return make(
-            "place_hold", "over its limit with no room to raise it: hold new orders until it pays down"
-        )
-    if facts.get("on_hold") and not risky and grade <= 2:
-        return make("lift_hold", f"class {risk_class}, within its limit and no warning sign: the hold can go")
-    return make("keep", "nothing calls for a change: the limit and terms stay")
-
-
-def propose(triggers: Iterable[Trigger], rules: ReviewRules = DEFAULT_RULES) -> list[Proposal]:
-    """One ``Proposal`` per customer with triggers, by customer id. First match wins:
-
-    1. class E: over its limit → place a hold; another warning sign → require prepayment;
-    2. over its limit in class D → place a hold;
-    3. a warning sign (class dropped, derogatory event, broken promise) in class D → lower the
-       limit to the larger of 75 % of it and the exposure (rounded), when that is lower;
-    4. a warning sign in class C or D → shorten the terms by 15 days;
-    5. good behaviour, or class A/B near or over its limit, with no warning sign → raise the limit
-       to the limit × 1.5 (over it: at least the exposure + 10 %), at most the bureau's
-       recommended limit when known, rounded down to a step;
-    6. still over its limit → place a hold;
-    7. a credit hold in force, class A–C, no warning sign → lift it;
-    8. otherwise keep the limit and terms (a scheduled review with nothing to change).
+    1. on hold, now within the limit, class not in ``hold_classes``, no new bureau event: lift it;
+    2. over the limit with a bureau event or a class in ``hold_classes``, not on hold: place a hold;
+    3. same, already on hold: require prepayment;
+    4. class in ``lower_classes`` after a drop, a broken promise, a bureau event or a breach: lower
+       the limit by ``lower_percent`` (rounded down), or require prepayment without a limit;
+    5. over the limit, high utilisation or good behaviour, class in ``good_classes``: raise the
+       limit by ``raise_percent``, at least to cover the exposure with ``headroom_percent``
+       (rounded up);
+    6. class C over the limit: require a guarantee; class C with broken promises: shorten the
+       terms to ``short_terms_days``;
+    7. otherwise keep the limit and terms as they are.
     """
-    by_customer: dict[int, list[Trigger]] = defaultdict(list)
-    for trigger in triggers:
-        by_customer[trigger.customer_id].append(trigger)
-    return [_proposal(customer, by_customer[customer], rules) for customer in sorted(by_customer)]
+    t = thresholds
+    codes = set(codes)
+    currency = row["currency"]
+    limit = row.get("credit_limit")
+    limit = Decimal(str(limit)) if limit is not None and Decimal(str(limit)) > 0 else None
+    exposure = Decimal(str(row.get("exposure") or 0))
+    terms = row.get("terms_days")
+    risk_class = row["risk_class"]
+    on_hold = bool(row.get("credit_hold"))
+    breached = limit is not None and exposure > limit
+    event = "derogatory_event" in codes
+    why = f"class {risk_class}, score {row['score']}"
+
+    if on_hold and not breached and risk_class not in t.hold_classes and not event:
+        reasons = (f"The customer is within its limit again and {why}: the credit hold can be lifted.",)
+        return Proposal("lift_hold", limit, terms, reasons)
+    if breached and (event or risk_class in t.hold_classes):
+        cause = "a new derogatory event" if event else why
+        over = f"the exposure {_money(exposure, currency)} is over the {_money(limit, currency)} limit"
+        if not on_hold:
+            return Proposal("place_hold", limit, terms, (f"With {cause}, {over}: hold new orders.",))
+        return Proposal(
+            "require_prepayment",
+            limit,
+            terms,
+            (f"With {cause}, {over} and a credit hold already in force: require prepayment.",),
+        )
+    worse = codes & {"class_dropped", "broken_promises", "derogatory_event", "limit_breached"}
+    if risk_class in t.lower_classes and worse:
+        if limit is None:
+            return Proposal(
+                "require_prepayment", None, terms, (f"With {why} and no credit limit: require prepayment.",)
+            )
+        lowered = max(_round(limit * (100 - t.lower_percent) / 100, t.round_digits, ROUND_FLOOR), Decimal(0))
+        reasons = (
+            f"With {why}, lower the limit by {t.lower_percent} % to {_money(lowered, currency)} "
+            f"(from {_money(limit, currency)}).",
+        )
+        return Proposal("lower_limit", lowered, terms, reasons)
+    room = codes & {"limit_breached", "high_utilisation", "good_behaviour"}
+    if limit is not None and room and risk_class in t.good_classes:
+        raised = max(limit * (100 + t.raise_percent) / 100, exposure * (100 + t.headroom_percent) / 100)
+        raised = _round(raised, t.round_digits, ROUND_CEILING)
+        reasons = (
+            f"A good payer ({why}), using {_percent(exposure * 100 / limit)} of its limit: raise it to "
+            f"{_money(raised, currency)} (from {_money(limit, currency)}; at least +{t.raise_percent} %, "
+            f"and the exposure with {t.headroom_percent} % room).",
+        )
+        return Proposal("raise_limit", raised, terms, reasons)
+    if risk_class == "C" and breached and limit is not None:
+        reasons = (
+            f"With {why}, the exposure {_money(exposure, currency)} is over the {_money(limit, currency)} "
+            "limit: orders beyond it need a guarantee.",
+        )
+        return Proposal("require_guarantee", limit, terms, reasons)
+    if risk_class == "C" and "broken_promises" in codes and terms is not None and terms > t.short_terms_days:
+        reasons = (
+            f"With {why} and broken promises, shorten the payment terms to {t.short_terms_days} days "
+            f"(from {terms}).",
+        )
+        return Proposal("change_terms", limit, t.short_terms_days, reasons)
+    shown = _money(limit, currency) if limit is not None else "no limit"
+    return Proposal("keep", limit, terms, (f"With {why}, keep the limit ({shown}) and terms as they are.",))

@@ -14,6 +14,7 @@ from relance.accounts.selectors import entity_visible as accounts_entity_visible
 from relance.common.converters import row_id_or_none
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import parse_amount
+from relance.credit.selectors.reviews import risk_class_latest
 from relance.dunning.models import DunningRun, WorklistEntry
 from relance.ledger.models import Customer, Entity
 from relance.workspace.models import (
@@ -54,7 +55,7 @@ WORKLIST_SORTS: dict[str, tuple[str, ...]] = {
     "days": ("-max_days_past_due",),
     "contact": ("-days_since_contact",),
     "broken": ("-broken_promises",),
-    "risk": ("risk",),
+    "risk": ("credit_risk",),
 }
 
 
@@ -137,6 +138,7 @@ _WORKLIST_VALUES = (
     "overdue_amount",
     "max_days_past_due",
     "risk",
+    "credit_risk",
     "broken_promises",
     "days_since_contact",
     "factors",
@@ -170,7 +172,7 @@ def worklist_entries(
     if filters.min_days is not None:
         entries = entries.filter(max_days_past_due__gte=filters.min_days)
     snoozed = WorklistSnooze.objects.filter(user=user, until__gte=today).values("customer_id")
-    entries = entries.exclude(customer_id__in=snoozed)
+    entries = entries.exclude(customer_id__in=snoozed).annotate(credit_risk=risk_class_latest("customer_id"))
     return run, entries.order_by(*filters.ordering()).values(*_WORKLIST_VALUES)
 
 
@@ -184,7 +186,7 @@ def worklist_row(row: dict[str, Any]) -> WorklistRow:
         currency=row["currency"],
         overdue_amount=row["overdue_amount"],
         max_days_past_due=row["max_days_past_due"],
-        risk=row["risk"],
+        risk=row.get("credit_risk") or row["risk"],  # the latest stored risk class
         broken_promises=row["broken_promises"],
         days_since_contact=row["days_since_contact"],
         factors=row["factors"] or {},

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import ibis
 import pytest
 
 from relance.engine.credit.daily import daily_credit
 from relance.engine.credit.defaults import default_scorecard
 from relance.engine.credit.factors import credit_factors_expr, credit_scores_expr
 from relance.engine.credit.scorecard import score_of_row
-from relance.engine.credit.triggers import review_triggers_expr
 from relance.engine.dunning.tables import create_dunning_tables
 from tests.engine.dunning.rows import DunningRows
 
@@ -120,21 +120,19 @@ def test_the_shipped_scorecard_ranks_them(ledger) -> None:
     )
 
 
-def test_the_daily_scoring_feeds_the_review_triggers(ledger) -> None:
-    """Scores, then triggers, in one go on each backend (no previous score, no review yet)."""
-    tables, ids = ledger
-    ref_of = {customer: ref for ref, customer in ids.items()}
-    scores = credit_scores_expr(tables, default_scorecard(), AS_OF)
-    expr = review_triggers_expr(tables, scores, None, AS_OF)
-    fired = sorted((ref_of[row["customer_id"]], row["trigger"]) for row in expr.to_pyarrow().to_pylist())
-    # never reviewed, with a limit (P, B) or an exposure (L); N has neither
-    assert fired == [("B", "scheduled"), ("L", "scheduled"), ("P", "scheduled")]
-
-
 def test_the_daily_run_fetches_scores_and_triggers(ledger) -> None:
     tables, ids = ledger
     con = tables.invoices.get_backend()
-    result = daily_credit(tables, default_scorecard(), AS_OF, backend=con)
+    last_reviews = ibis.memtable(
+        {
+            "customer_id": [ids["P"]],
+            "last_reviewed_on": [AS_OF - timedelta(days=400)],
+            "next_review_on": [AS_OF - timedelta(days=35)],
+        }
+    )
+    result = daily_credit(tables, default_scorecard(), AS_OF, backend=con, last_reviews=last_reviews)
     scores = {row["customer_id"]: (row["score"], row["risk_class"]) for row in result.scores.to_pylist()}
     assert scores == {ids["P"]: (9, "A"), ids["L"]: (59, "D"), ids["N"]: (31, "C"), ids["B"]: (51, "D")}
-    assert [row["trigger"] for row in result.triggers.to_pylist()] == ["scheduled"] * 3
+    fired = [(row["customer_id"], row["code"]) for row in result.triggers.to_pylist()]
+    # P's review day has come; B's bureau report shows derogatory events (news: none were known)
+    assert sorted(fired) == sorted([(ids["P"], "scheduled"), (ids["B"], "derogatory_event")])

@@ -1,8 +1,8 @@
-"""Review triggers on every backend, and the decision each review proposes."""
+"""Review triggers and proposals on hand-made credit states (DuckDB, no Django)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,249 +10,179 @@ import ibis
 import pyarrow as pa
 import pytest
 
-from relance.engine.backends import is_spark
 from relance.engine.credit.triggers import (
-    DEFAULT_RULES,
+    REVIEW_STATE_SCHEMA,
+    THRESHOLDS,
     TRIGGER_CODES,
-    ReviewRules,
     propose,
     review_triggers_expr,
-    round_limit,
-    triggers_of_rows,
+    trigger_of_row,
 )
-from relance.engine.dunning.tables import create_dunning_tables
-from tests.engine.dunning.rows import DunningRows
 
 AS_OF = date(2026, 9, 1)
-YESTERDAY = date(2026, 8, 31)
-
-SCORES = pa.schema(
-    [
-        ("customer_id", pa.int64()),
-        ("currency", pa.string()),
-        ("credit_limit", pa.decimal128(18, 4)),
-        ("exposure", pa.decimal128(18, 4)),
-        ("available", pa.decimal128(18, 4)),
-        ("utilisation", pa.float64()),
-        ("missing_rate", pa.bool_()),
-        ("score", pa.int32()),
-        ("risk_class", pa.string()),
-        ("days_beyond_terms", pa.float64()),
-        ("late_share", pa.float64()),
-        ("relationship_months", pa.float64()),
-        ("bureau_score", pa.float64()),
-        ("derogatory_events", pa.float64()),
-        ("recommended_limit", pa.decimal128(18, 4)),
-        ("payment_terms_days", pa.int64()),
-    ]
-)
 
 
-def _score(customer: int, risk_class: str, score: int, *, limit: str | None = "1000", exposure: str = "400",
-           late: float = 20.0, dbt: float = 5.0, months: float = 24.0) -> dict[str, Any]:  # fmt: skip
-    credit_limit = None if limit is None else Decimal(limit)
-    return {
-        "customer_id": customer,
+def state(**changes: Any) -> dict[str, Any]:
+    """A quiet class B customer at 50 % of a 10,000 limit, reviewed last month: no trigger."""
+    row: dict[str, Any] = {
+        "customer_id": 1,
         "currency": "EUR",
-        "credit_limit": credit_limit,
-        "exposure": Decimal(exposure),
-        "available": None if credit_limit is None else credit_limit - Decimal(exposure),
-        "utilisation": None if credit_limit is None else float(Decimal(exposure) * 100 / credit_limit),
-        "missing_rate": False,
-        "score": score,
-        "risk_class": risk_class,
-        "days_beyond_terms": dbt,
-        "late_share": late,
-        "relationship_months": months,
-        "bureau_score": None,
+        "credit_limit": Decimal("10000"),
+        "exposure": Decimal("5000"),
+        "utilisation": 50.0,
+        "previous_utilisation": 50.0,
+        "score": 20,
+        "risk_class": "B",
+        "previous_score": 20,
+        "previous_class": "B",
+        "broken_promises": 0.0,
+        "previous_broken_promises": 0.0,
+        "days_beyond_terms": 3.0,
+        "relationship_months": 24.0,
         "derogatory_events": None,
-        "recommended_limit": None,
-        "payment_terms_days": 30,
+        "previous_derogatory_events": None,
+        "bureau_score": None,
+        "previous_bureau_score": None,
+        "terms_days": 30,
+        "credit_hold": False,
+        "last_reviewed_on": AS_OF - timedelta(days=40),
+        "next_review_on": AS_OF + timedelta(days=100),
     }
+    row.update(changes)
+    if "exposure" in changes and "utilisation" not in changes and row["credit_limit"]:
+        row["utilisation"] = float(row["exposure"] * 100 / row["credit_limit"])
+    return row
 
 
-@pytest.fixture
-def triggered(backend):
-    rows = DunningRows()
-    ids = {ref: rows.dunned_customer(ref) for ref in ("X", "H", "D", "R", "O", "P", "G", "S", "N")}
-    rows.promise(ids["P"], date(2026, 8, 28), made=date(2026, 8, 1))  # broken on 1 Sep (grace 3)
-    rows.promise(ids["P"], date(2026, 8, 20), made=date(2026, 8, 1))  # broken on 24 Aug: known before
-    rows.promise(ids["O"], date(2026, 8, 28), made=date(2026, 8, 1))  # kept
-    for promise in rows.promises[:2]:
-        promise["status"] = "broken"
-    rows.promises[2]["status"] = "kept"
-    given = rows.rows()
-    given["bureau_reports"] = [
-        _report(ids["R"], date(2026, 6, 1), 60.0, 0),
-        _report(ids["R"], date(2026, 9, 1), 60.0, 1),  # one more derogatory event, dated today
-        _report(ids["O"], date(2026, 6, 1), 60.0, 0),
-        _report(ids["O"], date(2026, 8, 15), 30.0, 3),  # worse, but before the previous scoring
-    ]
-    con = backend({}).invoices.get_backend()
-    tables = create_dunning_tables(con, given)
-    scores = [
-        _score(ids["X"], "B", 25, exposure="1200"),
-        _score(ids["H"], "B", 25, exposure="950"),
-        _score(ids["D"], "D", 50),
-        _score(ids["R"], "B", 25),
-        _score(ids["O"], "B", 25),
-        _score(ids["P"], "C", 35),
-        _score(ids["G"], "A", 10, exposure="750", late=5.0, dbt=0.0, months=12.0),
-        _score(ids["S"], "C", 35),
-        _score(ids["N"], "C", 31, limit=None, exposure="0"),
-    ]
-    previous = [
-        {"customer_id": ids[ref], "scored_on": on, "score": score, "risk_class": risk_class}
-        for ref, on, score, risk_class in (
-            ("D", YESTERDAY, 25, "B"),
-            ("D", date(2026, 8, 1), 55, "D"),  # older: not the previous one
-            ("R", YESTERDAY, 25, "B"),
-            ("O", YESTERDAY, 25, "B"),
-            ("P", YESTERDAY, 35, "C"),
-            ("G", YESTERDAY, 12, "A"),
-            ("X", AS_OF, 99, "A"),  # today's own: not a previous score
-        )
-    ]
-    reviewed = [
-        {"customer_id": customer, "last_reviewed_on": date(2026, 8, 1) if ref != "S" else date(2026, 5, 1)}
-        for ref, customer in ids.items()
-        if ref != "N"
-    ]
-    scores_today = _table(con, "scores_today", pa.Table.from_pylist(scores, schema=SCORES))
-    previous_scores = _table(
-        con,
-        "previous_scores",
-        pa.Table.from_pylist(
-            previous,
-            schema=pa.schema(
-                [
-                    ("customer_id", pa.int64()),
-                    ("scored_on", pa.date32()),
-                    ("score", pa.int32()),
-                    ("risk_class", pa.string()),
-                ]
-            ),
+def triggered(*rows: dict[str, Any]) -> list[tuple[int, str]]:
+    schema = ibis.schema(REVIEW_STATE_SCHEMA)
+    table = ibis.memtable(pa.Table.from_pylist(list(rows), schema=schema.to_pyarrow()), schema=schema)
+    backend = ibis.duckdb.connect()
+    found = backend.to_pyarrow(review_triggers_expr(table, AS_OF)).to_pylist()
+    return sorted((row["customer_id"], row["code"]) for row in found)
+
+
+def codes(**changes: Any) -> list[str]:
+    return [code for _, code in triggered(state(**changes))]
+
+
+def test_a_quiet_customer_has_no_trigger() -> None:
+    assert codes() == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"exposure": Decimal("12000"), "previous_utilisation": 95.0},
+            ["limit_breached"],
+        ),  # over: not "high"
+        ({"exposure": Decimal("9500")}, ["high_utilisation"]),
+        ({"risk_class": "D", "score": 50}, ["class_dropped"]),
+        ({"derogatory_events": 2, "previous_derogatory_events": 1}, ["derogatory_event"]),
+        ({"derogatory_events": 1}, ["derogatory_event"]),
+        ({"derogatory_events": 1, "previous_derogatory_events": 1}, []),  # known already
+        ({"bureau_score": 40.0, "previous_bureau_score": 60.0}, ["derogatory_event"]),
+        ({"bureau_score": 70.0, "previous_bureau_score": 60.0}, []),
+        ({"broken_promises": 2.0, "previous_broken_promises": 1.0}, ["broken_promises"]),
+        ({"broken_promises": 1.0}, []),  # one broken promise in the year is not enough
+        ({"broken_promises": 2.0, "previous_broken_promises": 2.0}, []),  # nothing new
+        (
+            {"exposure": Decimal("8000"), "previous_utilisation": 60.0, "days_beyond_terms": 0.0},
+            ["good_behaviour"],
         ),
-    )
-    last_reviews = _table(
-        con,
-        "last_reviews",
-        pa.Table.from_pylist(
-            reviewed, schema=pa.schema([("customer_id", pa.int64()), ("last_reviewed_on", pa.date32())])
-        ),
-    )
-    expr = review_triggers_expr(tables, scores_today, previous_scores, AS_OF, last_reviews=last_reviews)
-    fetched = con.to_pyarrow(expr).to_pylist()
-    return ids, triggers_of_rows(fetched)
+        ({"next_review_on": AS_OF}, ["scheduled"]),
+    ],
+)
+def test_each_trigger(changes: dict[str, Any], expected: list[str]) -> None:
+    assert sorted(codes(**changes)) == sorted(expected)
 
 
-def _table(con: Any, name: str, arrow: pa.Table) -> Any:
-    """The app's inputs as a table on ``con`` (Spark: a temporary view; elsewhere in memory)."""
-    if is_spark(con):
-        from relance.engine.spark import register_arrow
+def test_a_lasting_state_fires_again_only_after_the_cooldown() -> None:
+    lasting = {"exposure": Decimal("12000"), "previous_utilisation": 120.0}
+    assert codes(**lasting, last_reviewed_on=AS_OF - timedelta(days=5)) == []
+    assert codes(**lasting, last_reviewed_on=AS_OF - timedelta(days=THRESHOLDS.cooldown_days)) == [
+        "limit_breached"
+    ]
+    assert codes(**lasting, last_reviewed_on=None) == ["limit_breached"]
 
-        return register_arrow(con, name, arrow)
-    return ibis.memtable(arrow)
+
+def test_no_limit_no_utilisation_trigger_and_one_row_per_customer_and_code() -> None:
+    rows = [
+        state(customer_id=1, credit_limit=None, utilisation=None, exposure=Decimal("99999")),
+        state(customer_id=2, exposure=Decimal("12000"), risk_class="E", score=80, next_review_on=AS_OF),
+    ]
+    assert triggered(*rows) == [(2, "class_dropped"), (2, "limit_breached"), (2, "scheduled")]
 
 
-def _report(customer: int, on: date, score: float, events: int) -> dict[str, Any]:
-    return {
-        "customer_id": customer,
-        "reported_on": on,
-        "bureau_score": score,
-        "recommended_limit": None,
-        "derogatory_events": events,
+def test_triggers_in_words_with_their_facts() -> None:
+    row = {**state(exposure=Decimal("12000"), utilisation=120.0), "code": "limit_breached"}
+    trigger = trigger_of_row(row)
+    assert trigger.text == "Exposure €12,000.00 is over the €10,000.00 limit (120 % used)."
+    assert trigger.facts == {
+        "credit_limit": "10000",
+        "exposure": "12000",
+        "utilisation": 120.0,
+        "currency": "EUR",
     }
-
-
-def test_each_trigger_fires_for_its_customer_only(triggered) -> None:
-    ids, triggers = triggered
-    ref_of = {customer: ref for ref, customer in ids.items()}
-    fired = sorted((ref_of[trigger.customer_id], trigger.code) for trigger in triggers)
-    assert fired == [
-        ("D", "class_dropped"),
-        ("G", "good_behaviour"),
-        ("H", "high_utilisation"),
-        ("P", "broken_promises"),
-        ("R", "derogatory_event"),
-        ("S", "scheduled"),
-        ("X", "limit_breached"),
-    ]
-    assert set(TRIGGER_CODES) == {code for _, code in fired}
-    why = {ref_of[trigger.customer_id]: trigger.reason for trigger in triggers}
+    for code in TRIGGER_CODES:
+        assert trigger_of_row({**state(derogatory_events=1, next_review_on=AS_OF), "code": code}).text
+    lowered = {**state(bureau_score=40.0, previous_bureau_score=60.0), "code": "derogatory_event"}
     assert (
-        why["X"] == "over its credit limit: 1,200 EUR of exposure against a limit of 1,000 EUR (120 % used)"
+        trigger_of_row(lowered).text
+        == "The latest bureau report shows a bureau score of 40 (was 60; higher is safer)."
     )
-    assert why["H"] == "near its credit limit: 95 % used (50 EUR left)"
-    assert why["D"] == "risk class dropped from B to D (score 25 → 50)"
-    assert why["R"] == "a bureau report of 2026-09-01: 1 derogatory events (was 0)"
-    assert why["P"] == "a promise broken since 2026-08-31"
-    assert why["G"] == "pays within terms (5 % late) for 12 months and uses 75 % of its limit: room to grow"
-    assert why["S"] == "last reviewed on 2026-05-01: class C is reviewed every 90 days"
-    facts = {ref_of[trigger.customer_id]: trigger.facts for trigger in triggers}
-    assert facts["D"]["previous_class"] == "B" and facts["P"]["promises_broken_since"] == 1
 
 
-def _trigger_rows(code: str, **facts: Any) -> dict[str, Any]:
-    base = _score(1, "B", 25) | {
-        "previous_class": None,
-        "previous_score": None,
-        "since": YESTERDAY,
-        "report_on": None,
-        "report_score": None,
-        "report_events": None,
-        "before_score": None,
-        "before_events": None,
-        "promises_broken_since": 0,
-        "last_reviewed_on": None,
-        "days_since_review": None,
-        "review_every_days": 180,
-        "on_hold": False,
-        "payment_terms_days": 30,
-    }
-    return base | {"trigger": code} | facts
-
-
-def _one(*rows: dict[str, Any], rules: ReviewRules = DEFAULT_RULES):
-    (proposal,) = propose(triggers_of_rows(rows), rules)
-    return proposal
-
-
-def test_good_behaviour_raises_the_limit_within_the_bureaus_recommendation() -> None:
-    good = dict(exposure=Decimal("7500"), credit_limit=Decimal("10000"), utilisation=75.0)
-    raised = _one(_trigger_rows("good_behaviour", **good))
-    assert (raised.decision, raised.new_limit) == ("raise_limit", Decimal("15000"))
-    capped = _one(_trigger_rows("good_behaviour", **good, recommended_limit=Decimal("12345")))
-    assert (capped.decision, capped.new_limit) == ("raise_limit", Decimal("12000"))
-    assert capped.reasons[-1].endswith("(the bureau's recommended limit)")
-    below = _one(_trigger_rows("good_behaviour", **good, recommended_limit=Decimal("9000")))
-    assert below.decision == "keep"
-
-
-def test_warning_signs_by_class() -> None:
-    breach = dict(exposure=Decimal("1200"), credit_limit=Decimal("1000"), utilisation=120.0)
-    assert _one(_trigger_rows("limit_breached", risk_class="E", **breach)).decision == "place_hold"
-    assert _one(_trigger_rows("class_dropped", risk_class="E")).decision == "require_prepayment"
-    lowered = _one(_trigger_rows("derogatory_event", risk_class="D", report_on=AS_OF, credit_limit=Decimal("10000"), exposure=Decimal("3000")))  # fmt: skip
-    assert (lowered.decision, lowered.new_limit) == ("lower_limit", Decimal("7500"))
-    shorter = _one(_trigger_rows("broken_promises", risk_class="C", promises_broken_since=2))
-    assert (shorter.decision, shorter.new_terms_days) == ("change_terms", 15)
-    # class B over its limit: raised to cover it (the exposure + 10 %, at least × 1.5)
-    raised = _one(_trigger_rows("limit_breached", **breach))
-    assert (raised.decision, raised.new_limit) == ("raise_limit", Decimal("1500"))
-    # class C over its limit: no raise, a hold
-    assert _one(_trigger_rows("limit_breached", risk_class="C", **breach)).decision == "place_hold"
-
-
-def test_a_hold_is_lifted_and_a_quiet_review_keeps() -> None:
-    assert _one(_trigger_rows("scheduled", on_hold=True)).decision == "lift_hold"
-    kept = _one(_trigger_rows("scheduled"))
-    assert kept.decision == "keep" and kept.reasons[0] == "never reviewed (class B)"
-
-
-def test_limits_round_to_a_step_by_size() -> None:
-    assert round_limit(Decimal("14999")) == Decimal("14000")
-    assert round_limit(Decimal("9999")) == Decimal("9500")
-    assert round_limit(Decimal("123456")) == Decimal("120000")
-    assert round_limit(Decimal("2345678")) == Decimal("2340000")
-    assert round_limit(Decimal("1201"), up=True) == Decimal("1500")
+@pytest.mark.parametrize(
+    ("changes", "codes_", "kind", "limit"),
+    [
+        # a good payer over its limit: raise by 25 % at least, covering the exposure with 10 % room
+        ({"exposure": Decimal("12000")}, {"limit_breached"}, "raise_limit", Decimal("14000")),
+        (
+            {"exposure": Decimal("8000"), "risk_class": "A"},
+            {"good_behaviour"},
+            "raise_limit",
+            Decimal("13000"),
+        ),
+        # class E over the limit: hold; already on hold: prepayment
+        (
+            {"exposure": Decimal("12000"), "risk_class": "E"},
+            {"limit_breached"},
+            "place_hold",
+            Decimal("10000"),
+        ),
+        (
+            {"exposure": Decimal("12000"), "risk_class": "E", "credit_hold": True},
+            {"limit_breached"},
+            "require_prepayment",
+            Decimal("10000"),
+        ),
+        # a derogatory event over the limit: hold, whatever the class
+        ({"exposure": Decimal("12000")}, {"derogatory_event"}, "place_hold", Decimal("10000")),
+        # class D after a drop: lower by 25 %, rounded down to two significant digits
+        (
+            {"risk_class": "D", "credit_limit": Decimal("15500")},
+            {"class_dropped"},
+            "lower_limit",
+            Decimal("11000"),
+        ),
+        ({"risk_class": "D", "credit_limit": None}, {"class_dropped"}, "require_prepayment", None),
+        # on hold, back within the limit and not class E: lift
+        ({"credit_hold": True, "risk_class": "C"}, {"scheduled"}, "lift_hold", Decimal("10000")),
+        (
+            {"risk_class": "C", "exposure": Decimal("12000")},
+            {"limit_breached"},
+            "require_guarantee",
+            Decimal("10000"),
+        ),
+        ({"risk_class": "C"}, {"broken_promises"}, "change_terms", Decimal("10000")),
+        ({}, {"scheduled"}, "keep", Decimal("10000")),
+    ],
+)
+def test_proposals(changes: dict[str, Any], codes_: set[str], kind: str, limit: Decimal | None) -> None:
+    proposal = propose(state(**changes), codes_)
+    assert (proposal.kind, proposal.limit) == (kind, limit)
+    assert proposal.reasons and all(reason.endswith(".") for reason in proposal.reasons)
+    if kind == "change_terms":
+        assert proposal.terms_days == THRESHOLDS.short_terms_days

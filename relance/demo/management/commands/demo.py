@@ -100,6 +100,7 @@ class Command(BaseCommand):
                 self._history(entity, options, logins)
             self._collections(entity)
             self._invoice_copies(entity)
+            self._credit_reviews(entity)
         self._credit_application(entity)
         snapshots = self._kpi_snapshots(entity, background=not options["no_serve"])
         username, password = self._admin(options)
@@ -229,6 +230,20 @@ class Command(BaseCommand):
 
         if demo_pending_application(entity=entity) is not None:
             self._say("Credit applications: one pending (a prospect asking for 60,000 EUR: two approvers).")
+
+    def _credit_reviews(self, entity: Entity) -> None:
+        """The daily credit step of a month ago, then today's: the review queue has real proposals
+        (classes dropped since then, limits breached, room to grow)."""
+        from datetime import timedelta
+
+        from relance.core.actors import Actor
+        from relance.credit.services.reviews import review_run
+
+        today = timezone.localdate()
+        review_run(entity=entity, as_of=today - timedelta(days=30), actor=Actor.system("relance demo"))
+        outcome = review_run(entity=entity, as_of=today, actor=Actor.system("relance demo"))
+        proposals = ", ".join(f"{count} {kind}" for kind, count in outcome.by_proposal.items()) or "none"
+        self._say(f"Credit reviews: today's step proposes {proposals} (relance credit review list).")
 
     @transaction.atomic
     def _wipe(self, entity: Entity) -> None:
