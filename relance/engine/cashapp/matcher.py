@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -52,7 +53,7 @@ class Thresholds:
 
     auto_apply: float = 0.95
     suggest: float = 0.50
-    margin: float = 0.20
+    margin: float = 0.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +84,10 @@ REF_FUZZY_AMBIGUOUS = 3.0
 AMOUNT_EXACT = 3.0
 AMOUNT_TOLERANCE = 2.2
 AMOUNT_PARTIAL = 0.5
-AMOUNT_REST_COMBINED = 1.0
-UNREFERENCED_PART = -1.5
+AMOUNT_REST_COMBINED = 2.5
+AMOUNT_OVERPAID = -2.0
+AMOUNT_SHORT = -1.0
+UNREFERENCED_PART = -1.0
 AMOUNT_ONLY_MANY = -1.0
 PAYER_IBAN = 3.0
 PAYER_IBAN_OTHER = -4.0
@@ -97,6 +100,7 @@ PAYER_PARENT_OFFSET = -0.5
 NAME_CLOSE = 90.0
 MAX_FUZZY_TOKENS = 12
 MAX_REASONED_ITEMS = 5
+LONG_TOKEN = 16
 _FAR = date.max
 
 
@@ -184,6 +188,13 @@ class Matcher:
                 self.by_word[word].add(customer_id)
         for payer in known_payers:
             self.learn(payer.account_iban, payer.customer_id)
+        lengths: dict[int, int] = defaultdict(int)
+        for item in self.items[:: max(1, len(self.items) // 5000)]:
+            for _kind, reference in self._references(item):
+                size = len(refs.compact(reference))
+                if size >= 8:
+                    lengths[size] += 1
+        self.window_lengths: list[int] = sorted(lengths, key=lambda n: -lengths[n])[:6]
 
     @staticmethod
     def _references(item: OpenItem) -> list[tuple[int, str]]:
@@ -318,70 +329,106 @@ class Matcher:
         hits: dict[int, _Hit] = {}
         matched_keys: set[str] = set()
         for token in tokens:
-            codes = self.by_key.get(token.key)
-            if not codes:
-                continue
-            matched_keys.add(token.key)
-            for code in codes:
-                index, kind = divmod(code, 4)
-                if not self._open(index, currency):
-                    continue
-                reference = self._reference_of(index, kind, token.key)
-                note = refs.forgiven(token, reference)
-                where = (
-                    "in the structured reference"
-                    if token.source == "structured"
-                    else "in the remittance text"
+            if self._exact_hits(token, token.key, currency, hits, run_together=False):
+                matched_keys.add(token.key)
+        long_tokens = [t for t in tokens if len(refs.compact(t.text)) >= LONG_TOKEN]
+        for token in long_tokens:
+            for window in refs.windows(token.text, self.window_lengths):
+                self._exact_hits(
+                    refs.Token(window, refs.reference_key(window)), None, currency, hits, run_together=True
                 )
-                reason = f"the {refs.KIND_WORDS[kind]} {reference} is {where}" + (
-                    f" ({note})" if note else ""
-                )
-                if index not in hits or hits[index].strength < REF_ALL_EXACT:
-                    hits[index] = _Hit(REF_ALL_EXACT, reason)
         signs = self._payer_signs(line)
-        # Customers in view: those referenced, then the payer's by strength.
-        in_view: list[int] = []
-        for index in hits:
-            customer_id = self.items[index].customer_id
-            if customer_id not in in_view:
-                in_view.append(customer_id)
-        for customer_id, _sign in sorted(signs.items(), key=lambda kv: -kv[1].points):
-            if customer_id not in in_view and len(in_view) < policy.customers_in_view + len(hits):
-                in_view.append(customer_id)
-        in_view = in_view[: policy.customers_in_view + 2]
+        in_view = self._in_view(hits, signs)
+        result = self._decide(line, self._score(line, self._drafts(line, hits, signs, in_view), hits, signs))
+        if result.status == APPLIED:
+            return result
         # References one slip away, within the customers in view.
-        loose = [t for t in tokens if t.key not in matched_keys and len(t.key) >= refs.FUZZY_MIN_LENGTH]
-        loose = loose[:MAX_FUZZY_TOKENS]
-        if loose:
-            for customer_id in in_view:
-                keys, codes = self._customer_keys(customer_id)
-                if not keys:
-                    continue
-                for token in loose:
-                    close = process.extract(token.key, keys, scorer=OSA.distance, score_cutoff=2, limit=None)
-                    found: list[tuple[int, int, str]] = []
-                    for key, _score, position in close:
-                        distance = refs.fuzzy_distance(token.key, key)
-                        if distance is None:
-                            continue
-                        index, kind = divmod(codes[position], 4)
-                        if self._open(index, currency):
-                            found.append((index, kind, key))
-                    items_found = {index for index, _, _ in found}
-                    for index, kind, key in found:
-                        reference = self._reference_of(index, kind, key)
-                        ambiguous = len(items_found) > 1
-                        strength = REF_FUZZY_AMBIGUOUS if ambiguous else REF_FUZZY
-                        reason = (
-                            f"the remittance text has {token.text.strip()}, one slip from the "
-                            f"{refs.KIND_WORDS[kind]} {reference}"
-                            + (f" (as close to {len(items_found) - 1} other invoice(s))" if ambiguous else "")
-                        )
-                        if index not in hits or hits[index].strength < strength:
-                            hits[index] = _Hit(strength, reason)
+        queries = [
+            (t.text.strip(), t.key)
+            for t in tokens
+            if t.key not in matched_keys and len(t.key) >= refs.FUZZY_MIN_LENGTH and t not in long_tokens
+        ][:MAX_FUZZY_TOKENS]
+        for token in long_tokens:
+            lengths = sorted({n + d for n in self.window_lengths for d in (-1, 0, 1)})
+            queries.extend((w, refs.reference_key(w)) for w in refs.windows(token.text, lengths))
+        queries = [(text, key) for text, key in queries if len(key) >= refs.FUZZY_MIN_LENGTH]
+        if not queries:
+            return result
+        before = len(hits)
+        for customer_id in in_view:
+            self._fuzzy_hits(customer_id, queries, currency, hits)
+        if len(hits) == before:
+            return result
+        in_view = self._in_view(hits, signs)
         drafts = self._drafts(line, hits, signs, in_view)
         candidates = self._score(line, drafts, hits, signs)
         return self._decide(line, candidates)
+
+    def _exact_hits(
+        self, token: refs.Token, key: str | None, currency: str, hits: dict[int, _Hit], *, run_together: bool
+    ) -> bool:
+        codes = self.by_key.get(token.key)
+        if not codes:
+            return False
+        for code in codes:
+            index, kind = divmod(code, 4)
+            if not self._open(index, currency):
+                continue
+            reference = self._reference_of(index, kind, token.key)
+            note = "run together with other text" if run_together else refs.forgiven(token, reference)
+            where = (
+                "in the structured reference" if token.source == "structured" else "in the remittance text"
+            )
+            reason = f"the {refs.KIND_WORDS[kind]} {reference} is {where}" + (f" ({note})" if note else "")
+            if index not in hits or hits[index].strength < REF_ALL_EXACT:
+                hits[index] = _Hit(REF_ALL_EXACT, reason)
+        return True
+
+    def _in_view(self, hits: dict[int, _Hit], signs: dict[int, _PayerSign]) -> list[int]:
+        """The customers looked at: those referenced, then the payer's by strength (bounded)."""
+        in_view: list[int] = []
+        for index in sorted(hits, key=lambda i: -hits[i].strength):
+            customer_id = self.items[index].customer_id
+            if customer_id not in in_view:
+                in_view.append(customer_id)
+        in_view = in_view[: self.policy.customers_in_view]
+        for customer_id, _sign in sorted(signs.items(), key=lambda kv: -kv[1].points):
+            if customer_id not in in_view and len(in_view) < 2 * self.policy.customers_in_view:
+                in_view.append(customer_id)
+        return in_view
+
+    def _fuzzy_hits(
+        self, customer_id: int, queries: list[tuple[str, str]], currency: str, hits: dict[int, _Hit]
+    ) -> None:
+        keys, codes = self._customer_keys(customer_id)
+        if not keys:
+            return
+        distances = process.cdist(
+            [key for _, key in queries], keys, scorer=OSA.distance, score_cutoff=2, dtype=np.int32
+        )
+        for q, position in zip(*np.nonzero(distances <= 2), strict=True):
+            text, query_key = queries[int(q)]
+            key = keys[int(position)]
+            if refs.fuzzy_distance(query_key, key) is None:
+                continue
+            index, kind = divmod(codes[int(position)], 4)
+            if not self._open(index, currency) or (index in hits and hits[index].strength >= REF_FUZZY):
+                continue
+            row = distances[int(q)]
+            close_items = {
+                divmod(codes[int(p)], 4)[0]
+                for p in np.nonzero(row <= 2)[0]
+                if refs.fuzzy_distance(query_key, keys[int(p)]) is not None
+            }
+            ambiguous = len(close_items) > 1
+            strength = REF_FUZZY_AMBIGUOUS if ambiguous else REF_FUZZY
+            reference = self._reference_of(index, kind, key)
+            reason = (
+                f"the remittance text has {text}, one slip from the {refs.KIND_WORDS[kind]} {reference}"
+                + (f" (as close to {len(close_items) - 1} other invoice(s))" if ambiguous else "")
+            )
+            if index not in hits or hits[index].strength < strength:
+                hits[index] = _Hit(strength, reason)
 
     def _drafts(
         self, line: BankLineData, hits: dict[int, _Hit], signs: dict[int, _PayerSign], in_view: list[int]
@@ -495,7 +542,7 @@ class Matcher:
                     amount,
                     f"the payment is {_money(over, currency)} more than the open amount of the referenced "
                     "invoices (overpaid: the rest is left unapplied)",
-                    0.0,
+                    AMOUNT_OVERPAID,
                 )
             )
         for index in referenced:
@@ -524,7 +571,7 @@ class Matcher:
                     amount,
                     f"the payment is {_money(short, currency)} less than the open amount of the "
                     f"{len(referenced)} referenced invoices (short payment)",
-                    0.0,
+                    AMOUNT_SHORT,
                 )
             )
         return drafts
@@ -571,7 +618,7 @@ class Matcher:
     def _score(
         self, line: BankLineData, drafts: list[_Draft], hits: dict[int, _Hit], signs: dict[int, _PayerSign]
     ) -> list[Candidate]:
-        best: dict[frozenset[int], Candidate] = {}
+        best: dict[frozenset[int], tuple[float, _Draft, list[str]]] = {}
         iban = _iban_key(line.counterparty_iban)
         iban_owners = self.payers.get(iban, set()) if iban else set()
         for draft in drafts:
@@ -603,21 +650,31 @@ class Matcher:
             for points, reason in draft.extra:
                 z += points
                 reasons.append(reason)
-            candidate = Candidate(
-                allocations=tuple(
-                    Allocation(self.items[i].invoice_id, part) for i, part in draft.allocations
-                ),
-                customer_id=draft.customer_id,
-                confidence=round(_sigmoid(z), 4),
-                reasons=tuple(reasons),
-                residual=draft.residual,
-                shortfall=draft.shortfall,
+            key = frozenset(indexes)
+            if key not in best or best[key][0] < z:
+                best[key] = (z, draft, reasons)
+        # Candidates are rival explanations of one payment: each one's confidence is its share of
+        # the odds, "none of them" counting e**0. Two close candidates share it: neither applies.
+        total = 1.0 + sum(math.exp(min(z, 50.0)) for z, _, _ in best.values())
+        candidates: list[Candidate] = []
+        for z, draft, reasons in sorted(best.values(), key=lambda entry: -entry[0]):
+            confidence = math.exp(min(z, 50.0)) / total
+            alone = _sigmoid(z)
+            if alone - confidence > 0.05:
+                reasons = [*reasons, f"other candidates share the confidence (alone: {alone:.2f})"]
+            candidates.append(
+                Candidate(
+                    allocations=tuple(
+                        Allocation(self.items[i].invoice_id, part) for i, part in draft.allocations
+                    ),
+                    customer_id=draft.customer_id,
+                    confidence=round(confidence, 4),
+                    reasons=tuple(reasons),
+                    residual=draft.residual,
+                    shortfall=draft.shortfall,
+                )
             )
-            key = frozenset(candidate.invoice_ids)
-            if key not in best or best[key].confidence < candidate.confidence:
-                best[key] = candidate
-        ranked = sorted(best.values(), key=lambda c: (-c.confidence, len(c.allocations)))
-        return ranked[: self.policy.max_candidates]
+        return candidates[: self.policy.max_candidates]
 
     def _decide(self, line: BankLineData, candidates: list[Candidate]) -> MatchResult:
         thresholds = self.policy.thresholds

@@ -14,6 +14,7 @@ for a long enough reference.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
@@ -104,6 +105,13 @@ def tokens(unstructured: str, structured: str = "", *, min_length: int = 4) -> l
             elif any(c.isdigit() for c in piece) and any(c.isdigit() for c in after):
                 add(f"{piece} {after}", "joined")
     return found
+
+
+def windows(text: str, lengths: Sequence[int]) -> list[str]:
+    """Every run of ``lengths`` characters of a long token: references written together without a
+    separator ("9127475830105281154520…") are found one window at a time."""
+    comp = compact(text)
+    return [comp[start : start + n] for n in lengths for start in range(len(comp) - n + 1)]
 
 
 def _slip_words(written: str, reference: str) -> list[str]:
