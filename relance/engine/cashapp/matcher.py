@@ -83,7 +83,7 @@ REF_FUZZY = 4.8
 REF_FUZZY_AMBIGUOUS = 3.0
 AMOUNT_EXACT = 3.0
 AMOUNT_TOLERANCE = 2.2
-AMOUNT_PARTIAL = 0.5
+AMOUNT_PARTIAL = 1.0
 AMOUNT_REST_COMBINED = 2.5
 AMOUNT_OVERPAID = -2.0
 AMOUNT_SHORT = -1.0
@@ -406,29 +406,36 @@ class Matcher:
         distances = process.cdist(
             [key for _, key in queries], keys, scorer=OSA.distance, score_cutoff=2, dtype=np.int32
         )
-        for q, position in zip(*np.nonzero(distances <= 2), strict=True):
+        for q in np.nonzero((distances <= 2).any(axis=1))[0]:
             text, query_key = queries[int(q)]
-            key = keys[int(position)]
-            if refs.fuzzy_distance(query_key, key) is None:
-                continue
-            index, kind = divmod(codes[int(position)], 4)
-            if not self._open(index, currency) or (index in hits and hits[index].strength >= REF_FUZZY):
-                continue
             row = distances[int(q)]
-            close_items = {
-                divmod(codes[int(p)], 4)[0]
-                for p in np.nonzero(row <= 2)[0]
-                if refs.fuzzy_distance(query_key, keys[int(p)]) is not None
-            }
-            ambiguous = len(close_items) > 1
-            strength = REF_FUZZY_AMBIGUOUS if ambiguous else REF_FUZZY
-            reference = self._reference_of(index, kind, key)
-            reason = (
-                f"the remittance text has {text}, one slip from the {refs.KIND_WORDS[kind]} {reference}"
-                + (f" (as close to {len(close_items) - 1} other invoice(s))" if ambiguous else "")
-            )
-            if index not in hits or hits[index].strength < strength:
-                hits[index] = _Hit(strength, reason)
+            close: dict[int, tuple[int, int, str]] = {}  # item → (distance, kind, key)
+            for position in np.nonzero(row <= 2)[0]:
+                key = keys[int(position)]
+                distance = refs.fuzzy_distance(query_key, key)
+                index, kind = divmod(codes[int(position)], 4)
+                if distance is None or not self._open(index, currency):
+                    continue
+                if index not in close or close[index][0] > distance:
+                    close[index] = (distance, kind, key)
+            if not close:
+                continue
+            nearest = min(distance for distance, _, _ in close.values())
+            at_nearest = [index for index, (distance, _, _) in close.items() if distance == nearest]
+            ambiguous = len(at_nearest) > 1
+            for index in at_nearest:
+                if index in hits and hits[index].strength >= REF_FUZZY:
+                    continue
+                _, kind, key = close[index]
+                strength = REF_FUZZY_AMBIGUOUS if ambiguous else REF_FUZZY - (nearest - 1) * 1.5
+                reference = self._reference_of(index, kind, key)
+                slips = "one slip" if nearest == 1 else f"{nearest} slips"
+                reason = (
+                    f"the remittance text has {text}, {slips} from the {refs.KIND_WORDS[kind]} {reference}"
+                    + (f" (as close to {len(at_nearest) - 1} other invoice(s))" if ambiguous else "")
+                )
+                if index not in hits or hits[index].strength < strength:
+                    hits[index] = _Hit(strength, reason)
 
     def _drafts(
         self, line: BankLineData, hits: dict[int, _Hit], signs: dict[int, _PayerSign], in_view: list[int]
@@ -496,8 +503,10 @@ class Matcher:
             return AMOUNT_EXACT, f"the amount equals {what}"
         difference = amount - total
         side = "more" if difference > 0 else "less"
+        allowance = self.policy.tolerance.allowance(total)
+        closeness = float(abs(difference) / allowance) if allowance else 1.0
         return (
-            AMOUNT_TOLERANCE,
+            AMOUNT_TOLERANCE - min(closeness, 1.0),
             f"the amount is {_money(abs(difference), currency)} {side} than {what} (within the tolerance)",
         )
 

@@ -31,6 +31,7 @@ _PREFIX = re.compile(r"^[A-Z]+(?=[0-9OQILSBZ]*[0-9])")
 # alone ("INV 2024-0012", "PO 4711") is joined to the token after it.
 _TOKEN = re.compile(r"[0-9A-Za-z](?:[0-9A-Za-z]|[-._/](?=[0-9A-Za-z]))*")
 _QR_RUN = re.compile(r"(?<![0-9])(?:[0-9] ?){26}[0-9](?![0-9])")
+_PARTS = re.compile(r"[A-Za-z]{0,4}[0-9]+")  # "7507592439NO" → "7507592439"
 _RF = re.compile(r"^RF[0-9]{2}[0-9A-Z]{1,21}$")
 
 KIND_INVOICE = 0
@@ -98,6 +99,10 @@ def tokens(unstructured: str, structured: str = "", *, min_length: int = 4) -> l
     pieces = [m.group(0) for m in _TOKEN.finditer(unstructured)][:MAX_TOKENS]
     for index, piece in enumerate(pieces):
         add(piece, "text")
+        parts = _PARTS.findall(piece)
+        if len(parts) > 1:
+            for part in parts:
+                add(part, "text")
         if index + 1 < len(pieces):
             after = pieces[index + 1]
             if piece.isalpha() and len(piece) <= 4:
