@@ -86,6 +86,8 @@ def tokens(unstructured: str, structured: str = "", *, min_length: int = 4) -> l
         elif len(comp) == QR_BODY_LENGTH + 1 and comp.isdigit() and esr.is_valid(comp):
             key = comp[:-1].lstrip("0")
             source = "qr"
+        elif source != "structured" and not any(char.isdigit() for char in comp):
+            return  # a word, not a reference ("items" would fold to 1TEM5)
         else:
             key = reference_key(comp)
         if len(key) >= min_length and (key, source) not in seen:
@@ -100,7 +102,7 @@ def tokens(unstructured: str, structured: str = "", *, min_length: int = 4) -> l
     for index, piece in enumerate(pieces):
         add(piece, "text")
         parts = _PARTS.findall(piece)
-        if len(parts) > 1:
+        if parts != [piece]:
             for part in parts:
                 add(part, "text")
         if index + 1 < len(pieces):
