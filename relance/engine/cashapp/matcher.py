@@ -100,7 +100,6 @@ PAYER_PARENT_OFFSET = -0.5
 NAME_CLOSE = 90.0
 MAX_FUZZY_TOKENS = 12
 MAX_REASONED_ITEMS = 5
-LONG_TOKEN = 16
 _FAR = date.max
 
 
@@ -158,6 +157,7 @@ class Matcher:
         self.by_amount: dict[tuple[str, int], list[int]] = defaultdict(list)
         self.children: dict[int, set[int]] = defaultdict(set)
         self.customer_name: dict[int, str] = {}
+        self.customer_normal: dict[int, str] = {}
         self.by_name: dict[str, set[int]] = defaultdict(set)
         self.by_initials: dict[str, set[int]] = defaultdict(set)
         self.by_word: dict[str, set[int]] = defaultdict(set)
@@ -181,6 +181,7 @@ class Matcher:
         for customer_id, name in names_seen.items():
             normal = payer_rules.normalise_name(name)
             self.customer_name[customer_id] = name
+            self.customer_normal[customer_id] = normal
             self.by_name[normal].add(customer_id)
             for initials in payer_rules.initials(name):
                 self.by_initials[initials].add(customer_id)
@@ -255,7 +256,7 @@ class Matcher:
                     near.update(owners_of_word)
             for customer_id in near:
                 name = self.customer_name[customer_id]
-                score = payer_rules.name_similarity(normal, payer_rules.normalise_name(name))
+                score = payer_rules.name_similarity(normal, self.customer_normal[customer_id])
                 if NAME_CLOSE <= score < 100:
                     offer(
                         customer_id,
@@ -331,7 +332,9 @@ class Matcher:
         for token in tokens:
             if self._exact_hits(token, token.key, currency, hits, run_together=False):
                 matched_keys.add(token.key)
-        long_tokens = [t for t in tokens if len(refs.compact(t.text)) >= LONG_TOKEN]
+        # A token longer than any reference may be several run together: read it window by window.
+        longest = max(self.window_lengths, default=0) + 2
+        long_tokens = [t for t in tokens if t.key not in matched_keys and len(refs.compact(t.text)) > longest]
         for token in long_tokens:
             for window in refs.windows(token.text, self.window_lengths):
                 self._exact_hits(
@@ -518,9 +521,9 @@ class Matcher:
         currency = line.currency
         drafts: list[_Draft] = []
         amounts = [cents(self.remaining[i]) for i in referenced]
-        for combo in combinations(
-            amounts, target, allowance, max_size=policy.combination_size, max_solutions=3
-        ):
+        # The referenced items are few (bounded by combination_items): any number of them may make
+        # up the payment.
+        for combo in combinations(amounts, target, allowance, max_size=len(referenced), max_solutions=3):
             chosen = [referenced[i] for i in combo]
             points, reason = self._describe_total(chosen, amount, currency)
             drafts.append(self._full(customer_id, chosen, amount, reason, points))
@@ -586,8 +589,14 @@ class Matcher:
         return drafts
 
     def _others(self, customer_id: int, currency: str, exclude: set[int]) -> list[int]:
+        tolerance = self.policy.tolerance
+        # Dust (what a deduction left, under the tolerance) is not guessed into a combination.
         open_items = [
-            i for i in self.by_customer.get(customer_id, ()) if i not in exclude and self._open(i, currency)
+            i
+            for i in self.by_customer.get(customer_id, ())
+            if i not in exclude
+            and self._open(i, currency)
+            and self.remaining[i] > tolerance.allowance(self.items[i].open_amount)
         ]
         open_items.sort(key=lambda i: (self.items[i].due_date or self.items[i].issue_date or _FAR, i))
         return open_items[: self.policy.combination_items]

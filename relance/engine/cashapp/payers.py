@@ -9,6 +9,7 @@ is a weaker sign: several customers share initials.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -44,6 +45,7 @@ def _words(name: str) -> list[str]:
     return padded.split()
 
 
+@lru_cache(maxsize=65536)
 def normalise_name(name: str) -> str:
     """Folded words without punctuation and legal forms, in order ("Dubois & Co. S.A.R.L." →
     "dubois"). A name of only legal forms keeps them."""
@@ -64,6 +66,7 @@ def initials(name: str) -> set[str]:
     return {o for o in options if len(o) >= 2}
 
 
+@lru_cache(maxsize=65536)
 def payer_initials(payer: str) -> str:
     """The payer name's first word read as initials ("P&C Enterprises" → "pc", "ADL TECH" →
     "adl"); empty unless it is 2 to 5 letters."""
