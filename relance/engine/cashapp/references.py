@@ -32,6 +32,8 @@ _PREFIX = re.compile(r"^[A-Z]+(?=[0-9OQILSBZ]*[0-9])")
 _TOKEN = re.compile(r"[0-9A-Za-z](?:[0-9A-Za-z]|[-._/](?=[0-9A-Za-z]))*")
 _QR_RUN = re.compile(r"(?<![0-9])(?:[0-9] ?){26}[0-9](?![0-9])")
 _PARTS = re.compile(r"[A-Za-z]{0,4}[0-9]+")  # "7507592439NO" → "7507592439"
+_DIGIT_RUN = re.compile(r"[0-9]{16,}")
+WINDOW_MIN = 8
 _RF = re.compile(r"^RF[0-9]{2}[0-9A-Z]{1,21}$")
 
 KIND_INVOICE = 0
@@ -116,9 +118,15 @@ def tokens(unstructured: str, structured: str = "", *, min_length: int = 4) -> l
 
 def windows(text: str, lengths: Sequence[int]) -> list[str]:
     """Every run of ``lengths`` characters of a long token: references written together without a
-    separator ("9127475830105281154520…") are found one window at a time."""
-    comp = compact(text)
-    return [comp[start : start + n] for n in lengths for start in range(len(comp) - n + 1)]
+    separator ("9127475830105281154520…") are found one window at a time.
+    Only runs of digits are cut (a window of "INV1000000040011742" would find "INV10000"), and only
+    into windows of ``WINDOW_MIN`` digits or more (a short window matches by chance)."""
+    found: list[str] = []
+    for run in _DIGIT_RUN.findall(compact(text)):
+        for n in lengths:
+            if n >= WINDOW_MIN:
+                found.extend(run[start : start + n] for start in range(len(run) - n + 1))
+    return found
 
 
 def _slip_words(written: str, reference: str) -> list[str]:
