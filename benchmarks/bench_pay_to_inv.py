@@ -43,9 +43,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from relance.engine.cashapp.amounts import Tolerance  # noqa: E402
-from relance.engine.cashapp.lines import BankLineData, OpenItem  # noqa: E402
-from relance.engine.cashapp.matcher import Matcher, MatchPolicy  # noqa: E402
+from relance.engine.cashapp.amounts import Tolerance
+from relance.engine.cashapp.lines import BankLineData, OpenItem
+from relance.engine.cashapp.matcher import Matcher, MatchPolicy
 
 SHARED = Path(os.environ.get("RELANCE_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
 DATA = SHARED / "datasets" / "data" / "pay_to_inv"
@@ -66,7 +66,7 @@ def _day(text: str) -> date:
 def load(variant: str, limit: int | None) -> tuple[list[OpenItem], list[BankLineData], list[dict[str, Any]]]:
     folder = DATA / variant
     with open(folder / "matches.csv", newline="", encoding="utf-8") as handle:
-        matches = list(csv.DictReader(handle))
+        matches: list[dict[str, Any]] = list(csv.DictReader(handle))
     if limit:
         matches = matches[:limit]
     wanted_invoices: set[int] = set()
@@ -124,7 +124,9 @@ def load(variant: str, limit: int | None) -> tuple[list[OpenItem], list[BankLine
     return items, lines, matches
 
 
-def run_matcher(items: list[OpenItem], lines: list[BankLineData]) -> tuple[dict[int, set[int]], dict[str, Any]]:
+def run_matcher(
+    items: list[OpenItem], lines: list[BankLineData]
+) -> tuple[dict[int, set[int]], dict[str, Any]]:
     matcher = Matcher(items, (), POLICY)
     customer_of = {item.invoice_id: item.customer_id for item in items}
     applied: dict[int, set[int]] = {}
@@ -156,9 +158,9 @@ def run_simple(items: list[OpenItem], lines: list[BankLineData]) -> dict[int, se
     applied: dict[int, set[int]] = {}
     for line in lines:
         for token in line.remittance_unstructured.split():
-            item = by_ref.get(token)
-            if item is not None and item.open_amount == line.amount and item.currency == line.currency:
-                applied[int(line.bank_ref)] = {item.invoice_id}
+            found = by_ref.get(token)
+            if found is not None and found.open_amount == line.amount and found.currency == line.currency:
+                applied[int(line.bank_ref)] = {found.invoice_id}
                 break
     return applied
 
@@ -176,7 +178,7 @@ def score(applied: dict[int, set[int]], matches: list[dict[str, Any]]) -> dict[s
             for invoice in match["invoice_ids"]:
                 truth_pair_group[(payment, invoice)] = groups
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # tp, predicted, true
-    for pair, groups in truth_pair_group.items():
+    for groups in truth_pair_group.values():
         for group in groups:
             counts[group][2] += 1
     for payment, invoices in applied.items():
@@ -217,7 +219,9 @@ def published() -> list[dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--variant", choices=["single", "multi", "both"], default="both")
     parser.add_argument("--limit", type=int, default=0, help="first N matches only (0: all)")
     parser.add_argument("--json", action="store_true")
@@ -253,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
             by_id = {line.bank_ref: line for line in lines}
             for payment, invoices in wrong[: args.show_errors]:
                 line = by_id[str(payment)]
-                print(f"WRONG {payment}: {line.counterparty_name!r} {line.remittance_unstructured!r} {line.amount}")
+                print(
+                    f"WRONG {payment}: {line.counterparty_name!r} {line.remittance_unstructured!r} {line.amount}"
+                )
                 print(f"   applied {sorted(invoices)} truth {sorted(truth[payment])}")
     if args.json:
         print(json.dumps(report, indent=2, default=str))

@@ -52,7 +52,7 @@ class Thresholds:
     best candidate leads the second by ``margin``; ``suggest``: from which candidates are shown."""
 
     auto_apply: float = 0.95
-    suggest: float = 0.50
+    suggest: float = 0.25
     margin: float = 0.10
 
 

@@ -40,7 +40,7 @@ def _words(name: str) -> list[str]:
     text = _PUNCT.sub(" ", text.replace(".", " "))
     text = _SPACES.sub(" ", text).strip()
     padded = f" {text} "
-    for spaced, joined in _SPLIT_LEGAL.items():
+    for spaced, joined in sorted(_SPLIT_LEGAL.items(), key=lambda kv: -len(kv[0])):
         padded = padded.replace(f" {spaced} ", f" {joined} ")
     return padded.split()
 
