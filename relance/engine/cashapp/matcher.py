@@ -85,7 +85,7 @@ AMOUNT_EXACT = 3.0
 AMOUNT_TOLERANCE = 2.2
 AMOUNT_PARTIAL = 1.0
 AMOUNT_REST_COMBINED = 2.5
-AMOUNT_OVERPAID = -2.0
+AMOUNT_OVERPAID = -3.0
 AMOUNT_SHORT = -1.0
 UNREFERENCED_PART = -1.0
 AMOUNT_ONLY_MANY = -1.0
@@ -96,6 +96,10 @@ PAYER_NAME_CLOSE = 1.5
 PAYER_INITIALS = 1.0
 PAYER_INITIALS_SHARED = 0.3
 PAYER_PARENT_OFFSET = -0.5
+PAYER_WORD = 0.5
+REF_AGREEING = 0.6
+REF_AGREEING_MAX = 2.0
+SHARED_WORD_CUSTOMERS = 3
 
 NAME_CLOSE = 90.0
 MAX_FUZZY_TOKENS = 12
@@ -265,6 +269,18 @@ class Matcher:
                             f"the payer's name is close to the customer's ({name}, {score:.0f} %)",
                         ),
                     )
+            for word in normal.split():
+                owners_of_word = self.by_word.get(word, ())
+                if len(word) >= 3 and not word.isdigit() and len(owners_of_word) <= SHARED_WORD_CUSTOMERS:
+                    for customer_id in owners_of_word:
+                        offer(
+                            customer_id,
+                            _PayerSign(
+                                PAYER_WORD,
+                                f"the payer's name shares the word {word!r} with the customer's "
+                                f"({self.customer_name[customer_id]})",
+                            ),
+                        )
             initials = payer_rules.payer_initials(line.counterparty_name)
             owners_of_initials = self.by_initials.get(initials, set()) if initials else set()
             for customer_id in owners_of_initials:
@@ -334,7 +350,12 @@ class Matcher:
                 matched_keys.add(token.key)
         # A token longer than any reference may be several run together: read it window by window.
         longest = max(self.window_lengths, default=0) + 2
-        long_tokens = [t for t in tokens if t.key not in matched_keys and len(refs.compact(t.text)) > longest]
+        long_tokens = [
+            t
+            for t in tokens
+            if t.key not in matched_keys
+            and (len(refs.compact(t.text)) > longest or refs.has_digit_run(t.text))
+        ]
         for token in long_tokens:
             for window in refs.windows(token.text, self.window_lengths):
                 self._exact_hits(
@@ -646,7 +667,8 @@ class Matcher:
             referenced = [i for i in indexes if i in hits]
             if referenced:
                 strength = min(hits[i].strength for i in referenced)
-                z += strength
+                # Several references agreeing on one customer's items say more than one.
+                z += strength + min(REF_AGREEING * (len(referenced) - 1), REF_AGREEING_MAX)
                 for index in referenced[:MAX_REASONED_ITEMS]:
                     reasons.append(hits[index].reason)
                 if len(referenced) > MAX_REASONED_ITEMS:

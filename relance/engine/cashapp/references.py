@@ -95,6 +95,12 @@ def tokens(unstructured: str, structured: str = "", *, min_length: int = 4) -> l
         if len(key) >= min_length and (key, source) not in seen:
             seen.add((key, source))
             found.append(Token(text=text, key=key, source=source))
+        if source in {"text", "joined"}:
+            parts = _PARTS.findall(comp)
+            if parts != [comp]:
+                for part in parts:
+                    if part != comp:
+                        add(part, source)
 
     if structured.strip():
         add(structured.strip(), "structured")
@@ -103,10 +109,6 @@ def tokens(unstructured: str, structured: str = "", *, min_length: int = 4) -> l
     pieces = [m.group(0) for m in _TOKEN.finditer(unstructured)][:MAX_TOKENS]
     for index, piece in enumerate(pieces):
         add(piece, "text")
-        parts = _PARTS.findall(piece)
-        if parts != [piece]:
-            for part in parts:
-                add(part, "text")
         if index + 1 < len(pieces):
             after = pieces[index + 1]
             if piece.isalpha() and len(piece) <= 4:
@@ -114,6 +116,11 @@ def tokens(unstructured: str, structured: str = "", *, min_length: int = 4) -> l
             elif any(c.isdigit() for c in piece) and any(c.isdigit() for c in after):
                 add(f"{piece} {after}", "joined")
     return found
+
+
+def has_digit_run(text: str) -> bool:
+    """Whether ``text`` has a run of digits long enough to be references run together."""
+    return _DIGIT_RUN.search(compact(text)) is not None
 
 
 def windows(text: str, lengths: Sequence[int]) -> list[str]:
