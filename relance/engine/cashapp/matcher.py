@@ -87,7 +87,8 @@ AMOUNT_PARTIAL = 1.0
 AMOUNT_REST_COMBINED = 2.5
 AMOUNT_OVERPAID = -3.0
 AMOUNT_SHORT = -1.0
-UNREFERENCED_PART = -1.0
+UNREFERENCED_PART = -1.5
+CHANCE_FREE = 3.0
 AMOUNT_ONLY_MANY = -1.0
 PAYER_IBAN = 3.0
 PAYER_IBAN_OTHER = -4.0
@@ -560,8 +561,8 @@ class Matcher:
                 other_amounts, rest, allowance, max_size=policy.combination_size, max_solutions=2
             ):
                 chosen = referenced + [others[i] for i in combo]
-                points, reason = self._describe_total(chosen, amount, currency)
-                combined = AMOUNT_REST_COMBINED - (AMOUNT_EXACT - points)
+                _points, reason = self._describe_total(chosen, amount, currency)
+                combined = self._chance_points(chosen, len(others), target, AMOUNT_REST_COMBINED)
                 reason = (
                     f"{reason}: {len(referenced)} referenced and {len(combo)} more of the customer's whose "
                     "open amounts make up the rest"
@@ -622,6 +623,17 @@ class Matcher:
         open_items.sort(key=lambda i: (self.items[i].due_date or self.items[i].issue_date or _FAR, i))
         return open_items[: self.policy.combination_items]
 
+    def _chance_points(self, chosen: Sequence[int], considered: int, target: int, ceiling: float) -> float:
+        """Points for a combination found by searching: fewer the likelier it is by chance. The
+        expected number of chance fits is the subsets searched times the width of the fit
+        (±|difference| cents) over the amount; a fit expected less than e**-3 times scores."""
+        total = sum(cents(self.remaining[i]) for i in chosen)
+        difference = abs(total - target)
+        size = min(self.policy.combination_size, considered)
+        subsets = sum(math.comb(considered, k) for k in range(1, size + 1))
+        chance = subsets * (2 * difference + 1) / max(target, 1)
+        return max(0.0, min(ceiling, -math.log(max(chance, 1e-12)) - CHANCE_FREE))
+
     def _amount_drafts(
         self, line: BankLineData, customer_id: int, target: int, allowance: int
     ) -> list[_Draft]:
@@ -644,7 +656,8 @@ class Matcher:
             amounts, target, allowance, max_size=policy.combination_size, max_solutions=3
         ):
             chosen = [others[i] for i in combo]
-            points, reason = self._describe_total(chosen, amount, line.currency)
+            _points, reason = self._describe_total(chosen, amount, line.currency)
+            points = self._chance_points(chosen, len(others), target, AMOUNT_EXACT)
             drafts.append(
                 self._full(
                     customer_id, chosen, amount, reason + " (no reference quoted)", points + AMOUNT_ONLY_MANY
