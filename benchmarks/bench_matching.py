@@ -32,9 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from relance.engine.cashapp.amounts import Tolerance  # noqa: E402
-from relance.engine.cashapp.lines import BankLineData, KnownPayer, OpenItem  # noqa: E402
-from relance.engine.cashapp.matcher import Matcher, MatchPolicy  # noqa: E402
+from relance.engine.cashapp.amounts import Tolerance
+from relance.engine.cashapp.lines import BankLineData, KnownPayer, OpenItem
+from relance.engine.cashapp.matcher import Matcher, MatchPolicy
 
 CENT = Decimal("0.01")
 DAY = date(2026, 12, 7)
