@@ -313,17 +313,19 @@ class Matcher:
             codes: list[int] = []
             for index in self.by_customer.get(customer_id, ()):
                 for kind, reference in self._references(self.items[index]):
-                    key = refs.reference_key(reference)
-                    if len(key) >= refs.FUZZY_MIN_LENGTH:
-                        keys.append(key)
-                        codes.append(index * 4 + kind)
+                    # The key, and the folded form with its prefix and zeros: "INV00000000003683"
+                    # (a 1 dropped) is one slip from INV100000000003683 only with its zeros.
+                    for form in {refs.reference_key(reference), refs.folded(reference)}:
+                        if len(form) >= refs.FUZZY_MIN_LENGTH:
+                            keys.append(form)
+                            codes.append(index * 4 + kind)
             cached = (keys, codes)
             self._keys_cache[customer_id] = cached
         return cached
 
     def _reference_of(self, index: int, kind: int, key: str) -> str:
         for k, reference in self._references(self.items[index]):
-            if k == kind and refs.reference_key(reference) == key:
+            if k == kind and key in (refs.reference_key(reference), refs.folded(reference)):
                 return reference
         return self.items[index].invoice_ref
 
@@ -368,11 +370,11 @@ class Matcher:
         if result.status == APPLIED:
             return result
         # References one slip away, within the customers in view.
-        queries = [
-            (t.text.strip(), t.key)
-            for t in tokens
-            if t.key not in matched_keys and len(t.key) >= refs.FUZZY_MIN_LENGTH and t not in long_tokens
-        ][:MAX_FUZZY_TOKENS]
+        queries: list[tuple[str, str]] = []
+        for t in tokens:
+            if t.key not in matched_keys and t.source in {"text", "joined"}:
+                queries.extend((t.text.strip(), form) for form in {t.key, refs.folded(t.text)})
+        queries = queries[: 2 * MAX_FUZZY_TOKENS]
         for token in long_tokens:
             lengths = sorted({n + d for n in self.window_lengths for d in (-1, 0, 1)})
             queries.extend((w, refs.reference_key(w)) for w in refs.windows(token.text, lengths))

@@ -57,6 +57,11 @@ def reference_key(text: str) -> str:
     return stripped.translate(_FOLD).lstrip("0")
 
 
+def folded(text: str) -> str:
+    """Letters and digits with the OCR look-alikes folded, prefix and zeros kept (for distances)."""
+    return compact(text).translate(_FOLD)
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     """A candidate reference in the remittance: as written, its key, and where it came from."""
