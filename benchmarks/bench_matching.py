@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     wall, cpu = time.perf_counter(), time.process_time()
     applied: list[frozenset[int] | None] = []
+    notes: list[str] = []
     statuses = {"applied": 0, "suggested": 0, "unmatched": 0}
     quarter = max(1, len(lines) // 4)
     for n, line in enumerate(lines, 1):
@@ -178,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
             applied.append(frozenset(result.chosen.invoice_ids))
         else:
             applied.append(None)
+            if len(notes) < 3 and result.candidates and line.remittance_unstructured.startswith("Payment"):
+                top = result.candidates[0]
+                notes.append(
+                    f"{line.remittance_unstructured!r} {line.amount}: {result.status} {top.invoice_ids} {top.reasons}"
+                )
         if n % quarter == 0:
             print(f"  {n:,} lines: {time.perf_counter() - wall:.1f} s, peak RSS {rss_mb():.0f} MB")
     match_wall, match_cpu = time.perf_counter() - wall, time.process_time() - cpu
