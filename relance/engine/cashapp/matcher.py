@@ -81,6 +81,7 @@ PRIOR = -4.0
 REF_ALL_EXACT = 6.0
 REF_FUZZY = 4.8
 REF_FUZZY_AMBIGUOUS = 3.0
+REF_OTHER_PREFIX = 3.0
 AMOUNT_EXACT = 3.0
 AMOUNT_TOLERANCE = 2.2
 AMOUNT_PARTIAL = 1.0
@@ -403,12 +404,24 @@ class Matcher:
                 continue
             reference = self._reference_of(index, kind, token.key)
             note = "run together with other text" if run_together else refs.forgiven(token, reference)
+            strength = REF_ALL_EXACT
+            written_prefix, reference_prefix = refs.prefix(token.text), refs.prefix(reference)
+            if (
+                token.source in {"text", "joined"}
+                and written_prefix
+                and reference_prefix
+                and not written_prefix.startswith(reference_prefix)
+                and not reference_prefix.startswith(written_prefix)
+            ):
+                # "INV-883006" written, "ORD-883006" referenced: the number agrees, the kind not.
+                strength = REF_OTHER_PREFIX
+                note = f"written with the prefix {written_prefix}"
             where = (
                 "in the structured reference" if token.source == "structured" else "in the remittance text"
             )
             reason = f"the {refs.KIND_WORDS[kind]} {reference} is {where}" + (f" ({note})" if note else "")
-            if index not in hits or hits[index].strength < REF_ALL_EXACT:
-                hits[index] = _Hit(REF_ALL_EXACT, reason)
+            if index not in hits or hits[index].strength < strength:
+                hits[index] = _Hit(strength, reason)
         return True
 
     def _in_view(self, hits: dict[int, _Hit], signs: dict[int, _PayerSign]) -> list[int]:

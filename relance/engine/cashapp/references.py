@@ -57,6 +57,12 @@ def reference_key(text: str) -> str:
     return stripped.translate(_FOLD).lstrip("0")
 
 
+def prefix(text: str) -> str:
+    """The letters a reference starts with ("INV-2024-0012" → "INV"; "" without)."""
+    body = compact(text)
+    return body[: len(body) - len(_PREFIX.sub("", body))]
+
+
 def folded(text: str) -> str:
     """Letters and digits with the OCR look-alikes folded, prefix and zeros kept (for distances)."""
     return compact(text).translate(_FOLD)

@@ -138,6 +138,16 @@ def test_one_slip_in_a_long_reference_within_the_payer() -> None:
     assert "one slip from the reference 9647723133" in result.chosen.reasons[0]  # type: ignore[union-attr]
 
 
+def test_a_number_written_with_another_prefix_is_weaker() -> None:
+    items = [item(1, "INV-883006", "100.00"), item(2, "INV-283006", "900.00", references=("ORD-883006",))]
+    result = one(line("100.00", "Payment INV-883006", name="Acme SAS"), items)
+    assert result.status == "applied" and allocated(result) == {1: D("100.00")}
+    other = next(c for c in result.candidates if c.invoice_ids == (2,))
+    assert "the reference ORD-883006 is in the remittance text (written with the prefix INV)" in other.reasons
+    # a prefix the reference lacks, or a longer spelling of it, is no contradiction
+    assert allocated(one(line("330.50", "Invoice 2024-0014"))) == {3: D("330.50")}
+
+
 def test_within_tolerance_reports_the_shortfall() -> None:
     policy = MatchPolicy(tolerance=Tolerance(absolute=D("5.00")))
     result = one(line("996.50", "INV-2024-0012"), policy=policy)
