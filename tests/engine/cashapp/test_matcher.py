@@ -316,3 +316,17 @@ def test_matcher_learns_and_applies() -> None:
     assert "the payer's IBAN paid this customer before" in result.candidates[0].reasons
     matcher.apply(result.candidates[0])
     assert matcher.match(line("250.00", "INV-2024-0013")).status != "applied"
+
+
+def test_partial_payments_in_a_batch_settle_the_rest() -> None:
+    first, second = match_lines(
+        [
+            line("600.00", "INV-2024-0012 acompte", name="Acme SAS", ref="a"),
+            line("400.00", "INV-2024-0012 solde", name="Acme SAS", ref="b"),
+        ],
+        LEDGER,
+    )
+    assert allocated(first) == {1: D("600.00")}
+    assert allocated(second) == {1: D("400.00")}
+    assert "the amount equals the open amount of INV-2024-0012" in second.chosen.reasons  # type: ignore[union-attr]
+    assert second.chosen.shortfall == D("0")  # type: ignore[union-attr]
