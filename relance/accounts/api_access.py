@@ -21,7 +21,11 @@ API_RESOURCES = {
     "payments": "ledger.payment",
     "allocations": "ledger.allocation",
     "kpis": "ledger.invoice",  # figures over the entity's invoices: who may read invoices
+    "bank/statements": "cashapp.bankstatement",  # importing one: add and change statements
+    "bank/lines": "cashapp.bankline",
 }
+#: Resources named by their first two path segments (``/bank/lines/7``: resource ``bank/lines``).
+NESTED_RESOURCES = frozenset({"bank"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_ROLE = "your role ({role}) can read but not change anything"
 NO_PERMISSION = "your role ({role}) may not {verb} {resource}"
@@ -42,6 +46,9 @@ def api_target(path: str) -> ApiTarget | None:
         return None
     rest = path[len(API_PREFIX) :].strip("/")
     resource, _, ref = rest.partition("/")
+    if resource in NESTED_RESOURCES:
+        child, _, ref = ref.partition("/")
+        resource = f"{resource}/{child}"
     return ApiTarget(
         resource=resource,
         model=API_RESOURCES.get(resource),

@@ -11,6 +11,7 @@ from ninja.openapi.docs import Swagger, _csrf_needed
 from ninja.parser import Parser
 
 from relance.api.auth import api_auth
+from relance.api.bank import router as bank_router
 from relance.api.documents import router as documents_router
 from relance.api.errors import install_error_handlers
 from relance.api.kpis import router as kpis_router
@@ -56,4 +57,5 @@ install_error_handlers(api)
 # Before ``router``: its ``/invoices/{path:ref}`` would also match ``/invoices/X/document``.
 api.add_router("/", documents_router)
 api.add_router("/", kpis_router)
+api.add_router("/", bank_router)
 api.add_router("/", router)

@@ -156,11 +156,13 @@ def bank_statement_import(
     mapping: str | Path | None = None,
     source: str = "",
     progress: Callable[[int], None] | None = None,
+    audit: bool = True,
 ) -> ImportOutcome:
     """Import a statement file for ``entity``: idempotent per statement and entry, all or nothing.
 
     Raises ``ErrorList`` (every problem, ``FILE:LINE: …``) and writes nothing when the file is
-    malformed, of an unknown format or namespace, or for an account not linked to the entity."""
+    malformed, of an unknown format or namespace, or for an account not linked to the entity.
+    ``audit``: record the import in the audit trail (the API's write audit does it itself)."""
     path = Path(path)
     source = source or str(path)
     digest = _sha256(path)
@@ -175,7 +177,8 @@ def bank_statement_import(
             for statement in statements:
                 account = accounts[(statement.account_iban, statement.account_currency)]
                 outcome.statements.append(_statement_store(entity, account, statement, digest, source, seen))
-            _audited(entity, outcome)
+            if audit:
+                _audited(entity, outcome)
     except IntegrityError:
         raise Conflict(CONCURRENT.format(source=source), code="import_conflict") from None
     return outcome
