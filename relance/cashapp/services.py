@@ -10,8 +10,10 @@ lines not seen (by account and ``bank_ref``). Any error: nothing is written.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from relance.cashapp.statements.base import FORMATS, StatementData, compact_acco
 from relance.core.errors import Conflict, ErrorList, FieldError, ValidationFailed
 from relance.core.identifiers import normalise_iban
 from relance.core.money import validate_currency
+from relance.ingest.services.bulk import insert_rows
 from relance.ledger.models import Entity
 
 LOOKUP_CHUNK = 500
@@ -272,14 +275,24 @@ def _statement_store(
         known.update(
             BankLine.objects.filter(account=account, bank_ref__in=chunk).values_list("bank_ref", flat=True)
         )
-    new_lines = []
+    rows = []
+    now = timezone.now()
     for data in statement.lines:
         key = (account.pk, data.bank_ref)
         if data.bank_ref in known or key in seen:
             continue
         seen.add(key)
-        new_lines.append(_line(entity, stored, account, data))
-    BankLine.objects.bulk_create(new_lines, batch_size=WRITE_BATCH)
+        rows.append(_line_row(data, now))
+    for start in range(0, len(rows), WRITE_BATCH):
+        # The ingest's bulk insert (COPY on PostgreSQL, one executemany on SQLite): the ORM's
+        # bulk_create spends most of an import's time preparing each value.
+        insert_rows(
+            BankLine,
+            LINE_COLUMNS,
+            rows[start : start + WRITE_BATCH],
+            constants={"entity_id": entity.pk, "statement_id": stored.pk, "account_id": account.pk},
+        )
+    new_lines = rows
     return StatementOutcome(
         statement_id=statement.statement_id,
         account=account.account_id,
@@ -291,33 +304,63 @@ def _statement_store(
     )
 
 
-def _line(entity: Entity, statement: BankStatement, account: BankAccount, data: Any) -> BankLine:
+LINE_COLUMNS = [
+    "bank_ref",
+    "entry_ref",
+    "end_to_end_id",
+    "booking_date",
+    "value_date",
+    "amount",
+    "currency",
+    "direction",
+    "is_reversal",
+    "charges",
+    "bank_transaction_code",
+    "counterparty_name",
+    "counterparty_iban",
+    "counterparty_bic",
+    "remittance_unstructured",
+    "remittance_structured",
+    "raw",
+    "status",
+    "confidence",
+    "reasons",
+    "suggestions",
+    "created_at",
+    "updated_at",
+]
+
+
+def _line_row(data: Any, now: Any) -> tuple[Any, ...]:
+    """One ``BankLine`` row in ``LINE_COLUMNS`` order, as the database takes it."""
     credit = data.amount > 0
-    raw = dict(data.raw)
+    raw = data.raw
     charges = raw.get("charges")
-    return BankLine(
-        entity=entity,
-        statement=statement,
-        account=account,
-        bank_ref=data.bank_ref,
-        entry_ref=data.entry_ref[:140],
-        end_to_end_id=data.end_to_end_id[:140],
-        booking_date=data.booking_date,
-        value_date=data.value_date,
-        amount=data.amount,
-        currency=data.currency,
-        direction=LineDirection.CREDIT if credit else LineDirection.DEBIT,
-        is_reversal=bool(raw.get("reversal")),
-        charges=charges,
-        bank_transaction_code=data.bank_transaction_code[:64],
-        counterparty_name=data.counterparty_name[:200],
-        counterparty_iban=data.counterparty_iban[:64],
-        counterparty_bic=data.counterparty_bic[:11],
-        remittance_unstructured=data.remittance_unstructured,
-        remittance_structured=data.remittance_structured[:140],
-        raw=raw,
+    return (
+        data.bank_ref,
+        data.entry_ref[:140],
+        data.end_to_end_id[:140],
+        data.booking_date,
+        data.value_date,
+        data.amount,
+        data.currency,
+        LineDirection.CREDIT.value if credit else LineDirection.DEBIT.value,
+        bool(raw.get("reversal")),
+        Decimal(charges) if charges is not None else None,
+        data.bank_transaction_code[:64],
+        data.counterparty_name[:200],
+        data.counterparty_iban[:64],
+        data.counterparty_bic[:11],
+        data.remittance_unstructured,
+        data.remittance_structured[:140],
+        json.dumps(raw, default=str, ensure_ascii=False),
         # A debit is stored (the statement stays whole) and never matched.
-        status=LineStatus.UNMATCHED if credit else LineStatus.DEBIT,
+        LineStatus.UNMATCHED.value if credit else LineStatus.DEBIT.value,
+        None,
+        "[]",
+        "[]",
+        now,
+        now,
     )
 
 
