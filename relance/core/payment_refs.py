@@ -26,6 +26,11 @@ from relance.core.identifiers import normalise_bic, normalise_iban
 RF_BODY_LENGTH = 16
 """Characters of the reference body: 36**16 ≈ 8e24 distinct references, short enough to type."""
 
+RF_MAX_BODY = 21
+"""ISO 11649: at most 21 letters and digits after ``RF`` and the two check digits."""
+QR_BODY_LENGTH = 26
+"""A QR-bill (QRR) reference: 26 digits and a check digit."""
+
 EPC_MAX_NAME = 70
 EPC_MAX_REFERENCE = 35
 EPC_MAX_TEXT = 140
@@ -60,6 +65,31 @@ def rf_reference(seed: str) -> str:
     check = 98 - int(_alnum_to_digits(text + "RF00")) % 97
     reference = f"RF{check:02d}{text}"
     return iso11649.validate(reference)
+
+
+def invoice_rf_reference(invoice_ref: str) -> str:
+    """An ISO 11649 reference that carries the invoice ref itself (``INV-2024-0012`` →
+    ``RF47INV20240012``), so a payment quoting it is matched without a lookup table. A ref of
+    more than 21 letters and digits (the standard's body) gets the hashed ``rf_reference``."""
+    body = "".join(char for char in invoice_ref.upper() if char in _ALPHABET)
+    if not body:
+        raise ValidationFailed(EMPTY_SEED)
+    if len(body) > RF_MAX_BODY:
+        return rf_reference(f"invoice:{invoice_ref}")
+    check = 98 - int(_alnum_to_digits(body + "RF00")) % 97
+    return str(iso11649.validate(f"RF{check:02d}{body}"))
+
+
+def invoice_qr_reference(invoice_ref: str) -> str | None:
+    """The Swiss QR-bill reference (27 digits, the last a mod-10-recursive check digit) carrying
+    the invoice ref's digits; None when the ref has no digits or more than 26."""
+    from stdnum.ch import esr
+
+    digits = "".join(char for char in invoice_ref if char.isdigit())
+    if not digits or len(digits) > QR_BODY_LENGTH:
+        return None
+    body = digits.rjust(QR_BODY_LENGTH, "0")
+    return body + str(esr.calc_check_digit(body))
 
 
 def rf_format(reference: str) -> str:

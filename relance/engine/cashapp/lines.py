@@ -18,7 +18,7 @@ SUGGESTED: MatchStatus = "suggested"
 UNMATCHED: MatchStatus = "unmatched"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BankLineData:
     """One statement entry as a parser yields it. ``amount`` is positive for a credit.
 
@@ -48,13 +48,14 @@ class BankLineData:
         return self.amount > 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpenItem:
     """An invoice with an amount still open, as the matcher sees it.
 
     ``references``: the invoice's other references a customer may quote (order, assignment,
-    billing numbers); ``po_number`` the customer's purchase order. ``parent_id`` is the
-    customer's parent (a group pays for its subsidiaries)."""
+    billing numbers; the RF and QR references Relance printed for it); ``po_number`` the customer's
+    purchase order. ``parent_id``/``parent_name``: the customer's parent (a group pays for its
+    subsidiaries)."""
 
     invoice_id: int
     invoice_ref: str
@@ -68,9 +69,10 @@ class OpenItem:
     issue_date: date | None
     references: tuple[str, ...] = ()
     po_number: str = ""
+    parent_name: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KnownPayer:
     """A payer account learned from earlier applied payments: this IBAN paid this customer."""
 
@@ -78,7 +80,7 @@ class KnownPayer:
     customer_id: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Allocation:
     """``amount`` of a bank line applied to one invoice."""
 
@@ -86,7 +88,7 @@ class Allocation:
     amount: Decimal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """One way to apply a line: its allocations (each at most the item's open amount, together at
     most the line's amount), the customer, a confidence in 0–1 and the reasons, in words, for
@@ -109,7 +111,7 @@ class Candidate:
         return tuple(a.invoice_id for a in self.allocations)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MatchResult:
     """The matcher's verdict on one line: candidates ranked best first; ``chosen`` is the
     candidate applied automatically (status ``applied``), else None."""
