@@ -1,4 +1,4 @@
-"""Small camt documents written for the tests: every version's element names (ADR 0021)."""
+"""Small camt documents written for the tests: every version's element names (ADR 0023)."""
 
 from __future__ import annotations
 

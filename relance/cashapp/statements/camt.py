@@ -1,5 +1,5 @@
 """ISO 20022 camt.053 (statements) and camt.054 (debit/credit notifications), versions .001.02 to
-.001.08, streamed with lxml (ADR 0021): memory stays flat at 100,000 entries.
+.001.08, streamed with lxml (ADR 0023): memory stays flat at 100,000 entries.
 
 The versions differ in a few places, all read here: a party's name is ``Dbtr/Nm`` up to .07 and
 ``Dbtr/Pty/Nm`` from .08; a transaction's amount is ``AmtDtls/TxAmt/Amt`` in .02 and ``Amt`` from

@@ -1,4 +1,4 @@
-"""SWIFT MT940 statements, read with the ``mt-940`` library (PyPI, BSD-3, maintained; ADR 0021).
+"""SWIFT MT940 statements, read with the ``mt-940`` library (PyPI, BSD-3, maintained; ADR 0023).
 
 The library is lenient: a malformed ``:61:`` amount such as ``C5X0,00`` is read as 5.00 and the
 rest taken for a reference. So every ``:61:`` and balance line is first checked here against the
