@@ -388,3 +388,9 @@ def test_unknown_format(tmp_path: Path) -> None:
     assert _errors(excinfo)[0].startswith(
         f"{path}:1: file: expected a bank statement: camt.053/camt.054 XML, MT940"
     )
+
+
+def test_the_documented_bank_mapping_loads() -> None:
+    mapping = load_mapping(Path(__file__).resolve().parents[2] / "docs" / "mappings" / "bank-csv-eu.yaml")
+    assert (mapping.decimal_separator, mapping.constants["currency"]) == (",", "EUR")
+    assert mapping.columns["amount"] == "Montant"
