@@ -99,9 +99,10 @@ def main() -> None:
     entity, _ = entity_create_or_update(name="bench", currency="EUR", legal_name="Bench")
     print(f"database: {'PostgreSQL' if 'postgres' in os.environ['DATABASE_URL'] else 'SQLite'}")
     print(
-        "| entries | lines | file MB | parse s | parse peak MB | import s | entries/s | again s | peak RSS MB |"
+        "| entries | lines | file MB | parse s | parse peak MB | import s | import CPU s | entries/s "
+        "| again s | peak RSS MB |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for entries in args.entries:
         BankLine.objects.all().delete()
         BankStatement.objects.all().delete()
