@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from relance.cashapp.models import BankAccount, BankLine, LineStatus
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import quantum
+from relance.engine.cashapp.lines import BankLineData
 from relance.ledger.models import Entity
 
 STATUSES = tuple(LineStatus.values)
@@ -30,6 +31,36 @@ def bank_line_list(*, entity: Entity, status: str | None = None) -> QuerySet[Ban
             raise ValidationFailed(UNKNOWN_STATUS.format(status=status), code="status_invalid")
         lines = lines.filter(status=status)
     return lines.order_by("booking_date", "id")
+
+
+def unmatched_credit_lines(*, entity: Entity) -> QuerySet[BankLine]:
+    """What matching works on: the entity's credits not applied yet, reversals left out (a
+    reversed booking is the bank taking money back, never a customer's payment)."""
+    return bank_line_list(entity=entity).filter(
+        direction="credit", is_reversal=False, status__in=(LineStatus.UNMATCHED, LineStatus.SUGGESTED)
+    )
+
+
+def bank_line_data(line: BankLine) -> BankLineData:
+    """A stored line as the matcher takes it (``relance.engine.cashapp.lines.BankLineData``)."""
+    return BankLineData(
+        bank_ref=line.bank_ref,
+        account_iban=line.account.account_id,
+        account_currency=line.account.currency,
+        booking_date=line.booking_date,
+        value_date=line.value_date,
+        amount=line.amount,
+        currency=line.currency,
+        counterparty_name=line.counterparty_name,
+        counterparty_iban=line.counterparty_iban,
+        counterparty_bic=line.counterparty_bic,
+        remittance_unstructured=line.remittance_unstructured,
+        remittance_structured=line.remittance_structured,
+        end_to_end_id=line.end_to_end_id,
+        bank_transaction_code=line.bank_transaction_code,
+        entry_ref=line.entry_ref,
+        raw=line.raw,
+    )
 
 
 def bank_line_get(*, entity: Entity, line_id: int) -> BankLine:

@@ -241,3 +241,17 @@ def test_lines_command(tmp_path, entity, account) -> None:
     assert out.strip() == "no bank lines with status applied"
     out, _ = bank("lines")
     assert "1405.31 EUR  unmatched  A-1  Dupont SARL  INV-2026-0001" in out
+
+
+def test_stored_lines_as_the_matcher_takes_them(tmp_path, entity, account) -> None:
+    from relance.cashapp.selectors import bank_line_data, unmatched_credit_lines
+    from relance.cashapp.statements.camt import parse_camt
+
+    reversal = Entry("40.00", servicer_ref="R-1", reversal=True)
+    path = _write(tmp_path, "day1.xml", Statement("S-1", entries=(*DAY_ONE, reversal)))
+    bank_statement_import(entity=entity, path=path)
+    lines = list(unmatched_credit_lines(entity=entity))
+    assert [line.bank_ref for line in lines] == ["A-1", "A-3/1", "A-3/2"]  # no debit, no reversal
+    parsed = {data.bank_ref: data for data in parse_camt(path)[0].lines}
+    for line in lines:
+        assert bank_line_data(line) == parsed[line.bank_ref]
