@@ -123,6 +123,7 @@ def generate_dunning(out: Path, seed: int = 7) -> dict[str, int]:
             "credit_limit": pa.array(
                 [str(value) if value else None for value in limit.tolist()], pa.string()
             ),
+            "currency": pq.read_table(out / "customers.parquet", columns=["currency"]).column(0),
         },
     )
     sample = rng.choice(invoices.num_rows, size=max(1, invoices.num_rows // 500), replace=False)

@@ -20,7 +20,9 @@ API_RESOURCES = {
     "credit-notes": "ledger.creditnote",
     "payments": "ledger.payment",
     "allocations": "ledger.allocation",
+    "orders": "ledger.order",
     "kpis": "ledger.invoice",  # figures over the entity's invoices: who may read invoices
+    "credit": "credit.creditprofile",  # the order release check: who may read credit profiles
     "bank/statements": "cashapp.bankstatement",  # importing one: add and change statements
     "bank/lines": "cashapp.bankline",
 }

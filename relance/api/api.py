@@ -12,6 +12,7 @@ from ninja.parser import Parser
 
 from relance.api.auth import api_auth
 from relance.api.bank import router as bank_router
+from relance.api.credit import router as credit_router
 from relance.api.documents import router as documents_router
 from relance.api.errors import install_error_handlers
 from relance.api.kpis import router as kpis_router
@@ -57,5 +58,7 @@ install_error_handlers(api)
 # Before ``router``: its ``/invoices/{path:ref}`` would also match ``/invoices/X/document``.
 api.add_router("/", documents_router)
 api.add_router("/", kpis_router)
+# Before ``router`` too: its ``/customers/{path:ref}`` would match ``/customers/X/credit``.
+api.add_router("/", credit_router)
 api.add_router("/", bank_router)
 api.add_router("/", router)

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from relance.core.formatting import exact_amount
-from relance.ledger.models import Allocation, Contact, CreditNote, Customer, Invoice, Payment
+from relance.ledger.models import Allocation, Contact, CreditNote, Customer, Invoice, Order, Payment
 
 
 def _stamps(row: Any) -> dict[str, Any]:
@@ -99,7 +99,24 @@ def _source_json(source: Payment | CreditNote, ref_field: str) -> dict[str, Any]
 
 
 def payment_json(payment: Payment) -> dict[str, Any]:
-    return {**_source_json(payment, "payment_ref"), "method": payment.method}
+    return {
+        **_source_json(payment, "payment_ref"),
+        "method": payment.method,
+        "returned_on": payment.returned_on,
+    }
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.pk,
+        "order_ref": order.external_ref,
+        "customer_ref": order.customer.external_ref,
+        "date": order.order_date,
+        "currency": order.currency,
+        "amount": exact_amount(order.amount, order.currency),
+        "status": order.status,
+        **_stamps(order),
+    }
 
 
 def credit_note_json(credit_note: CreditNote) -> dict[str, Any]:

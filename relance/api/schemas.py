@@ -5,6 +5,7 @@ data is validated, so that the API and file imports accept and refuse exactly th
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
@@ -148,6 +149,7 @@ class PaymentOut(Schema):
     allocated: MoneyText
     unallocated: MoneyText
     method: str
+    returned_on: dt.date | None = Field(description="when the payment came back unpaid (NSF, chargeback)")
     allocations: list[NestedAllocationOut]
     created_at: datetime
     updated_at: datetime
@@ -176,6 +178,18 @@ class AllocationOut(Schema):
     date: date
     currency: str
     amount: MoneyText
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderOut(Schema):
+    id: int
+    order_ref: str
+    customer_ref: str
+    date: date
+    currency: str
+    amount: MoneyText
+    status: str = Field(description="open, delivered (not invoiced), invoiced or cancelled")
     created_at: datetime
     updated_at: datetime
 
@@ -210,6 +224,11 @@ class AllocationPage(Schema):
     next_cursor: str | None
 
 
+class OrderPage(Schema):
+    items: list[OrderOut]
+    next_cursor: str | None
+
+
 class CustomerUpserted(Schema):
     result: str = Field(examples=["created"], description="created, updated or unchanged")
     item: CustomerOut
@@ -233,6 +252,11 @@ class PaymentUpserted(Schema):
 class CreditNoteUpserted(Schema):
     result: str
     item: CreditNoteOut
+
+
+class OrderUpserted(Schema):
+    result: str
+    item: OrderOut
 
 
 # -- inputs: the canonical import columns (docs/import.md), as JSON ------------------------------
@@ -307,7 +331,17 @@ class PaymentIn(_In):
     amount: Number = Field(None, description="the whole payment; what allocations leave is unapplied")
     currency: Text = None
     method: Text = None
+    returned_on: DateText
     allocations: list[AllocationIn] = []
+
+
+class OrderIn(_In):
+    order_ref: Text = Field(None, description="the key; taken from the URL in PUT")
+    customer_ref: Text = Field(None, examples=["C-1001"])
+    date: DateText
+    currency: Text = Field(None, examples=["EUR"])
+    amount: Number = Field(None, examples=["4800.00"])
+    status: Text = Field(None, examples=["open"], description="open, delivered, invoiced or cancelled")
 
 
 MAX_BULK_ITEMS = 10_000
@@ -331,3 +365,7 @@ class CreditNoteBulkIn(_In):
 
 class PaymentBulkIn(_In):
     items: list[PaymentIn] = Field(..., max_length=MAX_BULK_ITEMS)
+
+
+class OrderBulkIn(_In):
+    items: list[OrderIn] = Field(..., max_length=MAX_BULK_ITEMS)

@@ -24,6 +24,7 @@ from relance.ledger.models import (
     Entity,
     Invoice,
     InvoiceStatus,
+    Order,
     Payment,
 )
 from relance.ledger.selectors import STILL_OWED, allocated_total
@@ -199,6 +200,22 @@ def payment_list(
     if customer_ref:
         payments = payments.filter(customer__external_ref=customer_ref)
     return _since(dated.apply(payments, "date"), updated_since)
+
+
+def order_list(
+    *,
+    entity: Entity,
+    customer_ref: str | None = None,
+    status: str | None = None,
+    dated: DateRange = DateRange(),
+    updated_since: datetime | None = None,
+) -> QuerySet[Order]:
+    orders = Order.objects.filter(entity=entity).select_related("customer")
+    if customer_ref:
+        orders = orders.filter(customer__external_ref=customer_ref)
+    if status:
+        orders = orders.filter(status=status)
+    return _since(dated.apply(orders, "order_date"), updated_since)
 
 
 def allocation_list(

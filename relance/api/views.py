@@ -430,6 +430,75 @@ def payment_put(
     return _upserted(result, _payment(scope, ref))
 
 
+# -- orders -------------------------------------------------------------------------------------
+
+
+@router.get("/orders", response={200: s.OrderPage, **ERRORS}, tags=["orders"])
+def order_list(
+    request: HttpRequest,
+    entity: str | None = EntityName,
+    customer_ref: str | None = None,
+    status: str | None = Query(None, description="open, delivered, invoiced or cancelled"),
+    date_from: date | None = DateFrom,
+    date_to: date | None = DateTo,
+    updated_since: s.Instant | None = UpdatedSince,
+    order: Literal["id", "updated_at", "order_ref", "date"] = "id",
+    cursor: str | None = Cursor,
+    limit: int = Limit,
+) -> Any:
+    """Orders the ERP sent: open and delivered ones count in the customer's credit exposure."""
+    orders = selectors.order_list(
+        entity=_entity(request, entity),
+        customer_ref=customer_ref,
+        status=status,
+        dated=selectors.DateRange(date_from, date_to),
+        updated_since=updated_since,
+    )
+    orderings = {"id": "id", "updated_at": "updated_at", "order_ref": "external_ref", "date": "order_date"}
+    return _page(
+        paginate(orders, orderings=orderings, order=order, cursor=cursor, limit=limit), rep.order_json
+    )
+
+
+@router.post(
+    "/orders/bulk",
+    response={200: s.UpsertCounts, **WRITE_ERRORS},
+    tags=["orders"],
+    description=IDEMPOTENCY,
+)
+@idempotent
+def order_bulk(request: HttpRequest, payload: s.OrderBulkIn, entity: str | None = EntityName) -> HttpResponse:
+    """Create or update up to 10,000 orders: all of them, or none when any is invalid."""
+    return _counts(writes.upsert_items("orders", _items(payload), entity=_entity(request, entity)))
+
+
+def _order(scope: Entity, ref: str) -> dict[str, Any]:
+    orders = selectors.order_list(entity=scope)
+    return rep.order_json(selectors.by_ref(orders, entity=scope, kind="order", ref=ref))
+
+
+@router.get("/orders/{path:ref}", response={200: s.OrderOut, **ERRORS}, tags=["orders"])
+def order_get(request: HttpRequest, ref: str, entity: str | None = EntityName) -> Any:
+    """One order by its order_ref."""
+    return _order(_entity(request, entity), ref)
+
+
+@router.put(
+    "/orders/{path:ref}",
+    response={200: s.OrderUpserted, 201: s.OrderUpserted, **WRITE_ERRORS},
+    tags=["orders"],
+    description=IDEMPOTENCY,
+)
+@idempotent
+def order_put(
+    request: HttpRequest, ref: str, payload: s.OrderIn, entity: str | None = EntityName
+) -> HttpResponse:
+    """Create (201) or update (200) the order."""
+    scope = _entity(request, entity)
+    result = writes.upsert_item("orders", ref, payload.model_dump(exclude_none=True), entity=scope)
+    return _upserted(result, _order(scope, ref))
+
+
 # -- allocations --------------------------------------------------------------------------------
 
 

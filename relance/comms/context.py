@@ -336,6 +336,8 @@ def _event_details(*, customer: Customer, key: str, as_of: date, labels: Mapping
         "payment": None,
         "plan": None,
         "statement": None,
+        "credit": None,  # a credit notice's facts, from its sender (relance.credit.services.notices)
+        "card": None,  # a saved card about to expire (the same)
     }
     if key in ("plan_confirmation", "plan_request_decided"):
         details["plan"] = _plan_details(customer=customer, key=key, as_of=as_of)
@@ -691,7 +693,7 @@ def message_context(
         **_event_details(customer=customer, key=template_key, as_of=as_of, labels=labels),
     }
     for name, value in (extra or {}).items():
-        if name in ("promise", "dispute", "installment", "payment", "plan"):
+        if name in ("promise", "dispute", "installment", "payment", "plan", "credit", "card"):
             values[name] = plain(value)
     values["phrases"] = _phrases(language, values, template_key)
     return MessageContext(

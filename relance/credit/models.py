@@ -423,3 +423,25 @@ class UtilisationNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer.external_ref} over {self.threshold} % on {self.crossed_on}"
+
+
+class DeclarationTask(models.Model):
+    """An overdue invoice of an insured customer nearing the insurer's declaration deadline, and
+    the credit manager's task to declare it (``delivery.CallTask``): once per invoice."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    invoice = models.OneToOneField(
+        "ledger.Invoice", on_delete=models.CASCADE, related_name="insurance_declaration"
+    )
+    deadline = models.DateField(help_text="The last day to declare the overdue to the insurer")
+    task = models.ForeignKey(
+        "delivery.CallTask", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_on = models.DateField()
+
+    class Meta:
+        ordering = ["deadline", "id"]
+
+    def __str__(self) -> str:
+        return f"declare {self.invoice_id} by {self.deadline}"

@@ -6,6 +6,9 @@
    owing what it asks, with no promise, plan or full dispute since the decision
    (``relance.dunning.selectors.message_still_due``)? If not, the message is **cancelled** with
    the reason; if the amount changed, it is **re-rendered** from the ledger as it is now.
+   For a message outside a run that names a check in its headers (``STILL_TRUE_HEADER``: a
+   credit notice, say), the check an app above registered for that name answers the same
+   question (``still_true_register``; the credit app registers its notices' checks).
 2. **Allowed now?** The entity's contact rules (``relance.compliance``): allowed; blocked for
    good (opt-out, invalid address, hold) with a reason; or deferred to the first instant at
    which every time and frequency rule holds (``defer_until``).
@@ -18,10 +21,47 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
+
+from django.core.exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
     from relance.delivery.models import OutboundMessage
+
+#: The header naming the "still true?" check of a message outside a run (``still_true_register``).
+STILL_TRUE_HEADER = "still_true"
+
+
+@dataclass(frozen=True)
+class NoLongerTrue:
+    """Why a message is no longer true: it is cancelled with this code and reason."""
+
+    code: str
+    reason: str
+
+
+class StillTrueCheck(Protocol):
+    def __call__(self, message: OutboundMessage, *, on: date) -> NoLongerTrue | None:
+        """None when the message is still true on ``on`` (the entity's today)."""
+        ...
+
+
+_still_true_checks: dict[str, StillTrueCheck] = {}
+
+
+def still_true_register(name: str, check: StillTrueCheck) -> None:
+    """An app above delivery hands down the check of its messages (``AppConfig.ready``): a message
+    whose ``headers[STILL_TRUE_HEADER]`` is ``name`` is asked ``check`` before it leaves."""
+    _still_true_checks[name] = check
+
+
+def _still_true_check(name: str) -> StillTrueCheck:
+    try:
+        return _still_true_checks[name]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"no send-time check registered for {name!r}: is the app that queues these messages installed?"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -106,6 +146,11 @@ def outbound_verdict(message: OutboundMessage, *, now: datetime) -> Verdict:
                 )
         if still.code == "changed":
             rerender, amount = on, still.amount_due
+    elif (message.headers or {}).get(STILL_TRUE_HEADER):
+        check = _still_true_check(str(message.headers[STILL_TRUE_HEADER]))
+        gone = check(message, on=send_day(message, now))
+        if gone is not None:
+            return Verdict(allowed=False, reason=gone.reason, cancel=True, code=gone.code)
     assessment = message_assessment(
         customer=message.customer,
         channel=message.channel,

@@ -26,10 +26,20 @@ from relance.ledger.models import (
     CreditNote,
     Customer,
     Entity,
+    ExchangeRate,
     Invoice,
+    Order,
     Payment,
+    VersionScope,
 )
 from relance.ledger.services import data_version_bump
+from relance.synthetic.credit import (
+    exchange_rates_table,
+    ledger_first_day,
+    ledger_last_day,
+    orders_table,
+    returned_payments_table,
+)
 from relance.synthetic.model import GeneratedLedger
 from relance.synthetic.writers import po_numbers, refs
 
@@ -61,11 +71,15 @@ class LoadResult:
     credit_notes: int
     payments: int
     allocations: int
+    orders: int = 0
+    exchange_rates: int = 0
+    returned_payments: int = 0
 
     def __str__(self) -> str:
         return (
             f"{self.customers:,} customers, {self.invoices:,} invoices, {self.credit_notes:,} credit notes, "
-            f"{self.payments:,} payments and {self.allocations:,} allocations into {self.entity}"
+            f"{self.payments:,} payments ({self.returned_payments:,} returned), {self.allocations:,} "
+            f"allocations, {self.orders:,} orders and {self.exchange_rates:,} exchange rates into {self.entity}"
         )
 
 
@@ -225,6 +239,12 @@ def ledger_load(*, ledger: GeneratedLedger, entity: Entity, batch_size: int = LO
     )
 
     payments = _documents(Payment, "payment", ledger.payments, entity, customer_db, method=PAYMENT_METHOD)
+    returned = returned_payments_table(ledger)
+    returned_on = dict(
+        zip(returned["payment_id"].to_pylist(), returned["returned_on"].to_pylist(), strict=True)
+    )
+    for payment, payment_id in zip(payments, ledger.payments["payment_id"].to_pylist(), strict=True):
+        payment.returned_on = returned_on.get(payment_id)
     Payment.objects.bulk_create(payments, batch_size=batch_size)
     payment_db = _id_map(ledger.payments["payment_id"].to_numpy(), _database_ids(Payment, payments, entity))
 
@@ -251,6 +271,7 @@ def ledger_load(*, ledger: GeneratedLedger, entity: Entity, batch_size: int = LO
     ]
     Allocation.objects.bulk_create(allocations, batch_size=batch_size)
     data_version_bump(entity_id=entity.pk, earliest=None)  # bulk inserts send no signals; every date
+    orders, rates = _credit_data_load(ledger, entity, customer_db, batch_size)
     return LoadResult(
         entity=entity.name,
         customers=len(customers),
@@ -259,4 +280,62 @@ def ledger_load(*, ledger: GeneratedLedger, entity: Entity, batch_size: int = LO
         credit_notes=len(credit_notes),
         payments=len(payments),
         allocations=len(allocations),
+        orders=orders,
+        exchange_rates=rates,
+        returned_payments=len(returned_on),
     )
+
+
+def _credit_data_load(
+    ledger: GeneratedLedger, entity: Entity, customer_db: np.ndarray, batch_size: int
+) -> tuple[int, int]:
+    """Open and delivered orders, and monthly rates from every currency in use to the entity's."""
+    table = orders_table(ledger)
+    orders = [
+        Order(
+            entity=entity,
+            customer_id=int(customer_id),
+            external_ref=ref,
+            order_date=on,
+            currency=currency,
+            amount=amount,
+            status=status,
+        )
+        for customer_id, ref, on, currency, amount, status in zip(
+            customer_db[table["customer_id"].to_numpy()],
+            refs("order", table["order_id"]).to_pylist(),
+            _column(table, "order_date"),
+            _column(table, "currency"),
+            _column(table, "amount"),
+            _column(table, "status"),
+            strict=True,
+        )
+    ]
+    Order.objects.bulk_create(orders, batch_size=batch_size)
+    first, last = ledger_first_day(ledger), ledger_last_day(ledger)
+    rates: list[ExchangeRate] = []
+    if first is not None and last is not None:
+        currencies = set(_column(ledger.customers, "currency"))
+        table = exchange_rates_table(currencies, base=entity.currency, first=first, last=last)
+        known = set(
+            ExchangeRate.objects.filter(entity=entity).values_list(
+                "rate_date", "base_currency", "quote_currency"
+            )
+        )
+        rates = [
+            ExchangeRate(entity=entity, rate_date=on, base_currency=base, quote_currency=quote, rate=rate)
+            for on, base, quote, rate in zip(
+                _column(table, "rate_date"),
+                _column(table, "base_currency"),
+                _column(table, "quote_currency"),
+                _column(table, "rate"),
+                strict=True,
+            )
+            if (on, base, quote) not in known  # rates the entity imported itself stay as they are
+        ]
+        ExchangeRate.objects.bulk_create(rates, batch_size=batch_size)
+    if orders:
+        data_version_bump(entity_id=entity.pk, scope=VersionScope.ORDERS)
+    if rates:
+        data_version_bump(entity_id=entity.pk, scope=VersionScope.RATES)
+    return len(orders), len(rates)

@@ -14,9 +14,12 @@ Derived tables:
   (email → email; phone → sms and phone; postal address → letter and registered_letter).
 * ``contact_history``: the actions of earlier runs that were not cancelled or failed, and the contacts
   logged by hand (``ContactLog``, step key "manual").
-* ``customer_profile``: the credit limit; risk is "" until credit scoring exists (issue C9).
+* ``customer_profile``: the credit limit and the customer's currency; risk is "" until credit scoring exists (issue C9).
 * ``customer_calendar``: the customer's time zone and country, else the entity's.
 * ``customer_attributes``: ``CustomerAttribute`` rows (conditions ``custom.NAME``).
+* ``orders``, ``exchange_rates``, ``returned_payments``: the ledger's orders, the entity's rates
+  and its payments returned unpaid, for credit exposure and scoring (the credit app adds its
+  bureau reports: ``relance.credit.binding``).
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ from relance.cases.models import ContactLog, CustomerHold, Dispute, Installment,
 from relance.dunning.contacts import NOT_A_CONTACT  # actions that reached nobody: the one home
 from relance.dunning.models import CustomerAttribute, DunningAction, InvoiceStep
 from relance.dunning.selectors import policy_assignment
-from relance.engine.dunning.contract import ALL_SCHEMAS, DunningTables
+from relance.engine.dunning.contract import ALL_SCHEMAS, CONTRACT_SCHEMAS, DunningTables
 from relance.ledger.binding import app_ledger
-from relance.ledger.models import Contact, ContactStatus, Customer, Entity
+from relance.ledger.models import Contact, ContactStatus, Customer, Entity, ExchangeRate, Order, Payment
 
 BAD_ADDRESS = (ContactStatus.INVALID.value, ContactStatus.BOUNCING.value)
 
@@ -56,7 +59,7 @@ def _source(
     model: type[Model], contract_table: str, columns: dict[str, str], *, entity_id: int | None
 ) -> ir.Table:
     """The Django table as the contract's ``contract_table`` (contract column → Django field)."""
-    schema = ALL_SCHEMAS[contract_table]
+    schema = CONTRACT_SCHEMAS[contract_table]
     fields = {name: schema[contract] for contract, name in columns.items()}
     if entity_id is not None:
         fields["entity"] = "int64"
@@ -139,12 +142,15 @@ def _customer_channels(entity_id: int) -> ir.Table:
 
 
 def _customer_profile(entity_id: int) -> ir.Table:
-    customers = _raw(Customer, {"id": "int64", "entity": "int64", "credit_limit": "decimal(18, 4)"})
+    customers = _raw(
+        Customer, {"id": "int64", "entity": "int64", "credit_limit": "decimal(18, 4)", "currency": "string"}
+    )
     customers = customers.filter(customers[_column(Customer, "entity")] == entity_id)
     return customers.select(
         customer_id=customers[_column(Customer, "id")],
         risk=ibis.literal(""),
         credit_limit=customers[_column(Customer, "credit_limit")],
+        currency=customers[_column(Customer, "currency")],
     )
 
 
@@ -315,6 +321,48 @@ def dunning_tables(*, entity: Entity, ledger: Any) -> DunningTables:
             {"customer_id": "customer", "name": "name", "value": "value"},
             entity_id=entity_id,
         ),
+        orders=_source(
+            Order,
+            "orders",
+            {
+                "order_id": "id",
+                "entity_id": "entity",
+                "customer_id": "customer",
+                "currency": "currency",
+                "order_date": "order_date",
+                "amount": "amount",
+                "status": "status",
+            },
+            entity_id=entity_id,
+        ),
+        exchange_rates=_source(
+            ExchangeRate,
+            "exchange_rates",
+            {
+                "rate_date": "rate_date",
+                "base_currency": "base_currency",
+                "quote_currency": "quote_currency",
+                "rate": "rate",
+            },
+            entity_id=entity_id,
+        ),
+        returned_payments=_returned_payments(entity_id),
+    )
+
+
+def _returned_payments(entity_id: int) -> ir.Table:
+    """Payments returned unpaid (``Payment.returned_on`` set), on the day they were returned."""
+    payments = _raw(
+        Payment,
+        {"customer": "int64", "entity": "int64", "returned_on": "date", "amount": "decimal(18, 4)"},
+    )
+    returned = payments.filter(
+        payments[_column(Payment, "entity")] == entity_id, payments[_column(Payment, "returned_on")].notnull()
+    )
+    return returned.select(
+        customer_id=returned[_column(Payment, "customer")],
+        returned_on=returned[_column(Payment, "returned_on")],
+        amount=returned[_column(Payment, "amount")],
     )
 
 

@@ -33,11 +33,14 @@ from relance.core.identifiers import (
 from relance.core.money import iso_currencies, parse_amount, validate_currency
 from relance.ingest.records import (
     KINDS,
+    RATE_KIND,
     AllocationRecord,
     ContactRecord,
     CreditNoteRecord,
     CustomerRecord,
+    ExchangeRateRecord,
     InvoiceRecord,
+    OrderRecord,
     PaymentRecord,
     Record,
 )
@@ -69,6 +72,15 @@ TRUE_WORDS = {"1", "true", "yes", "y", "t", "oui", "x"}
 FALSE_WORDS = {"0", "false", "no", "n", "f", "non"}
 CHANNELS = PREFERRED_CHANNELS  # a file may still say "phone": read as "call" (core.channels)
 INVOICE_STATUSES = ("open", "void")
+# ledger.OrderStatus: open (not delivered), delivered (not invoiced), invoiced, cancelled.
+ORDER_STATUSES = ("open", "delivered", "invoiced", "cancelled")
+EXPECTED_RETURNED_AFTER_DATE = "a return date on or after the payment date {date}"
+EXPECTED_RATE = (
+    "a rate above 0 with '{decimal}' as decimal separator, at most 8 decimals and 10 digits before it"
+)
+EXPECTED_OTHER_CURRENCY = "a currency other than base_currency {base} (a currency converts to itself at 1)"
+RATE_DECIMALS = 8  # ledger.ExchangeRate.rate: Decimal(18, 8)
+RATE_INTEGER_DIGITS = 10
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,33 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
             "invoice this row settles; empty = unapplied",
         ),
         _c("method", "text ≤32", False, "transfer", "transfer, card, cheque, …"),
+        _c(
+            "returned_on",
+            "date",
+            False,
+            "2026-02-24",
+            "when the payment came back unpaid (NSF, chargeback); on or after date",
+        ),
+    ),
+    "orders": (
+        _c(
+            "order_ref",
+            "text ≤64",
+            True,
+            "SO-2026-0042",
+            "the ERP's order number; the key, unique per entity",
+        ),
+        _c("customer_ref", "customer_ref", True, "C-1001", "an existing customer"),
+        _c("date", "date", True, "2026-03-02", "order date"),
+        _c("currency", "ISO 4217", False, "EUR", "default: the customer's currency"),
+        _c("amount", "amount >0", True, "4800.00", "amount not yet invoiced, '.' as decimal point"),
+        _c("status", "choice", False, "open", "one of " + ", ".join(ORDER_STATUSES) + " (default open)"),
+    ),
+    RATE_KIND: (
+        _c("date", "date", True, "2026-03-02", "the rate applies from this date until the pair's next one"),
+        _c("base_currency", "ISO 4217", True, "USD", "1 unit of this currency…"),
+        _c("quote_currency", "ISO 4217", True, "EUR", "…is worth rate units of this one"),
+        _c("rate", "rate >0", True, "0.92153000", "at most 8 decimals, '.' as decimal point"),
     ),
 }
 
@@ -328,7 +367,8 @@ class RowParser:
             # XLSX date cells arrive as ISO text whatever the mapping's format says.
             return parse_iso_date(text)
 
-    def _decimal(self, text: str) -> Decimal:
+    def _number(self, text: str) -> Decimal:
+        """A decimal written with the mapping's separators (never a float)."""
         options = self.options
         if options.thousands_separator:
             text = text.replace(options.thousands_separator, "")
@@ -336,7 +376,10 @@ class RowParser:
             if "." in text:
                 raise ValidationFailed("unexpected '.'")
             text = text.replace(options.decimal_separator, ".")
-        value = parse_amount(text)
+        return parse_amount(text)
+
+    def _decimal(self, text: str) -> Decimal:
+        value = self._number(text)
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -4:
             raise ValidationFailed("more than 4 decimals")
@@ -595,14 +638,68 @@ class RowParser:
         amount = self._amount(cells) or Decimal(0)
         invoice_ref = cells.text("invoice_ref", max_length=64)
         allocations = (AllocationRecord(invoice_ref, amount, cells.line),) if invoice_ref else ()
+        paid_on = cells.convert("date", self._date, self._expected_date, required=True)
+        returned_on = cells.convert("returned_on", self._date, self._expected_date)
+        if paid_on is not None and returned_on is not None and returned_on < paid_on:
+            cells.error(
+                "returned_on",
+                EXPECTED_RETURNED_AFTER_DATE.format(date=paid_on),
+                cells.row.get("returned_on"),
+            )
         return PaymentRecord(
             payment_ref=ref or "",
             customer_ref=customer_ref or "",
-            date=cells.convert("date", self._date, self._expected_date, required=True),
+            date=paid_on,
             currency=self._currency(cells, customer) or "",
             amount=amount,
             allocations=allocations,
             method=cells.text("method", max_length=32),
+            line=cells.line,
+            source=cells.source,
+            returned_on=returned_on,
+        )
+
+    def _parse_exchange_rates(self, cells: _Row) -> ExchangeRateRecord:
+        base = cells.convert("base_currency", validate_currency, EXPECTED_CURRENCY, required=True)
+        quote = cells.convert("quote_currency", validate_currency, EXPECTED_CURRENCY, required=True)
+        if base is not None and base == quote:
+            cells.error(
+                "quote_currency", EXPECTED_OTHER_CURRENCY.format(base=base), cells.row.get("quote_currency")
+            )
+        return ExchangeRateRecord(
+            rate_date=cells.convert("date", self._date, self._expected_date, required=True),
+            base_currency=base or "",
+            quote_currency=quote or "",
+            rate=cells.convert(
+                "rate",
+                self._rate,
+                EXPECTED_RATE.format(decimal=self.options.decimal_separator),
+                required=True,
+            )
+            or Decimal(0),
+            line=cells.line,
+            source=cells.source,
+        )
+
+    def _rate(self, text: str) -> Decimal:
+        value = self._number(text)
+        exponent = value.as_tuple().exponent
+        if value <= 0 or (isinstance(exponent, int) and exponent < -RATE_DECIMALS):
+            raise ValidationFailed("not a rate")
+        if value.adjusted() >= RATE_INTEGER_DIGITS:
+            raise ValidationFailed("too large")
+        return value
+
+    def _parse_orders(self, cells: _Row) -> OrderRecord:
+        ref = cells.text("order_ref", required=True, max_length=64)
+        customer_ref, customer = self._customer_ref(cells)
+        return OrderRecord(
+            order_ref=ref or "",
+            customer_ref=customer_ref or "",
+            date=cells.convert("date", self._date, self._expected_date, required=True),
+            currency=self._currency(cells, customer) or "",
+            amount=self._amount(cells) or Decimal(0),
+            status=self._choice(cells, "status", ORDER_STATUSES),
             line=cells.line,
             source=cells.source,
         )

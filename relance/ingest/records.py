@@ -10,6 +10,7 @@ update leaves such fields as they are and a create uses the model default.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -19,7 +20,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from relance.ledger.models import Entity
 
-KINDS = ("customers", "contacts", "invoices", "credit_notes", "payments")
+KINDS = ("customers", "contacts", "invoices", "credit_notes", "payments", "orders")
+# Imported by ``relance rates import``, not ``relance import``: rates are settings of the entity
+# rather than ledger rows, but they are read and checked by the same code.
+RATE_KIND = "exchange_rates"
 
 
 @dataclass(frozen=True)
@@ -135,10 +139,45 @@ class PaymentRecord:
     method: str | None = None
     line: int | None = None
     source: str = ""
+    returned_on: dt.date | None = None
 
     @property
     def key(self) -> str:
         return self.payment_ref
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """An order the ERP sends (open, delivered not invoiced, …): credit exposure, not a receivable."""
+
+    order_ref: str
+    customer_ref: str
+    date: date
+    currency: str
+    amount: Decimal
+    status: str | None = None
+    line: int | None = None
+    source: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.order_ref
+
+
+@dataclass(frozen=True)
+class ExchangeRateRecord:
+    """1 ``base_currency`` = ``rate`` ``quote_currency`` from ``rate_date`` on."""
+
+    rate_date: date
+    base_currency: str
+    quote_currency: str
+    rate: Decimal
+    line: int | None = None
+    source: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.rate_date.isoformat() if self.rate_date else ''}|{self.base_currency}|{self.quote_currency}"
 
 
 RECORD_TYPES: dict[str, type] = {
@@ -147,9 +186,19 @@ RECORD_TYPES: dict[str, type] = {
     "invoices": InvoiceRecord,
     "credit_notes": CreditNoteRecord,
     "payments": PaymentRecord,
+    "orders": OrderRecord,
+    RATE_KIND: ExchangeRateRecord,
 }
 
-Record = CustomerRecord | ContactRecord | InvoiceRecord | CreditNoteRecord | PaymentRecord
+Record = (
+    CustomerRecord
+    | ContactRecord
+    | InvoiceRecord
+    | CreditNoteRecord
+    | PaymentRecord
+    | OrderRecord
+    | ExchangeRateRecord
+)
 
 
 @dataclass(frozen=True)

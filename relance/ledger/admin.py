@@ -11,8 +11,10 @@ from relance.ledger.models import (
     CreditNote,
     Customer,
     Entity,
+    ExchangeRate,
     Invoice,
     InvoiceDocument,
+    Order,
     Payment,
 )
 
@@ -64,9 +66,25 @@ class CreditNoteAdmin(admin.ModelAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin):
-    list_display = ["external_ref", "customer", "date", "currency", "amount"]
+    list_display = ["external_ref", "customer", "date", "currency", "amount", "returned_on"]
     search_fields = ["external_ref", "customer__name"]
     raw_id_fields = ["customer"]
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["external_ref", "customer", "order_date", "currency", "amount", "status"]
+    list_filter = ["entity", "status", "currency"]
+    search_fields = ["external_ref", "customer__name", "customer__external_ref"]
+    raw_id_fields = ["customer"]
+    date_hierarchy = "order_date"
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    list_display = ["rate_date", "base_currency", "quote_currency", "rate", "entity"]
+    list_filter = ["entity", "base_currency", "quote_currency"]
+    date_hierarchy = "rate_date"
 
 
 @admin.register(Allocation)

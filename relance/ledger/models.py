@@ -259,6 +259,11 @@ class Payment(BaseModel):
     currency = models.CharField(max_length=3, validators=[validators.validate_currency])
     amount = models.DecimalField(max_digits=18, decimal_places=4, validators=POSITIVE)
     method = models.CharField(max_length=32, blank=True)
+    returned_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="When the payment came back unpaid (NSF, chargeback); the ERP reverses its allocations",
+    )
 
     class Meta:
         ordering = ["date", "external_ref"]
@@ -306,10 +311,74 @@ class Allocation(BaseModel):
         return f"{source} → {self.invoice}: {self.amount}"
 
 
+class OrderStatus(models.TextChoices):
+    """Where an order stands in the ERP. Credit exposure counts ``open`` and ``delivered``."""
+
+    OPEN = "open", "Open (ordered, not delivered)"
+    DELIVERED = "delivered", "Delivered, not invoiced (unbilled)"
+    INVOICED = "invoiced", "Invoiced"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Order(BaseModel):
+    """A customer order the ERP sends: not a receivable yet, but credit already extended (exposure)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="orders")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    external_ref = models.CharField(max_length=64)
+    order_date = models.DateField()
+    currency = models.CharField(max_length=3, validators=[validators.validate_currency])
+    amount = models.DecimalField(max_digits=18, decimal_places=4, validators=POSITIVE)
+    status = models.CharField(max_length=10, choices=OrderStatus.choices, default=OrderStatus.OPEN)
+
+    class Meta:
+        ordering = ["order_date", "external_ref"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "external_ref"], name="order_ref_unique_per_entity"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="order_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["entity", "customer", "status"])]
+
+    def __str__(self) -> str:
+        return self.external_ref
+
+
+class ExchangeRate(BaseModel):
+    """1 ``base_currency`` = ``rate`` ``quote_currency`` on ``rate_date``, as the entity imported it.
+
+    Rates are data, never fetched: ``relance.core.rates`` says which one converts an amount."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="exchange_rates")
+    rate_date = models.DateField()
+    base_currency = models.CharField(max_length=3, validators=[validators.validate_currency])
+    quote_currency = models.CharField(max_length=3, validators=[validators.validate_currency])
+    rate = models.DecimalField(
+        max_digits=18, decimal_places=8, validators=[MinValueValidator(Decimal("1e-8"))]
+    )
+
+    class Meta:
+        ordering = ["rate_date", "base_currency", "quote_currency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "rate_date", "base_currency", "quote_currency"],
+                name="exchange_rate_unique_per_day",
+            ),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+            models.CheckConstraint(
+                condition=~Q(base_currency=models.F("quote_currency")), name="exchange_rate_two_currencies"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rate_date} 1 {self.base_currency} = {self.rate} {self.quote_currency}"
+
+
 class VersionScope(models.TextChoices):
     LEDGER = "ledger", "Ledger (customers, invoices, credit notes, payments, allocations)"
     CASES = "cases", "Collection cases (promises, disputes, payment plans, requests)"
     DOCUMENTS = "documents", "Invoice documents (the ERP's PDFs)"
+    ORDERS = "orders", "Orders (open and unbilled, for credit exposure)"
+    RATES = "rates", "Exchange rates"
 
 
 class DataVersion(models.Model):

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
@@ -19,11 +19,16 @@ from relance.ledger.models import (
     CreditNote,
     Customer,
     Entity,
+    ExchangeRate,
     Invoice,
     InvoiceDocument,
     InvoiceStatus,
     Payment,
+    VersionScope,
 )
+
+if TYPE_CHECKING:
+    from relance.core.rates import RateTable
 
 ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=18, decimal_places=4))
 # Amounts carry at most 4 decimals, so anything open owes at least 0.0001. SQLite computes
@@ -273,11 +278,12 @@ def customer_open_items(*, customer: Customer, as_of: date) -> list[Any]:
 
 
 def data_versions(*, entity_id: int) -> dict[str, int]:
-    """The entity's change counters by scope (``ledger``, ``cases``, ``documents``; 0 when never changed).
+    """The entity's change counters by scope (``VersionScope``: ``ledger``, ``cases``, ``documents``,
+    ``orders``, ``rates``; 0 when never changed).
 
     One indexed query. Read it *before* the data a cache entry is built from: a change committed
     in between then lands under a newer number, never under the old one."""
-    versions = dict.fromkeys(("ledger", "cases", "documents"), 0)
+    versions = dict.fromkeys(VersionScope.values, 0)
     with connection.cursor() as cursor:  # plain SQL: this runs on every cached page view
         cursor.execute("SELECT scope, version FROM ledger_dataversion WHERE entity_id = %s", [entity_id])
         versions.update(cursor.fetchall())
@@ -298,3 +304,24 @@ def invoice_ids_with_document(*, invoice_ids: Iterable[int]) -> set[int]:
     if not ids:
         return set()
     return set(InvoiceDocument.objects.filter(invoice_id__in=ids).values_list("invoice_id", flat=True))
+
+
+# --------------------------------------------------------------------------- exchange rates
+
+
+def rate_table(*, entity: Entity, on: date) -> RateTable:
+    """The entity's rates that can convert on ``on`` (those dated on or before it), in one query.
+
+    Every earlier rate of a pair is read, not only the latest: the table stays small (one row a
+    day per pair at most) and ``RateTable`` picks the latest itself."""
+    from relance.core.rates import Rate, RateTable
+
+    rows = ExchangeRate.objects.filter(entity=entity, rate_date__lte=on).values_list(
+        "rate_date", "base_currency", "quote_currency", "rate"
+    )
+    return RateTable.of(Rate(day, base, quote, rate) for day, base, quote, rate in rows)
+
+
+def exchange_rate_list(*, entity: Entity) -> QuerySet[ExchangeRate]:
+    """The entity's rates, oldest first, by pair."""
+    return ExchangeRate.objects.filter(entity=entity).order_by("rate_date", "base_currency", "quote_currency")

@@ -69,14 +69,30 @@ def _earliest(values: list[Any]) -> date | None:
 
 
 def connect_ledger() -> None:
-    from relance.ledger.models import Allocation, CreditNote, Customer, Invoice, InvoiceDocument, Payment
+    from relance.ledger.models import (
+        Allocation,
+        CreditNote,
+        Customer,
+        ExchangeRate,
+        Invoice,
+        InvoiceDocument,
+        Order,
+        Payment,
+    )
 
     # Not contacts: a bounced address must not make every cached KPI stale.
     # Customers: no date — a new segment or collector regroups every date's figures.
     bump_on_change(Customer)
     # An invoice counts as of D from its issue date on (``voided_on`` only ever narrows that).
     bump_on_change(Invoice, dated_by=("issue_date", "voided_on"))
-    bump_on_change(CreditNote, Payment, Allocation, dated_by=("date",))
+    bump_on_change(CreditNote, Allocation, dated_by=("date",))
+    # A returned payment stays in the ledger (the ERP reverses its allocations): its return date
+    # is dated too, for whoever reads returns as of a date.
+    bump_on_change(Payment, dated_by=("date", "returned_on"))
     # An invoice's PDF shows on the portal's cached pages (the download link) but in no figure:
     # its own scope, so that a folder of PDFs does not make the KPI snapshots stale.
     bump_on_change(InvoiceDocument, scope=VersionScope.DOCUMENTS)
+    # Orders and rates feed credit exposure, not the receivables figures: their own scopes, so an
+    # ERP's nightly orders feed leaves the KPI snapshots valid.
+    bump_on_change(Order, scope=VersionScope.ORDERS)
+    bump_on_change(ExchangeRate, scope=VersionScope.RATES)

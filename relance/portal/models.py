@@ -265,3 +265,24 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_id}"
+
+
+class SavedCard(BaseModel):
+    """A card a customer saved with the payment provider: what Relance may know of it (never the
+    number), so that it can tell the customer before it expires (issue 15, item 9)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="saved_cards")
+    provider = models.CharField(max_length=20)
+    provider_ref = models.CharField(max_length=255, unique=True, help_text="e.g. Stripe's pm_… id")
+    brand = models.CharField(max_length=20, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    exp_month = models.PositiveSmallIntegerField()
+    exp_year = models.PositiveSmallIntegerField()
+    removed_at = models.DateTimeField(null=True, blank=True, help_text="Detached from the customer")
+
+    class Meta:
+        ordering = ["customer", "exp_year", "exp_month"]
+
+    def __str__(self) -> str:
+        return f"{self.brand} ••••{self.last4} {self.exp_month:02d}/{self.exp_year}"

@@ -793,6 +793,9 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     paid = stripe.paid_from_event(event)
     if paid is not None:
         services.checkout_paid(paid=paid)
+    from relance.portal.payments.cards import saved_card_from_event
+
+    saved_card_from_event(event)  # a saved card's expiry, for the credit notices (docs/credit.md)
     return HttpResponse("ok", content_type="text/plain")
 
 

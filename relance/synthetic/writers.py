@@ -8,15 +8,20 @@ amounts with a decimal point and two decimals, UTF-8):
 
 - customers.csv: customer_ref,name,currency,payment_terms_days,credit_limit,segment,language,country,email,phone
 - invoices.csv: invoice_ref,customer_ref,issue_date,due_date,currency,amount,po_number,status
-- payments.csv: payment_ref,customer_ref,date,amount,currency,invoice_ref — one row per allocation
-  of the payment, plus one row with an empty invoice_ref for its unapplied part; the rows of a
-  payment add up to its amount. The allocation date is not in the file (the payment date is).
+- payments.csv: payment_ref,customer_ref,date,amount,currency,invoice_ref,returned_on — one row per
+  allocation of the payment, plus one row with an empty invoice_ref for its unapplied part; the
+  rows of a payment add up to its amount. The allocation date is not in the file (the payment
+  date is). ``returned_on`` is set on every row of a returned payment (``relance.synthetic.credit``).
 - credit_notes.csv: credit_note_ref,customer_ref,date,amount,currency,invoice_ref — same layout.
+- orders.csv: order_ref,customer_ref,date,currency,amount,status — open and delivered orders.
+- exchange_rates.csv: date,base_currency,quote_currency,rate — monthly rates from every currency in
+  use to ``base_currency`` (for ``relance rates import``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +30,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from relance.synthetic.credit import (
+    exchange_rates_table,
+    ledger_first_day,
+    ledger_last_day,
+    orders_table,
+    returned_payments_table,
+)
 from relance.synthetic.model import SCHEMAS, TABLE_NAMES, GeneratedLedger, money_array, money_cents
 
 CSV_HEADERS: dict[str, tuple[str, ...]] = {
@@ -50,14 +62,17 @@ CSV_HEADERS: dict[str, tuple[str, ...]] = {
         "po_number",
         "status",
     ),
-    "payments": ("payment_ref", "customer_ref", "date", "amount", "currency", "invoice_ref"),
+    "payments": ("payment_ref", "customer_ref", "date", "amount", "currency", "invoice_ref", "returned_on"),
     "credit_notes": ("credit_note_ref", "customer_ref", "date", "amount", "currency", "invoice_ref"),
+    "orders": ("order_ref", "customer_ref", "date", "currency", "amount", "status"),
+    "exchange_rates": ("date", "base_currency", "quote_currency", "rate"),
 }
 REF_PREFIXES = {
     "customer": ("C-", 5),
     "invoice": ("INV-", 6),
     "payment": ("PAY-", 6),
     "credit_note": ("CN-", 6),
+    "order": ("SO-", 6),
 }
 PARQUET_ROW_GROUP = 1_000_000
 
@@ -110,7 +125,12 @@ def write_parquet(ledger: Parts, out_dir: str | Path, *, on_part: OnPart | None 
 
 
 def _source_rows(
-    sources: pa.Table, allocations: pa.Table, id_column: str, kind: str, ref_header: str
+    sources: pa.Table,
+    allocations: pa.Table,
+    id_column: str,
+    kind: str,
+    ref_header: str,
+    returned: pa.Table | None = None,
 ) -> pa.Table:
     """One row per allocation of each payment (or credit note), plus one for its unallocated rest."""
     sources = sources.sort_by(id_column)
@@ -130,20 +150,22 @@ def _source_rows(
     row_unapplied = np.arange(row_source.size) >= position.size
     row_order = np.lexsort((row_unapplied, row_source))
     taken = sources.take(pa.array(row_source[row_order]))
-    return pa.table(
-        {
-            ref_header: refs(kind, taken[id_column]),
-            "customer_ref": refs("customer", taken["customer_id"]),
-            "date": taken["date"],
-            "amount": _amount_text(money_array(row_cents[row_order])),
-            "currency": taken["currency"],
-            "invoice_ref": pc.if_else(
-                pa.array(row_unapplied[row_order]),
-                pa.scalar(None, pa.string()),
-                refs("invoice", row_invoice[row_order]),
-            ),
-        }
-    )
+    columns = {
+        ref_header: refs(kind, taken[id_column]),
+        "customer_ref": refs("customer", taken["customer_id"]),
+        "date": taken["date"],
+        "amount": _amount_text(money_array(row_cents[row_order])),
+        "currency": taken["currency"],
+        "invoice_ref": pc.if_else(
+            pa.array(row_unapplied[row_order]),
+            pa.scalar(None, pa.string()),
+            refs("invoice", row_invoice[row_order]),
+        ),
+    }
+    if returned is not None:  # every row of a returned payment says so
+        at = pc.index_in(taken[id_column], value_set=returned[id_column])
+        columns["returned_on"] = pc.take(returned["returned_on"], at)
+    return pa.table(columns)
 
 
 def csv_tables(part: GeneratedLedger) -> dict[str, pa.Table]:
@@ -176,29 +198,77 @@ def csv_tables(part: GeneratedLedger) -> dict[str, pa.Table]:
                 "status": invoices["status"],
             }
         ),
-        "payments": _source_rows(part.payments, part.allocations, "payment_id", "payment", "payment_ref"),
+        "payments": _source_rows(
+            part.payments,
+            part.allocations,
+            "payment_id",
+            "payment",
+            "payment_ref",
+            returned=returned_payments_table(part),
+        ),
         "credit_notes": _source_rows(
             part.credit_notes, part.allocations, "credit_note_id", "credit_note", "credit_note_ref"
         ),
+        "orders": _order_rows(orders_table(part)),
     }
 
 
-def write_csv(ledger: Parts, out_dir: str | Path, *, on_part: OnPart | None = None) -> dict[str, Path]:
-    """Write ``out_dir/{customers,invoices,payments,credit_notes}.csv`` in the canonical import format."""
+def _order_rows(orders: pa.Table) -> pa.Table:
+    return pa.table(
+        {
+            "order_ref": refs("order", orders["order_id"]),
+            "customer_ref": refs("customer", orders["customer_id"]),
+            "date": orders["order_date"],
+            "currency": orders["currency"],
+            "amount": _amount_text(orders["amount"]),
+            "status": orders["status"],
+        }
+    )
+
+
+def _rate_rows(rates: pa.Table) -> pa.Table:
+    return pa.table(
+        {
+            "date": rates["rate_date"],
+            "base_currency": rates["base_currency"],
+            "quote_currency": rates["quote_currency"],
+            "rate": pc.cast(rates["rate"], pa.string()),
+        }
+    )
+
+
+def write_csv(
+    ledger: Parts, out_dir: str | Path, *, on_part: OnPart | None = None, base_currency: str = "EUR"
+) -> dict[str, Path]:
+    """Write ``out_dir/{customers,invoices,payments,credit_notes,orders,exchange_rates}.csv`` in the
+    canonical import format; the rates convert every currency in use to ``base_currency``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / f"{name}.csv" for name in CSV_HEADERS}
     options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
     writers: dict[str, pacsv.CSVWriter] = {}
+    currencies: set[str] = set()
+    days: list[date] = []
     try:
         for part in _parts(ledger):
-            for name, table in csv_tables(part).items():
+            tables = csv_tables(part)
+            currencies.update(part.customers["currency"].to_pylist())
+            days.extend(day for day in (ledger_first_day(part), ledger_last_day(part)) if day is not None)
+            for name, table in tables.items():
                 table = table.cast(pa.schema([(column, pa.string()) for column in CSV_HEADERS[name]]))
                 if name not in writers:
                     writers[name] = pacsv.CSVWriter(paths[name], table.schema, write_options=options)
                 writers[name].write_table(table)
             if on_part is not None:
                 on_part(part)
+        if days:
+            rates = _rate_rows(
+                exchange_rates_table(currencies, base=base_currency, first=min(days), last=max(days))
+            )
+            name = "exchange_rates"
+            table = rates.cast(pa.schema([(column, pa.string()) for column in CSV_HEADERS[name]]))
+            writers[name] = pacsv.CSVWriter(paths[name], table.schema, write_options=options)
+            writers[name].write_table(table)
     finally:
         for writer in writers.values():
             writer.close()

@@ -49,6 +49,7 @@ def bar_chart(
     title: str = "",
     colours: list[str] | None = None,
     label_header: str = "Item",
+    value_header: str = "Amount",
 ) -> str:
     top, bottom, left = 28, 40, 12
     plot_height = height - top - bottom
@@ -83,7 +84,7 @@ def bar_chart(
         )
     parts.append("</svg>")
     table = data_table(
-        title, [label_header, "Amount"], [[(bar.label, bar.href), (bar.caption, "")] for bar in bars]
+        title, [label_header, value_header], [[(bar.label, bar.href), (bar.caption, "")] for bar in bars]
     )
     return "".join(parts) + table
 

@@ -20,6 +20,7 @@ from relance.core.errors import NotFound, ValidationFailed
 from relance.ledger.models import Entity
 from relance.web import charts
 from relance.web import selectors as web_selectors
+from relance.web.credit_kpis import credit_section
 
 PAGE_SIZE = 50
 
@@ -210,6 +211,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "head_stale": result.head.stale,
             "other_currencies": [code for code in currencies if code != currency],
             "outbox_attention": _outbox_attention(request, entity),
+            "credit": credit_section(entity=entity, as_of=as_of, currency=currency, live=live),
         },
     )
 

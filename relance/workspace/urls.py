@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from relance.workspace import exports, holds, policy_views, views
 
@@ -45,3 +45,6 @@ urlpatterns += [
     path("customers/<id:customer_id>/holds/<id:hold_id>/lift/", holds.hold_lift, name="customer_hold_lift"),
     path("customers/<id:customer_id>/why/", holds.customer_why, name="customer_why"),
 ]
+
+# The credit panel, a bureau report and "Room to grow" (relance/workspace/credit_views.py)
+urlpatterns += [path("", include("relance.workspace.credit_urls"))]  # type: ignore[list-item]

@@ -10,9 +10,11 @@ from relance.api.schemas import (
     CreditNoteIn,
     CustomerIn,
     InvoiceIn,
+    OrderIn,
     PaymentIn,
 )
-from relance.ledger.models import Allocation, Customer, Invoice, Payment
+from relance.ingest.records import KINDS
+from relance.ledger.models import Allocation, Customer, Invoice, Order, Payment
 from tests.api.conftest import error_of
 
 INVOICE = {"customer_ref": "C1", "issue_date": "2026-01-01", "due_date": "2026-01-31", "amount": "100.00"}
@@ -231,7 +233,9 @@ def test_input_schemas_match_the_import_columns():
         "invoices": InvoiceIn,
         "credit_notes": CreditNoteIn,
         "payments": PaymentIn,
+        "orders": OrderIn,
     }
+    assert set(schemas) == set(KINDS)
     for kind, schema in schemas.items():
         fields = set(schema.model_fields) - {"allocations"}
         expected = set(column_names(kind)) - ({"invoice_ref"} if kind == "payments" else set())
@@ -253,3 +257,62 @@ def test_large_bulk_finds_customers_and_reports_unknown_ones(api, entity):
     assert [(d["index"], d["field"]) for d in error_of(response)["details"]] == [(7, "customer_ref")]
     items[7]["customer_ref"] = "C0"
     assert api.post("/invoices/bulk", {"items": items}).json()["created"] == len(items)
+
+
+def test_orders_put_bulk_and_read_back(api, entity):
+    api.put("/customers/C1", {"name": "Dupont"})
+    created = api.put("/orders/SO-1", {"customer_ref": "C1", "date": "2026-03-02", "amount": 4800})
+    assert created.status_code == 201, created.content
+    item = created.json()["item"]
+    assert (item["order_ref"], item["amount"], item["currency"], item["status"]) == (
+        "SO-1",
+        "4800.00",
+        "EUR",
+        "open",
+    )
+    same = api.put("/orders/SO-1", {"customer_ref": "C1", "date": "2026-03-02", "amount": "4800.00"})
+    assert (same.status_code, same.json()["result"]) == (200, "unchanged")
+    delivered = api.put(
+        "/orders/SO-1", {"customer_ref": "C1", "date": "2026-03-02", "amount": 4800, "status": "delivered"}
+    )
+    assert (delivered.status_code, delivered.json()["result"]) == (200, "updated")
+
+    items = [
+        {"order_ref": "SO-2", "customer_ref": "C1", "date": "2026-03-03", "amount": "10.00"},
+        {
+            "order_ref": "SO-3",
+            "customer_ref": "NOPE",
+            "date": "2026-03-04",
+            "amount": "10.00",
+            "status": "shipped",
+        },
+    ]
+    refused = api.post("/orders/bulk", {"items": items})
+    assert refused.status_code == 422
+    details = error_of(refused)["details"]
+    assert {(d["index"], d["field"]) for d in details} == {(1, "customer_ref"), (1, "status")}
+    assert Order.objects.count() == 1
+    items[1] = {**items[1], "customer_ref": "C1", "status": "invoiced"}
+    assert api.post("/orders/bulk", {"items": items}).json() == {"created": 2, "updated": 0, "unchanged": 0}
+
+    page = api.get("/orders?status=invoiced").json()
+    assert [o["order_ref"] for o in page["items"]] == ["SO-3"]
+    assert api.get("/orders/SO-1").json()["status"] == "delivered"
+    assert api.get("/orders/SO-404").status_code == 404
+
+
+def test_a_payment_carries_its_return_date(api, entity):
+    api.put("/customers/C1", {"name": "Dupont"})
+    response = api.put(
+        "/payments/P1",
+        {"customer_ref": "C1", "date": "2026-02-10", "amount": "50", "returned_on": "2026-02-20"},
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["item"]["returned_on"] == "2026-02-20"
+    assert Payment.objects.get(external_ref="P1").returned_on.isoformat() == "2026-02-20"
+    early = api.put(
+        "/payments/P1",
+        {"customer_ref": "C1", "date": "2026-02-10", "amount": "50", "returned_on": "2026-02-01"},
+    )
+    assert early.status_code == 422
+    assert error_of(early)["details"][0]["field"] == "returned_on"

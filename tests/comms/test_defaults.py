@@ -43,6 +43,10 @@ def test_every_language_has_every_key_and_label():
             assert {"subject", "body", "sms"} <= set(entry), (language, key)
 
 
+# Messages about something else than what is owed (a saved card expiring): no invoices, no total.
+ABOUT_NO_INVOICE = ("card_expiring",)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("language", defaults.LANGUAGES)
 def test_every_key_and_channel_renders(ledger, language, quick):
@@ -73,6 +77,8 @@ def test_every_key_and_channel_renders(ledger, language, quick):
                 continue
             assert rendered.subject, where
             bodies = [rendered.text] + ([rendered.html] if rendered.html else [])
+            if key in ABOUT_NO_INVOICE:
+                continue
             for body in bodies:
                 for ref in OPEN_REFS:
                     assert ref in body, (where, ref)

@@ -145,8 +145,8 @@ def test_upsert_records_is_all_or_nothing(make_customer, entity):
 def test_unknown_kind_is_rejected(entity):
     from relance.core.errors import ValidationFailed
 
-    with pytest.raises(ValidationFailed, match="unknown import kind 'orders'"):
-        parse_row("orders", {}, entity=entity)
+    with pytest.raises(ValidationFailed, match="unknown import kind 'shipments'"):
+        parse_row("shipments", {}, entity=entity)
 
 
 @given(st.text())

@@ -47,3 +47,40 @@ def test_generated_canonical_csv_imports_and_balances(entity, tmp_path, run_impo
     assert Allocation.objects.filter(payment__isnull=False).count() == sum(
         1 for r in rows("payments") if r["invoice_ref"]
     )
+
+
+def test_generated_orders_rates_and_returned_payments_import(entity, tmp_path, run_import):
+    """The generator writes only what the importers accept: orders, rates, returned_on."""
+    import csv
+    import io
+
+    from django.core.management import call_command
+
+    from relance.ledger.models import ExchangeRate, Order
+    from relance.ledger.selectors import rate_table
+    from relance.synthetic.generator import generate_ledger
+    from relance.synthetic.model import GeneratorConfig
+    from relance.synthetic.writers import write_csv
+
+    end = date(2026, 6, 30)
+    ledger = generate_ledger(GeneratorConfig(seed=7, customers=30, months=6, end=end))
+    paths = write_csv(ledger, tmp_path, base_currency=entity.currency)
+    for kind in ("customers", "invoices", "credit_notes", "payments", "orders"):
+        run = run_import(kind, paths[kind])
+        assert run.ok, f"{kind}: " + run.stderr[:3000] + run.error
+    call_command("rates", "import", str(paths["exchange_rates"]), stdout=io.StringIO(), stderr=io.StringIO())
+
+    with paths["orders"].open(encoding="utf-8", newline="") as stream:
+        orders = list(csv.DictReader(stream))
+    assert orders and Order.objects.count() == len(orders)
+    assert {o.status for o in Order.objects.all()} == {"open", "delivered"}
+    returned = Payment.objects.filter(returned_on__isnull=False)
+    assert returned.exists()
+    assert all(p.returned_on is not None and p.date < p.returned_on <= end for p in returned)
+    # Every currency in use converts into the entity's on every day from the first invoice on.
+    first = Invoice.objects.order_by("issue_date").values_list("issue_date", flat=True)[0]
+    table = rate_table(entity=entity, on=end)
+    for currency in set(Customer.objects.values_list("currency", flat=True)):
+        for day in (first, end):
+            assert table.convert(Decimal("100.00"), currency, entity.currency, day) > 0
+    assert ExchangeRate.objects.exists()

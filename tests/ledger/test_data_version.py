@@ -77,4 +77,10 @@ def test_versions_are_per_entity(entity, make_customer):
 
     other, _ = entity_create_or_update(name="other-entity")
     make_customer(ref="C1")
-    assert data_versions(entity_id=other.pk) == {"ledger": 0, "cases": 0, "documents": 0}
+    assert data_versions(entity_id=other.pk) == {
+        "ledger": 0,
+        "cases": 0,
+        "documents": 0,
+        "orders": 0,
+        "rates": 0,
+    }

@@ -200,7 +200,13 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
             size=15,
             file=ContentFile(b"%PDF-1.4 matrix", name=f"proof-{customer.pk}.pdf"),
         )
+        from relance.credit.models import BureauReport  # credit: a bureau report's raw payload
+
+        report = BureauReport.objects.create(
+            entity=ws.acme, customer=customer, provider="matrix", reported_on=ws.today
+        )
         samples[which].update(
+            report_id=report.pk,
             entity_id=ws.acme.pk,
             message_id=letter.pk,
             attachment_id=attachment.pk,

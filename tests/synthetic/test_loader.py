@@ -162,3 +162,20 @@ def test_generated_csv_imports_with_relance_import(db, tmp_path: Path) -> None:
     call_command("import", "invoices", str(tmp_path / "invoices.csv"), "--quiet", stdout=StringIO())
     assert Customer.objects.filter(entity__name="synth").count() == 300
     assert Invoice.objects.filter(entity__name="synth").count() == 300 * 2 * 5 // 2
+
+
+def test_loading_adds_orders_rates_and_a_few_returned_payments(entity, small_ledger: GeneratedLedger) -> None:
+    from relance.ledger.models import ExchangeRate, Order
+    from relance.ledger.selectors import data_versions, rate_table
+
+    result = ledger_load(ledger=small_ledger, entity=entity)
+    assert result.orders == Order.objects.filter(entity=entity).count() > 0
+    assert result.exchange_rates == ExchangeRate.objects.filter(entity=entity).count()
+    assert result.returned_payments == Payment.objects.filter(returned_on__isnull=False).count()
+    for row in [*Order.objects.all()[:20], *ExchangeRate.objects.all()[:20]]:
+        row.full_clean()
+    versions = data_versions(entity_id=entity.pk)
+    assert versions["orders"] == 1 and versions["rates"] == (1 if result.exchange_rates else 0)
+    table = rate_table(entity=entity, on=END)
+    for order in Order.objects.all():
+        assert table.convert(order.amount, order.currency, entity.currency, order.order_date) > 0

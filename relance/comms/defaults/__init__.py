@@ -34,6 +34,8 @@ class KeySpec:
     payment: bool = True
     """The pay button, bank details with the RF reference, and the EPC QR code."""
     tone: str = "neutral"
+    hold_link: bool = True
+    """An owner message's "hold the escalation" button (not for a notice that escalates nothing)."""
 
 
 KEYS: dict[str, KeySpec] = {
@@ -71,6 +73,10 @@ KEYS: dict[str, KeySpec] = {
     "owner_account_overdue": KeySpec(audience="owner", payment=False),
     "owner_before_hold": KeySpec(audience="owner", payment=False),
     "owner_before_final_notice": KeySpec(audience="owner", payment=False),
+    # Credit notices (relance.credit.services.notices): utilisation crossing 80/100 %, saved card.
+    "credit_utilisation": KeySpec(tone="neutral", payment=False),
+    "owner_credit_utilisation": KeySpec(audience="owner", payment=False, hold_link=False),
+    "card_expiring": KeySpec(tone="friendly", invoices=False, payment=False),
 }
 """Every shipped template key. A key not listed here has no default: an entity must define it."""
 
@@ -142,7 +148,9 @@ def _blocks(spec: KeySpec, *, html: bool) -> str:
     if spec.audience == "owner":
         out.append("{% block greeting %}{{ phrases.greeting_owner }}{% endblock %}")
         out.append("{% block footer %}{{ phrases.internal_footer }}{% endblock %}")
-        if html:
+        if not spec.hold_link:
+            out.append("{% block action %}{% endblock %}")
+        elif html:
             out.append(
                 '{% block action %}{% if links.hold %}<p style="margin:24px 0;">'
                 '<a href="{{ links.hold }}" style="background:{{ entity.primary_colour }};color:#ffffff;'

@@ -68,15 +68,21 @@ def scores_of(
     *, entity: Entity, as_of: date, customer_ids: Collection[int] | None = None
 ) -> tuple[Scorecard, int, list[ScoredCustomer]]:
     """Compute the scores as of ``as_of`` (all customers, or only ``customer_ids``), unsaved."""
-    from relance.dunning.binding import app_dunning_tables
+    from relance.credit.binding import app_credit_tables
+    from relance.credit.models import CreditSettings
     from relance.engine.credit.factors import credit_scores_expr
+    from relance.engine.days import unbound_tables_run_on
 
     stored = scorecard_install_default(entity=entity)
     card = engine_scorecard(stored)
-    backend, tables = app_dunning_tables(entity=entity)
+    settings = CreditSettings.objects.filter(entity=entity).first()
+    include_open_orders = settings.exposure_includes_open_orders if settings else True
+    backend, tables = app_credit_tables(entity=entity)
     if customer_ids is not None:
         tables = _narrowed(tables, customer_ids)
-    rows = backend.to_pyarrow(credit_scores_expr(tables, card, as_of, backend=backend)).to_pylist()
+    with unbound_tables_run_on(backend):
+        expr = credit_scores_expr(tables, card, as_of, include_open_orders=include_open_orders)
+        rows = backend.to_pyarrow(expr).to_pylist()
     scored = [ScoredCustomer(int(row["customer_id"]), score_of_row(card, row)) for row in rows]
     return card, stored.version, scored
 

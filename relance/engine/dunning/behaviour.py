@@ -14,7 +14,13 @@ is the date of the allocation that closed it:
   promise is kept or broken is the one promise rule's (``relance.core.promises``), which the daily
   run applies and writes back (``promise_settle``) before segments are computed; an open promise
   counts as neither; disputes_opened in the window, disputes_open now;
-* credit_limit and utilisation (open / limit) from customer_profile.
+* credit_limit and utilisation (open / limit) from customer_profile: the dunning's signal
+  ("over its limit" makes a customer at risk, and segments may test it). Credit management's
+  utilisation is ``relance.engine.credit.exposure`` (orders too, converted, the parent's limit
+  for a group); it is not read here because this query is at SQLite's parser depth and runs
+  inside ``decide``'s own (one more join overflows): both read the open amount of
+  ``invoice_frame``, and equal each other for a customer with no orders, no parent limit and
+  one currency.
 
 Classes (first match wins), after the seeds' types of late payers:
 
@@ -76,14 +82,14 @@ SEGMENT_OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in")
 ERROR_RULES = "segmentation rules: {problems}"
 
 
-def customer_behaviour_expr(
-    tables: DunningTables, as_of: date, *, lookback_days: int = LOOKBACK_DAYS
-) -> ir.Table:
-    """The metrics and the ``behaviour`` class per customer, as one Ibis expression."""
+def invoice_frame(tables: DunningTables, as_of: date) -> ir.Table:
+    """One row per invoice issued by ``as_of`` and not void then: its amount and **open amount**
+    (amount less what was allocated to it by ``as_of``, in integer money units), whether it is paid
+    in full and on which day (the allocation that closed it), its days late and days past due.
+
+    The one home of "open" and "paid late" for the behaviour metrics and credit exposure.
+    """
     dialect = backend_name(tables.invoices)
-    start = as_of - timedelta(days=lookback_days)
-    trend_start = as_of - timedelta(days=TREND_DAYS)
-    previous_start = as_of - timedelta(days=2 * TREND_DAYS)
     allocations = tables.allocations.filter(tables.allocations.date <= as_of)
     per_invoice = allocations.group_by(_a_invoice_id=allocations.invoice_id).aggregate(
         allocated_units=money_units(allocations.amount).sum().cast("int64"),
@@ -96,8 +102,10 @@ def customer_behaviour_expr(
     allocated = joined.allocated_units.fill_null(0)
     as_of_day = day_number(ibis.literal(as_of), dialect)
     due_day = day_number(joined.due_date, dialect)
-    frame = joined.select(
+    return joined.select(
         "customer_id",
+        "currency",
+        "issue_date",
         "due_date",
         amount_units=amount_units,
         open_units=amount_units - allocated,
@@ -106,6 +114,30 @@ def customer_behaviour_expr(
         days_late_raw=(day_number(joined.last_allocation, dialect) - due_day).cast("int64"),
         days_past_due=(as_of_day - due_day).cast("int64"),
     )
+
+
+# The metrics summed per (customer, currency) and then per customer: every one adds up.
+SUMMED_METRICS = (
+    "paid_invoices",
+    "late_invoices",
+    "days_late_sum",
+    "weighted_late_sum",
+    "weight_sum",
+    "recent_late_sum",
+    "recent_weight",
+    "previous_late_sum",
+    "previous_weight",
+    "open_units",
+    "overdue_units",
+)
+INTEGER_METRICS = ("paid_invoices", "late_invoices", "days_late_sum", "open_units", "overdue_units")
+
+
+def _metrics(frame: ir.Table, as_of: date, lookback_days: int) -> dict[str, ir.Value]:
+    """The aggregates of ``invoice_frame`` behind the metrics (sums, a maximum, a minimum)."""
+    start = as_of - timedelta(days=lookback_days)
+    trend_start = as_of - timedelta(days=TREND_DAYS)
+    previous_start = as_of - timedelta(days=2 * TREND_DAYS)
     paid_in_window = frame.paid & (frame.due_date >= start) & (frame.due_date <= as_of)
     days_late = ibis.ifelse(frame.days_late_raw > 0, frame.days_late_raw, 0)
     late = paid_in_window & (frame.days_late_raw > 0)
@@ -113,7 +145,7 @@ def customer_behaviour_expr(
     previous = paid_in_window & (frame.paid_on > previous_start) & (frame.paid_on <= trend_start)
     is_open = frame.open_units > 0
     weight = frame.amount_units.cast("float64")
-    metrics = frame.group_by("customer_id").aggregate(
+    return dict(
         paid_invoices=ibis.ifelse(paid_in_window, 1, 0).sum().cast("int64"),
         late_invoices=ibis.ifelse(late, 1, 0).sum().cast("int64"),
         days_late_sum=ibis.ifelse(paid_in_window, days_late, 0).sum().cast("int64"),
@@ -128,7 +160,46 @@ def customer_behaviour_expr(
         .sum()
         .cast("int64"),
         max_days_past_due=ibis.ifelse(is_open, frame.days_past_due, ibis.null("int64")).max(),
+        first_issue=frame.issue_date.min(),
     )
+
+
+def behaviour_by_currency(
+    tables: DunningTables, as_of: date, *, lookback_days: int = LOOKBACK_DAYS
+) -> ir.Table:
+    """The metrics per (customer, currency), in one pass over the invoices: sums, a maximum and a
+    minimum, so that they add up per customer. Credit exposure reads its ``open_units`` (the open
+    receivables in each currency) from the same pass."""
+    frame = invoice_frame(tables, as_of)
+    return frame.group_by("customer_id", "currency").aggregate(**_metrics(frame, as_of, lookback_days))
+
+
+def customer_behaviour_expr(
+    tables: DunningTables,
+    as_of: date,
+    *,
+    lookback_days: int = LOOKBACK_DAYS,
+    by_currency: ir.Table | None = None,
+) -> ir.Table:
+    """The metrics and the ``behaviour`` class per customer, as one Ibis expression
+    (``by_currency``: ``behaviour_by_currency`` of the same date and lookback, when the caller
+    reads it for something else too)."""
+    start = as_of - timedelta(days=lookback_days)
+    if by_currency is None:  # one aggregate (decide runs this inside its own query: no deeper)
+        frame = invoice_frame(tables, as_of)
+        metrics = frame.group_by("customer_id").aggregate(**_metrics(frame, as_of, lookback_days))
+    else:
+        sums = {
+            name: by_currency[name].sum().cast("int64")
+            if name in INTEGER_METRICS
+            else by_currency[name].sum()
+            for name in SUMMED_METRICS
+        }
+        metrics = by_currency.group_by("customer_id").aggregate(
+            **sums,
+            max_days_past_due=by_currency.max_days_past_due.max(),
+            first_issue=by_currency.first_issue.min(),
+        )
     promises = tables.promises.filter(
         tables.promises.created_on <= as_of, tables.promises.created_on >= start
     )

@@ -136,11 +136,15 @@ CUSTOMER_POLICY = ibis.schema({"customer_id": "int64", "policy_key": "string"})
 
 # Optional per-customer facts for conditions and the worklist: risk "low"/"medium"/"high"/"";
 # credit_limit null when none. A customer without a row has risk "" and no limit.
+# currency: the customer's (its credit limit's) currency, which credit exposure is converted into;
+# null when unknown (exposure then takes the first of the customer's open items' currencies).
+# Added for issue 15: a producer written before may leave it out (read as null).
 CUSTOMER_PROFILE = ibis.schema(
     {
         "customer_id": "int64",
         "risk": "string",
         "credit_limit": "decimal(18, 4)",
+        "currency": "string",
     }
 )
 
@@ -171,6 +175,63 @@ DUNNING_SCHEMAS = {
 # Tables a binding may leave out (``DunningTables`` then holds None: read as empty).
 OPTIONAL_TABLES = ("customer_calendar", "customer_attributes")
 ALL_SCHEMAS = {**LEDGER_SCHEMAS, **DUNNING_SCHEMAS}
+# Columns added after a table's first release: a producer may leave them out (read as null).
+OPTIONAL_COLUMNS = {"customer_profile": ("currency",)}
+
+# --- Credit management's inputs (issue 15). All optional: None (the default) = no rows.
+
+# Orders the ERP sends: ``open`` (ordered, not delivered) and ``delivered`` (not yet invoiced:
+# unbilled) count in credit exposure; ``invoiced`` and ``cancelled`` do not.
+ORDERS = ibis.schema(
+    {
+        "order_id": "int64",
+        "entity_id": "int64",
+        "customer_id": "int64",
+        "currency": "string",
+        "order_date": "date",
+        "amount": "decimal(18, 4)",
+        "status": "string",
+    }
+)
+# 1 base = rate quote. The rule (relance.core.rates; in SQL: relance.engine.credit.exposure): the
+# latest rate on or before the date, the inverse of a stored pair when only that exists, 1 for
+# the same currency, otherwise missing (never a guess).
+EXCHANGE_RATES = ibis.schema(
+    {
+        "rate_date": "date",
+        "base_currency": "string",
+        "quote_currency": "string",
+        "rate": "decimal(18, 8)",
+    }
+)
+# A credit bureau's report: bureau_score 0-100 (higher is safer), recommended_limit in the
+# customer's currency (null: none recommended), derogatory_events counted by the bureau.
+BUREAU_REPORTS = ibis.schema(
+    {
+        "customer_id": "int64",
+        "reported_on": "date",
+        "bureau_score": "float64",
+        "recommended_limit": "decimal(18, 4)",
+        "derogatory_events": "int64",
+    }
+)
+# A payment returned unpaid (NSF, chargeback), on the day it was returned.
+RETURNED_PAYMENTS = ibis.schema(
+    {
+        "customer_id": "int64",
+        "returned_on": "date",
+        "amount": "decimal(18, 4)",
+    }
+)
+CREDIT_SCHEMAS = {
+    "orders": ORDERS,
+    "exchange_rates": EXCHANGE_RATES,
+    "bureau_reports": BUREAU_REPORTS,
+    "returned_payments": RETURNED_PAYMENTS,
+}
+# Every table ``DunningTables`` may hold. ``ALL_SCHEMAS`` lists those every binding produces;
+# the credit tables are bound by the credit app when it has them.
+CONTRACT_SCHEMAS = {**ALL_SCHEMAS, **CREDIT_SCHEMAS}
 
 
 @dataclass(frozen=True)
@@ -195,6 +256,10 @@ class DunningTables:
     customer_profile: ir.Table
     customer_calendar: ir.Table | None = None
     customer_attributes: ir.Table | None = None
+    orders: ir.Table | None = None
+    exchange_rates: ir.Table | None = None
+    bureau_reports: ir.Table | None = None
+    returned_payments: ir.Table | None = None
 
     @property
     def ledger(self) -> LedgerTables:
@@ -208,7 +273,7 @@ class DunningTables:
 
     @classmethod
     def unbound(cls) -> DunningTables:
-        return cls(**{name: ibis.table(schema, name=name) for name, schema in ALL_SCHEMAS.items()})
+        return cls(**{name: ibis.table(schema, name=name) for name, schema in CONTRACT_SCHEMAS.items()})
 
 
 # The nested types of the outputs. Lists and records are typed at the boundary, whatever the
@@ -323,13 +388,20 @@ class DecideFunction(Protocol):
 
 def conform_dunning(table: ir.Table, name: str) -> ir.Table:
     """``table`` with exactly the contract's columns for ``name``, cast where types differ."""
-    schema = ALL_SCHEMAS[name]
-    missing = [column for column in schema.names if column not in table.columns]
+    schema = CONTRACT_SCHEMAS[name]
+    optional = OPTIONAL_COLUMNS.get(name, ())
+    missing = [column for column in schema.names if column not in table.columns and column not in optional]
     if missing:
         raise ValueError(f"table {name!r} has no column {missing[0]!r}")
     return table.select(
         *[
-            (table[column] if table[column].type() == dtype else table[column].cast(dtype)).name(column)
+            (
+                ibis.null(dtype)
+                if column not in table.columns
+                else table[column]
+                if table[column].type() == dtype
+                else table[column].cast(dtype)
+            ).name(column)
             for column, dtype in schema.items()
         ]
     )

@@ -12,30 +12,43 @@ from ibis.backends import BaseBackend
 
 from relance.core.errors import ValidationFailed
 from relance.engine.backends import _sqlite_insert, create_ledger_tables, is_spark, quiet_duckdb
-from relance.engine.dunning.contract import ALL_SCHEMAS, DUNNING_SCHEMAS, DunningTables, conform_dunning
+from relance.engine.dunning.contract import (
+    ALL_SCHEMAS,
+    CONTRACT_SCHEMAS,
+    CREDIT_SCHEMAS,
+    DUNNING_SCHEMAS,
+    OPTIONAL_COLUMNS,
+    DunningTables,
+    conform_dunning,
+)
 
 ERROR_PARQUET_MISSING = "parquet directory {directory}: no {name}.parquet file or {name}/ directory"
 
 
 def dunning_arrow_table(name: str, data: Any) -> pa.Table:
-    schema = ALL_SCHEMAS[name]
+    schema = CONTRACT_SCHEMAS[name]
     if isinstance(data, pa.Table):
+        for column in OPTIONAL_COLUMNS.get(name, ()):
+            if column not in data.column_names:
+                data = data.append_column(column, pa.nulls(data.num_rows, schema[column].to_pyarrow()))
         return data.select(schema.names).cast(schema.to_pyarrow())
     records = [{column: row.get(column) for column in schema.names} for row in data]
     return pa.Table.from_pylist(records, schema=schema.to_pyarrow())
 
 
 def create_dunning_tables(backend: BaseBackend, rows: Mapping[str, Any]) -> DunningTables:
-    """Create all sixteen tables on ``backend`` (replacing any of the same name) with ``rows``.
+    """Create the contract's tables on ``backend`` (replacing any of the same name) with ``rows``.
 
-    ``rows`` maps a table name to a list of dicts or a pyarrow Table; missing tables stay empty.
+    ``rows`` maps a table name to a list of dicts or a pyarrow Table; missing ledger and dunning
+    tables stay empty, a missing credit table (``CREDIT_SCHEMAS``) is None (none of them).
     """
     ledger = create_ledger_tables(backend, rows)
     tables: dict[str, Any] = {
         name: getattr(ledger, name)
         for name in ("invoices", "credit_notes", "payments", "allocations", "customers")
     }
-    for name, schema in DUNNING_SCHEMAS.items():
+    credit = {name: schema for name, schema in CREDIT_SCHEMAS.items() if name in rows}
+    for name, schema in {**DUNNING_SCHEMAS, **credit}.items():
         arrow = dunning_arrow_table(name, rows.get(name, ()))
         if is_spark(backend):  # temporary views: nothing written to a warehouse
             from relance.engine.spark import register_arrow
@@ -75,11 +88,12 @@ def read_parquet_tables(
     """``backend`` (DuckDB unless given; Spark too) over ``directory``: each table ``NAME.parquet``
     or ``NAME/*.parquet``.
 
-    The ledger tables must exist; a missing dunning table is taken as empty.
+    The ledger tables must exist; a missing dunning table is taken as empty, a missing credit
+    table (``CREDIT_SCHEMAS``: orders, exchange rates, bureau reports, returned payments) as none.
     """
     con = backend or quiet_duckdb(ibis.duckdb.connect())
     tables = {}
-    for name in ALL_SCHEMAS:
+    for name in CONTRACT_SCHEMAS:
         single, folder = directory / f"{name}.parquet", directory / name
         if single.is_file():
             source = str(single)
@@ -87,6 +101,8 @@ def read_parquet_tables(
             source = str(folder) if is_spark(con) else str(folder / "*.parquet")
         elif name in DUNNING_SCHEMAS:
             tables[name] = conform_dunning(_empty_table(con, name), name)
+            continue
+        elif name in CREDIT_SCHEMAS:
             continue
         else:
             raise ValidationFailed(ERROR_PARQUET_MISSING.format(directory=directory, name=name))

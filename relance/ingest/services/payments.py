@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections import defaultdict
@@ -78,6 +79,7 @@ class _StagedRow:
     method: str | None
     source: str
     raw: Mapping[str, str | None] | None
+    returned_on: dt.date | None
 
 
 STAGING_COLUMNS = [
@@ -92,6 +94,7 @@ STAGING_COLUMNS = [
     "method",
     "source",
     "raw",
+    "returned_on",
 ]
 
 
@@ -142,6 +145,7 @@ class PaymentWriter(AllocatingWriter):
                     record.method,
                     record.source,
                     encoded,
+                    record.returned_on.isoformat() if record.returned_on is not None else None,
                 )
             )
         if len(self._staged) >= self.batch_size:
@@ -154,7 +158,7 @@ class PaymentWriter(AllocatingWriter):
                 cursor.execute(
                     f"CREATE TEMPORARY TABLE {self._staging} (seq INTEGER PRIMARY KEY, payment_ref TEXT NOT NULL,"
                     " line INTEGER, customer_ref TEXT, on_date TEXT, currency TEXT, amount TEXT, invoice_ref TEXT,"
-                    " method TEXT, source TEXT, raw TEXT)"
+                    " method TEXT, source TEXT, raw TEXT, returned_on TEXT)"
                 )
         insert_into(self._staging, STAGING_COLUMNS, self._staged)
         self._staged = []
@@ -209,7 +213,7 @@ class PaymentWriter(AllocatingWriter):
 
     @staticmethod
     def _unstage(row: tuple[Any, ...]) -> _StagedRow:
-        seq, ref, line, customer_ref, on, currency, amount, invoice_ref, method, source, raw = row
+        seq, ref, line, customer_ref, on, currency, amount, invoice_ref, method, source, raw, returned = row
         return _StagedRow(
             seq,
             ref,
@@ -222,6 +226,7 @@ class PaymentWriter(AllocatingWriter):
             method,
             source or "",
             json.loads(raw) if raw else None,
+            date.fromisoformat(str(returned)) if returned else None,
         )
 
     def _draft(self, rows: list[_StagedRow]) -> _PaymentDraft | None:
@@ -237,10 +242,11 @@ class PaymentWriter(AllocatingWriter):
             first.method,
             first.line,
             first.source,
+            first.returned_on,
         )
         draft = _PaymentDraft(first=record, amount=Decimal(0))
         for row in rows:
-            for name in ("customer_ref", "date", "currency", "method"):
+            for name in ("customer_ref", "date", "currency", "method", "returned_on"):
                 if getattr(row, name) != getattr(first, name):
                     expected = EXPECTED_SAME_PAYMENT.format(
                         field=name, first=first.line, ref=first.payment_ref
@@ -326,6 +332,8 @@ class PaymentWriter(AllocatingWriter):
             }
             if record.method is not None:
                 values["method"] = record.method
+            if record.returned_on is not None:
+                values["returned_on"] = record.returned_on
             fields_changed = stored is None or any(getattr(stored, k) != v for k, v in values.items())
             wanted: dict[int, Decimal] = {}
             unknown = next((a for a in draft.allocations.values() if a.invoice_ref not in by_ref), None)
@@ -388,7 +396,7 @@ class PaymentWriter(AllocatingWriter):
         ids = insert_returning_ids(
             Payment,
             ["entity_id", "customer_id", "external_ref", "date", "currency", "amount", "method"]
-            + ["created_at", "updated_at"],
+            + ["returned_on", "created_at", "updated_at"],
             [
                 (
                     entity_id,
@@ -398,6 +406,7 @@ class PaymentWriter(AllocatingWriter):
                     p.values["currency"],
                     p.values["amount"],
                     p.values.get("method") or "",
+                    p.values.get("returned_on"),
                     now,
                     now,
                 )
@@ -408,7 +417,8 @@ class PaymentWriter(AllocatingWriter):
             new_payment.pk = ids[new_payment.external_ref]
         if changed_payments:
             Payment.objects.bulk_update(
-                changed_payments, ["customer_id", "date", "currency", "amount", "method", "updated_at"]
+                changed_payments,
+                ["customer_id", "date", "currency", "amount", "method", "returned_on", "updated_at"],
             )
         if replaced_payment_ids:
             Allocation.objects.filter(payment_id__in=replaced_payment_ids).delete()

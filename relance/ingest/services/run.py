@@ -21,7 +21,9 @@ from relance.ingest.services.columnar import columnar_reader
 from relance.ingest.services.credit_notes import CreditNoteWriter
 from relance.ingest.services.customers import ContactWriter, CustomerWriter
 from relance.ingest.services.invoices import InvoiceWriter
+from relance.ingest.services.orders import OrderWriter
 from relance.ingest.services.payments import PaymentWriter
+from relance.ingest.services.rates import ExchangeRateWriter
 from relance.ingest.services.rejects import EXPECTED_ROWS_PER_CELL, RejectSink
 from relance.ingest.services.writer import Writer
 from relance.ingest.sources import EXTRA_CELLS, HEADER_ONLY, open_table
@@ -35,6 +37,8 @@ WRITERS: dict[str, type[Writer]] = {
     "invoices": InvoiceWriter,
     "credit_notes": CreditNoteWriter,
     "payments": PaymentWriter,
+    "orders": OrderWriter,
+    "exchange_rates": ExchangeRateWriter,
 }
 
 

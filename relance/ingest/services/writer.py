@@ -18,6 +18,7 @@ from relance.ingest.services.bulk import record_digest
 from relance.ingest.services.rejects import EXPECTED_UNIQUE, RejectSink, SeenKeys
 from relance.ledger.models import (
     Entity,
+    VersionScope,
 )
 from relance.ledger.selectors import customer_group_roots
 from relance.ledger.services import (
@@ -39,6 +40,8 @@ class Writer:
     # Whether ``earliest`` covers every row this writer changes. Writers that do not track it
     # (customers: a segment regroups every date; contacts) bump for every date.
     dated = False
+    # The data version the rows count in (orders: their own scope, outside the KPIs' ledger).
+    scope: str = VersionScope.LEDGER
 
     def __init__(
         self,
@@ -88,7 +91,9 @@ class Writer:
     def _data_version_bump(self) -> None:
         """Rows went in by COPY/bulk: no signals, so one bump with the earliest date written."""
         if self.created or self.updated:
-            data_version_bump(entity_id=self.entity.pk, earliest=self.earliest if self.dated else None)
+            data_version_bump(
+                entity_id=self.entity.pk, scope=self.scope, earliest=self.earliest if self.dated else None
+            )
 
     def _touch(self, *dates: date | None) -> None:
         """Count ``dates`` (old and new dates of a row written) into ``earliest``."""

@@ -229,9 +229,17 @@ class Command(BaseCommand):
         from django.apps import apps
         from django.db.models import ProtectedError
 
-        from relance.ledger.models import Allocation, CreditNote, Customer, Invoice, Payment
+        from relance.ledger.models import (
+            Allocation,
+            CreditNote,
+            Customer,
+            ExchangeRate,
+            Invoice,
+            Order,
+            Payment,
+        )
 
-        ledger = {Allocation, Payment, CreditNote, Invoice, Customer}
+        ledger = {Allocation, Payment, CreditNote, Invoice, Order, ExchangeRate, Customer}
         dependants = [
             model
             for model in apps.get_models()
@@ -256,7 +264,7 @@ class Command(BaseCommand):
                 break
             dependants = blocked
         Allocation.objects.filter(entity=entity).delete()
-        for model in (Payment, CreditNote, Invoice):
+        for model in (Payment, CreditNote, Invoice, Order, ExchangeRate):
             model.objects.filter(entity=entity).delete()
         Customer.objects.filter(entity=entity).delete()
 

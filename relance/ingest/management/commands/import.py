@@ -1,4 +1,4 @@
-"""``relance import KIND FILE``: load customers, contacts, invoices, credit notes or payments."""
+"""``relance import KIND FILE``: load customers, contacts, invoices, credit notes, payments or orders."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ REJECTED = "{count} error(s) in {rows} row(s); nothing was imported (fix the fil
 
 class Command(BaseCommand):
     help = (
-        "Import customers, contacts, invoices, credit notes or payments from a CSV or XLSX file.\n\n"
+        "Import customers, contacts, invoices, credit notes, payments or orders from a CSV or XLSX file.\n\n"
         "A file with any invalid row is rejected whole (nothing written, every error listed as "
         "FILE:LINE: field: expected …, found …) unless --skip-invalid. Re-importing the same file "
         "changes nothing. See docs/import.md for the columns and the mapping file format."

@@ -63,6 +63,7 @@ class Command(BaseCommand):
         "as of a date. Reads the app database, or --backend URL (sqlite:///…, duckdb:///…, "
         "postgres://…, parquet:///DIR holding the engine tables). --json prints one JSON object: "
         "the report, or with --by {as_of, period_start, period_end, currency, group_by, groups: [report…]}. "
+        "'relance kpi credit' prints the credit KPIs (docs/kpis.md, \"Credit KPIs\"). "
         "'relance kpi snapshot' stores the dashboard's KPI snapshots (every entity and currency, "
         "as of --as-of, default today, and the month-ends before it) for the current ledger version: "
         "run it after each import."
@@ -72,8 +73,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "action",
             nargs="?",
-            choices=("snapshot",),
-            help="snapshot: compute and store the dashboard's snapshots that the current ledger version lacks",
+            choices=("snapshot", "credit"),
+            help="snapshot: compute and store the dashboard's snapshots that the current ledger version lacks; "
+            "credit: the credit KPIs (share of AR over limit, utilisation and score distributions, class "
+            "migration, bad-debt ratio) as of --as-of (default today), over the period of --from",
         )
         parser.add_argument(
             "--as-of",
@@ -127,6 +130,11 @@ class Command(BaseCommand):
             from relance.reports.snapshots import snapshot_command
 
             snapshot_command(self, options)
+            return
+        if options["action"] == "credit":
+            from relance.reports.credit_kpis import credit_kpi_command
+
+            credit_kpi_command(self, options)
             return
         if not options["as_of"]:
             raise CommandError("--as-of is required (YYYY-MM-DD)")

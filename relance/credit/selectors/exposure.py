@@ -1,0 +1,369 @@
+"""A customer's credit exposure as of a day, read from the app database in a few indexed queries.
+
+**Exposure** = open receivables (the ledger's one open-amount rule:
+``relance.ledger.selectors.customer_invoices_with_open``, summed per currency here in SQL) +
+orders not yet invoiced (``delivered``, and ``open`` unless the entity's
+``CreditSettings.exposure_includes_open_orders`` says no), dated on or before the day, each part
+converted into the limit holder's currency by the rates rule (``relance.core.rates``).
+
+**Shared limit**: the limit holder is the customer's parent when the parent has a limit, else
+the customer itself; the exposure is the whole group's (the holder's own and each child's that
+shares it). A limit of zero or less reads as no limit. A part whose currency has no rate counts
+nothing and is named in ``missing_rates`` (the exposure is then a lower bound): never a guess.
+
+The engine computes the same per customer for the whole ledger
+(``relance.engine.credit.exposure.exposure_expr``); ``tests/credit/test_exposure_agreement.py``
+holds the two together. This module is on the ERP's order path (``GET /api/v1/credit/check``):
+no Ibis, and two queries for most customers (the customer with its parent, profiles and
+settings; its receivables and orders in one statement), plus the group's members when it shares
+a limit and the rates when a part is in another currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
+
+from relance.core.rates import MissingRate, Rate, RateTable
+from relance.credit.models import CreditProfile, CreditSettings
+from relance.ledger.models import Customer, ExchangeRate, Order, OrderStatus
+from relance.ledger.selectors import STILL_OWED, customer_invoices_with_open
+
+STORED = Decimal("0.0001")
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+UTILISATION_PLACES = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class ExposurePart:
+    """What the group owes and has ordered in one currency, and that in the limit's currency.
+
+    ``rate`` and the converted amounts are None when no rate converts this currency."""
+
+    currency: str
+    open_receivables: Decimal
+    open_orders: Decimal
+    rate: Decimal | None
+    converted_receivables: Decimal | None
+    converted_orders: Decimal | None
+
+    @property
+    def converted(self) -> Decimal | None:
+        if self.converted_receivables is None or self.converted_orders is None:
+            return None
+        return self.converted_receivables + self.converted_orders
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A customer's exposure against the limit it falls under, in that limit's currency."""
+
+    customer_id: int
+    customer_ref: str
+    as_of: date
+    limit_holder_id: int
+    limit_holder_ref: str
+    shared: bool  # the limit is the parent's, shared with its other children
+    group_ids: tuple[int, ...]
+    currency: str
+    limit: Decimal | None  # None: no limit (none set, or zero)
+    limit_expires_on: date | None
+    open_receivables: Decimal
+    open_orders: Decimal
+    own_exposure: Decimal  # this customer's part of the group's
+    parts: tuple[ExposurePart, ...]
+    missing_rates: tuple[str, ...]  # one sentence per currency that could not be converted
+    oldest_open_due: date | None  # the group's oldest open invoice's due date
+
+    @property
+    def exposure(self) -> Decimal:
+        return self.open_receivables + self.open_orders
+
+    @property
+    def available(self) -> Decimal | None:
+        return None if self.limit is None else self.limit - self.exposure
+
+    @property
+    def utilisation(self) -> Decimal | None:
+        """Exposure over the limit, in percent (two places); None without a limit."""
+        if self.limit is None:
+            return None
+        return (self.exposure * HUNDRED / self.limit).quantize(UTILISATION_PLACES)
+
+    @property
+    def missing_rate(self) -> bool:
+        return bool(self.missing_rates)
+
+    def limit_expired(self, on: date) -> bool:
+        return self.limit is not None and self.limit_expires_on is not None and self.limit_expires_on < on
+
+    def days_past_due(self, on: date) -> int:
+        """Days past due of the group's oldest open invoice on ``on`` (0: nothing overdue)."""
+        if self.oldest_open_due is None:
+            return 0
+        return max((on - self.oldest_open_due).days, 0)
+
+
+def customers_for_exposure(*, entity_id: int) -> QuerySet[Customer]:
+    """The entity's customers with what their exposure reads beside the ledger, joined in the same
+    query: the parent, both credit profiles, the entity's credit settings, and whether the
+    customer has child accounts (``has_children``: without, a customer with its own limit is a
+    group of one, and the group needs no query)."""
+    return (
+        Customer.objects.select_related(
+            "entity__credit_settings", "credit_profile", "parent", "parent__credit_profile"
+        )
+        .annotate(has_children=Exists(Customer.objects.filter(parent_id=OuterRef("pk"))))
+        .filter(entity_id=entity_id)
+    )
+
+
+def customer_for_exposure(*, entity_id: int, external_ref: str) -> Customer | None:
+    return customers_for_exposure(entity_id=entity_id).filter(external_ref=external_ref).first()
+
+
+def _limit(customer: Customer | None) -> Decimal | None:
+    if customer is None or customer.credit_limit is None or customer.credit_limit <= 0:
+        return None
+    return customer.credit_limit
+
+
+def credit_profile_of(customer: Customer) -> CreditProfile | None:
+    try:
+        return customer.credit_profile
+    except CreditProfile.DoesNotExist:
+        return None
+
+
+def credit_settings_of(customer: Customer) -> CreditSettings:
+    """The entity's credit settings (the defaults when none were saved), without a query when the
+    customer was read with ``customer_for_exposure``."""
+    try:
+        return customer.entity.credit_settings
+    except CreditSettings.DoesNotExist:
+        return CreditSettings(entity_id=customer.entity_id)
+
+
+def limit_holder(customer: Customer) -> Customer:
+    """The customer whose limit ``customer`` falls under: its parent when the parent has a limit."""
+    parent = customer.parent if customer.parent_id else None
+    return parent if parent is not None and _limit(parent) is not None else customer
+
+
+def _four(value: Any) -> Decimal:
+    """A sum as SQL returns it (SQLite: a float) as money with the four stored places."""
+    if value is None:
+        return ZERO
+    return (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(STORED)
+
+
+def _day(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))  # SQLite's raw MIN(date) is text
+
+
+def _group_q(holder: Customer, prefix: str = "") -> Q:
+    """The customers that share ``holder``'s limit (the holder alone when it has none)."""
+    own = Q(**{f"{prefix}id": holder.pk})
+    return own | Q(**{f"{prefix}parent_id": holder.pk}) if _limit(holder) is not None else own
+
+
+def order_statuses(settings: CreditSettings) -> tuple[str, ...]:
+    """The order statuses exposure counts: unbilled, and pending deliveries unless left out."""
+    if settings.exposure_includes_open_orders:
+        return (OrderStatus.DELIVERED, OrderStatus.OPEN)
+    return (OrderStatus.DELIVERED,)
+
+
+LEDGER_PARTS_SQL = (
+    "SELECT 0, customer_id, currency, SUM(open_amount), MIN(due_date) FROM ({invoices}) open_items"
+    " GROUP BY customer_id, currency"
+    " UNION ALL SELECT 1, customer_id, currency, total, NULL FROM ({orders}) ordered"
+)
+Receivable = tuple[int, str, Decimal, "date | None"]  # customer id, currency, open, oldest open due
+Ordered = tuple[int, str, Decimal]  # customer id, currency, ordered not invoiced
+
+
+def _ledger_parts(
+    entity_id: int, customer_ids: list[int], as_of: date, statuses: Iterable[str]
+) -> tuple[list[Receivable], list[Ordered]]:
+    """Per customer and currency, the open receivables (with the oldest open due date) and the
+    orders counted, in one round trip: the ledger's open-amount rule
+    (``customer_invoices_with_open``) read as a sub-select and summed by an outer GROUP BY, then
+    UNION ALL the orders' sums."""
+    invoices = (
+        customer_invoices_with_open(entity_id=entity_id, customer_ids=customer_ids, as_of=as_of)
+        .filter(open_amount__gt=STILL_OWED)
+        .order_by()
+        .values_list("customer_id", "currency", "due_date", "open_amount")
+    )
+    orders = (
+        Order.objects.filter(
+            entity_id=entity_id,
+            customer_id__in=customer_ids,
+            status__in=list(statuses),
+            order_date__lte=as_of,
+        )
+        .order_by()
+        .values_list("customer_id", "currency")
+        .annotate(total=Sum("amount"))
+    )
+    invoices_sql, invoices_params = invoices.query.sql_with_params()
+    orders_sql, orders_params = orders.query.sql_with_params()
+    # The inner queries' columns keep their names in the derived tables; both are Django's SQL.
+    sql = LEDGER_PARTS_SQL.format(invoices=invoices_sql, orders=orders_sql)
+    receivables: list[Receivable] = []
+    ordered: list[Ordered] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*invoices_params, *orders_params))
+        for kind, customer_id, currency, total, due in cursor.fetchall():
+            if kind == 0:
+                receivables.append((customer_id, currency, _four(total), _day(due)))
+            else:
+                ordered.append((customer_id, currency, _four(total)))
+    return receivables, ordered
+
+
+def rates_for(*, entity_id: int, currencies: Iterable[str], to_currency: str, on: date) -> RateTable:
+    """A ``RateTable`` holding, for each currency ↔ ``to_currency`` pair (both ways), the latest
+    rate on or before ``on``: all the rates rule needs, in one query."""
+    foreign = sorted(set(currencies) - {to_currency})
+    if not foreign:
+        return RateTable.of(())
+    pairs = Q(base_currency__in=foreign, quote_currency=to_currency) | Q(
+        base_currency=to_currency, quote_currency__in=foreign
+    )
+    known = ExchangeRate.objects.filter(pairs, entity_id=entity_id, rate_date__lte=on)
+    latest: QuerySet[ExchangeRate]
+    if connection.vendor == "postgresql":  # the latest row of each pair, in one pass
+        latest = known.order_by("base_currency", "quote_currency", "-rate_date").distinct(
+            "base_currency", "quote_currency"
+        )
+    else:
+        latest_day = (
+            ExchangeRate.objects.filter(
+                entity_id=entity_id,
+                base_currency=OuterRef("base_currency"),
+                quote_currency=OuterRef("quote_currency"),
+                rate_date__lte=on,
+            )
+            .order_by("-rate_date")
+            .values("rate_date")[:1]
+        )
+        latest = known.filter(rate_date=Subquery(latest_day))
+    rows = latest.values_list("rate_date", "base_currency", "quote_currency", "rate")
+    return RateTable.of(Rate(day, base, quote, rate) for day, base, quote, rate in rows)
+
+
+def customer_exposure(*, customer: Customer, as_of: date) -> Exposure:
+    """``customer``'s exposure on ``as_of`` against the limit it falls under (its parent's when the
+    parent has one). Read the customer with ``customer_for_exposure`` to save three queries."""
+    holder = limit_holder(customer)
+    limit = _limit(holder)
+    currency = holder.currency
+    settings = credit_settings_of(customer)
+    alone = holder.pk == customer.pk and (limit is None or getattr(customer, "has_children", True) is False)
+    if alone:
+        group_ids = [customer.pk]
+    else:
+        group_ids = list(
+            Customer.objects.filter(_group_q(holder), entity_id=customer.entity_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    receivables, orders = _ledger_parts(customer.entity_id, group_ids, as_of, order_statuses(settings))
+    currencies = {row[1] for row in receivables} | {row[1] for row in orders}
+    table = (
+        rates_for(entity_id=customer.entity_id, currencies=currencies, to_currency=currency, on=as_of)
+        if currencies - {currency}
+        else RateTable.of(())
+    )
+    return exposure_of(
+        customer=customer,
+        holder=holder,
+        as_of=as_of,
+        group_ids=group_ids,
+        receivables=receivables,
+        orders=orders,
+        rates=table,
+    )
+
+
+def exposure_of(
+    *,
+    customer: Customer,
+    holder: Customer,
+    as_of: date,
+    group_ids: list[int],
+    receivables: list[Receivable],
+    orders: list[Ordered],
+    rates: RateTable,
+) -> Exposure:
+    """The exposure from the rows read (pure: no query). Each (customer, currency) sum is
+    converted on its own, as the engine converts it."""
+    currency = holder.currency
+    by_currency: dict[str, list[Decimal]] = {}
+    converted: dict[str, list[Decimal | None]] = {}
+    missing: dict[str, str] = {}
+    own = ZERO
+    oldest: date | None = None
+
+    def convert(amount: Decimal, from_currency: str) -> Decimal | None:
+        try:
+            return rates.convert(amount, from_currency, currency, as_of)
+        except MissingRate as exc:
+            missing[from_currency] = exc.message
+            return None
+
+    def add(customer_id: int, part_currency: str, amount: Decimal, index: int) -> None:
+        nonlocal own
+        by_currency.setdefault(part_currency, [ZERO, ZERO])[index] += amount
+        value = convert(amount, part_currency)
+        slot = converted.setdefault(part_currency, [ZERO, ZERO])
+        previous = slot[index]
+        slot[index] = None if value is None or previous is None else previous + value
+        if value is not None and customer_id == customer.pk:
+            own += value
+
+    for customer_id, part_currency, amount, due in receivables:
+        add(customer_id, part_currency, amount, 0)
+        if due is not None and (oldest is None or due < oldest):
+            oldest = due
+    for customer_id, part_currency, amount in orders:
+        add(customer_id, part_currency, amount, 1)
+    parts = []
+    for part_currency in sorted(by_currency):
+        receivable, ordered = by_currency[part_currency]
+        conv_receivable, conv_ordered = converted[part_currency]
+        rate = None
+        if part_currency not in missing:
+            rate = rates.rate(part_currency, currency, as_of)
+        parts.append(ExposurePart(part_currency, receivable, ordered, rate, conv_receivable, conv_ordered))
+    limit = _limit(holder)
+    profile = credit_profile_of(holder)
+    return Exposure(
+        customer_id=customer.pk,
+        customer_ref=customer.external_ref,
+        as_of=as_of,
+        limit_holder_id=holder.pk,
+        limit_holder_ref=holder.external_ref,
+        shared=holder.pk != customer.pk,
+        group_ids=tuple(group_ids),
+        currency=currency,
+        limit=limit,
+        limit_expires_on=profile.limit_expires_on if profile is not None else None,
+        open_receivables=sum((p.converted_receivables or ZERO for p in parts), ZERO),
+        open_orders=sum((p.converted_orders or ZERO for p in parts), ZERO),
+        own_exposure=own,
+        parts=tuple(parts),
+        missing_rates=tuple(missing[c] for c in sorted(missing)),
+        oldest_open_due=oldest,
+    )
