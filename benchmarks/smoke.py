@@ -27,6 +27,7 @@ BENCHMARKS = Path(__file__).resolve().parent
 SMOKE_ARGS: dict[str, tuple[str, ...]] = {
     "bench_api": ("--customers", "50", "--invoices", "500", "--put-sample", "20"),
     "bench_audit": ("--saves", "200", "--events", "2000"),
+    "bench_bank_import": ("--entries", "200"),
     "bench_compliance": ("--customers", "50", "--history", "200", "--messages", "50", "--samples", "5"),
     "bench_credit_check": (
         "--customers",

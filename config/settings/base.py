@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "relance.audit",
     "relance.portal",
     "relance.credit",
+    "relance.cashapp",
     "relance.workspace",
     # django-anymail without importing its checks (and requests) at every start: issue 20.
     "relance.delivery.apps.AnymailConfig",

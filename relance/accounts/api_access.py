@@ -22,8 +22,14 @@ API_RESOURCES = {
     "allocations": "ledger.allocation",
     "orders": "ledger.order",
     "kpis": "ledger.invoice",  # figures over the entity's invoices: who may read invoices
-    "credit": "credit.creditprofile",  # the order release check: who may read credit profiles
+    # the order release check: who may read credit profiles
+    "credit/check": "credit.creditprofile",
+    "credit/applications": "credit.creditapplication",
+    "bank/statements": "cashapp.bankstatement",  # importing one: add and change statements
+    "bank/lines": "cashapp.bankline",
 }
+#: Resources named by their first two path segments (``/bank/lines/7``: resource ``bank/lines``).
+NESTED_RESOURCES = frozenset({"bank", "credit"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_ROLE = "your role ({role}) can read but not change anything"
 NO_PERMISSION = "your role ({role}) may not {verb} {resource}"
@@ -44,6 +50,9 @@ def api_target(path: str) -> ApiTarget | None:
         return None
     rest = path[len(API_PREFIX) :].strip("/")
     resource, _, ref = rest.partition("/")
+    if resource in NESTED_RESOURCES:
+        child, _, ref = ref.partition("/")
+        resource = f"{resource}/{child}"
     return ApiTarget(
         resource=resource,
         model=API_RESOURCES.get(resource),

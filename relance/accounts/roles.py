@@ -40,6 +40,7 @@ BUSINESS_APPS = (
     "compliance",
     "ingest",
     "reports",
+    "cashapp",
 )
 
 
@@ -89,6 +90,7 @@ ROLE_RULES: dict[str, tuple[Rule, ...]] = {
         Rule("*.note", WRITE),
         Rule("delivery.calltask", WRITE),
         Rule("ledger.contact", WRITE),
+        Rule("cashapp.bankline", WRITE),  # collectors work the bank lines (issue 17)
     ),
     SALES: (
         Rule("ledger.customer", VIEW),
@@ -103,6 +105,7 @@ ROLE_RULES: dict[str, tuple[Rule, ...]] = {
         Rule("dunning.dunningaction", VIEW),
         Rule("cases.customerhold", ("view", "add")),
         Rule("*.holdrequest", ("view", "add")),
+        Rule("cashapp.bankline", VIEW),
         *_credit_view(),
     ),
     SUPPORT: (*_apps(VIEW), *_credit_view()),

@@ -11,6 +11,7 @@ from ninja.openapi.docs import Swagger, _csrf_needed
 from ninja.parser import Parser
 
 from relance.api.auth import api_auth
+from relance.api.bank import router as bank_router
 from relance.api.credit import router as credit_router
 from relance.api.credit_applications import router as credit_applications_router
 from relance.api.documents import router as documents_router
@@ -61,4 +62,5 @@ api.add_router("/", kpis_router)
 # Before ``router`` too: its ``/customers/{path:ref}`` would match ``/customers/X/credit``.
 api.add_router("/", credit_router)
 api.add_router("/", credit_applications_router)
+api.add_router("/", bank_router)
 api.add_router("/", router)

@@ -24,7 +24,11 @@ class PendingApiWrite:
 
 
 def _row(model_label: str, entity_id: int, ref: str) -> Any:
+    """The row an API write names by its external ref; None for models named otherwise (their
+    services record their own events: credit applications, bank statements)."""
     model = apps.get_model(model_label)
+    if not any(field.name == "external_ref" for field in model._meta.get_fields()):
+        return None
     if model_label == "ledger.contact":
         return model.objects.filter(customer__entity_id=entity_id, external_ref=ref).first()
     return model.objects.filter(entity_id=entity_id, external_ref=ref).first()

@@ -7,7 +7,7 @@ canonical names (case and surrounding spaces ignored) are used as they are.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from relance.core.errors import ValidationFailed
-from relance.ingest.parsing import COLUMNS, ParseOptions, check_kind, column_names, required_columns
+from relance.ingest.parsing import COLUMNS, Column, ParseOptions, check_kind
 from relance.ingest.records import KINDS
 
 MAPPING_UNREADABLE = "mapping {path}: not a readable YAML mapping file ({error})"
@@ -72,9 +72,19 @@ class MappingFile:
         return ParseOptions(self.date_format, self.decimal_separator, self.thousands_separator)
 
 
-def mapping_load(path: Path | str, *, kind: str) -> MappingFile:
-    """Read and check a mapping file for ``kind``: every canonical name must exist for that kind."""
-    check_kind(kind)
+def _schema(kind: str, canonical_columns: Sequence[Column] | None) -> tuple[Column, ...]:
+    """The canonical columns of ``kind``: an import kind's, or those another reader of tabular files
+    passes (bank statements in CSV/XLSX, ``relance.cashapp.statements.tabular``)."""
+    return tuple(canonical_columns) if canonical_columns is not None else COLUMNS[check_kind(kind)]
+
+
+def mapping_load(
+    path: Path | str, *, kind: str, canonical_columns: Sequence[Column] | None = None
+) -> MappingFile:
+    """Read and check a mapping file for ``kind``: every canonical name must exist for that kind
+    (``canonical_columns``: the columns when ``kind`` is not an import kind)."""
+    schema = _schema(kind, canonical_columns)
+    sections = KINDS if kind in KINDS else (*KINDS, kind)
     path = str(path)
     try:
         with open(path, encoding="utf-8") as stream:
@@ -83,22 +93,22 @@ def mapping_load(path: Path | str, *, kind: str) -> MappingFile:
         raise ValidationFailed(MAPPING_UNREADABLE.format(path=path, error=exc)) from None
     if not isinstance(data, dict):
         raise ValidationFailed(MAPPING_UNREADABLE.format(path=path, error="expected key: value settings"))
-    if any(name in data for name in KINDS):
+    if any(name in data for name in sections):
         # One file for several kinds: shared settings at the top, one section per kind.
         if kind not in data:
-            sections = ", ".join(name for name in KINDS if name in data)
-            raise ValidationFailed(MAPPING_NO_SECTION.format(path=path, kind=kind, sections=sections))
+            present = ", ".join(name for name in sections if name in data)
+            raise ValidationFailed(MAPPING_NO_SECTION.format(path=path, kind=kind, sections=present))
         section_data = data[kind] or {}
         if not isinstance(section_data, dict):
             raise ValidationFailed(MAPPING_UNREADABLE.format(path=path, error=f"{kind}: expected settings"))
-        data = {key: value for key, value in data.items() if key not in KINDS} | section_data
+        data = {key: value for key, value in data.items() if key not in sections} | section_data
     for key in data:
         if key not in SETTINGS:
             raise ValidationFailed(MAPPING_UNKNOWN_KEY.format(path=path, key=key, keys=", ".join(SETTINGS)))
     mapping_kind = data.get("kind")
     if mapping_kind is not None and mapping_kind != kind:
         raise ValidationFailed(MAPPING_WRONG_KIND.format(path=path, mapping_kind=mapping_kind, kind=kind))
-    fields = column_names(kind)
+    fields = tuple(column.name for column in schema)
 
     def section(name: str) -> dict[str, Any]:
         value = data.get(name) or {}
@@ -194,9 +204,18 @@ class BoundMapping:
         return {name: getter(row) for name, getter in self.getters}
 
 
-def mapping_bind(mapping: MappingFile, *, kind: str, header: list[str], source: str) -> BoundMapping:
-    """Check that the file has what the mapping needs and every required canonical column."""
-    fields = column_names(kind)
+def mapping_bind(
+    mapping: MappingFile,
+    *,
+    kind: str,
+    header: list[str],
+    source: str,
+    canonical_columns: Sequence[Column] | None = None,
+) -> BoundMapping:
+    """Check that the file has what the mapping needs and every required canonical column
+    (``canonical_columns``: the columns when ``kind`` is not an import kind)."""
+    schema = _schema(kind, canonical_columns)
+    fields = tuple(column.name for column in schema)
     present = set(header)
     by_canonical_name = {name.strip().lower(): name for name in header if name}
 
@@ -233,10 +252,10 @@ def mapping_bind(mapping: MappingFile, *, kind: str, header: list[str], source: 
     for column in mapping.skip_rows_without:
         need(column)
     provided = {name for name, _ in getters}
-    required = required_columns(kind)
+    required = [column.name for column in schema if column.required]
     missing = [name for name in required if name not in provided]
     if missing:
-        optional = [column.name for column in COLUMNS[kind] if not column.required]
+        optional = [column.name for column in schema if not column.required]
         raise ValidationFailed(
             MISSING_COLUMNS.format(
                 source=source,

@@ -121,6 +121,29 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
             language="en",
             version_id=entity.message_template_versions.get().pk,
         )
+    # A bank line of acme (owned) and of globex (not owned: another entity's is a 404).
+    from relance.cashapp.models import BankAccount, BankLine, BankStatement
+
+    for which, entity in (("owned", ws.acme), ("not_owned", ws.globex)):
+        account = BankAccount.objects.create(entity=entity, account_id="NL77ABNA0574908765", currency="EUR")
+        statement = BankStatement.objects.create(
+            entity=entity,
+            account=account,
+            statement_id="matrix",
+            format="camt053",
+            sha256="0" * 64,
+            imported_at=now,
+        )
+        samples[which]["line_id"] = BankLine.objects.create(
+            entity=entity,
+            statement=statement,
+            account=account,
+            bank_ref="matrix",
+            booking_date=ws.today,
+            amount=Decimal("10.00"),
+            currency="EUR",
+            direction="credit",
+        ).pk
     for which, customer in (("owned", ws.late), ("not_owned", ws.other)):
         invoice = customer.invoices.order_by("id").first()
         dispute = Dispute.objects.create(

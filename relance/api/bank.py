@@ -1,0 +1,199 @@
+"""``/bank/statements`` and ``/bank/lines``: bank statements in, bank lines out (issue 17).
+
+``POST /bank/statements`` takes the statement file itself as the body (camt.053/054 XML, MT940,
+or CSV with the canonical columns), with the same rules as ``relance bank import``: the format is
+sniffed unless ``format`` says it, an entry already imported is not added again (so a retry is
+harmless and needs no ``Idempotency-Key``), and any error (422, each with the field and the file's
+line as ``index``) or an account not linked to the entity writes nothing.
+(No ``from __future__ import annotations`` here: Ninja reads the hints.)
+"""
+
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import Field, Query, Router, Schema
+
+from relance.api import schemas as s
+from relance.api import selectors
+from relance.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from relance.cashapp import selectors as bank_selectors
+from relance.cashapp import services as bank_services
+from relance.core.errors import ValidationFailed
+from relance.core.filenames import download_filename
+from relance.ledger.models import Entity
+
+router = Router(tags=["bank"])
+
+#: The largest statement file the API takes (a camt.053 of 100,000 entries is about 130 MB).
+STATEMENT_MAX_BYTES = 256 * 1024 * 1024
+TOO_LARGE = (
+    "the statement is {size:,} bytes, over the limit of {limit:,}: split it, or use `relance bank import`"
+)
+EMPTY = "the request has no body: send the statement file itself"
+ERRORS: dict[int, Any] = {400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut, 422: s.ErrorOut}
+UPLOAD_ERRORS: dict[int, Any] = {**ERRORS, 409: s.ErrorOut, 413: s.ErrorOut}
+BINARY = {"type": "string", "format": "binary"}
+
+EntityName = Query(None, description="entity name; may be left out when you can see only one")
+Format = Query(None, description="camt053, camt054, mt940 or csv (default: sniffed from the content)")
+FileName = Query(None, description="the file's name, kept with the statement and used in error messages")
+Status = Query(None, description="only the lines with this status")
+Cursor = Query(None, description="next_cursor of the previous page")
+Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"items per page, at most {MAX_LIMIT}")
+
+
+class StatementOutcomeOut(Schema):
+    statement_id: str
+    account: str
+    currency: str
+    created: bool = Field(description="the statement was not imported before")
+    lines_added: int
+    lines_known: int = Field(description="lines already imported (by account and bank_ref): not added")
+    skipped: int = Field(description="entries not booked (pending, information only): left out")
+
+
+class StatementImportOut(Schema):
+    source: str
+    format: str
+    sha256: str
+    statements: int
+    statements_created: int
+    created: int = Field(description="lines added")
+    unchanged: int = Field(description="lines already imported")
+    lines_added: int
+    lines_known: int
+    details: list[StatementOutcomeOut]
+
+
+class BankLineOut(Schema):
+    id: int
+    bank_ref: str = Field(description="AcctSvcrRef, else NtryRef, else a stable hash of the entry")
+    amount: str = Field(description="decimal string, positive for money in")
+    currency: str
+    date: str = Field(description="booking date")
+    value_date: str | None
+    direction: Literal["credit", "debit"]
+    status: Literal["unmatched", "suggested", "applied", "debit"]
+    allocations: list[dict[str, Any]] = Field(description="[{invoice_ref, amount}] once applied")
+    suggestions: list[dict[str, Any]] = Field(description="ranked [{allocations, confidence, reasons}]")
+    confidence: float | None
+    reasons: list[Any]
+    account: str
+    statement_id: str
+    counterparty_name: str
+    counterparty_iban: str
+    counterparty_bic: str
+    remittance_unstructured: str
+    remittance_structured: str
+    end_to_end_id: str
+    bank_transaction_code: str
+    is_reversal: bool
+    charges: str | None
+
+
+class BankLinePage(Schema):
+    items: list[BankLineOut]
+    next_cursor: str | None
+
+
+def _entity(request: HttpRequest, name: str | None) -> Entity:
+    return selectors.entity_for_user(user=request.auth, name=name)  # type: ignore[attr-defined]
+
+
+def _file_name(filename: str | None) -> str:
+    """The client's file name made safe to write in a temporary folder (and to show in errors)."""
+    if not filename:
+        return "statement"
+    path = Path(filename.replace("\\", "/")).name
+    extension = "".join(char for char in Path(path).suffix.lstrip(".") if char.isalnum())[:8]
+    return download_filename(Path(path).stem, extension or "txt", fallback="statement")
+
+
+def _body_to(request: HttpRequest, target: Any) -> int:
+    """Copy the body to ``target`` in chunks, refusing it past the limit; the bytes copied."""
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if declared.isdigit() and int(declared) > STATEMENT_MAX_BYTES:
+        raise ValidationFailed(
+            TOO_LARGE.format(size=int(declared), limit=STATEMENT_MAX_BYTES), code="statement_too_large"
+        )
+    read = 0
+    while True:
+        chunk = request.read(64 * 1024)
+        if not chunk:
+            return read
+        read += len(chunk)
+        if read > STATEMENT_MAX_BYTES:
+            raise ValidationFailed(
+                TOO_LARGE.format(size=read, limit=STATEMENT_MAX_BYTES), code="statement_too_large"
+            )
+        target.write(chunk)
+
+
+@router.post(
+    "/bank/statements",
+    response={200: StatementImportOut, **UPLOAD_ERRORS},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "the statement file itself: camt.053/054 XML, MT940, or CSV with the canonical columns",
+            "content": {
+                "application/xml": {"schema": BINARY},
+                "text/plain": {"schema": BINARY},
+                "text/csv": {"schema": BINARY},
+                "application/octet-stream": {"schema": BINARY},
+            },
+        }
+    },
+)
+def bank_statement_upload(
+    request: HttpRequest,
+    entity: str | None = EntityName,
+    format: Literal["camt053", "camt054", "mt940", "csv"] | None = Format,
+    filename: str | None = FileName,
+) -> HttpResponse:
+    """Import a bank statement for the entity: only its new entries are added; all or nothing."""
+    scope = _entity(request, entity)
+    name = _file_name(filename)
+    with tempfile.TemporaryDirectory(prefix="relance-bank-") as folder:
+        path = Path(folder) / name
+        try:
+            with path.open("wb") as target:
+                size = _body_to(request, target)
+        except ValidationFailed as refused:
+            from relance.api.errors import error_response
+
+            return error_response(413, "too_large", refused.message)
+        if not size:
+            raise ValidationFailed(EMPTY, code="statement_empty")
+        outcome = bank_services.bank_statement_import(
+            entity=scope, path=path, format=format, source=name, audit=False
+        )
+    return JsonResponse(outcome.as_dict(), status=200)
+
+
+@router.get("/bank/lines", response={200: BankLinePage, **ERRORS})
+def bank_line_list(
+    request: HttpRequest,
+    entity: str | None = EntityName,
+    status: Literal["unmatched", "suggested", "applied", "debit"] | None = Status,
+    order: Literal["id", "booking_date"] = "id",
+    cursor: str | None = Cursor,
+    limit: int = Limit,
+) -> HttpResponse:
+    """The entity's bank lines, a page at a time, with what matching stored for each."""
+    lines = bank_selectors.bank_line_list(entity=_entity(request, entity), status=status)
+    page = paginate(
+        lines, orderings={"id": "id", "booking_date": "booking_date"}, order=order, cursor=cursor, limit=limit
+    )
+    return JsonResponse(
+        {"items": [bank_selectors.line_as_dict(line) for line in page.items], "next_cursor": page.next_cursor}
+    )
+
+
+@router.get("/bank/lines/{int:line_id}", response={200: BankLineOut, **ERRORS})
+def bank_line_get(request: HttpRequest, line_id: int, entity: str | None = EntityName) -> Any:
+    """One bank line by its id (404 for a line of an entity you do not see)."""
+    line = bank_selectors.bank_line_get(entity=_entity(request, entity), line_id=line_id)
+    return bank_selectors.line_as_dict(line)

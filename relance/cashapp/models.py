@@ -1,0 +1,145 @@
+"""Cash application: the entity's bank accounts, the statements imported for them and their lines.
+
+A bank line is one booked movement of a statement (a camt entry, or one transaction of a batch
+entry; an MT940 ``:61:``; a CSV row), unique per account by its ``bank_ref``: importing a file
+twice, or a statement that overlaps an earlier one, adds only the lines not seen before. Debits
+are stored (the statement is whole) with status ``debit`` and never matched. Matching fills
+``status``, ``confidence``, ``reasons`` and ``suggestions`` (``relance.engine.cashapp``); the
+application rows and learned payers come with it.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from relance.common.models import BaseModel
+from relance.ledger import validators
+from relance.ledger.models import Entity
+
+
+class BankAccount(BaseModel):
+    """A bank account of the entity, in one currency, whose statements may be imported.
+
+    ``account_id`` is the IBAN when the account has one (stored compact, upper case), otherwise the
+    bank's own account number as statements give it (an MT940 ``:25:`` such as ``50880050/0194``).
+    """
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="bank_accounts")
+    account_id = models.CharField("IBAN or account number", max_length=64)
+    currency = models.CharField(max_length=3, validators=[validators.validate_currency])
+    name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "account_id", "currency"], name="cashapp_account_unique_per_entity"
+            )
+        ]
+        ordering = ("account_id", "currency")
+
+    def __str__(self) -> str:
+        label = f"{self.account_id} {self.currency}"
+        return f"{label} ({self.name})" if self.name else label
+
+
+class StatementFormat(models.TextChoices):
+    CAMT053 = "camt053", "camt.053 (ISO 20022 statement)"
+    CAMT054 = "camt054", "camt.054 (ISO 20022 debit/credit notification)"
+    MT940 = "mt940", "MT940 (SWIFT statement)"
+    CSV = "csv", "CSV or XLSX with a mapping"
+
+
+class BankStatement(BaseModel):
+    """One statement (or notification) of one account, as the bank numbered it.
+
+    Keyed by account and ``statement_id`` (camt ``Stmt/Id``, MT940 ``:20:``; for CSV, derived
+    from the file's content): a statement imported again is this row again, and only its new
+    lines are added. ``sha256`` is the file it last came from.
+    """
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="bank_statements")
+    account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="statements")
+    statement_id = models.CharField(max_length=128)
+    format = models.CharField(max_length=8, choices=StatementFormat.choices)
+    sequence = models.CharField(max_length=64, blank=True, help_text="LglSeqNb / ElctrncSeqNb, MT940 :28C:")
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the file the statement came from")
+    source = models.CharField(max_length=255, blank=True, help_text="the file's name")
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    opening_balance = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    closing_balance = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "statement_id"], name="cashapp_statement_unique")
+        ]
+        ordering = ("-imported_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.statement_id} ({self.account})"
+
+
+class LineDirection(models.TextChoices):
+    CREDIT = "credit", "credit (money in)"
+    DEBIT = "debit", "debit (money out)"
+
+
+class LineStatus(models.TextChoices):
+    UNMATCHED = "unmatched", "unmatched"
+    SUGGESTED = "suggested", "suggested"
+    APPLIED = "applied", "applied"
+    DEBIT = "debit", "debit (never matched)"
+
+
+class BankLine(BaseModel):
+    """One booked movement. ``amount`` is signed as the bank booked it: positive for a credit."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="bank_lines")
+    statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="lines")
+    account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="lines")
+    bank_ref = models.CharField(max_length=140, help_text="AcctSvcrRef, else NtryRef, else a content hash")
+    entry_ref = models.CharField(max_length=140, blank=True, help_text="NtryRef / MT940 customer reference")
+    end_to_end_id = models.CharField(max_length=140, blank=True)
+    booking_date = models.DateField()
+    value_date = models.DateField(null=True, blank=True)
+    amount = models.DecimalField(max_digits=18, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    direction = models.CharField(max_length=6, choices=LineDirection.choices)
+    is_reversal = models.BooleanField(default=False, help_text="the bank reversed an earlier booking")
+    charges = models.DecimalField(
+        max_digits=18, decimal_places=4, null=True, blank=True, help_text="bank charges the entry reports"
+    )
+    bank_transaction_code = models.CharField(max_length=64, blank=True)
+    counterparty_name = models.CharField(max_length=200, blank=True)
+    counterparty_iban = models.CharField(max_length=64, blank=True)
+    counterparty_bic = models.CharField(max_length=11, blank=True)
+    remittance_unstructured = models.TextField(blank=True)
+    remittance_structured = models.CharField(
+        max_length=140, blank=True, help_text="the creditor reference as given (RF…, QR reference)"
+    )
+    raw = models.JSONField(default=dict, blank=True, help_text="what else the bank said, for reading")
+    status = models.CharField(max_length=9, choices=LineStatus.choices, default=LineStatus.UNMATCHED)
+    confidence = models.FloatField(null=True, blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+    suggestions = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "bank_ref"], name="cashapp_line_unique_ref"),
+            models.CheckConstraint(
+                condition=(Q(direction="credit", amount__gt=0) | Q(direction="debit", amount__lte=0)),
+                name="cashapp_line_direction_sign",
+            ),
+            models.CheckConstraint(
+                condition=~Q(direction="debit") | Q(status="debit"), name="cashapp_debit_never_matched"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["entity", "status", "booking_date"], name="cashapp_line_status_idx"),
+        ]
+        ordering = ("booking_date", "id")
+
+    def __str__(self) -> str:
+        return f"{self.bank_ref} {self.amount} {self.currency}"

@@ -1,0 +1,132 @@
+"""``POST /api/v1/bank/statements`` and ``GET /api/v1/bank/lines``: the import's rules over HTTP,
+lines paged and scoped to the token's entity (another entity's line is a 404)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from relance.cashapp.models import BankLine
+from relance.cashapp.services import bank_account_add, bank_statement_import
+from tests.api.conftest import ApiClient, error_of
+from tests.cashapp.samples import Entry, Statement, camt
+
+pytestmark = pytest.mark.django_db
+
+DOCUMENT = camt(
+    2,
+    Statement(
+        "S-1",
+        entries=(
+            Entry("1405.31", servicer_ref="A-1", unstructured="INV-2026-0001"),
+            Entry("754.25", sign="DBIT", servicer_ref="A-2"),
+            Entry("20.00", servicer_ref="A-3"),
+        ),
+    ),
+)
+
+
+def upload(api: ApiClient, body: bytes, **params: str) -> Any:
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    return api.client.post(
+        "/api/v1/bank/statements" + (f"?{query}" if query else ""),
+        body,
+        content_type="application/xml",
+        headers=api._headers({}),
+    )
+
+
+@pytest.fixture
+def linked(entity):
+    return bank_account_add(entity=entity, account="NL77ABNA0574908765", currency="EUR")
+
+
+@pytest.fixture
+def credit_manager(user):
+    from relance.accounts.services import user_role_set
+
+    user_role_set(user=user, role="credit_manager")
+    return user
+
+
+def test_upload_then_again_adds_nothing(api, credit_manager, linked) -> None:
+    response = upload(api, DOCUMENT, filename="day1.xml")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["format"], body["lines_added"], body["statements_created"]) == ("camt053", 3, 1)
+    assert body["source"] == "day1.xml"
+    again = upload(api, DOCUMENT, filename="day1.xml").json()
+    assert (again["lines_added"], again["lines_known"]) == (0, 3)
+    assert BankLine.objects.count() == 3
+
+
+def test_upload_malformed_is_422_with_entry_and_line(api, credit_manager, linked) -> None:
+    bad = DOCUMENT.replace(b">20.00<", b">2O.00<")
+    response = upload(api, bad, filename="bad.xml")
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["code"] == "statement_invalid"
+    assert error["details"] == [
+        {
+            "field": "statement S-1, entry 3: Amt",
+            "message": "expected an amount such as 1405.31 with a currency (Ccy), found '2O.00'",
+            "index": 7,
+        }
+    ]
+    assert not BankLine.objects.exists()
+
+
+def test_upload_for_an_account_not_linked_is_refused(api, credit_manager) -> None:
+    response = upload(api, DOCUMENT)
+    assert response.status_code == 422
+    (detail,) = error_of(response)["details"]
+    assert detail["field"] == "statement S-1: account"
+    assert "relance bank account add NL77ABNA0574908765 --currency EUR" in detail["message"]
+    assert not BankLine.objects.exists()
+
+
+def test_upload_needs_a_role_that_may_import(api, user, linked) -> None:
+    from relance.accounts.services import user_role_set
+
+    user_role_set(user=user, role="collector")
+    response = upload(api, DOCUMENT)
+    assert response.status_code == 403
+    assert not BankLine.objects.exists()
+
+
+def test_lines_paged_and_filtered(api, credit_manager, entity, linked, tmp_path) -> None:
+    path = tmp_path / "s.xml"
+    path.write_bytes(DOCUMENT)
+    bank_statement_import(entity=entity, path=path)
+    first = api.get("/bank/lines", {"limit": 2}).json()
+    assert [line["bank_ref"] for line in first["items"]] == ["A-1", "A-2"]
+    second = api.get("/bank/lines", {"limit": 2, "cursor": first["next_cursor"]}).json()
+    assert [line["bank_ref"] for line in second["items"]] == ["A-3"] and second["next_cursor"] is None
+    unmatched = api.get("/bank/lines", {"status": "unmatched"}).json()["items"]
+    assert [line["bank_ref"] for line in unmatched] == ["A-1", "A-3"]
+    line = unmatched[0]
+    assert {
+        key: line[key] for key in ("amount", "currency", "date", "status", "allocations", "suggestions")
+    } == {
+        "amount": "1405.31",
+        "currency": "EUR",
+        "date": "2026-12-04",
+        "status": "unmatched",
+        "allocations": [],
+        "suggestions": [],
+    }
+    assert api.get(f"/bank/lines/{line['id']}").json()["bank_ref"] == "A-1"
+
+
+def test_another_entitys_line_is_404(api, credit_manager, other_entity, tmp_path) -> None:
+    bank_account_add(entity=other_entity, account="NL77ABNA0574908765", currency="EUR")
+    path = tmp_path / "s.xml"
+    path.write_bytes(DOCUMENT)
+    bank_statement_import(entity=other_entity, path=path)
+    theirs = BankLine.objects.filter(entity=other_entity).first()
+    assert theirs is not None
+    response = api.get(f"/bank/lines/{theirs.pk}")
+    assert response.status_code == 404
+    assert api.get("/bank/lines").json()["items"] == []
+    assert api.get("/bank/lines", {"entity": "globex"}).status_code == 404
