@@ -74,6 +74,7 @@ def _run(command: Any, entity: Any, options: dict[str, Any]) -> None:
 
     from relance.audit.context import audit_actor, cli_actor_label
     from relance.core.actors import Actor
+    from relance.credit.services.notices import credit_notices_run
     from relance.credit.services.reviews import review_run
     from relance.dunning import cli
 
@@ -90,8 +91,12 @@ def _run(command: Any, entity: Any, options: dict[str, Any]) -> None:
             actor=Actor.cli(),
             progress=lambda step: bar.update(task, description=f"credit review: {step}"),
         )
+        # the rest of the daily credit step: utilisation and card notices, insurance declarations
+        bar.update(task, description="credit review: notices")
+        notices = credit_notices_run(entity=entity, as_of=as_of)
     if options["json"]:
-        command.stdout.write(json.dumps({"entity": entity.name, **outcome.to_json()}, indent=2))
+        payload = {"entity": entity.name, **outcome.to_json(), "notices": notices.as_dict()}
+        command.stdout.write(json.dumps(payload, indent=2, default=str))
         return
     console, buffer = _console(120)
     since = f"compared with {outcome.previous_day}" if outcome.previous_day else "no earlier scoring day"
@@ -100,6 +105,7 @@ def _run(command: Any, entity: Any, options: dict[str, Any]) -> None:
         f"{outcome.scored} customers scored; {outcome.opened} review(s) opened, {outcome.updated} updated, "
         f"{outcome.unchanged} unchanged; {outcome.scheduled} customer(s) given a first review day."
     )
+    console.print(f"Notices and insurance: {notices.as_dict()}")
     from rich.table import Table
 
     for title, counts in (("Trigger", outcome.by_trigger), ("Proposal", outcome.by_proposal)):
