@@ -26,9 +26,12 @@ SPEC = {
 
 
 def _migrate(targets):
+    """Migrate to ``targets`` (AFTER: every app to its latest, so that the apps migrated back with
+    the ledger — credit, cashapp… — come back too) and return the state at ``targets``."""
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
-    executor.migrate(targets)
+    executor.migrate(executor.loader.graph.leaf_nodes() if targets is AFTER else targets)
+    executor.loader.build_graph()
     return executor.loader.project_state(targets).apps
 
 

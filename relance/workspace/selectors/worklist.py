@@ -155,7 +155,8 @@ def worklist_entries(
     filters = filters or WorklistFilters()
     run = latest_run(entity=entity)
     if run is None or not entity_visible(user=user, entity_id=entity.pk):
-        return None, WorklistEntry.objects.none().values(*_WORKLIST_VALUES)
+        empty = WorklistEntry.objects.none().annotate(credit_risk=risk_class_latest("customer_id"))
+        return None, empty.values(*_WORKLIST_VALUES)
     entries = customer_scope(user, WorklistEntry.objects.filter(run=run), customer_field="customer")
     if user_is_collector(user):
         entries = entries.filter(customer__collector=user)
