@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +23,7 @@ from relance.core.actors import Actor
 from relance.ledger.models import Allocation, Payment
 from relance.ledger.selectors import data_versions, invoice_open_amount
 from tests.cashapp.samples import Entry, Statement, camt
+from tests.conftest import postgres_url
 
 pytestmark = pytest.mark.django_db
 
@@ -238,6 +242,7 @@ def _chosen(ledger):
     )
 
 
+@pytest.mark.django_db(transaction=True)
 def test_failure_mid_batch_resumes_without_applying_twice(
     tmp_path, entity, account, ledger, monkeypatch
 ) -> None:
@@ -270,6 +275,46 @@ def test_failure_mid_batch_resumes_without_applying_twice(
     outcome = matching.lines_match(entity=entity, actor=Actor.cli(), confirm=False)
     assert (outcome.lines, outcome.statuses["applied"]) == (2, 2)
     assert set(BankLine.objects.values_list("status", flat=True)) == {"applied"}
+    assert Payment.objects.count() == 3 and BankLineApplication.objects.count() == 3
+    assert sorted(Allocation.objects.values_list("invoice__external_ref", flat=True)) == [
+        "INV-2026-0001",
+        "INV-2026-0002",
+        "INV-2026-0003",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not postgres_url() or "postgres" not in os.environ.get("DATABASE_URL", ""),
+    reason="PostgreSQL only: the killed process needs a database it can reach (DATABASE_URL=postgres://…)",
+)
+def test_killed_mid_batch_resumes_without_applying_twice(tmp_path, entity, account, ledger) -> None:
+    """A real process killed while its second line's payment is written but not committed."""
+    from django.db import connection
+
+    imported(
+        entity,
+        tmp_path,
+        Entry("1405.31", servicer_ref="A-1", unstructured="INV-2026-0001"),
+        Entry("500.00", servicer_ref="A-2", unstructured="INV-2026-0002"),
+        Entry("250.00", servicer_ref="A-3", unstructured="INV-2026-0003"),
+    )
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    killed = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("match_killed.py")), "2"],
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert killed.returncode == 9, killed.stderr
+    statuses = dict(BankLine.objects.values_list("bank_ref", "status"))
+    assert statuses == {"A-1": "applied", "A-2": "unmatched", "A-3": "unmatched"}
+    assert Payment.objects.count() == 1 and Allocation.objects.count() == 1
+    counts = match_json()
+    assert (counts["lines"], counts["applied"]) == (2, 2)
     assert Payment.objects.count() == 3 and BankLineApplication.objects.count() == 3
     assert sorted(Allocation.objects.values_list("invoice__external_ref", flat=True)) == [
         "INV-2026-0001",
