@@ -59,7 +59,7 @@ class MatchOutcome:
     statuses: Counter[str] = field(default_factory=Counter)
     already_applied: int = 0  # applied meanwhile by another run: left as they are
     refused: int = 0  # the ledger refused the payment: the line is suggested with the reason
-    payments: list[str] = field(default_factory=list)
+    payments: list[str] = field(default_factory=list)  # the refs of the payments created
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,7 +70,6 @@ class MatchOutcome:
             "unmatched": self.statuses["unmatched"],
             "already_applied": self.already_applied,
             "refused": self.refused,
-            "payments": self.payments,
         }
 
 
@@ -269,5 +268,5 @@ def _audited(entity: Entity, outcome: MatchOutcome, actor: Actor) -> None:
         entity=entity,
         object_type="cashapp.bankline",
         object_repr=f"{outcome.lines} line(s)",
-        after={key: value for key, value in outcome.as_dict().items() if key != "payments"},
+        after=outcome.as_dict(),
     )
