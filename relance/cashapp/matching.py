@@ -163,7 +163,7 @@ def _line_apply(
             line=locked,
             payment=payment,
             customer_id=payment.customer_id,
-            confidence=chosen.confidence,
+            confidence=round(chosen.confidence, 4),
             reasons=reasons,
             residual=chosen.residual,
             shortfall=chosen.shortfall,
@@ -180,16 +180,16 @@ def _line_apply(
                 defaults={"learned_from": locked, "learned_by": actor.label},
             )
         locked.status = LineStatus.APPLIED
-        locked.confidence = chosen.confidence
+        locked.confidence = round(chosen.confidence, 4)
         locked.reasons = reasons
         locked.suggestions = []
         locked.save(update_fields=["status", "confidence", "reasons", "suggestions", "updated_at"])
         if confirm:
-            transaction.on_commit(lambda: _thank(payment, chosen, items))
+            transaction.on_commit(lambda: _thank(payment, chosen))
     return payment_ref
 
 
-def _thank(payment: Payment, chosen: Candidate, items: dict[int, OpenItem]) -> None:
+def _thank(payment: Payment, chosen: Candidate) -> None:
     from relance.ledger.models import Invoice
     from relance.portal.notify import payment_thank_you
 

@@ -374,3 +374,20 @@ def test_real_camt_sample_end_to_end(shared_datasets, entity, make_customer, mak
     payment = Payment.objects.get()
     assert (payment.customer, payment.amount, payment.date) == (media, Decimal("1405.31"), D("2014-01-05"))
     assert list(KnownPayerAccount.objects.values_list("account_iban", flat=True)) == ["NL69ABNA0522123643"]
+
+
+def test_a_payment_the_ledger_refuses_is_suggested_with_the_reason(
+    tmp_path, entity, account, make_customer, make_invoice
+) -> None:
+    """The import's rules hold: a bank line booked before the invoice was issued cannot pay it."""
+    customer = make_customer("C1", name="Dupont SARL")
+    make_invoice(customer, "INV-2026-0009", "300.00", D("2026-12-10"), D("2027-01-09"))
+    imported(entity, tmp_path, Entry("300.00", servicer_ref="A-1", unstructured="INV-2026-0009"))
+    counts = match_json()
+    assert (counts["applied"], counts["suggested"], counts["refused"]) == (0, 1, 1)
+    line = lines_json()["A-1"]
+    assert line["status"] == "suggested" and line["suggestions"][0]["allocations"] == [
+        {"invoice_ref": "INV-2026-0009", "amount": "300.00"}
+    ]
+    assert "the ledger refused the payment" in line["reasons"][-1]
+    assert Payment.objects.count() == 0 and BankLineApplication.objects.count() == 0
