@@ -391,3 +391,29 @@ def test_a_payment_the_ledger_refuses_is_suggested_with_the_reason(
     ]
     assert "the ledger refused the payment" in line["reasons"][-1]
     assert Payment.objects.count() == 0 and BankLineApplication.objects.count() == 0
+
+
+def test_a_promise_paid_by_the_bank_line_is_kept(
+    tmp_path, entity, account, make_customer, make_invoice
+) -> None:
+    from relance.cases.models import PromiseStatus
+    from relance.cases.services import promise_add
+    from relance.ledger.models import Contact
+
+    run("policy", "import", "--defaults")
+    run("policy", "assign", "standard", "--default")
+    customer = make_customer("C1", name="Dupont SARL")
+    Contact.objects.create(customer=customer, email="ap@example.com", postal_address="1 rue X")
+    invoice = make_invoice(customer, "INV-2026-0001", "1405.31", D("2026-10-01"), D("2026-11-01"))
+    promise = promise_add(
+        customer=customer,
+        promised_date=D("2026-12-06"),
+        on=D("2026-12-01"),
+        invoices=[invoice],
+        actor=Actor.cli(),
+    )
+    imported(entity, tmp_path, Entry("1405.31", servicer_ref="A-1", unstructured="INV-2026-0001"))
+    assert match_json()["applied"] == 1
+    run("run", "--as-of", "2026-12-07", "--json")
+    promise.refresh_from_db()
+    assert promise.status == PromiseStatus.KEPT
