@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import IntegrityError, transaction
 
 from relance.cashapp import matching
 from relance.cashapp.models import BankLine, BankLineApplication, KnownPayerAccount
@@ -193,16 +194,26 @@ def test_another_entitys_line_never_matches_our_invoices(tmp_path, entity, accou
 
 def test_a_line_applied_is_never_applied_again(tmp_path, entity, account, ledger) -> None:
     imported(entity, tmp_path, Entry("1405.31", servicer_ref="A-1", unstructured="INV-2026-0001"))
-    line = BankLine.objects.get()
+    line = BankLine.objects.get()  # read before the run: a stale copy, as a second run holds it
     match_json()
-    # Even if the line's status were read stale (another run): the locked re-check refuses it.
-    line.refresh_from_db()
-    line.status = "unmatched"  # stale copy, not saved
-    result = matching.Matcher([], []).match(matching.selectors.bank_line_data(line))
-    assert result.status == "unmatched"
+    assert line.status == "unmatched"
+    # Applying the stale copy again (a second run that read the line before the first committed):
+    # the locked re-read finds it applied, and nothing is written.
     assert (
         matching._line_apply(line, _chosen(ledger), _items(entity), actor=Actor.cli(), confirm=False) is None
     )
+    # And the database refuses a second application in force whatever the code does.
+    first = BankLineApplication.objects.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        BankLineApplication.objects.create(
+            entity=entity,
+            line=first.line,
+            payment=first.payment,
+            customer=first.customer,
+            applied_at=first.applied_at,
+            applied_by="another run",
+            applied_by_kind="system",
+        )
     assert Payment.objects.count() == 1 and BankLineApplication.objects.count() == 1
 
 
