@@ -17,6 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
+from relance.audit.models import AuditEvent
 from relance.cashapp import matching
 from relance.cashapp.models import BankLine, BankLineApplication, KnownPayerAccount
 from relance.cashapp.services import bank_account_add, bank_statement_import
@@ -121,6 +122,8 @@ def test_match_applies_suggests_and_leaves(tmp_path, entity, account, ledger) ->
         (PAYER, "C1")
     ]
     assert lines_json("--status", "applied").keys() == {"A-1", "A-2"}
+    event = AuditEvent.objects.get(action="match")
+    assert event.actor_label.startswith("cli") and event.after["applied"] == 2
 
     # Again: nothing left to apply, nothing applied twice.
     again = match_json()
