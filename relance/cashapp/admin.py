@@ -22,3 +22,18 @@ class BankLineAdmin(admin.ModelAdmin):
     list_filter = ("status", "direction", "currency")
     search_fields = ("bank_ref", "counterparty_name", "remittance_unstructured", "remittance_structured")
     raw_id_fields = ("statement", "account")
+
+
+@admin.register(models.BankLineApplication)
+class BankLineApplicationAdmin(admin.ModelAdmin):
+    list_display = ("line", "payment", "customer", "confidence", "applied_at", "applied_by", "unapplied_at")
+    list_filter = ("entity",)
+    raw_id_fields = ("line", "payment", "customer", "applied_by_user")
+
+
+@admin.register(models.KnownPayerAccount)
+class KnownPayerAccountAdmin(admin.ModelAdmin):
+    list_display = ("account_iban", "customer", "learned_by", "created_at")
+    list_filter = ("entity",)
+    search_fields = ("account_iban",)
+    raw_id_fields = ("customer", "learned_from")

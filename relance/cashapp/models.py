@@ -10,12 +10,13 @@ application rows and learned payers come with it.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from relance.common.models import BaseModel
 from relance.ledger import validators
-from relance.ledger.models import Entity
+from relance.ledger.models import Customer, Entity, Payment
 
 
 class BankAccount(BaseModel):
@@ -143,3 +144,70 @@ class BankLine(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.bank_ref} {self.amount} {self.currency}"
+
+
+class BankLineApplication(BaseModel):
+    """What matching applied a line as: the ledger ``Payment`` it created (its allocations are the
+    ledger's ``Allocation`` rows), who applied it and why.
+
+    A line has at most one application in force (``unapplied_at`` empty): the constraint is what
+    makes a line applied twice impossible, even by two runs at once. The payment's amount is the
+    line's; what is not allocated (an overpayment, ``residual``) stays unapplied cash of the
+    customer; ``shortfall`` is what the allocated invoices still have open (a short payment)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
+    line = models.ForeignKey(BankLine, on_delete=models.PROTECT, related_name="applications")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="bank_applications")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    confidence = models.FloatField(null=True, blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+    residual = models.DecimalField(
+        max_digits=18, decimal_places=4, default=0, help_text="paid beyond the allocations (unapplied)"
+    )
+    shortfall = models.DecimalField(
+        max_digits=18, decimal_places=4, default=0, help_text="left open on the allocated invoices"
+    )
+    applied_at = models.DateTimeField()
+    applied_by = models.CharField(max_length=200, help_text="the actor, in words (kept after deletion)")
+    applied_by_kind = models.CharField(max_length=8, help_text="system, cli, user, api")
+    applied_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    unapplied_at = models.DateTimeField(null=True, blank=True)
+    unapplied_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["line"], condition=Q(unapplied_at__isnull=True), name="cashapp_line_applied_once"
+            )
+        ]
+        ordering = ("applied_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.line.bank_ref} → {self.payment.external_ref}"
+
+
+class KnownPayerAccount(BaseModel):
+    """A payer's account learned to pay a customer: from a line applied (by matching or a person).
+
+    The matcher reads these as ``KnownPayer`` rows (``relance.engine.cashapp.lines``)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
+    account_iban = models.CharField("IBAN or account number", max_length=64, help_text="compact, upper case")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    learned_from = models.ForeignKey(
+        BankLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    learned_by = models.CharField(max_length=200, blank=True, help_text="the actor, in words")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "account_iban", "customer"], name="cashapp_known_payer_unique"
+            )
+        ]
+        ordering = ("account_iban", "customer_id")
+
+    def __str__(self) -> str:
+        return f"{self.account_iban} → {self.customer_id}"

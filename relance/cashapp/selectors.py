@@ -6,13 +6,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from relance.cashapp.models import BankAccount, BankLine, LineStatus
+from relance.cashapp.models import BankAccount, BankLine, BankLineApplication, KnownPayerAccount, LineStatus
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import quantum
-from relance.engine.cashapp.lines import BankLineData
-from relance.ledger.models import Entity
+from relance.engine.cashapp.lines import BankLineData, KnownPayer, OpenItem
+from relance.engine.cashapp.references import compact
+from relance.ledger.models import Allocation, Entity
+from relance.ledger.selectors import STILL_OWED, STORED, invoice_list_with_open
 
 STATUSES = tuple(LineStatus.values)
 UNKNOWN_STATUS = "unknown status {status!r}: expected one of " + ", ".join(STATUSES)
@@ -23,8 +25,7 @@ def bank_account_list(*, entity: Entity) -> QuerySet[BankAccount]:
     return BankAccount.objects.filter(entity=entity).order_by("account_id", "currency")
 
 
-def bank_line_list(*, entity: Entity, status: str | None = None) -> QuerySet[BankLine]:
-    """The entity's lines, oldest booking first; only those of ``status`` when given."""
+def _lines(*, entity: Entity, status: str | None = None) -> QuerySet[BankLine]:
     lines = BankLine.objects.filter(entity=entity).select_related("account", "statement")
     if status:
         if status not in STATUSES:
@@ -33,12 +34,110 @@ def bank_line_list(*, entity: Entity, status: str | None = None) -> QuerySet[Ban
     return lines.order_by("booking_date", "id")
 
 
+def bank_line_list(*, entity: Entity, status: str | None = None) -> QuerySet[BankLine]:
+    """The entity's lines, oldest booking first; only those of ``status`` when given. Each line
+    comes with its application in force and the payment's allocations (``line_as_dict``): three
+    queries for any number of lines (``iterator`` needs a ``chunk_size`` to keep them)."""
+    applications = BankLineApplication.objects.filter(unapplied_at__isnull=True).prefetch_related(
+        Prefetch("payment__allocations", queryset=Allocation.objects.select_related("invoice").order_by("id"))
+    )
+    return _lines(entity=entity, status=status).prefetch_related(
+        Prefetch("applications", queryset=applications, to_attr="applications_in_force")
+    )
+
+
 def unmatched_credit_lines(*, entity: Entity) -> QuerySet[BankLine]:
     """What matching works on: the entity's credits not applied yet, reversals left out (a
     reversed booking is the bank taking money back, never a customer's payment)."""
-    return bank_line_list(entity=entity).filter(
+    return _lines(entity=entity).filter(
         direction="credit", is_reversal=False, status__in=(LineStatus.UNMATCHED, LineStatus.SUGGESTED)
     )
+
+
+def open_items(*, entity: Entity) -> list[OpenItem]:
+    """The entity's invoices with an amount still open, as the matcher takes them: one query, the
+    open amount by the ledger's one rule (``invoice_list_with_open``: amount − allocations, not
+    void), oldest due first."""
+    rows = (
+        invoice_list_with_open(entity=entity)
+        .filter(open_amount__gt=STILL_OWED)
+        .order_by("due_date", "id")
+        .values_list(
+            "id",
+            "external_ref",
+            "customer_id",
+            "customer__external_ref",
+            "customer__name",
+            "customer__parent_id",
+            "customer__parent__name",
+            "currency",
+            "open_amount",
+            "due_date",
+            "issue_date",
+            "po_number",
+        )
+    )
+    return [
+        OpenItem(
+            invoice_id=pk,
+            invoice_ref=ref,
+            customer_id=customer_id,
+            customer_ref=customer_ref,
+            customer_name=customer_name,
+            parent_id=parent_id,
+            parent_name=parent_name or "",
+            currency=currency,
+            open_amount=Decimal(open_amount).quantize(STORED),
+            due_date=due,
+            issue_date=issued,
+            po_number=po_number,
+        )
+        for (
+            pk,
+            ref,
+            customer_id,
+            customer_ref,
+            customer_name,
+            parent_id,
+            parent_name,
+            currency,
+            open_amount,
+            due,
+            issued,
+            po_number,
+        ) in rows.iterator(chunk_size=5000)
+    ]
+
+
+def known_payers(*, entity: Entity) -> list[KnownPayer]:
+    """The payer accounts learned for the entity's customers (``KnownPayerAccount``)."""
+    rows = KnownPayerAccount.objects.filter(entity=entity).values_list("account_iban", "customer_id")
+    return [KnownPayer(account_iban=iban, customer_id=customer_id) for iban, customer_id in rows]
+
+
+def payer_account_key(account: str) -> str:
+    """A payer's account as it is learned and looked up: upper case, letters and digits only."""
+    return compact(account)
+
+
+def line_allocations(line: BankLine) -> list[dict[str, str]]:
+    """``[{invoice_ref, amount}]`` of the line's application in force (the ledger's allocations of
+    the payment it created), or [] for a line not applied."""
+    applications = getattr(line, "applications_in_force", None)
+    if applications is None:
+        applications = list(
+            line.applications.filter(unapplied_at__isnull=True).prefetch_related(
+                "payment__allocations__invoice"
+            )
+        )
+    return [
+        {
+            "invoice_ref": allocation.invoice.external_ref,
+            "amount": money_text(allocation.amount, line.currency),
+        }
+        for application in applications
+        for allocation in sorted(application.payment.allocations.all(), key=lambda a: a.pk)
+    ]
 
 
 def bank_line_data(line: BankLine) -> BankLineData:
@@ -94,7 +193,7 @@ def line_as_dict(line: BankLine) -> dict[str, Any]:
         "value_date": line.value_date.isoformat() if line.value_date else None,
         "direction": line.direction,
         "status": line.status,
-        "allocations": [],  # the application rows come with matching (issue 17 item 2)
+        "allocations": line_allocations(line),
         "suggestions": line.suggestions,
         "confidence": line.confidence,
         "reasons": line.reasons,

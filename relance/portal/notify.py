@@ -87,6 +87,38 @@ def message_send(
         return False
 
 
+def payment_thank_you(
+    *,
+    customer: Customer,
+    amount: Any,
+    currency: str,
+    on: Any,
+    invoices: Sequence[Invoice],
+    idempotency_key: str,
+    contact: Contact | None = None,
+) -> bool:
+    """Thank the customer for a payment received (``payment_thank_you``): the portal's card or
+    transfer payments and the bank lines cash application applies. Queued once per
+    ``idempotency_key``; call it after the payment is committed."""
+    recipient, contact = recipient_for(customer=customer, contact=contact)
+    refs = ", ".join(invoice.external_ref for invoice in invoices)
+    outgoing = Outgoing(
+        PAYMENT_THANK_YOU,
+        "Thank you for your payment",
+        f"Thank you: we have received your payment of {amount:.2f} {currency}"
+        + (f" for invoice(s) {refs}." if refs else "."),
+    )
+    return message_send(
+        customer=customer,
+        outgoing=outgoing,
+        idempotency_key=idempotency_key,
+        recipient=recipient,
+        contact=contact,
+        as_of=on,
+        invoices=list(invoices) or None,
+    )
+
+
 def _render(
     customer: Customer,
     outgoing: Outgoing,

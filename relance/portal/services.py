@@ -970,24 +970,16 @@ def checkout_paid(*, paid: ProviderPayment) -> PortalCheckout | None:
         detail=received.detail,
         subject=received,
     )
-    recipient, contact = notify.recipient_for(
-        customer=customer, contact=checkout.link.contact if checkout.link else None
-    )
-    outgoing = notify.Outgoing(
-        notify.PAYMENT_THANK_YOU,
-        "Thank you for your payment",
-        f"Thank you: we have received your payment of {paid.amount:.2f} {paid.currency}"
-        + (f" for invoice(s) {', '.join(i.external_ref for i in paid_invoices)}." if paid_invoices else "."),
-    )
+    contact = checkout.link.contact if checkout.link else None
     transaction.on_commit(
-        lambda: notify.message_send(
+        lambda: notify.payment_thank_you(
             customer=customer,
-            outgoing=outgoing,
+            amount=paid.amount,
+            currency=paid.currency,
+            on=paid.on,
+            invoices=paid_invoices,
             idempotency_key=f"paid:{checkout.pk}",
-            recipient=recipient,
             contact=contact,
-            as_of=paid.on,
-            invoices=paid_invoices or None,
         )
     )
     return checkout

@@ -130,3 +130,24 @@ def test_another_entitys_line_is_404(api, credit_manager, other_entity, tmp_path
     assert response.status_code == 404
     assert api.get("/bank/lines").json()["items"] == []
     assert api.get("/bank/lines", {"entity": "globex"}).status_code == 404
+
+
+def test_an_applied_line_shows_its_allocations(
+    api, credit_manager, entity, linked, tmp_path, make_customer, make_invoice
+) -> None:
+    from datetime import date
+
+    from relance.cashapp.matching import lines_match
+    from relance.core.actors import Actor
+
+    customer = make_customer("C1", name="Dupont SARL")
+    make_invoice(customer, "INV-2026-0001", "1405.31", date(2026, 10, 1), date(2026, 10, 31))
+    path = tmp_path / "s.xml"
+    path.write_bytes(DOCUMENT)
+    bank_statement_import(entity=entity, path=path)
+    lines_match(entity=entity, actor=Actor.system("test"), confirm=False)
+    applied = api.get("/bank/lines", {"status": "applied"}).json()["items"]
+    assert [(line["bank_ref"], line["allocations"]) for line in applied] == [
+        ("A-1", [{"invoice_ref": "INV-2026-0001", "amount": "1405.31"}])
+    ]
+    assert api.get(f"/bank/lines/{applied[0]['id']}").json()["allocations"] == applied[0]["allocations"]

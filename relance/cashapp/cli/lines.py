@@ -32,10 +32,12 @@ def handle(command: BaseCommand, options: dict[str, Any]) -> None:
     except RelanceError as exc:
         raise CommandError(exc.message) from None
     if options["json"]:
-        command.stdout.write(json.dumps([line_as_dict(line) for line in lines.iterator()], indent=2))
+        command.stdout.write(
+            json.dumps([line_as_dict(line) for line in lines.iterator(chunk_size=1000)], indent=2)
+        )
         return
     count = 0
-    for line in lines.iterator():
+    for line in lines.iterator(chunk_size=1000):
         count += 1
         who = line.counterparty_name or line.counterparty_iban or "—"
         text = (line.remittance_structured or line.remittance_unstructured)[:60]
