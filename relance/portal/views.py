@@ -222,7 +222,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     portal: Portal = request.portal  # type: ignore[attr-defined]
     summary = selectors.portal_owed(link=portal.link, as_of=portal.today)  # the page's one invoice read
     balances = selectors.portal_overview(link=portal.link, as_of=portal.today, summary=summary)
-    overdue = selectors.portal_overdue(summary=summary, limit=5)
+    overdue = selectors.portal_overdue(summary=summary)
     return _page(
         request,
         "portal/overview.html",
