@@ -311,7 +311,8 @@ def simple_exposure(customer: Any, on: date) -> tuple[Decimal, Decimal, tuple[st
     """The simple way: the group's open invoices one by one (correlated open amounts), every
     order, the whole rate table; summed in Python."""
     from relance.core.rates import MissingRate
-    from relance.credit.selectors.exposure import credit_settings_of, limit_holder, order_statuses
+    from relance.credit.selectors.exposure import limit_holder, order_statuses
+    from relance.credit.selectors.settings import credit_settings_of
     from relance.ledger.models import Customer, Order
     from relance.ledger.selectors import STILL_OWED, invoice_list_with_open, rate_table
 

@@ -21,12 +21,12 @@ from relance.credit.models import CreditProfile, CreditScore
 from relance.credit.selectors.exposure import (
     Exposure,
     credit_profile_of,
-    credit_settings_of,
     customer_exposure,
     customers_for_exposure,
     limit_holder,
     rates_for,
 )
+from relance.credit.selectors.settings import credit_settings_of
 from relance.ledger.models import Customer
 
 APPROVE = "approve"

@@ -32,6 +32,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 
 from relance.core.rates import MissingRate, Rate, RateTable
 from relance.credit.models import CreditProfile, CreditSettings
+from relance.credit.selectors.settings import credit_settings_of
 from relance.ledger.models import Customer, ExchangeRate, Order, OrderStatus
 from relance.ledger.selectors import STILL_OWED, customer_invoices_with_open
 
@@ -140,15 +141,6 @@ def credit_profile_of(customer: Customer) -> CreditProfile | None:
         return customer.credit_profile
     except CreditProfile.DoesNotExist:
         return None
-
-
-def credit_settings_of(customer: Customer) -> CreditSettings:
-    """The entity's credit settings (the defaults when none were saved), without a query when the
-    customer was read with ``customer_for_exposure``."""
-    try:
-        return customer.entity.credit_settings
-    except CreditSettings.DoesNotExist:
-        return CreditSettings(entity_id=customer.entity_id)
 
 
 def limit_holder(customer: Customer) -> Customer:
