@@ -255,14 +255,22 @@ def rates_for(*, entity_id: int, currencies: Iterable[str], to_currency: str, on
     return RateTable.of(Rate(day, base, quote, rate) for day, base, quote, rate in rows)
 
 
-def customer_exposure(*, customer: Customer, as_of: date) -> Exposure:
+def customer_exposure(
+    *, customer: Customer, as_of: date, currency: str | None = None, alone: bool = False
+) -> Exposure:
     """``customer``'s exposure on ``as_of`` against the limit it falls under (its parent's when the
-    parent has one). Read the customer with ``customer_for_exposure`` to save three queries."""
-    holder = limit_holder(customer)
+    parent has one). Read the customer with ``customer_for_exposure`` to save three queries.
+
+    ``alone``: the customer by itself (its own receivables and orders), not the group sharing a
+    limit — what a credit insurer covers (one buyer). ``currency``: measured in it rather than the
+    limit holder's (the insured currency)."""
+    holder = customer if alone else limit_holder(customer)
     limit = _limit(holder)
-    currency = holder.currency
+    currency = currency or holder.currency
     settings = credit_settings_of(customer)
-    alone = holder.pk == customer.pk and (limit is None or getattr(customer, "has_children", True) is False)
+    alone = alone or (
+        holder.pk == customer.pk and (limit is None or getattr(customer, "has_children", True) is False)
+    )
     if alone:
         group_ids = [customer.pk]
     else:
@@ -286,6 +294,7 @@ def customer_exposure(*, customer: Customer, as_of: date) -> Exposure:
         receivables=receivables,
         orders=orders,
         rates=table,
+        currency=currency,
     )
 
 
@@ -298,10 +307,11 @@ def exposure_of(
     receivables: list[Receivable],
     orders: list[Ordered],
     rates: RateTable,
+    currency: str | None = None,
 ) -> Exposure:
-    """The exposure from the rows read (pure: no query). Each (customer, currency) sum is
-    converted on its own, as the engine converts it."""
-    currency = holder.currency
+    """The exposure from the rows read (pure: no query), in ``currency`` (default the holder's).
+    Each (customer, currency) sum is converted on its own, as the engine converts it."""
+    currency = currency or holder.currency
     by_currency: dict[str, list[Decimal]] = {}
     converted: dict[str, list[Decimal | None]] = {}
     missing: dict[str, str] = {}
