@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable
 
@@ -145,6 +146,7 @@ class FixedQuery:
         compiled = self._for(using)
         sql, params = compiled.sql, compiled.bind(values)
         compiler = copy.copy(compiled.compiler)
+        compiler.connection = connections[using]  # this thread's (the compiling one's may differ)
         compiler.as_sql = lambda *args, **kwargs: (sql, params)  # type: ignore[method-assign]
         query = copy.copy(compiled.queryset.query)
         query.get_compiler = lambda *args, **kwargs: compiler  # type: ignore[method-assign]
