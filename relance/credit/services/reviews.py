@@ -98,12 +98,11 @@ def _exposures(entity: Entity, as_of: date) -> dict[int, Exposure]:
     and rolled up to the parent's limit (one home: ``exposure_expr``). A child measured against
     its parent's limit carries no limit here: the parent's review reads the group."""
     from relance.credit.binding import app_credit_tables
-    from relance.credit.models import CreditSettings
+    from relance.credit.selectors.settings import credit_settings_for
     from relance.engine.credit.exposure import exposure_expr
     from relance.engine.days import unbound_tables_run_on
 
-    settings = CreditSettings.objects.filter(entity=entity).first()
-    include_open_orders = settings.exposure_includes_open_orders if settings else True
+    include_open_orders = credit_settings_for(entity=entity).exposure_includes_open_orders
     backend, tables = app_credit_tables(entity=entity)
     with unbound_tables_run_on(backend):
         expr = exposure_expr(tables, as_of, include_open_orders=include_open_orders)
