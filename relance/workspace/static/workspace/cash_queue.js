@@ -1,0 +1,34 @@
+/* The exception queue: the split form says, as amounts are typed, what is left of the line
+   (the server says it again on submit). Keys are workspace.js's (data-ws-row, data-key). */
+(function () {
+  "use strict";
+  function cents(text) {
+    var t = String(text || "").replace(/[\s']/g, "");
+    if (t.indexOf(",") >= 0 && t.indexOf(".") >= 0) {
+      t = t.lastIndexOf(".") > t.lastIndexOf(",") ? t.replace(/,/g, "") : t.replace(/\./g, "").replace(",", ".");
+    } else if (t.indexOf(",") >= 0) {
+      t = t.replace(",", ".");
+    }
+    var n = Number(t);
+    return isFinite(n) ? Math.round(n * 100) : 0;
+  }
+  document.querySelectorAll("form.cash-split").forEach(function (form) {
+    var total = cents(form.dataset.amount);
+    var live = form.querySelector(".cash-remainder-live");
+    var out = live && live.querySelector("output");
+    if (!out) return;
+    function show() {
+      var used = 0;
+      form.querySelectorAll("input[name^=amount_]").forEach(function (input) { used += cents(input.value); });
+      var rest = total - used;
+      out.textContent = (rest / 100).toFixed(2) + " " + form.dataset.currency;
+      out.classList.toggle("over", rest < 0);
+      live.hidden = false;
+    }
+    form.addEventListener("input", show);
+    show();
+  });
+  /* A refused form comes back open, with what was typed: focus its first field in error. */
+  var invalid = document.querySelector(".cash-line [aria-invalid=true]");
+  if (invalid) invalid.focus();
+})();
