@@ -213,3 +213,92 @@ def test_age_is_days_since_booking(ws, cash):
     suggested = items[2]
     assert [c.customer for c in suggested.candidates] == [ws.second, ws.late]
     assert suggested.candidates[0].allocations == (("INV-S1", Decimal("1234.56")),)
+
+
+# --------------------------------------------------------------------------- the actions (relance.cashapp.decisions)
+
+
+def _allocations(line) -> dict[str, Decimal]:
+    from relance.ledger.models import Allocation
+
+    return dict(
+        Allocation.objects.filter(payment__bank_applications__line=line, payment__isnull=False).values_list(
+            "invoice__external_ref", "amount"
+        )
+    )
+
+
+def test_accept_a_candidate_in_one_click(ws, cash, client_for):
+    url = reverse("workspace:cash_line_accept", args=[cash.suggested.pk])
+    response = client_for(ws.ana).post(url, {"suggestion": "0", "back": "currency=EUR"})
+    assert response.status_code == 302
+    assert response["Location"] == f"{QUEUE}?currency=EUR"
+    cash.suggested.refresh_from_db()
+    assert cash.suggested.status == "applied"
+    assert _allocations(cash.suggested) == {"INV-S1": Decimal("1234.56")}
+    text = client_for(ws.ana).get(response["Location"]).content.decode()
+    assert "SECOND BUYER: €1,234.56 applied." in text
+
+
+def test_accept_the_second_candidate(ws, cash, client_for):
+    url = reverse("workspace:cash_line_accept", args=[cash.suggested.pk])
+    client_for(ws.manager).post(url, {"suggestion": "1"})
+    cash.suggested.refresh_from_db()
+    assert cash.suggested.status == "applied"
+    assert _allocations(cash.suggested) == {"INV-L2": Decimal("300.00")}
+
+
+def test_accept_refused_by_the_service_says_why(ws, cash, client_for):
+    url = reverse("workspace:cash_line_accept", args=[cash.unmatched.pk])  # no suggestion to accept
+    response = client_for(ws.ana).post(url, {"suggestion": "0"}, follow=True)
+    assert "nothing was applied" in response.content.decode()
+    cash.unmatched.refresh_from_db()
+    assert cash.unmatched.status == "unmatched"
+
+
+def test_split_a_line_across_invoices(ws, cash, client_for):
+    url = reverse("workspace:cash_line_split", args=[cash.unmatched.pk])
+    response = client_for(ws.ana).post(
+        url, {"invoice_0": "INV-L1", "amount_0": "100", "invoice_1": "INV-L2", "amount_1": "30,00"}
+    )
+    assert response.status_code == 302
+    cash.unmatched.refresh_from_db()
+    assert cash.unmatched.status == "applied"
+    assert _allocations(cash.unmatched) == {"INV-L1": Decimal("100"), "INV-L2": Decimal("30")}
+    text = client_for(ws.ana).get(QUEUE).content.decode()
+    assert "split across INV-L1, INV-L2; €20.00 kept as unapplied cash" in text
+
+
+def test_a_split_the_service_refuses_comes_back_by_its_line(ws, cash, client_for):
+    url = reverse("workspace:cash_line_split", args=[cash.unmatched.pk])
+    response = client_for(ws.ana).post(url, {"invoice_0": "INV-NOPE", "amount_0": "10"})
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "Nothing was done" in text and "INV-NOPE" in text
+    cash.unmatched.refresh_from_db()
+    assert cash.unmatched.status == "unmatched"
+
+
+def test_assign_a_line_to_a_customer_by_name(ws, cash, client_for):
+    url = reverse("workspace:cash_line_assign", args=[cash.unmatched.pk])
+    response = client_for(ws.ana).post(url, {"customer": "second buyer"})
+    assert response.status_code == 302
+    cash.unmatched.refresh_from_db()
+    assert cash.unmatched.assigned_customer_id == ws.second.pk
+    text = client_for(ws.ana).get(QUEUE + "?status=" + cash.unmatched.status).content.decode()
+    assert "assigned to Second Buyer SARL (C-SECOND)" in text
+
+
+def test_unapply_an_applied_line_with_a_reason(ws, cash, client_for):
+    from relance.audit.models import AuditEvent
+    from relance.cashapp.models import BankLineApplication
+
+    url = reverse("workspace:cash_line_unapply", args=[cash.applied.pk])
+    response = client_for(ws.manager).post(url, {"reason": "paid INV-O1 twice", "back": "status=applied"})
+    assert response.status_code == 302
+    cash.applied.refresh_from_db()
+    assert cash.applied.status in ("suggested", "unmatched")
+    application = BankLineApplication.objects.get(line=cash.applied)
+    assert application.unapplied_at is not None and application.unapplied_reason == "paid INV-O1 twice"
+    assert AuditEvent.objects.filter(object_type="cashapp.bankline", action__contains="unapply").exists()
+    assert ws.other.invoices.get(external_ref="INV-O1").allocations.count() == 0
