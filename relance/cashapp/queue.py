@@ -114,7 +114,7 @@ def queue_lines(*, entity: Entity, filters: QueueFilters, today: date) -> QueryS
         "customer", "payment"
     )
     return (
-        lines.select_related("account")
+        lines.select_related("account", "assigned_customer")
         .prefetch_related(Prefetch("applications", queryset=applications, to_attr="applications_in_force"))
         .order_by("booking_date", "id")
     )

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_POST
 from relance.accounts import roles
 from relance.accounts.decorators import NOT_ALLOWED, role_permission_required
 from relance.accounts.selectors import customers_visible, entity_list_for_user, user_can, user_role
-from relance.cashapp import queue
+from relance.cashapp import decisions, queue
 from relance.cashapp.models import BankLine, LineStatus
 from relance.core.actors import Actor
 from relance.core.errors import ErrorList, RelanceError
@@ -261,13 +261,6 @@ def _service_refused(form: forms.Form, problem: Exception) -> None:
     form.add_error(None, sentence(f"Nothing was done: {text}"))
 
 
-def _decisions() -> Any:
-    """``relance.cashapp.decisions``, the writes (imported when a decision is made)."""
-    import importlib
-
-    return importlib.import_module("relance.cashapp.decisions")
-
-
 def _who(line: BankLine) -> str:
     return line.counterparty_name or line.bank_ref
 
@@ -279,7 +272,7 @@ def line_accept(request: HttpRequest, line_id: int) -> HttpResponse:
     form = AcceptForm(request.POST)
     index = (form.cleaned_data.get("suggestion") or 0) if form.is_valid() else 0
     try:
-        _decisions().line_accept(
+        decisions.line_accept(
             entity=line.entity, line=line, suggestion_index=index, actor=Actor.user(request.user)
         )
     except (RelanceError, ErrorList) as problem:
@@ -304,7 +297,7 @@ def line_split(request: HttpRequest, line_id: int) -> HttpResponse:
         return _refused(request, line, "split", form)
     data = form.cleaned_data
     try:
-        _decisions().line_split(
+        decisions.line_split(
             entity=line.entity,
             line=line,
             allocations=data["allocations"],
@@ -339,13 +332,17 @@ def line_assign(request: HttpRequest, line_id: int) -> HttpResponse:
         return _refused(request, line, "assign", form)
     customer = found[0]
     try:
-        _decisions().line_assign(
+        decided = decisions.line_assign(
             entity=line.entity, line=line, customer=customer, actor=Actor.user(request.user)
         )
     except (RelanceError, ErrorList) as problem:
         _service_refused(form, problem)
         return _refused(request, line, "assign", form)
-    messages.success(request, f"{_who(line)}: assigned to {customer.name} ({customer.external_ref}).")
+    named = f"{customer.name} ({customer.external_ref})"
+    if decided.status == LineStatus.APPLIED:
+        messages.success(request, f"{_who(line)}: assigned to {named} and applied.")
+        return _back(request)
+    messages.success(request, f"{_who(line)}: assigned to {named}; choose the invoice among its candidates.")
     return _back(request, line)
 
 
@@ -357,7 +354,7 @@ def line_unapply(request: HttpRequest, line_id: int) -> HttpResponse:
     if not form.is_valid():
         return _refused(request, line, "unapply", form)
     try:
-        _decisions().line_unapply(
+        decisions.line_unapply(
             entity=line.entity, line=line, reason=form.cleaned_data["reason"], actor=Actor.user(request.user)
         )
     except (RelanceError, ErrorList) as problem:
