@@ -1,6 +1,7 @@
 """In a real browser: a collector works the exception queue with the keyboard — `j` to the
 suggested line, `a` accepts its top candidate — then splits an unmatched line across two invoices
-(`s` opens the form, the remainder is shown as amounts are typed). Screenshot:
+(`s` opens the form, the remainder is shown as amounts are typed); `c` opens the assign form of
+the last line, whose customers are offered as a name is typed. Screenshot:
 docs/screenshots/workspace-cash-queue.png."""
 
 from __future__ import annotations
@@ -79,3 +80,12 @@ def test_accept_with_the_keyboard_and_split_a_line(browser_page, live_server, sc
         )
     )
     assert split == {"INV-L1": Decimal("100"), "INV-L2": Decimal("30")}
+
+    # c: the assign form of the current line; the customers are offered as their name is typed
+    page.locator("h1").click()
+    page.keyboard.press("j")
+    assert "current" in (page.locator(f"#line-{cash.usd.pk}").get_attribute("class") or "")
+    page.keyboard.press("c")
+    assert page.evaluate("document.activeElement.name") == "customer"
+    page.keyboard.type("second")
+    page.wait_for_selector(f"#assign-{cash.usd.pk}-customers option[value=C-SECOND]", state="attached")
