@@ -51,3 +51,5 @@ urlpatterns += [
 urlpatterns += [path("", include("relance.workspace.credit_urls"))]  # type: ignore[list-item]
 # The credit review queue (relance/workspace/credit_review_urls.py)
 urlpatterns += credit_review_urls.urlpatterns
+# The exception queue of cash application (relance/workspace/cash_queue.py)
+urlpatterns += [path("", include("relance.workspace.cash_queue_urls"))]  # type: ignore[list-item]

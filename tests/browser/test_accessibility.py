@@ -53,6 +53,9 @@ def scene(transactional_db):
         first_due=today - timedelta(days=2),
     )
     link = link_create(customer=ws.late, contact=ws.late.contacts.first(), days=30)
+    from tests.workspace.cash_scene import build_cash_lines
+
+    build_cash_lines(ws)  # the exception queue's lines
     return ws, link_path(link)
 
 
@@ -98,6 +101,8 @@ def test_the_main_pages_have_no_axe_violation(browser_page, live_server, scene):
         "my accounts": "/w/my-accounts/",
         "outbox": "/delivery/outbox/",
         "search": "/w/find/?q=late",
+        "cash to apply": "/w/cash/",
+        "cash applied": "/w/cash/?status=applied",
     }
     for name, path in pages.items():
         response = page.goto(f"{base}{path}")

@@ -138,6 +138,9 @@ def _seed(ws: Any) -> None:
         action="promise_refused",
         detail={"reason": "Choose a date within 30 days."},
     )
+    from tests.workspace.cash_scene import build_cash_lines
+
+    build_cash_lines(ws)  # the exception queue: suggested, unmatched and applied lines
 
 
 def _html_pages(client: Client, paths: list[tuple[str, str]]) -> dict[str, str]:
@@ -161,6 +164,8 @@ def _back_office_paths(samples: dict[str, Any]) -> list[tuple[str, str]]:
         if name in QUERIES:
             path += "?" + QUERIES[name].format(**samples["owned"])
         paths.append((name, path))
+    # Pages whose other states show other text: the cash queue's applied lines.
+    paths.append(("workspace:cash_queue applied", "/w/cash/?status=applied"))
     return paths
 
 

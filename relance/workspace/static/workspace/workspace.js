@@ -29,8 +29,10 @@
     return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
   }
 
-  /* Lists: j/k move, Enter open, x select. */
-  var rows = Array.prototype.slice.call(document.querySelectorAll("table.ws-list tbody tr[data-href]"));
+  /* Lists: j/k move, Enter open, x select. Cards marked data-ws-row (the cash queue's lines) are
+     rows too; a key names an action of the current row with data-key: a button is pressed, a
+     <details> is opened and its first field focused. */
+  var rows = Array.prototype.slice.call(document.querySelectorAll("table.ws-list tbody tr[data-href], [data-ws-row]"));
   var current = -1;
   function focusRow(index) {
     if (!rows.length) return;
@@ -41,7 +43,7 @@
   }
   rows.forEach(function (row, i) {
     row.addEventListener("click", function (event) {
-      if (event.target.closest("a, input, select, button, form")) return;
+      if (!row.dataset.href || event.target.closest("a, input, select, button, form")) return;
       window.location = row.dataset.href;
     });
     row.addEventListener("focus", function () { current = i; });
@@ -166,7 +168,7 @@
     var key = event.key;
     if (!shortcutsOn()) {
       /* Enter still opens the row that has the focus: it is no character key. */
-      if (key === "Enter" && rows.indexOf(document.activeElement) >= 0) {
+      if (key === "Enter" && rows.indexOf(document.activeElement) >= 0 && document.activeElement.dataset.href) {
         window.location = document.activeElement.dataset.href;
       }
       return;
@@ -175,10 +177,22 @@
     if (rows.length) {
       if (key === "j") { focusRow(current + 1); event.preventDefault(); return; }
       if (key === "k") { focusRow(current - 1); event.preventDefault(); return; }
-      if (key === "Enter" && current >= 0) { window.location = rows[current].dataset.href; return; }
+      if (key === "Enter" && current >= 0 && rows[current].dataset.href) { window.location = rows[current].dataset.href; return; }
       if (key === "x" && current >= 0) {
         var check = rows[current].querySelector("input[type=checkbox]");
         if (check) check.checked = !check.checked;
+        return;
+      }
+      var action = current >= 0 && rows[current].querySelector('[data-key="' + key + '"]');
+      if (action) {
+        event.preventDefault();
+        if (action.tagName === "DETAILS") {
+          action.open = true;
+          var field = action.querySelector("input:not([type=hidden]), select, textarea");
+          if (field) field.focus();
+        } else {
+          action.click();
+        }
         return;
       }
     }
