@@ -29,7 +29,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from relance.cashapp import selectors
-from relance.cashapp.models import BankLine, BankLineApplication, KnownPayerAccount, LineStatus
+from relance.cashapp.models import (
+    BankLine,
+    BankLineApplication,
+    CashAppSettings,
+    KnownPayerAccount,
+    LineStatus,
+)
+from relance.cashapp.residuals import residuals_settle
 from relance.core.actors import Actor
 from relance.core.errors import ErrorList, RelanceError
 from relance.engine.cashapp.lines import APPLIED, SUGGESTED, Candidate, MatchResult, OpenItem
@@ -47,7 +54,6 @@ LEDGER_REFUSED = "not applied: the ledger refused the payment ({problem})"
 OVERPAID = (
     "{amount} {currency} more than the invoices' open amounts is kept as unapplied cash of the customer"
 )
-SHORT = "{amount} {currency} stays open on the invoices (a short payment)"
 
 
 @dataclass
@@ -78,6 +84,8 @@ def lines_match(
 ) -> MatchOutcome:
     """Match every unapplied credit line of ``entity``, oldest booking first, each line in its own
     transaction. ``confirm``: thank each paying customer through the outbox."""
+    settings = selectors.cashapp_settings_for(entity=entity)
+    policy = policy or selectors.match_policy_for(entity=entity, settings=settings)
     matcher = Matcher(selectors.open_items(entity=entity), selectors.known_payers(entity=entity), policy)
     items = {item.invoice_id: item for item in matcher.items}
     suggest = matcher.policy.thresholds.suggest
@@ -88,7 +96,9 @@ def lines_match(
         status = result.status
         if result.chosen is not None:
             try:
-                payment_ref = _line_apply(line, result.chosen, items, actor=actor, confirm=confirm)
+                payment_ref = _line_apply(
+                    line, result.chosen, items, actor=actor, confirm=confirm, settings=settings
+                )
             except (ErrorList, RelanceError) as problem:
                 outcome.refused += 1
                 status = SUGGESTED
@@ -116,7 +126,13 @@ def _problem_text(problem: Exception) -> str:
 
 
 def _line_apply(
-    line: BankLine, chosen: Candidate, items: dict[int, OpenItem], *, actor: Actor, confirm: bool
+    line: BankLine,
+    chosen: Candidate,
+    items: dict[int, OpenItem],
+    *,
+    actor: Actor,
+    confirm: bool,
+    settings: CashAppSettings | None = None,
 ) -> str | None:
     """Apply ``line`` as ``chosen`` in one transaction; the payment's ref, or None when the line
     was applied meanwhile (it is left as it is)."""
@@ -156,8 +172,14 @@ def _line_apply(
         reasons = list(chosen.reasons)
         if chosen.residual > 0:
             reasons.append(OVERPAID.format(amount=chosen.residual, currency=line.currency))
-        if chosen.shortfall > 0:
-            reasons.append(SHORT.format(amount=chosen.shortfall, currency=line.currency))
+        settled = residuals_settle(  # short payments: write-off, deduction or left open
+            line=locked,
+            payment=payment,
+            settings=settings or selectors.cashapp_settings_for(entity=line.entity),
+            actor=actor,
+            confirm=confirm,
+        )
+        reasons.extend(settled.reasons)
         BankLineApplication.objects.create(
             entity_id=line.entity_id,
             line=locked,
@@ -167,6 +189,7 @@ def _line_apply(
             reasons=reasons,
             residual=chosen.residual,
             shortfall=chosen.shortfall,
+            residual_action=settled.action,
             applied_at=timezone.now(),
             applied_by=actor.label,
             applied_by_kind=actor.kind.value,

@@ -110,8 +110,8 @@ def portal_overview(*, link: PortalLink, as_of: date, summary: OwedSummary | Non
     result = []
     for total in summary.totals:
         lines = [line for line in summary.lines if line.currency == total.currency and line.open_amount > 0]
-        if not lines:
-            continue
+        if not lines and not total.unapplied:
+            continue  # a currency with unapplied credit only is shown too: the customer paid too much
         upcoming = [line.due_date for line in lines if line.due_date >= as_of]
         next_due = min(upcoming) if upcoming else None
         result.append(
