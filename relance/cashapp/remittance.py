@@ -77,7 +77,7 @@ EXPECTED_POSITIVE = "a positive amount (a remittance lists what is paid)"
 EXPECTED_REF = "an invoice reference"
 EXPECTED_ITEMS = "at least one line with an invoice reference and an amount"
 EXPECTED_HEADER = "a header with a reference column ({refs}) and an amount column ({amounts})"
-EXPECTED_INVOICE = "an invoice of the customer's with an open amount"
+EXPECTED_INVOICE = "an open invoice in the line's currency"
 EXPECTED_ONE = "one invoice (the reference is ambiguous)"
 
 

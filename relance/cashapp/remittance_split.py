@@ -90,7 +90,7 @@ def line_remittance_split(
 ) -> tuple[RemittanceRead, Any]:
     """Read the advice and split the line by it (``decisions.line_split``); what the split returned."""
     read = remittance_read(entity=entity, line=line, text=text, source=source)
-    from relance.cashapp.decisions import line_split  # type: ignore[import-not-found,unused-ignore]
+    from relance.cashapp.decisions import line_split
 
     outcome = line_split(
         entity=entity,

@@ -11,7 +11,7 @@ left open on the allocated invoices). This module is the policy, per entity
   (``relance.dunning.selectors.owed_summary``).
 - **short, up to the write-off tolerance**: written off with a reason, the ledger's own way of
   taking an amount off an invoice: a ``CreditNote`` allocated to it, written by the import layer
-  (``upsert_records("credit_notes", …)``), one per invoice left short (ref ``BANK-<line>-WO<n>``).
+  (``upsert_records("credit_notes", …)``), one per invoice left short (ref ``<payment ref>-WO<n>``).
   The reason says "payment difference", not "write-off": it is not bad debt (the credit KPIs'
   ``is_write_off`` would count it).
 - **short, above it**: per setting, a **deduction** — a dispute with reason ``short_payment`` for
@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from relance.cashapp.models import CashAppSettings, ShortPaymentAction
 from relance.core.actors import Actor
@@ -50,7 +51,7 @@ PARTIAL = "partial"
 ACTIONS = (NONE, WRITE_OFF, DEDUCTION, LEAVE_OPEN, PARTIAL)
 
 SHORT_PAYMENT_REASON = "short_payment"
-WRITE_OFF_REF = "BANK-{line_id}-WO{n}"
+WRITE_OFF_REF = "{payment_ref}-WO{n}"
 WRITE_OFF_NOTE = "payment difference of bank line {bank_ref}, under the tolerance of {tolerance} {currency}"
 
 WRITTEN_OFF = "{amount} {currency} short of the invoices' open amounts is written off (under the tolerance of {tolerance} {currency})"
@@ -71,6 +72,16 @@ class ResidualOutcome:
     written_off: Decimal = Decimal("0")
     disputed: Decimal = Decimal("0")
     disputes: tuple[int, ...] = field(default=(), compare=False)
+    credit_notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def records(self) -> dict[str, list[Any]]:
+        """What was written, for the application row (``residual_records``) and ``residuals_reverse``."""
+        found: dict[str, list[Any]] = {}
+        if self.credit_notes:
+            found["credit_notes"] = list(self.credit_notes)
+        if self.disputes:
+            found["disputes"] = list(self.disputes)
+        return found
 
 
 def residual_decide(
@@ -146,9 +157,9 @@ def residuals_settle(
     text = _money(shortfall, currency)
     if action == WRITE_OFF:
         assert tolerance is not None
-        _write_off(line, short, tolerance)
+        notes_written = _write_off(line, payment.external_ref, short, tolerance)
         reason = WRITTEN_OFF.format(amount=text, currency=currency, tolerance=_money(tolerance, currency))
-        return ResidualOutcome(WRITE_OFF, (*notes, reason), written_off=shortfall)
+        return ResidualOutcome(WRITE_OFF, (*notes, reason), written_off=shortfall, credit_notes=notes_written)
     if action == DEDUCTION:
         return _deduct(line, short, actor=actor, confirm=confirm, notes=notes)
     if action == PARTIAL:
@@ -172,7 +183,9 @@ def _stored(value: Any) -> Decimal:
     return (value if isinstance(value, Decimal) else Decimal(str(value or 0))).quantize(STORED)
 
 
-def _write_off(line: BankLine, short: list[tuple[Any, Decimal]], tolerance: Decimal) -> None:
+def _write_off(
+    line: BankLine, payment_ref: str, short: list[tuple[Any, Decimal]], tolerance: Decimal
+) -> tuple[str, ...]:
     from relance.ingest.records import CreditNoteRecord, upsert_records
 
     reason = WRITE_OFF_NOTE.format(
@@ -180,7 +193,7 @@ def _write_off(line: BankLine, short: list[tuple[Any, Decimal]], tolerance: Deci
     )[:200]
     records = [
         CreditNoteRecord(
-            credit_note_ref=WRITE_OFF_REF.format(line_id=line.pk, n=n),
+            credit_note_ref=WRITE_OFF_REF.format(payment_ref=payment_ref, n=n),
             customer_ref=invoice.customer.external_ref,
             date=line.booking_date,
             currency=line.currency,
@@ -192,6 +205,7 @@ def _write_off(line: BankLine, short: list[tuple[Any, Decimal]], tolerance: Deci
         for n, (invoice, amount) in enumerate(short, start=1)
     ]
     upsert_records("credit_notes", records, entity=line.entity)
+    return tuple(record.credit_note_ref for record in records)
 
 
 def _deduct(
@@ -270,3 +284,32 @@ def _tell(dispute: Dispute) -> None:
         as_of=dispute.opened_on,
         invoices=[invoice],
     )
+
+
+UNAPPLIED_NOTE = "the bank line's application was reversed ({reason})"
+
+
+def residuals_reverse(*, application: Any, reason: str, actor: Actor) -> None:
+    """Take back what a short payment wrote when its line is unapplied (inside the caller's
+    transaction): the write-off credit notes leave the ledger row by row (the ledger's signals
+    bump the data version, as for the payment), the deduction disputes still open are resolved
+    ``withdrawn`` with the reason (the case timeline keeps them)."""
+    from relance.cases.models import Dispute, DisputeResolution, DisputeStatus
+    from relance.cases.services import dispute_resolve
+    from relance.ledger.models import Allocation, CreditNote
+
+    records = application.residual_records or {}
+    refs = records.get("credit_notes") or []
+    for note in CreditNote.objects.filter(entity_id=application.entity_id, external_ref__in=refs):
+        for allocation in Allocation.objects.filter(credit_note=note):
+            allocation.delete()
+        note.delete()
+    ids = records.get("disputes") or []
+    for dispute in Dispute.objects.filter(pk__in=ids, status=DisputeStatus.OPEN):
+        dispute_resolve(
+            dispute=dispute,
+            resolution=DisputeResolution.WITHDRAWN,
+            on=max(dispute.opened_on, timezone.localdate()),
+            note=UNAPPLIED_NOTE.format(reason=reason),
+            actor=actor,
+        )

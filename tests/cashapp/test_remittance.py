@@ -137,6 +137,6 @@ def test_unknown_and_ambiguous_references() -> None:
     with pytest.raises(ErrorList) as raised:
         remittance_resolve(advice, ["INV-0001", "FA-42", "CN-42"])
     assert [str(error) for error in raised.value.errors] == [
-        "a.csv:2: invoice reference: expected an invoice of the customer's with an open amount, found 'INV-9999'",
+        "a.csv:2: invoice reference: expected an open invoice in the line's currency, found 'INV-9999'",
         "a.csv:3: invoice reference: expected one invoice (the reference is ambiguous), found '0042 (FA-42, CN-42)'",
     ]

@@ -112,7 +112,7 @@ def test_small_residual_written_off_with_a_reason(tmp_path, entity, account, dup
     assert application.residual_action == WRITE_OFF
     note = CreditNote.objects.get()
     assert (note.external_ref, note.amount, note.date) == (
-        f"BANK-{application.line_id}-WO1",
+        f"{application.payment_ref}-WO1",
         Decimal("0.50"),
         D("2026-12-04"),
     )
@@ -337,3 +337,89 @@ def test_money_is_never_created_or_lost(
             raise Rollback
     except Rollback:
         pass
+
+
+def test_unapply_takes_the_write_off_and_the_deduction_back(tmp_path, entity, account, dupont) -> None:
+    from relance.cashapp.decisions import line_unapply
+    from relance.cashapp.models import BankLine
+
+    configure(entity, write_off_tolerance=Decimal("1.00"), short_payment_action="deduction")
+    imported(
+        entity,
+        tmp_path,
+        Entry("1404.81", servicer_ref="A-1", unstructured="INV-2026-0001"),
+        Entry("480.00", servicer_ref="A-2", unstructured="INV-2026-0002"),
+    )
+    match(entity)
+    assert CreditNote.objects.count() == 1 and Dispute.objects.filter(status="open").count() == 1
+    for ref in ("A-1", "A-2"):
+        line_unapply(
+            entity=entity,
+            line=BankLine.objects.get(bank_ref=ref),
+            reason="wrong customer",
+            actor=Actor.cli("bob"),
+        )
+    assert not CreditNote.objects.exists() and not Allocation.objects.exists()
+    dispute = Dispute.objects.get()
+    assert (dispute.status, dispute.resolution) == ("resolved", "withdrawn")
+    assert "wrong customer" in dispute.note
+    from relance.ledger.models import Invoice
+
+    assert invoice_open_amount(invoice=Invoice.objects.get(external_ref="INV-2026-0001")) == Decimal(
+        "1405.31"
+    )
+
+
+def test_remittance_advice_splits_the_line(tmp_path, entity, account, dupont) -> None:
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    from relance.cashapp.models import BankLine
+
+    imported(
+        entity,
+        tmp_path,
+        Entry("1900.00", servicer_ref="A-9", name="Someone Else", iban="DE89370400440532013000"),
+    )
+    advice = tmp_path / "advice.txt"
+    advice.write_text("Hello,\n\n  2026-0001   1.405,31\n  inv 2026/0002  480,00\n\nTotal 1.885,31\n")
+    out = io.StringIO()
+    call_command("bank", "remittance", "A-9", str(advice), "--check", "--json", stdout=out)
+    checked = json.loads(out.getvalue())
+    assert checked["split"] is False and checked["unapplied"] == "14.69"
+    assert BankLine.objects.get(bank_ref="A-9").status != "applied"
+    out = io.StringIO()
+    call_command("bank", "remittance", "A-9", str(advice), stdout=out)
+    assert "split A-9" in out.getvalue()
+    line = BankLine.objects.get(bank_ref="A-9")
+    assert line.status == "applied"
+    payment = Payment.objects.get()
+    assert sorted((a.invoice.external_ref, a.amount) for a in payment.allocations.all()) == [
+        ("INV-2026-0001", Decimal("1405.3100")),
+        ("INV-2026-0002", Decimal("480.0000")),
+    ]
+    # 20.00 short of INV-2026-0002 (4 %): left open by default; 14.69 unapplied credit.
+    assert payment.amount - sum(a.amount for a in payment.allocations.all()) == Decimal("14.69")
+    assert BankLineApplication.objects.get(line=line).residual_action == LEAVE_OPEN
+
+
+def test_remittance_errors_name_file_line_and_field(tmp_path, entity, account, dupont) -> None:
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    imported(
+        entity,
+        tmp_path,
+        Entry("100.00", servicer_ref="A-9", name="Someone Else", iban="DE89370400440532013000"),
+    )
+    advice = tmp_path / "advice.csv"
+    advice.write_text("invoice;amount\nINV-2026-0001;60,00\nINV-9999;40,00\n")
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 error"):
+        call_command("bank", "remittance", "A-9", str(advice), stdout=io.StringIO(), stderr=err)
+    assert f"{advice}:3: invoice reference: expected an open invoice" in err.getvalue()
+    assert not Payment.objects.exists()
