@@ -252,7 +252,6 @@ def line_unapply(*, entity: Entity, line: BankLine, reason: str, actor: Actor) -
         application = (
             BankLineApplication.objects.select_for_update()
             .filter(line=locked, unapplied_at__isnull=True)
-            .select_related("payment")
             .first()
         )
         if application is None or locked.status != LineStatus.APPLIED:

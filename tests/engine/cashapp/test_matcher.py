@@ -330,3 +330,25 @@ def test_partial_payments_in_a_batch_settle_the_rest() -> None:
     assert allocated(second) == {1: D("400.00")}
     assert "the amount equals the open amount of INV-2024-0012" in second.chosen.reasons  # type: ignore[union-attr]
     assert second.chosen.shortfall == D("0")  # type: ignore[union-attr]
+
+
+def test_learned_reference_pattern_points_to_its_customer() -> None:
+    from relance.engine.cashapp.lines import KnownPattern
+    from relance.engine.cashapp.references import reference_pattern, reference_patterns
+
+    assert reference_patterns("Zahlung ACME-PAY-2026-0042 danke, KD 4711") == {"ACME-PAY-9999-9999"}
+    assert reference_pattern("4711") is None and reference_pattern("PAYMENT") is None
+    items = [
+        item(1, "INV-2024-0012", "250.00", customer_id=1, name="Acme SAS"),
+        item(2, "INV-2024-0099", "250.00", customer_id=2, name="Zeta GmbH"),
+    ]
+    payment = line("250.00", "ACME-PAY-2026-0042", name="Payments Hub")
+    unknown = Matcher(items).match(payment)
+    learned = Matcher(items, known_patterns=[KnownPattern("ACME-PAY-9999-9999", 1)]).match(payment)
+    assert learned.candidates[0].customer_id == 1
+    assert learned.candidates[0].confidence > max((c.confidence for c in unknown.candidates), default=0)
+    assert any("ACME-PAY-9999-9999" in reason for reason in learned.candidates[0].reasons)
+    # A pattern learned for two customers says nothing.
+    both = [KnownPattern("ACME-PAY-9999-9999", 1), KnownPattern("ACME-PAY-9999-9999", 2)]
+    shared = Matcher(items, known_patterns=both).match(payment)
+    assert not any("ACME-PAY" in reason for c in shared.candidates for reason in c.reasons)
