@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from relance.cashapp import selectors
 from relance.cashapp.models import BankLine, BankLineApplication, KnownPayerAccount, LineStatus
+from relance.cashapp.residuals import residuals_settle
 from relance.core.actors import Actor
 from relance.core.errors import ErrorList, RelanceError
 from relance.engine.cashapp.lines import APPLIED, SUGGESTED, Candidate, MatchResult, OpenItem
@@ -48,7 +49,6 @@ LEDGER_REFUSED = "not applied: the ledger refused the payment ({problem})"
 OVERPAID = (
     "{amount} {currency} more than the invoices' open amounts is kept as unapplied cash of the customer"
 )
-SHORT = "{amount} {currency} stays open on the invoices (a short payment)"
 UNAPPLIED_BEFORE = "not applied automatically: a person unapplied this line before, so a person applies it"
 
 
@@ -83,7 +83,7 @@ def lines_match(
     matcher = Matcher(
         selectors.open_items(entity=entity),
         selectors.known_payers(entity=entity),
-        policy,
+        policy or selectors.match_policy_for(entity=entity),
         known_patterns=selectors.known_patterns(entity=entity),
     )
     items = {item.invoice_id: item for item in matcher.items}
@@ -184,8 +184,14 @@ def line_apply(line: BankLine, application: LineApplication, *, actor: Actor, co
         reasons = list(application.reasons)
         if application.residual > 0:
             reasons.append(OVERPAID.format(amount=application.residual, currency=line.currency))
-        if application.shortfall > 0:
-            reasons.append(SHORT.format(amount=application.shortfall, currency=line.currency))
+        settled = residuals_settle(  # a short payment: written off, a deduction or left open
+            line=locked,
+            payment=payment,
+            settings=selectors.cashapp_settings_for(entity=line.entity),
+            actor=actor,
+            confirm=confirm,
+        )
+        reasons.extend(settled.reasons)
         confidence = None if application.confidence is None else round(application.confidence, 4)
         BankLineApplication.objects.create(
             entity_id=line.entity_id,
@@ -202,6 +208,8 @@ def line_apply(line: BankLine, application: LineApplication, *, actor: Actor, co
             reasons=reasons,
             residual=application.residual,
             shortfall=application.shortfall,
+            residual_action=settled.action,
+            residual_records=settled.records(),
             applied_at=timezone.now(),
             applied_by=actor.label,
             applied_by_kind=actor.kind.value,

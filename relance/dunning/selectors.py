@@ -493,6 +493,16 @@ _INVOICE_FIELDS = (
 )
 
 
+def unapplied_credit(*, customer: Customer, as_of: date) -> dict[str, Decimal]:
+    """The customer's unapplied credit per currency on ``as_of`` (payments and credit notes not
+    wholly allocated): the figure ``owed_summary`` nets from what is payable, for pages that
+    show it alone (the customer 360)."""
+    totals: dict[str, Decimal] = {}
+    for item in _unapplied_items([customer.pk], as_of).get(None, []):
+        totals[item.currency] = totals.get(item.currency, Decimal(0)) + item.left
+    return totals
+
+
 def _unapplied_items(
     customer_ids: list[int], as_of: date, *, by_customer: bool = False
 ) -> dict[Any, list[UnappliedItem]]:

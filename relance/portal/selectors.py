@@ -111,8 +111,8 @@ def portal_overview(*, link: PortalLink, as_of: date, summary: OwedOverview | No
     result = []
     for figures in summary.figures:
         total = figures.total
-        if not total.count:
-            continue
+        if not total.count and not total.unapplied:
+            continue  # a currency with unapplied credit only is shown too: the customer paid too much
         result.append(
             Balance(
                 currency=total.currency,

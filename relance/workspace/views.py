@@ -387,6 +387,7 @@ def customer_page(
     (``outcome_form``, ``note_form``, ``reassign_form``, ``hold_form``): the values typed and
     each error by its field."""
     from relance.cases.selectors import customer_credit_hold, hold_list_in_force
+    from relance.dunning.selectors import unapplied_credit
 
     entities = entity_list_for_user(request.user)
     _remember_entity(request, customer.entity)
@@ -426,6 +427,7 @@ def customer_page(
             open_items=open_items,
             open_total=open_total,
             overdue_total=overdue_total,
+            unapplied=sorted(unapplied_credit(customer=customer, as_of=today).items()),
             utilisation=utilisation,
             history_svg=charts.days_late_chart(
                 paid.points, title=f"Days late per paid invoice — {customer.name}"
