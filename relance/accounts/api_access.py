@@ -26,7 +26,8 @@ API_RESOURCES = {
     "credit/check": "credit.creditprofile",
     "credit/applications": "credit.creditapplication",
     "bank/statements": "cashapp.bankstatement",  # importing one: add and change statements
-    "bank/lines": "cashapp.bankline",
+    "bank/lines": "cashapp.bankline",  # deciding on one (accept, split, assign, unapply): add and change lines
+    "bank/applications": "cashapp.bankline",  # applied cash, for the ERP: who may read the lines
 }
 #: Resources named by their first two path segments (``/bank/lines/7``: resource ``bank/lines``).
 NESTED_RESOURCES = frozenset({"bank", "credit"})

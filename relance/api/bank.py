@@ -9,6 +9,8 @@ line as ``index``) or an account not linked to the entity writes nothing.
 """
 
 import tempfile
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,9 +19,12 @@ from ninja import Field, Query, Router, Schema
 
 from relance.api import schemas as s
 from relance.api import selectors
+from relance.api.idempotency import idempotent
 from relance.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from relance.cashapp import decisions
 from relance.cashapp import selectors as bank_selectors
 from relance.cashapp import services as bank_services
+from relance.core.actors import Actor
 from relance.core.errors import ValidationFailed
 from relance.core.filenames import download_filename
 from relance.ledger.models import Entity
@@ -34,6 +39,12 @@ TOO_LARGE = (
 EMPTY = "the request has no body: send the statement file itself"
 ERRORS: dict[int, Any] = {400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut, 422: s.ErrorOut}
 UPLOAD_ERRORS: dict[int, Any] = {**ERRORS, 409: s.ErrorOut, 413: s.ErrorOut}
+DECISION_ERRORS: dict[int, Any] = {**ERRORS, 409: s.ErrorOut}
+IDEMPOTENCY = (
+    "Send an `Idempotency-Key` header to make retries safe: the same key and body replay the "
+    "first response (with `Idempotent-Replayed: true`) for 24 hours. Without one, a second "
+    "accept of an applied line is a 409."
+)
 BINARY = {"type": "string", "format": "binary"}
 
 EntityName = Query(None, description="entity name; may be left out when you can see only one")
@@ -41,6 +52,7 @@ Format = Query(None, description="camt053, camt054, mt940 or csv (default: sniff
 FileName = Query(None, description="the file's name, kept with the statement and used in error messages")
 Status = Query(None, description="only the lines with this status")
 Cursor = Query(None, description="next_cursor of the previous page")
+Since = Query(None, description="only applications applied or unapplied on or after this day")
 Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"items per page, at most {MAX_LIMIT}")
 
 
@@ -197,3 +209,170 @@ def bank_line_get(request: HttpRequest, line_id: int, entity: str | None = Entit
     """One bank line by its id (404 for a line of an entity you do not see)."""
     line = bank_selectors.bank_line_get(entity=_entity(request, entity), line_id=line_id)
     return bank_selectors.line_as_dict(line)
+
+
+# --- a person's decisions (relance.cashapp.decisions) -------------------------------------------
+
+
+class AcceptIn(Schema):
+    suggestion: int = Field(0, ge=0, description="the index of the suggestion to apply, 0 for the best")
+
+
+class SplitShareIn(Schema):
+    invoice_ref: str = Field(min_length=1)
+    amount: Decimal = Field(gt=0, description="decimal string")
+
+
+class SplitIn(Schema):
+    allocations: list[SplitShareIn] = Field(min_length=1, max_length=1000)
+    note: str = Field("", max_length=500, description="kept with the application's reasons")
+
+
+class AssignIn(Schema):
+    customer_ref: str = Field(min_length=1, description="the customer who paid")
+
+
+class UnapplyIn(Schema):
+    reason: str = Field(min_length=1, max_length=1000, description="why, kept in the audit trail")
+
+
+def _actor(request: HttpRequest) -> Actor:
+    token = getattr(request, "api_token", None)
+    return Actor.api(token) if token is not None else Actor.user(request.auth)  # type: ignore[attr-defined]
+
+
+def _decided(request: HttpRequest, line_id: int, entity: str | None, decide: Any) -> HttpResponse:
+    """Run a decision on the entity's line (404 for a line it does not see); the line after it."""
+    scope = _entity(request, entity)
+    line = bank_selectors.bank_line_get(entity=scope, line_id=line_id)
+    decide(scope, line, _actor(request))
+    return JsonResponse(
+        bank_selectors.line_as_dict(bank_selectors.bank_line_get(entity=scope, line_id=line_id))
+    )
+
+
+@router.post(
+    "/bank/lines/{int:line_id}/accept",
+    response={200: BankLineOut, **DECISION_ERRORS},
+    description=IDEMPOTENCY,
+)
+@idempotent
+def bank_line_accept(
+    request: HttpRequest, line_id: int, payload: AcceptIn, entity: str | None = EntityName
+) -> HttpResponse:
+    """Apply a suggested line as one of its suggestions (0: the best)."""
+    return _decided(
+        request,
+        line_id,
+        entity,
+        lambda scope, line, actor: decisions.line_accept(
+            entity=scope, line=line, suggestion_index=payload.suggestion, actor=actor
+        ),
+    )
+
+
+@router.post(
+    "/bank/lines/{int:line_id}/split", response={200: BankLineOut, **DECISION_ERRORS}, description=IDEMPOTENCY
+)
+@idempotent
+def bank_line_split(
+    request: HttpRequest, line_id: int, payload: SplitIn, entity: str | None = EntityName
+) -> HttpResponse:
+    """Apply the line across invoices by ref and amount; the rest is unapplied cash of the customer."""
+    shares = [(share.invoice_ref, share.amount) for share in payload.allocations]
+    return _decided(
+        request,
+        line_id,
+        entity,
+        lambda scope, line, actor: decisions.line_split(
+            entity=scope, line=line, allocations=shares, actor=actor, note=payload.note
+        ),
+    )
+
+
+@router.post(
+    "/bank/lines/{int:line_id}/assign",
+    response={200: BankLineOut, **DECISION_ERRORS},
+    description=IDEMPOTENCY,
+)
+@idempotent
+def bank_line_assign(
+    request: HttpRequest, line_id: int, payload: AssignIn, entity: str | None = EntityName
+) -> HttpResponse:
+    """Say who paid: applied when sure, else suggested within the customer, else their unapplied cash."""
+    return _decided(
+        request,
+        line_id,
+        entity,
+        lambda scope, line, actor: decisions.line_assign(
+            entity=scope, line=line, customer=payload.customer_ref, actor=actor
+        ),
+    )
+
+
+@router.post(
+    "/bank/lines/{int:line_id}/unapply",
+    response={200: BankLineOut, **DECISION_ERRORS},
+    description=IDEMPOTENCY,
+)
+@idempotent
+def bank_line_unapply(
+    request: HttpRequest, line_id: int, payload: UnapplyIn, entity: str | None = EntityName
+) -> HttpResponse:
+    """Reverse the line's application (its payment leaves the ledger); the line is matched again."""
+    return _decided(
+        request,
+        line_id,
+        entity,
+        lambda scope, line, actor: decisions.line_unapply(
+            entity=scope, line=line, reason=payload.reason, actor=actor
+        ),
+    )
+
+
+# --- applied cash, for the ERP ------------------------------------------------------------------
+
+
+class ApplicationOut(Schema):
+    application_id: int
+    state: Literal["in_force", "reversed"] = Field(description="reversed: post the reversal")
+    bank_ref: str
+    booking_date: str
+    payer: str
+    payer_account: str
+    customer_ref: str
+    amount: str = Field(description="the line's whole amount: the payment")
+    currency: str
+    allocations: list[dict[str, Any]] = Field(description="[{invoice_ref, amount}]")
+    unapplied: str = Field(description="what the allocations leave: unapplied cash of the customer")
+    payment_ref: str
+    how: str = Field(description="match, accept, split or assign")
+    applied_at: str
+    applied_by: str
+    unapplied_at: str | None
+    unapplied_by: str
+    unapplied_reason: str
+
+
+class ApplicationPage(Schema):
+    items: list[ApplicationOut]
+    next_cursor: str | None
+
+
+@router.get("/bank/applications", response={200: ApplicationPage, **ERRORS})
+def bank_application_list(
+    request: HttpRequest,
+    entity: str | None = EntityName,
+    since: date | None = Since,
+    cursor: str | None = Cursor,
+    limit: int = Limit,
+) -> HttpResponse:
+    """Applied cash for the ERP to post: each application of a bank line, in force or reversed."""
+    applications = bank_selectors.application_list(entity=_entity(request, entity), since=since)
+    page = paginate(applications, orderings={"id": "id"}, order="id", cursor=cursor, limit=limit)
+    return JsonResponse(
+        {
+            "items": [bank_selectors.application_as_dict(a) for a in page.items],
+            "next_cursor": page.next_cursor,
+        }
+    )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -48,6 +49,7 @@ OVERPAID = (
     "{amount} {currency} more than the invoices' open amounts is kept as unapplied cash of the customer"
 )
 SHORT = "{amount} {currency} stays open on the invoices (a short payment)"
+UNAPPLIED_BEFORE = "not applied automatically: a person unapplied this line before, so a person applies it"
 
 
 @dataclass
@@ -78,7 +80,12 @@ def lines_match(
 ) -> MatchOutcome:
     """Match every unapplied credit line of ``entity``, oldest booking first, each line in its own
     transaction. ``confirm``: thank each paying customer through the outbox."""
-    matcher = Matcher(selectors.open_items(entity=entity), selectors.known_payers(entity=entity), policy)
+    matcher = Matcher(
+        selectors.open_items(entity=entity),
+        selectors.known_payers(entity=entity),
+        policy,
+        known_patterns=selectors.known_patterns(entity=entity),
+    )
     items = {item.invoice_id: item for item in matcher.items}
     suggest = matcher.policy.thresholds.suggest
     outcome = MatchOutcome(entity=entity.name)
@@ -86,7 +93,11 @@ def lines_match(
         outcome.lines += 1
         result = matcher.match(selectors.bank_line_data(line))
         status = result.status
-        if result.chosen is not None:
+        if result.chosen is not None and line.applications.exists():
+            # A person unapplied this line before: only a person applies it again.
+            status = SUGGESTED
+            _line_record(line, result, items, suggest, note=UNAPPLIED_BEFORE)
+        elif result.chosen is not None:
             try:
                 payment_ref = _line_apply(line, result.chosen, items, actor=actor, confirm=confirm)
             except (ErrorList, RelanceError) as problem:
@@ -115,58 +126,82 @@ def _problem_text(problem: Exception) -> str:
     return str(getattr(problem, "message", problem))
 
 
-def _line_apply(
-    line: BankLine, chosen: Candidate, items: dict[int, OpenItem], *, actor: Actor, confirm: bool
-) -> str | None:
-    """Apply ``line`` as ``chosen`` in one transaction; the payment's ref, or None when the line
-    was applied meanwhile (it is left as it is)."""
-    assert chosen.allocations
-    first = items[chosen.allocations[0].invoice_id]
-    customer_ref = first.customer_ref
-    if chosen.customer_id is not None and chosen.customer_id != first.customer_id:
-        # A group's payment: the payer is the candidate's customer, the invoices its group's.
-        customer_ref = Customer.objects.values_list("external_ref", flat=True).get(pk=chosen.customer_id)
-    payment_ref = PAYMENT_REF.format(line_id=line.pk)
-    record = PaymentRecord(
-        payment_ref=payment_ref,
-        customer_ref=customer_ref,
-        date=line.booking_date,
-        currency=line.currency,
-        amount=line.amount,
-        allocations=tuple(
-            AllocationRecord(items[allocation.invoice_id].invoice_ref, allocation.amount)
-            for allocation in chosen.allocations
-        ),
-        method=PAYMENT_METHOD,
-        source=f"bank line {line.bank_ref}",
-    )
+@dataclass(frozen=True)
+class LineApplication:
+    """What a line is applied as, whoever decided it: the matcher's candidate (``lines_match``) or
+    a person (``relance.cashapp.decisions``: accept, split, assign). ``allocations`` by invoice
+    ref; the payment is the line's whole amount, so what they leave is unapplied cash of the
+    customer (``customer_ref``, the payer)."""
+
+    customer_ref: str
+    allocations: tuple[AllocationRecord, ...]
+    confidence: float | None
+    reasons: tuple[str, ...]
+    residual: Decimal = Decimal(0)
+    shortfall: Decimal = Decimal(0)
+    how: str = "match"  # match, accept, split, assign: who decided, in one word
+
+
+def payment_ref(line_id: int, earlier: int) -> str:
+    """The payment's ref of a line's application: ``BANK-<line id>``, then ``BANK-<line id>-2``…
+    once earlier applications were unapplied (each application its own payment for the ERP)."""
+    ref = PAYMENT_REF.format(line_id=line_id)
+    return f"{ref}-{earlier + 1}" if earlier else ref
+
+
+def line_apply(line: BankLine, application: LineApplication, *, actor: Actor, confirm: bool) -> str | None:
+    """Apply ``line`` as ``application`` in one transaction: the one home of applying a line.
+
+    The payment and allocations go through the ledger import's layer (``upsert_records``); the
+    application row, the payer's account learned and the line's status flip commit with them.
+    Returns the payment's ref, or None when the line was applied meanwhile (left as it is)."""
     with transaction.atomic():
         locked = (
             BankLine.objects.select_for_update()
             .filter(pk=line.pk, status__in=(LineStatus.UNMATCHED, LineStatus.SUGGESTED))
             .first()
         )
-        if (
-            locked is None
-            or BankLineApplication.objects.filter(line=line, unapplied_at__isnull=True).exists()
-        ):
+        if locked is None:
             return None
+        earlier = list(
+            BankLineApplication.objects.filter(line=line).values_list("customer_id", "unapplied_at")
+        )
+        if any(unapplied_at is None for _customer, unapplied_at in earlier):
+            return None
+        ref = payment_ref(line.pk, len(earlier))
+        record = PaymentRecord(
+            payment_ref=ref,
+            customer_ref=application.customer_ref,
+            date=line.booking_date,
+            currency=line.currency,
+            amount=line.amount,
+            allocations=application.allocations,
+            method=PAYMENT_METHOD,
+            source=f"bank line {line.bank_ref}",
+        )
         upsert_records("payments", [record], entity=line.entity)
-        payment = Payment.objects.get(entity_id=line.entity_id, external_ref=payment_ref)
-        reasons = list(chosen.reasons)
-        if chosen.residual > 0:
-            reasons.append(OVERPAID.format(amount=chosen.residual, currency=line.currency))
-        if chosen.shortfall > 0:
-            reasons.append(SHORT.format(amount=chosen.shortfall, currency=line.currency))
+        payment = Payment.objects.get(entity_id=line.entity_id, external_ref=ref)
+        reasons = list(application.reasons)
+        if application.residual > 0:
+            reasons.append(OVERPAID.format(amount=application.residual, currency=line.currency))
+        if application.shortfall > 0:
+            reasons.append(SHORT.format(amount=application.shortfall, currency=line.currency))
+        confidence = None if application.confidence is None else round(application.confidence, 4)
         BankLineApplication.objects.create(
             entity_id=line.entity_id,
             line=locked,
             payment=payment,
+            payment_ref=ref,
             customer_id=payment.customer_id,
-            confidence=round(chosen.confidence, 4),
+            allocations=[
+                {"invoice_ref": a.invoice_ref, "amount": selectors.money_text(a.amount, line.currency)}
+                for a in application.allocations
+            ],
+            how=application.how,
+            confidence=confidence,
             reasons=reasons,
-            residual=chosen.residual,
-            shortfall=chosen.shortfall,
+            residual=application.residual,
+            shortfall=application.shortfall,
             applied_at=timezone.now(),
             applied_by=actor.label,
             applied_by_kind=actor.kind.value,
@@ -180,20 +215,49 @@ def _line_apply(
                 defaults={"learned_from": locked, "learned_by": actor.label},
             )
         locked.status = LineStatus.APPLIED
-        locked.confidence = round(chosen.confidence, 4)
+        locked.confidence = confidence
         locked.reasons = reasons
         locked.suggestions = []
         locked.save(update_fields=["status", "confidence", "reasons", "suggestions", "updated_at"])
-        if confirm:
-            transaction.on_commit(lambda: _thank(payment, chosen))
-    return payment_ref
+        # Thanked once per customer and line: an application redone for the same payer is not news.
+        if confirm and payment.customer_id not in {customer for customer, _at in earlier}:
+            refs = [a.invoice_ref for a in application.allocations]
+            transaction.on_commit(lambda: _thank(payment, refs))
+    return ref
 
 
-def _thank(payment: Payment, chosen: Candidate) -> None:
+def _line_apply(
+    line: BankLine, chosen: Candidate, items: dict[int, OpenItem], *, actor: Actor, confirm: bool
+) -> str | None:
+    """Apply ``line`` as the matcher's ``chosen`` candidate (``line_apply``)."""
+    return line_apply(line, _application(chosen, items), actor=actor, confirm=confirm)
+
+
+def _application(chosen: Candidate, items: dict[int, OpenItem]) -> LineApplication:
+    assert chosen.allocations
+    first = items[chosen.allocations[0].invoice_id]
+    customer_ref = first.customer_ref
+    if chosen.customer_id is not None and chosen.customer_id != first.customer_id:
+        # A group's payment: the payer is the candidate's customer, the invoices its group's.
+        customer_ref = Customer.objects.values_list("external_ref", flat=True).get(pk=chosen.customer_id)
+    return LineApplication(
+        customer_ref=customer_ref,
+        allocations=tuple(
+            AllocationRecord(items[allocation.invoice_id].invoice_ref, allocation.amount)
+            for allocation in chosen.allocations
+        ),
+        confidence=chosen.confidence,
+        reasons=chosen.reasons,
+        residual=chosen.residual,
+        shortfall=chosen.shortfall,
+    )
+
+
+def _thank(payment: Payment, invoice_refs: list[str]) -> None:
     from relance.ledger.models import Invoice
     from relance.portal.notify import payment_thank_you
 
-    invoices = list(Invoice.objects.filter(pk__in=[a.invoice_id for a in chosen.allocations]))
+    invoices = list(Invoice.objects.filter(entity_id=payment.entity_id, external_ref__in=invoice_refs))
     payment_thank_you(
         customer=payment.customer,
         amount=payment.amount,
@@ -229,16 +293,21 @@ def _line_record(
     thresholds_suggest: float,
     *,
     refused: str = "",
+    note: str = "",
 ) -> None:
     """Store a line suggested (its ranked candidates, best first) or unmatched (the reasons), in
     one statement that leaves a line applied meanwhile as it is."""
     candidates = list(result.candidates)
-    if refused or result.status == SUGGESTED:
+    if refused or note or result.status == SUGGESTED:
         status = LineStatus.SUGGESTED
         suggestions = [_candidate_dict(c, items, line.currency) for c in candidates]
         best = candidates[0]
         confidence: float | None = best.confidence
-        reasons = [*best.reasons, LEDGER_REFUSED.format(problem=refused)] if refused else list(best.reasons)
+        reasons = list(best.reasons)
+        if refused:
+            reasons.append(LEDGER_REFUSED.format(problem=refused))
+        if note:
+            reasons.append(note)
     else:
         status = LineStatus.UNMATCHED
         suggestions = []

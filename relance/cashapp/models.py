@@ -125,6 +125,14 @@ class BankLine(BaseModel):
     confidence = models.FloatField(null=True, blank=True)
     reasons = models.JSONField(default=list, blank=True)
     suggestions = models.JSONField(default=list, blank=True)
+    assigned_customer = models.ForeignKey(
+        Customer,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="a person said this customer paid (decisions.line_assign): matching leaves it to them",
+    )
 
     class Meta:
         constraints = [
@@ -157,7 +165,23 @@ class BankLineApplication(BaseModel):
 
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
     line = models.ForeignKey(BankLine, on_delete=models.PROTECT, related_name="applications")
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="bank_applications")
+    payment = models.ForeignKey(
+        Payment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bank_applications",
+        help_text="the payment in force; empty once unapplied (the payment is deleted)",
+    )
+    payment_ref = models.CharField(
+        max_length=64, blank=True, help_text="BANK-<line id>[-n], kept after unapply"
+    )
+    allocations = models.JSONField(
+        default=list, blank=True, help_text="[{invoice_ref, amount}] as applied, kept after unapply"
+    )
+    how = models.CharField(
+        max_length=8, default="match", help_text="match, accept, split or assign: who decided, in one word"
+    )
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
     confidence = models.FloatField(null=True, blank=True)
     reasons = models.JSONField(default=list, blank=True)
@@ -175,6 +199,7 @@ class BankLineApplication(BaseModel):
     )
     unapplied_at = models.DateTimeField(null=True, blank=True)
     unapplied_by = models.CharField(max_length=200, blank=True)
+    unapplied_reason = models.TextField(blank=True)
 
     class Meta:
         constraints = [
@@ -185,7 +210,7 @@ class BankLineApplication(BaseModel):
         ordering = ("applied_at", "id")
 
     def __str__(self) -> str:
-        return f"{self.line.bank_ref} → {self.payment.external_ref}"
+        return f"{self.line.bank_ref} → {self.payment_ref}"
 
 
 class KnownPayerAccount(BaseModel):
@@ -211,3 +236,31 @@ class KnownPayerAccount(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.account_iban} → {self.customer_id}"
+
+
+class KnownReferencePattern(BaseModel):
+    """A reference pattern a person's decision taught: lines whose remittance text has a token of
+    this shape (``relance.engine.cashapp.references.reference_patterns``: letters kept, each digit
+    as 9, e.g. ``ACME-PAY-9999-99``) come from this customer.
+
+    The matcher reads these as ``KnownPattern`` rows, next to the payer accounts; a pattern
+    learned for two customers says nothing."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+")
+    pattern = models.CharField(max_length=140)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    learned_from = models.ForeignKey(
+        BankLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    learned_by = models.CharField(max_length=200, blank=True, help_text="the actor, in words")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "pattern", "customer"], name="cashapp_known_pattern_unique"
+            )
+        ]
+        ordering = ("pattern", "customer_id")
+
+    def __str__(self) -> str:
+        return f"{self.pattern} → {self.customer_id}"

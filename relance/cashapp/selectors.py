@@ -3,15 +3,24 @@ the API show it (one shape: ``line_as_dict``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from relance.cashapp.models import BankAccount, BankLine, BankLineApplication, KnownPayerAccount, LineStatus
+from relance.cashapp.models import (
+    BankAccount,
+    BankLine,
+    BankLineApplication,
+    KnownPayerAccount,
+    KnownReferencePattern,
+    LineStatus,
+)
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import quantum
-from relance.engine.cashapp.lines import BankLineData, KnownPayer, OpenItem
+from relance.engine.cashapp.lines import BankLineData, KnownPattern, KnownPayer, OpenItem
 from relance.engine.cashapp.references import compact
 from relance.ledger.models import Allocation, Entity
 from relance.ledger.selectors import STILL_OWED, STORED, invoice_list_with_open
@@ -48,19 +57,25 @@ def bank_line_list(*, entity: Entity, status: str | None = None) -> QuerySet[Ban
 
 def unmatched_credit_lines(*, entity: Entity) -> QuerySet[BankLine]:
     """What matching works on: the entity's credits not applied yet, reversals left out (a
-    reversed booking is the bank taking money back, never a customer's payment)."""
+    reversed booking is the bank taking money back, never a customer's payment). Lines a person
+    assigned to a customer wait for that person (``decisions.line_assign``)."""
     return _lines(entity=entity).filter(
-        direction="credit", is_reversal=False, status__in=(LineStatus.UNMATCHED, LineStatus.SUGGESTED)
+        direction="credit",
+        is_reversal=False,
+        status__in=(LineStatus.UNMATCHED, LineStatus.SUGGESTED),
+        assigned_customer__isnull=True,
     )
 
 
-def open_items(*, entity: Entity) -> list[OpenItem]:
+def open_items(*, entity: Entity, customer_id: int | None = None) -> list[OpenItem]:
     """The entity's invoices with an amount still open, as the matcher takes them: one query, the
     open amount by the ledger's one rule (``invoice_list_with_open``: amount − allocations, not
-    void), oldest due first."""
+    void), oldest due first. ``customer_id``: only that customer's and its children's."""
+    invoices = invoice_list_with_open(entity=entity)
+    if customer_id is not None:
+        invoices = invoices.filter(Q(customer_id=customer_id) | Q(customer__parent_id=customer_id))
     rows = (
-        invoice_list_with_open(entity=entity)
-        .filter(open_amount__gt=STILL_OWED)
+        invoices.filter(open_amount__gt=STILL_OWED)
         .order_by("due_date", "id")
         .values_list(
             "id",
@@ -113,6 +128,12 @@ def known_payers(*, entity: Entity) -> list[KnownPayer]:
     """The payer accounts learned for the entity's customers (``KnownPayerAccount``)."""
     rows = KnownPayerAccount.objects.filter(entity=entity).values_list("account_iban", "customer_id")
     return [KnownPayer(account_iban=iban, customer_id=customer_id) for iban, customer_id in rows]
+
+
+def known_patterns(*, entity: Entity) -> list[KnownPattern]:
+    """The reference patterns people's decisions taught (``KnownReferencePattern``)."""
+    rows = KnownReferencePattern.objects.filter(entity=entity).values_list("pattern", "customer_id")
+    return [KnownPattern(pattern=pattern, customer_id=customer_id) for pattern, customer_id in rows]
 
 
 def payer_account_key(account: str) -> str:
@@ -209,3 +230,95 @@ def line_as_dict(line: BankLine) -> dict[str, Any]:
         "is_reversal": line.is_reversal,
         "charges": None if line.charges is None else money_text(line.charges, line.currency),
     }
+
+
+# --- applied cash, for the ERP ------------------------------------------------------------------
+
+EXPORT_HEADER = (
+    "application_id",
+    "state",
+    "bank_ref",
+    "booking_date",
+    "payer",
+    "payer_account",
+    "customer_ref",
+    "invoice_ref",
+    "amount",
+    "currency",
+    "payment_ref",
+    "applied_at",
+    "applied_by",
+    "unapplied_at",
+    "unapplied_reason",
+)
+IN_FORCE = "in_force"
+REVERSED = "reversed"
+
+
+def application_list(*, entity: Entity, since: date | None = None) -> QuerySet[BankLineApplication]:
+    """The entity's applications, in force and reversed, oldest first; with ``since``, those
+    applied or unapplied on or after that day (what an ERP that pulled before has not seen)."""
+    applications = BankLineApplication.objects.filter(entity=entity).select_related("line", "customer")
+    if since is not None:
+        applications = applications.filter(Q(applied_at__date__gte=since) | Q(unapplied_at__date__gte=since))
+    return applications.order_by("id")
+
+
+def application_as_dict(application: BankLineApplication) -> dict[str, Any]:
+    """An application as the ERP posts it: the payment (the line's whole amount) to the customer,
+    its ``allocations`` to invoices, ``unapplied`` the rest (unapplied cash of the customer);
+    ``state`` ``reversed`` once a person unapplied it (post the reversal)."""
+    line = application.line
+    allocated = sum((Decimal(a["amount"]) for a in application.allocations), Decimal(0))
+    return {
+        "application_id": application.pk,
+        "state": IN_FORCE if application.unapplied_at is None else REVERSED,
+        "bank_ref": line.bank_ref,
+        "booking_date": line.booking_date.isoformat(),
+        "payer": line.counterparty_name,
+        "payer_account": line.counterparty_iban,
+        "customer_ref": application.customer.external_ref,
+        "amount": money_text(line.amount, line.currency),
+        "currency": line.currency,
+        "allocations": list(application.allocations),
+        "unapplied": money_text(line.amount - allocated, line.currency),
+        "payment_ref": application.payment_ref,
+        "how": application.how,
+        "applied_at": application.applied_at.isoformat(),
+        "applied_by": application.applied_by,
+        "unapplied_at": application.unapplied_at.isoformat() if application.unapplied_at else None,
+        "unapplied_by": application.unapplied_by,
+        "unapplied_reason": application.unapplied_reason,
+    }
+
+
+def application_rows(applications: Iterable[BankLineApplication]) -> Iterator[tuple[Any, ...]]:
+    """``EXPORT_HEADER`` rows: one per invoice an application paid, and one without an invoice for
+    what it left unapplied, so an application's rows add up to its line's amount."""
+    for application in applications:
+        line = application.line
+        state = IN_FORCE if application.unapplied_at is None else REVERSED
+        shares = [(a["invoice_ref"], Decimal(a["amount"])) for a in application.allocations]
+        rest = Decimal(
+            money_text(line.amount - sum((amount for _ref, amount in shares), Decimal(0)), line.currency)
+        )
+        if rest > 0 or not shares:
+            shares.append(("", rest))
+        for invoice_ref, amount in shares:
+            yield (
+                application.pk,
+                state,
+                line.bank_ref,
+                line.booking_date,
+                line.counterparty_name,
+                line.counterparty_iban,
+                application.customer.external_ref,
+                invoice_ref,
+                amount,
+                line.currency,
+                application.payment_ref,
+                application.applied_at,
+                application.applied_by,
+                application.unapplied_at,
+                application.unapplied_reason,
+            )

@@ -151,3 +151,117 @@ def test_an_applied_line_shows_its_allocations(
         ("A-1", [{"invoice_ref": "INV-2026-0001", "amount": "1405.31"}])
     ]
     assert api.get(f"/bank/lines/{applied[0]['id']}").json()["allocations"] == applied[0]["allocations"]
+
+
+# --- decisions: accept, split, assign, unapply; applied cash for the ERP ------------------------
+
+
+@pytest.fixture
+def collector(user):
+    from relance.accounts.services import user_role_set
+
+    user_role_set(user=user, role="collector")
+    return user
+
+
+@pytest.fixture
+def day(entity, linked, tmp_path, make_customer, make_invoice):
+    """A statement of the day and Dupont's two open invoices; the lines by bank_ref."""
+    from datetime import date
+
+    customer = make_customer("C1", name="Dupont SARL")
+    make_invoice(customer, "INV-2026-0001", "1405.31", date(2026, 10, 1), date(2026, 10, 31))
+    make_invoice(customer, "INV-2026-0002", "20.00", date(2026, 10, 1), date(2026, 10, 31))
+    path = tmp_path / "s.xml"
+    path.write_bytes(DOCUMENT)
+    bank_statement_import(entity=entity, path=path)
+    return {line.bank_ref: line for line in BankLine.objects.filter(entity=entity)}
+
+
+def test_accept_then_unapply_over_the_api(api, collector, day) -> None:
+    line = day["A-3"]
+    line.status = "suggested"
+    line.suggestions = [
+        {
+            "allocations": [{"invoice_ref": "INV-2026-0002", "amount": "20.00"}],
+            "customer_ref": "C1",
+            "confidence": 0.6,
+            "reasons": ["the amount equals the open amount of INV-2026-0002"],
+            "residual": "0.00",
+            "shortfall": "0.00",
+        }
+    ]
+    line.save()
+    response = api.post(f"/bank/lines/{line.pk}/accept", {"suggestion": 0}, **{"Idempotency-Key": "k-1"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["status"], body["allocations"]) == (
+        "applied",
+        [{"invoice_ref": "INV-2026-0002", "amount": "20.00"}],
+    )
+    # The same key replays; without a key a second accept is a conflict.
+    replay = api.post(f"/bank/lines/{line.pk}/accept", {"suggestion": 0}, **{"Idempotency-Key": "k-1"})
+    assert replay.status_code == 200 and replay["Idempotent-Replayed"] == "true"
+    again = api.post(f"/bank/lines/{line.pk}/accept", {"suggestion": 0})
+    assert again.status_code == 409 and "already applied" in error_of(again)["message"]
+
+    applications = api.get("/bank/applications").json()
+    assert [(a["state"], a["customer_ref"], a["allocations"]) for a in applications["items"]] == [
+        ("in_force", "C1", [{"invoice_ref": "INV-2026-0002", "amount": "20.00"}])
+    ]
+    assert applications["items"][0]["applied_by"].startswith("token")
+
+    missing = api.post(f"/bank/lines/{line.pk}/unapply", {"reason": ""})
+    assert missing.status_code == 422
+    response = api.post(f"/bank/lines/{line.pk}/unapply", {"reason": "wrong customer"})
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] in {"suggested", "unmatched"}
+    (item,) = api.get("/bank/applications").json()["items"]
+    assert (item["state"], item["unapplied_reason"]) == ("reversed", "wrong customer")
+    assert api.get("/bank/applications", {"since": "2999-01-01"}).json()["items"] == []
+
+
+def test_split_and_assign_over_the_api(api, collector, day) -> None:
+    response = api.post(
+        f"/bank/lines/{day['A-1'].pk}/split",
+        {"allocations": [{"invoice_ref": "INV-2026-0001", "amount": "1405.31"}], "note": "remittance"},
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["allocations"] == [{"invoice_ref": "INV-2026-0001", "amount": "1405.31"}]
+    wrong = api.post(
+        f"/bank/lines/{day['A-3'].pk}/split", {"allocations": [{"invoice_ref": "NOPE-1", "amount": "1.00"}]}
+    )
+    assert (
+        wrong.status_code == 422
+        and "invoice NOPE-1 is not an invoice of entity acme" in error_of(wrong)["message"]
+    )
+    response = api.post(f"/bank/lines/{day['A-3'].pk}/assign", {"customer_ref": "C1"})
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] in {"applied", "suggested"}
+    debit = api.post(f"/bank/lines/{day['A-2'].pk}/assign", {"customer_ref": "C1"})
+    assert debit.status_code == 422 and "debit" in error_of(debit)["message"]
+
+
+def test_another_entitys_line_cannot_be_decided(api, collector, other_entity, tmp_path) -> None:
+    bank_account_add(entity=other_entity, account="NL77ABNA0574908765", currency="EUR")
+    path = tmp_path / "s.xml"
+    path.write_bytes(DOCUMENT)
+    bank_statement_import(entity=other_entity, path=path)
+    theirs = BankLine.objects.filter(entity=other_entity, bank_ref="A-1").get()
+    for action, body in (
+        ("accept", {"suggestion": 0}),
+        ("split", {"allocations": [{"invoice_ref": "X", "amount": "1"}]}),
+        ("assign", {"customer_ref": "C1"}),
+        ("unapply", {"reason": "x"}),
+    ):
+        response = api.post(f"/bank/lines/{theirs.pk}/{action}", body)
+        assert response.status_code == 404, (action, response.content)
+
+
+def test_readers_may_not_decide(api, user, day) -> None:
+    from relance.accounts.services import user_role_set
+
+    user_role_set(user=user, role="auditor")
+    response = api.post(f"/bank/lines/{day['A-3'].pk}/assign", {"customer_ref": "C1"})
+    assert response.status_code == 403
+    assert api.get("/bank/applications").status_code == 200

@@ -2,7 +2,7 @@
 app: frozen, money as Decimal, dates as dates, ids as the ledger's int ids.
 
 One home: the parsers yield ``BankLineData``, the app hands the matcher ``OpenItem`` and
-``KnownPayer`` rows, the matcher returns one ``MatchResult`` per line.
+``KnownPayer`` and ``KnownPattern`` rows, the matcher returns one ``MatchResult`` per line.
 """
 
 from __future__ import annotations
@@ -77,6 +77,16 @@ class KnownPayer:
     """A payer account learned from earlier applied payments: this IBAN paid this customer."""
 
     account_iban: str
+    customer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class KnownPattern:
+    """A reference pattern learned from a person's decision: remittance text with a token of this
+    shape (``references.reference_patterns``, e.g. ``ACME-PAY-9999-9999``) came from this
+    customer. A pattern known for several customers is no evidence."""
+
+    pattern: str
     customer_id: int
 
 

@@ -40,6 +40,7 @@ from relance.engine.cashapp.lines import (
     Allocation,
     BankLineData,
     Candidate,
+    KnownPattern,
     KnownPayer,
     MatchResult,
     OpenItem,
@@ -99,6 +100,7 @@ PAYER_INITIALS = 1.0
 PAYER_INITIALS_SHARED = 0.3
 PAYER_PARENT_OFFSET = -0.5
 PAYER_WORD = 0.5
+PAYER_PATTERN = 2.0  # a reference pattern a person said this customer writes (learned)
 REF_AGREEING = 0.6
 REF_AGREEING_MAX = 2.0
 SHARED_WORD_CUSTOMERS = 3
@@ -153,8 +155,12 @@ class Matcher:
         open_items: Iterable[OpenItem],
         known_payers: Iterable[KnownPayer] = (),
         policy: MatchPolicy | None = None,
+        known_patterns: Iterable[KnownPattern] = (),
     ) -> None:
         self.policy = policy or MatchPolicy()
+        self.patterns: dict[str, set[int]] = defaultdict(set)
+        for known in known_patterns:
+            self.patterns[known.pattern].add(known.customer_id)
         self.items: list[OpenItem] = list(open_items)
         self.remaining: list[Decimal] = [item.open_amount for item in self.items]
         self.position: dict[int, int] = {}
@@ -252,6 +258,19 @@ class Matcher:
                         _PayerSign(
                             PAYER_IBAN / 2,
                             f"the payer's IBAN paid this customer and {len(owners) - 1} other(s)",
+                        ),
+                    )
+        if self.patterns:
+            for pattern in refs.reference_patterns(line.remittance_unstructured, line.remittance_structured):
+                owners = self.patterns.get(pattern, set())
+                if len(owners) == 1:  # a pattern two customers write says nothing
+                    (customer_id,) = owners
+                    offer(
+                        customer_id,
+                        _PayerSign(
+                            PAYER_PATTERN,
+                            f"the remittance text has a reference shaped {pattern}, "
+                            "which a person said this customer writes",
                         ),
                     )
         if line.counterparty_name.strip():

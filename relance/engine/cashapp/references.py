@@ -247,3 +247,32 @@ def validate_qr(reference: str) -> bool:
     """Whether ``reference`` is a 27-digit Swiss QR-bill reference with a valid check digit."""
     comp = compact(reference)
     return len(comp) == QR_BODY_LENGTH + 1 and comp.isdigit() and bool(esr.is_valid(comp))
+
+
+# A reference pattern: a token with at least 3 letters and 3 digits (a payment-run id, the
+# customer's own numbering: "ACME-PAY-2026-0017", "KD88123X"), its digits written 9.
+_PATTERN_TOKEN = re.compile(r"[0-9A-Z](?:[0-9A-Z]|[-._/](?=[0-9A-Z]))*")
+PATTERN_MIN_LETTERS = 3
+PATTERN_MIN_DIGITS = 3
+
+
+def reference_pattern(token: str) -> str | None:
+    """The shape of a token a customer may write every time (letters and separators kept, each
+    digit as 9), or None for a token too plain to say who wrote it (a word, a bare number)."""
+    text = token.upper()
+    letters = sum(char.isalpha() for char in text)
+    digits = sum(char.isdigit() for char in text)
+    if letters < PATTERN_MIN_LETTERS or digits < PATTERN_MIN_DIGITS or len(text) > 64:
+        return None
+    return re.sub(r"[0-9]", "9", text)
+
+
+def reference_patterns(*texts: str) -> set[str]:
+    """The reference patterns of remittance texts (``reference_pattern`` of each token)."""
+    found: set[str] = set()
+    for text in texts:
+        for token in _PATTERN_TOKEN.findall(text.upper()):
+            pattern = reference_pattern(token)
+            if pattern:
+                found.add(pattern)
+    return found
