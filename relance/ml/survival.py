@@ -55,13 +55,14 @@ class SurvivalAFT(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no
 
     def __init__(
         self,
-        n_estimators: int = 300,
-        max_depth: int = 5,
+        n_estimators: int = 100,
+        max_depth: int = 4,
         learning_rate: float = 0.1,
         min_child_weight: float = 5.0,
         subsample: float = 0.8,
         colsample_bytree: float = 0.9,
-        distribution_scale: float = 1.0,
+        distribution: str = "normal",
+        distribution_scale: float = 0.3,
         holdout_share: float = 0.2,
         random_state: int = 0,
         n_jobs: int = 2,
@@ -72,6 +73,7 @@ class SurvivalAFT(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no
         self.min_child_weight = min_child_weight
         self.subsample = subsample
         self.colsample_bytree = colsample_bytree
+        self.distribution = distribution
         self.distribution_scale = distribution_scale
         self.holdout_share = holdout_share
         self.random_state = random_state
@@ -107,7 +109,7 @@ class SurvivalAFT(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no
             "objective": "survival:aft",
             "base_score": start,
             "eval_metric": "aft-nloglik",
-            "aft_loss_distribution": "normal",
+            "aft_loss_distribution": self.distribution,
             "aft_loss_distribution_scale": self.distribution_scale,
             "tree_method": "hist",
             "max_depth": self.max_depth,
