@@ -332,12 +332,12 @@ class PayDateArrays:
         invoice_refs: Sequence[str],
         customer_refs: Sequence[str],
         currencies: Sequence[str],
-        open_amounts: Sequence[Decimal | float],
-        p10: Sequence[date],
-        median: Sequence[date],
-        p90: Sequence[date],
+        open_amounts: Sequence[Decimal | float] | FloatArray,
+        p10: Sequence[date] | npt.NDArray[np.datetime64],
+        median: Sequence[date] | npt.NDArray[np.datetime64],
+        p90: Sequence[date] | npt.NDArray[np.datetime64],
     ) -> PayDateArrays:
-        def days(values: Sequence[date]) -> npt.NDArray[np.datetime64]:
+        def days(values: Sequence[date] | npt.NDArray[np.datetime64]) -> npt.NDArray[np.datetime64]:
             return np.array(values, dtype="datetime64[D]").reshape(-1)
 
         def text(values: Sequence[str]) -> npt.NDArray[np.object_]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ NAN = math.nan
 #   C due 50, paid 49 — called late (0.6), expected 52, 48–56: wrong (FP), 3 days off, inside
 #   D due 90, unpaid on day 100 — late, called on time (0.3): wrong (FN); no pay date to judge
 #   E due 120, unpaid on day 100 — lateness not known yet: left out of every score
-EXAMPLE = {
+EXAMPLE: dict[str, Any] = {
     "p_late": [0.2, 0.7, 0.6, 0.3, 0.9],
     "expected_day": [47, 55, 52, 95, 130],
     "p10_day": [45, 52, 48, 91, 121],
