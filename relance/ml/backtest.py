@@ -139,7 +139,7 @@ def _fetch(backend: Any, expr: ir.Table) -> pd.DataFrame:
 
 
 def _last_fact(tables: DunningTables, backend: Any) -> date:
-    days = []
+    days: list[date] = []
     for table, column in ((tables.allocations, "date"), (tables.invoices, "issue_date")):
         value = _fetch(backend, table.aggregate(last=table[column].max()))["last"].iloc[0]
         if value is not None and not pd.isna(value):
