@@ -172,3 +172,80 @@ def line_chart(
         for index, label in enumerate(labels)
     ]
     return "".join(parts) + data_table(title, [label_header, *(line.name for line in series)], rows)
+
+
+def dbt_trend_chart(
+    labels: list[str],
+    dbt: list[float | None],
+    disputes_opened: list[int],
+    disputes_open: list[int],
+    *,
+    width: int = 640,
+    height: int = 260,
+    title: str = "",
+) -> str:
+    """Days beyond terms as a line (left axis, days) over the disputes opened each month as bars
+    (their count written on each, scaled apart); the table adds the disputes open at each point."""
+    top, bottom, left, right = 20, 48, 44, 24
+    plot_width, plot_height = width - left - right, height - top - bottom
+    values = [value for value in dbt if value is not None]
+    peak = (max(values, default=0.0) or 10.0) * 1.1
+    most = max(disputes_opened, default=0) or 1
+    step = plot_width / max(len(labels) - 1, 1)
+    bar_width = min(step * 0.5, 24.0)
+
+    def y_of(value: float) -> float:
+        return top + plot_height - (value / peak) * plot_height
+
+    parts = [
+        f'<svg class="chart dbt-trend" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for fraction in (0, 0.25, 0.5, 0.75, 1):
+        y = top + plot_height - fraction * plot_height
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{axis_number(peak * fraction)}</text>'
+        )
+    for index, label in enumerate(labels):
+        x = left + index * step
+        count = disputes_opened[index] if index < len(disputes_opened) else 0
+        if count:
+            bar_height = count / most * plot_height * 0.4
+            parts.append(
+                f'<rect x="{x - bar_width / 2:.1f}" y="{top + plot_height - bar_height:.1f}" width="{bar_width:.1f}" '
+                f'height="{bar_height:.1f}" fill="#b0bec5"><title>{escape(label)}: {count} dispute(s) opened</title></rect>'
+            )
+            parts.append(
+                f'<text x="{x:.1f}" y="{top + plot_height - bar_height - 4:.1f}" text-anchor="middle" '
+                f'class="value">{count}</text>'
+            )
+        if len(labels) <= 12 or index % 2 == 0:
+            parts.append(
+                f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle" class="axis">{escape(label)}</text>'
+            )
+    points = [(left + i * step, y_of(v), v) for i, v in enumerate(dbt) if v is not None]
+    if points:
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="#c62828" stroke-width="2.5"/>')
+        for x, y, value in points:
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#c62828"><title>Days beyond terms: '
+                f"{value:.1f} days</title></circle>"
+            )
+    parts.append(f'<rect x="{left}" y="{height - 18}" width="12" height="12" fill="#c62828"/>')
+    parts.append(f'<text x="{left + 16}" y="{height - 8}" class="legend">Days beyond terms</text>')
+    parts.append(f'<rect x="{left + 170}" y="{height - 18}" width="12" height="12" fill="#b0bec5"/>')
+    parts.append(f'<text x="{left + 186}" y="{height - 8}" class="legend">Disputes opened</text>')
+    parts.append("</svg>")
+    rows = [
+        [
+            (label, ""),
+            ("—" if index >= len(dbt) or dbt[index] is None else f"{dbt[index]:.1f} days", ""),
+            (str(disputes_opened[index]) if index < len(disputes_opened) else "—", ""),
+            (str(disputes_open[index]) if index < len(disputes_open) else "—", ""),
+        ]
+        for index, label in enumerate(labels)
+    ]
+    header = ["Month", "Days beyond terms", "Disputes opened", "Disputes open"]
+    return "".join(parts) + data_table(title, header, rows)

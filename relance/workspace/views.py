@@ -490,7 +490,30 @@ def customer_behaviour(request: HttpRequest, customer_id: int) -> HttpResponse:
     behaviour = selectors.customer_behaviour(customer=customer, as_of=today)
     paid = selectors.payment_behaviour(customer=customer, as_of=today)  # the chart's, the same figures
     return render(
-        request, "workspace/behaviour.html", {"customer": customer, "behaviour": behaviour, "paid": paid}
+        request,
+        "workspace/behaviour.html",
+        {
+            "customer": customer,
+            "behaviour": behaviour,
+            "paid": paid,
+            "dbt_svg": _customer_dbt_svg(customer, today),
+            "change": selectors.customer_behaviour_change(customer=customer, as_of=today),
+        },
+    )
+
+
+def _customer_dbt_svg(customer: Customer, today: date) -> str:
+    """The customer's DBT trend with its dispute indicators (``relance.reports.dbt_trend``)."""
+    from relance.reports.dbt_trend import customer_dbt_trend
+    from relance.web.charts import dbt_trend_chart
+
+    points = customer_dbt_trend(customer=customer, as_of=today)
+    return dbt_trend_chart(
+        [point.as_of.strftime("%b %y") for point in points],
+        [point.dbt for point in points],
+        [point.disputes_opened for point in points],
+        [point.disputes_open for point in points],
+        title=f"Days beyond terms and disputes over the last 12 months — {customer.name}",
     )
 
 
