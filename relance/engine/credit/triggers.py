@@ -265,20 +265,25 @@ def trigger_of_row(row: Mapping[str, Any], thresholds: ReviewThresholds = THRESH
         )
         return Trigger(code, text, _facts(row, "next_review_on", "last_reviewed_on", "risk_class"))
     if code == "pay_behaviour_changed":
+
+        def days(name: str) -> str:
+            value = row.get(name)
+            return "?" if value is None else f"{float(value):.0f}"
+
         text = (
-            f"Pay behaviour changed: {row['recent_days_to_pay']:.0f} days to pay lately "
-            f"({row['recent_paid']} invoice(s) paid lately), against "
-            f"{row['usual_days_to_pay']:.0f} ± {row['usual_days_to_pay_sd']:.0f} days before "
-            f"({row['usual_paid']} invoices)."
+            f"Pay behaviour changed: {days('recent_days_to_pay')} days to pay lately "
+            f"({row.get('recent_paid') or 0} invoice(s) paid lately), against "
+            f"{days('usual_days_to_pay')} ± {days('usual_days_to_pay_sd')} days before "
+            f"({row.get('usual_paid') or 0} invoices)."
         )
-        names = (
+        behaviour_names: tuple[str, ...] = (
             "recent_days_to_pay",
             "usual_days_to_pay",
             "usual_days_to_pay_sd",
             "recent_paid",
             "usual_paid",
         )
-        return Trigger(code, text, _facts(row, *names))
+        return Trigger(code, text, _facts(row, *behaviour_names))
     raise ValueError(f"unknown trigger code {code!r}")
 
 

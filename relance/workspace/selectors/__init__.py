@@ -37,6 +37,14 @@ from relance.workspace.selectors.customer import (
     payment_behaviour,
     reached_step_keys,
 )
+from relance.workspace.selectors.next_action import (
+    ON_TIME_P_LATE,
+    CustomerPredictions,
+    PredictedWhy,
+    customer_predictions,
+    prediction_run_id,
+    reasons_in_words,
+)
 from relance.workspace.selectors.queues import (
     QueueFilters,
     dispute_attachment,
@@ -76,6 +84,12 @@ from relance.workspace.selectors.worklist import (
 )
 
 __all__ = [
+    "ON_TIME_P_LATE",
+    "CustomerPredictions",
+    "PredictedWhy",
+    "customer_predictions",
+    "prediction_run_id",
+    "reasons_in_words",
     "ALL_RECORD_KINDS",
     "AMOUNT_PATTERN",
     "CALL_BACKS_SHOWN",

@@ -5,6 +5,7 @@ prediction (or with one dated after the run) does not meet the condition. Every 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from tests.engine.dunning.rows import DunningRows
 DUE = date(2026, 3, 16)  # a Monday
 CALL_DAY = DUE - timedelta(days=3)
 
-POLICY = {
+POLICY: dict[str, Any] = {
     "key": "standard",
     "name": "Standard with a predicted-late call",
     "cadence": {"min_days_between": 3},
