@@ -127,3 +127,25 @@ def test_a_p_late_condition_reads_the_stored_predictions_on_the_app_database(ws)
     result = decide(tables, {"standard": policy}, as_of=ws.today, backend=backend)
     decided = [(row["step_key"], row["invoice_ids"]) for row in result.decisions.to_pylist()]
     assert decided == [("predicted_late", [second.pk])]
+
+
+def test_with_predictions_the_pages_ask_one_query_more(ws, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(ws.manager)
+    pages = [reverse("workspace:worklist"), reverse("workspace:customer", args=[ws.second.pk])]
+
+    def counts():
+        result = []
+        for page in pages:
+            client.get(page)  # the session's first-request writes
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(page).status_code == 200
+            result.append(len(queries))
+        return result
+
+    before = counts()
+    second = ws.second.invoices.get(external_ref="INV-S1")
+    _predict(ws, [(second, 0.95, second.due_date + timedelta(days=150), DRIVERS)])
+    assert counts() == [before[0] + 1, before[1] + 1]  # the rows' why; the panel's rows
