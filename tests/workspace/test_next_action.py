@@ -74,7 +74,8 @@ def test_stored_predictions_rank_by_expected_late_amount_and_slip_and_say_why(ws
     assert "<strong>77.99</strong>" in second_row or "<strong>78" in second_row
     assert "expected late (predicted)" in second_row and "paid 150 days after due (predicted)" in second_row
     assert "likely 150 days late on €1,234.56; usually pays after a call" in second_row
-    assert "likely to pay on time: skip" in rows[2]  # other: p_late 0.1
+    assert "likely to pay on time: skip" in rows[2]  # other: p_late 0.1 — no predicted points
+    assert "<strong>21.5</strong>" in rows[2] and "expected late (predicted) <b>0.0</b>" in rows[2]
     assert "likely to pay on time" not in rows[1]  # late: no prediction, as before
     assert "<script" not in html.split("<tbody", 1)[1].split("</tbody>", 1)[0]
 

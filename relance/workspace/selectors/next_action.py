@@ -12,7 +12,8 @@ open invoices:
 
 The row's priority is the run's (the engine's factors) plus these two, so its points still add up.
 A customer whose every predicted invoice has ``p_late`` below ``ON_TIME_P_LATE`` is marked
-**likely to pay on time**: a collector can skip it. Without a stored prediction (no run, or none
+**likely to pay on time**: a collector can skip it, and its predicted factors get no points (it
+does not rise above the customers the run ranks ahead of it). Without a stored prediction (no run, or none
 for the customer) the row is as before: the run's priority alone.
 
 The points are computed once, in SQL (``annotate_predictions``): the ordering and the row read
@@ -85,11 +86,13 @@ def annotate_predictions(entries: QuerySet[Any], *, run_id: int) -> QuerySet[Any
     entries = entries.annotate(
         expected_late_points=Case(
             When(expected_late__isnull=True, then=Value(None)),
+            When(max_p_late__lt=ON_TIME_P_LATE, then=Value(0.0)),
             default=Value(decade) * Ln(Greatest(F("expected_late"), Value(1.0))),
             output_field=FloatField(),
         ),
         slip_points=Case(
             When(predicted_slip__isnull=True, then=Value(None)),
+            When(max_p_late__lt=ON_TIME_P_LATE, then=Value(0.0)),
             default=Value(SLIP_POINTS / SLIP_CAP_DAYS)
             * Least(Greatest(F("predicted_slip"), Value(0.0)), Value(float(SLIP_CAP_DAYS))),
             output_field=FloatField(),
