@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
+from relance.core.errors import ValidationFailed
 from relance.ledger.models import Entity
 from relance.ml.predictions import InvoicePrediction as Prediction
 from relance.ml.predictions import PredictionRunSummary
 from relance.predict.models import InvoicePrediction, PredictionRun
 
+if TYPE_CHECKING:  # the pipeline needs the [predict] extra: imported when used
+    from relance.ml.pipeline import PredictionResult, PredictSettings
+
 BATCH_SIZE = 5_000
+NEEDS_EXTRA = "predictions need the [predict] extra ({missing} is missing): pip install 'relance[predict]'"
 
 
 @transaction.atomic
@@ -62,16 +69,25 @@ def prediction_run_store(
 def predictions_compute(
     *,
     entity: Entity,
-    as_of: Any,
-    settings: Any = None,
-    step: Any = None,
-) -> tuple[PredictionRun, Any]:
-    """Predict the entity's invoices open at the end of ``as_of`` and store the run.
+    as_of: date,
+    settings: PredictSettings | None = None,
+    seed: int | None = None,
+    step: Callable[[str], None] | None = None,
+) -> tuple[PredictionRun, PredictionResult]:
+    """Predict the entity's invoices open at the end of ``as_of`` and store the run (``seed``:
+    replaces the settings' seed).
 
     Returns the stored run and the ``relance.ml.pipeline.PredictionResult``.
     """
-    from relance.ml.pipeline import predict_open_invoices
     from relance.predict.binding import app_predict_inputs
+
+    try:
+        from relance.ml.pipeline import PredictSettings, predict_open_invoices
+    except ImportError as exc:  # the [predict] extra
+        raise ValidationFailed(NEEDS_EXTRA.format(missing=exc.name)) from None
+    settings = settings or PredictSettings()
+    if seed is not None:
+        settings = dataclasses.replace(settings, seed=seed)
 
     inputs = app_predict_inputs(entity=entity)
     result = predict_open_invoices(

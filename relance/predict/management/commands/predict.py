@@ -48,7 +48,6 @@ class Command(BaseCommand):
 
         from relance.core.errors import RelanceError
         from relance.dunning import cli
-        from relance.ml.pipeline import PredictSettings
         from relance.predict.services import predictions_compute
 
         if not options.get("as_of"):
@@ -62,7 +61,7 @@ class Command(BaseCommand):
                 run, result = predictions_compute(
                     entity=entity,
                     as_of=as_of,
-                    settings=PredictSettings(seed=options["seed"]),
+                    seed=options["seed"],
                     step=lambda text: bar.update(task, description=f"predict: {text}"),
                 )
         except RelanceError as exc:
