@@ -25,7 +25,7 @@ from relance.web.templatetags.relance import money
 
 _PLACEHOLDER = 987654321
 CONTACTED_TODAY = ' <span class="status contacted">contacted today</span>'
-ON_TIME = ' <span class="status on-time">likely to pay on time: skip</span>'
+ON_TIME = ' <span class="status on-time">likely to pay without a chase: skip</span>'
 
 
 def customer_url_maker() -> Any:

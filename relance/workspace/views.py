@@ -166,7 +166,10 @@ def _worklist_page(
     rows = [selectors.worklist_row(row) for row in page.object_list]
     today = _today()
     predicted = selectors.reasons_in_words(
-        run_id=prediction_run, customer_ids=[row.customer_id for row in rows], today=today
+        run_id=prediction_run,
+        customer_ids=[row.customer_id for row in rows],
+        today=today,
+        on_time={row.customer_id for row in rows if row.predicted_on_time},
     )
     last_contacts = last_contact_dates(customer_ids=[row.customer_id for row in rows])
     contacted_today = {customer_id for customer_id, day in last_contacts.items() if day >= today}

@@ -65,7 +65,7 @@ def test_the_predicted_pages_show_their_figures(browser_page, live_server, trans
     page.screenshot(path=str(shots / "predict-worklist.png"), full_page=True)
     rows = page.locator("tbody tr[data-href]")
     assert "likely 12 days late" in rows.nth(0).inner_text() or "likely" in page.content()
-    assert "likely to pay on time: skip" in page.content()
+    assert "likely to pay without a chase: skip" in page.content()
 
     page.goto(f"{base}/w/customers/{ws.late.pk}/")
     page.wait_for_selector("#behaviour dl")

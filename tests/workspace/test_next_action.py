@@ -12,7 +12,7 @@ from django.urls import reverse
 
 DRIVERS = [
     {"feature": "past_days_late", "contribution_days": 20.0, "text": "Usually pays 20 days late"},
-    {"feature": "contacts_made", "contribution_days": -6.0, "text": "Usually pays after a call"},
+    {"feature": "contacts_90d", "contribution_days": -6.0, "text": "contacted 3 times in 90 days (-6 days)"},
 ]
 
 
@@ -21,7 +21,8 @@ def _predict(ws, rows):
     from relance.predict.models import InvoicePrediction, PredictionRun
 
     run = PredictionRun.objects.create(entity=ws.acme, as_of=ws.today, model="survival", trained_rows=40)
-    for invoice, p_late, expected, drivers in rows:
+    for invoice, p_late, expected, drivers, *spread in rows:
+        before, after = spread[0] if spread else (5, 9)
         InvoicePrediction.objects.create(
             run=run,
             entity=ws.acme,
@@ -31,8 +32,8 @@ def _predict(ws, rows):
             open_amount=invoice.amount,
             p_late=p_late,
             expected_pay_date=expected,
-            pay_date_p10=expected - timedelta(days=5),
-            pay_date_p90=expected + timedelta(days=9),
+            pay_date_p10=expected - timedelta(days=before),
+            pay_date_p90=expected + timedelta(days=after),
             drivers=drivers,
         )
     return run
@@ -73,11 +74,25 @@ def test_stored_predictions_rank_by_expected_late_amount_and_slip_and_say_why(ws
     second_row = rows[0]
     assert "<strong>77.99</strong>" in second_row or "<strong>78" in second_row
     assert "expected late (predicted)" in second_row and "paid 150 days after due (predicted)" in second_row
-    assert "likely 150 days late on €1,234.56; usually pays after a call" in second_row
-    assert "likely to pay on time: skip" in rows[2]  # other: p_late 0.1 — no predicted points
+    assert (
+        "likely 150 days late on €1,234.56; pays sooner when contacted (contacted 3 times in 90 days (-6 days))"
+        in second_row
+    )
+    assert "likely to pay without a chase: skip" in rows[2]  # other: p_late 0.1 — no predicted points
     assert "<strong>21.5</strong>" in rows[2] and "expected late (predicted) <b>0.0</b>" in rows[2]
     assert "likely to pay on time" not in rows[1]  # late: no prediction, as before
     assert "<script" not in html.split("<tbody", 1)[1].split("</tbody>", 1)[0]
+
+
+def test_an_overdue_customer_expected_in_within_a_week_is_marked_to_skip(ws, client_for):
+    """Past due, p_late is 1: "on time" can no longer hold, but nine in ten paid within 7 days can."""
+    late_invoices = list(ws.late.invoices.filter(external_ref__in=["INV-L1", "INV-L2"]))
+    _predict(ws, [(invoice, 1.0, ws.today + timedelta(days=3), [], (2, 4)) for invoice in late_invoices])
+    html, rows = _worklist(ws, client_for)
+    late_row = rows[_names(rows).index("Late Payer GmbH")]
+    assert "likely to pay without a chase: skip" in late_row
+    assert "<strong>75.0</strong>" in late_row  # the run's priority alone: no predicted points
+    assert "without a chase" in late_row.split('class="why"')[1]
 
 
 def test_the_360_shows_each_open_invoice_s_prediction_in_words(ws, client_for):
@@ -90,7 +105,7 @@ def test_the_360_shows_each_open_invoice_s_prediction_in_words(ws, client_for):
     assert "95 %" in panel and "(150 days late)" in panel
     span = f"{(expected - timedelta(days=5)).isoformat()} – {(expected + timedelta(days=9)).isoformat()}"
     assert expected.isoformat() in panel and span in panel
-    assert panel.index("Usually pays 20 days late") < panel.index("Usually pays after a call")
+    assert panel.index("Usually pays 20 days late") < panel.index("contacted 3 times in 90 days")
     assert Decimal("1234.56") == second.amount
 
 

@@ -11,9 +11,13 @@ open invoices:
   (``predicted_slip``).
 
 The row's priority is the run's (the engine's factors) plus these two, so its points still add up.
-A customer whose every predicted invoice has ``p_late`` below ``ON_TIME_P_LATE`` is marked
-**likely to pay on time**: a collector can skip it, and its predicted factors get no points (it
-does not rise above the customers the run ranks ahead of it). Without a stored prediction (no run, or none
+A customer is **likely to pay without a chase** when each of its predicted invoices is either
+likely paid on time (``p_late`` below ``ON_TIME_P_LATE``: not yet due) or already expected in
+(its p90 pay date within ``SOON_DAYS`` of the prediction: 9 chances in 10 it is paid by then —
+a past-due invoice has ``p_late`` 1, so "on time" alone would never mark an overdue customer). It
+is marked so a collector can skip it, and its predicted factors get no points (it does not rise
+above the customers the run ranks ahead of it). The model's figures assume the usual course of
+dunning, not a counterfactual without any contact. Without a stored prediction (no run, or none
 for the customer) the row is as before: the run's priority alone.
 
 The points are computed once, in SQL (``annotate_predictions``): the ordering and the row read
@@ -23,22 +27,45 @@ the same numbers. ``reasons_in_words`` says each row's why for the page's rows (
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, F, FloatField, Func, Max, OuterRef, QuerySet, Subquery, Sum, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Max,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast, Greatest, Least, Ln
 
 from relance.ledger.models import Entity
 
-ON_TIME_P_LATE = 0.3  # every predicted invoice below this: likely paid on time without a chase
+ON_TIME_P_LATE = 0.3  # an invoice below this is likely paid on time
+SOON_DAYS = 7  # an invoice whose p90 pay date is within this many days of the prediction is "in"
 LATE_P_LATE = 0.5  # an invoice at or above this counts as "likely late" in the row's words
 AMOUNT_POINTS_PER_DECADE = 10.0  # the engine's amount factor: 10 × log10(amount)
 SLIP_POINTS, SLIP_CAP_DAYS = 30.0, 180  # the engine's lateness factor: 30 × min(days, 180) / 180
-PREDICTION_VALUES = ("expected_late", "predicted_slip", "max_p_late", "expected_late_points", "slip_points")
+PREDICTION_VALUES = (
+    "expected_late",
+    "predicted_slip",
+    "predicted_on_time",
+    "expected_late_points",
+    "slip_points",
+)
 
 
 class DaysBetween(Func):
@@ -79,20 +106,32 @@ def annotate_predictions(entries: QuerySet[Any], *, run_id: int) -> QuerySet[Any
 
     expected = per_customer(Sum(F("p_late") * Cast("open_amount", FloatField()), output_field=FloatField()))
     slip = per_customer(Max(DaysBetween("expected_pay_date", "invoice__due_date")))
+    needs_chase = InvoicePrediction.objects.filter(
+        run_id=run_id,
+        invoice__customer_id=OuterRef("customer_id"),
+        p_late__gte=ON_TIME_P_LATE,
+        pay_date_p90__gt=ExpressionWrapper(F("as_of") + timedelta(days=SOON_DAYS), output_field=DateField()),
+    )
     entries = entries.annotate(
-        expected_late=expected, predicted_slip=slip, max_p_late=per_customer(Max("p_late"))
+        expected_late=expected,
+        predicted_slip=slip,
+        predicted_on_time=Case(
+            When(expected_late__isnull=True, then=Value(None)),
+            default=~Exists(needs_chase),
+            output_field=BooleanField(),
+        ),
     )
     decade = AMOUNT_POINTS_PER_DECADE / math.log(10)
     entries = entries.annotate(
         expected_late_points=Case(
             When(expected_late__isnull=True, then=Value(None)),
-            When(max_p_late__lt=ON_TIME_P_LATE, then=Value(0.0)),
+            When(predicted_on_time=True, then=Value(0.0)),
             default=Value(decade) * Ln(Greatest(F("expected_late"), Value(1.0))),
             output_field=FloatField(),
         ),
         slip_points=Case(
             When(predicted_slip__isnull=True, then=Value(None)),
-            When(max_p_late__lt=ON_TIME_P_LATE, then=Value(0.0)),
+            When(predicted_on_time=True, then=Value(0.0)),
             default=Value(SLIP_POINTS / SLIP_CAP_DAYS)
             * Least(Greatest(F("predicted_slip"), Value(0.0)), Value(float(SLIP_CAP_DAYS))),
             output_field=FloatField(),
@@ -107,9 +146,9 @@ def annotate_predictions(entries: QuerySet[Any], *, run_id: int) -> QuerySet[Any
     )
 
 
-def prediction_factors(row: dict[str, Any]) -> tuple[float, dict[str, Any]] | None:
-    """(the action priority, the two predicted factors as ``{value, points}``) of an annotated row,
-    or None when the customer has no stored prediction."""
+def prediction_factors(row: dict[str, Any]) -> tuple[float, dict[str, Any], bool] | None:
+    """(the action priority, the two predicted factors as ``{value, points}``, likely to pay without
+    a chase) of an annotated row, or None when the customer has no stored prediction."""
     if row.get("expected_late") is None:
         return None
     expected = Decimal(str(row["expected_late"])).quantize(Decimal("0.01"))
@@ -120,7 +159,7 @@ def prediction_factors(row: dict[str, Any]) -> tuple[float, dict[str, Any]] | No
             "points": round(row["slip_points"] or 0.0, 2),
         },
     }
-    return float(row["action_priority"]), factors
+    return float(row["action_priority"]), factors, bool(row.get("predicted_on_time"))
 
 
 @dataclass(frozen=True)
@@ -128,19 +167,21 @@ class PredictedWhy:
     """A worklist row's prediction in words."""
 
     text: str  # "likely 12 days late on €9,400.00; usually pays after a call"
-    on_time: bool  # every predicted invoice below ``ON_TIME_P_LATE``: can be skipped
+    on_time: bool  # likely to pay without a chase (``annotate_predictions``): can be skipped
 
 
 def _driver_words(drivers: Iterable[Any]) -> str:
-    """The driver that says most: a contact driver that brings the pay date forward ("usually
-    pays after a call"), else the one that pushes it back the most."""
+    """The driver that says most: a contact driver that brings the pay date forward ("pays sooner
+    when contacted (contacted 3 times in 90 days (−5 days))"), else the one that pushes it back the
+    most."""
     rows = [driver for driver in drivers if isinstance(driver, dict) and driver.get("text")]
     contact = [
         d for d in rows if any(word in str(d.get("feature", "")) for word in ("contact", "call", "remind"))
     ]
     helpful = [d for d in contact if float(d.get("contribution_days") or 0) < 0]
     if helpful:
-        return str(min(helpful, key=lambda d: float(d.get("contribution_days") or 0))["text"])
+        best = min(helpful, key=lambda d: float(d.get("contribution_days") or 0))
+        return f"pays sooner when contacted ({best['text']})"
     pushing = [d for d in rows if float(d.get("contribution_days") or 0) > 0]
     if pushing:
         return str(max(pushing, key=lambda d: float(d.get("contribution_days") or 0))["text"])
@@ -148,10 +189,10 @@ def _driver_words(drivers: Iterable[Any]) -> str:
 
 
 def reasons_in_words(
-    *, run_id: int | None, customer_ids: Sequence[int], today: date
+    *, run_id: int | None, customer_ids: Sequence[int], today: date, on_time: Collection[int] = ()
 ) -> dict[int, PredictedWhy]:
-    """The why of each customer's row (``customer_ids``: the page's), from the stored predictions:
-    one query."""
+    """The why of each customer's row (``customer_ids``: the page's; ``on_time``: those the query
+    found likely to pay without a chase), from the stored predictions: one query."""
     from relance.core.formatting import format_money
     from relance.predict.models import InvoicePrediction
 
@@ -173,9 +214,9 @@ def reasons_in_words(
         by_customer.setdefault(row[0], []).append(row[1:])
     result = {}
     for customer_id, invoices in by_customer.items():
-        on_time = all(p_late < ON_TIME_P_LATE for p_late, *_ in invoices)
+        skip = customer_id in on_time
         late = [item for item in invoices if item[0] >= LATE_P_LATE]
-        if on_time or not late:
+        if not late:
             text = "likely to pay on time without a chase"
         else:
             slip = max((pay - due).days for _, _, _, pay, due, _ in late)
@@ -186,11 +227,14 @@ def reasons_in_words(
                 if slip > 0
                 else f"likely late on {format_money(amount, currency, 'en')}"
             )
+            if skip:
+                expected = max(pay for _, _, _, pay, _, _ in invoices)
+                text += f", but expected in by {expected.isoformat()} without a chase"
             worst = max(late, key=lambda item: item[0] * float(item[1]))
             driver = _driver_words(worst[5] or [])
             if driver:
                 text += f"; {driver[0].lower()}{driver[1:]}"
-        result[customer_id] = PredictedWhy(text=text, on_time=on_time)
+        result[customer_id] = PredictedWhy(text=text, on_time=skip)
     return result
 
 

@@ -46,6 +46,7 @@ class WorklistRow:
     broken_promises: int
     days_since_contact: int | None
     factors: dict[str, Any]
+    predicted_on_time: bool = False  # stored predictions: likely to pay without a chase
 
 
 def latest_run(*, entity: Entity) -> DunningRun | None:
@@ -205,8 +206,9 @@ _PREDICTED_ORDER = {"-priority": "-action_priority", "priority": "action_priorit
 
 def worklist_row(row: dict[str, Any]) -> WorklistRow:
     predicted = prediction_factors(row)
+    on_time = False
     if predicted is not None:  # the run's factors and the predicted ones: the points add up
-        priority, factors = predicted
+        priority, factors, on_time = predicted
         row = {**row, "priority": priority, "factors": {**(row["factors"] or {}), **factors}}
     return WorklistRow(
         customer_id=row["customer_id"],
@@ -221,6 +223,7 @@ def worklist_row(row: dict[str, Any]) -> WorklistRow:
         broken_promises=row["broken_promises"],
         days_since_contact=row["days_since_contact"],
         factors=row["factors"] or {},
+        predicted_on_time=on_time,
     )
 
 
