@@ -8,7 +8,6 @@ from datetime import date, timedelta
 import pytest
 
 from relance.ml.behaviour import RULE, BehaviourRule, behaviour_change, behaviour_changes
-from tests.engine.conftest import backend, spark_backend  # noqa: F401  (the backend-parametrised fixture)
 from tests.engine.ledgers import LedgerRows
 
 AS_OF = date(2026, 11, 30)
@@ -37,7 +36,7 @@ def history() -> LedgerRows:
     return ledger
 
 
-def test_a_customer_paying_slower_than_its_history_is_flagged(backend) -> None:  # noqa: F811
+def test_a_customer_paying_slower_than_its_history_is_flagged(backend) -> None:
     tables = backend(history().rows())
     found = behaviour_changes(tables, AS_OF, entity_id=1)
     slower, steady, young = found["C-SLOWER"], found["C-STEADY"], found["C-YOUNG"]
@@ -51,7 +50,7 @@ def test_a_customer_paying_slower_than_its_history_is_flagged(backend) -> None: 
     assert young.recent_days_to_pay == 60.0
 
 
-def test_nothing_after_the_as_of_date_is_read(backend) -> None:  # noqa: F811
+def test_nothing_after_the_as_of_date_is_read(backend) -> None:
     """The same verdicts from the ledger with and without its rows dated after the date."""
     earlier = AS_OF - timedelta(days=80)
     rows = history().rows()
