@@ -56,3 +56,28 @@ def app_predict_inputs(*, entity: Entity) -> PredictInputs:
         credit_scores=credit_scores_table(entity.pk),
         invoice_refs=invoice_refs_table(entity.pk),
     )
+
+
+def invoice_predictions_table(entity_id: int) -> ir.Table:
+    """The entity's stored predictions (every run) as the dunning contract's optional
+    ``invoice_predictions`` (``invoice_id``, ``as_of``, ``p_late``): registered with the dunning
+    binding in ``PredictConfig.ready``, so a policy's ``p_late`` condition reads them (the engine
+    takes each invoice's latest on or before the run's date)."""
+    from relance.predict.models import InvoicePrediction
+
+    def column(name: str) -> str:
+        return str(InvoicePrediction._meta.get_field(name).column)  # type: ignore[union-attr]
+
+    raw = ibis.table(
+        {
+            column("invoice"): "int64",
+            column("entity"): "int64",
+            column("as_of"): "date",
+            column("p_late"): "float64",
+        },
+        name=InvoicePrediction._meta.db_table,
+    )
+    mine = raw.filter(raw[column("entity")] == entity_id)
+    return mine.select(
+        invoice_id=mine[column("invoice")], as_of=mine[column("as_of")], p_late=mine[column("p_late")]
+    )
