@@ -306,3 +306,33 @@ def test_unapply_an_applied_line_with_a_reason(ws, cash, client_for):
     assert application.unapplied_at is not None and application.unapplied_reason == "paid INV-O1 twice"
     assert AuditEvent.objects.filter(object_type="cashapp.bankline", action__contains="unapply").exists()
     assert ws.other.invoices.get(external_ref="INV-O1").allocations.count() == 0
+
+
+def test_the_page_reads_the_same_number_of_queries_for_3_or_25_lines(ws, cash, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from relance.cashapp.models import BankStatement
+
+    client = client_for(ws.ana)
+    client.get(QUEUE)  # the session and entity settled
+
+    def queries(query: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(QUEUE + query).status_code == 200
+        return len(captured.captured_queries)
+
+    few, applied = queries(""), queries("?status=applied")
+    statement = BankStatement.objects.get(statement_id="S-1")
+    for n in range(22):
+        bank_line(
+            statement,
+            f"Q-{n}",
+            "10.00",
+            status="suggested",
+            suggestions=[
+                {"allocations": [{"invoice_ref": "INV-L2", "amount": "10.00"}], "customer_ref": "C-LATE"}
+            ],
+        )
+    assert queries("") == few
+    assert queries("?status=applied") == applied
