@@ -31,7 +31,7 @@ from relance.engine.dunning.behaviour import invoice_frame
 from relance.engine.dunning.contract import DunningTables
 from relance.engine.schema import MONEY_SCALE
 from relance.ml.baseline import CustomerHistoryBaseline
-from relance.ml.drivers import contribution_days, drivers_of_row, sentence
+from relance.ml.drivers import contribution_days, drivers_of_rows, sentence
 from relance.ml.features import FEATURE_NAMES, already_late, finish, open_invoice_features
 from relance.ml.predictions import (
     MODEL_BASELINE,
@@ -169,9 +169,9 @@ def predict_open_invoices(
     step("predicting")
     if model is not None:
         predicted = _model_frame(model, current)
-        days = contribution_days(predicted["days_p50"], model.contributions(current[list(FEATURE_NAMES)]))
         values = current[list(FEATURE_NAMES)].to_numpy(dtype="float64")
-        drivers = [drivers_of_row(FEATURE_NAMES, values[i], days[i]) for i in range(len(current))]
+        days = contribution_days(predicted["days_p50"], model.contributions(values))
+        drivers = drivers_of_rows(FEATURE_NAMES, values, days)
         name = MODEL_SURVIVAL
     else:
         predicted = baseline.predict_frame(current)
@@ -264,10 +264,11 @@ def _training_rows(
 
 def _model_frame(model: SurvivalAFT, rows: pd.DataFrame) -> pd.DataFrame:
     """The model's ``days_p10/p50/p90`` (days from the row's date, at least 1) and ``p_late``."""
-    X = rows[list(FEATURE_NAMES)]
-    quantiles = np.maximum(model.predict_quantiles(X, (0.1, 0.5, 0.9)), 1.0)
+    X = rows[list(FEATURE_NAMES)].to_numpy(dtype="float64")
+    margin = model.predict_margin(X)
+    quantiles = np.maximum(model.predict_quantiles(X, (0.1, 0.5, 0.9), margin=margin), 1.0)
     to_due = rows["days_to_due"].to_numpy(dtype="float64")
-    p_late = np.where(already_late(rows), 1.0, model.survival(X, to_due))
+    p_late = np.where(already_late(rows), 1.0, model.survival(X, to_due, margin=margin))
     return pd.DataFrame(
         {
             "days_p10": quantiles[:, 0],

@@ -140,16 +140,18 @@ class SurvivalAFT(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no
         """The median days to payment."""
         return np.exp(self.predict_margin(X))
 
-    def predict_quantiles(self, X: Any, quantiles: Sequence[float] = (0.1, 0.5, 0.9)) -> FloatArray:
-        """(n, len(quantiles)) days to payment."""
-        margin = self.predict_margin(X)
+    def predict_quantiles(
+        self, X: Any, quantiles: Sequence[float] = (0.1, 0.5, 0.9), *, margin: FloatArray | None = None
+    ) -> FloatArray:
+        """(n, len(quantiles)) days to payment (``margin``: ``predict_margin(X)`` when already known)."""
+        margin = self.predict_margin(X) if margin is None else margin
         z = np.asarray(ndtri(np.asarray(quantiles, dtype="float64")), dtype="float64")
         days: FloatArray = np.exp(margin[:, None] + self.scale_ * z[None, :])
         return days
 
-    def survival(self, X: Any, days: Any) -> FloatArray:
+    def survival(self, X: Any, days: Any, *, margin: FloatArray | None = None) -> FloatArray:
         """P(T > days) per row (``days`` per row; ≤ 0 gives 1)."""
-        margin = self.predict_margin(X)
+        margin = self.predict_margin(X) if margin is None else margin
         days = np.asarray(days, dtype="float64")
         with np.errstate(divide="ignore"):
             z = (np.log(np.maximum(days, 1e-9)) - margin) / self.scale_
