@@ -33,6 +33,7 @@ from relance.engine.schema import MONEY_SCALE
 from relance.ml.baseline import CustomerHistoryBaseline
 from relance.ml.drivers import contribution_days, drivers_of_rows, sentence
 from relance.ml.features import FEATURE_NAMES, already_late, finish, open_invoice_features
+from relance.ml.metrics import LATE_THRESHOLD, interval_coverage, late_accuracy, late_f1, mae_days
 from relance.ml.predictions import (
     MODEL_BASELINE,
     MODEL_SURVIVAL,
@@ -290,10 +291,7 @@ def holdout_metrics(rows: pd.DataFrame, predicted: pd.DataFrame) -> dict[str, An
     open_late = ~observed & (lower - 1 > to_due)  # still open after its due date: late, known
     known = observed | open_late
     actual = (late_paid | open_late)[known]
-    guess = predicted["p_late"].to_numpy(dtype="float64")[known] >= 0.5
-    true_positive = int((guess & actual).sum())
-    precision = true_positive / max(int(guess.sum()), 1)
-    recall = true_positive / max(int(actual.sum()), 1)
+    guess = predicted["p_late"].to_numpy(dtype="float64")[known] >= LATE_THRESHOLD
     p50 = np.round(predicted["days_p50"].to_numpy(dtype="float64"))[observed]
     p10 = np.floor(predicted["days_p10"].to_numpy(dtype="float64"))[observed]
     p90 = np.ceil(predicted["days_p90"].to_numpy(dtype="float64"))[observed]
@@ -301,13 +299,11 @@ def holdout_metrics(rows: pd.DataFrame, predicted: pd.DataFrame) -> dict[str, An
     return {
         "rows": len(rows),
         "late_known": int(known.sum()),
-        "accuracy": _round(float((guess == actual).mean()) if known.any() else None),
-        "late_f1": _round(2 * precision * recall / (precision + recall) if precision + recall else 0.0),
+        "accuracy": _round(late_accuracy(guess, actual)),
+        "late_f1": _round(late_f1(guess, actual) or 0.0),
         "paid": int(observed.sum()),
-        "pay_date_mae_days": _round(float(np.abs(p50 - actual_days).mean()) if observed.any() else None),
-        "p10_p90_coverage": _round(
-            float(((actual_days >= p10) & (actual_days <= p90)).mean()) if observed.any() else None
-        ),
+        "pay_date_mae_days": _round(mae_days(p50, actual_days)),
+        "p10_p90_coverage": _round(interval_coverage(p10, p90, actual_days)),
     }
 
 
