@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
 from relance.ledger.models import Entity
 from relance.ledger.selectors import rate_table
@@ -100,3 +101,73 @@ def forecast_from_stored(
         seed=seed,
     )
     return StoredForecast(report=report, source=source)
+
+
+@dataclass(frozen=True)
+class WeekOnChart:
+    """One week of the dashboard's forecast: expected with its p10–p90 band, and what came in
+    for the weeks already over on the dashboard's date (None for the others)."""
+
+    start: date
+    expected: Decimal
+    low: Decimal
+    high: Decimal
+    came_in: Decimal | None
+
+
+@dataclass(frozen=True)
+class DashboardForecast:
+    run: PredictionRun
+    currency: str
+    weeks: tuple[WeekOnChart, ...]
+    source: str
+
+
+def dashboard_forecast(
+    *, entity: Entity, as_of: date, currency: str, weeks: int = DEFAULT_WEEKS
+) -> DashboardForecast | None:
+    """The forecast of the entity's newest predictions made on or before ``as_of``, of the
+    invoices in ``currency`` (never converted: the dashboard adds no currencies up), with what came in during the
+    weeks that are over by ``as_of``: cash allocated to the run's invoices in each week, so a
+    forecast made weeks ago is shown against what happened. None when nothing was ever predicted.
+
+    The forecast itself is cached per run and currency (a run's rows never change)."""
+    from django.core.cache import cache
+    from django.db.models import Sum
+
+    from relance.ledger.models import Allocation
+
+    run = PredictionRun.objects.filter(entity=entity, as_of__lte=as_of).order_by("-as_of", "-id").first()
+    if run is None:
+        return None
+    key = f"relance:forecast:{run.pk}:{currency}:{weeks}"
+    buckets = cache.get(key)
+    if buckets is None:
+        report = forecast_from_stored(entity=entity, as_of=run.as_of, weeks=weeks).report
+        chosen = next((one for one in report.by_currency if one.currency == currency), None)
+        buckets = [] if chosen is None else [(b.start, b.expected, b.low, b.high) for b in chosen.weeks]
+        cache.set(key, buckets, 24 * 3600)
+    over = [start for start, *_ in buckets if start + timedelta(days=6) <= as_of]
+    came_in: dict[date, Decimal] = dict.fromkeys(over, Decimal(0))
+    if over:  # one query: the cash allocated to the run's invoices per day of the weeks that are over
+        for on, amount in (
+            Allocation.objects.filter(
+                invoice_id__in=InvoicePrediction.objects.filter(run=run).values("invoice_id"),
+                invoice__currency=currency,
+                date__range=(over[0], over[-1] + timedelta(days=6)),
+            )
+            .values("date")
+            .annotate(total=Sum("amount"))
+            .values_list("date", "total")
+        ):
+            week = next(start for start in reversed(over) if start <= on)
+            came_in[week] += Decimal(amount)
+    shown = tuple(
+        WeekOnChart(start, expected, low, high, came_in.get(start)) for start, expected, low, high in buckets
+    )
+    return DashboardForecast(
+        run=run,
+        currency=currency,
+        weeks=shown,
+        source=SOURCE_STORED.format(as_of=run.as_of.isoformat(), model=run.model, run=run.pk),
+    )

@@ -182,6 +182,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         figure=lambda value: Money(Decimal(str(value)), currency).format(),
     )
     stale = result.stale
+    forecast, forecast_svg = _forecast_chart(entity=entity, as_of=as_of, currency=currency)
     return render(
         request,
         "web/dashboard.html",
@@ -198,6 +199,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "dbt_svg": dbt_svg,
             "collected_svg": collected_svg,
             "flows_svg": flows_svg,
+            "forecast": forecast,
+            "forecast_svg": forecast_svg,
             "flows": flows,
             "top_overdue": flows.get("top_overdue"),
             "cases": reports.dashboard_case_counts(
@@ -218,6 +221,34 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "credit": credit_section(entity=entity, as_of=as_of, currency=currency, live=live),
         },
     )
+
+
+def _forecast_chart(*, entity: Entity, as_of: date, currency: str) -> tuple[Any, str]:
+    """The cash forecast of the newest stored predictions (``relance predict``) with its p10–p90
+    band, and what came in for the weeks already over (``relance.predict.forecasting``)."""
+    from relance.core.money import Money
+    from relance.predict.forecasting import dashboard_forecast
+
+    forecast = dashboard_forecast(entity=entity, as_of=as_of, currency=currency)
+    if forecast is None or not forecast.weeks:
+        return forecast, ""
+    points = [
+        charts.BandPoint(
+            label=week.start.strftime("%d %b"),
+            expected=float(week.expected),
+            low=float(week.low),
+            high=float(week.high),
+            actual=None if week.came_in is None else float(week.came_in),
+        )
+        for week in forecast.weeks
+    ]
+    svg = charts.band_chart(
+        points,
+        title=f"Expected collections per week from {forecast.run.as_of}, with the p10–p90 band",
+        figure=lambda value: Money(Decimal(str(round(value, 2))), currency).format(),
+        label_header="Week of",
+    )
+    return forecast, svg
 
 
 def _dbt_trend_svg(

@@ -172,7 +172,9 @@ def test_a_large_ledgers_page_is_a_few_queries(
 ):
     call_command("kpi", "snapshot", "--as-of", AS_OF.isoformat(), "--quiet")
     settings.RELANCE_DASHBOARD_LIVE_LIMIT = 1
-    with django_assert_max_num_queries(21):  # + 1: the credit section asks for the latest scoring
+    with django_assert_max_num_queries(
+        22
+    ):  # + 1: the credit section asks for the latest scoring; + 1: the latest prediction run
         html = _page(manager)
     assert len(engine_calls) == 12  # the command's, none from the page
     assert "Late Payer GmbH" in html.split("Most overdue customers")[1]
@@ -186,3 +188,34 @@ def test_a_large_ledger_offers_the_currencies_it_has_snapshots_for(manager, ledg
     assert "currency=USD" in html  # offered, from the snapshots
     usd = _page(manager, currency="usd")
     assert "$70.00" in usd.split("Open receivables")[1][:200]
+
+
+def test_the_cash_forecast_reads_the_stored_predictions_and_shows_what_came_in(manager, ledger, entity):
+    from relance.ledger.models import Invoice
+    from relance.predict.models import InvoicePrediction, PredictionRun
+
+    assert "No predictions stored yet" in _page(manager)
+    # Predictions made on May 31: INV-3 (200.00, paid on June 3 — a Monday) and INV-4 were open.
+    run = PredictionRun.objects.create(
+        entity=entity, as_of=date(2024, 5, 31), model="survival", trained_rows=9
+    )
+    for ref, expected in (("INV-3", date(2024, 6, 4)), ("INV-4", date(2024, 6, 20))):
+        invoice = Invoice.objects.get(entity=entity, external_ref=ref)
+        InvoicePrediction.objects.create(
+            run=run,
+            entity=entity,
+            invoice=invoice,
+            as_of=run.as_of,
+            currency="EUR",
+            open_amount=invoice.amount,
+            p_late=0.4,
+            expected_pay_date=expected,
+            pay_date_p10=expected - (expected - run.as_of) / 2,
+            pay_date_p90=expected + (expected - run.as_of),
+            drivers=[],
+        )
+    html = _page(manager)
+    assert 'class="chart band"' in html and "No predictions stored yet" not in html
+    assert "From the predictions of 2024-05-31" in html
+    # The week of June 3 is over on June 30: the 200.00 allocated to INV-3 that week came in.
+    assert "Came in" in html and "€200.00" in html

@@ -3,8 +3,10 @@ logins, and the server — in one command."""
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -104,6 +106,7 @@ class Command(BaseCommand):
             self._credit_reviews(entity)
         self._credit_application(entity)
         snapshots = self._kpi_snapshots(entity, background=not options["no_serve"])
+        predictions = self._predictions(entity, background=not options["no_serve"])
         username, password = self._admin(options)
         seconds = time.monotonic() - started
         url = f"{public}/"
@@ -125,8 +128,9 @@ class Command(BaseCommand):
         try:
             call_command("serve", host=options["host"], port=options["port"])
         finally:
-            if snapshots is not None and snapshots.poll() is None:
-                snapshots.terminate()
+            for child in (snapshots, predictions):
+                if child is not None and child.poll() is None:
+                    child.terminate()
 
     def _kpi_snapshots(self, entity: Entity, *, background: bool) -> subprocess.Popen | None:
         """The dashboard's KPI snapshots (12 month-ends), so its loads read instead of computing.
@@ -141,6 +145,28 @@ class Command(BaseCommand):
         self._say("Computing the dashboard's KPI snapshots in the background…")
         command = [sys.executable, "-m", "relance.cli", "kpi", "snapshot", "--entity", entity.name, "--quiet"]
         return subprocess.Popen(command, stdin=subprocess.DEVNULL)
+
+    def _predictions(self, entity: Entity, *, background: bool) -> subprocess.Popen | None:
+        """Today's pay-date predictions (``relance predict``): the 360's panel, the worklist's next
+        best action and the dashboard's cash forecast read them. Training takes a while (about
+        20 s of CPU on the demo ledger), so before serving it runs in a child process at a lower
+        priority, and the pages show predictions once it is done; with --no-serve, here and now."""
+        today = timezone.localdate().isoformat()
+        if not background:
+            self._say("Predicting pay dates of the open invoices…")
+            try:
+                call_command("predict", "--as-of", today, "--entity", entity.name, stdout=io.StringIO())
+            except CommandError as refusal:  # the [predict] extra not installed
+                self._say(f"Predictions skipped: {refusal}")
+            return None
+        self._say("Predicting pay dates of the open invoices in the background (relance predict)…")
+        command = [sys.executable, "-m", "relance.cli", "predict", "--as-of", today, "--entity", entity.name]
+        nice = shutil.which("nice")  # coreutils: the server keeps the CPU it needs
+        return subprocess.Popen(
+            [nice, "-n", "10", *command] if nice else command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
 
     def _say(self, text: str) -> None:
         self.progress.write(text if text.endswith("\n") else f"{text}\n")
