@@ -31,7 +31,7 @@ from relance.cashapp.models import (
 )
 from relance.core.actors import Actor
 from relance.core.errors import Conflict, ErrorList, NotFound, ValidationFailed
-from relance.engine.cashapp.lines import SUGGESTED, UNMATCHED
+from relance.engine.cashapp.lines import SUGGESTED, UNMATCHED, Candidate
 from relance.engine.cashapp.matcher import Matcher
 from relance.engine.cashapp.references import reference_pattern, reference_patterns
 from relance.ingest.records import AllocationRecord
@@ -180,7 +180,9 @@ def line_assign(*, entity: Entity, line: BankLine, customer: Customer | str, act
     """A person says who paid: the line is matched again within that customer's (and its
     subsidiaries') open items, the payer's account counting as the customer's.
 
-    - the matcher is sure (its ``auto_apply`` threshold and margin): the line is applied;
+    - the matcher is sure (its ``auto_apply`` threshold and margin), or its best candidate pays
+      the customer's invoices exactly and leads any other by the margin (who paid is no longer
+      the question): the line is applied;
     - some of the customer's invoices fit, not surely: the line is **suggested** with only the
       customer's candidates, and stays with the person (matching runs leave it: one click to
       accept the right one);
@@ -198,8 +200,9 @@ def line_assign(*, entity: Entity, line: BankLine, customer: Customer | str, act
         matcher.learn(line.counterparty_iban, payer.pk)
     items = {item.invoice_id: item for item in matcher.items}
     result = matcher.match(selectors.bank_line_data(line))
-    if result.chosen is not None:
-        found = matching._application(result.chosen, items)
+    chosen = result.chosen or _sure_within(result.candidates, margin=matcher.policy.thresholds.margin)
+    if chosen is not None:
+        found = matching._application(chosen, items)
         application = matching.LineApplication(
             customer_ref=found.customer_ref,
             allocations=found.allocations,
@@ -234,6 +237,18 @@ def line_assign(*, entity: Entity, line: BankLine, customer: Customer | str, act
         how="assign",
     )
     return _apply(entity, line, application, actor=actor, action="bank_line_assign")
+
+
+def _sure_within(candidates: tuple[Candidate, ...], *, margin: float) -> Candidate | None:
+    """Within the customer a person named, who paid is known: the best candidate is sure when it
+    pays its invoices exactly (nothing over, nothing short) and leads any other by the margin
+    (two invoices of the same amount stay a choice for the person)."""
+    if not candidates:
+        return None
+    best = candidates[0]
+    exact = best.residual == 0 and best.shortfall == 0 and bool(best.allocations)
+    alone = len(candidates) == 1 or best.confidence - candidates[1].confidence >= margin
+    return best if exact and alone else None
 
 
 def line_unapply(*, entity: Entity, line: BankLine, reason: str, actor: Actor) -> BankLine:

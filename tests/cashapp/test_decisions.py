@@ -193,15 +193,35 @@ def test_assign_applies_when_the_customer_has_one_fitting_invoice(tmp_path, enti
         "A-1"
     ]
     line = decisions.line_assign(entity=entity, line=line, customer="C2", actor=ALICE)
-    assert line.status in {"applied", "suggested"}
-    if line.status == "applied":
-        assert [a.invoice.external_ref for a in Allocation.objects.all()] == ["INV-2026-0104"]
-        assert BankLineApplication.objects.get().how == "assign"
-    else:  # suggested within the customer, and left to the person by matching
-        assert {a["invoice_ref"] for s in line.suggestions for a in s["allocations"]} == {"INV-2026-0104"}
-        assert line.assigned_customer == ledger["other"]
+    # Who paid is known; one invoice of theirs has exactly that amount: applied.
+    assert line.status == "applied"
+    assert [a.invoice.external_ref for a in Allocation.objects.all()] == ["INV-2026-0104"]
+    application = BankLineApplication.objects.get()
+    assert (
+        application.how == "assign"
+        and application.reasons[0] == f"{ALICE.label} said Zeta Industries GmbH paid"
+    )
+    assert line.assigned_customer is None
     assert KnownPayerAccount.objects.filter(account_iban=STRANGER, customer=ledger["other"]).exists()
     assert AuditEvent.objects.filter(action="bank_line_assign").count() == 1
+
+
+def test_assign_leaves_a_choice_to_the_person(tmp_path, entity, account, ledger, make_invoice) -> None:
+    make_invoice(ledger["other"], "INV-2026-0105", "980.00", D("2026-10-11"), D("2026-11-10"))
+    line = imported(entity, tmp_path, Entry("980.00", servicer_ref="A-1", name="ZI Holding", iban=STRANGER))[
+        "A-1"
+    ]
+    line = decisions.line_assign(entity=entity, line=line, customer="C2", actor=ALICE)
+    # Two invoices of that amount: suggested, only the customer's, and left to the person.
+    assert line.status == "suggested" and Payment.objects.count() == 0
+    assert {a["invoice_ref"] for s in line.suggestions for a in s["allocations"]} == {
+        "INV-2026-0104",
+        "INV-2026-0105",
+    }
+    assert line.assigned_customer == ledger["other"]
+    assert matching.lines_match(entity=entity, actor=Actor.cli(), confirm=False).lines == 0
+    line = decisions.line_accept(entity=entity, line=line, suggestion_index=1, actor=ALICE)
+    assert line.status == "applied" and line.assigned_customer is None
 
 
 def test_assign_without_a_fitting_invoice_is_unapplied_cash(tmp_path, entity, account, ledger) -> None:
@@ -357,3 +377,25 @@ def test_another_entitys_line_is_not_found(tmp_path, entity, account, ledger) ->
         decisions.line_split(entity=beta, line=line, allocations=[("INV-2026-0002", Decimal(1))], actor=ALICE)
     with pytest.raises(NotFound):
         decisions.line_unapply(entity=beta, line=line, reason="x", actor=ALICE)
+
+
+def test_a_customer_is_thanked_once_for_a_line(
+    tmp_path, entity, account, ledger, django_capture_on_commit_callbacks
+) -> None:
+    from relance.delivery.models import OutboundMessage
+    from relance.ledger.models import Contact
+
+    Contact.objects.create(customer=ledger["dupont"], email="ap@example.com")
+    line = imported(entity, tmp_path, Entry("500.00", servicer_ref="A-1", iban=STRANGER))["A-1"]
+    split = [("INV-2026-0002", Decimal("500.00"))]
+    with django_capture_on_commit_callbacks(execute=True):
+        line = decisions.line_split(entity=entity, line=line, allocations=split, actor=ALICE)
+    assert OutboundMessage.objects.filter(template_key="payment_thank_you").count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        line = decisions.line_unapply(entity=entity, line=line, reason="wrong invoice", actor=ALICE)
+        line = decisions.line_split(
+            entity=entity, line=line, allocations=[("INV-2026-0003", Decimal("250.00"))], actor=ALICE
+        )
+    # Applied again to the same customer: not thanked a second time.
+    assert OutboundMessage.objects.filter(template_key="payment_thank_you").count() == 1
+    assert Payment.objects.get().external_ref == f"BANK-{line.pk}-2"
