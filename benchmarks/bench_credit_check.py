@@ -33,7 +33,6 @@ import random
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from http_load import load, start_server, wait_until_up, workers_cpu_seconds, wrk_load  # noqa: E402
 
 ENTITY = "bench-credit"
 TARGET_P95_MS = 20.0
@@ -72,6 +73,12 @@ def main() -> None:
     parser.add_argument("--wrk", action="store_true", help="also load back to back with wrk for --duration s")
     parser.add_argument("--duration", type=int, default=20, help="seconds of each wrk run (default 20)")
     parser.add_argument("--sample", type=int, default=0, help="customers compared in process (0: all)")
+    parser.add_argument(
+        "--cpu-rounds", type=int, default=2, help="rounds of the in-process CPU comparison (default 2)"
+    )
+    parser.add_argument(
+        "--no-server", action="store_true", help="the in-process measures only (no gunicorn, no load)"
+    )
     args = parser.parse_args()
     if args.wrk and shutil.which("wrk") is None:
         parser.error("--wrk needs wrk on the PATH (Debian/Ubuntu: apt install wrk)")
@@ -95,8 +102,12 @@ def main() -> None:
     refs, secret, facts = build(args)
     load_seconds = time.perf_counter() - started
     mismatches, in_process = compare_in_process(refs, args.sample)
-
-    from bench_portal import workers_cpu_seconds
+    fixed_cpu = cpu_per_request(refs, secret, rounds=args.cpu_rounds)
+    if args.no_server:
+        print_in_process(in_process, mismatches)
+        print_cpu(fixed_cpu)
+        tmp.cleanup()
+        sys.exit(1 if mismatches else 0)
 
     base = f"http://127.0.0.1:{args.port}"
     headers = {"Authorization": f"Bearer {secret}"}
@@ -108,23 +119,37 @@ def main() -> None:
     floor_paths = [f"/api/v1/customers/{ref}?entity={ENTITY}" for ref in refs]
     routes = (("credit check", check_paths), ("floor: GET /customers/{ref}", floor_paths))
     results: dict[str, dict[str, Any]] = {}
-    server = start_server(args)
+    server = start_server(port=args.port, workers=args.workers, threads=args.threads, env=dict(os.environ))
     try:
-        wait_until_up(base + floor_paths[0], headers)
+        wait_until_up(base + floor_paths[0], headers, seconds=300)
         for name, paths in routes:
             urls = [base + path for path in paths]
             asyncio.run(
-                load(urls, headers, clients=args.clients, total=min(300, args.requests), think=0)
+                load(
+                    urls,
+                    headers=headers,
+                    clients=args.clients,
+                    total=min(300, args.requests),
+                    think=0,
+                    seed=11,
+                )
             )  # warm
             cpu_before = workers_cpu_seconds(server.pid)
             row = asyncio.run(
-                load(urls, headers, clients=args.clients, total=args.requests, think=args.think)
+                load(
+                    urls,
+                    headers=headers,
+                    clients=args.clients,
+                    total=args.requests,
+                    think=args.think,
+                    seed=11,
+                )
             )
             row["cpu_ms"] = (workers_cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, row["requests"])
             results[f"{name}, {args.clients} clients, think {args.think:g} s"] = row
             if args.wrk:
                 cpu_before = workers_cpu_seconds(server.pid)
-                row = wrk_load(urls, secret, clients=args.clients, seconds=args.duration)
+                row = wrk_load(urls, clients=args.clients, seconds=args.duration, headers=headers)
                 row["cpu_ms"] = (
                     (workers_cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, row["requests"])
                 )
@@ -133,28 +158,10 @@ def main() -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     print_table(args, database_url, facts, load_seconds, results, in_process, mismatches)
+    print_cpu(fixed_cpu)
     tmp.cleanup()
     if mismatches:
         sys.exit(1)
-
-
-def start_server(args: argparse.Namespace) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-    )
 
 
 # --------------------------------------------------------------------------- the ledger
@@ -311,7 +318,8 @@ def simple_exposure(customer: Any, on: date) -> tuple[Decimal, Decimal, tuple[st
     """The simple way: the group's open invoices one by one (correlated open amounts), every
     order, the whole rate table; summed in Python."""
     from relance.core.rates import MissingRate
-    from relance.credit.selectors.exposure import credit_settings_of, limit_holder, order_statuses
+    from relance.credit.selectors.exposure import limit_holder, order_statuses
+    from relance.credit.selectors.settings import credit_settings_of
     from relance.ledger.models import Customer, Order
     from relance.ledger.selectors import STILL_OWED, invoice_list_with_open, rate_table
 
@@ -375,121 +383,49 @@ def compare_in_process(refs: list[str], sample: int) -> tuple[list[str], dict[st
     }
 
 
+def cpu_per_request(refs: list[str], secret: str, *, rounds: int) -> dict[str, list[float]]:
+    """CPU ms per request (this process: ``time.process_time``) through Django's test client (the
+    whole request but HTTP): the check with its SQL compiled on every call (``fixed_sql.ENABLED =
+    False``, as before) and compiled once, and the floor route, alternating in the same run."""
+    from django.test import Client
+
+    from relance.common import fixed_sql
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    rng = random.Random(5)
+    checks = [
+        f"/api/v1/credit/check?entity={ENTITY}&customer_ref={ref}&amount={rng.randint(1, 40_000)}.00"
+        for ref in refs
+    ]
+    floors = [f"/api/v1/customers/{ref}?entity={ENTITY}" for ref in refs]
+    for path in checks[:20] + floors[:20]:  # warm: imports, the first compilation
+        client.get(path)
+    measured: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for name, paths, enabled in (
+            ("check, SQL compiled every call", checks, False),
+            ("check, fixed SQL", checks, True),
+            ("floor GET /customers/{ref}", floors, True),
+        ):
+            fixed_sql.ENABLED = enabled
+            started = time.process_time()
+            for path in paths:
+                response = client.get(path)
+                assert response.status_code == 200, (path, response.status_code)
+            measured.setdefault(name, []).append((time.process_time() - started) * 1000 / len(paths))
+    fixed_sql.ENABLED = True
+    return measured
+
+
+def print_cpu(measured: dict[str, list[float]]) -> None:
+    print(
+        f"\nin process through the test client, CPU ms per request (load average {os.getloadavg()[0]:.1f}):"
+    )
+    for name, values in measured.items():
+        print(f"  {name:<36}" + "  ".join(f"{value:6.2f}" for value in values))
+
+
 # --------------------------------------------------------------------------- load
-
-
-def wait_until_up(url: str, headers: dict[str, str], seconds: float = 300) -> None:
-    """Until the server answers 200 (its workers start slowly on a loaded machine)."""
-    import httpx
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, headers=headers, timeout=10).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"gunicorn did not answer 200 at {url} within {seconds:.0f} s")
-
-
-WRK_SCRIPT = """
-local paths = {%s}
-local counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", paths[(counter %% #paths) + 1], {["Authorization"] = "Bearer %s"})
-end
-done = function(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
-    + summary.errors.status + summary.errors.timeout
-  io.write(string.format("WRK %%d %%d %%f %%f %%f %%f %%f\\n", summary.requests, errors,
-    summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(95) / 1e3,
-    latency:percentile(99) / 1e3, latency.max / 1e3))
-end
-"""
-
-
-def wrk_load(urls: list[str], secret: str, *, clients: int, seconds: int) -> dict[str, Any]:
-    from urllib.parse import urlsplit
-
-    parts = [urlsplit(url) for url in urls]
-    paths = ", ".join(f'"{part.path}?{part.query}"' for part in parts)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % (paths, secret))
-    base = f"{parts[0].scheme}://{parts[0].netloc}/"
-    output = subprocess.run(
-        ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "30s", "-s", script.name, base],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    Path(script.name).unlink()
-    line = next(line for line in output.splitlines() if line.startswith("WRK "))
-    requests, errors, duration, p50, p95, p99, worst = line.split()[1:]
-    return {
-        "requests": int(requests),
-        "errors": int(errors),
-        "rps": int(requests) / float(duration),
-        "p50": float(p50),
-        "p95": float(p95),
-        "p99": float(p99),
-        "max": float(worst),
-    }
-
-
-async def load(
-    urls: list[str], headers: dict[str, str], *, clients: int, total: int, think: float
-) -> dict[str, Any]:
-    import httpx
-
-    latencies: list[float] = []
-    errors = 0
-    remaining = total
-    lock = asyncio.Lock()
-    rng = random.Random(11)
-
-    async def client_loop(client: httpx.AsyncClient) -> None:
-        nonlocal remaining, errors
-        if think:  # clients arrive spread over a think time
-            await asyncio.sleep(rng.uniform(0, think))
-        while True:
-            async with lock:
-                if remaining <= 0:
-                    return
-                remaining -= 1
-            url = rng.choice(urls)
-            start = time.perf_counter()
-            try:
-                response = await client.get(url, headers=headers)
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            latencies.append((time.perf_counter() - start) * 1000)
-            if not ok:
-                errors += 1
-            if think:
-                await asyncio.sleep(think * rng.uniform(0.5, 1.5))
-
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(client_loop(client) for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, max(0, int(round(p / 100 * len(latencies))) - 1))]
-
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": len(latencies) / elapsed,
-        "p50": pct(50),
-        "p95": pct(95),
-        "p99": pct(99),
-        "max": latencies[-1],
-    }
 
 
 def print_table(
@@ -517,16 +453,20 @@ def print_table(
             f"{row['p50']:>9.1f}{row['p95']:>9.1f}{row['p99']:>9.1f}{row['max']:>9.1f}{row['cpu_ms']:>11.1f}"
         )
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    for row in results:
+        if row.startswith("credit check") and "think" in row:
+            met = results[row]["p95"] <= TARGET_P95_MS and not results[row]["errors"]
+            print(f"target p95 <= {TARGET_P95_MS:.0f} ms ({row}): {'met' if met else 'NOT met'}")
+    print_in_process(in_process, mismatches)
+
+
+def print_in_process(in_process: dict[str, float], mismatches: list[str]) -> None:
     print(
         f"\nin process, {in_process['customers']:.0f} customers (ms): check (exposure, holds, class) "
         f"p50 {in_process['check_ms']:.2f} / p95 {in_process['check_p95_ms']:.2f}; "
         f"simple exposure (every open invoice, order and rate in Python) "
         f"p50 {in_process['simple_ms']:.2f} / p95 {in_process['simple_p95_ms']:.2f}"
     )
-    for row in results:
-        if row.startswith("credit check") and "think" in row:
-            met = results[row]["p95"] <= TARGET_P95_MS and not results[row]["errors"]
-            print(f"target p95 <= {TARGET_P95_MS:.0f} ms ({row}): {'met' if met else 'NOT met'}")
     if mismatches:
         print(f"MISMATCH: {len(mismatches)} customers' exposure differs from the simple approach")
         for line in mismatches[:10]:

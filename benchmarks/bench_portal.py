@@ -33,7 +33,6 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +43,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from http_load import load, start_server, wait_until_up, workers_cpu_seconds, wrk_load  # noqa: E402
 
 
 def main() -> None:
@@ -102,25 +104,25 @@ def main() -> None:
     pages = (("overview", path), ("open items (page 1 of 50)", path + "items/"))
     for cache_setting in [value.strip() for value in args.cache.split(",") if value.strip()]:
         env = dict(os.environ, RELANCE_PORTAL_PAGE_CACHE="true" if cache_setting == "on" else "false")
-        server = start_server(args, env)
+        server = start_server(port=args.port, workers=args.workers, threads=args.threads, env=env)
         try:
             base = f"http://127.0.0.1:{args.port}"
             wait_until_up(base + path)
             for name, page in pages:
                 url = base + page
                 asyncio.run(
-                    load(url, clients=args.clients, total=min(200, args.requests), think=0)
+                    load([url], clients=args.clients, total=min(200, args.requests), think=0)
                 )  # warm-up
                 label = f"{name}, cache {cache_setting}"
                 cpu_before = workers_cpu_seconds(server.pid)
-                row = asyncio.run(load(url, clients=args.clients, total=args.requests, think=args.think))
+                row = asyncio.run(load([url], clients=args.clients, total=args.requests, think=args.think))
                 row["cpu_ms"] = (
                     (workers_cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, row["requests"])
                 )
                 results[f"{label}, think {args.think:g} s"] = row
                 if args.wrk:
                     cpu_before = workers_cpu_seconds(server.pid)
-                    row = wrk_load(url, clients=args.clients, seconds=args.duration)
+                    row = wrk_load([url], clients=args.clients, seconds=args.duration)
                     row["cpu_ms"] = (
                         (workers_cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, row["requests"])
                     )
@@ -130,60 +132,6 @@ def main() -> None:
             server.wait(timeout=30)
     print_table(args, database_url, results, in_process)
     tmp.cleanup()
-
-
-def start_server(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-
-
-WRK_SCRIPT = """
-done = function(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
-    + summary.errors.status + summary.errors.timeout
-  io.write(string.format("WRK %d %d %f %f %f %f %f\\n", summary.requests, errors,
-    summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(95) / 1e3,
-    latency:percentile(99) / 1e3, latency.max / 1e3))
-end
-"""
-
-
-def wrk_load(url: str, *, clients: int, seconds: int) -> dict[str, Any]:
-    """Back-to-back load with wrk (2 threads, ``clients`` connections) for ``seconds``."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT)
-    output = subprocess.run(
-        ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "30s", "-s", script.name, url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    Path(script.name).unlink()
-    line = next(line for line in output.splitlines() if line.startswith("WRK "))
-    requests, errors, duration, p50, p95, p99, worst = line.split()[1:]
-    return {
-        "requests": int(requests),
-        "errors": int(errors),
-        "rps": int(requests) / float(duration),
-        "p50": float(p50),
-        "p95": float(p95),
-        "p99": float(p99),
-        "max": float(worst),
-    }
 
 
 def build_ledger(invoices: int) -> tuple[str, int]:
@@ -284,91 +232,6 @@ def compare_in_process(customer_id: int) -> list[tuple[str, float, float]]:
             timed(lambda: customer_open_items(customer=customer, as_of=today)),
         ),
     ]
-
-
-def workers_cpu_seconds(master_pid: int) -> float:
-    """CPU time (user + system) used so far by gunicorn's worker processes (Linux /proc).
-
-    Divided by the requests served, it is the server's cost per request whatever else the
-    machine is doing, unlike latencies, which a busy machine inflates."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master_pid:  # ppid
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
-def wait_until_up(url: str) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"gunicorn did not answer 200 at {url} within 60 s")
-
-
-async def load(url: str, *, clients: int, total: int, think: float) -> dict[str, Any]:
-    import random
-
-    import httpx
-
-    latencies: list[float] = []
-    errors = 0
-    remaining = total
-    lock = asyncio.Lock()
-
-    async def client_loop(client: httpx.AsyncClient) -> None:
-        nonlocal remaining, errors
-        if think:  # people arrive spread over a think time, not all in the same millisecond
-            await asyncio.sleep(random.uniform(0, think))
-        while True:
-            async with lock:
-                if remaining <= 0:
-                    return
-                remaining -= 1
-            start = time.perf_counter()
-            try:
-                response = await client.get(url)
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            latencies.append((time.perf_counter() - start) * 1000)
-            if not ok:
-                errors += 1
-            if think:
-                await asyncio.sleep(think * random.uniform(0.5, 1.5))
-
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(client_loop(client) for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(round(p / 100 * len(latencies))) - 1)]
-
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": len(latencies) / elapsed,
-        "p50": pct(50),
-        "p95": pct(95),
-        "p99": pct(99),
-        "max": latencies[-1],
-    }
 
 
 def print_table(

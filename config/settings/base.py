@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "relance.portal",
     "relance.credit",
     "relance.cashapp",
+    "relance.predict",
     "relance.workspace",
     # django-anymail without importing its checks (and requests) at every start: issue 20.
     "relance.delivery.apps.AnymailConfig",

@@ -16,7 +16,9 @@ from relance.api.credit import router as credit_router
 from relance.api.credit_applications import router as credit_applications_router
 from relance.api.documents import router as documents_router
 from relance.api.errors import install_error_handlers
+from relance.api.forecast import router as forecast_router
 from relance.api.kpis import router as kpis_router
+from relance.api.predictions import router as predictions_router
 from relance.api.views import router
 
 
@@ -58,6 +60,8 @@ api = NinjaAPI(
 install_error_handlers(api)
 # Before ``router``: its ``/invoices/{path:ref}`` would also match ``/invoices/X/document``.
 api.add_router("/", documents_router)
+api.add_router("/", predictions_router)
+api.add_router("/", forecast_router)
 api.add_router("/", kpis_router)
 # Before ``router`` too: its ``/customers/{path:ref}`` would match ``/customers/X/credit``.
 api.add_router("/", credit_router)

@@ -376,3 +376,74 @@ def bank_application_list(
             "next_cursor": page.next_cursor,
         }
     )
+
+
+REMITTANCE_MAX_BYTES = 1024 * 1024
+REMITTANCE_TOO_LARGE = "the remittance advice is over {limit:,} bytes: send the list of invoices only"
+REMITTANCE_EMPTY = "the request has no body: send the remittance advice itself (e-mail text or CSV)"
+Check = Query(False, description="read the advice and return the split without writing it")
+
+
+class RemittanceAllocationOut(Schema):
+    invoice_ref: str
+    amount: str
+
+
+class RemittanceOut(Schema):
+    bank_ref: str
+    source: str
+    format: Literal["csv", "text"]
+    allocations: list[RemittanceAllocationOut]
+    allocated: str
+    unapplied: str = Field(description="what of the line the advice does not cover: unapplied credit")
+    currency: str
+    split: bool = Field(description="the line was split (false with check=true)")
+
+
+@router.post(
+    "/bank/lines/{int:line_id}/remittance",
+    response={200: RemittanceOut, **DECISION_ERRORS, 413: s.ErrorOut},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "the remittance advice itself: an e-mail's text, or a CSV of invoice refs and amounts",
+            "content": {"text/plain": {"schema": BINARY}, "text/csv": {"schema": BINARY}},
+        }
+    },
+)
+def bank_line_remittance(
+    request: HttpRequest,
+    line_id: int,
+    entity: str | None = EntityName,
+    filename: str | None = FileName,
+    check: bool = Check,
+) -> HttpResponse:
+    """Split a bank line by the customer's remittance advice (422 naming the advice's line and
+    field of every problem; nothing is written then)."""
+    from relance.cashapp.remittance_split import line_remittance_split, remittance_read
+
+    scope = _entity(request, entity)
+    line = bank_selectors.bank_line_get(entity=scope, line_id=line_id)
+    body = request.body
+    if len(body) > REMITTANCE_MAX_BYTES:
+        from relance.api.errors import error_response
+
+        return error_response(413, "too_large", REMITTANCE_TOO_LARGE.format(limit=REMITTANCE_MAX_BYTES))
+    if not body.strip():
+        raise ValidationFailed(REMITTANCE_EMPTY, code="remittance_empty")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = body.decode("cp1252", errors="replace")
+    source = filename or "remittance"
+    if check:
+        read = remittance_read(entity=scope, line=line, text=text, source=source)
+    else:
+        read, _split = line_remittance_split(
+            entity=scope,
+            line=line,
+            text=text,
+            source=source,
+            actor=_actor(request),
+        )
+    return JsonResponse({**read.as_dict(), "split": not check}, status=200)

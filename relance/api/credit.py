@@ -17,10 +17,11 @@ from relance.accounts.selectors import user_can
 from relance.api import schemas as s
 from relance.api import selectors
 from relance.core.clock import SystemClock, zone
-from relance.core.errors import ValidationFailed
+from relance.core.errors import NotFound, ValidationFailed
 from relance.core.formatting import exact_amount
+from relance.core.identifiers import has_unsafe_text
 from relance.core.money import is_currency
-from relance.credit.selectors.check import credit_check, customers_for_check
+from relance.credit.selectors.check import credit_check, customer_for_check
 from relance.credit.selectors.exposure import Exposure, customers_for_exposure
 from relance.ledger.models import Entity
 
@@ -44,12 +45,18 @@ def _today(entity: Entity) -> date:
 
 def _customer(request: HttpRequest, entity: str | None, ref: str, *, for_check: bool = False) -> Any:
     scope = selectors.entity_for_user(user=request.auth, name=entity)  # type: ignore[attr-defined]
-    customers = (
-        customers_for_check(entity_id=scope.pk, on=_today(scope))
-        if for_check
-        else customers_for_exposure(entity_id=scope.pk)
+    if for_check:  # the ERP's order path: the lookup's SQL is compiled once
+        found = (
+            None
+            if has_unsafe_text(ref)
+            else customer_for_check(entity_id=scope.pk, external_ref=ref, on=_today(scope))
+        )
+        if found is None:
+            raise NotFound(selectors.NOT_FOUND.format(kind="customer", ref=ref, entity=scope.name))
+        return found
+    return selectors.by_ref(
+        customers_for_exposure(entity_id=scope.pk), entity=scope, kind="customer", ref=ref
     )
-    return selectors.by_ref(customers, entity=scope, kind="customer", ref=ref)
 
 
 def _amount(value: str) -> Decimal:

@@ -71,6 +71,7 @@ class DisputeReason(models.TextChoices):
     DUPLICATE = "duplicate", "Duplicate invoice"
     ALREADY_PAID = "already_paid", "Already paid"
     PO_MISSING = "po_missing", "Purchase order missing or wrong"
+    SHORT_PAYMENT = "short_payment", "Short payment (a deduction)"
     OTHER = "other", "Other"
 
 

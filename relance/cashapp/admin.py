@@ -37,3 +37,14 @@ class KnownPayerAccountAdmin(admin.ModelAdmin):
     list_filter = ("entity",)
     search_fields = ("account_iban",)
     raw_id_fields = ("customer", "learned_from")
+
+
+@admin.register(models.CashAppSettings)
+class CashAppSettingsAdmin(admin.ModelAdmin):
+    list_display = (
+        "entity",
+        "write_off_tolerance",
+        "short_payment_action",
+        "deduction_max_percent",
+        "auto_apply_threshold",
+    )

@@ -29,6 +29,7 @@ from relance.cashapp.models import (
     LineDirection,
     LineStatus,
 )
+from relance.cashapp.residuals import residuals_reverse
 from relance.core.actors import Actor
 from relance.core.errors import Conflict, ErrorList, NotFound, ValidationFailed
 from relance.engine.cashapp.lines import SUGGESTED, UNMATCHED, Candidate
@@ -271,6 +272,7 @@ def line_unapply(*, entity: Entity, line: BankLine, reason: str, actor: Actor) -
         if application is None or locked.status != LineStatus.APPLIED:
             raise Conflict(NOT_APPLIED.format(ref=line.bank_ref))
         payment = application.payment
+        residuals_reverse(application=application, reason=reason.strip(), actor=actor)
         if payment is not None:
             for allocation in Allocation.objects.filter(payment=payment):
                 allocation.delete()

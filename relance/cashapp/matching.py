@@ -24,6 +24,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from django.db import transaction
@@ -31,6 +32,7 @@ from django.utils import timezone
 
 from relance.cashapp import selectors
 from relance.cashapp.models import BankLine, BankLineApplication, KnownPayerAccount, LineStatus
+from relance.cashapp.residuals import residuals_settle
 from relance.core.actors import Actor
 from relance.core.errors import ErrorList, RelanceError
 from relance.engine.cashapp.lines import APPLIED, SUGGESTED, Candidate, MatchResult, OpenItem
@@ -41,6 +43,8 @@ from relance.ledger.models import Customer, Entity, Payment
 logger = logging.getLogger(__name__)
 
 PAYMENT_REF = "BANK-{line_id}"
+BATCH_LINES = 500
+"""Lines a transaction at most: 500 commits instead of 100,000 for a large statement."""
 PAYMENT_METHOD = "bank transfer"
 NO_CANDIDATE = "no open invoice matches the reference, the amount or the payer"
 BELOW_SUGGEST = "the best candidate ({confidence:.2f}) is below the suggestion threshold ({threshold:.2f})"
@@ -48,7 +52,6 @@ LEDGER_REFUSED = "not applied: the ledger refused the payment ({problem})"
 OVERPAID = (
     "{amount} {currency} more than the invoices' open amounts is kept as unapplied cash of the customer"
 )
-SHORT = "{amount} {currency} stays open on the invoices (a short payment)"
 UNAPPLIED_BEFORE = "not applied automatically: a person unapplied this line before, so a person applies it"
 
 
@@ -76,45 +79,65 @@ class MatchOutcome:
 
 
 def lines_match(
-    *, entity: Entity, actor: Actor, policy: MatchPolicy | None = None, confirm: bool = True
+    *,
+    entity: Entity,
+    actor: Actor,
+    policy: MatchPolicy | None = None,
+    confirm: bool = True,
+    batch_size: int = BATCH_LINES,
 ) -> MatchOutcome:
     """Match every unapplied credit line of ``entity``, oldest booking first, each line in its own
-    transaction. ``confirm``: thank each paying customer through the outbox."""
+    savepoint, up to ``batch_size`` lines a transaction (1: a transaction a line). ``confirm``:
+    thank each paying customer through the outbox (after the commit)."""
     matcher = Matcher(
         selectors.open_items(entity=entity),
         selectors.known_payers(entity=entity),
-        policy,
+        policy or selectors.match_policy_for(entity=entity),
         known_patterns=selectors.known_patterns(entity=entity),
     )
     items = {item.invoice_id: item for item in matcher.items}
     suggest = matcher.policy.thresholds.suggest
     outcome = MatchOutcome(entity=entity.name)
-    for line in selectors.unmatched_credit_lines(entity=entity).iterator(chunk_size=500):
-        outcome.lines += 1
-        result = matcher.match(selectors.bank_line_data(line))
-        status = result.status
-        if result.chosen is not None and line.applications.exists():
-            # A person unapplied this line before: only a person applies it again.
-            status = SUGGESTED
-            _line_record(line, result, items, suggest, note=UNAPPLIED_BEFORE)
-        elif result.chosen is not None:
-            try:
-                payment_ref = _line_apply(line, result.chosen, items, actor=actor, confirm=confirm)
-            except (ErrorList, RelanceError) as problem:
-                outcome.refused += 1
-                status = SUGGESTED
-                _line_record(line, result, items, suggest, refused=_problem_text(problem))
-            else:
-                if payment_ref is None:
-                    outcome.already_applied += 1
-                    continue
-                matcher.apply(result.chosen)
-                if line.counterparty_iban and result.chosen.customer_id is not None:
-                    matcher.learn(line.counterparty_iban, result.chosen.customer_id)
-                outcome.payments.append(payment_ref)
-        else:
-            _line_record(line, result, items, suggest)
-        outcome.statuses[status] += 1
+    # The ids first, the lines a batch at a time: no read cursor stays open while lines are
+    # written (SQLite refuses to drop the import's work tables under one: "table is locked").
+    waiting = selectors.unmatched_credit_lines(entity=entity)
+    ids = iter(list(waiting.values_list("pk", flat=True)))
+    size = 1
+    while chunk := list(islice(ids, size)):
+        found = waiting.in_bulk(chunk)
+        batch = [found[pk] for pk in chunk if pk in found]
+        # One transaction a batch, each line in its own savepoint (``line_apply``'s atomic): a
+        # refused line rolls back alone; a crash rolls the batch back whole, and the next run
+        # redoes it — no line is applied twice. Batches grow 1, 2, 4… to ``batch_size``: a
+        # statement of the day commits its first lines as it goes, a large run writes 500 at once.
+        with transaction.atomic():
+            for line in batch:
+                outcome.lines += 1
+                result = matcher.match(selectors.bank_line_data(line))
+                status = result.status
+                if result.chosen is not None and line.applications.exists():
+                    # A person unapplied this line before: only a person applies it again.
+                    status = SUGGESTED
+                    _line_record(line, result, items, suggest, note=UNAPPLIED_BEFORE)
+                elif result.chosen is not None:
+                    try:
+                        payment_ref = _line_apply(line, result.chosen, items, actor=actor, confirm=confirm)
+                    except (ErrorList, RelanceError) as problem:
+                        outcome.refused += 1
+                        status = SUGGESTED
+                        _line_record(line, result, items, suggest, refused=_problem_text(problem))
+                    else:
+                        if payment_ref is None:
+                            outcome.already_applied += 1
+                            continue
+                        matcher.apply(result.chosen)
+                        if line.counterparty_iban and result.chosen.customer_id is not None:
+                            matcher.learn(line.counterparty_iban, result.chosen.customer_id)
+                        outcome.payments.append(payment_ref)
+                else:
+                    _line_record(line, result, items, suggest)
+                outcome.statuses[status] += 1
+        size = min(size * 2, batch_size)
     if outcome.lines:
         _audited(entity, outcome, actor)
     return outcome
@@ -184,8 +207,14 @@ def line_apply(line: BankLine, application: LineApplication, *, actor: Actor, co
         reasons = list(application.reasons)
         if application.residual > 0:
             reasons.append(OVERPAID.format(amount=application.residual, currency=line.currency))
-        if application.shortfall > 0:
-            reasons.append(SHORT.format(amount=application.shortfall, currency=line.currency))
+        settled = residuals_settle(  # a short payment: written off, a deduction or left open
+            line=locked,
+            payment=payment,
+            settings=selectors.cashapp_settings_for(entity=line.entity),
+            actor=actor,
+            confirm=confirm,
+        )
+        reasons.extend(settled.reasons)
         confidence = None if application.confidence is None else round(application.confidence, 4)
         BankLineApplication.objects.create(
             entity_id=line.entity_id,
@@ -202,6 +231,8 @@ def line_apply(line: BankLine, application: LineApplication, *, actor: Actor, co
             reasons=reasons,
             residual=application.residual,
             shortfall=application.shortfall,
+            residual_action=settled.action,
+            residual_records=settled.records(),
             applied_at=timezone.now(),
             applied_by=actor.label,
             applied_by_kind=actor.kind.value,

@@ -10,13 +10,64 @@ application rows and learned payers come with it.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from relance.common.models import BaseModel
 from relance.ledger import validators
 from relance.ledger.models import Customer, Entity, Payment
+
+
+class ShortPaymentAction(models.TextChoices):
+    DEDUCTION = "deduction", "deduction: a short-payment dispute for the residual"
+    LEAVE_OPEN = "leave_open", "leave the residual open on the invoice"
+
+
+class CashAppSettings(BaseModel):
+    """An entity's cash-application rules that are settings (read with
+    ``relance.cashapp.selectors.cashapp_settings_for``; the defaults when none is stored).
+
+    ``write_off_tolerance`` is in the entity's currency: a line in another currency converts it
+    with the entity's rates on the line's booking date (``relance.core.rates``; no rate, no
+    write-off). ``deduction_max_percent`` tells a deduction from a partial payment: a residual
+    above this share of the invoices' open amount is a partial payment, left open."""
+
+    entity = models.OneToOneField(Entity, on_delete=models.CASCADE, related_name="cashapp_settings")
+    write_off_tolerance = models.DecimalField(
+        max_digits=18,
+        decimal_places=4,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="A short payment up to this (entity currency) is written off; 0: never",
+    )
+    short_payment_action = models.CharField(
+        max_length=10,
+        choices=ShortPaymentAction.choices,
+        default=ShortPaymentAction.LEAVE_OPEN,
+        help_text="What a short payment above the write-off tolerance becomes",
+    )
+    deduction_max_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("10"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="A residual above this % of the invoices' open amount is a partial payment (left open)",
+    )
+    auto_apply_threshold = models.FloatField(
+        default=0.95,
+        validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
+        help_text="The matcher's confidence from which a line is applied without a person",
+    )
+
+    class Meta:
+        verbose_name_plural = "cash application settings"
+
+    def __str__(self) -> str:
+        return f"cash application settings of {self.entity}"
 
 
 class BankAccount(BaseModel):
@@ -190,6 +241,17 @@ class BankLineApplication(BaseModel):
     )
     shortfall = models.DecimalField(
         max_digits=18, decimal_places=4, default=0, help_text="left open on the allocated invoices"
+    )
+    residual_action = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="what became of a short payment (relance.cashapp.residuals): write_off, deduction, "
+        "leave_open, partial, none",
+    )
+    residual_records = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="what the short payment wrote: {credit_notes: [refs], disputes: [ids]}; unapply takes them back",
     )
     applied_at = models.DateTimeField()
     applied_by = models.CharField(max_length=200, help_text="the actor, in words (kept after deletion)")

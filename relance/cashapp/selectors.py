@@ -14,6 +14,7 @@ from relance.cashapp.models import (
     BankAccount,
     BankLine,
     BankLineApplication,
+    CashAppSettings,
     KnownPayerAccount,
     KnownReferencePattern,
     LineStatus,
@@ -21,6 +22,7 @@ from relance.cashapp.models import (
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import quantum
 from relance.engine.cashapp.lines import BankLineData, KnownPattern, KnownPayer, OpenItem
+from relance.engine.cashapp.matcher import MatchPolicy, Thresholds
 from relance.engine.cashapp.references import compact
 from relance.ledger.models import Allocation, Entity
 from relance.ledger.selectors import STILL_OWED, STORED, invoice_list_with_open
@@ -28,6 +30,19 @@ from relance.ledger.selectors import STILL_OWED, STORED, invoice_list_with_open
 STATUSES = tuple(LineStatus.values)
 UNKNOWN_STATUS = "unknown status {status!r}: expected one of " + ", ".join(STATUSES)
 LINE_NOT_FOUND = "no bank line {ref!r} in entity {entity}"
+
+
+def cashapp_settings_for(*, entity: Entity) -> CashAppSettings:
+    """The entity's cash-application settings (an unsaved row with the defaults when none is
+    stored): the one reader, as ``credit_settings_for`` is the credit app's."""
+    found = CashAppSettings.objects.filter(entity=entity).select_related("entity").first()
+    return found if found is not None else CashAppSettings(entity=entity)
+
+
+def match_policy_for(*, entity: Entity, settings: CashAppSettings | None = None) -> MatchPolicy:
+    """The matcher's policy with the entity's auto-apply threshold (the rest: the engine's defaults)."""
+    chosen = settings if settings is not None else cashapp_settings_for(entity=entity)
+    return MatchPolicy(thresholds=Thresholds(auto_apply=chosen.auto_apply_threshold))
 
 
 def bank_account_list(*, entity: Entity) -> QuerySet[BankAccount]:
@@ -230,6 +245,26 @@ def line_as_dict(line: BankLine) -> dict[str, Any]:
         "is_reversal": line.is_reversal,
         "charges": None if line.charges is None else money_text(line.charges, line.currency),
     }
+
+
+LINE_REF_AMBIGUOUS = (
+    "bank line {ref!r} is in several accounts of entity {entity} ({accounts}): give the line's id"
+)
+
+
+def bank_line_by_ref(*, entity: Entity, bank_ref: str) -> BankLine:
+    """One line of ``entity`` by its ``bank_ref`` (unique per account: a ref found in two accounts
+    is refused, naming them); another entity's line is reported exactly like a missing one."""
+    lines = list(bank_line_list(entity=entity).filter(bank_ref=bank_ref)[:5])
+    if not lines:
+        raise NotFound(LINE_NOT_FOUND.format(ref=bank_ref, entity=entity.name), code="bank_line_not_found")
+    if len(lines) > 1:
+        accounts = ", ".join(str(line.account) for line in lines)
+        raise ValidationFailed(
+            LINE_REF_AMBIGUOUS.format(ref=bank_ref, entity=entity.name, accounts=accounts),
+            code="bank_line_ambiguous",
+        )
+    return lines[0]
 
 
 # --- applied cash, for the ERP ------------------------------------------------------------------

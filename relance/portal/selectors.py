@@ -26,7 +26,7 @@ from relance.ledger.selectors import (
 from relance.portal.models import DisputeAttachment, DisputeCase, PlanRequest, PortalLink, PortalSettings
 
 if TYPE_CHECKING:
-    from relance.dunning.selectors import OwedLine, OwedSummary
+    from relance.dunning.selectors import OwedLine, OwedOverview
 
 CLOCK = SystemClock()
 PAGE_SIZE = 50
@@ -92,39 +92,36 @@ class Balance:
         return self.credit_limit - self.owed - self.disputed  # exposure counts disputed items too
 
 
-def portal_owed(*, link: PortalLink, as_of: date) -> OwedSummary:
-    """The scope's open invoices with their disputed parts, and the totals per currency: the one
-    owed-amount rule (``relance.dunning.selectors.owed_summary``) over the link's account and its
-    child accounts. The overview reads its figures and its overdue list from this one read."""
-    from relance.dunning.selectors import owed_summary
+def portal_owed(*, link: PortalLink, as_of: date) -> OwedOverview:
+    """The scope's owed figures per currency and its oldest overdue invoices: the one owed-amount
+    rule (``relance.dunning.selectors``) over the link's account and its child accounts, summed
+    by the database (``owed_overview``). The overview reads its figures and its overdue list from
+    this one read."""
+    from relance.dunning.selectors import owed_overview
 
-    return owed_summary(customer=link.customer, as_of=as_of, scope=portal_scope(link=link))
+    return owed_overview(customer=link.customer, as_of=as_of, scope=portal_scope(link=link))
 
 
-def portal_overview(*, link: PortalLink, as_of: date, summary: OwedSummary | None = None) -> list[Balance]:
+def portal_overview(*, link: PortalLink, as_of: date, summary: OwedOverview | None = None) -> list[Balance]:
     """Per currency: to pay now, overdue, under review, not yet matched, next due and available
     credit (from ``summary``, read by ``portal_owed`` when not given)."""
     customer = link.customer
     if summary is None:
         summary = portal_owed(link=link, as_of=as_of)
     result = []
-    for total in summary.totals:
-        lines = [line for line in summary.lines if line.currency == total.currency and line.open_amount > 0]
-        if not lines:
-            continue
-        upcoming = [line.due_date for line in lines if line.due_date >= as_of]
-        next_due = min(upcoming) if upcoming else None
+    for figures in summary.figures:
+        total = figures.total
+        if not total.count and not total.unapplied:
+            continue  # a currency with unapplied credit only is shown too: the customer paid too much
         result.append(
             Balance(
                 currency=total.currency,
                 balance=_money(total.payable),
                 overdue=_money(total.overdue_owed),
-                open_count=len(lines),
-                overdue_count=sum(1 for line in lines if line.days_past_due > 0),
-                next_due=next_due,
-                next_due_amount=_money(
-                    sum((line.owed for line in lines if line.due_date == next_due), Decimal(0))
-                ),
+                open_count=total.count,
+                overdue_count=figures.overdue_count,
+                next_due=figures.next_due,
+                next_due_amount=_money(figures.next_due_owed),
                 credit_limit=customer.credit_limit if total.currency == customer.currency else None,
                 owed=_money(total.owed),
                 disputed=_money(total.disputed),
@@ -134,10 +131,10 @@ def portal_overview(*, link: PortalLink, as_of: date, summary: OwedSummary | Non
     return result
 
 
-def portal_overdue(*, summary: OwedSummary, limit: int = 5) -> list[OwedLine]:
-    """The overdue open invoices of ``summary``, due first (then by ref): the first ``limit`` of
+def portal_overdue(*, summary: OwedOverview) -> tuple[OwedLine, ...]:
+    """The oldest overdue open invoices of ``summary``, due first (then by ref): the first ones of
     ``portal_items(state="overdue")``, without reading the invoices again."""
-    return [line for line in summary.lines if line.days_past_due > 0][:limit]
+    return summary.overdue
 
 
 def _as_date(value: Any) -> date | None:

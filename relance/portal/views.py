@@ -53,8 +53,11 @@ REASON_LABELS: dict[str, str] = {
     DisputeReason.DUPLICATE: gettext_noop("Duplicate invoice"),
     DisputeReason.ALREADY_PAID: gettext_noop("Already paid"),
     DisputeReason.PO_MISSING: gettext_noop("Purchase order missing or wrong"),
+    DisputeReason.SHORT_PAYMENT: gettext_noop("Short payment"),
     DisputeReason.OTHER: gettext_noop("Other"),
 }
+# Opened by cash application for a payment that came short, never chosen by the customer.
+REASONS_NOT_ASKED = frozenset({DisputeReason.SHORT_PAYMENT})
 CHANNEL_LABELS: dict[str, str] = {
     Channel.EMAIL: gettext_noop("Email"),
     Channel.SMS: gettext_noop("Text message"),
@@ -222,7 +225,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     portal: Portal = request.portal  # type: ignore[attr-defined]
     summary = selectors.portal_owed(link=portal.link, as_of=portal.today)  # the page's one invoice read
     balances = selectors.portal_overview(link=portal.link, as_of=portal.today, summary=summary)
-    overdue = selectors.portal_overdue(summary=summary, limit=5)
+    overdue = selectors.portal_overdue(summary=summary)
     return _page(
         request,
         "portal/overview.html",
@@ -548,7 +551,9 @@ def dispute(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "portal/dispute.html",
         {
             "invoice": invoice,
-            "reasons": [(key, _(label)) for key, label in REASON_LABELS.items()],
+            "reasons": [
+                (key, _(label)) for key, label in REASON_LABELS.items() if key not in REASONS_NOT_ASKED
+            ],
             "max_mb": limits.attachment_max_bytes // (1024 * 1024),
             "error": error,
         },

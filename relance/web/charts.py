@@ -172,3 +172,164 @@ def line_chart(
         for index, label in enumerate(labels)
     ]
     return "".join(parts) + data_table(title, [label_header, *(line.name for line in series)], rows)
+
+
+def dbt_trend_chart(
+    labels: list[str],
+    dbt: list[float | None],
+    disputes_opened: list[int],
+    disputes_open: list[int],
+    *,
+    width: int = 640,
+    height: int = 260,
+    title: str = "",
+) -> str:
+    """Days beyond terms as a line (left axis, days) over the disputes opened each month as bars
+    (their count written on each, scaled apart); the table adds the disputes open at each point."""
+    top, bottom, left, right = 20, 48, 44, 24
+    plot_width, plot_height = width - left - right, height - top - bottom
+    values = [value for value in dbt if value is not None]
+    peak = (max(values, default=0.0) or 10.0) * 1.1
+    most = max(disputes_opened, default=0) or 1
+    step = plot_width / max(len(labels) - 1, 1)
+    bar_width = min(step * 0.5, 24.0)
+
+    def y_of(value: float) -> float:
+        return top + plot_height - (value / peak) * plot_height
+
+    parts = [
+        f'<svg class="chart dbt-trend" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for fraction in (0, 0.25, 0.5, 0.75, 1):
+        y = top + plot_height - fraction * plot_height
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{axis_number(peak * fraction)}</text>'
+        )
+    for index, label in enumerate(labels):
+        x = left + index * step
+        count = disputes_opened[index] if index < len(disputes_opened) else 0
+        if count:
+            bar_height = count / most * plot_height * 0.4
+            parts.append(
+                f'<rect x="{x - bar_width / 2:.1f}" y="{top + plot_height - bar_height:.1f}" width="{bar_width:.1f}" '
+                f'height="{bar_height:.1f}" fill="#b0bec5"><title>{escape(label)}: {count} dispute(s) opened</title></rect>'
+            )
+            parts.append(
+                f'<text x="{x:.1f}" y="{top + plot_height - bar_height - 4:.1f}" text-anchor="middle" '
+                f'class="value">{count}</text>'
+            )
+        if len(labels) <= 12 or index % 2 == 0:
+            parts.append(
+                f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle" class="axis">{escape(label)}</text>'
+            )
+    points = [(left + i * step, y_of(v), v) for i, v in enumerate(dbt) if v is not None]
+    if points:
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="#c62828" stroke-width="2.5"/>')
+        for x, y, value in points:
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#c62828"><title>Days beyond terms: '
+                f"{value:.1f} days</title></circle>"
+            )
+    parts.append(f'<rect x="{left}" y="{height - 18}" width="12" height="12" fill="#c62828"/>')
+    parts.append(f'<text x="{left + 16}" y="{height - 8}" class="legend">Days beyond terms</text>')
+    parts.append(f'<rect x="{left + 170}" y="{height - 18}" width="12" height="12" fill="#b0bec5"/>')
+    parts.append(f'<text x="{left + 186}" y="{height - 8}" class="legend">Disputes opened</text>')
+    parts.append("</svg>")
+    rows = [
+        [
+            (label, ""),
+            ("—" if index >= len(dbt) or dbt[index] is None else f"{dbt[index]:.1f} days", ""),
+            (str(disputes_opened[index]) if index < len(disputes_opened) else "—", ""),
+            (str(disputes_open[index]) if index < len(disputes_open) else "—", ""),
+        ]
+        for index, label in enumerate(labels)
+    ]
+    header = ["Month", "Days beyond terms", "Disputes opened", "Disputes open"]
+    return "".join(parts) + data_table(title, header, rows)
+
+
+@dataclass(frozen=True)
+class BandPoint:
+    """One bucket of a forecast: its label, the expected amount and its p10–p90 band (and, for a
+    past bucket, what came in)."""
+
+    label: str
+    expected: float
+    low: float
+    high: float
+    actual: float | None = None
+
+
+def band_chart(
+    points: list[BandPoint],
+    *,
+    width: int = 640,
+    height: int = 260,
+    title: str = "",
+    figure: Callable[[float], str] | None = None,
+    label_header: str = "Week",
+) -> str:
+    """The expected line inside its shaded p10–p90 band (the cash forecast), with what came in as
+    dots where known; the table gives every figure (``figure`` writes an amount)."""
+    written = figure or (lambda value: f"{value:,.0f}")
+    top, bottom, left, right = 20, 48, 52, 24
+    plot_width, plot_height = width - left - right, height - top - bottom
+    values = [v for p in points for v in (p.high, p.expected, p.actual) if v is not None]
+    peak = (max(values, default=0.0) or 1.0) * 1.1
+    step = plot_width / max(len(points) - 1, 1)
+
+    def xy(index: int, value: float) -> str:
+        return f"{left + index * step:.1f},{top + plot_height - value / peak * plot_height:.1f}"
+
+    parts = [
+        f'<svg class="chart band" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for fraction in (0, 0.25, 0.5, 0.75, 1):
+        y = top + plot_height - fraction * plot_height
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{axis_number(peak * fraction)}</text>'
+        )
+    if points:
+        upper = [xy(i, p.high) for i, p in enumerate(points)]
+        lower = [xy(i, p.low) for i, p in reversed(list(enumerate(points)))]
+        parts.append(f'<polygon points="{" ".join(upper + lower)}" fill="#bbdefb" stroke="none"/>')
+        line = " ".join(xy(i, p.expected) for i, p in enumerate(points))
+        parts.append(f'<polyline points="{line}" fill="none" stroke="#1f4e79" stroke-width="2.5"/>')
+    for index, point in enumerate(points):
+        x = left + index * step
+        if len(points) <= 14 or index % 2 == 0:
+            parts.append(
+                f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle" class="axis">{escape(point.label)}</text>'
+            )
+        if point.actual is not None:
+            y = top + plot_height - point.actual / peak * plot_height
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#2e7d32"><title>{escape(point.label)}: '
+                f"{escape(written(point.actual))} came in</title></circle>"
+            )
+    parts.append(f'<rect x="{left}" y="{height - 18}" width="12" height="12" fill="#1f4e79"/>')
+    parts.append(f'<text x="{left + 16}" y="{height - 8}" class="legend">Expected</text>')
+    parts.append(f'<rect x="{left + 100}" y="{height - 18}" width="12" height="12" fill="#bbdefb"/>')
+    parts.append(f'<text x="{left + 116}" y="{height - 8}" class="legend">p10–p90</text>')
+    has_actual = any(point.actual is not None for point in points)
+    if has_actual:
+        parts.append(f'<circle cx="{left + 206}" cy="{height - 12}" r="5" fill="#2e7d32"/>')
+        parts.append(f'<text x="{left + 216}" y="{height - 8}" class="legend">Came in</text>')
+    parts.append("</svg>")
+    header = [label_header, "Expected", "Low (p10)", "High (p90)", *(["Came in"] if has_actual else [])]
+    rows = [
+        [
+            (point.label, ""),
+            (written(point.expected), ""),
+            (written(point.low), ""),
+            (written(point.high), ""),
+            *([("—" if point.actual is None else written(point.actual), "")] if has_actual else []),
+        ]
+        for point in points
+    ]
+    return "".join(parts) + data_table(title, header, rows)

@@ -153,6 +153,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         title="Collection effectiveness index over the last 12 months",
         unit=" %",
     )
+    dbt_svg = _dbt_trend_svg(
+        entity=entity, result=result, labels=labels, segment=segment, collector=collector
+    )
     flows = result.head.dashboard
     collected_svg = ""
     if "collected" in flows:
@@ -192,6 +195,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "aging_svg": aging_svg,
             "trend_svg": trend_svg,
             "cei_svg": cei_svg,
+            "dbt_svg": dbt_svg,
             "collected_svg": collected_svg,
             "flows_svg": flows_svg,
             "flows": flows,
@@ -213,6 +217,28 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "outbox_attention": _outbox_attention(request, entity),
             "credit": credit_section(entity=entity, as_of=as_of, currency=currency, live=live),
         },
+    )
+
+
+def _dbt_trend_svg(
+    *, entity: Entity, result: Any, labels: list[str], segment: str | None, collector: str | None
+) -> str:
+    """Days beyond terms at the 12 points (the snapshots' own DBT: the KPI engine's formula) with
+    the disputes opened and open beside it (``relance.reports.dbt_trend``)."""
+    from relance.reports.dbt_trend import dbt_points, dispute_indicators
+
+    dates = [point.as_of for point in result.points]
+    points = dbt_points(
+        dates,
+        [point.report for point in result.points],
+        dispute_indicators(entity=entity, dates=dates, segment=segment, collector=collector),
+    )
+    return charts.dbt_trend_chart(
+        labels,
+        [point.dbt for point in points],
+        [point.disputes_opened for point in points],
+        [point.disputes_open for point in points],
+        title="Days beyond terms and disputes over the last 12 months",
     )
 
 

@@ -30,6 +30,7 @@ from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import parse_amount
 from relance.credit.models import ApplicationStatus, CreditApplication, DocumentKind
 from relance.credit.selectors import applications as selectors
+from relance.credit.selectors.settings import credit_settings_for
 from relance.credit.services import applications as services
 from relance.workspace.views import _base, _entity, _today
 
@@ -154,7 +155,7 @@ def _page(
             can_request_info=decides and open_now and link is not None and link.revoked_at is None,
             can_take=decides and application.status == ApplicationStatus.SUBMITTED,
             currency=currency,
-            four_eyes_above=services.credit_settings_for(entity=application.entity).four_eyes_above,
+            four_eyes_above=credit_settings_for(entity=application.entity).four_eyes_above,
             defaults={**defaults, **extra.pop("defaults", {})},
             **extra,
         ),

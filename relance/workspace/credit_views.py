@@ -53,12 +53,7 @@ def customer_credit(request: HttpRequest, customer_id: int) -> HttpResponse:
     with_bureau = user_can(request.user, PERM_BUREAU, customer)
     panel = credit_panel(customer=customer, on=today, with_bureau=with_bureau)
     reasons = sorted(panel.score.reasons, key=lambda reason: -reason["points"]) if panel.score else []
-    insurance_exceeded = bool(
-        panel.profile
-        and panel.profile.insured_limit is not None
-        and (panel.profile.insured_currency or panel.exposure.currency) == panel.exposure.currency
-        and panel.exposure.exposure > panel.profile.insured_limit
-    )
+    insurance_exceeded = bool(panel.insurance and panel.insurance.over_insured_limit)
     context = {
         "customer": customer,
         "panel": panel,

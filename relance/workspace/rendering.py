@@ -10,7 +10,7 @@ former template markup and compares.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from html import escape
 from typing import Any
 
@@ -25,6 +25,7 @@ from relance.web.templatetags.relance import money
 
 _PLACEHOLDER = 987654321
 CONTACTED_TODAY = ' <span class="status contacted">contacted today</span>'
+ON_TIME = ' <span class="status on-time">likely to pay without a chase: skip</span>'
 
 
 def customer_url_maker() -> Any:
@@ -60,6 +61,10 @@ def _factor_words(name: str, value: Any, currency: str) -> str:
         return f"{value} broken promise{'' if value == 1 else 's'}"
     if name == "days_since_contact":
         return "never contacted" if value is None else f"{value} days since the last contact"
+    if name == "expected_late":
+        return f"{money(value, currency)} expected late (predicted)"
+    if name == "predicted_slip":
+        return f"paid {value} days after due (predicted)"
     return code_label(name, capital=False)
 
 
@@ -77,10 +82,16 @@ def factor_reasons(factors: dict[str, Any], currency: str) -> list[tuple[str, An
 
 
 def worklist_rows_html(
-    rows: Iterable[Any], contacted_today: Collection[int] = (), selected: Collection[int] = ()
+    rows: Iterable[Any],
+    contacted_today: Collection[int] = (),
+    selected: Collection[int] = (),
+    predicted: Mapping[int, Any] | None = None,
 ) -> SafeString:
     """The ``<tr>`` of each ``selectors.WorklistRow`` (keyboard row, checkbox, factors); a
-    "contacted today" marker on the customers in ``contacted_today``."""
+    "contacted today" marker on the customers in ``contacted_today``; the stored prediction's why
+    in words (``predicted``: ``selectors.next_action.PredictedWhy`` by customer), with a "likely to
+    pay on time" marker a collector may skip."""
+    predicted = predicted or {}
     url = customer_url_maker()
     parts = []
     for row in rows:
@@ -90,6 +101,11 @@ def worklist_rows_html(
             for words, points in factor_reasons(row.factors, row.currency)
         )
         since = "never" if row.days_since_contact is None else _text(row.days_since_contact)
+        why = predicted.get(row.customer_id)
+        marker = ON_TIME if why is not None and why.on_time else ""
+        if why is not None:
+            factors += f'<span class="why">{escape(why.text)}</span>'
+
         parts.append(
             f'<tr data-href="{link}" tabindex="-1">'
             f'<td><input type="checkbox" name="customer" value="{_text(row.customer_id)}" '
@@ -97,7 +113,7 @@ def worklist_rows_html(
             f'aria-label="select {_text(row.customer_name)}"></td>'
             f'<td class="num"><strong>{_text(row.priority)}</strong></td>'
             f'<td><a href="{link}">{_text(row.customer_name)}</a> <small>{_text(row.customer_ref)}</small>'
-            f"{CONTACTED_TODAY if row.customer_id in contacted_today else ''}</td>"
+            f"{CONTACTED_TODAY if row.customer_id in contacted_today else ''}{marker}</td>"
             f"<td>{_or_dash(row.collector)}</td>"
             f'<td class="num">{escape(money(row.overdue_amount, row.currency))}</td>'
             f'<td class="num late">{_text(row.max_days_past_due)}</td>'

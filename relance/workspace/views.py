@@ -158,12 +158,19 @@ def _worklist_page(
     entity, entities = _entity(request)
     is_collector = selectors.user_is_collector(request.user)
     filters = _worklist_filters(request, is_collector)
+    prediction_run = selectors.prediction_run_id(entity=entity)
     run, entries = selectors.worklist_entries(
-        user=request.user, entity=entity, today=_today(), filters=filters
+        user=request.user, entity=entity, today=_today(), filters=filters, prediction_run=prediction_run
     )
     page = Paginator(entries, selectors.WORKLIST_PAGE).get_page(request.GET.get("page"))
     rows = [selectors.worklist_row(row) for row in page.object_list]
     today = _today()
+    predicted = selectors.reasons_in_words(
+        run_id=prediction_run,
+        customer_ids=[row.customer_id for row in rows],
+        today=today,
+        on_time={row.customer_id for row in rows if row.predicted_on_time},
+    )
     last_contacts = last_contact_dates(customer_ids=[row.customer_id for row in rows])
     contacted_today = {customer_id for customer_id, day in last_contacts.items() if day >= today}
     return render(
@@ -177,7 +184,7 @@ def _worklist_page(
             rows=rows,
             page=page,
             rows_html=rendering.worklist_rows_html(
-                rows, contacted_today=contacted_today, selected=_selected_ids(request)
+                rows, contacted_today=contacted_today, selected=_selected_ids(request), predicted=predicted
             ),
             bulk_errors=bulk_errors or {},
             until_typed=request.POST.get("until") if request.method == "POST" else None,
@@ -387,6 +394,7 @@ def customer_page(
     (``outcome_form``, ``note_form``, ``reassign_form``, ``hold_form``): the values typed and
     each error by its field."""
     from relance.cases.selectors import customer_credit_hold, hold_list_in_force
+    from relance.dunning.selectors import unapplied_credit
 
     entities = entity_list_for_user(request.user)
     _remember_entity(request, customer.entity)
@@ -426,6 +434,7 @@ def customer_page(
             open_items=open_items,
             open_total=open_total,
             overdue_total=overdue_total,
+            unapplied=sorted(unapplied_credit(customer=customer, as_of=today).items()),
             utilisation=utilisation,
             history_svg=charts.days_late_chart(
                 paid.points, title=f"Days late per paid invoice — {customer.name}"
@@ -433,6 +442,9 @@ def customer_page(
             paid=paid,
             timeline=timeline,
             timeline_before=timeline[-1].id if len(timeline) == selectors.TIMELINE_LIMIT else None,
+            predictions=selectors.customer_predictions(
+                customer=customer, open_invoice_ids=[item.pk for item in every_open_item]
+            ),
             next_steps=selectors.next_steps(
                 customer=customer, open_items=every_open_item, today=today, policy=policy
             )[:10],
@@ -490,7 +502,30 @@ def customer_behaviour(request: HttpRequest, customer_id: int) -> HttpResponse:
     behaviour = selectors.customer_behaviour(customer=customer, as_of=today)
     paid = selectors.payment_behaviour(customer=customer, as_of=today)  # the chart's, the same figures
     return render(
-        request, "workspace/behaviour.html", {"customer": customer, "behaviour": behaviour, "paid": paid}
+        request,
+        "workspace/behaviour.html",
+        {
+            "customer": customer,
+            "behaviour": behaviour,
+            "paid": paid,
+            "dbt_svg": _customer_dbt_svg(customer, today),
+            "change": selectors.customer_behaviour_change(customer=customer, as_of=today),
+        },
+    )
+
+
+def _customer_dbt_svg(customer: Customer, today: date) -> str:
+    """The customer's DBT trend with its dispute indicators (``relance.reports.dbt_trend``)."""
+    from relance.reports.dbt_trend import customer_dbt_trend
+    from relance.web.charts import dbt_trend_chart
+
+    points = customer_dbt_trend(customer=customer, as_of=today)
+    return dbt_trend_chart(
+        [point.as_of.strftime("%b %y") for point in points],
+        [point.dbt for point in points],
+        [point.disputes_opened for point in points],
+        [point.disputes_open for point in points],
+        title=f"Days beyond terms and disputes over the last 12 months — {customer.name}",
     )
 
 

@@ -265,3 +265,24 @@ def test_readers_may_not_decide(api, user, day) -> None:
     response = api.post(f"/bank/lines/{day['A-3'].pk}/assign", {"customer_ref": "C1"})
     assert response.status_code == 403
     assert api.get("/bank/applications").status_code == 200
+
+
+def test_remittance_advice_splits_a_line(api, collector, day) -> None:
+    line = day["A-3"]
+    url = f"/api/v1/bank/lines/{line.pk}/remittance?filename=mail.txt"
+
+    def post(body: str, query: str = "") -> Any:
+        return api.client.post(url + query, body, content_type="text/plain", headers=api._headers({}))
+
+    bad = post("INV-2026-0001  12,00\nINV-0404  3,00\n")
+    assert bad.status_code == 422, bad.content
+    assert [(d["field"], d["index"]) for d in bad.json()["error"]["details"]] == [("invoice reference", 2)]
+    checked = post("Paid: INV-2026-0001  12,00\n", "&check=true")
+    assert checked.status_code == 200 and checked.json()["split"] is False
+    assert checked.json()["unapplied"] == "8.00"
+    done = post("Paid: INV-2026-0001  12,00\n")
+    assert done.status_code == 200, done.content
+    assert done.json()["allocations"] == [{"invoice_ref": "INV-2026-0001", "amount": "12.00"}]
+    assert BankLine.objects.get(pk=line.pk).status == "applied"
+    again = post("Paid: INV-2026-0001  12,00\n")
+    assert again.status_code == 409, again.content

@@ -52,11 +52,37 @@ def scene(transactional_db):
         installments=3,
         first_due=today - timedelta(days=2),
     )
+    _stored_predictions(ws)  # the worklist's next best action and the 360's prediction panel
     link = link_create(customer=ws.late, contact=ws.late.contacts.first(), days=30)
     from tests.workspace.cash_scene import build_cash_lines
 
     build_cash_lines(ws)  # the exception queue's lines
     return ws, link_path(link)
+
+
+def _stored_predictions(ws) -> None:
+    from relance.predict.models import InvoicePrediction, PredictionRun
+
+    run = PredictionRun.objects.create(entity=ws.acme, as_of=ws.today, model="survival", trained_rows=10)
+    drivers = [{"feature": "past_days_late", "contribution_days": 12.0, "text": "Usually pays 12 days late"}]
+    for invoice, p_late in (
+        (ws.late.invoices.get(external_ref="INV-L1"), 0.9),
+        (ws.other.invoices.get(), 0.1),
+    ):
+        expected = ws.today + timedelta(days=12)
+        InvoicePrediction.objects.create(
+            run=run,
+            entity=ws.acme,
+            invoice=invoice,
+            as_of=ws.today,
+            currency=invoice.currency,
+            open_amount=invoice.amount,
+            p_late=p_late,
+            expected_pay_date=expected,
+            pay_date_p10=expected - timedelta(days=4),
+            pay_date_p90=expected + timedelta(days=10),
+            drivers=drivers,
+        )
 
 
 def _sign_in(page, url, email):

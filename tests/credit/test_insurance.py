@@ -21,6 +21,7 @@ from relance.credit.models import CreditProfile, DeclarationTask
 from relance.credit.selectors.insurance import insurance_status
 from relance.credit.services.insurance import declaration_tasks_create, insurance_set
 from relance.delivery.models import CallTask
+from relance.ledger.models import ExchangeRate, Order, OrderStatus
 
 pytestmark = pytest.mark.django_db
 AS_OF = date(2026, 9, 1)
@@ -89,6 +90,48 @@ def test_other_currencies_are_said_not_converted(customer, make_invoice) -> None
     status = insurance_status(customer=customer, as_of=AS_OF)
     assert status.flags == ("exposure_not_converted",)
     assert status.exposure == Decimal(0)
+
+
+def test_the_exposure_is_the_exposure_selectors_with_orders_and_rates(entity, customer, make_invoice) -> None:
+    """The insurance's own sum counted open invoices in the insured currency only: it left out the
+    unbilled orders and an invoice a stored rate converts. It reads the exposure selector now."""
+    make_invoice(customer, "I1", "30000", date(2026, 7, 1), date(2026, 8, 1))
+    make_invoice(customer, "U1", "10000", date(2026, 7, 1), date(2026, 8, 1), currency="USD")
+    ExchangeRate.objects.create(
+        entity=entity,
+        rate_date=date(2026, 8, 1),
+        base_currency="EUR",
+        quote_currency="USD",
+        rate=Decimal("1.25"),
+    )
+    Order.objects.create(
+        entity=entity,
+        customer=customer,
+        external_ref="O1",
+        order_date=date(2026, 8, 20),
+        currency="EUR",
+        amount=Decimal("15000"),
+        status=OrderStatus.DELIVERED,
+    )
+    _insure(customer)
+    status = insurance_status(customer=customer, as_of=AS_OF)
+    assert (status.exposure, status.excess, status.flags) == (
+        Decimal("53000"),  # 30,000 + 10,000 USD / 1.25 + 15,000 delivered, not invoiced
+        Decimal("3000"),
+        ("over_insured_limit",),
+    )
+
+
+def test_a_child_is_insured_by_itself_not_with_its_group(entity, make_customer, make_invoice) -> None:
+    parent = make_customer("P", credit_limit=Decimal("100000"))
+    child = make_customer("CH")
+    child.parent = parent
+    child.save()
+    make_invoice(parent, "P1", "20000", date(2026, 7, 1), date(2026, 8, 1))
+    make_invoice(child, "C1", "40000", date(2026, 7, 1), date(2026, 8, 1))
+    _insure(parent)
+    status = insurance_status(customer=parent, as_of=AS_OF)
+    assert (status.exposure, status.flags) == (Decimal("20000"), ())
 
 
 def test_an_uninsured_customer(customer) -> None:

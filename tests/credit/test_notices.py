@@ -57,14 +57,6 @@ def test_a_card_is_expiring_within_30_days_of_its_last_day() -> None:
 # --- the daily notices -----------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _fresh_utilisation_memo():
-    """Rolled-back tests reuse ids and data versions: never an answer of another test's ledger."""
-    from relance.credit.services import notices
-
-    notices._NOW_MEMO.clear()
-
-
 @pytest.fixture
 def owner(db):
     return get_user_model().objects.create_user(
@@ -198,7 +190,7 @@ def test_the_send_time_check_reads_the_utilisation_again(
     assert (verdict.allowed, verdict.cancel, verdict.code) == (False, True, "below_threshold")
     assert verdict.reason == "utilisation is now 55.00 %, below the 80 % this notice is about"
     owner_message = OutboundMessage.objects.get(recipient="sam.sales@example.com")
-    with django_assert_max_num_queries(6):  # the customer's answer, remembered for the ledger's version
+    with django_assert_max_num_queries(6):  # the notice, the customer as its exposure reads it, its ledger
         assert outbound_verdict(owner_message, now=NOON).cancel
 
 

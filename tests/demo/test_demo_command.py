@@ -100,3 +100,38 @@ def test_the_public_url_follows_the_served_address(public_url_unset):
     assert absolute_url("/w/") == "http://127.0.0.1:8101/w/"
     assert os.environ["RELANCE_PUBLIC_URL"] == "http://127.0.0.1:8101"  # gunicorn's workers too
     assert public_url_follow_server(host="::1", port=9000) == "http://[::1]:9000"
+
+
+def test_demo_statement_of_the_day_is_imported_and_matched(db, var_dir):
+    """A camt.053 dated the demo's today: sure lines applied to the invoices they quote, the
+    payer known only by IBAN suggested, the unknown payer unmatched, debits stored."""
+    import re
+
+    from django.utils import timezone
+
+    from relance.cashapp.models import BankLine
+    from relance.cashapp.selectors import line_allocations
+
+    output = _demo("--no-team")
+    entity = Entity.objects.get(name="demo")
+    found = re.search(r"matched: (\d+) applied, (\d+) suggested, (\d+) unmatched", output)
+    assert found, output
+    applied, suggested, unmatched = map(int, found.groups())
+    lines = list(BankLine.objects.filter(entity=entity))
+    assert (var_dir / "demo" / f"statement-{timezone.localdate().isoformat()}.xml").exists()
+    assert {line.booking_date for line in lines} == {timezone.localdate()}
+    statuses = [line.status for line in lines]
+    assert statuses.count("applied") == applied >= 4
+    assert statuses.count("suggested") == suggested >= 1
+    assert statuses.count("unmatched") == unmatched >= 1
+    assert statuses.count("debit") == 2
+    for line in lines:
+        if line.status == "applied":  # to the invoices the payer quoted, never another
+            quoted = f"{line.remittance_unstructured} {line.remittance_structured}".replace("O", "0")
+            for allocation in line_allocations(line):
+                assert allocation["invoice_ref"].replace("-", "") in quoted.replace("-", ""), allocation
+    by_kind = {line.remittance_unstructured: line for line in lines}
+    assert by_kind["MONTHLY SETTLEMENT"].status == "suggested"
+    assert "the payer's IBAN paid this customer before" in by_kind["MONTHLY SETTLEMENT"].reasons
+    assert by_kind["Advance payment as agreed by phone"].status == "unmatched"
+    assert "Statement of the day" not in _demo("--no-team")  # loaded once, not imported again

@@ -58,3 +58,25 @@ def test_the_customer_page_s_payment_chart_has_a_table():
         [Paid("INV-1", date(2024, 5, 3), -2), Paid("INV-2", date(2024, 6, 9), 12)], title="Late"
     )
     assert _table(html) == [["INV-1", "2024-05-03", "-2"], ["INV-2", "2024-06-09", "12"]]
+
+
+def test_the_dbt_trend_chart_s_table_has_dbt_and_the_dispute_indicators():
+    html = charts.dbt_trend_chart(
+        ["Jan 26", "Feb 26"], [5.4, None], [2, 0], [3, 1], title="Days beyond terms and disputes"
+    )
+    assert _table(html) == [["Jan 26", "5.4 days", "2", "3"], ["Feb 26", "—", "0", "1"]]
+    assert re.findall(r"<title>Days beyond terms: ([^<]+)</title>", html) == ["5.4 days"]
+    assert re.findall(r"<title>([^<]+) dispute\(s\) opened</title>", html) == ["Jan 26: 2"]
+
+
+def test_the_forecast_band_chart_s_table_has_expected_low_high_and_what_came_in():
+    points = [
+        charts.BandPoint("7 Dec", 1000.0, 800.0, 1200.0, actual=950.0),
+        charts.BandPoint("14 Dec", 500.0, 300.0, 700.0),
+    ]
+    html = charts.band_chart(points, title="Cash forecast", figure=lambda value: f"€{value:,.2f}")
+    assert _table(html) == [
+        ["7 Dec", "€1,000.00", "€800.00", "€1,200.00", "€950.00"],
+        ["14 Dec", "€500.00", "€300.00", "€700.00", "—"],
+    ]
+    assert "<polygon" in html and 'role="img"' in html

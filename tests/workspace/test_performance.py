@@ -16,9 +16,11 @@ from relance.ledger.models import Invoice
 from relance.workspace.selectors import OPEN_ITEMS_PAGE
 
 # Bounds, not timings: what each page asks the database, whatever the ledger's size.
-WORKLIST_MAX_QUERIES = 15  # 8, + the row count (every row is paged) + the segment and currency choices
+WORKLIST_MAX_QUERIES = 16  # 8, + the row count (every row is paged) + the segment and currency choices
 # + the calls to make + the last contacts ("contacted today": hand-logged and run) + the saved views
-CUSTOMER_MAX_QUERIES = 30  # profile, contacts, open items (page + totals), history, timeline (1 query), holds, open credit review
+# + the entity's latest prediction run (next best action; with one, + the rows' why: 17)
+CUSTOMER_MAX_QUERIES = 33  # profile, contacts, open items (page + totals), history, timeline (1 query), holds, open credit review,
+# unapplied credit (payments, credit notes), the entity's latest prediction run (with one, + its rows for the panel: 34)
 MANY = OPEN_ITEMS_PAGE * 2 + 20  # three pages of open items
 
 

@@ -4,7 +4,7 @@ its errors. Pure: no Django (the credit app stores what these return, ``services
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -306,3 +306,75 @@ def _provider_message(response: httpx.Response, reader: Any) -> str:
         return ""
     message = text(reader(body))[:200]
     return f": {message}" if message else ""
+
+
+class TokenSession:
+    """A bureau's API over HTTPS with a bearer token, the one home of what both adapters do
+    around a request: the token is asked for on first use (``token_request`` builds that request,
+    ``answer_field`` names the token in its answer) and asked for again once when the bureau
+    refuses it (expired); every answer goes through ``send`` (the one mapping of HTTP errors)."""
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        credentials_hint: str,
+        provider_message: Callable[[Any], Any],
+        token_request: Callable[[httpx.Client], httpx.Request],
+        answer_field: str,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.client = httpx.Client(base_url=base_url.rstrip("/") + "/", timeout=timeout, transport=transport)
+        self._provider = provider
+        self._credentials_hint = credentials_hint
+        self._provider_message = provider_message
+        self._token_request = token_request
+        self._answer_field = answer_field
+        self._headers = dict(headers or {})
+        self._token: str | None = None
+
+    def close(self) -> None:
+        self.client.close()
+
+    def get(self, path: str, params: Mapping[str, str], identifier: str) -> dict[str, Any]:
+        """``GET path`` with the token: the JSON object, or a ``BureauError`` in words."""
+        for attempt in (1, 2):
+            request = self.client.build_request(
+                "GET",
+                path,
+                params=params,
+                headers={"Authorization": f"Bearer {self._authenticate(identifier)}", **self._headers},
+            )
+            try:
+                return self._send(request, identifier)
+            except BureauError as error:
+                if error.code != "bureau_unauthorised" or attempt == 2:
+                    raise
+                self._token = None  # expired: one new token, one more try
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _authenticate(self, identifier: str) -> str:
+        if self._token is None:
+            token = text(self._send(self._token_request(self.client), identifier).get(self._answer_field))
+            if not token:
+                raise BureauError(
+                    self._provider,
+                    identifier,
+                    f"the token request answered no {self._answer_field}",
+                    code="bureau_failed",
+                )
+            self._token = token
+        return self._token
+
+    def _send(self, request: httpx.Request, identifier: str) -> dict[str, Any]:
+        return send(
+            self.client,
+            request,
+            provider=self._provider,
+            identifier=identifier,
+            credentials_hint=self._credentials_hint,
+            provider_message=self._provider_message,
+        )

@@ -32,11 +32,11 @@ from relance.credit.bureau.base import (
     BureauReportData,
     CompanyMatch,
     DerogatoryEvent,
+    TokenSession,
     date_or_none,
     dig,
     float_or_none,
     money,
-    send,
     text,
 )
 
@@ -178,14 +178,21 @@ class CreditsafeProvider:
                 f"not configured: set {ENV_USERNAME} and {ENV_PASSWORD}",
                 code="bureau_not_configured",
             )
-        self._username = username
-        self._password = password
-        self._token: str | None = None
+        credentials = {"username": username, "password": password}
         self._clock = clock or SystemClock()
-        self._client = httpx.Client(base_url=base_url.rstrip("/") + "/", timeout=timeout, transport=transport)
+        self._session = TokenSession(
+            provider=LABEL,
+            base_url=base_url,
+            credentials_hint=CREDENTIALS_HINT,
+            provider_message=_error_message,
+            token_request=lambda client: client.build_request("POST", "authenticate", json=credentials),
+            answer_field="token",
+            timeout=timeout,
+            transport=transport,
+        )
 
     def __repr__(self) -> str:  # never the credentials
-        return f"CreditsafeProvider(base_url={str(self._client.base_url)!r})"
+        return f"CreditsafeProvider(base_url={str(self._session.client.base_url)!r})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> CreditsafeProvider:
@@ -198,7 +205,7 @@ class CreditsafeProvider:
         )
 
     def close(self) -> None:
-        self._client.close()
+        self._session.close()
 
     def search(
         self,
@@ -217,7 +224,7 @@ class CreditsafeProvider:
         }
         query = {key: value for key, value in params.items() if value}
         identifier = registration_number or vat_number or name or country
-        body = self._get("companies", query, identifier)
+        body = self._session.get("companies", query, identifier)
         matches = []
         for company in body.get("companies") or []:
             if not isinstance(company, dict) or not text(company.get("id")):
@@ -246,42 +253,5 @@ class CreditsafeProvider:
             raise BureauError(
                 LABEL, "", "expected a connectId (from a search) such as GB-0-07495895", code="invalid"
             )
-        body = self._get(f"companies/{connect_id}", {"language": "en"}, connect_id)
+        body = self._session.get(f"companies/{connect_id}", {"language": "en"}, connect_id)
         return map_report(body, connect_id, self._clock.today())
-
-    def _get(self, path: str, params: Mapping[str, str], identifier: str) -> dict[str, Any]:
-        for attempt in (1, 2):
-            request = self._client.build_request(
-                "GET",
-                path,
-                params=params,
-                headers={"Authorization": f"Bearer {self._authenticate(identifier)}"},
-            )
-            try:
-                return self._send(request, identifier)
-            except BureauError as error:
-                if error.code != "bureau_unauthorised" or attempt == 2:
-                    raise
-                self._token = None  # expired: one new token, one more try
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _authenticate(self, identifier: str) -> str:
-        if self._token is None:
-            request = self._client.build_request(
-                "POST", "authenticate", json={"username": self._username, "password": self._password}
-            )
-            token = text(self._send(request, identifier).get("token"))
-            if not token:
-                raise BureauError(LABEL, identifier, "authentication answered no token", code="bureau_failed")
-            self._token = token
-        return self._token
-
-    def _send(self, request: httpx.Request, identifier: str) -> dict[str, Any]:
-        return send(
-            self._client,
-            request,
-            provider=LABEL,
-            identifier=identifier,
-            credentials_hint=CREDENTIALS_HINT,
-            provider_message=_error_message,
-        )

@@ -32,11 +32,11 @@ from relance.credit.bureau.base import (
     BureauReportData,
     CompanyMatch,
     DerogatoryEvent,
+    TokenSession,
     date_or_none,
     dig,
     float_or_none,
     money,
-    send,
     text,
 )
 
@@ -149,15 +149,28 @@ class DnbProvider:
             raise BureauError(
                 LABEL, "", f"not configured: set {ENV_KEY} and {ENV_SECRET}", code="bureau_not_configured"
             )
-        self._key = key
-        self._secret = secret
-        self._token: str | None = None
+        authorization = _basic_auth(key, secret)
         self._blocks = ",".join(blocks)
         self._clock = clock or SystemClock()
-        self._client = httpx.Client(base_url=base_url.rstrip("/") + "/", timeout=timeout, transport=transport)
+        self._session = TokenSession(
+            provider=LABEL,
+            base_url=base_url,
+            credentials_hint=CREDENTIALS_HINT,
+            provider_message=_error_message,
+            token_request=lambda client: client.build_request(
+                "POST",
+                "v3/token",
+                json={"grant_type": "client_credentials"},
+                headers={"Authorization": authorization},
+            ),
+            answer_field="access_token",
+            headers={"Accept": "application/json"},
+            timeout=timeout,
+            transport=transport,
+        )
 
     def __repr__(self) -> str:  # never the credentials
-        return f"DnbProvider(base_url={str(self._client.base_url)!r}, blocks={self._blocks!r})"
+        return f"DnbProvider(base_url={str(self._session.client.base_url)!r}, blocks={self._blocks!r})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> DnbProvider:
@@ -172,7 +185,7 @@ class DnbProvider:
         )
 
     def close(self) -> None:
-        self._client.close()
+        self._session.close()
 
     def search(
         self,
@@ -191,7 +204,7 @@ class DnbProvider:
         }
         query = {key: value for key, value in params.items() if value}
         identifier = registration_number or vat_number or name or country
-        body = self._get("v1/match/cleanseMatch", query, identifier)
+        body = self._session.get("v1/match/cleanseMatch", query, identifier)
         matches = []
         for candidate in body.get("matchCandidates") or []:
             organization = dig(candidate, "organization") or {}
@@ -222,50 +235,5 @@ class DnbProvider:
             duns = validate_identifier("duns", identifier)
         except ValidationFailed as exc:
             raise BureauError(LABEL, text(identifier), exc.message, code="invalid") from None
-        body = self._get(f"v1/data/duns/{duns}", {"blockIDs": self._blocks}, duns)
+        body = self._session.get(f"v1/data/duns/{duns}", {"blockIDs": self._blocks}, duns)
         return map_report(body, duns, self._clock.today())
-
-    def _get(self, path: str, params: Mapping[str, str], identifier: str) -> dict[str, Any]:
-        for attempt in (1, 2):
-            request = self._client.build_request(
-                "GET",
-                path,
-                params=params,
-                headers={
-                    "Authorization": f"Bearer {self._authenticate(identifier)}",
-                    "Accept": "application/json",
-                },
-            )
-            try:
-                return self._send(request, identifier)
-            except BureauError as error:
-                if error.code != "bureau_unauthorised" or attempt == 2:
-                    raise
-                self._token = None  # expired: one new token, one more try
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _authenticate(self, identifier: str) -> str:
-        if self._token is None:
-            request = self._client.build_request(
-                "POST",
-                "v3/token",
-                json={"grant_type": "client_credentials"},
-                headers={"Authorization": _basic_auth(self._key, self._secret)},
-            )
-            token = text(self._send(request, identifier).get("access_token"))
-            if not token:
-                raise BureauError(
-                    LABEL, identifier, "the token endpoint answered no access_token", code="bureau_failed"
-                )
-            self._token = token
-        return self._token
-
-    def _send(self, request: httpx.Request, identifier: str) -> dict[str, Any]:
-        return send(
-            self._client,
-            request,
-            provider=LABEL,
-            identifier=identifier,
-            credentials_hint=CREDENTIALS_HINT,
-            provider_message=_error_message,
-        )

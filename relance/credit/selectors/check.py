@@ -15,18 +15,19 @@ from decimal import Decimal
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from relance.cases.models import CreditHold, CreditHoldStatus
+from relance.common.fixed_sql import SENTINEL_DAY, SENTINEL_ID, SENTINEL_TEXT, FixedQuery
 from relance.core.money import Money
 from relance.core.rates import MissingRate
 from relance.credit.models import CreditProfile, CreditScore
 from relance.credit.selectors.exposure import (
     Exposure,
     credit_profile_of,
-    credit_settings_of,
     customer_exposure,
     customers_for_exposure,
     limit_holder,
     rates_for,
 )
+from relance.credit.selectors.settings import credit_settings_of
 from relance.ledger.models import Customer
 
 APPROVE = "approve"
@@ -93,6 +94,24 @@ def customers_for_check(*, entity_id: int, on: date) -> QuerySet[Customer]:
         parent_held=Exists(active.filter(customer_id=OuterRef("parent_id"))),
         latest_risk_class=Subquery(latest),
     )
+
+
+def _customer_for_check(*, entity_id: int, external_ref: str, on: date) -> QuerySet[Customer]:
+    return (
+        customers_for_check(entity_id=entity_id, on=on).filter(external_ref=external_ref).order_by("pk")[:1]
+    )
+
+
+_FIXED_CUSTOMER = FixedQuery(
+    _customer_for_check, entity_id=SENTINEL_ID, external_ref=SENTINEL_TEXT, on=SENTINEL_DAY
+)
+
+
+def customer_for_check(*, entity_id: int, external_ref: str, on: date) -> Customer | None:
+    """The customer as ``customers_for_check`` reads it, by reference: the ERP's order path, so
+    its SQL is compiled once per process (``FixedQuery``), not on every check."""
+    found = _FIXED_CUSTOMER.objects(entity_id=entity_id, external_ref=external_ref, on=on)
+    return found[0] if found else None  # type: ignore[return-value]
 
 
 def _holds(customer: Customer, holder: Customer) -> list[CreditHold]:

@@ -21,6 +21,7 @@ a limit and the rates when a part is in another currency.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -30,8 +31,10 @@ from typing import Any
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 
+from relance.common.fixed_sql import SENTINEL_DAY, SENTINEL_ID, FixedQuery, sentinel_ids
 from relance.core.rates import MissingRate, Rate, RateTable
 from relance.credit.models import CreditProfile, CreditSettings
+from relance.credit.selectors.settings import credit_settings_of
 from relance.ledger.models import Customer, ExchangeRate, Order, OrderStatus
 from relance.ledger.selectors import STILL_OWED, customer_invoices_with_open
 
@@ -142,15 +145,6 @@ def credit_profile_of(customer: Customer) -> CreditProfile | None:
         return None
 
 
-def credit_settings_of(customer: Customer) -> CreditSettings:
-    """The entity's credit settings (the defaults when none were saved), without a query when the
-    customer was read with ``customer_for_exposure``."""
-    try:
-        return customer.entity.credit_settings
-    except CreditSettings.DoesNotExist:
-        return CreditSettings(entity_id=customer.entity_id)
-
-
 def limit_holder(customer: Customer) -> Customer:
     """The customer whose limit ``customer`` falls under: its parent when the parent has a limit."""
     parent = customer.parent if customer.parent_id else None
@@ -192,20 +186,19 @@ Receivable = tuple[int, str, Decimal, "date | None"]  # customer id, currency, o
 Ordered = tuple[int, str, Decimal]  # customer id, currency, ordered not invoiced
 
 
-def _ledger_parts(
-    entity_id: int, customer_ids: list[int], as_of: date, statuses: Iterable[str]
-) -> tuple[list[Receivable], list[Ordered]]:
-    """Per customer and currency, the open receivables (with the oldest open due date) and the
-    orders counted, in one round trip: the ledger's open-amount rule
-    (``customer_invoices_with_open``) read as a sub-select and summed by an outer GROUP BY, then
-    UNION ALL the orders' sums."""
-    invoices = (
+def _open_invoices(*, entity_id: int, customer_ids: list[int], as_of: date) -> QuerySet[Any]:
+    return (
         customer_invoices_with_open(entity_id=entity_id, customer_ids=customer_ids, as_of=as_of)
         .filter(open_amount__gt=STILL_OWED)
         .order_by()
         .values_list("customer_id", "currency", "due_date", "open_amount")
     )
-    orders = (
+
+
+def _counted_orders(
+    *, entity_id: int, customer_ids: list[int], as_of: date, statuses: tuple[str, ...]
+) -> QuerySet[Any]:
+    return (
         Order.objects.filter(
             entity_id=entity_id,
             customer_id__in=customer_ids,
@@ -216,8 +209,36 @@ def _ledger_parts(
         .values_list("customer_id", "currency")
         .annotate(total=Sum("amount"))
     )
-    invoices_sql, invoices_params = invoices.query.sql_with_params()
-    orders_sql, orders_params = orders.query.sql_with_params()
+
+
+#: The two statements compiled once per group size (and order statuses): the check's hot path.
+_FIXED_PARTS: dict[tuple[int, tuple[str, ...]], tuple[FixedQuery, FixedQuery]] = {}
+
+
+def _fixed_parts(size: int, statuses: tuple[str, ...]) -> tuple[FixedQuery, FixedQuery]:
+    found = _FIXED_PARTS.get((size, statuses))
+    if found is None:
+        sentinels = {"entity_id": SENTINEL_ID, "customer_ids": sentinel_ids(size), "as_of": SENTINEL_DAY}
+        found = (
+            FixedQuery(_open_invoices, **sentinels),
+            FixedQuery(functools.partial(_counted_orders, statuses=statuses), **sentinels),
+        )
+        _FIXED_PARTS[(size, statuses)] = found
+    return found
+
+
+def _ledger_parts(
+    entity_id: int, customer_ids: list[int], as_of: date, statuses: Iterable[str]
+) -> tuple[list[Receivable], list[Ordered]]:
+    """Per customer and currency, the open receivables (with the oldest open due date) and the
+    orders counted, in one round trip: the ledger's open-amount rule
+    (``customer_invoices_with_open``) read as a sub-select and summed by an outer GROUP BY, then
+    UNION ALL the orders' sums. Both are the ORM's SQL, compiled once (``FixedQuery``)."""
+    ids = sorted(set(customer_ids))
+    fixed_invoices, fixed_orders = _fixed_parts(len(ids), tuple(statuses))
+    values: dict[str, Any] = {"entity_id": entity_id, "customer_ids": ids, "as_of": as_of}
+    invoices_sql, invoices_params = fixed_invoices.sql(**values)
+    orders_sql, orders_params = fixed_orders.sql(**values)
     # The inner queries' columns keep their names in the derived tables; both are Django's SQL.
     sql = LEDGER_PARTS_SQL.format(invoices=invoices_sql, orders=orders_sql)
     receivables: list[Receivable] = []
@@ -263,14 +284,22 @@ def rates_for(*, entity_id: int, currencies: Iterable[str], to_currency: str, on
     return RateTable.of(Rate(day, base, quote, rate) for day, base, quote, rate in rows)
 
 
-def customer_exposure(*, customer: Customer, as_of: date) -> Exposure:
+def customer_exposure(
+    *, customer: Customer, as_of: date, currency: str | None = None, alone: bool = False
+) -> Exposure:
     """``customer``'s exposure on ``as_of`` against the limit it falls under (its parent's when the
-    parent has one). Read the customer with ``customer_for_exposure`` to save three queries."""
-    holder = limit_holder(customer)
+    parent has one). Read the customer with ``customer_for_exposure`` to save three queries.
+
+    ``alone``: the customer by itself (its own receivables and orders), not the group sharing a
+    limit — what a credit insurer covers (one buyer). ``currency``: measured in it rather than the
+    limit holder's (the insured currency)."""
+    holder = customer if alone else limit_holder(customer)
     limit = _limit(holder)
-    currency = holder.currency
+    currency = currency or holder.currency
     settings = credit_settings_of(customer)
-    alone = holder.pk == customer.pk and (limit is None or getattr(customer, "has_children", True) is False)
+    alone = alone or (
+        holder.pk == customer.pk and (limit is None or getattr(customer, "has_children", True) is False)
+    )
     if alone:
         group_ids = [customer.pk]
     else:
@@ -294,6 +323,7 @@ def customer_exposure(*, customer: Customer, as_of: date) -> Exposure:
         receivables=receivables,
         orders=orders,
         rates=table,
+        currency=currency,
     )
 
 
@@ -306,10 +336,11 @@ def exposure_of(
     receivables: list[Receivable],
     orders: list[Ordered],
     rates: RateTable,
+    currency: str | None = None,
 ) -> Exposure:
-    """The exposure from the rows read (pure: no query). Each (customer, currency) sum is
-    converted on its own, as the engine converts it."""
-    currency = holder.currency
+    """The exposure from the rows read (pure: no query), in ``currency`` (default the holder's).
+    Each (customer, currency) sum is converted on its own, as the engine converts it."""
+    currency = currency or holder.currency
     by_currency: dict[str, list[Decimal]] = {}
     converted: dict[str, list[Decimal | None]] = {}
     missing: dict[str, str] = {}

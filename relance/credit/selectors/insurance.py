@@ -2,16 +2,14 @@
 is the exposure above the insured limit? The credit panel and ``relance credit insurance list``
 read ``insurance_status``.
 
-**Exposure** here is the customer's open receivables as of the day, in the insured currency
-(``insured_exposure``): amounts in other currencies are not converted (flag
-``exposure_not_converted``). The order check's exposure (open orders, rates) replaces this one
-function when it exists; nothing else here computes an exposure.
+**Exposure** here is the exposure selector's (``selectors.exposure.customer_exposure``: open
+receivables and the orders counted, converted by the rates rule) for the insured customer by
+itself — an insurer covers one buyer, not the group sharing a limit — in the insured currency. A
+part no rate converts counts nothing and is flagged (``exposure_not_converted``).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -21,8 +19,8 @@ from django.db.models import Sum
 
 from relance.core.formatting import format_money
 from relance.credit.models import CreditProfile
+from relance.credit.selectors.exposure import customer_exposure
 from relance.ledger.models import Customer, Entity
-from relance.ledger.selectors import customer_invoices_with_open
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -75,24 +73,7 @@ class InsuranceStatus:
         }
 
 
-def open_receivables(
-    *, entity_id: int, customer_ids: Iterable[int], as_of: date
-) -> dict[int, dict[str, Decimal]]:
-    """Open receivables per customer and currency as of ``as_of`` (the ledger's open amounts)."""
-    rows = (
-        customer_invoices_with_open(entity_id=entity_id, customer_ids=customer_ids, as_of=as_of)
-        .filter(open_amount__gt=0)
-        .values_list("customer_id", "currency", "open_amount")
-    )
-    totals: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
-    for customer_id, currency, amount in rows:
-        totals[customer_id][currency] += Decimal(amount)
-    return {customer_id: dict(by_currency) for customer_id, by_currency in totals.items()}
-
-
-def _status(
-    profile: CreditProfile | None, customer: Customer, open_by_currency: dict[str, Decimal], as_of: date
-) -> InsuranceStatus:
+def _status(profile: CreditProfile | None, customer: Customer, as_of: date) -> InsuranceStatus:
     if profile is None or not profile.insurer or profile.insured_limit is None:
         return InsuranceStatus(customer_id=customer.pk, customer_ref=customer.external_ref, insured=False)
     currency = profile.insured_currency or customer.currency
@@ -104,12 +85,18 @@ def _status(
     if ends is not None and expired:
         flags.append("cover_expired")
         reasons.append(f"the cover of {profile.insurer} expired on {ends.isoformat()}")
-    exposure = open_by_currency.get(currency, ZERO)
-    others = sorted(code for code, amount in open_by_currency.items() if code != currency and amount)
+    measured = customer_exposure(customer=customer, as_of=as_of, currency=currency, alone=True)
+    exposure = measured.exposure
+    others = [
+        part.currency
+        for part in measured.parts
+        if part.converted is None and (part.open_receivables or part.open_orders)
+    ]
     if others:
         flags.append("exposure_not_converted")
         reasons.append(
             f"open amounts in {', '.join(others)} are not compared with the {currency} insured limit"
+            " (no rate converts them)"
         )
     excess = max(exposure - limit, ZERO)
     if excess > 0:
@@ -139,8 +126,7 @@ def _status(
 def insurance_status(*, customer: Customer, as_of: date) -> InsuranceStatus:
     """The customer's insurance on ``as_of``: cover, exposure against the insured limit, flags."""
     profile = CreditProfile.objects.filter(customer=customer).first()
-    exposure = open_receivables(entity_id=customer.entity_id, customer_ids=[customer.pk], as_of=as_of)
-    return _status(profile, customer, exposure.get(customer.pk, {}), as_of)
+    return _status(profile, customer, as_of)
 
 
 def insurance_list(*, entity: Entity, as_of: date) -> list[InsuranceStatus]:
@@ -148,13 +134,10 @@ def insurance_list(*, entity: Entity, as_of: date) -> list[InsuranceStatus]:
     profiles = list(
         CreditProfile.objects.filter(entity=entity, insured_limit__isnull=False)
         .exclude(insurer="")
-        .select_related("customer")
+        .select_related("customer__entity__credit_settings")
         .order_by("customer__external_ref")
     )
-    exposure = open_receivables(
-        entity_id=entity.pk, customer_ids=[profile.customer_id for profile in profiles], as_of=as_of
-    )
-    return [_status(p, p.customer, exposure.get(p.customer_id, {}), as_of) for p in profiles]
+    return [_status(profile, profile.customer, as_of) for profile in profiles]
 
 
 def insured_limit_total(*, entity: Entity) -> dict[str, Decimal]:

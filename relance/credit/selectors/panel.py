@@ -14,6 +14,7 @@ from relance.credit.selectors.exposure import (
     customer_exposure,
     limit_holder,
 )
+from relance.credit.selectors.insurance import InsuranceStatus, insurance_status
 from relance.ledger.models import Customer
 
 
@@ -27,6 +28,7 @@ class CreditPanel:
     holds: tuple[CreditHold, ...]  # credit holds in force on the customer or its limit holder
     profile: CreditProfile | None  # the limit holder's (expiry, insurance)
     bureau: BureauReport | None  # the latest report; only when asked for (credit managers)
+    insurance: InsuranceStatus | None  # the limit holder's cover against its exposure, when insured
 
 
 def credit_panel(*, customer: Customer, on: date, with_bureau: bool) -> CreditPanel:
@@ -54,6 +56,8 @@ def credit_panel(*, customer: Customer, on: date, with_bureau: bool) -> CreditPa
             .order_by("-reported_on", "-pk")
             .first()
         )
+    profile = credit_profile_of(holder)
+    insurance = insurance_status(customer=holder, as_of=on) if profile and profile.insurer else None
     return CreditPanel(
         customer_ref=customer.external_ref,
         as_of=on,
@@ -61,6 +65,7 @@ def credit_panel(*, customer: Customer, on: date, with_bureau: bool) -> CreditPa
         score=score,
         review=review,
         holds=holds,
-        profile=credit_profile_of(holder),
+        profile=profile,
         bureau=bureau,
+        insurance=insurance,
     )

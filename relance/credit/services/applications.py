@@ -48,11 +48,11 @@ from relance.credit.models import (
     CreditApplication,
     CreditDecision,
     CreditProfile,
-    CreditSettings,
     DecisionKind,
     DecisionSource,
     DocumentKind,
 )
+from relance.credit.selectors.settings import credit_settings_for
 from relance.ledger.models import Contact, Customer, Entity
 from relance.portal import uploads
 from relance.portal.links import token_id_from, token_id_new, token_sign
@@ -152,12 +152,6 @@ class ApplicationClosed(Exception):
 
 
 # --------------------------------------------------------------------------- settings and links
-
-
-def credit_settings_for(*, entity: Entity) -> CreditSettings:
-    """The entity's credit settings (an unsaved row with the defaults when none is stored)."""
-    found = CreditSettings.objects.filter(entity=entity).first()
-    return found if found is not None else CreditSettings(entity=entity)
 
 
 def link_token(link: ApplicationLink) -> str:

@@ -1,11 +1,11 @@
 """Smart notices (issue 15, item 9): utilisation crossing 80 % and 100 %, a saved card expiring.
 
-**Where the utilisation comes from (one source):** the scoring's ``utilisation`` factor — the
-engine's rule (``relance.engine.credit.factors``), stored with the day's ``CreditScore`` reasons.
-The daily notices read the stored scores of the day; the send-time check re-computes the same
-factor for the one customer (and its group: a parent's limit is shared) as the ledger is when the
-message leaves (``utilisation_now``). When the order-check's exposure selector replaces the factor's
-inputs, both follow: nothing here computes a utilisation itself.
+**Where the utilisation comes from (one rule):** the daily notices read the scoring's
+``utilisation`` factor stored with the day's ``CreditScore`` reasons (the engine's
+``relance.engine.credit.exposure``); the send-time check reads the exposure selector
+(``relance.credit.selectors.exposure.customer_exposure``, the order check's) for the one customer
+as the ledger is when the message leaves (``utilisation_now``). The two are the same rule, held
+together by ``tests/credit/test_exposure_agreement.py``: nothing here computes a utilisation itself.
 
 **Once per crossing:** a ``UtilisationNotice`` per threshold stays open until utilisation falls back
 below it (``relance.core.credit_notices.crossing_changes``); a later crossing notices again. A day
@@ -104,40 +104,16 @@ def utilisations_of_day(*, entity: Entity, as_of: date) -> tuple[date | None, di
     return day, {customer_id: utilisation_of_reasons(reasons) for customer_id, reasons in rows}
 
 
-def _group_ids(customer: Customer) -> list[int]:
-    """The customer's group (parent and children): the customers its shared limit counts."""
-    root = customer.parent_id or customer.pk
-    ids = set(Customer.objects.filter(parent_id=root).values_list("pk", flat=True))
-    return sorted(ids | {root, customer.pk})
-
-
-#: utilisation_now's answers by (customer, day, ledger version, cases version): a notice's two
-#: messages (customer, sales owner) cost one scoring; any ledger change is a new key.
-_NOW_MEMO: dict[tuple[int, date, int, int], Decimal | None] = {}
-_NOW_MEMO_SIZE = 256
-
-
 def utilisation_now(*, customer: Customer, on: date) -> Decimal | None:
-    """The customer's utilisation on ``on`` as the ledger is now: the scoring's factor, computed
-    (not stored) for the customer's group (about a second on SQLite: one scoring)."""
-    from relance.credit.services.scoring import scores_of
-    from relance.ledger.selectors import data_versions
+    """The customer's utilisation on ``on`` as the ledger is now: the exposure selector's (the
+    same rule as the scoring's factor, ``tests/credit/test_exposure_agreement.py``; a child is
+    measured with its group against the parent's limit), in a few indexed queries."""
+    from relance.credit.selectors.exposure import customer_exposure, customer_for_exposure
 
-    versions = data_versions(entity_id=customer.entity_id)  # before the data (docs/architecture.md)
-    key = (customer.pk, on, versions["ledger"], versions["cases"])
-    if key in _NOW_MEMO:
-        return _NOW_MEMO[key]
-    _, _, scored = scores_of(entity=customer.entity, as_of=on, customer_ids=_group_ids(customer))
-    found: Decimal | None = None
-    for item in scored:
-        if item.customer_id == customer.pk:
-            for reason in item.score.reasons:
-                if reason.factor == "utilisation" and reason.value is not None:
-                    found = reason.value.quantize(Decimal("0.01"))
-    if len(_NOW_MEMO) >= _NOW_MEMO_SIZE:
-        _NOW_MEMO.clear()
-    _NOW_MEMO[key] = found
-    return found
+    fresh = customer_for_exposure(entity_id=customer.entity_id, external_ref=customer.external_ref)
+    if fresh is None:
+        return None
+    return customer_exposure(customer=fresh, as_of=on).utilisation
 
 
 # --------------------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from relance.credit.models import (
 from relance.credit.selectors.reviews import Basis, basis_changes
 from relance.credit.selectors.scores import latest_scoring_day
 from relance.engine.credit.triggers import (
+    BEHAVIOUR_STATE_SCHEMA,
     REVIEW_STATE_SCHEMA,
     THRESHOLDS,
     TRIGGER_CODES,
@@ -98,12 +99,11 @@ def _exposures(entity: Entity, as_of: date) -> dict[int, Exposure]:
     and rolled up to the parent's limit (one home: ``exposure_expr``). A child measured against
     its parent's limit carries no limit here: the parent's review reads the group."""
     from relance.credit.binding import app_credit_tables
-    from relance.credit.models import CreditSettings
+    from relance.credit.selectors.settings import credit_settings_for
     from relance.engine.credit.exposure import exposure_expr
     from relance.engine.days import unbound_tables_run_on
 
-    settings = CreditSettings.objects.filter(entity=entity).first()
-    include_open_orders = settings.exposure_includes_open_orders if settings else True
+    include_open_orders = credit_settings_for(entity=entity).exposure_includes_open_orders
     backend, tables = app_credit_tables(entity=entity)
     with unbound_tables_run_on(backend):
         expr = exposure_expr(tables, as_of, include_open_orders=include_open_orders)
@@ -190,11 +190,13 @@ def _state_rows(entity: Entity, as_of: date, previous_day: date | None) -> list[
     )
     exposures = _exposures(entity, as_of)
     bureau = _bureau_events(entity, as_of, previous_day)
+    behaviour = _behaviour_changes(entity, as_of)
+    behaviour_before = _behaviour_changes(entity, previous_day) if previous_day else {}
     customers = Customer.objects.filter(entity=entity, pk__in=list(today)).values_list(
-        "pk", "currency", "credit_limit", "payment_terms_days"
+        "pk", "external_ref", "currency", "credit_limit", "payment_terms_days"
     )
     rows = []
-    for pk, currency, limit, terms in customers:
+    for pk, ref, currency, limit, terms in customers:
         score, previous = today[pk], before.get(pk)
         now_values = _factor_values(score["reasons"])
         was_values = _factor_values(previous["reasons"]) if previous else {}
@@ -226,9 +228,32 @@ def _state_rows(entity: Entity, as_of: date, previous_day: date | None) -> list[
                 "credit_hold": pk in held,
                 "last_reviewed_on": profile.get("last_reviewed_on"),
                 "next_review_on": profile.get("next_review_on"),
+                **_behaviour_columns(behaviour.get(ref), behaviour_before.get(ref)),
             }
         )
     return rows
+
+
+def _behaviour_changes(entity: Entity, as_of: date) -> dict[str, Any]:
+    """Each customer's pay-behaviour verdict as of ``as_of`` (``relance.ml.behaviour``), by ref."""
+    from relance.ledger.binding import app_ledger
+    from relance.ml.behaviour import behaviour_changes
+
+    ledger = app_ledger()
+    return behaviour_changes(ledger.tables, as_of, backend=ledger.backend, entity_id=entity.pk)
+
+
+def _behaviour_columns(now: Any, before: Any) -> dict[str, Any]:
+    """The state's ``BEHAVIOUR_STATE_SCHEMA`` columns from today's and the previous day's verdicts."""
+    return {
+        "pay_behaviour_changed": bool(now and now.changed),
+        "previous_pay_behaviour_changed": bool(before and before.changed),
+        "recent_days_to_pay": now.recent_days_to_pay if now else None,
+        "usual_days_to_pay": now.usual_days_to_pay if now else None,
+        "usual_days_to_pay_sd": now.usual_days_to_pay_sd if now else None,
+        "recent_paid": now.recent_paid if now else None,
+        "usual_paid": now.usual_paid if now else None,
+    }
 
 
 def _triggered(
@@ -240,7 +265,7 @@ def _triggered(
 
     from relance.engine.backends import quiet_duckdb
 
-    schema = ibis.schema(REVIEW_STATE_SCHEMA)
+    schema = ibis.schema({**REVIEW_STATE_SCHEMA, **BEHAVIOUR_STATE_SCHEMA})
     state = ibis.memtable(pa.Table.from_pylist(rows, schema=schema.to_pyarrow()), schema=schema)
     backend = quiet_duckdb(ibis.duckdb.connect())
     try:

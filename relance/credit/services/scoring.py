@@ -69,14 +69,13 @@ def scores_of(
 ) -> tuple[Scorecard, int, list[ScoredCustomer]]:
     """Compute the scores as of ``as_of`` (all customers, or only ``customer_ids``), unsaved."""
     from relance.credit.binding import app_credit_tables
-    from relance.credit.models import CreditSettings
+    from relance.credit.selectors.settings import credit_settings_for
     from relance.engine.credit.factors import credit_scores_expr
     from relance.engine.days import unbound_tables_run_on
 
     stored = scorecard_install_default(entity=entity)
     card = engine_scorecard(stored)
-    settings = CreditSettings.objects.filter(entity=entity).first()
-    include_open_orders = settings.exposure_includes_open_orders if settings else True
+    include_open_orders = credit_settings_for(entity=entity).exposure_includes_open_orders
     backend, tables = app_credit_tables(entity=entity)
     if customer_ids is not None:
         tables = _narrowed(tables, customer_ids)

@@ -179,8 +179,7 @@ class Matcher:
         for index, item in enumerate(self.items):
             self.position[item.invoice_id] = index
             for kind, reference in self._references(item):
-                key = refs.reference_key(reference)
-                if len(key) >= self.policy.min_reference_length:
+                for key in self._lookup_keys(reference):
                     self.by_key[key].append(index * 4 + kind)
             self.by_customer[item.customer_id].append(index)
             self.by_amount[(item.currency, cents(item.open_amount))].append(index)
@@ -216,6 +215,15 @@ class Matcher:
         if item.po_number:
             found.append((refs.KIND_PO, item.po_number))
         return found
+
+    def _lookup_keys(self, reference: str) -> list[str]:
+        """The keys a reference is found by: its key, or, when that is shorter than
+        ``min_reference_length`` ("INV-000015" → "15"), its short forms (written with the prefix
+        or the leading zeros: ``refs.short_forms``)."""
+        key = refs.reference_key(reference)
+        if len(key) >= self.policy.min_reference_length:
+            return [key]
+        return refs.short_forms(reference, self.policy.min_reference_length)
 
     def learn(self, account_iban: str, customer_id: int) -> None:
         """Remember that this account paid this customer (an applied or accepted payment)."""
@@ -345,7 +353,11 @@ class Matcher:
 
     def _reference_of(self, index: int, kind: int, key: str) -> str:
         for k, reference in self._references(self.items[index]):
-            if k == kind and key in (refs.reference_key(reference), refs.folded(reference)):
+            if k == kind and (
+                key in (refs.reference_key(reference), refs.folded(reference))
+                or refs.is_short_form(key)
+                and key in self._lookup_keys(reference)
+            ):
                 return reference
         return self.items[index].invoice_ref
 
@@ -392,7 +404,7 @@ class Matcher:
         # References one slip away, within the customers in view.
         queries: list[tuple[str, str]] = []
         for t in tokens:
-            if t.key not in matched_keys and t.source in {"text", "joined"}:
+            if t.key not in matched_keys and t.source in {"text", "joined"} and not refs.is_short_form(t.key):
                 queries.extend((t.text.strip(), form) for form in {t.key, refs.folded(t.text)})
         queries = queries[: 2 * MAX_FUZZY_TOKENS]
         for token in long_tokens:
@@ -431,6 +443,8 @@ class Matcher:
                 and reference_prefix
                 and not written_prefix.startswith(reference_prefix)
                 and not reference_prefix.startswith(written_prefix)
+                # "and INV-001304": a short word joined before the prefix is no other prefix
+                and not written_prefix.endswith(reference_prefix)
             ):
                 # "INV-883006" written, "ORD-883006" referenced: the number agrees, the kind not.
                 strength = REF_OTHER_PREFIX

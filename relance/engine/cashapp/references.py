@@ -68,6 +68,34 @@ def folded(text: str) -> str:
     return compact(text).translate(_FOLD)
 
 
+SHORT_MARK = ":"
+"""Separates a short key's prefix from its number; never in a key (keys are letters and digits)."""
+
+
+def short_forms(reference: str, min_length: int) -> list[str]:
+    """The keys a reference whose key is shorter than ``min_length`` is looked up by: its prefix
+    and number (``INV-000015`` → ``INV:15``, found as "INV-000015", "INV000015", "inv 15") and its
+    number with the leading zeros as printed (``:000015``, found as "000015"), each only when the
+    written form is ``min_length`` long. A bare "15" has neither: a short number in free text is
+    not a reference, a short reference written in full is."""
+    body = compact(reference)
+    key = reference_key(body)
+    if not key or len(key) >= min_length or len(body) < min_length:
+        return []
+    written_prefix = prefix(body)
+    number = body[len(written_prefix) :].translate(_FOLD)
+    forms = [f"{written_prefix}{SHORT_MARK}{key}"] if written_prefix else []
+    if len(number) >= min_length:
+        forms.append(f"{SHORT_MARK}{number}")
+    return forms
+
+
+def is_short_form(key: str) -> bool:
+    """Whether ``key`` is one of ``short_forms`` (never compared by distance: one edit in a short
+    number is the next invoice)."""
+    return SHORT_MARK in key
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     """A candidate reference in the remittance: as written, its key, and where it came from."""
@@ -87,13 +115,16 @@ def tokens(unstructured: str, structured: str = "", *, min_length: int = 4) -> l
     """The candidate references in a line's remittance: each token, a lone prefix joined to the
     next token, two neighbours joined (a reference split by a space), valid RF references reduced
     to their body and 27-digit QR references to theirs. Keys shorter than ``min_length`` are
-    dropped (a "12" would match too much)."""
+    dropped (a "12" would match too much), unless the token is written with its prefix or its
+    leading zeros: then its key is its short form (``short_forms``: "INV-000015" → ``INV:15``)."""
     found: list[Token] = []
     seen: set[tuple[str, str]] = set()
 
     def add(text: str, source: str) -> None:
         comp = compact(text)
+        written = comp
         if comp.startswith("RF") and (body := _rf_body(comp)) is not None:
+            written = body
             key = reference_key(body)
             source = "rf"
         elif len(comp) == QR_BODY_LENGTH + 1 and comp.isdigit() and esr.is_valid(comp):
@@ -103,7 +134,10 @@ def tokens(unstructured: str, structured: str = "", *, min_length: int = 4) -> l
             return  # a word, not a reference ("items" would fold to 1TEM5)
         else:
             key = reference_key(comp)
-        if len(key) >= min_length and (key, source) not in seen:
+        if len(key) < min_length and source != "qr":
+            forms = short_forms(written, min_length)
+            key = forms[0] if forms else ""
+        if key and (len(key) >= min_length or is_short_form(key)) and (key, source) not in seen:
             seen.add((key, source))
             found.append(Token(text=text, key=key, source=source))
         if source in {"text", "joined"}:

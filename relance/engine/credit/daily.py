@@ -9,6 +9,8 @@ stores the scores (one ``CreditScore`` per customer and day) and opens reviews f
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -115,6 +117,48 @@ def daily_credit(
 ) -> DailyCredit:
     """Score every customer of ``tables`` as of ``as_of`` and find the review triggers, on ``backend``
     (the scores kept in a temporary table that the triggers query reads)."""
+    with _selects_unfused(backend.name == "duckdb"):
+        return _daily_credit(
+            tables,
+            scorecard,
+            as_of,
+            backend=backend,
+            previous_scores=previous_scores,
+            last_reviews=last_reviews,
+            credit_holds=credit_holds,
+            thresholds=thresholds,
+            include_open_orders=include_open_orders,
+        )
+
+
+@contextmanager
+def _selects_unfused(unfused: bool) -> Iterator[None]:
+    """Compile without Ibis's fusing of consecutive selects (``ibis.options.sql.fuse_selects``).
+    Fusing weighs every candidate merge by the expression's complexity: for the scores' large
+    expression that was ≈ 0.8 s of a 1M-invoice run's 3.1 s of CPU, for SQL DuckDB's optimiser
+    flattens anyway (same scores and triggers; docs/benchmarks.md, "Credit scoring"). Only where
+    measured: DuckDB (SQLite's parser has a depth limit that nesting would reach sooner)."""
+    before = ibis.options.sql.fuse_selects
+    if unfused:
+        ibis.options.sql.fuse_selects = False
+    try:
+        yield
+    finally:
+        ibis.options.sql.fuse_selects = before
+
+
+def _daily_credit(
+    tables: DunningTables,
+    scorecard: Scorecard,
+    as_of: date,
+    *,
+    backend: Any,
+    previous_scores: ir.Table | None,
+    last_reviews: ir.Table | None,
+    credit_holds: ir.Table | None,
+    thresholds: ReviewThresholds,
+    include_open_orders: bool,
+) -> DailyCredit:
     expr = credit_scores_expr(tables, scorecard, as_of, include_open_orders=include_open_orders)
     name = f"relance_credit_scores_{uuid.uuid4().hex[:12]}"
     drop: Any = None

@@ -13,7 +13,10 @@ with the previous scoring day's, and opens a review for every customer with a **
   ``broken_promises_min`` or more;
 * ``good_behaviour``: paid within terms for the year, a customer for ``good_months`` months or
   more, class A or B and utilisation between ``good_utilisation`` % and the limit: room to grow;
-* ``scheduled``: the next review day (per class: ``review_days``) has come.
+* ``scheduled``: the next review day (per class: ``review_days``) has come;
+* ``pay_behaviour_changed``: the customer's recent days to pay broke from its own history
+  (``relance.ml.behaviour``: the verdict arrives in the optional ``BEHAVIOUR_STATE_SCHEMA``
+  columns), when it starts (it did not hold on the previous scoring day) or once cooled down.
 
 A **state** trigger (breached, high utilisation, good behaviour) fires when the state starts
 (it did not hold on the previous scoring day) or, while it lasts, once the last review is
@@ -47,6 +50,7 @@ TRIGGER_CODES = (
     "broken_promises",
     "good_behaviour",
     "scheduled",
+    "pay_behaviour_changed",
 )
 
 # One row per customer: what the triggers and the proposal read.
@@ -73,6 +77,19 @@ REVIEW_STATE_SCHEMA = {
     "credit_hold": "boolean",
     "last_reviewed_on": "date",
     "next_review_on": "date",
+}
+
+
+# Optional columns of the state (a state without them fires no ``pay_behaviour_changed``): the
+# behaviour-change verdict (``relance.ml.behaviour``) today and on the previous scoring day.
+BEHAVIOUR_STATE_SCHEMA = {
+    "pay_behaviour_changed": "boolean",
+    "previous_pay_behaviour_changed": "boolean",
+    "recent_days_to_pay": "float64",
+    "usual_days_to_pay": "float64",
+    "usual_days_to_pay_sd": "float64",
+    "recent_paid": "int64",
+    "usual_paid": "int64",
 }
 
 
@@ -148,6 +165,11 @@ def review_triggers_expr(state: ir.Table, as_of: date, thresholds: ReviewThresho
         "good_behaviour": good & (~was_good | cooled),
         "scheduled": state.next_review_on.notnull() & (state.next_review_on <= ibis.literal(as_of)),
     }
+    if "pay_behaviour_changed" in state.columns:
+        started = ~state.previous_pay_behaviour_changed.fill_null(False)
+        conditions["pay_behaviour_changed"] = state.pay_behaviour_changed.fill_null(False) & (
+            started | cooled
+        )
     parts = [
         state.filter(condition.fill_null(False)).mutate(code=ibis.literal(code))
         for code, condition in conditions.items()
@@ -242,6 +264,26 @@ def trigger_of_row(row: Mapping[str, Any], thresholds: ReviewThresholds = THRESH
             f"; last reviewed on {_fact(last)}." if last else "; never reviewed."
         )
         return Trigger(code, text, _facts(row, "next_review_on", "last_reviewed_on", "risk_class"))
+    if code == "pay_behaviour_changed":
+
+        def days(name: str) -> str:
+            value = row.get(name)
+            return "?" if value is None else f"{float(value):.0f}"
+
+        text = (
+            f"Pay behaviour changed: {days('recent_days_to_pay')} days to pay lately "
+            f"({row.get('recent_paid') or 0} invoice(s) paid lately), against "
+            f"{days('usual_days_to_pay')} ± {days('usual_days_to_pay_sd')} days before "
+            f"({row.get('usual_paid') or 0} invoices)."
+        )
+        behaviour_names: tuple[str, ...] = (
+            "recent_days_to_pay",
+            "usual_days_to_pay",
+            "usual_days_to_pay_sd",
+            "recent_paid",
+            "usual_paid",
+        )
+        return Trigger(code, text, _facts(row, *behaviour_names))
     raise ValueError(f"unknown trigger code {code!r}")
 
 
@@ -310,7 +352,13 @@ def propose(
             terms,
             (f"With {cause}, {over} and a credit hold already in force: require prepayment.",),
         )
-    worse = codes & {"class_dropped", "broken_promises", "derogatory_event", "limit_breached"}
+    worse = codes & {
+        "class_dropped",
+        "broken_promises",
+        "derogatory_event",
+        "limit_breached",
+        "pay_behaviour_changed",
+    }
     if risk_class in t.lower_classes and worse:
         if limit is None:
             return Proposal(

@@ -103,6 +103,7 @@ def invoice_frame(tables: DunningTables, as_of: date) -> ir.Table:
     as_of_day = day_number(ibis.literal(as_of), dialect)
     due_day = day_number(joined.due_date, dialect)
     return joined.select(
+        "invoice_id",
         "customer_id",
         "currency",
         "issue_date",

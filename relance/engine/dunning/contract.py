@@ -229,9 +229,16 @@ CREDIT_SCHEMAS = {
     "bureau_reports": BUREAU_REPORTS,
     "returned_payments": RETURNED_PAYMENTS,
 }
+
+# --- Predictions (issue 16). Optional: None = no prediction, and a ``p_late`` condition is false.
+
+# The stored predictions of open invoices, one row per invoice and as-of date (``relance predict``):
+# the engine reads, per invoice, the latest as of the run's date, never a later one.
+INVOICE_PREDICTIONS = ibis.schema({"invoice_id": "int64", "as_of": "date", "p_late": "float64"})
+PREDICTION_SCHEMAS = {"invoice_predictions": INVOICE_PREDICTIONS}
 # Every table ``DunningTables`` may hold. ``ALL_SCHEMAS`` lists those every binding produces;
-# the credit tables are bound by the credit app when it has them.
-CONTRACT_SCHEMAS = {**ALL_SCHEMAS, **CREDIT_SCHEMAS}
+# the credit tables are bound by the credit app when it has them, the predictions by the predict app.
+CONTRACT_SCHEMAS = {**ALL_SCHEMAS, **CREDIT_SCHEMAS, **PREDICTION_SCHEMAS}
 
 
 @dataclass(frozen=True)
@@ -260,6 +267,7 @@ class DunningTables:
     exchange_rates: ir.Table | None = None
     bureau_reports: ir.Table | None = None
     returned_payments: ir.Table | None = None
+    invoice_predictions: ir.Table | None = None
 
     @property
     def ledger(self) -> LedgerTables:

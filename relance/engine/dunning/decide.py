@@ -93,11 +93,18 @@ def _condition_expr(condition: Condition, frame: ir.Table) -> ir.BooleanValue:
         column, value = frame.chaseable_units, _units(Decimal(value))
     elif condition.field == "days_past_due":
         column, value = frame.days_past_due, int(value)
+    elif condition.field == "p_late":
+        # No prediction stored for the invoice (null): the condition does not hold.
+        test = _compare(frame.p_late, condition.operator, float(value))
+        return test.fill_null(False)
     elif condition.field.startswith(CUSTOM_PREFIX):
         column = frame[custom_column(condition.field)].fill_null("")
     else:
         column = frame[condition.field].fill_null("")
-    operator = condition.operator
+    return _compare(column, condition.operator, value)
+
+
+def _compare(column: ir.Value, operator: str, value: Any) -> ir.BooleanValue:
     if operator == "in":
         return column.isin(list(value))
     if operator == "not_in":
@@ -119,6 +126,15 @@ def _step_applies(step: Step, frame: ir.Table) -> ir.BooleanValue:
         conditions = test if conditions is True else conditions & test
     due: ir.BooleanValue = step_is_due(step, frame.days_past_due, conditions)
     return due
+
+
+def _latest_predictions(predictions: ir.Table, as_of: date) -> ir.Table:
+    """``_q_invoice_id``, ``p_late``: each invoice's latest stored prediction as of ``as_of`` (none
+    dated later is read)."""
+    known = predictions.filter(predictions.as_of <= as_of)
+    last = known.group_by(_l_invoice_id=known.invoice_id).aggregate(_l_as_of=known.as_of.max())
+    joined = known.join(last, (known.invoice_id == last._l_invoice_id) & (known.as_of == last._l_as_of))
+    return joined.select(_q_invoice_id=joined.invoice_id, p_late=joined.p_late.cast("float64"))
 
 
 def custom_column(field_name: str) -> str:
@@ -225,6 +241,13 @@ def open_invoice_frame(
         classes = behaviour.select(_b_customer_id="customer_id", behaviour="behaviour")
         chain = chain.left_join(classes, joined.customer_id == classes._b_customer_id)
         extra.append("behaviour")
+    numbers: list[ir.Value] = []  # p_late: the latest stored prediction, null without one
+    if "p_late" in used and tables.invoice_predictions is not None:
+        predictions = _latest_predictions(tables.invoice_predictions, as_of)
+        chain = chain.left_join(predictions, joined.invoice_id == predictions._q_invoice_id)
+        numbers.append(chain.p_late)
+    elif "p_late" in used:
+        numbers.append(ibis.null("float64").name("p_late"))
     absent: list[str] = []  # custom fields without an attributes table: "" for everyone
     for number, field_name in enumerate(sorted(name for name in used if name.startswith(CUSTOM_PREFIX))):
         attributes = tables.customer_attributes
@@ -250,6 +273,7 @@ def open_invoice_frame(
         "policy_key",
         *[chain[name].fill_null("").name(name) for name in extra],
         *[ibis.literal("").name(name) for name in absent],
+        *numbers,
         disputed_units=ibis.ifelse(disputed_units > chain.open_units, chain.open_units, disputed_units),
         chaseable_units=chaseable,
         reached_index=_reached_index(chain, policies),

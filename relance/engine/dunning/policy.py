@@ -41,8 +41,9 @@ CONDITION_FIELDS = (
     "risk",  # customer_profile.risk: "low", "medium", "high" or ""
     "segment",  # customers.segment
     "behaviour",  # the behavioural class: prompt, forgetful, chronic_late, at_risk, new
+    "p_late",  # the invoice's stored probability of being paid late, 0..1 (none stored: false)
 )
-NUMERIC_FIELDS = ("amount_due", "invoice_amount", "days_past_due")
+NUMERIC_FIELDS = ("amount_due", "invoice_amount", "days_past_due", "p_late")
 # ``custom.NAME``: a customer attribute (the ERP's custom field NAME), compared as text.
 CUSTOM_PREFIX = "custom."
 CUSTOM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -288,6 +289,8 @@ def _condition(data: Any, path: str, problems: Problems) -> Condition:
         value = tuple(str(item) for item in raw)
     elif field_name in NUMERIC_FIELDS:
         value = decimal_of(raw, f"{path}.value", problems)
+        if field_name == "p_late" and isinstance(value, Decimal) and not Decimal(0) <= value <= Decimal(1):
+            problems.add(f"{path}.value", "a probability from 0 to 1", raw)
     else:
         if operator not in ("eq", "ne"):
             problems.add(f"{path}.op", "eq, ne, in or not_in for a text field", operator)

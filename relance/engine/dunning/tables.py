@@ -18,6 +18,7 @@ from relance.engine.dunning.contract import (
     CREDIT_SCHEMAS,
     DUNNING_SCHEMAS,
     OPTIONAL_COLUMNS,
+    PREDICTION_SCHEMAS,
     DunningTables,
     conform_dunning,
 )
@@ -40,14 +41,17 @@ def create_dunning_tables(backend: BaseBackend, rows: Mapping[str, Any]) -> Dunn
     """Create the contract's tables on ``backend`` (replacing any of the same name) with ``rows``.
 
     ``rows`` maps a table name to a list of dicts or a pyarrow Table; missing ledger and dunning
-    tables stay empty, a missing credit table (``CREDIT_SCHEMAS``) is None (none of them).
+    tables stay empty, a missing credit or prediction table (``CREDIT_SCHEMAS``,
+    ``PREDICTION_SCHEMAS``) is None (none of them).
     """
     ledger = create_ledger_tables(backend, rows)
     tables: dict[str, Any] = {
         name: getattr(ledger, name)
         for name in ("invoices", "credit_notes", "payments", "allocations", "customers")
     }
-    credit = {name: schema for name, schema in CREDIT_SCHEMAS.items() if name in rows}
+    credit = {
+        name: schema for name, schema in {**CREDIT_SCHEMAS, **PREDICTION_SCHEMAS}.items() if name in rows
+    }
     for name, schema in {**DUNNING_SCHEMAS, **credit}.items():
         arrow = dunning_arrow_table(name, rows.get(name, ()))
         if is_spark(backend):  # temporary views: nothing written to a warehouse

@@ -28,6 +28,7 @@ from relance.workspace.selectors.customer import (
     PaymentBehaviour,
     contact_views,
     customer_behaviour,
+    customer_behaviour_change,
     customer_policy,
     next_step_of,
     next_steps,
@@ -35,6 +36,14 @@ from relance.workspace.selectors.customer import (
     open_items_page,
     payment_behaviour,
     reached_step_keys,
+)
+from relance.workspace.selectors.next_action import (
+    ON_TIME_P_LATE,
+    CustomerPredictions,
+    PredictedWhy,
+    customer_predictions,
+    prediction_run_id,
+    reasons_in_words,
 )
 from relance.workspace.selectors.queues import (
     QueueFilters,
@@ -75,6 +84,12 @@ from relance.workspace.selectors.worklist import (
 )
 
 __all__ = [
+    "ON_TIME_P_LATE",
+    "CustomerPredictions",
+    "PredictedWhy",
+    "customer_predictions",
+    "prediction_run_id",
+    "reasons_in_words",
     "ALL_RECORD_KINDS",
     "AMOUNT_PATTERN",
     "CALL_BACKS_SHOWN",
@@ -103,6 +118,7 @@ __all__ = [
     "collectors_of",
     "contact_views",
     "customer_behaviour",
+    "customer_behaviour_change",
     "customer_policy",
     "customer_records_present",
     "customer_timeline",

@@ -353,3 +353,15 @@ def customer_behaviour(*, customer: Customer, as_of: date) -> dict[str, Any] | N
         narrowed[name] = table.filter(table.customer_id == customer.pk)
     rows = engine_behaviour(dataclasses.replace(tables, **narrowed), as_of, backend=backend).to_pylist()
     return rows[0] if rows else None
+
+
+def customer_behaviour_change(*, customer: Customer, as_of: date) -> Any:
+    """The customer's pay-behaviour verdict (``relance.ml.behaviour``), or None without paid
+    invoices in the windows: the same rule that opens a credit review's ``pay_behaviour_changed``."""
+    from relance.ml.behaviour import behaviour_changes
+    from relance.reports.dbt_trend import customer_ledger
+
+    backend, tables = customer_ledger(customer)
+    return behaviour_changes(tables, as_of, backend=backend, entity_id=customer.entity_id).get(
+        customer.external_ref
+    )

@@ -22,6 +22,12 @@ from relance.workspace.models import (
     WorklistSnooze,
 )
 from relance.workspace.selectors.common import WORKLIST_PAGE, entity_visible, user_is_collector
+from relance.workspace.selectors.next_action import (
+    PREDICTION_VALUES,
+    annotate_predictions,
+    prediction_factors,
+    prediction_run_id,
+)
 
 # --------------------------------------------------------------------------- worklist
 
@@ -40,6 +46,7 @@ class WorklistRow:
     broken_promises: int
     days_since_contact: int | None
     factors: dict[str, Any]
+    predicted_on_time: bool = False  # stored predictions: likely to pay without a chase
 
 
 def latest_run(*, entity: Entity) -> DunningRun | None:
@@ -145,13 +152,23 @@ _WORKLIST_VALUES = (
 )
 
 
+_LOOK_UP: Any = object()
+
+
 def worklist_entries(
-    *, user: Any, entity: Entity, today: date, filters: WorklistFilters | None = None
+    *,
+    user: Any,
+    entity: Entity,
+    today: date,
+    filters: WorklistFilters | None = None,
+    prediction_run: Any = _LOOK_UP,
 ) -> tuple[DunningRun | None, QuerySet[Any]]:
     """The latest run's entries for ``entity`` as ``user`` sees them (values, ordered), unsliced.
 
     A collector sees the customers they collect; others see all, or one collector's. Customers
-    the user snoozed to ``today`` or later are left out."""
+    the user snoozed to ``today`` or later are left out. With a stored prediction run
+    (``prediction_run``: its id, None for none; looked up when not given) the priority is the
+    next best action's (``selectors.next_action``)."""
     filters = filters or WorklistFilters()
     run = latest_run(entity=entity)
     if run is None or not entity_visible(user=user, entity_id=entity.pk):
@@ -174,10 +191,25 @@ def worklist_entries(
         entries = entries.filter(max_days_past_due__gte=filters.min_days)
     snoozed = WorklistSnooze.objects.filter(user=user, until__gte=today).values("customer_id")
     entries = entries.exclude(customer_id__in=snoozed).annotate(credit_risk=risk_class_latest("customer_id"))
-    return run, entries.order_by(*filters.ordering()).values(*_WORKLIST_VALUES)
+    if prediction_run is _LOOK_UP:
+        prediction_run = prediction_run_id(entity=entity)
+    if prediction_run is None:  # no stored prediction: the run's priority alone, as before
+        return run, entries.order_by(*filters.ordering()).values(*_WORKLIST_VALUES)
+    # Next best action: the stored predictions add their points (selectors.next_action).
+    entries = annotate_predictions(entries, run_id=prediction_run)
+    ordering = [_PREDICTED_ORDER.get(column, column) for column in filters.ordering()]
+    return run, entries.order_by(*ordering).values(*_WORKLIST_VALUES, "action_priority", *PREDICTION_VALUES)
+
+
+_PREDICTED_ORDER = {"-priority": "-action_priority", "priority": "action_priority"}
 
 
 def worklist_row(row: dict[str, Any]) -> WorklistRow:
+    predicted = prediction_factors(row)
+    on_time = False
+    if predicted is not None:  # the run's factors and the predicted ones: the points add up
+        priority, factors, on_time = predicted
+        row = {**row, "priority": priority, "factors": {**(row["factors"] or {}), **factors}}
     return WorklistRow(
         customer_id=row["customer_id"],
         customer_ref=row["customer__external_ref"],
@@ -191,6 +223,7 @@ def worklist_row(row: dict[str, Any]) -> WorklistRow:
         broken_promises=row["broken_promises"],
         days_since_contact=row["days_since_contact"],
         factors=row["factors"] or {},
+        predicted_on_time=on_time,
     )
 
 

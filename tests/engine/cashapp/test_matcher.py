@@ -105,6 +105,41 @@ def test_exact_reference_and_amount_applies_with_reasons() -> None:
     assert result.chosen.confidence >= 0.95  # type: ignore[union-attr]
 
 
+SHORT_REFS = [
+    item(1, "INV-000015", "250.00", due=date(2026, 11, 1)),
+    item(2, "INV-000016", "250.00", due=date(2026, 11, 2)),
+    item(3, "INV-000151", "400.00", due=date(2026, 11, 3)),
+    item(4, "INV-000025", "90.00", customer_id=2, name="Globex GmbH", references=("ORD-000015",)),
+]
+
+
+def test_a_short_reference_written_in_full_applies() -> None:
+    """The generator's INV-000015 (key "15"): quoted in full or with its prefix, it is a reference."""
+    for text in ("Payment INV-000015", "inv 15", "INV000015"):
+        result = one(line("250.00", text), SHORT_REFS)
+        assert result.status == "applied" and allocated(result) == {1: D("250.00")}, text
+        assert result.chosen.reasons[0].startswith("the invoice reference INV-000015 is in the remittance")  # type: ignore[union-attr]
+    zeros = one(line("250.00", "invoice 000015"), SHORT_REFS)
+    assert allocated(zeros) == {1: D("250.00")}
+    assert "without the prefix INV" in zeros.chosen.reasons[0]  # type: ignore[union-attr]
+    order = one(line("90.00", "order ORD-000015"), SHORT_REFS)
+    assert allocated(order) == {4: D("90.00")}  # the other reference, not INV-000015
+    rf = one(line("250.00", structured=invoice_rf_reference("INV-000015")), SHORT_REFS)
+    assert allocated(rf) == {1: D("250.00")}
+
+
+def test_a_short_bare_number_or_a_slip_in_a_short_reference_is_not_applied() -> None:
+    """Precision first: "15" alone, another prefix, or one digit off a short reference (the next
+    invoice's number) never applies a line, even with the amount of an item."""
+    for text in ("invoice 15", "15", "CN-000015", "INV-000017", "INV-00001"):
+        result = one(line("250.00", text), SHORT_REFS)
+        assert result.status != "applied", text
+        assert not any("is in the remittance" in r for c in result.candidates for r in c.reasons), text
+    # "INV-000015" never reads as INV-000151 (or the other way round)
+    assert allocated(one(line("400.00", "INV-000151"), SHORT_REFS)) == {3: D("400.00")}
+    assert one(line("400.00", "INV-000015"), SHORT_REFS).status != "applied"
+
+
 def test_reference_with_an_ocr_slip_and_no_prefix() -> None:
     result = one(line("1000.00", "facture 2O24-0012"))
     assert result.status == "applied"
@@ -144,7 +179,10 @@ def test_a_number_written_with_another_prefix_is_weaker() -> None:
     assert result.status == "applied" and allocated(result) == {1: D("100.00")}
     other = next(c for c in result.candidates if c.invoice_ids == (2,))
     assert "the reference ORD-883006 is in the remittance text (written with the prefix INV)" in other.reasons
-    # a prefix the reference lacks, or a longer spelling of it, is no contradiction
+    # a prefix the reference lacks, or a longer spelling of it, is no contradiction; nor a short
+    # word read with it ("and INV-883006" joins to ANDINV883006)
+    both = one(line("100.00", "Invoices INV-000001 and INV-883006", name="Acme SAS"), items)
+    assert not any("written with the prefix" in r for r in both.chosen.reasons)  # type: ignore[union-attr]
     assert allocated(one(line("330.50", "Invoice 2024-0014"))) == {3: D("330.50")}
 
 

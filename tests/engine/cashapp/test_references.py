@@ -52,7 +52,25 @@ def test_tokens_in_unstructured_remittance() -> None:
 
 
 def test_short_numbers_are_not_references() -> None:
-    assert refs.tokens("paid 12 items") == []
+    # "paid 12" reads as the short form PAID:12: only a reference PAID-0012 would be found by it
+    assert [t.key for t in refs.tokens("paid 12 items")] == ["PAID:12"]
+    assert refs.tokens("12 items") == []
+
+
+def test_a_short_reference_written_in_full_is_a_reference() -> None:
+    """INV-000015's key is "15", too short alone; written with its prefix or its zeros it counts."""
+    assert refs.short_forms("INV-000015", 4) == ["INV:15", ":000015"]
+    assert refs.short_forms("INV-2024-0012", 4) == []  # a long key is looked up as it is
+    assert refs.short_forms("INV-15", 4) == ["INV:15"]
+    assert refs.short_forms("15", 4) == [] and refs.short_forms("A1", 4) == []
+    for written in ("INV-000015", "inv 000015", "INV000015", "Inv-15", "RF for INV-000015"):
+        assert "INV:15" in {t.key for t in refs.tokens(written)}, written
+    assert [t.key for t in refs.tokens("invoice 000015")] == [":000015"]
+    (rf,) = refs.tokens("", invoice_rf_reference("INV-000015"))
+    assert rf.source == "rf" and rf.key == "INV:15"
+    # bare short numbers, alone or beside a word, are still not references
+    assert refs.tokens("15 of 3 items, 015") == []
+    assert all(refs.is_short_form(t.key) for t in refs.tokens("CN-000015"))
 
 
 def test_rf_reference_carries_the_invoice_ref_and_validates() -> None:

@@ -136,3 +136,4 @@ def test_the_daily_run_fetches_scores_and_triggers(ledger) -> None:
     fired = [(row["customer_id"], row["code"]) for row in result.triggers.to_pylist()]
     # P's review day has come; B's bureau report shows derogatory events (news: none were known)
     assert sorted(fired) == sorted([(ids["P"], "scheduled"), (ids["B"], "derogatory_event")])
+    assert ibis.options.sql.fuse_selects  # DuckDB compiles the run unfused, and puts the option back

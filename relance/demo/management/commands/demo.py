@@ -98,6 +98,7 @@ class Command(BaseCommand):
             if team_wanted:
                 self._portfolios(entity, logins)
                 self._history(entity, options, logins)
+            self._statement_of_the_day(entity, options)
             self._collections(entity)
             self._invoice_copies(entity)
             self._credit_reviews(entity)
@@ -191,6 +192,19 @@ class Command(BaseCommand):
         ledger = generate_ledger(config)
         result = ledger_load(ledger=ledger, entity=entity)
         self._say(f"Loaded {result}.")
+
+    def _statement_of_the_day(self, entity: Entity, options: dict) -> None:
+        """Today's bank statement (camt.053) imported and matched before today's run: what was paid
+        is not dunned, and the exception queue has suggested and unmatched lines to work."""
+        from relance.demo.bank_statement import statement_of_the_day
+
+        outcome = statement_of_the_day(
+            entity=entity,
+            today=timezone.localdate(),
+            seed=options["seed"],
+            directory=settings.RELANCE_VAR_DIR / "demo",
+        )
+        self._say(f"Statement of the day: {outcome} (relance bank lines).")
 
     def _collections(self, entity: Entity) -> None:
         """Today's run and its messages queued: the worklist, the outbox and the customer pages have

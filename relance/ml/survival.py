@@ -1,0 +1,164 @@
+"""Time to payment as an accelerated-failure-time model: XGBoost's ``survival:aft`` (ADR 0024).
+
+``log T = f(x) + σ·Z``, ``Z`` standard normal: ``f`` is a boosted tree ensemble, ``T`` the days
+from the row's date to payment. An invoice paid by the as-of date gives its exact ``T``; one
+still open is **right-censored**: all we know is ``T > days observed`` (lower bound = the days
+open since the row's date, upper = +∞), and the AFT likelihood counts it so. Dropping open
+invoices (or counting them as paid today) would bias every customer who pays late towards
+"early".
+
+XGBoost takes σ as a fixed hyper-parameter; it is re-estimated after the trees are grown, by
+censored maximum likelihood on a held-out fifth of the rows, so that the p10–p90 band covers
+what it says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.special import log_ndtr, ndtr, ndtri
+from sklearn.base import BaseEstimator
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def _xgboost() -> Any:
+    try:
+        import xgboost
+    except ImportError as exc:  # the [predict] extra
+        raise RuntimeError(
+            "the survival model needs XGBoost: pip install 'relance[predict]' (make setup installs it)"
+        ) from exc
+    return xgboost
+
+
+def censored_normal_scale(residual_low: FloatArray, residual_high: FloatArray) -> float:
+    """The σ that maximises the likelihood of log-time residuals ``log T − f(x)``, each known to
+    lie in [``residual_low``, ``residual_high``] (equal when observed, high = +∞ when censored)."""
+    observed = np.isclose(residual_low, residual_high)
+    exact, low = residual_low[observed], residual_low[~observed & np.isinf(residual_high)]
+    best, best_scale = -np.inf, 1.0
+    for scale in np.geomspace(0.05, 5.0, 160):
+        loglik = float(np.sum(-0.5 * (exact / scale) ** 2 - np.log(scale)))
+        loglik += float(np.sum(log_ndtr(-low / scale)))
+        if loglik > best:
+            best, best_scale = loglik, float(scale)
+    return best_scale
+
+
+class SurvivalAFT(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types
+    """scikit-learn estimator: ``fit(X, y)`` with ``y`` an (n, 2) array of [lower, upper] days
+    (upper ``inf`` when censored); ``predict(X)`` the median days; ``predict_quantiles``,
+    ``survival`` (P(T > t)) and ``contributions`` (per feature, in log-days) beside it."""
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        max_depth: int = 4,
+        learning_rate: float = 0.1,
+        min_child_weight: float = 5.0,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.9,
+        distribution: str = "normal",
+        distribution_scale: float = 0.3,
+        holdout_share: float = 0.2,
+        random_state: int = 0,
+        n_jobs: int = 2,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.distribution = distribution
+        self.distribution_scale = distribution_scale
+        self.holdout_share = holdout_share
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _matrix(self, X: Any, bounds: FloatArray | None = None) -> Any:
+        xgb = _xgboost()
+        data = np.asarray(X, dtype="float32")
+        matrix = xgb.DMatrix(data, feature_names=getattr(self, "feature_names_", None), nthread=self.n_jobs)
+        if bounds is not None:
+            matrix.set_float_info("label_lower_bound", bounds[:, 0])
+            matrix.set_float_info("label_upper_bound", bounds[:, 1])
+        return matrix
+
+    def fit(self, X: Any, y: Any, feature_names: Sequence[str] | None = None) -> SurvivalAFT:
+        xgb = _xgboost()
+        bounds = np.asarray(y, dtype="float64")
+        if bounds.ndim != 2 or bounds.shape[1] != 2:
+            raise ValueError("y: expected an (n, 2) array of [lower, upper] days")
+        if np.any(bounds[:, 0] <= 0):
+            raise ValueError("y: the lower bounds must be positive days")
+        columns = getattr(X, "columns", None)
+        self.feature_names_ = list(feature_names or (list(columns) if columns is not None else []))
+        if not self.feature_names_:
+            self.feature_names_ = [f"f{i}" for i in range(np.asarray(X).shape[1])]
+        self.n_features_in_ = len(self.feature_names_)
+        data = np.asarray(X, dtype="float64")
+        random = np.random.default_rng(self.random_state)
+        held = random.random(len(data)) < self.holdout_share if len(data) >= 50 else np.zeros(len(data), bool)
+        # Start the trees from the typical time (a geometric mean of the lower bounds), not from 1 day.
+        start = float(np.exp(np.mean(np.log(bounds[~held, 0])))) if (~held).any() else 1.0
+        params = {
+            "objective": "survival:aft",
+            "base_score": start,
+            "eval_metric": "aft-nloglik",
+            "aft_loss_distribution": self.distribution,
+            "aft_loss_distribution_scale": self.distribution_scale,
+            "tree_method": "hist",
+            "max_depth": self.max_depth,
+            "learning_rate": self.learning_rate,
+            "min_child_weight": self.min_child_weight,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "seed": self.random_state,
+            "nthread": self.n_jobs,
+            "verbosity": 0,
+        }
+        train = self._matrix(data[~held], bounds[~held])
+        self.booster_ = xgb.train(params, train, num_boost_round=self.n_estimators)
+        check = held if held.any() else ~held
+        margin = self.predict_margin(data[check])
+        with np.errstate(divide="ignore"):
+            low = np.log(bounds[check, 0]) - margin
+            high = np.log(bounds[check, 1]) - margin
+        self.scale_ = censored_normal_scale(low, high)
+        self.trained_rows_ = len(data)
+        return self
+
+    def predict_margin(self, X: Any) -> FloatArray:
+        """``f(x)``: the mean (and median) of log T."""
+        return np.asarray(self.booster_.predict(self._matrix(X), output_margin=True), dtype="float64")
+
+    def predict(self, X: Any) -> FloatArray:
+        """The median days to payment."""
+        return np.exp(self.predict_margin(X))
+
+    def predict_quantiles(
+        self, X: Any, quantiles: Sequence[float] = (0.1, 0.5, 0.9), *, margin: FloatArray | None = None
+    ) -> FloatArray:
+        """(n, len(quantiles)) days to payment (``margin``: ``predict_margin(X)`` when already known)."""
+        margin = self.predict_margin(X) if margin is None else margin
+        z = np.asarray(ndtri(np.asarray(quantiles, dtype="float64")), dtype="float64")
+        days: FloatArray = np.exp(margin[:, None] + self.scale_ * z[None, :])
+        return days
+
+    def survival(self, X: Any, days: Any, *, margin: FloatArray | None = None) -> FloatArray:
+        """P(T > days) per row (``days`` per row; ≤ 0 gives 1)."""
+        margin = self.predict_margin(X) if margin is None else margin
+        days = np.asarray(days, dtype="float64")
+        with np.errstate(divide="ignore"):
+            z = (np.log(np.maximum(days, 1e-9)) - margin) / self.scale_
+        return np.where(days <= 0, 1.0, ndtr(-z))
+
+    def contributions(self, X: Any) -> FloatArray:
+        """(n, features) each feature's share of ``f(x)`` (log-days; XGBoost's ``pred_contribs``,
+        the bias column dropped)."""
+        contribs = self.booster_.predict(self._matrix(X), pred_contribs=True)
+        return np.asarray(contribs, dtype="float64")[:, :-1]

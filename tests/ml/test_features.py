@@ -1,0 +1,74 @@
+"""The features as of a date, hand-checked, and the same on every backend the engine runs on."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from relance.engine.days import unbound_tables_run_on
+from relance.engine.dunning.tables import create_dunning_tables
+from relance.ml.features import FEATURE_NAMES, finish, open_invoice_features
+from relance.ml.survival import SurvivalAFT
+from tests.engine.dunning.rows import DunningRows
+
+AT = date(2026, 4, 30)
+
+
+def _rows() -> DunningRows:
+    """H paid three invoices 5 days late, 10 days late and 2 days early; one is open, disputed,
+    under a promise, and H was contacted twice (once after the date)."""
+    rows = DunningRows()
+    customer = rows.dunned_customer("H")
+    for issued, due, paid in (
+        (date(2026, 1, 1), date(2026, 1, 31), date(2026, 2, 5)),
+        (date(2026, 2, 1), date(2026, 3, 3), date(2026, 3, 13)),
+        (date(2026, 3, 1), date(2026, 3, 31), date(2026, 3, 29)),
+    ):
+        invoice = rows.invoice(1000, issued, due, customer=customer)
+        rows.pay(invoice, 1000, paid, customer=customer)
+    open_invoice = rows.invoice(3000, date(2026, 4, 10), date(2026, 5, 10), customer=customer)
+    rows.dispute(open_invoice, 500, opened=date(2026, 4, 20), customer=customer)
+    rows.promise(customer, date(2026, 5, 15), made=date(2026, 4, 25), invoices=(open_invoice,))
+    rows.contacted(customer, date(2026, 4, 12), "reminder")
+    rows.contacted(customer, date(2026, 5, 2), "reminder")  # after the date: not counted
+    return rows
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgres"], indirect=True)
+def test_hand_checked_features_on_every_backend(backend) -> None:
+    con = backend({}).invoices.get_backend()
+    tables = create_dunning_tables(con, _rows().rows())
+    with unbound_tables_run_on(con):
+        raw = con.to_pyarrow(open_invoice_features(tables, AT)).to_pandas()
+    (row,) = finish(raw).to_dict("records")
+    assert row["invoice_id"] == 4 and row["open_units"] == 3000 * 10_000
+    assert (row["age_days"], row["days_to_due"], row["terms_days"]) == (20, 10, 30)
+    assert row["cust_paid"] == 3
+    assert row["amount_vs_usual"] == pytest.approx(3000 / 1500)  # four invoices of the year: 6000 / 4
+    assert row["base_days_to_pay"] == pytest.approx((35 + 40 + 28) / 3)
+    assert row["base_share_late"] == pytest.approx(2 / 3)
+    assert row["disputed"] == 1.0 and row["promised"] == 1.0 and row["cust_promises"] == 1
+    assert row["contacts_90d"] == 1 and row["days_since_contact"] == 18
+    assert row["credit_score"] == -1.0  # no scores bound
+    # recency-weighted days late: weights 1 − age/365 of the payments of 5 Feb, 13 Mar, 29 Mar
+    weights = [1 - 84 / 365, 1 - 48 / 365, 1 - 32 / 365]
+    expected = sum(w * late for w, late in zip(weights, (5, 10, -2), strict=True)) / sum(weights)
+    assert row["cust_days_late"] == pytest.approx(expected)
+    assert set(FEATURE_NAMES) <= set(row)
+
+
+def test_the_survival_model_is_a_scikit_learn_estimator() -> None:
+    from sklearn.base import clone
+
+    model = SurvivalAFT(n_estimators=7, random_state=3)
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and copy.get_params()["n_estimators"] == 7
+    assert copy.set_params(max_depth=2).max_depth == 2
+    X = [[float(i % 5), float(i % 3)] for i in range(80)]
+    y = [[float(3 + i % 5), float(3 + i % 5)] if i % 4 else [5.0, float("inf")] for i in range(80)]
+    fitted = copy.fit(X, y)
+    assert fitted is copy and copy.n_features_in_ == 2
+    quantiles = copy.predict_quantiles(X, (0.1, 0.5, 0.9))
+    assert (quantiles[:, 0] <= quantiles[:, 1]).all() and (quantiles[:, 1] <= quantiles[:, 2]).all()
+    assert copy.contributions(X).shape == (80, 2)
