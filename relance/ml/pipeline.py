@@ -31,7 +31,7 @@ from relance.engine.dunning.behaviour import invoice_frame
 from relance.engine.dunning.contract import DunningTables
 from relance.engine.schema import MONEY_SCALE
 from relance.ml.baseline import CustomerHistoryBaseline
-from relance.ml.drivers import contribution_days, drivers_of_row, sentence
+from relance.ml.drivers import contribution_days, drivers_of_rows, sentence
 from relance.ml.features import FEATURE_NAMES, already_late, finish, open_invoice_features
 from relance.ml.predictions import (
     MODEL_BASELINE,
@@ -55,6 +55,9 @@ NOTE_FALLBACK = (
     "({settled} paid invoice snapshots, {needed} needed)"
 )
 HOLDOUT_BUCKETS = 5  # one invoice in five (by its id) is kept out of training to measure both models
+# Measured on the held-out rows of snapshots at least this old: their outcomes are mostly known
+# (on a recent snapshot only the quick payers have paid, which flatters whoever predicts early).
+MATURE_DAYS = 90
 
 Step = Callable[[str], None]
 
@@ -68,7 +71,7 @@ class PredictSettings:
     min_settled: int = 100
     max_training_rows: int = 300_000
     seed: int = 0
-    n_estimators: int = 300
+    n_estimators: int = 100
     n_jobs: int = 2
 
 
@@ -129,7 +132,9 @@ def predict_open_invoices(
         training = _training_rows(tables, as_of, backend, credit_scores, settings, len(current), first, step)
     step("training")
     settled = int(training["observed"].sum()) if len(training) else 0
-    held = (training["invoice_id"].to_numpy() * 7 + settings.seed) % HOLDOUT_BUCKETS == 0
+    ids = training["invoice_id"].to_numpy(dtype="int64") if len(training) else np.zeros(0, dtype="int64")
+    held = (ids * 7 + settings.seed) % HOLDOUT_BUCKETS == 0
+    measured = held & _mature(training, as_of)
     baseline = CustomerHistoryBaseline().fit(current)  # the customers' histories as of as_of
     metrics: dict[str, Any] = {"training_rows": len(training), "settled_rows": settled, "holdout": {}}
     model: SurvivalAFT | None = None
@@ -140,10 +145,11 @@ def predict_open_invoices(
         fit_rows = training[~held]
         model.fit(fit_rows[list(FEATURE_NAMES)], fit_rows[["lower", "upper"]].to_numpy(), FEATURE_NAMES)
         metrics["scale"] = round(model.scale_, 4)
-        if held.any():
+        if measured.any():
+            rows = training[measured]
             metrics["holdout"] = {
-                MODEL_SURVIVAL: holdout_metrics(training[held], _model_frame(model, training[held])),
-                MODEL_BASELINE: holdout_metrics(training[held], baseline.predict_frame(training[held])),
+                MODEL_SURVIVAL: holdout_metrics(rows, _model_frame(model, rows)),
+                MODEL_BASELINE: holdout_metrics(rows, baseline.predict_frame(rows)),
             }
         sampled = int(training.attrs.get("sample_every", 1))
         metrics["sample_every"] = sampled
@@ -156,17 +162,16 @@ def predict_open_invoices(
             sampled=f", one open invoice in {sampled} sampled" if sampled > 1 else "",
         )
     else:
-        if held.any():
-            metrics["holdout"] = {
-                MODEL_BASELINE: holdout_metrics(training[held], baseline.predict_frame(training[held]))
-            }
+        if measured.any():
+            rows = training[measured]
+            metrics["holdout"] = {MODEL_BASELINE: holdout_metrics(rows, baseline.predict_frame(rows))}
         note = NOTE_FALLBACK.format(settled=settled, needed=settings.min_settled)
     step("predicting")
     if model is not None:
         predicted = _model_frame(model, current)
-        days = contribution_days(predicted["days_p50"], model.contributions(current[list(FEATURE_NAMES)]))
         values = current[list(FEATURE_NAMES)].to_numpy(dtype="float64")
-        drivers = [drivers_of_row(FEATURE_NAMES, values[i], days[i]) for i in range(len(current))]
+        days = contribution_days(predicted["days_p50"], model.contributions(values))
+        drivers = drivers_of_rows(FEATURE_NAMES, values, days)
         name = MODEL_SURVIVAL
     else:
         predicted = baseline.predict_frame(current)
@@ -175,6 +180,13 @@ def predict_open_invoices(
     summary = PredictionRunSummary(as_of=as_of, model=name, trained_rows=len(training), note=note)
     predictions = _predictions(current, predicted, drivers, as_of, name)
     return PredictionResult(summary=summary, predictions=predictions, metrics=metrics)
+
+
+def _mature(training: pd.DataFrame, as_of: date) -> np.ndarray[Any, Any]:
+    if training.empty:
+        return np.zeros(0, dtype=bool)
+    oldest = pd.Timestamp(as_of - timedelta(days=MATURE_DAYS))
+    return np.asarray(pd.to_datetime(training["snapshot"]) <= oldest)
 
 
 def _current_rows(
@@ -243,17 +255,20 @@ def _training_rows(
         part["snapshot"] = day
         part["snapshot_as_of"] = as_of
         parts.append(part)
-    training = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not parts:
+        return pd.DataFrame()
+    training = pd.concat(parts, ignore_index=True)
     training.attrs["sample_every"] = sample
     return training
 
 
 def _model_frame(model: SurvivalAFT, rows: pd.DataFrame) -> pd.DataFrame:
     """The model's ``days_p10/p50/p90`` (days from the row's date, at least 1) and ``p_late``."""
-    X = rows[list(FEATURE_NAMES)]
-    quantiles = np.maximum(model.predict_quantiles(X, (0.1, 0.5, 0.9)), 1.0)
+    X = rows[list(FEATURE_NAMES)].to_numpy(dtype="float64")
+    margin = model.predict_margin(X)
+    quantiles = np.maximum(model.predict_quantiles(X, (0.1, 0.5, 0.9), margin=margin), 1.0)
     to_due = rows["days_to_due"].to_numpy(dtype="float64")
-    p_late = np.where(already_late(rows), 1.0, model.survival(X, to_due))
+    p_late = np.where(already_late(rows), 1.0, model.survival(X, to_due, margin=margin))
     return pd.DataFrame(
         {
             "days_p10": quantiles[:, 0],

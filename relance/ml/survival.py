@@ -55,13 +55,14 @@ class SurvivalAFT(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no
 
     def __init__(
         self,
-        n_estimators: int = 300,
-        max_depth: int = 5,
+        n_estimators: int = 100,
+        max_depth: int = 4,
         learning_rate: float = 0.1,
         min_child_weight: float = 5.0,
         subsample: float = 0.8,
         colsample_bytree: float = 0.9,
-        distribution_scale: float = 1.0,
+        distribution: str = "normal",
+        distribution_scale: float = 0.3,
         holdout_share: float = 0.2,
         random_state: int = 0,
         n_jobs: int = 2,
@@ -72,6 +73,7 @@ class SurvivalAFT(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no
         self.min_child_weight = min_child_weight
         self.subsample = subsample
         self.colsample_bytree = colsample_bytree
+        self.distribution = distribution
         self.distribution_scale = distribution_scale
         self.holdout_share = holdout_share
         self.random_state = random_state
@@ -107,7 +109,7 @@ class SurvivalAFT(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no
             "objective": "survival:aft",
             "base_score": start,
             "eval_metric": "aft-nloglik",
-            "aft_loss_distribution": "normal",
+            "aft_loss_distribution": self.distribution,
             "aft_loss_distribution_scale": self.distribution_scale,
             "tree_method": "hist",
             "max_depth": self.max_depth,
@@ -138,16 +140,18 @@ class SurvivalAFT(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no
         """The median days to payment."""
         return np.exp(self.predict_margin(X))
 
-    def predict_quantiles(self, X: Any, quantiles: Sequence[float] = (0.1, 0.5, 0.9)) -> FloatArray:
-        """(n, len(quantiles)) days to payment."""
-        margin = self.predict_margin(X)
+    def predict_quantiles(
+        self, X: Any, quantiles: Sequence[float] = (0.1, 0.5, 0.9), *, margin: FloatArray | None = None
+    ) -> FloatArray:
+        """(n, len(quantiles)) days to payment (``margin``: ``predict_margin(X)`` when already known)."""
+        margin = self.predict_margin(X) if margin is None else margin
         z = np.asarray(ndtri(np.asarray(quantiles, dtype="float64")), dtype="float64")
         days: FloatArray = np.exp(margin[:, None] + self.scale_ * z[None, :])
         return days
 
-    def survival(self, X: Any, days: Any) -> FloatArray:
+    def survival(self, X: Any, days: Any, *, margin: FloatArray | None = None) -> FloatArray:
         """P(T > days) per row (``days`` per row; ≤ 0 gives 1)."""
-        margin = self.predict_margin(X)
+        margin = self.predict_margin(X) if margin is None else margin
         days = np.asarray(days, dtype="float64")
         with np.errstate(divide="ignore"):
             z = (np.log(np.maximum(days, 1e-9)) - margin) / self.scale_

@@ -1,0 +1,105 @@
+"""Benchmark the pay-date predictions (issue 16): features, training and prediction of every open invoice.
+
+    .venv/bin/python benchmarks/bench_predict.py --invoices 100000 --customers 10000
+    .venv/bin/python benchmarks/bench_predict.py --invoices 10000000 --customers 1000000
+    .venv/bin/python benchmarks/bench_predict.py --parquet /tmp/p1m   # keep (or reuse) the files
+
+Data: the synthetic ledger (``relance.synthetic``, seed 7, to 2026-11-23) as Parquet and the
+dunning tables of ``bench_decide`` (promises, disputes, contacts…). The run is
+``relance.ml.pipeline.predict_open_invoices`` on DuckDB over the files, as of the generator's last
+day, each step timed (wall and the process's CPU seconds, the number to compare on a shared
+machine): the prediction rows' features, the training snapshots (sampled to about
+``--max-training-rows``), the fit, the prediction with its drivers.
+
+It checks itself and exits 1 on a failure: every invoice open at the date predicted once, every
+date after it, p10 ≤ median ≤ p90, p_late in 0..1; and it prints the held-out metrics of the model
+beside the baseline's.
+
+Targets (issue 16): 1M open invoices (history 10M) ≤ 60 s, training included ≤ 5 min, on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.bench_decide import END, generate_dunning, generate_ledger
+from relance.engine.dunning.behaviour import invoice_frame
+from relance.engine.dunning.tables import read_parquet_tables
+from relance.ml.pipeline import PredictSettings, predict_open_invoices
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--invoices", type=int, default=100_000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--parquet", type=Path, help="keep the files here (reused when present)")
+    parser.add_argument("--max-training-rows", type=int, default=PredictSettings.max_training_rows)
+    parser.add_argument("--estimators", type=int, default=PredictSettings.n_estimators)
+    args = parser.parse_args()
+
+    directory = args.parquet or Path(tempfile.mkdtemp(prefix="bench_predict_"))
+    try:
+        if not (directory / "invoices.parquet").exists() and not (directory / "invoices").exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            started = time.perf_counter()
+            generate_ledger(args.invoices, args.customers, directory)
+            generate_dunning(directory)
+            print(
+                f"generated {args.invoices} invoices in {time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+            )
+        con, tables = read_parquet_tables(directory)
+        as_of = END
+        settings = PredictSettings(max_training_rows=args.max_training_rows, n_estimators=args.estimators)
+        marks: list[tuple[str, float, float]] = []
+
+        def step(text: str) -> None:
+            marks.append((text, time.perf_counter(), time.process_time()))
+            print(f"  … {text}", file=sys.stderr, flush=True)
+
+        started, cpu = time.perf_counter(), time.process_time()
+        result = predict_open_invoices(tables, as_of, backend=con, settings=settings, step=step)
+        wall, used = time.perf_counter() - started, time.process_time() - cpu
+        marks.append(("end", time.perf_counter(), time.process_time()))
+        for (name, at, at_cpu), (_, until, until_cpu) in zip(marks, marks[1:], strict=False):
+            print(f"{name}: {until - at:.2f} s, CPU {until_cpu - at_cpu:.2f} s")
+        print(f"total: {wall:.2f} s, CPU {used:.2f} s — {len(result.predictions)} open invoices predicted")
+        print(f"model: {result.summary.model}; {result.summary.note}")
+        for model, numbers in (result.metrics.get("holdout") or {}).items():
+            print(f"held out, {model}: {numbers}")
+
+        frame = invoice_frame(tables, as_of)
+        open_now = int(con.to_pyarrow(frame.filter(frame.open_units > 0).count()).as_py())
+        problems = []
+        ids = [p.invoice_id for p in result.predictions]
+        if len(ids) != len(set(ids)) or len(ids) != open_now:
+            problems.append(f"{len(ids)} predictions ({len(set(ids))} invoices) for {open_now} open invoices")
+        for p in result.predictions:
+            if not (as_of + timedelta(days=1) <= p.pay_date_p10 <= p.expected_pay_date <= p.pay_date_p90):
+                problems.append(
+                    f"invoice {p.invoice_id}: dates out of order or before {as_of + timedelta(days=1)}"
+                )
+                break
+            if not 0.0 <= p.p_late <= 1.0:
+                problems.append(f"invoice {p.invoice_id}: p_late {p.p_late}")
+                break
+        for problem in problems:
+            print(f"MISMATCH: {problem}")
+        return 1 if problems else 0
+    finally:
+        if args.parquet is None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
