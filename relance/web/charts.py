@@ -106,6 +106,19 @@ def axis_number(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _value_grid(*, left: float, right: float, top: float, plot_height: float, peak: float) -> list[str]:
+    """The horizontal grid lines at 0, ¼, ½, ¾ and all of ``peak``, each with its value on the left
+    axis: the same in every chart with a value axis."""
+    parts = []
+    for fraction in (0, 0.25, 0.5, 0.75, 1):
+        y = top + plot_height - fraction * plot_height
+        parts.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{axis_number(peak * fraction)}</text>'
+        )
+    return parts
+
+
 def line_chart(
     labels: list[str],
     series: list[Series],
@@ -132,12 +145,7 @@ def line_chart(
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
-    for fraction in (0, 0.25, 0.5, 0.75, 1):
-        y = top + plot_height - fraction * plot_height
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{axis_number(peak * fraction)}</text>'
-        )
+    parts.extend(_value_grid(left=left, right=width - right, top=top, plot_height=plot_height, peak=peak))
     for index, label in enumerate(labels):
         if len(labels) <= 12 or index % 2 == 0:
             x = left + index * step
@@ -201,12 +209,7 @@ def dbt_trend_chart(
         f'<svg class="chart dbt-trend" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
-    for fraction in (0, 0.25, 0.5, 0.75, 1):
-        y = top + plot_height - fraction * plot_height
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{axis_number(peak * fraction)}</text>'
-        )
+    parts.extend(_value_grid(left=left, right=width - right, top=top, plot_height=plot_height, peak=peak))
     for index, label in enumerate(labels):
         x = left + index * step
         count = disputes_opened[index] if index < len(disputes_opened) else 0
@@ -288,12 +291,7 @@ def band_chart(
         f'<svg class="chart band" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
-    for fraction in (0, 0.25, 0.5, 0.75, 1):
-        y = top + plot_height - fraction * plot_height
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{axis_number(peak * fraction)}</text>'
-        )
+    parts.extend(_value_grid(left=left, right=width - right, top=top, plot_height=plot_height, peak=peak))
     if points:
         upper = [xy(i, p.high) for i, p in enumerate(points)]
         lower = [xy(i, p.low) for i, p in reversed(list(enumerate(points)))]
