@@ -60,6 +60,10 @@ def test_the_predicted_pages_show_their_figures(browser_page, live_server, trans
     chart = page.locator("figure", has_text="Days beyond terms and disputes").first
     chart.screenshot(path=str(shots / "predict-dashboard-dbt.png"))
     assert "Days beyond terms" in chart.inner_text()
+    forecast = page.locator("#cash-forecast")
+    forecast.screenshot(path=str(shots / "predict-dashboard-forecast.png"))
+    assert "Expected collections per week" in forecast.inner_html()
+    assert "High (p90)" in forecast.inner_html()  # the chart's table, under "Show as a table"
 
     page.goto(f"{base}/w/worklist/")
     page.screenshot(path=str(shots / "predict-worklist.png"), full_page=True)
