@@ -2,8 +2,8 @@
 
 At each cutoff date the ledger is replayed **as known at the end of that date** — the pipeline
 (``relance.ml.pipeline.predict_open_invoices``) trains and predicts with nothing dated after it,
-the same as-of replay the credit backtest relies on — once with the survival model and once with
-the customer-history baseline. Both are then set against what happened, read from the whole
+the same as-of replay the credit backtest relies on — once, giving the survival model's predictions
+and the customer-history baseline's of the same invoices side by side. Both are then set against what happened, read from the whole
 ledger up to ``observed_until`` (by default its last dated fact) through ``invoice_frame``, the
 one home of "paid" and "paid late":
 
@@ -22,7 +22,7 @@ Amounts are pooled across currencies as invoiced (a ledger in one currency is th
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -41,7 +41,6 @@ from relance.ml.predictions import InvoicePrediction
 MODEL = "model"
 BASELINE = "baseline"
 HORIZONS = (1, 2, 4, 8, 13)  # weeks, for horizon_wape
-NEVER = 10**12  # min_settled that no ledger reaches: the pipeline gives the baseline
 
 Step = Callable[[str], None]
 
@@ -183,7 +182,7 @@ def backtest(
     pools = {MODEL: _Pool(), BASELINE: _Pool()}
     results = []
     for as_of in cutoffs:
-        step(f"cutoff {as_of}: the model")
+        step(f"cutoff {as_of}: the model and the baseline")
         model = predict_open_invoices(
             tables,
             as_of,
@@ -192,20 +191,11 @@ def backtest(
             invoice_refs=invoice_refs,
             settings=settings,
         )
-        step(f"cutoff {as_of}: the baseline")
-        baseline = predict_open_invoices(
-            tables,
-            as_of,
-            backend=backend,
-            credit_scores=credit_scores,
-            invoice_refs=invoice_refs,
-            settings=replace(settings, min_settled=NEVER),
-        )
         scores = {}
         weekly = {}
-        for side, result in ((MODEL, model), (BASELINE, baseline)):
+        for side, predictions in ((MODEL, model.predictions), (BASELINE, model.baseline_predictions)):
             scores[side], weekly[side] = _judge(
-                result.predictions, as_of, truth, allocations, until, weeks, seed, pools[side]
+                predictions, as_of, truth, allocations, until, weeks, seed, pools[side]
             )
         results.append(
             CutoffResult(

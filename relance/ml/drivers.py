@@ -77,6 +77,11 @@ SENTENCES: dict[str, Callable[[float], str]] = {
     "cust_days_to_pay": lambda v: (
         "no payment history" if np.isnan(v) else f"usually pays {_n(v)} days after issue"
     ),
+    "cust_days_left": lambda v: (
+        "no payment history"
+        if np.isnan(v)
+        else (f"its usual pay day is in {_n(v)} days" if v >= 0 else f"{_n(-v)} days past its usual pay day")
+    ),
     "cust_days_late": _days_late,
     "cust_share_late": lambda v: (
         "no payment history" if np.isnan(v) else f"{_pct(v)} of its invoices paid late"

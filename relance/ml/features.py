@@ -59,6 +59,10 @@ FEATURES = (
     Feature("due_quarter_end", "due in the last 10 days of a quarter"),
     Feature("cust_paid", "invoices the customer settled in the year"),
     Feature("cust_days_to_pay", "customer's recency-weighted mean days from issue to payment"),
+    Feature(
+        "cust_days_left",
+        "customer's mean days from issue to payment minus the invoice's age (the baseline's pay date)",
+    ),
     Feature("cust_days_late", "customer's recency-weighted mean days late (negative: early)"),
     Feature("cust_share_late", "customer's recency-weighted share of invoices paid late"),
     Feature("cust_late_sd", "standard deviation of the customer's days late"),
@@ -299,6 +303,7 @@ def finish(raw: pd.DataFrame) -> pd.DataFrame:
     out["due_quarter_end"] = quarter_end.to_numpy(dtype="float64")
     out["cust_paid"] = paid
     out["cust_days_to_pay"] = _ratio(raw["h_dtp"], raw["h_weight"], np.nan)
+    out["cust_days_left"] = _ratio(raw["h_dtp_plain"], paid, np.nan) - out["age_days"].to_numpy()
     out["cust_days_late"] = _ratio(raw["h_late"], raw["h_weight"], np.nan)
     out["cust_share_late"] = _ratio(raw["h_late_count"], raw["h_weight"], np.nan)
     out["cust_late_sd"] = np.where(paid > 1, np.sqrt(np.maximum(late_var, 0.0)), np.nan)

@@ -11,7 +11,7 @@ from relance.predict.models import InvoicePrediction
 from relance.predict.services import predictions_compute
 from tests.predict.conftest import AS_OF, habits_ledger  # noqa: F401 - the fixture
 
-SETTINGS = PredictSettings(n_estimators=20, min_settled=5, snapshots=4)
+SETTINGS = PredictSettings(n_estimators=20, min_settled=5, snapshots=4, snapshot_every_days=30)
 pytestmark = pytest.mark.usefixtures("habits_ledger")
 
 

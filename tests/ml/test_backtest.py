@@ -13,7 +13,7 @@ from relance.ml.pipeline import PredictSettings
 from tests.engine.dunning.rows import DunningRows
 
 AS_OF = date(2026, 3, 4)  # a Wednesday: week 1 is 9–15 March
-FAST = PredictSettings(n_estimators=20, min_settled=50, snapshots=3)
+FAST = PredictSettings(n_estimators=20, min_settled=50, snapshots=3, snapshot_every_days=30)
 
 
 def _tiny():

@@ -9,7 +9,7 @@ import pytest
 from relance.engine.days import unbound_tables_run_on
 from relance.engine.dunning.tables import create_dunning_tables
 from relance.ml.features import FEATURE_NAMES, finish, open_invoice_features
-from relance.ml.survival import SurvivalAFT
+from relance.ml.survival import SurvivalAFT, band_coverage_scale, censored_normal_scale
 from tests.engine.dunning.rows import DunningRows
 
 AT = date(2026, 4, 30)
@@ -72,3 +72,23 @@ def test_the_survival_model_is_a_scikit_learn_estimator() -> None:
     quantiles = copy.predict_quantiles(X, (0.1, 0.5, 0.9))
     assert (quantiles[:, 0] <= quantiles[:, 1]).all() and (quantiles[:, 1] <= quantiles[:, 2]).all()
     assert copy.contributions(X).shape == (80, 2)
+
+
+def test_the_band_is_calibrated_to_hold_80_percent_of_the_known_rows() -> None:
+    """Ten paid rows 11 … 20 days against a median of 15: 8 of 10 inside the whole-day band means
+    a band of about 12–19 days; a row still open past every band counts as outside (the band
+    grows), one open for fewer days than the band's top is left out."""
+    import numpy as np
+
+    days = np.arange(11.0, 21.0)
+    margin = np.full(10, np.log(15.0))
+    sigma = band_coverage_scale(margin, days, days, 0.8)
+    low, high = np.round(15.0 * np.exp(np.array([-1.2816, 1.2816]) * sigma))
+    assert int(np.sum((days >= low) & (days <= high))) == 8
+    margin12 = np.full(12, np.log(15.0))
+    lower = np.concatenate([days, [90.0, 2.0]])
+    upper = np.concatenate([days, [np.inf, np.inf]])
+    assert band_coverage_scale(margin12, lower, upper, 0.8) > sigma  # 8 in 11 known: it grows
+    # Maximum likelihood on the same rows gives the normal's σ, not the one the band wants.
+    residual = np.log(days) - margin
+    assert censored_normal_scale(residual, residual) != sigma

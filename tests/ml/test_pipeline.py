@@ -15,7 +15,7 @@ from tests.engine.dunning.rows import DunningRows
 from tests.ml.ledgers import START, habits_ledger
 
 AS_OF = date(2026, 3, 31)
-FAST = PredictSettings(n_estimators=40, min_settled=50, snapshots=6)
+FAST = PredictSettings(n_estimators=40, min_settled=50, snapshots=6, snapshot_every_days=30)
 DATE_FIELDS = {
     "invoices": "issue_date",
     "payments": "date",

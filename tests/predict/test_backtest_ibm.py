@@ -33,7 +33,7 @@ def ibm(entity, shared_datasets: Path):
 
 
 def test_ibm_backtest_scores_the_model_and_the_baseline(ibm):
-    settings = PredictSettings(n_estimators=60, snapshots=6)
+    settings = PredictSettings(n_estimators=60, snapshots=6, snapshot_every_days=30)
     report = predictions_backtest(
         entity=ibm, cutoffs=[date(2013, 9, 1), date(2013, 11, 1)], settings=settings
     )

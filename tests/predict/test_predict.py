@@ -16,7 +16,7 @@ from relance.predict.selectors import latest_predictions, prediction_for_invoice
 from relance.predict.services import predictions_compute
 from tests.predict.conftest import AS_OF
 
-SETTINGS = PredictSettings(n_estimators=20, min_settled=5, snapshots=4)
+SETTINGS = PredictSettings(n_estimators=20, min_settled=5, snapshots=4, snapshot_every_days=30)
 
 
 def _predict(*args: str) -> str:
