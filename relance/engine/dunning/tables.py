@@ -93,7 +93,8 @@ def read_parquet_tables(
     or ``NAME/*.parquet``.
 
     The ledger tables must exist; a missing dunning table is taken as empty, a missing credit
-    table (``CREDIT_SCHEMAS``: orders, exchange rates, bureau reports, returned payments) as none.
+    table (``CREDIT_SCHEMAS``: orders, exchange rates, bureau reports, returned payments) or
+    prediction table (``PREDICTION_SCHEMAS``: no ``p_late`` condition holds) as none.
     """
     con = backend or quiet_duckdb(ibis.duckdb.connect())
     tables = {}
@@ -106,7 +107,7 @@ def read_parquet_tables(
         elif name in DUNNING_SCHEMAS:
             tables[name] = conform_dunning(_empty_table(con, name), name)
             continue
-        elif name in CREDIT_SCHEMAS:
+        elif name in CREDIT_SCHEMAS or name in PREDICTION_SCHEMAS:
             continue
         else:
             raise ValidationFailed(ERROR_PARQUET_MISSING.format(directory=directory, name=name))
