@@ -20,7 +20,7 @@ Derived tables:
 * ``orders``, ``exchange_rates``, ``returned_payments``: the ledger's orders, the entity's rates
   and its payments returned unpaid, for credit exposure and scoring (the credit app adds its
   bureau reports: ``relance.credit.binding``).
-* Tables of apps above this one, handed down at start-up (``optional_table_register``): the
+* Tables of apps above this one, handed down at start-up (``relance.dunning.optional_tables.optional_table_register``): the
   stored predictions (``invoice_predictions``, for ``p_late`` conditions) are the predict app's,
   registered in its ``ready``. None registered: the table is None (a ``p_late`` condition is false).
 """
@@ -28,7 +28,7 @@ Derived tables:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import ibis
@@ -38,24 +38,13 @@ from django.db.models import Field, Model
 from relance.cases.models import ContactLog, CustomerHold, Dispute, Installment, PaymentPlan, Promise
 from relance.dunning.contacts import NOT_A_CONTACT  # actions that reached nobody: the one home
 from relance.dunning.models import CustomerAttribute, DunningAction, InvoiceStep
+from relance.dunning.optional_tables import OPTIONAL_MAKERS
 from relance.dunning.selectors import policy_assignment
 from relance.engine.dunning.contract import ALL_SCHEMAS, CONTRACT_SCHEMAS, DunningTables
 from relance.ledger.binding import app_ledger
 from relance.ledger.models import Contact, ContactStatus, Customer, Entity, ExchangeRate, Order, Payment
 
 BAD_ADDRESS = (ContactStatus.INVALID.value, ContactStatus.BOUNCING.value)
-
-# name of an optional contract table → its maker (entity id → the table), registered at start-up
-# by the app that owns the rows (it sits above dunning: it hands the table down, never imported).
-_OPTIONAL_MAKERS: dict[str, Callable[[int], ir.Table]] = {}
-OPTIONAL_REGISTRABLE = ("invoice_predictions",)
-
-
-def optional_table_register(name: str, maker: Callable[[int], ir.Table]) -> None:
-    """Register ``maker(entity_id)`` as the optional contract table ``name`` (an app's ``ready``)."""
-    if name not in OPTIONAL_REGISTRABLE:
-        raise ValueError(f"{name!r} is not an optional table of the dunning contract")
-    _OPTIONAL_MAKERS[name] = maker
 
 
 def _column(model: type[Model], name: str) -> str:
@@ -362,7 +351,7 @@ def dunning_tables(*, entity: Entity, ledger: Any) -> DunningTables:
             entity_id=entity_id,
         ),
         returned_payments=_returned_payments(entity_id),
-        **{name: maker(entity_id) for name, maker in _OPTIONAL_MAKERS.items()},
+        **{name: maker(entity_id) for name, maker in OPTIONAL_MAKERS.items()},
     )
 
 
