@@ -677,9 +677,7 @@ def owed_overview(
 def _four_sum(value: Any) -> Decimal:
     """A database sum of money with four places: Decimal on PostgreSQL, a float on SQLite (read
     through its shortest text form, as Django's own converter does)."""
-    if value is None:
-        return Decimal(0).quantize(_FOUR_PLACES)
-    return (value if type(value) is Decimal else Decimal(str(value))).quantize(_FOUR_PLACES)
+    return _four(Decimal(str(value)) if isinstance(value, float) else value)
 
 
 def _as_date(value: Any) -> date:
