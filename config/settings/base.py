@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "relance.credit",
     "relance.cashapp",
     "relance.predict",
+    "relance.quality",
     "relance.workspace",
     # django-anymail without importing its checks (and requests) at every start: issue 20.
     "relance.delivery.apps.AnymailConfig",

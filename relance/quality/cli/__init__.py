@@ -1,0 +1,1 @@
+"""``relance quality`` subcommands, one module each (``relance.common.subcommands``)."""

@@ -1,0 +1,1 @@
+"""Data-quality tables (issue 19)."""
