@@ -49,6 +49,12 @@ def contact_json(contact: Contact) -> dict[str, Any]:
         "opt_out_phone": contact.opt_out_phone,
         "email_status": contact.email_status,
         "phone_status": contact.phone_status,
+        "address_status": contact.address_status,
+        "email_reason": contact.email_reason,
+        "phone_reason": contact.phone_reason,
+        "address_reason": contact.address_reason,
+        "phone_kind": contact.phone_kind,
+        "confirmed_on": contact.confirmed_on.isoformat() if contact.confirmed_on else None,
         **_stamps(contact),
     }
 

@@ -113,6 +113,12 @@ class ContactOut(Schema):
     opt_out_phone: bool
     email_status: str
     phone_status: str
+    address_status: str
+    email_reason: str
+    phone_reason: str
+    address_reason: str
+    phone_kind: str
+    confirmed_on: date | None
     created_at: datetime
     updated_at: datetime
 
@@ -369,3 +375,21 @@ class PaymentBulkIn(_In):
 
 class OrderBulkIn(_In):
     items: list[OrderIn] = Field(..., max_length=MAX_BULK_ITEMS)
+
+
+class ContactReturnedIn(Schema):
+    """A letter came back: ``contact_ref`` (or ``customer_ref`` alone when the customer has one
+    contact with a postal address), the day it came back and why."""
+
+    contact_ref: str | None = None
+    customer_ref: str | None = None
+    returned_on: date | None = None
+    reason: str = Field("", max_length=200)
+
+
+class ContactReturnedOut(Schema):
+    customer_ref: str
+    contact_ref: str
+    address_status: str
+    address_reason: str
+    changed: bool

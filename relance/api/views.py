@@ -181,6 +181,53 @@ def contact_bulk(
     return _counts(writes.upsert_items("contacts", _items(payload), entity=_entity(request, entity)))
 
 
+@router.post(
+    "/contacts/returned",
+    response={200: s.ContactReturnedOut, **WRITE_ERRORS},
+    tags=["contacts"],
+    description=IDEMPOTENCY,
+)
+@idempotent
+def contact_returned(
+    request: HttpRequest, payload: s.ContactReturnedIn, entity: str | None = EntityName
+) -> HttpResponse:
+    """A letter came back: the contact's postal address is marked returned and no letter goes to
+    it again; the next run writes on the customer's next valid channel (docs/data-quality.md)."""
+    from relance.cases import contact_returns
+    from relance.core.actors import Actor
+    from relance.core.errors import NotFound, ValidationFailed
+
+    scope = _entity(request, entity)
+    contacts = selectors.contact_list(entity=scope)
+    if payload.contact_ref:
+        contact = selectors.by_ref(contacts, entity=scope, kind="contact", ref=payload.contact_ref)
+    elif payload.customer_ref:
+        customer = selectors.by_ref(
+            selectors.customer_list(entity=scope), entity=scope, kind="customer", ref=payload.customer_ref
+        )
+        contact = contact_returns.returned_contact(customer=customer)
+    else:
+        raise ValidationFailed("expected contact_ref or customer_ref")
+    if not contact.postal_address.strip():
+        raise NotFound(f"contact {contact.external_ref or contact.pk} has no postal address")
+    changed = contact_returns.contact_mark_returned(
+        contact=contact,
+        actor=Actor.of_user_or_system(request.user, "api"),
+        on=payload.returned_on or _today(scope),
+        reason=payload.reason,
+    )
+    return _json(
+        200,
+        {
+            "customer_ref": contact.customer.external_ref,
+            "contact_ref": contact.external_ref,
+            "address_status": contact.address_status,
+            "address_reason": contact.address_reason,
+            "changed": changed,
+        },
+    )
+
+
 @router.get("/contacts/{path:ref}", response={200: s.ContactOut, **ERRORS}, tags=["contacts"])
 def contact_get(request: HttpRequest, ref: str, entity: str | None = EntityName) -> Any:
     """One contact by its contact_ref."""

@@ -28,7 +28,7 @@ from relance.compliance.models import ComplianceSettings
 from relance.compliance.outbox import outbox
 from relance.core.channels import address_field, opt_out_field
 from relance.dunning import contacts
-from relance.ledger.models import Contact, ContactStatus, Customer
+from relance.ledger.models import UNUSABLE_STATUSES, Contact, ContactStatus, Customer
 
 #: Outbox states that mean the message went (or may have gone) out: they count for the caps.
 COUNTED_STATUSES = ("sending", "sent", "delivered", "uncertain")
@@ -359,10 +359,12 @@ def message_facts(
     flag = opt_out_field(channel)
     opted_out = bool(flag) and any(getattr(c, flag, False) for c in matching)
     address_invalid = ""
-    if channel == "email" and any(c.email_status == ContactStatus.INVALID for c in matching):
+    if channel == "email" and any(c.email_status in UNUSABLE_STATUSES for c in matching):
         address_invalid = "email address"
-    elif channel in {"sms", "call"} and any(c.phone_status == ContactStatus.INVALID for c in matching):
+    elif channel in {"sms", "call"} and any(c.phone_status in UNUSABLE_STATUSES for c in matching):
         address_invalid = "phone number"
+    elif channel == "letter" and any(c.address_status in UNUSABLE_STATUSES for c in matching):
+        address_invalid = "postal address"
 
     # Caps, run holds and the policy's window concern dunning messages (from a run), not replies.
     is_dunning = action is not None if dunning is None else dunning

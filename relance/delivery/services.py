@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from relance.audit import case_events
@@ -26,13 +27,15 @@ from relance.delivery.alerts import TemplateFailure, template_failure_alert
 from relance.delivery.models import (
     RETRYABLE,
     CallTask,
+    CallTaskStatus,
     DeliveryEvent,
     DeliveryEventKind,
     MessageAttachment,
     MessageStatus,
     OutboundMessage,
 )
-from relance.ledger.models import Contact, ContactStatus, Customer
+from relance.ledger.models import NO_SMS_KINDS, STATUS_FIELDS, UNUSABLE_STATUSES, Contact, ContactStatus, Customer
+from relance.ledger.services import contact_status_set
 
 if TYPE_CHECKING:
     from relance.comms.types import RenderedMessage
@@ -90,10 +93,13 @@ class EnqueueReport:
     fallbacks: tuple[ChannelFallback, ...] = ()
     skipped: tuple[SkippedAction, ...] = ()
     template_failures: tuple[TemplateFailure, ...] = ()
+    #: "find a new contact" tasks opened for customers no channel reaches any more
+    contact_tasks: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
+            "contact_tasks": self.contact_tasks,
             "created": self.created,
             "existing": self.existing,
             "by_channel": dict(self.by_channel),
@@ -144,7 +150,7 @@ def contact_address(contact: Contact, channel: str) -> tuple[str, str]:
             return "", "no email address"
         if contact.opt_out_email:
             return "", "opted out of email"
-        if contact.email_status in (ContactStatus.INVALID, ContactStatus.BOUNCING):
+        if contact.email_status in UNUSABLE_STATUSES:
             return "", f"email address {contact.email_status}"
         return contact.email, ""
     if channel in ("sms", "call"):
@@ -152,9 +158,11 @@ def contact_address(contact: Contact, channel: str) -> tuple[str, str]:
             return "", "no phone number"
         if channel == "sms" and contact.opt_out_sms:
             return "", "opted out of SMS"
+        if channel == "sms" and contact.phone_kind in NO_SMS_KINDS:
+            return "", f"not a mobile number ({contact.get_phone_kind_display().lower()})"
         if channel == "call" and contact.opt_out_phone:
             return "", "opted out of calls"
-        if contact.phone_status in (ContactStatus.INVALID, ContactStatus.BOUNCING):
+        if contact.phone_status in UNUSABLE_STATUSES:
             return "", f"phone number {contact.phone_status}"
         return contact.phone, ""
     if channel == "letter":
@@ -162,6 +170,8 @@ def contact_address(contact: Contact, channel: str) -> tuple[str, str]:
             return "", "no postal address"
         if contact.opt_out_letter:
             return "", "opted out of letters"
+        if contact.address_status in UNUSABLE_STATUSES:
+            return "", f"postal address {contact.address_status}"
         return contact.postal_address.strip(), ""
     if channel == "portal":
         return f"portal:{contact.customer_id}", ""
@@ -387,18 +397,61 @@ def _action_not_sent(action: DunningAction, reason: str) -> None:
     action.status = ActionStatus.CANCELLED
     action.save(update_fields=["status", "updated_at"])
     InvoiceStep.objects.filter(action_id=action.pk).delete()
-    # A person must find a way to reach the customer: a task on the collector's list.
-    customer = action.customer
-    CallTask.objects.create(
-        entity_id=action.entity_id,
+    find_contact_task_open(
+        customer=action.customer,
+        on=action.on,
+        why=f"step {action.step_key} of {action.on.isoformat()} could not be sent: {reason}",
+    )
+
+
+#: The script of the task a collector gets when no address of a customer is left (issue 11's
+#: no-channel task; issue 19 names it). One open task per customer: later runs do not add more.
+FIND_CONTACT_SCRIPT = "Find a new contact: {why}. Reach the customer and correct their contact details."
+FIND_CONTACT_PREFIX = FIND_CONTACT_SCRIPT.split(":", 1)[0]
+
+
+def find_contact_task_open(*, customer: Customer, on: date, why: str) -> tuple[CallTask, bool]:
+    """The collector's open "find a new contact" task for ``customer``: the existing one, else a
+    new one due ``on``. Returns ``(task, created)``."""
+    existing = CallTask.objects.filter(
+        customer=customer, status=CallTaskStatus.OPEN, script__startswith=FIND_CONTACT_PREFIX
+    ).first()
+    if existing is not None:
+        return existing, False
+    task = CallTask.objects.create(
+        entity_id=customer.entity_id,
         customer=customer,
         assigned_to=customer.collector,
-        due_on=action.on,
-        script=(
-            f"Step {action.step_key} of {action.on.isoformat()} could not be sent: {reason}. "
-            "Reach the customer and correct their contact details."
-        ),
+        due_on=on,
+        script=FIND_CONTACT_SCRIPT.format(why=why),
     )
+    return task, True
+
+
+def _no_channel_tasks(run: DunningRun) -> int:
+    """A "find a new contact" task for each customer the run held back because none of the step's
+    channels reaches them any more (suppression ``no_channel``: every address invalid, bounced or
+    returned). Returns how many tasks were created."""
+    from relance.dunning.models import Suppression
+
+    held = (
+        Suppression.objects.filter(Q(run=run) | Q(last_run=run), reason="no_channel")
+        .select_related("customer", "customer__collector")
+        .order_by("customer_id", "id")
+    )
+    created = 0
+    seen: set[int] = set()
+    for suppression in held:
+        if suppression.customer_id in seen:
+            continue
+        seen.add(suppression.customer_id)
+        _task, was_created = find_contact_task_open(
+            customer=suppression.customer,
+            on=run.as_of,
+            why=f"no address left for the run of {run.as_of.isoformat()} ({suppression.detail or 'no channel'})",
+        )
+        created += was_created
+    return created
 
 
 def _delivery_options(engine_channels: Sequence[str], start: str) -> list[tuple[str, str]]:
@@ -533,8 +586,10 @@ def outbox_enqueue_run(*, run: DunningRun, now: datetime | None = None) -> Enque
         existing += not was_created
         by_channel[channel] += was_created
     template_failure_alert(entity=run.entity, run_as_of=run.as_of, failures=broken)
+    contact_tasks = _no_channel_tasks(run)
     return EnqueueReport(
         run_id=run.pk,
+        contact_tasks=contact_tasks,
         created=created,
         existing=existing,
         by_channel=dict(by_channel),
@@ -883,14 +938,14 @@ def message_resolve(
 # Bounces
 
 
-def contact_mark_invalid(*, contact: Contact, channel: str) -> None:
-    """A hard bounce: the address is not used again until someone fixes it."""
-    if channel == "email":
-        Contact.objects.filter(pk=contact.pk).update(email_status=ContactStatus.INVALID)
-        contact.email_status = ContactStatus.INVALID
-    elif channel in ("sms", "call"):
-        Contact.objects.filter(pk=contact.pk).update(phone_status=ContactStatus.INVALID)
-        contact.phone_status = ContactStatus.INVALID
+def contact_mark_invalid(*, contact: Contact, channel: str, status: str = "", reason: str = "") -> None:
+    """A hard bounce (an e-mail or SMS: bounced; a letter: returned) or a wrong number (invalid):
+    the address is not used again until someone fixes it (``ledger.services.contact_status_set``)."""
+    if channel not in STATUS_FIELDS:
+        return
+    if not status:
+        status = ContactStatus.RETURNED if channel == "letter" else ContactStatus.BOUNCED
+    contact_status_set(contact=contact, channel=channel, status=status, reason=reason or f"{status} ({channel})")
 
 
 def message_mark_bounced(
@@ -927,7 +982,11 @@ def message_mark_bounced(
         )
         message.status = MessageStatus.BOUNCED
         if message.contact_id is not None:
-            contact_mark_invalid(contact=Contact.objects.get(pk=message.contact_id), channel=message.channel)
+            contact_mark_invalid(
+                contact=Contact.objects.select_related("customer").get(pk=message.contact_id),
+                channel=message.channel,
+                reason=f"hard bounce of message {message.pk}: {reason or 'no reason given'}",
+            )
     return message_fallback(message=message, reason=reason or "hard bounce", now=when)
 
 

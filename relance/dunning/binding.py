@@ -42,9 +42,9 @@ from relance.dunning.optional_tables import OPTIONAL_MAKERS
 from relance.dunning.selectors import policy_assignment
 from relance.engine.dunning.contract import ALL_SCHEMAS, CONTRACT_SCHEMAS, DunningTables
 from relance.ledger.binding import app_ledger
-from relance.ledger.models import Contact, ContactStatus, Customer, Entity, ExchangeRate, Order, Payment
+from relance.ledger.models import NO_SMS_KINDS, UNUSABLE_STATUSES, Contact, Customer, Entity, ExchangeRate, Order, Payment
 
-BAD_ADDRESS = (ContactStatus.INVALID.value, ContactStatus.BOUNCING.value)
+BAD_ADDRESS = UNUSABLE_STATUSES  # ledger.models: the one list of statuses no message goes to
 
 
 def _column(model: type[Model], name: str) -> str:
@@ -121,6 +121,8 @@ def _customer_channels(entity_id: int) -> ir.Table:
             "opt_out_phone": "boolean",
             "email_status": "string",
             "phone_status": "string",
+            "address_status": "string",
+            "phone_kind": "string",
         },
     )
     customers = _raw(Customer, {"id": "int64", "entity": "int64"})
@@ -130,10 +132,10 @@ def _customer_channels(entity_id: int) -> ir.Table:
     contacts = contacts.join(customers, contacts[_column(Contact, "customer")] == customers._cid)
     email_ok = (contacts.email != "") & ~contacts.email_status.isin(BAD_ADDRESS)
     phone_ok = (contacts.phone != "") & ~contacts.phone_status.isin(BAD_ADDRESS)
-    letter_ok = contacts.postal_address.strip() != ""
+    letter_ok = (contacts.postal_address.strip() != "") & ~contacts.address_status.isin(BAD_ADDRESS)
     available = {
         "email": email_ok & ~contacts.opt_out_email,
-        "sms": phone_ok & ~contacts.opt_out_sms,
+        "sms": phone_ok & ~contacts.phone_kind.isin(NO_SMS_KINDS) & ~contacts.opt_out_sms,
         "call": phone_ok & ~contacts.opt_out_phone,
         "letter": letter_ok & ~contacts.opt_out_letter,
         "registered_letter": letter_ok & ~contacts.opt_out_letter,

@@ -152,10 +152,46 @@ class Channel(models.TextChoices):
 
 
 class ContactStatus(models.TextChoices):
+    """The status of one address of a contact (its e-mail, phone or postal address), with a reason
+    in words beside it (``Contact.<channel>_reason``). ``relance quality contacts`` sets valid,
+    suspect or invalid; a hard bounce sets bounced, a letter returned by the post sets returned."""
+
     UNKNOWN = "unknown", "Not yet verified"
     VALID = "valid", "Valid"
+    SUSPECT = "suspect", "Suspect"
     INVALID = "invalid", "Invalid"
     BOUNCING = "bouncing", "Bouncing"
+    BOUNCED = "bounced", "Bounced"
+    RETURNED = "returned", "Returned by the post"
+
+
+class PhoneKind(models.TextChoices):
+    """What a phone number is, from ``phonenumbers`` (empty: not checked yet)."""
+
+    MOBILE = "mobile", "Mobile"
+    FIXED_LINE = "fixed_line", "Fixed line"
+    OTHER = "other", "Other (VoIP, toll-free, pager…)"
+
+
+#: The phone kinds an SMS cannot go to (an unchecked number, empty, is tried).
+NO_SMS_KINDS: tuple[str, ...] = (PhoneKind.FIXED_LINE.value, PhoneKind.OTHER.value)
+
+#: The statuses of an address no message goes to: the one rule for the run's channel choice
+#: (``dunning.binding``), the recipient (``delivery``) and compliance. A suspect address is still used.
+UNUSABLE_STATUSES: tuple[str, ...] = (
+    ContactStatus.INVALID.value,
+    ContactStatus.BOUNCING.value,
+    ContactStatus.BOUNCED.value,
+    ContactStatus.RETURNED.value,
+)
+#: Which status field holds the status of the address a channel uses.
+STATUS_FIELDS: dict[str, str] = {
+    "email": "email_status",
+    "sms": "phone_status",
+    "call": "phone_status",
+    "letter": "address_status",
+    "registered_letter": "address_status",
+}
 
 
 class Contact(SearchTextMixin, BaseModel):
@@ -181,12 +217,51 @@ class Contact(SearchTextMixin, BaseModel):
     phone_status = models.CharField(
         max_length=10, choices=ContactStatus.choices, default=ContactStatus.UNKNOWN
     )
+    address_status = models.CharField(
+        max_length=10, choices=ContactStatus.choices, default=ContactStatus.UNKNOWN
+    )
+    phone_kind = models.CharField(
+        max_length=12,
+        choices=PhoneKind.choices,
+        blank=True,
+        help_text="What the phone number is (checked by phonenumbers): SMS go to mobiles only",
+    )
+    # Why each status is what it is, in words ("disposable e-mail domain", "hard bounce: 550 …").
+    email_reason = models.CharField(max_length=300, blank=True)
+    phone_reason = models.CharField(max_length=300, blank=True)
+    address_reason = models.CharField(max_length=300, blank=True)
+    confirmed_on = models.DateField(
+        null=True, blank=True, help_text="Last day the customer confirmed these details (portal)"
+    )
 
     class Meta:
         ordering = ["customer", "role", "name"]
 
     def __str__(self) -> str:
         return self.name or self.email or self.phone or f"contact {self.pk}"
+
+    def address_changed(self, address_field: str) -> None:
+        """``address_field`` (email, phone, postal_address) holds a new address: whatever was known
+        of the old one (valid, bounced, returned…) no longer says anything; the next check decides.
+        Imports and edits call it; save ``ADDRESS_STATUS_FIELDS`` with the address."""
+        status_field, reason_field = ADDRESS_STATUS[address_field]
+        setattr(self, status_field, ContactStatus.UNKNOWN)
+        setattr(self, reason_field, "")
+        if address_field == "phone":
+            self.phone_kind = ""
+
+
+#: An address field → its status and reason fields.
+ADDRESS_STATUS: dict[str, tuple[str, str]] = {
+    "email": ("email_status", "email_reason"),
+    "phone": ("phone_status", "phone_reason"),
+    "postal_address": ("address_status", "address_reason"),
+}
+#: Every field ``Contact.address_changed`` may change.
+ADDRESS_STATUS_FIELDS: tuple[str, ...] = (
+    *(name for pair in ADDRESS_STATUS.values() for name in pair),
+    "phone_kind",
+)
 
 
 class InvoiceStatus(models.TextChoices):

@@ -19,7 +19,10 @@ from relance.core.errors import OverAllocation, ValidationFailed
 from relance.core.money import validate_currency
 from relance.ledger import documents, selectors
 from relance.ledger.models import (
+    STATUS_FIELDS,
     Allocation,
+    Contact,
+    ContactStatus,
     CreditNote,
     Customer,
     DataChange,
@@ -331,3 +334,32 @@ def invoice_document_attach(*, invoice: Invoice, content: bytes, name: str) -> t
                 document.file.storage.delete(document.file.name)
             raise
     return document, True
+
+
+# --------------------------------------------------------------------------------------------------
+# Contact address statuses (issue 19)
+
+ERROR_STATUS_CHANNEL = "channel {channel!r} has no address status: expected one of {choices}"
+#: Reasons are kept short: they are shown in tables and in the run's reasons.
+REASON_MAX = 300
+
+
+def contact_status_set(*, contact: Contact, channel: str, status: str, reason: str) -> bool:
+    """Set the status of the address ``contact`` uses on ``channel`` (``email``, ``sms``/``call``:
+    the phone, ``letter``: the postal address), with its reason in words. The one write of an
+    address status: bounces (delivery), returned letters (cases), checks (quality) and the portal
+    call it. Returns whether anything changed; the ledger's data version moves when it did, so
+    the next run sees the address gone."""
+    field = STATUS_FIELDS.get(channel)
+    if field is None:
+        raise ValidationFailed(ERROR_STATUS_CHANNEL.format(channel=channel, choices=", ".join(STATUS_FIELDS)))
+    ContactStatus(status)  # ValueError on a status that does not exist
+    reason_field = field.replace("_status", "_reason")
+    reason = reason[:REASON_MAX]
+    if getattr(contact, field) == status and getattr(contact, reason_field) == reason:
+        return False
+    setattr(contact, field, status)
+    setattr(contact, reason_field, reason)
+    Contact.objects.filter(pk=contact.pk).update(**{field: status, reason_field: reason}, updated_at=timezone.now())
+    data_version_bump(entity_id=contact.customer.entity_id)
+    return True

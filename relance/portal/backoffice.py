@@ -19,7 +19,7 @@ from relance.accounts.decorators import NOT_ALLOWED
 from relance.accounts.selectors import customer_scope, user_can
 from relance.core.actors import Actor
 from relance.portal import selectors, services
-from relance.portal.models import PlanRequest
+from relance.portal.models import ContactProposal, PlanRequest, ProposalStatus
 
 
 def _scoped(request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -75,3 +75,40 @@ def plan_request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
     except services.PortalRefused as refused:
         messages.error(request, str(refused))
     return HttpResponseRedirect(reverse("portal:back_plans"))
+
+
+@login_required
+def contact_changes(request: HttpRequest) -> HttpResponse:
+    """Customers' changes of their contact details waiting for a collector (issue 19)."""
+    rows = (
+        _scoped(request, ContactProposal.objects.filter(status=ProposalStatus.PENDING))
+        .select_related("customer", "contact")
+        .order_by("created_at", "id")[:500]
+    )
+    return render(request, "portal/back/contact_changes.html", {"rows": rows})
+
+
+@login_required
+@require_POST
+def contact_change_decide(request: HttpRequest, proposal_id: int) -> HttpResponse:
+    from relance.portal.contact_details import proposal_decide
+
+    found = (
+        _scoped(request, ContactProposal.objects.filter(pk=proposal_id)).select_related("customer__entity").first()
+    )
+    if found is None:
+        raise Http404("no such proposal")
+    _require(request, "ledger.change_contact", found)
+    accept = request.POST.get("decision") == "accept"
+    try:
+        proposal_decide(
+            proposal=found,
+            accept=accept,
+            user=request.user,
+            on=selectors.portal_today(entity=found.customer.entity),
+            note=request.POST.get("note", "")[:1000],
+        )
+        messages.success(request, f"Contact change {found.pk} {'accepted' if accept else 'rejected'}.")
+    except services.PortalRefused as refused:
+        messages.error(request, str(refused))
+    return HttpResponseRedirect(reverse("portal:back_contact_changes"))

@@ -110,6 +110,12 @@ class PortalSettings(BaseModel):
     plan_max_first_delay_days = models.PositiveIntegerField(default=30)
     plan_min_installment = models.DecimalField(max_digits=18, decimal_places=4, default=Decimal("50"))
     plan_every_days = models.PositiveIntegerField(default=30)
+    contact_changes = models.CharField(
+        max_length=8,
+        default="propose",
+        choices=[("propose", "A collector accepts each change"), ("apply", "Changes apply at once")],
+        help_text="What a customer's edit of their contact details in the portal does",
+    )
 
     class Meta:
         verbose_name = "portal settings"
@@ -286,3 +292,40 @@ class SavedCard(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.brand} ••••{self.last4} {self.exp_month:02d}/{self.exp_year}"
+
+
+class ContactChanges(models.TextChoices):
+    """What becomes of a customer's edit of their contact details in the portal."""
+
+    PROPOSE = "propose", "A collector accepts each change"
+    APPLY = "apply", "Changes apply at once"
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a collector"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    APPLIED = "applied", "Applied at once"
+
+
+class ContactProposal(BaseModel):
+    """A change of a contact's details the customer made in the portal (issue 19): applied when a
+    collector accepts it, or at once when the entity says so (``PortalSettings.contact_changes``).
+    ``changes`` maps each field to ``[old, new]``."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    link = models.ForeignKey(PortalLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    changes = models.JSONField()
+    status = models.CharField(max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"proposal {self.pk} for contact {self.contact_id} ({self.status})"

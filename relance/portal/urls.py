@@ -15,6 +15,12 @@ urlpatterns = [
     path("back/disputes/", RedirectView.as_view(pattern_name="workspace:disputes"), name="back_disputes"),
     path("back/promises/", backoffice.promises, name="back_promises"),
     path("back/plans/", backoffice.plans, name="back_plans"),
+    path("back/contact-changes/", backoffice.contact_changes, name="back_contact_changes"),
+    path(
+        "back/contact-changes/<id:proposal_id>/decide/",
+        backoffice.contact_change_decide,
+        name="back_contact_change_decide",
+    ),
     path(
         "back/plan-requests/<id:request_id>/decide/", backoffice.plan_request_decide, name="back_plan_decide"
     ),
@@ -33,6 +39,7 @@ urlpatterns = [
     path("t/<str:token>/messages/", views.messages, name="messages"),
     path("t/<str:token>/history/", views.history, name="history"),
     path("t/<str:token>/preferences/", views.preferences, name="preferences"),
+    path("t/<str:token>/details/", views.details, name="details"),
     path("t/<str:token>/promise/", views.promise, name="promise"),
     path("t/<str:token>/cases/", views.cases, name="cases"),
     path("t/<str:token>/cases/<id:dispute_id>/", views.case, name="case"),

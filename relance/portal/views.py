@@ -472,6 +472,49 @@ def preferences(request: HttpRequest) -> HttpResponse:
     )
 
 
+@portal_page
+@require_http_methods(["GET", "POST"])
+def details(request: HttpRequest) -> HttpResponse:
+    """The customer confirms or corrects their contacts (relance.portal.contact_details)."""
+    from relance.portal import contact_details
+
+    portal: Portal = request.portal  # type: ignore[attr-defined]
+    error = ""
+    if request.method == "POST":
+        contact_id = row_id_or_none(request.POST.get("contact", ""))
+        if contact_id is None:
+            raise Http404("no such contact")
+        values = {name: request.POST.get(name, "") for name in contact_details.EDITABLE if name in request.POST}
+        try:
+            proposal = contact_details.details_submit(
+                actor=portal.actor, contact_id=contact_id, values=values, on=portal.today
+            )
+        except contact_details.ContactNotFound:
+            raise Http404("no such contact") from None
+        except services.PortalRefused as refused:
+            error = _refusal_text(refused)
+        else:
+            outcome = "confirmed" if proposal is None else str(proposal.status)
+            return HttpResponseRedirect(portal.url("details") + f"?done={outcome}")
+    notices = {
+        "confirmed": _("Thank you: your details are confirmed."),
+        "pending": _("Thank you: we will check your changes and update our records."),
+        "applied": _("Thank you: your details are updated."),
+    }
+    return _page(
+        request,
+        "portal/details.html",
+        {
+            "contacts": list(contact_details.portal_contacts(customer=portal.customer)),
+            "pending": {p.contact_id for p in contact_details.pending_proposals(customer=portal.customer)},
+            "notice": notices.get(request.GET.get("done", ""), ""),
+            "error": error,
+            "name": "details",
+        },
+        status=400 if error else 200,
+    )
+
+
 def _current_contact(link: PortalLink) -> Any:
     from relance.ledger.models import Contact
 

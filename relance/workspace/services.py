@@ -403,7 +403,9 @@ def customer_outcome_record(*, customer: Customer, data: OutcomeInput, actor: Ac
 
         contact, _, _ = recipient_for(customer, "call")
         if contact is not None:
-            contact_mark_invalid(contact=contact, channel="call")
+            contact_mark_invalid(
+                contact=contact, channel="call", status="invalid", reason="wrong number (call outcome)"
+            )
         summary = "Wrong number: the phone number is marked invalid."
     elif data.outcome == "call_back":
         if data.call_back_on is None or data.call_back_on < data.on:

@@ -17,6 +17,8 @@ from relance.ingest.services.rejects import (
 )
 from relance.ingest.services.writer import Item, Writer
 from relance.ledger.models import (
+    ADDRESS_STATUS,
+    ADDRESS_STATUS_FIELDS,
     Contact,
     Customer,
 )
@@ -121,16 +123,18 @@ class CustomerWriter(Writer):
                 )
                 continue
             before = (contact.email, contact.phone)
-            if record.email is not None:
+            if record.email is not None and record.email != contact.email:
                 contact.email = record.email
-            if record.phone is not None:
+                contact.address_changed("email")
+            if record.phone is not None and record.phone != contact.phone:
                 contact.phone = record.phone
+                contact.address_changed("phone")
             if (contact.email, contact.phone) != before:
                 contact.updated_at = timezone.now()
                 changed.append(contact)
         Contact.objects.bulk_create(new)
         if changed:
-            Contact.objects.bulk_update(changed, ["email", "phone", "updated_at"])
+            Contact.objects.bulk_update(changed, ["email", "phone", *ADDRESS_STATUS_FIELDS, "updated_at"])
 
     def finish(self) -> None:
         """Link parents once every row is in: a parent may come later in the file.
@@ -274,6 +278,8 @@ class ContactWriter(Writer):
                 if getattr(contact, name) != value:
                     setattr(contact, name, value)
                     changed = True
+                    if name in ADDRESS_STATUS:
+                        contact.address_changed(name)
             if changed:
                 contact.updated_at = timezone.now()
                 to_update.append(contact)
@@ -282,4 +288,6 @@ class ContactWriter(Writer):
                 self.unchanged += 1
         Contact.objects.bulk_create(to_create)
         if to_update:
-            Contact.objects.bulk_update(to_update, ["customer_id", *self.FIELDS, "updated_at"])
+            Contact.objects.bulk_update(
+                to_update, ["customer_id", *self.FIELDS, *ADDRESS_STATUS_FIELDS, "updated_at"]
+            )

@@ -76,6 +76,8 @@ class ImportOutcome:
     rejects_path: str | None = None
     encoding: str = ""
     delimiter: str = ""
+    #: What the apps listening to ``import_committed`` said (the data-quality monitoring).
+    followed_by: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +98,7 @@ class ImportOutcome:
             "rejects_path": self.rejects_path,
             "encoding": self.encoding,
             "delimiter": self.delimiter,
+            "followed_by": list(self.followed_by),
         }
 
 
@@ -171,7 +174,14 @@ def file_import(
         sink.close()
     if sink.rejects_path is not None and not sink.rejected_rows and sink.rejects_path.exists():
         sink.rejects_path.unlink()
+    followed_by: tuple[str, ...] = ()
+    if committed:
+        from relance.ingest.signals import import_committed
+
+        answers = import_committed.send(sender=ImportOutcome, entity=entity, kind=kind, rows=rows)
+        followed_by = tuple(str(answer) for _receiver, answer in answers if answer)
     return ImportOutcome(
+        followed_by=followed_by,
         kind=kind,
         source=table.source,
         rows=rows,

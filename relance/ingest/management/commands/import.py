@@ -136,4 +136,6 @@ def _summary(outcome: ImportOutcome) -> str:
         text += f"; {outcome.rejected_rows:,} row(s) rejected, see {outcome.rejects_path}"
     if outcome.ignored_columns:
         text += "\nignored columns (not canonical, not mapped): " + ", ".join(outcome.ignored_columns)
+    for line in outcome.followed_by:
+        text += "\n" + line
     return text
