@@ -111,6 +111,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     Numbers come from the KPI engine (the same ``kpi_report`` as ``relance kpi`` and the API),
     stored per ledger version; on a large ledger the page never runs the engine itself."""
     from relance.core.money import Money
+    from relance.quality.models import QualityCheck
     from relance.reports import selectors as reports
 
     if user_role(request.user) in roles.OWN_CUSTOMERS_ROLES and not request.user.is_superuser:
@@ -219,6 +220,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "other_currencies": [code for code in currencies if code != currency],
             "outbox_attention": _outbox_attention(request, entity),
             "credit": credit_section(entity=entity, as_of=as_of, currency=currency, live=live),
+            # the last check's figures (relance.quality.report.quality_check): no scoring here
+            "quality": QualityCheck.objects.filter(entity=entity).first(),
         },
     )
 

@@ -53,3 +53,5 @@ urlpatterns += [path("", include("relance.workspace.credit_urls"))]  # type: ign
 urlpatterns += credit_review_urls.urlpatterns
 # The exception queue of cash application (relance/workspace/cash_queue.py)
 urlpatterns += [path("", include("relance.workspace.cash_queue_urls"))]  # type: ignore[list-item]
+# The data-quality fix list (relance/workspace/quality_urls.py)
+urlpatterns += [path("", include("relance.workspace.quality_urls"))]  # type: ignore[list-item]

@@ -395,6 +395,7 @@ def customer_page(
     each error by its field."""
     from relance.cases.selectors import customer_credit_hold, hold_list_in_force
     from relance.dunning.selectors import unapplied_credit
+    from relance.quality.report import customer_quality
 
     entities = entity_list_for_user(request.user)
     _remember_entity(request, customer.entity)
@@ -428,6 +429,7 @@ def customer_page(
             entities,
             customer=customer,
             contacts=selectors.contact_views(customer=customer),
+            quality=customer_quality(customer=customer, today=today),
             items=open_items.items,
             items_html=items_html,
             items_options=items_options,

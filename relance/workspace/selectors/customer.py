@@ -40,6 +40,8 @@ def contact_views(*, customer: Customer) -> list[ContactView]:
             flags.append(f"e-mail {contact.email_status}")
         if contact.phone and contact.phone_status not in ("", "valid", "unknown"):
             flags.append(f"phone {contact.phone_status}")
+        if contact.postal_address and contact.address_status not in ("", "valid", "unknown"):
+            flags.append(f"postal address {contact.address_status}")
         for channel in OPT_OUT_CHANNELS:
             if getattr(contact, opt_out_field(channel)):
                 flags.append(f"opted out of {channel}")
