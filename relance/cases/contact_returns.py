@@ -56,7 +56,9 @@ def returned_contact(*, customer: Customer, contact_ref: str = "", contact_id: i
         raise ValidationFailed(ERROR_NO_CONTACT.format(customer=customer.external_ref, matching=""))
     if len(with_address) > 1:
         refs = ", ".join(c.external_ref or str(c.pk) for c in with_address)
-        raise ValidationFailed(ERROR_SEVERAL.format(customer=customer.external_ref, count=len(with_address), refs=refs))
+        raise ValidationFailed(
+            ERROR_SEVERAL.format(customer=customer.external_ref, count=len(with_address), refs=refs)
+        )
     return with_address[0]
 
 
@@ -109,7 +111,9 @@ def returns_import(*, entity: Entity, path: Path | str, actor: Actor, today: dat
         if customer is None:
             errors.append(
                 ERROR_CSV_ROW.format(
-                    source=source, line=line, field="customer_ref",
+                    source=source,
+                    line=line,
+                    field="customer_ref",
                     problem=f"expected a known customer, found {row.get('customer_ref', '')!r}",
                 )
             )
@@ -121,7 +125,9 @@ def returns_import(*, entity: Entity, path: Path | str, actor: Actor, today: dat
             except ValueError:
                 errors.append(
                     ERROR_CSV_ROW.format(
-                        source=source, line=line, field="returned_on",
+                        source=source,
+                        line=line,
+                        field="returned_on",
                         problem=f"expected a date YYYY-MM-DD, found {row['returned_on']!r}",
                     )
                 )
@@ -129,11 +135,15 @@ def returns_import(*, entity: Entity, path: Path | str, actor: Actor, today: dat
         try:
             contact = returned_contact(customer=customer, contact_ref=row.get("contact_ref", ""))
         except (NotFound, ValidationFailed) as exc:
-            errors.append(ERROR_CSV_ROW.format(source=source, line=line, field="contact_ref", problem=exc.message))
+            errors.append(
+                ERROR_CSV_ROW.format(source=source, line=line, field="contact_ref", problem=exc.message)
+            )
             continue
         planned.append((contact, on, row.get("reason", "")[:200]))
     if errors:
-        raise ValidationFailed("; ".join(errors[:20]) + (f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""))
+        raise ValidationFailed(
+            "; ".join(errors[:20]) + (f" (and {len(errors) - 20} more)" if len(errors) > 20 else "")
+        )
     marked = 0
     with transaction.atomic():
         for contact, on, reason in planned:

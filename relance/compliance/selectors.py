@@ -28,7 +28,7 @@ from relance.compliance.models import ComplianceSettings
 from relance.compliance.outbox import outbox
 from relance.core.channels import address_field, opt_out_field
 from relance.dunning import contacts
-from relance.ledger.models import UNUSABLE_STATUSES, Contact, ContactStatus, Customer
+from relance.ledger.models import UNUSABLE_STATUSES, Contact, Customer
 
 #: Outbox states that mean the message went (or may have gone) out: they count for the caps.
 COUNTED_STATUSES = ("sending", "sent", "delivered", "uncertain")

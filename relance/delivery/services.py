@@ -34,7 +34,14 @@ from relance.delivery.models import (
     MessageStatus,
     OutboundMessage,
 )
-from relance.ledger.models import NO_SMS_KINDS, STATUS_FIELDS, UNUSABLE_STATUSES, Contact, ContactStatus, Customer
+from relance.ledger.models import (
+    NO_SMS_KINDS,
+    STATUS_FIELDS,
+    UNUSABLE_STATUSES,
+    Contact,
+    ContactStatus,
+    Customer,
+)
 from relance.ledger.services import contact_status_set
 
 if TYPE_CHECKING:
@@ -945,7 +952,9 @@ def contact_mark_invalid(*, contact: Contact, channel: str, status: str = "", re
         return
     if not status:
         status = ContactStatus.RETURNED if channel == "letter" else ContactStatus.BOUNCED
-    contact_status_set(contact=contact, channel=channel, status=status, reason=reason or f"{status} ({channel})")
+    contact_status_set(
+        contact=contact, channel=channel, status=status, reason=reason or f"{status} ({channel})"
+    )
 
 
 def message_mark_bounced(

@@ -42,7 +42,16 @@ from relance.dunning.optional_tables import OPTIONAL_MAKERS
 from relance.dunning.selectors import policy_assignment
 from relance.engine.dunning.contract import ALL_SCHEMAS, CONTRACT_SCHEMAS, DunningTables
 from relance.ledger.binding import app_ledger
-from relance.ledger.models import NO_SMS_KINDS, UNUSABLE_STATUSES, Contact, Customer, Entity, ExchangeRate, Order, Payment
+from relance.ledger.models import (
+    NO_SMS_KINDS,
+    UNUSABLE_STATUSES,
+    Contact,
+    Customer,
+    Entity,
+    ExchangeRate,
+    Order,
+    Payment,
+)
 
 BAD_ADDRESS = UNUSABLE_STATUSES  # ledger.models: the one list of statuses no message goes to
 

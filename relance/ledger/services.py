@@ -360,6 +360,8 @@ def contact_status_set(*, contact: Contact, channel: str, status: str, reason: s
         return False
     setattr(contact, field, status)
     setattr(contact, reason_field, reason)
-    Contact.objects.filter(pk=contact.pk).update(**{field: status, reason_field: reason}, updated_at=timezone.now())
+    Contact.objects.filter(pk=contact.pk).update(
+        **{field: status, reason_field: reason}, updated_at=timezone.now()
+    )
     data_version_bump(entity_id=contact.customer.entity_id)
     return True

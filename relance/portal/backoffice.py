@@ -94,7 +94,9 @@ def contact_change_decide(request: HttpRequest, proposal_id: int) -> HttpRespons
     from relance.portal.contact_details import proposal_decide
 
     found = (
-        _scoped(request, ContactProposal.objects.filter(pk=proposal_id)).select_related("customer__entity").first()
+        _scoped(request, ContactProposal.objects.filter(pk=proposal_id))
+        .select_related("customer__entity")
+        .first()
     )
     if found is None:
         raise Http404("no such proposal")

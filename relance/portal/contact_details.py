@@ -48,7 +48,9 @@ def portal_contact(*, customer: Customer, contact_id: int) -> Contact:
 
 
 def changes_mode(*, customer: Customer) -> str:
-    found = PortalSettings.objects.filter(entity_id=customer.entity_id).values_list("contact_changes", flat=True)
+    found = PortalSettings.objects.filter(entity_id=customer.entity_id).values_list(
+        "contact_changes", flat=True
+    )
     return found.first() or ContactChanges.PROPOSE
 
 
@@ -67,7 +69,9 @@ def _clean(values: dict[str, str]) -> dict[str, str]:
         try:
             check_plain_text(text, multiline=name == "postal_address")
         except Exception:
-            raise PortalRefused("The {field} holds characters we cannot print.", field=name.replace("_", " ")) from None
+            raise PortalRefused(
+                "The {field} holds characters we cannot print.", field=name.replace("_", " ")
+            ) from None
         cleaned[name] = text
     return cleaned
 
@@ -86,13 +90,17 @@ def _apply(contact: Contact, changes: dict[str, list[str]], on: date) -> None:
 
 
 @transaction.atomic
-def details_submit(*, actor: Actor, contact_id: int, values: dict[str, str], on: date) -> ContactProposal | None:
+def details_submit(
+    *, actor: Actor, contact_id: int, values: dict[str, str], on: date
+) -> ContactProposal | None:
     """The customer confirms (``values`` as shown) or edits one contact. Confirming sets its
     ``confirmed_on``; an edit is applied at once or becomes a pending proposal (returned)."""
     customer = actor.link.customer
     contact = portal_contact(customer=customer, contact_id=contact_id)
     cleaned = _clean(values)
-    changes = {name: [getattr(contact, name), new] for name, new in cleaned.items() if getattr(contact, name) != new}
+    changes = {
+        name: [getattr(contact, name), new] for name, new in cleaned.items() if getattr(contact, name) != new
+    }
     if not changes:
         Contact.objects.filter(pk=contact.pk).update(confirmed_on=on, updated_at=timezone.now())
         contact.confirmed_on = on
@@ -119,10 +127,14 @@ def details_submit(*, actor: Actor, contact_id: int, values: dict[str, str], on:
 
 
 @transaction.atomic
-def proposal_decide(*, proposal: ContactProposal, accept: bool, user: Any, on: date, note: str = "") -> ContactProposal:
+def proposal_decide(
+    *, proposal: ContactProposal, accept: bool, user: Any, on: date, note: str = ""
+) -> ContactProposal:
     """A collector accepts (the change applies, the contact counts as confirmed that day) or
     rejects a pending proposal. Audited."""
-    proposal = ContactProposal.objects.select_for_update().select_related("contact__customer").get(pk=proposal.pk)
+    proposal = (
+        ContactProposal.objects.select_for_update().select_related("contact__customer").get(pk=proposal.pk)
+    )
     if proposal.status != ProposalStatus.PENDING:
         raise PortalRefused(ALREADY_DECIDED, pk=proposal.pk, status=proposal.status)
     contact = proposal.contact

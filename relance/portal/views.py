@@ -484,7 +484,9 @@ def details(request: HttpRequest) -> HttpResponse:
         contact_id = row_id_or_none(request.POST.get("contact", ""))
         if contact_id is None:
             raise Http404("no such contact")
-        values = {name: request.POST.get(name, "") for name in contact_details.EDITABLE if name in request.POST}
+        values = {
+            name: request.POST.get(name, "") for name in contact_details.EDITABLE if name in request.POST
+        }
         try:
             proposal = contact_details.details_submit(
                 actor=portal.actor, contact_id=contact_id, values=values, on=portal.today

@@ -54,7 +54,11 @@ def contact_validate(contact: Contact, country: str) -> bool:
         contact.email_status, contact.email_reason = found.status, found.reason
     if contact.phone and contact.phone_status not in EVENT_STATUSES:
         phone = phone_check(contact.phone, country)
-        contact.phone_status, contact.phone_reason, contact.phone_kind = phone.status, phone.reason, phone.kind
+        contact.phone_status, contact.phone_reason, contact.phone_kind = (
+            phone.status,
+            phone.reason,
+            phone.kind,
+        )
     if contact.postal_address and contact.address_status not in EVENT_STATUSES:
         found = address_check(contact.postal_address, country)
         contact.address_status, contact.address_reason = found.status, found.reason
@@ -75,9 +79,11 @@ def contacts_validate(
     total = contacts.count()
     checked = changed = 0
     by_status: dict[str, int] = {}
-    rows = contacts.select_related(None).only(
-        "id", "customer_id", "email", "phone", "postal_address", *FIELDS
-    ).order_by("id")
+    rows = (
+        contacts.select_related(None)
+        .only("id", "customer_id", "email", "phone", "postal_address", *FIELDS)
+        .order_by("id")
+    )
     countries = dict(entity.customers.values_list("id", "country"))
     with transaction.atomic():
         batch: list[Contact] = []
@@ -105,6 +111,6 @@ def _save(batch: list[Contact]) -> int:
         now = timezone.now()
         for contact in batch:
             contact.updated_at = now
-        Contact.objects.bulk_update(batch, [*FIELDS, "updated_at"])
+        Contact.objects.bulk_update(batch, [*FIELDS, "updated_at"])  # type: ignore[no-untyped-call]  # SearchTextQuerySet
         batch.clear()
     return count

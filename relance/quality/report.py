@@ -8,6 +8,7 @@ problems and say which are new since the last check: the monitoring step).
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from relance.core.rates import MissingRate
 from relance.ledger.models import Allocation, Contact, Customer, Entity, Invoice, InvoiceStatus
 from relance.quality.models import QualityCheck, QualityProblem
 from relance.quality.score import (
@@ -62,19 +64,29 @@ def _facts(entity: Entity, customer_ids: Iterable[int] | None = None) -> list[Cu
     ]
 
 
-def open_amounts(entity: Entity, as_of: date, customer_ids: Iterable[int] | None = None) -> dict[int, Decimal]:
+def open_amounts(
+    entity: Entity, as_of: date, customer_ids: Iterable[int] | None = None
+) -> dict[int, Decimal]:
     """Each customer's open amount in the entity's currency as of ``as_of`` (other currencies at
     the entity's rates when it has them, else as they are): what is at stake if reminders cannot
     reach them. Two grouped queries, not one subquery per invoice."""
     invoices = Invoice.objects.filter(entity=entity, status=InvoiceStatus.OPEN, issue_date__lte=as_of)
     allocations = Allocation.objects.filter(
-        invoice__entity=entity, invoice__status=InvoiceStatus.OPEN, invoice__issue_date__lte=as_of, date__lte=as_of
+        invoice__entity=entity,
+        invoice__status=InvoiceStatus.OPEN,
+        invoice__issue_date__lte=as_of,
+        date__lte=as_of,
     )
     if customer_ids is not None:
         ids = list(customer_ids)
-        invoices, allocations = invoices.filter(customer_id__in=ids), allocations.filter(invoice__customer_id__in=ids)
+        invoices, allocations = (
+            invoices.filter(customer_id__in=ids),
+            allocations.filter(invoice__customer_id__in=ids),
+        )
     owed: dict[tuple[int, str], Decimal] = defaultdict(lambda: ZERO)
-    for customer_id, currency, total in invoices.values_list("customer_id", "currency").annotate(t=Sum("amount")):
+    for customer_id, currency, total in invoices.values_list("customer_id", "currency").annotate(
+        t=Sum("amount")
+    ):
         owed[(customer_id, currency)] += total or ZERO
     for customer_id, currency, total in allocations.values_list(
         "invoice__customer_id", "invoice__currency"
@@ -88,10 +100,9 @@ def open_amounts(entity: Entity, as_of: date, customer_ids: Iterable[int] | None
         if amount <= 0:
             continue
         if currency != entity.currency:
-            try:
+            # no rate: ranked by the amount as it is (the fix list's order, not an accounting figure)
+            with contextlib.suppress(MissingRate):
                 amount = rates.convert(amount, currency, entity.currency, as_of)
-            except Exception:  # noqa: BLE001 - no rate: ranked by the amount as it is
-                pass
         result[customer_id] += amount
     return dict(result)
 
@@ -133,7 +144,10 @@ class QualityReport:
             "validity": round(self.validity, 3),
             "freshness": round(self.freshness, 3),
             "blocking_customers": self.blocking_customers,
-            "blocking_open_amount": {"exact_amount": str(self.blocking_open_amount), "currency": self.currency},
+            "blocking_open_amount": {
+                "exact_amount": str(self.blocking_open_amount),
+                "currency": self.currency,
+            },
             "problems": [
                 {"code": code, "label": PROBLEM_LABELS.get(code, code), "customers": count}
                 for code, count in sorted(self.problems.items(), key=lambda item: (-item[1], item[0]))
@@ -147,7 +161,9 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def quality_report(*, entity: Entity, today: date, scores: dict[int, CustomerScore] | None = None) -> QualityReport:
+def quality_report(
+    *, entity: Entity, today: date, scores: dict[int, CustomerScore] | None = None
+) -> QualityReport:
     scores = customer_scores(entity=entity, today=today) if scores is None else scores
     problems: Counter[str] = Counter()
     for item in scores.values():
@@ -199,9 +215,7 @@ class FixListRow:
     score: CustomerScore
 
 
-def fix_list(
-    *, entity: Entity, today: date, limit: int | None = 200, problem: str = ""
-) -> list[FixListRow]:
+def fix_list(*, entity: Entity, today: date, limit: int | None = 200, problem: str = "") -> list[FixListRow]:
     """The customers with a problem (``problem``: only that one), the most open amount at stake
     first; among equals, the lowest score first."""
     scores = customer_scores(entity=entity, today=today)
@@ -214,10 +228,11 @@ def fix_list(
     order = sorted(wanted, key=lambda pk: (-amounts.get(pk, ZERO), wanted[pk].score, pk))
     if limit is not None:
         order = order[:limit]
-    names = {pk: (ref, name) for pk, ref, name in Customer.objects.filter(pk__in=order).values_list("id", "external_ref", "name")}
-    return [
-        FixListRow(pk, names[pk][0], names[pk][1], amounts.get(pk, ZERO), wanted[pk]) for pk in order
-    ]
+    names = {
+        pk: (ref, name)
+        for pk, ref, name in Customer.objects.filter(pk__in=order).values_list("id", "external_ref", "name")
+    }
+    return [FixListRow(pk, names[pk][0], names[pk][1], amounts.get(pk, ZERO), wanted[pk]) for pk in order]
 
 
 # ---------------------------------------------------------------------------------------- monitoring
@@ -238,7 +253,9 @@ class CheckOutcome:
             "new_problems": self.check.new_problems,
             "resolved": self.check.resolved,
             "contacts_checked": self.check.contacts_checked,
-            "new": [{"customer_ref": ref, "code": code, "detail": detail} for ref, code, detail in self.new[:100]],
+            "new": [
+                {"customer_ref": ref, "code": code, "detail": detail} for ref, code, detail in self.new[:100]
+            ],
         }
 
     def summary(self) -> str:
@@ -283,7 +300,9 @@ def quality_check(
                 QualityProblem.objects.filter(condition, entity=entity).delete()
         QualityProblem.objects.bulk_create(
             [
-                QualityProblem(entity=entity, customer_id=pk, code=code, detail=found[(pk, code)][:300], first_seen=at)
+                QualityProblem(
+                    entity=entity, customer_id=pk, code=code, detail=found[(pk, code)][:300], first_seen=at
+                )
                 for pk, code in new_keys
             ],
             batch_size=2000,
@@ -299,6 +318,8 @@ def quality_check(
             resolved=len(gone),
             contacts_checked=validated.checked,
         )
-    refs = dict(Customer.objects.filter(pk__in={pk for pk, _ in new_keys[:100]}).values_list("id", "external_ref"))
+    refs = dict(
+        Customer.objects.filter(pk__in={pk for pk, _ in new_keys[:100]}).values_list("id", "external_ref")
+    )
     new = [(refs.get(pk, str(pk)), code, found[(pk, code)]) for pk, code in new_keys]
     return CheckOutcome(check=check, new=new)

@@ -7,7 +7,9 @@ import pytest
 from relance.quality.contacts import address_check, email_check, identifier_check, phone_check
 
 
-@pytest.mark.parametrize("address", ["ap@dupont.fr", "Compta.Fournisseurs@groupe-martin.co.uk", "billing@xn--mnchen-3ya.de"])
+@pytest.mark.parametrize(
+    "address", ["ap@dupont.fr", "Compta.Fournisseurs@groupe-martin.co.uk", "billing@xn--mnchen-3ya.de"]
+)
 def test_a_plain_business_address_is_valid(address):
     found = email_check(address)
     assert (found.status, found.reason) == ("valid", "")

@@ -38,7 +38,9 @@ def test_each_part_lowers_the_score_and_says_why():
     scored = customer_score(CustomerFacts(2, "FR", "FR40303265046", "", (bounced,)), TODAY)
     codes = [p.code for p in scored.problems]
     assert codes[0] == "no_reachable_address"  # the blocking problem first
-    assert {"email_unusable", "no_phone", "no_postal_address", "tax_id_invalid", "never_confirmed"} <= set(codes)
+    assert {"email_unusable", "no_phone", "no_postal_address", "tax_id_invalid", "never_confirmed"} <= set(
+        codes
+    )
     assert "550 user unknown" in next(p.detail for p in scored.problems if p.code == "email_unusable")
     # completeness: contact, e-mail, country, tax id of 6; validity: 0 of 2; never confirmed
     assert scored.completeness == pytest.approx(4 / 6) and scored.validity == 0.0 and scored.freshness == 0.0
@@ -71,8 +73,14 @@ def test_the_fix_list_puts_the_most_open_amount_at_stake_first(entity, make_cust
     for customer in (small, big, none):
         Contact.objects.create(customer=customer, email="noreply@dupont.fr", email_status="invalid")
     Contact.objects.create(
-        customer=fine, email="ap@fine.fr", phone="+33612345678", postal_address="1 rue A\n75001 Paris",
-        email_status="valid", phone_status="valid", address_status="valid", confirmed_on=today,
+        customer=fine,
+        email="ap@fine.fr",
+        phone="+33612345678",
+        postal_address="1 rue A\n75001 Paris",
+        email_status="valid",
+        phone_status="valid",
+        address_status="valid",
+        confirmed_on=today,
     )
     make_invoice(small, "S1", "100.00", today - timedelta(days=40), today - timedelta(days=10))
     make_invoice(big, "B1", "5000.00", today - timedelta(days=40), today - timedelta(days=10))

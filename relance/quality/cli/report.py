@@ -103,12 +103,21 @@ def _print(command: Any, report: Any, checked: Any, rows: list[Any], entity: Any
         statuses.add_column(status.capitalize(), justify="right")
     for part, counts in report.contact_statuses.items():
         statuses.add_row(
-            part, *(f"{counts.get(s, 0):,}" for s in ("unknown", "valid", "suspect", "invalid", "bounced", "returned"))
+            part,
+            *(
+                f"{counts.get(s, 0):,}"
+                for s in ("unknown", "valid", "suspect", "invalid", "bounced", "returned")
+            ),
         )
     console.print(statuses)
     if rows:
         table = Table(title="Fix first (most open amount at stake)")
-        for name, justify in (("Customer", "left"), ("Open", "right"), ("Score", "right"), ("Problems", "left")):
+        for name, justify in (
+            ("Customer", "left"),
+            ("Open", "right"),
+            ("Score", "right"),
+            ("Problems", "left"),
+        ):
             table.add_column(name, justify=justify)  # type: ignore[arg-type]
         for row in rows:
             table.add_row(

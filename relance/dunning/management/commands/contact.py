@@ -49,7 +49,9 @@ class Command(BaseCommand):
             help="The print provider's returns: columns customer_ref, contact_ref, returned_on, reason",
         )
         returned.add_argument("--contact", default="", metavar="REF", help="The contact (its ref or id)")
-        returned.add_argument("--reason", default="", help="Why it came back (moved, unknown at this address…)")
+        returned.add_argument(
+            "--reason", default="", help="Why it came back (moved, unknown at this address…)"
+        )
         cli.add_on(returned, "Day the letter came back")
         returned.add_argument("--json", action="store_true", help="Print JSON")
 
