@@ -140,7 +140,7 @@ def test_a_refused_mailbox_is_a_hard_bounce(customer, smtp_settings, smtp_server
     assert worker.send_pass(worker_id="w", now=NOW).bounced == 1
     message.refresh_from_db()
     assert message.status == "bounced" and "550" in message.last_error
-    assert Contact.objects.get(pk=message.contact_id).email_status == ContactStatus.INVALID
+    assert Contact.objects.get(pk=message.contact_id).email_status == ContactStatus.BOUNCED
     assert smtp_server.received == []
 
 

@@ -219,7 +219,7 @@ def test_hard_bounce_invalidates_the_address_and_falls_back_once(entity, custome
     assert fallback.idempotency_key == message.idempotency_key + ":fallback:letter"
     message.refresh_from_db()
     assert message.status == MessageStatus.BOUNCED
-    assert Contact.objects.get(customer=customer).email_status == ContactStatus.INVALID
+    assert Contact.objects.get(customer=customer).email_status == ContactStatus.BOUNCED
     # The provider repeats its webhook: nothing more.
     assert services.message_mark_bounced(message=message, provider_event_id="ev1") is None
     assert OutboundMessage.objects.count() == 2

@@ -177,7 +177,7 @@ def test_undelivered_to_an_unknown_number_is_a_hard_bounce(client, customer, twi
     assert post_status(client, params).status_code == 204
     message.refresh_from_db()
     assert message.status == "bounced"
-    assert Contact.objects.get(pk=message.contact_id).phone_status == ContactStatus.INVALID
+    assert Contact.objects.get(pk=message.contact_id).phone_status == ContactStatus.BOUNCED
     assert message.fallbacks.get().channel == "email"  # sms falls back to email outside a step
 
 
@@ -248,7 +248,7 @@ def test_bounce_event_marks_the_address_and_falls_back(sent_email, fake_render):
     send_event("bounced", event_id="b1")
     sent_email.refresh_from_db()
     assert sent_email.status == "bounced" and "unknown user" in sent_email.last_error
-    assert Contact.objects.get(pk=sent_email.contact_id).email_status == ContactStatus.INVALID
+    assert Contact.objects.get(pk=sent_email.contact_id).email_status == ContactStatus.BOUNCED
     assert [m.channel for m in sent_email.fallbacks.all()] == ["letter"]
     assert DeliveryEvent.objects.filter(kind="bounced").count() == 1
 

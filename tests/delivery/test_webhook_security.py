@@ -67,7 +67,7 @@ def test_without_a_configured_secret_a_forged_bounce_is_refused(client, settings
     response = client.post(POSTMARK, postmark_bounce(sent_email), content_type="application/json")
     assert response.status_code == 403
     assert b"ANYMAIL_WEBHOOK_SECRET" in response.content
-    assert contact_status(sent_email) != ContactStatus.INVALID
+    assert contact_status(sent_email) != ContactStatus.BOUNCED
     assert not DeliveryEvent.objects.filter(kind="bounced").exists()
 
 
@@ -82,7 +82,7 @@ def test_a_post_without_credentials_is_challenged_and_wrong_ones_refused(client,
         HTTP_AUTHORIZATION=basic("relance:guess"),
     )
     assert wrong.status_code == 400  # anymail's check of the credentials
-    assert contact_status(sent_email) != ContactStatus.INVALID
+    assert contact_status(sent_email) != ContactStatus.BOUNCED
 
 
 def test_an_authenticated_bounce_from_the_sending_provider_is_applied(
@@ -96,7 +96,7 @@ def test_an_authenticated_bounce_from_the_sending_provider_is_applied(
         HTTP_AUTHORIZATION=basic(SECRET),
     )
     assert response.status_code == 200
-    assert contact_status(sent_email) == ContactStatus.INVALID
+    assert contact_status(sent_email) == ContactStatus.BOUNCED
 
 
 def test_an_event_from_another_provider_changes_nothing(client, settings, sent_email):

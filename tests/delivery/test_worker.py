@@ -72,7 +72,7 @@ def test_refused_recipient_is_a_hard_bounce_with_fallback(entity, customer, memo
     memory_outbox.fail_permanently.add("ann@example.com")
     report = worker.send_pass(worker_id="w", now=NOW)
     assert (report.bounced, report.delivered) == (1, 1)  # the fallback goes in the same pass
-    assert Contact.objects.get(customer=customer).email_status == ContactStatus.INVALID
+    assert Contact.objects.get(customer=customer).email_status == ContactStatus.BOUNCED
     email, sms = OutboundMessage.objects.order_by("id")
     assert (email.status, sms.channel, sms.fallback_of_id) == ("bounced", "sms", email.pk)
     assert sms.status == "delivered"

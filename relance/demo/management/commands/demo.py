@@ -96,6 +96,7 @@ class Command(BaseCommand):
             )
         else:
             self._load(entity, options)
+            self._bad_contacts(entity)
             self._policies(entity)
             if team_wanted:
                 self._portfolios(entity, logins)
@@ -105,6 +106,7 @@ class Command(BaseCommand):
             self._invoice_copies(entity)
             self._credit_reviews(entity)
         self._credit_application(entity)
+        self._quality(entity)
         snapshots = self._kpi_snapshots(entity, background=not options["no_serve"])
         predictions = self._predictions(entity, background=not options["no_serve"])
         username, password = self._admin(options)
@@ -131,6 +133,21 @@ class Command(BaseCommand):
             for child in (snapshots, predictions):
                 if child is not None and child.poll() is None:
                     child.terminate()
+
+    def _bad_contacts(self, entity: Entity) -> None:
+        """Some broken contacts (relance/demo/bad_contacts.py), checked like an import's."""
+        from relance.demo.bad_contacts import bad_contacts_seed
+        from relance.quality.contacts_services import contacts_validate
+
+        count = bad_contacts_seed(entity=entity)
+        result = contacts_validate(entity=entity, only_unchecked=True)
+        self._say(f"Contacts checked: {result.checked:,} ({count} demo contacts with a data problem).")
+
+    def _quality(self, entity: Entity) -> None:
+        """The data-quality check the dashboard card and the fix list read."""
+        from relance.quality.report import quality_check
+
+        self._say(quality_check(entity=entity, trigger="demo").summary())
 
     def _kpi_snapshots(self, entity: Entity, *, background: bool) -> subprocess.Popen | None:
         """The dashboard's KPI snapshots (12 month-ends), so its loads read instead of computing.
