@@ -58,6 +58,7 @@ SMOKE_ARGS: dict[str, tuple[str, ...]] = {
     ),
     "bench_invoice_documents": ("--invoices", "50", "--pdf-kb", "20"),
     "bench_kpi": ("--invoices", "20000", "--backend", "sqlite", "--repeat", "1"),
+    "bench_quality_report": ("--customers", "300", "--simple-sample", "50"),
     "bench_letters": ("--letters", "10", "--simple", "3", "--workers", "1"),
     "bench_match_apply": ("--invoices", "2000", "--lines", "200"),
     "bench_matching": ("--items", "20000", "--lines", "2000"),
