@@ -138,13 +138,20 @@ def run(args: argparse.Namespace) -> None:
     print(f"{args.customers:,} customers, {args.customers:,} contacts, {2 * args.customers:,} invoices")
     entity, _ = timed("load", lambda: load(args.customers, today))
     outcome, after_import = timed(
-        "check after the import (validate + score + store)", lambda: quality_check(entity=entity, trigger="bench")
+        "check after the import (validate + score + store)",
+        lambda: quality_check(entity=entity, trigger="bench"),
     )
     print(f"  {outcome.summary()} contacts checked: {outcome.check.contacts_checked:,}")
-    again, _ = timed("check again, nothing new (score + compare)", lambda: quality_check(entity=entity, trigger="bench"))
+    again, _ = timed(
+        "check again, nothing new (score + compare)", lambda: quality_check(entity=entity, trigger="bench")
+    )
     report, report_wall = timed("quality_report", lambda: quality_report(entity=entity, today=today))
-    rows, _ = timed("fix list (every customer with a problem, ranked)", lambda: fix_list(entity=entity, today=today))
-    print(f"  score {report.score}/100, {len(rows):,} customers to fix, new problems on re-check: {again.check.new_problems}")
+    rows, _ = timed(
+        "fix list (every customer with a problem, ranked)", lambda: fix_list(entity=entity, today=today)
+    )
+    print(
+        f"  score {report.score}/100, {len(rows):,} customers to fix, new problems on re-check: {again.check.new_problems}"
+    )
 
     sample = list(Customer.objects.filter(entity=entity).order_by("pk")[: args.simple_sample])
 

@@ -68,6 +68,13 @@ def bad_contacts_seed(*, entity: Entity) -> int:
             setattr(contact, name, value.format(domain=domain) if isinstance(value, str) else value)
         changed.append(contact)
     fields_written = sorted({name for _what, fields in DEFECTS for name in fields} | {"phone_kind"})
-    reasons = {"email_reason", "phone_reason", "address_reason", "email_status", "phone_status", "address_status"}
+    reasons = {
+        "email_reason",
+        "phone_reason",
+        "address_reason",
+        "email_status",
+        "phone_status",
+        "address_status",
+    }
     Contact.objects.bulk_update(changed, sorted(set(fields_written) | reasons))  # type: ignore[no-untyped-call]
     return len(changed)
