@@ -173,8 +173,9 @@ def test_a_large_ledgers_page_is_a_few_queries(
     call_command("kpi", "snapshot", "--as-of", AS_OF.isoformat(), "--quiet")
     settings.RELANCE_DASHBOARD_LIVE_LIMIT = 1
     with django_assert_max_num_queries(
-        22
-    ):  # + 1: the credit section asks for the latest scoring; + 1: the latest prediction run
+        23
+    ):  # + 1: the credit section asks for the latest scoring; + 1: the latest prediction run;
+        # + 1: the last data-quality check (the "Data quality" card)
         html = _page(manager)
     assert len(engine_calls) == 12  # the command's, none from the page
     assert "Late Payer GmbH" in html.split("Most overdue customers")[1]
