@@ -156,7 +156,8 @@ def customer_score(facts: CustomerFacts, today: date) -> CustomerScore:
             if status in UNUSABLE_STATUSES or status == "suspect":
                 code = f"{part}_{'suspect' if status == 'suspect' else 'unusable'}"
                 reason = getattr(contact, reason_field) or status
-                problems.append(Problem(code, f"{words} {value[:60]!r}: {reason}"))
+                shown = ", ".join(line.strip() for line in value.splitlines() if line.strip())[:60]
+                problems.append(Problem(code, f"{words} “{shown}”: {reason}"))
     if contacts and not reachable:
         problems.append(Problem("no_reachable_address", "every address is missing or unusable"))
     for part, code, words in (
