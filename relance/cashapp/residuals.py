@@ -353,7 +353,7 @@ def _tell(dispute: Dispute) -> None:
             f"We have received your payment for invoice {invoice.external_ref}; it was {amount} "
             f"{invoice.currency} short of the amount due. We have recorded the difference as a "
             "deduction and will not send reminders for it while we look into it: please tell us "
-            f"the reason (a reply to this message or the portal). We will answer by {_deadline(dispute)}.",
+            "the reason (a reply to this message or the portal).",
         ),
         idempotency_key=f"dispute:{dispute.pk}",
         recipient=recipient,
@@ -361,14 +361,6 @@ def _tell(dispute: Dispute) -> None:
         as_of=dispute.opened_on,
         invoices=[invoice],
     )
-
-
-def _deadline(dispute: Dispute) -> str:
-    """The case's answer deadline (``dispute_case_open``), ISO as the portal's own message says it."""
-    from relance.portal.models import DisputeCase
-
-    case = DisputeCase.objects.filter(dispute=dispute).first()
-    return str(case.sla_due_on) if case is not None else "the usual deadline"
 
 
 UNAPPLIED_NOTE = "the bank line's application was reversed ({reason})"
