@@ -116,7 +116,6 @@ class Database:
 
     def _admin(self, *statements: str) -> None:
         import psycopg
-
         from django.db import connections
 
         connections.close_all()
@@ -135,7 +134,9 @@ class Database:
     def copy(self, name: str) -> None:
         if self.url:
             copy = f"{self.base_name}_{name}"
-            self._admin(f'DROP DATABASE IF EXISTS "{copy}"', f'CREATE DATABASE "{copy}" TEMPLATE "{self.base_name}"')
+            self._admin(
+                f'DROP DATABASE IF EXISTS "{copy}"', f'CREATE DATABASE "{copy}" TEMPLATE "{self.base_name}"'
+            )
             self.use(copy)
         else:
             shutil.copyfile(self.folder / "base.sqlite3", self.folder / f"{name}.sqlite3")

@@ -406,7 +406,9 @@ def lines_apply(
             # Thanked once per customer and line: an application redone for the same payer is not news.
             if confirm and payment.customer_id not in {customer for customer, _at in earlier.get(row.pk, [])}:
                 invoice_refs = [a.invoice_ref for a in application.allocations]
-                transaction.on_commit(lambda payment=payment, invoice_refs=invoice_refs: _thank(payment, invoice_refs))  # type: ignore[misc]
+                transaction.on_commit(
+                    lambda payment=payment, invoice_refs=invoice_refs: _thank(payment, invoice_refs)
+                )  # type: ignore[misc]
         BankLineApplication.objects.bulk_create(rows, batch_size=BULK_ROWS)
         _payers_learn(entity, learned, actor)
         BankLine.objects.bulk_update(

@@ -354,9 +354,9 @@ def application_write_offs(application: BankLineApplication) -> list[dict[str, s
     from relance.ledger.models import CreditNote
 
     found = []
-    notes = CreditNote.objects.filter(entity_id=application.entity_id, external_ref__in=refs).prefetch_related(
-        "allocations__invoice"
-    )
+    notes = CreditNote.objects.filter(
+        entity_id=application.entity_id, external_ref__in=refs
+    ).prefetch_related("allocations__invoice")
     for note in sorted(notes, key=lambda note: refs.index(note.external_ref)):
         invoices = [allocation.invoice.external_ref for allocation in note.allocations.all()]
         found.append(

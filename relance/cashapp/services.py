@@ -403,7 +403,9 @@ def cashapp_settings_update(*, entity: Entity, changes: dict[str, Any], actor_la
 
     unknown = sorted(set(changes) - set(SETTING_FIELDS))
     if unknown:
-        raise ValidationFailed(f"unknown setting(s) {', '.join(unknown)}: expected {', '.join(SETTING_FIELDS)}")
+        raise ValidationFailed(
+            f"unknown setting(s) {', '.join(unknown)}: expected {', '.join(SETTING_FIELDS)}"
+        )
     settings = CashAppSettings.objects.select_for_update().filter(entity=entity).first()
     settings = settings or CashAppSettings(entity=entity)
     before = {name: str(getattr(settings, name)) for name in SETTING_FIELDS}
@@ -412,7 +414,9 @@ def cashapp_settings_update(*, entity: Entity, changes: dict[str, Any], actor_la
     try:
         settings.full_clean(exclude=["entity"])
     except ValidationError as invalid:
-        problems = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in invalid.message_dict.items())
+        problems = "; ".join(
+            f"{name}: {' '.join(messages)}" for name, messages in invalid.message_dict.items()
+        )
         raise ValidationFailed(problems, code="settings_invalid") from None
     settings.save()
     audit_record(

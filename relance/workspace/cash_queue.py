@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import re
-
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +52,8 @@ def _rows_in(data: Any) -> int:
     """How many split rows a request carries: one more than the highest row index named in it."""
     found = [int(match.group(1)) for key in data for match in [_ROW_FIELD.match(key)] if match]
     return max(found) + 1 if found else 0
+
+
 REASON_MAX = 500
 LINE_NOT_FOUND = "No such bank line."
 SALES_REFUSED = (

@@ -20,9 +20,23 @@ from relance.cashapp.models import BankLine, BankLineApplication
 from relance.cashapp.selectors import application_write_offs, match_policy_for
 from relance.core.actors import Actor
 from tests.cashapp.test_match import Entry, imported
-from tests.cashapp.test_residuals import account, configure, dupont  # noqa: F401 (fixtures)
+from tests.cashapp.test_residuals import IBAN, D, configure
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def account(entity):
+    from relance.cashapp.services import bank_account_add
+
+    return bank_account_add(entity=entity, account=IBAN, currency="EUR", name="main")
+
+
+@pytest.fixture
+def dupont(make_customer, make_invoice):
+    customer = make_customer("C1", name="Dupont SARL")
+    make_invoice(customer, "INV-2026-0001", "1405.31", D("2026-10-01"), D("2026-10-31"))
+    return customer
 
 
 def run(*args: str) -> str:
@@ -59,7 +73,9 @@ def test_settings_command_refuses_an_out_of_range_value(entity) -> None:
 
 
 @pytest.mark.parametrize(("percent", "within"), [(None, False), ("0.5", True)])
-def test_a_deduction_within_the_relative_tolerance(tmp_path, entity, account, dupont, percent, within) -> None:  # noqa: F811
+def test_a_deduction_within_the_relative_tolerance(
+    tmp_path, entity, account, dupont, percent, within
+) -> None:
     """1405.31 open, 1400.00 paid with the reference: 5.31 short is beyond 1.00 but within 0.5 %
     (7.03): the amount rule says so only with the relative tolerance."""
     if percent:
@@ -75,7 +91,7 @@ def test_a_deduction_within_the_relative_tolerance(tmp_path, entity, account, du
 # --------------------------------------------------------------------------- export of write-offs
 
 
-def test_the_export_carries_the_write_off_credit_notes(tmp_path, entity, account, dupont) -> None:  # noqa: F811
+def test_the_export_carries_the_write_off_credit_notes(tmp_path, entity, account, dupont) -> None:
     from relance.cashapp.decisions import line_unapply
 
     configure(entity, write_off_tolerance=Decimal("1.00"))
@@ -105,7 +121,7 @@ def test_the_export_carries_the_write_off_credit_notes(tmp_path, entity, account
     assert reversed_["state"] == "reversed" and reversed_["write_offs"] == exported["write_offs"]
 
 
-def test_an_older_application_reads_its_write_offs_from_the_ledger(tmp_path, entity, account, dupont) -> None:  # noqa: F811
+def test_an_older_application_reads_its_write_offs_from_the_ledger(tmp_path, entity, account, dupont) -> None:
     """Applications written before the details were kept have the credit notes' refs only."""
     configure(entity, write_off_tolerance=Decimal("1.00"))
     imported(entity, tmp_path, Entry("1404.81", servicer_ref="A-1", unstructured="INV-2026-0001"))
@@ -121,7 +137,12 @@ def test_an_older_application_reads_its_write_offs_from_the_ledger(tmp_path, ent
 
 
 def test_a_deduction_is_a_portal_case_with_owner_and_deadline(
-    tmp_path, entity, account, dupont, django_user_model, django_capture_on_commit_callbacks  # noqa: F811
+    tmp_path,
+    entity,
+    account,
+    dupont,
+    django_user_model,
+    django_capture_on_commit_callbacks,
 ) -> None:
     from relance.cases.models import Dispute
     from relance.delivery.models import OutboundMessage
@@ -129,7 +150,7 @@ def test_a_deduction_is_a_portal_case_with_owner_and_deadline(
     from relance.portal.links import link_create
     from relance.portal.selectors import case_sla, portal_disputes, portal_settings_for
 
-    collector = django_user_model.objects.create_user("ana", password="x")  # noqa: S106
+    collector = django_user_model.objects.create_user("ana", password="x")
     dupont.collector = collector
     dupont.save()
     Contact.objects.create(customer=dupont, email="ap@example.com")
@@ -140,9 +161,15 @@ def test_a_deduction_is_a_portal_case_with_owner_and_deadline(
     dispute = Dispute.objects.get()
     case = dispute.portal_case
     days = portal_settings_for(entity=entity).dispute_sla_days
-    assert (case.owner, case.sla_due_on, case.link) == (collector, dispute.opened_on + timedelta(days=days), None)
+    assert (case.owner, case.sla_due_on, case.link) == (
+        collector,
+        dispute.opened_on + timedelta(days=days),
+        None,
+    )
     link = link_create(customer=dupont)
     (shown,) = portal_disputes(link=link)
     assert shown.reason_code == "short_payment"
-    assert case_sla(case=shown.portal_case, dispute=shown, as_of=dispute.opened_on)["due_on"] == case.sla_due_on
+    assert (
+        case_sla(case=shown.portal_case, dispute=shown, as_of=dispute.opened_on)["due_on"] == case.sla_due_on
+    )
     assert OutboundMessage.objects.filter(template_key="dispute_received", customer=dupont).count() == 1

@@ -163,7 +163,9 @@ def test_lines_sharing_an_invoice_are_applied_in_order(
     )
     outcome = matching.lines_match(entity=entity, actor=Actor.cli(), confirm=False, batch_size=4)
     assert outcome.statuses["applied"] == 4
-    assert invoice_open_amount(invoice=invoice) == Decimal("300.00") and invoice_open_amount(invoice=other) == 0
+    assert (
+        invoice_open_amount(invoice=invoice) == Decimal("300.00") and invoice_open_amount(invoice=other) == 0
+    )
     shortfalls = {
         application.line.bank_ref: application.reasons[-1]
         for application in BankLineApplication.objects.select_related("line")

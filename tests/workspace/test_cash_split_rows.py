@@ -32,7 +32,11 @@ def test_the_form_starts_with_six_rows_and_an_add_button(ws, cash, client_for):
 
 def test_add_rows_without_a_script_keeps_what_was_typed(ws, cash, client_for):
     url = reverse("workspace:cash_line_split", args=[cash.unmatched.pk])
-    typed = {f"invoice_{n}": f"INV-X{n}" for n in range(6)} | {"amount_0": "10", "note": "remittance", "more": "1"}
+    typed = {f"invoice_{n}": f"INV-X{n}" for n in range(6)} | {
+        "amount_0": "10",
+        "note": "remittance",
+        "more": "1",
+    }
     response = client_for(ws.ana).post(url, typed)
     assert response.status_code == 200
     text = response.content.decode()
