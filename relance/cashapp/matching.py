@@ -24,6 +24,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -406,9 +407,7 @@ def lines_apply(
             # Thanked once per customer and line: an application redone for the same payer is not news.
             if confirm and payment.customer_id not in {customer for customer, _at in earlier.get(row.pk, [])}:
                 invoice_refs = [a.invoice_ref for a in application.allocations]
-                transaction.on_commit(
-                    lambda payment=payment, invoice_refs=invoice_refs: _thank(payment, invoice_refs)
-                )  # type: ignore[misc]
+                transaction.on_commit(partial(_thank, payment, invoice_refs))
         BankLineApplication.objects.bulk_create(rows, batch_size=BULK_ROWS)
         _payers_learn(entity, learned, actor)
         BankLine.objects.bulk_update(
