@@ -69,6 +69,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy relance config tests
+	cd clients/python && $(CURDIR)/$(BIN)/mypy --strict src
 	$(BIN)/lint-imports
 
 fmt: setup

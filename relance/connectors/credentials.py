@@ -57,9 +57,13 @@ class EncryptedTokenStore:
         try:
             plain = _fernet().decrypt(self.connector.token_ciphertext.encode())
         except InvalidToken as exc:
-            raise ConnectorError(f"{self.connector.source}: the stored tokens do not decrypt with {KEY_VARIABLE}") from exc
+            raise ConnectorError(
+                f"{self.connector.source}: the stored tokens do not decrypt with {KEY_VARIABLE}"
+            ) from exc
         data = json.loads(plain)
-        return OAuthTokens(data["access_token"], data["refresh_token"], datetime.fromisoformat(data["expires_at"]))
+        return OAuthTokens(
+            data["access_token"], data["refresh_token"], datetime.fromisoformat(data["expires_at"])
+        )
 
     def save(self, tokens: OAuthTokens) -> None:
         plain = json.dumps(
@@ -72,4 +76,6 @@ class EncryptedTokenStore:
         self.connector.token_ciphertext = _fernet().encrypt(plain.encode()).decode()
         # The sync pulls outside its transaction (services.sync_run), so this update commits at
         # once, even when the sync is a dry run or its rows are rejected.
-        Connector.objects.filter(pk=self.connector.pk).update(token_ciphertext=self.connector.token_ciphertext)
+        Connector.objects.filter(pk=self.connector.pk).update(
+            token_ciphertext=self.connector.token_ciphertext
+        )

@@ -35,7 +35,9 @@ class Connector(BaseModel):
         max_length=64,
         help_text="Prefix of the environment variables holding the credentials (RELANCE_ODOO → RELANCE_ODOO_API_KEY)",
     )
-    cursors = models.JSONField(default=dict, blank=True, help_text="Per stream, the ERP timestamp pulled up to")
+    cursors = models.JSONField(
+        default=dict, blank=True, help_text="Per stream, the ERP timestamp pulled up to"
+    )
     push_enabled = models.BooleanField(default=True)
     push_since = models.DateTimeField(
         null=True, blank=True, help_text="Only changes made in Relance from this instant on are pushed"
@@ -50,7 +52,9 @@ class Connector(BaseModel):
 
     class Meta:
         ordering = ["entity", "source"]
-        constraints = [models.UniqueConstraint(fields=["entity", "source"], name="connector_source_unique_per_entity")]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "source"], name="connector_source_unique_per_entity")
+        ]
 
     def __str__(self) -> str:
         return f"{self.source} for {self.entity_id}"

@@ -70,8 +70,14 @@ def push_candidates(*, connector: Connector) -> Iterator[PushItem]:
             f"resolved on {dispute.resolved_on}: {dispute.get_resolution_display()}"
         )
         data: dict[str, object] = {"note": note, "invoice_ref": dispute.invoice.external_ref}
-        items.append(_item("dispute_resolution", f"dispute:{dispute.pk}", dispute.customer.external_ref, data))
-    for promise in Promise.objects.filter(since, entity_id=entity_id).select_related("customer").prefetch_related("invoices"):
+        items.append(
+            _item("dispute_resolution", f"dispute:{dispute.pk}", dispute.customer.external_ref, data)
+        )
+    for promise in (
+        Promise.objects.filter(since, entity_id=entity_id)
+        .select_related("customer")
+        .prefetch_related("invoices")
+    ):
         invoices = sorted(invoice.external_ref for invoice in promise.invoices.all())
         note = (
             f"Relance: promise to pay {_money(promise.amount)} {promise.currency} by {promise.promised_date} "
@@ -103,5 +109,7 @@ def push_candidates(*, connector: Connector) -> Iterator[PushItem]:
 
 def pushed_payment_refs(*, connector: Connector) -> set[str]:
     """Relance's payment refs already pushed: the ERP sends them back, and they are not imported."""
-    keys = PushedChange.objects.filter(connector=connector, key__startswith="payment:").values_list("key", flat=True)
+    keys = PushedChange.objects.filter(connector=connector, key__startswith="payment:").values_list(
+        "key", flat=True
+    )
     return {key.removeprefix("payment:") for key in keys}

@@ -67,9 +67,13 @@ def adapter_for(connector: Connector) -> Adapter:
             client_id=credential(connector, "CLIENT_ID"),
             client_secret=credential(connector, "CLIENT_SECRET"),
             tokens=store,
-            initial_refresh_token=None if connector.token_ciphertext else credential(connector, "REFRESH_TOKEN"),
+            initial_refresh_token=None
+            if connector.token_ciphertext
+            else credential(connector, "REFRESH_TOKEN"),
             url=connector.url or PRODUCTION_URL,
-            token_url=str(options.get("token_url") or "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"),
+            token_url=str(
+                options.get("token_url") or "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+            ),
             page_size=page_size,
         )
     raise ConnectorError(f"unknown connector source {connector.source!r}")
@@ -152,7 +156,9 @@ def sync_run(
             adapter.close()
     if not dry_run:
         now = timezone.now()
-        Connector.objects.filter(pk=connector.pk).update(last_sync_at=now, last_result=outcome.as_dict(), updated_at=now)
+        Connector.objects.filter(pk=connector.pk).update(
+            last_sync_at=now, last_result=outcome.as_dict(), updated_at=now
+        )
     return outcome
 
 
@@ -281,7 +287,9 @@ def connector_set(
 ) -> Connector:
     """Create or update the entity's connector for ``source``; options are merged."""
     if source not in ConnectorSource.values:
-        raise ValidationFailed(f"source: expected one of {', '.join(ConnectorSource.values)}, found {source!r}")
+        raise ValidationFailed(
+            f"source: expected one of {', '.join(ConnectorSource.values)}, found {source!r}"
+        )
     connector = Connector.objects.filter(entity=entity, source=source).first()
     if connector is None:
         if not url and source != ConnectorSource.QUICKBOOKS:
@@ -316,9 +324,8 @@ def connectors_sync_due(now: datetime) -> int:
     for connector in connectors_due(now=now):
         assert connector.interval_minutes is not None
         next_at = now + timedelta(minutes=connector.interval_minutes)
-        claimed = (
-            Connector.objects.filter(pk=connector.pk, next_sync_at=connector.next_sync_at)
-            .update(next_sync_at=next_at)
+        claimed = Connector.objects.filter(pk=connector.pk, next_sync_at=connector.next_sync_at).update(
+            next_sync_at=next_at
         )
         if not claimed:
             continue
@@ -326,9 +333,16 @@ def connectors_sync_due(now: datetime) -> int:
             outcome = sync_run(connector=connector)
         except (ConnectorError, ValidationFailed) as exc:
             logger.warning("scheduled %s sync of %s failed: %s", connector.source, connector.entity.name, exc)
-            Connector.objects.filter(pk=connector.pk).update(last_result={"error": str(exc)}, last_sync_at=now)
+            Connector.objects.filter(pk=connector.pk).update(
+                last_result={"error": str(exc)}, last_sync_at=now
+            )
             continue
         if outcome.errors:
-            logger.warning("scheduled %s sync of %s rejected: %s", connector.source, connector.entity.name, outcome.errors[:5])
+            logger.warning(
+                "scheduled %s sync of %s rejected: %s",
+                connector.source,
+                connector.entity.name,
+                outcome.errors[:5],
+            )
         synced += 1
     return synced

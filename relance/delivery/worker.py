@@ -36,8 +36,8 @@ from relance.delivery.channels.base import (
 )
 from relance.delivery.compliance import Verdict
 from relance.delivery.compliance import outbound_verdict as verdict_of
-from relance.delivery.periodic import periodic_jobs_run
 from relance.delivery.models import DeliveryEvent, DeliveryEventKind, MessageStatus, OutboundMessage
+from relance.delivery.periodic import periodic_jobs_run
 from relance.delivery.services import action_status_follow, message_rerender
 from relance.dunning.selectors import policy_lookups_cached, send_facts_batch, send_facts_load
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.test import Client
-
 import relance_client
+from django.test import Client
 from relance_client import NotFoundError, RelanceClient, ValidationError
 from relance_client.client import OPERATIONS, RESOURCES
 from relance_client.generate import render
@@ -48,7 +47,9 @@ def test_every_operation_of_the_client_resources_is_covered(openapi):
     api = {
         (method, path)
         for method, path in _operations(openapi)
-        if path.startswith(prefixes) and path.count("/") <= 2 and not path.endswith(("/credit", "/document", "/prediction"))
+        if path.startswith(prefixes)
+        and path.count("/") <= 2
+        and not path.endswith(("/credit", "/document", "/prediction"))
     }
     assert api - set(OPERATIONS) == set()
 
@@ -152,9 +153,17 @@ def test_server_errors_are_retried_then_raised(db):
         return httpx.Response(503, json={"error": {"code": "unavailable", "message": "try later"}})
 
     waits: list[float] = []
-    with RelanceClient("http://relance.test", "rel_x", transport=httpx.MockTransport(answer), retries=2, sleep=waits.append) as c:
-        with pytest.raises(ServerError, match="503 unavailable: try later"):
-            c.orders.bulk([])
+    with (
+        RelanceClient(
+            "http://relance.test",
+            "rel_x",
+            transport=httpx.MockTransport(answer),
+            retries=2,
+            sleep=waits.append,
+        ) as c,
+        pytest.raises(ServerError, match="503 unavailable: try later"),
+    ):
+        c.orders.bulk([])
     assert len(calls) == 3 and len(set(calls)) == 1 and len(waits) == 2 and waits[1] > waits[0]
 
 

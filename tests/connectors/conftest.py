@@ -35,7 +35,9 @@ def relance_changes():
             entity=entity, customer=customer, external_ref="pi_3PORTAL", date=today, currency=invoice.currency,
             amount=Decimal("100"), method="stripe",
         )  # fmt: skip
-        Allocation.objects.create(entity=entity, invoice=invoice, payment=payment, date=today, amount=Decimal("100"))
+        Allocation.objects.create(
+            entity=entity, invoice=invoice, payment=payment, date=today, amount=Decimal("100")
+        )
         PortalCheckout.objects.create(
             entity=entity, customer=customer, provider="stripe", provider_ref="cs_test_1", amount=Decimal("100"),
             currency=invoice.currency, status="paid", payment=payment,

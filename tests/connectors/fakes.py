@@ -59,7 +59,14 @@ class FakeOdoo:
             return 200, {**envelope, "result": 2 if key == self.api_key else False}
         _db, _uid, key, model, method, args, kwargs = params["args"]
         if key != self.api_key:
-            return 200, {**envelope, "error": {"code": 100, "message": "Odoo Session Expired", "data": {"name": "odoo.exceptions.AccessDenied", "message": "Access Denied"}}}
+            return 200, {
+                **envelope,
+                "error": {
+                    "code": 100,
+                    "message": "Odoo Session Expired",
+                    "data": {"name": "odoo.exceptions.AccessDenied", "message": "Access Denied"},
+                },
+            }
         self.calls.append((model, method))
         records = self.data.get(model, [])
         if method in ("search_read", "search"):
@@ -71,20 +78,30 @@ class FakeOdoo:
             if method == "search":
                 return 200, {**envelope, "result": [record["id"] for record in found]}
             fields = kwargs.get("fields") or []
-            return 200, {**envelope, "result": [{field: record.get(field, False) for field in fields} for record in found]}
+            return 200, {
+                **envelope,
+                "result": [{field: record.get(field, False) for field in fields} for record in found],
+            }
         if method == "read":
             fields = kwargs.get("fields") or []
             wanted = set(args[0])
             return 200, {
                 **envelope,
-                "result": [{"id": r["id"], **{f: r.get(f, False) for f in fields}} for r in records if r["id"] in wanted],
+                "result": [
+                    {"id": r["id"], **{f: r.get(f, False) for f in fields}}
+                    for r in records
+                    if r["id"] in wanted
+                ],
             }
         self.pushed.append((model, method, args, kwargs))
         if method == "message_post":
             return 200, {**envelope, "result": 900 + len(self.pushed)}
         if method == "create":
             return 200, {**envelope, "result": 700 + len(self.pushed)}
-        return 200, {**envelope, "result": {"type": "ir.actions.act_window", "res_model": "account.payment", "res_id": 203}}
+        return 200, {
+            **envelope,
+            "result": {"type": "ir.actions.act_window", "res_model": "account.payment", "res_id": 203},
+        }
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         status, body = self.answer(json.loads(request.content))
@@ -98,14 +115,18 @@ class FakeERPNext:
         self.pushed: list[tuple[str, dict[str, Any]]] = []
         self.gets = 0
 
-    def answer(self, method: str, path: str, query: dict[str, list[str]], body: Any, auth: str) -> tuple[int, Any]:
+    def answer(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any, auth: str
+    ) -> tuple[int, Any]:
         if auth != self.token:
             return 401, {"exc_type": "AuthenticationError", "message": "Invalid token"}
         parts = unquote(path).removeprefix("/api/resource/").split("/", 1)
         doctype = parts[0]
         if method == "POST":
             self.pushed.append((doctype, body))
-            return 200, {"data": {**body, "name": f"NEW-{doctype[:3].upper()}-{len(self.pushed)}", "doctype": doctype}}
+            return 200, {
+                "data": {**body, "name": f"NEW-{doctype[:3].upper()}-{len(self.pushed)}", "doctype": doctype}
+            }
         self.gets += 1
         records = self.data.get(doctype, [])
         if len(parts) == 2:
@@ -119,7 +140,11 @@ class FakeERPNext:
             keep = True
             for _doctype, field, op, value in filters:
                 actual = record.get(field)
-                if (op == "=" and actual != value) or (op == ">=" and not str(actual) >= value) or (op == "in" and actual not in value):
+                if (
+                    (op == "=" and actual != value)
+                    or (op == ">=" and not str(actual) >= value)
+                    or (op == "in" and actual not in value)
+                ):
                     keep = False
             if keep:
                 found.append(record)
@@ -127,12 +152,20 @@ class FakeERPNext:
         start = int(query.get("limit_start", ["0"])[0])
         length = int(query.get("limit_page_length", ["20"])[0])
         fields = json.loads(query.get("fields", ['["name"]'])[0])
-        return 200, {"data": [{field: record.get(field) for field in fields} for record in found[start : start + length]]}
+        return 200, {
+            "data": [
+                {field: record.get(field) for field in fields} for record in found[start : start + length]
+            ]
+        }
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content) if request.content else None
         status, answer = self.answer(
-            request.method, request.url.path, parse_qs(request.url.query.decode()), body, request.headers.get("authorization", "")
+            request.method,
+            request.url.path,
+            parse_qs(request.url.query.decode()),
+            body,
+            request.headers.get("authorization", ""),
         )
         return httpx.Response(status, json=answer)
 
@@ -183,9 +216,16 @@ class FakeQuickBooks:
             answer[entity] = page
         return {"QueryResponse": answer, "time": "2026-12-07T08:00:00.000-08:00"}
 
-    def answer(self, method: str, path: str, query: dict[str, list[str]], body: Any, auth: str) -> tuple[int, Any]:
+    def answer(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any, auth: str
+    ) -> tuple[int, Any]:
         if auth.removeprefix("Bearer ") not in self.access_tokens:
-            return 401, {"fault": {"error": [{"message": "message=AuthenticationFailed", "code": "3200"}], "type": "AUTHENTICATION"}}
+            return 401, {
+                "fault": {
+                    "error": [{"message": "message=AuthenticationFailed", "code": "3200"}],
+                    "type": "AUTHENTICATION",
+                }
+            }
         tail = path.split("/v3/company/", 1)[1].split("/", 1)[1]
         if tail == "query":
             return 200, self.query(query["query"][0])
@@ -202,6 +242,10 @@ class FakeQuickBooks:
             return httpx.Response(status, json=answer)
         body = json.loads(request.content) if request.content else None
         status, answer = self.answer(
-            request.method, request.url.path, parse_qs(request.url.query.decode()), body, request.headers.get("authorization", "")
+            request.method,
+            request.url.path,
+            parse_qs(request.url.query.decode()),
+            body,
+            request.headers.get("authorization", ""),
         )
         return httpx.Response(status, json=answer)

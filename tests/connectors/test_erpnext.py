@@ -30,7 +30,9 @@ def erpnext(monkeypatch):
 
 @pytest.fixture
 def connector(entity):
-    return connector_set(entity=entity, source="erpnext", url=URL, options={"page_size": "2", "company": "ACME"})
+    return connector_set(
+        entity=entity, source="erpnext", url=URL, options={"page_size": "2", "company": "ACME"}
+    )
 
 
 def sync(capsys, *args: str) -> dict:
@@ -38,7 +40,9 @@ def sync(capsys, *args: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_sync_imports_customers_contacts_invoices_returns_and_payment_entries(entity, connector, erpnext, capsys):
+def test_sync_imports_customers_contacts_invoices_returns_and_payment_entries(
+    entity, connector, erpnext, capsys
+):
     outcome = sync(capsys)
 
     assert outcome["committed"] and outcome["error_count"] == 0
@@ -47,10 +51,17 @@ def test_sync_imports_customers_contacts_invoices_returns_and_payment_entries(en
     }  # fmt: skip
     assert Customer.objects.get(external_ref="CUST-0001").name == "Dupont SARL"
     contact = Contact.objects.get(external_ref="Marie Curie-Dupont SARL")
-    assert contact.customer.external_ref == "CUST-0001" and contact.name == "Marie Curie" and contact.role == "billing"
+    assert (
+        contact.customer.external_ref == "CUST-0001"
+        and contact.name == "Marie Curie"
+        and contact.role == "billing"
+    )
     assert Invoice.objects.get(external_ref="ACC-SINV-2026-00002").amount == Decimal("480.5")
     credit = CreditNote.objects.get(external_ref="ACC-SINV-2026-00003")
-    assert credit.amount == Decimal("100") and credit.allocations.get().invoice.external_ref == "ACC-SINV-2026-00002"
+    assert (
+        credit.amount == Decimal("100")
+        and credit.allocations.get().invoice.external_ref == "ACC-SINV-2026-00002"
+    )
     allocation = Allocation.objects.get(payment__external_ref="ACC-PAY-2026-00001")
     assert (allocation.invoice.external_ref, allocation.amount) == ("ACC-SINV-2026-00001", Decimal("500"))
     assert Payment.objects.get(external_ref="ACC-PAY-2026-00001").method == "Wire Transfer"
@@ -60,12 +71,22 @@ def test_sync_imports_customers_contacts_invoices_returns_and_payment_entries(en
 
 def test_running_sync_twice_adds_nothing(entity, connector, erpnext, capsys):
     sync(capsys)
-    before = (Customer.objects.count(), Contact.objects.count(), Invoice.objects.count(), Allocation.objects.count())
+    before = (
+        Customer.objects.count(),
+        Contact.objects.count(),
+        Invoice.objects.count(),
+        Allocation.objects.count(),
+    )
 
     again = sync(capsys)
 
     assert all(stream["created"] == 0 and stream["updated"] == 0 for stream in again["pulled"].values())
-    assert before == (Customer.objects.count(), Contact.objects.count(), Invoice.objects.count(), Allocation.objects.count())
+    assert before == (
+        Customer.objects.count(),
+        Contact.objects.count(),
+        Invoice.objects.count(),
+        Allocation.objects.count(),
+    )
 
 
 def test_since_overrides_the_cursor_and_dry_run_writes_nothing(entity, connector, erpnext, capsys):
@@ -102,7 +123,9 @@ def test_missing_credentials_name_the_variable(entity, connector, erpnext, monke
 
 
 def test_a_sync_without_a_connector_says_how_to_add_one(entity):
-    with pytest.raises(CommandError, match="no erpnext connector for entity acme: add one with relance connector set"):
+    with pytest.raises(
+        CommandError, match="no erpnext connector for entity acme: add one with relance connector set"
+    ):
         call_command("sync", "erpnext")
 
 
@@ -121,7 +144,11 @@ def test_pushes_comments_and_a_submitted_payment_entry(entity, connector, erpnex
     assert entry["party"] == "CUST-0001" and entry["docstatus"] == 1 and entry["company"] == "ACME"
     assert entry["reference_no"] == "pi_3PORTAL" and entry["paid_amount"] == "100.00"
     assert entry["references"] == [
-        {"reference_doctype": "Sales Invoice", "reference_name": "ACC-SINV-2026-00001", "allocated_amount": "100.00"}
+        {
+            "reference_doctype": "Sales Invoice",
+            "reference_name": "ACC-SINV-2026-00001",
+            "allocated_amount": "100.00",
+        }
     ]
     assert PushedChange.objects.get(key="payment:pi_3PORTAL").external_id == "Payment Entry/NEW-PAY-4"
 

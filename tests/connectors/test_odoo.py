@@ -26,7 +26,9 @@ def odoo():
 
 @pytest.fixture
 def connector(entity):
-    return connector_set(entity=entity, source="odoo", url=URL, options={"database": "acme", "page_size": "2"})
+    return connector_set(
+        entity=entity, source="odoo", url=URL, options={"database": "acme", "page_size": "2"}
+    )
 
 
 def adapter(api_key: str = "odoo-key") -> OdooAdapter:
@@ -38,13 +40,22 @@ def test_first_sync_imports_partners_moves_payments_and_reconciliations(entity, 
 
     assert outcome.committed and not outcome.errors
     assert outcome.streams["customers"].result.created == 2
-    assert set(Customer.objects.filter(entity=entity).values_list("external_ref", flat=True)) == {"C-1001", "odoo-8"}
+    assert set(Customer.objects.filter(entity=entity).values_list("external_ref", flat=True)) == {
+        "C-1001",
+        "odoo-8",
+    }
     dupont = Customer.objects.get(external_ref="C-1001")
     assert dupont.tax_id == "FR40303265045" and dupont.language == "fr"
     contact = Contact.objects.get(external_ref="odoo-12")
-    assert contact.customer == dupont and contact.email == "marie@dupont.fr" and contact.phone == "+33612345678"
+    assert (
+        contact.customer == dupont and contact.email == "marie@dupont.fr" and contact.phone == "+33612345678"
+    )
     invoice = Invoice.objects.get(external_ref="INV/2026/00001")
-    assert invoice.amount == Decimal("1200") and invoice.po_number == "PO-889" and str(invoice.due_date) == "2026-10-31"
+    assert (
+        invoice.amount == Decimal("1200")
+        and invoice.po_number == "PO-889"
+        and str(invoice.due_date) == "2026-10-31"
+    )
     assert Invoice.objects.get(external_ref="INV/2026/00003").status == "void"
     credit = CreditNote.objects.get(external_ref="RINV/2026/00001")
     assert credit.allocations.get().invoice.external_ref == "INV/2026/00002"
@@ -61,14 +72,24 @@ def test_first_sync_imports_partners_moves_payments_and_reconciliations(entity, 
 
 def test_second_sync_adds_nothing_and_pulls_from_the_cursor(entity, connector, odoo):
     sync_run(connector=connector, adapter=adapter())
-    counts = (Customer.objects.count(), Invoice.objects.count(), Payment.objects.count(), Allocation.objects.count())
+    counts = (
+        Customer.objects.count(),
+        Invoice.objects.count(),
+        Payment.objects.count(),
+        Allocation.objects.count(),
+    )
     connector.refresh_from_db()
 
     again = sync_run(connector=connector, adapter=adapter())
 
     assert again.committed
     assert all(stream.result.created == 0 and stream.result.updated == 0 for stream in again.streams.values())
-    assert counts == (Customer.objects.count(), Invoice.objects.count(), Payment.objects.count(), Allocation.objects.count())
+    assert counts == (
+        Customer.objects.count(),
+        Invoice.objects.count(),
+        Payment.objects.count(),
+        Allocation.objects.count(),
+    )
     # Only the records at or after each stream's cursor came back (the last one of each stream).
     assert again.streams["invoices"].rows == 1 and again.streams["customers"].rows == 1
 
@@ -92,7 +113,10 @@ def test_a_bad_record_rejects_the_whole_sync_naming_the_record_and_field(entity,
     outcome = sync_run(connector=connector, adapter=adapter())
 
     assert not outcome.committed
-    assert any(error.startswith("odoo:account.move/102: due_date: expected a due date on or after") for error in outcome.errors)
+    assert any(
+        error.startswith("odoo:account.move/102: due_date: expected a due date on or after")
+        for error in outcome.errors
+    )
     assert Customer.objects.count() == 0 and Invoice.objects.count() == 0
     connector.refresh_from_db()
     assert connector.cursors == {}
@@ -115,12 +139,29 @@ def test_pushes_holds_resolutions_promises_and_portal_payments_once(entity, conn
 
     outcome = sync_run(connector=connector, adapter=adapter())
 
-    assert sorted(item["kind"] for item in outcome.pushed) == ["dispute_resolution", "hold", "payment", "promise"]
-    notes = [(model, args[0][0], kwargs["body"]) for model, method, args, kwargs in odoo.pushed if method == "message_post"]
+    assert sorted(item["kind"] for item in outcome.pushed) == [
+        "dispute_resolution",
+        "hold",
+        "payment",
+        "promise",
+    ]
+    notes = [
+        (model, args[0][0], kwargs["body"])
+        for model, method, args, kwargs in odoo.pushed
+        if method == "message_post"
+    ]
     assert sorted(notes) == [
-        ("account.move", 101, "Relance: dispute of 50.00 EUR (Price or discount) resolved on 2026-11-20: Credit note issued"),
+        (
+            "account.move",
+            101,
+            "Relance: dispute of 50.00 EUR (Price or discount) resolved on 2026-11-20: Credit note issued",
+        ),
         ("account.move", 101, "Relance: promise to pay 200.00 EUR by 2026-11-30 (open) for INV/2026/00001"),
-        ("res.partner", 7, "Relance: Hold (no dunning) from 2026-11-20 until further notice: bankruptcy filing checked"),
+        (
+            "res.partner",
+            7,
+            "Relance: Hold (no dunning) from 2026-11-20 until further notice: bankruptcy filing checked",
+        ),
     ]
     wizard = next(call for call in odoo.pushed if call[:2] == ("account.payment.register", "create"))
     assert wizard[2][0] == {"amount": "100.00", "payment_date": "2026-11-20", "communication": "pi_3PORTAL"}
@@ -132,7 +173,9 @@ def test_pushes_holds_resolutions_promises_and_portal_payments_once(entity, conn
     assert again.pushed == [] and len(odoo.pushed) == pushed_before
 
 
-def test_a_pushed_payment_coming_back_from_odoo_is_not_imported_twice(entity, connector, odoo, relance_changes):
+def test_a_pushed_payment_coming_back_from_odoo_is_not_imported_twice(
+    entity, connector, odoo, relance_changes
+):
     sync_run(connector=connector, adapter=adapter())
     connector.refresh_from_db()
     relance_changes(entity, customer_ref="C-1001", invoice_ref="INV/2026/00001")
@@ -167,5 +210,7 @@ def test_odoo_rpc_errors_name_the_call():
              "data": {"name": "builtins.ValueError", "message": "Invalid field 'ref' on model 'account.payment'"}}}  # fmt: skip
     with respx.mock() as router:
         router.post(f"{URL}/jsonrpc").mock(return_value=httpx.Response(200, json=error))
-        with pytest.raises(ConnectorError, match=r"odoo common.login: builtins.ValueError: Invalid field 'ref'"):
+        with pytest.raises(
+            ConnectorError, match=r"odoo common.login: builtins.ValueError: Invalid field 'ref'"
+        ):
             adapter().uid()

@@ -37,7 +37,9 @@ def qbo(monkeypatch):
 
 @pytest.fixture
 def connector(entity):
-    return connector_set(entity=entity, source="quickbooks", url=API, options={"realm_id": "9130", "page_size": "1"})
+    return connector_set(
+        entity=entity, source="quickbooks", url=API, options={"realm_id": "9130", "page_size": "1"}
+    )
 
 
 def test_sync_imports_and_stores_the_rotated_refresh_token_encrypted(entity, connector, qbo):
@@ -79,7 +81,9 @@ def _expired(connector: Connector) -> str:
 
 def test_a_401_refreshes_once_and_retries(qbo):
     store = MemoryTokenStore(OAuthTokens("AT-revoked", "RT-0", datetime(2100, 1, 1, tzinfo=UTC)))
-    adapter = QuickBooksAdapter(realm_id="9130", client_id="client", client_secret="secret", tokens=store, url=API)
+    adapter = QuickBooksAdapter(
+        realm_id="9130", client_id="client", client_secret="secret", tokens=store, url=API
+    )
 
     pages = list(adapter.pull("customers", None))
 
@@ -120,7 +124,12 @@ def test_pushes_a_linked_payment_and_sparse_updates_notes(entity, connector, qbo
 
     outcome = sync_run(connector=connector)
 
-    assert sorted(item["kind"] for item in outcome.pushed) == ["dispute_resolution", "hold", "payment", "promise"]
+    assert sorted(item["kind"] for item in outcome.pushed) == [
+        "dispute_resolution",
+        "hold",
+        "payment",
+        "promise",
+    ]
     payment = next(body for path, body in qbo.pushed if path == "payment")
     assert payment["CustomerRef"] == {"value": "58"} and payment["PaymentRefNum"] == "pi_3PORTAL"
     assert payment["Line"] == [{"Amount": "100.00", "LinkedTxn": [{"TxnId": "130", "TxnType": "Invoice"}]}]

@@ -83,4 +83,7 @@ def test_a_failing_job_does_not_stop_the_others(monkeypatch):
 
     monkeypatch.setattr(periodic, "_JOBS", {"a.broken": broken, "b.fine": lambda now: 3})
 
-    assert periodic.periodic_jobs_run(datetime(2026, 12, 7, tzinfo=UTC)) == {"a.broken": "error: boom", "b.fine": 3}
+    assert periodic.periodic_jobs_run(datetime(2026, 12, 7, tzinfo=UTC)) == {
+        "a.broken": "error: boom",
+        "b.fine": 3,
+    }

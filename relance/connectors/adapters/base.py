@@ -89,7 +89,9 @@ def decimal_json(response: httpx.Response) -> Any:
     try:
         return json.loads(response.content, parse_float=Decimal)
     except ValueError as exc:
-        raise ConnectorError(f"{response.request.url}: expected a JSON body, found {response.text[:200]!r}") from exc
+        raise ConnectorError(
+            f"{response.request.url}: expected a JSON body, found {response.text[:200]!r}"
+        ) from exc
 
 
 def amount_cell(value: Any) -> str | None:
@@ -141,5 +143,9 @@ def payment_rows(
     ]
     rest = total - sum((amount for _, amount in settled), Decimal(0))
     if rest > 0 or not rows:
-        rows.append(PulledRow("payments", {**cells, "invoice_ref": None, "amount": format(rest, "f")}, record, echo_of))
+        rows.append(
+            PulledRow(
+                "payments", {**cells, "invoice_ref": None, "amount": format(rest, "f")}, record, echo_of
+            )
+        )
     return rows

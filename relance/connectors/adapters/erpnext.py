@@ -112,7 +112,14 @@ class ERPNextAdapter:
         doctype = DOCTYPE[kind]
         filters: list[Any] = [[doctype, "modified", ">=", since]] if since else []
         if kind in ("invoices", "credit_notes"):
-            filters += [[doctype, "docstatus", "in" if kind == "invoices" else "=", [1, 2] if kind == "invoices" else 1]]
+            filters += [
+                [
+                    doctype,
+                    "docstatus",
+                    "in" if kind == "invoices" else "=",
+                    [1, 2] if kind == "invoices" else 1,
+                ]
+            ]
             filters += [[doctype, "is_return", "=", 0 if kind == "invoices" else 1]]
         elif kind == "payments":
             filters += [[doctype, "docstatus", "=", 1], [doctype, "payment_type", "=", "Receive"],
@@ -194,7 +201,8 @@ class ERPNextAdapter:
         settled = [
             (reference["reference_name"], Decimal(str(reference["allocated_amount"])))
             for reference in entry.get("references") or []
-            if reference.get("reference_doctype") == "Sales Invoice" and Decimal(str(reference["allocated_amount"])) > 0
+            if reference.get("reference_doctype") == "Sales Invoice"
+            and Decimal(str(reference["allocated_amount"])) > 0
         ]
         echo_of = text_cell(entry.get("reference_no"))
         return payment_rows(cells, Decimal(str(entry["paid_amount"])), settled, where, echo_of)

@@ -143,7 +143,11 @@ class OdooAdapter:
             for records in self._pages("account.move", domain, MOVE_FIELDS):
                 for record in records:
                     self._move_names[record["id"]] = record["name"]
-                rows = [self._move_row(kind, record) for record in records if kind == "invoices" or record["state"] == "posted"]
+                rows = [
+                    self._move_row(kind, record)
+                    for record in records
+                    if kind == "invoices" or record["state"] == "posted"
+                ]
                 yield PullPage(kind, tuple(rows), records[-1]["write_date"])
         elif kind == "payments":
             domain = [
@@ -155,7 +159,9 @@ class OdooAdapter:
             for records in self._pages("account.payment", domain, PAYMENT_FIELDS):
                 settled = self._settled_invoices([record["id"] for record in records])
                 rows = [
-                    row for record in records for row in self._payment_row(record, settled.get(record["id"], []))
+                    row
+                    for record in records
+                    for row in self._payment_row(record, settled.get(record["id"], []))
                 ]
                 yield PullPage(kind, tuple(rows), records[-1]["write_date"])
         else:
@@ -314,7 +320,9 @@ class OdooAdapter:
         data = item.data
         created: list[str] = []
         for allocation in data["allocations"]:
-            ids = self.execute("account.move", "search", [[["name", "=", allocation["invoice_ref"]]]], limit=1)
+            ids = self.execute(
+                "account.move", "search", [[["name", "=", allocation["invoice_ref"]]]], limit=1
+            )
             if not ids:
                 raise ConnectorError(f"odoo: no account.move named {allocation['invoice_ref']!r}")
             context = {"active_model": "account.move", "active_ids": [int(ids[0])]}
@@ -326,7 +334,9 @@ class OdooAdapter:
             if self.journal_id is not None:
                 values["journal_id"] = self.journal_id
             wizard = self.execute("account.payment.register", "create", [values], context=context)
-            self.execute("account.payment.register", "action_create_payments", [[_first_id(wizard)]], context=context)
+            self.execute(
+                "account.payment.register", "action_create_payments", [[_first_id(wizard)]], context=context
+            )
             created.append(f"account.payment.register/{_first_id(wizard)}")
         return PushResult(item.key, ",".join(created))
 

@@ -42,7 +42,12 @@ from relance.connectors.adapters.base import (
 TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 PRODUCTION_URL = "https://quickbooks.api.intuit.com"
 MINOR_VERSION = "75"
-QBO_ENTITY = {"customers": "Customer", "invoices": "Invoice", "credit_notes": "CreditMemo", "payments": "Payment"}
+QBO_ENTITY = {
+    "customers": "Customer",
+    "invoices": "Invoice",
+    "credit_notes": "CreditMemo",
+    "payments": "Payment",
+}
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,9 @@ class QuickBooksAdapter:
         current = self.tokens.load()
         refresh_token = current.refresh_token if current else self.initial_refresh_token
         if not refresh_token:
-            raise ConnectorError("quickbooks: no refresh token (set the connector's REFRESH_TOKEN variable once)")
+            raise ConnectorError(
+                "quickbooks: no refresh token (set the connector's REFRESH_TOKEN variable once)"
+            )
         response = self.http.post(
             self.token_url,
             data={"grant_type": "refresh_token", "refresh_token": refresh_token},
@@ -133,14 +140,18 @@ class QuickBooksAdapter:
         params = {**kwargs.pop("params", {}), "minorversion": MINOR_VERSION}
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self._access_token()}", "Accept": "application/json"}
-            response = self.http.request(method, f"{self.base}/{path}", params=params, headers=headers, **kwargs)
+            response = self.http.request(
+                method, f"{self.base}/{path}", params=params, headers=headers, **kwargs
+            )
             if response.status_code == 401 and attempt == 1:
                 self._refresh()  # revoked or expired early: one refresh, then one retry
                 continue
             body = decimal_json(checked(response, f"quickbooks {path}"))
             if "Fault" in body:
                 errors = body["Fault"].get("Error") or [{}]
-                raise ConnectorError(f"quickbooks {path}: {errors[0].get('Message')}: {errors[0].get('Detail')}")
+                raise ConnectorError(
+                    f"quickbooks {path}: {errors[0].get('Message')}: {errors[0].get('Detail')}"
+                )
             return body
         raise ConnectorError(f"quickbooks {path}: unauthorised after a token refresh")
 
@@ -216,7 +227,9 @@ class QuickBooksAdapter:
         for line in record.get("Line") or []:
             for linked in line.get("LinkedTxn") or []:
                 if linked.get("TxnType") == "Invoice":
-                    settled.append((self._invoice_numbers[str(linked["TxnId"])], Decimal(str(line["Amount"]))))
+                    settled.append(
+                        (self._invoice_numbers[str(linked["TxnId"])], Decimal(str(line["Amount"])))
+                    )
         cells = {
             "payment_ref": f"QBO-PAY-{record['Id']}",
             "customer_ref": self._customer_ref(record["CustomerRef"]),
@@ -240,16 +253,22 @@ class QuickBooksAdapter:
         )
         if unknown:
             ids = ", ".join(f"'{_quoted(txn_id)}'" for txn_id in unknown)
-            for invoice in self.query(f"select Id, DocNumber from Invoice where Id in ({ids})").get("Invoice", []):
+            for invoice in self.query(f"select Id, DocNumber from Invoice where Id in ({ids})").get(
+                "Invoice", []
+            ):
                 self._invoice_numbers[str(invoice["Id"])] = _invoice_ref(invoice)
         missing = [txn_id for txn_id in unknown if txn_id not in self._invoice_numbers]
         if missing:
-            raise ConnectorError(f"quickbooks: payments link to invoices that cannot be read: {', '.join(missing)}")
+            raise ConnectorError(
+                f"quickbooks: payments link to invoices that cannot be read: {', '.join(missing)}"
+            )
 
     # -- push -----------------------------------------------------------------------------------
 
     def _invoice(self, invoice_ref: str) -> dict[str, Any]:
-        found = self.query(f"select * from Invoice where DocNumber = '{_quoted(invoice_ref)}'").get("Invoice", [])
+        found = self.query(f"select * from Invoice where DocNumber = '{_quoted(invoice_ref)}'").get(
+            "Invoice", []
+        )
         if not found:
             raise ConnectorError(f"quickbooks: no Invoice with DocNumber {invoice_ref!r}")
         invoice: dict[str, Any] = found[0]
@@ -261,7 +280,9 @@ class QuickBooksAdapter:
             lines = [
                 {
                     "Amount": str(allocation["amount"]),
-                    "LinkedTxn": [{"TxnId": self._invoice(allocation["invoice_ref"])["Id"], "TxnType": "Invoice"}],
+                    "LinkedTxn": [
+                        {"TxnId": self._invoice(allocation["invoice_ref"])["Id"], "TxnType": "Invoice"}
+                    ],
                 }
                 for allocation in data["allocations"]
             ]
@@ -283,7 +304,12 @@ class QuickBooksAdapter:
             body = self._request(
                 "POST",
                 "invoice",
-                json={"Id": invoice["Id"], "SyncToken": invoice["SyncToken"], "sparse": True, "PrivateNote": note[:4000]},
+                json={
+                    "Id": invoice["Id"],
+                    "SyncToken": invoice["SyncToken"],
+                    "sparse": True,
+                    "PrivateNote": note[:4000],
+                },
             )
             return PushResult(item.key, f"Invoice/{body['Invoice']['Id']}")
         customer = self._request("GET", f"customer/{item.customer_ref}")["Customer"]
@@ -291,7 +317,12 @@ class QuickBooksAdapter:
         body = self._request(
             "POST",
             "customer",
-            json={"Id": customer["Id"], "SyncToken": customer["SyncToken"], "sparse": True, "Notes": note[:2000]},
+            json={
+                "Id": customer["Id"],
+                "SyncToken": customer["SyncToken"],
+                "sparse": True,
+                "Notes": note[:2000],
+            },
         )
         return PushResult(item.key, f"Customer/{body['Customer']['Id']}")
 

@@ -73,7 +73,10 @@ class Resource(Generic[Item, Upserted]):
         return cast(
             Upserted,
             self._client.request(
-                "PUT", f"{self.path}/{quote(ref, safe='')}", json=dict(fields), idempotency_key=idempotency_key
+                "PUT",
+                f"{self.path}/{quote(ref, safe='')}",
+                json=dict(fields),
+                idempotency_key=idempotency_key,
             ),
         )
 
@@ -84,7 +87,10 @@ class Resource(Generic[Item, Upserted]):
         return cast(
             models.UpsertCounts,
             self._client.request(
-                "POST", f"{self.path}/bulk", json={"items": [dict(item) for item in items]}, idempotency_key=idempotency_key
+                "POST",
+                f"{self.path}/bulk",
+                json={"items": [dict(item) for item in items]},
+                idempotency_key=idempotency_key,
             ),
         )
 
@@ -123,7 +129,9 @@ class RelanceClient:
         self.customers: Resource[models.CustomerOut, models.CustomerUpserted] = Resource(self, "/customers")
         self.contacts: Resource[models.ContactOut, models.ContactUpserted] = Resource(self, "/contacts")
         self.invoices: Resource[models.InvoiceOut, models.InvoiceUpserted] = Resource(self, "/invoices")
-        self.credit_notes: Resource[models.CreditNoteOut, models.CreditNoteUpserted] = Resource(self, "/credit-notes")
+        self.credit_notes: Resource[models.CreditNoteOut, models.CreditNoteUpserted] = Resource(
+            self, "/credit-notes"
+        )
         self.payments: Resource[models.PaymentOut, models.PaymentUpserted] = Resource(self, "/payments")
         self.orders: Resource[models.OrderOut, models.OrderUpserted] = Resource(self, "/orders")
 
@@ -154,7 +162,9 @@ class RelanceClient:
                 response = self._http.request(method, path, params=query, json=json, headers=headers)
             except httpx.TransportError as exc:
                 if attempt >= self.retries:
-                    raise ConnectionFailed(f"{method} {path}: {exc!r} after {attempt + 1} attempt(s)") from exc
+                    raise ConnectionFailed(
+                        f"{method} {path}: {exc!r} after {attempt + 1} attempt(s)"
+                    ) from exc
             else:
                 if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
                     return _answer(response)

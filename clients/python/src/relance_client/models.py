@@ -6,7 +6,7 @@ Money is a decimal string (never a float); dates are ISO strings.
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 
 class CustomerIn(TypedDict):

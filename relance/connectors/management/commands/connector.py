@@ -26,8 +26,12 @@ class Command(BaseCommand):
             "--option", action="append", default=[], metavar="KEY=VALUE",
             help="database, journal_id (Odoo); company, paid_to_account (ERPNext); realm_id (QuickBooks); page_size",
         )  # fmt: skip
-        add.add_argument("--credentials-env", help="prefix of the credential variables (default RELANCE_<SOURCE>)")
-        add.add_argument("--interval", type=int, metavar="MINUTES", help="scheduled sync by the worker; 0 = off")
+        add.add_argument(
+            "--credentials-env", help="prefix of the credential variables (default RELANCE_<SOURCE>)"
+        )
+        add.add_argument(
+            "--interval", type=int, metavar="MINUTES", help="scheduled sync by the worker; 0 = off"
+        )
         add.add_argument("--push", choices=("on", "off"), help="push changes back to the ERP (default on)")
         listing = sub.add_parser("list", help="list the connectors")
         listing.add_argument("--entity")
@@ -58,7 +62,11 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{connector.source} connector of {connector.entity.name}: {connector.url}; credentials from "
                     f"{connector.credentials_env}_*; "
-                    + (f"every {connector.interval_minutes} min" if connector.interval_minutes else "manual sync")
+                    + (
+                        f"every {connector.interval_minutes} min"
+                        if connector.interval_minutes
+                        else "manual sync"
+                    )
                 )
                 return
             connectors = Connector.objects.select_related("entity").order_by("entity__name", "source")

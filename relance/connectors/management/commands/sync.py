@@ -26,7 +26,8 @@ class Command(BaseCommand):
         parser.add_argument("source", choices=SOURCES, help="the ERP connector to sync")
         parser.add_argument("--entity", help="creditor entity (default: the only one)")
         parser.add_argument(
-            "--since", help="pull from this ERP timestamp instead of the stored cursor (e.g. 2026-01-01 00:00:00)"
+            "--since",
+            help="pull from this ERP timestamp instead of the stored cursor (e.g. 2026-01-01 00:00:00)",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="pull and validate; write nothing, push nothing"
@@ -98,7 +99,9 @@ class Command(BaseCommand):
 
 def _summary(outcome: Any) -> str:
     verb = "would be" if not outcome.committed else "were"
-    lines = [f"{outcome.source} → {outcome.entity}: " + ("dry run, nothing written" if outcome.dry_run else "")]
+    lines = [
+        f"{outcome.source} → {outcome.entity}: " + ("dry run, nothing written" if outcome.dry_run else "")
+    ]
     for kind, stream in outcome.streams.items():
         result = stream.result
         line = (
