@@ -172,15 +172,17 @@ def _pull(
     echoes = pushed_payment_refs(connector=connector)
     pulled: dict[str, list[PulledRow]] = {}
     for kind in STREAMS:
-        stream = outcome.streams[kind] = StreamOutcome(kind, cursor=since or connector.cursors.get(kind))
+        stored = connector.cursors.get(kind)
+        stream = outcome.streams[kind] = StreamOutcome(kind, cursor=stored)
         rows = pulled[kind] = []
-        for page in adapter.pull(kind, since or connector.cursors.get(kind)):
+        for page in adapter.pull(kind, since or stored):
             for row in page.rows:
                 if kind == "payments" and row.echo_of and row.echo_of in echoes:
                     stream.skipped_echoes += 1  # a payment Relance pushed, coming back
                     continue
                 rows.append(row)
-            if page.cursor is not None:
+            # The cursor only moves forward: --since re-reads older records without rewinding it.
+            if page.cursor is not None and (stream.cursor is None or page.cursor > stream.cursor):
                 stream.cursor = page.cursor
             stream.rows = len(rows)
             if progress is not None:

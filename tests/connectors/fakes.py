@@ -35,6 +35,10 @@ class FakeOdoo:
         self.calls: list[tuple[str, str]] = []
         self.pushed: list[tuple[str, str, Any, dict[str, Any]]] = []
         self.api_key = "odoo-key"
+        self._found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    def changed(self) -> None:
+        self._found.clear()
 
     def _match(self, record: dict[str, Any], domain: list[Any]) -> bool:
         for field, op, value in domain:
@@ -52,6 +56,7 @@ class FakeOdoo:
         return True
 
     def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The JSON-RPC answer. Searches are cached per domain: change ``data`` through ``changed()``."""
         params = body["params"]
         envelope = {"jsonrpc": "2.0", "id": body["id"]}
         if params["service"] == "common":
@@ -70,8 +75,11 @@ class FakeOdoo:
         self.calls.append((model, method))
         records = self.data.get(model, [])
         if method in ("search_read", "search"):
-            found = [record for record in records if self._match(record, args[0])]
-            found.sort(key=lambda record: (record.get("write_date", ""), record["id"]))
+            key = (model, json.dumps(args[0]))
+            if key not in self._found:  # the pages of one search filter and sort once
+                matching = [record for record in records if self._match(record, args[0])]
+                self._found[key] = sorted(matching, key=lambda record: (record.get("write_date", ""), record["id"]))
+            found = self._found[key]
             offset = kwargs.get("offset", 0)
             limit = kwargs.get("limit")
             found = found[offset : offset + limit if limit else None]

@@ -99,6 +99,7 @@ def test_a_change_in_odoo_updates_the_record(entity, connector, odoo):
     connector.refresh_from_db()
     move = next(record for record in odoo.data["account.move"] if record["id"] == 102)
     move.update(amount_total=500.5, write_date="2026-11-06 12:00:00")
+    odoo.changed()
 
     outcome = sync_run(connector=connector, adapter=adapter())
 
@@ -109,6 +110,7 @@ def test_a_change_in_odoo_updates_the_record(entity, connector, odoo):
 def test_a_bad_record_rejects_the_whole_sync_naming_the_record_and_field(entity, connector, odoo):
     move = next(record for record in odoo.data["account.move"] if record["id"] == 102)
     move["invoice_date_due"] = "2026-09-01"  # before its invoice date
+    odoo.changed()
 
     outcome = sync_run(connector=connector, adapter=adapter())
 
@@ -188,6 +190,7 @@ def test_a_pushed_payment_coming_back_from_odoo_is_not_imported_twice(
          "partner_type": "customer", "payment_method_line_id": [1, "Manual"], "ref": "pi_3PORTAL",
          "write_date": "2026-11-21 08:00:00"}
     )  # fmt: skip
+    odoo.changed()
 
     outcome = sync_run(connector=connector, adapter=adapter())
 
