@@ -166,3 +166,31 @@ def test_a_hold_changed_in_relance_is_pushed_again(entity, connector, erpnext, c
     outcome = sync(capsys)
 
     assert [item["key"] for item in outcome["pushed"]] == [f"hold:{hold.pk}"]
+
+
+def test_since_re_reads_older_records_without_rewinding_the_cursor(entity, connector, erpnext, capsys):
+    sync(capsys)
+    connector.refresh_from_db()
+    cursors = dict(connector.cursors)
+
+    again = sync(capsys, "--since", "2020-01-01 00:00:00")
+
+    assert again["committed"] and again["pulled"]["invoices"]["rows"] == 2
+    assert again["pulled"]["invoices"]["unchanged"] == 2
+    connector.refresh_from_db()
+    assert connector.cursors == cursors
+
+
+def test_connector_set_and_list(entity, capsys):
+    call_command("connector", "set", "erpnext", "--url", URL, "--option", "company=ACME SAS", "--interval", "15")
+    assert "credentials from RELANCE_ERPNEXT_*; every 15 min" in capsys.readouterr().out
+    call_command("connector", "set", "erpnext", "--option", "page_size=100", "--interval", "0")
+    capsys.readouterr()
+
+    call_command("connector", "list", "--json")
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["options"] == {"company": "ACME SAS", "page_size": "100"} and row["interval_minutes"] is None
+    with pytest.raises(CommandError, match="--option: expected KEY=VALUE, found 'company'"):
+        call_command("connector", "set", "erpnext", "--option", "company")
+    with pytest.raises(CommandError, match="url: expected the odoo base URL"):
+        call_command("connector", "set", "odoo")
