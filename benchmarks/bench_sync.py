@@ -88,7 +88,9 @@ def timed(label: str, results: dict[str, dict[str, float]], run):  # type: ignor
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--invoices", type=int, default=20_000)
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--page-size", type=int, default=500)
@@ -126,11 +128,15 @@ def run(args: argparse.Namespace, work: Path) -> int:
     server = serve(fake)
     url = f"http://127.0.0.1:{server.server_address[1]}"
     synced, _ = entity_create_or_update(name="synced", currency="EUR", language="en", legal_name="Synced")
-    imported, _ = entity_create_or_update(name="imported", currency="EUR", language="en", legal_name="Imported")
+    imported, _ = entity_create_or_update(
+        name="imported", currency="EUR", language="en", legal_name="Imported"
+    )
     connector = connector_set(entity=synced, source="odoo", url=url, options={"database": "bench"})
 
     def adapter() -> OdooAdapter:
-        return OdooAdapter(url=url, database="bench", login="bench", api_key="odoo-key", page_size=args.page_size)
+        return OdooAdapter(
+            url=url, database="bench", login="bench", api_key="odoo-key", page_size=args.page_size
+        )
 
     results: dict[str, dict[str, float]] = {}
     pulled: dict[str, list[dict[str, str | None]]] = {"customers": [], "invoices": []}
@@ -142,10 +148,16 @@ def run(args: argparse.Namespace, work: Path) -> int:
                 pulled[kind].extend(row.cells for row in page.rows)
 
     timed("pull only (HTTP + mapping)", results, pull_only)
-    first = timed("sync, first (pull + validate + write)", results, lambda: sync_run(connector=connector, adapter=adapter()))
+    first = timed(
+        "sync, first (pull + validate + write)",
+        results,
+        lambda: sync_run(connector=connector, adapter=adapter()),
+    )
     connector.refresh_from_db()
     fake.changed()
-    second = timed("sync, again (all unchanged)", results, lambda: sync_run(connector=connector, adapter=adapter()))
+    second = timed(
+        "sync, again (all unchanged)", results, lambda: sync_run(connector=connector, adapter=adapter())
+    )
 
     paths = {}
     for kind, rows in pulled.items():
@@ -183,7 +195,8 @@ def run(args: argparse.Namespace, work: Path) -> int:
         "page_size": args.page_size,
         "timings": results,
         "invoices_per_s": {
-            label: round(args.invoices / timing["wall_s"]) if timing["wall_s"] else None for label, timing in results.items()
+            label: round(args.invoices / timing["wall_s"]) if timing["wall_s"] else None
+            for label, timing in results.items()
         },
         "counts": counts,
         "totals": sums,
@@ -192,10 +205,14 @@ def run(args: argparse.Namespace, work: Path) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"bench_sync: {args.invoices:,} invoices, {args.customers:,} customers, pages of {args.page_size}")
+        print(
+            f"bench_sync: {args.invoices:,} invoices, {args.customers:,} customers, pages of {args.page_size}"
+        )
         for label, timing in results.items():
             rate = report["invoices_per_s"][label]
-            print(f"  {label:<40} {timing['wall_s']:>8.2f} s wall {timing['cpu_s']:>8.2f} s CPU  {rate:>8,} invoices/s")
+            print(
+                f"  {label:<40} {timing['wall_s']:>8.2f} s wall {timing['cpu_s']:>8.2f} s CPU  {rate:>8,} invoices/s"
+            )
         print(f"  invoices: {counts}; totals: {sums}")
         print("OK" if ok else "MISMATCH")
     return 0 if ok else 1

@@ -34,6 +34,9 @@ from relance.ledger.models import Entity
 
 logger = logging.getLogger(__name__)
 
+# From this many rows of a stream, the parser reads every customer of the entity in one query.
+PRELOAD_ROWS = 1000
+
 # (stream or "push", done, total or None)
 SyncProgress = Callable[[str, int, int | None], None]
 
@@ -205,7 +208,8 @@ def _import(
             rows = pulled[kind]
             if not rows:
                 continue
-            parser = RowParser(kind, entity=entity, preload=False)
+            # Many rows: read the entity's customers once rather than once per distinct ref.
+            parser = RowParser(kind, entity=entity, preload=len(rows) >= PRELOAD_ROWS)
             records = []
             errors: list[FieldError] = []
             for row in rows:

@@ -78,7 +78,9 @@ class FakeOdoo:
             key = (model, json.dumps(args[0]))
             if key not in self._found:  # the pages of one search filter and sort once
                 matching = [record for record in records if self._match(record, args[0])]
-                self._found[key] = sorted(matching, key=lambda record: (record.get("write_date", ""), record["id"]))
+                self._found[key] = sorted(
+                    matching, key=lambda record: (record.get("write_date", ""), record["id"])
+                )
             found = self._found[key]
             offset = kwargs.get("offset", 0)
             limit = kwargs.get("limit")

@@ -182,7 +182,9 @@ def test_since_re_reads_older_records_without_rewinding_the_cursor(entity, conne
 
 
 def test_connector_set_and_list(entity, capsys):
-    call_command("connector", "set", "erpnext", "--url", URL, "--option", "company=ACME SAS", "--interval", "15")
+    call_command(
+        "connector", "set", "erpnext", "--url", URL, "--option", "company=ACME SAS", "--interval", "15"
+    )
     assert "credentials from RELANCE_ERPNEXT_*; every 15 min" in capsys.readouterr().out
     call_command("connector", "set", "erpnext", "--option", "page_size=100", "--interval", "0")
     capsys.readouterr()
