@@ -1,4 +1,15 @@
+from __future__ import annotations
+
+from datetime import datetime
+
 from django.apps import AppConfig
+
+
+def _sync_due(now: datetime) -> object:
+    """The scheduled syncs, imported on first use: start-up loads no connector, ingest or HTTP code."""
+    from relance.connectors.services import connectors_sync_due
+
+    return connectors_sync_due(now)
 
 
 class ConnectorsConfig(AppConfig):
@@ -9,7 +20,6 @@ class ConnectorsConfig(AppConfig):
     def ready(self) -> None:
         # The worker runs the scheduled syncs through its periodic-job registry (it sits below this
         # app in the layers, so it cannot import it: the connectors register themselves).
-        from relance.connectors.services import connectors_sync_due
         from relance.delivery.periodic import periodic_job_register
 
-        periodic_job_register("connectors.sync", connectors_sync_due)
+        periodic_job_register("connectors.sync", _sync_due)

@@ -4,7 +4,8 @@ Pulls ``Customer``, ``Invoice``, ``CreditMemo`` and ``Payment`` with
 ``select * from <Entity> where Metadata.LastUpdatedTime >= '<cursor>' STARTPOSITION n MAXRESULTS m``
 (the cursor is ``MetaData.LastUpdatedTime``; the CDC endpoint is limited to the last 30 days, the
 query endpoint is not). A payment's ``Line[].LinkedTxn`` names the invoices it settled by their
-``Id``; the import knows invoices by ``DocNumber``, so unknown ids are read with one query.
+``Id``; the import knows invoices by ``DocNumber``, so unknown ids are read with one query (the
+query language has no projections: ``select *``). Sorting is ``ORDERBY``, one word.
 
 OAuth 2.0: the access token lives an hour and is refreshed with the refresh token, which Intuit
 *rotates* — every refresh may answer a new refresh token, and the old one stops working. The
@@ -172,8 +173,8 @@ class QuickBooksAdapter:
         start = 1
         while True:
             records = self.query(
-                f"select * from {entity}{where} order by Metadata.LastUpdatedTime "
-                f"startposition {start} maxresults {self.page_size}"
+                f"select * from {entity}{where} ORDERBY Metadata.LastUpdatedTime "
+                f"STARTPOSITION {start} MAXRESULTS {self.page_size}"
             ).get(entity, [])
             if records:
                 if kind == "payments":
@@ -253,7 +254,7 @@ class QuickBooksAdapter:
         )
         if unknown:
             ids = ", ".join(f"'{_quoted(txn_id)}'" for txn_id in unknown)
-            for invoice in self.query(f"select Id, DocNumber from Invoice where Id in ({ids})").get(
+            for invoice in self.query(f"select * from Invoice where Id in ({ids})").get(
                 "Invoice", []
             ):
                 self._invoice_numbers[str(invoice["Id"])] = _invoice_ref(invoice)
