@@ -115,7 +115,9 @@ def test_payments_linking_invoices_outside_the_page_read_their_numbers(entity, c
     assert outcome.streams["payments"].result.created == 1
     assert Allocation.objects.get(payment__external_ref="QBO-PAY-152").invoice.external_ref == "1037"
     assert "select * from Invoice where Id in ('130')" in qbo.queries
-    assert all("ORDERBY Metadata.LastUpdatedTime" in query for query in qbo.queries if "STARTPOSITION" in query)
+    assert all(
+        "ORDERBY Metadata.LastUpdatedTime" in query for query in qbo.queries if "STARTPOSITION" in query
+    )
 
 
 def test_pushes_a_linked_payment_and_sparse_updates_notes(entity, connector, qbo, relance_changes):

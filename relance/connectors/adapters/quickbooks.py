@@ -254,9 +254,7 @@ class QuickBooksAdapter:
         )
         if unknown:
             ids = ", ".join(f"'{_quoted(txn_id)}'" for txn_id in unknown)
-            for invoice in self.query(f"select * from Invoice where Id in ({ids})").get(
-                "Invoice", []
-            ):
+            for invoice in self.query(f"select * from Invoice where Id in ({ids})").get("Invoice", []):
                 self._invoice_numbers[str(invoice["Id"])] = _invoice_ref(invoice)
         missing = [txn_id for txn_id in unknown if txn_id not in self._invoice_numbers]
         if missing:

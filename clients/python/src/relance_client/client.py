@@ -14,7 +14,7 @@ import httpx
 from relance_client import models
 from relance_client.errors import ConnectionFailed, RelanceError, error_for
 
-# (method, path) of every operation the client calls: tests/api/test_client_drift.py checks each one
+# (method, path) of every operation the client calls: tests/api/test_client.py checks each one
 # against /api/v1/openapi.json, and that every list/get/put/bulk of these resources is covered.
 RESOURCES = {
     "customers": "/customers",

@@ -25,13 +25,13 @@ MODELS = (
 
 HEADER = '''"""Typed shapes of Relance's API v1, generated from /api/v1/openapi.json by relance_client.generate.
 
-Do not edit: regenerate (tests/api/test_client_drift.py fails when this file and the API differ).
+Do not edit: regenerate (tests/api/test_client.py fails when this file and the API differ).
 Money is a decimal string (never a float); dates are ISO strings.
 """
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import {imports}
 '''
 
 SCALARS = {"string": "str", "integer": "int", "boolean": "bool", "number": "str"}
@@ -57,7 +57,7 @@ def _type(schema: dict[str, Any]) -> str:
 
 def render(openapi: dict[str, Any]) -> str:
     schemas = openapi["components"]["schemas"]
-    text = HEADER
+    text = ""
     for name in MODELS:
         schema = schemas[name]
         required = set(schema.get("required", []))
@@ -68,7 +68,12 @@ def render(openapi: dict[str, Any]) -> str:
         for field, spec in properties.items():
             kind = _type(spec)
             text += f"    {field}: {kind if field in required else f'NotRequired[{kind}]'}\n"
-    return text
+    names = [
+        name
+        for name in ("Any", "NotRequired")
+        if f"{name}[" in text or f"{name} " in text or f"{name}]" in text
+    ]
+    return HEADER.format(imports=", ".join([*names, "TypedDict"])) + text
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Typed shapes of Relance's API v1, generated from /api/v1/openapi.json by relance_client.generate.
 
-Do not edit: regenerate (tests/api/test_client_drift.py fails when this file and the API differ).
+Do not edit: regenerate (tests/api/test_client.py fails when this file and the API differ).
 Money is a decimal string (never a float); dates are ISO strings.
 """
 
