@@ -28,6 +28,17 @@ API_RESOURCES = {
     "bank/statements": "cashapp.bankstatement",  # importing one: add and change statements
     "bank/lines": "cashapp.bankline",  # deciding on one (accept, split, assign, unapply): add and change lines
     "bank/applications": "cashapp.bankline",  # applied cash, for the ERP: who may read the lines
+    # the case and its activity (issue 18): the permissions the workspace pages check
+    "promises": "cases.promise",  # the promise queue; creating or cancelling one: add and change
+    "disputes": "cases.dispute",
+    "plans": "cases.paymentplan",
+    "credit/holds": "cases.credithold",
+    "contact-log": "cases.contactlog",
+    "notes": "cases.contactlog",  # the page's note form needs the outcome permission (add_contactlog)
+    "messages": "delivery.outboundmessage",
+    "outbox": "delivery.outboundmessage",
+    "runs": "dunning.dunningrun",
+    "worklist": "dunning.worklistentry",
 }
 #: Resources named by their first two path segments (``/bank/lines/7``: resource ``bank/lines``).
 NESTED_RESOURCES = frozenset({"bank", "credit"})

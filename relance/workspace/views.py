@@ -98,15 +98,6 @@ def _date_or_none(value: str | None) -> date | None:
         return None
 
 
-def _amount_or_none(value: str | None) -> Decimal | None:
-    if not value or not value.strip():
-        return None
-    try:
-        return parse_amount(value.strip().replace(",", "."))
-    except ValidationFailed:
-        raise ValidationFailed(f"amount: expected a number, found {value!r}") from None
-
-
 def _base(
     request: HttpRequest, entity: Entity, entities: QuerySet[Entity] | list[Entity], **extra: Any
 ) -> dict[str, Any]:
@@ -126,15 +117,7 @@ def _not_due(customer: Any, today: Any) -> str:
 
 
 def _worklist_filters(request: HttpRequest, is_collector: bool) -> selectors.WorklistFilters:
-    segment = request.GET.get("segment")
-    return selectors.WorklistFilters(
-        collector_id=None if is_collector else row_id_or_none(request.GET.get("collector")),
-        segment=None if segment is None or segment == "" else ("" if segment == "-" else segment),
-        currency=request.GET.get("currency", "").upper()[:3],
-        min_overdue=_amount_or_none(request.GET.get("min_overdue")),
-        min_days=row_id_or_none(request.GET.get("min_days")),
-        sort=request.GET.get("sort", "priority"),
-    )
+    return selectors.worklist_filters_from(request.GET, is_collector=is_collector)
 
 
 @login_required

@@ -167,16 +167,20 @@ def promise_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict
         promises = promises.filter(customer__collector__isnull=True)
     elif filters.owner_id is not None:
         promises = promises.filter(customer__collector_id=filters.owner_id)
-    rows = []
-    for promise in promises.order_by("promised_date", "id")[:500]:
-        state = "upcoming"
-        if promise.status == PromiseStatus.OPEN:
-            if promise.promised_date < today:
-                state = "overdue"
-            elif promise.promised_date == today:
-                state = "today"
-        rows.append({"promise": promise, "state": state})
-    return rows
+    return [
+        {"promise": promise, "state": promise_state(promise, today=today)}
+        for promise in promises.order_by("promised_date", "id")[:500]
+    ]
+
+
+def promise_state(promise: Promise, *, today: date) -> str:
+    """Where the queue puts a promise: ``overdue`` (open, date passed), ``today`` or ``upcoming``."""
+    if promise.status == PromiseStatus.OPEN:
+        if promise.promised_date < today:
+            return "overdue"
+        if promise.promised_date == today:
+            return "today"
+    return "upcoming"
 
 
 def plan_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[str, Any]]:
@@ -189,24 +193,23 @@ def plan_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[st
         plans = plans.filter(customer__collector__isnull=True)
     elif filters.owner_id is not None:
         plans = plans.filter(customer__collector_id=filters.owner_id)
-    rows = []
-    for plan in plans.prefetch_related("installments").order_by("starts_on", "id")[:500]:
-        installments = sorted(plan.installments.all(), key=lambda i: i.sequence)
-        unpaid = [i for i in installments if i.paid_on is None]
-        upcoming = unpaid[0] if unpaid else None
-        state = "ok"
-        if upcoming is not None and upcoming.due_date < today:
-            state = "overdue"
-        elif upcoming is not None and upcoming.due_date == today:
-            state = "today"
-        rows.append(
-            {
-                "plan": plan,
-                "paid": len(installments) - len(unpaid),
-                "count": len(installments),
-                "next": upcoming,
-                "state": state,
-            }
-        )
+    rows = [
+        {"plan": plan, **plan_progress(plan, today=today)}
+        for plan in plans.prefetch_related("installments").order_by("starts_on", "id")[:500]
+    ]
     rows.sort(key=lambda row: (row["state"] != "overdue", row["state"] != "today"))
     return rows
+
+
+def plan_progress(plan: PaymentPlan, *, today: date) -> dict[str, Any]:
+    """A plan's installments paid of its count, the next unpaid one and its state: ``overdue``,
+    ``today`` or ``ok`` (reads ``plan.installments``; prefetch them for a list)."""
+    installments = sorted(plan.installments.all(), key=lambda i: i.sequence)
+    unpaid = [i for i in installments if i.paid_on is None]
+    upcoming = unpaid[0] if unpaid else None
+    state = "ok"
+    if upcoming is not None and upcoming.due_date < today:
+        state = "overdue"
+    elif upcoming is not None and upcoming.due_date == today:
+        state = "today"
+    return {"paid": len(installments) - len(unpaid), "count": len(installments), "next": upcoming, "state": state}
