@@ -1,5 +1,5 @@
-"""What the runs did and what the collectors see (issue 18): messages and the outbox's state,
-runs and their actions, and a user's worklist in the page's order with the page's points.
+"""What the runs did (issue 18): messages and the outbox's state, runs and their actions (the
+worklist is in ``relance.workspace.api``, which owns its rule).
 Reads only, through the selectors the pages use. (No ``from __future__ import annotations``:
 Ninja reads the hints.)
 """
@@ -12,27 +12,12 @@ from ninja import Field, Query, Router, Schema
 
 from relance.api import schemas as s
 from relance.api import selectors
-from relance.api.pagination import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    decode_snapshot_cursor,
-    encode_snapshot_cursor,
-    paginate,
-)
-from relance.core.clock import SystemClock, zone
-from relance.core.formatting import exact_amount
+from relance.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
 from relance.delivery.models import MessageStatus
 from relance.delivery.selectors import message_as_dict, outbox_due_count, outbox_status_counts
 from relance.dunning.models import DunningRun
 from relance.dunning.selectors import action_as_dict
 from relance.ledger.models import Entity
-from relance.workspace.selectors import (
-    WORKLIST_SORTS,
-    user_is_collector,
-    worklist_entries,
-    worklist_filters_from,
-    worklist_row,
-)
 
 router = Router()
 
@@ -41,7 +26,6 @@ EntityName = Query(None, description="entity name; may be left out when you can 
 Cursor = Query(None, description="next_cursor of the previous page")
 Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"items per page, at most {MAX_LIMIT}")
 UpdatedSince = Query(None, description="only rows changed at or after this instant (ISO 8601)")
-WORKLIST_SORT_CHOICES = ", ".join([*WORKLIST_SORTS, *(f"-{key}" for key in WORKLIST_SORTS)])
 
 
 def _entity(request: HttpRequest, name: str | None) -> Entity:
@@ -158,33 +142,6 @@ class ActionPage(Schema):
     next_cursor: str | None
 
 
-class WorklistRunOut(Schema):
-    id: int
-    as_of: date
-
-
-class WorklistRowOut(Schema):
-    rank: int = Field(description="1 for the top of the list")
-    customer_ref: str
-    customer_name: str
-    collector: str
-    priority: float = Field(description="the points the page shows")
-    currency: str
-    overdue_amount: str
-    max_days_past_due: int
-    risk: str
-    broken_promises: int
-    days_since_contact: int | None
-    predicted_on_time: bool
-    factors: dict[str, Any]
-
-
-class WorklistPage(Schema):
-    run: WorklistRunOut | None
-    items: list[WorklistRowOut]
-    next_cursor: str | None
-
-
 # -- messages -----------------------------------------------------------------------------------
 
 
@@ -292,7 +249,9 @@ def run_list(
 def run_get(request: HttpRequest, run_id: int, entity: str | None = EntityName) -> Any:
     """One run."""
     scope = _entity(request, entity)
-    return JsonResponse(run_json(selectors.by_id(selectors.run_list(entity=scope), entity=scope, kind="run", row_id=run_id)))
+    return JsonResponse(
+        run_json(selectors.by_id(selectors.run_list(entity=scope), entity=scope, kind="run", row_id=run_id))
+    )
 
 
 @router.get("/runs/{int:run_id}/actions", response={200: ActionPage, **ERRORS}, tags=["runs"])
@@ -318,57 +277,7 @@ def run_actions(
         status=status,
         updated_since=updated_since,
     )
-    page = paginate(rows, orderings={"id": "id", "updated_at": "updated_at"}, order=order, cursor=cursor, limit=limit)
-    return JsonResponse({"items": [action_json(row) for row in page.items], "next_cursor": page.next_cursor})
-
-
-# -- the worklist -------------------------------------------------------------------------------
-
-
-@router.get("/worklist", response={200: WorklistPage, **ERRORS}, tags=["worklist"])
-def worklist(
-    request: HttpRequest,
-    entity: str | None = EntityName,
-    collector: int | None = Query(None, ge=0, le=2**62, description="a collector's user id; 0: none (not for collectors)"),
-    segment: str | None = Query(None, description='a segment; "-": customers without one'),
-    currency: str | None = None,
-    min_overdue: str | None = Query(None, description="decimal"),
-    min_days: int | None = Query(None, ge=0, le=2**31, description="days past due, at least"),
-    sort: str = Query("priority", description=f"the page's columns: {WORKLIST_SORT_CHOICES}"),
-    cursor: str | None = Cursor,
-    limit: int = Limit,
-) -> Any:
-    """The caller's worklist from the latest run: the page's rows, filters, order and points (the
-    next best action's when predictions are stored). Collectors get their own accounts."""
-    scope = _entity(request, entity)
-    user = _user(request)
-    filters = worklist_filters_from(request.GET, is_collector=user_is_collector(user))
-    run, entries = worklist_entries(user=user, entity=scope, today=SystemClock().today(zone(scope.timezone or None)), filters=filters)
-    if run is None:
-        return JsonResponse({"run": None, "items": [], "next_cursor": None})
-    order = "worklist:" + "&".join(f"{key}={request.GET.get(key, '')}" for key in ("collector", "segment", "currency", "min_overdue", "min_days", "sort"))
-    start = decode_snapshot_cursor(cursor, order=order, snapshot=run.pk) if cursor else 0
-    rows = [worklist_row(row) for row in entries[start : start + limit + 1]]
-    more = len(rows) > limit
-    items = [
-        {
-            "rank": start + index + 1,
-            "customer_ref": row.customer_ref,
-            "customer_name": row.customer_name,
-            "collector": row.collector,
-            "priority": row.priority,
-            "currency": row.currency,
-            "overdue_amount": exact_amount(row.overdue_amount, row.currency),
-            "max_days_past_due": row.max_days_past_due,
-            "risk": row.risk,
-            "broken_promises": row.broken_promises,
-            "days_since_contact": row.days_since_contact,
-            "predicted_on_time": row.predicted_on_time,
-            "factors": row.factors,
-        }
-        for index, row in enumerate(rows[:limit])
-    ]
-    next_cursor = encode_snapshot_cursor(order=order, snapshot=run.pk, position=start + limit) if more else None
-    return JsonResponse(
-        {"run": {"id": run.pk, "as_of": run.as_of}, "items": items, "next_cursor": next_cursor},
+    page = paginate(
+        rows, orderings={"id": "id", "updated_at": "updated_at"}, order=order, cursor=cursor, limit=limit
     )
+    return JsonResponse({"items": [action_json(row) for row in page.items], "next_cursor": page.next_cursor})

@@ -1,7 +1,7 @@
-"""A customer's case over the API: promises, disputes, payment plans, credit holds, the contacts
-log and notes (issue 18). Thin: each list reads through ``relance.api.selectors`` (scoped by
+"""A customer's case over the API: promises, disputes, payment plans, credit holds and the
+contacts log (issue 18; notes are in ``relance.workspace.api``, which owns them). Thin: each list reads through ``relance.api.selectors`` (scoped by
 ``customer_scope``, the pages' rule) and each write calls the service the workspace pages call
-(``relance.cases.services``, ``relance.workspace.services``), with the token's ``Actor``.
+(``relance.cases.services``), with the token's ``Actor``.
 (No ``from __future__ import annotations`` here: Ninja reads the hints.)
 """
 
@@ -28,6 +28,7 @@ from relance.cases.models import (
     PaymentPlan,
     Promise,
 )
+from relance.cases.selectors import plan_progress, promise_queue_state
 from relance.core.actors import Actor
 from relance.core.channels import STEP_CHANNELS
 from relance.core.clock import SystemClock, zone
@@ -35,9 +36,6 @@ from relance.core.errors import ValidationFailed
 from relance.core.formatting import exact_amount
 from relance.core.identifiers import has_unsafe_text
 from relance.ledger.models import Customer, Entity, Invoice
-from relance.workspace import services as workspace_services
-from relance.workspace.models import CustomerNote
-from relance.workspace.selectors import plan_progress, promise_state
 
 router = Router()
 
@@ -110,14 +108,15 @@ def _invoices(request: HttpRequest, scope: Entity, refs: list[str]) -> list[Invo
     from relance.accounts.selectors import customer_scope
 
     visible = customer_scope(
-        _user(request), Invoice.objects.filter(entity=scope).select_related("customer", "entity"),
+        _user(request),
+        Invoice.objects.filter(entity=scope).select_related("customer", "entity"),
         customer_field="customer",
     )
     return [selectors.by_ref(visible, entity=scope, kind="invoice", ref=ref) for ref in dict.fromkeys(refs)]
 
 
 def _money(amount: Decimal, currency: str) -> str:
-    return exact_amount(amount, currency)
+    return exact_amount(amount, currency) or ""  # never None: the amount is never None
 
 
 def _stamps(row: Any) -> dict[str, Any]:
@@ -154,7 +153,9 @@ class PromisePage(Schema):
 class PromiseIn(Schema):
     customer_ref: Ref
     promised_date: date
-    invoice_refs: list[Ref] = Field(default_factory=list, max_length=1000, description="default: every open one")
+    invoice_refs: list[Ref] = Field(
+        default_factory=list, max_length=1000, description="default: every open one"
+    )
     amount: Amount | None = Field(None, description="default: the open amount of those invoices")
     note: Note = ""
 
@@ -234,7 +235,9 @@ class PlanIn(Schema):
     first_due: date
     every_days: int = Field(30, ge=1, le=366)
     starts_on: date | None = Field(None, description="default: today")
-    invoice_refs: list[Ref] = Field(default_factory=list, max_length=1000, description="default: every open one")
+    invoice_refs: list[Ref] = Field(
+        default_factory=list, max_length=1000, description="default: every open one"
+    )
     total: Amount | None = Field(None, description="default: the open amount of those invoices")
     note: Note = ""
 
@@ -284,25 +287,6 @@ class ContactLogIn(Schema):
     note: Note = ""
 
 
-class NoteOut(Schema):
-    id: int
-    customer_ref: str
-    text: str
-    created_by: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class NotePage(Schema):
-    items: list[NoteOut]
-    next_cursor: str | None
-
-
-class NoteIn(Schema):
-    customer_ref: Ref
-    text: Annotated[str, Field(min_length=1, max_length=10000), AfterValidator(_plain)]
-
-
 # -- renderings ---------------------------------------------------------------------------------
 
 
@@ -315,7 +299,7 @@ def promise_json(promise: Promise, today: date) -> dict[str, Any]:
         "id": promise.pk,
         "customer_ref": promise.customer.external_ref,
         "status": promise.status,
-        "state": promise_state(promise, today=today),
+        "state": promise_queue_state(promise, today=today),
         "created_on": promise.created_on,
         "promised_date": promise.promised_date,
         "amount": _money(promise.amount, promise.currency),
@@ -401,18 +385,16 @@ def contact_log_json(log: ContactLog, today: date) -> dict[str, Any]:
     }
 
 
-def note_json(note: CustomerNote, today: date) -> dict[str, Any]:
-    return {
-        "id": note.pk,
-        "customer_ref": note.customer.external_ref,
-        "text": note.text,
-        "created_by": note.created_by.get_username() if note.created_by else None,
-        **_stamps(note),
-    }
-
-
-def _listed(scope: Entity, rows: Any, render: Any, *, orderings: dict[str, str], order: str,
-            cursor: str | None, limit: int) -> JsonResponse:
+def _listed(
+    scope: Entity,
+    rows: Any,
+    render: Any,
+    *,
+    orderings: dict[str, str],
+    order: str,
+    cursor: str | None,
+    limit: int,
+) -> JsonResponse:
     today = _today(scope)
     page = paginate(rows, orderings=orderings, order=order, cursor=cursor, limit=limit)
     return _page(page, lambda row: render(row, today))
@@ -435,7 +417,11 @@ def promise_list(
     """Promises to pay (the promise queue, every status), with the queue's state."""
     scope = _entity(request, entity)
     rows = selectors.promise_list(
-        user=_user(request), entity=scope, customer_ref=customer_ref, status=status, updated_since=updated_since
+        user=_user(request),
+        entity=scope,
+        customer_ref=customer_ref,
+        status=status,
+        updated_since=updated_since,
     )
     orderings = {"id": "id", "updated_at": "updated_at", "promised_date": "promised_date"}
     return _listed(scope, rows, promise_json, orderings=orderings, order=order, cursor=cursor, limit=limit)
@@ -454,7 +440,9 @@ def promise_get(request: HttpRequest, promise_id: int, entity: str | None = Enti
     return JsonResponse(promise_json(_promise(request, scope, promise_id), _today(scope)))
 
 
-@router.post("/promises", response={201: PromiseOut, **WRITE_ERRORS}, tags=["promises"], description=IDEMPOTENCY)
+@router.post(
+    "/promises", response={201: PromiseOut, **WRITE_ERRORS}, tags=["promises"], description=IDEMPOTENCY
+)
 @idempotent
 def promise_create(request: HttpRequest, payload: PromiseIn, entity: str | None = EntityName) -> HttpResponse:
     """Record a promise made today to pay the given invoices (default: every open one) by a date."""
@@ -528,7 +516,9 @@ def dispute_get(request: HttpRequest, dispute_id: int, entity: str | None = Enti
     return JsonResponse(dispute_json(_dispute(request, scope, dispute_id), _today(scope)))
 
 
-@router.post("/disputes", response={201: DisputeOut, **WRITE_ERRORS}, tags=["disputes"], description=IDEMPOTENCY)
+@router.post(
+    "/disputes", response={201: DisputeOut, **WRITE_ERRORS}, tags=["disputes"], description=IDEMPOTENCY
+)
 @idempotent
 def dispute_open(request: HttpRequest, payload: DisputeIn, entity: str | None = EntityName) -> HttpResponse:
     """Open a dispute on an invoice from today: its amount is not chased while it is open."""
@@ -585,7 +575,11 @@ def plan_list(
     """Payment plans with their installments and the plan queue's state."""
     scope = _entity(request, entity)
     rows = selectors.plan_list(
-        user=_user(request), entity=scope, customer_ref=customer_ref, status=status, updated_since=updated_since
+        user=_user(request),
+        entity=scope,
+        customer_ref=customer_ref,
+        status=status,
+        updated_since=updated_since,
     )
     orderings = {"id": "id", "updated_at": "updated_at", "starts_on": "starts_on"}
     return _listed(scope, rows, plan_json, orderings=orderings, order=order, cursor=cursor, limit=limit)
@@ -668,10 +662,16 @@ def credit_hold_list(
     """Credit holds (no new orders for the customer while active), placed and released."""
     scope = _entity(request, entity)
     rows = selectors.credit_hold_list(
-        user=_user(request), entity=scope, customer_ref=customer_ref, status=status, updated_since=updated_since
+        user=_user(request),
+        entity=scope,
+        customer_ref=customer_ref,
+        status=status,
+        updated_since=updated_since,
     )
     orderings = {"id": "id", "updated_at": "updated_at", "placed_on": "placed_on"}
-    return _listed(scope, rows, credit_hold_json, orderings=orderings, order=order, cursor=cursor, limit=limit)
+    return _listed(
+        scope, rows, credit_hold_json, orderings=orderings, order=order, cursor=cursor, limit=limit
+    )
 
 
 def _credit_hold(request: HttpRequest, scope: Entity, hold_id: int) -> CreditHold:
@@ -694,7 +694,9 @@ def credit_hold_get(request: HttpRequest, hold_id: int, entity: str | None = Ent
     description=IDEMPOTENCY,
 )
 @idempotent
-def credit_hold_place(request: HttpRequest, payload: CreditHoldIn, entity: str | None = EntityName) -> HttpResponse:
+def credit_hold_place(
+    request: HttpRequest, payload: CreditHoldIn, entity: str | None = EntityName
+) -> HttpResponse:
     """Put the customer on credit hold from today (201); one already active is kept as it is (200)."""
     scope = _entity(request, entity)
     customer = _customer(request, scope, payload.customer_ref)
@@ -702,7 +704,9 @@ def credit_hold_place(request: HttpRequest, payload: CreditHoldIn, entity: str |
     hold = case_services.credit_hold_place(
         customer=customer, on=_today(scope), reason=payload.reason, actor=_actor(request)
     )
-    return _created(credit_hold_json(_credit_hold(request, scope, hold.pk), _today(scope)), created=not before)
+    return _created(
+        credit_hold_json(_credit_hold(request, scope, hold.pk), _today(scope)), created=not before
+    )
 
 
 @router.post(
@@ -740,10 +744,16 @@ def contact_log_list(
     """Contacts made by hand (calls, e-mails written outside the run): they count for the cadence."""
     scope = _entity(request, entity)
     rows = selectors.contact_log_list(
-        user=_user(request), entity=scope, customer_ref=customer_ref, channel=channel, updated_since=updated_since
+        user=_user(request),
+        entity=scope,
+        customer_ref=customer_ref,
+        channel=channel,
+        updated_since=updated_since,
     )
     orderings = {"id": "id", "updated_at": "updated_at", "on": "on"}
-    return _listed(scope, rows, contact_log_json, orderings=orderings, order=order, cursor=cursor, limit=limit)
+    return _listed(
+        scope, rows, contact_log_json, orderings=orderings, order=order, cursor=cursor, limit=limit
+    )
 
 
 @router.get("/contact-log/{int:log_id}", response={200: ContactLogOut, **ERRORS}, tags=["contacts log"])
@@ -756,10 +766,15 @@ def contact_log_get(request: HttpRequest, log_id: int, entity: str | None = Enti
 
 
 @router.post(
-    "/contact-log", response={201: ContactLogOut, **WRITE_ERRORS}, tags=["contacts log"], description=IDEMPOTENCY
+    "/contact-log",
+    response={201: ContactLogOut, **WRITE_ERRORS},
+    tags=["contacts log"],
+    description=IDEMPOTENCY,
 )
 @idempotent
-def contact_log_add(request: HttpRequest, payload: ContactLogIn, entity: str | None = EntityName) -> HttpResponse:
+def contact_log_add(
+    request: HttpRequest, payload: ContactLogIn, entity: str | None = EntityName
+) -> HttpResponse:
     """Record a contact made outside the run (default: today); the next runs count it."""
     scope = _entity(request, entity)
     log = case_services.contact_log(
@@ -770,33 +785,6 @@ def contact_log_add(request: HttpRequest, payload: ContactLogIn, entity: str | N
         actor=_actor(request),
     )
     rows = selectors.contact_log_list(user=_user(request), entity=scope)
-    return _created(contact_log_json(selectors.by_id(rows, entity=scope, kind="contact", row_id=log.pk), _today(scope)))
-
-
-@router.get("/notes", response={200: NotePage, **ERRORS}, tags=["contacts log"])
-def note_list(
-    request: HttpRequest,
-    entity: str | None = EntityName,
-    customer_ref: str | None = CustomerRef,
-    updated_since: s.Instant | None = UpdatedSince,
-    order: Literal["id", "updated_at", "created_at"] = "id",
-    cursor: str | None = Cursor,
-    limit: int = Limit,
-) -> Any:
-    """Notes collectors left on accounts (the customer's timeline)."""
-    scope = _entity(request, entity)
-    rows = selectors.note_list(user=_user(request), entity=scope, customer_ref=customer_ref, updated_since=updated_since)
-    orderings = {"id": "id", "updated_at": "updated_at", "created_at": "created_at"}
-    return _listed(scope, rows, note_json, orderings=orderings, order=order, cursor=cursor, limit=limit)
-
-
-@router.post("/notes", response={201: NoteOut, **WRITE_ERRORS}, tags=["contacts log"], description=IDEMPOTENCY)
-@idempotent
-def note_add(request: HttpRequest, payload: NoteIn, entity: str | None = EntityName) -> HttpResponse:
-    """Leave a note on the customer's case."""
-    scope = _entity(request, entity)
-    note = workspace_services.customer_note_add(
-        customer=_customer(request, scope, payload.customer_ref), text=payload.text, actor=_actor(request)
+    return _created(
+        contact_log_json(selectors.by_id(rows, entity=scope, kind="contact", row_id=log.pk), _today(scope))
     )
-    rows = selectors.note_list(user=_user(request), entity=scope)
-    return _created(note_json(selectors.by_id(rows, entity=scope, kind="note", row_id=note.pk), _today(scope)))

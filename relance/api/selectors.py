@@ -343,15 +343,6 @@ def contact_log_list(
     return _since(logs.select_related("customer", "created_by"), updated_since)
 
 
-def note_list(
-    *, user: Any, entity: Entity, customer_ref: str | None = None, updated_since: datetime | None = None
-) -> QuerySet:
-    from relance.workspace.models import CustomerNote
-
-    notes = _scoped(user, CustomerNote.objects.filter(entity=entity), customer_ref=customer_ref)
-    return _since(notes.select_related("customer", "created_by"), updated_since)
-
-
 def message_list(
     *,
     user: Any,

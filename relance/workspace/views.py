@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,7 +34,6 @@ from relance.common.converters import row_id_or_none
 from relance.core.actors import Actor
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
-from relance.core.money import parse_amount
 from relance.core.text import sentence
 from relance.dunning.contacts import last_contact_dates
 from relance.dunning.selectors import customer_policy_key

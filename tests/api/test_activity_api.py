@@ -104,8 +104,12 @@ def test_messages_are_listed_filtered_and_read_with_their_events(api, activity):
     items = api.get("/messages").json()["items"]
     assert [item["id"] for item in items] == [activity["sent"].pk, activity["queued"].pk]
     assert items[0]["amount_due"] == "120.5000" and items[0]["currency"] == "EUR"
-    assert [i["id"] for i in api.get("/messages", {"status": "queued"}).json()["items"]] == [activity["queued"].pk]
-    assert [i["id"] for i in api.get("/messages", {"customer_ref": "C1"}).json()["items"]] == [activity["sent"].pk]
+    assert [i["id"] for i in api.get("/messages", {"status": "queued"}).json()["items"]] == [
+        activity["queued"].pk
+    ]
+    assert [i["id"] for i in api.get("/messages", {"customer_ref": "C1"}).json()["items"]] == [
+        activity["sent"].pk
+    ]
     assert [i["id"] for i in api.get("/messages", {"run_id": activity["run"].pk}).json()["items"]] == [
         activity["sent"].pk
     ]
@@ -121,7 +125,9 @@ def test_the_outbox_state_counts_the_entitys_messages_by_status(api, activity):
 
 
 def test_messages_updated_since(api, activity):
-    OutboundMessage.objects.filter(pk=activity["sent"].pk).update(updated_at=timezone.now() - timedelta(days=9))
+    OutboundMessage.objects.filter(pk=activity["sent"].pk).update(
+        updated_at=timezone.now() - timedelta(days=9)
+    )
     since = (timezone.now() - timedelta(days=1)).isoformat()
     assert [i["id"] for i in api.get("/messages", {"updated_since": since}).json()["items"]] == [
         activity["queued"].pk

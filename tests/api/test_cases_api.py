@@ -38,7 +38,15 @@ def case(entity, other_entity, make_customer, make_invoice, today):
     inv3 = make_invoice(zeta, "INV-3", "80.00", today - timedelta(days=40), today - timedelta(days=10))
     globex = make_customer("G1", entity=other_entity, currency="USD")
     g1 = make_invoice(globex, "G-1", "500.00", today - timedelta(days=40), today - timedelta(days=10))
-    return {"dupont": dupont, "zeta": zeta, "globex": globex, "inv1": inv1, "inv2": inv2, "inv3": inv3, "g1": g1}
+    return {
+        "dupont": dupont,
+        "zeta": zeta,
+        "globex": globex,
+        "inv1": inv1,
+        "inv2": inv2,
+        "inv3": inv3,
+        "g1": g1,
+    }
 
 
 def _client_with_role(role: str, entity, grant, username: str) -> ApiClient:
@@ -65,10 +73,16 @@ def test_a_promise_is_created_through_the_service_listed_read_and_cancelled(api,
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["amount"] == "350.50" and body["currency"] == "EUR"  # every open invoice, by default
-    assert body["invoice_refs"] == ["INV-1", "INV-2"] and body["status"] == "open" and body["state"] == "upcoming"
+    assert (
+        body["invoice_refs"] == ["INV-1", "INV-2"]
+        and body["status"] == "open"
+        and body["state"] == "upcoming"
+    )
     promise = Promise.objects.get(pk=body["id"])
     assert promise.created_by == user
-    assert CaseEvent.objects.filter(customer=case["dupont"], kind="promise_made").exists()  # the service's event
+    assert CaseEvent.objects.filter(
+        customer=case["dupont"], kind="promise_made"
+    ).exists()  # the service's event
 
     assert [item["id"] for item in api.get("/promises").json()["items"]] == [promise.pk]
     assert api.get(f"/promises/{promise.pk}").json() == body
@@ -135,7 +149,9 @@ def test_a_sales_owner_sees_only_their_own_accounts_in_pages_and_may_not_use_the
         ("auditor", "post", "/notes", {"customer_ref": "C1", "text": "hello"}),
     ],
 )
-def test_a_role_without_the_permission_gets_403_and_nothing_is_written(case, entity, grant, role, method, path, body):
+def test_a_role_without_the_permission_gets_403_and_nothing_is_written(
+    case, entity, grant, role, method, path, body
+):
     client = _client_with_role(role, entity, grant, f"user-{role}")
     response = getattr(client, method)(path, body)
     assert response.status_code == 403, response.content
@@ -156,7 +172,9 @@ def test_a_collector_may_record_promises_and_read_credit_holds(case, entity, gra
 
 def test_promise_pages_are_stable_when_rows_are_inserted_between_pages(api, case, today):
     def add() -> Promise:
-        return case_services.promise_add(customer=case["dupont"], promised_date=today, on=today, actor=_system())
+        return case_services.promise_add(
+            customer=case["dupont"], promised_date=today, on=today, actor=_system()
+        )
 
     first_ids = [add().pk for _ in range(5)]
     page1 = api.get("/promises", {"limit": 2}).json()
@@ -216,7 +234,12 @@ def test_a_dispute_is_opened_and_resolved_through_the_service(api, case, today):
 def test_a_plan_is_created_with_its_installments_and_a_second_one_is_a_409(api, case, today):
     response = api.post(
         "/plans",
-        {"customer_ref": "C1", "installments": 3, "first_due": str(today + timedelta(days=10)), "every_days": 30},
+        {
+            "customer_ref": "C1",
+            "installments": 3,
+            "first_due": str(today + timedelta(days=10)),
+            "every_days": 30,
+        },
     )
     assert response.status_code == 201, response.content
     plan = response.json()
@@ -252,7 +275,9 @@ def test_a_credit_hold_is_placed_once_and_lifted(api, case, today):
     hold = placed.json()
     assert hold["status"] == "active" and hold["placed_on"] == str(today)
     kept = api.post("/credit/holds", {"customer_ref": "C1", "reason": "again"})
-    assert kept.status_code == 200 and kept.json()["id"] == hold["id"] and kept.json()["reason"] == "over limit"
+    assert (
+        kept.status_code == 200 and kept.json()["id"] == hold["id"] and kept.json()["reason"] == "over limit"
+    )
 
     lifted = api.post(f"/credit/holds/{hold['id']}/lift", {})
     assert lifted.status_code == 200 and lifted.json()["status"] == "released"

@@ -54,7 +54,7 @@ from relance.workspace.selectors.queues import (
     plan_progress,
     plan_queue,
     promise_queue,
-    promise_state,
+    promise_queue_state,
 )
 from relance.workspace.selectors.search import (
     AMOUNT_PATTERN,
@@ -139,7 +139,7 @@ __all__ = [
     "plan_progress",
     "plan_queue",
     "promise_queue",
-    "promise_state",
+    "promise_queue_state",
     "reached_step_keys",
     "saved_view_for_user",
     "saved_views_of",

@@ -16,6 +16,7 @@ from relance.cases.models import (
     Promise,
     PromiseStatus,
 )
+from relance.cases.selectors import plan_progress, promise_queue_state
 from relance.core.errors import NotFound
 from relance.ledger.models import Entity
 from relance.workspace.models import (
@@ -168,19 +169,9 @@ def promise_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict
     elif filters.owner_id is not None:
         promises = promises.filter(customer__collector_id=filters.owner_id)
     return [
-        {"promise": promise, "state": promise_state(promise, today=today)}
+        {"promise": promise, "state": promise_queue_state(promise, today=today)}
         for promise in promises.order_by("promised_date", "id")[:500]
     ]
-
-
-def promise_state(promise: Promise, *, today: date) -> str:
-    """Where the queue puts a promise: ``overdue`` (open, date passed), ``today`` or ``upcoming``."""
-    if promise.status == PromiseStatus.OPEN:
-        if promise.promised_date < today:
-            return "overdue"
-        if promise.promised_date == today:
-            return "today"
-    return "upcoming"
 
 
 def plan_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[str, Any]]:
@@ -199,17 +190,3 @@ def plan_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[st
     ]
     rows.sort(key=lambda row: (row["state"] != "overdue", row["state"] != "today"))
     return rows
-
-
-def plan_progress(plan: PaymentPlan, *, today: date) -> dict[str, Any]:
-    """A plan's installments paid of its count, the next unpaid one and its state: ``overdue``,
-    ``today`` or ``ok`` (reads ``plan.installments``; prefetch them for a list)."""
-    installments = sorted(plan.installments.all(), key=lambda i: i.sequence)
-    unpaid = [i for i in installments if i.paid_on is None]
-    upcoming = unpaid[0] if unpaid else None
-    state = "ok"
-    if upcoming is not None and upcoming.due_date < today:
-        state = "overdue"
-    elif upcoming is not None and upcoming.due_date == today:
-        state = "today"
-    return {"paid": len(installments) - len(unpaid), "count": len(installments), "next": upcoming, "state": state}
