@@ -22,6 +22,7 @@ API_RESOURCES = {
     "allocations": "ledger.allocation",
     "orders": "ledger.order",
     "kpis": "ledger.invoice",  # figures over the entity's invoices: who may read invoices
+    "forecast": "ledger.invoice",  # the same: the predicted collections of the entity's invoices
     # the order release check: who may read credit profiles
     "credit/check": "credit.creditprofile",
     "credit/applications": "credit.creditapplication",

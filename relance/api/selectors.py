@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, F, Prefetch, Q, QuerySet, Value
+from django.db.models import DecimalField, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value
 from django.utils import timezone
 
 from relance.api.models import ApiToken
@@ -302,13 +302,17 @@ def plan_list(
     status: str | None = None,
     updated_since: datetime | None = None,
 ) -> QuerySet:
-    from relance.cases.models import PaymentPlan
+    from relance.cases.models import Installment, PaymentPlan
 
     plans = _scoped(user, PaymentPlan.objects.filter(entity=entity), customer_ref=customer_ref)
     if status:
         plans = plans.filter(status=status)
     plans = plans.select_related("customer").prefetch_related("invoices", "installments")
-    return _since(plans, updated_since)
+    if updated_since is None:
+        return plans
+    # An installment marked paid changes the plan a client syncs, not the plan's own row.
+    changed_installment = Installment.objects.filter(plan=OuterRef("pk"), updated_at__gte=updated_since)
+    return plans.filter(Q(updated_at__gte=updated_since) | Exists(changed_installment))
 
 
 def credit_hold_list(

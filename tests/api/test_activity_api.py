@@ -233,3 +233,25 @@ def test_a_collector_gets_their_own_accounts(worklist, entity, grant):
 
 def test_no_run_yet_is_an_empty_worklist(api, entity):
     assert api.get("/worklist").json() == {"run": None, "items": [], "next_cursor": None}
+
+
+def test_every_api_path_names_a_resource_whose_permission_is_checked():
+    """A new endpoint outside ``API_RESOURCES`` would be checked for read-only roles only: every
+    path of the OpenAPI document must name a model (``relance.accounts.api_access``)."""
+    from relance.accounts.api_access import api_target
+    from relance.api.api import api as ninja_api
+
+    unmodelled = {"openapi.json", "docs", "tokens"}
+    paths = ninja_api.get_openapi_schema()["paths"]
+    missing = sorted(
+        path
+        for path in paths
+        if (target := api_target(path)) is not None and target.model is None and target.resource not in unmodelled
+    )
+    assert missing == []
+    assert {"/api/v1/worklist", "/api/v1/notes", "/api/v1/credit/holds", "/api/v1/runs/{run_id}/actions"} <= set(paths)
+
+
+def test_notes_of_another_entitys_customer_are_404(api, activity):
+    response = api.post("/notes", {"customer_ref": "G1", "text": "hello"})
+    assert response.status_code == 404 and error_of(response)["code"] == "not_found"

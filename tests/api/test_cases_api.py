@@ -318,3 +318,21 @@ def test_amounts_are_decimal_strings_never_floats(api, case, today):
     assert created.status_code == 201, created.content
     assert created.json()["amount"] == "0.10"
     assert Promise.objects.get().amount == Decimal("0.1")
+
+
+def test_a_plan_whose_installment_was_paid_is_listed_as_updated(api, case, today):
+    from relance.cases.models import Installment
+
+    plan = case_services.plan_create(
+        customer=case["dupont"], starts_on=today, installments=2, first_due=today, actor=_system()
+    )
+    long_ago = timezone.now() - timedelta(days=30)
+    PaymentPlan.objects.filter(pk=plan.pk).update(updated_at=long_ago)
+    Installment.objects.filter(plan=plan).update(updated_at=long_ago)
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+    assert api.get("/plans", {"updated_since": since}).json()["items"] == []
+    first = Installment.objects.get(plan=plan, sequence=1)
+    first.paid_on = today
+    first.save(update_fields=["paid_on", "updated_at"])  # as plan_installments_settle does
+    listed = api.get("/plans", {"updated_since": since}).json()["items"]
+    assert [item["id"] for item in listed] == [plan.pk] and listed[0]["paid"] == 1
