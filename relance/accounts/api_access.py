@@ -34,6 +34,7 @@ API_RESOURCES = {
     "disputes": "cases.dispute",
     "plans": "cases.paymentplan",
     "credit/holds": "cases.credithold",
+    "holds": "cases.customerhold",  # dunning holds ("I'm on it"); lifting one: hold_lift_allowed too
     "contact-log": "cases.contactlog",
     "notes": "cases.contactlog",  # the page's note form needs the outcome permission (add_contactlog)
     "messages": "delivery.outboundmessage",

@@ -680,11 +680,11 @@ def _credit_hold(request: HttpRequest, scope: Entity, hold_id: int) -> CreditHol
     return found
 
 
-@router.get("/credit/holds/{int:hold_id}", response={200: CreditHoldOut, **ERRORS}, tags=["credit"])
-def credit_hold_get(request: HttpRequest, hold_id: int, entity: str | None = EntityName) -> Any:
+@router.get("/credit/holds/{int:credit_hold_id}", response={200: CreditHoldOut, **ERRORS}, tags=["credit"])
+def credit_hold_get(request: HttpRequest, credit_hold_id: int, entity: str | None = EntityName) -> Any:
     """One credit hold."""
     scope = _entity(request, entity)
-    return JsonResponse(credit_hold_json(_credit_hold(request, scope, hold_id), _today(scope)))
+    return JsonResponse(credit_hold_json(_credit_hold(request, scope, credit_hold_id), _today(scope)))
 
 
 @router.post(
@@ -710,21 +710,25 @@ def credit_hold_place(
 
 
 @router.post(
-    "/credit/holds/{int:hold_id}/lift",
+    "/credit/holds/{int:credit_hold_id}/lift",
     response={200: CreditHoldOut, **WRITE_ERRORS},
     tags=["credit"],
     description=IDEMPOTENCY,
 )
 @idempotent
-def credit_hold_lift(request: HttpRequest, hold_id: int, entity: str | None = EntityName) -> HttpResponse:
+def credit_hold_lift(
+    request: HttpRequest, credit_hold_id: int, entity: str | None = EntityName
+) -> HttpResponse:
     """Release an active credit hold from today: orders may be taken again."""
     scope = _entity(request, entity)
-    hold = _credit_hold(request, scope, hold_id)
+    hold = _credit_hold(request, scope, credit_hold_id)
     if hold.status != CreditHoldStatus.ACTIVE:  # the service releases the customer's active hold
         raise ValidationFailed(HOLD_NOT_ACTIVE.format(hold=hold.pk, status=hold.status))
     actor = _actor(request)
     case_services.credit_hold_release(customer=hold.customer, on=_today(scope), by=actor.label, actor=actor)
-    return _created(credit_hold_json(_credit_hold(request, scope, hold_id), _today(scope)), created=False)
+    return _created(
+        credit_hold_json(_credit_hold(request, scope, credit_hold_id), _today(scope)), created=False
+    )
 
 
 # -- the contacts log and notes -----------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
 from pydantic import AfterValidator
 
 from relance.accounts.selectors import customer_scope
@@ -26,12 +27,13 @@ from relance.api.pagination import (
     encode_snapshot_cursor,
     paginate,
 )
+from relance.cases.models import CustomerHold
 from relance.core.actors import Actor
 from relance.core.clock import SystemClock, zone
 from relance.core.formatting import exact_amount
 from relance.core.identifiers import has_unsafe_text
 from relance.ledger.models import Customer, Entity
-from relance.workspace import selectors, services
+from relance.workspace import hold_selectors, hold_services, selectors, services
 from relance.workspace.models import CustomerNote
 
 router = Router()
@@ -52,6 +54,7 @@ WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: s.ErrorOut, 413: s.ErrorOut}
 EntityName = Query(None, description="entity name; may be left out when you can see only one")
 Cursor = Query(None, description="next_cursor of the previous page")
 UpdatedSince = Query(None, description="only rows changed at or after this instant (ISO 8601)")
+CustomerRef = Query(None, description="only this customer's")
 Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"items per page, at most {MAX_LIMIT}")
 WORKLIST_SORT_CHOICES = ", ".join(
     [*selectors.WORKLIST_SORTS, *(f"-{key}" for key in selectors.WORKLIST_SORTS)]
@@ -225,7 +228,7 @@ def note_json(note: CustomerNote) -> dict[str, Any]:
 def note_list_view(
     request: HttpRequest,
     entity: str | None = EntityName,
-    customer_ref: str | None = Query(None, description="only this customer's"),
+    customer_ref: str | None = CustomerRef,
     updated_since: s.Instant | None = UpdatedSince,
     order: Literal["id", "updated_at", "created_at"] = "id",
     cursor: str | None = Cursor,
@@ -258,3 +261,125 @@ def note_add(request: HttpRequest, payload: NoteIn, entity: str | None = EntityN
     note = services.customer_note_add(customer=customer, text=payload.text, actor=actor)
     found = api_selectors.by_id(note_list(user=user, entity=scope), entity=scope, kind="note", row_id=note.pk)
     return JsonResponse(note_json(found), status=201)
+
+
+# -- dunning holds ("I'm on it") ----------------------------------------------------------------
+
+
+class HoldOut(Schema):
+    id: int
+    customer_ref: str
+    kind: str = Field(description="hold, legal or do_not_contact")
+    reason: str
+    starts_on: date
+    ends_on: date | None = Field(description="last day in force; null: until removed")
+    in_force: bool = Field(description="in force today")
+    created_at: datetime
+    updated_at: datetime
+
+
+class HoldPage(Schema):
+    items: list[HoldOut]
+    next_cursor: str | None
+
+
+class HoldIn(Schema):
+    customer_ref: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_ref)]
+    reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_ref)]
+    days: int = Field(ge=1, le=2**31 - 1, description="from today, the last day included")
+
+
+HOLD_LIFT_NOT_ALLOWED = (
+    "your role may not lift this hold: only those who may change holds, or who asked for it"
+)
+
+
+def hold_list(
+    *, user: Any, entity: Entity, customer_ref: str | None = None, updated_since: datetime | None = None
+) -> QuerySet[CustomerHold]:
+    holds = customer_scope(user, CustomerHold.objects.filter(entity=entity), customer_field="customer")
+    if customer_ref:
+        holds = holds.filter(customer__external_ref=customer_ref)
+    if updated_since is not None:
+        holds = holds.filter(updated_at__gte=updated_since)
+    return holds.select_related("customer")
+
+
+def hold_json(hold: CustomerHold, today: date) -> dict[str, Any]:
+    return {
+        "id": hold.pk,
+        "customer_ref": hold.customer.external_ref,
+        "kind": hold.kind,
+        "reason": hold.reason,
+        "starts_on": hold.starts_on,
+        "ends_on": hold.ends_on,
+        "in_force": hold.starts_on <= today and (hold.ends_on is None or hold.ends_on >= today),
+        "created_at": hold.created_at,
+        "updated_at": hold.updated_at,
+    }
+
+
+@router.get("/holds", response={200: HoldPage, **ERRORS}, tags=["holds"])
+def hold_list_view(
+    request: HttpRequest,
+    entity: str | None = EntityName,
+    customer_ref: str | None = CustomerRef,
+    updated_since: s.Instant | None = UpdatedSince,
+    order: Literal["id", "updated_at", "starts_on"] = "id",
+    cursor: str | None = Cursor,
+    limit: int = Limit,
+) -> Any:
+    """Dunning holds (no dunning while in force): "I'm on it" requests, legal cases, do not contact."""
+    scope = _entity(request, entity)
+    rows = hold_list(
+        user=_user(request), entity=scope, customer_ref=customer_ref, updated_since=updated_since
+    )
+    orderings = {"id": "id", "updated_at": "updated_at", "starts_on": "starts_on"}
+    page = paginate(rows, orderings=orderings, order=order, cursor=cursor, limit=limit)
+    today = _today(scope)
+    return JsonResponse(
+        {"items": [hold_json(row, today) for row in page.items], "next_cursor": page.next_cursor}
+    )
+
+
+def _actor(request: HttpRequest) -> Actor:
+    token = getattr(request, "api_token", None)
+    return Actor.api(token) if token is not None else Actor.user(_user(request))
+
+
+@router.post("/holds", response={201: HoldOut, **WRITE_ERRORS}, tags=["holds"], description=IDEMPOTENCY)
+@idempotent
+def hold_request(request: HttpRequest, payload: HoldIn, entity: str | None = EntityName) -> HttpResponse:
+    """Hold the customer's escalation from today for ``days`` days ("I'm on it", the customer
+    page's hold form: ``hold_services.hold_request_create``)."""
+    scope = _entity(request, entity)
+    user = _user(request)
+    customers = customer_scope(user, Customer.objects.filter(entity=scope))
+    customer = api_selectors.by_ref(customers, entity=scope, kind="customer", ref=payload.customer_ref)
+    hold = hold_services.hold_request_create(
+        customer=customer,
+        user=user,
+        actor=_actor(request),
+        request=hold_services.HoldRequest(reason=payload.reason, days=payload.days, on=_today(scope)),
+    )
+    found = api_selectors.by_id(hold_list(user=user, entity=scope), entity=scope, kind="hold", row_id=hold.pk)
+    return JsonResponse(hold_json(found, _today(scope)), status=201)
+
+
+@router.post(
+    "/holds/{int:hold_id}/lift",
+    response={200: HoldOut, **WRITE_ERRORS},
+    tags=["holds"],
+    description=IDEMPOTENCY,
+)
+@idempotent
+def hold_lift(request: HttpRequest, hold_id: int, entity: str | None = EntityName) -> HttpResponse:
+    """End a hold from today (``hold_services.hold_lift``; who may: ``hold_lift_allowed``)."""
+    scope = _entity(request, entity)
+    user = _user(request)
+    hold = api_selectors.by_id(hold_list(user=user, entity=scope), entity=scope, kind="hold", row_id=hold_id)
+    if not hold_selectors.hold_lift_allowed(user=user, hold=hold):
+        raise HttpError(403, HOLD_LIFT_NOT_ALLOWED)
+    hold_services.hold_lift(hold=hold, on=_today(scope), actor=_actor(request))
+    found = api_selectors.by_id(hold_list(user=user, entity=scope), entity=scope, kind="hold", row_id=hold_id)
+    return JsonResponse(hold_json(found, _today(scope)))

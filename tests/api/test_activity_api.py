@@ -246,12 +246,44 @@ def test_every_api_path_names_a_resource_whose_permission_is_checked():
     missing = sorted(
         path
         for path in paths
-        if (target := api_target(path)) is not None and target.model is None and target.resource not in unmodelled
+        if (target := api_target(path)) is not None
+        and target.model is None
+        and target.resource not in unmodelled
     )
     assert missing == []
-    assert {"/api/v1/worklist", "/api/v1/notes", "/api/v1/credit/holds", "/api/v1/runs/{run_id}/actions"} <= set(paths)
+    assert {
+        "/api/v1/worklist",
+        "/api/v1/notes",
+        "/api/v1/credit/holds",
+        "/api/v1/runs/{run_id}/actions",
+    } <= set(paths)
 
 
 def test_notes_of_another_entitys_customer_are_404(api, activity):
     response = api.post("/notes", {"customer_ref": "G1", "text": "hello"})
     assert response.status_code == 404 and error_of(response)["code"] == "not_found"
+
+
+# -- dunning holds ------------------------------------------------------------------------------
+
+
+def test_an_im_on_it_hold_is_requested_listed_and_lifted_through_the_workspace_services(api, activity, today):
+    from relance.cases.models import CustomerHold
+
+    created = api.post("/holds", {"customer_ref": "C1", "reason": "talking to their CFO", "days": 5})
+    assert created.status_code == 201, created.content
+    hold = created.json()
+    assert hold["starts_on"] == str(today) and hold["ends_on"] == str(today + timedelta(days=5))
+    assert hold["reason"].endswith("talking to their CFO") and hold["in_force"] is True
+    too_long = api.post("/holds", {"customer_ref": "C1", "reason": "x", "days": 10_000})
+    assert too_long.status_code == 422
+    assert [item["id"] for item in api.get("/holds", {"customer_ref": "C1"}).json()["items"]] == [hold["id"]]
+
+    lifted = api.post(f"/holds/{hold['id']}/lift", {})
+    assert lifted.status_code == 200, lifted.content
+    assert CustomerHold.objects.get(pk=hold["id"]).ends_on < today + timedelta(days=5)
+    foreign = CustomerHold.objects.create(
+        entity=activity["globex"].entity, customer=activity["globex"], kind="hold", reason="x", starts_on=today
+    )
+    assert api.post(f"/holds/{foreign.pk}/lift", {}).status_code == 404
+    assert api.post("/holds", {"customer_ref": "G1", "reason": "x", "days": 1}).status_code == 404
