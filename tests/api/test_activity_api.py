@@ -283,7 +283,11 @@ def test_an_im_on_it_hold_is_requested_listed_and_lifted_through_the_workspace_s
     assert lifted.status_code == 200, lifted.content
     assert CustomerHold.objects.get(pk=hold["id"]).ends_on < today + timedelta(days=5)
     foreign = CustomerHold.objects.create(
-        entity=activity["globex"].entity, customer=activity["globex"], kind="hold", reason="x", starts_on=today
+        entity=activity["globex"].entity,
+        customer=activity["globex"],
+        kind="hold",
+        reason="x",
+        starts_on=today,
     )
     assert api.post(f"/holds/{foreign.pk}/lift", {}).status_code == 404
     assert api.post("/holds", {"customer_ref": "G1", "reason": "x", "days": 1}).status_code == 404
