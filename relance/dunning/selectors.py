@@ -215,29 +215,32 @@ def run_decisions(*, run: DunningRun) -> list[dict[str, Any]]:
         .prefetch_related("invoices")
         .order_by("id")
     )
-    return [
-        {
-            "customer_ref": action.customer.external_ref,
-            "kind": action.kind,
-            "action": action.action,
-            "step": action.step_key,
-            "offset_days": action.offset_days,
-            "channel": action.channel or None,
-            "tone": action.tone,
-            "template": action.template_key,
-            "policy": action.policy_key,
-            "invoice_refs": sorted(
-                (invoice.external_ref for invoice in action.invoices.all()),
-            ),
-            "amount_due": str(action.amount_due),
-            "currency": action.currency,
-            "max_days_past_due": action.max_days_past_due,
-            "broken_promise": action.broken_promise,
-            "catch_up": action.catch_up,
-            "reasons": action.reasons,
-        }
-        for action in actions
-    ]
+    return [action_as_dict(action) for action in actions]
+
+
+def action_as_dict(action: DunningAction) -> dict[str, Any]:
+    """One decision of a run in its JSON form (``relance run --json``, the API's run actions);
+    needs ``customer`` and the prefetched ``invoices``."""
+    return {
+        "customer_ref": action.customer.external_ref,
+        "kind": action.kind,
+        "action": action.action,
+        "step": action.step_key,
+        "offset_days": action.offset_days,
+        "channel": action.channel or None,
+        "tone": action.tone,
+        "template": action.template_key,
+        "policy": action.policy_key,
+        "invoice_refs": sorted(
+            (invoice.external_ref for invoice in action.invoices.all()),
+        ),
+        "amount_due": str(action.amount_due),
+        "currency": action.currency,
+        "max_days_past_due": action.max_days_past_due,
+        "broken_promise": action.broken_promise,
+        "catch_up": action.catch_up,
+        "reasons": action.reasons,
+    }
 
 
 def worklist_rows(
