@@ -18,9 +18,10 @@ a (payment, invoice) pair is predicted when the line is ``applied`` with an allo
 invoice. Precision, recall and F1 overall, per match category and per perturbation, next to the
 paper's LLM results on multi-matches.
 
-Differences from the direct harness, all of them the product's: the default ``MatchPolicy``
-(tolerance 1.00 absolute, where the direct harness allows the data's JPY/KRW deductions with a
-relative tolerance), all lines matched in one run oldest booking first (a payer is learned as soon
+Differences from the direct harness, all of them the product's: the entity's ``MatchPolicy``
+(tolerance 1.00 absolute by default, where the direct harness allows the data's JPY/KRW
+deductions with a relative tolerance; ``--tolerance-percent P`` sets the entity's relative
+tolerance through ``relance bank settings``), all lines matched in one run oldest booking first (a payer is learned as soon
 as a line of it is applied, not at the end of its day), and the ledger's checks (a payment booked
 before its invoice's issue date is refused: the line stays suggested). The ledger refuses cents in
 JPY and KRW (no minor unit), which the data has: the harness books them as GBP and DKK (2 decimals,
@@ -125,7 +126,7 @@ def _call(*args: str) -> str:
 
 
 def run_commands(
-    paths: dict[str, Path], currencies: set[str]
+    paths: dict[str, Path], currencies: set[str], tolerance_percent: str = ""
 ) -> tuple[dict[str, Any], list[dict], dict[str, float]]:
     """The product's commands, in order; the outcome of ``match``, the lines, CPU per step."""
     steps: dict[str, float] = {}
@@ -150,6 +151,8 @@ def run_commands(
             "--currency",
             currency,
         )
+    if tolerance_percent:  # the relative amount tolerance: the larger of 1.00 and this % of the open amount
+        step("bank settings", "bank", "settings", "--match-tolerance-percent", tolerance_percent)
     step("bank import", "bank", "import", str(paths["statement"]), "--format", "csv", "--quiet")
     outcome = json.loads(step("match", "match", "--json", "--no-confirmations"))
     lines = json.loads(step("bank lines", "bank", "lines", "--json"))
@@ -164,7 +167,7 @@ def applied_pairs(lines: list[dict], invoice_id_of: dict[str, int]) -> dict[int,
     }
 
 
-def run_variant(variant: str, limit: int | None) -> dict[str, Any]:
+def run_variant(variant: str, limit: int | None, tolerance_percent: str = "") -> dict[str, Any]:
     items, lines, matches = direct.load(variant, limit)
     refs = [item.invoice_ref for item in items]
     assert len(set(refs)) == len(refs), "assignment numbers are unique: they are the invoice refs"
@@ -179,7 +182,9 @@ def run_variant(variant: str, limit: int | None) -> dict[str, Any]:
         settings.DATABASES["default"]["NAME"] = str(database)
         connections["default"].settings_dict["NAME"] = str(database)
         started = time.perf_counter()
-        outcome, bank_lines, steps = run_commands(paths, {_booked(line.currency) for line in lines})
+        outcome, bank_lines, steps = run_commands(
+            paths, {_booked(line.currency) for line in lines}, tolerance_percent
+        )
         seconds = time.perf_counter() - started
         connections.close_all()
     applied = applied_pairs(bank_lines, invoice_id_of)
@@ -220,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--variant", choices=["single", "multi", "both"], default="both")
     parser.add_argument("--limit", type=int, default=0, help="first N matches only (0: all): a sample")
+    parser.add_argument(
+        "--tolerance-percent",
+        default="",
+        help="set the entity's relative amount tolerance first (`relance bank settings "
+        "--match-tolerance-percent P`; default: the product's, 0)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if not direct.DATA.is_dir():
@@ -230,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     variants = ["single", "multi"] if args.variant == "both" else [args.variant]
     report: dict[str, Any] = {"published": direct.published(), "paper_multi_f1": PAPER_MULTI}
     for variant in variants:
-        report[variant] = run_variant(variant, args.limit or None)
+        report[variant] = run_variant(variant, args.limit or None, args.tolerance_percent)
+    report["tolerance_percent"] = args.tolerance_percent or "0"
     failed = [v for v in variants if report[v]["matcher"]["all"]["precision"] < TARGET_PRECISION]
     if args.json:
         print(json.dumps(report, indent=2, default=str))

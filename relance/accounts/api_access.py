@@ -22,12 +22,25 @@ API_RESOURCES = {
     "allocations": "ledger.allocation",
     "orders": "ledger.order",
     "kpis": "ledger.invoice",  # figures over the entity's invoices: who may read invoices
+    "forecast": "ledger.invoice",  # the same: the predicted collections of the entity's invoices
     # the order release check: who may read credit profiles
     "credit/check": "credit.creditprofile",
     "credit/applications": "credit.creditapplication",
     "bank/statements": "cashapp.bankstatement",  # importing one: add and change statements
     "bank/lines": "cashapp.bankline",  # deciding on one (accept, split, assign, unapply): add and change lines
     "bank/applications": "cashapp.bankline",  # applied cash, for the ERP: who may read the lines
+    # the case and its activity (issue 18): the permissions the workspace pages check
+    "promises": "cases.promise",  # the promise queue; creating or cancelling one: add and change
+    "disputes": "cases.dispute",
+    "plans": "cases.paymentplan",
+    "credit/holds": "cases.credithold",
+    "holds": "cases.customerhold",  # dunning holds ("I'm on it"); lifting one: hold_lift_allowed too
+    "contact-log": "cases.contactlog",
+    "notes": "cases.contactlog",  # the page's note form needs the outcome permission (add_contactlog)
+    "messages": "delivery.outboundmessage",
+    "outbox": "delivery.outboundmessage",
+    "runs": "dunning.dunningrun",
+    "worklist": "dunning.worklistentry",
 }
 #: Resources named by their first two path segments (``/bank/lines/7``: resource ``bank/lines``).
 NESTED_RESOURCES = frozenset({"bank", "credit"})

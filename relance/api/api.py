@@ -10,8 +10,10 @@ from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger, _csrf_needed
 from ninja.parser import Parser
 
+from relance.api.activity import router as activity_router
 from relance.api.auth import api_auth
 from relance.api.bank import router as bank_router
+from relance.api.cases import router as cases_router
 from relance.api.credit import router as credit_router
 from relance.api.credit_applications import router as credit_applications_router
 from relance.api.documents import router as documents_router
@@ -67,4 +69,6 @@ api.add_router("/", kpis_router)
 api.add_router("/", credit_router)
 api.add_router("/", credit_applications_router)
 api.add_router("/", bank_router)
+api.add_router("/", cases_router)  # issue 18: the case, as the pages show it
+api.add_router("/", activity_router)  # issue 18: messages, runs, the worklist
 api.add_router("/", router)

@@ -352,6 +352,9 @@ class ApplicationOut(Schema):
     unapplied_at: str | None
     unapplied_by: str
     unapplied_reason: str
+    write_offs: list[dict[str, Any]] = Field(
+        description="the credit notes a short payment wrote off: [{credit_note_ref, invoice_ref, amount, reason}]"
+    )
 
 
 class ApplicationPage(Schema):

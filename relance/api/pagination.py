@@ -93,3 +93,21 @@ def paginate(
         order=order, value=None if by_id else getattr(last, field_name), last_id=last.pk
     )
     return Page(items=rows, next_cursor=next_cursor)
+
+
+def encode_snapshot_cursor(*, order: str, snapshot: int, position: int) -> str:
+    """For a list computed over a fixed snapshot (the worklist of one run), not a table: the
+    position in it, bound to the snapshot's id and the ordering. Stable, because the snapshot
+    does not change; a newer snapshot makes the cursor stale (``invalid_cursor``: start again)."""
+    return signing.dumps({"o": order, "s": snapshot, "p": position}, salt=CURSOR_SALT)
+
+
+def decode_snapshot_cursor(cursor: str, *, order: str, snapshot: int) -> int:
+    try:
+        data = signing.loads(cursor, salt=CURSOR_SALT)
+    except signing.BadSignature:
+        raise ValidationFailed(INVALID_CURSOR, code="invalid_cursor") from None
+    valid = isinstance(data, dict) and data.get("o") == order and data.get("s") == snapshot
+    if not valid or not isinstance(data.get("p"), int) or data["p"] < 0:
+        raise ValidationFailed(INVALID_CURSOR, code="invalid_cursor")
+    return int(data["p"])

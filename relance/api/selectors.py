@@ -6,13 +6,14 @@ import hmac
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from django.db.models import DecimalField, F, Prefetch, Q, QuerySet, Value
+from django.db.models import DecimalField, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value
 from django.utils import timezone
 
 from relance.api.models import ApiToken
 from relance.api.services import token_hash, token_split
+from relance.common.fixed_sql import SENTINEL_TEXT, FixedQuery
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.identifiers import has_unsafe_text
 from relance.core.text import fold
@@ -51,12 +52,14 @@ def entity_for_user(*, user: Any, name: str | None) -> Entity:
 
     An entity the user may not see is reported exactly like one that does not exist.
     """
-    visible = entities_for_user(user)
+    from relance.accounts.selectors import entity_named_for_user
+
     if name:
-        entity = None if has_unsafe_text(name) else visible.filter(name=name).first()
+        entity = None if has_unsafe_text(name) else entity_named_for_user(user, name)
         if entity is None:
             raise NotFound(ENTITY_NOT_VISIBLE.format(name=name), code="entity_not_found")
         return entity
+    visible = entities_for_user(user)
     first = list(visible.order_by("name")[:2])
     if not first:
         raise NotFound(NO_ENTITY_VISIBLE, code="entity_not_found")
@@ -66,12 +69,20 @@ def entity_for_user(*, user: Any, name: str | None) -> Entity:
     return first[0]
 
 
+# Compiled once per process: every API request reads it (``relance.common.fixed_sql``).
+_TOKEN_BY_PREFIX = FixedQuery(
+    lambda prefix: ApiToken.objects.select_related("user").filter(prefix=prefix).order_by("pk")[:1],
+    prefix=SENTINEL_TEXT,
+)
+
+
 def api_token_authenticate(*, token: str, now: datetime | None = None) -> ApiToken | None:
     """The live token matching ``token`` (not revoked, not expired, its user active), else None."""
     parts = token_split(token)
     if parts is None:
         return None
-    found = ApiToken.objects.select_related("user").filter(prefix=parts[0]).first()
+    matches = _TOKEN_BY_PREFIX.objects(prefix=parts[0])
+    found = cast("ApiToken", matches[0]) if matches else None
     if found is None or not hmac.compare_digest(found.secret_hash, token_hash(token.strip())):
         return None
     now = now or timezone.now()
@@ -244,4 +255,161 @@ def by_ref(queryset: QuerySet, *, entity: Entity, kind: str, ref: str):  # type:
     found = None if has_unsafe_text(ref) else queryset.filter(external_ref=ref).first()
     if found is None:
         raise NotFound(NOT_FOUND.format(kind=kind, ref=ref, entity=entity.name))
+    return found
+
+
+# -- the case and its activity (issue 18): every list narrowed by ``customer_scope``, the pages' rule
+
+
+def _scoped(user: Any, queryset: QuerySet, *, customer_ref: str | None) -> QuerySet:
+    from relance.accounts.selectors import customer_scope
+
+    queryset = customer_scope(user, queryset, customer_field="customer")
+    if customer_ref:
+        queryset = queryset.filter(customer__external_ref=customer_ref)
+    return queryset
+
+
+def promise_list(
+    *,
+    user: Any,
+    entity: Entity,
+    customer_ref: str | None = None,
+    status: str | None = None,
+    updated_since: datetime | None = None,
+) -> QuerySet:
+    from relance.cases.models import Promise
+
+    promises = _scoped(user, Promise.objects.filter(entity=entity), customer_ref=customer_ref)
+    if status:
+        promises = promises.filter(status=status)
+    return _since(promises.select_related("customer").prefetch_related("invoices"), updated_since)
+
+
+def dispute_list(
+    *,
+    user: Any,
+    entity: Entity,
+    customer_ref: str | None = None,
+    invoice_ref: str | None = None,
+    status: str | None = None,
+    updated_since: datetime | None = None,
+) -> QuerySet:
+    from relance.cases.models import Dispute
+
+    disputes = _scoped(user, Dispute.objects.filter(entity=entity), customer_ref=customer_ref)
+    if invoice_ref:
+        disputes = disputes.filter(invoice__external_ref=invoice_ref)
+    if status:
+        disputes = disputes.filter(status=status)
+    return _since(disputes.select_related("customer", "invoice"), updated_since)
+
+
+def plan_list(
+    *,
+    user: Any,
+    entity: Entity,
+    customer_ref: str | None = None,
+    status: str | None = None,
+    updated_since: datetime | None = None,
+) -> QuerySet:
+    from relance.cases.models import Installment, PaymentPlan
+
+    plans = _scoped(user, PaymentPlan.objects.filter(entity=entity), customer_ref=customer_ref)
+    if status:
+        plans = plans.filter(status=status)
+    plans = plans.select_related("customer").prefetch_related("invoices", "installments")
+    if updated_since is None:
+        return plans
+    # An installment marked paid changes the plan a client syncs, not the plan's own row.
+    changed_installment = Installment.objects.filter(plan=OuterRef("pk"), updated_at__gte=updated_since)
+    return plans.filter(Q(updated_at__gte=updated_since) | Exists(changed_installment))
+
+
+def credit_hold_list(
+    *,
+    user: Any,
+    entity: Entity,
+    customer_ref: str | None = None,
+    status: str | None = None,
+    updated_since: datetime | None = None,
+) -> QuerySet:
+    from relance.cases.models import CreditHold
+
+    holds = _scoped(user, CreditHold.objects.filter(entity=entity), customer_ref=customer_ref)
+    if status:
+        holds = holds.filter(status=status)
+    return _since(holds.select_related("customer"), updated_since)
+
+
+def contact_log_list(
+    *,
+    user: Any,
+    entity: Entity,
+    customer_ref: str | None = None,
+    channel: str | None = None,
+    updated_since: datetime | None = None,
+) -> QuerySet:
+    from relance.cases.models import ContactLog
+
+    logs = _scoped(user, ContactLog.objects.filter(entity=entity), customer_ref=customer_ref)
+    if channel:
+        logs = logs.filter(channel=channel)
+    return _since(logs.select_related("customer", "created_by"), updated_since)
+
+
+def message_list(
+    *,
+    user: Any,
+    entity: Entity,
+    customer_ref: str | None = None,
+    status: str | None = None,
+    channel: str | None = None,
+    run_id: int | None = None,
+    updated_since: datetime | None = None,
+) -> QuerySet:
+    from relance.delivery.models import OutboundMessage
+
+    messages = _scoped(user, OutboundMessage.objects.filter(entity=entity), customer_ref=customer_ref)
+    if status:
+        messages = messages.filter(status=status)
+    if channel:
+        messages = messages.filter(channel=channel)
+    if run_id is not None:
+        messages = messages.filter(run_id=run_id)
+    return _since(messages.select_related("customer", "entity"), updated_since)
+
+
+def run_list(*, entity: Entity, updated_since: datetime | None = None) -> QuerySet:
+    """Runs belong to the entity, not to a customer: whoever sees the entity sees its runs."""
+    from relance.dunning.models import DunningRun
+
+    return _since(DunningRun.objects.filter(entity=entity), updated_since)
+
+
+def action_list(
+    *,
+    user: Any,
+    entity: Entity,
+    run_id: int | None = None,
+    customer_ref: str | None = None,
+    status: str | None = None,
+    updated_since: datetime | None = None,
+) -> QuerySet:
+    from relance.dunning.models import DunningAction
+
+    actions = _scoped(user, DunningAction.objects.filter(entity=entity), customer_ref=customer_ref)
+    if run_id is not None:
+        actions = actions.filter(run_id=run_id)
+    if status:
+        actions = actions.filter(status=status)
+    return _since(actions.select_related("customer").prefetch_related("invoices"), updated_since)
+
+
+def by_id(queryset: QuerySet, *, entity: Entity, kind: str, row_id: int) -> Any:
+    """The one row of ``queryset`` with this id, or NotFound: one of another entity or of a customer
+    the user may not see is not in ``queryset``, so it is reported like one that does not exist."""
+    found = queryset.filter(pk=row_id).first()
+    if found is None:
+        raise NotFound(NOT_FOUND.format(kind=kind, ref=row_id, entity=entity.name))
     return found

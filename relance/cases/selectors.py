@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
 
@@ -25,7 +26,8 @@ from relance.core.errors import NotFound
 from relance.core.promises import OPEN as PROMISE_OPEN
 from relance.core.promises import PaidByCutoff, PromiseTerms, promise_state
 from relance.ledger.models import Customer, Entity, Payment
-from relance.ledger.selectors import STORED, invoice_list_with_open
+from relance.ledger.selectors import invoice_list_with_open
+from relance.ledger.sql_values import STORED
 
 
 def promise_list(*, customer: Customer, open_only: bool = False) -> QuerySet[Promise]:
@@ -137,3 +139,32 @@ def promise_state_on(*, promise: Promise, as_of: date, grace_days: int) -> str:
     if promise.status == PROMISE_OPEN:
         paid = promise_paid_by(promise=promise, cutoff=terms.cutoff(as_of))
     return promise_state(written_status=promise.status, terms=terms, paid=paid, as_of=as_of)
+
+
+def promise_queue_state(promise: Promise, *, today: date) -> str:
+    """Where the queue puts a promise: ``overdue`` (open, date passed), ``today`` or ``upcoming``."""
+    if promise.status == PROMISE_OPEN:
+        if promise.promised_date < today:
+            return "overdue"
+        if promise.promised_date == today:
+            return "today"
+    return "upcoming"
+
+
+def plan_progress(plan: PaymentPlan, *, today: date) -> dict[str, Any]:
+    """A plan's installments paid of its count, the next unpaid one and its state: ``overdue``,
+    ``today`` or ``ok`` (reads ``plan.installments``; prefetch them for a list)."""
+    installments = sorted(plan.installments.all(), key=lambda i: i.sequence)
+    unpaid = [i for i in installments if i.paid_on is None]
+    upcoming = unpaid[0] if unpaid else None
+    state = "ok"
+    if upcoming is not None and upcoming.due_date < today:
+        state = "overdue"
+    elif upcoming is not None and upcoming.due_date == today:
+        state = "today"
+    return {
+        "paid": len(installments) - len(unpaid),
+        "count": len(installments),
+        "next": upcoming,
+        "state": state,
+    }

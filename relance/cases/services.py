@@ -44,7 +44,8 @@ from relance.core.channels import STEP_CHANNELS
 from relance.core.errors import Conflict, ValidationFailed
 from relance.core.money import Money
 from relance.ledger.models import Allocation, Customer, Entity, Invoice, InvoiceStatus
-from relance.ledger.selectors import STORED, invoice_list_with_open
+from relance.ledger.selectors import invoice_list_with_open
+from relance.ledger.sql_values import STORED
 
 INVOICE_OTHER_CUSTOMER = "invoice {ref} belongs to customer {owner}, not {customer}"
 INVOICE_NOT_OPEN = "invoice {ref} has nothing open on {on}"
@@ -68,6 +69,7 @@ PLAN_COUNT = "a plan needs 1 to 120 installments, not {count}"
 PLAN_EVERY = "installments must be at least 1 day apart, not {every}"
 PLAN_FIRST_BEFORE_START = "the first installment ({first}) cannot be due before the plan starts ({start})"
 PLAN_NOT_ACTIVE = "plan {plan} is {status}, not active"
+PLAN_ENDS_AFTER_CALENDAR = "the last installment would be due after 9999-12-31"
 
 HOLD_ENDS_BEFORE_START = "a hold cannot end ({ends}) before it starts ({starts})"
 HOLD_NONE_ACTIVE = "customer {customer} has no {kind}hold in force on {on}"
@@ -283,6 +285,10 @@ def plan_create(
         raise ValidationFailed(PLAN_EVERY.format(every=every_days))
     if first_due < starts_on:
         raise ValidationFailed(PLAN_FIRST_BEFORE_START.format(first=first_due, start=starts_on))
+    try:
+        first_due + timedelta(days=every_days * (installments - 1))
+    except OverflowError:
+        raise ValidationFailed(PLAN_ENDS_AFTER_CALENDAR) from None
     Customer.objects.select_for_update().get(pk=customer.pk)
     active = PaymentPlan.objects.filter(customer=customer, status=PlanStatus.ACTIVE).first()
     if active is not None:

@@ -47,4 +47,6 @@ class CashAppSettingsAdmin(admin.ModelAdmin):
         "short_payment_action",
         "deduction_max_percent",
         "auto_apply_threshold",
+        "match_tolerance",
+        "match_tolerance_percent",
     )

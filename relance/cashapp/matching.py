@@ -24,6 +24,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -32,7 +33,7 @@ from django.utils import timezone
 
 from relance.cashapp import selectors
 from relance.cashapp.models import BankLine, BankLineApplication, KnownPayerAccount, LineStatus
-from relance.cashapp.residuals import residuals_settle
+from relance.cashapp.residuals import residuals_settle_many
 from relance.core.actors import Actor
 from relance.core.errors import ErrorList, RelanceError
 from relance.engine.cashapp.lines import APPLIED, SUGGESTED, Candidate, MatchResult, OpenItem
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 PAYMENT_REF = "BANK-{line_id}"
 BATCH_LINES = 500
 """Lines a transaction at most: 500 commits instead of 100,000 for a large statement."""
+BULK_ROWS = 500  # rows an INSERT/UPDATE statement at most (SQLite's variable limit)
 PAYMENT_METHOD = "bank transfer"
 NO_CANDIDATE = "no open invoice matches the reference, the amount or the payer"
 BELOW_SUGGEST = "the best candidate ({confidence:.2f}) is below the suggestion threshold ({threshold:.2f})"
@@ -85,19 +87,23 @@ def lines_match(
     policy: MatchPolicy | None = None,
     confirm: bool = True,
     batch_size: int = BATCH_LINES,
+    bulk: bool = True,
 ) -> MatchOutcome:
-    """Match every unapplied credit line of ``entity``, oldest booking first, each line in its own
-    savepoint, up to ``batch_size`` lines a transaction (1: a transaction a line). ``confirm``:
-    thank each paying customer through the outbox (after the commit)."""
+    """Match every unapplied credit line of ``entity``, oldest booking first, up to
+    ``batch_size`` lines a transaction (1: a transaction a line). ``confirm``: thank each paying
+    customer through the outbox (after the commit).
+
+    ``bulk`` (the default): a batch's lines are matched first, then the lines to apply written
+    together (``lines_apply``); if the ledger refuses any of them, that write is rolled back and
+    the batch is done line by line (``bulk=False``: each line matched and applied in its own
+    savepoint, a refused line rolled back alone and reported)."""
     matcher = Matcher(
         selectors.open_items(entity=entity),
         selectors.known_payers(entity=entity),
         policy or selectors.match_policy_for(entity=entity),
         known_patterns=selectors.known_patterns(entity=entity),
     )
-    items = {item.invoice_id: item for item in matcher.items}
-    suggest = matcher.policy.thresholds.suggest
-    outcome = MatchOutcome(entity=entity.name)
+    run = _Run(matcher, {item.invoice_id: item for item in matcher.items}, MatchOutcome(entity=entity.name))
     # The ids first, the lines a batch at a time: no read cursor stays open while lines are
     # written (SQLite refuses to drop the import's work tables under one: "table is locked").
     waiting = selectors.unmatched_credit_lines(entity=entity)
@@ -106,41 +112,147 @@ def lines_match(
     while chunk := list(islice(ids, size)):
         found = waiting.in_bulk(chunk)
         batch = [found[pk] for pk in chunk if pk in found]
-        # One transaction a batch, each line in its own savepoint (``line_apply``'s atomic): a
-        # refused line rolls back alone; a crash rolls the batch back whole, and the next run
-        # redoes it — no line is applied twice. Batches grow 1, 2, 4… to ``batch_size``: a
-        # statement of the day commits its first lines as it goes, a large run writes 500 at once.
+        # One transaction a batch: a crash rolls the batch back whole, and the next run redoes it
+        # — no line is applied twice. Batches grow 1, 2, 4… to ``batch_size``: a statement of the
+        # day commits its first lines as it goes, a large run writes 500 at once.
         with transaction.atomic():
-            for line in batch:
-                outcome.lines += 1
-                result = matcher.match(selectors.bank_line_data(line))
-                status = result.status
-                if result.chosen is not None and line.applications.exists():
-                    # A person unapplied this line before: only a person applies it again.
-                    status = SUGGESTED
-                    _line_record(line, result, items, suggest, note=UNAPPLIED_BEFORE)
-                elif result.chosen is not None:
-                    try:
-                        payment_ref = _line_apply(line, result.chosen, items, actor=actor, confirm=confirm)
-                    except (ErrorList, RelanceError) as problem:
-                        outcome.refused += 1
-                        status = SUGGESTED
-                        _line_record(line, result, items, suggest, refused=_problem_text(problem))
-                    else:
-                        if payment_ref is None:
-                            outcome.already_applied += 1
-                            continue
-                        matcher.apply(result.chosen)
-                        if line.counterparty_iban and result.chosen.customer_id is not None:
-                            matcher.learn(line.counterparty_iban, result.chosen.customer_id)
-                        outcome.payments.append(payment_ref)
-                else:
-                    _line_record(line, result, items, suggest)
-                outcome.statuses[status] += 1
+            if not (bulk and len(batch) > 1 and run.batch_apply(batch, actor=actor, confirm=confirm)):
+                for line in batch:
+                    run.line_match(line, actor=actor, confirm=confirm)
         size = min(size * 2, batch_size)
-    if outcome.lines:
-        _audited(entity, outcome, actor)
-    return outcome
+    if run.outcome.lines:
+        _audited(entity, run.outcome, actor)
+    return run.outcome
+
+
+@dataclass
+class _Run:
+    """One ``lines_match`` run: the matcher (remaining open amounts, payers learned), the open
+    items by id and what was done so far."""
+
+    matcher: Matcher
+    items: dict[int, OpenItem]
+    outcome: MatchOutcome
+
+    def line_match(self, line: BankLine, *, actor: Actor, confirm: bool) -> None:
+        """The per-line path: match ``line``, apply it in its own savepoint (a refused line rolls
+        back alone and is suggested with the ledger's reason)."""
+        self.outcome.lines += 1
+        result = self.matcher.match(selectors.bank_line_data(line))
+        if result.chosen is not None and line.applications.exists():
+            self._unapplied_before(line, result)
+            return
+        status = result.status
+        if result.chosen is not None:
+            try:
+                ref = line_apply(line, _application(result.chosen, self.items), actor=actor, confirm=confirm)
+            except (ErrorList, RelanceError) as problem:
+                self.outcome.refused += 1
+                status = SUGGESTED
+                _line_record(line, result, self.items, self._suggest, refused=_problem_text(problem))
+            else:
+                if ref is None:
+                    self.outcome.already_applied += 1
+                    return
+                self.matcher.apply(result.chosen)
+                if line.counterparty_iban and result.chosen.customer_id is not None:
+                    self.matcher.learn(line.counterparty_iban, result.chosen.customer_id)
+                self.outcome.payments.append(ref)
+        else:
+            _line_record(line, result, self.items, self._suggest)
+        self.outcome.statuses[status] += 1
+
+    def batch_apply(self, batch: list[BankLine], *, actor: Actor, confirm: bool) -> bool:
+        """The bulk path, inside the batch's transaction: match every line of ``batch`` in order
+        (the matcher applying each chosen candidate ahead, so the next line sees what is left),
+        write the lines to apply with one ``lines_apply`` and record the others. False, with the
+        matcher and the database as before, when the ledger refuses the write: the caller then
+        does the batch line by line."""
+        before = set(
+            BankLineApplication.objects.filter(line__in=batch).values_list("line_id", flat=True).distinct()
+        )
+        decided: list[tuple[BankLine, MatchResult]] = []
+        ahead: list[tuple[BankLine, Candidate, bool]] = []  # applied in the matcher, learned?
+        bulk: list[tuple[BankLine, LineApplication]] = []
+        alone: list[tuple[BankLine, MatchResult]] = []  # shares an invoice with an earlier line
+        invoices: set[int] = set()
+        for line in batch:
+            result = self.matcher.match(selectors.bank_line_data(line))
+            decided.append((line, result))
+            chosen = result.chosen
+            if chosen is None or line.pk in before:
+                continue
+            self.matcher.apply(chosen)
+            learned = bool(
+                line.counterparty_iban
+                and chosen.customer_id is not None
+                and self.matcher.learn(line.counterparty_iban, chosen.customer_id)
+            )
+            ahead.append((line, chosen, learned))
+            mine = {allocation.invoice_id for allocation in chosen.allocations}
+            if mine & invoices:
+                alone.append((line, result))
+            else:
+                bulk.append((line, _application(chosen, self.items)))
+            invoices |= mine
+        try:
+            refs = lines_apply(bulk, actor=actor, confirm=confirm)
+        except (ErrorList, RelanceError):
+            for line, chosen, learned in reversed(ahead):
+                self.matcher.unapply(chosen)
+                if learned:
+                    assert chosen.customer_id is not None
+                    self.matcher.forget(line.counterparty_iban, chosen.customer_id)
+            return False
+        undo = {line.pk: (chosen, learned) for line, chosen, learned in ahead}
+        later = {line.pk for line, _result in alone}
+        for line, result in decided:
+            self.outcome.lines += 1
+            if result.chosen is None:
+                _line_record(line, result, self.items, self._suggest)
+                self.outcome.statuses[result.status] += 1
+            elif line.pk in before:
+                self._unapplied_before(line, result)
+            elif line.pk not in later:
+                ref = refs[line.pk]
+                if ref is None:  # applied meanwhile by another run
+                    self._take_back(line, *undo[line.pk])
+                    self.outcome.already_applied += 1
+                else:
+                    self.outcome.payments.append(ref)
+                    self.outcome.statuses[APPLIED] += 1
+        for line, result in alone:  # after the lines they share an invoice with, one by one
+            assert result.chosen is not None
+            try:
+                ref = line_apply(line, _application(result.chosen, self.items), actor=actor, confirm=confirm)
+            except (ErrorList, RelanceError) as problem:
+                self._take_back(line, *undo[line.pk])
+                self.outcome.refused += 1
+                self.outcome.statuses[SUGGESTED] += 1
+                _line_record(line, result, self.items, self._suggest, refused=_problem_text(problem))
+                continue
+            if ref is None:
+                self._take_back(line, *undo[line.pk])
+                self.outcome.already_applied += 1
+            else:
+                self.outcome.payments.append(ref)
+                self.outcome.statuses[APPLIED] += 1
+        return True
+
+    @property
+    def _suggest(self) -> float:
+        return self.matcher.policy.thresholds.suggest
+
+    def _take_back(self, line: BankLine, chosen: Candidate, learned: bool) -> None:
+        self.matcher.unapply(chosen)
+        if learned:
+            assert chosen.customer_id is not None
+            self.matcher.forget(line.counterparty_iban, chosen.customer_id)
+
+    def _unapplied_before(self, line: BankLine, result: MatchResult) -> None:
+        """A person unapplied this line before: only a person applies it again."""
+        _line_record(line, result, self.items, self._suggest, note=UNAPPLIED_BEFORE)
+        self.outcome.statuses[SUGGESTED] += 1
 
 
 def _problem_text(problem: Exception) -> str:
@@ -173,88 +285,163 @@ def payment_ref(line_id: int, earlier: int) -> str:
 
 
 def line_apply(line: BankLine, application: LineApplication, *, actor: Actor, confirm: bool) -> str | None:
-    """Apply ``line`` as ``application`` in one transaction: the one home of applying a line.
+    """Apply ``line`` as ``application`` in one transaction (a savepoint inside the caller's):
+    ``lines_apply`` of one line. Returns the payment's ref, or None when the line was applied
+    meanwhile (left as it is); ``ErrorList`` when the ledger refuses the payment (nothing written)."""
+    return lines_apply([(line, application)], actor=actor, confirm=confirm)[line.pk]
 
-    The payment and allocations go through the ledger import's layer (``upsert_records``); the
-    application row, the payer's account learned and the line's status flip commit with them.
-    Returns the payment's ref, or None when the line was applied meanwhile (left as it is)."""
+
+def lines_apply(
+    batch: list[tuple[BankLine, LineApplication]], *, actor: Actor, confirm: bool
+) -> dict[int, str | None]:
+    """Apply each line of ``batch`` as its application, all in one transaction: the one home of
+    applying lines, for one line (``line_apply``: a person's decision, the per-line path) as for a
+    batch of the matcher's (``lines_match``'s bulk path). Returns each line's payment ref by line
+    id, None for a line applied meanwhile (left as it is).
+
+    The lines are re-read locked and applied only while unmatched or suggested with no application
+    in force. The payments and allocations go through the ledger import's layer in one call
+    (``upsert_records``: the same checks as a file import, bulk inserts, one data-version bump);
+    if it refuses any payment it raises ``ErrorList`` and nothing of the batch is written. Then, in
+    bulk: what a short payment leaves (``residuals_settle_many``), the application rows, the payer
+    accounts learned and the lines' status flips; each customer is thanked after the commit (once
+    per customer and line). The lines must be one entity's and must not share an invoice (a short
+    payment's residual is read from the ledger after the batch)."""
+    refs: dict[int, str | None] = {line.pk: None for line, _application in batch}
+    if not batch:
+        return refs
+    entity = batch[0][0].entity
+    ids = list(refs)
     with transaction.atomic():
-        locked = (
-            BankLine.objects.select_for_update()
-            .filter(pk=line.pk, status__in=(LineStatus.UNMATCHED, LineStatus.SUGGESTED))
-            .first()
-        )
-        if locked is None:
-            return None
-        earlier = list(
-            BankLineApplication.objects.filter(line=line).values_list("customer_id", "unapplied_at")
-        )
-        if any(unapplied_at is None for _customer, unapplied_at in earlier):
-            return None
-        ref = payment_ref(line.pk, len(earlier))
-        record = PaymentRecord(
-            payment_ref=ref,
-            customer_ref=application.customer_ref,
-            date=line.booking_date,
-            currency=line.currency,
-            amount=line.amount,
-            allocations=application.allocations,
-            method=PAYMENT_METHOD,
-            source=f"bank line {line.bank_ref}",
-        )
-        upsert_records("payments", [record], entity=line.entity)
-        payment = Payment.objects.get(entity_id=line.entity_id, external_ref=ref)
-        reasons = list(application.reasons)
-        if application.residual > 0:
-            reasons.append(OVERPAID.format(amount=application.residual, currency=line.currency))
-        settled = residuals_settle(  # a short payment: written off, a deduction or left open
-            line=locked,
-            payment=payment,
-            settings=selectors.cashapp_settings_for(entity=line.entity),
+        locked = {
+            row.pk: row
+            for row in BankLine.objects.select_for_update()
+            .select_related("entity")
+            .filter(pk__in=ids, status__in=(LineStatus.UNMATCHED, LineStatus.SUGGESTED))
+        }
+        earlier: dict[int, list[tuple[int, Any]]] = {}
+        for line_id, customer_id, unapplied_at in BankLineApplication.objects.filter(
+            line_id__in=list(locked)
+        ).values_list("line_id", "customer_id", "unapplied_at"):
+            earlier.setdefault(line_id, []).append((customer_id, unapplied_at))
+        todo: list[tuple[BankLine, LineApplication, str]] = []
+        for line, application in batch:
+            row = locked.get(line.pk)
+            before = earlier.get(line.pk, [])
+            if row is None or any(unapplied_at is None for _customer, unapplied_at in before):
+                continue
+            assert row.entity_id == entity.pk, "one entity's lines a batch"
+            todo.append((row, application, payment_ref(row.pk, len(before))))
+        if not todo:
+            return refs
+        records = [
+            PaymentRecord(
+                payment_ref=ref,
+                customer_ref=application.customer_ref,
+                date=row.booking_date,
+                currency=row.currency,
+                amount=row.amount,
+                allocations=application.allocations,
+                method=PAYMENT_METHOD,
+                source=f"bank line {row.bank_ref}",
+            )
+            for row, application, ref in todo
+        ]
+        upsert_records("payments", records, entity=entity)
+        payments = {
+            payment.external_ref: payment
+            for payment in Payment.objects.filter(
+                entity_id=entity.pk, external_ref__in=[ref for _row, _application, ref in todo]
+            ).select_related("customer")
+        }
+        settled = residuals_settle_many(  # a short payment: written off, a deduction or left open
+            [(row, payments[ref]) for row, _application, ref in todo],
+            settings=selectors.cashapp_settings_for(entity=entity),
             actor=actor,
             confirm=confirm,
         )
-        reasons.extend(settled.reasons)
-        confidence = None if application.confidence is None else round(application.confidence, 4)
-        BankLineApplication.objects.create(
-            entity_id=line.entity_id,
-            line=locked,
-            payment=payment,
-            payment_ref=ref,
-            customer_id=payment.customer_id,
-            allocations=[
-                {"invoice_ref": a.invoice_ref, "amount": selectors.money_text(a.amount, line.currency)}
-                for a in application.allocations
-            ],
-            how=application.how,
-            confidence=confidence,
-            reasons=reasons,
-            residual=application.residual,
-            shortfall=application.shortfall,
-            residual_action=settled.action,
-            residual_records=settled.records(),
-            applied_at=timezone.now(),
-            applied_by=actor.label,
-            applied_by_kind=actor.kind.value,
-            applied_by_user_id=actor.user_id,
-        )
-        if line.counterparty_iban:
-            KnownPayerAccount.objects.get_or_create(
-                entity_id=line.entity_id,
-                account_iban=selectors.payer_account_key(line.counterparty_iban),
-                customer_id=payment.customer_id,
-                defaults={"learned_from": locked, "learned_by": actor.label},
+        now = timezone.now()
+        rows: list[BankLineApplication] = []
+        learned: dict[tuple[str, int], BankLine] = {}
+        for row, application, ref in todo:
+            payment = payments[ref]
+            outcome = settled[row.pk]
+            reasons = list(application.reasons)
+            if application.residual > 0:
+                reasons.append(OVERPAID.format(amount=application.residual, currency=row.currency))
+            reasons.extend(outcome.reasons)
+            confidence = None if application.confidence is None else round(application.confidence, 4)
+            rows.append(
+                BankLineApplication(
+                    entity_id=entity.pk,
+                    line=row,
+                    payment=payment,
+                    payment_ref=ref,
+                    customer_id=payment.customer_id,
+                    allocations=[
+                        {"invoice_ref": a.invoice_ref, "amount": selectors.money_text(a.amount, row.currency)}
+                        for a in application.allocations
+                    ],
+                    how=application.how,
+                    confidence=confidence,
+                    reasons=reasons,
+                    residual=application.residual,
+                    shortfall=application.shortfall,
+                    residual_action=outcome.action,
+                    residual_records=outcome.records(),
+                    applied_at=now,
+                    applied_by=actor.label,
+                    applied_by_kind=actor.kind.value,
+                    applied_by_user_id=actor.user_id,
+                )
             )
-        locked.status = LineStatus.APPLIED
-        locked.confidence = confidence
-        locked.reasons = reasons
-        locked.suggestions = []
-        locked.save(update_fields=["status", "confidence", "reasons", "suggestions", "updated_at"])
-        # Thanked once per customer and line: an application redone for the same payer is not news.
-        if confirm and payment.customer_id not in {customer for customer, _at in earlier}:
-            refs = [a.invoice_ref for a in application.allocations]
-            transaction.on_commit(lambda: _thank(payment, refs))
-    return ref
+            if row.counterparty_iban:
+                key = (selectors.payer_account_key(row.counterparty_iban), payment.customer_id)
+                learned.setdefault(key, row)
+            row.status = LineStatus.APPLIED
+            row.confidence = confidence
+            row.reasons = reasons
+            row.suggestions = []
+            row.updated_at = now
+            refs[row.pk] = ref
+            # Thanked once per customer and line: an application redone for the same payer is not news.
+            if confirm and payment.customer_id not in {customer for customer, _at in earlier.get(row.pk, [])}:
+                invoice_refs = [a.invoice_ref for a in application.allocations]
+                transaction.on_commit(partial(_thank, payment, invoice_refs))
+        BankLineApplication.objects.bulk_create(rows, batch_size=BULK_ROWS)
+        _payers_learn(entity, learned, actor)
+        BankLine.objects.bulk_update(
+            [row for row, _application, _ref in todo],
+            ["status", "confidence", "reasons", "suggestions", "updated_at"],
+            batch_size=BULK_ROWS,
+        )
+    return refs
+
+
+def _payers_learn(entity: Entity, learned: dict[tuple[str, int], BankLine], actor: Actor) -> None:
+    """The payers' accounts the applied lines teach (``KnownPayerAccount``), those not known yet."""
+    if not learned:
+        return
+    known = set(
+        KnownPayerAccount.objects.filter(
+            entity_id=entity.pk, account_iban__in={account for account, _customer in learned}
+        ).values_list("account_iban", "customer_id")
+    )
+    KnownPayerAccount.objects.bulk_create(
+        [
+            KnownPayerAccount(
+                entity_id=entity.pk,
+                account_iban=account,
+                customer_id=customer_id,
+                learned_from=line,
+                learned_by=actor.label,
+            )
+            for (account, customer_id), line in learned.items()
+            if (account, customer_id) not in known
+        ],
+        batch_size=BULK_ROWS,
+        ignore_conflicts=True,  # another run learned it meanwhile
+    )
 
 
 def _line_apply(

@@ -34,7 +34,9 @@ class CashAppSettings(BaseModel):
     ``write_off_tolerance`` is in the entity's currency: a line in another currency converts it
     with the entity's rates on the line's booking date (``relance.core.rates``; no rate, no
     write-off). ``deduction_max_percent`` tells a deduction from a partial payment: a residual
-    above this share of the invoices' open amount is a partial payment, left open."""
+    above this share of the invoices' open amount is a partial payment, left open.
+    ``match_tolerance`` and ``match_tolerance_percent`` are the matcher's amount tolerance
+    (``relance.engine.cashapp.amounts.Tolerance``: the larger of the two)."""
 
     entity = models.OneToOneField(Entity, on_delete=models.CASCADE, related_name="cashapp_settings")
     write_off_tolerance = models.DecimalField(
@@ -61,6 +63,20 @@ class CashAppSettings(BaseModel):
         default=0.95,
         validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
         help_text="The matcher's confidence from which a line is applied without a person",
+    )
+    match_tolerance = models.DecimalField(
+        max_digits=18,
+        decimal_places=4,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="An amount this close to the open amount pays it (in the line's currency: bank fees)",
+    )
+    match_tolerance_percent = models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Or this % of the open amount, whichever is larger (small deductions on large invoices)",
     )
 
     class Meta:

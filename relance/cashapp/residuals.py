@@ -37,6 +37,7 @@ from django.utils import timezone
 from relance.cashapp.models import CashAppSettings, ShortPaymentAction
 from relance.core.actors import Actor
 from relance.core.rates import MissingRate
+from relance.ledger.sql_values import stored_money
 
 if TYPE_CHECKING:
     from relance.cases.models import Dispute
@@ -63,6 +64,25 @@ NO_RATE = "no write-off: {problem}"
 
 
 @dataclass(frozen=True)
+class WriteOff:
+    """A write-off credit note a short payment made: ``<payment ref>-WO<n>`` on one invoice."""
+
+    credit_note_ref: str
+    invoice_ref: str
+    amount: Decimal
+    currency: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "credit_note_ref": self.credit_note_ref,
+            "invoice_ref": self.invoice_ref,
+            "amount": _money(self.amount, self.currency),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
 class ResidualOutcome:
     """What was done with a line's residual: the action, the reasons said on the line, the amounts
     written off and disputed (both in the line's currency)."""
@@ -73,12 +93,17 @@ class ResidualOutcome:
     disputed: Decimal = Decimal("0")
     disputes: tuple[int, ...] = field(default=(), compare=False)
     credit_notes: tuple[str, ...] = field(default=(), compare=False)
+    write_offs: tuple[WriteOff, ...] = field(default=(), compare=False)
 
     def records(self) -> dict[str, list[Any]]:
-        """What was written, for the application row (``residual_records``) and ``residuals_reverse``."""
+        """What was written, for the application row (``residual_records``), ``residuals_reverse``
+        and the applied-cash export (``write_offs``: each credit note with its invoice and amount,
+        kept after an unapply so the ERP can post the reversal)."""
         found: dict[str, list[Any]] = {}
         if self.credit_notes:
             found["credit_notes"] = list(self.credit_notes)
+        if self.write_offs:
+            found["write_offs"] = [write_off.as_dict() for write_off in self.write_offs]
         if self.disputes:
             found["disputes"] = list(self.disputes)
         return found
@@ -114,7 +139,7 @@ def tolerance_in(settings: CashAppSettings, *, currency: str, on: date) -> Decim
     from relance.ledger.selectors import rate_table
 
     table = rate_table(entity=entity, on=on)
-    return table.convert(_stored(settings.write_off_tolerance), entity.currency, currency, on)
+    return table.convert(stored_money(settings.write_off_tolerance), entity.currency, currency, on)
 
 
 def residuals_settle(
@@ -122,24 +147,67 @@ def residuals_settle(
 ) -> ResidualOutcome:
     """Settle what ``payment`` (the line's, just written) leaves short on the invoices it is
     allocated to, per ``settings``; inside the caller's transaction. The overpaid side needs no
-    write: it is the payment's unapplied part."""
+    write: it is the payment's unapplied part. (``residuals_settle_many`` of one line.)"""
+    return residuals_settle_many([(line, payment)], settings=settings, actor=actor, confirm=confirm)[line.pk]
+
+
+def residuals_settle_many(
+    applied: list[tuple[BankLine, Payment]], *, settings: CashAppSettings, actor: Actor, confirm: bool = True
+) -> dict[int, ResidualOutcome]:
+    """``residuals_settle`` for a batch of lines (by line id), their allocations and the invoices'
+    open amounts read in two queries. The lines must not share an invoice: each line's shortfall
+    is read from the ledger after the whole batch's payments (the caller keeps such lines apart)."""
     from relance.ledger.models import Allocation
     from relance.ledger.selectors import STILL_OWED, invoice_list_with_open
 
-    allocated = dict(Allocation.objects.filter(payment=payment).values_list("invoice_id", "amount"))
-    if not allocated:
-        return ResidualOutcome()
-    rows = list(
-        invoice_list_with_open(entity=line.entity)
-        .filter(pk__in=list(allocated))
+    outcomes = {line.pk: ResidualOutcome() for line, _payment in applied}
+    if not applied:
+        return outcomes
+    allocated: dict[int, dict[int, Decimal]] = {}
+    for payment_id, invoice_id, amount in Allocation.objects.filter(
+        payment_id__in=[payment.pk for _line, payment in applied]
+    ).values_list("payment_id", "invoice_id", "amount"):
+        allocated.setdefault(payment_id, {})[invoice_id] = amount
+    invoice_ids = {invoice_id for by_invoice in allocated.values() for invoice_id in by_invoice}
+    if not invoice_ids:
+        return outcomes
+    entity = applied[0][0].entity
+    short_rows = {
+        row.pk: row
+        for row in invoice_list_with_open(entity=entity)
+        .filter(pk__in=list(invoice_ids))
         .select_related("customer")
-        .order_by("due_date", "id")
-    )
-    short = [(row, _stored(row.open_amount)) for row in rows if row.open_amount > STILL_OWED]
+        if row.open_amount > STILL_OWED
+    }
+    for line, payment in applied:
+        mine = allocated.get(payment.pk, {})
+        rows = sorted(
+            (short_rows[invoice_id] for invoice_id in mine if invoice_id in short_rows),
+            key=lambda row: (row.due_date, row.pk),
+        )
+        if rows:
+            short = [(row, stored_money(row.open_amount)) for row in rows]
+            outcomes[line.pk] = _settle(
+                line, payment, short, sum(mine.values(), Decimal("0")), settings, actor=actor, confirm=confirm
+            )
+    return outcomes
+
+
+def _settle(
+    line: BankLine,
+    payment: Payment,
+    short: list[tuple[Any, Decimal]],
+    allocated: Decimal,
+    settings: CashAppSettings,
+    *,
+    actor: Actor,
+    confirm: bool,
+) -> ResidualOutcome:
+    """The rule's decision for one line whose invoices are left ``short``, and what it writes."""
     shortfall = sum((amount for _, amount in short), Decimal("0"))
     if shortfall <= 0:
         return ResidualOutcome()
-    open_before = shortfall + sum(allocated.values(), Decimal("0"))
+    open_before = shortfall + allocated
     currency = line.currency
     notes: list[str] = []
     try:
@@ -157,9 +225,15 @@ def residuals_settle(
     text = _money(shortfall, currency)
     if action == WRITE_OFF:
         assert tolerance is not None
-        notes_written = _write_off(line, payment.external_ref, short, tolerance)
+        written = _write_off(line, payment.external_ref, short, tolerance)
         reason = WRITTEN_OFF.format(amount=text, currency=currency, tolerance=_money(tolerance, currency))
-        return ResidualOutcome(WRITE_OFF, (*notes, reason), written_off=shortfall, credit_notes=notes_written)
+        return ResidualOutcome(
+            WRITE_OFF,
+            (*notes, reason),
+            written_off=shortfall,
+            credit_notes=tuple(write_off.credit_note_ref for write_off in written),
+            write_offs=written,
+        )
     if action == DEDUCTION:
         return _deduct(line, short, actor=actor, confirm=confirm, notes=notes)
     if action == PARTIAL:
@@ -176,16 +250,9 @@ def _money(amount: Decimal, currency: str) -> str:
     return money_text(amount, currency)
 
 
-def _stored(value: Any) -> Decimal:
-    """An amount as SQL returns it (SQLite: a float) with the four stored places."""
-    from relance.ledger.selectors import STORED
-
-    return (value if isinstance(value, Decimal) else Decimal(str(value or 0))).quantize(STORED)
-
-
 def _write_off(
     line: BankLine, payment_ref: str, short: list[tuple[Any, Decimal]], tolerance: Decimal
-) -> tuple[str, ...]:
+) -> tuple[WriteOff, ...]:
     from relance.ingest.records import CreditNoteRecord, upsert_records
 
     reason = WRITE_OFF_NOTE.format(
@@ -205,7 +272,10 @@ def _write_off(
         for n, (invoice, amount) in enumerate(short, start=1)
     ]
     upsert_records("credit_notes", records, entity=line.entity)
-    return tuple(record.credit_note_ref for record in records)
+    return tuple(
+        WriteOff(record.credit_note_ref, record.invoice_ref or "", record.amount, line.currency, reason)
+        for record in records
+    )
 
 
 def _deduct(
@@ -217,6 +287,7 @@ def _deduct(
 
     from relance.cases.models import Dispute, DisputeStatus
     from relance.cases.services import dispute_open
+    from relance.portal.services import dispute_case_open
 
     currency = line.currency
     opened: list[Dispute] = []
@@ -226,22 +297,22 @@ def _deduct(
         already = Dispute.objects.filter(invoice=invoice, status=DisputeStatus.OPEN).aggregate(
             total=Sum("amount")
         )["total"] or Decimal("0")
-        wanted = amount - min(amount, _stored(already))
+        wanted = amount - min(amount, stored_money(already))
         if amount - wanted > 0:
             covered += amount - wanted
             covered_refs.append(invoice.external_ref)
         if wanted <= 0:
             continue
-        opened.append(
-            dispute_open(
-                invoice=invoice,
-                reason_code=SHORT_PAYMENT_REASON,
-                on=line.booking_date,
-                amount=wanted,
-                note=f"bank line {line.bank_ref}: {_money(wanted, currency)} {currency} short (a deduction)",
-                actor=actor,
-            )
+        dispute = dispute_open(
+            invoice=invoice,
+            reason_code=SHORT_PAYMENT_REASON,
+            on=line.booking_date,
+            amount=wanted,
+            note=f"bank line {line.bank_ref}: {_money(wanted, currency)} {currency} short (a deduction)",
+            actor=actor,
         )
+        dispute_case_open(dispute=dispute)  # an owner and an answer deadline, as a portal dispute
+        opened.append(dispute)
     reasons = list(notes)
     disputed = sum((dispute.amount for dispute in opened), Decimal("0"))
     if opened:

@@ -21,11 +21,13 @@ from relance.cashapp.models import (
 )
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.money import quantum
+from relance.engine.cashapp.amounts import Tolerance
 from relance.engine.cashapp.lines import BankLineData, KnownPattern, KnownPayer, OpenItem
 from relance.engine.cashapp.matcher import MatchPolicy, Thresholds
 from relance.engine.cashapp.references import compact
 from relance.ledger.models import Allocation, Entity
-from relance.ledger.selectors import STILL_OWED, STORED, invoice_list_with_open
+from relance.ledger.selectors import STILL_OWED, invoice_list_with_open
+from relance.ledger.sql_values import STORED
 
 STATUSES = tuple(LineStatus.values)
 UNKNOWN_STATUS = "unknown status {status!r}: expected one of " + ", ".join(STATUSES)
@@ -40,9 +42,16 @@ def cashapp_settings_for(*, entity: Entity) -> CashAppSettings:
 
 
 def match_policy_for(*, entity: Entity, settings: CashAppSettings | None = None) -> MatchPolicy:
-    """The matcher's policy with the entity's auto-apply threshold (the rest: the engine's defaults)."""
+    """The matcher's policy with the entity's auto-apply threshold and amount tolerance (the
+    larger of an absolute amount and a percentage of the open amount: ``Tolerance``, the one rule
+    the matcher's amount evidence reads); the rest: the engine's defaults."""
     chosen = settings if settings is not None else cashapp_settings_for(entity=entity)
-    return MatchPolicy(thresholds=Thresholds(auto_apply=chosen.auto_apply_threshold))
+    return MatchPolicy(
+        thresholds=Thresholds(auto_apply=chosen.auto_apply_threshold),
+        tolerance=Tolerance(
+            absolute=Decimal(chosen.match_tolerance), percent=Decimal(chosen.match_tolerance_percent)
+        ),
+    )
 
 
 def bank_account_list(*, entity: Entity) -> QuerySet[BankAccount]:
@@ -285,7 +294,12 @@ EXPORT_HEADER = (
     "applied_by",
     "unapplied_at",
     "unapplied_reason",
+    "kind",
+    "credit_note_ref",
 )
+"""``kind``: ``payment`` (a row of the payment: an invoice it paid, or what it left unapplied; these
+add up to the line's amount) or ``write_off`` (a credit note the short payment made on the
+invoice, ``credit_note_ref``, for the ERP to post as well)."""
 IN_FORCE = "in_force"
 REVERSED = "reversed"
 
@@ -324,7 +338,37 @@ def application_as_dict(application: BankLineApplication) -> dict[str, Any]:
         "unapplied_at": application.unapplied_at.isoformat() if application.unapplied_at else None,
         "unapplied_by": application.unapplied_by,
         "unapplied_reason": application.unapplied_reason,
+        "write_offs": application_write_offs(application),
     }
+
+
+def application_write_offs(application: BankLineApplication) -> list[dict[str, str]]:
+    """The write-off credit notes a short payment made (``[{credit_note_ref, invoice_ref, amount,
+    reason}]``), as the application row keeps them (reversed too: the ERP posts the reversal). An
+    application written before they were kept has their refs only: read from the ledger."""
+    records = application.residual_records or {}
+    if "write_offs" in records:
+        return [dict(write_off) for write_off in records["write_offs"]]
+    refs = records.get("credit_notes") or []
+    if not refs:
+        return []
+    from relance.ledger.models import CreditNote
+
+    found = []
+    notes = CreditNote.objects.filter(
+        entity_id=application.entity_id, external_ref__in=refs
+    ).prefetch_related("allocations__invoice")
+    for note in sorted(notes, key=lambda note: refs.index(note.external_ref)):
+        invoices = [allocation.invoice.external_ref for allocation in note.allocations.all()]
+        found.append(
+            {
+                "credit_note_ref": note.external_ref,
+                "invoice_ref": invoices[0] if invoices else "",
+                "amount": money_text(Decimal(note.amount), note.currency),
+                "reason": note.reason,
+            }
+        )
+    return found
 
 
 def application_rows(applications: Iterable[BankLineApplication]) -> Iterator[tuple[Any, ...]]:
@@ -339,7 +383,12 @@ def application_rows(applications: Iterable[BankLineApplication]) -> Iterator[tu
         )
         if rest > 0 or not shares:
             shares.append(("", rest))
-        for invoice_ref, amount in shares:
+        rows = [("payment", invoice_ref, amount, "") for invoice_ref, amount in shares]
+        rows.extend(
+            ("write_off", w["invoice_ref"], Decimal(w["amount"]), w["credit_note_ref"])
+            for w in application_write_offs(application)
+        )
+        for kind, invoice_ref, amount, credit_note_ref in rows:
             yield (
                 application.pk,
                 state,
@@ -356,4 +405,6 @@ def application_rows(applications: Iterable[BankLineApplication]) -> Iterator[tu
                 application.applied_by,
                 application.unapplied_at,
                 application.unapplied_reason,
+                kind,
+                credit_note_ref,
             )

@@ -380,3 +380,52 @@ def _audited(entity: Entity, outcome: ImportOutcome) -> None:
             "unchanged": outcome.lines_known,
         },
     )
+
+
+SETTING_FIELDS = (
+    "write_off_tolerance",
+    "short_payment_action",
+    "deduction_max_percent",
+    "auto_apply_threshold",
+    "match_tolerance",
+    "match_tolerance_percent",
+)
+
+
+@transaction.atomic
+def cashapp_settings_update(*, entity: Entity, changes: dict[str, Any], actor_label: str) -> Any:
+    """Change the entity's cash-application settings (``CashAppSettings``), each value checked by
+    the model's own validators (``ValidationFailed`` naming the field); audited with before/after."""
+    from django.core.exceptions import ValidationError
+
+    from relance.audit.services import audit_record
+    from relance.cashapp.models import CashAppSettings
+
+    unknown = sorted(set(changes) - set(SETTING_FIELDS))
+    if unknown:
+        raise ValidationFailed(
+            f"unknown setting(s) {', '.join(unknown)}: expected {', '.join(SETTING_FIELDS)}"
+        )
+    settings = CashAppSettings.objects.select_for_update().filter(entity=entity).first()
+    settings = settings or CashAppSettings(entity=entity)
+    before = {name: str(getattr(settings, name)) for name in SETTING_FIELDS}
+    for name, value in changes.items():
+        setattr(settings, name, value)
+    try:
+        settings.full_clean(exclude=["entity"])
+    except ValidationError as invalid:
+        problems = "; ".join(
+            f"{name}: {' '.join(messages)}" for name, messages in invalid.message_dict.items()
+        )
+        raise ValidationFailed(problems, code="settings_invalid") from None
+    settings.save()
+    audit_record(
+        action="update",
+        actor_label=actor_label,
+        entity=entity,
+        object_type="cashapp.cashappsettings",
+        object_repr=str(settings),
+        before=before,
+        after={name: str(getattr(settings, name)) for name in SETTING_FIELDS},
+    )
+    return settings

@@ -598,13 +598,7 @@ def dispute_make(
         )
     except RelanceError as exc:
         raise PortalRefused(exc.message) from None
-    case = DisputeCase.objects.create(
-        dispute=dispute,
-        link=actor.link,
-        owner=invoice.customer.collector,
-        sla_due_on=sla_due(opened_on=on, days=limits.dispute_sla_days),
-        text=text,
-    )
+    case = dispute_case_open(dispute=dispute, link=actor.link, text=text)
     for upload, sniffed in checked:
         upload.seek(0)
         attachment = DisputeAttachment(
@@ -639,6 +633,22 @@ def dispute_make(
         invoices=[invoice],
     )
     return dispute
+
+
+def dispute_case_open(*, dispute: Dispute, link: PortalLink | None = None, text: str = "") -> DisputeCase:
+    """The portal's case around a dispute: its owner (the customer's collector) and its answer
+    deadline (the entity's ``dispute_sla_days`` from the day it was opened). The one home of both,
+    for a dispute the customer opens on the portal and a deduction cash application opens
+    (``relance.cashapp.residuals``), so both are worked and shown alike."""
+    customer = dispute.customer
+    limits = portal_settings_for(entity=customer.entity)
+    return DisputeCase.objects.create(
+        dispute=dispute,
+        link=link,
+        owner=customer.collector,
+        sla_due_on=sla_due(opened_on=dispute.opened_on, days=limits.dispute_sla_days),
+        text=text,
+    )
 
 
 def _file_check(upload: UploadedFile, limit: int) -> tuple[UploadedFile, uploads.SniffedFile]:

@@ -8,3 +8,10 @@ class WorkspaceConfig(AppConfig):
     name = "relance.workspace"
     label = "workspace"
     verbose_name = "Workspace"
+
+    def ready(self) -> None:
+        """Add the worklist and notes endpoints (``relance.workspace.api``) to ``/api/v1``: the
+        workspace sits above the API in the layers, so the API cannot import them itself."""
+        from relance.workspace.api import mount
+
+        mount()

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +43,17 @@ PERM_VIEW = "cashapp.view_bankline"
 PERM_DECIDE = "cashapp.change_bankline"
 PAGE_SIZE = 25
 SPLIT_ROWS = 6
+SPLIT_ROWS_MORE = 3  # rows the *Add rows* button adds without a script
+SPLIT_ROWS_MAX = 200
+_ROW_FIELD = re.compile(r"^(?:invoice|amount)_(\d+)$")
+
+
+def _rows_in(data: Any) -> int:
+    """How many split rows a request carries: one more than the highest row index named in it."""
+    found = [int(match.group(1)) for key in data for match in [_ROW_FIELD.match(key)] if match]
+    return max(found) + 1 if found else 0
+
+
 REASON_MAX = 500
 LINE_NOT_FOUND = "No such bank line."
 SALES_REFUSED = (
@@ -97,24 +109,34 @@ class UnapplyForm(forms.Form):
 
 
 class SplitForm(forms.Form):
-    """Invoice ref and amount rows; the rest of the line's amount stays unapplied cash."""
+    """Invoice ref and amount rows; the rest of the line's amount stays unapplied cash.
+
+    ``SPLIT_ROWS`` rows at first (or ``rows``); as many as the request carries (``invoice_N``/
+    ``amount_N``, up to ``SPLIT_ROWS_MAX``). The *Add rows* button posts the form back without a
+    script (``line_split`` shows it again with ``SPLIT_ROWS_MORE`` more rows, nothing applied); with
+    one, cash_queue.js adds a row in place."""
 
     note = forms.CharField(required=False, max_length=REASON_MAX)
 
-    def __init__(self, *args: Any, line: BankLine, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, line: BankLine, rows: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.line = line
-        for row in range(SPLIT_ROWS):
+        self.row_count = min(SPLIT_ROWS_MAX, max(SPLIT_ROWS, rows, _rows_in(self.data)))
+        for row in range(self.row_count):
             self.fields[f"invoice_{row}"] = forms.CharField(required=False, max_length=100)
             self.fields[f"amount_{row}"] = AmountField(required=False)
 
     def rows(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
-        return [(self[f"invoice_{row}"], self[f"amount_{row}"]) for row in range(SPLIT_ROWS)]
+        return [(self[f"invoice_{row}"], self[f"amount_{row}"]) for row in range(self.row_count)]
+
+    @property
+    def can_add(self) -> bool:
+        return self.row_count < SPLIT_ROWS_MAX
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         allocations: list[tuple[str, Decimal]] = []
-        for row in range(SPLIT_ROWS):
+        for row in range(self.row_count):
             ref = (data.get(f"invoice_{row}") or "").strip()
             amount = data.get(f"amount_{row}")
             if f"amount_{row}" in self.errors:
@@ -202,6 +224,7 @@ def _queue_page(
                 for name in ("currency", "account", "min_amount", "max_amount", "min_age", "max_age")
             ),
             "back": query.urlencode(),
+            "split_rows_max": SPLIT_ROWS_MAX,
         },
         status=status,
     )
@@ -210,11 +233,13 @@ def _queue_page(
 def _split_initial(item: queue.QueueLine) -> SplitForm:
     """The split form, its rows filled with the top candidate's allocations when there is one."""
     initial: dict[str, Any] = {}
+    rows = 0
     if item.line.status != LineStatus.APPLIED and item.candidates:
-        for row, (ref, amount) in enumerate(item.candidates[0].allocations[:SPLIT_ROWS]):
+        for row, (ref, amount) in enumerate(item.candidates[0].allocations[:SPLIT_ROWS_MAX]):
             initial[f"invoice_{row}"] = ref
             initial[f"amount_{row}"] = amount.normalize() if amount == amount.to_integral() else amount
-    return SplitForm(line=item.line, initial=initial)
+            rows = row + 2  # and an empty row after them
+    return SplitForm(line=item.line, initial=initial, rows=rows)
 
 
 @require_GET
@@ -292,6 +317,11 @@ def _message(problem: Exception) -> str:
 @role_permission_required(PERM_VIEW)
 def line_split(request: HttpRequest, line_id: int) -> HttpResponse:
     line = _line(request, line_id)
+    if request.POST.get("more"):  # *Add rows* without a script: the form again, longer, nothing applied
+        typed = {key: value for key, value in request.POST.items() if _ROW_FIELD.match(key) or key == "note"}
+        longer = SplitForm(line=line, initial=typed, rows=_rows_in(request.POST) + SPLIT_ROWS_MORE)
+        params = QueryDict(request.POST.get("back", "")[:2000])
+        return _queue_page(request, params=params, bound={line.pk: {"split": longer}})
     form = SplitForm(request.POST, line=line)
     if not form.is_valid():
         return _refused(request, line, "split", form)

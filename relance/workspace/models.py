@@ -20,6 +20,7 @@ class CustomerNote(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="workspace_notes")
     text = models.TextField()
     created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)  # for the API's updated_since (issue 18)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

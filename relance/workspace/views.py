@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,7 +34,6 @@ from relance.common.converters import row_id_or_none
 from relance.core.actors import Actor
 from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
-from relance.core.money import parse_amount
 from relance.core.text import sentence
 from relance.dunning.contacts import last_contact_dates
 from relance.dunning.selectors import customer_policy_key
@@ -98,15 +96,6 @@ def _date_or_none(value: str | None) -> date | None:
         return None
 
 
-def _amount_or_none(value: str | None) -> Decimal | None:
-    if not value or not value.strip():
-        return None
-    try:
-        return parse_amount(value.strip().replace(",", "."))
-    except ValidationFailed:
-        raise ValidationFailed(f"amount: expected a number, found {value!r}") from None
-
-
 def _base(
     request: HttpRequest, entity: Entity, entities: QuerySet[Entity] | list[Entity], **extra: Any
 ) -> dict[str, Any]:
@@ -126,15 +115,7 @@ def _not_due(customer: Any, today: Any) -> str:
 
 
 def _worklist_filters(request: HttpRequest, is_collector: bool) -> selectors.WorklistFilters:
-    segment = request.GET.get("segment")
-    return selectors.WorklistFilters(
-        collector_id=None if is_collector else row_id_or_none(request.GET.get("collector")),
-        segment=None if segment is None or segment == "" else ("" if segment == "-" else segment),
-        currency=request.GET.get("currency", "").upper()[:3],
-        min_overdue=_amount_or_none(request.GET.get("min_overdue")),
-        min_days=row_id_or_none(request.GET.get("min_days")),
-        sort=request.GET.get("sort", "priority"),
-    )
+    return selectors.worklist_filters_from(request.GET, is_collector=is_collector)
 
 
 @login_required

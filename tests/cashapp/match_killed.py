@@ -1,5 +1,6 @@
 """``relance match`` in a process that kills itself (``os._exit``, no clean-up, no rollback by
-Python) in the middle of applying its Nth line: what a ``kill -9`` or a power cut leaves.
+Python) in the middle of writing its Nth batch of lines (1, 2, 4… lines), after the batch's
+payments are written and before its commit: what a ``kill -9`` or a power cut leaves.
 
 ``python tests/cashapp/match_killed.py N`` with ``DATABASE_URL`` naming the test database."""
 
@@ -19,15 +20,15 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from relance.cashapp.models import KnownPayerAccount  # noqa: E402
+from relance.cashapp import matching  # noqa: E402
 
 DIE_AT = int(sys.argv[1])
-real = KnownPayerAccount.objects.get_or_create
+real = matching._payers_learn
 calls = 0
 
 
 def dies(*args: Any, **kwargs: Any) -> Any:
-    """Called inside a line's transaction, after its payment and allocations are written."""
+    """Called inside a batch's transaction, after its payments and allocations are written."""
     global calls
     calls += 1
     if calls == DIE_AT:
@@ -35,5 +36,5 @@ def dies(*args: Any, **kwargs: Any) -> Any:
     return real(*args, **kwargs)
 
 
-KnownPayerAccount.objects.get_or_create = dies  # type: ignore[method-assign]
+matching._payers_learn = dies
 call_command("match", "--no-confirmations")

@@ -267,7 +267,7 @@ def test_failure_mid_batch_resumes_without_applying_twice(
         Entry("500.00", servicer_ref="A-2", unstructured="INV-2026-0002"),
         Entry("250.00", servicer_ref="A-3", unstructured="INV-2026-0003"),
     )
-    real = KnownPayerAccount.objects.get_or_create
+    real = matching._payers_learn  # called in a batch's write, after its payments are written
     calls = {"n": 0}
 
     def dies_on_the_second(*args, **kwargs):
@@ -276,15 +276,15 @@ def test_failure_mid_batch_resumes_without_applying_twice(
             raise RuntimeError("the process died here")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(KnownPayerAccount.objects, "get_or_create", dies_on_the_second)
+    monkeypatch.setattr(matching, "_payers_learn", dies_on_the_second)
     with pytest.raises(RuntimeError):
         matching.lines_match(entity=entity, actor=Actor.cli(), confirm=False)
-    # The first line is applied (its own transaction); the second rolled back whole: no payment,
-    # no allocation, status unchanged; the third not reached.
+    # The first line is applied (its own transaction); the second batch (lines 2 and 3, written
+    # in bulk) rolled back whole: no payment, no allocation, statuses unchanged.
     statuses = dict(BankLine.objects.values_list("bank_ref", "status"))
     assert statuses == {"A-1": "applied", "A-2": "unmatched", "A-3": "unmatched"}
     assert Payment.objects.count() == 1 and Allocation.objects.count() == 1
-    monkeypatch.setattr(KnownPayerAccount.objects, "get_or_create", real)
+    monkeypatch.setattr(matching, "_payers_learn", real)
 
     outcome = matching.lines_match(entity=entity, actor=Actor.cli(), confirm=False)
     assert (outcome.lines, outcome.statuses["applied"]) == (2, 2)
@@ -317,22 +317,22 @@ def test_failure_mid_batch_rolls_the_batch_back_whole(
             for n in range(1, 9)
         ),
     )
-    real = KnownPayerAccount.objects.get_or_create
+    real = matching._payers_learn
     calls = {"n": 0}
 
-    def dies_on_the_fifth(*args, **kwargs):
+    def dies_in_the_third(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 5:  # in the third batch (lines 4 to 7), after line 4 was written
+        if calls["n"] == 3:  # in the third batch (lines 4 to 7), after its payments were written
             raise RuntimeError("the process died here")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(KnownPayerAccount.objects, "get_or_create", dies_on_the_fifth)
+    monkeypatch.setattr(matching, "_payers_learn", dies_in_the_third)
     with pytest.raises(RuntimeError):
         matching.lines_match(entity=entity, actor=Actor.cli(), confirm=False, batch_size=4)
     statuses = dict(BankLine.objects.values_list("bank_ref", "status"))
     assert [ref for ref, status in sorted(statuses.items()) if status == "applied"] == ["B-1", "B-2", "B-3"]
     assert Payment.objects.count() == 3 and BankLineApplication.objects.count() == 3
-    monkeypatch.setattr(KnownPayerAccount.objects, "get_or_create", real)
+    monkeypatch.setattr(matching, "_payers_learn", real)
 
     outcome = matching.lines_match(entity=entity, actor=Actor.cli(), confirm=False, batch_size=4)
     assert (outcome.lines, outcome.statuses["applied"]) == (5, 5)
@@ -347,7 +347,8 @@ def test_failure_mid_batch_rolls_the_batch_back_whole(
     reason="PostgreSQL only: the killed process needs a database it can reach (DATABASE_URL=postgres://…)",
 )
 def test_killed_mid_batch_resumes_without_applying_twice(tmp_path, entity, account, ledger) -> None:
-    """A real process killed while its second line's payment is written but not committed."""
+    """A real process killed while its second batch's payments (lines 2 and 3) are written but not
+    committed."""
     from django.db import connection
 
     imported(

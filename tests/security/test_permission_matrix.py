@@ -243,6 +243,20 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
             expires_at=now + timedelta(days=1),
             application=application,
         )
+        # issue 18: a payment plan, a credit hold and a contact made by hand, for the API's case routes
+        from relance.cases.models import ContactLog, CreditHold, PaymentPlan
+
+        plan = PaymentPlan.objects.create(
+            entity=ws.acme, customer=customer, starts_on=ws.today, currency="EUR"
+        )
+        credit_hold = CreditHold.objects.create(entity=ws.acme, customer=customer, placed_on=ws.today)
+        log = ContactLog.objects.create(entity=ws.acme, customer=customer, on=ws.today, channel="call")
+        samples[which].update(
+            promise_id=Promise.objects.filter(customer=customer).latest("id").pk,
+            plan_id=plan.pk,
+            credit_hold_id=credit_hold.pk,
+            log_id=log.pk,
+        )
         samples[which].update(
             report_id=report.pk,
             application_id=application.pk,
@@ -263,6 +277,14 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
             policy_id=ws.policy.pk,
             ref=customer.external_ref,
         )
+    # A run of acme (owned) and of globex (not owned: another entity's is a 404).
+    from relance.dunning.models import DunningRun
+
+    for which, entity in (("owned", ws.acme), ("not_owned", ws.globex)):
+        run = DunningRun.objects.create(
+            entity=entity, as_of=ws.today - timedelta(days=400), started_at=now, finished_at=now
+        )
+        samples[which]["run_id"] = run.pk
     return samples
 
 

@@ -225,17 +225,35 @@ class Matcher:
             return [key]
         return refs.short_forms(reference, self.policy.min_reference_length)
 
-    def learn(self, account_iban: str, customer_id: int) -> None:
-        """Remember that this account paid this customer (an applied or accepted payment)."""
+    def learn(self, account_iban: str, customer_id: int) -> bool:
+        """Remember that this account paid this customer (an applied or accepted payment); True
+        when it is new (what ``forget`` may take back)."""
         key = _iban_key(account_iban)
-        if key:
-            self.payers[key].add(customer_id)
+        if not key or customer_id in self.payers.get(key, ()):
+            return False
+        self.payers[key].add(customer_id)
+        return True
+
+    def forget(self, account_iban: str, customer_id: int) -> None:
+        """Take back a ``learn`` that returned True (a payment that was not written after all)."""
+        key = _iban_key(account_iban)
+        owners = self.payers.get(key)
+        if owners is not None:
+            owners.discard(customer_id)
+            if not owners:
+                del self.payers[key]
 
     def apply(self, candidate: Candidate) -> None:
         """Record a candidate as applied: its items' remaining open amounts go down."""
         for allocation in candidate.allocations:
             index = self.position[allocation.invoice_id]
             self.remaining[index] -= allocation.amount
+
+    def unapply(self, candidate: Candidate) -> None:
+        """Take back an ``apply`` (a batch applied ahead of its write, then refused)."""
+        for allocation in candidate.allocations:
+            index = self.position[allocation.invoice_id]
+            self.remaining[index] += allocation.amount
 
     # --- evidence -------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from relance.cases.models import (
     Promise,
     PromiseStatus,
 )
+from relance.cases.selectors import plan_progress, promise_queue_state
 from relance.core.errors import NotFound
 from relance.ledger.models import Entity
 from relance.workspace.models import (
@@ -167,16 +168,10 @@ def promise_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict
         promises = promises.filter(customer__collector__isnull=True)
     elif filters.owner_id is not None:
         promises = promises.filter(customer__collector_id=filters.owner_id)
-    rows = []
-    for promise in promises.order_by("promised_date", "id")[:500]:
-        state = "upcoming"
-        if promise.status == PromiseStatus.OPEN:
-            if promise.promised_date < today:
-                state = "overdue"
-            elif promise.promised_date == today:
-                state = "today"
-        rows.append({"promise": promise, "state": state})
-    return rows
+    return [
+        {"promise": promise, "state": promise_queue_state(promise, today=today)}
+        for promise in promises.order_by("promised_date", "id")[:500]
+    ]
 
 
 def plan_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[str, Any]]:
@@ -189,24 +184,9 @@ def plan_queue(*, user: Any, filters: QueueFilters, today: date) -> list[dict[st
         plans = plans.filter(customer__collector__isnull=True)
     elif filters.owner_id is not None:
         plans = plans.filter(customer__collector_id=filters.owner_id)
-    rows = []
-    for plan in plans.prefetch_related("installments").order_by("starts_on", "id")[:500]:
-        installments = sorted(plan.installments.all(), key=lambda i: i.sequence)
-        unpaid = [i for i in installments if i.paid_on is None]
-        upcoming = unpaid[0] if unpaid else None
-        state = "ok"
-        if upcoming is not None and upcoming.due_date < today:
-            state = "overdue"
-        elif upcoming is not None and upcoming.due_date == today:
-            state = "today"
-        rows.append(
-            {
-                "plan": plan,
-                "paid": len(installments) - len(unpaid),
-                "count": len(installments),
-                "next": upcoming,
-                "state": state,
-            }
-        )
+    rows = [
+        {"plan": plan, **plan_progress(plan, today=today)}
+        for plan in plans.prefetch_related("installments").order_by("starts_on", "id")[:500]
+    ]
     rows.sort(key=lambda row: (row["state"] != "overdue", row["state"] != "today"))
     return rows

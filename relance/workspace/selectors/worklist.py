@@ -85,6 +85,30 @@ class WorklistFilters:
         return [*columns, "customer__external_ref"]
 
 
+def _amount_or_none(value: str | None) -> Decimal | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return parse_amount(value.strip().replace(",", "."))
+    except ValidationFailed:
+        raise ValidationFailed(f"amount: expected a number, found {value!r}") from None
+
+
+def worklist_filters_from(query: Any, *, is_collector: bool) -> WorklistFilters:
+    """The worklist's filters from its query parameters (the page's, its CSV export's and the API's):
+    ``collector`` (an id; 0: none; ignored for a collector, who sees their own), ``segment`` ("-":
+    none), ``currency``, ``min_overdue``, ``min_days`` and ``sort``."""
+    segment = query.get("segment")
+    return WorklistFilters(
+        collector_id=None if is_collector else row_id_or_none(query.get("collector")),
+        segment=None if segment is None or segment == "" else ("" if segment == "-" else segment),
+        currency=(query.get("currency") or "").upper()[:3],
+        min_overdue=_amount_or_none(query.get("min_overdue")),
+        min_days=row_id_or_none(query.get("min_days")),
+        sort=query.get("sort") or "priority",
+    )
+
+
 # The worklist's query parameters a saved view may keep, in the order its link writes them.
 WORKLIST_VIEW_KEYS = ("collector", "segment", "currency", "min_overdue", "min_days", "sort")
 SAVED_VIEW_NOT_FOUND = "saved view not found"

@@ -27,6 +27,31 @@
     }
     form.addEventListener("input", show);
     show();
+    /* Add rows: without a script the button posts the form back and the server shows it with
+       more rows (nothing applied); with one, a row is added here, its fields named after the last. */
+    var more = form.querySelector("button[name=more]");
+    var body = form.querySelector(".cash-split-rows tbody");
+    if (!more || !body) return;
+    more.addEventListener("click", function (event) {
+      var rows = body.querySelectorAll("tr");
+      var last = rows[rows.length - 1];
+      if (!last) return;
+      event.preventDefault();
+      var next = rows.length;
+      var row = last.cloneNode(true);
+      row.querySelectorAll(".field-error").forEach(function (error) { error.remove(); });
+      row.querySelectorAll("input").forEach(function (input) {
+        var kind = input.name.replace(/_\d+$/, "");
+        input.name = kind + "_" + next;
+        input.value = "";
+        input.removeAttribute("aria-invalid");
+        input.removeAttribute("aria-describedby");
+        input.setAttribute("aria-label", (kind === "invoice" ? "Invoice " : "Amount ") + (next + 1));
+      });
+      body.appendChild(row);
+      if (next + 1 >= Number(more.dataset.max || 200)) more.hidden = true;
+      row.querySelector("input").focus();
+    });
   });
   /* Assign: the customers whose name or reference has what is typed are offered as it is typed
      (the workspace search, /w/search/, of this entity); each offer is the customer's reference,
