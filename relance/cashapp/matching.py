@@ -37,6 +37,7 @@ from relance.core.actors import Actor
 from relance.core.errors import ErrorList, RelanceError
 from relance.engine.cashapp.lines import APPLIED, SUGGESTED, Candidate, MatchResult, OpenItem
 from relance.engine.cashapp.matcher import Matcher, MatchPolicy
+from relance.events.services import emit
 from relance.ingest.records import AllocationRecord, PaymentRecord, upsert_records
 from relance.ledger.models import Customer, Entity, Payment
 
@@ -250,6 +251,19 @@ def line_apply(line: BankLine, application: LineApplication, *, actor: Actor, co
         locked.reasons = reasons
         locked.suggestions = []
         locked.save(update_fields=["status", "confidence", "reasons", "suggestions", "updated_at"])
+        emit(
+            "bank_line.applied",
+            {
+                "line_id": locked.pk,
+                "amount": line.amount,
+                "currency": line.currency,
+                "booked_on": line.booking_date,
+                "payment": ref,
+                "invoices": [a.invoice_ref for a in application.allocations],
+            },
+            entity=line.entity_id,
+            customer=payment.customer,
+        )
         # Thanked once per customer and line: an application redone for the same payer is not news.
         if confirm and payment.customer_id not in {customer for customer, _at in earlier}:
             refs = [a.invoice_ref for a in application.allocations]

@@ -39,6 +39,7 @@ from relance.delivery.compliance import outbound_verdict as verdict_of
 from relance.delivery.models import DeliveryEvent, DeliveryEventKind, MessageStatus, OutboundMessage
 from relance.delivery.services import action_status_follow, message_rerender
 from relance.dunning.selectors import policy_lookups_cached, send_facts_batch, send_facts_load
+from relance.events.services import emit
 from relance.webhooks.delivery import webhook_loop
 
 logger = logging.getLogger(__name__)
@@ -542,6 +543,17 @@ def _deliver(
         )
         case_events.message_event(
             message, "delivered" if receipt.delivered else "sent", actor=OUTBOX_WORKER, at=finished
+        )
+        emit(
+            "message.sent",
+            {
+                "message_id": pk,
+                "channel": message.channel,
+                "subject": SECRET_REMOVED if secret else message.subject,
+                "sent_at": finished,
+            },
+            entity=message.entity_id,
+            customer=message.customer,
         )
     if rerendered:
         logger.info("message %s was re-rendered with today's amount before sending", pk)

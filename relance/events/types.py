@@ -18,6 +18,11 @@ CUSTOMER: dict[str, Any] = {
 REFS: dict[str, Any] = {"type": "array", "items": {"type": "string"}, "description": "invoice numbers"}
 
 
+#: Types whose events concern no customer (a run), or maybe none (an application from a prospect:
+#: ``customer`` is there only once the applicant is a customer).
+WITHOUT_CUSTOMER = frozenset({"run.completed", "credit.application_decided"})
+
+
 @dataclass(frozen=True)
 class EventType:
     """One kind of event: its name, what it means, its payload version and the ``data`` schema."""
@@ -28,15 +33,10 @@ class EventType:
     version: int = 1
 
     def data_schema(self) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "required": ["customer", *self.properties] if self.customer else list(self.properties),
-            "properties": ({"customer": CUSTOMER} if self.customer else {}) | self.properties,
-        }
-
-    @property
-    def customer(self) -> bool:
-        return self.name != "run.completed"
+        """``customer`` is in every payload but a run's; optional where there may be none."""
+        customer = {} if self.name == "run.completed" else {"customer": CUSTOMER}
+        required = list(self.properties) if self.name in WITHOUT_CUSTOMER else [*customer, *self.properties]
+        return {"type": "object", "required": required, "properties": customer | self.properties}
 
 
 def _t(name: str, description: str, **properties: dict[str, Any]) -> EventType:
