@@ -28,9 +28,10 @@ API_RESOURCES = {
     "bank/statements": "cashapp.bankstatement",  # importing one: add and change statements
     "bank/lines": "cashapp.bankline",  # deciding on one (accept, split, assign, unapply): add and change lines
     "bank/applications": "cashapp.bankline",  # applied cash, for the ERP: who may read the lines
+    "webhooks/endpoints": "webhooks.webhookendpoint",  # only the admin role holds webhooks.*
 }
 #: Resources named by their first two path segments (``/bank/lines/7``: resource ``bank/lines``).
-NESTED_RESOURCES = frozenset({"bank", "credit"})
+NESTED_RESOURCES = frozenset({"bank", "credit", "webhooks"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_ROLE = "your role ({role}) can read but not change anything"
 NO_PERMISSION = "your role ({role}) may not {verb} {resource}"

@@ -11,7 +11,26 @@ from relance.events.models import Event
 from relance.events.services import UnknownEventType, emit
 
 
-def test_an_event_carries_its_customer_and_plain_json(entity, make_customer):
+@pytest.fixture
+def listening(db, allow_private):
+    """An endpoint for every type of every entity: events are written (none are without one)."""
+    from relance.webhooks.services import endpoint_create
+
+    return endpoint_create(url="http://127.0.0.1:9/hooks")
+
+
+def test_nothing_is_written_while_no_endpoint_wants_the_type(entity, make_customer, allow_private):
+    from relance.webhooks.services import endpoint_create
+
+    customer = make_customer("C1")
+    assert emit("invoice.paid", {"invoice": "F1"}, entity=entity, customer=customer) is None
+    endpoint_create(url="http://127.0.0.1:9/hooks", event_types=["promise.created"])
+    assert emit("invoice.paid", {"invoice": "F1"}, entity=entity, customer=customer) is None
+    assert emit("promise.created", {"promise_id": 1}, entity=entity, customer=customer) is not None
+    assert Event.objects.count() == 1
+
+
+def test_an_event_carries_its_customer_and_plain_json(entity, make_customer, listening):
     customer = make_customer("C1")
     event = emit("payment.received", {"amount": Decimal("12.50"), "currency": "EUR"}, entity=entity, customer=customer)
     event.refresh_from_db()
@@ -26,7 +45,7 @@ def test_an_event_carries_its_customer_and_plain_json(entity, make_customer):
     assert not event.dispatched
 
 
-def test_a_rolled_back_change_emits_nothing(entity, make_customer):
+def test_a_rolled_back_change_emits_nothing(entity, make_customer, listening):
     customer = make_customer("C1")
 
     class Boom(Exception):
@@ -36,8 +55,9 @@ def test_a_rolled_back_change_emits_nothing(entity, make_customer):
         customer.name = "renamed"
         customer.save()
         emit("customer.opted_out", {"contact_id": 1, "channel": "email", "source": "link"}, entity=entity, customer=customer)
+        assert Event.objects.count() == 1  # written in the transaction…
         raise Boom
-    assert not Event.objects.exists()
+    assert not Event.objects.exists()  # …and gone with it
     customer.refresh_from_db()
     assert customer.name == "Customer C1"
 
