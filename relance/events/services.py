@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from relance.core.money import is_currency, quantum
 from relance.events.models import Event
 from relance.events.types import EVENT_TYPES, EventType
 
@@ -40,6 +41,22 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return value
+
+
+#: Money fields of the payloads: written in their currency's minor units (12.50 EUR, 1250 JPY),
+#: not the ledger's four stored places.
+AMOUNT_FIELDS = frozenset({"amount", "limit", "previous_limit", "approved_limit"})
+
+
+def _amounts(data: Mapping[str, Any]) -> dict[str, Any]:
+    currency = data.get("currency")
+    if not isinstance(currency, str) or not is_currency(currency):
+        return dict(data)
+    step = quantum(currency)
+    return {
+        key: value.quantize(step) if key in AMOUNT_FIELDS and isinstance(value, Decimal) else value
+        for key, value in data.items()
+    }
 
 
 def customer_ref(customer: Any) -> dict[str, Any]:
@@ -81,7 +98,7 @@ def _event(
         customer_id=customer_id,
         ordering_key=f"customer:{customer_id}" if customer_id is not None else "",
         occurred_at=at,
-        data=_plain(data),
+        data=_plain(_amounts(data)),
     )
 
 

@@ -50,7 +50,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 request = Received({k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length), time.time())
                 with receiver.lock:

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from relance.core.errors import ValidationFailed
-from relance.webhooks.guard import address_refusal, guarded_client, url_check, BadEndpointUrl
+from relance.webhooks.guard import BadEndpointUrl, address_refusal, guarded_client, url_check
 from relance.webhooks.services import endpoint_create
 
 
@@ -23,7 +23,7 @@ from relance.webhooks.services import endpoint_create
         ("192.168.1.1", "private"),
         ("fc00::1", "private"),
         ("::ffff:127.0.0.1", "loopback"),
-        ("0.0.0.0", "unspecified"),  # noqa: S104 (a value checked, never bound)
+        ("0.0.0.0", "unspecified"),
         ("100.64.0.1", "not a public address"),
     ],
 )
