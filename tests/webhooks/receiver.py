@@ -52,7 +52,9 @@ class Receiver:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
-                request = Received({k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length), time.time())
+                request = Received(
+                    {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length), time.time()
+                )
                 with receiver.lock:
                     receiver.received.append(request)
                 receiver.arrived.set()
@@ -71,7 +73,9 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:

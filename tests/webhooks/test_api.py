@@ -54,7 +54,9 @@ def test_an_admin_creates_reads_changes_rotates_and_deletes(admin_api, entity, r
     pk = body["id"]
     listed = admin_api.get("/webhooks/endpoints").json()["items"]
     assert [row["id"] for row in listed] == [pk] and "secret" not in listed[0]
-    changed = patch(admin_api, f"/webhooks/endpoints/{pk}", {"active": False, "event_types": ["promise.created"]})
+    changed = patch(
+        admin_api, f"/webhooks/endpoints/{pk}", {"active": False, "event_types": ["promise.created"]}
+    )
     assert changed.status_code == 200 and changed.json()["active"] is False
     assert changed.json()["event_types"] == ["promise.created"]
     rotated = admin_api.post(f"/webhooks/endpoints/{pk}/rotate", {"overlap_hours": 1})
@@ -68,7 +70,9 @@ def test_bad_input_is_a_clear_error(admin_api, settings):
     settings.RELANCE_WEBHOOK_ALLOW_PRIVATE = False
     refused = admin_api.post("/webhooks/endpoints", {"url": "http://127.0.0.1:9/x"})
     assert refused.status_code == 422 and "loopback" in refused.json()["error"]["message"]
-    unknown = admin_api.post("/webhooks/endpoints", {"url": "https://93.184.216.34/x", "event_types": ["nope"]})
+    unknown = admin_api.post(
+        "/webhooks/endpoints", {"url": "https://93.184.216.34/x", "event_types": ["nope"]}
+    )
     assert unknown.status_code == 422 and "unknown event type nope" in unknown.json()["error"]["message"]
 
 
@@ -82,7 +86,14 @@ def test_the_openapi_schema_documents_every_payload(db):
 
     schema = Client().get("/api/v1/openapi.json").json()
     components = schema["components"]["schemas"]
-    assert components["WebhookEnvelope"]["required"] == ["id", "type", "version", "timestamp", "entity", "data"]
+    assert components["WebhookEnvelope"]["required"] == [
+        "id",
+        "type",
+        "version",
+        "timestamp",
+        "entity",
+        "data",
+    ]
     for name in EVENT_TYPES:
         data = components[f"WebhookEvent_{name.replace('.', '_')}"]
         assert data["type"] == "object" and data["properties"]

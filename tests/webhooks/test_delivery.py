@@ -25,8 +25,12 @@ def make_due() -> None:
 
 
 def paid(entity, customer, ref="F1"):
-    return emit("invoice.paid", {"invoice": ref, "amount": "10.00", "currency": "EUR", "paid_on": "2026-12-01"},
-                entity=entity, customer=customer)
+    return emit(
+        "invoice.paid",
+        {"invoice": ref, "amount": "10.00", "currency": "EUR", "paid_on": "2026-12-01"},
+        entity=entity,
+        customer=customer,
+    )
 
 
 def test_an_event_is_delivered_signed_with_the_standard_headers(entity, make_customer, receiver):

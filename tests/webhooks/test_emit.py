@@ -32,7 +32,9 @@ def test_nothing_is_written_while_no_endpoint_wants_the_type(entity, make_custom
 
 def test_an_event_carries_its_customer_and_plain_json(entity, make_customer, listening):
     customer = make_customer("C1")
-    event = emit("payment.received", {"amount": Decimal("12.50"), "currency": "EUR"}, entity=entity, customer=customer)
+    event = emit(
+        "payment.received", {"amount": Decimal("12.50"), "currency": "EUR"}, entity=entity, customer=customer
+    )
     event.refresh_from_db()
     assert event.uid.startswith("msg_") and len(event.uid) == 36
     assert event.ordering_key == f"customer:{customer.pk}"
@@ -51,12 +53,21 @@ def test_a_rolled_back_change_emits_nothing(entity, make_customer, listening):
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom), transaction.atomic():
-        customer.name = "renamed"
-        customer.save()
-        emit("customer.opted_out", {"contact_id": 1, "channel": "email", "source": "link"}, entity=entity, customer=customer)
-        assert Event.objects.count() == 1  # written in the transaction…
-        raise Boom
+    def change_then_fail() -> None:
+        with transaction.atomic():
+            customer.name = "renamed"
+            customer.save()
+            emit(
+                "customer.opted_out",
+                {"contact_id": 1, "channel": "email", "source": "link"},
+                entity=entity,
+                customer=customer,
+            )
+            assert Event.objects.count() == 1  # written in the transaction…
+            raise Boom
+
+    with pytest.raises(Boom):
+        change_then_fail()
     assert not Event.objects.exists()  # …and gone with it
     customer.refresh_from_db()
     assert customer.name == "Customer C1"

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported from other test modules are parameters here)
 """Each event type is emitted by the service that makes its change, in that change's transaction."""
 
 from __future__ import annotations
@@ -35,13 +36,27 @@ def test_the_payments_import_emits_received_applied_and_paid(entity, make_custom
     make_invoice(customer, "F1", "100.00", D("2026-10-01"))
     make_invoice(customer, "F2", "100.00", D("2026-10-01"))
     record = PaymentRecord(
-        payment_ref="P1", customer_ref="C1", date=D("2026-11-02"), currency="EUR", amount=Decimal("150.00"),
-        allocations=(AllocationRecord("F1", Decimal("100.00"), None), AllocationRecord("F2", Decimal("50.00"), None)),
+        payment_ref="P1",
+        customer_ref="C1",
+        date=D("2026-11-02"),
+        currency="EUR",
+        amount=Decimal("150.00"),
+        allocations=(
+            AllocationRecord("F1", Decimal("100.00"), None),
+            AllocationRecord("F2", Decimal("50.00"), None),
+        ),
     )
     upsert_records("payments", [record], entity=entity)
     [received] = events("payment.received")
-    assert received["payment"] == "P1" and received["amount"] == "150.00" and received["customer"]["external_ref"] == "C1"
-    assert [(e["invoice"], e["amount"]) for e in events("payment.applied")] == [("F1", "100.00"), ("F2", "50.00")]
+    assert (
+        received["payment"] == "P1"
+        and received["amount"] == "150.00"
+        and received["customer"]["external_ref"] == "C1"
+    )
+    assert [(e["invoice"], e["amount"]) for e in events("payment.applied")] == [
+        ("F1", "100.00"),
+        ("F2", "50.00"),
+    ]
     assert [e["invoice"] for e in events("invoice.paid")] == ["F1"]
     upsert_records("payments", [record], entity=entity)  # unchanged: no new event
     assert Event.objects.filter(type="payment.received").count() == 1
@@ -57,7 +72,10 @@ def test_an_allocation_emits_applied_and_paid(entity, make_customer, make_invoic
     allocation_create(invoice=invoice, payment=first, amount=Decimal("30.00"), on=D("2026-11-01"))
     assert events("invoice.paid") == []
     allocation_create(invoice=invoice, payment=second, amount=Decimal("50.00"), on=D("2026-11-02"))
-    assert [(e["source"], e["amount"]) for e in events("payment.applied")] == [("P1", "30.00"), ("P2", "50.00")]
+    assert [(e["source"], e["amount"]) for e in events("payment.applied")] == [
+        ("P1", "30.00"),
+        ("P2", "50.00"),
+    ]
     [paid] = events("invoice.paid")
     assert (paid["invoice"], paid["amount"], paid["paid_on"]) == ("F1", "80.00", "2026-11-02")
 
@@ -68,28 +86,38 @@ def test_cases_emit_promises_disputes_plans_and_holds(entity, make_customer, mak
 
     customer = make_customer("C1")
     invoice = make_invoice(customer, "F1", "300.00", D("2026-10-01"), D("2026-10-31"))
-    promise = cases.promise_add(customer=customer, promised_date=D("2026-11-10"), on=D("2026-11-01"), actor=BOB)
+    promise = cases.promise_add(
+        customer=customer, promised_date=D("2026-11-10"), on=D("2026-11-01"), actor=BOB
+    )
     assert events("promise.created")[0]["promised_date"] == "2026-11-10"
     assert events("promise.created")[0]["invoices"] == ["F1"]
     cases.promise_close(promise=promise, status="kept", actor=BOB)
     assert events("promise.kept")[0]["promise_id"] == promise.pk
-    broken = cases.promise_add(customer=customer, promised_date=D("2026-11-12"), on=D("2026-11-11"), actor=BOB)
+    broken = cases.promise_add(
+        customer=customer, promised_date=D("2026-11-12"), on=D("2026-11-11"), actor=BOB
+    )
     promise_settle(entity=entity, as_of=D("2026-11-20"), policies={})
     assert events("promise.broken")[0]["promise_id"] == broken.pk
 
-    dispute = cases.dispute_open(invoice=invoice, reason_code="pricing", on=D("2026-11-02"), amount=Decimal("50"), actor=BOB)
+    dispute = cases.dispute_open(
+        invoice=invoice, reason_code="pricing", on=D("2026-11-02"), amount=Decimal("50"), actor=BOB
+    )
     assert events("dispute.opened")[0]["amount"] == "50.00"
     cases.dispute_resolve(dispute=dispute, resolution="rejected", on=D("2026-11-03"), actor=BOB)
     assert events("dispute.resolved")[0]["resolution"] == "rejected"
 
-    plan = cases.plan_create(customer=customer, starts_on=D("2026-11-01"), installments=3, first_due=D("2026-11-15"), actor=BOB)
+    plan = cases.plan_create(
+        customer=customer, starts_on=D("2026-11-01"), installments=3, first_due=D("2026-11-15"), actor=BOB
+    )
     [created] = events("plan.created")
     assert [i["amount"] for i in created["installments"]] == ["100.00", "100.00", "100.00"]
     cases.plan_installments_settle(entity=entity, as_of=D("2026-11-20"))
     cases.plan_installments_settle(entity=entity, as_of=D("2026-11-21"))  # told once
     assert [(e["plan_id"], e["sequence"]) for e in events("plan.installment_missed")] == [(plan.pk, 1)]
 
-    hold = cases.hold_create(customer=customer, kind="hold", reason="talking to AP", starts_on=D("2026-11-01"), actor=BOB)
+    hold = cases.hold_create(
+        customer=customer, kind="hold", reason="talking to AP", starts_on=D("2026-11-01"), actor=BOB
+    )
     assert events("hold.placed")[0]["reason"] == "talking to AP"
     cases.hold_end(hold=hold, on=D("2026-11-05"), actor=BOB)
     assert events("hold.released")[0]["ended_on"] == "2026-11-05"
@@ -104,8 +132,12 @@ def test_an_opt_out_and_a_credit_limit_change(entity, make_customer):
     contact = Contact.objects.create(customer=customer, email="ap@example.com")
     contact_preference_set(contact=contact, channel="email", opted_out=True, source="link")
     assert events("customer.opted_out") == [
-        {"customer": {"id": customer.pk, "external_ref": "C1", "name": "Customer C1"}, "contact_id": contact.pk,
-         "channel": "email", "source": "link"}
+        {
+            "customer": {"id": customer.pk, "external_ref": "C1", "name": "Customer C1"},
+            "contact_id": contact.pk,
+            "channel": "email",
+            "source": "link",
+        }
     ]
     contact_preference_set(contact=contact, channel="email", opted_out=False, source="admin")
     assert len(events("customer.opted_out")) == 1
@@ -142,7 +174,7 @@ def test_a_credit_application_decided(submitted, manager):
     assert decided["status"] == "declined" and decided["application_id"] == str(submitted.pk)
 
 
-def test_a_bank_line_applied(tmp_path, entity, account, ledger):  # noqa: F811
+def test_a_bank_line_applied(tmp_path, entity, account, ledger):
     from relance.cashapp import decisions
 
     line = imported(entity, tmp_path, Entry("500.00", servicer_ref="A-1"))["A-1"]

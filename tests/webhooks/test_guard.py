@@ -48,9 +48,12 @@ def test_an_endpoint_on_localhost_is_refused_when_saved(db, settings):
 
 def test_the_socket_is_refused_at_send_time(receiver):
     """Even a URL that got past the first check (allowed then, or DNS changed) never connects."""
-    with guarded_client(timeout=2, max_connections=2, allow_private=False) as client:
-        with pytest.raises(httpx.ConnectError, match="refused: 127.0.0.1 resolves to 127.0.0.1, a loopback address"):
-            client.post(receiver.url, content=b"{}")
+    refused = "refused: 127.0.0.1 resolves to 127.0.0.1, a loopback address"
+    with (
+        guarded_client(timeout=2, max_connections=2, allow_private=False) as client,
+        pytest.raises(httpx.ConnectError, match=refused),
+    ):
+        client.post(receiver.url, content=b"{}")
     assert receiver.received == []
     with guarded_client(timeout=2, max_connections=2, allow_private=True) as client:
         assert client.post(receiver.url, content=b"{}").status_code == 204
