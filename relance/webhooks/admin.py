@@ -85,8 +85,8 @@ class AttemptInline(admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     can_delete = False
-    fields = ["attempt", "at", "status_code", "latency_ms", "error", "worker"]
-    readonly_fields = fields
+    fields = ("attempt", "at", "status_code", "latency_ms", "error", "worker")
+    readonly_fields = ("attempt", "at", "status_code", "latency_ms", "error", "worker")
 
 
 @admin.register(WebhookDelivery)
