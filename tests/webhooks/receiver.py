@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +38,7 @@ class Receiver:
     arrived: threading.Event = field(default_factory=threading.Event)
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    connections: list[Any] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -44,11 +46,16 @@ class Receiver:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}/hooks"
 
-    def start(self) -> Receiver:
+    def start(self, port: int = 0) -> Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver.lock:
+                    receiver.connections.append(self.connection)
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
@@ -64,14 +71,15 @@ class Receiver:
                 self.send_response(status)
                 if status in (301, 302, 307):
                     self.send_header("location", "http://127.0.0.1:9/elsewhere")
-                self.send_header("content-length", "2")
+                content = b"" if status in (204, 304) else b"ok"
+                self.send_header("content-length", str(len(content)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(content)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -84,3 +92,10 @@ class Receiver:
                 self.hold.set()
             self.server.shutdown()
             self.server.server_close()
+            with self.lock:  # down means down: kept-alive connections too
+                for connection in self.connections:
+                    try:
+                        connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                self.connections.clear()
