@@ -55,9 +55,17 @@ def runner(env: dict[str, str], *args: str) -> str:
 
 def spawn(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(RUNNER), *args], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(RUNNER), *args],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+
+
+def say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 def fresh_env(folder: Path) -> dict[str, str]:
@@ -113,10 +121,21 @@ def throughput(folder: Path, events: int, customers: int, workers: int) -> dict[
     receiver = Receiver().start()
     env = fresh_env(folder)
     runner(env, "populate", receiver.url, str(events), str(customers))
+    say(f"throughput: {events} events committed; {workers} workers start")
     cpu = children_cpu()
     started = time.perf_counter()
     procs = [
-        spawn(env, "send", "--channel", "webhook", "--limit", str(events), "--worker-id", f"bench-{n}", "--quiet")
+        spawn(
+            env,
+            "send",
+            "--channel",
+            "webhook",
+            "--limit",
+            str(events),
+            "--worker-id",
+            f"bench-{n}",
+            "--quiet",
+        )
         for n in range(workers)
     ]
     for proc in procs:
@@ -160,6 +179,7 @@ def latency(folder: Path, count: int, interval: float) -> dict[str, float]:
     runner(env, "populate", receiver.url, "0", "20")
     worker = spawn(env, "worker", "--channel", "webhook", "--worker-id", "lat", "--quiet")
     warm_up(env, receiver)  # the worker's start-up is not part of the latency
+    say("latency: worker warm")
     committed = json.loads(runner(env, "emit-paced", str(count), str(interval), "20"))
     ok = wait_for(lambda: len({r.id for r in receiver.received}) >= count, 60)
     worker.terminate()
@@ -183,10 +203,12 @@ def down_then_back(folder: Path, count: int, customers: int, down: float) -> dic
     runner(env, "populate", receiver.url, "0", str(customers))
     worker = spawn(env, "worker", "--channel", "webhook", "--worker-id", "down", "--quiet")
     warm_up(env, receiver)
+    say("down: worker warm; receiver stopped")
     receiver.stop()  # down: connections refused
     runner(env, "emit-paced", str(count), str(down / count), str(customers))
     time.sleep(max(0.0, down - 1))  # the worker keeps failing on the last events for a while
     revived = Receiver().start(port=port)  # back, on the endpoint's port
+    say("down: receiver back")
     back_at = time.perf_counter()
     ok = wait_for(lambda: len({r.id for r in revived.received}) >= count, 300)
     drained = time.perf_counter() - back_at

@@ -31,7 +31,9 @@ def _entity_and_customers(count: int):  # type: ignore[no-untyped-def]
     customers = []
     for number in range(count):
         customer, _ = Customer.objects.get_or_create(
-            entity=entity, external_ref=f"C{number:05d}", defaults={"name": f"Customer {number}", "currency": "EUR"}
+            entity=entity,
+            external_ref=f"C{number:05d}",
+            defaults={"name": f"Customer {number}", "currency": "EUR"},
         )
         customers.append(customer)
     return entity, customers
@@ -42,8 +44,13 @@ def _emit(entity, customer, seq: int):  # type: ignore[no-untyped-def]
 
     return emit(
         "invoice.paid",
-        {"invoice": f"F-{customer.external_ref}-{seq}", "amount": "10.00", "currency": "EUR", "paid_on": "2026-12-01",
-         "seq": seq},
+        {
+            "invoice": f"F-{customer.external_ref}-{seq}",
+            "amount": "10.00",
+            "currency": "EUR",
+            "paid_on": "2026-12-01",
+            "seq": seq,
+        },
         entity=entity,
         customer=customer,
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -43,8 +44,7 @@ class Receiver:
     @property
     def url(self) -> str:
         assert self.server is not None
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/hooks"
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
 
     def start(self, port: int = 0) -> Receiver:
         receiver = self
@@ -94,8 +94,6 @@ class Receiver:
             self.server.server_close()
             with self.lock:  # down means down: kept-alive connections too
                 for connection in self.connections:
-                    try:
+                    with contextlib.suppress(OSError):
                         connection.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
                 self.connections.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -38,7 +39,7 @@ def manager_api(db, django_user_model, entity):
     return client_for(manager)
 
 
-def patch(api: ApiClient, path: str, body) -> object:
+def patch(api: ApiClient, path: str, body) -> Any:
     return api.client.patch(
         f"/api/v1{path}", json.dumps(body), content_type="application/json", headers=api._headers({})
     )

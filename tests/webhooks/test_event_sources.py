@@ -162,6 +162,7 @@ def test_the_run_and_the_outbox_emit_run_completed_message_sent_and_bounced(scen
     sent = events("message.sent")
     assert sent and sent[0]["channel"] == "email" and sent[0]["customer"]["external_ref"] == "C1"
     message = OutboundMessage.objects.filter(channel="email").first()
+    assert message is not None
     message_mark_bounced(message=message, hard=True, reason="550 no such user")
     assert events("message.bounced")[0]["reason"] == "550 no such user"
 
