@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "relance.common",
     "relance.ledger",
+    "relance.events",
+    "relance.webhooks",
     "relance.ingest",
     "relance.reports",
     "relance.api",
@@ -195,6 +197,16 @@ RELANCE_SMTP_TRACKING_ESP = env_str("RELANCE_SMTP_TRACKING_ESP", "")
 RELANCE_VAR_DIR = VAR_DIR
 RELANCE_BASE_DIR = BASE_DIR
 # Which engine backend computes KPIs and runs: "app" (the application database) or a DuckDB/Parquet URL.
+# Outbound webhooks (docs/integrations.md, ADR 0026). ALLOW_PRIVATE lets endpoints on loopback and
+# private addresses through (tests, on-premise ERPs); refused by default (SSRF).
+RELANCE_WEBHOOK_ALLOW_PRIVATE = env_bool("RELANCE_WEBHOOK_ALLOW_PRIVATE", False)
+RELANCE_WEBHOOK_TIMEOUT_SECONDS = float(env_str("RELANCE_WEBHOOK_TIMEOUT_SECONDS", "10"))
+RELANCE_WEBHOOK_RETRY_SECONDS = float(env_str("RELANCE_WEBHOOK_RETRY_SECONDS", "5"))
+RELANCE_WEBHOOK_RETRY_HOURS = float(env_str("RELANCE_WEBHOOK_RETRY_HOURS", "72"))
+RELANCE_WEBHOOK_DISABLE_AFTER_FAILURES = int(env_str("RELANCE_WEBHOOK_DISABLE_AFTER_FAILURES", "10"))
+RELANCE_WEBHOOK_CONCURRENCY = int(env_str("RELANCE_WEBHOOK_CONCURRENCY", "16"))
+RELANCE_WEBHOOK_POLL_SECONDS = float(env_str("RELANCE_WEBHOOK_POLL_SECONDS", "0.25"))
+
 RELANCE_ENGINE_BACKEND = env_str("RELANCE_ENGINE_BACKEND", "app")
 # Aging buckets as inclusive upper bounds of days past due: "0,30,60,90" → current, 1-30, …, 91+.
 RELANCE_AGING_BUCKETS = env_str("RELANCE_AGING_BUCKETS", "0,30,60,90")

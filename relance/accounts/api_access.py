@@ -41,9 +41,10 @@ API_RESOURCES = {
     "outbox": "delivery.outboundmessage",
     "runs": "dunning.dunningrun",
     "worklist": "dunning.worklistentry",
+    "webhooks/endpoints": "webhooks.webhookendpoint",  # only the admin role holds webhooks.*
 }
 #: Resources named by their first two path segments (``/bank/lines/7``: resource ``bank/lines``).
-NESTED_RESOURCES = frozenset({"bank", "credit"})
+NESTED_RESOURCES = frozenset({"bank", "credit", "webhooks"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READ_ONLY_ROLE = "your role ({role}) can read but not change anything"
 NO_PERMISSION = "your role ({role}) may not {verb} {resource}"

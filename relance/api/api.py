@@ -22,6 +22,8 @@ from relance.api.forecast import router as forecast_router
 from relance.api.kpis import router as kpis_router
 from relance.api.predictions import router as predictions_router
 from relance.api.views import router
+from relance.api.webhooks import openapi_event_components
+from relance.api.webhooks import router as webhooks_router
 
 
 class DecimalJSONParser(Parser):
@@ -46,7 +48,14 @@ class LocalSwagger(Swagger):
         return render(request, self.template, context)
 
 
-api = NinjaAPI(
+class RelanceApi(NinjaAPI):
+    """The API, its OpenAPI schema with the webhook payloads as components (docs/integrations.md)."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        return openapi_event_components(super().get_openapi_schema(*args, **kwargs))
+
+
+api = RelanceApi(
     title="Relance API",
     version="1",
     description=(
@@ -71,4 +80,5 @@ api.add_router("/", credit_applications_router)
 api.add_router("/", bank_router)
 api.add_router("/", cases_router)  # issue 18: the case, as the pages show it
 api.add_router("/", activity_router)  # issue 18: messages, runs, the worklist
+api.add_router("/", webhooks_router)
 api.add_router("/", router)

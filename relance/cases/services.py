@@ -43,6 +43,8 @@ from relance.core.actors import Actor
 from relance.core.channels import STEP_CHANNELS
 from relance.core.errors import Conflict, ValidationFailed
 from relance.core.money import Money
+from relance.events.models import Event
+from relance.events.services import emit
 from relance.ledger.models import Allocation, Customer, Entity, Invoice, InvoiceStatus
 from relance.ledger.selectors import invoice_list_with_open
 from relance.ledger.sql_values import STORED
@@ -176,7 +178,36 @@ def promise_add(
     )
     promise.invoices.set([invoice for invoice, _ in covered])
     case_events.promise_made(promise, actor=actor)
+    emit(
+        "promise.created",
+        {
+            "promise_id": promise.pk,
+            "amount": promise.amount,
+            "currency": promise.currency,
+            "promised_date": promise.promised_date,
+            "invoices": [invoice.external_ref for invoice, _ in covered],
+        },
+        entity=customer.entity_id,
+        customer=customer,
+    )
     return promise
+
+
+def promise_closed_emit(promise: Promise) -> None:
+    """``promise.kept`` or ``promise.broken`` (a cancelled promise is no event): by hand here, by
+    the run in ``relance.dunning.services.promise_settle``."""
+    if promise.status in (PromiseStatus.KEPT, PromiseStatus.BROKEN):
+        emit(
+            f"promise.{promise.status}",
+            {
+                "promise_id": promise.pk,
+                "amount": promise.amount,
+                "currency": promise.currency,
+                "promised_date": promise.promised_date,
+            },
+            entity=promise.entity_id,
+            customer=promise.customer,
+        )
 
 
 @transaction.atomic
@@ -190,6 +221,7 @@ def promise_close(*, promise: Promise, status: str, actor: Actor) -> Promise:
     promise.status = status
     promise.save(update_fields=["status", "updated_at"])
     case_events.promise_closed(promise, actor=actor)
+    promise_closed_emit(promise)
     return promise
 
 
@@ -234,6 +266,19 @@ def dispute_open(
         created_by_id=actor.user_id,
     )
     case_events.dispute_opened(dispute, actor=actor)
+    emit(
+        "dispute.opened",
+        {
+            "dispute_id": dispute.pk,
+            "invoice": invoice.external_ref,
+            "amount": dispute.amount,
+            "currency": invoice.currency,
+            "reason_code": reason_code,
+            "opened_on": on,
+        },
+        entity=invoice.entity_id,
+        customer=invoice.customer,
+    )
     return dispute
 
 
@@ -255,6 +300,19 @@ def dispute_resolve(*, dispute: Dispute, resolution: str, on: date, note: str = 
         dispute.note = f"{dispute.note}\n{note}".strip()
     dispute.save(update_fields=["status", "resolution", "resolved_on", "note", "updated_at"])
     case_events.dispute_resolved(dispute, actor=actor)
+    emit(
+        "dispute.resolved",
+        {
+            "dispute_id": dispute.pk,
+            "invoice": dispute.invoice.external_ref,
+            "amount": dispute.amount,
+            "currency": dispute.invoice.currency,
+            "resolution": resolution,
+            "resolved_on": on,
+        },
+        entity=dispute.entity_id,
+        customer=dispute.customer,
+    )
     return dispute
 
 
@@ -316,6 +374,25 @@ def plan_create(
         for position, part in enumerate(parts)
     )
     case_events.plan_accepted(plan, actor=actor)
+    emit(
+        "plan.created",
+        {
+            "plan_id": plan.pk,
+            "currency": currency,
+            "starts_on": starts_on,
+            "installments": [
+                {
+                    "sequence": n + 1,
+                    "due_date": first_due + timedelta(days=every_days * n),
+                    "amount": part.amount,
+                }
+                for n, part in enumerate(parts)
+            ],
+            "invoices": [invoice.external_ref for invoice, _ in covered],
+        },
+        entity=customer.entity_id,
+        customer=customer,
+    )
     return plan
 
 
@@ -371,7 +448,35 @@ def plan_installments_settle(*, entity: Entity, as_of: date) -> int:
             plan.status = PlanStatus.COMPLETED
             plan.save(update_fields=["status", "updated_at"])
             case_events.plan_completed(plan, actor=Actor.system(f"run {as_of}"))
+        _installments_missed_emit(plan, as_of=as_of)
     return marked
+
+
+def _installments_missed_emit(plan: PaymentPlan, *, as_of: date) -> None:
+    """``plan.installment_missed`` once per installment whose due date passed unpaid (the events
+    table remembers which were told)."""
+    for item in plan.installments.all():
+        if item.paid_on is not None or item.due_date >= as_of:
+            continue
+        told = Event.objects.filter(
+            type="plan.installment_missed",
+            customer_id=plan.customer_id,
+            data__plan_id=plan.pk,
+            data__sequence=item.sequence,
+        ).exists()
+        if not told:
+            emit(
+                "plan.installment_missed",
+                {
+                    "plan_id": plan.pk,
+                    "sequence": item.sequence,
+                    "due_date": item.due_date,
+                    "amount": item.amount,
+                    "currency": plan.currency,
+                },
+                entity=plan.entity_id,
+                customer=plan.customer,
+            )
 
 
 # --------------------------------------------------------------------------- holds
@@ -426,6 +531,18 @@ def hold_create(
             },
         )
     case_events.hold_added(hold, actor=actor)
+    emit(
+        "hold.placed",
+        {
+            "hold_id": hold.pk,
+            "kind": hold.kind,
+            "reason": hold.reason,
+            "starts_on": starts_on,
+            "ends_on": ends_on,
+        },
+        entity=customer.entity_id,
+        customer=customer,
+    )
     return hold
 
 
@@ -454,6 +571,12 @@ def hold_end(*, hold: CustomerHold, on: date, audit_action: str = "", actor: Act
             after={"hold": hold.pk, "ends_on": hold.ends_on},
         )
     case_events.holds_lifted([hold], actor=actor)
+    emit(
+        "hold.released",
+        {"hold_id": hold.pk, "kind": hold.kind, "ended_on": on},
+        entity=hold.entity_id,
+        customer=hold.customer,
+    )
     return hold
 
 

@@ -38,6 +38,7 @@ from relance.core.actors import Actor
 from relance.core.errors import ErrorList, RelanceError
 from relance.engine.cashapp.lines import APPLIED, SUGGESTED, Candidate, MatchResult, OpenItem
 from relance.engine.cashapp.matcher import Matcher, MatchPolicy
+from relance.events.services import Emission, customer_ref, emit_many
 from relance.ingest.records import AllocationRecord, PaymentRecord, upsert_records
 from relance.ledger.models import Customer, Entity, Payment
 
@@ -363,6 +364,7 @@ def lines_apply(
         now = timezone.now()
         rows: list[BankLineApplication] = []
         learned: dict[tuple[str, int], BankLine] = {}
+        emissions: list[Emission] = []
         for row, application, ref in todo:
             payment = payments[ref]
             outcome = settled[row.pk]
@@ -404,11 +406,27 @@ def lines_apply(
             row.suggestions = []
             row.updated_at = now
             refs[row.pk] = ref
+            emissions.append(
+                Emission(
+                    "bank_line.applied",
+                    {
+                        "line_id": row.pk,
+                        "amount": row.amount,
+                        "currency": row.currency,
+                        "booked_on": row.booking_date,
+                        "payment": ref,
+                        "invoices": [a.invoice_ref for a in application.allocations],
+                    },
+                    customer_id=payment.customer_id,
+                    customer=customer_ref(payment.customer),
+                )
+            )
             # Thanked once per customer and line: an application redone for the same payer is not news.
             if confirm and payment.customer_id not in {customer for customer, _at in earlier.get(row.pk, [])}:
                 invoice_refs = [a.invoice_ref for a in application.allocations]
                 transaction.on_commit(partial(_thank, payment, invoice_refs))
         BankLineApplication.objects.bulk_create(rows, batch_size=BULK_ROWS)
+        emit_many(emissions, entity=entity, at=now)
         _payers_learn(entity, learned, actor)
         BankLine.objects.bulk_update(
             [row for row, _application, _ref in todo],

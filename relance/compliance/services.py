@@ -17,6 +17,7 @@ from relance.compliance.models import ComplianceSettings, ContactPreferenceEvent
 from relance.core.actors import Actor
 from relance.core.channels import address_field, opt_out_field
 from relance.core.errors import ValidationFailed
+from relance.events.services import emit
 from relance.ledger.models import Contact, Customer, Entity
 
 SOURCE_UNKNOWN = "unknown preference source {source!r}: expected one of {choices}"
@@ -89,6 +90,13 @@ def contact_preference_set(
         locked.save(update_fields=[attribute, "updated_at"])
     setattr(contact, attribute, opted_out)
     address = getattr(locked, address_field(flag)) if flag != "letter" else ""
+    if opted_out:
+        emit(
+            "customer.opted_out",
+            {"contact_id": locked.pk, "channel": flag, "source": source},
+            entity=locked.customer.entity_id,
+            customer=locked.customer,
+        )
     return ContactPreferenceEvent.objects.create(
         entity_id=locked.customer.entity_id,
         contact=locked,

@@ -13,13 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
-from relance.accounts import roles
+from relance.accounts.alerts import alert_send
 from relance.common.links import absolute_url
 from relance.delivery.models import MessageStatus, OutboundMessage
 from relance.ledger.models import Entity
@@ -39,33 +36,6 @@ class TemplateFailure:
     template_key: str
     error: str
     used_shipped_default: bool
-
-
-def alert_recipients(entity: Entity | None) -> list[str]:
-    """E-mail addresses of the admins (every entity) and the entity's credit managers, and ADMINS."""
-    users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    admins = Q(is_superuser=True) | Q(groups__name=roles.ADMIN)
-    managers = Q(groups__name=roles.CREDIT_MANAGER)
-    if entity is not None:
-        managers &= Q(entity_access__entity=entity)
-    addresses = list(users.filter(admins | managers).values_list("email", flat=True).distinct())
-    addresses += [address for _name, address in getattr(settings, "ADMINS", []) or []]
-    return sorted(set(addresses))
-
-
-def alert_send(*, entity: Entity | None, subject: str, body: str) -> bool:
-    """Send one alert; False (logged) when nobody can receive it or the mail server refuses."""
-    recipients = alert_recipients(entity)
-    if not recipients:
-        logger.warning("alert not sent, no admin or credit manager has an e-mail address: %s", subject)
-        return False
-    prefix = getattr(settings, "EMAIL_SUBJECT_PREFIX", "") or ""
-    try:
-        send_mail(f"{prefix}{subject}", body, settings.DEFAULT_FROM_EMAIL, recipients)
-    except Exception:  # the alert must never stop what it reports on
-        logger.exception("alert not sent: %s", subject)
-        return False
-    return True
 
 
 def template_failure_alert(*, entity: Entity, run_as_of: date, failures: Sequence[TemplateFailure]) -> bool:

@@ -34,6 +34,7 @@ from relance.delivery.models import (
     MessageStatus,
     OutboundMessage,
 )
+from relance.events.services import emit
 from relance.ledger.models import (
     NO_SMS_KINDS,
     STATUS_FIELDS,
@@ -979,6 +980,12 @@ def message_mark_bounced(
             at=when,
             detail=info,
             provider_event_id=provider_event_id,
+        )
+        emit(
+            "message.bounced",
+            {"message_id": message.pk, "channel": message.channel, "hard": hard, "reason": reason},
+            entity=message.entity_id,
+            customer=message.customer,
         )
         if not hard:
             return None

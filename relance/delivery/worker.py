@@ -40,6 +40,8 @@ from relance.delivery.models import DeliveryEvent, DeliveryEventKind, MessageSta
 from relance.delivery.periodic import periodic_jobs_run
 from relance.delivery.services import action_status_follow, message_rerender
 from relance.dunning.selectors import policy_lookups_cached, send_facts_batch, send_facts_load
+from relance.events.services import emit
+from relance.webhooks.delivery import webhook_loop
 
 logger = logging.getLogger(__name__)
 
@@ -543,6 +545,17 @@ def _deliver(
         case_events.message_event(
             message, "delivered" if receipt.delivered else "sent", actor=OUTBOX_WORKER, at=finished
         )
+        emit(
+            "message.sent",
+            {
+                "message_id": pk,
+                "channel": message.channel,
+                "subject": SECRET_REMOVED if secret else message.subject,
+                "sent_at": finished,
+            },
+            entity=message.entity_id,
+            customer=message.customer,
+        )
     if rerendered:
         logger.info("message %s was re-rendered with today's amount before sending", pk)
     return "delivered" if receipt.delivered else "sent"
@@ -626,14 +639,42 @@ def worker_loop(
     stop: threading.Event,
     on_pass: Callable[[PassReport], None] | None = None,
 ) -> None:
-    """Pass after pass until ``stop`` is set (SIGTERM): finishes the message in hand, then returns."""
+    """Pass after pass until ``stop`` is set (SIGTERM): finishes the message in hand, then returns.
+
+    Webhooks go out from a thread of their own with a short idle pause (an event reaches its
+    endpoints within a second of its commit, whatever ``interval`` is); ``channels`` without
+    ``webhook`` leaves them to other workers.
+    """
     limiter = RateLimiter()
-    while not stop.is_set():
-        report = send_pass(
-            worker_id=worker_id, limit=limit, channels=channels, rate_limiter=limiter, stop=stop
+    hooks: threading.Thread | None = None
+    if webhooks_wanted(channels):
+        hooks = threading.Thread(
+            target=webhook_loop, kwargs={"worker_id": worker_id, "stop": stop}, name=f"webhooks-{worker_id}"
         )
-        if on_pass is not None:
-            on_pass(report)
-        periodic_jobs_run(timezone.now())  # scheduled syncs and other apps' jobs (periodic.py)
-        if report.claimed < limit:
-            stop.wait(interval)
+        hooks.start()
+    message_channels = [c for c in channels if c != WEBHOOK_CHANNEL] if channels else None
+    try:
+        while not stop.is_set():
+            if channels and not message_channels:
+                stop.wait(interval)
+                continue
+            report = send_pass(
+                worker_id=worker_id, limit=limit, channels=message_channels, rate_limiter=limiter, stop=stop
+            )
+            if on_pass is not None:
+                on_pass(report)
+            periodic_jobs_run(timezone.now())  # scheduled syncs and other apps' jobs (periodic.py)
+            if report.claimed < limit:
+                stop.wait(interval)
+    finally:
+        stop.set()
+        if hooks is not None:
+            hooks.join()
+
+
+WEBHOOK_CHANNEL = "webhook"
+"""``--channel webhook``: a worker (or ``relance send``) that delivers webhooks only."""
+
+
+def webhooks_wanted(channels: Sequence[str] | None) -> bool:
+    return not channels or WEBHOOK_CHANNEL in channels

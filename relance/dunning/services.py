@@ -29,7 +29,7 @@ from relance.cases.models import (
     PromiseStatus,
 )
 from relance.cases.selectors import promise_state_on
-from relance.cases.services import plan_installments_settle
+from relance.cases.services import plan_installments_settle, promise_closed_emit
 from relance.core.actors import Actor
 from relance.core.errors import Conflict, ValidationFailed
 from relance.core.promises import BROKEN as PROMISE_BROKEN
@@ -53,6 +53,7 @@ from relance.dunning.selectors import customer_policy_key
 from relance.engine.dunning.defaults import default_policies
 from relance.engine.dunning.policy import CONTACT_ACTIONS, policy_from_dict, policy_to_dict
 from relance.engine.dunning.policy import Policy as EnginePolicy
+from relance.events.services import emit
 from relance.ledger.models import Customer, Entity, Invoice
 from relance.ledger.services import data_version_bump
 
@@ -290,6 +291,7 @@ def promise_settle(*, entity: Entity, as_of: date, policies: Mapping[str, Engine
             continue
         promise.save(update_fields=["status", "updated_at"])
         case_events.promise_closed(promise, actor=Actor.system(f"run {as_of}"))
+        promise_closed_emit(promise)
         marked += 1
     return marked
 
@@ -659,6 +661,11 @@ def _apply(
             for row in worklist
         ],
         batch_size=5000,
+    )
+    emit(
+        "run.completed",
+        {"run_id": run.pk, "as_of": as_of, "actions": len(rows), "status": run.status},
+        entity=entity,
     )
     return RunOutcome(entity, as_of, run, True, False, decisions, counts)
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from relance.core import identifiers
 from relance.core.errors import OverAllocation, ValidationFailed
 from relance.core.money import validate_currency
+from relance.events.services import emit
 from relance.ledger import documents, selectors
 from relance.ledger.models import (
     STATUS_FIELDS,
@@ -97,7 +98,7 @@ TERMS_OUT_OF_RANGE = "payment terms: expected 0 to 365 days, found {days}"
 
 @transaction.atomic
 def customer_credit_terms_set(
-    *, customer: Customer, credit_limit: Decimal | None, payment_terms_days: int
+    *, customer: Customer, credit_limit: Decimal | None, payment_terms_days: int, reason: str = ""
 ) -> list[str]:
     """Set the customer's credit limit (its currency; ``None``: no limit) and payment terms: the one
     write of a limit outside the imports (credit reviews and applications come here). Returns the
@@ -109,6 +110,17 @@ def customer_credit_terms_set(
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
     changed = []
     if locked.credit_limit != credit_limit:
+        emit(
+            "credit.limit_changed",
+            {
+                "limit": credit_limit,
+                "previous_limit": locked.credit_limit,
+                "currency": locked.currency,
+                "reason": reason,
+            },
+            entity=locked.entity_id,
+            customer=locked,
+        )
         locked.credit_limit = credit_limit
         changed.append("credit_limit")
     if locked.payment_terms_days != payment_terms_days:
@@ -187,6 +199,32 @@ def allocation_create(
         amount=amount,
     )
     allocation.save()
+    customer = invoice.customer
+    emit(
+        "payment.applied",
+        {
+            "source": source.external_ref,
+            "source_kind": "payment" if payment is not None else "credit_note",
+            "invoice": invoice.external_ref,
+            "amount": amount,
+            "currency": invoice.currency,
+            "applied_on": on,
+        },
+        entity=invoice.entity_id,
+        customer=customer,
+    )
+    if amount == open_amount:
+        emit(
+            "invoice.paid",
+            {
+                "invoice": invoice.external_ref,
+                "amount": invoice.amount,
+                "currency": invoice.currency,
+                "paid_on": on,
+            },
+            entity=invoice.entity_id,
+            customer=customer,
+        )
     return allocation
 
 

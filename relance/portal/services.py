@@ -29,6 +29,7 @@ from relance.cases import services as case_services
 from relance.cases.models import Dispute, PaymentPlan, Promise
 from relance.core import actors
 from relance.core.errors import RelanceError
+from relance.events.services import emit
 from relance.ledger.models import Allocation, Contact, ContactStatus, Customer, Invoice, Payment
 from relance.ledger.selectors import invoice_open_amount
 from relance.ledger.services import allocation_create
@@ -943,6 +944,17 @@ def checkout_paid(*, paid: ProviderPayment) -> PortalCheckout | None:
         currency=paid.currency,
         amount=paid.amount,
         method=paid.provider,
+    )
+    emit(
+        "payment.received",
+        {
+            "payment": payment.external_ref,
+            "amount": paid.amount,
+            "currency": paid.currency,
+            "received_on": paid.on,
+        },
+        entity=customer.entity_id,
+        customer=customer,
     )
     remaining = paid.amount
     paid_invoices = []

@@ -53,6 +53,7 @@ from relance.credit.models import (
     DocumentKind,
 )
 from relance.credit.selectors.settings import credit_settings_for
+from relance.events.services import emit
 from relance.ledger.models import Contact, Customer, Entity
 from relance.portal import uploads
 from relance.portal.links import token_id_from, token_id_new, token_sign
@@ -747,6 +748,21 @@ def application_request_info(*, application: CreditApplication, user: Any, text:
 
 
 @transaction.atomic
+def _decided_emit(application: CreditApplication) -> None:
+    """``credit.application_decided`` (approved or declined), for the CRM or ERP that sent it."""
+    emit(
+        "credit.application_decided",
+        {
+            "application_id": str(application.pk),
+            "status": application.status,
+            "approved_limit": application.approved_limit,
+            "currency": application.currency,
+        },
+        entity=application.entity_id,
+        customer=application.customer,
+    )
+
+
 def application_decline(*, application: CreditApplication, user: Any, reason: str) -> CreditApplication:
     """Decline with a reason (the applicant, sales and support read it)."""
     application = _locked(application)
@@ -779,6 +795,7 @@ def application_decline(*, application: CreditApplication, user: Any, reason: st
     application.decided_at = timezone.now()
     application.decision = decision
     application.save()
+    _decided_emit(application)
     audit_record(action="application_declined", actor=user, obj=application, after={"reason": reason})
     link = ApplicationLink.objects.filter(application=application).first()
     if link is not None:
@@ -940,6 +957,7 @@ def _approval_complete(
     application.decided_at = timezone.now()
     application.decision = decision
     application.save()
+    _decided_emit(application)
     ApplicationLink.objects.filter(application=application, customer__isnull=True).update(customer=customer)
     audit_record(
         action="application_approved",

@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from relance.core.errors import FieldError
+from relance.events.services import Emission, emit_many
 from relance.ingest.records import (
     AllocationRecord,
     PaymentRecord,
@@ -40,6 +41,7 @@ from relance.ingest.services.rejects import (
 from relance.ingest.services.writer import Item
 from relance.ledger.models import (
     Allocation,
+    Customer,
     Payment,
 )
 
@@ -310,6 +312,7 @@ class PaymentWriter(AllocatingWriter):
             ids={a.invoice_id for allocations in old_allocations.values() for a in allocations},
         )
         by_ref = {state.ref: state for state in states.values()}
+        open_before = {pk: state.amount - state.allocated for pk, state in states.items()}
         new_allocations: list[tuple[Payment | _NewPayment, int, date, Decimal]] = []
         new_payments: list[_NewPayment] = []
         changed_payments: list[Payment] = []
@@ -430,3 +433,77 @@ class PaymentWriter(AllocatingWriter):
                 for p, invoice_id, on, amount in new_allocations
             ],
         )
+        self._emit(new_payments, new_allocations, states, open_before)
+
+    def _emit(
+        self,
+        new_payments: list[_NewPayment],
+        new_allocations: list[tuple[Payment | _NewPayment, int, date, Decimal]],
+        states: Mapping[int, Any],
+        open_before: Mapping[int, Decimal],
+    ) -> None:
+        """The webhook events of this write, in its transaction: payment.received per new payment,
+        payment.applied per allocation, invoice.paid per invoice this write settled."""
+        if not new_payments and not new_allocations:
+            return
+        customer_ids = {p.values["customer_id"] for p in new_payments} | {
+            states[invoice_id].customer_id for _p, invoice_id, _on, _a in new_allocations
+        }
+        refs = {
+            pk: {"id": pk, "external_ref": ref, "name": name}
+            for pk, ref, name in Customer.objects.filter(pk__in=customer_ids).values_list(
+                "pk", "external_ref", "name"
+            )
+        }
+        emissions = [
+            Emission(
+                "payment.received",
+                {
+                    "payment": p.external_ref,
+                    "amount": p.values["amount"],
+                    "currency": p.values["currency"],
+                    "received_on": p.values["date"],
+                },
+                p.values["customer_id"],
+                refs[p.values["customer_id"]],
+            )
+            for p in new_payments
+        ]
+        settled: set[int] = set()
+        for payment, invoice_id, on, amount in new_allocations:
+            state = states[invoice_id]
+            emissions.append(
+                Emission(
+                    "payment.applied",
+                    {
+                        "source": payment.external_ref,
+                        "source_kind": "payment",
+                        "invoice": state.ref,
+                        "amount": amount,
+                        "currency": state.currency,
+                        "applied_on": on,
+                    },
+                    state.customer_id,
+                    refs[state.customer_id],
+                )
+            )
+            if (
+                invoice_id not in settled
+                and open_before[invoice_id] > 0
+                and state.amount - state.allocated <= 0
+            ):
+                settled.add(invoice_id)
+                emissions.append(
+                    Emission(
+                        "invoice.paid",
+                        {
+                            "invoice": state.ref,
+                            "amount": state.amount,
+                            "currency": state.currency,
+                            "paid_on": on,
+                        },
+                        state.customer_id,
+                        refs[state.customer_id],
+                    )
+                )
+        emit_many(emissions, entity=self.entity)
