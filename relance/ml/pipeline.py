@@ -32,7 +32,13 @@ from relance.engine.dunning.contract import DunningTables
 from relance.engine.schema import MONEY_SCALE
 from relance.ml.baseline import CustomerHistoryBaseline
 from relance.ml.drivers import contribution_days, drivers_of_rows, sentence
-from relance.ml.features import FEATURE_NAMES, already_late, finish, open_invoice_features
+from relance.ml.features import (
+    FEATURE_NAMES,
+    already_late,
+    finish,
+    open_invoice_features,
+    snapshot_features,
+)
 from relance.ml.metrics import LATE_THRESHOLD, interval_coverage, late_accuracy, late_f1, mae_days
 from relance.ml.predictions import (
     MODEL_BASELINE,
@@ -76,6 +82,9 @@ class PredictSettings:
     seed: int = 0
     n_estimators: int = 50  # 50 trees beat 100 and 300 on the IBM backtest (docs/predict.md)
     n_jobs: int = 2
+    # The snapshots' features in one query (the dates a table joined to the ledger); False: one
+    # query per snapshot, the simple approach (benchmarks/bench_predict.py compares them).
+    one_query: bool = True
 
 
 @dataclass(frozen=True)
@@ -245,25 +254,35 @@ def _training_rows(
     sample = max(1, -(-open_now // per_snapshot))  # about as many open then as now
     outcome = invoice_frame(tables, as_of)
     outcome = outcome.select(_o_invoice="invoice_id", _o_paid="paid", _o_paid_on="paid_on")
+    if settings.one_query:
+        step(f"training rows of {len(dates)} snapshots, one query")
+        batches = [dates]
+    else:  # the simple approach, kept for the benchmark: one query per snapshot
+        batches = [[day] for day in dates]
     parts = []
-    for day in dates:
-        step(f"training rows as of {day}")
-        features = open_invoice_features(tables, day, credit_scores=credit_scores, sample=sample)
+    for batch in batches:
+        if len(batch) == 1:
+            step(f"training rows as of {batch[0]}")
+        features = snapshot_features(tables, batch, credit_scores=credit_scores, sample=sample)
         rows = features.join(outcome, features.invoice_id == outcome._o_invoice)  # void by as_of: out
         raw = _fetch(backend, rows.drop("_o_invoice"))
         if raw.empty:
             continue
-        raw = raw.sort_values("invoice_id", kind="stable").reset_index(drop=True)
+        raw["snapshot"] = pd.to_datetime(raw["snapshot"]).dt.date
+        # The snapshots newest first, each by invoice: the rows' order does not depend on the query.
+        raw = raw.sort_values(["snapshot", "invoice_id"], ascending=[False, True], kind="stable")
+        raw = raw.reset_index(drop=True)
         part = finish(raw)
         paid = raw["_o_paid"].fillna(False).to_numpy(dtype=bool)
         paid_on = pd.to_datetime(raw["_o_paid_on"])
-        waited = (paid_on - pd.Timestamp(day)).dt.days.to_numpy(dtype="float64")
-        observed_days = float((as_of - day).days)
+        snapshot = pd.to_datetime(raw["snapshot"])
+        waited = (paid_on - snapshot).dt.days.to_numpy(dtype="float64")
+        observed_days = (pd.Timestamp(as_of) - snapshot).dt.days.to_numpy(dtype="float64")
         part["observed"] = paid
         part["lower"] = np.where(paid, np.maximum(waited, 1.0), observed_days + 1.0)
         part["upper"] = np.where(paid, np.maximum(waited, 1.0), np.inf)
         part["paid_on"] = paid_on.dt.date.where(paid, None)
-        part["snapshot"] = day
+        part["snapshot"] = raw["snapshot"].to_numpy()
         part["snapshot_as_of"] = as_of
         parts.append(part)
     if not parts:
