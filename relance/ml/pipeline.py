@@ -81,6 +81,11 @@ class PredictSettings:
     max_training_rows: int = 300_000
     seed: int = 0
     n_estimators: int = 50  # 50 trees beat 100 and 300 on the IBM backtest (docs/predict.md)
+    max_depth: int = 4
+    learning_rate: float = 0.1
+    # Monotone constraints by feature name (1: more means paid later; -1: sooner); see
+    # docs/predict.md for what the IBM backtest said of them.
+    monotone: tuple[tuple[str, int], ...] = ()
     n_jobs: int = 2
     # The snapshots' features in one query (the dates a table joined to the ledger); False: one
     # query per snapshot, the simple approach (benchmarks/bench_predict.py compares them).
@@ -154,8 +159,14 @@ def predict_open_invoices(
     metrics: dict[str, Any] = {"training_rows": len(training), "settled_rows": settled, "holdout": {}}
     model: SurvivalAFT | None = None
     if settled >= settings.min_settled and (~held).sum() > 0:
+        constraints = dict(settings.monotone)
         model = SurvivalAFT(
-            n_estimators=settings.n_estimators, random_state=settings.seed, n_jobs=settings.n_jobs
+            n_estimators=settings.n_estimators,
+            max_depth=settings.max_depth,
+            learning_rate=settings.learning_rate,
+            random_state=settings.seed,
+            n_jobs=settings.n_jobs,
+            monotone=tuple(constraints.get(name, 0) for name in FEATURE_NAMES) if constraints else None,
         )
         fit_rows = training[~held]
         model.fit(fit_rows[list(FEATURE_NAMES)], fit_rows[["lower", "upper"]].to_numpy(), FEATURE_NAMES)
