@@ -94,6 +94,7 @@ SMOKE_ARGS: dict[str, tuple[str, ...]] = {
         "5",
         "--workers",
         "1",
+        "--predictions",
     ),  # fmt: skip
 }
 # Benchmarks of PostgreSQL only: run when RELANCE_TEST_POSTGRES_URL is set (CI sets it), else
