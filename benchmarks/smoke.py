@@ -64,7 +64,17 @@ SMOKE_ARGS: dict[str, tuple[str, ...]] = {
     "bench_my_accounts": ("--accounts", "20", "--other-accounts", "50", "--invoices-per-account", "3"),
     "bench_pay_to_inv": ("--limit", "300"),
     "bench_pay_to_inv_commands": ("--variant", "multi", "--limit", "100"),
-    "bench_predict": ("--invoices", "20000", "--customers", "2000", "--estimators", "20", "--snapshots", "12", "--simple"),
+    "bench_predict": (
+        "--invoices",
+        "20000",
+        "--customers",
+        "2000",
+        "--estimators",
+        "20",
+        "--snapshots",
+        "12",
+        "--simple",
+    ),
     "bench_portal": (
         "--invoices",
         "200",

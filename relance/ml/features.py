@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import ibis
@@ -206,20 +206,20 @@ def _disputes(
         & (disputes.opened_on <= keys._k_snapshot)
         & (disputes.resolved_on.isnull() | (disputes.resolved_on > keys._k_snapshot)),
     )
-    by_invoice = open_then.select(_d_invoice=open_then._k_invoice, _d_snapshot=open_then._k_snapshot).distinct()
+    by_invoice = open_then.select(
+        _d_invoice=open_then._k_invoice, _d_snapshot=open_then._k_snapshot
+    ).distinct()
     made = needed.join(
         disputes, (needed._n_customer == disputes.customer_id) & (disputes.opened_on <= needed._n_snapshot)
     )
     in_year = made.filter(_days(made._n_snapshot, made.opened_on, dialect) < LOOKBACK_DAYS)
-    by_customer = in_year.group_by(_d_customer=in_year._n_customer, _d_snapshot_c=in_year._n_snapshot).aggregate(
-        d_count=in_year.count().cast("int64")
-    )
+    by_customer = in_year.group_by(
+        _d_customer=in_year._n_customer, _d_snapshot_c=in_year._n_snapshot
+    ).aggregate(d_count=in_year.count().cast("int64"))
     return by_invoice, by_customer
 
 
-def _promises(
-    tables: DunningTables, needed: ir.Table, dialect: str | None
-) -> tuple[ir.Table, ir.Table]:
+def _promises(tables: DunningTables, needed: ir.Table, dialect: str | None) -> tuple[ir.Table, ir.Table]:
     """(invoice, snapshot) under a running promise then; promises per (customer, snapshot) made in
     the year to it and, of those whose outcome was known then (promised date
     ``PROMISE_OUTCOME_DAYS`` before it), the broken ones."""
@@ -236,7 +236,9 @@ def _promises(
     )
     in_year = made.filter(_days(made._n_snapshot, made.created_on, dialect) < LOOKBACK_DAYS)
     known = _days(in_year._n_snapshot, in_year.promised_date, dialect) > PROMISE_OUTCOME_DAYS
-    by_customer = in_year.group_by(_p_customer=in_year._n_customer, _p_snapshot_c=in_year._n_snapshot).aggregate(
+    by_customer = in_year.group_by(
+        _p_customer=in_year._n_customer, _p_snapshot_c=in_year._n_snapshot
+    ).aggregate(
         p_count=in_year.count().cast("int64"),
         p_broken=ibis.ifelse(known & (in_year.status == "broken"), 1, 0).sum().cast("int64"),
     )
@@ -247,7 +249,9 @@ def _contacts(tables: DunningTables, needed: ir.Table, dialect: str | None) -> i
     history = tables.contact_history
     made = needed.join(
         history,
-        (needed._n_customer == history.customer_id) & history.is_contact & (history.date <= needed._n_snapshot),
+        (needed._n_customer == history.customer_id)
+        & history.is_contact
+        & (history.date <= needed._n_snapshot),
     )
     recent = _days(made._n_snapshot, made.date, dialect) < CONTACT_DAYS
     return made.group_by(_c_customer=made._n_customer, _c_snapshot=made._n_snapshot).aggregate(
@@ -312,7 +316,9 @@ def snapshot_features(
     pairs = pairs.filter(_issued_by_snapshot(pairs))
     state = invoice_states(tables, pairs, last)
     open_invoices = state.filter(state.open_units > 0)
-    needed = open_invoices.select(_n_customer=open_invoices.customer_id, _n_snapshot=open_invoices.snapshot).distinct()
+    needed = open_invoices.select(
+        _n_customer=open_invoices.customer_id, _n_snapshot=open_invoices.snapshot
+    ).distinct()
     if sampled:  # the customers' every invoice, at the dates they are needed
         theirs = invoices.join(needed, invoices.customer_id == needed._n_customer)
         theirs = theirs.mutate(snapshot=theirs._n_snapshot).drop("_n_customer", "_n_snapshot")

@@ -16,10 +16,10 @@ from relance.engine.dunning.tables import create_dunning_tables
 from relance.engine.kpi import not_void
 from relance.ml.features import (
     ID_COLUMNS,
+    invoice_states,
     open_invoice_features,
     snapshot_features,
     snapshot_table,
-    invoice_states,
 )
 from relance.ml.pipeline import PredictSettings, predict_open_invoices
 from tests.ml.ledgers import habits_ledger
@@ -41,15 +41,27 @@ def _ledger():
         resolved=AS_OF - timedelta(days=20),
         customer=customer,
     )
-    rows.promise(customer, AS_OF - timedelta(days=40), made=AS_OF - timedelta(days=60), invoices=(theirs[-5]["invoice_id"],))
+    rows.promise(
+        customer,
+        AS_OF - timedelta(days=40),
+        made=AS_OF - timedelta(days=60),
+        invoices=(theirs[-5]["invoice_id"],),
+    )
     rows.promises[-1]["status"] = "broken"
-    rows.promise(customer, AS_OF + timedelta(days=5), made=AS_OF - timedelta(days=3), invoices=(theirs[-2]["invoice_id"],))
+    rows.promise(
+        customer,
+        AS_OF + timedelta(days=5),
+        made=AS_OF - timedelta(days=3),
+        invoices=(theirs[-2]["invoice_id"],),
+    )
     for back in (100, 50, 10):
         rows.contacted(customer, AS_OF - timedelta(days=back), "reminder")
     partly = rows.invoice(5000, AS_OF - timedelta(days=80), AS_OF - timedelta(days=50), customer=customer)
     rows.pay(partly, 2000, AS_OF - timedelta(days=45), customer=customer)
     rows.pay(partly, 3000, AS_OF - timedelta(days=5), customer=customer)
-    rows.invoice(700, AS_OF - timedelta(days=90), AS_OF - timedelta(days=60), customer=customer, status="void")
+    rows.invoice(
+        700, AS_OF - timedelta(days=90), AS_OF - timedelta(days=60), customer=customer, status="void"
+    )
     return rows
 
 
@@ -91,9 +103,7 @@ def test_invoice_states_are_invoice_frame_at_each_date(backend) -> None:
             frame = con.to_pyarrow(invoice_frame(tables, day)).to_pandas()
             mine = states[states["snapshot"] == day].drop(columns="snapshot")
             columns = [*ID_COLUMNS[:5], "open_units", "paid", "days_late_raw", "days_past_due"]
-            pd.testing.assert_frame_equal(
-                _sorted(mine)[columns], _sorted(frame)[columns], check_dtype=False
-            )
+            pd.testing.assert_frame_equal(_sorted(mine)[columns], _sorted(frame)[columns], check_dtype=False)
 
 
 def test_one_query_and_a_query_per_snapshot_give_the_same_predictions() -> None:
