@@ -90,6 +90,9 @@ class PredictSettings:
     # The snapshots' features in one query (the dates a table joined to the ledger); False: one
     # query per snapshot, the simple approach (benchmarks/bench_predict.py compares them).
     one_query: bool = True
+    # Also the baseline's predictions of the same invoices when the model predicts (the
+    # backtest's other side): a third of the prediction step's CPU, so only when asked.
+    keep_baseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,8 @@ class PredictionResult:
     predictions: tuple[InvoicePrediction, ...]
     metrics: dict[str, Any] = field(default_factory=dict)
     # The customer-history baseline's predictions of the same invoices (the same as
-    # ``predictions`` when the run fell back to it): the backtest's other side, at no extra cost.
+    # ``predictions`` when the run fell back to it): the backtest's other side; empty when the
+    # model predicted and ``PredictSettings.keep_baseline`` is off.
     baseline_predictions: tuple[InvoicePrediction, ...] = ()
 
 
@@ -193,10 +197,12 @@ def predict_open_invoices(
             metrics["holdout"] = {MODEL_BASELINE: holdout_metrics(rows, baseline.predict_frame(rows))}
         note = NOTE_FALLBACK.format(settled=settled, needed=settings.min_settled)
     step("predicting")
-    by_baseline = baseline.predict_frame(current)
-    baseline_predictions = _predictions(
-        current, by_baseline, _baseline_drivers(current, by_baseline), as_of, MODEL_BASELINE
-    )
+    baseline_predictions: tuple[InvoicePrediction, ...] = ()
+    if model is None or settings.keep_baseline:
+        by_baseline = baseline.predict_frame(current)
+        baseline_predictions = _predictions(
+            current, by_baseline, _baseline_drivers(current, by_baseline), as_of, MODEL_BASELINE
+        )
     if model is not None:
         predicted = _model_frame(model, current)
         values = current[list(FEATURE_NAMES)].to_numpy(dtype="float64")
