@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_predict.py --invoices 100000 --customers 10000
     .venv/bin/python benchmarks/bench_predict.py --invoices 10000000 --customers 1000000
     .venv/bin/python benchmarks/bench_predict.py --parquet /tmp/p1m   # keep (or reuse) the files
+    .venv/bin/python benchmarks/bench_predict.py --invoices 1000000 --customers 100000 --simple
 
 Data: the synthetic ledger (``relance.synthetic``, seed 7, to 2026-11-23) as Parquet and the
 dunning tables of ``bench_decide`` (promises, disputes, contacts…). The run is
@@ -15,6 +16,10 @@ It checks itself and exits 1 on a failure: every invoice open at the date predic
 date after it, p10 ≤ median ≤ p90, p_late in 0..1; and it prints the held-out metrics of the model
 beside the baseline's.
 
+``--simple`` runs the simple approach after it in the same process — the training snapshots read
+by one query per snapshot date (``PredictSettings(one_query=False)``) instead of one query for
+them all — and checks that both give the same predictions.
+
 Targets (issue 16): 1M open invoices (history 10M) ≤ 60 s, training included ≤ 5 min, on 2 cores.
 """
 
@@ -25,8 +30,10 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -34,6 +41,34 @@ from benchmarks.bench_decide import END, generate_dunning, generate_ledger
 from relance.engine.dunning.behaviour import invoice_frame
 from relance.engine.dunning.tables import read_parquet_tables
 from relance.ml.pipeline import PredictSettings, predict_open_invoices
+
+
+def run(tables: Any, con: Any, settings: PredictSettings, label: str) -> Any:
+    """``predict_open_invoices`` as of the generator's last day, each step timed (wall and CPU)."""
+    marks: list[tuple[str, float, float]] = []
+
+    def step(text: str) -> None:
+        marks.append((text, time.perf_counter(), time.process_time()))
+        print(f"  … {text}", file=sys.stderr, flush=True)
+
+    print(f"{label}:")
+    started, cpu = time.perf_counter(), time.process_time()
+    result = predict_open_invoices(tables, END, backend=con, settings=settings, step=step)
+    wall, used = time.perf_counter() - started, time.process_time() - cpu
+    marks.append(("end", time.perf_counter(), time.process_time()))
+    snapshots = [mark for mark in marks if mark[0].startswith("training rows")]
+    for (name, at, at_cpu), (_, until, until_cpu) in zip(marks, marks[1:], strict=False):
+        if name.startswith("training rows as of") and name != snapshots[0][0]:
+            continue
+        if name.startswith("training rows as of"):  # one line for the snapshot queries together
+            after = marks[marks.index(snapshots[-1]) + 1]
+            name, until, until_cpu = f"training rows: {len(snapshots)} queries", after[1], after[2]
+        print(f"  {name}: {until - at:.2f} s, CPU {until_cpu - at_cpu:.2f} s")
+    print(f"  total: {wall:.2f} s, CPU {used:.2f} s — {len(result.predictions)} open invoices predicted")
+    print(f"  model: {result.summary.model}; {result.summary.note}")
+    for model, numbers in (result.metrics.get("holdout") or {}).items():
+        print(f"  held out, {model}: {numbers}")
+    return result
 
 
 def main() -> int:
@@ -45,6 +80,8 @@ def main() -> int:
     parser.add_argument("--parquet", type=Path, help="keep the files here (reused when present)")
     parser.add_argument("--max-training-rows", type=int, default=PredictSettings.max_training_rows)
     parser.add_argument("--estimators", type=int, default=PredictSettings.n_estimators)
+    parser.add_argument("--snapshots", type=int, default=PredictSettings.snapshots)
+    parser.add_argument("--simple", action="store_true", help="also one query per snapshot, and compare")
     args = parser.parse_args()
 
     directory = args.parquet or Path(tempfile.mkdtemp(prefix="bench_predict_"))
@@ -60,24 +97,12 @@ def main() -> int:
             )
         con, tables = read_parquet_tables(directory)
         as_of = END
-        settings = PredictSettings(max_training_rows=args.max_training_rows, n_estimators=args.estimators)
-        marks: list[tuple[str, float, float]] = []
-
-        def step(text: str) -> None:
-            marks.append((text, time.perf_counter(), time.process_time()))
-            print(f"  … {text}", file=sys.stderr, flush=True)
-
-        started, cpu = time.perf_counter(), time.process_time()
-        result = predict_open_invoices(tables, as_of, backend=con, settings=settings, step=step)
-        wall, used = time.perf_counter() - started, time.process_time() - cpu
-        marks.append(("end", time.perf_counter(), time.process_time()))
-        for (name, at, at_cpu), (_, until, until_cpu) in zip(marks, marks[1:], strict=False):
-            print(f"{name}: {until - at:.2f} s, CPU {until_cpu - at_cpu:.2f} s")
-        print(f"total: {wall:.2f} s, CPU {used:.2f} s — {len(result.predictions)} open invoices predicted")
-        print(f"model: {result.summary.model}; {result.summary.note}")
-        for model, numbers in (result.metrics.get("holdout") or {}).items():
-            print(f"held out, {model}: {numbers}")
-
+        settings = PredictSettings(
+            max_training_rows=args.max_training_rows, n_estimators=args.estimators, snapshots=args.snapshots
+        )
+        result = run(tables, con, settings, "one query for the snapshots")
+        if args.simple:
+            simple = run(tables, con, replace(settings, one_query=False), "simple: a query per snapshot")
         frame = invoice_frame(tables, as_of)
         open_now = int(con.to_pyarrow(frame.filter(frame.open_units > 0).count()).as_py())
         problems = []
@@ -93,6 +118,10 @@ def main() -> int:
             if not 0.0 <= p.p_late <= 1.0:
                 problems.append(f"invoice {p.invoice_id}: p_late {p.p_late}")
                 break
+        if args.simple and [p.to_json() for p in simple.predictions] != [
+            p.to_json() for p in result.predictions
+        ]:
+            problems.append("the simple approach's predictions differ")
         for problem in problems:
             print(f"MISMATCH: {problem}")
         return 1 if problems else 0

@@ -13,6 +13,13 @@ signs in through the real login form as one of the collectors and then, ``--requ
 loads its worklist (``/w/worklist/``) and one of its customers (``/w/customers/<id>/``). The
 simple approach in the same run is the dunning app's worklist
 selector (``relance worklist``: every entry of the run read and filtered in Python).
+
+``--predictions``: before serving, store a prediction run for every invoice open on the run's day
+(issue 16; made-up but well-formed predictions, two drivers each: the cost measured is the
+store's, ``relance.predict.services.prediction_run_store``, COPY on PostgreSQL), timed beside the
+simple approach (Django's ``bulk_create`` of model objects, 5,000 a batch); the pages are then
+served with the run stored, so the worklist's next best action (its SQL over the run's rows) is in
+the timings.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -235,6 +243,80 @@ def load(
     return timings
 
 
+def predictions_store(entity: Any, as_of: Any) -> list[tuple[str, str, str]]:
+    """Store a prediction run of every invoice open at ``as_of`` twice — Django's bulk_create (the
+    simple approach), then the store's COPY — and time both (wall and this process's CPU)."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.db import connection, transaction
+
+    from relance.ledger.models import Allocation, Invoice
+    from relance.ml.predictions import Driver, PredictionRunSummary
+    from relance.ml.predictions import InvoicePrediction as Prediction
+    from relance.predict.models import InvoicePrediction, PredictionRun
+    from relance.predict.services import prediction_run_store
+
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT i.id, i.currency, i.amount - COALESCE(SUM(a.amount), 0), i.due_date"  # noqa: S608
+            f" FROM {quote(Invoice._meta.db_table)} i LEFT JOIN {quote(Allocation._meta.db_table)} a"
+            f" ON a.invoice_id = i.id AND a.date <= %s WHERE i.entity_id = %s AND i.status <> 'void'"
+            f" AND i.issue_date <= %s GROUP BY i.id HAVING i.amount - COALESCE(SUM(a.amount), 0) > 0",
+            [as_of, entity.pk, as_of],
+        )
+        rows = cursor.fetchall()
+    made: list[Prediction] = []
+    for invoice_id, currency, open_amount, due in rows:
+        late = (invoice_id * 7919) % 40 - 10
+        median = max(as_of + timedelta(days=1), due + timedelta(days=late))
+        drivers = (
+            Driver("cust_days_late", float(late), f"usually pays {late} days late (+{abs(late)} days)"),
+            Driver("contacts_90d", -2.0, "contacted 3 times in 90 days (-2 days)"),
+        )
+        made.append(
+            Prediction(
+                invoice_id=invoice_id, invoice_ref=str(invoice_id), customer_ref="", currency=currency,
+                open_amount=Decimal(open_amount), as_of=as_of, p_late=((invoice_id * 31) % 100) / 100,
+                expected_pay_date=median, pay_date_p10=median - timedelta(days=3),
+                pay_date_p90=median + timedelta(days=9), drivers=drivers, model="survival",
+            )
+        )  # fmt: skip
+    summary = PredictionRunSummary(as_of=as_of, model="survival", trained_rows=0, note="bench_workspace")
+
+    def simple() -> None:
+        with transaction.atomic():
+            PredictionRun.objects.filter(entity=entity, as_of=as_of).delete()
+            run = PredictionRun.objects.create(entity=entity, as_of=as_of, model="survival")
+            InvoicePrediction.objects.bulk_create(
+                (
+                    InvoicePrediction(
+                        run=run, entity=entity, invoice_id=p.invoice_id, as_of=p.as_of, currency=p.currency,
+                        open_amount=p.open_amount, p_late=p.p_late, expected_pay_date=p.expected_pay_date,
+                        pay_date_p10=p.pay_date_p10, pay_date_p90=p.pay_date_p90,
+                        drivers=[d.to_json() for d in p.drivers],
+                    )
+                    for p in made
+                ),
+                batch_size=5_000,
+            )  # fmt: skip
+        PredictionRun.objects.filter(entity=entity, as_of=as_of).delete()
+
+    lines = []
+    for label, job in (
+        ("simple: bulk_create of the run's rows", simple),
+        ("store a prediction run (COPY)", lambda: prediction_run_store(entity=entity, summary=summary, predictions=made)),
+    ):  # fmt: skip
+        wall, cpu = time.perf_counter(), time.process_time()
+        job()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        lines.append((label, f"{wall:.1f} s", f"{len(made):,} predictions, CPU {cpu:.1f} s (this process)"))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return lines
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -258,6 +340,10 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.0,
                         help="seconds each client waits between two pages (default 0: no think time, saturation)")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the database (drop it by hand)")
+    parser.add_argument("--predictions", action="store_true",
+                        help="store a prediction run of the open invoices first (timed), served with it")  # fmt: skip
+    parser.add_argument("--database-name", default="relance_bench_workspace",
+                        help="the database created (default relance_bench_workspace)")  # fmt: skip
     parser.add_argument("--reuse", action="store_true",
                         help="reuse the database a --keep run left (skips generating, loading and the run)")  # fmt: skip
     args = parser.parse_args()
@@ -269,7 +355,7 @@ def main() -> None:
     import psycopg
 
     admin_url = args.database_url.replace("postgres://", "postgresql://", 1)
-    name = "relance_bench_workspace"
+    name = args.database_name
     if not args.reuse:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
@@ -337,6 +423,9 @@ def main() -> None:
                     f"{WorklistEntry.objects.filter(run=run).count():,} worklist entries",
                 )
             )
+
+        if args.predictions:
+            lines += predictions_store(entity, run.as_of)
 
         by_collector: dict[str, list[int]] = {}
         rows = WorklistEntry.objects.filter(run=run).values_list("customer__collector__email", "customer_id")

@@ -78,7 +78,17 @@ SMOKE_ARGS: dict[str, tuple[str, ...]] = {
     "bench_my_accounts": ("--accounts", "20", "--other-accounts", "50", "--invoices-per-account", "3"),
     "bench_pay_to_inv": ("--limit", "300"),
     "bench_pay_to_inv_commands": ("--variant", "multi", "--limit", "100"),
-    "bench_predict": ("--invoices", "20000", "--customers", "2000", "--estimators", "50"),
+    "bench_predict": (
+        "--invoices",
+        "20000",
+        "--customers",
+        "2000",
+        "--estimators",
+        "20",
+        "--snapshots",
+        "12",
+        "--simple",
+    ),
     "bench_portal": (
         "--invoices",
         "200",
@@ -108,6 +118,7 @@ SMOKE_ARGS: dict[str, tuple[str, ...]] = {
         "5",
         "--workers",
         "1",
+        "--predictions",
     ),  # fmt: skip
 }
 # Benchmarks of PostgreSQL only: run when RELANCE_TEST_POSTGRES_URL is set (CI sets it), else

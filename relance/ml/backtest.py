@@ -22,7 +22,7 @@ Amounts are pooled across currencies as invoiced (a ledger in one currency is th
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -169,7 +169,7 @@ def backtest(
     step: Step = lambda _: None,
 ) -> BacktestReport:
     """Replay each cutoff, predict with the model and the baseline, compare (module docstring)."""
-    settings = settings or PredictSettings(seed=seed)
+    settings = replace(settings or PredictSettings(seed=seed), keep_baseline=True)
     with unbound_tables_run_on(backend):
         until = observed_until or _last_fact(tables, backend)
         truth = _fetch(

@@ -26,7 +26,9 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
+from relance.engine.credit.triggers import BEHAVIOUR_STATE_SCHEMA
 from relance.engine.days import backend_name, day_number
 from relance.engine.kpi import KpiParams, invoice_frame
 from relance.engine.schema import LedgerTables
@@ -165,3 +167,46 @@ def behaviour_changes(
     runner = backend if backend is not None else expr.get_backend()
     rows = runner.to_pyarrow(expr).to_pylist()
     return {str(row["customer_ref"]): behaviour_change(row, as_of, rule) for row in rows}
+
+
+def behaviour_state(
+    tables: LedgerTables,
+    as_of: date,
+    previous: date | None,
+    *,
+    backend: Any = None,
+    entity_id: int | None = None,
+    rule: BehaviourRule = RULE,
+) -> ir.Table:
+    """Today's and the previous scoring day's verdicts as the credit engine's optional state
+    columns (``customer_id`` + ``BEHAVIOUR_STATE_SCHEMA``): the input of the engine-only
+    ``daily_credit(behaviour=…)``, as the app's review run builds them row by row
+    (``relance.credit.services.reviews``). One customer row per customer with a verdict today."""
+    now = behaviour_changes(tables, as_of, backend=backend, entity_id=entity_id, rule=rule)
+    before = (
+        behaviour_changes(tables, previous, backend=backend, entity_id=entity_id, rule=rule)
+        if previous is not None
+        else {}
+    )
+    runner = backend if backend is not None else tables.customers.get_backend()
+    customers = runner.to_pyarrow(tables.customers.select("customer_id", "external_ref")).to_pylist()
+    ids = {str(row["external_ref"]): int(row["customer_id"]) for row in customers}
+    rows = []
+    for ref, verdict in now.items():
+        if ref not in ids:
+            continue
+        was = before.get(ref)
+        rows.append(
+            {
+                "customer_id": ids[ref],
+                "pay_behaviour_changed": verdict.changed,
+                "previous_pay_behaviour_changed": bool(was and was.changed),
+                "recent_days_to_pay": verdict.recent_days_to_pay,
+                "usual_days_to_pay": verdict.usual_days_to_pay,
+                "usual_days_to_pay_sd": verdict.usual_days_to_pay_sd,
+                "recent_paid": verdict.recent_paid,
+                "usual_paid": verdict.usual_paid,
+            }
+        )
+    schema = ibis.schema({"customer_id": "int64", **BEHAVIOUR_STATE_SCHEMA})
+    return ibis.memtable(pa.Table.from_pylist(rows, schema=schema.to_pyarrow()), schema=schema)

@@ -8,6 +8,7 @@ the median is than it would be without that feature's part.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,7 @@ def _pct(value: float) -> str:
 
 
 def _days_late(value: float) -> str:
-    if np.isnan(value):
+    if math.isnan(value):
         return "no payment history"
     if value > 0.5:
         return f"usually pays {_n(value)} days late"
@@ -61,7 +62,7 @@ def _flag(yes: str, no: str) -> Callable[[float], str]:
 
 
 def _optional(none: str, template: str) -> Callable[[float], str]:
-    return lambda value: none if value < 0 or np.isnan(value) else template.format(_n(value))
+    return lambda value: none if value < 0 or math.isnan(value) else template.format(_n(value))
 
 
 SENTENCES: dict[str, Callable[[float], str]] = {
@@ -75,19 +76,21 @@ SENTENCES: dict[str, Callable[[float], str]] = {
     "due_quarter_end": _flag("due at a quarter end", "not due at a quarter end"),
     "cust_paid": lambda v: f"{_n(v)} invoices settled this year" if v else "no invoice settled this year",
     "cust_days_to_pay": lambda v: (
-        "no payment history" if np.isnan(v) else f"usually pays {_n(v)} days after issue"
+        "no payment history" if math.isnan(v) else f"usually pays {_n(v)} days after issue"
     ),
     "cust_days_left": lambda v: (
         "no payment history"
-        if np.isnan(v)
+        if math.isnan(v)
         else (f"its usual pay day is in {_n(v)} days" if v >= 0 else f"{_n(-v)} days past its usual pay day")
     ),
     "cust_days_late": _days_late,
     "cust_share_late": lambda v: (
-        "no payment history" if np.isnan(v) else f"{_pct(v)} of its invoices paid late"
+        "no payment history" if math.isnan(v) else f"{_pct(v)} of its invoices paid late"
     ),
     "cust_late_sd": lambda v: (
-        "too little history for its regularity" if np.isnan(v) else f"pays within ±{_n(v)} days of its habit"
+        "too little history for its regularity"
+        if math.isnan(v)
+        else f"pays within ±{_n(v)} days of its habit"
     ),
     "cust_trend": _trend,
     "cust_open_count": lambda v: f"{_n(v)} invoices open",

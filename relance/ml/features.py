@@ -15,19 +15,21 @@ built with its math functions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from relance.engine.days import backend_name, day_number
-from relance.engine.dunning.behaviour import invoice_frame
 from relance.engine.dunning.contract import DunningTables
-from relance.engine.schema import MONEY_SCALE
+from relance.engine.kpi import not_void
+from relance.engine.schema import MONEY_SCALE, money_units
 
 LOOKBACK_DAYS = 365  # the customer's history counted: invoices settled in the year to the date
 TREND_DAYS = 90  # trend: the last 90 days' days late against the 90 before
@@ -98,19 +100,67 @@ def _lit(value: date) -> ir.Value:
     return ibis.literal(value, type="date")
 
 
-def _customer_history(tables: DunningTables, at: date, dialect: str | None) -> ir.Table:
-    """Sums over the invoices the customer settled in the year to ``at`` (by ``at``), weighted by
-    recency: a payment on ``at`` weighs 1, one a year before 0 (linear; portable SQL)."""
-    frame = invoice_frame(tables, at)
-    start = at - timedelta(days=LOOKBACK_DAYS)
-    settled = frame.filter(frame.paid, frame.paid_on > start)
-    age = _days(_lit(at), settled.paid_on, dialect).cast("float64")
-    weight = 1.0 - age / float(LOOKBACK_DAYS)
+def snapshot_table(snapshots: Sequence[date]) -> ir.Table:
+    """The snapshot dates as a one-column table (``snapshot``), joined to the ledger in SQL."""
+    days = sorted(set(snapshots))
+    return ibis.memtable(pa.table({"snapshot": pa.array(days, type=pa.date32())}))
+
+
+def invoice_states(tables: DunningTables, pairs: ir.Table, last: date) -> ir.Table:
+    """``invoice_frame`` at each pair's own date: ``pairs`` holds the invoice's columns and its
+    ``snapshot`` (issued by it, not void then); out come the frame's columns plus ``snapshot``,
+    with what was allocated by that date. ``last``: the latest snapshot (allocations after it are
+    never read). tests/ml/test_features.py checks it against ``invoice_frame`` date by date."""
+    dialect = backend_name(tables.invoices)
+    allocations = tables.allocations.filter(tables.allocations.date <= _lit(last))
+    keys = pairs.select(_k_invoice=pairs.invoice_id, _k_snapshot=pairs.snapshot)
+    matched = keys.join(
+        allocations,
+        (keys._k_invoice == allocations.invoice_id) & (allocations.date <= keys._k_snapshot),
+    )
+    per_pair = matched.group_by("_k_invoice", "_k_snapshot").aggregate(
+        allocated_units=money_units(matched.amount).sum().cast("int64"),
+        last_allocation=matched.date.max(),
+    )
+    joined = pairs.left_join(
+        per_pair, (pairs.invoice_id == per_pair._k_invoice) & (pairs.snapshot == per_pair._k_snapshot)
+    )
+    amount_units = money_units(joined.amount)
+    allocated = joined.allocated_units.fill_null(0)
+    due_day = day_number(joined.due_date, dialect)
+    return joined.select(
+        "invoice_id",
+        "customer_id",
+        "currency",
+        "issue_date",
+        "due_date",
+        "snapshot",
+        amount_units=amount_units,
+        open_units=amount_units - allocated,
+        paid=(allocated >= amount_units) & joined.last_allocation.notnull(),
+        paid_on=joined.last_allocation,
+        days_late_raw=(day_number(joined.last_allocation, dialect) - due_day).cast("int64"),
+        days_past_due=(day_number(joined.snapshot, dialect) - due_day).cast("int64"),
+    )
+
+
+def _issued_by_snapshot(invoices: ir.Table) -> ir.BooleanValue:
+    """Issued by the row's ``snapshot`` and not void then (``invoice_frame``'s filter)."""
+    return not_void(invoices, invoices.snapshot) & (invoices.issue_date <= invoices.snapshot)
+
+
+def _customer_history(state: ir.Table, dialect: str | None) -> ir.Table:
+    """Sums over the invoices the customer settled in the year to each snapshot (by it), weighted
+    by recency: a payment on the snapshot weighs 1, one a year before 0 (linear; portable SQL)."""
+    age = _days(state.snapshot, state.paid_on, dialect)
+    settled = state.mutate(_age=age).filter(state.paid, age < LOOKBACK_DAYS)
+    age_days = settled._age.cast("float64")
+    weight = 1.0 - age_days / float(LOOKBACK_DAYS)
     days_to_pay = _days(settled.paid_on, settled.issue_date, dialect).cast("float64")
     late = settled.days_late_raw.cast("float64")
-    recent = settled.paid_on > _lit(at - timedelta(days=TREND_DAYS))
-    previous = (settled.paid_on > _lit(at - timedelta(days=2 * TREND_DAYS))) & ~recent
-    return settled.group_by(_h_customer=settled.customer_id).aggregate(
+    recent = settled._age < TREND_DAYS
+    previous = (settled._age < 2 * TREND_DAYS) & ~recent
+    return settled.group_by(_h_customer=settled.customer_id, _h_snapshot=settled.snapshot).aggregate(
         h_paid=settled.count(),
         h_weight=weight.sum(),
         h_dtp=(weight * days_to_pay).sum(),
@@ -127,115 +177,192 @@ def _customer_history(tables: DunningTables, at: date, dialect: str | None) -> i
     )
 
 
-def _customer_amounts(frame: ir.Table, at: date) -> ir.Table:
-    """The customer's invoices issued in the year to ``at`` (count and amount) and its open and
-    overdue balance at ``at``."""
-    start = at - timedelta(days=LOOKBACK_DAYS)
-    in_year = frame.issue_date > _lit(start)
-    is_open = frame.open_units > 0
-    return frame.group_by(_a_customer=frame.customer_id).aggregate(
+def _customer_amounts(state: ir.Table, dialect: str | None) -> ir.Table:
+    """The customer's invoices issued in the year to each snapshot (count and amount) and its open
+    and overdue balance then."""
+    in_year = _days(state.snapshot, state.issue_date, dialect) < LOOKBACK_DAYS
+    is_open = state.open_units > 0
+    return state.group_by(_a_customer=state.customer_id, _a_snapshot=state.snapshot).aggregate(
         a_issued=ibis.ifelse(in_year, 1, 0).sum().cast("int64"),
-        a_issued_units=ibis.ifelse(in_year, frame.amount_units, 0).sum().cast("int64"),
+        a_issued_units=ibis.ifelse(in_year, state.amount_units, 0).sum().cast("int64"),
         a_open_count=ibis.ifelse(is_open, 1, 0).sum().cast("int64"),
-        a_open_units=ibis.ifelse(is_open, frame.open_units, 0).sum().cast("int64"),
-        a_overdue_units=ibis.ifelse(is_open & (frame.days_past_due > 0), frame.open_units, 0)
+        a_open_units=ibis.ifelse(is_open, state.open_units, 0).sum().cast("int64"),
+        a_overdue_units=ibis.ifelse(is_open & (state.days_past_due > 0), state.open_units, 0)
         .sum()
         .cast("int64"),
     )
 
 
-def _disputes(tables: DunningTables, at: date) -> tuple[ir.Table, ir.Table]:
-    """Invoices under a dispute open at the end of ``at``; disputes per customer opened in the year."""
-    disputes = tables.disputes.filter(tables.disputes.opened_on <= _lit(at))
-    open_now = disputes.filter(disputes.resolved_on.isnull() | (disputes.resolved_on > _lit(at)))
-    by_invoice = open_now.select(_d_invoice=open_now.invoice_id).distinct()
-    in_year = disputes.filter(disputes.opened_on > _lit(at - timedelta(days=LOOKBACK_DAYS)))
-    by_customer = in_year.group_by(_d_customer=in_year.customer_id).aggregate(
-        d_count=in_year.count().cast("int64")
+def _disputes(
+    tables: DunningTables, rows: ir.Table, needed: ir.Table, dialect: str | None
+) -> tuple[ir.Table, ir.Table]:
+    """(invoice, snapshot) under a dispute open at the end of the snapshot; disputes per
+    (customer, snapshot) opened in the year to it."""
+    disputes = tables.disputes
+    keys = rows.select(_k_invoice=rows.invoice_id, _k_snapshot=rows.snapshot)
+    open_then = keys.join(
+        disputes,
+        (keys._k_invoice == disputes.invoice_id)
+        & (disputes.opened_on <= keys._k_snapshot)
+        & (disputes.resolved_on.isnull() | (disputes.resolved_on > keys._k_snapshot)),
     )
+    by_invoice = open_then.select(
+        _d_invoice=open_then._k_invoice, _d_snapshot=open_then._k_snapshot
+    ).distinct()
+    made = needed.join(
+        disputes, (needed._n_customer == disputes.customer_id) & (disputes.opened_on <= needed._n_snapshot)
+    )
+    in_year = made.filter(_days(made._n_snapshot, made.opened_on, dialect) < LOOKBACK_DAYS)
+    by_customer = in_year.group_by(
+        _d_customer=in_year._n_customer, _d_snapshot_c=in_year._n_snapshot
+    ).aggregate(d_count=in_year.count().cast("int64"))
     return by_invoice, by_customer
 
 
-def _promises(tables: DunningTables, at: date) -> tuple[ir.Table, ir.Table]:
-    """Invoices under a running promise at ``at``; promises per customer made in the year and, of
-    those whose outcome was known by ``at`` (promised date ``PROMISE_OUTCOME_DAYS`` before it),
-    the broken ones."""
-    promises = tables.promises.filter(tables.promises.created_on <= _lit(at))
-    running = promises.filter(promises.promised_date >= _lit(at), promises.status != "cancelled")
+def _promises(tables: DunningTables, needed: ir.Table, dialect: str | None) -> tuple[ir.Table, ir.Table]:
+    """(invoice, snapshot) under a running promise then; promises per (customer, snapshot) made in
+    the year to it and, of those whose outcome was known then (promised date
+    ``PROMISE_OUTCOME_DAYS`` before it), the broken ones."""
+    promises = tables.promises
+    made = needed.join(
+        promises, (needed._n_customer == promises.customer_id) & (promises.created_on <= needed._n_snapshot)
+    )
+    running = made.filter(made.promised_date >= made._n_snapshot, made.status != "cancelled")
     links = tables.promise_invoices
     by_invoice = (
         running.join(links, running.promise_id == links.promise_id)
-        .select(_p_invoice=links.invoice_id)
+        .select(_p_invoice=links.invoice_id, _p_snapshot=running._n_snapshot)
         .distinct()
     )
-    in_year = promises.filter(promises.created_on > _lit(at - timedelta(days=LOOKBACK_DAYS)))
-    known = in_year.promised_date < _lit(at - timedelta(days=PROMISE_OUTCOME_DAYS))
-    by_customer = in_year.group_by(_p_customer=in_year.customer_id).aggregate(
+    in_year = made.filter(_days(made._n_snapshot, made.created_on, dialect) < LOOKBACK_DAYS)
+    known = _days(in_year._n_snapshot, in_year.promised_date, dialect) > PROMISE_OUTCOME_DAYS
+    by_customer = in_year.group_by(
+        _p_customer=in_year._n_customer, _p_snapshot_c=in_year._n_snapshot
+    ).aggregate(
         p_count=in_year.count().cast("int64"),
         p_broken=ibis.ifelse(known & (in_year.status == "broken"), 1, 0).sum().cast("int64"),
     )
     return by_invoice, by_customer
 
 
-def _contacts(tables: DunningTables, at: date, dialect: str | None) -> ir.Table:
+def _contacts(tables: DunningTables, needed: ir.Table, dialect: str | None) -> ir.Table:
     history = tables.contact_history
-    made = history.filter(history.is_contact, history.date <= _lit(at))
-    recent = made.date > _lit(at - timedelta(days=CONTACT_DAYS))
-    return made.group_by(_c_customer=made.customer_id).aggregate(
+    made = needed.join(
+        history,
+        (needed._n_customer == history.customer_id)
+        & history.is_contact
+        & (history.date <= needed._n_snapshot),
+    )
+    recent = _days(made._n_snapshot, made.date, dialect) < CONTACT_DAYS
+    return made.group_by(_c_customer=made._n_customer, _c_snapshot=made._n_snapshot).aggregate(
         c_recent=ibis.ifelse(recent, 1, 0).sum().cast("int64"),
-        c_since=_days(_lit(at), made.date.max(), dialect),
+        c_since=_days(made._n_snapshot.max(), made.date.max(), dialect),
     )
 
 
-def _scores(credit_scores: ir.Table, at: date) -> ir.Table:
-    """Each customer's latest score computed on or before ``at``."""
-    known = credit_scores.filter(credit_scores.as_of <= _lit(at))
-    latest = known.group_by(_l_customer=known.customer_id).aggregate(_l_on=known.as_of.max())
-    joined = known.join(latest, (known.customer_id == latest._l_customer) & (known.as_of == latest._l_on))
-    return joined.group_by(_s_customer=joined.customer_id).aggregate(s_score=joined.score.max())
+def _scores(credit_scores: ir.Table, needed: ir.Table) -> ir.Table:
+    """Each customer's latest score computed on or before each snapshot."""
+    known = needed.join(
+        credit_scores,
+        (needed._n_customer == credit_scores.customer_id) & (credit_scores.as_of <= needed._n_snapshot),
+    )
+    latest = known.group_by(_l_customer=known._n_customer, _l_snapshot=known._n_snapshot).aggregate(
+        _l_on=known.as_of.max()
+    )
+    joined = known.join(
+        latest,
+        (known._n_customer == latest._l_customer)
+        & (known._n_snapshot == latest._l_snapshot)
+        & (known.as_of == latest._l_on),
+    )
+    return joined.group_by(_s_customer=joined._n_customer, _s_snapshot=joined._n_snapshot).aggregate(
+        s_score=joined.score.max()
+    )
 
 
 def open_invoice_features(
     tables: DunningTables, at: date, *, credit_scores: ir.Table | None = None, sample: int | None = None
 ) -> ir.Table:
     """One row per invoice open at the end of ``at``: ``ID_COLUMNS`` and the raw sums behind
-    ``FEATURES`` (``finish`` turns them into the features).
+    ``FEATURES`` (``finish`` turns them into the features) — ``snapshot_features`` at one date."""
+    return snapshot_features(tables, (at,), credit_scores=credit_scores, sample=sample).drop("snapshot")
+
+
+def snapshot_features(
+    tables: DunningTables,
+    snapshots: Sequence[date],
+    *,
+    credit_scores: ir.Table | None = None,
+    sample: int | None = None,
+) -> ir.Table:
+    """One row per invoice open at the end of each of ``snapshots`` (the column ``snapshot``), each
+    with its features as known at the end of that date, in **one query** (the dates are a table
+    joined to the ledger; every read is cut at the row's own date).
 
     ``sample``: keep about one invoice in ``sample`` (by a hash of its id: the same invoices on
-    every backend and every run), for training on a large ledger.
+    every backend and every run), for training on a large ledger. The customers' histories are
+    then read only for the customers of the rows kept, at the dates kept — the cost grows with the
+    sample, not with the snapshots × the ledger.
     """
     dialect = backend_name(tables.invoices)
-    frame = invoice_frame(tables, at)
-    open_invoices = frame.filter(frame.open_units > 0)
-    if sample is not None and sample > 1:
-        open_invoices = open_invoices.filter((open_invoices.invoice_id * 7919 + 17) % sample == 0)
+    last = max(snapshots)
+    dates = snapshot_table(snapshots)
+    invoices = tables.invoices.filter(tables.invoices.issue_date <= _lit(last))
+    sampled = sample is not None and sample > 1
+    candidates = invoices
+    if sampled:
+        candidates = invoices.filter((invoices.invoice_id * 7919 + 17) % sample == 0)
+    pairs = candidates.cross_join(dates)
+    pairs = pairs.filter(_issued_by_snapshot(pairs))
+    state = invoice_states(tables, pairs, last)
+    open_invoices = state.filter(state.open_units > 0)
+    needed = open_invoices.select(
+        _n_customer=open_invoices.customer_id, _n_snapshot=open_invoices.snapshot
+    ).distinct()
+    if sampled:  # the customers' every invoice, at the dates they are needed
+        theirs = invoices.join(needed, invoices.customer_id == needed._n_customer)
+        theirs = theirs.mutate(snapshot=theirs._n_snapshot).drop("_n_customer", "_n_snapshot")
+        customer_state = invoice_states(tables, theirs.filter(_issued_by_snapshot(theirs)), last)
+    else:
+        customer_state = state
     rows = open_invoices.select(
         *ID_COLUMNS,
-        age_days=_days(_lit(at), open_invoices.issue_date, dialect),
-        days_to_due=_days(open_invoices.due_date, _lit(at), dialect),
+        "snapshot",
+        age_days=_days(open_invoices.snapshot, open_invoices.issue_date, dialect),
+        days_to_due=_days(open_invoices.due_date, open_invoices.snapshot, dialect),
         terms_days=_days(open_invoices.due_date, open_invoices.issue_date, dialect),
     )
-    history = _customer_history(tables, at, dialect)
-    amounts = _customer_amounts(frame, at)
-    disputed, customer_disputes = _disputes(tables, at)
-    promised, customer_promises = _promises(tables, at)
-    contacts = _contacts(tables, at, dialect)
-    rows = rows.left_join(history, rows.customer_id == history._h_customer)
-    rows = rows.left_join(amounts, rows.customer_id == amounts._a_customer)
-    rows = rows.left_join(disputed, rows.invoice_id == disputed._d_invoice)
-    rows = rows.left_join(customer_disputes, rows.customer_id == customer_disputes._d_customer)
-    rows = rows.left_join(promised, rows.invoice_id == promised._p_invoice)
-    rows = rows.left_join(customer_promises, rows.customer_id == customer_promises._p_customer)
-    rows = rows.left_join(contacts, rows.customer_id == contacts._c_customer)
+    history = _customer_history(customer_state, dialect)
+    amounts = _customer_amounts(customer_state, dialect)
+    disputed, customer_disputes = _disputes(tables, rows, needed, dialect)
+    promised, customer_promises = _promises(tables, needed, dialect)
+    contacts = _contacts(tables, needed, dialect)
+
+    def by_customer(table: ir.Table, customer: str, snapshot: str) -> ir.Table:
+        return rows.left_join(
+            table, (rows.customer_id == table[customer]) & (rows.snapshot == table[snapshot])
+        )
+
+    rows = by_customer(history, "_h_customer", "_h_snapshot")
+    rows = by_customer(amounts, "_a_customer", "_a_snapshot")
+    rows = rows.left_join(
+        disputed, (rows.invoice_id == disputed._d_invoice) & (rows.snapshot == disputed._d_snapshot)
+    )
+    rows = by_customer(customer_disputes, "_d_customer", "_d_snapshot_c")
+    rows = rows.left_join(
+        promised, (rows.invoice_id == promised._p_invoice) & (rows.snapshot == promised._p_snapshot)
+    )
+    rows = by_customer(customer_promises, "_p_customer", "_p_snapshot_c")
+    rows = by_customer(contacts, "_c_customer", "_c_snapshot")
     extra: dict[str, Any] = {}
     if credit_scores is not None:
-        scores = _scores(credit_scores, at)
-        rows = rows.left_join(scores, rows.customer_id == scores._s_customer)
+        rows = by_customer(_scores(credit_scores, needed), "_s_customer", "_s_snapshot")
         extra["s_score"] = rows.s_score
     else:
         extra["s_score"] = ibis.null("float64")
     return rows.select(
         *ID_COLUMNS,
+        "snapshot",
         "age_days",
         "days_to_due",
         "terms_days",

@@ -32,7 +32,13 @@ from relance.engine.dunning.contract import DunningTables
 from relance.engine.schema import MONEY_SCALE
 from relance.ml.baseline import CustomerHistoryBaseline
 from relance.ml.drivers import contribution_days, drivers_of_rows, sentence
-from relance.ml.features import FEATURE_NAMES, already_late, finish, open_invoice_features
+from relance.ml.features import (
+    FEATURE_NAMES,
+    already_late,
+    finish,
+    open_invoice_features,
+    snapshot_features,
+)
 from relance.ml.metrics import LATE_THRESHOLD, interval_coverage, late_accuracy, late_f1, mae_days
 from relance.ml.predictions import (
     MODEL_BASELINE,
@@ -75,7 +81,18 @@ class PredictSettings:
     max_training_rows: int = 300_000
     seed: int = 0
     n_estimators: int = 50  # 50 trees beat 100 and 300 on the IBM backtest (docs/predict.md)
+    max_depth: int = 4
+    learning_rate: float = 0.1
+    # Monotone constraints by feature name (1: more means paid later; -1: sooner); see
+    # docs/predict.md for what the IBM backtest said of them.
+    monotone: tuple[tuple[str, int], ...] = ()
     n_jobs: int = 2
+    # The snapshots' features in one query (the dates a table joined to the ledger); False: one
+    # query per snapshot, the simple approach (benchmarks/bench_predict.py compares them).
+    one_query: bool = True
+    # Also the baseline's predictions of the same invoices when the model predicts (the
+    # backtest's other side): a third of the prediction step's CPU, so only when asked.
+    keep_baseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,8 @@ class PredictionResult:
     predictions: tuple[InvoicePrediction, ...]
     metrics: dict[str, Any] = field(default_factory=dict)
     # The customer-history baseline's predictions of the same invoices (the same as
-    # ``predictions`` when the run fell back to it): the backtest's other side, at no extra cost.
+    # ``predictions`` when the run fell back to it): the backtest's other side; empty when the
+    # model predicted and ``PredictSettings.keep_baseline`` is off.
     baseline_predictions: tuple[InvoicePrediction, ...] = ()
 
 
@@ -145,8 +163,14 @@ def predict_open_invoices(
     metrics: dict[str, Any] = {"training_rows": len(training), "settled_rows": settled, "holdout": {}}
     model: SurvivalAFT | None = None
     if settled >= settings.min_settled and (~held).sum() > 0:
+        constraints = dict(settings.monotone)
         model = SurvivalAFT(
-            n_estimators=settings.n_estimators, random_state=settings.seed, n_jobs=settings.n_jobs
+            n_estimators=settings.n_estimators,
+            max_depth=settings.max_depth,
+            learning_rate=settings.learning_rate,
+            random_state=settings.seed,
+            n_jobs=settings.n_jobs,
+            monotone=tuple(constraints.get(name, 0) for name in FEATURE_NAMES) if constraints else None,
         )
         fit_rows = training[~held]
         model.fit(fit_rows[list(FEATURE_NAMES)], fit_rows[["lower", "upper"]].to_numpy(), FEATURE_NAMES)
@@ -173,10 +197,12 @@ def predict_open_invoices(
             metrics["holdout"] = {MODEL_BASELINE: holdout_metrics(rows, baseline.predict_frame(rows))}
         note = NOTE_FALLBACK.format(settled=settled, needed=settings.min_settled)
     step("predicting")
-    by_baseline = baseline.predict_frame(current)
-    baseline_predictions = _predictions(
-        current, by_baseline, _baseline_drivers(current, by_baseline), as_of, MODEL_BASELINE
-    )
+    baseline_predictions: tuple[InvoicePrediction, ...] = ()
+    if model is None or settings.keep_baseline:
+        by_baseline = baseline.predict_frame(current)
+        baseline_predictions = _predictions(
+            current, by_baseline, _baseline_drivers(current, by_baseline), as_of, MODEL_BASELINE
+        )
     if model is not None:
         predicted = _model_frame(model, current)
         values = current[list(FEATURE_NAMES)].to_numpy(dtype="float64")
@@ -245,25 +271,35 @@ def _training_rows(
     sample = max(1, -(-open_now // per_snapshot))  # about as many open then as now
     outcome = invoice_frame(tables, as_of)
     outcome = outcome.select(_o_invoice="invoice_id", _o_paid="paid", _o_paid_on="paid_on")
+    if settings.one_query:
+        step(f"training rows of {len(dates)} snapshots, one query")
+        batches = [dates]
+    else:  # the simple approach, kept for the benchmark: one query per snapshot
+        batches = [[day] for day in dates]
     parts = []
-    for day in dates:
-        step(f"training rows as of {day}")
-        features = open_invoice_features(tables, day, credit_scores=credit_scores, sample=sample)
+    for batch in batches:
+        if len(batch) == 1:
+            step(f"training rows as of {batch[0]}")
+        features = snapshot_features(tables, batch, credit_scores=credit_scores, sample=sample)
         rows = features.join(outcome, features.invoice_id == outcome._o_invoice)  # void by as_of: out
         raw = _fetch(backend, rows.drop("_o_invoice"))
         if raw.empty:
             continue
-        raw = raw.sort_values("invoice_id", kind="stable").reset_index(drop=True)
+        raw["snapshot"] = pd.to_datetime(raw["snapshot"]).dt.date
+        # The snapshots newest first, each by invoice: the rows' order does not depend on the query.
+        raw = raw.sort_values(["snapshot", "invoice_id"], ascending=[False, True], kind="stable")
+        raw = raw.reset_index(drop=True)
         part = finish(raw)
         paid = raw["_o_paid"].fillna(False).to_numpy(dtype=bool)
         paid_on = pd.to_datetime(raw["_o_paid_on"])
-        waited = (paid_on - pd.Timestamp(day)).dt.days.to_numpy(dtype="float64")
-        observed_days = float((as_of - day).days)
+        snapshot = pd.to_datetime(raw["snapshot"])
+        waited = (paid_on - snapshot).dt.days.to_numpy(dtype="float64")
+        observed_days = (pd.Timestamp(as_of) - snapshot).dt.days.to_numpy(dtype="float64")
         part["observed"] = paid
         part["lower"] = np.where(paid, np.maximum(waited, 1.0), observed_days + 1.0)
         part["upper"] = np.where(paid, np.maximum(waited, 1.0), np.inf)
         part["paid_on"] = paid_on.dt.date.where(paid, None)
-        part["snapshot"] = day
+        part["snapshot"] = raw["snapshot"].to_numpy()
         part["snapshot_as_of"] = as_of
         parts.append(part)
     if not parts:

@@ -91,6 +91,7 @@ class SurvivalAFT(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no
         band_coverage: float | None = 0.8,
         random_state: int = 0,
         n_jobs: int = 2,
+        monotone: tuple[int, ...] | None = None,
     ) -> None:
         self.n_estimators = n_estimators
         self.max_depth = max_depth
@@ -104,6 +105,7 @@ class SurvivalAFT(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no
         self.band_coverage = band_coverage
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.monotone = monotone
 
     def _matrix(self, X: Any, bounds: FloatArray | None = None) -> Any:
         xgb = _xgboost()
@@ -147,6 +149,10 @@ class SurvivalAFT(BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no
             "nthread": self.n_jobs,
             "verbosity": 0,
         }
+        if self.monotone is not None:  # per feature: 1 more means later, -1 sooner, 0 free
+            if len(self.monotone) != len(self.feature_names_):
+                raise ValueError("monotone: one constraint per feature expected")
+            params["monotone_constraints"] = "(" + ",".join(str(int(c)) for c in self.monotone) + ")"
         train = self._matrix(data[~held], bounds[~held])
         self.booster_ = xgb.train(params, train, num_boost_round=self.n_estimators)
         check = held if held.any() else ~held

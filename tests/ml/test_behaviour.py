@@ -81,3 +81,31 @@ def test_the_rule_s_numbers_are_its_own() -> None:
     assert not behaviour_change({**row, "recent_paid": 1, "recent_sum": 40}, AS_OF).changed
     assert not behaviour_change({"customer_ref": "C"}, AS_OF).changed
     assert RULE.sigmas == 2.0
+
+
+def test_the_engine_only_daily_credit_run_raises_the_behaviour_trigger() -> None:
+    """``behaviour_state`` hands the verdicts to ``daily_credit``: the customer whose pattern
+    changed today (and not on the previous scoring day) gets ``pay_behaviour_changed``, with its
+    figures; without the verdicts the run raises no such trigger (as before)."""
+    from dataclasses import fields
+
+    import ibis
+
+    from relance.engine.credit.daily import daily_credit
+    from relance.engine.credit.defaults import default_scorecard
+    from relance.engine.dunning.tables import create_dunning_tables
+    from relance.ml.behaviour import behaviour_state
+    from tests.engine.dunning.rows import DunningRows
+
+    ledger = history()
+    rows = DunningRows(**{f.name: getattr(ledger, f.name) for f in fields(LedgerRows)})
+    con = ibis.duckdb.connect()
+    tables = create_dunning_tables(con, rows.rows())
+    ids = {row["external_ref"]: row["customer_id"] for row in rows.customers}
+    state = behaviour_state(tables.ledger, AS_OF, AS_OF - timedelta(days=60), backend=con)
+    with_verdicts = daily_credit(tables, default_scorecard(), AS_OF, backend=con, behaviour=state)
+    fired = [row for row in with_verdicts.triggers.to_pylist() if row["code"] == "pay_behaviour_changed"]
+    assert [row["customer_id"] for row in fired] == [ids["C-SLOWER"]]
+    assert (fired[0]["recent_days_to_pay"], fired[0]["usual_days_to_pay"]) == (50.0, 30.0)
+    without = daily_credit(tables, default_scorecard(), AS_OF, backend=con)
+    assert "pay_behaviour_changed" not in {row["code"] for row in without.triggers.to_pylist()}

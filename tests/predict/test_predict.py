@@ -64,3 +64,20 @@ def test_a_rerun_of_the_same_date_replaces_the_run(habits_ledger, entity) -> Non
 def test_a_date_before_the_first_invoice_is_a_clear_error(habits_ledger) -> None:
     with pytest.raises(CommandError, match="before the first invoice"):
         _predict("--as-of", "2024-01-01")
+
+
+def test_the_stored_rows_read_back_as_predicted(habits_ledger, entity) -> None:
+    """The run is written as rows (COPY on PostgreSQL): every field reads back as computed."""
+    run, result = predictions_compute(entity=entity, as_of=AS_OF, settings=SETTINGS)
+    stored = {row.invoice_id: row for row in latest_predictions(entity=entity)}
+    assert set(stored) == {p.invoice_id for p in result.predictions}
+    for p in result.predictions:
+        row = stored[p.invoice_id]
+        assert (row.run, row.as_of, row.currency, row.open_amount) == (run, AS_OF, p.currency, p.open_amount)
+        assert row.p_late == pytest.approx(p.p_late, abs=1e-12)
+        assert (row.expected_pay_date, row.pay_date_p10, row.pay_date_p90) == (
+            p.expected_pay_date,
+            p.pay_date_p10,
+            p.pay_date_p90,
+        )
+        assert row.drivers == [driver.to_json() for driver in p.drivers] and row.drivers

@@ -23,6 +23,7 @@ from relance.engine.backends import is_spark
 from relance.engine.credit.factors import credit_scores_expr
 from relance.engine.credit.scorecard import Scorecard
 from relance.engine.credit.triggers import (
+    BEHAVIOUR_STATE_SCHEMA,
     REVIEW_STATE_SCHEMA,
     THRESHOLDS,
     ReviewThresholds,
@@ -46,11 +47,16 @@ def review_state_expr(
     previous_scores: ir.Table | None = None,
     last_reviews: ir.Table | None = None,
     credit_holds: ir.Table | None = None,
+    behaviour: ir.Table | None = None,
 ) -> ir.Table:
     """The review state (``REVIEW_STATE_SCHEMA``) of every scored customer, in SQL: today's scores
     and facts beside the previous scoring day's (``previous_scores``: the same columns), the last
     and next review days (``last_reviews``: customer_id, last_reviewed_on, next_review_on) and the
-    customers under a credit hold (``credit_holds``: customer_id)."""
+    customers under a credit hold (``credit_holds``: customer_id).
+
+    ``behaviour``: customer_id and the ``BEHAVIOUR_STATE_SCHEMA`` columns (the pay-behaviour
+    verdicts of ``relance.ml.behaviour.behaviour_state``); with it the state carries them too and
+    ``pay_behaviour_changed`` can fire (a customer without a row: no change)."""
     own_limit = scores.limit_holder_id == scores.customer_id  # a child is reviewed on its parent
     state = scores.select(
         customer_id=scores.customer_id,
@@ -100,7 +106,14 @@ def review_state_expr(
         state = state.left_join(reviews, state.customer_id == reviews._r_customer).drop("_r_customer")
     else:
         state = state.mutate(last_reviewed_on=ibis.null("date"), next_review_on=ibis.null("date"))
-    return state.select(*REVIEW_STATE_SCHEMA)
+    if behaviour is None:
+        return state.select(*REVIEW_STATE_SCHEMA)
+    verdicts = behaviour.select(
+        _b_customer=behaviour.customer_id.cast("int64"),
+        **{name: behaviour[name].cast(kind) for name, kind in BEHAVIOUR_STATE_SCHEMA.items()},
+    )
+    state = state.left_join(verdicts, state.customer_id == verdicts._b_customer).drop("_b_customer")
+    return state.select(*REVIEW_STATE_SCHEMA, *BEHAVIOUR_STATE_SCHEMA)
 
 
 def daily_credit(
@@ -114,9 +127,11 @@ def daily_credit(
     credit_holds: ir.Table | None = None,
     thresholds: ReviewThresholds = THRESHOLDS,
     include_open_orders: bool = True,
+    behaviour: ir.Table | None = None,
 ) -> DailyCredit:
     """Score every customer of ``tables`` as of ``as_of`` and find the review triggers, on ``backend``
-    (the scores kept in a temporary table that the triggers query reads)."""
+    (the scores kept in a temporary table that the triggers query reads). ``behaviour``: the
+    pay-behaviour verdicts (``review_state_expr``), for the ``pay_behaviour_changed`` trigger."""
     with _selects_unfused(backend.name == "duckdb"):
         return _daily_credit(
             tables,
@@ -128,6 +143,7 @@ def daily_credit(
             credit_holds=credit_holds,
             thresholds=thresholds,
             include_open_orders=include_open_orders,
+            behaviour=behaviour,
         )
 
 
@@ -158,6 +174,7 @@ def _daily_credit(
     credit_holds: ir.Table | None,
     thresholds: ReviewThresholds,
     include_open_orders: bool,
+    behaviour: ir.Table | None,
 ) -> DailyCredit:
     expr = credit_scores_expr(tables, scorecard, as_of, include_open_orders=include_open_orders)
     name = f"relance_credit_scores_{uuid.uuid4().hex[:12]}"
@@ -179,7 +196,7 @@ def _daily_credit(
                 result.close()
 
     try:
-        state = review_state_expr(scores, previous_scores, last_reviews, credit_holds)
+        state = review_state_expr(scores, previous_scores, last_reviews, credit_holds, behaviour)
         triggers_expr = review_triggers_expr(state, as_of, thresholds)
         triggers = backend.to_pyarrow(triggers_expr.order_by("customer_id", "code"))
         if backend.name != "sqlite":
