@@ -1,6 +1,14 @@
 from django.urls import include, path
 
-from relance.workspace import credit_applications, credit_review_urls, exports, holds, policy_views, views
+from relance.workspace import (
+    credit_applications,
+    credit_review_urls,
+    duplicates_review,
+    exports,
+    holds,
+    policy_views,
+    views,
+)
 
 app_name = "workspace"
 
@@ -53,3 +61,5 @@ urlpatterns += [path("", include("relance.workspace.credit_urls"))]  # type: ign
 urlpatterns += credit_review_urls.urlpatterns
 # The exception queue of cash application (relance/workspace/cash_queue.py)
 urlpatterns += [path("", include("relance.workspace.cash_queue_urls"))]  # type: ignore[list-item]
+# Duplicate customers and merges (relance/workspace/duplicates_review.py)
+urlpatterns += duplicates_review.urlpatterns
