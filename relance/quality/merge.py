@@ -168,7 +168,7 @@ def _unique_sets(
         fields = tuple(getattr(constraint, "fields", ()) or ())
         if isinstance(constraint, models.UniqueConstraint) and field.name in fields:
             others = tuple(name for name in fields if name != field.name)
-            sets.append((constraint.name, others, constraint.condition))  # type: ignore[arg-type]
+            sets.append((constraint.name, others, constraint.condition))
     for together in model._meta.unique_together:
         if field.name in together:
             sets.append(
