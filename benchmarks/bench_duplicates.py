@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from relance.quality import duplicates as d  # noqa: E402
+from relance.quality import duplicates as d
 
 FORMS = ["GmbH", "SARL", "S.A.", "SAS", "Ltd", "Inc.", "BV", "S.p.A.", "", ""]
 FREE = ["gmail.com", "yahoo.fr", "hotmail.com", "outlook.com", "orange.fr"]
@@ -77,7 +77,9 @@ def generate(n: int, seed: int) -> tuple[list[dict[str, object]], set[tuple[int,
                 "words": name_words,
                 "country": country,
                 "tax_id": f"{country}{rng.randrange(10**9, 10**10)}" if rng.random() < 0.5 else "",
-                "email": f"ap@{domain}" if rng.random() < 0.6 else f"{name_words[0].lower()}{pk}@{rng.choice(FREE)}",
+                "email": f"ap@{domain}"
+                if rng.random() < 0.6
+                else f"{name_words[0].lower()}{pk}@{rng.choice(FREE)}",
                 "phone": f"{prefix}{rng.randrange(10**7, 10**8)}",
                 "address": f"{rng.randint(1, 200)} {rng.choice(words)} street {rng.randint(10000, 99999)}"
                 if rng.random() < 0.33
@@ -128,7 +130,9 @@ def facts_of(rows: list[dict[str, object]]) -> list[d.CustomerFacts]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--all-pairs", type=int, default=2000, help="customers the all-pairs baseline scores")
     parser.add_argument("--seed", type=int, default=19)
@@ -136,7 +140,9 @@ def main() -> int:
 
     started = time.perf_counter()
     rows, planted = generate(args.customers, args.seed)
-    print(f"generated {len(rows):,} customers ({len(planted):,} planted duplicates) in {time.perf_counter() - started:.1f} s")
+    print(
+        f"generated {len(rows):,} customers ({len(planted):,} planted duplicates) in {time.perf_counter() - started:.1f} s"
+    )
 
     wall, cpu0 = time.perf_counter(), cpu()
     facts = facts_of(rows)
@@ -154,7 +160,9 @@ def main() -> int:
         f"{len(pairs):,} candidates; recall {recall:.3f} of planted pairs"
     )
     print(f"candidates: {find_wall:.1f} s wall, {find_cpu:.1f} s CPU, peak RSS {rss_mb():,.0f} MB")
-    print(f"total (records + candidates): {build_wall + find_wall:.1f} s wall, {build_cpu + find_cpu:.1f} s CPU")
+    print(
+        f"total (records + candidates): {build_wall + find_wall:.1f} s wall, {build_cpu + find_cpu:.1f} s CPU"
+    )
 
     # the simple approach: every pair of a prefix (plus the planted copies of it), same scorer
     small_ids = set(range(1, args.all_pairs + 1))

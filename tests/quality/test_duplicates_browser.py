@@ -64,7 +64,9 @@ def test_a_credit_manager_reviews_merges_and_undoes(browser_page, live_server, s
     first.locator(f"input[name=survivor][value='{ws.late.pk}']").check()
     first.locator("button", has_text="Merge").click()
     page.wait_for_selector(".messages")
-    assert "LATE PAYER (C-LATE-2) merged into Late Payer GmbH (C-LATE)" in page.locator(".messages").inner_text()
+    assert (
+        "LATE PAYER (C-LATE-2) merged into Late Payer GmbH (C-LATE)" in page.locator(".messages").inner_text()
+    )
     assert Invoice.objects.get(external_ref="INV-L9").customer_id == ws.late.pk
     assert not Customer.objects.filter(pk=copy.pk).exists()
 

@@ -91,7 +91,12 @@ def test_another_entitys_pair_is_a_404(scene) -> None:
     theirs = DuplicateCandidate.objects.get(entity=globex)
     client = _client(users["credit_manager"])  # acme only
     for name in ("workspace:duplicate_merge", "workspace:duplicate_not"):
-        assert client.post(reverse(name, args=[theirs.pk]), {"survivor": str(theirs.customer_low_id)}).status_code == 404
+        assert (
+            client.post(
+                reverse(name, args=[theirs.pk]), {"survivor": str(theirs.customer_low_id)}
+            ).status_code
+            == 404
+        )
     assert Customer.objects.filter(entity=globex).count() == 2
     assert "Orion" not in client.get(reverse(QUEUE)).content.decode()
 
