@@ -72,7 +72,8 @@ def demo_duplicates_seed(*, entity: Entity) -> int:
                 email = "accounts@" + contact.email.rpartition("@")[2]
             if shared == "address":
                 address = ADDRESS.format(n=10 + number)
-                Contact.objects.filter(pk=getattr(contact, "pk", None)).update(postal_address=address)
+                if contact is not None:
+                    Contact.objects.filter(pk=contact.pk).update(postal_address=address)
             Contact.objects.create(
                 customer=copy,
                 name="Accounts payable",
