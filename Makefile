@@ -26,11 +26,11 @@ $(BIN)/python:
 
 # Quiet when it succeeds (setuptools' editable-install "!!" notice reads like a failure); the whole
 # log is shown when it fails.
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml clients/python/pyproject.toml | $(BIN)/python
 	@echo "Installing Relance and its dependencies into $(VENV)…"
 	@log=$$(mktemp); \
 	if $(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip >"$$log" 2>&1 \
-	  && $(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev,postgres,predict]" >>"$$log" 2>&1; \
+	  && $(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev,postgres,predict]" -e clients/python >>"$$log" 2>&1; \
 	then rm -f "$$log"; echo "Installed."; \
 	else cat "$$log"; rm -f "$$log"; echo "pip install failed (output above)"; exit 1; fi
 	@touch $(STAMP)
@@ -69,6 +69,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy relance config tests
+	cd clients/python && $(CURDIR)/$(BIN)/mypy --strict src
 	$(BIN)/lint-imports
 
 fmt: setup

@@ -58,6 +58,7 @@ SMOKE_ARGS: dict[str, tuple[str, ...]] = {
         "1000",
     ),
     "bench_invoice_documents": ("--invoices", "50", "--pdf-kb", "20"),
+    "bench_sync": ("--invoices", "300", "--customers", "30"),
     "bench_kpi": ("--invoices", "20000", "--backend", "sqlite", "--repeat", "1"),
     "bench_letters": ("--letters", "10", "--simple", "3", "--workers", "1"),
     "bench_match_apply": ("--invoices", "2000", "--lines", "200"),

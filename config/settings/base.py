@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "relance.cashapp",
     "relance.predict",
     "relance.quality",
+    "relance.connectors",
     "relance.workspace",
     # django-anymail without importing its checks (and requests) at every start: issue 20.
     "relance.delivery.apps.AnymailConfig",

@@ -21,6 +21,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import Q, QuerySet
 
 from relance.accounts import roles
+from relance.common.fixed_sql import SENTINEL_INT32_ID, SENTINEL_TEXT, FixedQuery
 from relance.core.errors import NotFound
 from relance.ledger.models import Customer, Entity
 
@@ -31,12 +32,41 @@ def _active(user: Any) -> bool:
     return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
 
 
+# Every API request and page asks who the user is: these reads are compiled once per process
+# (``FixedQuery``), not on each request — the ORM's compilation cost more than the database's answer.
+_ROLE_NAMES = FixedQuery(
+    lambda user_id: Group.objects.filter(user__id=user_id, name__in=roles.ROLES).values_list("name"),
+    user_id=SENTINEL_INT32_ID,
+)
+
+
+def _permission_rows(user_id: int, role: str | None) -> QuerySet[Any]:
+    groups = Q(group__user__id=user_id) | Q(group__name=role) if role else Q(group__user__id=user_id)
+    via_groups = Group.permissions.through.objects.filter(groups).values("permission_id")
+    direct = get_user_model().user_permissions.through.objects.filter(user_id=user_id).values("permission_id")
+    return Permission.objects.filter(Q(pk__in=via_groups) | Q(pk__in=direct)).values_list(
+        "content_type__app_label", "codename"
+    )
+
+
+_PERMISSIONS_WITH_ROLE = FixedQuery(_permission_rows, user_id=SENTINEL_INT32_ID, role=SENTINEL_TEXT)
+_PERMISSIONS = FixedQuery(lambda user_id: _permission_rows(user_id, None), user_id=SENTINEL_INT32_ID)
+_ENTITY_NAMED = FixedQuery(
+    lambda name: Entity.objects.filter(name=name).order_by("pk")[:1], name=SENTINEL_TEXT
+)
+_GRANTED_ENTITY_NAMED = FixedQuery(
+    lambda user_id, name: Entity.objects.filter(access__user__id=user_id, name=name).order_by("pk")[:1],
+    user_id=SENTINEL_INT32_ID,
+    name=SENTINEL_TEXT,
+)
+
+
 def user_role(user: Any) -> str | None:
     """The user's role. Cached on the user object for the request."""
     if not _active(user):
         return None
     if "_relance_role" not in user.__dict__:
-        names = set(user.groups.filter(name__in=roles.ROLES).values_list("name", flat=True))
+        names = {name for (name,) in _ROLE_NAMES.rows(user_id=user.pk)}
         role = next((name for name in roles.ROLES if name in names), None)
         if role is None:
             default = getattr(settings, "RELANCE_DEFAULT_ROLE", "") or None
@@ -78,12 +108,10 @@ def _permissions(user: Any) -> frozenset[str]:
     """
     if "_relance_perms" not in user.__dict__:
         role = user_role(user)
-        groups = Q(group__user=user) | Q(group__name=role) if role else Q(group__user=user)
-        via_groups = Group.permissions.through.objects.filter(groups).values("permission_id")
-        direct = get_user_model().user_permissions.through.objects.filter(user=user).values("permission_id")
-        rows = Permission.objects.filter(Q(pk__in=via_groups) | Q(pk__in=direct)).values_list(
-            "content_type__app_label", "codename"
-        )
+        if role:
+            rows = _PERMISSIONS_WITH_ROLE.rows(user_id=user.pk, role=role)
+        else:
+            rows = _PERMISSIONS.rows(user_id=user.pk)
         user.__dict__["_relance_perms"] = frozenset(f"{app}.{codename}" for app, codename in rows)
     return user.__dict__["_relance_perms"]
 
@@ -106,6 +134,19 @@ def entities_for_user(user: Any) -> QuerySet[Entity]:
     if user_role(user) is None:
         return Entity.objects.none()
     return Entity.objects.filter(access__user=user)
+
+
+def entity_named_for_user(user: Any, name: str) -> Entity | None:
+    """The entity called ``name`` if ``user`` sees it (``entities_for_user``), else None."""
+    if not _active(user):
+        return None
+    if user_sees_all_entities(user):
+        found = _ENTITY_NAMED.objects(name=name)
+    elif user_role(user) is None:
+        return None
+    else:
+        found = _GRANTED_ENTITY_NAMED.objects(user_id=user.pk, name=name)
+    return found[0] if found else None  # type: ignore[return-value]
 
 
 def entity_list_for_user(user: Any) -> list[Entity]:

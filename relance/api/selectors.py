@@ -6,13 +6,14 @@ import hmac
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import DecimalField, F, Prefetch, Q, QuerySet, Value
 from django.utils import timezone
 
 from relance.api.models import ApiToken
 from relance.api.services import token_hash, token_split
+from relance.common.fixed_sql import SENTINEL_TEXT, FixedQuery
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.identifiers import has_unsafe_text
 from relance.core.text import fold
@@ -51,12 +52,14 @@ def entity_for_user(*, user: Any, name: str | None) -> Entity:
 
     An entity the user may not see is reported exactly like one that does not exist.
     """
-    visible = entities_for_user(user)
+    from relance.accounts.selectors import entity_named_for_user
+
     if name:
-        entity = None if has_unsafe_text(name) else visible.filter(name=name).first()
+        entity = None if has_unsafe_text(name) else entity_named_for_user(user, name)
         if entity is None:
             raise NotFound(ENTITY_NOT_VISIBLE.format(name=name), code="entity_not_found")
         return entity
+    visible = entities_for_user(user)
     first = list(visible.order_by("name")[:2])
     if not first:
         raise NotFound(NO_ENTITY_VISIBLE, code="entity_not_found")
@@ -66,12 +69,20 @@ def entity_for_user(*, user: Any, name: str | None) -> Entity:
     return first[0]
 
 
+# Compiled once per process: every API request reads it (``relance.common.fixed_sql``).
+_TOKEN_BY_PREFIX = FixedQuery(
+    lambda prefix: ApiToken.objects.select_related("user").filter(prefix=prefix).order_by("pk")[:1],
+    prefix=SENTINEL_TEXT,
+)
+
+
 def api_token_authenticate(*, token: str, now: datetime | None = None) -> ApiToken | None:
     """The live token matching ``token`` (not revoked, not expired, its user active), else None."""
     parts = token_split(token)
     if parts is None:
         return None
-    found = ApiToken.objects.select_related("user").filter(prefix=parts[0]).first()
+    matches = _TOKEN_BY_PREFIX.objects(prefix=parts[0])
+    found = cast("ApiToken", matches[0]) if matches else None
     if found is None or not hmac.compare_digest(found.secret_hash, token_hash(token.strip())):
         return None
     now = now or timezone.now()

@@ -25,7 +25,8 @@ from relance.core.errors import NotFound
 from relance.core.promises import OPEN as PROMISE_OPEN
 from relance.core.promises import PaidByCutoff, PromiseTerms, promise_state
 from relance.ledger.models import Customer, Entity, Payment
-from relance.ledger.selectors import STORED, invoice_list_with_open
+from relance.ledger.selectors import invoice_list_with_open
+from relance.ledger.sql_values import STORED
 
 
 def promise_list(*, customer: Customer, open_only: bool = False) -> QuerySet[Promise]:

@@ -44,7 +44,8 @@ from relance.core.channels import STEP_CHANNELS
 from relance.core.errors import Conflict, ValidationFailed
 from relance.core.money import Money
 from relance.ledger.models import Allocation, Customer, Entity, Invoice, InvoiceStatus
-from relance.ledger.selectors import STORED, invoice_list_with_open
+from relance.ledger.selectors import invoice_list_with_open
+from relance.ledger.sql_values import STORED
 
 INVOICE_OTHER_CUSTOMER = "invoice {ref} belongs to customer {owner}, not {customer}"
 INVOICE_NOT_OPEN = "invoice {ref} has nothing open on {on}"

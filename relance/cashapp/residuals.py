@@ -37,6 +37,7 @@ from django.utils import timezone
 from relance.cashapp.models import CashAppSettings, ShortPaymentAction
 from relance.core.actors import Actor
 from relance.core.rates import MissingRate
+from relance.ledger.sql_values import stored_money
 
 if TYPE_CHECKING:
     from relance.cases.models import Dispute
@@ -114,7 +115,7 @@ def tolerance_in(settings: CashAppSettings, *, currency: str, on: date) -> Decim
     from relance.ledger.selectors import rate_table
 
     table = rate_table(entity=entity, on=on)
-    return table.convert(_stored(settings.write_off_tolerance), entity.currency, currency, on)
+    return table.convert(stored_money(settings.write_off_tolerance), entity.currency, currency, on)
 
 
 def residuals_settle(
@@ -135,7 +136,7 @@ def residuals_settle(
         .select_related("customer")
         .order_by("due_date", "id")
     )
-    short = [(row, _stored(row.open_amount)) for row in rows if row.open_amount > STILL_OWED]
+    short = [(row, stored_money(row.open_amount)) for row in rows if row.open_amount > STILL_OWED]
     shortfall = sum((amount for _, amount in short), Decimal("0"))
     if shortfall <= 0:
         return ResidualOutcome()
@@ -174,13 +175,6 @@ def _money(amount: Decimal, currency: str) -> str:
     from relance.cashapp.selectors import money_text
 
     return money_text(amount, currency)
-
-
-def _stored(value: Any) -> Decimal:
-    """An amount as SQL returns it (SQLite: a float) with the four stored places."""
-    from relance.ledger.selectors import STORED
-
-    return (value if isinstance(value, Decimal) else Decimal(str(value or 0))).quantize(STORED)
 
 
 def _write_off(
@@ -226,7 +220,7 @@ def _deduct(
         already = Dispute.objects.filter(invoice=invoice, status=DisputeStatus.OPEN).aggregate(
             total=Sum("amount")
         )["total"] or Decimal("0")
-        wanted = amount - min(amount, _stored(already))
+        wanted = amount - min(amount, stored_money(already))
         if amount - wanted > 0:
             covered += amount - wanted
             covered_refs.append(invoice.external_ref)

@@ -25,7 +25,8 @@ from relance.engine.cashapp.lines import BankLineData, KnownPattern, KnownPayer,
 from relance.engine.cashapp.matcher import MatchPolicy, Thresholds
 from relance.engine.cashapp.references import compact
 from relance.ledger.models import Allocation, Entity
-from relance.ledger.selectors import STILL_OWED, STORED, invoice_list_with_open
+from relance.ledger.selectors import STILL_OWED, invoice_list_with_open
+from relance.ledger.sql_values import STORED
 
 STATUSES = tuple(LineStatus.values)
 UNKNOWN_STATUS = "unknown status {status!r}: expected one of " + ", ".join(STATUSES)

@@ -32,6 +32,9 @@ ENABLED = True
 #: Sentinels no stored row has (ids are positive; no day of the ledgers is in 1901; imports refuse
 #: control characters in references).
 SENTINEL_ID = -7_391_000_001
+#: For 32-bit id columns (Django's auth tables: users, groups): Django treats a value out of a
+#: column's range as "no row" and refuses to compile it.
+SENTINEL_INT32_ID = -2_000_000_001
 SENTINEL_DAY = date(1901, 2, 3)
 SENTINEL_TEXT = "\x01relance-sentinel"
 
@@ -138,6 +141,16 @@ class FixedQuery:
             return sql, list(params)
         compiled = self._for(using)
         return compiled.sql, compiled.bind(values)
+
+    def rows(self, using: str = "default", **values: Any) -> list[tuple[Any, ...]]:
+        """The rows as tuples, for a ``values_list`` queryset of plain columns (text, numbers:
+        no field converters run)."""
+        if not ENABLED:
+            return [tuple(row) if isinstance(row, tuple) else (row,) for row in self._build(**values)]
+        sql, params = self.sql(using, **values)
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return [tuple(row) for row in cursor.fetchall()]
 
     def objects(self, using: str = "default", **values: Any) -> list[Model]:
         """The model instances (with what the queryset selects related and annotates)."""

@@ -37,6 +37,7 @@ from relance.delivery.channels.base import (
 from relance.delivery.compliance import Verdict
 from relance.delivery.compliance import outbound_verdict as verdict_of
 from relance.delivery.models import DeliveryEvent, DeliveryEventKind, MessageStatus, OutboundMessage
+from relance.delivery.periodic import periodic_jobs_run
 from relance.delivery.services import action_status_follow, message_rerender
 from relance.dunning.selectors import policy_lookups_cached, send_facts_batch, send_facts_load
 
@@ -633,5 +634,6 @@ def worker_loop(
         )
         if on_pass is not None:
             on_pass(report)
+        periodic_jobs_run(timezone.now())  # scheduled syncs and other apps' jobs (periodic.py)
         if report.claimed < limit:
             stop.wait(interval)

@@ -41,6 +41,7 @@ from relance.engine.dunning.policy import Policy as EnginePolicy
 from relance.engine.dunning.policy import policy_from_dict
 from relance.ledger.models import Customer, Entity, Payment
 from relance.ledger.selectors import customer_invoices_with_open, invoice_list_with_open
+from relance.ledger.sql_values import stored_day, stored_money
 
 POLICY_NOT_FOUND = "no policy {key!r} in entity {entity} (known: {known})"
 NO_RUN_YET = "entity {entity} has no dunning run yet: run `relance run --as-of DATE` first"
@@ -431,14 +432,6 @@ class OwedSummary:
         )
 
 
-_FOUR_PLACES = Decimal("0.0001")
-
-
-def _four(value: Any) -> Decimal:
-    """``value`` with four places (0 for None): runs for every open invoice of a summary."""
-    return (value if type(value) is Decimal else Decimal(value or 0)).quantize(_FOUR_PLACES)
-
-
 def owed_summary(
     *,
     customer: Customer,
@@ -519,10 +512,12 @@ def _unapplied_items(
             .order_by("date", "external_ref")
             .values_list("customer_id", "external_ref", "date", "currency", "amount", "allocated")
         ):
-            left = _four(amount) - _four(allocated)
+            left = stored_money(amount) - stored_money(allocated)
             if left > STILL_OWED:
                 key = customer_id if by_customer else None
-                items.setdefault(key, []).append(UnappliedItem(field, ref, on, currency, _four(amount), left))
+                items.setdefault(key, []).append(
+                    UnappliedItem(field, ref, on, currency, stored_money(amount), left)
+                )
     return items
 
 
@@ -532,7 +527,7 @@ def _summary_from(
     """The one rule: owed = open − disputed per invoice; per currency the totals and the unapplied cash."""
     lines = []
     for pk, ref, currency, issue_date, due_date, amount, open_raw, po_number in rows:
-        open_amount = max(_four(open_raw), Decimal(0))
+        open_amount = max(stored_money(open_raw), Decimal(0))
         lines.append(
             OwedLine(
                 invoice_id=pk,
@@ -542,7 +537,7 @@ def _summary_from(
                 due_date=due_date,
                 amount=amount,
                 open_amount=open_amount,
-                disputed=min(_four(disputed.get(pk)), open_amount),
+                disputed=min(stored_money(disputed.get(pk)), open_amount),
                 days_past_due=(as_of - due_date).days,
                 po_number=po_number,
             )
@@ -621,7 +616,7 @@ def owed_overview(
         sql = f"{_OWED_SUMS} FROM ({inner}) owed GROUP BY currency"
         cursor.execute(sql, [day, day, day, *params])
         sums = {row[0]: row[1:] for row in cursor.fetchall()}
-    next_dues = {currency: _as_date(found[4]) for currency, found in sums.items() if found[4] is not None}
+    next_dues = {currency: stored_day(found[4]) for currency, found in sums.items() if found[4] is not None}
     next_due_open: dict[str, Decimal] = {}
     if next_dues:
         pairs = Q()
@@ -631,7 +626,7 @@ def owed_overview(
         with connection.cursor() as cursor:
             sql = f"SELECT currency, SUM(open_amount) FROM ({inner}) due GROUP BY currency"  # noqa: S608
             cursor.execute(sql, params)
-            next_due_open = {currency: _four_sum(total) for currency, total in cursor.fetchall()}
+            next_due_open = {currency: stored_money(total) for currency, total in cursor.fetchall()}
     disputed = disputed_by_invoice(customer_ids=customer_ids, as_of=as_of)
     disputed_lines = (
         _summary_from(
@@ -654,7 +649,7 @@ def owed_overview(
         overdue_disputed = sum((line.disputed for line in mine if line.days_past_due > 0), zero)
         next_due = next_dues.get(currency)
         next_due_disputed = sum((line.disputed for line in mine if line.due_date == next_due), zero)
-        open_amount = _four_sum(open_sum)
+        open_amount = stored_money(open_sum)
         figures.append(
             OwedFigures(
                 total=OwedTotal(
@@ -662,7 +657,7 @@ def owed_overview(
                     open_amount=open_amount,
                     disputed=disputed_sum,
                     owed=open_amount - disputed_sum,
-                    overdue_owed=_four_sum(overdue_open) - overdue_disputed,
+                    overdue_owed=stored_money(overdue_open) - overdue_disputed,
                     unapplied=unapplied.get(currency, zero),
                     count=int(count),
                 ),
@@ -672,16 +667,6 @@ def owed_overview(
             )
         )
     return OwedOverview(as_of=as_of, figures=tuple(figures), overdue=overdue)
-
-
-def _four_sum(value: Any) -> Decimal:
-    """A database sum of money with four places: Decimal on PostgreSQL, a float on SQLite (read
-    through its shortest text form, as Django's own converter does)."""
-    return _four(Decimal(str(value)) if isinstance(value, float) else value)
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))  # SQLite: text
 
 
 # --------------------------------------------------------------------------- a delivery batch's facts
@@ -884,7 +869,7 @@ def message_still_due(
                 amount,
                 on,
             )
-    if amount_in_message is not None and _four(amount_in_message) != _four(amount):
+    if amount_in_message is not None and stored_money(amount_in_message) != stored_money(amount):
         return StillDue(True, "the amount owed changed since the decision", "changed", amount, on)
     return StillDue(True, amount_due=amount, as_of=on)
 

@@ -35,7 +35,6 @@ ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=18, decimal_places
 # Amounts carry at most 4 decimals, so anything open owes at least 0.0001. SQLite computes
 # ``amount − allocated`` in floating point (1e-14 residues): compare against half a unit, not 0.
 STILL_OWED = Decimal("0.00005")
-STORED = Decimal("0.0001")  # the four places money is stored with (SQLite sums come back unscaled)
 MONEY = DecimalField(max_digits=18, decimal_places=4)
 
 

@@ -137,12 +137,6 @@ def portal_overdue(*, summary: OwedOverview) -> tuple[OwedLine, ...]:
     return summary.overdue
 
 
-def _as_date(value: Any) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value))  # SQLite returns MIN() of a date column as text
-
-
 def _money(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 

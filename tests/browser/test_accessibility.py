@@ -61,28 +61,18 @@ def scene(transactional_db):
 
 
 def _stored_predictions(ws) -> None:
-    from relance.predict.models import InvoicePrediction, PredictionRun
+    from tests.workspace.prediction_scene import store_predictions
 
-    run = PredictionRun.objects.create(entity=ws.acme, as_of=ws.today, model="survival", trained_rows=10)
     drivers = [{"feature": "past_days_late", "contribution_days": 12.0, "text": "Usually pays 12 days late"}]
-    for invoice, p_late in (
-        (ws.late.invoices.get(external_ref="INV-L1"), 0.9),
-        (ws.other.invoices.get(), 0.1),
-    ):
-        expected = ws.today + timedelta(days=12)
-        InvoicePrediction.objects.create(
-            run=run,
-            entity=ws.acme,
-            invoice=invoice,
-            as_of=ws.today,
-            currency=invoice.currency,
-            open_amount=invoice.amount,
-            p_late=p_late,
-            expected_pay_date=expected,
-            pay_date_p10=expected - timedelta(days=4),
-            pay_date_p90=expected + timedelta(days=10),
-            drivers=drivers,
-        )
+    expected = ws.today + timedelta(days=12)
+    store_predictions(
+        ws,
+        [
+            (ws.late.invoices.get(external_ref="INV-L1"), 0.9, expected, drivers, (4, 10)),
+            (ws.other.invoices.get(), 0.1, expected, drivers, (4, 10)),
+        ],
+        trained_rows=10,
+    )
 
 
 def _sign_in(page, url, email):

@@ -10,33 +10,12 @@ from decimal import Decimal
 
 from django.urls import reverse
 
+from tests.workspace.prediction_scene import store_predictions
+
 DRIVERS = [
     {"feature": "past_days_late", "contribution_days": 20.0, "text": "Usually pays 20 days late"},
     {"feature": "contacts_90d", "contribution_days": -6.0, "text": "contacted 3 times in 90 days (-6 days)"},
 ]
-
-
-def _predict(ws, rows):
-    """A prediction run of today with ``(invoice, p_late, expected pay date, drivers)`` rows."""
-    from relance.predict.models import InvoicePrediction, PredictionRun
-
-    run = PredictionRun.objects.create(entity=ws.acme, as_of=ws.today, model="survival", trained_rows=40)
-    for invoice, p_late, expected, drivers, *spread in rows:
-        before, after = spread[0] if spread else (5, 9)
-        InvoicePrediction.objects.create(
-            run=run,
-            entity=ws.acme,
-            invoice=invoice,
-            as_of=ws.today,
-            currency=invoice.currency,
-            open_amount=invoice.amount,
-            p_late=p_late,
-            expected_pay_date=expected,
-            pay_date_p10=expected - timedelta(days=before),
-            pay_date_p90=expected + timedelta(days=after),
-            drivers=drivers,
-        )
-    return run
 
 
 def _worklist(ws, client_for):
@@ -60,7 +39,7 @@ def test_without_stored_predictions_the_worklist_is_as_before(ws, client_for):
 def test_stored_predictions_rank_by_expected_late_amount_and_slip_and_say_why(ws, client_for):
     second = ws.second.invoices.get(external_ref="INV-S1")  # 1,234.56 due 20 days ago
     other = ws.other.invoices.get(external_ref="INV-O1")  # 900.00 due 25 days ago
-    _predict(
+    store_predictions(
         ws,
         [
             (second, 0.95, second.due_date + timedelta(days=150), DRIVERS),
@@ -87,7 +66,9 @@ def test_stored_predictions_rank_by_expected_late_amount_and_slip_and_say_why(ws
 def test_an_overdue_customer_expected_in_within_a_week_is_marked_to_skip(ws, client_for):
     """Past due, p_late is 1: "on time" can no longer hold, but nine in ten paid within 7 days can."""
     late_invoices = list(ws.late.invoices.filter(external_ref__in=["INV-L1", "INV-L2"]))
-    _predict(ws, [(invoice, 1.0, ws.today + timedelta(days=3), [], (2, 4)) for invoice in late_invoices])
+    store_predictions(
+        ws, [(invoice, 1.0, ws.today + timedelta(days=3), [], (2, 4)) for invoice in late_invoices]
+    )
     html, rows = _worklist(ws, client_for)
     late_row = rows[_names(rows).index("Late Payer GmbH")]
     assert "likely to pay without a chase: skip" in late_row
@@ -98,7 +79,7 @@ def test_an_overdue_customer_expected_in_within_a_week_is_marked_to_skip(ws, cli
 def test_the_360_shows_each_open_invoice_s_prediction_in_words(ws, client_for):
     second = ws.second.invoices.get(external_ref="INV-S1")
     expected = second.due_date + timedelta(days=150)
-    _predict(ws, [(second, 0.95, expected, DRIVERS)])
+    store_predictions(ws, [(second, 0.95, expected, DRIVERS)])
     page = client_for(ws.manager).get(reverse("workspace:customer", args=[ws.second.pk])).content.decode()
     panel = page.split('id="predictions"', 1)[1].split("</section>", 1)[0]
     assert f"predicted as of {ws.today.isoformat()}" in panel
@@ -135,7 +116,7 @@ def test_a_p_late_condition_reads_the_stored_predictions_on_the_app_database(ws)
     )
     second = ws.second.invoices.get(external_ref="INV-S1")
     other = ws.other.invoices.get(external_ref="INV-O1")
-    _predict(
+    store_predictions(
         ws, [(second, 0.9, ws.today + timedelta(days=30), []), (other, 0.2, ws.today + timedelta(days=2), [])]
     )
     backend, tables = app_dunning_tables(entity=ws.acme)
@@ -163,5 +144,5 @@ def test_with_predictions_the_pages_ask_one_query_more(ws, client_for):
 
     before = counts()
     second = ws.second.invoices.get(external_ref="INV-S1")
-    _predict(ws, [(second, 0.95, second.due_date + timedelta(days=150), DRIVERS)])
+    store_predictions(ws, [(second, 0.95, second.due_date + timedelta(days=150), DRIVERS)])
     assert counts() == [before[0] + 1, before[1] + 1]  # the rows' why; the panel's rows

@@ -37,8 +37,8 @@ from relance.credit.models import CreditProfile, CreditSettings
 from relance.credit.selectors.settings import credit_settings_of
 from relance.ledger.models import Customer, ExchangeRate, Order, OrderStatus
 from relance.ledger.selectors import STILL_OWED, customer_invoices_with_open
+from relance.ledger.sql_values import stored_day, stored_money
 
-STORED = Decimal("0.0001")
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 UTILISATION_PLACES = Decimal("0.01")
@@ -151,19 +151,6 @@ def limit_holder(customer: Customer) -> Customer:
     return parent if parent is not None and _limit(parent) is not None else customer
 
 
-def _four(value: Any) -> Decimal:
-    """A sum as SQL returns it (SQLite: a float) as money with the four stored places."""
-    if value is None:
-        return ZERO
-    return (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(STORED)
-
-
-def _day(value: Any) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value))  # SQLite's raw MIN(date) is text
-
-
 def _group_q(holder: Customer, prefix: str = "") -> Q:
     """The customers that share ``holder``'s limit (the holder alone when it has none)."""
     own = Q(**{f"{prefix}id": holder.pk})
@@ -247,9 +234,9 @@ def _ledger_parts(
         cursor.execute(sql, (*invoices_params, *orders_params))
         for kind, customer_id, currency, total, due in cursor.fetchall():
             if kind == 0:
-                receivables.append((customer_id, currency, _four(total), _day(due)))
+                receivables.append((customer_id, currency, stored_money(total), stored_day(due)))
             else:
-                ordered.append((customer_id, currency, _four(total)))
+                ordered.append((customer_id, currency, stored_money(total)))
     return receivables, ordered
 
 
