@@ -43,6 +43,7 @@ SMOKE_ARGS: dict[str, tuple[str, ...]] = {
     ),
     "bench_dashboard": ("--invoices", "3000", "--customers", "100", "--loads", "3", "--simple-runs", "1"),
     "bench_credit": ("--invoices", "20000", "--customers", "2000", "--repeat", "1"),
+    "bench_duplicates": ("--customers", "5000", "--all-pairs", "800"),
     "bench_decide": ("--invoices", "20000", "--repeat", "1"),
     "bench_forecast": ("--invoices", "20000", "--repeat", "1"),
     "bench_generate": ("--invoices", "20000", "--naive-invoices", "2000", "--csv-invoices", "5000"),

@@ -41,6 +41,7 @@ BUSINESS_APPS = (
     "ingest",
     "reports",
     "cashapp",
+    "quality",  # duplicate customers and merges: credit managers merge (issue 19)
 )
 
 

@@ -324,21 +324,33 @@ class RowParser:
     # -- customers cache -------------------------------------------------------------------------
     def _preload(self) -> None:
         from relance.ledger.models import Customer
+        from relance.ledger.selectors import customer_aliases
 
+        # a merged customer's ref is an alias of its survivor: its rows land there
+        aliases: dict[int, list[str]] = {}
+        for alias, customer_id in customer_aliases(entity_id=self.entity.pk).items():
+            aliases.setdefault(customer_id, []).append(alias)
         rows = Customer.objects.filter(entity=self.entity).values_list(
             "external_ref", "id", "currency", "country", "parent_id"
         )
         for ref, pk, currency, country, parent_id in rows.iterator(chunk_size=5000):
-            self._customers[ref] = CustomerInfo(pk, currency, country, parent_id)
+            info = CustomerInfo(pk, currency, country, parent_id)
+            self._customers[ref] = info
+            for alias in aliases.get(pk, ()):
+                self._customers[alias] = info
         self._preloaded = True
 
     def customer(self, ref: str) -> CustomerInfo | None:
         if ref in self._customers or self._preloaded:
             return self._customers.get(ref)
         from relance.ledger.models import Customer
+        from relance.ledger.selectors import customer_ids_by_ref
 
+        customer_id = customer_ids_by_ref(entity_id=self.entity.pk, refs=[ref]).get(ref)
         found = (
-            Customer.objects.filter(entity=self.entity, external_ref=ref)
+            None
+            if customer_id is None
+            else Customer.objects.filter(pk=customer_id)
             .values_list("id", "currency", "country", "parent_id")
             .first()
         )

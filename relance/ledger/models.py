@@ -519,3 +519,26 @@ class InvoiceDocument(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.invoice_id}: {self.original_name or self.sha256[:12]}"
+
+
+class CustomerAlias(BaseModel):
+    """Another external ref that names a customer: the ref of a customer merged into it
+    (``relance quality merge``). Imports and the API look refs up through
+    ``relance.ledger.selectors.customer_ids_by_ref``, so rows sent later under the merged ref land
+    on the survivor. A ref is a customer's or an alias, never both."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="aliases")
+    external_ref = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["external_ref"]
+        verbose_name_plural = "customer aliases"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "external_ref"], name="customer_alias_unique_per_entity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_ref} → {self.customer_id}"

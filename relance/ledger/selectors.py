@@ -18,6 +18,7 @@ from relance.ledger.models import (
     Allocation,
     CreditNote,
     Customer,
+    CustomerAlias,
     Entity,
     ExchangeRate,
     Invoice,
@@ -216,10 +217,47 @@ def customer_group_roots(*, customer_ids: set[int]) -> dict[int, int]:
 
 
 def customer_get(*, entity: Entity, external_ref: str) -> Customer:
+    """The customer ``external_ref`` names: its own ref, or an alias (a merged customer's ref)."""
     try:
         return Customer.objects.get(entity=entity, external_ref=external_ref)
     except Customer.DoesNotExist:
+        aliased = customer_aliases(entity_id=entity.pk, refs=[external_ref])
+        if external_ref in aliased:
+            return Customer.objects.get(pk=aliased[external_ref])
         raise NotFound(f"no customer {external_ref!r} in entity {entity.name}") from None
+
+
+def customer_aliases(*, entity_id: int, refs: Iterable[str] | None = None) -> dict[str, int]:
+    """Alias ref → the id of the customer it names (``CustomerAlias``: the refs of merged
+    customers), for ``refs`` or for the whole entity. The one place a ref is resolved beyond
+    ``Customer.external_ref``: imports and the API's upserts call it (through
+    ``customer_ids_by_ref``) so rows sent under a merged ref land on the survivor."""
+    rows = CustomerAlias.objects.filter(entity_id=entity_id)
+    if refs is None:
+        return dict(rows.values_list("external_ref", "customer_id"))
+    found: dict[str, int] = {}
+    wanted = sorted(set(refs))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.update(rows.filter(external_ref__in=chunk).values_list("external_ref", "customer_id"))
+    return found
+
+
+def customer_ids_by_ref(*, entity_id: int, refs: Iterable[str]) -> dict[str, int]:
+    """Ref → customer id for the ``refs`` that name a customer, by its own ref or an alias."""
+    wanted = sorted(set(refs))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.update(
+            Customer.objects.filter(entity_id=entity_id, external_ref__in=chunk).values_list(
+                "external_ref", "id"
+            )
+        )
+    missing = [ref for ref in wanted if ref not in found]
+    if missing:
+        found.update(customer_aliases(entity_id=entity_id, refs=missing))
+    return found
 
 
 def customer_list_with_balances(

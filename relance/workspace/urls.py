@@ -1,6 +1,14 @@
 from django.urls import include, path
 
-from relance.workspace import credit_applications, credit_review_urls, exports, holds, policy_views, views
+from relance.workspace import (
+    credit_applications,
+    credit_review_urls,
+    duplicates_review,
+    exports,
+    holds,
+    policy_views,
+    views,
+)
 
 app_name = "workspace"
 
@@ -55,3 +63,5 @@ urlpatterns += credit_review_urls.urlpatterns
 urlpatterns += [path("", include("relance.workspace.cash_queue_urls"))]  # type: ignore[list-item]
 # The data-quality fix list (relance/workspace/quality_urls.py)
 urlpatterns += [path("", include("relance.workspace.quality_urls"))]  # type: ignore[list-item]
+# Duplicate customers and merges (relance/workspace/duplicates_review.py)
+urlpatterns += duplicates_review.urlpatterns

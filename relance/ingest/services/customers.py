@@ -22,6 +22,7 @@ from relance.ledger.models import (
     Contact,
     Customer,
 )
+from relance.ledger.selectors import customer_ids_by_ref
 
 
 class CustomerWriter(Writer):
@@ -47,9 +48,10 @@ class CustomerWriter(Writer):
 
     def _write(self, batch: list[Item]) -> None:
         refs = [item.record.customer_ref for item in batch]
-        existing = {
-            c.external_ref: c for c in Customer.objects.filter(entity=self.entity, external_ref__in=refs)
-        }
+        # by its own ref or, for a merged customer's ref, its survivor's (an alias)
+        found = customer_ids_by_ref(entity_id=self.entity.pk, refs=refs)
+        by_id = {c.pk: c for c in Customer.objects.filter(pk__in=set(found.values()))}
+        existing = {ref: by_id[customer_id] for ref, customer_id in found.items()}
         contacts: dict[int, Contact] = {}
         ids = [c.pk for c in existing.values()]
         for billing in Contact.objects.filter(customer_id__in=ids, role="billing").order_by("-id"):
@@ -152,11 +154,15 @@ class CustomerWriter(Writer):
         }
         ids: dict[str, tuple[int, int | None]] = {}
         wanted_list = sorted(wanted)
-        for start in range(0, len(wanted_list), 500):
-            for ref, pk, parent_id in Customer.objects.filter(
-                entity=self.entity, external_ref__in=wanted_list[start : start + 500]
-            ).values_list("external_ref", "id", "parent_id"):
-                ids[ref] = (pk, parent_id)
+        found = customer_ids_by_ref(entity_id=self.entity.pk, refs=wanted_list)
+        found_ids = sorted(set(found.values()))
+        parent_ids: dict[int, int | None] = {}
+        for start in range(0, len(found_ids), 500):
+            parent_ids.update(
+                Customer.objects.filter(pk__in=found_ids[start : start + 500]).values_list("id", "parent_id")
+            )
+        for ref, pk in found.items():
+            ids[ref] = (pk, parent_ids[pk])
         refs_by_id = {pk: ref for ref, (pk, _) in ids.items()}
         proposed = {
             item.record.customer_ref: ids[item.record.parent_ref][0]

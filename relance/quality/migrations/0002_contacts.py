@@ -10,6 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('ledger', '0010_contact_quality'),
+        ('quality', '0001_duplicates'),
     ]
 
     operations = [

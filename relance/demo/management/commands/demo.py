@@ -105,6 +105,7 @@ class Command(BaseCommand):
             self._collections(entity)
             self._invoice_copies(entity)
             self._credit_reviews(entity)
+            self._duplicates(entity)
         self._credit_application(entity)
         self._quality(entity)
         snapshots = self._kpi_snapshots(entity, background=not options["no_serve"])
@@ -280,6 +281,13 @@ class Command(BaseCommand):
 
         attached = demo_invoice_copies_attach(entity=entity, as_of=timezone.localdate())
         self._say(f"Invoice PDFs: {attached} demo copies attached (relance documents import for real ones).")
+
+    def _duplicates(self, entity: Entity) -> None:
+        """A few customers typed in twice, and the search that lists them for review."""
+        from relance.demo.duplicates import demo_duplicates_seed
+
+        pairs = demo_duplicates_seed(entity=entity)
+        self._say(f"Duplicate customers: {pairs} candidate pairs to review (Workspace → Duplicates).")
 
     def _credit_application(self, entity: Entity) -> None:
         """One credit application waiting for a credit manager (Workspace → Applications)."""
