@@ -51,6 +51,8 @@ class QualityCheck(models.Model):
 
     def __str__(self) -> str:
         return f"quality check of {self.entity_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
 # --- duplicates and merges
 
 
