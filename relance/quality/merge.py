@@ -92,6 +92,12 @@ MERGE_RULES: dict[str, str] = {
     # this app: computed pairs, found again by the next search
     "quality.DuplicateCandidate.customer_low": DERIVED,
     "quality.DuplicateCandidate.customer_high": DERIVED,
+    # the contact checks' problems: computed again by the next check
+    "quality.QualityProblem.customer": DERIVED,
+    # a portal contact change waiting for a collector: the survivor's to accept or refuse
+    "portal.ContactProposal.customer": MOVE,
+    # events already recorded (webhooks): the customer's history, delivered or not
+    "events.Event.customer": MOVE,
 }
 
 SAME_CUSTOMER = "a customer cannot be merged into itself ({ref})"
