@@ -92,7 +92,7 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
     from relance.accounts.services import user_create
     from relance.cases.models import CustomerHold, Dispute, Promise
     from relance.delivery.models import MessageAttachment, OutboundMessage
-    from relance.portal.models import DisputeAttachment, DisputeCase, PlanRequest
+    from relance.portal.models import ContactProposal, DisputeAttachment, DisputeCase, PlanRequest
 
     sam = user_create(email="sam@acme.test", role="sales", entity_names=["acme"], password=PASSWORD)
     sid = user_create(email="sid@acme.test", role="sales", entity_names=["acme"], password=PASSWORD)
@@ -143,6 +143,34 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
             amount=Decimal("10.00"),
             currency="EUR",
             direction="credit",
+        ).pk
+    # A duplicate pair and a merge of acme (owned) and of globex (not owned: another entity's is a 404).
+    from relance.ledger.models import Customer
+    from relance.quality.merge import customer_merge
+    from relance.quality.models import DuplicateCandidate
+
+    for which, entity in (("owned", ws.acme), ("not_owned", ws.globex)):
+        low, high = (
+            Customer.objects.create(entity=entity, external_ref=f"DUP-{n}", name="Twin GmbH", currency="EUR")
+            for n in (1, 2)
+        )
+        samples[which]["pair_id"] = DuplicateCandidate.objects.create(
+            entity=entity, customer_low=low, customer_high=high, score=90, reasons=["same name"], found_at=now
+        ).pk
+        survivor, merged = (
+            Customer.objects.create(entity=entity, external_ref=f"MRG-{n}", name="Merged SA", currency="EUR")
+            for n in (1, 2)
+        )
+        samples[which]["merge_id"] = customer_merge(survivor=survivor, merged=merged).merge.pk
+    # A webhook endpoint of acme (owned) and of globex (not owned: another entity's is a 404).
+    from relance.webhooks.models import WebhookEndpoint
+
+    for which, entity in (("owned", ws.acme), ("not_owned", ws.globex)):
+        samples[which]["endpoint_id"] = WebhookEndpoint.objects.create(
+            entity=entity,
+            url="https://erp.example.com/hook",
+            event_types=["invoice.paid"],
+            secret="whsec_" + "A" * 32,
         ).pk
     for which, customer in (("owned", ws.late), ("not_owned", ws.other)):
         invoice = customer.invoices.order_by("id").first()
@@ -272,6 +300,11 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
             invoice_ref=invoice.external_ref,
             dispute_id=dispute.pk,
             request_id=request.pk,
+            proposal_id=ContactProposal.objects.create(
+                customer=customer,
+                contact=customer.contacts.order_by("id").first(),
+                changes={"name": ["before", "after"]},
+            ).pk,
             hold_id=hold.pk,
             message_pk=letter.pk,
             policy_id=ws.policy.pk,
