@@ -1,5 +1,6 @@
 """The NinjaAPI object: version 1, token or staff-session auth, one error shape, local docs."""
 
+import importlib
 import json
 from decimal import Decimal
 from typing import Any, cast
@@ -24,6 +25,7 @@ from relance.api.predictions import router as predictions_router
 from relance.api.views import router
 from relance.api.webhooks import openapi_event_components
 from relance.api.webhooks import router as webhooks_router
+from relance.common.api_routers import api_routers
 
 
 class DecimalJSONParser(Parser):
@@ -82,3 +84,8 @@ api.add_router("/", cases_router)  # issue 18: the case, as the pages show it
 api.add_router("/", activity_router)  # issue 18: messages, runs, the worklist
 api.add_router("/", webhooks_router)
 api.add_router("/", router)
+# The routers of apps above the API (``relance.common.api_routers``: the workspace's worklist and
+# notes), registered by name in their ``ready()`` and imported here, when the API is built.
+for dotted in api_routers():
+    module_name, _, attribute = dotted.rpartition(".")
+    api.add_router("/", getattr(importlib.import_module(module_name), attribute))

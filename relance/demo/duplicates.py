@@ -57,6 +57,8 @@ def demo_duplicates_seed(*, entity: Entity) -> int:
                 external_ref=f"DUP-{number:03d}",
                 name=_name(original.name, how),
                 currency=original.currency,
+                collector=original.collector,  # the original's portfolio: every queue has an owner
+                sales_owner=original.sales_owner,
                 language=original.language,
                 country=original.country,
                 segment=original.segment,

@@ -109,7 +109,10 @@ def email_check(address: str) -> Finding:
     if not labels[-1].isalpha() and not labels[-1].startswith("xn--"):
         return Finding(INVALID, f"the domain {domain} has no valid top-level domain")
     if domain in RESERVED_DOMAINS or any(("." + domain).endswith(s) for s in RESERVED_SUFFIXES):
-        return Finding(INVALID, f"the domain {domain} is reserved and never receives mail")
+        # Suspect, not invalid: the demo and the documentation's examples use these on purpose
+        # (relance/synthetic/names.py) so that no real company is ever written to; a real
+        # customer's address there is wrong, and the fix list says so.
+        return Finding(SUSPECT, f"the domain {domain} is reserved for examples and never receives mail")
     role = role_addresses().get(local)
     if role == "no_reply":
         return Finding(INVALID, f"{local}@ is a no-reply mailbox: nobody reads it")

@@ -37,18 +37,6 @@ from relance.workspace import hold_selectors, hold_services, selectors, services
 from relance.workspace.models import CustomerNote
 
 router = Router()
-_mounted: list[bool] = []
-
-
-def mount() -> None:
-    """Add this router to the NinjaAPI once (``WorkspaceConfig.ready`` may run more than once)."""
-    from relance.api.api import api
-
-    if not _mounted:
-        api.add_router("/", router)
-        _mounted.append(True)
-
-
 ERRORS: dict[int, Any] = {400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut, 422: s.ErrorOut}
 WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: s.ErrorOut, 413: s.ErrorOut}
 EntityName = Query(None, description="entity name; may be left out when you can see only one")

@@ -11,7 +11,8 @@ class WorkspaceConfig(AppConfig):
 
     def ready(self) -> None:
         """Add the worklist and notes endpoints (``relance.workspace.api``) to ``/api/v1``: the
-        workspace sits above the API in the layers, so the API cannot import them itself."""
-        from relance.workspace.api import mount
+        workspace sits above the API in the layers, so the API cannot import them itself. By
+        name: the API mounts them when it is built, so a command's start-up loads no ninja."""
+        from relance.common.api_routers import api_router_register
 
-        mount()
+        api_router_register("relance.workspace.api.router")

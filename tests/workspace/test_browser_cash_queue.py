@@ -68,7 +68,7 @@ def test_accept_with_the_keyboard_and_split_a_line(browser_page, live_server, sc
     card.locator("input[name=invoice_1]").fill("INV-L2")
     card.locator("input[name=amount_1]").fill("30")
     assert card.locator(".cash-remainder output").inner_text() == "20.00 EUR"
-    card.locator("form.cash-split button").click()
+    card.locator("form.cash-split button.primary").click()
     page.wait_for_selector(".messages")
     message = page.locator(".messages").inner_text()
     assert "split across INV-L1, INV-L2" in message and "€20.00 kept as unapplied cash" in message

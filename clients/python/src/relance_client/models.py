@@ -85,6 +85,12 @@ class ContactOut(TypedDict):
     opt_out_phone: bool
     email_status: str
     phone_status: str
+    address_status: str
+    email_reason: str
+    phone_reason: str
+    address_reason: str
+    phone_kind: str
+    confirmed_on: str | None
     created_at: str
     updated_at: str
 
