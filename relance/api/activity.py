@@ -12,7 +12,8 @@ from ninja import Field, Query, Router, Schema
 
 from relance.api import schemas as s
 from relance.api import selectors
-from relance.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from relance.api.pagination import paginate
+from relance.api.params import ERRORS, Cursor, EntityName, Limit, UpdatedSince
 from relance.delivery.models import MessageStatus
 from relance.delivery.selectors import message_as_dict, outbox_due_count, outbox_status_counts
 from relance.dunning.models import DunningRun
@@ -20,12 +21,6 @@ from relance.dunning.selectors import action_as_dict
 from relance.ledger.models import Entity
 
 router = Router()
-
-ERRORS: dict[int, Any] = {400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut, 422: s.ErrorOut}
-EntityName = Query(None, description="entity name; may be left out when you can see only one")
-Cursor = Query(None, description="next_cursor of the previous page")
-Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"items per page, at most {MAX_LIMIT}")
-UpdatedSince = Query(None, description="only rows changed at or after this instant (ISO 8601)")
 
 
 def _entity(request: HttpRequest, name: str | None) -> Entity:

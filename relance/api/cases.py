@@ -10,13 +10,14 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Router, Schema
 from pydantic import AfterValidator
 
 from relance.api import schemas as s
 from relance.api import selectors
 from relance.api.idempotency import idempotent
-from relance.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from relance.api.pagination import paginate
+from relance.api.params import ERRORS, WRITE_ERRORS, Cursor, CustomerRef, EntityName, Limit, UpdatedSince
 from relance.cases import services as case_services
 from relance.cases.models import (
     ContactLog,
@@ -39,13 +40,6 @@ from relance.ledger.models import Customer, Entity, Invoice
 
 router = Router()
 
-ERRORS: dict[int, Any] = {400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut, 422: s.ErrorOut}
-WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: s.ErrorOut, 413: s.ErrorOut}
-EntityName = Query(None, description="entity name; may be left out when you can see only one")
-Cursor = Query(None, description="next_cursor of the previous page")
-Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"items per page, at most {MAX_LIMIT}")
-UpdatedSince = Query(None, description="only rows changed at or after this instant (ISO 8601)")
-CustomerRef = Query(None, description="only this customer's")
 IDEMPOTENCY = (
     "Goes through the same service as the workspace page. Send an `Idempotency-Key` header to make "
     "retries safe: the same key and body replay the first response for 24 hours."

@@ -21,12 +21,11 @@ from relance.api import schemas as s
 from relance.api import selectors as api_selectors
 from relance.api.idempotency import idempotent
 from relance.api.pagination import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
     decode_snapshot_cursor,
     encode_snapshot_cursor,
     paginate,
 )
+from relance.api.params import ERRORS, WRITE_ERRORS, Cursor, CustomerRef, EntityName, Limit, UpdatedSince
 from relance.cases.models import CustomerHold
 from relance.core.actors import Actor
 from relance.core.clock import SystemClock, zone
@@ -37,13 +36,6 @@ from relance.workspace import hold_selectors, hold_services, selectors, services
 from relance.workspace.models import CustomerNote
 
 router = Router()
-ERRORS: dict[int, Any] = {400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut, 422: s.ErrorOut}
-WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: s.ErrorOut, 413: s.ErrorOut}
-EntityName = Query(None, description="entity name; may be left out when you can see only one")
-Cursor = Query(None, description="next_cursor of the previous page")
-UpdatedSince = Query(None, description="only rows changed at or after this instant (ISO 8601)")
-CustomerRef = Query(None, description="only this customer's")
-Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"items per page, at most {MAX_LIMIT}")
 WORKLIST_SORT_CHOICES = ", ".join(
     [*selectors.WORKLIST_SORTS, *(f"-{key}" for key in selectors.WORKLIST_SORTS)]
 )
