@@ -85,6 +85,13 @@ def database_config(url: str | None = None) -> dict[str, Any]:
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
         )
         config["CONN_MAX_AGE"] = 0
+    elif config["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+        "RELANCE_PREPARED_STATEMENTS", True
+    ):
+        # The hot reads' fixed SQL (relance.common.fixed_sql) runs as prepared statements from its
+        # fifth run on a connection; Django's other queries bind on the client and never prepare.
+        # Off for a pooler that cannot keep them (PgBouncer before 1.21 in transaction mode).
+        config.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
     return config
 
 

@@ -434,8 +434,10 @@ class ExchangeRate(BaseModel):
     class Meta:
         ordering = ["rate_date", "base_currency", "quote_currency"]
         constraints = [
+            # The pair before the day: the same uniqueness, and its index finds a pair's latest rate
+            # on a day with one probe (the order check, relance.credit.selectors.exposure).
             models.UniqueConstraint(
-                fields=["entity", "rate_date", "base_currency", "quote_currency"],
+                fields=["entity", "base_currency", "quote_currency", "rate_date"],
                 name="exchange_rate_unique_per_day",
             ),
             models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),

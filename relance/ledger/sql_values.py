@@ -1,7 +1,7 @@
 """Values read with raw SQL or aggregates, made what the ORM gives for a stored column.
 
 SQLite returns a sum of a decimal column as a float and ``MIN(date)`` as text; PostgreSQL returns
-``Decimal`` and ``date``. Every reader of such values goes through these two functions (the
+``Decimal`` and ``date``. Every reader of such values goes through these functions (the
 dunning, portal, credit and cash-application selectors used to keep their own copies).
 """
 
@@ -25,6 +25,17 @@ def stored_money(value: Any) -> Decimal:
     if isinstance(value, float):
         return Decimal(str(value)).quantize(STORED)
     return Decimal(value).quantize(STORED)
+
+
+RATE_PLACES = Decimal("0.00000001")  # an exchange rate's eight stored places
+
+
+def stored_rate(value: Any) -> Decimal:
+    """An exchange rate read with raw SQL, as the ORM gives it (eight places; a SQLite float through
+    its shortest text form)."""
+    if isinstance(value, float):
+        value = str(value)
+    return Decimal(value).quantize(RATE_PLACES)
 
 
 def stored_day(value: Any) -> date | None:

@@ -7,12 +7,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from relance.common import fixed_sql
 from relance.common.fixed_sql import SENTINEL_DAY, SENTINEL_ID, SENTINEL_TEXT, FixedQuery, sentinel_ids
 from relance.credit.selectors.check import customer_for_check, customers_for_check
-from relance.credit.selectors.exposure import _ledger_parts
-from relance.ledger.models import Customer, Invoice
+from relance.credit.selectors.exposure import _ledger_parts, rates_for
+from relance.ledger.models import Customer, ExchangeRate, Invoice
 
 pytestmark = pytest.mark.django_db
 AS_OF = date(2026, 9, 1)
@@ -67,3 +68,82 @@ def test_a_queryset_whose_sql_depends_on_its_values_is_refused(entity) -> None:
 
     query = FixedQuery(lookup, ids=sentinel_ids(2), ref=SENTINEL_TEXT)
     assert query.objects(ids=[1, 2], ref="X") == []
+
+
+def test_two_values_may_not_share_a_sentinel(entity) -> None:
+    def family(*, holder_id: int, entity_id: int):
+        return Customer.objects.filter(pk=holder_id, entity_id=entity_id)
+
+    with pytest.raises(ValueError, match="share the sentinel"):
+        FixedQuery(family, holder_id=SENTINEL_ID, entity_id=SENTINEL_ID).sql(holder_id=1, entity_id=2)
+
+
+def test_the_latest_rates_agree_with_and_without_fixing(entity, monkeypatch) -> None:
+    """Each pair's latest rate on or before the day, both ways round, over years of daily rates:
+    the fixed query (one probe per pair on PostgreSQL) reads what the ORM's reads."""
+    rates = []
+    for offset in range(0, 3 * 365, 3):
+        day = date(2024, 1, 1) + timedelta(days=offset)
+        rates.append(
+            ExchangeRate(
+                entity=entity,
+                rate_date=day,
+                base_currency="USD",
+                quote_currency="EUR",
+                rate=Decimal("0.9") + Decimal(offset) / 100000,
+            )
+        )
+        rates.append(
+            ExchangeRate(
+                entity=entity,
+                rate_date=day,
+                base_currency="EUR",
+                quote_currency="GBP",
+                rate=Decimal("0.85") + Decimal(offset) / 100000,
+            )
+        )
+    ExchangeRate.objects.bulk_create(rates)
+    for on in (date(2023, 12, 31), date(2024, 1, 1), date(2025, 6, 2), date(2030, 1, 1)):
+        for currencies in (["USD"], ["USD", "GBP"], ["USD", "GBP", "CHF"]):
+            fixed = rates_for(entity_id=entity.pk, currencies=currencies, to_currency="EUR", on=on)
+            monkeypatch.setattr(fixed_sql, "ENABLED", False)
+            compiled = rates_for(entity_id=entity.pk, currencies=currencies, to_currency="EUR", on=on)
+            monkeypatch.setattr(fixed_sql, "ENABLED", True)
+            assert fixed == compiled
+    table = rates_for(entity_id=entity.pk, currencies=["USD", "GBP"], to_currency="EUR", on=date(2025, 6, 2))
+    # 2025-06-02 is day 518 of the series, not a multiple of three: the rate of day 516 holds.
+    assert table.convert(Decimal("1000000"), "USD", "EUR", date(2025, 6, 2)) == Decimal("905160.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fixed_sql_runs_as_a_prepared_statement_on_postgresql(entity, make_customer) -> None:
+    """The database plans a fixed query once per connection (from its fifth run), and not at all
+    when prepared statements are turned off (``RELANCE_PREPARED_STATEMENTS=false``)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SKIPPED: prepared statements are PostgreSQL's (run with DATABASE_URL=postgres://…)")
+    make_customer("PREP")
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%ledger_customer%"]
+            )
+            return cursor.fetchone()[0]
+
+    options = connection.settings_dict["OPTIONS"]
+    assert options.get("prepare_threshold") == 5
+    connection.close()
+    for _ in range(6):
+        assert customer_for_check(entity_id=entity.pk, external_ref="PREP", on=AS_OF) is not None
+    assert prepared() == 1
+    monkeypatch_options = dict(options)
+    monkeypatch_options["prepare_threshold"] = None
+    connection.settings_dict["OPTIONS"] = monkeypatch_options
+    try:
+        connection.close()
+        for _ in range(6):
+            assert customer_for_check(entity_id=entity.pk, external_ref="PREP", on=AS_OF) is not None
+        assert prepared() == 0
+    finally:
+        connection.settings_dict["OPTIONS"] = options
+        connection.close()

@@ -31,13 +31,20 @@ from typing import Any
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 
-from relance.common.fixed_sql import SENTINEL_DAY, SENTINEL_ID, FixedQuery, sentinel_ids
+from relance.common.fixed_sql import (
+    SENTINEL_DAY,
+    SENTINEL_ID,
+    SENTINEL_TEXT,
+    FixedQuery,
+    fixed_cursor,
+    sentinel_ids,
+)
 from relance.core.rates import MissingRate, Rate, RateTable
 from relance.credit.models import CreditProfile, CreditSettings
 from relance.credit.selectors.settings import credit_settings_of
 from relance.ledger.models import Customer, ExchangeRate, Order, OrderStatus
 from relance.ledger.selectors import STILL_OWED, customer_invoices_with_open
-from relance.ledger.sql_values import stored_day, stored_money
+from relance.ledger.sql_values import stored_day, stored_money, stored_rate
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -230,7 +237,7 @@ def _ledger_parts(
     sql = LEDGER_PARTS_SQL.format(invoices=invoices_sql, orders=orders_sql)
     receivables: list[Receivable] = []
     ordered: list[Ordered] = []
-    with connection.cursor() as cursor:
+    with fixed_cursor() as cursor:
         cursor.execute(sql, (*invoices_params, *orders_params))
         for kind, customer_id, currency, total, due in cursor.fetchall():
             if kind == 0:
@@ -240,35 +247,79 @@ def _ledger_parts(
     return receivables, ordered
 
 
+def _latest_rates(*, entity_id: int, foreign: list[str], to_currency: str, on: date) -> QuerySet[Any]:
+    columns = ("rate_date", "base_currency", "quote_currency", "rate")
+    pairs = [(one, to_currency) for one in foreign] + [(to_currency, one) for one in foreign]
+    if connection.vendor == "postgresql":
+        # Each pair's latest row by itself (an index probe on the pair and its newest day), the
+        # pairs UNION ALL: the cost does not grow with the years of rates kept.
+        latest = [
+            ExchangeRate.objects.filter(
+                entity_id=entity_id, base_currency=base, quote_currency=quote, rate_date__lte=on
+            )
+            .order_by("-rate_date")
+            .values_list(*columns)[:1]
+            for base, quote in pairs
+        ]
+        return latest[0].union(*latest[1:], all=True)
+    # SQLite refuses LIMIT inside a compound statement: the latest day of each pair as a sub-select.
+    pairs_q = Q(base_currency__in=foreign, quote_currency=to_currency) | Q(
+        base_currency=to_currency, quote_currency__in=foreign
+    )
+    latest_day = (
+        ExchangeRate.objects.filter(
+            entity_id=entity_id,
+            base_currency=OuterRef("base_currency"),
+            quote_currency=OuterRef("quote_currency"),
+            rate_date__lte=on,
+        )
+        .order_by("-rate_date")
+        .values("rate_date")[:1]
+    )
+    return (
+        ExchangeRate.objects.filter(pairs_q, entity_id=entity_id, rate_date__lte=on)
+        .filter(rate_date=Subquery(latest_day))
+        .values_list(*columns)
+    )
+
+
+#: The customers sharing a limit holder's limit (the holder has one: ``_group_q``), by id.
+_FIXED_GROUP = FixedQuery(
+    lambda holder_id, entity_id: (
+        Customer.objects.filter(Q(id=holder_id) | Q(parent_id=holder_id), entity_id=entity_id)
+        .order_by("pk")
+        .values_list("pk")
+    ),
+    holder_id=sentinel_ids(1)[0],
+    entity_id=SENTINEL_ID,
+)
+
+#: The rates query compiled once per number of foreign currencies (the check's hot path).
+_FIXED_RATES: dict[int, FixedQuery] = {}
+
+
 def rates_for(*, entity_id: int, currencies: Iterable[str], to_currency: str, on: date) -> RateTable:
     """A ``RateTable`` holding, for each currency ↔ ``to_currency`` pair (both ways), the latest
     rate on or before ``on``: all the rates rule needs, in one query."""
     foreign = sorted(set(currencies) - {to_currency})
     if not foreign:
         return RateTable.of(())
-    pairs = Q(base_currency__in=foreign, quote_currency=to_currency) | Q(
-        base_currency=to_currency, quote_currency__in=foreign
+    fixed = _FIXED_RATES.get(len(foreign))
+    if fixed is None:
+        fixed = _FIXED_RATES.setdefault(
+            len(foreign),
+            FixedQuery(
+                _latest_rates,
+                entity_id=SENTINEL_ID,
+                foreign=[f"{SENTINEL_TEXT}{number}" for number in range(len(foreign))],
+                to_currency=f"{SENTINEL_TEXT}to",
+                on=SENTINEL_DAY,
+            ),
+        )
+    rows = fixed.rows(entity_id=entity_id, foreign=foreign, to_currency=to_currency, on=on)
+    return RateTable.of(
+        Rate(stored_day(day) or on, base, quote, stored_rate(rate)) for day, base, quote, rate in rows
     )
-    known = ExchangeRate.objects.filter(pairs, entity_id=entity_id, rate_date__lte=on)
-    latest: QuerySet[ExchangeRate]
-    if connection.vendor == "postgresql":  # the latest row of each pair, in one pass
-        latest = known.order_by("base_currency", "quote_currency", "-rate_date").distinct(
-            "base_currency", "quote_currency"
-        )
-    else:
-        latest_day = (
-            ExchangeRate.objects.filter(
-                entity_id=entity_id,
-                base_currency=OuterRef("base_currency"),
-                quote_currency=OuterRef("quote_currency"),
-                rate_date__lte=on,
-            )
-            .order_by("-rate_date")
-            .values("rate_date")[:1]
-        )
-        latest = known.filter(rate_date=Subquery(latest_day))
-    rows = latest.values_list("rate_date", "base_currency", "quote_currency", "rate")
-    return RateTable.of(Rate(day, base, quote, rate) for day, base, quote, rate in rows)
 
 
 def customer_exposure(
@@ -290,11 +341,7 @@ def customer_exposure(
     if alone:
         group_ids = [customer.pk]
     else:
-        group_ids = list(
-            Customer.objects.filter(_group_q(holder), entity_id=customer.entity_id)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        group_ids = [pk for (pk,) in _FIXED_GROUP.rows(holder_id=holder.pk, entity_id=customer.entity_id)]
     receivables, orders = _ledger_parts(customer.entity_id, group_ids, as_of, order_statuses(settings))
     currencies = {row[1] for row in receivables} | {row[1] for row in orders}
     table = (
