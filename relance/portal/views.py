@@ -226,15 +226,16 @@ def overview(request: HttpRequest) -> HttpResponse:
     summary = selectors.portal_owed(link=portal.link, as_of=portal.today)  # the page's one invoice read
     balances = selectors.portal_overview(link=portal.link, as_of=portal.today, summary=summary)
     overdue = selectors.portal_overdue(summary=summary)
+    lists = selectors.portal_overview_lists(link=portal.link)
     return _page(
         request,
         "portal/overview.html",
         {
             "balances": balances,
             "overdue_items": overdue,
-            "active_plan": selectors.portal_active_plan(link=portal.link),
-            "open_disputes": selectors.portal_disputes(link=portal.link).filter(status="open")[:5],
-            "open_promises": selectors.portal_promises(link=portal.link).filter(status="open")[:5],
+            "active_plan": lists.active_plan,
+            "open_disputes": lists.open_disputes,
+            "open_promises": lists.open_promises,
         },
     )
 
