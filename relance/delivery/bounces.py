@@ -73,9 +73,11 @@ def bounce_parse(raw: bytes) -> BounceReport:
         kind = part.get_content_type()
         if kind == "message/delivery-status":
             payload = part.get_payload()
-            blocks = (
-                payload if isinstance(payload, list) else [message_from_bytes(bytes(str(payload), "utf-8"))]
-            )
+            blocks: list[Message] = [
+                block
+                for block in (payload if isinstance(payload, list) else [])
+                if isinstance(block, Message)
+            ] or [message_from_bytes(str(payload).encode())]
             for block in blocks:
                 for name, value in block.items():
                     key, text = name.lower(), " ".join(str(value).split())
@@ -92,11 +94,13 @@ def bounce_parse(raw: bytes) -> BounceReport:
         elif kind == "message/rfc822":
             payload = part.get_payload()
             for returned in payload if isinstance(payload, list) else []:
-                if returned.get("Message-ID"):
-                    ids.append(returned["Message-ID"].strip())
+                if isinstance(returned, Message) and returned.get("Message-ID"):
+                    ids.append(str(returned["Message-ID"]).strip())
         elif kind in ("text/rfc822-headers", "text/plain") and not part.is_multipart():
-            body = part.get_payload(decode=True) or b""
-            text = body.decode(part.get_content_charset() or "utf-8", errors="replace")
+            body = part.get_payload(decode=True)
+            text = (body if isinstance(body, bytes) else b"").decode(
+                part.get_content_charset() or "utf-8", errors="replace"
+            )
             texts.append(text)
     for header in ("In-Reply-To", "References"):
         ids += _MESSAGE_ID.findall(bounce.get(header) or "")
