@@ -5,6 +5,7 @@ model row (``contacts_validate``), then each customer scored on its own (``custo
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -21,7 +22,7 @@ TODAY = date(2026, 12, 7)
 
 #: (customer fields, [contact fields]): every kind of address, status and identifier, shared
 #: values (the bulk check checks each distinct value once), statuses a check must keep.
-LEDGER = [
+LEDGER: list[tuple[dict[str, str], list[dict[str, object]]]] = [
     (
         {"country": "FR", "tax_id": "FR40303265045", "registration_id": "303265045"},
         [
@@ -83,8 +84,9 @@ LEDGER = [
 def varied(entity, make_customer):
     for n, (fields, contacts) in enumerate(LEDGER):
         customer = make_customer(f"Q{n}", **fields)
-        for k, values in enumerate(contacts):
-            Contact.objects.create(customer=customer, name=values.pop("name", f"C{k}"), **values)
+        for k, given in enumerate(contacts):
+            values = dict(given)
+            Contact.objects.create(customer=customer, name=str(values.pop("name", f"C{k}")), **values)
     return entity
 
 
@@ -94,7 +96,7 @@ class _RolledBack(Exception):
 
 def simple_path(entity):
     """Statuses, scores and monitored problems the simple path gives, then rolled back."""
-    out = {}
+    out: dict[str, Any] = {}
 
     def run_and_roll_back():
         with transaction.atomic():
