@@ -137,7 +137,7 @@ def proposal_decide(
     """A collector accepts (the change applies, the contact counts as confirmed that day) or
     rejects a pending proposal. Audited."""
     proposal = (
-        ContactProposal.objects.select_for_update()
+        ContactProposal.objects.select_for_update(of=("self",))  # the proposal's row: its contact may be none
         .select_related("contact__customer", "customer")
         .get(pk=proposal.pk)
     )
