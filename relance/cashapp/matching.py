@@ -618,12 +618,12 @@ def _lines_state_write(rows: list[BankLine]) -> None:
     one UPDATE by id, executed for every row (``executemany``; PostgreSQL pipelines it). Django's
     ``bulk_update`` builds a CASE of every row per column, and building it cost more CPU than
     matching the lines (docs/benchmarks.md, "Applying 100,000 lines")."""
-    fields = [BankLine._meta.get_field(name) for name in LINE_STATE]
+    fields = [field for field in BankLine._meta.concrete_fields if field.name in LINE_STATE]
     update_rows(
         BankLine,
-        [field.column for field in fields],  # type: ignore[union-attr]
+        [str(field.column) for field in fields],
         [
-            (*(field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields), row.pk)  # type: ignore[union-attr]
+            (*(field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields), row.pk)
             for row in rows
         ],
     )
