@@ -45,12 +45,16 @@ def _mapping(disputes: str, directory: Path) -> Path:
     text = MAPPING.read_text(encoding="utf-8")
     assert "    opened_on: InvoiceDate\n" in text
     path = directory / "ibm-ar-due-date.yaml"
-    path.write_text(text.replace("    opened_on: InvoiceDate\n", "    opened_on: DueDate\n"), encoding="utf-8")
+    path.write_text(
+        text.replace("    opened_on: InvoiceDate\n", "    opened_on: DueDate\n"), encoding="utf-8"
+    )
     return path
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--disputes", choices=("issue-date", "due-date", "none"), default="issue-date")
     parser.add_argument("--from", dest="start", default="2013-07-01")
     parser.add_argument("--to", dest="end", default="2013-12-01")
@@ -63,6 +67,11 @@ def main() -> int:
         help="a PredictSettings field (max_depth=3, n_estimators=100, learning_rate=0.05, …)",
     )
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    parser.add_argument(
+        "--database",
+        type=Path,
+        help="the SQLite file to load (kept; reused without loading when present: one per --disputes)",
+    )
     args = parser.parse_args()
 
     shared = Path(os.environ.get("RELANCE_SHARED_DIR", ROOT.parent / "shared"))
@@ -71,13 +80,16 @@ def main() -> int:
         print(f"SKIPPED: {source} is missing", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="bench_ibm_"))
-    os.environ["DATABASE_URL"] = f"sqlite:///{work / 'ibm.sqlite3'}"
+    database = args.database or work / "ibm.sqlite3"
+    loaded = database.exists()
+    os.environ["DATABASE_URL"] = f"sqlite:///{database}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     import django
 
     django.setup()
     from django.core.management import call_command
 
+    from relance.cases.models import Dispute
     from relance.ledger.models import Entity
     from relance.ml.backtest import cutoff_dates
     from relance.ml.pipeline import PredictSettings
@@ -85,17 +97,17 @@ def main() -> int:
 
     quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
     started = time.perf_counter()
-    call_command("migrate", interactive=False, verbosity=0)
-    call_command("init", "--entity", "ibm", "--currency", "USD", "--no-policies", **quiet)
-    mapping = _mapping(args.disputes, work)
     kinds = ["customers", "invoices", "payments"] + ([] if args.disputes == "none" else ["disputes"])
-    for kind in kinds:
-        call_command("import", kind, str(source), "--mapping", str(mapping), "--quiet", **quiet)
-    from relance.cases.models import Dispute
-
+    if not loaded:
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("init", "--entity", "ibm", "--currency", "USD", "--no-policies", **quiet)
+        mapping = _mapping(args.disputes, work)
+        for kind in kinds:
+            call_command("import", kind, str(source), "--mapping", str(mapping), "--quiet", **quiet)
     print(
-        f"loaded {FILE_NAME} ({', '.join(kinds)}; {Dispute.objects.count()} disputes, {args.disputes}) "
-        f"in {time.perf_counter() - started:.1f} s"
+        f"{'reused' if loaded else 'loaded'} {database} ({', '.join(kinds)}; {Dispute.objects.count()} "
+        f"disputes, {args.disputes}) in {time.perf_counter() - started:.1f} s",
+        flush=True,
     )
 
     types = {f.name: f.type for f in fields(PredictSettings)}

@@ -216,7 +216,13 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
     "disputes": (
         _c("invoice_ref", "invoice_ref", True, "INV-2026-0001", "an invoice already imported"),
-        _c("opened_on", "date", True, "2026-02-01", "the day the customer raised it; with invoice_ref, the key"),
+        _c(
+            "opened_on",
+            "date",
+            True,
+            "2026-02-01",
+            "the day the customer raised it; with invoice_ref, the key",
+        ),
         _c("reason_code", "choice", True, "pricing", "one of " + ", ".join(DISPUTE_REASONS)),
         _c("amount", "amount >0", False, "300.00", "the contested part (default: all open on opened_on)"),
         _c("resolved_on", "date", False, "2026-03-01", "when it was settled; on or after opened_on"),

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from relance.cases.models import Dispute, DisputeReason, DisputeResolution
 from relance.audit.models import CaseEvent
+from relance.cases.models import Dispute, DisputeReason, DisputeResolution
 from relance.ingest.parsing import DISPUTE_REASONS, DISPUTE_RESOLUTIONS
 from relance.ledger.selectors import data_versions
 
@@ -52,7 +52,15 @@ def test_a_disputes_file_opens_and_resolves_disputes_through_the_services(
         ("I1", date(2026, 1, 10), "pricing", Decimal("200.00"), "resolved", date(2026, 2, 1), "credit_note"),
         # no amount: all that was open on the day
         ("I2", date(2026, 1, 25), "quality", Decimal("300.50"), "open", None, ""),
-        ("I3", date(2026, 1, 12), "not_received", Decimal("999.99"), "resolved", date(2026, 1, 20), "withdrawn"),
+        (
+            "I3",
+            date(2026, 1, 12),
+            "not_received",
+            Decimal("999.99"),
+            "resolved",
+            date(2026, 1, 20),
+            "withdrawn",
+        ),
     }
     assert Dispute.objects.get(invoice__external_ref="I1").note == "discount not applied"
     # the services' case events (the customer's timeline, audited), as for a dispute opened on a page
@@ -81,27 +89,49 @@ def test_changing_a_recorded_dispute_by_import_is_refused_with_the_recorded_valu
     disputes_loaded, write, run_import
 ):
     before = disputes()
-    path = write("disputes.csv", DISPUTES.replace("I1,2026-01-10,pricing,200.00", "I1,2026-01-10,pricing,250.00"))
+    path = write(
+        "disputes.csv", DISPUTES.replace("I1,2026-01-10,pricing,200.00", "I1,2026-01-10,pricing,250.00")
+    )
     run = run_import("disputes", path)
     assert not run.ok
-    assert f"{path}:2: amount: expected the amount recorded for this dispute (200.0000)" in run.stderr, run.stderr
+    assert f"{path}:2: amount: expected the amount recorded for this dispute (200.0000)" in run.stderr, (
+        run.stderr
+    )
     assert disputes() == before
 
 
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ("I9,2026-02-01,pricing,,,,", "invoice_ref: expected an invoice_ref already imported for this entity, found 'I9'"),
+        (
+            "I9,2026-02-01,pricing,,,,",
+            "invoice_ref: expected an invoice_ref already imported for this entity, found 'I9'",
+        ),
         ("I4,2026-02-30,pricing,,,,", "opened_on: expected a date YYYY-MM-DD, found '2026-02-30'"),
         ("I4,2026-02-03,haggling,,,,", "reason_code: expected one of pricing, quantity, quality"),
         ("I4,2026-02-03,,,,,", "reason_code: expected a value (required)"),
         ("I4,2026-02-03,pricing,-5,,,", "amount: expected a positive amount"),
-        ("I4,2026-02-03,pricing,,2026-02-01,rejected,", "resolved_on: expected a resolution date on or after opened_on 2026-02-03, found '2026-02-01'"),
-        ("I4,2026-02-03,pricing,,2026-02-05,,", "resolution: expected a value (required) when resolved_on is given"),
-        ("I4,2026-02-03,pricing,,,rejected,", "resolved_on: expected a value (required) when resolution is given"),
+        (
+            "I4,2026-02-03,pricing,,2026-02-01,rejected,",
+            "resolved_on: expected a resolution date on or after opened_on 2026-02-03, found '2026-02-01'",
+        ),
+        (
+            "I4,2026-02-03,pricing,,2026-02-05,,",
+            "resolution: expected a value (required) when resolved_on is given",
+        ),
+        (
+            "I4,2026-02-03,pricing,,,rejected,",
+            "resolved_on: expected a value (required) when resolution is given",
+        ),
         # the service's rule: no more than is open and not disputed on the day
-        ("I4,2026-02-03,pricing,60.00,,,", "amount: expected invoice I4 has 50.0000 open and not already disputed on 2026-02-03; cannot dispute 60.00"),
-        ("I2,2026-01-25,quality,,,,", "invoice_ref: expected a ref used only once in the file (it is already on line 3)"),
+        (
+            "I4,2026-02-03,pricing,60.00,,,",
+            "amount: expected invoice I4 has 50.0000 open and not already disputed on 2026-02-03; cannot dispute 60.00",
+        ),
+        (
+            "I2,2026-01-25,quality,,,,",
+            "invoice_ref: expected a ref used only once in the file (it is already on line 3)",
+        ),
     ],
 )
 def test_a_bad_line_rejects_the_whole_file_naming_file_line_and_field(

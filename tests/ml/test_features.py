@@ -107,7 +107,9 @@ def test_a_dispute_is_seen_only_from_the_day_it_was_opened(backend) -> None:
     snapshots = (date(2026, 4, 15), date(2026, 4, 19), date(2026, 4, 20), AT)
     with unbound_tables_run_on(con):
         raw = con.to_pyarrow(snapshot_features(tables, snapshots)).to_pandas()
-    features = finish(raw).assign(snapshot=raw["snapshot"].map(lambda d: d if isinstance(d, date) else d.date()))
+    features = finish(raw).assign(
+        snapshot=raw["snapshot"].map(lambda d: d if isinstance(d, date) else d.date())
+    )
     seen = {
         row["snapshot"]: (row["disputed"], row["cust_disputes"], row["cust_dispute_share"] > 0)
         for row in features[features.invoice_id == 4].to_dict("records")

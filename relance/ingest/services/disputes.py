@@ -14,6 +14,7 @@ gives a resolution resolves the open dispute; any other change to a recorded dis
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
@@ -27,9 +28,7 @@ from relance.ingest.services.writer import Item, Writer
 from relance.ledger.models import Invoice, VersionScope
 
 EXPECTED_KNOWN_INVOICE_REF = "an invoice_ref already imported for this entity"
-EXPECTED_SAME_DISPUTE = (
-    "the {field} recorded for this dispute ({recorded}); a recorded dispute is changed in Relance, not by import"
-)
+EXPECTED_SAME_DISPUTE = "the {field} recorded for this dispute ({recorded}); a recorded dispute is changed in Relance, not by import"
 IMPORT_ACTOR = Actor.system("import")
 
 
@@ -97,12 +96,10 @@ class DisputeWriter(Writer):
         self._touch(record.opened_on)
         self.created += 1
 
-    def _resolve(self, item: Item, dispute: Dispute) -> bool:
+    def _resolve(self, item: Item, dispute: Dispute, on: date) -> bool:
         record: DisputeRecord = item.record
         try:
-            dispute_resolve(
-                dispute=dispute, resolution=record.resolution or "", on=record.resolved_on, actor=IMPORT_ACTOR
-            )
+            dispute_resolve(dispute=dispute, resolution=record.resolution or "", on=on, actor=IMPORT_ACTOR)
         except ValidationFailed as exc:
             self.reject(item, "resolved_on", exc.message, record.resolved_on)
             return False
@@ -138,7 +135,7 @@ class DisputeWriter(Writer):
                 record.resolved_on,
             )
             return
-        if self._resolve(item, dispute):
+        if self._resolve(item, dispute, record.resolved_on):
             self._touch(record.resolved_on)
             self.updated += 1
 
