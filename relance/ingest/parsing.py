@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -341,22 +341,33 @@ class RowParser:
         self._preloaded = True
 
     def customer(self, ref: str) -> CustomerInfo | None:
-        if ref in self._customers or self._preloaded:
-            return self._customers.get(ref)
+        if ref not in self._customers and not self._preloaded:
+            self.customers_look_up([ref])
+        return self._customers.get(ref)
+
+    def customers_look_up(self, refs: Iterable[str]) -> None:
+        """Read the customers of ``refs`` not known yet in two queries a 500 (by ref or alias, then
+        their rows), so that ``customer`` answers them from memory: a writer's batch looks its
+        customers up at once, not two queries a ref."""
+        if self._preloaded:
+            return
         from relance.ledger.models import Customer
         from relance.ledger.selectors import customer_ids_by_ref
 
-        customer_id = customer_ids_by_ref(entity_id=self.entity.pk, refs=[ref]).get(ref)
-        found = (
-            None
-            if customer_id is None
-            else Customer.objects.filter(pk=customer_id)
-            .values_list("id", "currency", "country", "parent_id")
-            .first()
-        )
-        info = CustomerInfo(*found) if found else None
-        self._customers[ref] = info
-        return info
+        wanted = sorted({ref for ref in refs if ref not in self._customers})
+        if not wanted:
+            return
+        ids = customer_ids_by_ref(entity_id=self.entity.pk, refs=wanted)
+        pks = sorted(set(ids.values()))
+        infos: dict[int, CustomerInfo] = {}
+        for start in range(0, len(pks), 500):
+            for row in Customer.objects.filter(pk__in=pks[start : start + 500]).values_list(
+                "id", "currency", "country", "parent_id"
+            ):
+                infos[row[0]] = CustomerInfo(*row)
+        for ref in wanted:
+            pk = ids.get(ref)
+            self._customers[ref] = None if pk is None else infos.get(pk)
 
     def known_customers(self) -> dict[str, CustomerInfo] | None:
         """Every customer of the entity by ref, when they were preloaded (the columnar import
