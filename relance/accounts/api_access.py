@@ -41,6 +41,13 @@ API_RESOURCES = {
     "outbox": "delivery.outboundmessage",
     "runs": "dunning.dunningrun",
     "worklist": "dunning.worklistentry",
+    "timeline": "ledger.customer",  # the customer page's timeline: who may read the customer
+    "call-tasks": "delivery.calltask",  # completing them: the outcome permission too
+    "snoozes": "dunning.worklistentry",  # the worklist's snooze: change_worklistentry, as on the page
+    "saved-views": "dunning.worklistentry",
+    "policies": "dunning.policy",
+    "credit/reviews": "credit.creditreview",
+    "audit-events": "audit.auditevent",  # admins and auditors
     "webhooks/endpoints": "webhooks.webhookendpoint",  # only the admin role holds webhooks.*
 }
 #: Resources named by their first two path segments (``/bank/lines/7``: resource ``bank/lines``).

@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema
 
 from relance.api import schemas as s
 from relance.api import selectors
-from relance.api.pagination import paginate
+from relance.api.pagination import paged_response
 from relance.api.params import ERRORS, Cursor, EntityName, Limit, UpdatedSince
 from relance.delivery.models import MessageStatus
 from relance.delivery.selectors import message_as_dict, outbox_due_count, outbox_status_counts
@@ -173,8 +173,7 @@ def message_list(
         updated_since=updated_since,
     )
     orderings = {"id": "id", "updated_at": "updated_at", "queued_at": "queued_at"}
-    page = paginate(rows, orderings=orderings, order=order, cursor=cursor, limit=limit)
-    return JsonResponse({"items": [message_json(row) for row in page.items], "next_cursor": page.next_cursor})
+    return paged_response(rows, message_json, orderings=orderings, order=order, cursor=cursor, limit=limit)
 
 
 @router.get("/messages/{int:message_id}", response={200: MessageOut, **ERRORS}, tags=["messages"])
@@ -236,8 +235,7 @@ def run_list(
     """The entity's daily runs with their counts."""
     rows = selectors.run_list(entity=_entity(request, entity), updated_since=updated_since)
     orderings = {"id": "id", "updated_at": "updated_at", "as_of": "as_of"}
-    page = paginate(rows, orderings=orderings, order=order, cursor=cursor, limit=limit)
-    return JsonResponse({"items": [run_json(row) for row in page.items], "next_cursor": page.next_cursor})
+    return paged_response(rows, run_json, orderings=orderings, order=order, cursor=cursor, limit=limit)
 
 
 @router.get("/runs/{int:run_id}", response={200: RunOut, **ERRORS}, tags=["runs"])
@@ -272,7 +270,5 @@ def run_actions(
         status=status,
         updated_since=updated_since,
     )
-    page = paginate(
-        rows, orderings={"id": "id", "updated_at": "updated_at"}, order=order, cursor=cursor, limit=limit
-    )
-    return JsonResponse({"items": [action_json(row) for row in page.items], "next_cursor": page.next_cursor})
+    orderings = {"id": "id", "updated_at": "updated_at"}
+    return paged_response(rows, action_json, orderings=orderings, order=order, cursor=cursor, limit=limit)

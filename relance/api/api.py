@@ -21,6 +21,7 @@ from relance.api.documents import router as documents_router
 from relance.api.errors import install_error_handlers
 from relance.api.forecast import router as forecast_router
 from relance.api.kpis import router as kpis_router
+from relance.api.oversight import router as oversight_router
 from relance.api.predictions import router as predictions_router
 from relance.api.views import router
 from relance.api.webhooks import openapi_event_components
@@ -82,6 +83,7 @@ api.add_router("/", credit_applications_router)
 api.add_router("/", bank_router)
 api.add_router("/", cases_router)  # issue 18: the case, as the pages show it
 api.add_router("/", activity_router)  # issue 18: messages, runs, the worklist
+api.add_router("/", oversight_router)  # issue 18: credit reviews, policies, the audit log
 api.add_router("/", webhooks_router)
 api.add_router("/", router)
 # The routers of apps above the API (``relance.common.api_routers``: the workspace's worklist and

@@ -20,7 +20,8 @@ from ninja import Field, Query, Router, Schema
 from relance.api import schemas as s
 from relance.api import selectors
 from relance.api.idempotency import idempotent
-from relance.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from relance.api.pagination import paginate
+from relance.api.params import ERRORS, WRITE_ERRORS, Cursor, EntityName, Limit
 from relance.cashapp import decisions
 from relance.cashapp import selectors as bank_selectors
 from relance.cashapp import services as bank_services
@@ -37,8 +38,7 @@ TOO_LARGE = (
     "the statement is {size:,} bytes, over the limit of {limit:,}: split it, or use `relance bank import`"
 )
 EMPTY = "the request has no body: send the statement file itself"
-ERRORS: dict[int, Any] = {400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut, 422: s.ErrorOut}
-UPLOAD_ERRORS: dict[int, Any] = {**ERRORS, 409: s.ErrorOut, 413: s.ErrorOut}
+UPLOAD_ERRORS = WRITE_ERRORS
 DECISION_ERRORS: dict[int, Any] = {**ERRORS, 409: s.ErrorOut}
 IDEMPOTENCY = (
     "Send an `Idempotency-Key` header to make retries safe: the same key and body replay the "
@@ -47,13 +47,10 @@ IDEMPOTENCY = (
 )
 BINARY = {"type": "string", "format": "binary"}
 
-EntityName = Query(None, description="entity name; may be left out when you can see only one")
 Format = Query(None, description="camt053, camt054, mt940 or csv (default: sniffed from the content)")
 FileName = Query(None, description="the file's name, kept with the statement and used in error messages")
 Status = Query(None, description="only the lines with this status")
-Cursor = Query(None, description="next_cursor of the previous page")
 Since = Query(None, description="only applications applied or unapplied on or after this day")
-Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"items per page, at most {MAX_LIMIT}")
 
 
 class StatementOutcomeOut(Schema):

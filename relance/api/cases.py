@@ -16,7 +16,7 @@ from pydantic import AfterValidator
 from relance.api import schemas as s
 from relance.api import selectors
 from relance.api.idempotency import idempotent
-from relance.api.pagination import paginate
+from relance.api.pagination import paged_response
 from relance.api.params import ERRORS, WRITE_ERRORS, Cursor, CustomerRef, EntityName, Limit, UpdatedSince
 from relance.cases import services as case_services
 from relance.cases.models import (
@@ -83,10 +83,6 @@ def _actor(request: HttpRequest) -> Actor:
 
 def _today(entity: Entity) -> date:
     return SystemClock().today(zone(entity.timezone or None))
-
-
-def _page(page: Any, render: Any) -> JsonResponse:
-    return JsonResponse({"items": [render(row) for row in page.items], "next_cursor": page.next_cursor})
 
 
 def _customer(request: HttpRequest, scope: Entity, ref: str) -> Customer:
@@ -390,8 +386,9 @@ def _listed(
     limit: int,
 ) -> JsonResponse:
     today = _today(scope)
-    page = paginate(rows, orderings=orderings, order=order, cursor=cursor, limit=limit)
-    return _page(page, lambda row: render(row, today))
+    return paged_response(
+        rows, lambda row: render(row, today), orderings=orderings, order=order, cursor=cursor, limit=limit
+    )
 
 
 # -- promises -----------------------------------------------------------------------------------

@@ -11,11 +11,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
-from ninja import Query, Router
+from ninja import Router
 
 from relance.accounts.selectors import user_can
-from relance.api import schemas as s
 from relance.api import selectors
+from relance.api.params import ERRORS, EntityName
 from relance.core.clock import SystemClock, zone
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.formatting import exact_amount
@@ -27,14 +27,6 @@ from relance.ledger.models import Entity
 
 router = Router(tags=["credit"])
 
-ERRORS: dict[int, Any] = {
-    400: s.ErrorOut,
-    401: s.ErrorOut,
-    403: s.ErrorOut,
-    404: s.ErrorOut,
-    422: s.ErrorOut,
-}
-EntityName = Query(None, description="entity name; may be left out when you can see only one")
 AMOUNT_INVALID = "amount: expected a decimal amount of 0 or more, found {value!r}"
 CURRENCY_INVALID = "currency: expected an ISO 4217 currency code such as EUR, found {value!r}"
 

@@ -16,8 +16,8 @@ from django.http import HttpRequest, JsonResponse
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
-from relance.api import schemas as s
 from relance.api import selectors as api_selectors
+from relance.api.params import ERRORS, EntityName
 from relance.core.errors import NotFound
 from relance.credit.models import ApplicationStatus, CreditApplication
 from relance.credit.selectors import applications as selectors
@@ -26,11 +26,9 @@ from relance.ledger.models import Entity
 
 router = Router(tags=["credit applications"])
 
-ERRORS: dict[int, Any] = {400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut, 422: s.ErrorOut}
 NOT_ALLOWED = "your role may not {what} credit applications"
-EntityName = Query(None, description="entity name; may be left out when you can see only one")
 Status = Query(None, description="open (submitted, in review, information requested), or one status")
-Limit = Query(100, ge=1, le=500, description="at most this many, newest first")
+NewestLimit = Query(100, ge=1, le=500, description="at most this many, newest first")
 
 
 class ApplicationOut(Schema):
@@ -136,7 +134,10 @@ def _decider(request: HttpRequest) -> Any:
 
 @router.get("/credit/applications", response={200: ApplicationList, **ERRORS})
 def application_list(
-    request: HttpRequest, entity: str | None = EntityName, status: str | None = Status, limit: int = Limit
+    request: HttpRequest,
+    entity: str | None = EntityName,
+    status: str | None = Status,
+    limit: int = NewestLimit,
 ) -> dict[str, Any]:
     """The entity's applications, newest first."""
     user = request.auth  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from ninja import Field, Query, Router, Schema
 from relance.api import schemas as s
 from relance.api import selectors
 from relance.api.errors import error_response
+from relance.api.params import ERRORS, EntityName
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.filenames import download_filename
 from relance.ledger import documents
@@ -29,17 +30,8 @@ NO_DOCUMENT = "invoice {ref!r} has no document yet: PUT the PDF first"
 NOT_PDF_STATUS = {"document_not_pdf": 415, "document_empty": 415, "document_too_large": 413}
 ERROR_CODES = {413: "too_large", 415: "unsupported_media_type"}
 BINARY = {"type": "string", "format": "binary"}
-DOCUMENT_ERRORS: dict[int, Any] = {
-    400: s.ErrorOut,
-    401: s.ErrorOut,
-    403: s.ErrorOut,
-    404: s.ErrorOut,
-    413: s.ErrorOut,
-    415: s.ErrorOut,
-    422: s.ErrorOut,
-}
+DOCUMENT_ERRORS: dict[int, Any] = {**ERRORS, 413: s.ErrorOut, 415: s.ErrorOut}
 
-EntityName = Query(None, description="entity name; may be left out when you can see only one")
 FileName = Query(None, description="the file's name as the ERP knows it (kept for display; default REF.pdf)")
 
 

@@ -11,18 +11,16 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from relance.api import schemas as s
 from relance.api import selectors
+from relance.api.params import ERRORS, EntityName
 from relance.core.errors import NotFound
 from relance.predict.forecasting import GROUPS, forecast_from_stored
 from relance.predict.selectors import latest_run
 
 router = Router(tags=["predictions"])
 
-ERRORS: dict[int, Any] = {400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut, 422: s.ErrorOut}
 NEVER_PREDICTED = "no predictions stored yet: run `relance predict --as-of DATE`"
 
-EntityName = Query(None, description="entity name; may be left out when you can see only one")
 AsOf = Query(None, description="the stored predictions' date (default: the latest run)")
 Weeks = Query(13, ge=1, le=104)
 By = Query(None, description="also per customer or segment", pattern="^(customer|segment)$")

@@ -15,6 +15,7 @@ from ninja import Field, Query, Router, Schema
 
 from relance.api import schemas as s
 from relance.api import selectors
+from relance.api.params import EntityName
 from relance.core.errors import ValidationFailed
 from relance.reports.selectors import kpi_report_cached
 
@@ -28,7 +29,6 @@ DAY_TOO_EARLY = "{name}: expected a date from 1900-01-01 on, found {value}"
 
 
 AsOf = Query(None, description="the date the figures are for (default: today)")
-EntityName = Query(None, description="entity name; may be left out when you can see only one")
 Currency = Query(None, description="ISO 4217 code (default: the entity's currency)")
 PeriodStart = Query(
     None, alias="from", description="start of the period (default: the 3 calendar months to as_of)"

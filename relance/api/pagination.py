@@ -6,7 +6,7 @@ Clients treat it as opaque; a tampered or foreign cursor is refused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from django.core import signing
 from django.db.models import Field, Model, Q, QuerySet
+from django.http import JsonResponse
 
 from relance.core.errors import ValidationFailed
 
@@ -93,6 +94,20 @@ def paginate(
         order=order, value=None if by_id else getattr(last, field_name), last_id=last.pk
     )
     return Page(items=rows, next_cursor=next_cursor)
+
+
+def paged_response(
+    queryset: QuerySet,
+    render: Callable[[Any], Any],
+    *,
+    orderings: Mapping[str, str],
+    order: str,
+    cursor: str | None,
+    limit: int,
+) -> JsonResponse:
+    """The one body of every paged list: ``{"items": [render(row)...], "next_cursor": ...}``."""
+    page = paginate(queryset, orderings=orderings, order=order, cursor=cursor, limit=limit)
+    return JsonResponse({"items": [render(row) for row in page.items], "next_cursor": page.next_cursor})
 
 
 def encode_snapshot_cursor(*, order: str, snapshot: int, position: int) -> str:

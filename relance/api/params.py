@@ -15,4 +15,8 @@ EntityName = Query(None, description="entity name; may be left out when you can 
 Cursor = Query(None, description="next_cursor of the previous page")
 Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"items per page, at most {MAX_LIMIT}")
 UpdatedSince = Query(None, description="only rows changed at or after this instant (ISO 8601)")
+#: ``updated_since`` of rows that are never changed (events, comments, saved views): their instant.
+WrittenSince = Query(
+    None, description="only rows written at or after this instant (ISO 8601; they never change)"
+)
 CustomerRef = Query(None, description="only this customer's")

@@ -9,10 +9,10 @@ from datetime import date
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Router, Schema
 
-from relance.api import schemas as s
 from relance.api import selectors
+from relance.api.params import ERRORS, EntityName
 from relance.core.errors import NotFound
 from relance.ledger.models import Invoice
 from relance.predict.selectors import prediction_for_invoice
@@ -20,9 +20,6 @@ from relance.predict.selectors import prediction_for_invoice
 router = Router(tags=["predictions"])
 
 NO_PREDICTION = "invoice {ref!r} has no prediction yet: run `relance predict --as-of DATE`"
-ERRORS: dict[int, Any] = {400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut, 422: s.ErrorOut}
-
-EntityName = Query(None, description="entity name; may be left out when you can see only one")
 
 
 class DriverOut(Schema):

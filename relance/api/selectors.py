@@ -270,6 +270,32 @@ def _scoped(user: Any, queryset: QuerySet, *, customer_ref: str | None) -> Query
     return queryset
 
 
+def scoped_rows(
+    queryset: QuerySet,
+    *,
+    user: Any,
+    customer_ref: str | None = None,
+    updated_since: datetime | None = None,
+    since_field: str = "updated_at",
+    related: tuple[str, ...] = ("customer",),
+    prefetch: tuple[str, ...] = (),
+    **equal: Any,
+) -> QuerySet:
+    """The one shape of the paged lists: ``queryset`` (already the entity's) narrowed to the
+    customers ``user`` sees (``customer_scope``, the pages' rule), to ``customer_ref``, to each
+    ``equal`` filter given (None or empty: not filtered) and to rows changed since ``updated_since``
+    (``since_field`` for rows that are never changed, such as events: their instant)."""
+    rows = _scoped(user, queryset, customer_ref=customer_ref)
+    given = {name: value for name, value in equal.items() if value is not None and value != ""}
+    if given:
+        rows = rows.filter(**given)
+    if related:
+        rows = rows.select_related(*related)
+    if prefetch:
+        rows = rows.prefetch_related(*prefetch)
+    return rows if updated_since is None else rows.filter(**{f"{since_field}__gte": updated_since})
+
+
 def promise_list(
     *,
     user: Any,
@@ -280,10 +306,14 @@ def promise_list(
 ) -> QuerySet:
     from relance.cases.models import Promise
 
-    promises = _scoped(user, Promise.objects.filter(entity=entity), customer_ref=customer_ref)
-    if status:
-        promises = promises.filter(status=status)
-    return _since(promises.select_related("customer").prefetch_related("invoices"), updated_since)
+    return scoped_rows(
+        Promise.objects.filter(entity=entity),
+        user=user,
+        customer_ref=customer_ref,
+        updated_since=updated_since,
+        prefetch=("invoices",),
+        status=status,
+    )
 
 
 def dispute_list(
@@ -297,12 +327,15 @@ def dispute_list(
 ) -> QuerySet:
     from relance.cases.models import Dispute
 
-    disputes = _scoped(user, Dispute.objects.filter(entity=entity), customer_ref=customer_ref)
-    if invoice_ref:
-        disputes = disputes.filter(invoice__external_ref=invoice_ref)
-    if status:
-        disputes = disputes.filter(status=status)
-    return _since(disputes.select_related("customer", "invoice"), updated_since)
+    return scoped_rows(
+        Dispute.objects.filter(entity=entity),
+        user=user,
+        customer_ref=customer_ref,
+        updated_since=updated_since,
+        related=("customer", "invoice"),
+        invoice__external_ref=invoice_ref,
+        status=status,
+    )
 
 
 def plan_list(
@@ -315,10 +348,13 @@ def plan_list(
 ) -> QuerySet:
     from relance.cases.models import Installment, PaymentPlan
 
-    plans = _scoped(user, PaymentPlan.objects.filter(entity=entity), customer_ref=customer_ref)
-    if status:
-        plans = plans.filter(status=status)
-    plans = plans.select_related("customer").prefetch_related("invoices", "installments")
+    plans = scoped_rows(
+        PaymentPlan.objects.filter(entity=entity),
+        user=user,
+        customer_ref=customer_ref,
+        prefetch=("invoices", "installments"),
+        status=status,
+    )
     if updated_since is None:
         return plans
     # An installment marked paid changes the plan a client syncs, not the plan's own row.
@@ -336,10 +372,13 @@ def credit_hold_list(
 ) -> QuerySet:
     from relance.cases.models import CreditHold
 
-    holds = _scoped(user, CreditHold.objects.filter(entity=entity), customer_ref=customer_ref)
-    if status:
-        holds = holds.filter(status=status)
-    return _since(holds.select_related("customer"), updated_since)
+    return scoped_rows(
+        CreditHold.objects.filter(entity=entity),
+        user=user,
+        customer_ref=customer_ref,
+        updated_since=updated_since,
+        status=status,
+    )
 
 
 def contact_log_list(
@@ -352,10 +391,14 @@ def contact_log_list(
 ) -> QuerySet:
     from relance.cases.models import ContactLog
 
-    logs = _scoped(user, ContactLog.objects.filter(entity=entity), customer_ref=customer_ref)
-    if channel:
-        logs = logs.filter(channel=channel)
-    return _since(logs.select_related("customer", "created_by"), updated_since)
+    return scoped_rows(
+        ContactLog.objects.filter(entity=entity),
+        user=user,
+        customer_ref=customer_ref,
+        updated_since=updated_since,
+        related=("customer", "created_by"),
+        channel=channel,
+    )
 
 
 def message_list(
@@ -370,14 +413,39 @@ def message_list(
 ) -> QuerySet:
     from relance.delivery.models import OutboundMessage
 
-    messages = _scoped(user, OutboundMessage.objects.filter(entity=entity), customer_ref=customer_ref)
-    if status:
-        messages = messages.filter(status=status)
-    if channel:
-        messages = messages.filter(channel=channel)
-    if run_id is not None:
-        messages = messages.filter(run_id=run_id)
-    return _since(messages.select_related("customer", "entity"), updated_since)
+    return scoped_rows(
+        OutboundMessage.objects.filter(entity=entity),
+        user=user,
+        customer_ref=customer_ref,
+        updated_since=updated_since,
+        related=("customer", "entity"),
+        status=status,
+        channel=channel,
+        run_id=run_id,
+    )
+
+
+def call_task_list(
+    *,
+    user: Any,
+    entity: Entity,
+    customer_ref: str | None = None,
+    status: str | None = None,
+    assigned_to_me: bool = False,
+    updated_since: datetime | None = None,
+) -> QuerySet:
+    """Call tasks (the calls a step or a collector asked for) of the customers ``user`` sees."""
+    from relance.delivery.models import CallTask
+
+    return scoped_rows(
+        CallTask.objects.filter(entity=entity),
+        user=user,
+        customer_ref=customer_ref,
+        updated_since=updated_since,
+        related=("customer", "assigned_to"),
+        status=status,
+        assigned_to=user if assigned_to_me else None,
+    )
 
 
 def run_list(*, entity: Entity, updated_since: datetime | None = None) -> QuerySet:
@@ -398,12 +466,15 @@ def action_list(
 ) -> QuerySet:
     from relance.dunning.models import DunningAction
 
-    actions = _scoped(user, DunningAction.objects.filter(entity=entity), customer_ref=customer_ref)
-    if run_id is not None:
-        actions = actions.filter(run_id=run_id)
-    if status:
-        actions = actions.filter(status=status)
-    return _since(actions.select_related("customer").prefetch_related("invoices"), updated_since)
+    return scoped_rows(
+        DunningAction.objects.filter(entity=entity),
+        user=user,
+        customer_ref=customer_ref,
+        updated_since=updated_since,
+        prefetch=("invoices",),
+        run_id=run_id,
+        status=status,
+    )
 
 
 def by_id(queryset: QuerySet, *, entity: Entity, kind: str, row_id: int) -> Any:

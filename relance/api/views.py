@@ -11,26 +11,15 @@ from relance.api import representations as rep
 from relance.api import schemas as s
 from relance.api import selectors, writes
 from relance.api.idempotency import idempotent
-from relance.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from relance.api.pagination import paginate
+from relance.api.params import ERRORS, WRITE_ERRORS, Cursor, EntityName, Limit, UpdatedSince
 from relance.core.clock import SystemClock, zone
 from relance.ingest.records import UpsertResult
 from relance.ledger.models import Entity
 
 router = Router()
 
-ERRORS: dict[int, Any] = {
-    400: s.ErrorOut,
-    401: s.ErrorOut,
-    403: s.ErrorOut,
-    404: s.ErrorOut,
-    422: s.ErrorOut,
-}
-WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: s.ErrorOut, 413: s.ErrorOut}
 
-EntityName = Query(None, description="entity name; may be left out when you can see only one")
-Cursor = Query(None, description="next_cursor of the previous page")
-Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"items per page, at most {MAX_LIMIT}")
-UpdatedSince = Query(None, description="only rows changed at or after this instant (ISO 8601)")
 SearchText = Query(None, description="part of the name or the customer_ref")
 StatusField = Query(None, description="the invoice's status field")
 OpenToday = Query(None, description="true: still owes something today; false: settled or void")

@@ -13,15 +13,13 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from relance.accounts.selectors import entities_for_user, user_sees_all_entities
-from relance.api import schemas as s
+from relance.api.params import ERRORS
 from relance.events.types import EVENT_TYPES, envelope_schema
 from relance.ledger.models import Entity
 from relance.webhooks import selectors, services
 from relance.webhooks.models import WebhookAttempt, WebhookEndpoint
 
 router = Router(tags=["webhooks"])
-
-ERRORS: dict[int, Any] = {400: s.ErrorOut, 401: s.ErrorOut, 403: s.ErrorOut, 404: s.ErrorOut, 422: s.ErrorOut}
 
 
 class EndpointOut(Schema):

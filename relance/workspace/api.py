@@ -23,7 +23,7 @@ from relance.api.idempotency import idempotent
 from relance.api.pagination import (
     decode_snapshot_cursor,
     encode_snapshot_cursor,
-    paginate,
+    paged_response,
 )
 from relance.api.params import ERRORS, WRITE_ERRORS, Cursor, CustomerRef, EntityName, Limit, UpdatedSince
 from relance.cases.models import CustomerHold
@@ -222,8 +222,7 @@ def note_list_view(
         updated_since=updated_since,
     )
     orderings = {"id": "id", "updated_at": "updated_at", "created_at": "created_at"}
-    page = paginate(rows, orderings=orderings, order=order, cursor=cursor, limit=limit)
-    return JsonResponse({"items": [note_json(row) for row in page.items], "next_cursor": page.next_cursor})
+    return paged_response(rows, note_json, orderings=orderings, order=order, cursor=cursor, limit=limit)
 
 
 @router.post(
@@ -315,10 +314,9 @@ def hold_list_view(
         user=_user(request), entity=scope, customer_ref=customer_ref, updated_since=updated_since
     )
     orderings = {"id": "id", "updated_at": "updated_at", "starts_on": "starts_on"}
-    page = paginate(rows, orderings=orderings, order=order, cursor=cursor, limit=limit)
     today = _today(scope)
-    return JsonResponse(
-        {"items": [hold_json(row, today) for row in page.items], "next_cursor": page.next_cursor}
+    return paged_response(
+        rows, lambda row: hold_json(row, today), orderings=orderings, order=order, cursor=cursor, limit=limit
     )
 
 

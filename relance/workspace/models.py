@@ -40,6 +40,7 @@ class WorklistSnooze(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
     until = models.DateField(help_text="Last day the customer stays hidden")
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)  # a second snooze moves ``until`` (API sync)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "customer"], name="workspace_snooze_once")]

@@ -97,6 +97,11 @@ def worklist_snooze(*, user: Any, customer: Customer, until: date, today: date) 
     return snooze
 
 
+def worklist_snooze_end(*, snooze: WorklistSnooze) -> None:
+    """Bring the customer back on the user's worklist now (the caller found the user's own snooze)."""
+    snooze.delete()
+
+
 @transaction.atomic
 def saved_view_save(
     *, user: Any, entity: Entity, name: str, params: dict[str, str], page: str = "worklist"

@@ -43,12 +43,23 @@ def review_list_open(*, entity: Entity) -> list[CreditReview]:
     return _by_exposure(_open(entity))
 
 
+def review_list(
+    *, user: Any, entity: Entity, status: str | None = ReviewStatus.OPEN
+) -> QuerySet[CreditReview]:
+    """The reviews of ``entity`` the user may see (a sales owner: their accounts), open ones by
+    default (``status`` None: every status), unordered."""
+    from relance.accounts.selectors import customer_scope
+
+    reviews = CreditReview.objects.filter(entity=entity).select_related("customer")
+    if status is not None:
+        reviews = reviews.filter(status=status)
+    return customer_scope(user, reviews, customer_field="customer")
+
+
 def review_queue(*, user: Any, entity: Entity) -> list[CreditReview]:
     """The open reviews of ``entity`` the user may see (a sales owner: their accounts), the most
     exposure at stake first."""
-    from relance.accounts.selectors import customer_scope
-
-    return _by_exposure(customer_scope(user, _open(entity), customer_field="customer"))
+    return _by_exposure(review_list(user=user, entity=entity))
 
 
 def review_for_user(*, user: Any, review_id: int) -> CreditReview:

@@ -69,16 +69,23 @@ def customer_records_present(*, customer: Customer) -> frozenset[str]:
 
 
 def customer_timeline(
-    *, customer: Customer, limit: int = TIMELINE_LIMIT, before: int | None = None
+    *,
+    customer: Customer,
+    limit: int = TIMELINE_LIMIT,
+    before: int | None = None,
+    since: datetime | None = None,
 ) -> list[TimelineItem]:
     """The customer's case timeline, newest first: one query on ``CaseEvent`` (messages, calls,
     contacts, notes, promises, disputes, plans, holds, credit holds, hand-offs, portal actions),
-    each with who did it. ``before``: the id of the last event already shown (the next page)."""
+    each with who did it. ``before``: the id of the last event already shown (the next page);
+    ``since``: only the events at or after it (events are never changed, so this is a sync)."""
     from django.urls import reverse
 
     from relance.audit.models import CaseEvent
 
     events = CaseEvent.objects.filter(customer=customer).order_by("-at", "-id")
+    if since is not None:
+        events = events.filter(at__gte=since)
     if before is not None:
         pivot = CaseEvent.objects.filter(pk=before, customer=customer).values_list("at", flat=True).first()
         if pivot is not None:
