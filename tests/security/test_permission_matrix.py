@@ -105,9 +105,16 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
     # A saved worklist view of sam (owned) and of sid (not owned): only its owner may delete it.
     from relance.workspace.models import SavedView
 
-    for which, owner in (("owned", sam), ("not_owned", sid)):
+    from relance.workspace.models import WorklistSnooze
+
+    for which, owner, snoozed in (("owned", sam, ws.late), ("not_owned", sid, ws.other)):
         view = SavedView.objects.create(user=owner, entity=ws.acme, name="matrix", params={"min_days": "1"})
         samples[which]["view_id"] = view.pk
+        # and a worklist snooze of each: only its owner may end it
+        snooze = WorklistSnooze.objects.create(
+            user=owner, customer=snoozed, until=ws.today + timedelta(days=3)
+        )
+        samples[which]["snooze_id"] = snooze.pk
     # A template version of acme (owned) and of globex (not owned: another entity's is a 404).
     from relance.comms.services import message_template_save
 
@@ -308,6 +315,7 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
             hold_id=hold.pk,
             message_pk=letter.pk,
             policy_id=ws.policy.pk,
+            policy_key=ws.policy.key,
             ref=customer.external_ref,
         )
     # A run of acme (owned) and of globex (not owned: another entity's is a 404).
@@ -329,6 +337,8 @@ def _path(route: str, values: dict[str, Any]) -> str | None:
         name = match.group(2)
         if name == "ref" and route.startswith("api/v1/invoices/"):
             return str(values["invoice_ref"])
+        if name == "key" and route.startswith("api/v1/policies/"):
+            return str(values["policy_key"])
         if name == "application_id" and route.startswith("api/v1/credit/"):
             return str(values["application_public_id"])  # the API names an application by its UUID
         return str(values[name])
