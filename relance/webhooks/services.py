@@ -131,7 +131,7 @@ def _replay_wanted(endpoint: WebhookEndpoint, event: Event) -> bool:
     """A test event goes to the endpoint it was sent to, whatever types it wants; any other to
     the endpoints that want its type and entity."""
     if event.type == TEST_EVENT:
-        return event.data.get("endpoint_id") == endpoint.pk
+        return bool(event.data.get("endpoint_id") == endpoint.pk)
     return endpoint.wants(event.type) and endpoint.entity_id in (None, event.entity_id)
 
 

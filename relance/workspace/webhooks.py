@@ -70,8 +70,10 @@ class EndpointForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.entities = {entity.name: entity for entity in entities}
         choices = [(EVERY_ENTITY, "Every entity")] if every_entity else []
-        self.fields["entity"].choices = choices + [(name, name) for name in self.entities]
-        self.fields["entity"].required = not every_entity
+        field = self.fields["entity"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = choices + [(name, name) for name in self.entities]
+        field.required = not every_entity
 
     def clean_url(self) -> str:
         try:

@@ -35,6 +35,7 @@ def test_an_admin_adds_an_endpoint_sees_the_secret_once_and_replays(
     from relance.webhooks.models import WebhookDelivery, WebhookEndpoint
 
     page = browser_page
+    page.set_default_timeout(60_000)  # each worker pass and page is a round trip on a shared machine
     page.goto(f"{live_server.url}/w/webhooks/")
     page.fill("input[name=username]", "root@acme.test")
     page.fill("input[name=password]", PASSWORD)
