@@ -215,12 +215,13 @@ def down_then_back(folder: Path, count: int, customers: int, down: float) -> dic
     warm_up(env, receiver)
     say("down: worker warm; receiver stopped")
     receiver.stop()  # down: connections refused
-    runner(env, "emit-paced", str(count), str(down / count), str(customers))
-    time.sleep(max(0.0, down - 1))  # the worker keeps failing on the last events for a while
+    runner(env, "emit-paced", str(count), str(down / count), str(customers))  # takes ``down`` s
     revived = Receiver().start(port=port)  # back, on the endpoint's port
     say("down: receiver back")
     back_at = time.perf_counter()
-    ok = wait_for(lambda: len({r.id for r in revived.received}) >= count, 300)
+    # The first events have failed for ``down`` seconds: their next attempt comes up to 1.5 × that
+    # later (exponential backoff with jitter), so the drain may take as long.
+    ok = wait_for(lambda: len({r.id for r in revived.received}) >= count, 60 + 1.6 * down)
     drained = time.perf_counter() - back_at
     worker.terminate()
     worker.wait()

@@ -378,9 +378,11 @@ class OrderBulkIn(_In):
 
 
 class ContactReturnedIn(Schema):
-    """A letter came back: ``contact_ref`` (or ``customer_ref`` alone when the customer has one
-    contact with a postal address), the day it came back and why."""
+    """A letter came back: its ``reference`` (the letter's Message-ID or the print provider's id:
+    matched first, it names the contact and the letter), else ``contact_ref`` (or ``customer_ref``
+    alone when the customer has one contact with a postal address); the day it came back and why."""
 
+    reference: str | None = Field(None, max_length=200)
     contact_ref: str | None = None
     customer_ref: str | None = None
     returned_on: date | None = None

@@ -199,6 +199,30 @@ def contact_returned(
 
     scope = _entity(request, entity)
     contacts = selectors.contact_list(entity=scope)
+    if payload.reference:  # the letter's reference first: the contact it really went to
+        from relance.delivery.bounces import letter_mark_returned, returned_letter
+
+        letter = returned_letter(entity_id=scope.pk, reference=payload.reference)
+        if letter is None or letter.contact_id is None:
+            raise NotFound(f"no letter with the reference {payload.reference!r}")
+        contact = contacts.get(pk=letter.contact_id)
+        changed = letter_mark_returned(
+            message=letter,
+            actor=Actor.of_user_or_system(request.user, "api"),
+            on=payload.returned_on or _today(scope),
+            reason=payload.reason,
+        )
+        contact.refresh_from_db()
+        return _json(
+            200,
+            {
+                "customer_ref": contact.customer.external_ref,
+                "contact_ref": contact.external_ref,
+                "address_status": contact.address_status,
+                "address_reason": contact.address_reason,
+                "changed": changed,
+            },
+        )
     if payload.contact_ref:
         contact = selectors.by_ref(contacts, entity=scope, kind="contact", ref=payload.contact_ref)
     elif payload.customer_ref:

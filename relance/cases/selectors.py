@@ -3,6 +3,7 @@ holds, credit holds and hand-offs."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
@@ -22,12 +23,13 @@ from relance.cases.models import (
     PlanStatus,
     Promise,
 )
+from relance.common.fixed_sql import SENTINEL_DAY, FixedQuery, sentinel_ids
 from relance.core.errors import NotFound
 from relance.core.promises import OPEN as PROMISE_OPEN
 from relance.core.promises import PaidByCutoff, PromiseTerms, promise_state
 from relance.ledger.models import Customer, Entity, Payment
 from relance.ledger.selectors import invoice_list_with_open
-from relance.ledger.sql_values import STORED
+from relance.ledger.sql_values import STORED, stored_money
 
 
 def promise_list(*, customer: Customer, open_only: bool = False) -> QuerySet[Promise]:
@@ -91,23 +93,50 @@ def customer_hand_off(*, customer: Customer) -> ExternalCollection | None:
     return ExternalCollection.objects.filter(customer=customer, status__in=HANDOFF_OPEN).first()
 
 
+def _disputed_rows(
+    *, as_of: date, invoice_ids: list[int] | None, customer_ids: list[int] | None
+) -> QuerySet[Any]:
+    where = Q()
+    if invoice_ids is not None:
+        where &= Q(invoice_id__in=invoice_ids)
+    if customer_ids is not None:
+        where &= Q(customer_id__in=customer_ids)
+    return (
+        Dispute.objects.filter(where, opened_on__lte=as_of)
+        .filter(Q(status=DisputeStatus.OPEN) | Q(resolved_on__gt=as_of))
+        .order_by()
+        .values_list("invoice_id", "amount")
+    )
+
+
+#: Compiled once per number of customers (every portal overview asks: ``relance.common.fixed_sql``).
+_FIXED_DISPUTED: dict[int, FixedQuery] = {}
+
+
 def disputed_by_invoice(
     *, as_of: date, invoice_ids: Iterable[int] | None = None, customer_ids: Iterable[int] | None = None
 ) -> dict[int, Decimal]:
     """What is under dispute on ``as_of`` per invoice (the part ``owed_summary`` leaves out), for
     the given invoices or every invoice of the given customers."""
-    where = Q()
-    if invoice_ids is not None:
-        where &= Q(invoice_id__in=list(invoice_ids))
-    if customer_ids is not None:
-        where &= Q(customer_id__in=list(customer_ids))
+    invoices = None if invoice_ids is None else list(invoice_ids)
+    customers = None if customer_ids is None else sorted(set(customer_ids))
+    if invoices is None and customers:
+        fixed = _FIXED_DISPUTED.get(len(customers))
+        if fixed is None:
+            fixed = _FIXED_DISPUTED.setdefault(
+                len(customers),
+                FixedQuery(
+                    functools.partial(_disputed_rows, invoice_ids=None),
+                    as_of=SENTINEL_DAY,
+                    customer_ids=sentinel_ids(len(customers)),
+                ),
+            )
+        rows = fixed.rows(as_of=as_of, customer_ids=customers)
+    else:
+        rows = list(_disputed_rows(as_of=as_of, invoice_ids=invoices, customer_ids=customers))
     disputed: dict[int, Decimal] = {}
-    for invoice_id, amount in (
-        Dispute.objects.filter(where, opened_on__lte=as_of)
-        .filter(Q(status=DisputeStatus.OPEN) | Q(resolved_on__gt=as_of))
-        .values_list("invoice_id", "amount")
-    ):
-        disputed[invoice_id] = disputed.get(invoice_id, Decimal(0)) + Decimal(amount)
+    for invoice_id, amount in rows:
+        disputed[invoice_id] = disputed.get(invoice_id, Decimal(0)) + stored_money(amount)
     return disputed
 
 

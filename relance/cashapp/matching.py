@@ -28,7 +28,7 @@ from functools import partial
 from itertools import islice
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from relance.cashapp import selectors
@@ -40,6 +40,7 @@ from relance.engine.cashapp.lines import APPLIED, SUGGESTED, Candidate, MatchRes
 from relance.engine.cashapp.matcher import Matcher, MatchPolicy
 from relance.events.services import Emission, customer_ref, emit_many
 from relance.ingest.records import AllocationRecord, PaymentRecord, upsert_records
+from relance.ingest.services.bulk import update_rows
 from relance.ledger.models import Customer, Entity, Payment
 
 logger = logging.getLogger(__name__)
@@ -207,13 +208,15 @@ class _Run:
             return False
         undo = {line.pk: (chosen, learned) for line, chosen, learned in ahead}
         later = {line.pk for line, _result in alone}
+        records: list[_LineRecord] = []  # the lines suggested or unmatched, written together
         for line, result in decided:
             self.outcome.lines += 1
             if result.chosen is None:
-                _line_record(line, result, self.items, self._suggest)
+                records.append(_LineRecord(line, result))
                 self.outcome.statuses[result.status] += 1
             elif line.pk in before:
-                self._unapplied_before(line, result)
+                records.append(_LineRecord(line, result, note=UNAPPLIED_BEFORE))
+                self.outcome.statuses[SUGGESTED] += 1
             elif line.pk not in later:
                 ref = refs[line.pk]
                 if ref is None:  # applied meanwhile by another run
@@ -230,7 +233,7 @@ class _Run:
                 self._take_back(line, *undo[line.pk])
                 self.outcome.refused += 1
                 self.outcome.statuses[SUGGESTED] += 1
-                _line_record(line, result, self.items, self._suggest, refused=_problem_text(problem))
+                records.append(_LineRecord(line, result, refused=_problem_text(problem)))
                 continue
             if ref is None:
                 self._take_back(line, *undo[line.pk])
@@ -238,6 +241,7 @@ class _Run:
             else:
                 self.outcome.payments.append(ref)
                 self.outcome.statuses[APPLIED] += 1
+        _lines_record(records, self.items, self._suggest)
         return True
 
     @property
@@ -428,11 +432,7 @@ def lines_apply(
         BankLineApplication.objects.bulk_create(rows, batch_size=BULK_ROWS)
         emit_many(emissions, entity=entity, at=now)
         _payers_learn(entity, learned, actor)
-        BankLine.objects.bulk_update(
-            [row for row, _application, _ref in todo],
-            ["status", "confidence", "reasons", "suggestions", "updated_at"],
-            batch_size=BULK_ROWS,
-        )
+        _lines_state_write([row for row, _application, _ref in todo])
     return refs
 
 
@@ -522,6 +522,16 @@ def _candidate_dict(candidate: Candidate, items: dict[int, OpenItem], currency: 
     }
 
 
+@dataclass(frozen=True)
+class _LineRecord:
+    """A line to store suggested or unmatched, as the matcher left it (``_lines_record``)."""
+
+    line: BankLine
+    result: MatchResult
+    refused: str = ""
+    note: str = ""
+
+
 def _line_record(
     line: BankLine,
     result: MatchResult,
@@ -531,8 +541,16 @@ def _line_record(
     refused: str = "",
     note: str = "",
 ) -> None:
-    """Store a line suggested (its ranked candidates, best first) or unmatched (the reasons), in
-    one statement that leaves a line applied meanwhile as it is."""
+    """Store one line suggested or unmatched (``_lines_record`` of one line)."""
+    _lines_record([_LineRecord(line, result, refused, note)], items, thresholds_suggest)
+
+
+def _line_fields(
+    record: _LineRecord, items: dict[int, OpenItem], thresholds_suggest: float
+) -> dict[str, Any]:
+    """A line's status, confidence, reasons and suggestions: suggested (its ranked candidates,
+    best first) or unmatched (the reasons)."""
+    line, result, refused, note = record.line, record.result, record.refused, record.note
     candidates = list(result.candidates)
     if refused or note or result.status == SUGGESTED:
         status = LineStatus.SUGGESTED
@@ -555,12 +573,59 @@ def _line_record(
         else:
             confidence = None
             reasons = [NO_CANDIDATE]
-    BankLine.objects.filter(pk=line.pk, status__in=(LineStatus.UNMATCHED, LineStatus.SUGGESTED)).update(
-        status=status,
-        confidence=None if confidence is None else round(confidence, 4),
-        reasons=reasons,
-        suggestions=suggestions,
-        updated_at=timezone.now(),
+    return {
+        "status": status,
+        "confidence": None if confidence is None else round(confidence, 4),
+        "reasons": reasons,
+        "suggestions": suggestions,
+    }
+
+
+def _lines_record(records: list[_LineRecord], items: dict[int, OpenItem], thresholds_suggest: float) -> None:
+    """Store lines suggested or unmatched, leaving a line applied meanwhile as it is: one
+    filtered UPDATE for one line; for a batch, the lines still unmatched or suggested locked in
+    one query and written with one ``bulk_update`` a 500 (a batch's own statement a line cost
+    more than matching it)."""
+    if not records:
+        return
+    now = timezone.now()
+    waiting = (LineStatus.UNMATCHED, LineStatus.SUGGESTED)
+    if len(records) == 1:
+        record = records[0]
+        BankLine.objects.filter(pk=record.line.pk, status__in=waiting).update(
+            **_line_fields(record, items, thresholds_suggest), updated_at=now
+        )
+        return
+    still = set(
+        BankLine.objects.select_for_update()
+        .filter(pk__in=[record.line.pk for record in records], status__in=waiting)
+        .values_list("pk", flat=True)
+    )
+    _lines_state_write(
+        [
+            BankLine(pk=record.line.pk, updated_at=now, **_line_fields(record, items, thresholds_suggest))
+            for record in records
+            if record.line.pk in still
+        ]
+    )
+
+
+LINE_STATE = ("status", "confidence", "reasons", "suggestions", "updated_at")
+
+
+def _lines_state_write(rows: list[BankLine]) -> None:
+    """Write the lines' status, confidence, reasons, suggestions and time as they are on ``rows``:
+    one UPDATE by id, executed for every row (``executemany``; PostgreSQL pipelines it). Django's
+    ``bulk_update`` builds a CASE of every row per column, and building it cost more CPU than
+    matching the lines (docs/benchmarks.md, "Applying 100,000 lines")."""
+    fields = [field for field in BankLine._meta.concrete_fields if field.name in LINE_STATE]
+    update_rows(
+        BankLine,
+        [str(field.column) for field in fields],
+        [
+            (*(field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields), row.pk)
+            for row in rows
+        ],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from time import monotonic
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from django.db.models import Count, Q, QuerySet
@@ -24,6 +25,7 @@ from relance.cases.models import (
     Promise,
 )
 from relance.cases.selectors import disputed_by_invoice, promise_state_on
+from relance.common.fixed_sql import SENTINEL_DAY, SENTINEL_ID, FixedQuery, fixed_cursor, sentinel_ids
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.formatting import format_money
 from relance.core.promises import ACTIVE, PromiseTerms
@@ -402,6 +404,14 @@ class OwedSummary:
     totals: tuple[OwedTotal, ...]
     unapplied: tuple[UnappliedItem, ...] = ()
 
+    def unapplied_by_currency(self) -> dict[str, Decimal]:
+        """Unapplied credit per currency (payments and credit notes not wholly allocated): the
+        figure the summary nets from what is payable, for pages that show it alone (the 360)."""
+        totals: dict[str, Decimal] = {}
+        for item in self.unapplied:
+            totals[item.currency] = totals.get(item.currency, Decimal(0)) + item.left
+        return totals
+
     def total(self, currency: str) -> OwedTotal:
         for total in self.totals:
             if total.currency == currency:
@@ -489,14 +499,43 @@ _INVOICE_FIELDS = (
 )
 
 
-def unapplied_credit(*, customer: Customer, as_of: date) -> dict[str, Decimal]:
-    """The customer's unapplied credit per currency on ``as_of`` (payments and credit notes not
-    wholly allocated): the figure ``owed_summary`` nets from what is payable, for pages that
-    show it alone (the customer 360)."""
-    totals: dict[str, Decimal] = {}
-    for item in _unapplied_items([customer.pk], as_of).get(None, []):
-        totals[item.currency] = totals.get(item.currency, Decimal(0)) + item.left
-    return totals
+def _unapplied_rows(*, model: Any, field: str, customer_ids: list[int], as_of: date) -> QuerySet[Any]:
+    from relance.ledger.selectors import allocated_total
+
+    return (
+        model.objects.filter(customer_id__in=customer_ids, date__lte=as_of)
+        .annotate(allocated=allocated_total(field, as_of))
+        .order_by("date", "external_ref")
+        .values_list("customer_id", "external_ref", "date", "currency", "amount", "allocated")
+    )
+
+
+#: Credit notes then payments, each by date and reference, in one statement (``UNION ALL`` of the
+#: two fixed queries, the first column saying which).
+_UNAPPLIED_SQL = "SELECT 0, * FROM ({credit_notes}) notes UNION ALL SELECT 1, * FROM ({payments}) payments ORDER BY 1, 4, 3"
+
+#: The two reads compiled once per number of customers (every portal overview asks), for the
+#: scopes of one customer and its child accounts.
+FIXED_MAX_CUSTOMERS = 32
+_FIXED_UNAPPLIED: dict[int, tuple[FixedQuery, FixedQuery]] = {}
+
+
+def _fixed_unapplied(size: int) -> tuple[FixedQuery, FixedQuery]:
+    from relance.ledger.models import CreditNote
+
+    found = _FIXED_UNAPPLIED.get(size)
+    if found is None:
+        sentinels = {"customer_ids": sentinel_ids(size), "as_of": SENTINEL_DAY}
+        found = _FIXED_UNAPPLIED.setdefault(
+            size,
+            (
+                FixedQuery(
+                    functools.partial(_unapplied_rows, model=CreditNote, field="credit_note"), **sentinels
+                ),
+                FixedQuery(functools.partial(_unapplied_rows, model=Payment, field="payment"), **sentinels),
+            ),
+        )
+    return found
 
 
 def _unapplied_items(
@@ -504,23 +543,44 @@ def _unapplied_items(
 ) -> dict[Any, list[UnappliedItem]]:
     """Payments and credit notes not wholly allocated on ``as_of``: all under the key None, or
     per customer id with ``by_customer``."""
-    from relance.ledger.models import CreditNote
-    from relance.ledger.selectors import STILL_OWED, allocated_total
+    from relance.ledger.selectors import STILL_OWED
 
+    ids = sorted(set(customer_ids))
     items: dict[Any, list[UnappliedItem]] = {}
-    for model, field in ((CreditNote, "credit_note"), (Payment, "payment")):
-        for customer_id, ref, on, currency, amount, allocated in (
-            model.objects.filter(customer_id__in=customer_ids, date__lte=as_of)
-            .annotate(allocated=allocated_total(field, as_of))
-            .order_by("date", "external_ref")
-            .values_list("customer_id", "external_ref", "date", "currency", "amount", "allocated")
-        ):
-            left = stored_money(amount) - stored_money(allocated)
-            if left > STILL_OWED:
-                key = customer_id if by_customer else None
-                items.setdefault(key, []).append(
-                    UnappliedItem(field, ref, on, currency, stored_money(amount), left)
+    if not ids:
+        return items
+    if len(ids) <= FIXED_MAX_CUSTOMERS:
+        fixed_notes, fixed_payments = _fixed_unapplied(len(ids))
+        notes_sql, notes_params = fixed_notes.sql(customer_ids=ids, as_of=as_of)
+        payments_sql, payments_params = fixed_payments.sql(customer_ids=ids, as_of=as_of)
+    else:  # a delivery batch's customers: too many sizes to keep each compiled
+        from relance.ledger.models import CreditNote
+
+        notes = _unapplied_rows(model=CreditNote, field="credit_note", customer_ids=ids, as_of=as_of)
+        payments = _unapplied_rows(model=Payment, field="payment", customer_ids=ids, as_of=as_of)
+        notes_sql, found_notes = notes.query.sql_with_params()
+        payments_sql, found_payments = payments.query.sql_with_params()
+        notes_params, payments_params = list(found_notes), list(found_payments)
+    with fixed_cursor() as cursor:
+        cursor.execute(
+            _UNAPPLIED_SQL.format(credit_notes=notes_sql, payments=payments_sql),
+            [*notes_params, *payments_params],
+        )
+        rows = cursor.fetchall()
+    for kind, customer_id, ref, on, currency, amount, allocated in rows:
+        left = stored_money(amount) - stored_money(allocated)
+        if left > STILL_OWED:
+            key = customer_id if by_customer else None
+            items.setdefault(key, []).append(
+                UnappliedItem(
+                    "payment" if kind else "credit_note",
+                    ref,
+                    cast(date, stored_day(on)),
+                    currency,
+                    stored_money(amount),
+                    left,
                 )
+            )
     return items
 
 
@@ -596,57 +656,110 @@ _OWED_SUMS = (
     "SELECT currency, COUNT(*), SUM(open_amount),"
     " SUM(CASE WHEN due_date < %s THEN open_amount ELSE 0 END),"
     " SUM(CASE WHEN due_date < %s THEN 1 ELSE 0 END),"
-    " MIN(CASE WHEN due_date >= %s THEN due_date END)"
+    " MIN(CASE WHEN due_date >= %s THEN due_date END),"
+    " SUM(CASE WHEN due_date = next_due THEN open_amount ELSE 0 END)"
+    # each currency's next due date beside every row, so the open amount due that day is summed
+    # in the same pass (a window: no second read of the invoices)
+    " FROM (SELECT currency, due_date, open_amount,"
+    " MIN(CASE WHEN due_date >= %s THEN due_date END) OVER (PARTITION BY currency) AS next_due"
+    " FROM ({inner}) owed) owed GROUP BY currency"
 )
+
+
+def _owed_rows(*, entity_id: int, customer_ids: list[int], as_of: date) -> QuerySet[Any]:
+    from relance.ledger.selectors import STILL_OWED
+
+    return customer_invoices_with_open(entity_id=entity_id, customer_ids=customer_ids, as_of=as_of).filter(
+        open_amount__gt=STILL_OWED
+    )
+
+
+def _oldest_overdue(*, entity_id: int, customer_ids: list[int], as_of: date, limit: int) -> QuerySet[Any]:
+    return (
+        _owed_rows(entity_id=entity_id, customer_ids=customer_ids, as_of=as_of)
+        .filter(due_date__lt=as_of)
+        .order_by("due_date", "external_ref")
+        .values_list(*_INVOICE_FIELDS)[:limit]
+    )
+
+
+#: The overview's two reads of the invoices, compiled once per scope size and list length: every
+#: portal overview runs them (``relance.common.fixed_sql``).
+_FIXED_OVERVIEW: dict[tuple[int, int], tuple[FixedQuery, FixedQuery]] = {}
+
+
+def _fixed_overview(size: int, limit: int) -> tuple[FixedQuery, FixedQuery]:
+    found = _FIXED_OVERVIEW.get((size, limit))
+    if found is None:
+        sentinels = {"entity_id": SENTINEL_ID, "customer_ids": sentinel_ids(size), "as_of": SENTINEL_DAY}
+        found = _FIXED_OVERVIEW.setdefault(
+            (size, limit),
+            (
+                FixedQuery(
+                    lambda **values: _owed_rows(**values).values_list("currency", "due_date", "open_amount"),
+                    **sentinels,
+                ),
+                FixedQuery(functools.partial(_oldest_overdue, limit=limit), **sentinels),
+            ),
+        )
+    return found
+
+
+def _invoice_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row of ``_INVOICE_FIELDS`` read by a cursor as Django's converters give it (SQLite's
+    dates are text, its amounts floats)."""
+    pk, ref, currency, issue_date, due_date, amount, open_amount, po_number = row
+    return (
+        pk,
+        ref,
+        currency,
+        stored_day(issue_date),
+        stored_day(due_date),
+        stored_money(amount),
+        open_amount,
+        po_number,
+    )
 
 
 def owed_overview(
     *, customer: Customer, as_of: date, scope: Iterable[int] | None = None, overdue_limit: int = 5
 ) -> OwedOverview:
     """``owed_summary``'s totals per currency, the overdue count and next due date, and the
-    ``overdue_limit`` oldest overdue lines, summed by the database."""
+    ``overdue_limit`` oldest overdue lines, summed by the database (fixed SQL: two reads of the
+    invoices, the disputes, the unapplied cash)."""
     from django.db import connection
 
-    from relance.ledger.selectors import STILL_OWED
-
-    customer_ids = list(scope) if scope is not None else [customer.pk]
-    rows = customer_invoices_with_open(
-        entity_id=customer.entity_id, customer_ids=customer_ids, as_of=as_of
-    ).filter(open_amount__gt=STILL_OWED)
-    inner, params = rows.values_list("currency", "due_date", "open_amount").query.sql_with_params()
+    customer_ids = sorted(set(scope)) if scope is not None else [customer.pk]
+    values: dict[str, Any] = {"entity_id": customer.entity_id, "customer_ids": customer_ids, "as_of": as_of}
+    fixed_sums, fixed_oldest = _fixed_overview(len(customer_ids), overdue_limit)
+    inner, params = fixed_sums.sql(**values)
     day = connection.ops.adapt_datefield_value(as_of)
-    with connection.cursor() as cursor:
-        sql = f"{_OWED_SUMS} FROM ({inner}) owed GROUP BY currency"
-        cursor.execute(sql, [day, day, day, *params])
+    with fixed_cursor() as cursor:
+        cursor.execute(_OWED_SUMS.format(inner=inner), [day, day, day, day, *params])
         sums = {row[0]: row[1:] for row in cursor.fetchall()}
     next_dues = {currency: stored_day(found[4]) for currency, found in sums.items() if found[4] is not None}
-    next_due_open: dict[str, Decimal] = {}
-    if next_dues:
-        pairs = Q()
-        for currency, due in next_dues.items():
-            pairs |= Q(currency=currency, due_date=due)
-        inner, params = rows.filter(pairs).values_list("currency", "open_amount").query.sql_with_params()
-        with connection.cursor() as cursor:
-            sql = f"SELECT currency, SUM(open_amount) FROM ({inner}) due GROUP BY currency"  # noqa: S608
-            cursor.execute(sql, params)
-            next_due_open = {currency: stored_money(total) for currency, total in cursor.fetchall()}
     disputed = disputed_by_invoice(customer_ids=customer_ids, as_of=as_of)
     disputed_lines = (
         _summary_from(
-            as_of, list(rows.filter(pk__in=list(disputed)).values_list(*_INVOICE_FIELDS)), disputed, []
+            as_of,
+            list(_owed_rows(**values).filter(pk__in=list(disputed)).values_list(*_INVOICE_FIELDS)),
+            disputed,
+            [],
         ).lines
         if disputed
         else ()
     )
-    oldest = rows.filter(due_date__lt=as_of).order_by("due_date", "external_ref")[:overdue_limit]
-    overdue = _summary_from(as_of, list(oldest.values_list(*_INVOICE_FIELDS)), disputed, []).lines
+    oldest = [_invoice_row(row) for row in fixed_oldest.rows(**values)]
+    overdue = _summary_from(as_of, oldest, disputed, []).lines
     unapplied: dict[str, Decimal] = {}
     for item in _unapplied_items(customer_ids, as_of).get(None, []):
         unapplied[item.currency] = unapplied.get(item.currency, Decimal(0)) + item.left
     figures = []
     zero = Decimal(0)
     for currency in sorted(set(sums) | set(unapplied)):
-        count, open_sum, overdue_open, overdue_count, _ = sums.get(currency, (0, zero, zero, 0, None))
+        count, open_sum, overdue_open, overdue_count, _, next_due_open = sums.get(
+            currency, (0, zero, zero, 0, None, zero)
+        )
         mine = [line for line in disputed_lines if line.currency == currency]
         disputed_sum = sum((line.disputed for line in mine), zero)
         overdue_disputed = sum((line.disputed for line in mine if line.days_past_due > 0), zero)
@@ -666,7 +779,8 @@ def owed_overview(
                 ),
                 overdue_count=int(overdue_count or 0),
                 next_due=next_due,
-                next_due_owed=next_due_open.get(currency, zero) - next_due_disputed,
+                next_due_owed=(stored_money(next_due_open) if next_due is not None else zero)
+                - next_due_disputed,
             )
         )
     return OwedOverview(as_of=as_of, figures=tuple(figures), overdue=overdue)
@@ -821,6 +935,7 @@ def message_still_due(
     amount_in_message: Decimal | None,
     currency: str,
     internal: bool = False,
+    summary: OwedSummary | None = None,
 ) -> StillDue:
     """Is a dunning message decided earlier still true and due on ``on``? (one rule, asked by the
     delivery worker before every send, by ``relance compliance check`` and the 360's next steps).
@@ -828,7 +943,12 @@ def message_still_due(
     Cancelled when, since the decision: the invoices were paid or settled, a promise now pauses
     dunning, a payment plan now replaces it, or everything left is under dispute. Otherwise due,
     with the amount the message may ask for now (``amount_due``: re-render when it changed).
+
+    ``summary``: the customer's whole ``owed_summary`` on ``on`` when the caller already holds it
+    (a message about all open invoices only: ``action`` None).
     """
+    if summary is not None and (action is not None or summary.as_of != on):
+        raise ValueError("a summary is passed only for a message about all open invoices on the same day")
     if action is not None and action.kind == "installment":
         return StillDue(True, as_of=on)  # the plan's own reminders follow the plan, not dunning
     promise = promise_pausing(customer=customer, on=on)
@@ -852,7 +972,8 @@ def message_still_due(
         return StillDue(False, "a payment plan now replaces dunning", "payment_plan", as_of=on)
     # ``all()``: the delivery worker has them prefetched with the message.
     invoice_ids = [invoice.pk for invoice in action.invoices.all()] if action is not None else None
-    summary = owed_summary(customer=customer, as_of=on, invoice_ids=invoice_ids)
+    if summary is None:
+        summary = owed_summary(customer=customer, as_of=on, invoice_ids=invoice_ids)
     amount = summary.amount_due(currency=currency, invoice_ids=invoice_ids)
     if internal and action is not None:
         amount = min(amount, summary.total(currency).overdue_owed)
@@ -877,12 +998,17 @@ def message_still_due(
     return StillDue(True, amount_due=amount, as_of=on)
 
 
-def customer_still_due(*, customer: Customer, on: date) -> StillDue:
+def customer_still_due(*, customer: Customer, on: date, summary: OwedSummary | None = None) -> StillDue:
     """Would a dunning message to this customer be true on ``on`` (any currency)? The answer of
-    ``message_still_due`` for a message about all the customer's open invoices."""
-    currencies = [t.currency for t in owed_summary(customer=customer, as_of=on).totals] or [customer.currency]
+    ``message_still_due`` for a message about all the customer's open invoices. ``summary``: the
+    customer's ``owed_summary`` on ``on`` when the caller holds it (read once otherwise)."""
+    if summary is None:
+        summary = owed_summary(customer=customer, as_of=on)
+    currencies = [t.currency for t in summary.totals] or [customer.currency]
     answers = [
-        message_still_due(customer=customer, action=None, on=on, amount_in_message=None, currency=currency)
+        message_still_due(
+            customer=customer, action=None, on=on, amount_in_message=None, currency=currency, summary=summary
+        )
         for currency in currencies
     ]
     return next((answer for answer in answers if answer.due), answers[0])

@@ -45,6 +45,7 @@ SETTINGS = (
     "derived",
     "deduplicate",
     "skip_rows_without",
+    "only_rows_where",
 )
 TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
 
@@ -66,6 +67,9 @@ class MappingFile:
     derived: dict[str, Any] = field(default_factory=dict)
     deduplicate: bool = False
     skip_rows_without: tuple[str, ...] = ()
+    #: Keep only the rows whose column holds this text (case and surrounding spaces ignored):
+    #: one file holding every invoice, of which a dispute import takes the disputed ones.
+    only_rows_where: dict[str, str] = field(default_factory=dict)
 
     @property
     def parse_options(self) -> ParseOptions:
@@ -164,6 +168,13 @@ def mapping_load(
     skip = data.get("skip_rows_without") or []
     if isinstance(skip, str):
         skip = [skip]
+    only = data.get("only_rows_where") or {}
+    if not isinstance(only, dict):
+        raise ValidationFailed(
+            MAPPING_BAD_VALUE.format(
+                path=path, key="only_rows_where", expected="a set of Column: value lines", value=only
+            )
+        )
     return MappingFile(
         kind=mapping_kind,
         path=path,
@@ -178,6 +189,7 @@ def mapping_load(
         derived=dict(derived),
         deduplicate=bool(data.get("deduplicate", False)),
         skip_rows_without=tuple(str(column) for column in skip),
+        only_rows_where={str(column): str(value).strip().lower() for column, value in only.items()},
     )
 
 
@@ -192,6 +204,7 @@ class BoundMapping:
     ignored_columns: tuple[str, ...]
     skip_rows_without: tuple[str, ...]
     identity: bool = False
+    only_rows_where: tuple[tuple[str, str], ...] = ()
 
     def apply(self, row: Mapping[str, str | None]) -> Mapping[str, str | None] | None:
         """The canonical cells of ``row``, or None when the mapping says to skip the row."""
@@ -200,6 +213,9 @@ class BoundMapping:
         for column in self.skip_rows_without:
             value = row.get(column)
             if value is None or not value.strip():
+                return None
+        for column, wanted in self.only_rows_where:
+            if (row.get(column) or "").strip().lower() != wanted:
                 return None
         return {name: getter(row) for name, getter in self.getters}
 
@@ -249,7 +265,7 @@ def mapping_bind(
             getter = _constant_getter(constant)
         if getter is not None:
             getters.append((name, getter))
-    for column in mapping.skip_rows_without:
+    for column in (*mapping.skip_rows_without, *mapping.only_rows_where):
         need(column)
     provided = {name for name, _ in getters}
     required = [column.name for column in schema if column.required]
@@ -272,10 +288,17 @@ def mapping_bind(
         and not mapping.constants
         and not mapping.derived
         and not mapping.skip_rows_without
+        and not mapping.only_rows_where
         and all(name in fields for name in provided if name in header)
         and provided <= set(header)
     )
-    return BoundMapping(tuple(getters), ignored, mapping.skip_rows_without, identity)
+    return BoundMapping(
+        tuple(getters),
+        ignored,
+        mapping.skip_rows_without,
+        identity,
+        tuple(mapping.only_rows_where.items()),
+    )
 
 
 def _column_getter(column: str, default: str | None) -> Getter:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -38,6 +38,7 @@ from relance.ingest.records import (
     ContactRecord,
     CreditNoteRecord,
     CustomerRecord,
+    DisputeRecord,
     ExchangeRateRecord,
     InvoiceRecord,
     OrderRecord,
@@ -74,6 +75,21 @@ CHANNELS = PREFERRED_CHANNELS  # a file may still say "phone": read as "call" (c
 INVOICE_STATUSES = ("open", "void")
 # ledger.OrderStatus: open (not delivered), delivered (not invoiced), invoiced, cancelled.
 ORDER_STATUSES = ("open", "delivered", "invoiced", "cancelled")
+# The cases app's choices (``relance.cases.models``), spelt here so that the columns (and
+# docs/import.md) need no Django; tests/ingest/test_import_disputes.py checks they agree.
+DISPUTE_REASONS = (
+    "pricing",
+    "quantity",
+    "quality",
+    "not_received",
+    "duplicate",
+    "already_paid",
+    "po_missing",
+    "short_payment",
+    "other",
+)
+DISPUTE_RESOLUTIONS = ("credit_note", "write_off", "rejected", "withdrawn")
+EXPECTED_RESOLVED_AFTER_OPENED = "a resolution date on or after opened_on {opened_on}"
 EXPECTED_RETURNED_AFTER_DATE = "a return date on or after the payment date {date}"
 EXPECTED_RATE = (
     "a rate above 0 with '{decimal}' as decimal separator, at most 8 decimals and 10 digits before it"
@@ -197,6 +213,27 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _c("currency", "ISO 4217", False, "EUR", "default: the customer's currency"),
         _c("amount", "amount >0", True, "4800.00", "amount not yet invoiced, '.' as decimal point"),
         _c("status", "choice", False, "open", "one of " + ", ".join(ORDER_STATUSES) + " (default open)"),
+    ),
+    "disputes": (
+        _c("invoice_ref", "invoice_ref", True, "INV-2026-0001", "an invoice already imported"),
+        _c(
+            "opened_on",
+            "date",
+            True,
+            "2026-02-01",
+            "the day the customer raised it; with invoice_ref, the key",
+        ),
+        _c("reason_code", "choice", True, "pricing", "one of " + ", ".join(DISPUTE_REASONS)),
+        _c("amount", "amount >0", False, "300.00", "the contested part (default: all open on opened_on)"),
+        _c("resolved_on", "date", False, "2026-03-01", "when it was settled; on or after opened_on"),
+        _c(
+            "resolution",
+            "choice",
+            False,
+            "rejected",
+            "one of " + ", ".join(DISPUTE_RESOLUTIONS) + " (required with resolved_on)",
+        ),
+        _c("note", "text", False, "customer says 10 units missing", "free text"),
     ),
     RATE_KIND: (
         _c("date", "date", True, "2026-03-02", "the rate applies from this date until the pair's next one"),
@@ -341,22 +378,33 @@ class RowParser:
         self._preloaded = True
 
     def customer(self, ref: str) -> CustomerInfo | None:
-        if ref in self._customers or self._preloaded:
-            return self._customers.get(ref)
+        if ref not in self._customers and not self._preloaded:
+            self.customers_look_up([ref])
+        return self._customers.get(ref)
+
+    def customers_look_up(self, refs: Iterable[str]) -> None:
+        """Read the customers of ``refs`` not known yet in two queries a 500 (by ref or alias, then
+        their rows), so that ``customer`` answers them from memory: a writer's batch looks its
+        customers up at once, not two queries a ref."""
+        if self._preloaded:
+            return
         from relance.ledger.models import Customer
         from relance.ledger.selectors import customer_ids_by_ref
 
-        customer_id = customer_ids_by_ref(entity_id=self.entity.pk, refs=[ref]).get(ref)
-        found = (
-            None
-            if customer_id is None
-            else Customer.objects.filter(pk=customer_id)
-            .values_list("id", "currency", "country", "parent_id")
-            .first()
-        )
-        info = CustomerInfo(*found) if found else None
-        self._customers[ref] = info
-        return info
+        wanted = sorted({ref for ref in refs if ref not in self._customers})
+        if not wanted:
+            return
+        ids = customer_ids_by_ref(entity_id=self.entity.pk, refs=wanted)
+        pks = sorted(set(ids.values()))
+        infos: dict[int, CustomerInfo] = {}
+        for start in range(0, len(pks), 500):
+            for row in Customer.objects.filter(pk__in=pks[start : start + 500]).values_list(
+                "id", "currency", "country", "parent_id"
+            ):
+                infos[row[0]] = CustomerInfo(*row)
+        for ref in wanted:
+            pk = ids.get(ref)
+            self._customers[ref] = None if pk is None else infos.get(pk)
 
     def known_customers(self) -> dict[str, CustomerInfo] | None:
         """Every customer of the entity by ref, when they were preloaded (the columnar import
@@ -701,6 +749,35 @@ class RowParser:
         if value.adjusted() >= RATE_INTEGER_DIGITS:
             raise ValidationFailed("too large")
         return value
+
+    def _parse_disputes(self, cells: _Row) -> DisputeRecord:
+        opened_on = cells.convert("opened_on", self._date, self._expected_date, required=True)
+        resolved_on = cells.convert("resolved_on", self._date, self._expected_date)
+        if opened_on is not None and resolved_on is not None and resolved_on < opened_on:
+            cells.error(
+                "resolved_on",
+                EXPECTED_RESOLVED_AFTER_OPENED.format(opened_on=opened_on),
+                cells.row.get("resolved_on"),
+            )
+        resolution = self._choice(cells, "resolution", DISPUTE_RESOLUTIONS)
+        if resolved_on is not None and resolution is None and cells.text("resolution") is None:
+            cells.error("resolution", EXPECTED_REQUIRED + " when resolved_on is given")
+        if resolution is not None and resolved_on is None and cells.text("resolved_on") is None:
+            cells.error("resolved_on", EXPECTED_REQUIRED + " when resolution is given")
+        reason = self._choice(cells, "reason_code", DISPUTE_REASONS)
+        if reason is None and cells.text("reason_code") is None:
+            cells.error("reason_code", EXPECTED_REQUIRED)
+        return DisputeRecord(
+            invoice_ref=cells.text("invoice_ref", required=True, max_length=64) or "",
+            opened_on=opened_on,
+            reason_code=reason or "",
+            amount=self._amount(cells, required=False),
+            resolved_on=resolved_on,
+            resolution=resolution,
+            note=cells.text("note", multiline=True),
+            line=cells.line,
+            source=cells.source,
+        )
 
     def _parse_orders(self, cells: _Row) -> OrderRecord:
         ref = cells.text("order_ref", required=True, max_length=64)

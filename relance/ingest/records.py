@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from relance.ledger.models import Entity
 
-KINDS = ("customers", "contacts", "invoices", "credit_notes", "payments", "orders")
+KINDS = ("customers", "contacts", "invoices", "credit_notes", "payments", "orders", "disputes")
 # Imported by ``relance rates import``, not ``relance import``: rates are settings of the entity
 # rather than ledger rows, but they are read and checked by the same code.
 RATE_KIND = "exchange_rates"
@@ -165,6 +165,29 @@ class OrderRecord:
 
 
 @dataclass(frozen=True)
+class DisputeRecord:
+    """An invoice the customer contested from ``opened_on`` (to ``resolved_on`` when resolved).
+
+    The key is the invoice and the day it was opened: an invoice may be disputed more than once.
+    ``amount`` None: all that was open and not yet disputed on ``opened_on``.
+    """
+
+    invoice_ref: str
+    opened_on: date
+    reason_code: str
+    amount: Decimal | None = None
+    resolved_on: date | None = None
+    resolution: str | None = None
+    note: str | None = None
+    line: int | None = None
+    source: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.invoice_ref}\x1f{self.opened_on.isoformat() if self.opened_on else ''}"
+
+
+@dataclass(frozen=True)
 class ExchangeRateRecord:
     """1 ``base_currency`` = ``rate`` ``quote_currency`` from ``rate_date`` on."""
 
@@ -187,6 +210,7 @@ RECORD_TYPES: dict[str, type] = {
     "credit_notes": CreditNoteRecord,
     "payments": PaymentRecord,
     "orders": OrderRecord,
+    "disputes": DisputeRecord,
     RATE_KIND: ExchangeRateRecord,
 }
 
@@ -197,6 +221,7 @@ Record = (
     | CreditNoteRecord
     | PaymentRecord
     | OrderRecord
+    | DisputeRecord
     | ExchangeRateRecord
 )
 

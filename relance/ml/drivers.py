@@ -98,6 +98,9 @@ SENTENCES: dict[str, Callable[[float], str]] = {
     "cust_overdue_share": lambda v: f"{_pct(v)} of its balance past due",
     "disputed": _flag("under dispute", "not disputed"),
     "cust_disputes": lambda v: f"{_n(v)} disputes this year" if v else "no dispute this year",
+    "cust_dispute_share": lambda v: (
+        f"disputes {_pct(v)} of its invoices" if v else "disputes none of its invoices"
+    ),
     "promised": _flag("promised to pay", "no promise to pay"),
     "cust_promises": lambda v: f"{_n(v)} promises to pay this year" if v else "no promise this year",
     "cust_promises_broken": lambda v: f"{_n(v)} broken promises this year" if v else "no broken promise",

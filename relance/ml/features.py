@@ -74,6 +74,7 @@ FEATURES = (
     Feature("cust_overdue_share", "share of the customer's open balance past due"),
     Feature("disputed", "the invoice is under an open dispute"),
     Feature("cust_disputes", "disputes the customer opened in the year"),
+    Feature("cust_dispute_share", "disputes the customer opened in the year per invoice issued in it"),
     Feature("promised", "the invoice is under a running promise to pay"),
     Feature("cust_promises", "promises the customer made in the year"),
     Feature("cust_promises_broken", "of those, broken"),
@@ -440,6 +441,7 @@ def finish(raw: pd.DataFrame) -> pd.DataFrame:
     out["cust_overdue_share"] = _ratio(raw["a_overdue_units"], raw["a_open_units"])
     out["disputed"] = raw["disputed"].to_numpy(dtype="float64")
     out["cust_disputes"] = raw["d_count"].to_numpy(dtype="float64")
+    out["cust_dispute_share"] = _ratio(raw["d_count"], raw["a_issued"])
     out["promised"] = raw["promised"].to_numpy(dtype="float64")
     out["cust_promises"] = raw["p_count"].to_numpy(dtype="float64")
     out["cust_promises_broken"] = raw["p_broken"].to_numpy(dtype="float64")

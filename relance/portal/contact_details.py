@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from relance.audit.services import audit_record
 from relance.core.identifiers import check_plain_text
+from relance.ledger.contact_checks import INVALID, email_check, phone_check
 from relance.ledger.models import Contact, Customer
 from relance.ledger.services import data_version_bump
 from relance.portal.models import ContactChanges, ContactProposal, PortalSettings, ProposalStatus
@@ -29,6 +30,9 @@ from relance.portal.services import Actor, PortalRefused, event_record
 EDITABLE = ("name", "postal_address")
 MAX_LENGTHS = {"name": 200, "postal_address": 1000}
 ALREADY_DECIDED = "proposal {pk} is {status}: only a pending proposal can be decided"
+#: The fields of a new contact the customer proposes (always a billing contact).
+NEW_CONTACT_FIELDS = ("name", "email", "phone")
+NEW_CONTACT_ROLE = "billing"
 
 
 class ContactNotFound(Exception):
@@ -133,24 +137,101 @@ def proposal_decide(
     """A collector accepts (the change applies, the contact counts as confirmed that day) or
     rejects a pending proposal. Audited."""
     proposal = (
-        ContactProposal.objects.select_for_update().select_related("contact__customer").get(pk=proposal.pk)
+        ContactProposal.objects.select_for_update(of=("self",))  # the proposal's row: its contact may be none
+        .select_related("contact__customer", "customer")
+        .get(pk=proposal.pk)
     )
     if proposal.status != ProposalStatus.PENDING:
         raise PortalRefused(ALREADY_DECIDED, pk=proposal.pk, status=proposal.status)
     contact = proposal.contact
-    changes = {name: list(pair) for name, pair in proposal.changes.items() if name in EDITABLE}
-    if accept:
-        _apply(contact, changes, on)
+    fields = ["status", "decided_by", "decided_at", "note", "updated_at"]
+    if contact is None:  # a new contact the customer proposed
+        changes = {name: list(pair) for name, pair in proposal.changes.items() if name in NEW_CONTACT_FIELDS}
+        if accept:
+            proposal.contact = _create(proposal.customer, changes, on)
+            fields.append("contact")
+    else:
+        changes = {name: list(pair) for name, pair in proposal.changes.items() if name in EDITABLE}
+        if accept:
+            _apply(contact, changes, on)
     proposal.status = ProposalStatus.ACCEPTED if accept else ProposalStatus.REJECTED
     proposal.decided_by = user if getattr(user, "is_authenticated", False) else None
     proposal.decided_at = timezone.now()
     proposal.note = note[:1000]
-    proposal.save(update_fields=["status", "decided_by", "decided_at", "note", "updated_at"])
+    proposal.save(update_fields=fields)
     audit_record(
         action="contact_proposal_" + ("accept" if accept else "reject"),
         actor=proposal.decided_by,
         obj=proposal,
         before={"status": ProposalStatus.PENDING.value},
         after={"status": proposal.status, "changes": changes, "note": note},
+    )
+    return proposal
+
+
+def _new_contact_clean(customer: Customer, values: dict[str, str]) -> dict[str, str]:
+    """A proposed contact's name, e-mail and phone, checked by the contact checks the data-quality
+    check runs (``ledger.contact_checks``): an address that cannot work is refused here, with the
+    check's reason; the phone is kept in its international form."""
+    cleaned: dict[str, str] = {}
+    for name in NEW_CONTACT_FIELDS:
+        text = " ".join((values.get(name) or "").split())
+        if len(text) > MAX_LENGTHS.get(name, 200):
+            raise PortalRefused("The {field} is too long.", field=name)
+        try:
+            check_plain_text(text)
+        except Exception:
+            raise PortalRefused("The {field} holds characters we cannot print.", field=name) from None
+        cleaned[name] = text
+    if not cleaned["name"]:
+        raise PortalRefused("Please give the contact's name.")
+    if not cleaned["email"] and not cleaned["phone"]:
+        raise PortalRefused("Please give an e-mail address or a phone number.")
+    if cleaned["email"]:
+        found = email_check(cleaned["email"])
+        if found.status == INVALID:
+            raise PortalRefused("This e-mail address cannot be used: {reason}.", reason=found.reason)
+    if cleaned["phone"]:
+        number = phone_check(cleaned["phone"], customer.country)
+        if number.status == INVALID:
+            raise PortalRefused("This phone number cannot be used: {reason}.", reason=number.reason)
+        cleaned["phone"] = number.e164
+    return cleaned
+
+
+def _create(customer: Customer, changes: dict[str, list[str]], on: date) -> Contact:
+    """The contact made from an accepted (or applied) proposal: a billing contact, confirmed that
+    day; its addresses are ``unknown`` until the next check, and the next run writes to it."""
+    contact = Contact.objects.create(
+        customer=customer,
+        role=NEW_CONTACT_ROLE,
+        confirmed_on=on,
+        **{name: pair[1] for name, pair in changes.items() if name in NEW_CONTACT_FIELDS},
+    )
+    data_version_bump(entity_id=customer.entity_id)
+    return contact
+
+
+@transaction.atomic
+def contact_propose_new(*, actor: Actor, values: dict[str, str], on: date) -> ContactProposal:
+    """The customer adds a billing contact: a pending proposal for the collectors' review (or made
+    at once when the entity's portal settings say ``apply``). Always for the link's customer."""
+    customer = actor.link.customer
+    cleaned = _new_contact_clean(customer, values)
+    changes = {name: ["", value] for name, value in cleaned.items() if value}
+    direct = changes_mode(customer=customer) == ContactChanges.APPLY
+    proposal = ContactProposal.objects.create(
+        customer=customer,
+        contact=_create(customer, changes, on) if direct else None,
+        link=actor.link,
+        changes=changes,
+        status=ProposalStatus.APPLIED if direct else ProposalStatus.PENDING,
+        decided_at=timezone.now() if direct else None,
+    )
+    event_record(
+        actor=actor,
+        action="contact_added" if direct else "contact_proposed",
+        contact=proposal.contact_id,
+        fields=sorted(changes),
     )
     return proposal

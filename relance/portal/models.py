@@ -311,10 +311,11 @@ class ProposalStatus(models.TextChoices):
 class ContactProposal(BaseModel):
     """A change of a contact's details the customer made in the portal (issue 19): applied when a
     collector accepts it, or at once when the entity says so (``PortalSettings.contact_changes``).
-    ``changes`` maps each field to ``[old, new]``."""
+    ``changes`` maps each field to ``[old, new]``. A new contact the customer proposes has no
+    ``contact`` until it is accepted (then the contact made from it)."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     link = models.ForeignKey(PortalLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     changes = models.JSONField()
     status = models.CharField(max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.PENDING)

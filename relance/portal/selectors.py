@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from relance.accounts.selectors import customer_scope
-from relance.cases.models import Dispute, DisputeStatus, PaymentPlan, PlanStatus, Promise
+from relance.cases.models import Dispute, DisputeStatus, PaymentPlan, PlanStatus, Promise, PromiseStatus
+from relance.common.fixed_sql import FixedQuery, fixed_cursor, sentinel_ids
 from relance.core.clock import SystemClock, zone
 from relance.ledger.models import Customer, Entity, Invoice, InvoiceDocument, Payment
 from relance.ledger.selectors import (
@@ -23,6 +24,7 @@ from relance.ledger.selectors import (
     invoice_ids_with_document,
     not_void_q,
 )
+from relance.ledger.sql_values import stored_day, stored_money
 from relance.portal.models import DisputeAttachment, DisputeCase, PlanRequest, PortalLink, PortalSettings
 
 if TYPE_CHECKING:
@@ -43,13 +45,20 @@ def portal_settings_for(*, entity: Entity) -> PortalSettings:
     return found if found is not None else PortalSettings(entity=entity)
 
 
+def _children(customer_id: int) -> QuerySet[Any]:
+    return Customer.objects.filter(parent_id=customer_id).order_by().values_list("pk")
+
+
+#: Every portal page reads it: compiled once per process (``relance.common.fixed_sql``).
+_FIXED_CHILDREN = FixedQuery(_children, customer_id=sentinel_ids(1)[0])
+
+
 def portal_scope(*, link: PortalLink) -> list[int]:
     """Ids of the customers a link shows: its customer and that customer's child accounts
     (read once per request: kept on the link object)."""
     cached = getattr(link, "_portal_scope", None)
     if cached is None:
-        children = Customer.objects.filter(parent_id=link.customer_id).values_list("pk", flat=True)
-        cached = [link.customer_id, *children]
+        cached = [link.customer_id, *(row[0] for row in _FIXED_CHILDREN.rows(customer_id=link.customer_id))]
         link._portal_scope = cached  # type: ignore[attr-defined]
     return list(cached)
 
@@ -261,6 +270,152 @@ def portal_plans(*, link: PortalLink) -> QuerySet[PaymentPlan]:
 
 def portal_active_plan(*, link: PortalLink) -> PaymentPlan | None:
     return portal_plans(link=link).filter(status=PlanStatus.ACTIVE).first()
+
+
+# --------------------------------------------------------------------------- the overview's lists
+
+
+@dataclass(frozen=True)
+class PlanInstallment:
+    due_date: date
+    amount: Decimal
+    paid_on: date | None
+
+
+@dataclass(frozen=True)
+class ActivePlan:
+    """The scope's active plan as the overview shows it (``portal_active_plan``'s plan)."""
+
+    currency: str
+    installments: tuple[PlanInstallment, ...]
+
+
+@dataclass(frozen=True)
+class OpenPromise:
+    amount: Decimal
+    currency: str
+    promised_date: date
+
+
+@dataclass(frozen=True)
+class OpenDispute:
+    pk: int
+    amount: Decimal
+    currency: str
+    """The invoice's."""
+    invoice_ref: str
+
+
+@dataclass(frozen=True)
+class OverviewLists:
+    active_plan: ActivePlan | None
+    open_promises: tuple[OpenPromise, ...]
+    open_disputes: tuple[OpenDispute, ...]
+
+
+OVERVIEW_LIST_LENGTH = 5
+
+
+def _active_plan_rows(*, customer_ids: list[int]) -> QuerySet[Any]:
+    # ``portal_active_plan``'s plan with its installments (LEFT JOIN: a plan without any shows too)
+    first = PaymentPlan.objects.filter(customer_id__in=customer_ids, status=PlanStatus.ACTIVE).order_by(
+        "-starts_on", "-id"
+    )
+    return (
+        PaymentPlan.objects.filter(pk__in=first.values("pk")[:1])
+        .order_by()
+        .values_list(
+            "currency",
+            "installments__sequence",
+            "installments__due_date",
+            "installments__amount",
+            "installments__paid_on",
+        )
+    )
+
+
+def _open_promise_rows(*, customer_ids: list[int]) -> QuerySet[Any]:
+    return (
+        Promise.objects.filter(customer_id__in=customer_ids, status=PromiseStatus.OPEN)
+        .order_by("-created_on", "-id")
+        .values_list("id", "created_on", "amount", "currency", "promised_date")[:OVERVIEW_LIST_LENGTH]
+    )
+
+
+def _open_dispute_rows(*, customer_ids: list[int]) -> QuerySet[Any]:
+    return (
+        Dispute.objects.filter(customer_id__in=customer_ids, status=DisputeStatus.OPEN)
+        .order_by("-opened_on", "-id")
+        .values_list("id", "opened_on", "amount", "invoice__currency", "invoice__external_ref")[
+            :OVERVIEW_LIST_LENGTH
+        ]
+    )
+
+
+# The three lists in one statement: the fixed queries' rows, the first column saying which list,
+# the next two each list's order (installments by sequence, promises and disputes newest first).
+_OVERVIEW_LISTS_SQL = (
+    'SELECT 0 AS kind, NULL AS sort_day, -"installments__sequence" AS sort_id, "installments__due_date" AS day,'
+    ' "installments__amount" AS amount, "installments__paid_on" AS paid_on, currency, CAST(NULL AS BIGINT) AS dispute_id,'
+    " NULL AS invoice_ref FROM ({plan}) plan_rows"
+    " UNION ALL SELECT 1, created_on, id, promised_date, amount, NULL, currency, NULL, NULL FROM ({promises}) promises"
+    ' UNION ALL SELECT 2, opened_on, id, NULL, amount, NULL, "invoice__currency", id, "invoice__external_ref"'
+    " FROM ({disputes}) disputes"
+    " ORDER BY 1, 2 DESC, 3 DESC"
+)
+
+_FIXED_LISTS: dict[int, tuple[FixedQuery, FixedQuery, FixedQuery]] = {}
+
+
+def _fixed_lists(size: int) -> tuple[FixedQuery, FixedQuery, FixedQuery]:
+    found = _FIXED_LISTS.get(size)
+    if found is None:
+        ids = sentinel_ids(size)
+        found = _FIXED_LISTS.setdefault(
+            size,
+            (
+                FixedQuery(_active_plan_rows, customer_ids=ids),
+                FixedQuery(_open_promise_rows, customer_ids=ids),
+                FixedQuery(_open_dispute_rows, customer_ids=ids),
+            ),
+        )
+    return found
+
+
+def portal_overview_lists(*, link: PortalLink) -> OverviewLists:
+    """The overview's active plan (``portal_active_plan``) with its installments, and the newest
+    open promises and disputes (``portal_promises`` / ``portal_disputes``, five of each): one
+    statement of fixed SQL instead of four queries compiled on every page."""
+    scope = sorted(set(portal_scope(link=link)))
+    parts = _fixed_lists(len(scope))
+    sqls, params = [], []
+    for fixed in parts:
+        sql, found = fixed.sql(customer_ids=scope)
+        sqls.append(sql)
+        params.extend(found)
+    with fixed_cursor() as cursor:
+        cursor.execute(_OVERVIEW_LISTS_SQL.format(plan=sqls[0], promises=sqls[1], disputes=sqls[2]), params)
+        rows = cursor.fetchall()
+    plan_currency: str | None = None
+    installments: list[PlanInstallment] = []
+    promises: list[OpenPromise] = []
+    disputes: list[OpenDispute] = []
+    for kind, _day, _id, day, amount, paid_on, currency, dispute_id, invoice_ref in rows:
+        if kind == 0:
+            plan_currency = currency
+            if day is not None:
+                installments.append(
+                    PlanInstallment(cast(date, stored_day(day)), stored_money(amount), stored_day(paid_on))
+                )
+        elif kind == 1:
+            promises.append(OpenPromise(stored_money(amount), currency, cast(date, stored_day(day))))
+        else:
+            disputes.append(OpenDispute(dispute_id, stored_money(amount), currency, invoice_ref))
+    return OverviewLists(
+        active_plan=ActivePlan(plan_currency, tuple(installments)) if plan_currency is not None else None,
+        open_promises=tuple(promises),
+        open_disputes=tuple(disputes),
+    )
 
 
 def portal_plan_requests(*, link: PortalLink) -> QuerySet[PlanRequest]:

@@ -40,6 +40,7 @@ urlpatterns = [
     path("t/<str:token>/history/", views.history, name="history"),
     path("t/<str:token>/preferences/", views.preferences, name="preferences"),
     path("t/<str:token>/details/", views.details, name="details"),
+    path("t/<str:token>/details/new/", views.details_new, name="details_new"),
     path("t/<str:token>/promise/", views.promise, name="promise"),
     path("t/<str:token>/cases/", views.cases, name="cases"),
     path("t/<str:token>/cases/<id:dispute_id>/", views.case, name="case"),

@@ -226,15 +226,16 @@ def overview(request: HttpRequest) -> HttpResponse:
     summary = selectors.portal_owed(link=portal.link, as_of=portal.today)  # the page's one invoice read
     balances = selectors.portal_overview(link=portal.link, as_of=portal.today, summary=summary)
     overdue = selectors.portal_overdue(summary=summary)
+    lists = selectors.portal_overview_lists(link=portal.link)
     return _page(
         request,
         "portal/overview.html",
         {
             "balances": balances,
             "overdue_items": overdue,
-            "active_plan": selectors.portal_active_plan(link=portal.link),
-            "open_disputes": selectors.portal_disputes(link=portal.link).filter(status="open")[:5],
-            "open_promises": selectors.portal_promises(link=portal.link).filter(status="open")[:5],
+            "active_plan": lists.active_plan,
+            "open_disputes": lists.open_disputes,
+            "open_promises": lists.open_promises,
         },
     )
 
@@ -502,6 +503,8 @@ def details(request: HttpRequest) -> HttpResponse:
         "confirmed": _("Thank you: your details are confirmed."),
         "pending": _("Thank you: we will check your changes and update our records."),
         "applied": _("Thank you: your details are updated."),
+        "proposed": _("Thank you: we will check the new contact and add it to our records."),
+        "added": _("Thank you: the new contact is added."),
     }
     return _page(
         request,
@@ -509,12 +512,52 @@ def details(request: HttpRequest) -> HttpResponse:
         {
             "contacts": list(contact_details.portal_contacts(customer=portal.customer)),
             "pending": {p.contact_id for p in contact_details.pending_proposals(customer=portal.customer)},
+            "new_pending": contact_details.pending_proposals(customer=portal.customer)
+            .filter(contact__isnull=True)
+            .count(),
+            "new_values": {},
             "notice": notices.get(request.GET.get("done", ""), ""),
             "error": error,
             "name": "details",
         },
         status=400 if error else 200,
     )
+
+
+@portal_page
+@require_http_methods(["POST"])
+def details_new(request: HttpRequest) -> HttpResponse:
+    """The customer proposes a new billing contact (relance.portal.contact_details): for the
+    link's customer only; a form naming another customer is a 404 and writes nothing."""
+    from relance.portal import contact_details
+
+    portal: Portal = request.portal  # type: ignore[attr-defined]
+    named = request.POST.get("customer", "")
+    if named and row_id_or_none(named) != portal.customer.pk:
+        raise Http404("no such customer")
+    values = {name: request.POST.get(name, "") for name in contact_details.NEW_CONTACT_FIELDS}
+    try:
+        proposal = contact_details.contact_propose_new(actor=portal.actor, values=values, on=portal.today)
+    except services.PortalRefused as refused:
+        return _page(
+            request,
+            "portal/details.html",
+            {
+                "contacts": list(contact_details.portal_contacts(customer=portal.customer)),
+                "pending": {
+                    p.contact_id for p in contact_details.pending_proposals(customer=portal.customer)
+                },
+                "new_pending": contact_details.pending_proposals(customer=portal.customer)
+                .filter(contact__isnull=True)
+                .count(),
+                "new_error": _refusal_text(refused),
+                "new_values": values,
+                "name": "details",
+            },
+            status=400,
+        )
+    outcome = "added" if proposal.status == "applied" else "proposed"
+    return HttpResponseRedirect(portal.url("details") + f"?done={outcome}")
 
 
 def _current_contact(link: PortalLink) -> Any:

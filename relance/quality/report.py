@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from relance.core.rates import MissingRate
 from relance.ledger.models import Allocation, Contact, Customer, Entity, Invoice, InvoiceStatus
+from relance.quality.contacts_services import CONTACT_ORDER, contacts_check_rows
 from relance.quality.models import QualityCheck, QualityProblem
 from relance.quality.score import (
     MONITORED,
@@ -35,27 +36,39 @@ from relance.quality.score import (
 ZERO = Decimal("0")
 
 
-def _facts(entity: Entity, customer_ids: Iterable[int] | None = None) -> list[CustomerFacts]:
+def _facts(
+    entity: Entity,
+    customer_ids: Iterable[int] | None = None,
+    contacts_by_customer: dict[int, list[ContactFacts]] | None = None,
+) -> list[CustomerFacts]:
+    """Each customer's facts for the score; ``contacts_by_customer``: the contacts the check has
+    just read and checked (``contacts_check_rows``), not read again."""
     customers = Customer.objects.filter(entity=entity)
     contacts = Contact.objects.filter(customer__entity=entity)
     if customer_ids is not None:
         ids = list(customer_ids)
         customers, contacts = customers.filter(pk__in=ids), contacts.filter(customer_id__in=ids)
-    by_customer: dict[int, list[ContactFacts]] = defaultdict(list)
-    for row in contacts.values_list(
-        "customer_id",
-        "email",
-        "phone",
-        "postal_address",
-        "email_status",
-        "phone_status",
-        "address_status",
-        "email_reason",
-        "phone_reason",
-        "address_reason",
-        "confirmed_on",
-    ).iterator(chunk_size=5000):
-        by_customer[row[0]].append(ContactFacts(*row[1:]))
+    by_customer = contacts_by_customer
+    if by_customer is None:
+        by_customer = defaultdict(list)
+        for row in (
+            contacts.order_by(*CONTACT_ORDER)
+            .values_list(
+                "customer_id",
+                "email",
+                "phone",
+                "postal_address",
+                "email_status",
+                "phone_status",
+                "address_status",
+                "email_reason",
+                "phone_reason",
+                "address_reason",
+                "confirmed_on",
+            )
+            .iterator(chunk_size=5000)
+        ):
+            by_customer[row[0]].append(ContactFacts(*row[1:]))
     return [
         CustomerFacts(pk, country or entity.country, tax_id, registration_id, tuple(by_customer.get(pk, ())))
         for pk, country, tax_id, registration_id in customers.values_list(
@@ -215,10 +228,17 @@ class FixListRow:
     score: CustomerScore
 
 
-def fix_list(*, entity: Entity, today: date, limit: int | None = 200, problem: str = "") -> list[FixListRow]:
+def fix_list(
+    *,
+    entity: Entity,
+    today: date,
+    limit: int | None = 200,
+    problem: str = "",
+    scores: dict[int, CustomerScore] | None = None,
+) -> list[FixListRow]:
     """The customers with a problem (``problem``: only that one), the most open amount at stake
-    first; among equals, the lowest score first."""
-    scores = customer_scores(entity=entity, today=today)
+    first; among equals, the lowest score first. ``scores``: a check's, when it has just run."""
+    scores = customer_scores(entity=entity, today=today) if scores is None else scores
     wanted = {
         pk: item
         for pk, item in scores.items()
@@ -242,6 +262,9 @@ def fix_list(*, entity: Entity, today: date, limit: int | None = 200, problem: s
 class CheckOutcome:
     check: QualityCheck
     new: list[tuple[str, str, str]] = field(default_factory=list)  # (customer ref, code, detail)
+    #: Every customer's score as the check computed it: the report and the fix list that follow
+    #: reuse it (``quality_report(scores=…)``) instead of scoring again.
+    scores: dict[int, CustomerScore] = field(default_factory=dict, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -276,12 +299,10 @@ def quality_check(
 ) -> CheckOutcome:
     """The monitoring step: check the contacts not checked yet, score every customer, and keep
     the monitored problems, telling which are new since the last check and which were resolved."""
-    from relance.quality.contacts_services import contacts_validate
-
     at = now or timezone.now()
     today = today or timezone.localdate(at)
-    validated = contacts_validate(entity=entity, only_unchecked=True, progress=progress)
-    scores = customer_scores(entity=entity, today=today)
+    validated, contacts = contacts_check_rows(entity=entity, progress=progress)
+    scores = {facts.customer_id: customer_score(facts, today) for facts in _facts(entity, None, contacts)}
     found: dict[tuple[int, str], str] = {}
     for pk, item in scores.items():
         for problem in item.problems:
@@ -322,4 +343,4 @@ def quality_check(
         Customer.objects.filter(pk__in={pk for pk, _ in new_keys[:100]}).values_list("id", "external_ref")
     )
     new = [(refs.get(pk, str(pk)), code, found[(pk, code)]) for pk, code in new_keys]
-    return CheckOutcome(check=check, new=new)
+    return CheckOutcome(check=check, new=new, scores=scores)

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from relance.ledger.contact_checks import identifier_check, registration_kind
 from relance.ledger.models import UNUSABLE_STATUSES
-from relance.quality.contacts import identifier_check, registration_kind
 
 WEIGHTS = (Decimal("0.4"), Decimal("0.4"), Decimal("0.2"))
 FRESH_DAYS = 365

@@ -235,7 +235,9 @@ def test_input_schemas_match_the_import_columns():
         "payments": PaymentIn,
         "orders": OrderIn,
     }
-    assert set(schemas) == set(KINDS)
+    # Disputes are written over the API by the cases endpoint (POST /api/v1/disputes), one
+    # at a time through the same service the `disputes` import kind uses: no bulk schema.
+    assert set(schemas) == set(KINDS) - {"disputes"}
     for kind, schema in schemas.items():
         fields = set(schema.model_fields) - {"allocations"}
         expected = set(column_names(kind)) - ({"invoice_ref"} if kind == "payments" else set())

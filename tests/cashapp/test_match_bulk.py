@@ -10,6 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from relance.cashapp import matching
 from relance.cashapp.models import BankLine, BankLineApplication, CashAppSettings, KnownPayerAccount
@@ -222,3 +225,120 @@ def test_a_line_applied_meanwhile_is_left_as_it_is(tmp_path, entity, account, in
     )
     assert refs == {line.pk: None for line in stale}
     assert Payment.objects.count() == 2
+
+
+# --- the fast path and the simple path decide the same, on varied statements (Hypothesis) ------
+
+PAYERS = {"C1": "Dupont SARL", "C2": "Zeta Industries GmbH"}
+AMOUNTS = ("100.00", "250.00", "410.50", "99.99", "1200.00", "37.10")
+
+
+def _entries(kinds: list[tuple], refs: list[tuple[str, str, Decimal]]) -> list[Entry]:
+    """Statement entries from drawn kinds: paid in full, partly, over, two invoices at once, by
+    amount only, noise, and a payment booked before its invoice was issued (the ledger refuses)."""
+    entries = []
+    for n, (kind, i, j, cents) in enumerate(kinds):
+        ref, customer, amount = refs[i % len(refs)]
+        other_ref, _other_customer, other_amount = refs[j % len(refs)]
+        extra = Decimal(cents) / 100
+        name, text = PAYERS[customer], ref
+        if kind == "full":
+            paid = amount
+        elif kind == "part":
+            paid = max(Decimal("0.01"), amount - extra)
+        elif kind == "over":
+            paid = amount + extra
+        elif kind == "two":
+            paid, text = amount + other_amount, f"{ref} {other_ref}"
+        elif kind == "amount":
+            paid, text = amount, "monthly payment"
+        elif kind == "late":
+            paid, text = Decimal("555.00"), "INV-2027-0001"
+        else:
+            paid, name, text = Decimal("12.34") + extra, "Unknown payer", "advance"
+        entries.append(Entry(str(paid), servicer_ref=f"H-{n}", unstructured=text, name=name))
+    return entries
+
+
+def _decisions(entity) -> dict:
+    """Everything a run decided and wrote, by line and payment ref (ids are shared by both runs)."""
+    lines = BankLine.objects.filter(entity=entity).order_by("bank_ref")
+    return {
+        "lines": [
+            (line.bank_ref, line.status, line.confidence, line.reasons, line.suggestions) for line in lines
+        ],
+        "allocations": sorted(
+            (payment_ref, invoice_ref, amount)
+            for payment_ref, invoice_ref, amount in Allocation.objects.filter(
+                entity=entity, payment__isnull=False
+            ).values_list("payment__external_ref", "invoice__external_ref", "amount")
+        ),
+        "payments": sorted(Payment.objects.filter(entity=entity).values_list("external_ref", "amount")),
+        "credit_notes": sorted(
+            CreditNote.objects.filter(entity=entity).values_list("external_ref", "amount")
+        ),
+        "applications": sorted(
+            BankLineApplication.objects.filter(entity=entity).values_list(
+                "payment_ref", "confidence", "reasons", "residual_action"
+            )
+        ),
+    }
+
+
+def _money_kept(entity) -> None:
+    """Money is never created or lost: each applied line is one payment of its whole amount, what
+    it allocates plus what stays unapplied is that amount, and no invoice is paid beyond it."""
+    from django.db.models import Sum
+
+    for application in BankLineApplication.objects.filter(entity=entity).select_related("line", "payment"):
+        allocated = Allocation.objects.filter(payment=application.payment).aggregate(s=Sum("amount"))["s"]
+        allocated = Decimal(allocated or 0)
+        unapplied = application.payment.amount - allocated
+        assert application.payment.amount == application.line.amount
+        assert unapplied >= 0 and allocated + unapplied == application.line.amount
+    for line in BankLine.objects.filter(entity=entity).exclude(status="applied"):
+        assert not BankLineApplication.objects.filter(line=line).exists()
+    from relance.ledger.models import Invoice
+
+    for invoice in Invoice.objects.filter(entity=entity):
+        assert invoice_open_amount(invoice=invoice) >= 0
+
+
+KIND = st.tuples(
+    st.sampled_from(["full", "full", "part", "over", "two", "amount", "noise", "late"]),
+    st.integers(0, 5),
+    st.integers(0, 5),
+    st.integers(1, 5000),
+)
+
+
+@given(kinds=st.lists(KIND, min_size=1, max_size=9), batch=st.sampled_from([2, 3, 500]))
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_bulk_path_decides_as_the_simple_path(
+    tmp_path, entity, account, make_customer, make_invoice, kinds, batch
+) -> None:
+    """On any statement drawn (the same invoice paid twice, short and over payments, two invoices
+    in one line, amount-only lines, noise, a line the ledger refuses), the bulk path (batches of
+    ``batch`` lines, ``lines_apply`` and the bulk status writes) writes exactly what the simple
+    path (one transaction a line) writes, and neither creates or loses money."""
+    with transaction.atomic():
+        customers = {ref: make_customer(ref, name=name) for ref, name in PAYERS.items()}
+        refs = []
+        for n, amount in enumerate(AMOUNTS):
+            customer = "C1" if n % 2 else "C2"
+            ref = f"INV-2026-{n + 1:04d}"
+            make_invoice(customers[customer], ref, amount, D("2026-10-01"), D("2026-10-31"))
+            refs.append((ref, customer, Decimal(amount)))
+        make_invoice(customers["C1"], "INV-2027-0001", "555.00", D("2027-01-05"), D("2027-02-04"))
+        imported(entity, tmp_path, *_entries(kinds, refs))
+        runs = []
+        for bulk, size in ((False, 1), (True, batch)):
+            savepoint = transaction.savepoint()
+            outcome = matching.lines_match(
+                entity=entity, actor=Actor.cli(), confirm=False, batch_size=size, bulk=bulk
+            )
+            _money_kept(entity)
+            runs.append((outcome.as_dict(), _decisions(entity)))
+            transaction.savepoint_rollback(savepoint)
+        transaction.set_rollback(True)
+    assert runs[0] == runs[1]

@@ -92,3 +92,49 @@ def test_the_band_is_calibrated_to_hold_80_percent_of_the_known_rows() -> None:
     # Maximum likelihood on the same rows gives the normal's σ, not the one the band wants.
     residual = np.log(days) - margin
     assert censored_normal_scale(residual, residual) != sigma
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgres"], indirect=True)
+def test_a_dispute_is_seen_only_from_the_day_it_was_opened(backend) -> None:
+    """A dispute opened after a snapshot date is not seen at that date: not in the invoice's flag,
+    not in the customer's count, not in the customer's share — in the training snapshots (one
+    query for many dates) as at the prediction date; and it is no longer open once resolved."""
+    from relance.ml.features import snapshot_features
+
+    rows = _rows()  # the open invoice 4 (issued 2026-04-10) is disputed from 2026-04-20
+    con = backend({}).invoices.get_backend()
+    tables = create_dunning_tables(con, rows.rows())
+    snapshots = (date(2026, 4, 15), date(2026, 4, 19), date(2026, 4, 20), AT)
+    with unbound_tables_run_on(con):
+        raw = con.to_pyarrow(snapshot_features(tables, snapshots)).to_pandas()
+    features = finish(raw).assign(
+        snapshot=raw["snapshot"].map(lambda d: d if isinstance(d, date) else d.date())
+    )
+    seen = {
+        row["snapshot"]: (row["disputed"], row["cust_disputes"], row["cust_dispute_share"] > 0)
+        for row in features[features.invoice_id == 4].to_dict("records")
+    }
+    assert seen == {
+        date(2026, 4, 15): (0.0, 0.0, False),
+        date(2026, 4, 19): (0.0, 0.0, False),  # the day before it was opened
+        date(2026, 4, 20): (1.0, 1.0, True),
+        AT: (1.0, 1.0, True),
+    }
+
+    # The same ledger without the dispute gives the same rows on the day before it was opened.
+    def at(ledger: DunningRows, day: date) -> list[dict]:
+        tables = create_dunning_tables(con, ledger.rows())
+        with unbound_tables_run_on(con):
+            raw = con.to_pyarrow(open_invoice_features(tables, day)).to_pandas()
+        return finish(raw).sort_values("invoice_id").to_dict("records")
+
+    without = _rows()
+    without.disputes.clear()
+    assert at(without, date(2026, 4, 19)) == at(rows, date(2026, 4, 19))
+    assert at(without, date(2026, 4, 20)) != at(rows, date(2026, 4, 20))
+
+    # Resolved on 2026-04-25: open on the 24th, no longer on the 25th; still counted in the year.
+    resolved = _rows()
+    resolved.disputes[0]["resolved_on"] = date(2026, 4, 25)
+    by_day = {day: at(resolved, day)[-1] for day in (date(2026, 4, 24), date(2026, 4, 25))}
+    assert [(r["disputed"], r["cust_disputes"]) for r in by_day.values()] == [(1.0, 1.0), (0.0, 1.0)]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from relance.cases.models import Dispute
 from relance.ml.pipeline import PredictSettings
 from relance.predict.backtests import predictions_backtest
 
@@ -25,10 +26,12 @@ def ibm(entity, shared_datasets: Path):
     path = shared_datasets / "data" / FILE_NAME
     if not path.is_file():
         pytest.skip(f"SKIPPED: {path} is missing from the shared datasets")
-    for kind in ("customers", "invoices", "payments"):
+    for kind in ("customers", "invoices", "payments", "disputes"):
         call_command(
             "import", kind, str(path), "--mapping", str(MAPPING), stdout=io.StringIO(), stderr=io.StringIO()
         )
+    # the Disputed = Yes rows, opened on the invoice date and resolved on the settled date
+    assert Dispute.objects.filter(entity=entity, status="resolved").count() == 561
     return entity
 
 

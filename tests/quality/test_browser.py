@@ -56,6 +56,19 @@ def test_the_quality_pages_in_a_browser(browser_page, live_server, scene):  # no
     assert "A change you sent is waiting" in page.inner_text("main")
     found = {"portal details": _violations(page)}
     _shot(page, "portal-details")
+    # a new billing contact: refused with the check's reason, then sent for review
+    page.fill("#new-name", "Petra Payables")
+    page.fill("#new-email", "noreply@late-payer.de")
+    page.click("form[aria-labelledby=new-contact] button[type=submit]")
+    page.wait_for_selector("#new-contact-error")
+    assert "no-reply mailbox" in page.inner_text("#new-contact-error")
+    assert page.input_value("#new-name") == "Petra Payables"  # the input is kept
+    found["portal details, refused"] = _violations(page)
+    page.fill("#new-email", "petra@late-payer.de")
+    page.click("form[aria-labelledby=new-contact] button[type=submit]")
+    page.wait_for_selector("p.notice")
+    assert "we will check the new contact" in page.inner_text("p.notice")
+    assert "A new contact you sent is waiting" in page.inner_text("main")
 
     page.goto(f"{base}/login/")
     page.fill("input[name=username]", "cm@acme.test")
@@ -83,7 +96,16 @@ def test_the_quality_pages_in_a_browser(browser_page, live_server, scene):  # no
         elif name == "contact-changes":
             assert "Friedrichstr. 10" in page.inner_text("main")
             _shot(page, name)
+            row = page.locator("tr", has_text="New billing contact")
+            assert "petra@late-payer.de" in row.inner_text()
+            row.locator("button[value=accept]").click()
+            page.wait_for_load_state("load")
+            assert "New billing contact" not in page.inner_text("main")
         else:
             assert "Data quality" in page.inner_text("#data-quality")
+    from relance.ledger.models import Contact
+
+    added = Contact.objects.get(email="petra@late-payer.de")
+    assert (added.customer_id, added.name, added.role) == (ws.late.pk, "Petra Payables", "billing")
     report = [f"{name}: {problem}" for name, problems in found.items() for problem in problems]
     assert not report, "\n".join(report)

@@ -1,10 +1,10 @@
-"""Each contact check on good and bad examples (relance.quality.contacts): offline, no DNS."""
+"""Each contact check on good and bad examples (relance.ledger.contact_checks): offline, no DNS."""
 
 from __future__ import annotations
 
 import pytest
 
-from relance.quality.contacts import address_check, email_check, identifier_check, phone_check
+from relance.ledger.contact_checks import address_check, email_check, identifier_check, phone_check
 
 
 @pytest.mark.parametrize(

@@ -141,3 +141,57 @@ def test_the_api_marks_a_returned_letter_in_the_callers_entity_only(scenario, en
     refused = api.post("/contacts/returned?entity=acme", {"contact_ref": "CT-X"})
     assert refused.status_code == 404
     assert Contact.objects.get(external_ref="CT-X").address_status == "unknown"
+
+
+def test_a_returned_letter_is_matched_by_its_reference_to_the_contact_it_went_to(scenario, entity):
+    """Two contacts with a postal address: the letter's reference (its Message-ID, or the print
+    provider's id) names the one the letter went to; that letter and that contact are marked."""
+    from django.contrib.auth import get_user_model
+
+    from relance.accounts.services import entity_access_grant, user_role_set
+    from relance.api.services import api_token_create
+    from relance.delivery.models import MessageStatus
+    from relance.ledger.services import entity_create_or_update
+    from tests.api.conftest import ApiClient
+
+    customer = scenario.customer("C7", address="12 rue de la Paix\n75002 Paris")
+    Contact.objects.filter(customer=customer).update(
+        preferred_channel="letter", external_ref="CT-7", role="billing"
+    )
+    other_contact = Contact.objects.create(
+        customer=customer, external_ref="CT-7B", role="primary", postal_address="3 quai C\n13002 Marseille"
+    )
+    scenario.invoice("C7", "F7", "1000.00", due=DUE.isoformat())
+    scenario.run(FIRST)
+    letter = OutboundMessage.objects.get(channel="letter")
+    assert letter.contact.external_ref == "CT-7"
+    OutboundMessage.objects.filter(pk=letter.pk).update(provider_message_id="ltr_4f2a")
+
+    user = get_user_model().objects.create_user("alice", password="s3cret-pass")
+    entity_access_grant(user=user, entity=entity)
+    user_role_set(user=user, role="collector")
+    api = ApiClient(api_token_create(user=user, name="tests")[1])
+    ambiguous = api.post("/contacts/returned?entity=acme", {"customer_ref": "C7"})
+    assert ambiguous.status_code >= 400 and b"CT-7B" in ambiguous.content  # which one? the error names them
+
+    answer = api.post(
+        "/contacts/returned?entity=acme",
+        {"reference": letter.message_id, "reason": "unknown at this address"},
+    )
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["contact_ref"] == "CT-7" and answer.json()["address_status"] == "returned"
+    letter.refresh_from_db()
+    assert letter.status == MessageStatus.BOUNCED and letter.events.filter(kind="bounced").count() == 1
+    other_contact.refresh_from_db()
+    assert other_contact.address_status == "unknown"  # not the one the letter went to
+    # the print provider's id finds the same letter; marking it again changes nothing
+    again = api.post(
+        "/contacts/returned?entity=acme", {"reference": "ltr_4f2a", "reason": "unknown at this address"}
+    )
+    assert again.status_code == 200 and again.json()["changed"] is False
+    assert letter.events.filter(kind="bounced").count() == 1
+
+    # a reference of no letter of the caller's entity is a 404
+    other, _ = entity_create_or_update(name="other", currency="EUR")
+    OutboundMessage.objects.filter(pk=letter.pk).update(entity=other)
+    assert api.post("/contacts/returned?entity=acme", {"reference": "ltr_4f2a"}).status_code == 404

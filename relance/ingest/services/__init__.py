@@ -8,12 +8,13 @@ that every error is reported. Whoever owns the transaction decides to commit or 
 
 The package, one module per part: ``run`` (a file or records through the writer of their kind,
 and the outcome), ``writer`` (what every writer does), one module per record kind (``customers``
-with contacts, ``invoices``, ``credit_notes``, ``payments``, ``orders``, ``rates``; ``allocating`` is what
+with contacts, ``invoices``, ``credit_notes``, ``payments``, ``orders``, ``rates``, ``disputes`` (through the cases app's services); ``allocating`` is what
 credit notes and payments share), ``rejects`` (rejected rows and their messages, keys seen earlier) and ``bulk`` (the SQL).
 """
 
 from relance.ingest.services.credit_notes import CreditNoteWriter
 from relance.ingest.services.customers import ContactWriter, CustomerWriter
+from relance.ingest.services.disputes import DisputeWriter
 from relance.ingest.services.invoices import InvoiceWriter
 from relance.ingest.services.orders import OrderWriter
 from relance.ingest.services.payments import PaymentWriter
@@ -34,6 +35,7 @@ __all__ = [
     "ContactWriter",
     "CreditNoteWriter",
     "CustomerWriter",
+    "DisputeWriter",
     "ExchangeRateWriter",
     "ImportOutcome",
     "InvoiceWriter",

@@ -317,6 +317,7 @@ class PaymentWriter(AllocatingWriter):
         new_payments: list[_NewPayment] = []
         changed_payments: list[Payment] = []
         replaced_payment_ids: list[int] = []
+        self.parser.customers_look_up(draft.first.customer_ref for draft in drafts)
         for draft in drafts:
             record = draft.first
             info = self.parser.customer(record.customer_ref)

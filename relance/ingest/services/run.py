@@ -20,6 +20,7 @@ from relance.ingest.services.bulk import bulk_session
 from relance.ingest.services.columnar import columnar_reader
 from relance.ingest.services.credit_notes import CreditNoteWriter
 from relance.ingest.services.customers import ContactWriter, CustomerWriter
+from relance.ingest.services.disputes import DisputeWriter
 from relance.ingest.services.invoices import InvoiceWriter
 from relance.ingest.services.orders import OrderWriter
 from relance.ingest.services.payments import PaymentWriter
@@ -38,6 +39,7 @@ WRITERS: dict[str, type[Writer]] = {
     "credit_notes": CreditNoteWriter,
     "payments": PaymentWriter,
     "orders": OrderWriter,
+    "disputes": DisputeWriter,
     "exchange_rates": ExchangeRateWriter,
 }
 

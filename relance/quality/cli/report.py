@@ -50,9 +50,14 @@ def handle(command: Any, options: dict[str, Any]) -> None:
                 today=today,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
-    scores = customer_scores(entity=entity, today=today)
+    # after a check, its scores (same day): not scored a second time
+    scores = checked.scores if checked is not None else customer_scores(entity=entity, today=today)
     report = quality_report(entity=entity, today=today, scores=scores)
-    rows = fix_list(entity=entity, today=today, limit=options["fix_list"]) if options["fix_list"] else []
+    rows = (
+        fix_list(entity=entity, today=today, limit=options["fix_list"], scores=scores)
+        if options["fix_list"]
+        else []
+    )
     if options["json"]:
         data = report.as_dict()
         if checked is not None:

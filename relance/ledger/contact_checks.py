@@ -2,7 +2,7 @@
 
 Every check runs offline: no DNS, no SMTP probe, no lookup at run time. E-mail syntax is the
 import's rule (Django's ``validate_email``, as ``relance.ingest.parsing``); its domain is checked
-against the shipped lists in ``relance/quality/data`` (disposable domains, misspelt providers,
+against the shipped lists in ``relance/ledger/data`` (disposable domains, misspelt providers,
 role addresses); phone numbers and their kind come from ``phonenumbers`` and postal addresses
 from the per-country postcode formats (``data/postcodes.txt``); VAT and company numbers from
 ``relance.core.identifiers`` (python-stdnum), the one home of those rules.
@@ -151,10 +151,12 @@ def phone_check(number: str, country: str = "") -> PhoneFinding:
         parsed = phonenumbers.parse(text, (country or "").upper() or None)
     except phonenumbers.NumberParseException as exc:
         return PhoneFinding(INVALID, f"{text!r} is not a phone number ({exc})")
-    if not phonenumbers.is_valid_number(parsed):
+    # ``number_type`` is UNKNOWN exactly when ``is_valid_number`` is false (both read the number's
+    # region from its country code and match the same descriptions): one pass, not two
+    found = phonenumbers.number_type(parsed)
+    if found == PhoneNumberType.UNKNOWN:
         return PhoneFinding(INVALID, f"{text!r} is not a valid number in its country's plan")
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    found = phonenumbers.number_type(parsed)
     if found in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
         return PhoneFinding(VALID, "", e164, "mobile")
     if found == PhoneNumberType.FIXED_LINE:
@@ -192,9 +194,11 @@ def address_check(address: str, country: str = "") -> Finding:
 # ---------------------------------------------------------------------------------------- company ids
 
 
+@lru_cache(maxsize=65536)
 def identifier_check(kind: str, value: str, country: str = "") -> Finding:
     """A customer's VAT number, company number or IBAN (``relance.core.identifiers``: python-stdnum
-    and schwifty); an empty value is no finding (completeness counts it, not validity)."""
+    and schwifty); an empty value is no finding (completeness counts it, not validity). Pure, so
+    cached: the score checks every customer's ids, and a group's members share them."""
     from relance.core import identifiers
 
     if not (value or "").strip():
