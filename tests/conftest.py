@@ -147,6 +147,7 @@ SLOW = frozenset(
         "tests/ingest/test_command_exit.py",
         "tests/web/test_serve.py",
         "tests/delivery/test_processes.py",
+        "tests/webhooks/test_processes.py",
         "tests/config/test_settings.py",
         "tests/delivery/test_webhook_security.py::test_check_deploy_fails_for_a_provider_without_webhook_secret",
         # the demo: loads a whole ledger, runs dunning and the snapshots

@@ -16,5 +16,6 @@ def access(request: HttpRequest) -> dict[str, Any]:
         "can_view_audit": SimpleLazyObject(lambda: user_can(user, "audit.view_auditevent")),
         "can_view_outbox": SimpleLazyObject(lambda: user_can(user, "delivery.view_outboundmessage")),
         "can_view_templates": SimpleLazyObject(lambda: user_can(user, "comms.view_messagetemplate")),
+        "can_view_webhooks": SimpleLazyObject(lambda: user_can(user, "webhooks.view_webhookendpoint")),
         "user_role": SimpleLazyObject(lambda: user_role(user) or ""),
     }

@@ -433,6 +433,12 @@ def find_contact_task_open(*, customer: Customer, on: date, why: str) -> tuple[C
         due_on=on,
         script=FIND_CONTACT_SCRIPT.format(why=why),
     )
+    emit(
+        "contact.find_requested",
+        {"task_id": task.pk, "due_on": on, "reason": why},
+        entity=customer.entity_id,
+        customer=customer,
+    )
     return task, True
 
 

@@ -20,7 +20,11 @@ REFS: dict[str, Any] = {"type": "array", "items": {"type": "string"}, "descripti
 
 #: Types whose events concern no customer (a run), or maybe none (an application from a prospect:
 #: ``customer`` is there only once the applicant is a customer).
-WITHOUT_CUSTOMER = frozenset({"run.completed", "credit.application_decided"})
+WITHOUT_CUSTOMER = frozenset({"run.completed", "credit.application_decided", "webhook.test"})
+
+
+#: Types whose events never concern a customer.
+NEVER_CUSTOMER = frozenset({"run.completed", "webhook.test"})
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ class EventType:
 
     def data_schema(self) -> dict[str, Any]:
         """``customer`` is in every payload but a run's; optional where there may be none."""
-        customer = {} if self.name == "run.completed" else {"customer": CUSTOMER}
+        customer = {} if self.name in NEVER_CUSTOMER else {"customer": CUSTOMER}
         required = list(self.properties) if self.name in WITHOUT_CUSTOMER else [*customer, *self.properties]
         return {"type": "object", "required": required, "properties": customer | self.properties}
 
@@ -203,6 +207,51 @@ EVENT_TYPES: dict[str, EventType] = {
             booked_on=DATE,
             payment=_TEXT,
             invoices=REFS,
+        ),
+        _t(
+            "customer.merged",
+            "Two records of one customer were merged: the survivor kept every row of the other.",
+            merge_id=_ID,
+            merged_id=_ID,
+            merged_ref=_TEXT,
+            moved={
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "rows moved to the survivor, by kind",
+            },
+        ),
+        _t(
+            "customer.merge_undone",
+            "A merge was undone: the merged customer is back with its own id and rows.",
+            merge_id=_ID,
+            survivor_id=_ID,
+            survivor_ref=_TEXT,
+        ),
+        _t(
+            "contact.status_changed",
+            "An address of a contact changed status (bounced, returned, invalid, valid again).",
+            contact_id=_ID,
+            contact_ref=_TEXT,
+            channel=_TEXT,
+            status={
+                "type": "string",
+                "description": "unknown, valid, suspect, invalid, bouncing, bounced, returned",
+            },
+            previous_status=_TEXT,
+            reason=_TEXT,
+        ),
+        _t(
+            "contact.find_requested",
+            "No address reaches the customer any more: a collector got a task to find a new contact.",
+            task_id=_ID,
+            due_on=DATE,
+            reason=_TEXT,
+        ),
+        _t(
+            "webhook.test",
+            "A test event sent by an administrator to one endpoint (from the workspace).",
+            endpoint_id=_ID,
+            sent_by=_TEXT,
         ),
     )
 }

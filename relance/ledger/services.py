@@ -396,10 +396,25 @@ def contact_status_set(*, contact: Contact, channel: str, status: str, reason: s
     reason = reason[:REASON_MAX]
     if getattr(contact, field) == status and getattr(contact, reason_field) == reason:
         return False
+    previous = getattr(contact, field)
     setattr(contact, field, status)
     setattr(contact, reason_field, reason)
     Contact.objects.filter(pk=contact.pk).update(
         **{field: status, reason_field: reason}, updated_at=timezone.now()
     )
     data_version_bump(entity_id=contact.customer.entity_id)
+    if previous != status:  # a new reason for the same status is no event
+        emit(
+            "contact.status_changed",
+            {
+                "contact_id": contact.pk,
+                "contact_ref": contact.external_ref,
+                "channel": channel,
+                "status": status,
+                "previous_status": previous,
+                "reason": reason,
+            },
+            entity=contact.customer.entity_id,
+            customer=contact.customer,
+        )
     return True

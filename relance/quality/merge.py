@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from relance.core.errors import NotFound, ValidationFailed
+from relance.events.services import emit
 from relance.ledger.models import Customer, CustomerAlias, Entity, VersionScope
 from relance.quality.models import CustomerMerge, DuplicateCandidate
 
@@ -285,6 +286,12 @@ def customer_merge(
     )
     _bump_versions(survivor.entity_id)
     counts = {key: len(ids) for key, ids in moved.items()}
+    emit(
+        "customer.merged",
+        {"merge_id": record.pk, "merged_id": merged_id, "merged_ref": merged_ref, "moved": counts},
+        entity=survivor.entity_id,
+        customer=survivor,
+    )
     audit_record(
         action="merge",
         obj=survivor,
@@ -391,6 +398,12 @@ def customer_merge_undo(*, merge: CustomerMerge, actor_label: str = "") -> Custo
     ).delete()
     _bump_versions(merge.entity_id)
     restored = Customer.objects.get(pk=merge.merged_id_value)
+    emit(
+        "customer.merge_undone",
+        {"merge_id": merge.pk, "survivor_id": merge.survivor_id_value, "survivor_ref": merge.survivor_ref},
+        entity=merge.entity_id,
+        customer=restored,
+    )
     audit_record(
         action="unmerge",
         obj=restored,

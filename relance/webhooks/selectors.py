@@ -46,13 +46,36 @@ def _counts(endpoint: WebhookEndpoint) -> list[tuple[str, int]]:
     )
 
 
-def delivery_log(*, endpoint: WebhookEndpoint, limit: int = 50) -> list[WebhookAttempt]:
-    """The endpoint's latest attempts, newest first."""
-    return list(
+def attempt_rows(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookAttempt]:
+    """Every attempt of the endpoint, newest first, with its delivery and event (for paging)."""
+    return (
         WebhookAttempt.objects.filter(delivery__endpoint=endpoint)
         .select_related("delivery__event")
-        .order_by("-id")[:limit]
+        .order_by("-id")
     )
+
+
+def endpoint_last_attempts(endpoint_ids: Iterable[int]) -> dict[int, WebhookAttempt]:
+    """The latest attempt of each endpoint (one query per endpoint on the log's index), for lists."""
+    latest: dict[int, WebhookAttempt] = {}
+    for pk in endpoint_ids:
+        row = attempt_rows(endpoint=WebhookEndpoint(pk=pk)).first()
+        if row is not None:
+            latest[pk] = row
+    return latest
+
+
+def delivery_get(*, endpoint: WebhookEndpoint, pk: int) -> WebhookDelivery:
+    """One delivery of this endpoint, else NotFound."""
+    delivery = WebhookDelivery.objects.filter(endpoint=endpoint, pk=pk).select_related("event").first()
+    if delivery is None:
+        raise NotFound(f"no delivery {pk} of webhook endpoint {endpoint.pk}")
+    return delivery
+
+
+def delivery_log(*, endpoint: WebhookEndpoint, limit: int = 50) -> list[WebhookAttempt]:
+    """The endpoint's latest attempts, newest first."""
+    return list(attempt_rows(endpoint=endpoint)[:limit])
 
 
 def endpoint_wants(entity_id: int, event_type: str) -> bool:

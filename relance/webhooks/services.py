@@ -21,6 +21,8 @@ from relance.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndp
 
 #: How long the previous secret keeps signing after a rotation, by default.
 ROTATION_OVERLAP = timedelta(hours=24)
+#: The event an admin sends to try an endpoint (``endpoint_test_event_send``).
+TEST_EVENT = "webhook.test"
 
 
 def event_types_check(types: Iterable[str]) -> list[str]:
@@ -125,6 +127,14 @@ def secret_rotate(
     return new
 
 
+def _replay_wanted(endpoint: WebhookEndpoint, event: Event) -> bool:
+    """A test event goes to the endpoint it was sent to, whatever types it wants; any other to
+    the endpoints that want its type and entity."""
+    if event.type == TEST_EVENT:
+        return bool(event.data.get("endpoint_id") == endpoint.pk)
+    return endpoint.wants(event.type) and endpoint.entity_id in (None, event.entity_id)
+
+
 @transaction.atomic
 def replay(
     *,
@@ -144,6 +154,8 @@ def replay(
         events = events.filter(uid=event_uid)
         if not events.exists():
             raise ValidationFailed(f"replay: no event {event_uid!r}")
+    else:
+        events = events.exclude(type=TEST_EVENT)  # a test was for one endpoint, not a range's
     if since is not None:
         events = events.filter(occurred_at__gte=since)
     if until is not None:
@@ -155,7 +167,7 @@ def replay(
     count = 0
     for event in events.order_by("id").iterator():
         for target in endpoints:
-            if not (target.wants(event.type) and target.entity_id in (None, event.entity_id)):
+            if not _replay_wanted(target, event):
                 continue
             delivery, created = WebhookDelivery.objects.get_or_create(
                 endpoint=target,
@@ -168,6 +180,27 @@ def replay(
                 )
             count += 1
     return count
+
+
+@transaction.atomic
+def endpoint_test_event_send(*, endpoint: WebhookEndpoint, entity: Any, sent_by: str = "") -> Event:
+    """A ``webhook.test`` event queued for ``endpoint`` alone, whatever types it wants: the worker
+    sends it signed like any other, and its attempts show in the endpoint's log. ``entity`` is
+    the endpoint's, or (an endpoint for every entity) the one the admin is looking at."""
+    from relance.events.services import event_uid
+
+    now = timezone.now()
+    event = Event.objects.create(
+        uid=event_uid(),
+        type=TEST_EVENT,
+        version=EVENT_TYPES[TEST_EVENT].version,
+        entity=endpoint.entity or entity,
+        occurred_at=now,
+        data={"endpoint_id": endpoint.pk, "sent_by": sent_by[:200]},
+        dispatched=True,  # matched by hand to this endpoint: the dispatcher leaves it
+    )
+    WebhookDelivery.objects.create(endpoint=endpoint, event=event, next_attempt_at=now)
+    return event
 
 
 def entity_scope(queryset: Any, entity_ids: Iterable[int] | None) -> Any:

@@ -65,3 +65,5 @@ urlpatterns += [path("", include("relance.workspace.cash_queue_urls"))]  # type:
 urlpatterns += [path("", include("relance.workspace.quality_urls"))]  # type: ignore[list-item]
 # Duplicate customers and merges (relance/workspace/duplicates_review.py)
 urlpatterns += duplicates_review.urlpatterns
+# Webhook endpoints, their log, test and replay (relance/workspace/webhooks_urls.py)
+urlpatterns += [path("", include("relance.workspace.webhooks_urls"))]  # type: ignore[list-item]

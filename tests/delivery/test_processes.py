@@ -35,7 +35,7 @@ def runner(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Co
         capture_output=True,
         text=True,
         check=check,
-        timeout=120,
+        timeout=600,  # a deadline, not a measure: migrating the template takes minutes on a loaded machine
     )
 
 

@@ -170,15 +170,20 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
         )
         samples[which]["merge_id"] = customer_merge(survivor=survivor, merged=merged).merge.pk
     # A webhook endpoint of acme (owned) and of globex (not owned: another entity's is a 404).
-    from relance.webhooks.models import WebhookEndpoint
+    from relance.webhooks.models import WebhookDelivery, WebhookEndpoint
+    from relance.webhooks.services import endpoint_test_event_send
 
     for which, entity in (("owned", ws.acme), ("not_owned", ws.globex)):
-        samples[which]["endpoint_id"] = WebhookEndpoint.objects.create(
+        endpoint = WebhookEndpoint.objects.create(
             entity=entity,
             url="https://erp.example.com/hook",
             event_types=["invoice.paid"],
             secret="whsec_" + "A" * 32,
-        ).pk
+        )
+        samples[which]["endpoint_id"] = endpoint.pk
+        # one delivery of it (a test event), for the workspace's replay route
+        event = endpoint_test_event_send(endpoint=endpoint, entity=entity)
+        samples[which]["delivery_id"] = WebhookDelivery.objects.get(event=event).pk
     for which, customer in (("owned", ws.late), ("not_owned", ws.other)):
         invoice = customer.invoices.order_by("id").first()
         dispute = Dispute.objects.create(
