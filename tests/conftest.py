@@ -219,13 +219,39 @@ SLOW = frozenset(
 )
 
 
-def _is_slow(nodeid: str) -> bool:
-    """A test named in SLOW, in a module named there, or under a folder named there (``…/``)."""
+#: Not run again on the PostgreSQL pass: sweeps whose subject is a rule of the app, not its SQL
+#: (every route × role, every page's text, every template), and the demo's other scenarios (the
+#: demo is the embedded SQLite's job; one demo test still runs on PostgreSQL). Each costs minutes
+#: on a second backend for what the SQLite pass already proves; the pages and API operations they
+#: sweep run on PostgreSQL in their own modules' tests and in the API fuzz run.
+SQLITE_ONLY = frozenset(
+    {
+        "tests/security/test_permission_matrix.py",
+        "tests/web/test_visible_text.py",
+        "tests/comms/test_defaults.py",
+        "tests/security/test_template_corpus.py",
+        "tests/demo/test_demo_team.py",
+        "tests/demo/test_demo_command.py::test_demo_loads_a_ledger_once_and_prints_a_working_login",
+        "tests/demo/test_demo_command.py::test_demo_never_takes_over_an_existing_account",
+        "tests/demo/test_demo_command.py::test_demo_on_another_port_prints_and_queues_links_to_that_port",
+        "tests/demo/test_demo_command.py::test_demo_statement_of_the_day_is_imported_and_matched",
+    }
+)
+
+
+def _named_in(nodeid: str, names: frozenset[str]) -> bool:
+    """A test named in ``names``, in a module named there, or under a folder named there (``…/``)."""
     test = nodeid.split("[", 1)[0]
     module = test.split("::", 1)[0]
     return (
-        test in SLOW or module in SLOW or any(module.startswith(name) for name in SLOW if name.endswith("/"))
+        test in names
+        or module in names
+        or any(module.startswith(name) for name in names if name.endswith("/"))
     )
+
+
+def _is_slow(nodeid: str) -> bool:
+    return _named_in(nodeid, SLOW)
 
 
 DJANGO_DATABASE_FIXTURES = frozenset({"db", "transactional_db", "django_db_setup", "live_server"})
@@ -250,7 +276,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     On the PostgreSQL pass, leave out (deselected, counted in the summary) what the app's database
     does not change: pure engine, core and CLI tests ran on the SQLite pass with the same code,
-    and the engine's own PostgreSQL backend is one of their parameters there. Engine tests that
+    and the engine's own PostgreSQL backend is one of their parameters there; and the sweeps of
+    ``SQLITE_ONLY``. Engine tests that
     also use the app's database keep only their ``postgres`` backend here."""
     for item in items:
         if _is_slow(item.nodeid) or item.get_closest_marker("postgres"):
@@ -262,7 +289,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("backend") if callspec is not None else None
         other_backend = isinstance(backend, str) and backend != "postgres"
-        if _uses_django_database(item) and not other_backend:
+        if _uses_django_database(item) and not other_backend and not _named_in(item.nodeid, SQLITE_ONLY):
             kept.append(item)
         else:
             deselected.append(item)

@@ -402,6 +402,14 @@ class OwedSummary:
     totals: tuple[OwedTotal, ...]
     unapplied: tuple[UnappliedItem, ...] = ()
 
+    def unapplied_by_currency(self) -> dict[str, Decimal]:
+        """Unapplied credit per currency (payments and credit notes not wholly allocated): the
+        figure the summary nets from what is payable, for pages that show it alone (the 360)."""
+        totals: dict[str, Decimal] = {}
+        for item in self.unapplied:
+            totals[item.currency] = totals.get(item.currency, Decimal(0)) + item.left
+        return totals
+
     def total(self, currency: str) -> OwedTotal:
         for total in self.totals:
             if total.currency == currency:
@@ -487,16 +495,6 @@ _INVOICE_FIELDS = (
     "open_amount",
     "po_number",
 )
-
-
-def unapplied_credit(*, customer: Customer, as_of: date) -> dict[str, Decimal]:
-    """The customer's unapplied credit per currency on ``as_of`` (payments and credit notes not
-    wholly allocated): the figure ``owed_summary`` nets from what is payable, for pages that
-    show it alone (the customer 360)."""
-    totals: dict[str, Decimal] = {}
-    for item in _unapplied_items([customer.pk], as_of).get(None, []):
-        totals[item.currency] = totals.get(item.currency, Decimal(0)) + item.left
-    return totals
 
 
 def _unapplied_items(
@@ -821,6 +819,7 @@ def message_still_due(
     amount_in_message: Decimal | None,
     currency: str,
     internal: bool = False,
+    summary: OwedSummary | None = None,
 ) -> StillDue:
     """Is a dunning message decided earlier still true and due on ``on``? (one rule, asked by the
     delivery worker before every send, by ``relance compliance check`` and the 360's next steps).
@@ -828,7 +827,12 @@ def message_still_due(
     Cancelled when, since the decision: the invoices were paid or settled, a promise now pauses
     dunning, a payment plan now replaces it, or everything left is under dispute. Otherwise due,
     with the amount the message may ask for now (``amount_due``: re-render when it changed).
+
+    ``summary``: the customer's whole ``owed_summary`` on ``on`` when the caller already holds it
+    (a message about all open invoices only: ``action`` None).
     """
+    if summary is not None and (action is not None or summary.as_of != on):
+        raise ValueError("a summary is passed only for a message about all open invoices on the same day")
     if action is not None and action.kind == "installment":
         return StillDue(True, as_of=on)  # the plan's own reminders follow the plan, not dunning
     promise = promise_pausing(customer=customer, on=on)
@@ -852,7 +856,8 @@ def message_still_due(
         return StillDue(False, "a payment plan now replaces dunning", "payment_plan", as_of=on)
     # ``all()``: the delivery worker has them prefetched with the message.
     invoice_ids = [invoice.pk for invoice in action.invoices.all()] if action is not None else None
-    summary = owed_summary(customer=customer, as_of=on, invoice_ids=invoice_ids)
+    if summary is None:
+        summary = owed_summary(customer=customer, as_of=on, invoice_ids=invoice_ids)
     amount = summary.amount_due(currency=currency, invoice_ids=invoice_ids)
     if internal and action is not None:
         amount = min(amount, summary.total(currency).overdue_owed)
@@ -877,12 +882,17 @@ def message_still_due(
     return StillDue(True, amount_due=amount, as_of=on)
 
 
-def customer_still_due(*, customer: Customer, on: date) -> StillDue:
+def customer_still_due(*, customer: Customer, on: date, summary: OwedSummary | None = None) -> StillDue:
     """Would a dunning message to this customer be true on ``on`` (any currency)? The answer of
-    ``message_still_due`` for a message about all the customer's open invoices."""
-    currencies = [t.currency for t in owed_summary(customer=customer, as_of=on).totals] or [customer.currency]
+    ``message_still_due`` for a message about all the customer's open invoices. ``summary``: the
+    customer's ``owed_summary`` on ``on`` when the caller holds it (read once otherwise)."""
+    if summary is None:
+        summary = owed_summary(customer=customer, as_of=on)
+    currencies = [t.currency for t in summary.totals] or [customer.currency]
     answers = [
-        message_still_due(customer=customer, action=None, on=on, amount_in_message=None, currency=currency)
+        message_still_due(
+            customer=customer, action=None, on=on, amount_in_message=None, currency=currency, summary=summary
+        )
         for currency in currencies
     ]
     return next((answer for answer in answers if answer.due), answers[0])

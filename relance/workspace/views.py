@@ -36,7 +36,7 @@ from relance.core.calendar import parse_iso_date
 from relance.core.errors import NotFound, ValidationFailed
 from relance.core.text import sentence
 from relance.dunning.contacts import last_contact_dates
-from relance.dunning.selectors import customer_policy_key
+from relance.dunning.selectors import OwedSummary, customer_policy_key, owed_summary
 from relance.ledger.models import Customer, Entity
 from relance.portal.selectors import dispute_sla_days
 from relance.workspace import charts, forms, rendering, selectors, services
@@ -105,12 +105,12 @@ def _base(
 # --------------------------------------------------------------------------- worklist
 
 
-def _not_due(customer: Any, today: Any) -> str:
+def _not_due(customer: Any, today: Any, summary: OwedSummary) -> str:
     """Why a dunning message would be cancelled at send time today ('' when one would go): the
     send-time rule, so the next steps never promise what the worker would not send."""
     from relance.dunning.selectors import customer_still_due
 
-    still = customer_still_due(customer=customer, on=today)
+    still = customer_still_due(customer=customer, on=today, summary=summary)
     return "" if still.due else still.reason
 
 
@@ -375,12 +375,12 @@ def customer_page(
     (``outcome_form``, ``note_form``, ``reassign_form``, ``hold_form``): the values typed and
     each error by its field."""
     from relance.cases.selectors import customer_credit_hold, hold_list_in_force
-    from relance.dunning.selectors import unapplied_credit
     from relance.quality.report import customer_quality
 
     entities = entity_list_for_user(request.user)
     _remember_entity(request, customer.entity)
     today = _today()
+    owed = owed_summary(customer=customer, as_of=today)  # read once: unapplied credit, the send-time answer
     open_items = selectors.open_items_page(customer=customer, as_of=today)
     items_html, items_options = rendering.open_items_html(open_items.items)
     every_open_item = (
@@ -417,7 +417,7 @@ def customer_page(
             open_items=open_items,
             open_total=open_total,
             overdue_total=overdue_total,
-            unapplied=sorted(unapplied_credit(customer=customer, as_of=today).items()),
+            unapplied=sorted(owed.unapplied_by_currency().items()),
             utilisation=utilisation,
             history_svg=charts.days_late_chart(
                 paid.points, title=f"Days late per paid invoice — {customer.name}"
@@ -431,7 +431,7 @@ def customer_page(
             next_steps=selectors.next_steps(
                 customer=customer, open_items=every_open_item, today=today, policy=policy
             )[:10],
-            not_due=_not_due(customer, today),
+            not_due=_not_due(customer, today, owed),
             policy_key=policy_key,
             holds=list(hold_list_in_force(customer=customer, on=today)) if "hold" in present else [],
             credit_hold=customer_credit_hold(customer=customer) if "credit_hold" in present else None,

@@ -81,27 +81,17 @@ def test_two_values_may_not_share_a_sentinel(entity) -> None:
 def test_the_latest_rates_agree_with_and_without_fixing(entity, monkeypatch) -> None:
     """Each pair's latest rate on or before the day, both ways round, over years of daily rates:
     the fixed query (one probe per pair on PostgreSQL) reads what the ORM's reads."""
-    rates = []
-    for offset in range(0, 3 * 365, 3):
-        day = date(2024, 1, 1) + timedelta(days=offset)
-        rates.append(
-            ExchangeRate(
-                entity=entity,
-                rate_date=day,
-                base_currency="USD",
-                quote_currency="EUR",
-                rate=Decimal("0.9") + Decimal(offset) / 100000,
-            )
+    rates = [
+        ExchangeRate(
+            entity=entity,
+            rate_date=date(2024, 1, 1) + timedelta(days=offset),
+            base_currency=base,
+            quote_currency=quote,
+            rate=start + Decimal(offset) / 100000,
         )
-        rates.append(
-            ExchangeRate(
-                entity=entity,
-                rate_date=day,
-                base_currency="EUR",
-                quote_currency="GBP",
-                rate=Decimal("0.85") + Decimal(offset) / 100000,
-            )
-        )
+        for offset in range(0, 3 * 365, 3)
+        for base, quote, start in (("USD", "EUR", Decimal("0.9")), ("EUR", "GBP", Decimal("0.85")))
+    ]
     ExchangeRate.objects.bulk_create(rates)
     for on in (date(2023, 12, 31), date(2024, 1, 1), date(2025, 6, 2), date(2030, 1, 1)):
         for currencies in (["USD"], ["USD", "GBP"], ["USD", "GBP", "CHF"]):

@@ -19,8 +19,9 @@ from relance.workspace.selectors import OPEN_ITEMS_PAGE
 WORKLIST_MAX_QUERIES = 16  # 8, + the row count (every row is paged) + the segment and currency choices
 # + the calls to make + the last contacts ("contacted today": hand-logged and run) + the saved views
 # + the entity's latest prediction run (next best action; with one, + the rows' why: 17)
-CUSTOMER_MAX_QUERIES = 35  # profile, contacts, open items (page + totals), history, timeline (1 query), holds, open credit review,
-# unapplied credit (payments, credit notes), the entity's latest prediction run (with one, + its rows for the panel: 36),
+CUSTOMER_MAX_QUERIES = 29  # profile, contacts, open items (page + totals), history, timeline (1 query), holds, open credit review,
+# what is owed (invoices, disputes, payments, credit notes: read once for the unapplied credit and the send-time answer),
+# the entity's latest prediction run (with one, + its rows for the panel: 30),
 # the data-quality card (the customer's and its contacts' facts: 2, read again rather than passed in — to fold)
 MANY = OPEN_ITEMS_PAGE * 2 + 20  # three pages of open items
 
