@@ -278,7 +278,9 @@ def commands(directory: Path, as_of: date, repeat: int, before: Path | None = No
                 )
                 rows.append(("relance engine run, --before", wall, cpu, rss))
                 print(f"before: {wall:.2f} s, CPU {cpu:.2f} s, {rss:.0f} MiB", file=sys.stderr)
-            wall, cpu, rss, _ = run_process([relance, *run, str(out / "decisions.parquet")])
+            wall, cpu, rss, text = run_process([relance, *run, str(out / "decisions.parquet")])
+            if "\r" in text or "%" in text:  # DuckDB's progress bar: off in the engine's connections
+                print(f"the command drew a progress bar:\n{text[:500]}", file=sys.stderr)
             rows.append(("relance engine run (whole command)", wall, cpu, rss))
             print(f"relance engine run: {wall:.2f} s, CPU {cpu:.2f} s, {rss:.0f} MiB", file=sys.stderr)
             loads.append(os.getloadavg()[0])

@@ -513,7 +513,10 @@ def _candidates(
             calendar, wanted_rows.customer_id == calendar._cal_customer_id
         ).drop("_cal_customer_id")
     columns = [*CANDIDATE_COLUMNS, *(("timezone", "country") if with_calendar else ())]
-    fetched = _arrow(wanted_rows.select(*columns), backend)
+    # In one order on every backend (and whatever order DuckDB's parallel scans produce): the
+    # groups are numbered, and the contact cap picks among a customer's decisions, in this order.
+    ordered = wanted_rows.select(*columns).order_by("customer_id", "currency", "invoice_id")
+    fetched = _arrow(ordered, backend)
     # Texts as categoricals: the rules copy and group these rows by codes, not by text.
     candidates = fetched.to_pandas(strings_to_categorical=True)
     if not with_calendar:
