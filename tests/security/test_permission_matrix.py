@@ -103,9 +103,7 @@ def _objects(ws: Any) -> dict[str, dict[str, Any]]:
     now = timezone.now()
     samples: dict[str, dict[str, Any]] = {"owned": {"user": sam}, "not_owned": {"user": sid}}
     # A saved worklist view of sam (owned) and of sid (not owned): only its owner may delete it.
-    from relance.workspace.models import SavedView
-
-    from relance.workspace.models import WorklistSnooze
+    from relance.workspace.models import SavedView, WorklistSnooze
 
     for which, owner, snoozed in (("owned", sam, ws.late), ("not_owned", sid, ws.other)):
         view = SavedView.objects.create(user=owner, entity=ws.acme, name="matrix", params={"min_days": "1"})
