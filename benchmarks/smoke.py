@@ -77,6 +77,7 @@ SMOKE_ARGS: dict[str, tuple[str, ...]] = {
     "bench_match_apply": ("--invoices", "2000", "--lines", "200"),
     "bench_matching": ("--items", "20000", "--lines", "2000"),
     "bench_my_accounts": ("--accounts", "20", "--other-accounts", "50", "--invoices-per-account", "3"),
+    "bench_ibm_backtest": ("--from", "2013-11-01", "--to", "2013-12-01", "--every", "30"),
     "bench_pay_to_inv": ("--limit", "300"),
     "bench_pay_to_inv_commands": ("--variant", "multi", "--limit", "100"),
     "bench_predict": (

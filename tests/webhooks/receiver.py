@@ -59,9 +59,11 @@ class Receiver:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
-                request = Received(
-                    {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length), time.time()
-                )
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender died mid-request (a killed worker): nothing arrived
+                    self.close_connection = True
+                    return
+                request = Received({k.lower(): v for k, v in self.headers.items()}, body, time.time())
                 with receiver.lock:
                     receiver.received.append(request)
                 receiver.arrived.set()
