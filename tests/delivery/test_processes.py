@@ -97,8 +97,24 @@ def process_env(request, tmp_path, smtp_server, sqlite_template, postgres_templa
         "RELANCE_VAR_DIR": str(tmp_path),
         "PYTHONPATH": str(REPO),
     }
-    if request.param == "sqlite":
-        path = tmp_path / "outbox.sqlite3"
+    yield from with_database_from_template(
+        env, request.param, tmp_path, sqlite_template, postgres_template, name="outbox"
+    )
+
+
+def with_database_from_template(
+    env: dict[str, str],
+    backend: str,
+    tmp_path: Path,
+    sqlite_template: Path,
+    postgres_template: str | None,
+    *,
+    name: str,
+) -> Iterator[dict[str, str]]:
+    """Yield ``env`` with ``DATABASE_URL`` on a fresh copy of the migrated template (a SQLite file,
+    or a PostgreSQL database made from the template and dropped afterwards)."""
+    if backend == "sqlite":
+        path = tmp_path / f"{name}.sqlite3"
         shutil.copy(sqlite_template, path)
         env["DATABASE_URL"] = f"sqlite:///{path}"
         yield env
@@ -108,14 +124,14 @@ def process_env(request, tmp_path, smtp_server, sqlite_template, postgres_templa
         pytest.skip("SKIPPED: set RELANCE_TEST_POSTGRES_URL to run the worker processes on PostgreSQL")
     import psycopg
 
-    name = f"relance_outbox_{uuid.uuid4().hex[:10]}"
+    database = f"relance_{name}_{uuid.uuid4().hex[:10]}"
     base, _, _ = url.rpartition("/")
     with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
-    env["DATABASE_URL"] = f"{base}/{name}"
+        admin.execute(f'CREATE DATABASE "{database}" TEMPLATE "{postgres_template}"')
+    env["DATABASE_URL"] = f"{base}/{database}"
     yield env
     with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def state(env) -> dict:

@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import postgres_url
-from tests.delivery.test_processes import postgres_template, sqlite_template, wait_for  # noqa: F401 (fixtures)
+from tests.delivery.test_processes import (  # noqa: F401 (fixtures)
+    postgres_template,
+    sqlite_template,
+    wait_for,
+    with_database_from_template,
+)
 from tests.webhooks.receiver import Received, Receiver
 
 RUNNER = Path(__file__).with_name("process_runner.py")
@@ -64,25 +66,9 @@ def worker_env(request, tmp_path, sqlite_template, postgres_template):  # noqa: 
         "PYTHONPATH": str(REPO),
         "BENCH_MAX_IN_FLIGHT": "8",
     }
-    if request.param == "sqlite":
-        path = tmp_path / "webhooks.sqlite3"
-        shutil.copy(sqlite_template, path)
-        env["DATABASE_URL"] = f"sqlite:///{path}"
-        yield env
-        return
-    url = postgres_url()
-    if not url:
-        pytest.skip("SKIPPED: set RELANCE_TEST_POSTGRES_URL to run the webhook worker on PostgreSQL")
-    import psycopg
-
-    name = f"relance_webhooks_{uuid.uuid4().hex[:10]}"
-    base, _, _ = url.rpartition("/")
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
-    env["DATABASE_URL"] = f"{base}/{name}"
-    yield env
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from with_database_from_template(
+        env, request.param, tmp_path, sqlite_template, postgres_template, name="webhooks"
+    )
 
 
 def _stored_events(env: dict[str, str]) -> dict[str, int]:
