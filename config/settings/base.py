@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "relance.common.security.SecurityHeadersMiddleware",  # CSP and the other headers (docs/security.md)
+    "relance.common.security.RejectNulMiddleware",  # a NUL anywhere in a request is a 400
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
