@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/bench_match_apply.py --invoices 100000 --lines 10000
     .venv/bin/python benchmarks/bench_match_apply.py --invoices 1000000 --lines 100000 --approaches bulk
     .venv/bin/python benchmarks/bench_match_apply.py --invoices 20000 --lines 2000 --profile 25
+    .venv/bin/python benchmarks/bench_match_apply.py --invoices 1000000 --lines 100000 --approaches bulk \
+        --workspace /tmp/match-1m   # built once, reused by the next run with the same sizes
     .venv/bin/python benchmarks/bench_match_apply.py --database postgres://relance:relance@127.0.0.1:5432/bench
 
 ``bench_matching.py`` times the pure matcher; this one times the whole service,
@@ -166,6 +168,11 @@ class Database:
 def workspace(database: Database, invoices: int, lines: int, seed: int) -> dict[str, float]:
     from django.db import connections
 
+    marker = database.folder / "workspace.json"
+    wanted = {"invoices": invoices, "lines": lines, "seed": seed}
+    if not database.url and marker.exists() and json.loads(marker.read_text()) == wanted:
+        database.use(str(database.folder / "base.sqlite3"))
+        return {"reused": 1.0}  # --workspace: built by an earlier run with the same sizes
     database.base()
     paths = write_files(database.folder, invoices, lines, seed)
     seconds: dict[str, float] = {}
@@ -181,6 +188,8 @@ def workspace(database: Database, invoices: int, lines: int, seed: int) -> dict[
         _call(*args)
         seconds[name] = round(time.perf_counter() - started, 1)
     connections.close_all()
+    if not database.url:
+        marker.write_text(json.dumps(wanted))
     return seconds
 
 
@@ -249,9 +258,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", help="postgres://USER:PASSWORD@HOST:PORT/NAME (default: SQLite files)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", type=int, default=0, help="print the N top functions (cProfile)")
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        help="SQLite: keep the built workspace in this folder and reuse it when the sizes and seed "
+        "match (1M invoices take minutes to import; the approaches always run on copies)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    folder = Path(tempfile.mkdtemp(prefix="match-apply-"))
+    if args.workspace:
+        args.workspace.mkdir(parents=True, exist_ok=True)
+    folder = args.workspace.resolve() if args.workspace else Path(tempfile.mkdtemp(prefix="match-apply-"))
     os.environ["DATABASE_URL"] = args.database or f"sqlite:///{folder / 'none.sqlite3'}"
     os.environ.setdefault("RELANCE_VAR_DIR", str(folder))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
@@ -264,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = [run_approach(database, approach, args.profile) for approach in args.approaches]
     finally:
         database.close()
-        shutil.rmtree(folder, ignore_errors=True)
+        if not args.workspace:
+            shutil.rmtree(folder, ignore_errors=True)
     reference = runs[0]
     same = all(
         run[key] == reference[key]
