@@ -229,6 +229,8 @@ def run_approach(database: Database, approach: str, profile: int) -> dict[str, A
         import pstats
 
         profiler.disable()
+        if os.environ.get("RELANCE_PROFILE_OUT"):  # for pstats' callers/callees views
+            profiler.dump_stats(os.environ["RELANCE_PROFILE_OUT"])
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(profile)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(profile)
     result = {

@@ -79,15 +79,44 @@ def bank_line_list(*, entity: Entity, status: str | None = None) -> QuerySet[Ban
     )
 
 
+#: What matching reads of a line (``bank_line_data``, the payment's facts); its state (status,
+#: reasons, suggestions) it only writes. A run reads 100,000 lines: the JSON and time columns left
+#: out, and the account fetched once per batch, halve what reading them costs.
+LINE_FACTS = (
+    "entity",
+    "account",
+    "bank_ref",
+    "entry_ref",
+    "end_to_end_id",
+    "booking_date",
+    "value_date",
+    "amount",
+    "currency",
+    "bank_transaction_code",
+    "counterparty_name",
+    "counterparty_iban",
+    "counterparty_bic",
+    "remittance_unstructured",
+    "remittance_structured",
+)
+
+
 def unmatched_credit_lines(*, entity: Entity) -> QuerySet[BankLine]:
     """What matching works on: the entity's credits not applied yet, reversals left out (a
     reversed booking is the bank taking money back, never a customer's payment). Lines a person
-    assigned to a customer wait for that person (``decisions.line_assign``)."""
-    return _lines(entity=entity).filter(
-        direction="credit",
-        is_reversal=False,
-        status__in=(LineStatus.UNMATCHED, LineStatus.SUGGESTED),
-        assigned_customer__isnull=True,
+    assigned to a customer wait for that person (``decisions.line_assign``). Only ``LINE_FACTS``
+    are read: another field read from these rows costs a query each."""
+    return (
+        BankLine.objects.filter(
+            entity=entity,
+            direction="credit",
+            is_reversal=False,
+            status__in=(LineStatus.UNMATCHED, LineStatus.SUGGESTED),
+            assigned_customer__isnull=True,
+        )
+        .only(*LINE_FACTS)
+        .prefetch_related("account")
+        .order_by("booking_date", "id")
     )
 
 
@@ -203,8 +232,7 @@ def bank_line_data(line: BankLine) -> BankLineData:
         end_to_end_id=line.end_to_end_id,
         bank_transaction_code=line.bank_transaction_code,
         entry_ref=line.entry_ref,
-        raw=line.raw,
-    )
+    )  # not ``raw``: the matcher never reads it
 
 
 def bank_line_get(*, entity: Entity, line_id: int) -> BankLine:
