@@ -39,7 +39,7 @@ from relance.core.actors import Actor
 from relance.core.errors import ErrorList, RelanceError
 from relance.engine.cashapp.lines import APPLIED, SUGGESTED, Candidate, MatchResult, OpenItem
 from relance.engine.cashapp.matcher import Matcher, MatchPolicy
-from relance.events.services import Emission, customer_ref, emit_many
+from relance.events.services import Emission, customer_ref, emit_many, wanted
 from relance.ingest.records import AllocationRecord, PaymentRecord, upsert_records
 from relance.ingest.services.bulk import insert_rows, update_rows
 from relance.ledger.models import Customer, Entity, Payment
@@ -51,6 +51,7 @@ BATCH_LINES = 500
 """Lines a transaction at most: 500 commits instead of 100,000 for a large statement."""
 BULK_ROWS = 500  # rows an INSERT/UPDATE statement at most (SQLite's variable limit)
 PAYMENT_METHOD = "bank transfer"
+LINE_APPLIED = "bank_line.applied"  # the event of an applied line
 NO_CANDIDATE = "no open invoice matches the reference, the amount or the payer"
 BELOW_SUGGEST = "the best candidate ({confidence:.2f}) is below the suggestion threshold ({threshold:.2f})"
 LEDGER_REFUSED = "not applied: the ledger refused the payment ({problem})"
@@ -356,12 +357,13 @@ def lines_apply(
             for row, application, ref in todo
         ]
         upsert_records("payments", records, entity=entity)
-        payments = {
-            payment.external_ref: payment
-            for payment in Payment.objects.filter(
-                entity_id=entity.pk, external_ref__in=[ref for _row, _application, ref in todo]
-            ).select_related("customer")
-        }
+        announced = wanted(entity.pk, LINE_APPLIED)
+        payments_read = Payment.objects.filter(
+            entity_id=entity.pk, external_ref__in=[ref for _row, _application, ref in todo]
+        )
+        if announced or confirm:  # the event and the thank-you name the customer
+            payments_read = payments_read.select_related("customer")
+        payments = {payment.external_ref: payment for payment in payments_read}
         settled = residuals_settle_many(  # a short payment: written off, a deduction or left open
             [(row, payments[ref]) for row, _application, ref in todo],
             settings=selectors.cashapp_settings_for(entity=entity),
@@ -411,21 +413,22 @@ def lines_apply(
             row.suggestions = []
             row.updated_at = now
             refs[row.pk] = ref
-            emissions.append(
-                Emission(
-                    "bank_line.applied",
-                    {
-                        "line_id": row.pk,
-                        "amount": row.amount,
-                        "currency": row.currency,
-                        "booked_on": row.booking_date,
-                        "payment": ref,
-                        "invoices": [a.invoice_ref for a in application.allocations],
-                    },
-                    customer_id=payment.customer_id,
-                    customer=customer_ref(payment.customer),
+            if announced:
+                emissions.append(
+                    Emission(
+                        LINE_APPLIED,
+                        {
+                            "line_id": row.pk,
+                            "amount": row.amount,
+                            "currency": row.currency,
+                            "booked_on": row.booking_date,
+                            "payment": ref,
+                            "invoices": [a.invoice_ref for a in application.allocations],
+                        },
+                        customer_id=payment.customer_id,
+                        customer=customer_ref(payment.customer),
+                    )
                 )
-            )
             # Thanked once per customer and line: an application redone for the same payer is not news.
             if confirm and payment.customer_id not in {customer for customer, _at in earlier.get(row.pk, [])}:
                 invoice_refs = [a.invoice_ref for a in application.allocations]
