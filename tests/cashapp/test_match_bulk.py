@@ -5,8 +5,8 @@ line, thank-you messages queued per payment. Runs on SQLite and PostgreSQL (``DA
 
 from __future__ import annotations
 
-from datetime import date
 from collections import Counter
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
