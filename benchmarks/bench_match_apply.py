@@ -109,12 +109,14 @@ def write_files(folder: Path, invoices: int, lines: int, seed: int) -> dict[str,
     return paths
 
 
-#: batch size, bulk writes, pipelined (a forked process matches while this one writes)
-APPROACHES = {
+#: batch size (None: ``matching.BATCH_LINES``), bulk writes, pipelined (a forked process matches
+#: while this one writes)
+APPROACHES: dict[str, tuple[int | None, bool, bool]] = {
     "line": (1, False, False),
     "per-line": (500, False, False),
-    "bulk": (500, True, False),
-    "pipeline": (500, True, True),
+    "bulk": (None, True, False),
+    "bulk-500": (500, True, False),  # the batch size before 2,000
+    "pipeline": (None, True, True),
 }
 
 
@@ -211,7 +213,8 @@ def run_approach(database: Database, approach: str, profile: int) -> dict[str, A
     from relance.core.actors import Actor
     from relance.ledger.models import Allocation, Entity, Payment
 
-    batch, bulk, piped = APPROACHES[approach]
+    size, bulk, piped = APPROACHES[approach]
+    batch = size or matching.BATCH_LINES
     database.copy(approach.replace("-", "_"))
     entity = Entity.objects.get(name="bench")
     profiler = None

@@ -98,6 +98,13 @@ def lines_match_pipelined(
     sender.close()
     run = _Run(None, {}, outcome, policy)
     waiting = selectors.unmatched_credit_lines(entity=entity)
+    # Read while the matching process builds its indexes (this one has nothing else to do then);
+    # each batch checks again, in its transaction, that its lines still wait.
+    lines: dict[int, BankLine] = {}
+    for start in range(0, len(ids), READ_CHUNK):
+        lines.update(waiting.in_bulk(ids[start : start + READ_CHUNK]))
+    for line in lines.values():
+        line.entity = entity
     done = 0
     try:
         while True:
@@ -115,7 +122,7 @@ def lines_match_pipelined(
             run.items.update(items)
             saved = _copy(outcome)
             try:
-                _batch_write(run, waiting, entity, chunk, decisions, before, actor=actor, confirm=confirm)
+                _batch_write(run, waiting, lines, chunk, decisions, before, actor=actor, confirm=confirm)
             except Diverged as why:
                 logger.info("matching diverged at line %s (%s): going on in one process", chunk[0], why)
                 _restore(outcome, saved)
@@ -131,7 +138,7 @@ def lines_match_pipelined(
 def _batch_write(
     run: _Run,
     waiting: Any,
-    entity: Entity,
+    lines: dict[int, BankLine],
     chunk: list[int],
     decisions: list[Decision],
     before: set[int],
@@ -142,12 +149,10 @@ def _batch_write(
     """One batch in one transaction, as decided; ``Diverged`` (all rolled back) when the lines
     or the ledger are not as matching saw them."""
     with transaction.atomic():
-        found = waiting.in_bulk(chunk)
-        if len(found) != len(chunk):
+        still = set(waiting.filter(pk__in=chunk).values_list("pk", flat=True))
+        if len(still) != len(chunk) or not lines.keys() >= still:
             raise Diverged("a line was decided meanwhile")
-        batch = [found[pk] for pk in chunk]
-        for line in batch:
-            line.entity = entity
+        batch = [lines.pop(pk) for pk in chunk]
         if applied_before(chunk) != before:
             raise Diverged("a line was applied or unapplied meanwhile")
 
@@ -163,17 +168,14 @@ def _batch_write(
 def _match_ahead(
     entity_id: int, policy: MatchPolicy, ids: list[int], batch_size: int, sender: Connection
 ) -> None:
-    """The matching process: read once, then decide batch after batch and send the decisions
-    (``(ids, decisions, lines applied before, the open items they name)``), None at the end, or
-    the traceback's text if it fails."""
+    """The matching process: read the lines and the open items once (indexing them as they are
+    read), then decide batch after batch and send the decisions (``(ids, decisions, lines applied
+    before, the open items they name)``), None at the end, or the traceback's text if it fails.
+
+    Streaming the open items from the other process was measured and refused: pickling a million
+    rows of Decimals and dates cost that process more than reading them here (docs/benchmarks.md)."""
     try:
         entity = Entity.objects.get(pk=entity_id)
-        matcher = Matcher(
-            selectors.open_items(entity=entity),
-            selectors.known_payers(entity=entity),
-            policy,
-            known_patterns=selectors.known_patterns(entity=entity),
-        )
         waiting = selectors.unmatched_credit_lines(entity=entity)
         lines: dict[int, BankLineData] = {}
         before: set[int] = set()
@@ -182,6 +184,12 @@ def _match_ahead(
             for line in waiting.filter(pk__in=chunk):
                 lines[line.pk] = selectors.bank_line_data(line)
             before |= applied_before(chunk)
+        matcher = Matcher(
+            map(selectors.open_item, selectors.open_item_rows(entity=entity)),
+            selectors.known_payers(entity=entity),
+            policy,
+            known_patterns=selectors.known_patterns(entity=entity),
+        )
         connections.close_all()  # read once: nothing more is asked of the database here
         items = {item.invoice_id: item for item in matcher.items}
         run = _Run(matcher, items, MatchOutcome(entity=entity.name), policy)

@@ -124,10 +124,16 @@ def open_items(*, entity: Entity, customer_id: int | None = None) -> list[OpenIt
     """The entity's invoices with an amount still open, as the matcher takes them: one query, the
     open amount by the ledger's one rule (``invoice_list_with_open``: amount − allocations, not
     void), oldest due first. ``customer_id``: only that customer's and its children's."""
+    return [open_item(row) for row in open_item_rows(entity=entity, customer_id=customer_id)]
+
+
+def open_item_rows(*, entity: Entity, customer_id: int | None = None) -> Iterator[tuple[Any, ...]]:
+    """``open_items`` as plain rows (``open_item`` makes each an ``OpenItem``): what the matching
+    pipeline streams to its matching process while it reads them (``relance.cashapp.pipeline``)."""
     invoices = invoice_list_with_open(entity=entity)
     if customer_id is not None:
         invoices = invoices.filter(Q(customer_id=customer_id) | Q(customer__parent_id=customer_id))
-    rows = (
+    return (
         invoices.filter(open_amount__gt=STILL_OWED)
         .order_by("due_date", "id")
         .values_list(
@@ -144,37 +150,28 @@ def open_items(*, entity: Entity, customer_id: int | None = None) -> list[OpenIt
             "issue_date",
             "po_number",
         )
+        .iterator(chunk_size=5000)
     )
-    return [
-        OpenItem(
-            invoice_id=pk,
-            invoice_ref=ref,
-            customer_id=customer_id,
-            customer_ref=customer_ref,
-            customer_name=customer_name,
-            parent_id=parent_id,
-            parent_name=parent_name or "",
-            currency=currency,
-            open_amount=Decimal(open_amount).quantize(STORED),
-            due_date=due,
-            issue_date=issued,
-            po_number=po_number,
-        )
-        for (
-            pk,
-            ref,
-            customer_id,
-            customer_ref,
-            customer_name,
-            parent_id,
-            parent_name,
-            currency,
-            open_amount,
-            due,
-            issued,
-            po_number,
-        ) in rows.iterator(chunk_size=5000)
-    ]
+
+
+def open_item(row: tuple[Any, ...]) -> OpenItem:
+    """One row of ``open_item_rows`` as the matcher takes it."""
+    pk, ref, customer_id, customer_ref, customer_name, parent_id, parent_name, currency = row[:8]
+    open_amount, due, issued, po_number = row[8:]
+    return OpenItem(
+        invoice_id=pk,
+        invoice_ref=ref,
+        customer_id=customer_id,
+        customer_ref=customer_ref,
+        customer_name=customer_name,
+        parent_id=parent_id,
+        parent_name=parent_name or "",
+        currency=currency,
+        open_amount=Decimal(open_amount).quantize(STORED),
+        due_date=due,
+        issue_date=issued,
+        po_number=po_number,
+    )
 
 
 def known_payers(*, entity: Entity) -> list[KnownPayer]:
