@@ -24,8 +24,7 @@ refused batch); ``bulk`` writes a batch's applied lines with one call (``lines_a
 invoice's ref and pay its open amount from the customer's name (sure: applied), 10 % pay an open
 amount without a reference (suggested or unmatched), 10 % are noise (unmatched).
 
-``pipeline`` is ``bulk`` with a forked process matching while this one writes
-(``relance.cashapp.pipeline``: what ``relance match`` does from 5,000 lines on two cores).
+``bulk-500`` is ``bulk`` in batches of 500 (the size before 2,000).
 
 CPU time (user + sys of this process, ``time.process_time``; the matching process's apart) is
 the comparable number on a shared machine (on PostgreSQL the server's CPU is not in it); wall
@@ -109,14 +108,12 @@ def write_files(folder: Path, invoices: int, lines: int, seed: int) -> dict[str,
     return paths
 
 
-#: batch size (None: ``matching.BATCH_LINES``), bulk writes, pipelined (a forked process matches
-#: while this one writes)
-APPROACHES: dict[str, tuple[int | None, bool, bool]] = {
-    "line": (1, False, False),
-    "per-line": (500, False, False),
-    "bulk": (None, True, False),
-    "bulk-500": (500, True, False),  # the batch size before 2,000
-    "pipeline": (None, True, True),
+#: batch size (None: ``matching.BATCH_LINES``), bulk writes
+APPROACHES: dict[str, tuple[int | None, bool]] = {
+    "line": (1, False),
+    "per-line": (500, False),
+    "bulk": (None, True),
+    "bulk-500": (500, True),  # the batch size before 2,000
 }
 
 
@@ -206,14 +203,12 @@ def workspace(database: Database, invoices: int, lines: int, seed: int) -> dict[
 
 
 def run_approach(database: Database, approach: str, profile: int) -> dict[str, Any]:
-    import resource
-
     from relance.cashapp import matching
     from relance.cashapp.models import BankLine
     from relance.core.actors import Actor
     from relance.ledger.models import Allocation, Entity, Payment
 
-    size, bulk, piped = APPROACHES[approach]
+    size, bulk = APPROACHES[approach]
     batch = size or matching.BATCH_LINES
     database.copy(approach.replace("-", "_"))
     entity = Entity.objects.get(name="bench")
@@ -233,19 +228,14 @@ def run_approach(database: Database, approach: str, profile: int) -> dict[str, A
 
     matching.lines_apply = first_write  # type: ignore[assignment]
 
-    def children_cpu() -> float:
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return usage.ru_utime + usage.ru_stime
-
-    cpu, wall, child_cpu = time.process_time(), time.perf_counter(), children_cpu()
+    cpu, wall = time.process_time(), time.perf_counter()
     try:
         outcome = matching.lines_match(
-            entity=entity, actor=Actor.cli(), confirm=False, batch_size=batch, bulk=bulk, pipeline=piped
+            entity=entity, actor=Actor.cli(), confirm=False, batch_size=batch, bulk=bulk
         )
     finally:
         matching.lines_apply = real_apply  # type: ignore[assignment]
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    child_cpu = children_cpu() - child_cpu
     if profiler is not None:
         import pstats
 
@@ -257,7 +247,6 @@ def run_approach(database: Database, approach: str, profile: int) -> dict[str, A
     result = {
         "approach": approach,
         "cpu_s": round(cpu, 1),
-        "matching_process_cpu_s": round(child_cpu, 1),
         "wall_s": round(wall, 1),
         "first_write_cpu_s": round(built.get("cpu", 0), 1),
         "first_write_wall_s": round(built.get("wall", 0), 1),
@@ -330,8 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for run in report["runs"]:
             print(
-                f"  {run['approach']:>8}: CPU {run['cpu_s']} s (+ {run['matching_process_cpu_s']} s in the "
-                f"matching process), wall {run['wall_s']} s "
+                f"  {run['approach']:>8}: CPU {run['cpu_s']} s, wall {run['wall_s']} s "
                 f"(before the first write — open invoices read, indexes built: CPU {run['first_write_cpu_s']} s, "
                 f"wall {run['first_write_wall_s']} s); "
                 f"applied {run['applied']}, suggested {run['suggested']}, unmatched {run['unmatched']}, "

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -94,7 +94,6 @@ def lines_match(
     confirm: bool = True,
     batch_size: int = BATCH_LINES,
     bulk: bool = True,
-    pipeline: bool | None = False,
 ) -> MatchOutcome:
     """Match every unapplied credit line of ``entity``, oldest booking first, up to
     ``batch_size`` lines a transaction (1: a transaction a line). ``confirm``: thank each paying
@@ -103,29 +102,12 @@ def lines_match(
     ``bulk`` (the default): a batch's lines are matched first, then the lines to apply written
     together (``lines_apply``); if the ledger refuses any of them, that write is rolled back and
     the batch is done line by line (``bulk=False``: each line matched and applied in its own
-    savepoint, a refused line rolled back alone and reported).
-
-    ``pipeline``: match in a forked process while this one writes (``relance.cashapp.pipeline``);
-    None decides by itself (``pipeline.wanted``: a large run, outside a transaction, two cores) —
-    what ``relance match`` passes; never from a web request (a server's worker is not forked). The
-    decisions and the rows written are the same either way."""
-    from relance.cashapp import pipeline as pipelined
-
+    savepoint, a refused line rolled back alone and reported)."""
     policy = policy or selectors.match_policy_for(entity=entity)
     outcome = MatchOutcome(entity=entity.name)
     # The ids first, the lines a batch at a time: no read cursor stays open while lines are
     # written (SQLite refuses to drop the import's work tables under one: "table is locked").
     ids = list(selectors.unmatched_credit_lines(entity=entity).values_list("pk", flat=True))
-    if bulk and pipelined.wanted(pipeline, lines=len(ids)):
-        ids = pipelined.lines_match_pipelined(
-            entity=entity,
-            actor=actor,
-            policy=policy,
-            confirm=confirm,
-            batch_size=batch_size,
-            ids=ids,
-            outcome=outcome,
-        )
     if ids:
         matcher = Matcher(
             selectors.open_items(entity=entity),
@@ -177,11 +159,6 @@ class Decision:
     learned: bool = False
 
 
-class Diverged(Exception):
-    """The write of a batch went otherwise than matching assumed (refused, applied meanwhile):
-    the pipeline stops and the run goes on in one process (``relance.cashapp.pipeline``)."""
-
-
 def applied_before(line_ids: Iterable[int]) -> set[int]:
     """The lines that had an application (a person unapplied it): only a person applies them."""
     return set(
@@ -193,10 +170,10 @@ def applied_before(line_ids: Iterable[int]) -> set[int]:
 
 @dataclass
 class _Run:
-    """One ``lines_match`` run: the matcher (remaining open amounts, payers learned; None in the
-    pipeline's writing process), the open items by id and what was done so far."""
+    """One ``lines_match`` run: the matcher (remaining open amounts, payers learned), the open
+    items by id and what was done so far."""
 
-    matcher: Matcher | None
+    matcher: Matcher
     items: dict[int, OpenItem]
     outcome: MatchOutcome
     policy: MatchPolicy
@@ -204,7 +181,6 @@ class _Run:
     def line_match(self, line: BankLine, *, actor: Actor, confirm: bool) -> None:
         """The per-line path: match ``line``, apply it in its own savepoint (a refused line rolls
         back alone and is suggested with the ledger's reason)."""
-        assert self.matcher is not None
         self.outcome.lines += 1
         result = self.matcher.match(selectors.bank_line_data(line))
         if result.chosen is not None and line.applications.exists():
@@ -233,7 +209,6 @@ class _Run:
     def decide(self, lines: Iterable[tuple[int, BankLineData]], before: set[int]) -> list[Decision]:
         """Match each line in order, its chosen candidate applied in the matcher ahead of the
         write (so the next line sees what is left) — unless a person unapplied the line before."""
-        assert self.matcher is not None
         decisions: list[Decision] = []
         for line_id, data in lines:
             result = self.matcher.match(data)
@@ -257,7 +232,7 @@ class _Run:
         decisions = self.decide([(line.pk, selectors.bank_line_data(line)) for line in batch], before)
         lines = {line.pk: line for line in batch}
         try:
-            self.write(batch, decisions, before, actor=actor, confirm=confirm, take_back=self._take_back)
+            self.write(batch, decisions, before, actor=actor, confirm=confirm)
         except _Refused:
             for decision in reversed(decisions):
                 if decision.result.chosen is not None and decision.line_id not in before:
@@ -273,13 +248,12 @@ class _Run:
         *,
         actor: Actor,
         confirm: bool,
-        take_back: Callable[[BankLine, Decision], None],
     ) -> None:
         """Write a batch as ``decide`` left it: the lines to apply with one ``lines_apply``, the
         lines sharing an invoice with an earlier one after them one by one, the others recorded
         suggested or unmatched. ``_Refused`` (nothing written) when the ledger refuses the bulk
-        write; ``take_back`` is called for a line matching applied ahead but the write did not
-        (refused alone, or applied meanwhile by another run)."""
+        write; a line matching applied ahead but the write did not (refused alone, or applied
+        meanwhile by another run) is taken back from the matcher."""
         lines = {line.pk: line for line in batch}
         bulk: list[tuple[BankLine, LineApplication]] = []
         alone: list[Decision] = []  # shares an invoice with an earlier line
@@ -312,7 +286,7 @@ class _Run:
             elif line.pk not in later:
                 ref = refs[line.pk]
                 if ref is None:  # applied meanwhile by another run
-                    take_back(line, decision)
+                    self._take_back(line, decision)
                     self.outcome.already_applied += 1
                 else:
                     self.outcome.payments.append(ref)
@@ -323,13 +297,13 @@ class _Run:
             try:
                 ref = line_apply(line, _application(result.chosen, self.items), actor=actor, confirm=confirm)
             except (ErrorList, RelanceError) as problem:
-                take_back(line, decision)
+                self._take_back(line, decision)
                 self.outcome.refused += 1
                 self.outcome.statuses[SUGGESTED] += 1
                 records.append(_LineRecord(line, result, refused=_problem_text(problem)))
                 continue
             if ref is None:
-                take_back(line, decision)
+                self._take_back(line, decision)
                 self.outcome.already_applied += 1
             else:
                 self.outcome.payments.append(ref)
@@ -342,7 +316,7 @@ class _Run:
 
     def _take_back(self, line: BankLine, decision: Decision) -> None:
         chosen = decision.result.chosen
-        assert self.matcher is not None and chosen is not None
+        assert chosen is not None
         self.matcher.unapply(chosen)
         if decision.learned:
             assert chosen.customer_id is not None
