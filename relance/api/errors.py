@@ -17,7 +17,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from relance.core.errors import ErrorList, FieldError, NotFound, RelanceError, ValidationFailed
+from relance.core.errors import ErrorList, FieldError, NotFound, RelanceError, ValidationFailed, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +44,6 @@ STATUS_CODES = {
     429: "throttled",
     500: "internal_error",
 }
-
-
-def error_body(code: str, message: str, details: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        error["details"] = list(details)
-    return {"error": error}
 
 
 def error_response(

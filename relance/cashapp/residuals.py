@@ -172,12 +172,12 @@ def residuals_settle_many(
     if not invoice_ids:
         return outcomes
     entity = applied[0][0].entity
+    # Only the invoices still owed come back as models: most lines pay theirs in full.
     short_rows = {
         row.pk: row
         for row in invoice_list_with_open(entity=entity)
-        .filter(pk__in=list(invoice_ids))
+        .filter(pk__in=list(invoice_ids), open_amount__gt=STILL_OWED)
         .select_related("customer")
-        if row.open_amount > STILL_OWED
     }
     for line, payment in applied:
         mine = allocated.get(payment.pk, {})

@@ -16,7 +16,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+
+from relance.core.errors import error_body
 
 CSP: dict[str, str] = {
     "default-src": "'self'",
@@ -108,9 +110,9 @@ class RejectNulMiddleware:
             return self.get_response(request)
         message = NUL_IN_REQUEST.format(where=where)
         if request.path.startswith("/api/"):
-            from relance.api.errors import error_response  # pages never import the API's stack
-
-            return error_response(400, "bad_request", message, [{"field": where, "message": message}])
+            return JsonResponse(
+                error_body("bad_request", message, [{"field": where, "message": message}]), status=400
+            )
         return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
     @staticmethod

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def error_body(code: str, message: str, details: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The API's one error shape (``relance.api.errors``), here so a middleware below the API
+    answers in it too: ``{"error": {"code", "message", "details": [{field, message, index}]}}``."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = list(details)
+    return {"error": error}
 
 
 class RelanceError(Exception):

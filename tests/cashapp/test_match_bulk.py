@@ -5,6 +5,7 @@ line, thank-you messages queued per payment. Runs on SQLite and PostgreSQL (``DA
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -109,6 +110,27 @@ def test_bulk_and_per_line_paths_write_the_same(tmp_path, entity, account, invoi
         "match",
         [{"invoice_ref": "INV-2026-0803", "amount": "300.00"}],
     )
+
+
+def test_no_query_a_line(tmp_path, entity, account, invoices) -> None:
+    """The lines are read with only what matching reads (``selectors.LINE_FACTS``) and written
+    from those rows: a field left out and read anyway would cost a query for each of 100,000 lines.
+    No SELECT fetches one line or the entity by id; the account comes once per batch."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    imported(entity, tmp_path, *paying_lines(invoices), Entry("77.77", servicer_ref="N-1", name="Nobody"))
+    with CaptureQueriesContext(connection) as queries:
+        outcome = matching.lines_match(entity=entity, actor=Actor.cli(), confirm=False)
+    assert outcome.statuses["applied"] == 8
+    by_id = Counter(
+        table
+        for query in queries.captured_queries
+        for table in ("cashapp_bankline", "cashapp_bankaccount", "ledger_entity")
+        if query["sql"].startswith("SELECT") and f'WHERE "{table}"."id" = ' in query["sql"]
+    )
+    # 9 lines in batches of 1, 2, 4 and 2; the account's prefetch (``IN (1)`` on PostgreSQL)
+    assert set(by_id) <= {"cashapp_bankaccount"} and by_id["cashapp_bankaccount"] <= 4, by_id
 
 
 def test_a_batch_is_one_ledger_write(tmp_path, entity, account, invoices, monkeypatch) -> None:

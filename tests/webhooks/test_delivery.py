@@ -133,11 +133,15 @@ def test_one_customers_events_arrive_in_order(entity, make_customer, receiver):
     paid(entity, a, "A2")
     paid(entity, b, "B1")
 
+    def arrived() -> list[str]:
+        return [r.json["data"]["invoice"] for r in receiver.received]
+
     webhook_pass(worker_id="w1")  # A1 fails: A2 waits behind it, B1 goes
-    assert [r.json["data"]["invoice"] for r in receiver.received] == ["A1", "B1"]
+    # A1 and B1 are sent at once (two customers' streams): either may arrive first.
+    assert sorted(arrived()) == ["A1", "B1"]
     make_due()
     webhook_pass(worker_id="w1")
-    assert [r.json["data"]["invoice"] for r in receiver.received] == ["A1", "B1", "A1", "A2"]
+    assert arrived()[2:] == ["A1", "A2"]  # A's stream in order, A2 only after A1 succeeded
 
 
 def test_at_most_max_in_flight_per_endpoint(entity, make_customer, receiver):

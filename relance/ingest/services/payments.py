@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from relance.core.errors import FieldError
-from relance.events.services import Emission, emit_many
+from relance.events.services import Emission, emit_many, wanted
 from relance.ingest.records import (
     AllocationRecord,
     PaymentRecord,
@@ -46,6 +46,9 @@ from relance.ledger.models import (
 )
 
 PAYMENT_BATCH_SIZE = 500
+
+#: The events a payment write may emit (``_emit``).
+PAYMENT_EVENTS = ("payment.received", "payment.applied", "invoice.paid")
 
 
 @dataclass
@@ -447,6 +450,8 @@ class PaymentWriter(AllocatingWriter):
         payment.applied per allocation, invoice.paid per invoice this write settled."""
         if not new_payments and not new_allocations:
             return
+        if not any(wanted(self.entity.pk, kind) for kind in PAYMENT_EVENTS):
+            return  # nobody listens: not even the customers' refs are read
         customer_ids = {p.values["customer_id"] for p in new_payments} | {
             states[invoice_id].customer_id for _p, invoice_id, _on, _a in new_allocations
         }
