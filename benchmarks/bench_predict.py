@@ -18,7 +18,10 @@ beside the baseline's.
 
 ``--simple`` runs the simple approach after it in the same process — the training snapshots read
 by one query per snapshot date (``PredictSettings(one_query=False)``) instead of one query for
-them all — and checks that both give the same predictions.
+them all — and checks that both give the same predictions. ``--simple-contributions`` likewise
+runs the drivers' contributions by one ``pred_contribs`` call over every row
+(``PredictSettings(contributions_by_pattern=False)``) and checks the predictions and drivers are
+the same.
 
 Targets (issue 16): 1M open invoices (history 10M) ≤ 60 s, training included ≤ 5 min, on 2 cores.
 """
@@ -71,6 +74,19 @@ def run(tables: Any, con: Any, settings: PredictSettings, label: str) -> Any:
     return result
 
 
+def _differences(fast: Any, simple: Any) -> dict[str, int]:
+    """How many predictions differ between two runs, and in which fields."""
+    counts: dict[str, int] = {"predictions": 0}
+    for one, other in zip(fast, simple, strict=True):
+        a, b = one.to_json(), other.to_json()
+        if a != b:
+            counts["predictions"] += 1
+            for key in a:
+                if a[key] != b[key]:
+                    counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -82,6 +98,11 @@ def main() -> int:
     parser.add_argument("--estimators", type=int, default=PredictSettings.n_estimators)
     parser.add_argument("--snapshots", type=int, default=PredictSettings.snapshots)
     parser.add_argument("--simple", action="store_true", help="also one query per snapshot, and compare")
+    parser.add_argument(
+        "--simple-contributions",
+        action="store_true",
+        help="also the drivers' contributions by one pred_contribs call over every row, and compare",
+    )
     args = parser.parse_args()
 
     directory = args.parquet or Path(tempfile.mkdtemp(prefix="bench_predict_"))
@@ -103,6 +124,13 @@ def main() -> int:
         result = run(tables, con, settings, "one query for the snapshots")
         if args.simple:
             simple = run(tables, con, replace(settings, one_query=False), "simple: a query per snapshot")
+        if args.simple_contributions:
+            direct = run(
+                tables,
+                con,
+                replace(settings, contributions_by_pattern=False),
+                "simple: pred_contribs over every row",
+            )
         frame = invoice_frame(tables, as_of)
         open_now = int(con.to_pyarrow(frame.filter(frame.open_units > 0).count()).as_py())
         problems = []
@@ -122,6 +150,11 @@ def main() -> int:
             p.to_json() for p in result.predictions
         ]:
             problems.append("the simple approach's predictions differ")
+        if args.simple_contributions:
+            differ = _differences(result.predictions, direct.predictions)
+            print(f"pred_contribs over every row against by path pattern: {differ}")
+            if differ["predictions"]:
+                problems.append("the drivers by one pred_contribs call differ")
         for problem in problems:
             print(f"MISMATCH: {problem}")
         return 1 if problems else 0

@@ -135,8 +135,8 @@ def drivers_of_row(
 def drivers_of_rows(
     names: tuple[str, ...] | list[str], values: Any, days: Any, top: int = TOP_DRIVERS
 ) -> list[tuple[Driver, ...]]:
-    """``drivers_of_row`` of every row, the ranking done for all rows at once (a million rows: one
-    sort, then three sentences each)."""
+    """``drivers_of_row`` of every row, the ranking and the wording done for all rows at once (a
+    million rows: one sort, and each distinct sentence worded once)."""
     days = np.asarray(days, dtype="float64")
     values = np.asarray(values, dtype="float64")
     if days.size == 0:
@@ -144,21 +144,42 @@ def drivers_of_rows(
     top = min(top, days.shape[1])
     order = np.argsort(-np.abs(days), axis=1, kind="stable")[:, :top]
     picked = np.take_along_axis(days, order, axis=1)
-    shown = np.take_along_axis(values, order, axis=1)
+    # Largest first: a row's drivers stop at its first feature moving the date by too little.
+    kept = np.cumprod(np.abs(picked) >= MIN_DRIVER_DAYS, axis=1).sum(axis=1)
+    shown = np.arange(top)[None, :] < kept[:, None]
+    features, moved = order[shown], picked[shown]  # every row's drivers, row after row
+    texts = _texts(names, features, np.take_along_axis(values, order, axis=1)[shown], moved)
+    flat = [
+        Driver(feature=names[index], contribution_days=days_moved, text=text)
+        for index, days_moved, text in zip(features.tolist(), moved.tolist(), texts, strict=True)
+    ]
     out: list[tuple[Driver, ...]] = []
-    for columns, moved_row, value_row in zip(order.tolist(), picked.tolist(), shown.tolist(), strict=True):
-        drivers = []
-        for index, moved, value in zip(columns, moved_row, value_row, strict=True):
-            if abs(moved) < MIN_DRIVER_DAYS:
-                break
-            name = names[index]
-            drivers.append(
-                Driver(
-                    feature=name, contribution_days=moved, text=f"{sentence(name, value)} ({moved:+.0f} days)"
-                )
-            )
-        out.append(tuple(drivers))
+    start = 0
+    for count in kept.tolist():
+        out.append(tuple(flat[start : start + count]))
+        start += count
     return out
+
+
+def _texts(names: tuple[str, ...] | list[str], features: Any, values: Any, moved: Any) -> list[str]:
+    """``f"{sentence(name, value)} ({moved:+.0f} days)"`` of each driver, each distinct (feature,
+    value) and each distinct whole number of days worded once (a million rows repeat most of
+    them: whole days open, counts, a customer's figures on each of its invoices)."""
+    texts = np.empty(len(features), dtype=object)
+    for index in np.unique(features).tolist():
+        rows = np.flatnonzero(features == index)
+        distinct, where = _distinct_floats(values[rows])
+        worded = np.array([sentence(names[index], value) for value in distinct.tolist()], dtype=object)
+        texts[rows] = worded[where]
+    distinct, where = _distinct_floats(np.rint(moved))  # the format's own half-to-even rounding
+    suffixes = np.array([f" ({value:+.0f} days)" for value in distinct.tolist()], dtype=object)
+    return list(texts + suffixes[where])
+
+
+def _distinct_floats(values: Any) -> tuple[Any, Any]:
+    """The distinct values by their bits (0.0 and -0.0 are worded apart) and each one's number."""
+    bits, where = np.unique(np.ascontiguousarray(values, dtype="float64").view("int64"), return_inverse=True)
+    return bits.view("float64"), where.reshape(-1)
 
 
 def amount_text(units: int) -> str:

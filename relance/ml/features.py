@@ -152,21 +152,27 @@ def _issued_by_snapshot(invoices: ir.Table) -> ir.BooleanValue:
 
 def _customer_history(state: ir.Table, dialect: str | None) -> ir.Table:
     """Sums over the invoices the customer settled in the year to each snapshot (by it), weighted
-    by recency: a payment on the snapshot weighs 1, one a year before 0 (linear; portable SQL)."""
+    by recency: a payment on the snapshot weighs 1, one a year before 0 (linear; portable SQL).
+
+    The weighted sums are kept in whole numbers — the weight times ``LOOKBACK_DAYS``, which the
+    ratios in ``finish`` cancel — so that they do not depend on the order a parallel engine adds
+    them in: float sums did (DuckDB's differed in the last bits between two runs, and a driver's
+    days now and then with them; docs/predict.md)."""
     age = _days(state.snapshot, state.paid_on, dialect)
     settled = state.mutate(_age=age).filter(state.paid, age < LOOKBACK_DAYS)
-    age_days = settled._age.cast("float64")
-    weight = 1.0 - age_days / float(LOOKBACK_DAYS)
-    days_to_pay = _days(settled.paid_on, settled.issue_date, dialect).cast("float64")
-    late = settled.days_late_raw.cast("float64")
+    weight = (LOOKBACK_DAYS - settled._age).cast("int64")  # 1 − age / LOOKBACK_DAYS, scaled
+    whole_days_to_pay = _days(settled.paid_on, settled.issue_date, dialect).cast("int64")
+    whole_late = settled.days_late_raw.cast("int64")
+    days_to_pay = whole_days_to_pay.cast("float64")
+    late = whole_late.cast("float64")
     recent = settled._age < TREND_DAYS
     previous = (settled._age < 2 * TREND_DAYS) & ~recent
     return settled.group_by(_h_customer=settled.customer_id, _h_snapshot=settled.snapshot).aggregate(
         h_paid=settled.count(),
-        h_weight=weight.sum(),
-        h_dtp=(weight * days_to_pay).sum(),
-        h_late=(weight * late).sum(),
-        h_late_count=(weight * ibis.ifelse(late > 0, 1.0, 0.0)).sum(),
+        h_weight=weight.sum().cast("int64"),
+        h_dtp=(weight * whole_days_to_pay).sum().cast("int64"),
+        h_late=(weight * whole_late).sum().cast("int64"),
+        h_late_count=ibis.ifelse(whole_late > 0, weight, 0).sum().cast("int64"),
         h_late_plain=late.sum(),
         h_late_n=ibis.ifelse(late > 0, 1, 0).sum().cast("int64"),
         h_dtp_plain=days_to_pay.sum(),
@@ -368,10 +374,10 @@ def snapshot_features(
         "days_to_due",
         "terms_days",
         h_paid=rows.h_paid.fill_null(0),
-        h_weight=rows.h_weight.fill_null(0.0),
-        h_dtp=rows.h_dtp.fill_null(0.0),
-        h_late=rows.h_late.fill_null(0.0),
-        h_late_count=rows.h_late_count.fill_null(0.0),
+        h_weight=rows.h_weight.fill_null(0),
+        h_dtp=rows.h_dtp.fill_null(0),
+        h_late=rows.h_late.fill_null(0),
+        h_late_count=rows.h_late_count.fill_null(0),
         h_late_plain=rows.h_late_plain.fill_null(0.0),
         h_late_n=rows.h_late_n.fill_null(0),
         h_dtp_plain=rows.h_dtp_plain.fill_null(0.0),

@@ -90,6 +90,10 @@ class PredictSettings:
     # The snapshots' features in one query (the dates a table joined to the ledger); False: one
     # query per snapshot, the simple approach (benchmarks/bench_predict.py compares them).
     one_query: bool = True
+    # The drivers' contributions computed once per tree path pattern (``SurvivalAFT.contributions``,
+    # the same numbers); False: one ``pred_contribs`` call over every row, the simple approach
+    # (benchmarks/bench_predict.py --simple-contributions compares them).
+    contributions_by_pattern: bool = True
     # Also the baseline's predictions of the same invoices when the model predicts (the
     # backtest's other side): a third of the prediction step's CPU, so only when asked.
     keep_baseline: bool = False
@@ -206,7 +210,10 @@ def predict_open_invoices(
     if model is not None:
         predicted = _model_frame(model, current)
         values = current[list(FEATURE_NAMES)].to_numpy(dtype="float64")
-        days = contribution_days(predicted["days_p50"], model.contributions(values))
+        contributions = (
+            model.contributions if settings.contributions_by_pattern else model.contributions_direct
+        )
+        days = contribution_days(predicted["days_p50"], contributions(values))
         drivers = drivers_of_rows(FEATURE_NAMES, values, days)
         name = MODEL_SURVIVAL
         predictions = _predictions(current, predicted, drivers, as_of, name)
@@ -381,40 +388,45 @@ def _predictions(
     model: str,
 ) -> tuple[InvoicePrediction, ...]:
     base = np.datetime64(as_of, "D")
-    dates = {
-        name: (
-            base + np.maximum(np.round(predicted[name].to_numpy(dtype="float64")), 1).astype("timedelta64[D]")
-        )
-        .astype(object)
-        .tolist()
+    days = {
+        name: base
+        + np.maximum(np.round(predicted[name].to_numpy(dtype="float64")), 1).astype("timedelta64[D]")
         for name in ("days_p10", "days_p50", "days_p90")
     }
-    p_late = np.clip(predicted["p_late"].to_numpy(dtype="float64"), 0.0, 1.0)
+    median = days["days_p50"]
+    # As Python dates, the band never narrower than the median.
+    expected = median.astype(object).tolist()
+    p10 = np.minimum(days["days_p10"], median).astype(object).tolist()
+    p90 = np.maximum(days["days_p90"], median).astype(object).tolist()
+    p_late = np.clip(predicted["p_late"].to_numpy(dtype="float64"), 0.0, 1.0).tolist()
     scale = Decimal(MONEY_SCALE)
     rows = zip(
-        current["invoice_id"].tolist(),
-        current["invoice_ref"].tolist(),
-        current["customer_ref"].tolist(),
-        current["currency"].tolist(),
-        current["open_units"].tolist(),
+        current["invoice_id"].to_numpy(dtype="int64").tolist(),
+        current["invoice_ref"].astype(str).tolist(),
+        current["customer_ref"].astype(str).tolist(),
+        current["currency"].astype(str).tolist(),
+        current["open_units"].to_numpy(dtype="int64").tolist(),
+        p_late,
+        expected,
+        p10,
+        p90,
+        drivers,
         strict=True,
     )
-    out = []
-    for i, (invoice_id, invoice_ref, customer_ref, currency, open_units) in enumerate(rows):
-        out.append(
-            InvoicePrediction(
-                invoice_id=int(invoice_id),
-                invoice_ref=str(invoice_ref),
-                customer_ref=str(customer_ref),
-                currency=str(currency),
-                open_amount=Decimal(int(open_units)) / scale,
-                as_of=as_of,
-                p_late=float(p_late[i]),
-                expected_pay_date=dates["days_p50"][i],
-                pay_date_p10=min(dates["days_p10"][i], dates["days_p50"][i]),
-                pay_date_p90=max(dates["days_p90"][i], dates["days_p50"][i]),
-                drivers=drivers[i],
-                model=model,
-            )
+    return tuple(
+        InvoicePrediction(
+            invoice_id=invoice_id,
+            invoice_ref=invoice_ref,
+            customer_ref=customer_ref,
+            currency=currency,
+            open_amount=Decimal(open_units) / scale,
+            as_of=as_of,
+            p_late=late,
+            expected_pay_date=on,
+            pay_date_p10=low,
+            pay_date_p90=high,
+            drivers=reasons,
+            model=model,
         )
-    return tuple(out)
+        for invoice_id, invoice_ref, customer_ref, currency, open_units, late, on, low, high, reasons in rows
+    )

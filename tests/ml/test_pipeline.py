@@ -151,3 +151,12 @@ def test_a_hand_checked_baseline() -> None:
     assert result.summary.model == "baseline"
     assert prediction.expected_pay_date == date(2026, 5, 10)  # 20 Apr + mean(10, 20, 30)
     assert prediction.p_late == 1.0  # 2 of 3 settled invoices late
+
+
+def test_the_drivers_by_path_pattern_are_those_of_one_pred_contribs_call(habits) -> None:
+    """The fast contributions (one TreeSHAP row per tree path pattern) give the same predictions
+    and the same drivers, to the last digit, as XGBoost's ``pred_contribs`` over every row."""
+    direct = _predict(habits_ledger(), settings=replace(FAST, contributions_by_pattern=False))
+    assert any(prediction.drivers for prediction in habits.predictions)
+    assert _json(direct) == _json(habits)
+    assert [p.drivers for p in direct.predictions] == [p.drivers for p in habits.predictions]
