@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
 from relance.cashapp.models import (
@@ -127,37 +128,55 @@ def open_items(*, entity: Entity, customer_id: int | None = None) -> list[OpenIt
     return [open_item(row) for row in open_item_rows(entity=entity, customer_id=customer_id)]
 
 
-def open_item_rows(*, entity: Entity, customer_id: int | None = None) -> Iterator[tuple[Any, ...]]:
-    """``open_items`` as plain rows (``open_item`` makes each an ``OpenItem``): what the matching
-    pipeline streams to its matching process while it reads them (``relance.cashapp.pipeline``)."""
+OPEN_ITEM_COLUMNS = (
+    "id",
+    "external_ref",
+    "customer_id",
+    "customer__external_ref",
+    "customer__name",
+    "customer__parent_id",
+    "customer__parent__name",
+    "currency",
+    "open_amount",
+    "due_date",
+    "issue_date",
+    "po_number",
+)
+
+
+def open_items_query(*, entity: Entity, customer_id: int | None = None) -> QuerySet[Any]:
+    """The query of ``open_items`` (``OPEN_ITEM_COLUMNS``), oldest due first."""
     invoices = invoice_list_with_open(entity=entity)
     if customer_id is not None:
         invoices = invoices.filter(Q(customer_id=customer_id) | Q(customer__parent_id=customer_id))
     return (
-        invoices.filter(open_amount__gt=STILL_OWED)
-        .order_by("due_date", "id")
-        .values_list(
-            "id",
-            "external_ref",
-            "customer_id",
-            "customer__external_ref",
-            "customer__name",
-            "customer__parent_id",
-            "customer__parent__name",
-            "currency",
-            "open_amount",
-            "due_date",
-            "issue_date",
-            "po_number",
-        )
-        .iterator(chunk_size=5000)
+        invoices.filter(open_amount__gt=STILL_OWED).order_by("due_date", "id").values_list(*OPEN_ITEM_COLUMNS)
     )
 
 
+def open_item_rows(*, entity: Entity, customer_id: int | None = None) -> Iterator[tuple[Any, ...]]:
+    """``open_items_query``'s rows as the database returns them, read in chunks (a server-side
+    cursor on PostgreSQL): ``open_item`` converts each. The ORM's per-cell converters cost half of
+    reading a million open items (10.8 s against 5.8 s for the query itself)."""
+    sql, params = open_items_query(entity=entity, customer_id=customer_id).query.sql_with_params()
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(5000):
+            yield from rows
+
+
+#: SQLite returns a computed amount as a float: Django's converter keeps 15 significant digits
+#: (``DatabaseOperations.get_decimalfield_converter``); ``open_item`` does the same.
+_FLOAT_DIGITS = Context(prec=15)
+
+
 def open_item(row: tuple[Any, ...]) -> OpenItem:
-    """One row of ``open_item_rows`` as the matcher takes it."""
+    """One row of ``open_item_rows`` as the matcher takes it: the open amount to the stored
+    precision, the days as dates, whichever backend read them."""
     pk, ref, customer_id, customer_ref, customer_name, parent_id, parent_name, currency = row[:8]
     open_amount, due, issued, po_number = row[8:]
+    if isinstance(open_amount, float | int):
+        open_amount = _FLOAT_DIGITS.create_decimal_from_float(open_amount)
     return OpenItem(
         invoice_id=pk,
         invoice_ref=ref,
@@ -168,8 +187,8 @@ def open_item(row: tuple[Any, ...]) -> OpenItem:
         parent_name=parent_name or "",
         currency=currency,
         open_amount=Decimal(open_amount).quantize(STORED),
-        due_date=due,
-        issue_date=issued,
+        due_date=due if isinstance(due, date) else date.fromisoformat(due),
+        issue_date=issued if isinstance(issued, date) else date.fromisoformat(issued),
         po_number=po_number,
     )
 

@@ -364,3 +364,42 @@ def test_the_bulk_path_decides_as_the_simple_path(
             transaction.savepoint_rollback(savepoint)
         transaction.set_rollback(True)
     assert runs[0] == runs[1]
+
+
+@given(
+    parts=st.lists(
+        st.lists(st.decimals("0.01", "999.99", places=2), min_size=0, max_size=3), min_size=1, max_size=6
+    )
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_open_items_read_raw_are_what_the_orm_reads(entity, make_customer, make_invoice, make_payment, parts):
+    """``open_items`` reads its rows without the ORM's converters and converts them itself: the
+    same open amounts (to the cent, floats of SQLite included) and days as through the ORM."""
+    from relance.cashapp import selectors
+    from relance.ledger.models import Invoice
+
+    Allocation.objects.all().delete()
+    Payment.objects.all().delete()
+    Invoice.objects.all().delete()
+    customer = (
+        make_customer("C1", name="Dupont SARL") if not entity.customers.exists() else entity.customers.get()
+    )
+    for n, paid in enumerate(parts):
+        total = sum(paid, Decimal(0)) + Decimal("0.03") * (n + 1)
+        invoice = make_invoice(
+            customer,
+            f"INV-{n}",
+            total,
+            D("2026-10-01"),
+            D("2026-10-31") + (n % 3) * (D("2026-11-01") - D("2026-10-31")),
+        )
+        for k, amount in enumerate(paid):
+            payment = make_payment(customer, f"P-{n}-{k}", amount, D("2026-11-05"))
+            Allocation.objects.create(
+                entity=entity, invoice=invoice, payment=payment, date=D("2026-11-05"), amount=amount
+            )
+    through_orm = [selectors.open_item(row) for row in selectors.open_items_query(entity=entity)]
+    assert selectors.open_items(entity=entity) == through_orm
+    assert [item.open_amount for item in through_orm] == [
+        Decimal("0.03") * (n + 1) for n in sorted(range(len(parts)), key=lambda n: (n % 3, n))
+    ]
