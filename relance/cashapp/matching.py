@@ -431,6 +431,8 @@ def lines_apply(
         )
         if announced or confirm:  # the event and the thank-you name the customer
             payments_read = payments_read.select_related("customer")
+        else:  # what the application rows and the short-payment check read
+            payments_read = payments_read.only("id", "external_ref", "customer_id")
         payments = {payment.external_ref: payment for payment in payments_read}
         settled = residuals_settle_many(  # a short payment: written off, a deduction or left open
             [(row, payments[ref]) for row, _application, ref in todo],
