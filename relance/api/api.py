@@ -8,6 +8,7 @@ from typing import Any, cast
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from ninja import NinjaAPI
+from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Swagger, _csrf_needed
 from ninja.parser import Parser
 
@@ -33,7 +34,34 @@ class DecimalJSONParser(Parser):
     """JSON numbers with a fraction become ``Decimal``, never float, so 0.1 stays 0.1."""
 
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
-        return cast(dict[str, Any], json.loads(request.body, parse_float=Decimal))
+        body = cast(dict[str, Any], json.loads(request.body, parse_float=Decimal))
+        if b"\\u0000" in request.body:  # PostgreSQL text cannot hold NUL: a 422 naming where
+            path = _nul_path(body)
+            if path is not None:
+                raise NinjaValidationError(
+                    [{"loc": ("body", *path), "msg": NUL_IN_TEXT, "type": "value_error"}]
+                )
+        return body
+
+
+NUL_IN_TEXT = "expected text without a NUL character (\\u0000)"
+
+
+def _nul_path(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """Where in a parsed JSON body a string (or a key) holds a NUL, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = (*path, key) if "\x00" in key else _nul_path(item, (*path, key))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, (*path, index))
+            if found is not None:
+                return found
+    return None
 
 
 class LocalSwagger(Swagger):

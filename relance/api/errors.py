@@ -108,6 +108,8 @@ def _on_validation_error(request: HttpRequest, exc: Any) -> HttpResponse:
 
 
 def _on_http_error(request: HttpRequest, exc: Any) -> HttpResponse:
+    if isinstance(exc.__cause__, NinjaValidationError):  # the body parser refused a field (a NUL)
+        return _on_validation_error(request, exc.__cause__)
     status = exc.status_code
     message = str(exc)
     if isinstance(exc, AuthenticationError) and message == "Unauthorized":

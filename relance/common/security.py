@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 from relance.core.errors import error_body
@@ -89,16 +90,20 @@ class SecurityHeadersMiddleware:
 
 
 NUL_IN_REQUEST = "{where} holds a NUL character (%00), which no text may hold: remove it and send again"
+_FORM = "application/x-www-form-urlencoded"
 
 
 class RejectNulMiddleware:
-    """A NUL character in a request's path or query string is a 400, before any view or query.
+    """A NUL character in a request's path, query string or form body is a 400, before any view
+    or query; a cookie holding one is dropped.
 
     PostgreSQL text cannot hold NUL, so a ``%00`` in a filter reached the database as a 500 (the
     API fuzz found it on ``/api/v1/messages?customer_ref=``); SQLite answered as if the filter were
-    plain. One check here covers every page and API route's query parameters, instead of a
-    validator per parameter. Bodies are checked field by field where they are parsed (forms refuse
-    NUL; the API's and the imports' text goes through ``check_plain_text``: a 422 naming the field).
+    plain. One check here covers every page's and API route's parameters and every form post
+    (a view's own ``request.POST.get`` included), instead of a validator per field. A session
+    cookie of NULs would reach the session table the same way; it is dropped, as if absent.
+    JSON bodies are checked where the API parses them (``relance.api.api.DecimalJSONParser``: a
+    422 naming the field); multipart uploads by the import that reads them.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -107,22 +112,41 @@ class RejectNulMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         where = self._nul_in(request)
         if where is None:
+            if any("\x00" in value for value in request.COOKIES.values()):
+                request.COOKIES = {k: v for k, v in request.COOKIES.items() if "\x00" not in v}
             return self.get_response(request)
-        message = NUL_IN_REQUEST.format(where=where)
-        if request.path.startswith("/api/"):
+        field, place = where
+        message = NUL_IN_REQUEST.format(where=place)
+        if request.path_info.startswith("/api/"):
             return JsonResponse(
-                error_body("bad_request", message, [{"field": where, "message": message}]), status=400
+                error_body("bad_request", message, [{"field": field, "message": message}]), status=400
             )
         return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
     @staticmethod
-    def _nul_in(request: HttpRequest) -> str | None:
-        if "\x00" in request.path:
-            return "the path"
-        query = request.META.get("QUERY_STRING", "")
-        if "%00" not in query and "\x00" not in query:
-            return None
-        for name, value in parse_qsl(query, keep_blank_values=True):
-            if "\x00" in name or "\x00" in value:
-                return f"query parameter {name.replace(chr(0), '%00')!r}"
-        return "the query string"
+    def _nul_in(request: HttpRequest) -> tuple[str, str] | None:
+        """(the field, where in words) of the first NUL, or None."""
+        if "\x00" in request.path_info:
+            return "path", "the path"
+        found = _nul_field(request.META.get("QUERY_STRING", ""))
+        if found is not None:
+            return found, f"query parameter {found!r}"
+        if request.method == "POST" and request.content_type == _FORM:
+            try:
+                body = request.body.decode("latin-1")
+            except RequestDataTooBig:
+                return None  # Django answers this one itself
+            found = _nul_field(body)
+            if found is not None:
+                return found, f"form field {found!r}"
+        return None
+
+
+def _nul_field(encoded: str) -> str | None:
+    """The name of the first field of a URL-encoded string holding a NUL, or None."""
+    if "%00" not in encoded and "\x00" not in encoded:
+        return None
+    for name, value in parse_qsl(encoded, keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return name.replace("\x00", "%00")
+    return None

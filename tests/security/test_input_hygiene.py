@@ -207,11 +207,39 @@ def test_a_nul_in_an_api_request_is_a_400_naming_the_parameter(api, path, named)
     assert "NUL" in error["message"] and named in error["message"]
 
 
-def test_a_nul_in_a_json_body_is_a_422_naming_the_field_and_writes_nothing(api):
-    response = api.put("/customers/C9", {"name": "Bob\u0000Bcc"})
+@pytest.mark.parametrize(
+    ("body", "field"), [({"name": "Bob\u0000Bcc"}, "name"), ({"name": "Bob", "segment": "\u0000"}, "segment")]
+)
+def test_a_nul_in_a_json_body_is_a_422_naming_the_field_and_writes_nothing(api, body, field):
+    """Any field, checked where the API parses JSON (not only the fields ``check_plain_text``
+    guards): PostgreSQL would answer 500."""
+    response = api.put("/customers/C9", body)
     assert response.status_code == 422, response.content
-    assert [detail["field"] for detail in error_of(response)["details"]] == ["name"]
+    assert [detail["field"] for detail in error_of(response)["details"]] == [field]
+    assert "NUL" in error_of(response)["details"][0]["message"]
     assert not Customer.objects.filter(external_ref="C9").exists()
+
+
+def test_a_percent_sign_before_00_is_plain_text(api):
+    assert api.get("/customers", {"q": "%00"}).status_code == 200  # sent as %2500: no NUL
+
+
+def test_a_nul_in_a_form_field_is_a_400_naming_it(signed_in):
+    client, _ = signed_in
+    # What a browser's form sends (urlencoded); multipart bodies are the uploads' import's to check.
+    response = client.post("/customers/", "note=a%00b", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert b"form field 'note'" in response.content
+
+
+def test_a_session_cookie_of_nuls_is_dropped_not_a_500(signed_in):
+    """Django unquotes ``"\\000…"`` in a cookie into NULs; the session table (PostgreSQL) cannot
+    be asked for such a key: the cookie is dropped, as if there were none."""
+    client, _ = signed_in
+    client.cookies["sessionid"] = "\x00" * 12
+    response = client.get("/customers/")
+    assert response.status_code in (200, 302)
+    assert response.status_code == 302  # signed out: the login page, not an error
 
 
 def test_a_nul_in_a_page_query_is_a_400(signed_in):
