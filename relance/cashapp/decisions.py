@@ -375,7 +375,7 @@ def _apply(
     """Apply, learn and audit in one transaction; a refusal of the ledger writes nothing."""
     with transaction.atomic():
         try:
-            ref = matching.line_apply(line, application, actor=actor, confirm=True)
+            ref = matching.line_apply(line, application, actor=actor, confirm=True, by_person=True)
         except ErrorList as problem:
             raise ValidationFailed(
                 LEDGER_REFUSED.format(problem=matching._problem_text(problem)), code="ledger_refused"

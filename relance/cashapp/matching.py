@@ -361,15 +361,17 @@ def payment_ref(line_id: int, earlier: int) -> str:
     return f"{ref}-{earlier + 1}" if earlier else ref
 
 
-def line_apply(line: BankLine, application: LineApplication, *, actor: Actor, confirm: bool) -> str | None:
+def line_apply(
+    line: BankLine, application: LineApplication, *, actor: Actor, confirm: bool, by_person: bool = False
+) -> str | None:
     """Apply ``line`` as ``application`` in one transaction (a savepoint inside the caller's):
     ``lines_apply`` of one line. Returns the payment's ref, or None when the line was applied
     meanwhile (left as it is); ``ErrorList`` when the ledger refuses the payment (nothing written)."""
-    return lines_apply([(line, application)], actor=actor, confirm=confirm)[line.pk]
+    return lines_apply([(line, application)], actor=actor, confirm=confirm, by_person=by_person)[line.pk]
 
 
 def lines_apply(
-    batch: list[tuple[BankLine, LineApplication]], *, actor: Actor, confirm: bool
+    batch: list[tuple[BankLine, LineApplication]], *, actor: Actor, confirm: bool, by_person: bool = False
 ) -> dict[int, str | None]:
     """Apply each line of ``batch`` as its application, all in one transaction: the one home of
     applying lines, for one line (``line_apply``: a person's decision, the per-line path) as for a
@@ -377,7 +379,8 @@ def lines_apply(
     id, None for a line applied meanwhile (left as it is).
 
     The lines are re-read locked and applied only while unmatched or suggested with no application
-    in force. The payments and allocations go through the ledger import's layer in one call
+    in force — and, unless ``by_person`` (a person's decision), not assigned to a customer by a
+    person meanwhile. The payments and allocations go through the ledger import's layer in one call
     (``upsert_records``: the same checks as a file import, bulk inserts, one data-version bump);
     if it refuses any payment it raises ``ErrorList`` and nothing of the batch is written. Then, in
     bulk: what a short payment leaves (``residuals_settle_many``), the application rows, the payer
@@ -392,11 +395,12 @@ def lines_apply(
     with transaction.atomic():
         # Locked, only the status is read again: what a line says (amount, date, payer) never
         # changes once imported, so the caller's rows are written as they are.
-        waiting = set(
-            BankLine.objects.select_for_update()
-            .filter(pk__in=ids, status__in=(LineStatus.UNMATCHED, LineStatus.SUGGESTED))
-            .values_list("pk", flat=True)
+        still = BankLine.objects.select_for_update().filter(
+            pk__in=ids, status__in=(LineStatus.UNMATCHED, LineStatus.SUGGESTED)
         )
+        if not by_person:  # a line a person assigned meanwhile waits for that person
+            still = still.filter(assigned_customer__isnull=True)
+        waiting = set(still.values_list("pk", flat=True))
         earlier: dict[int, list[tuple[int, Any]]] = {}
         for line_id, customer_id, unapplied_at in BankLineApplication.objects.filter(
             line_id__in=list(waiting)

@@ -403,3 +403,26 @@ def test_open_items_read_raw_are_what_the_orm_reads(entity, make_customer, make_
     assert [item.open_amount for item in through_orm] == [
         Decimal("0.03") * (n + 1) for n in sorted(range(len(parts)), key=lambda n: (n % 3, n))
     ]
+
+
+def test_a_line_assigned_during_the_run_is_left_to_the_person(
+    tmp_path, entity, account, invoices, monkeypatch
+) -> None:
+    """A person assigns a line to a customer after the run read it, before its batch is written:
+    the run does not apply it (the lock checks the assignment too); the person's decision still
+    applies assigned lines (``by_person``)."""
+    imported(entity, tmp_path, *paying_lines(invoices)[:4])
+    real = matching.lines_apply
+
+    def assigned_meanwhile(batch, **kwargs):
+        if len(batch) > 1:  # the second batch: B-2 and B-3
+            BankLine.objects.filter(bank_ref="B-2").update(assigned_customer=invoices["zeta"])
+        return real(batch, **kwargs)
+
+    monkeypatch.setattr(matching, "lines_apply", assigned_meanwhile)
+    matching.lines_match(entity=entity, actor=Actor.cli(), confirm=False, batch_size=4)
+    statuses = dict(BankLine.objects.values_list("bank_ref", "status"))
+    assert (
+        statuses["B-2"] != "applied" and not BankLineApplication.objects.filter(line__bank_ref="B-2").exists()
+    )
+    assert [ref for ref, status in sorted(statuses.items()) if status == "applied"] == ["B-1", "B-3", "B-4"]
