@@ -26,7 +26,7 @@ amount without a reference (suggested or unmatched), 10 % are noise (unmatched).
 
 ``bulk-500`` is ``bulk`` in batches of 500 (the size before 2,000).
 
-CPU time (user + sys of this process, ``time.process_time``; the matching process's apart) is
+CPU time (user + sys of this process, ``time.process_time``) is
 the comparable number on a shared machine (on PostgreSQL the server's CPU is not in it); wall
 time is printed too, and the time until the first write (``first_write_*``: the open invoices
 read, the indexes built, the first lines decided). The run exits 1 when the approaches disagree (lines

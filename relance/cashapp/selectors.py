@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date
-from decimal import Context, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -28,7 +28,7 @@ from relance.engine.cashapp.matcher import MatchPolicy, Thresholds
 from relance.engine.cashapp.references import compact
 from relance.ledger.models import Allocation, Entity
 from relance.ledger.selectors import STILL_OWED, invoice_list_with_open
-from relance.ledger.sql_values import STORED
+from relance.ledger.sql_values import stored_day, stored_money
 
 STATUSES = tuple(LineStatus.values)
 UNKNOWN_STATUS = "unknown status {status!r}: expected one of " + ", ".join(STATUSES)
@@ -166,18 +166,11 @@ def open_item_rows(*, entity: Entity, customer_id: int | None = None) -> Iterato
             yield from rows
 
 
-#: SQLite returns a computed amount as a float: Django's converter keeps 15 significant digits
-#: (``DatabaseOperations.get_decimalfield_converter``); ``open_item`` does the same.
-_FLOAT_DIGITS = Context(prec=15)
-
-
 def open_item(row: tuple[Any, ...]) -> OpenItem:
-    """One row of ``open_item_rows`` as the matcher takes it: the open amount to the stored
-    precision, the days as dates, whichever backend read them."""
+    """One row of ``open_item_rows`` as the matcher takes it: the open amount and the days made
+    what the ORM gives, whichever backend read them (``relance.ledger.sql_values``)."""
     pk, ref, customer_id, customer_ref, customer_name, parent_id, parent_name, currency = row[:8]
     open_amount, due, issued, po_number = row[8:]
-    if isinstance(open_amount, float | int):
-        open_amount = _FLOAT_DIGITS.create_decimal_from_float(open_amount)
     return OpenItem(
         invoice_id=pk,
         invoice_ref=ref,
@@ -187,9 +180,9 @@ def open_item(row: tuple[Any, ...]) -> OpenItem:
         parent_id=parent_id,
         parent_name=parent_name or "",
         currency=currency,
-        open_amount=Decimal(open_amount).quantize(STORED),
-        due_date=due if isinstance(due, date) else date.fromisoformat(due),
-        issue_date=issued if isinstance(issued, date) else date.fromisoformat(issued),
+        open_amount=stored_money(open_amount),
+        due_date=stored_day(due),
+        issue_date=stored_day(issued),
         po_number=po_number,
     )
 

@@ -161,9 +161,8 @@ class Matcher:
         self.patterns: dict[str, set[int]] = defaultdict(set)
         for known in known_patterns:
             self.patterns[known.pattern].add(known.customer_id)
-        # Indexed as they come: ``open_items`` may be a stream still being read (the pipeline).
-        self.items: list[OpenItem] = []
-        self.remaining: list[Decimal] = []
+        self.items: list[OpenItem] = list(open_items)
+        self.remaining: list[Decimal] = [item.open_amount for item in self.items]
         self.position: dict[int, int] = {}
         self.by_key: dict[str, list[int]] = defaultdict(list)
         self.by_customer: dict[int, list[int]] = defaultdict(list)
@@ -177,9 +176,7 @@ class Matcher:
         self.payers: dict[str, set[int]] = defaultdict(set)
         self._keys_cache: dict[int, tuple[list[str], list[int]]] = {}
         names_seen: dict[int, str] = {}
-        for index, item in enumerate(open_items):
-            self.items.append(item)
-            self.remaining.append(item.open_amount)
+        for index, item in enumerate(self.items):
             self.position[item.invoice_id] = index
             for kind, reference in self._references(item):
                 for key in self._lookup_keys(reference):
